@@ -1,0 +1,447 @@
+"""Decoded media: audio as float32 ``[C, T]`` at the analysis rate, video as a stream of chunks.
+
+The media timeline starts at ``t = 0`` = the earliest first-frame time of the audio and video
+streams. Audio is padded with zeros before its first sample if it starts after the video, so sample
+``i`` of :attr:`Media.audio` is always at ``i / sample_rate`` seconds; analysis frame ``k`` of
+:meth:`Media.frames` is shown at ``k / fps`` seconds. Edit lists and stream start offsets are thus
+respected, and the offset between the streams is reported in :attr:`MediaInfo.av_start_offset_s`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Literal
+
+import av
+import numpy as np
+import soxr
+
+from avsync.errors import MediaError
+from avsync.media.probe import MediaSource, inspect_media, open_container, source_name
+from avsync.media.types import AudioInfo, FrameChunk, MediaInfo, MediaLimits, VideoInfo
+from avsync.results import Status
+from avsync.timebase import DEFAULT_FPS, DEFAULT_SAMPLE_RATE, seconds_to_samples
+
+__all__ = ["Media", "load_media", "resample_audio"]
+
+ResampleQuality = Literal["VHQ", "HQ", "MQ", "LQ", "QQ"]
+
+
+def resample_audio(x: np.ndarray, sr_in: int, sr_out: int, *, quality: ResampleQuality = "HQ") -> np.ndarray:
+    """Resample ``[C, T]`` (or ``[T]``) float audio with soxr's anti-aliasing filter."""
+    if sr_in == sr_out:
+        return np.ascontiguousarray(x, dtype=np.float32)
+    y = soxr.resample(np.ascontiguousarray(np.asarray(x, dtype=np.float32).T), sr_in, sr_out, quality=quality)
+    return np.ascontiguousarray(y.T, dtype=np.float32)
+
+
+def _rotate(img: np.ndarray, rotation: int) -> np.ndarray:
+    k = (rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(img, k=k)) if k else img
+
+
+class Media:
+    """A validated media input with aligned audio and time-stamped video.
+
+    Create it with :func:`load_media` (files, bytes) or :meth:`Media.from_arrays` (arrays).
+
+    Attributes
+    ----------
+    info
+        What :func:`~avsync.media.inspect_media` found (streams, durations, offsets, sha256).
+    sample_rate
+        Rate of :attr:`audio` in Hz (default 16 kHz).
+    fps
+        Analysis frame rate of :meth:`frames` (default 25).
+    """
+
+    def __init__(
+        self,
+        info: MediaInfo,
+        *,
+        source: MediaSource | None = None,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
+        fps: float = DEFAULT_FPS,
+        audio: np.ndarray | None = None,
+        frames: np.ndarray | None = None,
+    ):
+        self.info = info
+        self._source = source
+        self.sample_rate = int(sample_rate)
+        self.fps = float(fps)
+        self._audio = None if audio is None else np.ascontiguousarray(audio, dtype=np.float32)
+        self._frames = frames
+        starts = [s.start_s for s in (info.video, info.audio) if s is not None]
+        self.origin_s = min(starts) if starts else 0.0
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_arrays(
+        cls,
+        audio: np.ndarray | None,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
+        frames: np.ndarray | None = None,
+        fps: float = DEFAULT_FPS,
+        *,
+        name: str | None = None,
+    ) -> "Media":
+        """Wrap in-memory arrays (both start at ``t = 0``).
+
+        Parameters
+        ----------
+        audio
+            ``[T]`` or ``[C, T]`` float waveform in [-1, 1] at ``sample_rate``, or ``None``.
+        frames
+            ``uint8`` ``[N, H, W, 3]`` or ``[N, H, W]`` video at ``fps``, or ``None``.
+        """
+        if audio is None and frames is None:
+            raise MediaError("pass audio, frames or both", status=Status.EMPTY)
+        a_info = v_info = None
+        if audio is not None:
+            audio = np.asarray(audio, dtype=np.float32)
+            audio = audio[None] if audio.ndim == 1 else audio
+            if audio.ndim != 2:
+                raise MediaError(f"audio must be [T] or [C, T], got shape {audio.shape}", status=Status.DECODE_ERROR)
+            a_info = AudioInfo(
+                codec="pcm_f32",
+                sample_rate=int(sample_rate),
+                channels=int(audio.shape[0]),
+                layout=None,
+                start_s=0.0,
+                duration_s=audio.shape[1] / float(sample_rate),
+            )
+        if frames is not None:
+            frames = np.asarray(frames)
+            if frames.ndim not in (3, 4) or frames.dtype != np.uint8:
+                raise MediaError("frames must be uint8 [N, H, W(, 3)]", status=Status.DECODE_ERROR)
+            v_info = VideoInfo(
+                codec="rawvideo",
+                width=int(frames.shape[2]),
+                height=int(frames.shape[1]),
+                fps=float(fps),
+                measured_fps=float(fps),
+                vfr=False,
+                frames=int(frames.shape[0]),
+                rotation=0,
+                start_s=0.0,
+                duration_s=frames.shape[0] / float(fps),
+            )
+        duration = max(s.duration_s for s in (a_info, v_info) if s is not None)
+        info = MediaInfo(
+            path=name,
+            status=Status.OK if (a_info and v_info) else (Status.NO_AUDIO if v_info else Status.NO_VIDEO),
+            container="arrays",
+            duration_s=duration,
+            video=v_info,
+            audio=a_info,
+            av_start_offset_s=0.0 if (a_info and v_info) else None,
+            duration_mismatch_s=(a_info.duration_s - v_info.duration_s) if (a_info and v_info) else None,
+        )
+        return cls(info, audio=audio, frames=frames, sample_rate=sample_rate, fps=fps)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def path(self) -> str | None:
+        return self.info.path
+
+    @property
+    def has_audio(self) -> bool:
+        return self.info.audio is not None
+
+    @property
+    def has_video(self) -> bool:
+        return self.info.video is not None
+
+    @property
+    def duration(self) -> float:
+        """Length of the media timeline in seconds (the longer stream, from ``t = 0``)."""
+        ends = [s.start_s + s.duration_s - self.origin_s for s in (self.info.video, self.info.audio) if s is not None]
+        return max(ends) if ends else 0.0
+
+    @property
+    def num_frames(self) -> int:
+        """Number of analysis frames :meth:`frames` yields (at :attr:`fps`)."""
+        v = self.info.video
+        if v is None:
+            return 0
+        if self._frames is not None:
+            return int(self._frames.shape[0])
+        first = math.ceil((v.start_s - self.origin_s) * self.fps - 1e-6)
+        last = math.ceil((v.start_s + v.duration_s - self.origin_s) * self.fps - 1e-6)
+        return max(0, last - first)
+
+    @property
+    def audio(self) -> np.ndarray:
+        """Float32 waveform ``[C, T]`` at :attr:`sample_rate`, aligned to ``t = 0`` (decoded once)."""
+        if self.info.audio is None:
+            raise MediaError(
+                "the input has no audio track",
+                status=Status.NO_AUDIO,
+                hint="pass --audio FILE or analyse the video alone",
+            )
+        if self._audio is None:
+            self._audio = self._decode_audio()
+        return self._audio
+
+    @property
+    def num_channels(self) -> int:
+        return 0 if self.info.audio is None else self.info.audio.channels
+
+    def mono(self) -> np.ndarray:
+        """Mean of all channels, ``[T]`` float32."""
+        return self.audio.mean(axis=0, dtype=np.float32)
+
+    def channel(self, index: int) -> np.ndarray:
+        """One channel, ``[T]`` float32 (e.g. agent = 0, customer = 1 in a stereo call)."""
+        a = self.audio
+        if not -a.shape[0] <= index < a.shape[0]:
+            raise MediaError(f"channel {index} does not exist; the audio has {a.shape[0]}", status=Status.NO_AUDIO)
+        return a[index]
+
+    # ------------------------------------------------------------------ decoding
+    def _decode_audio(self) -> np.ndarray:
+        ai = self.info.audio
+        assert ai is not None and self._source is not None
+        sr_in = ai.sample_rate
+        channels = ai.channels
+        stream_rs = None if sr_in == self.sample_rate else soxr.ResampleStream(
+            sr_in, self.sample_rate, channels, dtype="float32", quality="HQ"
+        )
+        pieces: list[np.ndarray] = []
+        converter = av.AudioResampler(format="fltp")
+        expected = None  # native-rate sample index of the next frame, to fill gaps
+        first_time = None
+        with open_container(self._source) as container:
+            stream = container.streams.audio[0]
+            try:
+                for frame in container.decode(stream):
+                    if first_time is None:
+                        first_time = float(frame.time) if frame.time is not None else ai.start_s
+                        expected = 0
+                    for out in converter.resample(frame):
+                        arr = out.to_ndarray().astype(np.float32, copy=False)
+                        if arr.shape[0] != channels:  # layout change mid-stream: keep the channel count
+                            arr = _match_channels(arr, channels)
+                        if frame.time is not None and expected is not None:
+                            pos = int(round((float(frame.time) - first_time) * sr_in))
+                            gap = pos - expected
+                            if gap > sr_in // 100:  # a hole of more than 10 ms: keep time, fill with silence
+                                pieces.append(self._push(stream_rs, np.zeros((channels, gap), np.float32)))
+                                expected += gap
+                        expected = (expected or 0) + arr.shape[1]
+                        pieces.append(self._push(stream_rs, arr))
+            except av.error.FFmpegError as e:
+                if not pieces:
+                    raise MediaError(f"audio could not be decoded ({e})", status=Status.DECODE_ERROR) from e
+                self.info = replace(self.info, warnings=self.info.warnings + (f"audio decoding stopped early: {e}",))
+        if stream_rs is not None:
+            pieces.append(stream_rs.resample_chunk(np.zeros((0, channels), np.float32), last=True).T)
+        audio = np.concatenate([p for p in pieces if p.size] or [np.zeros((channels, 0), np.float32)], axis=1)
+        lead = seconds_to_samples((first_time if first_time is not None else ai.start_s) - self.origin_s, self.sample_rate)
+        if lead > 0:
+            audio = np.concatenate([np.zeros((channels, lead), np.float32), audio], axis=1)
+        elif lead < 0:
+            audio = audio[:, -lead:]
+        return np.ascontiguousarray(audio)
+
+    @staticmethod
+    def _push(stream_rs, arr: np.ndarray) -> np.ndarray:
+        if stream_rs is None:
+            return arr
+        return stream_rs.resample_chunk(np.ascontiguousarray(arr.T)).T
+
+    def frames(
+        self,
+        *,
+        chunk_size: int = 64,
+        size: tuple[int, int] | None = None,
+        gray: bool = False,
+        start: float = 0.0,
+        end: float | None = None,
+    ) -> Iterator[FrameChunk]:
+        """Yield the video as chunks of constant-rate analysis frames.
+
+        Variable-frame-rate input is resampled **by timestamp**: analysis frame ``k`` (time
+        ``k / fps``) takes the decoded frame whose presentation time is nearest. Rotation metadata
+        is applied. Only ``chunk_size`` frames are in memory at once.
+
+        Parameters
+        ----------
+        chunk_size
+            Frames per chunk.
+        size
+            ``(width, height)`` to scale each (rotated) frame to, or ``None`` for the native size.
+        gray
+            Yield ``[N, H, W]`` luma instead of ``[N, H, W, 3]`` RGB.
+        start, end
+            Time range in seconds on the media timeline.
+        """
+        if self.info.video is None:
+            raise MediaError(
+                "the input has no video track", status=Status.NO_VIDEO, hint="only voice analysis applies to it"
+            )
+        if self._frames is not None:
+            yield from self._array_frames(chunk_size, size, gray, start, end)
+            return
+        yield from self._decode_frames(chunk_size, size, gray, start, end)
+
+    def _array_frames(self, chunk_size, size, gray, start, end):
+        n = self._frames.shape[0]
+        k0 = max(0, math.ceil(start * self.fps - 1e-6))
+        k1 = n if end is None else min(n, math.ceil(end * self.fps - 1e-6))
+        for a in range(k0, k1, chunk_size):
+            b = min(k1, a + chunk_size)
+            imgs = [_convert_array(img, size, gray) for img in self._frames[a:b]]
+            idx = np.arange(a, b)
+            t = idx / self.fps
+            yield FrameChunk(np.stack(imgs), idx, t, t.copy(), self.fps)
+
+    def _decode_frames(self, chunk_size, size, gray, start, end):
+        vi = self.info.video
+        v_end = vi.start_s + vi.duration_s - self.origin_s
+        stop = v_end if end is None else min(end, v_end)
+        k = max(math.ceil(start * self.fps - 1e-6), math.ceil((vi.start_s - self.origin_s) * self.fps - 1e-6))
+        fmt = "gray" if gray else "rgb24"
+        buf_img: list[np.ndarray] = []
+        buf_idx: list[int] = []
+        buf_src: list[float] = []
+        prev = None  # (time, frame, cached array)
+
+        def convert(entry):
+            if entry[2] is None:
+                entry[2] = _convert_frame(entry[1], size, fmt)
+            return entry[2]
+
+        def emit(entry):
+            buf_img.append(convert(entry))
+            buf_idx.append(k)
+            buf_src.append(entry[0])
+
+        def flush():
+            idx = np.asarray(buf_idx)
+            chunk = FrameChunk(np.stack(buf_img), idx, idx / self.fps, np.asarray(buf_src), self.fps)
+            buf_img.clear(), buf_idx.clear(), buf_src.clear()
+            return chunk
+
+        with open_container(self._source) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            if start > 1.0:
+                container.seek(int((start + self.origin_s - 1.0) / stream.time_base), stream=stream, backward=True)
+            last_t = None
+            try:
+                for frame in container.decode(stream):
+                    if frame.time is None:
+                        continue
+                    t = float(frame.time) - self.origin_s
+                    if last_t is not None and t <= last_t:  # duplicate or out-of-order timestamp
+                        continue
+                    last_t = t
+                    cur = [t, frame, None]
+                    while k / self.fps < t and k / self.fps < stop:
+                        target = k / self.fps
+                        if prev is None:
+                            k += 1  # before the first decoded frame (only after a seek)
+                            continue
+                        emit(prev if target - prev[0] <= t - target else cur)
+                        k += 1
+                        if len(buf_img) >= chunk_size:
+                            yield flush()
+                    prev = cur
+                    if k / self.fps >= stop:
+                        break
+            except av.error.FFmpegError as e:
+                if prev is None:
+                    raise MediaError(f"video could not be decoded ({e})", status=Status.DECODE_ERROR) from e
+                self.info = replace(self.info, warnings=self.info.warnings + (f"video decoding stopped early: {e}",))
+            if prev is not None:  # hold the last frame until the stream's end
+                while k / self.fps < stop - 1e-9:
+                    emit(prev)
+                    k += 1
+                    if len(buf_img) >= chunk_size:
+                        yield flush()
+        if buf_img:
+            yield flush()
+
+    def __repr__(self) -> str:
+        return (
+            f"Media(path={self.path!r}, duration={self.duration:.2f}s, kind={self.info.kind!r}, "
+            f"sample_rate={self.sample_rate}, fps={self.fps})"
+        )
+
+
+def _match_channels(arr: np.ndarray, channels: int) -> np.ndarray:
+    if arr.shape[0] > channels:
+        return arr[:channels]
+    return np.concatenate([arr, np.repeat(arr[-1:], channels - arr.shape[0], axis=0)], axis=0)
+
+
+def _convert_frame(frame: av.VideoFrame, size: tuple[int, int] | None, fmt: str) -> np.ndarray:
+    rot = int(getattr(frame, "rotation", 0) or 0) % 360
+    if size is not None:
+        w, h = size
+        if rot in (90, 270):
+            w, h = h, w
+        frame = frame.reformat(width=w, height=h, format=fmt, interpolation="AREA")
+        return _rotate(frame.to_ndarray(), rot)
+    return _rotate(frame.to_ndarray(format=fmt), rot)
+
+
+def _convert_array(img: np.ndarray, size, gray) -> np.ndarray:
+    if size is not None and (img.shape[1], img.shape[0]) != tuple(size):
+        f = av.VideoFrame.from_ndarray(img, format="gray" if img.ndim == 2 else "rgb24")
+        img = f.reformat(width=size[0], height=size[1], interpolation="AREA").to_ndarray()
+    if gray and img.ndim == 3:
+        img = (img[..., 0] * 0.299 + img[..., 1] * 0.587 + img[..., 2] * 0.114).round().astype(np.uint8)
+    elif not gray and img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    return img
+
+
+def load_media(
+    src: MediaSource,
+    *,
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
+    fps: float = DEFAULT_FPS,
+    limits: MediaLimits | None = None,
+    require: Literal["any", "audio", "video", "both"] = "any",
+) -> Media:
+    """Open and validate a media file (or its bytes) for analysis.
+
+    Parameters
+    ----------
+    src
+        Path or bytes of a video or audio file in any container FFmpeg reads.
+    sample_rate
+        Rate in Hz that :attr:`Media.audio` is resampled to (soxr, anti-aliased). ``16000`` default.
+    fps
+        Constant analysis frame rate of :meth:`Media.frames` (VFR input is resampled by timestamp).
+    limits
+        Caps on duration and frame size.
+    require
+        Which streams must be present; a missing one raises ``no_audio`` / ``no_video``.
+
+    Returns
+    -------
+    Media
+        Audio is decoded lazily on first access; video is decoded chunk by chunk on iteration.
+
+    Raises
+    ------
+    MediaError
+        With ``status`` ``not_found``, ``empty``, ``decode_error``, ``unsupported_codec``,
+        ``too_short``, ``too_large``, ``no_audio`` or ``no_video``, and a message saying what to do.
+    """
+    if sample_rate <= 0 or fps <= 0:
+        raise MediaError(f"sample_rate and fps must be positive, got {sample_rate}, {fps}", status=Status.CONFIG_ERROR)
+    info = inspect_media(src, limits=limits)
+    if info.status.is_failure or info.status is Status.TOO_SHORT:
+        raise MediaError(info.message or info.status.value, status=info.status)
+    if require in ("audio", "both") and info.audio is None:
+        raise MediaError(info.message or "no audio track", status=Status.NO_AUDIO)
+    if require in ("video", "both") and info.video is None:
+        raise MediaError(info.message or "no video track", status=Status.NO_VIDEO)
+    keep = src if source_name(src) is not None else bytes(src)
+    return Media(info, source=keep, sample_rate=sample_rate, fps=fps)

@@ -1,0 +1,375 @@
+"""Open any container with PyAV and describe it, validating at the boundary.
+
+:func:`inspect_media` never raises for a bad file: it returns a :class:`MediaInfo` whose ``status``
+and ``message`` say what is wrong. :func:`open_container` is the one place that turns PyAV's
+exceptions into :class:`~avsync.errors.MediaError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Union
+
+import av
+import numpy as np
+
+from avsync.errors import MediaError
+from avsync.media.types import AudioInfo, MediaInfo, MediaLimits, VideoInfo
+from avsync.results import Status
+
+__all__ = ["MediaSource", "inspect_media", "file_sha256", "open_container", "source_name"]
+
+MediaSource = Union[str, os.PathLike, bytes, bytearray, memoryview]
+
+_HASH_CHUNK = 1 << 20
+
+
+def source_name(src: MediaSource) -> str | None:
+    """The path of a source as a string, or ``None`` for in-memory bytes."""
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return None
+    return os.fspath(src)
+
+
+def file_sha256(src: MediaSource) -> str:
+    """SHA-256 of a file's bytes (streamed) or of in-memory bytes, as hex."""
+    h = hashlib.sha256()
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        h.update(src)
+    else:
+        with open(src, "rb") as fh:
+            for block in iter(lambda: fh.read(_HASH_CHUNK), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def _check_exists(src: MediaSource) -> int:
+    """Return the size in bytes, raising ``not_found`` / ``empty`` errors."""
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        size = len(src)
+    else:
+        p = Path(src)
+        if not p.exists():
+            raise MediaError(f"file not found: {p}", status=Status.NOT_FOUND, hint="check the path")
+        if p.is_dir():
+            raise MediaError(
+                f"{p} is a directory", status=Status.NOT_FOUND, hint="pass a media file (or use `avsync batch` for folders)"
+            )
+        size = p.stat().st_size
+    if size == 0:
+        raise MediaError("the file is empty (0 bytes)", status=Status.EMPTY, hint="re-export or re-download it")
+    return size
+
+
+def open_container(src: MediaSource) -> av.container.InputContainer:
+    """Open ``src`` for reading; PyAV/FFmpeg failures become :class:`MediaError`."""
+    _check_exists(src)
+    target = io.BytesIO(bytes(src)) if isinstance(src, (bytes, bytearray, memoryview)) else os.fspath(src)
+    try:
+        return av.open(target, mode="r", metadata_errors="ignore")
+    except PermissionError as e:
+        raise MediaError(f"cannot read {src}: permission denied", status=Status.NOT_FOUND) from e
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as e:
+        raise MediaError(
+            f"not a readable audio/video file ({_short(e)})",
+            status=Status.DECODE_ERROR,
+            hint="the file may be corrupt, truncated or not media at all; check it with `ffprobe` or re-export it",
+        ) from e
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text if len(text) < 160 else text[:157] + "..."
+
+
+def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
+    if value is None or time_base is None:
+        return None
+    return float(value * time_base)
+
+
+def _first_frames(container: av.container.InputContainer, streams: list) -> dict:
+    """First decoded frame (presentation order) of each stream, by stream type; absent if none decodes."""
+    found: dict = {}
+    pending = {s.index: s for s in streams}
+    try:
+        for packet in container.demux(streams):
+            stream = pending.get(packet.stream.index)
+            if stream is None:
+                continue
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                continue
+            if frames:
+                found[stream.type] = frames[0]
+                del pending[stream.index]
+                if not pending:
+                    break
+    except av.error.FFmpegError:
+        pass
+    return found
+
+
+def _packet_scan(container, vstream, astream, limits: MediaLimits):
+    """Demux (without decoding) to collect video pts and audio/video end times."""
+    vpts: list[float] = []
+    ends = {"video": None, "audio": None}
+    starts = {"video": None, "audio": None}
+    error = None
+    streams = [s for s in (vstream, astream) if s is not None]
+    n = 0
+    try:
+        for packet in container.demux(streams):
+            if packet.pts is None or packet.size == 0:
+                continue
+            n += 1
+            if n > limits.max_scan_packets:
+                break
+            kind = packet.stream.type
+            t0 = float(packet.pts * packet.time_base)
+            dur = float(packet.duration * packet.time_base) if packet.duration else 0.0
+            if kind == "video":
+                vpts.append(t0)
+            end = t0 + dur
+            starts[kind] = t0 if starts[kind] is None else min(starts[kind], t0)
+            ends[kind] = end if ends[kind] is None else max(ends[kind], end)
+    except av.error.FFmpegError as e:
+        error = _short(e)
+    return np.sort(np.asarray(vpts, dtype=np.float64)), starts, ends, error, n > limits.max_scan_packets
+
+
+def _vfr_and_rate(pts: np.ndarray) -> tuple[float | None, bool]:
+    if len(pts) < 3:
+        return None, False
+    d = np.diff(pts)
+    d = d[d > 0]
+    if len(d) < 2:
+        return None, False
+    med = float(np.median(d))
+    measured = (len(pts) - 1) / float(pts[-1] - pts[0]) if pts[-1] > pts[0] else None
+    off = np.abs(d - med) > 0.1 * med + 1e-4
+    return measured, bool(off.mean() > 0.02)
+
+
+def inspect_media(src: MediaSource, *, limits: MediaLimits | None = None, sha256: bool = True) -> MediaInfo:
+    """Describe a media file or bytes, with an explicit status instead of an exception.
+
+    Parameters
+    ----------
+    src
+        Path or bytes of any container FFmpeg reads (mp4, mov, mkv, webm, avi, mpg, wav, flac, mp3,
+        ogg, m4a, ...).
+    limits
+        Caps on duration and frame size (:class:`MediaLimits`).
+    sha256
+        Hash the file (streamed) for provenance.
+
+    Returns
+    -------
+    MediaInfo
+        ``status`` is ``ok`` (audio and video), ``no_audio`` / ``no_video`` (one stream), or a
+        failure status (``not_found``, ``empty``, ``decode_error``, ``unsupported_codec``,
+        ``too_short``, ``too_large``) with a ``message``.
+    """
+    limits = limits or MediaLimits()
+    path = source_name(src)
+    try:
+        size = _check_exists(src)
+    except MediaError as e:
+        return MediaInfo(path=path, status=e.status, message=str(e))
+    digest = file_sha256(src) if sha256 else None
+    base = MediaInfo(path=path, status=Status.OK, sha256=digest, size_bytes=size)
+    try:
+        info = _describe(src, limits)
+    except MediaError as e:
+        return replace(base, status=e.status, message=str(e))
+    return replace(info, path=path, sha256=digest, size_bytes=size)
+
+
+def _stream_facts(stream) -> dict:
+    cc = stream.codec_context
+    facts = {
+        "codec": cc.name,
+        "time_base": stream.time_base,
+        "duration": _seconds(stream.duration, stream.time_base),
+        "bit_rate": stream.bit_rate or None,
+    }
+    if stream.type == "video":
+        facts.update(
+            nominal=stream.average_rate or stream.guessed_rate or stream.base_rate,
+            frames=int(stream.frames or 0),
+            pix_fmt=cc.pix_fmt,
+        )
+    else:
+        facts.update(sample_rate=cc.sample_rate, layout=cc.layout.name if cc.layout is not None else None)
+    return facts
+
+
+def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
+    warnings: list[str] = []
+    with open_container(src) as container:
+        vstream = container.streams.video[0] if container.streams.video else None
+        astream = container.streams.audio[0] if container.streams.audio else None
+        fmt = container.format.name if container.format else None
+        if vstream is None and astream is None:
+            raise MediaError(
+                "the file has neither an audio nor a video stream",
+                status=Status.DECODE_ERROR,
+                hint="pass a media file with sound and/or pictures",
+            )
+        for s in (vstream, astream):
+            if s is not None and (s.codec_context is None or s.codec_context.codec is None):
+                raise MediaError(
+                    f"no decoder for the {s.type} stream in this build of FFmpeg",
+                    status=Status.UNSUPPORTED_CODEC,
+                    hint="re-encode it, e.g. `ffmpeg -i IN -c:v libx264 -c:a aac OUT.mp4`",
+                )
+        container_duration = container.duration / av.time_base if container.duration else None
+        vfacts = _stream_facts(vstream) if vstream is not None else None
+        afacts = _stream_facts(astream) if astream is not None else None
+        if vstream is not None:
+            vstream.thread_type = "AUTO"
+        first = _first_frames(container, [st for st in (vstream, astream) if st is not None])
+    vfirst, afirst = first.get("video"), first.get("audio")
+    with open_container(src) as container:
+        vpts, starts, ends, scan_error, scan_cut = _packet_scan(
+            container,
+            container.streams.video[0] if vfacts else None,
+            container.streams.audio[0] if afacts else None,
+            limits,
+        )
+
+    if vfacts is not None and vfirst is None:
+        if afacts is None or afirst is None:
+            raise MediaError(
+                "no video frame could be decoded",
+                status=Status.DECODE_ERROR,
+                hint="the file may be truncated or corrupt; re-export it",
+            )
+        warnings.append("the video stream has no decodable frame; it is ignored")
+        vfacts = None
+    if afacts is not None and afirst is None:
+        if vfacts is None:
+            raise MediaError(
+                "no audio could be decoded",
+                status=Status.DECODE_ERROR,
+                hint="the file may be truncated or corrupt; re-export it",
+            )
+        warnings.append("the audio stream has no decodable frame; it is ignored")
+        afacts = None
+    if scan_error:
+        warnings.append(f"demuxing stopped early: {scan_error}")
+
+    video = audio = None
+    if vfacts is not None:
+        rot = int(getattr(vfirst, "rotation", 0) or 0) % 360
+        w, h = vfirst.width, vfirst.height
+        if rot in (90, 270):
+            w, h = h, w
+        measured, vfr = _vfr_and_rate(vpts)
+        v_start = float(vfirst.time) if vfirst.time is not None else (starts["video"] or 0.0)
+        v_end = ends["video"]
+        if v_end is None or v_end <= v_start:
+            v_end = v_start + (vfacts["duration"] or container_duration or 0.0)
+        frames = len(vpts) if len(vpts) and not scan_cut else (vfacts["frames"] or len(vpts))
+        nominal = vfacts["nominal"]
+        fps = float(nominal) if nominal else (measured or 0.0)
+        if frames and v_end > v_start and (not fps or vfr):
+            fps = frames / (v_end - v_start)
+        video = VideoInfo(
+            codec=vfacts["codec"],
+            width=int(w),
+            height=int(h),
+            fps=round(fps, 6),
+            measured_fps=None if measured is None else round(measured, 6),
+            vfr=vfr,
+            frames=frames,
+            rotation=rot,
+            start_s=v_start,
+            duration_s=round(v_end - v_start, 6),
+            pix_fmt=vfacts["pix_fmt"],
+            bit_rate=vfacts["bit_rate"],
+        )
+    if afacts is not None:
+        a_start = float(afirst.time) if afirst.time is not None else (starts["audio"] or 0.0)
+        a_end = ends["audio"]
+        if a_end is None or a_end <= a_start:
+            a_end = a_start + (afacts["duration"] or container_duration or 0.0)
+        audio = AudioInfo(
+            codec=afacts["codec"],
+            sample_rate=int(afirst.sample_rate or afacts["sample_rate"]),
+            channels=int(len(afirst.layout.channels)),
+            layout=afirst.layout.name or afacts["layout"],
+            start_s=a_start,
+            duration_s=round(a_end - a_start, 6),
+            bit_rate=afacts["bit_rate"],
+        )
+
+    present = [s for s in (video, audio) if s is not None]
+    stream_end = max(s.start_s + s.duration_s for s in present)
+    stream_start = min(s.start_s for s in present)
+    span = stream_end - stream_start
+    duration = container_duration if container_duration else span
+    if container_duration and span < container_duration - max(0.5, 0.05 * container_duration):
+        if scan_error or span < 0.5 * container_duration:
+            raise MediaError(
+                f"the file is truncated: its streams end at {span:.2f} s "
+                f"of the {container_duration:.2f} s its header declares",
+                status=Status.DECODE_ERROR,
+                hint="re-download or re-export the file",
+            )
+        warnings.append(f"streams end at {span:.2f} s, the header declares {container_duration:.2f} s")
+
+    info = MediaInfo(
+        path=None,
+        status=Status.OK,
+        container=fmt,
+        duration_s=round(float(duration), 6),
+        video=video,
+        audio=audio,
+        av_start_offset_s=(round(audio.start_s - video.start_s, 6) if audio and video else None),
+        duration_mismatch_s=(round(audio.duration_s - video.duration_s, 6) if audio and video else None),
+        warnings=tuple(warnings),
+    )
+    return _apply_limits(info, limits)
+
+
+def _apply_limits(info: MediaInfo, limits: MediaLimits) -> MediaInfo:
+    dur = info.duration_s or 0.0
+    if dur <= 0 or (info.video is not None and info.video.frames == 0 and info.audio is None):
+        return replace(info, status=Status.EMPTY, message="the file contains no audio or video data")
+    if dur > limits.max_duration_s:
+        return replace(
+            info,
+            status=Status.TOO_LARGE,
+            message=f"duration {dur:.0f} s exceeds the limit of {limits.max_duration_s:.0f} s; "
+            "raise it with MediaLimits(max_duration_s=...) or split the file",
+        )
+    if info.video is not None and info.video.width * info.video.height > limits.max_pixels:
+        return replace(
+            info,
+            status=Status.TOO_LARGE,
+            message=f"frame size {info.video.width}x{info.video.height} exceeds the limit of "
+            f"{limits.max_pixels} pixels; raise it with MediaLimits(max_pixels=...) or downscale",
+        )
+    if dur < limits.min_duration_s:
+        return replace(
+            info,
+            status=Status.TOO_SHORT,
+            message=f"the media lasts {dur:.3f} s, shorter than the minimum {limits.min_duration_s} s",
+        )
+    if info.audio is None:
+        return replace(
+            info,
+            status=Status.NO_AUDIO,
+            message="the file has no audio track; pass --audio FILE or analyse the video alone",
+        )
+    if info.video is None:
+        return replace(info, status=Status.NO_VIDEO, message="the file has no video track; only voice analysis applies")
+    return info

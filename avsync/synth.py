@@ -1,0 +1,251 @@
+"""Synthetic media with known ground truth, encoded with PyAV.
+
+Used by the test suite, the benchmarks and the quick start. A clip shows a moving pattern with a
+bright flash and a "mouth" (a dark ellipse) whose opening follows the audio envelope, and plays
+tone bursts. Each visual event at ``t`` has its audio burst at ``t - offset_s``: a **positive
+offset means audio leads video**, the convention of :mod:`avsync.timebase`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import av
+import numpy as np
+
+__all__ = ["ClipSpec", "CODEC_PRESETS", "make_clip", "event_times", "burst_audio", "write_audio"]
+
+CODEC_PRESETS: dict[str, tuple[str, str, str]] = {
+    # name: (container format, video codec, audio codec)
+    "mp4": ("mp4", "libx264", "aac"),
+    "mov-hevc": ("mov", "libx265", "aac"),
+    "mkv": ("matroska", "libvpx-vp9", "libopus"),
+    "webm-vp8": ("webm", "libvpx", "libopus"),
+    "webm-av1": ("webm", "libsvtav1", "libopus"),
+    "avi": ("avi", "mpeg4", "pcm_s16le"),
+    "mpg": ("mpeg", "mpeg1video", "mp2"),
+    "mpeg2": ("mpeg", "mpeg2video", "mp2"),
+    # audio-only
+    "wav": ("wav", "", "pcm_s16le"),
+    "flac": ("flac", "", "flac"),
+    "mp3": ("mp3", "", "libmp3lame"),
+    "ogg": ("ogg", "", "libopus"),
+    "m4a": ("ipod", "", "aac"),
+}
+
+_AUDIO_OPTIONS: dict[str, dict[str, str]] = {}
+
+_EXT = {
+    "mp4": ".mp4", "mov-hevc": ".mov", "mkv": ".mkv", "webm-vp8": ".webm", "webm-av1": ".webm",
+    "avi": ".avi", "mpg": ".mpg", "mpeg2": ".mpg", "wav": ".wav", "flac": ".flac", "mp3": ".mp3",
+    "ogg": ".ogg", "m4a": ".m4a",
+}
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """Parameters of a synthetic clip.
+
+    ``offset_s`` > 0: audio leads video. ``vfr``: frame intervals alternate irregularly (mean rate
+    ``fps``). ``audio_start_s``: the audio stream starts this late on the file's clock.
+    ``channel_tones``: one tone frequency per audio channel; channel ``c`` plays its bursts at the
+    event times shifted by ``c * channel_shift_s`` so channels differ in content.
+    """
+
+    duration: float = 4.0
+    fps: float = 25.0
+    size: tuple[int, int] = (320, 240)
+    sample_rate: int = 16_000
+    offset_s: float = 0.0
+    preset: str = "mp4"
+    video: bool = True
+    audio: bool = True
+    channel_tones: tuple[float, ...] = (440.0,)
+    channel_shift_s: float = 0.25
+    vfr: bool = False
+    rotation: int = 0
+    audio_start_s: float = 0.0
+    event_period_s: float = 0.8
+    seed: int = 0
+    extra: dict = field(default_factory=dict, compare=False)
+
+
+def event_times(duration: float, period: float = 0.8, first: float = 0.4) -> np.ndarray:
+    """Times (s) of the visual events of a clip: every ``period`` from ``first``."""
+    return np.arange(first, max(first, duration - 0.3), period)
+
+
+def burst_audio(
+    times: Sequence[float], duration: float, sample_rate: int, *, freq: float = 440.0, burst_s: float = 0.12
+) -> np.ndarray:
+    """``[T]`` float32 audio with a Hann-windowed tone burst starting at each time in ``times``."""
+    n = int(round(duration * sample_rate))
+    out = np.zeros(n, np.float32)
+    m = int(round(burst_s * sample_rate))
+    env = np.hanning(2 * m)[m // 2 : m // 2 + m] if m > 1 else np.ones(1)
+    tone = (0.5 * env * np.sin(2 * np.pi * freq * np.arange(m) / sample_rate)).astype(np.float32)
+    for t in times:
+        i = int(round(t * sample_rate))
+        if 0 <= i < n:
+            seg = tone[: n - i]
+            out[i : i + len(seg)] += seg
+    return out
+
+
+def _envelope(times: np.ndarray, t: float, burst_s: float = 0.12) -> float:
+    d = t - times
+    inside = (d >= 0) & (d < burst_s)
+    return float(np.sin(np.pi * d[inside] / burst_s).max()) if inside.any() else 0.0
+
+
+def _frame_image(spec: ClipSpec, t: float, events: np.ndarray, rng_phase: float) -> np.ndarray:
+    w, h = spec.size
+    yy, xx = np.mgrid[0:h, 0:w]
+    shift = int(40 * t)
+    img = np.empty((h, w, 3), np.uint8)
+    stripes = (((xx + shift) // 16 + (yy // 16)) % 2 * 60 + 40).astype(np.uint8)
+    img[..., 0] = stripes
+    img[..., 1] = (stripes // 2 + 30).astype(np.uint8)
+    img[..., 2] = (120 + 40 * np.sin(rng_phase + t)).astype(np.uint8)
+    # face-like disc with a mouth whose opening follows the event envelope
+    cx, cy, r = w // 2, h // 2, min(w, h) // 3
+    face = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
+    img[face] = (200, 170, 150)
+    opening = _envelope(events, t)
+    mh = max(1, int(r * 0.05 + r * 0.35 * opening))
+    mouth = ((xx - cx) / (r * 0.45)) ** 2 + ((yy - (cy + r // 2)) / mh) ** 2 < 1
+    img[mouth] = (60, 10, 20)
+    if opening > 0:  # a flash in the top-left corner marks the event
+        img[: h // 6, : w // 6] = 255
+    if spec.rotation:
+        # store the picture so that applying the display rotation shows it upright
+        img = np.ascontiguousarray(np.rot90(img, k=-(spec.rotation // 90)))
+    return img
+
+
+def _frame_times(spec: ClipSpec) -> np.ndarray:
+    if not spec.vfr:
+        return np.arange(0, spec.duration - 1e-9, 1.0 / spec.fps)
+    rng = np.random.default_rng(spec.seed)
+    base = 1.0 / spec.fps
+    out, t = [], 0.0
+    while t < spec.duration - 1e-9:
+        out.append(t)
+        t += base * rng.choice([0.5, 1.0, 1.5, 2.0], p=[0.3, 0.3, 0.2, 0.2])
+    return np.asarray(out)
+
+
+def make_clip(path: str | os.PathLike, spec: ClipSpec | None = None, **overrides) -> str:
+    """Encode a synthetic clip and return its path.
+
+    Parameters
+    ----------
+    path
+        Output file; its extension is replaced by the preset's if it has none.
+    spec
+        :class:`ClipSpec`; keyword overrides are applied on top (``make_clip(p, offset_s=0.2)``).
+    """
+    spec = spec or ClipSpec()
+    if overrides:
+        spec = ClipSpec(**{**spec.__dict__, **overrides})
+    fmt, vcodec, acodec = CODEC_PRESETS[spec.preset]
+    path = os.fspath(path)
+    if not os.path.splitext(path)[1]:
+        path += _EXT[spec.preset]
+    events = event_times(spec.duration, spec.event_period_s)
+    with_video = spec.video and bool(vcodec)
+    container = av.open(path, "w", format=fmt)
+    try:
+        vstream = astream = None
+        if with_video:
+            vstream = _add_video_stream(container, vcodec, spec)
+        if spec.audio:
+            astream = container.add_stream(acodec, rate=spec.sample_rate, options=_AUDIO_OPTIONS.get(acodec, {}))
+            nch = len(spec.channel_tones)
+            astream.layout = "mono" if nch == 1 else ("stereo" if nch == 2 else f"{nch}c")
+        if with_video:
+            phase = float(np.random.default_rng(spec.seed).uniform(0, 6))
+            tb = vstream.time_base or Fraction(1, 1000)
+            for t in _frame_times(spec):
+                frame = av.VideoFrame.from_ndarray(_frame_image(spec, t, events, phase), format="rgb24")
+                frame.pts = int(round(t / tb))
+                frame.time_base = tb
+                for p in vstream.encode(frame):
+                    container.mux(p)
+            for p in vstream.encode():
+                container.mux(p)
+        if spec.audio:
+            _encode_audio(container, astream, spec, events)
+    finally:
+        container.close()
+    return path
+
+
+def _add_video_stream(container, vcodec: str, spec: ClipSpec):
+    rate = Fraction(spec.fps).limit_denominator(1001)
+    opts = {}
+    if vcodec == "libx264":
+        opts = {"preset": "ultrafast"}
+    elif vcodec == "libx265":
+        opts = {"preset": "ultrafast", "x265-params": "log-level=none"}
+    elif vcodec == "libsvtav1":
+        os.environ.setdefault("SVT_LOG", "1")  # errors only
+        opts = {"preset": "12"}
+    elif vcodec in ("libvpx", "libvpx-vp9"):
+        opts = {"deadline": "realtime", "cpu-used": "8"}
+    stream = container.add_stream(vcodec, rate=rate, options=opts)
+    w, h = spec.size
+    if spec.rotation in (90, 270):
+        w, h = h, w
+    stream.width, stream.height = w, h
+    stream.pix_fmt = "yuv420p"
+    if spec.vfr:
+        stream.time_base = Fraction(1, 1000)
+        stream.codec_context.time_base = Fraction(1, 1000)
+    if spec.rotation:
+        stream.set_display_rotation(spec.rotation)
+    return stream
+
+
+def _encode_audio(container, astream, spec: ClipSpec, events: np.ndarray) -> None:
+    sr = spec.sample_rate
+    chans = [
+        burst_audio(events - spec.offset_s + c * spec.channel_shift_s, spec.duration, sr, freq=f)
+        for c, f in enumerate(spec.channel_tones)
+    ]
+    pcm = np.stack(chans)
+    if spec.audio_start_s > 0:
+        pcm = pcm[:, int(round(spec.audio_start_s * sr)) :]
+    _mux_pcm(container, astream, pcm, sr, start=int(round(spec.audio_start_s * sr)))
+
+
+def _mux_pcm(container, stream, pcm: np.ndarray, sr: int, *, start: int = 0, block: int = 1024) -> None:
+    """Encode ``[C, T]`` float PCM into ``stream`` as s16 frames whose pts start at sample ``start``."""
+    s16 = np.clip(pcm * 32767, -32768, 32767).astype(np.int16)
+    layout = "mono" if s16.shape[0] == 1 else ("stereo" if s16.shape[0] == 2 else f"{s16.shape[0]}c")
+    for i in range(0, s16.shape[1], block):
+        chunk = np.ascontiguousarray(s16[:, i : i + block].T.reshape(1, -1))
+        frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout=layout)
+        frame.sample_rate = sr
+        frame.pts = start + i
+        frame.time_base = Fraction(1, sr)
+        for p in stream.encode(frame):
+            container.mux(p)
+    for p in stream.encode():
+        container.mux(p)
+
+
+def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, *, preset: str = "wav") -> str:
+    """Write ``[T]`` or ``[C, T]`` float audio with PyAV (wav, flac, mp3, ogg, m4a)."""
+    fmt, _, acodec = CODEC_PRESETS[preset]
+    audio = np.asarray(audio, np.float32)
+    audio = audio[None] if audio.ndim == 1 else audio
+    layout = "mono" if audio.shape[0] == 1 else ("stereo" if audio.shape[0] == 2 else f"{audio.shape[0]}c")
+    with av.open(os.fspath(path), "w", format=fmt) as container:
+        stream = container.add_stream(acodec, rate=sample_rate, options=_AUDIO_OPTIONS.get(acodec, {}))
+        stream.layout = layout
+        _mux_pcm(container, stream, audio, sample_rate)
+    return os.fspath(path)

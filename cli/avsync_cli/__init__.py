@@ -1,0 +1,1 @@
+"""The ``avsync`` command line: a thin click layer over the public :mod:`avsync` API."""

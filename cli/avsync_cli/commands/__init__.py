@@ -1,0 +1,1 @@
+"""One module per ``avsync`` sub-command; each exposes a click command named ``command``."""

@@ -1,0 +1,57 @@
+"""Entry point of the ``avsync`` command (see ``avsync --help``)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+
+import click
+
+import avsync
+from avsync_cli.common import EXIT_INTERNAL
+
+# sub-command name -> module under avsync_cli.commands exposing `command`
+COMMANDS = {
+    "inspect": "inspect",
+    "sample": "sample",
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a sub-command's module only when it runs, so ``avsync --help`` stays fast."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        mod = COMMANDS.get(name)
+        if mod is None:
+            return None
+        return importlib.import_module(f"avsync_cli.commands.{mod}").command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(avsync.__version__, prog_name="avsync")
+@click.option("--debug", is_flag=True, help="Show full tracebacks of internal errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """avsync: is the speech in this clip genuine? Lip-sync and voice-spoof analysis."""
+    ctx.obj = {"debug": debug}
+
+
+def main(argv=None) -> None:
+    try:
+        cli.main(args=argv, prog_name="avsync", standalone_mode=True)
+    except avsync.AvsyncError as e:  # an expected failure that escaped a command: no traceback
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except Exception:  # a bug: say so plainly
+        if "--debug" in (argv or sys.argv):
+            traceback.print_exc()
+        click.echo("internal error: rerun with --debug for the traceback and report it", err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+if __name__ == "__main__":
+    main()
