@@ -315,7 +315,7 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
     stream_end = max(s.start_s + s.duration_s for s in present)
     stream_start = min(s.start_s for s in present)
     span = stream_end - stream_start
-    duration = container_duration if container_duration else span
+    duration = max(container_duration or 0.0, span)
     if container_duration and span < container_duration - max(0.5, 0.05 * container_duration):
         if scan_error or span < 0.5 * container_duration:
             raise MediaError(

@@ -1,0 +1,55 @@
+"""Shared fixtures: the synthetic media factory and the location of ../shared."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from avsync.synth import ClipSpec, make_clip
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_path() -> Path | None:
+    """``$AVSYNC_SHARED`` or ``../shared`` beside the repository, if it holds ``data/MANIFEST.csv``."""
+    cand = os.environ.get("AVSYNC_SHARED")
+    p = Path(cand) if cand else REPO.parent / "shared"
+    return p if (p / "data" / "MANIFEST.csv").exists() else None
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """Root of the shared real media and public weights; skips the test when absent."""
+    p = shared_path()
+    if p is None:
+        pytest.skip("../shared (real media and public weights) is absent; set AVSYNC_SHARED to run this test")
+    return p
+
+
+@pytest.fixture(scope="session")
+def shared_manifest(shared):
+    import csv
+
+    with open(shared / "data" / "MANIFEST.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def clip(media_dir):
+    """Factory: ``clip(name, **ClipSpec fields)`` encodes (once per session) and returns the path."""
+    cache: dict = {}
+
+    def make(name: str = "default", **kw) -> str:
+        key = (name, tuple(sorted(kw.items())))
+        if key not in cache:
+            cache[key] = make_clip(media_dir / name, ClipSpec(**kw))
+        return cache[key]
+
+    return make
