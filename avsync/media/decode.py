@@ -26,6 +26,8 @@ from avsync.timebase import DEFAULT_FPS, DEFAULT_SAMPLE_RATE, seconds_to_samples
 
 __all__ = ["Media", "load_media", "resample_audio"]
 
+_MAX_GAP_S = 30.0  # larger timestamp jumps are treated as broken timestamps, not silence
+
 ResampleQuality = Literal["VHQ", "HQ", "MQ", "LQ", "QQ"]
 
 
@@ -212,6 +214,7 @@ class Media:
         pieces: list[np.ndarray] = []
         converter = av.AudioResampler(format="fltp")
         expected = None  # native-rate sample index of the next frame, to fill gaps
+        gap_warned = False
         first_time = None
         with open_container(self._source) as container:
             stream = container.streams.audio[0]
@@ -227,9 +230,16 @@ class Media:
                         if frame.time is not None and expected is not None:
                             pos = int(round((float(frame.time) - first_time) * sr_in))
                             gap = pos - expected
-                            if gap > sr_in // 100:  # a hole of more than 10 ms: keep time, fill with silence
+                            if sr_in // 100 < gap <= _MAX_GAP_S * sr_in:  # a hole > 10 ms: keep time with silence
                                 pieces.append(self._push(stream_rs, np.zeros((channels, gap), np.float32)))
                                 expected += gap
+                            elif gap > _MAX_GAP_S * sr_in and not gap_warned:
+                                gap_warned = True
+                                self.info = replace(
+                                    self.info,
+                                    warnings=self.info.warnings
+                                    + (f"audio timestamps jump by {gap / sr_in:.0f} s; the jump is not filled",),
+                                )
                         expected = (expected or 0) + arr.shape[1]
                         pieces.append(self._push(stream_rs, arr))
             except av.error.FFmpegError as e:

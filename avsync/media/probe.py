@@ -311,11 +311,21 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
             bit_rate=afacts["bit_rate"],
         )
 
+    if container_duration:  # packet timestamps far beyond the declared length are bogus (seen in some ogg files)
+        limit = 1.5 * container_duration + 1.0
+        if video is not None and video.duration_s > limit:
+            video = replace(video, duration_s=round(container_duration - video.start_s, 6))
+            warnings.append("video timestamps run past the declared duration; using the declared one")
+        if audio is not None and audio.duration_s > limit:
+            audio = replace(audio, duration_s=round(container_duration - audio.start_s, 6))
+            warnings.append("audio timestamps run past the declared duration; using the declared one")
     present = [s for s in (video, audio) if s is not None]
     stream_end = max(s.start_s + s.duration_s for s in present)
     stream_start = min(s.start_s for s in present)
     span = stream_end - stream_start
-    duration = max(container_duration or 0.0, span)
+    duration = container_duration or span
+    if video is None and container_duration and container_duration < audio.duration_s <= 1.1 * container_duration:
+        duration = audio.duration_s  # audio-only headers can under-declare (VBR mp3 without a Xing header)
     if container_duration and span < container_duration - max(0.5, 0.05 * container_duration):
         if scan_error or span < 0.5 * container_duration:
             raise MediaError(

@@ -1,0 +1,62 @@
+"""The CLI through click's CliRunner: output, JSON keys, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from avsync_cli.main import cli
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_help_lists_commands():
+    r = run("--help")
+    assert r.exit_code == 0 and "inspect" in r.output
+
+
+def test_version():
+    import avsync
+
+    assert avsync.__version__ in run("--version").output
+
+
+def test_inspect_json_keys(clip):
+    path = clip("cli_ok", duration=1.2)
+    r = run("inspect", "--json", path)
+    assert r.exit_code == 0, r.output
+    (d,) = json.loads(r.output)
+    assert d["status"] == "ok" and d["duration_s"] > 1.1 and len(d["sha256"]) == 64
+    assert {"fps", "width", "height", "frames", "vfr"} <= set(d["video"])
+    assert {"sample_rate", "channels"} <= set(d["audio"])
+
+
+def test_inspect_bad_files_exit_1_with_statuses(clip, tmp_path):
+    (tmp_path / "zero.mp4").write_bytes(b"")
+    (tmp_path / "rand.mp4").write_bytes(b"\x00\x01garbage" * 100)
+    noaudio = clip("cli_noaudio", audio=False, duration=1.2)
+    r = run("inspect", "--json", str(tmp_path / "zero.mp4"), str(tmp_path / "rand.mp4"), noaudio, str(tmp_path / "nope.mp4"))
+    assert r.exit_code == 1
+    statuses = [d["status"] for d in json.loads(r.output)]
+    assert statuses == ["empty", "decode_error", "no_audio", "not_found"]
+    assert "Traceback" not in r.output
+
+
+def test_inspect_text_output(clip):
+    r = run("inspect", clip("cli_text", duration=1.2, vfr=True, preset="mkv"))
+    assert r.exit_code == 0 and "VFR" in r.output and "ok" in r.output
+
+
+def test_sample_command_writes_clip(tmp_path):
+    out = tmp_path / "s.mp4"
+    r = run("sample", str(out), "--duration", "1.5", "--offset-ms", "80")
+    assert r.exit_code == 0 and out.exists()
+    d = json.loads(run("inspect", "--json", str(out)).output)[0]
+    assert d["status"] == "ok" and abs(d["duration_s"] - 1.5) < 0.1
+
+
+def test_usage_error_exit_2():
+    assert run("inspect").exit_code == 2

@@ -1,0 +1,285 @@
+"""Media loading: containers, timestamps, offsets, resampling, VFR, rotation, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import avsync
+from avsync import MediaError, Status, inspect_media, load_media
+from avsync.media import Media, resample_audio
+from avsync.synth import CODEC_PRESETS, burst_audio, event_times, write_audio
+
+VIDEO_PRESETS = [p for p, (_, v, _) in CODEC_PRESETS.items() if v]
+AUDIO_PRESETS = [p for p, (_, v, _) in CODEC_PRESETS.items() if not v]
+
+
+def audio_onsets(x: np.ndarray, sr: int, thresh: float = 0.02, gap_s: float = 0.05) -> np.ndarray:
+    """Start times (s) of tone bursts in ``x``: first sample above ``thresh`` after ``gap_s`` of quiet."""
+    idx = np.flatnonzero(np.abs(x) > thresh)
+    if not len(idx):
+        return np.zeros(0)
+    starts = idx[np.r_[True, np.diff(idx) > gap_s * sr]]
+    return starts / sr
+
+
+def flash_onsets(media: Media) -> np.ndarray:
+    """Times (s) of the first analysis frame of each flash in the top-left corner."""
+    times = []
+    for chunk in media.frames(chunk_size=16):
+        h, w = chunk.images.shape[1:3]
+        corner = chunk.images[:, : h // 12, : w // 12].mean(axis=(1, 2, 3))
+        times.extend(chunk.times[corner > 230])
+    t = np.asarray(times)
+    return t[np.r_[True, np.diff(t) > 0.1]] if len(t) else t
+
+
+@pytest.mark.parametrize("preset", VIDEO_PRESETS)
+def test_every_video_container_opens_with_timestamps(clip, preset):
+    path = clip(f"c_{preset}", preset=preset, duration=2.0)
+    info = inspect_media(path)
+    assert info.status is Status.OK, info.message
+    assert info.video.width == 320 and info.video.height == 240
+    assert info.video.fps == pytest.approx(25.0, abs=0.01)
+    assert info.video.frames == 50
+    assert not info.video.vfr
+    assert info.duration_s == pytest.approx(2.0, abs=0.1)
+    m = load_media(path)
+    chunks = list(m.frames(chunk_size=16))
+    idx = np.concatenate([c.indices for c in chunks])
+    times = np.concatenate([c.times for c in chunks])
+    assert len(idx) == m.num_frames == 50 if preset not in ("mpg", "mpeg2") else len(idx) == m.num_frames
+    np.testing.assert_array_equal(np.diff(idx), 1)
+    np.testing.assert_allclose(times, idx / 25.0)
+    assert chunks[0].images.dtype == np.uint8 and chunks[0].images.shape[1:] == (240, 320, 3)
+    assert m.audio.shape[0] == 1 and m.sample_rate == 16000
+
+
+@pytest.mark.parametrize("preset", AUDIO_PRESETS)
+def test_audio_only_containers(clip, preset):
+    path = clip(f"a_{preset}", preset=preset, duration=2.0)
+    info = inspect_media(path)
+    assert info.status is Status.NO_VIDEO and info.video is None
+    assert not info.status.is_failure
+    m = load_media(path, require="audio")
+    assert m.audio.shape[1] == pytest.approx(2.0 * 16000, abs=0.06 * 16000)
+    with pytest.raises(MediaError) as e:
+        next(m.frames())
+    assert e.value.status is Status.NO_VIDEO
+    with pytest.raises(MediaError) as e:
+        load_media(path, require="video")
+    assert e.value.status is Status.NO_VIDEO
+
+
+@pytest.mark.parametrize("preset", ["mp4", "mkv", "avi", "mov-hevc", "webm-vp8"])
+@pytest.mark.parametrize("offset_ms", [0, 200, -120])
+def test_known_offset_recovered(clip, preset, offset_ms):
+    """Events: flash at t, tone burst at t - offset. Positive offset = audio leads video."""
+    path = clip(f"off_{preset}_{offset_ms}", preset=preset, duration=3.2, offset_s=offset_ms / 1000)
+    m = load_media(path)
+    ev = event_times(3.2)
+    a = audio_onsets(m.mono(), m.sample_rate)
+    expected_a = ev - offset_ms / 1000
+    expected_a = expected_a[(expected_a >= 0) & (expected_a < 3.2 - 0.12)]
+    assert len(a) == len(expected_a)
+    np.testing.assert_allclose(a, expected_a, atol=0.001)  # within 1 ms of audio
+    # the flash is drawn while the mouth envelope is > 0, i.e. from the first frame after t
+    v = flash_onsets(m)
+    np.testing.assert_allclose(v, ev[: len(v)] + 0.04, atol=0.0401)  # within one video frame
+    assert len(v) == len(ev)
+
+
+def test_audio_stream_starting_late_is_aligned(clip):
+    path = clip("late_audio", preset="mp4", duration=3.2, audio_start_s=0.5)
+    info = inspect_media(path)
+    assert info.av_start_offset_s == pytest.approx(0.5, abs=0.07)  # AAC priming may show up to 1024 samples
+    m = load_media(path)
+    a = audio_onsets(m.mono(), m.sample_rate)
+    a = a[a > 0.52]  # the burst at 0.4 s is cut by the late start
+    ev = event_times(3.2)
+    np.testing.assert_allclose(a, ev[ev > 0.5], atol=0.001)
+    assert np.abs(m.mono()[: int(0.43 * 16000)]).max() < 1e-3  # padded with silence before the stream starts
+
+
+def test_vfr_resampled_by_timestamp(clip):
+    path = clip("vfr", preset="mkv", duration=3.2, vfr=True)
+    info = inspect_media(path)
+    assert info.video.vfr
+    m = load_media(path)
+    v = flash_onsets(m)
+    ev = event_times(3.2)
+    # resampling by timestamp keeps events in place (by frame count they would drift)
+    assert np.all(np.abs(v - (ev[: len(v)] + 0.04)) <= 0.08)
+    n = sum(len(c) for c in m.frames())
+    assert n == m.num_frames
+    assert abs(n - 3.2 * 25) <= 2
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_rotation_metadata_applied(clip, rotation):
+    path = clip(f"rot{rotation}", preset="mp4", duration=1.2, rotation=rotation)
+    info = inspect_media(path)
+    assert info.video.rotation == rotation
+    assert (info.video.width, info.video.height) == (320, 240)
+    m = load_media(path)
+    chunk = next(m.frames())
+    assert chunk.images.shape[1:3] == (240, 320)
+    # the mouth (dark) is below the face centre once the picture is upright
+    img = chunk.images[0].astype(float).mean(axis=2)
+    top, bottom = img[60:120, 120:200], img[140:200, 120:200]
+    assert bottom.min() < top.min()
+
+
+def test_frames_resize_gray_and_range(clip):
+    m = load_media(clip("plain", duration=2.0))
+    chunks = list(m.frames(chunk_size=7, size=(96, 64), gray=True, start=0.5, end=1.5))
+    imgs = np.concatenate([c.images for c in chunks])
+    idx = np.concatenate([c.indices for c in chunks])
+    assert imgs.shape == (25, 64, 96)
+    assert idx[0] == 13 and idx[-1] == 37
+    assert max(len(c) for c in chunks) == 7
+
+
+def test_stereo_channels_kept_and_addressable(clip):
+    path = clip("stereo", preset="mp4", duration=2.4, channel_tones=(440.0, 1000.0), channel_shift_s=0.3)
+    m = load_media(path)
+    assert m.audio.shape[0] == 2 and m.num_channels == 2
+    a0, a1 = audio_onsets(m.channel(0), 16000), audio_onsets(m.channel(1), 16000)
+    np.testing.assert_allclose(a1[: len(a0) - 1], a0[: len(a0) - 1] + 0.3, atol=0.002)
+    spec = np.abs(np.fft.rfft(m.channel(1)[int(0.7 * 16000) : int(0.8 * 16000)]))
+    assert np.argmax(spec) * 10 == pytest.approx(1000, abs=20)
+    with pytest.raises(MediaError):
+        m.channel(2)
+
+
+@pytest.mark.parametrize("sr", [8000, 44100, 48000])
+def test_native_rates_resampled_to_16k(clip, sr):
+    m = load_media(clip(f"sr{sr}", preset="wav", duration=1.6, sample_rate=sr))
+    assert m.info.audio.sample_rate == sr
+    assert m.sample_rate == 16000
+    assert m.audio.shape[1] == pytest.approx(1.6 * 16000, abs=2)
+    onsets = audio_onsets(m.mono(), 16000)
+    np.testing.assert_allclose(onsets, event_times(1.6)[: len(onsets)], atol=0.001)
+
+
+def test_1khz_tone_stays_1khz_and_no_aliasing(tmp_path):
+    sr = 48000
+    t = np.arange(sr) / sr
+    tone = 0.5 * np.sin(2 * np.pi * 1000 * t) + 0.3 * np.sin(2 * np.pi * 12000 * t)  # 12 kHz must vanish at 16 kHz
+    path = write_audio(tmp_path / "tone.flac", tone.astype(np.float32), sr, preset="flac")
+    y = load_media(path).mono()
+    spec = np.abs(np.fft.rfft(y[:16000] * np.hanning(16000)))
+    freqs = np.fft.rfftfreq(16000, 1 / 16000)
+    assert freqs[np.argmax(spec)] == pytest.approx(1000, abs=1)
+    # 12 kHz would alias to 4 kHz without an anti-aliasing filter
+    alias = spec[(freqs > 3900) & (freqs < 4100)].max()
+    assert alias < 1e-3 * spec.max()
+
+
+def test_resample_audio_function():
+    x = np.sin(2 * np.pi * 440 * np.arange(8000) / 8000).astype(np.float32)
+    y = resample_audio(x[None], 8000, 16000)
+    assert y.shape == (1, 16000) and y.dtype == np.float32
+
+
+def test_bytes_input_matches_path(clip):
+    path = clip("bytes", duration=1.2)
+    data = open(path, "rb").read()
+    a, b = load_media(path), load_media(data)
+    assert a.info.sha256 == b.info.sha256 and b.path is None
+    np.testing.assert_array_equal(a.audio, b.audio)
+    assert sum(len(c) for c in a.frames()) == sum(len(c) for c in b.frames())
+
+
+def test_from_arrays_roundtrip():
+    audio = burst_audio([0.2, 0.6], 1.0, 16000)
+    frames = np.zeros((25, 48, 64, 3), np.uint8)
+    m = Media.from_arrays(audio, 16000, frames, 25.0)
+    assert m.info.status is Status.OK and m.duration == pytest.approx(1.0)
+    chunks = list(m.frames(chunk_size=10, gray=True))
+    assert [len(c) for c in chunks] == [10, 10, 5] and chunks[0].images.shape[1:] == (48, 64)
+    assert Media.from_arrays(audio).info.status is Status.NO_VIDEO
+    with pytest.raises(MediaError):
+        Media.from_arrays(None, frames=None)
+
+
+# ------------------------------------------------------------------------- bad input
+def _truncate(src: str, dst, keep: float) -> str:
+    data = open(src, "rb").read()
+    dst.write_bytes(data[: int(len(data) * keep)])
+    return str(dst)
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(clip, tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    (d / "zero.mp4").write_bytes(b"")
+    (d / "random.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes())
+    (d / "text.wav").write_text("this is not audio\n" * 50)
+    long_clip = clip("long_for_trunc", preset="mp4", duration=4.0)
+    return {
+        "zero": (str(d / "zero.mp4"), Status.EMPTY),
+        "random": (str(d / "random.mp4"), Status.DECODE_ERROR),
+        "text": (str(d / "text.wav"), Status.DECODE_ERROR),
+        "missing": (str(d / "missing.mp4"), Status.NOT_FOUND),
+        "directory": (str(d), Status.NOT_FOUND),
+        "truncated_mp4": (_truncate(long_clip, d / "trunc.mp4", 0.5), Status.DECODE_ERROR),
+        "no_audio": (clip("noaudio", audio=False, duration=1.2), Status.NO_AUDIO),
+        "no_video": (clip("novideo", preset="wav", duration=1.2), Status.NO_VIDEO),
+        "too_short": (clip("short", preset="wav", duration=0.1), Status.TOO_SHORT),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["zero", "random", "text", "missing", "directory", "truncated_mp4", "no_audio", "no_video", "too_short"]
+)
+def test_bad_input_gets_status_and_message(bad_inputs, case):
+    path, status = bad_inputs[case]
+    info = inspect_media(path)
+    assert info.status is status
+    assert info.message and len(info.message) > 10
+    if status.is_failure or status is Status.TOO_SHORT:
+        with pytest.raises(MediaError) as e:
+            load_media(path)
+        assert e.value.status is status
+        assert str(e.value)
+
+
+def test_truncated_streamable_file_keeps_what_decodes(clip, tmp_path):
+    """A truncated mkv (no index at the end) still yields the frames before the cut, with a status or warning."""
+    src = clip("trunc_src", preset="mkv", duration=4.0)
+    path = _truncate(src, tmp_path / "t.mkv", 0.6)
+    info = inspect_media(path)
+    if info.status is Status.DECODE_ERROR:
+        assert "truncated" in info.message
+    else:
+        m = load_media(path)
+        n = sum(len(c) for c in m.frames())
+        assert 0 < n <= 100
+
+
+def test_limits_too_large(clip):
+    path = clip("limits", duration=2.0)
+    info = inspect_media(path, limits=avsync.MediaLimits(max_pixels=100 * 100))
+    assert info.status is Status.TOO_LARGE and "pixels" in info.message
+    info = inspect_media(path, limits=avsync.MediaLimits(max_duration_s=1.0))
+    assert info.status is Status.TOO_LARGE and "duration" in info.message
+    with pytest.raises(MediaError) as e:
+        load_media(path, limits=avsync.MediaLimits(max_duration_s=1.0))
+    assert e.value.status is Status.TOO_LARGE
+
+
+def test_silent_audio_is_loaded_not_rejected(tmp_path):
+    path = write_audio(tmp_path / "silence.wav", np.zeros(16000, np.float32), 16000)
+    m = load_media(path)
+    assert m.audio.shape == (1, 16000) and not m.audio.any()
+
+
+def test_info_json_roundtrip(clip):
+    info = inspect_media(clip("rt", duration=1.2))
+    again = avsync.MediaInfo.from_json(info.to_json())
+    assert again == info
+    d = info.to_dict()
+    assert d["schema_version"] == 1 and d["status"] == "ok"
+    assert set(d["video"]) >= {"fps", "width", "height", "frames", "vfr"}
+    assert set(d["audio"]) >= {"sample_rate", "channels"}
