@@ -1,0 +1,363 @@
+"""Calibrated late fusion of evidence into one verdict, with abstention.
+
+Each analysis (sync, spoof, speaker, artefact, ...) is reduced to a :class:`Cue`: a status, a clip-level
+probability that the clip is manipulated according to that cue, and per-window probabilities with their
+start/end times. :func:`fuse` combines cues with a logistic model over the cues' log-odds,
+
+    p = sigmoid(bias + sum_i weight_i * logit(score_i)),
+
+where cues that are missing or unusable contribute nothing. Weights, bias, the optional isotonic map and
+every threshold live in :class:`FusionConfig` (YAML round-trip), fitted by :func:`avsync.calibration.fit`
+(``avsync calibrate``), never in code.
+
+Labels: ``manipulated`` when the fused probability reaches ``manipulated_threshold``; ``genuine`` when it is
+below ``genuine_threshold`` **and** every cue that the input kind requires was usable; ``undetermined``
+otherwise, with the reason (no face, no speech, too short, too little valid evidence, inconclusive).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+import numpy as np
+
+from avsync.errors import ConfigError
+from avsync.results import Serializable, Status
+
+__all__ = [
+    "Label",
+    "CueWindow",
+    "Cue",
+    "Segment",
+    "FusedWindow",
+    "FusionConfig",
+    "FusionOutcome",
+    "fuse",
+    "logit",
+    "sigmoid",
+    "cue_from_windows",
+]
+
+_EPS = 1e-4
+
+
+class Label(str, enum.Enum):
+    """Verdict label."""
+
+    GENUINE = "genuine"
+    MANIPULATED = "manipulated"
+    UNDETERMINED = "undetermined"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def logit(p: float | np.ndarray) -> float | np.ndarray:
+    """Log-odds of a probability, clipped to ``[1e-4, 1 - 1e-4]``."""
+    q = np.clip(p, _EPS, 1 - _EPS)
+    out = np.log(q / (1 - q))
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def sigmoid(x: float | np.ndarray) -> float | np.ndarray:
+    out = 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+    return float(out) if np.ndim(out) == 0 else out
+
+
+@dataclass(frozen=True)
+class CueWindow(Serializable):
+    """One window of a cue: seconds ``[start, end)``, probability of manipulation, and whether it is usable."""
+
+    start: float
+    end: float
+    score: float | None
+    valid: bool = True
+
+
+@dataclass(frozen=True)
+class Cue(Serializable):
+    """The evidence of one analysis, reduced for fusion.
+
+    Attributes
+    ----------
+    name
+        ``"sync"``, ``"spoof"``, ``"speaker"``, ``"artefact"``, ...
+    status
+        ``ok`` when the cue is usable; otherwise why not (``no_face``, ``no_speech``, ...).
+    score
+        Clip-level probability that the clip is manipulated according to this cue (0..1), or ``None``.
+    windows
+        Per-window probabilities on the cue's own grid.
+    reasons
+        Plain-language findings of this cue ("audio leads video by 320 ms").
+    coverage
+        Fraction of the clip (or of its speech) where the cue is usable, 0..1.
+    message
+        Why the cue is unusable, in words (for ``undetermined`` reasons).
+    """
+
+    name: str
+    status: Status
+    score: float | None = None
+    windows: tuple[CueWindow, ...] = ()
+    reasons: tuple[str, ...] = ()
+    coverage: float | None = None
+    message: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.status is Status.OK and self.score is not None and math.isfinite(self.score)
+
+
+@dataclass(frozen=True)
+class Segment(Serializable):
+    """A stretch of the clip flagged by fusion: seconds ``[start, end)``, the cue that drives it, its score."""
+
+    start: float
+    end: float
+    kind: str
+    score: float
+
+
+@dataclass(frozen=True)
+class FusedWindow(Serializable):
+    """One window of the fused timeline: per-cue scores (``None`` where a cue has no valid window) and the fusion."""
+
+    start: float
+    end: float
+    score: float | None
+    cues: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FusionConfig(Serializable):
+    """Everything fusion needs besides the evidence; tuned by ``avsync calibrate``, stored as YAML.
+
+    Attributes
+    ----------
+    weights
+        Weight of each cue's log-odds. A cue missing here is ignored.
+    bias
+        Intercept of the logistic model.
+    method
+        ``"logistic"``, or ``"isotonic"`` to map the logistic output through ``isotonic_x``/``isotonic_y``.
+    manipulated_threshold, genuine_threshold
+        Fused probability at or above which the label is ``manipulated``; below which it may be ``genuine``.
+        Between the two the label is ``undetermined`` (inconclusive).
+    required
+        Cues that must be usable for a ``genuine`` label, per input kind (``audio+video``, ``audio``).
+    window_s, hop_s
+        Grid of the fused timeline.
+    min_duration_s
+        Shorter inputs are ``undetermined`` (too short).
+    segment_threshold
+        Fused windows at or above it form flagged segments.
+    """
+
+    weights: dict[str, float] = field(default_factory=lambda: {"sync": 1.0, "spoof": 1.0, "speaker": 0.5, "artefact": 1.0})
+    bias: float = 0.0
+    method: str = "logistic"
+    isotonic_x: tuple[float, ...] = ()
+    isotonic_y: tuple[float, ...] = ()
+    manipulated_threshold: float = 0.5
+    genuine_threshold: float = 0.5
+    required: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"audio+video": ("sync",), "audio": ("spoof",), "video": ("sync",)}
+    )
+    window_s: float = 2.0
+    hop_s: float = 1.0
+    min_duration_s: float = 1.0
+    segment_threshold: float = 0.5
+    version: str = "default"
+
+    def __post_init__(self) -> None:
+        if self.method not in ("logistic", "isotonic"):
+            raise ConfigError(f"fusion method must be 'logistic' or 'isotonic', not {self.method!r}")
+        if not 0 <= self.genuine_threshold <= self.manipulated_threshold <= 1:
+            raise ConfigError("thresholds must satisfy 0 <= genuine_threshold <= manipulated_threshold <= 1")
+        if len(self.isotonic_x) != len(self.isotonic_y):
+            raise ConfigError("isotonic_x and isotonic_y must have the same length")
+        if self.method == "isotonic" and len(self.isotonic_x) < 2:
+            raise ConfigError("the isotonic method needs a fitted map (at least two points)")
+
+    # -------------------------------------------------------------- YAML / hashing
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> "FusionConfig":
+        import yaml
+
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"fusion config is not valid YAML: {e}") from e
+        if not isinstance(data, dict):
+            raise ConfigError("fusion config must be a YAML mapping")
+        unknown = set(data) - {f for f in cls.__dataclass_fields__} - {"schema_version"}
+        if unknown:
+            raise ConfigError(f"unknown fusion config keys: {sorted(unknown)}")
+        return cls.from_dict(data)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_yaml())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FusionConfig":
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"fusion config not found: {p}")
+        return cls.from_yaml(p.read_text())
+
+    def config_hash(self) -> str:
+        """sha256 of the canonical JSON of this config (for provenance)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+    # -------------------------------------------------------------- the model
+    def combine(self, scores: dict[str, float | None]) -> float | None:
+        """Fused probability from per-cue probabilities; ``None`` if no weighted cue has a score."""
+        terms = [self.weights[k] * logit(v) for k, v in scores.items() if v is not None and k in self.weights]
+        if not terms:
+            return None
+        p = sigmoid(self.bias + float(np.sum(terms)))
+        if self.method == "isotonic":
+            p = float(np.interp(p, self.isotonic_x, self.isotonic_y))
+        return float(p)
+
+
+@dataclass(frozen=True)
+class FusionOutcome(Serializable):
+    """What :func:`fuse` decides: label, fused probability, reasons, segments and the fused timeline."""
+
+    label: Label
+    score: float | None
+    reasons: tuple[str, ...]
+    segments: tuple[Segment, ...]
+    windows: tuple[FusedWindow, ...]
+    undetermined_reason: str | None = None
+
+
+def _window_scores(cue: Cue, start: float, end: float) -> float | None:
+    """Overlap-weighted mean of a cue's valid window scores within ``[start, end)``."""
+    num = den = 0.0
+    for w in cue.windows:
+        if not w.valid or w.score is None:
+            continue
+        ov = min(end, w.end) - max(start, w.start)
+        if ov > 0:
+            num += ov * float(w.score)
+            den += ov
+    return num / den if den > 0 else None
+
+
+def _fmt_range(a: float, b: float) -> str:
+    return f"{a:.0f}–{b:.0f} s" if b - a >= 2 else f"{a:.1f}–{b:.1f} s"
+
+
+def _segments(windows: Sequence[FusedWindow], threshold: float) -> list[Segment]:
+    segs: list[Segment] = []
+    cur: list[FusedWindow] = []
+    for w in list(windows) + [None]:
+        if w is not None and w.score is not None and w.score >= threshold:
+            cur.append(w)
+            continue
+        if cur:
+            totals: dict[str, list[float]] = {}
+            for x in cur:
+                for k, v in x.cues.items():
+                    if v is not None:
+                        totals.setdefault(k, []).append(v)
+            kind = max(totals, key=lambda k: np.mean(totals[k])) if totals else "fused"
+            segs.append(Segment(cur[0].start, cur[-1].end, kind, float(max(x.score for x in cur))))
+            cur = []
+    return segs
+
+
+def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfig | None = None) -> FusionOutcome:
+    """Combine cues into a label, a probability, reasons, segments and a fused timeline.
+
+    Parameters
+    ----------
+    cues
+        Evidence of each analysis that ran (usable or not).
+    duration
+        Length of the clip in seconds.
+    kind
+        Input kind: ``"audio+video"``, ``"audio"`` or ``"video"``.
+    config
+        Fusion weights and thresholds (default :class:`FusionConfig`).
+    """
+    cfg = config or FusionConfig()
+    by_name = {c.name: c for c in cues}
+    usable = {c.name: c for c in cues if c.usable}
+    reasons: list[str] = []
+
+    # fused timeline on a fixed grid
+    from avsync.timebase import SlidingWindow
+
+    grid = SlidingWindow(cfg.window_s, cfg.hop_s).bounds(duration, partial=True) if duration > 0 else np.zeros((0, 2))
+    windows = []
+    for a, b in grid:
+        per = {name: _window_scores(c, a, b) for name, c in usable.items()}
+        windows.append(FusedWindow(float(a), float(b), cfg.combine(per), per))
+    segments = _segments(windows, cfg.segment_threshold)
+
+    score = cfg.combine({n: c.score for n, c in usable.items()})
+    for c in cues:
+        if c.usable:
+            reasons.extend(c.reasons)
+
+    def undetermined(why: str) -> FusionOutcome:
+        return FusionOutcome(Label.UNDETERMINED, score, tuple([f"undetermined: {why}"] + reasons), tuple(segments), tuple(windows), why)
+
+    if duration < cfg.min_duration_s:
+        return undetermined(f"the clip lasts {duration:.2f} s, shorter than the {cfg.min_duration_s:g} s needed")
+    if kind == "video":
+        return undetermined("the file has no audio track, so neither lip sync nor the voice can be checked")
+    if score is not None and score >= cfg.manipulated_threshold:
+        lead = max(usable.values(), key=lambda c: (cfg.weights.get(c.name, 0) * logit(c.score)))
+        return FusionOutcome(
+            Label.MANIPULATED, score, tuple(reasons or [f"{lead.name} evidence points to manipulation"]),
+            tuple(segments), tuple(windows),
+        )
+    missing = [r for r in cfg.required.get(kind, ()) if r not in usable]
+    if missing:
+        whys = [by_name[m].message or f"{m}: {by_name[m].status}" if m in by_name else f"{m} analysis did not run" for m in missing]
+        return undetermined("; ".join(whys))
+    if score is None:
+        return undetermined("too little valid evidence")
+    if score >= cfg.genuine_threshold:
+        return undetermined(f"the evidence is inconclusive (p = {score:.2f})")
+    return FusionOutcome(Label.GENUINE, score, tuple(reasons), tuple(segments), tuple(windows))
+
+
+def cue_from_windows(
+    name: str,
+    starts: Sequence[float],
+    ends: Sequence[float],
+    scores: Sequence[float | None],
+    *,
+    valid: Sequence[bool] | None = None,
+    aggregate: str = "mean",
+    reasons: Sequence[str] = (),
+    message_if_empty: str | None = None,
+    empty_status: Status = Status.NO_SPEECH,
+) -> Cue:
+    """Build a :class:`Cue` from per-window probabilities (clip score = mean or max of valid windows)."""
+    valid = [True] * len(scores) if valid is None else list(valid)
+    wins = tuple(
+        CueWindow(float(a), float(b), None if s is None else float(s), bool(v and s is not None))
+        for a, b, s, v in zip(starts, ends, scores, valid)
+    )
+    vals = [w.score for w in wins if w.valid]
+    if not vals:
+        return Cue(name, empty_status, None, wins, tuple(reasons), 0.0, message_if_empty)
+    score = float(np.max(vals) if aggregate == "max" else np.mean(vals))
+    return Cue(name, Status.OK, score, wins, tuple(reasons), len(vals) / max(1, len(wins)))

@@ -1,0 +1,189 @@
+"""One self-contained HTML page per verdict: label, reasons, timeline plot, offset curve, faces, provenance.
+
+Plots are rendered with matplotlib (Agg) to inline PNG; thumbnails are inline JPEG/PNG; the page loads
+nothing from the network and embeds the verdict's JSON for machines.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from avsync.fusion import Label
+from avsync.verdict import Verdict
+
+__all__ = ["render_html", "write_html"]
+
+_COLORS = {Label.GENUINE: "#1b7f3b", Label.MANIPULATED: "#b3261e", Label.UNDETERMINED: "#8a6d00"}
+_CUE_COLORS = {"sync": "#1f77b4", "spoof": "#d62728", "speaker": "#9467bd", "artefact": "#ff7f0e"}
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _timeline_plot(v: Verdict) -> str | None:
+    if not v.windows and not any(c.windows for c in v.cues):
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    cues = [c for c in v.cues if c.windows]
+    fig, axes = plt.subplots(2, 1, figsize=(9, 3.8), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax, ax2 = axes
+    for seg in v.segments:
+        ax.axvspan(seg.start, seg.end, color="#f4c7c3", alpha=0.6, lw=0)
+    for c in cues:
+        t = [(w.start + w.end) / 2 for w in c.windows]
+        s = [np.nan if (w.score is None or not w.valid) else w.score for w in c.windows]
+        ax.plot(t, s, ".-", color=_CUE_COLORS.get(c.name), label=f"{c.name}", alpha=0.8, lw=1)
+    if v.windows:
+        t = [(w.start + w.end) / 2 for w in v.windows]
+        s = [np.nan if w.score is None else w.score for w in v.windows]
+        ax.plot(t, s, "-", color="black", lw=2, label="fused")
+    ax.axhline(0.5, color="gray", ls=":", lw=1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("P(manipulated)")
+    ax.legend(loc="upper right", fontsize=8, ncol=5)
+    # presence rows: where each cue had usable evidence (speech, face)
+    for i, c in enumerate(cues):
+        for w in c.windows:
+            if w.valid and w.score is not None:
+                ax2.broken_barh([(w.start, w.end - w.start)], (i - 0.4, 0.8), color=_CUE_COLORS.get(c.name, "gray"), alpha=0.5)
+    ax2.set_yticks(range(len(cues)), [f"{c.name} usable" for c in cues], fontsize=8)
+    ax2.set_ylim(-0.6, max(0.6, len(cues) - 0.4))
+    ax2.set_xlim(0, max(v.duration_s, 1e-3))
+    ax2.set_xlabel("time (s)")
+    return _png(fig)
+
+
+def _offset_plot(v: Verdict) -> str | None:
+    curve = (v.details.get("sync") or {}).get("offset_curve")
+    if not curve:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    lags = np.asarray(curve.get("lags_ms", []), float)
+    dist = np.asarray(curve.get("values", []), float)
+    if lags.size == 0 or lags.size != dist.size:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    ax.plot(lags, dist, "-", color="#1f77b4")
+    best = int(np.nanargmin(dist)) if curve.get("lower_is_better", True) else int(np.nanargmax(dist))
+    ax.axvline(lags[best], color="#b3261e", ls="--", lw=1)
+    ax.axvline(0, color="gray", ls=":", lw=1)
+    ax.set_xlabel("offset (ms, positive: audio leads video)")
+    ax.set_ylabel(curve.get("label", "distance"))
+    return _png(fig)
+
+
+def _img_uri(arr: np.ndarray) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.image as mpimg
+
+    buf = io.BytesIO()
+    mpimg.imsave(buf, np.asarray(arr), format="png", cmap="gray" if np.ndim(arr) == 2 else None)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def render_html(verdict: Verdict, *, thumbnails: Mapping[str, np.ndarray] | None = None, title: str | None = None) -> str:
+    """Render a verdict as one self-contained HTML page.
+
+    Parameters
+    ----------
+    verdict
+        The analysis result.
+    thumbnails
+        Optional face thumbnails, label → ``uint8`` image ``[H, W(, 3)]``.
+    title
+        Page title (default: the input's file name).
+    """
+    v = verdict
+    e = html.escape
+    name = title or (Path(v.provenance.input_path).name if v.provenance.input_path else "media")
+    color = _COLORS[v.label]
+    score = "—" if v.score is None else f"{v.score:.2f}"
+    reasons = "".join(f"<li>{e(r)}</li>" for r in v.reasons) or "<li>no finding</li>"
+    segs = "".join(
+        f"<tr><td>{s.start:.1f}</td><td>{s.end:.1f}</td><td>{e(s.kind)}</td><td>{s.score:.2f}</td></tr>" for s in v.segments
+    )
+    cues = "".join(
+        f"<tr><td>{e(c.name)}</td><td>{e(str(c.status))}</td><td>{'—' if c.score is None else f'{c.score:.2f}'}</td>"
+        f"<td>{'—' if c.coverage is None else f'{100 * c.coverage:.0f} %'}</td><td>{e(c.message or '')}</td></tr>"
+        for c in v.cues
+    )
+    p = v.provenance
+    prov_rows = [
+        ("input", p.input_path or "(in memory)"),
+        ("input sha256", p.input_sha256 or "—"),
+        ("avsync version", p.avsync_version),
+        ("fusion config sha256", p.config_hash),
+        ("device", p.device),
+        ("created", p.created),
+    ]
+    prov_rows += [(f"model ({m.role or 'model'})", f"{m.name} {m.version or ''} sha256 {m.sha256 or '—'}") for m in p.models]
+    prov_rows += [(f"time: {k}", f"{t:.2f} s") for k, t in p.timings.items()]
+    prov = "".join(f"<tr><th>{e(k)}</th><td><code>{e(str(val))}</code></td></tr>" for k, val in prov_rows)
+    timeline = _timeline_plot(v)
+    offset = _offset_plot(v)
+    thumbs = "".join(
+        f'<figure><img alt="{e(k)}" src="{_img_uri(img)}"><figcaption>{e(k)}</figcaption></figure>'
+        for k, img in (thumbnails or {}).items()
+    )
+    data = json.dumps(v.to_dict(), allow_nan=False).replace("</", "<\\/")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>avsync report: {e(name)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 980px; color: #1d1d1f; padding: 0 1rem; }}
+.verdict {{ background: {color}; color: white; padding: 1rem 1.5rem; border-radius: 10px; }}
+.verdict h1 {{ margin: 0; font-size: 1.8rem; text-transform: uppercase; letter-spacing: .05em; }}
+.verdict p {{ margin: .3rem 0 0; font-size: 1.05rem; }}
+table {{ border-collapse: collapse; margin: .5rem 0 1rem; font-size: .9rem; }}
+td, th {{ border-bottom: 1px solid #ddd; padding: .3rem .6rem; text-align: left; vertical-align: top; }}
+code {{ word-break: break-all; }}
+img {{ max-width: 100%; }}
+figure {{ display: inline-block; margin: .3rem; text-align: center; }}
+figure img {{ height: 112px; border-radius: 6px; }}
+h2 {{ margin-top: 1.6rem; font-size: 1.2rem; }}
+</style></head>
+<body>
+<div class="verdict" id="verdict-banner"><h1>{e(v.label.value)}</h1>
+<p>{e(name)} · probability of manipulation {score} · {v.duration_s:.1f} s · {e(v.kind)} · status {e(str(v.status))}</p></div>
+<h2>Why</h2><ul id="reasons">{reasons}</ul>
+{f'<h2>Timeline</h2><img id="timeline" alt="timeline" src="{timeline}">' if timeline else ''}
+{f'<h2>Flagged segments</h2><table><tr><th>start (s)</th><th>end (s)</th><th>kind</th><th>score</th></tr>{segs}</table>' if segs else ''}
+{f'<h2>Audio-video offset</h2><img id="offset" alt="offset curve" src="{offset}">' if offset else ''}
+{f'<h2>Faces</h2><div id="faces">{thumbs}</div>' if thumbs else ''}
+<h2>Evidence</h2><table><tr><th>cue</th><th>status</th><th>P(manipulated)</th><th>coverage</th><th>note</th></tr>{cues}</table>
+<h2>Provenance</h2><table id="provenance">{prov}</table>
+<script type="application/json" id="verdict-json">{data}</script>
+</body></html>
+"""
+
+
+def write_html(verdict: Verdict, path: str | Path, **kwargs) -> Path:
+    """Write :func:`render_html` output to ``path`` and return it."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_html(verdict, **kwargs), encoding="utf-8")
+    return out

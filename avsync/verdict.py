@@ -1,0 +1,95 @@
+"""The verdict of an analysis and its provenance."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from avsync.fusion import Cue, FusedWindow, Label, Segment
+from avsync.results import Serializable, Status
+
+__all__ = ["ModelRef", "Provenance", "Verdict"]
+
+
+@dataclass(frozen=True)
+class ModelRef(Serializable):
+    """A model bundle used for an analysis: registry name, version and sha256 of its weights file."""
+
+    name: str
+    version: str | None = None
+    sha256: str | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class Provenance(Serializable):
+    """What produced a verdict: input hash, models, config hash, avsync version, timings (s)."""
+
+    input_path: str | None
+    input_sha256: str | None
+    avsync_version: str
+    config_hash: str
+    models: tuple[ModelRef, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class Verdict(Serializable):
+    """Is the speech in this clip genuine?
+
+    Attributes
+    ----------
+    label
+        ``genuine``, ``manipulated`` or ``undetermined``.
+    score
+        Fused probability that the clip is manipulated (``None`` when no cue was usable).
+    status
+        ``ok``, or the input's status (``no_audio``, ``decode_error``, ...) when analysis could not run fully.
+    reasons
+        Plain-language findings, most important first.
+    segments
+        Flagged stretches (start, end, kind, score).
+    cues
+        Evidence of each analysis (sync, spoof, speaker, ...), with per-window scores.
+    windows
+        Fused timeline.
+    details
+        Full results of each analysis (``sync``, ``spoof``, ...) as dicts.
+    provenance
+        Input sha256, models, config hash, version, timings.
+    """
+
+    label: Label
+    score: float | None
+    status: Status
+    reasons: tuple[str, ...]
+    segments: tuple[Segment, ...]
+    cues: tuple[Cue, ...]
+    windows: tuple[FusedWindow, ...]
+    provenance: Provenance
+    duration_s: float = 0.0
+    kind: str = "audio+video"
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_pandas(self):
+        """The fused timeline as a DataFrame: ``start``, ``end``, ``score`` and one column per cue."""
+        try:
+            import pandas as pd
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("to_pandas() needs pandas: pip install 'avsync[pandas]'") from e
+        names = sorted({k for w in self.windows for k in w.cues})
+        rows = [{"start": w.start, "end": w.end, "score": w.score, **{n: w.cues.get(n) for n in names}} for w in self.windows]
+        return pd.DataFrame(rows, columns=["start", "end", "score", *names])
+
+    def cue(self, name: str) -> Cue | None:
+        """The cue called ``name``, if it ran."""
+        return next((c for c in self.cues if c.name == name), None)
+
+    def summary(self) -> str:
+        """One line for a terminal: label, probability, first reason."""
+        p = "" if self.score is None else f" (p = {self.score:.2f})"
+        first = f": {self.reasons[0]}" if self.reasons else ""
+        return f"{self.label.value}{p}{first}"

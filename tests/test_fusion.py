@@ -1,0 +1,116 @@
+"""Fusion, abstention, calibration and the verdict's serialisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avsync import ConfigError, Status
+from avsync.calibration import fit, isotonic_fit
+from avsync.fusion import Cue, CueWindow, FusionConfig, Label, cue_from_windows, fuse, logit, sigmoid
+
+
+def _cue(name, score, windows=(), status=Status.OK, reasons=(), message=None):
+    return Cue(name, status, score, tuple(windows), tuple(reasons), 1.0 if status is Status.OK else 0.0, message)
+
+
+def test_genuine_when_required_cues_agree():
+    out = fuse([_cue("sync", 0.1), _cue("spoof", 0.2)], duration=10, kind="audio+video")
+    assert out.label is Label.GENUINE and out.score < 0.5
+
+
+def test_manipulated_with_reasons_from_the_cue():
+    out = fuse([_cue("sync", 0.95, reasons=["audio leads video by 320 ms"]), _cue("spoof", 0.3)], duration=10, kind="audio+video")
+    assert out.label is Label.MANIPULATED
+    assert "audio leads video by 320 ms" in out.reasons
+
+
+def test_no_face_is_undetermined_not_genuine():
+    out = fuse(
+        [_cue("sync", None, status=Status.NO_FACE, message="no face for 80% of the clip"), _cue("spoof", 0.1)],
+        duration=10,
+        kind="audio+video",
+    )
+    assert out.label is Label.UNDETERMINED
+    assert out.reasons[0] == "undetermined: no face for 80% of the clip"
+
+
+def test_no_face_but_synthetic_voice_is_still_manipulated():
+    out = fuse([_cue("sync", None, status=Status.NO_FACE), _cue("spoof", 0.97)], duration=10, kind="audio+video")
+    assert out.label is Label.MANIPULATED
+
+
+def test_video_without_audio_and_too_short():
+    assert fuse([], duration=10, kind="video").label is Label.UNDETERMINED
+    out = fuse([_cue("spoof", 0.1)], duration=0.4, kind="audio")
+    assert out.label is Label.UNDETERMINED and "shorter" in out.undetermined_reason
+
+
+def test_inconclusive_band():
+    cfg = FusionConfig(genuine_threshold=0.3, manipulated_threshold=0.7)
+    assert fuse([_cue("spoof", 0.5)], duration=5, kind="audio", config=cfg).label is Label.UNDETERMINED
+    assert fuse([_cue("spoof", 0.2)], duration=5, kind="audio", config=cfg).label is Label.GENUINE
+
+
+def test_windows_and_segments():
+    wins = [CueWindow(t, t + 1, 0.9 if 4 <= t < 7 else 0.1) for t in range(10)]
+    out = fuse([_cue("spoof", 0.4, wins)], duration=10, kind="audio", config=FusionConfig(window_s=1, hop_s=1))
+    assert len(out.windows) == 10
+    assert [round(w.score, 2) for w in out.windows][4:7] == [0.9, 0.9, 0.9]
+    (seg,) = out.segments
+    assert (seg.start, seg.end, seg.kind) == (4, 7, "spoof")
+
+
+def test_cue_from_windows_statuses():
+    c = cue_from_windows("spoof", [0, 1], [1, 2], [0.2, 0.6])
+    assert c.status is Status.OK and c.score == pytest.approx(0.4) and c.coverage == 1
+    empty = cue_from_windows("spoof", [0, 1], [1, 2], [None, None], message_if_empty="no speech found")
+    assert empty.status is Status.NO_SPEECH and not empty.usable and empty.message == "no speech found"
+
+
+def test_config_yaml_roundtrip_and_validation(tmp_path):
+    cfg = FusionConfig(weights={"sync": 2.0, "spoof": 0.5}, bias=-0.3, genuine_threshold=0.2)
+    cfg.save(tmp_path / "f.yaml")
+    back = FusionConfig.load(tmp_path / "f.yaml")
+    assert back == cfg and back.config_hash() == cfg.config_hash()
+    assert FusionConfig().config_hash() != cfg.config_hash()
+    with pytest.raises(ConfigError):
+        FusionConfig.from_yaml("weights: {sync: 1}\nbogus: 3\n")
+    with pytest.raises(ConfigError):
+        FusionConfig(genuine_threshold=0.8, manipulated_threshold=0.5)
+    with pytest.raises(ConfigError):
+        FusionConfig.load(tmp_path / "missing.yaml")
+
+
+def test_logit_sigmoid_inverse():
+    p = np.array([0.01, 0.3, 0.5, 0.9])
+    np.testing.assert_allclose(sigmoid(logit(p)), p)
+
+
+def test_calibration_learns_the_informative_cue():
+    rng = np.random.default_rng(0)
+    n = 400
+    y = rng.integers(0, 2, n)
+    informative = np.clip(np.where(y == 1, rng.normal(0.75, 0.12, n), rng.normal(0.3, 0.12, n)), 0.01, 0.99)
+    noise = rng.uniform(0.05, 0.95, n)
+    rows = [{"sync": float(a), "spoof": float(b)} for a, b in zip(informative, noise)]
+    cfg = fit(rows, y, max_false_positive_rate=0.05)
+    assert cfg.weights["sync"] > 1.0 and abs(cfg.weights["spoof"]) < 0.3
+    p = np.array([cfg.combine(r) for r in rows])
+    assert np.mean(p[y == 0] >= cfg.manipulated_threshold) <= 0.05
+    assert np.mean(p[y == 1] >= cfg.manipulated_threshold) > 0.7
+    iso = fit(rows, y, method="isotonic")
+    assert iso.method == "isotonic" and len(iso.isotonic_x) >= 2
+    assert FusionConfig.from_yaml(iso.to_yaml()) == iso
+
+
+def test_calibration_needs_both_classes():
+    with pytest.raises(ConfigError):
+        fit([{"sync": 0.2}], [0])
+
+
+def test_isotonic_is_monotone():
+    x = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
+    y = np.array([0, 1, 0, 1, 1])
+    kx, ky = isotonic_fit(x, y)
+    assert np.all(np.diff(ky) >= 0) and ky[-1] == 1
