@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: espeak-ng (synthetic speech for tests), chromium (HTML report rendering test)
-APT_PACKAGES=(${AVSYNC_APT_PACKAGES:-})
+APT_PACKAGES=(${AVSYNC_APT_PACKAGES-chromium espeak-ng})
 if [ "${#APT_PACKAGES[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

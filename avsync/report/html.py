@@ -148,7 +148,7 @@ def render_html(verdict: Verdict, *, thumbnails: Mapping[str, np.ndarray] | None
         f'<figure><img alt="{e(k)}" src="{_img_uri(img)}"><figcaption>{e(k)}</figcaption></figure>'
         for k, img in (thumbnails or {}).items()
     )
-    data = json.dumps(v.to_dict(), allow_nan=False).replace("</", "<\\/")
+    data = json.dumps(v.to_dict(), allow_nan=False).replace("<", "\\u003c")  # inert inside <script>
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -1,0 +1,103 @@
+"""The HTML report: self-contained, renders in headless Chromium without console errors, not blank."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import avsync
+from avsync import Status
+from avsync.fusion import Cue, CueWindow, FusionConfig, fuse
+from avsync.report import render_html, windows_csv, write_html
+from avsync.verdict import ModelRef, Provenance, Verdict
+
+
+def make_verdict(label_cues=None, duration=12.0) -> Verdict:
+    sync_w = tuple(CueWindow(t, t + 2, 0.85 if 4 <= t < 9 else 0.15) for t in np.arange(0, duration - 1, 1.0))
+    spoof_w = tuple(CueWindow(t, t + 4, 0.2, valid=t < 8) for t in np.arange(0, duration - 3, 2.0))
+    cues = label_cues or [
+        Cue("sync", Status.OK, 0.8, sync_w, ("audio leads video by 320 ms",), 0.9),
+        Cue("spoof", Status.OK, 0.2, spoof_w, (), 0.7),
+    ]
+    cfg = FusionConfig()
+    out = fuse(cues, duration=duration, kind="audio+video", config=cfg)
+    prov = Provenance(
+        input_path="/data/clip <1>.mp4",
+        input_sha256="ab" * 32,
+        avsync_version=avsync.__version__,
+        config_hash=cfg.config_hash(),
+        models=(ModelRef("aasist", "1", "cd" * 32, "spoof"),),
+        timings={"total": 1.5},
+    )
+    details = {"sync": {"offset_curve": {"lags_ms": list(range(-600, 601, 40)), "values": list(np.abs(np.arange(-15, 16) - 8) + 5.0)}}}
+    return Verdict(out.label, out.score, Status.OK, out.reasons, out.segments, tuple(cues), out.windows, prov, duration, "audio+video", details)
+
+
+def test_verdict_json_roundtrip():
+    v = make_verdict()
+    back = Verdict.from_json(v.to_json())
+    assert back == v
+    d = v.to_dict()
+    assert {"label", "score", "reasons", "segments", "provenance", "cues", "windows"} <= set(d)
+    assert d["provenance"]["input_sha256"] == "ab" * 32
+
+
+def test_to_pandas_and_csv():
+    v = make_verdict()
+    df = v.to_pandas()
+    assert list(df.columns[:3]) == ["start", "end", "score"] and {"sync", "spoof"} <= set(df.columns)
+    assert len(df) == len(v.windows)
+    lines = windows_csv(v).splitlines()
+    assert lines[0] == "start,end,score,spoof,sync" and len(lines) == len(v.windows) + 1
+
+
+def test_html_is_self_contained_and_escaped():
+    page = render_html(make_verdict(), thumbnails={"face 1": np.full((64, 64, 3), 128, np.uint8)})
+    assert "clip &lt;1&gt;.mp4" in page and "<1>" not in page
+    assert not re.search(r"""(src|href)=["']https?:""", page)
+    assert page.count("data:image/png;base64,") >= 3  # timeline, offset curve, thumbnail
+    blob = re.search(r'<script type="application/json" id="verdict-json">(.*?)</script>', page, re.S).group(1)
+    assert json.loads(blob)["label"] == "manipulated"
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("no Chromium on this machine (Debian package `chromium`; scripts/setup.sh installs it)")
+
+
+def _run_chromium(exe, tmp_path, *args):
+    return subprocess.run(
+        [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0", *args],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_report_renders_in_headless_chromium(tmp_path):
+    exe = _chromium()
+    html_path = write_html(make_verdict(), tmp_path / "report.html", thumbnails={"face 1": np.zeros((32, 32), np.uint8)})
+    url = html_path.resolve().as_uri()
+    dom = _run_chromium(exe, tmp_path, "--dump-dom", url)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert 'id="verdict-banner"' in dom.stdout and "audio leads video by 320 ms" in dom.stdout
+    console_errors = [l for l in dom.stderr.splitlines() if "CONSOLE" in l and ("Error" in l or "Uncaught" in l)]
+    assert not console_errors, console_errors
+    shot = tmp_path / "shot.png"
+    r = _run_chromium(exe, tmp_path, f"--screenshot={shot}", "--window-size=1000,1400", "--hide-scrollbars", url)
+    assert r.returncode == 0 and shot.exists(), r.stderr[-2000:]
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(shot)[..., :3]
+    assert img.std() > 0.05  # not blank
+    # the red "manipulated" banner is on screen
+    red = (np.abs(img[..., 0] - 0xB3 / 255) < 0.05) & (img[..., 1] < 0.25) & (img[..., 2] < 0.25)
+    assert red.mean() > 0.01
