@@ -53,6 +53,10 @@ class ClipSpec:
     ``fps``). ``audio_start_s``: the audio stream starts this late on the file's clock.
     ``channel_tones``: one tone frequency per audio channel; channel ``c`` plays its bursts at the
     event times shifted by ``c * channel_shift_s`` so channels differ in content.
+    ``face``: ``"disc"`` (a skin-coloured disc, with a flash in the top-left corner at each event) or
+    ``"photo"`` (a real face photo — NASA's public-domain astronaut portrait shipped with scikit-image —
+    with slight head motion, that face detectors find). ``timbre``: ``"tone"`` bursts or ``"vowel"``
+    bursts (a 120 Hz harmonic buzz shaped by vowel formants, closer to speech).
     """
 
     duration: float = 4.0
@@ -69,6 +73,9 @@ class ClipSpec:
     rotation: int = 0
     audio_start_s: float = 0.0
     event_period_s: float = 0.8
+    face: str = "disc"
+    timbre: str = "tone"
+    burst_s: float = 0.12
     seed: int = 0
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -78,15 +85,36 @@ def event_times(duration: float, period: float = 0.8, first: float = 0.4) -> np.
     return np.arange(first, max(first, duration - 0.3), period)
 
 
+def _vowel(m: int, sample_rate: int, f0: float) -> np.ndarray:
+    """A harmonic buzz at ``f0`` shaped by the formants of /a/ (700, 1220, 2600 Hz), peak 1."""
+    t = np.arange(m) / sample_rate
+    out = np.zeros(m)
+    for k in range(1, int(min(4000, sample_rate / 2 - 100) // f0) + 1):
+        f = k * f0
+        gain = sum(1.0 / (1.0 + ((f - fc) / bw) ** 2) for fc, bw in ((700, 130), (1220, 150), (2600, 250)))
+        out += gain / k**0.5 * np.sin(2 * np.pi * f * t)
+    return out / (np.abs(out).max() + 1e-9)
+
+
 def burst_audio(
-    times: Sequence[float], duration: float, sample_rate: int, *, freq: float = 440.0, burst_s: float = 0.12
+    times: Sequence[float],
+    duration: float,
+    sample_rate: int,
+    *,
+    freq: float = 440.0,
+    burst_s: float = 0.12,
+    timbre: str = "tone",
 ) -> np.ndarray:
-    """``[T]`` float32 audio with a Hann-windowed tone burst starting at each time in ``times``."""
+    """``[T]`` float32 audio with a Hann-windowed burst starting at each time in ``times``.
+
+    ``timbre="tone"``: a sine at ``freq``; ``"vowel"``: a harmonic buzz at ``freq / 4`` Hz with vowel formants.
+    """
     n = int(round(duration * sample_rate))
     out = np.zeros(n, np.float32)
     m = int(round(burst_s * sample_rate))
     env = np.hanning(2 * m)[m // 2 : m // 2 + m] if m > 1 else np.ones(1)
-    tone = (0.5 * env * np.sin(2 * np.pi * freq * np.arange(m) / sample_rate)).astype(np.float32)
+    carrier = _vowel(m, sample_rate, freq / 4) if timbre == "vowel" else np.sin(2 * np.pi * freq * np.arange(m) / sample_rate)
+    tone = (0.5 * env * carrier).astype(np.float32)
     for t in times:
         i = int(round(t * sample_rate))
         if 0 <= i < n:
@@ -95,13 +123,46 @@ def burst_audio(
     return out
 
 
-def _envelope(times: np.ndarray, t: float, burst_s: float = 0.12) -> float:
+def _envelope(times: np.ndarray, t: float, burst_s: float) -> float:
     d = t - times
     inside = (d >= 0) & (d < burst_s)
     return float(np.sin(np.pi * d[inside] / burst_s).max()) if inside.any() else 0.0
 
 
-def _frame_image(spec: ClipSpec, t: float, events: np.ndarray, rng_phase: float) -> np.ndarray:
+_PHOTO_MOUTH = (138.5, 142.5, 41.0)  # mouth centre x, y and width in astronaut_face.jpg (288 x 288)
+
+
+def _photo(size: tuple[int, int]) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """The shipped face photo scaled to ``size`` and its mouth centre/width in that scale."""
+    from importlib import resources
+
+    with resources.as_file(resources.files("avsync") / "data" / "astronaut_face.jpg") as path:
+        with av.open(str(path)) as c:
+            frame = next(c.decode(video=0))
+    w, h = size
+    img = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
+    mx, my, mw = _PHOTO_MOUTH
+    return img, (mx * w / 288, my * h / 288, mw * w / 288)
+
+
+def _photo_frame(base, mouth, t: float, opening: float) -> np.ndarray:
+    h, w = base.shape[:2]
+    pad = max(2, int(0.02 * max(w, h)))
+    dx = int(round(0.6 * pad * np.sin(2 * np.pi * 0.3 * t)))
+    dy = int(round(0.5 * pad * np.sin(2 * np.pi * 0.2 * t)))
+    padded = np.pad(base, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+    img = padded[pad - dy : pad - dy + h, pad - dx : pad - dx + w].copy()  # head moved by (dx, dy)
+    mx, my, mw = mouth
+    yy, xx = np.ogrid[0:h, 0:w]
+    a, b = 0.45 * mw, 0.03 * mw + 0.2 * mw * opening
+    inside = ((xx - mx - dx) / a) ** 2 + ((yy - my - dy) / b) ** 2 < 1
+    img[inside] = (70, 18, 24)
+    return img
+
+
+def _frame_image(spec: ClipSpec, t: float, events: np.ndarray, rng_phase: float, photo=None) -> np.ndarray:
+    if photo is not None:
+        return _rotate_for_storage(_photo_frame(*photo, t, _envelope(events, t, spec.burst_s)), spec.rotation)
     w, h = spec.size
     yy, xx = np.mgrid[0:h, 0:w]
     shift = int(40 * t)
@@ -114,16 +175,18 @@ def _frame_image(spec: ClipSpec, t: float, events: np.ndarray, rng_phase: float)
     cx, cy, r = w // 2, h // 2, min(w, h) // 3
     face = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
     img[face] = (200, 170, 150)
-    opening = _envelope(events, t)
+    opening = _envelope(events, t, spec.burst_s)
     mh = max(1, int(r * 0.05 + r * 0.35 * opening))
     mouth = ((xx - cx) / (r * 0.45)) ** 2 + ((yy - (cy + r // 2)) / mh) ** 2 < 1
     img[mouth] = (60, 10, 20)
     if opening > 0:  # a flash in the top-left corner marks the event
         img[: h // 6, : w // 6] = 255
-    if spec.rotation:
-        # store the picture so that applying the display rotation shows it upright
-        img = np.ascontiguousarray(np.rot90(img, k=-(spec.rotation // 90)))
-    return img
+    return _rotate_for_storage(img, spec.rotation)
+
+
+def _rotate_for_storage(img: np.ndarray, rotation: int) -> np.ndarray:
+    """Store the picture so that applying the display rotation shows it upright."""
+    return np.ascontiguousarray(np.rot90(img, k=-(rotation // 90))) if rotation else img
 
 
 def _frame_times(spec: ClipSpec) -> np.ndarray:
@@ -168,9 +231,10 @@ def make_clip(path: str | os.PathLike, spec: ClipSpec | None = None, **overrides
             astream.layout = "mono" if nch == 1 else ("stereo" if nch == 2 else f"{nch}c")
         if with_video:
             phase = float(np.random.default_rng(spec.seed).uniform(0, 6))
+            photo = _photo(spec.size) if spec.face == "photo" else None
             tb = vstream.time_base or Fraction(1, 1000)
             for t in _frame_times(spec):
-                frame = av.VideoFrame.from_ndarray(_frame_image(spec, t, events, phase), format="rgb24")
+                frame = av.VideoFrame.from_ndarray(_frame_image(spec, t, events, phase, photo), format="rgb24")
                 frame.pts = int(round(t / tb))
                 frame.time_base = tb
                 for p in vstream.encode(frame):
@@ -213,7 +277,9 @@ def _add_video_stream(container, vcodec: str, spec: ClipSpec):
 def _encode_audio(container, astream, spec: ClipSpec, events: np.ndarray) -> None:
     sr = spec.sample_rate
     chans = [
-        burst_audio(events - spec.offset_s + c * spec.channel_shift_s, spec.duration, sr, freq=f)
+        burst_audio(
+            events - spec.offset_s + c * spec.channel_shift_s, spec.duration, sr, freq=f, burst_s=spec.burst_s, timbre=spec.timbre
+        )
         for c, f in enumerate(spec.channel_tones)
     ]
     pcm = np.stack(chans)
