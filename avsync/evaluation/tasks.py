@@ -137,6 +137,32 @@ _BUILTINS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def _silence_shortcut(model: str | None) -> Scorer:
+    """Baseline task: the fraction of the file that is leading/trailing silence.
+
+    Not a detector: it measures the *shortcut* some data sets carry (fakes and reals framed with
+    different amounts of silence). An AUC far from 0.5 on a subset means a model can score well
+    there without looking at the speech; rerun with ``--trim-silence`` to remove it.
+    """
+    from avsync.evaluation.perturb import silence_bounds
+    from avsync.media import load_media
+
+    def score(path: str) -> Mapping[str, Any]:
+        m = load_media(path)
+        if not m.has_audio:
+            return {"status": "no_audio", "score": None}
+        start, end = silence_bounds(m.audio, m.sample_rate, pad_s=0.0)
+        dur = max(m.duration, 1e-9)
+        return {"status": "ok", "score": float(min(1.0, (start + max(0.0, dur - end)) / dur)),
+                "lead_s": start, "trail_s": max(0.0, dur - end), "duration_s": m.duration}
+
+    return score
+
+
+register_task("silence", factory=_silence_shortcut, version="1",
+              description="baseline: fraction of leading/trailing silence (data-set shortcut check)")
+
+
 def task_names() -> list[str]:
     """Registered and built-in task names."""
     return sorted(set(_REGISTRY) | set(_BUILTINS))
