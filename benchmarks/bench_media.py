@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import av  # noqa: E402
-from _common import header, machine, peak_rss_mb, ratio_line, repeat_clip, timeit  # noqa: E402
+import av
+from _common import header, machine, peak_rss_mb, ratio_line, repeat_clip, timeit
 
-from avsync.media import load_media  # noqa: E402
-from avsync.synth import ClipSpec, make_clip  # noqa: E402
+from avsync.media import load_media
+from avsync.synth import ClipSpec, make_clip
 
 
 def demux_only(path: str) -> int:
@@ -68,11 +68,11 @@ def run(tmp: Path, args) -> None:
     print(f"{'':<44} {'seconds':>10}      {'ratio':>8}")
     for name, size in (("360p", (640, 360)), ("720p", (1280, 720)), ("1080p", (1920, 1080))):
         path = make_clip(tmp / f"clip_{name}", ClipSpec(duration=dur, size=size))
-        t_demux = timeit(lambda: demux_only(path), repeat=rep)
-        t_pyav = timeit(lambda: pyav_decode(path), repeat=rep)
-        t_load = timeit(lambda: load_media(path), repeat=rep)
+        t_demux = timeit(lambda path=path: demux_only(path), repeat=rep)
+        t_pyav = timeit(lambda path=path: pyav_decode(path), repeat=rep)
+        t_load = timeit(lambda path=path: load_media(path), repeat=rep)
         media = load_media(path)
-        t_media = timeit(lambda: media_frames(media), repeat=rep)
+        t_media = timeit(lambda media=media: media_frames(media), repeat=rep)
         print(ratio_line(f"{name} demux only (baseline)", t_demux, t_demux))
         print(ratio_line(f"{name} PyAV decode to RGB", t_pyav, t_demux, note=f"{t_pyav / dur:.3f}x real time"))
         print(ratio_line(f"{name} load_media (probe, packet scan, sha256)", t_load, t_demux))

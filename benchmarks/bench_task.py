@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import header, machine, median_time, ratio_line  # noqa: E402
+from _common import header, machine, median_time, ratio_line
 
-from avsync.evaluation.tasks import TaskUnavailable, get_task, register_task  # noqa: E402
-from avsync.media import load_media  # noqa: E402
-from avsync.synth import ClipSpec, make_clip  # noqa: E402
+from avsync.evaluation.tasks import TaskUnavailable, get_task, register_task
+from avsync.media import load_media
+from avsync.synth import ClipSpec, make_clip
 
 
 def decode_all(path: str) -> dict:
@@ -59,8 +59,8 @@ def main() -> None:
                 duration=length, preset="wav", video=False)
             path = make_clip(Path(d) / f"clip_{length:g}", spec)
             scorer(path)  # warm-up: model loading, caches
-            t_base = median_time(lambda: decode_all(path), repeat=args.repeat)
-            t_task = median_time(lambda: scorer(path), repeat=args.repeat)
+            t_base = median_time(lambda path=path: decode_all(path), repeat=args.repeat)
+            t_task = median_time(lambda path=path: scorer(path), repeat=args.repeat)
             print(ratio_line(f"{length:g} s clip: decode (baseline)", t_base, t_base, note=f"RTF {t_base / length:.4f}"))
             print(ratio_line(f"{length:g} s clip: task {args.task}", t_task, t_base, note=f"RTF {t_task / length:.4f}"))
 

@@ -56,13 +56,13 @@ from avsync.errors import ConfigError
 from avsync.results import Serializable
 
 __all__ = [
+    "NATIVE_COLUMNS",
     "ManifestRow",
+    "filter_rows",
+    "map_shared_row",
+    "paired_reals",
     "read_manifest",
     "write_manifest",
-    "map_shared_row",
-    "filter_rows",
-    "paired_reals",
-    "NATIVE_COLUMNS",
 ]
 
 Label = Literal["real", "fake"]

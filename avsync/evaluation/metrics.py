@@ -23,21 +23,21 @@ from avsync.results import Serializable
 
 __all__ = [
     "ASVSPOOF2019_COST_MODEL",
+    "ConfidenceInterval",
     "DetCurve",
+    "ap_at_iou",
+    "asv_error_rates",
+    "average_precision",
     "det_curve",
     "eer",
+    "expected_calibration_error",
+    "min_tdcf",
+    "offset_accuracy",
+    "rate_at_threshold",
     "roc_auc",
     "roc_auc_ci",
-    "average_precision",
-    "asv_error_rates",
     "tdcf_curve",
-    "min_tdcf",
     "temporal_iou",
-    "ap_at_iou",
-    "offset_accuracy",
-    "expected_calibration_error",
-    "rate_at_threshold",
-    "ConfidenceInterval",
 ]
 
 #: ASVspoof 2019 LA cost model (evaluation plan; ``Ptar``/``Pnon`` are ``(1 - Pspoof) * 0.99 / 0.01``).

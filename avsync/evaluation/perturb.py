@@ -27,11 +27,11 @@ from avsync.media import file_sha256, inspect_media
 from avsync.results import Status
 
 __all__ = [
-    "Perturbation",
     "PERTURBATIONS",
+    "Perturbation",
     "apply_perturbation",
-    "transcode",
     "silence_bounds",
+    "transcode",
     "trim_silence",
 ]
 
@@ -224,7 +224,7 @@ def _encode_video(out_container, out, frames, *, t0: float = 0.0, t1: float | No
         if t1 is not None and t >= t1:
             break
         img = frame.reformat(width=out.width, height=out.height, format="yuv420p")
-        img.pts = max(last_pts + 1, int(round((t - t0) / _VIDEO_TB)))
+        img.pts = max(last_pts + 1, round((t - t0) / _VIDEO_TB))
         img.time_base = _VIDEO_TB
         last_pts = img.pts
         for p in out.encode(img):
@@ -284,7 +284,7 @@ def transcode(
                 _copy_stream(inp, v_in, out, v_out)
                 inp.seek(0)
             start = info.audio.start_s - (min(info.audio.start_s, info.video.start_s) if info.video else info.audio.start_s)
-            _encode_audio(out, a_out, chunks, pts0=int(round(start * rate)))
+            _encode_audio(out, a_out, chunks, pts0=round(start * rate))
         else:
             assert v_in is not None
             a_out = out.add_stream_from_template(a_in) if a_in is not None else None
@@ -352,7 +352,7 @@ def silence_bounds(
     """
     x = np.asarray(audio, np.float32)
     x = x.mean(axis=0) if x.ndim == 2 else x
-    n = max(1, int(round(frame_s * sample_rate)))
+    n = max(1, round(frame_s * sample_rate))
     m = x.size // n
     dur = x.size / sample_rate
     if m == 0:
@@ -405,8 +405,8 @@ def trim_silence(
         rate = a_in.codec_context.sample_rate
         a_out = _add_audio_stream(out, "pcm_s16le", rate, a_in.codec_context.channels, None)
         a_start = media.info.audio.start_s - origin
-        s0 = int(round((start - a_start) * rate))
-        s1 = int(round((end - a_start) * rate))
+        s0 = round((start - a_start) * rate)
+        s1 = round((end - a_start) * rate)
         pts0 = max(0, -s0)
         _encode_audio(out, a_out, _audio_chunks(inp, a_in, rate), start_sample=max(0, s0), stop_sample=s1, pts0=pts0)
         if v_in is not None:

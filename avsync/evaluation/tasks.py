@@ -31,7 +31,7 @@ from typing import Any
 
 from avsync.errors import ConfigError
 
-__all__ = ["Scorer", "Task", "TaskUnavailable", "register_task", "unregister_task", "get_task", "task_names"]
+__all__ = ["Scorer", "Task", "TaskUnavailable", "get_task", "register_task", "task_names", "unregister_task"]
 
 Scorer = Callable[[str], Mapping[str, Any]]
 Factory = Callable[[str | None], Scorer]

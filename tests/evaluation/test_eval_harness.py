@@ -5,15 +5,14 @@ from __future__ import annotations
 import csv
 import json
 
-import numpy as np
 import pytest
+from avsync_cli.main import cli
 from click.testing import CliRunner
 from eval_toy import CountingScorer, make_toy_dataset, tone_file
 
 from avsync.evaluation import ResultCache, get_task, register_task, unregister_task
 from avsync.evaluation import metrics as M
 from avsync.evaluation.tasks import TaskUnavailable
-from avsync_cli.main import cli
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +145,7 @@ def test_perturbations_report_metric_change(toy, scorer, tmp_path):
     assert r.exit_code == 0, r.output
     rob = _read_csv(out / "robustness.csv")
     assert {x["perturbation"] for x in rob} == {"mulaw8k", "mp3_32k"}
-    allrow = [x for x in rob if x["set"] == "ALL" and x["perturbation"] == "mulaw8k"][0]
+    allrow = next(x for x in rob if x["set"] == "ALL" and x["perturbation"] == "mulaw8k")
     clean = {row["set"]: row for row in _read_csv(out / "summary.csv")}["ALL"]
     assert float(allrow["delta_auc"]) == pytest.approx(float(allrow["auc"]) - float(clean["auc"]))
     assert int(allrow["n_files_changed"]) == 21
@@ -170,12 +169,12 @@ def test_trim_silence_option(tmp_path):
         r = _eval(root / "m.jsonl", "--task", "toy_trim", "--out", tmp_path / "o", "--trim-silence", "--json")
         assert r.exit_code == 0, r.output
         recs = [json.loads(x) for x in (tmp_path / "o" / "scores.jsonl").read_text().splitlines()]
-        real = [x for x in recs if x["id"] == "a/x/real.wav"][0]
+        real = next(x for x in recs if x["id"] == "a/x/real.wav")
         assert "trimmed" in real["scored_path"]
         t0, t1 = real["trimmed_s"]
         assert t0 == pytest.approx(0.95, abs=0.03) and t1 == pytest.approx(1.65, abs=0.03)
         assert real["duration_s"] == pytest.approx(t1 - t0, abs=0.01)
-        fake = [x for x in recs if x["id"] == "a/x/fake.wav"][0]
+        fake = next(x for x in recs if x["id"] == "a/x/fake.wav")
         assert fake["scored_path"].endswith("fake.wav")  # nothing to trim: scored as is
     finally:
         unregister_task("toy_trim")

@@ -34,7 +34,7 @@ def test_eer_hand_computed():
 
 
 def _eer_from_sklearn_roc(y, s):
-    fpr, tpr, thr = sk.roc_curve(y, s, drop_intermediate=False)
+    fpr, tpr, _thr = sk.roc_curve(y, s, drop_intermediate=False)
     fnr = 1 - tpr
     i = np.argmin(np.abs(fnr - fpr))
     return (fnr[i] + fpr[i]) / 2
@@ -82,7 +82,7 @@ def test_average_precision_hand_and_sklearn():
 
 def test_min_tdcf_hand_computed_perfect_asv():
     # C1 = 0.9405, C2 = 0.5 -> tDCF_norm = 1.881 * (real called fake) + (fake passed)
-    t, thr = M.tdcf_curve(Y, S)
+    t, _thr = M.tdcf_curve(Y, S)
     c = M.det_curve(Y, S)
     assert np.allclose(t, 1.881 * c.fpr + c.fnr)
     v, at = M.min_tdcf(Y, S)
@@ -104,7 +104,7 @@ def _legacy_tdcf_bruteforce(y, s, pfa_asv, pmiss_asv, pmiss_spoof_asv):
 
 def test_min_tdcf_with_asv_rates_matches_bruteforce():
     y, s = _random(seed=6, ties=True)
-    rates = dict(pfa_asv=0.02, pmiss_asv=0.05, pmiss_spoof_asv=0.3)
+    rates = {"pfa_asv": 0.02, "pmiss_asv": 0.05, "pmiss_spoof_asv": 0.3}
     v, _ = M.min_tdcf(y, s, **rates)
     assert v == pytest.approx(_legacy_tdcf_bruteforce(y, s, 0.02, 0.05, 0.3))
     # a perfect CM has t-DCF 0, a useless one is >= 1 at its best threshold... bounded by min(C1,C2) norm

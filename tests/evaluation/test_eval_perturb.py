@@ -28,13 +28,13 @@ def _lag_ms(a: np.ndarray, b: np.ndarray, sr: int = 16_000) -> float:
 
 
 EXPECT = {
-    "aac64k": dict(audio_codec="aac"),
-    "opus16k": dict(audio_codec="opus", sample_rate=48_000),
-    "mulaw8k": dict(sample_rate=8_000),
-    "mp3_32k": dict(audio_codec="mp3"),
-    "h264_crf35": dict(video_codec="h264", height=480, fps=30.0),
-    "360p": dict(video_codec="h264", height=360, width=480, fps=30.0),
-    "25fps": dict(video_codec="h264", height=480, fps=25.0, frames=50),
+    "aac64k": {"audio_codec": "aac"},
+    "opus16k": {"audio_codec": "opus", "sample_rate": 48_000},
+    "mulaw8k": {"sample_rate": 8_000},
+    "mp3_32k": {"audio_codec": "mp3"},
+    "h264_crf35": {"video_codec": "h264", "height": 480, "fps": 30.0},
+    "360p": {"video_codec": "h264", "height": 360, "width": 480, "fps": 30.0},
+    "25fps": {"video_codec": "h264", "height": 480, "fps": 25.0, "frames": 50},
 }
 
 

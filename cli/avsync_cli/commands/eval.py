@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -89,9 +90,9 @@ def command(manifest, task_name, model, out_dir, subsets, threshold, trim_silenc
         echo_json(to_jsonable({"table": report.table, "robustness": report.robustness, "files": report.files,
                                "n_scored": report.n_scored, "n_cached": report.n_cached}))
     else:
-        click.echo(open(report.files["summary.md"], encoding="utf-8").read())
+        click.echo(Path(report.files["summary.md"]).read_text(encoding="utf-8"))
         if report.robustness:
-            click.echo(open(report.files["robustness.md"], encoding="utf-8").read())
+            click.echo(Path(report.files["robustness.md"]).read_text(encoding="utf-8"))
         click.echo(f"scored {report.n_scored} file(s), reused {report.n_cached} cached; results in {out_dir}")
     ok = any(r.get("status") == "ok" for r in report.records)
     sys.exit(EXIT_OK if ok else EXIT_INPUT_FAILED)
