@@ -164,6 +164,8 @@ def _clean(value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------- scoring
+#: statuses that describe the model or the environment, not the file: never cached, retried on rerun
+_TRANSIENT = frozenset({Status.ERROR.value, Status.MODEL_ERROR.value, Status.CONFIG_ERROR.value})
 Prepare = Callable[[ManifestRow, str], tuple[str, dict[str, Any]]]
 
 
@@ -181,10 +183,12 @@ def score_rows(
 ) -> list[dict[str, Any]]:
     """Score every row, reusing cached results; returns one record per row (manifest order).
 
-    ``scorer_factory`` is called once, and only if some file is not cached. ``prepare(row, sha)``
-    may return another path to score (a trimmed or perturbed copy) plus facts to record.
-    Unexpected exceptions become ``status="error"`` records that are *not* cached (a rerun tries
-    again); :class:`~avsync.errors.AvsyncError` statuses are cached (the input will not change).
+    ``scorer_factory`` is called once, and only if some file is not cached; its errors (e.g.
+    :class:`~avsync.evaluation.tasks.TaskUnavailable`) propagate. ``prepare(row, sha)`` may return
+    another path to score (a trimmed or perturbed copy) plus facts to record. Statuses that
+    describe the input (``ok``, ``no_audio``, ``decode_error``, ...) are cached; ``error``,
+    ``model_error`` and ``config_error`` records (unexpected exceptions, the model, the set-up) are
+    not, so a rerun tries those files again.
     """
     scorer = None
     out: list[dict[str, Any]] = []
@@ -206,11 +210,11 @@ def score_rows(
             t0 = time.perf_counter()
             rec = {**base, "sha256": sha, "task": task, "model": model, "options": dict(options)}
             keep = True
+            if scorer is None:  # a task that cannot load (not installed, no weights) stops the run here
+                scorer = scorer_factory()
             try:
                 scored_path, facts = (row.path, {}) if prepare is None else prepare(row, sha)
                 rec.update(facts)
-                if scorer is None:
-                    scorer = scorer_factory()
                 res = dict(scorer(scored_path))
                 res["status"] = str(Status(str(res.get("status", "ok"))))
                 if res.get("score") is not None:
@@ -223,6 +227,8 @@ def score_rows(
                 keep = False
             rec.setdefault("score", None)
             rec["seconds"] = round(time.perf_counter() - t0, 4)
+            if rec["status"] in _TRANSIENT:
+                keep = False
             if keep:
                 cache.put(key, rec)
             rec = {**rec, "key": key, "cached": False}

@@ -105,6 +105,26 @@ def test_subset_filter_scores_paired_reals_only(toy, scorer, tmp_path):
     assert data["table"][-1]["pairing"] == "same-group"
 
 
+def test_model_errors_are_retried(toy, tmp_path):
+    from avsync.errors import BundleError
+
+    calls = []
+
+    def flaky(path):
+        calls.append(path)
+        raise BundleError("weights missing")
+
+    register_task("toy_bundle", flaky, replace=True)
+    try:
+        out = tmp_path / "out"
+        _eval(toy, "--task", "toy_bundle", "--out", out, "--quiet", "--subset", "real_speech/toy")
+        assert len(calls) == 5 and {s["status"] for s in _read_csv(out / "scores.csv")} == {"model_error"}
+        _eval(toy, "--task", "toy_bundle", "--out", out, "--quiet", "--subset", "real_speech/toy")
+        assert len(calls) == 10  # not cached
+    finally:
+        unregister_task("toy_bundle")
+
+
 def test_failures_are_counted_and_not_cached(toy, tmp_path):
     sc = CountingScorer(fail_on="s2_1")
     register_task("toy_fail", sc, replace=True)
@@ -133,8 +153,10 @@ def test_builtin_tasks_unavailable_say_so(toy, tmp_path):
             pass
         with pytest.raises(TaskUnavailable, match=f"task '{name}' needs {module}, not installed in this build"):
             get_task(name).factory(None)
-        r = _eval(toy, "--task", name, "--out", tmp_path / name)
-        assert r.exit_code == 1 and "not installed in this build" in r.output
+        r = _eval(toy, "--task", name, "--out", tmp_path / name, "--quiet")
+        assert r.exit_code == 1
+        assert r.output.strip() == f"error: task '{name}' needs {module}, not installed in this build"
+        assert not (tmp_path / name / "cache.jsonl").exists()  # nothing cached against the missing task
     r = _eval(toy, "--task", "nope", "--out", tmp_path / "x")
     assert r.exit_code == 2 and "unknown task 'nope'" in r.output
 
