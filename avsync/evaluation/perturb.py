@@ -1,0 +1,417 @@
+"""Re-encode inputs the way real channels degrade them (robustness evaluation), with PyAV.
+
+Each :class:`Perturbation` changes the audio, the video, or both; the other stream is copied
+packet for packet (no second generation loss). Timestamps are kept, so the audio/video offset of
+the source survives re-encoding. Outputs go to a cache folder keyed by the source's sha256, so a
+rerun re-encodes nothing.
+
+Audio-visual outputs use Matroska (it holds every codec here and any copied stream); audio-only
+outputs use the container natural for the codec (``.m4a``, ``.ogg``, ``.wav``, ``.mp3``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+
+import av
+import numpy as np
+
+from avsync.errors import ConfigError, MediaError
+from avsync.media import file_sha256, inspect_media
+from avsync.results import Status
+
+__all__ = [
+    "PERTURBATIONS",
+    "Perturbation",
+    "apply_perturbation",
+    "silence_bounds",
+    "transcode",
+    "trim_silence",
+]
+
+Applies = Literal["audio", "video"]
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """One re-encoding.
+
+    Attributes
+    ----------
+    name
+        Identifier used on the command line and in reports.
+    applies_to
+        ``"audio"`` or ``"video"``: files lacking that stream are left unchanged (``n/a``).
+    audio_codec, audio_bitrate, audio_rate, audio_container
+        Audio encoder settings (``audio_rate`` ``None`` keeps the source rate) and the container
+        of audio-only outputs.
+    video_crf, video_height, video_fps
+        libx264 constant-rate factor, output height (width keeps the aspect ratio, even), output
+        frame rate (by timestamp: each output frame shows the latest source frame).
+    """
+
+    name: str
+    description: str
+    applies_to: Applies
+    audio_codec: str | None = None
+    audio_bitrate: int | None = None
+    audio_rate: int | None = None
+    audio_container: tuple[str, str] | None = None  # (format, extension)
+    video_crf: int | None = None
+    video_height: int | None = None
+    video_fps: float | None = None
+
+
+PERTURBATIONS: dict[str, Perturbation] = {
+    p.name: p
+    for p in [
+        Perturbation("aac64k", "AAC 64 kbit/s", "audio", "aac", 64_000, None, ("ipod", ".m4a")),
+        Perturbation("opus16k", "Opus 16 kbit/s (48 kHz)", "audio", "libopus", 16_000, 48_000, ("ogg", ".ogg")),
+        Perturbation("mulaw8k", "G.711 μ-law, 8 kHz (telephone)", "audio", "pcm_mulaw", None, 8_000, ("wav", ".wav")),
+        Perturbation("mp3_32k", "MP3 32 kbit/s", "audio", "libmp3lame", 32_000, None, ("mp3", ".mp3")),
+        Perturbation("h264_crf35", "H.264 CRF 35 (heavy compression)", "video", video_crf=35),
+        Perturbation("360p", "downscale to 360 lines (H.264 CRF 18)", "video", video_crf=18, video_height=360),
+        Perturbation("25fps", "frame rate to 25 fps by timestamp (e.g. 30→25; H.264 CRF 18)", "video",
+                     video_crf=18, video_fps=25.0),
+    ]
+}
+
+_LAYOUTS = {1: "mono", 2: "stereo"}
+_MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+def _layout(n: int) -> str:
+    return _LAYOUTS.get(n, f"{n}c")
+
+
+# -------------------------------------------------------------------------------- audio helpers
+def _audio_chunks(container, stream, rate: int | None) -> Iterator[tuple[np.ndarray, int]]:
+    """Decoded audio as float32 ``[C, n]`` chunks at ``rate`` (source rate if None), with their rate."""
+    channels = stream.codec_context.channels
+    resampler = av.AudioResampler(format="fltp", layout=_layout(channels), rate=rate or stream.codec_context.sample_rate)
+    for frame in container.decode(stream):
+        for out in resampler.resample(frame):
+            yield out.to_ndarray().astype(np.float32, copy=False), out.sample_rate
+    for out in resampler.resample(None):
+        yield out.to_ndarray().astype(np.float32, copy=False), out.sample_rate
+
+
+def _encode_audio(out_container, out_stream, chunks, *, start_sample: int = 0, stop_sample: int | None = None,
+                  pts0: int = 0) -> None:
+    """Encode float ``[C, n]`` chunks, keeping samples ``[start_sample, stop_sample)``."""
+    pos = 0
+    pts = pts0
+    for arr, sr in chunks:
+        a, b = pos, pos + arr.shape[1]
+        pos = b
+        lo, hi = max(a, start_sample), b if stop_sample is None else min(b, stop_sample)
+        if hi <= lo:
+            if stop_sample is not None and a >= stop_sample:
+                break
+            continue
+        piece = np.ascontiguousarray(arr[:, lo - a : hi - a])
+        frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout=_layout(piece.shape[0]))
+        frame.sample_rate = sr
+        frame.pts = pts
+        frame.time_base = Fraction(1, sr)
+        pts += piece.shape[1]
+        for p in out_stream.encode(frame):
+            out_container.mux(p)
+    for p in out_stream.encode(None):
+        out_container.mux(p)
+
+
+def _codec_round_trip(chunks, codec: str, rate: int, channels: int, bitrate: int | None):
+    """Encode float chunks with ``codec`` and decode them again (the channel's loss, any container)."""
+    enc = av.CodecContext.create(codec, "w")
+    enc.sample_rate = rate
+    enc.layout = _layout(channels)
+    enc.format = av.AudioFormat(enc.codec.audio_formats[0].name)
+    enc.time_base = Fraction(1, rate)
+    if bitrate:
+        enc.bit_rate = bitrate
+    dec = av.CodecContext.create(codec, "r")
+    dec.sample_rate = rate
+    dec.layout = _layout(channels)
+    to_float = av.AudioResampler(format="fltp", layout=_layout(channels), rate=rate)
+    pts = 0
+    for arr, sr in list(chunks) + [(None, rate)]:
+        frame = None
+        if arr is not None:
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(arr), format="fltp", layout=_layout(arr.shape[0]))
+            frame.sample_rate, frame.pts, frame.time_base = sr, pts, Fraction(1, sr)
+            pts += arr.shape[1]
+        for packet in enc.encode(frame):
+            for decoded in dec.decode(packet):
+                for out in to_float.resample(decoded):
+                    yield out.to_ndarray().astype(np.float32, copy=False), out.sample_rate
+    for decoded in dec.decode(None):
+        for out in to_float.resample(decoded):
+            yield out.to_ndarray().astype(np.float32, copy=False), out.sample_rate
+
+
+def _add_audio_stream(out_container, codec: str, rate: int, channels: int, bitrate: int | None):
+    stream = out_container.add_stream(codec, rate=rate)
+    stream.layout = _layout(channels)
+    if bitrate:
+        stream.bit_rate = bitrate
+    return stream
+
+
+# -------------------------------------------------------------------------------- video helpers
+def _even(x: float) -> int:
+    return max(2, int(x) // 2 * 2)
+
+
+def _video_frames(container, stream, fps: float | None) -> Iterator[tuple[av.VideoFrame, float]]:
+    """Decoded frames with their presentation time; with ``fps``, resampled by timestamp."""
+    if fps is None:
+        for frame in container.decode(stream):
+            if frame.time is not None:
+                yield frame, float(frame.time)
+        return
+    prev, prev_t, k, last_dt = None, None, None, 1.0 / fps
+    for frame in container.decode(stream):
+        if frame.time is None:
+            continue
+        t = float(frame.time)
+        if prev is None:
+            k = math.ceil(t * fps - 1e-6)
+        else:
+            last_dt = max(1e-3, t - prev_t)
+            while k / fps < t - 1e-6:  # frames shown before this one arrives: the previous one
+                yield prev, k / fps
+                k += 1
+        prev, prev_t = frame, t
+    if prev is not None:
+        while k / fps < prev_t + last_dt - 1e-6:
+            yield prev, k / fps
+            k += 1
+
+
+def _add_video_stream(out_container, in_stream, *, crf: int, height: int | None, fps: float | None, rotation: int):
+    """A libx264 output stream (created before anything is muxed) and its frame size."""
+    cc = in_stream.codec_context
+    w, h = cc.width, cc.height
+    if height is not None and height < h:
+        w, h = w * height / h, height
+    w, h = _even(round(w)), _even(round(h))
+    rate = Fraction(fps).limit_denominator(1001) if fps else (in_stream.average_rate or Fraction(25))
+    out = out_container.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast"})
+    out.width, out.height, out.pix_fmt = w, h, "yuv420p"
+    out.time_base = _VIDEO_TB
+    out.codec_context.time_base = _VIDEO_TB
+    if rotation:
+        out.set_display_rotation(rotation)
+    return out
+
+
+_VIDEO_TB = Fraction(1, 1000)
+
+
+def _encode_video(out_container, out, frames, *, t0: float = 0.0, t1: float | None = None) -> None:
+    """Encode ``(frame, time_s)`` pairs with ``t0 <= time < t1``, shifted so that ``t0`` becomes 0."""
+    last_pts = -1
+    for frame, t in frames:
+        if t < t0 - 1e-6:
+            continue
+        if t1 is not None and t >= t1:
+            break
+        img = frame.reformat(width=out.width, height=out.height, format="yuv420p")
+        img.pts = max(last_pts + 1, round((t - t0) / _VIDEO_TB))
+        img.time_base = _VIDEO_TB
+        last_pts = img.pts
+        for p in out.encode(img):
+            out_container.mux(p)
+    for p in out.encode(None):
+        out_container.mux(p)
+
+
+def _copy_stream(in_container, in_stream, out_container, out_stream) -> None:
+    for packet in in_container.demux(in_stream):
+        if packet.dts is None and packet.pts is None:
+            continue
+        packet.stream = out_stream
+        out_container.mux(packet)
+
+
+# -------------------------------------------------------------------------------------- transcode
+def transcode(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    perturbation: Perturbation,
+) -> str:
+    """Apply ``perturbation`` to ``src`` and write ``dst`` (its extension picks the container).
+
+    The stream the perturbation does not touch is copied packet for packet. Raises
+    :class:`~avsync.errors.MediaError` if ``src`` lacks the stream the perturbation changes.
+    """
+    src, dst = os.fspath(src), os.fspath(dst)
+    info = inspect_media(src, sha256=False)
+    if info.status.is_failure:
+        raise MediaError(f"{src}: cannot re-encode ({info.status}: {info.message})", status=info.status)
+    p = perturbation
+    if p.applies_to == "audio" and info.audio is None:
+        raise MediaError(f"{src} has no audio track for perturbation {p.name}", status=Status.NO_AUDIO)
+    if p.applies_to == "video" and info.video is None:
+        raise MediaError(f"{src} has no video track for perturbation {p.name}", status=Status.NO_VIDEO)
+    tmp = dst + ".part"
+    audio_only_out = info.video is None
+    fmt = p.audio_container[0] if (audio_only_out and p.audio_container) else "matroska"
+    with av.open(src) as inp, av.open(tmp, "w", format=fmt) as out:
+        a_in = inp.streams.audio[0] if inp.streams.audio else None
+        v_in = inp.streams.video[0] if inp.streams.video else None
+        if p.applies_to == "audio":
+            assert a_in is not None
+            v_out = out.add_stream_from_template(v_in) if v_in is not None else None
+            rate = p.audio_rate or a_in.codec_context.sample_rate
+            if p.audio_codec == "libmp3lame" and rate not in _MP3_RATES:
+                rate = min(_MP3_RATES, key=lambda r: abs(r - rate))
+            channels = a_in.codec_context.channels
+            chunks = _audio_chunks(inp, a_in, rate)
+            try:
+                a_out = _add_audio_stream(out, p.audio_codec, rate, channels, p.audio_bitrate)
+            except ValueError:  # the container cannot hold this codec: store its decoded output losslessly
+                a_out = _add_audio_stream(out, "pcm_s16le", rate, channels, None)
+                chunks = _codec_round_trip(chunks, p.audio_codec, rate, channels, p.audio_bitrate)
+            if v_out is not None:
+                _copy_stream(inp, v_in, out, v_out)
+                inp.seek(0)
+            start = info.audio.start_s - (min(info.audio.start_s, info.video.start_s) if info.video else info.audio.start_s)
+            _encode_audio(out, a_out, chunks, pts0=round(start * rate))
+        else:
+            assert v_in is not None
+            a_out = out.add_stream_from_template(a_in) if a_in is not None else None
+            rotation = info.video.rotation if info.video else 0
+            v_out = _add_video_stream(out, v_in, crf=p.video_crf or 23, height=p.video_height, fps=p.video_fps,
+                                      rotation=rotation)
+            _encode_video(out, v_out, _video_frames(inp, v_in, p.video_fps))
+            if a_out is not None:
+                inp.seek(0)
+                _copy_stream(inp, a_in, out, a_out)
+    os.replace(tmp, dst)
+    return dst
+
+
+def _output_path(src: str, cache_dir: Path, perturbation: Perturbation, sha: str, has_video: bool) -> Path:
+    if has_video or perturbation.audio_container is None:
+        ext = ".mkv" if has_video else ".mka"
+    else:
+        ext = perturbation.audio_container[1]
+    return cache_dir / perturbation.name / f"{sha[:24]}{ext}"
+
+
+def apply_perturbation(
+    src: str | os.PathLike,
+    name: str,
+    *,
+    cache_dir: str | os.PathLike,
+    sha256: str | None = None,
+) -> tuple[str, bool]:
+    """Re-encode ``src`` with perturbation ``name`` into ``cache_dir`` (reused when already there).
+
+    Returns
+    -------
+    path, applied
+        The re-encoded file, or ``src`` itself with ``applied=False`` when the file lacks the
+        stream the perturbation changes (e.g. a video perturbation on a wav).
+    """
+    if name not in PERTURBATIONS:
+        raise ConfigError(f"unknown perturbation {name!r}; choose from {', '.join(PERTURBATIONS)}")
+    p = PERTURBATIONS[name]
+    src = os.fspath(src)
+    info = inspect_media(src, sha256=sha256 is None)
+    if info.status.is_failure:
+        raise MediaError(f"{src}: {info.status}: {info.message}", status=info.status)
+    if (p.applies_to == "audio" and info.audio is None) or (p.applies_to == "video" and info.video is None):
+        return src, False
+    sha = sha256 or info.sha256 or file_sha256(src)
+    dst = _output_path(src, Path(cache_dir), p, sha, info.video is not None)
+    if not dst.exists():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        transcode(src, dst, p)
+    return os.fspath(dst), True
+
+
+# ---------------------------------------------------------------------------------- silence trim
+def silence_bounds(
+    audio: np.ndarray, sample_rate: int, *, threshold_db: float = -40.0, floor_db: float = -60.0,
+    frame_s: float = 0.02, pad_s: float = 0.05,
+) -> tuple[float, float]:
+    """Start and end (seconds) of the non-silent part of ``[T]`` or ``[C, T]`` audio.
+
+    A 20 ms frame is active when its RMS is within ``threshold_db`` of the loudest frame and above
+    ``floor_db`` dBFS. ``pad_s`` of context is kept on both sides. All-silent audio gives
+    ``(0, duration)`` (nothing is trimmed).
+    """
+    x = np.asarray(audio, np.float32)
+    x = x.mean(axis=0) if x.ndim == 2 else x
+    n = max(1, round(frame_s * sample_rate))
+    m = x.size // n
+    dur = x.size / sample_rate
+    if m == 0:
+        return 0.0, dur
+    rms = np.sqrt(np.mean(x[: m * n].reshape(m, n).astype(np.float64) ** 2, axis=1) + 1e-20)
+    db = 20 * np.log10(rms)
+    active = (db > db.max() + threshold_db) & (db > floor_db)
+    if not active.any():
+        return 0.0, dur
+    idx = np.flatnonzero(active)
+    start = max(0.0, idx[0] * n / sample_rate - pad_s)
+    end = min(dur, (idx[-1] + 1) * n / sample_rate + pad_s)
+    return float(start), float(end)
+
+
+def trim_silence(
+    src: str | os.PathLike, *, cache_dir: str | os.PathLike, threshold_db: float = -40.0, pad_s: float = 0.05,
+    sha256: str | None = None,
+) -> tuple[str, tuple[float, float]]:
+    """Cut leading and trailing silence (the FakeAVCeleb / AV-Deepfake1M shortcut) into ``cache_dir``.
+
+    Fake and real sets often differ in how much silence surrounds the speech, and a model can learn
+    that instead of the speech. Audio is re-encoded losslessly (16-bit PCM at the source rate);
+    video, when present, is re-encoded with H.264 CRF 12 over the same time range. Returns the new
+    path (``src`` when nothing needs trimming) and the kept ``(start_s, end_s)`` on the media timeline.
+    """
+    from avsync.media import load_media
+
+    src = os.fspath(src)
+    media = load_media(src)
+    if not media.has_audio:
+        return src, (0.0, media.duration)
+    start, end = silence_bounds(media.audio, media.sample_rate, threshold_db=threshold_db, pad_s=pad_s)
+    if start <= 0.0 and end >= media.duration - 1e-3:
+        return src, (0.0, media.duration)
+    sha = sha256 or media.info.sha256 or file_sha256(src)
+    has_video = media.has_video
+    dst = Path(cache_dir) / f"trim{int(-threshold_db)}" / f"{sha[:24]}_{start:.3f}_{end:.3f}{'.mkv' if has_video else '.wav'}"
+    if dst.exists():
+        return os.fspath(dst), (start, end)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = os.fspath(dst) + ".part"
+    origin = media.origin_s
+    with av.open(src) as inp, av.open(tmp, "w", format="matroska" if has_video else "wav") as out:
+        a_in = inp.streams.audio[0]
+        v_in = inp.streams.video[0] if has_video else None
+        v_out = None
+        if v_in is not None:
+            v_out = _add_video_stream(out, v_in, crf=12, height=None, fps=None, rotation=media.info.video.rotation)
+        rate = a_in.codec_context.sample_rate
+        a_out = _add_audio_stream(out, "pcm_s16le", rate, a_in.codec_context.channels, None)
+        a_start = media.info.audio.start_s - origin
+        s0 = round((start - a_start) * rate)
+        s1 = round((end - a_start) * rate)
+        pts0 = max(0, -s0)
+        _encode_audio(out, a_out, _audio_chunks(inp, a_in, rate), start_sample=max(0, s0), stop_sample=s1, pts0=pts0)
+        if v_in is not None:
+            inp.seek(0)
+            frames = ((f, t - origin) for f, t in _video_frames(inp, v_in, None))
+            _encode_video(out, v_out, frames, t0=start, t1=end)
+    os.replace(tmp, dst)
+    return os.fspath(dst), (start, end)

@@ -1,0 +1,134 @@
+"""Helpers shared by the benchmark scripts: timing, peak memory in a subprocess, synthetic long clips, ratios.
+
+Benchmarks print ratios against a baseline measured in the same run (same machine, same load), never
+absolute pass/fail thresholds. Run them from the repository root, e.g.
+``PYTHONPATH=$PWD python benchmarks/bench_media.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def timeit(fn: Callable[[], object], *, repeat: int = 3, warmup: int = 0) -> float:
+    """Best wall-clock time of ``repeat`` calls in seconds (after ``warmup`` untimed calls)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def median_time(fn: Callable[[], object], *, repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def peak_rss_mb(code: str, *, env: dict | None = None, timeout: float = 1800) -> dict:
+    """Run ``code`` in a fresh Python and return its peak resident memory (MiB) and wall time.
+
+    Peak RSS is the child's ``VmHWM`` from ``/proc/self/status`` read at exit (Linux), else
+    ``resource.getrusage(RUSAGE_SELF).ru_maxrss``. ``code`` may set a dict ``result`` whose
+    items are returned too.
+    """
+    wrapper = textwrap.dedent(
+        """
+        import json, resource, sys, time
+        result = {}
+        _t0 = time.perf_counter()
+        exec(compile(sys.stdin.read(), "<bench>", "exec"))
+        _wall = time.perf_counter() - _t0
+        peak = None
+        try:
+            for line in open("/proc/self/status"):
+                if line.startswith("VmHWM:"):
+                    peak = int(line.split()[1]) / 1024.0
+        except OSError:
+            pass
+        if peak is None:
+            r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            peak = r / 1024.0 / (1024.0 if sys.platform == "darwin" else 1.0)
+        print("@@RESULT@@" + json.dumps({"peak_rss_mb": peak, "wall_s": _wall, **result}))
+        """
+    )
+    full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+                "OMP_NUM_THREADS": "1", **(env or {})}
+    proc = subprocess.run([sys.executable, "-c", wrapper], input=textwrap.dedent(code), text=True,
+                          capture_output=True, env=full_env, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark subprocess failed:\n{proc.stderr[-3000:]}")
+    line = [x for x in proc.stdout.splitlines() if x.startswith("@@RESULT@@")][-1]
+    return json.loads(line[len("@@RESULT@@"):])
+
+
+def repeat_clip(src: str | os.PathLike, dst: str | os.PathLike, times: int) -> str:
+    """Concatenate ``src`` with itself ``times`` times by remuxing packets (no re-encoding).
+
+    A fast way to make long synthetic clips (an hour of 360p in seconds) from a short encoded one.
+    Every stream's timestamps are shifted by the source duration on each repetition.
+    """
+    import av
+
+    src, dst = os.fspath(src), os.fspath(dst)
+    with av.open(src) as probe:
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
+        for p in probe.demux():
+            if p.dts is not None:
+                first.setdefault(p.stream.index, p.dts)
+                last[p.stream.index] = p.dts + max(1, p.duration or 0)
+        spans = {i: last[i] - first[i] for i in first}
+    with av.open(dst, "w", format=os.path.splitext(dst)[1].lstrip(".").replace("mkv", "matroska") or "mp4") as out:
+        with av.open(src) as inp:
+            outs = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("audio", "video")}
+        for k in range(times):
+            with av.open(src) as inp:
+                for p in inp.demux():
+                    if p.stream.index not in outs or p.dts is None or p.stream.index not in spans:
+                        continue
+                    shift = k * spans[p.stream.index]
+                    p.pts = None if p.pts is None else p.pts + shift
+                    p.dts = p.dts + shift
+                    p.stream = outs[p.stream.index]
+                    out.mux(p)
+    return dst
+
+
+def ratio_line(label: str, value: float, baseline: float, *, unit: str = "s", note: str = "") -> str:
+    """``label: value unit (x.xx× baseline) note`` — the line every benchmark prints."""
+    r = value / baseline if baseline else float("inf")
+    return f"{label:<44} {value:10.4f} {unit:<4} {r:8.2f}x{('  ' + note) if note else ''}"
+
+
+def header(title: str) -> None:
+    print()
+    print(title)
+    print("-" * len(title))
+
+
+def machine() -> str:
+    import platform
+
+    cores = os.cpu_count()
+    return f"{platform.python_implementation()} {platform.python_version()} on {platform.machine()}, {cores} cores"
+
+
+__all__ = ["Fraction", "header", "machine", "median_time", "peak_rss_mb", "ratio_line", "repeat_clip", "timeit"]
