@@ -26,6 +26,7 @@ from avsync.timebase import DEFAULT_FPS, DEFAULT_SAMPLE_RATE, seconds_to_samples
 
 __all__ = ["Media", "load_media", "resample_audio"]
 
+_INTERPOLATION = "BILINEAR"  # swscale filter used when frames() resizes
 _MAX_GAP_S = 30.0  # larger timestamp jumps are treated as broken timestamps, not silence
 
 ResampleQuality = Literal["VHQ", "HQ", "MQ", "LQ", "QQ"]
@@ -265,7 +266,7 @@ class Media:
     def frames(
         self,
         *,
-        chunk_size: int = 64,
+        chunk_size: int = 16,
         size: tuple[int, int] | None = None,
         gray: bool = False,
         start: float = 0.0,
@@ -314,10 +315,11 @@ class Media:
         stop = v_end if end is None else min(end, v_end)
         k = max(math.ceil(start * self.fps - 1e-6), math.ceil((vi.start_s - self.origin_s) * self.fps - 1e-6))
         fmt = "gray" if gray else "rgb24"
-        buf_img: list[np.ndarray] = []
+        # frames are copied straight into one preallocated chunk array (no per-frame arrays kept alive)
+        buf: list[np.ndarray | None] = [None]
         buf_idx: list[int] = []
         buf_src: list[float] = []
-        prev = None  # (time, frame, cached array)
+        prev = None  # [time, frame, converted array or None]
 
         def convert(entry):
             if entry[2] is None:
@@ -325,14 +327,18 @@ class Media:
             return entry[2]
 
         def emit(entry):
-            buf_img.append(convert(entry))
+            img = convert(entry)
+            if buf[0] is None:
+                buf[0] = np.empty((chunk_size, *img.shape), np.uint8)
+            buf[0][len(buf_idx)] = img
             buf_idx.append(k)
             buf_src.append(entry[0])
 
         def flush():
             idx = np.asarray(buf_idx)
-            chunk = FrameChunk(np.stack(buf_img), idx, idx / self.fps, np.asarray(buf_src), self.fps)
-            buf_img.clear(), buf_idx.clear(), buf_src.clear()
+            chunk = FrameChunk(buf[0][: len(idx)], idx, idx / self.fps, np.asarray(buf_src), self.fps)
+            buf[0] = None
+            buf_idx.clear(), buf_src.clear()
             return chunk
 
         with open_container(self._source) as container:
@@ -357,7 +363,7 @@ class Media:
                             continue
                         emit(prev if target - prev[0] <= t - target else cur)
                         k += 1
-                        if len(buf_img) >= chunk_size:
+                        if len(buf_idx) >= chunk_size:
                             yield flush()
                     prev = cur
                     if k / self.fps >= stop:
@@ -370,9 +376,9 @@ class Media:
                 while k / self.fps < stop - 1e-9:
                     emit(prev)
                     k += 1
-                    if len(buf_img) >= chunk_size:
+                    if len(buf_idx) >= chunk_size:
                         yield flush()
-        if buf_img:
+        if buf_idx:
             yield flush()
 
     def __repr__(self) -> str:
@@ -394,7 +400,7 @@ def _convert_frame(frame: av.VideoFrame, size: tuple[int, int] | None, fmt: str)
         w, h = size
         if rot in (90, 270):
             w, h = h, w
-        frame = frame.reformat(width=w, height=h, format=fmt, interpolation="AREA")
+        frame = frame.reformat(width=w, height=h, format=fmt, interpolation=_INTERPOLATION)
         return _rotate(frame.to_ndarray(), rot)
     return _rotate(frame.to_ndarray(format=fmt), rot)
 
