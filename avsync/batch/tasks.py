@@ -1,0 +1,204 @@
+"""What a batch run computes per file: a picklable *task factory* and the code that runs it.
+
+A task factory is a picklable callable ``factory(model) -> scorer`` (it may also accept a
+``device=`` keyword); a scorer is ``path -> mapping`` with at least ``status`` and ``score``. The
+engine sends the factory to each worker process or Ray actor, which builds the scorer **once**
+and then scores many files.
+
+Task names resolve through the evaluation task registry (``avsync.evaluation.tasks``) when it is
+part of the build, else through :data:`FALLBACK_TASKS` — a tiny local map holding only
+``inspect``, kept so that batch runs work before the registry lands. (Merge note: once the
+registry is merged and registers ``inspect``, delete ``FALLBACK_TASKS`` and ``_inspect_factory``.)
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect as _pyinspect
+import os
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from avsync.errors import AvsyncError, ConfigError
+from avsync.results import Status, to_jsonable
+
+__all__ = ["TaskSpec", "NamedTask", "resolve_task", "task_version", "FALLBACK_TASKS", "run_scorer"]
+
+Scorer = Callable[[str], Mapping[str, Any]]
+
+
+def _inspect_factory(model: str | None = None) -> Scorer:
+    """The ``inspect`` task: container/stream facts from :func:`avsync.inspect_media`; no score."""
+    if model:
+        raise ConfigError("the inspect task takes no model", hint="drop --model")
+    from avsync import inspect_media
+
+    def scorer(path: str) -> Mapping[str, Any]:
+        info = inspect_media(path, sha256=False)  # the batch engine hashes once already
+        out = info.to_dict()
+        out.pop("path", None)
+        out.pop("sha256", None)
+        out.pop("schema_version", None)
+        out["kind"] = info.kind
+        out["score"] = None
+        return out
+
+    return scorer
+
+
+# name -> (factory, version). Delete after the evaluation task registry is merged (see module doc).
+FALLBACK_TASKS: dict[str, tuple[Callable[..., Scorer], str]] = {"inspect": (_inspect_factory, "1")}
+
+
+def _registry():
+    try:
+        return importlib.import_module("avsync.evaluation.tasks")
+    except ImportError:
+        return None
+
+
+def _lookup(name: str) -> tuple[Callable[..., Scorer], str]:
+    reg = _registry()
+    if reg is not None:
+        try:
+            task = reg.get_task(name)
+            return task.factory, str(getattr(task, "version", "0"))
+        except ConfigError:
+            if name not in FALLBACK_TASKS:
+                raise
+    if name in FALLBACK_TASKS:
+        return FALLBACK_TASKS[name]
+    known = sorted(set(FALLBACK_TASKS) | (set(reg.task_names()) if reg is not None else set()))
+    raise ConfigError(f"unknown task {name!r}; this build has: {', '.join(known)}")
+
+
+@dataclass(frozen=True)
+class NamedTask:
+    """Picklable factory that looks the task up by name *in the worker* (registry closures need not pickle)."""
+
+    name: str
+
+    def __call__(self, model: str | None = None, *, device: str | None = None) -> Scorer:
+        factory, _ = _lookup(self.name)
+        return _call_factory(factory, model, device)
+
+
+def resolve_task(name: str) -> NamedTask:
+    """Check that task ``name`` exists here and return its picklable factory.
+
+    Raises
+    ------
+    ConfigError
+        Unknown task name.
+    """
+    _lookup(name)
+    return NamedTask(name)
+
+
+def task_version(name: str) -> str:
+    """Version string of task ``name`` (part of the resume key)."""
+    return _lookup(name)[1]
+
+
+def _accepts_device(factory: Callable[..., Any]) -> bool:
+    try:
+        params = _pyinspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "device" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def _call_factory(factory: Callable[..., Scorer], model: str | None, device: str | None) -> Scorer:
+    if device and _accepts_device(factory):
+        return factory(model, device=device)
+    return factory(model)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything a worker needs to build the per-file scorer (picklable).
+
+    Attributes
+    ----------
+    name
+        Task name written into every result line.
+    factory
+        Picklable ``factory(model[, device=]) -> scorer``.
+    model
+        Model name or path handed to the factory (``None``: the task's default).
+    version
+        Task version (part of the resume key).
+    device
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``...: passed as ``device=`` when the factory accepts it,
+        and exported to the worker as ``AVSYNC_DEVICE``; ``None`` leaves the choice to the task.
+    threads
+        Torch intra-op threads per worker (``None``: leave as is).
+    """
+
+    name: str
+    factory: Callable[..., Scorer]
+    model: str | None = None
+    version: str = "0"
+    device: str | None = None
+    threads: int | None = None
+
+    def build(self) -> Scorer:
+        """Build the scorer once (in the worker)."""
+        if self.device:
+            os.environ["AVSYNC_DEVICE"] = self.device
+        if self.threads:
+            os.environ.setdefault("OMP_NUM_THREADS", str(self.threads))
+        scorer = _call_factory(self.factory, self.model, self.device)
+        if self.threads:
+            import sys
+
+            torch = sys.modules.get("torch")
+            if torch is not None:
+                torch.set_num_threads(self.threads)
+        return scorer
+
+
+def _status_of(value: Any) -> str:
+    try:
+        return Status(str(value)).value
+    except ValueError:
+        return str(value)
+
+
+def run_scorer(scorer: Scorer, path: str) -> dict[str, Any]:
+    """Score one file; never raises for a bad file or a failing task.
+
+    Returns
+    -------
+    dict
+        ``status``, ``score``, ``label`` (when the task gives one), ``result`` (the task's JSON),
+        ``error`` (message when failed, else ``None``), ``task_s`` (seconds).
+    """
+    t0 = time.perf_counter()
+    try:
+        raw = scorer(path)
+        result = to_jsonable(dict(raw))
+        status = _status_of(result.pop("status", Status.OK))
+        failed = status in Status._value2member_map_ and Status(status).is_failure
+        error = (result.get("message") or result.get("error") or status) if failed else None
+    except AvsyncError as e:
+        result, status, error = None, e.status.value, str(e)
+    except MemoryError:
+        result, status, error = None, Status.ERROR.value, "out of memory while processing this file"
+    except Exception as e:  # noqa: BLE001 - a task bug must not stop the run
+        tb = traceback.extract_tb(e.__traceback__)
+        where = f" at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else ""
+        result, status, error = None, Status.ERROR.value, f"{type(e).__name__}: {e}{where}"
+    score = result.get("score") if result else None
+    label = result.get("label") if result else None
+    return {
+        "status": status,
+        "score": score,
+        "label": label,
+        "result": result,
+        "error": error,
+        "task_s": round(time.perf_counter() - t0, 6),
+    }
