@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from avsync.batch.tasks import TaskSpec, run_scorer
 from avsync.errors import ConfigError
 from avsync.results import Status
-from avsync.batch.tasks import TaskSpec, run_scorer
 
-__all__ = ["Job", "Engine", "InProcessEngine", "LocalEngine", "RayEngine", "make_engine"]
+__all__ = ["Engine", "InProcessEngine", "Job", "LocalEngine", "RayEngine", "make_engine"]
 
 
 @dataclass(frozen=True)
@@ -217,15 +217,17 @@ class LocalEngine:
         done: list[tuple[Job, dict[str, Any]]] = []
         for w in busy:
             job = w.job
+            lost = False
             if w.conn in ready or (w.proc.sentinel in ready and w.conn.poll()):
                 try:
-                    _, idx, out = w.conn.recv()
+                    _, _idx, out = w.conn.recv()
                     w.job = None
                     done.append((job, out))
                     continue
-                except (EOFError, OSError):
-                    pass
-            if w.proc.sentinel in ready or not w.proc.is_alive():
+                except (EOFError, OSError):  # the pipe closed: the worker is gone
+                    lost = True
+            if lost or w.proc.sentinel in ready or not w.proc.is_alive():
+                w.proc.join(timeout=5)
                 code = w.proc.exitcode
                 w.job = None
                 done.append((job, _failure(
@@ -332,7 +334,7 @@ class RayEngine:
         self._actors = [actor_cls.remote(spec) for _ in range(n)]
         try:
             ray.get([a.ping.remote() for a in self._actors])
-        except Exception as e:  # noqa: BLE001 - the actor's constructor failed
+        except Exception as e:
             self.close(abort=True)
             raise ConfigError(f"the task could not be built in a Ray actor: {_ray_cause(e)}") from e
         self._idle = list(self._actors)

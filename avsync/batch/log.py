@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from avsync.errors import ConfigError
 
@@ -79,7 +80,7 @@ class ResultsLog:
         self.truncated_bytes = 0
         self._fd: int | None = None
 
-    def open(self) -> "ResultsLog":
+    def open(self) -> ResultsLog:
         """Lock the file, drop a torn last line, read what is done, and get ready to append."""
         import fcntl
 
@@ -132,7 +133,7 @@ class ResultsLog:
             os.close(self._fd)  # releases the lock
             self._fd = None
 
-    def __enter__(self) -> "ResultsLog":
+    def __enter__(self) -> ResultsLog:
         return self.open()
 
     def __exit__(self, *exc) -> None:

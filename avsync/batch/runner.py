@@ -27,7 +27,7 @@ from avsync.batch.tasks import TaskSpec, resolve_task, task_version
 from avsync.errors import ConfigError
 from avsync.results import Status
 
-__all__ = ["run_batch", "result_key", "RECORD_SCHEMA_VERSION", "VOLATILE_FIELDS"]
+__all__ = ["RECORD_SCHEMA_VERSION", "VOLATILE_FIELDS", "result_key", "run_batch"]
 
 RECORD_SCHEMA_VERSION = 1
 # fields that legitimately differ between two runs over the same inputs
@@ -172,7 +172,7 @@ def run_batch(
         cpus = os.cpu_count() or 1
         spec = TaskSpec(spec.name, spec.factory, spec.model, spec.version, spec.device,
                         spec.threads or max(1, cpus // max(1, jobs)))
-    keyfn = lambda sha: result_key(sha, task=spec.name, task_version=spec.version, model=spec.model,  # noqa: E731
+    keyfn = lambda sha: result_key(sha, task=spec.name, task_version=spec.version, model=spec.model,
                                    config=config)
 
     log = ResultsLog(out, fsync=fsync).open()

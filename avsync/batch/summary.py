@@ -7,10 +7,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from avsync.results import Serializable, Status
 from avsync.batch.log import read_results
+from avsync.results import Serializable, Status
 
-__all__ = ["BatchSummary", "SlowFile", "summarize", "final_records", "format_summary"]
+__all__ = ["BatchSummary", "SlowFile", "final_records", "format_summary", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,9 @@ def summarize(out: str | os.PathLike, *, task: str | None = None, model: str | N
 
 def format_summary(s: BatchSummary) -> str:
     """A plain-text table of a :class:`BatchSummary`."""
-    lines = [f"{s.total} inputs  ({s.processed} scored now, {s.resumed} already done, {s.reused} reused by content, "
-             f"{s.failed} failed)  -> {s.out}"]
+    head = (f"{s.total} inputs  ({s.processed} scored now, {s.resumed} already done, "
+            f"{s.reused} reused by content, {s.failed} failed)  -> {s.out}")
+    lines = [head]
     if s.interrupted:
         lines.append("INTERRUPTED: rerun the same command to finish (done files are skipped)")
     if s.processed and s.files_per_hour:

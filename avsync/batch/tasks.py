@@ -5,7 +5,8 @@ A task factory is a picklable callable ``factory(model) -> scorer`` (it may also
 engine sends the factory to each worker process or Ray actor, which builds the scorer **once**
 and then scores many files.
 
-Task names resolve through the evaluation task registry (``avsync.evaluation.tasks``) when it is
+A name ``"package.module:factory"`` loads a user's own factory (it must be importable by the
+workers). Other task names resolve through the evaluation task registry (``avsync.evaluation.tasks``) when it is
 part of the build, else through :data:`FALLBACK_TASKS` — a tiny local map holding only
 ``inspect``, kept so that batch runs work before the registry lands. (Merge note: once the
 registry is merged and registers ``inspect``, delete ``FALLBACK_TASKS`` and ``_inspect_factory``.)
@@ -25,7 +26,7 @@ from typing import Any
 from avsync.errors import AvsyncError, ConfigError
 from avsync.results import Status, to_jsonable
 
-__all__ = ["TaskSpec", "NamedTask", "resolve_task", "task_version", "FALLBACK_TASKS", "run_scorer"]
+__all__ = ["FALLBACK_TASKS", "NamedTask", "TaskSpec", "resolve_task", "run_scorer", "task_version"]
 
 Scorer = Callable[[str], Mapping[str, Any]]
 
@@ -61,6 +62,14 @@ def _registry():
 
 
 def _lookup(name: str) -> tuple[Callable[..., Scorer], str]:
+    if ":" in name:  # "package.module:factory" — a user's own task
+        mod, _, attr = name.partition(":")
+        try:
+            factory = getattr(importlib.import_module(mod), attr)
+        except (ImportError, AttributeError) as e:
+            raise ConfigError(f"cannot load task factory {name!r}: {e}",
+                              hint="pass MODULE:FACTORY importable by the workers (check PYTHONPATH)") from e
+        return factory, str(getattr(factory, "version", "0"))
     reg = _registry()
     if reg is not None:
         try:

@@ -16,7 +16,7 @@ _TASKS = ("analyze", "spoof", "sync", "inspect")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="JSONL results file (appended; a rerun skips inputs already done).")
 @click.option("--task", default="inspect", show_default=True,
-              help=f"What to compute per file: {', '.join(_TASKS)} (or any registered evaluation task).")
+              help=f"What to compute per file: {', '.join(_TASKS)} (or any registered evaluation task, or MODULE:FACTORY).")
 @click.option("--model", default=None, help="Model name or path for the task (default: the task's own).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=1, show_default=True,
               help="Parallel worker processes (0: in this process) or Ray actors (0: one per cluster CPU/GPU).")
