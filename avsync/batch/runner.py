@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -264,6 +265,7 @@ class _Runner:
         self.stopped_early = False
         self.pending: dict[int, dict[str, Any]] = {}  # idx -> partial record of submitted jobs
         self.waiting: dict[str, list[dict[str, Any]]] = {}  # key in flight -> partial records of duplicates
+        self.ready: deque[Job] = deque()  # prepared jobs not yet handed to a worker
 
     # -- records ---------------------------------------------------------------------------
     def _base(self, it: InputItem) -> dict[str, Any]:
@@ -332,7 +334,8 @@ class _Runner:
         return self.written + len(self.pending) < self.max_files
 
     # -- one input before the engine -------------------------------------------------------
-    def _prepare(self, idx: int, it: InputItem, eng: Engine) -> None:
+    def _prepare(self, idx: int, it: InputItem) -> Job | None:
+        """Sniff and hash one input; write its line now if it needs no task, else return its job."""
         rec = self._base(it)
         s = sniff(it.path)
         if s.kind == "unreadable":
@@ -375,45 +378,61 @@ class _Runner:
             self._copy(rec, self.by_key[key], hash_s)
             return
         if key in self.waiting:
-            self.waiting[key].append({**rec, "_hash_s": hash_s})
+            self.waiting[key].append({**rec, "_hash_s": hash_s, "_idx": idx})
             return
         self.waiting[key] = []
         rec["_hash_s"] = hash_s
         self.pending[idx] = rec
-        eng.submit(Job(idx, it.path))
+        return Job(idx, it.path)
 
     def _finish(self, job: Job, outcome: dict[str, Any]) -> None:
         rec = self.pending.pop(job.idx)
+        rec.pop("_idx", None)
         hash_s = rec.pop("_hash_s", 0.0)
         self._write(rec, outcome, hash_s=hash_s, scored=True)
         dups = self.waiting.pop(rec["key"], [])
         src = self.by_key.get(rec["key"])
+        if src is None and dups:  # the original failed (task error, crash): score the next copy itself
+            first, dups = dups[0], dups[1:]
+            self.waiting[rec["key"]] = dups
+            self.pending[first["_idx"]] = first
+            self.ready.appendleft(Job(first["_idx"], first["path"]))
+            return
         for d in dups:
             h = d.pop("_hash_s", 0.0)
-            if src is not None:
-                self._copy(d, src, h)
-            else:  # the original failed in a retryable way: give the duplicate its own line
-                self._write(d, outcome, hash_s=h, scored=False)
+            self._copy(d, src, h)
 
-    def loop(self, eng: Engine) -> None:
+    def loop(self, eng: Engine, lookahead: int = 2) -> None:
+        """Keep every worker busy: files are sniffed and hashed ahead (``lookahead`` per worker) so
+        that a free worker gets its next file at once; results are written as they come."""
         queue = iter(self.todo)
+        ready = self.ready
         exhausted = False
+        ahead = max(1, lookahead * max(1, eng.free_slots()))
         while True:
-            while not exhausted and eng.free_slots() > 0:
+            for job, outcome in eng.poll(0):
+                self._finish(job, outcome)
+            while ready and eng.free_slots() > 0:
+                eng.submit(ready.popleft())
+            while not exhausted and len(ready) < ahead:
                 if not self._budget_left():
-                    exhausted = True
-                    self.stopped_early = True
+                    exhausted = self.stopped_early = True
                     break
                 nxt = next(queue, None)
                 if nxt is None:
                     exhausted = True
                     break
-                self._prepare(nxt[0], nxt[1], eng)
-                for job, outcome in eng.poll(0):  # keep results flowing while the main thread hashes
-                    self._finish(job, outcome)
+                job = self._prepare(nxt[0], nxt[1])
+                if job is not None:
+                    ready.append(job)
+                    if eng.free_slots() > 0:
+                        break  # hand it out before preparing more
             if exhausted and not self.pending:
                 break
-            for job, outcome in eng.poll(0.5):
+            if ready and eng.free_slots() > 0:
+                continue
+            wait = 0.5 if (exhausted or len(ready) >= ahead) else 0.0
+            for job, outcome in eng.poll(wait):
                 self._finish(job, outcome)
         if self.stopped_early and next(queue, None) is None:
             self.stopped_early = False
