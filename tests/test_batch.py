@@ -315,6 +315,9 @@ def test_ray_engine_matches_local(corpus, broken, tmp_path, monkeypatch):
     try:
         remote = run_batch(files, tmp_path / "ray.jsonl", task=spec, jobs=2, engine="ray", progress=False)
         run_batch(corpus, tmp_path / "ray_content.jsonl", task=CONTENT, jobs=2, engine="ray", progress=False)
+        if not ray.cluster_resources().get("GPU"):
+            with pytest.raises(ConfigError, match="has no GPU"):
+                run_batch(files[:1], tmp_path / "gpu.jsonl", task=spec, engine="ray", device="cuda", progress=False)
     finally:
         ray.shutdown()
     assert _final(tmp_path / "ray.jsonl") == _final(tmp_path / "local.jsonl")
@@ -341,6 +344,8 @@ def test_cli_progress_on_stderr_json_on_stdout(broken, tmp_path):
     assert "files/h" in proc.stderr and "avsync batch" in proc.stderr
     text = _cli(str(broken), "--out", str(out), "--no-progress")
     assert "5 already done" in text.stdout and text.stderr == ""
+    bad = _cli(str(broken), "--out", str(tmp_path / "x.jsonl"), "--task", "nonsense")
+    assert bad.returncode == 2 and "unknown task 'nonsense'" in bad.stderr and bad.stdout == ""
 
 
 def test_cli_killed_midway_then_resumed(corpus, tmp_path):

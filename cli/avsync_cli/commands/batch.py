@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from avsync_cli.common import echo_json, exit_code_for
+from avsync_cli.common import EXIT_USAGE, echo_json, exit_code_for, fail
 
 _TASKS = ("analyze", "spoof", "sync", "inspect")
 
@@ -16,7 +16,8 @@ _TASKS = ("analyze", "spoof", "sync", "inspect")
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="JSONL results file (appended; a rerun skips inputs already done).")
 @click.option("--task", default="inspect", show_default=True,
-              help=f"What to compute per file: {', '.join(_TASKS)} (or any registered evaluation task, or MODULE:FACTORY).")
+              help=f"What to compute per file: {', '.join(_TASKS)} "
+              "(or any registered evaluation task, or MODULE:FACTORY).")
 @click.option("--model", default=None, help="Model name or path for the task (default: the task's own).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=1, show_default=True,
               help="Parallel worker processes (0: in this process) or Ray actors (0: one per cluster CPU/GPU).")
@@ -43,25 +44,31 @@ def command(source, out, task, model, jobs, device, engine, ray_address, max_fil
 
     Each line holds path, sha256, task, model, status, score, label, the task's result, timings
     and the error message when failed. Interrupt at will (Ctrl-C): rerunning the same command
-    skips what is done. Exit code 1 when any input failed, 130 when interrupted.
+    skips what is done. Exit codes: 0 ok, 1 an input failed, 2 usage or configuration error
+    (unknown task, bad manifest, the task cannot be built), 130 interrupted.
     """
     from avsync.batch import format_summary, run_batch
+    from avsync.errors import ConfigError
 
-    summary = run_batch(
-        source,
-        out,
-        task=task,
-        model=model,
-        jobs=jobs,
-        device=device,
-        engine=engine,
-        ray_address=ray_address,
-        max_files=max_files,
-        timeout=timeout,
-        retry_errors=retry_errors,
-        progress=not no_progress,
-        fsync=not no_fsync,
-    )
+    try:
+        summary = run_batch(
+            source,
+            out,
+            task=task,
+            model=model,
+            jobs=jobs,
+            device=device,
+            engine=engine,
+            ray_address=ray_address,
+            max_files=max_files,
+            timeout=timeout,
+            retry_errors=retry_errors,
+            progress=not no_progress,
+            fsync=not no_fsync,
+        )
+    except ConfigError as e:  # unknown task, bad manifest, task cannot be built, --out in use
+        fail(str(e), EXIT_USAGE)
+        return
     if as_json:
         echo_json(summary.to_dict())
     else:
