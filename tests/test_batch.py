@@ -142,8 +142,9 @@ def test_results_log_truncates_torn_line_and_locks(tmp_path):
         assert [r["path"] for r in read_results(out)] == ["a", "b"]
     log = ResultsLog(out).open()
     assert log.truncated_bytes == len(b'{"path": "c", "n"')
-    assert [r["n"] for r in log.records] == [1, 2]
-    log.append({"path": "c", "n": 3})
+    assert [r["n"] for _, _, r in log.records()] == [1, 2]
+    where = log.append({"path": "c", "n": 3})
+    assert log.read_at(*where) == {"path": "c", "n": 3}
     log.close()
     lines = out.read_bytes().split(b"\n")
     assert lines[-1] == b"" and [json.loads(x)["n"] for x in lines[:-1]] == [1, 2, 3]
@@ -376,3 +377,22 @@ def test_cli_killed_midway_then_resumed(corpus, tmp_path):
     run_batch(corpus, ref, task=TaskSpec("batch_tasks:content_factory", batch_tasks.content_factory, "slow:0.25"),
               jobs=0, progress=False)
     assert _final(out) == _final(ref)
+
+
+@pytest.mark.shared
+def test_shared_media_manifest_matches_inspect(shared, shared_manifest, tmp_path):
+    """A manifest of real ../shared media (every container kind): batch statuses equal inspect_media's."""
+    from avsync import inspect_media
+
+    by_ext: dict[str, str] = {}
+    for row in shared_manifest:
+        by_ext.setdefault(Path(row["file"]).suffix.lower(), row["file"])
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,kind\n" + "".join(f"{shared / 'data' / f},{Path(f).suffix}\n" for f in by_ext.values()))
+    summary = run_batch(manifest, tmp_path / "r.jsonl", task="inspect", jobs=2, progress=False)
+    final = final_records(read_results(tmp_path / "r.jsonl"))
+    assert summary.total == len(by_ext) >= 5
+    for path, rec in final.items():
+        info = inspect_media(path)
+        assert rec["status"] == info.status.value and rec["sha256"] == info.sha256, path
+        assert rec["meta"] == {"kind": Path(path).suffix}

@@ -316,7 +316,11 @@ class RayEngine:
         ray = self._ray = _import_ray()
         if not ray.is_initialized():
             address = self.address or os.environ.get("RAY_ADDRESS") or None
-            ray.init(address=address, include_dashboard=False, log_to_driver=True)
+            try:
+                ray.init(address=address, include_dashboard=False, log_to_driver=True)
+            except Exception as e:
+                raise ConfigError(f"cannot connect to the Ray cluster at {address or 'a new local instance'}: "
+                                  f"{_ray_cause(e)}", hint="check --ray-address / RAY_ADDRESS") from e
             self._owns_ray = True
         res = ray.cluster_resources()
         gpus = float(res.get("GPU", 0))

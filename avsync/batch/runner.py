@@ -164,7 +164,12 @@ def run_batch(
     if device and not spec.device:
         spec = TaskSpec(spec.name, spec.factory, spec.model, spec.version, device, spec.threads)
     if isinstance(source, list) and source and isinstance(source[0], InputItem):
-        items: list[InputItem] = list(source)
+        seen: set[str] = set()
+        items: list[InputItem] = []
+        for it in source:  # one line per input: drop repeated paths
+            if os.path.normpath(it.path) not in seen:
+                seen.add(os.path.normpath(it.path))
+                items.append(it)
     else:
         items = discover_inputs(source)  # type: ignore[arg-type]
     if jobs < 0:
@@ -179,9 +184,9 @@ def run_batch(
     log = ResultsLog(out, fsync=fsync).open()
     try:
         done_pairs: set[tuple[str, str]] = set()
-        by_key: dict[str, dict[str, Any]] = {}
+        by_key: dict[str, tuple[int, int]] = {}  # key -> (offset, length) of a line holding its result
         known: dict[str, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, sha256) of earlier lines
-        for r in log.records:
+        for offset, length, r in log.records():  # streamed: only this small index stays in memory
             k, p = r.get("key"), os.path.normpath(str(r.get("path")))
             if r.get("sha256") and r.get("size_bytes") is not None and r.get("mtime_ns") is not None:
                 known[p] = (r["size_bytes"], r["mtime_ns"], r["sha256"])
@@ -192,7 +197,7 @@ def run_batch(
                 continue
             done_pairs.add((p, k))
             if not r.get("reused_from") and r.get("status") not in RETRYABLE:
-                by_key[k] = r
+                by_key[k] = (offset, length)
 
         # cheap pre-pass (stat only): inputs an earlier run finished count as done from the start
         todo: list[tuple[int, InputItem]] = []
@@ -301,12 +306,12 @@ class _Runner:
         )
         if "reused_from" in outcome:
             rec["reused_from"] = outcome["reused_from"]
-        self.log.append(rec)
+        where = self.log.append(rec)
         self.written += 1
         if rec.get("key"):
             self.done_pairs.add((os.path.normpath(rec["path"]), rec["key"]))
             if scored and rec["status"] not in RETRYABLE:
-                self.by_key[rec["key"]] = rec
+                self.by_key[rec["key"]] = where
         self.processed += scored
         if self.on_record is not None:
             self.on_record(rec)
@@ -317,7 +322,8 @@ class _Runner:
         if self.bar is not None:
             self.bar.update(scored, failed)
 
-    def _copy(self, rec: dict[str, Any], src: dict[str, Any], hash_s: float) -> None:
+    def _copy(self, rec: dict[str, Any], where: tuple[int, int], hash_s: float) -> None:
+        src = self.log.read_at(*where)
         self.reused += 1
         self._write(rec, {"status": src["status"], "score": src.get("score"), "label": src.get("label"),
                           "error": src.get("error"), "result": src.get("result"), "task_s": 0.0,

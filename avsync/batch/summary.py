@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from avsync.batch.log import read_results
+from avsync.batch.log import iter_lines
+
+_SUMMARY_FIELDS = ("path", "task", "model", "status", "label", "timings", "worker", "reused_from")
 from avsync.results import Serializable, Status
 
 __all__ = ["BatchSummary", "SlowFile", "final_records", "format_summary", "summarize"]
@@ -80,7 +83,7 @@ def _is_failure(status: Any) -> bool:
         return True
 
 
-def final_records(records: list[dict[str, Any]], *, task: str | None = None, model: str | None = None,
+def final_records(records: Iterable[dict[str, Any]], *, task: str | None = None, model: str | None = None,
                   paths: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """The last line per path (optionally only for one ``task`` / ``model`` / set of ``paths``)."""
     wanted = None if paths is None else {os.path.normpath(p) for p in paths}
@@ -113,7 +116,12 @@ def summarize(out: str | os.PathLike, *, task: str | None = None, model: str | N
         ``processed``, ``resumed``, ``reused``, ``wall_s``, ``files_per_hour``, ``interrupted`` of
         the run that just ended (left at their defaults when summarising a file afterwards).
     """
-    final = final_records(read_results(out), task=task, model=model, paths=paths)
+    slim = (
+        {k: r.get(k) for k in _SUMMARY_FIELDS}
+        for _, _, r in (iter_lines(out) if os.path.exists(out) else ())
+        if r is not None
+    )  # streamed, keeping only what the summary needs: flat memory on huge results files
+    final = final_records(slim, task=task, model=model, paths=paths)
     by_status = Counter(str(r.get("status")) for r in final.values())
     by_label = Counter(str(r["label"]) for r in final.values() if r.get("label") is not None)
     times = [
