@@ -75,8 +75,8 @@ def _lookup(name: str) -> tuple[Callable[..., Scorer], str]:
         try:
             task = reg.get_task(name)
             return task.factory, str(getattr(task, "version", "0"))
-        except ConfigError:
-            if name not in FALLBACK_TASKS:
+        except ConfigError as e:
+            if type(e) is not ConfigError:  # e.g. TaskUnavailable: the task exists but cannot run here
                 raise
     if name in FALLBACK_TASKS:
         return FALLBACK_TASKS[name]
@@ -95,16 +95,26 @@ class NamedTask:
         return _call_factory(factory, model, device)
 
 
-def resolve_task(name: str) -> NamedTask:
-    """Check that task ``name`` exists here and return its picklable factory.
+def resolve_task(name: str) -> Callable[..., Scorer]:
+    """Check that task ``name`` exists here and return a picklable factory for it.
+
+    The factory itself when it pickles (a module-level function: also works for tasks registered
+    at run time), else a :class:`NamedTask` that looks the name up again in each worker (the
+    registry's lazily-importing closures).
 
     Raises
     ------
     ConfigError
         Unknown task name.
     """
-    _lookup(name)
-    return NamedTask(name)
+    import pickle
+
+    factory, _ = _lookup(name)
+    try:
+        pickle.loads(pickle.dumps(factory))
+    except Exception:  # noqa: BLE001 - closures, lambdas, local functions
+        return NamedTask(name)
+    return factory
 
 
 def task_version(name: str) -> str:
