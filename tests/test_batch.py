@@ -362,12 +362,12 @@ def test_cli_killed_midway_then_resumed(corpus, tmp_path):
     proc.wait(timeout=30)
     n_before = out.read_bytes().count(b"\n")
     assert 3 <= n_before < N_WAV + 2
-    # Ctrl-C on the rerun: exit 130, no torn line, done files kept
+    # stopped again on the rerun: exit 130, no torn line, done files kept
     proc = subprocess.Popen([sys.executable, "-m", "avsync_cli.main", "batch", *args], env=_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     while time.monotonic() < deadline and out.read_bytes().count(b"\n") < n_before + 1:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGTERM)  # as a cluster scheduler would; Ctrl-C takes the same path
     assert proc.wait(timeout=30) == 130
     assert out.read_bytes().endswith(b"\n")
     done = _cli(*args)

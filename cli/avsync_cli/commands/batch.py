@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -43,13 +44,17 @@ def command(source, out, task, model, jobs, device, engine, ray_address, max_fil
     `path` (or `file`) column, or a .jsonl with one {"path": ...} per line.
 
     Each line holds path, sha256, task, model, status, score, label, the task's result, timings
-    and the error message when failed. Interrupt at will (Ctrl-C): rerunning the same command
+    and the error message when failed. Interrupt at will (Ctrl-C, SIGTERM): rerunning the same command
     skips what is done. Exit codes: 0 ok, 1 an input failed, 2 usage or configuration error
     (unknown task, bad manifest, the task cannot be built), 130 interrupted.
     """
     from avsync.batch import format_summary, run_batch
     from avsync.errors import ConfigError
 
+    def _terminate(signum, frame):  # a scheduler's SIGTERM stops the run like Ctrl-C: cleanly
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         summary = run_batch(
             source,
