@@ -23,7 +23,8 @@ class Status(str, enum.Enum):
 
     ``ok`` is the only fully successful status. Statuses of *absence* (``no_face``,
     ``no_speech``, ``no_audio``, ``no_video``, ``too_short``) describe valid input that lacks what
-    an analysis needs; the others are failures to read or process the input.
+    an analysis needs; ``skipped`` marks a file a batch run found but deliberately did not
+    process (not media); the others are failures to read or process the input.
     """
 
     OK = "ok"
@@ -41,6 +42,7 @@ class Status(str, enum.Enum):
     MODEL_ERROR = "model_error"
     CONFIG_ERROR = "config_error"
     ERROR = "error"
+    SKIPPED = "skipped"  # batch: a file found in a folder/glob that is not media; deliberately not processed
 
     @property
     def is_failure(self) -> bool:

@@ -105,7 +105,7 @@ def _result_to_record(res: Any) -> dict[str, Any]:
 
 
 def _lazy(module: str, task: str, call: str) -> Factory:
-    def factory(model: str | None) -> Scorer:
+    def factory(model: str | None, device: str | None = None) -> Scorer:
         try:
             mod = importlib.import_module(module)
         except ImportError as e:
@@ -115,7 +115,7 @@ def _lazy(module: str, task: str, call: str) -> Factory:
                                   hint="install the missing dependency") from e
         hook = getattr(mod, "eval_task", None)
         if hook is not None:
-            return hook(model)
+            return hook(model, device=device) if device else hook(model)
         fn = getattr(mod, call, None)
         if fn is None:
             raise TaskUnavailable(f"task {task!r}: {module} has neither eval_task() nor {call}()")
@@ -159,6 +159,27 @@ def _silence_shortcut(model: str | None) -> Scorer:
     return score
 
 
+def _inspect_factory(model: str | None = None) -> Scorer:
+    """The ``inspect`` task: container/stream facts from :func:`avsync.inspect_media`; no score."""
+    if model:
+        raise ConfigError("the inspect task takes no model", hint="drop --model")
+    from avsync import inspect_media
+
+    def scorer(path: str) -> Mapping[str, Any]:
+        info = inspect_media(path, sha256=False)  # the batch engine hashes once already
+        out = info.to_dict()
+        out.pop("path", None)
+        out.pop("sha256", None)
+        out.pop("schema_version", None)
+        out["kind"] = info.kind
+        out["score"] = None
+        return out
+
+    return scorer
+
+
+register_task("inspect", factory=_inspect_factory, version="1",
+              description="container and stream facts (no score)")
 register_task("silence", factory=_silence_shortcut, version="1",
               description="baseline: fraction of leading/trailing silence (data-set shortcut check)")
 

@@ -13,6 +13,7 @@ from avsync_cli.common import EXIT_INTERNAL
 
 # sub-command name -> module under avsync_cli.commands exposing `command`
 COMMANDS = {
+    "batch": "batch",
     "inspect": "inspect",
     "sample": "sample",
     "eval": "eval",

@@ -1,0 +1,171 @@
+"""Summary of a batch results file: counts per status and label, failures, slowest files."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from avsync.batch.log import iter_lines
+
+_SUMMARY_FIELDS = ("path", "task", "model", "status", "label", "timings", "worker", "reused_from")
+from avsync.results import Serializable, Status
+
+__all__ = ["BatchSummary", "SlowFile", "final_records", "format_summary", "summarize"]
+
+
+@dataclass(frozen=True)
+class SlowFile(Serializable):
+    """A file and the seconds its task took."""
+
+    path: str
+    seconds: float
+    status: str
+
+
+@dataclass(frozen=True)
+class BatchSummary(Serializable):
+    """What a batch run did and where its results stand.
+
+    Attributes
+    ----------
+    out
+        The JSONL results file.
+    task, model
+        What was computed.
+    total
+        Inputs considered (each has exactly one final line in ``out``, unless interrupted).
+    by_status, by_label
+        Final line counts per status and per label (``label`` of the task's result, when it has one).
+    failed
+        Inputs whose final status is a failure (``decode_error``, ``error``, ...).
+    processed
+        Files scored by the task during this run.
+    resumed
+        Inputs skipped because an earlier run had done them.
+    reused
+        Inputs whose content (sha256) had already been scored under another path: result copied.
+    wall_s
+        Wall-clock seconds of this run.
+    files_per_hour
+        ``processed`` per hour of wall clock in this run.
+    task_s_total
+        Sum of per-file task seconds over the final lines.
+    slowest
+        Slowest files by task seconds.
+    interrupted
+        The run was stopped (Ctrl-C) before every input had a line; rerun to finish.
+    """
+
+    out: str
+    task: str | None
+    model: str | None
+    total: int
+    by_status: dict[str, int]
+    by_label: dict[str, int]
+    failed: int
+    processed: int = 0
+    resumed: int = 0
+    reused: int = 0
+    wall_s: float = 0.0
+    files_per_hour: float | None = None
+    task_s_total: float = 0.0
+    slowest: tuple[SlowFile, ...] = ()
+    interrupted: bool = False
+
+
+def _is_failure(status: Any) -> bool:
+    try:
+        return Status(str(status)).is_failure
+    except ValueError:
+        return True
+
+
+def final_records(records: Iterable[dict[str, Any]], *, task: str | None = None, model: str | None = None,
+                  paths: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The last line per path (optionally only for one ``task`` / ``model`` / set of ``paths``)."""
+    wanted = None if paths is None else {os.path.normpath(p) for p in paths}
+    out: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if task is not None and r.get("task") != task:
+            continue
+        if model is not None and r.get("model") != model:
+            continue
+        p = os.path.normpath(str(r.get("path")))
+        if wanted is not None and p not in wanted:
+            continue
+        out[p] = r
+    return out
+
+
+def summarize(out: str | os.PathLike, *, task: str | None = None, model: str | None = None,
+              paths: list[str] | None = None, slowest: int = 5, **run_stats: Any) -> BatchSummary:
+    """Summarise a results file (its last line per path).
+
+    Parameters
+    ----------
+    out
+        JSONL results file written by :func:`~avsync.batch.run_batch`.
+    task, model, paths
+        Restrict to one task, model, or set of inputs.
+    slowest
+        How many of the slowest files to list.
+    **run_stats
+        ``processed``, ``resumed``, ``reused``, ``wall_s``, ``files_per_hour``, ``interrupted`` of
+        the run that just ended (left at their defaults when summarising a file afterwards).
+    """
+    slim = (
+        {k: r.get(k) for k in _SUMMARY_FIELDS}
+        for _, _, r in (iter_lines(out) if os.path.exists(out) else ())
+        if r is not None
+    )  # streamed, keeping only what the summary needs: flat memory on huge results files
+    final = final_records(slim, task=task, model=model, paths=paths)
+    by_status = Counter(str(r.get("status")) for r in final.values())
+    by_label = Counter(str(r["label"]) for r in final.values() if r.get("label") is not None)
+    times = [
+        SlowFile(p, float((r.get("timings") or {}).get("task_s") or 0.0), str(r.get("status")))
+        for p, r in final.items()
+        if r.get("worker") and not r.get("reused_from")  # scored by the task (not skipped, empty, copied)
+    ]
+    times.sort(key=lambda s: -s.seconds)
+    return BatchSummary(
+        out=os.fspath(out),
+        task=task,
+        model=model,
+        total=len(final),
+        by_status=dict(sorted(by_status.items(), key=lambda kv: (-kv[1], kv[0]))),
+        by_label=dict(sorted(by_label.items(), key=lambda kv: (-kv[1], kv[0]))),
+        failed=sum(_is_failure(r.get("status")) for r in final.values()),
+        task_s_total=round(sum(s.seconds for s in times), 3),
+        slowest=tuple(times[:slowest]),
+        **run_stats,
+    )
+
+
+def format_summary(s: BatchSummary) -> str:
+    """A plain-text table of a :class:`BatchSummary`."""
+    head = (f"{s.total} inputs  ({s.processed} scored now, {s.resumed} already done, "
+            f"{s.reused} reused by content, {s.failed} failed)  -> {s.out}")
+    lines = [head]
+    if s.interrupted:
+        lines.append("INTERRUPTED: rerun the same command to finish (done files are skipped)")
+    if s.processed and s.files_per_hour:
+        lines.append(f"wall {s.wall_s:.1f} s, {s.files_per_hour:.0f} files/hour")
+    width = max([len(k) for k in (*s.by_status, *s.by_label)] + [6])
+    lines.append("")
+    lines.append(f"{'status':<{width}}  {'count':>7}")
+    for k, v in s.by_status.items():
+        lines.append(f"{k:<{width}}  {v:>7}")
+    if s.by_label:
+        lines.append("")
+        lines.append(f"{'label':<{width}}  {'count':>7}")
+        for k, v in s.by_label.items():
+            lines.append(f"{k:<{width}}  {v:>7}")
+    if s.slowest:
+        lines.append("")
+        lines.append("slowest files (task seconds):")
+        for f in s.slowest:
+            lines.append(f"  {f.seconds:8.2f}  {f.status:<14} {f.path}")
+    return "\n".join(lines)

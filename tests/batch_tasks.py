@@ -1,0 +1,49 @@
+"""Deterministic test-only batch tasks, importable by worker processes and Ray actors.
+
+``content_factory(model)`` builds a scorer whose score is a function of the file's bytes (so two
+engines must agree exactly); the file *name* steers failures:
+
+* ``*boom*`` — the scorer raises ``RuntimeError`` (→ ``status: error``);
+* ``*crash*`` — the worker process exits hard (``os._exit``), as a crashing decoder would;
+* ``*absent*`` — the scorer returns ``no_speech`` (a non-failure status with no score).
+
+``model="slow:S"`` sleeps S seconds per file (to interrupt a run midway).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+BUILDS_FILE_ENV = "AVSYNC_TEST_BUILDS_FILE"
+
+
+def content_factory(model=None):
+    delay = float(model.split(":", 1)[1]) if model and model.startswith("slow:") else 0.0
+    log = os.environ.get(BUILDS_FILE_ENV)
+    if log:  # record each build, to check that every worker builds the task once
+        with open(log, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+
+    def scorer(path):
+        name = os.path.basename(path)
+        if delay:
+            time.sleep(delay)
+        if "boom" in name:
+            raise RuntimeError("scorer exploded on purpose")
+        if "crash" in name:
+            os._exit(13)
+        if "absent" in name:
+            return {"status": "no_speech", "score": None, "message": "no speech in this file"}
+        with open(path, "rb") as fh:
+            digest = hashlib.sha256(fh.read()).hexdigest()
+        score = int(digest[:8], 16) / 2**32
+        return {"status": "ok", "score": score, "label": "manipulated" if score > 0.5 else "genuine",
+                "nbytes": os.path.getsize(path)}
+
+    return scorer
+
+
+def broken_factory(model=None):
+    raise RuntimeError("cannot load the model")

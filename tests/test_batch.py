@@ -1,0 +1,430 @@
+"""Batch runs: input discovery, content sniffing, crash-safe JSONL, resume, engines, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import batch_tasks
+import numpy as np
+import pytest
+
+from avsync.batch import (
+    VOLATILE_FIELDS,
+    BatchSummary,
+    ResultsLog,
+    TaskSpec,
+    discover_inputs,
+    final_records,
+    read_results,
+    result_key,
+    run_batch,
+    sniff,
+    summarize,
+)
+from avsync.batch.tasks import NamedTask, resolve_task
+from avsync.errors import ConfigError
+from avsync.synth import write_audio
+
+REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+CONTENT = TaskSpec("content", batch_tasks.content_factory, version="1")
+N_WAV = 8
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "cli"), str(TESTS), env.get("PYTHONPATH", "")])
+    return env
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, clip) -> Path:
+    """A folder of distinct small wavs, one A/V clip, and in sub/ a duplicate of the first wav."""
+    root = tmp_path_factory.mktemp("corpus")
+    rng = np.random.default_rng(0)
+    for i in range(N_WAV):
+        write_audio(root / f"call_{i:02d}.wav", 0.1 * rng.standard_normal(1600).astype(np.float32), 8000)
+    (root / "sub").mkdir()
+    (root / "sub" / "copy_of_call_00.wav").write_bytes((root / "call_00.wav").read_bytes())
+    (root / "clip.mp4").write_bytes(Path(clip("batch_av", duration=1.0)).read_bytes())
+    return root
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory, corpus) -> Path:
+    """Zero-byte, truncated, non-media and hidden files beside a good one."""
+    root = tmp_path_factory.mktemp("broken")
+    good = (corpus / "clip.mp4").read_bytes()
+    (root / "good.mp4").write_bytes(good)
+    (root / "zero.mp4").write_bytes(b"")
+    (root / "truncated.mp4").write_bytes(good[: len(good) // 8])
+    (root / "readme.txt").write_text("not media\n")
+    (root / "photo.wav").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))  # a picture named .wav
+    (root / ".hidden.mp4").write_bytes(good)
+    return root
+
+
+def _stable(records: dict) -> dict:
+    return {p: {k: v for k, v in r.items() if k not in VOLATILE_FIELDS} for p, r in records.items()}
+
+
+def _final(out) -> dict:
+    return _stable(final_records(read_results(out)))
+
+
+# -- inputs and sniffing -------------------------------------------------------------------------
+
+
+def test_sniff_by_content_not_extension(corpus, broken, tmp_path):
+    assert sniff(corpus / "call_00.wav").format == "wav"
+    assert sniff(corpus / "clip.mp4").format == "mp4"
+    renamed = tmp_path / "call.dat"
+    renamed.write_bytes((corpus / "call_01.wav").read_bytes())
+    assert sniff(renamed).kind == "media"  # no media extension, still media
+    assert sniff(broken / "photo.wav").kind == "not_media"  # media extension, not media
+    assert sniff(broken / "readme.txt").kind == "not_media"
+    assert sniff(broken / "zero.mp4").kind == "empty"
+    assert sniff(broken / "truncated.mp4").kind == "media"  # header is fine; the task finds the damage
+    assert sniff(tmp_path / "missing.wav").kind == "unreadable"
+    assert sniff(tmp_path).kind == "unreadable"
+    for preset in ("flac", "ogg", "mp3"):
+        p = write_audio(tmp_path / f"x.{preset}", np.zeros(8000, np.float32), 16000, preset=preset)
+        assert sniff(p).kind == "media", preset
+
+
+def test_discover_folder_glob_and_manifests(corpus, tmp_path):
+    items = discover_inputs(corpus)
+    names = [os.path.relpath(i.path, corpus) for i in items]
+    assert names == sorted(names[:-1]) + ["sub/copy_of_call_00.wav"]  # sorted walk, sub-folder last
+    assert len(items) == N_WAV + 2 and all(i.origin == "folder" for i in items)
+    globbed = discover_inputs(str(corpus / "**" / "*.wav"))
+    assert len(globbed) == N_WAV + 1 and all(i.origin == "glob" for i in globbed)
+
+    csv_path = tmp_path / "m.csv"
+    csv_path.write_text(f"file,label\n{corpus / 'call_00.wav'},genuine\nrel/call.wav,fake\n")
+    rows = discover_inputs(csv_path)
+    assert [r.origin for r in rows] == ["manifest", "manifest"]
+    assert rows[0].meta == {"label": "genuine"}
+    assert rows[1].path == str(tmp_path / "rel" / "call.wav")  # relative to the manifest
+
+    jsonl = tmp_path / "m.jsonl"
+    jsonl.write_text(json.dumps({"path": str(corpus / "call_01.wav"), "id": 7}) + "\n\n")
+    (row,) = discover_inputs(jsonl)
+    assert row.meta == {"id": 7}
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,label\na.wav,x\n")
+    with pytest.raises(ConfigError, match="no 'path' or 'file' column"):
+        discover_inputs(bad)
+    with pytest.raises(ConfigError, match="matches no file"):
+        discover_inputs(str(tmp_path / "*.nothing"))
+
+
+# -- the results log -------------------------------------------------------------------------------
+
+
+def test_results_log_truncates_torn_line_and_locks(tmp_path):
+    out = tmp_path / "r.jsonl"
+    with ResultsLog(out) as log:
+        log.append({"path": "a", "n": 1})
+        log.append({"path": "b", "n": 2})
+        with pytest.raises(ConfigError, match="another run"):
+            ResultsLog(out).open()
+    with open(out, "ab") as fh:
+        fh.write(b'{"path": "c", "n"')  # a crash in the middle of a line
+    with pytest.warns(UserWarning, match="torn"):
+        assert [r["path"] for r in read_results(out)] == ["a", "b"]
+    log = ResultsLog(out).open()
+    assert log.truncated_bytes == len(b'{"path": "c", "n"')
+    assert [r["n"] for _, _, r in log.records()] == [1, 2]
+    where = log.append({"path": "c", "n": 3})
+    assert log.read_at(*where) == {"path": "c", "n": 3}
+    log.close()
+    lines = out.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and [json.loads(x)["n"] for x in lines[:-1]] == [1, 2, 3]
+
+
+# -- runs ---------------------------------------------------------------------------------------------
+
+
+def test_broken_folder_completes_with_statuses(broken, tmp_path):
+    out = tmp_path / "r.jsonl"
+    summary = run_batch(broken, out, task="inspect", jobs=1, progress=False)
+    final = final_records(read_results(out))
+    status = {os.path.basename(p): r["status"] for p, r in final.items()}
+    assert status == {
+        "good.mp4": "ok",
+        "zero.mp4": "empty",
+        "truncated.mp4": "decode_error",
+        "readme.txt": "skipped",
+        "photo.wav": "skipped",
+    }
+    assert ".hidden.mp4" not in status
+    for r in final.values():
+        assert r["task"] == "inspect" and r["model"] is None and len(r["sha256"]) == 64
+        assert (r["error"] is None) == (r["status"] == "ok"), r
+    trunc = final[str(broken / "truncated.mp4")]
+    assert "truncated" in trunc["error"] or "not a readable" in trunc["error"]
+    assert final[str(broken / "good.mp4")]["result"]["video"]["width"] > 0
+    assert isinstance(summary, BatchSummary)
+    assert summary.total == 5 and summary.failed == 2 and summary.processed == 2  # good + truncated scored
+    assert summary.by_status["skipped"] == 2
+    # a manifest asks for its files explicitly: a non-media file there is a failure, not a skip
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"path\n{broken / 'readme.txt'}\n{tmp_path / 'gone.mp4'}\n")
+    run_batch(manifest, tmp_path / "m.jsonl", task="inspect", jobs=0, progress=False)
+    st = {os.path.basename(p): r["status"] for p, r in final_records(read_results(tmp_path / "m.jsonl")).items()}
+    assert st == {"readme.txt": "decode_error", "gone.mp4": "not_found"}
+
+
+def test_task_errors_and_worker_crash_do_not_stop_the_run(corpus, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    wav = (corpus / "call_03.wav").read_bytes()
+    for name, data in [("a_boom.wav", wav), ("b_crash.wav", (corpus / "call_04.wav").read_bytes()),
+                       ("c_ok.wav", (corpus / "call_05.wav").read_bytes()), ("d_absent.wav", wav)]:
+        (folder / name).write_bytes(data)
+    builds = tmp_path / "builds.txt"
+    os.environ[batch_tasks.BUILDS_FILE_ENV] = str(builds)
+    try:
+        out = tmp_path / "r.jsonl"
+        summary = run_batch(folder, out, task=CONTENT, jobs=2, progress=False)
+    finally:
+        del os.environ[batch_tasks.BUILDS_FILE_ENV]
+    final = {os.path.basename(p): r for p, r in final_records(read_results(out)).items()}
+    assert final["a_boom.wav"]["status"] == "error"
+    assert "RuntimeError: scorer exploded on purpose" in final["a_boom.wav"]["error"]
+    assert final["b_crash.wav"]["status"] == "error"
+    assert "worker process died (exit code 13)" in final["b_crash.wav"]["error"]
+    assert final["c_ok.wav"]["status"] == "ok" and 0 <= final["c_ok.wav"]["score"] <= 1
+    # same bytes as a_boom, but a different name: scored on its own (boom failed, so no reuse)
+    assert final["d_absent.wav"]["status"] == "no_speech" and final["d_absent.wav"]["error"] is None
+    assert summary.failed == 2 and summary.total == 4
+    # two workers built the task once each, plus one replacement after the crash
+    assert len(builds.read_text().split()) == 3
+
+
+def test_resume_after_max_files_and_torn_line_equals_one_run(corpus, tmp_path):
+    ref = tmp_path / "ref.jsonl"
+    full = run_batch(corpus, ref, task=CONTENT, jobs=0, progress=False)
+    assert full.total == N_WAV + 2 and full.processed == N_WAV + 1 and full.reused == 1
+    assert sum(full.by_label.values()) == N_WAV + 2  # every line (the reused copy too) has a label
+
+    out = tmp_path / "r.jsonl"
+    first = run_batch(corpus, out, task=CONTENT, jobs=0, max_files=4, progress=False)
+    assert len(read_results(out)) == 4 and first.interrupted
+    # a crash mid-line: keep the first 3 lines and half of the 4th
+    data = out.read_bytes()
+    cut = [i for i, b in enumerate(data) if b == ord("\n")]
+    out.write_bytes(data[: cut[2] + 1 + (cut[3] - cut[2]) // 2])
+    second = run_batch(corpus, out, task=CONTENT, jobs=0, progress=False)
+    assert not second.interrupted
+    assert second.resumed == 3  # the torn 4th line's file was done again
+    assert second.processed + second.reused + second.resumed == N_WAV + 2
+    lines = read_results(out)
+    assert len(lines) == N_WAV + 2  # one line per input, no duplicates
+    assert _final(out) == _final(ref)
+    # a third run has nothing left to do
+    third = run_batch(corpus, out, task=CONTENT, jobs=0, progress=False)
+    assert third.processed == 0 and third.resumed == N_WAV + 2 and len(read_results(out)) == N_WAV + 2
+
+
+def test_resume_key_depends_on_content_task_and_model(corpus, tmp_path):
+    k = result_key("ab" * 32, task="spoof", task_version="1", model=None)
+    assert k != result_key("ab" * 32, task="spoof", task_version="2", model=None)
+    assert k != result_key("ab" * 32, task="spoof", task_version="1", model="m")
+    assert k != result_key("cd" * 32, task="spoof", task_version="1", model=None)
+    assert k != result_key("ab" * 32, task="sync", task_version="1", model=None)
+    out = tmp_path / "r.jsonl"
+    files = [str(corpus / "call_00.wav"), str(corpus / "call_01.wav")]
+    run_batch(files, out, task=CONTENT, jobs=0, progress=False)
+    again = run_batch(files, out, task=CONTENT, model="slow:0", jobs=0, progress=False)
+    assert again.processed == 2  # another model: not the same result
+    # a file rewritten in place (new content) is scored again
+    rng = np.random.default_rng(1)
+    moved = tmp_path / "call.wav"
+    write_audio(moved, rng.standard_normal(800).astype(np.float32) * 0.1, 8000)
+    run_batch([str(moved)], out, task=CONTENT, jobs=0, progress=False)
+    write_audio(moved, rng.standard_normal(900).astype(np.float32) * 0.1, 8000)
+    assert run_batch([str(moved)], out, task=CONTENT, jobs=0, progress=False).processed == 1
+
+
+def test_retry_errors(corpus, tmp_path):
+    f = tmp_path / "x_boom.wav"
+    f.write_bytes((corpus / "call_02.wav").read_bytes())
+    out = tmp_path / "r.jsonl"
+    run_batch([str(f)], out, task=CONTENT, jobs=0, progress=False)
+    assert run_batch([str(f)], out, task=CONTENT, jobs=0, progress=False).processed == 0
+    assert run_batch([str(f)], out, task=CONTENT, jobs=0, progress=False, retry_errors=True).processed == 1
+
+
+def test_summary_function(corpus, tmp_path):
+    out = tmp_path / "r.jsonl"
+    run_batch(corpus, out, task=CONTENT, jobs=0, progress=False)
+    s = summarize(out, slowest=3)
+    final = final_records(read_results(out))
+    labels = [r["label"] for r in final.values()]
+    assert s.total == N_WAV + 2 and s.by_status == {"ok": N_WAV + 2}
+    assert s.by_label == {k: labels.count(k) for k in set(labels)}
+    assert len(s.slowest) == 3 and s.slowest[0].seconds >= s.slowest[-1].seconds
+    assert BatchSummary.from_dict(s.to_dict()) == s
+
+
+def test_task_resolution(tmp_path):
+    from avsync.evaluation.tasks import get_task
+
+    assert resolve_task("inspect") is get_task("inspect").factory  # a module-level function: sent as is
+    with pytest.raises(ConfigError, match="unknown task"):
+        resolve_task("no-such-task")
+    assert resolve_task("batch_tasks:content_factory") is batch_tasks.content_factory
+    with pytest.raises(ConfigError, match="cannot load task factory"):
+        resolve_task("batch_tasks:nope")
+    with pytest.raises(ConfigError, match="takes no model"):
+        run_batch([__file__], tmp_path / "r.jsonl", task="inspect", model="m", jobs=0, progress=False)
+
+
+def test_task_that_cannot_be_built_stops_with_config_error(corpus, tmp_path):
+    spec = TaskSpec("broken", batch_tasks.broken_factory)
+    with pytest.raises(ConfigError, match="cannot load the model"):
+        run_batch([str(corpus / "call_00.wav")], tmp_path / "r.jsonl", task=spec, jobs=1, progress=False)
+
+
+# -- engines agree -------------------------------------------------------------------------------------
+
+
+def test_local_parallel_equals_inprocess(corpus, tmp_path):
+    run_batch(corpus, tmp_path / "a.jsonl", task=CONTENT, jobs=0, progress=False)
+    run_batch(corpus, tmp_path / "b.jsonl", task=CONTENT, jobs=2, progress=False)
+    a, b = _final(tmp_path / "a.jsonl"), _final(tmp_path / "b.jsonl")
+    assert a == b and len(a) == N_WAV + 2
+
+
+def test_ray_engine_matches_local(corpus, broken, tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'avsync[ray]')")
+    files = [i.path for i in discover_inputs(corpus)] + [i.path for i in discover_inputs(broken)]
+    spec = TaskSpec("inspect", resolve_task("inspect"), version="1")
+    local = run_batch(files, tmp_path / "local.jsonl", task=spec, jobs=2, progress=False)
+    # actors must import avsync and the test tasks: a local instance inherits this environment
+    monkeypatch.setenv("PYTHONPATH", _env()["PYTHONPATH"])
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = run_batch(files, tmp_path / "ray.jsonl", task=spec, jobs=2, engine="ray", progress=False)
+        run_batch(corpus, tmp_path / "ray_content.jsonl", task=CONTENT, jobs=2, engine="ray", progress=False)
+        if not ray.cluster_resources().get("GPU"):
+            with pytest.raises(ConfigError, match="has no GPU"):
+                run_batch(files[:1], tmp_path / "gpu.jsonl", task=spec, engine="ray", device="cuda", progress=False)
+    finally:
+        ray.shutdown()
+    assert _final(tmp_path / "ray.jsonl") == _final(tmp_path / "local.jsonl")
+    assert remote.by_status == local.by_status and remote.total == len(files)
+    assert {r["engine"] for r in read_results(tmp_path / "ray.jsonl") if r["worker"]} == {"ray"}
+    run_batch(corpus, tmp_path / "local_content.jsonl", task=CONTENT, jobs=0, progress=False)
+    assert _final(tmp_path / "ray_content.jsonl") == _final(tmp_path / "local_content.jsonl")
+
+
+# -- CLI --------------------------------------------------------------------------------------------------
+
+
+def _cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "avsync_cli.main", "batch", *args], env=_env(), check=False,
+                          capture_output=True, text=True, timeout=120, **kw)
+
+
+def test_cli_progress_on_stderr_json_on_stdout(broken, tmp_path):
+    out = tmp_path / "r.jsonl"
+    proc = _cli(str(broken), "--out", str(out), "--task", "inspect", "--jobs", "1", "--json")
+    assert proc.returncode == 1, proc.stderr  # a truncated file failed
+    summary = json.loads(proc.stdout)  # the progress bar went to stderr only
+    assert summary["total"] == 5 and summary["by_status"]["decode_error"] == 1
+    assert "files/h" in proc.stderr and "avsync batch" in proc.stderr
+    text = _cli(str(broken), "--out", str(out), "--no-progress")
+    assert "5 already done" in text.stdout and text.stderr == ""
+    bad = _cli(str(broken), "--out", str(tmp_path / "x.jsonl"), "--task", "nonsense")
+    assert bad.returncode == 2 and "unknown task 'nonsense'" in bad.stderr and bad.stdout == ""
+
+
+def test_cli_killed_midway_then_resumed(corpus, tmp_path):
+    out = tmp_path / "r.jsonl"
+    args = [str(corpus), "--out", str(out), "--task", "batch_tasks:content_factory", "--model", "slow:0.25",
+            "--jobs", "1", "--no-progress"]
+    proc = subprocess.Popen([sys.executable, "-m", "avsync_cli.main", "batch", *args], env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 3):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole run, workers included, dies at once
+    proc.wait(timeout=30)
+    n_before = out.read_bytes().count(b"\n")
+    assert 3 <= n_before < N_WAV + 2
+    # stopped again on the rerun: exit 130, no torn line, done files kept
+    proc = subprocess.Popen([sys.executable, "-m", "avsync_cli.main", "batch", *args], env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    while time.monotonic() < deadline and out.read_bytes().count(b"\n") < n_before + 1:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)  # as a cluster scheduler would; Ctrl-C takes the same path
+    assert proc.wait(timeout=30) == 130
+    assert out.read_bytes().endswith(b"\n")
+    done = _cli(*args)
+    assert done.returncode == 0, done.stderr
+    assert len(read_results(out)) == N_WAV + 2
+    ref = tmp_path / "ref.jsonl"
+    run_batch(corpus, ref, task=TaskSpec("batch_tasks:content_factory", batch_tasks.content_factory, "slow:0.25"),
+              jobs=0, progress=False)
+    assert _final(out) == _final(ref)
+
+
+@pytest.mark.shared
+def test_shared_media_manifest_matches_inspect(shared, shared_manifest, tmp_path):
+    """A manifest of real ../shared media (every container kind): batch statuses equal inspect_media's."""
+    from avsync import inspect_media
+
+    by_ext: dict[str, str] = {}
+    for row in shared_manifest:
+        by_ext.setdefault(Path(row["file"]).suffix.lower(), row["file"])
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,kind\n" + "".join(f"{shared / 'data' / f},{Path(f).suffix}\n" for f in by_ext.values()))
+    summary = run_batch(manifest, tmp_path / "r.jsonl", task="inspect", jobs=2, progress=False)
+    final = final_records(read_results(tmp_path / "r.jsonl"))
+    assert summary.total == len(by_ext) >= 5
+    for path, rec in final.items():
+        info = inspect_media(path)
+        assert rec["status"] == info.status.value and rec["sha256"] == info.sha256, path
+        assert rec["meta"] == {"kind": Path(path).suffix}
+
+
+def test_tasks_resolve_through_the_evaluation_registry_when_present(monkeypatch, tmp_path):
+    """Task names come from avsync.evaluation.tasks (here a stand-in registry)."""
+    import types
+
+    from avsync.batch.tasks import task_version
+
+    fake = types.ModuleType("avsync.evaluation.tasks")
+
+    class Task:
+        def __init__(self, factory, version):
+            self.factory, self.version = factory, version
+
+    def get_task(name):
+        if name == "spoof":  # the registry's built-ins are closures, which do not pickle
+            return Task(lambda model: batch_tasks.content_factory(model), "3")
+        raise ConfigError(f"unknown task {name!r}")
+
+    fake.get_task = get_task
+    fake.task_names = lambda: ["analyze", "spoof", "sync"]
+    monkeypatch.setitem(sys.modules, "avsync.evaluation.tasks", fake)
+    assert resolve_task("spoof") == NamedTask("spoof") and task_version("spoof") == "3"
+    with pytest.raises(ConfigError, match="unknown task"):
+        resolve_task("nope")
+    wav = tmp_path / "a.wav"
+    write_audio(wav, np.zeros(800, np.float32), 8000)
+    s = run_batch([str(wav)], tmp_path / "r.jsonl", task="spoof", jobs=0, progress=False)
+    (rec,) = read_results(tmp_path / "r.jsonl")
+    assert s.by_status == {"ok": 1} and rec["task"] == "spoof" and rec["task_version"] == "3"
+    assert 0 <= rec["score"] <= 1
