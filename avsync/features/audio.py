@@ -295,8 +295,13 @@ def frame_energy(
     fps: float = 25.0,
     num_frames: int | None = None,
     kind: Literal["rms_db", "rms"] = "rms_db",
+    align: Literal["start", "center"] = "start",
 ) -> torch.Tensor:
-    """Audio energy per video frame: frame ``k`` covers samples ``[k * sr / fps, (k + 1) * sr / fps)``.
+    """Audio energy per video frame.
+
+    With ``align="start"`` frame ``k`` covers samples ``[k * sr / fps, (k + 1) * sr / fps)`` (the
+    frame is held from its presentation time on); with ``align="center"`` it covers the frame
+    period centred on its presentation time ``k / fps``.
 
     Parameters
     ----------
@@ -308,6 +313,8 @@ def frame_energy(
         Number of frames to return (zero-padded audio beyond its end); default: as many as fit.
     kind
         ``"rms_db"``: RMS in dB full scale (floor −100 dB); ``"rms"``: linear RMS.
+    align
+        ``"start"`` or ``"center"`` (see above).
 
     Returns
     -------
@@ -318,7 +325,8 @@ def frame_energy(
     hop = sample_rate / fps
     if num_frames is None:
         num_frames = int(math.floor(x.shape[-1] / hop + 1e-9))
-    bounds = [int(round(k * hop)) for k in range(num_frames + 1)]
+    shift = 0.5 if align == "center" else 0.0
+    bounds = [max(0, int(round((k - shift) * hop))) for k in range(num_frames + 1)]
     need = bounds[-1] - x.shape[-1]
     if need > 0:
         x = torch.nn.functional.pad(x, (0, need))

@@ -1,0 +1,31 @@
+"""Audio-visual sync: offset, confidence and a per-window mismatch timeline, per face.
+
+Sign convention: a **positive offset means audio leads video** (see :mod:`avsync.timebase`).
+Entry points: :func:`analyze_sync` (a :class:`~avsync.media.Media` and its face tracks) and
+:func:`sync_tracks` (arrays: audio + :class:`TrackCrops`).
+"""
+
+from avsync.sync.analyze import DEFAULT_WINDOW, analyze_sync, analyze_track, default_tracks, lag_curve, speech_frames, sync_tracks
+from avsync.sync.crops import crop_resize, fixed_box_track
+from avsync.sync.models import LightASDScorer, MotionScorer, SyncNetScorer, make_scorer
+from avsync.sync.types import FaceSync, SyncResult, TrackCrops, WindowSync
+
+__all__ = [
+    "analyze_sync",
+    "sync_tracks",
+    "analyze_track",
+    "default_tracks",
+    "speech_frames",
+    "lag_curve",
+    "DEFAULT_WINDOW",
+    "TrackCrops",
+    "FaceSync",
+    "WindowSync",
+    "SyncResult",
+    "MotionScorer",
+    "SyncNetScorer",
+    "LightASDScorer",
+    "make_scorer",
+    "fixed_box_track",
+    "crop_resize",
+]
