@@ -52,6 +52,15 @@ def synth(clip):
     return get
 
 
+@pytest.fixture()
+def one_thread():
+    """Small CPU training runs are much faster single-threaded on a shared machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 def shift_audio(audio: np.ndarray, frames: int, sr: int = 16000, fps: float = 25.0) -> np.ndarray:
     """Audio made to lead video by ``frames`` more (samples moved earlier, zero-padded)."""
     n = int(round(frames * sr / fps))
@@ -179,7 +188,7 @@ def test_track_validation():
         TrackCrops(track_id=0, frames=np.arange(3), valid=np.ones(3, bool), mouth=np.zeros((2, 8, 8), np.uint8))
 
 
-def test_syncnet_training_reduces_loss_and_finds_offset(clip):
+def test_syncnet_training_reduces_loss_and_finds_offset(clip, one_thread):
     from avsync.encoders.syncnet import SyncNetConfig, SyncNetStyle
     from avsync.sync import SyncNetScorer
     from avsync.training.sync import SyncTrainConfig, clip_from_track, train_sync
@@ -214,11 +223,10 @@ def test_unknown_model_and_missing_syncnet_weights(synth, monkeypatch):
 
 
 @pytest.mark.shared
-def test_light_asd_scorer_on_synthetic_clip(shared, synth):
+def test_light_asd_scorer_on_synthetic_clip(shared, synth, one_thread):
     media, track = synth(0.0)
     faces = fixed_box_track(media, mouth_box=None, face_box=face_box())
     assert faces.face.shape[1:] == (112, 112)
-    torch.set_num_threads(1)
     res = analyze_sync(media, [faces], model="light-asd",
                        weights=shared / "weights" / "light-asd" / "pretrain_AVA_CVPR.model", max_lag=5)
     assert res.model == "light-asd"
