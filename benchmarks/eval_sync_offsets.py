@@ -1,13 +1,18 @@
-"""Offsets found by the sync models on real clips, with injected audio shifts.
+"""Offsets found by the sync models on real clips, and whether injected audio shifts are recovered.
 
 Usage::
 
-    PYTHONPATH=.:cli python benchmarks/eval_sync_offsets.py [--shared ../shared] [--shifts -6,-3,3,6]
+    PYTHONPATH=.:cli python benchmarks/eval_sync_offsets.py [--shared ../shared] [--shifts -6,-3,3,6] [--light-asd]
 
-On SyncNet's demo clip (``data/real_av/syncnet/example.avi``, a 224×224 face-crop video) a fixed
-mouth box (lower-middle of the frame) stands in for the face tracker. Printed: the offset found by
-each variant of the training-free baseline (SyncNet's published result is +3 frames), and the
-offset after shifting the audio by ``s`` frames (expected: base + s). Positive = audio leads video.
+Until the face tracker is wired, fixed mouth boxes stand in for it: SyncNet's demo clip
+(``real_av/syncnet/example.avi``, a 224×224 face-crop video: lower-middle of the frame), the USR
+mouth-ROI video (``real_av/usr_lrs3``, whole frame, separate wav), the GRID clips (speaker centred,
+static camera: a fixed box around the mouth) and the face-crop generated clips of ``fake_av/qinsy77``.
+
+Printed per clip: the offset found (positive = audio leads video; SyncNet's published result on
+example.avi is +3 frames), its confidence, and for each injected shift ``s`` (audio moved ``s`` frames
+earlier) the offset found minus the unshifted offset (ideal: ``s``). The summary line counts shifted
+runs recovered within ±1 frame.
 """
 
 from __future__ import annotations
@@ -26,6 +31,22 @@ from avsync.sync import MotionScorer, fixed_box_track, sync_tracks
 
 REPO = Path(__file__).resolve().parents[1]
 
+FACE_CROP_MOUTH = (0.3, 0.5, 0.7, 0.75)
+GRID_MOUTH = (0.38, 0.5, 0.62, 0.75)
+# (label, video, separate audio or None, mouth box, face box for Light-ASD or None, reference offset or None)
+CLIPS = [
+    ("syncnet/example.avi", "data/real_av/syncnet/example.avi", None, FACE_CROP_MOUTH, (0, 0, 1, 1), 3),
+    ("usr_lrs3 mouth ROI", "data/real_av/usr_lrs3/example_mouthroi.avi", "data/real_av/usr_lrs3/example.wav",
+     (0.0, 0.0, 1.0, 1.0), None, None),
+] + [
+    (f"grid/{n}", f"data/real_av/grid_lipnet/{n}", None, GRID_MOUTH, None, None)
+    for n in ["bbaf2n.mpg", "brbk7n.mpg", "id2_vcd_swwp2s.mpg", "lbax4n.mpg", "lbbc2a.mpg", "lrwp9a.mpg",
+              "lwbsza.mpg", "pwij3p.mpg", "sbia1a.mpg", "sbwe5n.mpg", "swiz3n.mpg"]
+] + [
+    (f"fake qinsy77/{n}", f"data/fake_av/qinsy77/{n}", None, FACE_CROP_MOUTH, (0, 0, 1, 1), None)
+    for n in ["gufeng1_libai_224.mp4", "gufeng1_libai_224+wavlip.mp4", "gufeng1_libai_25step_224.mp4"]
+]
+
 
 def shift_audio(audio: np.ndarray, frames: int, sr: int, fps: float) -> np.ndarray:
     """Make audio lead video by ``frames`` more: move the samples earlier (pad the end with zeros)."""
@@ -42,45 +63,66 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=os.environ.get("AVSYNC_SHARED", str(REPO.parent / "shared")))
     ap.add_argument("--shifts", default="-6,-3,3,6")
-    ap.add_argument("--mouth-box", default="0.3,0.5,0.7,0.75", help="x0,y0,x1,y1 fractions of the frame")
-    ap.add_argument("--light-asd", action="store_true", help="also score with Light-ASD (AVA weights)")
+    ap.add_argument("--light-asd", action="store_true", help="also score face-crop clips with Light-ASD (AVA weights)")
+    ap.add_argument("--variants", action="store_true", help="also run the other mouth/audio signal pairings")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    path = Path(args.shared) / "data" / "real_av" / "syncnet" / "example.avi"
-    if not path.exists():
-        print(f"missing {path}; pass --shared", file=sys.stderr)
+    shared = Path(args.shared)
+    if not (shared / "data").exists():
+        print(f"missing {shared}/data; pass --shared", file=sys.stderr)
         return 1
-    media = load_media(str(path))
-    box = tuple(float(v) for v in args.mouth_box.split(","))
-    t = time.perf_counter()
-    track = fixed_box_track(media, mouth_box=box, face_box=(0.0, 0.0, 1.0, 1.0) if args.light_asd else None)
-    audio, sr, fps = media.mono(), media.sample_rate, media.fps
-    print(f"{path.name}: {len(track)} frames, {len(audio) / sr:.2f} s audio, decode+crop {time.perf_counter() - t:.2f} s")
-    print("SyncNet (joonson/syncnet_python README): offset +3 frames, min dist 5.353, confidence 10.021")
-    variants = {
-        "motion (default: motion vs energy)": MotionScorer(),
-        "both (opening & motion vs energy)": MotionScorer(visual="both"),
-        "opening vs energy": MotionScorer(visual="opening", audio="energy"),
-        "motion vs flux": MotionScorer(visual="motion", audio="flux"),
-            }
+    shifts = [int(s) for s in args.shifts.split(",") if s]
+    scorers = {"motion": MotionScorer()}
+    if args.variants:
+        scorers.update({
+            "both": MotionScorer(visual="both"),
+            "opening/energy": MotionScorer(visual="opening"),
+            "motion/flux": MotionScorer(visual="motion", audio="flux"),
+        })
+    lasd = None
     if args.light_asd:
         from avsync.encoders.lightasd import load_lightasd
         from avsync.sync import LightASDScorer
 
-        w = Path(args.shared) / "weights" / "light-asd" / "pretrain_AVA_CVPR.model"
-        variants["light-asd (AVA)"] = LightASDScorer(load_lightasd(w))
-    shifts = [int(s) for s in args.shifts.split(",") if s]
-    print(f"{'model':40s} {'offset':>7s} {'conf':>6s} {'mindist':>8s}  " + " ".join(f"shift{s:+d}" for s in shifts))
-    for name, scorer in variants.items():
-        t = time.perf_counter()
-        r = sync_tracks(audio, sr, [track], model=scorer, fps=fps)
-        found = []
-        for s in shifts:
-            rs = sync_tracks(shift_audio(audio, s, sr, fps), sr, [track], model=scorer, fps=fps)
-            found.append("   oor " if rs.offset_frames is None else f"{rs.offset_frames:+7d}")
-        off = "oor" if r.offset_frames is None else f"{r.offset_frames:+d}"
-        print(f"{name:40s} {off:>7s} {r.confidence or float('nan'):6.3f} {r.min_distance or float('nan'):8.3f}  "
-              + " ".join(found) + f"   ({time.perf_counter() - t:.1f} s)")
+        lasd = LightASDScorer(load_lightasd(shared / "weights" / "light-asd" / "pretrain_AVA_CVPR.model"))
+    print("positive offset = audio leads video; SyncNet README on example.avi: +3 frames (min dist 5.353, conf 10.021)")
+    print(f"{'clip':42s} {'model':15s} {'ref':>4s} {'offset':>7s} {'conf':>6s}  " + " ".join(f"{s:+4d}" for s in shifts))
+    tally: dict[str, list[int]] = {}
+    for label, video, wav, mouth_box, face_box, ref in CLIPS:
+        vpath = shared / video
+        if not vpath.exists():
+            print(f"{label:42s} missing")
+            continue
+        media = load_media(str(vpath))
+        audio = load_media(str(shared / wav)).mono() if wav else media.mono()
+        sr, fps = media.sample_rate, media.fps
+        use_face = lasd is not None and face_box is not None
+        track = fixed_box_track(media, mouth_box=mouth_box, face_box=face_box if use_face else None)
+        runs = dict(scorers)
+        if use_face:
+            runs["light-asd(AVA)"] = lasd
+        for name, scorer in runs.items():
+            t = time.perf_counter()
+            r = sync_tracks(audio, sr, [track], model=scorer, fps=fps)
+            base = r.offset_frames
+            deltas = []
+            for s in shifts:
+                rs = sync_tracks(shift_audio(audio, s, sr, fps), sr, [track], model=scorer, fps=fps)
+                if base is None or rs.offset_frames is None:
+                    deltas.append(None)
+                else:
+                    deltas.append(rs.offset_frames - base)
+            hits = sum(d is not None and abs(d - s) <= 1 for d, s in zip(deltas, shifts))
+            tally.setdefault(name, [0, 0])
+            tally[name][0] += hits
+            tally[name][1] += len(shifts)
+            off = str(r.status) if base is None else f"{base:+d}"
+            conf = float("nan") if r.confidence is None else r.confidence
+            cells = " ".join("   -" if d is None else f"{d:+4d}" for d in deltas)
+            refs = "" if ref is None else f"{ref:+d}"
+            print(f"{label:42s} {name:15s} {refs:>4s} {off:>7s} {conf:6.3f}  {cells}   ({time.perf_counter() - t:.1f} s)")
+    for name, (hit, tot) in tally.items():
+        print(f"{name}: injected shifts recovered within ±1 frame: {hit}/{tot}")
     return 0
 
 

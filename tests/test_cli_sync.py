@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
-
 from avsync_cli.main import cli
+from click.testing import CliRunner
 
 SIZE = (160, 120)
 

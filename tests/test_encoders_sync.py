@@ -10,7 +10,14 @@ import torch
 
 from avsync.encoders.lightasd import LightASD, load_lightasd
 from avsync.encoders.motion import audio_activity, highpass, mouth_activity
-from avsync.encoders.syncnet import SyncNetConfig, SyncNetStyle, audio_windows, load_syncnet, mouth_windows, save_syncnet
+from avsync.encoders.syncnet import (
+    SyncNetConfig,
+    SyncNetStyle,
+    audio_windows,
+    load_syncnet,
+    mouth_windows,
+    save_syncnet,
+)
 from avsync.errors import BundleError
 
 
@@ -104,6 +111,10 @@ def test_syncnet_shapes_batched_and_roundtrip(tmp_path):
         torch.testing.assert_close(again.distance(mf, mouth), d)
     with pytest.raises(BundleError):
         load_syncnet(tmp_path / "missing.safetensors")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a checkpoint" * 8)
+    with pytest.raises(BundleError, match="not a safetensors"):
+        load_syncnet(junk)
 
 
 def test_window_helpers_alignment():

@@ -141,7 +141,7 @@ def test_without_tracks_and_tracker_raises_clear_error(synth):
 
 def test_active_speaker_among_two_faces(synth):
     media, speaker = synth(0.12)
-    other_media, other = synth(0.0, event_period_s=0.56, seed=3)  # another face, moving to other words
+    _, other = synth(0.0, event_period_s=0.56, seed=3)  # another face, moving to other words
     listener = TrackCrops(track_id=7, frames=other.frames, valid=other.valid, mouth=other.mouth)
     res = analyze_sync(media, [listener, speaker])
     assert res.status == Status.OK
@@ -224,7 +224,7 @@ def test_unknown_model_and_missing_syncnet_weights(synth, monkeypatch):
 
 @pytest.mark.shared
 def test_light_asd_scorer_on_synthetic_clip(shared, synth, one_thread):
-    media, track = synth(0.0)
+    media, _ = synth(0.0)
     faces = fixed_box_track(media, mouth_box=None, face_box=face_box())
     assert faces.face.shape[1:] == (112, 112)
     res = analyze_sync(media, [faces], model="light-asd",

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-__all__ = ["LightASD", "LightASDOutput", "load_lightasd", "LIGHTASD_MEAN", "LIGHTASD_STD"]
+__all__ = ["LIGHTASD_MEAN", "LIGHTASD_STD", "LightASD", "LightASDOutput", "load_lightasd"]
 
 LIGHTASD_MEAN, LIGHTASD_STD = 0.4161, 0.1688
 """Normalisation of the 0..1 gray face crops the checkpoints were trained with."""

@@ -11,7 +11,7 @@ from typing import Literal
 
 import torch
 
-__all__ = ["mouth_activity", "audio_activity", "highpass", "VisualSignal", "AudioSignal"]
+__all__ = ["AudioSignal", "VisualSignal", "audio_activity", "highpass", "mouth_activity"]
 
 VisualSignal = Literal["opening", "motion"]
 AudioSignal = Literal["energy", "flux"]

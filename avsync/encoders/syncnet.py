@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-__all__ = ["SyncNetConfig", "SyncNetStyle", "audio_windows", "mouth_windows", "save_syncnet", "load_syncnet"]
+__all__ = ["SyncNetConfig", "SyncNetStyle", "audio_windows", "load_syncnet", "mouth_windows", "save_syncnet"]
 
 CONTEXT = 5
 """Video frames per window."""
@@ -150,7 +150,7 @@ def save_syncnet(model: SyncNetStyle, path: str | os.PathLike, *, extra: dict | 
 
 def load_syncnet(path: str | os.PathLike, *, map_location: str = "cpu") -> SyncNetStyle:
     """Load a checkpoint written by :func:`save_syncnet` (checks the class; eval mode)."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     from avsync.errors import BundleError
@@ -161,7 +161,7 @@ def load_syncnet(path: str | os.PathLike, *, map_location: str = "cpu") -> SyncN
     try:
         with safe_open(path, framework="pt") as fh:
             meta = fh.metadata() or {}
-    except Exception as e:  # not a safetensors file
+    except (OSError, ValueError, SafetensorError) as e:  # not a safetensors file
         raise BundleError(f"{path} is not a safetensors checkpoint: {e}") from None
     if meta.get("class") != "avsync.encoders.syncnet.SyncNetStyle":
         raise BundleError(f"{path} holds {meta.get('class')!r}, not a SyncNet-style model")

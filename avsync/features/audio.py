@@ -23,15 +23,15 @@ import numpy as np
 import torch
 
 __all__ = [
-    "mfcc",
-    "log_mel",
-    "lfcc",
+    "dct_matrix",
     "frame_energy",
+    "lfcc",
+    "linear_filterbank",
+    "log_mel",
+    "mfcc",
+    "num_psf_frames",
     "psf_mel_filterbank",
     "slaney_mel_filterbank",
-    "linear_filterbank",
-    "dct_matrix",
-    "num_psf_frames",
 ]
 
 _EPS64 = float(np.finfo(float).eps)  # python_speech_features replaces exact zeros by this
@@ -45,7 +45,7 @@ def _as_tensor(x, dtype: torch.dtype | None = None) -> torch.Tensor:
 
 
 def _round_half_up(x: float) -> int:
-    return int(decimal.Decimal(repr(x)).quantize(decimal.Decimal("1"), rounding=decimal.ROUND_HALF_UP))
+    return int(decimal.Decimal(x).quantize(decimal.Decimal("1"), rounding=decimal.ROUND_HALF_UP))
 
 
 def num_psf_frames(num_samples: int, frame_len: int, frame_step: int) -> int:

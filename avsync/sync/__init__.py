@@ -5,27 +5,35 @@ Entry points: :func:`analyze_sync` (a :class:`~avsync.media.Media` and its face 
 :func:`sync_tracks` (arrays: audio + :class:`TrackCrops`).
 """
 
-from avsync.sync.analyze import DEFAULT_WINDOW, analyze_sync, analyze_track, default_tracks, lag_curve, speech_frames, sync_tracks
+from avsync.sync.analyze import (
+    DEFAULT_WINDOW,
+    analyze_sync,
+    analyze_track,
+    default_tracks,
+    lag_curve,
+    speech_frames,
+    sync_tracks,
+)
 from avsync.sync.crops import crop_resize, fixed_box_track
 from avsync.sync.models import LightASDScorer, MotionScorer, SyncNetScorer, make_scorer
 from avsync.sync.types import FaceSync, SyncResult, TrackCrops, WindowSync
 
 __all__ = [
-    "analyze_sync",
-    "sync_tracks",
-    "analyze_track",
-    "default_tracks",
-    "speech_frames",
-    "lag_curve",
     "DEFAULT_WINDOW",
-    "TrackCrops",
     "FaceSync",
-    "WindowSync",
-    "SyncResult",
+    "LightASDScorer",
     "MotionScorer",
     "SyncNetScorer",
-    "LightASDScorer",
-    "make_scorer",
-    "fixed_box_track",
+    "SyncResult",
+    "TrackCrops",
+    "WindowSync",
+    "analyze_sync",
+    "analyze_track",
     "crop_resize",
+    "default_tracks",
+    "fixed_box_track",
+    "lag_curve",
+    "make_scorer",
+    "speech_frames",
+    "sync_tracks",
 ]

@@ -17,11 +17,11 @@ from avsync.timebase import DEFAULT_FPS, SlidingWindow, describe_offset, frames_
 
 __all__ = [
     "DEFAULT_WINDOW",
-    "analyze_track",
-    "sync_tracks",
     "analyze_sync",
-    "speech_frames",
+    "analyze_track",
     "lag_curve",
+    "speech_frames",
+    "sync_tracks",
 ]
 
 DEFAULT_WINDOW = SlidingWindow(duration=2.0, step=0.5)

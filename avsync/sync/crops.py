@@ -7,7 +7,7 @@ import torch
 
 from avsync.sync.types import TrackCrops
 
-__all__ = ["fixed_box_track", "crop_resize"]
+__all__ = ["crop_resize", "fixed_box_track"]
 
 
 def crop_resize(gray: np.ndarray, box: tuple[float, float, float, float], size: int) -> np.ndarray:

@@ -24,13 +24,13 @@ from avsync.sync.types import TrackCrops
 
 __all__ = [
     "LagScorer",
-    "MotionScorer",
-    "SyncNetScorer",
     "LightASDScorer",
     "ModelName",
-    "make_scorer",
-    "dense_track",
+    "MotionScorer",
+    "SyncNetScorer",
     "audio_frame_count",
+    "dense_track",
+    "make_scorer",
 ]
 
 ModelName = Literal["motion", "syncnet", "light-asd"]

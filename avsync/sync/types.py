@@ -13,7 +13,7 @@ import numpy as np
 
 from avsync.results import Serializable, Status
 
-__all__ = ["TrackCrops", "WindowSync", "FaceSync", "SyncResult"]
+__all__ = ["FaceSync", "SyncResult", "TrackCrops", "WindowSync"]
 
 
 @dataclass(frozen=True, eq=False)

@@ -147,6 +147,12 @@ def _augment_video(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return out.clamp(0, 255)
 
 
+def _segment(clip: SyncClip, frame: int, length: int) -> np.ndarray:
+    """Audio samples of the 0.2 s window of video frame ``frame`` (frames ``[frame-2, frame+3)``)."""
+    s0 = int(round((frame - CONTEXT // 2) * clip.sample_rate / clip.fps))
+    return clip.audio[s0 : s0 + length]
+
+
 def sample_batch(clips: Sequence[SyncClip], cfg: SyncTrainConfig, g: torch.Generator):
     """One training batch: ``(mouth [B, 5, S, S], mfcc [B, K, 13, 20])``; candidate 0 is the positive.
 
@@ -172,22 +178,18 @@ def sample_batch(clips: Sequence[SyncClip], cfg: SyncTrainConfig, g: torch.Gener
         k = c.start_frame + i
         mouths.append(torch.from_numpy(c.mouth[i - half : i + half + 1]))
 
-        def seg(clip: SyncClip, frame: int) -> np.ndarray:
-            s0 = int(round((frame - half) * clip.sample_rate / clip.fps))
-            return clip.audio[s0 : s0 + seg_len]
-
-        cands = [seg(c, k)]
+        cands = [_segment(c, k, seg_len)]
         lags = [int(s) for s in range(cfg.min_shift, cfg.max_shift + 1)]
         lags = lags + [-s for s in lags]
         valid_lags = [L for L in lags if half <= k - L <= max_frame]
         for _ in range(cfg.num_shift):
             L = valid_lags[int(torch.randint(len(valid_lags), (1,), generator=g))]
-            cands.append(seg(c, k - L))
+            cands.append(_segment(c, k - L, seg_len))
         for _ in range(cfg.num_swap):
             others = [o for o in clips if o is not c] or [c]
             o = others[int(torch.randint(len(others), (1,), generator=g))]
             mf = int(math.floor((len(o.audio) - seg_len) * o.fps / o.sample_rate)) + half
-            cands.append(seg(o, int(torch.randint(half, max(half + 1, mf + 1), (1,), generator=g))))
+            cands.append(_segment(o, int(torch.randint(half, max(half + 1, mf + 1), (1,), generator=g)), seg_len))
         segs.append(np.stack([np.pad(s, (0, seg_len - len(s))) for s in cands]))
     mouth = torch.stack(mouths).float()
     audio = torch.from_numpy(np.stack(segs)).float()  # [B, K, L]
