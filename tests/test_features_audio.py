@@ -132,3 +132,13 @@ def test_frame_energy_alignment():
     assert float(c[10]) == pytest.approx(float(c[11]), rel=1e-5) and float(c[9]) == 0 and float(c[12]) == 0
     db = frame_energy(np.zeros(1000), sr, fps=fps)
     assert torch.all(db == -100)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_features_on_gpu_match_cpu(signal):
+    x = torch.from_numpy(signal.astype(np.float32))
+    for fn in (mfcc, log_mel, lfcc):
+        cpu = fn(x)
+        gpu = fn(x.cuda())
+        assert gpu.is_cuda
+        torch.testing.assert_close(gpu.cpu(), cpu, atol=2e-3, rtol=1e-4)

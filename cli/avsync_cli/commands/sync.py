@@ -50,7 +50,7 @@ def _text(res) -> str:
               help="Search offsets within ± this many frames (25 fps).")
 @click.option("--mouth-box", default=None, metavar="X0,Y0,X1,Y1",
               help="Use this fixed mouth region (fractions of the frame) instead of face tracking, "
-                   "e.g. 0.3,0.5,0.7,0.75 for a face-crop video.")
+                   "e.g. 0.3,0.5,0.7,0.75 for a face-crop video (with --model light-asd the whole frame is the face).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Save a PNG of the lag curve and timeline.")
 def command(file, as_json, model, weights, max_lag, mouth_box, plot_path) -> None:
     """Measure the audio/video offset of FILE per face: offset in frames and ms (positive = audio leads
