@@ -234,3 +234,30 @@ def test_light_asd_scorer_on_synthetic_clip(shared, synth, one_thread):
     assert face.status in (Status.OK, Status.OUT_OF_RANGE)
     assert face.speaking_score is not None and np.isfinite(face.speaking_score)
     assert len(face.curve) == 11 and all(c is not None for c in face.curve)
+
+
+def test_manifest_loader_and_training_entry_point(clip, tmp_path, one_thread):
+    from avsync.encoders.syncnet import load_syncnet
+    from avsync.training.sync import clips_from_manifest, main
+
+    size = (96, 72)
+    a = clip("manifest_a", duration=2.0, size=size)
+    b = clip("manifest_b", duration=2.0, size=size, event_period_s=0.56, seed=2)
+    c = clip("manifest_c", duration=2.0, size=size, offset_s=0.12)
+    manifest = tmp_path / "clips.csv"
+    manifest.write_text(f"path,offset_frames\n{a},0\n{b},\n{c},3\n")
+    box = mouth_box(size)
+
+    def track_fn(media):
+        return [fixed_box_track(media, mouth_box=box, mouth_size=24)]
+
+    clips = clips_from_manifest(manifest, track_fn=track_fn)
+    assert [cl.name for cl in clips] == [a, b]  # the known out-of-sync clip is skipped
+    assert clips[0].mouth.shape[1:] == (24, 24) and clips[0].valid.all()
+    with pytest.raises(AvsyncError, match="face tracking"):
+        clips_from_manifest(manifest)  # no tracker yet: a clear error, not an empty list
+    out = tmp_path / "m.safetensors"
+    box_arg = ",".join(f"{v:.4f}" for v in box)
+    assert main(["--manifest", str(manifest), "--out", str(out), "--steps", "3", "--batch-size", "4",
+                 "--mouth-box", box_arg, "--mouth-size", "32"]) == 0
+    assert load_syncnet(out).config.mouth_size == 32

@@ -253,7 +253,7 @@ def train_sync(
         log.loss.append(loss.item())
         log.accuracy.append(acc)
         if callback and cfg.log_every and (step % cfg.log_every == 0 or step == cfg.steps - 1):
-            callback(step, float(loss), acc)
+            callback(step, log.loss[-1], acc)
     model.eval()
     return log
 
