@@ -261,3 +261,18 @@ def test_manifest_loader_and_training_entry_point(clip, tmp_path, one_thread):
     assert main(["--manifest", str(manifest), "--out", str(out), "--steps", "3", "--batch-size", "4",
                  "--mouth-box", box_arg, "--mouth-size", "32"]) == 0
     assert load_syncnet(out).config.mouth_size == 32
+
+
+def test_syncnet_scorer_chunking_and_batching_do_not_change_distances(synth):
+    from avsync.encoders.syncnet import SyncNetConfig, SyncNetStyle
+    from avsync.sync import SyncNetScorer
+
+    torch.manual_seed(0)
+    media, track = synth(0.0)
+    model = SyncNetStyle(SyncNetConfig(mouth_size=48, width=8, embed_dim=16)).eval()
+    lags = np.arange(-4, 5)
+    full = SyncNetScorer(model).distances(media.mono(), 16000, track, lags)
+    small = SyncNetScorer(model, batch_size=7, chunk=13).distances(media.mono(), 16000, track, lags)
+    assert full.shape == (9, len(track))
+    np.testing.assert_allclose(small, full, atol=1e-5, equal_nan=True)
+    assert np.isnan(full[:, :2]).all() and np.isfinite(full[4, 10:-10]).all()

@@ -150,6 +150,7 @@ class SyncNetScorer:
     model: torch.nn.Module
     device: str | torch.device = "cpu"
     batch_size: int = 256
+    chunk: int = 2000
     name: str = "syncnet"
     crops: Literal["mouth", "face"] = "mouth"
 
@@ -167,10 +168,15 @@ class SyncNetScorer:
         with torch.no_grad():
             a_emb = _batched(model.embed_audio, a_win, self.batch_size, self.device)
             v_emb = _batched(model.embed_video, v_win, self.batch_size, self.device)
-        sa, ok = _shifted(a_emb.numpy(), track.start_frame, n, lags)
-        sok = _shifted(a_ok.numpy(), track.start_frame, n, lags)[0]
-        d = np.linalg.norm(sa - v_emb.numpy()[None], axis=-1).astype(np.float64)
-        d[~ok | ~sok | ~v_ok.numpy()[None, :]] = np.nan
+        a_np, v_np, a_ok_np, v_ok_np = a_emb.numpy(), v_emb.numpy(), a_ok.numpy(), v_ok.numpy()
+        d = np.full((len(lags), n), np.nan)
+        for i in range(0, n, self.chunk):  # bounded memory: [L, chunk, D] at a time
+            j = min(n, i + self.chunk)
+            sa, ok = _shifted(a_np, track.start_frame + i, j - i, lags)
+            sok = _shifted(a_ok_np, track.start_frame + i, j - i, lags)[0]
+            di = np.linalg.norm(sa - v_np[None, i:j], axis=-1).astype(np.float64)
+            di[~ok | ~sok | ~v_ok_np[None, i:j]] = np.nan
+            d[:, i:j] = di
         return d
 
 
@@ -211,13 +217,16 @@ class LightASDScorer:
             ) if m else torch.zeros(0, 128)
             f = torch.from_numpy(faces)
             v_emb = torch.cat([model.encode_visual(f[i : i + c][None].to(self.device))[0].cpu() for i in range(0, n, c)])
-            sa, ok = _shifted(a_emb.numpy(), track.start_frame, n, lags)  # [L, n, 128]
-            sa = torch.from_numpy(sa)
-            scores = []
-            for i in range(0, n, c):
-                x = sa[:, i : i + c] + v_emb[None, i : i + c]
+            a_np = a_emb.numpy()
+            scores, oks = [], []
+            for i in range(0, n, c):  # [L, chunk, 128] at a time
+                j = min(n, i + c)
+                sa, ok = _shifted(a_np, track.start_frame + i, j - i, lags)
+                x = torch.from_numpy(sa) + v_emb[None, i:j]
                 scores.append(model.av_head(model.backend(x.to(self.device)))[..., 1].cpu())
+                oks.append(ok)
             s = torch.cat(scores, dim=1).numpy().astype(np.float64)
+            ok = np.concatenate(oks, axis=1)
         s[~ok | ~valid[None, :]] = np.nan
         zero = int(np.flatnonzero(lags == 0)[0]) if np.any(lags == 0) else None
         if zero is not None and np.isfinite(s[zero]).any():
