@@ -112,7 +112,7 @@ def main() -> int:
                     deltas.append(None)
                 else:
                     deltas.append(rs.offset_frames - base)
-            hits = sum(d is not None and abs(d - s) <= 1 for d, s in zip(deltas, shifts))
+            hits = sum(d is not None and abs(d - s) <= 1 for d, s in zip(deltas, shifts, strict=True))
             tally.setdefault(name, [0, 0])
             tally[name][0] += hits
             tally[name][1] += len(shifts)

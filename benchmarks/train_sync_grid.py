@@ -69,7 +69,7 @@ def main() -> int:
                     r = sync_tracks(shift_audio(media.mono(), s, 16000, 25.0), 16000, [tr], model=scorer)
                     found.append(r.offset_frames)
                 if split == "test":
-                    score[name][0] += sum(f is not None and abs(f - s) <= 1 for f, s in zip(found, shifts))
+                    score[name][0] += sum(f is not None and abs(f - s) <= 1 for f, s in zip(found, shifts, strict=True))
                     score[name][1] += len(shifts)
                 print(f"{n:16s} {split:5s} {name:8s} " + " ".join("   -" if f is None else f"{f:+4d}" for f in found))
     for name, (hit, tot) in score.items():
