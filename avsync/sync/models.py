@@ -114,13 +114,14 @@ class MotionScorer:
         pairs = [("opening", self.audio), ("motion", self.audio)] if self.visual == "both" else [(self.visual, self.audio)]
         width = max(1, int(round(self.highpass_s * fps)) | 1)
         vmask = torch.from_numpy(valid)
-        if self.visual in ("motion", "both"):  # a difference across a gap is not motion
-            prev_ok = np.concatenate([[False], valid[:-1]]) & valid
-            prev_ok[0] = valid[0]
+        # motion at k uses frames k-1..k+1: a difference across a gap is not motion
+        nb_ok = valid.copy()
+        nb_ok[1:] &= valid[:-1]
+        nb_ok[:-1] &= valid[1:]
         total = np.zeros((len(lags), n))
         for vis_kind, aud_kind in pairs:
             v = mouth_activity(torch.from_numpy(mouth), vis_kind)
-            vm = vmask & torch.from_numpy(prev_ok) if vis_kind == "motion" else vmask
+            vm = torch.from_numpy(nb_ok) if vis_kind == "motion" else vmask
             a = audio_activity(energy, aud_kind)
             zv = _zscore(highpass(v, width, vm), vm).numpy()
             za = _zscore(highpass(a, width), None).numpy()
