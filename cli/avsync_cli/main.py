@@ -17,6 +17,7 @@ COMMANDS = {
     "inspect": "inspect",
     "sample": "sample",
     "eval": "eval",
+    "sync": "sync",
 }
 
 

@@ -1,0 +1,1 @@
+"""Encoders: nn.Modules that map feature tensors to embeddings or scores (tensors in, tensors out)."""

@@ -1,0 +1,325 @@
+"""Offset search, LSE-style scores, per-window timeline and active-speaker choice."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from avsync.errors import AvsyncError
+from avsync.features.audio import frame_energy
+from avsync.results import Status
+from avsync.sync.models import LagScorer, ModelName, audio_frame_count, make_scorer
+from avsync.sync.types import FaceSync, SyncResult, TrackCrops, WindowSync
+from avsync.timebase import DEFAULT_FPS, SlidingWindow, describe_offset, frames_to_ms, frames_to_seconds
+
+__all__ = [
+    "DEFAULT_WINDOW",
+    "analyze_sync",
+    "analyze_track",
+    "lag_curve",
+    "speech_frames",
+    "sync_tracks",
+]
+
+DEFAULT_WINDOW = SlidingWindow(duration=2.0, step=0.5)
+"""Timeline grid of the per-window distance/confidence (seconds, relative to the media start)."""
+
+
+def speech_frames(
+    audio: np.ndarray, sample_rate: int, *, fps: float = DEFAULT_FPS, floor_dbfs: float = -50.0, range_db: float = 35.0
+) -> np.ndarray:
+    """Energy-based voice activity per video frame ``[M]`` bool.
+
+    A frame is active when its RMS is above ``floor_dbfs`` and within ``range_db`` of the loudest
+    frame. Digital silence and low hiss give no active frames.
+    """
+    m = audio_frame_count(len(audio), sample_rate, fps)
+    e = frame_energy(np.asarray(audio, np.float32), sample_rate, fps=fps, num_frames=m, align="center").numpy()
+    if e.size == 0:
+        return np.zeros(0, bool)
+    return (e > floor_dbfs) & (e > e.max() - range_db)
+
+
+def lag_curve(dist: np.ndarray, *, min_frames: int = 1) -> np.ndarray:
+    """Mean distance per lag ``[L]`` over the frames where it is defined (NaN with fewer than ``min_frames``)."""
+    ok = np.isfinite(dist)
+    cnt = ok.sum(axis=1)
+    s = np.where(ok, dist, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = s / cnt
+    out[cnt < max(1, min_frames)] = np.nan
+    return out
+
+
+def _summarize(curve: np.ndarray, lags: np.ndarray):
+    """(best index, min, confidence, at_edge) of a curve; ``None`` when no lag is defined."""
+    if not np.isfinite(curve).any():
+        return None
+    best = int(np.nanargmin(curve))
+    dmin = float(curve[best])
+    conf = float(np.nanmedian(curve) - dmin)
+    at_edge = best in (0, len(lags) - 1)
+    return best, dmin, conf, at_edge
+
+
+def analyze_track(
+    audio: np.ndarray,
+    sample_rate: int,
+    track: TrackCrops,
+    scorer: LagScorer,
+    *,
+    max_lag: int = 15,
+    window: SlidingWindow = DEFAULT_WINDOW,
+    min_valid_frames: int = 10,
+    min_speech_frames: int = 5,
+    speech: np.ndarray | None = None,
+) -> FaceSync:
+    """Sync of one face track.
+
+    Parameters
+    ----------
+    audio
+        ``[T]`` mono waveform at ``sample_rate`` (t = 0 at sample 0, the media origin).
+    track
+        Crops of one face on the analysis-frame grid.
+    scorer
+        Lag scorer (:func:`avsync.sync.models.make_scorer`).
+    max_lag
+        Lags ``-max_lag..max_lag`` frames are searched (default ±15 frames = ±0.6 s at 25 fps);
+        a best lag on the edge gives status ``out_of_range`` and no offset.
+    window
+        Timeline grid in seconds.
+    min_valid_frames
+        Fewer valid face frames: ``no_face`` (none) or ``too_short``.
+    min_speech_frames
+        Fewer active audio frames within the track's span (± ``max_lag``): ``no_speech``.
+    speech
+        Precomputed :func:`speech_frames` (shared by all tracks of a file).
+
+    Returns
+    -------
+    FaceSync
+    """
+    fps = track.fps
+    lags = np.arange(-int(max_lag), int(max_lag) + 1)
+    t0, t1 = frames_to_seconds(track.start_frame, fps), frames_to_seconds(track.end_frame, fps)
+    base = dict(
+        track_id=int(track.track_id), start=t0, end=t1, num_frames=len(track), valid_frames=int(track.valid.sum()),
+        lags=tuple(int(x) for x in lags),
+    )
+    if speech is None:
+        speech = speech_frames(audio, sample_rate, fps=fps)
+    a, b = max(0, track.start_frame - max_lag), min(len(speech), track.end_frame + max_lag)
+    n_speech = int(speech[a:b].sum()) if b > a else 0
+    base["speech_frames"] = n_speech
+    if len(track) == 0 or not track.valid.any():
+        return FaceSync(status=Status.NO_FACE, message="no valid face frames in this track", **base)
+    if track.valid.sum() < min_valid_frames:
+        return FaceSync(status=Status.TOO_SHORT, message=f"only {int(track.valid.sum())} valid face frames", **base)
+    if n_speech < min_speech_frames:
+        return FaceSync(status=Status.NO_SPEECH, message="the audio is silent while this face is visible", **base)
+
+    dist = scorer.distances(audio, sample_rate, track, lags)
+    curve = lag_curve(dist, min_frames=min_valid_frames // 2)
+    summ = _summarize(curve, lags)
+    speaking = getattr(scorer, "last_speaking_score", {}).get(track.track_id)
+    base.update(curve=tuple(None if not np.isfinite(c) else float(c) for c in curve), speaking_score=speaking)
+    if summ is None:
+        return FaceSync(status=Status.TOO_SHORT, message="no lag could be scored", **base)
+    best, dmin, conf, at_edge = summ
+    windows = _timeline(dist, lags, best, track, speech, window, min_frames=max(3, min_valid_frames // 2))
+    if at_edge:
+        return FaceSync(
+            status=Status.OUT_OF_RANGE, confidence=conf, min_distance=dmin, windows=windows,
+            message=f"best match at the edge of the ±{max_lag}-frame search; the offset may be larger (raise max_lag)",
+            **base,
+        )
+    off = int(lags[best])
+    return FaceSync(
+        status=Status.OK, offset_frames=off, offset_ms=frames_to_ms(off, fps), confidence=conf, min_distance=dmin,
+        windows=windows, **base,
+    )
+
+
+def _timeline(dist, lags, best, track: TrackCrops, speech, window: SlidingWindow, *, min_frames: int):
+    fps = track.fps
+    k0 = track.start_frame
+    n = dist.shape[1]
+    out = []
+    # windows on the media grid that overlap the track
+    end_s = frames_to_seconds(track.end_frame, fps)
+    for s, e in window.bounds(end_s, partial=True):
+        if e <= frames_to_seconds(k0, fps):
+            continue
+        a = max(0, int(round(s * fps)) - k0)
+        b = min(n, int(round(e * fps)) - k0)
+        if b <= a:
+            continue
+        d = dist[:, a:b]
+        nvalid = int(np.isfinite(d[best]).sum())
+        sp = speech[k0 + a : k0 + b] if k0 + a < len(speech) else np.zeros(0, bool)
+        if nvalid < min_frames:
+            out.append(WindowSync(start=float(s), end=float(e), status=Status.NO_FACE, valid_frames=nvalid))
+            continue
+        if sp.sum() < 2:
+            out.append(WindowSync(start=float(s), end=float(e), status=Status.NO_SPEECH, valid_frames=nvalid))
+            continue
+        c = lag_curve(d, min_frames=min_frames)
+        summ = _summarize(c, lags)
+        dist_at = float(c[best]) if np.isfinite(c[best]) else None
+        if summ is None:
+            out.append(WindowSync(start=float(s), end=float(e), status=Status.TOO_SHORT, valid_frames=nvalid))
+            continue
+        wb, _, wconf, edge = summ
+        out.append(
+            WindowSync(
+                start=float(s), end=float(e), status=Status.OUT_OF_RANGE if edge else Status.OK, distance=dist_at,
+                confidence=wconf, offset_frames=None if edge else int(lags[wb]), valid_frames=nvalid,
+            )
+        )
+    return tuple(out)
+
+
+def sync_tracks(
+    audio: np.ndarray,
+    sample_rate: int,
+    tracks: Sequence[TrackCrops],
+    *,
+    model: ModelName | LagScorer = "motion",
+    weights: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+    max_lag: int = 15,
+    window: SlidingWindow = DEFAULT_WINDOW,
+    fps: float = DEFAULT_FPS,
+    min_valid_frames: int = 10,
+) -> SyncResult:
+    """Sync of every face track against one audio signal, with the active speaker chosen.
+
+    Parameters
+    ----------
+    audio
+        ``[T]`` mono waveform at ``sample_rate`` (or ``[C, T]``: channels are averaged).
+    tracks
+        Face tracks (crops + frame indices + valid mask), e.g. from the face tracker.
+    model
+        ``"motion"`` (training-free, default), ``"syncnet"`` (our dual encoder; needs ``weights``),
+        ``"light-asd"`` (public Light-ASD checkpoint; needs face crops), or a scorer object.
+    max_lag
+        Search range in frames (±).
+
+    Returns
+    -------
+    SyncResult
+        Offsets are positive when audio leads video.
+    """
+    audio = np.asarray(audio, np.float32)
+    if audio.ndim == 2:
+        audio = audio.mean(axis=0)
+    scorer = make_scorer(model, weights=weights, device=device)
+    name = scorer.name
+    common = dict(model=name, fps=float(fps), max_lag=int(max_lag))
+    speech = speech_frames(audio, sample_rate, fps=fps)
+    if not tracks:
+        return SyncResult(status=Status.NO_FACE, summary="no face was found", message="no face tracks", **common)
+    if not speech.any() or speech.sum() < 5:
+        faces = tuple(
+            FaceSync(
+                track_id=int(t.track_id), status=Status.NO_SPEECH, start=frames_to_seconds(t.start_frame, t.fps),
+                end=frames_to_seconds(t.end_frame, t.fps), num_frames=len(t), valid_frames=int(t.valid.sum()),
+            )
+            for t in tracks
+        )
+        return SyncResult(status=Status.NO_SPEECH, summary="no speech in the audio", faces=faces, **common)
+    faces = tuple(
+        analyze_track(audio, sample_rate, t, scorer, max_lag=max_lag, window=window, speech=speech,
+                      min_valid_frames=min_valid_frames)
+        for t in tracks
+    )
+    return _combine(faces, common)
+
+
+def _combine(faces: tuple[FaceSync, ...], common: dict) -> SyncResult:
+    scored = [f for f in faces if f.status in (Status.OK, Status.OUT_OF_RANGE) and f.confidence is not None]
+    if not scored:
+        statuses = {f.status for f in faces}
+        for st, words in (
+            (Status.NO_SPEECH, "no speech while a face is visible"),
+            (Status.TOO_SHORT, "face tracks too short to measure sync"),
+            (Status.NO_FACE, "no usable face"),
+        ):
+            if st in statuses:
+                return SyncResult(status=st, summary=words, faces=faces, **common)
+        return SyncResult(status=Status.NO_FACE, summary="no usable face", faces=faces, **common)
+    ranked = sorted(scored, key=lambda f: -(f.confidence or 0.0))
+    top = ranked[0]
+    evidence = f"track {top.track_id}: confidence {top.confidence:.3f}, min distance {top.min_distance:.3f}"
+    if top.speaking_score is not None:
+        evidence += f", speaking score {top.speaking_score:.2f}"
+    if len(ranked) > 1:
+        nxt = ranked[1]
+        evidence += f"; next best track {nxt.track_id}: confidence {nxt.confidence:.3f}"
+    if top.status == Status.OUT_OF_RANGE:
+        summary = f"offset outside the ±{common['max_lag']}-frame search range (track {top.track_id})"
+        return SyncResult(
+            status=Status.OUT_OF_RANGE, summary=summary, confidence=top.confidence, min_distance=top.min_distance,
+            active_track_id=top.track_id, evidence=evidence, faces=faces, windows=top.windows, message=top.message,
+            **common,
+        )
+    summary = describe_offset(top.offset_ms) + f" ({top.offset_frames:+d} frames, confidence {top.confidence:.2f})"
+    return SyncResult(
+        status=Status.OK, summary=summary, offset_frames=top.offset_frames, offset_ms=top.offset_ms,
+        confidence=top.confidence, min_distance=top.min_distance, active_track_id=top.track_id, evidence=evidence,
+        faces=faces, windows=top.windows, **common,
+    )
+
+
+def default_tracks(media) -> list[TrackCrops]:
+    """Face tracks of ``media`` from the face tracker (to be wired when :mod:`avsync.face` lands)."""
+    raise AvsyncError(
+        "face tracking is not available in this build, so sync cannot find the faces itself",
+        status=Status.MODEL_ERROR,
+        hint="pass tracks=[TrackCrops(...)] (e.g. avsync.sync.fixed_box_track for a known mouth box)",
+    )
+
+
+def analyze_sync(
+    media,
+    tracks: Sequence[TrackCrops] | None = None,
+    *,
+    model: ModelName | LagScorer = "motion",
+    weights: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+    max_lag: int = 15,
+    window: SlidingWindow = DEFAULT_WINDOW,
+) -> SyncResult:
+    """Audio-visual sync of a :class:`~avsync.media.Media`: offset, confidence and timeline per face.
+
+    Parameters
+    ----------
+    media
+        Loaded media (:func:`avsync.load_media`).
+    tracks
+        Face tracks; ``None`` runs the face tracker (:func:`default_tracks`).
+    model, weights, device, max_lag, window
+        See :func:`sync_tracks`.
+
+    Returns
+    -------
+    SyncResult
+        ``no_audio`` / ``no_video`` for single-stream media; offsets positive when audio leads video.
+    """
+    common = dict(model=model if isinstance(model, str) else getattr(model, "name", "custom"),
+                  fps=float(media.fps), max_lag=int(max_lag))
+    if not media.has_audio:
+        return SyncResult(status=Status.NO_AUDIO, summary="the input has no audio track", **common)
+    if not media.has_video:
+        return SyncResult(status=Status.NO_VIDEO, summary="the input has no video track", **common)
+    if tracks is None:
+        tracks = default_tracks(media)
+    return sync_tracks(
+        media.mono(), media.sample_rate, tracks, model=model, weights=weights, device=device, max_lag=max_lag,
+        window=window, fps=media.fps,
+    )

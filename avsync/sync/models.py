@@ -1,0 +1,283 @@
+"""Lag scorers: turn one face track and the audio into a distance per lag per frame.
+
+Every scorer returns ``D[L, n]`` over the track's dense frame span ``[track.start_frame,
+track.end_frame)``: the distance (lower = better audio-visual match) between video frame
+``k = start_frame + i`` and the audio of frame ``k - lags[l]`` (positive lag = audio leads video).
+Undefined entries (invalid face frame, audio outside the file) are NaN. :func:`avsync.sync.analyze_track`
+turns ``D`` into an offset, a confidence and a timeline; the scorers own devices and batching.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+import torch
+
+from avsync.encoders.motion import AudioSignal, VisualSignal, audio_activity, highpass, mouth_activity
+from avsync.errors import BundleError, NoFaceError
+from avsync.features.audio import frame_energy, mfcc
+from avsync.sync.types import TrackCrops
+
+__all__ = [
+    "LagScorer",
+    "LightASDScorer",
+    "ModelName",
+    "MotionScorer",
+    "SyncNetScorer",
+    "audio_frame_count",
+    "dense_track",
+    "make_scorer",
+]
+
+ModelName = Literal["motion", "syncnet", "light-asd"]
+
+
+class LagScorer(Protocol):
+    """What :func:`~avsync.sync.analyze_track` needs from a model."""
+
+    name: str
+    crops: Literal["mouth", "face"]
+
+    def distances(self, audio: np.ndarray, sample_rate: int, track: TrackCrops, lags: np.ndarray) -> np.ndarray:
+        """``[L, n]`` float64 distances (NaN where undefined) for ``n = track.end_frame - track.start_frame``."""
+        ...
+
+
+def audio_frame_count(num_samples: int, sample_rate: int, fps: float) -> int:
+    """Video frames covered (even partly) by ``num_samples`` of audio."""
+    return int(math.ceil(num_samples * fps / sample_rate - 1e-9))
+
+
+def dense_track(track: TrackCrops, which: Literal["mouth", "face"]) -> tuple[np.ndarray, np.ndarray]:
+    """Crops on the dense span ``[start_frame, end_frame)``; missing/invalid frames repeat the last valid crop.
+
+    Returns ``(crops [n, S, S] uint8, valid [n] bool)``.
+    """
+    arr = getattr(track, which)
+    if arr is None:
+        raise NoFaceError(f"track {track.track_id} has no {which} crops", hint=f"the tracker must provide {which} crops")
+    n = track.end_frame - track.start_frame
+    valid = np.zeros(n, bool)
+    idx = track.frames - track.start_frame
+    valid[idx] = track.valid
+    out = np.zeros((n,) + arr.shape[1:], arr.dtype)
+    out[idx] = arr
+    # forward-fill invalid frames (then back-fill the head) so that convolutional models see continuous video
+    src = np.where(valid, np.arange(n), -1)
+    src = np.maximum.accumulate(src)
+    first = int(np.argmax(valid)) if valid.any() else 0
+    src[src < 0] = first
+    return out[src], valid
+
+
+def _shifted(values: np.ndarray, start_frame: int, n: int, lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values[k - lag]`` for ``k`` in the span, per lag: ``([L, n, ...], valid [L, n])``."""
+    j = start_frame + np.arange(n)[None, :] - lags[:, None]
+    ok = (j >= 0) & (j < len(values))
+    return values[np.clip(j, 0, max(len(values) - 1, 0))], ok
+
+
+@dataclass
+class MotionScorer:
+    """Training-free baseline: mouth activity cross-correlated with audio activity.
+
+    Both signals are high-passed (a moving average of ``highpass_s`` is removed) and z-scored; the
+    distance of frame ``k`` at lag ``L`` is ``1 - z_mouth[k] * z_audio[k - L]``, so the mean distance
+    over a window is one minus the correlation of the two signals there.
+
+    Parameters
+    ----------
+    visual, audio
+        Mouth signal (``"motion"``: frame differences, the default; ``"opening"``: mouth darkness;
+        ``"both"``: the average of the two pairings) and audio signal (``"energy"`` in dB, the
+        default, or ``"flux"``: its changes). Motion against energy is the pairing that is robust on
+        real faces (SyncNet's demo clip: +3 frames, as SyncNet); opening against energy is exact on
+        synthetic clips but sensitive to lighting, teeth and beards.
+    """
+
+    visual: VisualSignal | Literal["both"] = "motion"
+    audio: AudioSignal = "energy"
+    highpass_s: float = 1.0
+    name: str = "motion"
+    crops: Literal["mouth", "face"] = "mouth"
+
+    def distances(self, audio, sample_rate, track, lags):
+        mouth, valid = dense_track(track, "mouth")
+        fps = track.fps
+        n = len(valid)
+        m = audio_frame_count(len(audio), sample_rate, fps)
+        energy = frame_energy(np.asarray(audio, np.float32), sample_rate, fps=fps, num_frames=m, align="center")
+        pairs = [("opening", self.audio), ("motion", self.audio)] if self.visual == "both" else [(self.visual, self.audio)]
+        width = max(1, int(round(self.highpass_s * fps)) | 1)
+        vmask = torch.from_numpy(valid)
+        # motion at k uses frames k-1..k+1: a difference across a gap is not motion
+        nb_ok = valid.copy()
+        nb_ok[1:] &= valid[:-1]
+        nb_ok[:-1] &= valid[1:]
+        total = np.zeros((len(lags), n))
+        for vis_kind, aud_kind in pairs:
+            v = mouth_activity(torch.from_numpy(mouth), vis_kind)
+            vm = torch.from_numpy(nb_ok) if vis_kind == "motion" else vmask
+            a = audio_activity(energy, aud_kind)
+            zv = _zscore(highpass(v, width, vm), vm).numpy()
+            za = _zscore(highpass(a, width), None).numpy()
+            sa, ok = _shifted(za, track.start_frame, n, lags)
+            d = 1.0 - zv[None, :] * sa
+            d[~ok | ~vm.numpy()[None, :]] = np.nan
+            total += d
+        return total / len(pairs)
+
+
+def _zscore(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    x = x.to(torch.float64)
+    sel = x if mask is None else x[mask]
+    if sel.numel() < 2:
+        return torch.zeros_like(x)
+    sd = sel.std()
+    return (x - sel.mean()) / sd if sd > 1e-9 else torch.zeros_like(x)
+
+
+@dataclass
+class SyncNetScorer:
+    """Our SyncNet-style dual encoder: L2 distance between 5-frame mouth and 0.2 s MFCC embeddings.
+
+    The embedding of frame ``k`` sees mouth frames ``[k-2, k+3)`` and the MFCC of the same 0.2 s.
+    """
+
+    model: torch.nn.Module
+    device: str | torch.device = "cpu"
+    batch_size: int = 256
+    chunk: int = 2000
+    name: str = "syncnet"
+    crops: Literal["mouth", "face"] = "mouth"
+
+    def distances(self, audio, sample_rate, track, lags):
+        from avsync.encoders.syncnet import audio_windows, mouth_windows
+
+        mouth, valid = dense_track(track, "mouth")
+        fps = track.fps
+        n = len(valid)
+        m = audio_frame_count(len(audio), sample_rate, fps)
+        feats = mfcc(np.asarray(audio, np.float32), sample_rate, pcm_scale=32768.0)
+        a_win, a_ok = audio_windows(feats, m)  # [m, 13, 20]
+        v_win, v_ok = mouth_windows(torch.from_numpy(mouth), torch.from_numpy(valid))  # [n, 5, S, S]
+        model = self.model.to(self.device).eval()
+        with torch.no_grad():
+            a_emb = _batched(model.embed_audio, a_win, self.batch_size, self.device)
+            v_emb = _batched(model.embed_video, v_win, self.batch_size, self.device)
+        a_np, v_np, a_ok_np, v_ok_np = a_emb.numpy(), v_emb.numpy(), a_ok.numpy(), v_ok.numpy()
+        d = np.full((len(lags), n), np.nan)
+        for i in range(0, n, self.chunk):  # bounded memory: [L, chunk, D] at a time
+            j = min(n, i + self.chunk)
+            sa, ok = _shifted(a_np, track.start_frame + i, j - i, lags)
+            sok = _shifted(a_ok_np, track.start_frame + i, j - i, lags)[0]
+            di = np.linalg.norm(sa - v_np[None, i:j], axis=-1).astype(np.float64)
+            di[~ok | ~sok | ~v_ok_np[None, i:j]] = np.nan
+            d[:, i:j] = di
+        return d
+
+
+def _batched(fn, x: torch.Tensor, bs: int, device) -> torch.Tensor:
+    outs = [fn(x[i : i + bs].to(device)).float().cpu() for i in range(0, len(x), bs)]
+    return torch.cat(outs) if outs else torch.zeros(0)
+
+
+@dataclass
+class LightASDScorer:
+    """Light-ASD speaking score with the audio shifted by each lag; distance = ``-score``.
+
+    Visual embeddings are computed once, audio embeddings once (four MFCC frames per video frame),
+    and only the GRU backend runs per lag. ``speaking_score(track)`` after :meth:`distances` gives
+    the mean score at lag 0 over valid frames (active-speaker evidence).
+    """
+
+    model: torch.nn.Module
+    device: str | torch.device = "cpu"
+    chunk: int = 250
+    name: str = "light-asd"
+    crops: Literal["mouth", "face"] = "face"
+    last_speaking_score: dict = field(default_factory=dict)
+
+    def distances(self, audio, sample_rate, track, lags):
+        faces, valid = dense_track(track, "face")
+        fps = track.fps
+        n = len(valid)
+        m = audio_frame_count(len(audio), sample_rate, fps)
+        feats = mfcc(np.asarray(audio, np.float32), sample_rate, pcm_scale=32768.0)
+        need = 4 * m
+        feats = torch.nn.functional.pad(feats, (0, 0, 0, max(0, need - feats.shape[0])))[:need]
+        model = self.model.to(self.device).eval()
+        c = self.chunk
+        with torch.no_grad():
+            a_emb = torch.cat(
+                [model.encode_audio(feats[4 * i : 4 * (i + c)][None].to(self.device))[0].cpu() for i in range(0, m, c)]
+            ) if m else torch.zeros(0, 128)
+            f = torch.from_numpy(faces)
+            v_emb = torch.cat([model.encode_visual(f[i : i + c][None].to(self.device))[0].cpu() for i in range(0, n, c)])
+            a_np = a_emb.numpy()
+            scores, oks = [], []
+            for i in range(0, n, c):  # [L, chunk, 128] at a time
+                j = min(n, i + c)
+                sa, ok = _shifted(a_np, track.start_frame + i, j - i, lags)
+                x = torch.from_numpy(sa) + v_emb[None, i:j]
+                scores.append(model.av_head(model.backend(x.to(self.device)))[..., 1].cpu())
+                oks.append(ok)
+            s = torch.cat(scores, dim=1).numpy().astype(np.float64)
+            ok = np.concatenate(oks, axis=1)
+        s[~ok | ~valid[None, :]] = np.nan
+        zero = int(np.flatnonzero(lags == 0)[0]) if np.any(lags == 0) else None
+        if zero is not None and np.isfinite(s[zero]).any():
+            self.last_speaking_score[track.track_id] = float(np.nanmean(s[zero]))
+        return -s
+
+
+def _resolve_weights(kind: str, weights: str | os.PathLike | None) -> str:
+    if weights is not None:
+        return os.fspath(weights)
+    names = {"light-asd": ["light-asd/pretrain_AVA_CVPR.model", "pretrain_AVA_CVPR.model"], "syncnet": ["syncnet/avsync_syncnet.safetensors"]}
+    root = os.environ.get("AVSYNC_MODELS_DIR")
+    if root:
+        for rel in names[kind]:
+            p = os.path.join(root, rel)
+            if os.path.exists(p):
+                return p
+    if kind == "syncnet":
+        raise BundleError(
+            "no trained SyncNet-style checkpoint is shipped yet",
+            hint="train one with avsync.training.sync and pass weights=PATH, or use model='motion'",
+        )
+    raise BundleError(
+        f"no {kind} checkpoint found",
+        hint="pass weights=PATH or put pretrain_AVA_CVPR.model under $AVSYNC_MODELS_DIR/light-asd/",
+    )
+
+
+def make_scorer(
+    model: ModelName | LagScorer = "motion",
+    *,
+    weights: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+) -> LagScorer:
+    """Build a scorer by name (``"motion"``, ``"syncnet"``, ``"light-asd"``) or return ``model`` as is.
+
+    ``weights``: checkpoint path for the learned models (default: ``$AVSYNC_MODELS_DIR``).
+    """
+    if not isinstance(model, str):
+        return model
+    if model == "motion":
+        return MotionScorer()
+    if model == "light-asd":
+        from avsync.encoders.lightasd import load_lightasd
+
+        return LightASDScorer(load_lightasd(_resolve_weights("light-asd", weights)), device=device)
+    if model == "syncnet":
+        from avsync.encoders.syncnet import load_syncnet
+
+        return SyncNetScorer(load_syncnet(_resolve_weights("syncnet", weights)), device=device)
+    from avsync.errors import ConfigError
+
+    raise ConfigError(f"unknown sync model {model!r}", hint="choose motion, syncnet or light-asd")

@@ -1,0 +1,1 @@
+"""Training recipes (sync, spoof). Never imported by inference code."""

@@ -1,0 +1,88 @@
+"""``avsync sync FILE [--json] [--model NAME] [--plot out.png]``: audio-visual offset and confidence per face."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+import avsync
+from avsync_cli.common import EXIT_INPUT_FAILED, echo_json, exit_code_for
+
+
+def _box(value: str | None):
+    if value is None:
+        return None
+    try:
+        box = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not (0 <= box[0] < box[2] <= 1 and 0 <= box[1] < box[3] <= 1):
+        raise click.BadParameter("expected x0,y0,x1,y1 as fractions of the frame, e.g. 0.3,0.5,0.7,0.75")
+    return box
+
+
+def _text(res) -> str:
+    lines = [f"{res.status}: {res.summary}"]
+    if res.offset_frames is not None:
+        lines.append(f"  offset {res.offset_frames:+d} frames ({res.offset_ms:+.0f} ms; + = audio leads video)")
+    if res.confidence is not None:
+        lines.append(f"  confidence {res.confidence:.3f}  min distance {res.min_distance:.3f}  model {res.model}")
+    if res.evidence:
+        lines.append(f"  active speaker: {res.evidence}")
+    for f in res.faces:
+        off = "-" if f.offset_frames is None else f"{f.offset_frames:+d}"
+        conf = "-" if f.confidence is None else f"{f.confidence:.3f}"
+        lines.append(f"  track {f.track_id} [{f.start:.2f}-{f.end:.2f} s] {f.status} offset {off} confidence {conf}")
+    if res.message:
+        lines.append(f"  {res.message}")
+    return "\n".join(lines)
+
+
+@click.command("sync")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print the SyncResult as JSON.")
+@click.option("--model", type=click.Choice(["motion", "syncnet", "light-asd"]), default="motion", show_default=True,
+              help="motion: training-free mouth motion vs audio energy; syncnet: our dual encoder (needs --weights); "
+                   "light-asd: the public Light-ASD checkpoint (needs --weights or $AVSYNC_MODELS_DIR).")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None, help="Checkpoint of the model.")
+@click.option("--max-lag", type=click.IntRange(1, 250), default=15, show_default=True,
+              help="Search offsets within ± this many frames (25 fps).")
+@click.option("--mouth-box", default=None, metavar="X0,Y0,X1,Y1",
+              help="Use this fixed mouth region (fractions of the frame) instead of face tracking, "
+                   "e.g. 0.3,0.5,0.7,0.75 for a face-crop video (with --model light-asd the whole frame is the face).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Save a PNG of the lag curve and timeline.")
+def command(file, as_json, model, weights, max_lag, mouth_box, plot_path) -> None:
+    """Measure the audio/video offset of FILE per face: offset in frames and ms (positive = audio leads
+    video), confidence (median - minimum distance over lags), a per-window timeline, and the active speaker.
+
+    Statuses: ok, out_of_range (best match at the edge of ±max-lag), no_face, no_speech, no_audio, no_video.
+    """
+    from avsync.sync import analyze_sync, fixed_box_track
+
+    box = _box(mouth_box)
+    try:
+        media = avsync.load_media(file)
+        tracks = None
+        if box is not None and media.has_video:
+            face = (0.0, 0.0, 1.0, 1.0) if model == "light-asd" else None
+            tracks = [fixed_box_track(media, mouth_box=box, face_box=face)]
+        res = analyze_sync(media, tracks, model=model, weights=weights, max_lag=max_lag)
+    except avsync.AvsyncError as e:
+        if box is None and e.status == avsync.Status.MODEL_ERROR and "face tracking" in e.message:
+            e = avsync.AvsyncError(e.message, status=e.status,
+                                   hint="on a face-crop video pass --mouth-box X0,Y0,X1,Y1 (e.g. 0.3,0.5,0.7,0.75)")
+        if as_json:
+            echo_json({"path": file, "status": str(e.status), "message": str(e)})
+        else:
+            click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_INPUT_FAILED)
+    if plot_path:
+        from avsync.sync.plot import plot_sync
+
+        plot_sync(res, plot_path)
+    if as_json:
+        echo_json({"path": file, **res.to_dict()})
+    else:
+        click.echo(_text(res))
+    sys.exit(exit_code_for([res.status]))

@@ -1,0 +1,53 @@
+"""``avsync sync`` through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from avsync_cli.main import cli
+from click.testing import CliRunner
+
+SIZE = (160, 120)
+
+
+def _box(size=SIZE):
+    w, h = size
+    r = min(w, h) // 3
+    cx, my = w // 2, h // 2 + r // 2
+    return f"{(cx - 0.6 * r) / w:.4f},{(my - 0.5 * r) / h:.4f},{(cx + 0.6 * r) / w:.4f},{(my + 0.5 * r) / h:.4f}"
+
+
+@pytest.fixture(scope="module")
+def offset_clip(clip):
+    return clip("cli_sync", duration=3.0, size=SIZE, offset_s=0.12)
+
+
+def test_sync_json_with_fixed_box(offset_clip, tmp_path):
+    png = tmp_path / "sync.png"
+    r = CliRunner().invoke(cli, ["sync", offset_clip, "--json", "--mouth-box", _box(), "--plot", str(png)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["status"] == "ok" and abs(d["offset_frames"] - 3) <= 1
+    assert d["model"] == "motion" and d["faces"][0]["windows"]
+    assert png.stat().st_size > 1000
+
+
+def test_sync_text_and_out_of_range(offset_clip):
+    r = CliRunner().invoke(cli, ["sync", offset_clip, "--mouth-box", _box(), "--max-lag", "2"])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("out_of_range")
+
+
+def test_sync_without_tracker_is_a_clear_error(offset_clip):
+    r = CliRunner().invoke(cli, ["sync", offset_clip, "--json"])
+    assert r.exit_code == 1
+    d = json.loads(r.output)
+    assert d["status"] == "model_error" and "--mouth-box" in d["message"]
+
+
+def test_sync_usage_errors(offset_clip, tmp_path):
+    r = CliRunner().invoke(cli, ["sync", offset_clip, "--mouth-box", "1,2,3"])
+    assert r.exit_code == 2
+    r = CliRunner().invoke(cli, ["sync", str(tmp_path / "missing.mp4"), "--mouth-box", _box()])
+    assert r.exit_code == 1 and "error" in r.output

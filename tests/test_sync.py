@@ -1,0 +1,278 @@
+"""Sync analysis on synthetic clips with a known offset (positive = audio leads video)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from avsync.errors import AvsyncError
+from avsync.media import Media, load_media
+from avsync.results import Status
+from avsync.sync import (
+    FaceSync,
+    MotionScorer,
+    SyncResult,
+    TrackCrops,
+    analyze_sync,
+    fixed_box_track,
+    sync_tracks,
+)
+from avsync.timebase import SlidingWindow
+
+SIZE = (160, 120)
+
+
+def mouth_box(size=SIZE):
+    """The synthetic mouth region (see avsync.synth._frame_image) as frame fractions."""
+    w, h = size
+    r = min(w, h) // 3
+    cx, my = w // 2, h // 2 + r // 2
+    return ((cx - 0.6 * r) / w, (my - 0.5 * r) / h, (cx + 0.6 * r) / w, (my + 0.5 * r) / h)
+
+
+def face_box(size=SIZE):
+    w, h = size
+    r = min(w, h) // 3
+    return ((w // 2 - r) / w, (h // 2 - r) / h, (w // 2 + r) / w, (h // 2 + r) / h)
+
+
+@pytest.fixture(scope="module")
+def synth(clip):
+    cache = {}
+
+    def get(offset_s=0.0, **kw):
+        key = (offset_s, tuple(sorted(kw.items())))
+        if key not in cache:
+            path = clip(f"sync_{offset_s}_{len(cache)}", duration=4.0, size=SIZE, offset_s=offset_s, **kw)
+            media = load_media(path)
+            cache[key] = (media, fixed_box_track(media, mouth_box=mouth_box()))
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture()
+def one_thread():
+    """Small CPU training runs are much faster single-threaded on a shared machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def shift_audio(audio: np.ndarray, frames: int, sr: int = 16000, fps: float = 25.0) -> np.ndarray:
+    """Audio made to lead video by ``frames`` more (samples moved earlier, zero-padded)."""
+    n = int(round(frames * sr / fps))
+    out = np.zeros_like(audio)
+    if n >= 0:
+        out[: len(audio) - n] = audio[n:]
+    else:
+        out[-n:] = audio[: len(audio) + n]
+    return out
+
+
+@pytest.mark.parametrize("offset_s", [0.0, 0.12, -0.2, 0.28])
+@pytest.mark.parametrize("visual", ["motion", "opening"])
+def test_recovers_known_offset(synth, offset_s, visual):
+    media, track = synth(offset_s)
+    res = analyze_sync(media, [track], model=MotionScorer(visual=visual))
+    assert res.status == Status.OK, res.message
+    expected = round(offset_s * 25)
+    assert abs(res.offset_frames - expected) <= 1
+    assert res.offset_ms == pytest.approx(res.offset_frames * 40.0)
+    assert res.confidence > 0.3
+    assert res.active_track_id == 0
+    word = "in sync" if expected == 0 else ("leads" if expected > 0 else "lags")
+    assert word in res.summary
+
+
+@pytest.mark.parametrize("k", [-4, 3, 7])
+def test_shifting_audio_moves_estimate_by_k(synth, k):
+    media, track = synth(0.08)
+    audio = media.mono()
+    base = sync_tracks(audio, 16000, [track]).offset_frames
+    moved = sync_tracks(shift_audio(audio, k), 16000, [track]).offset_frames
+    assert moved - base == k
+
+
+def test_out_of_range_instead_of_a_wrong_number(synth):
+    media, track = synth(0.4)  # +10 frames
+    res = analyze_sync(media, [track], max_lag=6)
+    assert res.status == Status.OUT_OF_RANGE
+    assert res.offset_frames is None and res.offset_ms is None
+    assert "range" in res.summary
+    assert res.faces[0].curve and len(res.faces[0].lags) == 13
+    ok = analyze_sync(media, [track], max_lag=15)
+    assert ok.status == Status.OK and abs(ok.offset_frames - 10) <= 1
+
+
+def test_no_face_when_no_valid_frames(synth):
+    media, track = synth(0.0)
+    blind = TrackCrops(track_id=3, frames=track.frames, valid=np.zeros(len(track), bool), mouth=track.mouth)
+    res = analyze_sync(media, [blind])
+    assert res.status == Status.NO_FACE
+    assert res.faces[0].status == Status.NO_FACE and res.faces[0].track_id == 3
+    assert res.offset_frames is None
+    assert analyze_sync(media, []).status == Status.NO_FACE
+
+
+def test_no_speech_for_silence(synth):
+    media, track = synth(0.0)
+    res = sync_tracks(np.zeros_like(media.mono()), 16000, [track])
+    assert res.status == Status.NO_SPEECH
+    assert res.offset_frames is None and res.faces[0].status == Status.NO_SPEECH
+    hiss = (1e-4 * np.random.default_rng(0).standard_normal(len(media.mono()))).astype(np.float32)
+    assert sync_tracks(hiss, 16000, [track]).status == Status.NO_SPEECH
+
+
+def test_no_audio_and_no_video():
+    frames = np.zeros((50, 32, 32), np.uint8)
+    assert analyze_sync(Media.from_arrays(None, frames=frames)).status == Status.NO_AUDIO
+    assert analyze_sync(Media.from_arrays(np.zeros(16000, np.float32))).status == Status.NO_VIDEO
+
+
+def test_without_tracks_and_tracker_raises_clear_error(synth):
+    media, _ = synth(0.0)
+    with pytest.raises(AvsyncError, match="face tracking is not available") as e:
+        analyze_sync(media)
+    assert "tracks=" in str(e.value)
+
+
+def test_active_speaker_among_two_faces(synth):
+    media, speaker = synth(0.12)
+    _, other = synth(0.0, event_period_s=0.56, seed=3)  # another face, moving to other words
+    listener = TrackCrops(track_id=7, frames=other.frames, valid=other.valid, mouth=other.mouth)
+    res = analyze_sync(media, [listener, speaker])
+    assert res.status == Status.OK
+    assert res.active_track_id == 0
+    assert abs(res.offset_frames - 3) <= 1
+    by_id = {f.track_id: f for f in res.faces}
+    assert by_id[0].confidence > by_id[7].confidence
+    assert "track 0" in res.evidence and "track 7" in res.evidence
+
+
+def test_timeline_windows_and_gaps(synth):
+    media, track = synth(-0.12)
+    valid = track.valid.copy()
+    valid[60:] = False  # the face is lost after 2.4 s
+    partial = TrackCrops(track_id=0, frames=track.frames, valid=valid, mouth=track.mouth)
+    grid = SlidingWindow(duration=1.6, step=0.4)
+    res = analyze_sync(media, [partial], window=grid)
+    assert res.status == Status.OK and abs(res.offset_frames + 3) <= 1
+    starts = [w.start for w in res.windows]
+    assert starts[:3] == pytest.approx([0.0, 0.4, 0.8])
+    assert all(w.end - w.start <= 1.6 + 1e-9 for w in res.windows)
+    late = [w for w in res.windows if w.start >= 2.4]
+    assert late and all(w.status == Status.NO_FACE and w.distance is None for w in late)
+    early = [w for w in res.windows if w.end <= 2.4 and w.status == Status.OK]
+    assert len(early) >= 2
+    assert all(w.distance is not None and w.confidence is not None for w in early)
+    assert np.median([w.offset_frames for w in early]) == pytest.approx(res.offset_frames, abs=1)
+
+
+def test_result_roundtrip(synth):
+    media, track = synth(0.12)
+    res = analyze_sync(media, [track])
+    again = SyncResult.from_json(res.to_json())
+    assert again == res
+    assert isinstance(again.faces[0], FaceSync) and again.faces[0].windows == res.faces[0].windows
+    d = res.to_dict()
+    assert d["status"] == "ok" and d["faces"][0]["windows"][0]["status"] in {s.value for s in Status}
+
+
+def test_track_validation():
+    with pytest.raises(ValueError, match="increasing"):
+        TrackCrops(track_id=0, frames=np.array([0, 2, 1]), valid=np.ones(3, bool))
+    with pytest.raises(ValueError, match="mouth crops"):
+        TrackCrops(track_id=0, frames=np.arange(3), valid=np.ones(3, bool), mouth=np.zeros((2, 8, 8), np.uint8))
+
+
+def test_syncnet_training_reduces_loss_and_finds_offset(clip, one_thread):
+    from avsync.encoders.syncnet import SyncNetConfig, SyncNetStyle
+    from avsync.sync import SyncNetScorer
+    from avsync.training.sync import SyncTrainConfig, clip_from_track, train_sync
+
+    torch.manual_seed(0)
+    size = (96, 72)
+    clips = []
+    for i, (period, tone) in enumerate([(0.8, 440.0), (0.56, 300.0), (0.68, 600.0)]):
+        media = load_media(clip(f"train_{i}", duration=4.0, size=size, event_period_s=period, channel_tones=(tone,), seed=i))
+        clips.append(clip_from_track(media, fixed_box_track(media, mouth_box=mouth_box(size), mouth_size=24)))
+    model = SyncNetStyle(SyncNetConfig(mouth_size=24, width=16, embed_dim=32))
+    log = train_sync(model, clips, SyncTrainConfig(steps=60, batch_size=16, lr=3e-3, seed=0))
+    assert len(log.loss) == 60
+    assert np.mean(log.loss[-10:]) < 0.8 * np.mean(log.loss[:10])
+    assert np.mean(log.accuracy[-10:]) > np.mean(log.accuracy[:10])
+    # the few-step model already orders lags on a held-out clip
+    media = load_media(clip("train_heldout", duration=4.0, size=size, offset_s=0.12, event_period_s=0.72, seed=5))
+    res = sync_tracks(media.mono(), 16000, [fixed_box_track(media, mouth_box=mouth_box(size), mouth_size=24)],
+                      model=SyncNetScorer(model))
+    assert res.status == Status.OK and abs(res.offset_frames - 3) <= 1
+
+
+def test_unknown_model_and_missing_syncnet_weights(synth, monkeypatch):
+    from avsync.errors import BundleError, ConfigError
+
+    media, track = synth(0.0)
+    monkeypatch.delenv("AVSYNC_MODELS_DIR", raising=False)
+    with pytest.raises(ConfigError):
+        analyze_sync(media, [track], model="nope")
+    with pytest.raises(BundleError, match="no trained SyncNet-style checkpoint"):
+        analyze_sync(media, [track], model="syncnet")
+
+
+@pytest.mark.shared
+def test_light_asd_scorer_on_synthetic_clip(shared, synth, one_thread):
+    media, _ = synth(0.0)
+    faces = fixed_box_track(media, mouth_box=None, face_box=face_box())
+    assert faces.face.shape[1:] == (112, 112)
+    res = analyze_sync(media, [faces], model="light-asd",
+                       weights=shared / "weights" / "light-asd" / "pretrain_AVA_CVPR.model", max_lag=5)
+    assert res.model == "light-asd"
+    face = res.faces[0]
+    assert face.status in (Status.OK, Status.OUT_OF_RANGE)
+    assert face.speaking_score is not None and np.isfinite(face.speaking_score)
+    assert len(face.curve) == 11 and all(c is not None for c in face.curve)
+
+
+def test_manifest_loader_and_training_entry_point(clip, tmp_path, one_thread):
+    from avsync.encoders.syncnet import load_syncnet
+    from avsync.training.sync import clips_from_manifest, main
+
+    size = (96, 72)
+    a = clip("manifest_a", duration=2.0, size=size)
+    b = clip("manifest_b", duration=2.0, size=size, event_period_s=0.56, seed=2)
+    c = clip("manifest_c", duration=2.0, size=size, offset_s=0.12)
+    manifest = tmp_path / "clips.csv"
+    manifest.write_text(f"path,offset_frames\n{a},0\n{b},\n{c},3\n")
+    box = mouth_box(size)
+
+    def track_fn(media):
+        return [fixed_box_track(media, mouth_box=box, mouth_size=24)]
+
+    clips = clips_from_manifest(manifest, track_fn=track_fn)
+    assert [cl.name for cl in clips] == [a, b]  # the known out-of-sync clip is skipped
+    assert clips[0].mouth.shape[1:] == (24, 24) and clips[0].valid.all()
+    with pytest.raises(AvsyncError, match="face tracking"):
+        clips_from_manifest(manifest)  # no tracker yet: a clear error, not an empty list
+    out = tmp_path / "m.safetensors"
+    box_arg = ",".join(f"{v:.4f}" for v in box)
+    assert main(["--manifest", str(manifest), "--out", str(out), "--steps", "3", "--batch-size", "4",
+                 "--mouth-box", box_arg, "--mouth-size", "32"]) == 0
+    assert load_syncnet(out).config.mouth_size == 32
+
+
+def test_syncnet_scorer_chunking_and_batching_do_not_change_distances(synth):
+    from avsync.encoders.syncnet import SyncNetConfig, SyncNetStyle
+    from avsync.sync import SyncNetScorer
+
+    torch.manual_seed(0)
+    media, track = synth(0.0)
+    model = SyncNetStyle(SyncNetConfig(mouth_size=48, width=8, embed_dim=16)).eval()
+    lags = np.arange(-4, 5)
+    full = SyncNetScorer(model).distances(media.mono(), 16000, track, lags)
+    small = SyncNetScorer(model, batch_size=7, chunk=13).distances(media.mono(), 16000, track, lags)
+    assert full.shape == (9, len(track))
+    np.testing.assert_allclose(small, full, atol=1e-5, equal_nan=True)
+    assert np.isnan(full[:, :2]).all() and np.isfinite(full[4, 10:-10]).all()
