@@ -144,7 +144,6 @@ class HaarDetector:
     def detect(self, image: np.ndarray) -> Detections:
         cv2 = self._cv2
         gray = image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
-        gray = cv2.equalizeHist(gray)
         min_size = max(16, int(min(gray.shape) * 0.05))
         rects, _, weights = self._cascade.detectMultiScale3(
             gray, scaleFactor=1.1, minNeighbors=self.min_neighbors, minSize=(min_size, min_size), outputRejectLevels=True

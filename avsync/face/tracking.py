@@ -188,8 +188,9 @@ class _Tracker:
                 self.tracks.append(t)
 
 
-def _consistent(a: Detections, b: Detections, min_iou: float, max_shift: float) -> bool:
-    """Same faces, boxes overlapping by ``min_iou``, points moved by less than ``max_shift`` × face size."""
+def _consistent(a: Detections, b: Detections, min_iou: float, max_shift: float, floor_px: float = 0.0) -> bool:
+    """Same faces, boxes overlapping by ``min_iou``, points moved by less than ``max_shift`` × face size
+    (or ``floor_px`` pixels, the detector's own jitter at its working scale, whichever is larger)."""
     if len(a) != len(b):
         return False
     if not len(a):
@@ -199,7 +200,7 @@ def _consistent(a: Detections, b: Detections, min_iou: float, max_shift: float) 
         return False
     for i, j, _ in pairs:
         size = max(a.boxes[i, 2] - a.boxes[i, 0], a.boxes[i, 3] - a.boxes[i, 1], 1.0)
-        if np.abs(a.points[i] - b.points[j]).max() > max_shift * size:
+        if np.abs(a.points[i] - b.points[j]).max() > max(max_shift * size, floor_px):
             return False
     return True
 
@@ -407,7 +408,7 @@ def track(
     def refine(p: int, k: int) -> list[int]:
         """Keyframes to process in (p, k]: bisect while neighbours disagree."""
         a, b = run_detector(p), run_detector(k)
-        if k - p <= 1 or _consistent(a, b, consistent_iou, max_point_shift):
+        if k - p <= 1 or _consistent(a, b, consistent_iou, max_point_shift, 2.0 * det_scale[0]):
             return [k]
         m = (p + k) // 2
         if m not in detected:
