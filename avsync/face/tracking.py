@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Callable, Literal, Sequence
 
 import numpy as np
 
@@ -42,6 +42,9 @@ from avsync.face.detectors import DetectorName, FaceDetector, _require, get_dete
 from avsync.face.types import Detections, FaceTrack, FaceTracks
 from avsync.media import Media
 from avsync.results import Status
+
+if TYPE_CHECKING:
+    from avsync.face.blazeface import FaceMeshLandmarker
 
 __all__ = ["track", "iou_matrix", "CropName"]
 
@@ -110,6 +113,8 @@ class _Track:
     sm_pts: list = field(default_factory=list)
     mouth: list = field(default_factory=list)
     face: list = field(default_factory=list)
+    lips: list = field(default_factory=list)
+    mopen: list = field(default_factory=list)
 
     @property
     def known_end(self) -> int:
@@ -148,7 +153,8 @@ class _Track:
     def trim(self):
         """Cut the unseen tail after the last sighting."""
         n = self.last_seen - self.first + 1
-        for lst in (self.box, self.pts, self.score, self.valid, self.sm_box, self.sm_pts, self.mouth, self.face):
+        for lst in (self.box, self.pts, self.score, self.valid, self.sm_box, self.sm_pts, self.mouth, self.face,
+                    self.lips, self.mopen):
             del lst[n:]
 
 
@@ -259,6 +265,7 @@ def track(
     start: float = 0.0,
     end: float | None = None,
     chunk_size: int = 32,
+    landmarks: "FaceMeshLandmarker | None" = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> FaceTracks:
     """Detect and follow every face of a video; optionally cut mouth and face crops in the same pass.
@@ -314,6 +321,10 @@ def track(
         Time range in seconds.
     chunk_size
         Frames decoded per chunk (memory: about ``chunk_size + 2 × keyframe_interval`` work frames).
+    landmarks
+        A :class:`~avsync.face.blazeface.FaceMeshLandmarker`: adds ``FaceTrack.lip_landmarks``
+        ``[N, 40, 2]`` (displayed-frame pixels; NaN where invalid) and ``FaceTrack.mouth_open``
+        ``[N]`` (inner-lip gap / mouth width), computed in batches from the smoothed boxes.
     progress
         Called with ``(frames_done, frames_total)`` after each chunk.
 
@@ -331,6 +342,7 @@ def track(
     if media.info.video is None:
         raise MediaError("the input has no video track", status=Status.NO_VIDEO, hint="face tracking needs video")
     det = get_detector(detector)
+    landmarker = landmarks
     crops = tuple(crops)
     for c in crops:
         if c not in ("mouth", "face"):
@@ -455,12 +467,19 @@ def track(
 
     def finalize(upto: int):
         """Smooth and crop every track frame < ``upto``; free buffered frames no longer needed."""
+        todo = []  # (track, position, work image, work box, work points) for the landmarker
         for tr in tracker.tracks:
             stop = min(upto, tr.known_end)
             for t in range(tr.finalized_end, stop):
                 box, pts = _gauss_smooth(tr, t, smooth_sigma, radius)
                 tr.sm_box.append(box)
                 tr.sm_pts.append(pts)
+                if landmarker is not None:
+                    tr.lips.append(np.full((40, 2), np.nan, np.float32))
+                    tr.mopen.append(np.nan)
+                    if tr.valid[t - tr.first]:
+                        s4 = np.array([1 / to_disp[0], 1 / to_disp[1]] * 2, np.float32)
+                        todo.append((tr, t - tr.first, buffer[t], box * s4, pts / to_disp))
                 if crops:
                     img = buffer[t]
                     s4 = np.array([1 / to_disp[0], 1 / to_disp[1]] * 2, np.float32)
@@ -471,6 +490,14 @@ def track(
                                                    color=mouth_color))
                     if "face" in crops:
                         tr.face.append(face_crop(img, wbox, crop_scale=face_crop_scale))
+        for a in range(0, len(todo), 64):
+            part = todo[a : a + 64]
+            _, lm = landmarker([p[2] for p in part], np.stack([p[3] for p in part]), np.stack([p[4] for p in part]))
+            lips = landmarker.lips(lm) * to_disp
+            mo = landmarker.mouth_open(lm)
+            for (tr, i, *_), lp, m in zip(part, lips, mo):
+                tr.lips[i] = lp
+                tr.mopen[i] = float(m)
         keep_from = min([upto] + [tr.finalized_end for tr in tracker.tracks if tr.finalized_end < tr.known_end])
         if last_key is not None:
             keep_from = min(keep_from, last_key)
@@ -481,7 +508,7 @@ def track(
     last_frame = None
     done = 0
     # gray decoding is ~2.5x faster than RGB (the Y plane, no colour conversion); RGB only for RGB crops
-    gray = not ("mouth" in crops and mouth_color == "rgb")
+    gray = not ("mouth" in crops and mouth_color == "rgb") and landmarks is None
     for chunk in media.frames(chunk_size=chunk_size, size=None if (ww, wh) == (width, height) else (ww, wh), gray=gray,
                               start=start, end=end):
         for img, f in zip(chunk.images, chunk.indices):
@@ -541,6 +568,8 @@ def track(
                 points_estimated=estimated[0],
                 mouth_crops=np.stack(tr.mouth[:n]) if "mouth" in crops else None,
                 face_crops=np.stack(tr.face[:n]) if "face" in crops else None,
+                lip_landmarks=np.stack(tr.lips[:n]).astype(np.float32) if landmarker is not None else None,
+                mouth_open=np.asarray(tr.mopen[:n], np.float32) if landmarker is not None else None,
             )
         )
     out.sort(key=lambda t: (-t.num_valid, t.start_frame))
