@@ -248,6 +248,7 @@ def track(
     mouth_size: int = 96,
     mouth_color: CropColor = "gray",
     mouth_scale: float = 0.7,
+    mouth_shift: float = 0.07,
     face_crop_scale: float = 0.40,
     keyframe_interval: int = 8,
     consistent_iou: float = 0.7,
@@ -287,6 +288,8 @@ def track(
         ``"gray"`` or ``"rgb"``.
     mouth_scale
         Mouth crop side as a fraction of the face-box width.
+    mouth_shift
+        Mouth crop centre moved this fraction of the side down the face from the corners' midpoint.
     face_crop_scale
         Light-ASD box enlargement (0.40).
     keyframe_interval
@@ -485,7 +488,7 @@ def track(
                     s4 = np.array([1 / to_disp[0], 1 / to_disp[1]] * 2, np.float32)
                     wbox, wpts = box * s4, pts / to_disp
                     if "mouth" in crops:
-                        c, side, ang = mouth_geometry(wbox[None], wpts[None], scale=mouth_scale)
+                        c, side, ang = mouth_geometry(wbox[None], wpts[None], scale=mouth_scale, shift=mouth_shift)
                         tr.mouth.append(mouth_crop(img, c[0], float(side[0]), float(ang[0]), size=mouth_size,
                                                    color=mouth_color))
                     if "face" in crops:

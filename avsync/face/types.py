@@ -156,11 +156,11 @@ class FaceTrack(Serializable):
     def mean_score(self) -> float:
         return float(self.scores[self.valid].mean()) if self.num_valid else 0.0
 
-    def mouth_boxes(self, *, scale: float = 0.7) -> np.ndarray:
+    def mouth_boxes(self, *, scale: float = 0.7, shift: float = 0.07) -> np.ndarray:
         """``float32 [N, 4]`` axis-aligned boxes around the mouth (the region mouth crops cover)."""
         from avsync.face.crops import mouth_geometry
 
-        c, side, _ = mouth_geometry(self.boxes, self.points, scale=scale)
+        c, side, _ = mouth_geometry(self.boxes, self.points, scale=scale, shift=shift)
         h = side[:, None] / 2
         return np.concatenate([c - h, c + h], axis=1).astype(np.float32)
 
