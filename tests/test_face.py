@@ -316,3 +316,20 @@ def test_cli_faces_json_and_preview(tmp_path, patch):
     assert prev.exists() and avsync.inspect_media(str(prev)).video.frames == 25
     r = CliRunner().invoke(cli, ["faces", str(tmp_path / "missing.mp4")])
     assert r.exit_code == 1
+
+
+def test_auto_falls_back_to_haar_without_yuface(monkeypatch, patch):
+    import sys
+
+    from avsync.face import get_detector
+
+    monkeypatch.setitem(sys.modules, "yuface", None)  # as if the wheel were not installed
+    with pytest.raises(avsync.ConfigError) as e:
+        get_detector("yunet")
+    assert "pip install" in str(e.value)
+    assert get_detector("auto").name == "haar"
+    frames, _ = moving_clip(patch, n=20)
+    res = track(media(frames))
+    assert res.detector == "haar" and any("yuface" in w for w in res.warnings)
+    with pytest.raises(avsync.ConfigError):
+        get_detector("nope")

@@ -1,7 +1,8 @@
 """Face detectors behind one protocol.
 
-* ``"yunet"`` (default): YuNet compiled into the ``yuface`` wheel (0.5 MB, shipped with the install):
-  box + five points, fast on CPU.
+* ``"yunet"`` (what ``"auto"``, the default, picks): YuNet compiled into the ``yuface`` wheel
+  (0.5 MB, installed with avsync where a wheel exists: CPython 3.10/3.11 on Linux x86_64 and
+  Windows): box + five points, fast on CPU. Elsewhere ``"auto"`` falls back to Haar.
 * ``"haar"``: OpenCV's frontal-face Haar cascade (``opencv-python-headless<5``), a fallback with
   boxes only; the five points are estimated from average face proportions.
 * ``"blazeface"``: MediaPipe BlazeFace (PyTorch, :mod:`avsync.face.blazeface`) from a public
@@ -24,7 +25,7 @@ from avsync.results import Status
 
 __all__ = ["FaceDetector", "YuNetDetector", "HaarDetector", "get_detector", "DetectorName", "points_from_boxes"]
 
-DetectorName = Literal["yunet", "haar", "blazeface"]
+DetectorName = Literal["auto", "yunet", "haar", "blazeface"]
 
 # five points as fractions of a square Haar face box (x, y), measured on frontal faces; used when a
 # detector has no points
@@ -158,14 +159,15 @@ class HaarDetector:
         return Detections(boxes, points_from_boxes(boxes), scores.astype(np.float32), points_estimated=True)
 
 
-def get_detector(name: DetectorName | FaceDetector = "yunet", **options) -> FaceDetector:
+def get_detector(name: DetectorName | FaceDetector = "auto", **options) -> FaceDetector:
     """Build a detector by name (or return ``name`` itself if it already is one).
 
     Parameters
     ----------
     name
-        ``"yunet"`` (default, bundled), ``"haar"`` (OpenCV) or ``"blazeface"`` (PyTorch, needs
-        ``weights=`` path to ``blazeface.pth`` or ``AVSYNC_MODELS_DIR``).
+        ``"auto"`` (default: YuNet when the ``yuface`` wheel is installed, else Haar),
+        ``"yunet"``, ``"haar"`` (OpenCV) or ``"blazeface"`` (PyTorch, needs ``weights=`` path to
+        ``blazeface.pth`` or ``AVSYNC_MODELS_DIR``).
     **options
         Passed to the detector's constructor (``threshold``, ``max_side``, ``weights``, ``device``...).
     """
@@ -173,6 +175,11 @@ def get_detector(name: DetectorName | FaceDetector = "yunet", **options) -> Face
         if isinstance(name, FaceDetector):
             return name
         raise ConfigError(f"not a face detector: {name!r}")
+    if name == "auto":
+        try:
+            return YuNetDetector(**options)
+        except ConfigError:
+            return HaarDetector(**{k: v for k, v in options.items() if k in ("max_side",)})
     if name == "yunet":
         return YuNetDetector(**options)
     if name == "haar":
@@ -181,4 +188,4 @@ def get_detector(name: DetectorName | FaceDetector = "yunet", **options) -> Face
         from avsync.face.blazeface import BlazeFaceDetector
 
         return BlazeFaceDetector(**options)
-    raise ConfigError(f"unknown face detector {name!r}", hint="choose one of: yunet, haar, blazeface")
+    raise ConfigError(f"unknown face detector {name!r}", hint="choose one of: auto, yunet, haar, blazeface")

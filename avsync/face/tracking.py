@@ -243,7 +243,7 @@ def _work_size(width: int, height: int, work_size: int) -> tuple[int, int]:
 def track(
     media: Media,
     *,
-    detector: DetectorName | FaceDetector = "yunet",
+    detector: DetectorName | FaceDetector = "auto",
     crops: Sequence[CropName] = (),
     mouth_size: int = 96,
     mouth_color: CropColor = "gray",
@@ -276,8 +276,9 @@ def track(
     media
         A :class:`~avsync.media.Media` with video (from :func:`avsync.load_media` or ``from_arrays``).
     detector
-        ``"yunet"`` (default, bundled), ``"haar"`` (OpenCV), ``"blazeface"`` (PyTorch, checkpoint),
-        or a :class:`~avsync.face.detectors.FaceDetector` instance.
+        ``"auto"`` (default: ``"yunet"`` when the ``yuface`` wheel is installed, else ``"haar"``),
+        ``"yunet"``, ``"haar"`` (OpenCV), ``"blazeface"`` (PyTorch, checkpoint), or a
+        :class:`~avsync.face.detectors.FaceDetector` instance. ``FaceTracks.detector`` names the one used.
     crops
         Which crops to produce per track frame: ``"mouth"`` → ``FaceTrack.mouth_crops``
         ``uint8 [N, mouth_size, mouth_size]`` (``[..., 3]`` if ``mouth_color="rgb"``);
@@ -586,6 +587,8 @@ def track(
     need = min(int(round(fps)), max(1, num_frames // 2))
     usable = [t for t in out if t.num_valid >= need]
     warnings: list[str] = []
+    if detector == "auto" and det.name != "yunet":
+        warnings.append("the yuface wheel (YuNet) is not installed: faces found with the Haar fallback; pip install yuface")
     if usable and all(t.median_size < min_face for t in usable):
         warnings.append(f"every face is smaller than {min_face:g} px; lip analysis will be unreliable")
     if usable:

@@ -37,7 +37,8 @@ def _text(res) -> str:
 @click.option("--frames", "with_frames", is_flag=True, help="With --json: include per-frame boxes, points, validity.")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write an MP4 with boxes, track ids and mouth boxes drawn (one input only).")
-@click.option("--detector", type=click.Choice(["yunet", "haar"]), default="yunet", show_default=True)
+@click.option("--detector", type=click.Choice(["auto", "yunet", "haar"]), default="auto", show_default=True,
+              help="auto: YuNet when the yuface wheel is installed, else OpenCV Haar.")
 @click.option("--keyframe-interval", type=click.IntRange(1, 100), default=8, show_default=True,
               help="Largest number of frames between detections.")
 @click.option("--min-face", type=float, default=32.0, show_default=True, help="Faces smaller than this (px) are flagged tiny.")
