@@ -18,6 +18,7 @@ COMMANDS = {
     "sample": "sample",
     "eval": "eval",
     "sync": "sync",
+    "faces": "faces",
 }
 
 

@@ -1,0 +1,33 @@
+"""Faces: detectors behind one protocol, multi-face tracks, mouth and Light-ASD face crops.
+
+The entry point is :func:`track`::
+
+    media = avsync.load_media("clip.mp4")
+    faces = avsync.face.track(media, crops=("mouth", "face"))
+    main = faces.dominant()            # FaceTrack or None (status no_face)
+    main.frames, main.boxes, main.valid, main.mouth_crops  # [N], [N,4], [N], [N,96,96]
+
+See ``docs/faces.md`` for the design and the data layout.
+"""
+
+from avsync.face.crops import face_crop, mouth_crop, mouth_geometry
+from avsync.face.detectors import FaceDetector, HaarDetector, YuNetDetector, get_detector, points_from_boxes
+from avsync.face.tracking import iou_matrix, track
+from avsync.face.types import POINT_NAMES, Detections, FaceTrack, FaceTracks
+
+__all__ = [
+    "track",
+    "FaceTracks",
+    "FaceTrack",
+    "Detections",
+    "POINT_NAMES",
+    "FaceDetector",
+    "YuNetDetector",
+    "HaarDetector",
+    "get_detector",
+    "points_from_boxes",
+    "mouth_crop",
+    "face_crop",
+    "mouth_geometry",
+    "iou_matrix",
+]

@@ -1,0 +1,133 @@
+"""Mouth-centred crops and Light-ASD face crops from boxes and five points.
+
+Mouth crop (:func:`mouth_crop`): centre = midpoint of the two mouth corners moved 0.07 × side
+down the face (see :func:`mouth_geometry`); side = ``scale`` ×
+face-box width (default 0.7, so the mouth spans about 60 % of the crop); rotated so that the eye
+line is horizontal (``align=True``). Boxes and points are smoothed over time by the tracker before
+they get here (see :mod:`avsync.face.tracking`), so the crop is steady on a steady head.
+
+Face crop (:func:`face_crop`): Light-ASD's preprocessing (``Columbia_test.py``): half-size
+``bs = max(w, h) / 2`` of the face box, box enlarged by ``crop_scale = 0.40`` (region
+``[cy - bs, cy + bs (1 + 2 cs)] × [cx - bs (1 + cs), cx + bs (1 + cs)]``, padded with gray 110),
+resized to 224×224, gray, centre 112×112.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+__all__ = ["mouth_geometry", "mouth_crop", "face_crop", "CropColor"]
+
+CropColor = Literal["gray", "rgb"]
+
+
+def _cv2():
+    from avsync.face.detectors import _require
+
+    return _require("cv2", "opencv-python-headless<5", "crop code")
+
+
+def mouth_geometry(boxes: np.ndarray, points: np.ndarray, *, scale: float = 0.7, shift: float = 0.07):
+    """Centre ``[N, 2]``, side ``[N]`` (pixels) and roll angle ``[N]`` (radians) of mouth crops.
+
+    Parameters
+    ----------
+    boxes
+        ``[N, 4]`` face boxes ``x1, y1, x2, y2``.
+    points
+        ``[N, 5, 2]`` five points (eyes, nose, mouth corners).
+    scale
+        Crop side as a fraction of the face-box width.
+    shift
+        The centre is moved this fraction of the side down the face (perpendicular to the eye
+        line) from the corner midpoint: on the real clips of ``../shared`` the centre of the
+        face-mesh outer lip contour lies 0.07 crop sides below the corners' midpoint on average
+        (the lower lip is fuller than the upper one).
+    """
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    points = np.asarray(points, np.float32).reshape(-1, 5, 2)
+    centre = (points[:, 3] + points[:, 4]) / 2
+    side = scale * (boxes[:, 2] - boxes[:, 0])
+    eye = points[:, 1] - points[:, 0]
+    angle = np.arctan2(eye[:, 1], eye[:, 0])
+    down = np.stack([-np.sin(angle), np.cos(angle)], axis=1)
+    centre = centre + (shift * side)[:, None] * down
+    return centre.astype(np.float32), side.astype(np.float32), angle.astype(np.float32)
+
+
+def _to_color(img: np.ndarray, color: CropColor) -> np.ndarray:
+    cv2 = _cv2()
+    if color == "gray":
+        return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    return img if img.ndim == 3 else cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+
+
+def mouth_crop(
+    image: np.ndarray,
+    centre: np.ndarray,
+    side: float,
+    angle: float = 0.0,
+    *,
+    size: int = 96,
+    color: CropColor = "gray",
+) -> np.ndarray:
+    """Cut a ``size × size`` mouth crop from one frame.
+
+    Parameters
+    ----------
+    image
+        ``uint8 [H, W]`` gray or ``[H, W, 3]`` RGB frame.
+    centre
+        ``(x, y)`` mouth centre in the image's pixels.
+    side
+        Side of the square region to cut, in the image's pixels.
+    angle
+        Roll in radians (eye line angle); the crop is rotated back so the mouth is horizontal.
+    size
+        Output side in pixels.
+    color
+        ``"gray"`` → ``[size, size]``; ``"rgb"`` → ``[size, size, 3]``.
+    """
+    cv2 = _cv2()
+    img = _to_color(image, color)
+    s = size / max(float(side), 1.0)
+    if s < 0.5:  # strong downscale: smooth first to avoid aliasing
+        k = int(round(0.5 / s)) * 2 + 1
+        img = cv2.GaussianBlur(img, (k, k), 0)
+    m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), float(np.degrees(angle)), s)
+    m[:, 2] += np.array([size / 2 - centre[0], size / 2 - centre[1]])
+    return cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def face_crop(image: np.ndarray, box: np.ndarray, *, crop_scale: float = 0.40, color: CropColor = "gray") -> np.ndarray:
+    """Light-ASD face crop ``uint8 [112, 112]`` (gray) from one frame and a face box.
+
+    Parameters
+    ----------
+    image
+        ``uint8 [H, W]`` or ``[H, W, 3]`` RGB frame.
+    box
+        ``x1, y1, x2, y2`` face box in the image's pixels (smoothed).
+    crop_scale
+        Box enlargement (Light-ASD's ``cropScale``, 0.40).
+    """
+    cv2 = _cv2()
+    img = _to_color(image, color)
+    x1, y1, x2, y2 = (float(v) for v in box)
+    bs = max(x2 - x1, y2 - y1) / 2
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    cs = crop_scale
+    top, bottom = int(cy - bs), int(cy + bs * (1 + 2 * cs))
+    left, right = int(cx - bs * (1 + cs)), int(cx + bs * (1 + cs))
+    h, w = img.shape[:2]
+    if bottom - top < 2 or right - left < 2:
+        return np.full((112, 112) + img.shape[2:], 110, np.uint8)
+    pt, pb = max(0, -top), max(0, bottom - h)
+    pl, pr = max(0, -left), max(0, right - w)
+    roi = img[max(0, top) : min(h, bottom), max(0, left) : min(w, right)]
+    if pt or pb or pl or pr:
+        roi = cv2.copyMakeBorder(roi, pt, pb, pl, pr, cv2.BORDER_CONSTANT, value=(110, 110, 110))
+    face = cv2.resize(roi, (224, 224))
+    return np.ascontiguousarray(face[56:168, 56:168])

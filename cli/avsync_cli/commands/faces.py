@@ -1,0 +1,74 @@
+"""``avsync faces FILE... [--json] [--preview out.mp4]``: face tracks with time ranges, sizes, validity."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+import avsync
+from avsync_cli.common import echo_json, exit_code_for
+
+
+def _text(res) -> str:
+    head = f"{res.path}: {res.status}  {res.num_frames} frames @ {res.fps:g} fps  {res.frame_size[0]}x{res.frame_size[1]}"
+    head += f"  face in {100 * res.face_fraction:.1f} % of frames  detector={res.detector} keyframes={res.keyframes}"
+    lines = [head]
+    if res.message:
+        lines.append(f"    {res.message}")
+    dom = res.dominant()
+    for t in res.tracks:
+        mark = " (dominant)" if dom is not None and t.track_id == dom.track_id else ""
+        tiny = "  TINY" if t.median_size < res.min_face else ""
+        lines.append(
+            f"  track {t.track_id}{mark}: {t.start_s:.2f}-{t.end_s:.2f} s  {len(t)} frames  "
+            f"valid {100 * t.valid_fraction:.1f} %  size {t.median_size:.0f} px  score {t.mean_score:.2f}{tiny}"
+        )
+    if res.shot_changes:
+        lines.append(f"  shot changes at frames {list(res.shot_changes)}")
+    for w in res.warnings:
+        lines.append(f"  warning: {w}")
+    return "\n".join(lines)
+
+
+@click.command("faces")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list (one object per file).")
+@click.option("--frames", "with_frames", is_flag=True, help="With --json: include per-frame boxes, points, validity.")
+@click.option("--preview", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write an MP4 with boxes, track ids and mouth boxes drawn (one input only).")
+@click.option("--detector", type=click.Choice(["auto", "yunet", "haar"]), default="auto", show_default=True,
+              help="auto: YuNet when the yuface wheel is installed, else OpenCV Haar.")
+@click.option("--keyframe-interval", type=click.IntRange(1, 100), default=8, show_default=True,
+              help="Largest number of frames between detections.")
+@click.option("--min-face", type=float, default=32.0, show_default=True, help="Faces smaller than this (px) are flagged tiny.")
+def command(files, as_json, with_frames, preview, detector, keyframe_interval, min_face) -> None:
+    """Find and track the faces of video FILES: per track its time range, size, confidence and the
+    fraction of frames where it was seen.
+
+    Statuses: ok, no_face (with the fraction of frames that had a face), no_video, and the media
+    failures of ``avsync inspect``. Exit code 1 when any file could not be read.
+    """
+    if preview and len(files) != 1:
+        raise click.UsageError("--preview takes exactly one input file")
+    from avsync.face import track
+
+    results = []
+    for f in files:
+        try:
+            media = avsync.load_media(f, require="video")
+            res = track(media, detector=detector, keyframe_interval=keyframe_interval, min_face=min_face)
+            if preview:
+                from avsync.face.preview import write_preview
+
+                write_preview(media, res, preview)
+            results.append((res.status, res.to_dict(arrays=with_frames) if as_json else _text(res)))
+        except avsync.AvsyncError as e:
+            payload = {"path": f, "status": e.status.value, "message": str(e)} if as_json else f"{f}: {e.status}\n    {e}"
+            results.append((e.status, payload))
+    if as_json:
+        echo_json([p for _, p in results])
+    else:
+        for _, p in results:
+            click.echo(p)
+    sys.exit(exit_code_for(s for s, _ in results))

@@ -1,0 +1,335 @@
+"""Face detection, tracking and crops on synthetic clips made from a real face photo.
+
+scikit-image's ``astronaut()`` (public domain, NASA) is pasted into seeded noise frames, moved,
+hidden, doubled and cut; ground truth is where we pasted it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+skimage_data = pytest.importorskip("skimage.data")
+cv2 = pytest.importorskip("cv2")
+pytest.importorskip("yuface")
+
+import avsync  # noqa: E402
+from avsync.face import (  # noqa: E402
+    FaceTrack,
+    FaceTracks,
+    HaarDetector,
+    YuNetDetector,
+    face_crop,
+    iou_matrix,
+    mouth_crop,
+    track,
+)
+from avsync.results import Status  # noqa: E402
+
+# face patch of the astronaut photo and where its mouth centre lies inside it (YuNet's mouth corners
+# at (198, 142) and (239, 143) in the 512×512 photo)
+PATCH_Y, PATCH_X = slice(20, 240), slice(130, 320)
+MOUTH_IN_PATCH = np.array([218.5 - 130, 142.5 - 20])
+W, H = 480, 360
+
+
+@pytest.fixture(scope="module")
+def patch() -> np.ndarray:
+    return np.ascontiguousarray(skimage_data.astronaut()[PATCH_Y, PATCH_X])
+
+
+def background(rng, n, w=W, h=H, level=90):
+    base = rng.integers(level - 20, level + 20, size=(h // 8, w // 8, 3)).astype(np.uint8)
+    bg = cv2.resize(base, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.repeat(bg[None], n, axis=0)
+
+
+def paste(frame, patch, x, y):
+    ph, pw = patch.shape[:2]
+    frame[y : y + ph, x : x + pw] = patch
+
+
+def moving_clip(patch, n=75, seed=0):
+    rng = np.random.default_rng(seed)
+    frames = background(rng, n)
+    xs = np.round(40 + 150 * np.arange(n) / n).astype(int)
+    ys = np.round(60 + 20 * np.sin(np.arange(n) / 8)).astype(int)
+    for i in range(n):
+        paste(frames[i], patch, xs[i], ys[i])
+    truth = np.stack([xs, ys], 1) + MOUTH_IN_PATCH
+    return frames, truth
+
+
+def media(frames):
+    return avsync.Media.from_arrays(None, frames=frames, fps=25.0, name="synthetic")
+
+
+def test_detectors_find_the_face(patch):
+    img = np.ascontiguousarray(skimage_data.astronaut())
+    d = YuNetDetector().detect(img)
+    assert len(d) == 1 and d.scores[0] > 0.8
+    mouth = d.points[0, 3:].mean(0)
+    assert np.abs(mouth - [218.5, 142.5]).max() < 6
+    h = HaarDetector().detect(img)
+    assert len(h) >= 1 and h.points_estimated
+    assert iou_matrix(h.boxes[:1], d.boxes).max() > 0.5
+
+
+def test_single_moving_face_one_track_mouth_centred(patch):
+    frames, truth = moving_clip(patch)
+    res = track(media(frames), crops=("mouth", "face"), mouth_size=112)
+    assert res.status == Status.OK
+    assert len(res.tracks) == 1
+    t = res.dominant()
+    assert t.valid_fraction == 1.0 and len(t) == len(frames) and res.face_fraction == 1.0
+    mouth = t.points[:, 3:].mean(1)
+    err = np.abs(mouth - truth).max(1)
+    assert np.median(err) < 6 and err.max() < 10, err  # YuNet itself varies by ±3 px with the context
+    assert t.mouth_crops.shape == (75, 112, 112) and t.mouth_crops.dtype == np.uint8
+    assert t.face_crops.shape == (75, 112, 112)
+    # the crop is centred on the mouth: it matches a crop cut at the true mouth centre up to a small shift
+    side = t.mouth_boxes()[:, 2] - t.mouth_boxes()[:, 0]
+    for i in (5, 37, 70):
+        centre = truth[i] + [0, 0.07 * side[i]]  # the crop centre sits 0.07 side below the corners' midpoint
+        ref = mouth_crop(frames[i], centre, float(side[i]), 0.0, size=112).astype(np.float32)
+        (dx, dy), _ = cv2.phaseCorrelate(ref, t.mouth_crops[i].astype(np.float32))
+        assert np.hypot(dx, dy) * side[i] / 112 < 8, (i, dx, dy)  # in frame pixels
+    assert res.keyframes < len(frames)  # not every frame is detected
+
+
+def test_mouth_crop_geometry_centre_scale_rotation():
+    img = np.full((200, 300), 200, np.uint8)
+    cv2.circle(img, (180, 90), 6, 0, -1)  # the "mouth"
+    cv2.circle(img, (180 + 30, 90), 4, 0, -1)  # a mark to the right of it
+    crop = mouth_crop(img, np.array([180.0, 90.0]), 48.0, 0.0, size=96)
+    ys, xs = np.nonzero(crop[:, :70] < 100)
+    assert abs(ys.mean() - 47.5) < 1 and abs(xs.mean() - 47.5) < 1
+    # a 30° roll of the whole picture is undone by passing the eye-line angle
+    m = cv2.getRotationMatrix2D((180, 90), -30, 1.0)
+    rot = cv2.warpAffine(img, m, (300, 200), borderValue=200)
+    crop_r = mouth_crop(rot, np.array([180.0, 90.0]), 48.0, np.radians(30), size=96)
+    assert np.abs(crop_r.astype(int) - crop.astype(int)).mean() < 6
+    assert mouth_crop(np.dstack([img] * 3), np.array([180.0, 90.0]), 48.0, color="rgb").shape == (96, 96, 3)
+
+
+def test_two_faces_second_appears_and_leaves(patch):
+    rng = np.random.default_rng(1)
+    n = 75
+    frames = background(rng, n, w=640)
+    small = cv2.resize(patch, (patch.shape[1] * 3 // 4, patch.shape[0] * 3 // 4))
+    for i in range(n):
+        paste(frames[i], patch, 20, 60)
+        if 25 <= i < 60:
+            paste(frames[i], np.ascontiguousarray(small[:, ::-1]), 400, 100)
+    res = track(media(frames))
+    assert res.status == Status.OK
+    assert len(res.tracks) == 2
+    a, b = res.tracks
+    assert a.valid_fraction == 1.0 and len(a) == n
+    assert abs(b.start_frame - 25) <= 1 and abs(b.end_frame - 60) <= 1
+    assert b.median_size < a.median_size
+    assert res.dominant().track_id == a.track_id
+
+
+def test_short_occlusion_keeps_identity(patch):
+    frames, _ = moving_clip(patch)
+    rng = np.random.default_rng(2)
+    frames[30:40] = background(rng, 10)  # face hidden for 0.4 s
+    res = track(media(frames))
+    assert len(res.tracks) == 1
+    t = res.tracks[0]
+    assert len(t) == 75
+    assert not t.valid[31:39].any() and t.valid[:29].all() and t.valid[41:].all()
+    assert 0.85 < t.valid_fraction < 0.9
+    assert abs(res.face_fraction - t.valid_fraction) < 1e-9
+
+
+def test_long_absence_starts_a_new_track(patch):
+    frames, _ = moving_clip(patch)
+    rng = np.random.default_rng(3)
+    frames[20:55] = background(rng, 35)  # 1.4 s > max_gap_s
+    res = track(media(frames), max_gap_s=1.0)
+    assert len(res.tracks) == 2
+    assert {(t.start_frame, t.end_frame) for t in res.tracks} == {(0, 20), (55, 75)} or all(
+        abs(t.end_frame - 20) <= 1 or abs(t.start_frame - 55) <= 1 for t in res.tracks
+    )
+
+
+def test_shot_change_splits_tracks(patch):
+    rng = np.random.default_rng(4)
+    n = 50
+    frames = background(rng, n, level=60)
+    frames[25:] = background(rng, n - 25, level=200)
+    for i in range(n):
+        paste(frames[i], patch, 40 if i < 25 else 60, 60)  # nearly the same place: IoU alone would join them
+    res = track(media(frames))
+    assert 25 in res.shot_changes
+    assert len(res.tracks) == 2
+    assert sorted((t.start_frame, t.end_frame) for t in res.tracks) == [(0, 25), (25, 50)]
+
+
+def test_no_face_status_and_fraction():
+    rng = np.random.default_rng(5)
+    res = track(media(background(rng, 40)))
+    assert res.status == Status.NO_FACE
+    assert res.face_fraction == 0.0 and res.tracks == ()
+    assert "0.0 %" in res.message
+    d = json.loads(res.to_json())
+    assert d["status"] == "no_face" and d["dominant_track"] is None
+
+
+def test_steady_head_gives_steady_crops(patch):
+    rng = np.random.default_rng(6)
+    frames = background(rng, 50)
+    for i in range(50):
+        paste(frames[i], patch, 100, 60)
+        noise = rng.integers(-6, 7, size=frames[i].shape)  # sensor noise makes raw detections jitter
+        frames[i] = np.clip(frames[i].astype(int) + noise, 0, 255).astype(np.uint8)
+    res = track(media(frames), crops=("mouth",), keyframe_interval=1)  # detect every frame: worst case
+    t = res.dominant()
+    centre = (t.boxes[:, :2] + t.boxes[:, 2:]) / 2
+    assert centre.std(0).max() < 0.75
+    raw = track(media(frames), keyframe_interval=1, smooth_sigma=0).dominant()
+    assert np.abs(np.diff(t.points, axis=0)).mean() <= np.abs(np.diff(raw.points, axis=0)).mean()
+
+
+def test_small_and_large_frames(patch):
+    # a tiny face is flagged; a 4K frame is processed at the work size with coordinates in 4K pixels
+    rng = np.random.default_rng(7)
+    tiny = cv2.resize(patch, (patch.shape[1] // 5, patch.shape[0] // 5), interpolation=cv2.INTER_AREA)
+    frames = background(rng, 30)
+    for i in range(30):
+        paste(frames[i], tiny, 200, 150)
+    res = track(media(frames), min_face=48, detector=YuNetDetector(max_side=960))
+    if res.tracks:  # the detector may or may not find a 30 px face; if it does, it is flagged
+        assert res.to_dict()["tracks"][0]["tiny"]
+        assert res.warnings
+
+    big = np.zeros((6, 2160, 3840, 3), np.uint8) + 80
+    large = cv2.resize(patch, (patch.shape[1] * 4, patch.shape[0] * 4))
+    for i in range(6):
+        paste(big[i], large, 1000, 500)
+    res = track(media(big), work_size=960)
+    t = res.dominant()
+    mouth = t.points[0, 3:].mean(0)
+    assert np.abs(mouth - (np.array([1000, 500]) + 4 * MOUTH_IN_PATCH)).max() < 40  # detected at 1/8 scale
+    assert res.frame_size == (3840, 2160)
+
+
+def test_haar_fallback_tracks(patch):
+    frames, truth = moving_clip(patch, n=40)
+    res = track(media(frames), detector="haar", crops=("mouth",))
+    t = res.dominant()
+    assert t is not None and t.points_estimated and t.valid_fraction > 0.9
+    err = np.abs(t.points[:, 3:].mean(1) - truth[t.frames]).max(1)
+    assert np.median(err) < 15
+
+
+def test_rotated_file_tracks_upright_face(tmp_path, patch):
+    """A file stored sideways with display rotation metadata: Media.frames applies the rotation."""
+    import av
+
+    frames, truth = moving_clip(patch, n=25)
+    path = tmp_path / "rot.mp4"
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=25)
+        st.width, st.height, st.pix_fmt = H, W, "yuv420p"  # stored 360x480
+        st.set_display_rotation(90) if hasattr(st, "set_display_rotation") else pytest.skip("no rotation API")
+        for f in frames:
+            stored = np.ascontiguousarray(np.rot90(f, k=-1))
+            for p in st.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
+                out.mux(p)
+        for p in st.encode():
+            out.mux(p)
+    m = avsync.load_media(str(path))
+    res = track(m)
+    if m.info.video.rotation % 360 != 90:
+        pytest.skip("this FFmpeg build did not keep the rotation")
+    assert res.frame_size == (W, H)
+    t = res.dominant()
+    assert t.valid_fraction > 0.95
+    err = np.abs(t.points[:, 3:].mean(1) - truth[t.frames]).max(1)
+    assert np.median(err) < 6
+
+
+def test_serialisation_roundtrip(patch):
+    frames, _ = moving_clip(patch, n=30)
+    res = track(media(frames), crops=("mouth",))
+    d = json.loads(json.dumps(res.to_dict(arrays=True)))
+    back = FaceTracks.from_dict(d)
+    assert back.status == res.status and len(back.tracks) == len(res.tracks)
+    np.testing.assert_allclose(back.tracks[0].boxes, res.tracks[0].boxes, atol=0.01)
+    assert d["tracks"][0]["mouth_crops"] == {"shape": [30, 96, 96], "dtype": "uint8"}
+    assert "boxes" not in res.to_dict()["tracks"][0]  # summary by default
+    t = FaceTrack.from_dict(res.tracks[0].to_dict())
+    assert t.valid.dtype == bool and t.points.shape == (30, 5, 2)
+
+
+def test_face_crop_matches_light_asd_recipe():
+    rng = np.random.default_rng(8)
+    img = rng.integers(0, 256, (200, 300), dtype=np.uint8)
+    box = np.array([100.0, 50.0, 160.0, 120.0])
+    # the original: pad by bsi with 110, cut, resize to 224, centre 112
+    bs = max(box[2] - box[0], box[3] - box[1]) / 2
+    cs = 0.4
+    bsi = int(bs * (1 + 2 * cs))
+    pad = np.pad(img, ((bsi, bsi), (bsi, bsi)), "constant", constant_values=110)
+    my, mx = (box[1] + box[3]) / 2 + bsi, (box[0] + box[2]) / 2 + bsi
+    face = pad[int(my - bs) : int(my + bs * (1 + 2 * cs)), int(mx - bs * (1 + cs)) : int(mx + bs * (1 + cs))]
+    ref = cv2.resize(face, (224, 224))[56:168, 56:168]
+    np.testing.assert_array_equal(face_crop(img, box), ref)
+    # near the border: padding with 110
+    edge = face_crop(img, np.array([-30.0, -20.0, 30.0, 40.0]))
+    assert edge.shape == (112, 112) and (edge == 110).any()
+
+
+def test_no_video_raises():
+    m = avsync.Media.from_arrays(np.zeros(16000, np.float32), 16000)
+    with pytest.raises(avsync.MediaError) as e:
+        track(m)
+    assert e.value.status == Status.NO_VIDEO
+
+
+def test_cli_faces_json_and_preview(tmp_path, patch):
+    import av
+    from click.testing import CliRunner
+
+    from avsync_cli.main import cli
+
+    frames, _ = moving_clip(patch, n=25)
+    path = tmp_path / "f.mp4"
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=25)
+        st.width, st.height, st.pix_fmt = W, H, "yuv420p"
+        for f in frames:
+            for p in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                out.mux(p)
+        for p in st.encode():
+            out.mux(p)
+    prev = tmp_path / "prev.mp4"
+    r = CliRunner().invoke(cli, ["faces", str(path), "--json", "--preview", str(prev)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)[0]
+    assert d["status"] == "ok" and d["tracks"][0]["valid_fraction"] > 0.95
+    assert prev.exists() and avsync.inspect_media(str(prev)).video.frames == 25
+    r = CliRunner().invoke(cli, ["faces", str(tmp_path / "missing.mp4")])
+    assert r.exit_code == 1
+
+
+def test_auto_falls_back_to_haar_without_yuface(monkeypatch, patch):
+    import sys
+
+    from avsync.face import get_detector
+
+    monkeypatch.setitem(sys.modules, "yuface", None)  # as if the wheel were not installed
+    with pytest.raises(avsync.ConfigError) as e:
+        get_detector("yunet")
+    assert "pip install" in str(e.value)
+    assert get_detector("auto").name == "haar"
+    frames, _ = moving_clip(patch, n=20)
+    res = track(media(frames))
+    assert res.detector == "haar" and any("yuface" in w for w in res.warnings)
+    with pytest.raises(avsync.ConfigError):
+        get_detector("nope")
