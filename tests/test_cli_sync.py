@@ -39,11 +39,10 @@ def test_sync_text_and_out_of_range(offset_clip):
     assert r.output.startswith("out_of_range")
 
 
-def test_sync_without_tracker_is_a_clear_error(offset_clip):
-    r = CliRunner().invoke(cli, ["sync", offset_clip, "--json"])
-    assert r.exit_code == 1
-    d = json.loads(r.output)
-    assert d["status"] == "model_error" and "--mouth-box" in d["message"]
+def test_sync_without_a_face_reports_no_face(offset_clip):
+    r = CliRunner().invoke(cli, ["sync", offset_clip, "--json"])  # a drawn disc: the tracker finds no face
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["status"] == "no_face"
 
 
 def test_sync_usage_errors(offset_clip, tmp_path):

@@ -276,13 +276,19 @@ def _combine(faces: tuple[FaceSync, ...], common: dict) -> SyncResult:
     )
 
 
-def default_tracks(media) -> list[TrackCrops]:
-    """Face tracks of ``media`` from the face tracker (to be wired when :mod:`avsync.face` lands)."""
-    raise AvsyncError(
-        "face tracking is not available in this build, so sync cannot find the faces itself",
-        status=Status.MODEL_ERROR,
-        hint="pass tracks=[TrackCrops(...)] (e.g. avsync.sync.fixed_box_track for a known mouth box)",
-    )
+def tracks_from_faces(faces, *, min_duration_s: float = 1.0) -> list[TrackCrops]:
+    """Sync inputs from a :class:`~avsync.face.FaceTracks`: its usable tracks (≥ ``min_duration_s``, not tiny)."""
+    return [
+        TrackCrops(t.track_id, t.frames, t.valid, t.mouth_crops, t.face_crops, t.fps)
+        for t in faces.usable(min_duration_s=min_duration_s)
+    ]
+
+
+def default_tracks(media, *, detector: str = "auto") -> list[TrackCrops]:
+    """Face tracks of ``media`` from :func:`avsync.face.track`, with mouth and Light-ASD face crops."""
+    from avsync.face import track
+
+    return tracks_from_faces(track(media, detector=detector, crops=("mouth", "face")))
 
 
 def analyze_sync(
