@@ -7,6 +7,23 @@ from avsync.errors import AvsyncError, BundleError, ConfigError, MediaError, NoF
 from avsync.media import AudioInfo, FrameChunk, Media, MediaInfo, MediaLimits, VideoInfo, inspect_media, load_media
 from avsync.results import Status
 
+
+def __getattr__(name):  # heavy pieces load on first use: `import avsync` stays light
+    if name in ("Detector", "analyze"):
+        from avsync import pipeline
+
+        return getattr(pipeline, name)
+    if name in ("Verdict", "Provenance", "ModelRef"):
+        from avsync import verdict
+
+        return getattr(verdict, name)
+    if name in ("FusionConfig", "Label", "Cue"):
+        from avsync import fusion
+
+        return getattr(fusion, name)
+    raise AttributeError(f"module 'avsync' has no attribute {name!r}")
+
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -26,4 +43,12 @@ __all__ = [
     "FrameChunk",
     "load_media",
     "inspect_media",
+    "Detector",
+    "analyze",
+    "Verdict",
+    "Provenance",
+    "ModelRef",
+    "FusionConfig",
+    "Label",
+    "Cue",
 ]

@@ -13,6 +13,8 @@ from avsync_cli.common import EXIT_INTERNAL
 
 # sub-command name -> module under avsync_cli.commands exposing `command`
 COMMANDS = {
+    "analyze": "analyze",
+    "calibrate": "calibrate",
     "batch": "batch",
     "inspect": "inspect",
     "sample": "sample",

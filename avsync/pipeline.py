@@ -1,0 +1,440 @@
+"""The main job: one call from a file to a calibrated, explained verdict.
+
+:class:`Detector` wires media → faces → sync → spoof (with speaker evidence) → fusion::
+
+    det = avsync.Detector.from_pretrained()          # shipped models, default fusion config
+    verdict = det("clip.mp4")                         # Verdict: label, score, reasons, segments, timeline
+    verdict.to_json(); verdict.to_pandas()
+
+Each analysis is turned into a :class:`~avsync.fusion.Cue` by a small adapter in this module (the only
+place that knows both an analysis' result type and fusion), then :func:`~avsync.fusion.fuse` decides.
+Video with audio gets the full analysis; audio only gets the voice path (per channel for stereo calls);
+video without audio is ``undetermined`` with its reason.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from avsync.errors import AvsyncError, ConfigError, MediaError
+from avsync.fusion import Cue, CueWindow, FusionConfig, Label, fuse
+from avsync.media import Media, MediaSource, load_media
+from avsync.results import Status
+from avsync.timebase import describe_offset
+from avsync.verdict import ModelRef, Provenance, Verdict
+
+__all__ = ["Detector", "analyze", "DEFAULT_FUSION_CONFIG"]
+
+DEFAULT_FUSION_CONFIG = Path(__file__).resolve().parent / "data" / "fusion_default.yaml"
+"""Fusion config shipped with the package (weights and thresholds fitted by ``avsync calibrate``)."""
+
+Device = Literal["auto", "cpu", "cuda"]
+
+
+def _resolve_device(device: str) -> str:
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("--device cuda was asked for but no CUDA device is available", hint="use --device cpu")
+    return device
+
+
+def _runs(mask: Sequence[bool], starts: Sequence[float], ends: Sequence[float]) -> list[tuple[float, float]]:
+    """Merge consecutive flagged windows into ``(start, end)`` runs."""
+    out: list[tuple[float, float]] = []
+    for m, a, b in zip(mask, starts, ends):
+        if not m:
+            continue
+        if out and a <= out[-1][1] + 1e-6:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _fmt_span(a: float, b: float) -> str:
+    return f"{a:.0f}–{b:.0f} s" if b - a >= 3 else f"{a:.1f}–{b:.1f} s"
+
+
+# ----------------------------------------------------------------------------------- cue adapters
+@dataclass(frozen=True)
+class SyncCueParams:
+    """How a sync result becomes a probability of manipulation (part of the detector's config).
+
+    A clip whose best offset exceeds the tolerance (audio leading by more than ``lead_tolerance_ms`` or
+    lagging by more than ``lag_tolerance_ms``) is suspicious in proportion to how sure the offset search is
+    (``confidence`` against ``confidence_mid``). Per window, the distance at the clip's offset against
+    ``distance_mid`` says whether the lips follow the audio there.
+
+    The defaults suit the training-free ``motion`` model: on 14 real clips of ``../shared/data`` its
+    offsets spread from −13 to +12 frames (median −4: mouth motion precedes the sound's energy), with
+    confidences 0.09–0.54, so the tolerances are wider than ITU-R BT.1359's acceptability limits
+    (+90 / −185 ms), which a calibrated learned sync model could use instead.
+    """
+
+    lead_tolerance_ms: float = 200.0
+    lag_tolerance_ms: float = 400.0
+    offset_scale_ms: float = 80.0
+    confidence_mid: float = 0.3
+    confidence_scale: float = 0.05
+    distance_mid: float = 0.85
+    distance_scale: float = 0.08
+    out_of_range_score: float = 0.75
+
+
+def _sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)))
+
+
+def sync_cue(result, *, duration: float, face_fraction: float | None, params: SyncCueParams) -> Cue:
+    """Turn a :class:`~avsync.sync.SyncResult` into the ``sync`` cue."""
+    st = Status(result.status)
+    if st is Status.NO_FACE:
+        frac = "" if face_fraction is None else f" for {100 * (1 - face_fraction):.0f}% of the clip"
+        msg = f"no usable face{frac}" if face_fraction is None or face_fraction < 0.99 else "no face track long enough"
+        return Cue("sync", st, None, (), (), face_fraction, msg)
+    if st is Status.NO_SPEECH:
+        return Cue("sync", st, None, (), (), 0.0, "no speech in the audio, so lip sync cannot be checked")
+    if st is Status.OUT_OF_RANGE:
+        reason = f"audio and video do not line up within ±{result.max_lag * 1000 / result.fps:.0f} ms"
+        return Cue("sync", Status.OK, params.out_of_range_score, (), (reason,), face_fraction)
+    if st is not Status.OK or result.offset_ms is None:
+        return Cue("sync", st, None, (), (), face_fraction, result.message or result.summary)
+    off = float(result.offset_ms)
+    tol = params.lead_tolerance_ms if off >= 0 else params.lag_tolerance_ms
+    p_offset = _sigmoid((abs(off) - tol) / params.offset_scale_ms)
+    conf = float(result.confidence or 0.0)
+    sure = _sigmoid((conf - params.confidence_mid) / params.confidence_scale)
+    score = 0.5 + sure * (p_offset - 0.5)
+    reasons: list[str] = []
+    face = f" (face {result.active_track_id})" if result.active_track_id is not None and len(result.faces) > 1 else ""
+    if p_offset >= 0.5 and sure >= 0.5:
+        reasons.append(describe_offset(off) + face)
+    # per-window: does the active face's mouth follow the audio at the clip's offset?
+    active = next((f for f in result.faces if f.track_id == result.active_track_id), None)
+    wins: list[CueWindow] = []
+    if active is not None:
+        for w in active.windows:
+            ok = Status(w.status) is Status.OK and w.distance is not None
+            p = _sigmoid((float(w.distance) - params.distance_mid) / params.distance_scale) if ok else None
+            wins.append(CueWindow(w.start, w.end, p, ok))
+        valid = [w for w in wins if w.valid]
+        if valid:
+            bad = [w.score >= 0.5 for w in valid]
+            share = float(np.mean(bad))
+            if share >= 0.5:
+                reasons.append(f"lips do not follow the audio{face or ' on the main face'} in {100 * share:.0f}% of speech windows")
+    coverage = face_fraction
+    return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage)
+
+
+def spoof_cue(result) -> Cue:
+    """Turn a :class:`~avsync.spoof.SpoofResult` into the ``spoof`` cue."""
+    st = Status(result.status)
+    wins = tuple(
+        CueWindow(w.start, w.end, w.score, w.score is not None) for w in result.windows
+    )
+    if st is not Status.OK or result.score is None:
+        msg = result.message or {
+            Status.NO_SPEECH: "no speech found, so the voice cannot be checked",
+            Status.TOO_SHORT: "too little audio to check the voice",
+        }.get(st, f"voice check: {st}")
+        return Cue("spoof", st, None, wins, (), 0.0, msg)
+    thr = float(result.threshold)
+    reasons = []
+    for ch in result.channels:
+        cw = [w for w in ch.windows if w.score is not None]
+        runs = _runs([w.score >= thr for w in cw], [w.start for w in cw], [w.end for w in cw])
+        who = f" on channel {ch.channel}" if len(result.channels) > 1 else ""
+        for a, b in runs:
+            ps = [w.score for w in cw if w.start >= a - 1e-6 and w.end <= b + 1e-6]
+            reasons.append(f"voice{who} in {_fmt_span(a, b)} looks synthetic (p = {max(ps):.2f})")
+    if result.narrowband:
+        reasons.append("telephone-band audio: the voice model is less reliable on it")
+    valid = [w for w in wins if w.valid]
+    return Cue("spoof", Status.OK, float(result.score), wins, tuple(reasons), len(valid) / max(1, len(wins)))
+
+
+def speaker_cue(result) -> Cue | None:
+    """The ``speaker`` cue from the speaker evidence of each channel (identity change, reference mismatch)."""
+    evid = [ch.speaker for ch in getattr(result, "channels", ()) if getattr(ch, "speaker", None) is not None]
+    usable = [e for e in evid if Status(e.status) is Status.OK]
+    if not evid:
+        return None
+    if not usable:
+        return Cue("speaker", Status(evid[0].status), None, (), (), 0.0, evid[0].message or "too little speech")
+    scores, reasons, wins = [], [], []
+    for e in usable:
+        who = f" on channel {e.channel}" if len(usable) > 1 else ""
+        p = 0.2
+        if e.identity_change:
+            p = 0.8
+            reasons.append(
+                f"the voice{who} changes identity at {e.change_time_s:.0f} s (similarity {e.change_similarity:.2f})"
+            )
+        if e.reference_match is False:
+            p = max(p, 0.85)
+            reasons.append(f"the voice{who} does not match the reference (similarity {e.reference_similarity:.2f})")
+        elif e.reference_match:
+            p = min(p, 0.1)
+        scores.append(p)
+        wins += [CueWindow(w.start, w.end, p, True) for w in e.windows]
+    return Cue("speaker", Status.OK, float(max(scores)), tuple(wins), tuple(reasons), 1.0)
+
+
+# ----------------------------------------------------------------------------------- the detector
+@dataclass
+class Detector:
+    """From a file (or :class:`~avsync.media.Media`) to a :class:`~avsync.verdict.Verdict`.
+
+    Parameters
+    ----------
+    fusion
+        Fusion weights and thresholds (default: the config shipped with the package).
+    sync_model
+        ``"motion"`` (training-free mouth motion vs audio energy), ``"light-asd"`` or ``"syncnet"``.
+    spoof_model
+        Spoof bundle name (``None``: the default model of :mod:`avsync.spoof`); ``False`` turns the voice check off.
+    speaker
+        Add speaker-consistency evidence (GE2E) to the voice check.
+    reference
+        A known genuine recording of the expected voice (path), compared with each channel.
+    face_detector
+        ``"auto"``, ``"yunet"``, ``"haar"`` or ``"blazeface"``.
+    device
+        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    models_dir, allow_download
+        Where model bundles are looked up first, and whether a missing bundle may be downloaded.
+    sync_params
+        How sync results become probabilities.
+    """
+
+    fusion: FusionConfig | None = None
+    sync_model: str = "motion"
+    spoof_model: str | None | Literal[False] = None
+    speaker: bool = True
+    reference: str | os.PathLike | None = None
+    face_detector: str = "auto"
+    device: str = "cpu"
+    models_dir: str | os.PathLike | None = None
+    allow_download: bool = False
+    sync_params: SyncCueParams = field(default_factory=SyncCueParams)
+    _spoof_scorer: Any = field(default=None, init=False, repr=False)
+    _thumbs: dict = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.fusion is None:
+            self.fusion = (
+                FusionConfig.load(DEFAULT_FUSION_CONFIG) if DEFAULT_FUSION_CONFIG.exists() else FusionConfig()
+            )
+        self.device = _resolve_device(self.device)
+        if self.models_dir is not None:
+            os.environ.setdefault("AVSYNC_MODELS_DIR", os.fspath(self.models_dir))
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        *,
+        config: str | os.PathLike | FusionConfig | None = None,
+        device: Device = "auto",
+        **kwargs,
+    ) -> "Detector":
+        """A detector with the shipped models and fusion config (or ``config``, a YAML path or object)."""
+        fusion = FusionConfig.load(config) if isinstance(config, (str, os.PathLike)) else config
+        return cls(fusion=fusion, device=device, **kwargs)
+
+    def to(self, device: Device) -> "Detector":
+        """Move the models to ``device`` (``"cpu"``, ``"cuda"``, ``"auto"``)."""
+        self.device = _resolve_device(device)
+        self._spoof_scorer = None
+        return self
+
+    # ------------------------------------------------------------------ pieces
+    def _scorer(self):
+        if self._spoof_scorer is None:
+            from avsync.spoof import DEFAULT_MODEL, SpoofScorer
+
+            self._spoof_scorer = SpoofScorer(
+                self.spoof_model or DEFAULT_MODEL,
+                device=self.device,
+                speaker=self.speaker,
+                reference=self.reference,
+                allow_download=self.allow_download,
+            )
+        return self._spoof_scorer
+
+    def _run_sync(self, media: Media, models: list[ModelRef], timings: dict, details: dict, progress) -> Cue:
+        from avsync.face import track
+        from avsync.sync import analyze_sync, tracks_from_faces
+
+        t0 = time.perf_counter()
+        faces = track(media, detector=self.face_detector, crops=("mouth", "face"), progress=progress)
+        timings["faces"] = time.perf_counter() - t0
+        details["faces"] = faces.to_dict()
+        t0 = time.perf_counter()
+        result = analyze_sync(media, tracks_from_faces(faces), model=self.sync_model, device=self.device)
+        timings["sync"] = time.perf_counter() - t0
+        details["sync"] = _sync_details(result)
+        models.append(ModelRef(f"face-{faces.detector}", role="face detector"))
+        models.append(ModelRef(f"sync-{result.model}", role="sync"))
+        self._thumbs = _thumbnails(faces)
+        return sync_cue(result, duration=media.duration, face_fraction=faces.face_fraction, params=self.sync_params)
+
+    def _run_spoof(self, media: Media, models: list[ModelRef], timings: dict, details: dict) -> list[Cue]:
+        t0 = time.perf_counter()
+        try:
+            scorer = self._scorer()
+        except AvsyncError as e:
+            details["spoof"] = {"status": str(e.status), "message": str(e)}
+            return [Cue("spoof", e.status, None, (), (), 0.0, f"voice check unavailable: {e}")]
+        result = scorer(media)
+        timings["spoof"] = time.perf_counter() - t0
+        details["spoof"] = result.to_dict()
+        models.append(ModelRef(result.model, sha256=result.model_sha256 or None, role="spoof"))
+        cues = [spoof_cue(result)]
+        sp = speaker_cue(result)
+        if sp is not None:
+            cues.append(sp)
+            models.append(ModelRef("ge2e", role="speaker"))
+        return cues
+
+    # ------------------------------------------------------------------ main entry
+    def __call__(
+        self, src: MediaSource | Media, *, progress: Callable[[int, int], None] | None = None
+    ) -> Verdict:
+        """Analyse one input; bad input gives an ``undetermined`` verdict with its status, never a traceback."""
+        t_start = time.perf_counter()
+        timings: dict[str, float] = {}
+        path = None if isinstance(src, (bytes, bytearray, memoryview, Media)) else os.fspath(src)
+        try:
+            media = src if isinstance(src, Media) else load_media(src)
+        except MediaError as e:
+            return self._failed(path, None, e.status, str(e), timings, t_start)
+        timings["probe"] = time.perf_counter() - t_start
+        info = media.info
+        kind = info.kind
+        cues: list[Cue] = []
+        details: dict[str, Any] = {"media": info.to_dict()}
+        models: list[ModelRef] = []
+        self._thumbs = {}
+        try:
+            if media.has_video and media.has_audio:
+                cues.append(self._run_sync(media, models, timings, details, progress))
+            if media.has_audio and self.spoof_model is not False:
+                cues += self._run_spoof(media, models, timings, details)
+        except MediaError as e:  # e.g. decoding broke half-way through
+            return self._failed(path or info.path, info.sha256, e.status, str(e), timings, t_start)
+        outcome = fuse(cues, duration=media.duration, kind=kind, config=self.fusion)
+        timings["total"] = time.perf_counter() - t_start
+        status = Status.OK if media.has_audio else Status.NO_AUDIO
+        prov = self._provenance(path or info.path, info.sha256, models, timings)
+        return Verdict(
+            label=outcome.label,
+            score=outcome.score,
+            status=status,
+            reasons=outcome.reasons,
+            segments=outcome.segments,
+            cues=tuple(cues),
+            windows=outcome.windows,
+            provenance=prov,
+            duration_s=float(media.duration),
+            kind=kind,
+            details=details,
+        )
+
+    @property
+    def thumbnails(self) -> dict[str, np.ndarray]:
+        """Face thumbnails of the last analysed clip (track label → image), for reports."""
+        return dict(getattr(self, "_thumbs", {}) or {})
+
+    def _provenance(self, path, sha, models, timings) -> Provenance:
+        import avsync
+
+        return Provenance(
+            input_path=path,
+            input_sha256=sha,
+            avsync_version=avsync.__version__,
+            config_hash=self.fusion.config_hash(),
+            models=tuple(models),
+            timings={k: round(v, 4) for k, v in timings.items()},
+            device=self.device,
+        )
+
+    def _failed(self, path, sha, status: Status, message: str, timings, t_start) -> Verdict:
+        timings["total"] = time.perf_counter() - t_start
+        if sha is None and path is not None and status not in (Status.NOT_FOUND, Status.EMPTY):
+            try:
+                from avsync.media import file_sha256
+
+                sha = file_sha256(path)
+            except OSError:
+                sha = None
+        return Verdict(
+            label=Label.UNDETERMINED,
+            score=None,
+            status=status,
+            reasons=(f"undetermined: {message}",),
+            segments=(),
+            cues=(),
+            windows=(),
+            provenance=self._provenance(path, sha, [], timings),
+            duration_s=0.0,
+            kind="none",
+        )
+
+
+def _sync_details(result) -> dict:
+    d = result.to_dict()
+    active = next((f for f in result.faces if f.track_id == result.active_track_id), None)
+    if active is not None and active.lags:
+        d["offset_curve"] = {
+            "lags_ms": [1000.0 * lag / result.fps for lag in active.lags],
+            "values": [np.nan if v is None else float(v) for v in active.curve],
+            "label": "mean distance",
+            "lower_is_better": True,
+        }
+    return d
+
+
+def _thumbnails(faces, limit: int = 4) -> dict[str, np.ndarray]:
+    out = {}
+    for t in faces.tracks[:limit]:
+        if t.face_crops is not None and t.num_valid:
+            i = int(np.flatnonzero(t.valid)[t.num_valid // 2])
+            out[f"face {t.track_id} ({t.start_s:.0f}–{t.end_s:.0f} s)"] = t.face_crops[i]
+    return out
+
+
+def analyze(src: MediaSource | Media, **kwargs) -> Verdict:
+    """Analyse one file with a default :class:`Detector` (``kwargs`` go to the detector)."""
+    return Detector.from_pretrained(**kwargs)(src)
+
+
+def eval_task(model: str | None = None, device: str | None = None):
+    """Scorer for ``avsync eval --task analyze`` / ``avsync batch --task analyze``: builds one detector."""
+    det = Detector.from_pretrained(device=device or "cpu", **({"spoof_model": model} if model else {}))
+
+    def score(path: str) -> dict:
+        v = det(path)
+        d = v.to_dict()
+        d.pop("schema_version", None)
+        d["status"] = str(v.status)
+        d["score"] = v.score
+        d["label"] = v.label.value
+        sync = (v.details.get("sync") or {})
+        d["offset_frames"] = sync.get("offset_frames")
+        return d
+
+    return score

@@ -1,0 +1,54 @@
+"""``avsync calibrate MANIFEST --out fusion.yaml``: fit fusion weights and thresholds on labelled clips."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from avsync_cli.common import echo_json
+
+
+@click.command("calibrate")
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=str))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=str), help="Fusion config YAML to write.")
+@click.option("--method", type=click.Choice(["logistic", "isotonic"]), default="logistic", show_default=True)
+@click.option("--max-fpr", type=float, default=0.05, show_default=True, help="Share of genuine clips allowed above the threshold.")
+@click.option("--subset", "subsets", multiple=True, help="Only rows whose subset/path matches (repeatable).")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=str), help="Start from this fusion config.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the fitted config and fit statistics as JSON.")
+def command(manifest, out, method, max_fpr, subsets, config, device, as_json) -> None:
+    """Run the detector on every clip of MANIFEST (CSV/JSONL with path and label real/fake, or ../shared's
+    MANIFEST.csv) and fit the fusion model: logistic regression over the cues' log-odds, optionally followed
+    by an isotonic map; the manipulated threshold keeps at most --max-fpr of the genuine clips above it.
+    """
+    from avsync.calibration import fit
+    from avsync.evaluation.manifest import filter_rows, read_manifest
+    from avsync.fusion import FusionConfig
+    from avsync.pipeline import Detector
+
+    rows = filter_rows(read_manifest(manifest), subsets)
+    base = FusionConfig.load(config) if config else None
+    det = Detector.from_pretrained(config=base, device=device)
+    feats, labels, skipped = [], [], []
+    for i, row in enumerate(rows):
+        v = det(row.path)
+        usable = {c.name: c.score for c in v.cues if c.usable}
+        click.echo(f"[{i + 1}/{len(rows)}] {row.path}: {v.label.value} {json.dumps(usable)}", err=True)
+        if not usable:
+            skipped.append(row.path)
+            continue
+        feats.append(usable)
+        labels.append(1 if row.label == "fake" else 0)
+    cfg = fit(feats, labels, method=method, max_false_positive_rate=max_fpr, base=base or det.fusion)
+    cfg.save(out)
+    stats = {"clips": len(rows), "used": len(feats), "skipped_no_evidence": skipped, "fake": int(sum(labels)),
+             "real": len(labels) - int(sum(labels)), "config": cfg.to_dict(), "out": out}
+    if as_json:
+        echo_json(stats)
+    else:
+        click.echo(f"fitted on {len(feats)} clips ({stats['fake']} fake, {stats['real']} real); wrote {out}")
+        click.echo(f"weights {cfg.weights}, bias {cfg.bias:.3f}, manipulated threshold {cfg.manipulated_threshold:.3f}")
+    sys.exit(0)
