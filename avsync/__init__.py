@@ -6,6 +6,7 @@ The public API is what this module exports; everything else is internal and may 
 from avsync.errors import AvsyncError, BundleError, ConfigError, MediaError, NoFaceError, NoSpeechError
 from avsync.media import AudioInfo, FrameChunk, Media, MediaInfo, MediaLimits, VideoInfo, inspect_media, load_media
 from avsync.results import Status
+from avsync.spoof import SpoofResult, SpoofScorer, score_spoof
 
 __version__ = "0.1.0"
 
@@ -26,4 +27,7 @@ __all__ = [
     "FrameChunk",
     "load_media",
     "inspect_media",
+    "score_spoof",
+    "SpoofScorer",
+    "SpoofResult",
 ]

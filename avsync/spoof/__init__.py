@@ -4,7 +4,7 @@ Polarity everywhere: ``score`` = probability that the speech is synthetic (0..1)
 """
 
 from avsync.spoof.models import DEFAULT_MODEL, SPOOF_MODELS, SpoofModel, load_spoof_model
-from avsync.spoof.scorer import ChannelSpoof, SpoofResult, SpoofScorer, SpoofWindow, score_spoof, window_starts
+from avsync.spoof.scorer import ChannelSpoof, SpoofResult, SpoofScorer, SpoofWindow, score_spoof, window_starts, write_timeline
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -17,4 +17,5 @@ __all__ = [
     "ChannelSpoof",
     "score_spoof",
     "window_starts",
+    "write_timeline",
 ]

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["SincFilterBank", "ResidualBlock2d", "GraphAttention", "HeteroGraphAttention", "TopKGraphPool"]
+__all__ = ["max_pool_last", "max_pool_2d", "SincFilterBank", "ResidualBlock2d", "GraphAttention", "HeteroGraphAttention", "TopKGraphPool"]
 
 
 def _hz_to_mel(hz):
@@ -90,13 +90,24 @@ class ResidualBlock2d(nn.Module):
         self.conv_downsample = (
             nn.Conv2d(in_ch, out_ch, kernel_size=(1, 3), padding=(0, 1)) if in_ch != out_ch else None
         )
-        self.mp = nn.MaxPool2d((1, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = getattr(self, self._conv_name)(x)
         out = self.conv2(F.selu(self.bn2(out)))
         skip = x if self.conv_downsample is None else self.conv_downsample(x)
-        return self.mp(out + skip)
+        return max_pool_last(out + skip, 3)
+
+
+def max_pool_last(x: torch.Tensor, k: int) -> torch.Tensor:
+    """``max_pool2d(x, (1, k))`` (floor mode) as a reshape + max: same values, several times faster on CPU."""
+    t = x.shape[-1] // k * k
+    return x[..., :t].unflatten(-1, (-1, k)).amax(dim=-1)
+
+
+def max_pool_2d(x: torch.Tensor, k: int) -> torch.Tensor:
+    """``max_pool2d(x, (k, k))`` (floor mode) over the last two axes as reshapes + max."""
+    f = x.shape[-2] // k * k
+    return max_pool_last(x[..., :f, :], k).unflatten(-2, (-1, k)).amax(dim=-2)
 
 
 def _pairwise_products(x: torch.Tensor) -> torch.Tensor:

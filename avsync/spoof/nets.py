@@ -19,7 +19,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from avsync.spoof.layers import GraphAttention, HeteroGraphAttention, ResidualBlock2d, SincFilterBank, TopKGraphPool
+from avsync.spoof.layers import (
+    GraphAttention,
+    HeteroGraphAttention,
+    ResidualBlock2d,
+    SincFilterBank,
+    TopKGraphPool,
+    max_pool_2d,
+)
 
 __all__ = ["AASISTConfig", "AASIST", "RawGATST", "spoof_probability", "WINDOW_SAMPLES"]
 
@@ -65,8 +72,9 @@ def _encoder(filts, *, rawgat: bool) -> nn.Sequential:
 def _front_end(sinc: SincFilterBank, bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
     """``[B, T]`` waveform → ``[B, 1, C/3, (T-K+1)/3]`` |sinc| max-pooled, batch-normed, SELU."""
     x = sinc(x.unsqueeze(1)).unsqueeze(1)
-    x = F.max_pool2d(x.abs(), (3, 3))
-    return F.selu(bn(x))
+    x = max_pool_2d(x.abs(), 3)
+    # channels-last layout: the 2-D convolutions of the encoders run about twice as fast on CPU
+    return F.selu(bn(x)).contiguous(memory_format=torch.channels_last)
 
 
 class AASIST(nn.Module):

@@ -40,7 +40,7 @@ from avsync.speaker.evidence import SpeakerEvidence
 from avsync.spoof.models import DEFAULT_MODEL, SpoofModel, load_spoof_model
 from avsync.timebase import DEFAULT_SAMPLE_RATE, samples_to_seconds, seconds_to_samples
 
-__all__ = ["SpoofWindow", "ChannelSpoof", "SpoofResult", "SpoofScorer", "score_spoof", "window_starts"]
+__all__ = ["SpoofWindow", "ChannelSpoof", "SpoofResult", "SpoofScorer", "score_spoof", "window_starts", "write_timeline"]
 
 Aggregation = Literal["mean", "max", "median"]
 
@@ -128,14 +128,23 @@ class SpoofResult(Serializable):
     message: str = ""
 
     def write_timeline(self, path: str | os.PathLike) -> str:
-        """Write the windows as CSV: ``channel,start,end,speech,score`` (empty score = not scored)."""
-        with open(path, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["file", "channel", "start", "end", "speech", "score"])
-            for win in self.windows:
-                w.writerow([self.path or "", win.channel, f"{win.start:.3f}", f"{win.end:.3f}", f"{win.speech:.3f}",
+        """Write the windows as CSV (see :func:`write_timeline`)."""
+        return write_timeline([self], path)
+
+
+def write_timeline(results, path: str | os.PathLike) -> str:
+    """Write the windows of several results as CSV: ``file,channel,start,end,speech,score``.
+
+    Times in seconds; an empty ``score`` means the window was not scored (too little speech).
+    """
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "channel", "start", "end", "speech", "score"])
+        for r in results:
+            for win in r.windows:
+                w.writerow([r.path or "", win.channel, f"{win.start:.3f}", f"{win.end:.3f}", f"{win.speech:.3f}",
                             "" if win.score is None else f"{win.score:.6f}"])
-        return os.fspath(path)
+    return os.fspath(path)
 
 
 def window_starts(num_samples: int, window: int, hop: int) -> np.ndarray:

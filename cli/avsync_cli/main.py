@@ -14,7 +14,9 @@ from avsync_cli.common import EXIT_INTERNAL
 # sub-command name -> module under avsync_cli.commands exposing `command`
 COMMANDS = {
     "inspect": "inspect",
+    "models": "models",
     "sample": "sample",
+    "spoof": "spoof",
 }
 
 
