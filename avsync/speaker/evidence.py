@@ -6,7 +6,10 @@ Both come from GE2E embeddings (:mod:`avsync.speaker.ge2e`) of speech-only audio
 
 Cosine similarities of GE2E embeddings are in [0, 1] (embeddings are non-negative). Measured on
 VCTK clips here, same-speaker utterances score about 0.65–0.9 and different speakers about
-0.45–0.65; the default thresholds below are starting points, not calibrated values.
+0.45–0.65. On 10 LibriSpeech test-other speakers (12 s each), the best-split similarity was
+0.785–0.913 for one speaker and 0.501–0.721 for 10 splices of two speakers (6 s + 6 s), hence the
+default ``change_threshold`` of 0.75. These thresholds are starting points measured on a few
+clean clips, not calibrated values.
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def speaker_evidence(
     sample_rate: int = 16000,
     hop_s: float = 0.8,
     min_speech_fraction: float = 0.5,
-    change_threshold: float = 0.6,
+    change_threshold: float = 0.75,
     reference: np.ndarray | None = None,
     reference_threshold: float = 0.7,
 ) -> SpeakerEvidence:
