@@ -32,9 +32,9 @@ def _net_class():
     class SileroVADNet(nn.Module):
         """Silero VAD v5 16 kHz network.
 
-        ``forward(frames [B, N, 576]) → probabilities [B, N]``: ``N`` consecutive frames of 512
-        samples, each preceded by the 64 samples before it (zeros for the first); the LSTM state
-        runs along ``N``.
+        ``forward(frames [B, N, 576], state) → (probabilities [B, N], state)``: ``N`` consecutive
+        frames of 512 samples, each preceded by the 64 samples before it (zeros for the first);
+        the LSTM state runs along ``N`` and can be carried to the next chunk.
         """
 
         def __init__(self):
@@ -47,16 +47,17 @@ def _net_class():
             self.lstm = nn.LSTM(128, 128, batch_first=True)
             self.final_conv = nn.Conv1d(128, 1, 1)
 
-        def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        def forward(self, frames: torch.Tensor, state=None):
+            """``frames [B, N, 576]`` → ``(probabilities [B, N], (h, c))``; pass ``state`` on to continue."""
             b, n, L = frames.shape
             x = F.pad(frames.reshape(b * n, 1, L), (0, 64), mode="reflect")
             x = self.stft_conv(x)
             x = torch.sqrt(x[:, :129] ** 2 + x[:, 129:] ** 2)
             for conv in (self.conv1, self.conv2, self.conv3, self.conv4):
                 x = F.relu(conv(x))
-            h, _ = self.lstm(x.squeeze(-1).reshape(b, n, 128))  # [B, N, 128]
+            h, state = self.lstm(x.squeeze(-1).reshape(b, n, 128), state)  # [B, N, 128]
             out = torch.sigmoid(self.final_conv(F.relu(h).transpose(1, 2)))  # [B, 1, N]
-            return out[:, 0]
+            return out[:, 0], state
 
         @staticmethod
         def convert_state_dict(sd: dict) -> dict:
@@ -134,6 +135,9 @@ class VAD:
         Explicit safetensors path (default: the ``silero-vad`` bundle).
     """
 
+    chunk_frames = 18750
+    """Frames per forward pass (10 minutes); the LSTM state is carried across chunks."""
+
     def __init__(
         self,
         *,
@@ -166,9 +170,13 @@ class VAD:
         padded = np.zeros(CONTEXT_SAMPLES + n * FRAME_SAMPLES, np.float32)
         padded[CONTEXT_SAMPLES : CONTEXT_SAMPLES + len(x)] = x
         frames = np.lib.stride_tricks.sliding_window_view(padded, CONTEXT_SAMPLES + FRAME_SAMPLES)[::FRAME_SAMPLES]
+        out, state = [], None
         with torch.inference_mode():
-            p = self.net(torch.from_numpy(np.ascontiguousarray(frames))[None].to(self.device))
-        return p[0].float().cpu().numpy()
+            for i in range(0, n, self.chunk_frames):  # bounded memory on long recordings
+                chunk = torch.from_numpy(np.ascontiguousarray(frames[i : i + self.chunk_frames]))[None]
+                p, state = self.net(chunk.to(self.device), state)
+                out.append(p[0].float().cpu().numpy())
+        return np.concatenate(out)
 
     def segments(self, probs: np.ndarray, duration_s: float) -> list[tuple[float, float]]:
         """Speech segments (s) from frame probabilities (hysteresis, min speech/silence, padding)."""

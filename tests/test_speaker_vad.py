@@ -41,6 +41,13 @@ def test_vad_finds_nothing_in_silence_noise_and_tone(vad):
         assert len(m.probabilities) == -(-3 * SR // 512)
 
 
+def test_vad_chunking_carries_the_state(vad, monkeypatch):
+    x = (0.1 * np.random.default_rng(0).standard_normal(3 * SR)).astype(np.float32)
+    whole = vad.probabilities(x)
+    monkeypatch.setattr(vad, "chunk_frames", 7)
+    np.testing.assert_allclose(vad.probabilities(x), whole, atol=1e-6)
+
+
 def test_vad_segment_rules(vad):
     fs = 0.032
     probs = np.array([0.0] * 10 + [0.9] * 20 + [0.1] * 2 + [0.9] * 20 + [0.0] * 10 + [0.9] * 3 + [0.0] * 10)

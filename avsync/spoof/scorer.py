@@ -294,6 +294,14 @@ class SpoofScorer:
         out = [self.model.predict(batch[i : i + self.batch_size]) for i in range(0, len(batch), self.batch_size)]
         return np.concatenate(out) if out else np.zeros(0)
 
+    def _predict_owned(self, audio: np.ndarray, owners: list[tuple[int, int]], starts: np.ndarray) -> np.ndarray:
+        """Probabilities of the windows ``(channel, window index)``, cut from ``audio`` batch by batch."""
+        out = []
+        for i in range(0, len(owners), self.batch_size):
+            batch = np.stack([self._fit(audio[c], int(starts[k])) for c, k in owners[i : i + self.batch_size]])
+            out.append(self.model.predict(batch))
+        return np.concatenate(out) if out else np.zeros(0)
+
     def _fit(self, x: np.ndarray, start: int) -> np.ndarray:
         """The model input of the window at ``start``: the window itself, or the signal tiled."""
         n = self.model.window_samples
@@ -348,7 +356,7 @@ class SpoofScorer:
 
         starts = window_starts(num, self.window, self.hop)
         plans = []  # (channel, status, message, mask, fractions, used)
-        inputs, owners = [], []
+        owners: list[tuple[int, int]] = []
         for c in chans:
             x = audio[c]
             if float(np.max(np.abs(x))) < 1e-4:
@@ -369,11 +377,9 @@ class SpoofScorer:
             else:
                 frac, used = np.ones(len(starts)), list(range(len(starts)))
             plans.append((c, Status.OK, "", mask, frac, used))
-            for i in used:
-                inputs.append(self._fit(x, int(starts[i])))
-                owners.append((c, i))
+            owners += [(c, i) for i in used]
         try:
-            probs = self.predict_windows(np.stack(inputs)) if inputs else np.zeros(0)
+            probs = self._predict_owned(audio, owners, starts)
         except RuntimeError as e:  # e.g. out of memory on the device
             return self._fail(Status.MODEL_ERROR, f"the spoof model failed: {str(e)[:200]}", path,
                               warnings=tuple(warnings), **common)
