@@ -124,3 +124,17 @@ def test_identity_change_inside_a_channel_is_found(shared, encoder, vad):
     assert ev_splice.change_similarity < ev_single.change_similarity
     assert abs(ev_splice.change_time_s - len(a) / SR) < 2.5
     assert ev_splice.identity_change
+
+
+@pytest.mark.shared
+def test_scorer_reference_option_same_speaker_higher(shared):
+    from avsync.spoof import SpoofScorer
+
+    gt = shared / "data" / "fake_speech" / "yourtts" / "GT" / "VCTK"
+    probe, same = sorted((gt / "p225").glob("*.wav"))[:2]
+    other = sorted((gt / "p347").glob("*.wav"))[0]
+    weights = str(shared / "weights")
+    sims = [SpoofScorer("aasist-l", weights=weights, reference=str(ref))(str(probe)).channels[0].speaker
+            for ref in (same, other)]
+    assert sims[0].reference_similarity > sims[1].reference_similarity
+    assert sims[0].reference_match and not sims[1].reference_match
