@@ -127,9 +127,8 @@ def test_shared_weights_resolve_through_models_dir(shared, monkeypatch):
 
 
 def test_models_cli_list_verify_path(shared, monkeypatch):
-    from click.testing import CliRunner
-
     from avsync_cli.main import cli
+    from click.testing import CliRunner
 
     monkeypatch.setenv("AVSYNC_MODELS_DIR", str(shared / "weights"))
     r = CliRunner().invoke(cli, ["models", "list", "--json"])

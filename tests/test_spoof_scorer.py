@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,6 +84,14 @@ def test_short_input_is_tiled_and_sub_second_is_too_short(tiny_model):
     assert r.status is Status.TOO_SHORT and r.score is None and "0.60 s" in r.message
 
 
+def test_window_options(tiny_model):
+    with pytest.raises(ValueError, match="at most"):
+        SpoofScorer(tiny_model, window_s=5.0)
+    r = SpoofScorer(tiny_model, vad=False, window_s=2.0, hop_s=1.0)(Media.from_arrays(_noise(4.5), SR))
+    assert [(w.start, w.end) for w in r.windows] == [(0.0, 2.0), (1.0, 3.0), (2.0, 4.0), (2.5, 4.5)]
+    assert r.window_s == 2.0 and r.hop_s == 1.0
+
+
 def test_silent_input_is_no_speech(tiny_model):
     r = SpoofScorer(tiny_model)(Media.from_arrays(np.zeros(5 * SR, np.float32), SR))
     assert r.status is Status.NO_SPEECH and r.score is None and r.flagged is None
@@ -144,14 +153,13 @@ def test_real_speech_with_public_model_and_vad(shared, tmp_path):
     speech = [w for w in r.windows if w.score is not None]
     assert speech and all(w.speech >= 0.25 for w in speech)
     csv_path = r.write_timeline(tmp_path / "t.csv")
-    assert open(csv_path).read().count("\n") == len(r.windows) + 1
+    assert Path(csv_path).read_text().count("\n") == len(r.windows) + 1
 
 
 @pytest.mark.shared
 def test_cli_spoof_json_and_timeline(shared, tmp_path, monkeypatch):
-    from click.testing import CliRunner
-
     from avsync_cli.main import cli
+    from click.testing import CliRunner
 
     monkeypatch.setenv("AVSYNC_MODELS_DIR", str(shared / "weights"))
     f = _files(shared, "data/fake_speech/yourtts/Exp4_SCL/VCTK/*.wav", 1)[0]

@@ -4,7 +4,15 @@ Polarity everywhere: ``score`` = probability that the speech is synthetic (0..1)
 """
 
 from avsync.spoof.models import DEFAULT_MODEL, SPOOF_MODELS, SpoofModel, load_spoof_model
-from avsync.spoof.scorer import ChannelSpoof, SpoofResult, SpoofScorer, SpoofWindow, score_spoof, window_starts, write_timeline
+from avsync.spoof.scorer import (
+    ChannelSpoof,
+    SpoofResult,
+    SpoofScorer,
+    SpoofWindow,
+    score_spoof,
+    window_starts,
+    write_timeline,
+)
 
 __all__ = [
     "DEFAULT_MODEL",

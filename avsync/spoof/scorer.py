@@ -193,6 +193,7 @@ class SpoofScorer:
         :class:`~avsync.spoof.models.SpoofModel`.
     window_s, hop_s
         Window length and hop in seconds (default: the model's input length, and one window).
+        Shorter windows are tiled to the model's input length; longer ones are refused.
     batch_size
         Windows per forward pass.
     device
@@ -244,6 +245,9 @@ class SpoofScorer:
         self.hop = self.window if hop_s is None else seconds_to_samples(hop_s, sr)
         if self.window <= 0 or self.hop <= 0:
             raise ValueError("window_s and hop_s must be positive")
+        if self.window > self.model.window_samples:
+            raise ValueError(f"window_s must be at most the model's input, "
+                             f"{samples_to_seconds(self.model.window_samples, sr):.4f} s")
         self.batch_size, self.device, self.use_vad = int(batch_size), device, vad
         self.min_speech_fraction, self.min_speech_s, self.min_duration_s = min_speech_fraction, min_speech_s, min_duration_s
         self.aggregation, self.threshold = aggregation, threshold
@@ -306,9 +310,7 @@ class SpoofScorer:
         """The model input of the window at ``start``: the window itself, or the signal tiled."""
         n = self.model.window_samples
         seg = x[start : start + self.window]
-        if len(seg) == n:
-            return seg
-        return np.resize(seg, n).astype(np.float32) if len(seg) < n else seg[:n]
+        return seg if len(seg) == n else np.resize(seg, n).astype(np.float32)
 
     # ------------------------------------------------------------------ main
     def __call__(self, src: str | os.PathLike | bytes | Media) -> SpoofResult:
