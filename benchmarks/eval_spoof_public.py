@@ -2,7 +2,7 @@
 speech they flag at the default threshold.
 
     AVSYNC_MODELS_DIR=../shared/weights python benchmarks/eval_spoof_public.py [--models aasist,...]
-        [--shared ../shared] [--per-set 60] [--out spoof_eval.json]
+        [--shared ../shared] [--per-set 60] [--limit N] [--out spoof_eval.json]
 
 Sets (labels from the folders and ../shared/data/MANIFEST.csv):
 * yourtts: YourTTS voice clones (fake_speech/yourtts/Exp4_SCL) vs the same speakers' real VCTK clips
@@ -51,6 +51,7 @@ def main() -> None:
     ap.add_argument("--shared", default=os.environ.get("AVSYNC_SHARED", str(Path(__file__).resolve().parents[2] / "shared")))
     ap.add_argument("--models", default="aasist,aasist-l,aasist-asvspoof5,rawgat-st-mul,rawgat-st-add,rawgat-st-cat")
     ap.add_argument("--per-set", type=int, default=60, help="files sampled from FSDD and from KLettres")
+    ap.add_argument("--limit", type=int, default=0, help="cap every set at this many files (seeded sample; 0 = all)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="spoof_eval.json")
     args = ap.parse_args()
@@ -78,6 +79,8 @@ def main() -> None:
         "klettres": sorted(rng.sample(sorted((data / "real_speech" / "debian_klettres").rglob("*.ogg"))
                                       + sorted((data / "real_speech" / "debian_klettres").rglob("*.wav")), args.per_set)),
     }
+    if args.limit:
+        sets = {k: sorted(random.Random(1).sample(v, min(args.limit, len(v)))) for k, v in sets.items()}
     print({k: len(v) for k, v in sets.items()}, flush=True)
     report: dict = {"sets": {k: len(v) for k, v in sets.items()}, "models": {}}
     for name in args.models.split(","):
