@@ -61,7 +61,10 @@ def main() -> None:
     media = Media.from_arrays(audio, sr)
     dur = len(audio) / sr
     print(f"audio: {dur:.1f} s of {source}; default model: {DEFAULT_MODEL}; torch {torch.__version__}")
-    print(f"{'model':<16} {'threads':>7} {'naive RTF':>10} {'avsync RTF':>11} {'speed-up':>9} {'windows':>8}")
+    print("RTF = wall time / audio duration; cpuRTF = process CPU time / audio duration (all threads; on a busy "
+          "shared machine it is the fairer measure of cost)")
+    print(f"{'model':<16} {'threads':>7} {'naive RTF':>10} {'avsync RTF':>11} {'speed-up':>9} "
+          f"{'naive cpuRTF':>13} {'avsync cpuRTF':>14} {'windows':>8}")
     for name in args.models.split(","):
         model = load_spoof_model(name)
         w = model.window_samples
@@ -70,21 +73,25 @@ def main() -> None:
             torch.set_num_threads(threads)
             scorer = SpoofScorer(model, vad=use_vad, batch_size=8)
             scorer(Media.from_arrays(audio[: 2 * sr], sr))  # warm-up (VAD weights, allocator)
-            naive_t, ours_t = [], []
+            naive_t, ours_t, naive_c, ours_c = [], [], [], []
             for _ in range(args.repeats):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 for s in starts:
                     seg = audio[s : s + w]
                     if len(seg) < w:
                         seg = np.resize(seg, w)
                     model.predict(seg[None])
                 naive_t.append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
+                naive_c.append(time.process_time() - c0)
+                t0, c0 = time.perf_counter(), time.process_time()
                 r = scorer(media)
                 ours_t.append(time.perf_counter() - t0)
+                ours_c.append(time.process_time() - c0)
             n, o = min(naive_t) / dur, min(ours_t) / dur
+            nc, oc = min(naive_c) / dur, min(ours_c) / dur
             scored = sum(x.score is not None for x in r.windows)
-            print(f"{name:<16} {threads:>7} {n:>10.4f} {o:>11.4f} {n / o:>8.2f}x {scored:>3}/{len(starts):<4}", flush=True)
+            print(f"{name:<16} {threads:>7} {n:>10.4f} {o:>11.4f} {n / o:>8.2f}x {nc:>13.4f} {oc:>14.4f} "
+                  f"{scored:>3}/{len(starts):<4}", flush=True)
 
 
 if __name__ == "__main__":
