@@ -17,6 +17,10 @@ def __getattr__(name):  # heavy pieces load on first use: `import avsync` stays 
         from avsync import verdict
 
         return getattr(verdict, name)
+    if name in ("score_spoof", "SpoofScorer", "SpoofResult"):
+        from avsync import spoof
+
+        return getattr(spoof, name)
     if name in ("FusionConfig", "Label", "Cue"):
         from avsync import fusion
 
@@ -51,4 +55,7 @@ __all__ = [
     "FusionConfig",
     "Label",
     "Cue",
+    "score_spoof",
+    "SpoofScorer",
+    "SpoofResult",
 ]

@@ -17,10 +17,12 @@ COMMANDS = {
     "calibrate": "calibrate",
     "batch": "batch",
     "inspect": "inspect",
+    "models": "models",
     "sample": "sample",
     "eval": "eval",
     "sync": "sync",
     "faces": "faces",
+    "spoof": "spoof",
 }
 
 

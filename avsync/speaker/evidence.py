@@ -1,0 +1,168 @@
+"""Speaker evidence: identity consistency over time inside one channel, and similarity to a known voice.
+
+An identity change inside one channel of a recording (a different voice spliced in) is a
+manipulation cue; a low similarity to a known genuine recording of the claimed speaker is another.
+Both come from GE2E embeddings (:mod:`avsync.speaker.ge2e`) of speech-only audio.
+
+Cosine similarities of GE2E embeddings are in [0, 1] (embeddings are non-negative). Measured on
+VCTK clips here, same-speaker utterances score about 0.65–0.9 and different speakers about
+0.45–0.65. On 10 LibriSpeech test-other speakers (12 s each), the best-split similarity was
+0.785–0.913 for one speaker and 0.501–0.721 for 10 splices of two speakers (6 s + 6 s), hence the
+default ``change_threshold`` of 0.75. These thresholds are starting points measured on a few
+clean clips, not calibrated values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from avsync.results import Serializable, Status
+from avsync.timebase import SlidingWindow, samples_to_seconds, seconds_to_samples
+
+__all__ = ["SpeakerWindow", "SpeakerEvidence", "speaker_evidence", "reference_embedding"]
+
+WINDOW_S = 1.6
+"""Speaker window length in seconds (one GE2E partial)."""
+
+
+@dataclass(frozen=True)
+class SpeakerWindow(Serializable):
+    """One 1.6 s window: ``start``/``end`` in seconds and cosine ``similarity`` to the channel's voice."""
+
+    start: float
+    end: float
+    similarity: float
+
+
+@dataclass(frozen=True)
+class SpeakerEvidence(Serializable):
+    """Speaker evidence for one channel.
+
+    Attributes
+    ----------
+    status
+        ``ok``; ``no_speech`` / ``too_short`` when there is too little speech for a comparison.
+    channel
+        Channel index.
+    model
+        Speaker-embedding bundle name.
+    windows
+        Speech windows with their similarity to the channel's mean voice.
+    consistency
+        Median window similarity to the channel's mean voice (1 = one steady voice).
+    change_time_s
+        Most likely identity change point (s): the split of the window sequence whose two halves'
+        mean voices are least alike; ``None`` with fewer than 4 speech windows.
+    change_similarity
+        Cosine similarity of the mean voices before and after ``change_time_s``.
+    identity_change
+        ``change_similarity < change_threshold`` (a splice cue).
+    reference_similarity
+        Cosine similarity of the channel's speech to the reference voice, when one was given.
+    reference_match
+        ``reference_similarity >= reference_threshold``, when a reference was given.
+    message
+        Explanation of a non-``ok`` status.
+    """
+
+    status: Status
+    channel: int
+    model: str
+    windows: tuple[SpeakerWindow, ...] = ()
+    consistency: float | None = None
+    change_time_s: float | None = None
+    change_similarity: float | None = None
+    identity_change: bool | None = None
+    reference_similarity: float | None = None
+    reference_match: bool | None = None
+    message: str = ""
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+def _speech_only(wav: np.ndarray, mask, sr: int) -> np.ndarray:
+    keep = mask.as_array(sr, len(wav))
+    return wav[keep]
+
+
+def reference_embedding(encoder, wav: np.ndarray, *, mask=None, sample_rate: int = 16000) -> np.ndarray | None:
+    """``[256]`` embedding of the speech in a reference recording, or ``None`` with < 0.5 s of speech."""
+    if mask is not None:
+        wav = _speech_only(wav, mask, sample_rate)
+    if len(wav) < sample_rate // 2:
+        return None
+    return encoder.embed_utterance(wav)
+
+
+def speaker_evidence(
+    wav: np.ndarray,
+    mask,
+    encoder,
+    *,
+    channel: int = 0,
+    sample_rate: int = 16000,
+    hop_s: float = 0.8,
+    min_speech_fraction: float = 0.5,
+    change_threshold: float = 0.75,
+    reference: np.ndarray | None = None,
+    reference_threshold: float = 0.7,
+) -> SpeakerEvidence:
+    """Speaker consistency over time of one channel, and similarity to an optional reference voice.
+
+    Parameters
+    ----------
+    wav
+        ``[T]`` float waveform at 16 kHz.
+    mask
+        :class:`avsync.vad.SpeechMask` of ``wav``.
+    encoder
+        :class:`avsync.speaker.SpeakerEncoder`.
+    hop_s
+        Hop between 1.6 s speaker windows (s).
+    min_speech_fraction
+        Windows with less speech than this are left out.
+    change_threshold
+        Similarity of the voices before/after the best split below which ``identity_change`` is set.
+    reference
+        ``[256]`` reference embedding (see :func:`reference_embedding`).
+    reference_threshold
+        Similarity at or above which ``reference_match`` is set.
+    """
+    name = encoder.bundle.name
+    speech = _speech_only(wav, mask, sample_rate)
+    if len(speech) < sample_rate // 2:
+        return SpeakerEvidence(Status.NO_SPEECH, channel, name, message="less than 0.5 s of speech")
+    utter = encoder.embed_utterance(speech)
+    ref_sim = float(np.dot(utter, reference)) if reference is not None else None
+    ref_match = (ref_sim >= reference_threshold) if ref_sim is not None else None
+
+    total_s = samples_to_seconds(len(wav), sample_rate)
+    grid = SlidingWindow(duration=WINDOW_S, step=hop_s)
+    bounds = grid.bounds(total_s, partial=True)
+    keep = [i for i, (a, b) in enumerate(bounds) if mask.speech_fraction(a, a + WINDOW_S) >= min_speech_fraction]
+    if not keep:
+        return SpeakerEvidence(Status.OK, channel, name, consistency=None, reference_similarity=ref_sim,
+                               reference_match=ref_match, message="no 1.6 s window is mostly speech")
+    starts = np.array([seconds_to_samples(bounds[i, 0], sample_rate) for i in keep])
+    emb = encoder.embed_windows(wav, starts)  # [W, 256]
+    centroid = _unit(emb.mean(axis=0))
+    sims = emb @ centroid
+    windows = tuple(SpeakerWindow(float(bounds[i, 0]), float(bounds[i, 1]), float(s)) for i, s in zip(keep, sims))
+    change_t = change_sim = change = None
+    if len(emb) >= 4:
+        best = (2.0, None)
+        for k in range(2, len(emb) - 1):
+            s = float(_unit(emb[:k].mean(0)) @ _unit(emb[k:].mean(0)))
+            if s < best[0]:
+                best = (s, k)
+        change_sim, k = best
+        change_t = float((bounds[keep[k - 1], 1] + bounds[keep[k], 0]) / 2)
+        change = change_sim < change_threshold
+    return SpeakerEvidence(
+        Status.OK, channel, name, windows=windows, consistency=float(np.median(sims)), change_time_s=change_t,
+        change_similarity=change_sim, identity_change=change, reference_similarity=ref_sim, reference_match=ref_match,
+    )

@@ -1,0 +1,29 @@
+"""Voice anti-spoofing: networks compatible with public checkpoints and the whole-file scorer.
+
+Polarity everywhere: ``score`` = probability that the speech is synthetic (0..1).
+"""
+
+from avsync.spoof.models import DEFAULT_MODEL, SPOOF_MODELS, SpoofModel, load_spoof_model
+from avsync.spoof.scorer import (
+    ChannelSpoof,
+    SpoofResult,
+    SpoofScorer,
+    SpoofWindow,
+    score_spoof,
+    window_starts,
+    write_timeline,
+)
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "SPOOF_MODELS",
+    "SpoofModel",
+    "load_spoof_model",
+    "SpoofScorer",
+    "SpoofResult",
+    "SpoofWindow",
+    "ChannelSpoof",
+    "score_spoof",
+    "window_starts",
+    "write_timeline",
+]

@@ -1,0 +1,204 @@
+"""Building blocks shared by the raw-waveform graph-attention anti-spoofing networks.
+
+Tensors in, tensors out; no I/O. Attribute names follow the public checkpoints' state-dict keys
+so that they load with ``strict=True``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["max_pool_last", "max_pool_2d", "SincFilterBank", "ResidualBlock2d", "GraphAttention", "HeteroGraphAttention", "TopKGraphPool"]
+
+
+def _hz_to_mel(hz):
+    return 2595.0 * np.log10(1.0 + hz / 700.0)
+
+
+def _mel_to_hz(mel):
+    return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+
+
+class SincFilterBank(nn.Module):
+    """Fixed band-pass sinc filters on a mel-spaced grid (a 1-D convolution, no learnable weights).
+
+    Bands split the mel range of ``[0, sample_rate / 2]`` (on a 257-point grid) into
+    ``out_channels`` equal parts; each filter is the difference of two ideal low-pass sincs,
+    Hamming-windowed. An even ``kernel_size`` is made odd (symmetric filters).
+
+    Input ``[B, 1, T]`` → output ``[B, out_channels, T - kernel_size + 1]`` (no padding).
+    """
+
+    def __init__(self, out_channels: int, kernel_size: int, *, sample_rate: int = 16000):
+        super().__init__()
+        k = kernel_size + 1 if kernel_size % 2 == 0 else kernel_size
+        self.out_channels, self.kernel_size, self.sample_rate = out_channels, k, sample_rate
+        grid = (sample_rate // 2) * np.linspace(0.0, 1.0, 257)
+        mel = _hz_to_mel(grid)
+        edges = _mel_to_hz(np.linspace(mel.min(), mel.max(), out_channels + 1))
+        # float32 support and sinc argument, float64 band edges: the exact arithmetic of the
+        # public code, so that checkpoints trained with it reproduce to float32 precision
+        t = torch.arange(-(k - 1) / 2, (k - 1) / 2 + 1)
+        window = torch.tensor(np.hamming(k), dtype=torch.float32)
+        bank = torch.empty(out_channels, k)
+        for i in range(out_channels):
+            lo, hi = edges[i], edges[i + 1]
+            high = (2 * hi / sample_rate) * np.sinc((t * float(2 * hi) / sample_rate).numpy())
+            low = (2 * lo / sample_rate) * np.sinc((t * float(2 * lo) / sample_rate).numpy())
+            bank[i] = window * torch.tensor(high - low, dtype=torch.float32)
+        self.register_buffer("filters", bank.unsqueeze(1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv1d(x, self.filters)
+
+
+class ResidualBlock2d(nn.Module):
+    """Residual block of the AASIST / RawGAT-ST encoders, ``[B, C_in, F, T] → [B, C_out, F, T // 3]``.
+
+    Parameters
+    ----------
+    in_ch, out_ch
+        Channels.
+    first
+        The first block of an encoder skips the pre-activation.
+    rawgat
+        RawGAT-ST layout: every block holds a ``conv_1`` (1 → out_ch), used by the first block
+        only (its input has one channel and is added to the output by broadcasting); the other
+        blocks use ``conv1``.
+
+    Notes
+    -----
+    As in the public code that trained these checkpoints, the pre-activation ``bn1`` + SELU of a
+    non-first block is computed on a discarded branch: the first convolution reads the block input
+    directly. ``bn1`` is kept only so that the checkpoints load; it does not affect the output.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, *, first: bool = False, rawgat: bool = False):
+        super().__init__()
+        if not first:
+            self.bn1 = nn.BatchNorm2d(in_ch)  # loaded, not used (see Notes)
+        if rawgat:
+            self.conv_1 = nn.Conv2d(1, out_ch, kernel_size=(2, 3), padding=(1, 1))
+        if not (rawgat and first):
+            self.conv1 = nn.Conv2d(in_ch, out_ch, kernel_size=(2, 3), padding=(1, 1))
+        self._conv_name = "conv_1" if (rawgat and first) else "conv1"
+        self.bn2 = nn.BatchNorm2d(out_ch)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, kernel_size=(2, 3), padding=(0, 1))
+        self.conv_downsample = (
+            nn.Conv2d(in_ch, out_ch, kernel_size=(1, 3), padding=(0, 1)) if in_ch != out_ch else None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = getattr(self, self._conv_name)(x)
+        out = self.conv2(F.selu(self.bn2(out)))
+        skip = x if self.conv_downsample is None else self.conv_downsample(x)
+        return max_pool_last(out + skip, 3)
+
+
+def max_pool_last(x: torch.Tensor, k: int) -> torch.Tensor:
+    """``max_pool2d(x, (1, k))`` (floor mode) as a reshape + max: same values, several times faster on CPU."""
+    t = x.shape[-1] // k * k
+    return x[..., :t].unflatten(-1, (-1, k)).amax(dim=-1)
+
+
+def max_pool_2d(x: torch.Tensor, k: int) -> torch.Tensor:
+    """``max_pool2d(x, (k, k))`` (floor mode) over the last two axes as reshapes + max."""
+    f = x.shape[-2] // k * k
+    return max_pool_last(x[..., :f, :], k).unflatten(-2, (-1, k)).amax(dim=-2)
+
+
+def _pairwise_products(x: torch.Tensor) -> torch.Tensor:
+    """``[B, N, D] → [B, N, N, D]`` with entry ``(i, j) = x_i * x_j``."""
+    return x.unsqueeze(2) * x.unsqueeze(1)
+
+
+class GraphAttention(nn.Module):
+    """Graph attention over a fully connected node set, ``[B, N, D_in] → [B, N, D_out]``.
+
+    Attention logits ``tanh(W_a (x_i ⊙ x_j)) · w / temperature``, softmax over neighbours ``i``;
+    output ``SELU(BN(W_1 (A x) + W_2 x))``.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, *, temperature: float = 1.0):
+        super().__init__()
+        self.att_proj = nn.Linear(in_dim, out_dim)
+        self.att_weight = nn.Parameter(torch.empty(out_dim, 1))
+        nn.init.xavier_normal_(self.att_weight)
+        self.proj_with_att = nn.Linear(in_dim, out_dim)
+        self.proj_without_att = nn.Linear(in_dim, out_dim)
+        self.bn = nn.BatchNorm1d(out_dim)
+        self.temperature = float(temperature)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        att = torch.tanh(self.att_proj(_pairwise_products(x))) @ self.att_weight  # [B, N, N, 1]
+        att = torch.softmax(att / self.temperature, dim=-2).squeeze(-1)
+        y = self.proj_with_att(att @ x) + self.proj_without_att(x)
+        b, n, d = y.shape
+        return F.selu(self.bn(y.reshape(b * n, d)).reshape(b, n, d))
+
+
+class HeteroGraphAttention(nn.Module):
+    """AASIST's heterogeneous stacking graph attention over two node types and a master node.
+
+    Inputs ``x1 [B, N1, D]``, ``x2 [B, N2, D]``, ``master [B or 1, 1, D]``; outputs the updated
+    ``x1 [B, N1, D_out]``, ``x2 [B, N2, D_out]`` and ``master [B, 1, D_out]``.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, *, temperature: float = 1.0):
+        super().__init__()
+        self.proj_type1 = nn.Linear(in_dim, in_dim)
+        self.proj_type2 = nn.Linear(in_dim, in_dim)
+        self.att_proj = nn.Linear(in_dim, out_dim)
+        self.att_projM = nn.Linear(in_dim, out_dim)
+        for name in ("att_weight11", "att_weight22", "att_weight12", "att_weightM"):
+            p = nn.Parameter(torch.empty(out_dim, 1))
+            nn.init.xavier_normal_(p)
+            setattr(self, name, p)
+        self.proj_with_att = nn.Linear(in_dim, out_dim)
+        self.proj_without_att = nn.Linear(in_dim, out_dim)
+        self.proj_with_attM = nn.Linear(in_dim, out_dim)
+        self.proj_without_attM = nn.Linear(in_dim, out_dim)
+        self.bn = nn.BatchNorm1d(out_dim)
+        self.temperature = float(temperature)
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, master: torch.Tensor):
+        n1, n2 = x1.shape[1], x2.shape[1]
+        x = torch.cat([self.proj_type1(x1), self.proj_type2(x2)], dim=1)  # [B, N, D]
+        # master node: attends to every node
+        att_m = torch.tanh(self.att_projM(x * master)) @ self.att_weightM  # [B, N, 1]
+        att_m = torch.softmax(att_m / self.temperature, dim=-2)
+        new_master = self.proj_with_attM(att_m.transpose(1, 2) @ x) + self.proj_without_attM(master)
+        # node attention with a separate weight vector per block of the type pair
+        h = torch.tanh(self.att_proj(_pairwise_products(x)))  # [B, N, N, D_out]
+        logits = torch.empty(h.shape[:3], dtype=h.dtype, device=h.device)
+        w11, w22, w12 = self.att_weight11[:, 0], self.att_weight22[:, 0], self.att_weight12[:, 0]
+        logits[:, :n1, :n1] = h[:, :n1, :n1] @ w11
+        logits[:, n1:, n1:] = h[:, n1:, n1:] @ w22
+        logits[:, :n1, n1:] = h[:, :n1, n1:] @ w12
+        logits[:, n1:, :n1] = h[:, n1:, :n1] @ w12
+        att = torch.softmax(logits / self.temperature, dim=-2)
+        y = self.proj_with_att(att @ x) + self.proj_without_att(x)
+        b, n, d = y.shape
+        y = F.selu(self.bn(y.reshape(b * n, d)).reshape(b, n, d))
+        return y[:, :n1], y[:, n1 : n1 + n2], new_master
+
+
+class TopKGraphPool(nn.Module):
+    """Keep the ``k`` highest-scoring nodes, scaled by their sigmoid score, ``[B, N, D] → [B, k, D]``.
+
+    ``k = max(min_nodes, int(N * ratio))``; nodes keep the descending-score order of ``torch.topk``.
+    """
+
+    def __init__(self, ratio: float, in_dim: int, *, min_nodes: int = 1):
+        super().__init__()
+        self.ratio, self.min_nodes = float(ratio), int(min_nodes)
+        self.proj = nn.Linear(in_dim, 1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        scores = torch.sigmoid(self.proj(h))  # [B, N, 1]
+        k = max(self.min_nodes, int(h.shape[1] * self.ratio))
+        _, idx = torch.topk(scores, k, dim=1)
+        return torch.gather(h * scores, 1, idx.expand(-1, -1, h.shape[-1]))

@@ -1,0 +1,153 @@
+"""Spoof model registry: which network class loads which weights bundle, and the default model.
+
+Change :data:`DEFAULT_MODEL` here, and only here, to switch the default everywhere (API, CLI,
+benchmarks).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from avsync.bundles import Bundle, get_bundle, load_state_dict
+from avsync.errors import BundleError
+
+__all__ = ["DEFAULT_MODEL", "SPOOF_MODELS", "SpoofModel", "load_spoof_model"]
+
+DEFAULT_MODEL = "aasist"
+"""Name of the default spoof model (a key of :data:`SPOOF_MODELS`)."""
+
+
+def _aasist():
+    from avsync.spoof.nets import AASIST
+
+    return AASIST()
+
+
+def _aasist_l():
+    from avsync.spoof.nets import AASIST, AASISTConfig
+
+    return AASIST(AASISTConfig.light())
+
+
+def _rawgat(fusion):
+    def make():
+        from avsync.spoof.nets import RawGATST
+
+        return RawGATST(fusion)
+
+    return make
+
+
+SPOOF_MODELS: dict[str, Callable] = {
+    "aasist": _aasist,
+    "aasist-l": _aasist_l,
+    "aasist-asvspoof5": _aasist,
+    "rawgat-st-mul": _rawgat("mul"),
+    "rawgat-st-add": _rawgat("add"),
+    "rawgat-st-cat": _rawgat("cat"),
+}
+"""Model name → factory of the untrained network; the weights are the bundle of the same name."""
+
+
+@dataclass
+class SpoofModel:
+    """A spoof network with its weights bundle, on a device.
+
+    Attributes
+    ----------
+    name
+        Model name (key of :data:`SPOOF_MODELS` and of the bundle registry).
+    bundle
+        The weights :class:`~avsync.bundles.Bundle` (sha256, licence, input spec).
+    net
+        The ``nn.Module`` in eval mode: ``[B, window_samples]`` → logits ``[B, 2]`` ``[spoof, bona fide]``.
+    device
+        Torch device string.
+    """
+
+    name: str
+    bundle: Bundle
+    net: object
+    device: str
+
+    @property
+    def window_samples(self) -> int:
+        """Samples per network input (64600 for every public model)."""
+        return int(self.bundle.input.window_samples or 64600)
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.bundle.input.sample_rate or 16000)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Probability that each window is synthetic.
+
+        Parameters
+        ----------
+        batch
+            ``[B, window_samples]`` float32 waveforms at 16 kHz in [-1, 1].
+
+        Returns
+        -------
+        numpy.ndarray
+            ``[B]`` float, ``softmax(logits)[:, 0]`` (0 = bona fide, 1 = spoof).
+        """
+        import torch
+
+        from avsync.spoof.nets import spoof_probability
+
+        x = torch.as_tensor(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
+        with torch.inference_mode():
+            return spoof_probability(self.net(x)).cpu().numpy().astype(np.float64)
+
+
+_CACHE: dict[tuple, SpoofModel] = {}
+_LOCK = threading.Lock()
+
+
+def load_spoof_model(
+    name: str = DEFAULT_MODEL,
+    *,
+    device: str = "cpu",
+    weights: str | None = None,
+    allow_download: bool = False,
+) -> SpoofModel:
+    """Build the network of ``name`` and load its verified weights (cached per name/device/path).
+
+    Parameters
+    ----------
+    name
+        One of :data:`SPOOF_MODELS`.
+    device
+        Torch device, e.g. ``"cpu"`` or ``"cuda"``.
+    weights
+        Explicit weights file or models directory (see :func:`avsync.bundles.resolve`).
+    allow_download
+        Download the bundle into the user cache if no local copy exists.
+
+    Raises
+    ------
+    BundleError
+        Unknown model, missing or tampered weights.
+    """
+    if name not in SPOOF_MODELS:
+        raise BundleError(f"unknown spoof model {name!r}", hint=f"choose one of {', '.join(sorted(SPOOF_MODELS))}")
+    key = (name, device, weights)
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+        bundle = get_bundle(name)
+        sd = load_state_dict(bundle, path=weights, allow_download=allow_download)
+        net = SPOOF_MODELS[name]()
+        try:
+            net.load_state_dict(sd, strict=True)
+        except RuntimeError as e:
+            raise BundleError(f"weights of {name!r} do not fit its network: {str(e)[:300]}") from None
+        net.eval().to(device)
+        model = SpoofModel(name=name, bundle=bundle, net=net, device=device)
+        _CACHE[key] = model
+        return model

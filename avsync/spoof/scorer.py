@@ -1,0 +1,441 @@
+"""Whole-file voice spoof scoring: sliding windows, speech-only windows, batching, per-channel results.
+
+Polarity, everywhere in avsync: **score = probability that the speech is synthetic**, in [0, 1]
+(0 = bona fide, 1 = spoof). For the public checkpoints, whose logits are ordered
+``[spoof, bona fide]``, it is ``softmax(logits)[0]``.
+
+Procedure for one file (:class:`SpoofScorer`):
+
+1. Decode with :func:`avsync.load_media` (any container; resampled to 16 kHz). Audio whose source
+   rate is 8 kHz or below, or whose spectrum is empty above 4 kHz, is flagged ``narrowband``.
+2. Each channel is scored separately (stereo call recordings put one party per channel);
+   channels that are identical are scored once.
+3. Speech is found with Silero VAD (:mod:`avsync.vad`). Silent channels and channels with less
+   than ``min_speech_s`` of speech get ``no_speech``; recordings shorter than ``min_duration_s`` get
+   ``too_short``.
+4. Windows of ``window`` samples (default: the model's input, 64600 = 4.04 s) every ``hop``
+   samples (default: one window) cover the whole recording; the last window is aligned to the
+   end so that every sample is in at least one window. A recording shorter than one window is
+   tiled to the window length (as the original evaluation of these models does). Windows whose
+   speech fraction is below ``min_speech_fraction`` are not scored (``score`` ``None``).
+5. Windows are scored in batches on the chosen device.
+6. Channel score (``aggregation``): ``"mean"`` (default) is the mean of window scores weighted by
+   each window's seconds of speech; ``"max"`` and ``"median"`` are the alternatives. The file
+   score is the highest channel score (a file is as suspicious as its most suspicious channel).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from avsync.errors import AvsyncError, MediaError
+from avsync.media import Media, load_media
+from avsync.results import Serializable, Status
+from avsync.speaker.evidence import SpeakerEvidence
+from avsync.spoof.models import DEFAULT_MODEL, SpoofModel, load_spoof_model
+from avsync.timebase import DEFAULT_SAMPLE_RATE, samples_to_seconds, seconds_to_samples
+
+__all__ = ["SpoofWindow", "ChannelSpoof", "SpoofResult", "SpoofScorer", "score_spoof", "window_starts", "write_timeline"]
+
+Aggregation = Literal["mean", "max", "median"]
+
+
+@dataclass(frozen=True)
+class SpoofWindow(Serializable):
+    """One analysis window.
+
+    Attributes
+    ----------
+    start, end
+        Seconds on the media timeline (``end`` is clipped to the recording's end).
+    score
+        Probability that the speech in the window is synthetic (0..1), ``None`` when not scored.
+    speech
+        Fraction of the window that is speech (0..1).
+    channel
+        Audio channel index.
+    """
+
+    start: float
+    end: float
+    score: float | None
+    speech: float
+    channel: int = 0
+
+
+@dataclass(frozen=True)
+class ChannelSpoof(Serializable):
+    """Result of one audio channel: status, aggregated score, windows, speech seconds, speaker evidence."""
+
+    channel: int
+    status: Status
+    score: float | None
+    windows: tuple[SpoofWindow, ...]
+    speech_s: float
+    message: str = ""
+    speaker: SpeakerEvidence | None = None
+
+
+@dataclass(frozen=True)
+class SpoofResult(Serializable):
+    """Voice spoof analysis of one recording.
+
+    Attributes
+    ----------
+    status
+        ``ok`` when at least one channel was scored; otherwise the reason (``no_speech``,
+        ``too_short``, ``no_audio``, ``decode_error``, ``model_error``, ...).
+    score
+        Probability that the speech is synthetic (0..1): the highest channel score; ``None``
+        when nothing was scored.
+    model
+        Spoof model (bundle) name; ``model_sha256`` is its weights' hash.
+    windows
+        Every window of every channel, in time order per channel.
+    channels
+        Per-channel results.
+    flagged
+        ``score >= threshold``, ``None`` when unscored.
+    narrowband
+        Telephone-band audio (8 kHz source or nothing above 4 kHz): the public models were trained
+        on 16 kHz wideband speech and are unreliable on it.
+    clipped
+        More than 0.1 % of samples at full scale.
+    """
+
+    status: Status
+    score: float | None
+    model: str
+    windows: tuple[SpoofWindow, ...] = ()
+    channels: tuple[ChannelSpoof, ...] = ()
+    path: str | None = None
+    model_sha256: str = ""
+    threshold: float = 0.5
+    flagged: bool | None = None
+    aggregation: str = "mean"
+    window_s: float | None = None
+    hop_s: float | None = None
+    duration_s: float | None = None
+    source_sample_rate: int | None = None
+    narrowband: bool = False
+    clipped: bool = False
+    warnings: tuple[str, ...] = ()
+    message: str = ""
+
+    def write_timeline(self, path: str | os.PathLike) -> str:
+        """Write the windows as CSV (see :func:`write_timeline`)."""
+        return write_timeline([self], path)
+
+
+def write_timeline(results, path: str | os.PathLike) -> str:
+    """Write the windows of several results as CSV: ``file,channel,start,end,speech,score``.
+
+    Times in seconds; an empty ``score`` means the window was not scored (too little speech).
+    """
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "channel", "start", "end", "speech", "score"])
+        for r in results:
+            for win in r.windows:
+                w.writerow([r.path or "", win.channel, f"{win.start:.3f}", f"{win.end:.3f}", f"{win.speech:.3f}",
+                            "" if win.score is None else f"{win.score:.6f}"])
+    return os.fspath(path)
+
+
+def window_starts(num_samples: int, window: int, hop: int) -> np.ndarray:
+    """Start sample of every window so that ``[0, num_samples)`` is fully covered.
+
+    Regular starts ``0, hop, 2 hop, ...`` while a whole window fits, plus a last window aligned to
+    the end when the regular ones stop short. A signal shorter than one window has one start, 0.
+    """
+    if window <= 0 or hop <= 0:
+        raise ValueError("window and hop must be positive")
+    if num_samples <= window:
+        return np.zeros(1, np.int64)
+    starts = np.arange(0, num_samples - window + 1, hop, dtype=np.int64)
+    if starts[-1] + window < num_samples:
+        starts = np.append(starts, num_samples - window)
+    return starts
+
+
+def _aggregate(scores: np.ndarray, weights: np.ndarray, how: str) -> float:
+    if how == "max":
+        return float(scores.max())
+    if how == "median":
+        return float(np.median(scores))
+    w = np.maximum(weights, 1e-6)
+    return float(np.sum(scores * w) / np.sum(w))
+
+
+def _is_narrowband(x: np.ndarray, sr: int) -> bool:
+    """True when less than 1e-4 of the energy lies above 4 kHz (first 60 s)."""
+    seg = x[: 60 * sr].astype(np.float64)
+    if len(seg) < 1024 or not np.any(seg):
+        return False
+    spec = np.abs(np.fft.rfft(seg)) ** 2
+    freqs = np.fft.rfftfreq(len(seg), 1.0 / sr)
+    total = spec.sum()
+    return bool(total > 0 and spec[freqs > 4000].sum() / total < 1e-4)
+
+
+class SpoofScorer:
+    """Whole-file spoof scorer (see the module docstring for the procedure).
+
+    Parameters
+    ----------
+    model
+        Spoof model name (default :data:`avsync.spoof.models.DEFAULT_MODEL`) or a loaded
+        :class:`~avsync.spoof.models.SpoofModel`.
+    window_s, hop_s
+        Window length and hop in seconds (default: the model's input length, and one window).
+        Shorter windows are tiled to the model's input length; longer ones are refused.
+    batch_size
+        Windows per forward pass.
+    device
+        Torch device (``"cpu"``, ``"cuda"``...).
+    vad
+        Score only windows with speech (default); ``False`` scores every window.
+    min_speech_fraction
+        Windows with less speech than this are not scored.
+    min_speech_s, min_duration_s
+        Less speech gives ``no_speech``; a shorter recording gives ``too_short``.
+    aggregation
+        ``"mean"`` (speech-weighted), ``"max"`` or ``"median"`` of window scores.
+    threshold
+        ``flagged`` is ``score >= threshold``.
+    speaker
+        Add speaker-consistency evidence per channel (GE2E).
+    reference
+        Path (or 16 kHz ``[T]`` array) of a known genuine recording of the expected speaker;
+        implies ``speaker``.
+    weights, allow_download
+        Explicit weights path / models directory, and permission to download missing bundles.
+    """
+
+    def __init__(
+        self,
+        model: str | SpoofModel = DEFAULT_MODEL,
+        *,
+        window_s: float | None = None,
+        hop_s: float | None = None,
+        batch_size: int = 8,
+        device: str = "cpu",
+        vad: bool = True,
+        min_speech_fraction: float = 0.25,
+        min_speech_s: float = 0.5,
+        min_duration_s: float = 1.0,
+        aggregation: Aggregation = "mean",
+        threshold: float = 0.5,
+        speaker: bool = False,
+        reference: str | os.PathLike | np.ndarray | None = None,
+        weights: str | None = None,
+        allow_download: bool = False,
+    ):
+        if aggregation not in ("mean", "max", "median"):
+            raise ValueError(f"aggregation must be 'mean', 'max' or 'median', got {aggregation!r}")
+        self.model = model if isinstance(model, SpoofModel) else load_spoof_model(
+            model, device=device, weights=weights, allow_download=allow_download)
+        sr = self.model.sample_rate
+        self.window = self.model.window_samples if window_s is None else seconds_to_samples(window_s, sr)
+        self.hop = self.window if hop_s is None else seconds_to_samples(hop_s, sr)
+        if self.window <= 0 or self.hop <= 0:
+            raise ValueError("window_s and hop_s must be positive")
+        if self.window > self.model.window_samples:
+            raise ValueError(f"window_s must be at most the model's input, "
+                             f"{samples_to_seconds(self.model.window_samples, sr):.4f} s")
+        self.batch_size, self.device, self.use_vad = int(batch_size), device, vad
+        self.min_speech_fraction, self.min_speech_s, self.min_duration_s = min_speech_fraction, min_speech_s, min_duration_s
+        self.aggregation, self.threshold = aggregation, threshold
+        self.speaker = speaker or reference is not None
+        self._vad = None
+        self._encoder = None
+        self._reference = None
+        if reference is not None:
+            self._reference = self._reference_embedding(reference)
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def vad(self):
+        if self._vad is None:
+            from avsync.vad import VAD
+
+            self._vad = VAD(device=self.device)
+        return self._vad
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            from avsync.speaker.ge2e import SpeakerEncoder
+
+            self._encoder = SpeakerEncoder(device=self.device)
+        return self._encoder
+
+    def _reference_embedding(self, reference) -> np.ndarray:
+        from avsync.speaker.evidence import reference_embedding
+
+        if isinstance(reference, np.ndarray):
+            wav = reference.astype(np.float32).reshape(-1)
+        else:
+            wav = load_media(reference, require="audio").mono()
+        emb = reference_embedding(self.encoder, wav, mask=self.vad(wav))
+        if emb is None:
+            raise AvsyncError(f"the reference recording {reference!r} has less than 0.5 s of speech",
+                              status=Status.NO_SPEECH, hint="pass a reference with several seconds of speech")
+        return emb
+
+    def _fail(self, status: Status, message: str, path: str | None, **kw) -> SpoofResult:
+        return SpoofResult(status=status, score=None, model=self.model.name, path=path,
+                           model_sha256=self.model.bundle.sha256, threshold=self.threshold,
+                           aggregation=self.aggregation, message=message, **kw)
+
+    def predict_windows(self, batch: np.ndarray) -> np.ndarray:
+        """Spoof probabilities ``[N]`` of ``[N, window]`` waveforms, in batches of ``batch_size``."""
+        out = [self.model.predict(batch[i : i + self.batch_size]) for i in range(0, len(batch), self.batch_size)]
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def _predict_owned(self, audio: np.ndarray, owners: list[tuple[int, int]], starts: np.ndarray) -> np.ndarray:
+        """Probabilities of the windows ``(channel, window index)``, cut from ``audio`` batch by batch."""
+        out = []
+        for i in range(0, len(owners), self.batch_size):
+            batch = np.stack([self._fit(audio[c], int(starts[k])) for c, k in owners[i : i + self.batch_size]])
+            out.append(self.model.predict(batch))
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def _fit(self, x: np.ndarray, start: int) -> np.ndarray:
+        """The model input of the window at ``start``: the window itself, or the signal tiled."""
+        n = self.model.window_samples
+        seg = x[start : start + self.window]
+        return seg if len(seg) == n else np.resize(seg, n).astype(np.float32)
+
+    # ------------------------------------------------------------------ main
+    def __call__(self, src: str | os.PathLike | bytes | Media) -> SpoofResult:
+        """Score one recording (path, bytes or :class:`~avsync.media.Media`) → :class:`SpoofResult`.
+
+        Bad input yields a result with a failure status, never an exception, except for
+        programming errors.
+        """
+        path = None if isinstance(src, (bytes, bytearray, Media)) else os.fspath(src)
+        try:
+            media = src if isinstance(src, Media) else load_media(src, require="audio")
+            if not media.has_audio:
+                raise MediaError("the input has no audio track", status=Status.NO_AUDIO)
+            audio = media.audio  # [C, T] at 16 kHz
+        except AvsyncError as e:
+            return self._fail(e.status, str(e), path)
+        if path is None and isinstance(src, Media):
+            path = src.path
+        sr = media.sample_rate
+        if sr != DEFAULT_SAMPLE_RATE:
+            return self._fail(Status.CONFIG_ERROR, f"media must be at 16 kHz, got {sr} Hz", path)
+        src_sr = media.info.audio.sample_rate if media.info.audio is not None else sr
+        num = audio.shape[1]
+        duration = samples_to_seconds(num, sr)
+        common = dict(window_s=samples_to_seconds(self.window, sr), hop_s=samples_to_seconds(self.hop, sr),
+                      duration_s=duration, source_sample_rate=src_sr)
+        warnings: list[str] = []
+        mono_mix = audio.mean(axis=0)
+        narrow = bool(src_sr <= 8000 or _is_narrowband(mono_mix, sr))
+        if narrow:
+            warnings.append("narrowband (telephone) audio: the public models were trained on 16 kHz wideband "
+                            "speech and their scores are unreliable on it")
+        clipped = bool(np.mean(np.abs(audio) >= 0.999) > 1e-3)
+        if clipped:
+            warnings.append("the audio is clipped (more than 0.1 % of samples at full scale)")
+        common.update(narrowband=narrow, clipped=clipped)
+        if duration < self.min_duration_s:
+            return self._fail(Status.TOO_SHORT, f"the audio lasts {duration:.2f} s, shorter than the minimum "
+                              f"{self.min_duration_s} s", path, warnings=tuple(warnings), **common)
+
+        # channels: identical channels are scored once
+        chans = [0]
+        if audio.shape[0] > 1 and not all(np.allclose(audio[c], audio[0], atol=1e-6) for c in range(1, audio.shape[0])):
+            chans = list(range(audio.shape[0]))
+
+        starts = window_starts(num, self.window, self.hop)
+        plans = []  # (channel, status, message, mask, fractions, used)
+        owners: list[tuple[int, int]] = []
+        for c in chans:
+            x = audio[c]
+            if float(np.max(np.abs(x))) < 1e-4:
+                plans.append((c, Status.NO_SPEECH, "the channel is silent", None, np.zeros(len(starts)), []))
+                continue
+            mask = self.vad(x) if self.use_vad else None
+            ends = np.minimum(starts + self.window, num)
+            if mask is not None:
+                frac = np.array([mask.speech_fraction(samples_to_seconds(a, sr), samples_to_seconds(b, sr))
+                                 for a, b in zip(starts, ends)])
+                if mask.speech_s < self.min_speech_s:
+                    plans.append((c, Status.NO_SPEECH, f"only {mask.speech_s:.2f} s of speech found",
+                                  mask, frac, []))
+                    continue
+                used = [i for i, f in enumerate(frac) if f >= self.min_speech_fraction]
+                if not used:  # speech scattered thinly: score every window that has some
+                    used = [i for i, f in enumerate(frac) if f > 0]
+            else:
+                frac, used = np.ones(len(starts)), list(range(len(starts)))
+            plans.append((c, Status.OK, "", mask, frac, used))
+            owners += [(c, i) for i in used]
+        try:
+            probs = self._predict_owned(audio, owners, starts)
+        except RuntimeError as e:  # e.g. out of memory on the device
+            return self._fail(Status.MODEL_ERROR, f"the spoof model failed: {str(e)[:200]}", path,
+                              warnings=tuple(warnings), **common)
+        by_owner = dict(zip(owners, probs))
+
+        results: list[ChannelSpoof] = []
+        for c, status, msg, mask, frac, used in plans:
+            wins = []
+            for i, a in enumerate(starts):
+                b = min(int(a) + self.window, num)
+                p = by_owner.get((c, i))
+                wins.append(SpoofWindow(samples_to_seconds(int(a), sr), samples_to_seconds(b, sr),
+                                        None if p is None else float(p), float(frac[i]), c))
+            score = None
+            if status is Status.OK and used:
+                sc = np.array([by_owner[(c, i)] for i in used])
+                weights = np.array([frac[i] * (min(int(starts[i]) + self.window, num) - starts[i]) for i in used])
+                score = _aggregate(sc, weights, self.aggregation)
+            spk = None
+            if self.speaker and mask is not None:
+                from avsync.speaker.evidence import speaker_evidence
+
+                spk = speaker_evidence(audio[c], mask, self.encoder, channel=c, reference=self._reference)
+            results.append(ChannelSpoof(c, status, score, tuple(wins), float(mask.speech_s) if mask else 0.0,
+                                        msg, spk))
+
+        scored = [r for r in results if r.score is not None]
+        windows = tuple(w for r in results for w in r.windows)
+        if not scored:
+            st = results[0].status if results else Status.NO_SPEECH
+            return self._fail(st, "; ".join(f"channel {r.channel}: {r.message}" for r in results if r.message),
+                              path, windows=windows, channels=tuple(results), warnings=tuple(warnings), **common)
+        score = max(r.score for r in scored)
+        return SpoofResult(
+            status=Status.OK, score=score, model=self.model.name, windows=windows, channels=tuple(results),
+            path=path, model_sha256=self.model.bundle.sha256, threshold=self.threshold,
+            flagged=bool(score >= self.threshold), aggregation=self.aggregation, warnings=tuple(warnings), **common,
+        )
+
+
+def score_spoof(
+    src: str | os.PathLike | bytes | Media,
+    *,
+    model: str = DEFAULT_MODEL,
+    device: str = "cpu",
+    reference: str | os.PathLike | None = None,
+    **options,
+) -> SpoofResult:
+    """Score one recording for synthetic speech (see :class:`SpoofScorer` for ``options``).
+
+    Returns
+    -------
+    SpoofResult
+        ``score`` = probability that the speech is synthetic (0..1), per-window timeline, per-channel
+        results and a status.
+    """
+    return SpoofScorer(model, device=device, reference=reference, **options)(src)

@@ -1,0 +1,98 @@
+"""Real-time factor of whole-file spoof scoring on this CPU, against a naive per-window loop.
+
+    AVSYNC_MODELS_DIR=../shared/weights python benchmarks/bench_spoof.py [--seconds 30]
+        [--models aasist,aasist-l,rawgat-st-mul] [--threads 1,2]
+
+Input: real speech (LibriSpeech test-other files of ../shared concatenated to ``--seconds``), or
+seeded noise scored without VAD when ../shared is absent. For each model and thread count it
+times, in the same run:
+
+* naive: every 64600-sample window (hop = window) through the network one at a time;
+* avsync: ``SpoofScorer`` (Silero VAD, speech-only windows, batches of 8), VAD time included.
+
+RTF = processing time / audio duration (lower is faster; 0.02 = 50x faster than real time).
+Decoding is excluded from both (the audio is decoded once). Goal: RTF <= 0.02 for the default
+model on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--models", default="aasist,aasist-l,rawgat-st-mul")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--shared", default=os.environ.get("AVSYNC_SHARED", str(Path(__file__).resolve().parents[2] / "shared")))
+    args = ap.parse_args()
+
+    import torch
+
+    from avsync import Media, load_media
+    from avsync.spoof import DEFAULT_MODEL, SpoofScorer, load_spoof_model, window_starts
+
+    sr = 16000
+    libri = sorted((Path(args.shared) / "data" / "real_speech" / "librispeech_test-other").glob("*.flac"))
+    os.environ.setdefault("AVSYNC_MODELS_DIR", str(Path(args.shared) / "weights"))
+    if libri:
+        parts, total = [], 0
+        for f in libri:
+            x = load_media(f).mono()
+            parts.append(x)
+            total += len(x)
+            if total >= args.seconds * sr:
+                break
+        audio = np.concatenate(parts)[: int(args.seconds * sr)]
+        use_vad, source = True, f"{len(parts)} LibriSpeech files"
+    else:
+        audio = (0.1 * np.random.default_rng(0).standard_normal(int(args.seconds * sr))).astype(np.float32)
+        use_vad, source = False, "seeded noise (no ../shared), VAD off"
+    media = Media.from_arrays(audio, sr)
+    dur = len(audio) / sr
+    print(f"audio: {dur:.1f} s of {source}; default model: {DEFAULT_MODEL}; torch {torch.__version__}")
+    print("RTF = wall time / audio duration; cpuRTF = process CPU time / audio duration (all threads; on a busy "
+          "shared machine it is the fairer measure of cost)")
+    print(f"{'model':<16} {'threads':>7} {'naive RTF':>10} {'avsync RTF':>11} {'speed-up':>9} "
+          f"{'naive cpuRTF':>13} {'avsync cpuRTF':>14} {'windows':>8}")
+    for name in args.models.split(","):
+        model = load_spoof_model(name)
+        w = model.window_samples
+        starts = window_starts(len(audio), w, w)
+        for threads in [int(t) for t in args.threads.split(",")]:
+            torch.set_num_threads(threads)
+            scorer = SpoofScorer(model, vad=use_vad, batch_size=8)
+            scorer(Media.from_arrays(audio[: 2 * sr], sr))  # warm-up (VAD weights, allocator)
+            naive_t, ours_t, naive_c, ours_c = [], [], [], []
+            for _ in range(args.repeats):
+                t0, c0 = time.perf_counter(), time.process_time()
+                for s in starts:
+                    seg = audio[s : s + w]
+                    if len(seg) < w:
+                        seg = np.resize(seg, w)
+                    model.predict(seg[None])
+                naive_t.append(time.perf_counter() - t0)
+                naive_c.append(time.process_time() - c0)
+                t0, c0 = time.perf_counter(), time.process_time()
+                r = scorer(media)
+                ours_t.append(time.perf_counter() - t0)
+                ours_c.append(time.process_time() - c0)
+            n, o = min(naive_t) / dur, min(ours_t) / dur
+            nc, oc = min(naive_c) / dur, min(ours_c) / dur
+            scored = sum(x.score is not None for x in r.windows)
+            print(f"{name:<16} {threads:>7} {n:>10.4f} {o:>11.4f} {n / o:>8.2f}x {nc:>13.4f} {oc:>14.4f} "
+                  f"{scored:>3}/{len(starts):<4}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""``avsync models list|pull|verify|path``: the weights bundles."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from avsync_cli.common import EXIT_INPUT_FAILED, echo_json
+
+
+@click.group("models")
+def command() -> None:
+    """Weights bundles: list them, download (only when asked), verify sha256, show paths.
+
+    Files are looked up in: --models-dir / an explicit path, $AVSYNC_MODELS_DIR, the user cache
+    ($AVSYNC_CACHE or ~/.cache/avsync), the package's models/ directory, and (GE2E, Silero VAD)
+    the pip package that ships them.
+    """
+
+
+@command.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_(as_json: bool) -> None:
+    """Every registered bundle, its licence and whether a local copy exists."""
+    from avsync import bundles
+
+    rows = []
+    for b in bundles.list_bundles():
+        p = bundles.find(b)
+        rows.append({**b.to_dict(), "local_path": str(p) if p else None})
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        where = r["local_path"] or "not downloaded"
+        click.echo(f"{r['name']:<24} {r['license']:<11} {r['architecture']:<36} {where}")
+
+
+def _names(names, all_):
+    from avsync import bundles
+
+    if all_:
+        return [b.name for b in bundles.list_bundles()]
+    if not names:
+        raise click.UsageError("name at least one bundle, or pass --all")
+    return list(names)
+
+
+@command.command("pull")
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every bundle that has a URL.")
+@click.option("--dest", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Target directory (default: the user cache).")
+def pull(names, all_, dest) -> None:
+    """Download bundles from their official URL into the user cache, verifying sha256."""
+    from avsync import AvsyncError, bundles
+
+    code = 0
+    for name in _names(names, all_):
+        try:
+            b = bundles.get_bundle(name)
+            have = bundles.find(b, path=dest) if dest else bundles.find(b)
+            if have is not None:
+                bundles.verify_file(have, b)
+                click.echo(f"{name}: already present at {have}")
+                continue
+            if all_ and not b.url:
+                click.echo(f"{name}: no URL ({b.install_hint})")
+                continue
+            click.echo(f"{name}: {bundles.download(b, dest_dir=dest)}")
+        except AvsyncError as e:
+            click.echo(f"{name}: error: {e}", err=True)
+            code = EXIT_INPUT_FAILED
+    sys.exit(code)
+
+
+@command.command("verify")
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every bundle with a local copy.")
+@click.option("--path", "path", type=click.Path(path_type=str), default=None, help="Explicit file or models directory.")
+def verify(names, all_, path) -> None:
+    """Check the sha256 of local copies; exit 1 when one is missing or differs."""
+    from avsync import AvsyncError, bundles
+
+    code = 0
+    for name in _names(names, all_):
+        p = bundles.find(name, path=path)
+        if p is None:
+            if not all_:
+                click.echo(f"{name}: missing", err=True)
+                code = EXIT_INPUT_FAILED
+            continue
+        try:
+            bundles.verify_file(p, name)
+            click.echo(f"{name}: ok {p}")
+        except AvsyncError as e:
+            click.echo(f"{name}: {e}", err=True)
+            code = EXIT_INPUT_FAILED
+    sys.exit(code)
+
+
+@command.command("path")
+@click.argument("name", required=False)
+def path_(name) -> None:
+    """Without NAME: the directories searched. With NAME: the local file of that bundle."""
+    from avsync import bundles
+
+    if name is None:
+        for d in bundles.search_dirs():
+            click.echo(str(d))
+        return
+    p = bundles.find(name)
+    if p is None:
+        click.echo(f"{name}: not found; run `avsync models pull {name}`", err=True)
+        sys.exit(EXIT_INPUT_FAILED)
+    click.echo(str(p))

@@ -1,0 +1,88 @@
+"""``avsync spoof FILE... [--model NAME] [--reference WAV] [--json] [--timeline out.csv]``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from avsync_cli.common import EXIT_INPUT_FAILED, echo_json, exit_code_for, fail
+
+
+def _line(r) -> str:
+    head = f"{r.path}: {r.status}"
+    if r.score is not None:
+        verdict = "likely synthetic" if r.flagged else "not flagged"
+        head += f"  synthetic-speech probability {r.score:.3f} ({verdict} at {r.threshold:g})  model={r.model}"
+    lines = [head]
+    if len(r.channels) > 1:
+        for c in r.channels:
+            s = "-" if c.score is None else f"{c.score:.3f}"
+            lines.append(f"    channel {c.channel}: {c.status} score={s} speech={c.speech_s:.1f}s")
+    for c in r.channels:
+        sp = c.speaker
+        if sp is None or sp.status.value != "ok":
+            continue
+        parts = [f"    speaker ch{c.channel}:"]
+        if sp.consistency is not None:
+            parts.append(f"consistency={sp.consistency:.2f}")
+        if sp.change_similarity is not None:
+            parts.append(f"change@{sp.change_time_s:.1f}s sim={sp.change_similarity:.2f}"
+                         + (" (IDENTITY CHANGE)" if sp.identity_change else ""))
+        if sp.reference_similarity is not None:
+            parts.append(f"reference similarity={sp.reference_similarity:.2f}"
+                         + (" (match)" if sp.reference_match else " (no match)"))
+        lines.append(" ".join(parts))
+    if r.message:
+        lines.append(f"    {r.message}")
+    lines += [f"    warning: {w}" for w in r.warnings]
+    return "\n".join(lines)
+
+
+@click.command("spoof")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
+@click.option("--model", default=None, help="Spoof model (see `avsync models list`); default: the package default.")
+@click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=str), default=None,
+              help="A known genuine recording of the expected speaker: adds speaker similarity.")
+@click.option("--speaker", is_flag=True, help="Add speaker-consistency evidence (identity change inside a channel).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list (one object per file).")
+@click.option("--timeline", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write the per-window scores of all files as CSV.")
+@click.option("--window", type=float, default=None, help="Window length in seconds (default: the model's, 4.04 s).")
+@click.option("--hop", type=float, default=None, help="Hop between windows in seconds (default: one window).")
+@click.option("--aggregation", type=click.Choice(["mean", "max", "median"]), default="mean", show_default=True)
+@click.option("--threshold", type=float, default=0.5, show_default=True, help="Flag files scoring at least this.")
+@click.option("--no-vad", is_flag=True, help="Score every window, speech or not.")
+@click.option("--device", default="cpu", show_default=True, help="Torch device, e.g. cuda.")
+@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Directory holding the weights (layout of `avsync models path`).")
+@click.option("--allow-download", is_flag=True, help="Download missing weights from their official URL.")
+def command(files, model, reference, speaker, as_json, timeline, window, hop, aggregation, threshold, no_vad, device,
+            batch_size, models_dir, allow_download) -> None:
+    """Probability that the speech in each FILE is synthetic (0 = genuine, 1 = synthetic), with a
+    per-window timeline. Stereo files are scored per channel; 8 kHz audio is flagged narrowband.
+
+    Statuses: ok, no_speech, too_short, no_audio, not_found, decode_error, ... Exit code 1 when a
+    file could not be read, 0 otherwise (no_speech is a result, not a failure).
+    """
+    import avsync
+    from avsync.spoof import DEFAULT_MODEL, SpoofScorer, write_timeline
+
+    try:
+        scorer = SpoofScorer(model or DEFAULT_MODEL, window_s=window, hop_s=hop, batch_size=batch_size, device=device,
+                             vad=not no_vad, aggregation=aggregation, threshold=threshold, speaker=speaker,
+                             reference=reference, weights=models_dir, allow_download=allow_download)
+    except avsync.AvsyncError as e:
+        fail(str(e), EXIT_INPUT_FAILED)
+    except ValueError as e:
+        fail(str(e), 2)
+    results = [scorer(f) for f in files]
+    if timeline:
+        write_timeline(results, timeline)
+    if as_json:
+        echo_json([r.to_dict() for r in results])
+    else:
+        for r in results:
+            click.echo(_line(r))
+    sys.exit(exit_code_for(r.status for r in results))

@@ -1,0 +1,85 @@
+"""AASIST / AASIST-L / RawGAT-ST: parity with the original code's outputs, batching, polarity."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from avsync.spoof.nets import AASIST, AASISTConfig, RawGATST, spoof_probability
+
+N = 64600
+
+
+def _inputs():
+    rng = np.random.default_rng(0)
+    noise = (0.1 * rng.standard_normal(N)).astype(np.float32)
+    sine = (0.5 * np.sin(2 * np.pi * 440 * np.arange(N) / 16000)).astype(np.float32)
+    return torch.from_numpy(np.stack([noise, sine]))
+
+
+CASES = [
+    ("aasist", "aasist_reference.json", "AASIST"),
+    ("aasist-l", "aasist_reference.json", "AASIST-L"),
+    ("aasist-asvspoof5", "aasist_reference.json", "AASIST_asvspoof5_best"),
+    ("rawgat-st-mul", "other_spoof_reference.json", "RawGAT_ST_mul"),
+    ("rawgat-st-add", "other_spoof_reference.json", "RawGAT_ST_add"),
+    ("rawgat-st-cat", "other_spoof_reference.json", "RawGAT_ST_cat"),
+]
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name,ref_file,key", CASES)
+def test_parity_with_public_reference(shared, name, ref_file, key):
+    from avsync.spoof.models import load_spoof_model
+
+    torch.manual_seed(0)
+    ref = json.loads((shared / "weights" / "reference" / ref_file).read_text())[key]
+    model = load_spoof_model(name, weights=str(shared / "weights"))
+    x = _inputs()
+    with torch.inference_mode():
+        if isinstance(model.net, AASIST):
+            hidden, logits = model.net.forward_features(x)
+            want_h = np.array([ref["noise_seed0_std0.1"]["last_hidden[:8]"], ref["sine440Hz_amp0.5"]["last_hidden[:8]"]])
+            np.testing.assert_allclose(hidden[:, :8].numpy(), want_h, atol=1e-4)
+        else:
+            logits = model.net(x)
+    want = np.array([ref["noise_seed0_std0.1"]["logits[spoof,bonafide]"], ref["sine440Hz_amp0.5"]["logits[spoof,bonafide]"]])
+    np.testing.assert_allclose(logits.numpy(), want, atol=1e-4)
+    assert sum(p.numel() for p in model.net.parameters()) == ref["nparams_module"]
+    # one polarity: probability of spoof = softmax of the spoof logit (index 0)
+    p = model.predict(x.numpy())
+    np.testing.assert_allclose(p, torch.softmax(torch.tensor(want), -1)[:, 0].numpy(), atol=1e-4)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # the test machine is shared; avoid oversubscription
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.parametrize("make,length", [(lambda: AASIST(AASISTConfig.light()), 16000), (lambda: RawGATST("cat"), N)])
+def test_batched_equals_one_by_one(make, length):
+    torch.manual_seed(0)
+    net = make().eval()
+    x = torch.from_numpy(np.random.default_rng(1).standard_normal((2, length)).astype(np.float32) * 0.1)
+    with torch.inference_mode():
+        batch = net(x)
+        single = torch.cat([net(x[i : i + 1]) for i in range(2)])
+    assert batch.shape == (2, 2)
+    torch.testing.assert_close(batch, single, atol=1e-4, rtol=1e-4)
+
+
+def test_spoof_probability_polarity():
+    logits = torch.tensor([[5.0, -5.0], [-5.0, 5.0], [0.0, 0.0]])  # [spoof, bona fide]
+    p = spoof_probability(logits).numpy()
+    assert p[0] > 0.99 and p[1] < 0.01 and abs(p[2] - 0.5) < 1e-6
+
+
+def test_rawgat_rejects_unknown_fusion():
+    with pytest.raises(ValueError):
+        RawGATST("sum")

@@ -1,0 +1,174 @@
+"""Whole-file spoof scorer: window coverage, statuses for awkward inputs, per-channel scoring, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from avsync import Media, Status
+from avsync.bundles import Bundle, InputSpec
+from avsync.spoof import SpoofResult, SpoofScorer, window_starts
+from avsync.spoof.models import SpoofModel
+from avsync.spoof.nets import AASIST, AASISTConfig
+from avsync.synth import write_audio
+
+SR = 16000
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tiny_model() -> SpoofModel:
+    """A random-init AASIST-L, so that the scorer runs without any downloaded weights."""
+    torch.manual_seed(0)
+    net = AASIST(AASISTConfig.light()).eval()
+    bundle = Bundle("tiny", "0", "tiny.pth", "0" * 64, "MIT", None, "test", InputSpec(16000, 64600))
+    return SpoofModel("tiny", bundle, net, "cpu")
+
+
+def _noise(seconds, seed=0, amp=0.1):
+    return (amp * np.random.default_rng(seed).standard_normal(int(seconds * SR))).astype(np.float32)
+
+
+@pytest.mark.parametrize("n", [1, 64599, 64600, 64601, 100_000, 3 * 64600, 3 * 64600 + 5, 1_000_003])
+@pytest.mark.parametrize("hop", [64600, 32300, 50000])
+def test_windows_cover_every_sample(n, hop):
+    w = 64600
+    starts = window_starts(n, w, hop)
+    covered = np.zeros(n, bool)
+    for s in starts:
+        assert 0 <= s and (s + w <= n or n <= w)
+        covered[s : s + w] = True
+    assert covered.all()
+    assert np.all(np.diff(starts) > 0) and np.all(np.diff(starts) <= hop)
+
+
+def test_long_file_timeline_covers_the_recording(tiny_model):
+    x = _noise(10.3)
+    r = SpoofScorer(tiny_model, vad=False, batch_size=4)(Media.from_arrays(x, SR))
+    assert r.status is Status.OK
+    assert r.windows[0].start == 0.0 and r.windows[-1].end == pytest.approx(len(x) / SR)
+    assert all(b.start <= a.end for a, b in zip(r.windows, r.windows[1:]))  # no gaps
+    assert all(w.score is not None and 0.0 <= w.score <= 1.0 for w in r.windows)
+    # speech-weighted mean of the windows (every window is full of "speech" without VAD)
+    dur = np.array([w.end - w.start for w in r.windows])
+    assert r.score == pytest.approx(np.sum(dur * [w.score for w in r.windows]) / dur.sum(), abs=1e-9)
+    assert r.flagged == (r.score >= 0.5)
+    again = SpoofResult.from_json(r.to_json())
+    assert again == r
+    d = r.to_dict()
+    assert {"status", "score", "model", "windows"} <= d.keys() and {"start", "end", "score"} <= d["windows"][0].keys()
+
+
+def test_batched_scores_equal_one_window_at_a_time(tiny_model):
+    x = _noise(9.0, seed=3)
+    a = SpoofScorer(tiny_model, vad=False, batch_size=8)(Media.from_arrays(x, SR))
+    b = SpoofScorer(tiny_model, vad=False, batch_size=1)(Media.from_arrays(x, SR))
+    np.testing.assert_allclose([w.score for w in a.windows], [w.score for w in b.windows], atol=1e-5)
+
+
+def test_short_input_is_tiled_and_sub_second_is_too_short(tiny_model):
+    r = SpoofScorer(tiny_model, vad=False)(Media.from_arrays(_noise(2.0), SR))
+    assert r.status is Status.OK and len(r.windows) == 1 and r.windows[0].end == pytest.approx(2.0)
+    r = SpoofScorer(tiny_model, vad=False)(Media.from_arrays(_noise(0.6), SR))
+    assert r.status is Status.TOO_SHORT and r.score is None and "0.60 s" in r.message
+
+
+def test_window_options(tiny_model):
+    with pytest.raises(ValueError, match="at most"):
+        SpoofScorer(tiny_model, window_s=5.0)
+    r = SpoofScorer(tiny_model, vad=False, window_s=2.0, hop_s=1.0)(Media.from_arrays(_noise(4.5), SR))
+    assert [(w.start, w.end) for w in r.windows] == [(0.0, 2.0), (1.0, 3.0), (2.0, 4.0), (2.5, 4.5)]
+    assert r.window_s == 2.0 and r.hop_s == 1.0
+
+
+def test_silent_input_is_no_speech(tiny_model):
+    r = SpoofScorer(tiny_model)(Media.from_arrays(np.zeros(5 * SR, np.float32), SR))
+    assert r.status is Status.NO_SPEECH and r.score is None and r.flagged is None
+
+
+def test_tone_without_speech_is_no_speech_with_vad(tiny_model):
+    t = np.arange(5 * SR) / SR
+    r = SpoofScorer(tiny_model)(Media.from_arrays((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), SR))
+    assert r.status is Status.NO_SPEECH
+    assert all(w.score is None for w in r.windows) and len(r.windows) == 2
+
+
+def test_clipped_input_is_flagged_and_scored(tiny_model):
+    x = np.clip(_noise(5.0, amp=2.0), -1, 1)
+    r = SpoofScorer(tiny_model, vad=False)(Media.from_arrays(x, SR))
+    assert r.status is Status.OK and r.clipped and any("clipped" in w for w in r.warnings)
+
+
+def test_stereo_channels_are_scored_separately(tiny_model):
+    x = np.stack([_noise(5.0, seed=1), np.zeros(5 * SR, np.float32)])
+    r = SpoofScorer(tiny_model, vad=False)(Media.from_arrays(x, SR))
+    assert [c.channel for c in r.channels] == [0, 1]
+    assert r.channels[0].status is Status.OK and r.channels[1].status is Status.NO_SPEECH
+    assert r.score == r.channels[0].score
+    assert {w.channel for w in r.windows} == {0, 1}
+    # identical channels are scored once
+    same = SpoofScorer(tiny_model, vad=False)(Media.from_arrays(np.stack([x[0], x[0]]), SR))
+    assert len(same.channels) == 1
+
+
+def test_8khz_file_is_flagged_narrowband(tiny_model, tmp_path):
+    x = (0.1 * np.random.default_rng(0).standard_normal(5 * 8000)).astype(np.float32)
+    path = write_audio(tmp_path / "call.wav", np.stack([x, x[::-1].copy()]), 8000)
+    r = SpoofScorer(tiny_model, vad=False)(path)
+    assert r.status is Status.OK and r.narrowband and r.source_sample_rate == 8000
+    assert len(r.channels) == 2 and all(c.score is not None for c in r.channels)
+
+
+def test_unreadable_inputs_give_statuses(tiny_model, tmp_path):
+    assert SpoofScorer(tiny_model)(str(tmp_path / "missing.wav")).status is Status.NOT_FOUND
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF" + b"\0" * 100)
+    assert SpoofScorer(tiny_model)(str(bad)).status.is_failure
+
+
+# ---------------------------------------------------------------- real speech (../shared)
+
+
+def _files(shared, pattern, n):
+    return sorted(shared.glob(pattern))[:n]
+
+
+@pytest.mark.shared
+def test_real_speech_with_public_model_and_vad(shared, tmp_path):
+    f = _files(shared, "data/real_speech/librispeech_test-other/*.flac", 1)[0]
+    r = SpoofScorer("aasist", weights=str(shared / "weights"))(str(f))
+    assert r.status is Status.OK and 0.0 <= r.score <= 1.0
+    assert r.model == "aasist" and r.model_sha256.startswith("51d2d9cf")
+    speech = [w for w in r.windows if w.score is not None]
+    assert speech and all(w.speech >= 0.25 for w in speech)
+    csv_path = r.write_timeline(tmp_path / "t.csv")
+    assert Path(csv_path).read_text().count("\n") == len(r.windows) + 1
+
+
+@pytest.mark.shared
+def test_cli_spoof_json_and_timeline(shared, tmp_path, monkeypatch):
+    from avsync_cli.main import cli
+    from click.testing import CliRunner
+
+    monkeypatch.setenv("AVSYNC_MODELS_DIR", str(shared / "weights"))
+    f = _files(shared, "data/fake_speech/yourtts/Exp4_SCL/VCTK/*.wav", 1)[0]
+    tl = tmp_path / "timeline.csv"
+    r = CliRunner().invoke(cli, ["spoof", str(f), str(tmp_path / "nope.wav"), "--model", "aasist-l", "--json",
+                                 "--timeline", str(tl)])
+    assert r.exit_code == 1, r.output  # the missing file fails, the real one is scored
+    out = json.loads(r.output)
+    assert out[0]["status"] == "ok" and out[0]["model"] == "aasist-l" and 0 <= out[0]["score"] <= 1
+    assert {"start", "end", "score"} <= out[0]["windows"][0].keys()
+    assert out[1]["status"] == "not_found"
+    assert tl.read_text().splitlines()[0] == "file,channel,start,end,speech,score"
