@@ -14,8 +14,8 @@ import pytest
 pytest.importorskip("cv2")
 pytest.importorskip("yuface")
 
-import avsync  # noqa: E402
-from avsync.face import track  # noqa: E402
+import avsync
+from avsync.face import track
 
 # real_av clips that are not a single talking face: a 96x96 mouth-ROI crop, an audio file
 NOT_SINGLE_FACE = {"real_av/usr_lrs3/example_mouthroi.avi", "real_av/usr_lrs3/example.wav"}

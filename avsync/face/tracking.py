@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -46,7 +47,7 @@ from avsync.results import Status
 if TYPE_CHECKING:
     from avsync.face.blazeface import FaceMeshLandmarker
 
-__all__ = ["track", "iou_matrix", "CropName"]
+__all__ = ["CropName", "iou_matrix", "track"]
 
 CropName = Literal["mouth", "face"]
 
@@ -266,7 +267,7 @@ def track(
     start: float = 0.0,
     end: float | None = None,
     chunk_size: int = 32,
-    landmarks: "FaceMeshLandmarker | None" = None,
+    landmarks: FaceMeshLandmarker | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> FaceTracks:
     """Detect and follow every face of a video; optionally cut mouth and face crops in the same pass.
