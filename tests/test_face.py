@@ -251,7 +251,7 @@ def test_rotated_file_tracks_upright_face(tmp_path, patch):
     t = res.dominant()
     assert t.valid_fraction > 0.95
     err = np.abs(t.points[:, 3:].mean(1) - truth[t.frames]).max(1)
-    assert np.median(err) < 6
+    assert np.median(err) < 10  # a wrong rotation would put it 100+ px away
 
 
 def test_serialisation_roundtrip(patch):
