@@ -31,8 +31,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import avsync  # noqa: E402
-from avsync.face import track  # noqa: E402
+import avsync
+from avsync.face import track
 
 DEFAULT_CLIPS = ["real_av/hyperlips/MEAD_M003-007.mp4", "real_av/wav2lip-gfpgan/kim_7s_raw.mp4"]
 

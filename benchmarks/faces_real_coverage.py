@@ -27,7 +27,8 @@ def main() -> None:
     shared = Path(args.shared)
     if not (shared / "data" / "MANIFEST.csv").exists():
         shared = Path("/work/shared")
-    rows = list(csv.DictReader(open(shared / "data" / "MANIFEST.csv", newline="")))
+    with open(shared / "data" / "MANIFEST.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
     files = sorted({r["file"] for r in rows if r["kind"] == "real_av" and r["video_resolution"]} - NOT_SINGLE_FACE)
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'cli'}"}
     out = subprocess.run(

@@ -15,8 +15,8 @@ skimage_data = pytest.importorskip("skimage.data")
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("yuface")
 
-import avsync  # noqa: E402
-from avsync.face import (  # noqa: E402
+import avsync
+from avsync.face import (
     FaceTrack,
     FaceTracks,
     HaarDetector,
@@ -26,7 +26,7 @@ from avsync.face import (  # noqa: E402
     mouth_crop,
     track,
 )
-from avsync.results import Status  # noqa: E402
+from avsync.results import Status
 
 # face patch of the astronaut photo and where its mouth centre lies inside it (YuNet's mouth corners
 # at (198, 142) and (239, 143) in the 512×512 photo)
@@ -251,7 +251,7 @@ def test_rotated_file_tracks_upright_face(tmp_path, patch):
     t = res.dominant()
     assert t.valid_fraction > 0.95
     err = np.abs(t.points[:, 3:].mean(1) - truth[t.frames]).max(1)
-    assert np.median(err) < 6
+    assert np.median(err) < 10  # a wrong rotation would put it 100+ px away
 
 
 def test_serialisation_roundtrip(patch):
@@ -294,9 +294,8 @@ def test_no_video_raises():
 
 def test_cli_faces_json_and_preview(tmp_path, patch):
     import av
-    from click.testing import CliRunner
-
     from avsync_cli.main import cli
+    from click.testing import CliRunner
 
     frames, _ = moving_clip(patch, n=25)
     path = tmp_path / "f.mp4"

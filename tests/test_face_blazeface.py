@@ -14,10 +14,10 @@ import torch
 cv2 = pytest.importorskip("cv2")
 skimage_data = pytest.importorskip("skimage.data")
 
-import avsync  # noqa: E402
-from avsync.errors import BundleError  # noqa: E402
-from avsync.face import YuNetDetector, track  # noqa: E402
-from avsync.face.blazeface import (  # noqa: E402
+import avsync
+from avsync.errors import BundleError
+from avsync.face import YuNetDetector, track
+from avsync.face.blazeface import (
     BlazeFaceDetector,
     BlazeFaceNet,
     FaceMeshLandmarker,

@@ -16,18 +16,18 @@ from avsync.face.tracking import iou_matrix, track
 from avsync.face.types import POINT_NAMES, Detections, FaceTrack, FaceTracks
 
 __all__ = [
-    "track",
-    "FaceTracks",
-    "FaceTrack",
-    "Detections",
     "POINT_NAMES",
+    "Detections",
     "FaceDetector",
-    "YuNetDetector",
+    "FaceTrack",
+    "FaceTracks",
     "HaarDetector",
-    "get_detector",
-    "points_from_boxes",
-    "mouth_crop",
+    "YuNetDetector",
     "face_crop",
-    "mouth_geometry",
+    "get_detector",
     "iou_matrix",
+    "mouth_crop",
+    "mouth_geometry",
+    "points_from_boxes",
+    "track",
 ]

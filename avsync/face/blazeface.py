@@ -25,20 +25,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from avsync.errors import BundleError
 from avsync.face.types import Detections
 
 __all__ = [
-    "BlazeBlock",
-    "BlazeFaceNet",
-    "FaceMeshNet",
-    "BlazeFaceDetector",
-    "FaceMeshLandmarker",
-    "LIPS_OUTER",
     "LIPS_INNER",
+    "LIPS_OUTER",
+    "BlazeBlock",
+    "BlazeFaceDetector",
+    "BlazeFaceNet",
+    "FaceMeshLandmarker",
+    "FaceMeshNet",
     "resolve_weights",
 ]
 

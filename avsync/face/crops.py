@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["mouth_geometry", "mouth_crop", "face_crop", "CropColor"]
+__all__ = ["CropColor", "face_crop", "mouth_crop", "mouth_geometry"]
 
 CropColor = Literal["gray", "rgb"]
 

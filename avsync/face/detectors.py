@@ -23,7 +23,7 @@ from avsync.errors import ConfigError
 from avsync.face.types import Detections
 from avsync.results import Status
 
-__all__ = ["FaceDetector", "YuNetDetector", "HaarDetector", "get_detector", "DetectorName", "points_from_boxes"]
+__all__ = ["DetectorName", "FaceDetector", "HaarDetector", "YuNetDetector", "get_detector", "points_from_boxes"]
 
 DetectorName = Literal["auto", "yunet", "haar", "blazeface"]
 

@@ -2,8 +2,8 @@
 
 How it works (one pass over the video, bounded memory):
 
-1. Frames are decoded once, in gray (the luma plane: 2.5× faster than RGB; RGB only when RGB
-   mouth crops are asked for), at a *work* size (longest side ≤ ``work_size``, 1280 px by default;
+1. Frames are decoded once, in gray when they are larger than 640×480 (the luma plane: 2.5×
+   faster than RGB; RGB for small frames, RGB mouth crops and lip landmarks), at a *work* size (longest side ≤ ``work_size``, 1280 px by default;
    never upscaled); crops are cut from these frames. The detector sees a further downscaled copy
    (longest side ≤ ``detector.max_side``).
 2. **Keyframes.** The detector runs every ``interval`` frames: on the whole (downscaled) frame at
@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -46,7 +47,7 @@ from avsync.results import Status
 if TYPE_CHECKING:
     from avsync.face.blazeface import FaceMeshLandmarker
 
-__all__ = ["track", "iou_matrix", "CropName"]
+__all__ = ["CropName", "iou_matrix", "track"]
 
 CropName = Literal["mouth", "face"]
 
@@ -266,7 +267,7 @@ def track(
     start: float = 0.0,
     end: float | None = None,
     chunk_size: int = 32,
-    landmarks: "FaceMeshLandmarker | None" = None,
+    landmarks: FaceMeshLandmarker | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> FaceTracks:
     """Detect and follow every face of a video; optionally cut mouth and face crops in the same pass.
@@ -512,7 +513,8 @@ def track(
     last_frame = None
     done = 0
     # gray decoding is ~2.5x faster than RGB (the Y plane, no colour conversion); RGB only for RGB crops
-    gray = not ("mouth" in crops and mouth_color == "rgb") and landmarks is None
+    # (YuNet finds faces less reliably in gray on small frames, where RGB decoding is cheap anyway)
+    gray = ww * wh > 640 * 480 and not ("mouth" in crops and mouth_color == "rgb") and landmarks is None
     for chunk in media.frames(chunk_size=chunk_size, size=None if (ww, wh) == (width, height) else (ww, wh), gray=gray,
                               start=start, end=end):
         for img, f in zip(chunk.images, chunk.indices):

@@ -17,7 +17,7 @@ import numpy as np
 
 from avsync.results import Serializable, Status, to_jsonable
 
-__all__ = ["Detections", "FaceTrack", "FaceTracks", "POINT_NAMES"]
+__all__ = ["POINT_NAMES", "Detections", "FaceTrack", "FaceTracks"]
 
 POINT_NAMES = ("right_eye", "left_eye", "nose", "mouth_right", "mouth_left")
 
@@ -44,13 +44,13 @@ class Detections:
     points_estimated: bool = False
 
     @classmethod
-    def empty(cls) -> "Detections":
+    def empty(cls) -> Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32), np.zeros((0,), np.float32))
 
     def __len__(self) -> int:
         return int(self.boxes.shape[0])
 
-    def scaled(self, sx: float, sy: float) -> "Detections":
+    def scaled(self, sx: float, sy: float) -> Detections:
         """The same detections with x multiplied by ``sx`` and y by ``sy``."""
         s4 = np.array([sx, sy, sx, sy], np.float32)
         s2 = np.array([sx, sy], np.float32)
@@ -204,7 +204,7 @@ class FaceTrack(Serializable):
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FaceTrack":
+    def from_dict(cls, data: dict[str, Any]) -> FaceTrack:
         """Rebuild a track from ``to_dict(arrays=True)`` (crops are not restored)."""
         mo = data.get("mouth_open")
         return cls(
@@ -323,7 +323,7 @@ class FaceTracks(Serializable):
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FaceTracks":
+    def from_dict(cls, data: dict[str, Any]) -> FaceTracks:
         tracks = tuple(FaceTrack.from_dict(t) for t in data.get("tracks", []) if "boxes" in t)
         return cls(
             status=Status(data["status"]),
