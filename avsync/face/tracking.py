@@ -353,10 +353,7 @@ def track(
         if c not in ("mouth", "face"):
             raise ValueError(f"unknown crop {c!r}; choose from 'mouth', 'face'")
     vi = media.info.video
-    if media._frames is not None:  # arrays: real size
-        width, height = int(media._frames.shape[2]), int(media._frames.shape[1])
-    else:
-        width, height = vi.width, vi.height
+    width, height = vi.width, vi.height  # displayed size (after rotation)
     ww, wh = _work_size(width, height, work_size)
     to_disp = np.array([width / ww, height / wh], np.float32)
     ds = min(1.0, det.max_side / max(ww, wh))
