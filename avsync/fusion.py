@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 _EPS = 1e-4
+_CUE_WORDS = {"sync": "lip sync", "spoof": "voice", "speaker": "speaker consistency", "artefact": "mouth region"}
 
 
 class Label(str, enum.Enum):
@@ -297,7 +298,6 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
     cfg = config or FusionConfig()
     by_name = {c.name: c for c in cues}
     usable = {c.name: c for c in cues if c.usable}
-    reasons: list[str] = []
 
     # fused timeline on a fixed grid
     from avsync.timebase import SlidingWindow
@@ -310,23 +310,27 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
     segments = _segments(windows, cfg.segment_threshold)
 
     score = cfg.combine({n: c.score for n, c in usable.items()})
-    for c in cues:
-        if c.usable:
-            reasons.extend(c.reasons)
+    # findings ordered by how much each cue pushes towards "manipulated"
+    pushes = {n: cfg.weights.get(n, 0.0) * logit(c.score) for n, c in usable.items()}
+    ranked = sorted(usable.values(), key=lambda c: -pushes[c.name])
+    findings = [r for c in ranked if pushes[c.name] > 0 for r in c.reasons]
+    contrary = [r for c in ranked if pushes[c.name] <= 0 for r in c.reasons]
+    notes = [f"not checked: {c.message or c.status.value}" for c in cues if not c.usable and c.message]
 
     def undetermined(why: str) -> FusionOutcome:
-        return FusionOutcome(Label.UNDETERMINED, score, tuple([f"undetermined: {why}"] + reasons), tuple(segments), tuple(windows), why)
+        return FusionOutcome(
+            Label.UNDETERMINED, score, tuple([f"undetermined: {why}"] + findings + contrary + notes),
+            tuple(segments), tuple(windows), why,
+        )
 
     if duration < cfg.min_duration_s:
         return undetermined(f"the clip lasts {duration:.2f} s, shorter than the {cfg.min_duration_s:g} s needed")
     if kind == "video":
         return undetermined("the file has no audio track, so neither lip sync nor the voice can be checked")
     if score is not None and score >= cfg.manipulated_threshold:
-        lead = max(usable.values(), key=lambda c: (cfg.weights.get(c.name, 0) * logit(c.score)))
-        return FusionOutcome(
-            Label.MANIPULATED, score, tuple(reasons or [f"{lead.name} evidence points to manipulation"]),
-            tuple(segments), tuple(windows),
-        )
+        lead = ranked[0]
+        main = findings or [f"{_CUE_WORDS.get(lead.name, lead.name)} points to manipulation (p = {lead.score:.2f})"]
+        return FusionOutcome(Label.MANIPULATED, score, tuple(main + notes), tuple(segments), tuple(windows))
     missing = [r for r in cfg.required.get(kind, ()) if r not in usable]
     if missing:
         whys = [by_name[m].message or f"{m}: {by_name[m].status}" if m in by_name else f"{m} analysis did not run" for m in missing]
@@ -335,6 +339,8 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
         return undetermined("too little valid evidence")
     if score >= cfg.genuine_threshold:
         return undetermined(f"the evidence is inconclusive (p = {score:.2f})")
+    checked = ", ".join(f"{_CUE_WORDS.get(c.name, c.name)} (p = {c.score:.2f})" for c in ranked[::-1])
+    reasons = [f"no sign of manipulation in {checked}"] + [f"outweighed: {r}" for r in findings + contrary] + notes
     return FusionOutcome(Label.GENUINE, score, tuple(reasons), tuple(segments), tuple(windows))
 
 
