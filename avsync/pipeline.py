@@ -73,10 +73,16 @@ def _fmt_span(a: float, b: float) -> str:
 class SyncCueParams:
     """How a sync result becomes a probability of manipulation (part of the detector's config).
 
-    A clip whose best offset exceeds the tolerance (audio leading by more than ``lead_tolerance_ms`` or
-    lagging by more than ``lag_tolerance_ms``) is suspicious in proportion to how sure the offset search is
-    (``confidence`` against ``confidence_mid``). Per window, the distance at the clip's offset against
-    ``distance_mid`` says whether the lips follow the audio there.
+    Two kinds of evidence, the clip's score being the stronger of the two:
+
+    * **offset**: a best offset beyond the tolerance (audio leading by more than ``lead_tolerance_ms`` or
+      lagging by more than ``lag_tolerance_ms``), weighted by how sure the offset search is (``confidence``
+      against ``confidence_mid``);
+    * **mismatch** (dubbed or swapped audio): the lips follow the audio at no offset, i.e. a high minimum
+      distance (against ``mismatch_distance_mid``) and a low confidence (against ``mismatch_confidence_mid``).
+
+    Per window, the distance at the clip's offset against ``distance_mid`` says whether the lips follow the
+    audio there.
 
     The defaults suit the training-free ``motion`` model: on 14 real clips of ``../shared/data`` its
     offsets spread from −13 to +12 frames (median −4: mouth motion precedes the sound's energy), with
@@ -89,6 +95,9 @@ class SyncCueParams:
     offset_scale_ms: float = 80.0
     confidence_mid: float = 0.3
     confidence_scale: float = 0.05
+    mismatch_distance_mid: float = 0.9
+    mismatch_confidence_mid: float = 0.12
+    mismatch_scale: float = 0.06
     distance_mid: float = 0.85
     distance_scale: float = 0.08
     out_of_range_score: float = 0.75
@@ -117,11 +126,19 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
     p_offset = _sigmoid((abs(off) - tol) / params.offset_scale_ms)
     conf = float(result.confidence or 0.0)
     sure = _sigmoid((conf - params.confidence_mid) / params.confidence_scale)
-    score = 0.5 + sure * (p_offset - 0.5)
+    offset_score = 0.5 + sure * (p_offset - 0.5)
+    dist = float(result.min_distance if result.min_distance is not None else params.mismatch_distance_mid)
+    mismatch = _sigmoid(
+        (dist - params.mismatch_distance_mid) / params.mismatch_scale
+        + (params.mismatch_confidence_mid - conf) / params.mismatch_scale
+    )
+    score = max(offset_score, mismatch)
     reasons: list[str] = []
     face = f" (face {result.active_track_id})" if result.active_track_id is not None and len(result.faces) > 1 else ""
     if p_offset >= 0.5 and sure >= 0.5:
         reasons.append(describe_offset(off) + face)
+    if mismatch >= 0.5:
+        reasons.append(f"the lips{face} do not follow the audio at any offset within ±{result.max_lag * 1000 / result.fps:.0f} ms")
     # per-window: does the active face's mouth follow the audio at the clip's offset?
     active = next((f for f in result.faces if f.track_id == result.active_track_id), None)
     wins: list[CueWindow] = []

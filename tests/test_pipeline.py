@@ -1,0 +1,152 @@
+"""avsync analyze / Detector end to end on synthetic face clips, bad input, JSON and reports."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import avsync
+from avsync import Status
+from avsync.fusion import FusionConfig, Label
+from avsync.pipeline import Detector
+from avsync.synth import write_audio
+from avsync.verdict import Verdict
+from avsync_cli.main import cli
+
+FACE = dict(face="photo", size=(320, 320), duration=6.0, timbre="vowel")
+
+
+@pytest.fixture(scope="module")
+def detector():
+    # the voice check is exercised in the spoof tests; here the synthetic buzz is not speech anyway
+    return Detector(spoof_model=False, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def swapped(clip, media_dir):
+    """The face of one clip with another voice whose syllables fall at unrelated, irregular times (dubbed)."""
+    import av
+
+    from avsync import load_media
+    from avsync.synth import ClipSpec, make_clip
+
+    from avsync.synth import burst_audio
+
+    video = load_media(clip("pipe_orig", **FACE))
+    rng = np.random.default_rng(7)
+    times = np.cumsum(rng.uniform(0.25, 0.9, 20))
+    other_audio = burst_audio(times[times < 5.8], 6.0, 16000, freq=440.0, timbre="vowel")[None]
+    frames = np.concatenate([c.images for c in video.frames()])
+    out = media_dir / "pipe_swapped.mp4"
+    make_clip(out, ClipSpec(**{**FACE, "audio": False}))  # any video; we remux below
+    with av.open(str(out), "w") as c:
+        vs = c.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        vs.width, vs.height, vs.pix_fmt = 320, 320, "yuv420p"
+        as_ = c.add_stream("aac", rate=16000)
+        as_.layout = "mono"
+        for img in frames:
+            for p in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(p)
+        for p in vs.encode():
+            c.mux(p)
+        from avsync.synth import _mux_pcm
+
+        _mux_pcm(c, as_, other_audio, 16000)
+    return str(out)
+
+
+def test_in_sync_clip_is_genuine(detector, clip):
+    v = detector(clip("pipe_orig", **FACE))
+    assert v.label is Label.GENUINE, v.reasons
+    assert v.status is Status.OK and v.kind == "audio+video"
+    assert v.cue("sync").usable and v.score < 0.5
+    assert v.reasons[0].startswith("no sign of manipulation")
+
+
+@pytest.mark.parametrize("offset_ms", [320, -480])
+def test_offset_clip_is_manipulated_with_plain_language_reason(detector, clip, offset_ms):
+    v = detector(clip(f"pipe_off{offset_ms}", offset_s=offset_ms / 1000, **FACE))
+    assert v.label is Label.MANIPULATED, v.reasons
+    word = "leads" if offset_ms > 0 else "lags"
+    assert any(f"audio {word} video by" in r for r in v.reasons), v.reasons
+
+
+def test_swapped_audio_is_manipulated(detector, swapped):
+    v = detector(swapped)
+    assert v.label is Label.MANIPULATED, (v.reasons, v.cue("sync"))
+
+
+def test_no_face_is_undetermined(detector, clip):
+    v = detector(clip("pipe_disc", duration=4.0))  # a drawn disc: no face
+    assert v.label is Label.UNDETERMINED
+    assert "no usable face" in v.reasons[0] or "face" in v.reasons[0]
+
+
+def test_no_audio_is_undetermined(detector, clip):
+    v = detector(clip("pipe_noaudio", audio=False, **FACE))
+    assert v.label is Label.UNDETERMINED and v.status is Status.NO_AUDIO
+    assert "no audio track" in v.reasons[0]
+
+
+def test_silence_is_undetermined(detector, tmp_path):
+    path = write_audio(tmp_path / "silence.wav", np.zeros(16000 * 3, np.float32), 16000)
+    v = Detector(device="cpu")(path)  # voice path with the default spoof model (or its absence)
+    assert v.label is Label.UNDETERMINED, v.reasons
+    assert v.kind == "audio"
+
+
+@pytest.mark.parametrize("content,status", [(b"", Status.EMPTY), (b"garbage" * 100, Status.DECODE_ERROR)])
+def test_bad_files_give_a_status_not_a_traceback(detector, tmp_path, content, status):
+    p = tmp_path / "bad.mp4"
+    p.write_bytes(content)
+    v = detector(str(p))
+    assert v.label is Label.UNDETERMINED and v.status is status and v.reasons[0].startswith("undetermined:")
+
+
+def test_verdict_json_roundtrip_and_provenance(detector, clip):
+    v = detector(clip("pipe_orig", **FACE))
+    back = Verdict.from_json(v.to_json())
+    assert back.label == v.label and back.score == pytest.approx(v.score) and back.reasons == v.reasons
+    p = v.provenance
+    assert len(p.input_sha256) == 64 and p.avsync_version == avsync.__version__
+    assert p.config_hash == detector.fusion.config_hash() and p.timings["total"] > 0
+    assert {m.role for m in p.models} >= {"face detector", "sync"}
+    df = v.to_pandas()
+    assert len(df) == len(v.windows) and "sync" in df.columns
+
+
+def test_cli_analyze_json_html_csv(clip, tmp_path):
+    path = clip("pipe_off320", offset_s=0.32, **FACE)
+    html, csvf = tmp_path / "r.html", tmp_path / "w.csv"
+    r = CliRunner().invoke(
+        cli, ["analyze", path, "--json", "--spoof-model", "none", "--html", str(html), "--csv", str(csvf), "--no-progress"]
+    )
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert {"label", "score", "reasons", "segments", "sync", "spoof", "provenance"} <= set(d)
+    assert d["label"] == "manipulated" and d["sync"]["offset_frames"] == pytest.approx(8, abs=1)
+    assert {"input_sha256", "models", "avsync_version", "config_hash", "timings"} <= set(d["provenance"])
+    page = html.read_text()
+    assert "MANIPULATED" in page.upper() and "data:image/png;base64" in page
+    assert csvf.read_text().startswith("start,end,score")
+
+
+def test_calibrate_command_fits_a_config(clip, tmp_path):
+    rows = [("pipe_orig", 0.0, "real"), ("pipe_off320", 0.32, "fake"), ("pipe_cal_real2", 0.0, "real"),
+            ("pipe_off-480", -0.48, "fake")]
+    manifest = tmp_path / "m.csv"
+    lines = ["path,label"]
+    for name, off, label in rows:
+        kw = dict(FACE, seed=3) if name == "pipe_cal_real2" else FACE
+        lines.append(f"{clip(name, offset_s=off, **kw)},{label}")
+    manifest.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "fusion.yaml"
+    r = CliRunner().invoke(cli, ["calibrate", str(manifest), "--out", str(out), "--json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    cfg = FusionConfig.load(out)
+    assert cfg.version == "calibrated" and cfg.weights["sync"] > 0
+    det = Detector(fusion=cfg, spoof_model=False)
+    assert det(clip("pipe_off320", offset_s=0.32, **FACE)).label is Label.MANIPULATED
