@@ -66,7 +66,7 @@ def test_in_sync_clip_is_genuine(detector, clip):
     assert v.reasons[0].startswith("no sign of manipulation")
 
 
-@pytest.mark.parametrize("offset_ms", [320, -480])
+@pytest.mark.parametrize("offset_ms", [320, -560])
 def test_offset_clip_is_manipulated_with_plain_language_reason(detector, clip, offset_ms):
     v = detector(clip(f"pipe_off{offset_ms}", offset_s=offset_ms / 1000, **FACE))
     assert v.label is Label.MANIPULATED, v.reasons
@@ -136,7 +136,7 @@ def test_cli_analyze_json_html_csv(clip, tmp_path):
 
 def test_calibrate_command_fits_a_config(clip, tmp_path):
     rows = [("pipe_orig", 0.0, "real"), ("pipe_off320", 0.32, "fake"), ("pipe_cal_real2", 0.0, "real"),
-            ("pipe_off-480", -0.48, "fake")]
+            ("pipe_off-560", -0.56, "fake")]
     manifest = tmp_path / "m.csv"
     lines = ["path,label"]
     for name, off, label in rows:
