@@ -15,6 +15,7 @@ from avsync_cli.common import EXIT_INTERNAL
 COMMANDS = {
     "inspect": "inspect",
     "sample": "sample",
+    "train": "train",
 }
 
 

@@ -1,0 +1,1 @@
+"""Training recipes (never imported by inference code)."""
