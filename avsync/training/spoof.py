@@ -87,7 +87,12 @@ def build_split(split: str, cfg: TrainConfig, rng: np.random.Generator, *, say=p
     voc_w /= voc_w.sum()
     t0 = time.time()
     for i, s in enumerate(srcs):
-        for seg in segments(sd.load_wave(s.path)):
+        try:
+            wave = sd.load_wave(s.path)
+        except Exception as e:
+            say(f"  skipped {s.path}: {e}")
+            continue
+        for seg in segments(wave):
             base.append(Item(seg, 0, f"real:{s.subset}"))
             for v in rng.choice(voc_names, size=min(cfg.vocoders_per_clip, len(voc_names)), replace=False, p=voc_w):
                 try:

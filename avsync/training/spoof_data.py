@@ -436,7 +436,7 @@ def codec_roundtrip(x: np.ndarray, name: str) -> np.ndarray:
     from avsync.media import load_media
 
     codec, fmt, rate, bitrate = CODECS[name]
-    y = _resample(x, SR, rate)
+    y = _resample(np.pad(x, (0, max(0, SR - x.size))), SR, rate)  # >= 1 s: the decoder's minimum duration
     buf = io.BytesIO()
     with av.open(buf, "w", format=fmt) as c:
         st = c.add_stream(codec, rate=rate, layout="mono")
