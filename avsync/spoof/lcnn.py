@@ -1,7 +1,7 @@
 """avsync's own voice spoof network: log linear-frequency spectrogram front end + a small LCNN.
 
 Contract (the same as the public spoof checkpoints in :mod:`avsync.spoof`):
-``forward(x)`` takes ``[B, N]`` float32 mono waveforms at 16 kHz in [-1, 1] (any ``N`` ≥ 400; the
+``forward(x)`` takes ``[B, N]`` float32 mono waveforms at 16 kHz in [-1, 1] (any ``N`` ≥ 1; inputs shorter than 2560 samples are tiled; the
 registered window is 64600 samples = 4.04 s) and returns logits ``[B, 2]`` ordered
 ``[spoof, bona fide]``, so that ``softmax(logits)[:, 0]`` is the **calibrated probability that the speech
 is synthetic**. The calibration (Platt scaling ``sigmoid(a * z + b)`` of the raw score ``z``) is stored in
@@ -106,8 +106,9 @@ class SpoofLCNN(nn.Module):
         cfg = self.config
         if x.dim() != 2:
             raise ValueError(f"expected a [B, N] waveform batch, got shape {tuple(x.shape)}")
-        if x.shape[1] < cfg.win_length:
-            x = torch.nn.functional.pad(x, (0, cfg.win_length - x.shape[1]))
+        min_len = 16 * cfg.hop_length  # the pooling needs >= 8 frames: very short input is tiled (as the scorer does)
+        if x.shape[1] < min_len:
+            x = x.repeat(1, -(-min_len // max(x.shape[1], 1)))[:, :min_len]
         spec = torch.stft(x.float(), cfg.n_fft, cfg.hop_length, cfg.win_length, self.window, center=True,
                           return_complex=True)
         p = spec.real.square() + spec.imag.square()  # [B, n_fft/2+1, T]

@@ -44,8 +44,11 @@ class TrainConfig:
     crop: int = 20480
     lr: float = 2e-3
     n_tts: int = 700
-    aug_real: int = 6
-    aug_fake: int = 2
+    aug_real: int = 3
+    aug_fake: int = 3
+    p_clean: float = 0.35
+    p_codec: float = 0.5
+    codecs: tuple = ("mulaw8k", "alaw8k", "amrnb", "g722", "opus", "aac", "mp3")
     vocoders_per_clip: int = 3
     target_fpr: float = 0.03
     threads: int = 1
@@ -76,7 +79,7 @@ class Item:
 
 
 def build_split(split: str, cfg: TrainConfig, rng: np.random.Generator, *, say=print) -> list[Item]:
-    """Real clips of ``split`` speakers, their copy-synthesised fakes and TTS fakes, with augmented copies."""
+    """Clean clips: real clips of ``split`` speakers, their copy-synthesised fakes and TTS fakes."""
     srcs = [s for s in sd.real_sources(cfg.shared) if s.split == split]
     if cfg.tiny:
         srcs = srcs[:: max(1, len(srcs) // 12)]
@@ -111,12 +114,18 @@ def build_split(split: str, cfg: TrainConfig, rng: np.random.Generator, *, say=p
             if y is not None:
                 base.append(Item(y, 1, f"tts:{eng}"))
         say(f"  [{split}] TTS {n_tts} ({time.time() - t0:.0f} s)")
+    say(f"  [{split}] {len(base)} clean clips ({time.time() - t0:.0f} s): {dict(Counter(i.family for i in base))}")
+    return base
+
+
+def augment_items(base: list[Item], cfg: TrainConfig, rng: np.random.Generator) -> list[Item]:
+    """Each clean clip plus ``aug_real`` / ``aug_fake`` copies through random channels (:func:`spoof_data.augment`)."""
     out: list[Item] = []
     for it in base:
         out.append(it)
         for _ in range(cfg.aug_real if it.label == 0 else cfg.aug_fake):
-            out.append(Item(sd.augment(it.wave, rng, p_clean=0.1), it.label, it.family, clean=False))
-    say(f"  [{split}] {len(out)} clips ({time.time() - t0:.0f} s): {dict(Counter(i.family for i in base))}")
+            y = sd.augment(it.wave, rng, p_clean=cfg.p_clean, p_codec=cfg.p_codec, codecs=tuple(cfg.codecs))
+            out.append(Item(y, it.label, it.family, clean=False))
     return out
 
 
@@ -199,23 +208,26 @@ def eer(real_scores, fake_scores) -> float:
     return float((fpr[k] + fnr[k]) / 2)
 
 
-def fit_platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Logistic regression ``p = sigmoid(a z + b)`` by Newton steps, with class-balanced weights and a
-    tiny ridge (robust when the classes separate)."""
+def fit_platt(z: np.ndarray, y: np.ndarray, *, ridge: float = 1e-3) -> tuple[float, float]:
+    """Logistic regression ``p = sigmoid(a z + b)`` with class-balanced weights and a small ridge on ``a``
+    (L-BFGS on the convex loss; stays finite when the classes separate)."""
+    from scipy.optimize import minimize
+
     z = np.asarray(z, float)
     y = np.asarray(y, float)
+    s = float(np.std(z)) or 1.0
+    zs = (z - z.mean()) / s
     w = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9)) / len(y)
-    a, b = 1.0, 0.0
-    for _ in range(100):
-        p = 1 / (1 + np.exp(-(a * z + b)))
-        g = np.array([np.sum(w * (p - y) * z) + 1e-3 * a, np.sum(w * (p - y))])
-        h = w * p * (1 - p)
-        H = np.array([[np.sum(h * z * z) + 1e-3, np.sum(h * z)], [np.sum(h * z), np.sum(h) + 1e-9]])
-        step = np.linalg.solve(H, g)
-        a, b = a - step[0], b - step[1]
-        if np.abs(step).max() < 1e-8:
-            break
-    return float(a), float(b)
+
+    def f(v):
+        t = v[0] * zs + v[1]
+        loss = np.sum(w * (np.logaddexp(0, t) - y * t)) + ridge * v[0] ** 2
+        p = 1 / (1 + np.exp(-t))
+        return loss, np.array([np.sum(w * (p - y) * zs) + 2 * ridge * v[0], np.sum(w * (p - y))])
+
+    v = minimize(f, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B").x
+    a = v[0] / s
+    return float(a), float(v[1] - a * z.mean())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -278,6 +290,32 @@ def train_loop(net, items: list[Item], cfg: TrainConfig, rng: np.random.Generato
     return run
 
 
+def calibrate(net, cal: list[Item], *, target_fpr: float = 0.03) -> dict:
+    """Fit Platt scaling of ``net`` on held-out clips (sets ``net.platt_a``/``platt_b`` in place) and pick
+    the threshold: at most ``target_fpr`` of the real clips (clean and augmented) flagged, never below 0.5.
+    Returns the parameters and the calibration-split metrics."""
+    z = clip_raw_scores(net, [i.wave for i in cal])
+    yv = np.array([i.label for i in cal])
+    a, b = fit_platt(z, yv)
+    net.platt_a.fill_(a)
+    net.platt_b.fill_(b)
+    p = 1 / (1 + np.exp(-(a * z + b)))
+    real_clean = p[(yv == 0) & np.array([i.clean for i in cal])]
+    real_all = p[yv == 0]
+    thr = float(max(0.5, np.quantile(real_all, 1 - target_fpr)))
+    return {
+        "platt_a": a, "platt_b": b, "threshold": thr,
+        "calib_eer_all": eer(z[yv == 0], z[yv == 1]),
+        "calib_fpr_clean_at_threshold": float((real_clean >= thr).mean()) if real_clean.size else None,
+        "calib_fpr_all_at_threshold": float((real_all >= thr).mean()),
+        "calib_tpr_at_threshold": float((p[yv == 1] >= thr).mean()),
+        "calib_eer_by_family": {
+            f: eer(z[yv == 0], z[np.array([i.family == f for i in cal])])
+            for f in sorted({i.family for i in cal if i.label == 1})
+        },
+    }
+
+
 def train_spoof(cfg: TrainConfig, *, say=print) -> dict:
     """Run the whole recipe (see the module docstring). Returns the summary written to ``training.json``."""
     import torch
@@ -296,14 +334,16 @@ def train_spoof(cfg: TrainConfig, *, say=print) -> dict:
     t0 = time.time()
     data = {}
     for split in ("train", "calib"):
-        f = cache / f"{split}{'_tiny' if cfg.tiny else ''}_seed{cfg.seed}.npz"
+        f = cache / f"{split}_base{'_tiny' if cfg.tiny else ''}_seed{cfg.seed}.npz"
         if f.exists():
-            data[split] = _load_items(f)
-            say(f"[data] {split}: {len(data[split])} clips from cache {f}")
+            base = _load_items(f)
+            say(f"[data] {split}: {len(base)} clean clips from cache {f}")
         else:
             say(f"[data] building {split} ...")
-            data[split] = build_split(split, cfg, np.random.default_rng([cfg.seed, 1 if split == "train" else 2]), say=say)
-            _save_items(f, data[split])
+            base = build_split(split, cfg, np.random.default_rng([cfg.seed, 1 if split == "train" else 2]), say=say)
+            _save_items(f, base)
+        data[split] = augment_items(base, cfg, np.random.default_rng([cfg.seed, 3 if split == "train" else 4]))
+        say(f"[data] {split}: {len(data[split])} clips after augmentation ({time.time() - t0:.0f} s)")
     t_data = time.time() - t0
 
     net = SpoofLCNN(LCNNConfig())
@@ -313,28 +353,8 @@ def train_spoof(cfg: TrainConfig, *, say=print) -> dict:
     t_train = time.time() - t1
 
     # calibration on held-out speakers
-    cal = data["calib"]
-    z = clip_raw_scores(net, [i.wave for i in cal])
-    yv = np.array([i.label for i in cal])
-    a, b = fit_platt(z, yv)
-    net.platt_a.fill_(a)
-    net.platt_b.fill_(b)
-    p = 1 / (1 + np.exp(-(a * z + b)))
-    real_clean = p[(yv == 0) & np.array([i.clean for i in cal])]
-    real_all = p[yv == 0]
-    # threshold: at most target_fpr of calib real clips (clean and augmented) flagged, never below 0.5
-    thr = float(max(0.5, np.quantile(real_all, 1 - cfg.target_fpr)))
-    calib = {
-        "platt_a": a, "platt_b": b, "threshold": thr,
-        "calib_eer_all": eer(z[yv == 0], z[yv == 1]),
-        "calib_fpr_clean_at_threshold": float((real_clean >= thr).mean()) if real_clean.size else None,
-        "calib_fpr_all_at_threshold": float((real_all >= thr).mean()),
-        "calib_tpr_at_threshold": float((p[yv == 1] >= thr).mean()),
-        "calib_eer_by_family": {
-            f: eer(z[yv == 0], z[np.array([i.family == f for i in cal])])
-            for f in sorted({i.family for i in cal if i.label == 1})
-        },
-    }
+    calib = calibrate(net, data["calib"], target_fpr=cfg.target_fpr)
+    thr = calib["threshold"]
     say(f"[calib] {json.dumps(calib)}")
     meta_cfg = LCNNConfig().to_dict()
     summary = {

@@ -483,9 +483,11 @@ def _bandlimit(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return sosfilt(sos, x).astype(np.float32)
 
 
-def augment(x: np.ndarray, rng: np.random.Generator, *, p_clean: float = 0.25) -> np.ndarray:
+def augment(x: np.ndarray, rng: np.random.Generator, *, p_clean: float = 0.25, p_codec: float = 0.7,
+            codecs: tuple[str, ...] | None = None) -> np.ndarray:
     """A random channel: with probability ``p_clean`` only a gain change, otherwise a random chain of
-    band-limiting, reverberation, noise and one codec round trip (each with its own probability).
+    band-limiting, reverberation, noise and one codec round trip (probability ``p_codec``, drawn from
+    ``codecs``, default all of :data:`CODECS`).
 
     Parameters
     ----------
@@ -505,8 +507,9 @@ def augment(x: np.ndarray, rng: np.random.Generator, *, p_clean: float = 0.25) -
             y = _reverb(y, rng)
         if rng.random() < 0.4:
             y = _noise(y, rng)
-        if rng.random() < 0.7:
-            y = codec_roundtrip(y, list(CODECS)[rng.integers(len(CODECS))])
+        if rng.random() < p_codec:
+            names = list(codecs or CODECS)
+            y = codec_roundtrip(y, names[rng.integers(len(names))])
     g = 10 ** (rng.uniform(-30, 0) / 20)
     y = _peak(y, 1.0) * g
     return np.clip(y, -1, 1).astype(np.float32)
