@@ -68,7 +68,7 @@ def subsets(rows: list[dict]) -> tuple[dict[str, list[str]], dict[str, tuple[str
     add("ljspeech_gt", lambda f, r: f.startswith("fake_speech/hifigan_demo/ss/GT/"))
     for v in ("WN", "WG", "MG", "HGAN_V1", "HGAN_V2", "HGAN_V3"):
         add(f"hifigan_demo_{v}", lambda f, r, v=v: f.startswith(f"fake_speech/hifigan_demo/ss/{v}/"))
-    files["hifigan_demo_all"] = sorted(sum((files[k] for k in files if k.startswith("hifigan_demo_")), []))
+    files["hifigan_demo_all"] = sorted(f for k in list(files) if k.startswith("hifigan_demo_") for f in files[k])
     add("librispeech_heldout", lambda f, r: f.startswith("real_speech/librispeech_test-other/")
         and Path(f).stem.split("-")[0] in LIBRI_EVAL)
     add("fsdd_heldout", lambda f, r: f.startswith("real_speech/fsdd/") and Path(f).stem.split("_")[1] in FSDD_EVAL)
@@ -148,7 +148,7 @@ def main(argv=None) -> int:
     for f in todo:
         try:
             x = load_media(str(data / f), require="audio").mono().astype(np.float32)
-        except Exception as e:  # e.g. FSDD takes shorter than the 0.2 s minimum avsync accepts
+        except Exception as e:  # noqa: BLE001  # e.g. FSDD takes shorter than the 0.2 s minimum avsync accepts
             skipped.append(f"{f}: {e}")
             continue
         n_sec += x.size / 16000
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
         table["eer"][name] = {"eer": eer(rs, fs), "n_fake": len(fs), "n_real": len(rs)}
         table["detected_at_threshold"][name] = float(np.mean(np.array(fs) >= thr))
     for name in REAL_FPR:
-        if name in files and files[name]:
+        if files.get(name):
             rs = np.array([scores[f] for f in files[name]])
             table["fpr_at_threshold"][name] = {"fpr": float(np.mean(rs >= thr)), "n": len(rs),
                                                "mean_score": float(rs.mean())}

@@ -94,7 +94,7 @@ def test_heldout_real_scores_lower_than_fake(shipped, shared, shared_manifest):
     fake += [f for f in files if f.startswith("fake_speech/yourtts/Exp4_SCL/")][:2]
     fake += [f for f in files if f.startswith("fake_speech/yourtts/SC-GlowTTS-Trans/")][:2]
     assert len(real) == 6 and len(fake) == 6
-    waves = lambda fs: [sd.load_wave(shared / "data" / f) for f in fs]  # noqa: E731
+    waves = lambda fs: [sd.load_wave(shared / "data" / f) for f in fs]
     zr = tr.clip_raw_scores(net, waves(real))
     zf = tr.clip_raw_scores(net, waves(fake))
     assert zr.mean() < zf.mean()
@@ -218,9 +218,8 @@ def test_real_sources_split_by_speaker(shared):
 
 
 def test_cli_train_registered():
-    from click.testing import CliRunner
-
     from avsync_cli.main import COMMANDS, cli
+    from click.testing import CliRunner
 
     assert COMMANDS["train"] == "train"
     r = CliRunner().invoke(cli, ["train", "spoof", "--help"])

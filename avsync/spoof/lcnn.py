@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-__all__ = ["LCNNConfig", "SpoofLCNN", "MaxFeatureMap"]
+__all__ = ["LCNNConfig", "MaxFeatureMap", "SpoofLCNN"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class LCNNConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "LCNNConfig":
+    def from_dict(cls, d: dict) -> LCNNConfig:
         d = dict(d)
         d["channels"] = tuple(d["channels"])
         return cls(**d)

@@ -92,7 +92,7 @@ def build_split(split: str, cfg: TrainConfig, rng: np.random.Generator, *, say=p
     for i, s in enumerate(srcs):
         try:
             wave = sd.load_wave(s.path)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001
             say(f"  skipped {s.path}: {e}")
             continue
         for seg in segments(wave):
@@ -100,7 +100,7 @@ def build_split(split: str, cfg: TrainConfig, rng: np.random.Generator, *, say=p
             for v in rng.choice(voc_names, size=min(cfg.vocoders_per_clip, len(voc_names)), replace=False, p=voc_w):
                 try:
                     base.append(Item(sd.VOCODERS[v](seg, rng), 1, f"voc:{v}"))
-                except Exception as e:  # a generator failing on one odd clip must not stop the recipe
+                except Exception as e:  # noqa: BLE001  # a generator failing on one odd clip must not stop the recipe
                     say(f"  {v} failed on {s.path}: {e}")
         if i % 50 == 0:
             say(f"  [{split}] real+copy-synthesis {i + 1}/{len(srcs)} ({time.time() - t0:.0f} s)")

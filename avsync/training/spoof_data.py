@@ -29,9 +29,10 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -209,7 +210,7 @@ def _run_tts(cmd: list[str], out: str, stdin: str | None = None) -> np.ndarray |
     try:
         subprocess.run(cmd, input=stdin, text=True, capture_output=True, timeout=60, check=True)
         x = _read_wav(out)
-    except Exception:
+    except Exception:  # noqa: BLE001
         return None
     return _peak(_trim(x)) if x.size > SR // 10 else None
 
@@ -342,7 +343,7 @@ def lpc_resynth(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     order = int(rng.integers(16, 25))
     hop, win = 160, 400
     xd = x.astype(np.float64)
-    f0, t = pw.dio(xd, SR, frame_period=hop / SR * 1000)
+    f0, _ = pw.dio(xd, SR, frame_period=hop / SR * 1000)
     n = x.size
     y = np.zeros(n + win)
     w = np.hanning(win)
@@ -354,7 +355,7 @@ def lpc_resynth(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             continue
         try:
             a = librosa.lpc(fr + 1e-9 * rng.standard_normal(win), order=order)
-        except Exception:
+        except Exception:  # noqa: BLE001, S112 (an ill-conditioned frame is left silent)
             continue
         f = f0[min(i, f0.size - 1)]
         if f > 0:
