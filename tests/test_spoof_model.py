@@ -120,12 +120,13 @@ def _toy_items(rng, n=12):
     return items
 
 
-def test_training_steps_reduce_loss():
+@pytest.mark.parametrize("paired", [0.0, 0.5])
+def test_training_steps_reduce_loss(paired):
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     items = _toy_items(rng)
     net = SpoofLCNN()
-    cfg = tr.TrainConfig(out="unused", max_steps=12, batch=8, crop=4000, lr=3e-3, minutes=5)
+    cfg = tr.TrainConfig(out="unused", max_steps=12, batch=8, crop=4000, lr=3e-3, minutes=5, paired=paired)
     x = torch.from_numpy(np.stack([tr.random_crop(i.wave, 4000, np.random.default_rng(k)) for k, i in enumerate(items)]))
     y = torch.tensor([float(i.label) for i in items])
     lossf = torch.nn.BCEWithLogitsLoss()
@@ -141,6 +142,14 @@ def test_training_steps_reduce_loss():
     assert len(losses) == 12
     after = fixed_loss()
     assert after < 0.8 * before
+
+
+def test_copy_synthesis_pairs():
+    w = np.zeros(100, np.float32)
+    items = [tr.Item(w, 0, "real:a"), tr.Item(w, 1, "voc:world"), tr.Item(w, 0, "real:a", clean=False),
+             tr.Item(w, 1, "voc:lpc"), tr.Item(w, 0, "real:b"), tr.Item(np.zeros(50, np.float32), 1, "voc:lpc"),
+             tr.Item(w, 1, "tts:flite")]
+    assert tr.copy_synthesis_pairs(items) == [(0, 1), (0, 3)]
 
 
 def test_fit_platt_recovers_parameters():

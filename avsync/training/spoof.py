@@ -51,6 +51,7 @@ class TrainConfig:
     codecs: tuple = ("mulaw8k", "alaw8k", "amrnb", "g722", "opus", "aac", "mp3")
     vocoders_per_clip: int = 3
     target_fpr: float = 0.03
+    paired: float = 0.0
     threads: int = 1
     cache: str | None = None
     tiny: bool = False
@@ -235,6 +236,27 @@ def fit_platt(z: np.ndarray, y: np.ndarray, *, ridge: float = 1e-3) -> tuple[flo
 # --------------------------------------------------------------------------------------------------
 
 
+def copy_synthesis_pairs(items: list[Item]) -> list[tuple[int, int]]:
+    """(real, fake) index pairs of clean clips where the fake is a copy-synthesis of that real clip
+    (:func:`build_split` stores each real segment followed by its vocoded copies)."""
+    pairs, last_real = [], None
+    for k, it in enumerate(items):
+        if not it.clean:
+            continue
+        if it.label == 0:
+            last_real = k
+        elif it.family.startswith("voc:") and last_real is not None and items[last_real].wave.size == it.wave.size:
+            pairs.append((last_real, k))
+    return pairs
+
+
+def _paired_crops(a: np.ndarray, b: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    a, b = tile_to(a, n), tile_to(b, n)
+    s = int(rng.integers(0, a.size - n + 1))
+    g = float(10 ** (rng.uniform(-12, 6) / 20))
+    return np.clip(a[s:s + n] * g, -1, 1), np.clip(b[s:s + n] * g, -1, 1)
+
+
 def _sampler(items: list[Item], rng: np.random.Generator):
     """Indices: half real, half fake; within fakes each family equally likely."""
     real = [k for k, i in enumerate(items) if i.label == 0]
@@ -264,15 +286,24 @@ def train_loop(net, items: list[Item], cfg: TrainConfig, rng: np.random.Generato
 
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-3)
     draw = _sampler(items, rng)
+    pairs = copy_synthesis_pairs(items) if cfg.paired > 0 else []
+    n_pair = int(cfg.batch * cfg.paired) // 2 if pairs else 0
     lossf = torch.nn.BCEWithLogitsLoss()
     t1 = time.time()
     budget = cfg.minutes * 60
     step, run = 0, []
     net.train()
     while step < cfg.max_steps and time.time() - t1 < budget:
-        idx = draw(cfg.batch)
-        x = torch.from_numpy(np.stack([random_crop(items[k].wave, cfg.crop, rng) for k in idx]))
-        y = torch.tensor([float(items[k].label) for k in idx])
+        idx = draw(cfg.batch - 2 * n_pair)
+        crops = [random_crop(items[k].wave, cfg.crop, rng) for k in idx]
+        labels = [float(items[k].label) for k in idx]
+        # same utterance, same crop, same gain, real and vocoded: only the generator differs
+        for j in rng.integers(0, len(pairs), n_pair) if n_pair else []:
+            r, f = _paired_crops(items[pairs[j][0]].wave, items[pairs[j][1]].wave, cfg.crop, rng)
+            crops += [r, f]
+            labels += [0.0, 1.0]
+        x = torch.from_numpy(np.stack(crops).astype(np.float32))
+        y = torch.tensor(labels)
         frac = max(min(1.0, (time.time() - t1) / budget), step / cfg.max_steps)
         for g in opt.param_groups:
             g["lr"] = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
