@@ -230,6 +230,13 @@ def _entries() -> list[Bundle]:
                "Silero VAD v5 (16 kHz) shipped in the silero-vad 6.2.3 wheel",
                python_package=("silero_vad", "data/silero_vad_16k.safetensors"),
                install_hint="pip install silero-vad==6.2.3"),
+        Bundle("lcnn-spoof", "0.1.0", "lcnn-spoof/lcnn_spoof.safetensors",
+               "97535885a6d1a0cd589b0925f0650216433864bed099dfd0a239d0d702828096", "Apache-2.0", None,
+               "avsync.spoof.lcnn.SpoofLCNN",
+               InputSpec(sample_rate=16000, window_samples=64600,
+                         notes="mono float waveform in [-1, 1]; logits [spoof, bona fide], calibrated: "
+                               "softmax[:, 0] = P(synthetic)"),
+               "avsync's own LFCC-LCNN (experimental: chance level on neural fakes; models/lcnn-spoof/MODEL_CARD.md)"),
     ]
     return out
 

@@ -49,7 +49,14 @@ def _rawgat(fusion):
     return make
 
 
+def _lcnn():
+    from avsync.spoof.lcnn import SpoofLCNN
+
+    return SpoofLCNN()
+
+
 SPOOF_MODELS: dict[str, Callable] = {
+    "lcnn-spoof": _lcnn,
     "aasist": _aasist,
     "aasist-l": _aasist_l,
     "aasist-asvspoof5": _aasist,

@@ -23,6 +23,7 @@ COMMANDS = {
     "sync": "sync",
     "faces": "faces",
     "spoof": "spoof",
+    "train": "train",
 }
 
 

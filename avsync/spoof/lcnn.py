@@ -1,0 +1,135 @@
+"""avsync's own voice spoof network: log linear-frequency spectrogram front end + a small LCNN.
+
+Contract (the same as the public spoof checkpoints in :mod:`avsync.spoof`):
+``forward(x)`` takes ``[B, N]`` float32 mono waveforms at 16 kHz in [-1, 1] (any ``N`` ≥ 1; inputs shorter than 2560 samples are tiled; the
+registered window is 64600 samples = 4.04 s) and returns logits ``[B, 2]`` ordered
+``[spoof, bona fide]``, so that ``softmax(logits)[:, 0]`` is the **calibrated probability that the speech
+is synthetic**. The calibration (Platt scaling ``sigmoid(a * z + b)`` of the raw score ``z``) is stored in
+the weights as the buffers ``platt_a``/``platt_b``; :meth:`SpoofLCNN.raw_score` gives ``z``.
+
+The front end is per-utterance mean-normalised over time (a stationary channel colouring or gain
+does not change it), keeps a linear frequency axis (artefacts of vocoders sit in fine spectral
+detail, often above 4 kHz) and is computed with ``torch.stft`` so that it runs on any device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+__all__ = ["LCNNConfig", "MaxFeatureMap", "SpoofLCNN"]
+
+
+@dataclass(frozen=True)
+class LCNNConfig:
+    """Hyper-parameters of :class:`SpoofLCNN` (stored in the safetensors metadata).
+
+    Attributes
+    ----------
+    n_fft, win_length, hop_length
+        STFT in samples at 16 kHz (512 / 400 / 160 = 32 / 25 / 10 ms).
+    n_bins
+        Linear frequency bands kept (adjacent STFT bins averaged in pairs; 128 covers 0–8 kHz).
+    channels
+        Output channels (after max-feature-map halving) of the four conv stages.
+    emb
+        Size of the utterance embedding before the score.
+    """
+
+    n_fft: int = 512
+    win_length: int = 400
+    hop_length: int = 160
+    n_bins: int = 128
+    channels: tuple[int, int, int, int] = (8, 16, 24, 32)
+    emb: int = 64
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LCNNConfig:
+        d = dict(d)
+        d["channels"] = tuple(d["channels"])
+        return cls(**d)
+
+
+class MaxFeatureMap(nn.Module):
+    """Max of the two halves along the channel axis: ``[B, 2C, ...]`` → ``[B, C, ...]``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, dim=1)
+        return torch.maximum(a, b)
+
+
+def _block(cin: int, cout: int, k: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, 2 * cout, k, padding=k // 2), MaxFeatureMap(), nn.BatchNorm2d(cout))
+
+
+class SpoofLCNN(nn.Module):
+    """Log-spectrogram LCNN spoof detector.
+
+    Parameters
+    ----------
+    config
+        :class:`LCNNConfig`; the default is the shipped model's.
+
+    Notes
+    -----
+    ``forward``: ``[B, N]`` float32 waveform at 16 kHz → ``[B, 2]`` logits ``[spoof, bona fide]``
+    (calibrated: ``softmax(.)[:, 0]`` = probability of synthetic speech).
+    """
+
+    def __init__(self, config: LCNNConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or LCNNConfig()
+        c1, c2, c3, c4 = cfg.channels
+        self.register_buffer("window", torch.hann_window(cfg.win_length), persistent=False)
+        self.features = nn.Sequential(
+            _block(1, c1, 5), nn.MaxPool2d(2),
+            _block(c1, c1, 1), _block(c1, c2, 3), nn.MaxPool2d(2),
+            _block(c2, c2, 1), _block(c2, c3, 3), nn.MaxPool2d(2),
+            _block(c3, c3, 1), _block(c3, c4, 3), nn.MaxPool2d((2, 1)),
+        )
+        f_out = cfg.n_bins // 16
+        self.head = nn.Sequential(
+            nn.Dropout(0.3), nn.Linear(2 * c4 * f_out, 2 * cfg.emb), MaxFeatureMap(), nn.Linear(cfg.emb, 1)
+        )
+        self.register_buffer("platt_a", torch.ones(()))
+        self.register_buffer("platt_b", torch.zeros(()))
+
+    def spectrogram(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, N]`` waveform → ``[B, 1, n_bins, T]`` log power, mean over time removed per band."""
+        cfg = self.config
+        if x.dim() != 2:
+            raise ValueError(f"expected a [B, N] waveform batch, got shape {tuple(x.shape)}")
+        min_len = 16 * cfg.hop_length  # the pooling needs >= 8 frames: very short input is tiled (as the scorer does)
+        if x.shape[1] < min_len:
+            x = x.repeat(1, -(-min_len // max(x.shape[1], 1)))[:, :min_len]
+        spec = torch.stft(x.float(), cfg.n_fft, cfg.hop_length, cfg.win_length, self.window, center=True,
+                          return_complex=True)
+        p = spec.real.square() + spec.imag.square()  # [B, n_fft/2+1, T]
+        p = p[:, 1 : 1 + 2 * cfg.n_bins].reshape(p.shape[0], cfg.n_bins, 2, -1).mean(2)
+        lp = torch.log(p + 1e-9)
+        lp = lp - lp.mean(dim=2, keepdim=True)
+        return lp.unsqueeze(1)
+
+    def raw_score(self, x: torch.Tensor) -> torch.Tensor:
+        """Uncalibrated score ``[B]`` (larger = more likely synthetic)."""
+        h = self.features(self.spectrogram(x))  # [B, C, F', T']
+        h = h.flatten(1, 2)  # [B, C*F', T']
+        stats = torch.cat([h.mean(dim=2), h.std(dim=2, unbiased=False)], dim=1)
+        return self.head(stats).squeeze(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, N]`` waveform → ``[B, 2]`` logits ``[spoof, bona fide]`` (calibrated)."""
+        z = self.platt_a * self.raw_score(x) + self.platt_b
+        return torch.stack([z, torch.zeros_like(z)], dim=1)
+
+    @torch.no_grad()
+    def probability(self, x: torch.Tensor) -> torch.Tensor:
+        """Calibrated probability ``[B]`` that each waveform is synthetic."""
+        return torch.softmax(self(x), dim=1)[:, 0]

@@ -1,0 +1,428 @@
+"""Training recipe of avsync's own voice spoof model (:class:`avsync.spoof.lcnn.SpoofLCNN`).
+
+One call, :func:`train_spoof`, does everything offline and reproducibly (seeded):
+
+1. builds the data (:mod:`avsync.training.spoof_data`): real speech of the ``train`` and ``calib``
+   speakers read from the shared data, fakes made here (TTS engines + copy-synthesis of those same
+   speakers), each clip in several random channels (codecs, noise, reverb, band-limiting);
+2. trains the LCNN on random 1.28 s crops, classes balanced, fake families balanced;
+3. fits Platt scaling on the held-out ``calib`` speakers (never on evaluation files) and picks the
+   threshold so that at most ``target_fpr`` of the calib real clips are flagged;
+4. writes ``<out>/lcnn_spoof.safetensors`` (weights + calibration buffers; metadata: config, threshold,
+   data summary) and ``<out>/training.json``.
+
+Scoring a clip (:func:`clip_windows`) follows the whole-file scorer: windows of 64600 samples every 64600,
+the last aligned to the end; a clip shorter than one window is tiled to the window length.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from avsync.training import spoof_data as sd
+
+WINDOW = 64600
+MODEL_FILE = "lcnn_spoof.safetensors"
+
+
+@dataclass
+class TrainConfig:
+    """Options of :func:`train_spoof` (all recorded in ``training.json``)."""
+
+    out: str
+    shared: str | None = None
+    seed: int = 0
+    minutes: float = 15.0
+    max_steps: int = 100000
+    batch: int = 32
+    crop: int = 20480
+    lr: float = 2e-3
+    n_tts: int = 700
+    aug_real: int = 3
+    aug_fake: int = 3
+    p_clean: float = 0.35
+    p_codec: float = 0.5
+    codecs: tuple = ("mulaw8k", "alaw8k", "amrnb", "g722", "opus", "aac", "mp3")
+    vocoders_per_clip: int = 3
+    target_fpr: float = 0.03
+    paired: float = 0.0
+    threads: int = 1
+    cache: str | None = None
+    tiny: bool = False
+    log: list = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------------
+
+
+def segments(x: np.ndarray, max_len: int = 4 * sd.SR, min_len: int = sd.SR // 5) -> list[np.ndarray]:
+    """Cut a waveform into pieces of at most ``max_len`` samples (drops pieces shorter than ``min_len``)."""
+    if x.size <= max_len:
+        return [x] if x.size >= min_len else []
+    n = int(np.ceil(x.size / max_len))
+    return [p for p in np.array_split(x, n) if p.size >= min_len]
+
+
+@dataclass
+class Item:
+    wave: np.ndarray  # float32 [T] at 16 kHz
+    label: int  # 1 = spoof, 0 = bona fide
+    family: str  # "real:<subset>", "tts:<engine>", "voc:<name>"
+    clean: bool = True
+
+
+def build_split(split: str, cfg: TrainConfig, rng: np.random.Generator, *, say=print) -> list[Item]:
+    """Clean clips: real clips of ``split`` speakers, their copy-synthesised fakes and TTS fakes."""
+    srcs = [s for s in sd.real_sources(cfg.shared) if s.split == split]
+    if cfg.tiny:
+        srcs = srcs[:: max(1, len(srcs) // 12)]
+    tts = sd.available_tts()
+    base: list[Item] = []
+    voc_names = list(sd.VOCODERS)
+    voc_w = np.array([1.0 if v not in ("lpc", "phase_vocoder", "griffin_lim_mel") else 0.6 for v in voc_names])
+    voc_w /= voc_w.sum()
+    t0 = time.time()
+    for i, s in enumerate(srcs):
+        try:
+            wave = sd.load_wave(s.path)
+        except Exception as e:  # noqa: BLE001
+            say(f"  skipped {s.path}: {e}")
+            continue
+        for seg in segments(wave):
+            base.append(Item(seg, 0, f"real:{s.subset}"))
+            for v in rng.choice(voc_names, size=min(cfg.vocoders_per_clip, len(voc_names)), replace=False, p=voc_w):
+                try:
+                    base.append(Item(sd.VOCODERS[v](seg, rng), 1, f"voc:{v}"))
+                except Exception as e:  # noqa: BLE001  # a generator failing on one odd clip must not stop the recipe
+                    say(f"  {v} failed on {s.path}: {e}")
+        if i % 50 == 0:
+            say(f"  [{split}] real+copy-synthesis {i + 1}/{len(srcs)} ({time.time() - t0:.0f} s)")
+    n_tts = cfg.n_tts if split == "train" else cfg.n_tts // 4
+    if cfg.tiny:
+        n_tts = 6
+    if tts:
+        for j in range(n_tts):
+            eng = tts[j % len(tts)] if tts[j % len(tts)] != "festival" or rng.random() < 0.5 else "espeak-ng"
+            y = sd.TTS_ENGINES[eng](sd.random_text(rng), rng)
+            if y is not None:
+                base.append(Item(y, 1, f"tts:{eng}"))
+        say(f"  [{split}] TTS {n_tts} ({time.time() - t0:.0f} s)")
+    say(f"  [{split}] {len(base)} clean clips ({time.time() - t0:.0f} s): {dict(Counter(i.family for i in base))}")
+    return base
+
+
+def augment_items(base: list[Item], cfg: TrainConfig, rng: np.random.Generator) -> list[Item]:
+    """Each clean clip plus ``aug_real`` / ``aug_fake`` copies through random channels (:func:`spoof_data.augment`)."""
+    out: list[Item] = []
+    for it in base:
+        out.append(it)
+        for _ in range(cfg.aug_real if it.label == 0 else cfg.aug_fake):
+            y = sd.augment(it.wave, rng, p_clean=cfg.p_clean, p_codec=cfg.p_codec, codecs=tuple(cfg.codecs))
+            out.append(Item(y, it.label, it.family, clean=False))
+    return out
+
+
+def _save_items(path: Path, items: list[Item]) -> None:
+    lens = np.array([i.wave.size for i in items])
+    np.savez(path, wave=np.concatenate([i.wave for i in items]).astype(np.float16), lens=lens,
+             label=np.array([i.label for i in items]), family=np.array([i.family for i in items]),
+             clean=np.array([i.clean for i in items]))
+
+
+def _load_items(path: Path) -> list[Item]:
+    z = np.load(path)
+    offs = np.concatenate([[0], np.cumsum(z["lens"])])
+    w = z["wave"].astype(np.float32)
+    return [Item(w[offs[k]:offs[k + 1]], int(z["label"][k]), str(z["family"][k]), bool(z["clean"][k]))
+            for k in range(len(z["lens"]))]
+
+
+# --------------------------------------------------------------------------------------------------
+# windows / batches
+# --------------------------------------------------------------------------------------------------
+
+
+def tile_to(x: np.ndarray, n: int) -> np.ndarray:
+    """Repeat ``x`` until it has ``n`` samples (no-op if it already has)."""
+    if x.size >= n:
+        return x
+    return np.tile(x, int(np.ceil(n / max(x.size, 1))))[:n]
+
+
+def clip_windows(x: np.ndarray, window: int = WINDOW) -> np.ndarray:
+    """``[W, window]`` windows covering ``x``: every ``window`` samples, last aligned to the end, short clips tiled."""
+    x = tile_to(np.asarray(x, dtype=np.float32), window)
+    starts = list(range(0, x.size - window + 1, window))
+    if starts[-1] + window < x.size:
+        starts.append(x.size - window)
+    return np.stack([x[s:s + window] for s in starts])
+
+
+def random_crop(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    x = tile_to(x, n)
+    s = int(rng.integers(0, x.size - n + 1))
+    y = x[s:s + n] * float(10 ** (rng.uniform(-12, 6) / 20))
+    return np.clip(y, -1, 1)
+
+
+def clip_raw_scores(net, waves: list[np.ndarray], *, batch: int = 16) -> np.ndarray:
+    """Raw score of each clip: mean over its :func:`clip_windows` of :meth:`SpoofLCNN.raw_score`."""
+    import torch
+
+    wins, owner = [], []
+    for k, w in enumerate(waves):
+        ws = clip_windows(w)
+        wins.append(ws)
+        owner += [k] * len(ws)
+    allw = np.concatenate(wins)
+    owner = np.array(owner)
+    z = []
+    net.eval()
+    with torch.inference_mode():
+        for i in range(0, len(allw), batch):
+            z.append(net.raw_score(torch.from_numpy(allw[i:i + batch])).numpy())
+    z = np.concatenate(z)
+    return np.array([z[owner == k].mean() for k in range(len(waves))])
+
+
+# --------------------------------------------------------------------------------------------------
+# metrics / calibration
+# --------------------------------------------------------------------------------------------------
+
+
+def eer(real_scores, fake_scores) -> float:
+    """Equal error rate (fraction) for scores where larger = more likely fake."""
+    r = np.asarray(real_scores, float)
+    f = np.asarray(fake_scores, float)
+    th = np.unique(np.concatenate([r, f]))
+    fpr = np.array([(r >= t).mean() for t in th])
+    fnr = np.array([(f < t).mean() for t in th])
+    k = int(np.argmin(np.abs(fpr - fnr)))
+    return float((fpr[k] + fnr[k]) / 2)
+
+
+def fit_platt(z: np.ndarray, y: np.ndarray, *, ridge: float = 1e-3) -> tuple[float, float]:
+    """Logistic regression ``p = sigmoid(a z + b)`` with class-balanced weights and a small ridge on ``a``
+    (L-BFGS on the convex loss; stays finite when the classes separate)."""
+    from scipy.optimize import minimize
+
+    z = np.asarray(z, float)
+    y = np.asarray(y, float)
+    s = float(np.std(z)) or 1.0
+    zs = (z - z.mean()) / s
+    w = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9)) / len(y)
+
+    def f(v):
+        t = v[0] * zs + v[1]
+        loss = np.sum(w * (np.logaddexp(0, t) - y * t)) + ridge * v[0] ** 2
+        p = 1 / (1 + np.exp(-t))
+        return loss, np.array([np.sum(w * (p - y) * zs) + 2 * ridge * v[0], np.sum(w * (p - y))])
+
+    v = minimize(f, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B").x
+    a = v[0] / s
+    return float(a), float(v[1] - a * z.mean())
+
+
+# --------------------------------------------------------------------------------------------------
+# training
+# --------------------------------------------------------------------------------------------------
+
+
+def copy_synthesis_pairs(items: list[Item]) -> list[tuple[int, int]]:
+    """(real, fake) index pairs of clean clips where the fake is a copy-synthesis of that real clip
+    (:func:`build_split` stores each real segment followed by its vocoded copies)."""
+    pairs, last_real = [], None
+    for k, it in enumerate(items):
+        if not it.clean:
+            continue
+        if it.label == 0:
+            last_real = k
+        elif it.family.startswith("voc:") and last_real is not None and items[last_real].wave.size == it.wave.size:
+            pairs.append((last_real, k))
+    return pairs
+
+
+def _paired_crops(a: np.ndarray, b: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    a, b = tile_to(a, n), tile_to(b, n)
+    s = int(rng.integers(0, a.size - n + 1))
+    g = float(10 ** (rng.uniform(-12, 6) / 20))
+    return np.clip(a[s:s + n] * g, -1, 1), np.clip(b[s:s + n] * g, -1, 1)
+
+
+def _sampler(items: list[Item], rng: np.random.Generator):
+    """Indices: half real, half fake; within fakes each family equally likely."""
+    real = [k for k, i in enumerate(items) if i.label == 0]
+    fam: dict[str, list[int]] = {}
+    for k, i in enumerate(items):
+        if i.label == 1:
+            fam.setdefault(i.family, []).append(k)
+    fams = sorted(fam)
+
+    def draw(n: int) -> np.ndarray:
+        out = []
+        for _ in range(n):
+            if rng.random() < 0.5 or not fams:
+                out.append(real[rng.integers(len(real))])
+            else:
+                f = fam[fams[rng.integers(len(fams))]]
+                out.append(f[rng.integers(len(f))])
+        return np.array(out)
+
+    return draw
+
+
+def train_loop(net, items: list[Item], cfg: TrainConfig, rng: np.random.Generator, *, say=print) -> list[float]:
+    """Train ``net`` in place on random crops of ``items`` until ``cfg.max_steps`` or ``cfg.minutes``;
+    learning rate on a cosine over the budget. Returns the loss of every step."""
+    import torch
+
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-3)
+    draw = _sampler(items, rng)
+    pairs = copy_synthesis_pairs(items) if cfg.paired > 0 else []
+    n_pair = int(cfg.batch * cfg.paired) // 2 if pairs else 0
+    lossf = torch.nn.BCEWithLogitsLoss()
+    t1 = time.time()
+    budget = cfg.minutes * 60
+    step, run = 0, []
+    net.train()
+    while step < cfg.max_steps and time.time() - t1 < budget:
+        idx = draw(cfg.batch - 2 * n_pair)
+        crops = [random_crop(items[k].wave, cfg.crop, rng) for k in idx]
+        labels = [float(items[k].label) for k in idx]
+        # same utterance, same crop, same gain, real and vocoded: only the generator differs
+        for j in rng.integers(0, len(pairs), n_pair) if n_pair else []:
+            r, f = _paired_crops(items[pairs[j][0]].wave, items[pairs[j][1]].wave, cfg.crop, rng)
+            crops += [r, f]
+            labels += [0.0, 1.0]
+        x = torch.from_numpy(np.stack(crops).astype(np.float32))
+        y = torch.tensor(labels)
+        frac = max(min(1.0, (time.time() - t1) / budget), step / cfg.max_steps)
+        for g in opt.param_groups:
+            g["lr"] = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
+        loss = lossf(net.raw_score(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        run.append(float(loss))
+        step += 1
+        if step % 25 == 0 or step == 1:
+            msg = f"[train] step {step} loss {np.mean(run[-25:]):.4f} ({time.time() - t1:.0f} s)"
+            cfg.log.append(msg)
+            say(msg)
+    net.eval()
+    return run
+
+
+def calibrate(net, cal: list[Item], *, target_fpr: float = 0.03) -> dict:
+    """Fit Platt scaling of ``net`` on held-out clips (sets ``net.platt_a``/``platt_b`` in place) and pick
+    the threshold: at most ``target_fpr`` of the real clips (clean and augmented) flagged, never below 0.5.
+    Returns the parameters and the calibration-split metrics."""
+    z = clip_raw_scores(net, [i.wave for i in cal])
+    yv = np.array([i.label for i in cal])
+    a, b = fit_platt(z, yv)
+    net.platt_a.fill_(a)
+    net.platt_b.fill_(b)
+    p = 1 / (1 + np.exp(-(a * z + b)))
+    real_clean = p[(yv == 0) & np.array([i.clean for i in cal])]
+    real_all = p[yv == 0]
+    thr = float(max(0.5, np.quantile(real_all, 1 - target_fpr)))
+    return {
+        "platt_a": a, "platt_b": b, "threshold": thr,
+        "calib_eer_all": eer(z[yv == 0], z[yv == 1]),
+        "calib_fpr_clean_at_threshold": float((real_clean >= thr).mean()) if real_clean.size else None,
+        "calib_fpr_all_at_threshold": float((real_all >= thr).mean()),
+        "calib_tpr_at_threshold": float((p[yv == 1] >= thr).mean()),
+        "calib_eer_by_family": {
+            f: eer(z[yv == 0], z[np.array([i.family == f for i in cal])])
+            for f in sorted({i.family for i in cal if i.label == 1})
+        },
+    }
+
+
+def train_spoof(cfg: TrainConfig, *, say=print) -> dict:
+    """Run the whole recipe (see the module docstring). Returns the summary written to ``training.json``."""
+    import torch
+    from safetensors.torch import save_file
+
+    from avsync import __version__
+    from avsync.spoof.lcnn import LCNNConfig, SpoofLCNN
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Path(cfg.cache) if cfg.cache else out / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    data = {}
+    for split in ("train", "calib"):
+        f = cache / f"{split}_base{'_tiny' if cfg.tiny else ''}_seed{cfg.seed}.npz"
+        if f.exists():
+            base = _load_items(f)
+            say(f"[data] {split}: {len(base)} clean clips from cache {f}")
+        else:
+            say(f"[data] building {split} ...")
+            base = build_split(split, cfg, np.random.default_rng([cfg.seed, 1 if split == "train" else 2]), say=say)
+            _save_items(f, base)
+        data[split] = augment_items(base, cfg, np.random.default_rng([cfg.seed, 3 if split == "train" else 4]))
+        say(f"[data] {split}: {len(data[split])} clips after augmentation ({time.time() - t0:.0f} s)")
+    t_data = time.time() - t0
+
+    net = SpoofLCNN(LCNNConfig())
+    t1 = time.time()
+    run = train_loop(net, data["train"], cfg, rng, say=say)
+    step = len(run)
+    t_train = time.time() - t1
+
+    # calibration on held-out speakers
+    calib = calibrate(net, data["calib"], target_fpr=cfg.target_fpr)
+    thr = calib["threshold"]
+    say(f"[calib] {json.dumps(calib)}")
+    meta_cfg = LCNNConfig().to_dict()
+    summary = {
+        "avsync_version": __version__,
+        "class": "avsync.spoof.lcnn.SpoofLCNN",
+        "config": meta_cfg,
+        "train_config": {k: v for k, v in asdict(cfg).items() if k != "log"},
+        "steps": step,
+        "final_loss": float(np.mean(run[-50:])) if run else None,
+        "seconds": {"data": round(t_data, 1), "train": round(t_train, 1)},
+        "data": {s: dict(Counter(f"{i.family}{'' if i.clean else '+aug'}" for i in data[s])) for s in data},
+        "calibration": calib,
+        "splits": sd.SPEAKER_SPLITS,
+        "real_licenses": sd.REAL_SUBSETS,
+        "tts_engines": sd.available_tts(),
+        "log": cfg.log,
+    }
+    sdict = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
+    save_file(sdict, str(out / MODEL_FILE), metadata={
+        "format": "avsync-spoof-lcnn", "config": json.dumps(meta_cfg), "threshold": f"{thr:.6f}",
+        "window_samples": str(WINDOW), "sample_rate": str(sd.SR), "avsync_version": __version__,
+        "polarity": "softmax(logits)[:, 0] = calibrated probability that the speech is synthetic",
+    })
+    (out / "training.json").write_text(json.dumps(summary, indent=1, default=str))
+    say(f"[done] wrote {out / MODEL_FILE} ({(out / MODEL_FILE).stat().st_size / 1e6:.2f} MB)")
+    return summary
+
+
+def load_lcnn(path: str | Path):
+    """Load a :func:`train_spoof` output (safetensors) into an eval-mode :class:`SpoofLCNN`; returns (net, metadata)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from avsync.spoof.lcnn import LCNNConfig, SpoofLCNN
+
+    with safe_open(str(path), "pt") as fh:
+        meta = fh.metadata() or {}
+    net = SpoofLCNN(LCNNConfig.from_dict(json.loads(meta["config"])) if "config" in meta else None)
+    net.load_state_dict(load_file(str(path)), strict=True)
+    return net.eval(), meta

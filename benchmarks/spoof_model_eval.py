@@ -1,0 +1,187 @@
+"""Accuracy of a voice spoof model on the ../shared evaluation subsets (nothing here is used for training).
+
+Usage (from the repository root)::
+
+    PYTHONPATH=$PWD:$PWD/cli python benchmarks/spoof_model_eval.py --model lcnn:models/lcnn-spoof/lcnn_spoof.safetensors
+    PYTHONPATH=$PWD:$PWD/cli python benchmarks/spoof_model_eval.py --model public:aasist --weights ../shared/weights
+
+Subsets (files listed in ``data/MANIFEST.csv``):
+
+- EER, fake vs its own real counterpart: YourTTS Exp.4 clones and SC-GlowTTS clones vs the VCTK ground
+  truth of the same speakers (``fake_speech/yourtts/GT``); each HiFi-GAN-demo vocoder (WaveNet, WaveGlow,
+  MelGAN, HiFi-GAN V1–V3) and all of them pooled vs LJSpeech ground truth.
+- False-positive rate at the model's threshold on real speech: LibriSpeech test-other and FSDD
+  **held-out speakers only** (see ``avsync.training.spoof_data.SPEAKER_SPLITS``), KLettres (en/fr/de),
+  YourTTS GT and reference clips, LJSpeech GT.
+
+Scoring of a file: mono 16 kHz; windows of 64600 samples every 64600 (last aligned to the end; a file
+shorter than one window is tiled to it, as the public models' evaluation does); file score = mean of
+window probabilities (no VAD). Writes a JSON with every file's score when ``--json`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+WINDOW = 64600
+# held-out (eval) speakers; must match avsync.training.spoof_data.SPEAKER_SPLITS (checked when importable)
+LIBRI_EVAL = {"3005", "3080", "3331", "367", "533"}
+FSDD_EVAL = {"nicolas", "theo", "yweweler"}
+
+
+def windows(x: np.ndarray, window: int = WINDOW) -> np.ndarray:
+    if x.size < window:
+        x = np.tile(x, int(np.ceil(window / max(x.size, 1))))[:window]
+    starts = list(range(0, x.size - window + 1, window))
+    if starts[-1] + window < x.size:
+        starts.append(x.size - window)
+    return np.stack([x[s:s + window] for s in starts]).astype(np.float32)
+
+
+def eer(real, fake) -> float:
+    r, f = np.asarray(real, float), np.asarray(fake, float)
+    th = np.unique(np.concatenate([r, f]))
+    fpr = np.array([(r >= t).mean() for t in th])
+    fnr = np.array([(f < t).mean() for t in th])
+    k = int(np.argmin(np.abs(fpr - fnr)))
+    return float((fpr[k] + fnr[k]) / 2)
+
+
+def subsets(rows: list[dict]) -> tuple[dict[str, list[str]], dict[str, tuple[str, str]]]:
+    """Named file lists and the (fake, real) pairs whose EER is reported."""
+    files: dict[str, list[str]] = {}
+
+    def add(name, pred):
+        files[name] = sorted({r["file"] for r in rows if pred(r["file"], r)})
+
+    add("yourtts_exp4", lambda f, r: f.startswith("fake_speech/yourtts/Exp4_SCL/"))
+    add("sc_glowtts", lambda f, r: f.startswith("fake_speech/yourtts/SC-GlowTTS-Trans/"))
+    add("yourtts_gt", lambda f, r: f.startswith("fake_speech/yourtts/GT/"))
+    add("yourtts_reference", lambda f, r: f.startswith("fake_speech/yourtts/reference/"))
+    add("ljspeech_gt", lambda f, r: f.startswith("fake_speech/hifigan_demo/ss/GT/"))
+    for v in ("WN", "WG", "MG", "HGAN_V1", "HGAN_V2", "HGAN_V3"):
+        add(f"hifigan_demo_{v}", lambda f, r, v=v: f.startswith(f"fake_speech/hifigan_demo/ss/{v}/"))
+    files["hifigan_demo_all"] = sorted(f for k in list(files) if k.startswith("hifigan_demo_") for f in files[k])
+    add("librispeech_heldout", lambda f, r: f.startswith("real_speech/librispeech_test-other/")
+        and Path(f).stem.split("-")[0] in LIBRI_EVAL)
+    add("fsdd_heldout", lambda f, r: f.startswith("real_speech/fsdd/") and Path(f).stem.split("_")[1] in FSDD_EVAL)
+    add("klettres", lambda f, r: f.startswith("real_speech/debian_klettres/"))
+    pairs = {"yourtts_exp4": ("yourtts_exp4", "yourtts_gt"), "sc_glowtts": ("sc_glowtts", "yourtts_gt")}
+    for k in list(files):
+        if k.startswith("hifigan_demo_"):
+            pairs[k] = (k, "ljspeech_gt")
+    return files, pairs
+
+
+REAL_FPR = ["librispeech_heldout", "fsdd_heldout", "klettres", "yourtts_gt", "yourtts_reference", "ljspeech_gt"]
+
+
+def make_scorer(spec: str, weights: str | None):
+    """``lcnn:PATH`` → our model; ``public:NAME`` → a public checkpoint through avsync.spoof.models."""
+    import torch
+
+    kind, _, arg = spec.partition(":")
+    if kind == "lcnn":
+        from avsync.training.spoof import load_lcnn
+
+        net, meta = load_lcnn(arg)
+        thr = float(meta.get("threshold", 0.5))
+
+        def prob(w):
+            with torch.inference_mode():
+                return torch.softmax(net(torch.from_numpy(w)), 1)[:, 0].numpy()
+
+        return prob, thr
+    if kind == "public":
+        from avsync.spoof.models import load_spoof_model
+
+        m = load_spoof_model(arg, weights=weights)
+        return (lambda w: m.predict(w)), 0.5
+    raise SystemExit(f"unknown model spec {spec!r}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", required=True, help="lcnn:PATH or public:NAME")
+    ap.add_argument("--weights", default=None, help="models dir for public checkpoints (e.g. ../shared/weights)")
+    ap.add_argument("--shared", default=None, help="shared root (default $AVSYNC_SHARED or ../shared)")
+    ap.add_argument("--json", default=None, help="write per-file scores and the table here")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--only", default=None, help="comma-separated subset names")
+    a = ap.parse_args(argv)
+
+    import os
+
+    import torch
+
+    from avsync.media import load_media
+
+    torch.set_num_threads(a.threads)
+    root = Path(a.shared or os.environ.get("AVSYNC_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
+    data = root / "data" if (root / "data" / "MANIFEST.csv").exists() else root
+    try:  # keep the held-out speaker lists in step with the training recipe
+        from avsync.training.spoof_data import SPEAKER_SPLITS
+
+        assert not LIBRI_EVAL & set(SPEAKER_SPLITS["librispeech_test-other"]), "eval speaker in training"
+        assert not FSDD_EVAL & set(SPEAKER_SPLITS["fsdd"]), "eval speaker in training"
+    except ImportError:
+        pass
+    with open(data / "MANIFEST.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    files, pairs = subsets(rows)
+    if a.only:
+        keep = set(a.only.split(","))
+        files = {k: v for k, v in files.items() if k in keep or any(k in pairs.get(p, ()) for p in keep)}
+        pairs = {k: v for k, v in pairs.items() if k in keep}
+    prob, thr = make_scorer(a.model, a.weights)
+    scores: dict[str, float] = {}
+    t0, n_sec = time.time(), 0.0
+    todo = sorted({f for v in files.values() for f in v})
+    skipped = []
+    for f in todo:
+        try:
+            x = load_media(str(data / f), require="audio").mono().astype(np.float32)
+        except Exception as e:  # noqa: BLE001  # e.g. FSDD takes shorter than the 0.2 s minimum avsync accepts
+            skipped.append(f"{f}: {e}")
+            continue
+        n_sec += x.size / 16000
+        scores[f] = float(np.mean(prob(windows(x))))
+    el = time.time() - t0
+    files = {k: [f for f in v if f in scores] for k, v in files.items()}
+    todo = sorted(scores)
+    table = {"model": a.model, "threshold": thr, "files": len(todo), "audio_s": round(n_sec, 1),
+             "seconds": round(el, 1), "skipped": skipped, "eer": {}, "fpr_at_threshold": {}, "detected_at_threshold": {}}
+    for name, (fk, rk) in pairs.items():
+        fs = [scores[f] for f in files[fk]]
+        rs = [scores[f] for f in files[rk]]
+        table["eer"][name] = {"eer": eer(rs, fs), "n_fake": len(fs), "n_real": len(rs)}
+        table["detected_at_threshold"][name] = float(np.mean(np.array(fs) >= thr))
+    for name in REAL_FPR:
+        if files.get(name):
+            rs = np.array([scores[f] for f in files[name]])
+            table["fpr_at_threshold"][name] = {"fpr": float(np.mean(rs >= thr)), "n": len(rs),
+                                               "mean_score": float(rs.mean())}
+    print(f"model {a.model}  threshold {thr:.3f}  {len(todo)} files, {n_sec:.0f} s audio in {el:.0f} s "
+          f"({n_sec / max(el, 1e-9):.1f}x real time, {a.threads} thread)")
+    for m in skipped:
+        print(f"skipped {m}")
+    print(f"{'subset':24s} {'EER %':>7s} {'det@thr %':>9s}  n_fake/n_real")
+    for k, v in table["eer"].items():
+        print(f"{k:24s} {100 * v['eer']:7.1f} {100 * table['detected_at_threshold'][k]:9.1f}  {v['n_fake']}/{v['n_real']}")
+    print(f"{'real subset':24s} {'FPR %':>7s} {'mean p':>9s}  n")
+    for k, v in table["fpr_at_threshold"].items():
+        print(f"{k:24s} {100 * v['fpr']:7.1f} {v['mean_score']:9.3f}  {v['n']}")
+    if a.json:
+        Path(a.json).write_text(json.dumps({"table": table, "scores": scores}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
