@@ -36,7 +36,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     data = Path(args.shared) / "data"
-    rows = [r for r in csv.DictReader(open(data / "MANIFEST.csv")) if r["kind"] in ("real_av", "fake_av") and r["has_audio"] == "yes"]
+    rows = [r for r in csv.DictReader(open(data / "MANIFEST.csv"))
+            if r["kind"] in ("real_av", "fake_av") and r["has_audio"] == "yes" and r["video_fps"]]
     rows = rows[: args.limit] if args.limit else rows
     params = SyncCueParams()
     out = []
