@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Quick start: set up, generate a sample clip with a known 120 ms audio lead, and analyse it.
+# Quick start: set up, generate two talking-face clips (one in sync, one whose audio leads by 320 ms),
+# analyse them and write HTML reports to samples/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mkdir -p samples
-.venv/bin/avsync sample samples/demo.mp4 --offset-ms 120 --duration 6 >/dev/null
-.venv/bin/avsync inspect samples/demo.mp4
+.venv/bin/avsync sample samples/in_sync.mp4 --offset-ms 0 >/dev/null
+.venv/bin/avsync sample samples/dubbed_320ms.mp4 --offset-ms 320 >/dev/null
+.venv/bin/avsync analyze samples/in_sync.mp4 --html samples/in_sync.html --no-progress
+.venv/bin/avsync analyze samples/dubbed_320ms.mp4 --html samples/dubbed_320ms.html --no-progress
+echo "reports: samples/in_sync.html samples/dubbed_320ms.html"
