@@ -27,3 +27,17 @@ __all__ = [
     "window_starts",
     "write_timeline",
 ]
+
+
+def eval_task(model: str | None = None, device: str | None = None):
+    """Scorer for ``avsync eval --task spoof`` / ``avsync batch --task spoof``: one scorer, many files."""
+    scorer = SpoofScorer(model or DEFAULT_MODEL, device=device or "cpu")
+
+    def score(path: str) -> dict:
+        r = scorer(path)
+        d = r.to_dict()
+        d.pop("schema_version", None)
+        d["status"] = str(r.status)
+        return d
+
+    return score

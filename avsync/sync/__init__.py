@@ -39,3 +39,28 @@ __all__ = [
     "speech_frames",
     "sync_tracks",
 ]
+
+
+def eval_task(model: str | None = None, device: str | None = None):
+    """Scorer for ``avsync eval --task sync`` / ``avsync batch --task sync``: face tracks, offset search, and the
+    sync cue of :mod:`avsync.pipeline` as ``score`` (probability that audio and video do not belong together)."""
+    from avsync.media import load_media
+    from avsync.pipeline import SyncCueParams, sync_cue
+    from avsync.results import Status
+
+    params = SyncCueParams()
+
+    def score(path: str) -> dict:
+        from avsync.face import track
+
+        media = load_media(path, require="both")
+        faces = track(media, crops=("mouth", "face"))
+        res = analyze_sync(media, tracks_from_faces(faces), model=model or "motion", device=device or "cpu")
+        cue = sync_cue(res, duration=media.duration, face_fraction=faces.face_fraction, params=params)
+        d = res.to_dict()
+        d.pop("schema_version", None)
+        d["status"] = str(res.status) if cue.status is not Status.OK else "ok"
+        d["score"] = cue.score
+        return d
+
+    return score
