@@ -36,6 +36,17 @@ def shared_manifest(shared):
         return list(csv.DictReader(fh))
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Run a test with one torch thread (steadier timing on shared machines), restoring the setting after."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def media_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("media")

@@ -54,12 +54,7 @@ def test_parity_with_public_reference(shared, name, ref_file, key):
     np.testing.assert_allclose(p, torch.softmax(torch.tensor(want), -1)[:, 0].numpy(), atol=1e-4)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # the test machine is shared; avoid oversubscription
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("make,length", [(lambda: AASIST(AASISTConfig.light()), 16000), (lambda: RawGATST("cat"), N)])

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from avsync.errors import AvsyncError
 from avsync.media import Media, load_media
 from avsync.results import Status
 from avsync.sync import (

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from avsync.errors import AvsyncError
 from avsync.features.audio import frame_energy
 from avsync.results import Status
 from avsync.sync.models import LagScorer, ModelName, audio_frame_count, make_scorer

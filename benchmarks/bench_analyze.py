@@ -1,0 +1,89 @@
+"""Speed of `avsync analyze` on a 720p talking-face clip: seconds per minute of video, × real time, and the
+ratio to pure decoding of the same clip, measured in the same run, with the per-stage split (faces, sync, spoof).
+
+    python benchmarks/bench_analyze.py [--clip FILE] [--height 720] [--seconds 20] [--spoof-model NAME|none]
+
+Without --clip a synthetic face clip is generated at the requested height. With --clip (e.g. a 1080p clip of
+../shared/data) the clip is re-encoded to --height with PyAV first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import torch
+
+from avsync import load_media
+from avsync.pipeline import Detector
+from avsync.synth import ClipSpec, make_clip
+
+
+def reencode(src: str, dst: str, height: int, seconds: float) -> str:
+    with av.open(src) as inp, av.open(dst, "w") as out:
+        vin = inp.streams.video[0]
+        w = int(round(vin.codec_context.width * height / vin.codec_context.height / 2)) * 2
+        vout = out.add_stream("libx264", rate=vin.average_rate or 25, options={"preset": "veryfast", "crf": "23"})
+        vout.width, vout.height, vout.pix_fmt = w, height, "yuv420p"
+        ain = inp.streams.audio[0] if inp.streams.audio else None
+        aout = out.add_stream("aac", rate=ain.codec_context.sample_rate) if ain else None
+        streams = [s for s in (vin, ain) if s is not None]
+        for frame in inp.decode(*streams):
+            if frame.time is not None and frame.time > seconds:
+                continue
+            if isinstance(frame, av.VideoFrame):
+                f = frame.reformat(width=w, height=height, format="yuv420p")
+                f.pts = None
+                for p in vout.encode(f):
+                    out.mux(p)
+            else:
+                frame.pts = None
+                for p in aout.encode(frame):
+                    out.mux(p)
+        for s in (vout, aout):
+            if s is not None:
+                for p in s.encode():
+                    out.mux(p)
+    return dst
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clip", default=None)
+    ap.add_argument("--height", type=int, default=720)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--spoof-model", default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    tmp = Path(tempfile.mkdtemp())
+    if args.clip:
+        path = reencode(args.clip, str(tmp / "clip.mp4"), args.height, args.seconds)
+    else:
+        h = args.height
+        path = make_clip(tmp / "clip.mp4", ClipSpec(face="photo", timbre="vowel", size=(h * 16 // 9 // 2 * 2, h),
+                                                   duration=args.seconds, offset_s=0.0))
+    m = load_media(path)
+    t0 = time.perf_counter()
+    n = sum(len(c) for c in m.frames(gray=True))
+    m.audio  # noqa: B018
+    decode_s = time.perf_counter() - t0
+    spoof = False if (args.spoof_model or "").lower() == "none" else args.spoof_model
+    det = Detector(device="cpu", spoof_model=spoof)
+    t0 = time.perf_counter()
+    v = det(path)
+    total = time.perf_counter() - t0
+    dur = m.duration
+    print(f"clip: {path} {m.info.video.width}x{m.info.video.height} {dur:.1f} s, {n} frames; torch threads {args.threads}")
+    print(f"verdict: {v.summary()}")
+    print(f"decode only: {decode_s:.2f} s ({dur / decode_s:.1f}x real time)")
+    print(f"analyze:     {total:.2f} s ({dur / total:.2f}x real time, {60 * total / dur:.1f} s per minute of video, "
+          f"{total / decode_s:.1f}x the decode time)")
+    print("stages (s):", {k: round(x, 2) for k, x in v.provenance.timings.items()})
+
+
+if __name__ == "__main__":
+    main()
