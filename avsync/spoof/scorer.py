@@ -404,10 +404,11 @@ class SpoofScorer:
                 weights = np.array([frac[i] * (min(int(starts[i]) + self.window, num) - starts[i]) for i in used])
                 score = _aggregate(sc, weights, self.aggregation)
             spk = None
-            if self.speaker and mask is not None:
+            if self.speaker and (mask is not None or status is Status.OK):
                 from avsync.speaker.evidence import speaker_evidence
 
-                spk = speaker_evidence(audio[c], mask, self.encoder, channel=c, reference=self._reference)
+                spk_mask = mask if mask is not None else self.vad(audio[c])  # speaker needs speech even with vad=False
+                spk = speaker_evidence(audio[c], spk_mask, self.encoder, channel=c, reference=self._reference)
             results.append(ChannelSpoof(c, status, score, tuple(wins), float(mask.speech_s) if mask else 0.0,
                                         msg, spk))
 
