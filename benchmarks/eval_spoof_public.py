@@ -97,6 +97,7 @@ def main() -> None:
             "eer_sc_glowtts": eer(scores["gt_vctk"], scores["sc_glowtts"]),
             "eer_hifigan": eer(scores["hifigan_gt"], scores["hifigan_vocoded"]),
             "flagged_real": {k: float(np.mean(scores[k] >= 0.5)) for k in ("gt_vctk", "hifigan_gt", "librispeech", "fsdd", "klettres")},
+            "flagged_fake": {k: float(np.mean(scores[k] >= 0.5)) for k in ("yourtts", "sc_glowtts", "hifigan_vocoded")},
             "mean_score": {k: float(v.mean()) for k, v in scores.items()},
             "statuses": statuses,
             "seconds": time.perf_counter() - t0,

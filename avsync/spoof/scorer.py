@@ -195,7 +195,8 @@ class SpoofScorer:
         Window length and hop in seconds (default: the model's input length, and one window).
         Shorter windows are tiled to the model's input length; longer ones are refused.
     batch_size
-        Windows per forward pass.
+        Windows per forward pass; default 1 on CPU (batching does not speed up these convolutions on
+        CPU and one AASIST window already needs ~70 MB of activations) and 16 on other devices.
     device
         Torch device (``"cpu"``, ``"cuda"``...).
     vad
@@ -223,7 +224,7 @@ class SpoofScorer:
         *,
         window_s: float | None = None,
         hop_s: float | None = None,
-        batch_size: int = 8,
+        batch_size: int | None = None,
         device: str = "cpu",
         vad: bool = True,
         min_speech_fraction: float = 0.25,
@@ -248,6 +249,8 @@ class SpoofScorer:
         if self.window > self.model.window_samples:
             raise ValueError(f"window_s must be at most the model's input, "
                              f"{samples_to_seconds(self.model.window_samples, sr):.4f} s")
+        if batch_size is None:
+            batch_size = 1 if str(device).startswith("cpu") else 16
         self.batch_size, self.device, self.use_vad = int(batch_size), device, vad
         self.min_speech_fraction, self.min_speech_s, self.min_duration_s = min_speech_fraction, min_speech_s, min_duration_s
         self.aggregation, self.threshold = aggregation, threshold
@@ -401,10 +404,11 @@ class SpoofScorer:
                 weights = np.array([frac[i] * (min(int(starts[i]) + self.window, num) - starts[i]) for i in used])
                 score = _aggregate(sc, weights, self.aggregation)
             spk = None
-            if self.speaker and mask is not None:
+            if self.speaker and (mask is not None or status is Status.OK):
                 from avsync.speaker.evidence import speaker_evidence
 
-                spk = speaker_evidence(audio[c], mask, self.encoder, channel=c, reference=self._reference)
+                spk_mask = mask if mask is not None else self.vad(audio[c])  # speaker needs speech even with vad=False
+                spk = speaker_evidence(audio[c], spk_mask, self.encoder, channel=c, reference=self._reference)
             results.append(ChannelSpoof(c, status, score, tuple(wins), float(mask.speech_s) if mask else 0.0,
                                         msg, spk))
 

@@ -54,7 +54,7 @@ def _line(r) -> str:
 @click.option("--threshold", type=float, default=0.5, show_default=True, help="Flag files scoring at least this.")
 @click.option("--no-vad", is_flag=True, help="Score every window, speech or not.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device, e.g. cuda.")
-@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option("--batch-size", type=int, default=None, help="Windows per forward pass (default: 1 on CPU, 16 on GPU).")
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Directory holding the weights (layout of `avsync models path`).")
 @click.option("--allow-download", is_flag=True, help="Download missing weights from their official URL.")
