@@ -2,11 +2,17 @@
 
 Each analysis (sync, spoof, speaker, artefact, ...) is reduced to a :class:`Cue`: a status, a clip-level
 probability that the clip is manipulated according to that cue, and per-window probabilities with their
-start/end times. :func:`fuse` combines cues with a logistic model over the cues' log-odds,
+start/end times. :func:`fuse` combines the cues' log-odds, cues that are missing or unusable contributing
+nothing. The default method, ``"max"``, is an OR of manipulations — a clip is as suspicious as its most
+suspicious cue, so a convincingly real voice cannot cancel lips that do not follow the audio:
+
+    p = sigmoid(bias + max_i weight_i * logit(score_i)).
+
+``"logistic"`` (what :func:`avsync.calibration.fit` fits on labelled clips) adds them instead,
 
     p = sigmoid(bias + sum_i weight_i * logit(score_i)),
 
-where cues that are missing or unusable contribute nothing. Weights, bias, the optional isotonic map and
+and ``"isotonic"`` maps the logistic output through a fitted monotone map. Weights, bias, the optional isotonic map and
 every threshold live in :class:`FusionConfig` (YAML round-trip), fitted by :func:`avsync.calibration.fit`
 (``avsync calibrate``), never in code.
 
@@ -146,7 +152,8 @@ class FusionConfig(Serializable):
     bias
         Intercept of the logistic model.
     method
-        ``"logistic"``, or ``"isotonic"`` to map the logistic output through ``isotonic_x``/``isotonic_y``.
+        ``"max"`` (default: the strongest cue decides), ``"logistic"`` (sum of weighted log-odds), or
+        ``"isotonic"`` (logistic, then ``isotonic_x``/``isotonic_y``).
     manipulated_threshold, genuine_threshold
         Fused probability at or above which the label is ``manipulated``; below which it may be ``genuine``.
         Between the two the label is ``undetermined`` (inconclusive).
@@ -162,7 +169,7 @@ class FusionConfig(Serializable):
 
     weights: dict[str, float] = field(default_factory=lambda: {"sync": 1.0, "spoof": 1.0, "speaker": 0.5, "artefact": 1.0})
     bias: float = 0.0
-    method: str = "logistic"
+    method: str = "max"
     isotonic_x: tuple[float, ...] = ()
     isotonic_y: tuple[float, ...] = ()
     manipulated_threshold: float = 0.5
@@ -177,8 +184,8 @@ class FusionConfig(Serializable):
     version: str = "default"
 
     def __post_init__(self) -> None:
-        if self.method not in ("logistic", "isotonic"):
-            raise ConfigError(f"fusion method must be 'logistic' or 'isotonic', not {self.method!r}")
+        if self.method not in ("max", "logistic", "isotonic"):
+            raise ConfigError(f"fusion method must be 'max', 'logistic' or 'isotonic', not {self.method!r}")
         if not 0 <= self.genuine_threshold <= self.manipulated_threshold <= 1:
             raise ConfigError("thresholds must satisfy 0 <= genuine_threshold <= manipulated_threshold <= 1")
         if len(self.isotonic_x) != len(self.isotonic_y):
@@ -227,7 +234,7 @@ class FusionConfig(Serializable):
         terms = [self.weights[k] * logit(v) for k, v in scores.items() if v is not None and k in self.weights]
         if not terms:
             return None
-        p = sigmoid(self.bias + float(np.sum(terms)))
+        p = sigmoid(self.bias + float(np.max(terms) if self.method == "max" else np.sum(terms)))
         if self.method == "isotonic":
             p = float(np.interp(p, self.isotonic_x, self.isotonic_y))
         return float(p)
