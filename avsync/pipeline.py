@@ -195,7 +195,7 @@ def speaker_cue(result) -> Cue | None:
     scores, reasons, wins = [], [], []
     for e in usable:
         who = f" on channel {e.channel}" if len(usable) > 1 else ""
-        p = 0.2
+        p = 0.1  # one steady voice: weak evidence of genuineness (it says nothing about the lips)
         if e.identity_change:
             p = 0.8
             reasons.append(

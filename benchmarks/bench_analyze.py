@@ -4,7 +4,7 @@ ratio to pure decoding of the same clip, measured in the same run, with the per-
     python benchmarks/bench_analyze.py [--clip FILE] [--height 720] [--seconds 20] [--spoof-model NAME|none]
 
 Without --clip a synthetic face clip is generated at the requested height. With --clip (e.g. a 1080p clip of
-../shared/data) the clip is re-encoded to --height with PyAV first.
+../shared/data) the clip is downscaled to --height first (whole clip; --seconds applies to generated clips).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
 import torch
 
 from avsync import load_media
@@ -22,32 +21,12 @@ from avsync.pipeline import Detector
 from avsync.synth import ClipSpec, make_clip
 
 
-def reencode(src: str, dst: str, height: int, seconds: float) -> str:
-    with av.open(src) as inp, av.open(dst, "w") as out:
-        vin = inp.streams.video[0]
-        w = int(round(vin.codec_context.width * height / vin.codec_context.height / 2)) * 2
-        vout = out.add_stream("libx264", rate=vin.average_rate or 25, options={"preset": "veryfast", "crf": "23"})
-        vout.width, vout.height, vout.pix_fmt = w, height, "yuv420p"
-        ain = inp.streams.audio[0] if inp.streams.audio else None
-        aout = out.add_stream("aac", rate=ain.codec_context.sample_rate) if ain else None
-        streams = [s for s in (vin, ain) if s is not None]
-        for frame in inp.decode(*streams):
-            if frame.time is not None and frame.time > seconds:
-                continue
-            if isinstance(frame, av.VideoFrame):
-                f = frame.reformat(width=w, height=height, format="yuv420p")
-                f.pts = None
-                for p in vout.encode(f):
-                    out.mux(p)
-            else:
-                frame.pts = None
-                for p in aout.encode(frame):
-                    out.mux(p)
-        for s in (vout, aout):
-            if s is not None:
-                for p in s.encode():
-                    out.mux(p)
-    return dst
+def reencode(src: str, dst: str, height: int) -> str:
+    """``src`` downscaled to ``height`` lines (H.264 CRF 18), audio copied: avsync.evaluation.perturb.transcode."""
+    from avsync.evaluation.perturb import Perturbation, transcode
+
+    return transcode(src, dst, Perturbation(f"{height}p", f"downscale to {height} lines", "video",
+                                            video_crf=18, video_height=height))
 
 
 def main() -> None:
@@ -61,7 +40,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp())
     if args.clip:
-        path = reencode(args.clip, str(tmp / "clip.mp4"), args.height, args.seconds)
+        path = reencode(args.clip, str(tmp / "clip.mkv"), args.height)
     else:
         h = args.height
         path = make_clip(tmp / "clip.mp4", ClipSpec(face="photo", timbre="vowel", size=(h * 16 // 9 // 2 * 2, h),
