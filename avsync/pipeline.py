@@ -257,8 +257,6 @@ class Detector:
                 FusionConfig.load(DEFAULT_FUSION_CONFIG) if DEFAULT_FUSION_CONFIG.exists() else FusionConfig()
             )
         self.device = _resolve_device(self.device)
-        if self.models_dir is not None:
-            os.environ.setdefault("AVSYNC_MODELS_DIR", os.fspath(self.models_dir))
 
     @classmethod
     def from_pretrained(
@@ -288,6 +286,7 @@ class Detector:
                 device=self.device,
                 speaker=self.speaker,
                 reference=self.reference,
+                weights=None if self.models_dir is None else os.fspath(self.models_dir),
                 allow_download=self.allow_download,
             )
         return self._spoof_scorer

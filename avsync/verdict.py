@@ -91,5 +91,6 @@ class Verdict(Serializable):
     def summary(self) -> str:
         """One line for a terminal: label, probability, first reason."""
         p = "" if self.score is None else f" (p = {self.score:.2f})"
-        first = f": {self.reasons[0]}" if self.reasons else ""
+        first = self.reasons[0] if self.reasons else ""
+        first = f": {first.removeprefix(self.label.value + ': ')}" if first else ""
         return f"{self.label.value}{p}{first}"
