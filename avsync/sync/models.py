@@ -106,10 +106,8 @@ class MotionScorer:
     crops: Literal["mouth", "face"] = "mouth"
 
     def distances(self, audio, sample_rate, track, lags):
-        mouth, valid = dense_track(track, "mouth")
+        mouth, valid, n, m = _mouth_grid(audio, sample_rate, track)
         fps = track.fps
-        n = len(valid)
-        m = audio_frame_count(len(audio), sample_rate, fps)
         energy = frame_energy(np.asarray(audio, np.float32), sample_rate, fps=fps, num_frames=m, align="center")
         pairs = [("opening", self.audio), ("motion", self.audio)] if self.visual == "both" else [(self.visual, self.audio)]
         width = max(1, int(round(self.highpass_s * fps)) | 1)
@@ -130,6 +128,12 @@ class MotionScorer:
             d[~ok | ~vm.numpy()[None, :]] = np.nan
             total += d
         return total / len(pairs)
+
+
+def _mouth_grid(audio, sample_rate: int, track: TrackCrops):
+    """Dense mouth crops and validity of ``track``, its frame count ``n`` and the audio's frame count ``m``."""
+    mouth, valid = dense_track(track, "mouth")
+    return mouth, valid, len(valid), audio_frame_count(len(audio), sample_rate, track.fps)
 
 
 def _zscore(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -158,10 +162,7 @@ class SyncNetScorer:
     def distances(self, audio, sample_rate, track, lags):
         from avsync.encoders.syncnet import audio_windows, mouth_windows
 
-        mouth, valid = dense_track(track, "mouth")
-        fps = track.fps
-        n = len(valid)
-        m = audio_frame_count(len(audio), sample_rate, fps)
+        mouth, valid, n, m = _mouth_grid(audio, sample_rate, track)
         feats = mfcc(np.asarray(audio, np.float32), sample_rate, pcm_scale=32768.0)
         a_win, a_ok = audio_windows(feats, m)  # [m, 13, 20]
         v_win, v_ok = mouth_windows(torch.from_numpy(mouth), torch.from_numpy(valid))  # [n, 5, S, S]
