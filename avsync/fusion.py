@@ -106,6 +106,8 @@ class Cue(Serializable):
         Fraction of the clip (or of its speech) where the cue is usable, 0..1.
     message
         Why the cue is unusable, in words (for ``undetermined`` reasons).
+    notes
+        Caveats that are not findings ("telephone-band audio: the voice model is less reliable on it").
     """
 
     name: str
@@ -115,6 +117,7 @@ class Cue(Serializable):
     reasons: tuple[str, ...] = ()
     coverage: float | None = None
     message: str | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def usable(self) -> bool:
@@ -323,6 +326,7 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
     findings = [r for c in ranked if pushes[c.name] > 0 for r in c.reasons]
     contrary = [r for c in ranked if pushes[c.name] <= 0 for r in c.reasons]
     notes = [f"not checked: {c.message or c.status.value}" for c in cues if not c.usable and c.message]
+    notes += [f"note: {n}" for c in cues for n in c.notes]
 
     def undetermined(why: str) -> FusionOutcome:
         return FusionOutcome(
