@@ -16,7 +16,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-__all__ = ["ClipSpec", "CODEC_PRESETS", "make_clip", "event_times", "burst_audio", "write_audio"]
+__all__ = ["ClipSpec", "CODEC_PRESETS", "make_clip", "event_times", "burst_audio", "shift_audio", "write_audio"]
 
 CODEC_PRESETS: dict[str, tuple[str, str, str]] = {
     # name: (container format, video codec, audio codec)
@@ -120,6 +120,19 @@ def burst_audio(
         if 0 <= i < n:
             seg = tone[: n - i]
             out[i : i + len(seg)] += seg
+    return out
+
+
+def shift_audio(audio: np.ndarray, frames: int, sr: int = 16_000, fps: float = 25.0) -> np.ndarray:
+    """Audio made to lead video by ``frames`` more (samples moved earlier, zero-padded; negative: later)."""
+    from avsync.timebase import frames_to_seconds, seconds_to_samples
+
+    n = seconds_to_samples(frames_to_seconds(frames, fps), sr)
+    out = np.zeros_like(audio)
+    if n >= 0:
+        out[: len(audio) - n] = audio[n:]
+    else:
+        out[-n:] = audio[: len(audio) + n]
     return out
 
 

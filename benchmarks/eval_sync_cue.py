@@ -25,6 +25,7 @@ from avsync.evaluation.metrics import roc_auc
 from avsync.face import track
 from avsync.pipeline import SyncCueParams, sync_cue
 from avsync.sync import sync_tracks, tracks_from_faces
+from avsync.synth import shift_audio
 
 
 def main() -> None:
@@ -50,8 +51,7 @@ def main() -> None:
         faces = track(m, crops=("mouth", "face"))
         tracks = tracks_from_faces(faces)
         audio = m.mono()
-        n = int(args.shift * m.sample_rate / m.fps)
-        shifted = np.concatenate([audio[n:], np.zeros(n, np.float32)])
+        shifted = shift_audio(audio, args.shift, m.sample_rate, m.fps)
         other = load_media(data / donor.get(r["file"], reals[0]["file"])).mono()
         swapped = np.resize(other, len(audio)) if len(other) else np.zeros_like(audio)
         rec = {"file": r["file"], "kind": r["kind"], "face_fraction": faces.face_fraction}

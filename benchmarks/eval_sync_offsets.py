@@ -23,11 +23,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from avsync.media import load_media
 from avsync.sync import MotionScorer, fixed_box_track, sync_tracks
+from avsync.synth import shift_audio
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,16 +47,6 @@ CLIPS = [
     for n in ["gufeng1_libai_224.mp4", "gufeng1_libai_224+wavlip.mp4", "gufeng1_libai_25step_224.mp4"]
 ]
 
-
-def shift_audio(audio: np.ndarray, frames: int, sr: int, fps: float) -> np.ndarray:
-    """Make audio lead video by ``frames`` more: move the samples earlier (pad the end with zeros)."""
-    n = int(round(frames * sr / fps))
-    out = np.zeros_like(audio)
-    if n >= 0:
-        out[: len(audio) - n] = audio[n:]
-    else:
-        out[-n:] = audio[: len(audio) + n]
-    return out
 
 
 def main() -> int:

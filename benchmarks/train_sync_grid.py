@@ -27,7 +27,7 @@ from avsync.sync import MotionScorer, SyncNetScorer, fixed_box_track, sync_track
 from avsync.training.sync import SyncTrainConfig, clip_from_track, train_sync
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_sync_offsets import shift_audio  # noqa: E402
+from avsync.synth import shift_audio  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BOX = (0.4, 0.58, 0.6, 0.76)

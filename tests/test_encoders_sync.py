@@ -21,14 +21,6 @@ from avsync.encoders.syncnet import (
 from avsync.errors import BundleError
 
 
-@pytest.fixture()
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture(scope="module")
 def lightasd_inputs():
     rng = np.random.default_rng(0)
@@ -39,7 +31,7 @@ def lightasd_inputs():
 
 @pytest.mark.shared
 @pytest.mark.parametrize("name", ["pretrain_AVA_CVPR", "finetuning_TalkSet"])
-def test_lightasd_matches_reference(shared, lightasd_inputs, name, one_thread):
+def test_lightasd_matches_reference(shared, lightasd_inputs, name, one_torch_thread):
     ref = json.loads((shared / "weights" / "reference" / "lightasd_reference.json").read_text())[name]
     model = load_lightasd(shared / "weights" / "light-asd" / f"{name}.model")
     n_backbone = sum(p.numel() for n, p in model.named_parameters() if not n.startswith(("av_head", "v_head")))

@@ -17,6 +17,7 @@ from avsync.sync import (
     fixed_box_track,
     sync_tracks,
 )
+from avsync.synth import shift_audio
 from avsync.timebase import SlidingWindow
 
 SIZE = (160, 120)
@@ -50,25 +51,6 @@ def synth(clip):
 
     return get
 
-
-@pytest.fixture()
-def one_thread():
-    """Small CPU training runs are much faster single-threaded on a shared machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
-def shift_audio(audio: np.ndarray, frames: int, sr: int = 16000, fps: float = 25.0) -> np.ndarray:
-    """Audio made to lead video by ``frames`` more (samples moved earlier, zero-padded)."""
-    n = int(round(frames * sr / fps))
-    out = np.zeros_like(audio)
-    if n >= 0:
-        out[: len(audio) - n] = audio[n:]
-    else:
-        out[-n:] = audio[: len(audio) + n]
-    return out
 
 
 @pytest.mark.parametrize("offset_s", [0.0, 0.12, -0.2, 0.28])
@@ -197,7 +179,7 @@ def test_track_validation():
         TrackCrops(track_id=0, frames=np.arange(3), valid=np.ones(3, bool), mouth=np.zeros((2, 8, 8), np.uint8))
 
 
-def test_syncnet_training_reduces_loss_and_finds_offset(clip, one_thread):
+def test_syncnet_training_reduces_loss_and_finds_offset(clip, one_torch_thread):
     from avsync.encoders.syncnet import SyncNetConfig, SyncNetStyle
     from avsync.sync import SyncNetScorer
     from avsync.training.sync import SyncTrainConfig, clip_from_track, train_sync
@@ -232,7 +214,7 @@ def test_unknown_model_and_missing_syncnet_weights(synth, monkeypatch):
 
 
 @pytest.mark.shared
-def test_light_asd_scorer_on_synthetic_clip(shared, synth, one_thread):
+def test_light_asd_scorer_on_synthetic_clip(shared, synth, one_torch_thread):
     media, _ = synth(0.0)
     faces = fixed_box_track(media, mouth_box=None, face_box=face_box())
     assert faces.face.shape[1:] == (112, 112)
@@ -245,7 +227,7 @@ def test_light_asd_scorer_on_synthetic_clip(shared, synth, one_thread):
     assert len(face.curve) == 11 and all(c is not None for c in face.curve)
 
 
-def test_manifest_loader_and_training_entry_point(clip, tmp_path, one_thread):
+def test_manifest_loader_and_training_entry_point(clip, tmp_path, one_torch_thread):
     from avsync.encoders.syncnet import load_syncnet
     from avsync.training.sync import clips_from_manifest, main
 
