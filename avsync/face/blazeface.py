@@ -303,6 +303,8 @@ class FaceMeshLandmarker:
         Torch device.
     """
 
+    name = "facemesh"
+
     def __init__(self, *, weights=None, device="cpu", roi_scale: float = 1.5):
         path = resolve_weights(weights, "mediapipe-facemesh/blazeface_landmark.pth")
         self.device = torch.device(device)
@@ -356,10 +358,17 @@ class FaceMeshLandmarker:
         flag, lm = flag.cpu().numpy(), lm.cpu().numpy() * 192.0
         out = np.empty_like(lm)
         for i in range(k):
-            xy = lm[i, :, :2] @ inv[i][:, :2].T + inv[i][:, 2]
+            # the mesh's coordinates put pixel j's centre at j + 0.5; warpAffine's at j
+            xy = (lm[i, :, :2] - 0.5) @ inv[i][:, :2].T + inv[i][:, 2]
             out[i, :, :2] = xy
             out[i, :, 2] = lm[i, :, 2] * abs(np.linalg.det(inv[i][:, :2])) ** 0.5
         return flag.astype(np.float32), out.astype(np.float32)
+
+    def lip_landmarks(self, images, boxes: np.ndarray, points: np.ndarray | None = None):
+        """``(lips [K, 40, 2], mouth_open [K])`` float32 in image pixels (the common lip layout of
+        :mod:`avsync.face.landmarks`)."""
+        _, lm = self(images, boxes, points)
+        return self.lips(lm).astype(np.float32), self.mouth_open(lm)
 
     @staticmethod
     def lips(landmarks: np.ndarray) -> np.ndarray:

@@ -33,19 +33,17 @@ import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
 from avsync.errors import MediaError
 from avsync.face.crops import CropColor, face_crop, mouth_crop, mouth_geometry
 from avsync.face.detectors import DetectorName, FaceDetector, _require, get_detector
+from avsync.face.landmarks import LandmarkerName, LipLandmarker, get_landmarker
 from avsync.face.types import Detections, FaceTrack, FaceTracks
 from avsync.media import Media
 from avsync.results import Status
-
-if TYPE_CHECKING:
-    from avsync.face.blazeface import FaceMeshLandmarker
 
 __all__ = ["CropName", "iou_matrix", "track"]
 
@@ -267,7 +265,7 @@ def track(
     start: float = 0.0,
     end: float | None = None,
     chunk_size: int = 32,
-    landmarks: FaceMeshLandmarker | None = None,
+    landmarks: LandmarkerName | LipLandmarker | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> FaceTracks:
     """Detect and follow every face of a video; optionally cut mouth and face crops in the same pass.
@@ -327,9 +325,16 @@ def track(
     chunk_size
         Frames decoded per chunk (memory: about ``chunk_size + 2 × keyframe_interval`` work frames).
     landmarks
-        A :class:`~avsync.face.blazeface.FaceMeshLandmarker`: adds ``FaceTrack.lip_landmarks``
-        ``[N, 40, 2]`` (displayed-frame pixels; NaN where invalid) and ``FaceTrack.mouth_open``
-        ``[N]`` (inner-lip gap / mouth width), computed in batches from the smoothed boxes.
+        Lip-landmark backend: ``"facemesh"`` (own PyTorch face mesh, checkpoint from
+        ``$AVSYNC_MODELS_DIR``), ``"mediapipe"`` (the ``mediapipe`` package), ``"face-alignment"``
+        (2D-FAN, pre-placed checkpoint), or a backend object (e.g.
+        ``FaceMeshLandmarker(weights=..., device="cuda")``; see :mod:`avsync.face.landmarks`).
+        Adds ``FaceTrack.lip_landmarks`` ``[N, 40, 2]`` (displayed-frame pixels, the common
+        40-point layout; NaN where invalid or not found) and ``FaceTrack.mouth_open`` ``[N]``
+        (inner-lip gap / mouth width), computed in batches from the smoothed boxes.
+        ``FaceTracks.landmarker`` names the backend. A missing package raises
+        :class:`~avsync.errors.ConfigError`, a missing checkpoint :class:`~avsync.errors.BundleError`
+        (both with an install/placement hint), before any decoding.
     progress
         Called with ``(frames_done, frames_total)`` after each chunk.
 
@@ -347,7 +352,7 @@ def track(
     if media.info.video is None:
         raise MediaError("the input has no video track", status=Status.NO_VIDEO, hint="face tracking needs video")
     det = get_detector(detector)
-    landmarker = landmarks
+    landmarker = None if landmarks is None else get_landmarker(landmarks)
     crops = tuple(crops)
     for c in crops:
         if c not in ("mouth", "face"):
@@ -494,9 +499,9 @@ def track(
                         tr.face.append(face_crop(img, wbox, crop_scale=face_crop_scale))
         for a in range(0, len(todo), 64):
             part = todo[a : a + 64]
-            _, lm = landmarker([p[2] for p in part], np.stack([p[3] for p in part]), np.stack([p[4] for p in part]))
-            lips = landmarker.lips(lm) * to_disp
-            mo = landmarker.mouth_open(lm)
+            lips, mo = landmarker.lip_landmarks([p[2] for p in part], np.stack([p[3] for p in part]),
+                                                np.stack([p[4] for p in part]))
+            lips = lips * to_disp
             for (tr, i, *_), lp, m in zip(part, lips, mo):
                 tr.lips[i] = lp
                 tr.mopen[i] = float(m)
@@ -611,4 +616,5 @@ def track(
         path=media.path,
         message=message,
         warnings=tuple(warnings),
+        landmarker=None if landmarker is None else str(getattr(landmarker, "name", type(landmarker).__name__)),
     )

@@ -247,6 +247,8 @@ class FaceTracks(Serializable):
         Analysis frames where a cut was detected (tracks never bridge a cut).
     min_face
         Faces whose median size (pixels, displayed frame) is below this are flagged ``tiny``.
+    landmarker
+        Name of the lip-landmark backend that filled ``FaceTrack.lip_landmarks`` (``None``: none ran).
     """
 
     status: Status
@@ -262,6 +264,7 @@ class FaceTracks(Serializable):
     path: str | None = None
     message: str | None = None
     warnings: tuple[str, ...] = ()
+    landmarker: str | None = None
 
     def __len__(self) -> int:
         return len(self.tracks)
@@ -310,6 +313,7 @@ class FaceTracks(Serializable):
             "frame_size": list(self.frame_size),
             "face_fraction": round(self.face_fraction, 4),
             "detector": self.detector,
+            "landmarker": self.landmarker,
             "keyframes": self.keyframes,
             "shot_changes": list(self.shot_changes),
             "min_face": self.min_face,
@@ -339,4 +343,5 @@ class FaceTracks(Serializable):
             path=data.get("path"),
             message=data.get("message"),
             warnings=tuple(data.get("warnings", ())),
+            landmarker=data.get("landmarker"),
         )
