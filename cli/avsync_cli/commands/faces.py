@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 
 import click
+import numpy as np
 
 import avsync
-from avsync_cli.common import echo_json, exit_code_for
+from avsync_cli.common import EXIT_INPUT_FAILED, echo_json, exit_code_for, fail
 
 
 def _text(res) -> str:
@@ -24,6 +25,11 @@ def _text(res) -> str:
             f"  track {t.track_id}{mark}: {t.start_s:.2f}-{t.end_s:.2f} s  {len(t)} frames  "
             f"valid {100 * t.valid_fraction:.1f} %  size {t.median_size:.0f} px  score {t.mean_score:.2f}{tiny}"
         )
+        if t.mouth_open is not None:
+            mo = t.mouth_open[np.isfinite(t.mouth_open)]
+            lips = (f"lips ({res.landmarker}) in {len(mo)} frames, mouth opening median {np.median(mo):.3f} "
+                    f"range {mo.min():.3f}-{mo.max():.3f}") if len(mo) else f"lips ({res.landmarker}): none found"
+            lines.append(f"      {lips}")
     if res.shot_changes:
         lines.append(f"  shot changes at frames {list(res.shot_changes)}")
     for w in res.warnings:
@@ -42,7 +48,15 @@ def _text(res) -> str:
 @click.option("--keyframe-interval", type=click.IntRange(1, 100), default=8, show_default=True,
               help="Largest number of frames between detections.")
 @click.option("--min-face", type=float, default=32.0, show_default=True, help="Faces smaller than this (px) are flagged tiny.")
-def command(files, as_json, with_frames, preview, detector, keyframe_interval, min_face) -> None:
+@click.option("--landmarks", "landmarks", type=click.Choice(["facemesh", "mediapipe", "face-alignment"]), default=None,
+              help="Lip landmarks and mouth opening per frame (in --json --frames: mouth_open). facemesh: own PyTorch "
+              "face mesh (checkpoint in --models-dir / AVSYNC_MODELS_DIR); mediapipe: the mediapipe package; "
+              "face-alignment: 2D-FAN (checkpoint placed by hand).")
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Folder holding the landmark checkpoint (facemesh, face-alignment).")
+@click.option("--device", default="cpu", show_default=True, help="Torch device for facemesh / face-alignment.")
+def command(files, as_json, with_frames, preview, detector, keyframe_interval, min_face, landmarks, models_dir,
+            device) -> None:
     """Find and track the faces of video FILES: per track its time range, size, confidence and the
     fraction of frames where it was seen.
 
@@ -53,11 +67,20 @@ def command(files, as_json, with_frames, preview, detector, keyframe_interval, m
         raise click.UsageError("--preview takes exactly one input file")
     from avsync.face import track
 
+    landmarker = None
+    if landmarks:
+        from avsync.face.landmarks import get_landmarker
+
+        try:  # once for all files; a missing package or checkpoint is reported with its hint
+            landmarker = get_landmarker(landmarks, weights=models_dir, device=device)
+        except avsync.AvsyncError as e:
+            fail(str(e), EXIT_INPUT_FAILED)
     results = []
     for f in files:
         try:
             media = avsync.load_media(f, require="video")
-            res = track(media, detector=detector, keyframe_interval=keyframe_interval, min_face=min_face)
+            res = track(media, detector=detector, keyframe_interval=keyframe_interval, min_face=min_face,
+                        landmarks=landmarker)
             if preview:
                 from avsync.face.preview import write_preview
 
