@@ -41,7 +41,7 @@ HAS_FA = importlib.util.find_spec("face_alignment") is not None
 @pytest.fixture(scope="module")
 def mediapipe_lm():
     if importlib.util.find_spec("mediapipe") is None:
-        pytest.skip("mediapipe is not installed (pip install --no-deps 'mediapipe==0.10.21' 'protobuf>=4.25.3,<5')")
+        pytest.skip("mediapipe is not installed (pip install 'avsync[mediapipe]' && pip install --no-deps mediapipe==0.10.21)")
     try:
         lm = MediaPipeLandmarker()
     except ConfigError as e:  # e.g. protobuf >= 5
@@ -126,6 +126,27 @@ def test_get_landmarker_errors(tmp_path, monkeypatch):
         track(m, landmarks="nonsense")
 
 
+def test_missing_packages_give_install_hints(monkeypatch):
+    import sys
+
+    import google.protobuf
+
+    monkeypatch.setattr(google.protobuf, "__version__", "7.36.2")
+    with pytest.raises(ConfigError, match="protobuf 4.x") as e:
+        MediaPipeLandmarker()
+    assert "protobuf>=4.25.3,<5" in str(e.value)
+    monkeypatch.setattr(google.protobuf, "__version__", "4.25.9")
+    monkeypatch.setitem(sys.modules, "mediapipe", None)  # import fails as if not installed
+    with pytest.raises(ConfigError, match="mediapipe") as e:
+        get_landmarker("mediapipe")
+    assert "pip install --no-deps mediapipe==0.10.21" in str(e.value) and e.value.status.value == "config_error"
+    monkeypatch.setitem(sys.modules, "face_alignment", None)
+    monkeypatch.setitem(sys.modules, "face_alignment.models", None)
+    with pytest.raises(ConfigError, match="face_alignment") as e:
+        get_landmarker("face-alignment")
+    assert "pip install --no-deps face-alignment==1.5.0" in str(e.value)
+
+
 def test_fan_missing_checkpoint_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("AVSYNC_MODELS_DIR", raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
@@ -150,7 +171,8 @@ def test_fan_missing_checkpoint_is_a_clear_error(tmp_path, monkeypatch):
             FaceAlignmentLandmarker(weights=hub / FAN_CHECKPOINT)
 
 
-@pytest.mark.skipif(not HAS_FA, reason="face-alignment is not installed (pip install 'avsync[face-alignment]')")
+@pytest.mark.skipif(not HAS_FA, reason="face-alignment is not installed "
+                    "(pip install 'avsync[face-alignment]' && pip install --no-deps face-alignment==1.5.0)")
 def test_fan_backend_without_checkpoint_via_track_and_cli(tmp_path, monkeypatch):
     from avsync_cli.main import cli
     from click.testing import CliRunner

@@ -10,22 +10,20 @@ do not care which one ran:
   centre is index 5 / 25, the upper-lip centre 15 / 35 (MediaPipe face-mesh order, see
   :data:`avsync.face.blazeface.LIPS_OUTER` / ``LIPS_INNER``);
 * ``mouth_open`` = inner-lip gap at the centre (points 25–35) / distance between the outer
-  corners (points 0–10): ~0 closed, ~0.3–0.6 wide open.
+  corners (points 0–10): about 0 for a closed mouth, growing as it opens.
 
 Backends (``get_landmarker(name)``):
 
-==================  ==========================================================================
-``"facemesh"``      :class:`~avsync.face.blazeface.FaceMeshLandmarker`: our PyTorch port of
-                    MediaPipe's face mesh, batched, GPU-ready; needs ``blazeface_landmark.pth``
-                    (``weights=`` or ``$AVSYNC_MODELS_DIR``).
-``"mediapipe"``     :class:`MediaPipeLandmarker`: Google's ``mediapipe`` package (its face-mesh
-                    model ships in the wheel, CPU). Install: ``pip install --no-deps
-                    mediapipe==0.10.21 'protobuf>=4.25.3,<5'`` (its declared ``numpy<2`` is not
-                    needed for the face mesh).
-``"face-alignment"`` :class:`FaceAlignmentLandmarker`: Bulat's 2D-FAN (68 iBUG points) from the
-                    ``face-alignment`` package; its checkpoint ``2DFAN4-11f355bf06.pth.tar`` must
-                    be placed by hand (avsync never downloads it).
-==================  ==========================================================================
+* ``"facemesh"``: :class:`~avsync.face.blazeface.FaceMeshLandmarker`, our PyTorch port of
+  MediaPipe's face mesh, batched, GPU-ready; needs ``blazeface_landmark.pth`` (``weights=`` or
+  ``$AVSYNC_MODELS_DIR``).
+* ``"mediapipe"``: :class:`MediaPipeLandmarker`, Google's ``mediapipe`` package (its face-mesh
+  model ships in the wheel; CPU). Install: ``pip install 'avsync[mediapipe]' && pip install
+  --no-deps mediapipe==0.10.21`` (its declared ``numpy<2`` is not needed for the face mesh;
+  protobuf must be 4.x).
+* ``"face-alignment"``: :class:`FaceAlignmentLandmarker`, Bulat's 2D-FAN (68 iBUG points) from
+  the ``face-alignment`` package; its checkpoint ``2DFAN4-11f355bf06.pth.tar`` must be placed by
+  hand (avsync never downloads it).
 
 A backend is any object with a ``name`` and
 ``lip_landmarks(images, boxes, points) -> (lips [K, 40, 2], mouth_open [K])`` (NaN rows where no
@@ -61,8 +59,8 @@ __all__ = [
 LandmarkerName = Literal["facemesh", "mediapipe", "face-alignment"]
 LANDMARKERS: tuple[str, ...] = ("facemesh", "mediapipe", "face-alignment")
 
-MEDIAPIPE_INSTALL = "pip install --no-deps 'mediapipe==0.10.21' 'protobuf>=4.25.3,<5'"
-FACE_ALIGNMENT_INSTALL = "pip install 'avsync[face-alignment]'  (or: pip install --no-deps face-alignment==1.5.0 numba)"
+MEDIAPIPE_INSTALL = "pip install 'avsync[mediapipe]' && pip install --no-deps mediapipe==0.10.21"
+FACE_ALIGNMENT_INSTALL = "pip install 'avsync[face-alignment]' && pip install --no-deps face-alignment==1.5.0"
 #: 2D-FAN checkpoint file name (the name face-alignment 1.5 looks for in torch hub's checkpoints folder)
 FAN_CHECKPOINT = "2DFAN4-11f355bf06.pth.tar"
 FAN_URL = "https://www.adrianbulat.com/downloads/python-fan/" + FAN_CHECKPOINT
@@ -198,7 +196,8 @@ class MediaPipeLandmarker:
 
     Notes
     -----
-    Install with ``pip install --no-deps 'mediapipe==0.10.21' 'protobuf>=4.25.3,<5'``. The wheel
+    Install with ``pip install 'avsync[mediapipe]' && pip install --no-deps mediapipe==0.10.21``
+    (the extra brings ``protobuf>=4.25.3,<5``, ``matplotlib``, ``attrs``). The wheel
     declares ``numpy<2``, ``jax``, ``opencv-contrib-python`` … none of which the face mesh needs
     (it runs with numpy 2); it does need protobuf 4.x (protobuf ≥ 5 removed APIs its bindings use).
     MediaPipe's C++ code prints a few ``W0000`` log lines to stderr on first use.
