@@ -114,11 +114,20 @@ def main() -> None:
             rel = d / width[:, None]
             ok = np.isfinite(t.mouth_open) & np.isfinite(ref.mouth_open)
             r = np.corrcoef(t.mouth_open[ok], ref.mouth_open[ok])[0, 1]
+            # the same after removing each frame's mean offset between the two contours
+            c = (t.lip_landmarks - t.lip_landmarks.mean(1, keepdims=True)) - (
+                ref.lip_landmarks - ref.lip_landmarks.mean(1, keepdims=True)
+            )
+            shift = np.nanmedian((t.lip_landmarks - ref.lip_landmarks).mean(1), axis=0)
             print(
                 f"    {name:<13} lip points: median {np.nanmedian(d):.2f} px ({np.nanmedian(rel):.3f} mouth widths), "
                 f"90th pct {np.nanpercentile(d, 90):.2f} px ({np.nanpercentile(rel, 90):.3f}); "
                 f"mouth opening r = {r:.3f}, mean |diff| {np.nanmean(np.abs(t.mouth_open - ref.mouth_open)):.3f}; "
                 f"found in {ok.mean():.0%} of frames"
+            )
+            print(
+                f"    {'':<13} median offset (x, y) {shift[0]:+.2f}, {shift[1]:+.2f} px; without each frame's offset: "
+                f"median {np.nanmedian(np.linalg.norm(c, axis=-1)):.2f} px"
             )
 
 

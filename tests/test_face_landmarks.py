@@ -41,7 +41,9 @@ HAS_FA = importlib.util.find_spec("face_alignment") is not None
 @pytest.fixture(scope="module")
 def mediapipe_lm():
     if importlib.util.find_spec("mediapipe") is None:
-        pytest.skip("mediapipe is not installed (pip install 'avsync[mediapipe]' && pip install --no-deps mediapipe==0.10.21)")
+        pytest.skip(
+            "mediapipe is not installed (pip install 'avsync[mediapipe]' && pip install --no-deps mediapipe==0.10.21)"
+        )
     try:
         lm = MediaPipeLandmarker()
     except ConfigError as e:  # e.g. protobuf >= 5
@@ -171,8 +173,11 @@ def test_fan_missing_checkpoint_is_a_clear_error(tmp_path, monkeypatch):
             FaceAlignmentLandmarker(weights=hub / FAN_CHECKPOINT)
 
 
-@pytest.mark.skipif(not HAS_FA, reason="face-alignment is not installed "
-                    "(pip install 'avsync[face-alignment]' && pip install --no-deps face-alignment==1.5.0)")
+@pytest.mark.skipif(
+    not HAS_FA,
+    reason="face-alignment is not installed "
+    "(pip install 'avsync[face-alignment]' && pip install --no-deps face-alignment==1.5.0)",
+)
 def test_fan_backend_without_checkpoint_via_track_and_cli(tmp_path, monkeypatch):
     from avsync_cli.main import cli
     from click.testing import CliRunner
