@@ -355,13 +355,14 @@ def test_mediapipe_through_track_and_cli(mediapipe_lm, tmp_path):
     assert d["landmarker"] == "mediapipe" and len(d["tracks"][0]["mouth_open"]) == 12
 
 
-def test_mediapipe_agrees_with_own_face_mesh_on_a_real_clip(mediapipe_lm, shared, one_torch_thread):
+def test_mediapipe_agrees_with_own_face_mesh_on_a_real_clip(mediapipe_lm, shared, one_torch_thread, monkeypatch):
     weights = shared / "weights"
     clip = shared / "data" / "real_av" / "grid_lipnet" / "bbaf2n.mpg"
     if not (weights / "mediapipe-facemesh" / "blazeface_landmark.pth").exists() or not clip.exists():
         pytest.skip("face-mesh checkpoint or GRID clip absent from ../shared")
     media = avsync.load_media(str(clip), require="video")
-    own = track(media, crops=(), end=2.0, landmarks=FaceMeshLandmarker(weights=weights)).dominant()
+    monkeypatch.setenv("AVSYNC_MODELS_DIR", str(weights))
+    own = track(media, crops=(), end=2.0, landmarks="facemesh").dominant()  # by name: checkpoint from the env
     mp = track(media, crops=(), end=2.0, landmarks=mediapipe_lm).dominant()
     assert len(own) == len(mp) == 50
     width = np.linalg.norm(own.lip_landmarks[:, 0] - own.lip_landmarks[:, 10], axis=-1)  # mouth width, px

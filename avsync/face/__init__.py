@@ -6,25 +6,30 @@ The entry point is :func:`track`::
     faces = avsync.face.track(media, crops=("mouth", "face"))
     main = faces.dominant()            # FaceTrack or None (status no_face)
     main.frames, main.boxes, main.valid, main.mouth_crops  # [N], [N,4], [N], [N,96,96]
+    faces = avsync.face.track(media, landmarks="mediapipe")  # + main.lip_landmarks [N,40,2], main.mouth_open [N]
 
 See ``docs/faces.md`` for the design and the data layout.
 """
 
 from avsync.face.crops import face_crop, mouth_crop, mouth_geometry
 from avsync.face.detectors import FaceDetector, HaarDetector, YuNetDetector, get_detector, points_from_boxes
+from avsync.face.landmarks import LANDMARKERS, LipLandmarker, get_landmarker
 from avsync.face.tracking import iou_matrix, track
 from avsync.face.types import POINT_NAMES, Detections, FaceTrack, FaceTracks
 
 __all__ = [
+    "LANDMARKERS",
     "POINT_NAMES",
     "Detections",
     "FaceDetector",
     "FaceTrack",
     "FaceTracks",
     "HaarDetector",
+    "LipLandmarker",
     "YuNetDetector",
     "face_crop",
     "get_detector",
+    "get_landmarker",
     "iou_matrix",
     "mouth_crop",
     "mouth_geometry",
