@@ -163,6 +163,16 @@ def _require(module: str, what: str, install: str):
         ) from e
 
 
+def _square_region(img: np.ndarray, x0: int, y0: int, n: int) -> np.ndarray:
+    """``img[y0:y0+n, x0:x0+n]`` with zeros where the square leaves the image."""
+    h, w = img.shape[:2]
+    out = np.zeros((n, n, *img.shape[2:]), img.dtype)
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x0 + n, w), min(y0 + n, h)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = img[sy0:sy1, sx0:sx1]
+    return out
+
+
 def _as_rgb(img: np.ndarray) -> np.ndarray:
     import cv2
 
@@ -178,8 +188,8 @@ def _as_rgb(img: np.ndarray) -> np.ndarray:
 class MediaPipeLandmarker:
     """Lip landmarks from Google's ``mediapipe`` face mesh (legacy ``solutions.face_mesh``, CPU).
 
-    For each face box a square region (``roi_scale`` × the box size, centred on the box) is cut,
-    resized to ``roi_size`` and given to MediaPipe's face mesh in static-image mode (its own
+    For each face box a square region (``roi_scale`` × the box size, centred on the box, zero-padded
+    outside the frame) is cut, resized to ``roi_size`` (area averaging when shrinking) and given to MediaPipe's face mesh in static-image mode (its own
     short-range face detector, then the 468-point mesh, the model files shipped in the wheel); the
     face nearest the region's centre is kept and mapped back to image pixels. The same 40 lip
     indices and opening as :class:`~avsync.face.blazeface.FaceMeshLandmarker` (same mesh topology).
@@ -273,26 +283,22 @@ class MediaPipeLandmarker:
         out = np.full((k, 468, 3), np.nan, np.float32)
         s = self.roi_size
         for i in range(k):
-            img = _as_rgb(images[i])
             x1, y1, x2, y2 = boxes[i]
-            cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-            side = max(self.roi_scale * max(x2 - x1, y2 - y1), 8.0)
-            z = s / side
-            m = np.array([[z, 0, s / 2 - z * cx], [0, z, s / 2 - z * cy]], np.float32)
-            crop = cv2.warpAffine(
-                img, m, (s, s), flags=cv2.INTER_AREA if z < 1 else cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
-            )
+            n = max(int(round(self.roi_scale * max(x2 - x1, y2 - y1))), 8)  # region side, image pixels
+            x0, y0 = int(round((x1 + x2 - n) / 2)), int(round((y1 + y2 - n) / 2))
+            region = _square_region(_as_rgb(images[i]), x0, y0, n)
+            crop = cv2.resize(region, (s, s), interpolation=cv2.INTER_AREA if n > s else cv2.INTER_LINEAR)
             res = self._mesh.process(np.ascontiguousarray(crop))
             faces = res.multi_face_landmarks or []
             if not faces:
                 continue
             cands = [np.array([(p.x, p.y, p.z) for p in f.landmark], np.float32) for f in faces]
             best = min(cands, key=lambda a: float(np.sum((a[:, :2].mean(0) - 0.5) ** 2)))
-            # normalised crop coordinates (pixel j's centre at (j + 0.5) / s) -> crop pixel index -> image
-            # pixels (inverse of the warp above); z is normalised by the width like x
-            out[i, :, 0] = (best[:, 0] * s - 0.5 - m[0, 2]) / z
-            out[i, :, 1] = (best[:, 1] * s - 0.5 - m[1, 2]) / z
-            out[i, :, 2] = best[:, 2] * s / z
+            # normalised coordinates (pixel j's centre at (j + 0.5) / size, kept by the resize) -> region
+            # pixels -> image pixel indices; z is normalised by the width like x
+            out[i, :, 0] = x0 + best[:, 0] * n - 0.5
+            out[i, :, 1] = y0 + best[:, 1] * n - 0.5
+            out[i, :, 2] = best[:, 2] * n
             found[i] = True
         return found, out
 
