@@ -370,3 +370,17 @@ def test_mediapipe_agrees_with_own_face_mesh_on_a_real_clip(mediapipe_lm, shared
     # measured (first 2 s): median ~0.04, 90th percentile ~0.06 of the mouth width (~1.7, 2.5 px); r ~0.9
     assert np.median(err) < 0.06 and np.percentile(err, 90) < 0.10, (np.median(err), np.percentile(err, 90))
     assert np.corrcoef(own.mouth_open, mp.mouth_open)[0, 1] > 0.8
+
+
+@pytest.mark.skipif(not HAS_FA, reason="face-alignment is not installed (its flip helper is used with flip_input)")
+def test_fan_adapter_flip_input_with_stub_network():
+    """Mirrored crop + face-alignment's left/right heatmap swap lands on the same spot as the plain pass."""
+    rng = np.random.default_rng(2)
+    img = rng.integers(0, 60, (360, 480, 3)).astype(np.uint8)
+    img[149:152, 259:262] = 255  # right of the crop centre: a wrong mirror would win the arg-max (lower index)
+    box = np.array([[180, 100, 300, 220]], np.float32)
+    _, plain = FaceAlignmentLandmarker(net=BrightestSpotNet()).landmarks([img], box)
+    _, flipped = FaceAlignmentLandmarker(net=BrightestSpotNet(), flip_input=True).landmarks([img], box)
+    cell = 200.0 * 240 / 165.0 / 64
+    assert np.abs(flipped - plain).max() <= 0.5 * cell + 1e-3
+    assert np.abs(flipped - [260, 150]).max() < 0.6 * cell
