@@ -237,6 +237,14 @@ def _entries() -> list[Bundle]:
                          notes="mono float waveform in [-1, 1]; logits [spoof, bona fide], calibrated: "
                                "softmax[:, 0] = P(synthetic)"),
                "avsync's own LFCC-LCNN (experimental: chance level on neural fakes; models/lcnn-spoof/MODEL_CARD.md)"),
+        Bundle("artefact-mouth", "0.1.0", "artefact-mouth/artefact_mouth.safetensors",
+               "6e65b111b8d974fab806877bd5f79226a6690ef66cf233ce202d0b19ba248081", "Apache-2.0", None,
+               "avsync.artefacts.model.ArtefactNet",
+               InputSpec(crop_size=(128, 128),
+                         notes="aligned RGB face crop (avsync.artefacts.artefact_crops) in [0, 1], [B, 3, 128, 128]; "
+                               "logit of 'mouth region generated or pasted'; Platt calibration stored beside it"),
+               "avsync's mouth-region artefact CNN, trained on self-blended GRID crops "
+               "(models/artefact-mouth/MODEL_CARD.md)"),
     ]
     return out
 

@@ -211,6 +211,28 @@ def speaker_cue(result) -> Cue | None:
     return Cue("speaker", Status.OK, float(max(scores)), tuple(wins), tuple(reasons), 1.0)
 
 
+def artefact_cue(result) -> Cue:
+    """Turn an :class:`~avsync.artefacts.ArtefactResult` into the ``artefact`` cue."""
+    st = Status(result.status)
+    wins = tuple(CueWindow(w.start, w.end, w.score, w.score is not None) for w in result.windows)
+    if st is not Status.OK or result.score is None:
+        return Cue("artefact", st, None, wins, (), 0.0, f"mouth region not checked: {result.message or st.value}")
+    thr = float(result.threshold)
+    valid = [w for w in wins if w.valid]
+    runs = _runs([w.score >= thr for w in valid], [w.start for w in valid], [w.end for w in valid])
+    reasons = []
+    for a, b in runs:
+        ps = [w.score for w in valid if w.start >= a - 1e-6 and w.end <= b + 1e-6]
+        reasons.append(f"mouth region shows generation or blending artefacts in {_fmt_span(a, b)} (p = {max(ps):.2f})")
+    if result.score >= thr and not reasons:
+        reasons.append(f"mouth region shows generation or blending artefacts (p = {result.score:.2f})")
+    notes = ()
+    if result.face_px is not None and result.face_px < 96:
+        notes = (f"small face ({result.face_px:.0f} px wide): the mouth-region check is less reliable",)
+    return Cue("artefact", Status.OK, float(result.score), wins, tuple(reasons), len(valid) / max(1, len(wins)),
+               notes=notes)
+
+
 # ----------------------------------------------------------------------------------- the detector
 @dataclass
 class Detector:
@@ -224,6 +246,9 @@ class Detector:
         ``"motion"`` (training-free mouth motion vs audio energy), ``"light-asd"`` or ``"syncnet"``.
     spoof_model
         Spoof bundle name (``None``: the default model of :mod:`avsync.spoof`); ``False`` turns the voice check off.
+    artefacts
+        Check the mouth region of the main face for generation / blending artefacts
+        (:mod:`avsync.artefacts`); ``False`` turns it off.
     speaker
         Add speaker-consistency evidence (GE2E) to the voice check.
     reference
@@ -241,6 +266,7 @@ class Detector:
     fusion: FusionConfig | None = None
     sync_model: str = "motion"
     spoof_model: str | None | Literal[False] = None
+    artefacts: bool = True
     speaker: bool = True
     reference: str | os.PathLike | None = None
     face_detector: str = "auto"
@@ -249,6 +275,7 @@ class Detector:
     allow_download: bool = False
     sync_params: SyncCueParams = field(default_factory=SyncCueParams)
     _spoof_scorer: Any = field(default=None, init=False, repr=False)
+    _artefact_scorer: Any = field(default=None, init=False, repr=False)
     _thumbs: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -274,6 +301,7 @@ class Detector:
         """Move the models to ``device`` (``"cpu"``, ``"cuda"``, ``"auto"``)."""
         self.device = _resolve_device(device)
         self._spoof_scorer = None
+        self._artefact_scorer = None
         return self
 
     # ------------------------------------------------------------------ pieces
@@ -291,21 +319,44 @@ class Detector:
             )
         return self._spoof_scorer
 
-    def _run_sync(self, media: Media, models: list[ModelRef], timings: dict, details: dict, progress) -> Cue:
+    def _run_faces(self, media: Media, timings: dict, details: dict, progress):
         from avsync.face import track
-        from avsync.sync import analyze_sync, tracks_from_faces
 
         t0 = time.perf_counter()
         faces = track(media, detector=self.face_detector, crops=("mouth", "face"), progress=progress)
         timings["faces"] = time.perf_counter() - t0
         details["faces"] = faces.to_dict()
+        self._thumbs = _thumbnails(faces)
+        return faces
+
+    def _run_artefacts(self, media: Media, faces, models: list[ModelRef], timings: dict, details: dict) -> Cue:
+        t0 = time.perf_counter()
+        try:
+            if self._artefact_scorer is None:
+                from avsync.artefacts import ArtefactScorer
+
+                self._artefact_scorer = ArtefactScorer(
+                    weights=None if self.models_dir is None else os.fspath(self.models_dir),
+                    device=self.device, allow_download=self.allow_download,
+                )
+            result = self._artefact_scorer(media, faces)
+        except AvsyncError as e:
+            details["artefact"] = {"status": str(e.status), "message": str(e)}
+            return Cue("artefact", e.status, None, (), (), 0.0, f"mouth-region check unavailable: {e}")
+        timings["artefact"] = time.perf_counter() - t0
+        details["artefact"] = result.to_dict()
+        models.append(ModelRef(result.model, sha256=result.model_sha256 or None, role="artefact"))
+        return artefact_cue(result)
+
+    def _run_sync(self, media: Media, faces, models: list[ModelRef], timings: dict, details: dict) -> Cue:
+        from avsync.sync import analyze_sync, tracks_from_faces
+
         t0 = time.perf_counter()
         result = analyze_sync(media, tracks_from_faces(faces), model=self.sync_model, device=self.device)
         timings["sync"] = time.perf_counter() - t0
         details["sync"] = _sync_details(result)
         models.append(ModelRef(f"face-{faces.detector}", role="face detector"))
         models.append(ModelRef(f"sync-{result.model}", role="sync"))
-        self._thumbs = _thumbnails(faces)
         return sync_cue(result, duration=media.duration, face_fraction=faces.face_fraction, params=self.sync_params)
 
     def _run_spoof(self, media: Media, models: list[ModelRef], timings: dict, details: dict) -> list[Cue]:
@@ -347,7 +398,10 @@ class Detector:
         self._thumbs = {}
         try:
             if media.has_video and media.has_audio:
-                cues.append(self._run_sync(media, models, timings, details, progress))
+                faces = self._run_faces(media, timings, details, progress)
+                cues.append(self._run_sync(media, faces, models, timings, details))
+                if self.artefacts:
+                    cues.append(self._run_artefacts(media, faces, models, timings, details))
             if media.has_audio and self.spoof_model is not False:
                 cues += self._run_spoof(media, models, timings, details)
         except MediaError as e:  # e.g. decoding broke half-way through

@@ -75,6 +75,7 @@ PERTURBATIONS: dict[str, Perturbation] = {
         Perturbation("opus16k", "Opus 16 kbit/s (48 kHz)", "audio", "libopus", 16_000, 48_000, ("ogg", ".ogg")),
         Perturbation("mulaw8k", "G.711 μ-law, 8 kHz (telephone)", "audio", "pcm_mulaw", None, 8_000, ("wav", ".wav")),
         Perturbation("mp3_32k", "MP3 32 kbit/s", "audio", "libmp3lame", 32_000, None, ("mp3", ".mp3")),
+        Perturbation("h264_crf23", "H.264 CRF 23 (libx264 default quality)", "video", video_crf=23),
         Perturbation("h264_crf35", "H.264 CRF 35 (heavy compression)", "video", video_crf=35),
         Perturbation("360p", "downscale to 360 lines (H.264 CRF 18)", "video", video_crf=18, video_height=360),
         Perturbation("25fps", "frame rate to 25 fps by timestamp (e.g. 30→25; H.264 CRF 18)", "video",

@@ -14,6 +14,7 @@ from avsync_cli.common import EXIT_INTERNAL
 # sub-command name -> module under avsync_cli.commands exposing `command`
 COMMANDS = {
     "analyze": "analyze",
+    "artefacts": "artefacts",
     "calibrate": "calibrate",
     "batch": "batch",
     "inspect": "inspect",

@@ -32,6 +32,7 @@ EXPECT = {
     "opus16k": {"audio_codec": "opus", "sample_rate": 48_000},
     "mulaw8k": {"sample_rate": 8_000},
     "mp3_32k": {"audio_codec": "mp3"},
+    "h264_crf23": {"video_codec": "h264", "height": 480, "fps": 30.0},
     "h264_crf35": {"video_codec": "h264", "height": 480, "fps": 30.0},
     "360p": {"video_codec": "h264", "height": 360, "width": 480, "fps": 30.0},
     "25fps": {"video_codec": "h264", "height": 480, "fps": 25.0, "frames": 50},

@@ -1,0 +1,148 @@
+"""Aligned face crops for mouth-region artefact analysis.
+
+The artefact model looks at the *whole lower face in context*: lip-sync generators (Wav2Lip,
+HyperLips, DINet, ...) re-render a region around the mouth and paste it back, so the evidence is a
+mismatch between the mouth region and the rest of the face (sharpness, colour, blending seams,
+texture flicker). The crop therefore covers eyes to chin and a little background:
+
+* centre on the line from the eyes' midpoint to the mouth corners' midpoint, ``centre_at`` (0.6) of
+  the way down;
+* side = ``scale`` (1.25) × face-box width;
+* rotated so that the eye line is horizontal (same warp as :func:`avsync.face.mouth_crop`);
+* RGB, ``size`` × ``size`` (128).
+
+Frames are decoded once more (a second pass after tracking) at a work size whose longest side is
+``work_size`` pixels, so 4K input costs no more memory than 720p.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from avsync.face.crops import mouth_crop
+from avsync.face.tracking import _work_size
+from avsync.face.types import FaceTrack
+
+__all__ = ["ArtefactCrops", "artefact_crops", "artefact_geometry"]
+
+
+@dataclass(frozen=True, eq=False)
+class ArtefactCrops:
+    """Aligned RGB face crops of one track.
+
+    Attributes
+    ----------
+    images
+        ``uint8 [M, S, S, 3]`` crops.
+    frames
+        ``int64 [M]`` analysis frame indices (frame ``k`` is shown at ``k / fps`` s).
+    fps
+        Analysis frame rate.
+    face_px
+        ``float32 [M]`` face-box width in displayed-frame pixels (small faces carry little detail).
+    """
+
+    images: np.ndarray
+    frames: np.ndarray
+    fps: float
+    face_px: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def times(self) -> np.ndarray:
+        """``float64 [M]`` presentation time of each crop in seconds."""
+        return self.frames / float(self.fps)
+
+
+def artefact_geometry(boxes: np.ndarray, points: np.ndarray, *, scale: float = 1.25, centre_at: float = 0.6):
+    """Centre ``[N, 2]``, side ``[N]`` and roll ``[N]`` (radians) of artefact crops.
+
+    Parameters
+    ----------
+    boxes
+        ``[N, 4]`` face boxes ``x1, y1, x2, y2`` (pixels).
+    points
+        ``[N, 5, 2]`` five points (eyes, nose, mouth corners).
+    scale
+        Crop side as a fraction of the face-box width.
+    centre_at
+        Position of the centre between the eyes' midpoint (0) and the mouth corners' midpoint (1).
+    """
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    points = np.asarray(points, np.float32).reshape(-1, 5, 2)
+    eyes = (points[:, 0] + points[:, 1]) / 2
+    mouth = (points[:, 3] + points[:, 4]) / 2
+    centre = eyes + centre_at * (mouth - eyes)
+    side = scale * (boxes[:, 2] - boxes[:, 0])
+    eye = points[:, 1] - points[:, 0]
+    angle = np.arctan2(eye[:, 1], eye[:, 0])
+    return centre.astype(np.float32), side.astype(np.float32), angle.astype(np.float32)
+
+
+def artefact_crops(
+    media,
+    track: FaceTrack,
+    *,
+    size: int = 128,
+    step: int = 1,
+    max_crops: int | None = None,
+    work_size: int = 1280,
+    chunk_size: int = 32,
+) -> ArtefactCrops:
+    """Cut aligned RGB face crops of one face track (valid frames only).
+
+    Parameters
+    ----------
+    media
+        The :class:`~avsync.media.Media` the track was found in.
+    track
+        A :class:`~avsync.face.FaceTrack` (boxes and points in displayed-frame pixels).
+    size
+        Crop side in pixels.
+    step
+        Use every ``step``-th valid frame.
+    max_crops
+        At most this many crops, spread evenly over the track (``step`` is raised to fit).
+    work_size
+        Longest side of the decoded frames the crops are cut from.
+    chunk_size
+        Frames decoded at once.
+
+    Returns
+    -------
+    ArtefactCrops
+        Possibly empty (no valid frame).
+    """
+    vi = media.info.video
+    sel = np.flatnonzero(np.asarray(track.valid, bool))[:: max(1, int(step))]
+    if max_crops is not None and sel.size > max_crops:
+        sel = sel[np.linspace(0, sel.size - 1, max_crops).round().astype(int)]
+    empty = ArtefactCrops(np.zeros((0, size, size, 3), np.uint8), np.zeros(0, np.int64), track.fps, np.zeros(0, np.float32))
+    if sel.size == 0 or vi is None:
+        return empty
+    width, height = vi.width, vi.height
+    ww, wh = _work_size(width, height, work_size)
+    sx, sy = ww / width, wh / height
+    wanted = {int(track.frames[i]): i for i in sel}
+    centre, side, angle = artefact_geometry(track.boxes[sel], track.points[sel])
+    geo = {int(track.frames[i]): j for j, i in enumerate(sel)}
+    f0, f1 = int(track.frames[sel[0]]), int(track.frames[sel[-1]])
+    out, frames = [], []
+    for chunk in media.frames(chunk_size=chunk_size, size=(ww, wh), start=f0 / track.fps, end=(f1 + 1) / track.fps):
+        for img, k in zip(chunk.images, chunk.indices):
+            k = int(k)
+            if k not in wanted:
+                continue
+            j = geo[k]
+            c = centre[j] * np.array([sx, sy], np.float32)
+            out.append(mouth_crop(img, c, float(side[j] * sx), float(angle[j]), size=size, color="rgb"))
+            frames.append(k)
+    if not out:
+        return empty
+    fr = np.asarray(frames, np.int64)
+    bw = (track.boxes[:, 2] - track.boxes[:, 0])[[wanted[k] for k in frames]]
+    return ArtefactCrops(np.stack(out), fr, track.fps, bw.astype(np.float32))

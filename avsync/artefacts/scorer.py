@@ -1,0 +1,211 @@
+"""Whole-clip artefact scoring: face track → aligned crops → per-frame logits → windows and a clip score.
+
+Frames are sampled at ``sample_fps`` (5 per second by default) from the dominant face track; each
+crop gets a logit from :class:`~avsync.artefacts.model.ArtefactNet`; a window's (and the clip's)
+probability is the calibrated mean logit of its frames: ``sigmoid(a · mean + b)`` with ``a, b`` fitted
+on held-out clips at training time (stored in the checkpoint).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from avsync.artefacts.crops import ArtefactCrops, artefact_crops
+from avsync.errors import AvsyncError, BundleError
+from avsync.results import Serializable, Status
+
+__all__ = ["ArtefactResult", "ArtefactScorer", "ArtefactWindow", "DEFAULT_ARTEFACT_MODEL"]
+
+DEFAULT_ARTEFACT_MODEL = "artefact-mouth"
+MIN_FACE_PX = 48.0
+"""Faces narrower than this (pixels) carry too little detail: status ``no_face`` with a message."""
+
+
+@dataclass(frozen=True)
+class ArtefactWindow(Serializable):
+    """One window ``[start, end)`` s: probability that the mouth region was generated (``None``: no face)."""
+
+    start: float
+    end: float
+    score: float | None
+    n_frames: int = 0
+
+
+@dataclass(frozen=True)
+class ArtefactResult(Serializable):
+    """Mouth-region artefact evidence of one clip.
+
+    Attributes
+    ----------
+    status
+        ``ok``, ``no_face`` (no usable track, or a face too small), ``no_video``.
+    score
+        Clip probability that the mouth region of the main face was generated or pasted.
+    threshold
+        Probability above which a window or the clip is reported as showing artefacts.
+    windows
+        Per-window probabilities (``window_s`` long, every ``hop_s``).
+    track_id
+        The face track scored (the dominant one).
+    model, model_sha256
+        Checkpoint name and the sha256 of its file.
+    n_frames
+        Number of crops scored.
+    face_px
+        Median face width in pixels.
+    """
+
+    status: Status
+    score: float | None = None
+    threshold: float = 0.5
+    windows: tuple[ArtefactWindow, ...] = ()
+    track_id: int | None = None
+    model: str = DEFAULT_ARTEFACT_MODEL
+    model_sha256: str | None = None
+    n_frames: int = 0
+    face_px: float | None = None
+    message: str | None = None
+
+    @property
+    def flagged(self) -> bool:
+        return self.score is not None and self.score >= self.threshold
+
+    @property
+    def summary(self) -> str:
+        if self.status is not Status.OK or self.score is None:
+            return f"mouth artefacts: {self.status.value}" + (f" ({self.message})" if self.message else "")
+        verdict = "artefacts found" if self.flagged else "no artefacts found"
+        return f"mouth region: {verdict} (p = {self.score:.2f})"
+
+
+class ArtefactScorer:
+    """Score the mouth region of a video's main face for generation artefacts.
+
+    Parameters
+    ----------
+    model
+        Bundle name (default ``"artefact-mouth"``, shipped in ``models/``).
+    weights
+        Explicit checkpoint file or models directory.
+    device
+        ``"cpu"`` or ``"cuda"``.
+    sample_fps
+        Crops scored per second of video.
+    window_s, hop_s
+        Window grid of the per-window scores (seconds).
+    threshold
+        Probability above which windows and the clip are reported.
+    batch
+        Crops per forward pass.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_ARTEFACT_MODEL,
+        *,
+        weights: str | os.PathLike | None = None,
+        device: str = "cpu",
+        sample_fps: float = 5.0,
+        window_s: float = 2.0,
+        hop_s: float = 1.0,
+        threshold: float = 0.5,
+        batch: int = 32,
+        allow_download: bool = False,
+    ) -> None:
+        import torch
+
+        from avsync.artefacts.model import ArtefactNet
+        from avsync.bundles import get_bundle, load_state_dict, resolve, sha256_file
+
+        self.model = model
+        bundle = get_bundle(model)
+        path = resolve(bundle, path=weights, allow_download=allow_download)
+        self.model_sha256 = sha256_file(path)
+        sd = load_state_dict(bundle, path=weights, allow_download=allow_download)
+        calib = sd.pop("calibration", None)
+        if calib is None:
+            raise BundleError(f"{path}: no calibration tensor in the artefact checkpoint")
+        self.a, self.b = (float(v) for v in calib)
+        width = int(sd["blocks.0.weight"].shape[0])
+        self.net = ArtefactNet(width=width)
+        try:
+            self.net.load_state_dict(sd, strict=True)
+        except RuntimeError as e:
+            raise BundleError(f"{path} does not fit ArtefactNet: {e}") from None
+        self.crop_size = int(bundle.input.crop_size[0]) if bundle.input.crop_size else 128
+        self.device = device
+        self.net.to(device).eval()
+        self.sample_fps = float(sample_fps)
+        self.window_s, self.hop_s = float(window_s), float(hop_s)
+        self.threshold = float(threshold)
+        self.batch = int(batch)
+        self._torch = torch
+
+    # ------------------------------------------------------------------ tensors
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """Raw logits ``float32 [M]`` of aligned crops ``uint8 [M, S, S, 3]``."""
+        torch = self._torch
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(images), self.batch):
+                x = torch.from_numpy(np.ascontiguousarray(images[i : i + self.batch])).to(self.device)
+                x = x.permute(0, 3, 1, 2).float().div_(255.0)
+                out.append(self.net(x).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+    def probability(self, logits: np.ndarray) -> float:
+        """Calibrated probability of a set of frame logits (their mean)."""
+        z = self.a * float(np.mean(logits)) + self.b
+        return float(1.0 / (1.0 + np.exp(-z)))
+
+    def score_crops(self, crops: ArtefactCrops, *, duration: float | None = None, track_id: int | None = None) -> ArtefactResult:
+        """Score already-cut crops (see :func:`~avsync.artefacts.artefact_crops`)."""
+        face_px = float(np.median(crops.face_px)) if len(crops) else None
+        if len(crops) == 0:
+            return ArtefactResult(Status.NO_FACE, threshold=self.threshold, model=self.model,
+                                  model_sha256=self.model_sha256, message="no face frames to score")
+        if face_px is not None and face_px < MIN_FACE_PX:
+            return ArtefactResult(Status.NO_FACE, threshold=self.threshold, track_id=track_id, model=self.model,
+                                  model_sha256=self.model_sha256, face_px=face_px,
+                                  message=f"the face is too small ({face_px:.0f} px wide) to judge its mouth region")
+        lg = self.logits(crops.images)
+        t = crops.times
+        end = float(duration) if duration is not None else float(t[-1] + 1.0 / crops.fps)
+        wins = []
+        start = 0.0
+        while True:
+            stop = min(start + self.window_s, end)
+            sel = (t >= start) & (t < stop)
+            wins.append(ArtefactWindow(round(start, 3), round(stop, 3),
+                                       self.probability(lg[sel]) if sel.any() else None, int(sel.sum())))
+            if stop >= end - 1e-9:
+                break
+            start += self.hop_s
+        return ArtefactResult(Status.OK, self.probability(lg), self.threshold, tuple(wins), track_id, self.model,
+                              self.model_sha256, int(len(lg)), face_px)
+
+    # ------------------------------------------------------------------ media
+    def __call__(self, media, faces=None) -> ArtefactResult:
+        """Score ``media``'s dominant face track (``faces``: tracks from :func:`avsync.face.track`, else tracked here)."""
+        if media.info.video is None:
+            return ArtefactResult(Status.NO_VIDEO, threshold=self.threshold, model=self.model,
+                                  model_sha256=self.model_sha256, message="the input has no video")
+        try:
+            if faces is None:
+                from avsync.face import track
+
+                faces = track(media, crops=())
+            usable = faces.usable()
+            main = max(usable, key=lambda tr: tr.num_valid * tr.median_size) if usable else None
+            if main is None:
+                return ArtefactResult(Status.NO_FACE, threshold=self.threshold, model=self.model,
+                                      model_sha256=self.model_sha256, message="no face track of 1 s or more")
+            step = max(1, int(round(main.fps / self.sample_fps)))
+            crops = artefact_crops(media, main, size=self.crop_size, step=step)
+        except AvsyncError as e:
+            return ArtefactResult(e.status, threshold=self.threshold, model=self.model,
+                                  model_sha256=self.model_sha256, message=str(e))
+        return self.score_crops(crops, duration=float(media.duration), track_id=main.track_id)

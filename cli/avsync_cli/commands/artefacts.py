@@ -1,0 +1,49 @@
+"""``avsync artefacts FILE... [--json] [--threshold P]``: mouth-region generation / blending artefacts."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from avsync_cli.common import EXIT_INPUT_FAILED, echo_json, exit_code_for, fail
+
+
+@click.command("artefacts")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list (one object per file).")
+@click.option("--threshold", type=float, default=0.5, show_default=True, help="Flag files and windows scoring at least this.")
+@click.option("--sample-fps", type=float, default=5.0, show_default=True, help="Face crops scored per second of video.")
+@click.option("--device", default="cpu", show_default=True, help="Torch device, e.g. cuda.")
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Directory holding the weights (layout of `avsync models path`).")
+def command(files, as_json, threshold, sample_fps, device, models_dir) -> None:
+    """Probability that the mouth region of each FILE's main face was generated or pasted
+    (lip-sync generators such as Wav2Lip), with a per-window timeline.
+
+    Statuses: ok, no_face (none, or too small), no_video, not_found, decode_error, ... Exit code 1 when a
+    file could not be read.
+    """
+    import avsync
+    from avsync.artefacts import ArtefactResult, ArtefactScorer
+
+    try:
+        scorer = ArtefactScorer(weights=models_dir, device=device, sample_fps=sample_fps, threshold=threshold)
+    except avsync.AvsyncError as e:
+        fail(str(e), EXIT_INPUT_FAILED)
+    results = []
+    for f in files:
+        try:
+            res = scorer(avsync.load_media(f))
+        except avsync.AvsyncError as e:
+            res = ArtefactResult(e.status, threshold=threshold, message=str(e))
+        results.append((f, res))
+    if as_json:
+        echo_json([{"path": f, **r.to_dict()} for f, r in results])
+    else:
+        for f, r in results:
+            click.echo(f"{f}: {r.status.value}  {r.summary}")
+            flagged = [w for w in r.windows if w.score is not None and w.score >= r.threshold]
+            if flagged:
+                click.echo("    windows with artefacts: " + ", ".join(f"{w.start:.0f}–{w.end:.0f} s" for w in flagged))
+    sys.exit(exit_code_for(r.status for _, r in results))

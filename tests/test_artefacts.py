@@ -1,0 +1,147 @@
+"""Mouth-region artefact evidence: crops, self-blended forgeries, the shipped model, the cue in analyze."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import avsync
+from avsync.artefacts import ArtefactNet, ArtefactScorer, artefact_crops, artefact_geometry
+from avsync.face import track
+from avsync.results import Status
+from avsync.training import artefact_data as ad
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    return ArtefactScorer()
+
+
+@pytest.fixture(scope="module")
+def photo_crops(clip):
+    media = avsync.load_media(clip("art_photo", face="photo", size=(480, 360), duration=3.0))
+    faces = track(media, crops=())
+    return media, faces, artefact_crops(media, faces.dominant(), step=3)
+
+
+def test_geometry_centres_between_eyes_and_mouth():
+    boxes = np.array([[100, 100, 200, 220]], np.float32)
+    pts = np.array([[[130, 140], [170, 140], [150, 170], [135, 190], [165, 190]]], np.float32)
+    c, side, ang = artefact_geometry(boxes, pts)
+    assert c[0] == pytest.approx([150, 140 + 0.6 * 50])
+    assert side[0] == pytest.approx(125) and ang[0] == pytest.approx(0)
+    rolled = pts.copy()
+    rolled[0, 1, 1] += 40  # left eye lower: face rolled
+    assert artefact_geometry(boxes, rolled)[2][0] == pytest.approx(np.arctan2(40, 40))
+
+
+def test_crops_of_a_face_track(photo_crops):
+    media, faces, crops = photo_crops
+    main = faces.dominant()
+    assert crops.images.shape[1:] == (128, 128, 3) and crops.images.dtype == np.uint8
+    assert len(crops) == len(np.flatnonzero(main.valid)[::3])
+    assert set(crops.frames) <= set(main.frames[main.valid])
+    assert np.all(np.diff(crops.times) > 0)
+    # eyes sit in the upper part of the aligned crop, the mouth in the lower: the photo's mouth is red
+    img = crops.images[0].astype(float)
+    redness = img[..., 0] - img[..., 1]
+    assert redness[70:100, 40:88].mean() > redness[25:50, 30:98].mean()
+    few = artefact_crops(media, main, max_crops=5)
+    assert len(few) == 5
+
+
+def test_forgery_changes_only_the_lower_face(photo_crops):
+    img = photo_crops[2].images[0]
+    rng = np.random.default_rng(3)
+    for _ in range(8):
+        forged, mask = ad.forge(img, img, rng)
+        assert forged.shape == img.shape and forged.dtype == np.uint8
+        assert mask[:, :4].max() < 0.05 and mask[:, 124:].max() < 0.05  # background beside the face untouched
+        assert mask[70:100, 50:78].mean() > 0.3  # mouth covered
+        diff = np.abs(forged.astype(int) - img.astype(int)).max(axis=2)
+        assert diff[mask < 0.002].max() <= 1  # nothing changed outside the mask
+    x, y = ad.make_batch([photo_crops[2].images], 8, np.random.default_rng(0))
+    assert x.shape == (8, 128, 128, 3) and list(y) == [0, 1] * 4
+    x2, _ = ad.make_batch([photo_crops[2].images], 8, np.random.default_rng(0))
+    assert np.array_equal(x, x2)  # seeded
+
+
+def test_network_shapes():
+    import torch
+
+    net = ArtefactNet(width=8).eval()
+    with torch.no_grad():
+        assert net(torch.rand(3, 3, 128, 128)).shape == (3,)
+        assert net(torch.rand(1, 3, 96, 96)).shape == (1,)
+
+
+def test_shipped_model_sees_self_blended_mouths(scorer, photo_crops, one_torch_thread):
+    """An unseen face (the astronaut photo): forged crops score above the untouched ones."""
+    imgs = photo_crops[2].images
+    rng = np.random.default_rng(7)
+    forged = np.stack([ad.forge(imgs[i % len(imgs)], imgs[(i * 5) % len(imgs)], rng)[0] for i in range(24)])
+    real = scorer.logits(imgs)
+    fake = scorer.logits(forged)
+    from avsync.evaluation.metrics import roc_auc
+
+    auc = roc_auc(np.r_[np.zeros(len(real)), np.ones(len(fake))], np.r_[real, fake])
+    assert auc > 0.8, auc
+
+
+def test_scorer_result_and_timeline(scorer, photo_crops):
+    media, faces, _ = photo_crops
+    res = scorer(media, faces)
+    assert res.status is Status.OK and 0 <= res.score <= 1
+    assert res.windows[0].start == 0 and res.windows[-1].end == pytest.approx(media.duration, abs=0.05)
+    assert all(w.score is not None for w in res.windows)
+    assert res.model_sha256 and res.track_id == faces.dominant().track_id
+    assert json.loads(json.dumps(res.to_dict()))["status"] == "ok"
+    assert type(res).from_dict(res.to_dict()).score == pytest.approx(res.score)
+
+
+def test_scorer_bad_inputs(scorer, clip):
+    disc = avsync.load_media(clip("art_noface", face="disc", duration=2.0))  # a disc is not a face
+    res = scorer(disc)
+    assert res.status is Status.NO_FACE and res.score is None and res.message
+    audio = avsync.load_media(clip("art_audio", preset="wav", video=False, duration=1.0))
+    assert scorer(audio).status is Status.NO_VIDEO
+    tiny = avsync.load_media(clip("art_tiny", face="photo", size=(96, 72), duration=2.0))
+    r = scorer(tiny)
+    assert r.status is Status.NO_FACE and ("small" in (r.message or "") or "no face" in (r.message or ""))
+
+
+def test_analyze_fuses_the_artefact_cue(clip):
+    path = clip("art_photo", face="photo", size=(480, 360), duration=3.0)
+    v = avsync.Detector(spoof_model=False).__call__(path)
+    cue = next(c for c in v.cues if c.name == "artefact")
+    assert cue.status is Status.OK and 0 <= cue.score <= 1 and cue.windows
+    assert any(m.role == "artefact" and m.sha256 for m in v.provenance.models)
+    off = avsync.Detector(spoof_model=False, artefacts=False)(path)
+    assert not any(c.name == "artefact" for c in off.cues)
+
+
+def test_cli_artefacts_json(clip):
+    from click.testing import CliRunner
+
+    from avsync_cli.main import cli
+
+    path = clip("art_photo", face="photo", size=(480, 360), duration=3.0)
+    res = CliRunner().invoke(cli, ["artefacts", "--json", path, "missing.mp4"])
+    assert res.exit_code == 1, res.output
+    out = json.loads(res.output)
+    assert out[0]["status"] == "ok" and out[1]["status"] == "not_found"
+
+
+def test_training_recipe_tiny(shared, tmp_path, one_torch_thread):
+    from avsync.training.artefacts import MODEL_FILE, TrainConfig, train_artefacts
+
+    summary = train_artefacts(TrainConfig(out=str(tmp_path), shared=str(shared), tiny=True, minutes=1), say=lambda *_: None)
+    assert summary["steps"] == 20 and all("grid_lipnet" in f for f in summary["train_files"] + summary["calib_files"])
+    assert not set(summary["train_files"]) & set(summary["calib_files"])
+    from safetensors.torch import load_file
+
+    sd = load_file(str(tmp_path / MODEL_FILE))
+    assert sd.pop("calibration").shape == (2,)
+    ArtefactNet(width=16).load_state_dict(sd, strict=True)
