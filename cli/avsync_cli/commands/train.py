@@ -43,8 +43,9 @@ def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, cache, paired, 
               help="Output directory: artefact_mouth.safetensors, training.json, cache/ (face crops).")
 @click.option("--shared", type=click.Path(exists=True, file_okay=False, path_type=str), default=None,
               help="Shared data root (holding data/MANIFEST.csv). Default: $AVSYNC_SHARED or ../shared.")
-@click.option("--minutes", type=float, default=25.0, show_default=True, help="Wall-clock budget of the training loop.")
-@click.option("--max-steps", type=int, default=100000, show_default=True)
+@click.option("--minutes", type=float, default=60.0, show_default=True,
+              help="Wall-clock safety limit (the run stops early and says so).")
+@click.option("--max-steps", type=int, default=1400, show_default=True, help="Training steps (the schedule follows them).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, default=2, show_default=True, help="torch CPU threads.")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=str), default=None,
