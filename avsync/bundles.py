@@ -238,7 +238,7 @@ def _entries() -> list[Bundle]:
                                "softmax[:, 0] = P(synthetic)"),
                "avsync's own LFCC-LCNN (experimental: chance level on neural fakes; models/lcnn-spoof/MODEL_CARD.md)"),
         Bundle("syncnet-grid", "0.1.0", "syncnet-grid/avsync_syncnet.safetensors",
-               "SHA_PLACEHOLDER", "Apache-2.0", None,
+               "18875a7e83c8e0b36c67ba5e701c47ca0c207f9623ae65584bb9ca803a9a4780", "Apache-2.0", None,
                "avsync.encoders.syncnet.SyncNetStyle",
                InputSpec(sample_rate=16000, fps=25.0, crop_size=(48, 48),
                          notes="13 MFCC at 100 Hz (int16 scale), 20 per window = 0.2 s <-> 5 gray mouth crops 0..255 "

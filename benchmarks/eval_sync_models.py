@@ -9,7 +9,7 @@ Lip-sync fakes are scored on their own audio.
 
 Scores for the ROC-AUCs (higher = more suspicious), all from the :class:`~avsync.sync.SyncResult`:
 ``-conf`` (the model's confidence, negated: lips that do not follow the audio; out-of-range results
-keep theirs), ``|off|`` (absolute offset in
+keep theirs), ``abs-off`` (absolute offset in
 frames; out of range = max_lag + 1) and ``cue`` (``avsync.pipeline.sync_cue`` with its default parameters,
 which were tuned on the motion model). Offset recovery: the share of shifted runs whose offset is the
 shift ±1 frame, relative to the clip's unshifted offset and absolute (real clips assumed in sync).
@@ -133,7 +133,7 @@ def report(path: str, max_lag: int) -> None:
     print("|---|---|---|---|---|")
     for m in models:
         rs = [x for x in recs if x["model"] == m]
-        for kind in ("-conf", "|off|", "cue"):
+        for kind in ("-conf", "abs-off", "cue"):
             def vals(sel, var, kind=kind):
                 v = [_score(x.get(var), kind, max_lag) for x in sel]
                 return np.array([s for s in v if s is not None], float)
@@ -149,7 +149,7 @@ def report(path: str, max_lag: int) -> None:
                     cells.append("-")
             print(f"| {m} | {kind} | " + " | ".join(cells) + " |")
     print("\n| model | real clips | injected shifts | recovered ±1 (relative to unshifted) | recovered ±1 (absolute) | "
-          "unshifted offset: median, share |off| ≤ 1 | example.avi (published +3) |")
+          "unshifted offset: median, share within ±1 | example.avi (published +3) |")
     print("|---|---|---|---|---|---|---|")
     for m in models:
         rs = [x for x in recs if x["model"] == m and x["kind"] == "real_av" and "recovery" in x]
