@@ -332,7 +332,7 @@ def train_sync_checkpoint(
     out: str | os.PathLike,
     *,
     shared: str | os.PathLike | None = None,
-    steps: int = 600,
+    steps: int = 1000,
     seed: int = 0,
     holdout: int = 0,
     eval_every: int = 0,
