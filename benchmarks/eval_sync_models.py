@@ -33,14 +33,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sync_track_cache import eval_rows, tracks_for  # noqa: E402
+from _sync_track_cache import eval_rows, tracks_for
 
-from avsync import Status  # noqa: E402
-from avsync.evaluation.metrics import roc_auc  # noqa: E402
-from avsync.pipeline import SyncCueParams, sync_cue  # noqa: E402
-from avsync.sync import sync_tracks  # noqa: E402
-from avsync.sync.models import LightASDScorer, make_scorer  # noqa: E402
-from avsync.synth import shift_audio  # noqa: E402
+from avsync import Status
+from avsync.evaluation.metrics import roc_auc
+from avsync.pipeline import SyncCueParams, sync_cue
+from avsync.sync import sync_tracks
+from avsync.sync.models import LightASDScorer, make_scorer
+from avsync.synth import shift_audio
 
 REPO = Path(__file__).resolve().parents[1]
 

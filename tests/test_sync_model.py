@@ -100,10 +100,10 @@ def test_shipped_model_on_grid_clips(shared, no_user_models, one_torch_thread):
 
 @pytest.mark.shared
 def test_cli_train_sync_tiny(shared, tmp_path, one_torch_thread):
+    from avsync_cli.main import cli
     from click.testing import CliRunner
 
     from avsync.encoders.syncnet import load_syncnet
-    from avsync_cli.main import cli
 
     out = tmp_path / "run"
     r = CliRunner().invoke(cli, ["train", "sync", "--out", str(out), "--shared", str(shared), "--tiny", "--holdout", "1"])
