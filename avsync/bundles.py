@@ -245,6 +245,14 @@ def _entries() -> list[Bundle]:
                                "logit of 'mouth region generated or pasted'; Platt calibration stored beside it"),
                "avsync's mouth-region artefact CNN, trained on self-blended GRID crops "
                "(models/artefact-mouth/MODEL_CARD.md)"),
+        Bundle("syncnet-grid", "0.1.0", "syncnet-grid/avsync_syncnet.safetensors",
+               "18875a7e83c8e0b36c67ba5e701c47ca0c207f9623ae65584bb9ca803a9a4780", "Apache-2.0", None,
+               "avsync.encoders.syncnet.SyncNetStyle",
+               InputSpec(sample_rate=16000, fps=25.0, crop_size=(48, 48),
+                         notes="13 MFCC at 100 Hz (int16 scale), 20 per window = 0.2 s <-> 5 gray mouth crops 0..255 "
+                               "(the face tracker's 96² crops resized to 48²); unit embeddings, distance 0..2"),
+               "avsync's own SyncNet-style lip-sync model, trained on 11 GRID sentences (CC-BY 4.0); "
+               "models/syncnet-grid/MODEL_CARD.md"),
     ]
     return out
 

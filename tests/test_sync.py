@@ -202,14 +202,17 @@ def test_syncnet_training_reduces_loss_and_finds_offset(clip, one_torch_thread):
     assert res.status == Status.OK and abs(res.offset_frames - 3) <= 1
 
 
-def test_unknown_model_and_missing_syncnet_weights(synth, monkeypatch):
+def test_unknown_model_and_missing_syncnet_weights(synth, monkeypatch, tmp_path):
+    from avsync import bundles
     from avsync.errors import BundleError, ConfigError
 
     media, track = synth(0.0)
     monkeypatch.delenv("AVSYNC_MODELS_DIR", raising=False)
+    monkeypatch.setenv("AVSYNC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(bundles, "_PACKAGE_MODELS", tmp_path / "no_models")  # as if models/ were not shipped
     with pytest.raises(ConfigError):
         analyze_sync(media, [track], model="nope")
-    with pytest.raises(BundleError, match="no trained SyncNet-style checkpoint"):
+    with pytest.raises(BundleError, match="no SyncNet-style checkpoint found"):
         analyze_sync(media, [track], model="syncnet")
 
 

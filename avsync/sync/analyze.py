@@ -204,7 +204,7 @@ def sync_tracks(
     tracks
         Face tracks (crops + frame indices + valid mask), e.g. from the face tracker.
     model
-        ``"motion"`` (training-free, default), ``"syncnet"`` (our dual encoder; needs ``weights``),
+        ``"motion"`` (training-free, default), ``"syncnet"`` (our dual encoder; default weights: the shipped ``syncnet-grid`` bundle),
         ``"light-asd"`` (public Light-ASD checkpoint; needs face crops), or a scorer object.
     max_lag
         Search range in frames (±).

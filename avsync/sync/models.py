@@ -31,6 +31,7 @@ __all__ = [
     "audio_frame_count",
     "dense_track",
     "make_scorer",
+    "resize_crops",
 ]
 
 ModelName = Literal["motion", "syncnet", "light-asd"]
@@ -72,6 +73,15 @@ def dense_track(track: TrackCrops, which: Literal["mouth", "face"]) -> tuple[np.
     first = int(np.argmax(valid)) if valid.any() else 0
     src[src < 0] = first
     return out[src], valid
+
+
+def resize_crops(crops: np.ndarray, size: int) -> np.ndarray:
+    """``[N, S, S]`` uint8 crops → ``[N, size, size]`` uint8 (bilinear with antialiasing; unchanged if ``S == size``)."""
+    if crops.shape[1:] == (size, size):
+        return crops
+    from avsync.sync.crops import crop_resize
+
+    return crop_resize(crops, (0.0, 0.0, 1.0, 1.0), size)
 
 
 def _shifted(values: np.ndarray, start_frame: int, n: int, lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,6 +160,7 @@ class SyncNetScorer:
     """Our SyncNet-style dual encoder: L2 distance between 5-frame mouth and 0.2 s MFCC embeddings.
 
     The embedding of frame ``k`` sees mouth frames ``[k-2, k+3)`` and the MFCC of the same 0.2 s.
+    Mouth crops are resized to the model's ``config.mouth_size`` (the crop region itself is the tracker's).
     """
 
     model: torch.nn.Module
@@ -163,6 +174,9 @@ class SyncNetScorer:
         from avsync.encoders.syncnet import audio_windows, mouth_windows
 
         mouth, valid, n, m = _mouth_grid(audio, sample_rate, track)
+        size = getattr(getattr(self.model, "config", None), "mouth_size", None)
+        if size is not None:  # the tracker's crops (96²) → the model's input size (48²)
+            mouth = resize_crops(mouth, int(size))
         feats = mfcc(np.asarray(audio, np.float32), sample_rate, pcm_scale=32768.0)
         a_win, a_ok = audio_windows(feats, m)  # [m, 13, 20]
         v_win, v_ok = mouth_windows(torch.from_numpy(mouth), torch.from_numpy(valid))  # [n, 5, S, S]
@@ -236,21 +250,39 @@ class LightASDScorer:
         return -s
 
 
+SYNCNET_BUNDLE = "syncnet-grid"
+"""Registered bundle of the shipped SyncNet-style checkpoint (``models/syncnet-grid``)."""
+
+
 def _resolve_weights(kind: str, weights: str | os.PathLike | None) -> str:
+    """Checkpoint of a learned model: ``weights``, then ``$AVSYNC_MODELS_DIR``, then (syncnet) the shipped bundle.
+
+    For ``syncnet`` a user checkpoint at ``$AVSYNC_MODELS_DIR/syncnet/avsync_syncnet.safetensors`` wins over the
+    bundle, which :func:`avsync.bundles.resolve` finds (``$AVSYNC_MODELS_DIR``, user cache, the package's
+    ``models/``) and verifies against its sha256.
+    """
     if weights is not None:
         return os.fspath(weights)
     names = {"light-asd": ["light-asd/pretrain_AVA_CVPR.model", "pretrain_AVA_CVPR.model"], "syncnet": ["syncnet/avsync_syncnet.safetensors"]}
     root = os.environ.get("AVSYNC_MODELS_DIR")
     if root:
-        for rel in names[kind]:
-            p = os.path.join(root, rel)
-            if os.path.exists(p):
-                return p
+        for d in root.split(os.pathsep):
+            for rel in names[kind]:
+                p = os.path.join(d, rel)
+                if d and os.path.exists(p):
+                    return p
     if kind == "syncnet":
-        raise BundleError(
-            "no trained SyncNet-style checkpoint is shipped yet",
-            hint="train one with avsync.training.sync and pass weights=PATH, or use model='motion'",
-        )
+        from avsync.bundles import resolve
+
+        try:
+            return os.fspath(resolve(SYNCNET_BUNDLE))
+        except BundleError as e:
+            raise BundleError(
+                f"no SyncNet-style checkpoint found: {e.message}",
+                status=e.status,
+                hint="pass weights=PATH (one trained with `avsync train sync`), restore models/syncnet-grid/, "
+                     "or use model='motion'",
+            ) from None
     raise BundleError(
         f"no {kind} checkpoint found",
         hint="pass weights=PATH or put pretrain_AVA_CVPR.model under $AVSYNC_MODELS_DIR/light-asd/",
@@ -265,7 +297,8 @@ def make_scorer(
 ) -> LagScorer:
     """Build a scorer by name (``"motion"``, ``"syncnet"``, ``"light-asd"``) or return ``model`` as is.
 
-    ``weights``: checkpoint path for the learned models (default: ``$AVSYNC_MODELS_DIR``).
+    ``weights``: checkpoint path for the learned models (default: ``$AVSYNC_MODELS_DIR``; for ``syncnet``
+    then the shipped ``syncnet-grid`` bundle, sha256-verified).
     """
     if not isinstance(model, str):
         return model

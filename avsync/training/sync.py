@@ -32,7 +32,24 @@ from avsync.encoders.syncnet import CONTEXT, MFCC_PER_FRAME, SyncNetStyle
 from avsync.features.audio import mfcc
 from avsync.sync.types import TrackCrops
 
-__all__ = ["SyncClip", "SyncTrainConfig", "TrainLog", "clip_from_track", "clips_from_manifest", "sample_batch", "train_sync"]
+__all__ = [
+    "GRID_DIR",
+    "MODEL_FILE",
+    "SyncClip",
+    "SyncTrainConfig",
+    "TrainLog",
+    "clip_from_track",
+    "clips_from_manifest",
+    "grid_files",
+    "sample_batch",
+    "train_sync",
+    "train_sync_checkpoint",
+]
+
+MODEL_FILE = "avsync_syncnet.safetensors"
+"""File name of a checkpoint written by :func:`train_sync_checkpoint` (and of the shipped bundle)."""
+GRID_DIR = "real_av/grid_lipnet"
+"""GRID corpus sentences (CC-BY 4.0) inside the shared data directory."""
 
 
 @dataclass(eq=False)
@@ -78,11 +95,16 @@ class TrainLog:
     accuracy: list[float] = field(default_factory=list)
 
 
-def clip_from_track(media, track: TrackCrops, *, name: str = "") -> SyncClip:
-    """A :class:`SyncClip` from a media and one of its face tracks (mouth crops on a dense span)."""
-    from avsync.sync.models import dense_track
+def clip_from_track(media, track: TrackCrops, *, name: str = "", mouth_size: int | None = None) -> SyncClip:
+    """A :class:`SyncClip` from a media and one of its face tracks (mouth crops on a dense span).
+
+    ``mouth_size``: resize the crops to ``mouth_size``² (the model's input size; the scorer does the same).
+    """
+    from avsync.sync.models import dense_track, resize_crops
 
     mouth, valid = dense_track(track, "mouth")
+    if mouth_size is not None:
+        mouth = resize_crops(mouth, mouth_size)
     return SyncClip(mouth=mouth, valid=valid, audio=media.mono(), sample_rate=media.sample_rate, fps=track.fps,
                     start_frame=track.start_frame, name=name or (media.path or ""))
 
@@ -213,6 +235,7 @@ def train_sync(
     config: SyncTrainConfig | None = None,
     *,
     callback: Callable[[int, float, float], None] | None = None,
+    log: TrainLog | None = None,
 ) -> TrainLog:
     """Train ``model`` in place with the multi-way contrastive loss; returns the per-step log.
 
@@ -226,6 +249,8 @@ def train_sync(
         :class:`SyncTrainConfig`.
     callback
         Called as ``callback(step, loss, accuracy)`` every ``config.log_every`` steps (if > 0).
+    log
+        :class:`TrainLog` to append to (e.g. to read running averages in ``callback``); a new one by default.
     """
     cfg = config or SyncTrainConfig()
     if not clips:
@@ -235,7 +260,7 @@ def train_sync(
     model.to(cfg.device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
-    log = TrainLog()
+    log = log if log is not None else TrainLog()
     for step in range(cfg.steps):
         mouth, feats = sample_batch(clips, cfg, g)
         mouth, feats = mouth.to(cfg.device), feats.to(cfg.device)
@@ -256,6 +281,186 @@ def train_sync(
             callback(step, log.loss[-1], acc)
     model.eval()
     return log
+
+def grid_files(shared: str | os.PathLike | None = None) -> list[str]:
+    """The GRID sentences of the shared data whose manifest licence is CC-BY 4.0, sorted by name.
+
+    ``shared``: the shared directory (or its ``data``), else ``$AVSYNC_SHARED`` or ``../shared``.
+    Raises :class:`~avsync.errors.ConfigError` when no shared data is found.
+    """
+    from avsync.training.spoof_data import shared_data_dir
+
+    data = shared_data_dir(shared)
+    with open(data / "MANIFEST.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    ok = [r["file"] for r in rows if r["file"].startswith(GRID_DIR + "/") and "CC-BY-4.0" in r["license_of_repo"]
+          and "NC" not in r["license_of_repo"]]
+    return [os.fspath(data / f) for f in sorted(ok)]
+
+
+HOLDOUT_SHIFTS = (0, -6, -3, 3, 6)
+
+
+def holdout_offsets(model: SyncNetStyle, items, shifts: Sequence[int] = HOLDOUT_SHIFTS) -> dict:
+    """Offsets found on in-sync clips with the audio shifted by ``shifts`` frames (audio leads video).
+
+    ``items``: ``(name, media, track)`` triples. Returns ``{"syncnet": {...}, "motion": {...}}`` with
+    ``hits`` (offset within ±1 frame of the shift, absolute: the clips are assumed in sync),
+    ``total`` and ``found`` per clip. Leaves ``model`` in eval mode.
+    """
+    from avsync.sync.analyze import sync_tracks
+    from avsync.sync.models import MotionScorer, SyncNetScorer
+    from avsync.synth import shift_audio
+
+    out = {}
+    for name, scorer in (("syncnet", SyncNetScorer(model)), ("motion", MotionScorer())):
+        hits, found = 0, {}
+        for clip_name, media, tr in items:
+            offs = []
+            for s in shifts:
+                r = sync_tracks(shift_audio(media.mono(), s, media.sample_rate, 25.0), media.sample_rate, [tr],
+                                model=scorer)
+                offs.append(r.offset_frames)
+                hits += int(r.offset_frames is not None and abs(r.offset_frames - s) <= 1)
+            found[os.path.basename(clip_name)] = offs
+        out[name] = {"hits": hits, "total": len(shifts) * len(items), "found": found}
+    out["shifts"] = list(shifts)
+    return out
+
+
+def train_sync_checkpoint(
+    out: str | os.PathLike,
+    *,
+    shared: str | os.PathLike | None = None,
+    steps: int = 1000,
+    seed: int = 0,
+    holdout: int = 0,
+    eval_every: int = 0,
+    batch_size: int = 32,
+    lr: float = 2e-3,
+    tiny: bool = False,
+    track_fn: Callable | None = None,
+    say: Callable[[str], None] = print,
+) -> dict:
+    """Train the SyncNet-style model on the GRID sentences of the shared data (CC-BY 4.0) and write it.
+
+    Mouth crops come from the face tracker (:func:`avsync.sync.default_tracks`, resized to the
+    model's 48² input). Writes ``<out>/avsync_syncnet.safetensors`` and ``<out>/training.json``.
+
+    Parameters
+    ----------
+    out
+        Output directory (created).
+    shared
+        Shared data directory (default ``$AVSYNC_SHARED`` or ``../shared``).
+    steps, seed, batch_size, lr
+        Training length, seed, items per batch (each with 9 audio candidates), peak learning rate.
+    holdout
+        Keep the last ``holdout`` clips (by name) out of training and measure offsets on them
+        (audio shifted by 0, ±3, ±6 frames) at the end and every ``eval_every`` steps (if > 0).
+    tiny
+        Smoke test: two training clips, at most 3 steps, batch 4.
+    track_fn
+        ``track_fn(media) -> list[TrackCrops]`` instead of the face tracker.
+
+    Returns
+    -------
+    dict
+        The summary written to ``training.json``.
+    """
+    import time
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from avsync import __version__
+    from avsync.bundles import sha256_file
+    from avsync.encoders.syncnet import SyncNetConfig, save_syncnet
+    from avsync.media import load_media
+    from avsync.sync.analyze import default_tracks
+
+    t0 = time.time()
+    torch.manual_seed(seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = grid_files(shared)
+    if not files:
+        from avsync.errors import ConfigError
+
+        raise ConfigError("no CC-BY GRID clips (real_av/grid_lipnet) in the shared data manifest")
+    if tiny:
+        files = files[: 2 + min(holdout, 1)]
+        holdout = min(holdout, 1)
+        steps, batch_size = min(steps, 3), 4
+    if holdout >= len(files):
+        raise ValueError(f"holdout {holdout} leaves no training clip ({len(files)} clips)")
+    mcfg = SyncNetConfig()
+    track_fn = track_fn or default_tracks
+    items = []
+    for f in files:
+        media = load_media(f)
+        tracks = [t for t in track_fn(media) if t.mouth is not None and t.valid.sum() >= 2 * CONTEXT]
+        if not tracks:
+            say(f"[data] {os.path.basename(f)}: no usable face track, skipped")
+            continue
+        items.append((f, media, max(tracks, key=lambda t: int(t.valid.sum()))))
+    train_items = items[: len(items) - holdout] if holdout else items
+    held = items[len(items) - holdout :] if holdout else []
+    clips = [clip_from_track(m, tr, name=os.path.basename(f), mouth_size=mcfg.mouth_size) for f, m, tr in train_items]
+    say(f"[data] {len(clips)} training clips ({sum(int(c.valid.sum()) for c in clips) / 25:.1f} s of tracked "
+        f"face), {len(held)} held out ({time.time() - t0:.0f} s)")
+    model = SyncNetStyle(mcfg)
+    cfg = SyncTrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                          log_every=eval_every if eval_every else max(1, steps // 20))
+    curve = []
+
+    def callback(step: int, loss: float, acc: float) -> None:
+        k = max(1, cfg.log_every)
+        rec = {"step": step + 1, "loss": float(np.mean(log_ref.loss[-k:])), "top1": float(np.mean(log_ref.accuracy[-k:]))}
+        if held and eval_every and step + 1 < steps:
+            h = holdout_offsets(model, held)
+            model.train()
+            rec["holdout_hits"] = h["syncnet"]["hits"]
+        curve.append(rec)
+        say(f"[train] step {rec['step']:5d}  loss {rec['loss']:.3f}  top-1 of 9 {rec['top1']:.3f}"
+            + (f"  held-out hits {rec['holdout_hits']}" if "holdout_hits" in rec else ""))
+
+    log_ref = TrainLog()
+    t1 = time.time()
+    train_sync(model, clips, cfg, callback=callback, log=log_ref)
+    t_train = time.time() - t1
+    final = holdout_offsets(model, held) if held else None
+    if final:
+        say(f"[holdout] offsets within ±1 frame of the injected shift: syncnet {final['syncnet']['hits']}/"
+            f"{final['syncnet']['total']}, motion {final['motion']['hits']}/{final['motion']['total']}")
+    path = out / MODEL_FILE
+    names = [os.path.basename(f) for f, _, _ in train_items]
+    save_syncnet(model.cpu(), path, extra={
+        "data": "GRID corpus sentences (Cooke et al., CC-BY 4.0), mouth crops from the avsync face tracker",
+        "files": names, "steps": steps, "seed": seed})
+    k = max(1, steps // 10)
+    summary = {
+        "avsync_version": __version__,
+        "class": "avsync.encoders.syncnet.SyncNetStyle",
+        "config": asdict(mcfg),
+        "train_config": {k2: (list(v) if isinstance(v, tuple) else v) for k2, v in asdict(cfg).items()},
+        "data": {"license": "CC-BY-4.0 (GRID corpus, Cooke, Barker, Cunningham & Shao 2006)",
+                 "train_files": names, "holdout_files": [os.path.basename(f) for f, _, _ in held],
+                 "tracked_seconds": round(sum(int(c.valid.sum()) for c in clips) / 25.0, 2),
+                 "crops": "avsync.face.track mouth crops (96², gray) resized to 48²" if track_fn is default_tracks
+                 else "custom track_fn"},
+        "loss_first_last": [float(np.mean(log_ref.loss[:k])), float(np.mean(log_ref.loss[-k:]))],
+        "top1_first_last": [float(np.mean(log_ref.accuracy[:k])), float(np.mean(log_ref.accuracy[-k:]))],
+        "curve": curve,
+        "holdout": final,
+        "seconds": {"data": round(t1 - t0, 1), "train": round(t_train, 1)},
+        "torch_threads": torch.get_num_threads(),
+        "file": MODEL_FILE,
+        "bytes": path.stat().st_size,
+        "sha256": sha256_file(path),
+    }
+    (out / "training.json").write_text(json.dumps(summary, indent=1))
+    say(f"[done] wrote {path} ({summary['bytes'] / 1e6:.2f} MB, sha256 {summary['sha256']}) in {t_train:.0f} s")
+    return summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,203 @@
+"""Compare the sync encoders (motion baseline, Light-ASD, avsync's SyncNet-style model) on clips none was trained on.
+
+Every clip with audio and video under ``../shared/data/real_av`` and ``fake_av`` except the GRID sentences
+(the SyncNet-style model's training data). Face tracks come from the face tracker once per clip (cached as
+.npz in ``--cache``, outside the repository). Per model and real clip: the original audio, the audio advanced
+by ``--shift`` frames (8 = 320 ms, audio leads video), the audio of the next real clip (swapped / dubbed),
+and the injected shifts ``--shifts`` for offset recovery (searched within ±``--recover-lag`` frames).
+Lip-sync fakes are scored on their own audio.
+
+Scores for the ROC-AUCs (higher = more suspicious), all from the :class:`~avsync.sync.SyncResult`:
+``-conf`` (the model's confidence, negated: lips that do not follow the audio; out-of-range results
+keep theirs), ``abs-off`` (absolute offset in
+frames; out of range = max_lag + 1) and ``cue`` (``avsync.pipeline.sync_cue`` with its default parameters,
+which were tuned on the motion model). Offset recovery: the share of shifted runs whose offset is the
+shift ±1 frame, relative to the clip's unshifted offset and absolute (real clips assumed in sync).
+
+    AVSYNC_MODELS_DIR=../shared/weights AVSYNC_SHARED=../shared PYTHONPATH=.:cli \\
+        python benchmarks/eval_sync_models.py --models motion,syncnet,light-asd --out rows.jsonl [--limit N]
+    python benchmarks/eval_sync_models.py --report rows.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _sync_track_cache import eval_rows, tracks_for
+
+from avsync import Status
+from avsync.evaluation.metrics import roc_auc
+from avsync.pipeline import SyncCueParams, sync_cue
+from avsync.sync import sync_tracks
+from avsync.sync.models import LightASDScorer, make_scorer
+from avsync.synth import shift_audio
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _memo_visual(scorer):
+    """Light-ASD: cache the visual encoder's output per crop chunk (the same faces are scored many times)."""
+    model = scorer.model
+    enc = model.encode_visual
+    memo: dict[str, torch.Tensor] = {}
+
+    def encode_visual(x):
+        key = hashlib.sha1(x.detach().cpu().numpy().tobytes()).hexdigest()
+        if key not in memo:
+            memo.clear() if len(memo) > 8 else None
+            memo[key] = enc(x)
+        return memo[key]
+
+    model.encode_visual = encode_visual
+    return scorer
+
+
+def _run(audio, sr, tracks, scorer, fps, max_lag):
+    r = sync_tracks(audio, sr, tracks, model=scorer, fps=fps, max_lag=max_lag)
+    return r, {"status": str(r.status), "offset_frames": r.offset_frames, "confidence": r.confidence,
+               "min_distance": r.min_distance}
+
+
+def evaluate(args) -> None:
+    torch.set_num_threads(1)
+    data = Path(args.shared) / "data"
+    rows = [r for r in eval_rows(data) if "grid_lipnet" not in r["file"]]
+    rows = rows[: args.limit] if args.limit else rows
+    reals = [r for r in rows if r["kind"] == "real_av"]
+    donor = {r["file"]: reals[(i + 1) % len(reals)]["file"] for i, r in enumerate(reals)}
+    shifts = [int(s) for s in args.shifts.split(",")]
+    done = set()
+    out = Path(args.out)
+    if out.exists():
+        done = {(x["file"], x["model"]) for x in map(json.loads, out.read_text().splitlines())}
+    params = SyncCueParams()
+    for name in args.models.split(","):
+        scorer = make_scorer(name, weights=args.syncnet_weights if name == "syncnet" else None)
+        if isinstance(scorer, LightASDScorer):
+            _memo_visual(scorer)
+        for r in rows:
+            if (r["file"], name) in done:
+                continue
+            t0 = time.perf_counter()
+            media, tracks, ff = tracks_for(data, r["file"], Path(args.cache))
+            audio, sr, fps = media.mono(), media.sample_rate, float(media.fps)
+            rec = {"file": r["file"], "kind": r["kind"], "model": name, "face_fraction": ff, "tracks": len(tracks)}
+            variants = [("orig", audio)]
+            if r["kind"] == "real_av":
+                other = tracks_for(data, donor[r["file"]], Path(args.cache))[0].mono()
+                variants += [("shifted", shift_audio(audio, args.shift, sr, fps)),
+                             ("swapped", np.resize(other, len(audio)) if len(other) else np.zeros_like(audio))]
+            for vname, a in variants:
+                res, rec[vname] = _run(a, sr, tracks, scorer, fps, args.max_lag)
+                cue = sync_cue(res, duration=media.duration, face_fraction=ff, params=params)
+                rec[vname]["cue"] = cue.score if cue.status is Status.OK else None
+            if r["kind"] == "real_av" and not args.no_recovery:
+                rec["recovery"] = {str(s): _run(shift_audio(audio, s, sr, fps), sr, tracks, scorer, fps,
+                                                args.recover_lag)[1]["offset_frames"] for s in shifts}
+            rec["seconds"] = round(time.perf_counter() - t0, 2)
+            with open(out, "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+            print(f"{name:10s} {r['file']:60s} off {rec['orig']['offset_frames']} conf "
+                  f"{rec['orig']['confidence']} ({rec['seconds']:.1f} s)", flush=True)
+
+
+def _score(v, kind, max_lag):
+    if v is None:
+        return None
+    if kind == "cue":
+        return v.get("cue")
+    if kind == "-conf":
+        ok = v["status"] in ("ok", "out_of_range") and v["confidence"] is not None
+        return -v["confidence"] if ok else None
+    if v["status"] == "out_of_range":
+        return max_lag + 1
+    if v["status"] != "ok" or v["offset_frames"] is None:
+        return None
+    return abs(v["offset_frames"])
+
+
+def report(path: str, max_lag: int) -> None:
+    recs = [json.loads(x) for x in Path(path).read_text().splitlines() if x.strip()]
+    models = list(dict.fromkeys(x["model"] for x in recs))
+    print("| model | score | real vs swapped audio | real vs +320 ms shift | real vs lip-sync fakes |")
+    print("|---|---|---|---|---|")
+    for m in models:
+        rs = [x for x in recs if x["model"] == m]
+        for kind in ("-conf", "abs-off", "cue"):
+            def vals(sel, var, kind=kind):
+                v = [_score(x.get(var), kind, max_lag) for x in sel]
+                return np.array([s for s in v if s is not None], float)
+
+            real = vals([x for x in rs if x["kind"] == "real_av"], "orig")
+            cells = []
+            for sel, var in ((rs, "swapped"), (rs, "shifted"), ([x for x in rs if x["kind"] == "fake_av"], "orig")):
+                other = vals([x for x in sel if var != "orig" or x["kind"] == "fake_av"], var)
+                if len(real) and len(other):
+                    y = np.r_[np.zeros(len(real)), np.ones(len(other))]
+                    cells.append(f"{roc_auc(y, np.r_[real, other]):.3f} ({len(real)}/{len(other)})")
+                else:
+                    cells.append("-")
+            print(f"| {m} | {kind} | " + " | ".join(cells) + " |")
+    print("\n| model | real clips | injected shifts | recovered ±1 (relative to unshifted) | recovered ±1 (absolute) | "
+          "unshifted offset: median, share within ±1 | example.avi (published +3) |")
+    print("|---|---|---|---|---|---|---|")
+    for m in models:
+        rs = [x for x in recs if x["model"] == m and x["kind"] == "real_av" and "recovery" in x]
+        rel = ab = tot = 0
+        base0 = []
+        for x in rs:
+            rec = {int(k): v for k, v in x["recovery"].items()}
+            b = rec.get(0)
+            if b is not None:
+                base0.append(b)
+            for s, f in rec.items():
+                if s == 0:
+                    continue
+                tot += 1
+                ab += int(f is not None and abs(f - s) <= 1)
+                rel += int(f is not None and b is not None and abs(f - b - s) <= 1)
+        shifts = sorted({int(k) for x in rs for k in x["recovery"]})
+        ex = next((x for x in recs if x["model"] == m and x["file"].endswith("syncnet/example.avi")), None)
+        exs = "-" if ex is None else f"{ex['orig']['offset_frames']} (conf {ex['orig']['confidence']:.3f})" \
+            if ex["orig"]["offset_frames"] is not None else ex["orig"]["status"]
+        b = np.array(base0)
+        med = f"{np.median(b):+.0f}, {np.mean(np.abs(b) <= 1):.0%}" if len(b) else "-"
+        print(f"| {m} | {len(rs)} | {shifts} | {rel}/{tot} ({rel / max(tot, 1):.0%}) | {ab}/{tot} ({ab / max(tot, 1):.0%}) "
+              f"| {med} | {exs} |")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", default=os.environ.get("AVSYNC_SHARED", str(REPO.parent / "shared")))
+    ap.add_argument("--models", default="motion,syncnet,light-asd")
+    ap.add_argument("--syncnet-weights", default=None, help="default: the shipped syncnet-grid bundle")
+    ap.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "avsync_sync_tracks"))
+    ap.add_argument("--out", default="sync_models.jsonl", help="per-clip rows (appended; finished rows are skipped)")
+    ap.add_argument("--shift", type=int, default=8)
+    ap.add_argument("--shifts", default="-15,-10,-5,0,5,10,15")
+    ap.add_argument("--max-lag", type=int, default=15)
+    ap.add_argument("--recover-lag", type=int, default=25)
+    ap.add_argument("--no-recovery", action="store_true")
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--report", default=None, help="only print the tables of a rows file")
+    args = ap.parse_args()
+    if args.report:
+        report(args.report, args.max_lag)
+        return 0
+    evaluate(args)
+    report(args.out, args.max_lag)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

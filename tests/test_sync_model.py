@@ -1,0 +1,131 @@
+"""The shipped SyncNet-style checkpoint (models/syncnet-grid) and the `avsync train sync` recipe."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avsync import bundles
+from avsync.errors import BundleError
+from avsync.media import load_media
+from avsync.results import Status
+from avsync.sync import SyncNetScorer, analyze_sync, default_tracks, make_scorer, sync_tracks
+from avsync.synth import shift_audio
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "models" / "syncnet-grid" / "avsync_syncnet.safetensors"
+
+
+@pytest.fixture
+def no_user_models(monkeypatch, tmp_path):
+    """Only the package's models/ directory is searched."""
+    monkeypatch.delenv("AVSYNC_MODELS_DIR", raising=False)
+    monkeypatch.setenv("AVSYNC_CACHE", str(tmp_path / "cache"))
+
+
+def test_shipped_checkpoint_resolves_through_the_bundle_with_its_sha(no_user_models):
+    from avsync.encoders.syncnet import load_syncnet
+
+    b = bundles.get_bundle("syncnet-grid")
+    assert b.license == "Apache-2.0" and b.url is None
+    path = bundles.resolve("syncnet-grid")
+    assert path.resolve() == SHIPPED.resolve()
+    assert bundles.sha256_file(path) == b.sha256
+    assert SHIPPED.stat().st_size < 5_000_000
+    model = load_syncnet(path)
+    assert model.config.mouth_size == b.input.crop_size[0] == 48
+    card = (SHIPPED.parent / "MODEL_CARD.md").read_text()
+    assert b.sha256 in card
+    info = json.loads((SHIPPED.parent / "training.json").read_text())
+    assert info["sha256"] == b.sha256
+    assert info["data"]["train_files"] and all(f.endswith(".mpg") for f in info["data"]["train_files"])  # GRID only
+    scorer = make_scorer("syncnet")  # found by default
+    assert isinstance(scorer, SyncNetScorer)
+
+
+def test_weights_resolution_order(no_user_models, tmp_path, monkeypatch):
+    from avsync.encoders.syncnet import SyncNetConfig, SyncNetStyle, save_syncnet
+
+    own = save_syncnet(SyncNetStyle(SyncNetConfig(width=8, embed_dim=16)), tmp_path / "own.safetensors")
+    assert make_scorer("syncnet", weights=own).model.config.width == 8  # explicit weights win
+    legacy = tmp_path / "models" / "syncnet"
+    legacy.mkdir(parents=True)
+    shutil.copy(own, legacy / "avsync_syncnet.safetensors")
+    monkeypatch.setenv("AVSYNC_MODELS_DIR", str(tmp_path / "models"))
+    assert make_scorer("syncnet").model.config.width == 8  # a user checkpoint in $AVSYNC_MODELS_DIR wins
+    # a tampered copy of the bundle in $AVSYNC_MODELS_DIR is refused (sha256), not loaded
+    bad = tmp_path / "bad"
+    (bad / "syncnet-grid").mkdir(parents=True)
+    (bad / "syncnet-grid" / "avsync_syncnet.safetensors").write_bytes(SHIPPED.read_bytes()[:-10] + b"0123456789")
+    monkeypatch.setenv("AVSYNC_MODELS_DIR", str(bad))
+    with pytest.raises(BundleError, match="sha256"):
+        make_scorer("syncnet")
+
+
+def test_missing_checkpoint_is_a_clear_bundle_error(no_user_models, monkeypatch, tmp_path):
+    monkeypatch.setattr(bundles, "_PACKAGE_MODELS", tmp_path / "empty")
+    with pytest.raises(BundleError, match="no SyncNet-style checkpoint found") as e:
+        make_scorer("syncnet")
+    assert e.value.status == Status.NOT_FOUND
+
+
+def test_shipped_model_tracks_an_offset_on_a_face_photo(clip, no_user_models, one_torch_thread):
+    # the synthetic photo clip (tracker → 96² mouth crops → resized to 48²), audio leading by 160 ms = 4 frames
+    path = clip("sync_photo_160", face="photo", size=(320, 320), duration=6.0, timbre="vowel", offset_s=0.16)
+    media = load_media(path)
+    res = analyze_sync(media, model="syncnet")
+    assert res.status == Status.OK and res.model == "syncnet", res.summary
+    assert abs(res.offset_frames - 4) <= 1, res.summary
+    tracks = default_tracks(media)
+    moved = sync_tracks(shift_audio(media.mono(), 5, 16000, 25.0), 16000, tracks, model="syncnet")
+    assert moved.status == Status.OK and abs(moved.offset_frames - res.offset_frames - 5) <= 1, moved.summary
+
+
+@pytest.mark.shared
+def test_shipped_model_on_grid_clips(shared, no_user_models, one_torch_thread):
+    # GRID is the training data: the shifts must be recovered exactly there (a pipeline check, not an evaluation)
+    media = load_media(str(shared / "data" / "real_av" / "grid_lipnet" / "bbaf2n.mpg"))
+    tracks = default_tracks(media)
+    scorer = make_scorer("syncnet")
+    found = [sync_tracks(shift_audio(media.mono(), s, 16000, 25.0), 16000, tracks, model=scorer).offset_frames
+             for s in (0, -6, 4)]
+    assert None not in found
+    assert abs(found[0]) <= 1
+    assert abs(found[1] - found[0] + 6) <= 1 and abs(found[2] - found[0] - 4) <= 1
+
+
+@pytest.mark.shared
+def test_cli_train_sync_tiny(shared, tmp_path, one_torch_thread):
+    from avsync_cli.main import cli
+    from click.testing import CliRunner
+
+    from avsync.encoders.syncnet import load_syncnet
+
+    out = tmp_path / "run"
+    r = CliRunner().invoke(cli, ["train", "sync", "--out", str(out), "--shared", str(shared), "--tiny", "--holdout", "1"])
+    assert r.exit_code == 0, r.output
+    info = json.loads((out / "training.json").read_text())
+    assert len(info["data"]["train_files"]) == 2 and len(info["data"]["holdout_files"]) == 1
+    assert all(f.endswith(".mpg") for f in info["data"]["train_files"] + info["data"]["holdout_files"])
+    assert info["holdout"]["syncnet"]["total"] == 5 and len(info["curve"]) == 3
+    assert np.isfinite(info["loss_first_last"]).all()
+    assert load_syncnet(out / "avsync_syncnet.safetensors").config.mouth_size == 48
+    assert info["sha256"] == bundles.sha256_file(out / "avsync_syncnet.safetensors")
+
+
+def test_grid_files_only_lists_cc_by_grid_rows(tmp_path):
+    from avsync.training.sync import grid_files
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "MANIFEST.csv").write_text(
+        "file,license_of_repo\n"
+        "real_av/grid_lipnet/b.mpg,MIT (code); GRID corpus media is CC-BY-4.0 (Cooke et al.)\n"
+        "real_av/grid_lipnet/a.mpg,MIT (code); GRID corpus media is CC-BY-4.0 (Cooke et al.)\n"
+        "real_av/grid_lipnet/x.mpg,CC-BY-NC-4.0\n"
+        "real_av/other/c.mp4,CC-BY-4.0\n")
+    assert [Path(f).name for f in grid_files(tmp_path)] == ["a.mpg", "b.mpg"]
