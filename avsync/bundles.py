@@ -238,7 +238,7 @@ def _entries() -> list[Bundle]:
                                "softmax[:, 0] = P(synthetic)"),
                "avsync's own LFCC-LCNN (experimental: chance level on neural fakes; models/lcnn-spoof/MODEL_CARD.md)"),
         Bundle("artefact-mouth", "0.1.0", "artefact-mouth/artefact_mouth.safetensors",
-               "6e65b111b8d974fab806877bd5f79226a6690ef66cf233ce202d0b19ba248081", "Apache-2.0", None,
+               "19c8549e34559325bc1b489c7fbbf6d9844dd9bd8204da456a70556a689ccb34", "Apache-2.0", None,
                "avsync.artefacts.model.ArtefactNet",
                InputSpec(crop_size=(128, 128),
                          notes="aligned RGB face crop (avsync.artefacts.artefact_crops) in [0, 1], [B, 3, 128, 128]; "

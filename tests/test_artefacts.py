@@ -58,10 +58,12 @@ def test_forgery_changes_only_the_lower_face(photo_crops):
     for _ in range(8):
         forged, mask = ad.forge(img, img, rng)
         assert forged.shape == img.shape and forged.dtype == np.uint8
-        assert mask[:, :4].max() < 0.05 and mask[:, 124:].max() < 0.05  # background beside the face untouched
+        assert mask[:40].max() < 0.05  # eyes untouched
         assert mask[70:100, 50:78].mean() > 0.3  # mouth covered
         diff = np.abs(forged.astype(int) - img.astype(int)).max(axis=2)
         assert diff[mask < 0.002].max() <= 1  # nothing changed outside the mask
+    _, box = ad.forge(img, img, rng, p_box=1.0)  # optional whole-face-box paste: hard edges, eyes included
+    assert box[30:60, 40:88].mean() > 0.5 and box[:, :4].max() < 0.05
     x, y = ad.make_batch([photo_crops[2].images], 8, np.random.default_rng(0))
     assert x.shape == (8, 128, 128, 3) and list(y) == [0, 1] * 4
     x2, _ = ad.make_batch([photo_crops[2].images], 8, np.random.default_rng(0))
