@@ -274,6 +274,17 @@ def _offset_metrics(recs: list[dict], truth: Mapping[str, ManifestRow], tol: int
             "offset_acc_exact": M.offset_accuracy(pred, true, tolerance=0)}
 
 
+def _segment_triples(segments) -> list[list[float]]:
+    """Predicted segments as ``[start, end, score]`` (a task may give them as dicts, like ``Verdict.segments``)."""
+    out = []
+    for seg in segments:
+        if isinstance(seg, dict):
+            out.append([float(seg["start"]), float(seg["end"]), float(seg.get("score") or 0.0)])
+        else:
+            out.append([float(v) for v in seg])
+    return out
+
+
 def summarize(
     records: Sequence[dict[str, Any]], rows: Sequence[ManifestRow], selected: Sequence[ManifestRow], cfg: EvalConfig,
 ) -> list[dict[str, Any]]:
@@ -317,7 +328,7 @@ def summarize(
         sel_reals.update({r.id: r for r in extra})
     add(ALL, sel_fakes, list(sel_reals.values()), pairing)
     if any(r.segments for r in selected) or any(by_id.get(r.id, {}).get("segments") for r in selected):
-        preds = {r.id: by_id[r.id].get("segments") or [] for r in selected if r.id in by_id}
+        preds = {r.id: _segment_triples(by_id[r.id].get("segments") or []) for r in selected if r.id in by_id}
         gt = {r.id: [list(s) for s in r.segments] for r in selected}
         for thr, ap in M.ap_at_iou(preds, gt).items():
             table[-1][f"ap_iou{thr:g}"] = ap
