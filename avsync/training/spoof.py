@@ -311,7 +311,7 @@ def train_loop(net, items: list[Item], cfg: TrainConfig, rng: np.random.Generato
         opt.zero_grad()
         loss.backward()
         opt.step()
-        run.append(float(loss))
+        run.append(float(loss.detach()))
         step += 1
         if step % 25 == 0 or step == 1:
             msg = f"[train] step {step} loss {np.mean(run[-25:]):.4f} ({time.time() - t1:.0f} s)"
