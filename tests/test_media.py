@@ -283,3 +283,17 @@ def test_info_json_roundtrip(clip):
     assert d["schema_version"] == 1 and d["status"] == "ok"
     assert set(d["video"]) >= {"fps", "width", "height", "frames", "vfr"}
     assert set(d["audio"]) >= {"sample_rate", "channels"}
+
+
+def test_frames_only_selected_indices(clip):
+    """``frames(only=...)`` yields exactly those analysis frames, identical to a full pass (VFR too)."""
+    import avsync
+
+    m = avsync.load_media(clip("only_vfr", face="photo", vfr=True, duration=3.0))
+    full = {int(k): img for c in m.frames(chunk_size=7) for k, img in zip(c.indices, c.images)}
+    sel = [0, 3, 4, 10, 37, 70, 74]
+    part = {int(k): img for c in m.frames(chunk_size=3, only=sel) for k, img in zip(c.indices, c.images)}
+    assert sorted(part) == sel and all(np.array_equal(part[k], full[k]) for k in sel)
+    assert {int(k) for c in m.frames(only=sel, start=0.5) for k in c.indices} == {37, 70, 74}
+    arr = avsync.Media.from_arrays(np.zeros((1, 48000), np.float32), 16000, np.stack([full[k] for k in sorted(full)]), 25.0)
+    assert {int(k) for c in arr.frames(only=sel) for k in c.indices} == set(sel)

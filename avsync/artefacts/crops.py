@@ -132,7 +132,8 @@ def artefact_crops(
     geo = {int(track.frames[i]): j for j, i in enumerate(sel)}
     f0, f1 = int(track.frames[sel[0]]), int(track.frames[sel[-1]])
     out, frames = [], []
-    for chunk in media.frames(chunk_size=chunk_size, size=(ww, wh), start=f0 / track.fps, end=(f1 + 1) / track.fps):
+    for chunk in media.frames(chunk_size=chunk_size, size=(ww, wh), start=f0 / track.fps, end=(f1 + 1) / track.fps,
+                              only=wanted.keys()):
         for img, k in zip(chunk.images, chunk.indices):
             k = int(k)
             if k not in wanted:

@@ -10,7 +10,7 @@ respected, and the offset between the streams is reported in :attr:`MediaInfo.av
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import replace
 from typing import Literal
 
@@ -271,6 +271,7 @@ class Media:
         gray: bool = False,
         start: float = 0.0,
         end: float | None = None,
+        only: Collection[int] | None = None,
     ) -> Iterator[FrameChunk]:
         """Yield the video as chunks of constant-rate analysis frames.
 
@@ -288,28 +289,31 @@ class Media:
             Yield ``[N, H, W]`` luma instead of ``[N, H, W, 3]`` RGB.
         start, end
             Time range in seconds on the media timeline.
+        only
+            Yield only these analysis frame indices (the others are decoded — a codec cannot skip
+            them — but not converted or scaled, which is most of the cost of a sparse selection).
         """
         if self.info.video is None:
             raise MediaError(
                 "the input has no video track", status=Status.NO_VIDEO, hint="only voice analysis applies to it"
             )
         if self._frames is not None:
-            yield from self._array_frames(chunk_size, size, gray, start, end)
+            yield from self._array_frames(chunk_size, size, gray, start, end, only)
             return
-        yield from self._decode_frames(chunk_size, size, gray, start, end)
+        yield from self._decode_frames(chunk_size, size, gray, start, end, only)
 
-    def _array_frames(self, chunk_size, size, gray, start, end):
+    def _array_frames(self, chunk_size, size, gray, start, end, only=None):
         n = self._frames.shape[0]
         k0 = max(0, math.ceil(start * self.fps - 1e-6))
         k1 = n if end is None else min(n, math.ceil(end * self.fps - 1e-6))
-        for a in range(k0, k1, chunk_size):
-            b = min(k1, a + chunk_size)
-            imgs = [_convert_array(img, size, gray) for img in self._frames[a:b]]
-            idx = np.arange(a, b)
+        ks = np.arange(k0, k1) if only is None else np.array(sorted(k for k in set(only) if k0 <= k < k1), int)
+        for a in range(0, len(ks), chunk_size):
+            idx = ks[a : a + chunk_size]
+            imgs = [_convert_array(self._frames[i], size, gray) for i in idx]
             t = idx / self.fps
             yield FrameChunk(np.stack(imgs), idx, t, t.copy(), self.fps)
 
-    def _decode_frames(self, chunk_size, size, gray, start, end):
+    def _decode_frames(self, chunk_size, size, gray, start, end, only=None):
         vi = self.info.video
         v_end = vi.start_s + vi.duration_s - self.origin_s
         stop = v_end if end is None else min(end, v_end)
@@ -326,7 +330,11 @@ class Media:
                 entry[2] = _convert_frame(entry[1], size, fmt)
             return entry[2]
 
+        keep = None if only is None else frozenset(int(i) for i in only)
+
         def emit(entry):
+            if keep is not None and k not in keep:
+                return
             img = convert(entry)
             if buf[0] is None:
                 buf[0] = np.empty((chunk_size, *img.shape), np.uint8)
