@@ -60,8 +60,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     data = Path(args.shared) / "data"
-    rows = [r for r in csv.DictReader(open(data / "MANIFEST.csv"))
-            if r["kind"] in ("real_av", "fake_av") and r["video_fps"] and not r["file"].startswith(EXCLUDE)]
+    with open(data / "MANIFEST.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh)
+                if r["kind"] in ("real_av", "fake_av") and r["video_fps"] and not r["file"].startswith(EXCLUDE)]
     scorer = ArtefactScorer(weights=args.models_dir)
     out = []
     for cond in args.perturb.split(","):

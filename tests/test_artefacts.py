@@ -125,9 +125,8 @@ def test_analyze_fuses_the_artefact_cue(clip):
 
 
 def test_cli_artefacts_json(clip):
-    from click.testing import CliRunner
-
     from avsync_cli.main import cli
+    from click.testing import CliRunner
 
     path = clip("art_photo", face="photo", size=(480, 360), duration=3.0)
     res = CliRunner().invoke(cli, ["artefacts", "--json", path, "missing.mp4"])

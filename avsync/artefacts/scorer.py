@@ -17,7 +17,7 @@ from avsync.artefacts.crops import ArtefactCrops, artefact_crops
 from avsync.errors import AvsyncError, BundleError
 from avsync.results import Serializable, Status
 
-__all__ = ["ArtefactResult", "ArtefactScorer", "ArtefactWindow", "DEFAULT_ARTEFACT_MODEL"]
+__all__ = ["DEFAULT_ARTEFACT_MODEL", "ArtefactResult", "ArtefactScorer", "ArtefactWindow"]
 
 DEFAULT_ARTEFACT_MODEL = "artefact-mouth"
 MIN_FACE_PX = 48.0
@@ -185,7 +185,7 @@ class ArtefactScorer:
                 break
             start += self.hop_s
         return ArtefactResult(Status.OK, self.probability(lg), self.threshold, tuple(wins), track_id, self.model,
-                              self.model_sha256, int(len(lg)), face_px)
+                              self.model_sha256, len(lg), face_px)
 
     # ------------------------------------------------------------------ media
     def __call__(self, media, faces=None) -> ArtefactResult:
@@ -203,7 +203,7 @@ class ArtefactScorer:
             if main is None:
                 return ArtefactResult(Status.NO_FACE, threshold=self.threshold, model=self.model,
                                       model_sha256=self.model_sha256, message="no face track of 1 s or more")
-            step = max(1, int(round(main.fps / self.sample_fps)))
+            step = max(1, round(main.fps / self.sample_fps))
             crops = artefact_crops(media, main, size=self.crop_size, step=step)
         except AvsyncError as e:
             return ArtefactResult(e.status, threshold=self.threshold, model=self.model,

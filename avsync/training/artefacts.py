@@ -205,7 +205,7 @@ def train_artefacts(cfg: TrainConfig, say=print) -> dict:
         "crop_size": cfg.size,
         "steps": step,
         "minutes": round((time.time() - t0) / 60, 2),
-        "calibration": {"a": a, "b": b, "calib_auc": auc, "n": int(len(cal_y))},
+        "calibration": {"a": a, "b": b, "calib_auc": auc, "n": len(cal_y)},
         "train_files": [str(Path(f).relative_to(data)) for f in train_files],
         "calib_files": [str(Path(f).relative_to(data)) for f in calib_files],
         "config": meta_cfg,
