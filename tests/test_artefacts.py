@@ -133,6 +133,8 @@ def test_cli_artefacts_json(clip):
     assert res.exit_code == 1, res.output
     out = json.loads(res.output)
     assert out[0]["status"] == "ok" and out[1]["status"] == "not_found"
+    text = CliRunner().invoke(cli, ["artefacts", path])
+    assert text.exit_code == 0 and f"{path}: ok  mouth region:" in text.output
 
 
 def test_training_recipe_tiny(shared, tmp_path, one_torch_thread):

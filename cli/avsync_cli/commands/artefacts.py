@@ -43,7 +43,14 @@ def command(files, as_json, threshold, sample_fps, device, models_dir) -> None:
     else:
         for f, r in results:
             click.echo(f"{f}: {r.status.value}  {r.summary}")
-            flagged = [w for w in r.windows if w.score is not None and w.score >= r.threshold]
-            if flagged:
-                click.echo("    windows with artefacts: " + ", ".join(f"{w.start:.0f}–{w.end:.0f} s" for w in flagged))
+            spans: list[list[float]] = []
+            for w in r.windows:  # overlapping flagged windows merge into one span
+                if w.score is None or w.score < r.threshold:
+                    continue
+                if spans and w.start <= spans[-1][1]:
+                    spans[-1][1] = max(spans[-1][1], w.end)
+                else:
+                    spans.append([w.start, w.end])
+            if spans:
+                click.echo("    artefacts in: " + ", ".join(f"{a:.0f}–{b:.0f} s" for a, b in spans))
     sys.exit(exit_code_for(r.status for _, r in results))
