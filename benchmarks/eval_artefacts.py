@@ -25,9 +25,8 @@ import torch
 
 from avsync import load_media
 from avsync.artefacts import ArtefactScorer
-from avsync.evaluation.metrics import roc_auc
 from avsync.evaluation.perturb import apply_perturbation
-from avsync.training.artefacts import TRAIN_SOURCES
+from avsync.training.artefacts import TRAIN_SOURCES, auc_neg_pos
 
 EXCLUDE = TRAIN_SOURCES + ("real_av/usr_lrs3/",)
 
@@ -42,12 +41,6 @@ def family(row: dict) -> str:
     if "wav2lip" in label or "hyperlips" in label:
         return "lip-sync (Wav2Lip, HyperLips)"
     return "portrait animation (SadTalker, Hallo)"
-
-
-def _auc(neg, pos) -> float:
-    if not len(neg) or not len(pos):
-        return float("nan")
-    return float(roc_auc(np.r_[np.zeros(len(neg)), np.ones(len(pos))], np.r_[neg, pos]))
 
 
 def main() -> None:
@@ -100,7 +93,7 @@ def report(out: list[dict], threshold: float) -> None:
             fk = [o for o in rows if o["family"] in members]
             fs = np.array([o["score"] for o in fk])
             fw = np.concatenate([o["windows"] for o in fk]) if fk else np.zeros(0)
-            print(f"{cond:12s} {fam:40s} {len(fk):3d} {_auc(rs, fs):9.3f} {_auc(rw, fw):8.3f} {np.mean(fs >= threshold) if len(fs) else float('nan'):8.1%}")
+            print(f"{cond:12s} {fam:40s} {len(fk):3d} {auc_neg_pos(rs, fs):9.3f} {auc_neg_pos(rw, fw):8.3f} {np.mean(fs >= threshold) if len(fs) else float('nan'):8.1%}")
         skipped = [o for o in out if o["condition"] == cond and o["score"] is None]
         if skipped:
             print(f"{cond:12s} not scored: " + ", ".join(f"{Path(o['file']).name} ({o['status']})" for o in skipped))

@@ -16,6 +16,7 @@ import numpy as np
 from avsync.artefacts.crops import ArtefactCrops, artefact_crops
 from avsync.errors import AvsyncError, BundleError
 from avsync.results import Serializable, Status
+from avsync.timebase import SlidingWindow
 
 __all__ = ["DEFAULT_ARTEFACT_MODEL", "ArtefactResult", "ArtefactScorer", "ArtefactWindow"]
 
@@ -118,23 +119,22 @@ class ArtefactScorer:
         import torch
 
         from avsync.artefacts.model import ArtefactNet
-        from avsync.bundles import get_bundle, load_state_dict, resolve, sha256_file
+        from avsync.bundles import get_bundle, load_state_dict
 
         self.model = model
         bundle = get_bundle(model)
-        path = resolve(bundle, path=weights, allow_download=allow_download)
-        self.model_sha256 = sha256_file(path)
-        sd = load_state_dict(bundle, path=weights, allow_download=allow_download)
+        sd = load_state_dict(bundle, path=weights, allow_download=allow_download)  # resolved and sha256-verified
+        self.model_sha256 = bundle.sha256
         calib = sd.pop("calibration", None)
         if calib is None:
-            raise BundleError(f"{path}: no calibration tensor in the artefact checkpoint")
+            raise BundleError(f"bundle {model!r}: no calibration tensor in the artefact checkpoint")
         self.a, self.b = (float(v) for v in calib)
         width = int(sd["blocks.0.weight"].shape[0])
         self.net = ArtefactNet(width=width)
         try:
             self.net.load_state_dict(sd, strict=True)
         except RuntimeError as e:
-            raise BundleError(f"{path} does not fit ArtefactNet: {e}") from None
+            raise BundleError(f"bundle {model!r} does not fit ArtefactNet: {e}") from None
         self.crop_size = int(bundle.input.crop_size[0]) if bundle.input.crop_size else 128
         self.device = device
         self.net.to(device).eval()
@@ -163,27 +163,23 @@ class ArtefactScorer:
 
     def score_crops(self, crops: ArtefactCrops, *, duration: float | None = None, track_id: int | None = None) -> ArtefactResult:
         """Score already-cut crops (see :func:`~avsync.artefacts.artefact_crops`)."""
-        face_px = float(np.median(crops.face_px)) if len(crops) else None
         if len(crops) == 0:
             return ArtefactResult(Status.NO_FACE, threshold=self.threshold, model=self.model,
                                   model_sha256=self.model_sha256, message="no face frames to score")
-        if face_px is not None and face_px < MIN_FACE_PX:
+        face_px = float(np.median(crops.face_px))
+        if face_px < MIN_FACE_PX:
             return ArtefactResult(Status.NO_FACE, threshold=self.threshold, track_id=track_id, model=self.model,
                                   model_sha256=self.model_sha256, face_px=face_px,
                                   message=f"the face is too small ({face_px:.0f} px wide) to judge its mouth region")
         lg = self.logits(crops.images)
         t = crops.times
         end = float(duration) if duration is not None else float(t[-1] + 1.0 / crops.fps)
+        grid = SlidingWindow(self.window_s, self.hop_s)
         wins = []
-        start = 0.0
-        while True:
-            stop = min(start + self.window_s, end)
-            sel = (t >= start) & (t < stop)
-            wins.append(ArtefactWindow(round(start, 3), round(stop, 3),
+        for a, b in grid.bounds(end, partial=True):
+            sel = (t >= a) & (t < b)
+            wins.append(ArtefactWindow(round(float(a), 3), round(float(b), 3),
                                        self.probability(lg[sel]) if sel.any() else None, int(sel.sum())))
-            if stop >= end - 1e-9:
-                break
-            start += self.hop_s
         return ArtefactResult(Status.OK, self.probability(lg), self.threshold, tuple(wins), track_id, self.model,
                               self.model_sha256, len(lg), face_px)
 

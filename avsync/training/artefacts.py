@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,10 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from avsync.training import artefact_data as ad
+from avsync.training.spoof import fit_platt
+from avsync.training.sync import GRID_DIR, grid_files
 
 MODEL_FILE = "artefact_mouth.safetensors"
-TRAIN_SOURCES = ("real_av/grid_lipnet/",)
-"""Manifest path prefixes whose media licence (CC-BY 4.0, GRID corpus) allows training shipped models."""
+TRAIN_SOURCES = (GRID_DIR + "/",)
+"""Manifest path prefixes of the training clips (GRID corpus, CC-BY 4.0; :func:`grid_files` checks the licence)."""
 
 
 @dataclass
@@ -52,13 +53,6 @@ class TrainConfig:
     cache: str | None = None
     tiny: bool = False
     log: list = field(default_factory=list)
-
-
-def training_files(data: Path) -> list[Path]:
-    """Real clips under the shared ``data`` directory whose licence allows training (sorted)."""
-    with open(data / "MANIFEST.csv", newline="") as fh:
-        files = [r["file"] for r in csv.DictReader(fh) if r["kind"] == "real_av" and r["file"].startswith(TRAIN_SOURCES)]
-    return [data / f for f in sorted(files)]
 
 
 def _crops(path: Path, cache: Path, size: int) -> np.ndarray:
@@ -95,29 +89,13 @@ def _photo_crops(cache: Path, size: int) -> list[np.ndarray]:
     return [c for c in out if len(c)]
 
 
-def _auc(neg: np.ndarray, pos: np.ndarray) -> float:
+def auc_neg_pos(neg, pos) -> float:
+    """ROC-AUC of scores ``pos`` (label 1) against ``neg`` (label 0); NaN when either is empty."""
     from avsync.evaluation.metrics import roc_auc
 
-    return float(roc_auc(np.concatenate([np.zeros(len(neg)), np.ones(len(pos))]), np.concatenate([neg, pos])))
-
-
-def _platt(logits: np.ndarray, labels: np.ndarray, *, l2: float = 1e-3) -> tuple[float, float]:
-    """Fit ``P = sigmoid(a * logit + b)`` (ridge-regularised log-loss, L-BFGS)."""
-    from scipy.optimize import minimize
-
-    x, y = logits.astype(np.float64), labels.astype(np.float64)
-    mu, sd = float(x.mean()), float(x.std() + 1e-6)
-    z = (x - mu) / sd
-
-    def loss(w):
-        u = w[0] * z + w[1]
-        p = 1 / (1 + np.exp(-u))
-        val = np.mean(np.logaddexp(0, u) - y * u) + l2 * w[0] ** 2
-        g = np.array([np.mean((p - y) * z) + 2 * l2 * w[0], np.mean(p - y)])
-        return val, g
-
-    w = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B").x
-    return float(w[0] / sd), float(w[1] - w[0] * mu / sd)
+    if not len(neg) or not len(pos):
+        return float("nan")
+    return float(roc_auc(np.r_[np.zeros(len(neg)), np.ones(len(pos))], np.r_[neg, pos]))
 
 
 def train_artefacts(cfg: TrainConfig, say=print) -> dict:
@@ -135,7 +113,7 @@ def train_artefacts(cfg: TrainConfig, say=print) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cfg.cache) if cfg.cache else out / "cache"
-    files = training_files(data)
+    files = [Path(f) for f in grid_files(data)]
     if cfg.tiny:
         files = files[:3]
     if len(files) <= cfg.n_calib_clips:
@@ -184,15 +162,15 @@ def train_artefacts(cfg: TrainConfig, say=print) -> dict:
         step += 1
         if step % 100 == 0:
             lg = predict(cal_x)
-            auc = _auc(lg[cal_y == 0], lg[cal_y == 1])
+            auc = auc_neg_pos(lg[cal_y == 0], lg[cal_y == 1])
             entry = {"step": step, "minutes": round((time.time() - t0) / 60, 2),
                      "loss": round(float(np.mean(losses[-100:])), 4), "calib_auc": round(auc, 4)}
             cfg.log.append(entry)
             say(json.dumps(entry))
 
     lg = predict(cal_x)
-    a, b = _platt(lg, cal_y)
-    auc = _auc(lg[cal_y == 0], lg[cal_y == 1])
+    a, b = fit_platt(lg, cal_y)
+    auc = auc_neg_pos(lg[cal_y == 0], lg[cal_y == 1])
     meta_cfg = {k: v for k, v in asdict(cfg).items() if k != "log"}
     stopped_by_time = step < max_steps
     if stopped_by_time:
