@@ -21,6 +21,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+def shared_root() -> Path | None:
+    """The shared data root (holding ``data/MANIFEST.csv``): ``$AVSYNC_SHARED``, ``../shared`` or ``/work/shared``."""
+    cand = os.environ.get("AVSYNC_SHARED")
+    for p in ([Path(cand)] if cand else []) + [REPO.parent / "shared", Path("/work/shared")]:
+        if (p / "data" / "MANIFEST.csv").exists():
+            return p
+    return None
+
+
 def timeit(fn: Callable[[], object], *, repeat: int = 3, warmup: int = 0) -> float:
     """Best wall-clock time of ``repeat`` calls in seconds (after ``warmup`` untimed calls)."""
     for _ in range(warmup):

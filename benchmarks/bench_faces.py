@@ -30,19 +30,14 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from _common import shared_root
 
 import avsync
 from avsync.face import track
 
 DEFAULT_CLIPS = ["real_av/hyperlips/MEAD_M003-007.mp4", "real_av/wav2lip-gfpgan/kim_7s_raw.mp4"]
-
-
-def shared_root() -> Path | None:
-    cand = os.environ.get("AVSYNC_SHARED")
-    for p in ([Path(cand)] if cand else []) + [REPO.parent / "shared", Path("/work/shared")]:
-        if (p / "data" / "MANIFEST.csv").exists():
-            return p
-    return None
 
 
 def transcode(src: str, dst: Path, height: int) -> Path:

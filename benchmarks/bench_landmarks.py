@@ -32,20 +32,15 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from _common import shared_root
 
 import avsync
 from avsync.face import track
 from avsync.face.landmarks import LANDMARKERS, get_landmarker
 
 DEFAULT_CLIPS = ["real_av/visualvoice/noisy_restaurant.mp4", "real_av/grid_lipnet/bbaf2n.mpg"]
-
-
-def shared_root() -> Path | None:
-    cand = os.environ.get("AVSYNC_SHARED")
-    for p in ([Path(cand)] if cand else []) + [REPO.parent / "shared", Path("/work/shared")]:
-        if (p / "data" / "MANIFEST.csv").exists():
-            return p
-    return None
 
 
 def run(media, landmarks, seconds):
