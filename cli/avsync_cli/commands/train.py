@@ -22,18 +22,22 @@ def command() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, default=1, show_default=True, help="torch CPU threads.")
 @click.option("--n-tts", type=int, default=700, show_default=True, help="TTS utterances generated for training.")
+@click.option("--n-neural", type=int, default=400, show_default=True,
+              help="Neural TTS (Kokoro) utterances generated for training (0: none).")
+@click.option("--neural-share", type=float, default=0.35, show_default=True,
+              help="Share of the fake examples in a batch drawn from neural TTS.")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Where generated training data is kept (default OUT/cache); reused when present.")
 @click.option("--paired", type=float, default=0.0, show_default=True,
               help="Share of each batch made of (real, its copy-synthesis) pairs cropped alike.")
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
-def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, cache, paired, tiny) -> None:
+def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neural_share, cache, paired, tiny) -> None:
     """Build training data (real speech of training speakers, TTS and vocoder fakes made here, codec and
     channel augmentation), train the LCNN, calibrate on held-out speakers, write the safetensors."""
     from avsync.training.spoof import TrainConfig, train_spoof
 
     cfg = TrainConfig(out=out, shared=shared, minutes=minutes, max_steps=max_steps, seed=seed, threads=threads,
-                      n_tts=n_tts, cache=cache, paired=paired, tiny=tiny)
+                      n_tts=n_tts, n_neural=n_neural, neural_share=neural_share, cache=cache, paired=paired, tiny=tiny)
     summary = train_spoof(cfg, say=warn)
     click.echo(f"{out}: {summary['steps']} steps, threshold {summary['calibration']['threshold']:.3f}")
 
