@@ -22,9 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def shared_root() -> Path | None:
-    """The shared data root (holding ``data/MANIFEST.csv``): ``$AVSYNC_SHARED``, ``../shared`` or ``/work/shared``."""
+    """The shared data root (holding ``data/MANIFEST.csv``): ``$AVSYNC_SHARED`` or ``../shared`` (next to the repository)."""
     cand = os.environ.get("AVSYNC_SHARED")
-    for p in ([Path(cand)] if cand else []) + [REPO.parent / "shared", Path("/work/shared")]:
+    for p in ([Path(cand)] if cand else []) + [REPO.parent / "shared"]:
         if (p / "data" / "MANIFEST.csv").exists():
             return p
     return None

@@ -1,4 +1,4 @@
-"""Done-when check of issue 3: ``avsync faces --json`` on every single-speaker real clip of
+"""Face-track coverage on real clips: ``avsync faces --json`` on every single-speaker real clip of
 ../shared/data gives one dominant track covering >= 95 % of the frames.
 
 Usage::
@@ -17,16 +17,19 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _common import shared_root  # noqa: E402
+
 NOT_SINGLE_FACE = {"real_av/usr_lrs3/example_mouthroi.avi", "real_av/usr_lrs3/example.wav"}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shared", default=os.environ.get("AVSYNC_SHARED", str(REPO.parent / "shared")))
+    ap.add_argument("--shared", default=None, help="shared root (default: $AVSYNC_SHARED or ../shared)")
     args = ap.parse_args()
-    shared = Path(args.shared)
-    if not (shared / "data" / "MANIFEST.csv").exists():
-        shared = Path("/work/shared")
+    shared = Path(args.shared) if args.shared else shared_root()
+    if shared is None or not (shared / "data" / "MANIFEST.csv").exists():
+        sys.exit("no shared data: set AVSYNC_SHARED or pass --shared (the folder holding data/MANIFEST.csv)")
     with open(shared / "data" / "MANIFEST.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     files = sorted({r["file"] for r in rows if r["kind"] == "real_av" and r["video_resolution"]} - NOT_SINGLE_FACE)

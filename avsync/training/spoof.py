@@ -5,6 +5,8 @@ One call, :func:`train_spoof`, does everything offline and reproducibly (seeded)
 1. builds the data (:mod:`avsync.training.spoof_data`): real speech of the ``train`` and ``calib``
    speakers read from the shared data, fakes made here (TTS engines + copy-synthesis of those same
    speakers), each clip in several random channels (codecs, noise, reverb, band-limiting);
+   Optionally (``n_neural > 0``, the ``train`` extra installed) neural TTS fakes from Kokoro-82M
+   (:class:`spoof_data.KokoroTTS`), which get their own share (``neural_share``) of the fake draws;
 2. trains the LCNN on random 1.28 s crops, classes balanced, fake families balanced;
 3. fits Platt scaling on the held-out ``calib`` speakers (never on evaluation files) and picks the
    threshold so that at most ``target_fpr`` of the calib real clips are flagged;
@@ -44,7 +46,7 @@ class TrainConfig:
     crop: int = 20480
     lr: float = 2e-3
     n_tts: int = 700
-    n_neural: int = 400
+    n_neural: int = 0
     neural_share: float = 0.35
     aug_real: int = 3
     aug_fake: int = 3

@@ -22,8 +22,8 @@ def command() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, default=1, show_default=True, help="torch CPU threads.")
 @click.option("--n-tts", type=int, default=700, show_default=True, help="TTS utterances generated for training.")
-@click.option("--n-neural", type=int, default=400, show_default=True,
-              help="Neural TTS (Kokoro) utterances generated for training (0: none).")
+@click.option("--n-neural", type=int, default=0, show_default=True,
+              help="Neural TTS (Kokoro-82M) utterances generated for training; 0: none (the shipped model).")
 @click.option("--neural-share", type=float, default=0.35, show_default=True,
               help="Share of the fake examples in a batch drawn from neural TTS.")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=str), default=None,
