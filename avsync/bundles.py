@@ -105,6 +105,11 @@ class Bundle(Serializable):
         ``(package, relative path)`` when the bytes ship inside a pip-installable package.
     install_hint
         How to get the file when it has no URL (e.g. a pip command).
+    requires
+        Bundles loaded first, into the same network, whose tensors this file overrides (a head trained
+        on top of a frozen public checkpoint ships only the head).
+    threshold
+        Default decision threshold on the model's probability (the calibrated operating point).
     """
 
     name: str
@@ -118,6 +123,8 @@ class Bundle(Serializable):
     description: str = ""
     python_package: tuple[str, str] | None = None
     install_hint: str = ""
+    requires: tuple[str, ...] = ()
+    threshold: float = 0.5
 
 
 def _gh(repo: str, commit: str, path: str) -> str:
@@ -236,7 +243,8 @@ def _entries() -> list[Bundle]:
                InputSpec(sample_rate=16000, window_samples=64600,
                          notes="mono float waveform in [-1, 1]; logits [spoof, bona fide], calibrated: "
                                "softmax[:, 0] = P(synthetic)"),
-               "avsync's own LFCC-LCNN (experimental: chance level on neural fakes; models/lcnn-spoof/MODEL_CARD.md)"),
+               "avsync's own LFCC-LCNN (experimental: chance level on neural fakes; models/lcnn-spoof/MODEL_CARD.md)",
+               threshold=0.754883),  # metadata "threshold" of the file
         Bundle("artefact-mouth", "0.1.0", "artefact-mouth/artefact_mouth.safetensors",
                "19c8549e34559325bc1b489c7fbbf6d9844dd9bd8204da456a70556a689ccb34", "Apache-2.0", None,
                "avsync.artefacts.model.ArtefactNet",

@@ -167,3 +167,58 @@ def test_cli_spoof_json_and_timeline(shared, tmp_path, monkeypatch):
     assert {"start", "end", "score"} <= out[0]["windows"][0].keys()
     assert out[1]["status"] == "not_found"
     assert tl.read_text().splitlines()[0] == "file,channel,start,end,speech,score"
+
+
+def test_head_bundle_loads_over_its_base_checkpoint(tmp_path, monkeypatch):
+    """A bundle with ``requires`` (a head fitted on a frozen public checkpoint) loads the base weights
+    first and overrides only its own tensors; its threshold becomes the scorer's default."""
+    import hashlib
+
+    from safetensors.torch import save_file
+
+    from avsync import BundleError, bundles
+    from avsync.spoof import models as sm
+
+    torch.manual_seed(1)
+    base_net = AASIST(AASISTConfig.light())
+    base_sd = {k: v.contiguous() for k, v in base_net.state_dict().items()}
+    head_sd = {"out_layer.weight": torch.randn_like(base_sd["out_layer.weight"]),
+               "out_layer.bias": torch.tensor([0.25, 0.0])}
+    models = tmp_path / "models"
+    (models / "b").mkdir(parents=True)
+    (models / "h").mkdir()
+    save_file(base_sd, str(models / "b" / "base.safetensors"))
+    save_file(head_sd, str(models / "h" / "head.safetensors"))
+    sha = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()
+    base = Bundle("t-base", "1", "b/base.safetensors", sha(models / "b" / "base.safetensors"), "MIT", None, "test",
+                  InputSpec(16000, 64600))
+    head = Bundle("t-head", "1", "h/head.safetensors", sha(models / "h" / "head.safetensors"), "MIT", None, "test",
+                  InputSpec(16000, 64600), requires=("t-base",), threshold=0.8)
+    monkeypatch.setitem(bundles.REGISTRY, "t-base", base)
+    monkeypatch.setitem(bundles.REGISTRY, "t-head", head)
+    monkeypatch.setitem(sm.SPOOF_MODELS, "t-head", lambda: AASIST(AASISTConfig.light()))
+    monkeypatch.setenv("AVSYNC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("AVSYNC_MODELS_DIR", raising=False)
+    monkeypatch.setattr(sm, "_CACHE", {})
+
+    m = sm.load_spoof_model("t-head", weights=str(models))
+    got = m.net.state_dict()
+    assert torch.equal(got["out_layer.weight"], head_sd["out_layer.weight"])
+    assert torch.equal(got["out_layer.bias"], head_sd["out_layer.bias"])
+    other = [k for k in base_sd if not k.startswith("out_layer.")]
+    assert other and all(torch.equal(got[k], base_sd[k]) for k in other)
+    assert m.threshold == 0.8
+    assert SpoofScorer(m, vad=False).threshold == 0.8
+    assert SpoofScorer(m, vad=False, threshold=0.3).threshold == 0.3
+
+    # a models directory holding only the base checkpoint: the head is looked up where avsync ships it
+    (models / "h" / "head.safetensors").unlink()
+    sm._CACHE.clear()
+    with pytest.raises(BundleError, match="t-head"):
+        sm.load_spoof_model("t-head", weights=str(models))
+    # a tampered base is refused even though the head is fine
+    save_file(head_sd, str(models / "h" / "head.safetensors"))
+    (models / "b" / "base.safetensors").write_bytes(b"not the weights")
+    sm._CACHE.clear()
+    with pytest.raises(BundleError, match=base.sha256):
+        sm.load_spoof_model("t-head", weights=str(models))

@@ -6,13 +6,14 @@ benchmarks).
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from avsync.bundles import Bundle, get_bundle, load_state_dict
+from avsync.bundles import Bundle, find, get_bundle, load_state_dict
 from avsync.errors import BundleError
 
 __all__ = ["DEFAULT_MODEL", "SPOOF_MODELS", "SpoofModel", "load_spoof_model"]
@@ -94,6 +95,11 @@ class SpoofModel:
         return int(self.bundle.input.window_samples or 64600)
 
     @property
+    def threshold(self) -> float:
+        """The model's default decision threshold on :meth:`predict` (its calibrated operating point)."""
+        return float(self.bundle.threshold)
+
+    @property
     def sample_rate(self) -> int:
         return int(self.bundle.input.sample_rate or 16000)
 
@@ -155,7 +161,16 @@ def load_spoof_model(
         if key in _CACHE:
             return _CACHE[key]
         bundle = get_bundle(name)
-        sd = load_state_dict(bundle, path=weights, allow_download=allow_download)
+        sd = {}
+        own = weights
+        if bundle.requires:  # a head trained on a frozen public checkpoint: load the checkpoint first
+            is_dir = weights is not None and os.path.isdir(weights)
+            for base in bundle.requires:
+                sd.update(load_state_dict(get_bundle(base), path=weights if is_dir else None,
+                                          allow_download=allow_download))
+            if is_dir and find(bundle, path=weights) is None:
+                own = None  # a models directory holding only the checkpoint: the head ships with avsync
+        sd.update(load_state_dict(bundle, path=own, allow_download=allow_download))
         net = SPOOF_MODELS[name]()
         try:
             net.load_state_dict(sd, strict=True)

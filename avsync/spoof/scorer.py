@@ -208,7 +208,8 @@ class SpoofScorer:
     aggregation
         ``"mean"`` (speech-weighted), ``"max"`` or ``"median"`` of window scores.
     threshold
-        ``flagged`` is ``score >= threshold``.
+        ``flagged`` is ``score >= threshold``; default: the model's calibrated operating point
+        (:attr:`SpoofModel.threshold`, 0.5 for the public checkpoints).
     speaker
         Add speaker-consistency evidence per channel (GE2E).
     reference
@@ -231,7 +232,7 @@ class SpoofScorer:
         min_speech_s: float = 0.5,
         min_duration_s: float = 1.0,
         aggregation: Aggregation = "mean",
-        threshold: float = 0.5,
+        threshold: float | None = None,
         speaker: bool = False,
         reference: str | os.PathLike | np.ndarray | None = None,
         weights: str | None = None,
@@ -253,7 +254,8 @@ class SpoofScorer:
             batch_size = 1 if str(device).startswith("cpu") else 16
         self.batch_size, self.device, self.use_vad = int(batch_size), device, vad
         self.min_speech_fraction, self.min_speech_s, self.min_duration_s = min_speech_fraction, min_speech_s, min_duration_s
-        self.aggregation, self.threshold = aggregation, threshold
+        self.aggregation = aggregation
+        self.threshold = float(self.model.threshold if threshold is None else threshold)
         self.speaker = speaker or reference is not None
         self._vad = None
         self._encoder = None

@@ -57,7 +57,12 @@ def pull(names, all_, dest) -> None:
     from avsync import AvsyncError, bundles
 
     code = 0
-    for name in _names(names, all_):
+    todo: list[str] = []
+    for name in _names(names, all_):  # a head's base checkpoint(s) first
+        for n in (*getattr(bundles.REGISTRY.get(name), "requires", ()), name):
+            if n not in todo:
+                todo.append(n)
+    for name in todo:
         try:
             b = bundles.get_bundle(name)
             have = bundles.find(b, path=dest) if dest else bundles.find(b)
