@@ -18,7 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _common import shared_root  # noqa: E402
+from _common import shared_root
 
 NOT_SINGLE_FACE = {"real_av/usr_lrs3/example_mouthroi.avi", "real_av/usr_lrs3/example.wav"}
 

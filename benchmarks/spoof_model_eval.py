@@ -84,7 +84,8 @@ REAL_FPR = ["librispeech_heldout", "fsdd_heldout", "klettres", "yourtts_gt", "yo
 
 
 def make_scorer(spec: str, weights: str | None):
-    """``lcnn:PATH`` → our model; ``public:NAME`` → a public checkpoint through avsync.spoof.models."""
+    """``lcnn:PATH`` → our model; ``public:NAME`` → a public checkpoint through avsync.spoof.models;
+    ``head:PATH`` → a head fitted by ``avsync train spoof --head`` on its (frozen) public checkpoint."""
     import torch
 
     kind, _, arg = spec.partition(":")
@@ -99,6 +100,19 @@ def make_scorer(spec: str, weights: str | None):
                 return torch.softmax(net(torch.from_numpy(w)), 1)[:, 0].numpy()
 
         return prob, thr
+    if kind == "head":  # a spoof_head.safetensors of `avsync train spoof --head NAME`, over its base checkpoint
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        from avsync.spoof.models import load_spoof_model
+
+        with safe_open(arg, "pt") as fh:
+            meta = fh.metadata() or {}
+        m = load_spoof_model(meta["base"], weights=weights)
+        if m.bundle.sha256 != meta.get("base_sha256"):
+            raise SystemExit(f"{arg} was fitted on another {meta['base']!r} checkpoint")
+        m.net.load_state_dict({**m.net.state_dict(), **load_file(arg)})
+        return (lambda w: m.predict(w)), float(meta.get("threshold", 0.5))
     if kind == "public":
         from avsync.spoof.models import load_spoof_model
 
@@ -109,7 +123,7 @@ def make_scorer(spec: str, weights: str | None):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", required=True, help="lcnn:PATH or public:NAME")
+    ap.add_argument("--model", required=True, help="lcnn:PATH, public:NAME or head:PATH")
     ap.add_argument("--weights", default=None, help="models dir for public checkpoints (e.g. ../shared/weights)")
     ap.add_argument("--shared", default=None, help="shared root (default $AVSYNC_SHARED or ../shared)")
     ap.add_argument("--json", default=None, help="write per-file scores and the table here")

@@ -59,6 +59,12 @@ class TrainConfig:
     threads: int = 1
     cache: str | None = None
     tiny: bool = False
+    head: str | None = None
+    """Fit a calibrated head on this frozen public checkpoint (:mod:`avsync.training.spoof_head`)
+    instead of training the LCNN."""
+    weights: str | None = None
+    """Models directory or file of the ``head`` checkpoint (default: the bundle resolver)."""
+    head_aug_share: float = 0.5
     log: list = field(default_factory=list)
 
 
@@ -146,6 +152,30 @@ def build_neural(split: str, cfg: TrainConfig, rng: np.random.Generator, *, say=
             say(f"  [{split}] Kokoro {j + 1}/{n} ({time.time() - t0:.0f} s)")
     say(f"  [{split}] Kokoro: {len(out)} clips, {sum(i.wave.size for i in out) / sd.SR:.0f} s ({time.time() - t0:.0f} s)")
     return out
+
+
+def clean_items(split: str, cfg: TrainConfig, cache: Path, *, say=print) -> list[Item]:
+    """The clean clips of ``split`` (real, TTS and copy-synthesis fakes, then the neural TTS fakes when
+    ``cfg.n_neural > 0``), read from ``cache`` or built and saved there (seeded by ``cfg.seed``)."""
+    f = cache / f"{split}_base{'_tiny' if cfg.tiny else ''}_seed{cfg.seed}.npz"
+    if f.exists():
+        base = _load_items(f)
+        say(f"[data] {split}: {len(base)} clean clips from cache {f}")
+    else:
+        say(f"[data] building {split} ...")
+        base = build_split(split, cfg, np.random.default_rng([cfg.seed, 1 if split == "train" else 2]), say=say)
+        _save_items(f, base)
+    if cfg.n_neural > 0:
+        fn = cache / f"{split}_neural{'_tiny' if cfg.tiny else ''}_n{cfg.n_neural}_seed{cfg.seed}.npz"
+        if fn.exists():
+            neural = _load_items(fn)
+            say(f"[data] {split}: {len(neural)} neural TTS clips from cache {fn}")
+        else:
+            neural = build_neural(split, cfg, np.random.default_rng([cfg.seed, 5 if split == "train" else 6]), say=say)
+            if neural:
+                _save_items(fn, neural)
+        base = base + neural
+    return base
 
 
 def augment_items(base: list[Item], cfg: TrainConfig, rng: np.random.Generator) -> list[Item]:
@@ -398,24 +428,7 @@ def train_spoof(cfg: TrainConfig, *, say=print) -> dict:
     t0 = time.time()
     data = {}
     for split in ("train", "calib"):
-        f = cache / f"{split}_base{'_tiny' if cfg.tiny else ''}_seed{cfg.seed}.npz"
-        if f.exists():
-            base = _load_items(f)
-            say(f"[data] {split}: {len(base)} clean clips from cache {f}")
-        else:
-            say(f"[data] building {split} ...")
-            base = build_split(split, cfg, np.random.default_rng([cfg.seed, 1 if split == "train" else 2]), say=say)
-            _save_items(f, base)
-        if cfg.n_neural > 0:
-            fn = cache / f"{split}_neural{'_tiny' if cfg.tiny else ''}_n{cfg.n_neural}_seed{cfg.seed}.npz"
-            if fn.exists():
-                neural = _load_items(fn)
-                say(f"[data] {split}: {len(neural)} neural TTS clips from cache {fn}")
-            else:
-                neural = build_neural(split, cfg, np.random.default_rng([cfg.seed, 5 if split == "train" else 6]), say=say)
-                if neural:
-                    _save_items(fn, neural)
-            base = base + neural
+        base = clean_items(split, cfg, cache, say=say)
         data[split] = augment_items(base, cfg, np.random.default_rng([cfg.seed, 3 if split == "train" else 4]))
         say(f"[data] {split}: {len(data[split])} clips after augmentation ({time.time() - t0:.0f} s)")
     t_data = time.time() - t0

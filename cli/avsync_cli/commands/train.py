@@ -30,14 +30,30 @@ def command() -> None:
               help="Where generated training data is kept (default OUT/cache); reused when present.")
 @click.option("--paired", type=float, default=0.0, show_default=True,
               help="Share of each batch made of (real, its copy-synthesis) pairs cropped alike.")
+@click.option("--head", default=None, metavar="NAME",
+              help="Instead of the LCNN, fit a calibrated output layer on this frozen public checkpoint "
+                   "(e.g. aasist-asvspoof5); writes spoof_head.safetensors.")
+@click.option("--weights", type=click.Path(exists=True, path_type=str), default=None,
+              help="Models directory or file of the --head checkpoint (default: the bundle resolver).")
+@click.option("--head-aug-share", type=float, default=0.5, show_default=True,
+              help="--head: share of the training clips that also get one channel-augmented copy.")
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
-def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neural_share, cache, paired, tiny) -> None:
+def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neural_share, cache, paired, head,
+          weights, head_aug_share, tiny) -> None:
     """Build training data (real speech of training speakers, TTS and vocoder fakes made here, codec and
-    channel augmentation), train the LCNN, calibrate on held-out speakers, write the safetensors."""
+    channel augmentation), train the LCNN (or, with --head, a head on a frozen public checkpoint),
+    calibrate on held-out speakers, write the safetensors."""
     from avsync.training.spoof import TrainConfig, train_spoof
 
     cfg = TrainConfig(out=out, shared=shared, minutes=minutes, max_steps=max_steps, seed=seed, threads=threads,
-                      n_tts=n_tts, n_neural=n_neural, neural_share=neural_share, cache=cache, paired=paired, tiny=tiny)
+                      n_tts=n_tts, n_neural=n_neural, neural_share=neural_share, cache=cache, paired=paired,
+                      head=head, weights=weights, head_aug_share=head_aug_share, tiny=tiny)
+    if head:
+        from avsync.training.spoof_head import train_spoof_head
+
+        summary = train_spoof_head(cfg, say=warn)
+        click.echo(f"{out}: head on {head}, threshold {summary['calibration']['threshold']:.3f}")
+        return
     summary = train_spoof(cfg, say=warn)
     click.echo(f"{out}: {summary['steps']} steps, threshold {summary['calibration']['threshold']:.3f}")
 
