@@ -232,24 +232,30 @@ def random_crop(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(y, -1, 1)
 
 
+def stacked_windows(waves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``(windows [W, WINDOW], owner [W])``: every clip's :func:`clip_windows`, stacked, and the index of
+    the clip each window belongs to."""
+    wins = [clip_windows(w) for w in waves]
+    owner = np.concatenate([np.full(len(ws), k) for k, ws in enumerate(wins)])
+    return np.concatenate(wins), owner
+
+
+def per_clip_mean(values: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """Mean of the per-window ``values`` (``[W]`` or ``[W, D]``) over each clip's windows → ``[n]`` / ``[n, D]``."""
+    return np.stack([values[owner == k].mean(0) for k in range(n)])
+
+
 def clip_raw_scores(net, waves: list[np.ndarray], *, batch: int = 16) -> np.ndarray:
     """Raw score of each clip: mean over its :func:`clip_windows` of :meth:`SpoofLCNN.raw_score`."""
     import torch
 
-    wins, owner = [], []
-    for k, w in enumerate(waves):
-        ws = clip_windows(w)
-        wins.append(ws)
-        owner += [k] * len(ws)
-    allw = np.concatenate(wins)
-    owner = np.array(owner)
+    allw, owner = stacked_windows(waves)
     z = []
     net.eval()
     with torch.inference_mode():
         for i in range(0, len(allw), batch):
             z.append(net.raw_score(torch.from_numpy(allw[i:i + batch])).numpy())
-    z = np.concatenate(z)
-    return np.array([z[owner == k].mean() for k in range(len(waves))])
+    return per_clip_mean(np.concatenate(z), owner, len(waves))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from avsync.training import spoof_data as sd
-from avsync.training.spoof import Item, TrainConfig, clean_items, clip_windows, eer, fit_platt
+from avsync.training.spoof import Item, TrainConfig, clean_items, eer, fit_platt, per_clip_mean, stacked_windows
 
 HEAD_FILE = "spoof_head.safetensors"
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
@@ -48,17 +48,11 @@ def head_items(base: list[Item], split: str, cfg: TrainConfig) -> list[Item]:
 
 
 def hidden_vectors(net, waves: list[np.ndarray], *, batch: int = 16, say=print, tag: str = "") -> tuple[np.ndarray, np.ndarray]:
-    """``(H [N, D], p [N])``: each clip's mean hidden vector over its :func:`clip_windows` and the mean
+    """``(H [N, D], p [N])``: each clip's mean hidden vector over its windows (:func:`stacked_windows`) and the mean
     probability of the network's own head."""
     import torch
 
-    wins, owner = [], []
-    for k, w in enumerate(waves):
-        ws = clip_windows(w)
-        wins.append(ws)
-        owner += [k] * len(ws)
-    allw = np.concatenate(wins)
-    owner = np.array(owner)
+    allw, owner = stacked_windows(waves)
     hs, ps = [], []
     t0 = time.time()
     with torch.inference_mode():
@@ -68,13 +62,8 @@ def hidden_vectors(net, waves: list[np.ndarray], *, batch: int = 16, say=print, 
             ps.append(torch.softmax(logits.float(), 1)[:, 0].numpy())
             if (i // batch) % 20 == 0:
                 say(f"  [{tag}] hidden vectors {i}/{len(allw)} windows ({time.time() - t0:.0f} s)")
-    h_all, p_all = np.concatenate(hs), np.concatenate(ps)
     n = len(waves)
-    cnt = np.bincount(owner, minlength=n)[:, None]
-    H = np.zeros((n, h_all.shape[1]))
-    np.add.at(H, owner, h_all)
-    P = np.bincount(owner, weights=p_all, minlength=n) / cnt[:, 0]
-    return H / cnt, P
+    return per_clip_mean(np.concatenate(hs), owner, n), per_clip_mean(np.concatenate(ps), owner, n)
 
 
 def sample_weights(labels: np.ndarray, families: np.ndarray, neural_share: float) -> np.ndarray:
@@ -161,11 +150,10 @@ def train_spoof_head(cfg: TrainConfig, *, say=print) -> dict:
     a, b = fit_platt(zc, yca)
     p = 1 / (1 + np.exp(-(a * zc + b)))
     thr = float(max(0.5, np.quantile(p[yca == 0], 1 - cfg.target_fpr)))
-    base_p = Pca
     calib = {
         "l2": l2, "platt_a": a, "platt_b": b, "threshold": thr,
         "calib_eer_all": eer(zc[yca == 0], zc[yca == 1]),
-        "calib_eer_base_head": eer(base_p[yca == 0], base_p[yca == 1]),
+        "calib_eer_base_head": eer(Pca[yca == 0], Pca[yca == 1]),
         "calib_fpr_at_threshold": float((p[yca == 0] >= thr).mean()),
         "calib_tpr_at_threshold": float((p[yca == 1] >= thr).mean()),
         "calib_eer_by_family": {f: eer(zc[yca == 0], zc[fca == f]) for f in sorted(set(fca[yca == 1]))},
