@@ -150,7 +150,8 @@ def build_neural(split: str, cfg: TrainConfig, rng: np.random.Generator, *, say=
             out.append(Item(y, 1, "tts:kokoro"))
         if (j + 1) % 100 == 0:
             say(f"  [{split}] Kokoro {j + 1}/{n} ({time.time() - t0:.0f} s)")
-    say(f"  [{split}] Kokoro: {len(out)} clips, {sum(i.wave.size for i in out) / sd.SR:.0f} s ({time.time() - t0:.0f} s)")
+    secs = sum(i.wave.size for i in out) / sd.SR
+    say(f"  [{split}] Kokoro: {len(out)} clips, {secs:.0f} s ({time.time() - t0:.0f} s)")
     return out
 
 

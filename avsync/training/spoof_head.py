@@ -47,7 +47,9 @@ def head_items(base: list[Item], split: str, cfg: TrainConfig) -> list[Item]:
     return out
 
 
-def hidden_vectors(net, waves: list[np.ndarray], *, batch: int = 16, say=print, tag: str = "") -> tuple[np.ndarray, np.ndarray]:
+def hidden_vectors(
+    net, waves: list[np.ndarray], *, batch: int = 16, say=print, tag: str = ""
+) -> tuple[np.ndarray, np.ndarray]:
     """``(H [N, D], p [N])``: each clip's mean hidden vector over its windows (:func:`stacked_windows`) and the mean
     probability of the network's own head."""
     import torch
