@@ -324,3 +324,15 @@ def test_head_recipe_fits_folds_and_reloads(tmp_path, monkeypatch):
     y = np.array([i.label for i in items])
     assert p[y == 1].mean() > p[y == 0].mean()
     assert np.mean(p[y == 0] >= thr) <= 0.25
+
+
+def test_cli_train_head_rejects_unfit_models(tmp_path, capsys):
+    """``--head`` on a model without a hidden-vector output layer, or an unknown one, is a clear error."""
+    from avsync_cli.main import main
+
+    for name, msg in (("lcnn-spoof", "AASIST-family"), ("nosuch", "unknown spoof model")):
+        with pytest.raises(SystemExit) as e:
+            main(["train", "spoof", "--out", str(tmp_path / name), "--head", name])
+        err = capsys.readouterr().err
+        assert e.value.code != 0 and msg in err, err
+        assert "internal error" not in err and "Traceback" not in err

@@ -109,6 +109,7 @@ def train_spoof_head(cfg: TrainConfig, *, say=print) -> dict:
     from safetensors.torch import save_file
 
     from avsync import __version__
+    from avsync.errors import ConfigError
     from avsync.spoof.models import load_spoof_model
 
     torch.set_num_threads(cfg.threads)
@@ -119,7 +120,8 @@ def train_spoof_head(cfg: TrainConfig, *, say=print) -> dict:
     model = load_spoof_model(cfg.head, weights=cfg.weights)
     net = model.net
     if not hasattr(net, "forward_features") or not hasattr(net, "out_layer"):
-        raise ValueError(f"{cfg.head!r} has no linear output layer on a hidden vector (AASIST family only)")
+        raise ConfigError(f"--head {cfg.head!r}: the model has no linear output layer on a hidden vector",
+                          hint="choose an AASIST-family checkpoint: aasist, aasist-l or aasist-asvspoof5")
     t0 = time.time()
     feats = {}
     for split in ("train", "calib"):
