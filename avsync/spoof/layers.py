@@ -11,7 +11,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["max_pool_last", "max_pool_2d", "SincFilterBank", "ResidualBlock2d", "GraphAttention", "HeteroGraphAttention", "TopKGraphPool"]
+__all__ = [
+    "conv2d_single_channel", "fold_batchnorm", "max_pool_last", "max_pool_2d", "SincFilterBank", "ResidualBlock2d",
+    "GraphAttention", "HeteroGraphAttention", "TopKGraphPool",
+]
 
 
 def _hz_to_mel(hz):
@@ -71,6 +74,10 @@ class ResidualBlock2d(nn.Module):
 
     Notes
     -----
+    In eval mode (``fast_inference``, the default) ``bn2`` is folded into the first convolution,
+    one-channel inputs are convolved as a matrix product and the pooling is a strided maximum:
+    the same function, about 1.6x faster on CPU.
+
     As in the public code that trained these checkpoints, the pre-activation ``bn1`` + SELU of a
     non-first block is computed on a discarded branch: the first convolution reads the block input
     directly. ``bn1`` is kept only so that the checkpoints load; it does not affect the output.
@@ -85,6 +92,7 @@ class ResidualBlock2d(nn.Module):
         if not (rawgat and first):
             self.conv1 = nn.Conv2d(in_ch, out_ch, kernel_size=(2, 3), padding=(1, 1))
         self._conv_name = "conv_1" if (rawgat and first) else "conv1"
+        self.fast_inference = True  # False: eval mode runs the plain layers (benchmarks' baseline)
         self.bn2 = nn.BatchNorm2d(out_ch)
         self.conv2 = nn.Conv2d(out_ch, out_ch, kernel_size=(2, 3), padding=(0, 1))
         self.conv_downsample = (
@@ -92,22 +100,66 @@ class ResidualBlock2d(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = getattr(self, self._conv_name)(x)
-        out = self.conv2(F.selu(self.bn2(out)))
-        skip = x if self.conv_downsample is None else self.conv_downsample(x)
-        return max_pool_last(out + skip, 3)
+        conv = getattr(self, self._conv_name)
+        down = self.conv_downsample
+        if self.training or not self.fast_inference:  # the layers as published
+            out = self.conv2(F.selu(self.bn2(conv(x))))
+            skip = x if down is None else down(x)
+            return F.max_pool2d(out + skip, (1, 3))
+        # inference: bn2 folded into the convolution (one pass less over the largest tensors), and
+        # single-channel inputs convolved as one matrix product (oneDNN is slow on them)
+        conv_fn = conv2d_single_channel if x.shape[1] == 1 else F.conv2d
+        out = F.selu(conv_fn(x, *fold_batchnorm(conv, self.bn2), padding=conv.padding), inplace=True)
+        out = self.conv2(out)
+        skip = x if down is None else conv_fn(x, down.weight, down.bias, padding=down.padding)
+        return max_pool_last(out.add_(skip), 3)
+
+
+def conv2d_single_channel(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                          padding: tuple[int, int]) -> torch.Tensor:
+    """``F.conv2d`` of a one-channel input ``[B, 1, H, W]`` (stride 1) as a matrix product.
+
+    The ``kh * kw`` shifted copies of the input times the ``[kh * kw, C_out]`` weights: the same
+    sums, about 2–3x faster than oneDNN's convolution on CPU; the result is channels-last.
+    """
+    c_out, _, kh, kw = weight.shape
+    ph, pw = padding
+    xp = F.pad(x[:, 0], (pw, pw, ph, ph))  # [B, H + 2ph, W + 2pw]
+    h, w = xp.shape[1] - kh + 1, xp.shape[2] - kw + 1
+    patches = torch.stack([xp[:, i : i + h, j : j + w] for i in range(kh) for j in range(kw)], dim=-1)
+    wt = weight.reshape(c_out, kh * kw).t()
+    y = patches.reshape(-1, kh * kw) @ wt if bias is None else torch.addmm(bias, patches.reshape(-1, kh * kw), wt)
+    return y.view(x.shape[0], h, w, c_out).permute(0, 3, 1, 2)
+
+
+def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias of ``bn(conv(x))`` as one convolution (``bn`` with its running statistics)."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    return conv.weight * scale.view(-1, 1, 1, 1), (bias - bn.running_mean) * scale + bn.bias
 
 
 def max_pool_last(x: torch.Tensor, k: int) -> torch.Tensor:
-    """``max_pool2d(x, (1, k))`` (floor mode) as a reshape + max: same values, several times faster on CPU."""
+    """``max_pool2d(x, (1, k))`` (floor mode) as the maximum of ``k`` strided views.
+
+    Same values as the pooling layer; several times faster on CPU, and the result keeps the
+    input's memory format (channels-last stays channels-last for the next convolution).
+    """
     t = x.shape[-1] // k * k
-    return x[..., :t].unflatten(-1, (-1, k)).amax(dim=-1)
+    out = x[..., 0:t:k]
+    for i in range(1, k):
+        out = torch.maximum(out, x[..., i:t:k])
+    return out
 
 
 def max_pool_2d(x: torch.Tensor, k: int) -> torch.Tensor:
-    """``max_pool2d(x, (k, k))`` (floor mode) over the last two axes as reshapes + max."""
-    f = x.shape[-2] // k * k
-    return max_pool_last(x[..., :f, :], k).unflatten(-2, (-1, k)).amax(dim=-2)
+    """``max_pool2d(x, (k, k))`` (floor mode) over the last two axes, as strided maxima."""
+    y = max_pool_last(x, k)
+    f = y.shape[-2] // k * k
+    out = y[..., 0:f:k, :]
+    for i in range(1, k):
+        out = torch.maximum(out, y[..., i:f:k, :])
+    return out
 
 
 def _pairwise_products(x: torch.Tensor) -> torch.Tensor:
