@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
 
 from avsync.spoof.nets import AASIST, AASISTConfig, RawGATST, spoof_probability
 
@@ -78,3 +79,58 @@ def test_spoof_probability_polarity():
 def test_rawgat_rejects_unknown_fusion():
     with pytest.raises(ValueError):
         RawGATST("sum")
+
+
+# ------------------------------------------------------------------ inference fast paths
+def _random_bn(bn: torch.nn.BatchNorm2d, g: torch.Generator) -> None:
+    c = bn.num_features
+    with torch.no_grad():
+        bn.weight.copy_(1 + 0.3 * torch.randn(c, generator=g))
+        bn.bias.copy_(0.3 * torch.randn(c, generator=g))
+        bn.running_mean.copy_(0.5 * torch.randn(c, generator=g))
+        bn.running_var.copy_(0.5 + torch.rand(c, generator=g))
+
+
+@pytest.mark.parametrize("in_ch,out_ch,first,rawgat", [(1, 32, True, False), (32, 32, False, False),
+                                                        (32, 64, False, False), (1, 32, True, True)])
+def test_residual_block_inference_path_equals_the_layers(in_ch, out_ch, first, rawgat):
+    """Eval mode folds bn2 into the convolution, convolves one-channel inputs as a matrix product
+    and pools with strided maxima: the same function as the plain layers."""
+    from avsync.spoof.layers import ResidualBlock2d
+
+    g = torch.Generator().manual_seed(in_ch + out_ch + rawgat)
+    block = ResidualBlock2d(in_ch, out_ch, first=first, rawgat=rawgat).eval()
+    _random_bn(block.bn2, g)
+    x = torch.randn(2, in_ch, 7, 50, generator=g)
+    conv = block.conv_1 if (rawgat and first) else block.conv1
+    ref = block.conv2(F.selu(block.bn2(conv(x))))
+    ref = F.max_pool2d(ref + (x if block.conv_downsample is None else block.conv_downsample(x)), (1, 3))
+    with torch.inference_mode():
+        got = block(x)
+        got_cl = block(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got_cl, ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("padding", [(0, 0), (1, 1), (0, 1)])
+@pytest.mark.parametrize("kernel", [(2, 3), (1, 3)])
+def test_single_channel_convolution_equals_conv2d(padding, kernel):
+    from avsync.spoof.layers import conv2d_single_channel
+
+    g = torch.Generator().manual_seed(1)
+    x, w, b = torch.randn(3, 1, 6, 40, generator=g), torch.randn(8, 1, *kernel, generator=g), torch.randn(8, generator=g)
+    torch.testing.assert_close(conv2d_single_channel(x, w, b, padding), F.conv2d(x, w, b, padding=padding))
+    torch.testing.assert_close(conv2d_single_channel(x, w, None, padding), F.conv2d(x, w, padding=padding))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_strided_max_pools_equal_max_pool2d(channels_last):
+    from avsync.spoof.layers import max_pool_2d, max_pool_last
+
+    x = torch.randn(2, 4, 11, 37, generator=torch.Generator().manual_seed(2))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    assert torch.equal(max_pool_last(x, 3), F.max_pool2d(x, (1, 3)))
+    assert torch.equal(max_pool_2d(x, 3), F.max_pool2d(x, (3, 3)))
+    if channels_last:
+        assert max_pool_last(x, 3).is_contiguous(memory_format=torch.channels_last)
