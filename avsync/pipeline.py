@@ -259,6 +259,9 @@ class Detector:
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
     models_dir, allow_download
         Where model bundles are looked up first, and whether a missing bundle may be downloaded.
+    precision
+        Inference precision of the voice model, ``"float32"`` or ``"bfloat16"`` (faster; see
+        :class:`avsync.spoof.SpoofScorer`).
     sync_params
         How sync results become probabilities.
     """
@@ -273,6 +276,7 @@ class Detector:
     device: str = "cpu"
     models_dir: str | os.PathLike | None = None
     allow_download: bool = False
+    precision: str = "float32"
     sync_params: SyncCueParams = field(default_factory=SyncCueParams)
     _spoof_scorer: Any = field(default=None, init=False, repr=False)
     _artefact_scorer: Any = field(default=None, init=False, repr=False)
@@ -316,6 +320,7 @@ class Detector:
                 reference=self.reference,
                 weights=None if self.models_dir is None else os.fspath(self.models_dir),
                 allow_download=self.allow_download,
+                precision=self.precision,
             )
         return self._spoof_scorer
 

@@ -79,6 +79,23 @@ def test_short_input_is_tiled_and_sub_second_is_too_short(tiny_model):
     assert r.status is Status.TOO_SHORT and r.score is None and "0.60 s" in r.message
 
 
+def test_short_speech_is_scored_with_a_warning(tiny_model):
+    short = SpoofScorer(tiny_model, vad=False)(Media.from_arrays(_noise(1.5), SR))
+    assert short.status is Status.OK and any("only 1.5 s of speech" in w for w in short.warnings)
+    longer = SpoofScorer(tiny_model, vad=False)(Media.from_arrays(_noise(2.5), SR))
+    assert longer.status is Status.OK and not any("of speech" in w for w in longer.warnings)
+
+
+def test_bfloat16_precision_is_close_and_recorded(tiny_model):
+    x = Media.from_arrays(_noise(9.0, seed=5), SR)
+    a = SpoofScorer(tiny_model, vad=False)(x)
+    b = SpoofScorer(tiny_model, vad=False, precision="bfloat16")(x)
+    assert (a.precision, b.precision) == ("float32", "bfloat16")
+    np.testing.assert_allclose([w.score for w in b.windows], [w.score for w in a.windows], atol=0.02)
+    with pytest.raises(ValueError, match="precision"):
+        SpoofScorer(tiny_model, precision="float16")
+
+
 def test_window_options(tiny_model):
     with pytest.raises(ValueError, match="at most"):
         SpoofScorer(tiny_model, window_s=5.0)
@@ -167,6 +184,12 @@ def test_cli_spoof_json_and_timeline(shared, tmp_path, monkeypatch):
     assert {"start", "end", "score"} <= out[0]["windows"][0].keys()
     assert out[1]["status"] == "not_found"
     assert tl.read_text().splitlines()[0] == "file,channel,start,end,speech,score"
+    fast = CliRunner().invoke(cli, ["spoof", str(f), "--model", "aasist-l", "--json", "--precision", "bfloat16"])
+    assert fast.exit_code == 0, fast.output
+    got = json.loads(fast.output)[0]
+    assert got["precision"] == "bfloat16" and abs(got["score"] - out[0]["score"]) < 0.05
+    bad = CliRunner().invoke(cli, ["spoof", str(f), "--precision", "float16"])
+    assert bad.exit_code == 2 and "float16" in bad.output
 
 
 def test_head_bundle_loads_over_its_base_checkpoint(tmp_path, monkeypatch):

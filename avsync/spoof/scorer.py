@@ -37,12 +37,17 @@ from avsync.errors import AvsyncError, MediaError
 from avsync.media import Media, load_media
 from avsync.results import Serializable, Status
 from avsync.speaker.evidence import SpeakerEvidence
-from avsync.spoof.models import DEFAULT_MODEL, SpoofModel, load_spoof_model
+from avsync.spoof.models import DEFAULT_MODEL, Precision, SpoofModel, check_precision, load_spoof_model
 from avsync.timebase import DEFAULT_SAMPLE_RATE, samples_to_seconds, seconds_to_samples
 
 __all__ = ["SpoofWindow", "ChannelSpoof", "SpoofResult", "SpoofScorer", "score_spoof", "window_starts", "write_timeline"]
 
 Aggregation = Literal["mean", "max", "median"]
+
+SHORT_SPEECH_S = 2.0
+"""Channels with less speech than this are scored with a warning: the default model flags real
+speech more often when it is short (LibriSpeech crops of 0.5 / 1 / 1.5 / 2 s: 10.7 / 4.0 / 1.3 / 0 %
+flagged; docs/spoof.md)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,8 @@ class SpoofResult(Serializable):
         on 16 kHz wideband speech and are unreliable on it.
     clipped
         More than 0.1 % of samples at full scale.
+    precision
+        Inference precision of the network (``float32`` or ``bfloat16``).
     """
 
     status: Status
@@ -126,6 +133,7 @@ class SpoofResult(Serializable):
     clipped: bool = False
     warnings: tuple[str, ...] = ()
     message: str = ""
+    precision: str = "float32"
 
     def write_timeline(self, path: str | os.PathLike) -> str:
         """Write the windows as CSV (see :func:`write_timeline`)."""
@@ -217,6 +225,9 @@ class SpoofScorer:
         implies ``speaker``.
     weights, allow_download
         Explicit weights path / models directory, and permission to download missing bundles.
+    precision
+        ``"float32"`` (default) or ``"bfloat16"`` (faster on CPUs with AVX-512 BF16/AMX and on
+        GPUs; scores move by ~1e-3), see :data:`avsync.spoof.models.PRECISIONS`.
     """
 
     def __init__(
@@ -237,7 +248,10 @@ class SpoofScorer:
         reference: str | os.PathLike | np.ndarray | None = None,
         weights: str | None = None,
         allow_download: bool = False,
+        precision: Precision = "float32",
     ):
+        check_precision(precision)
+        self.precision = precision
         if aggregation not in ("mean", "max", "median"):
             raise ValueError(f"aggregation must be 'mean', 'max' or 'median', got {aggregation!r}")
         self.model = model if isinstance(model, SpoofModel) else load_spoof_model(
@@ -296,11 +310,12 @@ class SpoofScorer:
     def _fail(self, status: Status, message: str, path: str | None, **kw) -> SpoofResult:
         return SpoofResult(status=status, score=None, model=self.model.name, path=path,
                            model_sha256=self.model.bundle.sha256, threshold=self.threshold,
-                           aggregation=self.aggregation, message=message, **kw)
+                           aggregation=self.aggregation, message=message, precision=self.precision, **kw)
 
     def predict_windows(self, batch: np.ndarray) -> np.ndarray:
         """Spoof probabilities ``[N]`` of ``[N, window]`` waveforms, in batches of ``batch_size``."""
-        out = [self.model.predict(batch[i : i + self.batch_size]) for i in range(0, len(batch), self.batch_size)]
+        out = [self.model.predict(batch[i : i + self.batch_size], precision=self.precision)
+               for i in range(0, len(batch), self.batch_size)]
         return np.concatenate(out) if out else np.zeros(0)
 
     def _predict_owned(self, audio: np.ndarray, owners: list[tuple[int, int]], starts: np.ndarray) -> np.ndarray:
@@ -308,7 +323,7 @@ class SpoofScorer:
         out = []
         for i in range(0, len(owners), self.batch_size):
             batch = np.stack([self._fit(audio[c], int(starts[k])) for c, k in owners[i : i + self.batch_size]])
-            out.append(self.model.predict(batch))
+            out.append(self.model.predict(batch, precision=self.precision))
         return np.concatenate(out) if out else np.zeros(0)
 
     def _fit(self, x: np.ndarray, start: int) -> np.ndarray:
@@ -415,6 +430,12 @@ class SpoofScorer:
                                         msg, spk))
 
         scored = [r for r in results if r.score is not None]
+        for r in scored:
+            speech = r.speech_s if self.use_vad else duration
+            if speech < SHORT_SPEECH_S:
+                warnings.append(f"channel {r.channel}: only {speech:.1f} s of speech; real speech this short is "
+                                f"flagged more often, so the score is less reliable than on {SHORT_SPEECH_S:g} s "
+                                "or more")
         windows = tuple(w for r in results for w in r.windows)
         if not scored:
             st = results[0].status if results else Status.NO_SPEECH
@@ -424,7 +445,8 @@ class SpoofScorer:
         return SpoofResult(
             status=Status.OK, score=score, model=self.model.name, windows=windows, channels=tuple(results),
             path=path, model_sha256=self.model.bundle.sha256, threshold=self.threshold,
-            flagged=bool(score >= self.threshold), aggregation=self.aggregation, warnings=tuple(warnings), **common,
+            flagged=bool(score >= self.threshold), aggregation=self.aggregation, warnings=tuple(warnings),
+            precision=self.precision, **common,
         )
 
 

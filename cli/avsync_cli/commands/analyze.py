@@ -38,11 +38,13 @@ def _progress_bar(enabled: bool):
 @click.option("--no-speaker", is_flag=True, help="Skip speaker-consistency evidence.")
 @click.option("--no-artefacts", is_flag=True, help="Skip the mouth-region artefact check.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
+              help="Voice-model precision; bfloat16 is about twice as fast on CPUs with AVX-512 BF16.")
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), help="Look for model bundles here first.")
 @click.option("--allow-download", is_flag=True, help="Download a missing model bundle from its official URL (checked by sha256).")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 def command(files, as_json, html_out, csv_out, config, sync_model, spoof_model, reference, no_speaker, no_artefacts,
-            device, models_dir, allow_download, no_progress) -> None:
+            device, precision, models_dir, allow_download, no_progress) -> None:
     """Is the speech in FILES genuine? Prints the verdict (genuine / manipulated / undetermined), why, and where.
 
     Video with audio: lip sync per face + mouth-region artefacts + voice check, fused. Audio only (calls, stereo per channel): voice
@@ -55,6 +57,7 @@ def command(files, as_json, html_out, csv_out, config, sync_model, spoof_model, 
         config=config, device=device, sync_model=sync_model,
         spoof_model=False if (spoof_model or "").lower() == "none" else spoof_model,
         speaker=not no_speaker, artefacts=not no_artefacts, reference=reference, models_dir=models_dir, allow_download=allow_download,
+        precision=precision,
     )
     many = len(files) > 1
     verdicts = []

@@ -56,11 +56,13 @@ def _line(r) -> str:
 @click.option("--no-vad", is_flag=True, help="Score every window, speech or not.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device, e.g. cuda.")
 @click.option("--batch-size", type=int, default=None, help="Windows per forward pass (default: 1 on CPU, 16 on GPU).")
+@click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
+              help="Network precision; bfloat16 is about twice as fast on CPUs with AVX-512 BF16 (scores move by ~1e-3).")
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Directory holding the weights (layout of `avsync models path`).")
 @click.option("--allow-download", is_flag=True, help="Download missing weights from their official URL.")
 def command(files, model, reference, speaker, as_json, timeline, window, hop, aggregation, threshold, no_vad, device,
-            batch_size, models_dir, allow_download) -> None:
+            batch_size, precision, models_dir, allow_download) -> None:
     """Probability that the speech in each FILE is synthetic (0 = genuine, 1 = synthetic), with a
     per-window timeline. Stereo files are scored per channel; 8 kHz audio is flagged narrowband.
 
@@ -73,7 +75,8 @@ def command(files, model, reference, speaker, as_json, timeline, window, hop, ag
     try:
         scorer = SpoofScorer(model or DEFAULT_MODEL, window_s=window, hop_s=hop, batch_size=batch_size, device=device,
                              vad=not no_vad, aggregation=aggregation, threshold=threshold, speaker=speaker,
-                             reference=reference, weights=models_dir, allow_download=allow_download)
+                             reference=reference, weights=models_dir, allow_download=allow_download,
+                             precision=precision)
     except avsync.AvsyncError as e:
         fail(str(e), EXIT_INPUT_FAILED)
     except ValueError as e:
