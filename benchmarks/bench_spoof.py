@@ -7,8 +7,12 @@ Input: real speech (LibriSpeech test-other files of ../shared concatenated to ``
 seeded noise scored without VAD when ../shared is absent. For each model and thread count it
 times, in the same run:
 
-* naive: every 64600-sample window (hop = window) through the network one at a time;
-* avsync: ``SpoofScorer`` (Silero VAD, speech-only windows, its default batch size), VAD time included.
+* naive: every 64600-sample window (hop = window) through the network one at a time, with the
+  layers as published (``fast_inference`` off: separate batch norm, oneDNN one-channel convolution,
+  ``max_pool2d``);
+* fp32 / bf16: ``SpoofScorer`` (Silero VAD, speech-only windows, its default batch size, the
+  inference fast paths) at ``precision="float32"`` and ``"bfloat16"``, VAD time included;
+  ``max|dp|`` is the largest difference of a window's probability between the two.
 
 RTF = processing time / audio duration (lower is faster; 0.02 = 50x faster than real time).
 Decoding is excluded from both (the audio is decoded once). Goal: RTF <= 0.02 for the default
@@ -62,36 +66,47 @@ def main() -> None:
     media = Media.from_arrays(audio, sr)
     dur = len(audio) / sr
     print(f"audio: {dur:.1f} s of {source}; default model: {DEFAULT_MODEL}; torch {torch.__version__}")
-    print("RTF = wall time / audio duration; cpuRTF = process CPU time / audio duration (all threads; on a busy "
-          "shared machine it is the fairer measure of cost)")
-    print(f"{'model':<16} {'threads':>7} {'naive RTF':>10} {'avsync RTF':>11} {'speed-up':>9} "
-          f"{'naive cpuRTF':>13} {'avsync cpuRTF':>14} {'windows':>8}")
+    print("RTF = wall time / audio duration (best of --repeats); cpuRTF = process CPU time / audio duration "
+          "(all threads; on a busy shared machine it is the fairer measure of cost)")
+    print(f"{'model':<16} {'threads':>7} {'naive RTF':>10} {'fp32 RTF':>9} {'bf16 RTF':>9} {'speed-up':>14} "
+          f"{'naive cpuRTF':>13} {'fp32 cpuRTF':>12} {'bf16 cpuRTF':>12} {'max|dp|':>8} {'windows':>8}")
     for name in args.models.split(","):
         model = load_spoof_model(name)
         w = model.window_samples
         starts = window_starts(len(audio), w, w)
+        blocks = [m for m in model.net.modules() if hasattr(m, "fast_inference")]
         for threads in [int(t) for t in args.threads.split(",")]:
             torch.set_num_threads(threads)
-            scorer = SpoofScorer(model, vad=use_vad, batch_size=args.batch_size)
-            scorer(Media.from_arrays(audio[: 2 * sr], sr))  # warm-up (VAD weights, allocator)
-            naive_t, ours_t, naive_c, ours_c = [], [], [], []
+            scorers = {p: SpoofScorer(model, vad=use_vad, batch_size=args.batch_size, precision=p)
+                       for p in ("float32", "bfloat16")}
+            for sc in scorers.values():
+                sc(Media.from_arrays(audio[: 2 * sr], sr))  # warm-up (VAD weights, allocator, oneDNN kernels)
+            times: dict[str, list[tuple[float, float]]] = {"naive": [], "float32": [], "bfloat16": []}
+            results = {}
             for _ in range(args.repeats):
+                for b in blocks:  # baseline: the published layers, one window at a time, every window
+                    b.fast_inference = False
                 t0, c0 = time.perf_counter(), time.process_time()
                 for s in starts:
                     seg = audio[s : s + w]
                     if len(seg) < w:
                         seg = np.resize(seg, w)
                     model.predict(seg[None])
-                naive_t.append(time.perf_counter() - t0)
-                naive_c.append(time.process_time() - c0)
-                t0, c0 = time.perf_counter(), time.process_time()
-                r = scorer(media)
-                ours_t.append(time.perf_counter() - t0)
-                ours_c.append(time.process_time() - c0)
-            n, o = min(naive_t) / dur, min(ours_t) / dur
-            nc, oc = min(naive_c) / dur, min(ours_c) / dur
-            scored = sum(x.score is not None for x in r.windows)
-            print(f"{name:<16} {threads:>7} {n:>10.4f} {o:>11.4f} {n / o:>8.2f}x {nc:>13.4f} {oc:>14.4f} "
+                times["naive"].append((time.perf_counter() - t0, time.process_time() - c0))
+                for b in blocks:
+                    b.fast_inference = True
+                for p, sc in scorers.items():
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    results[p] = sc(media)
+                    times[p].append((time.perf_counter() - t0, time.process_time() - c0))
+            rtf = {k: min(t for t, _ in v) / dur for k, v in times.items()}
+            cpu = {k: min(c for _, c in v) / dur for k, v in times.items()}
+            a, b = results["float32"], results["bfloat16"]
+            dp = max((abs(x.score - y.score) for x, y in zip(a.windows, b.windows) if x.score is not None), default=0.0)
+            scored = sum(x.score is not None for x in a.windows)
+            speed = f"{rtf['naive'] / rtf['float32']:.2f}x/{rtf['naive'] / rtf['bfloat16']:.2f}x"
+            print(f"{name:<16} {threads:>7} {rtf['naive']:>10.4f} {rtf['float32']:>9.4f} {rtf['bfloat16']:>9.4f} "
+                  f"{speed:>14} {cpu['naive']:>13.4f} {cpu['float32']:>12.4f} {cpu['bfloat16']:>12.4f} {dp:>8.1e} "
                   f"{scored:>3}/{len(starts):<4}", flush=True)
 
 
