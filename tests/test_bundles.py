@@ -91,6 +91,42 @@ def test_missing_bundle_never_downloads_silently(isolated, monkeypatch):
     assert not list((isolated / "cache").rglob("*"))  or all(p.is_dir() for p in (isolated / "cache").rglob("*"))
 
 
+def test_pull_extracts_a_file_shipped_inside_a_wheel(isolated, monkeypatch):
+    """Bundles whose bytes ship in a PyPI wheel (GE2E, Silero VAD) download the wheel and keep the member."""
+    import io
+    import zipfile
+
+    payload = b"weights" * 50
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("pkg/data/w.bin", payload)
+        z.writestr("pkg/__init__.py", "")
+    wheel = buf.getvalue()
+    seen = []
+
+    class _Resp(io.BytesIO):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, **k: seen.append(url) or _Resp(wheel))
+    b = _fake(isolated, payload, url="https://example.invalid/pkg-1.0-py3-none-any.whl#member=pkg/data/w.bin")
+    got = bundles.download(b)
+    assert got.read_bytes() == payload and seen == ["https://example.invalid/pkg-1.0-py3-none-any.whl"]
+    wrong = _fake(isolated, payload, url="https://example.invalid/pkg.whl#member=pkg/data/missing.bin")
+    with pytest.raises(BundleError, match="missing.bin"):
+        bundles.download(wrong, dest_dir=isolated / "other")
+    assert not [p for p in (isolated / "other").rglob("*") if p.is_file()]
+
+
+def test_pip_shipped_bundles_have_pinned_wheel_urls():
+    for name in ("ge2e-resemblyzer", "silero-vad"):
+        url = bundles.get_bundle(name).url
+        assert url.startswith("https://files.pythonhosted.org/packages/") and ".whl#member=" in url
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
 def test_tampered_or_truncated_file_is_refused_naming_expected_sha(isolated, damage):
     sd = {"w": torch.arange(1000, dtype=torch.float32)}
