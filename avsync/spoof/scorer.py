@@ -107,8 +107,8 @@ class SpoofResult(Serializable):
     flagged
         ``score >= threshold``, ``None`` when unscored.
     narrowband
-        Telephone-band audio (8 kHz source or nothing above 4 kHz): the public models were trained
-        on 16 kHz wideband speech and are unreliable on it.
+        Telephone-band audio (8 kHz source or nothing above 4 kHz): the models were trained on
+        16 kHz wideband speech, and telephone-band scores are less well tested.
     clipped
         More than 0.1 % of samples at full scale.
     precision
@@ -361,8 +361,8 @@ class SpoofScorer:
         mono_mix = audio.mean(axis=0)
         narrow = bool(src_sr <= 8000 or _is_narrowband(mono_mix, sr))
         if narrow:
-            warnings.append("narrowband (telephone) audio: the public models were trained on 16 kHz wideband "
-                            "speech and their scores are unreliable on it")
+            warnings.append("narrowband (telephone) audio: the spoof models were trained on 16 kHz wideband "
+                            "speech; telephone-band scores are less well tested (docs/spoof.md)")
         clipped = bool(np.mean(np.abs(audio) >= 0.999) > 1e-3)
         if clipped:
             warnings.append("the audio is clipped (more than 0.1 % of samples at full scale)")

@@ -32,6 +32,8 @@ def _line(r) -> str:
         if sp.reference_similarity is not None:
             parts.append(f"reference similarity={sp.reference_similarity:.2f}"
                          + (" (match)" if sp.reference_match else " (no match)"))
+        if len(parts) == 1:  # evidence computed but nothing to say (too few speech windows)
+            parts.append("too little speech for speaker evidence")
         lines.append(" ".join(parts))
     if r.message:
         lines.append(f"    {r.message}")
