@@ -245,3 +245,15 @@ def test_head_bundle_loads_over_its_base_checkpoint(tmp_path, monkeypatch):
     sm._CACHE.clear()
     with pytest.raises(BundleError, match=base.sha256):
         sm.load_spoof_model("t-head", weights=str(models))
+
+
+def test_cli_line_names_missing_speaker_evidence():
+    from avsync_cli.commands.spoof import _line
+
+    from avsync.speaker.evidence import SpeakerEvidence
+    from avsync.spoof import ChannelSpoof
+
+    sp = SpeakerEvidence(Status.OK, 1, "ge2e-resemblyzer")
+    ch = ChannelSpoof(1, Status.OK, 0.1, (), 0.7, speaker=sp)
+    r = SpoofResult(Status.OK, 0.1, "m", channels=(ch,), path="call.wav", flagged=False)
+    assert "speaker ch1: too little speech for speaker evidence" in _line(r)
