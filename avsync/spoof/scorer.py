@@ -227,7 +227,7 @@ class SpoofScorer:
         Explicit weights path / models directory, and permission to download missing bundles.
     precision
         ``"float32"`` (default) or ``"bfloat16"`` (faster on CPUs with AVX-512 BF16/AMX and on
-        GPUs; scores move by ~1e-3), see :data:`avsync.spoof.models.PRECISIONS`.
+        GPUs; borderline scores can move), see :data:`avsync.spoof.models.PRECISIONS`.
     """
 
     def __init__(
