@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from avsync.errors import AvsyncError, ConfigError, MediaError
+from avsync.device import resolve_device
+from avsync.errors import AvsyncError, MediaError
 from avsync.fusion import Cue, CueWindow, FusionConfig, Label, fuse
 from avsync.media import Media, MediaSource, load_media
 from avsync.results import Status
@@ -36,19 +37,6 @@ DEFAULT_FUSION_CONFIG = Path(__file__).resolve().parent / "data" / "fusion_defau
 """Fusion config shipped with the package (weights and thresholds fitted by ``avsync calibrate``)."""
 
 Device = Literal["auto", "cpu", "cuda"]
-
-
-def _resolve_device(device: str) -> str:
-    if device == "auto":
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ConfigError("--device cuda was asked for but no CUDA device is available", hint="use --device cpu")
-    return device
 
 
 def _runs(mask: Sequence[bool], starts: Sequence[float], ends: Sequence[float]) -> list[tuple[float, float]]:
@@ -287,7 +275,7 @@ class Detector:
             self.fusion = (
                 FusionConfig.load(DEFAULT_FUSION_CONFIG) if DEFAULT_FUSION_CONFIG.exists() else FusionConfig()
             )
-        self.device = _resolve_device(self.device)
+        self.device = resolve_device(self.device)
 
     @classmethod
     def from_pretrained(
@@ -303,7 +291,7 @@ class Detector:
 
     def to(self, device: Device) -> "Detector":
         """Move the models to ``device`` (``"cpu"``, ``"cuda"``, ``"auto"``)."""
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         self._spoof_scorer = None
         self._artefact_scorer = None
         return self

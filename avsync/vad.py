@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from avsync.device import resolve_device
 from avsync.results import Serializable
 
 __all__ = ["SileroVADNet", "SpeechMask", "VAD", "speech_mask", "FRAME_SAMPLES", "CONTEXT_SAMPLES"]
@@ -156,6 +157,7 @@ class VAD:
         net_cls = _net_class()
         self.net = net_cls()
         self.net.load_state_dict(net_cls.convert_state_dict(load_state_dict("silero-vad", path=weights)))
+        device = resolve_device(device)
         self.net.eval().to(device)
         self.device = torch.device(device)
 

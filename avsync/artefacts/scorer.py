@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from avsync.artefacts.crops import ArtefactCrops, artefact_crops
+from avsync.device import resolve_device
 from avsync.errors import AvsyncError, BundleError
 from avsync.results import Serializable, Status
 from avsync.timebase import SlidingWindow
@@ -136,8 +137,8 @@ class ArtefactScorer:
         except RuntimeError as e:
             raise BundleError(f"bundle {model!r} does not fit ArtefactNet: {e}") from None
         self.crop_size = int(bundle.input.crop_size[0]) if bundle.input.crop_size else 128
-        self.device = device
-        self.net.to(device).eval()
+        self.device = resolve_device(device)
+        self.net.to(self.device).eval()
         self.sample_fps = float(sample_fps)
         self.window_s, self.hop_s = float(window_s), float(hop_s)
         self.threshold = float(threshold)

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from avsync.device import resolve_device
 from avsync.errors import BundleError
 from avsync.face.types import Detections
 
@@ -226,7 +227,7 @@ class BlazeFaceDetector:
         anchors = path.parent / "anchors.npy"
         if not anchors.is_file():
             raise BundleError(f"anchors.npy is missing beside {path}", hint="copy it from the same source")
-        self.device = torch.device(device)
+        self.device = torch.device(resolve_device(device))
         self.net = _load(BlazeFaceNet(), path).to(self.device)
         self.anchors = np.load(anchors).astype(np.float32)  # [896, 4]: x, y, w, h (normalised)
         self.threshold = float(threshold)
@@ -307,7 +308,7 @@ class FaceMeshLandmarker:
 
     def __init__(self, *, weights=None, device="cpu", roi_scale: float = 1.5):
         path = resolve_weights(weights, "mediapipe-facemesh/blazeface_landmark.pth")
-        self.device = torch.device(device)
+        self.device = torch.device(resolve_device(device))
         self.net = _load(FaceMeshNet(), path).to(self.device)
         self.roi_scale = float(roi_scale)
 

@@ -40,6 +40,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from avsync.device import resolve_device
 from avsync.errors import BundleError, ConfigError
 from avsync.results import Status
 
@@ -400,7 +401,7 @@ class FaceAlignmentLandmarker:
     ):
         import torch
 
-        self.device = torch.device(device)
+        self.device = torch.device(resolve_device(device))
         self.flip_input = bool(flip_input)
         self.reference_scale = float(reference_scale)
         self.batch_size = int(batch_size)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from avsync.device import resolve_device
 from avsync.results import Status
 
 __all__ = [
@@ -137,6 +138,7 @@ class SpeakerEncoder:
             self.net.load_state_dict(sd, strict=True)
         except RuntimeError as e:
             raise BundleError(f"GE2E weights do not fit the network: {str(e)[:300]}", status=Status.MODEL_ERROR) from None
+        device = resolve_device(device)
         self.net.eval().to(device)
         self.device = device
         self._fb = torch.from_numpy(mel_filterbank())

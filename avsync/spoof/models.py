@@ -14,6 +14,7 @@ from typing import Callable, Literal
 import numpy as np
 
 from avsync.bundles import Bundle, find, get_bundle, load_state_dict
+from avsync.device import resolve_device
 from avsync.errors import BundleError
 
 __all__ = ["DEFAULT_MODEL", "PRECISIONS", "SPOOF_MODELS", "SpoofModel", "check_precision", "load_spoof_model"]
@@ -177,6 +178,7 @@ def load_spoof_model(
     """
     if name not in SPOOF_MODELS:
         raise BundleError(f"unknown spoof model {name!r}", hint=f"choose one of {', '.join(sorted(SPOOF_MODELS))}")
+    device = resolve_device(device)
     key = (name, device, weights)
     with _LOCK:
         if key in _CACHE:

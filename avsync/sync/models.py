@@ -304,6 +304,9 @@ def make_scorer(
         return model
     if model == "motion":
         return MotionScorer()
+    from avsync.device import resolve_device
+
+    device = resolve_device(device)
     if model == "light-asd":
         from avsync.encoders.lightasd import load_lightasd
 
