@@ -107,7 +107,7 @@ class Cue(Serializable):
     message
         Why the cue is unusable, in words (for ``undetermined`` reasons).
     notes
-        Caveats that are not findings ("telephone-band audio: the voice model is less reliable on it").
+        Caveats that are not findings ("telephone-band audio: the voice model is less well tested on it").
     """
 
     name: str

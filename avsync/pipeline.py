@@ -166,7 +166,7 @@ def spoof_cue(result) -> Cue:
         for a, b in runs:
             ps = [w.score for w in cw if w.start >= a - 1e-6 and w.end <= b + 1e-6]
             reasons.append(f"voice{who} in {_fmt_span(a, b)} looks synthetic (p = {max(ps):.2f})")
-    notes = ("telephone-band audio: the voice model is less reliable on it",) if result.narrowband else ()
+    notes = ("telephone-band audio: the voice model is less well tested on it",) if result.narrowband else ()
     valid = [w for w in wins if w.valid]
     return Cue("spoof", Status.OK, float(result.score), wins, tuple(reasons), len(valid) / max(1, len(wins)),
                notes=notes)

@@ -117,8 +117,8 @@ def test_isotonic_is_monotone():
 
 
 def test_cue_notes_are_caveats_not_findings():
-    cue = Cue("spoof", Status.OK, 0.1, (), (), 1.0, None, ("telephone-band audio: the voice model is less reliable on it",))
+    cue = Cue("spoof", Status.OK, 0.1, (), (), 1.0, None, ("telephone-band audio: the voice model is less well tested on it",))
     out = fuse([cue], duration=5, kind="audio")
     assert out.label is Label.GENUINE
-    assert "note: telephone-band audio: the voice model is less reliable on it" in out.reasons
+    assert "note: telephone-band audio: the voice model is less well tested on it" in out.reasons
     assert not any(r.startswith("outweighed") for r in out.reasons)

@@ -257,3 +257,8 @@ def test_cli_line_names_missing_speaker_evidence():
     ch = ChannelSpoof(1, Status.OK, 0.1, (), 0.7, speaker=sp)
     r = SpoofResult(Status.OK, 0.1, "m", channels=(ch,), path="call.wav", flagged=False)
     assert "speaker ch1: too little speech for speaker evidence" in _line(r)
+
+
+def test_batch_size_must_be_positive(tiny_model):
+    with pytest.raises(ValueError, match="batch_size"):
+        SpoofScorer(tiny_model, batch_size=0)

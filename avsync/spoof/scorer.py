@@ -266,6 +266,8 @@ class SpoofScorer:
                              f"{samples_to_seconds(self.model.window_samples, sr):.4f} s")
         if batch_size is None:
             batch_size = 1 if str(device).startswith("cpu") else 16
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size, self.device, self.use_vad = int(batch_size), device, vad
         self.min_speech_fraction, self.min_speech_s, self.min_duration_s = min_speech_fraction, min_speech_s, min_duration_s
         self.aggregation = aggregation

@@ -17,25 +17,25 @@ def command() -> None:
               help="Output directory: lcnn_spoof.safetensors, training.json, cache/ (generated data).")
 @click.option("--shared", type=click.Path(exists=True, file_okay=False, path_type=str), default=None,
               help="Shared data root (holding data/MANIFEST.csv). Default: $AVSYNC_SHARED or ../shared.")
-@click.option("--minutes", type=float, default=15.0, show_default=True, help="Wall-clock budget of the training loop.")
-@click.option("--max-steps", type=int, default=100000, show_default=True)
+@click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=15.0, show_default=True, help="Wall-clock budget of the training loop.")
+@click.option("--max-steps", type=click.IntRange(min=1), default=100000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--threads", type=int, default=1, show_default=True, help="torch CPU threads.")
-@click.option("--n-tts", type=int, default=700, show_default=True, help="TTS utterances generated for training.")
-@click.option("--n-neural", type=int, default=0, show_default=True,
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads.")
+@click.option("--n-tts", type=click.IntRange(min=0), default=700, show_default=True, help="TTS utterances generated for training.")
+@click.option("--n-neural", type=click.IntRange(min=0), default=0, show_default=True,
               help="Neural TTS (Kokoro-82M) utterances generated for training; 0: none (the shipped model).")
-@click.option("--neural-share", type=float, default=0.35, show_default=True,
+@click.option("--neural-share", type=click.FloatRange(0, 1), default=0.35, show_default=True,
               help="Share of the fake examples in a batch drawn from neural TTS.")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Where generated training data is kept (default OUT/cache); reused when present.")
-@click.option("--paired", type=float, default=0.0, show_default=True,
+@click.option("--paired", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of each batch made of (real, its copy-synthesis) pairs cropped alike.")
 @click.option("--head", default=None, metavar="NAME",
               help="Instead of the LCNN, fit a calibrated output layer on this frozen public checkpoint "
                    "(e.g. aasist-asvspoof5); writes spoof_head.safetensors.")
 @click.option("--weights", type=click.Path(exists=True, path_type=str), default=None,
               help="Models directory or file of the --head checkpoint (default: the bundle resolver).")
-@click.option("--head-aug-share", type=float, default=0.5, show_default=True,
+@click.option("--head-aug-share", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="--head: share of the training clips that also get one channel-augmented copy.")
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
 def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neural_share, cache, paired, head,
@@ -63,11 +63,11 @@ def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neura
               help="Output directory: artefact_mouth.safetensors, training.json, cache/ (face crops).")
 @click.option("--shared", type=click.Path(exists=True, file_okay=False, path_type=str), default=None,
               help="Shared data root (holding data/MANIFEST.csv). Default: $AVSYNC_SHARED or ../shared.")
-@click.option("--minutes", type=float, default=60.0, show_default=True,
+@click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
               help="Wall-clock safety limit (the run stops early and says so).")
-@click.option("--max-steps", type=int, default=1400, show_default=True, help="Training steps (the schedule follows them).")
+@click.option("--max-steps", type=click.IntRange(min=1), default=1400, show_default=True, help="Training steps (the schedule follows them).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--threads", type=int, default=2, show_default=True, help="torch CPU threads.")
+@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="torch CPU threads.")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Where face crops are kept (default OUT/cache); reused when present.")
 @click.option("--tiny", is_flag=True, help="A few clips and steps only (smoke test of the recipe).")
@@ -94,7 +94,7 @@ def artefacts(out, shared, minutes, max_steps, seed, threads, cache, tiny) -> No
               help="Keep the last N GRID clips out of training and report offsets found on them.")
 @click.option("--eval-every", type=click.IntRange(0), default=0, show_default=True,
               help="Also measure the held-out clips every N steps (to choose the step count).")
-@click.option("--threads", type=int, default=1, show_default=True, help="torch CPU threads.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads.")
 @click.option("--tiny", is_flag=True, help="Two clips, 3 steps (smoke test of the recipe).")
 def sync(out, shared, steps, seed, batch_size, lr, holdout, eval_every, threads, tiny) -> None:
     """Train avsync's SyncNet-style sync model (0.2 s MFCC <-> 5 mouth frames) on the GRID sentences of the
