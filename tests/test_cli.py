@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from click.testing import CliRunner
-
+import pytest
 from avsync_cli.main import cli
+from click.testing import CliRunner
 
 
 def run(*args):
@@ -60,3 +60,23 @@ def test_sample_command_writes_clip(tmp_path):
 
 def test_usage_error_exit_2():
     assert run("inspect").exit_code == 2
+
+
+@pytest.mark.parametrize("args", [
+    ["spoof", "{f}", "--batch-size", "0"],
+    ["spoof", "{f}", "--threshold", "1.5"],
+    ["artefacts", "{f}", "--sample-fps", "0"],
+    ["faces", "{f}", "--min-face", "-5"],
+    ["inspect", "{f}", "--max-duration", "0"],
+    ["sample", "{d}/x.mp4", "--duration", "-2"],
+    ["sample", "{d}/x.mp4", "--offset-ms", "99999"],
+    ["eval", "{f}", "--out", "{d}/ev", "--limit", "-1"],
+    ["train", "spoof", "--out", "{d}/t", "--threads", "0"],
+])
+def test_out_of_range_options_are_usage_errors(args, tmp_path):
+    """Nonsense option values exit 2 with click's message, never an internal error."""
+    f = tmp_path / "a.wav"
+    f.write_bytes(b"RIFF")
+    r = CliRunner().invoke(cli, [a.format(f=f, d=tmp_path) for a in args])
+    assert r.exit_code == 2, r.output
+    assert "internal error" not in r.output and ("Invalid value" in r.output or "is not shorter" in r.output)

@@ -141,6 +141,8 @@ class ArtefactScorer:
         self.net.to(self.device).eval()
         self.sample_fps = float(sample_fps)
         self.window_s, self.hop_s = float(window_s), float(hop_s)
+        if not (self.sample_fps > 0 and self.window_s > 0 and self.hop_s > 0):
+            raise ValueError(f"sample_fps, window_s and hop_s must be positive, got {sample_fps}, {window_s}, {hop_s}")
         self.threshold = float(threshold)
         self.batch = int(batch)
         self._torch = torch

@@ -14,7 +14,7 @@ from avsync_cli.common import echo_json
 @click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=str))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=str), help="Fusion config YAML to write.")
 @click.option("--method", type=click.Choice(["logistic", "isotonic"]), default="logistic", show_default=True)
-@click.option("--max-fpr", type=float, default=0.05, show_default=True, help="Share of genuine clips allowed above the threshold.")
+@click.option("--max-fpr", type=click.FloatRange(0, 1), default=0.05, show_default=True, help="Share of genuine clips allowed above the threshold.")
 @click.option("--subset", "subsets", multiple=True, help="Only rows whose subset/path matches (repeatable).")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=str), help="Start from this fusion config.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)

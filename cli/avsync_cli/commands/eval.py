@@ -33,16 +33,16 @@ def _progress(quiet: bool):
               help="Only these subsets (repeatable): a subset (fake_speech/yourtts), subset/generator "
                    "(fake_speech/hifigan_demo/HGAN_V1), a kind (real_speech) or a path prefix. The real "
                    "counterparts of selected fakes are scored too.")
-@click.option("--threshold", type=float, default=0.5, show_default=True,
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Decision threshold on the fake probability for the FPR/TPR columns.")
 @click.option("--trim-silence", is_flag=True, help="Cut leading/trailing silence before scoring.")
 @click.option("--perturb", is_flag=True, help="Also run every robustness perturbation and report the metric change.")
 @click.option("--perturbations", default=None,
               help="Comma-separated perturbations to run (implies --perturb): "
                    "aac64k,opus16k,mulaw8k,mp3_32k,h264_crf35,360p,25fps.")
-@click.option("--n-boot", type=int, default=1000, show_default=True, help="Bootstrap replicates for the AUC interval.")
+@click.option("--n-boot", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap replicates for the AUC interval.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
-@click.option("--limit", type=int, default=None, help="Score at most N selected files (quick look).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Score at most N selected files (quick look).")
 @click.option("--root", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Folder relative paths in the manifest are resolved against (default: the manifest's folder).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary table as JSON.")

@@ -47,7 +47,7 @@ def _text(res) -> str:
               help="auto: YuNet when the yuface wheel is installed, else OpenCV Haar.")
 @click.option("--keyframe-interval", type=click.IntRange(1, 100), default=8, show_default=True,
               help="Largest number of frames between detections.")
-@click.option("--min-face", type=float, default=32.0, show_default=True, help="Faces smaller than this (px) are flagged tiny.")
+@click.option("--min-face", type=click.FloatRange(min=0), default=32.0, show_default=True, help="Faces smaller than this (px) are flagged tiny.")
 @click.option("--landmarks", "landmarks", type=click.Choice(["facemesh", "mediapipe", "face-alignment"]), default=None,
               help="Lip landmarks and mouth opening per frame (in --json --frames: mouth_open). facemesh: own PyTorch "
               "face mesh (checkpoint in --models-dir / AVSYNC_MODELS_DIR); mediapipe: the mediapipe package; "

@@ -39,7 +39,7 @@ def _line(info) -> str:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list (one object per file).")
 @click.option("--no-hash", is_flag=True, help="Skip the sha256 of each file (faster on huge files).")
-@click.option("--max-duration", type=float, default=None, help="Cap on duration in seconds (default 6 h).")
+@click.option("--max-duration", type=click.FloatRange(min=0, min_open=True), default=None, help="Cap on duration in seconds (default 6 h).")
 def command(files: tuple[str, ...], as_json: bool, no_hash: bool, max_duration: float | None) -> None:
     """Describe media FILES: container, streams, codecs, frame rate (VFR flag), duration, rotation,
     sample rate, channels, start offset between streams, sha256 and a status.

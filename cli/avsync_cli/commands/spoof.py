@@ -53,7 +53,7 @@ def _line(r) -> str:
 @click.option("--window", type=float, default=None, help="Window length in seconds (default: the model's, 4.04 s).")
 @click.option("--hop", type=float, default=None, help="Hop between windows in seconds (default: one window).")
 @click.option("--aggregation", type=click.Choice(["mean", "max", "median"]), default="mean", show_default=True)
-@click.option("--threshold", type=float, default=None,
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Flag files scoring at least this (default: the model's calibrated threshold).")
 @click.option("--no-vad", is_flag=True, help="Score every window, speech or not.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device, e.g. cuda.")
