@@ -259,6 +259,13 @@ def test_cli_line_names_missing_speaker_evidence():
     assert "speaker ch1: too little speech for speaker evidence" in _line(r)
 
 
+def test_hop_longer_than_the_window_is_refused(tiny_model):
+    with pytest.raises(ValueError, match="skip audio"):
+        window_starts(16000 * 30, 64600, 160000)
+    with pytest.raises(ValueError, match="skip audio"):
+        SpoofScorer(tiny_model, window_s=2.0, hop_s=3.0)
+
+
 def test_batch_size_must_be_positive(tiny_model):
     with pytest.raises(ValueError, match="batch_size"):
         SpoofScorer(tiny_model, batch_size=0)

@@ -163,6 +163,8 @@ def window_starts(num_samples: int, window: int, hop: int) -> np.ndarray:
     """
     if window <= 0 or hop <= 0:
         raise ValueError("window and hop must be positive")
+    if hop > window:
+        raise ValueError("the hop must not exceed the window (windows would skip audio)")
     if num_samples <= window:
         return np.zeros(1, np.int64)
     starts = np.arange(0, num_samples - window + 1, hop, dtype=np.int64)
@@ -261,6 +263,8 @@ class SpoofScorer:
         self.hop = self.window if hop_s is None else seconds_to_samples(hop_s, sr)
         if self.window <= 0 or self.hop <= 0:
             raise ValueError("window_s and hop_s must be positive")
+        if self.hop > self.window:
+            raise ValueError("hop_s must not exceed window_s: the windows would skip audio")
         if self.window > self.model.window_samples:
             raise ValueError(f"window_s must be at most the model's input, "
                              f"{samples_to_seconds(self.model.window_samples, sr):.4f} s")
