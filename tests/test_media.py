@@ -297,3 +297,19 @@ def test_frames_only_selected_indices(clip):
     assert {int(k) for c in m.frames(only=sel, start=0.5) for k in c.indices} == {37, 70, 74}
     arr = avsync.Media.from_arrays(np.zeros((1, 48000), np.float32), 16000, np.stack([full[k] for k in sorted(full)]), 25.0)
     assert {int(k) for c in arr.frames(only=sel) for k in c.indices} == set(sel)
+
+
+def test_non_finite_samples_become_finite_with_a_warning(tmp_path):
+    import soundfile as sf
+
+    x = (0.1 * np.sin(np.arange(16000 * 2) / 7.0)).astype(np.float32)
+    x[100:150], x[3000], x[3001] = np.nan, np.inf, -np.inf
+    m = Media.from_arrays(x, 16000)
+    assert np.isfinite(m.audio).all() and m.audio[0, 3000] == 1.0 and m.audio[0, 3001] == -1.0
+    assert any("52 audio sample(s) were NaN or infinite" in w for w in m.info.warnings)
+    for sr in (16000, 44100):  # decoded from a float WAV, with and without resampling
+        path = tmp_path / f"nan_{sr}.wav"
+        sf.write(path, np.resize(x, sr * 2), sr, subtype="FLOAT")
+        d = load_media(path)
+        assert np.isfinite(d.audio).all()
+        assert any("NaN or infinite" in w for w in d.info.warnings)

@@ -269,3 +269,11 @@ def test_hop_longer_than_the_window_is_refused(tiny_model):
 def test_batch_size_must_be_positive(tiny_model):
     with pytest.raises(ValueError, match="batch_size"):
         SpoofScorer(tiny_model, batch_size=0)
+
+
+def test_nan_samples_give_a_finite_score_and_a_warning(tiny_model):
+    x = _noise(6.0, seed=9)
+    x[1000:1100] = np.nan
+    r = SpoofScorer(tiny_model, vad=False)(Media.from_arrays(x, SR))
+    assert r.status is Status.OK and np.isfinite(r.score)
+    assert any("NaN or infinite" in w for w in r.warnings)

@@ -45,6 +45,23 @@ def _rotate(img: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(img, k=k)) if k else img
 
 
+
+def finite_audio(audio: np.ndarray) -> tuple[np.ndarray, int]:
+    """``audio`` with NaN set to 0 and ±infinity to ±1 (full scale), and how many samples that changed.
+
+    Float PCM (WAV, FLAC float, raw arrays) can carry non-finite values; left in, one of them turns
+    every score computed over it into NaN.
+    """
+    bad = ~np.isfinite(audio)
+    n = int(bad.sum())
+    if not n:
+        return audio, 0
+    return np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0).astype(np.float32, copy=False), n
+
+
+def _non_finite_warning(n: int) -> str:
+    return f"{n} audio sample(s) were NaN or infinite; set to silence / full scale"
+
 class Media:
     """A validated media input with aligned audio and time-stamped video.
 
@@ -107,6 +124,7 @@ class Media:
             audio = audio[None] if audio.ndim == 1 else audio
             if audio.ndim != 2:
                 raise MediaError(f"audio must be [T] or [C, T], got shape {audio.shape}", status=Status.DECODE_ERROR)
+            audio, n_bad = finite_audio(audio)
             a_info = AudioInfo(
                 codec="pcm_f32",
                 sample_rate=int(sample_rate),
@@ -141,6 +159,7 @@ class Media:
             audio=a_info,
             av_start_offset_s=0.0 if (a_info and v_info) else None,
             duration_mismatch_s=(a_info.duration_s - v_info.duration_s) if (a_info and v_info) else None,
+            warnings=(_non_finite_warning(n_bad),) if audio is not None and n_bad else (),
         )
         return cls(info, audio=audio, frames=frames, sample_rate=sample_rate, fps=fps)
 
@@ -217,6 +236,7 @@ class Media:
         expected = None  # native-rate sample index of the next frame, to fill gaps
         gap_warned = False
         first_time = None
+        n_bad = 0  # non-finite samples (float formats can carry NaN / infinity)
         with open_container(self._source) as container:
             stream = container.streams.audio[0]
             try:
@@ -225,7 +245,8 @@ class Media:
                         first_time = float(frame.time) if frame.time is not None else ai.start_s
                         expected = 0
                     for out in converter.resample(frame):
-                        arr = out.to_ndarray().astype(np.float32, copy=False)
+                        arr, bad = finite_audio(out.to_ndarray().astype(np.float32, copy=False))
+                        n_bad += bad
                         if arr.shape[0] != channels:  # layout change mid-stream: keep the channel count
                             arr = _match_channels(arr, channels)
                         if frame.time is not None and expected is not None:
@@ -247,6 +268,8 @@ class Media:
                 if not pieces:
                     raise MediaError(f"audio could not be decoded ({e})", status=Status.DECODE_ERROR) from e
                 self.info = replace(self.info, warnings=self.info.warnings + (f"audio decoding stopped early: {e}",))
+        if n_bad:
+            self.info = replace(self.info, warnings=self.info.warnings + (_non_finite_warning(n_bad),))
         if stream_rs is not None:
             pieces.append(stream_rs.resample_chunk(np.zeros((0, channels), np.float32), last=True).T)
         audio = np.concatenate([p for p in pieces if p.size] or [np.zeros((channels, 0), np.float32)], axis=1)

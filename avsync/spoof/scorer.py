@@ -363,7 +363,7 @@ class SpoofScorer:
         duration = samples_to_seconds(num, sr)
         common = dict(window_s=samples_to_seconds(self.window, sr), hop_s=samples_to_seconds(self.hop, sr),
                       duration_s=duration, source_sample_rate=src_sr)
-        warnings: list[str] = []
+        warnings: list[str] = list(media.info.warnings)  # what decoding noticed (gaps, NaN samples, ...)
         mono_mix = audio.mean(axis=0)
         narrow = bool(src_sr <= 8000 or _is_narrowband(mono_mix, sr))
         if narrow:
