@@ -150,3 +150,20 @@ def test_calibrate_command_fits_a_config(clip, tmp_path):
     assert cfg.version == "calibrated" and cfg.weights["sync"] > 0
     det = Detector(fusion=cfg, spoof_model=False)
     assert det(clip("pipe_off320", offset_s=0.32, **FACE)).label is Label.MANIPULATED
+
+
+def test_spoof_cue_notes_short_speech_and_repaired_samples():
+    from avsync.pipeline import spoof_cue
+    from avsync.spoof import ChannelSpoof, SpoofResult, SpoofWindow
+
+    win = SpoofWindow(0.0, 1.5, 0.1, 0.8)
+    res = SpoofResult(Status.OK, 0.1, "m", windows=(win,), channels=(ChannelSpoof(0, Status.OK, 0.1, (win,), 1.2),),
+                      flagged=False, narrowband=True,
+                      warnings=("3 audio sample(s) were NaN or infinite; set to silence / full scale",))
+    notes = spoof_cue(res).notes
+    assert any("telephone-band" in n for n in notes)
+    assert any("only 1.2 s of speech" in n for n in notes)
+    assert any("NaN or infinite" in n for n in notes)
+    longer = SpoofResult(Status.OK, 0.1, "m", windows=(win,), flagged=False,
+                         channels=(ChannelSpoof(0, Status.OK, 0.1, (win,), 3.0),))
+    assert spoof_cue(longer).notes == ()
