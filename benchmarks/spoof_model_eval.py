@@ -174,6 +174,7 @@ def main(argv=None) -> int:
         takes = sorted(r["file"] for r in rows if r["file"].startswith("real_speech/fsdd/")
                        and Path(r["file"]).stem.split("_")[1] == spk_key.split(":")[1])
         buf: list[np.ndarray] = []
+        n_joined = 0
         for f in takes:
             try:
                 buf.append(load_media(str(data / f), require="audio").mono().astype(np.float32))
@@ -183,9 +184,9 @@ def main(argv=None) -> int:
             if sum(b.size for b in buf) >= WINDOW:
                 x = np.concatenate(buf)
                 buf = []
-                name = f"{spk_key}:{len([k for k in scores if k.startswith(spk_key + ':')])}"
                 n_sec += x.size / 16000
-                scores[name] = float(np.mean(prob(windows(x))))
+                scores[f"{spk_key}:{n_joined}"] = float(np.mean(prob(windows(x))))
+                n_joined += 1
     for f in todo:
         try:
             x = load_media(str(data / f), require="audio").mono().astype(np.float32)

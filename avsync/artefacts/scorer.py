@@ -117,6 +117,8 @@ class ArtefactScorer:
         batch: int = 32,
         allow_download: bool = False,
     ) -> None:
+        if not (sample_fps > 0 and window_s > 0 and hop_s > 0):  # before any weights are read
+            raise ValueError(f"sample_fps, window_s and hop_s must be positive, got {sample_fps}, {window_s}, {hop_s}")
         import torch
 
         from avsync.artefacts.model import ArtefactNet
@@ -141,8 +143,6 @@ class ArtefactScorer:
         self.net.to(self.device).eval()
         self.sample_fps = float(sample_fps)
         self.window_s, self.hop_s = float(window_s), float(hop_s)
-        if not (self.sample_fps > 0 and self.window_s > 0 and self.hop_s > 0):
-            raise ValueError(f"sample_fps, window_s and hop_s must be positive, got {sample_fps}, {window_s}, {hop_s}")
         self.threshold = float(threshold)
         self.batch = int(batch)
         self._torch = torch

@@ -45,7 +45,6 @@ def _rotate(img: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(img, k=k)) if k else img
 
 
-
 def finite_audio(audio: np.ndarray) -> tuple[np.ndarray, int]:
     """``audio`` with NaN set to 0 and ±infinity to ±1 (full scale), and how many samples that changed.
 
@@ -61,6 +60,7 @@ def finite_audio(audio: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _non_finite_warning(n: int) -> str:
     return f"{n} audio sample(s) were NaN or infinite; set to silence / full scale"
+
 
 class Media:
     """A validated media input with aligned audio and time-stamped video.

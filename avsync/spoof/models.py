@@ -24,7 +24,7 @@ DEFAULT_MODEL = "aasist-asvspoof5"
 
 The ASVspoof 5 AASIST baseline: on every clip of the ../shared/data evaluation subsets
 (benchmarks/spoof_model_eval.py) it catches the YourTTS clones (EER 0 %, SC-GlowTTS 10.9 %) and flags at
-0.5 none of the LibriSpeech, KLettres and VCTK real speech but 43 % of the telephone-band FSDD digits; it
+0.5 none of the LibriSpeech, KLettres and VCTK real speech but 43 % of the 0.3–0.6 s FSDD digit takes; it
 does not catch the HiFi-GAN-demo vocoder copies (EER 38.3 %). The ASVspoof 2019 AASIST flagged 14–73 % of
 real speech (25-file samples, benchmarks/eval_spoof_public.py). Its weights are not shipped: `avsync models pull
 aasist-asvspoof5` (or AVSYNC_MODELS_DIR); without them the voice check reports model_error.

@@ -155,16 +155,21 @@ def write_timeline(results, path: str | os.PathLike) -> str:
     return os.fspath(path)
 
 
+def check_window_hop(window: int, hop: int) -> None:
+    """Raise ``ValueError`` unless ``0 < hop <= window`` (a longer hop would leave audio unscored)."""
+    if window <= 0 or hop <= 0:
+        raise ValueError("window and hop must be positive")
+    if hop > window:
+        raise ValueError("the hop must not exceed the window (windows would skip audio)")
+
+
 def window_starts(num_samples: int, window: int, hop: int) -> np.ndarray:
     """Start sample of every window so that ``[0, num_samples)`` is fully covered.
 
     Regular starts ``0, hop, 2 hop, ...`` while a whole window fits, plus a last window aligned to
     the end when the regular ones stop short. A signal shorter than one window has one start, 0.
     """
-    if window <= 0 or hop <= 0:
-        raise ValueError("window and hop must be positive")
-    if hop > window:
-        raise ValueError("the hop must not exceed the window (windows would skip audio)")
+    check_window_hop(window, hop)
     if num_samples <= window:
         return np.zeros(1, np.int64)
     starts = np.arange(0, num_samples - window + 1, hop, dtype=np.int64)
@@ -261,10 +266,7 @@ class SpoofScorer:
         sr = self.model.sample_rate
         self.window = self.model.window_samples if window_s is None else seconds_to_samples(window_s, sr)
         self.hop = self.window if hop_s is None else seconds_to_samples(hop_s, sr)
-        if self.window <= 0 or self.hop <= 0:
-            raise ValueError("window_s and hop_s must be positive")
-        if self.hop > self.window:
-            raise ValueError("hop_s must not exceed window_s: the windows would skip audio")
+        check_window_hop(self.window, self.hop)
         if self.window > self.model.window_samples:
             raise ValueError(f"window_s must be at most the model's input, "
                              f"{samples_to_seconds(self.model.window_samples, sr):.4f} s")
