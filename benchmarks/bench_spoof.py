@@ -32,6 +32,34 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+def gmac_per_window(net, window: int, blocks) -> float:
+    """Multiply-accumulates of one forward pass, counted on the published layers with forward hooks."""
+    import torch
+
+    macs = []
+
+    def hook(m, _inp, out):
+        if isinstance(m, torch.nn.Linear):
+            per_output = m.in_features
+        else:  # a convolution, or the fixed sinc filter bank (its kernels are a buffer)
+            per_output = (m.weight if hasattr(m, "weight") else m.filters)[0].numel()
+        macs.append(out.numel() * per_output)
+
+    handles = [m.register_forward_hook(hook) for m in net.modules()
+               if isinstance(m, torch.nn.Conv2d | torch.nn.Conv1d | torch.nn.Linear) or hasattr(m, "filters")]
+    for b in blocks:
+        b.fast_inference = False
+    try:
+        with torch.inference_mode():
+            net(torch.zeros(1, window))
+    finally:
+        for h in handles:
+            h.remove()
+        for b in blocks:
+            b.fast_inference = True
+    return sum(macs) / 1e9
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=30.0)
@@ -75,6 +103,8 @@ def main() -> None:
         w = model.window_samples
         starts = window_starts(len(audio), w, w)
         blocks = [m for m in model.net.modules() if hasattr(m, "fast_inference")]
+        print(f"{name}: {gmac_per_window(model.net, w, blocks):.2f} GMAC per {w}-sample window "
+              "(convolutions, sinc filters and linear layers)")
         for threads in [int(t) for t in args.threads.split(",")]:
             torch.set_num_threads(threads)
             scorers = {p: SpoofScorer(model, vad=use_vad, batch_size=args.batch_size, precision=p)
