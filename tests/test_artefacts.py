@@ -148,3 +148,9 @@ def test_training_recipe_tiny(shared, tmp_path, one_torch_thread):
     sd = load_file(str(tmp_path / MODEL_FILE))
     assert sd.pop("calibration").shape == (2,)
     ArtefactNet(width=16).load_state_dict(sd, strict=True)
+
+
+@pytest.mark.parametrize("kw", [{"sample_fps": 0}, {"window_s": -1.0}, {"hop_s": 0}])
+def test_scorer_refuses_non_positive_rates(kw):
+    with pytest.raises(ValueError, match="must be positive"):
+        ArtefactScorer(**kw)
