@@ -14,6 +14,8 @@ times, in the same run:
   inference fast paths) at ``precision="float32"`` and ``"bfloat16"``, VAD time included;
   ``max|dp|`` is the largest difference of a window's probability between the two.
 
+The CPU allocator is tuned first, as the ``avsync`` command does (``avsync.device.tune_cpu_allocator``;
+``--no-allocator-tuning`` leaves glibc's defaults; ``benchmarks/bench_allocator.py`` compares the two).
 RTF = processing time / audio duration (lower is faster; 0.02 = 50x faster than real time).
 Decoding is excluded from both (the audio is decoded once). Goal: RTF <= 0.02 for the default
 model on 2 cores.
@@ -60,6 +62,29 @@ def gmac_per_window(net, window: int, blocks) -> float:
     return sum(macs) / 1e9
 
 
+MATMUL_OPS = ("aten::mkldnn_convolution", "aten::addmm", "aten::mm", "aten::bmm", "aten::convolution_overrideable")
+
+
+def profile_window(model, window: np.ndarray, precision: str, gmac: float, repeats: int = 5) -> str:
+    """Where one window's time goes: convolutions and matrix products vs everything else (torch.profiler)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    model.predict(window[None], precision=precision)  # warm-up
+    best = None
+    for _ in range(repeats):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            model.predict(window[None], precision=precision)
+        events = prof.key_averages()
+        total = sum(e.self_cpu_time_total for e in events) / 1e3  # ms
+        mm = sum(e.self_cpu_time_total for e in events if e.key in MATMUL_OPS) / 1e3
+        top = sorted((e for e in events if e.key not in MATMUL_OPS), key=lambda e: -e.self_cpu_time_total)[:4]
+        if best is None or total < best[0]:
+            best = (total, mm, ", ".join(f"{e.key.removeprefix('aten::')} {e.self_cpu_time_total / 1e3:.1f}" for e in top))
+    total, mm, rest = best
+    return (f"  {precision}: {total:.1f} ms per window (profiled, best of {repeats}): convolutions and matrix products "
+            f"{mm:.1f} ms ({gmac / mm * 1e3:.0f} GMAC/s), the rest {total - mm:.1f} ms (largest: {rest} ms)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=30.0)
@@ -67,12 +92,16 @@ def main() -> None:
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=None, help="avsync batch size (default: the scorer's)")
+    ap.add_argument("--no-allocator-tuning", action="store_true", help="keep glibc's allocator defaults")
+    ap.add_argument("--profile", action="store_true",
+                    help="also split one window's time between convolutions / matrix products and the rest")
     ap.add_argument("--shared", default=os.environ.get("AVSYNC_SHARED", str(Path(__file__).resolve().parents[2] / "shared")))
     args = ap.parse_args()
 
     import torch
 
     from avsync import Media, load_media
+    from avsync.device import tune_cpu_allocator
     from avsync.spoof import DEFAULT_MODEL, SpoofScorer, load_spoof_model, window_starts
 
     sr = 16000
@@ -91,9 +120,11 @@ def main() -> None:
     else:
         audio = (0.1 * np.random.default_rng(0).standard_normal(int(args.seconds * sr))).astype(np.float32)
         use_vad, source = False, "seeded noise (no ../shared), VAD off"
+    tuned = False if args.no_allocator_tuning else tune_cpu_allocator()
     media = Media.from_arrays(audio, sr)
     dur = len(audio) / sr
-    print(f"audio: {dur:.1f} s of {source}; default model: {DEFAULT_MODEL}; torch {torch.__version__}")
+    print(f"audio: {dur:.1f} s of {source}; default model: {DEFAULT_MODEL}; torch {torch.__version__}; "
+          f"allocator tuning {'on' if tuned else 'off'}")
     print("RTF = wall time / audio duration (best of --repeats); cpuRTF = process CPU time / audio duration "
           "(all threads; on a busy shared machine it is the fairer measure of cost)")
     print(f"{'model':<16} {'threads':>7} {'naive RTF':>10} {'fp32 RTF':>9} {'bf16 RTF':>9} {'speed-up':>14} "
@@ -103,8 +134,8 @@ def main() -> None:
         w = model.window_samples
         starts = window_starts(len(audio), w, w)
         blocks = [m for m in model.net.modules() if hasattr(m, "fast_inference")]
-        print(f"{name}: {gmac_per_window(model.net, w, blocks):.2f} GMAC per {w}-sample window "
-              "(convolutions, sinc filters and linear layers)")
+        gmac = gmac_per_window(model.net, w, blocks)
+        print(f"{name}: {gmac:.2f} GMAC per {w}-sample window (convolutions, sinc filters and linear layers)")
         for threads in [int(t) for t in args.threads.split(",")]:
             torch.set_num_threads(threads)
             scorers = {p: SpoofScorer(model, vad=use_vad, batch_size=args.batch_size, precision=p)
@@ -138,6 +169,9 @@ def main() -> None:
             print(f"{name:<16} {threads:>7} {rtf['naive']:>10.4f} {rtf['float32']:>9.4f} {rtf['bfloat16']:>9.4f} "
                   f"{speed:>14} {cpu['naive']:>13.4f} {cpu['float32']:>12.4f} {cpu['bfloat16']:>12.4f} {dp:>8.1e} "
                   f"{scored:>3}/{len(starts):<4}", flush=True)
+            if args.profile:
+                for p in ("float32", "bfloat16"):
+                    print(profile_window(model, np.resize(audio[:w], w), p, gmac), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,19 @@
-"""Device names: 'auto', 'cpu', 'cuda[:N]'; a missing GPU is a ConfigError with a hint, never an internal error."""
+"""Device names: 'auto', 'cpu', 'cuda[:N]'; a missing GPU is a ConfigError with a hint, never an internal error.
+The CPU allocator tuning that the command applies."""
 
 from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from avsync.device import resolve_device
+from avsync.device import ALLOCATOR_ENV, resolve_device, tune_cpu_allocator
 from avsync.errors import ConfigError
 
 
@@ -62,3 +69,52 @@ def test_cli_spoof_on_a_missing_gpu_exits_with_a_message(no_cuda, tmp_path):
     write_audio(wav, (0.1 * np.random.default_rng(0).standard_normal(32000)).astype(np.float32), 16000)
     r = CliRunner().invoke(cli, ["spoof", str(wav), "--device", "cuda"])
     assert r.exit_code == 1 and "no CUDA device" in r.output and "internal error" not in r.output
+
+
+_GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+
+# a child that allocates and frees a 64 MiB array and prints how much of it stays resident (MiB)
+_KEPT = """
+import os
+import numpy as np
+from avsync.device import tune_cpu_allocator
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+print(tune_cpu_allocator())
+before = rss()
+a = np.ones(16 << 20, dtype=np.float32); del a
+print(round(rss() - before))
+"""
+
+
+def _kept_mib(setting: str) -> tuple[str, int]:
+    env = {**os.environ, ALLOCATOR_ENV: setting, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", _KEPT], env=env, capture_output=True, text=True, check=True)
+    applied, kept = out.stdout.split()
+    return applied, int(kept)
+
+
+@pytest.mark.skipif(not _GLIBC, reason="the allocator tuning applies to glibc only")
+def test_allocator_tuning_keeps_freed_memory_for_reuse():
+    # without the tuning glibc maps a 64 MiB block afresh and unmaps it when freed (the next one
+    # page-faults and is zeroed again); with it the block comes from the heap and stays for reuse
+    applied, kept = _kept_mib("1")
+    assert applied == "True" and kept >= 60
+    applied, kept = _kept_mib("0")
+    assert applied == "False" and kept < 8
+
+
+def test_allocator_tuning_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv(ALLOCATOR_ENV, "off")
+    assert tune_cpu_allocator() is False
+
+
+def test_the_command_tunes_the_allocator(monkeypatch):
+    import avsync_cli.main as cli_main
+    from click.testing import CliRunner
+
+    calls = []
+    monkeypatch.setattr(cli_main, "tune_cpu_allocator", lambda: calls.append(1) or True)
+    r = CliRunner().invoke(cli_main.cli, ["models", "list", "--json"])
+    assert r.exit_code == 0, r.output
+    assert calls == [1]

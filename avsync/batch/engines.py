@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from avsync.batch.tasks import TaskSpec, run_scorer
+from avsync.device import tune_cpu_allocator
 from avsync.errors import ConfigError
 from avsync.results import Status
 
@@ -93,6 +94,7 @@ class InProcessEngine:
 
 def _worker_main(conn, spec: TaskSpec) -> None:  # runs in a child process
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    tune_cpu_allocator()  # a process of ours: reuse freed tensor memory
     try:
         scorer = spec.build()
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which stops the run
@@ -258,6 +260,7 @@ class _RayActor:
     """Body of the Ray actor: builds the scorer once, then scores one file per call."""
 
     def __init__(self, spec: TaskSpec):
+        tune_cpu_allocator()  # the actor's process is ours: reuse freed tensor memory
         self._scorer = spec.build()
         import socket
 

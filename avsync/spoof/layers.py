@@ -76,7 +76,7 @@ class ResidualBlock2d(nn.Module):
     -----
     In eval mode (``fast_inference``, the default) ``bn2`` is folded into the first convolution,
     one-channel inputs are convolved as a matrix product and the pooling is a strided maximum:
-    the same function, about 2x faster on CPU (docs/spoof.md, "Speed").
+    the same function, 1.4–2x faster on CPU (docs/spoof.md, "Speed").
 
     As in the public code that trained these checkpoints, the pre-activation ``bn1`` + SELU of a
     non-first block is computed on a discarded branch: the first convolution reads the block input

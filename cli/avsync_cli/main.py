@@ -9,6 +9,7 @@ import traceback
 import click
 
 import avsync
+from avsync.device import tune_cpu_allocator
 from avsync_cli.common import EXIT_INTERNAL
 
 # sub-command name -> module under avsync_cli.commands exposing `command`
@@ -48,6 +49,7 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, debug: bool) -> None:
     """avsync: is the speech in this clip genuine? Lip-sync and voice-spoof analysis."""
     ctx.obj = {"debug": debug}
+    tune_cpu_allocator()  # this process is ours: reuse freed tensor memory (AVSYNC_ALLOCATOR_TUNING=0: off)
 
 
 def main(argv=None) -> None:
