@@ -2,9 +2,11 @@
 ratio to pure decoding of the same clip, measured in the same run, with the per-stage split (faces, sync, spoof).
 
     python benchmarks/bench_analyze.py [--clip FILE] [--height 720] [--seconds 20] [--spoof-model NAME|none]
+        [--no-allocator-tuning]
 
 Without --clip a synthetic face clip is generated at the requested height. With --clip (e.g. a 1080p clip of
-../shared/data) the clip is downscaled to --height first (whole clip; --seconds applies to generated clips).
+../shared/data) the clip is downscaled to --height first (whole clip; --seconds applies to generated clips). The CPU allocator is tuned first, as the ``avsync``
+command does (``avsync.device.tune_cpu_allocator``), unless --no-allocator-tuning.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import torch
 
 from avsync import load_media
+from avsync.device import tune_cpu_allocator
 from avsync.pipeline import Detector
 from avsync.synth import ClipSpec, make_clip
 
@@ -36,8 +39,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--spoof-model", default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-allocator-tuning", action="store_true", help="keep glibc's allocator defaults")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    tuned = False if args.no_allocator_tuning else tune_cpu_allocator()
     tmp = Path(tempfile.mkdtemp())
     if args.clip:
         path = reencode(args.clip, str(tmp / "clip.mkv"), args.height)
@@ -56,7 +61,8 @@ def main() -> None:
     v = det(path)
     total = time.perf_counter() - t0
     dur = m.duration
-    print(f"clip: {path} {m.info.video.width}x{m.info.video.height} {dur:.1f} s, {n} frames; torch threads {args.threads}")
+    print(f"clip: {path} {m.info.video.width}x{m.info.video.height} {dur:.1f} s, {n} frames; torch threads {args.threads}; "
+          f"allocator tuning {'on' if tuned else 'off'}")
     print(f"verdict: {v.summary()}")
     print(f"decode only: {decode_s:.2f} s ({dur / decode_s:.1f}x real time)")
     print(f"analyze:     {total:.2f} s ({dur / total:.2f}x real time, {60 * total / dur:.1f} s per minute of video, "
