@@ -493,9 +493,10 @@ def analyze(src: MediaSource | Media, **kwargs) -> Verdict:
     return Detector.from_pretrained(**kwargs)(src)
 
 
-def eval_task(model: str | None = None, device: str | None = None):
+def eval_task(model: str | None = None, device: str | None = None, precision: str = "float32"):
     """Scorer for ``avsync eval --task analyze`` / ``avsync batch --task analyze``: builds one detector."""
-    det = Detector.from_pretrained(device=device or "cpu", **({"spoof_model": model} if model else {}))
+    det = Detector.from_pretrained(device=device or "cpu", precision=precision,
+                                   **({"spoof_model": model} if model else {}))
 
     def score(path: str) -> dict:
         v = det(path)

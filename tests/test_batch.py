@@ -289,6 +289,32 @@ def test_task_resolution(tmp_path):
         run_batch([__file__], tmp_path / "r.jsonl", task="inspect", model="m", jobs=0, progress=False)
 
 
+def test_task_options_reach_the_task_and_the_resume_key(tmp_path):
+    from avsync.training import spoof_data as sd
+
+    speech = sd.tts_espeak("The birch canoe slid on the smooth planks.", np.random.default_rng(0))
+    if speech is None:
+        pytest.skip("espeak-ng not installed (apt-get install espeak-ng; scripts/setup.sh does)")
+    wav = tmp_path / "call.wav"
+    write_audio(wav, speech, sd.SR)
+    out = tmp_path / "r.jsonl"
+    common = dict(task="spoof", model="lcnn-spoof", jobs=0, progress=False)
+    assert run_batch([str(wav)], out, config={"precision": "bfloat16"}, **common).processed == 1
+    assert run_batch([str(wav)], out, config={"precision": "bfloat16"}, **common).processed == 0  # resumed
+    assert run_batch([str(wav)], out, **common).processed == 1  # another precision: another result
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["result"]["precision"] for r in lines] == ["bfloat16", "float32"]
+    assert all(r["status"] == "ok" and r["score"] is not None for r in lines)
+
+
+@pytest.mark.parametrize("jobs", [0, 1])
+def test_task_without_the_option_is_a_config_error(corpus, tmp_path, jobs):
+    for task in ("inspect", CONTENT):
+        with pytest.raises(ConfigError, match="takes no option 'precision'"):
+            run_batch([str(corpus / "call_00.wav")], tmp_path / "r.jsonl", task=task, jobs=jobs, progress=False,
+                      config={"precision": "bfloat16"})
+
+
 def test_task_that_cannot_be_built_stops_with_config_error(corpus, tmp_path):
     spec = TaskSpec("broken", batch_tasks.broken_factory)
     with pytest.raises(ConfigError, match="cannot load the model"):
@@ -428,3 +454,21 @@ def test_tasks_resolve_through_the_evaluation_registry_when_present(monkeypatch,
     (rec,) = read_results(tmp_path / "r.jsonl")
     assert s.by_status == {"ok": 1} and rec["task"] == "spoof" and rec["task_version"] == "3"
     assert 0 <= rec["score"] <= 1
+
+
+def test_cli_precision_option(corpus, tmp_path):
+    from avsync_cli.main import cli
+    from click.testing import CliRunner
+
+    wav = str(corpus / "call_00.wav")
+    r = CliRunner().invoke(cli, ["batch", wav, "-o", str(tmp_path / "a.jsonl"), "--task", "inspect",
+                                 "--precision", "bfloat16", "-j", "0", "--no-progress"])
+    assert r.exit_code == 2 and "takes no option 'precision'" in r.output
+    r = CliRunner().invoke(cli, ["batch", wav, "-o", str(tmp_path / "b.jsonl"), "--task", "spoof",
+                                 "--precision", "half"])
+    assert r.exit_code == 2 and "'half' is not one of" in r.output
+    r = CliRunner().invoke(cli, ["batch", wav, "-o", str(tmp_path / "c.jsonl"), "--task", "spoof", "--model",
+                                 "lcnn-spoof", "--precision", "bfloat16", "-j", "0", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    rec = json.loads((tmp_path / "c.jsonl").read_text())
+    assert rec["result"]["precision"] == "bfloat16"  # status no_speech on this noise, precision recorded all the same

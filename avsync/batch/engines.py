@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from avsync.batch.tasks import TaskSpec, run_scorer
@@ -334,7 +334,7 @@ class RayEngine:
             raise ConfigError("--device cuda asked for GPU actors but the Ray cluster has no GPU",
                               hint="use --device cpu, or add GPU nodes to the cluster")
         if use_gpu and dev == "auto":
-            spec = TaskSpec(spec.name, spec.factory, spec.model, spec.version, "cuda", spec.threads)
+            spec = replace(spec, device="cuda")
         per = {"num_cpus": 1, "num_gpus": self.gpus_per_actor if use_gpu else 0}
         n = self.jobs or max(1, int(gpus / self.gpus_per_actor) if use_gpu else int(res.get("CPU", 1)))
         actor_cls = ray.remote(_RayActor).options(max_restarts=-1, max_task_retries=0, **per)

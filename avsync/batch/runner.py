@@ -16,6 +16,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 import avsync
@@ -131,7 +132,9 @@ def run_batch(
         Ray cluster address (``"auto"``, ``"ray://host:10001"``); default ``$RAY_ADDRESS`` or a
         local instance.
     config
-        Task options that change results; part of the resume key.
+        Task options, passed to the task's factory as keywords (``{"precision": "bfloat16"}`` for
+        ``spoof`` and ``analyze``) and part of the resume key; a task that does not take one is a
+        :class:`ConfigError`.
     max_files
         Stop after writing this many new lines (the rest is done by a rerun).
     timeout
@@ -160,9 +163,11 @@ def run_batch(
     if isinstance(task, str):
         spec = TaskSpec(task, resolve_task(task), model, task_version(task), device)
     else:
-        spec = task if model is None else TaskSpec(task.name, task.factory, model, task.version, task.device)
+        spec = task if model is None else replace(task, model=model)
     if device and not spec.device:
-        spec = TaskSpec(spec.name, spec.factory, spec.model, spec.version, device, spec.threads)
+        spec = replace(spec, device=device)
+    if config:
+        spec = replace(spec, options={**(spec.options or {}), **config})
     if isinstance(source, list) and source and isinstance(source[0], InputItem):
         seen: set[str] = set()
         items: list[InputItem] = []
@@ -176,10 +181,9 @@ def run_batch(
         raise ConfigError("jobs must be >= 0")
     if engine == "local" and jobs >= 1 and spec.threads is None:  # share the cores between workers
         cpus = os.cpu_count() or 1
-        spec = TaskSpec(spec.name, spec.factory, spec.model, spec.version, spec.device,
-                        spec.threads or max(1, cpus // max(1, jobs)))
+        spec = replace(spec, threads=spec.threads or max(1, cpus // max(1, jobs)))
     keyfn = lambda sha: result_key(sha, task=spec.name, task_version=spec.version, model=spec.model,
-                                   config=config)
+                                   config=spec.options)
 
     log = ResultsLog(out, fsync=fsync).open()
     try:

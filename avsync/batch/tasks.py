@@ -1,7 +1,7 @@
 """What a batch run computes per file: a picklable *task factory* and the code that runs it.
 
 A task factory is a picklable callable ``factory(model) -> scorer`` (it may also accept a
-``device=`` keyword); a scorer is ``path -> mapping`` with at least ``status`` and ``score``. The
+``device=`` keyword, and task options such as ``precision=`` as keywords); a scorer is ``path -> mapping`` with at least ``status`` and ``score``. The
 engine sends the factory to each worker process or Ray actor, which builds the scorer **once**
 and then scores many files.
 
@@ -52,9 +52,9 @@ class NamedTask:
 
     name: str
 
-    def __call__(self, model: str | None = None, *, device: str | None = None) -> Scorer:
+    def __call__(self, model: str | None = None, *, device: str | None = None, **options: Any) -> Scorer:
         factory, _ = _lookup(self.name)
-        return _call_factory(factory, model, device)
+        return _call_factory(factory, model, device, options)
 
 
 def resolve_task(name: str) -> Callable[..., Scorer]:
@@ -84,18 +84,25 @@ def task_version(name: str) -> str:
     return _lookup(name)[1]
 
 
-def _accepts_device(factory: Callable[..., Any]) -> bool:
+def accepts_keyword(fn: Callable[..., Any], name: str) -> bool:
+    """Whether ``fn`` can be called with the keyword ``name`` (a named parameter or ``**kwargs``)."""
     try:
-        params = _pyinspect.signature(factory).parameters.values()
+        params = _pyinspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return False
-    return any(p.name == "device" or p.kind is p.VAR_KEYWORD for p in params)
+    return any((p.name == name and p.kind is not p.POSITIONAL_ONLY) or p.kind is p.VAR_KEYWORD for p in params)
 
 
-def _call_factory(factory: Callable[..., Scorer], model: str | None, device: str | None) -> Scorer:
-    if device and _accepts_device(factory):
-        return factory(model, device=device)
-    return factory(model)
+def _call_factory(factory: Callable[..., Scorer], model: str | None, device: str | None,
+                  options: Mapping[str, Any] | None = None) -> Scorer:
+    options = dict(options or {})
+    unknown = [k for k in options if not accepts_keyword(factory, k)]
+    if unknown:
+        raise ConfigError(f"this task takes no option {', '.join(map(repr, unknown))}",
+                          hint="drop the option, or use a task that has it (spoof and analyze take precision)")
+    if device and accepts_keyword(factory, "device"):
+        options["device"] = device
+    return factory(model, **options)
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,7 @@ class TaskSpec:
     name
         Task name written into every result line.
     factory
-        Picklable ``factory(model[, device=]) -> scorer``.
+        Picklable ``factory(model[, device=][, **options]) -> scorer``.
     model
         Model name or path handed to the factory (``None``: the task's default).
     version
@@ -117,6 +124,9 @@ class TaskSpec:
         and exported to the worker as ``AVSYNC_DEVICE``; ``None`` leaves the choice to the task.
     threads
         Torch intra-op threads per worker (``None``: leave as is).
+    options
+        Task options passed to the factory as keywords (``{"precision": "bfloat16"}``); a factory
+        that does not take one is a :class:`~avsync.errors.ConfigError` when the scorer is built.
     """
 
     name: str
@@ -125,6 +135,7 @@ class TaskSpec:
     version: str = "0"
     device: str | None = None
     threads: int | None = None
+    options: Mapping[str, Any] | None = None
 
     def build(self) -> Scorer:
         """Build the scorer once (in the worker)."""
@@ -132,7 +143,7 @@ class TaskSpec:
             os.environ["AVSYNC_DEVICE"] = self.device
         if self.threads:
             os.environ.setdefault("OMP_NUM_THREADS", str(self.threads))
-        scorer = _call_factory(self.factory, self.model, self.device)
+        scorer = _call_factory(self.factory, self.model, self.device, self.options)
         if self.threads:
             import sys
 

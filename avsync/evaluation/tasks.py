@@ -105,7 +105,7 @@ def _result_to_record(res: Any) -> dict[str, Any]:
 
 
 def _lazy(module: str, task: str, call: str) -> Factory:
-    def factory(model: str | None, device: str | None = None) -> Scorer:
+    def factory(model: str | None, device: str | None = None, **options: Any) -> Scorer:
         try:
             mod = importlib.import_module(module)
         except ImportError as e:
@@ -114,8 +114,12 @@ def _lazy(module: str, task: str, call: str) -> Factory:
             raise TaskUnavailable(f"task {task!r} needs {module}, which failed to import ({e})",
                                   hint="install the missing dependency") from e
         hook = getattr(mod, "eval_task", None)
+        unknown = [k for k in options if hook is None or not _takes_keyword(hook, k)]
+        if unknown:
+            raise ConfigError(f"task {task!r} takes no option {', '.join(map(repr, unknown))}",
+                              hint="spoof and analyze take precision")
         if hook is not None:
-            return hook(model, device=device) if device else hook(model)
+            return hook(model, device=device, **options) if device else hook(model, **options)
         fn = getattr(mod, call, None)
         if fn is None:
             raise TaskUnavailable(f"task {task!r}: {module} has neither eval_task() nor {call}()")
@@ -127,6 +131,12 @@ def _lazy(module: str, task: str, call: str) -> Factory:
         return scorer
 
     return factory
+
+
+def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:
+    from avsync.batch.tasks import accepts_keyword
+
+    return accepts_keyword(fn, name)
 
 
 _BUILTINS: dict[str, tuple[str, str, str]] = {

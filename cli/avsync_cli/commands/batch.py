@@ -27,6 +27,9 @@ _TASKS = ("analyze", "spoof", "sync", "inspect")
               help="local worker processes, or Ray actors on a cluster.")
 @click.option("--ray-address", default=None,
               help="Ray cluster: auto, ray://HOST:10001 (default: $RAY_ADDRESS, else a local Ray instance).")
+@click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default=None,
+              help="Network precision of the spoof and analyze tasks (default float32); bfloat16 is about twice as "
+                   "fast on CPUs with AVX-512 BF16, borderline scores can move. Part of the resume key.")
 @click.option("--max-files", type=click.IntRange(min=1), default=None,
               help="Stop after this many new results (rerun to continue).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -35,8 +38,8 @@ _TASKS = ("analyze", "spoof", "sync", "inspect")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @click.option("--no-fsync", is_flag=True, help="Do not fsync each line (faster; still never a torn line on a crash).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-def command(source, out, task, model, jobs, device, engine, ray_address, max_files, timeout, retry_errors,
-            no_progress, no_fsync, as_json) -> None:
+def command(source, out, task, model, jobs, device, engine, ray_address, precision, max_files, timeout,
+            retry_errors, no_progress, no_fsync, as_json) -> None:
     """Run TASK over every input in SOURCE and append one JSON line per input to --out.
 
     SOURCE is a folder (walked recursively; media recognised by content, other files recorded
@@ -65,6 +68,7 @@ def command(source, out, task, model, jobs, device, engine, ray_address, max_fil
             device=device,
             engine=engine,
             ray_address=ray_address,
+            config={"precision": precision} if precision else None,
             max_files=max_files,
             timeout=timeout,
             retry_errors=retry_errors,
