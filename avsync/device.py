@@ -56,8 +56,9 @@ def tune_cpu_allocator() -> bool:
     kernel and returns it when freed, so each forward pass of a raw-waveform network page-faults
     and zeroes its large intermediate tensors again. With this setting freed memory stays in the
     process (up to :data:`ALLOCATOR_KEEP_BYTES` at the top of the heap) and is reused: the float32
-    ``avsync spoof`` of a minute of speech ran 1.38x faster on a 2-core CPU, peak memory +8 %
-    (``benchmarks/bench_allocator.py``; docs/spoof.md, "Speed"); memory goes back to the system later.
+    ``avsync spoof`` of a minute of speech ran 1.27–1.38x faster on a 2-core CPU; the price is memory
+    held between files, about 150 MiB more resident over a long batch run
+    (``benchmarks/bench_allocator.py``; docs/spoof.md, "Speed").
 
     Process-wide and not undone, so the library never calls it on import: the ``avsync`` command
     and its batch worker processes apply it at start; call it yourself in a long-running notebook
