@@ -70,6 +70,9 @@ class EvalConfig(Serializable):
         ``±k`` frames for offset accuracy.
     limit
         Score at most this many files (after filtering; for quick looks).
+    precision
+        Network precision handed to the task's factory (``"float32"``, ``"bfloat16"``: the spoof and
+        analyze tasks take it); ``None`` leaves the task's default. Part of the cache key.
     """
 
     task: str
@@ -82,6 +85,7 @@ class EvalConfig(Serializable):
     seed: int = 0
     offset_tolerance: int = 1
     limit: int | None = None
+    precision: str | None = None
 
 
 # ----------------------------------------------------------------------------------------- cache
@@ -509,11 +513,16 @@ def run_eval(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     task = get_task(cfg.task)
+    task_options = {"precision": cfg.precision} if cfg.precision else {}
+    from avsync.batch.tasks import accepts_keyword
+
+    if task_options and not accepts_keyword(task.factory, "precision"):
+        raise ConfigError(f"task {cfg.task!r} takes no option 'precision'", hint="spoof and analyze take precision")
     factory_cache: dict[str, Any] = {}
 
     def factory():
         if "s" not in factory_cache:
-            factory_cache["s"] = task.factory(cfg.model)
+            factory_cache["s"] = task.factory(cfg.model, **task_options)
         return factory_cache["s"]
 
     selected, needed = _select(rows, cfg)
@@ -521,7 +530,7 @@ def run_eval(
     truth = {r.id: r for r in rows}
 
     def run_one(perturbation: str | None):
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = dict(task_options)
         if cfg.trim_silence:
             options["trim_silence"] = {"threshold_db": -40.0, "pad_s": 0.05}
         if perturbation:
@@ -539,7 +548,8 @@ def run_eval(
             return path, facts
 
         recs = score_rows(needed, factory, task=task.name, version=task.version, model=cfg.model, options=options,
-                          cache=cache, prepare=prepare if options else None, progress=progress)
+                          cache=cache, prepare=prepare if (perturbation or cfg.trim_silence) else None,
+                          progress=progress)
         return recs, summarize(recs, rows, selected, cfg)
 
     records, table = run_one(None)

@@ -93,6 +93,32 @@ def test_rerun_reuses_cache_and_scores_only_new_files(toy, scorer, tmp_path):
     assert len(scorer.calls) == 2 * n + 1 and scorer.calls[-1].endswith("new.wav")
 
 
+def test_precision_reaches_the_task_and_the_cache_key(toy, scorer, tmp_path):
+    built = []
+
+    def factory(model, precision="float32"):
+        built.append(precision)
+        return scorer
+
+    register_task("toy_prec", factory=factory, replace=True)
+    try:
+        out = tmp_path / "out"
+        for precision, scored in (("bfloat16", 21), ("bfloat16", 0), ("float32", 21)):
+            n = len(scorer.calls)
+            r = _eval(toy, "--task", "toy_prec", "--precision", precision, "--out", out, "--n-boot", 20, "--json")
+            assert r.exit_code == 0, r.output
+            assert len(scorer.calls) - n == scored  # a precision is cached apart from the other
+        assert built == ["bfloat16", "float32"]  # the cached rerun never built the task
+        recs = [json.loads(x) for x in (out / "scores.jsonl").read_text().splitlines()]
+        assert {x["options"]["precision"] for x in recs} == {"float32"}
+        # a task without the option refuses it before scoring anything
+        r = _eval(toy, "--task", "toy", "--precision", "bfloat16", "--out", tmp_path / "o2", "--quiet")
+        assert r.exit_code == 2 and "takes no option 'precision'" in r.output
+        assert _eval(toy, "--task", "toy", "--precision", "half", "--out", tmp_path / "o3").exit_code == 2
+    finally:
+        unregister_task("toy_prec")
+
+
 def test_subset_filter_scores_paired_reals_only(toy, scorer, tmp_path):
     out = tmp_path / "out"
     r = _eval(toy, "--task", "toy", "--out", out, "--subset", "fake_speech/toytts/genA", "--json", "--n-boot", 50)

@@ -43,12 +43,14 @@ def _progress(quiet: bool):
 @click.option("--n-boot", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap replicates for the AUC interval.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Score at most N selected files (quick look).")
+@click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default=None,
+              help="Network precision of the spoof and analyze tasks (default float32); cached separately.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Folder relative paths in the manifest are resolved against (default: the manifest's folder).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary table as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 def command(manifest, task_name, model, out_dir, subsets, threshold, trim_silence, perturb, perturbations,
-            n_boot, seed, limit, root, as_json, quiet) -> None:
+            n_boot, seed, limit, precision, root, as_json, quiet) -> None:
     """Evaluate a task over MANIFEST (CSV or JSONL; the shared data MANIFEST.csv works as is).
 
     Writes to --out: summary.md/.csv/.json (one row per subset and generator: EER and its threshold,
@@ -76,7 +78,8 @@ def command(manifest, task_name, model, out_dir, subsets, threshold, trim_silenc
     elif perturb:
         names = tuple(PERTURBATIONS)
     cfg = EvalConfig(task=task_name, model=model, subsets=tuple(subsets), threshold=threshold,
-                     trim_silence=trim_silence, perturbations=names, n_boot=n_boot, seed=seed, limit=limit)
+                     trim_silence=trim_silence, perturbations=names, n_boot=n_boot, seed=seed, limit=limit,
+                     precision=precision)
     try:
         rows = read_manifest(manifest, root=root)
         report = run_eval(rows, cfg, out_dir, progress=_progress(quiet or as_json))
