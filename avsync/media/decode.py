@@ -24,7 +24,7 @@ from avsync.media.types import AudioInfo, FrameChunk, MediaInfo, MediaLimits, Vi
 from avsync.results import Status
 from avsync.timebase import DEFAULT_FPS, DEFAULT_SAMPLE_RATE, seconds_to_samples
 
-__all__ = ["Media", "load_media", "resample_audio"]
+__all__ = ["Media", "is_non_finite_warning", "load_media", "resample_audio"]
 
 _INTERPOLATION = "BILINEAR"  # swscale filter used when frames() resizes
 _MAX_GAP_S = 30.0  # larger timestamp jumps are treated as broken timestamps, not silence
@@ -58,8 +58,16 @@ def finite_audio(audio: np.ndarray) -> tuple[np.ndarray, int]:
     return np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0).astype(np.float32, copy=False), n
 
 
+_NON_FINITE = "audio sample(s) were NaN or infinite"
+
+
 def _non_finite_warning(n: int) -> str:
-    return f"{n} audio sample(s) were NaN or infinite; set to silence / full scale"
+    return f"{n} {_NON_FINITE}; set to silence / full scale"
+
+
+def is_non_finite_warning(text: str) -> bool:
+    """Whether a media warning is the one :func:`finite_audio` repairs gave (for callers that relay it)."""
+    return _NON_FINITE in text
 
 
 class Media:
