@@ -324,6 +324,18 @@ def test_task_that_cannot_be_built_stops_with_config_error(corpus, tmp_path):
 # -- engines agree -------------------------------------------------------------------------------------
 
 
+def test_duplicate_that_waited_for_its_original_is_written_clean(corpus, tmp_path):
+    # the copy comes right after its original, which is still being scored (slow task) when the copy is
+    # prepared: the copy waits and is written from the original's result, like a copy found afterwards
+    files = [str(corpus / "call_00.wav"), str(corpus / "sub" / "copy_of_call_00.wav")]
+    run_batch(files, tmp_path / "w.jsonl", task=CONTENT, model="slow:0.3", jobs=1, progress=False)
+    run_batch(files, tmp_path / "s.jsonl", task=CONTENT, model="slow:0.3", jobs=0, progress=False)
+    lines = list(read_results(tmp_path / "w.jsonl"))
+    assert [k for r in lines for k in r if k.startswith("_")] == []  # no bookkeeping field leaks out
+    assert lines[1]["reused_from"] == files[0] and lines[1]["worker"] is None
+    assert _final(tmp_path / "w.jsonl") == _final(tmp_path / "s.jsonl")
+
+
 def test_local_parallel_equals_inprocess(corpus, tmp_path):
     run_batch(corpus, tmp_path / "a.jsonl", task=CONTENT, jobs=0, progress=False)
     run_batch(corpus, tmp_path / "b.jsonl", task=CONTENT, jobs=2, progress=False)

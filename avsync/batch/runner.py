@@ -408,8 +408,9 @@ class _Runner:
             self.pending[first["_idx"]] = first
             self.ready.appendleft(Job(first["_idx"], first["path"]))
             return
-        for d in dups:
+        for d in dups:  # drop the bookkeeping fields before the line is written
             h = d.pop("_hash_s", 0.0)
+            d.pop("_idx", None)
             self._copy(d, src, h)
 
     def loop(self, eng: Engine, lookahead: int = 2) -> None:
