@@ -16,13 +16,14 @@ import sys
 
 from avsync.errors import ConfigError
 
-__all__ = ["ALLOCATOR_ENV", "ALLOCATOR_KEEP_BYTES", "resolve_device", "tune_cpu_allocator"]
+__all__ = ["ALLOCATOR_ENV", "ALLOCATOR_KEEP_BYTES", "allocator_tuning_enabled", "resolve_device", "tune_cpu_allocator"]
 
 #: Environment variable: ``0`` (or ``false``/``no``/``off``) turns :func:`tune_cpu_allocator` into a no-op.
 ALLOCATOR_ENV = "AVSYNC_ALLOCATOR_TUNING"
 #: Allocations up to this size come from the heap, and up to this much freed memory is kept there.
 ALLOCATOR_KEEP_BYTES = 256 << 20
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc <malloc.h>
+_GLIBC_MMAP_CAP = 32 << 20  # the largest mmap threshold some glibc versions accept on 64-bit
 
 
 def resolve_device(device: object = "cpu") -> str:
@@ -49,23 +50,42 @@ def resolve_device(device: object = "cpu") -> str:
     return name
 
 
-def tune_cpu_allocator() -> bool:
+def allocator_tuning_enabled() -> bool:
+    """``False`` when the environment variable :data:`ALLOCATOR_ENV` says ``0``/``false``/``no``/``off``."""
+    return os.environ.get(ALLOCATOR_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _set_thresholds(mallopt) -> int:
+    """Raise glibc's mmap and trim thresholds; the size applied (bytes), 0 if glibc refused.
+
+    glibc versions that cap the mmap threshold at 32 MiB (64-bit) refuse the larger value: then 32 MiB.
+    """
+    for size in (ALLOCATOR_KEEP_BYTES, _GLIBC_MMAP_CAP):
+        if mallopt(_M_MMAP_THRESHOLD, size):
+            mallopt(_M_TRIM_THRESHOLD, size)
+            return size
+    return 0
+
+
+def tune_cpu_allocator(enabled: bool | None = None) -> bool:
     """Let glibc serve tensors up to 256 MiB from the heap and keep freed memory for reuse.
 
     By default glibc maps every allocation above 32 MiB (often above 128 KiB) freshly from the
     kernel and returns it when freed, so each forward pass of a raw-waveform network page-faults
     and zeroes its large intermediate tensors again. With this setting freed memory stays in the
-    process (up to :data:`ALLOCATOR_KEEP_BYTES` at the top of the heap) and is reused: the float32
-    ``avsync spoof`` of a minute of speech ran 1.27–1.38x faster on a 2-core CPU; the price is memory
-    held between files, about 150 MiB more resident over a long batch run
-    (``benchmarks/bench_allocator.py``; docs/spoof.md, "Speed").
+    process (up to :data:`ALLOCATOR_KEEP_BYTES` at the top of the heap; 32 MiB on glibc versions
+    that refuse more) and is reused: the float32 ``avsync spoof`` of a minute of speech ran
+    1.27–1.38x faster on a 2-core CPU; the price is memory held between files, about 150 MiB more
+    resident over a long batch run, once 865 MiB in all (``benchmarks/bench_allocator.py``;
+    docs/spoof.md, "Speed").
 
-    Process-wide and not undone, so the library never calls it on import: the ``avsync`` command
-    and its batch worker processes apply it at start; call it yourself in a long-running notebook
-    or service that scores on CPU. A no-op (``False``) off glibc (macOS, Windows, musl) and when
-    the environment variable :data:`ALLOCATOR_ENV` is ``0``. Returns whether it was applied.
+    Process-wide and not undone, so the library never calls it on import: the ``avsync`` command,
+    its batch worker processes and Ray actors apply it at start; call it yourself in a long-running
+    notebook or service that scores on CPU. A no-op (``False``) off glibc (macOS, Windows, musl),
+    and when ``enabled`` is ``False`` or, with ``enabled=None``, the environment variable
+    :data:`ALLOCATOR_ENV` is ``0``. Returns whether it was applied.
     """
-    if os.environ.get(ALLOCATOR_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+    if not (allocator_tuning_enabled() if enabled is None else enabled):
         return False
     if not sys.platform.startswith("linux"):
         return False
@@ -76,4 +96,4 @@ def tune_cpu_allocator() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, ALLOCATOR_KEEP_BYTES)) and bool(mallopt(_M_TRIM_THRESHOLD, ALLOCATOR_KEEP_BYTES))
+    return _set_thresholds(mallopt) > 0

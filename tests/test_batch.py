@@ -255,6 +255,40 @@ def test_resume_key_depends_on_content_task_and_model(corpus, tmp_path):
     assert run_batch([str(moved)], out, task=CONTENT, jobs=0, progress=False).processed == 1
 
 
+def test_resume_keys_of_runs_without_options_are_stable(monkeypatch):
+    # results files written before task options reached the task must still resume: no options, an
+    # empty config and a spec without options all give the key those files hold
+    import avsync
+
+    monkeypatch.setattr(avsync, "__version__", "0.1.0")
+    key = result_key("ab" * 32, task="spoof", task_version="0", model=None)
+    assert key == "1362e2b8f45fa62bd1234e0c1305cea6"
+    assert result_key("ab" * 32, task="spoof", task_version="0", model=None, config={}) == key
+    assert result_key("ab" * 32, task="spoof", task_version="0", model=None, config={"precision": "bfloat16"}) != key
+
+
+def test_task_spec_with_options_hashes_and_pickles():
+    import pickle
+    from types import MappingProxyType
+
+    spec = TaskSpec("spoof", resolve_task("spoof"), options=MappingProxyType({"precision": "bfloat16"}))
+    assert spec.options == {"precision": "bfloat16"} and type(spec.options) is dict
+    assert hash(spec) == hash(TaskSpec("spoof", resolve_task("spoof")))  # options are not hashed
+    assert pickle.loads(pickle.dumps(spec)) == spec
+
+
+def test_analyze_task_hands_precision_to_the_detector(monkeypatch):
+    from avsync import pipeline
+    from avsync.evaluation.tasks import get_task
+
+    seen = {}
+    monkeypatch.setattr(pipeline.Detector, "from_pretrained", classmethod(lambda cls, **kw: seen.update(kw) or object()))
+    NamedTask("analyze")(None, device="cpu", precision="bfloat16")
+    assert seen == {"device": "cpu", "precision": "bfloat16"}
+    with pytest.raises(ConfigError, match="task 'sync' takes no option 'precision'"):
+        get_task("sync").factory(None, precision="bfloat16")
+
+
 def test_retry_errors(corpus, tmp_path):
     f = tmp_path / "x_boom.wav"
     f.write_bytes((corpus / "call_02.wav").read_bytes())

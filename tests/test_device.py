@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from avsync.device import ALLOCATOR_ENV, resolve_device, tune_cpu_allocator
+from avsync.device import ALLOCATOR_ENV, ALLOCATOR_KEEP_BYTES, resolve_device, tune_cpu_allocator
 from avsync.errors import ConfigError
 
 
@@ -73,7 +73,8 @@ def test_cli_spoof_on_a_missing_gpu_exits_with_a_message(no_cuda, tmp_path):
 
 _GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
-# a child that allocates and frees a 64 MiB array and prints how much of it stays resident (MiB)
+# a child that allocates and frees a 24 MiB array (under the 32 MiB that every glibc accepts as
+# threshold) and prints how much of it stays resident (MiB)
 _KEPT = """
 import os
 import numpy as np
@@ -82,7 +83,7 @@ def rss():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 print(tune_cpu_allocator())
 before = rss()
-a = np.ones(16 << 20, dtype=np.float32); del a
+a = np.ones(6 << 20, dtype=np.float32); del a
 print(round(rss() - before))
 """
 
@@ -96,12 +97,33 @@ def _kept_mib(setting: str) -> tuple[str, int]:
 
 @pytest.mark.skipif(not _GLIBC, reason="the allocator tuning applies to glibc only")
 def test_allocator_tuning_keeps_freed_memory_for_reuse():
-    # without the tuning glibc maps a 64 MiB block afresh and unmaps it when freed (the next one
+    # without the tuning glibc maps a 24 MiB block afresh and unmaps it when freed (the next one
     # page-faults and is zeroed again); with it the block comes from the heap and stays for reuse
     applied, kept = _kept_mib("1")
-    assert applied == "True" and kept >= 60
+    assert applied == "True" and kept >= 22
     applied, kept = _kept_mib("0")
     assert applied == "False" and kept < 8
+
+
+def test_allocator_thresholds_fall_back_where_glibc_caps_them():
+    from avsync.device import _GLIBC_MMAP_CAP, _M_MMAP_THRESHOLD, _M_TRIM_THRESHOLD, _set_thresholds
+
+    def fake(cap):
+        calls = []
+
+        def mallopt(param, value):
+            calls.append((param, value))
+            return int(param != _M_MMAP_THRESHOLD or value <= cap)
+
+        return mallopt, calls
+
+    mallopt, calls = fake(cap=1 << 40)  # a glibc that takes 256 MiB
+    assert _set_thresholds(mallopt) == ALLOCATOR_KEEP_BYTES
+    assert calls == [(_M_MMAP_THRESHOLD, ALLOCATOR_KEEP_BYTES), (_M_TRIM_THRESHOLD, ALLOCATOR_KEEP_BYTES)]
+    mallopt, calls = fake(cap=_GLIBC_MMAP_CAP)  # one that caps the mmap threshold at 32 MiB
+    assert _set_thresholds(mallopt) == _GLIBC_MMAP_CAP and calls[-1] == (_M_TRIM_THRESHOLD, _GLIBC_MMAP_CAP)
+    mallopt, calls = fake(cap=0)  # one that refuses everything: nothing half-applied
+    assert _set_thresholds(mallopt) == 0 and all(p == _M_MMAP_THRESHOLD for p, _ in calls)
 
 
 def test_allocator_tuning_can_be_switched_off(monkeypatch):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from avsync.batch.tasks import TaskSpec, run_scorer
-from avsync.device import tune_cpu_allocator
+from avsync.device import allocator_tuning_enabled, tune_cpu_allocator
 from avsync.errors import ConfigError
 from avsync.results import Status
 
@@ -259,8 +259,8 @@ class LocalEngine:
 class _RayActor:
     """Body of the Ray actor: builds the scorer once, then scores one file per call."""
 
-    def __init__(self, spec: TaskSpec):
-        tune_cpu_allocator()  # the actor's process is ours: reuse freed tensor memory
+    def __init__(self, spec: TaskSpec, tune_allocator: bool = True):
+        tune_cpu_allocator(tune_allocator)  # the actor's process is ours: reuse freed tensor memory
         self._scorer = spec.build()
         import socket
 
@@ -338,7 +338,8 @@ class RayEngine:
         per = {"num_cpus": 1, "num_gpus": self.gpus_per_actor if use_gpu else 0}
         n = self.jobs or max(1, int(gpus / self.gpus_per_actor) if use_gpu else int(res.get("CPU", 1)))
         actor_cls = ray.remote(_RayActor).options(max_restarts=-1, max_task_retries=0, **per)
-        self._actors = [actor_cls.remote(spec) for _ in range(n)]
+        # the driver's AVSYNC_ALLOCATOR_TUNING decides: actors on other nodes do not see its environment
+        self._actors = [actor_cls.remote(spec, allocator_tuning_enabled()) for _ in range(n)]
         try:
             ray.get([a.ping.remote() for a in self._actors])
         except Exception as e:

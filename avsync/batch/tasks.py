@@ -18,7 +18,7 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from avsync.errors import AvsyncError, ConfigError
@@ -135,7 +135,11 @@ class TaskSpec:
     version: str = "0"
     device: str | None = None
     threads: int | None = None
-    options: Mapping[str, Any] | None = None
+    options: Mapping[str, Any] | None = field(default=None, hash=False)
+
+    def __post_init__(self) -> None:  # a plain dict pickles to workers whatever mapping was given
+        if self.options is not None:
+            object.__setattr__(self, "options", dict(self.options))
 
     def build(self) -> Scorer:
         """Build the scorer once (in the worker)."""

@@ -13,10 +13,12 @@ results). Scorers should raise :class:`~avsync.errors.AvsyncError` (or return a 
 unusable input.
 
 Tasks are registered with :func:`register_task` as a *factory* ``factory(model) -> scorer`` so
-that models load once per run. The built-in ``spoof``, ``sync`` and ``analyze`` tasks import their
+that models load once per run; a factory may also take ``device=`` and task options as keywords
+(``precision=``, handed over by ``avsync eval --precision`` and ``avsync batch --precision``). The built-in ``spoof``, ``sync`` and ``analyze`` tasks import their
 feature module only when used; a build without it says so (:class:`TaskUnavailable`).
 
-Feature modules plug in by exposing ``eval_task(model: str | None) -> scorer``; without it the
+Feature modules plug in by exposing ``eval_task(model: str | None, device=None, **options) -> scorer``
+(``avsync.spoof`` and ``avsync.pipeline`` take ``precision``); without it the
 adapter calls the module's ``score(path)`` (``avsync.spoof``, ``avsync.sync``) or
 ``avsync.analyze(path)`` and reads ``status``, ``score``/``probability``, ``offset_frames`` from
 the result's ``to_dict()``.
@@ -50,7 +52,7 @@ class Task:
     name
         Name used by ``avsync eval --task``.
     factory
-        ``factory(model_name_or_None) -> scorer``.
+        ``factory(model_name_or_None[, device=][, **options]) -> scorer``.
     version
         Part of the cache key: bump it when the scorer's output changes.
     """

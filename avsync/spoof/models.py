@@ -60,8 +60,8 @@ def _lcnn():
 
 Precision = Literal["float32", "bfloat16"]
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
-"""Inference precisions of the spoof networks. ``bfloat16`` is about twice as fast on CPUs with
-AVX-512 BF16 or AMX, but it moves scores near the decision boundary: over the 605 files of the
+"""Inference precisions of the spoof networks. ``bfloat16`` is about 1.6x faster on CPUs with
+AVX-512 BF16 or AMX (docs/spoof.md, "Speed"), but it moves scores near the decision boundary: over the 605 files of the
 evaluation set the default model's file scores changed by a median 5e-6 but up to 0.34 (99th
 percentile 0.13), and 2 files changed side of 0.5 (docs/spoof.md, "Speed")."""
 
@@ -128,8 +128,8 @@ class SpoofModel:
             ``[B, window_samples]`` float32 waveforms at 16 kHz in [-1, 1].
         precision
             ``"float32"`` (default; reproduces the public reference outputs to 1e-4) or
-            ``"bfloat16"``: the convolutions run in bfloat16 (autocast), about twice as fast on CPUs
-            with AVX-512 BF16 or AMX and on GPUs; borderline probabilities can move (see :data:`PRECISIONS`).
+            ``"bfloat16"``: the convolutions run in bfloat16 (autocast), about 1.6x faster on CPUs
+            with AVX-512 BF16 or AMX; borderline probabilities can move (see :data:`PRECISIONS`).
 
         Returns
         -------

@@ -110,7 +110,10 @@ def test_precision_reaches_the_task_and_the_cache_key(toy, scorer, tmp_path):
             assert len(scorer.calls) - n == scored  # a precision is cached apart from the other
         assert built == ["bfloat16", "float32"]  # the cached rerun never built the task
         recs = [json.loads(x) for x in (out / "scores.jsonl").read_text().splitlines()]
-        assert {x["options"]["precision"] for x in recs} == {"float32"}
+        assert {json.dumps(x["options"]) for x in recs} == {"{}"}  # float32 is the default: no option, same cache
+        n = len(scorer.calls)
+        assert _eval(toy, "--task", "toy_prec", "--out", out, "--n-boot", 20, "--quiet").exit_code == 0
+        assert len(scorer.calls) == n
         # a task without the option refuses it before scoring anything
         r = _eval(toy, "--task", "toy", "--precision", "bfloat16", "--out", tmp_path / "o2", "--quiet")
         assert r.exit_code == 2 and "takes no option 'precision'" in r.output

@@ -44,7 +44,8 @@ def _progress(quiet: bool):
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Score at most N selected files (quick look).")
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default=None,
-              help="Network precision of the spoof and analyze tasks (default float32); cached separately.")
+              help="Network precision of the spoof and analyze tasks (default float32); bfloat16 results are cached "
+                   "separately.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Folder relative paths in the manifest are resolved against (default: the manifest's folder).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary table as JSON.")
@@ -79,7 +80,7 @@ def command(manifest, task_name, model, out_dir, subsets, threshold, trim_silenc
         names = tuple(PERTURBATIONS)
     cfg = EvalConfig(task=task_name, model=model, subsets=tuple(subsets), threshold=threshold,
                      trim_silence=trim_silence, perturbations=names, n_boot=n_boot, seed=seed, limit=limit,
-                     precision=precision)
+                     precision=None if precision == "float32" else precision)  # float32: the tasks' default, same cache
     try:
         rows = read_manifest(manifest, root=root)
         report = run_eval(rows, cfg, out_dir, progress=_progress(quiet or as_json))
