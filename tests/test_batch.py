@@ -342,11 +342,15 @@ def test_task_options_reach_the_task_and_the_resume_key(tmp_path):
 
 
 @pytest.mark.parametrize("jobs", [0, 1])
-def test_task_without_the_option_is_a_config_error(corpus, tmp_path, jobs):
-    for task in ("inspect", CONTENT):
+def test_task_without_the_option_is_refused_before_any_worker_starts(corpus, tmp_path, monkeypatch, jobs):
+    builds = tmp_path / "builds.txt"
+    monkeypatch.setenv(batch_tasks.BUILDS_FILE_ENV, str(builds))
+    for task in ("inspect", "sync", CONTENT):
         with pytest.raises(ConfigError, match="takes no option 'precision'"):
             run_batch([str(corpus / "call_00.wav")], tmp_path / "r.jsonl", task=task, jobs=jobs, progress=False,
                       config={"precision": "bfloat16"})
+    assert not builds.exists()  # refused in the driver: no task was built
+    assert not (tmp_path / "r.jsonl").exists() or (tmp_path / "r.jsonl").read_text() == ""
 
 
 def test_task_that_cannot_be_built_stops_with_config_error(corpus, tmp_path):

@@ -25,7 +25,7 @@ from avsync.batch.inputs import InputItem, discover_inputs
 from avsync.batch.log import ResultsLog
 from avsync.batch.sniff import sniff
 from avsync.batch.summary import BatchSummary, summarize
-from avsync.batch.tasks import TaskSpec, resolve_task, task_version
+from avsync.batch.tasks import TaskSpec, check_options, resolve_task, task_version
 from avsync.errors import ConfigError
 from avsync.results import Status
 
@@ -168,6 +168,7 @@ def run_batch(
         spec = replace(spec, device=device)
     if config:
         spec = replace(spec, options={**(spec.options or {}), **config})
+    check_options(spec)  # before any worker (or Ray actor) starts
     if isinstance(source, list) and source and isinstance(source[0], InputItem):
         seen: set[str] = set()
         items: list[InputItem] = []

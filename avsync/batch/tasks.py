@@ -24,7 +24,7 @@ from typing import Any
 from avsync.errors import AvsyncError, ConfigError
 from avsync.results import Status, to_jsonable
 
-__all__ = ["NamedTask", "TaskSpec", "resolve_task", "run_scorer", "task_version"]
+__all__ = ["NamedTask", "TaskSpec", "check_options", "resolve_task", "run_scorer", "task_version"]
 
 Scorer = Callable[[str], Mapping[str, Any]]
 
@@ -91,6 +91,26 @@ def accepts_keyword(fn: Callable[..., Any], name: str) -> bool:
     except (TypeError, ValueError):
         return False
     return any((p.name == name and p.kind is not p.POSITIONAL_ONLY) or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def check_options(spec: TaskSpec) -> None:
+    """Refuse, before any worker starts, the task options that the task's factory does not take.
+
+    Raises
+    ------
+    ConfigError
+        An option the factory (or, for built-in tasks, the feature module's ``eval_task``) does not take.
+    """
+    if not spec.options:
+        return
+    factory = spec.factory
+    if isinstance(factory, NamedTask):
+        factory, _ = _lookup(factory.name)
+    takes = getattr(factory, "takes_option", None) or (lambda name: accepts_keyword(factory, name))
+    unknown = [k for k in spec.options if not takes(k)]
+    if unknown:
+        raise ConfigError(f"task {spec.name!r} takes no option {', '.join(map(repr, unknown))}",
+                          hint="drop the option, or use a task that has it (spoof and analyze take precision)")
 
 
 def _call_factory(factory: Callable[..., Scorer], model: str | None, device: str | None,

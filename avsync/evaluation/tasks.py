@@ -132,6 +132,15 @@ def _lazy(module: str, task: str, call: str) -> Factory:
 
         return scorer
 
+    def takes_option(name: str) -> bool:
+        """Whether the feature module's ``eval_task`` takes option ``name`` (imports the module)."""
+        try:
+            hook = getattr(importlib.import_module(module), "eval_task", None)
+        except ImportError as e:
+            raise TaskUnavailable(f"task {task!r} needs {module}, which failed to import ({e})") from e
+        return hook is not None and _takes_keyword(hook, name)
+
+    factory.takes_option = takes_option  # type: ignore[attr-defined]
     return factory
 
 
