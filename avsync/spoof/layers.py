@@ -139,27 +139,29 @@ def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, t
     return conv.weight * scale.view(-1, 1, 1, 1), (bias - bn.running_mean) * scale + bn.bias
 
 
+def _strided_max(x: torch.Tensor, k: int, dim: int) -> torch.Tensor:
+    """Non-overlapping maximum over ``k`` consecutive entries of ``dim`` (floor mode), as strided views."""
+    dim %= x.ndim
+    t = x.shape[dim] // k * k
+    lead = (slice(None),) * dim
+    out = x[lead + (slice(0, t, k),)]
+    for i in range(1, k):
+        out = torch.maximum(out, x[lead + (slice(i, t, k),)])
+    return out
+
+
 def max_pool_last(x: torch.Tensor, k: int) -> torch.Tensor:
     """``max_pool2d(x, (1, k))`` (floor mode) as the maximum of ``k`` strided views.
 
     Same values as the pooling layer; several times faster on CPU, and the result keeps the
     input's memory format (channels-last stays channels-last for the next convolution).
     """
-    t = x.shape[-1] // k * k
-    out = x[..., 0:t:k]
-    for i in range(1, k):
-        out = torch.maximum(out, x[..., i:t:k])
-    return out
+    return _strided_max(x, k, -1)
 
 
 def max_pool_2d(x: torch.Tensor, k: int) -> torch.Tensor:
     """``max_pool2d(x, (k, k))`` (floor mode) over the last two axes, as strided maxima."""
-    y = max_pool_last(x, k)
-    f = y.shape[-2] // k * k
-    out = y[..., 0:f:k, :]
-    for i in range(1, k):
-        out = torch.maximum(out, y[..., i:f:k, :])
-    return out
+    return _strided_max(_strided_max(x, k, -1), k, -2)
 
 
 def _pairwise_products(x: torch.Tensor) -> torch.Tensor:
