@@ -24,7 +24,7 @@ from typing import Any
 from avsync.errors import AvsyncError, ConfigError
 from avsync.results import Status, to_jsonable
 
-__all__ = ["NamedTask", "TaskSpec", "check_options", "resolve_task", "run_scorer", "task_version"]
+__all__ = ["NamedTask", "TaskSpec", "check_options", "refuse_unknown_options", "resolve_task", "run_scorer", "task_version"]
 
 Scorer = Callable[[str], Mapping[str, Any]]
 
@@ -54,7 +54,7 @@ class NamedTask:
 
     def __call__(self, model: str | None = None, *, device: str | None = None, **options: Any) -> Scorer:
         factory, _ = _lookup(self.name)
-        return _call_factory(factory, model, device, options)
+        return _call_factory(factory, model, device, options, task=self.name)
 
 
 def resolve_task(name: str) -> Callable[..., Scorer]:
@@ -93,33 +93,33 @@ def accepts_keyword(fn: Callable[..., Any], name: str) -> bool:
     return any((p.name == name and p.kind is not p.POSITIONAL_ONLY) or p.kind is p.VAR_KEYWORD for p in params)
 
 
-def check_options(spec: TaskSpec) -> None:
-    """Refuse, before any worker starts, the task options that the task's factory does not take.
+def refuse_unknown_options(task: str, factory: Callable[..., Any], options: Mapping[str, Any] | None) -> None:
+    """Raise :class:`ConfigError` for the options ``factory`` does not take.
 
-    Raises
-    ------
-    ConfigError
-        An option the factory (or, for built-in tasks, the feature module's ``eval_task``) does not take.
+    A built-in task's factory answers through its ``takes_option`` (the feature module's
+    ``eval_task``); any other factory by its signature.
     """
+    takes = getattr(factory, "takes_option", None) or (lambda name: accepts_keyword(factory, name))
+    unknown = [k for k in options or () if not takes(k)]
+    if unknown:
+        raise ConfigError(f"task {task!r} takes no option {', '.join(map(repr, unknown))}",
+                          hint="drop the option, or use a task that has it (spoof and analyze take precision)")
+
+
+def check_options(spec: TaskSpec) -> None:
+    """Refuse, before any worker starts, the task options that the task's factory does not take."""
     if not spec.options:
         return
     factory = spec.factory
-    if isinstance(factory, NamedTask):
+    if isinstance(factory, NamedTask):  # look through to the registered factory
         factory, _ = _lookup(factory.name)
-    takes = getattr(factory, "takes_option", None) or (lambda name: accepts_keyword(factory, name))
-    unknown = [k for k in spec.options if not takes(k)]
-    if unknown:
-        raise ConfigError(f"task {spec.name!r} takes no option {', '.join(map(repr, unknown))}",
-                          hint="drop the option, or use a task that has it (spoof and analyze take precision)")
+    refuse_unknown_options(spec.name, factory, spec.options)
 
 
 def _call_factory(factory: Callable[..., Scorer], model: str | None, device: str | None,
-                  options: Mapping[str, Any] | None = None) -> Scorer:
+                  options: Mapping[str, Any] | None = None, *, task: str = "this task") -> Scorer:
+    refuse_unknown_options(task, factory, options)
     options = dict(options or {})
-    unknown = [k for k in options if not accepts_keyword(factory, k)]
-    if unknown:
-        raise ConfigError(f"this task takes no option {', '.join(map(repr, unknown))}",
-                          hint="drop the option, or use a task that has it (spoof and analyze take precision)")
     if device and accepts_keyword(factory, "device"):
         options["device"] = device
     return factory(model, **options)
@@ -167,7 +167,7 @@ class TaskSpec:
             os.environ["AVSYNC_DEVICE"] = self.device
         if self.threads:
             os.environ.setdefault("OMP_NUM_THREADS", str(self.threads))
-        scorer = _call_factory(self.factory, self.model, self.device, self.options)
+        scorer = _call_factory(self.factory, self.model, self.device, self.options, task=self.name)
         if self.threads:
             import sys
 

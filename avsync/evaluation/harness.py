@@ -514,10 +514,9 @@ def run_eval(
     out.mkdir(parents=True, exist_ok=True)
     task = get_task(cfg.task)
     task_options = {"precision": cfg.precision} if cfg.precision else {}
-    from avsync.batch.tasks import accepts_keyword
+    from avsync.batch.tasks import refuse_unknown_options
 
-    if task_options and not accepts_keyword(task.factory, "precision"):
-        raise ConfigError(f"task {cfg.task!r} takes no option 'precision'", hint="spoof and analyze take precision")
+    refuse_unknown_options(cfg.task, task.factory, task_options)
     factory_cache: dict[str, Any] = {}
 
     def factory():

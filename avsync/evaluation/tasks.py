@@ -107,19 +107,28 @@ def _result_to_record(res: Any) -> dict[str, Any]:
 
 
 def _lazy(module: str, task: str, call: str) -> Factory:
-    def factory(model: str | None, device: str | None = None, **options: Any) -> Scorer:
+    def feature_module():
         try:
-            mod = importlib.import_module(module)
+            return importlib.import_module(module)
         except ImportError as e:
             if e.name == module:
                 raise TaskUnavailable(f"task {task!r} needs {module}, not installed in this build") from e
             raise TaskUnavailable(f"task {task!r} needs {module}, which failed to import ({e})",
                                   hint="install the missing dependency") from e
+
+    def takes_option(name: str) -> bool:
+        """Whether the feature module's ``eval_task`` takes option ``name`` (imports the module)."""
+        from avsync.batch.tasks import accepts_keyword  # here: importing avsync.batch up front is heavy
+
+        hook = getattr(feature_module(), "eval_task", None)
+        return hook is not None and accepts_keyword(hook, name)
+
+    def factory(model: str | None, device: str | None = None, **options: Any) -> Scorer:
+        from avsync.batch.tasks import refuse_unknown_options
+
+        mod = feature_module()
+        refuse_unknown_options(task, factory, options)
         hook = getattr(mod, "eval_task", None)
-        unknown = [k for k in options if hook is None or not _takes_keyword(hook, k)]
-        if unknown:
-            raise ConfigError(f"task {task!r} takes no option {', '.join(map(repr, unknown))}",
-                              hint="spoof and analyze take precision")
         if hook is not None:
             return hook(model, device=device, **options) if device else hook(model, **options)
         fn = getattr(mod, call, None)
@@ -132,22 +141,8 @@ def _lazy(module: str, task: str, call: str) -> Factory:
 
         return scorer
 
-    def takes_option(name: str) -> bool:
-        """Whether the feature module's ``eval_task`` takes option ``name`` (imports the module)."""
-        try:
-            hook = getattr(importlib.import_module(module), "eval_task", None)
-        except ImportError as e:
-            raise TaskUnavailable(f"task {task!r} needs {module}, which failed to import ({e})") from e
-        return hook is not None and _takes_keyword(hook, name)
-
     factory.takes_option = takes_option  # type: ignore[attr-defined]
     return factory
-
-
-def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:
-    from avsync.batch.tasks import accepts_keyword
-
-    return accepts_keyword(fn, name)
 
 
 _BUILTINS: dict[str, tuple[str, str, str]] = {
