@@ -141,3 +141,24 @@ def machine() -> str:
 
 
 __all__ = ["Fraction", "header", "machine", "median_time", "peak_rss_mb", "ratio_line", "repeat_clip", "timeit"]
+
+
+
+def librispeech_files(shared: str | os.PathLike) -> list[Path]:
+    """The LibriSpeech test-other files of the shared data (16 kHz FLAC), sorted; empty when absent."""
+    return sorted((Path(shared) / "data" / "real_speech" / "librispeech_test-other").glob("*.flac"))
+
+
+def concat_speech(files: list[Path], seconds: float, sr: int = 16000):
+    """``(audio, n_files)``: the first files decoded, concatenated and cut to ``seconds`` (mono float32)."""
+    import numpy as np
+
+    from avsync import load_media
+
+    parts, total = [], 0
+    for f in files:
+        parts.append(load_media(f).mono())
+        total += len(parts[-1])
+        if total >= seconds * sr:
+            break
+    return np.concatenate(parts)[: int(seconds * sr)].astype(np.float32, copy=False), len(parts)

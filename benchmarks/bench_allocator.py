@@ -32,6 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import concat_speech, librispeech_files  # noqa: E402
+
 
 def run_once(cmd: list[str], env: dict[str, str]) -> tuple[float, int, int]:
     """Wall seconds, minor page faults and peak RSS (KiB) of one child run (``os.wait4``: that child only)."""
@@ -94,18 +96,11 @@ def main() -> None:
 
     import soundfile as sf
 
-    from avsync import load_media
-
     sr = 16000
-    libri = sorted((Path(args.shared) / "data" / "real_speech" / "librispeech_test-other").glob("*.flac"))
+    libri = librispeech_files(args.shared)
     if libri:
-        parts, total = [], 0
-        for f in libri:
-            parts.append(load_media(f).mono())
-            total += len(parts[-1])
-            if total >= args.seconds * sr:
-                break
-        audio, source = np.concatenate(parts)[: int(args.seconds * sr)], f"{len(parts)} LibriSpeech files"
+        audio, n = concat_speech(libri, args.seconds, sr)
+        source = f"{n} LibriSpeech files"
     else:
         audio, source = (0.1 * np.random.default_rng(0).standard_normal(int(args.seconds * sr))), "seeded noise"
     env = dict(os.environ)

@@ -33,6 +33,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import concat_speech, librispeech_files  # noqa: E402
+
 
 def gmac_per_window(net, window: int, blocks) -> float:
     """Multiply-accumulates of one forward pass, counted on the published layers with forward hooks."""
@@ -100,23 +102,16 @@ def main() -> None:
 
     import torch
 
-    from avsync import Media, load_media
+    from avsync import Media
     from avsync.device import tune_cpu_allocator
     from avsync.spoof import DEFAULT_MODEL, SpoofScorer, load_spoof_model, window_starts
 
     sr = 16000
-    libri = sorted((Path(args.shared) / "data" / "real_speech" / "librispeech_test-other").glob("*.flac"))
+    libri = librispeech_files(args.shared)
     os.environ.setdefault("AVSYNC_MODELS_DIR", str(Path(args.shared) / "weights"))
     if libri:
-        parts, total = [], 0
-        for f in libri:
-            x = load_media(f).mono()
-            parts.append(x)
-            total += len(x)
-            if total >= args.seconds * sr:
-                break
-        audio = np.concatenate(parts)[: int(args.seconds * sr)]
-        use_vad, source = True, f"{len(parts)} LibriSpeech files"
+        audio, n = concat_speech(libri, args.seconds, sr)
+        use_vad, source = True, f"{n} LibriSpeech files"
     else:
         audio = (0.1 * np.random.default_rng(0).standard_normal(int(args.seconds * sr))).astype(np.float32)
         use_vad, source = False, "seeded noise (no ../shared), VAD off"
