@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable
 
 import numpy as np
 
 from avsync.bundles import Bundle, find, get_bundle, load_state_dict
-from avsync.device import resolve_device
+from avsync.device import PRECISIONS, Precision, check_precision, resolve_device
 from avsync.errors import BundleError
 
 __all__ = ["DEFAULT_MODEL", "PRECISIONS", "SPOOF_MODELS", "SpoofModel", "check_precision", "load_spoof_model"]
@@ -56,20 +56,6 @@ def _lcnn():
     from avsync.spoof.lcnn import SpoofLCNN
 
     return SpoofLCNN()
-
-
-Precision = Literal["float32", "bfloat16"]
-PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
-"""Inference precisions of the spoof networks. ``bfloat16`` is about 1.6x faster on CPUs with
-AVX-512 BF16 or AMX (docs/spoof.md, "Speed"), but it moves scores near the decision boundary: over the 605 files of the
-evaluation set the default model's file scores changed by a median 5e-6 but up to 0.34 (99th
-percentile 0.13), and 2 files changed side of 0.5 (docs/spoof.md, "Speed")."""
-
-
-def check_precision(precision: str) -> None:
-    """Raise ``ValueError`` unless ``precision`` is one of :data:`PRECISIONS`."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
 
 SPOOF_MODELS: dict[str, Callable] = {

@@ -233,8 +233,8 @@ class SpoofScorer:
     weights, allow_download
         Explicit weights path / models directory, and permission to download missing bundles.
     precision
-        ``"float32"`` (default) or ``"bfloat16"`` (faster on CPUs with AVX-512 BF16/AMX and on
-        GPUs; borderline scores can move), see :data:`avsync.spoof.models.PRECISIONS`.
+        ``"float32"`` (default) or ``"bfloat16"`` (faster on CPUs with AVX-512 BF16/AMX;
+        borderline scores can move), see :data:`avsync.device.PRECISIONS`.
     """
 
     def __init__(

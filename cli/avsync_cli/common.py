@@ -1,4 +1,4 @@
-"""Helpers shared by the CLI commands: JSON output, status-to-exit-code mapping.
+"""Helpers shared by the CLI commands: JSON output, status-to-exit-code mapping, shared options.
 
 Exit codes (all commands):
 
@@ -15,6 +15,8 @@ import sys
 from typing import Any
 
 import click
+
+from avsync.device import PRECISIONS
 
 EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -37,3 +39,9 @@ def exit_code_for(statuses) -> int:
 def fail(message: str, code: int = EXIT_INPUT_FAILED) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def precision_option(*, default: str | None, help: str):
+    """The ``--precision`` option (choices: :data:`avsync.device.PRECISIONS`)."""
+    return click.option("--precision", type=click.Choice(PRECISIONS), default=default,
+                        show_default=default is not None, help=help)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from avsync_cli.common import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE, echo_json, fail, warn
+from avsync_cli.common import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE, echo_json, fail, precision_option, warn
 
 
 def _progress(quiet: bool):
@@ -43,8 +43,7 @@ def _progress(quiet: bool):
 @click.option("--n-boot", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap replicates for the AUC interval.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Score at most N selected files (quick look).")
-@click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default=None,
-              help="Network precision of the spoof and analyze tasks (default float32); bfloat16 results are cached "
+@precision_option(default=None, help="Network precision of the spoof and analyze tasks (default float32); bfloat16 results are cached "
                    "separately.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Folder relative paths in the manifest are resolved against (default: the manifest's folder).")

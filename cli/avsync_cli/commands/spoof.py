@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from avsync_cli.common import EXIT_INPUT_FAILED, echo_json, exit_code_for, fail
+from avsync_cli.common import EXIT_INPUT_FAILED, echo_json, exit_code_for, fail, precision_option
 
 
 def _line(r) -> str:
@@ -58,8 +58,7 @@ def _line(r) -> str:
 @click.option("--no-vad", is_flag=True, help="Score every window, speech or not.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device, e.g. cuda.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Windows per forward pass (default: 1 on CPU, 16 on GPU).")
-@click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
-              help="Network precision; bfloat16 is about 1.6x faster on CPUs with AVX-512 BF16 (borderline scores can move).")
+@precision_option(default="float32", help="Network precision; bfloat16 is about 1.6x faster on CPUs with AVX-512 BF16 (borderline scores can move).")
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Directory holding the weights (layout of `avsync models path`).")
 @click.option("--allow-download", is_flag=True, help="Download missing weights from their official URL.")
