@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from avsync.spoof import cpu_kernels
+
 __all__ = [
     "conv2d_single_channel", "fold_batchnorm", "max_pool_last", "max_pool_2d", "SincFilterBank", "ResidualBlock2d",
     "GraphAttention", "HeteroGraphAttention", "TopKGraphPool",
@@ -76,7 +78,8 @@ class ResidualBlock2d(nn.Module):
     -----
     In eval mode (``fast_inference``, the default) ``bn2`` is folded into the first convolution,
     one-channel inputs are convolved as a matrix product and the pooling is a strided maximum:
-    the same function, 1.4–2x faster on CPU (docs/spoof.md, "Speed").
+    the same function, 1.4–2x faster on CPU (docs/spoof.md, "Speed"). bfloat16 inputs on CPU
+    take fused kernels for everything between the convolutions (:mod:`avsync.spoof.cpu_kernels`).
 
     As in the public code that trained these checkpoints, the pre-activation ``bn1`` + SELU of a
     non-first block is computed on a discarded branch: the first convolution reads the block input
@@ -106,6 +109,8 @@ class ResidualBlock2d(nn.Module):
             out = self.conv2(F.selu(self.bn2(conv(x))))
             skip = x if down is None else down(x)
             return F.max_pool2d(out + skip, (1, 3))
+        if cpu_kernels.applies(x) and conv.kernel_size == (2, 3) and conv.padding == (1, 1):
+            return self._forward_fused(x, conv, down)
         # inference: bn2 folded into the convolution (one pass less over the largest tensors), and
         # single-channel inputs convolved as one matrix product (oneDNN is slow on them)
         conv_fn = conv2d_single_channel if x.shape[1] == 1 else F.conv2d
@@ -113,6 +118,15 @@ class ResidualBlock2d(nn.Module):
         out = self.conv2(out)
         skip = x if down is None else conv_fn(x, down.weight, down.bias, padding=down.padding)
         return max_pool_last(out.add_(skip), 3)
+
+    def _forward_fused(self, x: torch.Tensor, conv: nn.Conv2d, down: nn.Conv2d | None) -> torch.Tensor:
+        """bfloat16 on CPU: the elementwise work between the convolutions in fused kernels."""
+        weight, bias = fold_batchnorm(conv, self.bn2)
+        if x.shape[1] == 1:
+            out = self.conv2(cpu_kernels.conv_selu_single_channel(x, weight, bias))
+            return cpu_kernels.skip_add_pool(out, x, *((None, None) if down is None else (down.weight, down.bias)))
+        out = self.conv2(cpu_kernels.selu_(F.conv2d(x, weight, bias, padding=conv.padding)))
+        return cpu_kernels.add_pool(out, x if down is None else down(x))
 
 
 def conv2d_single_channel(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,

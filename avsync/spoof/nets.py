@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from avsync.spoof import cpu_kernels
 from avsync.spoof.layers import (
     GraphAttention,
     HeteroGraphAttention,
@@ -71,6 +72,8 @@ def _encoder(filts, *, rawgat: bool) -> nn.Sequential:
 
 def _front_end(sinc: SincFilterBank, bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
     """``[B, T]`` waveform → ``[B, 1, C/3, (T-K+1)/3]`` |sinc| max-pooled, batch-normed, SELU."""
+    if cpu_kernels.applies(x):  # bfloat16 on CPU: one matrix product, then one fused pass
+        return cpu_kernels.abs_pool_bn_selu(cpu_kernels.filter_bank(x, sinc.filters), bn)
     x = sinc(x.unsqueeze(1)).unsqueeze(1)
     x = max_pool_2d(x.abs(), 3)
     # channels-last layout: the 2-D convolutions of the encoders run about twice as fast on CPU

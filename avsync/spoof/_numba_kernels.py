@@ -1,0 +1,154 @@
+"""numba kernels behind :mod:`avsync.spoof.cpu_kernels` (imported only when they are used).
+
+Arrays hold bfloat16 values as their int16 bit patterns; arithmetic is float32.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+CHUNK = 1024  # output columns per parallel task
+_OPTS = {"parallel": True, "boundscheck": False, "fastmath": True, "cache": True, "nogil": True}
+
+
+@njit(inline="always")
+def to_bf16(v):  # float32 bit pattern (int) -> bfloat16 bit pattern, round to nearest even
+    return ((v + 0x7FFF + ((v >> 16) & 1)) >> 16) & 0xFFFF
+
+
+@njit(**_OPTS)
+def conv_selu(x, w, b, lut, out):
+    # x [B, H, W] bf16 bits; w [6, C] (rows: taps (0,0) (0,1) (0,2) (1,0) (1,1) (1,2)); b [C];
+    # out [B, H + 1, W, C]: selu(conv2d(x, w, b, padding=(1, 1))) as bf16 bits
+    nb, h, wd = x.shape
+    c = w.shape[1]
+    nchunk = (wd + CHUNK - 1) // CHUNK
+    for task in prange(nb * (h + 1) * nchunk):
+        k = task % nchunk
+        r = (task // nchunk) % (h + 1)
+        bi = task // (nchunk * (h + 1))
+        w0 = k * CHUNK
+        w1 = min(wd, w0 + CHUNK)
+        n = w1 - w0
+        top = np.zeros(n + 2, np.int32)
+        bot = np.zeros(n + 2, np.int32)
+        for j in range(n + 2):
+            col = w0 - 1 + j
+            if 0 <= col < wd:
+                if r >= 1:
+                    top[j] = (np.int32(x[bi, r - 1, col]) & 0xFFFF) << 16
+                if r < h:
+                    bot[j] = (np.int32(x[bi, r, col]) & 0xFFFF) << 16
+        tf = top.view(np.float32)
+        bf = bot.view(np.float32)
+        acc = np.empty(c, np.float32)
+        acci = acc.view(np.int32)
+        for j in range(n):
+            t0, t1, t2, u0, u1, u2 = tf[j], tf[j + 1], tf[j + 2], bf[j], bf[j + 1], bf[j + 2]
+            for ch in range(c):
+                acc[ch] = (b[ch] + w[0, ch] * t0 + w[1, ch] * t1 + w[2, ch] * t2
+                           + w[3, ch] * u0 + w[4, ch] * u1 + w[5, ch] * u2)
+            for ch in range(c):
+                out[bi, r, w0 + j, ch] = lut[to_bf16(acci[ch])]
+
+
+@njit(**_OPTS)
+def skip_pool(y, x, w, b, out):
+    # y [B, H, W, C] bf16 bits; x [B, H, W] bf16 bits; w [3, C], b [C]: the skip conv (1 x 3, padding 1);
+    # out [B, H, W // 3, C] = max over 3 columns of y + skip
+    nb, h, wd, c = y.shape
+    wo_n = wd // 3
+    nchunk = (wo_n + CHUNK - 1) // CHUNK
+    for task in prange(nb * h * nchunk):
+        k = task % nchunk
+        r = (task // nchunk) % h
+        bi = task // (nchunk * h)
+        o0 = k * CHUNK
+        o1 = min(wo_n, o0 + CHUNK)
+        xs = np.zeros(3 * (o1 - o0) + 2, np.int32)
+        for j in range(3 * (o1 - o0) + 2):
+            col = 3 * o0 - 1 + j
+            if 0 <= col < wd:
+                xs[j] = (np.int32(x[bi, r, col]) & 0xFFFF) << 16
+        xf = xs.view(np.float32)
+        yb = np.empty(3 * c, np.int32)
+        yf = yb.view(np.float32)
+        m = np.empty(c, np.float32)
+        mi = m.view(np.int32)
+        for o in range(o0, o1):
+            for q in range(3):
+                for ch in range(c):
+                    yb[q * c + ch] = (np.int32(y[bi, r, 3 * o + q, ch]) & 0xFFFF) << 16
+            j = 3 * (o - o0)
+            for ch in range(c):
+                m[ch] = -np.inf
+            for q in range(3):
+                x0, x1, x2 = xf[j + q], xf[j + q + 1], xf[j + q + 2]
+                for ch in range(c):
+                    m[ch] = max(m[ch], yf[q * c + ch] + b[ch] + w[0, ch] * x0 + w[1, ch] * x1 + w[2, ch] * x2)
+            for ch in range(c):
+                out[bi, r, o, ch] = np.int16(to_bf16(mi[ch]))
+
+
+@njit(**_OPTS)
+def add_pool(y, s, out):
+    # y, s [R, W, C] bf16 bits; out [R, W // 3, C] = max over 3 columns of y + s
+    rows, wd, c = y.shape
+    wo_n = wd // 3
+    nchunk = (wo_n + CHUNK - 1) // CHUNK
+    for task in prange(rows * nchunk):
+        k = task % nchunk
+        r = task // nchunk
+        yb = np.empty(3 * c, np.int32)
+        yf = yb.view(np.float32)
+        sb = np.empty(3 * c, np.int32)
+        sf = sb.view(np.float32)
+        m = np.empty(c, np.float32)
+        mi = m.view(np.int32)
+        for o in range(k * CHUNK, min(wo_n, (k + 1) * CHUNK)):
+            for q in range(3):
+                for ch in range(c):
+                    yb[q * c + ch] = (np.int32(y[r, 3 * o + q, ch]) & 0xFFFF) << 16
+                    sb[q * c + ch] = (np.int32(s[r, 3 * o + q, ch]) & 0xFFFF) << 16
+            for ch in range(c):
+                m[ch] = max(max(yf[ch] + sf[ch], yf[c + ch] + sf[c + ch]), yf[2 * c + ch] + sf[2 * c + ch])
+            for ch in range(c):
+                out[r, o, ch] = np.int16(to_bf16(mi[ch]))
+
+
+@njit(**_OPTS)
+def lookup(a, lut):
+    n = a.size
+    step = 1 << 16
+    for k in prange((n + step - 1) // step):
+        for i in range(k * step, min(n, (k + 1) * step)):
+            a[i] = lut[a[i] & 0xFFFF]
+
+
+@njit(**_OPTS)
+def abs_pool_affine_lookup(y, scale, shift, lut, out):
+    # y [B, N, C] bf16 bits (filter bank output, time-major); out [B, N // 3, C // 3]:
+    # lut[bf16(scale * max over 3 x 3 of |y| + shift)]
+    nb, n, c = y.shape
+    groups = c // 3
+    wo_n = n // 3
+    nchunk = (wo_n + CHUNK - 1) // CHUNK
+    for task in prange(nb * nchunk):
+        k = task % nchunk
+        bi = task // nchunk
+        rb = np.empty(3 * groups, np.int32)
+        rf = rb.view(np.float32)
+        m = np.empty(3 * groups, np.float32)
+        g = np.empty(groups, np.float32)
+        gi = g.view(np.int32)
+        for o in range(k * CHUNK, min(wo_n, (k + 1) * CHUNK)):
+            for i in range(3 * groups):
+                m[i] = 0.0
+            for q in range(3):
+                for i in range(3 * groups):
+                    rb[i] = (np.int32(y[bi, 3 * o + q, i]) & 0x7FFF) << 16  # sign bit cleared: |y|
+                for i in range(3 * groups):
+                    m[i] = max(m[i], rf[i])
+            for j in range(groups):
+                g[j] = scale * max(max(m[3 * j], m[3 * j + 1]), m[3 * j + 2]) + shift
+            for j in range(groups):
+                out[bi, o, j] = lut[to_bf16(gi[j])]
