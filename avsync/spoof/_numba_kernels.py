@@ -7,7 +7,8 @@ import numpy as np
 from numba import njit, prange
 
 CHUNK = 1024  # output columns per parallel task
-_OPTS = {"parallel": True, "boundscheck": False, "fastmath": True, "cache": True, "nogil": True}
+# fastmath "contract" only: fused multiply-adds, no assumptions about infinities or NaN
+_OPTS = {"parallel": True, "boundscheck": False, "fastmath": {"contract"}, "cache": True, "nogil": True}
 
 
 @njit(inline="always")
