@@ -24,9 +24,10 @@ __all__ = [
 
 Precision = Literal["float32", "bfloat16"]
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
-"""Inference precisions of the spoof networks. ``bfloat16`` is about 1.6x faster on CPUs with
-AVX-512 BF16 or AMX, but it moves scores near the decision boundary: over the 605 files of the
-evaluation set the default model's file scores changed by a median 5e-6 but up to 0.34 (99th
+"""Inference precisions of the spoof networks. ``bfloat16`` is about 2x faster than float32 on CPUs
+with AVX-512 BF16 or AMX (bfloat16 convolutions plus the fused kernels of
+:mod:`avsync.spoof.cpu_kernels`), but it moves scores near the decision boundary: over the 605 files
+of the evaluation set the default model's file scores changed by a median 4e-6 but up to 0.35 (99th
 percentile 0.13), and 2 files changed side of 0.5 (docs/spoof.md, "Speed")."""
 
 #: Environment variable: ``0`` (or ``false``/``no``/``off``) turns :func:`tune_cpu_allocator` into a no-op.

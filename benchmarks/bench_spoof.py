@@ -69,7 +69,7 @@ def gmac_per_window(net, window: int, blocks) -> float:
 MATMUL_OPS = ("aten::mkldnn_convolution", "aten::addmm", "aten::mm", "aten::bmm", "aten::convolution_overrideable")
 
 
-def profile_window(model, window: np.ndarray, precision: str, gmac: float, repeats: int = 5) -> str:
+def profile_window(model, window: np.ndarray, precision: str, gmac: float, repeats: int = 5, label: str = "") -> str:
     """Where one window's time goes: convolutions and matrix products vs everything else (torch.profiler)."""
     from torch.profiler import ProfilerActivity, profile
 
@@ -85,7 +85,7 @@ def profile_window(model, window: np.ndarray, precision: str, gmac: float, repea
         if best is None or total < best[0]:
             best = (total, mm, ", ".join(f"{e.key.removeprefix('aten::')} {e.self_cpu_time_total / 1e3:.1f}" for e in top))
     total, mm, rest = best
-    return (f"  {precision}: {total:.1f} ms per window (profiled, best of {repeats}): convolutions and matrix products "
+    return (f"  {label or precision}: {total:.1f} ms per window (profiled, best of {repeats}): convolutions and matrix products "
             f"{mm:.1f} ms ({gmac / mm * 1e3:.0f} GMAC/s), the rest {total - mm:.1f} ms (largest: {rest} ms)")
 
 
@@ -171,8 +171,11 @@ def main() -> None:
                   f"{speed:>14} {cpu['naive']:>13.4f} {cpu['float32']:>12.4f} {cpu['bfloat16']:>12.4f} {dp:>8.1e} "
                   f"{scored:>3}/{len(starts):<4}", flush=True)
             if args.profile:
-                for p in ("float32", "bfloat16"):
-                    print(profile_window(model, np.resize(audio[:w], w), p, gmac), flush=True)
+                for p, fused in (("float32", None), ("bfloat16", False), ("bfloat16", None)):
+                    cpu_kernels.set_enabled(fused)
+                    label = f"{p} (eager)" if fused is False else p
+                    print(profile_window(model, np.resize(audio[:w], w), p, gmac, label=label), flush=True)
+                cpu_kernels.set_enabled(None)
 
 
 if __name__ == "__main__":

@@ -114,8 +114,9 @@ class SpoofModel:
             ``[B, window_samples]`` float32 waveforms at 16 kHz in [-1, 1].
         precision
             ``"float32"`` (default; reproduces the public reference outputs to 1e-4) or
-            ``"bfloat16"``: the convolutions run in bfloat16 (autocast), about 1.6x faster on CPUs
-            with AVX-512 BF16 or AMX; borderline probabilities can move (see :data:`PRECISIONS`).
+            ``"bfloat16"``: the convolutions run in bfloat16 (autocast) and, on CPU, the work
+            between them in fused kernels (:mod:`avsync.spoof.cpu_kernels`): about 2x faster on
+            CPUs with AVX-512 BF16 or AMX; borderline probabilities can move (see :data:`PRECISIONS`).
 
         Returns
         -------
