@@ -91,6 +91,9 @@ def test_bfloat16_precision_is_close_and_recorded(tiny_model):
     a = SpoofScorer(tiny_model, vad=False)(x)
     b = SpoofScorer(tiny_model, vad=False, precision="bfloat16")(x)
     assert (a.precision, b.precision) == ("float32", "bfloat16")
+    # CPU defaults: one window per pass at float32, two at bfloat16 (faster with the fused kernels)
+    assert (SpoofScorer(tiny_model).batch_size, SpoofScorer(tiny_model, precision="bfloat16").batch_size) == (1, 2)
+    assert SpoofScorer(tiny_model, precision="bfloat16", batch_size=1).batch_size == 1
     np.testing.assert_allclose([w.score for w in b.windows], [w.score for w in a.windows], atol=0.02)
     with pytest.raises(ValueError, match="precision"):
         SpoofScorer(tiny_model, precision="float16")

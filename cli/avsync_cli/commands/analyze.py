@@ -38,7 +38,7 @@ def _progress_bar(enabled: bool):
 @click.option("--no-speaker", is_flag=True, help="Skip speaker-consistency evidence.")
 @click.option("--no-artefacts", is_flag=True, help="Skip the mouth-region artefact check.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@precision_option(default="float32", help="Voice-model precision; bfloat16 is about 1.6x faster on CPUs with AVX-512 BF16.")
+@precision_option(default="float32", help="Voice-model precision; bfloat16 is about 2x faster on CPUs with AVX-512 BF16.")
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), help="Look for model bundles here first.")
 @click.option("--allow-download", is_flag=True, help="Download a missing model bundle from its official URL (checked by sha256).")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")

@@ -27,7 +27,7 @@ _TASKS = ("analyze", "spoof", "sync", "inspect")
               help="local worker processes, or Ray actors on a cluster.")
 @click.option("--ray-address", default=None,
               help="Ray cluster: auto, ray://HOST:10001 (default: $RAY_ADDRESS, else a local Ray instance).")
-@precision_option(default=None, help="Network precision of the spoof and analyze tasks (default float32); bfloat16 is about 1.6x faster "
+@precision_option(default=None, help="Network precision of the spoof and analyze tasks (default float32); bfloat16 is about 2x faster "
                    "on CPUs with AVX-512 BF16, borderline scores can move. bfloat16 is part of the resume key.")
 @click.option("--max-files", type=click.IntRange(min=1), default=None,
               help="Stop after this many new results (rerun to continue).")
