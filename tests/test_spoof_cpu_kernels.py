@@ -15,6 +15,8 @@ from torch.nn import functional as F
 
 pytest.importorskip("numba", reason="the fused CPU kernels need numba")
 
+from test_spoof_nets import random_bn
+
 from avsync.spoof import cpu_kernels as ck
 from avsync.spoof.layers import ResidualBlock2d, SincFilterBank
 from avsync.spoof.nets import AASIST, AASISTConfig, RawGATST
@@ -124,10 +126,7 @@ def _count_kernel_calls(monkeypatch):
 def test_residual_block_fused_is_as_close_to_float32_as_eager_bfloat16(monkeypatch, in_ch, out_ch, first, rawgat):
     g = _g(in_ch + out_ch + rawgat)
     block = ResidualBlock2d(in_ch, out_ch, first=first, rawgat=rawgat).eval()
-    with torch.no_grad():
-        for bn in (block.bn2,):
-            bn.running_mean.copy_(0.5 * torch.randn(out_ch, generator=g))
-            bn.running_var.copy_(0.5 + torch.rand(out_ch, generator=g))
+    random_bn(block.bn2, g)
     x = torch.randn(2, in_ch, 7, 2500, generator=g).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         ref = block(x)

@@ -82,7 +82,8 @@ def test_rawgat_rejects_unknown_fusion():
 
 
 # ------------------------------------------------------------------ inference fast paths
-def _random_bn(bn: torch.nn.BatchNorm2d, g: torch.Generator) -> None:
+def random_bn(bn: torch.nn.BatchNorm2d, g: torch.Generator) -> None:
+    """Give ``bn`` random affine parameters and running statistics (also used by test_spoof_cpu_kernels)."""
     c = bn.num_features
     with torch.no_grad():
         bn.weight.copy_(1 + 0.3 * torch.randn(c, generator=g))
@@ -100,7 +101,7 @@ def test_residual_block_inference_path_equals_the_layers(in_ch, out_ch, first, r
 
     g = torch.Generator().manual_seed(in_ch + out_ch + rawgat)
     block = ResidualBlock2d(in_ch, out_ch, first=first, rawgat=rawgat).eval()
-    _random_bn(block.bn2, g)
+    random_bn(block.bn2, g)
     x = torch.randn(2, in_ch, 7, 50, generator=g)
     conv = block.conv_1 if (rawgat and first) else block.conv1
     ref = block.conv2(F.selu(block.bn2(conv(x))))

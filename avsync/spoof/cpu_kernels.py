@@ -40,6 +40,7 @@ __all__ = [
     "available",
     "conv_selu_single_channel",
     "enabled",
+    "filter_bank",
     "selu_",
     "set_enabled",
     "skip_add_pool",
