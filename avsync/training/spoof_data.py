@@ -106,28 +106,41 @@ def _speaker(subset: str, file: str) -> str:
     return name  # grid: speakers unnamed
 
 
-def real_sources(shared: str | os.PathLike | None = None) -> list[RealSource]:
+def real_sources(shared: str | os.PathLike | None = None, *, subsets: dict[str, str] | None = None,
+                 splits: dict[str, dict[str, Split]] | None = None,
+                 whole: dict[str, Split] | None = None) -> list[RealSource]:
     """Real recordings usable for training, with their speaker split.
+
+    Parameters
+    ----------
+    subsets, splits
+        Manifest subsets with their licences and the speaker → split maps (default :data:`REAL_SUBSETS`,
+        :data:`SPEAKER_SPLITS`); a speaker not in ``splits`` is ``eval``.
+    whole
+        Subsets whose every file goes to one split (default: GRID ``grid_lipnet`` → ``train``).
 
     Returns
     -------
     list of RealSource
-        Files of :data:`REAL_SUBSETS` whose manifest kind is real speech or real audio-visual,
+        Files of ``subsets`` whose manifest kind is real speech or real audio-visual,
         deduplicated by path, sorted.
     """
+    subsets = REAL_SUBSETS if subsets is None else subsets
+    splits = SPEAKER_SPLITS if splits is None else splits
+    whole = {"grid_lipnet": "train"} if whole is None else whole
     root = shared_data_dir(shared)
     out: dict[str, RealSource] = {}
     with open(root / "MANIFEST.csv", newline="") as fh:
         for row in csv.DictReader(fh):
             parts = row["file"].split("/")
-            if len(parts) < 3 or parts[1] not in REAL_SUBSETS or row["kind"] not in ("real_speech", "real_av"):
+            if len(parts) < 3 or parts[1] not in subsets or row["kind"] not in ("real_speech", "real_av"):
                 continue
             if row.get("has_audio", "yes") == "no":
                 continue
             sub = parts[1]
             spk = _speaker(sub, row["file"])
-            split: Split = "train" if sub == "grid_lipnet" else SPEAKER_SPLITS.get(sub, {}).get(spk, "eval")
-            out[row["file"]] = RealSource(str(root / row["file"]), sub, spk, split, REAL_SUBSETS[sub])
+            split: Split = whole[sub] if sub in whole else splits.get(sub, {}).get(spk, "eval")
+            out[row["file"]] = RealSource(str(root / row["file"]), sub, spk, split, subsets[sub])
     return sorted(out.values(), key=lambda s: s.path)
 
 

@@ -37,12 +37,32 @@ def command() -> None:
               help="Models directory or file of the --head checkpoint (default: the bundle resolver).")
 @click.option("--head-aug-share", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="--head: share of the training clips that also get one channel-augmented copy.")
+@click.option("--finetune", default=None, metavar="NAME",
+              help="Fine-tune this public checkpoint (aasist-asvspoof5: the recipe of the default voice model "
+                   "aasist-avsync) on neural-vocoder, neural-TTS and classical fakes; writes aasist_avsync.safetensors.")
+@click.option("--resume", is_flag=True, help="--finetune: continue from OUT/ckpt/last.pt when it exists.")
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
 def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neural_share, cache, paired, head,
-          weights, head_aug_share, tiny) -> None:
+          weights, head_aug_share, finetune, resume, tiny) -> None:
     """Build training data (real speech of training speakers, TTS and vocoder fakes made here, codec and
-    channel augmentation), train the LCNN (or, with --head, a head on a frozen public checkpoint),
-    calibrate on held-out speakers, write the safetensors."""
+    channel augmentation), train the LCNN (or, with --head, a head on a frozen public checkpoint; with
+    --finetune, the whole public checkpoint), calibrate on held-out speakers, write the safetensors.
+
+    The default voice model was made by
+    `avsync train spoof --finetune aasist-asvspoof5 --weights DIR --out OUT --threads 2 --minutes 100`
+    (docs/spoofmodel.md; `--max-steps` and `--minutes` bound the fine-tuning, defaults 1800 steps / 90 min
+    apply when not given)."""
+    if finetune:
+        from avsync.training.spoof_finetune import FinetuneConfig, finetune_spoof
+
+        src = click.get_current_context().get_parameter_source
+        extra = {k: v for k, v in (("minutes", minutes), ("max_steps", max_steps))
+                 if src(k) is not click.core.ParameterSource.DEFAULT}
+        cfg = FinetuneConfig(out=out, shared=shared, base=finetune, weights=weights, seed=seed, threads=threads,
+                             cache=cache, resume=resume, tiny=tiny, **extra)
+        summary = finetune_spoof(cfg, say=warn)
+        click.echo(f"{out}: {summary['steps']} steps, threshold {summary['calibration']['threshold']:.3f}")
+        return
     from avsync.training.spoof import TrainConfig, train_spoof
 
     cfg = TrainConfig(out=out, shared=shared, minutes=minutes, max_steps=max_steps, seed=seed, threads=threads,

