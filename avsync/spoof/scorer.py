@@ -33,7 +33,7 @@ from typing import Literal
 
 import numpy as np
 
-from avsync.errors import AvsyncError, MediaError
+from avsync.errors import AvsyncError, BundleError, MediaError
 from avsync.media import Media, load_media
 from avsync.results import Serializable, Status
 from avsync.speaker.evidence import SpeakerEvidence
@@ -263,15 +263,23 @@ class SpoofScorer:
         self.precision = precision
         if aggregation not in ("mean", "max", "median"):
             raise ValueError(f"aggregation must be 'mean', 'max' or 'median', got {aggregation!r}")
-        self.model = model if isinstance(model, SpoofModel) else load_spoof_model(
-            model, device=device, weights=weights, allow_download=allow_download)
-        sr = self.model.sample_rate
-        self.window = self.model.window_samples if window_s is None else seconds_to_samples(window_s, sr)
+        self.model_error: BundleError | None = None
+        """Why the model could not be loaded (missing, tampered or unknown weights): every input then gets
+        a ``model_error`` result with this message and hint, after its own read checks."""
+        self.model_name = model.name if isinstance(model, SpoofModel) else str(model)
+        try:
+            self.model = model if isinstance(model, SpoofModel) else load_spoof_model(
+                model, device=device, weights=weights, allow_download=allow_download)
+        except BundleError as e:
+            self.model, self.model_error = None, e
+        sr = self.model.sample_rate if self.model else DEFAULT_SAMPLE_RATE
+        max_window = self.model.window_samples if self.model else 64600
+        self.window = max_window if window_s is None else seconds_to_samples(window_s, sr)
         self.hop = self.window if hop_s is None else seconds_to_samples(hop_s, sr)
         check_window_hop(self.window, self.hop)
-        if self.window > self.model.window_samples:
+        if self.window > max_window:
             raise ValueError(f"window_s must be at most the model's input, "
-                             f"{samples_to_seconds(self.model.window_samples, sr):.4f} s")
+                             f"{samples_to_seconds(max_window, sr):.4f} s")
         if batch_size is None:
             batch_size = (2 if precision == "bfloat16" else 1) if str(device).startswith("cpu") else 16
         if int(batch_size) < 1:
@@ -279,7 +287,7 @@ class SpoofScorer:
         self.batch_size, self.device, self.use_vad = int(batch_size), device, vad
         self.min_speech_fraction, self.min_speech_s, self.min_duration_s = min_speech_fraction, min_speech_s, min_duration_s
         self.aggregation = aggregation
-        self.threshold = float(self.model.threshold if threshold is None else threshold)
+        self.threshold = float((self.model.threshold if self.model else 0.5) if threshold is None else threshold)
         self.speaker = speaker or reference is not None
         self._vad = None
         self._encoder = None
@@ -318,8 +326,9 @@ class SpoofScorer:
         return emb
 
     def _fail(self, status: Status, message: str, path: str | None, **kw) -> SpoofResult:
-        return SpoofResult(status=status, score=None, model=self.model.name, path=path,
-                           model_sha256=self.model.bundle.sha256, threshold=self.threshold,
+        sha = self.model.bundle.sha256 if self.model is not None and self.model.bundle is not None else ""
+        return SpoofResult(status=status, score=None, model=self.model_name, path=path,
+                           model_sha256=sha, threshold=self.threshold,
                            aggregation=self.aggregation, message=message, precision=self.precision, **kw)
 
     def predict_windows(self, batch: np.ndarray) -> np.ndarray:
@@ -359,6 +368,9 @@ class SpoofScorer:
             return self._fail(e.status, str(e), path)
         if path is None and isinstance(src, Media):
             path = src.path
+        if self.model_error is not None:
+            return self._fail(Status.MODEL_ERROR, f"voice model {self.model_name!r} unavailable: "
+                              f"{self.model_error}", path)
         sr = media.sample_rate
         if sr != DEFAULT_SAMPLE_RATE:
             return self._fail(Status.CONFIG_ERROR, f"media must be at 16 kHz, got {sr} Hz", path)
