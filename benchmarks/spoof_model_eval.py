@@ -39,6 +39,14 @@ WINDOW = 64600
 # held-out (eval) speakers; must match avsync.training.spoof_data.SPEAKER_SPLITS (checked when importable)
 LIBRI_EVAL = {"3005", "3080", "3331", "367", "533"}
 FSDD_EVAL = {"nicolas", "theo", "yweweler"}
+# speakers whose real speech trains the voice models (rtvc_samples: LibriSpeech / VCTK ids); their real
+# utterances in the FreeVC demo are left out of its real set
+TRAIN_SPEAKERS = {"1320", "3575", "p240", "6829", "8230", "p260"}
+# Harvard lists 5-7: the texts of the generated Kokoro / Piper evaluation fakes (never spoken in training)
+try:
+    from avsync.training.spoof_finetune import EVAL_TEXTS
+except ImportError:  # run outside the repository: the generated subsets are skipped
+    EVAL_TEXTS = []
 
 
 def windows(x: np.ndarray, window: int = WINDOW) -> np.ndarray:
@@ -57,6 +65,52 @@ def eer(real, fake) -> float:
     fnr = np.array([(f < t).mean() for t in th])
     k = int(np.argmin(np.abs(fpr - fnr)))
     return float((fpr[k] + fnr[k]) / 2)
+
+
+def bootstrap_ci(fn, *groups, n: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95 % bootstrap interval of ``fn(*groups)``, each group resampled with replacement on its own."""
+    rng = np.random.default_rng(seed)
+    arrs = [np.asarray(g, float) for g in groups]
+    vals = [fn(*[a[rng.integers(0, a.size, a.size)] for a in arrs]) for _ in range(n)]
+    lo, hi = np.percentile(vals, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+GEN_CACHE = Path(__file__).resolve().parents[1] / ".cache" / "spoof_eval"
+
+
+def generated(key: str, data: Path) -> np.ndarray:
+    """The waveform of a virtual file: ``gen:kokoro:i`` / ``gen:piper:i`` (EVAL_TEXTS[i], seeded),
+    ``gen:hifigan:FILE`` (HiFi-GAN copy) or ``codec:NAME:FILE`` (codec round trip); cached as .npy."""
+    import hashlib
+
+    from avsync.media import load_media
+    from avsync.training import spoof_data as sd
+    from avsync.training import spoof_neural as sn
+
+    GEN_CACHE.mkdir(parents=True, exist_ok=True)
+    f = GEN_CACHE / (hashlib.sha1(key.encode()).hexdigest()[:16] + ".npy")
+    if f.exists():
+        return np.load(f)
+    kind, name, arg = key.split(":", 2)
+    if kind == "codec":
+        src = generated(arg, data) if arg.startswith(("gen:", "codec:")) else \
+            load_media(str(data / arg), require="audio").mono().astype(np.float32)
+        y = sd.codec_roundtrip(src, name)
+    elif name == "hifigan":
+        y = _GEN.setdefault("hifigan", sn.HiFiGANCopy())(sd.load_wave(str(data / arg)), np.random.default_rng(0))
+    else:
+        i = int(arg)
+        eng = _GEN.setdefault(name, sn.PiperTTS() if name == "piper" else sd.KokoroTTS())
+        y = eng(EVAL_TEXTS[i], np.random.default_rng([7, i]))
+        if y is None:
+            raise RuntimeError(f"{name} produced no audio for text {i}")
+    y = np.asarray(y, np.float32)
+    np.save(f, y)
+    return y
+
+
+_GEN: dict = {}
 
 
 def subsets(rows: list[dict]) -> tuple[dict[str, list[str]], dict[str, tuple[str, str]]]:
@@ -78,16 +132,57 @@ def subsets(rows: list[dict]) -> tuple[dict[str, list[str]], dict[str, tuple[str
         and Path(f).stem.split("-")[0] in LIBRI_EVAL)
     add("fsdd_heldout", lambda f, r: f.startswith("real_speech/fsdd/") and Path(f).stem.split("_")[1] in FSDD_EVAL)
     add("klettres", lambda f, r: f.startswith("real_speech/debian_klettres/"))
+    add("hdtf_radio", lambda f, r: f.startswith("real_speech/sadtalker_hdtf/"))
+    # FreeVC demo: each system vs the demo's real utterances of speakers no training split holds
+    add("freevc_real", lambda f, r: f.startswith("real_speech/freevc_demo/")
+        and Path(f).stem.split("_")[1] not in TRAIN_SPEAKERS)
+    for sysname in sorted({r["file"].split("/")[2] for r in rows if r["file"].startswith("fake_speech/freevc_demo/")}):
+        add(f"freevc_{sysname}", lambda f, r, s=sysname: f.startswith(f"fake_speech/freevc_demo/{s}/"))
+    # other demo pages (research / unlicensed media): each system's fakes vs the same page's real speech
+    demos = sorted({r["file"].split("/")[1] for r in rows if r["file"].split("/")[1].endswith("-demo")
+                    or r["file"].split("/")[1] == "advspeech"} - {"hifigan_demo"})
+    for d in demos:
+        add(f"demo_{d}", lambda f, r, d=d: f.startswith(f"fake_speech/{d}/"))
+        add(f"demo_{d}_real", lambda f, r, d=d: f.startswith(f"real_speech/{d}/"))
+    files["demo_all"] = sorted(f for d in demos for f in files[f"demo_{d}"])
+    files["demo_real_all"] = sorted(f for d in demos for f in files[f"demo_{d}_real"])
+    # made here (cached under .cache/spoof_eval): held-out texts of the training TTS voices, HiFi-GAN copies
+    # of held-out LibriSpeech speakers, and codec copies of held-out real speech
+    n_gen = len(EVAL_TEXTS)
+    files["kokoro_eval_texts"] = [f"gen:kokoro:{i}" for i in range(n_gen)]
+    files["piper_eval_texts"] = [f"gen:piper:{i}" for i in range(n_gen)]
+    files["hifigan_ts_heldout"] = [f"gen:hifigan:{f}" for f in files["librispeech_heldout"]]
+    for codec in CODEC_COPIES:
+        for src in ("librispeech_heldout", "yourtts_gt", "ljspeech_gt", "hdtf_radio", "freevc_real"):
+            files[f"{src}@{codec}"] = [f"codec:{codec}:{f}" for f in files[src]]
+        files[f"yourtts_exp4@{codec}"] = [f"codec:{codec}:{f}" for f in files["yourtts_exp4"]]
     # virtual recordings "joined:<speaker>:<i>" made of several FSDD takes (see the module docstring)
     files["fsdd_heldout_joined"] = [f"joined:{spk}" for spk in sorted(FSDD_EVAL)]
     pairs = {"yourtts_exp4": ("yourtts_exp4", "yourtts_gt"), "sc_glowtts": ("sc_glowtts", "yourtts_gt")}
     for k in list(files):
         if k.startswith("hifigan_demo_"):
             pairs[k] = (k, "ljspeech_gt")
+        elif k.startswith("freevc_") and k != "freevc_real" and "@" not in k:
+            pairs[k] = (k, "freevc_real")
+        elif k.startswith("demo_") and not k.endswith("_real") and k not in ("demo_all", "demo_real_all"):
+            if files.get(f"{k}_real"):
+                pairs[k] = (k, f"{k}_real")
+    pairs["demo_all"] = ("demo_all", "demo_real_all")
+    pairs["kokoro_eval_texts"] = ("kokoro_eval_texts", "librispeech_heldout")
+    pairs["piper_eval_texts"] = ("piper_eval_texts", "librispeech_heldout")
+    pairs["hifigan_ts_heldout"] = ("hifigan_ts_heldout", "librispeech_heldout")
+    for codec in CODEC_COPIES:
+        pairs[f"yourtts_exp4@{codec}"] = (f"yourtts_exp4@{codec}", f"yourtts_gt@{codec}")
     return files, pairs
 
 
-REAL_FPR = ["librispeech_heldout", "fsdd_heldout", "fsdd_heldout_joined", "klettres", "yourtts_gt", "yourtts_reference", "ljspeech_gt"]
+CODEC_COPIES = ("mulaw8k", "amrnb", "opus")
+"""Codecs of the channel copies (``avsync.training.spoof_data.CODECS``): G.711 µ-law 8 kHz, AMR-NB, Opus."""
+
+REAL_FPR = ["librispeech_heldout", "fsdd_heldout", "fsdd_heldout_joined", "klettres", "yourtts_gt", "yourtts_reference",
+            "ljspeech_gt", "hdtf_radio", "freevc_real", "demo_real_all",
+            *[f"{s}@{c}" for c in CODEC_COPIES for s in ("librispeech_heldout", "yourtts_gt", "ljspeech_gt", "hdtf_radio",
+                                                        "freevc_real")]]
 
 
 def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
@@ -120,6 +215,19 @@ def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
             raise SystemExit(f"{arg} was fitted on another {meta['base']!r} checkpoint")
         m.net.load_state_dict({**m.net.state_dict(), **load_file(arg)})
         return (lambda w: m.predict(w, precision=precision)), float(meta.get("threshold", 0.5))
+    if kind == "aasist":  # an AASIST state dict in safetensors (avsync train spoof --finetune), calibrated
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        from avsync.spoof.models import SpoofModel
+        from avsync.spoof.nets import AASIST
+
+        with safe_open(arg, "pt") as fh:
+            meta = fh.metadata() or {}
+        net = AASIST()
+        net.load_state_dict(load_file(arg), strict=True)
+        m = SpoofModel(name=Path(arg).stem, bundle=None, net=net.eval(), device="cpu")
+        return (lambda w: m.predict(w, precision=precision)), float(meta.get("threshold", 0.5))
     if kind == "public":
         from avsync.spoof.models import load_spoof_model
 
@@ -130,7 +238,7 @@ def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", required=True, help="lcnn:PATH, public:NAME or head:PATH")
+    ap.add_argument("--model", required=True, help="public:NAME (any registered spoof bundle), aasist:PATH, lcnn:PATH or head:PATH")
     ap.add_argument("--weights", default=None, help="models dir for public checkpoints (e.g. ../shared/weights)")
     ap.add_argument("--shared", default=None, help="shared root (default $AVSYNC_SHARED or ../shared)")
     ap.add_argument("--json", default=None, help="write per-file scores and the table here")
@@ -189,8 +297,11 @@ def main(argv=None) -> int:
                 n_joined += 1
     for f in todo:
         try:
-            x = load_media(str(data / f), require="audio").mono().astype(np.float32)
-        except Exception as e:  # noqa: BLE001  # e.g. FSDD takes shorter than the 0.2 s minimum avsync accepts
+            if f.startswith(("gen:", "codec:")):
+                x = generated(f, data)
+            else:
+                x = load_media(str(data / f), require="audio").mono().astype(np.float32)
+        except Exception as e:  # noqa: BLE001  # e.g. FSDD takes shorter than the 0.2 s minimum; a generator not installed
             skipped.append(f"{f}: {e}")
             continue
         n_sec += x.size / 16000
@@ -204,23 +315,30 @@ def main(argv=None) -> int:
     for name, (fk, rk) in pairs.items():
         fs = [scores[f] for f in files[fk]]
         rs = [scores[f] for f in files[rk]]
-        table["eer"][name] = {"eer": eer(rs, fs), "n_fake": len(fs), "n_real": len(rs)}
+        if not fs or not rs:
+            continue
+        table["eer"][name] = {"eer": eer(rs, fs), "ci95": bootstrap_ci(eer, rs, fs), "n_fake": len(fs),
+                              "n_real": len(rs)}
         table["detected_at_threshold"][name] = float(np.mean(np.array(fs) >= thr))
     for name in REAL_FPR:
         if files.get(name):
             rs = np.array([scores[f] for f in files[name]])
-            table["fpr_at_threshold"][name] = {"fpr": float(np.mean(rs >= thr)), "n": len(rs),
-                                               "mean_score": float(rs.mean())}
+            table["fpr_at_threshold"][name] = {
+                "fpr": float(np.mean(rs >= thr)), "n": len(rs), "mean_score": float(rs.mean()),
+                "ci95": bootstrap_ci(lambda r: float(np.mean(r >= thr)), rs)}
     print(f"model {a.model} ({a.precision})  threshold {thr:.3f}  {len(todo)} files, {n_sec:.0f} s audio in {el:.0f} s "
           f"({n_sec / max(el, 1e-9):.1f}x real time, {a.threads} thread)")
     for m in skipped:
         print(f"skipped {m}")
-    print(f"{'subset':24s} {'EER %':>7s} {'det@thr %':>9s}  n_fake/n_real")
+    print(f"{'subset':30s} {'EER %':>7s} {'95% CI':>13s} {'det@thr %':>9s}  n_fake/n_real")
     for k, v in table["eer"].items():
-        print(f"{k:24s} {100 * v['eer']:7.1f} {100 * table['detected_at_threshold'][k]:9.1f}  {v['n_fake']}/{v['n_real']}")
-    print(f"{'real subset':24s} {'FPR %':>7s} {'mean p':>9s}  n")
+        ci = f"{100 * v['ci95'][0]:.1f}-{100 * v['ci95'][1]:.1f}"
+        print(f"{k:30s} {100 * v['eer']:7.1f} {ci:>13s} {100 * table['detected_at_threshold'][k]:9.1f}  "
+              f"{v['n_fake']}/{v['n_real']}")
+    print(f"{'real subset':30s} {'FPR %':>7s} {'95% CI':>13s} {'mean p':>9s}  n")
     for k, v in table["fpr_at_threshold"].items():
-        print(f"{k:24s} {100 * v['fpr']:7.1f} {v['mean_score']:9.3f}  {v['n']}")
+        ci = f"{100 * v['ci95'][0]:.1f}-{100 * v['ci95'][1]:.1f}"
+        print(f"{k:30s} {100 * v['fpr']:7.1f} {ci:>13s} {v['mean_score']:9.3f}  {v['n']}")
     if a.json:
         Path(a.json).write_text(json.dumps({"table": table, "scores": scores}, indent=1))
     return 0
