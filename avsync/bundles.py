@@ -6,7 +6,9 @@ loads it expects the registered :class:`InputSpec`. Files are looked up, in this
 1. an explicit path (a file, or a directory laid out like the registry: ``<dir>/<bundle.file>``);
 2. every directory of ``$AVSYNC_MODELS_DIR`` (``os.pathsep``-separated), as ``<dir>/<bundle.file>``;
 3. the user cache, ``$AVSYNC_CACHE`` or ``~/.cache/avsync``, as ``<cache>/<bundle.file>``;
-4. the package's ``models/`` directory (weights shipped with avsync);
+4. the packaged models: avsync's own weights (``models/<name>/`` at the repository root), which ship
+   inside the wheel as the data-only package ``avsync._models`` and are found through the installed
+   package (:func:`package_models_dir`); in a source checkout or an editable install, ``models/``;
 5. for bundles whose bytes ship inside another Python package (GE2E in ``resemblyzer``), that
    package's data file, located without importing the package.
 
@@ -41,6 +43,7 @@ __all__ = [
     "list_bundles",
     "cache_dir",
     "search_dirs",
+    "package_models_dir",
     "find",
     "resolve",
     "verify_file",
@@ -49,7 +52,31 @@ __all__ = [
     "sha256_file",
 ]
 
-_PACKAGE_MODELS = Path(__file__).resolve().parent.parent / "models"
+
+
+def package_models_dir() -> Path | None:
+    """Directory of avsync's own weights shipped with the package, or ``None`` when there is none.
+
+    An installed wheel holds them in the data-only package ``avsync._models`` (``avsync/_models/<name>/``),
+    found with :func:`importlib.util.find_spec` (nothing is imported). A source checkout, used through
+    ``PYTHONPATH`` or an editable install (whose import hook cannot map a data-only package that lives
+    outside ``avsync/``), has them in ``models/`` beside ``avsync/`` and ``pyproject.toml``.
+    """
+    try:
+        spec = importlib.util.find_spec("avsync._models")
+    except (ImportError, ValueError):
+        spec = None
+    for loc in (spec.submodule_search_locations or []) if spec is not None else []:
+        if Path(loc).is_dir():
+            return Path(loc)
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "models").is_dir():
+        return root / "models"
+    return None
+
+
+_PACKAGE_MODELS: Path | None = package_models_dir()
+"""The packaged models directory, found once at import (tests set it to simulate a wheel without weights)."""
 
 
 @dataclass(frozen=True)
@@ -310,7 +337,9 @@ def search_dirs(models_dir: str | os.PathLike | None = None) -> list[Path]:
     for d in os.environ.get("AVSYNC_MODELS_DIR", "").split(os.pathsep):
         if d.strip():
             dirs.append(Path(d.strip()).expanduser())
-    dirs += [cache_dir(), _PACKAGE_MODELS]
+    dirs.append(cache_dir())
+    if _PACKAGE_MODELS is not None:
+        dirs.append(_PACKAGE_MODELS)
     return dirs
 
 
