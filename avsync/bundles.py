@@ -478,7 +478,8 @@ def download(bundle: str | Bundle, *, dest_dir: str | os.PathLike | None = None,
     """Download a bundle from its official URL into ``dest_dir`` (default: the user cache), verified.
 
     Only call this when the user asked for it. The file is written to a temporary name, checked
-    against the registered sha256 and then renamed, so a failed download leaves nothing behind.
+    against the registered sha256 and then renamed, so a failed download leaves nothing behind: not
+    the partial file, nor the folders created for it (e.g. an empty cache when offline).
 
     Raises
     ------
@@ -493,9 +494,10 @@ def download(bundle: str | Bundle, *, dest_dir: str | os.PathLike | None = None,
         raise BundleError(f"bundle {b.name!r} has no download URL", status=Status.NOT_FOUND, hint=hint)
     dest = Path(dest_dir) if dest_dir is not None else cache_dir()
     target = dest / b.file
-    target.parent.mkdir(parents=True, exist_ok=True)
+    created = _make_dirs(target.parent)
     url, _, member = b.url.partition("#member=")
     fd, tmp = tempfile.mkstemp(prefix=".part-", dir=target.parent)
+    done = False
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
             while block := resp.read(1 << 20):
@@ -504,6 +506,7 @@ def download(bundle: str | Bundle, *, dest_dir: str | os.PathLike | None = None,
             _extract_member(tmp, member)
         verify_file(tmp, b)
         os.replace(tmp, target)
+        done = True
     except BundleError:
         raise
     except Exception as e:  # network errors of every kind
@@ -511,7 +514,24 @@ def download(bundle: str | Bundle, *, dest_dir: str | os.PathLike | None = None,
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if not done:
+            for d in reversed(created):  # deepest first; one that is no longer empty stays
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
     return target
+
+
+def _make_dirs(path: Path) -> list[Path]:
+    """Create ``path`` and its missing parents; return the folders this call created, outermost first."""
+    missing: list[Path] = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    path.mkdir(parents=True, exist_ok=True)
+    return missing[::-1]
 
 
 def _extract_member(archive: str, member: str) -> None:
