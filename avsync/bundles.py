@@ -463,10 +463,13 @@ def resolve(
             p = download(bundle)
         else:
             where = f"{path}" if path is not None else ", ".join(str(d) for d in search_dirs())
-            hint = (
-                f"run `avsync models pull {bundle.name}` (or pass --allow-download), "
-                "or set AVSYNC_MODELS_DIR to a directory holding " + bundle.file
-            )
+            if bundle.url:
+                hint = f"run `avsync models pull {bundle.name}` (or pass --allow-download), or "
+            elif bundle.python_package is None:  # avsync's own weights: they ship inside the package
+                hint = "reinstall avsync (its wheel ships these weights), or "
+            else:
+                hint = ""
+            hint += "set AVSYNC_MODELS_DIR to a directory holding " + bundle.file
             if bundle.install_hint:
                 hint += f", or `{bundle.install_hint}`"
             raise BundleError(f"weights of bundle {bundle.name!r} ({bundle.file}) not found in {where}",

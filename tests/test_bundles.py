@@ -203,3 +203,11 @@ def test_offline_pull_leaves_no_empty_folder_behind(isolated, monkeypatch, cache
     dest = isolated / "dest" / "deeper"
     r = CliRunner().invoke(cli, ["models", "pull", "aasist-l", "--dest", str(dest)])
     assert r.exit_code != 0 and not (isolated / "dest").exists()
+
+
+def test_missing_shipped_weights_hint_at_reinstalling_not_pulling(isolated, monkeypatch):
+    monkeypatch.setattr(bundles, "_PACKAGE_MODELS", None)  # an installation without avsync's own weights
+    with pytest.raises(BundleError) as e:
+        bundles.resolve("artefact-mouth")
+    assert e.value.status.value == "not_found"
+    assert "reinstall avsync" in e.value.hint and "models pull" not in e.value.hint
