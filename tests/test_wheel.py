@@ -132,7 +132,7 @@ def test_wheel_lists_every_model_file(wheel_env):
 
 
 def test_installed_wheel_resolves_its_own_models(wheel_env):
-    _, vpy, _, work, env = wheel_env
+    _, vpy, bindir, work, env = wheel_env
     code = ("import json, sys, avsync; from avsync import bundles; "
             "print(json.dumps({'avsync': avsync.__file__, 'prefix': sys.prefix, "
             "'found': {b.name: str(bundles.find(b) or '') for b in bundles.list_bundles()}}))")
@@ -146,10 +146,18 @@ def test_installed_wheel_resolves_its_own_models(wheel_env):
     for name in packaged:
         found = info["found"][name]
         assert found and Path(found).resolve().is_relative_to(prefix), f"{name}: {found!r} is not in the venv"
+    exe = str(bindir / ("avsync.exe" if os.name == "nt" else "avsync"))
+    r = subprocess.run([exe, "models", "list", "--json"], capture_output=True, text=True, env=env, cwd=work,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    rows = {x["name"]: x for x in json.loads(r.stdout)}
+    for name in packaged:  # `avsync models list` shows them installed, from the package
+        assert rows[name]["installed"] and rows[name]["source"] == "avsync", rows[name]
+        assert Path(rows[name]["local_path"]).resolve().is_relative_to(prefix)
 
 
 def test_installed_wheel_analyze_runs_every_default_cue_whose_model_ships(wheel_env):
-    _, vpy, bindir, work, env = wheel_env
+    _, _, bindir, work, env = wheel_env
     exe = str(bindir / ("avsync.exe" if os.name == "nt" else "avsync"))
     clip = work / "talk.mp4"
     r = subprocess.run([exe, "sample", str(clip), "--duration", "3"], capture_output=True, text=True, env=env,
