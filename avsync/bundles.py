@@ -6,7 +6,9 @@ loads it expects the registered :class:`InputSpec`. Files are looked up, in this
 1. an explicit path (a file, or a directory laid out like the registry: ``<dir>/<bundle.file>``);
 2. every directory of ``$AVSYNC_MODELS_DIR`` (``os.pathsep``-separated), as ``<dir>/<bundle.file>``;
 3. the user cache, ``$AVSYNC_CACHE`` or ``~/.cache/avsync``, as ``<cache>/<bundle.file>``;
-4. the package's ``models/`` directory (weights shipped with avsync);
+4. the packaged models: avsync's own weights (``models/<name>/`` at the repository root), which ship
+   inside the wheel as the data-only package ``avsync._models`` and are found through the installed
+   package (:func:`package_models_dir`); in a source checkout or an editable install, ``models/``;
 5. for bundles whose bytes ship inside another Python package (GE2E in ``resemblyzer``), that
    package's data file, located without importing the package.
 
@@ -41,6 +43,7 @@ __all__ = [
     "list_bundles",
     "cache_dir",
     "search_dirs",
+    "package_models_dir",
     "find",
     "resolve",
     "verify_file",
@@ -49,7 +52,31 @@ __all__ = [
     "sha256_file",
 ]
 
-_PACKAGE_MODELS = Path(__file__).resolve().parent.parent / "models"
+
+
+def package_models_dir() -> Path | None:
+    """Directory of avsync's own weights shipped with the package, or ``None`` when there is none.
+
+    An installed wheel holds them in the data-only package ``avsync._models`` (``avsync/_models/<name>/``),
+    found with :func:`importlib.util.find_spec` (nothing is imported). A source checkout, used through
+    ``PYTHONPATH`` or an editable install (whose import hook cannot map a data-only package that lives
+    outside ``avsync/``), has them in ``models/`` beside ``avsync/`` and ``pyproject.toml``.
+    """
+    try:
+        spec = importlib.util.find_spec("avsync._models")
+    except (ImportError, ValueError):
+        spec = None
+    for loc in (spec.submodule_search_locations or []) if spec is not None else []:
+        if Path(loc).is_dir():
+            return Path(loc)
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "models").is_dir():
+        return root / "models"
+    return None
+
+
+_PACKAGE_MODELS: Path | None = package_models_dir()
+"""The packaged models directory, found once at import (tests set it to simulate a wheel without weights)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +137,13 @@ class Bundle(Serializable):
         on top of a frozen public checkpoint ships only the head).
     threshold
         Default decision threshold on the model's probability (the calibrated operating point).
+    role
+        What the model does, in the words of ``avsync models list``: ``"faces"``, ``"landmarks"``,
+        ``"lip sync"``, ``"mouth region"``, ``"speaker"``, ``"VAD"``; empty for the spoof models
+        (:data:`avsync.spoof.SPOOF_MODELS`), which are ``"voice"``.
+    restrictions
+        Conditions of use beyond ``license`` that the model card or the source states (e.g.
+        research-only, non-commercial); empty when none is stated.
     """
 
     name: str
@@ -125,6 +159,8 @@ class Bundle(Serializable):
     install_hint: str = ""
     requires: tuple[str, ...] = ()
     threshold: float = 0.5
+    role: str = ""
+    restrictions: str = ""
 
 
 def _gh(repo: str, commit: str, path: str) -> str:
@@ -186,11 +222,11 @@ def _entries() -> list[Bundle]:
         Bundle("light-asd-ava", _LASD_C[:12], "light-asd/pretrain_AVA_CVPR.model",
                "d44bc3ea7baa8e0946fa3921311714a630ed8b90a1928fab0dbe30d918909317", "MIT",
                _gh(_LASD_REPO, _LASD_C, "weight/pretrain_AVA_CVPR.model"), "Light-ASD", _LASD_INPUT,
-               "Light-ASD active speaker detection, AVA-ActiveSpeaker"),
+               "Light-ASD active speaker detection, AVA-ActiveSpeaker", role="lip sync"),
         Bundle("light-asd-talkset", _LASD_C[:12], "light-asd/finetuning_TalkSet.model",
                "efc375833887eefa9d209dc92810e18519b04c3c73ea35a549f2a7f40b7d94d5", "MIT",
                _gh(_LASD_REPO, _LASD_C, "weight/finetuning_TalkSet.model"), "Light-ASD", _LASD_INPUT,
-               "Light-ASD fine-tuned on TalkSet"),
+               "Light-ASD fine-tuned on TalkSet", role="lip sync"),
     ]
     blaze_in = InputSpec(crop_size=(128, 128), notes="RGB, x/127.5 - 1; 896 anchors x (4 box + 6 keypoints x 2) + score")
     blaze_back_in = InputSpec(crop_size=(256, 256), notes="RGB, x/127.5 - 1; back-camera model")
@@ -198,35 +234,41 @@ def _entries() -> list[Bundle]:
     out += [
         Bundle("blazeface", _BLAZE_C[:12], "blazeface/blazeface.pth",
                "54ecff653feaaaf1f7d44b6aff28fd2fc50e483a4e847563b6dd261369c43ba4", "Apache-2.0",
-               _gh(_BLAZE_REPO, _BLAZE_C, "blazeface.pth"), "BlazeFace", blaze_in, "MediaPipe BlazeFace front"),
+               _gh(_BLAZE_REPO, _BLAZE_C, "blazeface.pth"), "BlazeFace", blaze_in, "MediaPipe BlazeFace front",
+               role="faces"),
         Bundle("blazeface-anchors", _BLAZE_C[:12], "blazeface/anchors.npy",
                "a10bb2fb93ab54ca426d6c750bfc3aad685028a16dcf231357d03694f261fd95", "Apache-2.0",
-               _gh(_BLAZE_REPO, _BLAZE_C, "anchors.npy"), "BlazeFace", anchors_in, "BlazeFace front anchors"),
+               _gh(_BLAZE_REPO, _BLAZE_C, "anchors.npy"), "BlazeFace", anchors_in, "BlazeFace front anchors",
+               role="faces"),
         Bundle("blazeface-back", _BLAZE_C[:12], "blazeface/blazefaceback.pth",
                "e2c03bb3ae45e769eaaa0a7cc7d4f61f54a5e3fbae6367d870166702e7022b11", "Apache-2.0",
-               _gh(_BLAZE_REPO, _BLAZE_C, "blazefaceback.pth"), "BlazeFace", blaze_back_in, "MediaPipe BlazeFace back"),
+               _gh(_BLAZE_REPO, _BLAZE_C, "blazefaceback.pth"), "BlazeFace", blaze_back_in, "MediaPipe BlazeFace back",
+               role="faces"),
         Bundle("blazeface-back-anchors", _BLAZE_C[:12], "blazeface/anchorsback.npy",
                "a10bb2fb93ab54ca426d6c750bfc3aad685028a16dcf231357d03694f261fd95", "Apache-2.0",
-               _gh(_BLAZE_REPO, _BLAZE_C, "anchorsback.npy"), "BlazeFace", anchors_in, "BlazeFace back anchors"),
+               _gh(_BLAZE_REPO, _BLAZE_C, "anchorsback.npy"), "BlazeFace", anchors_in, "BlazeFace back anchors",
+               role="faces"),
         Bundle("facemesh", _MESH_C[:12], "mediapipe-facemesh/blazeface_landmark.pth",
                "2c529987e67f82e58a608a394aabf245a3afa19ac2f761981894f70b4df9fdca", "Apache-2.0",
                _gh(_MESH_REPO, _MESH_C, "blazeface_landmark.pth"), "FaceMesh",
                InputSpec(crop_size=(192, 192), notes="RGB ROI /255 -> face flag + 468x3 landmarks (normalised /192)"),
-               "MediaPipe face mesh (PyTorch port)"),
+               "MediaPipe face mesh (PyTorch port)", role="landmarks"),
         Bundle("facemesh-blazeface", _MESH_C[:12], "mediapipe-facemesh/blazeface.pth",
                "88b49de2675ee4149ae6543a68b2ee4f8179e11e5c99419d43e2c6e365edf933", "Apache-2.0",
-               _gh(_MESH_REPO, _MESH_C, "blazeface.pth"), "BlazeFace", blaze_in, "BlazeFace of the face-mesh port"),
+               _gh(_MESH_REPO, _MESH_C, "blazeface.pth"), "BlazeFace", blaze_in, "BlazeFace of the face-mesh port",
+               role="landmarks"),
         Bundle("facemesh-anchors", _MESH_C[:12], "mediapipe-facemesh/anchors_face.npy",
                "a10bb2fb93ab54ca426d6c750bfc3aad685028a16dcf231357d03694f261fd95", "Apache-2.0",
-               _gh(_MESH_REPO, _MESH_C, "anchors_face.npy"), "BlazeFace", anchors_in, "anchors of the face-mesh port"),
+               _gh(_MESH_REPO, _MESH_C, "anchors_face.npy"), "BlazeFace", anchors_in, "anchors of the face-mesh port",
+               role="landmarks"),
         Bundle("yunet-n", _YUNET_C[:12], "yunet/yunet_n.pth",
                "9c7c9e14a4d60e57491d77e4d8b0d451bd834f300e05c0dea7fd1f6533817b06", "Apache-2.0",
                _gh(_YUNET_REPO, _YUNET_C, "weights/yunet_n.pth"), "YuNet",
-               InputSpec(notes="BGR 0..255; box + 5 points"), "YuNet n (mmdet .pth)"),
+               InputSpec(notes="BGR 0..255; box + 5 points"), "YuNet n (mmdet .pth)", role="faces"),
         Bundle("yunet-s", _YUNET_C[:12], "yunet/yunet_s.pth",
                "f2688fecd5aef7d204d04ca12ff377b724978abbe5955740bc67280d99ffe4d6", "Apache-2.0",
                _gh(_YUNET_REPO, _YUNET_C, "weights/yunet_s.pth"), "YuNet",
-               InputSpec(notes="BGR 0..255; box + 5 points"), "YuNet s (mmdet .pth)"),
+               InputSpec(notes="BGR 0..255; box + 5 points"), "YuNet s (mmdet .pth)", role="faces"),
         Bundle("ge2e-resemblyzer", "0.1.4", "resemblyzer/pretrained.pt",
                "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e", "Apache-2.0",
                _wheel("https://files.pythonhosted.org/packages/d9/b5/d897d5de5b2123a1ad5d32e8e007d83f76582f5c32c60992"
@@ -236,7 +278,7 @@ def _entries() -> list[Bundle]:
                          notes="40 mel power (25 ms / 10 ms), 160 frames = 1.6 s partials; 256-d L2-normed output"),
                "GE2E speaker encoder shipped in the resemblyzer 0.1.4 wheel",
                python_package=("resemblyzer", "pretrained.pt"),
-               install_hint="pip install resemblyzer==0.1.4 --no-deps"),
+               install_hint="pip install resemblyzer==0.1.4 --no-deps", role="speaker"),
         Bundle("silero-vad", "6.2.3", "silero-vad/silero_vad_16k.safetensors",
                "c59271c284ae9c8335d795d60e0bfdb71aaaceec578d9bd9ffc1b8153c319ea1", "MIT",
                _wheel("https://files.pythonhosted.org/packages/84/ef/9099037ed6f180ea33220178df4107112c0ce2bf5fb4d6f6"
@@ -246,7 +288,7 @@ def _entries() -> list[Bundle]:
                          notes="frames of 512 samples + 64 context samples; speech probability per 32 ms"),
                "Silero VAD v5 (16 kHz) shipped in the silero-vad 6.2.3 wheel",
                python_package=("silero_vad", "data/silero_vad_16k.safetensors"),
-               install_hint="pip install silero-vad==6.2.3"),
+               install_hint="pip install silero-vad==6.2.3", role="VAD"),
         Bundle("lcnn-spoof", "0.1.0", "lcnn-spoof/lcnn_spoof.safetensors",
                "97535885a6d1a0cd589b0925f0650216433864bed099dfd0a239d0d702828096", "Apache-2.0", None,
                "avsync.spoof.lcnn.SpoofLCNN",
@@ -262,7 +304,7 @@ def _entries() -> list[Bundle]:
                          notes="aligned RGB face crop (avsync.artefacts.artefact_crops) in [0, 1], [B, 3, 128, 128]; "
                                "logit of 'mouth region generated or pasted'; Platt calibration stored beside it"),
                "avsync's mouth-region artefact CNN, trained on self-blended GRID crops "
-               "(models/artefact-mouth/MODEL_CARD.md)"),
+               "(models/artefact-mouth/MODEL_CARD.md)", role="mouth region"),
         Bundle("syncnet-grid", "0.1.0", "syncnet-grid/avsync_syncnet.safetensors",
                "18875a7e83c8e0b36c67ba5e701c47ca0c207f9623ae65584bb9ca803a9a4780", "Apache-2.0", None,
                "avsync.encoders.syncnet.SyncNetStyle",
@@ -270,7 +312,7 @@ def _entries() -> list[Bundle]:
                          notes="13 MFCC at 100 Hz (int16 scale), 20 per window = 0.2 s <-> 5 gray mouth crops 0..255 "
                                "(the face tracker's 96² crops resized to 48²); unit embeddings, distance 0..2"),
                "avsync's own SyncNet-style lip-sync model, trained on 11 GRID sentences (CC-BY 4.0); "
-               "models/syncnet-grid/MODEL_CARD.md"),
+               "models/syncnet-grid/MODEL_CARD.md", role="lip sync"),
     ]
     return out
 
@@ -310,7 +352,9 @@ def search_dirs(models_dir: str | os.PathLike | None = None) -> list[Path]:
     for d in os.environ.get("AVSYNC_MODELS_DIR", "").split(os.pathsep):
         if d.strip():
             dirs.append(Path(d.strip()).expanduser())
-    dirs += [cache_dir(), _PACKAGE_MODELS]
+    dirs.append(cache_dir())
+    if _PACKAGE_MODELS is not None:
+        dirs.append(_PACKAGE_MODELS)
     return dirs
 
 
@@ -419,10 +463,13 @@ def resolve(
             p = download(bundle)
         else:
             where = f"{path}" if path is not None else ", ".join(str(d) for d in search_dirs())
-            hint = (
-                f"run `avsync models pull {bundle.name}` (or pass --allow-download), "
-                "or set AVSYNC_MODELS_DIR to a directory holding " + bundle.file
-            )
+            if bundle.url:
+                hint = f"run `avsync models pull {bundle.name}` (or pass --allow-download), or "
+            elif bundle.python_package is None:  # avsync's own weights: they ship inside the package
+                hint = "reinstall avsync (its wheel ships these weights), or "
+            else:
+                hint = ""
+            hint += "set AVSYNC_MODELS_DIR to a directory holding " + bundle.file
             if bundle.install_hint:
                 hint += f", or `{bundle.install_hint}`"
             raise BundleError(f"weights of bundle {bundle.name!r} ({bundle.file}) not found in {where}",
@@ -434,7 +481,8 @@ def download(bundle: str | Bundle, *, dest_dir: str | os.PathLike | None = None,
     """Download a bundle from its official URL into ``dest_dir`` (default: the user cache), verified.
 
     Only call this when the user asked for it. The file is written to a temporary name, checked
-    against the registered sha256 and then renamed, so a failed download leaves nothing behind.
+    against the registered sha256 and then renamed, so a failed download leaves nothing behind: not
+    the partial file, nor the folders created for it (e.g. an empty cache when offline).
 
     Raises
     ------
@@ -449,9 +497,10 @@ def download(bundle: str | Bundle, *, dest_dir: str | os.PathLike | None = None,
         raise BundleError(f"bundle {b.name!r} has no download URL", status=Status.NOT_FOUND, hint=hint)
     dest = Path(dest_dir) if dest_dir is not None else cache_dir()
     target = dest / b.file
-    target.parent.mkdir(parents=True, exist_ok=True)
+    created = _make_dirs(target.parent)
     url, _, member = b.url.partition("#member=")
     fd, tmp = tempfile.mkstemp(prefix=".part-", dir=target.parent)
+    done = False
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
             while block := resp.read(1 << 20):
@@ -460,6 +509,7 @@ def download(bundle: str | Bundle, *, dest_dir: str | os.PathLike | None = None,
             _extract_member(tmp, member)
         verify_file(tmp, b)
         os.replace(tmp, target)
+        done = True
     except BundleError:
         raise
     except Exception as e:  # network errors of every kind
@@ -467,7 +517,24 @@ def download(bundle: str | Bundle, *, dest_dir: str | os.PathLike | None = None,
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if not done:
+            for d in reversed(created):  # deepest first; one that is no longer empty stays
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
     return target
+
+
+def _make_dirs(path: Path) -> list[Path]:
+    """Create ``path`` and its missing parents; return the folders this call created, outermost first."""
+    missing: list[Path] = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    path.mkdir(parents=True, exist_ok=True)
+    return missing[::-1]
 
 
 def _extract_member(archive: str, member: str) -> None:

