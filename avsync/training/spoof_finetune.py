@@ -287,9 +287,11 @@ def save_checkpoint(cfg: FinetuneConfig, net, opt, step: int, elapsed: float, rn
     tmp.replace(p)
 
 
-def train_loop(net, items: list[Item], cfg: FinetuneConfig, rng: np.random.Generator, *, say=print) -> dict:
+def train_loop(net, items: list[Item], cfg: FinetuneConfig, rng: np.random.Generator, *, say=print,
+               stop_at: int | None = None) -> dict:
     """Fine-tune ``net`` in place (see the module docstring); resumes from ``DIR/ckpt/last.pt`` when
-    ``cfg.resume``. Returns ``{"steps", "losses", "seconds"}``."""
+    ``cfg.resume``; ``stop_at`` ends this call after that step (checkpointed; the schedule still runs over
+    ``cfg.max_steps``). Returns ``{"steps", "losses", "seconds"}``."""
     import torch
 
     _freeze_bn(net)
@@ -312,7 +314,8 @@ def train_loop(net, items: list[Item], cfg: FinetuneConfig, rng: np.random.Gener
     net.train()
     _freeze_bn(net)
     lossf = torch.nn.CrossEntropyLoss()
-    while step < cfg.max_steps and time.time() - t_start < budget:
+    last = cfg.max_steps if stop_at is None else min(stop_at, cfg.max_steps)
+    while step < last and time.time() - t_start < budget:
         idx = draw(cfg.batch)
         crops = []
         for k in idx:

