@@ -280,3 +280,23 @@ def test_nan_samples_give_a_finite_score_and_a_warning(tiny_model):
     r = SpoofScorer(tiny_model, vad=False)(Media.from_arrays(x, SR))
     assert r.status is Status.OK and np.isfinite(r.score)
     assert any("NaN or infinite" in w for w in r.warnings)
+
+
+def test_unloadable_model_is_a_model_error_per_input(tmp_path, monkeypatch):
+    """Missing weights never raise from the scorer: each input that can be read gets model_error with the
+    reason and how to get the weights; an input that cannot be read keeps its own status."""
+    import wave
+
+    from avsync.spoof import SpoofScorer
+
+    monkeypatch.setenv("AVSYNC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("AVSYNC_MODELS_DIR", raising=False)
+    wav = tmp_path / "tone.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.writeframes((np.sin(np.arange(32000) * 0.05) * 8000).astype(np.int16).tobytes())
+    scorer = SpoofScorer("aasist", weights=str(tmp_path / "empty"))
+    r = scorer(str(wav))
+    assert str(r.status) == "model_error" and r.score is None and r.model == "aasist"
+    assert "not found" in r.message and "models pull aasist" in r.message
+    assert str(scorer(str(tmp_path / "nope.wav")).status) == "not_found"
