@@ -19,7 +19,7 @@ import numpy as np
 import soxr
 
 from avsync.errors import MediaError
-from avsync.media.probe import MediaSource, inspect_media, open_container, source_name
+from avsync.media.probe import MediaSource, describe_error, inspect_media, open_container, source_name
 from avsync.media.types import AudioInfo, FrameChunk, MediaInfo, MediaLimits, VideoInfo
 from avsync.results import Status
 from avsync.timebase import DEFAULT_FPS, DEFAULT_SAMPLE_RATE, seconds_to_samples
@@ -274,8 +274,8 @@ class Media:
                         pieces.append(self._push(stream_rs, arr))
             except av.error.FFmpegError as e:
                 if not pieces:
-                    raise MediaError(f"audio could not be decoded ({e})", status=Status.DECODE_ERROR) from e
-                self.info = replace(self.info, warnings=self.info.warnings + (f"audio decoding stopped early: {e}",))
+                    raise MediaError(f"audio could not be decoded ({describe_error(e)})", status=Status.DECODE_ERROR) from e
+                self.info = replace(self.info, warnings=self.info.warnings + (f"audio decoding stopped early: {describe_error(e)}",))
         if n_bad:
             self.info = replace(self.info, warnings=self.info.warnings + (_non_finite_warning(n_bad),))
         if stream_rs is not None:
@@ -409,8 +409,8 @@ class Media:
                         break
             except av.error.FFmpegError as e:
                 if prev is None:
-                    raise MediaError(f"video could not be decoded ({e})", status=Status.DECODE_ERROR) from e
-                self.info = replace(self.info, warnings=self.info.warnings + (f"video decoding stopped early: {e}",))
+                    raise MediaError(f"video could not be decoded ({describe_error(e)})", status=Status.DECODE_ERROR) from e
+                self.info = replace(self.info, warnings=self.info.warnings + (f"video decoding stopped early: {describe_error(e)}",))
             if prev is not None:  # hold the last frame until the stream's end
                 while k / self.fps < stop - 1e-9:
                     emit(prev)

@@ -7,8 +7,10 @@ exceptions into :class:`~avsync.errors.MediaError`.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import re
 import os
 from dataclasses import replace
 from fractions import Fraction
@@ -22,7 +24,7 @@ from avsync.errors import MediaError
 from avsync.media.types import AudioInfo, MediaInfo, MediaLimits, VideoInfo
 from avsync.results import Status
 
-__all__ = ["MediaSource", "inspect_media", "file_sha256", "open_container", "source_name"]
+__all__ = ["MediaSource", "describe_error", "inspect_media", "file_sha256", "open_container", "source_name"]
 
 MediaSource = Union[str, os.PathLike, bytes, bytearray, memoryview]
 
@@ -55,6 +57,15 @@ def _check_exists(src: MediaSource) -> int:
     else:
         p = Path(src)
         if not p.exists():
+            if p.is_symlink():  # exists() follows links: a loop or a dangling link looks missing
+                try:
+                    os.stat(p)
+                except OSError as e:
+                    if e.errno == errno.ELOOP:
+                        raise MediaError(f"{p} is a symlink loop (too many levels of symbolic links)",
+                                         status=Status.NOT_FOUND, hint="point the link at a media file") from None
+                raise MediaError(f"{p} is a broken symlink: its target {os.readlink(p)} does not exist",
+                                 status=Status.NOT_FOUND, hint="fix the link or pass the media file itself")
             raise MediaError(f"file not found: {p}", status=Status.NOT_FOUND, hint="check the path")
         if p.is_dir():
             raise MediaError(
@@ -82,8 +93,24 @@ def open_container(src: MediaSource) -> av.container.InputContainer:
         ) from e
 
 
+_ERRNO_PREFIX = re.compile(r"\[Errno -?\d+\]\s*")
+
+
+def describe_error(e: BaseException) -> str:
+    """A readable one-line message for a decoding error.
+
+    PyAV words FFmpeg's errors as ``[Errno 1094995529] Invalid data found when processing input: 'x.mp4'``,
+    the number being an FFmpeg error tag (AVERROR_INVALIDDATA) that means nothing to a reader: keep FFmpeg's
+    text (``strerror``) and drop the number and the repeated file name.
+    """
+    text = getattr(e, "strerror", None) if isinstance(e, av.error.FFmpegError) else None
+    if not text:
+        text = _ERRNO_PREFIX.sub("", str(e)).strip() or type(e).__name__
+    return text
+
+
 def _short(e: BaseException) -> str:
-    text = str(e).strip() or type(e).__name__
+    text = describe_error(e)
     return text if len(text) < 160 else text[:157] + "..."
 
 
