@@ -31,7 +31,7 @@ from avsync.results import Status
 from avsync.timebase import describe_offset
 from avsync.verdict import ModelRef, Provenance, Verdict
 
-__all__ = ["Detector", "analyze", "DEFAULT_FUSION_CONFIG"]
+__all__ = ["Detector", "analyze", "verdict_status", "DEFAULT_FUSION_CONFIG"]
 
 DEFAULT_FUSION_CONFIG = Path(__file__).resolve().parent / "data" / "fusion_default.yaml"
 """Fusion config shipped with the package (weights and thresholds fitted by ``avsync calibrate``)."""
@@ -230,6 +230,26 @@ def artefact_cue(result) -> Cue:
                notes=notes)
 
 
+# statuses of absence a cue can abstain with, in the order the verdict's status names them
+_ABSENCES = (Status.NO_SPEECH, Status.NO_FACE, Status.TOO_SHORT, Status.NO_VIDEO)
+
+
+def verdict_status(cues: Sequence[Cue], *, has_audio: bool = True) -> Status:
+    """The top-level status of a verdict over ``cues``.
+
+    ``ok`` when at least one cue produced evidence (the others' reasons say what was not checked);
+    when none did, the absence that stopped them (``no_speech`` before ``no_face``: with neither a face
+    nor speech the reasons name both); ``no_audio`` for a video without sound. Cues that could not run
+    for other reasons (a missing model's weights) leave ``ok``: they say nothing about the input.
+    """
+    if not has_audio:
+        return Status.NO_AUDIO
+    if any(c.usable for c in cues):
+        return Status.OK
+    found = {c.status for c in cues}
+    return next((s for s in _ABSENCES if s in found), Status.OK)
+
+
 # ----------------------------------------------------------------------------------- the detector
 @dataclass
 class Detector:
@@ -410,7 +430,7 @@ class Detector:
             return self._failed(path or info.path, info.sha256, e.status, str(e), timings, t_start)
         outcome = fuse(cues, duration=media.duration, kind=kind, config=self.fusion)
         timings["total"] = time.perf_counter() - t_start
-        status = Status.OK if media.has_audio else Status.NO_AUDIO
+        status = verdict_status(cues, has_audio=media.has_audio)
         prov = self._provenance(path or info.path, info.sha256, models, timings)
         return Verdict(
             label=outcome.label,
@@ -496,7 +516,7 @@ def analyze(src: MediaSource | Media, **kwargs) -> Verdict:
 
 def eval_task(model: str | None = None, device: str | None = None, precision: str = "float32"):
     """Scorer for ``avsync eval --task analyze`` / ``avsync batch --task analyze``: builds one detector."""
-    det = Detector.from_pretrained(device=device or "cpu", precision=precision,
+    det = Detector.from_pretrained(device=device or "auto", precision=precision,
                                    **({"spoof_model": model} if model else {}))
 
     def score(path: str) -> dict:
