@@ -31,7 +31,7 @@ __all__ = [
 
 def eval_task(model: str | None = None, device: str | None = None, precision: str = "float32"):
     """Scorer for ``avsync eval --task spoof`` / ``avsync batch --task spoof``: one scorer, many files."""
-    scorer = SpoofScorer(model or DEFAULT_MODEL, device=device or "cpu", precision=precision)
+    scorer = SpoofScorer(model or DEFAULT_MODEL, device=device or "auto", precision=precision)
 
     def score(path: str) -> dict:
         r = scorer(path)

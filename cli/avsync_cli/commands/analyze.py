@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from avsync_cli.common import EXIT_INPUT_FAILED, EXIT_OK, echo_json, precision_option
+from avsync_cli.common import device_option, echo_json, exit_code_for, precision_option
 
 
 def _progress_bar(enabled: bool):
@@ -28,7 +28,7 @@ def _progress_bar(enabled: bool):
 
 @click.command("analyze")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON (a list with several files).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list (one verdict per file).")
 @click.option("--html", "html_out", type=click.Path(path_type=str), help="Write a self-contained HTML report (a folder with several files).")
 @click.option("--csv", "csv_out", type=click.Path(path_type=str), help="Write the per-window timeline as CSV (a folder with several files).")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=str), help="Fusion config YAML (from `avsync calibrate`).")
@@ -37,7 +37,7 @@ def _progress_bar(enabled: bool):
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=str), help="A known genuine recording of the expected voice.")
 @click.option("--no-speaker", is_flag=True, help="Skip speaker-consistency evidence.")
 @click.option("--no-artefacts", is_flag=True, help="Skip the mouth-region artefact check.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@device_option()
 @precision_option(default="float32", help="Voice-model precision; bfloat16 is about 2x faster on CPUs with AVX-512 BF16.")
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), help="Look for model bundles here first.")
 @click.option("--allow-download", is_flag=True, help="Download a missing model bundle from its official URL (checked by sha256).")
@@ -81,9 +81,8 @@ def command(files, as_json, html_out, csv_out, config, sync_model, spoof_model, 
             for r in v.reasons[1:]:
                 click.echo(f"    - {r}")
     if as_json:
-        payload = [_json(v) for v in verdicts]
-        echo_json(payload if many else payload[0])
-    sys.exit(EXIT_INPUT_FAILED if any(v.status.is_failure for v in verdicts) else EXIT_OK)
+        echo_json([_json(v) for v in verdicts])  # a list, like every command taking FILE...
+    sys.exit(exit_code_for(v.status for v in verdicts))
 
 
 def _json(v) -> dict:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from avsync_cli.common import EXIT_USAGE, echo_json, exit_code_for, fail, precision_option
+from avsync_cli.common import EXIT_USAGE, check_device, echo_json, exit_code_for, fail, precision_option
 
 _TASKS = ("analyze", "spoof", "sync", "inspect")
 
@@ -22,7 +22,8 @@ _TASKS = ("analyze", "spoof", "sync", "inspect")
 @click.option("--model", default=None, help="Model name or path for the task (default: the task's own).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=1, show_default=True,
               help="Parallel worker processes (0: in this process) or Ray actors (0: one per cluster CPU/GPU).")
-@click.option("--device", default=None, help="cpu, cuda, cuda:N or auto; handed to the task (GPU actors on Ray).")
+@click.option("--device", default=None, callback=check_device,
+              help="auto (default: CUDA when available, else CPU), cpu, cuda or cuda:N; handed to the task (GPU actors on Ray).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local worker processes, or Ray actors on a cluster.")
 @click.option("--ray-address", default=None,

@@ -7,7 +7,7 @@ import sys
 import click
 
 import avsync
-from avsync_cli.common import EXIT_INPUT_FAILED, echo_json, exit_code_for
+from avsync_cli.common import echo_json, exit_code_for
 
 
 def _box(value: str | None):
@@ -40,7 +40,7 @@ def _text(res) -> str:
 
 
 @click.command("sync")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("file", type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print the SyncResult as JSON.")
 @click.option("--model", type=click.Choice(["motion", "syncnet", "light-asd"]), default="motion", show_default=True,
               help="motion: training-free mouth motion vs audio energy; syncnet: our dual encoder (shipped syncnet-grid checkpoint, trained on GRID, or --weights); "
@@ -74,9 +74,11 @@ def command(file, as_json, model, weights, max_lag, mouth_box, plot_path) -> Non
                                    hint="on a face-crop video pass --mouth-box X0,Y0,X1,Y1 (e.g. 0.3,0.5,0.7,0.75)")
         if as_json:
             echo_json({"path": file, "status": str(e.status), "message": str(e)})
-        else:
+        elif e.status.is_failure:
             click.echo(f"error: {e}", err=True)
-        sys.exit(EXIT_INPUT_FAILED)
+        else:  # an absence (too_short, no_audio, no_video): a result, printed like one
+            click.echo(f"{e.status}: {e}")
+        sys.exit(exit_code_for([e.status]))  # too_short, no_audio... are results: exit 0
     if plot_path:
         from avsync.sync.plot import plot_sync
 

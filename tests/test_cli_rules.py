@@ -1,0 +1,95 @@
+"""Rules shared by every command (README, "Commands"): --json shape, --device default, directory and
+unreadable arguments, exit codes of absence statuses."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+
+import numpy as np
+import pytest
+from avsync_cli.main import COMMANDS, cli
+from click.testing import CliRunner
+
+from avsync.synth import write_audio
+
+# commands taking FILE... and the options they need to run without downloaded weights
+MULTI = {
+    "inspect": [],
+    "analyze": ["--spoof-model", "none", "--no-progress"],
+    "spoof": ["--model", "lcnn-spoof"],
+    "faces": [],
+    "artefacts": [],
+}
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def _command(name):
+    return importlib.import_module(f"avsync_cli.commands.{COMMANDS[name]}").command
+
+
+def test_device_defaults_to_auto_everywhere():
+    with_device = [n for n in COMMANDS if any(p.name == "device" for p in _command(n).params)]
+    assert {"analyze", "spoof", "artefacts", "faces"} <= set(with_device)
+    for name in with_device:
+        (opt,) = [p for p in _command(name).params if p.name == "device"]
+        assert opt.default in ("auto", None), (name, opt.default)  # batch: None = the task's default, auto
+
+
+def test_nonsense_device_is_a_usage_error(tmp_path):
+    r = CliRunner().invoke(cli, ["spoof", str(tmp_path / "x.wav"), "--device", "gpu9"])
+    assert r.exit_code == 2 and "is not a device" in r.output
+
+
+@pytest.mark.parametrize("name", sorted(MULTI))
+def test_multi_input_commands_print_a_json_list_even_for_one_input(name, tmp_path):
+    r = run(name, "--json", *MULTI[name], tmp_path / "missing.mp4")
+    assert r.exit_code == 1, r.output
+    (d,) = json.loads(r.output)
+    assert d["status"] == "not_found" and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("name", [*sorted(MULTI), "sync"])
+def test_a_directory_argument_is_a_not_found_result_not_a_usage_error(name, tmp_path):
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    r = run(name, "--json", *MULTI.get(name, []), folder)
+    assert r.exit_code == 1, r.output
+    d = json.loads(r.output)
+    d = d[0] if name in MULTI else d  # sync takes one FILE: one object
+    assert d["status"] == "not_found"
+    text = d.get("message") or d["reasons"][0]
+    assert "is a directory" in text and "avsync batch" in text
+
+
+def test_symlink_loop_and_broken_link_are_named(tmp_path):
+    loop, dangling = tmp_path / "loop.mp4", tmp_path / "dangling.mp4"
+    os.symlink(loop, loop)
+    os.symlink(tmp_path / "gone.mp4", dangling)
+    r = run("inspect", "--json", loop, dangling)
+    assert r.exit_code == 1
+    a, b = json.loads(r.output)
+    assert a["status"] == b["status"] == "not_found"
+    assert "symlink loop" in a["message"] and "file not found" not in a["message"]
+    assert "broken symlink" in b["message"] and "gone.mp4" in b["message"]
+
+
+def test_sync_absence_statuses_exit_0(tmp_path):
+    short = write_audio(tmp_path / "short.wav", np.zeros(1600, np.float32), 16000)  # 0.1 s
+    r = run("sync", "--json", short)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["status"] == "too_short"
+    r = run("sync", short)
+    assert r.exit_code == 0 and r.output.startswith("too_short")
+
+
+def test_decode_errors_read_as_words_not_ffmpeg_codes(tmp_path):
+    bad = tmp_path / "rand.mp4"
+    bad.write_bytes(b"\x00\x01garbage" * 100)
+    (d,) = json.loads(run("inspect", "--json", bad).output)
+    assert d["status"] == "decode_error"
+    assert "[Errno" not in d["message"] and "Invalid data found" in d["message"], d["message"]
