@@ -167,7 +167,7 @@ def spoof_cue(result) -> Cue:
             ps = [w.score for w in cw if w.start >= a - 1e-6 and w.end <= b + 1e-6]
             reasons.append(f"voice{who} in {_fmt_span(a, b)} looks synthetic (p = {max(ps):.2f})")
     notes = ["telephone-band audio: the voice model is less well tested on it"] if result.narrowband else []
-    from avsync.media.decode import is_non_finite_warning
+    from avsync.media.decode import is_repair_warning
     from avsync.spoof.scorer import SHORT_SPEECH_S
 
     short = [ch for ch in result.channels if ch.score is not None and 0 < ch.speech_s < SHORT_SPEECH_S]
@@ -175,7 +175,7 @@ def spoof_cue(result) -> Cue:
         who = f"channel {ch.channel} has " if len(result.channels) > 1 else ""
         notes.append(f"{who}only {ch.speech_s:.1f} s of speech: the voice score is less reliable on under "
                      f"{SHORT_SPEECH_S:g} s")
-    notes += [w for w in result.warnings if is_non_finite_warning(w)]
+    notes += [w for w in result.warnings if is_repair_warning(w)]
     valid = [w for w in wins if w.valid]
     return Cue("spoof", Status.OK, float(result.score), wins, tuple(reasons), len(valid) / max(1, len(wins)),
                notes=tuple(notes))

@@ -313,3 +313,29 @@ def test_non_finite_samples_become_finite_with_a_warning(tmp_path):
         d = load_media(path)
         assert np.isfinite(d.audio).all()
         assert any("NaN or infinite" in w for w in d.info.warnings)
+
+
+def test_huge_float_samples_are_silenced_with_a_warning(tmp_path):
+    import soundfile as sf
+
+    from avsync.media.decode import is_repair_warning
+
+    x = (0.1 * np.sin(np.arange(16000 * 2) / 7.0)).astype(np.float32)
+    spikes = np.linspace(500, len(x) - 500, 10).astype(int)
+    x[spikes] = 1e30
+    x[spikes[0] + 1] = -5e3
+    m = Media.from_arrays(x, 16000)
+    assert np.abs(m.audio).max() <= 0.1 + 1e-6 and m.audio[0, spikes[0]] == 0.0
+    assert any("11 audio sample(s) were far beyond full scale" in w for w in m.info.warnings)
+    assert all(is_repair_warning(w) for w in m.info.warnings)
+    for sr in (16000, 44100):  # decoded from a float WAV, with and without resampling
+        path = tmp_path / f"huge_{sr}.wav"
+        y = np.resize(x, sr * 2)
+        sf.write(path, y, sr, subtype="FLOAT")
+        d = load_media(path)
+        assert np.abs(d.audio).max() < 0.2, sr
+        assert any("far beyond full scale" in w for w in d.info.warnings)
+    # floats on another scale (int16 values) are not corrupt: left as they are, no warning
+    big = (8000 * np.sin(np.arange(16000) / 7.0)).astype(np.float32)
+    m = Media.from_arrays(big, 16000)
+    assert np.array_equal(m.audio[0], big) and not m.info.warnings
