@@ -93,3 +93,23 @@ def test_decode_errors_read_as_words_not_ffmpeg_codes(tmp_path):
     (d,) = json.loads(run("inspect", "--json", bad).output)
     assert d["status"] == "decode_error"
     assert "[Errno" not in d["message"] and "Invalid data found" in d["message"], d["message"]
+
+
+def test_analyze_reports_of_inputs_with_the_same_name_do_not_overwrite_each_other(tmp_path):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    quiet = np.zeros(16000, np.float32)
+    a = write_audio(tmp_path / "a" / "x.wav", quiet, 16000)
+    b = write_audio(tmp_path / "b" / "x.flac", quiet + 0.01, 16000, preset="flac")
+    c = write_audio(tmp_path / "y.wav", quiet, 16000)
+    html, csvs = tmp_path / "html", tmp_path / "csv"
+    r = run("analyze", "--spoof-model", "none", "--no-progress", "--html", html, "--csv", csvs, a, b, c, a)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in html.iterdir()) == ["a_x.html", "a_x_2.html", "b_x.html", "y.html"]
+    assert sorted(p.name for p in csvs.iterdir()) == ["a_x.csv", "a_x_2.csv", "b_x.csv", "y.csv"]
+    assert "b/x.flac" in (html / "b_x.html").read_text()
+    assert "reports named b_x" in r.output  # the renaming is said, not silent
+    # a single file given where several inputs need a folder: a usage error, nothing overwritten
+    single = tmp_path / "one.html"
+    single.write_text("keep")
+    r = CliRunner().invoke(cli, ["analyze", "--spoof-model", "none", "--html", str(single), a, c])
+    assert r.exit_code == 2 and single.read_text() == "keep"
