@@ -432,11 +432,14 @@ class Detector:
         timings["total"] = time.perf_counter() - t_start
         status = verdict_status(cues, has_audio=media.has_audio)
         prov = self._provenance(path or info.path, info.sha256, models, timings)
+        from avsync.media.probe import is_streams_warning
+
+        streams = tuple(f"note: {w}" for w in info.warnings if is_streams_warning(w))  # which audio was heard
         return Verdict(
             label=outcome.label,
             score=outcome.score,
             status=status,
-            reasons=outcome.reasons,
+            reasons=outcome.reasons + streams,
             segments=outcome.segments,
             cues=tuple(cues),
             windows=outcome.windows,

@@ -113,3 +113,14 @@ def test_analyze_reports_of_inputs_with_the_same_name_do_not_overwrite_each_othe
     single.write_text("keep")
     r = CliRunner().invoke(cli, ["analyze", "--spoof-model", "none", "--html", str(single), a, c])
     assert r.exit_code == 2 and single.read_text() == "keep"
+
+
+def test_inspect_lists_every_audio_stream(tmp_path):
+    from test_media import _two_audio_streams
+
+    path = _two_audio_streams(tmp_path / "two.mkv")
+    r = run("inspect", path)
+    assert r.exit_code == 0, r.output
+    assert 'stream #0 (eng)' in r.output and 'also audio stream #1 (fra, "Commentary")' in r.output
+    (d,) = json.loads(run("inspect", "--json", path).output)
+    assert [a["language"] for a in d["audio_streams"]] == ["eng", "fra"]

@@ -24,7 +24,7 @@ from avsync.errors import MediaError
 from avsync.media.types import AudioInfo, MediaInfo, MediaLimits, VideoInfo
 from avsync.results import Status
 
-__all__ = ["MediaSource", "describe_error", "inspect_media", "file_sha256", "open_container", "source_name"]
+__all__ = ["MediaSource", "describe_error", "inspect_media", "is_streams_warning", "file_sha256", "open_container", "source_name"]
 
 MediaSource = Union[str, os.PathLike, bytes, bytearray, memoryview]
 
@@ -234,8 +234,47 @@ def _stream_facts(stream) -> dict:
             pix_fmt=cc.pix_fmt,
         )
     else:
-        facts.update(sample_rate=cc.sample_rate, layout=cc.layout.name if cc.layout is not None else None)
+        meta = stream.metadata or {}
+        facts.update(sample_rate=cc.sample_rate, layout=cc.layout.name if cc.layout is not None else None,
+                     index=stream.index, language=_tag(meta, "language"), title=_tag(meta, "title"))
     return facts
+
+
+def _tag(meta, key: str) -> str | None:
+    value = str(meta.get(key) or meta.get(key.upper()) or "").strip()
+    return None if not value or value == "und" else value  # "und": undetermined language, as good as none
+
+
+def _other_audio(stream, container_duration: float | None) -> AudioInfo:
+    """What the header says about an audio stream that is not analysed (nothing is decoded)."""
+    facts = _stream_facts(stream)
+    cc = stream.codec_context
+    return AudioInfo(
+        codec=facts["codec"] or "unknown",
+        sample_rate=int(facts["sample_rate"] or 0),
+        channels=int(getattr(cc, "channels", 0) or 0),
+        layout=facts["layout"],
+        start_s=_seconds(stream.start_time, stream.time_base) or 0.0,
+        duration_s=round(facts["duration"] or container_duration or 0.0, 6),
+        bit_rate=facts["bit_rate"],
+        index=facts["index"],
+        language=facts["language"],
+        title=facts["title"],
+    )
+
+
+_STREAMS = "audio streams: "
+
+
+def _streams_warning(chosen: AudioInfo, others: list[AudioInfo]) -> str:
+    rest = ", ".join(o.describe() for o in others)
+    return (f"the file has {len(others) + 1} {_STREAMS}{chosen.describe()} is analysed, "
+            f"not {rest} (extract another with `ffmpeg -i IN -map 0:a:N OUT.wav`)")
+
+
+def is_streams_warning(text: str) -> bool:
+    """Whether a media warning is the one naming the analysed audio stream among several."""
+    return _STREAMS in text and " is analysed, not " in text
 
 
 def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
@@ -260,6 +299,7 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
         container_duration = container.duration / av.time_base if container.duration else None
         vfacts = _stream_facts(vstream) if vstream is not None else None
         afacts = _stream_facts(astream) if astream is not None else None
+        other_audio = [_other_audio(st, container_duration) for st in container.streams.audio[1:]]
         if vstream is not None:
             vstream.thread_type = "AUTO"
         first = _first_frames(container, [st for st in (vstream, astream) if st is not None])
@@ -336,7 +376,12 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
             start_s=a_start,
             duration_s=round(a_end - a_start, 6),
             bit_rate=afacts["bit_rate"],
+            index=afacts["index"],
+            language=afacts["language"],
+            title=afacts["title"],
         )
+        if other_audio:
+            warnings.append(_streams_warning(audio, other_audio))
 
     if container_duration:  # packet timestamps far beyond the declared length are bogus (seen in some ogg files)
         limit = 1.5 * container_duration + 1.0
@@ -373,6 +418,7 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
         av_start_offset_s=(round(audio.start_s - video.start_s, 6) if audio and video else None),
         duration_mismatch_s=(round(audio.duration_s - video.duration_s, 6) if audio and video else None),
         warnings=tuple(warnings),
+        audio_streams=((audio,) if audio is not None else ()) + tuple(other_audio),
     )
     return _apply_limits(info, limits)
 
