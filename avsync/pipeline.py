@@ -531,6 +531,9 @@ def eval_task(model: str | None = None, device: str | None = None, precision: st
         d["label"] = v.label.value
         sync = (v.details.get("sync") or {})
         d["offset_frames"] = sync.get("offset_frames")
+        d["model"] = next((m.name for m in v.provenance.models if m.role == "spoof"), None)  # the voice model
+        if v.status.is_failure and v.reasons:  # why the file could not be analysed, for the batch line
+            d["message"] = v.reasons[0].removeprefix("undetermined: ")
         return d
 
     return score

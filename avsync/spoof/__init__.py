@@ -38,6 +38,9 @@ def eval_task(model: str | None = None, device: str | None = None, precision: st
         d = r.to_dict()
         d.pop("schema_version", None)
         d["status"] = str(r.status)
+        # the spoof verdict, named like analyze's labels: flagged -> synthetic; no score -> undetermined
+        d["label"] = None if r.status.is_failure else (
+            "undetermined" if r.flagged is None else ("synthetic" if r.flagged else "genuine"))
         return d
 
     return score
