@@ -10,8 +10,8 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
-import re
 import os
+import re
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -247,19 +247,19 @@ def _tag(meta, key: str) -> str | None:
 
 def _other_audio(stream, container_duration: float | None) -> AudioInfo:
     """What the header says about an audio stream that is not analysed (nothing is decoded)."""
-    facts = _stream_facts(stream)
-    cc = stream.codec_context
+    meta = stream.metadata or {}
+    cc = stream.codec_context  # None when this FFmpeg has no decoder for it: still listed
     return AudioInfo(
-        codec=facts["codec"] or "unknown",
-        sample_rate=int(facts["sample_rate"] or 0),
+        codec=(cc.name if cc is not None else None) or "unknown",
+        sample_rate=int(getattr(cc, "sample_rate", 0) or 0),
         channels=int(getattr(cc, "channels", 0) or 0),
-        layout=facts["layout"],
+        layout=cc.layout.name if cc is not None and cc.layout is not None else None,
         start_s=_seconds(stream.start_time, stream.time_base) or 0.0,
-        duration_s=round(facts["duration"] or container_duration or 0.0, 6),
-        bit_rate=facts["bit_rate"],
-        index=facts["index"],
-        language=facts["language"],
-        title=facts["title"],
+        duration_s=round(_seconds(stream.duration, stream.time_base) or container_duration or 0.0, 6),
+        bit_rate=stream.bit_rate or None,
+        index=stream.index,
+        language=_tag(meta, "language"),
+        title=_tag(meta, "title"),
     )
 
 
