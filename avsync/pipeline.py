@@ -31,7 +31,7 @@ from avsync.results import Status
 from avsync.timebase import describe_offset
 from avsync.verdict import ModelRef, Provenance, Verdict
 
-__all__ = ["Detector", "analyze", "DEFAULT_FUSION_CONFIG"]
+__all__ = ["Detector", "analyze", "verdict_status", "DEFAULT_FUSION_CONFIG"]
 
 DEFAULT_FUSION_CONFIG = Path(__file__).resolve().parent / "data" / "fusion_default.yaml"
 """Fusion config shipped with the package (weights and thresholds fitted by ``avsync calibrate``)."""
@@ -167,7 +167,7 @@ def spoof_cue(result) -> Cue:
             ps = [w.score for w in cw if w.start >= a - 1e-6 and w.end <= b + 1e-6]
             reasons.append(f"voice{who} in {_fmt_span(a, b)} looks synthetic (p = {max(ps):.2f})")
     notes = ["telephone-band audio: the voice model is less well tested on it"] if result.narrowband else []
-    from avsync.media.decode import is_non_finite_warning
+    from avsync.media.decode import is_repair_warning
     from avsync.spoof.scorer import SHORT_SPEECH_S
 
     short = [ch for ch in result.channels if ch.score is not None and 0 < ch.speech_s < SHORT_SPEECH_S]
@@ -175,7 +175,7 @@ def spoof_cue(result) -> Cue:
         who = f"channel {ch.channel} has " if len(result.channels) > 1 else ""
         notes.append(f"{who}only {ch.speech_s:.1f} s of speech: the voice score is less reliable on under "
                      f"{SHORT_SPEECH_S:g} s")
-    notes += [w for w in result.warnings if is_non_finite_warning(w)]
+    notes += [w for w in result.warnings if is_repair_warning(w)]
     valid = [w for w in wins if w.valid]
     return Cue("spoof", Status.OK, float(result.score), wins, tuple(reasons), len(valid) / max(1, len(wins)),
                notes=tuple(notes))
@@ -228,6 +228,26 @@ def artefact_cue(result) -> Cue:
         notes = (f"small face ({result.face_px:.0f} px wide): the mouth-region check is less reliable",)
     return Cue("artefact", Status.OK, float(result.score), wins, tuple(reasons), len(valid) / max(1, len(wins)),
                notes=notes)
+
+
+# statuses of absence a cue can abstain with, in the order the verdict's status names them
+_ABSENCES = (Status.NO_SPEECH, Status.NO_FACE, Status.TOO_SHORT, Status.NO_VIDEO)
+
+
+def verdict_status(cues: Sequence[Cue], *, has_audio: bool = True) -> Status:
+    """The top-level status of a verdict over ``cues``.
+
+    ``ok`` when at least one cue produced evidence (the others' reasons say what was not checked);
+    when none did, the absence that stopped them (``no_speech`` before ``no_face``: with neither a face
+    nor speech the reasons name both); ``no_audio`` for a video without sound. Cues that could not run
+    for other reasons (a missing model's weights) leave ``ok``: they say nothing about the input.
+    """
+    if not has_audio:
+        return Status.NO_AUDIO
+    if any(c.usable for c in cues):
+        return Status.OK
+    found = {c.status for c in cues}
+    return next((s for s in _ABSENCES if s in found), Status.OK)
 
 
 # ----------------------------------------------------------------------------------- the detector
@@ -410,13 +430,16 @@ class Detector:
             return self._failed(path or info.path, info.sha256, e.status, str(e), timings, t_start)
         outcome = fuse(cues, duration=media.duration, kind=kind, config=self.fusion)
         timings["total"] = time.perf_counter() - t_start
-        status = Status.OK if media.has_audio else Status.NO_AUDIO
+        status = verdict_status(cues, has_audio=media.has_audio)
         prov = self._provenance(path or info.path, info.sha256, models, timings)
+        from avsync.media.probe import is_streams_warning
+
+        streams = tuple(f"note: {w}" for w in info.warnings if is_streams_warning(w))  # which audio was heard
         return Verdict(
             label=outcome.label,
             score=outcome.score,
             status=status,
-            reasons=outcome.reasons,
+            reasons=outcome.reasons + streams,
             segments=outcome.segments,
             cues=tuple(cues),
             windows=outcome.windows,
@@ -496,7 +519,7 @@ def analyze(src: MediaSource | Media, **kwargs) -> Verdict:
 
 def eval_task(model: str | None = None, device: str | None = None, precision: str = "float32"):
     """Scorer for ``avsync eval --task analyze`` / ``avsync batch --task analyze``: builds one detector."""
-    det = Detector.from_pretrained(device=device or "cpu", precision=precision,
+    det = Detector.from_pretrained(device=device or "auto", precision=precision,
                                    **({"spoof_model": model} if model else {}))
 
     def score(path: str) -> dict:
@@ -508,6 +531,9 @@ def eval_task(model: str | None = None, device: str | None = None, precision: st
         d["label"] = v.label.value
         sync = (v.details.get("sync") or {})
         d["offset_frames"] = sync.get("offset_frames")
+        d["model"] = next((m.name for m in v.provenance.models if m.role == "spoof"), None)  # the voice model
+        if v.status.is_failure and v.reasons:  # why the file could not be analysed, for the batch line
+            d["message"] = v.reasons[0].removeprefix("undetermined: ")
         return d
 
     return score

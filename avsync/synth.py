@@ -16,7 +16,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-__all__ = ["ClipSpec", "CODEC_PRESETS", "make_clip", "event_times", "burst_audio", "shift_audio", "write_audio"]
+__all__ = ["ClipSpec", "CODEC_PRESETS", "make_clip", "event_times", "burst_audio", "shift_audio", "write_audio", "write_audio_streams"]
 
 CODEC_PRESETS: dict[str, tuple[str, str, str]] = {
     # name: (container format, video codec, audio codec)
@@ -327,4 +327,23 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, *,
         stream = container.add_stream(acodec, rate=sample_rate, options=_AUDIO_OPTIONS.get(acodec, {}))
         stream.layout = layout
         _mux_pcm(container, stream, audio, sample_rate)
+    return os.fspath(path)
+
+
+def write_audio_streams(path: str | os.PathLike, streams, sample_rate: int, *, preset: str = "mkv-aac") -> str:
+    """Write several audio streams into one file: ``streams`` is a list of ``(audio, tags)`` pairs,
+    ``audio`` ``[T]`` or ``[C, T]`` float, ``tags`` stream metadata such as ``{"language": "fra", "title": ...}``."""
+    fmt, acodec = {"mkv-aac": ("matroska", "aac"), "mp4-aac": ("mp4", "aac")}[preset]
+    pcms = []
+    with av.open(os.fspath(path), "w", format=fmt) as container:
+        for audio, tags in streams:
+            pcm = np.asarray(audio, np.float32)
+            pcm = pcm[None] if pcm.ndim == 1 else pcm
+            stream = container.add_stream(acodec, rate=sample_rate, options=_AUDIO_OPTIONS.get(acodec, {}))
+            stream.layout = "mono" if pcm.shape[0] == 1 else "stereo"
+            for k, v in (tags or {}).items():
+                stream.metadata[k] = v
+            pcms.append((stream, pcm))
+        for stream, pcm in pcms:
+            _mux_pcm(container, stream, pcm, sample_rate)
     return os.fspath(path)

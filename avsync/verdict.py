@@ -47,7 +47,9 @@ class Verdict(Serializable):
     score
         Fused probability that the clip is manipulated (``None`` when no cue was usable).
     status
-        ``ok``, or the input's status (``no_audio``, ``decode_error``, ...) when analysis could not run fully.
+        ``ok`` when at least one cue produced evidence (``reasons`` say what was not checked); else the
+        absence that stopped every cue (``no_speech``, then ``no_face``, ``too_short``), ``no_audio`` for a
+        video without sound, or the input's failure (``decode_error``, ``not_found``, ...).
     reasons
         Plain-language findings, most important first.
     segments

@@ -47,3 +47,25 @@ def content_factory(model=None):
 
 def broken_factory(model=None):
     raise RuntimeError("cannot load the model")
+
+
+def named_model_factory(model=None):
+    """Like ``content_factory``, and each result names the model it used (as the spoof task does)."""
+    inner = content_factory(model)
+
+    def scorer(path):
+        return {**inner(path), "model": model or "content-default"}
+
+    return scorer
+
+
+def killed_parent_main(path):  # run as a script by test_batch_edges: the parent dies while its worker scores
+    import multiprocessing as mp
+
+    from avsync.batch.engines import _Worker
+    from avsync.batch.tasks import TaskSpec
+
+    w = _Worker(mp.get_context("spawn"), TaskSpec("content", content_factory, "slow:1"))
+    w.wait_ready()
+    w.conn.send((0, path))
+    os._exit(0)  # no cleanup: the worker finds a broken pipe when it sends its result

@@ -420,7 +420,7 @@ def test_cli_progress_on_stderr_json_on_stdout(broken, tmp_path):
     summary = json.loads(proc.stdout)  # the progress bar went to stderr only
     assert summary["total"] == 5 and summary["by_status"]["decode_error"] == 1
     assert "files/h" in proc.stderr and "avsync batch" in proc.stderr
-    text = _cli(str(broken), "--out", str(out), "--no-progress")
+    text = _cli(str(broken), "--out", str(out), "--task", "inspect", "--no-progress")
     assert "5 already done" in text.stdout and text.stderr == ""
     bad = _cli(str(broken), "--out", str(tmp_path / "x.jsonl"), "--task", "nonsense")
     assert bad.returncode == 2 and "unknown task 'nonsense'" in bad.stderr and bad.stdout == ""

@@ -313,3 +313,53 @@ def test_non_finite_samples_become_finite_with_a_warning(tmp_path):
         d = load_media(path)
         assert np.isfinite(d.audio).all()
         assert any("NaN or infinite" in w for w in d.info.warnings)
+
+
+def test_huge_float_samples_are_silenced_with_a_warning(tmp_path):
+    import soundfile as sf
+
+    from avsync.media.decode import is_repair_warning
+
+    x = (0.1 * np.sin(np.arange(16000 * 2) / 7.0)).astype(np.float32)
+    spikes = np.linspace(500, len(x) - 500, 10).astype(int)
+    x[spikes] = 1e30
+    x[spikes[0] + 1] = -5e3
+    m = Media.from_arrays(x, 16000)
+    assert np.abs(m.audio).max() <= 0.1 + 1e-6 and m.audio[0, spikes[0]] == 0.0
+    assert any("11 audio sample(s) were far beyond full scale" in w for w in m.info.warnings)
+    assert all(is_repair_warning(w) for w in m.info.warnings)
+    for sr in (16000, 44100):  # decoded from a float WAV, with and without resampling
+        path = tmp_path / f"huge_{sr}.wav"
+        y = np.resize(x, sr * 2)
+        sf.write(path, y, sr, subtype="FLOAT")
+        d = load_media(path)
+        assert np.abs(d.audio).max() < 0.2, sr
+        assert any("far beyond full scale" in w for w in d.info.warnings)
+    # floats on another scale (int16 values) are not corrupt: left as they are, no warning
+    big = (8000 * np.sin(np.arange(16000) / 7.0)).astype(np.float32)
+    m = Media.from_arrays(big, 16000)
+    assert np.array_equal(m.audio[0], big) and not m.info.warnings
+
+
+def _two_audio_streams(path) -> str:
+    """An mkv with two mono audio streams: #0 English silence, #1 a French tone titled Commentary."""
+    from avsync.synth import write_audio_streams
+
+    tone = (0.3 * np.sin(np.arange(32000) / 5.0)).astype(np.float32)
+    return write_audio_streams(path, [(np.zeros(32000, np.float32), {"language": "eng"}),
+                                      (tone, {"language": "fra", "title": "Commentary"})], 16000)
+
+
+def test_every_audio_stream_is_listed_and_the_analysed_one_is_named(tmp_path):
+    from avsync.pipeline import Detector
+
+    path = _two_audio_streams(tmp_path / "two.mkv")
+    info = avsync.inspect_media(path)
+    assert [(a.index, a.language, a.title) for a in info.audio_streams] == [(0, "eng", None), (1, "fra", "Commentary")]
+    assert info.audio == info.audio_streams[0]
+    (w,) = [w for w in info.warnings if "audio streams" in w]
+    assert 'stream #0 (eng) is analysed, not stream #1 (fra, "Commentary")' in w
+    assert np.abs(load_media(path).audio).max() < 1e-3  # the first stream (silence) is what is decoded
+    v = Detector(spoof_model=False, device="cpu")(path)
+    assert any(r.startswith("note: the file has 2 audio streams") for r in v.reasons), v.reasons
+    assert len(v.details["media"]["audio_streams"]) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from avsync import Status, inspect_media, load_media
@@ -61,3 +62,19 @@ def test_stereo_44k_real_clip(shared, shared_manifest):
     m = load_media(shared / "data" / row["file"])
     assert m.audio.shape[0] == 2 and m.sample_rate == 16000
     assert m.audio.shape[1] / 16000 == pytest.approx(float(row["duration_s"]), abs=0.1)
+
+
+def test_speech_with_a_few_huge_samples_is_still_speech(shared, tmp_path):
+    """10 samples at 1e30 in a float WAV of real speech: repaired with a warning, speech still found."""
+    import soundfile as sf
+
+    from avsync.spoof import SpoofScorer
+
+    x, sr = sf.read(shared / "data" / "real_speech" / "freevc_demo" / "wavs" / "M_p272_219.flac", dtype="float32")
+    x = x if x.ndim == 1 else x[:, 0]
+    x[np.linspace(1000, len(x) - 1000, 10).astype(int)] = 1e30
+    path = tmp_path / "spiky.wav"
+    sf.write(path, x, sr, subtype="FLOAT")
+    r = SpoofScorer("lcnn-spoof", device="cpu")(str(path))  # shipped weights: the VAD decides no_speech
+    assert r.status.value == "ok", r.message
+    assert any("10 audio sample(s) were far beyond full scale" in w for w in r.warnings)

@@ -83,6 +83,34 @@ def test_no_face_is_undetermined(detector, clip):
     v = detector(clip("pipe_disc", duration=4.0))  # a drawn disc: no face
     assert v.label is Label.UNDETERMINED
     assert "no usable face" in v.reasons[0] or "face" in v.reasons[0]
+    assert v.status is Status.NO_FACE  # like `avsync faces` / `avsync sync` say
+
+
+def test_verdict_status_names_the_absence_only_when_no_cue_gave_evidence():
+    from avsync.fusion import Cue
+    from avsync.pipeline import verdict_status
+
+    no_face = Cue("sync", Status.NO_FACE, None, (), (), 0.0, "no usable face")
+    no_speech = Cue("spoof", Status.NO_SPEECH, None, (), (), 0.0, "no speech found")
+    voice = Cue("spoof", Status.OK, 0.2, (), (), 1.0)
+    no_weights = Cue("spoof", Status.MODEL_ERROR, None, (), (), 0.0, "voice check unavailable")
+    assert verdict_status([no_face, voice]) is Status.OK  # evidence from the voice: ok, reasons say the rest
+    assert verdict_status([no_face, no_speech]) is Status.NO_SPEECH
+    assert verdict_status([no_face]) is Status.NO_FACE
+    assert verdict_status([no_face, no_weights]) is Status.NO_FACE
+    assert verdict_status([no_weights]) is Status.OK  # says nothing about the input
+    assert verdict_status([voice], has_audio=False) is Status.NO_AUDIO
+
+
+def test_silence_and_no_face_give_absence_statuses_like_the_single_commands(tmp_path):
+    det = Detector(spoof_model="lcnn-spoof", speaker=False, artefacts=False, device="cpu")  # shipped weights
+    silence = write_audio(tmp_path / "silence.wav", np.zeros(16000 * 3, np.float32), 16000)
+    v = det(silence)
+    assert v.status is Status.NO_SPEECH and v.label is Label.UNDETERMINED, v.reasons
+    r = CliRunner().invoke(cli, ["analyze", silence, "--json", "--spoof-model", "lcnn-spoof", "--no-speaker",
+                                 "--no-artefacts", "--no-progress"])
+    assert r.exit_code == 0, r.output  # an absence is a result
+    assert json.loads(r.output)[0]["status"] == "no_speech"
 
 
 def test_no_audio_is_undetermined(detector, clip):
@@ -125,7 +153,7 @@ def test_cli_analyze_json_html_csv(clip, tmp_path):
         cli, ["analyze", path, "--json", "--spoof-model", "none", "--html", str(html), "--csv", str(csvf), "--no-progress"]
     )
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    (d,) = json.loads(r.output)  # a list, even for one file
     assert {"label", "score", "reasons", "segments", "sync", "spoof", "provenance"} <= set(d)
     assert d["label"] == "manipulated" and d["sync"]["offset_frames"] == pytest.approx(8, abs=1)
     assert {"input_sha256", "models", "avsync_version", "config_hash", "timings"} <= set(d["provenance"])

@@ -92,15 +92,25 @@ class InProcessEngine:
         self._scorer = None
 
 
+def _send(conn, message) -> bool:
+    """Send to the parent; ``False`` when it is gone (killed): the worker then ends quietly."""
+    try:
+        conn.send(message)
+        return True
+    except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
+        return False
+
+
 def _worker_main(conn, spec: TaskSpec) -> None:  # runs in a child process
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     tune_cpu_allocator()  # a process of ours: reuse freed tensor memory
     try:
         scorer = spec.build()
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which stops the run
-        conn.send(("init_error", f"{type(e).__name__}: {e}" if not str(e).startswith(type(e).__name__) else str(e)))
+        _send(conn, ("init_error", f"{type(e).__name__}: {e}" if not str(e).startswith(type(e).__name__) else str(e)))
         return
-    conn.send(("ready", os.getpid()))
+    if not _send(conn, ("ready", os.getpid())):
+        return
     while True:
         try:
             msg = conn.recv()
@@ -111,7 +121,8 @@ def _worker_main(conn, spec: TaskSpec) -> None:  # runs in a child process
         idx, path = msg
         out = run_scorer(scorer, path)
         out["worker"] = f"local:{os.getpid()}"
-        conn.send(("done", idx, out))
+        if not _send(conn, ("done", idx, out)):  # the parent was killed while this file ran
+            return
 
 
 class _Worker:

@@ -29,7 +29,7 @@ from avsync.batch.tasks import TaskSpec, check_options, resolve_task, task_versi
 from avsync.errors import ConfigError
 from avsync.results import Status
 
-__all__ = ["RECORD_SCHEMA_VERSION", "VOLATILE_FIELDS", "result_key", "run_batch"]
+__all__ = ["RECORD_SCHEMA_VERSION", "VOLATILE_FIELDS", "is_results_file", "result_key", "run_batch"]
 
 RECORD_SCHEMA_VERSION = 1
 # fields that legitimately differ between two runs over the same inputs
@@ -85,6 +85,28 @@ class _Progress:
             self.bar.close()
 
 
+def is_results_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a results file of ``avsync batch`` (JSONL whose first line is one of its records)."""
+    if not os.fspath(path).lower().endswith((".jsonl", ".ndjson")):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            first = json.loads(fh.readline(1 << 20) or b"null")
+    except (OSError, ValueError):
+        return False
+    return isinstance(first, dict) and {"path", "task", "key", "status"} <= first.keys()
+
+
+def _is_results_file(it: InputItem, out: str | os.PathLike) -> bool:
+    """The run's own ``out``, or (in a folder or glob) another batch results file: never an input."""
+    try:
+        if os.path.exists(out) and os.path.samefile(it.path, out):
+            return True
+    except OSError:
+        pass
+    return it.origin in ("folder", "glob") and is_results_file(it.path)
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
@@ -93,7 +115,7 @@ def run_batch(
     source: str | os.PathLike | list[str] | list[InputItem],
     out: str | os.PathLike,
     *,
-    task: str | TaskSpec = "inspect",
+    task: str | TaskSpec = "analyze",
     model: str | None = None,
     jobs: int = 1,
     device: str | None = None,
@@ -178,6 +200,7 @@ def run_batch(
                 items.append(it)
     else:
         items = discover_inputs(source)  # type: ignore[arg-type]
+    items = [it for it in items if not _is_results_file(it, out)]  # a rerun must not score its own output
     if jobs < 0:
         raise ConfigError("jobs must be >= 0")
     if engine == "local" and jobs >= 1 and spec.threads is None:  # share the cores between workers
@@ -248,6 +271,7 @@ def run_batch(
         task=spec.name,
         model=spec.model,
         paths=[it.path for it in items],
+        inputs=len(items),
         processed=runner.processed,
         resumed=runner.resumed,
         reused=runner.reused,
@@ -295,6 +319,9 @@ class _Runner:
 
     def _write(self, rec: dict[str, Any], outcome: dict[str, Any], *, hash_s: float = 0.0, scored: bool) -> None:
         rec = dict(rec)
+        result = outcome.get("result")
+        if rec.get("model") is None and isinstance(result, dict) and isinstance(result.get("model"), str):
+            rec["model"] = result["model"]  # the task's default model, by name (spoof, analyze)
         rec.update(
             status=outcome["status"],
             score=outcome.get("score"),

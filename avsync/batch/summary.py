@@ -13,7 +13,10 @@ from avsync.batch.log import iter_lines
 _SUMMARY_FIELDS = ("path", "task", "model", "status", "label", "timings", "worker", "reused_from")
 from avsync.results import Serializable, Status
 
-__all__ = ["BatchSummary", "SlowFile", "final_records", "format_summary", "summarize"]
+__all__ = ["FLAGGED_LABELS", "BatchSummary", "SlowFile", "final_records", "format_summary", "summarize"]
+
+#: labels that mean "this input was flagged" (analyze: manipulated; spoof: synthetic)
+FLAGGED_LABELS = frozenset({"manipulated", "synthetic"})
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class BatchSummary(Serializable):
     task, model
         What was computed.
     total
-        Inputs considered (each has exactly one final line in ``out``, unless interrupted).
+        Inputs of this run that have a result line in ``out`` (all of them, unless stopped early).
     by_status, by_label
         Final line counts per status and per label (``label`` of the task's result, when it has one).
     failed
@@ -56,7 +59,13 @@ class BatchSummary(Serializable):
     slowest
         Slowest files by task seconds.
     interrupted
-        The run was stopped (Ctrl-C) before every input had a line; rerun to finish.
+        The run was stopped (Ctrl-C, ``--max-files``) before every input had a line; rerun to finish.
+    inputs
+        Inputs found (folder, glob, manifest), with or without a result line yet.
+    pending
+        Inputs without a result line yet (``inputs - total``).
+    flagged
+        Final lines whose label flags the input (:data:`FLAGGED_LABELS`).
     """
 
     out: str
@@ -74,6 +83,9 @@ class BatchSummary(Serializable):
     task_s_total: float = 0.0
     slowest: tuple[SlowFile, ...] = ()
     interrupted: bool = False
+    inputs: int = 0
+    pending: int = 0
+    flagged: int = 0
 
 
 def _is_failure(status: Any) -> bool:
@@ -130,6 +142,8 @@ def summarize(out: str | os.PathLike, *, task: str | None = None, model: str | N
         if r.get("worker") and not r.get("reused_from")  # scored by the task (not skipped, empty, copied)
     ]
     times.sort(key=lambda s: -s.seconds)
+    inputs = int(run_stats.pop("inputs", None) or (len(set(map(os.path.normpath, paths))) if paths is not None
+                                                   else len(final)))
     return BatchSummary(
         out=os.fspath(out),
         task=task,
@@ -140,17 +154,27 @@ def summarize(out: str | os.PathLike, *, task: str | None = None, model: str | N
         failed=sum(_is_failure(r.get("status")) for r in final.values()),
         task_s_total=round(sum(s.seconds for s in times), 3),
         slowest=tuple(times[:slowest]),
+        inputs=inputs,
+        pending=max(0, inputs - len(final)),
+        flagged=sum(str(r.get("label")) in FLAGGED_LABELS for r in final.values()),
         **run_stats,
     )
 
 
 def format_summary(s: BatchSummary) -> str:
     """A plain-text table of a :class:`BatchSummary`."""
-    head = (f"{s.total} inputs  ({s.processed} scored now, {s.resumed} already done, "
-            f"{s.reused} reused by content, {s.failed} failed)  -> {s.out}")
-    lines = [head]
+    inputs = s.inputs or s.total
+    head = f"{inputs} inputs: {s.processed} scored now, {s.resumed} already done by earlier runs"
+    if s.reused:
+        head += f", {s.reused} copied from identical files"
+    unscored = s.total - s.processed - s.resumed - s.reused
+    if unscored > 0:
+        head += f", {unscored} recorded without scoring (not media, empty, unreadable)"
+    if s.pending:
+        head += f", {s.pending} not done yet"
+    lines = [head, f"{s.flagged} flagged, {s.failed} failed  -> {s.out}"]
     if s.interrupted:
-        lines.append("INTERRUPTED: rerun the same command to finish (done files are skipped)")
+        lines.append("STOPPED EARLY: rerun the same command to finish (done files are skipped)")
     if s.processed and s.files_per_hour:
         lines.append(f"wall {s.wall_s:.1f} s, {s.files_per_hour:.0f} files/hour")
     width = max([len(k) for k in (*s.by_status, *s.by_label)] + [6])

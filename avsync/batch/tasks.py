@@ -199,7 +199,9 @@ def run_scorer(scorer: Scorer, path: str) -> dict[str, Any]:
         result = to_jsonable(dict(raw))
         status = _status_of(result.pop("status", Status.OK))
         failed = status in Status._value2member_map_ and Status(status).is_failure
-        error = (result.get("message") or result.get("error") or status) if failed else None
+        reasons = result.get("reasons") if isinstance(result.get("reasons"), list) else []
+        error = (result.get("message") or result.get("error") or (reasons[0] if reasons else None)
+                 or status) if failed else None
     except AvsyncError as e:
         result, status, error = None, e.status.value, str(e)
     except MemoryError:

@@ -19,12 +19,12 @@ import numpy as np
 import soxr
 
 from avsync.errors import MediaError
-from avsync.media.probe import MediaSource, inspect_media, open_container, source_name
+from avsync.media.probe import MediaSource, describe_error, inspect_media, open_container, source_name
 from avsync.media.types import AudioInfo, FrameChunk, MediaInfo, MediaLimits, VideoInfo
 from avsync.results import Status
 from avsync.timebase import DEFAULT_FPS, DEFAULT_SAMPLE_RATE, seconds_to_samples
 
-__all__ = ["Media", "is_non_finite_warning", "load_media", "resample_audio"]
+__all__ = ["HUGE_SAMPLE", "Media", "is_non_finite_warning", "is_repair_warning", "load_media", "resample_audio", "tame_spikes"]
 
 _INTERPOLATION = "BILINEAR"  # swscale filter used when frames() resizes
 _MAX_GAP_S = 30.0  # larger timestamp jumps are treated as broken timestamps, not silence
@@ -58,16 +58,55 @@ def finite_audio(audio: np.ndarray) -> tuple[np.ndarray, int]:
     return np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0).astype(np.float32, copy=False), n
 
 
+HUGE_SAMPLE = 1e3
+"""Float PCM is nominally within ±1: a sample beyond ±1000 (+60 dB over full scale) is not sound but a
+corrupt value; one of them (say 1e30) dwarfs the speech around it, which then reads as silence."""
+
+
+def tame_spikes(audio: np.ndarray) -> tuple[np.ndarray, int]:
+    """``audio`` with isolated huge samples set to 0 (silence), and how many samples that changed.
+
+    A sample is a spike when its magnitude exceeds :data:`HUGE_SAMPLE` and 10 000 times the median
+    magnitude of its block, so audio that is merely on another scale (floats holding int16 values,
+    median in the hundreds) is left as it is.
+    """
+    mag = np.abs(audio)
+    if not mag.size or float(mag.max()) <= HUGE_SAMPLE:
+        return audio, 0
+    limit = max(HUGE_SAMPLE, 1e4 * float(np.median(mag)))
+    huge = mag > limit
+    n = int(huge.sum())
+    if not n:
+        return audio, 0
+    out = np.array(audio, dtype=np.float32, copy=True)
+    out[huge] = 0.0
+    return out, n
+
+
 _NON_FINITE = "audio sample(s) were NaN or infinite"
+_HUGE = "audio sample(s) were far beyond full scale"
 
 
 def _non_finite_warning(n: int) -> str:
     return f"{n} {_NON_FINITE}; set to silence / full scale"
 
 
+def _huge_warning(n: int) -> str:
+    return f"{n} {_HUGE} (|x| > {HUGE_SAMPLE:g}, corrupt values); set to silence"
+
+
 def is_non_finite_warning(text: str) -> bool:
     """Whether a media warning is the one :func:`finite_audio` repairs gave (for callers that relay it)."""
     return _NON_FINITE in text
+
+
+def is_repair_warning(text: str) -> bool:
+    """Whether a media warning says samples were repaired (:func:`finite_audio`, :func:`tame_spikes`)."""
+    return _NON_FINITE in text or _HUGE in text
+
+
+def _repair_warnings(n_bad: int, n_huge: int) -> tuple[str, ...]:
+    return ((_non_finite_warning(n_bad),) if n_bad else ()) + ((_huge_warning(n_huge),) if n_huge else ())
 
 
 class Media:
@@ -133,6 +172,7 @@ class Media:
             if audio.ndim != 2:
                 raise MediaError(f"audio must be [T] or [C, T], got shape {audio.shape}", status=Status.DECODE_ERROR)
             audio, n_bad = finite_audio(audio)
+            audio, n_huge = tame_spikes(audio)
             a_info = AudioInfo(
                 codec="pcm_f32",
                 sample_rate=int(sample_rate),
@@ -167,7 +207,7 @@ class Media:
             audio=a_info,
             av_start_offset_s=0.0 if (a_info and v_info) else None,
             duration_mismatch_s=(a_info.duration_s - v_info.duration_s) if (a_info and v_info) else None,
-            warnings=(_non_finite_warning(n_bad),) if audio is not None and n_bad else (),
+            warnings=_repair_warnings(n_bad, n_huge) if audio is not None else (),
         )
         return cls(info, audio=audio, frames=frames, sample_rate=sample_rate, fps=fps)
 
@@ -244,7 +284,7 @@ class Media:
         expected = None  # native-rate sample index of the next frame, to fill gaps
         gap_warned = False
         first_time = None
-        n_bad = 0  # non-finite samples (float formats can carry NaN / infinity)
+        n_bad = n_huge = 0  # non-finite and huge samples (float formats can carry NaN, infinity, 1e30)
         with open_container(self._source) as container:
             stream = container.streams.audio[0]
             try:
@@ -254,7 +294,9 @@ class Media:
                         expected = 0
                     for out in converter.resample(frame):
                         arr, bad = finite_audio(out.to_ndarray().astype(np.float32, copy=False))
+                        arr, huge = tame_spikes(arr)
                         n_bad += bad
+                        n_huge += huge
                         if arr.shape[0] != channels:  # layout change mid-stream: keep the channel count
                             arr = _match_channels(arr, channels)
                         if frame.time is not None and expected is not None:
@@ -274,10 +316,10 @@ class Media:
                         pieces.append(self._push(stream_rs, arr))
             except av.error.FFmpegError as e:
                 if not pieces:
-                    raise MediaError(f"audio could not be decoded ({e})", status=Status.DECODE_ERROR) from e
-                self.info = replace(self.info, warnings=self.info.warnings + (f"audio decoding stopped early: {e}",))
-        if n_bad:
-            self.info = replace(self.info, warnings=self.info.warnings + (_non_finite_warning(n_bad),))
+                    raise MediaError(f"audio could not be decoded ({describe_error(e)})", status=Status.DECODE_ERROR) from e
+                self.info = replace(self.info, warnings=self.info.warnings + (f"audio decoding stopped early: {describe_error(e)}",))
+        if n_bad or n_huge:
+            self.info = replace(self.info, warnings=self.info.warnings + _repair_warnings(n_bad, n_huge))
         if stream_rs is not None:
             pieces.append(stream_rs.resample_chunk(np.zeros((0, channels), np.float32), last=True).T)
         audio = np.concatenate([p for p in pieces if p.size] or [np.zeros((channels, 0), np.float32)], axis=1)
@@ -409,8 +451,8 @@ class Media:
                         break
             except av.error.FFmpegError as e:
                 if prev is None:
-                    raise MediaError(f"video could not be decoded ({e})", status=Status.DECODE_ERROR) from e
-                self.info = replace(self.info, warnings=self.info.warnings + (f"video decoding stopped early: {e}",))
+                    raise MediaError(f"video could not be decoded ({describe_error(e)})", status=Status.DECODE_ERROR) from e
+                self.info = replace(self.info, warnings=self.info.warnings + (f"video decoding stopped early: {describe_error(e)}",))
             if prev is not None:  # hold the last frame until the stream's end
                 while k / self.fps < stop - 1e-9:
                     emit(prev)

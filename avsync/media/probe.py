@@ -7,9 +7,11 @@ exceptions into :class:`~avsync.errors.MediaError`.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
+import re
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -22,7 +24,7 @@ from avsync.errors import MediaError
 from avsync.media.types import AudioInfo, MediaInfo, MediaLimits, VideoInfo
 from avsync.results import Status
 
-__all__ = ["MediaSource", "inspect_media", "file_sha256", "open_container", "source_name"]
+__all__ = ["MediaSource", "describe_error", "inspect_media", "is_streams_warning", "file_sha256", "open_container", "source_name"]
 
 MediaSource = Union[str, os.PathLike, bytes, bytearray, memoryview]
 
@@ -55,6 +57,15 @@ def _check_exists(src: MediaSource) -> int:
     else:
         p = Path(src)
         if not p.exists():
+            if p.is_symlink():  # exists() follows links: a loop or a dangling link looks missing
+                try:
+                    os.stat(p)
+                except OSError as e:
+                    if e.errno == errno.ELOOP:
+                        raise MediaError(f"{p} is a symlink loop (too many levels of symbolic links)",
+                                         status=Status.NOT_FOUND, hint="point the link at a media file") from None
+                raise MediaError(f"{p} is a broken symlink: its target {os.readlink(p)} does not exist",
+                                 status=Status.NOT_FOUND, hint="fix the link or pass the media file itself")
             raise MediaError(f"file not found: {p}", status=Status.NOT_FOUND, hint="check the path")
         if p.is_dir():
             raise MediaError(
@@ -82,8 +93,24 @@ def open_container(src: MediaSource) -> av.container.InputContainer:
         ) from e
 
 
+_ERRNO_PREFIX = re.compile(r"\[Errno -?\d+\]\s*")
+
+
+def describe_error(e: BaseException) -> str:
+    """A readable one-line message for a decoding error.
+
+    PyAV words FFmpeg's errors as ``[Errno 1094995529] Invalid data found when processing input: 'x.mp4'``,
+    the number being an FFmpeg error tag (AVERROR_INVALIDDATA) that means nothing to a reader: keep FFmpeg's
+    text (``strerror``) and drop the number and the repeated file name.
+    """
+    text = getattr(e, "strerror", None) if isinstance(e, av.error.FFmpegError) else None
+    if not text:
+        text = _ERRNO_PREFIX.sub("", str(e)).strip() or type(e).__name__
+    return text
+
+
 def _short(e: BaseException) -> str:
-    text = str(e).strip() or type(e).__name__
+    text = describe_error(e)
     return text if len(text) < 160 else text[:157] + "..."
 
 
@@ -207,8 +234,47 @@ def _stream_facts(stream) -> dict:
             pix_fmt=cc.pix_fmt,
         )
     else:
-        facts.update(sample_rate=cc.sample_rate, layout=cc.layout.name if cc.layout is not None else None)
+        meta = stream.metadata or {}
+        facts.update(sample_rate=cc.sample_rate, layout=cc.layout.name if cc.layout is not None else None,
+                     index=stream.index, language=_tag(meta, "language"), title=_tag(meta, "title"))
     return facts
+
+
+def _tag(meta, key: str) -> str | None:
+    value = str(meta.get(key) or meta.get(key.upper()) or "").strip()
+    return None if not value or value == "und" else value  # "und": undetermined language, as good as none
+
+
+def _other_audio(stream, container_duration: float | None) -> AudioInfo:
+    """What the header says about an audio stream that is not analysed (nothing is decoded)."""
+    meta = stream.metadata or {}
+    cc = stream.codec_context  # None when this FFmpeg has no decoder for it: still listed
+    return AudioInfo(
+        codec=(cc.name if cc is not None else None) or "unknown",
+        sample_rate=int(getattr(cc, "sample_rate", 0) or 0),
+        channels=int(getattr(cc, "channels", 0) or 0),
+        layout=cc.layout.name if cc is not None and cc.layout is not None else None,
+        start_s=_seconds(stream.start_time, stream.time_base) or 0.0,
+        duration_s=round(_seconds(stream.duration, stream.time_base) or container_duration or 0.0, 6),
+        bit_rate=stream.bit_rate or None,
+        index=stream.index,
+        language=_tag(meta, "language"),
+        title=_tag(meta, "title"),
+    )
+
+
+_STREAMS = "audio streams: "
+
+
+def _streams_warning(chosen: AudioInfo, others: list[AudioInfo]) -> str:
+    rest = ", ".join(o.describe() for o in others)
+    return (f"the file has {len(others) + 1} {_STREAMS}{chosen.describe()} is analysed, "
+            f"not {rest} (extract another with `ffmpeg -i IN -map 0:a:N OUT.wav`)")
+
+
+def is_streams_warning(text: str) -> bool:
+    """Whether a media warning is the one naming the analysed audio stream among several."""
+    return _STREAMS in text and " is analysed, not " in text
 
 
 def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
@@ -233,6 +299,7 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
         container_duration = container.duration / av.time_base if container.duration else None
         vfacts = _stream_facts(vstream) if vstream is not None else None
         afacts = _stream_facts(astream) if astream is not None else None
+        other_audio = [_other_audio(st, container_duration) for st in container.streams.audio[1:]]
         if vstream is not None:
             vstream.thread_type = "AUTO"
         first = _first_frames(container, [st for st in (vstream, astream) if st is not None])
@@ -309,7 +376,12 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
             start_s=a_start,
             duration_s=round(a_end - a_start, 6),
             bit_rate=afacts["bit_rate"],
+            index=afacts["index"],
+            language=afacts["language"],
+            title=afacts["title"],
         )
+        if other_audio:
+            warnings.append(_streams_warning(audio, other_audio))
 
     if container_duration:  # packet timestamps far beyond the declared length are bogus (seen in some ogg files)
         limit = 1.5 * container_duration + 1.0
@@ -346,6 +418,7 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
         av_start_offset_s=(round(audio.start_s - video.start_s, 6) if audio and video else None),
         duration_mismatch_s=(round(audio.duration_s - video.duration_s, 6) if audio and video else None),
         warnings=tuple(warnings),
+        audio_streams=((audio,) if audio is not None else ()) + tuple(other_audio),
     )
     return _apply_limits(info, limits)
 

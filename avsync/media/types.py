@@ -60,7 +60,11 @@ class VideoInfo(Serializable):
 
 @dataclass(frozen=True)
 class AudioInfo(Serializable):
-    """Facts about the first audio stream (native, before resampling)."""
+    """Facts about an audio stream (native, before resampling).
+
+    ``index`` is the stream's index in the container (as ffprobe numbers streams), ``language`` and
+    ``title`` its tags when the file has them.
+    """
 
     codec: str
     sample_rate: int
@@ -69,6 +73,15 @@ class AudioInfo(Serializable):
     start_s: float
     duration_s: float
     bit_rate: int | None = None
+    index: int | None = None
+    language: str | None = None
+    title: str | None = None
+
+    def describe(self) -> str:
+        """``stream #1 (eng, "Commentary")``: how results name the stream."""
+        tags = ", ".join(t for t in (self.language, f'"{self.title}"' if self.title else None) if t)
+        name = "stream" if self.index is None else f"stream #{self.index}"
+        return f"{name} ({tags})" if tags else name
 
 
 @dataclass(frozen=True)
@@ -78,7 +91,9 @@ class MediaInfo(Serializable):
     ``status`` is ``ok`` for a readable file with audio and video; ``no_audio`` / ``no_video`` for
     readable files with one stream only; a failure status otherwise, with ``message`` saying why
     and what to do. ``av_start_offset_s`` is audio start minus video start (seconds, on the file's
-    clock); ``duration_mismatch_s`` is audio duration minus video duration.
+    clock); ``duration_mismatch_s`` is audio duration minus video duration. ``audio`` is the audio
+    stream analysed (the first); ``audio_streams`` lists every audio stream of the file, that one
+    included (a warning says so when there are several).
     """
 
     path: str | None
@@ -93,6 +108,7 @@ class MediaInfo(Serializable):
     av_start_offset_s: float | None = None
     duration_mismatch_s: float | None = None
     warnings: tuple[str, ...] = ()
+    audio_streams: tuple[AudioInfo, ...] = ()
 
     @property
     def kind(self) -> str:

@@ -31,13 +31,16 @@ __all__ = [
 
 def eval_task(model: str | None = None, device: str | None = None, precision: str = "float32"):
     """Scorer for ``avsync eval --task spoof`` / ``avsync batch --task spoof``: one scorer, many files."""
-    scorer = SpoofScorer(model or DEFAULT_MODEL, device=device or "cpu", precision=precision)
+    scorer = SpoofScorer(model or DEFAULT_MODEL, device=device or "auto", precision=precision)
 
     def score(path: str) -> dict:
         r = scorer(path)
         d = r.to_dict()
         d.pop("schema_version", None)
         d["status"] = str(r.status)
+        # the spoof verdict, named like analyze's labels: flagged -> synthetic; no score -> undetermined
+        d["label"] = None if r.status.is_failure else (
+            "undetermined" if r.flagged is None else ("synthetic" if r.flagged else "genuine"))
         return d
 
     return score

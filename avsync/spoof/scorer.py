@@ -33,6 +33,7 @@ from typing import Literal
 
 import numpy as np
 
+from avsync.device import resolve_device
 from avsync.errors import AvsyncError, BundleError, MediaError
 from avsync.media import Media, load_media
 from avsync.results import Serializable, Status
@@ -261,6 +262,7 @@ class SpoofScorer:
     ):
         check_precision(precision)
         self.precision = precision
+        device = resolve_device(device)  # "auto" -> cuda / cpu before the batch size depends on it
         if aggregation not in ("mean", "max", "median"):
             raise ValueError(f"aggregation must be 'mean', 'max' or 'median', got {aggregation!r}")
         self.model_error: BundleError | None = None

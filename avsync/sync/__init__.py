@@ -55,7 +55,7 @@ def eval_task(model: str | None = None, device: str | None = None):
 
         media = load_media(path, require="both")
         faces = track(media, crops=("mouth", "face"))
-        res = analyze_sync(media, tracks_from_faces(faces), model=model or "motion", device=device or "cpu")
+        res = analyze_sync(media, tracks_from_faces(faces), model=model or "motion", device=device or "auto")
         cue = sync_cue(res, duration=media.duration, face_fraction=faces.face_fraction, params=params)
         d = res.to_dict()
         d.pop("schema_version", None)

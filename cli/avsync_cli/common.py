@@ -1,5 +1,14 @@
 """Helpers shared by the CLI commands: JSON output, status-to-exit-code mapping, shared options.
 
+Rules every command follows (README, "Commands"):
+
+* ``--json``: a command that takes several inputs (``FILE...``) prints a JSON array with one object per
+  input, even for one input; a command that takes one input prints one object;
+* ``--device``: ``auto`` by default (CUDA when available, else CPU); ``cpu``, ``cuda``, ``cuda:N``;
+* a directory, a missing file or a symlink loop given as an input is a result like any unreadable
+  input (status ``not_found`` with a message, in the JSON too), not a usage error; folders are for
+  ``avsync batch``.
+
 Exit codes (all commands):
 
 * 0 — every input was processed (statuses such as ``no_audio`` or ``no_face`` are results, not failures);
@@ -39,6 +48,24 @@ def exit_code_for(statuses) -> int:
 def fail(message: str, code: int = EXIT_INPUT_FAILED) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+DEVICE_HELP = "Torch device: auto (CUDA when available, else CPU), cpu, cuda or cuda:N."
+
+
+def check_device(ctx, param, value):
+    if value is None:
+        return value
+    name = str(value).strip().lower()
+    head, _, index = name.partition(":")
+    if name in ("auto", "cpu") or (head == "cuda" and (not index or index.isdigit())):
+        return name
+    raise click.BadParameter(f"{value!r} is not a device; use auto, cpu, cuda or cuda:N")
+
+
+def device_option(help: str = DEVICE_HELP):
+    """The ``--device`` option, ``auto`` by default in every command."""
+    return click.option("--device", default="auto", show_default=True, callback=check_device, help=help)
 
 
 def precision_option(*, default: str | None, help: str):

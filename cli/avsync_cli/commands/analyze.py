@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from avsync_cli.common import EXIT_INPUT_FAILED, EXIT_OK, echo_json, precision_option
+from avsync_cli.common import device_option, echo_json, exit_code_for, precision_option
 
 
 def _progress_bar(enabled: bool):
@@ -28,16 +28,16 @@ def _progress_bar(enabled: bool):
 
 @click.command("analyze")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON (a list with several files).")
-@click.option("--html", "html_out", type=click.Path(path_type=str), help="Write a self-contained HTML report (a folder with several files).")
-@click.option("--csv", "csv_out", type=click.Path(path_type=str), help="Write the per-window timeline as CSV (a folder with several files).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list (one verdict per file).")
+@click.option("--html", "html_out", type=click.Path(path_type=str), help="Write a self-contained HTML report (with several files: a folder, one NAME.html each, NAME unique per input).")
+@click.option("--csv", "csv_out", type=click.Path(path_type=str), help="Write the per-window timeline as CSV (with several files: a folder, one NAME.csv each).")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=str), help="Fusion config YAML (from `avsync calibrate`).")
 @click.option("--sync-model", type=click.Choice(["motion", "light-asd", "syncnet"]), default="motion", show_default=True)
 @click.option("--spoof-model", default=None, help="Spoof model bundle (default: the shipped model); 'none' skips the voice check.")
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=str), help="A known genuine recording of the expected voice.")
 @click.option("--no-speaker", is_flag=True, help="Skip speaker-consistency evidence.")
 @click.option("--no-artefacts", is_flag=True, help="Skip the mouth-region artefact check.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@device_option()
 @precision_option(default="float32", help="Voice-model precision; bfloat16 is about 2x faster on CPUs with AVX-512 BF16.")
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), help="Look for model bundles here first.")
 @click.option("--allow-download", is_flag=True, help="Download a missing model bundle from its official URL (checked by sha256).")
@@ -58,9 +58,15 @@ def command(files, as_json, html_out, csv_out, config, sync_model, spoof_model, 
         speaker=not no_speaker, artefacts=not no_artefacts, reference=reference, models_dir=models_dir, allow_download=allow_download,
         precision=precision,
     )
-    many = len(files) > 1
+    if len(files) > 1:
+        for opt, out in (("--html", html_out), ("--csv", csv_out)):
+            if out and Path(out).exists() and not Path(out).is_dir():
+                raise click.UsageError(f"{opt} {out} is a file; with several inputs {opt} takes a folder")
+    names = _report_names(files) if (html_out or csv_out) and len(files) > 1 else None
+    html_paths = _report_paths(html_out, names, ".html")
+    csv_paths = _report_paths(csv_out, names, ".csv")
     verdicts = []
-    for f in files:
+    for i, f in enumerate(files):
         bar, update = _progress_bar(not no_progress)
         try:
             v = det(f, progress=update)
@@ -68,22 +74,51 @@ def command(files, as_json, html_out, csv_out, config, sync_model, spoof_model, 
             if bar is not None:
                 bar.close()
         verdicts.append(v)
-        stem = Path(f).stem
-        if html_out:
-            out = Path(html_out) / f"{stem}.html" if many else Path(html_out)
-            write_html(v, out, thumbnails=det.thumbnails)
-        if csv_out:
-            out = Path(csv_out) / f"{stem}.csv" if many else Path(csv_out)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(windows_csv(v))
+        if html_paths:
+            write_html(v, html_paths[i], thumbnails=det.thumbnails)
+        if csv_paths:
+            csv_paths[i].parent.mkdir(parents=True, exist_ok=True)
+            csv_paths[i].write_text(windows_csv(v))
         if not as_json:
             click.echo(f"{f}: {v.summary()}")
             for r in v.reasons[1:]:
                 click.echo(f"    - {r}")
     if as_json:
-        payload = [_json(v) for v in verdicts]
-        echo_json(payload if many else payload[0])
-    sys.exit(EXIT_INPUT_FAILED if any(v.status.is_failure for v in verdicts) else EXIT_OK)
+        echo_json([_json(v) for v in verdicts])  # a list, like every command taking FILE...
+    sys.exit(exit_code_for(v.status for v in verdicts))
+
+
+def _report_names(files) -> list[str]:
+    """One report name per file (several files): the file's stem; inputs sharing a stem (``a/x.wav``,
+    ``b/x.flac``) get their folder's name in front (``a_x``, ``b_x``), then a counter, so that no report
+    overwrites another of the same run."""
+    stems = [Path(f).stem for f in files]
+    repeated = {s for s in stems if stems.count(s) > 1}
+    used: set[str] = set()
+    names = []
+    for f, stem in zip(files, stems):
+        name = stem
+        if stem in repeated:
+            parent = Path(f).absolute().parent.name
+            name = f"{parent}_{stem}" if parent else stem
+        base, n = name, 1
+        while name.lower() in used:  # the same path twice, or a folder name that repeats too
+            n += 1
+            name = f"{base}_{n}"
+        used.add(name.lower())
+        names.append(name)
+        if name != stem:
+            click.echo(f"{f}: reports named {name} (another input is also called {stem})", err=True)
+    return names
+
+
+def _report_paths(out: str | None, names: list[str] | None, ext: str) -> list[Path] | None:
+    """Where each file's report goes: ``out`` itself for one file, else ``out/NAME.ext`` (a folder)."""
+    if not out:
+        return None
+    if names is None:
+        return [Path(out)]
+    return [Path(out) / f"{n}{ext}" for n in names]
 
 
 def _json(v) -> dict:

@@ -6,15 +6,15 @@ import sys
 
 import click
 
-from avsync_cli.common import EXIT_INPUT_FAILED, echo_json, exit_code_for, fail
+from avsync_cli.common import EXIT_INPUT_FAILED, device_option, echo_json, exit_code_for, fail
 
 
 @click.command("artefacts")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list (one object per file).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Flag files and windows scoring at least this.")
 @click.option("--sample-fps", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True, help="Face crops scored per second of video.")
-@click.option("--device", default="cpu", show_default=True, help="Torch device, e.g. cuda.")
+@device_option()
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Directory holding the weights (layout of `avsync models path`).")
 def command(files, as_json, threshold, sample_fps, device, models_dir) -> None:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from avsync_cli.common import EXIT_USAGE, echo_json, exit_code_for, fail, precision_option
+from avsync_cli.common import EXIT_USAGE, check_device, echo_json, exit_code_for, fail, precision_option
 
 _TASKS = ("analyze", "spoof", "sync", "inspect")
 
@@ -16,13 +16,14 @@ _TASKS = ("analyze", "spoof", "sync", "inspect")
 @click.argument("source", type=str)
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="JSONL results file (appended; a rerun skips inputs already done).")
-@click.option("--task", default="inspect", show_default=True,
-              help=f"What to compute per file: {', '.join(_TASKS)} "
-              "(or any registered evaluation task, or MODULE:FACTORY).")
+@click.option("--task", default="analyze", show_default=True,
+              help=f"What to compute per file: {', '.join(_TASKS)} (analyze: the verdict, the voice alone for "
+              "audio-only files; or any registered evaluation task, or MODULE:FACTORY).")
 @click.option("--model", default=None, help="Model name or path for the task (default: the task's own).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=1, show_default=True,
               help="Parallel worker processes (0: in this process) or Ray actors (0: one per cluster CPU/GPU).")
-@click.option("--device", default=None, help="cpu, cuda, cuda:N or auto; handed to the task (GPU actors on Ray).")
+@click.option("--device", default=None, callback=check_device,
+              help="auto (default: CUDA when available, else CPU), cpu, cuda or cuda:N; handed to the task (GPU actors on Ray).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local worker processes, or Ray actors on a cluster.")
 @click.option("--ray-address", default=None,
@@ -46,7 +47,8 @@ def command(source, out, task, model, jobs, device, engine, ray_address, precisi
     `path` (or `file`) column, or a .jsonl with one {"path": ...} per line.
 
     Each line holds path, sha256, task, model, status, score, label, the task's result, timings
-    and the error message when failed. Interrupt at will (Ctrl-C, SIGTERM): rerunning the same command
+    and the error message when failed. The --out file itself (and any other batch results file found
+    in a folder or glob) is never an input. Interrupt at will (Ctrl-C, SIGTERM): rerunning the same command
     skips what is done. Exit codes: 0 ok, 1 an input failed, 2 usage or configuration error
     (unknown task, bad manifest, the task cannot be built), 130 interrupted.
     """

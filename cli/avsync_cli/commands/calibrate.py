@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from avsync_cli.common import echo_json
+from avsync_cli.common import device_option, echo_json
 
 
 @click.command("calibrate")
@@ -17,7 +17,7 @@ from avsync_cli.common import echo_json
 @click.option("--max-fpr", type=click.FloatRange(0, 1), default=0.05, show_default=True, help="Share of genuine clips allowed above the threshold.")
 @click.option("--subset", "subsets", multiple=True, help="Only rows whose subset/path matches (repeatable).")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=str), help="Start from this fusion config.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@device_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the fitted config and fit statistics as JSON.")
 def command(manifest, out, method, max_fpr, subsets, config, device, as_json) -> None:
     """Run the detector on every clip of MANIFEST (CSV/JSONL with path and label real/fake, or ../shared's

@@ -8,7 +8,7 @@ import click
 import numpy as np
 
 import avsync
-from avsync_cli.common import EXIT_INPUT_FAILED, echo_json, exit_code_for, fail
+from avsync_cli.common import EXIT_INPUT_FAILED, device_option, echo_json, exit_code_for, fail
 
 
 def _text(res) -> str:
@@ -38,7 +38,7 @@ def _text(res) -> str:
 
 
 @click.command("faces")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list (one object per file).")
 @click.option("--frames", "with_frames", is_flag=True, help="With --json: include per-frame boxes, points, validity.")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=str), default=None,
@@ -54,7 +54,7 @@ def _text(res) -> str:
               "face-alignment: 2D-FAN (checkpoint placed by hand).")
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Folder holding the landmark checkpoint (facemesh, face-alignment).")
-@click.option("--device", default="cpu", show_default=True, help="Torch device for facemesh / face-alignment.")
+@device_option("Torch device of facemesh / face-alignment: auto (CUDA when available, else CPU), cpu, cuda or cuda:N.")
 def command(files, as_json, with_frames, preview, detector, keyframe_interval, min_face, landmarks, models_dir,
             device) -> None:
     """Find and track the faces of video FILES: per track its time range, size, confidence and the

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from avsync_cli.common import EXIT_INPUT_FAILED, echo_json, exit_code_for, fail, precision_option
+from avsync_cli.common import EXIT_INPUT_FAILED, device_option, echo_json, exit_code_for, fail, precision_option
 
 
 def _line(r) -> str:
@@ -42,7 +42,7 @@ def _line(r) -> str:
 
 
 @click.command("spoof")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--model", default=None, help="Spoof model (see `avsync models list`); default: the package default.")
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=str), default=None,
               help="A known genuine recording of the expected speaker: adds speaker similarity.")
@@ -56,7 +56,7 @@ def _line(r) -> str:
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Flag files scoring at least this (default: the model's calibrated threshold).")
 @click.option("--no-vad", is_flag=True, help="Score every window, speech or not.")
-@click.option("--device", default="cpu", show_default=True, help="Torch device, e.g. cuda.")
+@device_option()
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Windows per forward pass (default on CPU: 1, or 2 at bfloat16; 16 on GPU).")
 @precision_option(default="float32", help="Network precision; bfloat16 is about 2x faster on CPUs with AVX-512 BF16 (borderline scores can move).")
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), default=None,

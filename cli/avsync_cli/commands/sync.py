@@ -7,7 +7,7 @@ import sys
 import click
 
 import avsync
-from avsync_cli.common import EXIT_INPUT_FAILED, echo_json, exit_code_for
+from avsync_cli.common import device_option, echo_json, exit_code_for
 
 
 def _box(value: str | None):
@@ -40,7 +40,7 @@ def _text(res) -> str:
 
 
 @click.command("sync")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("file", type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print the SyncResult as JSON.")
 @click.option("--model", type=click.Choice(["motion", "syncnet", "light-asd"]), default="motion", show_default=True,
               help="motion: training-free mouth motion vs audio energy; syncnet: our dual encoder (shipped syncnet-grid checkpoint, trained on GRID, or --weights); "
@@ -52,7 +52,8 @@ def _text(res) -> str:
               help="Use this fixed mouth region (fractions of the frame) instead of face tracking, "
                    "e.g. 0.3,0.5,0.7,0.75 for a face-crop video (with --model light-asd the whole frame is the face).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Save a PNG of the lag curve and timeline.")
-def command(file, as_json, model, weights, max_lag, mouth_box, plot_path) -> None:
+@device_option()
+def command(file, as_json, model, weights, max_lag, mouth_box, plot_path, device) -> None:
     """Measure the audio/video offset of FILE per face: offset in frames and ms (positive = audio leads
     video), confidence (median - minimum distance over lags), a per-window timeline, and the active speaker.
 
@@ -67,16 +68,18 @@ def command(file, as_json, model, weights, max_lag, mouth_box, plot_path) -> Non
         if box is not None and media.has_video:
             face = (0.0, 0.0, 1.0, 1.0) if model == "light-asd" else None
             tracks = [fixed_box_track(media, mouth_box=box, face_box=face)]
-        res = analyze_sync(media, tracks, model=model, weights=weights, max_lag=max_lag)
+        res = analyze_sync(media, tracks, model=model, weights=weights, max_lag=max_lag, device=device)
     except avsync.AvsyncError as e:
         if box is None and e.status == avsync.Status.MODEL_ERROR and "face tracking" in e.message:
             e = avsync.AvsyncError(e.message, status=e.status,
                                    hint="on a face-crop video pass --mouth-box X0,Y0,X1,Y1 (e.g. 0.3,0.5,0.7,0.75)")
         if as_json:
             echo_json({"path": file, "status": str(e.status), "message": str(e)})
-        else:
+        elif e.status.is_failure:
             click.echo(f"error: {e}", err=True)
-        sys.exit(EXIT_INPUT_FAILED)
+        else:  # an absence (too_short, no_audio, no_video): a result, printed like one
+            click.echo(f"{e.status}: {e}")
+        sys.exit(exit_code_for([e.status]))  # too_short, no_audio... are results: exit 0
     if plot_path:
         from avsync.sync.plot import plot_sync
 
