@@ -42,6 +42,8 @@ FSDD_EVAL = {"nicolas", "theo", "yweweler"}
 # speakers whose real speech trains the voice models (rtvc_samples: LibriSpeech / VCTK ids); their real
 # utterances in the FreeVC demo are left out of its real set
 TRAIN_SPEAKERS = {"1320", "3575", "p240", "6829", "8230", "p260"}
+# VCTK speakers of the YourTTS demo used by the fine-tuning recipe (train / calib): left out of its subsets
+VCTK_TRAINED = {"p225", "p234", "p238", "p245", "p248", "p261", "p294"}
 # Harvard lists 5-7: the texts of the generated Kokoro / Piper evaluation fakes (never spoken in training)
 try:
     from avsync.training.spoof_finetune import EVAL_TEXTS
@@ -120,10 +122,13 @@ def subsets(rows: list[dict]) -> tuple[dict[str, list[str]], dict[str, tuple[str
     def add(name, pred):
         files[name] = sorted({r["file"] for r in rows if pred(r["file"], r)})
 
-    add("yourtts_exp4", lambda f, r: f.startswith("fake_speech/yourtts/Exp4_SCL/"))
-    add("sc_glowtts", lambda f, r: f.startswith("fake_speech/yourtts/SC-GlowTTS-Trans/"))
-    add("yourtts_gt", lambda f, r: f.startswith("fake_speech/yourtts/GT/"))
-    add("yourtts_reference", lambda f, r: f.startswith("fake_speech/yourtts/reference/"))
+    def vctk_eval(f):  # VCTK speakers of the YourTTS demo that no training or calibration split holds
+        return not ({Path(f).stem.split("_")[0], Path(f).parent.name} & VCTK_TRAINED)
+
+    add("yourtts_exp4", lambda f, r: f.startswith("fake_speech/yourtts/Exp4_SCL/") and vctk_eval(f))
+    add("sc_glowtts", lambda f, r: f.startswith("fake_speech/yourtts/SC-GlowTTS-Trans/") and vctk_eval(f))
+    add("yourtts_gt", lambda f, r: f.startswith("fake_speech/yourtts/GT/") and vctk_eval(f))
+    add("yourtts_reference", lambda f, r: f.startswith("fake_speech/yourtts/reference/") and vctk_eval(f))
     add("ljspeech_gt", lambda f, r: f.startswith("fake_speech/hifigan_demo/ss/GT/"))
     for v in ("WN", "WG", "MG", "HGAN_V1", "HGAN_V2", "HGAN_V3"):
         add(f"hifigan_demo_{v}", lambda f, r, v=v: f.startswith(f"fake_speech/hifigan_demo/ss/{v}/"))

