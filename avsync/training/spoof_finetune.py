@@ -154,6 +154,25 @@ def _real_segments(cfg: FinetuneConfig, split: str, say=print) -> list[Item]:
     return out
 
 
+def _hifigan_copies(x: np.ndarray, voc, rng: np.random.Generator, cfg: FinetuneConfig) -> list[Item]:
+    """A HiFi-GAN copy of ``x`` and, with probability ``cfg.hifigan_mod_share``, one from a modified mel."""
+    out = [Item(voc(x, rng), 1, "voc:hifigan")]
+    if rng.random() < cfg.hifigan_mod_share:
+        out.append(Item(voc(x, rng, perturb=True), 1, "voc:hifigan_mod"))
+    return out
+
+
+def _classical_copy(x: np.ndarray, rng: np.random.Generator, say=print) -> list[Item]:
+    """One copy of ``x`` through a random classical generator of :data:`spoof_data.VOCODERS` (none if it fails)."""
+    names = list(sd.VOCODERS)
+    v = names[rng.integers(len(names))]
+    try:
+        return [Item(sd.VOCODERS[v](x, rng), 1, f"voc:{v}")]
+    except Exception as e:  # noqa: BLE001  # a generator failing on one odd clip must not stop the recipe
+        say(f"  {v} failed: {e}")
+        return []
+
+
 def build_part(part: str, split: str, cfg: FinetuneConfig, *, say=print) -> list[Item]:
     """Clean clips of one data part (see :data:`PARTS`) of ``split``, seeded by (seed, part, split)."""
     from avsync.training import spoof_neural as sn
@@ -171,20 +190,13 @@ def build_part(part: str, split: str, cfg: FinetuneConfig, *, say=print) -> list
             out.append(it)
             if voc is None or it.wave.size < sd.SR // 2:
                 continue
-            out.append(Item(voc(it.wave, rng), 1, "voc:hifigan"))
-            if rng.random() < cfg.hifigan_mod_share:
-                out.append(Item(voc(it.wave, rng, perturb=True), 1, "voc:hifigan_mod"))
+            out += _hifigan_copies(it.wave, voc, rng, cfg)
             if k % 50 == 0:
                 say(f"  [{split}] real + HiFi-GAN {k + 1}/{len(reals)} ({time.time() - t0:.0f} s)")
     elif part == "classical":
         reals = _real_segments(cfg, split, say)
-        names = list(sd.VOCODERS)
         for it in reals:
-            v = names[rng.integers(len(names))]
-            try:
-                out.append(Item(sd.VOCODERS[v](it.wave, rng), 1, f"voc:{v}"))
-            except Exception as e:  # noqa: BLE001
-                say(f"  {v} failed: {e}")
+            out += _classical_copy(it.wave, rng, say)
         tts = [t for t in sd.available_tts() if t != "kokoro"]
         n = 6 if cfg.tiny else int(cfg.n_tts * scale)
         for j in range(n if tts else 0):
@@ -211,19 +223,12 @@ def build_part(part: str, split: str, cfg: FinetuneConfig, *, say=print) -> list
         srcs = [s for s in sd.real_sources(cfg.shared, subsets=STUDIO_SUBSETS, splits={"yourtts": VCTK_SPLITS},
                                            whole={}) if s.split == split]
         voc = sn.HiFiGANCopy() if sn.hifigan_available() else None
-        names = list(sd.VOCODERS)
         for s in srcs[:: 4 if cfg.tiny else 1]:
             for seg in segments(sd.load_wave(s.path)):
                 out.append(Item(seg, 0, "real:vctk"))
                 if voc is not None:
-                    out.append(Item(voc(seg, rng), 1, "voc:hifigan"))
-                    if rng.random() < cfg.hifigan_mod_share:
-                        out.append(Item(voc(seg, rng, perturb=True), 1, "voc:hifigan_mod"))
-                v = names[rng.integers(len(names))]
-                try:
-                    out.append(Item(sd.VOCODERS[v](seg, rng), 1, f"voc:{v}"))
-                except Exception as e:  # noqa: BLE001
-                    say(f"  {v} failed: {e}")
+                    out += _hifigan_copies(seg, voc, rng, cfg)
+                out += _classical_copy(seg, rng, say)
     else:
         raise ValueError(f"unknown data part {part!r}")
     say(f"  [{split}] {part}: {len(out)} clips ({time.time() - t0:.0f} s) {dict(Counter(i.family for i in out))}")
