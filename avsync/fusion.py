@@ -27,7 +27,7 @@ import enum
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -78,12 +78,14 @@ def sigmoid(x: float | np.ndarray) -> float | np.ndarray:
 
 @dataclass(frozen=True)
 class CueWindow(Serializable):
-    """One window of a cue: seconds ``[start, end)``, probability of manipulation, and whether it is usable."""
+    """One window of a cue: seconds ``[start, end)``, probability of manipulation, whether it is usable, and
+    the audio channel it was measured on (``None``: the whole clip; a call's channels each have their own)."""
 
     start: float
     end: float
     score: float | None
     valid: bool = True
+    channel: int | None = None
 
 
 @dataclass(frozen=True)
@@ -126,12 +128,14 @@ class Cue(Serializable):
 
 @dataclass(frozen=True)
 class Segment(Serializable):
-    """A stretch of the clip flagged by fusion: seconds ``[start, end)``, the cue that drives it, its score."""
+    """A stretch of the clip flagged by fusion: seconds ``[start, end)``, the cue that drives it, its score,
+    and the audio channel where that cue found it (``None`` when the cue is not per channel)."""
 
     start: float
     end: float
     kind: str
     score: float
+    channel: int | None = None
 
 
 @dataclass(frozen=True)
@@ -255,24 +259,32 @@ class FusionOutcome(Serializable):
     undetermined_reason: str | None = None
 
 
-def _window_scores(cue: Cue, start: float, end: float) -> float | None:
-    """Overlap-weighted mean of a cue's valid window scores within ``[start, end)``."""
-    num = den = 0.0
+def _channel_scores(cue: Cue, start: float, end: float) -> dict[int | None, float]:
+    """Per channel, the overlap-weighted mean of a cue's valid window scores within ``[start, end)``."""
+    num: dict[int | None, float] = {}
+    den: dict[int | None, float] = {}
     for w in cue.windows:
         if not w.valid or w.score is None:
             continue
         ov = min(end, w.end) - max(start, w.start)
         if ov > 0:
-            num += ov * float(w.score)
-            den += ov
-    return num / den if den > 0 else None
+            num[w.channel] = num.get(w.channel, 0.0) + ov * float(w.score)
+            den[w.channel] = den.get(w.channel, 0.0) + ov
+    return {ch: num[ch] / den[ch] for ch in num}
+
+
+def _window_scores(cue: Cue, start: float, end: float) -> float | None:
+    """A cue's score within ``[start, end)``: the overlap-weighted mean of its valid windows, per channel, and
+    the most suspicious channel (a cloned voice on one side of a call is not averaged away by the other)."""
+    per = _channel_scores(cue, start, end)
+    return max(per.values()) if per else None
 
 
 def _fmt_range(a: float, b: float) -> str:
     return f"{a:.0f}–{b:.0f} s" if b - a >= 2 else f"{a:.1f}–{b:.1f} s"
 
 
-def _segments(windows: Sequence[FusedWindow], threshold: float) -> list[Segment]:
+def _segments(windows: Sequence[FusedWindow], threshold: float, cues: Mapping[str, Cue] | None = None) -> list[Segment]:
     segs: list[Segment] = []
     cur: list[FusedWindow] = []
     for w in list(windows) + [None]:
@@ -286,7 +298,13 @@ def _segments(windows: Sequence[FusedWindow], threshold: float) -> list[Segment]
                     if v is not None:
                         totals.setdefault(k, []).append(v)
             kind = max(totals, key=lambda k: np.mean(totals[k])) if totals else "fused"
-            segs.append(Segment(cur[0].start, cur[-1].end, kind, float(max(x.score for x in cur))))
+            start, end = cur[0].start, cur[-1].end
+            channel = None
+            if cues is not None and kind in cues:
+                per = _channel_scores(cues[kind], start, end)
+                if len(per) > 1 or (per and None not in per):
+                    channel = max(per, key=lambda ch: per[ch])
+            segs.append(Segment(start, end, kind, float(max(x.score for x in cur)), channel))
             cur = []
     return segs
 
@@ -317,7 +335,7 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
     for a, b in grid:
         per = {name: _window_scores(c, a, b) for name, c in usable.items()}
         windows.append(FusedWindow(float(a), float(b), cfg.combine(per), per))
-    segments = _segments(windows, cfg.segment_threshold)
+    segments = _segments(windows, cfg.segment_threshold, usable)
 
     score = cfg.combine({n: c.score for n, c in usable.items()})
     # findings ordered by how much each cue pushes towards "manipulated"

@@ -148,8 +148,10 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
 def spoof_cue(result) -> Cue:
     """Turn a :class:`~avsync.spoof.SpoofResult` into the ``spoof`` cue."""
     st = Status(result.status)
+    per_channel = len({w.channel for w in result.windows}) > 1  # a call: one line per channel
     wins = tuple(
-        CueWindow(w.start, w.end, w.score, w.score is not None) for w in result.windows
+        CueWindow(w.start, w.end, w.score, w.score is not None, w.channel if per_channel else None)
+        for w in result.windows
     )
     if st is not Status.OK or result.score is None:
         msg = result.message or {
@@ -204,7 +206,7 @@ def speaker_cue(result) -> Cue | None:
         elif e.reference_match:
             p = min(p, 0.1)
         scores.append(p)
-        wins += [CueWindow(w.start, w.end, p, True) for w in e.windows]
+        wins += [CueWindow(w.start, w.end, p, True, e.channel if len(usable) > 1 else None) for w in e.windows]
     return Cue("speaker", Status.OK, float(max(scores)), tuple(wins), tuple(reasons), 1.0)
 
 
@@ -290,7 +292,7 @@ class Detector:
     speaker: bool = True
     reference: str | os.PathLike | None = None
     face_detector: str = "auto"
-    device: str = "cpu"
+    device: str = "auto"
     models_dir: str | os.PathLike | None = None
     allow_download: bool = False
     precision: str = "float32"
@@ -348,7 +350,7 @@ class Detector:
         faces = track(media, detector=self.face_detector, crops=("mouth", "face"), progress=progress)
         timings["faces"] = time.perf_counter() - t0
         details["faces"] = faces.to_dict()
-        self._thumbs = _thumbnails(faces)
+        self._thumbs = _thumbnails(faces, media)
         return faces
 
     def _run_artefacts(self, media: Media, faces, models: list[ModelRef], timings: dict, details: dict) -> Cue:
@@ -377,8 +379,11 @@ class Detector:
         result = analyze_sync(media, tracks_from_faces(faces), model=self.sync_model, device=self.device)
         timings["sync"] = time.perf_counter() - t0
         details["sync"] = _sync_details(result)
-        models.append(ModelRef(f"face-{faces.detector}", role="face detector"))
-        models.append(ModelRef(f"sync-{result.model}", role="sync"))
+        from avsync.catalog import model_sha256, sync_model_name
+
+        models.append(ModelRef(f"face-{faces.detector}", sha256=model_sha256(faces.detector), role="face detector"))
+        models.append(ModelRef(f"sync-{result.model}", sha256=model_sha256(sync_model_name(result.model)),
+                               role="sync"))
         return sync_cue(result, duration=media.duration, face_fraction=faces.face_fraction, params=self.sync_params)
 
     def _run_spoof(self, media: Media, models: list[ModelRef], timings: dict, details: dict) -> list[Cue]:
@@ -392,11 +397,18 @@ class Detector:
         timings["spoof"] = time.perf_counter() - t0
         details["spoof"] = result.to_dict()
         models.append(ModelRef(result.model, sha256=result.model_sha256 or None, role="spoof"))
+        from avsync.bundles import get_bundle
+        from avsync.speaker.ge2e import SpeakerEncoder
+        from avsync.vad import VAD
+
+        if scorer.use_vad:
+            models.append(ModelRef(VAD.bundle_name, sha256=get_bundle(VAD.bundle_name).sha256, role="VAD"))
         cues = [spoof_cue(result)]
         sp = speaker_cue(result)
         if sp is not None:
             cues.append(sp)
-            models.append(ModelRef("ge2e", role="speaker"))
+            enc = get_bundle(SpeakerEncoder.bundle_name)
+            models.append(ModelRef(enc.name, version=enc.version, sha256=enc.sha256, role="speaker"))
         return cues
 
     # ------------------------------------------------------------------ main entry
@@ -429,6 +441,7 @@ class Detector:
         except MediaError as e:  # e.g. decoding broke half-way through
             return self._failed(path or info.path, info.sha256, e.status, str(e), timings, t_start)
         outcome = fuse(cues, duration=media.duration, kind=kind, config=self.fusion)
+        details["fusion"] = fusion_details(self.fusion)
         timings["total"] = time.perf_counter() - t_start
         status = verdict_status(cues, has_audio=media.has_audio)
         prov = self._provenance(path or info.path, info.sha256, models, timings)
@@ -490,6 +503,12 @@ class Detector:
         )
 
 
+def fusion_details(cfg: FusionConfig) -> dict:
+    """The decision rule a verdict was made with (method, thresholds, version): what reports draw."""
+    return {"method": cfg.method, "version": cfg.version, "manipulated_threshold": cfg.manipulated_threshold,
+            "genuine_threshold": cfg.genuine_threshold, "segment_threshold": cfg.segment_threshold}
+
+
 def _sync_details(result) -> dict:
     d = result.to_dict()
     active = next((f for f in result.faces if f.track_id == result.active_track_id), None)
@@ -503,12 +522,34 @@ def _sync_details(result) -> dict:
     return d
 
 
-def _thumbnails(faces, limit: int = 4) -> dict[str, np.ndarray]:
-    out = {}
+def _thumbnails(faces, media: Media | None = None, limit: int = 4) -> dict[str, np.ndarray]:
+    """One face picture per track (up to ``limit``): a colour crop of the frame in the middle of the track's
+    sightings, read back from ``media``; the gray analysis crop when the frame cannot be read."""
+    picks = []
     for t in faces.tracks[:limit]:
-        if t.face_crops is not None and t.num_valid:
+        if t.num_valid:
             i = int(np.flatnonzero(t.valid)[t.num_valid // 2])
-            out[f"face {t.track_id} ({t.start_s:.0f}–{t.end_s:.0f} s)"] = t.face_crops[i]
+            picks.append((t, i))
+    colour: dict[int, np.ndarray] = {}
+    if media is not None and media.has_video and picks:
+        from avsync.face.crops import face_thumbnail
+
+        wanted = {int(t.frames[i]): (t, i) for t, i in picks}
+        try:
+            for chunk in media.frames(chunk_size=4, only=set(wanted)):
+                for img, k in zip(chunk.images, chunk.indices):
+                    if int(k) in wanted:
+                        t, i = wanted[int(k)]
+                        colour[t.track_id] = face_thumbnail(img, t.boxes[i])
+        except (MediaError, OSError, ValueError):  # a thumbnail is decoration: never fail the report for it
+            colour = {}
+    out = {}
+    for t, i in picks:
+        img = colour.get(t.track_id)
+        if img is None and t.face_crops is not None:
+            img = t.face_crops[i]
+        if img is not None:
+            out[f"face {t.track_id} ({t.start_s:.0f}–{t.end_s:.0f} s)"] = img
     return out
 
 

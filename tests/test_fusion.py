@@ -122,3 +122,17 @@ def test_cue_notes_are_caveats_not_findings():
     assert out.label is Label.GENUINE
     assert "note: telephone-band audio: the voice model is less well tested on it" in out.reasons
     assert not any(r.startswith("outweighed") for r in out.reasons)
+
+
+def test_a_clone_on_one_channel_of_a_call_is_not_averaged_away():
+    # a call: channel 0 genuine, channel 1 a cloned voice from 3 to 6 s; per-channel windows
+    wins = [CueWindow(t, t + 1, 0.05, channel=0) for t in range(10)]
+    wins += [CueWindow(t, t + 1, 0.95 if 3 <= t < 6 else 0.05, channel=1) for t in range(10)]
+    out = fuse([_cue("spoof", 0.7, wins)], duration=10, kind="audio", config=FusionConfig(window_s=1, hop_s=1))
+    assert [round(w.score, 2) for w in out.windows][3:6] == [0.95, 0.95, 0.95]  # not the 0.5 of a mean
+    (seg,) = out.segments
+    assert (seg.start, seg.end, seg.kind, seg.channel) == (3, 6, "spoof", 1)
+    # a cue measured on the whole clip has segments without a channel
+    out = fuse([_cue("spoof", 0.7, [CueWindow(t, t + 1, 0.9 if t >= 5 else 0.1) for t in range(10)])],
+               duration=10, kind="audio", config=FusionConfig(window_s=1, hop_s=1))
+    assert [s.channel for s in out.segments] == [None]

@@ -142,6 +142,11 @@ def test_verdict_json_roundtrip_and_provenance(detector, clip):
     assert len(p.input_sha256) == 64 and p.avsync_version == avsync.__version__
     assert p.config_hash == detector.fusion.config_hash() and p.timings["total"] > 0
     assert {m.role for m in p.models} >= {"face detector", "sync"}
+    # every model that has weights names their sha256 (the face detector too); motion has none
+    assert all(m.sha256 and len(m.sha256) == 64 for m in p.models if m.name != "sync-motion"), p.models
+    assert v.details["fusion"]["manipulated_threshold"] == detector.fusion.manipulated_threshold
+    thumbs = detector.thumbnails  # colour pictures of the faces for the report
+    assert thumbs and all(img.ndim == 3 and img.shape[2] == 3 for img in thumbs.values())
     df = v.to_pandas()
     assert len(df) == len(v.windows) and "sync" in df.columns
 

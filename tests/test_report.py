@@ -101,3 +101,31 @@ def test_report_renders_in_headless_chromium(tmp_path):
     # the red "manipulated" banner is on screen
     red = (np.abs(img[..., 0] - 0xB3 / 255) < 0.05) & (img[..., 1] < 0.25) & (img[..., 2] < 0.25)
     assert red.mean() > 0.01
+
+
+def test_call_report_has_a_line_and_a_segment_column_per_channel(tmp_path):
+    from avsync.fusion import CueWindow
+
+    wins = tuple(CueWindow(t, t + 2, 0.9 if (ch == 1 and 4 <= t < 8) else 0.1, True, ch)
+                 for ch in (0, 1) for t in np.arange(0, 10, 1.0))
+    cue = Cue("spoof", Status.OK, 0.9, wins, ("voice on channel 1 in 4–9 s looks synthetic (p = 0.90)",), 1.0)
+    v = make_verdict([cue])
+    assert {s.channel for s in v.segments} == {1}
+    page = render_html(v)
+    seg_table = re.search(r'<table id="segments">(.*?)</table>', page, re.S).group(1)
+    assert "<th>channel</th>" in seg_table and "<td>1</td>" in seg_table
+    from avsync.report.html import _cue_lines
+
+    assert [label for label, _ in _cue_lines(cue)] == ["spoof (channel 0)", "spoof (channel 1)"]
+
+
+def test_why_has_no_file_system_paths():
+    from avsync.report.html import without_paths
+
+    cue = Cue("spoof", Status.MODEL_ERROR, None, (), (), 0.0,
+              "voice check unavailable: weights not found at /home/user/.cache/avsync/models/aasist/x.pth")
+    page = render_html(make_verdict([cue, Cue("sync", Status.OK, 0.1, (), (), 1.0)]))
+    assert "/home/user" not in page.split('id="verdict-json"')[0] and "x.pth" in page
+    assert without_paths("audio/video offset; G.711 / AMR; https://example.org/a/b") == \
+        "audio/video offset; G.711 / AMR; https://example.org/a/b"
+    assert without_paths("missing ./models/a.pth and C:\\data\\b.wav") == "missing a.pth and b.wav"

@@ -109,7 +109,7 @@ class ArtefactScorer:
         model: str = DEFAULT_ARTEFACT_MODEL,
         *,
         weights: str | os.PathLike | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         sample_fps: float = 5.0,
         window_s: float = 2.0,
         hop_s: float = 1.0,

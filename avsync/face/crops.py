@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["CropColor", "face_crop", "mouth_crop", "mouth_geometry"]
+__all__ = ["CropColor", "face_crop", "face_thumbnail", "mouth_crop", "mouth_geometry"]
 
 CropColor = Literal["gray", "rgb"]
 
@@ -131,3 +131,22 @@ def face_crop(image: np.ndarray, box: np.ndarray, *, crop_scale: float = 0.40, c
         roi = cv2.copyMakeBorder(roi, pt, pb, pl, pr, cv2.BORDER_CONSTANT, value=(110, 110, 110))
     face = cv2.resize(roi, (224, 224))
     return np.ascontiguousarray(face[56:168, 56:168])
+
+
+def face_thumbnail(image: np.ndarray, box: np.ndarray, *, size: int = 128, margin: float = 0.35) -> np.ndarray:
+    """A colour picture of one face for reports: ``uint8 [size, size, 3]``, the square around ``box``
+    enlarged by ``margin`` on each side (padded with gray where it leaves the frame)."""
+    cv2 = _cv2()
+    img = _to_color(image, "rgb")
+    x1, y1, x2, y2 = (float(v) for v in box)
+    half = max(x2 - x1, y2 - y1) * (0.5 + margin)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    top, left = int(round(cy - half)), int(round(cx - half))
+    side = max(2, int(round(2 * half)))
+    h, w = img.shape[:2]
+    canvas = np.full((side, side, 3), 110, np.uint8)
+    ys, xs = max(0, top), max(0, left)
+    ye, xe = min(h, top + side), min(w, left + side)
+    if ye > ys and xe > xs:
+        canvas[ys - top : ye - top, xs - left : xe - left] = img[ys:ye, xs:xe]
+    return cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)

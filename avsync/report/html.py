@@ -10,6 +10,7 @@ import base64
 import html
 import io
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -33,6 +34,22 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def _thresholds(v: Verdict) -> dict:
+    f = v.details.get("fusion") or {}
+    return {"manipulated": float(f.get("manipulated_threshold", 0.5)), "genuine": float(f.get("genuine_threshold", 0.5))}
+
+
+def _cue_lines(c) -> list[tuple[str, list]]:
+    """A cue's windows as plot lines: one per audio channel for per-channel cues (calls), else one."""
+    chans = sorted({w.channel for w in c.windows if w.channel is not None})
+    if not chans:
+        return [(c.name, list(c.windows))]
+    return [(f"{c.name} (channel {ch})", [w for w in c.windows if w.channel == ch]) for ch in chans]
+
+
+_CHANNEL_STYLES = ("-", "--", ":", "-.")
+
+
 def _timeline_plot(v: Verdict) -> str | None:
     if not v.windows and not any(c.windows for c in v.cues):
         return None
@@ -42,32 +59,51 @@ def _timeline_plot(v: Verdict) -> str | None:
     import matplotlib.pyplot as plt
 
     cues = [c for c in v.cues if c.windows]
-    fig, axes = plt.subplots(2, 1, figsize=(9, 3.8), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    lines = [(c, label, wins, _CHANNEL_STYLES[i % len(_CHANNEL_STYLES)])
+             for c in cues for i, (label, wins) in enumerate(_cue_lines(c))]
+    fig, axes = plt.subplots(2, 1, figsize=(9, 4.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     ax, ax2 = axes
     for seg in v.segments:
         ax.axvspan(seg.start, seg.end, color="#f4c7c3", alpha=0.6, lw=0)
-    for c in cues:
-        t = [(w.start + w.end) / 2 for w in c.windows]
-        s = [np.nan if (w.score is None or not w.valid) else w.score for w in c.windows]
-        ax.plot(t, s, ".-", color=_CUE_COLORS.get(c.name), label=f"{c.name}", alpha=0.8, lw=1)
+    for c, label, wins, style in lines:
+        t = [(w.start + w.end) / 2 for w in wins]
+        s = [np.nan if (w.score is None or not w.valid) else w.score for w in wins]
+        ax.plot(t, s, marker=".", ls=style, color=_CUE_COLORS.get(c.name), label=label, alpha=0.8, lw=1)
     if v.windows:
         t = [(w.start + w.end) / 2 for w in v.windows]
         s = [np.nan if w.score is None else w.score for w in v.windows]
         ax.plot(t, s, "-", color="black", lw=2, label="fused")
-    ax.axhline(0.5, color="gray", ls=":", lw=1)
+    # the decision rule: at or above the upper line "manipulated", below the lower line "genuine"
+    thr = _thresholds(v)
+    ax.axhline(thr["manipulated"], color=_COLORS[Label.MANIPULATED], ls="--", lw=1,
+               label=f"manipulated at ≥ {thr['manipulated']:.2f}")
+    if thr["genuine"] < thr["manipulated"]:
+        ax.axhline(thr["genuine"], color=_COLORS[Label.GENUINE], ls="--", lw=1,
+                   label=f"genuine below {thr['genuine']:.2f}")
+        ax.axhspan(thr["genuine"], thr["manipulated"], color=_COLORS[Label.UNDETERMINED], alpha=0.08, lw=0)
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("P(manipulated)")
-    ax.legend(loc="upper right", fontsize=8, ncol=5)
-    # presence rows: where each cue had usable evidence (speech, face)
-    for i, c in enumerate(cues):
-        for w in c.windows:
+    # legend above the axes, never over the data
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01, 1, 0.2), mode="expand", fontsize=8, ncol=4, frameon=False)
+    # presence rows: where each cue (each channel) had usable evidence (speech, face)
+    for i, (c, label, wins, _) in enumerate(lines):
+        for w in wins:
             if w.valid and w.score is not None:
                 ax2.broken_barh([(w.start, w.end - w.start)], (i - 0.4, 0.8), color=_CUE_COLORS.get(c.name, "gray"), alpha=0.5)
-    ax2.set_yticks(range(len(cues)), [f"{c.name} usable" for c in cues], fontsize=8)
-    ax2.set_ylim(-0.6, max(0.6, len(cues) - 0.4))
+    ax2.set_yticks(range(len(lines)), [f"{label} usable" for _, label, _, _ in lines], fontsize=8)
+    ax2.set_ylim(-0.6, max(0.6, len(lines) - 0.4))
     ax2.set_xlim(0, max(v.duration_s, 1e-3))
     ax2.set_xlabel("time (s)")
     return _png(fig)
+
+
+_PATH = re.compile(r"""(?<![\w:/])(?:[A-Za-z]:|~|\.{1,2})?[/\\](?:[^\s/\\'"`]+[/\\])*([^\s/\\'"`]+)""")
+
+
+def without_paths(text: str) -> str:
+    """``text`` with every file-system path cut to its last component ("weights not found: /home/a/x.pth"
+    → "weights not found: x.pth"): the "Why" of a report is read by people it may be forwarded to."""
+    return _PATH.sub(lambda m: m.group(1), text)
 
 
 def _offset_plot(v: Verdict) -> str | None:
@@ -121,13 +157,18 @@ def render_html(verdict: Verdict, *, thumbnails: Mapping[str, np.ndarray] | None
     name = title or (Path(v.provenance.input_path).name if v.provenance.input_path else "media")
     color = _COLORS[v.label]
     score = "—" if v.score is None else f"{v.score:.2f}"
-    reasons = "".join(f"<li>{e(r)}</li>" for r in v.reasons) or "<li>no finding</li>"
+    reasons = "".join(f"<li>{e(without_paths(r))}</li>" for r in v.reasons) or "<li>no finding</li>"
+    per_channel = any(s.channel is not None for s in v.segments)
     segs = "".join(
-        f"<tr><td>{s.start:.1f}</td><td>{s.end:.1f}</td><td>{e(s.kind)}</td><td>{s.score:.2f}</td></tr>" for s in v.segments
+        f"<tr><td>{s.start:.1f}</td><td>{s.end:.1f}</td><td>{e(s.kind)}</td>"
+        + (f"<td>{'all' if s.channel is None else s.channel}</td>" if per_channel else "")
+        + f"<td>{s.score:.2f}</td></tr>" for s in v.segments
     )
+    seg_head = "<tr><th>start (s)</th><th>end (s)</th><th>kind</th>" + ("<th>channel</th>" if per_channel else "") \
+        + "<th>score</th></tr>"
     cues = "".join(
         f"<tr><td>{e(c.name)}</td><td>{e(str(c.status))}</td><td>{'—' if c.score is None else f'{c.score:.2f}'}</td>"
-        f"<td>{'—' if c.coverage is None else f'{100 * c.coverage:.0f} %'}</td><td>{e(c.message or '')}</td></tr>"
+        f"<td>{'—' if c.coverage is None else f'{100 * c.coverage:.0f} %'}</td><td>{e(without_paths(c.message or ''))}</td></tr>"
         for c in v.cues
     )
     p = v.provenance
@@ -139,7 +180,9 @@ def render_html(verdict: Verdict, *, thumbnails: Mapping[str, np.ndarray] | None
         ("device", p.device),
         ("created", p.created),
     ]
-    prov_rows += [(f"model ({m.role or 'model'})", f"{m.name} {m.version or ''} sha256 {m.sha256 or '—'}") for m in p.models]
+    prov_rows += [(f"model ({m.role or 'model'})", f"{m.name} {m.version or ''} " + (
+        f"sha256 {m.sha256}" if m.sha256 else ("built in, no weights" if m.name == "sync-motion" else "sha256 —")))
+        for m in p.models]
     prov_rows += [(f"time: {k}", f"{t:.2f} s") for k, t in p.timings.items()]
     prov = "".join(f"<tr><th>{e(k)}</th><td><code>{e(str(val))}</code></td></tr>" for k, val in prov_rows)
     timeline = _timeline_plot(v)
@@ -171,7 +214,7 @@ h2 {{ margin-top: 1.6rem; font-size: 1.2rem; }}
 <p>{e(name)} · probability of manipulation {score} · {v.duration_s:.1f} s · {e(v.kind)} · status {e(str(v.status))}</p></div>
 <h2>Why</h2><ul id="reasons">{reasons}</ul>
 {f'<h2>Timeline</h2><img id="timeline" alt="timeline" src="{timeline}">' if timeline else ''}
-{f'<h2>Flagged segments</h2><table><tr><th>start (s)</th><th>end (s)</th><th>kind</th><th>score</th></tr>{segs}</table>' if segs else ''}
+{f'<h2>Flagged segments</h2><table id="segments">{seg_head}{segs}</table>' if segs else ''}
 {f'<h2>Audio-video offset</h2><img id="offset" alt="offset curve" src="{offset}">' if offset else ''}
 {f'<h2>Faces</h2><div id="faces">{thumbs}</div>' if thumbs else ''}
 <h2>Evidence</h2><table><tr><th>cue</th><th>status</th><th>P(manipulated)</th><th>coverage</th><th>note</th></tr>{cues}</table>

@@ -141,7 +141,7 @@ _LOCK = threading.Lock()
 def load_spoof_model(
     name: str = DEFAULT_MODEL,
     *,
-    device: str = "cpu",
+    device: str = "auto",
     weights: str | None = None,
     allow_download: bool = False,
 ) -> SpoofModel:

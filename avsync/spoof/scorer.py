@@ -247,7 +247,7 @@ class SpoofScorer:
         window_s: float | None = None,
         hop_s: float | None = None,
         batch_size: int | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         vad: bool = True,
         min_speech_fraction: float = 0.25,
         min_speech_s: float = 0.5,
@@ -478,7 +478,7 @@ def score_spoof(
     src: str | os.PathLike | bytes | Media,
     *,
     model: str = DEFAULT_MODEL,
-    device: str = "cpu",
+    device: str = "auto",
     reference: str | os.PathLike | None = None,
     **options,
 ) -> SpoofResult:
