@@ -110,6 +110,9 @@ class Cue(Serializable):
         Why the cue is unusable, in words (for ``undetermined`` reasons).
     notes
         Caveats that are not findings ("telephone-band audio: the voice model is less well tested on it").
+    measured
+        What the cue measured, in words, whichever way it points ("audio lags video by 120 ms"): an
+        ``undetermined`` verdict quotes it.
     """
 
     name: str
@@ -120,6 +123,7 @@ class Cue(Serializable):
     coverage: float | None = None
     message: str | None = None
     notes: tuple[str, ...] = ()
+    measured: str | None = None
 
     @property
     def usable(self) -> bool:
@@ -280,6 +284,13 @@ def _window_scores(cue: Cue, start: float, end: float) -> float | None:
     return max(per.values()) if per else None
 
 
+def _leaning(c: Cue, push: float) -> str:
+    """``"lip sync leans to manipulation (p = 0.62: audio lags video by 120 ms)"``."""
+    side = "leans to manipulation" if push > 0 else "leans to genuine"
+    what = f": {c.measured}" if c.measured else (f": {c.reasons[0]}" if c.reasons else "")
+    return f"{_CUE_WORDS.get(c.name, c.name)} {side} (p = {c.score:.2f}{what})"
+
+
 def _fmt_range(a: float, b: float) -> str:
     return f"{a:.0f}–{b:.0f} s" if b - a >= 2 else f"{a:.1f}–{b:.1f} s"
 
@@ -367,7 +378,9 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
     if score is None:
         return undetermined("too little valid evidence")
     if score >= cfg.genuine_threshold:
-        return undetermined(f"the evidence is inconclusive (p = {score:.2f})")
+        return undetermined(f"the evidence is inconclusive (p = {score:.2f}, between the {cfg.genuine_threshold:.2f} "
+                            f"needed for genuine and the {cfg.manipulated_threshold:.2f} for manipulated): "
+                            + "; ".join(_leaning(c, pushes[c.name]) for c in ranked))
     checked = ", ".join(f"{_CUE_WORDS.get(c.name, c.name)} (p = {c.score:.2f})" for c in ranked[::-1])
     reasons = [f"no sign of manipulation in {checked}"] + [f"outweighed: {r}" for r in findings + contrary] + notes
     return FusionOutcome(Label.GENUINE, score, tuple(reasons), tuple(segments), tuple(windows))

@@ -106,7 +106,7 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
         return Cue("sync", st, None, (), (), 0.0, "no speech in the audio, so lip sync cannot be checked")
     if st is Status.OUT_OF_RANGE:
         reason = f"audio and video do not line up within ±{result.max_lag * 1000 / result.fps:.0f} ms"
-        return Cue("sync", Status.OK, params.out_of_range_score, (), (reason,), face_fraction)
+        return Cue("sync", Status.OK, params.out_of_range_score, (), (reason,), face_fraction, measured=reason)
     if st is not Status.OK or result.offset_ms is None:
         return Cue("sync", st, None, (), (), face_fraction, result.message or result.summary)
     off = float(result.offset_ms)
@@ -142,7 +142,8 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
             if share >= 0.5:
                 reasons.append(f"lips do not follow the audio{face or ' on the main face'} in {100 * share:.0f}% of speech windows")
     coverage = face_fraction
-    return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage)
+    measured = f"{describe_offset(off)}{face}, confidence {conf:.2f}"
+    return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage, measured=measured)
 
 
 def spoof_cue(result) -> Cue:
@@ -179,8 +180,13 @@ def spoof_cue(result) -> Cue:
                      f"{SHORT_SPEECH_S:g} s")
     notes += [w for w in result.warnings if is_repair_warning(w)]
     valid = [w for w in wins if w.valid]
+    scored = [ch for ch in result.channels if ch.score is not None]
+    if len(result.channels) > 1:
+        measured = ", ".join(f"channel {ch.channel} p = {ch.score:.2f} over {ch.speech_s:.0f} s of speech" for ch in scored)
+    else:
+        measured = f"{sum(ch.speech_s for ch in scored):.0f} s of speech scored"
     return Cue("spoof", Status.OK, float(result.score), wins, tuple(reasons), len(valid) / max(1, len(wins)),
-               notes=tuple(notes))
+               notes=tuple(notes), measured=measured)
 
 
 def speaker_cue(result) -> Cue | None:

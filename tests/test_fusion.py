@@ -136,3 +136,15 @@ def test_a_clone_on_one_channel_of_a_call_is_not_averaged_away():
     out = fuse([_cue("spoof", 0.7, [CueWindow(t, t + 1, 0.9 if t >= 5 else 0.1) for t in range(10)])],
                duration=10, kind="audio", config=FusionConfig(window_s=1, hop_s=1))
     assert [s.channel for s in out.segments] == [None]
+
+
+def test_undetermined_says_which_cue_points_where_and_what_it_measured():
+    cfg = FusionConfig(genuine_threshold=0.3, manipulated_threshold=0.7)
+    sync = Cue("sync", Status.OK, 0.6, (), (), 1.0, measured="audio lags video by 120 ms, confidence 2.10")
+    voice = Cue("spoof", Status.OK, 0.2, (), (), 1.0, measured="8 s of speech scored")
+    out = fuse([sync, voice], duration=10, kind="audio+video", config=cfg)
+    assert out.label is Label.UNDETERMINED
+    why = out.reasons[0]
+    assert why.startswith("undetermined: the evidence is inconclusive (p = 0.60")
+    assert "lip sync leans to manipulation (p = 0.60: audio lags video by 120 ms" in why
+    assert "voice leans to genuine (p = 0.20: 8 s of speech scored)" in why
