@@ -200,3 +200,12 @@ def test_spoof_cue_notes_short_speech_and_repaired_samples():
     longer = SpoofResult(Status.OK, 0.1, "m", windows=(win,), flagged=False,
                          channels=(ChannelSpoof(0, Status.OK, 0.1, (win,), 3.0),))
     assert spoof_cue(longer).notes == ()
+
+
+def test_sync_task_lines_carry_a_label(clip):
+    from avsync.sync import eval_task
+
+    score = eval_task(model="motion", device="cpu")
+    shifted = score(clip("pipe_off320", offset_s=0.32, **FACE))
+    assert shifted["label"] == "out_of_sync" and shifted["score"] >= 0.5, shifted["score"]
+    assert score(clip("pipe_orig", **FACE))["label"] in ("in_sync", "undetermined")

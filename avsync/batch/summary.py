@@ -15,8 +15,8 @@ from avsync.results import Serializable, Status
 
 __all__ = ["FLAGGED_LABELS", "BatchSummary", "SlowFile", "final_records", "format_summary", "summarize"]
 
-#: labels that mean "this input was flagged" (analyze: manipulated; spoof: synthetic)
-FLAGGED_LABELS = frozenset({"manipulated", "synthetic"})
+#: labels that mean "this input was flagged" (analyze: manipulated; spoof: synthetic; sync: out_of_sync)
+FLAGGED_LABELS = frozenset({"manipulated", "synthetic", "out_of_sync"})
 
 
 @dataclass(frozen=True)

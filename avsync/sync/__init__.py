@@ -44,11 +44,14 @@ __all__ = [
 def eval_task(model: str | None = None, device: str | None = None):
     """Scorer for ``avsync eval --task sync`` / ``avsync batch --task sync``: face tracks, offset search, and the
     sync cue of :mod:`avsync.pipeline` as ``score`` (probability that audio and video do not belong together)."""
+    from avsync.fusion import FusionConfig
     from avsync.media import load_media
-    from avsync.pipeline import SyncCueParams, sync_cue
+    from avsync.pipeline import DEFAULT_FUSION_CONFIG, SyncCueParams, sync_cue
     from avsync.results import Status
 
     params = SyncCueParams()
+    # the sync verdict uses analyze's thresholds on the cue: at or above "manipulated" -> out_of_sync
+    fusion = FusionConfig.load(DEFAULT_FUSION_CONFIG) if DEFAULT_FUSION_CONFIG.exists() else FusionConfig()
 
     def score(path: str) -> dict:
         from avsync.face import track
@@ -61,6 +64,9 @@ def eval_task(model: str | None = None, device: str | None = None):
         d.pop("schema_version", None)
         d["status"] = str(res.status) if cue.status is not Status.OK else "ok"
         d["score"] = cue.score
+        d["label"] = None if cue.score is None else (
+            "out_of_sync" if cue.score >= fusion.manipulated_threshold
+            else "in_sync" if cue.score < fusion.genuine_threshold else "undetermined")
         return d
 
     return score
