@@ -3,7 +3,14 @@
 ``fit(rows, labels)`` takes, for each clip, the clip-level score of every cue (``None`` where the cue was
 unusable) and the truth (1 = manipulated), and returns a :class:`~avsync.fusion.FusionConfig` whose
 weights, bias and (for ``method="isotonic"``) monotone map reproduce the fitted model. Thresholds are set
-so that at most ``max_false_positive_rate`` of the genuine clips are called manipulated.
+so that at most ``max_false_positive_rate`` of the genuine clips are called manipulated and, with
+``max_undetermined_rate``, at most that share of them is left ``undetermined`` (:func:`choose_thresholds`).
+
+``availability=True`` adds one indicator per cue (1 when the cue was not usable) whose fitted weight becomes
+the config's availability term ``missing[cue]``: an absent cue then says what its absence is worth instead of
+nothing. ``nonnegative=True`` makes the model monotone: no cue's weight nor availability term may be
+negative (more suspicious evidence never lowers the fused probability, and a missing cue never counts as
+evidence of genuineness).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from scipy.optimize import minimize
 from avsync.errors import ConfigError
 from avsync.fusion import FusionConfig, logit, sigmoid
 
-__all__ = ["fit", "isotonic_fit", "design_matrix"]
+__all__ = ["fit", "isotonic_fit", "design_matrix", "availability_matrix", "choose_thresholds"]
 
 
 def design_matrix(rows: Sequence[Mapping[str, float | None]], cues: Sequence[str]) -> np.ndarray:
@@ -30,6 +37,55 @@ def design_matrix(rows: Sequence[Mapping[str, float | None]], cues: Sequence[str
             if v is not None and np.isfinite(v):
                 X[i, j] = logit(v)
     return X
+
+
+def availability_matrix(rows: Sequence[Mapping[str, float | None]], cues: Sequence[str]) -> np.ndarray:
+    """``[N, K]`` indicators: 1 where a cue has no usable score (missing, ``None`` or not finite)."""
+    A = np.zeros((len(rows), len(cues)))
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cues):
+            v = r.get(c)
+            A[i, j] = 0.0 if (v is not None and np.isfinite(v)) else 1.0
+    return A
+
+
+def choose_thresholds(
+    real_scores: Sequence[float | None],
+    *,
+    required_ok: Sequence[bool] | None = None,
+    max_flagged: float = 0.05,
+    max_undetermined: float = 0.10,
+    floor: float = 0.5,
+) -> tuple[float, float]:
+    """``(manipulated_threshold, genuine_threshold)`` from the fused scores of genuine clips.
+
+    The manipulated threshold is the lowest value (at least ``floor``) at or above which at most
+    ``max_flagged`` of the clips score; the genuine threshold the lowest value at which at most
+    ``max_undetermined`` of them are ``undetermined``: scoring in ``[genuine, manipulated)``, or below the
+    manipulated threshold without a score or without every required cue (``required_ok`` false: those are
+    undetermined whatever the threshold and use up the budget first). When they alone exceed it, the band
+    closes (``genuine == manipulated``).
+    """
+    n = len(real_scores)
+    if n == 0:
+        raise ConfigError("choosing thresholds needs at least one genuine clip")
+    ok = [True] * n if required_ok is None else [bool(x) for x in required_ok]
+    p = np.array([np.nan if s is None else float(s) for s in real_scores])
+    scored = p[np.isfinite(p)]
+    k = int(np.floor(max_flagged * n + 1e-9))
+    desc = np.sort(scored)[::-1]
+    thr = floor
+    if k < len(desc):  # just above the (k+1)-th highest score: at most k clips reach it
+        thr = max(floor, float(np.nextafter(desc[k], 1.0)))
+    thr = min(thr, 1.0)
+    forced = sum(1 for s, o in zip(p, ok) if not np.isfinite(s) or (not o and s < thr))
+    allowed = int(np.floor(max_undetermined * n + 1e-9)) - forced
+    band = np.sort([s for s, o in zip(p, ok) if np.isfinite(s) and o and s < thr])[::-1]
+    if allowed < 0:
+        return thr, thr
+    if allowed >= len(band):
+        return thr, 0.0
+    return thr, min(thr, float(np.nextafter(band[allowed], 1.0)))
 
 
 def isotonic_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -60,6 +116,11 @@ def fit(
     l2: float = 1e-2,
     max_false_positive_rate: float = 0.05,
     base: FusionConfig | None = None,
+    availability: bool = False,
+    nonnegative: bool = False,
+    sample_weight: Sequence[float] | None = None,
+    max_undetermined_rate: float | None = None,
+    kind: str = "audio+video",
 ) -> FusionConfig:
     """Fit fusion weights (and thresholds) on labelled clips.
 
@@ -79,6 +140,16 @@ def fit(
         The manipulated threshold is raised until at most this share of genuine clips reaches it.
     base
         Config whose other settings are kept.
+    availability
+        Also fit one availability term per cue (``FusionConfig.missing``), added when the cue is not usable.
+    nonnegative
+        Constrain weights and availability terms to be ``>= 0`` (a monotone model).
+    sample_weight
+        Weight of each row in the loss (e.g. to balance classes and kinds of manipulation); default equal.
+    max_undetermined_rate
+        When given, the genuine threshold leaves at most this share of the genuine clips ``undetermined``
+        (:func:`choose_thresholds`, with the cues ``base.required[kind]`` required); otherwise it is the
+        base config's, capped at the manipulated threshold.
     """
     y = np.asarray(labels, dtype=float)
     if len(rows) != len(y) or len(y) == 0:
@@ -87,20 +158,30 @@ def fit(
         raise ConfigError("calibration needs both genuine (0) and manipulated (1) clips")
     names = list(cues) if cues is not None else sorted({k for r in rows for k, v in r.items() if v is not None})
     X = design_matrix(rows, names)
+    K = len(names)
+    if availability:
+        X = np.hstack([X, availability_matrix(rows, names)])
+    sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    if sw.shape != y.shape or not np.all(sw >= 0) or sw.sum() <= 0:
+        raise ConfigError("sample_weight must have one non-negative weight per row, not all zero")
+    sw = sw / sw.sum()
 
     def loss(theta):
         w, b = theta[:-1], theta[-1]
         z = X @ w + b
         p = sigmoid(z)
-        nll = -np.mean(y * np.log(np.clip(p, 1e-12, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-12, 1)))
-        grad_z = (p - y) / len(y)
+        nll = -np.sum(sw * (y * np.log(np.clip(p, 1e-12, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-12, 1))))
+        grad_z = sw * (p - y)
         return nll + l2 * np.sum(w**2), np.r_[X.T @ grad_z + 2 * l2 * w, grad_z.sum()]
 
-    res = minimize(loss, np.r_[np.ones(len(names)), 0.0], jac=True, method="L-BFGS-B")
+    bounds = [(0.0, None) if nonnegative else (None, None)] * X.shape[1] + [(None, None)]
+    start = np.r_[np.ones(K), np.zeros(X.shape[1] - K), 0.0]
+    res = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
     w, b = res.x[:-1], float(res.x[-1])
     cfg = replace(
         base or FusionConfig(),
-        weights={n: float(v) for n, v in zip(names, w)},
+        weights={n: float(v) for n, v in zip(names, w[:K])},
+        missing={n: float(v) for n, v in zip(names, w[K:])} if availability else {},
         bias=b,
         method="logistic",
         isotonic_x=(),
@@ -112,6 +193,15 @@ def fit(
         kx, ky = isotonic_fit(p, y)
         cfg = replace(cfg, method="isotonic", isotonic_x=tuple(map(float, kx)), isotonic_y=tuple(map(float, ky)))
         p = np.interp(p, kx, ky)
+    if max_undetermined_rate is not None:
+        fused = [cfg.combine(dict(r)) for r in rows]  # the rule fuse() applies (isotonic map included)
+        neg_rows = [r for r, t in zip(rows, y) if t == 0]
+        req = cfg.required.get(kind, ())
+        ok = [all(r.get(c) is not None for c in req) for r in neg_rows]
+        p_neg = [f for f, t in zip(fused, y) if t == 0]
+        m_thr, g_thr = choose_thresholds(p_neg, required_ok=ok, max_flagged=max_false_positive_rate,
+                                         max_undetermined=max_undetermined_rate)
+        return replace(cfg, manipulated_threshold=m_thr, genuine_threshold=g_thr)
     thr = 0.5
     neg = np.sort(p[y == 0])
     k = int(np.floor(max_false_positive_rate * len(neg)))

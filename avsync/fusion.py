@@ -2,8 +2,8 @@
 
 Each analysis (sync, spoof, speaker, artefact, ...) is reduced to a :class:`Cue`: a status, a clip-level
 probability that the clip is manipulated according to that cue, and per-window probabilities with their
-start/end times. :func:`fuse` combines the cues' log-odds, cues that are missing or unusable contributing
-nothing. The default method, ``"max"``, is an OR of manipulations — a clip is as suspicious as its most
+start/end times. :func:`fuse` combines the cues' log-odds; a cue that is missing or unusable contributes
+nothing, or its fitted availability term (below). The default method, ``"max"``, is an OR of manipulations — a clip is as suspicious as its most
 suspicious cue, so a convincingly real voice cannot cancel lips that do not follow the audio:
 
     p = sigmoid(bias + max_i weight_i * logit(score_i)).
@@ -12,7 +12,15 @@ suspicious cue, so a convincingly real voice cannot cancel lips that do not foll
 
     p = sigmoid(bias + sum_i weight_i * logit(score_i)),
 
-and ``"isotonic"`` maps the logistic output through a fitted monotone map. Weights, bias, the optional isotonic map and
+and ``"isotonic"`` maps the logistic output through a fitted monotone map. With the two summing methods a
+cue that is weighted but not usable (it did not run, found no face, no speech...) adds its **availability
+term** ``missing[name]`` instead of nothing, so a fit can learn what the absence of a cue says:
+
+    p = sigmoid(bias + sum_{i usable} weight_i * logit(score_i) + sum_{j weighted, not usable} missing_j).
+
+A missing required cue still never allows ``genuine`` (see below), whatever its term.
+
+Weights, bias, the optional isotonic map and
 every threshold live in :class:`FusionConfig` (YAML round-trip), fitted by :func:`avsync.calibration.fit`
 (``avsync calibrate``), never in code.
 
@@ -176,6 +184,14 @@ class FusionConfig(Serializable):
         Shorter inputs are ``undetermined`` (too short).
     segment_threshold
         Fused windows at or above it form flagged segments.
+    missing
+        Availability terms (``"logistic"`` / ``"isotonic"`` only): log-odds added for each weighted cue
+        that is not usable. Empty (the default, and every config written before it existed): absent cues
+        add nothing.
+    fitted_on
+        What the config was fitted on (data, split, counts, models, command), for the record; empty when
+        hand-set. Neither field is written to YAML nor hashed while empty, so older configs keep their
+        :meth:`config_hash`.
     """
 
     weights: dict[str, float] = field(default_factory=lambda: {"sync": 1.0, "spoof": 1.0, "speaker": 0.5, "artefact": 1.0})
@@ -193,6 +209,8 @@ class FusionConfig(Serializable):
     min_duration_s: float = 1.0
     segment_threshold: float = 0.5
     version: str = "default"
+    missing: dict[str, float] = field(default_factory=dict)
+    fitted_on: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.method not in ("max", "logistic", "isotonic"):
@@ -205,6 +223,13 @@ class FusionConfig(Serializable):
             raise ConfigError("the isotonic method needs a fitted map (at least two points)")
 
     # -------------------------------------------------------------- YAML / hashing
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        for k in ("missing", "fitted_on"):  # optional keys: absent while empty (older configs unchanged)
+            if not d.get(k):
+                d.pop(k, None)
+        return d
+
     def to_yaml(self) -> str:
         import yaml
 
@@ -241,11 +266,20 @@ class FusionConfig(Serializable):
 
     # -------------------------------------------------------------- the model
     def combine(self, scores: dict[str, float | None]) -> float | None:
-        """Fused probability from per-cue probabilities; ``None`` if no weighted cue has a score."""
+        """Fused probability from per-cue probabilities; ``None`` if no weighted cue has a score.
+
+        A weighted cue absent from ``scores`` (or ``None``) adds its availability term ``missing[name]``
+        under the summing methods.
+        """
         terms = [self.weights[k] * logit(v) for k, v in scores.items() if v is not None and k in self.weights]
         if not terms:
             return None
-        p = sigmoid(self.bias + float(np.max(terms) if self.method == "max" else np.sum(terms)))
+        if self.method == "max":
+            z = float(np.max(terms))
+        else:
+            absent = [k for k in self.weights if scores.get(k) is None]
+            z = float(np.sum(terms)) + float(sum(self.missing.get(k, 0.0) for k in absent))
+        p = sigmoid(self.bias + z)
         if self.method == "isotonic":
             p = float(np.interp(p, self.isotonic_x, self.isotonic_y))
         return float(p)

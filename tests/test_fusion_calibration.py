@@ -1,0 +1,140 @@
+"""Fusion with availability terms, the monotone fit, the threshold choice and the calib/eval split (synthetic)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avsync.calibration import choose_thresholds, fit
+from avsync.evaluation.fusion_split import fake_family, source_groups, split_clips
+from avsync.fusion import Cue, FusionConfig, Label, fuse
+from avsync.results import Status
+
+
+def _cue(name, p, status=Status.OK):
+    return Cue(name, status, p if status is Status.OK else None, (), (), 1.0)
+
+
+def test_missing_cue_adds_its_availability_term():
+    cfg = FusionConfig(method="logistic", weights={"sync": 1.0, "artefact": 1.0}, missing={"artefact": 2.0})
+    assert cfg.combine({"sync": 0.5, "artefact": None}) == pytest.approx(1 / (1 + np.exp(-2.0)))
+    assert cfg.combine({"sync": 0.5, "artefact": 0.5}) == pytest.approx(0.5)
+    assert cfg.combine({"sync": None, "artefact": None}) is None  # no evidence at all: no score
+
+
+def test_a_missing_required_cue_cannot_make_a_clip_genuine():
+    # an availability term that pulls towards genuine still leaves a clip without sync undetermined
+    cfg = FusionConfig(method="logistic", weights={"sync": 1.0, "spoof": 1.0}, missing={"sync": -20.0},
+                       manipulated_threshold=0.9, genuine_threshold=0.4)
+    out = fuse([_cue("sync", None, Status.NO_FACE), _cue("spoof", 0.3)], duration=5.0, kind="audio+video", config=cfg)
+    assert out.score < 0.4 and out.label is Label.UNDETERMINED
+    ok = fuse([_cue("sync", 0.2), _cue("spoof", 0.3)], duration=5.0, kind="audio+video", config=cfg)
+    assert ok.label is Label.GENUINE
+
+
+def test_old_yaml_without_the_new_keys_loads_and_keeps_its_hash(tmp_path):
+    old = ("bias: 0.0\ngenuine_threshold: 0.35\nhop_s: 1.0\nisotonic_x: []\nisotonic_y: []\nmanipulated_threshold: 0.7\n"
+           "method: max\nmin_duration_s: 1.0\nrequired:\n  audio: [spoof]\n  audio+video: [sync]\n  video: [sync]\n"
+           "schema_version: 1\nsegment_threshold: 0.5\nversion: old\nweights: {sync: 1.0, spoof: 1.0}\nwindow_s: 2.0\n")
+    cfg = FusionConfig.from_yaml(old)
+    assert cfg.missing == {} and cfg.fitted_on == {}
+    assert "missing" not in cfg.to_yaml() and "fitted_on" not in cfg.to_yaml()
+    assert FusionConfig.from_yaml(cfg.to_yaml()).config_hash() == cfg.config_hash()
+    new = FusionConfig(method="logistic", missing={"sync": 1.25}, fitted_on={"split": "calib", "clips": 3})
+    p = tmp_path / "f.yaml"
+    new.save(p)
+    back = FusionConfig.load(p)
+    assert back == new and back.config_hash() == new.config_hash() != cfg.config_hash()
+
+
+def _synthetic(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    rows = []
+    for t in y:
+        sync = 1 / (1 + np.exp(-(2.5 * (2 * t - 1) + rng.normal(0, 1))))  # informative
+        noise = float(rng.uniform(0.05, 0.95))  # says nothing
+        art = None if (t == 1 and rng.random() < 0.6) or rng.random() < 0.1 else float(rng.uniform(0.2, 0.8))
+        rows.append({"sync": float(sync), "spoof": noise, "artefact": art})
+    return rows, y
+
+
+def test_fit_learns_the_informative_cue_and_what_a_missing_cue_means():
+    rows, y = _synthetic()
+    cfg = fit(rows, y, cues=["sync", "spoof", "artefact"], availability=True, nonnegative=True)
+    assert cfg.weights["sync"] > 1.0
+    assert cfg.weights["spoof"] < 0.3 * cfg.weights["sync"]
+    assert cfg.missing["artefact"] > 0.3  # fakes lack the artefact cue more often...
+    rng = np.random.default_rng(5)
+    blind = [dict(r, artefact=None if rng.random() < 0.35 else 0.5) for r in rows]  # ...here it says nothing
+    other = fit(blind, y, cues=["sync", "spoof", "artefact"], availability=True, nonnegative=True)
+    assert cfg.missing["artefact"] > 2 * other.missing["artefact"]
+    assert all(v >= 0 for v in list(cfg.weights.values()) + list(cfg.missing.values()))
+    # the config reproduces the fitted model
+    z = cfg.bias + cfg.weights["sync"] * np.log(0.8 / 0.2) + cfg.missing["artefact"]
+    assert cfg.combine({"sync": 0.8, "spoof": 0.5, "artefact": None}) == pytest.approx(1 / (1 + np.exp(-z)), abs=1e-3)
+
+
+def test_fit_honours_the_flagged_and_undetermined_budgets():
+    rows, y = _synthetic(600, seed=1)
+    cfg = fit(rows, y, cues=["sync", "spoof", "artefact"], availability=True, nonnegative=True,
+              max_false_positive_rate=0.05, max_undetermined_rate=0.10)
+    p = np.array([cfg.combine(r) for r, t in zip(rows, y) if t == 0])
+    assert np.mean(p >= cfg.manipulated_threshold) <= 0.05
+    assert np.mean((p >= cfg.genuine_threshold) & (p < cfg.manipulated_threshold)) <= 0.10
+    assert cfg.genuine_threshold <= cfg.manipulated_threshold
+
+
+def test_choose_thresholds_budgets_and_forced_undetermined():
+    rng = np.random.default_rng(3)
+    real = list(rng.uniform(0, 1, 200))
+    m, g = choose_thresholds(real, max_flagged=0.05, max_undetermined=0.10)
+    r = np.array(real)
+    assert np.sum(r >= m) <= 10 and np.sum((r >= g) & (r < m)) <= 20
+    assert np.sum((r >= g) & (r < m)) >= 18  # the band is as wide as the budget allows, not needlessly narrow
+    # clips without a required cue (or a score) use the budget up first
+    ok = [i >= 15 for i in range(200)]
+    m2, g2 = choose_thresholds(real, required_ok=ok, max_flagged=0.05, max_undetermined=0.10)
+    forced = sum(1 for s, o in zip(real, ok) if not o and s < m2)
+    band = sum(1 for s, o in zip(real, ok) if o and g2 <= s < m2)
+    assert forced + band <= 20
+    # too many forced: the band closes
+    m3, g3 = choose_thresholds(real, required_ok=[False] * 200)
+    assert g3 == m3
+
+
+def _row(file, kind, label="", paired="", repo=""):
+    return {"file": file, "kind": kind, "label": label, "paired_with": paired, "source_repo": repo}
+
+
+ROWS = [
+    _row("real_av/grid_lipnet/a.mpg", "real_av", "GRID corpus sentence a", repo="r/lipnet"),
+    _row("real_av/grid_s1_tvr28/b.mpg", "real_av", "GRID corpus s1", repo="r/grid"),
+    _row("real_av/proj/face_1.mp4", "real_av", repo="r/proj"),
+    _row("real_av/other/x.mp4", "real_av", repo="r/other"),
+    _row("fake_av/w2l/result_voice.mp4", "fake_av", "generator=Wav2Lip", "real_av/proj/face_1.mp4 (in shared/data)", "r/w2l"),
+    _row("fake_av/sad/a.mp4", "fake_av", "generator=SadTalker", repo="r/sad"),
+    _row("real_av/sad_hdtf/b.mp4", "real_av", repo="r/sad"),
+    _row("real_av/hyperlips/MEAD_M003-007.mp4", "real_av", repo="r/hyper"),
+    _row("real_av/hyperlips/MEAD_M003-002.mp4", "real_av", repo="r/hyper2"),
+    _row("fake_av/dfdc/f.mp4", "fake_av", "DFDC label=FAKE (face swap)", repo="r/dfdc"),
+] + [_row(f"real_av/solo/{i}.mp4", "real_av", repo="r/solo") for i in range(12)]
+
+
+def test_split_is_deterministic_and_keeps_a_fake_with_its_source():
+    a, b = split_clips(ROWS), split_clips(list(reversed(ROWS)))
+    assert a == b  # same rows, any order: same split
+    assert set(a.values()) == {"calib", "eval"}
+    g = source_groups(ROWS)
+    assert g["fake_av/w2l/result_voice.mp4"] == g["real_av/proj/face_1.mp4"]
+    assert a["fake_av/w2l/result_voice.mp4"] == a["real_av/proj/face_1.mp4"]
+    assert a["fake_av/sad/a.mp4"] == a["real_av/sad_hdtf/b.mp4"]  # same project
+    assert a["real_av/hyperlips/MEAD_M003-007.mp4"] == a["real_av/hyperlips/MEAD_M003-002.mp4"]  # same speaker
+    assert a["real_av/grid_lipnet/a.mpg"] == a["real_av/grid_s1_tvr28/b.mpg"] == "calib"
+    solo = [a[f"real_av/solo/{i}.mp4"] for i in range(12)]
+    assert 4 <= solo.count("eval") <= 8  # real-only sources dealt about evenly
+
+
+def test_fake_families():
+    assert fake_family(ROWS[4]) == "lipsync" and fake_family(ROWS[5]) == "talking_head"
+    assert fake_family(ROWS[9]) == "faceswap"
