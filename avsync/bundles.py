@@ -297,6 +297,15 @@ def _entries() -> list[Bundle]:
                                "softmax[:, 0] = P(synthetic)"),
                "avsync's own LFCC-LCNN (experimental: chance level on neural fakes; models/lcnn-spoof/MODEL_CARD.md)",
                threshold=0.754883),  # metadata "threshold" of the file
+        Bundle("aasist-avsync", "0.1.0", "aasist-avsync/aasist_avsync.safetensors",
+               "68fccce33414bfd402852fdba0e4c0bf0538a5c38dbaebf7b004d930683a7191", "MIT", None,
+               "avsync.spoof.AASIST",
+               InputSpec(sample_rate=16000, window_samples=64600,
+                         notes="mono float waveform in [-1, 1], no normalisation; logits [spoof, bona fide], "
+                               "calibrated: softmax[:, 0] = P(synthetic)"),
+               "avsync's default voice model: the ASVspoof 5 AASIST (MIT) fine-tuned on neural-vocoder, neural-TTS "
+               "and classical fakes made offline (models/aasist-avsync/MODEL_CARD.md)",
+               threshold=0.696269, role="voice"),  # metadata "threshold" of the file
         Bundle("artefact-mouth", "0.1.0", "artefact-mouth/artefact_mouth.safetensors",
                "19c8549e34559325bc1b489c7fbbf6d9844dd9bd8204da456a70556a689ccb34", "Apache-2.0", None,
                "avsync.artefacts.model.ArtefactNet",

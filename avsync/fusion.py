@@ -318,6 +318,13 @@ def _window_scores(cue: Cue, start: float, end: float) -> float | None:
     return max(per.values()) if per else None
 
 
+def _not_checked(c: Cue) -> str:
+    """``"voice not checked: only 0.00 s of speech found"``: which evidence is missing and why."""
+    word = _CUE_WORDS.get(c.name, c.name)
+    msg = c.message or c.status.value
+    return msg if msg.startswith(word) else f"{word} not checked: {msg}"
+
+
 def _leaning(c: Cue, push: float) -> str:
     """``"lip sync leans to manipulation (p = 0.62: audio lags video by 120 ms)"``."""
     side = "leans to manipulation" if push > 0 else "leans to genuine"
@@ -388,7 +395,7 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
     ranked = sorted(usable.values(), key=lambda c: -pushes[c.name])
     findings = [r for c in ranked if pushes[c.name] > 0 for r in c.reasons]
     contrary = [r for c in ranked if pushes[c.name] <= 0 for r in c.reasons]
-    notes = [f"not checked: {c.message or c.status.value}" for c in cues if not c.usable and c.message]
+    notes = [_not_checked(c) for c in cues if not c.usable and c.message]
     notes += [f"note: {n}" for c in cues for n in c.notes]
 
     def undetermined(why: str) -> FusionOutcome:

@@ -179,3 +179,27 @@ def test_installed_wheel_analyze_runs_every_default_cue_whose_model_ships(wheel_
             assert missing and not set(missing) & packaged, f"cue {c['name']} lacks a shipped model: {c['message']}"
     refs = {m["name"]: m for m in verdict["provenance"]["models"]}
     assert refs["artefact-mouth"]["sha256"] == bundles.get_bundle("artefact-mouth").sha256
+
+
+def test_installed_wheel_checks_a_voice_offline_with_the_default_model(wheel_env, tmp_path):
+    import numpy as np
+
+    from avsync.spoof.models import DEFAULT_MODEL
+    from avsync.synth import write_audio
+    from avsync.training import spoof_data as sd
+
+    assert DEFAULT_MODEL in _packaged_bundles(), f"the default voice model {DEFAULT_MODEL} is not in models/"
+    _, _, bindir, work, env = wheel_env
+    speech = sd.tts_espeak("The birch canoe slid on the smooth planks. Glue the sheet to the dark blue "
+                           "background.", np.random.default_rng(0))
+    if speech is None:
+        pytest.skip("espeak-ng not installed (apt-get install espeak-ng; scripts/setup.sh does)")
+    wav = write_audio(work / "call.wav", speech, sd.SR)
+    exe = str(bindir / ("avsync.exe" if os.name == "nt" else "avsync"))
+    r = subprocess.run([exe, "spoof", str(wav), "--json"], capture_output=True, text=True, env=env, cwd=work,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    (res,) = json.loads(r.stdout)
+    assert res["status"] == "ok" and res["model"] == DEFAULT_MODEL, res
+    assert res["model_sha256"] == bundles.get_bundle(DEFAULT_MODEL).sha256
+    assert 0.0 <= res["score"] <= 1.0

@@ -19,15 +19,16 @@ from avsync.errors import BundleError
 
 __all__ = ["DEFAULT_MODEL", "PRECISIONS", "SPOOF_MODELS", "SpoofModel", "check_precision", "load_spoof_model"]
 
-DEFAULT_MODEL = "aasist-asvspoof5"
+DEFAULT_MODEL = "aasist-avsync"
 """Name of the default spoof model (a key of :data:`SPOOF_MODELS`).
 
-The ASVspoof 5 AASIST baseline: on every clip of the ../shared/data evaluation subsets
-(benchmarks/spoof_model_eval.py) it catches the YourTTS clones (EER 0 %, SC-GlowTTS 10.9 %) and flags at
-0.5 none of the LibriSpeech, KLettres and VCTK real speech but 43 % of the 0.3–0.6 s FSDD digit takes; it
-does not catch the HiFi-GAN-demo vocoder copies (EER 38.3 %). The ASVspoof 2019 AASIST flagged 14–73 % of
-real speech (25-file samples, benchmarks/eval_spoof_public.py). Its weights are not shipped: `avsync models pull
-aasist-asvspoof5` (or AVSYNC_MODELS_DIR); without them the voice check reports model_error.
+avsync's own fine-tune of the ASVspoof 5 AASIST (``models/aasist-avsync``, shipped inside the package, so
+the voice check works offline out of the box). Against the public ASVspoof 5 AASIST on held-out speakers and
+generators (benchmarks/spoof_model_eval.py; models/aasist-avsync/MODEL_CARD.md has the table): EER on the 13
+pooled TTS / voice-conversion demo pages 21.2 % (public 25.0 %), on the pooled HiFi-GAN-demo vocoders 20.0 %
+(38.3 %), YourTTS clones 0 % (0 %), SC-GlowTTS 10 % (5 %); real 8 kHz FSDD digit takes flagged 8.2 % (43.2 %),
+held-out LibriSpeech, KLettres, VCTK and their G.711 / AMR / Opus copies 0–10 %. Copies made by a converged
+HiFi-GAN are still missed (EER 48 %).
 """
 
 
@@ -63,6 +64,7 @@ SPOOF_MODELS: dict[str, Callable] = {
     "aasist": _aasist,
     "aasist-l": _aasist_l,
     "aasist-asvspoof5": _aasist,
+    "aasist-avsync": _aasist,
     "rawgat-st-mul": _rawgat("mul"),
     "rawgat-st-add": _rawgat("add"),
     "rawgat-st-cat": _rawgat("cat"),

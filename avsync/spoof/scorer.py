@@ -463,7 +463,8 @@ class SpoofScorer:
         windows = tuple(w for r in results for w in r.windows)
         if not scored:
             st = results[0].status if results else Status.NO_SPEECH
-            return self._fail(st, "; ".join(f"channel {r.channel}: {r.message}" for r in results if r.message),
+            msgs = [(f"channel {r.channel}: " if len(results) > 1 else "") + r.message for r in results if r.message]
+            return self._fail(st, "; ".join(msgs),
                               path, windows=windows, channels=tuple(results), warnings=tuple(warnings), **common)
         score = max(r.score for r in scored)
         return SpoofResult(

@@ -41,17 +41,20 @@ def command() -> None:
               help="Fine-tune this public checkpoint (aasist-asvspoof5: the recipe of the default voice model "
                    "aasist-avsync) on neural-vocoder, neural-TTS and classical fakes; writes aasist_avsync.safetensors.")
 @click.option("--resume", is_flag=True, help="--finetune: continue from OUT/ckpt/last.pt when it exists.")
+@click.option("--wise-alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="--finetune: weights = alpha x fine-tuned + (1 - alpha) x the public checkpoint, before "
+                   "calibration (1 keeps the fine-tuned weights).")
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
 def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neural_share, cache, paired, head,
-          weights, head_aug_share, finetune, resume, tiny) -> None:
+          weights, head_aug_share, finetune, resume, wise_alpha, tiny) -> None:
     """Build training data (real speech of training speakers, TTS and vocoder fakes made here, codec and
     channel augmentation), train the LCNN (or, with --head, a head on a frozen public checkpoint; with
     --finetune, the whole public checkpoint), calibrate on held-out speakers, write the safetensors.
 
     The default voice model was made by
-    `avsync train spoof --finetune aasist-asvspoof5 --weights DIR --out OUT --threads 2 --minutes 100`
-    (docs/spoofmodel.md; `--max-steps` and `--minutes` bound the fine-tuning, defaults 1800 steps / 90 min
-    apply when not given)."""
+    `avsync train spoof --finetune aasist-asvspoof5 --weights DIR --out OUT --threads 2 --minutes 38`
+    (docs/spoofmodel.md; `--max-steps` and `--minutes` bound the fine-tuning: 1000 steps / 40 min of the
+    recipe apply when they are not given)."""
     if finetune:
         from avsync.training.spoof_finetune import FinetuneConfig, finetune_spoof
 
@@ -59,7 +62,7 @@ def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neura
         extra = {k: v for k, v in (("minutes", minutes), ("max_steps", max_steps))
                  if src(k) is not click.core.ParameterSource.DEFAULT}
         cfg = FinetuneConfig(out=out, shared=shared, base=finetune, weights=weights, seed=seed, threads=threads,
-                             cache=cache, resume=resume, tiny=tiny, **extra)
+                             cache=cache, resume=resume, tiny=tiny, wise_alpha=wise_alpha, **extra)
         summary = finetune_spoof(cfg, say=warn)
         click.echo(f"{out}: {summary['steps']} steps, threshold {summary['calibration']['threshold']:.3f}")
         return
