@@ -106,8 +106,10 @@ def test_cli_train_sync_tiny(shared, tmp_path, one_torch_thread):
     from avsync.encoders.syncnet import load_syncnet
 
     out = tmp_path / "run"
-    r = CliRunner().invoke(cli, ["train", "sync", "--out", str(out), "--shared", str(shared), "--tiny", "--holdout", "1"])
+    r = CliRunner().invoke(cli, ["train", "sync", "--out", str(out), "--shared", str(shared), "--tiny", "--holdout", "1",
+                                 "--validation", "none", "--cache", str(tmp_path / "tracks")])
     assert r.exit_code == 0, r.output
+    assert len(list((tmp_path / "tracks").rglob("*.npz"))) == 3  # face tracks cached once per clip
     info = json.loads((out / "training.json").read_text())
     assert len(info["data"]["train_files"]) == 2 and len(info["data"]["holdout_files"]) == 1
     assert all(f.endswith(".mpg") for f in info["data"]["train_files"] + info["data"]["holdout_files"])
@@ -115,6 +117,47 @@ def test_cli_train_sync_tiny(shared, tmp_path, one_torch_thread):
     assert np.isfinite(info["loss_first_last"]).all()
     assert load_syncnet(out / "avsync_syncnet.safetensors").config.mouth_size == 48
     assert info["sha256"] == bundles.sha256_file(out / "avsync_syncnet.safetensors")
+    assert (out / "ckpt" / "last.pt").is_file()
+
+
+def test_train_sync_resume_continues_the_same_run(tmp_path, one_torch_thread):
+    """A run interrupted after a checkpoint and resumed ends with the same weights as an uninterrupted one."""
+    from avsync.encoders.syncnet import SyncNetConfig, SyncNetStyle
+    import torch
+
+    from avsync.training.sync import SyncClip, SyncTrainConfig, train_sync
+
+    rng = np.random.default_rng(0)
+    clips = [SyncClip(mouth=rng.integers(0, 255, (40, 24, 24), dtype=np.uint8), valid=np.ones(40, bool),
+                      audio=rng.standard_normal(16000 * 2).astype(np.float32) * 3000, name=f"c{i}", group=f"g{i % 2}")
+             for i in range(3)]
+    cfg = SyncTrainConfig(steps=6, batch_size=4, num_near=2, num_swap=2, other_group_swap=0.5, strong_augment=True)
+
+    def model():
+        torch.manual_seed(0)
+        return SyncNetStyle(SyncNetConfig(mouth_size=24, width=8, embed_dim=16))
+
+    full = model()
+    log_full = train_sync(full, clips, cfg)
+    ck = tmp_path / "ckpt" / "last.pt"
+    half = model()  # interrupted after the step-3 checkpoint, then resumed in a fresh model
+
+    class Stop(Exception):
+        pass
+
+    def stop(step, loss, acc):
+        if step == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_sync(half, clips, SyncTrainConfig(**{**cfg.__dict__, "log_every": 1}), callback=stop, checkpoint=ck,
+                   checkpoint_every=3)
+    assert torch.load(ck, weights_only=True)["step"] == 3
+    resumed = model()
+    log = train_sync(resumed, clips, cfg, checkpoint=ck, checkpoint_every=3)
+    assert np.allclose(log.loss, log_full.loss, atol=1e-5)
+    for k, v in full.state_dict().items():
+        assert torch.allclose(v.float(), resumed.state_dict()[k].float(), atol=1e-5), k
 
 
 def test_grid_files_only_lists_cc_by_grid_rows(tmp_path):
