@@ -137,10 +137,10 @@ def default_models() -> dict[str, str]:
 
             out["speaker"] = SpeakerEncoder.bundle_name
     sync = d["sync_model"]
-    if sync == "syncnet":
-        from avsync.sync.models import SYNCNET_BUNDLE
+    if sync in ("syncnet", "syncnet-grid"):
+        from avsync.sync.models import SYNCNET_BUNDLE, SYNCNET_GRID_BUNDLE
 
-        sync = SYNCNET_BUNDLE
+        sync = SYNCNET_BUNDLE if sync == "syncnet" else SYNCNET_GRID_BUNDLE
     elif sync == "light-asd":
         sync = "light-asd-ava"
     out["lip sync"] = sync

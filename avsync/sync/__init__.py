@@ -48,14 +48,17 @@ def eval_task(model: str | None = None, device: str | None = None):
     from avsync.pipeline import SyncCueParams, sync_cue
     from avsync.results import Status
 
-    params = SyncCueParams()
+    from avsync.sync.models import DEFAULT_SYNC_MODEL
+
+    model = model or DEFAULT_SYNC_MODEL
+    params = SyncCueParams.for_model(model)
 
     def score(path: str) -> dict:
         from avsync.face import track
 
         media = load_media(path, require="both")
         faces = track(media, crops=("mouth", "face"))
-        res = analyze_sync(media, tracks_from_faces(faces), model=model or "motion", device=device or "auto")
+        res = analyze_sync(media, tracks_from_faces(faces), model=model, device=device or "auto")
         cue = sync_cue(res, duration=media.duration, face_fraction=faces.face_fraction, params=params)
         d = res.to_dict()
         d.pop("schema_version", None)

@@ -2,17 +2,21 @@
 
 Contrastive multi-way matching (as in Chung et al., "Perfect match", 2019): each training item is
 a 5-frame mouth window and ``K`` audio windows — the aligned one (positive), ``num_shift``
-windows of the same clip shifted by ``min_shift..max_shift`` frames either way (negatives that
-teach timing), and ``num_swap`` windows from other clips (negatives that teach content). The loss
+windows of the same clip shifted by ``min_shift..max_shift`` frames either way and ``num_near`` shifted
+by ``1..near_max`` frames (negatives that teach timing), and ``num_swap`` windows from other clips, a share
+``other_group_swap`` of them from another speaker / source folder (negatives that teach content). The loss
 is cross-entropy over the ``K`` cosine similarities divided by a temperature.
 
 Data: :class:`SyncClip` (mouth crops + audio of a clip known to be in sync). Build them from a
 manifest of videos with :func:`clips_from_manifest`, which needs face tracks (the face tracker,
 or any ``track_fn``). Only train shipped models on licence-compatible data (CC-BY, CC-BY-SA,
-public domain, e.g. the GRID corpus).
+public domain, e.g. the GRID corpus). :func:`train_sync_checkpoint` (``avsync train sync``) trains on the
+GRID folders of the shared data with face tracks cached once per clip and a resumable checkpoint.
 
 Augmentation: video brightness/contrast jitter, ±2-pixel translation, horizontal flip; audio gain
-(±6 dB) and white noise at 10–40 dB SNR. Video and audio of one item are augmented independently.
+(±6 dB) and white noise at 10–40 dB SNR. ``strong_augment`` adds scale / rotation / translation warps,
+gamma, low resolution and JPEG compression of the mouth crops and low-pass filtering of the audio.
+Video and audio of one item are augmented independently.
 """
 
 from __future__ import annotations
