@@ -75,15 +75,15 @@ class SyncCueParams:
     The defaults suit the default sync model (``syncnet``, the ``syncnet-v2`` bundle) and were fitted on
     calibration clips that are neither its training data nor its evaluation set
     (``benchmarks/calibrate_sync_cue.py``, see ``models/syncnet-v2/MODEL_CARD.md``): an offset within ±2 frames
-    (±80 ms) is no evidence, one of 3 frames or more is. :meth:`for_model` gives the parameters of each sync
+    (±80 ms) is no evidence, 3 frames (120 ms) is neutral, 4 frames or more are evidence. :meth:`for_model` gives the parameters of each sync
     model; ``motion`` (and ``light-asd``, ``syncnet-grid``, never calibrated on their own) keep the earlier
     ones (:data:`MOTION_CUE_PARAMS`): on 14 real clips ``motion``'s offsets spread from −13 to +12 frames
     (median −4: mouth motion precedes the sound's energy), with confidences 0.09–0.54, so its tolerances are
     wider than ITU-R BT.1359's acceptability limits (+90 / −185 ms).
     """
 
-    lead_tolerance_ms: float = 100.0
-    lag_tolerance_ms: float = 100.0
+    lead_tolerance_ms: float = 120.0
+    lag_tolerance_ms: float = 120.0
     offset_scale_ms: float = 12.0
     confidence_mid: float = 0.046
     confidence_scale: float = 0.011

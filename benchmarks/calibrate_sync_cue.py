@@ -6,7 +6,7 @@ CREMA-D actor 1001). Per clip: the original audio, the audio shifted by ±1…±
 clip of another folder (swapped). Face tracks come from the shared cache (``--cache``).
 
 What is fitted (the offset tolerances are a design choice: a clip's own offset within ±2 frames is no
-evidence, beyond ±3 frames it is):
+evidence, 3 frames is neutral, 4 frames and more are evidence):
 
 * ``confidence_mid`` / ``confidence_scale``: how sure an offset is — a low quantile of the confidences of
   the original and shifted runs (lips that do follow the audio at some lag);
@@ -106,7 +106,7 @@ def main() -> int:
     c_mid = float(np.quantile(conf_f, 0.05))
     spread_u = float(np.std(np.r_[u_f, u_s])) / 4
     params = SyncCueParams(
-        lead_tolerance_ms=100.0, lag_tolerance_ms=100.0, offset_scale_ms=12.0,
+        lead_tolerance_ms=120.0, lag_tolerance_ms=120.0, offset_scale_ms=12.0,
         confidence_mid=round(c_mid, 3), confidence_scale=round(max(0.01, c_mid / 4), 3),
         mismatch_distance_mid=round(t_u + c_mid, 3), mismatch_confidence_mid=round(c_mid, 3),
         mismatch_scale=round(max(0.01, spread_u), 3),
@@ -123,7 +123,7 @@ def main() -> int:
     orig = [x for x in runs if x["kind"] == "orig"]
     print("genuine offsets:", sorted(x["offset_frames"] for x in orig if x["offset_frames"] is not None))
     print(f"\nSyncCueParams(**{json.dumps(params.__dict__)})")
-    print("\ncue >= 0.5 with these parameters (calibration runs):")
+    print("\ncue > 0.5 and >= 0.7 (the fusion's 'manipulated' threshold) with these parameters (calibration runs):")
     for label, sel in (("original", lambda x: x["kind"] == "orig"),
                        ("shift ±1-2", lambda x: x["kind"] == "shifted" and abs(x["shift"]) <= 2),
                        ("shift ±3-4", lambda x: x["kind"] == "shifted" and 3 <= abs(x["shift"]) <= 4),
@@ -132,7 +132,7 @@ def main() -> int:
         sc = [sync_cue(res, duration=x["duration"], face_fraction=x["face_fraction"], params=params).score
               for x, res in zip(runs, results) if sel(x)]
         sc = [v for v in sc if v is not None]
-        print(f"  {label:12s} {np.mean(np.array(sc) >= 0.5):.0%} of {len(sc)}")
+        print(f"  {label:12s} {np.mean(np.array(sc) > 0.5):.0%} / {np.mean(np.array(sc) >= 0.7):.0%} of {len(sc)}")
     if args.out:
         Path(args.out).write_text(json.dumps({"params": params.__dict__, "runs": runs}, indent=1))
     return 0
