@@ -375,7 +375,7 @@ def train_sync(
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
     log = log if log is not None else TrainLog()
-    probs = _clip_sampler(clips)
+    probs = _clip_sampler(clips) if len({c.group for c in clips}) > 1 else None  # one group: uniform draws as before
     start = 0
     ck = os.fspath(checkpoint) if checkpoint is not None else None
     if ck and os.path.exists(ck):

@@ -106,7 +106,7 @@ def artefacts(out, shared, minutes, max_steps, seed, threads, cache, tiny) -> No
               help="Output directory: avsync_syncnet.safetensors, training.json and the resume file ckpt/last.pt.")
 @click.option("--shared", type=click.Path(exists=True, file_okay=False, path_type=str), default=None,
               help="Shared data root (holding data/MANIFEST.csv). Default: $AVSYNC_SHARED or ../shared.")
-@click.option("--steps", type=click.IntRange(1), default=4000, show_default=True)
+@click.option("--steps", type=click.IntRange(1), default=3000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(2), default=32, show_default=True)
 @click.option("--lr", type=float, default=2e-3, show_default=True, help="Peak learning rate (one-cycle schedule).")
