@@ -322,6 +322,14 @@ def _entries() -> list[Bundle]:
                                "(the face tracker's 96² crops resized to 48²); unit embeddings, distance 0..2"),
                "avsync's own SyncNet-style lip-sync model, trained on 11 GRID sentences (CC-BY 4.0); "
                "models/syncnet-grid/MODEL_CARD.md", role="lip sync"),
+        Bundle("syncnet-v2", "0.2.0", "syncnet-v2/avsync_syncnet.safetensors",
+               "190d737ff39becbcda876b555aac54f175d6a304ec8bf0624ce482f070907223", "Apache-2.0", None,
+               "avsync.encoders.syncnet.SyncNetStyle",
+               InputSpec(sample_rate=16000, fps=25.0, crop_size=(48, 48),
+                         notes="13 MFCC at 100 Hz (int16 scale), 20 per window = 0.2 s <-> 5 gray mouth crops 0..255 "
+                               "(the face tracker's 96² crops resized to 48²); unit embeddings, distance 0..2"),
+               "avsync's own SyncNet-style lip-sync model (the default), trained on 20.5 min of GRID "
+               "(CC-BY 4.0); models/syncnet-v2/MODEL_CARD.md", role="lip sync"),
     ]
     return out
 

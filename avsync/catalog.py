@@ -154,10 +154,10 @@ def default_models() -> dict[str, str]:
 
 def sync_model_name(model: str) -> str:
     """Catalog name of a lip-sync model as ``sync``/``analyze`` name it (``"syncnet"`` → its bundle)."""
-    if model == "syncnet":
-        from avsync.sync.models import SYNCNET_BUNDLE
+    if model in ("syncnet", "syncnet-grid"):
+        from avsync.sync.models import SYNCNET_BUNDLE, SYNCNET_GRID_BUNDLE
 
-        return SYNCNET_BUNDLE
+        return SYNCNET_BUNDLE if model == "syncnet" else SYNCNET_GRID_BUNDLE
     return "light-asd-ava" if model == "light-asd" else model
 
 

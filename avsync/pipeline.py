@@ -72,23 +72,45 @@ class SyncCueParams:
     Per window, the distance at the clip's offset against ``distance_mid`` says whether the lips follow the
     audio there.
 
-    The defaults suit the training-free ``motion`` model: on 14 real clips of ``../shared/data`` its
-    offsets spread from −13 to +12 frames (median −4: mouth motion precedes the sound's energy), with
-    confidences 0.09–0.54, so the tolerances are wider than ITU-R BT.1359's acceptability limits
-    (+90 / −185 ms), which a calibrated learned sync model could use instead.
+    The defaults suit the default sync model (``syncnet``, the ``syncnet-v2`` bundle) and were fitted on
+    calibration clips that are neither its training data nor its evaluation set
+    (``benchmarks/calibrate_sync_cue.py``, see ``models/syncnet-v2/MODEL_CARD.md``): an offset within ±2 frames
+    (±80 ms) is no evidence, 3 frames (120 ms) is neutral, 4 frames or more are evidence. :meth:`for_model` gives the parameters of each sync
+    model; ``motion`` (and ``light-asd``, ``syncnet-grid``, never calibrated on their own) keep the earlier
+    ones (:data:`MOTION_CUE_PARAMS`): on 14 real clips ``motion``'s offsets spread from −13 to +12 frames
+    (median −4: mouth motion precedes the sound's energy), with confidences 0.09–0.54, so its tolerances are
+    wider than ITU-R BT.1359's acceptability limits (+90 / −185 ms).
     """
 
-    lead_tolerance_ms: float = 200.0
-    lag_tolerance_ms: float = 400.0
-    offset_scale_ms: float = 80.0
-    confidence_mid: float = 0.3
-    confidence_scale: float = 0.05
-    mismatch_distance_mid: float = 0.9
-    mismatch_confidence_mid: float = 0.12
-    mismatch_scale: float = 0.06
-    distance_mid: float = 0.85
-    distance_scale: float = 0.08
-    out_of_range_score: float = 0.6  # real clips hit the edge of the search more often than shifted ones
+    lead_tolerance_ms: float = 120.0
+    lag_tolerance_ms: float = 120.0
+    offset_scale_ms: float = 12.0
+    confidence_mid: float = 0.046
+    confidence_scale: float = 0.011
+    mismatch_distance_mid: float = 1.267
+    mismatch_confidence_mid: float = 0.046
+    mismatch_scale: float = 0.07
+    distance_mid: float = 0.896
+    distance_scale: float = 0.04
+    out_of_range_score: float = 0.7
+
+    @classmethod
+    def for_model(cls, model: str | None) -> "SyncCueParams":
+        """The parameters calibrated for sync model ``model`` (``None``: the default model)."""
+        from avsync.sync.models import DEFAULT_SYNC_MODEL
+
+        name = model if isinstance(model, str) else getattr(model, "name", None)
+        if (name or DEFAULT_SYNC_MODEL) == "syncnet":
+            return cls()
+        return MOTION_CUE_PARAMS
+
+
+MOTION_CUE_PARAMS = SyncCueParams(
+    lead_tolerance_ms=200.0, lag_tolerance_ms=400.0, offset_scale_ms=80.0, confidence_mid=0.3, confidence_scale=0.05,
+    mismatch_distance_mid=0.9, mismatch_confidence_mid=0.12, mismatch_scale=0.06, distance_mid=0.85,
+    distance_scale=0.08, out_of_range_score=0.6,  # real clips hit the edge of the search more often than shifted ones
+)
+"""Sync cue parameters of the training-free ``motion`` model (the defaults before ``syncnet-v2``)."""
 
 
 def _sigmoid(x: float) -> float:
@@ -268,7 +290,8 @@ class Detector:
     fusion
         Fusion weights and thresholds (default: the config shipped with the package).
     sync_model
-        ``"motion"`` (training-free mouth motion vs audio energy), ``"light-asd"`` or ``"syncnet"``.
+        ``"syncnet"`` (default: avsync's SyncNet-style model, the ``syncnet-v2`` bundle), ``"syncnet-grid"`` (its
+        first version), ``"motion"`` (training-free mouth motion vs audio energy) or ``"light-asd"``.
     spoof_model
         Spoof bundle name (``None``: the default model of :mod:`avsync.spoof`); ``False`` turns the voice check off.
     artefacts
@@ -288,11 +311,11 @@ class Detector:
         Inference precision of the voice model, ``"float32"`` or ``"bfloat16"`` (faster; see
         :class:`avsync.spoof.SpoofScorer`).
     sync_params
-        How sync results become probabilities.
+        How sync results become probabilities (default: :meth:`SyncCueParams.for_model` of ``sync_model``).
     """
 
     fusion: FusionConfig | None = None
-    sync_model: str = "motion"
+    sync_model: str = "syncnet"
     spoof_model: str | None | Literal[False] = None
     artefacts: bool = True
     speaker: bool = True
@@ -302,7 +325,7 @@ class Detector:
     models_dir: str | os.PathLike | None = None
     allow_download: bool = False
     precision: str = "float32"
-    sync_params: SyncCueParams = field(default_factory=SyncCueParams)
+    sync_params: SyncCueParams | None = None
     _spoof_scorer: Any = field(default=None, init=False, repr=False)
     _artefact_scorer: Any = field(default=None, init=False, repr=False)
     _thumbs: dict = field(default_factory=dict, init=False, repr=False)
@@ -313,6 +336,8 @@ class Detector:
                 FusionConfig.load(DEFAULT_FUSION_CONFIG) if DEFAULT_FUSION_CONFIG.exists() else FusionConfig()
             )
         self.device = resolve_device(self.device)
+        if self.sync_params is None:
+            self.sync_params = SyncCueParams.for_model(self.sync_model)
 
     @classmethod
     def from_pretrained(

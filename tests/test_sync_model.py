@@ -1,4 +1,5 @@
-"""The shipped SyncNet-style checkpoint (models/syncnet-grid) and the `avsync train sync` recipe."""
+"""The shipped SyncNet-style checkpoints (models/syncnet-v2, the default; models/syncnet-grid) and the
+`avsync train sync` recipe."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from avsync.synth import shift_audio
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "models" / "syncnet-grid" / "avsync_syncnet.safetensors"
+SHIPPED_V2 = REPO / "models" / "syncnet-v2" / "avsync_syncnet.safetensors"
 
 
 @pytest.fixture
@@ -43,8 +45,30 @@ def test_shipped_checkpoint_resolves_through_the_bundle_with_its_sha(no_user_mod
     info = json.loads((SHIPPED.parent / "training.json").read_text())
     assert info["sha256"] == b.sha256
     assert info["data"]["train_files"] and all(f.endswith(".mpg") for f in info["data"]["train_files"])  # GRID only
+    scorer = make_scorer("syncnet-grid")
+    assert isinstance(scorer, SyncNetScorer) and scorer.name == "syncnet-grid"
+
+
+def test_default_checkpoint_is_syncnet_v2(no_user_models):
+    from avsync.encoders.syncnet import load_syncnet
+    from avsync.sync.models import DEFAULT_SYNC_MODEL, SYNCNET_BUNDLE
+
+    assert DEFAULT_SYNC_MODEL == "syncnet" and SYNCNET_BUNDLE == "syncnet-v2"
+    b = bundles.get_bundle("syncnet-v2")
+    assert b.license == "Apache-2.0" and b.url is None and b.role == "lip sync" and not b.restrictions
+    path = bundles.resolve("syncnet-v2")
+    assert path.resolve() == SHIPPED_V2.resolve() and bundles.sha256_file(path) == b.sha256
+    assert load_syncnet(path).config.mouth_size == b.input.crop_size[0] == 48
+    assert b.sha256 in (SHIPPED_V2.parent / "MODEL_CARD.md").read_text()
+    info = json.loads((SHIPPED_V2.parent / "training.json").read_text())
+    assert info["sha256"] == b.sha256
+    # licence-compatible training data only: GRID (CC-BY 4.0)
+    assert info["data"]["train_files"] and all(f.startswith("real_av/grid_") for f in info["data"]["train_files"])
+    held = set(info["data"]["holdout_files"])
+    assert not held & set(info["data"]["train_files"])
     scorer = make_scorer("syncnet")  # found by default
     assert isinstance(scorer, SyncNetScorer)
+    assert bundles.sha256_file(SHIPPED_V2) != bundles.sha256_file(SHIPPED)
 
 
 def test_weights_resolution_order(no_user_models, tmp_path, monkeypatch):
@@ -59,11 +83,13 @@ def test_weights_resolution_order(no_user_models, tmp_path, monkeypatch):
     assert make_scorer("syncnet").model.config.width == 8  # a user checkpoint in $AVSYNC_MODELS_DIR wins
     # a tampered copy of the bundle in $AVSYNC_MODELS_DIR is refused (sha256), not loaded
     bad = tmp_path / "bad"
-    (bad / "syncnet-grid").mkdir(parents=True)
-    (bad / "syncnet-grid" / "avsync_syncnet.safetensors").write_bytes(SHIPPED.read_bytes()[:-10] + b"0123456789")
+    for name, src in (("syncnet-grid", SHIPPED), ("syncnet-v2", SHIPPED_V2)):
+        (bad / name).mkdir(parents=True)
+        (bad / name / "avsync_syncnet.safetensors").write_bytes(src.read_bytes()[:-10] + b"0123456789")
     monkeypatch.setenv("AVSYNC_MODELS_DIR", str(bad))
-    with pytest.raises(BundleError, match="sha256"):
-        make_scorer("syncnet")
+    for model in ("syncnet", "syncnet-grid"):
+        with pytest.raises(BundleError, match="sha256"):
+            make_scorer(model)
 
 
 def test_missing_checkpoint_is_a_clear_bundle_error(no_user_models, monkeypatch, tmp_path):
@@ -106,8 +132,10 @@ def test_cli_train_sync_tiny(shared, tmp_path, one_torch_thread):
     from avsync.encoders.syncnet import load_syncnet
 
     out = tmp_path / "run"
-    r = CliRunner().invoke(cli, ["train", "sync", "--out", str(out), "--shared", str(shared), "--tiny", "--holdout", "1"])
+    r = CliRunner().invoke(cli, ["train", "sync", "--out", str(out), "--shared", str(shared), "--tiny", "--holdout", "1",
+                                 "--validation", "none", "--cache", str(tmp_path / "tracks")])
     assert r.exit_code == 0, r.output
+    assert len(list((tmp_path / "tracks").rglob("*.npz"))) == 3  # face tracks cached once per clip
     info = json.loads((out / "training.json").read_text())
     assert len(info["data"]["train_files"]) == 2 and len(info["data"]["holdout_files"]) == 1
     assert all(f.endswith(".mpg") for f in info["data"]["train_files"] + info["data"]["holdout_files"])
@@ -115,6 +143,47 @@ def test_cli_train_sync_tiny(shared, tmp_path, one_torch_thread):
     assert np.isfinite(info["loss_first_last"]).all()
     assert load_syncnet(out / "avsync_syncnet.safetensors").config.mouth_size == 48
     assert info["sha256"] == bundles.sha256_file(out / "avsync_syncnet.safetensors")
+    assert (out / "ckpt" / "last.pt").is_file()
+
+
+def test_train_sync_resume_continues_the_same_run(tmp_path, one_torch_thread):
+    """A run interrupted after a checkpoint and resumed ends with the same weights as an uninterrupted one."""
+    from avsync.encoders.syncnet import SyncNetConfig, SyncNetStyle
+    import torch
+
+    from avsync.training.sync import SyncClip, SyncTrainConfig, train_sync
+
+    rng = np.random.default_rng(0)
+    clips = [SyncClip(mouth=rng.integers(0, 255, (40, 24, 24), dtype=np.uint8), valid=np.ones(40, bool),
+                      audio=rng.standard_normal(16000 * 2).astype(np.float32) * 3000, name=f"c{i}", group=f"g{i % 2}")
+             for i in range(3)]
+    cfg = SyncTrainConfig(steps=6, batch_size=4, num_near=2, num_swap=2, other_group_swap=0.5, strong_augment=True)
+
+    def model():
+        torch.manual_seed(0)
+        return SyncNetStyle(SyncNetConfig(mouth_size=24, width=8, embed_dim=16))
+
+    full = model()
+    log_full = train_sync(full, clips, cfg)
+    ck = tmp_path / "ckpt" / "last.pt"
+    half = model()  # interrupted after the step-3 checkpoint, then resumed in a fresh model
+
+    class Stop(Exception):
+        pass
+
+    def stop(step, loss, acc):
+        if step == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_sync(half, clips, SyncTrainConfig(**{**cfg.__dict__, "log_every": 1}), callback=stop, checkpoint=ck,
+                   checkpoint_every=3)
+    assert torch.load(ck, weights_only=True)["step"] == 3
+    resumed = model()
+    log = train_sync(resumed, clips, cfg, checkpoint=ck, checkpoint_every=3)
+    assert np.allclose(log.loss, log_full.loss, atol=1e-5)
+    for k, v in full.state_dict().items():
+        assert torch.allclose(v.float(), resumed.state_dict()[k].float(), atol=1e-5), k
 
 
 def test_grid_files_only_lists_cc_by_grid_rows(tmp_path):

@@ -48,8 +48,10 @@ def eval_task(model: str | None = None, device: str | None = None):
     from avsync.media import load_media
     from avsync.pipeline import DEFAULT_FUSION_CONFIG, SyncCueParams, sync_cue
     from avsync.results import Status
+    from avsync.sync.models import DEFAULT_SYNC_MODEL
 
-    params = SyncCueParams()
+    model = model or DEFAULT_SYNC_MODEL
+    params = SyncCueParams.for_model(model)
     # the sync verdict uses analyze's thresholds on the cue: at or above "manipulated" -> out_of_sync
     fusion = FusionConfig.load(DEFAULT_FUSION_CONFIG) if DEFAULT_FUSION_CONFIG.exists() else FusionConfig()
 
@@ -58,7 +60,7 @@ def eval_task(model: str | None = None, device: str | None = None):
 
         media = load_media(path, require="both")
         faces = track(media, crops=("mouth", "face"))
-        res = analyze_sync(media, tracks_from_faces(faces), model=model or "motion", device=device or "auto")
+        res = analyze_sync(media, tracks_from_faces(faces), model=model, device=device or "auto")
         cue = sync_cue(res, duration=media.duration, face_fraction=faces.face_fraction, params=params)
         d = res.to_dict()
         d.pop("schema_version", None)

@@ -10,7 +10,7 @@ import torch
 
 from avsync.features.audio import frame_energy
 from avsync.results import Status
-from avsync.sync.models import LagScorer, ModelName, audio_frame_count, make_scorer
+from avsync.sync.models import DEFAULT_SYNC_MODEL, LagScorer, ModelName, audio_frame_count, make_scorer
 from avsync.sync.types import FaceSync, SyncResult, TrackCrops, WindowSync
 from avsync.timebase import DEFAULT_FPS, SlidingWindow, describe_offset, frames_to_ms, frames_to_seconds
 
@@ -204,8 +204,10 @@ def sync_tracks(
     tracks
         Face tracks (crops + frame indices + valid mask), e.g. from the face tracker.
     model
-        ``"motion"`` (training-free, default), ``"syncnet"`` (our dual encoder; default weights: the shipped ``syncnet-grid`` bundle),
-        ``"light-asd"`` (public Light-ASD checkpoint; needs face crops), or a scorer object.
+        ``"motion"`` (training-free; the default of this low-level function), ``"syncnet"`` (our dual encoder;
+        default weights: the shipped ``syncnet-v2`` bundle; the default of :func:`analyze_sync` and the CLI),
+        ``"syncnet-grid"`` (the older bundle), ``"light-asd"`` (public Light-ASD checkpoint; needs face crops),
+        or a scorer object.
     max_lag
         Search range in frames (±).
 
@@ -294,7 +296,7 @@ def analyze_sync(
     media,
     tracks: Sequence[TrackCrops] | None = None,
     *,
-    model: ModelName | LagScorer = "motion",
+    model: ModelName | LagScorer = DEFAULT_SYNC_MODEL,
     weights: str | os.PathLike | None = None,
     device: str | torch.device = "cpu",
     max_lag: int = 15,

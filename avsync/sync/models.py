@@ -25,6 +25,7 @@ from avsync.sync.types import TrackCrops
 __all__ = [
     "LagScorer",
     "LightASDScorer",
+    "DEFAULT_SYNC_MODEL",
     "ModelName",
     "MotionScorer",
     "SyncNetScorer",
@@ -34,7 +35,11 @@ __all__ = [
     "resize_crops",
 ]
 
-ModelName = Literal["motion", "syncnet", "light-asd"]
+ModelName = Literal["motion", "syncnet", "syncnet-grid", "light-asd"]
+
+DEFAULT_SYNC_MODEL = "syncnet"
+"""The sync model of ``avsync sync`` / ``analyze`` / ``batch`` and :func:`avsync.sync.analyze_sync` (the shipped
+``syncnet-v2`` bundle)."""
 
 
 class LagScorer(Protocol):
@@ -250,11 +255,13 @@ class LightASDScorer:
         return -s
 
 
-SYNCNET_BUNDLE = "syncnet-grid"
-"""Registered bundle of the shipped SyncNet-style checkpoint (``models/syncnet-grid``)."""
+SYNCNET_BUNDLE = "syncnet-v2"
+"""Registered bundle of the default SyncNet-style checkpoint (``models/syncnet-v2``, model name ``"syncnet"``)."""
+SYNCNET_GRID_BUNDLE = "syncnet-grid"
+"""The first SyncNet-style checkpoint (11 GRID sentences; ``models/syncnet-grid``, model name ``"syncnet-grid"``)."""
 
 
-def _resolve_weights(kind: str, weights: str | os.PathLike | None) -> str:
+def _resolve_weights(kind: str, weights: str | os.PathLike | None, bundle: str = SYNCNET_BUNDLE) -> str:
     """Checkpoint of a learned model: ``weights``, then ``$AVSYNC_MODELS_DIR``, then (syncnet) the shipped bundle.
 
     For ``syncnet`` a user checkpoint at ``$AVSYNC_MODELS_DIR/syncnet/avsync_syncnet.safetensors`` wins over the
@@ -264,7 +271,7 @@ def _resolve_weights(kind: str, weights: str | os.PathLike | None) -> str:
     if weights is not None:
         return os.fspath(weights)
     names = {"light-asd": ["light-asd/pretrain_AVA_CVPR.model", "pretrain_AVA_CVPR.model"], "syncnet": ["syncnet/avsync_syncnet.safetensors"]}
-    root = os.environ.get("AVSYNC_MODELS_DIR")
+    root = os.environ.get("AVSYNC_MODELS_DIR") if bundle == SYNCNET_BUNDLE or kind != "syncnet" else None
     if root:
         for d in root.split(os.pathsep):
             for rel in names[kind]:
@@ -275,12 +282,12 @@ def _resolve_weights(kind: str, weights: str | os.PathLike | None) -> str:
         from avsync.bundles import resolve
 
         try:
-            return os.fspath(resolve(SYNCNET_BUNDLE))
+            return os.fspath(resolve(bundle))
         except BundleError as e:
             raise BundleError(
                 f"no SyncNet-style checkpoint found: {e.message}",
                 status=e.status,
-                hint="pass weights=PATH (one trained with `avsync train sync`), restore models/syncnet-grid/, "
+                hint=f"pass weights=PATH (one trained with `avsync train sync`), restore models/{bundle}/, "
                      "or use model='motion'",
             ) from None
     raise BundleError(
@@ -295,10 +302,11 @@ def make_scorer(
     weights: str | os.PathLike | None = None,
     device: str | torch.device = "cpu",
 ) -> LagScorer:
-    """Build a scorer by name (``"motion"``, ``"syncnet"``, ``"light-asd"``) or return ``model`` as is.
+    """Build a scorer by name (``"motion"``, ``"syncnet"``, ``"syncnet-grid"``, ``"light-asd"``) or return ``model`` as is.
 
     ``weights``: checkpoint path for the learned models (default: ``$AVSYNC_MODELS_DIR``; for ``syncnet``
-    then the shipped ``syncnet-grid`` bundle, sha256-verified).
+    then the shipped ``syncnet-v2`` bundle, for ``syncnet-grid`` the older ``syncnet-grid`` bundle, both
+    sha256-verified).
     """
     if not isinstance(model, str):
         return model
@@ -315,6 +323,11 @@ def make_scorer(
         from avsync.encoders.syncnet import load_syncnet
 
         return SyncNetScorer(load_syncnet(_resolve_weights("syncnet", weights)), device=device)
+    if model == "syncnet-grid":
+        from avsync.encoders.syncnet import load_syncnet
+
+        return SyncNetScorer(load_syncnet(_resolve_weights("syncnet", weights, SYNCNET_GRID_BUNDLE)), device=device,
+                             name="syncnet-grid")
     from avsync.errors import ConfigError
 
-    raise ConfigError(f"unknown sync model {model!r}", hint="choose motion, syncnet or light-asd")
+    raise ConfigError(f"unknown sync model {model!r}", hint="choose motion, syncnet, syncnet-grid or light-asd")

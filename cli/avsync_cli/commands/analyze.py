@@ -32,7 +32,8 @@ def _progress_bar(enabled: bool):
 @click.option("--html", "html_out", type=click.Path(path_type=str), help="Write a self-contained HTML report (with several files: a folder, one NAME.html each, NAME unique per input).")
 @click.option("--csv", "csv_out", type=click.Path(path_type=str), help="Write the per-window timeline as CSV (with several files: a folder, one NAME.csv each).")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=str), help="Fusion config YAML (from `avsync calibrate`).")
-@click.option("--sync-model", type=click.Choice(["motion", "light-asd", "syncnet"]), default="motion", show_default=True)
+@click.option("--sync-model", type=click.Choice(["syncnet", "syncnet-grid", "motion", "light-asd"]), default="syncnet",
+              show_default=True, help="Lip-sync model (syncnet: the shipped syncnet-v2 checkpoint).")
 @click.option("--spoof-model", default=None, help="Spoof model bundle (default: the shipped model); 'none' skips the voice check.")
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=str), help="A known genuine recording of the expected voice.")
 @click.option("--no-speaker", is_flag=True, help="Skip speaker-consistency evidence.")

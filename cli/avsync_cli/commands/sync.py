@@ -42,8 +42,9 @@ def _text(res) -> str:
 @click.command("sync")
 @click.argument("file", type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print the SyncResult as JSON.")
-@click.option("--model", type=click.Choice(["motion", "syncnet", "light-asd"]), default="motion", show_default=True,
-              help="motion: training-free mouth motion vs audio energy; syncnet: our dual encoder (shipped syncnet-grid checkpoint, trained on GRID, or --weights); "
+@click.option("--model", type=click.Choice(["syncnet", "syncnet-grid", "motion", "light-asd"]), default="syncnet", show_default=True,
+              help="syncnet: our dual encoder (shipped syncnet-v2 checkpoint, trained on 20 min of GRID, or --weights); "
+                   "syncnet-grid: its first version (11 GRID sentences); motion: training-free mouth motion vs audio energy; "
                    "light-asd: the public Light-ASD checkpoint (needs --weights or $AVSYNC_MODELS_DIR).")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None, help="Checkpoint of the model.")
 @click.option("--max-lag", type=click.IntRange(1, 250), default=15, show_default=True,

