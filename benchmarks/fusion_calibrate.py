@@ -262,7 +262,8 @@ class CueMaker:
                 t = time.perf_counter()
                 res = sync_tracks(audio.mean(axis=0), media.sample_rate, tracks, model=self.sync_model,
                                   device="cpu", fps=media.fps)
-                rec(v, sync_cue(res, duration=media.duration, face_fraction=ff, params=SyncCueParams()),
+                params = SyncCueParams.for_model(self.sync_model)  # each sync model has its own cue parameters
+                rec(v, sync_cue(res, duration=media.duration, face_fraction=ff, params=params),
                     time.perf_counter() - t, "sync")
             if (v, "spoof") in todo or (v, "speaker") in todo:
                 t = time.perf_counter()
