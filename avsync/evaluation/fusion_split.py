@@ -9,7 +9,8 @@ Rows are ``MANIFEST.csv`` dicts of ``../shared/data`` (``file``, ``kind``, ``lab
   it, since such fakes are made from or alongside those clips) and of the real clip named in ``paired_with``;
 * groups that share a clip are merged (union-find).
 
-GRID goes to ``calib`` (one corpus, many sentences of few speakers). The other groups are dealt, in the order
+GRID goes to ``calib`` (one corpus, many sentences of few speakers), and so does CREMA-D (the default sync
+model's cue parameters were fitted on it and on GRID clips). The other groups are dealt, in the order
 of a seeded sha256 of their key, within strata (groups holding a fake of each family; groups of real clips
 only) to the split that holds fewer clips of that stratum so far (ties to ``eval``): deterministic, no
 random state, and each family is shared about evenly.
@@ -94,6 +95,11 @@ def source_groups(rows: Sequence[Mapping[str, str]]) -> dict[str, str]:
     return {r["file"]: find("file:" + r["file"]) for r in rows}
 
 
+#: real sources that go to ``calib`` with GRID: the sync cue of the default lip-sync model was fitted on them
+#: (benchmarks/calibrate_sync_cue.py: grid_avsi and CREMA-D), so they cannot serve as held-out evaluation
+_CALIB_ONLY = re.compile(r"(^|/)cremad[^/]*/")
+
+
 def split_clips(rows: Sequence[Mapping[str, str]], *, seed: str = "avsync-fusion-v1") -> dict[str, str]:
     """``file → "calib" | "eval"``, deterministic for a given ``seed`` (see the module doc)."""
     groups = source_groups(rows)
@@ -103,7 +109,7 @@ def split_clips(rows: Sequence[Mapping[str, str]], *, seed: str = "avsync-fusion
 
     def stratum(g: str) -> str:
         rs = members[g]
-        if any(is_grid(r) for r in rs) and all(r["kind"] == "real_av" for r in rs):
+        if all(r["kind"] == "real_av" for r in rs) and any(is_grid(r) or _CALIB_ONLY.search(r["file"]) for r in rs):
             return "grid"
         fams = sorted({fake_family(r) for r in rs if r["kind"] != "real_av"})
         if not fams:
