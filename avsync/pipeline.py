@@ -149,17 +149,21 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
         reasons.append(describe_offset(off) + face)
     if mismatch >= 0.5:
         reasons.append(f"the lips{face} do not follow the audio at any offset within ±{result.max_lag * 1000 / result.fps:.0f} ms")
-    # per-window: does the active face's mouth follow the audio at the clip's offset?
+    # per-window: does the active face's mouth follow the audio at the clip's offset? An offset that is evidence
+    # is a property of the whole clip: every usable window carries it, so the timeline agrees with the headline
     active = next((f for f in result.faces if f.track_id == result.active_track_id), None)
     wins: list[CueWindow] = []
+    clip_offset = offset_score if (p_offset >= 0.5 and sure >= 0.5) else None
     if active is not None:
+        local = []
         for w in active.windows:
             ok = Status(w.status) is Status.OK and w.distance is not None
             p = _sigmoid((float(w.distance) - params.distance_mid) / params.distance_scale) if ok else None
-            wins.append(CueWindow(w.start, w.end, p, ok))
-        valid = [w for w in wins if w.valid]
+            local.append(p)
+            wins.append(CueWindow(w.start, w.end, p if (p is None or clip_offset is None) else max(p, clip_offset), ok))
+        valid = [p for p, w in zip(local, wins) if w.valid]
         if valid:
-            bad = [w.score >= 0.5 for w in valid]
+            bad = [p >= 0.5 for p in valid]
             share = float(np.mean(bad))
             if share >= 0.5:
                 reasons.append(f"lips do not follow the audio{face or ' on the main face'} in {100 * share:.0f}% of speech windows")

@@ -212,3 +212,18 @@ def test_sync_task_lines_carry_a_label(clip):
     shifted = score(clip("pipe_off320", offset_s=0.32, **FACE))
     assert shifted["label"] == "out_of_sync" and shifted["score"] >= 0.5, shifted["score"]
     assert score(clip("pipe_orig", **FACE))["label"] in ("in_sync", "undetermined")
+
+
+def test_a_constant_offset_shows_in_every_window_and_segment(clip):
+    # one source of truth: a clip flagged for its offset does not show a timeline of in-sync windows
+    det = Detector(spoof_model=False, sync_model="motion", artefacts=False, device="cpu")
+    v = det(clip("pipe_off320", offset_s=0.32, **FACE))
+    assert v.label is Label.MANIPULATED and "audio leads video by" in v.reasons[0]
+    sync = v.cue("sync")
+    usable = [w for w in sync.windows if w.valid]
+    assert usable and all(w.score >= 0.5 for w in usable), [round(w.score, 2) for w in usable]
+    fused = [w for w in v.windows if w.score is not None]
+    assert sum(w.score >= v.score - 1e-9 for w in fused) >= len(fused) // 2  # most of the timeline at the headline
+    assert v.segments and v.segments[0].kind == "sync"
+    covered = sum(s.end - s.start for s in v.segments)
+    assert covered >= 0.5 * v.duration_s
