@@ -17,28 +17,28 @@ def _pct(v: float) -> str:
     return f"{100 * v:.1f}"
 
 
+def _rows(runs: dict[str, dict], section: str, value: str, count) -> list[str]:
+    """One markdown row per subset of ``table[section]``: ``value`` (95 % CI) per model, "-" where not run."""
+    names = list(runs)
+    out = []
+    for k in dict.fromkeys(k for r in runs.values() for k in r["table"][section]):
+        cells = []
+        for n in names:
+            v = runs[n]["table"][section].get(k)
+            cells.append("-" if v is None else f"{_pct(v[value])} ({_pct(v['ci95'][0])}–{_pct(v['ci95'][1])})")
+        any_v = next(runs[n]["table"][section][k] for n in names if k in runs[n]["table"][section])
+        out.append(f"| {k} ({count(any_v)}) | " + " | ".join(cells) + " |")
+    return out
+
+
 def table(runs: dict[str, dict]) -> str:
     names = list(runs)
     head = "| subset | " + " | ".join(names) + " |\n|---|" + "---|" * len(names)
     lines = [f"EER % (95 % CI), fake vs its real counterpart\n\n{head}"]
-    eer_rows = list(dict.fromkeys(k for r in runs.values() for k in r["table"]["eer"]))
-    for k in eer_rows:
-        cells = []
-        for n in names:
-            v = runs[n]["table"]["eer"].get(k)
-            cells.append("-" if v is None else f"{_pct(v['eer'])} ({_pct(v['ci95'][0])}–{_pct(v['ci95'][1])})")
-        any_v = next(runs[n]["table"]["eer"][k] for n in names if k in runs[n]["table"]["eer"])
-        lines.append(f"| {k} ({any_v['n_fake']} / {any_v['n_real']}) | " + " | ".join(cells) + " |")
+    lines += _rows(runs, "eer", "eer", lambda v: f"{v['n_fake']} / {v['n_real']}")
     thr = ", ".join(f"{n} {runs[n]['table']['threshold']:.3f}" for n in names)
     lines.append(f"\nReal speech flagged at the model's threshold, % (95 % CI); thresholds: {thr}\n\n{head}")
-    fpr_rows = list(dict.fromkeys(k for r in runs.values() for k in r["table"]["fpr_at_threshold"]))
-    for k in fpr_rows:
-        cells = []
-        for n in names:
-            v = runs[n]["table"]["fpr_at_threshold"].get(k)
-            cells.append("-" if v is None else f"{_pct(v['fpr'])} ({_pct(v['ci95'][0])}–{_pct(v['ci95'][1])})")
-        any_v = next(runs[n]["table"]["fpr_at_threshold"][k] for n in names if k in runs[n]["table"]["fpr_at_threshold"])
-        lines.append(f"| {k} ({any_v['n']}) | " + " | ".join(cells) + " |")
+    lines += _rows(runs, "fpr_at_threshold", "fpr", lambda v: v["n"])
     return "\n".join(lines)
 
 
