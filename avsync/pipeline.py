@@ -25,7 +25,7 @@ import numpy as np
 
 from avsync.device import resolve_device
 from avsync.errors import AvsyncError, MediaError
-from avsync.fusion import Cue, CueWindow, FusionConfig, Label, fuse
+from avsync.fusion import Cue, CueWindow, FusionConfig, Label, fuse, logit
 from avsync.media import Media, MediaSource, load_media
 from avsync.results import Status
 from avsync.timebase import describe_offset
@@ -172,12 +172,25 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
     return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage, measured=measured)
 
 
+def relative_to_threshold(p: float | None, threshold: float) -> float | None:
+    """A voice model's probability re-centred on its own decision threshold, ``sigmoid(logit(p) - logit(thr))``:
+    0.5 exactly at the model's calibrated operating point, as for every cue (≥ 0.5 is evidence of manipulation).
+    A model calibrated on balanced data scores real speech around 0.2–0.5; unshifted, that alone would hold a
+    genuine clip in fusion's inconclusive band."""
+    if p is None:
+        return None
+    return float(_sigmoid(float(logit(p)) - float(logit(threshold))))
+
+
 def spoof_cue(result) -> Cue:
-    """Turn a :class:`~avsync.spoof.SpoofResult` into the ``spoof`` cue."""
+    """Turn a :class:`~avsync.spoof.SpoofResult` into the ``spoof`` cue (scores relative to the model's threshold,
+    :func:`relative_to_threshold`; the reasons quote the model's own probabilities)."""
     st = Status(result.status)
+    thr = float(result.threshold)
     per_channel = len({w.channel for w in result.windows}) > 1  # a call: one line per channel
     wins = tuple(
-        CueWindow(w.start, w.end, w.score, w.score is not None, w.channel if per_channel else None)
+        CueWindow(w.start, w.end, relative_to_threshold(w.score, thr), w.score is not None,
+                  w.channel if per_channel else None)
         for w in result.windows
     )
     if st is not Status.OK or result.score is None:
@@ -186,7 +199,6 @@ def spoof_cue(result) -> Cue:
             Status.TOO_SHORT: "too little audio to check the voice",
         }.get(st, f"voice check: {st}")
         return Cue("spoof", st, None, wins, (), 0.0, msg)
-    thr = float(result.threshold)
     reasons = []
     for ch in result.channels:
         cw = [w for w in ch.windows if w.score is not None]
@@ -194,7 +206,8 @@ def spoof_cue(result) -> Cue:
         who = f" on channel {ch.channel}" if len(result.channels) > 1 else ""
         for a, b in runs:
             ps = [w.score for w in cw if w.start >= a - 1e-6 and w.end <= b + 1e-6]
-            reasons.append(f"voice{who} in {_fmt_span(a, b)} looks synthetic (p = {max(ps):.2f})")
+            reasons.append(f"voice{who} in {_fmt_span(a, b)} looks synthetic (model score {max(ps):.2f}, "
+                           f"threshold {thr:.2f})")
     notes = ["telephone-band audio: the voice model is less well tested on it"] if result.narrowband else []
     from avsync.media.decode import is_repair_warning
     from avsync.spoof.scorer import SHORT_SPEECH_S
@@ -208,11 +221,13 @@ def spoof_cue(result) -> Cue:
     valid = [w for w in wins if w.valid]
     scored = [ch for ch in result.channels if ch.score is not None]
     if len(result.channels) > 1:
-        measured = ", ".join(f"channel {ch.channel} p = {ch.score:.2f} over {ch.speech_s:.0f} s of speech" for ch in scored)
+        measured = ", ".join(f"channel {ch.channel} model score {ch.score:.2f} over {ch.speech_s:.0f} s of speech"
+                             for ch in scored)
     else:
-        measured = f"{sum(ch.speech_s for ch in scored):.0f} s of speech scored"
-    return Cue("spoof", Status.OK, float(result.score), wins, tuple(reasons), len(valid) / max(1, len(wins)),
-               notes=tuple(notes), measured=measured)
+        measured = f"model score {float(result.score):.2f} over {sum(ch.speech_s for ch in scored):.0f} s of speech"
+    measured += f" (threshold {thr:.2f})"
+    return Cue("spoof", Status.OK, relative_to_threshold(float(result.score), thr), wins, tuple(reasons),
+               len(valid) / max(1, len(wins)), notes=tuple(notes), measured=measured)
 
 
 def speaker_cue(result) -> Cue | None:

@@ -2,11 +2,13 @@
 ratio to pure decoding of the same clip, measured in the same run, with the per-stage split (faces, sync, spoof).
 
     python benchmarks/bench_analyze.py [--clip FILE] [--height 720] [--seconds 20] [--spoof-model NAME|none]
-        [--no-allocator-tuning]
+        [--sync-models syncnet,motion] [--repeats 3] [--no-allocator-tuning]
 
 Without --clip a synthetic face clip is generated at the requested height. With --clip (e.g. a 1080p clip of
 ../shared/data) the clip is downscaled to --height first (whole clip; --seconds applies to generated clips). The CPU allocator is tuned first, as the ``avsync``
-command does (``avsync.device.tune_cpu_allocator``), unless --no-allocator-tuning.
+command does (``avsync.device.tune_cpu_allocator``), unless --no-allocator-tuning. With several --sync-models the
+whole analysis runs with each in turn, --repeats times (alternating), and the median of each is compared with the
+first model's: what a sync model costs relative to another on the same clip in the same process.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from avsync import load_media
@@ -39,6 +42,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--spoof-model", default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sync-models", default=None, help="comma-separated sync models to alternate (default: the Detector's)")
+    ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--no-allocator-tuning", action="store_true", help="keep glibc's allocator defaults")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -56,18 +61,28 @@ def main() -> None:
     m.audio  # noqa: B018
     decode_s = time.perf_counter() - t0
     spoof = False if (args.spoof_model or "").lower() == "none" else args.spoof_model
-    det = Detector(device="cpu", spoof_model=spoof)
-    t0 = time.perf_counter()
-    v = det(path)
-    total = time.perf_counter() - t0
+    models = args.sync_models.split(",") if args.sync_models else [Detector.__dataclass_fields__["sync_model"].default]
+    dets = {s: Detector(device="cpu", spoof_model=spoof, sync_model=s) for s in models}
+    times: dict[str, list[float]] = {s: [] for s in models}
+    stages: dict[str, dict] = {}
+    for _ in range(max(1, args.repeats)):
+        for s in models:  # alternate, so that the shared machine's load falls on each alike
+            t0 = time.perf_counter()
+            v = dets[s](path)
+            times[s].append(time.perf_counter() - t0)
+            stages[s] = v.provenance.timings
     dur = m.duration
     print(f"clip: {path} {m.info.video.width}x{m.info.video.height} {dur:.1f} s, {n} frames; torch threads {args.threads}; "
           f"allocator tuning {'on' if tuned else 'off'}")
     print(f"verdict: {v.summary()}")
     print(f"decode only: {decode_s:.2f} s ({dur / decode_s:.1f}x real time)")
-    print(f"analyze:     {total:.2f} s ({dur / total:.2f}x real time, {60 * total / dur:.1f} s per minute of video, "
-          f"{total / decode_s:.1f}x the decode time)")
-    print("stages (s):", {k: round(x, 2) for k, x in v.provenance.timings.items()})
+    base = float(np.median(times[models[0]]))
+    for s in models:
+        total = float(np.median(times[s]))
+        print(f"analyze ({s}): {total:.2f} s median of {len(times[s])} ({dur / total:.2f}x real time, "
+              f"{60 * total / dur:.1f} s per minute of video, {total / decode_s:.1f}x the decode time, "
+              f"{total / base:.3f}x {models[0]}); runs {[round(x, 2) for x in times[s]]}")
+        print(f"  stages (s, last run): {({k: round(x, 2) for k, x in stages[s].items()})}")
 
 
 if __name__ == "__main__":

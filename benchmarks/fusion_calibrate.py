@@ -140,7 +140,8 @@ class CueMaker:
         self.keys = {
             "sync": f"sync={self.sync_model}@{sha(sync_model_name(self.sync_model))};face={args.face_detector}",
             "artefact": f"artefact={DEFAULT_ARTEFACT_MODEL}@{get_bundle(DEFAULT_ARTEFACT_MODEL).sha256[:12]};face={args.face_detector}",
-            "spoof": f"spoof={self.spoof_model}@{sha(self.spoof_model)}",
+            # cue=rel: the voice cue relative to the model's threshold (avsync.pipeline.relative_to_threshold)
+            "spoof": f"spoof={self.spoof_model}@{sha(self.spoof_model)};cue=rel",
         }
         self.keys["speaker"] = self.keys["spoof"] + ";speaker=ge2e"
         self.vocoder = None

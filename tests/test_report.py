@@ -108,7 +108,7 @@ def test_call_report_has_a_line_and_a_segment_column_per_channel(tmp_path):
 
     wins = tuple(CueWindow(t, t + 2, 0.9 if (ch == 1 and 4 <= t < 8) else 0.1, True, ch)
                  for ch in (0, 1) for t in np.arange(0, 10, 1.0))
-    cue = Cue("spoof", Status.OK, 0.9, wins, ("voice on channel 1 in 4–9 s looks synthetic (p = 0.90)",), 1.0)
+    cue = Cue("spoof", Status.OK, 0.9, wins, ("voice on channel 1 in 4–9 s looks synthetic (model score 0.97, threshold 0.70)",), 1.0)
     v = make_verdict([cue])
     assert {s.channel for s in v.segments} == {1}
     page = render_html(v)
