@@ -66,6 +66,8 @@ def _timeline_plot(v: Verdict) -> str | None:
     for seg in v.segments:
         ax.axvspan(seg.start, seg.end, color="#f4c7c3", alpha=0.6, lw=0)
     for c, label, wins, style in lines:
+        if not any(w.valid and w.score is not None for w in wins):
+            continue  # nothing to draw (no speech, no face): the presence rows below say so
         t = [(w.start + w.end) / 2 for w in wins]
         s = [np.nan if (w.score is None or not w.valid) else w.score for w in wins]
         ax.plot(t, s, marker=".", ls=style, color=_CUE_COLORS.get(c.name), label=label, alpha=0.8, lw=1)
