@@ -65,7 +65,8 @@ class BundleError(AvsyncError):
     default_status = Status.MODEL_ERROR
 
 
-class ConfigError(AvsyncError):
-    """A configuration value or file is invalid."""
+class ConfigError(AvsyncError, ValueError):
+    """A configuration value or file is invalid (also a :class:`ValueError`, so callers that catch the
+    standard exception for a bad argument keep working)."""
 
     default_status = Status.CONFIG_ERROR
