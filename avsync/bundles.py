@@ -185,6 +185,13 @@ _SPOOF_INPUT = InputSpec(
     window_samples=64600,
     notes="mono float waveform in [-1, 1], no normalisation; logits [spoof, bona fide] (index 1 = bona fide)",
 )
+_SYNCNET_INPUT = InputSpec(
+    sample_rate=16000,
+    fps=25.0,
+    crop_size=(48, 48),
+    notes="13 MFCC at 100 Hz (int16 scale), 20 per window = 0.2 s <-> 5 gray mouth crops 0..255 "
+          "(the face tracker's 96² crops resized to 48²); unit embeddings, distance 0..2",
+)
 _LASD_INPUT = InputSpec(
     sample_rate=16000,
     fps=25.0,
@@ -317,17 +324,13 @@ def _entries() -> list[Bundle]:
         Bundle("syncnet-grid", "0.1.0", "syncnet-grid/avsync_syncnet.safetensors",
                "18875a7e83c8e0b36c67ba5e701c47ca0c207f9623ae65584bb9ca803a9a4780", "Apache-2.0", None,
                "avsync.encoders.syncnet.SyncNetStyle",
-               InputSpec(sample_rate=16000, fps=25.0, crop_size=(48, 48),
-                         notes="13 MFCC at 100 Hz (int16 scale), 20 per window = 0.2 s <-> 5 gray mouth crops 0..255 "
-                               "(the face tracker's 96² crops resized to 48²); unit embeddings, distance 0..2"),
+               _SYNCNET_INPUT,
                "avsync's own SyncNet-style lip-sync model, trained on 11 GRID sentences (CC-BY 4.0); "
                "models/syncnet-grid/MODEL_CARD.md", role="lip sync"),
         Bundle("syncnet-v2", "0.2.0", "syncnet-v2/avsync_syncnet.safetensors",
                "190d737ff39becbcda876b555aac54f175d6a304ec8bf0624ce482f070907223", "Apache-2.0", None,
                "avsync.encoders.syncnet.SyncNetStyle",
-               InputSpec(sample_rate=16000, fps=25.0, crop_size=(48, 48),
-                         notes="13 MFCC at 100 Hz (int16 scale), 20 per window = 0.2 s <-> 5 gray mouth crops 0..255 "
-                               "(the face tracker's 96² crops resized to 48²); unit embeddings, distance 0..2"),
+               _SYNCNET_INPUT,
                "avsync's own SyncNet-style lip-sync model (the default), trained on 20.5 min of GRID "
                "(CC-BY 4.0); models/syncnet-v2/MODEL_CARD.md", role="lip sync"),
     ]

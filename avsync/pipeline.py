@@ -25,7 +25,7 @@ import numpy as np
 
 from avsync.device import resolve_device
 from avsync.errors import AvsyncError, MediaError
-from avsync.fusion import Cue, CueWindow, FusionConfig, Label, fuse, logit
+from avsync.fusion import Cue, CueWindow, FusionConfig, Label, fuse, logit, sigmoid
 from avsync.media import Media, MediaSource, load_media
 from avsync.results import Status
 from avsync.timebase import describe_offset
@@ -155,16 +155,15 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
     wins: list[CueWindow] = []
     clip_offset = offset_score if (p_offset >= 0.5 and sure >= 0.5) else None
     if active is not None:
-        local = []
+        local = []  # the usable windows' own scores (lips vs audio at the clip's offset), before the offset
         for w in active.windows:
             ok = Status(w.status) is Status.OK and w.distance is not None
             p = _sigmoid((float(w.distance) - params.distance_mid) / params.distance_scale) if ok else None
-            local.append(p)
+            if ok:
+                local.append(p)
             wins.append(CueWindow(w.start, w.end, p if (p is None or clip_offset is None) else max(p, clip_offset), ok))
-        valid = [p for p, w in zip(local, wins) if w.valid]
-        if valid:
-            bad = [p >= 0.5 for p in valid]
-            share = float(np.mean(bad))
+        if local:
+            share = float(np.mean([p >= 0.5 for p in local]))
             if share >= 0.5:
                 reasons.append(f"lips do not follow the audio{face or ' on the main face'} in {100 * share:.0f}% of speech windows")
     coverage = face_fraction
@@ -177,9 +176,7 @@ def relative_to_threshold(p: float | None, threshold: float) -> float | None:
     0.5 exactly at the model's calibrated operating point, as for every cue (≥ 0.5 is evidence of manipulation).
     A model calibrated on balanced data scores real speech around 0.2–0.5; unshifted, that alone would hold a
     genuine clip in fusion's inconclusive band."""
-    if p is None:
-        return None
-    return float(_sigmoid(float(logit(p)) - float(logit(threshold))))
+    return None if p is None else float(sigmoid(logit(p) - logit(threshold)))
 
 
 def spoof_cue(result) -> Cue:
