@@ -16,7 +16,7 @@ import numpy as np
 from avsync.device import resolve_device
 from avsync.results import Serializable
 
-__all__ = ["SileroVADNet", "SpeechMask", "VAD", "speech_mask", "FRAME_SAMPLES", "CONTEXT_SAMPLES"]
+__all__ = ["SileroVADNet", "SpeechMask", "VAD", "VADStream", "speech_mask", "FRAME_SAMPLES", "CONTEXT_SAMPLES"]
 
 FRAME_SAMPLES = 512
 """Samples per VAD decision at 16 kHz (32 ms)."""
@@ -167,22 +167,13 @@ class VAD:
 
     def probabilities(self, audio: np.ndarray) -> np.ndarray:
         """Speech probability per 32 ms frame of a ``[T]`` 16 kHz waveform, shape ``[ceil(T / 512)]``."""
-        import torch
+        stream = self.stream()
+        stream.push(audio)
+        return stream.finish()
 
-        x = np.asarray(audio, np.float32).reshape(-1)
-        n = -(-len(x) // FRAME_SAMPLES)
-        if n == 0:
-            return np.zeros(0, np.float32)
-        padded = np.zeros(CONTEXT_SAMPLES + n * FRAME_SAMPLES, np.float32)
-        padded[CONTEXT_SAMPLES : CONTEXT_SAMPLES + len(x)] = x
-        frames = np.lib.stride_tricks.sliding_window_view(padded, CONTEXT_SAMPLES + FRAME_SAMPLES)[::FRAME_SAMPLES]
-        out, state = [], None
-        with torch.inference_mode():
-            for i in range(0, n, self.chunk_frames):  # bounded memory on long recordings
-                chunk = torch.from_numpy(np.ascontiguousarray(frames[i : i + self.chunk_frames]))[None]
-                p, state = self.net(chunk.to(self.device), state)
-                out.append(p[0].float().cpu().numpy())
-        return np.concatenate(out)
+    def stream(self) -> "VADStream":
+        """A :class:`VADStream`: the same probabilities from a waveform given block by block."""
+        return VADStream(self)
 
     def segments(self, probs: np.ndarray, duration_s: float) -> list[tuple[float, float]]:
         """Speech segments (s) from frame probabilities (hysteresis, min speech/silence, padding)."""
@@ -213,14 +204,73 @@ class VAD:
     def __call__(self, audio: np.ndarray) -> SpeechMask:
         """:class:`SpeechMask` of a ``[T]`` float waveform at 16 kHz."""
         x = np.asarray(audio, np.float32).reshape(-1)
-        probs = self.probabilities(x)
-        dur = len(x) / _SR
+        return self.mask(self.probabilities(x), len(x))
+
+    def mask(self, probs: np.ndarray, num_samples: int) -> SpeechMask:
+        """:class:`SpeechMask` of ``num_samples`` samples from their frame probabilities (e.g. a :class:`VADStream`'s)."""
+        dur = num_samples / _SR
         return SpeechMask(
             frame_s=FRAME_SAMPLES / _SR,
             probabilities=tuple(float(p) for p in probs),
             segments=tuple(self.segments(probs, dur)),
             duration_s=dur,
         )
+
+
+class VADStream:
+    """Speech probabilities of a long waveform pushed in blocks of any length (bounded memory).
+
+    ``push(block)`` as often as needed, then ``finish()`` → the ``[ceil(T / 512)]`` probabilities that
+    :meth:`VAD.probabilities` gives for the whole waveform (the LSTM state and the 64 context samples are
+    carried from block to block; the last partial frame is zero-padded).
+    """
+
+    def __init__(self, vad: VAD):
+        self.vad = vad
+        self._context = np.zeros(CONTEXT_SAMPLES, np.float32)
+        self._rest = np.zeros(0, np.float32)
+        self._state = None
+        self._out: list[np.ndarray] = []
+        self.num_samples = 0
+
+    def _run(self, buf: np.ndarray) -> None:
+        """Frames of ``buf`` (a multiple of 512 samples) through the network, carrying the state."""
+        import torch
+
+        n = len(buf) // FRAME_SAMPLES
+        if n == 0:
+            return
+        padded = np.concatenate([self._context, buf])
+        frames = np.lib.stride_tricks.sliding_window_view(padded, CONTEXT_SAMPLES + FRAME_SAMPLES)[::FRAME_SAMPLES]
+        with torch.inference_mode():
+            for i in range(0, n, self.vad.chunk_frames):  # bounded memory on long blocks
+                chunk = torch.from_numpy(np.array(frames[i : i + self.vad.chunk_frames], np.float32))[None]  # a copy: writable
+                p, self._state = self.vad.net(chunk.to(self.vad.device), self._state)
+                self._out.append(p[0].float().cpu().numpy())
+        self._context = buf[-CONTEXT_SAMPLES:].copy()
+
+    def push(self, block: np.ndarray) -> None:
+        x = np.asarray(block, np.float32).reshape(-1)
+        self.num_samples += len(x)
+        buf = np.concatenate([self._rest, x]) if len(self._rest) else x
+        full = len(buf) // FRAME_SAMPLES * FRAME_SAMPLES
+        self._run(buf[:full])
+        self._rest = buf[full:].copy()
+
+    def copy(self) -> "VADStream":
+        """An independent stream in the same state (a channel that was identical to another until now)."""
+        new = VADStream(self.vad)
+        new._context, new._rest, new._out, new.num_samples = self._context.copy(), self._rest.copy(), list(self._out), self.num_samples
+        new._state = None if self._state is None else tuple(t.clone() for t in self._state)
+        return new
+
+    def finish(self) -> np.ndarray:
+        if len(self._rest):
+            last = np.zeros(FRAME_SAMPLES, np.float32)
+            last[: len(self._rest)] = self._rest
+            self._rest = np.zeros(0, np.float32)
+            self._run(last)
+        return np.concatenate(self._out) if self._out else np.zeros(0, np.float32)
 
 
 _DEFAULT: dict[str, VAD] = {}

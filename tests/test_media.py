@@ -363,3 +363,18 @@ def test_every_audio_stream_is_listed_and_the_analysed_one_is_named(tmp_path):
     v = Detector(spoof_model=False, device="cpu")(path)
     assert any(r.startswith("note: the file has 2 audio streams") for r in v.reasons), v.reasons
     assert len(v.details["media"]["audio_streams"]) == 2
+
+
+@pytest.mark.parametrize("kw", [dict(audio_start_s=0.3), dict(preset="m4a", video=False, sample_rate=44_100,
+                                                              channel_tones=(440.0, 660.0))])
+def test_audio_blocks_concatenate_to_the_audio(clip, kw):
+    """Block-by-block decoding (bounded memory) gives exactly the samples of one decoding, lead included."""
+    path = clip("blocks", duration=3.0, **kw)
+    whole = load_media(path).audio
+    m = load_media(path)
+    blocks = list(m.audio_blocks(0.7))
+    assert m._audio is None  # nothing kept
+    assert all(b.shape[1] == round(0.7 * 16000) for b in blocks[:-1])
+    np.testing.assert_array_equal(np.concatenate(blocks, axis=1), whole)
+    m.audio  # once decoded, the blocks are slices of it
+    np.testing.assert_array_equal(np.concatenate(list(m.audio_blocks(1.0)), axis=1), whole)

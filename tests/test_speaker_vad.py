@@ -44,6 +44,12 @@ def test_vad_chunking_carries_the_state(vad, monkeypatch):
     whole = vad.probabilities(x)
     monkeypatch.setattr(vad, "chunk_frames", 7)
     np.testing.assert_allclose(vad.probabilities(x), whole, atol=1e-6)
+    # pushed in blocks of any length (not whole frames), the same probabilities
+    stream = vad.stream()
+    for a, b in ((0, 700), (700, 701), (701, 20_000), (20_000, len(x))):
+        stream.push(x[a:b])
+    np.testing.assert_allclose(stream.finish(), whole, atol=1e-6)
+    assert len(whole) == -(-len(x) // 512)
 
 
 def test_vad_segment_rules(vad):

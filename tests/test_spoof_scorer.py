@@ -300,3 +300,80 @@ def test_unloadable_model_is_a_model_error_per_input(tmp_path, monkeypatch):
     assert str(r.status) == "model_error" and r.score is None and r.model == "aasist"
     assert "not found" in r.message and "models pull aasist" in r.message
     assert str(scorer(str(tmp_path / "nope.wav")).status) == "not_found"
+
+
+@pytest.fixture(scope="module")
+def two_party_call(tmp_path_factory):
+    """~40 s stereo 8 kHz WAV call: a different espeak-ng voice and text on each channel, with pauses."""
+    from avsync.media.decode import resample_audio
+    from avsync.training import spoof_data as sd
+
+    rng = np.random.default_rng(5)
+    chans = []
+    for c in range(2):
+        parts = []
+        for k in range(6):
+            s = sd.tts_espeak(sd.HARVARD[10 * c + k], rng)
+            if s is None:
+                pytest.skip("espeak-ng not installed (apt-get install espeak-ng; scripts/setup.sh does)")
+            parts += [s, np.zeros(int((0.4 + 0.5 * c + 0.3 * k) * SR), np.float32)]
+        chans.append(np.concatenate(parts))
+    n = min(len(x) for x in chans)
+    call = np.stack([x[:n] for x in chans]) * 0.5
+    path = tmp_path_factory.mktemp("call") / "call.wav"
+    write_audio(path, resample_audio(call, SR, 8000), 8000)
+    return str(path)
+
+
+def _same_results(a, b, *, spk_tol=1e-4):
+    assert a.status is b.status is Status.OK
+    assert a.score == pytest.approx(b.score, abs=1e-6) and a.duration_s == b.duration_s
+    assert (a.narrowband, a.clipped, a.warnings) == (b.narrowband, b.clipped, b.warnings)
+    assert len(a.windows) == len(b.windows)
+    for wa, wb in zip(a.windows, b.windows):
+        assert (wa.start, wa.end, wa.channel, wa.speech) == (wb.start, wb.end, wb.channel, wb.speech)
+        assert (wa.score is None) == (wb.score is None)
+        if wa.score is not None:
+            assert wa.score == pytest.approx(wb.score, abs=1e-6)
+    for ca, cb in zip(a.channels, b.channels, strict=True):
+        assert (ca.channel, ca.status, ca.speech_s) == (cb.channel, cb.status, cb.speech_s)
+        sa, sb = ca.speaker, cb.speaker
+        assert (sa is None) == (sb is None)
+        if sa is not None:
+            assert [w.start for w in sa.windows] == [w.start for w in sb.windows]
+            assert np.allclose([w.similarity for w in sa.windows], [w.similarity for w in sb.windows], atol=spk_tol)
+            assert sa.identity_change == sb.identity_change
+
+
+def test_long_recordings_are_read_in_blocks_with_the_same_results(tiny_model, two_party_call):
+    """Reading in blocks (twice, bounded memory) gives the scores, speech and speaker windows of one reading."""
+    whole = SpoofScorer(tiny_model, speaker=True, hop_s=2.0)(two_party_call)
+    seen = []
+    blocks = SpoofScorer(tiny_model, speaker=True, hop_s=2.0, block_s=7.0)(
+        two_party_call, progress=lambda done, total: seen.append((done, total)))
+    assert len(whole.channels) == 2 and whole.narrowband
+    _same_results(whole, blocks)
+    # the utterance embedding is averaged over blocks, so only the speaker summary may move a little
+    for ca, cb in zip(whole.channels, blocks.channels):
+        assert ca.speaker.consistency == pytest.approx(cb.speaker.consistency, abs=1e-4)
+    assert len(seen) >= 4 and seen[0][0] == 0.0 and seen[-1][0] == pytest.approx(seen[-1][1])
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+    # in-memory audio (a Media already decoded) gives the same in blocks too
+    from avsync import load_media
+
+    m = load_media(two_party_call)
+    m.audio
+    _same_results(whole, SpoofScorer(tiny_model, speaker=True, hop_s=2.0, block_s=5.0)(m))
+
+
+def test_channels_identical_at_first_then_different_are_both_scored_in_blocks(tiny_model, two_party_call):
+    from avsync import load_media
+
+    x = load_media(two_party_call).audio
+    y = x.copy()
+    y[1, : 12 * SR] = y[0, : 12 * SR]  # the second party echoes the first for 12 s, then speaks
+    whole = SpoofScorer(tiny_model)(Media.from_arrays(y, SR))
+    blocks = SpoofScorer(tiny_model, block_s=5.0)(Media.from_arrays(y, SR))
+    assert len(whole.channels) == 2
+    _same_results(whole, blocks)
+    assert [w.score for w in whole.windows if w.channel == 1][:2] == [w.score for w in whole.windows if w.channel == 0][:2]

@@ -271,7 +271,49 @@ class Media:
         return a[index]
 
     # ------------------------------------------------------------------ decoding
+    def audio_blocks(self, block_s: float = 300.0) -> Iterator[np.ndarray]:
+        """The audio as consecutive float32 ``[C, n]`` blocks of ``block_s`` seconds (the last one shorter).
+
+        Their concatenation is :attr:`audio` exactly; only about one block is in memory at once when the
+        audio has not been decoded yet (each call decodes the file again), so long recordings can be
+        analysed at a memory that does not grow with their length. Decoding warnings (gaps, repaired
+        samples) reach :attr:`info` by the end of the iteration.
+        """
+        if self.info.audio is None:
+            self.audio  # raises the no-audio error with its hint
+        n = max(1, seconds_to_samples(block_s, self.sample_rate))
+        if self._audio is not None:
+            total = self._audio.shape[1]
+            for a in range(0, total, n):
+                yield self._audio[:, a : a + n]
+            if total == 0:
+                yield self._audio
+            return
+        channels = self.info.audio.channels
+        pending: list[np.ndarray] = []
+        held = 0
+        emitted = False
+        for piece in self._decoded_pieces():
+            pending.append(piece)
+            held += piece.shape[1]
+            while held >= n:
+                buf = np.concatenate(pending, axis=1) if len(pending) > 1 else pending[0]
+                yield np.ascontiguousarray(buf[:, :n])
+                emitted = True
+                rest = buf[:, n:]
+                pending, held = ([rest] if rest.shape[1] else []), rest.shape[1]
+        if held or not emitted:
+            buf = np.concatenate(pending, axis=1) if pending else np.zeros((channels, 0), np.float32)
+            yield np.ascontiguousarray(buf)
+
     def _decode_audio(self) -> np.ndarray:
+        channels = self.info.audio.channels
+        pieces = list(self._decoded_pieces())
+        audio = np.concatenate(pieces or [np.zeros((channels, 0), np.float32)], axis=1)
+        return np.ascontiguousarray(audio)
+
+    def _decoded_pieces(self) -> Iterator[np.ndarray]:
+        """Decode, repair and resample the audio stream: ``[C, n]`` pieces aligned to ``t = 0``, in order."""
         ai = self.info.audio
         assert ai is not None and self._source is not None
         sr_in = ai.sample_rate
@@ -279,12 +321,30 @@ class Media:
         stream_rs = None if sr_in == self.sample_rate else soxr.ResampleStream(
             sr_in, self.sample_rate, channels, dtype="float32", quality="HQ"
         )
-        pieces: list[np.ndarray] = []
         converter = av.AudioResampler(format="fltp")
         expected = None  # native-rate sample index of the next frame, to fill gaps
         gap_warned = False
         first_time = None
         n_bad = n_huge = 0  # non-finite and huge samples (float formats can carry NaN, infinity, 1e30)
+        emitted = False
+        trim = 0  # samples still to drop at the start (audio that starts before t = 0)
+
+        def aligned(arr: np.ndarray) -> Iterator[np.ndarray]:
+            """``arr`` after the lead (zeros when the audio starts late, a cut when it starts early)."""
+            nonlocal emitted, trim
+            if not emitted:
+                emitted = True
+                lead = seconds_to_samples((first_time if first_time is not None else ai.start_s) - self.origin_s,
+                                          self.sample_rate)
+                if lead > 0:
+                    yield np.zeros((channels, lead), np.float32)
+                trim = max(0, -lead)
+            if trim:
+                cut = min(trim, arr.shape[1])
+                arr, trim = arr[:, cut:], trim - cut
+            if arr.size:
+                yield arr
+
         with open_container(self._source) as container:
             stream = container.streams.audio[0]
             try:
@@ -303,7 +363,7 @@ class Media:
                             pos = int(round((float(frame.time) - first_time) * sr_in))
                             gap = pos - expected
                             if sr_in // 100 < gap <= _MAX_GAP_S * sr_in:  # a hole > 10 ms: keep time with silence
-                                pieces.append(self._push(stream_rs, np.zeros((channels, gap), np.float32)))
+                                yield from aligned(self._push(stream_rs, np.zeros((channels, gap), np.float32)))
                                 expected += gap
                             elif gap > _MAX_GAP_S * sr_in and not gap_warned:
                                 gap_warned = True
@@ -313,22 +373,15 @@ class Media:
                                     + (f"audio timestamps jump by {gap / sr_in:.0f} s; the jump is not filled",),
                                 )
                         expected = (expected or 0) + arr.shape[1]
-                        pieces.append(self._push(stream_rs, arr))
+                        yield from aligned(self._push(stream_rs, arr))
             except av.error.FFmpegError as e:
-                if not pieces:
+                if not emitted:
                     raise MediaError(f"audio could not be decoded ({describe_error(e)})", status=Status.DECODE_ERROR) from e
                 self.info = replace(self.info, warnings=self.info.warnings + (f"audio decoding stopped early: {describe_error(e)}",))
         if n_bad or n_huge:
             self.info = replace(self.info, warnings=self.info.warnings + _repair_warnings(n_bad, n_huge))
         if stream_rs is not None:
-            pieces.append(stream_rs.resample_chunk(np.zeros((0, channels), np.float32), last=True).T)
-        audio = np.concatenate([p for p in pieces if p.size] or [np.zeros((channels, 0), np.float32)], axis=1)
-        lead = seconds_to_samples((first_time if first_time is not None else ai.start_s) - self.origin_s, self.sample_rate)
-        if lead > 0:
-            audio = np.concatenate([np.zeros((channels, lead), np.float32), audio], axis=1)
-        elif lead < 0:
-            audio = audio[:, -lead:]
-        return np.ascontiguousarray(audio)
+            yield from aligned(stream_rs.resample_chunk(np.zeros((0, channels), np.float32), last=True).T)
 
     @staticmethod
     def _push(stream_rs, arr: np.ndarray) -> np.ndarray:

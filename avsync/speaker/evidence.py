@@ -21,7 +21,7 @@ import numpy as np
 from avsync.results import Serializable, Status
 from avsync.timebase import SlidingWindow, samples_to_seconds, seconds_to_samples
 
-__all__ = ["SpeakerWindow", "SpeakerEvidence", "speaker_evidence", "reference_embedding"]
+__all__ = ["SpeakerWindow", "SpeakerEvidence", "SpeakerStream", "speaker_evidence", "reference_embedding"]
 
 WINDOW_S = 1.6
 """Speaker window length in seconds (one GE2E partial)."""
@@ -137,18 +137,39 @@ def speaker_evidence(
     if len(speech) < sample_rate // 2:
         return SpeakerEvidence(Status.NO_SPEECH, channel, name, message="less than 0.5 s of speech")
     utter = encoder.embed_utterance(speech)
+    bounds, keep = speaker_windows(samples_to_seconds(len(wav), sample_rate), mask, hop_s=hop_s,
+                                   min_speech_fraction=min_speech_fraction)
+    starts = np.array([seconds_to_samples(bounds[i, 0], sample_rate) for i in keep])
+    emb = encoder.embed_windows(wav, starts) if keep else np.zeros((0, 256), np.float32)  # [W, 256]
+    return evidence_from_embeddings(name, channel, utter, emb, bounds, keep, reference=reference,
+                                    change_threshold=change_threshold, reference_threshold=reference_threshold)
+
+
+def speaker_windows(total_s: float, mask, *, hop_s: float = 0.8, min_speech_fraction: float = 0.5):
+    """``(bounds [W, 2] s, kept window indices)``: the 1.6 s speaker windows of a recording, and those mostly speech."""
+    bounds = SlidingWindow(duration=WINDOW_S, step=hop_s).bounds(total_s, partial=True)
+    keep = [i for i, (a, b) in enumerate(bounds) if mask.speech_fraction(a, a + WINDOW_S) >= min_speech_fraction]
+    return bounds, keep
+
+
+def evidence_from_embeddings(
+    name: str,
+    channel: int,
+    utter: np.ndarray,
+    emb: np.ndarray,
+    bounds: np.ndarray,
+    keep: list[int],
+    *,
+    reference: np.ndarray | None = None,
+    change_threshold: float = 0.75,
+    reference_threshold: float = 0.7,
+) -> SpeakerEvidence:
+    """:class:`SpeakerEvidence` from the utterance embedding and the kept windows' embeddings ``emb``."""
     ref_sim = float(np.dot(utter, reference)) if reference is not None else None
     ref_match = (ref_sim >= reference_threshold) if ref_sim is not None else None
-
-    total_s = samples_to_seconds(len(wav), sample_rate)
-    grid = SlidingWindow(duration=WINDOW_S, step=hop_s)
-    bounds = grid.bounds(total_s, partial=True)
-    keep = [i for i, (a, b) in enumerate(bounds) if mask.speech_fraction(a, a + WINDOW_S) >= min_speech_fraction]
     if not keep:
         return SpeakerEvidence(Status.OK, channel, name, consistency=None, reference_similarity=ref_sim,
                                reference_match=ref_match, message="no 1.6 s window is mostly speech")
-    starts = np.array([seconds_to_samples(bounds[i, 0], sample_rate) for i in keep])
-    emb = encoder.embed_windows(wav, starts)  # [W, 256]
     centroid = _unit(emb.mean(axis=0))
     sims = emb @ centroid
     windows = tuple(SpeakerWindow(float(bounds[i, 0]), float(bounds[i, 1]), float(s)) for i, s in zip(keep, sims))
@@ -166,3 +187,83 @@ def speaker_evidence(
         Status.OK, channel, name, windows=windows, consistency=float(np.median(sims)), change_time_s=change_t,
         change_similarity=change_sim, identity_change=change, reference_similarity=ref_sim, reference_match=ref_match,
     )
+
+
+class SpeakerStream:
+    """:func:`speaker_evidence` of a long channel given block by block, at a memory that does not grow with it.
+
+    Built after a first pass that found the speech (``mask``) and the energy of the whole channel
+    (``sum_squares``) and of its speech (``speech_sum_squares``): the 1.6 s windows get exactly the
+    embeddings of :func:`speaker_evidence`; the utterance embedding is the mean of the partial
+    embeddings of the speech cut into pieces of ``piece_s`` seconds (the whole speech at once in
+    :func:`speaker_evidence`), so it can differ slightly on recordings with more speech than that.
+    """
+
+    def __init__(self, encoder, mask, num_samples: int, *, sum_squares: float, speech_sum_squares: float,
+                 channel: int = 0, sample_rate: int = 16000, hop_s: float = 0.8, min_speech_fraction: float = 0.5,
+                 reference: np.ndarray | None = None, piece_s: float = 300.0):
+        from avsync.speaker.ge2e import HOP_SAMPLES, PARTIAL_FRAMES, volume_gain
+
+        self.encoder, self.mask, self.channel, self.sr, self.reference = encoder, mask, channel, sample_rate, reference
+        self.num = num_samples
+        self.gain = volume_gain(sum_squares, num_samples)
+        self.speech_n = sum(int(round(b * sample_rate)) - int(round(a * sample_rate)) for a, b in mask.segments)
+        self.speech_gain = volume_gain(speech_sum_squares, self.speech_n)
+        self.bounds, self.keep = speaker_windows(samples_to_seconds(num_samples, sample_rate), mask, hop_s=hop_s,
+                                                 min_speech_fraction=min_speech_fraction)
+        self.starts = [seconds_to_samples(self.bounds[i, 0], sample_rate) for i in self.keep]
+        self.win = PARTIAL_FRAMES * HOP_SAMPLES
+        self.next = 0  # index into starts of the next window to embed
+        self.emb: list[np.ndarray] = []
+        self.piece = max(self.win, seconds_to_samples(piece_s, sample_rate))
+        self.speech: list[np.ndarray] = []
+        self.held = 0
+        self.partial_sum = np.zeros(256, np.float64)
+        self.partial_n = 0
+
+    @property
+    def first_needed(self) -> int:
+        """The first sample still needed by a window not yet embedded (``num_samples`` when none is left)."""
+        return self.starts[self.next] if self.next < len(self.starts) else self.num
+
+    def push(self, buf: np.ndarray, buf_start: int, block_start: int) -> None:
+        """``buf`` = samples ``[buf_start, buf_start + len(buf))``; its part from ``block_start`` is new."""
+        from avsync.speaker.ge2e import apply_gain
+
+        end = buf_start + len(buf)
+        ready = []
+        while self.next < len(self.starts) and (self.starts[self.next] + self.win <= end or end >= self.num):
+            ready.append(self.starts[self.next] - buf_start)
+            self.next += 1
+        if ready:
+            self.emb.append(self.encoder.embed_windows(buf, np.array(ready), gain=self.gain))
+        for a, b in self.mask.segments:  # the new samples' speech, for the utterance embedding
+            a = max(int(round(a * self.sr)), block_start)
+            b = min(int(round(b * self.sr)), end)
+            if b > a:
+                self.speech.append(apply_gain(buf[a - buf_start : b - buf_start], self.speech_gain))
+                self.held += b - a
+        if self.held >= self.piece:
+            self._embed_speech()
+
+    def _embed_speech(self) -> None:
+        if not self.speech:
+            return
+        wav = np.concatenate(self.speech)
+        self.speech, self.held = [], 0
+        if self.partial_n and len(wav) < self.sr:  # a last sliver joins nothing: too short for a partial of its own
+            return
+        p = self.encoder.embed_partials(wav)
+        self.partial_sum += p.sum(axis=0)
+        self.partial_n += len(p)
+
+    def finish(self) -> SpeakerEvidence:
+        name = self.encoder.bundle.name
+        if self.speech_n < self.sr // 2:
+            return SpeakerEvidence(Status.NO_SPEECH, self.channel, name, message="less than 0.5 s of speech")
+        self._embed_speech()
+        e = self.partial_sum / max(self.partial_n, 1)
+        utter = (e / max(np.linalg.norm(e), 1e-12)).astype(np.float32)
+        emb = np.concatenate(self.emb) if self.emb else np.zeros((0, 256), np.float32)
+        return evidence_from_embeddings(name, self.channel, utter, emb, self.bounds, self.keep,
+                                        reference=self.reference)

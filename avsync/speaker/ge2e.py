@@ -70,13 +70,22 @@ def mel_filterbank(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_ME
     return weights.astype(np.float32)
 
 
+def volume_gain(sum_squares: float, num_samples: int, target_dbfs: float = -30.0) -> float | None:
+    """The factor :func:`normalize_volume` applies to a signal with this energy, ``None`` when it leaves it as is."""
+    rms = float(np.sqrt(sum_squares / num_samples)) if num_samples else 0.0
+    if rms <= 0:
+        return None
+    change = target_dbfs - 20 * np.log10(rms)
+    return None if change < 0 else float(10 ** (change / 20))
+
+
+def apply_gain(wav: np.ndarray, gain: float | None) -> np.ndarray:
+    return wav if gain is None else (wav * gain).astype(np.float32)
+
+
 def normalize_volume(wav: np.ndarray, target_dbfs: float = -30.0) -> np.ndarray:
     """Scale ``wav`` up (never down) so that its RMS is ``target_dbfs``; silence is returned as is."""
-    rms = float(np.sqrt(np.mean(np.square(wav, dtype=np.float64)))) if len(wav) else 0.0
-    if rms <= 0:
-        return wav
-    change = target_dbfs - 20 * np.log10(rms)
-    return wav if change < 0 else (wav * (10 ** (change / 20))).astype(np.float32)
+    return apply_gain(wav, volume_gain(float(np.sum(np.square(wav, dtype=np.float64))), len(wav), target_dbfs))
 
 
 def _module():
@@ -186,18 +195,26 @@ class SpeakerEncoder:
         wav = np.asarray(wav, np.float32).reshape(-1)
         if normalize:
             wav = normalize_volume(wav)
+        e = self.embed_partials(wav).mean(axis=0)
+        return (e / max(np.linalg.norm(e), 1e-12)).astype(np.float32)
+
+    def embed_partials(self, wav: np.ndarray) -> np.ndarray:
+        """``[P, 256]`` embeddings of the partial utterances of a (volume-normalised) waveform."""
         slices = self.partial_slices(len(wav))
         need = slices[-1].stop * HOP_SAMPLES
         if need >= len(wav):
             wav = np.pad(wav, (0, need - len(wav)))
         mel = self.mel(wav)
-        partials = self.embed_mels(np.stack([mel[s] for s in slices]))
-        e = partials.mean(axis=0)
-        return (e / max(np.linalg.norm(e), 1e-12)).astype(np.float32)
+        return self.embed_mels(np.stack([mel[s] for s in slices]))
 
-    def embed_windows(self, wav: np.ndarray, starts: np.ndarray) -> np.ndarray:
-        """Embeddings ``[W, 256]`` of the 1.6 s windows starting at sample indices ``starts`` (zero-padded)."""
-        wav = normalize_volume(np.asarray(wav, np.float32).reshape(-1))
+    def embed_windows(self, wav: np.ndarray, starts: np.ndarray, *, gain: float | None | str = "auto") -> np.ndarray:
+        """Embeddings ``[W, 256]`` of the 1.6 s windows starting at sample indices ``starts`` (zero-padded).
+
+        ``gain``: ``"auto"`` normalises the volume of ``wav`` as a whole (:func:`normalize_volume`); a
+        number (or ``None``, no change) applies the gain of a longer recording ``wav`` is a part of.
+        """
+        wav = np.asarray(wav, np.float32).reshape(-1)
+        wav = normalize_volume(wav) if gain == "auto" else apply_gain(wav, gain)
         n = PARTIAL_FRAMES * HOP_SAMPLES
         if len(starts) == 0:
             return np.zeros((0, 256), np.float32)

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from avsync.device import resolve_device
-from avsync.errors import AvsyncError, BundleError, MediaError
+from avsync.errors import AvsyncError, BundleError, ConfigError, MediaError
 from avsync.media import Media, load_media
 from avsync.results import Serializable, Status
 from avsync.speaker.evidence import SpeakerEvidence
@@ -238,6 +239,10 @@ class SpoofScorer:
     precision
         ``"float32"`` (default) or ``"bfloat16"`` (faster on CPUs with AVX-512 BF16/AMX;
         borderline scores can move), see :data:`avsync.device.PRECISIONS`.
+    block_s
+        Longer recordings are read block by block (twice: speech first, then windows), so memory does
+        not grow with their length; shorter ones are read once and scored at once. Scores are the same
+        either way, except that the speaker evidence's whole-speech embedding is averaged over blocks.
     """
 
     def __init__(
@@ -259,6 +264,7 @@ class SpoofScorer:
         weights: str | None = None,
         allow_download: bool = False,
         precision: Precision = "float32",
+        block_s: float = 300.0,
     ):
         check_precision(precision)
         self.precision = precision
@@ -291,6 +297,9 @@ class SpoofScorer:
         self.aggregation = aggregation
         self.threshold = float((self.model.threshold if self.model else 0.5) if threshold is None else threshold)
         self.speaker = speaker or reference is not None
+        if not block_s > 0:
+            raise ConfigError(f"block_s must be positive, got {block_s}")
+        self.block_s = max(1, round(block_s * sr / 512)) * 512 / sr  # whole VAD frames per block
         self._vad = None
         self._encoder = None
         self._reference = None
@@ -354,40 +363,46 @@ class SpoofScorer:
         return seg if len(seg) == n else np.resize(seg, n).astype(np.float32)
 
     # ------------------------------------------------------------------ main
-    def __call__(self, src: str | os.PathLike | bytes | Media) -> SpoofResult:
+    def __call__(
+        self, src: str | os.PathLike | bytes | Media, *, progress: Callable[[float, float], None] | None = None
+    ) -> SpoofResult:
         """Score one recording (path, bytes or :class:`~avsync.media.Media`) → :class:`SpoofResult`.
 
-        Bad input yields a result with a failure status, never an exception, except for
-        programming errors.
+        A recording longer than ``block_s`` is read twice, block by block (speech and channel facts first,
+        then the windows), so memory does not grow with its length. ``progress(done_s, total_s)`` is
+        called as the windows are scored. Bad input yields a result with a failure status, never an
+        exception, except for programming errors.
         """
         path = None if isinstance(src, (bytes, bytearray, Media)) else os.fspath(src)
         try:
             media = src if isinstance(src, Media) else load_media(src, require="audio")
             if not media.has_audio:
                 raise MediaError("the input has no audio track", status=Status.NO_AUDIO)
-            audio = media.audio  # [C, T] at 16 kHz
         except AvsyncError as e:
             return self._fail(e.status, str(e), path)
         if path is None and isinstance(src, Media):
             path = src.path
+        sr = media.sample_rate
+        if self.model_error is None and sr != DEFAULT_SAMPLE_RATE:
+            return self._fail(Status.CONFIG_ERROR, f"media must be at 16 kHz, got {sr} Hz", path)
+        try:
+            survey = _Survey.run(self, media)
+        except AvsyncError as e:
+            return self._fail(e.status, str(e), path)
         if self.model_error is not None:
             return self._fail(Status.MODEL_ERROR, f"voice model {self.model_name!r} unavailable: "
                               f"{self.model_error}", path)
-        sr = media.sample_rate
-        if sr != DEFAULT_SAMPLE_RATE:
-            return self._fail(Status.CONFIG_ERROR, f"media must be at 16 kHz, got {sr} Hz", path)
         src_sr = media.info.audio.sample_rate if media.info.audio is not None else sr
-        num = audio.shape[1]
+        num = survey.num
         duration = samples_to_seconds(num, sr)
         common = dict(window_s=samples_to_seconds(self.window, sr), hop_s=samples_to_seconds(self.hop, sr),
                       duration_s=duration, source_sample_rate=src_sr)
         warnings: list[str] = list(media.info.warnings)  # what decoding noticed (gaps, NaN samples, ...)
-        mono_mix = audio.mean(axis=0)
-        narrow = bool(src_sr <= 8000 or _is_narrowband(mono_mix, sr))
+        narrow = bool(src_sr <= 8000 or _is_narrowband(survey.head, sr))
         if narrow:
             warnings.append("narrowband (telephone) audio: the spoof models were trained on 16 kHz wideband "
                             "speech; telephone-band scores are less well tested (docs/spoof.md)")
-        clipped = bool(np.mean(np.abs(audio) >= 0.999) > 1e-3)
+        clipped = bool(survey.clipped > 1e-3 * max(1, num * survey.num_channels))
         if clipped:
             warnings.append("the audio is clipped (more than 0.1 % of samples at full scale)")
         common.update(narrowband=narrow, clipped=clipped)
@@ -396,20 +411,16 @@ class SpoofScorer:
                               f"{self.min_duration_s} s", path, warnings=tuple(warnings), **common)
 
         # channels: identical channels are scored once
-        chans = [0]
-        if audio.shape[0] > 1 and not all(np.allclose(audio[c], audio[0], atol=1e-6) for c in range(1, audio.shape[0])):
-            chans = list(range(audio.shape[0]))
-
+        chans = [0] if all(survey.same) else list(range(survey.num_channels))
         starts = window_starts(num, self.window, self.hop)
+        ends = np.minimum(starts + self.window, num)
         plans = []  # (channel, status, message, mask, fractions, used)
         owners: list[tuple[int, int]] = []
         for c in chans:
-            x = audio[c]
-            if float(np.max(np.abs(x))) < 1e-4:
+            if survey.peak[c] < 1e-4:
                 plans.append((c, Status.NO_SPEECH, "the channel is silent", None, np.zeros(len(starts)), []))
                 continue
-            mask = self.vad(x) if self.use_vad else None
-            ends = np.minimum(starts + self.window, num)
+            mask = survey.mask(c) if self.use_vad else None
             if mask is not None:
                 frac = np.array([mask.speech_fraction(samples_to_seconds(a, sr), samples_to_seconds(b, sr))
                                  for a, b in zip(starts, ends)])
@@ -424,11 +435,15 @@ class SpoofScorer:
                 frac, used = np.ones(len(starts)), list(range(len(starts)))
             plans.append((c, Status.OK, "", mask, frac, used))
             owners += [(c, i) for i in used]
+        speakers = {c: (mask if mask is not None else survey.mask(c)) for c, st, _, mask, _, _ in plans
+                    if self.speaker and (mask is not None or st is Status.OK)}
         try:
-            probs = self._predict_owned(audio, owners, starts)
+            probs, spk = self._score_blocks(media, survey, owners, starts, speakers, progress)
         except RuntimeError as e:  # e.g. out of memory on the device
             return self._fail(Status.MODEL_ERROR, f"the spoof model failed: {str(e)[:200]}", path,
                               warnings=tuple(warnings), **common)
+        except AvsyncError as e:  # the second reading failed
+            return self._fail(e.status, str(e), path, warnings=tuple(warnings), **common)
         by_owner = dict(zip(owners, probs))
 
         results: list[ChannelSpoof] = []
@@ -444,14 +459,9 @@ class SpoofScorer:
                 sc = np.array([by_owner[(c, i)] for i in used])
                 weights = np.array([frac[i] * (min(int(starts[i]) + self.window, num) - starts[i]) for i in used])
                 score = _aggregate(sc, weights, self.aggregation)
-            spk = None
-            if self.speaker and (mask is not None or status is Status.OK):
-                from avsync.speaker.evidence import speaker_evidence
-
-                spk_mask = mask if mask is not None else self.vad(audio[c])  # speaker needs speech even with vad=False
-                spk = speaker_evidence(audio[c], spk_mask, self.encoder, channel=c, reference=self._reference)
             results.append(ChannelSpoof(c, status, score, tuple(wins), float(mask.speech_s) if mask else 0.0,
-                                        msg, spk))
+                                        msg, spk.get(c)))
+        warnings += [w for w in media.info.warnings if w not in warnings]  # noticed while reading again
 
         scored = [r for r in results if r.score is not None]
         for r in scored:
@@ -473,6 +483,137 @@ class SpoofScorer:
             flagged=bool(score >= self.threshold), aggregation=self.aggregation, warnings=tuple(warnings),
             precision=self.precision, **common,
         )
+
+    def _score_blocks(self, media: Media, survey: "_Survey", owners: list[tuple[int, int]], starts: np.ndarray,
+                      speakers: dict, progress) -> tuple[np.ndarray, dict[int, SpeakerEvidence]]:
+        """Window probabilities (in the order of ``owners``) and speaker evidence per channel of ``speakers``."""
+        from avsync.speaker.evidence import SpeakerStream, speaker_evidence
+
+        total = samples_to_seconds(survey.num, media.sample_rate)
+        if progress is not None:
+            progress(0.0, total)
+        if survey.audio is not None:  # one block: everything at once, from the samples read in the survey
+            probs = self._predict_owned(survey.audio, owners, starts)
+            spk = {c: speaker_evidence(survey.audio[c], m, self.encoder, channel=c, reference=self._reference)
+                   for c, m in speakers.items()}
+            if progress is not None:
+                progress(total, total)
+            return probs, spk
+        order = sorted(range(len(owners)), key=lambda j: int(starts[owners[j][1]]))
+        probs = np.zeros(len(owners))
+        streams = {c: SpeakerStream(self.encoder, m, survey.num, sum_squares=survey.sum_squares[c],
+                                    speech_sum_squares=survey.speech_sum_squares(c, m), channel=c,
+                                    reference=self._reference)
+                   for c, m in speakers.items()}
+        buf, buf_start, nxt = None, 0, 0
+        for block in media.audio_blocks(self.block_s):
+            block_start = buf_start + (0 if buf is None else buf.shape[1])
+            buf = block if buf is None or buf.shape[1] == 0 else np.concatenate([buf, block], axis=1)
+            end = buf_start + buf.shape[1]
+            last = end >= survey.num
+            ready = []
+            while nxt < len(order) and (int(starts[owners[order[nxt]][1]]) + self.window <= end or last):
+                ready.append(order[nxt])
+                nxt += 1
+            if ready:
+                p = self._predict_owned(buf, [owners[j] for j in ready], starts - buf_start)
+                probs[ready] = p
+            for c, st in streams.items():
+                st.push(buf[c], buf_start, block_start)
+            needed = [st.first_needed for st in streams.values()]  # drop what no window still needs
+            if nxt < len(order):
+                needed.append(int(starts[owners[order[nxt]][1]]))
+            cut = max(0, min(needed + [end]) - buf_start)
+            buf, buf_start = buf[:, cut:], buf_start + cut
+            if progress is not None:
+                progress(min(total, samples_to_seconds(end, media.sample_rate)), total)
+        return probs, {c: st.finish() for c, st in streams.items()}
+
+
+@dataclass
+class _Survey:
+    """What the first reading of a recording finds: length, channel facts, speech probabilities per channel."""
+
+    scorer: "SpoofScorer"
+    num_channels: int
+    num: int = 0
+    peak: np.ndarray = None  # [C] largest |sample|
+    same: list = None  # [C] identical to channel 0 throughout (atol 1e-6)
+    clipped: int = 0  # samples at full scale, all channels
+    head: np.ndarray = None  # the first 60 s of the mono mix (narrowband test)
+    sum_squares: np.ndarray = None  # [C] energy of each channel
+    audio: np.ndarray | None = None  # the whole recording when it fit in one block
+    vad: dict = None  # channel -> VADStream, then -> probabilities
+    cells: dict = None  # channel -> energy per 32 samples (speech energy of long recordings)
+
+    CELL = 32  # divides the VAD frame (512) and padding (480) in samples, so speech spans are whole cells
+
+    @classmethod
+    def run(cls, scorer: "SpoofScorer", media: Media) -> "_Survey":
+        s = cls(scorer, media.num_channels)
+        C = s.num_channels
+        s.peak, s.same, s.sum_squares = np.zeros(C), [True] * C, np.zeros(C)
+        s.vad, s.cells = {}, {}
+        head, head_n = [], 60 * media.sample_rate
+        want_vad = (scorer.use_vad or scorer.speaker) and scorer.model_error is None
+        blocks = 0
+        for block in media.audio_blocks(scorer.block_s):
+            blocks += 1
+            if blocks == 1:
+                s.audio = block
+            else:
+                s.audio = None
+            n = block.shape[1]
+            if n == 0:
+                continue
+            s.peak = np.maximum(s.peak, np.abs(block).max(axis=1))
+            s.clipped += int(np.count_nonzero(np.abs(block) >= 0.999))
+            s.sum_squares += np.square(block, dtype=np.float64).sum(axis=1)
+            if s.num < head_n:
+                head.append(block[:, : head_n - s.num].mean(axis=0))
+            for c in range(1, C):
+                if s.same[c] and not np.allclose(block[c], block[0], atol=1e-6):
+                    s.same[c] = False
+                    if 0 in s.vad:
+                        s.vad[c] = s.vad[0].copy()  # identical so far: channel 0's state is its state
+            if want_vad:
+                for c in range(C):
+                    if c == 0 or not s.same[c]:
+                        s.vad.setdefault(c, scorer.vad.stream()).push(block[c])
+            if scorer.speaker:
+                for c in range(C):
+                    if c == 0 or not s.same[c]:
+                        s.cells.setdefault(c, []).append(_cell_energy(block[c], cls.CELL, s.num))
+            s.num += n
+        s.head = np.concatenate(head) if head else np.zeros(0, np.float32)
+        if blocks > 1:
+            s.audio = None
+        s.vad = {c: v.finish() for c, v in s.vad.items()}
+        return s
+
+    def mask(self, c: int):
+        probs = self.vad[c if c in self.vad else 0]
+        return self.scorer.vad.mask(probs, self.num)
+
+    def speech_sum_squares(self, c: int, mask) -> float:
+        """Energy of channel ``c`` inside the speech segments of ``mask`` (whole cells of 32 samples)."""
+        cells = np.concatenate(self.cells[c if c in self.cells else 0])
+        csum = np.concatenate([[0.0], np.cumsum(cells, dtype=np.float64)])
+        total = 0.0
+        for a, b in mask.segments:
+            i = int(round(a * DEFAULT_SAMPLE_RATE)) // self.CELL
+            j = -(-int(round(b * DEFAULT_SAMPLE_RATE)) // self.CELL)
+            total += csum[min(j, len(cells))] - csum[min(i, len(cells))]
+        return float(total)
+
+
+def _cell_energy(x: np.ndarray, cell: int, offset: int) -> np.ndarray:
+    """Energy of ``x`` per ``cell`` samples; ``offset`` (a multiple of ``cell`` except at the end) places it."""
+    n = len(x) // cell * cell
+    e = np.square(x[:n].reshape(-1, cell), dtype=np.float64).sum(axis=1).astype(np.float32)
+    if n < len(x):
+        e = np.append(e, np.float32(np.square(x[n:], dtype=np.float64).sum()))
+    return e
 
 
 def score_spoof(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -72,3 +73,26 @@ def precision_option(*, default: str | None, help: str):
     """The ``--precision`` option (choices: :data:`avsync.device.PRECISIONS`)."""
     return click.option("--precision", type=click.Choice(PRECISIONS), default=default,
                         show_default=default is not None, help=help)
+
+
+@contextmanager
+def progress_bar(enabled: bool, *, unit: str, desc: str):
+    """A stderr progress bar (shown on a terminal only) for one input: yields ``update(done, total)`` or ``None``."""
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit=unit, desc=desc, leave=False, file=sys.stderr, disable=None)
+
+    def update(done, total) -> None:
+        total = round(total)
+        if bar.total != total:
+            bar.total = total
+        bar.n = round(done)
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        bar.close()

@@ -7,23 +7,7 @@ from pathlib import Path
 
 import click
 
-from avsync_cli.common import device_option, echo_json, exit_code_for, precision_option
-
-
-def _progress_bar(enabled: bool):
-    if not enabled:
-        return None, None
-    from tqdm import tqdm
-
-    bar = tqdm(total=0, unit="frame", desc="faces", leave=False, file=sys.stderr, disable=None)
-
-    def update(done: int, total: int) -> None:
-        if bar.total != total:
-            bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    return bar, update
+from avsync_cli.common import device_option, echo_json, exit_code_for, precision_option, progress_bar
 
 
 @click.command("analyze")
@@ -68,12 +52,8 @@ def command(files, as_json, html_out, csv_out, config, sync_model, spoof_model, 
     csv_paths = _report_paths(csv_out, names, ".csv")
     verdicts = []
     for i, f in enumerate(files):
-        bar, update = _progress_bar(not no_progress)
-        try:
+        with progress_bar(not no_progress, unit="frame", desc="faces") as update:
             v = det(f, progress=update)
-        finally:
-            if bar is not None:
-                bar.close()
         verdicts.append(v)
         if html_paths:
             write_html(v, html_paths[i], thumbnails=det.thumbnails)

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from avsync_cli.common import EXIT_INPUT_FAILED, device_option, echo_json, exit_code_for, fail, precision_option
+from avsync_cli.common import (EXIT_INPUT_FAILED, device_option, echo_json, exit_code_for, fail, precision_option,
+                               progress_bar)
 
 
 def _line(r) -> str:
@@ -62,8 +63,9 @@ def _line(r) -> str:
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Directory holding the weights (layout of `avsync models path`).")
 @click.option("--allow-download", is_flag=True, help="Download missing weights from their official URL.")
+@click.option("--no-progress", is_flag=True, help="No progress bar on stderr (shown on a terminal for each file).")
 def command(files, model, reference, speaker, as_json, timeline, window, hop, aggregation, threshold, no_vad, device,
-            batch_size, precision, models_dir, allow_download) -> None:
+            batch_size, precision, models_dir, allow_download, no_progress) -> None:
     """Probability that the speech in each FILE is synthetic (0 = genuine, 1 = synthetic), with a
     per-window timeline. Stereo files are scored per channel; 8 kHz audio is flagged narrowband.
 
@@ -82,7 +84,10 @@ def command(files, model, reference, speaker, as_json, timeline, window, hop, ag
         fail(str(e), EXIT_INPUT_FAILED)
     except ValueError as e:
         fail(str(e), 2)
-    results = [scorer(f) for f in files]
+    results = []
+    for f in files:
+        with progress_bar(not no_progress, unit="s", desc="voice") as update:
+            results.append(scorer(f, progress=update))
     if timeline:
         write_timeline(results, timeline)
     if as_json:
