@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from typing import Literal
 
@@ -475,11 +476,17 @@ class Media:
             buf_idx.clear(), buf_src.clear()
             return chunk
 
-        with open_container(self._source) as container:
+        with ExitStack() as opened:
+            container = opened.enter_context(open_container(self._source))
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             if start > 1.0:
-                container.seek(int((start + self.origin_s - 1.0) / stream.time_base), stream=stream, backward=True)
+                try:
+                    container.seek(int((start + self.origin_s - 1.0) / stream.time_base), stream=stream, backward=True)
+                except av.error.FFmpegError:  # e.g. no keyframe before the target: decode from the start
+                    container = opened.enter_context(open_container(self._source))
+                    stream = container.streams.video[0]
+                    stream.thread_type = "AUTO"
             last_t = None
             try:
                 for frame in container.decode(stream):
