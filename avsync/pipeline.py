@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -328,6 +328,9 @@ class Detector:
         :class:`avsync.spoof.SpoofScorer`).
     sync_params
         How sync results become probabilities (default: :meth:`SyncCueParams.for_model` of ``sync_model``).
+    section_s
+        A video longer than 1.5 × this (seconds) is analysed section by section and the results merged
+        (:mod:`avsync.sections`), so memory does not grow with its length; ``None`` analyses any video at once.
     """
 
     fusion: FusionConfig | None = None
@@ -342,6 +345,7 @@ class Detector:
     allow_download: bool = False
     precision: str = "float32"
     sync_params: SyncCueParams | None = None
+    section_s: float | None = 60.0
     _spoof_scorer: Any = field(default=None, init=False, repr=False)
     _artefact_scorer: Any = field(default=None, init=False, repr=False)
     _thumbs: dict = field(default_factory=dict, init=False, repr=False)
@@ -390,41 +394,98 @@ class Detector:
             )
         return self._spoof_scorer
 
-    def _run_faces(self, media: Media, timings: dict, details: dict, progress):
+    def _artefact_model(self):
+        if self._artefact_scorer is None:
+            from avsync.artefacts import ArtefactScorer
+
+            self._artefact_scorer = ArtefactScorer(
+                weights=None if self.models_dir is None else os.fspath(self.models_dir),
+                device=self.device, allow_download=self.allow_download,
+            )
+        return self._artefact_scorer
+
+    def _av_results(self, media: Media, timings: dict, progress):
+        """Faces, sync result and artefact result (or the error that stopped it) of a (section of a) video."""
         from avsync.face import track
-
-        t0 = time.perf_counter()
-        faces = track(media, detector=self.face_detector, crops=("mouth", "face"), progress=progress)
-        timings["faces"] = time.perf_counter() - t0
-        details["faces"] = faces.to_dict()
-        self._thumbs = _thumbnails(faces, media)
-        return faces
-
-    def _run_artefacts(self, media: Media, faces, models: list[ModelRef], timings: dict, details: dict) -> Cue:
-        t0 = time.perf_counter()
-        try:
-            if self._artefact_scorer is None:
-                from avsync.artefacts import ArtefactScorer
-
-                self._artefact_scorer = ArtefactScorer(
-                    weights=None if self.models_dir is None else os.fspath(self.models_dir),
-                    device=self.device, allow_download=self.allow_download,
-                )
-            result = self._artefact_scorer(media, faces)
-        except AvsyncError as e:
-            details["artefact"] = {"status": str(e.status), "message": str(e)}
-            return Cue("artefact", e.status, None, (), (), 0.0, f"mouth-region check unavailable: {e}")
-        timings["artefact"] = time.perf_counter() - t0
-        details["artefact"] = result.to_dict()
-        models.append(ModelRef(result.model, sha256=result.model_sha256 or None, role="artefact"))
-        return artefact_cue(result)
-
-    def _run_sync(self, media: Media, faces, models: list[ModelRef], timings: dict, details: dict) -> Cue:
         from avsync.sync import analyze_sync, tracks_from_faces
 
         t0 = time.perf_counter()
-        result = analyze_sync(media, tracks_from_faces(faces), model=self.sync_model, device=self.device)
-        timings["sync"] = time.perf_counter() - t0
+        faces = track(media, detector=self.face_detector, crops=("mouth", "face"), progress=progress)
+        t1 = time.perf_counter()
+        sync = analyze_sync(media, tracks_from_faces(faces), model=self.sync_model, device=self.device)
+        t2 = time.perf_counter()
+        art = None
+        if self.artefacts:
+            try:
+                art = self._artefact_model()(media, faces)
+            except AvsyncError as e:
+                art = e
+        for k, v in (("faces", t1 - t0), ("sync", t2 - t1), ("artefact", time.perf_counter() - t2)):
+            timings[k] = timings.get(k, 0.0) + v
+        return faces, sync, art
+
+    def _run_av(self, media: Media, models: list[ModelRef], timings: dict, details: dict, progress) -> list[Cue]:
+        """Sync and artefact cues of a video with audio: at once, or section by section for a long one."""
+        from avsync.sections import plan_sections
+
+        sections = plan_sections(media.duration, self.section_s)
+        if len(sections) == 1:
+            faces, sync, art = self._av_results(media, timings, progress)
+            self._thumbs = _thumbnails(faces, media)
+        else:
+            faces, sync, art = self._av_sections(media, sections, timings, progress)
+        details["faces"] = faces.to_dict()
+        cues = [self._sync_cue(media, faces, sync, models, details)]
+        if self.artefacts:
+            cues.append(self._artefact_cue(art, models, details))
+        return cues
+
+    def _av_sections(self, media: Media, sections, timings: dict, progress):
+        """:meth:`_av_results` of each section of a long video, merged (:mod:`avsync.sections`)."""
+        from avsync.sections import MARGIN_S, MediaSection, MonoAudio, SectionMerger
+
+        cal = None
+        if self.artefacts:
+            try:
+                m = self._artefact_model()
+                cal = (m.a, m.b)
+            except AvsyncError:
+                pass
+        merger = SectionMerger(media.fps, artefact_calibration=cal)
+        spans = [(a, b, max(0.0, a - MARGIN_S), min(media.duration, b + MARGIN_S)) for a, b in sections]
+        total = sum(int(round((eb - ea) * media.fps)) for _, _, ea, eb in spans)
+        done, error, art_error, thumbs = 0, None, None, {}
+        t0 = time.perf_counter()
+        with MonoAudio(media) as mono:
+            timings["audio"] = time.perf_counter() - t0
+            sr = media.sample_rate
+            for a, b, ea, eb in spans:
+                section = MediaSection(media, ea, eb, mono.read(int(round(ea * sr)), int(round(eb * sr))))
+                report = None if progress is None else (lambda d, _t, base=done: progress(base + d, total))
+                try:
+                    faces, sync, art = self._av_results(section, timings, report)
+                except MediaError as e:  # e.g. the video ends before this section
+                    error = e
+                    continue
+                finally:
+                    done += int(round((eb - ea) * media.fps))
+                if isinstance(art, AvsyncError):
+                    art_error, art = art_error or art, None
+                ids = merger.add((a, b), ea, faces, sync, art)
+                new = [t for t in faces.tracks if ids[t.track_id] not in thumbs]
+                if new and len(thumbs) < 8:  # a picture of each face the first time it is seen
+                    for tid, img in _thumbnail_images(replace(faces, tracks=tuple(new)), section).items():
+                        thumbs.setdefault(ids[tid], img)
+                del faces, sync, art, section
+        if not merger.sections:
+            raise error or MediaError("no video frame could be decoded", status=Status.EMPTY)
+        merged = merger.faces()
+        global_id = {f: g for g, f in merger.final_ids().items()}
+        self._thumbs = {_thumbnail_label(t): thumbs[global_id[t.track_id]] for t in merged.tracks[:4]
+                        if global_id[t.track_id] in thumbs}
+        return merged, merger.sync(), merger.artefacts() or art_error
+
+    def _sync_cue(self, media: Media, faces, result, models: list[ModelRef], details: dict) -> Cue:
         details["sync"] = _sync_details(result)
         from avsync.catalog import model_sha256, sync_model_name
 
@@ -432,6 +493,15 @@ class Detector:
         models.append(ModelRef(f"sync-{result.model}", sha256=model_sha256(sync_model_name(result.model)),
                                role="sync"))
         return sync_cue(result, duration=media.duration, face_fraction=faces.face_fraction, params=self.sync_params)
+
+    def _artefact_cue(self, result, models: list[ModelRef], details: dict) -> Cue:
+        if isinstance(result, AvsyncError) or result is None:
+            e = result or AvsyncError("no section could be checked", status=Status.NO_FACE)
+            details["artefact"] = {"status": str(e.status), "message": str(e)}
+            return Cue("artefact", e.status, None, (), (), 0.0, f"mouth-region check unavailable: {e}")
+        details["artefact"] = result.to_dict()
+        models.append(ModelRef(result.model, sha256=result.model_sha256 or None, role="artefact"))
+        return artefact_cue(result)
 
     def _run_spoof(self, media: Media, models: list[ModelRef], timings: dict, details: dict) -> list[Cue]:
         t0 = time.perf_counter()
@@ -479,10 +549,7 @@ class Detector:
         self._thumbs = {}
         try:
             if media.has_video and media.has_audio:
-                faces = self._run_faces(media, timings, details, progress)
-                cues.append(self._run_sync(media, faces, models, timings, details))
-                if self.artefacts:
-                    cues.append(self._run_artefacts(media, faces, models, timings, details))
+                cues += self._run_av(media, models, timings, details, progress)
             if media.has_audio and self.spoof_model is not False:
                 cues += self._run_spoof(media, models, timings, details)
         except MediaError as e:  # e.g. decoding broke half-way through
@@ -572,6 +639,16 @@ def _sync_details(result) -> dict:
 def _thumbnails(faces, media: Media | None = None, limit: int = 4) -> dict[str, np.ndarray]:
     """One face picture per track (up to ``limit``): a colour crop of the frame in the middle of the track's
     sightings, read back from ``media``; the gray analysis crop when the frame cannot be read."""
+    images = _thumbnail_images(faces, media, limit)
+    return {_thumbnail_label(t): images[t.track_id] for t in faces.tracks[:limit] if t.track_id in images}
+
+
+def _thumbnail_label(t) -> str:
+    return f"face {t.track_id} ({t.start_s:.0f}–{t.end_s:.0f} s)"
+
+
+def _thumbnail_images(faces, media: Media | None = None, limit: int = 4) -> dict[int, np.ndarray]:
+    """Track id → face picture for the first ``limit`` tracks (see :func:`_thumbnails`)."""
     picks = []
     for t in faces.tracks[:limit]:
         if t.num_valid:
@@ -596,7 +673,7 @@ def _thumbnails(faces, media: Media | None = None, limit: int = 4) -> dict[str, 
         if img is None and t.face_crops is not None:
             img = t.face_crops[i]
         if img is not None:
-            out[f"face {t.track_id} ({t.start_s:.0f}–{t.end_s:.0f} s)"] = img
+            out[t.track_id] = img
     return out
 
 

@@ -1,0 +1,69 @@
+"""Long videos in sections (avsync.sections): the merged results equal those of one pass over the clip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avsync import load_media
+from avsync.fusion import Label
+from avsync.pipeline import Detector
+from avsync.sections import MediaSection, MonoAudio, plan_sections
+
+FACE = dict(face="photo", size=(320, 320), timbre="vowel")
+
+
+def test_plan_sections_tiles_the_clip():
+    assert plan_sections(50.0, 60.0) == [(0.0, 50.0)]
+    assert plan_sections(90.0, 60.0) == [(0.0, 90.0)]  # up to 1.5 sections: at once
+    assert plan_sections(100.0, None) == [(0.0, 100.0)]
+    for d in (91.0, 150.0, 179.9, 3600.0, 3630.5):
+        s = plan_sections(d, 60.0)
+        assert s[0][0] == 0.0 and s[-1][1] == d and all(a[1] == b[0] for a, b in zip(s, s[1:]))
+        assert all(b - a == 60.0 for a, b in s[:-1]) and 30.0 <= s[-1][1] - s[-1][0] <= 90.0
+
+
+def test_media_section_reads_the_parent_span(clip):
+    path = clip("sections_span", duration=5.0, **FACE)
+    m = load_media(path)
+    whole = np.concatenate([c.images for c in m.frames(gray=True)])
+    with MonoAudio(load_media(path)) as mono:  # not decoded yet: spilled to a file and read back
+        part = mono.read(32_000, 48_000)
+        np.testing.assert_array_equal(part, m.mono()[32_000:48_000])
+        sec = MediaSection(m, 2.0, 3.0, part)
+    chunks = list(sec.frames(gray=True, chunk_size=7))
+    idx = np.concatenate([c.indices for c in chunks])
+    assert idx.tolist() == list(range(25)) and sec.num_frames == 25 and sec.duration == 1.0
+    np.testing.assert_array_equal(np.concatenate([c.images for c in chunks]), whole[50:75])
+    np.testing.assert_allclose(chunks[0].times[0], 0.0)
+    np.testing.assert_array_equal(sec.mono(), part)
+
+
+@pytest.fixture(scope="module")
+def shifted_clip(clip):
+    return clip("sections_shift", duration=16.0, offset_s=0.32, **FACE)
+
+
+def test_long_video_in_sections_gives_the_whole_clip_results(shifted_clip):
+    whole = Detector(spoof_model=False, device="cpu", sync_model="motion", section_s=None)
+    parts = Detector(spoof_model=False, device="cpu", sync_model="motion", section_s=6.0)
+    seen = []
+    a, b = whole(shifted_clip), parts(shifted_clip, progress=lambda d, t: seen.append((d, t)))
+    assert a.label is b.label is Label.MANIPULATED
+    sa, sb = a.details["sync"], b.details["sync"]
+    assert sa["offset_frames"] == sb["offset_frames"] == 8
+    assert sb["confidence"] == pytest.approx(sa["confidence"], rel=0.1)
+    assert any("audio leads video by 320 ms" in r for r in b.reasons)
+    fa, fb = a.details["faces"], b.details["faces"]
+    assert fb["num_frames"] == fa["num_frames"] == 400 and len(fb["tracks"]) == len(fa["tracks"]) == 1
+    assert fb["tracks"][0]["start_frame"] == 0 and fb["tracks"][0]["end_frame"] == 400  # one face, one id
+    assert list(parts.thumbnails) == ["face 0 (0–16 s)"]
+    # the timeline: the same windows, once each, and every one carries the clip's offset as evidence
+    ws = [(w.start, w.end) for w in b.cue("sync").windows]
+    assert ws == [(w.start, w.end) for w in a.cue("sync").windows] and len(ws) == len(set(ws))
+    scores = [w.score for w in b.cue("sync").windows if w.valid and w.score is not None]
+    assert len(scores) > 20 and all(s > 0.5 for s in scores)
+    art_a, art_b = a.details["artefact"], b.details["artefact"]
+    assert art_b["status"] == "ok" and abs(art_b["score"] - art_a["score"]) < 0.05
+    assert [w["start"] for w in art_b["windows"]] == [w["start"] for w in art_a["windows"]]
+    assert seen and seen[-1][0] == seen[-1][1] and all(x[0] <= y[0] for x, y in zip(seen, seen[1:]))
