@@ -3,7 +3,7 @@
 The public API is what this module exports; everything else is internal and may change.
 """
 
-from avsync.device import tune_cpu_allocator
+from avsync.device import limit_omp_spinning, tune_cpu_allocator
 from avsync.errors import AvsyncError, BundleError, ConfigError, MediaError, NoFaceError, NoSpeechError
 from avsync.media import AudioInfo, FrameChunk, Media, MediaInfo, MediaLimits, VideoInfo, inspect_media, load_media
 from avsync.results import Status
@@ -60,4 +60,5 @@ __all__ = [
     "SpoofScorer",
     "SpoofResult",
     "tune_cpu_allocator",
+    "limit_omp_spinning",
 ]

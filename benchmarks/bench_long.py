@@ -2,7 +2,7 @@
 8 kHz stereo calls, each length in a fresh process, ratios against the shortest input of the same run.
 
     python benchmarks/bench_long.py [--analyze-minutes 1,10,60] [--spoof-minutes 10,120] [--clip FILE]
-        [--threads 2] [--only analyze|spoof] [--keep DIR]
+        [--height 720] [--threads 2] [--only analyze|spoof] [--section-s 60|none] [--keep DIR]
 
 Inputs are made by remuxing a real clip many times (no re-encoding; ``_common.repeat_clip``): by default the
 7.4 s 1080p talking face of ../shared/data/real_av/wav2lip-gfpgan/kim_7s_raw.mp4 downscaled to --height
@@ -27,7 +27,7 @@ torch.set_num_threads(THREADS)
 from avsync.device import tune_cpu_allocator
 tune_cpu_allocator()
 from avsync.pipeline import Detector
-v = Detector()(PATH)
+v = Detector(section_s=SECTION_S)(PATH)
 result.update(label=v.label, status=str(v.status), duration_s=v.duration_s, score=v.score)
 """
 
@@ -129,6 +129,8 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=720, help="video lines after downscaling the clip")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", choices=("analyze", "spoof"), default=None)
+    ap.add_argument("--section-s", default="60", help="Detector(section_s=...) of the analyze runs; 'none': "
+                    "the whole video at once (how every video was analysed before sections)")
     ap.add_argument("--keep", default=None, help="make the long inputs here and keep them (default: a temp dir)")
     args = ap.parse_args()
     if args.keep:
@@ -149,14 +151,16 @@ def run(tmp: Path, args) -> None:
 
         with av.open(str(clip)) as c:
             clip_s = float(c.duration / 1e6)
-        header(f"analyze: {clip.name} ({clip_s:.1f} s) repeated; ratios to the shortest input")
+        header(f"analyze (section_s={args.section_s}): {clip.name} ({clip_s:.1f} s) repeated; ratios to the shortest "
+               "input")
         first = None
         for m in [float(x) for x in args.analyze_minutes.split(",") if x]:
             times = max(1, math.ceil(m * 60 / clip_s))
             path = tmp / f"analyze_{args.height}p_{m:g}min.mp4"
             if not path.exists():
                 repeat_clip(clip, path, times)
-            r = peak_rss_mb(pre + f"PATH = {str(path)!r}\n" + ANALYZE, env=env, timeout=6 * 3600)
+            sec = None if args.section_s.lower() == "none" else float(args.section_s)
+            r = peak_rss_mb(pre + f"PATH = {str(path)!r}\nSECTION_S = {sec!r}\n" + ANALYZE, env=env, timeout=6 * 3600)
             d = peak_rss_mb(f"PATH = {str(path)!r}\n" + DECODE, env=env, timeout=6 * 3600)
             first = first or r
             print(_row(f"{m:g} min ({r['label']}, {r['status']})", r, first,

@@ -140,3 +140,20 @@ def test_the_command_tunes_the_allocator(monkeypatch):
     r = CliRunner().invoke(cli_main.cli, ["models", "list", "--json"])
     assert r.exit_code == 0, r.output
     assert calls == [1]
+
+
+def test_limit_omp_spinning_only_before_torch_and_never_over_the_users_setting():
+    code = ("import os, sys; {pre}from avsync.device import limit_omp_spinning; "
+            "print(limit_omp_spinning(), os.environ.get('GOMP_SPINCOUNT'))")
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    run = lambda pre, **extra: subprocess.run([sys.executable, "-c", code.format(pre=pre)], capture_output=True,  # noqa: E731
+                                              text=True, env={**env, **extra}, check=True).stdout.split()
+    assert run("") == ["True", "2000"]
+    assert run("import torch; ") == ["False", "None"]  # libgomp already loaded: too late, left alone
+    assert run("", GOMP_SPINCOUNT="50") == ["False", "50"]
+    # the command sets it for itself and its workers
+    out = subprocess.run([sys.executable, "-c", "import os, sys; from avsync_cli.main import cli; "
+                          "sys.argv = ['avsync', 'models', 'path']; "
+                          "cli.main(standalone_mode=False); print(os.environ.get('GOMP_SPINCOUNT'))"],
+                         capture_output=True, text=True, env=env, check=True).stdout.split()
+    assert out[-1] == "2000"

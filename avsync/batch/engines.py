@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from avsync.batch.tasks import TaskSpec, run_scorer
-from avsync.device import allocator_tuning_enabled, tune_cpu_allocator
+from avsync.device import allocator_tuning_enabled, limit_omp_spinning, tune_cpu_allocator
 from avsync.errors import ConfigError
 from avsync.results import Status
 
@@ -104,6 +104,7 @@ def _send(conn, message) -> bool:
 def _worker_main(conn, spec: TaskSpec) -> None:  # runs in a child process
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     tune_cpu_allocator()  # a process of ours: reuse freed tensor memory
+    limit_omp_spinning()  # and no spinning OpenMP threads (before the scorer loads torch)
     try:
         scorer = spec.build()
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which stops the run
@@ -272,6 +273,7 @@ class _RayActor:
 
     def __init__(self, spec: TaskSpec, tune_allocator: bool = True):
         tune_cpu_allocator(tune_allocator)  # the actor's process is ours: reuse freed tensor memory
+        limit_omp_spinning()
         self._scorer = spec.build()
         import socket
 

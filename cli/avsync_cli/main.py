@@ -9,7 +9,7 @@ import traceback
 import click
 
 import avsync
-from avsync.device import tune_cpu_allocator
+from avsync.device import limit_omp_spinning, tune_cpu_allocator
 from avsync_cli.common import EXIT_INTERNAL
 
 # sub-command name -> module under avsync_cli.commands exposing `command`
@@ -50,6 +50,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """avsync: is the speech in this clip genuine? Lip-sync and voice-spoof analysis."""
     ctx.obj = {"debug": debug}
     tune_cpu_allocator()  # this process is ours: reuse freed tensor memory (AVSYNC_ALLOCATOR_TUNING=0: off)
+    limit_omp_spinning()  # and idle OpenMP threads sleep instead of spinning (GOMP_SPINCOUNT, before torch loads)
 
 
 def main(argv=None) -> None:
