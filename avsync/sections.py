@@ -73,7 +73,7 @@ class MonoAudio:
             return
         fd, self._file = tempfile.mkstemp(prefix="avsync-audio-", suffix=".f32")
         with os.fdopen(fd, "wb") as fh:
-            for block in media.audio_blocks():
+            for block in media.audio_blocks(60.0):
                 mono = block.mean(axis=0, dtype=np.float32)
                 mono.tofile(fh)
                 self.num_samples += len(mono)
@@ -233,7 +233,7 @@ class SectionMerger:
             if piece is not None:
                 self._pieces.setdefault(g, []).append(piece)
         self._prev = list(zip(ids, tracks))
-        self._faces_meta.append((faces, f1 - f0))
+        self._faces_meta.append((replace(faces, tracks=()), f1 - f0))  # the counts and notes, not the crops
         self._shot_frames += [int(x) + shift_f for x in faces.shot_changes if f0 <= int(x) + shift_f < f1]
         local = {t.track_id: g for t, g in zip(faces.tracks, ids)}
         if sync is not None:

@@ -139,8 +139,8 @@ class VAD:
     bundle_name = "silero-vad"
     """Weights bundle loaded when no ``weights`` path is given."""
 
-    chunk_frames = 18750
-    """Frames per forward pass (10 minutes); the LSTM state is carried across chunks."""
+    chunk_frames = 1875
+    """Frames per forward pass (1 minute; activations of about 30 MB); the LSTM state is carried across chunks."""
 
     def __init__(
         self,

@@ -201,7 +201,7 @@ class SpeakerStream:
 
     def __init__(self, encoder, mask, num_samples: int, *, sum_squares: float, speech_sum_squares: float,
                  channel: int = 0, sample_rate: int = 16000, hop_s: float = 0.8, min_speech_fraction: float = 0.5,
-                 reference: np.ndarray | None = None, piece_s: float = 300.0):
+                 reference: np.ndarray | None = None, piece_s: float = 60.0):
         from avsync.speaker.ge2e import HOP_SAMPLES, PARTIAL_FRAMES, volume_gain
 
         self.encoder, self.mask, self.channel, self.sr, self.reference = encoder, mask, channel, sample_rate, reference

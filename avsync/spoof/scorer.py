@@ -264,7 +264,7 @@ class SpoofScorer:
         weights: str | None = None,
         allow_download: bool = False,
         precision: Precision = "float32",
-        block_s: float = 300.0,
+        block_s: float = 60.0,
     ):
         check_precision(precision)
         self.precision = precision
