@@ -687,8 +687,8 @@ def eval_task(model: str | None = None, device: str | None = None, precision: st
     det = Detector.from_pretrained(device=device or "auto", precision=precision,
                                    **({"spoof_model": model} if model else {}))
 
-    def score(path: str) -> dict:
-        v = det(path)
+    def score(path: str, progress: Callable[[float, float], None] | None = None) -> dict:
+        v = det(path, progress=progress)
         d = v.to_dict()
         d.pop("schema_version", None)
         d["status"] = str(v.status)

@@ -8,6 +8,7 @@ and the peak resident memory of the whole process tree (this process + workers, 
 
     PYTHONPATH=$PWD:$PWD/cli python benchmarks/bench_batch.py                  # inspect task
     PYTHONPATH=$PWD:$PWD/cli python benchmarks/bench_batch.py --task analyze --files 20
+    PYTHONPATH=$PWD:$PWD/cli python benchmarks/bench_batch.py --task spoof --files 20 --engine ray  # Ray actors
 
 The worker start-up (spawn + building the task) is inside the timed run, as a user sees it.
 """
@@ -101,7 +102,13 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=60, help="number of media files")
     ap.add_argument("--jobs", default="1,2", help="comma-separated --jobs values; the first is the baseline")
     ap.add_argument("--repeat", type=int, default=2, help="runs per setting (best wall time is kept)")
+    ap.add_argument("--engine", choices=("local", "ray"), default="local",
+                    help="local worker processes, or actors of a local Ray instance (started once for all runs)")
     args = ap.parse_args()
+    if args.engine == "ray":
+        import ray
+
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
 
     from avsync.batch import run_batch
 
@@ -111,14 +118,15 @@ def main() -> None:
         folder.mkdir()
         picked = build_folder(_shared(), folder, args.files)
         exts = sorted({Path(p).suffix for p in picked})
-        print(f"{len(picked)} files ({', '.join(exts)}), task={args.task}, cpus={os.cpu_count()}")
+        print(f"{len(picked)} files ({', '.join(exts)}), task={args.task}, engine={args.engine}, cpus={os.cpu_count()}")
         best: dict[int, tuple[float, float, int, dict]] = {}
         for rep in range(args.repeat):
             for jobs in jobs_list:
                 out = Path(tmp) / f"r_{jobs}_{rep}.jsonl"
                 with PeakSampler() as mem:
                     t0 = time.perf_counter()
-                    s = run_batch(folder, out, task=args.task, model=args.model, jobs=jobs, progress=False)
+                    s = run_batch(folder, out, task=args.task, model=args.model, jobs=jobs, progress=False,
+                                  engine=args.engine)
                     wall = time.perf_counter() - t0
                 fph = s.processed / wall * 3600
                 print(f"  run {rep + 1} jobs={jobs}: {wall:6.2f} s  {fph:9.0f} files/h  peak {mem.peak / 2**20:7.0f} MiB"

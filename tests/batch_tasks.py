@@ -69,3 +69,16 @@ def killed_parent_main(path):  # run as a script by test_batch_edges: the parent
     w.wait_ready()
     w.conn.send((0, path))
     os._exit(0)  # no cleanup: the worker finds a broken pipe when it sends its result
+
+
+def progress_factory(model=None):
+    """Like ``content_factory``; the scorer takes ``progress=`` and reports half-way and the end of each file."""
+    inner = content_factory(model)
+
+    def scorer(path, progress=None):
+        if progress is not None:
+            progress(1, 2)
+            progress(2, 2)
+        return inner(path)
+
+    return scorer

@@ -522,3 +522,29 @@ def test_cli_precision_option(corpus, tmp_path):
     assert r.exit_code == 0, r.output
     rec = json.loads((tmp_path / "c.jsonl").read_text())
     assert rec["result"]["precision"] == "bfloat16"  # status no_speech on this noise, precision recorded all the same
+
+
+@pytest.mark.parametrize("jobs", [0, 1])
+def test_progress_inside_a_file_reaches_the_batch_bar(corpus, tmp_path, jobs):
+    """A task that reports progress inside a file (analyze, spoof) shows it in the batch progress bar."""
+    from avsync.batch.engines import InProcessEngine, LocalEngine
+
+    seen = []
+
+    def spy(cls):
+        class Spy(cls):
+            @property
+            def on_progress(self):
+                return self._cb
+
+            @on_progress.setter
+            def on_progress(self, cb):
+                self._cb = None if cb is None else (lambda job, f: (seen.append((job.path, f)), cb(job, f)))
+        return Spy
+
+    eng = spy(InProcessEngine)() if jobs == 0 else spy(LocalEngine)(jobs)
+    files = sorted(corpus.glob("call_0*.wav"))[:2]
+    s = run_batch(files, tmp_path / "r.jsonl", task="batch_tasks:progress_factory", engine=eng, progress=True)
+    assert s.failed == 0
+    assert {os.path.basename(p) for p, _ in seen} == {f.name for f in files}
+    assert all(0.0 < f <= 1.0 for _, f in seen) and any(f == 1.0 for _, f in seen)

@@ -52,6 +52,22 @@ class Engine(Protocol):
     def close(self, *, abort: bool = False) -> None:
         """Stop the workers (``abort``: at once, dropping running jobs)."""
 
+    # Optional: an engine with an ``on_progress`` attribute gets ``on_progress(job, fraction)`` set by the
+    # runner and calls it while a long file is being processed (the task must take ``progress=``).
+
+
+class _Throttle:
+    """``(done, total)`` callback → ``send(fraction)`` at most every ``every`` seconds (and at the end)."""
+
+    def __init__(self, send, every: float = 1.0):
+        self.send, self.every, self.last = send, every, 0.0
+
+    def __call__(self, done, total) -> None:
+        now = time.monotonic()
+        if total and (now - self.last >= self.every or done >= total):
+            self.last = now
+            self.send(min(1.0, float(done) / float(total)))
+
 
 def _failure(message: str, started: float) -> dict[str, Any]:
     return {
@@ -72,6 +88,7 @@ class InProcessEngine:
     def __init__(self) -> None:
         self._scorer = None
         self._done: list[tuple[Job, dict[str, Any]]] = []
+        self.on_progress = None
 
     def start(self, spec: TaskSpec) -> None:
         self._scorer = spec.build()
@@ -80,7 +97,8 @@ class InProcessEngine:
         return 0 if self._done else 1
 
     def submit(self, job: Job) -> None:
-        out = run_scorer(self._scorer, job.path)
+        report = None if self.on_progress is None else _Throttle(lambda f: self.on_progress(job, f))
+        out = run_scorer(self._scorer, job.path, progress=report)
         out["worker"] = f"inprocess:{os.getpid()}"
         self._done.append((job, out))
 
@@ -120,7 +138,7 @@ def _worker_main(conn, spec: TaskSpec) -> None:  # runs in a child process
         if msg is None:
             return
         idx, path = msg
-        out = run_scorer(scorer, path)
+        out = run_scorer(scorer, path, progress=_Throttle(lambda f, idx=idx: _send(conn, ("progress", idx, f))))
         out["worker"] = f"local:{os.getpid()}"
         if not _send(conn, ("done", idx, out)):  # the parent was killed while this file ran
             return
@@ -190,6 +208,7 @@ class LocalEngine:
         self._ctx = mp.get_context(start_method)
         self._spec: TaskSpec | None = None
         self._workers: list[_Worker] = []
+        self.on_progress = None
 
     def start(self, spec: TaskSpec) -> None:
         self._spec = spec
@@ -234,10 +253,19 @@ class LocalEngine:
             lost = False
             if w.conn in ready or (w.proc.sentinel in ready and w.conn.poll()):
                 try:
-                    _, _idx, out = w.conn.recv()
-                    w.job = None
-                    done.append((job, out))
-                    continue
+                    finished = None
+                    while w.conn.poll():  # progress notes, then perhaps the result
+                        kind, _idx, out = w.conn.recv()
+                        if kind == "progress":
+                            if self.on_progress is not None:
+                                self.on_progress(job, out)
+                            continue
+                        finished = out
+                        break
+                    if finished is not None:
+                        w.job = None
+                        done.append((job, finished))
+                        continue
                 except (EOFError, OSError):  # the pipe closed: the worker is gone
                     lost = True
             if lost or w.proc.sentinel in ready or not w.proc.is_alive():

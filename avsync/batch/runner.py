@@ -65,6 +65,7 @@ class _Progress:
         self.t0 = time.monotonic()
         self.scored = 0
         self.failed = 0
+        self.running: dict[int, float] = {}  # job idx -> fraction of the file done, while it runs
         if enabled:
             from tqdm.auto import tqdm
 
@@ -75,10 +76,22 @@ class _Progress:
         self.scored += scored
         self.failed += failed
         if self.bar is not None:
-            el = time.monotonic() - self.t0
-            fph = self.scored / el * 3600 if el > 0 and self.scored else 0.0
-            self.bar.set_postfix_str(f"{fph:,.0f} files/h, {self.failed} failed", refresh=False)
+            self.bar.set_postfix_str(self._postfix(), refresh=False)
             self.bar.update(1)
+
+    def file_progress(self, job: Job, fraction: float) -> None:
+        """How far the file ``job`` has got (a long file in a worker): shown after the file counts."""
+        self.running[job.idx] = fraction
+        if self.bar is not None:
+            self.bar.set_postfix_str(self._postfix(), refresh=True)
+
+    def _postfix(self) -> str:
+        el = time.monotonic() - self.t0
+        fph = self.scored / el * 3600 if el > 0 and self.scored else 0.0
+        text = f"{fph:,.0f} files/h, {self.failed} failed"
+        if self.running:
+            text += ", in progress " + " ".join(f"{100 * f:.0f}%" for f in list(self.running.values())[:4])
+        return text
 
     def close(self) -> None:
         if self.bar is not None:
@@ -249,6 +262,8 @@ def run_batch(
         eng = engine if not isinstance(engine, str) else make_engine(
             engine, jobs=jobs, timeout=timeout, device=device, ray_address=ray_address)
         runner.engine_name = getattr(eng, "name", type(eng).__name__)
+        if progress and hasattr(eng, "on_progress"):
+            eng.on_progress = bar.file_progress
         interrupted = False
         started = False
         try:
@@ -424,6 +439,8 @@ class _Runner:
         return Job(idx, it.path)
 
     def _finish(self, job: Job, outcome: dict[str, Any]) -> None:
+        if self.bar is not None:
+            self.bar.running.pop(job.idx, None)  # no longer in progress
         rec = self.pending.pop(job.idx)
         rec.pop("_idx", None)
         hash_s = rec.pop("_hash_s", 0.0)

@@ -184,8 +184,16 @@ def _status_of(value: Any) -> str:
         return str(value)
 
 
-def run_scorer(scorer: Scorer, path: str) -> dict[str, Any]:
-    """Score one file; never raises for a bad file or a failing task.
+def takes_progress(scorer: Scorer) -> bool:
+    """Whether ``scorer`` accepts ``progress=`` (a ``(done, total)`` callback inside one file)."""
+    try:
+        return "progress" in _pyinspect.signature(scorer).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def run_scorer(scorer: Scorer, path: str, progress: Callable[[float, float], None] | None = None) -> dict[str, Any]:
+    """Score one file; never raises for a bad file or a failing task. ``progress`` reaches scorers that take it.
 
     Returns
     -------
@@ -195,7 +203,7 @@ def run_scorer(scorer: Scorer, path: str) -> dict[str, Any]:
     """
     t0 = time.perf_counter()
     try:
-        raw = scorer(path)
+        raw = scorer(path, progress=progress) if progress is not None and takes_progress(scorer) else scorer(path)
         result = to_jsonable(dict(raw))
         status = _status_of(result.pop("status", Status.OK))
         failed = status in Status._value2member_map_ and Status(status).is_failure

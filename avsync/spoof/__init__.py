@@ -33,8 +33,8 @@ def eval_task(model: str | None = None, device: str | None = None, precision: st
     """Scorer for ``avsync eval --task spoof`` / ``avsync batch --task spoof``: one scorer, many files."""
     scorer = SpoofScorer(model or DEFAULT_MODEL, device=device or "auto", precision=precision)
 
-    def score(path: str) -> dict:
-        r = scorer(path)
+    def score(path: str, progress=None) -> dict:
+        r = scorer(path, progress=progress)
         d = r.to_dict()
         d.pop("schema_version", None)
         d["status"] = str(r.status)
