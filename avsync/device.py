@@ -65,7 +65,7 @@ def resolve_device(device: object = "cpu") -> str:
 def check_precision(precision: str) -> None:
     """Raise ``ValueError`` unless ``precision`` is one of :data:`PRECISIONS`."""
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
 
 def allocator_tuning_enabled() -> bool:

@@ -113,10 +113,6 @@ MOTION_CUE_PARAMS = SyncCueParams(
 """Sync cue parameters of the training-free ``motion`` model (the defaults before ``syncnet-v2``)."""
 
 
-def _sigmoid(x: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-x)))
-
-
 def sync_cue(result, *, duration: float, face_fraction: float | None, params: SyncCueParams) -> Cue:
     """Turn a :class:`~avsync.sync.SyncResult` into the ``sync`` cue."""
     st = Status(result.status)
@@ -133,12 +129,12 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
         return Cue("sync", st, None, (), (), face_fraction, result.message or result.summary)
     off = float(result.offset_ms)
     tol = params.lead_tolerance_ms if off >= 0 else params.lag_tolerance_ms
-    p_offset = _sigmoid((abs(off) - tol) / params.offset_scale_ms)
+    p_offset = sigmoid((abs(off) - tol) / params.offset_scale_ms)
     conf = float(result.confidence or 0.0)
-    sure = _sigmoid((conf - params.confidence_mid) / params.confidence_scale)
+    sure = sigmoid((conf - params.confidence_mid) / params.confidence_scale)
     offset_score = 0.5 + sure * (p_offset - 0.5)
     dist = float(result.min_distance if result.min_distance is not None else params.mismatch_distance_mid)
-    mismatch = _sigmoid(
+    mismatch = sigmoid(
         (dist - params.mismatch_distance_mid) / params.mismatch_scale
         + (params.mismatch_confidence_mid - conf) / params.mismatch_scale
     )
@@ -158,7 +154,7 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
         local = []  # the usable windows' own scores (lips vs audio at the clip's offset), before the offset
         for w in active.windows:
             ok = Status(w.status) is Status.OK and w.distance is not None
-            p = _sigmoid((float(w.distance) - params.distance_mid) / params.distance_scale) if ok else None
+            p = sigmoid((float(w.distance) - params.distance_mid) / params.distance_scale) if ok else None
             if ok:
                 local.append(p)
             wins.append(CueWindow(w.start, w.end, p if (p is None or clip_offset is None) else max(p, clip_offset), ok))
@@ -660,7 +656,9 @@ def _thumbnail_images(faces, media: Media | None = None, limit: int = 4) -> dict
 
         wanted = {int(t.frames[i]): (t, i) for t, i in picks}
         try:
-            for chunk in media.frames(chunk_size=4, only=set(wanted)):
+            # a seek to the first picture wanted, not a decode of the whole clip up to it
+            for chunk in media.frames(chunk_size=4, only=set(wanted), start=min(wanted) / media.fps,
+                                      end=(max(wanted) + 1) / media.fps):
                 for img, k in zip(chunk.images, chunk.indices):
                     if int(k) in wanted:
                         t, i = wanted[int(k)]

@@ -31,6 +31,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from avsync.errors import ConfigError
 from avsync.media import Media
 from avsync.results import Status
 
@@ -116,7 +117,7 @@ class MediaSection(Media):
         self.parent, self.offset_s = parent, float(start)
         self.frame_offset = int(round(start * parent.fps))
         if abs(self.frame_offset - start * parent.fps) > 1e-6:
-            raise ValueError(f"a section must start on a frame ({start} s at {parent.fps} fps)")
+            raise ConfigError(f"a section must start on a frame ({start} s at {parent.fps} fps)")
         length = float(end - start)
         pi = parent.info
         video = audio_info = None

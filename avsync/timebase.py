@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from avsync.errors import ConfigError
+
 __all__ = [
     "DEFAULT_SAMPLE_RATE",
     "DEFAULT_FPS",
@@ -92,7 +94,7 @@ class SlidingWindow:
 
     def __post_init__(self) -> None:
         if not (self.duration > 0 and self.step > 0):
-            raise ValueError(f"window duration and step must be > 0, got {self.duration}, {self.step}")
+            raise ConfigError(f"window duration and step must be > 0, got {self.duration}, {self.step}")
 
     def count(self, total_s: float, *, partial: bool = False) -> int:
         """Number of windows that fit in ``[start, total_s)``.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import tempfile
 from pathlib import Path
 
@@ -144,6 +145,8 @@ def main() -> None:
 def run(tmp: Path, args) -> None:
     print(f"avsync long-input benchmark — {machine()}, {args.threads} torch threads")
     env = {"OMP_NUM_THREADS": str(args.threads)}
+    if "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ:
+        env["GOMP_SPINCOUNT"] = "2000"  # as the avsync command sets it (avsync.device.limit_omp_spinning)
     pre = f"THREADS = {args.threads}\n"
     if args.only in (None, "analyze"):
         clip = base_clip(tmp, args.clip, args.height)

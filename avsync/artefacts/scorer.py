@@ -15,7 +15,7 @@ import numpy as np
 
 from avsync.artefacts.crops import ArtefactCrops, artefact_crops
 from avsync.device import resolve_device
-from avsync.errors import AvsyncError, BundleError
+from avsync.errors import AvsyncError, BundleError, ConfigError
 from avsync.results import Serializable, Status
 from avsync.timebase import SlidingWindow
 
@@ -118,7 +118,7 @@ class ArtefactScorer:
         allow_download: bool = False,
     ) -> None:
         if not (sample_fps > 0 and window_s > 0 and hop_s > 0):  # before any weights are read
-            raise ValueError(f"sample_fps, window_s and hop_s must be positive, got {sample_fps}, {window_s}, {hop_s}")
+            raise ConfigError(f"sample_fps, window_s and hop_s must be positive, got {sample_fps}, {window_s}, {hop_s}")
         import torch
 
         from avsync.artefacts.model import ArtefactNet

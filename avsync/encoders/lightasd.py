@@ -24,6 +24,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from avsync.errors import ConfigError
+
 __all__ = ["LIGHTASD_MEAN", "LIGHTASD_STD", "LightASD", "LightASDOutput", "load_lightasd"]
 
 LIGHTASD_MEAN, LIGHTASD_STD = 0.4161, 0.1688
@@ -177,9 +179,9 @@ class LightASD(nn.Module):
 
     def forward(self, mfcc: torch.Tensor, faces: torch.Tensor) -> LightASDOutput:
         if mfcc.ndim != 3 or faces.ndim != 4:
-            raise ValueError(f"expected mfcc [B, 4T, 13] and faces [B, T, H, W], got {tuple(mfcc.shape)}, {tuple(faces.shape)}")
+            raise ConfigError(f"expected mfcc [B, 4T, 13] and faces [B, T, H, W], got {tuple(mfcc.shape)}, {tuple(faces.shape)}")
         if mfcc.shape[1] != 4 * faces.shape[1]:
-            raise ValueError(f"mfcc must have 4 frames per video frame: {mfcc.shape[1]} vs 4 x {faces.shape[1]}")
+            raise ConfigError(f"mfcc must have 4 frames per video frame: {mfcc.shape[1]} vs 4 x {faces.shape[1]}")
         a = self.encode_audio(mfcc)
         v = self.encode_visual(faces)
         av = self.backend(a + v)

@@ -11,6 +11,8 @@ from typing import Literal
 
 import torch
 
+from avsync.errors import ConfigError
+
 __all__ = ["AudioSignal", "VisualSignal", "audio_activity", "highpass", "mouth_activity"]
 
 VisualSignal = Literal["opening", "motion"]
@@ -50,7 +52,7 @@ def mouth_activity(mouth: torch.Tensor, kind: VisualSignal = "opening", *, inner
         back = torch.cat([d[..., :1], d], dim=-1)
         fwd = torch.cat([d, d[..., -1:]], dim=-1)
         return 0.5 * (back + fwd)
-    raise ValueError(f"unknown mouth signal {kind!r}; use 'opening' or 'motion'")
+    raise ConfigError(f"unknown mouth signal {kind!r}; use 'opening' or 'motion'")
 
 
 def audio_activity(energy_db: torch.Tensor, kind: AudioSignal = "energy", *, floor_db: float = 50.0) -> torch.Tensor:
@@ -69,7 +71,7 @@ def audio_activity(energy_db: torch.Tensor, kind: AudioSignal = "energy", *, flo
         if not d.shape[-1]:
             return torch.zeros_like(e)
         return 0.5 * (torch.cat([d[..., :1], d], dim=-1) + torch.cat([d, d[..., -1:]], dim=-1))
-    raise ValueError(f"unknown audio signal {kind!r}; use 'energy' or 'flux'")
+    raise ConfigError(f"unknown audio signal {kind!r}; use 'energy' or 'flux'")
 
 
 def highpass(x: torch.Tensor, width: int, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -19,6 +19,7 @@ from typing import Literal
 
 import numpy as np
 
+from avsync.errors import ConfigError
 from avsync.results import Serializable
 
 __all__ = [
@@ -58,13 +59,13 @@ def _check(labels, scores) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(labels).astype(int).ravel()
     s = np.asarray(scores, dtype=np.float64).ravel()
     if y.shape != s.shape:
-        raise ValueError(f"labels and scores differ in length: {y.shape[0]} vs {s.shape[0]}")
+        raise ConfigError(f"labels and scores differ in length: {y.shape[0]} vs {s.shape[0]}")
     if not np.isfinite(s).all():
-        raise ValueError("scores contain NaN or infinity; drop failed files before computing metrics")
+        raise ConfigError("scores contain NaN or infinity; drop failed files before computing metrics")
     if not set(np.unique(y)) <= {0, 1}:
-        raise ValueError("labels must be 0 (real) or 1 (fake)")
+        raise ConfigError("labels must be 0 (real) or 1 (fake)")
     if (y == 1).sum() == 0 or (y == 0).sum() == 0:
-        raise ValueError("need at least one real (0) and one fake (1) example")
+        raise ConfigError("need at least one real (0) and one fake (1) example")
     return y, s
 
 
@@ -287,13 +288,13 @@ def tdcf_curve(
     """
     cm = dict(cost_model)
     if cm["Cfa_asv"] < 0 or cm["Cmiss_asv"] < 0 or cm["Cfa_cm"] < 0 or cm["Cmiss_cm"] < 0:
-        raise ValueError("costs must be non-negative")
+        raise ConfigError("costs must be non-negative")
     if not np.isclose(cm["Ptar"] + cm["Pnon"] + cm["Pspoof"], 1.0):
-        raise ValueError("Ptar + Pnon + Pspoof must be 1")
+        raise ConfigError("Ptar + Pnon + Pspoof must be 1")
     c1 = cm["Ptar"] * (cm["Cmiss_cm"] - cm["Cmiss_asv"] * pmiss_asv) - cm["Pnon"] * cm["Cfa_asv"] * pfa_asv
     c2 = cm["Cfa_cm"] * cm["Pspoof"] * (1.0 - pmiss_spoof_asv)
     if c1 <= 0 or c2 <= 0:
-        raise ValueError("the ASV error rates give a non-positive t-DCF coefficient; check them")
+        raise ConfigError("the ASV error rates give a non-positive t-DCF coefficient; check them")
     c = det_curve(labels, scores)
     pmiss_cm, pfa_cm = c.fpr, c.fnr  # bona fide rejected by the CM, spoof accepted by the CM
     return (c1 * pmiss_cm + c2 * pfa_cm) / min(c1, c2), c.thresholds
@@ -406,7 +407,7 @@ def offset_accuracy(
     p = np.array([np.nan if v is None else float(v) for v in predicted_frames], float)
     t = np.asarray(true_frames, float)
     if p.shape != t.shape:
-        raise ValueError("predicted and true offsets differ in length")
+        raise ConfigError("predicted and true offsets differ in length")
     if t.size == 0:
         return float("nan")
     ok = np.abs(p - t) <= tolerance + 1e-9
@@ -435,18 +436,18 @@ def expected_calibration_error(
     y = np.asarray(labels).astype(int).ravel()
     p = np.asarray(probabilities, float).ravel()
     if y.shape != p.shape:
-        raise ValueError("labels and probabilities differ in length")
+        raise ConfigError("labels and probabilities differ in length")
     if p.size == 0:
         return float("nan")
     if (p < 0).any() or (p > 1).any():
-        raise ValueError("probabilities must lie in [0, 1]")
+        raise ConfigError("probabilities must lie in [0, 1]")
     if kind == "positive":
         conf, hit = p, y.astype(float)
     elif kind == "top_label":
         conf = np.maximum(p, 1 - p)
         hit = ((p >= 0.5).astype(int) == y).astype(float)
     else:
-        raise ValueError(f"kind must be 'positive' or 'top_label', not {kind!r}")
+        raise ConfigError(f"kind must be 'positive' or 'top_label', not {kind!r}")
     idx = np.minimum((conf * n_bins).astype(int), n_bins - 1)
     ece = 0.0
     for b in range(n_bins):

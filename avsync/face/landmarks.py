@@ -131,7 +131,7 @@ def ibug_to_lips(landmarks: np.ndarray) -> np.ndarray:
     if single:
         lm = lm[None]
     if lm.ndim != 3 or lm.shape[1] != 68 or lm.shape[2] < 2:
-        raise ValueError(f"expected iBUG-68 landmarks [K, 68, 2], got {lm.shape}")
+        raise ConfigError(f"expected iBUG-68 landmarks [K, 68, 2], got {lm.shape}")
     p = lm[..., :2]
     # outer: corner 48 -> lower lip 59..55 -> corner 54 -> upper lip 53..49 -> (back to 48)
     outer = [[48, 59, 58, 57], [57, 56, 55, 54], [54, 53, 52, 51], [51, 50, 49, 48]]

@@ -37,7 +37,7 @@ from typing import Literal
 
 import numpy as np
 
-from avsync.errors import MediaError
+from avsync.errors import ConfigError, MediaError
 from avsync.face.crops import CropColor, face_crop, mouth_crop, mouth_geometry
 from avsync.face.detectors import DetectorName, FaceDetector, _require, get_detector
 from avsync.face.landmarks import LandmarkerName, LipLandmarker, get_landmarker
@@ -356,7 +356,7 @@ def track(
     crops = tuple(crops)
     for c in crops:
         if c not in ("mouth", "face"):
-            raise ValueError(f"unknown crop {c!r}; choose from 'mouth', 'face'")
+            raise ConfigError(f"unknown crop {c!r}; choose from 'mouth', 'face'")
     vi = media.info.video
     width, height = vi.width, vi.height  # displayed size (after rotation)
     ww, wh = _work_size(width, height, work_size)

@@ -22,6 +22,8 @@ from typing import Literal
 import numpy as np
 import torch
 
+from avsync.errors import ConfigError
+
 __all__ = [
     "dct_matrix",
     "frame_energy",
@@ -70,7 +72,7 @@ def psf_mel_filterbank(
     """Triangular mel filters of ``python_speech_features`` ``[n_filters, n_fft // 2 + 1]`` (HTK mel, integer bins)."""
     f_max = f_max or sample_rate / 2
     if f_max > sample_rate / 2:
-        raise ValueError("f_max is above the Nyquist frequency")
+        raise ConfigError("f_max is above the Nyquist frequency")
 
     def hz2mel(hz):
         return 2595 * np.log10(1 + hz / 700.0)
@@ -281,7 +283,7 @@ def lfcc(
         ``[..., N, n_lfcc]``.
     """
     if n_lfcc > n_filters:
-        raise ValueError(f"n_lfcc ({n_lfcc}) cannot exceed n_filters ({n_filters})")
+        raise ConfigError(f"n_lfcc ({n_lfcc}) cannot exceed n_filters ({n_filters})")
     x = _as_tensor(waveform)
     p = _stft_power(x, n_fft, win_length, hop_length, center, 2.0)
     fb = torch.as_tensor(linear_filterbank(n_filters, n_fft, sample_rate, f_min, f_max), dtype=x.dtype, device=x.device)

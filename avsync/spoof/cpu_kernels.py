@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from avsync.errors import ConfigError
+
 __all__ = [
     "abs_pool_bn_selu",
     "add_pool",
@@ -155,7 +157,7 @@ def conv_selu_single_channel(x: torch.Tensor, weight: torch.Tensor, bias: torch.
     bfloat16, channels-last.
     """
     if weight.shape[1:] != (1, 2, 3):
-        raise ValueError(f"expected a [C, 1, 2, 3] kernel, got {tuple(weight.shape)}")
+        raise ConfigError(f"expected a [C, 1, 2, 3] kernel, got {tuple(weight.shape)}")
     b, _, h, w = x.shape
     c = weight.shape[0]
     out = torch.empty(b, h + 1, w, c, dtype=torch.bfloat16)
@@ -179,7 +181,7 @@ def skip_add_pool(y: torch.Tensor, x: torch.Tensor, weight: torch.Tensor | None,
         shift = np.zeros(c, np.float32)
     else:
         if weight.shape != (c, 1, 1, 3):
-            raise ValueError(f"expected a [{c}, 1, 1, 3] skip kernel, got {tuple(weight.shape)}")
+            raise ConfigError(f"expected a [{c}, 1, 1, 3] skip kernel, got {tuple(weight.shape)}")
         taps = weight.detach().float().reshape(c, 3).t().contiguous().numpy()
         shift = np.zeros(c, np.float32) if bias is None else bias.detach().float().contiguous().numpy()
     out = torch.empty(b, h, w // 3, c, dtype=torch.bfloat16)
@@ -217,7 +219,7 @@ def abs_pool_bn_selu(y: torch.Tensor, bn: torch.nn.BatchNorm2d) -> torch.Tensor:
     """``selu(bn(max_pool2d(|y|, 3)))`` of a time-major filter-bank output ``y [B, N, C]`` (bfloat16)
     with a one-channel batch norm; → ``[B, 1, C // 3, N // 3]`` bfloat16."""
     if bn.num_features != 1:
-        raise ValueError("expected a one-channel batch norm")
+        raise ConfigError("expected a one-channel batch norm")
     b, n, c = y.shape
     scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).float()
     shift = (bn.bias - bn.running_mean * scale).float()

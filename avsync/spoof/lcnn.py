@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from avsync.errors import ConfigError
+
 __all__ = ["LCNNConfig", "MaxFeatureMap", "SpoofLCNN"]
 
 
@@ -105,7 +107,7 @@ class SpoofLCNN(nn.Module):
         """``[B, N]`` waveform → ``[B, 1, n_bins, T]`` log power, mean over time removed per band."""
         cfg = self.config
         if x.dim() != 2:
-            raise ValueError(f"expected a [B, N] waveform batch, got shape {tuple(x.shape)}")
+            raise ConfigError(f"expected a [B, N] waveform batch, got shape {tuple(x.shape)}")
         min_len = 16 * cfg.hop_length  # the pooling needs >= 8 frames: very short input is tiled (as the scorer does)
         if x.shape[1] < min_len:
             x = x.repeat(1, -(-min_len // max(x.shape[1], 1)))[:, :min_len]

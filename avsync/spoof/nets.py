@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from avsync.errors import ConfigError
 from avsync.spoof import cpu_kernels
 from avsync.spoof.layers import (
     GraphAttention,
@@ -155,7 +156,7 @@ class RawGATST(nn.Module):
     def __init__(self, fusion: Literal["mul", "add", "cat"] = "mul"):
         super().__init__()
         if fusion not in ("mul", "add", "cat"):
-            raise ValueError(f"fusion must be 'mul', 'add' or 'cat', got {fusion!r}")
+            raise ConfigError(f"fusion must be 'mul', 'add' or 'cat', got {fusion!r}")
         self.fusion = fusion
         filts = ((32, 32), (32, 32), (32, 64), (64, 64))
         self.conv_time = SincFilterBank(70, 128)

@@ -160,9 +160,9 @@ def write_timeline(results, path: str | os.PathLike) -> str:
 def check_window_hop(window: int, hop: int) -> None:
     """Raise ``ValueError`` unless ``0 < hop <= window`` (a longer hop would leave audio unscored)."""
     if window <= 0 or hop <= 0:
-        raise ValueError("window and hop must be positive")
+        raise ConfigError("window and hop must be positive")
     if hop > window:
-        raise ValueError("the hop must not exceed the window (windows would skip audio)")
+        raise ConfigError("the hop must not exceed the window (windows would skip audio)")
 
 
 def window_starts(num_samples: int, window: int, hop: int) -> np.ndarray:
@@ -270,7 +270,7 @@ class SpoofScorer:
         self.precision = precision
         device = resolve_device(device)  # "auto" -> cuda / cpu before the batch size depends on it
         if aggregation not in ("mean", "max", "median"):
-            raise ValueError(f"aggregation must be 'mean', 'max' or 'median', got {aggregation!r}")
+            raise ConfigError(f"aggregation must be 'mean', 'max' or 'median', got {aggregation!r}")
         self.model_error: BundleError | None = None
         """Why the model could not be loaded (missing, tampered or unknown weights): every input then gets
         a ``model_error`` result with this message and hint, after its own read checks."""
@@ -286,12 +286,12 @@ class SpoofScorer:
         self.hop = self.window if hop_s is None else seconds_to_samples(hop_s, sr)
         check_window_hop(self.window, self.hop)
         if self.window > max_window:
-            raise ValueError(f"window_s must be at most the model's input, "
+            raise ConfigError(f"window_s must be at most the model's input, "
                              f"{samples_to_seconds(max_window, sr):.4f} s")
         if batch_size is None:
             batch_size = (2 if precision == "bfloat16" else 1) if str(device).startswith("cpu") else 16
         if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size, self.device, self.use_vad = int(batch_size), device, vad
         self.min_speech_fraction, self.min_speech_s, self.min_duration_s = min_speech_fraction, min_speech_s, min_duration_s
         self.aggregation = aggregation

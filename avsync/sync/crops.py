@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from avsync.errors import ConfigError
 from avsync.sync.types import TrackCrops
 
 __all__ = ["crop_resize", "fixed_box_track"]
@@ -18,7 +19,7 @@ def crop_resize(gray: np.ndarray, box: tuple[float, float, float, float], size: 
     n, h, w = gray.shape
     x0, y0, x1, y1 = box
     if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
-        raise ValueError(f"box must be fractions 0 <= x0 < x1 <= 1, 0 <= y0 < y1 <= 1, got {box}")
+        raise ConfigError(f"box must be fractions 0 <= x0 < x1 <= 1, 0 <= y0 < y1 <= 1, got {box}")
     a, b = int(round(y0 * h)), max(int(round(y0 * h)) + 1, int(round(y1 * h)))
     c, d = int(round(x0 * w)), max(int(round(x0 * w)) + 1, int(round(x1 * w)))
     x = torch.from_numpy(np.ascontiguousarray(gray[:, a:b, c:d])).to(torch.float32)[:, None]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from avsync.errors import ConfigError
 from avsync.results import Serializable, Status
 
 __all__ = ["FaceSync", "SyncResult", "TrackCrops", "WindowSync"]
@@ -47,9 +48,9 @@ class TrackCrops:
         frames = np.asarray(self.frames).astype(np.int64).reshape(-1)
         valid = np.asarray(self.valid).astype(bool).reshape(-1)
         if frames.shape != valid.shape:
-            raise ValueError(f"frames {frames.shape} and valid {valid.shape} must have the same length")
+            raise ConfigError(f"frames {frames.shape} and valid {valid.shape} must have the same length")
         if len(frames) > 1 and np.any(np.diff(frames) <= 0):
-            raise ValueError("track frame indices must be strictly increasing")
+            raise ConfigError("track frame indices must be strictly increasing")
         object.__setattr__(self, "frames", frames)
         object.__setattr__(self, "valid", valid)
         for name in ("mouth", "face"):
@@ -58,7 +59,7 @@ class TrackCrops:
                 continue
             arr = np.asarray(arr)
             if arr.ndim != 3 or arr.shape[0] != len(frames):
-                raise ValueError(f"{name} crops must be [N, S, S] with N = {len(frames)}, got {arr.shape}")
+                raise ConfigError(f"{name} crops must be [N, S, S] with N = {len(frames)}, got {arr.shape}")
             object.__setattr__(self, name, arr)
 
     def __len__(self) -> int:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avsync.errors import ConfigError
 from avsync.training import artefact_data as ad
 from avsync.training.spoof import fit_platt
 from avsync.training.sync import GRID_DIR, grid_files
@@ -117,7 +118,7 @@ def train_artefacts(cfg: TrainConfig, say=print) -> dict:
     if cfg.tiny:
         files = files[:3]
     if len(files) <= cfg.n_calib_clips:
-        raise ValueError(f"need more than {cfg.n_calib_clips} training clips, found {len(files)} under {data}")
+        raise ConfigError(f"need more than {cfg.n_calib_clips} training clips, found {len(files)} under {data}")
     order = rng.permutation(len(files))
     calib_files = sorted(str(files[i]) for i in order[: cfg.n_calib_clips])
     train_files = sorted(str(files[i]) for i in order[cfg.n_calib_clips :])

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avsync.errors import ConfigError
 from avsync.training import spoof_data as sd
 from avsync.training.spoof import Item, _load_items, _save_items, clip_windows, eer, fit_platt, random_crop, segments
 
@@ -230,7 +231,7 @@ def build_part(part: str, split: str, cfg: FinetuneConfig, *, say=print) -> list
                     out += _hifigan_copies(seg, voc, rng, cfg)
                 out += _classical_copy(seg, rng, say)
     else:
-        raise ValueError(f"unknown data part {part!r}")
+        raise ConfigError(f"unknown data part {part!r}")
     say(f"  [{split}] {part}: {len(out)} clips ({time.time() - t0:.0f} s) {dict(Counter(i.family for i in out))}")
     return out
 

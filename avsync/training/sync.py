@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from avsync.encoders.syncnet import CONTEXT, MFCC_PER_FRAME, SyncNetStyle
+from avsync.errors import ConfigError
 from avsync.features.audio import mfcc
 from avsync.sync.types import TrackCrops
 
@@ -291,7 +292,7 @@ def sample_batch(clips: Sequence[SyncClip], cfg: SyncTrainConfig, g: torch.Gener
         ok = np.flatnonzero(np.convolve(c.valid.astype(int), np.ones(CONTEXT, int), "same") == CONTEXT)
         ok = ok[(ok >= half) & (ok < n - half) & (c.start_frame + ok >= half) & (c.start_frame + ok <= max_frame)]
         if len(ok) == 0:
-            raise ValueError(f"clip {c.name!r} has no usable 5-frame window")
+            raise ConfigError(f"clip {c.name!r} has no usable 5-frame window")
         i = int(ok[int(torch.randint(len(ok), (1,), generator=g))])
         k = c.start_frame + i
         mouths.append(torch.from_numpy(c.mouth[i - half : i + half + 1]))
@@ -368,7 +369,7 @@ def train_sync(
     """
     cfg = config or SyncTrainConfig()
     if not clips:
-        raise ValueError("no training clips")
+        raise ConfigError("no training clips")
     torch.manual_seed(cfg.seed)
     g = torch.Generator().manual_seed(cfg.seed)
     model.to(cfg.device).train()
@@ -595,7 +596,7 @@ def train_sync_checkpoint(
         val_files = val_files[:1]
         steps, batch_size = min(steps, 3), 4
     if holdout >= len(files):
-        raise ValueError(f"holdout {holdout} leaves no training clip ({len(files)} clips)")
+        raise ConfigError(f"holdout {holdout} leaves no training clip ({len(files)} clips)")
     mcfg = SyncNetConfig()
     cache = os.fspath(cache) if cache is not None else None
     items = _items(files, data_root, cache, track_fn, say)
