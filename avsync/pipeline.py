@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from avsync.device import resolve_device
+from avsync.device import release_free_memory, resolve_device
 from avsync.errors import AvsyncError, MediaError
 from avsync.fusion import Cue, CueWindow, FusionConfig, Label, fuse, logit, sigmoid
 from avsync.media import Media, MediaSource, load_media
@@ -473,6 +473,7 @@ class Detector:
                     for tid, img in _thumbnail_images(replace(faces, tracks=tuple(new)), section).items():
                         thumbs.setdefault(ids[tid], img)
                 del faces, sync, art, section
+                release_free_memory()  # the section's crops go back to the system, not into fragmented heaps
         if not merger.sections:
             raise error or MediaError("no video frame could be decoded", status=Status.EMPTY)
         merged = merger.faces()

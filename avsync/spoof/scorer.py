@@ -544,9 +544,9 @@ class _Survey:
     sum_squares: np.ndarray = None  # [C] energy of each channel
     audio: np.ndarray | None = None  # the whole recording when it fit in one block
     vad: dict = None  # channel -> VADStream, then -> probabilities
-    cells: dict = None  # channel -> energy per 32 samples (speech energy of long recordings)
+    cells: dict = None  # channel -> energy per VAD frame of 512 samples (speech energy of long recordings)
 
-    CELL = 32  # divides the VAD frame (512) and padding (480) in samples, so speech spans are whole cells
+    CELL = 512  # blocks are whole VAD frames (block_s is rounded to them), so cells never straddle blocks
 
     @classmethod
     def run(cls, scorer: "SpoofScorer", media: Media) -> "_Survey":
@@ -583,7 +583,7 @@ class _Survey:
             if scorer.speaker:
                 for c in range(C):
                     if c == 0 or not s.same[c]:
-                        s.cells.setdefault(c, []).append(_cell_energy(block[c], cls.CELL, s.num))
+                        s.cells.setdefault(c, []).append(_cell_energy(block[c], cls.CELL))
             s.num += n
         s.head = np.concatenate(head) if head else np.zeros(0, np.float32)
         if blocks > 1:
@@ -596,19 +596,22 @@ class _Survey:
         return self.scorer.vad.mask(probs, self.num)
 
     def speech_sum_squares(self, c: int, mask) -> float:
-        """Energy of channel ``c`` inside the speech segments of ``mask`` (whole cells of 32 samples)."""
+        """Energy of channel ``c`` inside the speech segments of ``mask``: whole 512-sample cells, and the
+        covered share of a cell a segment starts or ends in (for the speaker encoder's volume gain)."""
         cells = np.concatenate(self.cells[c if c in self.cells else 0])
         csum = np.concatenate([[0.0], np.cumsum(cells, dtype=np.float64)])
-        total = 0.0
-        for a, b in mask.segments:
-            i = int(round(a * DEFAULT_SAMPLE_RATE)) // self.CELL
-            j = -(-int(round(b * DEFAULT_SAMPLE_RATE)) // self.CELL)
-            total += csum[min(j, len(cells))] - csum[min(i, len(cells))]
-        return float(total)
+
+        def upto(x: int) -> float:  # energy of samples [0, x), the last cell pro rata
+            i = min(x // self.CELL, len(cells))
+            part = (x - i * self.CELL) / self.CELL if i < len(cells) else 0.0
+            return float(csum[i] + part * (cells[i] if i < len(cells) else 0.0))
+
+        return sum(upto(int(round(b * DEFAULT_SAMPLE_RATE))) - upto(int(round(a * DEFAULT_SAMPLE_RATE)))
+                   for a, b in mask.segments)
 
 
-def _cell_energy(x: np.ndarray, cell: int, offset: int) -> np.ndarray:
-    """Energy of ``x`` per ``cell`` samples; ``offset`` (a multiple of ``cell`` except at the end) places it."""
+def _cell_energy(x: np.ndarray, cell: int) -> np.ndarray:
+    """Energy of ``x`` per ``cell`` samples (the last cell may be shorter)."""
     n = len(x) // cell * cell
     e = np.square(x[:n].reshape(-1, cell), dtype=np.float64).sum(axis=1).astype(np.float32)
     if n < len(x):
