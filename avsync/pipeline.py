@@ -547,6 +547,7 @@ class Detector:
         try:
             if media.has_video and media.has_audio:
                 cues += self._run_av(media, models, timings, details, progress)
+                release_free_memory()  # the crops are gone: their memory is not kept through the voice check
             if media.has_audio and self.spoof_model is not False:
                 cues += self._run_spoof(media, models, timings, details)
         except MediaError as e:  # e.g. decoding broke half-way through

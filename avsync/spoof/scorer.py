@@ -8,6 +8,8 @@ Procedure for one file (:class:`SpoofScorer`):
 
 1. Decode with :func:`avsync.load_media` (any container; resampled to 16 kHz). Audio whose source
    rate is 8 kHz or below, or whose spectrum is empty above 4 kHz, is flagged ``narrowband``.
+   A recording longer than ``block_s`` (60 s) is read block by block, twice (speech and channel
+   facts, then the windows), so memory does not grow with its length (docs/long-files.md).
 2. Each channel is scored separately (stereo call recordings put one party per channel);
    channels that are identical are scored once.
 3. Speech is found with Silero VAD (:mod:`avsync.vad`). Silent channels and channels with less
