@@ -372,8 +372,15 @@ def test_channels_identical_at_first_then_different_are_both_scored_in_blocks(ti
     x = load_media(two_party_call).audio
     y = x.copy()
     y[1, : 12 * SR] = y[0, : 12 * SR]  # the second party echoes the first for 12 s, then speaks
-    whole = SpoofScorer(tiny_model)(Media.from_arrays(y, SR))
-    blocks = SpoofScorer(tiny_model, block_s=5.0)(Media.from_arrays(y, SR))
+    whole = SpoofScorer(tiny_model, speaker=True)(Media.from_arrays(y, SR))
+    scorer = SpoofScorer(tiny_model, speaker=True, block_s=5.0)
+    blocks = scorer(Media.from_arrays(y, SR))
     assert len(whole.channels) == 2
     _same_results(whole, blocks)
+    # the echoing channel's energies (speaker volume gains) count its first 12 s too
+    from avsync.spoof.scorer import _Survey
+
+    survey = _Survey.run(scorer, Media.from_arrays(y, SR))
+    for c in (0, 1):
+        assert survey.sum_squares(c) == pytest.approx(float(np.sum(np.square(y[c], dtype=np.float64))), rel=1e-9)
     assert [w.score for w in whole.windows if w.channel == 1][:2] == [w.score for w in whole.windows if w.channel == 0][:2]

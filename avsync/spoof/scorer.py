@@ -503,7 +503,7 @@ class SpoofScorer:
             return probs, spk
         order = sorted(range(len(owners)), key=lambda j: int(starts[owners[j][1]]))
         probs = np.zeros(len(owners))
-        streams = {c: SpeakerStream(self.encoder, m, survey.num, sum_squares=survey.sum_squares[c],
+        streams = {c: SpeakerStream(self.encoder, m, survey.num, sum_squares=survey.sum_squares(c),
                                     speech_sum_squares=survey.speech_sum_squares(c, m), channel=c,
                                     reference=self._reference)
                    for c, m in speakers.items()}
@@ -543,10 +543,9 @@ class _Survey:
     same: list = None  # [C] identical to channel 0 throughout (atol 1e-6)
     clipped: int = 0  # samples at full scale, all channels
     head: np.ndarray = None  # the first 60 s of the mono mix (narrowband test)
-    sum_squares: np.ndarray = None  # [C] energy of each channel
     audio: np.ndarray | None = None  # the whole recording when it fit in one block
     vad: dict = None  # channel -> VADStream, then -> probabilities
-    cells: dict = None  # channel -> energy per VAD frame of 512 samples (speech energy of long recordings)
+    cells: dict = None  # channel -> energy per VAD frame of 512 samples (speaker volume gains of long recordings)
 
     CELL = 512  # blocks are whole VAD frames (block_s is rounded to them), so cells never straddle blocks
 
@@ -554,48 +553,45 @@ class _Survey:
     def run(cls, scorer: "SpoofScorer", media: Media) -> "_Survey":
         s = cls(scorer, media.num_channels)
         C = s.num_channels
-        s.peak, s.same, s.sum_squares = np.zeros(C), [True] * C, np.zeros(C)
+        s.peak, s.same = np.zeros(C), [True] * C
         s.vad, s.cells = {}, {}
         head, head_n = [], 60 * media.sample_rate
         want_vad = (scorer.use_vad or scorer.speaker) and scorer.model_error is None
         blocks = 0
         for block in media.audio_blocks(scorer.block_s):
             blocks += 1
-            if blocks == 1:
-                s.audio = block
-            else:
-                s.audio = None
+            s.audio = block if blocks == 1 else None
             n = block.shape[1]
             if n == 0:
                 continue
             s.peak = np.maximum(s.peak, np.abs(block).max(axis=1))
             s.clipped += int(np.count_nonzero(np.abs(block) >= 0.999))
-            s.sum_squares += np.square(block, dtype=np.float64).sum(axis=1)
             if s.num < head_n:
                 head.append(block[:, : head_n - s.num].mean(axis=0))
             for c in range(1, C):
                 if s.same[c] and not np.allclose(block[c], block[0], atol=1e-6):
                     s.same[c] = False
-                    if 0 in s.vad:
-                        s.vad[c] = s.vad[0].copy()  # identical so far: channel 0's state is its state
-            if want_vad:
-                for c in range(C):
-                    if c == 0 or not s.same[c]:
-                        s.vad.setdefault(c, scorer.vad.stream()).push(block[c])
-            if scorer.speaker:
-                for c in range(C):
-                    if c == 0 or not s.same[c]:
-                        s.cells.setdefault(c, []).append(_cell_energy(block[c], cls.CELL))
+                    if 0 in s.vad:  # identical so far: channel 0's state and energies are its own
+                        s.vad[c] = s.vad[0].copy()
+                    if 0 in s.cells:
+                        s.cells[c] = list(s.cells[0])
+            for c in [c for c in range(C) if c == 0 or not s.same[c]]:  # identical channels: channel 0's
+                if want_vad:
+                    s.vad.setdefault(c, scorer.vad.stream()).push(block[c])
+                if scorer.speaker:
+                    s.cells.setdefault(c, []).append(_cell_energy(block[c], cls.CELL))
             s.num += n
         s.head = np.concatenate(head) if head else np.zeros(0, np.float32)
-        if blocks > 1:
-            s.audio = None
         s.vad = {c: v.finish() for c, v in s.vad.items()}
         return s
 
     def mask(self, c: int):
         probs = self.vad[c if c in self.vad else 0]
         return self.scorer.vad.mask(probs, self.num)
+
+    def sum_squares(self, c: int) -> float:
+        """Energy of channel ``c`` (for the speaker encoder's volume gain)."""
+        return float(sum(np.sum(x) for x in self.cells[c if c in self.cells else 0]))
 
     def speech_sum_squares(self, c: int, mask) -> float:
         """Energy of channel ``c`` inside the speech segments of ``mask``: whole 512-sample cells, and the
@@ -615,9 +611,9 @@ class _Survey:
 def _cell_energy(x: np.ndarray, cell: int) -> np.ndarray:
     """Energy of ``x`` per ``cell`` samples (the last cell may be shorter)."""
     n = len(x) // cell * cell
-    e = np.square(x[:n].reshape(-1, cell), dtype=np.float64).sum(axis=1).astype(np.float32)
+    e = np.square(x[:n].reshape(-1, cell), dtype=np.float64).sum(axis=1)
     if n < len(x):
-        e = np.append(e, np.float32(np.square(x[n:], dtype=np.float64).sum()))
+        e = np.append(e, np.square(x[n:], dtype=np.float64).sum())
     return e
 
 
