@@ -185,6 +185,13 @@ _SPOOF_INPUT = InputSpec(
     window_samples=64600,
     notes="mono float waveform in [-1, 1], no normalisation; logits [spoof, bona fide] (index 1 = bona fide)",
 )
+_CALIBRATED_SPOOF_INPUT = InputSpec(
+    sample_rate=16000,
+    window_samples=64600,
+    notes="mono float waveform in [-1, 1], no normalisation; logits [spoof, bona fide], calibrated: "
+          "softmax[:, 0] = P(synthetic)",
+)
+"""The input of avsync's own voice models (lcnn-spoof, aasist-avsync): Platt calibration folded into the logits."""
 _SYNCNET_INPUT = InputSpec(
     sample_rate=16000,
     fps=25.0,
@@ -299,17 +306,13 @@ def _entries() -> list[Bundle]:
         Bundle("lcnn-spoof", "0.1.0", "lcnn-spoof/lcnn_spoof.safetensors",
                "97535885a6d1a0cd589b0925f0650216433864bed099dfd0a239d0d702828096", "Apache-2.0", None,
                "avsync.spoof.lcnn.SpoofLCNN",
-               InputSpec(sample_rate=16000, window_samples=64600,
-                         notes="mono float waveform in [-1, 1]; logits [spoof, bona fide], calibrated: "
-                               "softmax[:, 0] = P(synthetic)"),
+               _CALIBRATED_SPOOF_INPUT,
                "avsync's own LFCC-LCNN (experimental: chance level on neural fakes; models/lcnn-spoof/MODEL_CARD.md)",
                threshold=0.754883),  # metadata "threshold" of the file
         Bundle("aasist-avsync", "0.1.0", "aasist-avsync/aasist_avsync.safetensors",
                "68fccce33414bfd402852fdba0e4c0bf0538a5c38dbaebf7b004d930683a7191", "MIT", None,
                "avsync.spoof.AASIST",
-               InputSpec(sample_rate=16000, window_samples=64600,
-                         notes="mono float waveform in [-1, 1], no normalisation; logits [spoof, bona fide], "
-                               "calibrated: softmax[:, 0] = P(synthetic)"),
+               _CALIBRATED_SPOOF_INPUT,
                "avsync's default voice model: the ASVspoof 5 AASIST (MIT) fine-tuned on neural-vocoder, neural-TTS "
                "and classical fakes made offline (models/aasist-avsync/MODEL_CARD.md)",
                threshold=0.696269, role="voice"),  # metadata "threshold" of the file
