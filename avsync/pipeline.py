@@ -416,7 +416,10 @@ class Detector:
                 art = self._artefact_model()(media, faces)
             except AvsyncError as e:
                 art = e
-        for k, v in (("faces", t1 - t0), ("sync", t2 - t1), ("artefact", time.perf_counter() - t2)):
+        stages = [("faces", t1 - t0), ("sync", t2 - t1)]
+        if art is not None and not isinstance(art, AvsyncError):  # timed when it ran, as the other stages
+            stages.append(("artefact", time.perf_counter() - t2))
+        for k, v in stages:
             timings[k] = timings.get(k, 0.0) + v
         return faces, sync, art
 
@@ -448,14 +451,17 @@ class Detector:
             except AvsyncError:
                 pass
         merger = SectionMerger(media.fps, artefact_calibration=cal)
-        spans = [(a, b, max(0.0, a - MARGIN_S), min(media.duration, b + MARGIN_S)) for a, b in sections]
-        total = sum(int(round((eb - ea) * media.fps)) for _, _, ea, eb in spans)
+        spans = []  # core, read span, frames read
+        for a, b in sections:
+            ea, eb = max(0.0, a - MARGIN_S), min(media.duration, b + MARGIN_S)
+            spans.append((a, b, ea, eb, int(round((eb - ea) * media.fps))))
+        total = sum(n for *_, n in spans)
         done, error, art_error, thumbs = 0, None, None, {}
         t0 = time.perf_counter()
         with MonoAudio(media) as mono:
             timings["audio"] = time.perf_counter() - t0
             sr = media.sample_rate
-            for a, b, ea, eb in spans:
+            for a, b, ea, eb, n in spans:
                 section = MediaSection(media, ea, eb, mono.read(int(round(ea * sr)), int(round(eb * sr))))
                 report = None if progress is None else (lambda d, _t, base=done: progress(base + d, total))
                 try:
@@ -464,7 +470,7 @@ class Detector:
                     error = e
                     continue
                 finally:
-                    done += int(round((eb - ea) * media.fps))
+                    done += n
                 if isinstance(art, AvsyncError):
                     art_error, art = art_error or art, None
                 ids = merger.add((a, b), ea, faces, sync, art)

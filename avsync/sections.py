@@ -151,15 +151,7 @@ class MediaSection(Media):
                              ch.source_times - self.offset_s, ch.fps)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    x1, y1 = np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])
-    x2, y2 = np.minimum(a[:, 2], b[:, 2]), np.minimum(a[:, 3], b[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda r: np.clip(r[:, 2] - r[:, 0], 0, None) * np.clip(r[:, 3] - r[:, 1], 0, None)  # noqa: E731
-    return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
-
-
-def _shift_track(t, frames: int, fps: float):
+def _shift_track(t, frames: int):
     """``t`` (a FaceTrack) moved ``frames`` later, without its crops."""
     return replace(t, frames=t.frames + frames, mouth_crops=None, face_crops=None)
 
@@ -227,7 +219,7 @@ class SectionMerger:
         a, b = core
         shift_f = int(round(ext_start * self.fps))
         f0, f1 = int(round(a * self.fps)), int(round(b * self.fps))
-        tracks = [_shift_track(t, shift_f, self.fps) for t in faces.tracks]
+        tracks = [_shift_track(t, shift_f) for t in faces.tracks]
         ids = self._link(tracks)
         for t, g in zip(tracks, ids):
             piece = _core(t, f0, f1)
@@ -256,6 +248,8 @@ class SectionMerger:
 
     def _link(self, tracks) -> list[int]:
         """Global ids: a track overlapping a previous section's track on shared frames (mean IoU ≥ 0.5) continues it."""
+        from avsync.face.tracking import iou_matrix
+
         ids, taken = [], set()
         for t in tracks:
             best, best_iou = None, 0.5
@@ -266,7 +260,7 @@ class SectionMerger:
                 ok = t.valid[ia] & p.valid[ib]
                 if ok.sum() < 3:
                     continue
-                iou = float(_iou(t.boxes[ia][ok], p.boxes[ib][ok]).mean())
+                iou = float(np.diag(iou_matrix(t.boxes[ia][ok], p.boxes[ib][ok])).mean())  # frame by frame
                 if iou >= best_iou:
                     best, best_iou = g, iou
             if best is None:
