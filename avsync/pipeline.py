@@ -254,20 +254,23 @@ def artefact_cue(result) -> Cue:
     """Turn an :class:`~avsync.artefacts.ArtefactResult` into the ``artefact`` cue."""
     st = Status(result.status)
     wins = tuple(CueWindow(w.start, w.end, w.score, w.score is not None) for w in result.windows)
+    from avsync.artefacts.scorer import artefact_words
+
+    region, finding = artefact_words(result.model)
     if st is not Status.OK or result.score is None:
-        return Cue("artefact", st, None, wins, (), 0.0, f"mouth region not checked: {result.message or st.value}")
+        return Cue("artefact", st, None, wins, (), 0.0, f"{region} not checked: {result.message or st.value}")
     thr = float(result.threshold)
     valid = [w for w in wins if w.valid]
     runs = _runs([w.score >= thr for w in valid], [w.start for w in valid], [w.end for w in valid])
     reasons = []
     for a, b in runs:
         ps = [w.score for w in valid if w.start >= a - 1e-6 and w.end <= b + 1e-6]
-        reasons.append(f"mouth region shows generation or blending artefacts in {_fmt_span(a, b)} (p = {max(ps):.2f})")
+        reasons.append(f"{region} {finding} in {_fmt_span(a, b)} (p = {max(ps):.2f})")
     if result.score >= thr and not reasons:
-        reasons.append(f"mouth region shows generation or blending artefacts (p = {result.score:.2f})")
+        reasons.append(f"{region} {finding} (p = {result.score:.2f})")
     notes = ()
     if result.face_px is not None and result.face_px < 96:
-        notes = (f"small face ({result.face_px:.0f} px wide): the mouth-region check is less reliable",)
+        notes = (f"small face ({result.face_px:.0f} px wide): the {region} check is less reliable",)
     return Cue("artefact", Status.OK, float(result.score), wins, tuple(reasons), len(valid) / max(1, len(wins)),
                notes=notes)
 
@@ -307,8 +310,8 @@ class Detector:
     spoof_model
         Spoof bundle name (``None``: the default model of :mod:`avsync.spoof`); ``False`` turns the voice check off.
     artefacts
-        Check the mouth region of the main face for generation / blending artefacts
-        (:mod:`avsync.artefacts`); ``False`` turns it off.
+        Check the main face for generation / blending artefacts (:mod:`avsync.artefacts`) with the default
+        model (``True``) or the artefact bundle named (e.g. ``"artefact-face"``); ``False`` turns it off.
     speaker
         Add speaker-consistency evidence (GE2E) to the voice check.
     reference
@@ -332,7 +335,7 @@ class Detector:
     fusion: FusionConfig | None = None
     sync_model: str = "syncnet"
     spoof_model: str | None | Literal[False] = None
-    artefacts: bool = True
+    artefacts: bool | str = True
     speaker: bool = True
     reference: str | os.PathLike | None = None
     face_detector: str = "auto"
@@ -395,6 +398,7 @@ class Detector:
             from avsync.artefacts import ArtefactScorer
 
             self._artefact_scorer = ArtefactScorer(
+                *((self.artefacts,) if isinstance(self.artefacts, str) else ()),
                 weights=None if self.models_dir is None else os.fspath(self.models_dir),
                 device=self.device, allow_download=self.allow_download,
             )

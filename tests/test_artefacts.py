@@ -77,6 +77,72 @@ def test_network_shapes():
     with torch.no_grad():
         assert net(torch.rand(3, 3, 128, 128)).shape == (3,)
         assert net(torch.rand(1, 3, 96, 96)).shape == (1,)
+        pair = ArtefactNet(width=8, frames=2).eval()
+        assert pair.blocks[0].in_channels == 9 and pair(torch.rand(2, 6, 128, 128)).shape == (2,)
+    with pytest.raises(ValueError, match="frames"):
+        ArtefactNet(frames=3)
+
+
+def test_frame_pair_crops(photo_crops):
+    """Pairs: each sampled frame with the next one, each cut with its own geometry (the same as single crops)."""
+    media, faces, _ = photo_crops
+    main = faces.dominant()
+    single = artefact_crops(media, main)
+    pairs = artefact_crops(media, main, step=3, pairs=True)
+    assert pairs.images.shape[1:] == (128, 128, 6) and len(pairs) > 0
+    pos = {int(k): i for i, k in enumerate(single.frames)}
+    for img, k in zip(pairs.images, pairs.frames):
+        assert np.array_equal(img[..., :3], single.images[pos[int(k)]])
+        assert np.array_equal(img[..., 3:], single.images[pos[int(k) + 1]])
+    # from cached single crops: only consecutive frames pair up
+    fp = ad.frame_pairs(single.images[[0, 1, 2, 5, 6]], single.frames[[0, 1, 2, 5, 6]])
+    assert fp.shape == (3, 128, 128, 6) and np.array_equal(fp[2, ..., :3], single.images[5])
+
+
+def test_paired_forgeries_treat_both_frames_alike(photo_crops):
+    imgs = photo_crops[2].images
+    pair = np.concatenate([imgs[0], imgs[0]], axis=2)  # a still: both frames identical
+    rng = np.random.default_rng(5)
+    x, y = ad.make_batch([pair[None]], 16, rng, p_uniform=1.0, p_animate=0.0)
+    real = x[y == 0]
+    # same re-rendering and augmentation on both frames of a real pair; the codec blend keeps them identical
+    assert all(np.array_equal(r[..., :3], r[..., 3:]) for r in real)
+    anim = ad.animate_still(pair, np.random.default_rng(1))
+    assert anim.shape == pair.shape and not np.array_equal(anim[..., :3], anim[..., 3:])
+    x2, _ = ad.make_batch([pair[None]], 16, np.random.default_rng(5), p_uniform=1.0, p_animate=0.0)
+    assert np.array_equal(x, x2)  # seeded
+
+
+def test_generator_families():
+    from avsync.training.artefacts import generator_family
+
+    assert generator_family("real_av/x/a.mp4", "anything") == "real"
+    assert generator_family("fake_av/wav2lip-gfpgan/k.mp4", "generator=Wav2Lip + GFPGAN face restoration") == "wav2lip"
+    assert generator_family("fake_av/qinsy77/g.mp4", "generator=Hallo output then re-lip-synced with Wav2Lip") == "wav2lip"
+    assert generator_family("fake_av/qinsy77/g.mp4", "generator=Hallo (audio-driven portrait animation)") == "hallo"
+    assert generator_family("fake_av/hyperlips/result.mp4", "generator=HyperLips output (result.mp4)") == "hyperlips"
+    assert generator_family("fake_av/hyperlips/result_voice.mp4", "generator=Wav2Lip-style output") == "wav2lip"
+    assert generator_family("fake_av/edtalk/a.mp4", "generator=EDTalk (audio-driven ...)") == "edtalk"
+    assert generator_family("fake_av/dfdc/a.mp4", "DFDC ... label=FAKE (face swap)") == "faceswap"
+
+
+def test_scorer_loads_an_explicit_checkpoint(tmp_path, photo_crops):
+    """A trained checkpoint given as a file is loaded as it is and reported by its own sha256."""
+    import torch
+    from safetensors.torch import save_file
+
+    from avsync.bundles import sha256_file
+
+    net = ArtefactNet(width=8, frames=2)
+    sd = {k: v.contiguous() for k, v in net.state_dict().items()}
+    sd["calibration"] = torch.tensor([1.0, 0.0])
+    f = tmp_path / "mine.safetensors"
+    save_file(sd, str(f))
+    sc = ArtefactScorer(weights=f)
+    assert sc.pairs and sc.model_sha256 == sha256_file(f)
+    media, faces, _ = photo_crops
+    res = sc(media, faces)
+    assert res.status is Status.OK and res.n_frames > 0 and res.model_sha256 == sha256_file(f)
 
 
 def test_shipped_model_sees_self_blended_mouths(scorer, photo_crops, one_torch_thread):
@@ -124,6 +190,23 @@ def test_analyze_fuses_the_artefact_cue(clip):
     assert not any(c.name == "artefact" for c in off.cues)
 
 
+def test_temporal_face_model_ships_and_is_selectable(clip):
+    """artefact-face: frame pairs, in the package, sha256-verified; Detector(artefacts=NAME) uses it with its words."""
+    from avsync import bundles
+
+    sc = ArtefactScorer("artefact-face")
+    assert sc.pairs and sc.net.frames == 2 and sc.model_sha256 == bundles.get_bundle("artefact-face").sha256
+    assert "research" in bundles.get_bundle("artefact-face").restrictions
+    path = clip("art_photo", face="photo", size=(480, 360), duration=3.0)
+    v = avsync.Detector(spoof_model=False, artefacts="artefact-face")(path)
+    cue = next(c for c in v.cues if c.name == "artefact")
+    assert cue.status is Status.OK and 0 <= cue.score <= 1 and cue.windows
+    art = next(m for m in v.provenance.models if m.role == "artefact")
+    assert art.sha256 == sc.model_sha256
+    res = sc(avsync.load_media(path))
+    assert res.summary.startswith("face: ")
+
+
 def test_cli_artefacts_json(clip):
     from avsync_cli.main import cli
     from click.testing import CliRunner
@@ -140,14 +223,33 @@ def test_cli_artefacts_json(clip):
 def test_training_recipe_tiny(shared, tmp_path, one_torch_thread):
     from avsync.training.artefacts import MODEL_FILE, TrainConfig, train_artefacts
 
-    summary = train_artefacts(TrainConfig(out=str(tmp_path), shared=str(shared), tiny=True, minutes=1), say=lambda *_: None)
+    summary = train_artefacts(TrainConfig(out=str(tmp_path / "v1"), shared=str(shared), tiny=True, minutes=1,
+                                          recipe="v1", frames=1), say=lambda *_: None)
     assert summary["steps"] == 20 and all("grid_lipnet" in f for f in summary["train_files"] + summary["calib_files"])
     assert not set(summary["train_files"]) & set(summary["calib_files"])
     from safetensors.torch import load_file
 
-    sd = load_file(str(tmp_path / MODEL_FILE))
+    sd = load_file(str(tmp_path / "v1" / MODEL_FILE))
     assert sd.pop("calibration").shape == (2,)
     ArtefactNet(width=16).load_state_dict(sd, strict=True)
+
+
+def test_training_recipe_v2_tiny(shared, tmp_path, one_torch_thread):
+    """v2: frame pairs, real sources and generator families by manifest, a held-out family never trained on."""
+    from safetensors.torch import load_file
+
+    from avsync.training.artefacts import MODEL_FILE_V2, TrainConfig, train_artefacts
+
+    from avsync.training.artefacts import GENERATOR_FAMILIES
+
+    summary = train_artefacts(TrainConfig(out=str(tmp_path), shared=str(shared), tiny=True, minutes=1,
+                                          generators=GENERATOR_FAMILIES, holdout=("wav2lip",)), say=lambda *_: None)
+    assert summary["steps"] == 20 and summary["frames"] == 2
+    assert summary["train_files"] and summary["calib_files"] and not set(summary["train_files"]) & set(summary["calib_files"])
+    assert summary["generated_files"] and not any("wav2lip" in f for f in summary["generated_files"])
+    sd = load_file(str(tmp_path / MODEL_FILE_V2))
+    assert sd.pop("calibration").shape == (2,)
+    ArtefactNet(width=16, frames=2).load_state_dict(sd, strict=True)
 
 
 @pytest.mark.parametrize("kw", [{"sample_fps": 0}, {"window_s": -1.0}, {"hop_s": 0}])

@@ -35,7 +35,8 @@ class ArtefactCrops:
     Attributes
     ----------
     images
-        ``uint8 [M, S, S, 3]`` crops.
+        ``uint8 [M, S, S, 3]`` crops, or ``uint8 [M, S, S, 6]`` with ``pairs=True``: each crop followed (along the
+        channels) by the crop of the next frame, cut with that frame's own geometry.
     frames
         ``int64 [M]`` analysis frame indices (frame ``k`` is shown at ``k / fps`` s).
     fps
@@ -92,6 +93,7 @@ def artefact_crops(
     max_crops: int | None = None,
     work_size: int = 1280,
     chunk_size: int = 32,
+    pairs: bool = False,
 ) -> ArtefactCrops:
     """Cut aligned RGB face crops of one face track (valid frames only).
 
@@ -111,6 +113,9 @@ def artefact_crops(
         Longest side of the decoded frames the crops are cut from.
     chunk_size
         Frames decoded at once.
+    pairs
+        Also cut the next frame of every selected frame (only frames whose next frame is a valid track frame are
+        selected) and stack the two crops along the channels.
 
     Returns
     -------
@@ -118,12 +123,22 @@ def artefact_crops(
         Possibly empty (no valid frame).
     """
     vi = media.info.video
-    sel = np.flatnonzero(np.asarray(track.valid, bool))[:: max(1, int(step))]
+    valid = np.asarray(track.valid, bool)
+    ok = valid.copy()
+    if pairs:  # the next track entry must be the next frame, and valid
+        nxt = np.zeros_like(valid)
+        nxt[:-1] = valid[1:] & (np.diff(np.asarray(track.frames)) == 1)
+        ok &= nxt
+    sel = np.flatnonzero(ok)[:: max(1, int(step))]
     if max_crops is not None and sel.size > max_crops:
         sel = sel[np.linspace(0, sel.size - 1, max_crops).round().astype(int)]
-    empty = ArtefactCrops(np.zeros((0, size, size, 3), np.uint8), np.zeros(0, np.int64), track.fps, np.zeros(0, np.float32))
+    empty = ArtefactCrops(np.zeros((0, size, size, 6 if pairs else 3), np.uint8), np.zeros(0, np.int64), track.fps,
+                          np.zeros(0, np.float32))
     if sel.size == 0 or vi is None:
         return empty
+    first = sel
+    if pairs:
+        sel = np.unique(np.r_[sel, sel + 1])
     width, height = vi.width, vi.height
     ww, wh = _work_size(width, height, work_size)
     sx, sy = ww / width, wh / height
@@ -145,5 +160,13 @@ def artefact_crops(
     if not out:
         return empty
     fr = np.asarray(frames, np.int64)
-    bw = (track.boxes[:, 2] - track.boxes[:, 0])[[wanted[k] for k in frames]]
-    return ArtefactCrops(np.stack(out), fr, track.fps, bw.astype(np.float32))
+    imgs = np.stack(out)
+    if pairs:
+        pos = {k: j for j, k in enumerate(frames)}
+        keep = [int(track.frames[i]) for i in first if int(track.frames[i]) in pos and int(track.frames[i]) + 1 in pos]
+        if not keep:
+            return empty
+        imgs = np.concatenate([imgs[[pos[k] for k in keep]], imgs[[pos[k + 1] for k in keep]]], axis=3)
+        fr = np.asarray(keep, np.int64)
+    bw = (track.boxes[:, 2] - track.boxes[:, 0])[[wanted[int(k)] for k in fr]]
+    return ArtefactCrops(imgs, fr, track.fps, bw.astype(np.float32))

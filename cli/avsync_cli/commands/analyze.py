@@ -21,14 +21,16 @@ from avsync_cli.common import device_option, echo_json, exit_code_for, precision
 @click.option("--spoof-model", default=None, help="Spoof model bundle (default: the shipped model); 'none' skips the voice check.")
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=str), help="A known genuine recording of the expected voice.")
 @click.option("--no-speaker", is_flag=True, help="Skip speaker-consistency evidence.")
-@click.option("--no-artefacts", is_flag=True, help="Skip the mouth-region artefact check.")
+@click.option("--no-artefacts", is_flag=True, help="Skip the generated-face (artefact) check.")
+@click.option("--artefact-model", type=click.Choice(["artefact-mouth", "artefact-face"]), default=None,
+              help="Artefact model (default: the shipped default; `avsync models list` shows each one's licence).")
 @device_option()
 @precision_option(default="float32", help="Voice-model precision; bfloat16 is about 2x faster on CPUs with AVX-512 BF16.")
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), help="Look for model bundles here first.")
 @click.option("--allow-download", is_flag=True, help="Download a missing model bundle from its official URL (checked by sha256).")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 def command(files, as_json, html_out, csv_out, config, sync_model, spoof_model, reference, no_speaker, no_artefacts,
-            device, precision, models_dir, allow_download, no_progress) -> None:
+            artefact_model, device, precision, models_dir, allow_download, no_progress) -> None:
     """Is the speech in FILES genuine? Prints the verdict (genuine / manipulated / undetermined), why, and where.
 
     Video with audio: lip sync per face + mouth-region artefacts + voice check, fused. Audio only (calls, stereo per channel): voice
@@ -40,7 +42,7 @@ def command(files, as_json, html_out, csv_out, config, sync_model, spoof_model, 
     det = Detector.from_pretrained(
         config=config, device=device, sync_model=sync_model,
         spoof_model=False if (spoof_model or "").lower() == "none" else spoof_model,
-        speaker=not no_speaker, artefacts=not no_artefacts, reference=reference, models_dir=models_dir, allow_download=allow_download,
+        speaker=not no_speaker, artefacts=False if no_artefacts else (artefact_model or True), reference=reference, models_dir=models_dir, allow_download=allow_download,
         precision=precision,
     )
     if len(files) > 1:

@@ -14,10 +14,14 @@ from avsync_cli.common import EXIT_INPUT_FAILED, device_option, echo_json, exit_
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list (one object per file).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Flag files and windows scoring at least this.")
 @click.option("--sample-fps", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True, help="Face crops scored per second of video.")
+@click.option("--model", type=click.Choice(["artefact-mouth", "artefact-face"]), default=None,
+              help="Artefact model (default: the shipped default).")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=str), default=None,
+              help="A checkpoint written by `avsync train artefacts` (safetensors) instead of a shipped model.")
 @device_option()
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Directory holding the weights (layout of `avsync models path`).")
-def command(files, as_json, threshold, sample_fps, device, models_dir) -> None:
+def command(files, as_json, threshold, sample_fps, model, weights, device, models_dir) -> None:
     """Probability that the mouth region of each FILE's main face was generated or pasted
     (lip-sync generators such as Wav2Lip), with a per-window timeline.
 
@@ -28,7 +32,8 @@ def command(files, as_json, threshold, sample_fps, device, models_dir) -> None:
     from avsync.artefacts import ArtefactResult, ArtefactScorer
 
     try:
-        scorer = ArtefactScorer(weights=models_dir, device=device, sample_fps=sample_fps, threshold=threshold)
+        scorer = ArtefactScorer(*((model,) if model else ()), weights=weights or models_dir, device=device,
+                                sample_fps=sample_fps, threshold=threshold)
     except avsync.AvsyncError as e:
         fail(str(e), EXIT_INPUT_FAILED)
     results = []

@@ -83,10 +83,22 @@ def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neura
 
 @command.command("artefacts")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=str),
-              help="Output directory: artefact_mouth.safetensors, training.json, cache/ (face crops).")
+              help="Output directory: the safetensors, training.json, cache/ (face crops).")
 @click.option("--shared", type=click.Path(exists=True, file_okay=False, path_type=str), default=None,
               help="Shared data root (holding data/MANIFEST.csv). Default: $AVSYNC_SHARED or ../shared.")
-@click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+@click.option("--recipe", type=click.Choice(["v2", "v1"]), default="v2", show_default=True,
+              help="v2: artefact-face (real faces of several sources, self-blended forgeries and generator outputs); "
+                   "v1: artefact-mouth (GRID only, self-blended forgeries only).")
+@click.option("--generators", "use_generators", is_flag=True,
+              help="v2: also train on the generator outputs of ../shared (fake_av) as positives, except --holdout families.")
+@click.option("--holdout", multiple=True, metavar="FAMILY",
+              type=click.Choice(["wav2lip", "hyperlips", "edtalk", "dreamtalk", "sadtalker", "hallo"]),
+              help="With --generators: leave this family out (repeatable); the model may then be reported on it.")
+@click.option("--codec-blend", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="v2: share of frame pairs whose second frame gets part of the first blended in (inter-frame codec).")
+@click.option("--frames", type=click.IntRange(1, 2), default=2, show_default=True,
+              help="v2: 2 = each crop with the next frame's crop (temporal evidence), 1 = single crops.")
+@click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=120.0, show_default=True,
               help="Wall-clock safety limit (the run stops early and says so).")
 @click.option("--max-steps", type=click.IntRange(min=1), default=1400, show_default=True, help="Training steps (the schedule follows them).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -94,16 +106,23 @@ def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neura
 @click.option("--cache", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Where face crops are kept (default OUT/cache); reused when present.")
 @click.option("--tiny", is_flag=True, help="A few clips and steps only (smoke test of the recipe).")
-def artefacts(out, shared, minutes, max_steps, seed, threads, cache, tiny) -> None:
-    """Train the mouth-region artefact model on self-blended forgeries of licence-compatible real clips
-    (GRID, CC-BY 4.0), calibrate on held-out clips, write the safetensors."""
+def artefacts(out, shared, recipe, use_generators, holdout, codec_blend, frames, minutes, max_steps, seed, threads, cache, tiny) -> None:
+    """Train the generated-face (artefact) model: real face crops (v2: frame pairs) vs self-blended forgeries,
+    one-image animations and, with --generators, generator outputs of the families not held out; calibrate on
+    held-out real clips; write the safetensors. The defaults with --threads 1 reproduce models/artefact-face."""
     from avsync.training.artefacts import TrainConfig, train_artefacts
 
+    from avsync.training.artefacts import GENERATOR_FAMILIES
+
+    extra = {"generators": GENERATOR_FAMILIES} if use_generators else {}
     cfg = TrainConfig(out=out, shared=shared, minutes=minutes, max_steps=max_steps, seed=seed, threads=threads,
-                      cache=cache, tiny=tiny)
+                      cache=cache, tiny=tiny, recipe=recipe, holdout=tuple(holdout),
+                      frames=1 if recipe == "v1" else frames, p_codec=codec_blend, **extra)
     summary = train_artefacts(cfg, say=warn)
     cal = summary["calibration"]
     click.echo(f"{out}: {summary['steps']} steps, held-out ROC-AUC (self-blended) {cal['calib_auc']:.3f}")
+
+
 @command.command("sync")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=str),
               help="Output directory: avsync_syncnet.safetensors, training.json and the resume file ckpt/last.pt.")
