@@ -324,6 +324,19 @@ def _entries() -> list[Bundle]:
                                "logit of 'mouth region generated or pasted'; Platt calibration stored beside it"),
                "avsync's mouth-region artefact CNN, trained on self-blended GRID crops "
                "(models/artefact-mouth/MODEL_CARD.md)", role="mouth region"),
+        Bundle("artefact-face", "0.2.0", "artefact-face/artefact_face.safetensors",
+               "fd4fe453e2966a0e827c034e524557cf0fc41b627edf0227f6911612795acdf0", "Apache-2.0",
+               None,
+               "avsync.artefacts.model.ArtefactNet",
+               InputSpec(crop_size=(128, 128),
+                         notes="pair of aligned RGB face crops of consecutive frames (avsync.artefacts.artefact_crops "
+                               "pairs=True) in [0, 1], [B, 6, 128, 128]; logit of 'face generated or re-rendered'; "
+                               "Platt calibration stored beside it"),
+               "avsync's temporal generated-face CNN (frame pairs), trained on self-blended forgeries and one-image "
+               "animations of GRID, VoxCeleb2-style, HDTF and LRS2 faces (models/artefact-face/MODEL_CARD.md)",
+               role="mouth region",
+               restrictions="trained on research-only footage (VoxCeleb2-style crops, HDTF, LRS2 BBC clips): "
+                            "non-commercial research use"),
         Bundle("syncnet-grid", "0.1.0", "syncnet-grid/avsync_syncnet.safetensors",
                "18875a7e83c8e0b36c67ba5e701c47ca0c207f9623ae65584bb9ca803a9a4780", "Apache-2.0", None,
                "avsync.encoders.syncnet.SyncNetStyle",
