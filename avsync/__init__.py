@@ -3,6 +3,7 @@
 The public API is what this module exports; everything else is internal and may change.
 """
 
+from avsync._version import __version__
 from avsync.device import limit_omp_spinning, tune_cpu_allocator
 from avsync.errors import AvsyncError, BundleError, ConfigError, MediaError, NoFaceError, NoSpeechError
 from avsync.media import AudioInfo, FrameChunk, Media, MediaInfo, MediaLimits, VideoInfo, inspect_media, load_media
@@ -28,8 +29,6 @@ def __getattr__(name):  # heavy pieces load on first use: `import avsync` stays 
         return getattr(fusion, name)
     raise AttributeError(f"module 'avsync' has no attribute {name!r}")
 
-
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

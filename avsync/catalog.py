@@ -12,13 +12,18 @@ behind it (:data:`avsync.spoof.DEFAULT_MODEL`, :data:`avsync.artefacts.DEFAULT_A
 
 from __future__ import annotations
 
-import functools
 import importlib.metadata
 import importlib.util
 import os
 from dataclasses import dataclass, fields
-from pathlib import Path
 
+from avsync.model_files import (  # noqa: F401  (re-exported: their home before avsync.model_files)
+    PACKAGE_MODELS,
+    PackageModel,
+    _find_module,
+    model_sha256,
+    sync_model_name,
+)
 from avsync.results import Serializable
 
 __all__ = [
@@ -75,46 +80,6 @@ class ModelInfo(Serializable):
     description: str
 
 
-@dataclass(frozen=True)
-class PackageModel:
-    """A model that ships inside a Python package (no weights file of its own), or needs no weights.
-
-    ``module`` is located with :func:`importlib.util.find_spec` (never imported); ``data``, the model file
-    in it, must exist too and gives the size; without ``data`` the size is that of the files of the
-    installed ``distribution``.
-    """
-
-    name: str
-    role: str
-    license: str
-    description: str
-    module: str | None = None
-    distribution: str | None = None
-    data: str | None = None
-    install_hint: str = ""
-    restrictions: str = ""
-
-
-PACKAGE_MODELS: tuple[PackageModel, ...] = (
-    PackageModel("motion", "lip sync", "Apache-2.0",
-                 "training-free mouth motion vs audio energy cross-correlation (no weights)"),
-    PackageModel("yunet", "faces", "BSD-3-Clause",
-                 "YuNet (libfacedetection) compiled into the yuface wheel: box + 5 points",
-                 module="yuface", distribution="yuface", data="libfacedetection.so",
-                 install_hint="pip install yuface (wheels for CPython 3.10/3.11 on Linux x86_64 and Windows)"),
-    PackageModel("haar", "faces", "BSD-style (Intel)",
-                 "OpenCV frontal-face Haar cascade (fallback when yuface is missing)",
-                 module="cv2", distribution="opencv-python-headless",
-                 data="data/haarcascade_frontalface_default.xml",
-                 install_hint="pip install 'opencv-python-headless<5'"),
-    PackageModel("mediapipe", "landmarks", "Apache-2.0",
-                 "Google's MediaPipe face mesh, lip landmarks (landmarks='mediapipe'); its model ships in the wheel",
-                 module="mediapipe", distribution="mediapipe", data="modules/face_landmark/face_landmark.tflite",
-                 install_hint="pip install 'avsync[mediapipe]' && pip install --no-deps mediapipe==0.10.21"),
-)
-"""Models that come with a Python package (or need no weights), beside the weights bundles."""
-
-
 def _detector_defaults() -> dict:
     from avsync.pipeline import Detector
 
@@ -150,55 +115,6 @@ def default_models() -> dict[str, str]:
         face = "yunet" if _find_module("yuface") is not None else "haar"
     out["faces"] = face
     return out
-
-
-def sync_model_name(model: str) -> str:
-    """Catalog name of a lip-sync model as ``sync``/``analyze`` name it (``"syncnet"`` → its bundle)."""
-    if model in ("syncnet", "syncnet-grid"):
-        from avsync.sync.models import SYNCNET_BUNDLE, SYNCNET_GRID_BUNDLE
-
-        return SYNCNET_BUNDLE if model == "syncnet" else SYNCNET_GRID_BUNDLE
-    return "light-asd-ava" if model == "light-asd" else model
-
-
-@functools.lru_cache(maxsize=64)
-def _file_sha256(path: str, mtime: float) -> str:
-    from avsync.bundles import sha256_file
-
-    return sha256_file(path)
-
-
-def model_sha256(name: str) -> str | None:
-    """sha256 of the weights a model runs with, for provenance.
-
-    A bundle: its registered (load-time verified) sha256. A model inside a Python package: the sha256 of
-    the installed file that holds it (YuNet: the ``yuface`` library it is compiled into). ``None`` for a
-    model without weights (``motion``) or one that is not installed.
-    """
-    from avsync import bundles
-
-    if name in bundles.REGISTRY:
-        return bundles.REGISTRY[name].sha256
-    m = next((m for m in PACKAGE_MODELS if m.name == name), None)
-    if m is None or m.module is None or m.data is None:
-        return None
-    where = _find_module(m.module)
-    f = where / m.data if where is not None else None
-    if f is None or not f.is_file():
-        return None
-    return _file_sha256(str(f), f.stat().st_mtime)
-
-
-def _find_module(name: str) -> Path | None:
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    if spec is None:
-        return None
-    if spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations)))
-    return Path(spec.origin) if spec.origin else None
 
 
 def _dist_size(distribution: str) -> int | None:

@@ -494,7 +494,7 @@ class Detector:
 
     def _sync_cue(self, media: Media, faces, result, models: list[ModelRef], details: dict) -> Cue:
         details["sync"] = _sync_details(result)
-        from avsync.catalog import model_sha256, sync_model_name
+        from avsync.model_files import model_sha256, sync_model_name
 
         models.append(ModelRef(f"face-{faces.detector}", sha256=model_sha256(faces.detector), role="face detector"))
         models.append(ModelRef(f"sync-{result.model}", sha256=model_sha256(sync_model_name(result.model)),
@@ -590,12 +590,12 @@ class Detector:
         return dict(getattr(self, "_thumbs", {}) or {})
 
     def _provenance(self, path, sha, models, timings) -> Provenance:
-        import avsync
+        from avsync._version import __version__
 
         return Provenance(
             input_path=path,
             input_sha256=sha,
-            avsync_version=avsync.__version__,
+            avsync_version=__version__,
             config_hash=self.fusion.config_hash(),
             models=tuple(models),
             timings={k: round(v, 4) for k, v in timings.items()},

@@ -248,7 +248,7 @@ class SectionMerger:
 
     def _link(self, tracks) -> list[int]:
         """Global ids: a track overlapping a previous section's track on shared frames (mean IoU ≥ 0.5) continues it."""
-        from avsync.face.tracking import iou_matrix
+        from avsync.face.geometry import iou_matrix
 
         ids, taken = [], set()
         for t in tracks:

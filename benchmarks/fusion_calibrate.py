@@ -130,7 +130,7 @@ class CueMaker:
     def __init__(self, args):
         from avsync.artefacts.scorer import DEFAULT_ARTEFACT_MODEL
         from avsync.bundles import get_bundle
-        from avsync.catalog import model_sha256, sync_model_name
+        from avsync.model_files import model_sha256, sync_model_name
         from avsync.spoof import DEFAULT_MODEL
 
         self.args = args

@@ -24,3 +24,89 @@ def test_config_error_is_a_value_error_with_a_status():
         raise ConfigError("bad threshold")
     e = ConfigError("bad threshold")
     assert isinstance(e, AvsyncError) and e.status is Status.CONFIG_ERROR
+
+
+def _import_graph(root) -> dict[str, set[str]]:
+    """Every ``avsync`` module → the ``avsync`` modules it imports anywhere (module level or inside functions)."""
+    import ast
+
+    mods = {}
+    for p in root.rglob("*.py"):
+        parts = p.relative_to(root.parent).with_suffix("").parts
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    graph = {}
+    for name, p in mods.items():
+        deps = set()
+        pkg = name if p.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = pkg.split(".")[: len(pkg.split(".")) - (node.level - 1)]
+                    base = ".".join(up + ([base] if base else []))
+                # `from pkg import submodule` depends on the submodule (as import-linter counts it), else on pkg
+                subs = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in mods]
+                targets = subs if len(subs) == len(node.names) else [base, *subs]
+            else:
+                continue
+            deps |= {t for t in targets if t in mods and t != name}
+        graph[name] = deps
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Strongly connected components with more than one module (Tarjan, iterative)."""
+    index, low, on, stack, out, counter = {}, {}, set(), [], [], [0]
+    for start in graph:
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = counter[0]
+        counter[0] += 1
+        stack.append(start)
+        on.add(start)
+        while work:
+            v, it = work[-1]
+            w = next(it, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = counter[0]
+                    counter[0] += 1
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(sorted(graph[w]))))
+                elif w in on:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = set()
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    comp.add(w)
+                    if w == v:
+                        break
+                if len(comp) > 1:
+                    out.append(comp)
+    return out
+
+
+def test_no_import_cycles():
+    """No module of avsync imports itself back through others, even inside functions (shared helpers live in
+    leaf modules: ``face.geometry``, ``avsync._optional``, ``avsync._version``, ``avsync.model_files``; the sync
+    task that needs the pipeline is ``avsync.sync.task``, outside the package namespace the pipeline imports)."""
+    from pathlib import Path
+
+    import avsync
+
+    graph = _import_graph(Path(avsync.__file__).parent)
+    assert {"avsync.face.tracking", "avsync.pipeline", "avsync.sync.task"} <= set(graph)
+    assert "avsync.sync.analyze" in graph["avsync.pipeline"] or "avsync.sync" in graph["avsync.pipeline"]
+    assert _cycles(graph) == []
+    # the detector sees a cycle when there is one
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]

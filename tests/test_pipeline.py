@@ -209,7 +209,7 @@ def test_spoof_cue_notes_short_speech_and_repaired_samples():
 
 
 def test_sync_task_lines_carry_a_label(clip):
-    from avsync.sync import eval_task
+    from avsync.sync.task import eval_task
 
     score = eval_task(model="motion", device="cpu")
     shifted = score(clip("pipe_off320", offset_s=0.32, **FACE))

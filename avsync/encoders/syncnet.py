@@ -135,11 +135,11 @@ def save_syncnet(model: SyncNetStyle, path: str | os.PathLike, *, extra: dict | 
     """Write ``model`` as safetensors with its config, class and avsync version in the metadata."""
     from safetensors.torch import save_file
 
-    import avsync
+    from avsync._version import __version__
 
     meta = {
         "class": "avsync.encoders.syncnet.SyncNetStyle",
-        "avsync_version": avsync.__version__,
+        "avsync_version": __version__,
         "config": json.dumps(asdict(model.config)),
         "extra": json.dumps(extra or {}),
     }

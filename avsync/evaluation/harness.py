@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
+import avsync.evaluation.metrics as M
 from avsync.errors import AvsyncError, ConfigError
-from avsync.evaluation import metrics as M
 from avsync.evaluation.manifest import ManifestRow, filter_rows, paired_reals
 from avsync.evaluation.tasks import get_task
 from avsync.media import file_sha256

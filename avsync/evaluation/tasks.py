@@ -148,7 +148,7 @@ def _lazy(module: str, task: str, call: str) -> Factory:
 _BUILTINS: dict[str, tuple[str, str, str]] = {
     # task: (module, callable, description)
     "spoof": ("avsync.spoof", "score", "whole-file synthetic-speech probability"),
-    "sync": ("avsync.sync", "score", "audio/video offset and out-of-sync probability"),
+    "sync": ("avsync.sync.task", "score", "audio/video offset and out-of-sync probability"),
     "analyze": ("avsync.pipeline", "analyze", "full verdict (sync + spoof fusion)"),
 }
 

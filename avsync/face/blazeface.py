@@ -30,6 +30,7 @@ from torch import nn
 
 from avsync.device import resolve_device
 from avsync.errors import BundleError
+from avsync.face.geometry import iou_matrix
 from avsync.face.types import Detections
 
 __all__ = [
@@ -184,7 +185,6 @@ def _load(module: nn.Module, path: Path) -> nn.Module:
 
 def _weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_thr: float) -> list[tuple[np.ndarray, float]]:
     """BlazeFace's blending NMS: overlapping detections are averaged, weighted by score."""
-    from avsync.face.tracking import iou_matrix
 
     order = np.argsort(-scores)
     out = []

@@ -18,43 +18,18 @@ from typing import Literal
 
 import numpy as np
 
+from avsync._optional import require
+from avsync.face.geometry import mouth_geometry
+
 __all__ = ["CropColor", "face_crop", "face_thumbnail", "mouth_crop", "mouth_geometry"]
+
+OPENCV_INSTALL = "pip install 'opencv-python-headless<5'"
 
 CropColor = Literal["gray", "rgb"]
 
 
 def _cv2():
-    from avsync.face.detectors import _require
-
-    return _require("cv2", "opencv-python-headless<5", "crop code")
-
-
-def mouth_geometry(boxes: np.ndarray, points: np.ndarray, *, scale: float = 0.7, shift: float = 0.07):
-    """Centre ``[N, 2]``, side ``[N]`` (pixels) and roll angle ``[N]`` (radians) of mouth crops.
-
-    Parameters
-    ----------
-    boxes
-        ``[N, 4]`` face boxes ``x1, y1, x2, y2``.
-    points
-        ``[N, 5, 2]`` five points (eyes, nose, mouth corners).
-    scale
-        Crop side as a fraction of the face-box width.
-    shift
-        The centre is moved this fraction of the side down the face (perpendicular to the eye
-        line) from the corner midpoint: on the real clips of ``../shared`` the centre of the
-        face-mesh outer lip contour lies 0.07 crop sides below the corners' midpoint on average
-        (the lower lip is fuller than the upper one).
-    """
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    points = np.asarray(points, np.float32).reshape(-1, 5, 2)
-    centre = (points[:, 3] + points[:, 4]) / 2
-    side = scale * (boxes[:, 2] - boxes[:, 0])
-    eye = points[:, 1] - points[:, 0]
-    angle = np.arctan2(eye[:, 1], eye[:, 0])
-    down = np.stack([-np.sin(angle), np.cos(angle)], axis=1)
-    centre = centre + (shift * side)[:, None] * down
-    return centre.astype(np.float32), side.astype(np.float32), angle.astype(np.float32)
+    return require("cv2", "crop code", OPENCV_INSTALL)
 
 
 def _to_color(img: np.ndarray, color: CropColor) -> np.ndarray:

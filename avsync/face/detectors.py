@@ -14,14 +14,14 @@ in that image's pixels. Heavy backends are imported on first use with an install
 
 from __future__ import annotations
 
-import importlib
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from avsync._optional import require
 from avsync.errors import ConfigError
+from avsync.face.crops import OPENCV_INSTALL
 from avsync.face.types import Detections
-from avsync.results import Status
 
 __all__ = ["DetectorName", "FaceDetector", "HaarDetector", "YuNetDetector", "get_detector", "points_from_boxes"]
 
@@ -30,17 +30,6 @@ DetectorName = Literal["auto", "yunet", "haar", "blazeface"]
 # five points as fractions of a square Haar face box (x, y), measured on frontal faces; used when a
 # detector has no points
 _MEAN_POINTS = np.array([[0.29, 0.38], [0.71, 0.38], [0.50, 0.60], [0.32, 0.81], [0.68, 0.81]], np.float32)
-
-
-def _require(module: str, pip_name: str, what: str):
-    try:
-        return importlib.import_module(module)
-    except ImportError as e:
-        raise ConfigError(
-            f"the {what} needs the '{pip_name}' package, which is not installed",
-            status=Status.CONFIG_ERROR,
-            hint=f"pip install '{pip_name}'",
-        ) from e
 
 
 def points_from_boxes(boxes: np.ndarray) -> np.ndarray:
@@ -97,7 +86,7 @@ class YuNetDetector:
     name = "yunet"
 
     def __init__(self, *, threshold: float = 0.6, max_side: int = 480, threads: int | None = 1):
-        self._yf = _require("yuface", "yuface", "default face detector (YuNet)")
+        self._yf = require("yuface", "default face detector (YuNet)", "pip install yuface")
         self.threshold = float(threshold)
         self.max_side = int(max_side)
         if threads is not None:
@@ -131,7 +120,7 @@ class HaarDetector:
     name = "haar"
 
     def __init__(self, *, min_neighbors: int = 5, max_side: int = 480):
-        self._cv2 = _require("cv2", "opencv-python-headless<5", "Haar face detector")
+        self._cv2 = require("cv2", "Haar face detector", OPENCV_INSTALL)
         path = self._cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
         self._cascade = self._cv2.CascadeClassifier(path)
         if self._cascade.empty():

@@ -33,13 +33,13 @@ face was found).
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from avsync._optional import require
 from avsync.device import resolve_device
 from avsync.errors import BundleError, ConfigError
 from avsync.results import Status
@@ -153,17 +153,6 @@ def ibug_mouth_open(landmarks: np.ndarray) -> np.ndarray:
     return (gap / np.maximum(width, 1e-6)).astype(np.float32)
 
 
-def _require(module: str, what: str, install: str):
-    try:
-        return importlib.import_module(module)
-    except ImportError as e:
-        raise ConfigError(
-            f"the {what} needs the '{module.split('.')[0]}' package, which could not be imported ({e})",
-            status=Status.CONFIG_ERROR,
-            hint=install,
-        ) from e
-
-
 def _square_region(img: np.ndarray, x0: int, y0: int, n: int) -> np.ndarray:
     """``img[y0:y0+n, x0:x0+n]`` with zeros where the square leaves the image."""
     h, w = img.shape[:2]
@@ -218,7 +207,7 @@ class MediaPipeLandmarker:
 
     def __init__(self, *, roi_scale: float = 2.0, roi_size: int = 256, min_detection_confidence: float = 0.5):
         what = "MediaPipe lip-landmark backend"
-        pb = _require("google.protobuf", what, MEDIAPIPE_INSTALL)
+        pb = require("google.protobuf", what, MEDIAPIPE_INSTALL)
         major = int(str(getattr(pb, "__version__", "4")).split(".")[0])
         if major >= 5:
             raise ConfigError(
@@ -226,7 +215,7 @@ class MediaPipeLandmarker:
                 status=Status.CONFIG_ERROR,
                 hint="pip install 'protobuf>=4.25.3,<5'",
             )
-        mp = _require("mediapipe", what, MEDIAPIPE_INSTALL)
+        mp = require("mediapipe", what, MEDIAPIPE_INSTALL)
         try:
             self._mesh = mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=True,
@@ -406,7 +395,7 @@ class FaceAlignmentLandmarker:
         self.reference_scale = float(reference_scale)
         self.batch_size = int(batch_size)
         if net is None:
-            models = _require("face_alignment.models", "face-alignment lip-landmark backend", FACE_ALIGNMENT_INSTALL)
+            models = require("face_alignment.models", "face-alignment lip-landmark backend", FACE_ALIGNMENT_INSTALL)
             path = resolve_fan_weights(weights)
             net = models.FAN(4)
             try:
@@ -419,7 +408,7 @@ class FaceAlignmentLandmarker:
                     f"{path} is not a usable 2D-FAN checkpoint: {e}", hint=f"replace it with {FAN_URL}"
                 ) from e
         if self.flip_input:
-            self._flip = _require("face_alignment.utils", "face-alignment flip_input", FACE_ALIGNMENT_INSTALL).flip
+            self._flip = require("face_alignment.utils", "face-alignment flip_input", FACE_ALIGNMENT_INSTALL).flip
         self.net = net.to(self.device).eval()
 
     def _geometry(self, box: np.ndarray) -> tuple[float, float, float]:

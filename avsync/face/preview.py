@@ -7,7 +7,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from avsync.face.detectors import _require
+from avsync._optional import require
+from avsync.face.crops import OPENCV_INSTALL
 from avsync.face.types import FaceTracks
 from avsync.media import Media
 
@@ -33,7 +34,7 @@ def write_preview(media: Media, faces: FaceTracks, path: str | Path, *, max_side
     max_side
         The preview is downscaled so its longest side is at most this (pixels).
     """
-    cv2 = _require("cv2", "opencv-python-headless<5", "preview writer")
+    cv2 = require("cv2", "preview writer", OPENCV_INSTALL)
     w, h = faces.frame_size
     s = min(1.0, max_side / max(w, h))
     pw, ph = max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)

@@ -38,8 +38,10 @@ from typing import Literal
 import numpy as np
 
 from avsync.errors import ConfigError, MediaError
-from avsync.face.crops import CropColor, face_crop, mouth_crop, mouth_geometry
-from avsync.face.detectors import DetectorName, FaceDetector, _require, get_detector
+from avsync._optional import require
+from avsync.face.crops import CropColor, face_crop, mouth_crop
+from avsync.face.detectors import OPENCV_INSTALL, DetectorName, FaceDetector, get_detector
+from avsync.face.geometry import iou_matrix, mouth_geometry
 from avsync.face.landmarks import LandmarkerName, LipLandmarker, get_landmarker
 from avsync.face.types import Detections, FaceTrack, FaceTracks
 from avsync.media import Media
@@ -48,18 +50,6 @@ from avsync.results import Status
 __all__ = ["CropName", "iou_matrix", "track"]
 
 CropName = Literal["mouth", "face"]
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU ``[len(a), len(b)]`` of two sets of ``x1, y1, x2, y2`` boxes."""
-    a = np.asarray(a, np.float32).reshape(-1, 1, 4)
-    b = np.asarray(b, np.float32).reshape(1, -1, 4)
-    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = iw * ih
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    return inter / np.maximum(area_a + area_b - inter, 1e-6)
 
 
 def _greedy_match(a_boxes: np.ndarray, b_boxes: np.ndarray, iou_threshold: float, use_distance: bool = True):
@@ -348,7 +338,7 @@ def track(
     MediaError
         The input has no video (status ``no_video``) or cannot be decoded.
     """
-    cv2 = _require("cv2", "opencv-python-headless<5", "face tracker")
+    cv2 = require("cv2", "face tracker", OPENCV_INSTALL)
     if media.info.video is None:
         raise MediaError("the input has no video track", status=Status.NO_VIDEO, hint="face tracking needs video")
     det = get_detector(detector)

@@ -158,7 +158,7 @@ class FaceTrack(Serializable):
 
     def mouth_boxes(self, *, scale: float = 0.7, shift: float = 0.07) -> np.ndarray:
         """``float32 [N, 4]`` axis-aligned boxes around the mouth (the region mouth crops cover)."""
-        from avsync.face.crops import mouth_geometry
+        from avsync.face.geometry import mouth_geometry
 
         c, side, _ = mouth_geometry(self.boxes, self.points, scale=scale, shift=shift)
         h = side[:, None] / 2

@@ -115,7 +115,7 @@ def _run(name: str, *args) -> None:
         if _kernels is None:
             every = torch.arange(65536, dtype=torch.int32).to(torch.int16).view(torch.bfloat16)
             _lut = F.selu(every.float()).to(torch.bfloat16).view(torch.int16).numpy().copy()
-            from avsync.spoof import _numba_kernels
+            import avsync.spoof._numba_kernels as _numba_kernels
 
             _kernels = _numba_kernels
         import numba

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from avsync.spoof import cpu_kernels
+import avsync.spoof.cpu_kernels as cpu_kernels
 
 __all__ = [
     "conv2d_single_channel", "fold_batchnorm", "max_pool_last", "max_pool_2d", "SincFilterBank", "ResidualBlock2d",

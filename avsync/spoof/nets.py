@@ -19,8 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+import avsync.spoof.cpu_kernels as cpu_kernels
 from avsync.errors import ConfigError
-from avsync.spoof import cpu_kernels
 from avsync.spoof.layers import (
     GraphAttention,
     HeteroGraphAttention,
