@@ -161,6 +161,16 @@ def test_fan_missing_checkpoint_is_a_clear_error(tmp_path, monkeypatch):
     hub = tmp_path / "torch" / "hub" / "checkpoints"
     hub.mkdir(parents=True)
     (hub / FAN_CHECKPOINT).write_bytes(b"not a checkpoint")
+    # a file with the official name must hash to what its name announces
+    with pytest.raises(BundleError, match="not the 2D-FAN checkpoint") as e:
+        resolve_fan_weights()
+    assert "11f355bf06" in str(e.value) and e.value.hint
+    other = tmp_path / "my_fan.pth.tar"
+    other.write_bytes(b"own")
+    assert resolve_fan_weights(other) == other  # an explicit file of another name is used as given
+    import avsync.face.landmarks as lm
+
+    monkeypatch.setattr(lm, "FAN_SHA256_PREFIX", "")  # below: where it is looked for, in which order
     assert resolve_fan_weights() == hub / FAN_CHECKPOINT
     models = tmp_path / "models" / "face-alignment"
     models.mkdir(parents=True)

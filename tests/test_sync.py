@@ -269,3 +269,18 @@ def test_syncnet_scorer_chunking_and_batching_do_not_change_distances(synth):
     assert full.shape == (9, len(track))
     np.testing.assert_allclose(small, full, atol=1e-5, equal_nan=True)
     assert np.isnan(full[:, :2]).all() and np.isfinite(full[4, 10:-10]).all()
+
+
+def test_light_asd_found_by_name_must_be_the_published_checkpoint(tmp_path, monkeypatch):
+    """A pretrain_AVA_CVPR.model under AVSYNC_MODELS_DIR is sha256-checked against the light-asd-ava bundle."""
+    from avsync.errors import BundleError
+    from avsync.sync.models import _resolve_weights
+
+    (tmp_path / "light-asd").mkdir()
+    (tmp_path / "light-asd" / "pretrain_AVA_CVPR.model").write_bytes(b"not the checkpoint")
+    monkeypatch.setenv("AVSYNC_MODELS_DIR", str(tmp_path))
+    with pytest.raises(BundleError, match="sha256"):
+        _resolve_weights("light-asd", None)
+    explicit = tmp_path / "mine.model"
+    explicit.write_bytes(b"x")
+    assert _resolve_weights("light-asd", explicit) == str(explicit)  # an explicit file is the user's choice

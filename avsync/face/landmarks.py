@@ -65,6 +65,8 @@ FACE_ALIGNMENT_INSTALL = "pip install 'avsync[face-alignment]' && pip install --
 #: 2D-FAN checkpoint file name (the name face-alignment 1.5 looks for in torch hub's checkpoints folder)
 FAN_CHECKPOINT = "2DFAN4-11f355bf06.pth.tar"
 FAN_URL = "https://www.adrianbulat.com/downloads/python-fan/" + FAN_CHECKPOINT
+FAN_SHA256_PREFIX = FAN_CHECKPOINT.split("-")[1].split(".")[0]
+"""First hex digits of the checkpoint's sha256 (torch hub names files ``NAME-<prefix>.ext`` and checks them)."""
 
 #: iBUG-68 indices of the lips: 48–59 outer contour, 60–67 inner contour
 IBUG_LIPS = tuple(range(48, 68))
@@ -324,7 +326,9 @@ def _fan_candidates(weights) -> list[Path]:
 def resolve_fan_weights(weights: str | os.PathLike | None = None) -> Path:
     """Find the 2D-FAN checkpoint: ``weights`` (file or folder), ``$AVSYNC_MODELS_DIR`` (as
     ``face-alignment/2DFAN4-11f355bf06.pth.tar`` or directly), torch hub's
-    ``checkpoints/`` folder (where face-alignment itself caches it). Never downloads.
+    ``checkpoints/`` folder (where face-alignment itself caches it). Never downloads. A file with the official
+    name must have the sha256 its name announces (``11f355bf06…``); an explicit file of another name is used
+    as given (loaded with ``weights_only=True``).
 
     Raises
     ------
@@ -334,6 +338,14 @@ def resolve_fan_weights(weights: str | os.PathLike | None = None) -> Path:
     cands = _fan_candidates(weights)
     for c in cands:
         if c.is_file():
+            if c.name == FAN_CHECKPOINT:  # torch hub's convention: the name carries its sha256's first digits
+                from avsync.bundles import sha256_file
+
+                digest = sha256_file(c)
+                if not digest.startswith(FAN_SHA256_PREFIX):
+                    raise BundleError(
+                        f"{c} has sha256 {digest}, not the 2D-FAN checkpoint (sha256 {FAN_SHA256_PREFIX}…): "
+                        "truncated, tampered with or another file", hint=f"replace it with {FAN_URL}")
             return c
     hub = next((c.parent for c in cands if c.parent.name == "checkpoints"), Path("~/.cache/torch/hub/checkpoints"))
     raise BundleError(

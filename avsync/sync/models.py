@@ -20,6 +20,7 @@ import torch
 from avsync.encoders.motion import AudioSignal, VisualSignal, audio_activity, highpass, mouth_activity
 from avsync.errors import BundleError, NoFaceError
 from avsync.features.audio import frame_energy, mfcc
+from avsync.results import Status
 from avsync.sync.types import TrackCrops
 
 __all__ = [
@@ -257,6 +258,8 @@ class LightASDScorer:
 
 SYNCNET_BUNDLE = "syncnet-v2"
 """Registered bundle of the default SyncNet-style checkpoint (``models/syncnet-v2``, model name ``"syncnet"``)."""
+LIGHT_ASD_BUNDLE = "light-asd-ava"
+"""The Light-ASD checkpoint ``model="light-asd"`` runs (AVA-ActiveSpeaker; sha256-verified when found by name)."""
 SYNCNET_GRID_BUNDLE = "syncnet-grid"
 """The first SyncNet-style checkpoint (11 GRID sentences; ``models/syncnet-grid``, model name ``"syncnet-grid"``)."""
 
@@ -277,7 +280,19 @@ def _resolve_weights(kind: str, weights: str | os.PathLike | None, bundle: str =
             for rel in names[kind]:
                 p = os.path.join(d, rel)
                 if d and os.path.exists(p):
+                    if kind == "light-asd":  # the public checkpoint found by name: it must be that file
+                        from avsync.bundles import verify_file
+
+                        verify_file(p, LIGHT_ASD_BUNDLE)
                     return p
+    if kind == "light-asd":  # e.g. fetched with `avsync models pull light-asd-ava`: resolved and verified
+        from avsync.bundles import resolve
+
+        try:
+            return os.fspath(resolve(LIGHT_ASD_BUNDLE))
+        except BundleError as e:
+            if e.status is not Status.NOT_FOUND:  # there, but not the published file
+                raise
     if kind == "syncnet":
         from avsync.bundles import resolve
 
@@ -292,7 +307,8 @@ def _resolve_weights(kind: str, weights: str | os.PathLike | None, bundle: str =
             ) from None
     raise BundleError(
         f"no {kind} checkpoint found",
-        hint="pass weights=PATH or put pretrain_AVA_CVPR.model under $AVSYNC_MODELS_DIR/light-asd/",
+        hint="run `avsync models pull light-asd-ava`, pass weights=PATH or put pretrain_AVA_CVPR.model under "
+             "$AVSYNC_MODELS_DIR/light-asd/",
     )
 
 
