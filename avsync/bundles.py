@@ -369,6 +369,12 @@ def get_bundle(name: str | Bundle) -> Bundle:
         ) from None
 
 
+def names_of(architecture: str) -> list[str]:
+    """Names of the registered bundles of one architecture (e.g. every artefact model), in registry order: the
+    choices a command offers come from here, so a new bundle is one registry entry."""
+    return [b.name for b in REGISTRY.values() if b.architecture == architecture]
+
+
 def list_bundles() -> list[Bundle]:
     """Every registered bundle, sorted by name."""
     return [REGISTRY[k] for k in sorted(REGISTRY)]

@@ -238,9 +238,7 @@ def test_training_recipe_v2_tiny(shared, tmp_path, one_torch_thread):
     """v2: frame pairs, real sources and generator families by manifest, a held-out family never trained on."""
     from safetensors.torch import load_file
 
-    from avsync.training.artefacts import MODEL_FILE_V2, TrainConfig, train_artefacts
-
-    from avsync.training.artefacts import GENERATOR_FAMILIES
+    from avsync.training.artefacts import GENERATOR_FAMILIES, MODEL_FILE_V2, TrainConfig, train_artefacts
 
     summary = train_artefacts(TrainConfig(out=str(tmp_path), shared=str(shared), tiny=True, minutes=1,
                                           generators=GENERATOR_FAMILIES, holdout=("wav2lip",)), say=lambda *_: None)
@@ -256,3 +254,14 @@ def test_training_recipe_v2_tiny(shared, tmp_path, one_torch_thread):
 def test_scorer_refuses_non_positive_rates(kw):
     with pytest.raises(ValueError, match="must be positive"):
         ArtefactScorer(**kw)
+
+
+def test_artefact_model_choices_come_from_the_registry():
+    from avsync_cli.common import artefact_models
+
+    from avsync import bundles
+    from avsync.artefacts.scorer import ARTEFACT_ARCHITECTURE
+
+    assert ARTEFACT_ARCHITECTURE == f"{ArtefactNet.__module__}.{ArtefactNet.__qualname__}"
+    assert artefact_models() == bundles.names_of(ARTEFACT_ARCHITECTURE)
+    assert {"artefact-mouth", "artefact-face"} <= set(artefact_models())

@@ -23,6 +23,8 @@ from avsync.timebase import SlidingWindow
 __all__ = ["DEFAULT_ARTEFACT_MODEL", "ArtefactResult", "ArtefactScorer", "ArtefactWindow", "artefact_words"]
 
 DEFAULT_ARTEFACT_MODEL = "artefact-mouth"
+ARTEFACT_ARCHITECTURE = "avsync.artefacts.model.ArtefactNet"
+"""The ``architecture`` of artefact bundles in :mod:`avsync.bundles` (``bundles.names_of`` lists them)."""
 
 _WORDS = {"artefact-face": ("face", "looks generated or re-rendered")}
 

@@ -31,6 +31,14 @@ from avsync.device import PRECISIONS
 EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
+def artefact_models() -> list[str]:
+    """Artefact model names for ``--artefact-model`` / ``--model``, from the bundle registry (without importing
+    :mod:`avsync.artefacts`, which loads torch: ``--help`` stays fast)."""
+    from avsync.bundles import names_of
+
+    return names_of("avsync.artefacts.model.ArtefactNet")  # avsync.artefacts.scorer.ARTEFACT_ARCHITECTURE
+
+
 def echo_json(payload: Any) -> None:
     """Print ``payload`` as indented JSON on stdout."""
     click.echo(json.dumps(payload, indent=2, allow_nan=False))

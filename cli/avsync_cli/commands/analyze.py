@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from avsync_cli.common import device_option, echo_json, exit_code_for, precision_option, progress_bar
+from avsync_cli.common import artefact_models, device_option, echo_json, exit_code_for, precision_option, progress_bar
 
 
 @click.command("analyze")
@@ -22,7 +22,7 @@ from avsync_cli.common import device_option, echo_json, exit_code_for, precision
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=str), help="A known genuine recording of the expected voice.")
 @click.option("--no-speaker", is_flag=True, help="Skip speaker-consistency evidence.")
 @click.option("--no-artefacts", is_flag=True, help="Skip the generated-face (artefact) check.")
-@click.option("--artefact-model", type=click.Choice(["artefact-mouth", "artefact-face"]), default=None,
+@click.option("--artefact-model", type=click.Choice(artefact_models()), default=None,
               help="Artefact model (default: the shipped default; `avsync models list` shows each one's licence).")
 @device_option()
 @precision_option(default="float32", help="Voice-model precision; bfloat16 is about 2x faster on CPUs with AVX-512 BF16.")

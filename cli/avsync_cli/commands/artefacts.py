@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from avsync_cli.common import EXIT_INPUT_FAILED, device_option, echo_json, exit_code_for, fail
+from avsync_cli.common import EXIT_INPUT_FAILED, artefact_models, device_option, echo_json, exit_code_for, fail
 
 
 @click.command("artefacts")
@@ -14,7 +14,7 @@ from avsync_cli.common import EXIT_INPUT_FAILED, device_option, echo_json, exit_
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list (one object per file).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Flag files and windows scoring at least this.")
 @click.option("--sample-fps", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True, help="Face crops scored per second of video.")
-@click.option("--model", type=click.Choice(["artefact-mouth", "artefact-face"]), default=None,
+@click.option("--model", type=click.Choice(artefact_models()), default=None,
               help="Artefact model (default: the shipped default).")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=str), default=None,
               help="A checkpoint written by `avsync train artefacts` (safetensors) instead of a shipped model.")
