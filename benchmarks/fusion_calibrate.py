@@ -3,7 +3,7 @@
 One resumable command:
 
     AVSYNC_SHARED=/work/shared AVSYNC_MODELS_DIR=/work/shared/weights OMP_NUM_THREADS=1 \\
-        python benchmarks/fusion_calibrate.py --out out/fusion [--limit N] [--sync-model M] [--spoof-model M]
+        python benchmarks/fusion_calibrate.py --out out/fusion [--limit N] [--sync-model M] [--spoof-model M] [--artefact-model M]
 
 1. Clips: every row of ``$AVSYNC_SHARED/data/MANIFEST.csv`` of kind ``real_av`` / ``fake_av`` with audio and video,
    split by source (:func:`avsync.evaluation.fusion_split.split_clips`: GRID to ``calib``, a fake with the real
@@ -14,7 +14,8 @@ One resumable command:
    recipe ("vocoded", skipped when the vocoder is not installed or with ``--no-voice-copy``). Fakes: the original.
 3. Cues (sync, artefact, spoof, speaker) as the Detector computes them (avsync.pipeline cue adapters), ONCE per
    clip and variant, appended to ``OUT/cues.jsonl`` keyed by clip, variant, cue and model (name + sha256): a rerun
-   skips what is there; changing ``--sync-model`` recomputes only sync, ``--spoof-model`` only spoof/speaker.
+   skips what is there; changing ``--sync-model`` recomputes only sync, ``--spoof-model`` only spoof/speaker,
+   ``--artefact-model`` only the artefact cue.
    Face tracking runs once per clip (its sync crops are also kept in ``OUT/tracks/``) and serves every audio
    variant; the artefact cue depends on the video only and is shared by a clip's variants; a shifted copy
    carries the clip's own voice moved by at most 0.6 s, so it reuses the original's voice and speaker cues (three
@@ -136,10 +137,11 @@ class CueMaker:
         self.args = args
         self.sync_model = args.sync_model
         self.spoof_model = args.spoof_model or DEFAULT_MODEL
+        self.artefact_model = args.artefact_model or DEFAULT_ARTEFACT_MODEL
         sha = lambda name: (model_sha256(name) or "")[:12]  # noqa: E731
         self.keys = {
             "sync": f"sync={self.sync_model}@{sha(sync_model_name(self.sync_model))};face={args.face_detector}",
-            "artefact": f"artefact={DEFAULT_ARTEFACT_MODEL}@{get_bundle(DEFAULT_ARTEFACT_MODEL).sha256[:12]};face={args.face_detector}",
+            "artefact": f"artefact={self.artefact_model}@{get_bundle(self.artefact_model).sha256[:12]};face={args.face_detector}",
             # cue=rel: the voice cue relative to the model's threshold (avsync.pipeline.relative_to_threshold)
             "spoof": f"spoof={self.spoof_model}@{sha(self.spoof_model)};cue=rel",
         }
@@ -182,7 +184,7 @@ class CueMaker:
         if self._art is None:
             from avsync.artefacts import ArtefactScorer
 
-            self._art = ArtefactScorer(device="cpu")
+            self._art = ArtefactScorer(self.artefact_model, device="cpu")
         return self._art
 
     def audio_of(self, variant: str, media, donor_path: Path | None, clip: str) -> np.ndarray:
@@ -411,6 +413,7 @@ def main(argv=None) -> None:
     ap.add_argument("--grid-calib", type=int, default=40, help="GRID sentences kept (all in calib)")
     ap.add_argument("--sync-model", default=None, help="default: the Detector's")
     ap.add_argument("--spoof-model", default=None, help="default: the Detector's (avsync.spoof.DEFAULT_MODEL)")
+    ap.add_argument("--artefact-model", default=None, help="default: the Detector's (artefact-mouth)")
     ap.add_argument("--face-detector", default="auto")
     ap.add_argument("--shifts", default="3,5,8,15", help="audio shifts in frames at 25 fps, each applied both ways")
     ap.add_argument("--voice-copy", action=argparse.BooleanOptionalAction, default=True)
