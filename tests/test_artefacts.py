@@ -241,7 +241,10 @@ def test_training_recipe_v2_tiny(shared, tmp_path, one_torch_thread):
     from avsync.training.artefacts import GENERATOR_FAMILIES, MODEL_FILE_V2, TrainConfig, train_artefacts
 
     summary = train_artefacts(TrainConfig(out=str(tmp_path), shared=str(shared), tiny=True, minutes=1,
-                                          generators=GENERATOR_FAMILIES, holdout=("wav2lip",)), say=lambda *_: None)
+                                          generators=GENERATOR_FAMILIES, holdout=("wav2lip",), reencode=("360p",)),
+                              say=lambda *_: None)
+    # the real training clips were also re-encoded and cropped (their own cache entries)
+    assert len(list((tmp_path / "cache").glob("*@360p.npz"))) == len(summary["train_files"])
     assert summary["steps"] == 20 and summary["frames"] == 2
     assert summary["train_files"] and summary["calib_files"] and not set(summary["train_files"]) & set(summary["calib_files"])
     assert summary["generated_files"] and not any("wav2lip" in f for f in summary["generated_files"])

@@ -106,6 +106,7 @@ class TrainConfig:
     p_animate: float = 0.3
     p_codec: float = 0.0
     codec_max: float = 0.5
+    reencode: tuple[str, ...] = ()
     log: list = field(default_factory=list)
 
 
@@ -165,14 +166,16 @@ def _group_weights(groups: list[str]) -> np.ndarray:
 
 
 def clip_crops(data: Path, rel: str, cache: Path, size: int, *, max_seconds: float | None = 30.0,
-               pairs: bool = False) -> np.ndarray:
+               pairs: bool = False, perturb: str | None = None) -> np.ndarray:
     """Aligned crops (every frame of the dominant face track, the first ``max_seconds``) of manifest clip ``rel``.
 
-    ``pairs``: frame pairs instead (:func:`avsync.training.artefact_data.frame_pairs`).
+    ``pairs``: frame pairs instead (:func:`avsync.training.artefact_data.frame_pairs`). ``perturb``: of the clip
+    re-encoded first (:func:`avsync.evaluation.perturb.apply_perturbation`, e.g. ``"h264_crf35"``; the file is kept
+    in ``cache/perturb``).
 
     Cached as ``cache/<rel with '/' as '__'>.npz`` (images, frame indices, fps, face widths); empty when no face.
     """
-    dst = cache / (rel.replace("/", "__") + ".npz")
+    dst = cache / (rel.replace("/", "__") + (f"@{perturb}" if perturb else "") + ".npz")
     if dst.exists():
         z = np.load(dst)
         return ad.frame_pairs(z["images"], z["frames"]) if pairs else z["images"]
@@ -180,7 +183,12 @@ def clip_crops(data: Path, rel: str, cache: Path, size: int, *, max_seconds: flo
     from avsync.artefacts import artefact_crops
     from avsync.face import track
 
-    media = avsync.load_media(data / rel)
+    src = data / rel
+    if perturb:
+        from avsync.evaluation.perturb import apply_perturbation
+
+        src = Path(apply_perturbation(src, perturb, cache_dir=cache / "perturb")[0])
+    media = avsync.load_media(src)
     faces = track(media, crops=(), end=max_seconds)
     main = faces.dominant()
     cache.mkdir(parents=True, exist_ok=True)
@@ -254,6 +262,10 @@ def train_artefacts(cfg: TrainConfig, say=print) -> dict:
         crop = lambda f: clip_crops(data, f, cache, cfg.size, max_seconds=cfg.max_seconds,  # noqa: E731
                                     pairs=cfg.frames == 2)
         pairs = [(f, c) for f, c in ((f, crop(f)) for f in train_files) if len(c)]
+        for cond in cfg.reencode:  # the same real clips re-encoded: compression is no evidence either
+            pairs += [(f, c) for f, c in ((f, clip_crops(data, f, cache, cfg.size, max_seconds=cfg.max_seconds,
+                                                         pairs=cfg.frames == 2, perturb=cond)) for f in train_files)
+                      if len(c)]
         train, train_groups = [c for _, c in pairs], [f.rsplit("/", 1)[0] for f, _ in pairs]
         calib = [c for c in map(crop, calib_files) if len(c)]
         gpairs = [(f, c) for f, c in ((f, crop(f)) for f in gen_files) if len(c)]

@@ -96,6 +96,9 @@ def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neura
               help="With --generators: leave this family out (repeatable); the model may then be reported on it.")
 @click.option("--codec-blend", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="v2: share of frame pairs whose second frame gets part of the first blended in (inter-frame codec).")
+@click.option("--reencode", multiple=True, metavar="PERTURBATION",
+              type=click.Choice(["h264_crf23", "h264_crf35", "360p", "25fps"]),
+              help="v2: also train on the real clips re-encoded this way (repeatable; avsync.evaluation.perturb).")
 @click.option("--frames", type=click.IntRange(1, 2), default=2, show_default=True,
               help="v2: 2 = each crop with the next frame's crop (temporal evidence), 1 = single crops.")
 @click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=120.0, show_default=True,
@@ -106,7 +109,7 @@ def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neura
 @click.option("--cache", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Where face crops are kept (default OUT/cache); reused when present.")
 @click.option("--tiny", is_flag=True, help="A few clips and steps only (smoke test of the recipe).")
-def artefacts(out, shared, recipe, use_generators, holdout, codec_blend, frames, minutes, max_steps, seed, threads, cache, tiny) -> None:
+def artefacts(out, shared, recipe, use_generators, holdout, codec_blend, reencode, frames, minutes, max_steps, seed, threads, cache, tiny) -> None:
     """Train the generated-face (artefact) model: real face crops (v2: frame pairs) vs self-blended forgeries,
     one-image animations and, with --generators, generator outputs of the families not held out; calibrate on
     held-out real clips; write the safetensors. The defaults with --threads 1 reproduce models/artefact-face."""
@@ -117,7 +120,7 @@ def artefacts(out, shared, recipe, use_generators, holdout, codec_blend, frames,
     extra = {"generators": GENERATOR_FAMILIES} if use_generators else {}
     cfg = TrainConfig(out=out, shared=shared, minutes=minutes, max_steps=max_steps, seed=seed, threads=threads,
                       cache=cache, tiny=tiny, recipe=recipe, holdout=tuple(holdout),
-                      frames=1 if recipe == "v1" else frames, p_codec=codec_blend, **extra)
+                      frames=1 if recipe == "v1" else frames, p_codec=codec_blend, reencode=tuple(reencode), **extra)
     summary = train_artefacts(cfg, say=warn)
     cal = summary["calibration"]
     click.echo(f"{out}: {summary['steps']} steps, held-out ROC-AUC (self-blended) {cal['calib_auc']:.3f}")
