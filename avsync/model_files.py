@@ -9,7 +9,11 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PACKAGE_MODELS", "PackageModel", "model_sha256", "sync_model_name"]
+__all__ = ["PACKAGE_MODELS", "SYNC_MODELS", "PackageModel", "model_sha256", "sync_model_name"]
+
+SYNC_MODELS = ("syncnet", "syncnet-grid", "motion", "light-asd")
+"""Names of the lip-sync models (``avsync.sync.models.ModelName``; the default first). Kept here, away from
+torch, so that command-line choices come from one list."""
 
 
 @dataclass(frozen=True)

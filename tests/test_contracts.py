@@ -110,3 +110,13 @@ def test_no_import_cycles():
     assert _cycles(graph) == []
     # the detector sees a cycle when there is one
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
+
+
+def test_sync_model_choices_are_one_list():
+    """The CLI's sync-model choices (avsync.model_files.SYNC_MODELS, torch-free) are exactly the typed names."""
+    from typing import get_args
+
+    from avsync.model_files import SYNC_MODELS
+    from avsync.sync.models import DEFAULT_SYNC_MODEL, ModelName
+
+    assert set(SYNC_MODELS) == set(get_args(ModelName)) and SYNC_MODELS[0] == DEFAULT_SYNC_MODEL

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from avsync.model_files import SYNC_MODELS
 from avsync_cli.common import artefact_models, device_option, echo_json, exit_code_for, precision_option, progress_bar
 
 
@@ -16,7 +17,7 @@ from avsync_cli.common import artefact_models, device_option, echo_json, exit_co
 @click.option("--html", "html_out", type=click.Path(path_type=str), help="Write a self-contained HTML report (with several files: a folder, one NAME.html each, NAME unique per input).")
 @click.option("--csv", "csv_out", type=click.Path(path_type=str), help="Write the per-window timeline as CSV (with several files: a folder, one NAME.csv each).")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=str), help="Fusion config YAML (from `avsync calibrate`).")
-@click.option("--sync-model", type=click.Choice(["syncnet", "syncnet-grid", "motion", "light-asd"]), default="syncnet",
+@click.option("--sync-model", type=click.Choice(SYNC_MODELS), default="syncnet",
               show_default=True, help="Lip-sync model (syncnet: the shipped syncnet-v2 checkpoint).")
 @click.option("--spoof-model", default=None, help="Spoof model bundle (default: the shipped model); 'none' skips the voice check.")
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=str), help="A known genuine recording of the expected voice.")

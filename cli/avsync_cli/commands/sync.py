@@ -7,6 +7,7 @@ import sys
 import click
 
 import avsync
+from avsync.model_files import SYNC_MODELS
 from avsync_cli.common import device_option, echo_json, exit_code_for
 
 
@@ -42,7 +43,7 @@ def _text(res) -> str:
 @click.command("sync")
 @click.argument("file", type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print the SyncResult as JSON.")
-@click.option("--model", type=click.Choice(["syncnet", "syncnet-grid", "motion", "light-asd"]), default="syncnet", show_default=True,
+@click.option("--model", type=click.Choice(SYNC_MODELS), default="syncnet", show_default=True,
               help="syncnet: our dual encoder (shipped syncnet-v2 checkpoint, trained on 20 min of GRID, or --weights); "
                    "syncnet-grid: its first version (11 GRID sentences); motion: training-free mouth motion vs audio energy; "
                    "light-asd: the public Light-ASD checkpoint (needs --weights or $AVSYNC_MODELS_DIR).")
