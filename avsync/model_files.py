@@ -9,11 +9,15 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PACKAGE_MODELS", "SYNC_MODELS", "PackageModel", "model_sha256", "sync_model_name"]
+__all__ = ["ARTEFACT_ARCHITECTURE", "PACKAGE_MODELS", "SYNC_MODELS", "PackageModel", "model_sha256", "sync_model_name"]
 
 SYNC_MODELS = ("syncnet", "syncnet-grid", "motion", "light-asd")
 """Names of the lip-sync models (``avsync.sync.models.ModelName``; the default first). Kept here, away from
 torch, so that command-line choices come from one list."""
+
+ARTEFACT_ARCHITECTURE = "avsync.artefacts.model.ArtefactNet"
+"""The ``architecture`` of artefact bundles in :mod:`avsync.bundles` (``bundles.names_of`` lists them; kept here,
+away from torch, for the command-line choices)."""
 
 
 @dataclass(frozen=True)

@@ -395,10 +395,10 @@ class Detector:
 
     def _artefact_model(self):
         if self._artefact_scorer is None:
-            from avsync.artefacts import ArtefactScorer
+            from avsync.artefacts import DEFAULT_ARTEFACT_MODEL, ArtefactScorer
 
             self._artefact_scorer = ArtefactScorer(
-                *((self.artefacts,) if isinstance(self.artefacts, str) else ()),
+                self.artefacts if isinstance(self.artefacts, str) else DEFAULT_ARTEFACT_MODEL,
                 weights=None if self.models_dir is None else os.fspath(self.models_dir),
                 device=self.device, allow_download=self.allow_download,
             )

@@ -37,7 +37,7 @@ limit_omp_spinning()
 import torch  # noqa: E402
 
 from avsync import load_media  # noqa: E402
-from avsync.artefacts import ArtefactScorer, artefact_crops  # noqa: E402
+from avsync.artefacts import ArtefactScorer  # noqa: E402
 from avsync.evaluation.perturb import apply_perturbation  # noqa: E402
 from avsync.training.artefacts import CALIB_SOURCES_V2, REAL_SOURCES_V2, auc_neg_pos, generator_family  # noqa: E402
 
@@ -119,10 +119,10 @@ def main() -> None:
                     res = sc(media)  # reports why (no video, no face, decode error)
                     rec["scores"][name] = _record(res, sc)
                     continue
-                if sc.pairs not in crops:  # one crop pass per input kind (single frames / frame pairs)
-                    step = max(1, round(tracks.fps / sc.sample_fps))
-                    crops[sc.pairs] = artefact_crops(media, tracks, size=sc.crop_size, step=step, pairs=sc.pairs)
-                res = sc.score_crops(crops[sc.pairs], duration=float(media.duration), track_id=tracks.track_id)
+                kind = (sc.pairs, sc.crop_size, sc.sample_fps)  # one crop pass per kind of input
+                if kind not in crops:
+                    crops[kind] = sc.crops_of(media, tracks)
+                res = sc.score_crops(crops[kind], duration=float(media.duration), track_id=tracks.track_id)
                 rec["scores"][name] = _record(res, sc)
             rec["seconds"] = round(time.perf_counter() - t0, 2)
             out.append(rec)
@@ -146,10 +146,9 @@ def _main_track(media):
     from avsync.face import track
 
     try:
-        usable = track(media, crops=()).usable()
+        return ArtefactScorer.main_track(track(media, crops=()))
     except Exception:  # the scorer itself will report the error status
         return None
-    return max(usable, key=lambda tr: tr.num_valid * tr.median_size) if usable else None
 
 
 def _boot_auc(neg: list, pos: list, rng: np.random.Generator, n: int = 1000) -> tuple[float, float]:
@@ -168,7 +167,7 @@ def report(out: list[dict], seed: int = 0) -> None:
     fams = [f for f in REPORT_FAMILIES if any(o["family"] == f for o in out)]
     print("\nROC-AUC real vs family, per clip and per 2 s window [95 % bootstrap interval]; clips flagged at the "
           "model's threshold. 'by' = the model that scored the row (a fold model never saw that family).")
-    print(f"| condition | family | by | n | AUC clip | AUC window | flagged |\n|---|---|---|---|---|---|---|")
+    print("| condition | family | by | n | AUC clip | AUC window | flagged |\n|---|---|---|---|---|---|---|")
     for cond in dict.fromkeys(o["condition"] for o in out):
         rows = [o for o in out if o["condition"] == cond]
         real = [o for o in rows if o["family"] == "real"]

@@ -50,8 +50,10 @@ def main() -> None:
         sc = ArtefactScorer(weights=path)
         res = {}
         for r in rows:
-            clip_crops(data, r["file"], Path(args.cache), sc.crop_size)  # cut once
-            z = np.load(Path(args.cache) / (r["file"].replace("/", "__") + ".npz"))
+            cached = Path(args.cache) / (r["file"].replace("/", "__") + ".npz")
+            if not cached.exists():
+                clip_crops(data, r["file"], Path(args.cache), sc.crop_size)  # cut once
+            z = np.load(cached)
             imgs = frame_pairs(z["images"], z["frames"]) if sc.pairs else z["images"]
             if not len(imgs):
                 continue

@@ -268,3 +268,15 @@ def test_artefact_model_choices_come_from_the_registry():
     assert ARTEFACT_ARCHITECTURE == f"{ArtefactNet.__module__}.{ArtefactNet.__qualname__}"
     assert artefact_models() == bundles.names_of(ARTEFACT_ARCHITECTURE)
     assert {"artefact-mouth", "artefact-face"} <= set(artefact_models())
+
+
+def test_train_cli_choices_match_the_library():
+    """`avsync train artefacts` lists families and perturbations itself (its module stays torch-free): same lists."""
+    from avsync_cli.commands.train import command as train
+
+    from avsync.evaluation.perturb import PERTURBATIONS
+    from avsync.training.artefacts import GENERATOR_FAMILIES
+
+    params = {p.name: p for p in train.commands["artefacts"].params}
+    assert tuple(params["holdout"].type.choices) == GENERATOR_FAMILIES
+    assert set(params["reencode"].type.choices) == {k for k, v in PERTURBATIONS.items() if v.applies_to == "video"}

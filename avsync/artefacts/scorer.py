@@ -17,14 +17,13 @@ import numpy as np
 from avsync.artefacts.crops import ArtefactCrops, artefact_crops
 from avsync.device import resolve_device
 from avsync.errors import AvsyncError, BundleError, ConfigError
+from avsync.model_files import ARTEFACT_ARCHITECTURE  # noqa: F401  (the artefact bundles' architecture)
 from avsync.results import Serializable, Status
 from avsync.timebase import SlidingWindow
 
 __all__ = ["DEFAULT_ARTEFACT_MODEL", "ArtefactResult", "ArtefactScorer", "ArtefactWindow", "artefact_words"]
 
 DEFAULT_ARTEFACT_MODEL = "artefact-mouth"
-ARTEFACT_ARCHITECTURE = "avsync.artefacts.model.ArtefactNet"
-"""The ``architecture`` of artefact bundles in :mod:`avsync.bundles` (``bundles.names_of`` lists them)."""
 
 _WORDS = {"artefact-face": ("face", "looks generated or re-rendered")}
 
@@ -32,6 +31,8 @@ _WORDS = {"artefact-face": ("face", "looks generated or re-rendered")}
 def artefact_words(model: str | None) -> tuple[str, str]:
     """What an artefact model looks at and what its high score means, in the words of reasons and summaries."""
     return _WORDS.get(model or "", ("mouth region", "shows generation or blending artefacts"))
+
+
 MIN_FACE_PX = 48.0
 """Faces narrower than this (pixels) carry too little detail: status ``no_face`` with a message."""
 
@@ -213,6 +214,17 @@ class ArtefactScorer:
                               self.model_sha256, len(lg), face_px)
 
     # ------------------------------------------------------------------ media
+    @staticmethod
+    def main_track(faces):
+        """The track scored: of the usable tracks (1 s or more), the one with most valid frames × face size."""
+        usable = faces.usable()
+        return max(usable, key=lambda tr: tr.num_valid * tr.median_size) if usable else None
+
+    def crops_of(self, media, track) -> ArtefactCrops:
+        """The crops this model scores of ``track``: ``sample_fps`` per second, frame pairs if it wants them."""
+        step = max(1, round(track.fps / self.sample_fps))
+        return artefact_crops(media, track, size=self.crop_size, step=step, pairs=self.pairs)
+
     def __call__(self, media, faces=None) -> ArtefactResult:
         """Score ``media``'s dominant face track (``faces``: tracks from :func:`avsync.face.track`, else tracked here)."""
         if media.info.video is None:
@@ -223,13 +235,11 @@ class ArtefactScorer:
                 from avsync.face import track
 
                 faces = track(media, crops=())
-            usable = faces.usable()
-            main = max(usable, key=lambda tr: tr.num_valid * tr.median_size) if usable else None
+            main = self.main_track(faces)
             if main is None:
                 return ArtefactResult(Status.NO_FACE, threshold=self.threshold, model=self.model,
                                       model_sha256=self.model_sha256, message="no face track of 1 s or more")
-            step = max(1, round(main.fps / self.sample_fps))
-            crops = artefact_crops(media, main, size=self.crop_size, step=step, pairs=self.pairs)
+            crops = self.crops_of(media, main)
         except AvsyncError as e:
             return ArtefactResult(e.status, threshold=self.threshold, model=self.model,
                                   model_sha256=self.model_sha256, message=str(e))

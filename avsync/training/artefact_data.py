@@ -214,6 +214,11 @@ def animate_still(pair: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def _pick(n: int, p: np.ndarray | None, rng: np.random.Generator) -> int:
+    """An index below ``n``, drawn with probabilities ``p`` (uniform when ``None``)."""
+    return int(rng.choice(n, p=p)) if p is not None else int(rng.integers(n))
+
+
 def make_batch(clips: list[np.ndarray], n: int, rng: np.random.Generator, *, p_same: float = 0.5,
                p_uniform: float = 0.5, generated: list[np.ndarray] | None = None, p_generated: float = 0.0,
                clip_p: np.ndarray | None = None, generated_p: np.ndarray | None = None, p_animate: float = 0.3,
@@ -232,19 +237,18 @@ def make_batch(clips: list[np.ndarray], n: int, rng: np.random.Generator, *, p_s
     and a share ``p_codec`` of all pairs gets part (5 % to ``codec_max``) of the first frame blended into the
     second, as an inter-frame codec does.
 
-    Returns ``images uint8 [n, S, S, 3]`` and ``labels float32 [n]`` (1 = forged).
+    Returns ``images uint8 [n, S, S, 3]`` (``[n, S, S, 6]`` for frame pairs) and ``labels float32 [n]`` (1 = forged).
     """
     imgs, labels = [], []
     pairs = clips[0].shape[-1] == 6
     for i in range(n):
-        c = clips[int(rng.choice(len(clips), p=clip_p)) if clip_p is not None else int(rng.integers(len(clips)))]
+        c = clips[_pick(len(clips), clip_p, rng)]
         t = int(rng.integers(len(c)))
         if i % 2 == 0:
             img = _paired(_rerender, c[t], rng) if rng.random() < p_uniform else c[t]
             labels.append(0.0)
         elif generated and rng.random() < p_generated:
-            g = generated[int(rng.choice(len(generated), p=generated_p)) if generated_p is not None
-                          else int(rng.integers(len(generated)))]
+            g = generated[_pick(len(generated), generated_p, rng)]
             img = g[int(rng.integers(len(g)))]
             labels.append(1.0)
         elif pairs and rng.random() < p_animate:

@@ -110,25 +110,6 @@ class TrainConfig:
     log: list = field(default_factory=list)
 
 
-def _crops(path: Path, cache: Path, size: int) -> np.ndarray:
-    dst = cache / (path.stem + f"_{size}.npz")
-    if dst.exists():
-        return np.load(dst)["images"]
-    import avsync
-    from avsync.artefacts import artefact_crops
-    from avsync.face import track
-
-    media = avsync.load_media(path)
-    faces = track(media, crops=())
-    main = faces.dominant()
-    if main is None:
-        return np.zeros((0, size, size, 3), np.uint8)
-    imgs = artefact_crops(media, main, size=size).images
-    cache.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(dst, images=imgs)
-    return imgs
-
-
 def select_clips(data: Path, cfg: TrainConfig) -> dict[str, list[str]]:
     """Manifest paths of the real training, real calibration and generated training clips of ``cfg`` (v2 recipe).
 
@@ -207,12 +188,10 @@ def _photo_crops(cache: Path, size: int) -> list[np.ndarray]:
 
     out = []
     for w, h in ((320, 240), (640, 480), (1280, 720)):
-        dst = cache / f"photo_{w}x{h}_{size}.npz"
-        if not dst.exists():
-            clip = make_clip(cache / f"photo_{w}x{h}", ClipSpec(duration=3.0, size=(w, h), face="photo", preset="mp4"))
-            imgs = _crops(Path(clip), cache, size)
-            np.savez_compressed(dst, images=imgs)
-        out.append(np.load(dst)["images"])
+        name = f"photo_{w}x{h}.mp4"
+        if not (cache / (name + ".npz")).exists():
+            make_clip(cache / name, ClipSpec(duration=3.0, size=(w, h), face="photo", preset="mp4"))
+        out.append(clip_crops(cache, name, cache, size, max_seconds=None))
     return [c for c in out if len(c)]
 
 
@@ -240,6 +219,9 @@ def train_artefacts(cfg: TrainConfig, say=print) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cfg.cache) if cfg.cache else out / "cache"
+    if cfg.frames == 2 and cfg.recipe != "v2":
+        raise ConfigError("frame pairs (frames=2) need the v2 recipe")
+    model_name, model_file = ("artefact-mouth", MODEL_FILE) if cfg.recipe == "v1" else ("artefact-face", MODEL_FILE_V2)
     if cfg.recipe == "v1":
         files = [Path(f) for f in grid_files(data)]
         if cfg.tiny:
@@ -250,8 +232,9 @@ def train_artefacts(cfg: TrainConfig, say=print) -> dict:
         calib_files = sorted(str(files[i]) for i in order[: cfg.n_calib_clips])
         train_files = sorted(str(files[i]) for i in order[cfg.n_calib_clips :])
         say(f"crops of {len(files)} clips (cache {cache})")
-        train = [c for c in (_crops(Path(f), cache, cfg.size) for f in train_files) if len(c)]
-        calib = [c for c in (_crops(Path(f), cache, cfg.size) for f in calib_files) if len(c)]
+        crop = lambda f: clip_crops(Path(f).parent, Path(f).name, cache, cfg.size, max_seconds=None)  # noqa: E731
+        train = [c for c in map(crop, train_files) if len(c)]
+        calib = [c for c in map(crop, calib_files) if len(c)]
         generated, gen_files, train_groups, gen_groups = [], [], [], []
     elif cfg.recipe == "v2":
         sel = select_clips(data, cfg)
@@ -259,16 +242,16 @@ def train_artefacts(cfg: TrainConfig, say=print) -> dict:
         train_files, calib_files, gen_files = sel["train"], sel["calib"], sel["generated"]
         say(f"crops of {len(train_files)} real training clips, {len(calib_files)} calibration clips, "
             f"{len(gen_files)} generator outputs (cache {cache})")
-        crop = lambda f: clip_crops(data, f, cache, cfg.size, max_seconds=cfg.max_seconds,  # noqa: E731
-                                    pairs=cfg.frames == 2)
-        pairs = [(f, c) for f, c in ((f, crop(f)) for f in train_files) if len(c)]
-        for cond in cfg.reencode:  # the same real clips re-encoded: compression is no evidence either
-            pairs += [(f, c) for f, c in ((f, clip_crops(data, f, cache, cfg.size, max_seconds=cfg.max_seconds,
-                                                         pairs=cfg.frames == 2, perturb=cond)) for f in train_files)
-                      if len(c)]
+
+        def crop(f: str, perturb: str | None = None) -> np.ndarray:
+            return clip_crops(data, f, cache, cfg.size, max_seconds=cfg.max_seconds, pairs=cfg.frames == 2,
+                              perturb=perturb)
+
+        # the real clips, then (cfg.reencode) the same clips re-encoded: compression is no evidence either
+        pairs = [(f, c) for cond in (None, *cfg.reencode) for f in train_files if len(c := crop(f, cond))]
         train, train_groups = [c for _, c in pairs], [f.rsplit("/", 1)[0] for f, _ in pairs]
         calib = [c for c in map(crop, calib_files) if len(c)]
-        gpairs = [(f, c) for f, c in ((f, crop(f)) for f in gen_files) if len(c)]
+        gpairs = [(f, c) for f in gen_files if len(c := crop(f))]
         generated = [c for _, c in gpairs]
         gen_groups = [generator_family(f, labels.get(f, "")) for f, _ in gpairs]
         train_files = [str(data / f) for f in train_files]
@@ -288,8 +271,6 @@ def train_artefacts(cfg: TrainConfig, say=print) -> dict:
     n_cal = 64 if cfg.tiny else cfg.n_calib_samples
     cal_x, cal_y = ad.make_batch(calib, n_cal, crng)
 
-    if cfg.frames == 2 and cfg.recipe != "v2":
-        raise ConfigError("frame pairs (frames=2) need the v2 recipe")
     net = ArtefactNet(width=cfg.width, frames=cfg.frames)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     budget = cfg.minutes * 60
@@ -337,7 +318,7 @@ def train_artefacts(cfg: TrainConfig, say=print) -> dict:
         say(f"time budget reached after {step} of {max_steps} steps: the learning-rate schedule was cut short")
     summary = {
         "stopped_by_time": stopped_by_time,
-        "model": "artefact-mouth" if cfg.recipe == "v1" else "artefact-face",
+        "model": model_name,
         "frames": cfg.frames,
         "holdout": list(cfg.holdout),
         "architecture": "avsync.artefacts.model.ArtefactNet",
@@ -354,8 +335,8 @@ def train_artefacts(cfg: TrainConfig, say=print) -> dict:
     }
     state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
     state["calibration"] = torch.tensor([a, b], dtype=torch.float32)
-    save_file(state, str(out / (MODEL_FILE if cfg.recipe == "v1" else MODEL_FILE_V2)),
+    save_file(state, str(out / model_file),
               metadata={"width": str(cfg.width), "crop_size": str(cfg.size), "frames": str(cfg.frames),
-                        "model": "artefact-mouth" if cfg.recipe == "v1" else "artefact-face"})
+                        "model": model_name})
     (out / "training.json").write_text(json.dumps(summary, indent=1))
     return summary

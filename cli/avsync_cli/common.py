@@ -35,8 +35,9 @@ def artefact_models() -> list[str]:
     """Artefact model names for ``--artefact-model`` / ``--model``, from the bundle registry (without importing
     :mod:`avsync.artefacts`, which loads torch: ``--help`` stays fast)."""
     from avsync.bundles import names_of
+    from avsync.model_files import ARTEFACT_ARCHITECTURE
 
-    return names_of("avsync.artefacts.model.ArtefactNet")  # avsync.artefacts.scorer.ARTEFACT_ARCHITECTURE
+    return names_of(ARTEFACT_ARCHITECTURE)
 
 
 def echo_json(payload: Any) -> None:

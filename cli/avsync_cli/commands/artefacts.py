@@ -29,10 +29,10 @@ def command(files, as_json, threshold, sample_fps, model, weights, device, model
     file could not be read.
     """
     import avsync
-    from avsync.artefacts import ArtefactResult, ArtefactScorer
+    from avsync.artefacts import DEFAULT_ARTEFACT_MODEL, ArtefactResult, ArtefactScorer
 
     try:
-        scorer = ArtefactScorer(*((model,) if model else ()), weights=weights or models_dir, device=device,
+        scorer = ArtefactScorer(model or DEFAULT_ARTEFACT_MODEL, weights=weights or models_dir, device=device,
                                 sample_fps=sample_fps, threshold=threshold)
     except avsync.AvsyncError as e:
         fail(str(e), EXIT_INPUT_FAILED)

@@ -87,8 +87,9 @@ def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neura
 @click.option("--shared", type=click.Path(exists=True, file_okay=False, path_type=str), default=None,
               help="Shared data root (holding data/MANIFEST.csv). Default: $AVSYNC_SHARED or ../shared.")
 @click.option("--recipe", type=click.Choice(["v2", "v1"]), default="v2", show_default=True,
-              help="v2: artefact-face (real faces of several sources, self-blended forgeries and generator outputs); "
-                   "v1: artefact-mouth (GRID only, self-blended forgeries only).")
+              help="v2: artefact-face (real faces of several sources, frame pairs, self-blended forgeries and "
+                   "one-image animations; generator outputs with --generators); v1: artefact-mouth (GRID only, "
+                   "single crops, self-blended forgeries only).")
 @click.option("--generators", "use_generators", is_flag=True,
               help="v2: also train on the generator outputs of ../shared (fake_av) as positives, except --holdout families.")
 @click.option("--holdout", multiple=True, metavar="FAMILY",
@@ -113,9 +114,7 @@ def artefacts(out, shared, recipe, use_generators, holdout, codec_blend, reencod
     """Train the generated-face (artefact) model: real face crops (v2: frame pairs) vs self-blended forgeries,
     one-image animations and, with --generators, generator outputs of the families not held out; calibrate on
     held-out real clips; write the safetensors. The defaults with --threads 1 reproduce models/artefact-face."""
-    from avsync.training.artefacts import TrainConfig, train_artefacts
-
-    from avsync.training.artefacts import GENERATOR_FAMILIES
+    from avsync.training.artefacts import GENERATOR_FAMILIES, TrainConfig, train_artefacts
 
     extra = {"generators": GENERATOR_FAMILIES} if use_generators else {}
     cfg = TrainConfig(out=out, shared=shared, minutes=minutes, max_steps=max_steps, seed=seed, threads=threads,
