@@ -143,6 +143,12 @@ def test_scorer_loads_an_explicit_checkpoint(tmp_path, photo_crops):
     media, faces, _ = photo_crops
     res = sc(media, faces)
     assert res.status is Status.OK and res.n_frames > 0 and res.model_sha256 == sha256_file(f)
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not safetensors")
+    from avsync.errors import BundleError
+
+    with pytest.raises(BundleError, match="cannot load artefact weights"):
+        ArtefactScorer(weights=broken)
 
 
 def test_shipped_model_sees_self_blended_mouths(scorer, photo_crops, one_torch_thread):
