@@ -39,7 +39,8 @@ import torch  # noqa: E402
 from avsync import load_media  # noqa: E402
 from avsync.artefacts import ArtefactScorer  # noqa: E402
 from avsync.evaluation.perturb import apply_perturbation  # noqa: E402
-from avsync.training.artefacts import CALIB_SOURCES_V2, REAL_SOURCES_V2, auc_neg_pos, generator_family  # noqa: E402
+from avsync.evaluation.metrics import roc_auc_ci  # noqa: E402
+from avsync.training.artefacts import CALIB_SOURCES_V2, REAL_SOURCES_V2, generator_family  # noqa: E402
 
 DEFAULT_EXCLUDE = REAL_SOURCES_V2 + CALIB_SOURCES_V2 + ("real_av/usr_lrs3/",)
 
@@ -151,14 +152,12 @@ def _main_track(media):
         return None
 
 
-def _boot_auc(neg: list, pos: list, rng: np.random.Generator, n: int = 1000) -> tuple[float, float]:
-    """95 % interval of the ROC-AUC with clips (lists of per-clip score arrays) resampled within each class."""
-    vals = []
-    for _ in range(n):
-        a = np.concatenate([neg[i] for i in rng.integers(len(neg), size=len(neg))])
-        b = np.concatenate([pos[i] for i in rng.integers(len(pos), size=len(pos))])
-        vals.append(auc_neg_pos(a, b))
-    return float(np.nanpercentile(vals, 2.5)), float(np.nanpercentile(vals, 97.5))
+def _clip_auc(neg: list, pos: list, rng: np.random.Generator) -> tuple[float, float, float]:
+    """ROC-AUC and its 95 % interval, clips (lists of per-clip score arrays) resampled within each class."""
+    arrays = [np.asarray(a, float) for a in neg + pos]
+    ci = roc_auc_ci(np.repeat(np.r_[np.zeros(len(neg), int), np.ones(len(pos), int)], [a.size for a in arrays]),
+                    np.concatenate(arrays), groups=np.repeat(np.arange(len(arrays)), [a.size for a in arrays]), rng=rng)
+    return ci.value, ci.low, ci.high
 
 
 def report(out: list[dict], seed: int = 0) -> None:
@@ -193,10 +192,8 @@ def report(out: list[dict], seed: int = 0) -> None:
                 pos = [np.array([s["score"]]) for s in fs]
                 negw = [np.array(s["windows"]) for s in rsb]
                 posw = [np.array(s["windows"]) for s in fs]
-                a = auc_neg_pos(np.concatenate(neg), np.concatenate(pos))
-                lo, hi = _boot_auc(neg, pos, rng)
-                aw = auc_neg_pos(np.concatenate(negw), np.concatenate(posw))
-                low, hiw = _boot_auc(negw, posw, rng)
+                a, lo, hi = _clip_auc(neg, pos, rng)
+                aw, low, hiw = _clip_auc(negw, posw, rng)
                 flagged = np.mean([s["score"] >= s["threshold"] for s in fs])
                 print(f"| {cond} | {REPORT_FAMILIES[fam]} | {by} | {len(fs)} | {a:.3f} [{lo:.2f}–{hi:.2f}] | "
                       f"{aw:.3f} [{low:.2f}–{hiw:.2f}] | {flagged:.0%} |")

@@ -190,7 +190,14 @@ class ConfidenceInterval(Serializable):
 
 
 def roc_auc_ci(
-    labels, scores, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+    labels,
+    scores,
+    *,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    groups=None,
+    rng: np.random.Generator | None = None,
 ) -> ConfidenceInterval:
     """ROC-AUC with a seeded, class-stratified percentile bootstrap interval.
 
@@ -205,17 +212,40 @@ def roc_auc_ci(
         Coverage of the interval (0.95 → 2.5 and 97.5 percentiles).
     seed
         Seed of ``numpy.random.default_rng``; the same seed gives the same interval.
+    groups
+        Cluster of each score (e.g. the clip a 2 s window belongs to). Given, whole clusters are resampled
+        within each class instead of single scores, so that correlated windows of one clip do not narrow
+        the interval; a cluster must hold one class only. Clusters are drawn in the order of their first
+        appearance, real ones first.
+    rng
+        A generator to draw from instead of a fresh one seeded by ``seed`` (several intervals from one
+        random stream).
     """
     y, s = _check(labels, scores)
-    rng = np.random.default_rng(seed)
-    real, fake = s[y == 0], s[y == 1]
-    # vectorised: AUC of each replicate via pairwise comparisons when small, ranks otherwise
+    rng = np.random.default_rng(seed) if rng is None else rng
+    if groups is None:
+        real, fake = [s[y == 0]], [s[y == 1]]
+        per_item = True
+    else:
+        g = np.asarray(groups)
+        if g.shape != s.shape:
+            raise ConfigError(f"groups must have one entry per score ({g.shape} vs {s.shape})")
+        ids = list(dict.fromkeys(g.tolist()))
+        members = [np.flatnonzero(g == k) for k in ids]
+        if any(len(set(y[m].tolist())) > 1 for m in members):
+            raise ConfigError("a group holds both real and fake scores")
+        real = [s[m] for m in members if y[m[0]] == 0]
+        fake = [s[m] for m in members if y[m[0]] == 1]
+        per_item = False
     vals = np.empty(n_boot)
-    lab = np.concatenate([np.zeros(real.size, int), np.ones(fake.size, int)])
     for b in range(n_boot):
-        r = real[rng.integers(0, real.size, real.size)]
-        f = fake[rng.integers(0, fake.size, fake.size)]
-        vals[b] = roc_auc(lab, np.concatenate([r, f]))
+        if per_item:
+            r = real[0][rng.integers(0, real[0].size, real[0].size)]
+            f = fake[0][rng.integers(0, fake[0].size, fake[0].size)]
+        else:
+            r = np.concatenate([real[i] for i in rng.integers(0, len(real), len(real))])
+            f = np.concatenate([fake[i] for i in rng.integers(0, len(fake), len(fake))])
+        vals[b] = roc_auc(np.r_[np.zeros(r.size, int), np.ones(f.size, int)], np.concatenate([r, f]))
     alpha = (1.0 - level) / 2.0
     lo, hi = np.quantile(vals, [alpha, 1.0 - alpha])
     return ConfidenceInterval(roc_auc(y, s), float(lo), float(hi), float(level), int(n_boot))

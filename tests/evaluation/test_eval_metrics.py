@@ -73,6 +73,32 @@ def test_auc_bootstrap_ci_is_seeded_and_brackets_value():
     assert 0.02 < a.high - a.low < 0.3
 
 
+def test_auc_ci_groups_resample_whole_clips():
+    rng = np.random.default_rng(3)
+    y = np.r_[np.zeros(12, int), np.ones(9, int)]
+    s = rng.normal(size=21) + y
+    # one score per group: the same draws as resampling single scores
+    plain = M.roc_auc_ci(y, s, n_boot=300, seed=5)
+    single = M.roc_auc_ci(y, s, n_boot=300, seed=5, groups=np.arange(21))
+    assert (plain.low, plain.high) == (single.low, single.high)
+    # each clip's score repeated over 10 windows: same AUC; the clustered interval stays as wide as the
+    # clip-level one, while treating the windows as independent makes it much narrower
+    yw, sw, gw = np.repeat(y, 10), np.repeat(s, 10), np.repeat(np.arange(21), 10)
+    clustered = M.roc_auc_ci(yw, sw, n_boot=300, seed=5, groups=gw)
+    naive = M.roc_auc_ci(yw, sw, n_boot=300, seed=5)
+    assert clustered.value == pytest.approx(plain.value)
+    assert clustered.high - clustered.low > 2 * (naive.high - naive.low)
+    assert clustered.high - clustered.low == pytest.approx(plain.high - plain.low, abs=0.08)
+    # one random stream for several intervals
+    g = np.random.default_rng(0)
+    a, b = M.roc_auc_ci(y, s, n_boot=50, rng=g), M.roc_auc_ci(y, s, n_boot=50, rng=g)
+    assert (a.low, a.high) != (b.low, b.high) or a.low == a.high
+    with pytest.raises(ValueError, match="both real and fake"):
+        M.roc_auc_ci(y, s, groups=np.zeros(21, int))
+    with pytest.raises(ValueError, match="one entry per score"):
+        M.roc_auc_ci(y, s, groups=np.arange(5))
+
+
 def test_average_precision_hand_and_sklearn():
     assert M.average_precision(Y, S) == pytest.approx((1 + 1 + 1 + 0.8) / 4)
     for ties in (False, True):
