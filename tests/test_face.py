@@ -77,6 +77,29 @@ def test_detectors_find_the_face(patch):
     assert iou_matrix(h.boxes[:1], d.boxes).max() > 0.5
 
 
+def test_yunet_reuses_one_result_buffer_with_the_bindings_detections(monkeypatch):
+    """yuface.c_detect leaks its 36 KiB result buffer on every call; the detector calls the library itself
+    with a buffer of its own and must find exactly what the binding finds."""
+    det = YuNetDetector()
+    if det._cnn is None:
+        pytest.skip("this yuface build does not expose facedetect_cnn")
+    rng = np.random.default_rng(0)
+    astro = np.ascontiguousarray(skimage_data.astronaut())
+    images = [astro, np.ascontiguousarray(astro[::2, ::2]), np.ascontiguousarray(astro[40:300, 60:400]),
+              np.hstack([astro, astro[:, ::-1]]), (rng.random((120, 160, 3)) * 255).astype(np.uint8)]
+    expected = []
+    for img in images:
+        bgr = np.ascontiguousarray(img[..., ::-1])
+        expected.append(np.asarray(det._yf.c_detect(bgr)).reshape(-1, 16)[:, :15])
+    assert sum(len(e) for e in expected) >= 4  # faces were found (two in the mirrored pair)
+    monkeypatch.setattr(det._yf, "c_detect", lambda *a: pytest.fail("the leaking binding was called"))
+    for img, e in zip(images, expected):
+        raw = det._raw(np.ascontiguousarray(img[..., ::-1]))
+        assert raw.dtype == np.int16 and np.array_equal(raw[:, :15], e)
+        d = det.detect(img)
+        assert np.array_equal(d.scores, (e[e[:, 0] >= det.threshold * 100, 0] / 100).astype(np.float32))
+
+
 def test_single_moving_face_one_track_mouth_centred(patch):
     frames, truth = moving_clip(patch)
     res = track(media(frames), crops=("mouth", "face"), mouth_size=112)

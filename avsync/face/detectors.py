@@ -54,6 +54,31 @@ def _set_bundled_omp_threads(module, n: int) -> bool:
     return False
 
 
+_RESULT_BYTES = 0x9000
+"""Size of libfacedetection's result buffer (its documented ``DETECT_BUFFER_SIZE``): an int count, then 16 int16 per face."""
+
+
+def _facedetect_cnn(module):
+    """``facedetect_cnn(result, bgr, width, height, step)`` of the libfacedetection library in the ``yuface`` wheel, or ``None``.
+
+    ``yuface.c_detect`` allocates a fresh result buffer on every call and never frees it (36 KiB per frame:
+    a 60-minute video leaked about 1 GB, ``benchmarks/bench_long.py``); calling the library's own entry point
+    with a buffer that the detector keeps gives the same detections without the leak.
+    """
+    import ctypes
+    from pathlib import Path
+
+    for lib in sorted(Path(module.__file__).resolve().parent.glob("libfacedetection.so*")):
+        try:
+            fn = ctypes.CDLL(str(lib))["_Z14facedetect_cnnPhS_iii"]  # C++ name of facedetect_cnn(uchar*, uchar*, int, int, int)
+        except (OSError, AttributeError):
+            continue
+        fn.restype = ctypes.POINTER(ctypes.c_int)
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        return fn
+    return None
+
+
 @runtime_checkable
 class FaceDetector(Protocol):
     """What the tracker needs from a detector."""
@@ -91,12 +116,23 @@ class YuNetDetector:
         self.max_side = int(max_side)
         if threads is not None:
             _set_bundled_omp_threads(self._yf, int(threads))
+        self._cnn = _facedetect_cnn(self._yf)
+        self._result = None if self._cnn is None else np.zeros(_RESULT_BYTES, np.uint8)
+
+    def _raw(self, bgr: np.ndarray) -> np.ndarray:
+        """``[N, 16]`` int16 rows (confidence 0–100, x, y, w, h, five points, unused) of a contiguous BGR image."""
+        if self._cnn is None:  # a yuface build without the library's symbol: its own (leaking) binding
+            return np.asarray(self._yf.c_detect(bgr)).reshape(-1, 16)
+        h, w = bgr.shape[:2]
+        self._cnn(self._result.ctypes.data, bgr.ctypes.data, w, h, bgr.strides[0])
+        n = int(self._result[:4].view(np.int32)[0])
+        return self._result[4 : 4 + 32 * n].view(np.int16).reshape(n, 16).copy()
 
     def detect(self, image: np.ndarray) -> Detections:
         bgr = np.ascontiguousarray(image[..., ::-1]) if image.ndim == 3 else np.ascontiguousarray(
             np.repeat(image[..., None], 3, axis=2)
         )
-        raw = np.asarray(self._yf.c_detect(bgr)).reshape(-1, 16).astype(np.float32)
+        raw = self._raw(bgr).astype(np.float32)
         raw = raw[raw[:, 0] >= self.threshold * 100]
         if not len(raw):
             return Detections.empty()
