@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 
+from avsync.cues import cue_words
 from avsync.errors import ConfigError
 from avsync.results import Serializable, Status
 
@@ -58,7 +59,6 @@ __all__ = [
 ]
 
 _EPS = 1e-4
-_CUE_WORDS = {"sync": "lip sync", "spoof": "voice", "speaker": "speaker consistency", "artefact": "mouth region"}
 
 
 class Label(str, enum.Enum):
@@ -320,7 +320,7 @@ def _window_scores(cue: Cue, start: float, end: float) -> float | None:
 
 def _not_checked(c: Cue) -> str:
     """``"voice not checked: only 0.00 s of speech found"``: which evidence is missing and why."""
-    word = _CUE_WORDS.get(c.name, c.name)
+    word = cue_words(c.name)
     msg = c.message or c.status.value
     return msg if msg.startswith(word) else f"{word} not checked: {msg}"
 
@@ -329,7 +329,7 @@ def _leaning(c: Cue, push: float) -> str:
     """``"lip sync leans to manipulation (p = 0.62: audio lags video by 120 ms)"``."""
     side = "leans to manipulation" if push > 0 else "leans to genuine"
     what = f": {c.measured}" if c.measured else (f": {c.reasons[0]}" if c.reasons else "")
-    return f"{_CUE_WORDS.get(c.name, c.name)} {side} (p = {c.score:.2f}{what})"
+    return f"{cue_words(c.name)} {side} (p = {c.score:.2f}{what})"
 
 
 def _fmt_range(a: float, b: float) -> str:
@@ -410,7 +410,7 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
         return undetermined("the file has no audio track, so neither lip sync nor the voice can be checked")
     if score is not None and score >= cfg.manipulated_threshold:
         lead = ranked[0]
-        main = findings or [f"{_CUE_WORDS.get(lead.name, lead.name)} points to manipulation (p = {lead.score:.2f})"]
+        main = findings or [f"{cue_words(lead.name)} points to manipulation (p = {lead.score:.2f})"]
         return FusionOutcome(Label.MANIPULATED, score, tuple(main + notes), tuple(segments), tuple(windows))
     missing = [r for r in cfg.required.get(kind, ()) if r not in usable]
     if missing:
@@ -422,7 +422,7 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
         return undetermined(f"the evidence is inconclusive (p = {score:.2f}, between the {cfg.genuine_threshold:.2f} "
                             f"needed for genuine and the {cfg.manipulated_threshold:.2f} for manipulated): "
                             + "; ".join(_leaning(c, pushes[c.name]) for c in ranked))
-    checked = ", ".join(f"{_CUE_WORDS.get(c.name, c.name)} (p = {c.score:.2f})" for c in ranked[::-1])
+    checked = ", ".join(f"{cue_words(c.name)} (p = {c.score:.2f})" for c in ranked[::-1])
     reasons = [f"no sign of manipulation in {checked}"] + [f"outweighed: {r}" for r in findings + contrary] + notes
     return FusionOutcome(Label.GENUINE, score, tuple(reasons), tuple(segments), tuple(windows))
 

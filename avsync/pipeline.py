@@ -23,15 +23,16 @@ from typing import Any, Literal
 
 import numpy as np
 
+from avsync.cues import Analysis, AnalysisContext, cue_words
 from avsync.device import release_free_memory, resolve_device
-from avsync.errors import AvsyncError, MediaError
+from avsync.errors import AvsyncError, ConfigError, MediaError
 from avsync.fusion import Cue, CueWindow, FusionConfig, Label, fuse, logit, sigmoid
 from avsync.media import Media, MediaSource, load_media
 from avsync.results import Status
 from avsync.timebase import describe_offset
 from avsync.verdict import ModelRef, Provenance, Verdict
 
-__all__ = ["Detector", "analyze", "verdict_status", "DEFAULT_FUSION_CONFIG"]
+__all__ = ["Detector", "analyze", "run_analyses", "verdict_status", "DEFAULT_FUSION_CONFIG"]
 
 DEFAULT_FUSION_CONFIG = Path(__file__).resolve().parent / "data" / "fusion_default.yaml"
 """Fusion config shipped with the package (weights and thresholds fitted by ``avsync calibrate``)."""
@@ -330,6 +331,10 @@ class Detector:
     section_s
         A video longer than 1.5 × this (seconds) is analysed section by section and the results merged
         (:mod:`avsync.sections`), so memory does not grow with its length; ``None`` analyses any video at once.
+    analyses
+        More analyses to run after the built-in ones (:class:`avsync.cues.Analysis`: ``name``, ``needs``,
+        ``run(media, context)`` → cues); their cues are fused with the weights the fusion config gives their
+        names (none: reported, not fused). ``context.faces`` holds the face tracking when it ran.
     """
 
     fusion: FusionConfig | None = None
@@ -345,7 +350,9 @@ class Detector:
     precision: str = "float32"
     sync_params: SyncCueParams | None = None
     section_s: float | None = 60.0
+    analyses: Sequence[Analysis] = ()
     _spoof_scorer: Any = field(default=None, init=False, repr=False)
+    _faces: Any = field(default=None, init=False, repr=False)
     _artefact_scorer: Any = field(default=None, init=False, repr=False)
     _thumbs: dict = field(default_factory=dict, init=False, repr=False)
 
@@ -441,6 +448,7 @@ class Detector:
         cues = [self._sync_cue(media, faces, sync, models, details)]
         if self.artefacts:
             cues.append(self._artefact_cue(art, models, details))
+        self._faces = faces if self.analyses else None  # kept for the plug-in analyses only (crops are big)
         return cues
 
     def _av_sections(self, media: Media, sections, timings: dict, progress):
@@ -560,8 +568,15 @@ class Detector:
                 release_free_memory()  # the crops are gone: their memory is not kept through the voice check
             if media.has_audio and self.spoof_model is not False:
                 cues += self._run_spoof(media, models, timings, details)
+            if self.analyses:
+                ctx = AnalysisContext(device=self.device, models=models, details=details, timings=timings,
+                                      faces=self._faces, progress=progress)
+                self._faces = None
+                cues += run_analyses(self.analyses, media, ctx)
         except MediaError as e:  # e.g. decoding broke half-way through
             return self._failed(path or info.path, info.sha256, e.status, str(e), timings, t_start)
+        finally:
+            self._faces = None
         outcome = fuse(cues, duration=media.duration, kind=kind, config=self.fusion)
         details["fusion"] = fusion_details(self.fusion)
         timings["total"] = time.perf_counter() - t_start
@@ -623,6 +638,31 @@ class Detector:
             duration_s=0.0,
             kind="none",
         )
+
+
+def run_analyses(analyses: Sequence[Analysis], media: Media, context: AnalysisContext) -> list[Cue]:
+    """Cues of each analysis whose ``needs`` the media has; one that raises gives an ``error`` cue, not a traceback."""
+    have = {k for k, ok in (("audio", media.has_audio), ("video", media.has_video)) if ok}
+    cues: list[Cue] = []
+    for a in analyses:
+        if not isinstance(a, Analysis):
+            raise ConfigError(f"{a!r} is not an analysis (it needs a name, needs and run(media, context))")
+        if not set(a.needs) <= have:
+            continue
+        t0 = time.perf_counter()
+        try:
+            out = list(a.run(media, context))
+        except MediaError:
+            raise
+        except Exception as e:  # noqa: BLE001  # a plug-in's failure is its cue's status, not the verdict's
+            status = e.status if isinstance(e, AvsyncError) else Status.ERROR
+            out = [Cue(a.name, status, None, message=f"{cue_words(a.name)} check failed: {e}")]
+        context.timings[a.name] = context.timings.get(a.name, 0.0) + time.perf_counter() - t0
+        for c in out:
+            if not isinstance(c, Cue):
+                raise ConfigError(f"analysis {a.name!r} returned {type(c).__name__}, not a Cue")
+        cues += out
+    return cues
 
 
 def fusion_details(cfg: FusionConfig) -> dict:

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from avsync.cues import cue_color
 from avsync.fusion import Label
 from avsync.verdict import Verdict
 
 __all__ = ["render_html", "write_html"]
 
 _COLORS = {Label.GENUINE: "#1b7f3b", Label.MANIPULATED: "#b3261e", Label.UNDETERMINED: "#8a6d00"}
-_CUE_COLORS = {"sync": "#1f77b4", "spoof": "#d62728", "speaker": "#9467bd", "artefact": "#ff7f0e"}
 
 
 def _png(fig) -> str:
@@ -70,7 +70,7 @@ def _timeline_plot(v: Verdict) -> str | None:
             continue  # nothing to draw (no speech, no face): the presence rows below say so
         t = [(w.start + w.end) / 2 for w in wins]
         s = [np.nan if (w.score is None or not w.valid) else w.score for w in wins]
-        ax.plot(t, s, marker=".", ls=style, color=_CUE_COLORS.get(c.name), label=label, alpha=0.8, lw=1)
+        ax.plot(t, s, marker=".", ls=style, color=cue_color(c.name), label=label, alpha=0.8, lw=1)
     if v.windows:
         t = [(w.start + w.end) / 2 for w in v.windows]
         s = [np.nan if w.score is None else w.score for w in v.windows]
@@ -91,7 +91,7 @@ def _timeline_plot(v: Verdict) -> str | None:
     for i, (c, label, wins, _) in enumerate(lines):
         for w in wins:
             if w.valid and w.score is not None:
-                ax2.broken_barh([(w.start, w.end - w.start)], (i - 0.4, 0.8), color=_CUE_COLORS.get(c.name, "gray"), alpha=0.5)
+                ax2.broken_barh([(w.start, w.end - w.start)], (i - 0.4, 0.8), color=cue_color(c.name), alpha=0.5)
     ax2.set_yticks(range(len(lines)), [f"{label} usable" for _, label, _, _ in lines], fontsize=8)
     ax2.set_ylim(-0.6, max(0.6, len(lines) - 0.4))
     ax2.set_xlim(0, max(v.duration_s, 1e-3))

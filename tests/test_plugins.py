@@ -1,0 +1,114 @@
+"""A new cue is one module (an Analysis, optionally its CueKind) plus its weight in the fusion config."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import avsync
+from avsync.cues import CUE_KINDS, Analysis, AnalysisContext, CueKind, cue_color, cue_words, register_cue_kind
+from avsync.fusion import Cue, CueWindow, FusionConfig, Label
+from avsync.pipeline import DEFAULT_FUSION_CONFIG, Detector, run_analyses
+from avsync.results import Status
+
+
+class Loudness:
+    """A toy analysis: windows whose RMS exceeds a level are 'suspicious'."""
+
+    name = "loudness"
+    needs = frozenset({"audio"})
+
+    def __init__(self, level: float = 0.1):
+        self.level = level
+        self.seen_faces = "not run"
+
+    def run(self, media, context: AnalysisContext):
+        self.seen_faces = context.faces
+        x = media.mono()
+        sr = media.sample_rate
+        wins = []
+        for a in range(0, len(x) - sr + 1, sr):
+            rms = float(np.sqrt(np.mean(x[a:a + sr] ** 2)))
+            wins.append(CueWindow(a / sr, a / sr + 1, 0.95 if rms > self.level else 0.05))
+        score = max(w.score for w in wins)
+        loud = [w for w in wins if w.score > 0.5]
+        reasons = (f"too loud in {loud[0].start:.0f}–{loud[-1].end:.0f} s",) if loud else ()
+        context.models.append(avsync.verdict.ModelRef("loudness-rule", role="loudness"))
+        context.details["loudness"] = {"level": self.level}
+        return [Cue("loudness", Status.OK, score, tuple(wins), reasons, 1.0)]
+
+
+class Broken:
+    name = "broken"
+    needs = frozenset({"audio"})
+
+    def run(self, media, context):
+        raise RuntimeError("model file is damaged")
+
+
+class NeedsVideo(Loudness):
+    name = "video-only"
+    needs = frozenset({"video"})
+
+
+@pytest.fixture
+def clip():
+    sr = 16000
+    t = np.arange(6 * sr) / sr
+    x = 0.01 * np.sin(2 * np.pi * 220 * t)
+    x[3 * sr:5 * sr] *= 50  # loud in 3–5 s
+    return avsync.Media.from_arrays(x.astype(np.float32)[None], sample_rate=sr, name="toy")
+
+
+@pytest.fixture
+def kind():
+    register_cue_kind(CueKind("loudness", "loudness", "#2ca02c"))
+    yield
+    CUE_KINDS.pop("loudness", None)
+
+
+def _detector(extra: dict, analyses):
+    base = FusionConfig.load(DEFAULT_FUSION_CONFIG)
+    cfg = replace(base, weights={**base.weights, **extra}, required={**base.required, "audio": ()})
+    return Detector(fusion=cfg, spoof_model=False, speaker=False, analyses=analyses, device="cpu")
+
+
+def test_a_plugged_in_cue_is_fused_explained_and_drawn(clip, kind):
+    loud = Loudness()
+    v = _detector({"loudness": 1.0}, [loud])(clip)
+    assert isinstance(loud, Analysis) and loud.seen_faces is None  # audio only: no face tracking ran
+    assert [c.name for c in v.cues] == ["loudness"]
+    assert v.label == Label.MANIPULATED and v.score > 0.9
+    assert v.reasons[0] == "too loud in 3–5 s"  # the cue's own finding leads
+    assert [s.kind for s in v.segments] == ["loudness"] and v.segments[0].start <= 3 and v.segments[0].end >= 5
+    assert "loudness" in v.provenance.timings and v.details["loudness"] == {"level": 0.1}
+    assert any(m.name == "loudness-rule" for m in v.provenance.models)
+    assert cue_words("loudness") == "loudness" and cue_color("loudness") == "#2ca02c"
+    df = v.to_pandas()
+    assert df.loc[(df.start >= 3) & (df.end <= 5), "loudness"].min() > 0.9
+    assert v.cue("loudness") is v.cues[0]
+    from avsync.report.html import render_html
+
+    html = render_html(v)
+    assert "loudness" in html
+
+
+def test_a_cue_without_a_weight_is_reported_but_not_fused(clip, kind):
+    v = _detector({}, [Loudness()])(clip)
+    assert [c.name for c in v.cues] == ["loudness"] and v.cues[0].score > 0.9
+    assert v.label != Label.MANIPULATED
+
+
+def test_a_failing_analysis_is_a_cue_status_not_a_traceback(clip):
+    v = _detector({"broken": 1.0}, [Broken(), Loudness(level=10.0)])(clip)
+    broken = next(c for c in v.cues if c.name == "broken")
+    assert broken.status == Status.ERROR and "damaged" in broken.message
+    assert [c.name for c in v.cues] == ["broken", "loudness"]
+
+
+def test_analyses_run_only_on_the_inputs_they_need(clip):
+    assert run_analyses([NeedsVideo()], clip, AnalysisContext()) == []
+    with pytest.raises(ValueError, match="not an analysis"):
+        run_analyses([object()], clip, AnalysisContext())
