@@ -112,6 +112,64 @@ def test_no_import_cycles():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
 
 
+def _reach(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for d in graph.get(todo.pop(), ()):
+            if d not in seen:
+                seen.add(d)
+                todo.append(d)
+    return seen
+
+
+# layers of avsync, by top-level package/module name (avsync.<name>)
+ANALYSES = {"media", "features", "face", "encoders", "spoof", "speaker", "vad", "artefacts", "sync"}
+DECISION = {"fusion", "verdict", "report", "calibration"}
+RUNNERS = {"pipeline", "sections", "batch", "evaluation", "training", "catalog"}
+LEAVES = {"avsync.errors", "avsync.results", "avsync._optional", "avsync._version", "avsync.timebase", "avsync.cues",
+          "avsync.face.geometry"}
+
+
+def _layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    top = lambda m: m.split(".")[1] if "." in m else ""  # noqa: E731
+    out = []
+    for m, deps in graph.items():
+        reach = _reach(graph, m)
+        if top(m) in ANALYSES and m != "avsync.sync.task":  # the sync eval task is a runner living in sync/
+            out += [f"{m} -> {d} (an analysis reaches fusion/the runners)" for d in reach if top(d) in DECISION | RUNNERS]
+        if top(m) in DECISION:
+            out += [f"{m} -> {d} (fusion/report reach an analysis or a runner)" for d in reach
+                    if top(d) in ANALYSES | RUNNERS]
+        if top(m) != "training":
+            out += [f"{m} -> {d} (inference imports a training recipe)" for d in deps if top(d) == "training"]
+        if m in LEAVES:
+            out += [f"{m} -> {d} (a leaf imports a non-leaf)" for d in deps if d not in LEAVES]
+    return sorted(out)
+
+
+def test_layers():
+    """Analyses (media, faces, encoders, sync, spoof, speaker, artefacts) know nothing of fusion, verdicts, reports
+    or the runners; fusion, verdicts and reports know nothing of the analyses; nothing outside training/ imports
+    a training recipe; the leaf modules import only leaves; the library never imports click (the CLI is a layer
+    above it)."""
+    import ast
+    from pathlib import Path
+
+    import avsync
+
+    root = Path(avsync.__file__).parent
+    graph = _import_graph(root)
+    assert _layer_violations(graph) == []
+    assert _layer_violations({**graph, "avsync.fusion": graph["avsync.fusion"] | {"avsync.sync"}})  # it would see one
+    clicks = []
+    for p in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            clicks += [str(p) for n in names if n.split(".")[0] == "click"]
+    assert clicks == []
+
+
 def test_sync_model_choices_are_one_list():
     """The CLI's sync-model choices (avsync.model_files.SYNC_MODELS, torch-free) are exactly the typed names."""
     from typing import get_args
