@@ -101,6 +101,25 @@ def test_train_loop_checkpoints_and_resumes_exactly(tmp_path):
     assert torch.equal(bn.running_mean, AASIST(AASISTConfig.light()).state_dict()["first_bn.running_mean"])
 
 
+def test_freeze_encoder_trains_only_the_back_end(tmp_path):
+    from avsync.spoof.nets import AASIST, AASISTConfig
+
+    torch.manual_seed(0)
+    net = AASIST(AASISTConfig.light())
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    cfg = ft.FinetuneConfig(out=str(tmp_path), max_steps=2, batch=2, crop=8000, threads=1, precision="float32",
+                            warmup=1, lr=1e-3, freeze="encoder")
+    ft.train_loop(net, _items(np.random.default_rng(0)), cfg, np.random.default_rng(5), say=lambda m: None)
+    after = net.state_dict()
+    frozen = [k for k in after if k.startswith(("conv_time.", "first_bn.", "encoder."))]
+    trained = [k for k in after if k.startswith(("GAT_layer", "HtrgGAT", "out_layer", "master", "pos_S"))]
+    assert frozen and trained
+    assert all(torch.equal(before[k], after[k]) for k in frozen)
+    assert any(not torch.equal(before[k], after[k]) for k in trained)
+    with pytest.raises(ValueError, match="unknown freeze"):
+        ft.freeze_layers(net, "everything")
+
+
 def test_checkpoint_loads_without_unpickling_code(tmp_path):
     from avsync.spoof.nets import AASIST, AASISTConfig
 

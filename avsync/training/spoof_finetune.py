@@ -119,6 +119,10 @@ class FinetuneConfig:
     ``alpha * fine-tuned + (1 - alpha) * base``, before calibration; 1.0 keeps the fine-tuned weights. Fixed
     at 0.5 before any evaluation: fine-tuning alone lost part of the base model's accuracy on unseen
     generators (docs/spoofmodel.md)."""
+    freeze: str = "none"
+    """``"encoder"``: the sinc front end, its batch norm and the residual encoder keep the base weights; only the
+    graph-attention back end and the output layer are trained (the features the base model learned from
+    ASVspoof 5 stay as they are)."""
     ckpt_every: int = 25
     resume: bool = False
     target_fpr: float = 0.03
@@ -306,6 +310,20 @@ def _freeze_bn(net) -> None:
                 p.requires_grad_(False)
 
 
+FREEZE_PREFIXES = {"none": (), "encoder": ("conv_time.", "first_bn.", "encoder.")}
+
+
+def freeze_layers(net, freeze: str) -> int:
+    """Stop gradients into the layers named by ``freeze`` (a key of :data:`FREEZE_PREFIXES`); returns how many
+    parameters stay trainable."""
+    if freeze not in FREEZE_PREFIXES:
+        raise ConfigError(f"unknown freeze {freeze!r}; choose from {sorted(FREEZE_PREFIXES)}")
+    for name, p in net.named_parameters():
+        if name.startswith(FREEZE_PREFIXES[freeze]):
+            p.requires_grad_(False)
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)
+
+
 def _ckpt_path(cfg: FinetuneConfig) -> Path:
     return Path(cfg.out) / "ckpt" / "last.pt"
 
@@ -331,6 +349,7 @@ def train_loop(net, items: list[Item], cfg: FinetuneConfig, rng: np.random.Gener
     import torch
 
     _freeze_bn(net)
+    freeze_layers(net, cfg.freeze)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, elapsed, losses = 0, 0.0, []

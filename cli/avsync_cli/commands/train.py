@@ -44,9 +44,14 @@ def command() -> None:
 @click.option("--wise-alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="--finetune: weights = alpha x fine-tuned + (1 - alpha) x the public checkpoint, before "
                    "calibration (1 keeps the fine-tuned weights).")
+@click.option("--freeze", type=click.Choice(["none", "encoder"]), default="none", show_default=True,
+              help="--finetune: keep these layers at the public weights (encoder: the sinc front end and the "
+                   "residual encoder; only the graph-attention back end and the output layer learn).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="--finetune: peak learning rate (default: the recipe's 3e-5).")
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
 def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neural_share, cache, paired, head,
-          weights, head_aug_share, finetune, resume, wise_alpha, tiny) -> None:
+          weights, head_aug_share, finetune, resume, wise_alpha, freeze, lr, tiny) -> None:
     """Build training data (real speech of training speakers, TTS and vocoder fakes made here, codec and
     channel augmentation), train the LCNN (or, with --head, a head on a frozen public checkpoint; with
     --finetune, the whole public checkpoint), calibrate on held-out speakers, write the safetensors.
@@ -61,8 +66,10 @@ def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neura
         src = click.get_current_context().get_parameter_source
         extra = {k: v for k, v in (("minutes", minutes), ("max_steps", max_steps))
                  if src(k) is not click.core.ParameterSource.DEFAULT}
+        if lr is not None:
+            extra["lr"] = lr
         cfg = FinetuneConfig(out=out, shared=shared, base=finetune, weights=weights, seed=seed, threads=threads,
-                             cache=cache, resume=resume, tiny=tiny, wise_alpha=wise_alpha, **extra)
+                             cache=cache, resume=resume, tiny=tiny, wise_alpha=wise_alpha, freeze=freeze, **extra)
         summary = finetune_spoof(cfg, say=warn)
         click.echo(f"{out}: {summary['steps']} steps, threshold {summary['calibration']['threshold']:.3f}")
         return
