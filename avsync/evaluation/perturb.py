@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -54,6 +54,14 @@ class Perturbation:
     video_crf, video_height, video_fps
         libx264 constant-rate factor, output height (width keeps the aspect ratio, even), output
         frame rate (by timestamp: each output frame shows the latest source frame).
+    video_rescale
+        Heights each frame is scaled to (area) and back from (bicubic) before encoding, as a platform's
+        transcoding ladder does.
+    video_upscale, sharpen
+        Output size factor (Lanczos; the output height is capped at 1440 lines) and the amount of an unsharp
+        mask (radius 1.5 px): what an "enhance" filter does to a face.
+    generations
+        How many times the whole re-encoding is applied, each to the previous output.
     """
 
     name: str
@@ -66,6 +74,10 @@ class Perturbation:
     video_crf: int | None = None
     video_height: int | None = None
     video_fps: float | None = None
+    video_rescale: tuple[int, ...] = ()
+    video_upscale: float | None = None
+    sharpen: float = 0.0
+    generations: int = 1
 
 
 PERTURBATIONS: dict[str, Perturbation] = {
@@ -80,6 +92,11 @@ PERTURBATIONS: dict[str, Perturbation] = {
         Perturbation("360p", "downscale to 360 lines (H.264 CRF 18)", "video", video_crf=18, video_height=360),
         Perturbation("25fps", "frame rate to 25 fps by timestamp (e.g. 30→25; H.264 CRF 18)", "video",
                      video_crf=18, video_fps=25.0),
+        Perturbation("social2x", "two generations of social-media transcoding: each scales the frames to 360 lines "
+                     "and back and re-encodes at H.264 CRF 28", "video", video_crf=28, video_rescale=(360,),
+                     generations=2),
+        Perturbation("enhance", "upscaled 2x (Lanczos, at most 1440 lines) and sharpened (unsharp mask), as an "
+                     "enhancement filter would; H.264 CRF 18", "video", video_crf=18, video_upscale=2.0, sharpen=1.0),
     ]
 }
 
@@ -196,12 +213,16 @@ def _video_frames(container, stream, fps: float | None) -> Iterator[tuple[av.Vid
             k += 1
 
 
-def _add_video_stream(out_container, in_stream, *, crf: int, height: int | None, fps: float | None, rotation: int):
+def _add_video_stream(out_container, in_stream, *, crf: int, height: int | None, fps: float | None, rotation: int,
+                      upscale: float | None = None):
     """A libx264 output stream (created before anything is muxed) and its frame size."""
     cc = in_stream.codec_context
     w, h = cc.width, cc.height
     if height is not None and height < h:
         w, h = w * height / h, height
+    if upscale is not None:
+        f = min(upscale, max(1.0, 1440 / h))
+        w, h = w * f, h * f
     w, h = _even(round(w)), _even(round(h))
     rate = Fraction(fps).limit_denominator(1001) if fps else (in_stream.average_rate or Fraction(25))
     out = out_container.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast"})
@@ -216,7 +237,26 @@ def _add_video_stream(out_container, in_stream, *, crf: int, height: int | None,
 _VIDEO_TB = Fraction(1, 1000)
 
 
-def _encode_video(out_container, out, frames, *, t0: float = 0.0, t1: float | None = None) -> None:
+def _filtered(frame: av.VideoFrame, out, rescale: tuple[int, ...], sharpen: float) -> av.VideoFrame:
+    """``frame`` at the output size, through the rescaling ladder and the unsharp mask of a perturbation."""
+    if not rescale and not sharpen:
+        return frame.reformat(width=out.width, height=out.height, format="yuv420p")
+    for h in rescale:
+        w = _even(round(frame.width * h / frame.height))
+        frame = frame.reformat(width=w, height=_even(h), interpolation="AREA").reformat(
+            width=out.width, height=out.height, interpolation="BICUBIC")
+    if sharpen:
+        import cv2
+
+        frame = frame.reformat(width=out.width, height=out.height, format="rgb24", interpolation="LANCZOS")
+        x = frame.to_ndarray().astype(np.float32)
+        x = np.clip(x + sharpen * (x - cv2.GaussianBlur(x, (0, 0), 1.5)), 0, 255).astype(np.uint8)
+        frame = av.VideoFrame.from_ndarray(x, format="rgb24")
+    return frame.reformat(width=out.width, height=out.height, format="yuv420p")
+
+
+def _encode_video(out_container, out, frames, *, t0: float = 0.0, t1: float | None = None,
+                  rescale: tuple[int, ...] = (), sharpen: float = 0.0) -> None:
     """Encode ``(frame, time_s)`` pairs with ``t0 <= time < t1``, shifted so that ``t0`` becomes 0."""
     last_pts = -1
     for frame, t in frames:
@@ -224,7 +264,7 @@ def _encode_video(out_container, out, frames, *, t0: float = 0.0, t1: float | No
             continue
         if t1 is not None and t >= t1:
             break
-        img = frame.reformat(width=out.width, height=out.height, format="yuv420p")
+        img = _filtered(frame, out, rescale, sharpen)
         img.pts = max(last_pts + 1, round((t - t0) / _VIDEO_TB))
         img.time_base = _VIDEO_TB
         last_pts = img.pts
@@ -254,6 +294,14 @@ def transcode(
     :class:`~avsync.errors.MediaError` if ``src`` lacks the stream the perturbation changes.
     """
     src, dst = os.fspath(src), os.fspath(dst)
+    if perturbation.generations > 1:  # each generation re-encodes the previous one's output
+        first = replace(perturbation, generations=1)
+        tmp = dst + ".gen1" + Path(dst).suffix
+        try:
+            transcode(src, tmp, first)
+            return transcode(tmp, dst, replace(perturbation, generations=perturbation.generations - 1))
+        finally:
+            Path(tmp).unlink(missing_ok=True)
     info = inspect_media(src, sha256=False)
     if info.status.is_failure:
         raise MediaError(f"{src}: cannot re-encode ({info.status}: {info.message})", status=info.status)
@@ -291,8 +339,9 @@ def transcode(
             a_out = out.add_stream_from_template(a_in) if a_in is not None else None
             rotation = info.video.rotation if info.video else 0
             v_out = _add_video_stream(out, v_in, crf=p.video_crf or 23, height=p.video_height, fps=p.video_fps,
-                                      rotation=rotation)
-            _encode_video(out, v_out, _video_frames(inp, v_in, p.video_fps))
+                                      rotation=rotation, upscale=p.video_upscale)
+            _encode_video(out, v_out, _video_frames(inp, v_in, p.video_fps), rescale=p.video_rescale,
+                          sharpen=p.sharpen)
             if a_out is not None:
                 inp.seek(0)
                 _copy_stream(inp, a_in, out, a_out)

@@ -36,6 +36,8 @@ EXPECT = {
     "h264_crf35": {"video_codec": "h264", "height": 480, "fps": 30.0},
     "360p": {"video_codec": "h264", "height": 360, "width": 480, "fps": 30.0},
     "25fps": {"video_codec": "h264", "height": 480, "fps": 25.0, "frames": 50},
+    "social2x": {"video_codec": "h264", "height": 480, "fps": 30.0},
+    "enhance": {"video_codec": "h264", "height": 960, "width": 1280, "fps": 30.0},
 }
 
 
@@ -84,6 +86,26 @@ def test_audio_only_perturbation(sources, tmp_path, name):
     assert abs(_lag_ms(x, ref)) <= 1.0
     n = min(x.size, ref.size)
     assert 0 < np.abs(x[:n] - ref[:n]).max() < 0.5  # changed, but still the same signal
+
+
+def test_social_rescaling_blurs_and_enhance_sharpens(sources, tmp_path):
+    """social2x loses fine detail (two rescaling generations); enhance adds edge contrast (unsharp mask)."""
+    def frame(path, size=(640, 480)):
+        return next(load_media(path).frames(chunk_size=1, size=size, gray=True)).images[0].astype(float)
+
+    def detail(img):  # high-pass energy: what a 3x3 box blur removes
+        import cv2
+
+        return np.abs(img - cv2.blur(img, (3, 3))).mean()
+
+    src = sources["video"]
+    social, _ = apply_perturbation(src, "social2x", cache_dir=tmp_path)
+    crf23, _ = apply_perturbation(src, "h264_crf23", cache_dir=tmp_path)
+    enhanced, _ = apply_perturbation(src, "enhance", cache_dir=tmp_path)
+    ref = frame(src)
+    assert np.abs(frame(social) - ref).mean() > 1.5 * np.abs(frame(crf23) - ref).mean()
+    assert detail(frame(social)) < detail(frame(crf23))
+    assert detail(frame(enhanced, (1280, 960))) > 1.2 * detail(frame(crf23, (1280, 960)))
 
 
 def test_mulaw_removes_high_band(tmp_path):
