@@ -105,7 +105,7 @@ def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neura
 @click.option("--codec-blend", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="v2: share of frame pairs whose second frame gets part of the first blended in (inter-frame codec).")
 @click.option("--reencode", multiple=True, metavar="PERTURBATION",
-              type=click.Choice(["h264_crf23", "h264_crf35", "360p", "25fps"]),
+              type=click.Choice(["h264_crf23", "h264_crf35", "360p", "25fps", "social2x", "enhance"]),
               help="v2: also train on the real clips re-encoded this way (repeatable; avsync.evaluation.perturb).")
 @click.option("--frames", type=click.IntRange(1, 2), default=2, show_default=True,
               help="v2: 2 = each crop with the next frame's crop (temporal evidence), 1 = single crops.")
