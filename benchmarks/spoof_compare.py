@@ -1,9 +1,14 @@
 """One markdown table of several `benchmarks/spoof_model_eval.py --json` outputs, side by side.
 
     python benchmarks/spoof_compare.py NAME=PATH.json NAME=PATH.json ...
+    python benchmarks/spoof_compare.py --dev NAME=PATH.json ...     # the development split only
 
 Rows: EER (95 % bootstrap CI) of every fake subset against its own real counterpart, then the share of each
 real subset flagged at each model's own threshold. A subset a model was not run on shows "-".
+
+``--dev`` prints each model's pooled EER on the development split used to choose between voice-model variants
+(:data:`DEV_SUBSETS`: the HiFi-GAN-demo vocoders and the FreeVC-demo systems against their real recordings; every
+other subset is for reporting; docs/spoofmodel.md). It needs ``../shared`` (``AVSYNC_SHARED``) for the file lists.
 """
 
 from __future__ import annotations
@@ -42,10 +47,37 @@ def table(runs: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+DEV_SUBSETS = ("hifigan_demo_", "freevc_")
+"""Name prefixes of the development subsets (``freevc_real`` is their real side, not a subset of its own)."""
+
+
+def dev_eer(run: dict) -> tuple[float, int, int]:
+    """Pooled EER of one ``spoof_model_eval.py --json`` output on the development split: (EER, fakes, reals)."""
+    import csv
+    import os
+
+    import spoof_model_eval as sme
+
+    root = Path(os.environ.get("AVSYNC_SHARED") or Path(__file__).resolve().parents[2] / "shared")
+    with open(root / "data" / "MANIFEST.csv", newline="") as fh:
+        files, pairs = sme.subsets(list(csv.DictReader(fh)))
+    keys = [k for k in pairs if k.startswith(DEV_SUBSETS) and k != "hifigan_demo_all"]
+    s = run["scores"]
+    fakes = [s[f] for k in keys for f in files[pairs[k][0]] if f in s]
+    reals = [s[f] for f in sorted({f for k in keys for f in files[pairs[k][1]]}) if f in s]
+    return sme.eer(reals, fakes), len(fakes), len(reals)
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__)
         return 2
+    if argv[0] == "--dev":
+        for arg in argv[1:]:
+            name, _, path = arg.partition("=")
+            e, nf, nr = dev_eer(json.loads(Path(path or name).read_text()))
+            print(f"{name}: development EER {100 * e:.1f} % ({nf} fakes / {nr} reals)")
+        return 0
     runs = {}
     for arg in argv:
         name, _, path = arg.partition("=")
