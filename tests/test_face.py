@@ -98,6 +98,13 @@ def test_yunet_reuses_one_result_buffer_with_the_bindings_detections(monkeypatch
         assert raw.dtype == np.int16 and np.array_equal(raw[:, :15], e)
         d = det.detect(img)
         assert np.array_equal(d.scores, (e[e[:, 0] >= det.threshold * 100, 0] / 100).astype(np.float32))
+    # one detector shared by threads: each thread has its own result buffer
+    from concurrent.futures import ThreadPoolExecutor
+
+    bgrs = [np.ascontiguousarray(img[..., ::-1]) for img in images] * 8
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(det._raw, bgrs))
+    assert all(np.array_equal(g[:, :15], expected[k % len(images)]) for k, g in enumerate(got))
 
 
 def test_single_moving_face_one_track_mouth_centred(patch):

@@ -14,6 +14,7 @@ in that image's pixels. Heavy backends are imported on first use with an install
 
 from __future__ import annotations
 
+import threading
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -117,16 +118,19 @@ class YuNetDetector:
         if threads is not None:
             _set_bundled_omp_threads(self._yf, int(threads))
         self._cnn = _facedetect_cnn(self._yf)
-        self._result = None if self._cnn is None else np.zeros(_RESULT_BYTES, np.uint8)
+        self._local = threading.local()  # one result buffer per thread that uses this detector
 
     def _raw(self, bgr: np.ndarray) -> np.ndarray:
         """``[N, 16]`` int16 rows (confidence 0–100, x, y, w, h, five points, unused) of a contiguous BGR image."""
         if self._cnn is None:  # a yuface build without the library's symbol: its own (leaking) binding
             return np.asarray(self._yf.c_detect(bgr)).reshape(-1, 16)
+        buf = getattr(self._local, "result", None)
+        if buf is None:
+            buf = self._local.result = np.zeros(_RESULT_BYTES, np.uint8)
         h, w = bgr.shape[:2]
-        self._cnn(self._result.ctypes.data, bgr.ctypes.data, w, h, bgr.strides[0])
-        n = int(self._result[:4].view(np.int32)[0])
-        return self._result[4 : 4 + 32 * n].view(np.int16).reshape(n, 16).copy()
+        self._cnn(buf.ctypes.data, bgr.ctypes.data, w, h, bgr.strides[0])
+        n = int(buf[:4].view(np.int32)[0])
+        return buf[4 : 4 + 32 * n].view(np.int16).reshape(n, 16).copy()
 
     def detect(self, image: np.ndarray) -> Detections:
         bgr = np.ascontiguousarray(image[..., ::-1]) if image.ndim == 3 else np.ascontiguousarray(
