@@ -8,8 +8,11 @@
 
 Each analysis is turned into a :class:`~avsync.fusion.Cue` by a small adapter in this module (the only
 place that knows both an analysis' result type and fusion), then :func:`~avsync.fusion.fuse` decides.
-Video with audio gets the full analysis; audio only gets the voice path (per channel for stereo calls);
-video without audio is ``undetermined`` with its reason.
+The built-in analyses (audio-visual: faces → sync → artefacts; voice: spoof + speaker) and any plug-in
+analyses (:class:`avsync.cues.Analysis`, ``Detector(analyses=)``) run through one loop, :func:`run_analyses`:
+each runs on the inputs it needs (video with audio gets both built-ins; audio only gets the voice path, per
+channel for stereo calls; video without audio is ``undetermined`` with its reason), and a failure is its
+cue's status, never a traceback.
 """
 
 from __future__ import annotations
@@ -558,25 +561,16 @@ class Detector:
         timings["probe"] = time.perf_counter() - t_start
         info = media.info
         kind = info.kind
-        cues: list[Cue] = []
         details: dict[str, Any] = {"media": info.to_dict()}
         models: list[ModelRef] = []
         self._thumbs = {}
+        ctx = AnalysisContext(device=self.device, models=models, details=details, timings=timings, progress=progress)
         try:
-            if media.has_video and media.has_audio:
-                cues += self._run_av(media, models, timings, details, progress)
-                release_free_memory()  # the crops are gone: their memory is not kept through the voice check
-            if media.has_audio and self.spoof_model is not False:
-                cues += self._run_spoof(media, models, timings, details)
-            if self.analyses:
-                ctx = AnalysisContext(device=self.device, models=models, details=details, timings=timings,
-                                      faces=self._faces, progress=progress)
-                self._faces = None
-                cues += run_analyses(self.analyses, media, ctx)
+            cues = run_analyses([_AudioVisual(self), _Voice(self), *self.analyses], media, ctx)
         except MediaError as e:  # e.g. decoding broke half-way through
             return self._failed(path or info.path, info.sha256, e.status, str(e), timings, t_start)
         finally:
-            self._faces = None
+            self._faces = ctx.faces = None
         outcome = fuse(cues, duration=media.duration, kind=kind, config=self.fusion)
         details["fusion"] = fusion_details(self.fusion)
         timings["total"] = time.perf_counter() - t_start
@@ -640,6 +634,41 @@ class Detector:
         )
 
 
+class _AudioVisual:
+    """The built-in audio-visual analysis: faces → lip sync → mouth-region artefacts (in sections when long)."""
+
+    name = "sync"  # the cue it must give; a failure is reported under it
+    needs = frozenset({"audio", "video"})
+    records_timings = True  # per stage: faces, sync, artefact
+
+    def __init__(self, detector: Detector):
+        self.detector = detector
+
+    def run(self, media: Media, context: AnalysisContext) -> list[Cue]:
+        det = self.detector
+        cues = det._run_av(media, context.models, context.timings, context.details, context.progress)
+        context.faces, det._faces = det._faces, None  # kept only when plug-in analyses follow (crops are big)
+        release_free_memory()  # the crops are gone: their memory is not kept through the voice check
+        return cues
+
+
+class _Voice:
+    """The built-in voice analysis: spoof score per channel, with speaker evidence."""
+
+    name = "spoof"
+    needs = frozenset({"audio"})
+    records_timings = True
+
+    def __init__(self, detector: Detector):
+        self.detector = detector
+
+    def run(self, media: Media, context: AnalysisContext) -> list[Cue]:
+        det = self.detector
+        if det.spoof_model is False:
+            return []
+        return det._run_spoof(media, context.models, context.timings, context.details)
+
+
 def run_analyses(analyses: Sequence[Analysis], media: Media, context: AnalysisContext) -> list[Cue]:
     """Cues of each analysis whose ``needs`` the media has; one that raises gives an ``error`` cue, not a traceback."""
     have = {k for k, ok in (("audio", media.has_audio), ("video", media.has_video)) if ok}
@@ -657,7 +686,8 @@ def run_analyses(analyses: Sequence[Analysis], media: Media, context: AnalysisCo
         except Exception as e:  # noqa: BLE001  # a plug-in's failure is its cue's status, not the verdict's
             status = e.status if isinstance(e, AvsyncError) else Status.ERROR
             out = [Cue(a.name, status, None, message=f"{cue_words(a.name)} check failed: {e}")]
-        context.timings[a.name] = context.timings.get(a.name, 0.0) + time.perf_counter() - t0
+        if not getattr(a, "records_timings", False):
+            context.timings[a.name] = context.timings.get(a.name, 0.0) + time.perf_counter() - t0
         for c in out:
             if not isinstance(c, Cue):
                 raise ConfigError(f"analysis {a.name!r} returned {type(c).__name__}, not a Cue")

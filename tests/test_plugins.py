@@ -112,3 +112,16 @@ def test_analyses_run_only_on_the_inputs_they_need(clip):
     assert run_analyses([NeedsVideo()], clip, AnalysisContext()) == []
     with pytest.raises(ValueError, match="not an analysis"):
         run_analyses([object()], clip, AnalysisContext())
+
+
+def test_the_built_in_analyses_run_through_the_same_loop(clip, monkeypatch):
+    """An unexpected failure inside a built-in analysis is its cue's status, like a plug-in's: no traceback."""
+    def boom(self, *a, **k):
+        raise RuntimeError("voice model crashed")
+
+    monkeypatch.setattr(Detector, "_run_spoof", boom)
+    base = FusionConfig.load(DEFAULT_FUSION_CONFIG)
+    v = Detector(fusion=base, speaker=False, device="cpu")(clip)
+    spoof = v.cue("spoof")
+    assert spoof is not None and spoof.status == Status.ERROR and "crashed" in spoof.message
+    assert v.label == Label.UNDETERMINED  # the voice check is required for audio: never genuine without it
