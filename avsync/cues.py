@@ -23,6 +23,9 @@ from typing import Any, Protocol, runtime_checkable
 __all__ = ["CUE_KINDS", "Analysis", "AnalysisContext", "CueKind", "cue_color", "cue_words", "register_cue_kind"]
 
 
+_GREY = "#7f7f7f"
+
+
 @dataclass(frozen=True)
 class CueKind:
     """How a cue named ``name`` is spoken of and drawn."""
@@ -30,7 +33,7 @@ class CueKind:
     name: str
     words: str
     """Noun phrase used in reasons: "lip sync points to manipulation (p = 0.91)"."""
-    color: str = "#7f7f7f"
+    color: str = _GREY
     """Matplotlib colour of its line in the HTML report's timeline."""
     description: str = ""
 
@@ -54,7 +57,7 @@ def cue_words(name: str) -> str:
 def cue_color(name: str) -> str:
     """Report colour of the cue ``name`` (grey when it has no registered kind)."""
     k = CUE_KINDS.get(name)
-    return k.color if k is not None else CueKind(name, name).color
+    return k.color if k is not None else _GREY
 
 
 for _k in (

@@ -355,7 +355,6 @@ class Detector:
     section_s: float | None = 60.0
     analyses: Sequence[Analysis] = ()
     _spoof_scorer: Any = field(default=None, init=False, repr=False)
-    _faces: Any = field(default=None, init=False, repr=False)
     _artefact_scorer: Any = field(default=None, init=False, repr=False)
     _thumbs: dict = field(default_factory=dict, init=False, repr=False)
 
@@ -437,21 +436,21 @@ class Detector:
             timings[k] = timings.get(k, 0.0) + v
         return faces, sync, art
 
-    def _run_av(self, media: Media, models: list[ModelRef], timings: dict, details: dict, progress) -> list[Cue]:
+    def _run_av(self, media: Media, ctx: AnalysisContext) -> list[Cue]:
         """Sync and artefact cues of a video with audio: at once, or section by section for a long one."""
         from avsync.sections import plan_sections
 
         sections = plan_sections(media.duration, self.section_s)
         if len(sections) == 1:
-            faces, sync, art = self._av_results(media, timings, progress)
+            faces, sync, art = self._av_results(media, ctx.timings, ctx.progress)
             self._thumbs = _thumbnails(faces, media)
         else:
-            faces, sync, art = self._av_sections(media, sections, timings, progress)
-        details["faces"] = faces.to_dict()
-        cues = [self._sync_cue(media, faces, sync, models, details)]
+            faces, sync, art = self._av_sections(media, sections, ctx.timings, ctx.progress)
+        ctx.details["faces"] = faces.to_dict()
+        cues = [self._sync_cue(media, faces, sync, ctx.models, ctx.details)]
         if self.artefacts:
-            cues.append(self._artefact_cue(art, models, details))
-        self._faces = faces if self.analyses else None  # kept for the plug-in analyses only (crops are big)
+            cues.append(self._artefact_cue(art, ctx.models, ctx.details))
+        ctx.faces = faces if self.analyses else None  # kept for the plug-in analyses only (crops are big)
         return cues
 
     def _av_sections(self, media: Media, sections, timings: dict, progress):
@@ -570,7 +569,7 @@ class Detector:
         except MediaError as e:  # e.g. decoding broke half-way through
             return self._failed(path or info.path, info.sha256, e.status, str(e), timings, t_start)
         finally:
-            self._faces = ctx.faces = None
+            ctx.faces = None  # the crops are not kept while the verdict is assembled
         outcome = fuse(cues, duration=media.duration, kind=kind, config=self.fusion)
         details["fusion"] = fusion_details(self.fusion)
         timings["total"] = time.perf_counter() - t_start
@@ -645,9 +644,7 @@ class _AudioVisual:
         self.detector = detector
 
     def run(self, media: Media, context: AnalysisContext) -> list[Cue]:
-        det = self.detector
-        cues = det._run_av(media, context.models, context.timings, context.details, context.progress)
-        context.faces, det._faces = det._faces, None  # kept only when plug-in analyses follow (crops are big)
+        cues = self.detector._run_av(media, context)
         release_free_memory()  # the crops are gone: their memory is not kept through the voice check
         return cues
 
@@ -670,7 +667,10 @@ class _Voice:
 
 
 def run_analyses(analyses: Sequence[Analysis], media: Media, context: AnalysisContext) -> list[Cue]:
-    """Cues of each analysis whose ``needs`` the media has; one that raises gives an ``error`` cue, not a traceback."""
+    """Cues of each analysis whose ``needs`` the media has; one that raises gives an ``error`` cue, not a traceback.
+
+    Each analysis's seconds go into ``context.timings`` under its name, except for the built-ins, which record
+    their own stages (faces, sync, artefact, spoof: ``records_timings``)."""
     have = {k for k, ok in (("audio", media.has_audio), ("video", media.has_video)) if ok}
     cues: list[Cue] = []
     for a in analyses:

@@ -239,8 +239,6 @@ _VIDEO_TB = Fraction(1, 1000)
 
 def _filtered(frame: av.VideoFrame, out, rescale: tuple[int, ...], sharpen: float) -> av.VideoFrame:
     """``frame`` at the output size, through the rescaling ladder and the unsharp mask of a perturbation."""
-    if not rescale and not sharpen:
-        return frame.reformat(width=out.width, height=out.height, format="yuv420p")
     for h in rescale:
         w = _even(round(frame.width * h / frame.height))
         frame = frame.reformat(width=w, height=_even(h), interpolation="AREA").reformat(
