@@ -53,14 +53,9 @@ DEV_SUBSETS = ("hifigan_demo_", "freevc_")
 
 def dev_eer(run: dict) -> tuple[float, int, int]:
     """Pooled EER of one ``spoof_model_eval.py --json`` output on the development split: (EER, fakes, reals)."""
-    import csv
-    import os
-
     import spoof_model_eval as sme
 
-    root = Path(os.environ.get("AVSYNC_SHARED") or Path(__file__).resolve().parents[2] / "shared")
-    with open(root / "data" / "MANIFEST.csv", newline="") as fh:
-        files, pairs = sme.subsets(list(csv.DictReader(fh)))
+    files, pairs = sme.subsets(sme.manifest_rows()[1])
     keys = [k for k in pairs if k.startswith(DEV_SUBSETS) and k != "hifigan_demo_all"]
     s = run["scores"]
     fakes = [s[f] for k in keys for f in files[pairs[k][0]] if f in s]

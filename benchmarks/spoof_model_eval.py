@@ -190,6 +190,16 @@ REAL_FPR = ["librispeech_heldout", "fsdd_heldout", "fsdd_heldout_joined", "klett
                                                         "freevc_real")]]
 
 
+def manifest_rows(shared: str | None = None) -> tuple[Path, list[dict]]:
+    """The data folder of ``shared`` (default ``$AVSYNC_SHARED`` or ``../shared``) and its MANIFEST.csv rows."""
+    import os
+
+    root = Path(shared or os.environ.get("AVSYNC_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
+    data = root / "data" if (root / "data" / "MANIFEST.csv").exists() else root
+    with open(data / "MANIFEST.csv", newline="") as fh:
+        return data, list(csv.DictReader(fh))
+
+
 def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
     """``lcnn:PATH`` → our model; ``public:NAME`` → a public checkpoint through avsync.spoof.models;
     ``head:PATH`` → a head fitted by ``avsync train spoof --head`` on its (frozen) public checkpoint."""
@@ -253,15 +263,12 @@ def main(argv=None) -> int:
                     help="network precision of public:/head: models (see avsync.spoof.models.PRECISIONS)")
     a = ap.parse_args(argv)
 
-    import os
-
     import torch
 
     from avsync.media import load_media
 
     torch.set_num_threads(a.threads)
-    root = Path(a.shared or os.environ.get("AVSYNC_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
-    data = root / "data" if (root / "data" / "MANIFEST.csv").exists() else root
+    data, rows = manifest_rows(a.shared)
     try:  # keep the held-out speaker lists in step with the training recipe
         from avsync.training.spoof_data import SPEAKER_SPLITS
 
@@ -269,8 +276,6 @@ def main(argv=None) -> int:
         assert not FSDD_EVAL & set(SPEAKER_SPLITS["fsdd"]), "eval speaker in training"
     except ImportError:
         pass
-    with open(data / "MANIFEST.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
     files, pairs = subsets(rows)
     if a.only:
         keep = set(a.only.split(","))

@@ -118,6 +118,11 @@ def test_freeze_encoder_trains_only_the_back_end(tmp_path):
     assert any(not torch.equal(before[k], after[k]) for k in trained)
     with pytest.raises(ValueError, match="unknown freeze"):
         ft.freeze_layers(net, "everything")
+    # `avsync train spoof --freeze` offers exactly these (its module stays torch-free, so it lists them itself)
+    from avsync_cli.commands.train import command as train
+
+    freeze = next(p for p in train.commands["spoof"].params if p.name == "freeze")
+    assert set(freeze.type.choices) == set(ft.FREEZE_PREFIXES)
 
 
 def test_checkpoint_loads_without_unpickling_code(tmp_path):
