@@ -378,3 +378,22 @@ def test_audio_blocks_concatenate_to_the_audio(clip, kw):
     np.testing.assert_array_equal(np.concatenate(blocks, axis=1), whole)
     m.audio  # once decoded, the blocks are slices of it
     np.testing.assert_array_equal(np.concatenate(list(m.audio_blocks(1.0)), axis=1), whole)
+
+
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuvj420p", "yuv422p", "yuv444p", "nv12", "rgb24", "yuv420p10le"])
+@pytest.mark.parametrize("color_range", [0, 1, 2])
+def test_gray_frames_read_from_the_luma_plane_equal_swscales(fmt, color_range):
+    """Gray decoding reads the luma plane (range-mapped) instead of running swscale: the same bytes, every
+    value 0..255, an odd width (row padding), each range tag; other formats go through swscale."""
+    import av
+
+    from avsync.media.decode import _convert_frame, _gray_from_luma
+
+    frame = av.VideoFrame(257, 18, fmt)
+    for i, plane in enumerate(frame.planes):
+        buf = np.frombuffer(plane, np.uint8)
+        buf[:] = np.resize(np.arange(256, dtype=np.uint8), len(buf)) if i == 0 else np.random.default_rng(i).integers(0, 256, len(buf))
+    frame.color_range = color_range
+    assert np.array_equal(_convert_frame(frame, None, "gray"), frame.to_ndarray(format="gray"))
+    fast = fmt.startswith("yuvj") or (fmt in ("yuv420p", "yuv422p", "yuv444p", "nv12") and color_range != 2)
+    assert (_gray_from_luma(frame) is not None) == fast
