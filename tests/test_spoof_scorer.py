@@ -137,6 +137,23 @@ def test_stereo_channels_are_scored_separately(tiny_model):
     assert len(same.channels) == 1
 
 
+@pytest.mark.parametrize("level_db, scored", [(-60.0, 1), (-45.0, 1), (-35.0, 2), (-20.0, 2), (0.0, 2)])
+def test_channels_that_differ_by_coding_noise_are_scored_once(tiny_model, level_db, scored):
+    """A stereo track of one voice whose channels differ by noise 40 dB or more below the voice (coding
+    noise of joint-stereo AAC) is scored once; a stronger difference (another voice, a clone on one channel,
+    the same voice re-recorded) keeps a result per channel."""
+    voice = _noise(9.0, seed=1)
+    other = _noise(9.0, seed=2)
+    gain = np.sqrt(np.mean(voice**2) / np.mean(other**2)) * 10 ** (level_db / 20)
+    x = np.stack([voice, voice + gain * other]).astype(np.float32)
+    r = SpoofScorer(tiny_model, vad=False)(Media.from_arrays(x, SR))
+    assert len(r.channels) == scored
+    # a silent stretch with a little coding noise on one channel only does not split the channels
+    quiet = np.concatenate([voice, np.zeros(SR, np.float32)])
+    hiss = np.concatenate([voice, 1e-5 * _noise(1.0, seed=3) / np.abs(_noise(1.0, seed=3)).max()])
+    assert len(SpoofScorer(tiny_model, vad=False)(Media.from_arrays(np.stack([quiet, hiss]), SR)).channels) == 1
+
+
 def test_8khz_file_is_flagged_narrowband(tiny_model, tmp_path):
     x = (0.1 * np.random.default_rng(0).standard_normal(5 * 8000)).astype(np.float32)
     path = write_audio(tmp_path / "call.wav", np.stack([x, x[::-1].copy()]), 8000)

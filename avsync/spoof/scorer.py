@@ -11,7 +11,9 @@ Procedure for one file (:class:`SpoofScorer`):
    A recording longer than ``block_s`` (60 s) is read block by block, twice (speech and channel
    facts, then the windows), so memory does not grow with its length (docs/long-files.md).
 2. Each channel is scored separately (stereo call recordings put one party per channel);
-   channels that are identical are scored once.
+   channels that carry the same audio are scored once: identical, or differing by coding noise only (the
+   difference at least 40 dB below the signal in every 60 s block, as the two channels of a stereo AAC
+   track of one voice; a second voice, or the same voice re-recorded, differs by far more).
 3. Speech is found with Silero VAD (:mod:`avsync.vad`). Silent channels and channels with less
    than ``min_speech_s`` of speech get ``no_speech``; recordings shorter than ``min_duration_s`` get
    ``too_short``.
@@ -532,6 +534,19 @@ class SpoofScorer:
         return probs, {c: st.finish() for c, st in streams.items()}
 
 
+SAME_AUDIO_DB = -40.0
+"""Channels whose difference stays this far below channel 0's level (dB) carry the same audio."""
+
+
+def _same_audio(x: np.ndarray, ref: np.ndarray) -> bool:
+    """Whether channel ``x`` carries the same audio as ``ref`` in this block: equal to 1e-6, or a difference
+    :data:`SAME_AUDIO_DB` below ``ref``'s energy (or below -80 dBFS: both silent but for coding noise)."""
+    if np.allclose(x, ref, atol=1e-6):
+        return True
+    diff = float(np.mean(np.square(x - ref, dtype=np.float64)))
+    return diff <= max(10 ** (SAME_AUDIO_DB / 10) * float(np.mean(np.square(ref, dtype=np.float64))), 1e-8)
+
+
 @dataclass
 class _Survey:
     """What the first reading of a recording finds: length, channel facts, speech probabilities per channel."""
@@ -540,7 +555,7 @@ class _Survey:
     num_channels: int
     num: int = 0
     peak: np.ndarray = None  # [C] largest |sample|
-    same: list = None  # [C] identical to channel 0 throughout (atol 1e-6)
+    same: list = None  # [C] the same audio as channel 0 throughout (:func:`_same_audio`)
     clipped: int = 0  # samples at full scale, all channels
     head: np.ndarray = None  # the first 60 s of the mono mix (narrowband test)
     audio: np.ndarray | None = None  # the whole recording when it fit in one block
@@ -569,7 +584,7 @@ class _Survey:
             if s.num < head_n:
                 head.append(block[:, : head_n - s.num].mean(axis=0))
             for c in range(1, C):
-                if s.same[c] and not np.allclose(block[c], block[0], atol=1e-6):
+                if s.same[c] and not _same_audio(block[c], block[0]):
                     s.same[c] = False
                     if 0 in s.vad:  # identical so far: channel 0's state and energies are its own
                         s.vad[c] = s.vad[0].copy()
