@@ -125,3 +125,66 @@ def test_the_built_in_analyses_run_through_the_same_loop(clip, monkeypatch):
     spoof = v.cue("spoof")
     assert spoof is not None and spoof.status == Status.ERROR and "crashed" in spoof.message
     assert v.label == Label.UNDETERMINED  # the voice check is required for audio: never genuine without it
+
+
+class Recorder(Loudness):
+    """A Loudness that notes the thread it ran in (and, independent, what it could see)."""
+
+    def __init__(self, name: str, independent: bool, log: list):
+        super().__init__()
+        self.name, self.independent, self.log = name, independent, log
+
+    def run(self, media, context):
+        import threading
+
+        self.log.append((self.name, threading.current_thread().name, sorted(context.details)))
+        out = super().run(media, context)
+        context.details[self.name] = context.details.pop("loudness")
+        return [replace(c, name=self.name) for c in out]
+
+
+def test_independent_analyses_run_beside_the_others_with_the_same_outcome(clip):
+    """An independent analysis starts at once in a worker thread with a context of its own (it sees no other
+    analysis's details); the cues, models, details and their order equal those of one-after-the-other runs."""
+    runs = {}
+    for concurrent in (False, True):
+        log: list = []
+        analyses = [Recorder("first", False, log), Recorder("side", True, log), Recorder("last", False, log)]
+        ctx = AnalysisContext(details={"media": {}})
+        cues = run_analyses(analyses, clip, ctx, concurrent=concurrent)
+        runs[concurrent] = ([c.name for c in cues], [c.score for c in cues], [m.name for m in ctx.models],
+                            list(ctx.details), sorted(ctx.timings))
+        threads = {name: thread for name, thread, _ in log}
+        seen = {name: details for name, _, details in log}
+        if concurrent:
+            assert threads["side"].startswith("avsync-analysis") and not threads["first"].startswith("avsync")
+            assert seen["side"] == []  # its own context
+            assert seen["last"] == ["first", "media", "side"]  # the side analysis is merged before "last" runs
+        else:
+            assert not any(t.startswith("avsync-analysis") for t in threads.values())
+    assert runs[True] == runs[False]
+    assert runs[True][0] == ["first", "side", "last"] and runs[True][3] == ["media", "first", "side", "last"]
+
+
+def test_an_independent_analysis_that_fails_gives_its_error_cue(clip):
+    class BrokenSide(Broken):
+        independent = True
+
+    cues = run_analyses([Loudness(), BrokenSide()], clip, AnalysisContext(), concurrent=True)
+    assert [c.name for c in cues] == ["loudness", "broken"]
+    assert cues[1].status is Status.ERROR and "damaged" in cues[1].message
+
+
+def test_the_voice_check_runs_beside_the_audio_visual_analysis_with_the_same_verdict(tmp_path):
+    """Detector(concurrent=True), the default, gives the verdict of concurrent=False (all but timings)."""
+    from avsync.synth import ClipSpec, make_clip
+
+    path = make_clip(tmp_path / "face", ClipSpec(face="photo", size=(320, 320), duration=6.0, timbre="vowel"))
+    out = []
+    for concurrent in (True, False):
+        v = Detector(device="cpu", concurrent=concurrent)(path)
+        d = v.to_dict()
+        d["provenance"].pop("timings"), d["provenance"].pop("created", None)
+        out.append(d)
+    assert out[0] == out[1]
+    assert {c.name: c.status for c in v.cues}["sync"] is Status.OK and "spoof" in {c.name for c in v.cues}
