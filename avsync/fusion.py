@@ -190,8 +190,14 @@ class FusionConfig(Serializable):
         add nothing.
     fitted_on
         What the config was fitted on (data, split, counts, models, command), for the record; empty when
-        hand-set. Neither field is written to YAML nor hashed while empty, so older configs keep their
-        :meth:`config_hash`.
+        hand-set.
+    cue_params
+        How each cue's analysis result becomes its probability, per cue name: values that replace the
+        defaults of :class:`avsync.pipeline.SyncCueParams` (``"sync"``, e.g. ``lead_tolerance_ms``) and
+        :class:`avsync.pipeline.SpeakerCueParams` (``"speaker"``, e.g. ``identity_change``). Part of the
+        config, so a calibration can set them and :meth:`config_hash` covers them; the
+        :class:`~avsync.pipeline.Detector` checks the names. ``missing``, ``fitted_on`` and ``cue_params``
+        are neither written to YAML nor hashed while empty, so older configs keep their :meth:`config_hash`.
     """
 
     weights: dict[str, float] = field(default_factory=lambda: {"sync": 1.0, "spoof": 1.0, "speaker": 0.5, "artefact": 1.0})
@@ -211,8 +217,14 @@ class FusionConfig(Serializable):
     version: str = "default"
     missing: dict[str, float] = field(default_factory=dict)
     fitted_on: dict[str, object] = field(default_factory=dict)
+    cue_params: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for cue, params in self.cue_params.items():
+            if not isinstance(params, dict) or not all(
+                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in params.items()
+            ):
+                raise ConfigError(f"cue_params[{cue!r}] must map parameter names to numbers, not {params!r}")
         if self.method not in ("max", "logistic", "isotonic"):
             raise ConfigError(f"fusion method must be 'max', 'logistic' or 'isotonic', not {self.method!r}")
         if not 0 <= self.genuine_threshold <= self.manipulated_threshold <= 1:
@@ -225,7 +237,7 @@ class FusionConfig(Serializable):
     # -------------------------------------------------------------- YAML / hashing
     def to_dict(self) -> dict:
         d = super().to_dict()
-        for k in ("missing", "fitted_on"):  # optional keys: absent while empty (older configs unchanged)
+        for k in ("missing", "fitted_on", "cue_params"):  # optional keys: absent while empty (older configs unchanged)
             if not d.get(k):
                 d.pop(k, None)
         return d

@@ -227,7 +227,32 @@ def spoof_cue(result) -> Cue:
                len(valid) / max(1, len(wins)), notes=tuple(notes), measured=measured)
 
 
-def speaker_cue(result) -> Cue | None:
+@dataclass(frozen=True)
+class SpeakerCueParams:
+    """The probabilities the ``speaker`` cue gives each finding (part of the detector's config:
+    ``FusionConfig.cue_params["speaker"]``). Hand-set: one steady voice is weak evidence of genuineness (it says
+    nothing about the lips); a change of identity within a channel, or a voice unlike the reference, is
+    evidence of manipulation."""
+
+    steady: float = 0.1
+    identity_change: float = 0.8
+    reference_mismatch: float = 0.85
+    reference_match: float = 0.1
+
+
+def with_cue_params(defaults, overrides: dict[str, float] | None, cue: str):
+    """``defaults`` (a cue's parameter dataclass) with the values of ``overrides`` (from
+    ``FusionConfig.cue_params[cue]``); an unknown name is a :class:`~avsync.errors.ConfigError` naming the valid ones."""
+    if not overrides:
+        return defaults
+    names = set(defaults.__dataclass_fields__)
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ConfigError(f"unknown {cue} cue parameters in the fusion config: {unknown} (valid: {sorted(names)})")
+    return replace(defaults, **{k: float(v) for k, v in overrides.items()})
+
+
+def speaker_cue(result, params: SpeakerCueParams = SpeakerCueParams()) -> Cue | None:
     """The ``speaker`` cue from the speaker evidence of each channel (identity change, reference mismatch)."""
     evid = [ch.speaker for ch in getattr(result, "channels", ()) if getattr(ch, "speaker", None) is not None]
     usable = [e for e in evid if Status(e.status) is Status.OK]
@@ -238,17 +263,17 @@ def speaker_cue(result) -> Cue | None:
     scores, reasons, wins = [], [], []
     for e in usable:
         who = f" on channel {e.channel}" if len(usable) > 1 else ""
-        p = 0.1  # one steady voice: weak evidence of genuineness (it says nothing about the lips)
+        p = params.steady
         if e.identity_change:
-            p = 0.8
+            p = params.identity_change
             reasons.append(
                 f"the voice{who} changes identity at {e.change_time_s:.0f} s (similarity {e.change_similarity:.2f})"
             )
         if e.reference_match is False:
-            p = max(p, 0.85)
+            p = max(p, params.reference_mismatch)
             reasons.append(f"the voice{who} does not match the reference (similarity {e.reference_similarity:.2f})")
         elif e.reference_match:
-            p = min(p, 0.1)
+            p = min(p, params.reference_match)
         scores.append(p)
         wins += [CueWindow(w.start, w.end, p, True, e.channel if len(usable) > 1 else None) for w in e.windows]
     return Cue("speaker", Status.OK, float(max(scores)), tuple(wins), tuple(reasons), 1.0)
@@ -329,8 +354,10 @@ class Detector:
     precision
         Inference precision of the voice model, ``"float32"`` or ``"bfloat16"`` (faster; see
         :class:`avsync.spoof.SpoofScorer`).
-    sync_params
-        How sync results become probabilities (default: :meth:`SyncCueParams.for_model` of ``sync_model``).
+    sync_params, speaker_params
+        How sync results and speaker evidence become probabilities (default: :meth:`SyncCueParams.for_model` of
+        ``sync_model`` and :class:`SpeakerCueParams`, each with the values the fusion config's ``cue_params``
+        gives; given here, they are used as they are).
     section_s
         A video longer than 1.5 × this (seconds) is analysed section by section and the results merged
         (:mod:`avsync.sections`), so memory does not grow with its length; ``None`` analyses any video at once.
@@ -355,6 +382,7 @@ class Detector:
     allow_download: bool = False
     precision: str = "float32"
     sync_params: SyncCueParams | None = None
+    speaker_params: SpeakerCueParams | None = None
     section_s: float | None = 60.0
     analyses: Sequence[Analysis] = ()
     concurrent: bool = True
@@ -368,8 +396,11 @@ class Detector:
                 FusionConfig.load(DEFAULT_FUSION_CONFIG) if DEFAULT_FUSION_CONFIG.exists() else FusionConfig()
             )
         self.device = resolve_device(self.device)
+        cue_params = self.fusion.cue_params
         if self.sync_params is None:
-            self.sync_params = SyncCueParams.for_model(self.sync_model)
+            self.sync_params = with_cue_params(SyncCueParams.for_model(self.sync_model), cue_params.get("sync"), "sync")
+        if self.speaker_params is None:
+            self.speaker_params = with_cue_params(SpeakerCueParams(), cue_params.get("speaker"), "speaker")
 
     @classmethod
     def from_pretrained(
@@ -542,7 +573,7 @@ class Detector:
         if scorer.use_vad:
             models.append(ModelRef(VAD.bundle_name, sha256=get_bundle(VAD.bundle_name).sha256, role="VAD"))
         cues = [spoof_cue(result)]
-        sp = speaker_cue(result)
+        sp = speaker_cue(result, self.speaker_params)
         if sp is not None:
             cues.append(sp)
             enc = get_bundle(SpeakerEncoder.bundle_name)

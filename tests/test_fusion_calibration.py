@@ -138,3 +138,37 @@ def test_split_is_deterministic_and_keeps_a_fake_with_its_source():
 def test_fake_families():
     assert fake_family(ROWS[4]) == "lipsync" and fake_family(ROWS[5]) == "talking_head"
     assert fake_family(ROWS[9]) == "faceswap"
+
+
+def test_cue_parameters_live_in_the_fusion_config_and_its_hash(tmp_path):
+    """cue_params: absent from YAML and hash while empty; set, they round-trip, change the hash and reach the
+    Detector's sync and speaker cues; an unknown name is a ConfigError naming the valid ones."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from avsync.errors import ConfigError
+    from avsync.pipeline import DEFAULT_FUSION_CONFIG, Detector, SpeakerCueParams, SyncCueParams, speaker_cue
+
+    shipped = FusionConfig.load(DEFAULT_FUSION_CONFIG)
+    assert shipped.cue_params == {} and "cue_params" not in shipped.to_yaml()
+    cfg = replace(shipped, cue_params={"sync": {"lead_tolerance_ms": 200.0}, "speaker": {"identity_change": 0.9}})
+    cfg.save(tmp_path / "f.yaml")
+    back = FusionConfig.load(tmp_path / "f.yaml")
+    assert back == cfg and back.config_hash() == cfg.config_hash() != shipped.config_hash()
+
+    det = Detector(fusion=back, spoof_model=False, device="cpu")
+    assert det.sync_params == replace(SyncCueParams.for_model("syncnet"), lead_tolerance_ms=200.0)
+    assert det.speaker_params == SpeakerCueParams(identity_change=0.9)
+    assert Detector(fusion=shipped, spoof_model=False, device="cpu").sync_params == SyncCueParams.for_model("syncnet")
+    own = SyncCueParams(lead_tolerance_ms=80.0)  # given explicitly: used as it is
+    assert Detector(fusion=back, sync_params=own, spoof_model=False, device="cpu").sync_params == own
+
+    change = SimpleNamespace(status="ok", identity_change=True, change_time_s=4.0, change_similarity=0.3,
+                             reference_match=None, windows=(), channel=0)
+    result = SimpleNamespace(channels=[SimpleNamespace(speaker=change)])
+    assert speaker_cue(result).score == 0.8 and speaker_cue(result, det.speaker_params).score == 0.9
+
+    with pytest.raises(ConfigError, match="lead_tolerance_ms"):
+        Detector(fusion=replace(shipped, cue_params={"sync": {"lead_tolerance": 1.0}}), spoof_model=False, device="cpu")
+    with pytest.raises(ConfigError, match="cue_params"):
+        FusionConfig(cue_params={"sync": {"lead_tolerance_ms": "wide"}})
