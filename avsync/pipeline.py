@@ -555,7 +555,8 @@ class Detector:
         models.append(ModelRef(result.model, sha256=result.model_sha256 or None, role="artefact"))
         return artefact_cue(result)
 
-    def _run_spoof(self, media: Media, models: list[ModelRef], timings: dict, details: dict) -> list[Cue]:
+    def _run_spoof(self, media: Media, ctx: AnalysisContext) -> list[Cue]:
+        models, timings, details = ctx.models, ctx.timings, ctx.details
         t0 = time.perf_counter()
         try:
             scorer = self._scorer()
@@ -699,7 +700,7 @@ class _Voice:
         det = self.detector
         if det.spoof_model is False:
             return []
-        return det._run_spoof(media, context.models, context.timings, context.details)
+        return det._run_spoof(media, context)
 
 
 def run_analyses(
