@@ -17,7 +17,7 @@ import importlib.util
 import os
 from dataclasses import dataclass, fields
 
-from avsync.model_files import (  # noqa: F401  (re-exported: their home before avsync.model_files)
+from avsync.model_files import (  # re-exported: their home before avsync.model_files
     PACKAGE_MODELS,
     PackageModel,
     _find_module,

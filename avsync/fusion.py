@@ -38,6 +38,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import numpy as np
 
 from avsync.cues import cue_words
@@ -248,7 +249,7 @@ class FusionConfig(Serializable):
         return yaml.safe_dump(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_yaml(cls, text: str) -> "FusionConfig":
+    def from_yaml(cls, text: str) -> FusionConfig:
         import yaml
 
         try:
@@ -266,7 +267,7 @@ class FusionConfig(Serializable):
         Path(path).write_text(self.to_yaml())
 
     @classmethod
-    def load(cls, path: str | Path) -> "FusionConfig":
+    def load(cls, path: str | Path) -> FusionConfig:
         p = Path(path)
         if not p.exists():
             raise ConfigError(f"fusion config not found: {p}")

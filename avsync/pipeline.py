@@ -99,7 +99,7 @@ class SyncCueParams:
     out_of_range_score: float = 0.7
 
     @classmethod
-    def for_model(cls, model: str | None) -> "SyncCueParams":
+    def for_model(cls, model: str | None) -> SyncCueParams:
         """The parameters calibrated for sync model ``model`` (``None``: the default model)."""
         from avsync.sync.models import DEFAULT_SYNC_MODEL
 
@@ -409,12 +409,12 @@ class Detector:
         config: str | os.PathLike | FusionConfig | None = None,
         device: Device = "auto",
         **kwargs,
-    ) -> "Detector":
+    ) -> Detector:
         """A detector with the shipped models and fusion config (or ``config``, a YAML path or object)."""
         fusion = FusionConfig.load(config) if isinstance(config, (str, os.PathLike)) else config
         return cls(fusion=fusion, device=device, **kwargs)
 
-    def to(self, device: Device) -> "Detector":
+    def to(self, device: Device) -> Detector:
         """Move the models to ``device`` (``"cpu"``, ``"cuda"``, ``"auto"``)."""
         self.device = resolve_device(device)
         self._spoof_scorer = None

@@ -27,13 +27,21 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from avsync.errors import ConfigError
 from avsync.media import Media
 from avsync.results import Status
+
+if TYPE_CHECKING:  # imported by the methods that build them (the analyses load with them)
+    from avsync.artefacts.scorer import ArtefactResult
+    from avsync.face.types import FaceTracks
+    from avsync.media.types import FrameChunk
+    from avsync.sync.types import SyncResult
 
 __all__ = ["MARGIN_S", "MediaSection", "MonoAudio", "SectionMerger", "plan_sections"]
 
@@ -98,7 +106,7 @@ class MonoAudio:
                 pass
             self._file = None
 
-    def __enter__(self) -> "MonoAudio":
+    def __enter__(self) -> MonoAudio:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -140,7 +148,7 @@ class MediaSection(Media):
     def duration(self) -> float:
         return self._end
 
-    def frames(self, *, chunk_size=16, size=None, gray=False, start=0.0, end=None, only=None):
+    def frames(self, *, chunk_size=16, size=None, gray=False, start=0.0, end=None, only=None) -> Iterator[FrameChunk]:
         from avsync.media.types import FrameChunk
 
         stop = self._end if end is None else min(end, self._end)
@@ -161,7 +169,7 @@ def _core(t, f0: int, f1: int):
     sel = (t.frames >= f0) & (t.frames < f1)
     if not sel.any():
         return None
-    pick = lambda x: None if x is None else x[sel]  # noqa: E731
+    pick = lambda x: None if x is None else x[sel]
     return replace(t, frames=t.frames[sel], boxes=t.boxes[sel], points=t.points[sel], scores=t.scores[sel],
                    valid=t.valid[sel], lip_landmarks=pick(t.lip_landmarks), mouth_open=pick(t.mouth_open))
 
@@ -278,7 +286,7 @@ class SectionMerger:
         self._joined = joined
         return {g: i for i, g in enumerate(order)}
 
-    def faces(self):
+    def faces(self) -> FaceTracks:
         from avsync.face.types import FaceTracks
 
         final = self.final_ids()
@@ -297,7 +305,7 @@ class SectionMerger:
                           keyframes=sum(m.keyframes for m in metas), shot_changes=shots, min_face=first.min_face,
                           path=first.path, message=message, warnings=warnings, landmarker=first.landmarker)
 
-    def sync(self):
+    def sync(self) -> SyncResult | None:
         from avsync.sync.analyze import _combine, _summarize
         from avsync.sync.types import FaceSync, SyncResult
         from avsync.timebase import frames_to_ms
@@ -348,7 +356,7 @@ class SectionMerger:
             return SyncResult(status=src.status, summary=src.summary, message=src.message, **meta)
         return _combine(tuple(faces), meta)
 
-    def artefacts(self):
+    def artefacts(self) -> ArtefactResult | None:
         from avsync.artefacts.scorer import ArtefactResult
 
         if not self._artefacts:

@@ -171,7 +171,7 @@ class VAD:
         stream.push(audio)
         return stream.finish()
 
-    def stream(self) -> "VADStream":
+    def stream(self) -> VADStream:
         """A :class:`VADStream`: the same probabilities from a waveform given block by block."""
         return VADStream(self)
 
@@ -257,7 +257,7 @@ class VADStream:
         self._run(buf[:full])
         self._rest = buf[full:].copy()
 
-    def copy(self) -> "VADStream":
+    def copy(self) -> VADStream:
         """An independent stream in the same state (a channel that was identical to another until now)."""
         new = VADStream(self.vad)
         new._context, new._rest, new._out, new.num_samples = self._context.copy(), self._rest.copy(), list(self._out), self.num_samples

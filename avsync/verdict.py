@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from avsync.fusion import Cue, FusedWindow, Label, Segment
 from avsync.results import Serializable, Status
+
+if TYPE_CHECKING:  # optional dependency, imported by to_pandas() when it runs
+    import pandas
 
 __all__ = ["ModelRef", "Provenance", "Verdict"]
 
@@ -76,7 +79,7 @@ class Verdict(Serializable):
     kind: str = "audio+video"
     details: dict[str, Any] = field(default_factory=dict)
 
-    def to_pandas(self):
+    def to_pandas(self) -> pandas.DataFrame:
         """The fused timeline as a DataFrame: ``start``, ``end``, ``score`` and one column per cue."""
         try:
             import pandas as pd

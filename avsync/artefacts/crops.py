@@ -59,7 +59,9 @@ class ArtefactCrops:
         return self.frames / float(self.fps)
 
 
-def artefact_geometry(boxes: np.ndarray, points: np.ndarray, *, scale: float = 1.25, centre_at: float = 0.6):
+def artefact_geometry(
+    boxes: np.ndarray, points: np.ndarray, *, scale: float = 1.25, centre_at: float = 0.6
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centre ``[N, 2]``, side ``[N]`` and roll ``[N]`` (radians) of artefact crops.
 
     Parameters

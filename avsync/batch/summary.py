@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from avsync.batch.log import iter_lines
+from avsync.results import Serializable, Status
 
 _SUMMARY_FIELDS = ("path", "task", "model", "status", "label", "timings", "worker", "reused_from")
-from avsync.results import Serializable, Status
 
 __all__ = ["FLAGGED_LABELS", "BatchSummary", "SlowFile", "final_records", "format_summary", "summarize"]
 

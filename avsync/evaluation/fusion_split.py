@@ -127,8 +127,7 @@ def split_clips(rows: Sequence[Mapping[str, str]], *, seed: str = "avsync-fusion
         if s == "grid":
             split = "calib"
         else:
-            weight = lambda r: 1 if (s == "real" or r["kind"] != "real_av") else 0  # noqa: E731
-            n = sum(weight(r) for r in members[g]) or 1
+            n = sum(1 if (s == "real" or r["kind"] != "real_av") else 0 for r in members[g]) or 1
             split = "eval" if tally.get((s, "eval"), 0) <= tally.get((s, "calib"), 0) else "calib"
             tally[(s, split)] = tally.get((s, split), 0) + n
         for r in members[g]:

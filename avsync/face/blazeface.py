@@ -365,7 +365,9 @@ class FaceMeshLandmarker:
             out[i, :, 2] = lm[i, :, 2] * abs(np.linalg.det(inv[i][:, :2])) ** 0.5
         return flag.astype(np.float32), out.astype(np.float32)
 
-    def lip_landmarks(self, images, boxes: np.ndarray, points: np.ndarray | None = None):
+    def lip_landmarks(
+        self, images, boxes: np.ndarray, points: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(lips [K, 40, 2], mouth_open [K])`` float32 in image pixels (the common lip layout of
         :mod:`avsync.face.landmarks`)."""
         _, lm = self(images, boxes, points)

@@ -20,7 +20,9 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a + area_b - inter, 1e-6)
 
 
-def mouth_geometry(boxes: np.ndarray, points: np.ndarray, *, scale: float = 0.7, shift: float = 0.07):
+def mouth_geometry(
+    boxes: np.ndarray, points: np.ndarray, *, scale: float = 0.7, shift: float = 0.07
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centre ``[N, 2]``, side ``[N]`` (pixels) and roll angle ``[N]`` (radians) of mouth crops.
 
     Parameters

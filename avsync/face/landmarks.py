@@ -294,7 +294,9 @@ class MediaPipeLandmarker:
             found[i] = True
         return found, out
 
-    def lip_landmarks(self, images, boxes: np.ndarray, points: np.ndarray | None = None):
+    def lip_landmarks(
+        self, images, boxes: np.ndarray, points: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(lips [K, 40, 2], mouth_open [K])`` float32, image pixels; NaN where no face was found."""
         from avsync.face.blazeface import FaceMeshLandmarker
 
@@ -497,7 +499,9 @@ class FaceAlignmentLandmarker:
         lm = np.stack([(hx / hm_n - 0.5) * side + cx, (hy / hm_n - 0.5) * side + cy], -1)
         return scores.astype(np.float32), lm.astype(np.float32)
 
-    def lip_landmarks(self, images, boxes: np.ndarray, points: np.ndarray | None = None):
+    def lip_landmarks(
+        self, images, boxes: np.ndarray, points: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(lips [K, 40, 2], mouth_open [K])`` float32 in image pixels (iBUG 48–67 resampled)."""
         _, lm = self.landmarks(images, boxes, points)
         if not len(lm):

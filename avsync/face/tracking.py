@@ -37,8 +37,8 @@ from typing import Literal
 
 import numpy as np
 
-from avsync.errors import ConfigError, MediaError
 from avsync._optional import require
+from avsync.errors import ConfigError, MediaError
 from avsync.face.crops import CropColor, face_crop, mouth_crop
 from avsync.face.detectors import OPENCV_INSTALL, DetectorName, FaceDetector, get_detector
 from avsync.face.geometry import iou_matrix, mouth_geometry

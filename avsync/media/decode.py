@@ -154,7 +154,7 @@ class Media:
         fps: float = DEFAULT_FPS,
         *,
         name: str | None = None,
-    ) -> "Media":
+    ) -> Media:
         """Wrap in-memory arrays (both start at ``t = 0``).
 
         Parameters
@@ -281,7 +281,7 @@ class Media:
         samples) reach :attr:`info` by the end of the iteration.
         """
         if self.info.audio is None:
-            self.audio  # raises the no-audio error with its hint
+            self.audio  # noqa: B018  # the property raises the no-audio error with its hint
         n = max(1, seconds_to_samples(block_s, self.sample_rate))
         if self._audio is not None:
             total = self._audio.shape[1]

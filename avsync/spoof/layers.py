@@ -232,7 +232,9 @@ class HeteroGraphAttention(nn.Module):
         self.bn = nn.BatchNorm1d(out_dim)
         self.temperature = float(temperature)
 
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor, master: torch.Tensor):
+    def forward(
+        self, x1: torch.Tensor, x2: torch.Tensor, master: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n1, n2 = x1.shape[1], x2.shape[1]
         x = torch.cat([self.proj_type1(x1), self.proj_type2(x2)], dim=1)  # [B, N, D]
         # master node: attends to every node

@@ -56,7 +56,7 @@ class AASISTConfig:
     temperatures: tuple[float, float, float, float] = (2.0, 2.0, 100.0, 100.0)
 
     @classmethod
-    def light(cls) -> "AASISTConfig":
+    def light(cls) -> AASISTConfig:
         return cls(
             filts=((1, 32), (32, 32), (32, 24), (24, 24)),
             gat_dims=(24, 32),

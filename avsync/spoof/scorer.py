@@ -34,7 +34,7 @@ import csv
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -45,6 +45,10 @@ from avsync.results import Serializable, Status
 from avsync.speaker.evidence import SpeakerEvidence
 from avsync.spoof.models import DEFAULT_MODEL, Precision, SpoofModel, check_precision, load_spoof_model
 from avsync.timebase import DEFAULT_SAMPLE_RATE, samples_to_seconds, seconds_to_samples
+
+if TYPE_CHECKING:  # loaded on first use of the properties
+    from avsync.speaker.ge2e import SpeakerEncoder
+    from avsync.vad import VAD
 
 __all__ = ["SpoofWindow", "ChannelSpoof", "SpoofResult", "SpoofScorer", "score_spoof", "window_starts", "write_timeline"]
 
@@ -312,7 +316,7 @@ class SpoofScorer:
 
     # ------------------------------------------------------------------ helpers
     @property
-    def vad(self):
+    def vad(self) -> VAD:
         if self._vad is None:
             from avsync.vad import VAD
 
@@ -320,7 +324,7 @@ class SpoofScorer:
         return self._vad
 
     @property
-    def encoder(self):
+    def encoder(self) -> SpeakerEncoder:
         if self._encoder is None:
             from avsync.speaker.ge2e import SpeakerEncoder
 
@@ -488,7 +492,7 @@ class SpoofScorer:
             precision=self.precision, **common,
         )
 
-    def _score_blocks(self, media: Media, survey: "_Survey", owners: list[tuple[int, int]], starts: np.ndarray,
+    def _score_blocks(self, media: Media, survey: _Survey, owners: list[tuple[int, int]], starts: np.ndarray,
                       speakers: dict, progress) -> tuple[np.ndarray, dict[int, SpeakerEvidence]]:
         """Window probabilities (in the order of ``owners``) and speaker evidence per channel of ``speakers``."""
         from avsync.speaker.evidence import SpeakerStream, speaker_evidence
@@ -551,7 +555,7 @@ def _same_audio(x: np.ndarray, ref: np.ndarray) -> bool:
 class _Survey:
     """What the first reading of a recording finds: length, channel facts, speech probabilities per channel."""
 
-    scorer: "SpoofScorer"
+    scorer: SpoofScorer
     num_channels: int
     num: int = 0
     peak: np.ndarray = None  # [C] largest |sample|
@@ -565,7 +569,7 @@ class _Survey:
     CELL = 512  # blocks are whole VAD frames (block_s is rounded to them), so cells never straddle blocks
 
     @classmethod
-    def run(cls, scorer: "SpoofScorer", media: Media) -> "_Survey":
+    def run(cls, scorer: SpoofScorer, media: Media) -> _Survey:
         s = cls(scorer, media.num_channels)
         C = s.num_channels
         s.peak, s.same = np.zeros(C), [True] * C

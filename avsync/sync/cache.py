@@ -43,7 +43,9 @@ def load_tracks(path: str | os.PathLike) -> tuple[list[TrackCrops], float]:
     return tracks, float(z["face_fraction"])
 
 
-def cached_tracks(media, cache_file: str | os.PathLike | None, *, crops: Sequence[str] = ("mouth", "face")):
+def cached_tracks(
+    media, cache_file: str | os.PathLike | None, *, crops: Sequence[str] = ("mouth", "face")
+) -> tuple[list[TrackCrops], float]:
     """``(tracks, face_fraction)`` of ``media``: read from ``cache_file`` when it exists, else tracked and written.
 
     ``cache_file=None``: no cache (always tracks).

@@ -121,7 +121,7 @@ class MotionScorer:
     name: str = "motion"
     crops: Literal["mouth", "face"] = "mouth"
 
-    def distances(self, audio, sample_rate, track, lags):
+    def distances(self, audio, sample_rate, track, lags) -> np.ndarray:
         mouth, valid, n, m = _mouth_grid(audio, sample_rate, track)
         fps = track.fps
         energy = frame_energy(np.asarray(audio, np.float32), sample_rate, fps=fps, num_frames=m, align="center")
@@ -176,7 +176,7 @@ class SyncNetScorer:
     name: str = "syncnet"
     crops: Literal["mouth", "face"] = "mouth"
 
-    def distances(self, audio, sample_rate, track, lags):
+    def distances(self, audio, sample_rate, track, lags) -> np.ndarray:
         from avsync.encoders.syncnet import audio_windows, mouth_windows
 
         mouth, valid, n, m = _mouth_grid(audio, sample_rate, track)
@@ -223,7 +223,7 @@ class LightASDScorer:
     crops: Literal["mouth", "face"] = "face"
     last_speaking_score: dict = field(default_factory=dict)
 
-    def distances(self, audio, sample_rate, track, lags):
+    def distances(self, audio, sample_rate, track, lags) -> np.ndarray:
         faces, valid = dense_track(track, "face")
         fps = track.fps
         n = len(valid)

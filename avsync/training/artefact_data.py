@@ -222,7 +222,7 @@ def _pick(n: int, p: np.ndarray | None, rng: np.random.Generator) -> int:
 def make_batch(clips: list[np.ndarray], n: int, rng: np.random.Generator, *, p_same: float = 0.5,
                p_uniform: float = 0.5, generated: list[np.ndarray] | None = None, p_generated: float = 0.0,
                clip_p: np.ndarray | None = None, generated_p: np.ndarray | None = None, p_animate: float = 0.3,
-               p_codec: float = 0.3, codec_max: float = 0.5):
+               p_codec: float = 0.3, codec_max: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """``n`` crops (half real, half forged) drawn from ``clips`` (each ``uint8 [M, S, S, 3]``).
 
     A share ``p_uniform`` of the real crops is re-rendered *as a whole* with the same operations the

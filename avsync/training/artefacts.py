@@ -232,7 +232,7 @@ def train_artefacts(cfg: TrainConfig, say=print) -> dict:
         calib_files = sorted(str(files[i]) for i in order[: cfg.n_calib_clips])
         train_files = sorted(str(files[i]) for i in order[cfg.n_calib_clips :])
         say(f"crops of {len(files)} clips (cache {cache})")
-        crop = lambda f: clip_crops(Path(f).parent, Path(f).name, cache, cfg.size, max_seconds=None)  # noqa: E731
+        crop = lambda f: clip_crops(Path(f).parent, Path(f).name, cache, cfg.size, max_seconds=None)
         train = [c for c in map(crop, train_files) if len(c)]
         calib = [c for c in map(crop, calib_files) if len(c)]
         generated, gen_files, train_groups, gen_groups = [], [], [], []

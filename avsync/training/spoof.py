@@ -24,10 +24,14 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from avsync.training import spoof_data as sd
+
+if TYPE_CHECKING:  # torch-based: imported by load_lcnn when it runs
+    from avsync.spoof.lcnn import SpoofLCNN
 
 WINDOW = 64600
 MODEL_FILE = "lcnn_spoof.safetensors"
@@ -477,7 +481,7 @@ def train_spoof(cfg: TrainConfig, *, say=print) -> dict:
     return summary
 
 
-def load_lcnn(path: str | Path):
+def load_lcnn(path: str | Path) -> tuple[SpoofLCNN, dict[str, str]]:
     """Load a :func:`train_spoof` output (safetensors) into an eval-mode :class:`SpoofLCNN`; returns (net, metadata)."""
     from safetensors import safe_open
     from safetensors.torch import load_file

@@ -36,6 +36,7 @@ import copy
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -269,7 +270,7 @@ def fake_group(family: str) -> str:
     return name if name in FAKE_GROUPS else "classical"
 
 
-def make_sampler(items: list[Item], rng: np.random.Generator):
+def make_sampler(items: list[Item], rng: np.random.Generator) -> Callable[[int], list[int]]:
     """``draw(n)`` → item indices: half real (each real subset weighted by the square root of its size),
     half fake (groups by :data:`FAKE_GROUPS`, families equally within a group)."""
     real: dict[str, list[int]] = {}

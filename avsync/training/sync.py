@@ -263,7 +263,9 @@ def _clip_sampler(clips: Sequence[SyncClip]):
     return w / w.sum()
 
 
-def sample_batch(clips: Sequence[SyncClip], cfg: SyncTrainConfig, g: torch.Generator, probs: torch.Tensor | None = None):
+def sample_batch(
+    clips: Sequence[SyncClip], cfg: SyncTrainConfig, g: torch.Generator, probs: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One training batch: ``(mouth [B, 5, S, S], mfcc [B, K, 13, 20])``; candidate 0 is the positive.
 
     Candidates: the aligned window, ``num_shift`` windows of the same clip shifted by ``min_shift..max_shift``

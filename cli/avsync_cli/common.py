@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from avsync.device import PRECISIONS
 
 EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+_F = TypeVar("_F", bound=Callable[..., Any])  # a function decorated by a shared click option
 
 
 def artefact_models() -> list[str]:
@@ -63,7 +66,7 @@ def fail(message: str, code: int = EXIT_INPUT_FAILED) -> None:
 DEVICE_HELP = "Torch device: auto (CUDA when available, else CPU), cpu, cuda or cuda:N."
 
 
-def check_device(ctx, param, value):
+def check_device(ctx, param, value) -> str | None:
     if value is None:
         return value
     name = str(value).strip().lower()
@@ -73,19 +76,19 @@ def check_device(ctx, param, value):
     raise click.BadParameter(f"{value!r} is not a device; use auto, cpu, cuda or cuda:N")
 
 
-def device_option(help: str = DEVICE_HELP):
+def device_option(help: str = DEVICE_HELP) -> Callable[[_F], _F]:
     """The ``--device`` option, ``auto`` by default in every command."""
     return click.option("--device", default="auto", show_default=True, callback=check_device, help=help)
 
 
-def precision_option(*, default: str | None, help: str):
+def precision_option(*, default: str | None, help: str) -> Callable[[_F], _F]:
     """The ``--precision`` option (choices: :data:`avsync.device.PRECISIONS`)."""
     return click.option("--precision", type=click.Choice(PRECISIONS), default=default,
                         show_default=default is not None, help=help)
 
 
 @contextmanager
-def progress_bar(enabled: bool, *, unit: str, desc: str):
+def progress_bar(enabled: bool, *, unit: str, desc: str) -> Iterator[Callable[[float, float], None] | None]:
     """A stderr progress bar (shown on a terminal only) for one input: yields ``update(done, total)`` or ``None``."""
     if not enabled:
         yield None

@@ -32,10 +32,10 @@ COMMANDS = {
 class LazyGroup(click.Group):
     """Imports a sub-command's module only when it runs, so ``avsync --help`` stays fast."""
 
-    def list_commands(self, ctx):
+    def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
-    def get_command(self, ctx, name):
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         mod = COMMANDS.get(name)
         if mod is None:
             return None

@@ -6,8 +6,15 @@ import sys
 
 import click
 
-from avsync_cli.common import (EXIT_INPUT_FAILED, device_option, echo_json, exit_code_for, fail, precision_option,
-                               progress_bar)
+from avsync_cli.common import (
+    EXIT_INPUT_FAILED,
+    device_option,
+    echo_json,
+    exit_code_for,
+    fail,
+    precision_option,
+    progress_bar,
+)
 
 
 def _line(r) -> str:
