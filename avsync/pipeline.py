@@ -715,7 +715,8 @@ def run_analyses(
     other analysis's details, no progress callback): with ``concurrent``, it starts at once in a worker thread,
     beside the analyses before it, with a context of its own whose models, details and timings are added to
     ``context`` when the loop reaches it. Cues, models, details and their order are the same as one after the
-    other; only the wall time changes (the built-in voice check overlaps faces, sync and artefacts).
+    other; only the wall time changes (the built-in voice check overlaps faces, sync and artefacts), so the
+    stage timings of analyses that ran side by side overlap and may add up to more than the total.
     """
     have = {k for k, ok in (("audio", media.has_audio), ("video", media.has_video)) if ok}
     todo = []
