@@ -61,6 +61,13 @@ def _fmt_span(a: float, b: float) -> str:
 
 
 # ----------------------------------------------------------------------------------- cue adapters
+# the default model's window rule (benchmarks/calibrate_sync_windows.py, fusion calibration split): at the
+# midpoint 10 % of the windows of genuine clips read "lips do not follow" (evaluation split: 15.7 %, swapped
+# audio 57.3 %; the distance rule it replaces: 100 % of both)
+WINDOW_MARGIN_MID = 0.0443
+WINDOW_MARGIN_SCALE = 0.0432
+
+
 @dataclass(frozen=True)
 class SyncCueParams:
     """How a sync result becomes a probability of manipulation (part of the detector's config).
@@ -73,8 +80,11 @@ class SyncCueParams:
     * **mismatch** (dubbed or swapped audio): the lips follow the audio at no offset, i.e. a high minimum
       distance (against ``mismatch_distance_mid``) and a low confidence (against ``mismatch_confidence_mid``).
 
-    Per window, the distance at the clip's offset against ``distance_mid`` says whether the lips follow the
-    audio there.
+    Per window, whether the lips follow the audio there: the window's margin at the clip's offset
+    (``WindowSync.margin``: its median distance over lags minus its distance at that offset) against
+    ``window_margin_mid`` / ``window_margin_scale``, fitted for the default model on the fusion recipe's
+    calibration clips (``benchmarks/calibrate_sync_windows.py``); models without a fitted margin rule
+    (``window_margin_mid`` ``None``) use the distance at the offset against ``distance_mid``.
 
     The defaults suit the default sync model (``syncnet``, the ``syncnet-v2`` bundle) and were fitted on
     calibration clips that are neither its training data nor its evaluation set
@@ -97,6 +107,8 @@ class SyncCueParams:
     distance_mid: float = 0.896
     distance_scale: float = 0.04
     out_of_range_score: float = 0.7
+    window_margin_mid: float | None = WINDOW_MARGIN_MID
+    window_margin_scale: float = WINDOW_MARGIN_SCALE
 
     @classmethod
     def for_model(cls, model: str | None) -> SyncCueParams:
@@ -113,6 +125,7 @@ MOTION_CUE_PARAMS = SyncCueParams(
     lead_tolerance_ms=200.0, lag_tolerance_ms=400.0, offset_scale_ms=80.0, confidence_mid=0.3, confidence_scale=0.05,
     mismatch_distance_mid=0.9, mismatch_confidence_mid=0.12, mismatch_scale=0.06, distance_mid=0.85,
     distance_scale=0.08, out_of_range_score=0.6,  # real clips hit the edge of the search more often than shifted ones
+    window_margin_mid=None,  # its windows keep the distance rule (no margin rule fitted for it)
 )
 """Sync cue parameters of the training-free ``motion`` model (the defaults before ``syncnet-v2``)."""
 
@@ -158,7 +171,7 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
         local = []  # the usable windows' own scores (lips vs audio at the clip's offset), before the offset
         for w in active.windows:
             ok = Status(w.status) is Status.OK and w.distance is not None
-            p = sigmoid((float(w.distance) - params.distance_mid) / params.distance_scale) if ok else None
+            p = _window_sync_p(w, params) if ok else None
             if ok:
                 local.append(p)
             wins.append(CueWindow(w.start, w.end, p if (p is None or clip_offset is None) else max(p, clip_offset), ok))
@@ -169,6 +182,13 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
     coverage = face_fraction
     measured = f"{describe_offset(off)}{face}, confidence {conf:.2f}"
     return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage, measured=measured)
+
+
+def _window_sync_p(w, params: SyncCueParams) -> float:
+    """Probability that the lips do not follow the audio in window ``w`` (at the clip's offset)."""
+    if params.window_margin_mid is not None and w.margin is not None:
+        return sigmoid((params.window_margin_mid - float(w.margin)) / params.window_margin_scale)
+    return sigmoid((float(w.distance) - params.distance_mid) / params.distance_scale)
 
 
 def relative_to_threshold(p: float | None, threshold: float) -> float | None:

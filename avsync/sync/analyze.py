@@ -173,10 +173,11 @@ def _timeline(dist, lags, best, track: TrackCrops, speech, window: SlidingWindow
             out.append(WindowSync(start=float(s), end=float(e), status=Status.TOO_SHORT, valid_frames=nvalid))
             continue
         wb, _, wconf, edge = summ
+        margin = float(np.nanmedian(c) - c[best]) if dist_at is not None else None
         out.append(
             WindowSync(
                 start=float(s), end=float(e), status=Status.OUT_OF_RANGE if edge else Status.OK, distance=dist_at,
-                confidence=wconf, offset_frames=None if edge else int(lags[wb]), valid_frames=nvalid,
+                confidence=wconf, offset_frames=None if edge else int(lags[wb]), valid_frames=nvalid, margin=margin,
             )
         )
     return tuple(out)

@@ -82,7 +82,11 @@ class WindowSync(Serializable):
     ``distance``: mean distance at the face's overall offset (lower = better match; for the
     mouth-motion model ``1 − correlation``). ``confidence``: median − minimum of the window's own
     distance-over-lag curve. ``offset_frames``: the window's own best lag (``None`` when the window
-    has no usable frames, no speech, or its best lag is at the edge of the search range).
+    has no usable frames, no speech, or its best lag is at the edge of the search range). ``margin``: the
+    window curve's median over lags minus its value at the face's overall offset — how much better the
+    lips match the audio at the clip's offset than at an arbitrary one, in this window (> 0 when they follow
+    it there; unlike ``distance``, independent of the clip's overall distance level, which varies with image
+    quality and speaker).
     """
 
     start: float
@@ -92,6 +96,7 @@ class WindowSync(Serializable):
     confidence: float | None = None
     offset_frames: int | None = None
     valid_frames: int = 0
+    margin: float | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,63 @@
+"""The sync cue's timeline: each window reads whether the lips follow the audio there, from the window's margin
+at the clip's offset (not from the absolute distance, whose level varies with the clip)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avsync.pipeline import MOTION_CUE_PARAMS, SyncCueParams, sync_cue
+from avsync.results import Status
+from avsync.sync.analyze import _timeline
+from avsync.sync.types import FaceSync, SyncResult, TrackCrops, WindowSync
+from avsync.timebase import SlidingWindow
+
+
+def _result(margins, distance=1.25, offset=0, confidence=0.12, min_distance=1.2):
+    wins = tuple(WindowSync(start=float(i), end=float(i) + 2.0, status=Status.OK, distance=distance, confidence=0.1,
+                            offset_frames=offset, valid_frames=50, margin=m) for i, m in enumerate(margins))
+    face = FaceSync(track_id=0, status=Status.OK, start=0.0, end=len(margins) + 1.0, offset_frames=offset,
+                    offset_ms=40.0 * offset, confidence=confidence, min_distance=min_distance, windows=wins)
+    return SyncResult(status=Status.OK, model="syncnet", summary="", offset_frames=offset, offset_ms=40.0 * offset,
+                      confidence=confidence, min_distance=min_distance, active_track_id=0, faces=(face,))
+
+
+def test_windows_of_a_genuine_clip_are_not_flagged_whatever_its_distance_level():
+    """A web clip's distances sit far above GRID's (1.2–1.3 vs < 0.9); with a clear dip at the clip's offset in
+    every window, no window reads as "lips do not follow" and no such reason is given."""
+    params = SyncCueParams()
+    assert params.window_margin_mid is not None
+    cue = sync_cue(_result([0.10, 0.12, 0.09, 0.11], distance=1.3), duration=6.0, face_fraction=1.0, params=params)
+    assert all(w.score < 0.3 for w in cue.windows)
+    assert not any("do not follow" in r for r in cue.reasons)
+
+
+def test_windows_without_a_dip_at_the_clip_offset_are_flagged_and_explained():
+    params = SyncCueParams()
+    cue = sync_cue(_result([0.0, -0.02, 0.01, 0.10]), duration=6.0, face_fraction=1.0, params=params)
+    scores = [w.score for w in cue.windows]
+    assert all(s > 0.5 for s in scores[:3]) and scores[3] < 0.5
+    assert any("do not follow the audio" in r and "75%" in r for r in cue.reasons)
+
+
+def test_models_without_a_fitted_margin_rule_keep_the_distance_rule():
+    params = MOTION_CUE_PARAMS
+    assert params.window_margin_mid is None
+    close = sync_cue(_result([0.0, 0.0], distance=0.5), duration=3.0, face_fraction=1.0, params=params)
+    far = sync_cue(_result([0.3, 0.3], distance=1.2), duration=3.0, face_fraction=1.0, params=params)
+    assert all(w.score < 0.5 for w in close.windows) and all(w.score > 0.5 for w in far.windows)
+
+
+def test_the_timeline_margin_is_the_window_median_minus_its_value_at_the_clip_offset():
+    lags = np.arange(-3, 4)
+    n = 100
+    rng = np.random.default_rng(0)
+    dist = 1.3 + 0.01 * rng.standard_normal((len(lags), n))
+    dist[4, :50] -= 0.2  # lag +1 is the clip's best lag; it matches only in the first half
+    track = TrackCrops(track_id=0, frames=np.arange(n), valid=np.ones(n, bool), fps=25.0)
+    wins = _timeline(dist, lags, 4, track, np.ones(n, bool), SlidingWindow(duration=2.0, step=2.0), min_frames=3)
+    assert len(wins) == 2
+    for w, (a, b) in zip(wins, ((0, 50), (50, 100))):
+        c = dist[:, a:b].mean(axis=1)
+        assert w.margin == pytest.approx(np.median(c) - c[4])
+    assert wins[0].margin > 0.15 and abs(wins[1].margin) < 0.02
