@@ -339,8 +339,12 @@ def _not_checked(c: Cue) -> str:
 
 
 def _leaning(c: Cue, push: float) -> str:
-    """``"lip sync leans to manipulation (p = 0.62: audio lags video by 120 ms)"``."""
-    side = "leans to manipulation" if push > 0 else "leans to genuine"
+    """``"lip sync leans to manipulation (p = 0.62: audio lags video by 120 ms)"``; a cue at p = 0.50 (as printed)
+    "points neither way"."""
+    if abs(c.score - 0.5) < 0.005:
+        side = "points neither way"
+    else:
+        side = "leans to manipulation" if push > 0 else "leans to genuine"
     what = f": {c.measured}" if c.measured else (f": {c.reasons[0]}" if c.reasons else "")
     return f"{cue_words(c.name)} {side} (p = {c.score:.2f}{what})"
 

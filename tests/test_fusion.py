@@ -148,3 +148,14 @@ def test_undetermined_says_which_cue_points_where_and_what_it_measured():
     assert why.startswith("undetermined: the evidence is inconclusive (p = 0.60")
     assert "lip sync leans to manipulation (p = 0.60: audio lags video by 120 ms" in why
     assert "voice leans to genuine (p = 0.20: 8 s of speech scored)" in why
+
+
+def test_a_cue_at_the_midpoint_points_neither_way():
+    """A sync cue exactly at its neutral point (an offset at the tolerance) neither leans to genuine nor to
+    manipulation in the undetermined explanation."""
+    cfg = FusionConfig(genuine_threshold=0.35, manipulated_threshold=0.7)
+    sync = Cue("sync", Status.OK, 0.5, (), (), 1.0, measured="audio lags video by 120 ms, confidence 0.09")
+    voice = Cue("spoof", Status.OK, 0.15, (), (), 1.0, measured="7 s of speech scored")
+    why = fuse([sync, voice], duration=10, kind="audio+video", config=cfg).reasons[0]
+    assert "lip sync points neither way (p = 0.50: audio lags video by 120 ms" in why
+    assert "voice leans to genuine (p = 0.15" in why
