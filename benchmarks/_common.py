@@ -30,6 +30,22 @@ def shared_root() -> Path | None:
     return None
 
 
+def add_data_args(ap, *, threads: int = 1) -> None:
+    """``--shared`` (default: :func:`shared_root`), ``--tracks`` (the face-track cache of
+    ``benchmarks/_sync_track_cache.py``) and ``--threads`` of the scripts that read the shared clips' tracks."""
+    ap.add_argument("--shared", default=None, help="shared data root (default: $AVSYNC_SHARED or ../shared)")
+    ap.add_argument("--tracks", default="out/fusion/tracks", help="face-track cache (benchmarks/_sync_track_cache.py)")
+    ap.add_argument("--threads", type=int, default=threads, help="torch threads")
+
+
+def shared_data(given: str | None) -> Path:
+    """``given/data``, else the data folder of :func:`shared_root`; exits with a message when there is none."""
+    root = Path(given) if given else shared_root()
+    if root is None:
+        raise SystemExit("no shared data: set AVSYNC_SHARED or pass --shared")
+    return root / "data"
+
+
 def timeit(fn: Callable[[], object], *, repeat: int = 3, warmup: int = 0) -> float:
     """Best wall-clock time of ``repeat`` calls in seconds (after ``warmup`` untimed calls)."""
     for _ in range(warmup):

@@ -25,7 +25,6 @@ under the distance rule it replaces, and the window ROC-AUC of each measure.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -33,6 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import add_data_args, shared_data  # noqa: E402
 
 from avsync import limit_omp_spinning  # noqa: E402
 
@@ -80,11 +81,10 @@ def fit(rows: list[dict]) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shared", default=os.environ.get("AVSYNC_SHARED", str(Path(__file__).resolve().parents[2] / "shared")))
     ap.add_argument("--model", default="syncnet")
-    ap.add_argument("--tracks", default="out/fusion/tracks", help="face-track cache (benchmarks/_sync_track_cache.py)")
-    ap.add_argument("--threads", type=int, default=1)
+    add_data_args(ap)
     a = ap.parse_args()
+    data = shared_data(a.shared)
     import torch
 
     from avsync.evaluation.metrics import roc_auc
@@ -92,7 +92,7 @@ def main() -> None:
     from avsync.pipeline import SyncCueParams
 
     torch.set_num_threads(a.threads)
-    rows = window_rows(Path(a.shared) / "data", Path(a.tracks), a.model)
+    rows = window_rows(data, Path(a.tracks), a.model)
     mid, scale = fit([r for r in rows if r["split"] == "calib"])
     old = SyncCueParams.for_model(a.model)
     print(f"window_margin_mid = {mid:.4f}, window_margin_scale = {scale:.4f}  (fitted on calib)")

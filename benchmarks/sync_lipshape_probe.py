@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import pickle
 import sys
 import time
@@ -40,6 +39,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import add_data_args, shared_data  # noqa: E402
 
 from avsync import limit_omp_spinning  # noqa: E402
 
@@ -371,17 +372,16 @@ def report(dist: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shared", default=os.environ.get("AVSYNC_SHARED", str(Path(__file__).resolve().parents[2] / "shared")))
     ap.add_argument("--out", default="out/lmk")
-    ap.add_argument("--tracks", default="out/fusion/tracks", help="face-track cache (benchmarks/_sync_track_cache.py)")
     ap.add_argument("--context", type=int, default=5, help="frames per lip / audio window (odd)")
     ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--threads", type=int, default=1)
+    add_data_args(ap)
     a = ap.parse_args()
+    data = shared_data(a.shared)
     import torch
 
     torch.set_num_threads(a.threads)
-    data, out = Path(a.shared) / "data", Path(a.out)
+    out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     lips = extract(data, Path(a.tracks), out / "lips.pkl")
     model, info = train(lips, data, a.context, a.steps)
