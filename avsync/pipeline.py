@@ -158,7 +158,9 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
     score = max(offset_score, mismatch)
     reasons: list[str] = []
     face = f" (face {result.active_track_id})" if result.active_track_id is not None and len(result.faces) > 1 else ""
-    if p_offset >= 0.5 and sure >= 0.5:
+    # an offset exactly at the tolerance is neutral (p = 0.5): no reason, and the windows keep their own evidence
+    offset_evidence = p_offset > 0.5 and sure >= 0.5
+    if offset_evidence:
         reasons.append(describe_offset(off) + face)
     if mismatch >= 0.5:
         reasons.append(f"the lips{face} do not follow the audio at any offset within ±{result.max_lag * 1000 / result.fps:.0f} ms")
@@ -166,7 +168,7 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
     # is a property of the whole clip: every usable window carries it, so the timeline agrees with the headline
     active = next((f for f in result.faces if f.track_id == result.active_track_id), None)
     wins: list[CueWindow] = []
-    clip_offset = offset_score if (p_offset >= 0.5 and sure >= 0.5) else None
+    clip_offset = offset_score if offset_evidence else None
     if active is not None:
         local = []  # the usable windows' own scores (lips vs audio at the clip's offset), before the offset
         for w in active.windows:

@@ -61,3 +61,15 @@ def test_the_timeline_margin_is_the_window_median_minus_its_value_at_the_clip_of
         c = dist[:, a:b].mean(axis=1)
         assert w.margin == pytest.approx(np.median(c) - c[4])
     assert wins[0].margin > 0.15 and abs(wins[1].margin) < 0.02
+
+
+def test_an_offset_at_the_tolerance_is_neutral_not_a_reason_and_not_spread_over_the_windows():
+    """Three frames (120 ms) is the neutral point: the clip cue is 0.5, the offset is reported as measured but is
+    no reason, and the windows keep their own evidence; four frames are evidence in every window."""
+    params = SyncCueParams()
+    at = sync_cue(_result([0.10, 0.12, 0.09], offset=-3), duration=5.0, face_fraction=1.0, params=params)
+    assert at.score == pytest.approx(0.5) and "120 ms" in at.measured
+    assert at.reasons == () and all(w.score < 0.5 for w in at.windows)
+    beyond = sync_cue(_result([0.10, 0.12, 0.09], offset=-4), duration=5.0, face_fraction=1.0, params=params)
+    assert beyond.score > 0.9 and any("160 ms" in r for r in beyond.reasons)
+    assert all(w.score > 0.9 for w in beyond.windows)
