@@ -164,11 +164,13 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
         reasons.append(describe_offset(off) + face)
     if mismatch >= 0.5:
         reasons.append(f"the lips{face} do not follow the audio at any offset within ±{result.max_lag * 1000 / result.fps:.0f} ms")
-    # per-window: does the active face's mouth follow the audio at the clip's offset? An offset that is evidence
-    # is a property of the whole clip: every usable window carries it, so the timeline agrees with the headline
+    # per-window: does the active face's mouth follow the audio at the clip's offset? An offset that is evidence,
+    # or lips that follow the audio at no offset, is a property of the whole clip: every usable window carries
+    # it, so the timeline and the segments agree with the headline
     active = next((f for f in result.faces if f.track_id == result.active_track_id), None)
     wins: list[CueWindow] = []
-    clip_offset = offset_score if offset_evidence else None
+    clip_level = [v for v, is_evidence in ((offset_score, offset_evidence), (mismatch, mismatch >= 0.5)) if is_evidence]
+    clip_offset = max(clip_level) if clip_level else None
     if active is not None:
         local = []  # the usable windows' own scores (lips vs audio at the clip's offset), before the offset
         for w in active.windows:

@@ -43,8 +43,9 @@ def test_windows_without_a_dip_at_the_clip_offset_are_flagged_and_explained():
 def test_models_without_a_fitted_margin_rule_keep_the_distance_rule():
     params = MOTION_CUE_PARAMS
     assert params.window_margin_mid is None
-    close = sync_cue(_result([0.0, 0.0], distance=0.5), duration=3.0, face_fraction=1.0, params=params)
-    far = sync_cue(_result([0.3, 0.3], distance=1.2), duration=3.0, face_fraction=1.0, params=params)
+    kw = dict(confidence=0.5, min_distance=0.5)  # a clear lip-following match at the clip's offset
+    close = sync_cue(_result([0.0, 0.0], distance=0.5, **kw), duration=3.0, face_fraction=1.0, params=params)
+    far = sync_cue(_result([0.3, 0.3], distance=1.2, **kw), duration=3.0, face_fraction=1.0, params=params)
     assert all(w.score < 0.5 for w in close.windows) and all(w.score > 0.5 for w in far.windows)
 
 
@@ -73,3 +74,13 @@ def test_an_offset_at_the_tolerance_is_neutral_not_a_reason_and_not_spread_over_
     beyond = sync_cue(_result([0.10, 0.12, 0.09], offset=-4), duration=5.0, face_fraction=1.0, params=params)
     assert beyond.score > 0.9 and any("160 ms" in r for r in beyond.reasons)
     assert all(w.score > 0.9 for w in beyond.windows)
+
+
+def test_lips_that_follow_the_audio_at_no_offset_mark_every_window():
+    """Dubbed audio (high minimum distance, no dip anywhere): the clip-level mismatch is in every window, so a
+    clip flagged for it has its whole length flagged, even where a window's own margin looks fine."""
+    params = SyncCueParams()
+    cue = sync_cue(_result([0.10, 0.0, 0.12], confidence=0.01, min_distance=1.45), duration=5.0, face_fraction=1.0,
+                   params=params)
+    assert cue.score > 0.9 and any("at any offset" in r for r in cue.reasons)
+    assert all(w.score >= cue.score - 1e-9 for w in cue.windows)
