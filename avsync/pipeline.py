@@ -170,15 +170,15 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
     active = next((f for f in result.faces if f.track_id == result.active_track_id), None)
     wins: list[CueWindow] = []
     clip_level = [v for v, is_evidence in ((offset_score, offset_evidence), (mismatch, mismatch >= 0.5)) if is_evidence]
-    clip_offset = max(clip_level) if clip_level else None
+    clip_evidence = max(clip_level) if clip_level else None
     if active is not None:
-        local = []  # the usable windows' own scores (lips vs audio at the clip's offset), before the offset
+        local = []  # the usable windows' own scores (lips vs audio at the clip's offset), before the clip's evidence
         for w in active.windows:
             ok = Status(w.status) is Status.OK and w.distance is not None
             p = _window_sync_p(w, params) if ok else None
             if ok:
                 local.append(p)
-            wins.append(CueWindow(w.start, w.end, p if (p is None or clip_offset is None) else max(p, clip_offset), ok))
+            wins.append(CueWindow(w.start, w.end, p if (p is None or clip_evidence is None) else max(p, clip_evidence), ok))
         if local:
             share = float(np.mean([p >= 0.5 for p in local]))
             if share >= 0.5:
