@@ -124,3 +124,18 @@ def test_inspect_lists_every_audio_stream(tmp_path):
     assert 'stream #0 (eng)' in r.output and 'also audio stream #1 (fra, "Commentary")' in r.output
     (d,) = json.loads(run("inspect", "--json", path).output)
     assert [a["language"] for a in d["audio_streams"]] == ["eng", "fra"]
+
+
+def test_analyze_sequential_gives_the_verdict_of_the_concurrent_default(tmp_path):
+    """--sequential runs the voice check after the video analyses: the same verdict, only slower."""
+    from avsync.synth import ClipSpec, make_clip
+
+    clip = make_clip(tmp_path / "face", ClipSpec(face="photo", size=(256, 256), duration=4.0, timbre="vowel"))
+    out = []
+    for extra in ([], ["--sequential"]):
+        r = run("analyze", "--json", "--no-progress", "--device", "cpu", *extra, clip)
+        assert r.exit_code == 0, r.output
+        (d,) = json.loads(r.output)
+        d["provenance"].pop("timings"), d["provenance"].pop("created", None)
+        out.append(d)
+    assert out[0] == out[1] and {c["name"] for c in out[0]["cues"]} >= {"sync", "spoof"}

@@ -30,8 +30,10 @@ from avsync_cli.common import artefact_models, device_option, echo_json, exit_co
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), help="Look for model bundles here first.")
 @click.option("--allow-download", is_flag=True, help="Download a missing model bundle from its official URL (checked by sha256).")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+@click.option("--sequential", is_flag=True,
+              help="Run the voice check after the video analyses instead of beside them (slower; less memory on long inputs).")
 def command(files, as_json, html_out, csv_out, config, sync_model, spoof_model, reference, no_speaker, no_artefacts,
-            artefact_model, device, precision, models_dir, allow_download, no_progress) -> None:
+            artefact_model, device, precision, models_dir, allow_download, no_progress, sequential) -> None:
     """Is the speech in FILES genuine? Prints the verdict (genuine / manipulated / undetermined), why, and where.
 
     Video with audio: lip sync per face + mouth-region artefacts + voice check, fused. Audio only (calls, stereo per channel): voice
@@ -44,7 +46,7 @@ def command(files, as_json, html_out, csv_out, config, sync_model, spoof_model, 
         config=config, device=device, sync_model=sync_model,
         spoof_model=False if (spoof_model or "").lower() == "none" else spoof_model,
         speaker=not no_speaker, artefacts=False if no_artefacts else (artefact_model or True), reference=reference, models_dir=models_dir, allow_download=allow_download,
-        precision=precision,
+        precision=precision, concurrent=not sequential,
     )
     if len(files) > 1:
         for opt, out in (("--html", html_out), ("--csv", csv_out)):
