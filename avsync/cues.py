@@ -76,7 +76,9 @@ class AnalysisContext:
     ``models`` (each model used, with its sha256: the verdict's provenance), ``details`` (JSON-able results
     per analysis, ``Verdict.details``) and ``timings`` (seconds per stage) are the verdict's; ``faces`` is the
     face tracking of the audio-visual analysis when it ran before (``None`` otherwise); ``progress`` is the
-    caller's callback, if any.
+    caller's callback, if any. ``cancelled``, given to an analysis running beside the others, returns ``True``
+    once its result is no longer wanted (another analysis failed the verdict): a long analysis may check it and
+    stop early.
     """
 
     device: str = "cpu"
@@ -85,6 +87,7 @@ class AnalysisContext:
     timings: dict[str, float] = field(default_factory=dict)
     faces: Any = None
     progress: Callable[[int, int], None] | None = None
+    cancelled: Callable[[], bool] | None = None
 
 
 @runtime_checkable

@@ -161,6 +161,10 @@ class FusedWindow(Serializable):
     cues: dict[str, float | None] = field(default_factory=dict)
 
 
+CUE_PARAM_CUES = ("sync", "speaker")
+"""Cues whose analysis-to-probability parameters a fusion config may set (``FusionConfig.cue_params``)."""
+
+
 @dataclass(frozen=True)
 class FusionConfig(Serializable):
     """Everything fusion needs besides the evidence; tuned by ``avsync calibrate``, stored as YAML.
@@ -221,11 +225,17 @@ class FusionConfig(Serializable):
     cue_params: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.cue_params) - set(CUE_PARAM_CUES))
+        if unknown:
+            raise ConfigError(f"cue_params for unknown cues {unknown} (cues with parameters: {list(CUE_PARAM_CUES)})")
         for cue, params in self.cue_params.items():
             if not isinstance(params, dict) or not all(
-                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in params.items()
+                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                for k, v in params.items()
             ):
-                raise ConfigError(f"cue_params[{cue!r}] must map parameter names to numbers, not {params!r}")
+                raise ConfigError(f"cue_params[{cue!r}] must map parameter names to finite numbers, not {params!r}")
+        # numbers as floats, so that a config and its YAML round trip hash alike (150 and 150.0)
+        object.__setattr__(self, "cue_params", {c: {k: float(v) for k, v in p.items()} for c, p in self.cue_params.items()})
         if self.method not in ("max", "logistic", "isotonic"):
             raise ConfigError(f"fusion method must be 'max', 'logistic' or 'isotonic', not {self.method!r}")
         if not 0 <= self.genuine_threshold <= self.manipulated_threshold <= 1:

@@ -17,7 +17,9 @@ cue's status, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -587,7 +589,7 @@ class Detector:
         except AvsyncError as e:
             details["spoof"] = {"status": str(e.status), "message": str(e)}
             return [Cue("spoof", e.status, None, (), (), 0.0, f"voice check unavailable: {e}")]
-        result = scorer(media)
+        result = scorer(media, progress=_stop_when(ctx.cancelled))
         timings["spoof"] = time.perf_counter() - t0
         details["spoof"] = result.to_dict()
         models.append(ModelRef(result.model, sha256=result.model_sha256 or None, role="spoof"))
@@ -624,6 +626,9 @@ class Detector:
         models: list[ModelRef] = []
         self._thumbs = {}
         ctx = AnalysisContext(device=self.device, models=models, details=details, timings=timings, progress=progress)
+        if self.concurrent and media.has_audio and media.has_video and _one_section(media, self.section_s):
+            with contextlib.suppress(MediaError):  # a broken audio track: the analyses meet the error as before
+                media.audio  # noqa: B018  # decoded once here: the voice check and lip sync then share the samples
         try:
             cues = run_analyses([_AudioVisual(self), _Voice(self), *self.analyses], media, ctx, concurrent=self.concurrent)
         except MediaError as e:  # e.g. decoding broke half-way through
@@ -705,7 +710,7 @@ class _AudioVisual:
 
     def run(self, media: Media, context: AnalysisContext) -> list[Cue]:
         cues = self.detector._run_av(media, context)
-        release_free_memory()  # the crops are gone: their memory is not kept through the voice check
+        release_free_memory()  # the crops are gone: their memory is not held while the verdict is assembled
         return cues
 
 
@@ -725,6 +730,25 @@ class _Voice:
         if det.spoof_model is False:
             return []
         return det._run_spoof(media, context)
+
+
+def _one_section(media: Media, section_s: float | None) -> bool:
+    """Whether ``media`` is analysed in one piece (not section by section: its audio is decoded whole anyway)."""
+    from avsync.sections import plan_sections
+
+    return len(plan_sections(media.duration, section_s)) == 1
+
+
+def _stop_when(cancelled: Callable[[], bool] | None) -> Callable[[float, float], None] | None:
+    """A progress callback that raises :class:`AnalysisCancelled` once ``cancelled()`` (``None`` without one)."""
+    if cancelled is None:
+        return None
+
+    def check(_done: float, _total: float) -> None:
+        if cancelled():
+            raise AnalysisCancelled("the verdict no longer needs this analysis")
+
+    return check
 
 
 def run_analyses(
@@ -752,11 +776,13 @@ def run_analyses(
     side = [i for i, a in enumerate(todo) if getattr(a, "independent", False) and i > 0] if concurrent else []
     cues: list[Cue] = []
     pool = futures = None
+    stop = threading.Event()
     if side:
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="avsync-analysis")
-        futures = {i: pool.submit(_run_analysis, todo[i], media, AnalysisContext(device=context.device)) for i in side}
+        futures = {i: pool.submit(_run_analysis, todo[i], media,
+                                  AnalysisContext(device=context.device, cancelled=stop.is_set)) for i in side}
     try:
         for i, a in enumerate(todo):
             if futures and i in futures:
@@ -769,16 +795,21 @@ def run_analyses(
                 out, _ = _run_analysis(a, media, context)
             cues += out
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)  # a media error above: the worker ends before we return
+        if pool is not None:  # after a failure above: the side analyses are told to stop, and end before we return
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
     return cues
+
+
+class AnalysisCancelled(Exception):
+    """Raised inside an analysis whose result is no longer wanted (``AnalysisContext.cancelled``)."""
 
 
 def _run_analysis(a: Analysis, media: Media, context: AnalysisContext) -> tuple[list[Cue], AnalysisContext]:
     t0 = time.perf_counter()
     try:
         out = list(a.run(media, context))
-    except MediaError:
+    except (MediaError, AnalysisCancelled):
         raise
     except Exception as e:  # noqa: BLE001  # a plug-in's failure is its cue's status, not the verdict's
         status = e.status if isinstance(e, AvsyncError) else Status.ERROR

@@ -172,3 +172,9 @@ def test_cue_parameters_live_in_the_fusion_config_and_its_hash(tmp_path):
         Detector(fusion=replace(shipped, cue_params={"sync": {"lead_tolerance": 1.0}}), spoof_model=False, device="cpu")
     with pytest.raises(ConfigError, match="cue_params"):
         FusionConfig(cue_params={"sync": {"lead_tolerance_ms": "wide"}})
+    with pytest.raises(ConfigError, match="finite"):
+        FusionConfig(cue_params={"sync": {"lead_tolerance_ms": float("nan")}})
+    with pytest.raises(ConfigError, match="unknown cues"):
+        FusionConfig(cue_params={"synch": {"lead_tolerance_ms": 150.0}})
+    whole = FusionConfig(cue_params={"sync": {"lead_tolerance_ms": 150}})  # an int: hashed like its YAML's float
+    assert FusionConfig.from_yaml(whole.to_yaml()).config_hash() == whole.config_hash()

@@ -188,3 +188,49 @@ def test_the_voice_check_runs_beside_the_audio_visual_analysis_with_the_same_ver
         out.append(d)
     assert out[0] == out[1]
     assert {c.name: c.status for c in v.cues}["sync"] is Status.OK and "spoof" in {c.name for c in v.cues}
+
+
+def test_a_failure_beside_an_independent_analysis_tells_it_to_stop(clip):
+    """When the verdict fails (a media error in the main loop), the analysis running beside is told through
+    context.cancelled and the error reaches the caller once it has stopped, not after it would have finished."""
+    import time
+
+    from avsync.errors import MediaError
+    from avsync.pipeline import AnalysisCancelled
+
+    seen = {}
+
+    class Slow:
+        name, needs, independent = "slow", frozenset({"audio"}), True
+
+        def run(self, media, context):
+            for i in range(500):  # up to 5 s unless cancelled
+                if context.cancelled is not None and context.cancelled():
+                    seen["stopped_at"] = i
+                    raise AnalysisCancelled("stop")
+                time.sleep(0.01)
+            seen["finished"] = True
+            return []
+
+    class Breaks:
+        name, needs = "breaks", frozenset({"audio"})
+
+        def run(self, media, context):
+            time.sleep(0.05)
+            raise MediaError("the audio could not be decoded")
+
+    with pytest.raises(MediaError):
+        run_analyses([Breaks(), Slow()], clip, AnalysisContext(), concurrent=True)
+    assert "finished" not in seen and seen["stopped_at"] < 500
+
+
+def test_the_voice_check_stops_at_its_next_progress_call_once_cancelled():
+    from avsync.pipeline import AnalysisCancelled, _stop_when
+
+    assert _stop_when(None) is None
+    flag = {"on": False}
+    check = _stop_when(lambda: flag["on"])
+    check(0.0, 60.0)  # not cancelled: nothing happens
+    flag["on"] = True
+    with pytest.raises(AnalysisCancelled):
+        check(60.0, 600.0)

@@ -152,6 +152,12 @@ def test_channels_that_differ_by_coding_noise_are_scored_once(tiny_model, level_
     quiet = np.concatenate([voice, np.zeros(SR, np.float32)])
     hiss = np.concatenate([voice, 1e-5 * _noise(1.0, seed=3) / np.abs(_noise(1.0, seed=3)).max()])
     assert len(SpoofScorer(tiny_model, vad=False)(Media.from_arrays(np.stack([quiet, hiss]), SR)).channels) == 1
+    # a quiet voice on one channel beside a silent one is not coding noise, however short within the block
+    long_silence = np.zeros(60 * SR, np.float32)
+    quiet_voice = long_silence.copy()
+    quiet_voice[:SR] = 0.001 * np.sign(_noise(1.0, seed=4))  # -60 dBFS for 1 s of a 60 s block
+    r = SpoofScorer(tiny_model, vad=False, min_duration_s=0.5)(Media.from_arrays(np.stack([long_silence, quiet_voice]), SR))
+    assert len(r.channels) == 2
 
 
 def test_8khz_file_is_flagged_narrowband(tiny_model, tmp_path):

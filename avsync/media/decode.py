@@ -10,6 +10,7 @@ respected, and the offset between the streams is reported in :attr:`MediaInfo.av
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Collection, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
@@ -136,6 +137,7 @@ class Media:
         frames: np.ndarray | None = None,
     ):
         self.info = info
+        self._info_lock = threading.Lock()  # analyses may decode one Media from two threads (pipeline.run_analyses)
         self._source = source
         self.sample_rate = int(sample_rate)
         self.fps = float(fps)
@@ -368,19 +370,15 @@ class Media:
                                 expected += gap
                             elif gap > _MAX_GAP_S * sr_in and not gap_warned:
                                 gap_warned = True
-                                self.info = replace(
-                                    self.info,
-                                    warnings=self.info.warnings
-                                    + (f"audio timestamps jump by {gap / sr_in:.0f} s; the jump is not filled",),
-                                )
+                                self._warn(f"audio timestamps jump by {gap / sr_in:.0f} s; the jump is not filled")
                         expected = (expected or 0) + arr.shape[1]
                         yield from aligned(self._push(stream_rs, arr))
             except av.error.FFmpegError as e:
                 if not emitted:
                     raise MediaError(f"audio could not be decoded ({describe_error(e)})", status=Status.DECODE_ERROR) from e
-                self.info = replace(self.info, warnings=self.info.warnings + (f"audio decoding stopped early: {describe_error(e)}",))
+                self._warn(f"audio decoding stopped early: {describe_error(e)}")
         if n_bad or n_huge:
-            self.info = replace(self.info, warnings=self.info.warnings + _repair_warnings(n_bad, n_huge))
+            self._warn(*_repair_warnings(n_bad, n_huge))
         if stream_rs is not None:
             yield from aligned(stream_rs.resample_chunk(np.zeros((0, channels), np.float32), last=True).T)
 
@@ -389,6 +387,11 @@ class Media:
         if stream_rs is None:
             return arr
         return stream_rs.resample_chunk(np.ascontiguousarray(arr.T)).T
+
+    def _warn(self, *warnings: str) -> None:
+        """Add decoding warnings to :attr:`info` (one update at a time: audio and video may decode in two threads)."""
+        with self._info_lock:
+            self.info = replace(self.info, warnings=self.info.warnings + tuple(warnings))
 
     def frames(
         self,
@@ -512,7 +515,7 @@ class Media:
             except av.error.FFmpegError as e:
                 if prev is None:
                     raise MediaError(f"video could not be decoded ({describe_error(e)})", status=Status.DECODE_ERROR) from e
-                self.info = replace(self.info, warnings=self.info.warnings + (f"video decoding stopped early: {describe_error(e)}",))
+                self._warn(f"video decoding stopped early: {describe_error(e)}")
             if prev is not None:  # hold the last frame until the stream's end
                 while k / self.fps < stop - 1e-9:
                     emit(prev)
