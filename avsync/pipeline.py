@@ -392,8 +392,10 @@ class Detector:
         ``run(media, context)`` → cues); their cues are fused with the weights the fusion config gives their
         names (none: reported, not fused). ``context.faces`` holds the face tracking when it ran.
     concurrent
-        Run the voice check in a second thread beside faces → sync → artefacts (:func:`run_analyses`): the
-        same verdict in less wall time on two or more cores; ``False`` runs one analysis after the other.
+        Run the voice check in a second thread beside faces → sync → artefacts (:func:`run_analyses`) on a video
+        analysed in one piece (up to 1.5 × ``section_s``): the same verdict in less wall time on two or more
+        cores. A longer video, analysed section by section, runs them in turn (as fast there, at a memory that
+        does not grow); ``False`` runs one analysis after the other always.
     """
 
     fusion: FusionConfig | None = None
@@ -626,11 +628,15 @@ class Detector:
         models: list[ModelRef] = []
         self._thumbs = {}
         ctx = AnalysisContext(device=self.device, models=models, details=details, timings=timings, progress=progress)
-        if self.concurrent and media.has_audio and media.has_video and _one_section(media, self.section_s):
+        # side by side only for a video analysed in one piece: section by section, running them in turn is as fast
+        # (benchmarks/bench_long.py, 10 min of 720p: 114 s in turn, 119 s side by side) at a flat memory (725 vs
+        # 1231 MiB), as the voice blocks and a video section are not in memory at once
+        concurrent = self.concurrent and _one_section(media, self.section_s)
+        if concurrent and media.has_audio and media.has_video:
             with contextlib.suppress(MediaError):  # a broken audio track: the analyses meet the error as before
                 media.audio  # noqa: B018  # decoded once here: the voice check and lip sync then share the samples
         try:
-            cues = run_analyses([_AudioVisual(self), _Voice(self), *self.analyses], media, ctx, concurrent=self.concurrent)
+            cues = run_analyses([_AudioVisual(self), _Voice(self), *self.analyses], media, ctx, concurrent=concurrent)
         except MediaError as e:  # e.g. decoding broke half-way through
             return self._failed(path or info.path, info.sha256, e.status, str(e), timings, t_start)
         finally:

@@ -2,7 +2,7 @@
 8 kHz stereo calls, each length in a fresh process, ratios against the shortest input of the same run.
 
     python benchmarks/bench_long.py [--analyze-minutes 1,10,60] [--spoof-minutes 10,120] [--clip FILE]
-        [--height 720] [--threads 2] [--only analyze|spoof] [--section-s 60|none] [--keep DIR]
+        [--height 720] [--threads 2] [--only analyze|spoof] [--section-s 60|none] [--sequential] [--keep DIR]
 
 Inputs are made by remuxing a real clip many times (no re-encoding; ``_common.repeat_clip``): by default the
 7.4 s 1080p talking face of ../shared/data/real_av/wav2lip-gfpgan/kim_7s_raw.mp4 downscaled to --height
@@ -28,7 +28,7 @@ torch.set_num_threads(THREADS)
 from avsync.device import tune_cpu_allocator
 tune_cpu_allocator()
 from avsync.pipeline import Detector
-v = Detector(section_s=SECTION_S)(PATH)
+v = Detector(section_s=SECTION_S, concurrent=CONCURRENT)(PATH)
 result.update(label=v.label, status=str(v.status), duration_s=v.duration_s, score=v.score)
 """
 
@@ -130,6 +130,8 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=720, help="video lines after downscaling the clip")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", choices=("analyze", "spoof"), default=None)
+    ap.add_argument("--sequential", action="store_true", help="analyze with Detector(concurrent=False): the voice "
+                    "check after the video analyses, not beside them")
     ap.add_argument("--section-s", default="60", help="Detector(section_s=...) of the analyze runs; 'none': "
                     "the whole video at once (how every video was analysed before sections)")
     ap.add_argument("--keep", default=None, help="make the long inputs here and keep them (default: a temp dir)")
@@ -163,7 +165,8 @@ def run(tmp: Path, args) -> None:
             if not path.exists():
                 repeat_clip(clip, path, times)
             sec = None if args.section_s.lower() == "none" else float(args.section_s)
-            r = peak_rss_mb(pre + f"PATH = {str(path)!r}\nSECTION_S = {sec!r}\n" + ANALYZE, env=env, timeout=6 * 3600)
+            r = peak_rss_mb(pre + f"PATH = {str(path)!r}\nSECTION_S = {sec!r}\nCONCURRENT = {not args.sequential!r}\n" + ANALYZE,
+                            env=env, timeout=6 * 3600)
             d = peak_rss_mb(f"PATH = {str(path)!r}\n" + DECODE, env=env, timeout=6 * 3600)
             first = first or r
             print(_row(f"{m:g} min ({r['label']}, {r['status']})", r, first,

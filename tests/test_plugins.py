@@ -234,3 +234,16 @@ def test_the_voice_check_stops_at_its_next_progress_call_once_cancelled():
     flag["on"] = True
     with pytest.raises(AnalysisCancelled):
         check(60.0, 600.0)
+
+
+def test_a_long_input_analysed_in_sections_runs_its_analyses_in_turn(clip):
+    """Side by side only for media analysed in one piece; beyond 1.5 x section_s they run in turn (flat memory)."""
+    threads = {}
+    for section_s in (None, 2.0):  # the 6 s toy clip: one piece / sections of 2 s
+        log: list = []
+        base = FusionConfig.load(DEFAULT_FUSION_CONFIG)
+        det = Detector(fusion=replace(base, required={**base.required, "audio": ()}), spoof_model=False,
+                       speaker=False, device="cpu", section_s=section_s, analyses=[Recorder("side", True, log)])
+        det(clip)
+        threads[section_s] = log[0][1]
+    assert threads[None].startswith("avsync-analysis") and not threads[2.0].startswith("avsync-analysis")
