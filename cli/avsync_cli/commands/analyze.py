@@ -31,7 +31,7 @@ from avsync_cli.common import artefact_models, device_option, echo_json, exit_co
 @click.option("--allow-download", is_flag=True, help="Download a missing model bundle from its official URL (checked by sha256).")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @click.option("--sequential", is_flag=True,
-              help="Run the voice check after the video analyses instead of beside them (slower; less memory on long inputs).")
+              help="Run the voice check after the video analyses instead of beside them (clips up to 90 s; longer ones always run in turn).")
 def command(files, as_json, html_out, csv_out, config, sync_model, spoof_model, reference, no_speaker, no_artefacts,
             artefact_model, device, precision, models_dir, allow_download, no_progress, sequential) -> None:
     """Is the speech in FILES genuine? Prints the verdict (genuine / manipulated / undetermined), why, and where.
