@@ -278,6 +278,11 @@ def with_cue_params(defaults, overrides: dict[str, float] | None, cue: str):
     return replace(defaults, **{k: float(v) for k, v in overrides.items()})
 
 
+def sync_cue_params(model: str | None, fusion: FusionConfig) -> SyncCueParams:
+    """The sync cue's parameters for ``model`` (:meth:`SyncCueParams.for_model`) with ``fusion.cue_params["sync"]``."""
+    return with_cue_params(SyncCueParams.for_model(model), fusion.cue_params.get("sync"), "sync")
+
+
 def speaker_cue(result, params: SpeakerCueParams = SpeakerCueParams()) -> Cue | None:
     """The ``speaker`` cue from the speaker evidence of each channel (identity change, reference mismatch)."""
     evid = [ch.speaker for ch in getattr(result, "channels", ()) if getattr(ch, "speaker", None) is not None]
@@ -424,11 +429,10 @@ class Detector:
                 FusionConfig.load(DEFAULT_FUSION_CONFIG) if DEFAULT_FUSION_CONFIG.exists() else FusionConfig()
             )
         self.device = resolve_device(self.device)
-        cue_params = self.fusion.cue_params
         if self.sync_params is None:
-            self.sync_params = with_cue_params(SyncCueParams.for_model(self.sync_model), cue_params.get("sync"), "sync")
+            self.sync_params = sync_cue_params(self.sync_model, self.fusion)
         if self.speaker_params is None:
-            self.speaker_params = with_cue_params(SpeakerCueParams(), cue_params.get("speaker"), "speaker")
+            self.speaker_params = with_cue_params(SpeakerCueParams(), self.fusion.cue_params.get("speaker"), "speaker")
 
     @classmethod
     def from_pretrained(

@@ -42,13 +42,13 @@ limit_omp_spinning()
 
 def window_rows(data: Path, tracks_dir: Path, model: str) -> list[dict]:
     from _sync_track_cache import tracks_for
-    from fusion_calibrate import donors, list_clips
+    from fusion_calibrate import donors, recipe_clips
 
     from avsync.media import load_media
     from avsync.results import Status
     from avsync.sync import sync_tracks
 
-    clips = list_clips(data, grid_calib=40, limit=0, seed="avsync-fusion-v1")
+    clips = recipe_clips(data)
     don = donors(clips)
     rows = []
     for c in clips:

@@ -99,6 +99,15 @@ def list_clips(data: Path, *, grid_calib: int, limit: int, seed: str) -> list[di
     return order
 
 
+GRID_CALIB = 40  # GRID sentences kept (all in calib)
+SEED = "avsync-fusion-v1"  # seed text of the split
+
+
+def recipe_clips(data: Path) -> list[dict]:
+    """The clips and split of this recipe with its default options (what the other sync/fusion scripts reuse)."""
+    return list_clips(data, grid_calib=GRID_CALIB, limit=0, seed=SEED)
+
+
 def donors(clips: list[dict]) -> dict[str, str]:
     """For each real clip, the real clip of another source in the same split whose audio replaces its own."""
     out = {}
@@ -410,7 +419,7 @@ def main(argv=None) -> None:
     ap.add_argument("--shared", default=os.environ.get("AVSYNC_SHARED", str(Path(__file__).resolve().parents[2] / "shared")))
     ap.add_argument("--out", default="out/fusion", help="folder of the cache, report and fitted config")
     ap.add_argument("--limit", type=int, default=0, help="only the first N clips (both splits and classes interleaved)")
-    ap.add_argument("--grid-calib", type=int, default=40, help="GRID sentences kept (all in calib)")
+    ap.add_argument("--grid-calib", type=int, default=GRID_CALIB, help="GRID sentences kept (all in calib)")
     ap.add_argument("--sync-model", default=None, help="default: the Detector's")
     ap.add_argument("--spoof-model", default=None, help="default: the Detector's (avsync.spoof.DEFAULT_MODEL)")
     ap.add_argument("--artefact-model", default=None, help="default: the Detector's (artefact-mouth)")
@@ -419,7 +428,7 @@ def main(argv=None) -> None:
     ap.add_argument("--voice-copy", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--fit-only", action="store_true", help="no new cues: fit and evaluate what the cache holds")
     ap.add_argument("--n-boot", type=int, default=1000)
-    ap.add_argument("--seed", default="avsync-fusion-v1", help="seed text of the split")
+    ap.add_argument("--seed", default=SEED, help="seed text of the split")
     ap.add_argument("--method", choices=("logistic", "isotonic"), default="logistic")
     args = ap.parse_args(argv)
     import torch

@@ -38,7 +38,7 @@ def main() -> None:
     a = ap.parse_args()
     data = shared_data(a.shared)
     import torch
-    from fusion_calibrate import list_clips
+    from fusion_calibrate import recipe_clips
 
     from avsync.fusion import FusionConfig
     from avsync.media import load_media
@@ -50,7 +50,7 @@ def main() -> None:
         fusion = replace(fusion, segment_threshold=a.segment_threshold)
     sync = SyncCueParams() if a.window_rule == "margin" else replace(SyncCueParams(), window_margin_mid=None)
     det = Detector(fusion=fusion, sync_params=sync, device="cpu")
-    clips = [c for c in list_clips(data, grid_calib=40, limit=0, seed="avsync-fusion-v1")
+    clips = [c for c in recipe_clips(data)
              if c["split"] == "eval" and c["label"] == int(a.fakes)]
     rows = []
     for c in clips:

@@ -277,12 +277,12 @@ def distances(lips: dict, data: Path, tracks_dir: Path, model, ctx: int) -> dict
     """``{(clip, variant): {"split", "label", "v2": [curves...], "lips": [curves...]}}`` (one curve per track)."""
     import torch
     from _sync_track_cache import tracks_for
-    from fusion_calibrate import donors, list_clips, variants_of
+    from fusion_calibrate import donors, recipe_clips, variants_of
 
     from avsync.sync.analyze import lag_curve
     from avsync.sync.models import audio_frame_count, make_scorer
 
-    split = list_clips(data, grid_calib=40, limit=0, seed="avsync-fusion-v1")  # fusion_calibrate's clips and split
+    split = recipe_clips(data)  # fusion_calibrate's clips and split
     don = donors(split)
     clips = [c for c in split if not c["clip"].startswith("real_av/grid")]
     v2 = make_scorer("syncnet", device="cpu")

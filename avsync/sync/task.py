@@ -15,14 +15,14 @@ def eval_task(model: str | None = None, device: str | None = None) -> Callable[[
     sync cue of :mod:`avsync.pipeline` as ``score`` (probability that audio and video do not belong together)."""
     from avsync.fusion import FusionConfig
     from avsync.media import load_media
-    from avsync.pipeline import DEFAULT_FUSION_CONFIG, SyncCueParams, sync_cue, with_cue_params
+    from avsync.pipeline import DEFAULT_FUSION_CONFIG, sync_cue, sync_cue_params
     from avsync.results import Status
     from avsync.sync.models import DEFAULT_SYNC_MODEL
 
     model = model or DEFAULT_SYNC_MODEL
     # the sync verdict uses analyze's cue parameters and thresholds: at or above "manipulated" -> out_of_sync
     fusion = FusionConfig.load(DEFAULT_FUSION_CONFIG) if DEFAULT_FUSION_CONFIG.exists() else FusionConfig()
-    params = with_cue_params(SyncCueParams.for_model(model), fusion.cue_params.get("sync"), "sync")
+    params = sync_cue_params(model, fusion)
 
     def score(path: str) -> dict:
         from avsync.face import track
