@@ -148,7 +148,7 @@ def _package_info(m: PackageModel, defaults: dict[str, str]) -> ModelInfo:
         if where is not None and m.data is not None:
             where = where / m.data if (where / m.data).exists() else None
         installed = where is not None
-        if not installed:
+        if where is None:  # not installed
             size = None
         elif m.data is not None:
             size = where.stat().st_size
@@ -207,8 +207,9 @@ def format_size(n: int | None) -> str:
     """``1.2 MiB``-style size, ``"-"`` for ``None``."""
     if n is None:
         return "-"
+    x: float = n
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
+        if x < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "B" else f"{x:.1f} {unit}"
+        x /= 1024
+    return f"{x:.1f} GiB"

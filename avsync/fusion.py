@@ -35,9 +35,11 @@ import enum
 import hashlib
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -73,13 +75,21 @@ class Label(str, enum.Enum):
         return self.value
 
 
+@overload
+def logit(p: float) -> float: ...
+@overload
+def logit(p: np.ndarray) -> np.ndarray: ...
 def logit(p: float | np.ndarray) -> float | np.ndarray:
-    """Log-odds of a probability, clipped to ``[1e-4, 1 - 1e-4]``."""
+    """Log-odds of a probability, clipped to ``[1e-4, 1 - 1e-4]`` (a float for a float, an array for an array)."""
     q = np.clip(p, _EPS, 1 - _EPS)
     out = np.log(q / (1 - q))
     return float(out) if np.ndim(out) == 0 else out
 
 
+@overload
+def sigmoid(x: float) -> float: ...
+@overload
+def sigmoid(x: np.ndarray) -> np.ndarray: ...
 def sigmoid(x: float | np.ndarray) -> float | np.ndarray:
     out = 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
     return float(out) if np.ndim(out) == 0 else out
@@ -277,7 +287,7 @@ class FusionConfig(Serializable):
         Path(path).write_text(self.to_yaml())
 
     @classmethod
-    def load(cls, path: str | Path) -> FusionConfig:
+    def load(cls, path: str | os.PathLike[str]) -> FusionConfig:
         p = Path(path)
         if not p.exists():
             raise ConfigError(f"fusion config not found: {p}")
@@ -351,6 +361,7 @@ def _not_checked(c: Cue) -> str:
 def _leaning(c: Cue, push: float) -> str:
     """``"lip sync leans to manipulation (p = 0.62: audio lags video by 120 ms)"``; a cue at p = 0.50 (as printed)
     "points neither way"."""
+    assert c.score is not None  # only usable cues lean one way or the other
     if abs(c.score - 0.5) < 0.005:
         side = "points neither way"
     else:
@@ -383,7 +394,8 @@ def _segments(windows: Sequence[FusedWindow], threshold: float, cues: Mapping[st
                 per = _channel_scores(cues[kind], start, end)
                 if len(per) > 1 or (per and None not in per):
                     channel = max(per, key=lambda ch: per[ch])
-            segs.append(Segment(start, end, kind, float(max(x.score for x in cur)), channel))
+            # every window in cur has a score (the test above)
+            segs.append(Segment(start, end, kind, float(max(x.score for x in cur if x.score is not None)), channel))
             cur = []
     return segs
 
@@ -418,7 +430,8 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
 
     score = cfg.combine({n: c.score for n, c in usable.items()})
     # findings ordered by how much each cue pushes towards "manipulated"
-    pushes = {n: cfg.weights.get(n, 0.0) * logit(c.score) for n, c in usable.items()}
+    usable_scores = {n: c.score for n, c in usable.items() if c.score is not None}  # all of them: usable cues score
+    pushes = {n: cfg.weights.get(n, 0.0) * logit(s) for n, s in usable_scores.items()}
     ranked = sorted(usable.values(), key=lambda c: -pushes[c.name])
     findings = [r for c in ranked if pushes[c.name] > 0 for r in c.reasons]
     contrary = [r for c in ranked if pushes[c.name] <= 0 for r in c.reasons]
@@ -472,7 +485,7 @@ def cue_from_windows(
         CueWindow(float(a), float(b), None if s is None else float(s), bool(v and s is not None))
         for a, b, s, v in zip(starts, ends, scores, valid)
     )
-    vals = [w.score for w in wins if w.valid]
+    vals = [w.score for w in wins if w.valid and w.score is not None]  # a valid window has a score
     if not vals:
         return Cue(name, empty_status, None, wins, tuple(reasons), 0.0, message_if_empty)
     score = float(np.max(vals) if aggregate == "max" else np.mean(vals))

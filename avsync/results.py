@@ -101,10 +101,10 @@ def _from_jsonable(tp: Any, value: Any) -> Any:
                 continue
         return value
     if origin in (tuple,):
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_from_jsonable(args[0], v) for v in value)
-        return tuple(_from_jsonable(a, v) for a, v in zip(args, value))
+        targs = typing.get_args(tp)
+        if len(targs) == 2 and targs[1] is Ellipsis:
+            return tuple(_from_jsonable(targs[0], v) for v in value)
+        return tuple(_from_jsonable(a, v) for a, v in zip(targs, value))
     if origin in (list,):
         (arg,) = typing.get_args(tp)
         return [_from_jsonable(arg, v) for v in value]

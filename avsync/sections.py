@@ -29,7 +29,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,9 +39,9 @@ from avsync.results import Status
 
 if TYPE_CHECKING:  # imported by the methods that build them (the analyses load with them)
     from avsync.artefacts.scorer import ArtefactResult
-    from avsync.face.types import FaceTracks
+    from avsync.face.types import FaceTrack, FaceTracks
     from avsync.media.types import FrameChunk
-    from avsync.sync.types import SyncResult
+    from avsync.sync.types import FaceSync, SyncResult
 
 __all__ = ["MARGIN_S", "MediaSection", "MonoAudio", "SectionMerger", "plan_sections"]
 
@@ -71,8 +71,8 @@ class MonoAudio:
     """
 
     def __init__(self, media: Media):
-        self._array = None
-        self._file = None
+        self._array: np.ndarray | None = None
+        self._file: str | None = None
         self.num_samples = 0
         if not media.has_audio:
             return
@@ -94,6 +94,7 @@ class MonoAudio:
             return np.zeros(0, np.float32)
         if self._array is not None:
             return self._array[start:stop]
+        assert self._file is not None  # audio not decoded in memory: it is in the file
         with open(self._file, "rb") as fh:
             fh.seek(4 * start)
             return np.fromfile(fh, dtype=np.float32, count=stop - start)
@@ -159,12 +160,12 @@ class MediaSection(Media):
                              ch.source_times - self.offset_s, ch.fps)
 
 
-def _shift_track(t, frames: int):
+def _shift_track(t: FaceTrack, frames: int) -> FaceTrack:
     """``t`` (a FaceTrack) moved ``frames`` later, without its crops."""
     return replace(t, frames=t.frames + frames, mouth_crops=None, face_crops=None)
 
 
-def _core(t, f0: int, f1: int):
+def _core(t: FaceTrack, f0: int, f1: int) -> FaceTrack | None:
     """The part of FaceTrack ``t`` on frames ``[f0, f1)``, or ``None``."""
     sel = (t.frames >= f0) & (t.frames < f1)
     if not sel.any():
@@ -174,7 +175,7 @@ def _core(t, f0: int, f1: int):
                    valid=t.valid[sel], lip_landmarks=pick(t.lip_landmarks), mouth_open=pick(t.mouth_open))
 
 
-def _join(pieces):
+def _join(pieces: list[FaceTrack]) -> FaceTrack:
     """FaceTrack pieces of one face, in time order → one track on a contiguous frame range (gaps invalid)."""
     first, last = int(pieces[0].frames[0]), int(pieces[-1].frames[-1])
     n = last - first + 1
@@ -206,13 +207,13 @@ class SectionMerger:
         self.fps = float(fps)
         self.calibration = artefact_calibration
         self._next_id = 0
-        self._prev: list[tuple[int, object]] = []  # (global id, shifted full track) of the previous section
-        self._pieces: dict[int, list] = {}
-        self._syncs: list[tuple[int, object, float, float]] = []  # (global id, shifted FaceSync, core a, core b)
-        self._sync_meta: dict | None = None
-        self._sync_statuses: list[object] = []
-        self._artefacts: list[tuple[object, float, float, dict]] = []
-        self._faces_meta: list[object] = []
+        self._prev: list[tuple[int, FaceTrack]] = []  # (global id, shifted full track) of the previous section
+        self._pieces: dict[int, list[FaceTrack]] = {}
+        self._syncs: list[tuple[int, FaceSync, float, float]] = []  # (global id, shifted FaceSync, core a, core b)
+        self._sync_meta: dict[str, Any] | None = None
+        self._sync_statuses: list[SyncResult] = []
+        self._artefacts: list[tuple[ArtefactResult, float, float, dict[int, int]]] = []
+        self._faces_meta: list[tuple[FaceTracks, int]] = []  # (the section's FaceTracks without tracks, its frames)
         self._final: dict[int, int] | None = None
         self._shot_frames: list[int] = []
 
@@ -222,7 +223,8 @@ class SectionMerger:
         return len(self._faces_meta)
 
     # ------------------------------------------------------------------ collect
-    def add(self, core: tuple[float, float], ext_start: float, faces, sync, artefact) -> dict[int, int]:
+    def add(self, core: tuple[float, float], ext_start: float, faces: FaceTracks, sync: SyncResult | None,
+            artefact: ArtefactResult | None) -> dict[int, int]:
         """Add one section's results (on its own timeline, starting at ``ext_start`` s); returns its track ids → global ids."""
         a, b = core
         shift_f = int(round(ext_start * self.fps))
@@ -241,9 +243,9 @@ class SectionMerger:
             self._sync_meta = self._sync_meta or dict(model=sync.model, fps=sync.fps, max_lag=sync.max_lag)
             self._sync_statuses.append(sync)
             for fs in sync.faces:
-                g = local.get(fs.track_id)
-                if g is not None:
-                    self._syncs.append((g, _shift_face_sync(fs, ext_start), a, b))
+                gid = local.get(fs.track_id)
+                if gid is not None:
+                    self._syncs.append((gid, _shift_face_sync(fs, ext_start), a, b))
         if artefact is not None:
             self._artefacts.append((_shift_artefact(artefact, ext_start), a, b, local))
         return local
@@ -290,7 +292,7 @@ class SectionMerger:
         from avsync.face.types import FaceTracks
 
         final = self.final_ids()
-        tracks = tuple(replace(self._joined[g], track_id=final[g]) for g in sorted(final, key=final.get))
+        tracks = tuple(replace(self._joined[g], track_id=final[g]) for g in sorted(final, key=final.__getitem__))
         metas = [m for m, _ in self._faces_meta]
         frames = sum(n for _, n in self._faces_meta)
         face_fraction = sum(m.face_fraction * n for m, n in self._faces_meta) / max(frames, 1)
@@ -337,7 +339,9 @@ class SectionMerger:
             with np.errstate(invalid="ignore", divide="ignore"):
                 curve = np.where(w.sum(0) > 0, np.nansum(curves * w, axis=0) / w.sum(0), np.nan)
             lags = np.array(base["lags"])
-            best, dmin, conf, at_edge = _summarize(curve, lags)
+            summ = _summarize(curve, lags)
+            assert summ is not None  # the scored faces' curves have finite values, so their mean has
+            best, dmin, conf, at_edge = summ
             sp = [(fs.speaking_score, fs.valid_frames) for fs in scored if fs.speaking_score is not None]
             speaking = float(np.average([s for s, _ in sp], weights=[max(v, 1) for _, v in sp])) if sp else None
             base.update(curve=tuple(None if not np.isfinite(c) else float(c) for c in curve), speaking_score=speaking,
@@ -376,7 +380,8 @@ class SectionMerger:
             score = float(np.average([r.score for r, *_ in ok], weights=n))
         windows = tuple(w for r, a, b, _ in ok for w in r.windows if a <= (w.start + w.end) / 2 < b)
         main = max(ok, key=lambda x: x[0].n_frames)
-        tid = final.get(main[3].get(main[0].track_id), None) if main[0].track_id is not None else None
+        g = main[3].get(main[0].track_id) if main[0].track_id is not None else None
+        tid = final.get(g) if g is not None else None
         face_px = float(np.average([r.face_px for r, *_ in ok], weights=n)) if all(r.face_px for r, *_ in ok) else None
         return ArtefactResult(Status.OK, score, first.threshold, windows, tid, first.model, first.model_sha256,
                               int(n.sum()), face_px)
@@ -389,11 +394,11 @@ def _first_status(statuses):
     return statuses[0] if statuses else Status.NO_FACE
 
 
-def _shift_face_sync(fs, dt: float):
+def _shift_face_sync(fs: FaceSync, dt: float) -> FaceSync:
     return replace(fs, start=fs.start + dt, end=fs.end + dt,
                    windows=tuple(replace(w, start=w.start + dt, end=w.end + dt) for w in fs.windows))
 
 
-def _shift_artefact(r, dt: float):
+def _shift_artefact(r: ArtefactResult, dt: float) -> ArtefactResult:
     return replace(r, windows=tuple(replace(w, start=round(w.start + dt, 3), end=round(w.end + dt, 3))
                                     for w in r.windows))

@@ -12,9 +12,11 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import cast
 
 import av
 import numpy as np
+from av.audio.stream import AudioStream
 
 __all__ = ["ClipSpec", "CODEC_PRESETS", "make_clip", "event_times", "burst_audio", "shift_audio", "write_audio", "write_audio_streams"]
 
@@ -97,7 +99,7 @@ def _vowel(m: int, sample_rate: int, f0: float) -> np.ndarray:
 
 
 def burst_audio(
-    times: Sequence[float],
+    times: Sequence[float] | np.ndarray,
     duration: float,
     sample_rate: int,
     *,
@@ -173,7 +175,10 @@ def _photo_frame(base, mouth, t: float, opening: float) -> np.ndarray:
     return img
 
 
-def _frame_image(spec: ClipSpec, t: float, events: np.ndarray, rng_phase: float, photo=None) -> np.ndarray:
+def _frame_image(
+    spec: ClipSpec, t: float, events: np.ndarray, rng_phase: float,
+    photo: tuple[np.ndarray, tuple[float, float, float]] | None = None,
+) -> np.ndarray:
     if photo is not None:
         return _rotate_for_storage(_photo_frame(*photo, t, _envelope(events, t, spec.burst_s)), spec.rotation)
     w, h = spec.size
@@ -239,10 +244,12 @@ def make_clip(path: str | os.PathLike, spec: ClipSpec | None = None, **overrides
         if with_video:
             vstream = _add_video_stream(container, vcodec, spec)
         if spec.audio:
-            astream = container.add_stream(acodec, rate=spec.sample_rate, options=_AUDIO_OPTIONS.get(acodec, {}))
+            astream = cast(AudioStream, container.add_stream(acodec, rate=spec.sample_rate,
+                                                             options=_AUDIO_OPTIONS.get(acodec, {})))
             nch = len(spec.channel_tones)
             astream.layout = "mono" if nch == 1 else ("stereo" if nch == 2 else f"{nch}c")
         if with_video:
+            assert vstream is not None
             phase = float(np.random.default_rng(spec.seed).uniform(0, 6))
             photo = _photo(spec.size) if spec.face == "photo" else None
             tb = vstream.time_base or Fraction(1, 1000)
@@ -324,7 +331,7 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, *,
     audio = audio[None] if audio.ndim == 1 else audio
     layout = "mono" if audio.shape[0] == 1 else ("stereo" if audio.shape[0] == 2 else f"{audio.shape[0]}c")
     with av.open(os.fspath(path), "w", format=fmt) as container:
-        stream = container.add_stream(acodec, rate=sample_rate, options=_AUDIO_OPTIONS.get(acodec, {}))
+        stream = cast(AudioStream, container.add_stream(acodec, rate=sample_rate, options=_AUDIO_OPTIONS.get(acodec, {})))
         stream.layout = layout
         _mux_pcm(container, stream, audio, sample_rate)
     return os.fspath(path)
@@ -339,7 +346,8 @@ def write_audio_streams(path: str | os.PathLike, streams, sample_rate: int, *, p
         for audio, tags in streams:
             pcm = np.asarray(audio, np.float32)
             pcm = pcm[None] if pcm.ndim == 1 else pcm
-            stream = container.add_stream(acodec, rate=sample_rate, options=_AUDIO_OPTIONS.get(acodec, {}))
+            stream = cast(AudioStream,
+                          container.add_stream(acodec, rate=sample_rate, options=_AUDIO_OPTIONS.get(acodec, {})))
             stream.layout = "mono" if pcm.shape[0] == 1 else "stereo"
             for k, v in (tags or {}).items():
                 stream.metadata[k] = v

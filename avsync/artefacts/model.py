@@ -45,6 +45,8 @@ class ArtefactNet(nn.Module):
     (``sigmoid`` = probability that the face / mouth region was generated or pasted).
     """
 
+    mean: torch.Tensor  # buffer [1, 3, 1, 1] (registered in __init__)
+
     def __init__(self, width: int = 16, frames: int = 1) -> None:
         super().__init__()
         if frames not in (1, 2):

@@ -13,9 +13,10 @@ import os
 import signal
 import time
 from dataclasses import dataclass, replace
+from types import ModuleType
 from typing import Any, Protocol
 
-from avsync.batch.tasks import TaskSpec, run_scorer
+from avsync.batch.tasks import Scorer, TaskSpec, run_scorer
 from avsync.device import allocator_tuning_enabled, limit_omp_spinning, tune_cpu_allocator
 from avsync.errors import ConfigError
 from avsync.results import Status
@@ -86,7 +87,7 @@ class InProcessEngine:
     name = "inprocess"
 
     def __init__(self) -> None:
-        self._scorer = None
+        self._scorer: Scorer | None = None
         self._done: list[tuple[Job, dict[str, Any]]] = []
         self.on_progress = None
 
@@ -98,6 +99,7 @@ class InProcessEngine:
 
     def submit(self, job: Job) -> None:
         report = None if self.on_progress is None else _Throttle(lambda f: self.on_progress(job, f))
+        assert self._scorer is not None  # built by start()
         out = run_scorer(self._scorer, job.path, progress=report)
         out["worker"] = f"inprocess:{os.getpid()}"
         self._done.append((job, out))
@@ -231,6 +233,7 @@ class LocalEngine:
     def _replace(self, w: _Worker) -> None:
         w.kill()
         i = self._workers.index(w)
+        assert self._spec is not None  # workers exist only after start()
         fresh = _Worker(self._ctx, self._spec)
         self._workers[i] = fresh
         fresh.wait_ready()
@@ -250,6 +253,7 @@ class LocalEngine:
         done: list[tuple[Job, dict[str, Any]]] = []
         for w in busy:
             job = w.job
+            assert job is not None  # a busy worker
             lost = False
             if w.conn in ready or (w.proc.sentinel in ready and w.conn.poll()):
                 try:
@@ -350,7 +354,7 @@ class RayEngine:
         self.address = address
         self.device = device
         self.gpus_per_actor = gpus_per_actor
-        self._ray = None
+        self._ray: ModuleType | None = None
         self._owns_ray = False
         self._actors: list[Any] = []
         self._idle: list[Any] = []
@@ -400,6 +404,7 @@ class RayEngine:
         if not self._inflight:
             return []
         ray = self._ray
+        assert ray is not None  # jobs in flight: start() imported it
         ready, _ = ray.wait(list(self._inflight), num_returns=1, timeout=timeout)
         if ready:
             ready, _ = ray.wait(list(self._inflight), num_returns=len(self._inflight), timeout=0)

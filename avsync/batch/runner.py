@@ -394,7 +394,7 @@ class _Runner:
         if s.kind == "unreadable":
             status = Status.NOT_FOUND
             self._write(rec, self._status_only(status, s.message or "cannot read"), scored=False)
-            return
+            return None
         t0 = time.perf_counter()
         try:
             st = os.stat(it.path)
@@ -407,7 +407,7 @@ class _Runner:
         except OSError as e:
             self._write(rec, self._status_only(Status.NOT_FOUND, f"cannot read {it.path}: {e.strerror or e}"),
                         scored=False)
-            return
+            return None
         hash_s = time.perf_counter() - t0
         key = self.keyfn(sha)
         rec.update(sha256=sha, size_bytes=st.st_size, mtime_ns=st.st_mtime_ns, key=key)
@@ -415,10 +415,10 @@ class _Runner:
             self.resumed += 1
             if self.bar is not None:
                 self.bar.update(False, False)
-            return
+            return None
         if s.kind == "empty":
             self._write(rec, self._status_only(Status.EMPTY, s.message or "empty"), hash_s=hash_s, scored=False)
-            return
+            return None
         if s.kind == "not_media":
             if it.origin in ("folder", "glob"):
                 self._write(rec, self._status_only(Status.SKIPPED, s.message or "not media"), hash_s=hash_s,
@@ -426,13 +426,13 @@ class _Runner:
             else:
                 self._write(rec, self._status_only(Status.DECODE_ERROR, s.message or "not media"), hash_s=hash_s,
                             scored=False)
-            return
+            return None
         if key in self.by_key:
             self._copy(rec, self.by_key[key], hash_s)
-            return
+            return None
         if key in self.waiting:
             self.waiting[key].append({**rec, "_hash_s": hash_s, "_idx": idx})
-            return
+            return None
         self.waiting[key] = []
         rec["_hash_s"] = hash_s
         self.pending[idx] = rec
@@ -478,9 +478,9 @@ class _Runner:
                 if nxt is None:
                     exhausted = True
                     break
-                job = self._prepare(nxt[0], nxt[1])
-                if job is not None:
-                    ready.append(job)
+                prepared = self._prepare(nxt[0], nxt[1])
+                if prepared is not None:
+                    ready.append(prepared)
                     if eng.free_slots() > 0:
                         break  # hand it out before preparing more
             if exhausted and not self.pending:

@@ -19,7 +19,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeGuard
 
 from avsync.errors import AvsyncError, ConfigError
 from avsync.results import Status, to_jsonable
@@ -27,6 +27,12 @@ from avsync.results import Status, to_jsonable
 __all__ = ["NamedTask", "TaskSpec", "check_options", "refuse_unknown_options", "resolve_task", "run_scorer", "task_version"]
 
 Scorer = Callable[[str], Mapping[str, Any]]
+
+
+class _ProgressScorer(Protocol):
+    """A scorer that also takes ``progress=`` (see :func:`takes_progress`)."""
+
+    def __call__(self, path: str, *, progress: Callable[[float, float], None]) -> Mapping[str, Any]: ...
 
 
 def _registry():
@@ -184,7 +190,7 @@ def _status_of(value: Any) -> str:
         return str(value)
 
 
-def takes_progress(scorer: Scorer) -> bool:
+def takes_progress(scorer: Scorer) -> TypeGuard[_ProgressScorer]:
     """Whether ``scorer`` accepts ``progress=`` (a ``(done, total)`` callback inside one file)."""
     try:
         return "progress" in _pyinspect.signature(scorer).parameters

@@ -198,6 +198,7 @@ def score_rows(
     out: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
         base = {"id": row.id, "path": row.path}
+        rec: dict[str, Any]
         if not os.path.exists(row.path):
             rec = {**base, "status": Status.NOT_FOUND.value, "score": None, "message": "file not found",
                    "cached": False}
@@ -269,11 +270,11 @@ def _binary_metrics(fake: list[dict], real: list[dict], cfg: EvalConfig) -> dict
 
 
 def _offset_metrics(recs: list[dict], truth: Mapping[str, ManifestRow], tol: int) -> dict[str, Any]:
-    known = [r for r in recs if truth[r["id"]].offset_frames is not None]
+    known = [(r, off) for r in recs if (off := truth[r["id"]].offset_frames) is not None]
     if not known:
         return {}
-    pred = [r.get("offset_frames") if r.get("status") == "ok" else None for r in known]
-    true = [truth[r["id"]].offset_frames for r in known]
+    pred = [r.get("offset_frames") if r.get("status") == "ok" else None for r, _ in known]
+    true = [off for _, off in known]
     return {"n_offset": len(known), f"offset_acc_pm{tol}": M.offset_accuracy(pred, true, tolerance=tol),
             "offset_acc_exact": M.offset_accuracy(pred, true, tolerance=0)}
 
@@ -536,7 +537,8 @@ def run_eval(
             options["perturbation"] = perturbation
 
         def prepare(row: ManifestRow, sha: str):
-            path, facts = row.path, {}
+            path = row.path
+            facts: dict[str, Any] = {}
             if perturbation:
                 path, applied = apply_perturbation(path, perturbation, cache_dir=out / "perturbed", sha256=sha)
                 facts["perturbed"] = applied

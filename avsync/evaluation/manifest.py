@@ -158,9 +158,9 @@ def _group_from(rel: str, desc: str) -> str:
         for m in rx.finditer(desc):
             if m.group(1).lower() not in _NOT_NAMES:
                 return m.group(1)
-    m = re.search(r"\b(p\d{3})\b", rel)
-    if m:
-        return m.group(1)
+    vctk = re.search(r"\b(p\d{3})\b", rel)
+    if vctk:
+        return vctk.group(1)
     if "LJSpeech" in desc:
         return "LJSpeech"
     parts = Path(rel).parts

@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import av
 import numpy as np
+from av.audio.codeccontext import AudioCodecContext
 
 from avsync.errors import ConfigError, MediaError
 from avsync.media import file_sha256, inspect_media
@@ -147,14 +148,16 @@ def _encode_audio(out_container, out_stream, chunks, *, start_sample: int = 0, s
 
 def _codec_round_trip(chunks, codec: str, rate: int, channels: int, bitrate: int | None):
     """Encode float chunks with ``codec`` and decode them again (the channel's loss, any container)."""
-    enc = av.CodecContext.create(codec, "w")
+    enc = cast(AudioCodecContext, av.CodecContext.create(codec, "w"))  # an audio codec: an audio context
     enc.sample_rate = rate
     enc.layout = _layout(channels)
-    enc.format = av.AudioFormat(enc.codec.audio_formats[0].name)
+    formats = enc.codec.audio_formats
+    assert formats is not None  # an audio codec lists its sample formats
+    enc.format = av.AudioFormat(formats[0].name)
     enc.time_base = Fraction(1, rate)
     if bitrate:
         enc.bit_rate = bitrate
-    dec = av.CodecContext.create(codec, "r")
+    dec = cast(AudioCodecContext, av.CodecContext.create(codec, "r"))
     dec.sample_rate = rate
     dec.layout = _layout(channels)
     to_float = av.AudioResampler(format="fltp", layout=_layout(channels), rate=rate)
@@ -194,7 +197,8 @@ def _video_frames(container, stream, fps: float | None) -> Iterator[tuple[av.Vid
             if frame.time is not None:
                 yield frame, float(frame.time)
         return
-    prev, prev_t, k, last_dt = None, None, None, 1.0 / fps
+    prev: av.VideoFrame | None = None
+    prev_t, k, last_dt = 0.0, 0, 1.0 / fps  # prev_t and k are read only once prev is set
     for frame in container.decode(stream):
         if frame.time is None:
             continue
@@ -315,7 +319,8 @@ def transcode(
         a_in = inp.streams.audio[0] if inp.streams.audio else None
         v_in = inp.streams.video[0] if inp.streams.video else None
         if p.applies_to == "audio":
-            assert a_in is not None
+            assert a_in is not None and info.audio is not None  # checked above
+            assert p.audio_codec is not None  # an audio perturbation names its codec
             v_out = out.add_stream_from_template(v_in) if v_in is not None else None
             rate = p.audio_rate or a_in.codec_context.sample_rate
             if p.audio_codec == "libmp3lame" and rate not in _MP3_RATES:
@@ -449,9 +454,11 @@ def trim_silence(
         v_in = inp.streams.video[0] if has_video else None
         v_out = None
         if v_in is not None:
+            assert media.info.video is not None  # has_video
             v_out = _add_video_stream(out, v_in, crf=12, height=None, fps=None, rotation=media.info.video.rotation)
         rate = a_in.codec_context.sample_rate
         a_out = _add_audio_stream(out, "pcm_s16le", rate, a_in.codec_context.channels, None)
+        assert media.info.audio is not None  # has_audio
         a_start = media.info.audio.start_s - origin
         s0 = round((start - a_start) * rate)
         s1 = round((end - a_start) * rate)

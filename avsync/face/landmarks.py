@@ -493,10 +493,10 @@ class FaceAlignmentLandmarker:
         dy = np.sign(hm[b, j, pyc + 1, pxc] - hm[b, j, pyc - 1, pxc]) * 0.25 * inner
         # cell centres: heatmap cell c covers [c, c+1) of the 64-grid → c + 0.5; grid → image pixels
         hx, hy = px + 0.5 + dx, py + 0.5 + dy
-        cx = np.array([g[0] for g in geo], np.float32)[:, None]
-        cy = np.array([g[1] for g in geo], np.float32)[:, None]
-        side = np.array([g[2] for g in geo], np.float32)[:, None]
-        lm = np.stack([(hx / hm_n - 0.5) * side + cx, (hy / hm_n - 0.5) * side + cy], -1)
+        cxs = np.array([g[0] for g in geo], np.float32)[:, None]
+        cys = np.array([g[1] for g in geo], np.float32)[:, None]
+        sides = np.array([g[2] for g in geo], np.float32)[:, None]
+        lm = np.stack([(hx / hm_n - 0.5) * sides + cxs, (hy / hm_n - 0.5) * sides + cys], -1)
         return scores.astype(np.float32), lm.astype(np.float32)
 
     def lip_landmarks(

@@ -303,6 +303,7 @@ class FaceTracks(Serializable):
 
     def to_dict(self, *, arrays: bool = False) -> dict[str, Any]:
         """JSON-friendly dict; per-frame arrays only with ``arrays=True``; crops never."""
+        dominant = self.dominant()
         out = {
             "path": self.path,
             "status": self.status.value,
@@ -317,7 +318,7 @@ class FaceTracks(Serializable):
             "keyframes": self.keyframes,
             "shot_changes": list(self.shot_changes),
             "min_face": self.min_face,
-            "dominant_track": None if self.dominant() is None else self.dominant().track_id,
+            "dominant_track": None if dominant is None else dominant.track_id,
             "tracks": [
                 {**t.to_dict(arrays=arrays), "tiny": bool(t.median_size < self.min_face)} for t in self.tracks
             ],

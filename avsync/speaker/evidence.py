@@ -175,13 +175,14 @@ def evidence_from_embeddings(
     windows = tuple(SpeakerWindow(float(bounds[i, 0]), float(bounds[i, 1]), float(s)) for i, s in zip(keep, sims))
     change_t = change_sim = change = None
     if len(emb) >= 4:
-        best = (2.0, None)
+        best: tuple[float, int | None] = (2.0, None)
         for k in range(2, len(emb) - 1):
             s = float(_unit(emb[:k].mean(0)) @ _unit(emb[k:].mean(0)))
             if s < best[0]:
                 best = (s, k)
-        change_sim, k = best
-        change_t = float((bounds[keep[k - 1], 1] + bounds[keep[k], 0]) / 2)
+        change_sim, at = best
+        assert at is not None  # cosine similarities are below 2.0
+        change_t = float((bounds[keep[at - 1], 1] + bounds[keep[at], 0]) / 2)
         change = change_sim < change_threshold
     return SpeakerEvidence(
         Status.OK, channel, name, windows=windows, consistency=float(np.median(sims)), change_time_s=change_t,
@@ -263,7 +264,7 @@ class SpeakerStream:
             return SpeakerEvidence(Status.NO_SPEECH, self.channel, name, message="less than 0.5 s of speech")
         self._embed_speech()
         e = self.partial_sum / max(self.partial_n, 1)
-        utter = (e / max(np.linalg.norm(e), 1e-12)).astype(np.float32)
+        utter = (e / max(float(np.linalg.norm(e)), 1e-12)).astype(np.float32)
         emb = np.concatenate(self.emb) if self.emb else np.zeros((0, 256), np.float32)
         return evidence_from_embeddings(name, self.channel, utter, emb, self.bounds, self.keep,
                                         reference=self.reference)

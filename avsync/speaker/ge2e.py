@@ -14,6 +14,8 @@ long silences with webrtcvad; we keep only the speech found by :mod:`avsync.vad`
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from avsync.device import resolve_device
@@ -207,7 +209,9 @@ class SpeakerEncoder:
         mel = self.mel(wav)
         return self.embed_mels(np.stack([mel[s] for s in slices]))
 
-    def embed_windows(self, wav: np.ndarray, starts: np.ndarray, *, gain: float | None | str = "auto") -> np.ndarray:
+    def embed_windows(
+        self, wav: np.ndarray, starts: np.ndarray, *, gain: float | None | Literal["auto"] = "auto"
+    ) -> np.ndarray:
         """Embeddings ``[W, 256]`` of the 1.6 s windows starting at sample indices ``starts`` (zero-padded).
 
         ``gain``: ``"auto"`` normalises the volume of ``wav`` as a whole (:func:`normalize_volume`); a

@@ -3,6 +3,7 @@
 Polarity everywhere: ``score`` = probability that the speech is synthetic (0..1).
 """
 
+from avsync.device import Precision
 from avsync.spoof.models import DEFAULT_MODEL, SPOOF_MODELS, SpoofModel, load_spoof_model
 from avsync.spoof.scorer import (
     ChannelSpoof,
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 
-def eval_task(model: str | None = None, device: str | None = None, precision: str = "float32"):
+def eval_task(model: str | None = None, device: str | None = None, precision: Precision = "float32"):
     """Scorer for ``avsync eval --task spoof`` / ``avsync batch --task spoof``: one scorer, many files."""
     scorer = SpoofScorer(model or DEFAULT_MODEL, device=device or "auto", precision=precision)
 

@@ -122,7 +122,8 @@ def _run(name: str, *args) -> None:
 
         _used = True
         threads = torch.get_num_threads()
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        # numba.config sets its options from the environment at import: not in its type information
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
         with torch.profiler.record_function(f"avsync::{name}"):  # visible to torch.profiler
             getattr(_kernels, name)(*(_lut if a is _LUT else a for a in args))
         if torch.get_num_threads() != threads:  # numba's OpenMP pool can be torch's: its start resets the count
@@ -221,6 +222,7 @@ def abs_pool_bn_selu(y: torch.Tensor, bn: torch.nn.BatchNorm2d) -> torch.Tensor:
     if bn.num_features != 1:
         raise ConfigError("expected a one-channel batch norm")
     b, n, c = y.shape
+    assert bn.running_var is not None and bn.running_mean is not None  # inference uses the running statistics
     scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).float()
     shift = (bn.bias - bn.running_mean * scale).float()
     out = torch.empty(b, n // 3, c // 3, dtype=torch.bfloat16)

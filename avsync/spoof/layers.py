@@ -6,6 +6,8 @@ so that they load with ``strict=True``.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 from torch import nn
@@ -36,6 +38,8 @@ class SincFilterBank(nn.Module):
 
     Input ``[B, 1, T]`` → output ``[B, out_channels, T - kernel_size + 1]`` (no padding).
     """
+
+    filters: torch.Tensor  # buffer [out_channels, 1, kernel_size]
 
     def __init__(self, out_channels: int, kernel_size: int, *, sample_rate: int = 16000):
         super().__init__()
@@ -116,7 +120,8 @@ class ResidualBlock2d(nn.Module):
         conv_fn = conv2d_single_channel if x.shape[1] == 1 else F.conv2d
         out = F.selu(conv_fn(x, *fold_batchnorm(conv, self.bn2), padding=conv.padding), inplace=True)
         out = self.conv2(out)
-        skip = x if down is None else conv_fn(x, down.weight, down.bias, padding=down.padding)
+        # down is built with padding=(0, 1): a tuple (nn.Conv2d's padding may also be a string)
+        skip = x if down is None else conv_fn(x, down.weight, down.bias, padding=cast(tuple[int, int], down.padding))
         return max_pool_last(out.add_(skip), 3)
 
     def _forward_fused(self, x: torch.Tensor, conv: nn.Conv2d, down: nn.Conv2d | None) -> torch.Tensor:
@@ -148,6 +153,7 @@ def conv2d_single_channel(x: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
 
 def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
     """Weight and bias of ``bn(conv(x))`` as one convolution (``bn`` with its running statistics)."""
+    assert bn.running_var is not None and bn.running_mean is not None  # inference uses the running statistics
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
     return conv.weight * scale.view(-1, 1, 1, 1), (bias - bn.running_mean) * scale + bn.bias
@@ -214,6 +220,12 @@ class HeteroGraphAttention(nn.Module):
     Inputs ``x1 [B, N1, D]``, ``x2 [B, N2, D]``, ``master [B or 1, 1, D]``; outputs the updated
     ``x1 [B, N1, D_out]``, ``x2 [B, N2, D_out]`` and ``master [B, 1, D_out]``.
     """
+
+    # parameters [out_dim, 1], set by name in __init__ (the checkpoints' names)
+    att_weight11: nn.Parameter
+    att_weight22: nn.Parameter
+    att_weight12: nn.Parameter
+    att_weightM: nn.Parameter
 
     def __init__(self, in_dim: int, out_dim: int, *, temperature: float = 1.0):
         super().__init__()

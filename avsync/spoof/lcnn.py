@@ -85,6 +85,11 @@ class SpoofLCNN(nn.Module):
     (calibrated: ``softmax(.)[:, 0]`` = probability of synthetic speech).
     """
 
+    # buffers (registered in __init__)
+    window: torch.Tensor
+    platt_a: torch.Tensor
+    platt_b: torch.Tensor
+
     def __init__(self, config: LCNNConfig | None = None) -> None:
         super().__init__()
         self.config = cfg = config or LCNNConfig()

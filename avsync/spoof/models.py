@@ -10,12 +10,16 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from avsync.bundles import Bundle, find, get_bundle, load_state_dict
 from avsync.device import PRECISIONS, Precision, check_precision, resolve_device
 from avsync.errors import BundleError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["DEFAULT_MODEL", "PRECISIONS", "SPOOF_MODELS", "SpoofModel", "check_precision", "load_spoof_model"]
 
@@ -90,7 +94,7 @@ class SpoofModel:
 
     name: str
     bundle: Bundle
-    net: object
+    net: torch.nn.Module
     device: str
 
     @property

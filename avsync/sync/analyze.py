@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -13,6 +14,9 @@ from avsync.results import Status
 from avsync.sync.models import DEFAULT_SYNC_MODEL, LagScorer, ModelName, audio_frame_count, make_scorer
 from avsync.sync.types import FaceSync, SyncResult, TrackCrops, WindowSync
 from avsync.timebase import DEFAULT_FPS, SlidingWindow, describe_offset, frames_to_ms, frames_to_seconds
+
+if TYPE_CHECKING:
+    from avsync.face.detectors import DetectorName, FaceDetector
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -53,7 +57,7 @@ def lag_curve(dist: np.ndarray, *, min_frames: int = 1) -> np.ndarray:
     return out
 
 
-def _summarize(curve: np.ndarray, lags: np.ndarray):
+def _summarize(curve: np.ndarray, lags: np.ndarray) -> tuple[int, float, float, bool] | None:
     """(best index, min, confidence, at_edge) of a curve; ``None`` when no lag is defined."""
     if not np.isfinite(curve).any():
         return None
@@ -105,7 +109,7 @@ def analyze_track(
     fps = track.fps
     lags = np.arange(-int(max_lag), int(max_lag) + 1)
     t0, t1 = frames_to_seconds(track.start_frame, fps), frames_to_seconds(track.end_frame, fps)
-    base = dict(
+    base: dict[str, Any] = dict(
         track_id=int(track.track_id), start=t0, end=t1, num_frames=len(track), valid_frames=int(track.valid.sum()),
         lags=tuple(int(x) for x in lags),
     )
@@ -222,7 +226,7 @@ def sync_tracks(
         audio = audio.mean(axis=0)
     scorer = make_scorer(model, weights=weights, device=device)
     name = scorer.name
-    common = dict(model=name, fps=float(fps), max_lag=int(max_lag))
+    common: dict[str, Any] = dict(model=name, fps=float(fps), max_lag=int(max_lag))
     speech = speech_frames(audio, sample_rate, fps=fps)
     if not tracks:
         return SyncResult(status=Status.NO_FACE, summary="no face was found", message="no face tracks", **common)
@@ -243,7 +247,7 @@ def sync_tracks(
     return _combine(faces, common)
 
 
-def _combine(faces: tuple[FaceSync, ...], common: dict) -> SyncResult:
+def _combine(faces: tuple[FaceSync, ...], common: dict[str, Any]) -> SyncResult:
     scored = [f for f in faces if f.status in (Status.OK, Status.OUT_OF_RANGE) and f.confidence is not None]
     if not scored:
         statuses = {f.status for f in faces}
@@ -270,6 +274,7 @@ def _combine(faces: tuple[FaceSync, ...], common: dict) -> SyncResult:
             active_track_id=top.track_id, evidence=evidence, faces=faces, windows=top.windows, message=top.message,
             **common,
         )
+    assert top.offset_ms is not None and top.offset_frames is not None  # status ok: the offset is set
     summary = describe_offset(top.offset_ms) + f" ({top.offset_frames:+d} frames, confidence {top.confidence:.2f})"
     return SyncResult(
         status=Status.OK, summary=summary, offset_frames=top.offset_frames, offset_ms=top.offset_ms,
@@ -286,7 +291,7 @@ def tracks_from_faces(faces, *, min_duration_s: float = 1.0) -> list[TrackCrops]
     ]
 
 
-def default_tracks(media, *, detector: str = "auto") -> list[TrackCrops]:
+def default_tracks(media, *, detector: DetectorName | FaceDetector = "auto") -> list[TrackCrops]:
     """Face tracks of ``media`` from :func:`avsync.face.track`, with mouth and Light-ASD face crops."""
     from avsync.face import track
 
@@ -319,8 +324,8 @@ def analyze_sync(
     SyncResult
         ``no_audio`` / ``no_video`` for single-stream media; offsets positive when audio leads video.
     """
-    common = dict(model=model if isinstance(model, str) else getattr(model, "name", "custom"),
-                  fps=float(media.fps), max_lag=int(max_lag))
+    common: dict[str, Any] = dict(model=model if isinstance(model, str) else getattr(model, "name", "custom"),
+                                  fps=float(media.fps), max_lag=int(max_lag))
     if not media.has_audio:
         return SyncResult(status=Status.NO_AUDIO, summary="the input has no audio track", **common)
     if not media.has_video:

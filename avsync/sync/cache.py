@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from avsync.sync.types import TrackCrops
+
+if TYPE_CHECKING:
+    from avsync.face.tracking import CropName
 
 __all__ = ["cached_tracks", "load_tracks", "save_tracks"]
 
@@ -44,7 +48,7 @@ def load_tracks(path: str | os.PathLike) -> tuple[list[TrackCrops], float]:
 
 
 def cached_tracks(
-    media, cache_file: str | os.PathLike | None, *, crops: Sequence[str] = ("mouth", "face")
+    media, cache_file: str | os.PathLike | None, *, crops: Sequence[CropName] = ("mouth", "face")
 ) -> tuple[list[TrackCrops], float]:
     """``(tracks, face_fraction)`` of ``media``: read from ``cache_file`` when it exists, else tracked and written.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 import torch
@@ -22,6 +22,9 @@ from avsync.errors import BundleError, NoFaceError
 from avsync.features.audio import frame_energy, mfcc
 from avsync.results import Status
 from avsync.sync.types import TrackCrops
+
+if TYPE_CHECKING:
+    from avsync.encoders.lightasd import LightASD
 
 __all__ = [
     "LagScorer",
@@ -38,7 +41,7 @@ __all__ = [
 
 ModelName = Literal["motion", "syncnet", "syncnet-grid", "light-asd"]
 
-DEFAULT_SYNC_MODEL = "syncnet"
+DEFAULT_SYNC_MODEL: ModelName = "syncnet"
 """The sync model of ``avsync sync`` / ``analyze`` / ``batch`` and :func:`avsync.sync.analyze_sync` (the shipped
 ``syncnet-v2`` bundle)."""
 
@@ -125,7 +128,9 @@ class MotionScorer:
         mouth, valid, n, m = _mouth_grid(audio, sample_rate, track)
         fps = track.fps
         energy = frame_energy(np.asarray(audio, np.float32), sample_rate, fps=fps, num_frames=m, align="center")
-        pairs = [("opening", self.audio), ("motion", self.audio)] if self.visual == "both" else [(self.visual, self.audio)]
+        pairs: list[tuple[VisualSignal, AudioSignal]] = (
+            [("opening", self.audio), ("motion", self.audio)] if self.visual == "both" else [(self.visual, self.audio)]
+        )
         width = max(1, int(round(self.highpass_s * fps)) | 1)
         vmask = torch.from_numpy(valid)
         # motion at k uses frames k-1..k+1: a difference across a gap is not motion
@@ -216,7 +221,7 @@ class LightASDScorer:
     the mean score at lag 0 over valid frames (active-speaker evidence).
     """
 
-    model: torch.nn.Module
+    model: LightASD
     device: str | torch.device = "cpu"
     chunk: int = 250
     name: str = "light-asd"

