@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -36,6 +36,10 @@ from avsync.media import Media, MediaSource, load_media
 from avsync.results import Status
 from avsync.timebase import describe_offset
 from avsync.verdict import ModelRef, Provenance, Verdict
+
+if TYPE_CHECKING:
+    from avsync.face.detectors import DetectorName
+    from avsync.sync.models import ModelName
 
 __all__ = ["Detector", "analyze", "run_analyses", "verdict_status", "DEFAULT_FUSION_CONFIG"]
 
@@ -174,11 +178,12 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
     clip_level = [v for v, is_evidence in ((offset_score, offset_evidence), (mismatch, mismatch >= 0.5)) if is_evidence]
     clip_evidence = max(clip_level) if clip_level else None
     if active is not None:
-        local = []  # the usable windows' own scores (lips vs audio at the clip's offset), before the clip's evidence
+        # the usable windows' own scores (lips vs audio at the clip's offset), before the clip's evidence
+        local: list[float] = []
         for w in active.windows:
             ok = Status(w.status) is Status.OK and w.distance is not None
             p = _window_sync_p(w, params) if ok else None
-            if ok:
+            if p is not None:  # exactly when ok
                 local.append(p)
             wins.append(CueWindow(w.start, w.end, p if (p is None or clip_evidence is None) else max(p, clip_evidence), ok))
         if local:
@@ -320,15 +325,15 @@ def artefact_cue(result) -> Cue:
     if st is not Status.OK or result.score is None:
         return Cue("artefact", st, None, wins, (), 0.0, f"{region} not checked: {result.message or st.value}")
     thr = float(result.threshold)
-    valid = [w for w in wins if w.valid]
-    runs = _runs([w.score >= thr for w in valid], [w.start for w in valid], [w.end for w in valid])
+    valid = [(w, w.score) for w in wins if w.score is not None]  # the valid windows (valid: scored, above)
+    runs = _runs([s >= thr for _, s in valid], [w.start for w, _ in valid], [w.end for w, _ in valid])
     reasons = []
     for a, b in runs:
-        ps = [w.score for w in valid if w.start >= a - 1e-6 and w.end <= b + 1e-6]
+        ps = [s for w, s in valid if w.start >= a - 1e-6 and w.end <= b + 1e-6]
         reasons.append(f"{region} {finding} in {_fmt_span(a, b)} (p = {max(ps):.2f})")
     if result.score >= thr and not reasons:
         reasons.append(f"{region} {finding} (p = {result.score:.2f})")
-    notes = ()
+    notes: tuple[str, ...] = ()
     if result.face_px is not None and result.face_px < 96:
         notes = (f"small face ({result.face_px:.0f} px wide): the {region} check is less reliable",)
     return Cue("artefact", Status.OK, float(result.score), wins, tuple(reasons), len(valid) / max(1, len(wins)),
@@ -404,12 +409,12 @@ class Detector:
     """
 
     fusion: FusionConfig | None = None
-    sync_model: str = "syncnet"
+    sync_model: ModelName = "syncnet"
     spoof_model: str | None | Literal[False] = None
     artefacts: bool | str = True
     speaker: bool = True
     reference: str | os.PathLike | None = None
-    face_detector: str = "auto"
+    face_detector: DetectorName = "auto"
     device: str = "auto"
     models_dir: str | os.PathLike | None = None
     allow_download: bool = False
@@ -537,7 +542,8 @@ class Detector:
             ea, eb = max(0.0, a - MARGIN_S), min(media.duration, b + MARGIN_S)
             spans.append((a, b, ea, eb, int(round((eb - ea) * media.fps))))
         total = sum(n for *_, n in spans)
-        done, error, art_error, thumbs = 0, None, None, {}
+        done, error, art_error = 0, None, None
+        thumbs: dict[int, np.ndarray] = {}
         t0 = time.perf_counter()
         with MonoAudio(media) as mono:
             timings["audio"] = time.perf_counter() - t0
@@ -576,6 +582,7 @@ class Detector:
         models.append(ModelRef(f"face-{faces.detector}", sha256=model_sha256(faces.detector), role="face detector"))
         models.append(ModelRef(f"sync-{result.model}", sha256=model_sha256(sync_model_name(result.model)),
                                role="sync"))
+        assert self.sync_params is not None  # set by __post_init__
         return sync_cue(result, duration=media.duration, face_fraction=faces.face_fraction, params=self.sync_params)
 
     def _artefact_cue(self, result, models: list[ModelRef], details: dict) -> Cue:
@@ -606,6 +613,7 @@ class Detector:
         if scorer.use_vad:
             models.append(ModelRef(VAD.bundle_name, sha256=get_bundle(VAD.bundle_name).sha256, role="VAD"))
         cues = [spoof_cue(result)]
+        assert self.speaker_params is not None  # set by __post_init__
         sp = speaker_cue(result, self.speaker_params)
         if sp is not None:
             cues.append(sp)
@@ -646,6 +654,7 @@ class Detector:
         finally:
             ctx.faces = None  # the crops are not kept while the verdict is assembled
         outcome = fuse(cues, duration=media.duration, kind=kind, config=self.fusion)
+        assert self.fusion is not None  # set by __post_init__
         details["fusion"] = fusion_details(self.fusion)
         timings["total"] = time.perf_counter() - t_start
         status = verdict_status(cues, has_audio=media.has_audio)
@@ -675,6 +684,7 @@ class Detector:
     def _provenance(self, path, sha, models, timings) -> Provenance:
         from avsync._version import __version__
 
+        assert self.fusion is not None  # set by __post_init__
         return Provenance(
             input_path=path,
             input_sha256=sha,
@@ -899,7 +909,7 @@ def analyze(src: MediaSource | Media, **kwargs) -> Verdict:
     return Detector.from_pretrained(**kwargs)(src)
 
 
-def eval_task(model: str | None = None, device: str | None = None, precision: str = "float32"):
+def eval_task(model: str | None = None, device: Device | None = None, precision: str = "float32"):
     """Scorer for ``avsync eval --task analyze`` / ``avsync batch --task analyze``: builds one detector."""
     det = Detector.from_pretrained(device=device or "auto", precision=precision,
                                    **({"spoof_model": model} if model else {}))

@@ -66,7 +66,8 @@ def _greedy_match(a_boxes: np.ndarray, b_boxes: np.ndarray, iou_threshold: float
         if i in used_a or j in used_b:
             continue
         pairs.append((int(i), int(j), float(iou[i, j])))
-        used_a.add(i), used_b.add(j)
+        used_a.add(i)
+        used_b.add(j)
     if use_distance:  # fast motion over a long gap: fall back to centre distance
         ca = (a_boxes[:, :2] + a_boxes[:, 2:]) / 2
         cb = (b_boxes[:, :2] + b_boxes[:, 2:]) / 2
@@ -81,7 +82,8 @@ def _greedy_match(a_boxes: np.ndarray, b_boxes: np.ndarray, iou_threshold: float
                 sb = max(b_boxes[j, 2] - b_boxes[j, 0], b_boxes[j, 3] - b_boxes[j, 1])
                 if d[j] < 0.5 * sa[i] and 0.5 < sb / max(sa[i], 1e-6) < 2.0:
                     pairs.append((i, int(j), float(iou[i, j])))
-                    used_a.add(i), used_b.add(int(j))
+                    used_a.add(i)
+                    used_b.add(int(j))
                 break
     return pairs
 
@@ -488,6 +490,7 @@ def track(
                     if "face" in crops:
                         tr.face.append(face_crop(img, wbox, crop_scale=face_crop_scale))
         for a in range(0, len(todo), 64):
+            assert landmarker is not None  # `todo` is only filled when there is a landmarker
             part = todo[a : a + 64]
             lips, mo = landmarker.lip_landmarks([p[2] for p in part], np.stack([p[3] for p in part]),
                                                 np.stack([p[4] for p in part]))
@@ -539,10 +542,11 @@ def track(
             progress(done, total)
     if last_frame is None:
         raise MediaError("no video frame could be decoded in the requested range", status=Status.EMPTY)
+    assert first_frame is not None  # set with the first `last_frame`
     if last_key != last_frame:
         process_keyframe(last_frame, False)
-    for t in tracker.active():
-        t.trim()
+    for tr in tracker.active():
+        tr.trim()
     finalize(last_frame + 1)
     buffer.clear()
 

@@ -21,7 +21,7 @@ import numpy as np
 import soxr
 
 from avsync.errors import MediaError
-from avsync.media.probe import MediaSource, describe_error, inspect_media, open_container, source_name
+from avsync.media.probe import MediaSource, describe_error, inspect_media, open_container
 from avsync.media.types import AudioInfo, FrameChunk, MediaInfo, MediaLimits, VideoInfo
 from avsync.results import Status
 from avsync.timebase import DEFAULT_FPS, DEFAULT_SAMPLE_RATE, seconds_to_samples
@@ -292,6 +292,7 @@ class Media:
             if total == 0:
                 yield self._audio
             return
+        assert self.info.audio is not None  # checked above (the property raised otherwise)
         channels = self.info.audio.channels
         pending: list[np.ndarray] = []
         held = 0
@@ -310,6 +311,7 @@ class Media:
             yield np.ascontiguousarray(buf)
 
     def _decode_audio(self) -> np.ndarray:
+        assert self.info.audio is not None  # only called by `audio` once it has checked
         channels = self.info.audio.channels
         pieces = list(self._decoded_pieces())
         audio = np.concatenate(pieces or [np.zeros((channels, 0), np.float32)], axis=1)
@@ -557,7 +559,8 @@ def _gray_from_luma(frame: av.VideoFrame) -> np.ndarray | None:
     else:
         return None
     plane = frame.planes[0]
-    y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
+    # memoryview: the plane's own buffer (no copy), in the type numpy's stubs accept
+    y = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
     if table is None:
         return y.copy()
     import cv2  # a core dependency; imported here so that importing avsync does not load OpenCV
@@ -634,5 +637,5 @@ def load_media(
         raise MediaError(info.message or "no audio track", status=Status.NO_AUDIO)
     if require in ("video", "both") and info.video is None:
         raise MediaError(info.message or "no video track", status=Status.NO_VIDEO)
-    keep = src if source_name(src) is not None else bytes(src)
+    keep = bytes(src) if isinstance(src, (bytes, bytearray, memoryview)) else src  # in-memory bytes are copied
     return Media(info, source=keep, sample_rate=sample_rate, fps=fps)

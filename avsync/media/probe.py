@@ -84,7 +84,7 @@ def open_container(src: MediaSource) -> av.container.InputContainer:
     try:
         return av.open(target, mode="r", metadata_errors="ignore")
     except PermissionError as e:
-        raise MediaError(f"cannot read {src}: permission denied", status=Status.NOT_FOUND) from e
+        raise MediaError(f"cannot read {str(src)}: permission denied", status=Status.NOT_FOUND) from e
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as e:
         raise MediaError(
             f"not a readable audio/video file ({_short(e)})",
@@ -146,8 +146,8 @@ def _first_frames(container: av.container.InputContainer, streams: list) -> dict
 def _packet_scan(container, vstream, astream, limits: MediaLimits):
     """Demux (without decoding) to collect video pts and audio/video end times."""
     vpts: list[float] = []
-    ends = {"video": None, "audio": None}
-    starts = {"video": None, "audio": None}
+    ends: dict[str, float | None] = {"video": None, "audio": None}
+    starts: dict[str, float | None] = {"video": None, "audio": None}
     error = None
     streams = [s for s in (vstream, astream) if s is not None]
     n = 0
@@ -164,8 +164,9 @@ def _packet_scan(container, vstream, astream, limits: MediaLimits):
             if kind == "video":
                 vpts.append(t0)
             end = t0 + dur
-            starts[kind] = t0 if starts[kind] is None else min(starts[kind], t0)
-            ends[kind] = end if ends[kind] is None else max(ends[kind], end)
+            start0, end0 = starts[kind], ends[kind]
+            starts[kind] = t0 if start0 is None else min(start0, t0)
+            ends[kind] = end if end0 is None else max(end0, end)
     except av.error.FFmpegError as e:
         error = _short(e)
     return np.sort(np.asarray(vpts, dtype=np.float64)), starts, ends, error, n > limits.max_scan_packets
@@ -335,6 +336,7 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
 
     video = audio = None
     if vfacts is not None:
+        assert vfirst is not None  # a video stream without a decodable frame was dropped above
         rot = int(getattr(vfirst, "rotation", 0) or 0) % 360
         w, h = vfirst.width, vfirst.height
         if rot in (90, 270):
@@ -364,6 +366,7 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
             bit_rate=vfacts["bit_rate"],
         )
     if afacts is not None:
+        assert afirst is not None  # an audio stream without a decodable frame was dropped above
         a_start = float(afirst.time) if afirst.time is not None else (starts["audio"] or 0.0)
         a_end = ends["audio"]
         if a_end is None or a_end <= a_start:
@@ -396,7 +399,8 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
     stream_start = min(s.start_s for s in present)
     span = stream_end - stream_start
     duration = container_duration or span
-    if video is None and container_duration and container_duration < audio.duration_s <= 1.1 * container_duration:
+    if (video is None and audio is not None and container_duration
+            and container_duration < audio.duration_s <= 1.1 * container_duration):
         duration = audio.duration_s  # audio-only headers can under-declare (VBR mp3 without a Xing header)
     if container_duration and span < container_duration - max(0.5, 0.05 * container_duration):
         if scan_error or span < 0.5 * container_duration:

@@ -34,7 +34,7 @@ import csv
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -48,7 +48,7 @@ from avsync.timebase import DEFAULT_SAMPLE_RATE, samples_to_seconds, seconds_to_
 
 if TYPE_CHECKING:  # loaded on first use of the properties
     from avsync.speaker.ge2e import SpeakerEncoder
-    from avsync.vad import VAD
+    from avsync.vad import VAD, SpeechMask
 
 __all__ = ["SpoofWindow", "ChannelSpoof", "SpoofResult", "SpoofScorer", "score_spoof", "window_starts", "write_timeline"]
 
@@ -284,7 +284,7 @@ class SpoofScorer:
         a ``model_error`` result with this message and hint, after its own read checks."""
         self.model_name = model.name if isinstance(model, SpoofModel) else str(model)
         try:
-            self.model = model if isinstance(model, SpoofModel) else load_spoof_model(
+            self.model: SpoofModel | None = model if isinstance(model, SpoofModel) else load_spoof_model(
                 model, device=device, weights=weights, allow_download=allow_download)
         except BundleError as e:
             self.model, self.model_error = None, e
@@ -308,8 +308,8 @@ class SpoofScorer:
         if not block_s > 0:
             raise ConfigError(f"block_s must be positive, got {block_s}")
         self.block_s = max(1, round(block_s * sr / 512)) * 512 / sr  # whole VAD frames per block
-        self._vad = None
-        self._encoder = None
+        self._vad: VAD | None = None
+        self._encoder: SpeakerEncoder | None = None
         self._reference = None
         if reference is not None:
             self._reference = self._reference_embedding(reference)
@@ -352,20 +352,24 @@ class SpoofScorer:
 
     def predict_windows(self, batch: np.ndarray) -> np.ndarray:
         """Spoof probabilities ``[N]`` of ``[N, window]`` waveforms, in batches of ``batch_size``."""
-        out = [self.model.predict(batch[i : i + self.batch_size], precision=self.precision)
-               for i in range(0, len(batch), self.batch_size)]
+        out = []
+        for i in range(0, len(batch), self.batch_size):
+            assert self.model is not None  # scoring needs the model (None only with a model_error)
+            out.append(self.model.predict(batch[i : i + self.batch_size], precision=self.precision))
         return np.concatenate(out) if out else np.zeros(0)
 
     def _predict_owned(self, audio: np.ndarray, owners: list[tuple[int, int]], starts: np.ndarray) -> np.ndarray:
         """Probabilities of the windows ``(channel, window index)``, cut from ``audio`` batch by batch."""
         out = []
         for i in range(0, len(owners), self.batch_size):
+            assert self.model is not None  # scoring needs the model (None only with a model_error)
             batch = np.stack([self._fit(audio[c], int(starts[k])) for c, k in owners[i : i + self.batch_size]])
             out.append(self.model.predict(batch, precision=self.precision))
         return np.concatenate(out) if out else np.zeros(0)
 
     def _fit(self, x: np.ndarray, start: int) -> np.ndarray:
         """The model input of the window at ``start``: the window itself, or the signal tiled."""
+        assert self.model is not None  # scoring needs the model (None only with a model_error)
         n = self.model.window_samples
         seg = x[start : start + self.window]
         return seg if len(seg) == n else np.resize(seg, n).astype(np.float32)
@@ -397,14 +401,16 @@ class SpoofScorer:
             survey = _Survey.run(self, media)
         except AvsyncError as e:
             return self._fail(e.status, str(e), path)
+        assert survey.peak is not None and survey.same is not None and survey.head is not None  # set by run
         if self.model_error is not None:
             return self._fail(Status.MODEL_ERROR, f"voice model {self.model_name!r} unavailable: "
                               f"{self.model_error}", path)
         src_sr = media.info.audio.sample_rate if media.info.audio is not None else sr
         num = survey.num
         duration = samples_to_seconds(num, sr)
-        common = dict(window_s=samples_to_seconds(self.window, sr), hop_s=samples_to_seconds(self.hop, sr),
-                      duration_s=duration, source_sample_rate=src_sr)
+        common: dict[str, Any] = dict(window_s=samples_to_seconds(self.window, sr),
+                                      hop_s=samples_to_seconds(self.hop, sr),
+                                      duration_s=duration, source_sample_rate=src_sr)
         warnings: list[str] = list(media.info.warnings)  # what decoding noticed (gaps, NaN samples, ...)
         narrow = bool(src_sr <= 8000 or _is_narrowband(survey.head, sr))
         if narrow:
@@ -422,7 +428,8 @@ class SpoofScorer:
         chans = [0] if all(survey.same) else list(range(survey.num_channels))
         starts = window_starts(num, self.window, self.hop)
         ends = np.minimum(starts + self.window, num)
-        plans = []  # (channel, status, message, mask, fractions, used)
+        # (channel, status, message, mask, fractions, used)
+        plans: list[tuple[int, Status, str, SpeechMask | None, np.ndarray, list[int]]] = []
         owners: list[tuple[int, int]] = []
         for c in chans:
             if survey.peak[c] < 1e-4:
@@ -484,7 +491,8 @@ class SpoofScorer:
             msgs = [(f"channel {r.channel}: " if len(results) > 1 else "") + r.message for r in results if r.message]
             return self._fail(st, "; ".join(msgs),
                               path, windows=windows, channels=tuple(results), warnings=tuple(warnings), **common)
-        score = max(r.score for r in scored)
+        score = max(r.score for r in scored if r.score is not None)  # all of `scored`
+        assert self.model is not None  # no model_error: returned above otherwise
         return SpoofResult(
             status=Status.OK, score=score, model=self.model.name, windows=windows, channels=tuple(results),
             path=path, model_sha256=self.model.bundle.sha256, threshold=self.threshold,
@@ -560,13 +568,13 @@ class _Survey:
     scorer: SpoofScorer
     num_channels: int
     num: int = 0
-    peak: np.ndarray = None  # [C] largest |sample|
-    same: list = None  # [C] the same audio as channel 0 throughout (:func:`_same_audio`)
+    peak: np.ndarray | None = None  # [C] largest |sample|
+    same: list | None = None  # [C] the same audio as channel 0 throughout (:func:`_same_audio`)
     clipped: int = 0  # samples at full scale, all channels
-    head: np.ndarray = None  # the first 60 s of the mono mix (narrowband test)
+    head: np.ndarray | None = None  # the first 60 s of the mono mix (narrowband test)
     audio: np.ndarray | None = None  # the whole recording when it fit in one block
-    vad: dict = None  # channel -> VADStream, then -> probabilities
-    cells: dict = None  # channel -> energy per VAD frame of 512 samples (speaker volume gains of long recordings)
+    vad: dict | None = None  # channel -> VADStream, then -> probabilities
+    cells: dict | None = None  # channel -> energy per VAD frame of 512 samples (speaker volume gains of long recordings)
 
     CELL = 512  # blocks are whole VAD frames (block_s is rounded to them), so cells never straddle blocks
 
@@ -607,16 +615,19 @@ class _Survey:
         return s
 
     def mask(self, c: int):
+        assert self.vad is not None  # set by run
         probs = self.vad[c if c in self.vad else 0]
         return self.scorer.vad.mask(probs, self.num)
 
     def sum_squares(self, c: int) -> float:
         """Energy of channel ``c`` (for the speaker encoder's volume gain)."""
+        assert self.cells is not None  # set by run
         return float(sum(np.sum(x) for x in self.cells[c if c in self.cells else 0]))
 
     def speech_sum_squares(self, c: int, mask) -> float:
         """Energy of channel ``c`` inside the speech segments of ``mask``: whole 512-sample cells, and the
         covered share of a cell a segment starts or ends in (for the speaker encoder's volume gain)."""
+        assert self.cells is not None  # set by run
         cells = np.concatenate(self.cells[c if c in self.cells else 0])
         csum = np.concatenate([[0.0], np.cumsum(cells, dtype=np.float64)])
 
