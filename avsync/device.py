@@ -116,7 +116,8 @@ def release_free_memory() -> bool:
     The section-by-section analysis of a long video frees the crops of each section before the next;
     glibc keeps much of it in fragmented heaps of several threads, and the resident memory of a 60-minute
     720p ``analyze`` climbed by about 20 MiB a section. Trimming after each section (a few milliseconds)
-    keeps it flat (docs/long-files.md). Returns whether the trim ran.
+    keeps it flat (docs/long-files.md). The voice check of a long recording trims after each block it reads for
+    the same reason. Returns whether the trim ran.
     """
     if not sys.platform.startswith("linux"):
         return False

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from avsync.device import resolve_device
+from avsync.device import release_free_memory, resolve_device
 from avsync.errors import AvsyncError, BundleError, ConfigError, MediaError
 from avsync.media import Media, load_media
 from avsync.results import Serializable, Status
@@ -543,6 +543,7 @@ class SpoofScorer:
             buf, buf_start = buf[:, cut:], buf_start + cut
             if progress is not None:
                 progress(min(total, samples_to_seconds(end, media.sample_rate)), total)
+            release_free_memory()  # the block's temporaries go back to the system: a flat peak however long
         return probs, {c: st.finish() for c, st in streams.items()}
 
 
@@ -610,6 +611,8 @@ class _Survey:
                 if scorer.speaker:
                     s.cells.setdefault(c, []).append(_cell_energy(block[c], cls.CELL))
             s.num += n
+            if blocks > 1:
+                release_free_memory()  # as in the scoring pass (SpoofScorer._score_blocks)
         s.head = np.concatenate(head) if head else np.zeros(0, np.float32)
         s.vad = {c: v.finish() for c, v in s.vad.items()}
         return s
