@@ -20,6 +20,8 @@ from avsync.face import (
     FaceTrack,
     FaceTracks,
     HaarDetector,
+    Tracker,
+    TrackerConfig,
     YuNetDetector,
     face_crop,
     iou_matrix,
@@ -362,3 +364,98 @@ def test_auto_falls_back_to_haar_without_yuface(monkeypatch, patch):
     assert res.detector == "haar" and any("yuface" in w for w in res.warnings)
     with pytest.raises(avsync.ConfigError):
         get_detector("nope")
+
+
+def assert_same_tracks(a: FaceTracks, b: FaceTracks) -> None:
+    """Every field of two results, every array of every track, bit for bit."""
+    for k in ("status", "num_frames", "fps", "frame_size", "face_fraction", "detector", "keyframes", "shot_changes",
+              "min_face", "path", "message", "warnings", "landmarker"):
+        assert getattr(a, k) == getattr(b, k), k
+    assert len(a.tracks) == len(b.tracks)
+    for ta, tb in zip(a.tracks, b.tracks):
+        for k in ("track_id", "fps", "points_estimated"):
+            assert getattr(ta, k) == getattr(tb, k), k
+        for k in ("frames", "boxes", "points", "scores", "valid", "mouth_crops", "face_crops", "lip_landmarks",
+                  "mouth_open"):
+            x, y = getattr(ta, k), getattr(tb, k)
+            assert (x is None) == (y is None), k
+            if x is not None:
+                assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), k
+
+
+def test_tracker_with_config_equals_track(patch):
+    """Tracker(TrackerConfig(...))(media, ...) is track(media, ...) with the same options; one tracker used on one
+    clip after another gives each clip's own result (nothing of a call is left for the next)."""
+    rng = np.random.default_rng(8)
+    n = 60
+    two = background(rng, n, w=640)
+    small = cv2.resize(patch, (patch.shape[1] * 3 // 4, patch.shape[0] * 3 // 4))
+    for i in range(n):
+        if not 20 <= i < 26:  # a short occlusion
+            paste(two[i], patch, 20 + i, 60)
+        if 10 <= i < 45:
+            paste(two[i], np.ascontiguousarray(small[:, ::-1]), 420, 100)
+    one, _ = moving_clip(patch, n=40, seed=9)
+    options = dict(keyframe_interval=4, smooth_sigma=1.5, mouth_size=64, mouth_color="rgb", max_gap_s=0.5,
+                   min_track_frames=3, face_crop_scale=0.3)
+    tracker = Tracker(TrackerConfig(**options), detector="yunet")
+    assert tracker.config.keyframe_interval == 4 and tracker.detector.name == "yunet"
+    for frames, call in ((two, dict(crops=("mouth", "face"), start=0.2)), (one, dict(crops=("mouth",), end=1.2))):
+        seen: list[tuple[int, int]] = []
+        got = tracker(media(frames), progress=lambda done, total: seen.append((done, total)), **call)
+        assert got.tracks and got.tracks[0].mouth_crops.shape[1:] == (64, 64, 3)
+        assert seen and seen[-1][1] == len(frames)
+        assert_same_tracks(got, track(media(frames), detector="yunet", **options, **call))
+    assert_same_tracks(tracker(media(two)), track(media(two), detector="yunet", **options))  # back to the first clip
+    assert_same_tracks(Tracker()(media(one)), track(media(one)))  # defaults: TrackerConfig() is track()'s
+
+
+def test_tracker_config_defaults_are_the_options_of_track():
+    import dataclasses
+    import inspect
+
+    params = inspect.signature(track).parameters
+    fields = dataclasses.fields(TrackerConfig)
+    assert {f.name for f in fields} == set(params) - {"media", "detector", "crops", "start", "end", "landmarks",
+                                                      "progress"}
+    assert all(f.default == params[f.name].default for f in fields)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TrackerConfig().keyframe_interval = 2
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("keyframe_interval", 0), ("keyframe_interval", 2.5), ("mouth_size", -96), ("mouth_color", "bgr"),
+     ("iou_threshold", 1.5), ("consistent_iou", float("nan")), ("smooth_sigma", -1.0), ("max_gap_s", float("inf")),
+     ("chunk_size", True), ("roi_face", 0), ("min_track_frames", "5"), ("shot_threshold", -3)],
+)
+def test_invalid_tracker_config_names_the_field(field, value):
+    with pytest.raises(avsync.ConfigError, match=f"TrackerConfig.{field} ") as e:
+        TrackerConfig(**{field: value})
+    assert e.value.status == Status.CONFIG_ERROR
+    with pytest.raises(avsync.ConfigError, match=field):  # the same check behind track()'s keyword options
+        track(media(np.zeros((3, 64, 64, 3), np.uint8)), **{field: value})
+    with pytest.raises(avsync.ConfigError, match="TrackerConfig"):
+        Tracker({"keyframe_interval": 4})
+    TrackerConfig(smooth_sigma=0, shot_threshold=float("inf"), min_track_frames=0, mouth_shift=-0.1)  # valid edges
+
+
+def test_old_module_paths_still_export_their_names():
+    """The face package's modules moved (detectors/, landmarks/); the old import paths keep their names."""
+    import avsync.face.blazeface as old_blazeface
+    import avsync.face.detectors as detectors
+    import avsync.face.landmarks as landmarks
+    import avsync.face.tracking as tracking
+    from avsync.face.detectors.blazeface import BlazeFaceDetector
+    from avsync.face.landmarks.facemesh import FaceMeshLandmarker
+
+    assert old_blazeface.BlazeFaceDetector is BlazeFaceDetector and old_blazeface.FaceMeshLandmarker is FaceMeshLandmarker
+    assert {"LIPS_INNER", "LIPS_OUTER", "BlazeBlock", "BlazeFaceNet", "FaceMeshNet", "resolve_weights"} <= set(
+        vars(old_blazeface))
+    assert {"DetectorName", "FaceDetector", "HaarDetector", "YuNetDetector", "get_detector", "points_from_boxes",
+            "OPENCV_INSTALL"} <= set(vars(detectors))
+    assert {"FAN_CHECKPOINT", "IBUG_LIPS", "LANDMARKERS", "FaceAlignmentLandmarker", "LandmarkerName",
+            "LipLandmarker", "MediaPipeLandmarker", "get_landmarker", "ibug_mouth_open", "ibug_to_lips",
+            "lip_mouth_open", "resolve_fan_weights"} <= set(vars(landmarks))
+    assert {"CropName", "iou_matrix", "track", "Tracker", "TrackerConfig"} <= set(vars(tracking))
+

@@ -17,14 +17,8 @@ skimage_data = pytest.importorskip("skimage.data")
 import avsync
 from avsync.errors import BundleError
 from avsync.face import YuNetDetector, track
-from avsync.face.blazeface import (
-    BlazeFaceDetector,
-    BlazeFaceNet,
-    FaceMeshLandmarker,
-    FaceMeshNet,
-    _load,
-    resolve_weights,
-)
+from avsync.face.detectors.blazeface import BlazeFaceDetector, BlazeFaceNet, load_checkpoint, resolve_weights
+from avsync.face.landmarks.facemesh import FaceMeshLandmarker, FaceMeshNet
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +43,7 @@ def inputs():
 
 
 def test_blazeface_matches_reference(weights, reference, inputs):
-    net = _load(BlazeFaceNet(), weights / "blazeface" / "blazeface.pth")
+    net = load_checkpoint(BlazeFaceNet(), weights / "blazeface" / "blazeface.pth")
     with torch.no_grad():
         r, c = net(torch.from_numpy(inputs[0] / 127.5 - 1.0).float())
     ref = reference["hollance_blazeface_front"]
@@ -59,7 +53,7 @@ def test_blazeface_matches_reference(weights, reference, inputs):
 
 
 def test_face_mesh_matches_reference(weights, reference, inputs):
-    net = _load(FaceMeshNet(), weights / "mediapipe-facemesh" / "blazeface_landmark.pth")
+    net = load_checkpoint(FaceMeshNet(), weights / "mediapipe-facemesh" / "blazeface_landmark.pth")
     with torch.no_grad():
         flag, lm = net(torch.from_numpy(inputs[1] / 255.0).float())
     ref = reference["mediapipe_face_landmark"]
@@ -69,8 +63,8 @@ def test_face_mesh_matches_reference(weights, reference, inputs):
 
 
 def test_batched_equals_one_by_one(weights):
-    net = _load(BlazeFaceNet(), weights / "blazeface" / "blazeface.pth")
-    mesh = _load(FaceMeshNet(), weights / "mediapipe-facemesh" / "blazeface_landmark.pth")
+    net = load_checkpoint(BlazeFaceNet(), weights / "blazeface" / "blazeface.pth")
+    mesh = load_checkpoint(FaceMeshNet(), weights / "mediapipe-facemesh" / "blazeface_landmark.pth")
     g = torch.Generator().manual_seed(0)
     x = torch.rand(3, 3, 128, 128, generator=g) * 2 - 1
     y = torch.rand(3, 3, 192, 192, generator=g)
@@ -133,4 +127,4 @@ def test_missing_or_wrong_weights(tmp_path, weights):
         resolve_weights(tmp_path, "blazeface/blazeface.pth")
     assert "never downloads" in str(e.value)
     with pytest.raises(BundleError):
-        _load(FaceMeshNet(), weights / "blazeface" / "blazeface.pth")  # a BlazeFace file for the mesh
+        load_checkpoint(FaceMeshNet(), weights / "blazeface" / "blazeface.pth")  # a BlazeFace file for the mesh

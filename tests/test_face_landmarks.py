@@ -23,7 +23,6 @@ skimage_data = pytest.importorskip("skimage.data")
 import avsync
 from avsync.errors import BundleError, ConfigError
 from avsync.face import YuNetDetector, track
-from avsync.face.blazeface import LIPS_INNER, LIPS_OUTER, FaceMeshLandmarker
 from avsync.face.landmarks import (
     FAN_CHECKPOINT,
     FaceAlignmentLandmarker,
@@ -34,6 +33,7 @@ from avsync.face.landmarks import (
     lip_mouth_open,
     resolve_fan_weights,
 )
+from avsync.face.landmarks.facemesh import LIPS_INNER, LIPS_OUTER, FaceMeshLandmarker
 
 HAS_FA = importlib.util.find_spec("face_alignment") is not None
 
@@ -168,9 +168,9 @@ def test_fan_missing_checkpoint_is_a_clear_error(tmp_path, monkeypatch):
     other = tmp_path / "my_fan.pth.tar"
     other.write_bytes(b"own")
     assert resolve_fan_weights(other) == other  # an explicit file of another name is used as given
-    import avsync.face.landmarks as lm
+    import avsync.face.landmarks.fan as fan
 
-    monkeypatch.setattr(lm, "FAN_SHA256_PREFIX", "")  # below: where it is looked for, in which order
+    monkeypatch.setattr(fan, "FAN_SHA256_PREFIX", "")  # below: where it is looked for, in which order
     assert resolve_fan_weights() == hub / FAN_CHECKPOINT
     models = tmp_path / "models" / "face-alignment"
     models.mkdir(parents=True)

@@ -57,7 +57,7 @@ def test_mouth_crop_centred_on_lip_landmarks(results, sample_clips, shared):
     if not (w / "mediapipe-facemesh" / "blazeface_landmark.pth").exists():
         pytest.skip("face-mesh checkpoint absent")
     from avsync.face import mouth_geometry
-    from avsync.face.blazeface import FaceMeshLandmarker
+    from avsync.face.landmarks.facemesh import FaceMeshLandmarker
 
     lmk = FaceMeshLandmarker(weights=w)
     errs = []

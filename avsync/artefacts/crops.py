@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from avsync.face.crops import mouth_crop
-from avsync.face.tracking import _work_size
+from avsync.face.geometry import work_frame_size
 from avsync.face.types import FaceTrack
 
 __all__ = ["ArtefactCrops", "artefact_crops", "artefact_geometry"]
@@ -142,7 +142,7 @@ def artefact_crops(
     if pairs:
         sel = np.unique(np.r_[sel, sel + 1])
     width, height = vi.width, vi.height
-    ww, wh = _work_size(width, height, work_size)
+    ww, wh = work_frame_size(width, height, work_size)
     sx, sy = ww / width, wh / height
     wanted = {int(track.frames[i]): i for i in sel}
     centre, side, angle = artefact_geometry(track.boxes[sel], track.points[sel])

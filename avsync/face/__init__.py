@@ -8,13 +8,22 @@ The entry point is :func:`track`::
     main.frames, main.boxes, main.valid, main.mouth_crops  # [N], [N,4], [N], [N,96,96]
     faces = avsync.face.track(media, landmarks="mediapipe")  # + main.lip_landmarks [N,40,2], main.mouth_open [N]
 
-See ``docs/faces.md`` for the design and the data layout.
+or, to track several videos with the same options, a :class:`Tracker` with a :class:`TrackerConfig`::
+
+    tracker = avsync.face.Tracker(avsync.face.TrackerConfig(keyframe_interval=4), detector="yunet")
+    faces = tracker(media, crops=("mouth",), end=10.0)
+
+Layout: ``tracking`` (Tracker, TrackerConfig, track), ``association`` (track bookkeeping), ``detectors/``
+(protocol, YuNet, Haar, BlazeFace), ``landmarks/`` (protocol and lip layout, MediaPipe, face-alignment, face mesh),
+``crops``, ``geometry`` (the shared leaf), ``types``, ``preview``. See ``docs/faces.md`` for the design and the data
+layout.
 """
 
 from avsync.face.crops import face_crop, mouth_crop, mouth_geometry
 from avsync.face.detectors import FaceDetector, HaarDetector, YuNetDetector, get_detector, points_from_boxes
+from avsync.face.geometry import iou_matrix
 from avsync.face.landmarks import LANDMARKERS, LipLandmarker, get_landmarker
-from avsync.face.tracking import iou_matrix, track
+from avsync.face.tracking import Tracker, TrackerConfig, track
 from avsync.face.types import POINT_NAMES, Detections, FaceTrack, FaceTracks
 
 __all__ = [
@@ -26,6 +35,8 @@ __all__ = [
     "FaceTracks",
     "HaarDetector",
     "LipLandmarker",
+    "Tracker",
+    "TrackerConfig",
     "YuNetDetector",
     "face_crop",
     "get_detector",

@@ -18,12 +18,10 @@ from typing import Literal
 
 import numpy as np
 
-from avsync._optional import require
+from avsync._optional import OPENCV_INSTALL, require
 from avsync.face.geometry import mouth_geometry
 
 __all__ = ["CropColor", "face_crop", "face_thumbnail", "mouth_crop", "mouth_geometry"]
-
-OPENCV_INSTALL = "pip install 'opencv-python-headless<5'"
 
 CropColor = Literal["gray", "rgb"]
 

@@ -1,11 +1,11 @@
-"""Geometry shared by the face detectors, the tracker, the crops and the track types (no other face module is
-imported here, so each of them can use it without an import cycle)."""
+"""Geometry shared by the face detectors, the tracker, the crops and the track types, and by the artefact crops
+(no other face module is imported here, so each of them can use it without an import cycle)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["iou_matrix", "mouth_geometry"]
+__all__ = ["iou_matrix", "mouth_geometry", "work_frame_size"]
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -48,3 +48,12 @@ def mouth_geometry(
     down = np.stack([-np.sin(angle), np.cos(angle)], axis=1)
     centre = centre + (shift * side)[:, None] * down
     return centre.astype(np.float32), side.astype(np.float32), angle.astype(np.float32)
+
+
+def work_frame_size(width: int, height: int, work_size: int) -> tuple[int, int]:
+    """``(width, height)`` of the frames crops are cut from: the frame scaled so its longest side is at most
+    ``work_size`` pixels (never upscaled), both sides even (the size frames are decoded at)."""
+    s = min(1.0, work_size / max(width, height))
+    if s >= 1.0:
+        return width, height
+    return max(2, int(round(width * s / 2)) * 2), max(2, int(round(height * s / 2)) * 2)

@@ -7,8 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from avsync._optional import require
-from avsync.face.crops import OPENCV_INSTALL
+from avsync._optional import OPENCV_INSTALL, require
 from avsync.face.types import FaceTracks
 from avsync.media import Media
 

