@@ -504,8 +504,7 @@ class Detector:
         stages = [("faces", t1 - t0), ("sync", t2 - t1)]
         if art is not None and not isinstance(art, AvsyncError):  # timed when it ran, as the other stages
             stages.append(("artefact", time.perf_counter() - t2))
-        for k, v in stages:
-            timings[k] = timings.get(k, 0.0) + v
+        add_timings(timings, dict(stages))
         return faces, sync, art
 
     def _run_av(self, media: Media, ctx: AnalysisContext) -> list[Cue]:
@@ -809,8 +808,7 @@ def run_analyses(
                 out, part = futures.pop(i).result()
                 context.models.extend(part.models)
                 context.details.update(part.details)
-                for k, v in part.timings.items():
-                    context.timings[k] = context.timings.get(k, 0.0) + v
+                add_timings(context.timings, part.timings)
             else:
                 out, _ = _run_analysis(a, media, context)
             cues += out
@@ -819,6 +817,12 @@ def run_analyses(
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
     return cues
+
+
+def add_timings(timings: dict[str, float], seconds: dict[str, float]) -> None:
+    """Add ``seconds`` per stage to ``timings`` (a stage met again, e.g. in every section, accumulates)."""
+    for k, v in seconds.items():
+        timings[k] = timings.get(k, 0.0) + v
 
 
 class AnalysisCancelled(Exception):
@@ -835,7 +839,7 @@ def _run_analysis(a: Analysis, media: Media, context: AnalysisContext) -> tuple[
         status = e.status if isinstance(e, AvsyncError) else Status.ERROR
         out = [Cue(a.name, status, None, message=f"{cue_words(a.name)} check failed: {e}")]
     if not getattr(a, "records_timings", False):
-        context.timings[a.name] = context.timings.get(a.name, 0.0) + time.perf_counter() - t0
+        add_timings(context.timings, {a.name: time.perf_counter() - t0})
     for c in out:
         if not isinstance(c, Cue):
             raise ConfigError(f"analysis {a.name!r} returned {type(c).__name__}, not a Cue")
