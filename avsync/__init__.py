@@ -10,7 +10,7 @@ from avsync.media import AudioInfo, FrameChunk, Media, MediaInfo, MediaLimits, V
 from avsync.results import Status
 
 
-def __getattr__(name):  # heavy pieces load on first use: `import avsync` stays light
+def __getattr__(name: str):  # heavy pieces load on first use: `import avsync` stays light
     if name in ("Detector", "analyze"):
         from avsync import pipeline
 

@@ -166,7 +166,7 @@ def fit(
         raise ConfigError("sample_weight must have one non-negative weight per row, not all zero")
     sw = sw / sw.sum()
 
-    def loss(theta):
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = theta[:-1], theta[-1]
         z = X @ w + b
         p = sigmoid(z)

@@ -16,6 +16,7 @@ import importlib.metadata
 import importlib.util
 import os
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 from avsync.model_files import (  # re-exported: their home before avsync.model_files
     PACKAGE_MODELS,
@@ -25,6 +26,9 @@ from avsync.model_files import (  # re-exported: their home before avsync.model_
     sync_model_name,
 )
 from avsync.results import Serializable
+
+if TYPE_CHECKING:
+    from avsync.bundles import Bundle
 
 __all__ = [
     "PACKAGE_MODELS", "ROLES", "ModelInfo", "PackageModel", "default_models", "format_size", "list_models",
@@ -131,7 +135,7 @@ def _dist_size(distribution: str) -> int | None:
     return total
 
 
-def _bundle_role(bundle) -> str:
+def _bundle_role(bundle: Bundle) -> str:
     if bundle.role:
         return bundle.role
     from avsync.spoof.models import SPOOF_MODELS
@@ -162,7 +166,7 @@ def _package_info(m: PackageModel, defaults: dict[str, str]) -> ModelInfo:
     )
 
 
-def _bundle_info(b, defaults: dict[str, str]) -> ModelInfo:
+def _bundle_info(b: Bundle, defaults: dict[str, str]) -> ModelInfo:
     from avsync import bundles
 
     role = _bundle_role(b)

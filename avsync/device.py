@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from collections.abc import Callable
 from typing import Literal
 
 from avsync.errors import ConfigError
@@ -73,7 +74,7 @@ def allocator_tuning_enabled() -> bool:
     return os.environ.get(ALLOCATOR_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def _set_thresholds(mallopt) -> int:
+def _set_thresholds(mallopt: Callable[[int, int], int]) -> int:
     """Raise glibc's mmap and trim thresholds; the size applied (bytes), 0 if glibc refused.
 
     glibc versions that cap the mmap threshold at 32 MiB (64-bit) refuse the larger value: then 32 MiB.

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -110,7 +110,7 @@ class MonoAudio:
     def __enter__(self) -> MonoAudio:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -149,7 +149,16 @@ class MediaSection(Media):
     def duration(self) -> float:
         return self._end
 
-    def frames(self, *, chunk_size=16, size=None, gray=False, start=0.0, end=None, only=None) -> Iterator[FrameChunk]:
+    def frames(
+        self,
+        *,
+        chunk_size: int = 16,
+        size: tuple[int, int] | None = None,
+        gray: bool = False,
+        start: float = 0.0,
+        end: float | None = None,
+        only: Collection[int] | None = None,
+    ) -> Iterator[FrameChunk]:
         from avsync.media.types import FrameChunk
 
         stop = self._end if end is None else min(end, self._end)
@@ -256,7 +265,7 @@ class SectionMerger:
             self._final = self._order()
         return dict(self._final)
 
-    def _link(self, tracks) -> list[int]:
+    def _link(self, tracks: Sequence[FaceTrack]) -> list[int]:
         """Global ids: a track overlapping a previous section's track on shared frames (mean IoU ≥ 0.5) continues it."""
         from avsync.face.geometry import iou_matrix
 
@@ -387,7 +396,7 @@ class SectionMerger:
                               int(n.sum()), face_px)
 
 
-def _first_status(statuses):
+def _first_status(statuses: Sequence[Status]) -> Status:
     for st in (Status.NO_SPEECH, Status.TOO_SHORT, Status.NO_FACE):
         if st in statuses:
             return st

@@ -9,14 +9,16 @@ offset means audio leads video**, the convention of :mod:`avsync.timebase`.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import cast
+from typing import Any, cast
 
 import av
 import numpy as np
 from av.audio.stream import AudioStream
+from av.container import OutputContainer
+from av.video.stream import VideoStream
 
 __all__ = ["ClipSpec", "CODEC_PRESETS", "make_clip", "event_times", "burst_audio", "shift_audio", "write_audio", "write_audio_streams"]
 
@@ -160,7 +162,7 @@ def _photo(size: tuple[int, int]) -> tuple[np.ndarray, tuple[float, float, float
     return img, (mx * w / 288, my * h / 288, mw * w / 288)
 
 
-def _photo_frame(base, mouth, t: float, opening: float) -> np.ndarray:
+def _photo_frame(base: np.ndarray, mouth: tuple[float, float, float], t: float, opening: float) -> np.ndarray:
     h, w = base.shape[:2]
     pad = max(2, int(0.02 * max(w, h)))
     dx = int(round(0.6 * pad * np.sin(2 * np.pi * 0.3 * t)))
@@ -219,7 +221,7 @@ def _frame_times(spec: ClipSpec) -> np.ndarray:
     return np.asarray(out)
 
 
-def make_clip(path: str | os.PathLike, spec: ClipSpec | None = None, **overrides) -> str:
+def make_clip(path: str | os.PathLike, spec: ClipSpec | None = None, **overrides: Any) -> str:
     """Encode a synthetic clip and return its path.
 
     Parameters
@@ -262,13 +264,14 @@ def make_clip(path: str | os.PathLike, spec: ClipSpec | None = None, **overrides
             for p in vstream.encode():
                 container.mux(p)
         if spec.audio:
+            assert astream is not None
             _encode_audio(container, astream, spec, events)
     finally:
         container.close()
     return path
 
 
-def _add_video_stream(container, vcodec: str, spec: ClipSpec):
+def _add_video_stream(container: OutputContainer, vcodec: str, spec: ClipSpec) -> VideoStream:
     rate = Fraction(spec.fps).limit_denominator(1001)
     opts = {}
     if vcodec == "libx264":
@@ -280,7 +283,7 @@ def _add_video_stream(container, vcodec: str, spec: ClipSpec):
         opts = {"preset": "12"}
     elif vcodec in ("libvpx", "libvpx-vp9"):
         opts = {"deadline": "realtime", "cpu-used": "8"}
-    stream = container.add_stream(vcodec, rate=rate, options=opts)
+    stream = cast(VideoStream, container.add_stream(vcodec, rate=rate, options=opts))
     w, h = spec.size
     if spec.rotation in (90, 270):
         w, h = h, w
@@ -294,7 +297,7 @@ def _add_video_stream(container, vcodec: str, spec: ClipSpec):
     return stream
 
 
-def _encode_audio(container, astream, spec: ClipSpec, events: np.ndarray) -> None:
+def _encode_audio(container: OutputContainer, astream: AudioStream, spec: ClipSpec, events: np.ndarray) -> None:
     sr = spec.sample_rate
     chans = [
         burst_audio(
@@ -308,7 +311,8 @@ def _encode_audio(container, astream, spec: ClipSpec, events: np.ndarray) -> Non
     _mux_pcm(container, astream, pcm, sr, start=int(round(spec.audio_start_s * sr)))
 
 
-def _mux_pcm(container, stream, pcm: np.ndarray, sr: int, *, start: int = 0, block: int = 1024) -> None:
+def _mux_pcm(container: OutputContainer, stream: AudioStream, pcm: np.ndarray, sr: int, *, start: int = 0,
+             block: int = 1024) -> None:
     """Encode ``[C, T]`` float PCM into ``stream`` as s16 frames whose pts start at sample ``start``."""
     s16 = np.clip(pcm * 32767, -32768, 32767).astype(np.int16)
     layout = "mono" if s16.shape[0] == 1 else ("stereo" if s16.shape[0] == 2 else f"{s16.shape[0]}c")
@@ -337,7 +341,8 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, *,
     return os.fspath(path)
 
 
-def write_audio_streams(path: str | os.PathLike, streams, sample_rate: int, *, preset: str = "mkv-aac") -> str:
+def write_audio_streams(path: str | os.PathLike, streams: Sequence[tuple[np.ndarray, Mapping[str, str] | None]],
+                        sample_rate: int, *, preset: str = "mkv-aac") -> str:
     """Write several audio streams into one file: ``streams`` is a list of ``(audio, tags)`` pairs,
     ``audio`` ``[T]`` or ``[C, T]`` float, ``tags`` stream metadata such as ``{"language": "fra", "title": ...}``."""
     fmt, acodec = {"mkv-aac": ("matroska", "aac"), "mp4-aac": ("mp4", "aac")}[preset]

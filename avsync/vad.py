@@ -48,7 +48,7 @@ def _net_class():
             self.lstm = nn.LSTM(128, 128, batch_first=True)
             self.final_conv = nn.Conv1d(128, 1, 1)
 
-        def forward(self, frames: torch.Tensor, state=None):
+        def forward(self, frames: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None):
             """``frames [B, N, 576]`` → ``(probabilities [B, N], (h, c))``; pass ``state`` on to continue."""
             b, n, L = frames.shape
             x = F.pad(frames.reshape(b * n, 1, L), (0, 64), mode="reflect")
@@ -73,7 +73,7 @@ def _net_class():
     return SileroVADNet
 
 
-def __getattr__(name):  # lazy torch import: `from avsync.vad import SileroVADNet`
+def __getattr__(name: str):  # lazy torch import: `from avsync.vad import SileroVADNet`
     if name == "SileroVADNet":
         return _net_class()
     raise AttributeError(name)

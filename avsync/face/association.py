@@ -89,13 +89,13 @@ class TrackState:
     def finalized_end(self) -> int:
         return self.first + len(self.sm_box)
 
-    def append(self, box, pts, score, valid) -> None:
+    def append(self, box: np.ndarray, pts: np.ndarray, score: float, valid: bool) -> None:
         self.box.append(np.asarray(box, np.float32))
         self.pts.append(np.asarray(pts, np.float32))
         self.score.append(float(score))
         self.valid.append(bool(valid))
 
-    def sighting(self, f: int, box, pts, score) -> None:
+    def sighting(self, f: int, box: np.ndarray, pts: np.ndarray, score: float) -> None:
         """Record a detection at frame ``f``: fill the frames since the last known one."""
         n_fill = f - self.known_end
         if n_fill > 0:

@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from types import ModuleType
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -61,7 +61,7 @@ __all__ = ["CropName", "Tracker", "TrackerConfig", "iou_matrix", "track"]
 CropName = Literal["mouth", "face"]
 
 
-def _check_number(name: str, value, *, integer: bool = False, low: float | None = None, high: float | None = None,
+def _check_number(name: str, value: Any, *, integer: bool = False, low: float | None = None, high: float | None = None,
                   positive: bool = False, finite: bool = True) -> None:
     """Raise a :class:`ConfigError` naming ``TrackerConfig.<name>`` unless ``value`` is a number in range."""
     kind = "an integer" if integer else "a finite number" if finite else "a number"

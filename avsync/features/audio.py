@@ -39,7 +39,7 @@ __all__ = [
 _EPS64 = float(np.finfo(float).eps)  # python_speech_features replaces exact zeros by this
 
 
-def _as_tensor(x, dtype: torch.dtype | None = None) -> torch.Tensor:
+def _as_tensor(x: np.ndarray | torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
     t = torch.as_tensor(x)
     if not torch.is_floating_point(t):
         t = t.to(torch.float32)
@@ -57,7 +57,9 @@ def num_psf_frames(num_samples: int, frame_len: int, frame_step: int) -> int:
     return 1 + int(math.ceil((num_samples - frame_len) / frame_step))
 
 
-def dct_matrix(n_in: int, n_out: int, *, dtype=torch.float32, device=None) -> torch.Tensor:
+def dct_matrix(
+    n_in: int, n_out: int, *, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+) -> torch.Tensor:
     """Orthonormal DCT-II matrix ``[n_in, n_out]``: ``y = x @ D`` equals ``scipy.fft.dct(x, norm='ortho')[..., :n_out]``."""
     n = torch.arange(n_in, dtype=torch.float64)
     k = torch.arange(n_out, dtype=torch.float64)
@@ -74,10 +76,10 @@ def psf_mel_filterbank(
     if f_max > sample_rate / 2:
         raise ConfigError("f_max is above the Nyquist frequency")
 
-    def hz2mel(hz):
+    def hz2mel(hz: float | np.ndarray):
         return 2595 * np.log10(1 + hz / 700.0)
 
-    def mel2hz(mel):
+    def mel2hz(mel: float | np.ndarray):
         return 700 * (10 ** (mel / 2595.0) - 1)
 
     mels = np.linspace(hz2mel(f_min), hz2mel(f_max), n_filters + 2)
@@ -100,11 +102,11 @@ def slaney_mel_filterbank(
     f_sp, min_log_hz = 200.0 / 3, 1000.0
     min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
 
-    def hz2mel(f):
+    def hz2mel(f: float | np.ndarray) -> np.ndarray:
         f = np.asarray(f, float)
         return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep, f / f_sp)
 
-    def mel2hz(m):
+    def mel2hz(m: float | np.ndarray) -> np.ndarray:
         m = np.asarray(m, float)
         return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
 
@@ -148,7 +150,7 @@ def _psf_power_frames(x: torch.Tensor, sample_rate: int, win_s: float, step_s: f
 
 
 def mfcc(
-    waveform,
+    waveform: np.ndarray | torch.Tensor,
     sample_rate: int = 16000,
     *,
     n_ceps: int = 13,
@@ -221,7 +223,7 @@ def _stft_power(x: torch.Tensor, n_fft: int, win_length: int, hop_length: int, c
 
 
 def log_mel(
-    waveform,
+    waveform: np.ndarray | torch.Tensor,
     sample_rate: int = 16000,
     *,
     n_mels: int = 80,
@@ -259,7 +261,7 @@ def log_mel(
 
 
 def lfcc(
-    waveform,
+    waveform: np.ndarray | torch.Tensor,
     sample_rate: int = 16000,
     *,
     n_lfcc: int = 20,
@@ -291,7 +293,7 @@ def lfcc(
 
 
 def frame_energy(
-    waveform,
+    waveform: np.ndarray | torch.Tensor,
     sample_rate: int = 16000,
     *,
     fps: float = 25.0,

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Collection, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 import av
 import numpy as np
@@ -385,7 +385,7 @@ class Media:
             yield from aligned(stream_rs.resample_chunk(np.zeros((0, channels), np.float32), last=True).T)
 
     @staticmethod
-    def _push(stream_rs, arr: np.ndarray) -> np.ndarray:
+    def _push(stream_rs: soxr.ResampleStream | None, arr: np.ndarray) -> np.ndarray:
         if stream_rs is None:
             return arr
         return stream_rs.resample_chunk(np.ascontiguousarray(arr.T)).T
@@ -434,7 +434,11 @@ class Media:
             return
         yield from self._decode_frames(chunk_size, size, gray, start, end, only)
 
-    def _array_frames(self, chunk_size, size, gray, start, end, only=None):
+    def _array_frames(
+        self, chunk_size: int, size: tuple[int, int] | None, gray: bool, start: float, end: float | None,
+        only: Collection[int] | None = None,
+    ) -> Iterator[FrameChunk]:
+        assert self._frames is not None  # frames() calls this only for a Media made from arrays
         n = self._frames.shape[0]
         k0 = max(0, math.ceil(start * self.fps - 1e-6))
         k1 = n if end is None else min(n, math.ceil(end * self.fps - 1e-6))
@@ -445,8 +449,13 @@ class Media:
             t = idx / self.fps
             yield FrameChunk(np.stack(imgs), idx, t, t.copy(), self.fps)
 
-    def _decode_frames(self, chunk_size, size, gray, start, end, only=None):
+    def _decode_frames(
+        self, chunk_size: int, size: tuple[int, int] | None, gray: bool, start: float, end: float | None,
+        only: Collection[int] | None = None,
+    ) -> Iterator[FrameChunk]:
         vi = self.info.video
+        # frames() checked the video; a Media without frame arrays was loaded from its source
+        assert vi is not None and self._source is not None
         v_end = vi.start_s + vi.duration_s - self.origin_s
         stop = v_end if end is None else min(end, v_end)
         k = max(math.ceil(start * self.fps - 1e-6), math.ceil((vi.start_s - self.origin_s) * self.fps - 1e-6))
@@ -455,22 +464,23 @@ class Media:
         buf: list[np.ndarray | None] = [None]
         buf_idx: list[int] = []
         buf_src: list[float] = []
-        prev = None  # [time, frame, converted array or None]
+        prev: list[Any] | None = None  # [time, frame, converted array or None]
 
-        def convert(entry):
+        def convert(entry: list[Any]) -> np.ndarray:
             if entry[2] is None:
                 entry[2] = _convert_frame(entry[1], size, fmt)
             return entry[2]
 
         keep = None if only is None else frozenset(int(i) for i in only)
 
-        def emit(entry):
+        def emit(entry: list[Any]) -> None:
             if keep is not None and k not in keep:
                 return
             img = convert(entry)
-            if buf[0] is None:
-                buf[0] = np.empty((chunk_size, *img.shape), np.uint8)
-            buf[0][len(buf_idx)] = img
+            arr = buf[0]
+            if arr is None:
+                arr = buf[0] = np.empty((chunk_size, *img.shape), np.uint8)
+            arr[len(buf_idx)] = img
             buf_idx.append(k)
             buf_src.append(entry[0])
 
@@ -487,6 +497,7 @@ class Media:
             stream.thread_type = "AUTO"
             if start > 1.0:
                 try:
+                    assert stream.time_base is not None  # a demuxed stream has one
                     container.seek(int((start + self.origin_s - 1.0) / stream.time_base), stream=stream, backward=True)
                 except av.error.FFmpegError:  # e.g. no keyframe before the target: decode from the start
                     container = opened.enter_context(open_container(self._source))
@@ -583,7 +594,7 @@ def _convert_frame(frame: av.VideoFrame, size: tuple[int, int] | None, fmt: str)
     return _rotate(frame.to_ndarray(format=fmt), rot)
 
 
-def _convert_array(img: np.ndarray, size, gray) -> np.ndarray:
+def _convert_array(img: np.ndarray, size: tuple[int, int] | None, gray: bool) -> np.ndarray:
     if size is not None and (img.shape[1], img.shape[0]) != tuple(size):
         f = av.VideoFrame.from_ndarray(img, format="gray" if img.ndim == 2 else "rgb24")
         img = f.reformat(width=size[0], height=size[1], interpolation="AREA").to_ndarray()

@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -143,7 +144,8 @@ def _first_frames(container: av.container.InputContainer, streams: list) -> dict
     return found
 
 
-def _packet_scan(container, vstream, astream, limits: MediaLimits):
+def _packet_scan(container: av.container.InputContainer, vstream: av.VideoStream | None,
+                 astream: av.AudioStream | None, limits: MediaLimits):
     """Demux (without decoding) to collect video pts and audio/video end times."""
     vpts: list[float] = []
     ends: dict[str, float | None] = {"video": None, "audio": None}
@@ -220,7 +222,7 @@ def inspect_media(src: MediaSource, *, limits: MediaLimits | None = None, sha256
     return replace(info, path=path, sha256=digest, size_bytes=size)
 
 
-def _stream_facts(stream) -> dict:
+def _stream_facts(stream: av.VideoStream | av.AudioStream) -> dict:
     cc = stream.codec_context
     facts = {
         "codec": cc.name,
@@ -228,25 +230,26 @@ def _stream_facts(stream) -> dict:
         "duration": _seconds(stream.duration, stream.time_base),
         "bit_rate": stream.bit_rate or None,
     }
-    if stream.type == "video":
+    if isinstance(stream, av.VideoStream):  # stream.type == "video"
         facts.update(
             nominal=stream.average_rate or stream.guessed_rate or stream.base_rate,
             frames=int(stream.frames or 0),
-            pix_fmt=cc.pix_fmt,
+            pix_fmt=stream.codec_context.pix_fmt,
         )
     else:
         meta = stream.metadata or {}
-        facts.update(sample_rate=cc.sample_rate, layout=cc.layout.name if cc.layout is not None else None,
+        acc = stream.codec_context
+        facts.update(sample_rate=acc.sample_rate, layout=acc.layout.name if acc.layout is not None else None,
                      index=stream.index, language=_tag(meta, "language"), title=_tag(meta, "title"))
     return facts
 
 
-def _tag(meta, key: str) -> str | None:
+def _tag(meta: Mapping[str, str], key: str) -> str | None:
     value = str(meta.get(key) or meta.get(key.upper()) or "").strip()
     return None if not value or value == "und" else value  # "und": undetermined language, as good as none
 
 
-def _other_audio(stream, container_duration: float | None) -> AudioInfo:
+def _other_audio(stream: av.AudioStream, container_duration: float | None) -> AudioInfo:
     """What the header says about an audio stream that is not analysed (nothing is decoded)."""
     meta = stream.metadata or {}
     cc = stream.codec_context  # None when this FFmpeg has no decoder for it: still listed

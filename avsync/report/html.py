@@ -13,19 +13,23 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from avsync.cues import cue_color
-from avsync.fusion import Label
+from avsync.fusion import Cue, Label
 from avsync.verdict import Verdict
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["render_html", "write_html"]
 
 _COLORS = {Label.GENUINE: "#1b7f3b", Label.MANIPULATED: "#b3261e", Label.UNDETERMINED: "#8a6d00"}
 
 
-def _png(fig) -> str:
+def _png(fig: Figure) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     import matplotlib.pyplot as plt
@@ -39,7 +43,7 @@ def _thresholds(v: Verdict) -> dict:
     return {"manipulated": float(f.get("manipulated_threshold", 0.5)), "genuine": float(f.get("genuine_threshold", 0.5))}
 
 
-def _cue_lines(c) -> list[tuple[str, list]]:
+def _cue_lines(c: Cue) -> list[tuple[str, list]]:
     """A cue's windows as plot lines: one per audio channel for per-channel cues (calls), else one."""
     chans = sorted({w.channel for w in c.windows if w.channel is not None})
     if not chans:
@@ -226,7 +230,7 @@ h2 {{ margin-top: 1.6rem; font-size: 1.2rem; }}
 """
 
 
-def write_html(verdict: Verdict, path: str | Path, **kwargs) -> Path:
+def write_html(verdict: Verdict, path: str | Path, **kwargs: Any) -> Path:
     """Write :func:`render_html` output to ``path`` and return it."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,8 @@ are imported on first use with an install hint.
 
 from __future__ import annotations
 
+from typing import Any
+
 from avsync._optional import OPENCV_INSTALL
 from avsync.errors import ConfigError
 from avsync.face.detectors.base import DetectorName, FaceDetector, points_from_boxes
@@ -33,7 +35,7 @@ __all__ = [
 ]
 
 
-def get_detector(name: DetectorName | FaceDetector = "auto", **options) -> FaceDetector:
+def get_detector(name: DetectorName | FaceDetector = "auto", **options: Any) -> FaceDetector:
     """Build a detector by name (or return ``name`` itself if it already is one).
 
     Parameters

@@ -19,6 +19,7 @@ Weights are never downloaded: pass ``weights=`` (a file or a folder holding it) 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -176,7 +177,10 @@ class BlazeFaceDetector:
     name = "blazeface"
     max_side = 512
 
-    def __init__(self, *, weights=None, threshold: float = 0.75, nms_iou: float = 0.3, device="cpu"):
+    def __init__(
+        self, *, weights: str | os.PathLike | None = None, threshold: float = 0.75, nms_iou: float = 0.3,
+        device: str = "cpu",
+    ):
         path = resolve_weights(weights, "blazeface/blazeface.pth")
         anchors = path.parent / "anchors.npy"
         if not anchors.is_file():
@@ -234,7 +238,7 @@ class BlazeFaceDetector:
     def detect(self, image: np.ndarray) -> Detections:
         return self.detect_batch([image])[0]
 
-    def detect_batch(self, images) -> list[Detections]:
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
         """Detect faces in several RGB images at once (one forward pass)."""
         prepared = [self._prepare(im) for im in images]
         if not prepared:

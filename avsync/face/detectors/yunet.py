@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from types import ModuleType
 
 import numpy as np
 
@@ -12,11 +13,12 @@ from avsync.face.types import Detections
 __all__ = ["YuNetDetector"]
 
 
-def _set_bundled_omp_threads(module, n: int) -> bool:
+def _set_bundled_omp_threads(module: ModuleType, n: int) -> bool:
     """Set the thread count of the libgomp copy bundled in a wheel's ``<pkg>.libs`` folder."""
     import ctypes
     from pathlib import Path
 
+    assert module.__file__ is not None  # the package of an installed wheel
     pkg = Path(module.__file__).resolve().parent
     for lib in sorted((pkg.parent / f"{pkg.name}.libs").glob("libgomp*.so*")):
         try:
@@ -31,7 +33,7 @@ _RESULT_BYTES = 0x9000
 """Size of libfacedetection's result buffer (its documented ``DETECT_BUFFER_SIZE``): an int count, then 16 int16 per face."""
 
 
-def _facedetect_cnn(module):
+def _facedetect_cnn(module: ModuleType):
     """``facedetect_cnn(result, bgr, width, height, step)`` of the libfacedetection library in the ``yuface`` wheel, or ``None``.
 
     ``yuface.c_detect`` allocates a fresh result buffer on every call and never frees it (36 KiB per frame:
@@ -41,6 +43,7 @@ def _facedetect_cnn(module):
     import ctypes
     from pathlib import Path
 
+    assert module.__file__ is not None  # the package of an installed wheel
     for lib in sorted(Path(module.__file__).resolve().parent.glob("libfacedetection.so*")):
         try:
             fn = ctypes.CDLL(str(lib))["_Z14facedetect_cnnPhS_iii"]  # C++ name of facedetect_cnn(uchar*, uchar*, int, int, int)

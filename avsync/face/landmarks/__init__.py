@@ -33,6 +33,8 @@ The face mesh (PyTorch) is imported only when it is asked for.
 
 from __future__ import annotations
 
+import os
+
 from avsync.errors import ConfigError
 from avsync.face.landmarks.base import (
     IBUG_LIPS,
@@ -73,7 +75,9 @@ __all__ = [
 ]
 
 
-def get_landmarker(landmarks: LandmarkerName | LipLandmarker, *, weights=None, device="cpu") -> LipLandmarker:
+def get_landmarker(
+    landmarks: LandmarkerName | LipLandmarker, *, weights: str | os.PathLike | None = None, device: str = "cpu"
+) -> LipLandmarker:
     """A lip-landmark backend by name (or the object itself).
 
     Parameters

@@ -3,6 +3,7 @@ common 40-point lip layout (mappings from MediaPipe's face mesh and from iBUG-68
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -44,7 +45,7 @@ class LipLandmarker(Protocol):
     name: str
 
     def lip_landmarks(
-        self, images, boxes: np.ndarray, points: np.ndarray | None = None
+        self, images: Sequence[np.ndarray], boxes: np.ndarray, points: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """``images``: K uint8 RGB ``[H, W, 3]`` (or gray) frames, one face each; ``boxes`` ``[K, 4]``
         and ``points`` ``[K, 5, 2]`` in those images' pixels → (``lips`` float32 ``[K, 40, 2]``

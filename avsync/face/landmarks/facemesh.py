@@ -15,6 +15,9 @@ The weights are never downloaded: pass ``weights=`` (a file or a folder holding 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -37,7 +40,7 @@ class FaceMeshNet(nn.Module):
     def __init__(self):
         super().__init__()
 
-        def b(cin, cout, stride=1):
+        def b(cin: int, cout: int, stride: int = 1) -> BlazeBlock:
             return BlazeBlock(cin, cout, 3, stride, act="prelu")
 
         self.backbone1 = nn.Sequential(
@@ -83,14 +86,14 @@ class FaceMeshLandmarker:
 
     name = "facemesh"
 
-    def __init__(self, *, weights=None, device="cpu", roi_scale: float = 1.5):
+    def __init__(self, *, weights: str | os.PathLike | None = None, device: str = "cpu", roi_scale: float = 1.5):
         path = resolve_weights(weights, "mediapipe-facemesh/blazeface_landmark.pth")
         self.device = torch.device(resolve_device(device))
         self.net = load_checkpoint(FaceMeshNet(), path).to(self.device)
         self.roi_scale = float(roi_scale)
 
     @torch.inference_mode()
-    def __call__(self, images, boxes: np.ndarray, points: np.ndarray | None = None):
+    def __call__(self, images: Sequence[np.ndarray], boxes: np.ndarray, points: np.ndarray | None = None):
         """Landmarks for one face per image.
 
         Parameters
@@ -142,7 +145,7 @@ class FaceMeshLandmarker:
         return flag.astype(np.float32), out.astype(np.float32)
 
     def lip_landmarks(
-        self, images, boxes: np.ndarray, points: np.ndarray | None = None
+        self, images: Sequence[np.ndarray], boxes: np.ndarray, points: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(lips [K, 40, 2], mouth_open [K])`` float32 in image pixels (the common lip layout of
         :mod:`avsync.face.landmarks`)."""

@@ -4,7 +4,9 @@ is placed by hand, never downloaded)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +14,9 @@ from avsync._optional import OPENCV_INSTALL, require
 from avsync.device import resolve_device
 from avsync.errors import BundleError
 from avsync.face.landmarks.base import as_rgb, ibug_mouth_open, ibug_to_lips
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "FACE_ALIGNMENT_INSTALL",
@@ -30,7 +35,7 @@ FAN_SHA256_PREFIX = FAN_CHECKPOINT.split("-")[1].split(".")[0]
 """First hex digits of the checkpoint's sha256 (torch hub names files ``NAME-<prefix>.ext`` and checks them)."""
 
 
-def _fan_candidates(weights) -> list[Path]:
+def _fan_candidates(weights: str | os.PathLike | None) -> list[Path]:
     cands: list[Path] = []
     if weights is not None:
         p = Path(weights).expanduser()
@@ -117,12 +122,12 @@ class FaceAlignmentLandmarker:
     def __init__(
         self,
         *,
-        weights=None,
-        device="cpu",
+        weights: str | os.PathLike | None = None,
+        device: str = "cpu",
         flip_input: bool = False,
         reference_scale: float = 165.0,
         batch_size: int = 16,
-        net=None,
+        net: torch.nn.Module | None = None,
     ):
         import torch
 
@@ -154,7 +159,9 @@ class FaceAlignmentLandmarker:
         scale = ((x2 - x1) + (y2 - y1)) / self.reference_scale
         return cx, cy, 200.0 * scale
 
-    def landmarks(self, images, boxes: np.ndarray, points: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def landmarks(
+        self, images: Sequence[np.ndarray], boxes: np.ndarray, points: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """68 iBUG landmarks for one face per image.
 
         Parameters
@@ -222,7 +229,7 @@ class FaceAlignmentLandmarker:
         return scores.astype(np.float32), lm.astype(np.float32)
 
     def lip_landmarks(
-        self, images, boxes: np.ndarray, points: np.ndarray | None = None
+        self, images: Sequence[np.ndarray], boxes: np.ndarray, points: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(lips [K, 40, 2], mouth_open [K])`` float32 in image pixels (iBUG 48–67 resampled)."""
         _, lm = self.landmarks(images, boxes, points)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -88,14 +89,16 @@ class MediaPipeLandmarker:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object):
         self.close()
 
     def __del__(self):
         with contextlib.suppress(Exception):  # interpreter shutdown
             self.close()
 
-    def landmarks(self, images, boxes: np.ndarray, points: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def landmarks(
+        self, images: Sequence[np.ndarray], boxes: np.ndarray, points: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """468 face-mesh landmarks for one face per image.
 
         Parameters
@@ -143,7 +146,7 @@ class MediaPipeLandmarker:
         return found, out
 
     def lip_landmarks(
-        self, images, boxes: np.ndarray, points: np.ndarray | None = None
+        self, images: Sequence[np.ndarray], boxes: np.ndarray, points: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(lips [K, 40, 2], mouth_open [K])`` float32, image pixels; NaN where no face was found."""
         _, lm = self.landmarks(images, boxes, points)
