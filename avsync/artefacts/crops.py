@@ -24,6 +24,7 @@ import numpy as np
 from avsync.face.crops import mouth_crop
 from avsync.face.geometry import work_frame_size
 from avsync.face.types import FaceTrack
+from avsync.media import Media
 
 __all__ = ["ArtefactCrops", "artefact_crops", "artefact_geometry"]
 
@@ -87,7 +88,7 @@ def artefact_geometry(
 
 
 def artefact_crops(
-    media,
+    media: Media,
     track: FaceTrack,
     *,
     size: int = 128,

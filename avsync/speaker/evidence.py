@@ -15,11 +15,16 @@ clean clips, not calibrated values.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from avsync.results import Serializable, Status
 from avsync.timebase import SlidingWindow, samples_to_seconds, seconds_to_samples
+
+if TYPE_CHECKING:
+    from avsync.speaker.ge2e import SpeakerEncoder
+    from avsync.vad import SpeechMask
 
 __all__ = ["SpeakerWindow", "SpeakerEvidence", "SpeakerStream", "speaker_evidence", "reference_embedding"]
 
@@ -84,12 +89,14 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
-def _speech_only(wav: np.ndarray, mask, sr: int) -> np.ndarray:
+def _speech_only(wav: np.ndarray, mask: SpeechMask, sr: int) -> np.ndarray:
     keep = mask.as_array(sr, len(wav))
     return wav[keep]
 
 
-def reference_embedding(encoder, wav: np.ndarray, *, mask=None, sample_rate: int = 16000) -> np.ndarray | None:
+def reference_embedding(
+    encoder: SpeakerEncoder, wav: np.ndarray, *, mask: SpeechMask | None = None, sample_rate: int = 16000
+) -> np.ndarray | None:
     """``[256]`` embedding of the speech in a reference recording, or ``None`` with < 0.5 s of speech."""
     if mask is not None:
         wav = _speech_only(wav, mask, sample_rate)
@@ -100,8 +107,8 @@ def reference_embedding(encoder, wav: np.ndarray, *, mask=None, sample_rate: int
 
 def speaker_evidence(
     wav: np.ndarray,
-    mask,
-    encoder,
+    mask: SpeechMask,
+    encoder: SpeakerEncoder,
     *,
     channel: int = 0,
     sample_rate: int = 16000,
@@ -145,7 +152,7 @@ def speaker_evidence(
                                     change_threshold=change_threshold, reference_threshold=reference_threshold)
 
 
-def speaker_windows(total_s: float, mask, *, hop_s: float = 0.8, min_speech_fraction: float = 0.5):
+def speaker_windows(total_s: float, mask: SpeechMask, *, hop_s: float = 0.8, min_speech_fraction: float = 0.5):
     """``(bounds [W, 2] s, kept window indices)``: the 1.6 s speaker windows of a recording, and those mostly speech."""
     bounds = SlidingWindow(duration=WINDOW_S, step=hop_s).bounds(total_s, partial=True)
     keep = [i for i, (a, b) in enumerate(bounds) if mask.speech_fraction(a, a + WINDOW_S) >= min_speech_fraction]
@@ -200,8 +207,8 @@ class SpeakerStream:
     :func:`speaker_evidence`), so it can differ slightly on recordings with more speech than that.
     """
 
-    def __init__(self, encoder, mask, num_samples: int, *, sum_squares: float, speech_sum_squares: float,
-                 channel: int = 0, sample_rate: int = 16000, hop_s: float = 0.8, min_speech_fraction: float = 0.5,
+    def __init__(self, encoder: SpeakerEncoder, mask: SpeechMask, num_samples: int, *, sum_squares: float,
+                 speech_sum_squares: float, channel: int = 0, sample_rate: int = 16000, hop_s: float = 0.8, min_speech_fraction: float = 0.5,
                  reference: np.ndarray | None = None, piece_s: float = 60.0):
         from avsync.speaker.ge2e import HOP_SAMPLES, PARTIAL_FRAMES, volume_gain
 

@@ -3,6 +3,10 @@
 Polarity everywhere: ``score`` = probability that the speech is synthetic (0..1).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+
 from avsync.device import Precision
 from avsync.spoof.models import DEFAULT_MODEL, SPOOF_MODELS, SpoofModel, load_spoof_model
 from avsync.spoof.scorer import (
@@ -34,7 +38,7 @@ def eval_task(model: str | None = None, device: str | None = None, precision: Pr
     """Scorer for ``avsync eval --task spoof`` / ``avsync batch --task spoof``: one scorer, many files."""
     scorer = SpoofScorer(model or DEFAULT_MODEL, device=device or "auto", precision=precision)
 
-    def score(path: str, progress=None) -> dict:
+    def score(path: str, progress: Callable[[float, float], None] | None = None) -> dict:
         r = scorer(path, progress=progress)
         d = r.to_dict()
         d.pop("schema_version", None)

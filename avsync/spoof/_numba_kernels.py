@@ -16,26 +16,26 @@ _OPTS: dict[str, Any] = {"parallel": True, "boundscheck": False, "fastmath": {"c
 
 
 @njit(inline="always")
-def to_bf16(v):
+def to_bf16(v: int):
     """float32 bit pattern (an integer) → bfloat16 bit pattern, rounded to nearest even."""
     return ((v + 0x7FFF + ((v >> 16) & 1)) >> 16) & 0xFFFF
 
 
 @njit(inline="always")
-def widen(h):
+def widen(h: int):
     """bfloat16 bit pattern (int16) → float32 bit pattern (int32)."""
     return (np.int32(h) & 0xFFFF) << 16
 
 
 @njit(inline="always")
-def split(task, nchunk, columns):
+def split(task: int, nchunk: int, columns: int):
     """Task → (row, first column, end column) for ``nchunk`` chunks of ``columns`` per row."""
     first = (task % nchunk) * CHUNK
     return task // nchunk, first, min(columns, first + CHUNK)
 
 
 @njit(**_OPTS)
-def conv_selu(x, w, b, lut, out):
+def conv_selu(x: np.ndarray, w: np.ndarray, b: np.ndarray, lut: np.ndarray, out: np.ndarray) -> None:
     # x [B, H, W]; w [6, C] (rows: taps (0,0) (0,1) (0,2) (1,0) (1,1) (1,2)); b [C];
     # out [B, H + 1, W, C] = lut[bf16(conv2d(x, w, b, padding=(1, 1)))]
     nb, h, wd = x.shape
@@ -66,7 +66,7 @@ def conv_selu(x, w, b, lut, out):
 
 
 @njit(**_OPTS)
-def skip_pool(y, x, w, b, out):
+def skip_pool(y: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     # y [B, H, W, C]; x [B, H, W]; w [3, C], b [C]: the skip conv (1 x 3, padding 1);
     # out [B, H, W // 3, C] = max over 3 columns of y + skip
     nb, h, wd, c = y.shape
@@ -101,7 +101,7 @@ def skip_pool(y, x, w, b, out):
 
 
 @njit(**_OPTS)
-def add_pool(y, s, out):
+def add_pool(y: np.ndarray, s: np.ndarray, out: np.ndarray) -> None:
     # y, s [R, W, C]; out [R, W // 3, C] = max over 3 columns of y + s
     rows, wd, c = y.shape
     wo_n = wd // 3
@@ -124,7 +124,7 @@ def add_pool(y, s, out):
 
 
 @njit(**_OPTS)
-def lookup(a, lut):
+def lookup(a: np.ndarray, lut: np.ndarray) -> None:
     # a [N] in place: a = lut[a]
     n = a.size
     step = 1 << 16
@@ -134,7 +134,7 @@ def lookup(a, lut):
 
 
 @njit(**_OPTS)
-def abs_pool_affine_lookup(y, scale, shift, lut, out):
+def abs_pool_affine_lookup(y: np.ndarray, scale: np.float32, shift: np.float32, lut: np.ndarray, out: np.ndarray) -> None:
     # y [B, N, C] (filter bank output, time-major); out [B, N // 3, C // 3] =
     # lut[bf16(scale * max over 3 x 3 of |y| + shift)]
     nb, n, c = y.shape

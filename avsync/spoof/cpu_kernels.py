@@ -108,7 +108,7 @@ def applies(x: torch.Tensor) -> bool:
     return enabled()
 
 
-def _run(name: str, *args) -> None:
+def _run(name: str, *args: object) -> None:
     """Call kernel ``name`` with as many threads as torch uses (compiling it on first use)."""
     global _kernels, _lut, _used
     with _lock:

@@ -21,11 +21,11 @@ __all__ = [
 ]
 
 
-def _hz_to_mel(hz):
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
     return 2595.0 * np.log10(1.0 + hz / 700.0)
 
 
-def _mel_to_hz(mel):
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
     return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
 
 

@@ -12,6 +12,7 @@ avsync's single polarity, the probability that speech is synthetic, is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -64,7 +65,7 @@ class AASISTConfig:
         )
 
 
-def _encoder(filts, *, rawgat: bool) -> nn.Sequential:
+def _encoder(filts: Sequence[tuple[int, int]], *, rawgat: bool) -> nn.Sequential:
     plan = [filts[0], filts[1], filts[2], filts[3], filts[3], filts[3]]
     return nn.Sequential(
         *[nn.Sequential(ResidualBlock2d(a, b, first=(i == 0), rawgat=rawgat)) for i, (a, b) in enumerate(plan)]
@@ -115,7 +116,10 @@ class AASIST(nn.Module):
         self.pool_hT2 = TopKGraphPool(p[2], d1)
         self.out_layer = nn.Linear(5 * d1, 2)
 
-    def _branch(self, first, second, pool_s, pool_t, out_t, out_s, master):
+    def _branch(
+        self, first: HeteroGraphAttention, second: HeteroGraphAttention, pool_s: TopKGraphPool, pool_t: TopKGraphPool,
+        out_t: torch.Tensor, out_s: torch.Tensor, master: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         t1, s1, m1 = first(out_t, out_s, master)
         s1, t1 = pool_s(s1), pool_t(t1)
         t_aug, s_aug, m_aug = second(t1, s1, m1)

@@ -17,6 +17,8 @@ from avsync.timebase import DEFAULT_FPS, SlidingWindow, describe_offset, frames_
 
 if TYPE_CHECKING:
     from avsync.face.detectors import DetectorName, FaceDetector
+    from avsync.face.types import FaceTracks
+    from avsync.media import Media
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -147,7 +149,8 @@ def analyze_track(
     )
 
 
-def _timeline(dist, lags, best, track: TrackCrops, speech, window: SlidingWindow, *, min_frames: int):
+def _timeline(dist: np.ndarray, lags: np.ndarray, best: int, track: TrackCrops, speech: np.ndarray,
+              window: SlidingWindow, *, min_frames: int) -> tuple[WindowSync, ...]:
     fps = track.fps
     k0 = track.start_frame
     n = dist.shape[1]
@@ -283,7 +286,7 @@ def _combine(faces: tuple[FaceSync, ...], common: dict[str, Any]) -> SyncResult:
     )
 
 
-def tracks_from_faces(faces, *, min_duration_s: float = 1.0) -> list[TrackCrops]:
+def tracks_from_faces(faces: FaceTracks, *, min_duration_s: float = 1.0) -> list[TrackCrops]:
     """Sync inputs from a :class:`~avsync.face.FaceTracks`: its usable tracks (≥ ``min_duration_s``, not tiny)."""
     return [
         TrackCrops(t.track_id, t.frames, t.valid, t.mouth_crops, t.face_crops, t.fps)
@@ -291,7 +294,7 @@ def tracks_from_faces(faces, *, min_duration_s: float = 1.0) -> list[TrackCrops]
     ]
 
 
-def default_tracks(media, *, detector: DetectorName | FaceDetector = "auto") -> list[TrackCrops]:
+def default_tracks(media: Media, *, detector: DetectorName | FaceDetector = "auto") -> list[TrackCrops]:
     """Face tracks of ``media`` from :func:`avsync.face.track`, with mouth and Light-ASD face crops."""
     from avsync.face import track
 
@@ -299,7 +302,7 @@ def default_tracks(media, *, detector: DetectorName | FaceDetector = "auto") -> 
 
 
 def analyze_sync(
-    media,
+    media: Media,
     tracks: Sequence[TrackCrops] | None = None,
     *,
     model: ModelName | LagScorer = DEFAULT_SYNC_MODEL,

@@ -18,6 +18,7 @@ from avsync.sync.types import TrackCrops
 
 if TYPE_CHECKING:
     from avsync.face.tracking import CropName
+    from avsync.media import Media
 
 __all__ = ["cached_tracks", "load_tracks", "save_tracks"]
 
@@ -38,7 +39,7 @@ def load_tracks(path: str | os.PathLike) -> tuple[list[TrackCrops], float]:
     """``(tracks, face_fraction)`` written by :func:`save_tracks`."""
     z = np.load(os.fspath(path), allow_pickle=False)
 
-    def arr(key):
+    def arr(key: str) -> np.ndarray | None:
         return z[key] if key in z.files else None
 
     n = int(z["n"])
@@ -48,7 +49,7 @@ def load_tracks(path: str | os.PathLike) -> tuple[list[TrackCrops], float]:
 
 
 def cached_tracks(
-    media, cache_file: str | os.PathLike | None, *, crops: Sequence[CropName] = ("mouth", "face")
+    media: Media, cache_file: str | os.PathLike | None, *, crops: Sequence[CropName] = ("mouth", "face")
 ) -> tuple[list[TrackCrops], float]:
     """``(tracks, face_fraction)`` of ``media``: read from ``cache_file`` when it exists, else tracked and written.
 

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from avsync.errors import ConfigError
+from avsync.media import Media
 from avsync.sync.types import TrackCrops
 
 __all__ = ["crop_resize", "fixed_box_track"]
@@ -28,7 +29,7 @@ def crop_resize(gray: np.ndarray, box: tuple[float, float, float, float], size: 
 
 
 def fixed_box_track(
-    media,
+    media: Media,
     *,
     mouth_box: tuple[float, float, float, float] | None = (0.3, 0.5, 0.7, 0.75),
     face_box: tuple[float, float, float, float] | None = None,
