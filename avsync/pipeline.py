@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
@@ -38,8 +38,14 @@ from avsync.timebase import describe_offset
 from avsync.verdict import ModelRef, Provenance, Verdict
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    from avsync.artefacts.scorer import ArtefactResult
     from avsync.face.detectors import DetectorName
+    from avsync.face.types import FaceTrack, FaceTracks
+    from avsync.spoof.scorer import SpoofResult
     from avsync.sync.models import ModelName
+    from avsync.sync.types import SyncResult, WindowSync
 
 __all__ = ["Detector", "analyze", "run_analyses", "verdict_status", "DEFAULT_FUSION_CONFIG"]
 
@@ -136,7 +142,7 @@ MOTION_CUE_PARAMS = SyncCueParams(
 """Sync cue parameters of the training-free ``motion`` model (the defaults before ``syncnet-v2``)."""
 
 
-def sync_cue(result, *, duration: float, face_fraction: float | None, params: SyncCueParams) -> Cue:
+def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None, params: SyncCueParams) -> Cue:
     """Turn a :class:`~avsync.sync.SyncResult` into the ``sync`` cue."""
     st = Status(result.status)
     if st is Status.NO_FACE:
@@ -195,10 +201,11 @@ def sync_cue(result, *, duration: float, face_fraction: float | None, params: Sy
     return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage, measured=measured)
 
 
-def _window_sync_p(w, params: SyncCueParams) -> float:
+def _window_sync_p(w: WindowSync, params: SyncCueParams) -> float:
     """Probability that the lips do not follow the audio in window ``w`` (at the clip's offset)."""
     if params.window_margin_mid is not None and w.margin is not None:
         return sigmoid((params.window_margin_mid - float(w.margin)) / params.window_margin_scale)
+    assert w.distance is not None  # called for usable windows only (status ok, with a distance)
     return sigmoid((float(w.distance) - params.distance_mid) / params.distance_scale)
 
 
@@ -210,7 +217,7 @@ def relative_to_threshold(p: float | None, threshold: float) -> float | None:
     return None if p is None else float(sigmoid(logit(p) - logit(threshold)))
 
 
-def spoof_cue(result) -> Cue:
+def spoof_cue(result: SpoofResult) -> Cue:
     """Turn a :class:`~avsync.spoof.SpoofResult` into the ``spoof`` cue (scores relative to the model's threshold,
     :func:`relative_to_threshold`; the reasons quote the model's own probabilities)."""
     st = Status(result.status)
@@ -229,11 +236,11 @@ def spoof_cue(result) -> Cue:
         return Cue("spoof", st, None, wins, (), 0.0, msg)
     reasons = []
     for ch in result.channels:
-        cw = [w for w in ch.windows if w.score is not None]
-        runs = _runs([w.score >= thr for w in cw], [w.start for w in cw], [w.end for w in cw])
+        cw = [(w, w.score) for w in ch.windows if w.score is not None]  # the scored windows, with their score
+        runs = _runs([s >= thr for _, s in cw], [w.start for w, _ in cw], [w.end for w, _ in cw])
         who = f" on channel {ch.channel}" if len(result.channels) > 1 else ""
         for a, b in runs:
-            ps = [w.score for w in cw if w.start >= a - 1e-6 and w.end <= b + 1e-6]
+            ps = [s for w, s in cw if w.start >= a - 1e-6 and w.end <= b + 1e-6]
             reasons.append(f"voice{who} in {_fmt_span(a, b)} looks synthetic (model score {max(ps):.2f}, "
                            f"threshold {thr:.2f})")
     notes = ["telephone-band audio: the voice model is less well tested on it"] if result.narrowband else []
@@ -271,7 +278,10 @@ class SpeakerCueParams:
     reference_match: float = 0.1
 
 
-def with_cue_params(defaults, overrides: dict[str, float] | None, cue: str):
+_Params = TypeVar("_Params", bound="DataclassInstance")  # a cue's parameter dataclass
+
+
+def with_cue_params(defaults: _Params, overrides: dict[str, float] | None, cue: str) -> _Params:
     """``defaults`` (a cue's parameter dataclass) with the values of ``overrides`` (from
     ``FusionConfig.cue_params[cue]``); an unknown name is a :class:`~avsync.errors.ConfigError` naming the valid ones."""
     if not overrides:
@@ -288,7 +298,7 @@ def sync_cue_params(model: str | None, fusion: FusionConfig) -> SyncCueParams:
     return with_cue_params(SyncCueParams.for_model(model), fusion.cue_params.get("sync"), "sync")
 
 
-def speaker_cue(result, params: SpeakerCueParams = SpeakerCueParams()) -> Cue | None:
+def speaker_cue(result: SpoofResult, params: SpeakerCueParams = SpeakerCueParams()) -> Cue | None:
     """The ``speaker`` cue from the speaker evidence of each channel (identity change, reference mismatch)."""
     evid = [ch.speaker for ch in getattr(result, "channels", ()) if getattr(ch, "speaker", None) is not None]
     usable = [e for e in evid if Status(e.status) is Status.OK]
@@ -315,7 +325,7 @@ def speaker_cue(result, params: SpeakerCueParams = SpeakerCueParams()) -> Cue | 
     return Cue("speaker", Status.OK, float(max(scores)), tuple(wins), tuple(reasons), 1.0)
 
 
-def artefact_cue(result) -> Cue:
+def artefact_cue(result: ArtefactResult) -> Cue:
     """Turn an :class:`~avsync.artefacts.ArtefactResult` into the ``artefact`` cue."""
     st = Status(result.status)
     wins = tuple(CueWindow(w.start, w.end, w.score, w.score is not None) for w in result.windows)
@@ -445,7 +455,7 @@ class Detector:
         *,
         config: str | os.PathLike | FusionConfig | None = None,
         device: Device = "auto",
-        **kwargs,
+        **kwargs: Any,
     ) -> Detector:
         """A detector with the shipped models and fusion config (or ``config``, a YAML path or object)."""
         fusion = FusionConfig.load(config) if isinstance(config, (str, os.PathLike)) else config
@@ -485,7 +495,7 @@ class Detector:
             )
         return self._artefact_scorer
 
-    def _av_results(self, media: Media, timings: dict, progress):
+    def _av_results(self, media: Media, timings: dict, progress: Callable[[int, int], None] | None):
         """Faces, sync result and artefact result (or the error that stopped it) of a (section of a) video."""
         from avsync.face import track
         from avsync.sync import analyze_sync, tracks_from_faces
@@ -524,7 +534,8 @@ class Detector:
         ctx.faces = faces if self.analyses else None  # kept for the plug-in analyses only (crops are big)
         return cues
 
-    def _av_sections(self, media: Media, sections, timings: dict, progress):
+    def _av_sections(self, media: Media, sections: Sequence[tuple[float, float]], timings: dict,
+                     progress: Callable[[int, int], None] | None):
         """:meth:`_av_results` of each section of a long video, merged (:mod:`avsync.sections`)."""
         from avsync.sections import MARGIN_S, MediaSection, MonoAudio, SectionMerger
 
@@ -574,7 +585,7 @@ class Detector:
                         if global_id[t.track_id] in thumbs}
         return merged, merger.sync(), merger.artefacts() or art_error
 
-    def _sync_cue(self, media: Media, faces, result, models: list[ModelRef], details: dict) -> Cue:
+    def _sync_cue(self, media: Media, faces: FaceTracks, result: SyncResult, models: list[ModelRef], details: dict) -> Cue:
         details["sync"] = _sync_details(result)
         from avsync.model_files import model_sha256, sync_model_name
 
@@ -584,7 +595,7 @@ class Detector:
         assert self.sync_params is not None  # set by __post_init__
         return sync_cue(result, duration=media.duration, face_fraction=faces.face_fraction, params=self.sync_params)
 
-    def _artefact_cue(self, result, models: list[ModelRef], details: dict) -> Cue:
+    def _artefact_cue(self, result: ArtefactResult | AvsyncError | None, models: list[ModelRef], details: dict) -> Cue:
         if isinstance(result, AvsyncError) or result is None:
             e = result or AvsyncError("no section could be checked", status=Status.NO_FACE)
             details["artefact"] = {"status": str(e.status), "message": str(e)}
@@ -680,7 +691,8 @@ class Detector:
         """Face thumbnails of the last analysed clip (track label → image), for reports."""
         return dict(getattr(self, "_thumbs", {}) or {})
 
-    def _provenance(self, path, sha, models, timings) -> Provenance:
+    def _provenance(self, path: str | None, sha: str | None, models: Sequence[ModelRef],
+                    timings: dict[str, float]) -> Provenance:
         from avsync._version import __version__
 
         assert self.fusion is not None  # set by __post_init__
@@ -694,7 +706,8 @@ class Detector:
             device=self.device,
         )
 
-    def _failed(self, path, sha, status: Status, message: str, timings, t_start) -> Verdict:
+    def _failed(self, path: str | None, sha: str | None, status: Status, message: str, timings: dict[str, float],
+                t_start: float) -> Verdict:
         timings["total"] = time.perf_counter() - t_start
         if sha is None and path is not None and status not in (Status.NOT_FOUND, Status.EMPTY):
             try:
@@ -852,7 +865,7 @@ def fusion_details(cfg: FusionConfig) -> dict:
             "genuine_threshold": cfg.genuine_threshold, "segment_threshold": cfg.segment_threshold}
 
 
-def _sync_details(result) -> dict:
+def _sync_details(result: SyncResult) -> dict:
     d = result.to_dict()
     active = next((f for f in result.faces if f.track_id == result.active_track_id), None)
     if active is not None and active.lags:
@@ -865,18 +878,18 @@ def _sync_details(result) -> dict:
     return d
 
 
-def _thumbnails(faces, media: Media | None = None, limit: int = 4) -> dict[str, np.ndarray]:
+def _thumbnails(faces: FaceTracks, media: Media | None = None, limit: int = 4) -> dict[str, np.ndarray]:
     """One face picture per track (up to ``limit``): a colour crop of the frame in the middle of the track's
     sightings, read back from ``media``; the gray analysis crop when the frame cannot be read."""
     images = _thumbnail_images(faces, media, limit)
     return {_thumbnail_label(t): images[t.track_id] for t in faces.tracks[:limit] if t.track_id in images}
 
 
-def _thumbnail_label(t) -> str:
+def _thumbnail_label(t: FaceTrack) -> str:
     return f"face {t.track_id} ({t.start_s:.0f}–{t.end_s:.0f} s)"
 
 
-def _thumbnail_images(faces, media: Media | None = None, limit: int = 4) -> dict[int, np.ndarray]:
+def _thumbnail_images(faces: FaceTracks, media: Media | None = None, limit: int = 4) -> dict[int, np.ndarray]:
     """Track id → face picture for the first ``limit`` tracks (see :func:`_thumbnails`)."""
     picks = []
     for t in faces.tracks[:limit]:
@@ -908,7 +921,7 @@ def _thumbnail_images(faces, media: Media | None = None, limit: int = 4) -> dict
     return out
 
 
-def analyze(src: MediaSource | Media, **kwargs) -> Verdict:
+def analyze(src: MediaSource | Media, **kwargs: Any) -> Verdict:
     """Analyse one file with a default :class:`Detector` (``kwargs`` go to the detector)."""
     return Detector.from_pretrained(**kwargs)(src)
 

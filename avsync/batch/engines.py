@@ -12,14 +12,19 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from avsync.batch.tasks import Scorer, TaskSpec, run_scorer
 from avsync.device import allocator_tuning_enabled, limit_omp_spinning, tune_cpu_allocator
 from avsync.errors import ConfigError
 from avsync.results import Status
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import BaseContext
 
 __all__ = ["Engine", "InProcessEngine", "Job", "LocalEngine", "RayEngine", "make_engine"]
 
@@ -60,10 +65,10 @@ class Engine(Protocol):
 class _Throttle:
     """``(done, total)`` callback → ``send(fraction)`` at most every ``every`` seconds (and at the end)."""
 
-    def __init__(self, send, every: float = 1.0):
+    def __init__(self, send: Callable[[float], object], every: float = 1.0):
         self.send, self.every, self.last = send, every, 0.0
 
-    def __call__(self, done, total) -> None:
+    def __call__(self, done: float, total: float) -> None:
         now = time.monotonic()
         if total and (now - self.last >= self.every or done >= total):
             self.last = now
@@ -112,7 +117,7 @@ class InProcessEngine:
         self._scorer = None
 
 
-def _send(conn, message) -> bool:
+def _send(conn: Connection, message: object) -> bool:
     """Send to the parent; ``False`` when it is gone (killed): the worker then ends quietly."""
     try:
         conn.send(message)
@@ -121,7 +126,7 @@ def _send(conn, message) -> bool:
         return False
 
 
-def _worker_main(conn, spec: TaskSpec) -> None:  # runs in a child process
+def _worker_main(conn: Connection, spec: TaskSpec) -> None:  # runs in a child process
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     tune_cpu_allocator()  # a process of ours: reuse freed tensor memory
     limit_omp_spinning()  # and no spinning OpenMP threads (before the scorer loads torch)
@@ -140,17 +145,24 @@ def _worker_main(conn, spec: TaskSpec) -> None:  # runs in a child process
         if msg is None:
             return
         idx, path = msg
-        out = run_scorer(scorer, path, progress=_Throttle(lambda f, idx=idx: _send(conn, ("progress", idx, f))))
+
+        def report(f: float, idx: int = idx) -> bool:
+            return _send(conn, ("progress", idx, f))
+
+        out = run_scorer(scorer, path, progress=_Throttle(report))
         out["worker"] = f"local:{os.getpid()}"
         if not _send(conn, ("done", idx, out)):  # the parent was killed while this file ran
             return
 
 
 class _Worker:
-    def __init__(self, ctx, spec: TaskSpec):
+    def __init__(self, ctx: BaseContext, spec: TaskSpec):
         parent, child = ctx.Pipe(duplex=True)
         self.conn = parent
-        self.proc = ctx.Process(target=_worker_main, args=(child, spec), daemon=True, name="avsync-batch-worker")
+        # every concrete context (spawn, fork, forkserver) has Process; typeshed's BaseContext does not
+        self.proc = ctx.Process(  # type: ignore[attr-defined]
+            target=_worker_main, args=(child, spec), daemon=True, name="avsync-batch-worker"
+        )
         self.proc.start()
         child.close()
         self.job: Job | None = None

@@ -170,5 +170,5 @@ class ResultsLog:
     def __enter__(self) -> ResultsLog:
         return self.open()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

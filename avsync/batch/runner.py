@@ -297,7 +297,18 @@ def run_batch(
 
 
 class _Runner:
-    def __init__(self, items, spec, keyfn, log, done_pairs, by_key, known, max_files, on_record):
+    def __init__(
+        self,
+        items: list[InputItem],
+        spec: TaskSpec,
+        keyfn: Callable[[str], str],
+        log: ResultsLog,
+        done_pairs: set[tuple[str, str]],
+        by_key: dict[str, tuple[int, int]],
+        known: dict[str, tuple[int, int, str]],
+        max_files: int | None,
+        on_record: Callable[[dict[str, Any]], None] | None,
+    ):
         self.items = items
         self.spec = spec
         self.keyfn = keyfn
@@ -456,6 +467,7 @@ class _Runner:
         for d in dups:  # drop the bookkeeping fields before the line is written
             h = d.pop("_hash_s", 0.0)
             d.pop("_idx", None)
+            assert src is not None  # dups without a scored original returned above
             self._copy(d, src, h)
 
     def loop(self, eng: Engine, lookahead: int = 2) -> None:

@@ -28,7 +28,7 @@ import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -279,7 +279,7 @@ def _offset_metrics(recs: list[dict], truth: Mapping[str, ManifestRow], tol: int
             "offset_acc_exact": M.offset_accuracy(pred, true, tolerance=0)}
 
 
-def _segment_triples(segments) -> list[list[float]]:
+def _segment_triples(segments: Iterable[dict[str, Any] | Sequence[float]]) -> list[list[float]]:
     """Predicted segments as ``[start, end, score]`` (a task may give them as dicts, like ``Verdict.segments``)."""
     out = []
     for seg in segments:
@@ -439,7 +439,10 @@ def _plot_curves(table_sets: list[tuple[str, np.ndarray, np.ndarray]], out_dir: 
     return paths
 
 
-def _curve_sets(records, rows, selected, table) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def _curve_sets(
+    records: Sequence[dict[str, Any]], rows: Sequence[ManifestRow], selected: Sequence[ManifestRow],
+    table: Sequence[dict[str, Any]],
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
     by_id = {r["id"]: r for r in records}
     sets = []
     for trow in table:

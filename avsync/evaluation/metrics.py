@@ -13,9 +13,9 @@ Only numpy is needed; scikit-learn is used by the tests as a reference, never he
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -55,7 +55,7 @@ ASVSPOOF2019_COST_MODEL: Mapping[str, float] = {
 }
 
 
-def _check(labels, scores) -> tuple[np.ndarray, np.ndarray]:
+def _check(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(labels).astype(int).ravel()
     s = np.asarray(scores, dtype=np.float64).ravel()
     if y.shape != s.shape:
@@ -108,7 +108,7 @@ def det_curve(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.n
     return DetCurve(thresholds=thr, fpr=fpr, fnr=fnr)
 
 
-def eer(labels, scores) -> tuple[float, float]:
+def eer(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> tuple[float, float]:
     """Equal error rate and the threshold where it occurs.
 
     ASVspoof convention (``compute_eer`` of the ASVspoof 2019 toolkit): at the threshold where
@@ -132,7 +132,9 @@ def eer(labels, scores) -> tuple[float, float]:
     return float((c.fnr[i] + c.fpr[i]) / 2), float(c.thresholds[i])
 
 
-def rate_at_threshold(labels, scores, threshold: float) -> dict[str, float]:
+def rate_at_threshold(
+    labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray, threshold: float
+) -> dict[str, float]:
     """Confusion rates when files with ``score >= threshold`` are called fake.
 
     Labels may be all real (the false-positive rate of a real-speech set) or all fake.
@@ -160,7 +162,7 @@ def rate_at_threshold(labels, scores, threshold: float) -> dict[str, float]:
     }
 
 
-def roc_auc(labels, scores) -> float:
+def roc_auc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:
     """Area under the ROC curve (probability that a random fake outscores a random real; ties count 1/2).
 
     Equals ``sklearn.metrics.roc_auc_score``; computed from mid-ranks (Mann–Whitney U).
@@ -190,13 +192,13 @@ class ConfidenceInterval(Serializable):
 
 
 def roc_auc_ci(
-    labels,
-    scores,
+    labels: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
     *,
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
-    groups=None,
+    groups: Sequence[Hashable] | np.ndarray | None = None,
     rng: np.random.Generator | None = None,
 ) -> ConfidenceInterval:
     """ROC-AUC with a seeded, class-stratified percentile bootstrap interval.
@@ -251,7 +253,7 @@ def roc_auc_ci(
     return ConfidenceInterval(roc_auc(y, s), float(lo), float(hi), float(level), int(n_boot))
 
 
-def average_precision(labels, scores) -> float:
+def average_precision(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:
     """Average precision, fake = positive: ``sum_n (R_n - R_{n-1}) P_n`` over distinct thresholds.
 
     Same definition (no interpolation) as ``sklearn.metrics.average_precision_score``.
@@ -269,7 +271,11 @@ def average_precision(labels, scores) -> float:
 
 # ---------------------------------------------------------------------------------------- t-DCF
 def asv_error_rates(
-    target_scores, nontarget_scores, spoof_scores, *, threshold: float | None = None
+    target_scores: Sequence[float] | np.ndarray,
+    nontarget_scores: Sequence[float] | np.ndarray,
+    spoof_scores: Sequence[float] | np.ndarray,
+    *,
+    threshold: float | None = None,
 ) -> tuple[float, float, float]:
     """ASV error rates at an ASV threshold (default: the ASV's own EER threshold).
 
@@ -288,8 +294,8 @@ def asv_error_rates(
 
 
 def tdcf_curve(
-    labels,
-    scores,
+    labels: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
     *,
     pfa_asv: float = 0.0,
     pmiss_asv: float = 0.0,
@@ -330,7 +336,9 @@ def tdcf_curve(
     return (c1 * pmiss_cm + c2 * pfa_cm) / min(c1, c2), c.thresholds
 
 
-def min_tdcf(labels, scores, **kwargs) -> tuple[float, float]:
+def min_tdcf(
+    labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray, **kwargs: Any
+) -> tuple[float, float]:
     """Minimum normalised t-DCF over thresholds and its threshold (see :func:`tdcf_curve`)."""
     t, thr = tdcf_curve(labels, scores, **kwargs)
     i = int(np.argmin(t))
@@ -445,8 +453,8 @@ def offset_accuracy(
 
 
 def expected_calibration_error(
-    labels,
-    probabilities,
+    labels: Sequence[int] | np.ndarray,
+    probabilities: Sequence[float] | np.ndarray,
     *,
     n_bins: int = 10,
     kind: Literal["positive", "top_label"] = "positive",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Literal, cast
 import av
 import numpy as np
 from av.audio.codeccontext import AudioCodecContext
+from av.container import InputContainer, OutputContainer
 
 from avsync.errors import ConfigError, MediaError
 from avsync.media import file_sha256, inspect_media
@@ -110,7 +111,9 @@ def _layout(n: int) -> str:
 
 
 # -------------------------------------------------------------------------------- audio helpers
-def _audio_chunks(container, stream, rate: int | None) -> Iterator[tuple[np.ndarray, int]]:
+def _audio_chunks(
+    container: InputContainer, stream: av.AudioStream, rate: int | None
+) -> Iterator[tuple[np.ndarray, int]]:
     """Decoded audio as float32 ``[C, n]`` chunks at ``rate`` (source rate if None), with their rate."""
     channels = stream.codec_context.channels
     resampler = av.AudioResampler(format="fltp", layout=_layout(channels), rate=rate or stream.codec_context.sample_rate)
@@ -121,7 +124,8 @@ def _audio_chunks(container, stream, rate: int | None) -> Iterator[tuple[np.ndar
         yield out.to_ndarray().astype(np.float32, copy=False), out.sample_rate
 
 
-def _encode_audio(out_container, out_stream, chunks, *, start_sample: int = 0, stop_sample: int | None = None,
+def _encode_audio(out_container: OutputContainer, out_stream: av.AudioStream, chunks: Iterable[tuple[np.ndarray, int]],
+                  *, start_sample: int = 0, stop_sample: int | None = None,
                   pts0: int = 0) -> None:
     """Encode float ``[C, n]`` chunks, keeping samples ``[start_sample, stop_sample)``."""
     pos = 0
@@ -146,7 +150,9 @@ def _encode_audio(out_container, out_stream, chunks, *, start_sample: int = 0, s
         out_container.mux(p)
 
 
-def _codec_round_trip(chunks, codec: str, rate: int, channels: int, bitrate: int | None):
+def _codec_round_trip(
+    chunks: Iterable[tuple[np.ndarray, int]], codec: str, rate: int, channels: int, bitrate: int | None
+):
     """Encode float chunks with ``codec`` and decode them again (the channel's loss, any container)."""
     enc = cast(AudioCodecContext, av.CodecContext.create(codec, "w"))  # an audio codec: an audio context
     enc.sample_rate = rate
@@ -177,8 +183,9 @@ def _codec_round_trip(chunks, codec: str, rate: int, channels: int, bitrate: int
             yield out.to_ndarray().astype(np.float32, copy=False), out.sample_rate
 
 
-def _add_audio_stream(out_container, codec: str, rate: int, channels: int, bitrate: int | None):
-    stream = out_container.add_stream(codec, rate=rate)
+def _add_audio_stream(out_container: OutputContainer, codec: str, rate: int, channels: int,
+                      bitrate: int | None) -> av.AudioStream:
+    stream = cast(av.AudioStream, out_container.add_stream(codec, rate=rate))  # an audio codec: an audio stream
     stream.layout = _layout(channels)
     if bitrate:
         stream.bit_rate = bitrate
@@ -190,7 +197,9 @@ def _even(x: float) -> int:
     return max(2, int(x) // 2 * 2)
 
 
-def _video_frames(container, stream, fps: float | None) -> Iterator[tuple[av.VideoFrame, float]]:
+def _video_frames(
+    container: InputContainer, stream: av.VideoStream, fps: float | None
+) -> Iterator[tuple[av.VideoFrame, float]]:
     """Decoded frames with their presentation time; with ``fps``, resampled by timestamp."""
     if fps is None:
         for frame in container.decode(stream):
@@ -217,11 +226,13 @@ def _video_frames(container, stream, fps: float | None) -> Iterator[tuple[av.Vid
             k += 1
 
 
-def _add_video_stream(out_container, in_stream, *, crf: int, height: int | None, fps: float | None, rotation: int,
+def _add_video_stream(out_container: OutputContainer, in_stream: av.VideoStream, *, crf: int, height: int | None,
+                      fps: float | None, rotation: int,
                       upscale: float | None = None):
     """A libx264 output stream (created before anything is muxed) and its frame size."""
     cc = in_stream.codec_context
-    w, h = cc.width, cc.height
+    w: float = cc.width
+    h: float = cc.height
     if height is not None and height < h:
         w, h = w * height / h, height
     if upscale is not None:
@@ -241,7 +252,7 @@ def _add_video_stream(out_container, in_stream, *, crf: int, height: int | None,
 _VIDEO_TB = Fraction(1, 1000)
 
 
-def _filtered(frame: av.VideoFrame, out, rescale: tuple[int, ...], sharpen: float) -> av.VideoFrame:
+def _filtered(frame: av.VideoFrame, out: av.VideoStream, rescale: tuple[int, ...], sharpen: float) -> av.VideoFrame:
     """``frame`` at the output size, through the rescaling ladder and the unsharp mask of a perturbation."""
     for h in rescale:
         w = _even(round(frame.width * h / frame.height))
@@ -257,7 +268,8 @@ def _filtered(frame: av.VideoFrame, out, rescale: tuple[int, ...], sharpen: floa
     return frame.reformat(width=out.width, height=out.height, format="yuv420p")
 
 
-def _encode_video(out_container, out, frames, *, t0: float = 0.0, t1: float | None = None,
+def _encode_video(out_container: OutputContainer, out: av.VideoStream, frames: Iterable[tuple[av.VideoFrame, float]],
+                  *, t0: float = 0.0, t1: float | None = None,
                   rescale: tuple[int, ...] = (), sharpen: float = 0.0) -> None:
     """Encode ``(frame, time_s)`` pairs with ``t0 <= time < t1``, shifted so that ``t0`` becomes 0."""
     last_pts = -1
@@ -276,7 +288,8 @@ def _encode_video(out_container, out, frames, *, t0: float = 0.0, t1: float | No
         out_container.mux(p)
 
 
-def _copy_stream(in_container, in_stream, out_container, out_stream) -> None:
+def _copy_stream(in_container: InputContainer, in_stream: av.stream.Stream, out_container: OutputContainer,
+                 out_stream: av.stream.Stream) -> None:
     for packet in in_container.demux(in_stream):
         if packet.dts is None and packet.pts is None:
             continue
@@ -333,21 +346,23 @@ def transcode(
                 a_out = _add_audio_stream(out, "pcm_s16le", rate, channels, None)
                 chunks = _codec_round_trip(chunks, p.audio_codec, rate, channels, p.audio_bitrate)
             if v_out is not None:
+                assert v_in is not None  # v_out is its copy
                 _copy_stream(inp, v_in, out, v_out)
                 inp.seek(0)
             start = info.audio.start_s - (min(info.audio.start_s, info.video.start_s) if info.video else info.audio.start_s)
             _encode_audio(out, a_out, chunks, pts0=round(start * rate))
         else:
             assert v_in is not None
-            a_out = out.add_stream_from_template(a_in) if a_in is not None else None
+            a_copy = out.add_stream_from_template(a_in) if a_in is not None else None
             rotation = info.video.rotation if info.video else 0
             v_out = _add_video_stream(out, v_in, crf=p.video_crf or 23, height=p.video_height, fps=p.video_fps,
                                       rotation=rotation, upscale=p.video_upscale)
             _encode_video(out, v_out, _video_frames(inp, v_in, p.video_fps), rescale=p.video_rescale,
                           sharpen=p.sharpen)
-            if a_out is not None:
+            if a_copy is not None:
+                assert a_in is not None  # a_copy is its copy
                 inp.seek(0)
-                _copy_stream(inp, a_in, out, a_out)
+                _copy_stream(inp, a_in, out, a_copy)
     os.replace(tmp, dst)
     return dst
 
@@ -465,6 +480,7 @@ def trim_silence(
         pts0 = max(0, -s0)
         _encode_audio(out, a_out, _audio_chunks(inp, a_in, rate), start_sample=max(0, s0), stop_sample=s1, pts0=pts0)
         if v_in is not None:
+            assert v_out is not None  # added above for v_in
             inp.seek(0)
             frames = ((f, t - origin) for f, t in _video_frames(inp, v_in, None))
             _encode_video(out, v_out, frames, t0=start, t1=end)

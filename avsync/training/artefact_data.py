@@ -27,6 +27,8 @@ still image: its fine texture moves with the warp instead of changing like camer
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 __all__ = ["animate_still", "augment_global", "forge", "frame_pairs", "make_batch", "mouth_mask"]
@@ -156,7 +158,8 @@ def augment_global(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
-def _paired(fn, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _paired(fn: Callable[[np.ndarray, np.random.Generator], np.ndarray], img: np.ndarray,
+            rng: np.random.Generator) -> np.ndarray:
     """``fn(crop, rng)`` on a crop, or on both frames of a pair with the same random draws."""
     if img.shape[-1] == 3:
         return fn(img, rng)

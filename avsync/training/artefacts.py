@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TypedDict
@@ -205,7 +206,7 @@ def _photo_crops(cache: Path, size: int) -> list[np.ndarray]:
     return [c for c in out if len(c)]
 
 
-def auc_neg_pos(neg, pos) -> float:
+def auc_neg_pos(neg: Sequence[float] | np.ndarray, pos: Sequence[float] | np.ndarray) -> float:
     """ROC-AUC of scores ``pos`` (label 1) against ``neg`` (label 0); NaN when either is empty."""
     from avsync.evaluation.metrics import roc_auc
 
@@ -214,7 +215,7 @@ def auc_neg_pos(neg, pos) -> float:
     return float(roc_auc(np.r_[np.zeros(len(neg)), np.ones(len(pos))], np.r_[neg, pos]))
 
 
-def train_artefacts(cfg: TrainConfig, say=print) -> dict:
+def train_artefacts(cfg: TrainConfig, say: Callable[[str], None] = print) -> dict:
     """Train, calibrate and write the artefact model; returns the summary written to ``training.json``."""
     import torch
     from safetensors.torch import save_file

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -93,7 +94,9 @@ class Item:
     clean: bool = True
 
 
-def build_split(split: str, cfg: TrainConfig, rng: np.random.Generator, *, say=print) -> list[Item]:
+def build_split(
+    split: str, cfg: TrainConfig, rng: np.random.Generator, *, say: Callable[[str], None] = print
+) -> list[Item]:
     """Clean clips: real clips of ``split`` speakers, their copy-synthesised fakes and TTS fakes."""
     srcs = [s for s in sd.real_sources(cfg.shared) if s.split == split]
     if cfg.tiny:
@@ -138,7 +141,9 @@ NEURAL_TTS = ("kokoro",)
 """TTS engines built separately by :func:`build_neural` (own cache file, own share of the batches)."""
 
 
-def build_neural(split: str, cfg: TrainConfig, rng: np.random.Generator, *, say=print) -> list[Item]:
+def build_neural(
+    split: str, cfg: TrainConfig, rng: np.random.Generator, *, say: Callable[[str], None] = print
+) -> list[Item]:
     """Neural TTS fakes (:class:`spoof_data.KokoroTTS`): ``cfg.n_neural`` clips for ``train``, a quarter
     for ``calib``; none (with a message) when the Kokoro wheels or onnxruntime are not installed."""
     if not sd.kokoro_available():
@@ -159,7 +164,7 @@ def build_neural(split: str, cfg: TrainConfig, rng: np.random.Generator, *, say=
     return out
 
 
-def clean_items(split: str, cfg: TrainConfig, cache: Path, *, say=print) -> list[Item]:
+def clean_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str], None] = print) -> list[Item]:
     """The clean clips of ``split`` (real, TTS and copy-synthesis fakes, then the neural TTS fakes when
     ``cfg.n_neural > 0``), read from ``cache`` or built and saved there (seeded by ``cfg.seed``)."""
     f = cache / f"{split}_base{'_tiny' if cfg.tiny else ''}_seed{cfg.seed}.npz"
@@ -250,7 +255,7 @@ def per_clip_mean(values: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
     return np.stack([values[owner == k].mean(0) for k in range(n)])
 
 
-def clip_raw_scores(net, waves: list[np.ndarray], *, batch: int = 16) -> np.ndarray:
+def clip_raw_scores(net: SpoofLCNN, waves: list[np.ndarray], *, batch: int = 16) -> np.ndarray:
     """Raw score of each clip: mean over its :func:`clip_windows` of :meth:`SpoofLCNN.raw_score`."""
     import torch
 
@@ -268,7 +273,7 @@ def clip_raw_scores(net, waves: list[np.ndarray], *, batch: int = 16) -> np.ndar
 # --------------------------------------------------------------------------------------------------
 
 
-def eer(real_scores, fake_scores) -> float:
+def eer(real_scores: Sequence[float] | np.ndarray, fake_scores: Sequence[float] | np.ndarray) -> float:
     """Equal error rate (fraction) for scores where larger = more likely fake."""
     r = np.asarray(real_scores, float)
     f = np.asarray(fake_scores, float)
@@ -290,7 +295,7 @@ def fit_platt(z: np.ndarray, y: np.ndarray, *, ridge: float = 1e-3) -> tuple[flo
     zs = (z - z.mean()) / s
     w = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9)) / len(y)
 
-    def f(v):
+    def f(v: np.ndarray) -> tuple[float, np.ndarray]:
         t = v[0] * zs + v[1]
         loss = np.sum(w * (np.logaddexp(0, t) - y * t)) + ridge * v[0] ** 2
         p = 1 / (1 + np.exp(-t))
@@ -353,7 +358,10 @@ def _sampler(items: list[Item], rng: np.random.Generator, neural_share: float = 
     return draw
 
 
-def train_loop(net, items: list[Item], cfg: TrainConfig, rng: np.random.Generator, *, say=print) -> list[float]:
+def train_loop(
+    net: SpoofLCNN, items: list[Item], cfg: TrainConfig, rng: np.random.Generator, *,
+    say: Callable[[str], None] = print,
+) -> list[float]:
     """Train ``net`` in place on random crops of ``items`` until ``cfg.max_steps`` or ``cfg.minutes``;
     learning rate on a cosine over the budget. Returns the loss of every step."""
     import torch
@@ -395,7 +403,7 @@ def train_loop(net, items: list[Item], cfg: TrainConfig, rng: np.random.Generato
     return run
 
 
-def calibrate(net, cal: list[Item], *, target_fpr: float = 0.03) -> dict:
+def calibrate(net: SpoofLCNN, cal: list[Item], *, target_fpr: float = 0.03) -> dict:
     """Fit Platt scaling of ``net`` on held-out clips (sets ``net.platt_a``/``platt_b`` in place) and pick
     the threshold: at most ``target_fpr`` of the real clips (clean and augmented) flagged, never below 0.5.
     Returns the parameters and the calibration-split metrics."""
@@ -421,7 +429,7 @@ def calibrate(net, cal: list[Item], *, target_fpr: float = 0.03) -> dict:
     }
 
 
-def train_spoof(cfg: TrainConfig, *, say=print) -> dict:
+def train_spoof(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict:
     """Run the whole recipe (see the module docstring). Returns the summary written to ``training.json``."""
     import torch
     from safetensors.torch import save_file

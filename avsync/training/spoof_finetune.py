@@ -39,12 +39,18 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from avsync.errors import ConfigError
 from avsync.training import spoof_data as sd
 from avsync.training.spoof import Item, _load_items, _save_items, clip_windows, eer, fit_platt, random_crop, segments
+
+if TYPE_CHECKING:  # torch-based: imported by the functions that run them
+    import torch
+
+    from avsync.training.spoof_neural import HiFiGANCopy
 
 MODEL_FILE = "aasist_avsync.safetensors"
 WINDOW = 64600
@@ -148,7 +154,7 @@ def ft_sources(cfg: FinetuneConfig, split: str) -> list[sd.RealSource]:
     return srcs
 
 
-def _real_segments(cfg: FinetuneConfig, split: str, say=print) -> list[Item]:
+def _real_segments(cfg: FinetuneConfig, split: str, say: Callable[[str], None] = print) -> list[Item]:
     out = []
     for s in ft_sources(cfg, split):
         try:
@@ -160,7 +166,7 @@ def _real_segments(cfg: FinetuneConfig, split: str, say=print) -> list[Item]:
     return out
 
 
-def _hifigan_copies(x: np.ndarray, voc, rng: np.random.Generator, cfg: FinetuneConfig) -> list[Item]:
+def _hifigan_copies(x: np.ndarray, voc: HiFiGANCopy, rng: np.random.Generator, cfg: FinetuneConfig) -> list[Item]:
     """A HiFi-GAN copy of ``x`` and, with probability ``cfg.hifigan_mod_share``, one from a modified mel."""
     out = [Item(voc(x, rng), 1, "voc:hifigan")]
     if rng.random() < cfg.hifigan_mod_share:
@@ -168,7 +174,7 @@ def _hifigan_copies(x: np.ndarray, voc, rng: np.random.Generator, cfg: FinetuneC
     return out
 
 
-def _classical_copy(x: np.ndarray, rng: np.random.Generator, say=print) -> list[Item]:
+def _classical_copy(x: np.ndarray, rng: np.random.Generator, say: Callable[[str], None] = print) -> list[Item]:
     """One copy of ``x`` through a random classical generator of :data:`spoof_data.VOCODERS` (none if it fails)."""
     names = list(sd.VOCODERS)
     v = names[rng.integers(len(names))]
@@ -179,7 +185,7 @@ def _classical_copy(x: np.ndarray, rng: np.random.Generator, say=print) -> list[
         return []
 
 
-def build_part(part: str, split: str, cfg: FinetuneConfig, *, say=print) -> list[Item]:
+def build_part(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -> list[Item]:
     """Clean clips of one data part (see :data:`PARTS`) of ``split``, seeded by (seed, part, split)."""
     from avsync.training import spoof_neural as sn
 
@@ -241,7 +247,7 @@ def build_part(part: str, split: str, cfg: FinetuneConfig, *, say=print) -> list
     return out
 
 
-def part_items(part: str, split: str, cfg: FinetuneConfig, *, say=print) -> list[Item]:
+def part_items(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -> list[Item]:
     """:func:`build_part`, cached in ``<cache>/ft_<split>_<part>[_tiny]_seed<seed>.npz``."""
     cache = Path(cfg.cache) if cfg.cache else Path(cfg.out) / "cache"
     cache.mkdir(parents=True, exist_ok=True)
@@ -256,7 +262,7 @@ def part_items(part: str, split: str, cfg: FinetuneConfig, *, say=print) -> list
     return items
 
 
-def split_items(split: str, cfg: FinetuneConfig, *, say=print) -> list[Item]:
+def split_items(split: str, cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -> list[Item]:
     return [it for part in PARTS for it in part_items(part, split, cfg, say=say)]
 
 
@@ -301,7 +307,7 @@ def make_sampler(items: list[Item], rng: np.random.Generator) -> Callable[[int],
     return draw
 
 
-def _freeze_bn(net) -> None:
+def _freeze_bn(net: torch.nn.Module) -> None:
     import torch
 
     for m in net.modules():
@@ -314,7 +320,7 @@ def _freeze_bn(net) -> None:
 FREEZE_PREFIXES = {"none": (), "encoder": ("conv_time.", "first_bn.", "encoder.")}
 
 
-def freeze_layers(net, freeze: str) -> int:
+def freeze_layers(net: torch.nn.Module, freeze: str) -> int:
     """Stop gradients into the layers named by ``freeze`` (a key of :data:`FREEZE_PREFIXES`); returns how many
     parameters stay trainable."""
     if freeze not in FREEZE_PREFIXES:
@@ -329,8 +335,8 @@ def _ckpt_path(cfg: FinetuneConfig) -> Path:
     return Path(cfg.out) / "ckpt" / "last.pt"
 
 
-def save_checkpoint(cfg: FinetuneConfig, net, opt, step: int, elapsed: float, rng: np.random.Generator,
-                    losses: list[float]) -> None:
+def save_checkpoint(cfg: FinetuneConfig, net: torch.nn.Module, opt: torch.optim.Optimizer, step: int, elapsed: float,
+                    rng: np.random.Generator, losses: list[float]) -> None:
     import torch
 
     p = _ckpt_path(cfg)
@@ -342,8 +348,8 @@ def save_checkpoint(cfg: FinetuneConfig, net, opt, step: int, elapsed: float, rn
     tmp.replace(p)
 
 
-def train_loop(net, items: list[Item], cfg: FinetuneConfig, rng: np.random.Generator, *, say=print,
-               stop_at: int | None = None) -> dict:
+def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng: np.random.Generator, *,
+               say: Callable[[str], None] = print, stop_at: int | None = None) -> dict:
     """Fine-tune ``net`` in place (see the module docstring); resumes from ``DIR/ckpt/last.pt`` when
     ``cfg.resume``; ``stop_at`` ends this call after that step (checkpointed; the schedule still runs over
     ``cfg.max_steps``). Returns ``{"steps", "losses", "seconds"}``."""
@@ -410,7 +416,7 @@ def train_loop(net, items: list[Item], cfg: FinetuneConfig, rng: np.random.Gener
 # --------------------------------------------------------------------------------------------------
 
 
-def interpolate_weights(net, base_state: dict, alpha: float) -> None:
+def interpolate_weights(net: torch.nn.Module, base_state: dict, alpha: float) -> None:
     """Set ``net``'s floating-point tensors to ``alpha * net + (1 - alpha) * base_state`` (in place)."""
     import torch
 
@@ -420,7 +426,7 @@ def interpolate_weights(net, base_state: dict, alpha: float) -> None:
     net.load_state_dict(mixed)
 
 
-def clip_log_odds(net, waves: list[np.ndarray], *, batch: int = 8) -> np.ndarray:
+def clip_log_odds(net: torch.nn.Module, waves: list[np.ndarray], *, batch: int = 8) -> np.ndarray:
     """Per clip: the mean over its 4.04 s windows of ``logit_spoof - logit_bona_fide`` (float32)."""
     import torch
 
@@ -437,13 +443,14 @@ def clip_log_odds(net, waves: list[np.ndarray], *, batch: int = 8) -> np.ndarray
     return np.array([z[owner == k].mean() for k in range(len(waves))])
 
 
-def fold_platt(net, a: float, b: float) -> None:
+def fold_platt(net: torch.nn.Module, a: float, b: float) -> None:
     """Make ``softmax(net(x))[:, 0] = sigmoid(a * (l0 - l1) + b)``: the output layer's first row becomes
     ``a * (w0 - w1)`` (bias ``a * (b0 - b1) + b``), the second row zero."""
     import torch
 
     with torch.no_grad():
-        w, bias = net.out_layer.weight, net.out_layer.bias
+        out_layer = cast(torch.nn.Linear, net.out_layer)  # AASIST's [2, 5 * gat_dims[1]] output layer
+        w, bias = out_layer.weight, out_layer.bias
         w0, b0 = a * (w[0] - w[1]), a * (bias[0] - bias[1]) + b
         w[0].copy_(w0)
         bias[0].copy_(b0)
@@ -451,7 +458,7 @@ def fold_platt(net, a: float, b: float) -> None:
         bias[1].zero_()
 
 
-def calibrate(net, cal: list[Item], cfg: FinetuneConfig) -> dict:
+def calibrate(net: torch.nn.Module, cal: list[Item], cfg: FinetuneConfig) -> dict:
     """Platt scaling + threshold on the calib split (see the module docstring); folds Platt into ``net``."""
     z = clip_log_odds(net, [i.wave for i in cal])
     y = np.array([i.label for i in cal])
@@ -471,7 +478,7 @@ def calibrate(net, cal: list[Item], cfg: FinetuneConfig) -> dict:
     }
 
 
-def finetune_spoof(cfg: FinetuneConfig, *, say=print) -> dict:
+def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -> dict:
     """Run the whole recipe (module docstring). Returns the summary written to ``training.json``."""
     import torch
     from safetensors.torch import save_file

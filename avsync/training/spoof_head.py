@@ -22,14 +22,18 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from avsync.training import spoof_data as sd
 from avsync.training.spoof import Item, TrainConfig, clean_items, eer, fit_platt, per_clip_mean, stacked_windows
+
+if TYPE_CHECKING:  # torch-based: loaded by train_spoof_head
+    from avsync.spoof.nets import AASIST
 
 HEAD_FILE = "spoof_head.safetensors"
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
@@ -49,7 +53,7 @@ def head_items(base: list[Item], split: str, cfg: TrainConfig) -> list[Item]:
 
 
 def hidden_vectors(
-    net, waves: list[np.ndarray], *, batch: int = 16, say=print, tag: str = ""
+    net: AASIST, waves: list[np.ndarray], *, batch: int = 16, say: Callable[[str], None] = print, tag: str = ""
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(H [N, D], p [N])``: each clip's mean hidden vector over its windows (:func:`stacked_windows`) and the mean
     probability of the network's own head."""
@@ -94,7 +98,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float) -> tupl
 
     d = X.shape[1]
 
-    def f(v):
+    def f(v: np.ndarray) -> tuple[float, np.ndarray]:
         t = X @ v[:d] + v[d]
         loss = np.sum(w * (np.logaddexp(0, t) - y * t)) + l2 * v[:d] @ v[:d]
         g = w * (1 / (1 + np.exp(-t)) - y)
@@ -104,7 +108,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float) -> tupl
     return v[:d], float(v[d])
 
 
-def train_spoof_head(cfg: TrainConfig, *, say=print) -> dict:
+def train_spoof_head(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict:
     """Fit, calibrate and write the head (see the module docstring); returns the ``training.json`` summary."""
     import torch
     from safetensors.torch import save_file
@@ -135,7 +139,8 @@ def train_spoof_head(cfg: TrainConfig, *, say=print) -> dict:
             H, P = z["H"], z["P"]
             say(f"[data] {split}: hidden vectors of {len(H)} clips from cache {f}")
         else:
-            H, P = hidden_vectors(net, [i.wave for i in items], say=say, tag=split)
+            # checked above: an AASIST-family network (the only one with forward_features)
+            H, P = hidden_vectors(cast("AASIST", net), [i.wave for i in items], say=say, tag=split)
             np.savez(f, H=H, P=P)
         feats[split] = (H, P, np.array([i.label for i in items]), np.array([i.family for i in items]))
         say(f"[data] {split}: {len(items)} clips ({time.time() - t0:.0f} s)")

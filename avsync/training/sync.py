@@ -27,7 +27,7 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -37,6 +37,9 @@ from avsync.encoders.syncnet import CONTEXT, MFCC_PER_FRAME, SyncNetStyle
 from avsync.errors import ConfigError
 from avsync.features.audio import mfcc
 from avsync.sync.types import TrackCrops
+
+if TYPE_CHECKING:
+    from avsync.media import Media
 
 __all__ = [
     "GRID_DIR",
@@ -113,7 +116,7 @@ class TrainLog:
     accuracy: list[float] = field(default_factory=list)
 
 
-def clip_from_track(media, track: TrackCrops, *, name: str = "", mouth_size: int | None = None) -> SyncClip:
+def clip_from_track(media: Media, track: TrackCrops, *, name: str = "", mouth_size: int | None = None) -> SyncClip:
     """A :class:`SyncClip` from a media and one of its face tracks (mouth crops on a dense span).
 
     ``mouth_size``: resize the crops to ``mouth_size``² (the model's input size; the scorer does the same).
@@ -455,7 +458,10 @@ speakers and CREMA-D actor 1001 (ODbL). They are no part of the sync evaluation 
 HOLDOUT_SHIFTS = (0, -6, -3, 3, 6)
 
 
-def holdout_offsets(model: SyncNetStyle, items, shifts: Sequence[int] = HOLDOUT_SHIFTS, *, motion: bool = True) -> dict:
+def holdout_offsets(
+    model: SyncNetStyle, items: Sequence[tuple[str, Media, TrackCrops]], shifts: Sequence[int] = HOLDOUT_SHIFTS, *,
+    motion: bool = True,
+) -> dict:
     """Offsets found on in-sync clips with the audio shifted by ``shifts`` frames (audio leads video).
 
     ``items``: ``(name, media, track)`` triples. Returns ``{"syncnet": {...}, "motion": {...}}`` with
@@ -483,7 +489,8 @@ def holdout_offsets(model: SyncNetStyle, items, shifts: Sequence[int] = HOLDOUT_
     return out
 
 
-def _items(files: Sequence[str], data_root: str | None, cache: str | None, track_fn: Callable | None, say):
+def _items(files: Sequence[str], data_root: str | None, cache: str | None, track_fn: Callable | None,
+           say: Callable[[str], None]):
     """``(file, media, longest usable track)`` per file; tracks from ``track_fn``, else the (cached) face tracker."""
     from avsync.media import load_media
     from avsync.sync.cache import cached_tracks
@@ -710,9 +717,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.mouth_box:
         from avsync.sync.crops import fixed_box_track
 
-        box = tuple(float(v) for v in args.mouth_box.split(","))
+        # x0,y0,x1,y1: crop_resize unpacks four values (a ValueError otherwise)
+        box = cast("tuple[float, float, float, float]", tuple(float(v) for v in args.mouth_box.split(",")))
 
-        def track_fn(media):
+        def track_fn(media: Media) -> list[TrackCrops]:
             return [fixed_box_track(media, mouth_box=box, mouth_size=args.mouth_size)]
 
     clips = clips_from_manifest(args.manifest, track_fn=track_fn, max_clips=args.max_clips)
