@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from avsync.device import PRECISIONS
+
+if TYPE_CHECKING:
+    from avsync import Status
 
 EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -52,7 +55,7 @@ def warn(message: str) -> None:
     click.echo(message, err=True)
 
 
-def exit_code_for(statuses) -> int:
+def exit_code_for(statuses: Iterable[Status | str]) -> int:
     from avsync import Status
 
     return EXIT_INPUT_FAILED if any(Status(s).is_failure for s in statuses) else EXIT_OK
@@ -66,7 +69,7 @@ def fail(message: str, code: int = EXIT_INPUT_FAILED) -> None:
 DEVICE_HELP = "Torch device: auto (CUDA when available, else CPU), cpu, cuda or cuda:N."
 
 
-def check_device(ctx, param, value) -> str | None:
+def check_device(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return value
     name = str(value).strip().lower()
@@ -97,7 +100,7 @@ def progress_bar(enabled: bool, *, unit: str, desc: str) -> Iterator[Callable[[f
 
     bar = tqdm(total=0, unit=unit, desc=desc, leave=False, file=sys.stderr, disable=None)
 
-    def update(done, total) -> None:
+    def update(done: float, total: float) -> None:
         total = round(total)
         if bar.total != total:
             bar.total = total

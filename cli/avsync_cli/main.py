@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 import traceback
+from collections.abc import Sequence
 
 import click
 
@@ -53,7 +54,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     limit_omp_spinning()  # and idle OpenMP threads sleep instead of spinning (GOMP_SPINCOUNT, before torch loads)
 
 
-def main(argv=None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="avsync", standalone_mode=True)
     except avsync.AvsyncError as e:  # an expected failure that escaped a command: no traceback

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from avsync.model_files import SYNC_MODELS
 from avsync_cli.common import artefact_models, device_option, echo_json, exit_code_for, precision_option, progress_bar
+
+if TYPE_CHECKING:
+    from avsync.device import Precision
+    from avsync.sync.models import ModelName
+    from avsync.verdict import Verdict
 
 
 @click.command("analyze")
@@ -32,8 +39,10 @@ from avsync_cli.common import artefact_models, device_option, echo_json, exit_co
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @click.option("--sequential", is_flag=True,
               help="Run the voice check after the video analyses instead of beside them (clips up to 90 s; longer ones always run in turn).")
-def command(files, as_json, html_out, csv_out, config, sync_model, spoof_model, reference, no_speaker, no_artefacts,
-            artefact_model, device, precision, models_dir, allow_download, no_progress, sequential) -> None:
+def command(files: tuple[str, ...], as_json: bool, html_out: str | None, csv_out: str | None, config: str | None,
+            sync_model: ModelName, spoof_model: str | None, reference: str | None, no_speaker: bool, no_artefacts: bool,
+            artefact_model: str | None, device: str, precision: Precision, models_dir: str | None, allow_download: bool,
+            no_progress: bool, sequential: bool) -> None:
     """Is the speech in FILES genuine? Prints the verdict (genuine / manipulated / undetermined), why, and where.
 
     Video with audio: lip sync per face + mouth-region artefacts + voice check, fused. Audio only (calls, stereo per channel): voice
@@ -74,7 +83,7 @@ def command(files, as_json, html_out, csv_out, config, sync_model, spoof_model, 
     sys.exit(exit_code_for(v.status for v in verdicts))
 
 
-def _report_names(files) -> list[str]:
+def _report_names(files: Sequence[str]) -> list[str]:
     """One report name per file (several files): the file's stem; inputs sharing a stem (``a/x.wav``,
     ``b/x.flac``) get their folder's name in front (``a_x``, ``b_x``), then a counter, so that no report
     overwrites another of the same run."""
@@ -107,7 +116,7 @@ def _report_paths(out: str | None, names: list[str] | None, ext: str) -> list[Pa
     return [Path(out) / f"{n}{ext}" for n in names]
 
 
-def _json(v) -> dict:
+def _json(v: Verdict) -> dict:
     d = v.to_dict()
     d["sync"] = d.get("details", {}).get("sync")
     d["spoof"] = d.get("details", {}).get("spoof")

@@ -21,7 +21,8 @@ from avsync_cli.common import EXIT_INPUT_FAILED, artefact_models, device_option,
 @device_option()
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Directory holding the weights (layout of `avsync models path`).")
-def command(files, as_json, threshold, sample_fps, model, weights, device, models_dir) -> None:
+def command(files: tuple[str, ...], as_json: bool, threshold: float, sample_fps: float, model: str | None,
+            weights: str | None, device: str, models_dir: str | None) -> None:
     """Probability that the mouth region of each FILE's main face was generated or pasted
     (lip-sync generators such as Wav2Lip), with a per-window timeline.
 

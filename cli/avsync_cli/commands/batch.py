@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import signal
 import sys
+from types import FrameType
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 import click
 
 from avsync_cli.common import EXIT_USAGE, check_device, echo_json, exit_code_for, fail, precision_option
+
+if TYPE_CHECKING:
+    from avsync.device import Precision
 
 _TASKS = ("analyze", "spoof", "sync", "inspect")
 
@@ -38,8 +43,9 @@ _TASKS = ("analyze", "spoof", "sync", "inspect")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @click.option("--no-fsync", is_flag=True, help="Do not fsync each line (faster; still never a torn line on a crash).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-def command(source, out, task, model, jobs, device, engine, ray_address, precision, max_files, timeout,
-            retry_errors, no_progress, no_fsync, as_json) -> None:
+def command(source: str, out: str, task: str, model: str | None, jobs: int, device: str | None, engine: Literal["local", "ray"],
+            ray_address: str | None, precision: Precision | None, max_files: int | None, timeout: float | None,
+            retry_errors: bool, no_progress: bool, no_fsync: bool, as_json: bool) -> None:
     """Run TASK over every input in SOURCE and append one JSON line per input to --out.
 
     SOURCE is a folder (walked recursively; media recognised by content, other files recorded
@@ -55,7 +61,7 @@ def command(source, out, task, model, jobs, device, engine, ray_address, precisi
     from avsync.batch import format_summary, run_batch
     from avsync.errors import ConfigError
 
-    def _terminate(signum, frame):  # a scheduler's SIGTERM stops the run like Ctrl-C: cleanly
+    def _terminate(signum: int, frame: FrameType | None) -> NoReturn:  # a scheduler's SIGTERM stops the run like Ctrl-C: cleanly
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Literal
 
 import click
 
@@ -19,7 +20,8 @@ from avsync_cli.common import device_option, echo_json
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=str), help="Start from this fusion config.")
 @device_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the fitted config and fit statistics as JSON.")
-def command(manifest, out, method, max_fpr, subsets, config, device, as_json) -> None:
+def command(manifest: str, out: str, method: Literal["logistic", "isotonic"], max_fpr: float, subsets: tuple[str, ...],
+            config: str | None, device: str, as_json: bool) -> None:
     """Run the detector on every clip of MANIFEST (CSV/JSONL with path and label real/fake, or ../shared's
     MANIFEST.csv) and fit the fusion model: logistic regression over the cues' log-odds, optionally followed
     by an isotonic map; the manipulated threshold keeps at most --max-fpr of the genuine clips above it.

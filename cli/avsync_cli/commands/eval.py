@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from avsync_cli.common import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE, echo_json, fail, precision_option, warn
+
+if TYPE_CHECKING:
+    from avsync.device import Precision
+    from avsync.evaluation import ManifestRow
 
 
 def _progress(quiet: bool):
     if quiet:
         return None
 
-    def report(i, n, row, rec):
+    def report(i: int, n: int, row: ManifestRow, rec: dict) -> None:
         if (i + 1) % 25 == 0 or i + 1 == n or rec.get("status") != "ok":
             state = "cached" if rec.get("cached") else rec.get("status")
             warn(f"[{i + 1}/{n}] {row.id}: {state}" + (f" ({rec['message']})" if rec.get("message") else ""))
@@ -49,8 +54,9 @@ def _progress(quiet: bool):
               help="Folder relative paths in the manifest are resolved against (default: the manifest's folder).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary table as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
-def command(manifest, task_name, model, out_dir, subsets, threshold, trim_silence, perturb, perturbations,
-            n_boot, seed, limit, precision, root, as_json, quiet) -> None:
+def command(manifest: str, task_name: str, model: str | None, out_dir: str, subsets: tuple[str, ...], threshold: float,
+            trim_silence: bool, perturb: bool, perturbations: str | None, n_boot: int, seed: int, limit: int | None,
+            precision: Precision | None, root: str | None, as_json: bool, quiet: bool) -> None:
     """Evaluate a task over MANIFEST (CSV or JSONL; the shared data MANIFEST.csv works as is).
 
     Writes to --out: summary.md/.csv/.json (one row per subset and generator: EER and its threshold,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Literal
 
 import click
 import numpy as np
@@ -10,8 +11,12 @@ import numpy as np
 import avsync
 from avsync_cli.common import EXIT_INPUT_FAILED, device_option, echo_json, exit_code_for, fail
 
+if TYPE_CHECKING:
+    from avsync.face.landmarks import LandmarkerName
+    from avsync.face.types import FaceTracks
 
-def _text(res) -> str:
+
+def _text(res: FaceTracks) -> str:
     head = f"{res.path}: {res.status}  {res.num_frames} frames @ {res.fps:g} fps  {res.frame_size[0]}x{res.frame_size[1]}"
     head += f"  face in {100 * res.face_fraction:.1f} % of frames  detector={res.detector} keyframes={res.keyframes}"
     lines = [head]
@@ -55,8 +60,9 @@ def _text(res) -> str:
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Folder holding the landmark checkpoint (facemesh, face-alignment).")
 @device_option("Torch device of facemesh / face-alignment: auto (CUDA when available, else CPU), cpu, cuda or cuda:N.")
-def command(files, as_json, with_frames, preview, detector, keyframe_interval, min_face, landmarks, models_dir,
-            device) -> None:
+def command(files: tuple[str, ...], as_json: bool, with_frames: bool, preview: str | None,
+            detector: Literal["auto", "yunet", "haar"], keyframe_interval: int, min_face: float,
+            landmarks: LandmarkerName | None, models_dir: str | None, device: str) -> None:
     """Find and track the faces of video FILES: per track its time range, size, confidence and the
     fraction of frames where it was seen.
 

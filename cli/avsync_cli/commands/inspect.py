@@ -10,7 +10,7 @@ import avsync
 from avsync_cli.common import echo_json, exit_code_for
 
 
-def _line(info) -> str:
+def _line(info: avsync.MediaInfo) -> str:
     parts = [f"{info.path}: {info.status}"]
     if info.container:
         parts.append(f"container={info.container}")

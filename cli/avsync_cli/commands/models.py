@@ -47,7 +47,7 @@ def list_(as_json: bool) -> None:
             click.echo(f"\n{r.name} (default {r.role} model) is not installed: {r.how_to_get}")
 
 
-def _names(names, all_):
+def _names(names: tuple[str, ...], all_: bool) -> list[str]:
     from avsync import bundles
 
     if all_:
@@ -62,7 +62,7 @@ def _names(names, all_):
 @click.option("--all", "all_", is_flag=True, help="Every bundle that has a URL.")
 @click.option("--dest", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Target directory (default: the user cache).")
-def pull(names, all_, dest) -> None:
+def pull(names: tuple[str, ...], all_: bool, dest: str | None) -> None:
     """Download bundles from their official URL into the user cache, verifying sha256."""
     from avsync import AvsyncError, bundles
 
@@ -94,7 +94,7 @@ def pull(names, all_, dest) -> None:
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Every bundle with a local copy.")
 @click.option("--path", "path", type=click.Path(path_type=str), default=None, help="Explicit file or models directory.")
-def verify(names, all_, path) -> None:
+def verify(names: tuple[str, ...], all_: bool, path: str | None) -> None:
     """Check the sha256 of local copies; exit 1 when one is missing or differs."""
     from avsync import AvsyncError, bundles
 
@@ -117,7 +117,7 @@ def verify(names, all_, path) -> None:
 
 @command.command("path")
 @click.argument("name", required=False)
-def path_(name) -> None:
+def path_(name: str | None) -> None:
     """Without NAME: the directories searched. With NAME: the local file of that bundle."""
     from avsync import bundles
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Literal
 
 import click
 
@@ -16,8 +17,12 @@ from avsync_cli.common import (
     progress_bar,
 )
 
+if TYPE_CHECKING:
+    from avsync.device import Precision
+    from avsync.spoof import SpoofResult
 
-def _line(r) -> str:
+
+def _line(r: SpoofResult) -> str:
     head = f"{r.path}: {r.status}"
     if r.score is not None:
         verdict = "likely synthetic" if r.flagged else "not flagged"
@@ -71,8 +76,10 @@ def _line(r) -> str:
               help="Directory holding the weights (layout of `avsync models path`).")
 @click.option("--allow-download", is_flag=True, help="Download missing weights from their official URL.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr (shown on a terminal for each file).")
-def command(files, model, reference, speaker, as_json, timeline, window, hop, aggregation, threshold, no_vad, device,
-            batch_size, precision, models_dir, allow_download, no_progress) -> None:
+def command(files: tuple[str, ...], model: str | None, reference: str | None, speaker: bool, as_json: bool,
+            timeline: str | None, window: float | None, hop: float | None, aggregation: Literal["mean", "max", "median"], threshold: float | None,
+            no_vad: bool, device: str, batch_size: int | None, precision: Precision, models_dir: str | None,
+            allow_download: bool, no_progress: bool) -> None:
     """Probability that the speech in each FILE is synthetic (0 = genuine, 1 = synthetic), with a
     per-window timeline. Stereo files are scored per channel; 8 kHz audio is flagged narrowband.
 

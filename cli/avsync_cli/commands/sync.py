@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 import avsync
 from avsync.model_files import SYNC_MODELS
 from avsync_cli.common import device_option, echo_json, exit_code_for
+
+if TYPE_CHECKING:
+    from avsync.sync import SyncResult
+    from avsync.sync.models import ModelName
 
 
 def _box(value: str | None):
@@ -23,7 +28,7 @@ def _box(value: str | None):
     return box
 
 
-def _text(res) -> str:
+def _text(res: SyncResult) -> str:
     lines = [f"{res.status}: {res.summary}"]
     if res.offset_frames is not None:
         lines.append(f"  offset {res.offset_frames:+d} frames ({res.offset_ms:+.0f} ms; + = audio leads video)")
@@ -55,7 +60,8 @@ def _text(res) -> str:
                    "e.g. 0.3,0.5,0.7,0.75 for a face-crop video (with --model light-asd the whole frame is the face).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Save a PNG of the lag curve and timeline.")
 @device_option()
-def command(file, as_json, model, weights, max_lag, mouth_box, plot_path, device) -> None:
+def command(file: str, as_json: bool, model: ModelName, weights: str | None, max_lag: int, mouth_box: str | None,
+            plot_path: str | None, device: str) -> None:
     """Measure the audio/video offset of FILE per face: offset in frames and ms (positive = audio leads
     video), confidence (median - minimum distance over lags), a per-window timeline, and the active speaker.
 

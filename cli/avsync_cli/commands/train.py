@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import click
 
 from avsync_cli.common import warn
@@ -50,8 +52,10 @@ def command() -> None:
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
               help="--finetune: peak learning rate (default: the recipe's 3e-5).")
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
-def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neural_share, cache, paired, head,
-          weights, head_aug_share, finetune, resume, wise_alpha, freeze, lr, tiny) -> None:
+def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: int, threads: int, n_tts: int,
+          n_neural: int, neural_share: float, cache: str | None, paired: float, head: str | None, weights: str | None,
+          head_aug_share: float, finetune: str | None, resume: bool, wise_alpha: float,
+          freeze: Literal["none", "encoder"], lr: float | None, tiny: bool) -> None:
     """Build training data (real speech of training speakers, TTS and vocoder fakes made here, codec and
     channel augmentation), train the LCNN (or, with --head, a head on a frozen public checkpoint; with
     --finetune, the whole public checkpoint), calibrate on held-out speakers, write the safetensors.
@@ -117,7 +121,9 @@ def spoof(out, shared, minutes, max_steps, seed, threads, n_tts, n_neural, neura
 @click.option("--cache", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Where face crops are kept (default OUT/cache); reused when present.")
 @click.option("--tiny", is_flag=True, help="A few clips and steps only (smoke test of the recipe).")
-def artefacts(out, shared, recipe, use_generators, holdout, codec_blend, reencode, frames, minutes, max_steps, seed, threads, cache, tiny) -> None:
+def artefacts(out: str, shared: str | None, recipe: Literal["v2", "v1"], use_generators: bool, holdout: tuple[str, ...],
+              codec_blend: float, reencode: tuple[str, ...], frames: int, minutes: float, max_steps: int, seed: int,
+              threads: int, cache: str | None, tiny: bool) -> None:
     """Train the generated-face (artefact) model: real face crops (v2: frame pairs) vs self-blended forgeries,
     one-image animations and, with --generators, generator outputs of the families not held out; calibrate on
     held-out real clips; write the safetensors. The defaults with --threads 1 reproduce models/artefact-face."""
@@ -166,8 +172,10 @@ def artefacts(out, shared, recipe, use_generators, holdout, codec_blend, reencod
               help="Also measure the held-out clips every N steps (to choose the step count).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads.")
 @click.option("--tiny", is_flag=True, help="Two clips, 3 steps (smoke test of the recipe).")
-def sync(out, shared, steps, seed, batch_size, lr, folders, validation, cache, resume, checkpoint_every, num_near,
-         num_swap, other_group_swap, strong_aug, holdout, eval_every, threads, tiny) -> None:
+def sync(out: str, shared: str | None, steps: int, seed: int, batch_size: int, lr: float, folders: tuple[str, ...],
+         validation: tuple[str, ...], cache: str | None, resume: bool, checkpoint_every: int, num_near: int,
+         num_swap: int, other_group_swap: float, strong_aug: bool, holdout: int, eval_every: int, threads: int,
+         tiny: bool) -> None:
     """Train avsync's SyncNet-style sync model (0.2 s MFCC <-> 5 mouth frames) on GRID sentences of the
     shared data (CC-BY 4.0), with mouth crops from the face tracker; contrastive loss with shifted (1-15
     frames) and swapped-audio negatives and appearance / compression augmentation."""
