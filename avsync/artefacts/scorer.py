@@ -17,6 +17,7 @@ import numpy as np
 from avsync.artefacts.crops import ArtefactCrops, artefact_crops
 from avsync.device import resolve_device
 from avsync.errors import AvsyncError, BundleError, ConfigError
+from avsync.inference import check_batch_size, run_batched
 from avsync.model_files import ARTEFACT_ARCHITECTURE  # noqa: F401  (the artefact bundles' architecture)
 from avsync.results import Serializable, Status
 from avsync.timebase import SlidingWindow
@@ -132,7 +133,7 @@ class ArtefactScorer:
     ) -> None:
         if not (sample_fps > 0 and window_s > 0 and hop_s > 0):  # before any weights are read
             raise ConfigError(f"sample_fps, window_s and hop_s must be positive, got {sample_fps}, {window_s}, {hop_s}")
-        import torch
+        batch = check_batch_size(batch, "batch")
 
         from avsync.artefacts.model import ArtefactNet
         from avsync.bundles import get_bundle, load_state_dict
@@ -171,20 +172,14 @@ class ArtefactScorer:
         self.pairs = self.net.frames == 2  # the model looks at each sampled frame and the next one
         self.window_s, self.hop_s = float(window_s), float(hop_s)
         self.threshold = float(threshold)
-        self.batch = int(batch)
-        self._torch = torch
+        self.batch = batch
 
     # ------------------------------------------------------------------ tensors
     def logits(self, images: np.ndarray) -> np.ndarray:
         """Raw logits ``float32 [M]`` of aligned crops ``uint8 [M, S, S, 3]`` (``[M, S, S, 6]``: frame pairs)."""
-        torch = self._torch
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(images), self.batch):
-                x = torch.from_numpy(np.ascontiguousarray(images[i : i + self.batch])).to(self.device)
-                x = x.permute(0, 3, 1, 2).float().div_(255.0)
-                out.append(self.net(x).float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros(0, np.float32)
+        net = self.net
+        return run_batched(lambda x: net(x.permute(0, 3, 1, 2).float().div_(255.0)).float(), images,
+                           batch_size=self.batch, device=self.device, empty=np.zeros(0, np.float32))
 
     def probability(self, logits: np.ndarray) -> float:
         """Calibrated probability of a set of frame logits (their mean)."""

@@ -14,7 +14,8 @@ long silences with webrtcvad; we keep only the speech found by :mod:`avsync.vad`
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -180,14 +181,16 @@ class SpeakerEncoder:
 
     def embed_mels(self, mels: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
         """``[P, frames, 40]`` mel partials → ``[P, 256]`` unit-norm embeddings."""
-        import torch
+        return self._embed(mels, batch_size=batch_size)
 
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(mels), batch_size):
-                x = torch.from_numpy(np.ascontiguousarray(mels[i : i + batch_size], np.float32)).to(self.device)
-                out.append(self.net(x).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, 256), np.float32)
+    def _embed(self, items: np.ndarray | Sequence[Any], *, batch_size: int = 64,
+               cut: Callable[[Any], np.ndarray] | None = None) -> np.ndarray:
+        """Embeddings ``[N, 256]`` of mel partials ``[N, frames, 40]``, or of ``N`` items that ``cut`` turns into one
+        partial each, ``batch_size`` per forward pass (:func:`avsync.inference.run_batched`)."""
+        from avsync.inference import run_batched
+
+        return run_batched(self.net, items, batch_size=batch_size, device=self.device, cut=cut, dtype=np.float32,
+                           empty=np.zeros((0, 256), np.float32))
 
     def embed_utterance(self, wav: np.ndarray, *, normalize: bool = True) -> np.ndarray:
         """``[256]`` unit-norm embedding of a 16 kHz waveform (L2-normalised mean of its partials).
@@ -223,5 +226,5 @@ class SpeakerEncoder:
         if len(starts) == 0:
             return np.zeros((0, 256), np.float32)
         padded = np.pad(wav, (0, n))
-        mels = np.stack([self.mel(padded[s : s + n - 1])[:PARTIAL_FRAMES] for s in starts])
-        return self.embed_mels(mels)
+        # the mel partials are cut batch by batch (one batch of them in memory, however many windows)
+        return self._embed(starts, cut=lambda s: self.mel(padded[s : s + n - 1])[:PARTIAL_FRAMES])

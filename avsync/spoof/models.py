@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -129,15 +129,29 @@ class SpoofModel:
         numpy.ndarray
             ``[B]`` float, ``softmax(logits)[:, 0]`` (0 = bona fide, 1 = spoof).
         """
-        import torch
+        return self.predict_batches(batch, batch_size=max(1, len(batch)), precision=precision)
 
+    def predict_batches(
+        self,
+        items: np.ndarray | Sequence[Any],
+        *,
+        batch_size: int,
+        precision: Precision = "float32",
+        cut: Callable[[Any], np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """:meth:`predict` of many windows, ``batch_size`` per forward pass (:func:`avsync.inference.run_batched`).
+
+        ``items``: ``[N, window_samples]`` waveforms, or ``N`` items that ``cut`` turns into one waveform each
+        (e.g. window starts over a longer signal, so that only one batch of windows is cut at a time).
+        Returns ``[N]`` float64 probabilities (empty for no items).
+        """
+        from avsync.inference import run_batched
         from avsync.spoof.nets import spoof_probability
 
-        check_precision(precision)
-        x = torch.as_tensor(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
-        with torch.inference_mode(), torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16,
-                                                    enabled=precision == "bfloat16"):
-            return spoof_probability(self.net(x)).cpu().numpy().astype(np.float64)
+        net = self.net
+        probs = run_batched(lambda x: spoof_probability(net(x)), items, batch_size=batch_size, device=self.device,
+                            precision=precision, cut=cut, dtype=np.float32, empty=np.zeros(0))
+        return probs.astype(np.float64)
 
 
 _CACHE: dict[tuple, SpoofModel] = {}

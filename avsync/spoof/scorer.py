@@ -40,6 +40,7 @@ import numpy as np
 
 from avsync.device import release_free_memory, resolve_device
 from avsync.errors import AvsyncError, BundleError, ConfigError, MediaError
+from avsync.inference import check_batch_size
 from avsync.media import Media, load_media
 from avsync.results import Serializable, Status
 from avsync.speaker.evidence import SpeakerEvidence
@@ -298,9 +299,7 @@ class SpoofScorer:
                              f"{samples_to_seconds(max_window, sr):.4f} s")
         if batch_size is None:
             batch_size = (2 if precision == "bfloat16" else 1) if str(device).startswith("cpu") else 16
-        if int(batch_size) < 1:
-            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
-        self.batch_size, self.device, self.use_vad = int(batch_size), device, vad
+        self.batch_size, self.device, self.use_vad = check_batch_size(batch_size), device, vad
         self.min_speech_fraction, self.min_speech_s, self.min_duration_s = min_speech_fraction, min_speech_s, min_duration_s
         self.aggregation = aggregation
         self.threshold = float((self.model.threshold if self.model else 0.5) if threshold is None else threshold)
@@ -352,20 +351,14 @@ class SpoofScorer:
 
     def predict_windows(self, batch: np.ndarray) -> np.ndarray:
         """Spoof probabilities ``[N]`` of ``[N, window]`` waveforms, in batches of ``batch_size``."""
-        out = []
-        for i in range(0, len(batch), self.batch_size):
-            assert self.model is not None  # scoring needs the model (None only with a model_error)
-            out.append(self.model.predict(batch[i : i + self.batch_size], precision=self.precision))
-        return np.concatenate(out) if out else np.zeros(0)
+        assert self.model is not None  # scoring needs the model (None only with a model_error)
+        return self.model.predict_batches(batch, batch_size=self.batch_size, precision=self.precision)
 
     def _predict_owned(self, audio: np.ndarray, owners: list[tuple[int, int]], starts: np.ndarray) -> np.ndarray:
         """Probabilities of the windows ``(channel, window index)``, cut from ``audio`` batch by batch."""
-        out = []
-        for i in range(0, len(owners), self.batch_size):
-            assert self.model is not None  # scoring needs the model (None only with a model_error)
-            batch = np.stack([self._fit(audio[c], int(starts[k])) for c, k in owners[i : i + self.batch_size]])
-            out.append(self.model.predict(batch, precision=self.precision))
-        return np.concatenate(out) if out else np.zeros(0)
+        assert self.model is not None  # scoring needs the model (None only with a model_error)
+        return self.model.predict_batches(owners, batch_size=self.batch_size, precision=self.precision,
+                                          cut=lambda owner: self._fit(audio[owner[0]], int(starts[owner[1]])))
 
     def _fit(self, x: np.ndarray, start: int) -> np.ndarray:
         """The model input of the window at ``start``: the window itself, or the signal tiled."""

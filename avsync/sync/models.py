@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ import torch
 from avsync.encoders.motion import AudioSignal, VisualSignal, audio_activity, highpass, mouth_activity
 from avsync.errors import BundleError, NoFaceError
 from avsync.features.audio import frame_energy, mfcc
+from avsync.inference import run_batched
 from avsync.results import Status
 from avsync.sync.types import TrackCrops
 
@@ -191,10 +192,11 @@ class SyncNetScorer:
         feats = mfcc(np.asarray(audio, np.float32), sample_rate, pcm_scale=32768.0)
         a_win, a_ok = audio_windows(feats, m)  # [m, 13, 20]
         v_win, v_ok = mouth_windows(torch.from_numpy(mouth), torch.from_numpy(valid))  # [n, 5, S, S]
-        model = self.model.to(self.device).eval()
-        with torch.no_grad():
-            a_emb = _batched(model.embed_audio, a_win, self.batch_size, self.device)
-            v_emb = _batched(model.embed_video, v_win, self.batch_size, self.device)
+        model: Any = self.model.to(self.device).eval()  # a SyncNet-style module: embed_audio, embed_video
+        a_emb = run_batched(lambda x: model.embed_audio(x).float(), a_win, batch_size=self.batch_size,
+                            device=self.device, empty=torch.zeros(0), numpy=False)
+        v_emb = run_batched(lambda x: model.embed_video(x).float(), v_win, batch_size=self.batch_size,
+                            device=self.device, empty=torch.zeros(0), numpy=False)
         a_np, v_np, a_ok_np, v_ok_np = a_emb.numpy(), v_emb.numpy(), a_ok.numpy(), v_ok.numpy()
         d = np.full((len(lags), n), np.nan)
         for i in range(0, n, self.chunk):  # bounded memory: [L, chunk, D] at a time
@@ -205,11 +207,6 @@ class SyncNetScorer:
             di[~ok | ~sok | ~v_ok_np[None, i:j]] = np.nan
             d[:, i:j] = di
         return d
-
-
-def _batched(fn, x: torch.Tensor, bs: int, device) -> torch.Tensor:
-    outs = [fn(x[i : i + bs].to(device)).float().cpu() for i in range(0, len(x), bs)]
-    return torch.cat(outs) if outs else torch.zeros(0)
 
 
 @dataclass
@@ -238,12 +235,13 @@ class LightASDScorer:
         feats = torch.nn.functional.pad(feats, (0, 0, 0, max(0, need - feats.shape[0])))[:need]
         model = self.model.to(self.device).eval()
         c = self.chunk
+        # embeddings chunk by chunk of ``c`` frames: one sequence (a batch of one) per forward pass
+        a_emb = run_batched(lambda x: model.encode_audio(x)[0], range(0, m, c), batch_size=1, device=self.device,
+                            cut=lambda i: feats[4 * i : 4 * (i + c)], empty=torch.zeros(0, 128), numpy=False)
+        f = torch.from_numpy(faces)
+        v_emb = run_batched(lambda x: model.encode_visual(x)[0], range(0, n, c), batch_size=1, device=self.device,
+                            cut=lambda i: f[i : i + c], empty=torch.zeros(0, 128), numpy=False)
         with torch.no_grad():
-            a_emb = torch.cat(
-                [model.encode_audio(feats[4 * i : 4 * (i + c)][None].to(self.device))[0].cpu() for i in range(0, m, c)]
-            ) if m else torch.zeros(0, 128)
-            f = torch.from_numpy(faces)
-            v_emb = torch.cat([model.encode_visual(f[i : i + c][None].to(self.device))[0].cpu() for i in range(0, n, c)])
             a_np = a_emb.numpy()
             scores, oks = [], []
             for i in range(0, n, c):  # [L, chunk, 128] at a time
