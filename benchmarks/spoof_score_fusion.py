@@ -1,0 +1,58 @@
+"""Score-level ensembles of two voice models, from their `benchmarks/spoof_model_eval.py --json` outputs.
+
+    AVSYNC_SHARED=../shared python benchmarks/spoof_score_fusion.py A.json B.json [--names public,finetuned]
+
+Both JSONs must come from the same file list (their ``scores`` dicts: file → mean window probability). Printed per
+subset pair of the evaluation (fake subset vs its real counterpart): EER % of A, of B, of the mean of their
+log-odds and of their maximum. Nothing is fitted, so every row is held out as the inputs are; the question it
+answers is whether averaging two models' *outputs* keeps what each catches, where averaging their *weights*
+(the shipped WiSE-FT model) trades one for the other (models/aasist-avsync/MODEL_CARD.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import spoof_model_eval as E  # noqa: E402
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return float(np.log(p / (1 - p)))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("a")
+    ap.add_argument("b")
+    ap.add_argument("--names", default="A,B", help="column names of the two models")
+    ap.add_argument("--shared", default=None, help="shared root (default $AVSYNC_SHARED or ../shared)")
+    a = ap.parse_args(argv)
+    na, nb = a.names.split(",")
+    sa, sb = (json.loads(Path(p).read_text())["scores"] for p in (a.a, a.b))
+    common = sa.keys() & sb.keys()
+    _, rows = E.manifest_rows(a.shared)
+    files, pairs = E.subsets(rows)
+    files["fsdd_heldout_joined"] = sorted(k for k in common if k.startswith("joined:"))
+    cols = {na: {k: sa[k] for k in common}, nb: {k: sb[k] for k in common},
+            "mean log-odds": {k: (_logit(sa[k]) + _logit(sb[k])) / 2 for k in common},
+            "max": {k: max(sa[k], sb[k]) for k in common}}
+    print(f"| subset (fakes / reals) | {' | '.join(cols)} |\n|---|{'---|' * len(cols)}")
+    for name, (fk, rk) in pairs.items():
+        fakes = [f for f in files.get(fk, []) if f in common]
+        reals = [f for f in files.get(rk, []) if f in common]
+        if not fakes or not reals:
+            continue
+        cells = [f"{100 * E.eer([s[f] for f in reals], [s[f] for f in fakes]):.1f}" for s in cols.values()]
+        print(f"| {name} ({len(fakes)} / {len(reals)}) | {' | '.join(cells)} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
