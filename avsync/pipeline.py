@@ -52,7 +52,9 @@ __all__ = ["Detector", "analyze", "run_analyses", "verdict_status", "DEFAULT_FUS
 DEFAULT_FUSION_CONFIG = Path(__file__).resolve().parent / "data" / "fusion_default.yaml"
 """Fusion config shipped with the package (weights and thresholds fitted by ``avsync calibrate``)."""
 
-Device = Literal["auto", "cpu", "cuda"]
+Device = str
+"""A torch device name: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``
+(:func:`avsync.device.resolve_device` checks it)."""
 
 
 def _runs(mask: Sequence[bool], starts: Sequence[float], ends: Sequence[float]) -> list[tuple[float, float]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import click
 
@@ -68,13 +68,13 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
         from avsync.training.spoof_finetune import FinetuneConfig, finetune_spoof
 
         src = click.get_current_context().get_parameter_source
-        extra = {k: v for k, v in (("minutes", minutes), ("max_steps", max_steps))
+        extra: dict[str, Any] = {k: v for k, v in (("minutes", minutes), ("max_steps", max_steps))
                  if src(k) is not click.core.ParameterSource.DEFAULT}
         if lr is not None:
             extra["lr"] = lr
-        cfg = FinetuneConfig(out=out, shared=shared, base=finetune, weights=weights, seed=seed, threads=threads,
-                             cache=cache, resume=resume, tiny=tiny, wise_alpha=wise_alpha, freeze=freeze, **extra)
-        summary = finetune_spoof(cfg, say=warn)
+        ft_cfg = FinetuneConfig(out=out, shared=shared, base=finetune, weights=weights, seed=seed, threads=threads,
+                                cache=cache, resume=resume, tiny=tiny, wise_alpha=wise_alpha, freeze=freeze, **extra)
+        summary = finetune_spoof(ft_cfg, say=warn)
         click.echo(f"{out}: {summary['steps']} steps, threshold {summary['calibration']['threshold']:.3f}")
         return
     from avsync.training.spoof import TrainConfig, train_spoof
@@ -129,7 +129,7 @@ def artefacts(out: str, shared: str | None, recipe: Literal["v2", "v1"], use_gen
     held-out real clips; write the safetensors. The defaults with --threads 1 reproduce models/artefact-face."""
     from avsync.training.artefacts import GENERATOR_FAMILIES, TrainConfig, train_artefacts
 
-    extra = {"generators": GENERATOR_FAMILIES} if use_generators else {}
+    extra: dict[str, Any] = {"generators": GENERATOR_FAMILIES} if use_generators else {}
     cfg = TrainConfig(out=out, shared=shared, minutes=minutes, max_steps=max_steps, seed=seed, threads=threads,
                       cache=cache, tiny=tiny, recipe=recipe, holdout=tuple(holdout),
                       frames=1 if recipe == "v1" else frames, p_codec=codec_blend, reencode=tuple(reencode), **extra)
