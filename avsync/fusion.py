@@ -91,6 +91,10 @@ def sigmoid(x: float) -> float: ...
 @overload
 def sigmoid(x: np.ndarray) -> np.ndarray: ...
 def sigmoid(x: float | np.ndarray) -> float | np.ndarray:
+    """Logistic function ``1 / (1 + exp(-x))``, the inverse of :func:`logit`: log-odds to a probability in ``(0, 1)``.
+
+    Computed in float64; a float (or 0-d input) gives a float, an array an array of the same shape.
+    """
     out = 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
     return float(out) if np.ndim(out) == 0 else out
 
@@ -146,6 +150,7 @@ class Cue(Serializable):
 
     @property
     def usable(self) -> bool:
+        """Whether fusion can use this cue: ``status`` is ``ok`` and ``score`` is a finite number."""
         return self.status is Status.OK and self.score is not None and math.isfinite(self.score)
 
 
@@ -264,12 +269,22 @@ class FusionConfig(Serializable):
         return d
 
     def to_yaml(self) -> str:
+        """The config as YAML text (keys sorted; ``missing``, ``fitted_on`` and ``cue_params`` left out while empty)."""
         import yaml
 
         return yaml.safe_dump(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_yaml(cls, text: str) -> FusionConfig:
+        """Parse a config from YAML text (as :meth:`to_yaml` writes it); keys left out keep their defaults.
+
+        Raises
+        ------
+        ConfigError
+            The text is not valid YAML, not a mapping, has keys that are not fields of the config
+            (``schema_version`` is allowed), or the values fail the config's checks (method, thresholds,
+            isotonic map, ``cue_params``).
+        """
         import yaml
 
         try:
@@ -284,10 +299,12 @@ class FusionConfig(Serializable):
         return cls.from_dict(data)
 
     def save(self, path: str | Path) -> None:
+        """Write :meth:`to_yaml` to ``path`` (overwritten if it exists)."""
         Path(path).write_text(self.to_yaml())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> FusionConfig:
+        """Read a config from a YAML file (:meth:`from_yaml`); ``ConfigError`` if it does not exist or is invalid."""
         p = Path(path)
         if not p.exists():
             raise ConfigError(f"fusion config not found: {p}")

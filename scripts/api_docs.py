@@ -4,7 +4,8 @@
     python scripts/api_docs.py --check    # exit 1 when docs/api.md is not what the code says
 
 The public names are each listed module's ``__all__``; for a class, its public methods and properties defined
-in avsync. ``tests/test_api_docs.py`` runs ``--check``, so the reference cannot drift from the code.
+in avsync. Other public names (constants, typing aliases such as ``Literal[...]``) are shown as their value.
+``tests/test_api_docs.py`` runs ``--check``, so the reference cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import importlib
 import inspect
 import re
 import sys
+import typing
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "api.md"
@@ -40,7 +43,7 @@ _ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 _QUOTED_ANNOTATION = re.compile(r"(: |-> )(?:'([^']*)'|\"([^\"]*)\")")
 
 
-def _signature(obj) -> str:
+def _signature(obj: Any) -> str:
     try:
         sig = str(inspect.signature(obj))
     except (TypeError, ValueError):
@@ -50,12 +53,12 @@ def _signature(obj) -> str:
     return _ADDRESS.sub("", sig)
 
 
-def _doc(obj) -> str:
+def _doc(obj: Any) -> str:
     doc = inspect.getdoc(obj) or "(no docstring)"
     return doc.strip()
 
 
-def _own_members(cls) -> list[tuple[str, object]]:
+def _own_members(cls: type) -> list[tuple[str, object]]:
     """Public methods and properties ``cls`` defines itself (not inherited from outside avsync)."""
     out = []
     for name, member in vars(cls).items():
@@ -68,7 +71,7 @@ def _own_members(cls) -> list[tuple[str, object]]:
     return out
 
 
-def _entry(qual: str, obj) -> list[str]:
+def _entry(qual: str, obj: Any) -> list[str]:
     lines = []
     if inspect.isclass(obj):
         lines += [f"### class `{qual}`", "", "```python", f"{qual}{_signature(obj)}", "```", "", _doc(obj), ""]
@@ -77,11 +80,31 @@ def _entry(qual: str, obj) -> list[str]:
                 lines += [f"#### property `{qual}.{name}`", "", _doc(member), ""]
             else:
                 lines += [f"#### `{qual}.{name}{_signature(member)}`", "", _doc(member), ""]
-    elif callable(obj):
+    elif inspect.isroutine(obj):
         lines += [f"### `{qual}{_signature(obj)}`", "", _doc(obj), ""]
+    elif _is_typing_alias(obj):  # e.g. Literal[...]: callable in typing's eyes, but shown as what it stands for
+        lines += [f"### `{qual}`", "", f"`{_TYPING_PREFIX.sub('', _value(obj))}`", "", _alias_note(obj), ""]
     else:
-        lines += [f"### `{qual}`", "", f"`{_ADDRESS.sub('', repr(obj))}`", ""]
+        lines += [f"### `{qual}`", "", f"`{_value(obj)}`", ""]
     return lines
+
+
+_TYPING_PREFIX = re.compile(r"\btyping\.")
+
+
+def _value(obj: object) -> str:
+    return _ADDRESS.sub("", repr(obj))
+
+
+def _is_typing_alias(obj: object) -> bool:
+    """Whether ``obj`` is a typing construct (``Literal[...]``, ``Union[...]``, ``list[int]``, ...), not a value."""
+    return typing.get_origin(obj) is not None or type(obj).__module__ == "typing"
+
+
+def _alias_note(obj: object) -> str:
+    if typing.get_origin(obj) is typing.Literal:
+        return "Type alias, for annotations: a value of this type is one of the literals listed."
+    return "Type alias, for annotations."
 
 
 def _homes() -> dict[int, str]:
@@ -118,7 +141,7 @@ def render() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="compare with docs/api.md instead of writing it")
     a = ap.parse_args(argv)

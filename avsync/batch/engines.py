@@ -97,12 +97,20 @@ class InProcessEngine:
         self.on_progress = None
 
     def start(self, spec: TaskSpec) -> None:
+        """Build the scorer here, in this process (``spec.build()``); whatever that raises propagates unchanged."""
         self._scorer = spec.build()
 
     def free_slots(self) -> int:
+        """1 when no finished job is waiting for :meth:`poll`, else 0 (one job at a time)."""
         return 0 if self._done else 1
 
     def submit(self, job: Job) -> None:
+        """Run the job to completion before returning (blocking), and keep its outcome for :meth:`poll`.
+
+        ``on_progress(job, fraction)``, when set, is called from this thread about once a second. The
+        outcome's ``worker`` is ``"inprocess:<pid>"``; a failing file gives an ``error`` outcome, not an
+        exception (:func:`~avsync.batch.tasks.run_scorer`).
+        """
         report = None if self.on_progress is None else _Throttle(lambda f: self.on_progress(job, f))
         assert self._scorer is not None  # built by start()
         out = run_scorer(self._scorer, job.path, progress=report)
@@ -110,10 +118,13 @@ class InProcessEngine:
         self._done.append((job, out))
 
     def poll(self, timeout: float | None) -> list[tuple[Job, dict[str, Any]]]:
+        """The job :meth:`submit` ran, with its outcome, or ``[]``; returns at once (``timeout`` is ignored:
+        the job already finished in :meth:`submit`)."""
         done, self._done = self._done, []
         return done
 
     def close(self, *, abort: bool = False) -> None:
+        """Drop the scorer; ``abort`` changes nothing (no job runs in the background)."""
         self._scorer = None
 
 
@@ -225,6 +236,14 @@ class LocalEngine:
         self.on_progress = None
 
     def start(self, spec: TaskSpec) -> None:
+        """Start ``jobs`` worker processes, each building the scorer, and wait until all are ready.
+
+        Raises
+        ------
+        ConfigError
+            A worker failed to build the task (its error is quoted), died while building it, or took more
+            than 10 minutes to start; all workers are then killed.
+        """
         self._spec = spec
         self._workers = [_Worker(self._ctx, spec) for _ in range(self.jobs)]
         try:
@@ -235,9 +254,14 @@ class LocalEngine:
             raise
 
     def free_slots(self) -> int:
+        """Number of idle worker processes (0 before :meth:`start` and after :meth:`close`)."""
         return sum(w.job is None for w in self._workers)
 
     def submit(self, job: Job) -> None:
+        """Send the job to an idle worker over its pipe and return at once (the file runs in that process).
+
+        Call it only when :meth:`free_slots` is positive (there is no queue).
+        """
         w = next(w for w in self._workers if w.job is None)
         w.job, w.started = job, time.monotonic()
         w.conn.send((job.idx, job.path))
@@ -251,6 +275,17 @@ class LocalEngine:
         fresh.wait_ready()
 
     def poll(self, timeout: float | None) -> list[tuple[Job, dict[str, Any]]]:
+        """Wait up to ``timeout`` seconds (``None``: no limit) for a busy worker to send a message or exit,
+        and return the jobs that finished.
+
+        The wait is cut short at the earliest per-file deadline (``self.timeout``). Progress messages are
+        passed to ``on_progress(job, fraction)``, so the call can return ``[]`` early. A worker that died
+        gives its job an ``error`` outcome ("the worker process died"), a worker past the per-file timeout
+        is killed and its job gets an ``error`` outcome ("timed out"); either is replaced by a fresh
+        worker before ``poll`` returns (which waits for it to build the scorer; ``ConfigError`` if it
+        cannot). Returns ``[]`` at once when no worker is busy. Outcomes a worker sent carry ``worker`` =
+        ``"local:<pid>"``.
+        """
         from multiprocessing.connection import wait
 
         busy = [w for w in self._workers if w.job is not None]
@@ -299,6 +334,12 @@ class LocalEngine:
         return done
 
     def close(self, *, abort: bool = False) -> None:
+        """Stop the worker processes.
+
+        Without ``abort``, idle workers are asked to exit and every worker gets up to 5 s to end before it
+        is killed (a worker still on a file is killed then, its job dropped); with ``abort`` all are killed
+        at once.
+        """
         for w in self._workers:
             if not abort and w.job is None and w.proc.is_alive():
                 try:
@@ -373,6 +414,19 @@ class RayEngine:
         self._inflight: dict[Any, tuple[Any, Job, float]] = {}
 
     def start(self, spec: TaskSpec) -> None:
+        """Connect to Ray and start the actors, each building the scorer; wait until all are built.
+
+        Ray is initialised (``address``, else ``$RAY_ADDRESS``, else a new local instance) unless it
+        already is. Each actor reserves 1 CPU and, for GPU actors, ``gpus_per_actor`` GPUs; with
+        ``device="auto"`` on a cluster with GPUs the task runs on ``cuda``. ``jobs=None`` starts one actor
+        per cluster CPU (GPU actors: ``GPUs / gpus_per_actor``). Ray restarts an actor that dies.
+
+        Raises
+        ------
+        ConfigError
+            Ray is not installed, the cluster cannot be reached, GPU actors were asked for (``device``
+            cuda) on a cluster without GPUs, or an actor could not build the task.
+        """
         ray = self._ray = _import_ray()
         if not ray.is_initialized():
             address = self.address or os.environ.get("RAY_ADDRESS") or None
@@ -405,14 +459,24 @@ class RayEngine:
         self._idle = list(self._actors)
 
     def free_slots(self) -> int:
+        """Number of idle actors (0 before :meth:`start` and after :meth:`close`)."""
         return len(self._idle)
 
     def submit(self, job: Job) -> None:
+        """Call ``run`` on an idle actor (a Ray task) and return at once; call it only when :meth:`free_slots`
+        is positive. Ray jobs have no progress reports and no per-file timeout."""
         actor = self._idle.pop()
         ref = actor.run.remote(job.path)
         self._inflight[ref] = (actor, job, time.monotonic())
 
     def poll(self, timeout: float | None) -> list[tuple[Job, dict[str, Any]]]:
+        """Wait up to ``timeout`` seconds (``None``: no limit) for one Ray task to finish, then return it with
+        every other one already finished (``[]`` on timeout, and at once when none is in flight).
+
+        A task whose actor died or that raised gives an ``error`` outcome ("the Ray worker failed"); the
+        actor becomes idle again either way (Ray restarts a dead one). Outcomes an actor returned carry
+        ``worker`` = ``"ray:<host>:<pid>"``.
+        """
         if not self._inflight:
             return []
         ray = self._ray
@@ -432,6 +496,8 @@ class RayEngine:
         return done
 
     def close(self, *, abort: bool = False) -> None:
+        """Kill every actor at once, dropping running tasks whatever ``abort`` says, and shut Ray down when
+        :meth:`start` initialised it. Does nothing before :meth:`start`."""
         ray = self._ray
         if ray is None:
             return

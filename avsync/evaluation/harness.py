@@ -107,17 +107,30 @@ class ResultCache:
 
     @staticmethod
     def make_key(sha256: str, task: str, version: str, model: str | None, options: Mapping[str, Any]) -> str:
+        """Cache key of one file's result: the first 32 hex digits of the sha256 of the canonical (key-sorted)
+        JSON of the file's ``sha256``, the task name and version, the model and the task options.
+
+        Any change to one of them gives another key. ``TypeError`` when ``options`` is not JSON-serialisable.
+        """
         blob = json.dumps({"sha256": sha256, "task": task, "version": version, "model": model,
                            "options": options}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
     def get(self, key: str) -> dict[str, Any] | None:
+        """The record stored under ``key`` (the last one written, with its ``key`` field), or ``None``."""
         return self._data.get(key)
 
     def __len__(self) -> int:
         return len(self._data)
 
     def put(self, key: str, record: dict[str, Any]) -> None:
+        """Store ``record`` under ``key``: append it (with a ``key`` field) as one JSON line to :attr:`path`.
+
+        The file and its folder are created if needed; the append holds an exclusive ``flock`` (where the
+        platform has one), so concurrent writers do not interleave lines. Numpy arrays are written as lists,
+        objects with ``to_dict`` as that dict, anything else unknown as its ``str``; ``ValueError`` for NaN or
+        infinite floats (nothing is written then).
+        """
         rec = {**record, "key": key}
         line = (json.dumps(rec, allow_nan=False, default=_json_default) + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)

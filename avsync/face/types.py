@@ -45,6 +45,7 @@ class Detections:
 
     @classmethod
     def empty(cls) -> Detections:
+        """No faces: ``boxes [0, 4]``, ``points [0, 5, 2]``, ``scores [0]`` (float32), ``points_estimated`` False."""
         return cls(np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32), np.zeros((0,), np.float32))
 
     def __len__(self) -> int:
@@ -116,6 +117,7 @@ class FaceTrack(Serializable):
 
     @property
     def start_frame(self) -> int:
+        """First analysis frame of the track (0 for an empty track)."""
         return int(self.frames[0]) if len(self) else 0
 
     @property
@@ -125,18 +127,22 @@ class FaceTrack(Serializable):
 
     @property
     def start_s(self) -> float:
+        """Time of :attr:`start_frame` in seconds (``start_frame / fps``)."""
         return self.start_frame / self.fps
 
     @property
     def end_s(self) -> float:
+        """End of the track in seconds, ``end_frame / fps`` (one frame past the last frame's time)."""
         return self.end_frame / self.fps
 
     @property
     def duration_s(self) -> float:
+        """Length of the track in seconds, ``N / fps``, valid or not (frames are contiguous)."""
         return len(self) / self.fps
 
     @property
     def num_valid(self) -> int:
+        """Number of frames where the face was seen (``valid`` true)."""
         return int(np.count_nonzero(self.valid))
 
     @property
@@ -154,6 +160,7 @@ class FaceTrack(Serializable):
 
     @property
     def mean_score(self) -> float:
+        """Mean detector confidence over the valid frames, in ``[0, 1]``; 0.0 when no frame is valid."""
         return float(self.scores[self.valid].mean()) if self.num_valid else 0.0
 
     def mouth_boxes(self, *, scale: float = 0.7, shift: float = 0.07) -> np.ndarray:
@@ -282,6 +289,7 @@ class FaceTracks(Serializable):
         return max(self.tracks, key=lambda t: (t.num_valid, t.median_size))
 
     def by_id(self, track_id: int) -> FaceTrack:
+        """The track whose ``track_id`` is ``track_id``; ``KeyError`` when there is none."""
         for t in self.tracks:
             if t.track_id == track_id:
                 return t
@@ -329,6 +337,13 @@ class FaceTracks(Serializable):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaceTracks:
+        """Rebuild the tracks from :meth:`to_dict` output.
+
+        Only tracks written with per-frame arrays (``to_dict(arrays=True)``) come back; summarised tracks
+        are dropped, and crops are never restored (see :meth:`FaceTrack.from_dict`). Raises ``KeyError``
+        when a required key (``status``, ``num_frames``, ``fps``, ``frame_size``, ``face_fraction``,
+        ``detector``) is missing.
+        """
         tracks = tuple(FaceTrack.from_dict(t) for t in data.get("tracks", []) if "boxes" in t)
         return cls(
             status=Status(data["status"]),

@@ -217,14 +217,18 @@ class Media:
     # ------------------------------------------------------------------ properties
     @property
     def path(self) -> str | None:
+        """The file's path as given to :func:`load_media` (a string), the ``name`` given to :meth:`from_arrays`,
+        or ``None`` for in-memory bytes and unnamed arrays."""
         return self.info.path
 
     @property
     def has_audio(self) -> bool:
+        """Whether the input has an audio stream (without one, :attr:`audio` raises a ``no_audio`` ``MediaError``)."""
         return self.info.audio is not None
 
     @property
     def has_video(self) -> bool:
+        """Whether the input has a video stream (without one, :meth:`frames` raises a ``no_video`` ``MediaError``)."""
         return self.info.video is not None
 
     @property
@@ -260,6 +264,7 @@ class Media:
 
     @property
     def num_channels(self) -> int:
+        """Number of audio channels ``C`` of :attr:`audio` ``[C, T]``, read without decoding; 0 without audio."""
         return 0 if self.info.audio is None else self.info.audio.channels
 
     def mono(self) -> np.ndarray:

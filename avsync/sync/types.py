@@ -67,6 +67,7 @@ class TrackCrops:
 
     @property
     def start_frame(self) -> int:
+        """First analysis frame of the track (0 for an empty track)."""
         return int(self.frames[0]) if len(self.frames) else 0
 
     @property

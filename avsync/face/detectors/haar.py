@@ -38,6 +38,13 @@ class HaarDetector:
         self.max_side = int(max_side)
 
     def detect(self, image: np.ndarray) -> Detections:
+        """Frontal faces in an RGB ``uint8 [H, W, 3]`` (or gray ``[H, W]``) image, coordinates in its pixels.
+
+        The image is searched at the size given (the tracker downscales to :attr:`max_side` first); faces
+        smaller than ``max(16 px, 5 % of the shorter side)`` are not looked for. ``scores`` are the cascade's
+        last-stage weight squashed by a sigmoid (a heuristic confidence in ``(0, 1)``); ``points`` are
+        estimated from the boxes (``points_estimated`` True). No face: :meth:`Detections.empty`.
+        """
         cv2 = self._cv2
         gray = image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
         min_size = max(16, int(min(gray.shape) * 0.05))

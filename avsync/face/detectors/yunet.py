@@ -95,6 +95,12 @@ class YuNetDetector:
         return buf[4 : 4 + 32 * n].view(np.int16).reshape(n, 16).copy()
 
     def detect(self, image: np.ndarray) -> Detections:
+        """Faces in an RGB ``uint8 [H, W, 3]`` (or gray ``[H, W]``) image, coordinates in its pixels.
+
+        The image is searched at the size given (the tracker downscales to :attr:`max_side` first). Returns
+        boxes, YuNet's five points and its confidence (0–100 scaled to ``[0, 1]``) for the faces at or above
+        :attr:`threshold`; no face: :meth:`Detections.empty`.
+        """
         bgr = np.ascontiguousarray(image[..., ::-1]) if image.ndim == 3 else np.ascontiguousarray(
             np.repeat(image[..., None], 3, axis=2)
         )
