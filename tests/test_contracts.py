@@ -194,7 +194,8 @@ def _ruff_command() -> list[str] | None:
 
 def test_ruff_lint_contract():
     """``ruff check avsync cli`` passes with the rule selection of pyproject's ``[tool.ruff.lint]`` (run in CI), and
-    that selection keeps the public-return-annotation rule, so the contract cannot be emptied quietly."""
+    that selection keeps the public-return-annotation rule and the argument-annotation rules (``*args``, ``**kwargs``
+    included), so the contract cannot be emptied quietly."""
     from pathlib import Path
 
     if sys.version_info >= (3, 11):
@@ -203,7 +204,7 @@ def test_ruff_lint_contract():
         tomllib = pytest.importorskip("tomli")
     root = Path(__file__).resolve().parents[1]
     lint = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["ruff"]["lint"]
-    assert {"ANN201", "F", "B", "I"} <= set(lint["select"]), lint["select"]
+    assert {"ANN001", "ANN002", "ANN003", "ANN201", "F", "B", "I"} <= set(lint["select"]), lint["select"]
     cmd = _ruff_command()
     if cmd is None:
         pytest.skip("ruff is not installed (pip install -e '.[dev]')")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,10 @@ from avsync.inference import check_batch_size, run_batched
 from avsync.model_files import ARTEFACT_ARCHITECTURE  # noqa: F401  (the artefact bundles' architecture)
 from avsync.results import Serializable, Status
 from avsync.timebase import SlidingWindow
+
+if TYPE_CHECKING:
+    from avsync.face.types import FaceTrack, FaceTracks
+    from avsync.media import Media
 
 __all__ = ["DEFAULT_ARTEFACT_MODEL", "ArtefactResult", "ArtefactScorer", "ArtefactWindow", "artefact_words"]
 
@@ -85,10 +90,12 @@ class ArtefactResult(Serializable):
 
     @property
     def flagged(self) -> bool:
+        """Whether the clip shows artefacts: ``score >= threshold`` (``False`` when unscored)."""
         return self.score is not None and self.score >= self.threshold
 
     @property
     def summary(self) -> str:
+        """One line for reports: the verdict and clip probability, or the status and its message when unscored."""
         region, _ = artefact_words(self.model)
         if self.status is not Status.OK or self.score is None:
             return f"{region} artefacts: {self.status.value}" + (f" ({self.message})" if self.message else "")
@@ -210,17 +217,17 @@ class ArtefactScorer:
 
     # ------------------------------------------------------------------ media
     @staticmethod
-    def main_track(faces):
+    def main_track(faces: FaceTracks) -> FaceTrack | None:
         """The track scored: of the usable tracks (1 s or more), the one with most valid frames × face size."""
         usable = faces.usable()
         return max(usable, key=lambda tr: tr.num_valid * tr.median_size) if usable else None
 
-    def crops_of(self, media, track) -> ArtefactCrops:
+    def crops_of(self, media: Media, track: FaceTrack) -> ArtefactCrops:
         """The crops this model scores of ``track``: ``sample_fps`` per second, frame pairs if it wants them."""
         step = max(1, round(track.fps / self.sample_fps))
         return artefact_crops(media, track, size=self.crop_size, step=step, pairs=self.pairs)
 
-    def __call__(self, media, faces=None) -> ArtefactResult:
+    def __call__(self, media: Media, faces: FaceTracks | None = None) -> ArtefactResult:
         """Score ``media``'s dominant face track (``faces``: tracks from :func:`avsync.face.track`, else tracked here)."""
         if media.info.video is None:
             return ArtefactResult(Status.NO_VIDEO, threshold=self.threshold, model=self.model,

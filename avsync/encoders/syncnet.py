@@ -39,11 +39,11 @@ class SyncNetConfig:
     width: int = 64
 
 
-def _conv1(cin, cout):
+def _conv1(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv1d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm1d(cout), nn.ReLU(inplace=True))
 
 
-def _conv2(cin, cout, stride):
+def _conv2(cin: int, cout: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
@@ -82,6 +82,8 @@ class SyncNetStyle(nn.Module):
         return nn.functional.normalize(self.video_net(x), dim=-1)
 
     def forward(self, mfcc: torch.Tensor, mouth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both embeddings of a batch of windows: ``(audio_emb [B, D], video_emb [B, D])``, unit L2 norm
+        (:meth:`embed_audio` of ``mfcc [B, 13, 20]``, :meth:`embed_video` of 0..255 ``mouth [B, 5, S, S]``)."""
         return self.embed_audio(mfcc), self.embed_video(mouth)
 
     def distance(self, mfcc: torch.Tensor, mouth: torch.Tensor) -> torch.Tensor:

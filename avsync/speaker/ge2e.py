@@ -40,7 +40,7 @@ PARTIAL_FRAMES = 160
 """Mel frames per partial utterance (1.6 s)."""
 
 
-def _hz_to_mel_slaney(f):
+def _hz_to_mel_slaney(f: float | np.ndarray) -> np.ndarray:
     f = np.asarray(f, dtype=np.float64)
     f_sp = 200.0 / 3
     mels = f / f_sp
@@ -50,7 +50,7 @@ def _hz_to_mel_slaney(f):
     return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep, mels)
 
 
-def _mel_to_hz_slaney(m):
+def _mel_to_hz_slaney(m: float | np.ndarray) -> np.ndarray:
     m = np.asarray(m, dtype=np.float64)
     f_sp = 200.0 / 3
     freqs = f_sp * m
@@ -83,6 +83,7 @@ def volume_gain(sum_squares: float, num_samples: int, target_dbfs: float = -30.0
 
 
 def apply_gain(wav: np.ndarray, gain: float | None) -> np.ndarray:
+    """``wav`` times ``gain`` as float32 (a gain from :func:`volume_gain`); ``None`` returns ``wav`` unchanged."""
     return wav if gain is None else (wav * gain).astype(np.float32)
 
 
@@ -107,6 +108,7 @@ def _module():
             self.linear = nn.Linear(256, 256)
 
         def forward(self, mels: torch.Tensor) -> torch.Tensor:
+            """Embeddings ``[B, 256]`` (non-negative, unit L2 norm) of mel partials ``[B, frames, 40]``."""
             _, (hidden, _) = self.lstm(mels)
             e = torch.relu(self.linear(hidden[-1]))
             return e / torch.linalg.vector_norm(e, dim=1, keepdim=True).clamp_min(1e-12)
@@ -114,7 +116,7 @@ def _module():
     return GE2E
 
 
-def __getattr__(name):
+def __getattr__(name: str):  # lazy torch import: `from avsync.speaker.ge2e import GE2E`
     if name == "GE2E":
         return _module()
     raise AttributeError(name)

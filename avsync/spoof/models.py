@@ -10,7 +10,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -48,8 +48,8 @@ def _aasist_l():
     return AASIST(AASISTConfig.light())
 
 
-def _rawgat(fusion):
-    def make():
+def _rawgat(fusion: Literal["mul", "add", "cat"]) -> Callable[[], torch.nn.Module]:
+    def make() -> torch.nn.Module:
         from avsync.spoof.nets import RawGATST
 
         return RawGATST(fusion)
@@ -109,6 +109,7 @@ class SpoofModel:
 
     @property
     def sample_rate(self) -> int:
+        """Sample rate (Hz) the network's input windows must have (16000 for every public model)."""
         return int(self.bundle.input.sample_rate or 16000)
 
     def predict(self, batch: np.ndarray, *, precision: Precision = "float32") -> np.ndarray:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -151,7 +151,7 @@ class SpoofResult(Serializable):
         return write_timeline([self], path)
 
 
-def write_timeline(results, path: str | os.PathLike) -> str:
+def write_timeline(results: Iterable[SpoofResult], path: str | os.PathLike) -> str:
     """Write the windows of several results as CSV: ``file,channel,start,end,speech,score``.
 
     Times in seconds; an empty ``score`` means the window was not scored (too little speech).
@@ -316,6 +316,7 @@ class SpoofScorer:
     # ------------------------------------------------------------------ helpers
     @property
     def vad(self) -> VAD:
+        """The Silero voice activity detector on the scorer's device (loaded on first use)."""
         if self._vad is None:
             from avsync.vad import VAD
 
@@ -324,13 +325,14 @@ class SpoofScorer:
 
     @property
     def encoder(self) -> SpeakerEncoder:
+        """The GE2E speaker encoder on the scorer's device, for the speaker evidence (loaded on first use)."""
         if self._encoder is None:
             from avsync.speaker.ge2e import SpeakerEncoder
 
             self._encoder = SpeakerEncoder(device=self.device)
         return self._encoder
 
-    def _reference_embedding(self, reference) -> np.ndarray:
+    def _reference_embedding(self, reference: str | os.PathLike | np.ndarray) -> np.ndarray:
         from avsync.speaker.evidence import reference_embedding
 
         if isinstance(reference, np.ndarray):
@@ -343,7 +345,7 @@ class SpoofScorer:
                               status=Status.NO_SPEECH, hint="pass a reference with several seconds of speech")
         return emb
 
-    def _fail(self, status: Status, message: str, path: str | None, **kw) -> SpoofResult:
+    def _fail(self, status: Status, message: str, path: str | None, **kw: Any) -> SpoofResult:
         sha = self.model.bundle.sha256 if self.model is not None and self.model.bundle is not None else ""
         return SpoofResult(status=status, score=None, model=self.model_name, path=path,
                            model_sha256=sha, threshold=self.threshold,
@@ -494,7 +496,8 @@ class SpoofScorer:
         )
 
     def _score_blocks(self, media: Media, survey: _Survey, owners: list[tuple[int, int]], starts: np.ndarray,
-                      speakers: dict, progress) -> tuple[np.ndarray, dict[int, SpeakerEvidence]]:
+                      speakers: dict[int, SpeechMask], progress: Callable[[float, float], None] | None
+                      ) -> tuple[np.ndarray, dict[int, SpeakerEvidence]]:
         """Window probabilities (in the order of ``owners``) and speaker evidence per channel of ``speakers``."""
         from avsync.speaker.evidence import SpeakerStream, speaker_evidence
 
@@ -574,6 +577,7 @@ class _Survey:
 
     @classmethod
     def run(cls, scorer: SpoofScorer, media: Media) -> _Survey:
+        """Read ``media`` once, block by block: length, peaks, clipping, identical channels, speech probabilities."""
         s = cls(scorer, media.num_channels)
         C = s.num_channels
         s.peak, s.same = np.zeros(C), [True] * C
@@ -610,7 +614,8 @@ class _Survey:
         s.vad = {c: v.finish() for c, v in s.vad.items()}
         return s
 
-    def mask(self, c: int):
+    def mask(self, c: int) -> SpeechMask:
+        """Speech segments of channel ``c`` (channel 0's when ``c`` carries the same audio)."""
         assert self.vad is not None  # set by run
         probs = self.vad[c if c in self.vad else 0]
         return self.scorer.vad.mask(probs, self.num)
@@ -620,7 +625,7 @@ class _Survey:
         assert self.cells is not None  # set by run
         return float(sum(np.sum(x) for x in self.cells[c if c in self.cells else 0]))
 
-    def speech_sum_squares(self, c: int, mask) -> float:
+    def speech_sum_squares(self, c: int, mask: SpeechMask) -> float:
         """Energy of channel ``c`` inside the speech segments of ``mask``: whole 512-sample cells, and the
         covered share of a cell a segment starts or ends in (for the speaker encoder's volume gain)."""
         assert self.cells is not None  # set by run
@@ -651,7 +656,7 @@ def score_spoof(
     model: str = DEFAULT_MODEL,
     device: str = "auto",
     reference: str | os.PathLike | None = None,
-    **options,
+    **options: Any,
 ) -> SpoofResult:
     """Score one recording for synthetic speech (see :class:`SpoofScorer` for ``options``).
 

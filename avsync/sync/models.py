@@ -125,7 +125,11 @@ class MotionScorer:
     name: str = "motion"
     crops: Literal["mouth", "face"] = "mouth"
 
-    def distances(self, audio, sample_rate, track, lags) -> np.ndarray:
+    def distances(self, audio: np.ndarray, sample_rate: int, track: TrackCrops, lags: np.ndarray) -> np.ndarray:
+        """``[L, n]`` float64 distances ``1 - z_mouth[k] * z_audio[k - lag]`` (averaged over the signal pairings)
+        for each lag of ``lags`` (frames) and frame of the track's dense span; NaN where the face frame (for motion,
+        a neighbouring one too) is invalid or the lagged audio frame lies outside ``audio`` (mono samples at
+        ``sample_rate`` Hz, in [-1, 1])."""
         mouth, valid, n, m = _mouth_grid(audio, sample_rate, track)
         fps = track.fps
         energy = frame_energy(np.asarray(audio, np.float32), sample_rate, fps=fps, num_frames=m, align="center")
@@ -152,7 +156,7 @@ class MotionScorer:
         return total / len(pairs)
 
 
-def _mouth_grid(audio, sample_rate: int, track: TrackCrops):
+def _mouth_grid(audio: np.ndarray, sample_rate: int, track: TrackCrops) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Dense mouth crops and validity of ``track``, its frame count ``n`` and the audio's frame count ``m``."""
     mouth, valid = dense_track(track, "mouth")
     return mouth, valid, len(valid), audio_frame_count(len(audio), sample_rate, track.fps)
@@ -182,7 +186,10 @@ class SyncNetScorer:
     name: str = "syncnet"
     crops: Literal["mouth", "face"] = "mouth"
 
-    def distances(self, audio, sample_rate, track, lags) -> np.ndarray:
+    def distances(self, audio: np.ndarray, sample_rate: int, track: TrackCrops, lags: np.ndarray) -> np.ndarray:
+        """``[L, n]`` float64 L2 distances (0..2, lower = in sync) between the mouth embedding of frame ``k`` and the
+        MFCC embedding of frame ``k - lag`` for each lag of ``lags`` (frames); NaN where one of the five mouth frames
+        is invalid or the 0.2 s audio window lies outside ``audio`` (mono samples at ``sample_rate`` Hz, in [-1, 1])."""
         from avsync.encoders.syncnet import audio_windows, mouth_windows
 
         mouth, valid, n, m = _mouth_grid(audio, sample_rate, track)
@@ -214,7 +221,7 @@ class LightASDScorer:
     """Light-ASD speaking score with the audio shifted by each lag; distance = ``-score``.
 
     Visual embeddings are computed once, audio embeddings once (four MFCC frames per video frame),
-    and only the GRU backend runs per lag. ``speaking_score(track)`` after :meth:`distances` gives
+    and only the GRU backend runs per lag. ``last_speaking_score[track.track_id]`` after :meth:`distances` is
     the mean score at lag 0 over valid frames (active-speaker evidence).
     """
 
@@ -223,9 +230,13 @@ class LightASDScorer:
     chunk: int = 250
     name: str = "light-asd"
     crops: Literal["mouth", "face"] = "face"
-    last_speaking_score: dict = field(default_factory=dict)
+    last_speaking_score: dict[int, float] = field(default_factory=dict)
 
-    def distances(self, audio, sample_rate, track, lags) -> np.ndarray:
+    def distances(self, audio: np.ndarray, sample_rate: int, track: TrackCrops, lags: np.ndarray) -> np.ndarray:
+        """``[L, n]`` float64 minus the Light-ASD speaking logit of frame ``k`` with the audio of frame ``k - lag``,
+        for each lag of ``lags`` (frames); NaN where the face frame is invalid or the lagged audio lies outside
+        ``audio`` (mono samples at ``sample_rate`` Hz, in [-1, 1]). Records the mean lag-0 logit in
+        ``last_speaking_score[track.track_id]``."""
         faces, valid = dense_track(track, "face")
         fps = track.fps
         n = len(valid)
