@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["check_batch_size", "run_batched"]
 
+
 def check_batch_size(batch_size: Any, name: str = "batch_size") -> int:
     """``batch_size`` as an ``int``; :class:`~avsync.errors.ConfigError` unless it is a whole number of at least 1."""
     try:
