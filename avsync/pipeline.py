@@ -502,14 +502,8 @@ class Detector:
         from avsync.face import track
         from avsync.sync import analyze_sync, tracks_from_faces
 
-        spec = None
-        if self.artefacts:  # the artefact crops are cut in the tracking pass (no second decoding)
-            try:
-                spec = self._artefact_model().crop_spec
-            except AvsyncError:
-                pass  # reported by the artefact stage below
         t0 = time.perf_counter()
-        faces = track(media, detector=self.face_detector, crops=("mouth", "face"), progress=progress, artefact=spec)
+        faces = track(media, detector=self.face_detector, crops=("mouth", "face"), progress=progress)
         t1 = time.perf_counter()
         sync = analyze_sync(media, tracks_from_faces(faces), model=self.sync_model, device=self.device)
         t2 = time.perf_counter()

@@ -158,16 +158,15 @@ class MediaSection(Media):
         start: float = 0.0,
         end: float | None = None,
         only: Collection[int] | None = None,
-        rgb_size: tuple[int, int] | None = None,
     ) -> Iterator[FrameChunk]:
         from avsync.media.types import FrameChunk
 
         stop = self._end if end is None else min(end, self._end)
         only = None if only is None else {int(k) + self.frame_offset for k in only}
         for ch in self.parent.frames(chunk_size=chunk_size, size=size, gray=gray, start=self.offset_s + start,
-                                     end=self.offset_s + stop, only=only, rgb_size=rgb_size):
+                                     end=self.offset_s + stop, only=only):
             yield FrameChunk(ch.images, ch.indices - self.frame_offset, ch.times - self.offset_s,
-                             ch.source_times - self.offset_s, ch.fps, rgb=ch.rgb)
+                             ch.source_times - self.offset_s, ch.fps)
 
 
 def _shift_track(t: FaceTrack, frames: int) -> FaceTrack:

@@ -286,32 +286,3 @@ def test_train_cli_choices_match_the_library():
     params = {p.name: p for p in train.commands["artefacts"].params}
     assert tuple(params["holdout"].type.choices) == GENERATOR_FAMILIES
     assert set(params["reencode"].type.choices) == {k for k, v in PERTURBATIONS.items() if v.applies_to == "video"}
-
-
-@pytest.mark.parametrize("pairs", [False, True])
-def test_tracker_cut_crops_equal_the_second_pass(clip, scorer, pairs):
-    """The crops the tracker cuts in its own pass (artefact=spec) are bit for bit the second pass's, for every
-    track, so the artefact result is the same without decoding the video again."""
-    from avsync.artefacts import ArtefactCropSpec
-    from avsync.face.artefact import artefact_step
-
-    media = avsync.load_media(clip("art_photo", face="photo", size=(480, 360), duration=3.0))
-    spec = scorer.crop_spec if not pairs else ArtefactCropSpec(size=64, sample_fps=6.0, pairs=True, work_size=400)
-    faces = track(media, crops=("mouth", "face"), artefact=spec)
-    assert faces.tracks
-    for t in faces.tracks:
-        own = t.artefact_crops
-        assert own is not None and own.spec == spec and len(own) > 0
-        again = artefact_crops(media, t, size=spec.size, step=artefact_step(t.fps, spec.sample_fps), pairs=spec.pairs,
-                               work_size=spec.work_size)
-        assert np.array_equal(own.images, again.images) and own.images.shape[-1] == (6 if pairs else 3)
-        assert np.array_equal(own.frames, again.frames) and np.array_equal(own.face_px, again.face_px)
-    if pairs:
-        return
-    main = scorer.main_track(faces)
-    assert scorer.crops_of(media, main) is main.artefact_crops  # no second pass
-    plain = track(media, crops=("mouth", "face"))  # tracked without the spec: the second pass
-    assert plain.tracks[0].artefact_crops is None
-    assert faces.to_dict(arrays=True) == plain.to_dict(arrays=True)  # the tracks themselves do not change
-    assert np.array_equal(faces.tracks[0].mouth_crops, plain.tracks[0].mouth_crops)
-    assert scorer(media, faces).to_dict() == scorer(media, plain).to_dict()

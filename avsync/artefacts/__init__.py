@@ -6,13 +6,12 @@ what they leave is a re-rendered lower face blended into a real frame. :class:`A
 a clip score. See ``docs/artefacts.md``.
 """
 
-from avsync.artefacts.crops import ArtefactCrops, ArtefactCropSpec, artefact_crops, artefact_geometry
+from avsync.artefacts.crops import ArtefactCrops, artefact_crops, artefact_geometry
 from avsync.artefacts.model import ArtefactNet
 from avsync.artefacts.scorer import DEFAULT_ARTEFACT_MODEL, ArtefactResult, ArtefactScorer, ArtefactWindow
 
 __all__ = [
     "DEFAULT_ARTEFACT_MODEL",
-    "ArtefactCropSpec",
     "ArtefactCrops",
     "ArtefactNet",
     "ArtefactResult",

@@ -11,22 +11,80 @@ texture flicker). The crop therefore covers eyes to chin and a little background
 * rotated so that the eye line is horizontal (same warp as :func:`avsync.face.mouth_crop`);
 * RGB, ``size`` × ``size`` (128).
 
-:func:`artefact_crops` decodes the frames once more (a second pass after tracking) at a work size whose longest
-side is ``work_size`` pixels, so 4K input costs no more memory than 720p. The face tracker cuts the very same
-crops in its own pass when asked to (``artefact=ArtefactCropSpec(...)``, :mod:`avsync.face.artefact`), and
-:class:`~avsync.artefacts.ArtefactScorer` then uses those.
+Frames are decoded once more (a second pass after tracking) at a work size whose longest side is
+``work_size`` pixels, so 4K input costs no more memory than 720p.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from avsync.face.artefact import ArtefactCrops, ArtefactCropSpec, artefact_geometry, cut_artefact_crop
+from avsync.face.crops import mouth_crop
 from avsync.face.geometry import work_frame_size
 from avsync.face.types import FaceTrack
 from avsync.media import Media
 
-__all__ = ["ArtefactCropSpec", "ArtefactCrops", "artefact_crops", "artefact_geometry"]
+__all__ = ["ArtefactCrops", "artefact_crops", "artefact_geometry"]
+
+
+@dataclass(frozen=True, eq=False)
+class ArtefactCrops:
+    """Aligned RGB face crops of one track.
+
+    Attributes
+    ----------
+    images
+        ``uint8 [M, S, S, 3]`` crops, or ``uint8 [M, S, S, 6]`` with ``pairs=True``: each crop followed (along the
+        channels) by the crop of the next frame, cut with that frame's own geometry.
+    frames
+        ``int64 [M]`` analysis frame indices (frame ``k`` is shown at ``k / fps`` s).
+    fps
+        Analysis frame rate.
+    face_px
+        ``float32 [M]`` face-box width in displayed-frame pixels (small faces carry little detail).
+    """
+
+    images: np.ndarray
+    frames: np.ndarray
+    fps: float
+    face_px: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def times(self) -> np.ndarray:
+        """``float64 [M]`` presentation time of each crop in seconds."""
+        return self.frames / float(self.fps)
+
+
+def artefact_geometry(
+    boxes: np.ndarray, points: np.ndarray, *, scale: float = 1.25, centre_at: float = 0.6
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centre ``[N, 2]``, side ``[N]`` and roll ``[N]`` (radians) of artefact crops.
+
+    Parameters
+    ----------
+    boxes
+        ``[N, 4]`` face boxes ``x1, y1, x2, y2`` (pixels).
+    points
+        ``[N, 5, 2]`` five points (eyes, nose, mouth corners).
+    scale
+        Crop side as a fraction of the face-box width.
+    centre_at
+        Position of the centre between the eyes' midpoint (0) and the mouth corners' midpoint (1).
+    """
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    points = np.asarray(points, np.float32).reshape(-1, 5, 2)
+    eyes = (points[:, 0] + points[:, 1]) / 2
+    mouth = (points[:, 3] + points[:, 4]) / 2
+    centre = eyes + centre_at * (mouth - eyes)
+    side = scale * (boxes[:, 2] - boxes[:, 0])
+    eye = points[:, 1] - points[:, 0]
+    angle = np.arctan2(eye[:, 1], eye[:, 0])
+    return centre.astype(np.float32), side.astype(np.float32), angle.astype(np.float32)
 
 
 def artefact_crops(
@@ -99,7 +157,8 @@ def artefact_crops(
             if k not in wanted:
                 continue
             j = geo[k]
-            out.append(cut_artefact_crop(img, centre[j], side[j], angle[j], sx, sy, size))
+            c = centre[j] * np.array([sx, sy], np.float32)
+            out.append(mouth_crop(img, c, float(side[j] * sx), float(angle[j]), size=size, color="rgb"))
             frames.append(k)
     if not out:
         return empty

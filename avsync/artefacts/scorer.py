@@ -18,7 +18,6 @@ import numpy as np
 from avsync.artefacts.crops import ArtefactCrops, artefact_crops
 from avsync.device import resolve_device
 from avsync.errors import AvsyncError, BundleError, ConfigError
-from avsync.face.artefact import ArtefactCropSpec, artefact_step
 from avsync.inference import check_batch_size, run_batched
 from avsync.model_files import ARTEFACT_ARCHITECTURE  # noqa: F401  (the artefact bundles' architecture)
 from avsync.results import Serializable, Status
@@ -223,21 +222,9 @@ class ArtefactScorer:
         usable = faces.usable()
         return max(usable, key=lambda tr: tr.num_valid * tr.median_size) if usable else None
 
-    @property
-    def crop_spec(self) -> ArtefactCropSpec:
-        """The crops this model scores, for the face tracker to cut in its own pass
-        (``track(media, artefact=scorer.crop_spec)``): then :meth:`__call__` decodes nothing again."""
-        return ArtefactCropSpec(size=self.crop_size, sample_fps=self.sample_fps, pairs=self.pairs)
-
     def crops_of(self, media: Media, track: FaceTrack) -> ArtefactCrops:
-        """The crops this model scores of ``track``: ``sample_fps`` per second, frame pairs if it wants them.
-
-        The crops the tracker cut in its pass (``track.artefact_crops``) when they were cut for this model's
-        :attr:`crop_spec`, else cut here in a second decoding pass (the same crops)."""
-        own = track.artefact_crops
-        if own is not None and own.spec == self.crop_spec:
-            return own
-        step = artefact_step(track.fps, self.sample_fps)
+        """The crops this model scores of ``track``: ``sample_fps`` per second, frame pairs if it wants them."""
+        step = max(1, round(track.fps / self.sample_fps))
         return artefact_crops(media, track, size=self.crop_size, step=step, pairs=self.pairs)
 
     def __call__(self, media: Media, faces: FaceTracks | None = None) -> ArtefactResult:

@@ -39,7 +39,7 @@ import math
 import numbers
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any, Literal
 
@@ -47,7 +47,6 @@ import numpy as np
 
 from avsync._optional import OPENCV_INSTALL, require
 from avsync.errors import ConfigError, MediaError
-from avsync.face.artefact import ArtefactCrops, ArtefactCropSpec, artefact_geometry, artefact_step, cut_artefact_crop
 from avsync.face.association import Associator, TrackState, greedy_match, keyframes_agree, smoothed_at
 from avsync.face.crops import CropColor, face_crop, mouth_crop
 from avsync.face.detectors import DetectorName, FaceDetector, get_detector
@@ -212,7 +211,6 @@ class Tracker:
         start: float = 0.0,
         end: float | None = None,
         progress: Callable[[int, int], None] | None = None,
-        artefact: ArtefactCropSpec | None = None,
     ) -> FaceTracks:
         """Track the faces of ``media``.
 
@@ -228,12 +226,6 @@ class Tracker:
             Time range in seconds.
         progress
             Called with ``(frames_done, frames_total)`` after each chunk.
-        artefact
-            Also cut the artefact crops this :class:`~avsync.face.artefact.ArtefactCropSpec` describes for every
-            track, in this pass (``FaceTrack.artefact_crops``): the crops
-            :func:`avsync.artefacts.artefact_crops` would cut in a second decoding pass, bit for bit; only the
-            selected frames are converted to RGB. Frames are then decoded in chunks of at most 16 (each chunk holds
-            its decoded frames until they are converted or known to be unneeded).
 
         Returns
         -------
@@ -253,9 +245,7 @@ class Tracker:
         for c in crops:
             if c not in ("mouth", "face"):
                 raise ConfigError(f"unknown crop {c!r}; choose from 'mouth', 'face'")
-        if artefact is not None and not isinstance(artefact, ArtefactCropSpec):
-            raise ConfigError(f"artefact must be an ArtefactCropSpec, got {type(artefact).__name__}")
-        run = _TrackingPass(self, media, crops, cv2, artefact)
+        run = _TrackingPass(self, media, crops, cv2)
         run.scan(start=start, end=end, progress=progress)
         return self._result(run, run.face_tracks())
 
@@ -305,8 +295,7 @@ class _TrackingPass:
     """One :class:`Tracker` call: the single decoding pass over one video and everything it keeps meanwhile
     (buffered work frames, detections, the adaptive keyframe interval, the tracks being built)."""
 
-    def __init__(self, tracker: Tracker, media: Media, crops: tuple[str, ...], cv2: ModuleType,
-                 artefact: ArtefactCropSpec | None = None):
+    def __init__(self, tracker: Tracker, media: Media, crops: tuple[str, ...], cv2: ModuleType):
         c = self.config = tracker.config
         self.detector = tracker.detector
         self.landmarker = tracker.landmarker
@@ -338,15 +327,6 @@ class _TrackingPass:
         self.recent_d: deque = deque(maxlen=25)
         self.first_frame: int | None = None
         self.last_frame: int | None = None
-        # artefact crops (optional): RGB frames at the artefact work size, converted only for selected frames
-        self.art = artefact
-        if artefact is not None:
-            self.art_size = work_frame_size(width, height, artefact.work_size)
-            self.art_scale = (self.art_size[0] / width, self.art_size[1] / height)
-            self.art_step = artefact_step(self.fps, artefact.sample_fps)
-        self.rgb_conv: dict[int, Callable[[], np.ndarray]] = {}  # frame → its RGB converter (decoded frame held)
-        self.rgb_buf: dict[int, np.ndarray] = {}  # RGB frames some track's artefact crops need
-        self.art_state: dict[int, _ArtefactState] = {}  # by track id
 
     # -- the pass over the frames -----------------------------------------------------------------------------
 
@@ -361,18 +341,10 @@ class _TrackingPass:
                 and self.landmarker is None)
         size = None if (ww, wh) == (self.width, self.height) else (ww, wh)
         done, total = 0, media.num_frames
-        extra: dict[str, Any] = {} if self.art is None else {"rgb_size": self.art_size}
-        # with artefact crops each chunk holds its decoded frames (for their RGB conversion): smaller chunks
-        chunk_size = c.chunk_size if self.art is None else min(c.chunk_size, 16)
-        for chunk in media.frames(chunk_size=chunk_size, size=size, gray=gray, start=start, end=end, **extra):
-            for i, (img, f) in enumerate(zip(chunk.images, chunk.indices)):
-                if self.art is not None:
-                    assert chunk.rgb is not None  # asked for with rgb_size
-                    self.rgb_conv[int(f)] = chunk.rgb[i]
+        for chunk in media.frames(chunk_size=c.chunk_size, size=size, gray=gray, start=start, end=end):
+            for img, f in zip(chunk.images, chunk.indices):
                 self.add_frame(int(f), np.ascontiguousarray(img))
-            chunk.rgb = None  # the converters still wanted are in rgb_conv
             if self.last_key is not None:
-                self.select_artefact_frames(self.last_key, final=False)
                 self.finalize(self.last_key - self.radius)
             done += len(chunk)
             if progress is not None:
@@ -383,11 +355,8 @@ class _TrackingPass:
             self.process_keyframe(self.last_frame, False)
         for tr in self.associator.active():
             tr.trim()
-        self.select_artefact_frames(self.last_frame + 1, final=True)
         self.finalize(self.last_frame + 1)
         self.buffer.clear()
-        self.rgb_buf.clear()
-        self.rgb_conv.clear()
 
     def add_frame(self, f: int, img: np.ndarray) -> None:
         """Buffer work frame ``f``; a cut or a due keyframe is processed at once."""
@@ -516,82 +485,6 @@ class _TrackingPass:
         self.detected[f] = Detections(np.stack(out_b), np.stack(out_p), np.asarray(out_s, np.float32),
                                       a.points_estimated)
 
-    # -- artefact crops: which frames, their RGB pictures ---------------------------------------------------------
-
-    def select_artefact_frames(self, upto: int, *, final: bool) -> None:
-        """Decide which track frames < ``upto`` the artefact crops use (as :func:`avsync.artefacts.artefact_crops`
-        selects them: every ``step``-th valid frame whose next frame is valid too when pairs) and convert those
-        frames (and their next frames, when pairs) to RGB while their decoded pictures are held; then drop the
-        converters of frames decided for every track."""
-        art = self.art
-        if art is None:
-            return
-        keep_from = upto
-        for tr in self.associator.tracks:
-            st = self.art_state.setdefault(tr.id, _ArtefactState(tr.first))
-            n = len(tr.valid)
-            t = st.decided
-            while t < min(upto, tr.first + n):
-                i = t - tr.first
-                if tr.valid[i]:
-                    if art.pairs:
-                        if i + 1 < n:
-                            ok = bool(tr.valid[i + 1])
-                        elif final or tr.closed:
-                            ok = False  # the track's last frame has no next frame
-                        else:
-                            break  # the next frame is not known yet
-                    else:
-                        ok = True
-                    if ok:
-                        if st.count % self.art_step == 0:
-                            st.selected.add(t)
-                            for g in (t, t + 1) if art.pairs else (t,):
-                                if g not in self.rgb_buf:
-                                    self.rgb_buf[g] = self.rgb_conv[g]()
-                        st.count += 1
-                t += 1
-            st.decided = t
-            if not tr.closed and t < upto:
-                keep_from = min(keep_from, t)
-        for f in [f for f in self.rgb_conv if f < keep_from]:
-            del self.rgb_conv[f]
-
-    def cut_artefact_crops(self, tr: TrackState, t: int, box: np.ndarray, pts: np.ndarray) -> None:
-        """The artefact crop of finalized track frame ``t`` (smoothed box and points, displayed pixels) if a
-        selected frame (or, with pairs, the frame after one) needs it; a finished crop (pair) is stored."""
-        art = self.art
-        assert art is not None
-        st = self.art_state[tr.id]
-        first, prev = t in st.selected, art.pairs and (t - 1) in st.selected
-        if not (first or prev):
-            return
-        centre, side, angle = artefact_geometry(box[None], pts[None])
-        crop = cut_artefact_crop(self.rgb_buf[t], centre[0], side[0], angle[0], *self.art_scale, art.size)
-        if prev:
-            st.images.append(np.concatenate([st.pending.pop(t - 1), crop], axis=2))
-        if first:
-            st.face_px.append(np.float32(box[2] - box[0]))
-            if art.pairs:
-                st.pending[t] = crop
-            else:
-                st.images.append(crop)
-
-    def artefact_crops_of(self, tr: TrackState, n: int) -> ArtefactCrops | None:
-        """The :class:`ArtefactCrops` of a finished track of ``n`` frames (``None`` without ``artefact``)."""
-        art = self.art
-        if art is None:
-            return None
-        st = self.art_state.get(tr.id) or _ArtefactState(tr.first)
-        firsts = sorted(f for f in st.selected if f - tr.first < n)
-        m = len(st.images)
-        assert len(firsts) >= m  # every finished crop belongs to a selected frame of the track
-        firsts = firsts[:m]
-        chans = 6 if art.pairs else 3
-        images = np.stack(st.images) if m else np.zeros((0, art.size, art.size, chans), np.uint8)
-        return ArtefactCrops(images, np.asarray(firsts, np.int64), self.fps, np.asarray(st.face_px[:m], np.float32),
-                             spec=art)
-
     # -- finalized frames: smoothing, crops, lip landmarks -------------------------------------------------------
 
     def finalize(self, upto: int) -> None:
@@ -604,8 +497,6 @@ class _TrackingPass:
                 box, pts = smoothed_at(tr, t, c.smooth_sigma, self.radius)
                 tr.sm_box.append(box)
                 tr.sm_pts.append(pts)
-                if self.art is not None:
-                    self.cut_artefact_crops(tr, t, box, pts)
                 if self.landmarker is None and not self.crops:
                     continue
                 s4 = np.array([1 / to_disp[0], 1 / to_disp[1]] * 2, np.float32)
@@ -651,8 +542,6 @@ class _TrackingPass:
         for f in [f for f in self.buffer if f < keep_from]:
             del self.buffer[f]
             self.detected.pop(f, None)
-        for f in [f for f in self.rgb_buf if f < keep_from]:
-            del self.rgb_buf[f]
 
     # -- track assembly -----------------------------------------------------------------------------------------
 
@@ -680,24 +569,10 @@ class _TrackingPass:
                     face_crops=np.stack(tr.face[:n]) if "face" in self.crops else None,
                     lip_landmarks=np.stack(tr.lips[:n]).astype(np.float32) if landmarks else None,
                     mouth_open=np.asarray(tr.mopen[:n], np.float32) if landmarks else None,
-                    artefact_crops=self.artefact_crops_of(tr, n),
                 )
             )
         out.sort(key=lambda t: (-t.num_valid, t.start_frame))
         return [replace(t, track_id=i) for i, t in enumerate(out)]
-
-
-@dataclass
-class _ArtefactState:
-    """Artefact-crop bookkeeping of one track during a pass: frames decided, valid frames counted for the step,
-    the selected frames, crops waiting for their next frame (pairs), finished crops and their face widths."""
-
-    decided: int
-    count: int = 0
-    selected: set[int] = field(default_factory=set)
-    pending: dict[int, np.ndarray] = field(default_factory=dict)
-    images: list[np.ndarray] = field(default_factory=list)
-    face_px: list[np.float32] = field(default_factory=list)
 
 
 def track(
@@ -728,7 +603,6 @@ def track(
     chunk_size: int = 32,
     landmarks: LandmarkerName | LipLandmarker | None = None,
     progress: Callable[[int, int], None] | None = None,
-    artefact: ArtefactCropSpec | None = None,
 ) -> FaceTracks:
     """Detect and follow every face of a video; optionally cut mouth and face crops in the same pass.
 
@@ -799,9 +673,6 @@ def track(
         (both with an install/placement hint), before any decoding.
     progress
         Called with ``(frames_done, frames_total)`` after each chunk.
-    artefact
-        Also cut these artefact crops for every track in this pass (``FaceTrack.artefact_crops``; see
-        :meth:`Tracker.__call__`).
 
     Returns
     -------
@@ -838,4 +709,4 @@ def track(
     _opencv()
     _require_video(media)
     tracker = Tracker(config, detector=detector, landmarks=landmarks)
-    return tracker(media, crops=crops, start=start, end=end, progress=progress, artefact=artefact)
+    return tracker(media, crops=crops, start=start, end=end, progress=progress)

@@ -11,14 +11,11 @@ left eye, nose tip, right mouth corner, left mouth corner.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from avsync.results import Serializable, Status, to_jsonable
-
-if TYPE_CHECKING:
-    from avsync.face.artefact import ArtefactCrops
 
 __all__ = ["POINT_NAMES", "Detections", "FaceTrack", "FaceTracks"]
 
@@ -99,9 +96,6 @@ class FaceTrack(Serializable):
         or ``None``.
     mouth_open
         ``float32 [N]`` inner-lip opening divided by mouth width, or ``None``.
-    artefact_crops
-        The :class:`~avsync.face.artefact.ArtefactCrops` the tracker cut in its pass when asked to (``artefact=``),
-        else ``None``.
     """
 
     track_id: int
@@ -116,7 +110,6 @@ class FaceTrack(Serializable):
     face_crops: np.ndarray | None = field(default=None, repr=False)
     lip_landmarks: np.ndarray | None = field(default=None, repr=False)
     mouth_open: np.ndarray | None = field(default=None, repr=False)
-    artefact_crops: ArtefactCrops | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ summaries
     def __len__(self) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any, Literal
@@ -409,7 +409,6 @@ class Media:
         start: float = 0.0,
         end: float | None = None,
         only: Collection[int] | None = None,
-        rgb_size: tuple[int, int] | None = None,
     ) -> Iterator[FrameChunk]:
         """Yield the video as chunks of constant-rate analysis frames.
 
@@ -430,24 +429,19 @@ class Media:
         only
             Yield only these analysis frame indices (the others are decoded — a codec cannot skip
             them — but not converted or scaled, which is most of the cost of a sparse selection).
-        rgb_size
-            Also give each chunk converters :attr:`FrameChunk.rgb`: ``chunk.rgb[i]()`` is image ``i`` in RGB at
-            this ``(width, height)``, bit for bit what ``frames(size=rgb_size)`` yields for that frame, converted
-            only when called (e.g. gray frames for tracking and RGB for the few frames that need colour, from one
-            decoding pass). Each converter holds its decoded frame in memory while it is kept.
         """
         if self.info.video is None:
             raise MediaError(
                 "the input has no video track", status=Status.NO_VIDEO, hint="only voice analysis applies to it"
             )
         if self._frames is not None:
-            yield from self._array_frames(chunk_size, size, gray, start, end, only, rgb_size)
+            yield from self._array_frames(chunk_size, size, gray, start, end, only)
             return
-        yield from self._decode_frames(chunk_size, size, gray, start, end, only, rgb_size)
+        yield from self._decode_frames(chunk_size, size, gray, start, end, only)
 
     def _array_frames(
         self, chunk_size: int, size: tuple[int, int] | None, gray: bool, start: float, end: float | None,
-        only: Collection[int] | None = None, rgb_size: tuple[int, int] | None = None,
+        only: Collection[int] | None = None,
     ) -> Iterator[FrameChunk]:
         assert self._frames is not None  # frames() calls this only for a Media made from arrays
         n = self._frames.shape[0]
@@ -458,12 +452,11 @@ class Media:
             idx = ks[a : a + chunk_size]
             imgs = [_convert_array(self._frames[i], size, gray) for i in idx]
             t = idx / self.fps
-            rgb = None if rgb_size is None else [_array_rgb(self._frames[i], rgb_size) for i in idx]
-            yield FrameChunk(np.stack(imgs), idx, t, t.copy(), self.fps, rgb=rgb)
+            yield FrameChunk(np.stack(imgs), idx, t, t.copy(), self.fps)
 
     def _decode_frames(
         self, chunk_size: int, size: tuple[int, int] | None, gray: bool, start: float, end: float | None,
-        only: Collection[int] | None = None, rgb_size: tuple[int, int] | None = None,
+        only: Collection[int] | None = None,
     ) -> Iterator[FrameChunk]:
         vi = self.info.video
         # frames() checked the video; a Media without frame arrays was loaded from its source
@@ -476,7 +469,6 @@ class Media:
         buf: list[np.ndarray | None] = [None]
         buf_idx: list[int] = []
         buf_src: list[float] = []
-        buf_frames: list[Any] = []  # the decoded frame of each image, for the RGB converter (rgb_size only)
         prev: list[Any] | None = None  # [time, frame, converted array or None]
 
         def convert(entry: list[Any]) -> np.ndarray:
@@ -496,15 +488,12 @@ class Media:
             arr[len(buf_idx)] = img
             buf_idx.append(k)
             buf_src.append(entry[0])
-            if rgb_size is not None:
-                buf_frames.append(entry[1])
 
         def flush():
             idx = np.asarray(buf_idx)
-            rgb = None if rgb_size is None else [_frame_rgb(f, rgb_size) for f in buf_frames]
-            chunk = FrameChunk(buf[0][: len(idx)], idx, idx / self.fps, np.asarray(buf_src), self.fps, rgb=rgb)
+            chunk = FrameChunk(buf[0][: len(idx)], idx, idx / self.fps, np.asarray(buf_src), self.fps)
             buf[0] = None
-            buf_idx.clear(), buf_src.clear(), buf_frames.clear()
+            buf_idx.clear(), buf_src.clear()
             return chunk
 
         with ExitStack() as opened:
@@ -608,16 +597,6 @@ def _convert_frame(frame: av.VideoFrame, size: tuple[int, int] | None, fmt: str)
         frame = frame.reformat(width=w, height=h, format=fmt, interpolation=_INTERPOLATION)
         return _rotate(frame.to_ndarray(), rot)
     return _rotate(frame.to_ndarray(format=fmt), rot)
-
-
-def _frame_rgb(frame: av.VideoFrame, size: tuple[int, int]) -> Callable[[], np.ndarray]:
-    """A converter of one decoded frame to RGB as ``frames(size=size)`` yields it (the same conversion)."""
-    return lambda: _convert_frame(frame, size, "rgb24")
-
-
-def _array_rgb(img: np.ndarray, size: tuple[int, int]) -> Callable[[], np.ndarray]:
-    """A converter of one array frame to RGB as ``frames(size=size)`` yields it (the same conversion)."""
-    return lambda: _convert_array(img, size, False)
 
 
 def _convert_array(img: np.ndarray, size: tuple[int, int] | None, gray: bool) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -134,10 +133,6 @@ class FrameChunk:
         Presentation time of the decoded source frame each image was taken from, ``[N]``.
     fps
         Analysis frame rate.
-    rgb
-        With ``Media.frames(rgb_size=...)``: one converter per image; ``rgb[i]()`` converts image ``i``, from the same
-        decoded frame, to RGB at ``rgb_size``, exactly as ``Media.frames(size=rgb_size)`` would yield it (each
-        converter holds its decoded frame; drop it when done). ``None`` otherwise.
     """
 
     images: np.ndarray
@@ -146,7 +141,6 @@ class FrameChunk:
     source_times: np.ndarray
     fps: float
     extra: dict = field(default_factory=dict)
-    rgb: list[Callable[[], np.ndarray]] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
