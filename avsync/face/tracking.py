@@ -618,48 +618,15 @@ def track(
         Which crops to produce per track frame: ``"mouth"`` → ``FaceTrack.mouth_crops``
         ``uint8 [N, mouth_size, mouth_size]`` (``[..., 3]`` if ``mouth_color="rgb"``);
         ``"face"`` → ``FaceTrack.face_crops`` ``uint8 [N, 112, 112]`` gray Light-ASD crops.
-    mouth_size
-        Mouth crop side in pixels (e.g. 96 or 112).
-    mouth_color
-        ``"gray"`` or ``"rgb"``.
-    mouth_scale
-        Mouth crop side as a fraction of the face-box width.
-    mouth_shift
-        Mouth crop centre moved this fraction of the side down the face from the corners' midpoint.
-    face_crop_scale
-        Light-ASD box enlargement (0.40).
-    keyframe_interval
-        Largest number of frames between detections (the interval adapts from 1 up to this).
-    consistent_iou
-        Two keyframes agree when every face overlaps its match by at least this IoU.
-    max_point_shift
-        ... and when no point moved by more than this fraction of the face size; otherwise the
-        frames between them are detected too (bisection), so interpolation errors stay below it.
-    iou_threshold
-        Minimum IoU to join a detection to a track (centre distance is the fallback).
-    max_gap_s
-        A track unseen for longer than this (seconds) ends; shorter gaps keep its identity.
-    min_track_frames
-        Tracks with fewer valid frames are dropped.
-    smooth_sigma
-        Standard deviation (frames) of the Gaussian smoothing of boxes and points; 0 disables.
-    shot_threshold
-        Mean absolute thumbnail difference (0–255) above which a frame may be a cut.
-    work_size
-        Longest side (pixels) of the frames crops are cut from; larger frames are downscaled at decode.
-    roi_face, roi_margin
-        Where the faces are known (keyframes between full scans, bisection frames between two
-        keyframes that see the same faces) the detector runs only on a region around each face
-        (its box enlarged by ``roi_margin`` × size on each side), resized so the face is about
-        ``roi_face`` pixels. A face lost in its region triggers a full-frame detection.
-    scan_interval_s
-        The whole frame is searched for new faces at least this often (seconds).
-    min_face
-        Faces with a median size below this (pixels of the displayed frame) are flagged ``tiny``.
+    mouth_size ... chunk_size
+        The tuning options (``mouth_size``, ``mouth_color``, ``mouth_scale``, ``mouth_shift``, ``face_crop_scale``,
+        ``keyframe_interval``, ``consistent_iou``, ``max_point_shift``, ``iou_threshold``, ``max_gap_s``,
+        ``min_track_frames``, ``smooth_sigma``, ``shot_threshold``, ``work_size``, ``roi_face``, ``roi_margin``,
+        ``scan_interval_s``, ``min_face``, ``chunk_size``): the fields of :class:`TrackerConfig`, with the same
+        defaults; each is described there. ``track(media, **options)`` is ``Tracker(TrackerConfig(**options),
+        detector=..., landmarks=...)(media, crops=..., start=..., end=..., progress=...)``.
     start, end
         Time range in seconds.
-    chunk_size
-        Frames decoded per chunk (memory: about ``chunk_size + 2 × keyframe_interval`` work frames).
     landmarks
         Lip-landmark backend: ``"facemesh"`` (own PyTorch face mesh, checkpoint from
         ``$AVSYNC_MODELS_DIR``), ``"mediapipe"`` (the ``mediapipe`` package), ``"face-alignment"``
