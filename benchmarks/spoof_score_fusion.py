@@ -4,9 +4,10 @@
 
 Both JSONs must come from the same file list (their ``scores`` dicts: file → mean window probability). Printed per
 subset pair of the evaluation (fake subset vs its real counterpart): EER % of A, of B, of the mean of their
-log-odds and of their maximum. Nothing is fitted, so every row is held out as the inputs are; the question it
-answers is whether averaging two models' *outputs* keeps what each catches, where averaging their *weights*
-(the shipped WiSE-FT model) trades one for the other (models/aasist-avsync/MODEL_CARD.md).
+log-odds (``avsync.fusion.logit``: clipped at 1e-4) and of their maximum. Nothing is fitted, so every row is
+held out as the inputs are. The question it answers: does averaging two models' *outputs* keep what each
+catches, where averaging their *weights* (the shipped WiSE-FT model) trades one for the other
+(models/aasist-avsync/MODEL_CARD.md)?
 """
 
 from __future__ import annotations
@@ -16,15 +17,10 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import spoof_model_eval as E  # noqa: E402
 
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return float(np.log(p / (1 - p)))
+from avsync.fusion import logit  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -41,7 +37,7 @@ def main(argv=None) -> int:
     files, pairs = E.subsets(rows)
     files["fsdd_heldout_joined"] = sorted(k for k in common if k.startswith("joined:"))
     cols = {na: {k: sa[k] for k in common}, nb: {k: sb[k] for k in common},
-            "mean log-odds": {k: (_logit(sa[k]) + _logit(sb[k])) / 2 for k in common},
+            "mean log-odds": {k: (logit(sa[k]) + logit(sb[k])) / 2 for k in common},
             "max": {k: max(sa[k], sb[k]) for k in common}}
     print(f"| subset (fakes / reals) | {' | '.join(cols)} |\n|---|{'---|' * len(cols)}")
     for name, (fk, rk) in pairs.items():
