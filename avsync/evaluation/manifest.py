@@ -5,6 +5,11 @@ Native columns (CSV with a header, or JSON Lines with the same keys)::
     path, label, kind, group, generator, offset_frames, segments   (+ optional subset, paired_with, id)
 
 * ``path`` — the media file; relative paths are resolved against the manifest's folder.
+  ``$NAME`` / ``${NAME}`` are replaced by the environment variable ``NAME`` (an unset one is an error),
+  so a checked-in manifest can name files of a data set that lives elsewhere:
+  ``${AVSYNC_SHARED}/data/fake_speech/yourtts/Exp4_SCL/p302_001.wav``; a path that starts with a
+  variable whose value is relative (``AVSYNC_SHARED=../shared``) is taken relative to the working
+  directory, as the shell would. ``id`` defaults to the path as written (before expansion).
 * ``label`` — ``real`` or ``fake`` (also accepted: ``0``/``1``, ``bonafide``/``spoof``,
   ``genuine``/``manipulated``).
 * ``kind`` — free text describing the modality, e.g. ``real_av``, ``fake_speech``.
@@ -15,7 +20,7 @@ Native columns (CSV with a header, or JSON Lines with the same keys)::
   empty when unknown.
 * ``segments`` — manipulated time ranges in seconds, JSON ``[[start, end], ...]`` (empty: none).
 * ``subset`` — the reporting subset; by default the first two folders of ``path`` relative to the
-  manifest (``fake_speech/yourtts``).
+  manifest, or to the variable a path starts with (``fake_speech/yourtts``).
 
 The shared data set's ``MANIFEST.csv`` (columns ``file, kind, label, paired_with, ...`` where
 ``label`` is a free-text description) is recognised and mapped by :func:`map_shared_row`:
@@ -135,9 +140,37 @@ def _offset(value: Any) -> float | None:
     return float(value)
 
 
+_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
 def _default_subset(rel: str) -> str:
+    m = _VAR.match(rel)
+    if m:  # ${AVSYNC_SHARED}/data/fake_speech/... -> relative to the variable
+        rel = rel[m.end():].lstrip("/")
     parts = Path(rel).parts
     return "/".join(parts[:2]) if len(parts) > 2 else (parts[0] if len(parts) > 1 else "")
+
+
+def _expand(path: str, *, where: str) -> str:
+    """``$NAME`` / ``${NAME}`` in ``path`` replaced from the environment (module docstring, ``path``)."""
+    if "$" not in path:
+        return path
+    missing: list[str] = []
+
+    def value(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(2)
+        if not os.environ.get(name):
+            missing.append(name)
+            return m.group(0)
+        return os.environ[name]
+
+    out = _VAR.sub(value, path)
+    if missing:
+        raise ConfigError(f"{where}: path {path!r} uses ${{{missing[0]}}}, which is not set",
+                          hint=f"set it in the environment, e.g. {missing[0]}=../shared avsync eval ...")
+    if _VAR.match(path) and not os.path.isabs(out):  # relative value: relative to where the command runs
+        out = os.path.abspath(out)
+    return out
 
 
 def _resolve(path: str, base: Path) -> str:
@@ -209,7 +242,7 @@ def _native_row(rec: dict[str, Any], *, base: Path, where: str) -> ManifestRow:
     rel = str(rec["path"])
     return ManifestRow(
         id=str(rec.get("id") or rel),
-        path=_resolve(rel, base),
+        path=_resolve(_expand(rel, where=where), base),
         label=_label(rec.get("label", ""), where=where),
         kind=str(rec.get("kind") or ""),
         group=str(rec.get("group") or ""),
@@ -229,12 +262,14 @@ def read_manifest(path: str | os.PathLike, *, root: str | os.PathLike | None = N
     path
         ``.csv`` (header required) or ``.jsonl``/``.json`` (one object per line).
     root
-        Folder that relative paths are resolved against (default: the manifest's folder).
+        Folder that relative paths are resolved against (default: the manifest's folder). Paths that
+        start with an environment variable (``${AVSYNC_SHARED}/data/...``) do not use it.
 
     Raises
     ------
     ConfigError
-        Missing file or columns, unknown label, malformed segments.
+        Missing file or columns, unknown label, malformed segments, a path naming an unset
+        environment variable.
     """
     path = Path(path)
     if not path.exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -74,6 +75,33 @@ def test_missing_columns_duplicates_and_empty(tmp_path):
         read_manifest(tmp_path / "c.jsonl")
     with pytest.raises(ConfigError, match="does not exist"):
         read_manifest(tmp_path / "nope.csv")
+
+
+def test_environment_variables_in_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``${NAME}`` / ``$NAME`` come from the environment; a relative value is relative to the working directory."""
+    data = tmp_path / "data"
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "m.csv").write_text(
+        "path,label,id\n"
+        "${AVSYNC_TEST_DATA}/fake_speech/src/G/a.wav,fake,\n"
+        "$AVSYNC_TEST_DATA/real_speech/src/b.wav,real,\n"
+        "rel/${AVSYNC_TEST_SUB}/c.wav,real,c\n"
+    )
+    monkeypatch.setenv("AVSYNC_TEST_DATA", str(data))
+    monkeypatch.setenv("AVSYNC_TEST_SUB", "x")
+    rows = read_manifest(tmp_path / "m" / "m.csv")
+    assert [r.path for r in rows] == [str(data / "fake_speech/src/G/a.wav"), str(data / "real_speech/src/b.wav"),
+                                      str(tmp_path / "m" / "rel/x/c.wav")]
+    # the id keeps the path as written; the default subset is taken after the leading variable
+    assert rows[0].id == "${AVSYNC_TEST_DATA}/fake_speech/src/G/a.wav" and rows[0].subset == "fake_speech/src"
+    assert rows[1].subset == "real_speech/src" and rows[2].id == "c"
+    assert read_manifest(tmp_path / "m" / "m.csv", root="/elsewhere")[0].path == rows[0].path  # --root: unaffected
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AVSYNC_TEST_DATA", "data")  # relative value: from the working directory, as a shell would
+    assert read_manifest(tmp_path / "m" / "m.csv")[0].path == str(data / "fake_speech/src/G/a.wav")
+    monkeypatch.delenv("AVSYNC_TEST_DATA")
+    with pytest.raises(ConfigError, match=r"m.csv:2: .*AVSYNC_TEST_DATA\}, which is not set"):
+        read_manifest(tmp_path / "m" / "m.csv")
 
 
 def test_filter_rows():
