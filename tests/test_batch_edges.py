@@ -68,6 +68,18 @@ def test_spoof_task_gives_a_label_and_its_model(tmp_path):
     assert line["label"] == "undetermined" and line["model"] == "lcnn-spoof"
 
 
+def test_spoof_task_options_score_every_window_of_short_files(tmp_path: Path) -> None:
+    """``vad=False, min_duration_s=0`` (``avsync eval --option``): a 0.6 s take is scored, tiled to one window."""
+    from avsync.spoof import eval_task
+
+    x = (0.1 * np.random.default_rng(0).standard_normal(9600)).astype(np.float32)
+    take = write_audio(tmp_path / "take.wav", x, 16000)
+    assert eval_task("lcnn-spoof", device="cpu")(take)["status"] == "too_short"
+    d = eval_task("lcnn-spoof", device="cpu", vad=False, min_duration_s=0.0, aggregation="max")(take)
+    assert d["status"] == "ok" and 0.0 <= d["score"] <= 1.0 and len(d["windows"]) == 1
+    assert d["aggregation"] == "max" and d["windows"][0]["speech"] == 1.0
+
+
 @pytest.mark.shared
 def test_spoof_lines_on_real_speech_carry_the_verdict_and_default_model(shared, tmp_path, monkeypatch):
     from avsync.spoof import DEFAULT_MODEL

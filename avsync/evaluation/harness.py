@@ -10,9 +10,14 @@ Tables (one row per evaluation set):
 
 * every fake generator of every selected subset against its real counterpart
   (:func:`~avsync.evaluation.manifest.paired_reals`: same speakers / source first);
+* with ``by_group``, every group (speaker, demo page) of a subset whose fakes come from several
+  groups, all its generators together (``subset[group]``);
 * every subset with several generators, all of them together;
 * real-only subsets: the false-positive rate at ``threshold`` (real files called fake);
 * ``ALL``: every selected fake against every selected (and paired) real file.
+
+EER, the AUC and the false-positive rate at ``threshold`` come with seeded percentile bootstrap
+intervals (``eer_low``/``eer_high``, ``auc_low``/``auc_high``, ``fpr_low``/``fpr_high``).
 
 Files that fail or abstain are counted (``n_failed``) and left out of the metrics.
 """
@@ -65,7 +70,8 @@ class EvalConfig(Serializable):
     perturbations
         Names from :data:`~avsync.evaluation.perturb.PERTURBATIONS` to run besides the clean set.
     n_boot, seed
-        Bootstrap replicates and seed of the AUC interval.
+        Bootstrap replicates and seed of the EER, AUC and false-positive-rate intervals (``n_boot`` 0:
+        no intervals).
     offset_tolerance
         ``±k`` frames for offset accuracy.
     limit
@@ -73,6 +79,13 @@ class EvalConfig(Serializable):
     precision
         Network precision handed to the task's factory (``"float32"``, ``"bfloat16"``: the spoof and
         analyze tasks take it); ``None`` leaves the task's default. Part of the cache key.
+    by_group
+        Add a row per group of every subset whose fakes come from several groups (all of the group's
+        generators against its real files).
+    options
+        Further keyword options of the task's factory (``{"vad": False}`` for the spoof task; a factory
+        that does not take one stops the run with :class:`~avsync.errors.ConfigError`). Part of the
+        cache key.
     """
 
     task: str
@@ -86,6 +99,8 @@ class EvalConfig(Serializable):
     offset_tolerance: int = 1
     limit: int | None = None
     precision: str | None = None
+    by_group: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------------------- cache
@@ -262,6 +277,25 @@ def _valid(rec: dict[str, Any]) -> bool:
     return rec.get("status") == "ok" and s is not None and math.isfinite(float(s))
 
 
+def _eer_interval(real: np.ndarray, fake: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
+    """95 % percentile bootstrap interval of the EER: per replicate the real scores, then the fake scores,
+    are each resampled with replacement (the classes keep their sizes); a ``seed``-ed generator."""
+    rng = np.random.default_rng(seed)
+    y = np.r_[np.zeros(real.size, int), np.ones(fake.size, int)]
+    vals = [M.eer(y, np.r_[real[rng.integers(0, real.size, real.size)], fake[rng.integers(0, fake.size, fake.size)]])[0]
+            for _ in range(n_boot)]
+    lo, hi = np.percentile(vals, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def _rate_interval(called: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
+    """95 % percentile bootstrap interval of the mean of the booleans ``called`` (files resampled)."""
+    rng = np.random.default_rng(seed)
+    vals = [called[rng.integers(0, called.size, called.size)].mean() for _ in range(n_boot)]
+    lo, hi = np.percentile(vals, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
 def _binary_metrics(fake: list[dict], real: list[dict], cfg: EvalConfig) -> dict[str, Any]:
     f = np.array([float(r["score"]) for r in fake if _valid(r)])
     r = np.array([float(x["score"]) for x in real if _valid(x)])
@@ -270,13 +304,22 @@ def _binary_metrics(fake: list[dict], real: list[dict], cfg: EvalConfig) -> dict
         y = np.r_[np.ones(f.size, int), np.zeros(r.size, int)]
         s = np.r_[f, r]
         e, thr = M.eer(y, s)
-        ci = M.roc_auc_ci(y, s, n_boot=cfg.n_boot, seed=cfg.seed)
-        row.update(eer=e, eer_threshold=thr, auc=ci.value, auc_low=ci.low, auc_high=ci.high,
-                   ap=M.average_precision(y, s), min_tdcf=M.min_tdcf(y, s)[0])
+        row.update(eer=e)
+        if cfg.n_boot > 0:
+            row["eer_low"], row["eer_high"] = _eer_interval(r, f, cfg.n_boot, cfg.seed)
+        row.update(eer_threshold=thr)
+        if cfg.n_boot > 0:
+            ci = M.roc_auc_ci(y, s, n_boot=cfg.n_boot, seed=cfg.seed)
+            row.update(auc=ci.value, auc_low=ci.low, auc_high=ci.high)
+        else:  # no replicates: no interval
+            row["auc"] = M.roc_auc(y, s)
+        row.update(ap=M.average_precision(y, s), min_tdcf=M.min_tdcf(y, s)[0])
         if ((s >= 0) & (s <= 1)).all():
             row["ece"] = M.expected_calibration_error(y, s)
     if r.size:
         row["fpr_at_threshold"] = float((r >= cfg.threshold).mean())
+        if cfg.n_boot > 0:
+            row["fpr_low"], row["fpr_high"] = _rate_interval(r >= cfg.threshold, cfg.n_boot, cfg.seed)
     if f.size:
         row["tpr_at_threshold"] = float((f >= cfg.threshold).mean())
     return row
@@ -335,6 +378,14 @@ def summarize(
         for g in sorted(gens):
             reals, rule = paired_reals(gens[g], rows)
             add(f"{name}/{g}" if g else name, gens[g], reals, rule)
+        groups: dict[str, list[ManifestRow]] = defaultdict(list)
+        for f in fakes:
+            if f.group:
+                groups[f.group].append(f)
+        if cfg.by_group and len(groups) > 1:
+            for g in sorted(groups):
+                reals, rule = paired_reals(groups[g], rows)
+                add(f"{name}[{g}]", groups[g], reals, rule)
         if len(gens) > 1:
             reals, rule = paired_reals(fakes, rows)
             add(name, fakes, reals, rule)
@@ -354,8 +405,9 @@ def summarize(
 
 
 # ---------------------------------------------------------------------------------------- writing
-_COLUMNS = ["perturbation", "set", "pairing", "n_fake", "n_real", "n_failed", "eer", "eer_threshold", "auc", "auc_low", "auc_high",
-            "ap", "min_tdcf", "ece", "fpr_at_threshold", "tpr_at_threshold"]
+_COLUMNS = ["perturbation", "set", "pairing", "n_fake", "n_real", "n_failed", "eer", "eer_low", "eer_high", "eer_threshold",
+            "auc", "auc_low", "auc_high", "ap", "min_tdcf", "ece", "fpr_at_threshold", "fpr_low", "fpr_high",
+            "tpr_at_threshold"]
 
 
 def _columns(table: Sequence[dict[str, Any]]) -> list[str]:
@@ -530,7 +582,10 @@ def run_eval(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     task = get_task(cfg.task)
-    task_options = {"precision": cfg.precision} if cfg.precision else {}
+    task_options: dict[str, Any] = {"precision": cfg.precision} if cfg.precision else {}
+    if "precision" in cfg.options and cfg.precision:
+        raise ConfigError("precision is given twice (precision= and options['precision'])")
+    task_options.update(cfg.options)
     from avsync.batch.tasks import refuse_unknown_options
 
     refuse_unknown_options(cfg.task, task.factory, task_options)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from avsync.device import Precision
 from avsync.spoof.models import DEFAULT_MODEL, SPOOF_MODELS, SpoofModel, load_spoof_model
 from avsync.spoof.scorer import (
+    Aggregation,
     ChannelSpoof,
     SpoofResult,
     SpoofScorer,
@@ -34,9 +35,16 @@ __all__ = [
 ]
 
 
-def eval_task(model: str | None = None, device: str | None = None, precision: Precision = "float32"):
-    """Scorer for ``avsync eval --task spoof`` / ``avsync batch --task spoof``: one scorer, many files."""
-    scorer = SpoofScorer(model or DEFAULT_MODEL, device=device or "auto", precision=precision)
+def eval_task(model: str | None = None, device: str | None = None, precision: Precision = "float32", *,
+              vad: bool = True, min_duration_s: float = 1.0, aggregation: Aggregation = "mean"):
+    """Scorer for ``avsync eval --task spoof`` / ``avsync batch --task spoof``: one scorer, many files.
+
+    ``vad``, ``min_duration_s`` and ``aggregation`` are those of :class:`SpoofScorer` (``avsync eval
+    --option vad=false --option min_duration_s=0`` scores every window of every file, as the voice model
+    card's benchmark does).
+    """
+    scorer = SpoofScorer(model or DEFAULT_MODEL, device=device or "auto", precision=precision, vad=vad,
+                         min_duration_s=min_duration_s, aggregation=aggregation)
 
     def score(path: str, progress: Callable[[float, float], None] | None = None) -> dict:
         r = scorer(path, progress=progress)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 from avsync_cli.main import cli
 from click.testing import CliRunner
@@ -120,6 +122,82 @@ def test_precision_reaches_the_task_and_the_cache_key(toy, scorer, tmp_path):
         assert _eval(toy, "--task", "toy", "--precision", "half", "--out", tmp_path / "o3").exit_code == 2
     finally:
         unregister_task("toy_prec")
+
+
+def _reference_intervals(real: list[float], fake: list[float], n: int, seed: int, thr: float) -> tuple:
+    """The voice-model benchmark's bootstrap (benchmarks/spoof_model_eval.py): per replicate the reals, then the
+    fakes, resampled with replacement from one seeded generator; 2.5 / 97.5 percentiles."""
+    rng = np.random.default_rng(seed)
+    r, f = np.asarray(real), np.asarray(fake)
+    vals = []
+    for _ in range(n):
+        rr, ff = r[rng.integers(0, r.size, r.size)], f[rng.integers(0, f.size, f.size)]
+        vals.append(M.eer(np.r_[np.zeros(rr.size), np.ones(ff.size)], np.r_[rr, ff])[0])
+    rng = np.random.default_rng(seed)
+    fprs = [np.mean(r[rng.integers(0, r.size, r.size)] >= thr) for _ in range(n)]
+    return tuple(np.percentile(vals, [2.5, 97.5])), tuple(np.percentile(fprs, [2.5, 97.5]))
+
+
+def test_eer_and_fpr_intervals_and_group_rows(toy: Path, scorer: CountingScorer, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    r = _eval(toy, "--task", "toy", "--out", out, "--n-boot", 200, "--seed", 3, "--by-group", "--quiet")
+    assert r.exit_code == 0, r.output
+    rows = _read_csv(out / "summary.csv")
+    table = {row["set"]: row for row in rows}
+    # one row per speaker of the fake subset (genA + genB of that speaker vs its ground truth), between the
+    # generator rows and the pooled subset row
+    assert [row["set"] for row in rows] == [
+        "fake_speech/toytts/genA", "fake_speech/toytts/genB", *[f"fake_speech/toytts[s{i}]" for i in range(1, 5)],
+        "fake_speech/toytts", "real_speech/toy", "ALL"]
+    s2 = table["fake_speech/toytts[s2]"]
+    assert s2["pairing"] == "same-group" and (int(s2["n_fake"]), int(s2["n_real"])) == (2, 2)
+    scores = {s["id"]: float(s["score"]) for s in _read_csv(out / "scores.csv")}
+    fakes = [v for k, v in scores.items() if k.startswith("fake_speech/toytts/gen") and "s2_" in k]
+    reals = [v for k, v in scores.items() if k.startswith("fake_speech/toytts/GT/s2_")]
+    assert float(s2["eer"]) == pytest.approx(M.eer([1] * 2 + [0] * 2, fakes + reals)[0])
+    # the intervals are the benchmark's bootstrap, computed over the rows in manifest order
+    b = table["fake_speech/toytts/genB"]
+    real = [v for k, v in scores.items() if k.startswith("fake_speech/toytts/GT/")]
+    fake = [v for k, v in scores.items() if k.startswith("fake_speech/toytts/genB/")]
+    (elo, ehi), (flo, fhi) = _reference_intervals(real, fake, 200, 3, 0.5)
+    assert (float(b["eer_low"]), float(b["eer_high"])) == pytest.approx((elo, ehi))
+    assert (float(b["fpr_low"]), float(b["fpr_high"])) == pytest.approx((flo, fhi))
+    assert float(b["eer_low"]) <= float(b["eer"]) <= float(b["eer_high"]) and float(b["eer_high"]) > float(b["eer_low"])
+    toy_real = table["real_speech/toy"]  # 2 of 5 called fake
+    assert float(toy_real["fpr_low"]) <= 0.4 <= float(toy_real["fpr_high"]) and toy_real["eer_low"] == ""
+    # without --by-group: no group rows; --n-boot 0: no EER / FPR intervals
+    r = _eval(toy, "--task", "toy", "--out", out, "--n-boot", 0, "--json")
+    sets = {row["set"]: row for row in json.loads(r.output)["table"]}
+    assert not any("[" in k for k in sets) and not {"eer_low", "auc_low", "fpr_low"} & set(sets["ALL"])
+
+
+def test_task_options_reach_the_factory_and_the_cache_key(toy: Path, scorer: CountingScorer, tmp_path: Path) -> None:
+    built = []
+
+    def factory(model: str | None, vad: bool = True, window_s: float = 4.0) -> CountingScorer:
+        built.append((vad, window_s))
+        return scorer
+
+    register_task("toy_opt", factory=factory, replace=True)
+    try:
+        out = tmp_path / "out"
+        for opts, scored in ((["vad=false", "window_s=2"], 21), (["window_s=2", "vad=false"], 0), ([], 21)):
+            n = len(scorer.calls)
+            args = [a for o in opts for a in ("--option", o)]
+            r = _eval(toy, "--task", "toy_opt", *args, "--out", out, "--n-boot", 10, "--quiet")
+            assert r.exit_code == 0, r.output
+            assert len(scorer.calls) - n == scored  # the options are part of the cache key, in any order
+        assert built == [(False, 2), (True, 4.0)]
+        assert json.loads((out / "run.json").read_text())["config"]["options"] == {}
+        r = _eval(toy, "--task", "toy", "--option", "vad=false", "--out", tmp_path / "o2", "--quiet")
+        assert r.exit_code == 2 and "takes no option 'vad'" in r.output
+        for bad, msg in (("vad", "KEY=VALUE"), ("1x=2", "KEY=VALUE"), ("precision=bfloat16", "--precision")):
+            r = _eval(toy, "--task", "toy_opt", "--option", bad, "--out", tmp_path / "o3", "--quiet")
+            assert r.exit_code == 2 and msg in r.output, r.output
+        r = _eval(toy, "--task", "toy_opt", "--option", "vad=1", "--option", "vad=2", "--out", tmp_path / "o3")
+        assert r.exit_code == 2 and "twice" in r.output
+    finally:
+        unregister_task("toy_opt")
 
 
 def test_subset_filter_scores_paired_reals_only(toy, scorer, tmp_path):

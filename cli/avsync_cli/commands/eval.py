@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,6 +28,23 @@ def _progress(quiet: bool):
     return report
 
 
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings → a dict; VALUE as JSON when it parses (``false``, ``0``, ``"x"``), else as text."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            fail(f"--option wants KEY=VALUE with KEY a keyword name, got {pair!r}", EXIT_USAGE)
+        if key in out:
+            fail(f"--option {key} is given twice", EXIT_USAGE)
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 @click.command("eval")
 @click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=str))
 @click.option("--task", "task_name", required=True,
@@ -45,7 +63,13 @@ def _progress(quiet: bool):
 @click.option("--perturbations", default=None,
               help="Comma-separated perturbations to run (implies --perturb): "
                    "aac64k,opus16k,mulaw8k,mp3_32k,h264_crf35,360p,25fps.")
-@click.option("--n-boot", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap replicates for the AUC interval.")
+@click.option("--by-group", is_flag=True,
+              help="Also a row per group (speaker, demo page) of every subset whose fakes come from several groups.")
+@click.option("--option", "task_options", multiple=True, metavar="KEY=VALUE",
+              help="Keyword option of the task (repeatable; VALUE is read as JSON when it parses, else as text), e.g. "
+                   "--option vad=false --option min_duration_s=0 for the spoof task. Part of the cache key.")
+@click.option("--n-boot", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Bootstrap replicates for the EER, AUC and FPR intervals.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Score at most N selected files (quick look).")
 @precision_option(default=None, help="Network precision of the spoof and analyze tasks (default float32); bfloat16 results are cached "
@@ -55,12 +79,14 @@ def _progress(quiet: bool):
 @click.option("--json", "as_json", is_flag=True, help="Print the summary table as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 def command(manifest: str, task_name: str, model: str | None, out_dir: str, subsets: tuple[str, ...], threshold: float,
-            trim_silence: bool, perturb: bool, perturbations: str | None, n_boot: int, seed: int, limit: int | None,
-            precision: Precision | None, root: str | None, as_json: bool, quiet: bool) -> None:
+            trim_silence: bool, perturb: bool, perturbations: str | None, by_group: bool, task_options: tuple[str, ...],
+            n_boot: int, seed: int, limit: int | None, precision: Precision | None, root: str | None, as_json: bool,
+            quiet: bool) -> None:
     """Evaluate a task over MANIFEST (CSV or JSONL; the shared data MANIFEST.csv works as is).
 
-    Writes to --out: summary.md/.csv/.json (one row per subset and generator: EER and its threshold,
-    ROC-AUC with a bootstrap interval, AP, min t-DCF, ECE, FPR/TPR at --threshold, offset accuracy),
+    Writes to --out: summary.md/.csv/.json (one row per subset and generator: EER with a bootstrap
+    interval and its threshold, ROC-AUC with a bootstrap interval, AP, min t-DCF, ECE, FPR (with an
+    interval) and TPR at --threshold, offset accuracy),
     scores.csv/.jsonl (per file), roc.png, det.png, cache.jsonl (reruns score only new files),
     and with --perturb robustness.md/.csv/.json.
 
@@ -83,9 +109,13 @@ def command(manifest: str, task_name: str, model: str | None, out_dir: str, subs
             fail(f"unknown perturbation(s) {', '.join(bad)}; choose from {', '.join(PERTURBATIONS)}", EXIT_USAGE)
     elif perturb:
         names = tuple(PERTURBATIONS)
+    options = _parse_options(task_options)
+    if "precision" in options:
+        fail("give the precision with --precision, not --option precision=...", EXIT_USAGE)
     cfg = EvalConfig(task=task_name, model=model, subsets=tuple(subsets), threshold=threshold,
                      trim_silence=trim_silence, perturbations=names, n_boot=n_boot, seed=seed, limit=limit,
-                     precision=None if precision == "float32" else precision)  # float32: the tasks' default, same cache
+                     precision=None if precision == "float32" else precision,  # float32: the tasks' default, same cache
+                     by_group=by_group, options=options)
     try:
         rows = read_manifest(manifest, root=root)
         report = run_eval(rows, cfg, out_dir, progress=_progress(quiet or as_json))
