@@ -1,0 +1,173 @@
+"""Write the checked-in benchmark manifests of ``benchmarks/manifests/`` from ../shared/data/MANIFEST.csv.
+
+Usage (from the repository root)::
+
+    python benchmarks/make_manifests.py            # rewrite benchmarks/manifests/voice_heldout.csv
+    python benchmarks/make_manifests.py --check    # exit 1 when the checked-in file differs
+
+``voice_heldout.csv`` — the held-out evaluation set of the voice models (the files of the model card of
+``aasist-avsync``; ``avsync eval --task spoof`` runs it). Every file is one the fine-tuning recipe
+(:mod:`avsync.training.spoof_finetune`) neither trained nor calibrated on, by the recipe's own split rules:
+``avsync.training.spoof_data.SPEAKER_SPLITS`` and ``spoof_finetune.VCTK_SPLITS`` name the train / calib
+speakers, every other speaker of those subsets is held out (``real_sources(...)`` split ``eval``); the demo
+pages, KLettres and the HDTF radio clips were never read by the recipe. Subsets (the card's rows):
+
+=====================  ==========================================================================================
+subset                 files (group; generator)
+=====================  ==========================================================================================
+yourtts                YourTTS Exp.4 and SC-GlowTTS clones of the held-out VCTK speakers and their ground truth
+                       (group: the VCTK speaker; generator: ``Exp4_SCL``, ``SC-GlowTTS-Trans``)
+yourtts_reference      the reference clips of the same speakers (real only)
+hifigan_demo           HiFi-GAN demo: WaveNet, WaveGlow, MelGAN, HiFi-GAN V1–V3 copies of LJSpeech and the
+                       LJSpeech ground truth (group ``LJSpeech``; generator: the system folder)
+freevc_demo            FreeVC demo: six VC systems and the page's real utterances of speakers no training split
+                       holds (group ``freevc_demo``: every system is compared with all of them)
+demo_pages             every other ``*-demo`` page and AdvSpeech: fakes and the page's own real recordings
+                       (group: the page; generator: the ``generator=`` of the shared description)
+librispeech_heldout    LibriSpeech test-other, held-out speakers (group: speaker)
+fsdd_heldout           Free Spoken Digit Dataset, held-out speakers (group: speaker)
+klettres               Debian KLettres letters, all languages (group: language)
+hdtf_radio             HDTF radio clips of the SadTalker repository (group: clip)
+=====================  ==========================================================================================
+
+Paths are ``${AVSYNC_SHARED}/data/<file>`` (run with ``AVSYNC_SHARED=../shared``); ``id`` is the shared
+file name. Rows are sorted by ``id`` so that every set's scores come in the order the benchmark script
+(``benchmarks/spoof_model_eval.py``) resamples them. The card's other rows are made at evaluation time
+(Kokoro / Piper speaking held-out texts, HiFi-GAN copies, codec copies, joined FSDD takes) and stay with
+that script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT_DIR = REPO / "benchmarks" / "manifests"
+VOICE_HELDOUT = "voice_heldout.csv"
+COLUMNS = ("path", "label", "kind", "group", "generator", "offset_frames", "segments", "subset", "paired_with", "id")
+PREFIX = "${AVSYNC_SHARED}/data/"
+HIFIGAN_DEMO_SYSTEMS = ("WN", "WG", "MG", "HGAN_V1", "HGAN_V2", "HGAN_V3")
+
+
+def _vctk(path: str) -> str:
+    m = re.search(r"\b(p\d{3})", path)
+    return m.group(1) if m else ""
+
+
+def _generator(description: str, fallback: str) -> str:
+    """The system named by ``generator=...`` in a shared description, up to ``(``, ``;`` or a full stop."""
+    if "generator=" not in description:
+        return fallback
+    g = re.split(r"\s*\(|;|\.\s", description.split("generator=", 1)[1], maxsplit=1)[0].strip()
+    return g or fallback
+
+
+def voice_heldout_rows(data: Path) -> list[dict[str, str]]:
+    """Rows of ``voice_heldout.csv`` from ``data/MANIFEST.csv`` (``data`` = ``<shared>/data``), sorted by id."""
+    from avsync.training import spoof_data as sd
+    from avsync.training.spoof_finetune import STUDIO_SUBSETS, VCTK_SPLITS
+
+    with open(data / "MANIFEST.csv", newline="") as fh:
+        shared = {r["file"]: r for r in csv.DictReader(fh)}
+    out: dict[str, dict[str, str]] = {}
+
+    def add(file: str, label: str, subset: str, group: str, generator: str = "") -> None:
+        out[file] = {"path": PREFIX + file, "label": label, "kind": f"{label}_speech", "group": group,
+                     "generator": generator, "offset_frames": "", "segments": "", "subset": subset,
+                     "paired_with": "", "id": file}
+
+    def rel(src: sd.RealSource) -> str:
+        return Path(src.path).relative_to(data).as_posix()
+
+    # the recipe's own split of the real speech: speakers it does not list are "eval"
+    studio = sd.real_sources(data.parent, subsets=STUDIO_SUBSETS, splits={"yourtts": VCTK_SPLITS})
+    vctk_eval = {s.speaker for s in studio if s.split == "eval"}
+    assert not vctk_eval & set(VCTK_SPLITS)
+    for s in studio:
+        f = rel(s)
+        if s.split == "eval" and f.startswith("fake_speech/yourtts/GT/"):
+            add(f, "real", "yourtts", s.speaker)
+        elif s.split == "eval" and f.startswith("fake_speech/yourtts/reference/"):
+            add(f, "real", "yourtts_reference", s.speaker)
+    for f in shared:
+        for system in ("Exp4_SCL", "SC-GlowTTS-Trans"):
+            if f.startswith(f"fake_speech/yourtts/{system}/") and _vctk(f) in vctk_eval:
+                add(f, "fake", "yourtts", _vctk(f), system)
+    held = sd.real_sources(data.parent, subsets={k: sd.REAL_SUBSETS[k] for k in ("librispeech_test-other", "fsdd")})
+    for s in held:
+        if s.split == "eval":
+            add(rel(s), "real", "librispeech_heldout" if s.subset == "librispeech_test-other" else "fsdd_heldout",
+                s.speaker)
+    rtvc_trained = set(sd.SPEAKER_SPLITS["rtvc_samples"])  # LibriTTS / VCTK speakers whose speech trains
+    pages = sorted({f.split("/")[1] for f in shared if f.split("/")[1].endswith("-demo") or f.split("/")[1] == "advspeech"}
+                   - {"hifigan_demo"})
+    for f, row in shared.items():
+        parts = f.split("/")
+        if parts[0] not in ("real_speech", "fake_speech") or len(parts) < 3:
+            continue
+        if parts[:3] == ["fake_speech", "hifigan_demo", "ss"]:
+            if parts[3] == "GT":
+                add(f, "real", "hifigan_demo", "LJSpeech")
+            elif parts[3] in HIFIGAN_DEMO_SYSTEMS:
+                add(f, "fake", "hifigan_demo", "LJSpeech", parts[3])
+        elif parts[1] == "freevc_demo":
+            if parts[0] == "fake_speech":
+                add(f, "fake", "freevc_demo", "freevc_demo", parts[2])
+            elif Path(f).stem.split("_")[1] not in rtvc_trained:
+                add(f, "real", "freevc_demo", "freevc_demo")
+        elif parts[1] in pages:
+            if parts[0] == "fake_speech":
+                add(f, "fake", "demo_pages", parts[1], _generator(row.get("label", ""), parts[1]))
+            else:
+                add(f, "real", "demo_pages", parts[1])
+        elif parts[:2] == ["real_speech", "debian_klettres"]:
+            add(f, "real", "klettres", parts[2])
+        elif parts[:2] == ["real_speech", "sadtalker_hdtf"]:
+            add(f, "real", "hdtf_radio", Path(f).stem.rsplit("_", 1)[0])
+    missing = sorted(f for f in out if not (data / f).exists())
+    if missing:
+        raise SystemExit(f"{len(missing)} listed file(s) are not in {data}: {missing[:3]}")
+    return [out[k] for k in sorted(out)]
+
+
+def render(rows: list[dict[str, str]]) -> str:
+    """CSV text of ``rows`` (native manifest columns, ``\\n`` line ends)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def shared_data(shared: str | None) -> Path:
+    """``<shared>/data`` of ``--shared``, ``$AVSYNC_SHARED`` or ``../shared`` beside the repository."""
+    from avsync.training.spoof_data import shared_data_dir
+
+    return shared_data_dir(shared)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--shared", default=None, help="shared root (default $AVSYNC_SHARED or ../shared)")
+    ap.add_argument("--out", default=str(OUT_DIR), help="folder of the manifests (default benchmarks/manifests)")
+    ap.add_argument("--check", action="store_true", help="compare with the files in --out instead of writing")
+    a = ap.parse_args(argv)
+    text = render(voice_heldout_rows(shared_data(a.shared)))
+    target = Path(a.out) / VOICE_HELDOUT
+    if a.check:
+        same = target.exists() and target.read_text() == text
+        print(f"{target}: {'up to date' if same else 'differs from the shared MANIFEST.csv: rerun without --check'}")
+        return 0 if same else 1
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    print(f"wrote {target} ({text.count(chr(10)) - 1} rows)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The checked-in benchmark manifests (benchmarks/manifests/): readable, the model card's rows, up to date."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from avsync.evaluation.harness import EvalConfig, summarize
+from avsync.evaluation.manifest import ManifestRow, read_manifest
+
+REPO = Path(__file__).resolve().parents[2]
+VOICE = REPO / "benchmarks" / "manifests" / "voice_heldout.csv"
+
+
+def _benchmarks() -> tuple:
+    """The modules make_manifests and spoof_model_eval (the scripts of benchmarks/ are not a package)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import make_manifests
+        import spoof_model_eval
+    finally:
+        sys.path.pop(0)
+    return make_manifests, spoof_model_eval
+
+
+@pytest.fixture
+def voice_rows(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[ManifestRow]:
+    monkeypatch.setenv("AVSYNC_SHARED", str(tmp_path))  # the files need not exist to read the manifest
+    return read_manifest(VOICE)
+
+
+def test_voice_manifest_reads_and_names_shared_files(voice_rows: list[ManifestRow], tmp_path: Path) -> None:
+    assert len(voice_rows) == 728
+    for r in voice_rows:
+        assert r.path == str(tmp_path / "data" / r.id) and r.kind == f"{r.label}_speech" and r.group
+        assert bool(r.generator) == (r.label == "fake")
+    assert [r.id for r in voice_rows] == sorted(r.id for r in voice_rows)  # the benchmark's resampling order
+
+
+def test_voice_manifest_gives_the_model_card_rows(voice_rows: list[ManifestRow]) -> None:
+    """Every row of the card's tables that comes from shared files, with the card's file counts."""
+    records = [{"id": r.id, "status": "ok", "score": 0.9 if r.label == "fake" else 0.1} for r in voice_rows]
+    table = {t["set"]: t for t in summarize(records, voice_rows, voice_rows, EvalConfig("spoof", n_boot=0, by_group=True))}
+    card = {  # card row: (set of the eval report, fakes, reals)
+        "yourtts_exp4": ("yourtts/Exp4_SCL", 20, 20), "sc_glowtts": ("yourtts/SC-GlowTTS-Trans", 20, 20),
+        **{f"hifigan_demo_{s}": (f"hifigan_demo/{s}", 5, 5) for s in ("WN", "WG", "MG", "HGAN_V1", "HGAN_V2", "HGAN_V3")},
+        "hifigan_demo_all": ("hifigan_demo", 30, 5),
+        **{f"freevc_{s}": (f"freevc_demo/{s}", 12, 10)
+           for s in ("bne-ppg-vc", "freevc", "freevc-spk", "freevc-sr", "vqmivc", "yourtts")},
+        "demo_advspeech": ("demo_pages[advspeech]", 1, 1), "demo_conan-demo": ("demo_pages[conan-demo]", 3, 1),
+        "demo_diffvc-demo": ("demo_pages[diffvc-demo]", 10, 4), "demo_grad-tts-demo": ("demo_pages[grad-tts-demo]", 1, 1),
+        "demo_hierspeechpp-demo": ("demo_pages[hierspeechpp-demo]", 21, 9),
+        "demo_lvc-vc-demo": ("demo_pages[lvc-vc-demo]", 18, 11),
+        "demo_mobilespeech-demo": ("demo_pages[mobilespeech-demo]", 6, 2), "demo_qrvc-demo": ("demo_pages[qrvc-demo]", 5, 3),
+        "demo_styletts2-demo": ("demo_pages[styletts2-demo]", 19, 11), "demo_vits-demo": ("demo_pages[vits-demo]", 7, 6),
+        "demo_vocos-demo": ("demo_pages[vocos-demo]", 13, 3), "demo_all": ("demo_pages", 104, 52),
+        "librispeech_heldout": ("librispeech_heldout", 0, 25), "fsdd_heldout": ("fsdd_heldout", 0, 150),
+        "klettres": ("klettres", 0, 212), "yourtts_reference": ("yourtts_reference", 0, 4),
+        "hdtf_radio": ("hdtf_radio", 0, 4),
+    }
+    for name, (row, n_fake, n_real) in card.items():
+        assert (table[row]["n_fake"], table[row]["n_real"]) == (n_fake, n_real), name
+        assert table[row]["pairing"] == ("real-only" if n_fake == 0 else "same-group"), name
+
+
+@pytest.mark.shared
+def test_voice_manifest_is_the_scripts_output_and_the_benchmarks_file_set(shared: Path) -> None:
+    make_manifests, spoof_model_eval = _benchmarks()
+    text = make_manifests.render(make_manifests.voice_heldout_rows(shared / "data"))
+    assert VOICE.read_text() == text, "benchmarks/manifests/voice_heldout.csv is stale: run " \
+                                      "python benchmarks/make_manifests.py"
+    # the same files as the file-backed subsets of the card's benchmark (benchmarks/spoof_model_eval.py)
+    _, rows = spoof_model_eval.manifest_rows(str(shared))
+    files, _ = spoof_model_eval.subsets(rows)
+    bench = {f for v in files.values() for f in v if not f.startswith(("gen:", "codec:", "joined:"))}
+    assert {r["id"] for r in make_manifests.voice_heldout_rows(shared / "data")} == bench
