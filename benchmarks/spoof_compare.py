@@ -55,12 +55,14 @@ def dev_eer(run: dict) -> tuple[float, int, int]:
     """Pooled EER of one ``spoof_model_eval.py --json`` output on the development split: (EER, fakes, reals)."""
     import spoof_model_eval as sme
 
+    from avsync.evaluation.metrics import eer_of
+
     files, pairs = sme.subsets(sme.manifest_rows()[1])
     keys = [k for k in pairs if k.startswith(DEV_SUBSETS) and k != "hifigan_demo_all"]
     s = run["scores"]
     fakes = [s[f] for k in keys for f in files[pairs[k][0]] if f in s]
     reals = [s[f] for f in sorted({f for k in keys for f in files[pairs[k][1]]}) if f in s]
-    return sme.eer(reals, fakes), len(fakes), len(reals)
+    return eer_of(reals, fakes), len(fakes), len(reals)
 
 
 def main(argv: list[str]) -> int:

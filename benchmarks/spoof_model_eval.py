@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from avsync.evaluation.metrics import eer_of
+
 WINDOW = 64600
 # held-out (eval) speakers; must match avsync.training.spoof_data.SPEAKER_SPLITS (checked when importable)
 LIBRI_EVAL = {"3005", "3080", "3331", "367", "533"}
@@ -58,15 +60,6 @@ def windows(x: np.ndarray, window: int = WINDOW) -> np.ndarray:
     if starts[-1] + window < x.size:
         starts.append(x.size - window)
     return np.stack([x[s:s + window] for s in starts]).astype(np.float32)
-
-
-def eer(real, fake) -> float:
-    r, f = np.asarray(real, float), np.asarray(fake, float)
-    th = np.unique(np.concatenate([r, f]))
-    fpr = np.array([(r >= t).mean() for t in th])
-    fnr = np.array([(f < t).mean() for t in th])
-    k = int(np.argmin(np.abs(fpr - fnr)))
-    return float((fpr[k] + fnr[k]) / 2)
 
 
 def bootstrap_ci(fn, *groups, n: int = 1000, seed: int = 0) -> tuple[float, float]:
@@ -327,7 +320,7 @@ def main(argv=None) -> int:
         rs = [scores[f] for f in files[rk]]
         if not fs or not rs:
             continue
-        table["eer"][name] = {"eer": eer(rs, fs), "ci95": bootstrap_ci(eer, rs, fs), "n_fake": len(fs),
+        table["eer"][name] = {"eer": eer_of(rs, fs), "ci95": bootstrap_ci(eer_of, rs, fs), "n_fake": len(fs),
                               "n_real": len(rs)}
         table["detected_at_threshold"][name] = float(np.mean(np.array(fs) >= thr))
     for name in REAL_FPR:

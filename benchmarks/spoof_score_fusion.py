@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import spoof_model_eval as E  # noqa: E402
 
+from avsync.evaluation.metrics import eer_of
 from avsync.fusion import logit  # noqa: E402
 
 
@@ -45,7 +46,7 @@ def main(argv=None) -> int:
         reals = [f for f in files.get(rk, []) if f in common]
         if not fakes or not reals:
             continue
-        cells = [f"{100 * E.eer([s[f] for f in reals], [s[f] for f in fakes]):.1f}" for s in cols.values()]
+        cells = [f"{100 * eer_of([s[f] for f in reals], [s[f] for f in fakes]):.1f}" for s in cols.values()]
         print(f"| {name} ({len(fakes)} / {len(reals)}) | {' | '.join(cells)} |")
     return 0
 

@@ -31,6 +31,7 @@ __all__ = [
     "average_precision",
     "det_curve",
     "eer",
+    "eer_of",
     "expected_calibration_error",
     "min_tdcf",
     "offset_accuracy",
@@ -130,6 +131,29 @@ def eer(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray
     c = det_curve(labels, scores)
     i = int(np.argmin(np.abs(c.fnr - c.fpr)))
     return float((c.fnr[i] + c.fpr[i]) / 2), float(c.thresholds[i])
+
+
+def eer_of(real_scores: Sequence[float] | np.ndarray, fake_scores: Sequence[float] | np.ndarray) -> float:
+    """:func:`eer` of two groups of scores (higher = more likely fake), without the threshold.
+
+    The same computation as ``eer(labels, scores)`` with ``real_scores`` labelled 0 and ``fake_scores``
+    labelled 1; the form the training recipes and the voice-model benchmarks use.
+
+    Parameters
+    ----------
+    real_scores
+        Scores of the real (bona fide) files; at least one.
+    fake_scores
+        Scores of the fake (spoof) files; at least one.
+
+    Returns
+    -------
+    float
+        EER as a fraction in ``[0, 1]``.
+    """
+    r = np.asarray(real_scores, dtype=np.float64).ravel()
+    f = np.asarray(fake_scores, dtype=np.float64).ravel()
+    return eer(np.r_[np.zeros(r.size, dtype=int), np.ones(f.size, dtype=int)], np.r_[r, f])[0]
 
 
 def rate_at_threshold(

@@ -22,13 +22,14 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from avsync.evaluation.metrics import eer_of
 from avsync.training import spoof_data as sd
 
 if TYPE_CHECKING:  # torch-based: imported by load_lcnn when it runs
@@ -273,15 +274,9 @@ def clip_raw_scores(net: SpoofLCNN, waves: list[np.ndarray], *, batch: int = 16)
 # --------------------------------------------------------------------------------------------------
 
 
-def eer(real_scores: Sequence[float] | np.ndarray, fake_scores: Sequence[float] | np.ndarray) -> float:
-    """Equal error rate (fraction) for scores where larger = more likely fake."""
-    r = np.asarray(real_scores, float)
-    f = np.asarray(fake_scores, float)
-    th = np.unique(np.concatenate([r, f]))
-    fpr = np.array([(r >= t).mean() for t in th])
-    fnr = np.array([(f < t).mean() for t in th])
-    k = int(np.argmin(np.abs(fpr - fnr)))
-    return float((fpr[k] + fnr[k]) / 2)
+#: Equal error rate of ``(real_scores, fake_scores)`` (a fraction; larger score = more likely fake): the
+#: library's :func:`avsync.evaluation.metrics.eer_of`, under the name the recipes and their tests use.
+eer = eer_of
 
 
 def fit_platt(z: np.ndarray, y: np.ndarray, *, ridge: float = 1e-3) -> tuple[float, float]:

@@ -49,6 +49,75 @@ def test_eer_matches_sklearn_roc(ties):
     assert (r["fpr"] + r["fnr"]) / 2 == pytest.approx(e)
 
 
+def _old_eer_grid(real: np.ndarray, fake: np.ndarray) -> float:
+    """The EER copy that avsync.training.spoof and benchmarks/spoof_model_eval.py had (rates at each distinct score)."""
+    r, f = np.asarray(real, float), np.asarray(fake, float)
+    th = np.unique(np.concatenate([r, f]))
+    fpr = np.array([(r >= t).mean() for t in th])
+    fnr = np.array([(f < t).mean() for t in th])
+    k = int(np.argmin(np.abs(fpr - fnr)))
+    return float((fpr[k] + fnr[k]) / 2)
+
+
+def _old_eer_cumsum(genuine: np.ndarray, spoof: np.ndarray) -> float:
+    """The EER copy that benchmarks/eval_spoof_public.py had: a threshold after every sorted score, ties split."""
+    scores = np.concatenate([genuine, spoof])
+    labels = np.concatenate([np.zeros(len(genuine)), np.ones(len(spoof))])[np.argsort(scores, kind="mergesort")]
+    frr = np.concatenate([[0.0], np.cumsum(labels) / labels.sum()])
+    far = np.concatenate([[1.0], 1 - np.cumsum(1 - labels) / (1 - labels).sum()])
+    i = int(np.argmin(np.abs(frr - far)))
+    return float((frr[i] + far[i]) / 2)
+
+
+def _min_is_unique(real: np.ndarray, fake: np.ndarray) -> bool:
+    """Whether one threshold alone reaches the smallest |fnr - fpr| (in integer counts, no rounding)."""
+    r, f = np.sort(np.asarray(real, float)), np.sort(np.asarray(fake, float))
+    th = np.concatenate([[-np.inf], np.unique(np.r_[r, f]), [np.inf]])
+    n_fp = r.size - np.searchsorted(r, th, "left")
+    n_fn = np.searchsorted(f, th, "left")
+    gap = np.abs(n_fn * r.size - n_fp * f.size)
+    rates = {(a, b) for a, b, g in zip(n_fp, n_fn, gap) if g == gap.min()}
+    return len(rates) == 1
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_eer_of_is_eer_and_replaces_the_copies(ties: bool) -> None:
+    """eer_of(real, fake) is eer's value. It replaces two copies: the per-threshold grid (training recipes,
+    spoof_model_eval.py), the same up to the last bit of rounding wherever one threshold alone is closest to
+    equal rates; where two thresholds are exactly as close, float rounding picked one in either (the two
+    pick differently in ~0.6 % of small random sets), and the EERs then differ by at most half the larger
+    step of the DET curve, max(1/n_real, 1/n_fake) / 2, without tied scores. And the cumulative-sum copy of
+    eval_spoof_public.py, the same on untied scores (bit for bit)."""
+    n_unique = 0
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        nr, nf = rng.integers(1, 60, 2)
+        r, f = rng.normal(0, 1, nr), rng.normal(rng.uniform(-1, 2), 1, nf)
+        if ties:
+            r, f = np.round(r, 0), np.round(f, 0)
+        e = M.eer_of(r, f)
+        assert e == M.eer(np.r_[np.zeros(nr), np.ones(nf)], np.r_[r, f])[0]
+        if _min_is_unique(r, f):
+            n_unique += 1
+            assert e == pytest.approx(_old_eer_grid(r, f), abs=1e-15)
+        elif not ties:
+            assert abs(e - _old_eer_grid(r, f)) <= max(1 / nr, 1 / nf) / 2 + 1e-15
+        if not ties:
+            assert e == _old_eer_cumsum(r, f)
+    assert n_unique > 250
+
+
+def test_eer_of_counts_tied_scores_together() -> None:
+    """Tied scores are one threshold (call fake when score >= t): 5 genuine clips and 20 of 30 fakes all at
+    exactly 1.0 give 66.7 %; the copy of eval_spoof_public.py split the tie (genuine first) and said 36.7 %."""
+    real, fake = np.ones(5), np.r_[np.ones(20), np.full(10, 0.2)]
+    assert M.eer_of(real, fake) == pytest.approx(2 / 3)
+    assert _old_eer_cumsum(real, fake) == pytest.approx(11 / 30)
+    assert M.eer_of([0, 1, 2], [3, 4, 5]) == 0.0 and M.eer_of([3, 4, 5], [0, 1, 2]) == 1.0
+    with pytest.raises(ValueError, match="at least one real"):
+        M.eer_of([], [0.5])
+
+
 def test_det_curve_rates_are_monotone_and_complete():
     y, s = _random(ties=True)
     c = M.det_curve(y, s)
