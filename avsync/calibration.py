@@ -11,6 +11,10 @@ the config's availability term ``missing[cue]``: an absent cue then says what it
 nothing. ``nonnegative=True`` makes the model monotone: no cue's weight nor availability term may be
 negative (more suspicious evidence never lowers the fused probability, and a missing cue never counts as
 evidence of genuineness).
+
+:func:`fit_logistic` is the library's one weighted logistic-regression fit: the fusion fit above, the Platt
+scaling of the trained models (``avsync.training.spoof.fit_platt``), the voice-model head
+(``avsync.training.spoof_head``) and the sync-window rule (``benchmarks/calibrate_sync_windows.py``) all call it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,117 @@ from scipy.optimize import minimize
 from avsync.errors import ConfigError
 from avsync.fusion import FusionConfig, logit, sigmoid
 
-__all__ = ["fit", "isotonic_fit", "design_matrix", "availability_matrix", "choose_thresholds"]
+__all__ = ["fit", "fit_logistic", "isotonic_fit", "design_matrix", "availability_matrix", "choose_thresholds"]
+
+
+def fit_logistic(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    sample_weight: np.ndarray | None = None,
+    l2: float | np.ndarray = 0.0,
+    bounds: Sequence[tuple[float | None, float | None]] | None = None,
+    fixed: Mapping[int, float] | None = None,
+    fit_intercept: bool = True,
+    start: Sequence[float] | np.ndarray | None = None,
+    maxiter: int = 15000,
+) -> tuple[np.ndarray, float]:
+    """Weighted binary logistic regression ``P(y = 1 | x) = sigmoid(x @ coef + intercept)``, fitted by L-BFGS-B.
+
+    Minimises the weighted log loss plus a ridge penalty on the coefficients (never on the intercept)::
+
+        sum_i w_i * (log(1 + exp(t_i)) - y_i * t_i) + sum_k l2_k * coef_k ** 2,    t = X @ coef + intercept
+
+    with ``log(1 + exp(t))`` computed as ``logaddexp(0, t)`` (exact for any ``t``) and its analytic gradient.
+    The loss is a sum, not a mean: scale ``sample_weight`` (e.g. to sum to 1) to set the weight of the data
+    against ``l2``. The problem is convex; with ``l2 > 0`` it stays bounded when the classes separate.
+
+    Parameters
+    ----------
+    X
+        ``[N, K]`` inputs (a ``[N]`` vector is one column). Standardise columns of very different scales
+        first: the optimiser's stopping rule is on the gradient, which is scale-dependent.
+    y
+        ``[N]`` targets, 1 or 0 (values in between are soft targets).
+    sample_weight
+        ``[N]`` non-negative weight of each row, used as given; default 1 each.
+    l2
+        Ridge penalty on the coefficients: one value for all, or ``[K]`` values (0 = unpenalised).
+    bounds
+        ``[K]`` ``(low, high)`` limits of each coefficient, ``None`` for no limit on that side (e.g.
+        ``(0.0, None)`` for a non-negative weight); the intercept is never bounded. Default: none.
+    fixed
+        Coefficients held at a given value instead of fitted, ``{column index: value}``: their columns enter
+        the model as a fixed offset (neither penalised nor bounded).
+    fit_intercept
+        ``False`` fixes the intercept at 0 (e.g. a logistic curve whose midpoint is set beforehand: pass
+        ``x - midpoint`` as the one column).
+    start
+        Starting point, the ``K`` coefficients then (with ``fit_intercept``) the intercept; entries of
+        ``fixed`` coefficients are ignored. Default: all 0.
+    maxiter
+        Iteration limit of L-BFGS-B (scipy's default, 15000, unless given).
+
+    Returns
+    -------
+    coef, intercept
+        ``[K]`` coefficients (``fixed`` ones at their value) and the intercept (0.0 without
+        ``fit_intercept``).
+    """
+    X = np.asarray(X)
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float64)  # float32 stays: X @ coef is float64 either way (coef is)
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2:
+        raise ConfigError(f"fit_logistic: X must be [N, K], not of shape {X.shape}")
+    n, k = X.shape
+    y = np.asarray(y, dtype=np.float64).ravel()
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).ravel()
+    if y.shape != (n,) or w.shape != (n,):
+        raise ConfigError(f"fit_logistic: X has {n} rows but y has {y.size} and sample_weight {w.size}")
+    pinned = {int(j): float(v) for j, v in (fixed or {}).items()}
+    if any(not 0 <= j < k for j in pinned):
+        raise ConfigError(f"fit_logistic: fixed column index out of range 0..{k - 1}: {sorted(pinned)}")
+    free = [j for j in range(k) if j not in pinned]
+    m = len(free)
+    if np.ndim(l2) == 0:
+        lam: float | np.ndarray = float(l2)
+    else:
+        lam = np.asarray(l2, dtype=np.float64).ravel()
+        if lam.shape != (k,):
+            raise ConfigError(f"fit_logistic: l2 needs one value or {k}, not {lam.size}")
+        lam = lam[free]
+    if bounds is not None and len(bounds) != k:
+        raise ConfigError(f"fit_logistic: bounds needs {k} (low, high) pairs, not {len(bounds)}")
+    Xf = X[:, free] if pinned else X
+    offset = X[:, list(pinned)] @ np.array(list(pinned.values())) if pinned else None
+    v0 = np.zeros(m + fit_intercept)
+    if start is not None:
+        st = np.asarray(start, dtype=np.float64).ravel()
+        if st.shape != (k + fit_intercept,):
+            raise ConfigError(f"fit_logistic: start needs {k + fit_intercept} values, not {st.size}")
+        v0 = np.r_[st[free], st[k:]]
+
+    def loss(v: np.ndarray) -> tuple[float, np.ndarray]:
+        c = v[:m]
+        t = Xf @ c + v[m] if fit_intercept else Xf @ c
+        if offset is not None:
+            t = t + offset
+        value = np.sum(w * (np.logaddexp(0, t) - y * t)) + lam * c @ c
+        g = w * (1 / (1 + np.exp(-t)) - y)
+        grad = Xf.T @ g + 2 * lam * c
+        return value, np.concatenate([grad, [g.sum()]]) if fit_intercept else grad
+
+    box = None
+    if bounds is not None:
+        box = [bounds[j] for j in free] + ([(None, None)] if fit_intercept else [])
+    v = minimize(loss, v0, jac=True, method="L-BFGS-B", bounds=box, options={"maxiter": maxiter}).x
+    coef = np.zeros(k)
+    coef[free] = v[:m]
+    for j, val in pinned.items():
+        coef[j] = val
+    return coef, float(v[m]) if fit_intercept else 0.0
 
 
 def design_matrix(rows: Sequence[Mapping[str, float | None]], cues: Sequence[str]) -> np.ndarray:
@@ -166,18 +280,8 @@ def fit(
         raise ConfigError("sample_weight must have one non-negative weight per row, not all zero")
     sw = sw / sw.sum()
 
-    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        w, b = theta[:-1], theta[-1]
-        z = X @ w + b
-        p = sigmoid(z)
-        nll = -np.sum(sw * (y * np.log(np.clip(p, 1e-12, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-12, 1))))
-        grad_z = sw * (p - y)
-        return nll + l2 * np.sum(w**2), np.r_[X.T @ grad_z + 2 * l2 * w, grad_z.sum()]
-
-    bounds = [(0.0, None) if nonnegative else (None, None)] * X.shape[1] + [(None, None)]
-    start = np.r_[np.ones(K), np.zeros(X.shape[1] - K), 0.0]
-    res = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
-    w, b = res.x[:-1], float(res.x[-1])
+    w, b = fit_logistic(X, y, sample_weight=sw, l2=l2, bounds=[(0.0, None)] * X.shape[1] if nonnegative else None,
+                        start=np.r_[np.ones(K), np.zeros(X.shape[1] - K), 0.0])
     cfg = replace(
         base or FusionConfig(),
         weights={n: float(v) for n, v in zip(names, w[:K])},

@@ -68,14 +68,17 @@ def window_rows(data: Path, tracks_dir: Path, model: str) -> list[dict]:
 
 
 def fit(rows: list[dict]) -> tuple[float, float]:
-    from sklearn.linear_model import LogisticRegression
+    """``(window_margin_mid, window_margin_scale)``: the midpoint, then the slope of an unweighted logistic
+    regression through it (no intercept; ridge ``1 / (2 C)`` with ``C = 1e6``, the objective of the
+    scikit-learn ``LogisticRegression(fit_intercept=False, C=1e6)`` this script used before)."""
+    from avsync.calibration import fit_logistic
 
     own = np.array([r["margin"] for r in rows if not r["swapped"]])
     swapped = np.array([r["margin"] for r in rows if r["swapped"]])
     mid = float(np.percentile(own, 10))
-    x = (mid - np.r_[own, swapped])[:, None]
+    x = mid - np.r_[own, swapped]
     y = np.r_[np.zeros(len(own)), np.ones(len(swapped))]
-    slope = float(LogisticRegression(fit_intercept=False, C=1e6).fit(x, y).coef_[0, 0])
+    slope = float(fit_logistic(x, y, l2=0.5 / 1e6, fit_intercept=False)[0][0])
     return mid, 1.0 / slope
 
 

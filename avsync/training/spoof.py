@@ -281,24 +281,18 @@ eer = eer_of
 
 def fit_platt(z: np.ndarray, y: np.ndarray, *, ridge: float = 1e-3) -> tuple[float, float]:
     """Logistic regression ``p = sigmoid(a z + b)`` with class-balanced weights and a small ridge on ``a``
-    (L-BFGS on the convex loss; stays finite when the classes separate)."""
-    from scipy.optimize import minimize
+    (:func:`avsync.calibration.fit_logistic` on the standardised ``z``, starting from ``a = 1, b = 0``; stays
+    finite when the classes separate)."""
+    from avsync.calibration import fit_logistic
 
     z = np.asarray(z, float)
     y = np.asarray(y, float)
     s = float(np.std(z)) or 1.0
     zs = (z - z.mean()) / s
     w = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9)) / len(y)
-
-    def f(v: np.ndarray) -> tuple[float, np.ndarray]:
-        t = v[0] * zs + v[1]
-        loss = np.sum(w * (np.logaddexp(0, t) - y * t)) + ridge * v[0] ** 2
-        p = 1 / (1 + np.exp(-t))
-        return loss, np.array([np.sum(w * (p - y) * zs) + 2 * ridge * v[0], np.sum(w * (p - y))])
-
-    v = minimize(f, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B").x
-    a = v[0] / s
-    return float(a), float(v[1] - a * z.mean())
+    coef, intercept = fit_logistic(zs, y, sample_weight=w, l2=ridge, start=[1.0, 0.0])
+    a = coef[0] / s
+    return float(a), float(intercept - a * z.mean())
 
 
 # --------------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from avsync.calibration import fit_logistic
 from avsync.training import spoof_data as sd
 from avsync.training.spoof import Item, TrainConfig, clean_items, eer, fit_platt, per_clip_mean, stacked_windows
 
@@ -92,22 +93,6 @@ def sample_weights(labels: np.ndarray, families: np.ndarray, neural_share: float
     return w
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
-    """Weighted logistic regression ``z = X @ coef + bias`` (L-BFGS, L2 on ``coef``); ``X`` standardised."""
-    from scipy.optimize import minimize
-
-    d = X.shape[1]
-
-    def f(v: np.ndarray) -> tuple[float, np.ndarray]:
-        t = X @ v[:d] + v[d]
-        loss = np.sum(w * (np.logaddexp(0, t) - y * t)) + l2 * v[:d] @ v[:d]
-        g = w * (1 / (1 + np.exp(-t)) - y)
-        return loss, np.concatenate([X.T @ g + 2 * l2 * v[:d], [g.sum()]])
-
-    v = minimize(f, np.zeros(d + 1), jac=True, method="L-BFGS-B", options={"maxiter": 2000}).x
-    return v[:d], float(v[d])
-
-
 def train_spoof_head(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict:
     """Fit, calibrate and write the head (see the module docstring); returns the ``training.json`` summary."""
     import torch
@@ -152,7 +137,7 @@ def train_spoof_head(cfg: TrainConfig, *, say: Callable[[str], None] = print) ->
     wtr = sample_weights(ytr, ftr, cfg.neural_share)
     trials = []
     for l2 in L2_GRID:
-        coef, bias = fit_logistic((Htr - mu) / sdv, ytr.astype(float), wtr, l2)
+        coef, bias = fit_logistic((Htr - mu) / sdv, ytr.astype(float), sample_weight=wtr, l2=l2, maxiter=2000)
         zc = ((Hca - mu) / sdv) @ coef + bias
         trials.append((eer(zc[yca == 0], zc[yca == 1]), l2, coef, bias))
         say(f"[fit] l2 {l2:g}: calib EER {100 * trials[-1][0]:.1f} %")
