@@ -16,6 +16,10 @@ Scores are file-level (speech-weighted mean of 4.04 s windows, avsync's default 
 KLettres clips last 0.3-1 s, below the scorer's 1 s minimum, so this script lowers the minimum
 duration to 0.25 s and the minimum speech to 0.2 s (clips are tiled to one window, as in the
 models' original evaluation). Runs single-threaded; a full run of 6 models takes tens of minutes.
+
+EERs are avsync's (:func:`avsync.evaluation.metrics.eer`: call spoof when score >= t, tied scores one
+threshold). The script's own earlier EER split tied scores (a threshold after every sorted score, genuine
+first); the two differ only on tied scores, and the runs tabled in docs/spoof.md have none.
 """
 
 from __future__ import annotations
@@ -32,18 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def eer(genuine: np.ndarray, spoof: np.ndarray) -> float:
-    """Equal error rate (0..1) of spoof-probability scores (higher = more likely spoof)."""
-    scores = np.concatenate([genuine, spoof])
-    labels = np.concatenate([np.zeros(len(genuine)), np.ones(len(spoof))])
-    order = np.argsort(scores, kind="mergesort")
-    labels = labels[order]
-    # threshold just above each score: false rejections of spoof (spoof below), false accepts of genuine
-    frr = np.concatenate([[0.0], np.cumsum(labels) / labels.sum()])  # spoof scored <= t
-    far = np.concatenate([[1.0], 1 - np.cumsum(1 - labels) / (1 - labels).sum()])  # genuine scored > t
-    i = int(np.argmin(np.abs(frr - far)))
-    return float((frr[i] + far[i]) / 2)
+from avsync.evaluation.metrics import eer_of
 
 
 def main() -> None:
@@ -93,9 +86,9 @@ def main() -> None:
             scores[key] = np.array([r.score for r in rs if r.score is not None])
             statuses[key] = {s: sum(r.status.value == s for r in rs) for s in {r.status.value for r in rs}}
         row = {
-            "eer_yourtts": eer(scores["gt_vctk"], scores["yourtts"]),
-            "eer_sc_glowtts": eer(scores["gt_vctk"], scores["sc_glowtts"]),
-            "eer_hifigan": eer(scores["hifigan_gt"], scores["hifigan_vocoded"]),
+            "eer_yourtts": eer_of(scores["gt_vctk"], scores["yourtts"]),
+            "eer_sc_glowtts": eer_of(scores["gt_vctk"], scores["sc_glowtts"]),
+            "eer_hifigan": eer_of(scores["hifigan_gt"], scores["hifigan_vocoded"]),
             "flagged_real": {k: float(np.mean(scores[k] >= 0.5)) for k in ("gt_vctk", "hifigan_gt", "librispeech", "fsdd", "klettres")},
             "flagged_fake": {k: float(np.mean(scores[k] >= 0.5)) for k in ("yourtts", "sc_glowtts", "hifigan_vocoded")},
             "mean_score": {k: float(v.mean()) for k, v in scores.items()},
