@@ -198,3 +198,26 @@ def test_grid_files_only_lists_cc_by_grid_rows(tmp_path):
         "real_av/grid_lipnet/x.mpg,CC-BY-NC-4.0\n"
         "real_av/other/c.mp4,CC-BY-4.0\n")
     assert [Path(f).name for f in grid_files(tmp_path)] == ["a.mpg", "b.mpg"]
+
+
+def test_extra_training_clips_are_named_by_file_or_folder_any_licence(tmp_path):
+    """``avsync train sync --add``: manifest files or folders of real talking faces with audio, whatever the
+    licence; a path naming none is a ConfigError, not an empty training set."""
+    from avsync.errors import ConfigError
+    from avsync.training.sync import extra_files
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "MANIFEST.csv").write_text(
+        "file,kind,license_of_repo,video_fps,has_audio\n"
+        "real_av/lrs/2.mp4,real_av,research only,25,yes\n"
+        "real_av/lrs/1.mp4,real_av,research only,25,yes\n"
+        "real_av/lrs/silent.mp4,real_av,research only,25,no\n"
+        "real_av/vox/a.mp4,real_av,CC-BY-4.0,25,yes\n"
+        "real_av/vox/b.mp4,real_av,CC-BY-4.0,25,yes\n"
+        "fake_av/lrs/3.mp4,fake_av,MIT,25,yes\n"
+        "real_speech/lrs/4.wav,real_speech,MIT,,yes\n")
+    rows = extra_files(tmp_path, ["real_av/lrs", "real_av/vox/b.mp4", "real_av/lrs/1.mp4"])
+    assert [r["file"] for r in rows] == ["real_av/lrs/1.mp4", "real_av/lrs/2.mp4", "real_av/vox/b.mp4"]
+    with pytest.raises(ConfigError, match="names no real talking-face clip"):
+        extra_files(tmp_path, ["real_av/vo"])  # a prefix of a folder name is not the folder

