@@ -4,7 +4,7 @@ Issue "Generated-face evidence v2" allows training on generator outputs only lea
 builds, for every clip of ``real_av`` / ``fake_av`` that neither artefact model trained on, a few per-clip
 statistics of the per-crop logits of ``artefact-mouth`` (single crops) and ``artefact-face`` (frame pairs) at
 5 crops per second over the first 30 s (the crops of ``benchmarks/eval_artefacts_cached.py``, same cache), and
-fits a class-balanced L2 logistic regression on them. Every clip is scored by a head that never saw
+fits a class-balanced L2 logistic regression on them (``avsync.calibration.fit_logistic``). Every clip is scored by a head that never saw
 
 * its generator family (a fake) — nor the real clips paired with that family's outputs — and
 * its source folder (a real clip) — nor the fakes made from that folder's footage,
@@ -35,6 +35,7 @@ limit_omp_spinning()
 import torch  # noqa: E402
 
 from avsync.artefacts import ArtefactScorer  # noqa: E402
+from avsync.calibration import fit_logistic  # noqa: E402
 from avsync.evaluation.metrics import roc_auc_ci  # noqa: E402
 from avsync.training.artefact_data import frame_pairs  # noqa: E402
 from avsync.training.artefacts import REAL_SOURCES_V2, clip_crops, generator_family  # noqa: E402
@@ -90,9 +91,6 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write the per-clip scores here")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
     data = Path(args.shared) / "data"
     with open(data / "MANIFEST.csv", newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["kind"] in ("real_av", "fake_av") and r["video_fps"]
@@ -126,9 +124,11 @@ def main() -> None:
             s = key[1]
             train = [j for j in range(len(files)) if src[j] != s and not (y[j] and paired[j] == s)]
         tr = np.array(train)
-        sc = StandardScaler().fit(X[tr])
-        clf = LogisticRegression(C=args.C, class_weight="balanced", max_iter=2000).fit(sc.transform(X[tr]), y[tr])
-        cv[test] = clf.decision_function(sc.transform(X[test]))
+        mu, sd = X[tr].mean(0), X[tr].std(0) + 1e-12
+        yt = y[tr]
+        w = np.where(yt == 1, len(yt) / (2 * yt.sum()), len(yt) / (2 * (len(yt) - yt.sum())))  # balanced classes
+        coef, b = fit_logistic((X[tr] - mu) / sd, yt, sample_weight=w, l2=0.5 / args.C)
+        cv[test] = ((X[test] - mu) / sd) @ coef + b
     base = {}
     for m in ("mouth", "face"):
         s = ArtefactScorer(weights=str(MODELS[m]))
