@@ -417,8 +417,7 @@ class Detector:
         Run the voice check in a second thread beside faces → sync → artefacts (:func:`run_analyses`) on a video
         analysed in one piece (up to 1.5 × ``section_s``): the same verdict in less wall time on two or more
         cores. A longer video, analysed section by section, runs them in turn (as fast there, at a memory that
-        does not grow). The mouth-region artefact stage, too, runs in a worker thread beside the sync stage (both
-        read the tracked faces), in every section. ``False`` runs one analysis and one stage after the other always.
+        does not grow); ``False`` runs one analysis after the other always.
     """
 
     fusion: FusionConfig | None = None
@@ -499,45 +498,25 @@ class Detector:
         return self._artefact_scorer
 
     def _av_results(self, media: Media, timings: dict, progress: Callable[[int, int], None] | None):
-        """Faces, sync result and artefact result (or the error that stopped it) of a (section of a) video.
-
-        Both the sync and the artefact stage read only the faces and the media: with ``concurrent`` the artefact
-        stage (its own decoding pass and model) runs in a worker thread beside the sync stage; the results are
-        the same as one after the other."""
+        """Faces, sync result and artefact result (or the error that stopped it) of a (section of a) video."""
         from avsync.face import track
         from avsync.sync import analyze_sync, tracks_from_faces
 
         t0 = time.perf_counter()
         faces = track(media, detector=self.face_detector, crops=("mouth", "face"), progress=progress)
         t1 = time.perf_counter()
-        stages = {"faces": t1 - t0}
-
-        def artefacts() -> ArtefactResult | AvsyncError:
-            ta = time.perf_counter()
+        sync = analyze_sync(media, tracks_from_faces(faces), model=self.sync_model, device=self.device)
+        t2 = time.perf_counter()
+        art = None
+        if self.artefacts:
             try:
-                out = self._artefact_model()(media, faces)
+                art = self._artefact_model()(media, faces)
             except AvsyncError as e:
-                return e
-            stages["artefact"] = time.perf_counter() - ta  # timed when it ran, as the other stages
-            return out
-
-        art: ArtefactResult | AvsyncError | None = None
-        if self.artefacts and self.concurrent:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="avsync-artefact") as pool:
-                pending = pool.submit(artefacts)
-                try:
-                    sync = analyze_sync(media, tracks_from_faces(faces), model=self.sync_model, device=self.device)
-                    stages["sync"] = time.perf_counter() - t1
-                finally:
-                    art = pending.result()
-        else:
-            sync = analyze_sync(media, tracks_from_faces(faces), model=self.sync_model, device=self.device)
-            stages["sync"] = time.perf_counter() - t1
-            if self.artefacts:
-                art = artefacts()
-        add_timings(timings, {k: stages[k] for k in ("faces", "sync", "artefact") if k in stages})
+                art = e
+        stages = [("faces", t1 - t0), ("sync", t2 - t1)]
+        if art is not None and not isinstance(art, AvsyncError):  # timed when it ran, as the other stages
+            stages.append(("artefact", time.perf_counter() - t2))
+        add_timings(timings, dict(stages))
         return faces, sync, art
 
     def _run_av(self, media: Media, ctx: AnalysisContext) -> list[Cue]:

@@ -2,7 +2,7 @@
 ratio to pure decoding of the same clip, measured in the same run, with the per-stage split (faces, sync, spoof).
 
     python benchmarks/bench_analyze.py [--clip FILE] [--height 720] [--seconds 20] [--spoof-model NAME|none]
-        [--sync-models syncnet,motion] [--repeats 3] [--no-allocator-tuning]
+        [--sync-models syncnet,motion] [--repeats 3] [--no-allocator-tuning] [--sequential-too]
 
 Without --clip a synthetic face clip is generated at the requested height. With --clip (e.g. a 1080p clip of
 ../shared/data) the clip is downscaled to --height first (whole clip; --seconds applies to generated clips). The CPU allocator is tuned first, as the ``avsync``
@@ -45,6 +45,9 @@ def main() -> None:
     ap.add_argument("--sync-models", default=None, help="comma-separated sync models to alternate (default: the Detector's)")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--no-allocator-tuning", action="store_true", help="keep glibc's allocator defaults")
+    ap.add_argument("--sequential-too", action="store_true",
+                    help="also run each model with Detector(concurrent=False), alternating: what running the voice "
+                         "check beside faces, sync and artefacts saves")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tuned = False if args.no_allocator_tuning else tune_cpu_allocator()
@@ -63,6 +66,10 @@ def main() -> None:
     spoof = False if (args.spoof_model or "").lower() == "none" else args.spoof_model
     models = args.sync_models.split(",") if args.sync_models else [Detector.__dataclass_fields__["sync_model"].default]
     dets = {s: Detector(device="cpu", spoof_model=spoof, sync_model=s) for s in models}
+    if args.sequential_too:
+        for s in list(models):
+            dets[f"{s}, sequential"] = Detector(device="cpu", spoof_model=spoof, sync_model=s, concurrent=False)
+        models = list(dets)
     times: dict[str, list[float]] = {s: [] for s in models}
     stages: dict[str, dict] = {}
     for _ in range(max(1, args.repeats)):

@@ -188,25 +188,6 @@ def test_the_voice_check_runs_beside_the_audio_visual_analysis_with_the_same_ver
         out.append(d)
     assert out[0] == out[1]
     assert {c.name: c.status for c in v.cues}["sync"] is Status.OK and "spoof" in {c.name for c in v.cues}
-    assert {c.name: c.status for c in v.cues}["artefact"] is Status.OK  # ran beside the sync stage (concurrent)
-
-
-def test_the_artefact_stage_beside_the_sync_stage_gives_the_same_sectioned_verdict(tmp_path):
-    """Section by section, the artefact stage of each section runs beside its sync stage (concurrent=True): the
-    verdict, its windows and details are those of one stage after the other."""
-    from avsync.synth import ClipSpec, make_clip
-
-    path = make_clip(tmp_path / "face", ClipSpec(face="photo", size=(320, 320), duration=7.0, timbre="vowel"))
-    out = []
-    for concurrent in (True, False):
-        v = Detector(device="cpu", concurrent=concurrent, section_s=2.5, spoof_model=False)(path)
-        d = v.to_dict()
-        stages = set(d["provenance"].pop("timings"))
-        d["provenance"].pop("created", None)
-        out.append(d)
-        assert {"faces", "sync", "artefact"} <= stages
-    assert out[0] == out[1]
-    assert {c.name: c.status for c in v.cues}["artefact"] is Status.OK
 
 
 def test_a_failure_beside_an_independent_analysis_tells_it_to_stop(clip):
