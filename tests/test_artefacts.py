@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -286,3 +287,32 @@ def test_train_cli_choices_match_the_library():
     params = {p.name: p for p in train.commands["artefacts"].params}
     assert tuple(params["holdout"].type.choices) == GENERATOR_FAMILIES
     assert set(params["reencode"].type.choices) == {k for k, v in PERTURBATIONS.items() if v.applies_to == "video"}
+
+
+def test_eval_task_scores_the_main_face_and_passes_no_face_through(scorer, clip, tmp_path):
+    """``avsync eval --task artefacts``: the clip probability of ArtefactScorer, its status when it abstains."""
+    from avsync_cli.main import cli
+    from click.testing import CliRunner
+
+    from avsync.evaluation import get_task, task_names
+
+    assert "artefacts" in task_names()
+    face = clip("art_photo", face="photo", size=(480, 360), duration=3.0)
+    disc = clip("art_noface", face="disc", duration=2.0)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"path,label,kind,subset\n{face},fake,fake_av,photo\n{disc},real,real_av,real\n")
+    res = CliRunner().invoke(cli, ["eval", str(manifest), "--task", "artefacts", "--out", str(tmp_path / "run"),
+                                   "--n-boot", "0", "--quiet"])
+    assert res.exit_code == 0, res.output
+    lines = (tmp_path / "run" / "scores.jsonl").read_text().splitlines()
+    recs = {Path(r["path"]).name: r for r in map(json.loads, lines)}
+    want = scorer(avsync.load_media(face))
+    got = recs[Path(face).name]
+    assert got["status"] == "ok" and got["score"] == pytest.approx(want.score) and got["windows"]
+    assert got["model"] == "artefact-mouth" and got["track_id"] == want.track_id
+    assert recs[Path(disc).name]["status"] == "no_face" and recs[Path(disc).name]["score"] is None
+    # a checkpoint file is scored as benchmarks/eval_artefacts.py --model scores it
+    ckpt = Path(avsync.__file__).parents[1] / "models" / "artefact-face" / "artefact_face.safetensors"
+    if ckpt.exists():
+        rec = get_task("artefacts").factory(str(ckpt))(face)
+        assert rec["status"] == "ok" and 0 <= rec["score"] <= 1

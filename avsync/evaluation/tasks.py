@@ -14,8 +14,9 @@ unusable input.
 
 Tasks are registered with :func:`register_task` as a *factory* ``factory(model) -> scorer`` so
 that models load once per run; a factory may also take ``device=`` and task options as keywords
-(``precision=``, handed over by ``avsync eval --precision`` and ``avsync batch --precision``). The built-in ``spoof``, ``sync`` and ``analyze`` tasks import their
-feature module only when used; a build without it says so (:class:`TaskUnavailable`).
+(``precision=``, handed over by ``avsync eval --precision`` and ``avsync batch --precision``). The built-in ``spoof``, ``sync``, ``analyze`` and
+``artefacts`` (the artefact model alone, :mod:`avsync.artefacts.task`) tasks import their feature module only when
+used; a build without it says so (:class:`TaskUnavailable`).
 
 Feature modules plug in by exposing ``eval_task(model: str | None, device=None, **options) -> scorer``
 (``avsync.spoof`` and ``avsync.pipeline`` take ``precision``); without it the
@@ -150,6 +151,7 @@ _BUILTINS: dict[str, tuple[str, str, str]] = {
     "spoof": ("avsync.spoof", "score", "whole-file synthetic-speech probability"),
     "sync": ("avsync.sync.task", "score", "audio/video offset and out-of-sync probability"),
     "analyze": ("avsync.pipeline", "analyze", "full verdict (sync + spoof fusion)"),
+    "artefacts": ("avsync.artefacts.task", "score", "generated-face artefact probability of the main face"),
 }
 
 

@@ -48,7 +48,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.command("eval")
 @click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=str))
 @click.option("--task", "task_name", required=True,
-              help="Task to evaluate: spoof, sync, analyze (or a task registered from Python).")
+              help="Task to evaluate: spoof, sync, analyze, artefacts (or a task registered from Python).")
 @click.option("--model", default=None, help="Model name passed to the task (default: the task's default).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str),
               help="Output folder (tables, per-file scores, plots, and the result cache reused by reruns).")
