@@ -2,8 +2,8 @@
 
 Usage (from the repository root)::
 
-    python benchmarks/make_manifests.py            # rewrite benchmarks/manifests/voice_heldout.csv
-    python benchmarks/make_manifests.py --check    # exit 1 when the checked-in file differs
+    python benchmarks/make_manifests.py            # rewrite benchmarks/manifests/*.csv
+    python benchmarks/make_manifests.py --check    # exit 1 when a checked-in file differs
 
 ``voice_heldout.csv`` — the held-out evaluation set of the voice models (the files of the model card of
 ``aasist-avsync``; ``avsync eval --task spoof`` runs it). Every file is one the fine-tuning recipe
@@ -35,6 +35,16 @@ file name. Rows are sorted by ``id`` so that every set's scores come in the orde
 (``benchmarks/spoof_model_eval.py``) resamples them. The card's other rows are made at evaluation time
 (Kokoro / Piper speaking held-out texts, HiFi-GAN copies, codec copies, joined FSDD takes) and stay with
 that script.
+
+``artefacts_heldout.csv`` — the held-out evaluation set of the artefact models (the clips of
+``benchmarks/eval_artefacts.py`` and of the cards of ``artefact-mouth`` / ``artefact-face``; ``avsync eval --task
+artefacts`` runs it): every ``real_av`` / ``fake_av`` video except the sources the shipped recipe trains or
+calibrates on (``avsync.training.artefacts.REAL_SOURCES_V2``, ``CALIB_SOURCES_V2``) and the 96x96 mouth-ROI clip
+(``real_av/usr_lrs3/``), the script's ``DEFAULT_EXCLUDE``. ``subset`` is the row the script reports a clip in
+(``eval_artefacts.report_family``: ``real``, ``wav2lip``, ``w2l-gfpgan``, ``hallo+w2l``, ``hyperlips``, ``edtalk``,
+``dreamtalk``, ``sadtalker``, ``hallo``, ``faceswap``), ``group`` the source folder (``fake_av/wav2lip_vivek``),
+``generator`` the system named by the shared description's ``generator=`` (else the folder). Every fake subset is
+compared with all real rows (pairing ``same-modality``), as the script does.
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO / "benchmarks" / "manifests"
 VOICE_HELDOUT = "voice_heldout.csv"
+ARTEFACTS_HELDOUT = "artefacts_heldout.csv"
 COLUMNS = ("path", "label", "kind", "group", "generator", "offset_frames", "segments", "subset", "paired_with", "id")
 PREFIX = "${AVSYNC_SHARED}/data/"
 HIFIGAN_DEMO_SYSTEMS = ("WN", "WG", "MG", "HGAN_V1", "HGAN_V2", "HGAN_V3")
@@ -135,6 +146,35 @@ def voice_heldout_rows(data: Path) -> list[dict[str, str]]:
     return [out[k] for k in sorted(out)]
 
 
+def artefacts_heldout_rows(data: Path) -> list[dict[str, str]]:
+    """Rows of ``artefacts_heldout.csv``: the clips ``benchmarks/eval_artefacts.py`` scores, sorted by id."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from eval_artefacts import DEFAULT_EXCLUDE, report_family
+    finally:
+        sys.path.pop(0)
+
+    with open(data / "MANIFEST.csv", newline="") as fh:
+        shared = [r for r in csv.DictReader(fh)  # the selection of eval_artefacts.main (no --only)
+                  if r["kind"] in ("real_av", "fake_av") and r["video_fps"]
+                  and not r["file"].startswith(DEFAULT_EXCLUDE)]
+    out = []
+    for r in shared:
+        f, folder = r["file"], "/".join(r["file"].split("/")[:2])
+        label = "fake" if r["kind"] == "fake_av" else "real"
+        out.append({"path": PREFIX + f, "label": label, "kind": r["kind"], "group": folder,
+                    "generator": _generator(r["label"], folder.split("/")[1]) if label == "fake" else "",
+                    "offset_frames": "", "segments": "", "subset": report_family(f, r["label"]),
+                    "paired_with": "", "id": f})
+    missing = sorted(r["id"] for r in out if not (data / r["id"]).exists())
+    if missing:
+        raise SystemExit(f"{len(missing)} listed file(s) are not in {data}: {missing[:3]}")
+    return sorted(out, key=lambda r: r["id"])
+
+
+MANIFESTS = {VOICE_HELDOUT: voice_heldout_rows, ARTEFACTS_HELDOUT: artefacts_heldout_rows}
+
+
 def render(rows: list[dict[str, str]]) -> str:
     """CSV text of ``rows`` (native manifest columns, ``\\n`` line ends)."""
     buf = io.StringIO()
@@ -157,16 +197,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(OUT_DIR), help="folder of the manifests (default benchmarks/manifests)")
     ap.add_argument("--check", action="store_true", help="compare with the files in --out instead of writing")
     a = ap.parse_args(argv)
-    text = render(voice_heldout_rows(shared_data(a.shared)))
-    target = Path(a.out) / VOICE_HELDOUT
-    if a.check:
-        same = target.exists() and target.read_text() == text
-        print(f"{target}: {'up to date' if same else 'differs from the shared MANIFEST.csv: rerun without --check'}")
-        return 0 if same else 1
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
-    print(f"wrote {target} ({text.count(chr(10)) - 1} rows)")
-    return 0
+    data = shared_data(a.shared)
+    stale = 0
+    for name, make in MANIFESTS.items():
+        text = render(make(data))
+        target = Path(a.out) / name
+        if a.check:
+            same = target.exists() and target.read_text() == text
+            state = "up to date" if same else "differs from the shared MANIFEST.csv: rerun without --check"
+            print(f"{target}: {state}")
+            stale += not same
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        print(f"wrote {target} ({text.count(chr(10)) - 1} rows)")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from avsync.evaluation.manifest import ManifestRow, read_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 VOICE = REPO / "benchmarks" / "manifests" / "voice_heldout.csv"
+ARTEFACTS = REPO / "benchmarks" / "manifests" / "artefacts_heldout.csv"
 
 
 def _benchmarks() -> tuple:
@@ -76,3 +77,37 @@ def test_voice_manifest_is_the_scripts_output_and_the_benchmarks_file_set(shared
     files, _ = spoof_model_eval.subsets(rows)
     bench = {f for v in files.values() for f in v if not f.startswith(("gen:", "codec:", "joined:"))}
     assert {r["id"] for r in make_manifests.voice_heldout_rows(shared / "data")} == bench
+
+
+@pytest.fixture
+def artefact_rows(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[ManifestRow]:
+    monkeypatch.setenv("AVSYNC_SHARED", str(tmp_path))
+    return read_manifest(ARTEFACTS)
+
+
+def test_artefacts_manifest_gives_the_cards_family_rows(artefact_rows: list[ManifestRow], tmp_path: Path) -> None:
+    """The artefact models' held-out clips (cards of artefact-mouth / artefact-face): one subset per reported family,
+    every fake family against all 24 real clips, none of the recipe's training or calibration sources."""
+    from avsync.training.artefacts import CALIB_SOURCES_V2, REAL_SOURCES_V2
+
+    assert len(artefact_rows) == 66
+    for r in artefact_rows:
+        assert r.path == str(tmp_path / "data" / r.id) and r.kind == f"{r.label}_av" and r.id.startswith(r.group + "/")
+        assert (r.subset == "real") == (r.label == "real") and bool(r.generator) == (r.label == "fake")
+        assert not r.id.startswith(REAL_SOURCES_V2 + CALIB_SOURCES_V2 + ("real_av/usr_lrs3/",))
+    records = [{"id": r.id, "status": "ok", "score": 0.9 if r.label == "fake" else 0.1} for r in artefact_rows]
+    table = {t["set"]: t for t in summarize(records, artefact_rows, artefact_rows, EvalConfig("artefacts", n_boot=0))}
+    card = {"wav2lip": 13, "w2l-gfpgan/Wav2Lip + GFPGAN face restoration": 1,
+            "hallo+w2l/Hallo output then re-lip-synced with Wav2Lip": 1, "hyperlips/HyperLips output": 1,
+            "edtalk/EDTalk": 10, "dreamtalk": 4, "sadtalker/SadTalker": 9, "hallo/Hallo": 2, "faceswap/dfdc": 1}
+    for name, n_fake in card.items():
+        assert (table[name]["n_fake"], table[name]["n_real"], table[name]["pairing"]) == (n_fake, 24, "same-modality")
+    assert (table["real"]["n_real"], table["real"]["pairing"]) == (24, "real-only")
+
+
+@pytest.mark.shared
+def test_artefacts_manifest_is_the_scripts_output(shared: Path) -> None:
+    make_manifests, _ = _benchmarks()
+    text = make_manifests.render(make_manifests.artefacts_heldout_rows(shared / "data"))
+    assert ARTEFACTS.read_text() == text, "benchmarks/manifests/artefacts_heldout.csv is stale: run " \
+                                          "python benchmarks/make_manifests.py"
