@@ -66,12 +66,14 @@ def test_voice_manifest_gives_the_model_card_rows(voice_rows: list[ManifestRow])
         assert table[row]["pairing"] == ("real-only" if n_fake == 0 else "same-group"), name
 
 
+def _assert_current(path: Path, text: str) -> None:
+    assert path.read_text() == text, f"benchmarks/manifests/{path.name} is stale: run python benchmarks/make_manifests.py"
+
+
 @pytest.mark.shared
 def test_voice_manifest_is_the_scripts_output_and_the_benchmarks_file_set(shared: Path) -> None:
     make_manifests, spoof_model_eval = _benchmarks()
-    text = make_manifests.render(make_manifests.voice_heldout_rows(shared / "data"))
-    assert VOICE.read_text() == text, "benchmarks/manifests/voice_heldout.csv is stale: run " \
-                                      "python benchmarks/make_manifests.py"
+    _assert_current(VOICE, make_manifests.render(make_manifests.voice_heldout_rows(shared / "data")))
     # the same files as the file-backed subsets of the card's benchmark (benchmarks/spoof_model_eval.py)
     _, rows = spoof_model_eval.manifest_rows(str(shared))
     files, _ = spoof_model_eval.subsets(rows)
@@ -108,6 +110,4 @@ def test_artefacts_manifest_gives_the_cards_family_rows(artefact_rows: list[Mani
 @pytest.mark.shared
 def test_artefacts_manifest_is_the_scripts_output(shared: Path) -> None:
     make_manifests, _ = _benchmarks()
-    text = make_manifests.render(make_manifests.artefacts_heldout_rows(shared / "data"))
-    assert ARTEFACTS.read_text() == text, "benchmarks/manifests/artefacts_heldout.csv is stale: run " \
-                                          "python benchmarks/make_manifests.py"
+    _assert_current(ARTEFACTS, make_manifests.render(make_manifests.artefacts_heldout_rows(shared / "data")))
