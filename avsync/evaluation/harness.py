@@ -277,17 +277,6 @@ def _valid(rec: dict[str, Any]) -> bool:
     return rec.get("status") == "ok" and s is not None and math.isfinite(float(s))
 
 
-def _eer_interval(real: np.ndarray, fake: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
-    """95 % percentile bootstrap interval of the EER: per replicate the real scores, then the fake scores,
-    are each resampled with replacement (the classes keep their sizes); a ``seed``-ed generator."""
-    rng = np.random.default_rng(seed)
-    y = np.r_[np.zeros(real.size, int), np.ones(fake.size, int)]
-    vals = [M.eer(y, np.r_[real[rng.integers(0, real.size, real.size)], fake[rng.integers(0, fake.size, fake.size)]])[0]
-            for _ in range(n_boot)]
-    lo, hi = np.percentile(vals, [2.5, 97.5])
-    return float(lo), float(hi)
-
-
 def _rate_interval(called: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
     """95 % percentile bootstrap interval of the mean of the booleans ``called`` (files resampled)."""
     rng = np.random.default_rng(seed)
@@ -306,7 +295,8 @@ def _binary_metrics(fake: list[dict], real: list[dict], cfg: EvalConfig) -> dict
         e, thr = M.eer(y, s)
         row.update(eer=e)
         if cfg.n_boot > 0:
-            row["eer_low"], row["eer_high"] = _eer_interval(r, f, cfg.n_boot, cfg.seed)
+            ci = M.eer_ci(y, s, n_boot=cfg.n_boot, seed=cfg.seed)
+            row.update(eer_low=ci.low, eer_high=ci.high)
         row.update(eer_threshold=thr)
         if cfg.n_boot > 0:
             ci = M.roc_auc_ci(y, s, n_boot=cfg.n_boot, seed=cfg.seed)
@@ -379,10 +369,10 @@ def summarize(
             reals, rule = paired_reals(gens[g], rows)
             add(f"{name}/{g}" if g else name, gens[g], reals, rule)
         groups: dict[str, list[ManifestRow]] = defaultdict(list)
-        for f in fakes:
+        for f in fakes if cfg.by_group else ():
             if f.group:
                 groups[f.group].append(f)
-        if cfg.by_group and len(groups) > 1:
+        if len(groups) > 1:
             for g in sorted(groups):
                 reals, rule = paired_reals(groups[g], rows)
                 add(f"{name}[{g}]", groups[g], reals, rule)

@@ -13,7 +13,7 @@ Only numpy is needed; scikit-learn is used by the tests as a reference, never he
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ __all__ = [
     "average_precision",
     "det_curve",
     "eer",
+    "eer_ci",
     "eer_of",
     "expected_calibration_error",
     "min_tdcf",
@@ -248,6 +249,39 @@ def roc_auc_ci(
         random stream).
     """
     y, s = _check(labels, scores)
+    return _stratified_bootstrap_ci(y, s, roc_auc, n_boot=n_boot, level=level, seed=seed, groups=groups, rng=rng)
+
+
+def eer_ci(
+    labels: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+    *,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    groups: Sequence[Hashable] | np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
+) -> ConfidenceInterval:
+    """:func:`eer` with the seeded, class-stratified percentile bootstrap interval of :func:`roc_auc_ci` (the
+    same resampling and parameters)."""
+    y, s = _check(labels, scores)
+    return _stratified_bootstrap_ci(y, s, lambda yy, ss: eer(yy, ss)[0], n_boot=n_boot, level=level, seed=seed,
+                                    groups=groups, rng=rng)
+
+
+def _stratified_bootstrap_ci(
+    y: np.ndarray,
+    s: np.ndarray,
+    stat: Callable[[np.ndarray, np.ndarray], float],
+    *,
+    n_boot: int,
+    level: float,
+    seed: int,
+    groups: Sequence[Hashable] | np.ndarray | None,
+    rng: np.random.Generator | None,
+) -> ConfidenceInterval:
+    """``stat(labels, scores)`` of checked ``y, s`` with a percentile bootstrap interval: per replicate the real
+    scores (or clusters), then the fake ones, are resampled with replacement, keeping both counts."""
     rng = np.random.default_rng(seed) if rng is None else rng
     if groups is None:
         real, fake = [s[y == 0]], [s[y == 1]]
@@ -271,10 +305,10 @@ def roc_auc_ci(
         else:
             r = np.concatenate([real[i] for i in rng.integers(0, len(real), len(real))])
             f = np.concatenate([fake[i] for i in rng.integers(0, len(fake), len(fake))])
-        vals[b] = roc_auc(np.r_[np.zeros(r.size, int), np.ones(f.size, int)], np.concatenate([r, f]))
+        vals[b] = stat(np.r_[np.zeros(r.size, int), np.ones(f.size, int)], np.concatenate([r, f]))
     alpha = (1.0 - level) / 2.0
     lo, hi = np.quantile(vals, [alpha, 1.0 - alpha])
-    return ConfidenceInterval(roc_auc(y, s), float(lo), float(hi), float(level), int(n_boot))
+    return ConfidenceInterval(stat(y, s), float(lo), float(hi), float(level), int(n_boot))
 
 
 def average_precision(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:

@@ -274,3 +274,18 @@ def test_bad_inputs_raise():
         M.eer([1, 1], [0.1, 0.2])
     with pytest.raises(ValueError, match="NaN"):
         M.roc_auc([0, 1], [0.1, np.nan])
+
+
+def test_eer_ci_resamples_each_class_like_roc_auc_ci():
+    """eer_ci: the EER, and the percentile interval of EERs over replicates that resample the real scores,
+    then the fake scores, from one seeded generator (the resampling of roc_auc_ci), tied scores included."""
+    g = np.random.default_rng(3)
+    real, fake = np.round(g.normal(size=23), 1), np.round(g.normal(0.8, size=17), 1)
+    y, s = np.r_[np.ones(fake.size, int), np.zeros(real.size, int)], np.r_[fake, real]
+    rng = np.random.default_rng(7)
+    ref = [M.eer(np.r_[np.zeros(real.size, int), np.ones(fake.size, int)],
+               np.r_[real[rng.integers(0, real.size, real.size)], fake[rng.integers(0, fake.size, fake.size)]])[0]
+           for _ in range(300)]
+    ci = M.eer_ci(y, s, n_boot=300, seed=7)
+    assert ci.value == M.eer(y, s)[0] and ci.n_boot == 300 and ci.level == 0.95
+    assert np.allclose([ci.low, ci.high], np.percentile(ref, [2.5, 97.5]), rtol=0, atol=1e-12)
