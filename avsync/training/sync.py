@@ -450,6 +450,11 @@ def grid_files(shared: str | os.PathLike | None = None, folders: Sequence[str] =
     return [os.fspath(data / f) for f in sorted(ok)]
 
 
+def _audio_and_video(row: dict[str, str]) -> bool:
+    """Whether a shared-manifest row is a clip with audio and video (columns ``has_audio``, ``video_fps``)."""
+    return row.get("has_audio", "yes") == "yes" and bool(row.get("video_fps", "1"))
+
+
 def extra_files(shared: str | os.PathLike | None, paths: Sequence[str]) -> list[dict[str, str]]:
     """Manifest rows of the real talking-face clips named by ``paths`` (manifest files, or folders: every clip
     with audio and video under them), any licence, in the order given; :class:`~avsync.errors.ConfigError` when
@@ -459,8 +464,7 @@ def extra_files(shared: str | os.PathLike | None, paths: Sequence[str]) -> list[
 
     data = shared_data_dir(shared)
     with open(data / "MANIFEST.csv", newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["kind"] == "real_av" and r.get("video_fps")
-                and r.get("has_audio", "yes") not in ("no", "False", "0", "")]
+        rows = [r for r in csv.DictReader(fh) if r["kind"] == "real_av" and _audio_and_video(r)]
     out: list[dict[str, str]] = []
     for p in paths:
         p = p.strip("/")
@@ -628,7 +632,7 @@ def train_sync_checkpoint(
             rows = list(csv.DictReader(fh))
         pre = tuple(f.rstrip("/") + "/" for f in validation)
         val_files = [os.path.join(data_root, r["file"]) for r in rows
-                     if r["file"].startswith(pre) and r.get("has_audio", "yes") == "yes" and r.get("video_fps", "1")]
+                     if r["file"].startswith(pre) and _audio_and_video(r)]
         val_files.sort()
     if tiny:
         files = files[: 2 + min(holdout, 1)]
