@@ -140,9 +140,7 @@ def voice_heldout_rows(data: Path) -> list[dict[str, str]]:
             add(f, "real", "klettres", parts[2])
         elif parts[:2] == ["real_speech", "sadtalker_hdtf"]:
             add(f, "real", "hdtf_radio", Path(f).stem.rsplit("_", 1)[0])
-    missing = sorted(f for f in out if not (data / f).exists())
-    if missing:
-        raise SystemExit(f"{len(missing)} listed file(s) are not in {data}: {missing[:3]}")
+    _require_files(data, out)
     return [out[k] for k in sorted(out)]
 
 
@@ -166,10 +164,15 @@ def artefacts_heldout_rows(data: Path) -> list[dict[str, str]]:
                     "generator": _generator(r["label"], folder.split("/")[1]) if label == "fake" else "",
                     "offset_frames": "", "segments": "", "subset": report_family(f, r["label"]),
                     "paired_with": "", "id": f})
-    missing = sorted(r["id"] for r in out if not (data / r["id"]).exists())
+    _require_files(data, [r["id"] for r in out])
+    return sorted(out, key=lambda r: r["id"])
+
+
+def _require_files(data: Path, files) -> None:
+    """Stop when a listed file (path relative to ``data``) is not there."""
+    missing = sorted(f for f in files if not (data / f).exists())
     if missing:
         raise SystemExit(f"{len(missing)} listed file(s) are not in {data}: {missing[:3]}")
-    return sorted(out, key=lambda r: r["id"])
 
 
 MANIFESTS = {VOICE_HELDOUT: voice_heldout_rows, ARTEFACTS_HELDOUT: artefacts_heldout_rows}
