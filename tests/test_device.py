@@ -89,7 +89,9 @@ print(round(rss() - before))
 
 
 def _kept_mib(setting: str) -> tuple[str, int]:
-    env = {**os.environ, ALLOCATOR_ENV: setting, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    root = str(Path(__file__).resolve().parents[1])  # this checkout first, then whatever the caller's path adds
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, ALLOCATOR_ENV: setting, "PYTHONPATH": path}
     out = subprocess.run([sys.executable, "-c", _KEPT], env=env, capture_output=True, text=True, check=True)
     applied, kept = out.stdout.split()
     return applied, int(kept)
