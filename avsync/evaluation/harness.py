@@ -235,7 +235,7 @@ def score_rows(
                 progress(i, len(rows), row, rec)
             continue
         sha = file_sha256(row.path)
-        key = ResultCache.make_key(sha, task, version, model, options)
+        key = ResultCache.make_key(sha, task, version, model, _row_options(row, options))
         hit = cache.get(key)
         if hit is not None:
             rec = {**hit, **base, "cached": True}
@@ -269,6 +269,15 @@ def score_rows(
         if progress:
             progress(i, len(rows), row, rec)
     return out
+
+
+def _row_options(row: ManifestRow, options: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The options that key a row's cached result: the run's, plus the row's audio edit (its donor by sha256)."""
+    edit = row.audio_edit
+    if edit is None:
+        return options
+    donor = file_sha256(edit.source) if edit.source and os.path.exists(edit.source) else edit.source
+    return {**options, "audio_edit": {"shift_frames": edit.shift_frames, "source_sha256": donor}}
 
 
 # ----------------------------------------------------------------------------------------- tables
@@ -564,7 +573,7 @@ def run_eval(
     ``roc.png``/``det.png``, ``cache.jsonl``, and with perturbations ``robustness.{md,csv,json}``
     plus ``<perturbation>/summary.*`` and the re-encoded files under ``perturbed/``.
     """
-    from avsync.evaluation.perturb import PERTURBATIONS, apply_perturbation, trim_silence
+    from avsync.evaluation.perturb import PERTURBATIONS, apply_audio_edit, apply_perturbation, trim_silence
 
     for p in cfg.perturbations:
         if p not in PERTURBATIONS:
@@ -600,17 +609,24 @@ def run_eval(
         def prepare(row: ManifestRow, sha: str):
             path = row.path
             facts: dict[str, Any] = {}
+            edit = row.audio_edit
+            if edit is not None:
+                path = apply_audio_edit(path, edit, cache_dir=out / "edited", sha256=sha)
+                facts["audio_edit"] = row.audio
             if perturbation:
-                path, applied = apply_perturbation(path, perturbation, cache_dir=out / "perturbed", sha256=sha)
+                path, applied = apply_perturbation(path, perturbation, cache_dir=out / "perturbed",
+                                                   sha256=None if edit else sha)
                 facts["perturbed"] = applied
             if cfg.trim_silence:
-                path, (t0, t1) = trim_silence(path, cache_dir=out / "trimmed", sha256=None if perturbation else sha)
+                path, (t0, t1) = trim_silence(path, cache_dir=out / "trimmed",
+                                              sha256=None if (perturbation or edit) else sha)
                 facts["trimmed_s"] = [t0, t1]
             facts["scored_path"] = path
             return path, facts
 
+        edits = any(r.audio for r in needed)
         recs = score_rows(needed, factory, task=task.name, version=task.version, model=cfg.model, options=options,
-                          cache=cache, prepare=prepare if (perturbation or cfg.trim_silence) else None,
+                          cache=cache, prepare=prepare if (perturbation or cfg.trim_silence or edits) else None,
                           progress=progress)
         return recs, summarize(recs, rows, selected, cfg)
 

@@ -21,6 +21,13 @@ Native columns (CSV with a header, or JSON Lines with the same keys)::
 * ``segments`` — manipulated time ranges in seconds, JSON ``[[start, end], ...]`` (empty: none).
 * ``subset`` — the reporting subset; by default the first two folders of ``path`` relative to the
   manifest, or to the variable a path starts with (``fake_speech/yourtts``).
+* ``audio`` (optional) — an edit of the file's audio made at evaluation time, so that a manifest can list
+  copies of a real clip without storing them: ``shift:N`` moves the audio ``N`` 25 fps frames earlier
+  (audio leads video; negative: later; zero-padded), ``from:PATH`` replaces it with the audio of another
+  file (looped or cut to this file's length: dubbed audio), ``from:PATH;shift:N`` does both. ``PATH``
+  resolves like ``path``. The edited copy (video stream copied, audio as float PCM at the analysis
+  rate) is written once under the run's folder; a row's ``offset_frames`` then says what the analysis
+  should find (a shifted copy of a clip read as in sync: ``N``). ``id`` defaults to ``path#audio``.
 
 The shared data set's ``MANIFEST.csv`` (columns ``file, kind, label, paired_with, ...`` where
 ``label`` is a free-text description) is recognised and mapped by :func:`map_shared_row`:
@@ -62,6 +69,7 @@ from avsync.results import Serializable
 
 __all__ = [
     "NATIVE_COLUMNS",
+    "AudioEdit",
     "ManifestRow",
     "filter_rows",
     "map_shared_row",
@@ -73,12 +81,47 @@ __all__ = [
 Label = Literal["real", "fake"]
 NATIVE_COLUMNS = ("path", "label", "kind", "group", "generator", "offset_frames", "segments", "subset",
                   "paired_with", "id")
+OPTIONAL_COLUMNS = ("audio",)
+"""Written only when some row uses them."""
 
 _LABELS = {
     "real": "real", "0": "real", "bonafide": "real", "bona-fide": "real", "bona fide": "real", "genuine": "real",
     "fake": "fake", "1": "fake", "spoof": "fake", "manipulated": "fake", "deepfake": "fake",
 }
 _KIND_LABEL = {"real_av": "real", "real_speech": "real", "fake_av": "fake", "fake_speech": "fake"}
+
+
+@dataclass(frozen=True)
+class AudioEdit:
+    """The ``audio`` column: audio moved by ``shift_frames`` 25 fps frames (positive: earlier, leading the
+    video) and/or taken from the file ``source``."""
+
+    shift_frames: int = 0
+    source: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str, *, where: str = "audio", resolve: Any = None) -> AudioEdit:
+        """``shift:N``, ``from:PATH`` or both joined by ``;``; ``resolve(path)`` maps ``PATH``."""
+        shift, source = 0, None
+        for part in (x.strip() for x in str(spec).split(";")):
+            key, sep, value = part.partition(":")
+            key, value = key.strip().lower(), value.strip()
+            if key == "shift" and sep and value:
+                try:
+                    shift = int(value)
+                except ValueError:
+                    raise ConfigError(f"{where}: shift must be a whole number of 25 fps frames, got {value!r}") from None
+            elif key == "from" and sep and value:
+                source = resolve(value) if resolve is not None else value
+            elif part:
+                raise ConfigError(f"{where}: unknown audio edit {part!r}",
+                                  hint="use shift:N (frames, + = audio earlier), from:PATH, or both joined by ';'")
+        return cls(shift, source)
+
+    def spec(self) -> str:
+        """The canonical text (``from:PATH;shift:N``; empty for no edit)."""
+        parts = ([f"from:{self.source}"] if self.source else []) + ([f"shift:{self.shift_frames:+d}"] if self.shift_frames else [])
+        return ";".join(parts)
 
 
 @dataclass(frozen=True)
@@ -95,6 +138,13 @@ class ManifestRow(Serializable):
     offset_frames: float | None = None
     segments: tuple[tuple[float, float], ...] = ()
     paired_with: str = ""
+    audio: str = ""
+    """An :class:`AudioEdit` made before scoring (canonical text, ``from:`` path resolved; empty: none)."""
+
+    @property
+    def audio_edit(self) -> AudioEdit | None:
+        """The parsed ``audio`` column, or ``None``."""
+        return AudioEdit.parse(self.audio) if self.audio else None
 
     @property
     def y(self) -> int:
@@ -240,8 +290,10 @@ def _native_row(rec: dict[str, Any], *, base: Path, where: str) -> ManifestRow:
     if not rec.get("path"):
         raise ConfigError(f"{where}: the path column is empty")
     rel = str(rec["path"])
+    edit = AudioEdit.parse(rec.get("audio") or "", where=where,
+                           resolve=lambda x: _resolve(_expand(x, where=where), base)).spec()
     return ManifestRow(
-        id=str(rec.get("id") or rel),
+        id=str(rec.get("id") or (f"{rel}#{rec.get('audio')}" if edit else rel)),
         path=_resolve(_expand(rel, where=where), base),
         label=_label(rec.get("label", ""), where=where),
         kind=str(rec.get("kind") or ""),
@@ -251,6 +303,7 @@ def _native_row(rec: dict[str, Any], *, base: Path, where: str) -> ManifestRow:
         offset_frames=_offset(rec.get("offset_frames")),
         segments=_segments(rec.get("segments"), where=where),
         paired_with=str(rec.get("paired_with") or ""),
+        audio=edit,
     )
 
 
@@ -320,10 +373,11 @@ def write_manifest(rows: Iterable[ManifestRow], path: str | os.PathLike) -> str:
                 fh.write(json.dumps(d) + "\n")
     else:
         with open(path, "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(NATIVE_COLUMNS))
+            extra = ["audio"] if any(r.audio for r in rows) else []
+            w = csv.DictWriter(fh, fieldnames=[*NATIVE_COLUMNS, *extra])
             w.writeheader()
             for r in rows:
-                w.writerow({
+                w.writerow({**({"audio": r.audio} if extra else {}),
                     "path": r.path, "label": r.label, "kind": r.kind, "group": r.group, "generator": r.generator,
                     "offset_frames": "" if r.offset_frames is None else r.offset_frames,
                     "segments": json.dumps([list(s) for s in r.segments]) if r.segments else "",

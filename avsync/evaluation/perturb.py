@@ -25,13 +25,16 @@ from av.audio.codeccontext import AudioCodecContext
 from av.container import InputContainer, OutputContainer
 
 from avsync.errors import ConfigError, MediaError
+from avsync.evaluation.manifest import AudioEdit
 from avsync.media import file_sha256, inspect_media
 from avsync.results import Status
 
 __all__ = [
     "PERTURBATIONS",
     "Perturbation",
+    "apply_audio_edit",
     "apply_perturbation",
+    "edit_audio",
     "silence_bounds",
     "transcode",
     "trim_silence",
@@ -405,6 +408,59 @@ def apply_perturbation(
         dst.parent.mkdir(parents=True, exist_ok=True)
         transcode(src, dst, p)
     return os.fspath(dst), True
+
+
+# ------------------------------------------------------------------------------------ audio edits
+def edit_audio(src: str | os.PathLike, dst: str | os.PathLike, edit: AudioEdit) -> str:
+    """Write ``dst`` (Matroska): ``src``'s video copied packet for packet and its audio as ``edit`` says.
+
+    The audio is decoded as the analysis reads it (:attr:`~avsync.media.Media.audio`: the analysis rate,
+    channels kept, sample 0 at the file's first timestamp), taken from ``edit.source`` instead when given
+    (channels matched, looped or cut to this file's length), moved by ``edit.shift_frames`` 25 fps frames with
+    :func:`avsync.synth.shift_audio`, and stored as 32-bit float PCM from the same first timestamp, so that
+    the analysis reads back exactly these samples. Raises :class:`~avsync.errors.MediaError` when ``src``
+    has no video or ``edit.source`` no audio.
+    """
+    from avsync.media import load_media
+    from avsync.synth import shift_audio
+
+    src, dst = os.fspath(src), os.fspath(dst)
+    media = load_media(src, require="video")
+    sr = media.sample_rate
+    n = max(1, round(media.duration * sr))
+    if edit.source is not None:
+        donor = load_media(edit.source, require="audio").audio
+        channels = media.audio.shape[0] if media.has_audio else donor.shape[0]
+        audio = np.stack([np.resize(donor[min(c, donor.shape[0] - 1)], n) for c in range(channels)])
+    elif media.has_audio:
+        audio = media.audio
+    else:
+        raise MediaError(f"{src} has no audio track to edit", status=Status.NO_AUDIO)
+    if edit.shift_frames:
+        audio = np.stack([shift_audio(ch, edit.shift_frames, sr, 25.0) for ch in audio])
+    tmp = dst + ".part"
+    with av.open(src) as inp, av.open(tmp, "w", format="matroska") as out:
+        v_in = inp.streams.video[0]
+        v_out = out.add_stream_from_template(v_in)
+        a_out = _add_audio_stream(out, "pcm_f32le", sr, audio.shape[0], None)
+        _copy_stream(inp, v_in, out, v_out)
+        _encode_audio(out, a_out, [(np.asarray(audio, np.float32), sr)], pts0=round(media.origin_s * sr))
+    os.replace(tmp, dst)
+    return dst
+
+
+def apply_audio_edit(src: str | os.PathLike, edit: AudioEdit, *, cache_dir: str | os.PathLike,
+                     sha256: str | None = None) -> str:
+    """:func:`edit_audio` into ``cache_dir``, named by the sha256 of ``src`` (and of ``edit.source``) and the
+    shift; reused when already there."""
+    src = os.fspath(src)
+    sha = sha256 or file_sha256(src)
+    donor = f"-from{file_sha256(edit.source)[:16]}" if edit.source else ""
+    dst = Path(cache_dir) / f"{sha[:24]}{donor}-shift{edit.shift_frames:+d}.mkv"
+    if not dst.exists():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        edit_audio(src, dst, edit)
+    return os.fspath(dst)
 
 
 # ---------------------------------------------------------------------------------- silence trim

