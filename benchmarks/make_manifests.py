@@ -64,6 +64,14 @@ lipsync            the lip-sync and talking-head fakes on their own audio (gener
                    the shared description)
 =================  ================================================================================================
 
+``fusion_heldout.csv`` — the evaluation split of the fused verdict (``benchmarks/fusion_calibrate.py``'s ``eval``
+clips: split by source, never fitted on; ``avsync eval --task analyze`` runs it): its 24 real clips (``real``),
+per real clip the audio moved by ±3, ±5, ±8 and ±15 frames (``shift120``, ``shift200``, ``shift320``,
+``shift600``; both directions in each) and the audio of the script's donor clip (``dubbed``), all made by the
+``audio`` column and paired with their clip, and its 22 fakes by the script's family (``lipsync``,
+``talking_head``, ``faceswap``). The script's HiFi-GAN voice copies are not in it: the vocoder is a generator of
+the training recipe, loaded nowhere else.
+
 ``group`` is the source folder (``real_av/pcavs``); ``id`` the file, with ``#shift320``, ``#shift200``,
 ``#swapped`` or ``#shift:N`` for a copy. The copies of the 320 / 200 ms rows and the recovery rows
 of the same shift are the same edit: ``avsync eval`` scores each edit once.
@@ -83,6 +91,7 @@ OUT_DIR = REPO / "benchmarks" / "manifests"
 VOICE_HELDOUT = "voice_heldout.csv"
 ARTEFACTS_HELDOUT = "artefacts_heldout.csv"
 SYNC_HELDOUT = "sync_heldout.csv"
+FUSION_HELDOUT = "fusion_heldout.csv"
 COLUMNS = ("path", "label", "kind", "group", "generator", "offset_frames", "segments", "subset", "paired_with", "id")
 PREFIX = "${AVSYNC_SHARED}/data/"
 HIFIGAN_DEMO_SYSTEMS = ("WN", "WG", "MG", "HGAN_V1", "HGAN_V2", "HGAN_V3")
@@ -236,6 +245,39 @@ def sync_heldout_rows(data: Path) -> list[dict[str, str]]:
     return out
 
 
+def fusion_heldout_rows(data: Path) -> list[dict[str, str]]:
+    """Rows of ``fusion_heldout.csv``: ``fusion_calibrate.py``'s eval clips and their shifted and dubbed copies."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import fusion_calibrate as fc
+    finally:
+        sys.path.pop(0)
+
+    clips = fc.recipe_clips(data)
+    donor = fc.donors(clips)
+    names = {3: "shift120", 5: "shift200", 8: "shift320", 15: "shift600"}
+    out: list[dict[str, str]] = []
+    for c in sorted((c for c in clips if c["split"] == "eval"), key=lambda c: c["clip"]):
+        f = c["clip"]
+        row = {"path": PREFIX + f, "group": "/".join(f.split("/")[:2]), "segments": "", "id": f, "audio": ""}
+        if c["label"]:
+            out.append({**row, "label": "fake", "kind": "fake_av", "generator": c["family"], "offset_frames": "",
+                        "subset": c["family"], "paired_with": ""})
+            continue
+        out.append({**row, "label": "real", "kind": "real_av", "generator": "", "offset_frames": "",
+                    "subset": "real", "paired_with": ""})
+        for k, name in names.items():
+            for s in (k, -k):
+                out.append({**row, "label": "fake", "kind": "fake_av", "generator": f"audio {40 * s:+d} ms",
+                            "subset": name, "paired_with": f, "offset_frames": "", "id": f"{f}#shift:{s:+d}",
+                            "audio": f"shift:{s:+d}"})
+        out.append({**row, "label": "fake", "kind": "fake_av", "generator": "swapped audio", "subset": "dubbed",
+                    "paired_with": f, "offset_frames": "", "id": f"{f}#dubbed", "audio": f"from:{PREFIX}{donor[f]}"})
+    _require_files(data, {c["clip"] for c in clips if c["split"] == "eval"} | {donor[c["clip"]] for c in clips
+                                                                              if c["split"] == "eval" and not c["label"]})
+    return out
+
+
 def _require_files(data: Path, files) -> None:
     """Stop when a listed file (path relative to ``data``) is not there."""
     missing = sorted(f for f in files if not (data / f).exists())
@@ -244,7 +286,7 @@ def _require_files(data: Path, files) -> None:
 
 
 MANIFESTS = {VOICE_HELDOUT: voice_heldout_rows, ARTEFACTS_HELDOUT: artefacts_heldout_rows,
-             SYNC_HELDOUT: sync_heldout_rows}
+             SYNC_HELDOUT: sync_heldout_rows, FUSION_HELDOUT: fusion_heldout_rows}
 
 
 def render(rows: list[dict[str, str]]) -> str:

@@ -24,7 +24,7 @@ Native columns (CSV with a header, or JSON Lines with the same keys)::
 * ``audio`` (optional) — an edit of the file's audio made at evaluation time, so that a manifest can list
   copies of a real clip without storing them: ``shift:N`` moves the audio ``N`` 25 fps frames earlier
   (audio leads video; negative: later; zero-padded), ``from:PATH`` replaces it with the audio of another
-  file (looped or cut to this file's length: dubbed audio), ``from:PATH;shift:N`` does both. ``PATH``
+  file (mixed to mono, looped or cut to this file's length: dubbed audio), ``from:PATH;shift:N`` does both. ``PATH``
   resolves like ``path``. The edited copy (video stream copied, audio as float PCM at the analysis
   rate) is written once under the run's folder; a row's ``offset_frames`` then says what the analysis
   should find (a shifted copy of a clip read as in sync: ``N``). ``id`` defaults to ``path#audio``.

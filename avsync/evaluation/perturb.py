@@ -416,7 +416,7 @@ def edit_audio(src: str | os.PathLike, dst: str | os.PathLike, edit: AudioEdit) 
 
     The audio is decoded as the analysis reads it (:attr:`~avsync.media.Media.audio`: the analysis rate,
     channels kept, sample 0 at the file's first timestamp), taken from ``edit.source`` instead when given
-    (channels matched, looped or cut to this file's length), moved by ``edit.shift_frames`` 25 fps frames with
+    (its channels mixed, looped or cut to this file's length, in each of this file's channels), moved by ``edit.shift_frames`` 25 fps frames with
     :func:`avsync.synth.shift_audio`, and stored as 32-bit float PCM from the same first timestamp, so that
     the analysis reads back exactly these samples. Raises :class:`~avsync.errors.MediaError` when ``src``
     has no video or ``edit.source`` no audio.
@@ -429,9 +429,8 @@ def edit_audio(src: str | os.PathLike, dst: str | os.PathLike, edit: AudioEdit) 
     sr = media.sample_rate
     n = max(1, round(media.duration * sr))
     if edit.source is not None:
-        donor = load_media(edit.source, require="audio").audio
-        channels = media.audio.shape[0] if media.has_audio else donor.shape[0]
-        audio = np.stack([np.resize(donor[min(c, donor.shape[0] - 1)], n) for c in range(channels)])
+        donor = np.resize(load_media(edit.source, require="audio").mono(), n)
+        audio = np.repeat(donor[None], media.audio.shape[0] if media.has_audio else 1, axis=0)
     elif media.has_audio:
         audio = media.audio
     else:

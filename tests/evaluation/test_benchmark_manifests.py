@@ -152,3 +152,38 @@ def test_sync_manifest_gives_the_cards_sets(monkeypatch: pytest.MonkeyPatch, tmp
 def test_sync_manifest_is_the_scripts_output(shared: Path) -> None:
     make_manifests, _ = _benchmarks()
     _assert_current(SYNC, make_manifests.render(make_manifests.sync_heldout_rows(shared / "data")))
+
+
+FUSION = REPO / "benchmarks" / "manifests" / "fusion_heldout.csv"
+
+
+def test_fusion_manifest_gives_the_reports_comparisons(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The fused verdict's evaluation split (benchmarks/fusion_calibrate.py): 24 real clips, each with its copies
+    shifted both ways by 3, 5, 8 and 15 frames and dubbed with another source's audio, and 22 fakes by family."""
+    monkeypatch.setenv("AVSYNC_SHARED", str(tmp_path))
+    rows = read_manifest(FUSION)
+    reals = {r.id: r for r in rows if r.label == "real"}
+    assert len(reals) == 24 and len(rows) == 24 * 10 + 22
+    for r in rows:
+        if r.label == "real" or r.subset in ("lipsync", "talking_head", "faceswap"):
+            assert r.audio_edit is None and r.path == str(tmp_path / "data" / r.id)
+            continue
+        own, edit = reals[r.paired_with], r.audio_edit
+        assert r.path == own.path and r.id.startswith(own.id + "#")
+        if r.subset == "dubbed":  # another real clip's audio (fusion_calibrate.donors: of another source)
+            assert edit.source in {x.path for x in reals.values()} and edit.source != own.path
+        else:
+            k = {"shift120": 3, "shift200": 5, "shift320": 8, "shift600": 15}[r.subset]
+            assert edit.source is None and abs(edit.shift_frames) == k
+    records = [{"id": r.id, "status": "ok", "score": 0.9 if r.label == "fake" else 0.1} for r in rows]
+    table = {t["set"]: t for t in summarize(records, rows, rows, EvalConfig("analyze", n_boot=0))}
+    for name, n_fake in {"shift120": 48, "shift200": 48, "shift320": 48, "shift600": 48, "dubbed/swapped audio": 24}.items():
+        assert (table[name]["n_fake"], table[name]["n_real"], table[name]["pairing"]) == (n_fake, 24, "paired"), name
+    for name, n_fake in {"lipsync/lipsync": 8, "talking_head/talking_head": 13, "faceswap/faceswap": 1}.items():
+        assert (table[name]["n_fake"], table[name]["n_real"], table[name]["pairing"]) == (n_fake, 24, "same-modality")
+
+
+@pytest.mark.shared
+def test_fusion_manifest_is_the_scripts_output(shared: Path) -> None:
+    make_manifests, _ = _benchmarks()
+    _assert_current(FUSION, make_manifests.render(make_manifests.fusion_heldout_rows(shared / "data")))

@@ -24,7 +24,7 @@ def clips(tmp_path_factory):
     return {
         # stereo, channels differ; the audio stream starts 0.2 s after the video on the file's clock
         "a": make_clip(d / "a", ClipSpec(duration=3.0, channel_tones=(440.0, 660.0), audio_start_s=0.2, seed=1)),
-        "b": make_clip(d / "b", ClipSpec(duration=1.3, channel_tones=(300.0,), event_period_s=0.37, seed=2)),
+        "b": make_clip(d / "b", ClipSpec(duration=1.3, channel_tones=(300.0, 500.0), event_period_s=0.37, seed=2)),
         "wav": make_clip(d / "w", ClipSpec(duration=1.0, preset="wav", video=False)),
     }
 
@@ -62,9 +62,9 @@ def test_swapped_audio_is_the_donors_looped(clips, tmp_path):
     src, donor = load_media(clips["a"]), load_media(clips["b"])
     out = edit_audio(clips["a"], tmp_path / "s.mkv", AudioEdit(source=clips["b"], shift_frames=2))
     got = load_media(out)
-    assert got.audio.shape[0] == 2  # the clip's channels, the donor's mono repeated
+    assert got.audio.shape[0] == 2  # the clip's channels, the donor's mono mix in each
     n = round(src.duration * src.sample_rate)
-    want = shift_audio(np.resize(donor.audio[0], n), 2, 16000, 25.0)
+    want = shift_audio(np.resize(donor.mono(), n), 2, 16000, 25.0)
     np.testing.assert_array_equal(got.audio[0, :n], want[: got.audio.shape[1]])
     np.testing.assert_array_equal(got.audio[0], got.audio[1])
 
