@@ -382,3 +382,31 @@ def test_sync_offset_accuracy(tmp_path):
         assert row["n_offset"] == 5
     finally:
         unregister_task("toy_sync")
+
+
+def test_offset_accuracy_of_injected_offsets_leaves_the_reals_out(tmp_path):
+    """A set of shifted copies reports how well their injected offsets were found, not the originals' offsets."""
+    from avsync.synth import ClipSpec, make_clip
+
+    root = tmp_path / "d"
+    (root / "av").mkdir(parents=True)
+    rows = []
+    for i in range(3):
+        name = Path(make_clip(root / "av" / f"c{i}", ClipSpec(duration=1.0, size=(64, 48), seed=i))).name
+        rows.append({"path": f"av/{name}", "label": "real", "offset_frames": 0, "subset": "real"})
+        rows.append({"path": f"av/{name}", "label": "fake", "offset_frames": 5, "subset": "shifted",
+                     "id": f"c{i}+5", "paired_with": f"av/{name}", "audio": "shift:+5"})
+    (root / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def sync_scorer(path):  # every original reads 2 frames off (wrong), every copy at +5 (right)
+        return {"status": "ok", "score": 0.9 if path.endswith(".mkv") else 0.1,
+                "offset_frames": 5 if path.endswith(".mkv") else 2}
+
+    register_task("toy_sync2", sync_scorer, replace=True)
+    try:
+        r = _eval(root / "m.jsonl", "--task", "toy_sync2", "--out", tmp_path / "o", "--json", "--n-boot", 0)
+        table = {row["set"]: row for row in json.loads(r.output)["table"]}
+        assert table["shifted"]["offset_acc_pm1"] == 1.0 and table["shifted"]["n_offset"] == 3
+        assert table["real"]["offset_acc_pm1"] == 0.0 and table["real"]["n_offset"] == 3
+    finally:
+        unregister_task("toy_sync2")
