@@ -412,13 +412,17 @@ def apply_perturbation(
 
 # ------------------------------------------------------------------------------------ audio edits
 def edit_audio(src: str | os.PathLike, dst: str | os.PathLike, edit: AudioEdit) -> str:
-    """Write ``dst`` (Matroska): ``src``'s video copied packet for packet and its audio as ``edit`` says.
+    """Write ``dst`` (QuickTime): ``src``'s video copied packet for packet and its audio as ``edit`` says.
 
     The audio is decoded as the analysis reads it (:attr:`~avsync.media.Media.audio`: the analysis rate,
     channels kept, sample 0 at the file's first timestamp), taken from ``edit.source`` instead when given
     (its channels mixed, looped or cut to this file's length, in each of this file's channels), moved by ``edit.shift_frames`` 25 fps frames with
     :func:`avsync.synth.shift_audio`, and stored as 32-bit float PCM from the same first timestamp, so that
-    the analysis reads back exactly these samples. Raises :class:`~avsync.errors.MediaError` when ``src``
+    the analysis reads back exactly these samples. QuickTime, not Matroska: a video whose first frames sit
+    before time 0 (an MP4 edit list hiding the encoder's pre-roll) keeps them hidden; Matroska would shift the
+    whole file to start at 0 and show them (1.8 s of extra video on one clip of the benchmark sets). The end of
+    such an edit list is not carried over: frames it hid after the last shown one may show (2 frames, 67 ms,
+    on that clip). Raises :class:`~avsync.errors.MediaError` when ``src``
     has no video or ``edit.source`` no audio.
     """
     from avsync.media import load_media
@@ -438,7 +442,7 @@ def edit_audio(src: str | os.PathLike, dst: str | os.PathLike, edit: AudioEdit) 
     if edit.shift_frames:
         audio = np.stack([shift_audio(ch, edit.shift_frames, sr, 25.0) for ch in audio])
     tmp = dst + ".part"
-    with av.open(src) as inp, av.open(tmp, "w", format="matroska") as out:
+    with av.open(src) as inp, av.open(tmp, "w", format="mov") as out:
         v_in = inp.streams.video[0]
         v_out = out.add_stream_from_template(v_in)
         a_out = _add_audio_stream(out, "pcm_f32le", sr, audio.shape[0], None)
@@ -455,7 +459,7 @@ def apply_audio_edit(src: str | os.PathLike, edit: AudioEdit, *, cache_dir: str 
     src = os.fspath(src)
     sha = sha256 or file_sha256(src)
     donor = f"-from{file_sha256(edit.source)[:16]}" if edit.source else ""
-    dst = Path(cache_dir) / f"{sha[:24]}{donor}-shift{edit.shift_frames:+d}.mkv"
+    dst = Path(cache_dir) / f"{sha[:24]}{donor}-shift{edit.shift_frames:+d}.mov"
     if not dst.exists():
         dst.parent.mkdir(parents=True, exist_ok=True)
         edit_audio(src, dst, edit)

@@ -45,7 +45,7 @@ def test_bad_edits_are_config_errors(spec):
 @pytest.mark.parametrize("frames", [0, 8, -5])
 def test_shifted_copy_reads_back_exactly(clips, tmp_path, frames):
     src = load_media(clips["a"])
-    out = edit_audio(clips["a"], tmp_path / "x.mkv", AudioEdit(shift_frames=frames))
+    out = edit_audio(clips["a"], tmp_path / "x.mov", AudioEdit(shift_frames=frames))
     got = load_media(out)
     assert got.origin_s == pytest.approx(src.origin_s, abs=1e-3) and got.audio.shape == src.audio.shape
     want = np.stack([shift_audio(c, frames, src.sample_rate, 25.0) for c in src.audio])
@@ -60,7 +60,7 @@ def test_shifted_copy_reads_back_exactly(clips, tmp_path, frames):
 
 def test_swapped_audio_is_the_donors_looped(clips, tmp_path):
     src, donor = load_media(clips["a"]), load_media(clips["b"])
-    out = edit_audio(clips["a"], tmp_path / "s.mkv", AudioEdit(source=clips["b"], shift_frames=2))
+    out = edit_audio(clips["a"], tmp_path / "s.mov", AudioEdit(source=clips["b"], shift_frames=2))
     got = load_media(out)
     assert got.audio.shape[0] == 2  # the clip's channels, the donor's mono mix in each
     n = round(src.duration * src.sample_rate)
@@ -71,9 +71,9 @@ def test_swapped_audio_is_the_donors_looped(clips, tmp_path):
 
 def test_audio_only_or_missing_inputs_raise_media_errors(clips, tmp_path):
     with pytest.raises(MediaError):
-        edit_audio(clips["wav"], tmp_path / "w.mkv", AudioEdit(shift_frames=1))
+        edit_audio(clips["wav"], tmp_path / "w.mov", AudioEdit(shift_frames=1))
     with pytest.raises(MediaError):
-        edit_audio(clips["a"], tmp_path / "m.mkv", AudioEdit(source=str(tmp_path / "missing.wav")))
+        edit_audio(clips["a"], tmp_path / "m.mov", AudioEdit(source=str(tmp_path / "missing.wav")))
 
 
 def test_cached_copies_are_named_by_content(clips, tmp_path):
@@ -141,3 +141,21 @@ def test_eval_scores_each_edit_once_with_its_truth(clips, tmp_path):
         assert r.exit_code == 0 and len(calls) == 3  # a rerun reads every edit from the cache
     finally:
         unregister_task("toy_edits")
+
+
+@pytest.mark.shared
+def test_a_video_with_an_edit_list_keeps_its_timeline(shared, tmp_path):
+    """An MP4 whose first video frames sit before time 0 (an edit list hides 1.8 s of encoder pre-roll): the
+    copy starts and lasts as the source does; only frames the edit list hid after the end may show."""
+    src = shared / "data" / "real_av" / "astorfi" / "sample_video.mp4"
+    if not src.exists():
+        pytest.skip(f"{src} is not in the shared data set")
+    m = load_media(str(src))
+    got = load_media(edit_audio(src, tmp_path / "e.mov", AudioEdit(shift_frames=0)))
+    assert got.origin_s == m.origin_s and got.duration == pytest.approx(m.duration, abs=1e-3)
+    np.testing.assert_array_equal(got.audio, m.audio)
+    a = np.concatenate([c.images for c in m.frames(gray=True)])
+    b = np.concatenate([c.images for c in got.frames(gray=True)])
+    assert a.shape == b.shape
+    same = [np.array_equal(x, y) for x, y in zip(a, b)]
+    assert all(same[:-3]), same.index(False)  # every frame but the last three (the edit list's end)

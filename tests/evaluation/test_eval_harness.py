@@ -399,8 +399,8 @@ def test_offset_accuracy_of_injected_offsets_leaves_the_reals_out(tmp_path):
     (root / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
     def sync_scorer(path):  # every original reads 2 frames off (wrong), every copy at +5 (right)
-        return {"status": "ok", "score": 0.9 if path.endswith(".mkv") else 0.1,
-                "offset_frames": 5 if path.endswith(".mkv") else 2}
+        return {"status": "ok", "score": 0.9 if path.endswith(".mov") else 0.1,
+                "offset_frames": 5 if path.endswith(".mov") else 2}
 
     register_task("toy_sync2", sync_scorer, replace=True)
     try:
