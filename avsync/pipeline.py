@@ -928,10 +928,22 @@ def analyze(src: MediaSource | Media, **kwargs: Any) -> Verdict:
     return Detector.from_pretrained(**kwargs)(src)
 
 
-def eval_task(model: str | None = None, device: Device | None = None, precision: str = "float32"):
-    """Scorer for ``avsync eval --task analyze`` / ``avsync batch --task analyze``: builds one detector."""
-    det = Detector.from_pretrained(device=device or "auto", precision=precision,
-                                   **({"spoof_model": model} if model else {}))
+def eval_task(model: str | None = None, device: Device | None = None, precision: str = "float32", *,
+              sync_model: ModelName | None = None, artefacts: bool | str | None = None, speaker: bool | None = None,
+              spoof: bool = True):
+    """Scorer for ``avsync eval --task analyze`` / ``avsync batch --task analyze``: builds one detector.
+
+    ``model`` is the voice model; the options (``--option KEY=VALUE``) set the detector's ``sync_model``,
+    ``artefacts`` (``false``, or an artefact model's name) and ``speaker``; ``spoof=false`` leaves the voice
+    check out. Options left unset keep the detector's defaults.
+    """
+    kwargs: dict[str, Any] = {"spoof_model": model} if model else {}
+    if not spoof:
+        kwargs["spoof_model"] = False
+    for name, value in (("sync_model", sync_model), ("artefacts", artefacts), ("speaker", speaker)):
+        if value is not None:
+            kwargs[name] = value
+    det = Detector.from_pretrained(device=device or "auto", precision=precision, **kwargs)
 
     def score(path: str, progress: Callable[[float, float], None] | None = None) -> dict:
         v = det(path, progress=progress)

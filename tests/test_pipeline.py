@@ -230,3 +230,17 @@ def test_a_constant_offset_shows_in_every_window_and_segment(clip):
     assert v.segments and v.segments[0].kind == "sync"
     covered = sum(s.end - s.start for s in v.segments)
     assert covered >= 0.5 * v.duration_s
+
+
+def test_eval_task_analyze_takes_detector_options(clip):
+    """`avsync eval --task analyze --option KEY=VALUE`: sync model, artefacts, speaker and the voice check."""
+    from avsync.errors import ConfigError
+    from avsync.evaluation import get_task
+
+    path = clip("pipe_orig", **FACE)
+    task = get_task("analyze")
+    rec = task.factory(None, device="cpu", sync_model="motion", artefacts=False, speaker=False, spoof=False)(path)
+    assert rec["status"] == "ok" and {c["name"] for c in rec["cues"]} == {"sync"}
+    assert rec["details"]["sync"]["model"] == "motion"
+    with pytest.raises(ConfigError, match="no option 'detector'"):
+        task.factory(None, device="cpu", detector="yunet")
