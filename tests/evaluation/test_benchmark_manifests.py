@@ -107,12 +107,6 @@ def test_artefacts_manifest_gives_the_cards_family_rows(artefact_rows: list[Mani
     assert (table["real"]["n_real"], table["real"]["pairing"]) == (24, "real-only")
 
 
-@pytest.mark.shared
-def test_artefacts_manifest_is_the_scripts_output(shared: Path) -> None:
-    make_manifests, _ = _benchmarks()
-    _assert_current(ARTEFACTS, make_manifests.render(make_manifests.artefacts_heldout_rows(shared / "data")))
-
-
 SYNC = REPO / "benchmarks" / "manifests" / "sync_heldout.csv"
 
 
@@ -148,12 +142,6 @@ def test_sync_manifest_gives_the_cards_sets(monkeypatch: pytest.MonkeyPatch, tmp
     assert (table["lipsync"]["n_fake"], table["lipsync"]["n_real"], table["lipsync"]["pairing"]) == (42, 42, "same-modality")
 
 
-@pytest.mark.shared
-def test_sync_manifest_is_the_scripts_output(shared: Path) -> None:
-    make_manifests, _ = _benchmarks()
-    _assert_current(SYNC, make_manifests.render(make_manifests.sync_heldout_rows(shared / "data")))
-
-
 FUSION = REPO / "benchmarks" / "manifests" / "fusion_heldout.csv"
 
 
@@ -184,6 +172,7 @@ def test_fusion_manifest_gives_the_reports_comparisons(monkeypatch: pytest.Monke
 
 
 @pytest.mark.shared
-def test_fusion_manifest_is_the_scripts_output(shared: Path) -> None:
+@pytest.mark.parametrize("manifest", [ARTEFACTS, SYNC, FUSION], ids=lambda p: p.name)
+def test_manifest_is_the_scripts_output(shared: Path, manifest: Path) -> None:
     make_manifests, _ = _benchmarks()
-    _assert_current(FUSION, make_manifests.render(make_manifests.fusion_heldout_rows(shared / "data")))
+    _assert_current(manifest, make_manifests.render(make_manifests.MANIFESTS[manifest.name](shared / "data")))
