@@ -27,6 +27,11 @@ One resumable command:
    config and fitted one) for each comparison; share of real clips undetermined / flagged under each config.
    Writes ``OUT/report.md``, ``OUT/report.json`` and ``OUT/fusion_fitted.yaml``.
 
+The eval split without the voice copies is also the checked-in manifest ``benchmarks/manifests/fusion_heldout.csv``
+(``benchmarks/make_manifests.py``): ``avsync eval benchmarks/manifests/fusion_heldout.csv --task analyze --out DIR``
+scores it as a user's ``avsync analyze`` would, and ``python benchmarks/fusion_calibrate.py --from-eval DIR
+[--config NAME=YAML]`` prints these tables from that run (every cue is in each verdict).
+
 A cue that is not usable scores 0.5 in its single-cue AUC (it says nothing); the ``n`` columns say how many were.
 """
 
@@ -413,6 +418,45 @@ def markdown(res: dict, configs: list[str]) -> str:
     return "\n".join(lines)
 
 
+def rows_from_eval(scores: Path) -> list[dict]:
+    """The rows of :func:`assemble` from an ``avsync eval --task analyze`` run over ``fusion_heldout.csv``
+    (``OUT/scores.jsonl``: every verdict with its cues): the eval split without the voice copies."""
+    from avsync.evaluation.manifest import AudioEdit
+
+    rows = []
+    for rec in map(json.loads, scores.read_text().splitlines()):
+        if rec.get("status") != "ok":
+            continue
+        cues = {c["name"]: c for c in rec.get("cues") or ()}
+        edit = AudioEdit.parse(rec["audio_edit"]) if rec.get("audio_edit") else None
+        if rec["label"] == "real":
+            kind, variant = "real", "orig"
+        elif edit is None:
+            kind, variant = "fake:" + rec["subset"], "orig"
+        else:
+            kind = variant = "swap" if edit.source else f"shift{edit.shift_frames:+d}"
+        rows.append({"clip": rec["path"], "variant": variant, "split": "eval", "label": int(rec["label"] == "fake"),
+                     "kind": kind, "duration_s": rec.get("duration_s") or 0.0,
+                     "scores": {k: (cues[k]["score"] if k in cues else None) for k in CUES},
+                     "status": {k: (cues[k]["status"] if k in cues else "not_run") for k in CUES},
+                     "coverage": {k: (cues[k].get("coverage", 0.0) if k in cues else 0.0) for k in CUES}})
+    return rows
+
+
+def report_from_eval(folder: str, configs: list[str], n_boot: int) -> None:
+    """Print the evaluation tables (each cue and the fused score per comparison, real clips undetermined /
+    flagged) of an ``avsync eval`` run, under the shipped fusion config and each ``NAME=config.yaml``."""
+    from avsync.fusion import FusionConfig
+    from avsync.pipeline import DEFAULT_FUSION_CONFIG
+
+    cfgs = {"shipped": FusionConfig.load(DEFAULT_FUSION_CONFIG)}
+    for spec in configs:
+        name, _, path = spec.partition("=")
+        cfgs[name] = FusionConfig.load(path)
+    rows = rows_from_eval(Path(folder) / "scores.jsonl")
+    print(markdown(evaluate(rows, cfgs, n_boot), list(cfgs)))
+
+
 # ----------------------------------------------------------------------------------------------- main
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -430,7 +474,15 @@ def main(argv=None) -> None:
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--seed", default=SEED, help="seed text of the split")
     ap.add_argument("--method", choices=("logistic", "isotonic"), default="logistic")
+    ap.add_argument("--from-eval", default=None, metavar="DIR",
+                    help="only print the evaluation tables of an `avsync eval --task analyze` run over "
+                         "benchmarks/manifests/fusion_heldout.csv (DIR/scores.jsonl)")
+    ap.add_argument("--config", action="append", default=[], metavar="NAME=YAML",
+                    help="with --from-eval: also fuse the cues with this fusion config")
     args = ap.parse_args(argv)
+    if args.from_eval:
+        report_from_eval(args.from_eval, args.config, args.n_boot)
+        return
     import torch
 
     torch.set_num_threads(1)
