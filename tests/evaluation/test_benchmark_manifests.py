@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -176,3 +177,30 @@ def test_fusion_manifest_gives_the_reports_comparisons(monkeypatch: pytest.Monke
 def test_manifest_is_the_scripts_output(shared: Path, manifest: Path) -> None:
     make_manifests, _ = _benchmarks()
     _assert_current(manifest, make_manifests.render(make_manifests.MANIFESTS[manifest.name](shared / "data")))
+
+
+def test_fusion_report_reads_an_eval_run(tmp_path: Path) -> None:
+    """fusion_calibrate.py --from-eval: the verdicts of `avsync eval --task analyze` become the script's rows."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import fusion_calibrate
+    finally:
+        sys.path.pop(0)
+
+    def rec(label, subset, audio=None, **scores):
+        cues = [{"name": k, "score": v, "status": "ok", "coverage": 1.0} for k, v in scores.items()]
+        return {"path": "/d/c.mp4", "label": label, "subset": subset, "status": "ok", "duration_s": 5.0,
+                "cues": cues, **({"audio_edit": audio} if audio else {})}
+
+    lines = [rec("real", "real", sync=0.2, spoof=0.1), rec("fake", "shift200", "shift:-5", sync=0.9, spoof=0.1),
+             rec("fake", "dubbed", "from:/d/o.mp4", sync=0.8, spoof=0.2), rec("fake", "talking_head", sync=0.1, artefact=0.9),
+             {"path": "/d/bad.mp4", "label": "real", "subset": "real", "status": "decode_error"}]
+    (tmp_path / "scores.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    rows = fusion_calibrate.rows_from_eval(tmp_path / "scores.jsonl")
+    assert [(r["kind"], r["variant"], r["label"]) for r in rows] == [
+        ("real", "orig", 0), ("shift-5", "shift-5", 1), ("swap", "swap", 1), ("fake:talking_head", "orig", 1)]
+    assert rows[3]["scores"] == {"sync": 0.1, "spoof": None, "speaker": None, "artefact": 0.9}
+    assert rows[3]["status"]["spoof"] == "not_run"
+    res = fusion_calibrate.evaluate(rows, {}, n_boot=10)
+    dubbed = next(e for e in res["comparisons"] if e["row"].startswith("dubbed"))
+    assert dubbed["auc"]["sync"]["auc"] == 1.0 and (dubbed["n_real"], dubbed["n_manipulated"]) == (1, 1)
