@@ -5,7 +5,9 @@ packet for packet (no second generation loss). Timestamps are kept, so the audio
 the source survives re-encoding. Outputs go to a cache folder keyed by the source's sha256, so a
 rerun re-encodes nothing.
 
-Audio-visual outputs use Matroska (it holds every codec here and any copied stream); audio-only
+Audio-visual outputs use Matroska (it holds every codec here and any copied stream), except where a copied
+video starts before time 0 (an MP4 edit list hiding pre-roll frames, which Matroska would show): QuickTime
+keeps that start, and an audio codec it cannot hold (Opus) is stored decoded, its encoder delay cut. Audio-only
 outputs use the container natural for the codec (``.m4a``, ``.ogg``, ``.wav``, ``.mp3``).
 """
 
@@ -156,7 +158,10 @@ def _encode_audio(out_container: OutputContainer, out_stream: av.AudioStream, ch
 def _codec_round_trip(
     chunks: Iterable[tuple[np.ndarray, int]], codec: str, rate: int, channels: int, bitrate: int | None
 ):
-    """Encode float chunks with ``codec`` and decode them again (the channel's loss, any container)."""
+    """Encode float chunks with ``codec`` and decode them again (the channel's loss, any container).
+
+    The encoder's leading delay that a container would signal (Opus: the pre-skip of its header) is cut, so the
+    output lines up with the input."""
     enc = cast(AudioCodecContext, av.CodecContext.create(codec, "w"))  # an audio codec: an audio context
     enc.sample_rate = rate
     enc.layout = _layout(channels)
@@ -170,6 +175,19 @@ def _codec_round_trip(
     dec.sample_rate = rate
     dec.layout = _layout(channels)
     to_float = av.AudioResampler(format="fltp", layout=_layout(channels), rate=rate)
+    skip: list[int] = []  # samples still to cut from the start (known once the encoder is open)
+
+    def emit(decoded: av.AudioFrame) -> Iterator[tuple[np.ndarray, int]]:
+        if not skip:
+            head = bytes(enc.extradata or b"")
+            skip.append(int.from_bytes(head[10:12], "little") * rate // 48_000 if head.startswith(b"OpusHead") else 0)
+        for out in to_float.resample(decoded):
+            arr = out.to_ndarray().astype(np.float32, copy=False)
+            cut = min(skip[0], arr.shape[1])
+            skip[0] -= cut
+            if arr.shape[1] > cut:
+                yield arr[:, cut:], out.sample_rate
+
     pts = 0
     for arr, sr in list(chunks) + [(None, rate)]:
         frame = None
@@ -179,11 +197,9 @@ def _codec_round_trip(
             pts += arr.shape[1]
         for packet in enc.encode(frame):
             for decoded in dec.decode(packet):
-                for out in to_float.resample(decoded):
-                    yield out.to_ndarray().astype(np.float32, copy=False), out.sample_rate
+                yield from emit(decoded)
     for decoded in dec.decode(None):
-        for out in to_float.resample(decoded):
-            yield out.to_ndarray().astype(np.float32, copy=False), out.sample_rate
+        yield from emit(decoded)
 
 
 def _add_audio_stream(out_container: OutputContainer, codec: str, rate: int, channels: int,
@@ -329,8 +345,7 @@ def transcode(
     if p.applies_to == "video" and info.video is None:
         raise MediaError(f"{src} has no video track for perturbation {p.name}", status=Status.NO_VIDEO)
     tmp = dst + ".part"
-    audio_only_out = info.video is None
-    fmt = p.audio_container[0] if (audio_only_out and p.audio_container) else "matroska"
+    fmt = _container(src, p, info.video is not None)
     with av.open(src) as inp, av.open(tmp, "w", format=fmt) as out:
         a_in = inp.streams.audio[0] if inp.streams.audio else None
         v_in = inp.streams.video[0] if inp.streams.video else None
@@ -344,6 +359,8 @@ def transcode(
             channels = a_in.codec_context.channels
             chunks = _audio_chunks(inp, a_in, rate)
             try:
+                if fmt == "mov" and p.audio_codec not in _MOV_AUDIO:
+                    raise ValueError(f"QuickTime cannot hold {p.audio_codec}")
                 a_out = _add_audio_stream(out, p.audio_codec, rate, channels, p.audio_bitrate)
             except ValueError:  # the container cannot hold this codec: store its decoded output losslessly
                 a_out = _add_audio_stream(out, "pcm_s16le", rate, channels, None)
@@ -370,9 +387,34 @@ def transcode(
     return dst
 
 
+_MOV_AUDIO = frozenset({"aac", "libmp3lame", "pcm_mulaw", "pcm_s16le", "pcm_f32le"})
+"""Audio encoders whose output QuickTime holds (Opus is refused there: stored decoded instead)."""
+
+
+def _video_starts_before_zero(src: str) -> bool:
+    """Whether the video's first packet sits before time 0: an MP4 edit list hiding pre-roll frames, which a
+    copy into Matroska would shift to the start and show (``real_av/astorfi/sample_video.mp4``: 1.8 s)."""
+    with av.open(src) as c:
+        if not c.streams.video:
+            return False
+        for pk in c.demux(c.streams.video[0]):
+            if pk.pts is not None and pk.time_base is not None:
+                return float(pk.pts * pk.time_base) < -1e-3
+    return False
+
+
+def _container(src: str, perturbation: Perturbation, has_video: bool) -> str:
+    """Output format: the codec's own for audio-only files; Matroska for videos, QuickTime where the video,
+    copied packet for packet, starts before time 0 (QuickTime keeps the edit list's start)."""
+    if not has_video:
+        return perturbation.audio_container[0] if perturbation.audio_container else "matroska"
+    return "mov" if perturbation.applies_to == "audio" and _video_starts_before_zero(src) else "matroska"
+
+
 def _output_path(src: str, cache_dir: Path, perturbation: Perturbation, sha: str, has_video: bool) -> Path:
+    fmt = _container(src, perturbation, has_video)
     if has_video or perturbation.audio_container is None:
-        ext = ".mkv" if has_video else ".mka"
+        ext = {"mov": ".mov", "matroska": ".mkv"}[fmt] if has_video else ".mka"
     else:
         ext = perturbation.audio_container[1]
     return cache_dir / perturbation.name / f"{sha[:24]}{ext}"

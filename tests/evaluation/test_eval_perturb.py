@@ -155,3 +155,19 @@ def test_trim_video_keeps_sync(tmp_path):
     flash = next(c.times[i] for c in m.frames(chunk_size=16) for i in range(len(c))
                  if c.images[i, :10, :10].mean() > 200)
     assert flash == pytest.approx(0.4 - t0, abs=0.041)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", ["aac64k", "opus16k", "mulaw8k", "mp3_32k"])
+def test_audio_perturbation_keeps_an_edit_lists_timeline(shared, tmp_path, name):
+    """A video whose first frames sit before time 0 (an MP4 edit list hides 1.8 s of pre-roll): with the video
+    copied, the re-encoded file starts, lasts and keeps its sync as the source does (QuickTime, not Matroska,
+    which showed the hidden frames and started the audio 1.8 s late)."""
+    src = shared / "data" / "real_av" / "astorfi" / "sample_video.mp4"
+    if not src.exists():
+        pytest.skip(f"{src} is not in the shared data set")
+    out, applied = apply_perturbation(src, name, cache_dir=tmp_path)
+    a, b = load_media(str(src)), load_media(out)
+    assert applied and out.endswith(".mov")
+    assert b.duration == pytest.approx(a.duration, abs=0.01) and b.origin_s == pytest.approx(a.origin_s, abs=1e-3)
+    assert abs(_lag_ms(b.mono(), a.mono())) <= 1.0
