@@ -69,6 +69,9 @@ class Perturbation:
         mask (radius 1.5 px): what an "enhance" filter does to a face.
     generations
         How many times the whole re-encoding is applied, each to the previous output.
+    store_decoded
+        Keep the codec's decoded output (16-bit PCM) instead of its bitstream, every channel through the codec
+        on its own: for a codec whose format holds one channel only (AMR-NB), so that a stereo call stays stereo.
     """
 
     name: str
@@ -85,6 +88,7 @@ class Perturbation:
     video_upscale: float | None = None
     sharpen: float = 0.0
     generations: int = 1
+    store_decoded: bool = False
 
 
 PERTURBATIONS: dict[str, Perturbation] = {
@@ -94,6 +98,8 @@ PERTURBATIONS: dict[str, Perturbation] = {
         Perturbation("opus16k", "Opus 16 kbit/s (48 kHz)", "audio", "libopus", 16_000, 48_000, ("ogg", ".ogg")),
         Perturbation("mulaw8k", "G.711 μ-law, 8 kHz (telephone)", "audio", "pcm_mulaw", None, 8_000, ("wav", ".wav")),
         Perturbation("mp3_32k", "MP3 32 kbit/s", "audio", "libmp3lame", 32_000, None, ("mp3", ".mp3")),
+        Perturbation("amrnb", "AMR-NB 12.2 kbit/s, 8 kHz (mobile telephone; decoded output kept, each channel coded "
+                     "on its own)", "audio", "libopencore_amrnb", 12_200, 8_000, ("wav", ".wav"), store_decoded=True),
         Perturbation("h264_crf23", "H.264 CRF 23 (libx264 default quality)", "video", video_crf=23),
         Perturbation("h264_crf35", "H.264 CRF 35 (heavy compression)", "video", video_crf=35),
         Perturbation("360p", "downscale to 360 lines (H.264 CRF 18)", "video", video_crf=18, video_height=360),
@@ -161,7 +167,14 @@ def _codec_round_trip(
     """Encode float chunks with ``codec`` and decode them again (the channel's loss, any container).
 
     The encoder's leading delay that a container would signal (Opus: the pre-skip of its header) is cut, so the
-    output lines up with the input."""
+    output lines up with the input. A codec of one channel only (AMR-NB) codes each channel on its own."""
+    if codec in _MONO_CODECS and channels > 1:
+        whole = np.concatenate([a for a, _ in chunks], axis=1)
+        coded = [np.concatenate([a for a, _ in _codec_round_trip([(ch[None], rate)], codec, rate, 1, bitrate)], axis=1)[0]
+                 for ch in whole]
+        n = min(len(c) for c in coded)
+        yield np.stack([c[:n] for c in coded]), rate
+        return
     enc = cast(AudioCodecContext, av.CodecContext.create(codec, "w"))  # an audio codec: an audio context
     enc.sample_rate = rate
     enc.layout = _layout(channels)
@@ -359,8 +372,8 @@ def transcode(
             channels = a_in.codec_context.channels
             chunks = _audio_chunks(inp, a_in, rate)
             try:
-                if fmt == "mov" and p.audio_codec not in _MOV_AUDIO:
-                    raise ValueError(f"QuickTime cannot hold {p.audio_codec}")
+                if p.store_decoded or (fmt == "mov" and p.audio_codec not in _MOV_AUDIO):
+                    raise ValueError(f"{p.name}: store the decoded output")
                 a_out = _add_audio_stream(out, p.audio_codec, rate, channels, p.audio_bitrate)
             except ValueError:  # the container cannot hold this codec: store its decoded output losslessly
                 a_out = _add_audio_stream(out, "pcm_s16le", rate, channels, None)
@@ -387,6 +400,8 @@ def transcode(
     return dst
 
 
+_MONO_CODECS = frozenset({"libopencore_amrnb"})
+"""Audio encoders of one channel only."""
 _MOV_AUDIO = frozenset({"aac", "libmp3lame", "pcm_mulaw", "pcm_s16le", "pcm_f32le"})
 """Audio encoders whose output QuickTime holds (Opus is refused there: stored decoded instead)."""
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from avsync.evaluation.perturb import PERTURBATIONS
 from avsync_cli.common import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE, echo_json, fail, precision_option, warn
 
 if TYPE_CHECKING:
@@ -61,8 +62,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--trim-silence", is_flag=True, help="Cut leading/trailing silence before scoring.")
 @click.option("--perturb", is_flag=True, help="Also run every robustness perturbation and report the metric change.")
 @click.option("--perturbations", default=None,
-              help="Comma-separated perturbations to run (implies --perturb): "
-                   "aac64k,opus16k,mulaw8k,mp3_32k,h264_crf35,360p,25fps.")
+              help=f"Comma-separated perturbations to run (implies --perturb): {','.join(PERTURBATIONS)}.")
 @click.option("--by-group", is_flag=True,
               help="Also a row per group (speaker, demo page) of every subset whose fakes come from several groups.")
 @click.option("--option", "task_options", multiple=True, metavar="KEY=VALUE",
@@ -95,7 +95,6 @@ def command(manifest: str, task_name: str, model: str | None, out_dir: str, subs
     """
     from avsync.errors import AvsyncError
     from avsync.evaluation import EvalConfig, TaskUnavailable, get_task, read_manifest, run_eval
-    from avsync.evaluation.perturb import PERTURBATIONS
 
     try:
         get_task(task_name)
