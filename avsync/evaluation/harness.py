@@ -442,7 +442,7 @@ def write_table(table: Sequence[dict[str, Any]], stem: str | os.PathLike, *, tit
     return {"md": os.fspath(md), "csv": os.fspath(stem.with_suffix(".csv")), "json": os.fspath(stem.with_suffix(".json"))}
 
 
-_SCORE_COLUMNS = ["id", "label", "subset", "generator", "group", "status", "score", "offset_frames",
+_SCORE_COLUMNS = ["id", "label", "subset", "generator", "group", "audio_edit", "status", "score", "offset_frames",
                   "true_offset_frames", "seconds", "cached", "scored_path", "message", "path", "sha256"]
 
 
@@ -451,7 +451,7 @@ def _write_scores(records: Sequence[dict], rows: Mapping[str, ManifestRow], stem
         for rec in records:
             row = rows[rec["id"]]
             full = {**rec, "label": row.label, "subset": row.subset, "generator": row.generator, "group": row.group,
-                    "true_offset_frames": row.offset_frames}
+                    "audio_edit": row.audio or None, "true_offset_frames": row.offset_frames}
             full.pop("key", None)
             fh.write(json.dumps(_clean(full), default=_json_default) + "\n")
     with open(stem.with_suffix(".csv"), "w", newline="", encoding="utf-8") as fh:
@@ -460,7 +460,8 @@ def _write_scores(records: Sequence[dict], rows: Mapping[str, ManifestRow], stem
         for rec in records:
             row = rows[rec["id"]]
             w.writerow({**{k: rec.get(k) for k in _SCORE_COLUMNS}, "label": row.label, "subset": row.subset,
-                        "generator": row.generator, "group": row.group, "true_offset_frames": row.offset_frames})
+                        "generator": row.generator, "group": row.group, "audio_edit": row.audio,
+                        "true_offset_frames": row.offset_frames})
 
 
 def _plot_curves(table_sets: list[tuple[str, np.ndarray, np.ndarray]], out_dir: Path, prefix: str) -> list[str]:

@@ -136,6 +136,11 @@ def test_eval_scores_each_edit_once_with_its_truth(clips, tmp_path):
         assert table["swapped"]["auc"] == 1.0
         scores = {x["id"]: x for x in map(json.loads, (out / "scores.jsonl").read_text().splitlines())}
         assert scores["again"]["audio_edit"] == "shift:+6" and scores[a].get("audio_edit") is None
+        import csv
+
+        with open(out / "scores.csv", newline="") as fh:
+            edits = {r["id"]: r["audio_edit"] for r in csv.DictReader(fh)}
+        assert edits["again"] == "shift:+6" and edits[a] == "" and edits[f"{a}#from:{b}"].startswith("from:")
         r = CliRunner().invoke(cli, ["eval", str(root / "e.jsonl"), "--task", "toy_edits", "--out", str(out),
                                      "--json", "--n-boot", "0"], catch_exceptions=False)
         assert r.exit_code == 0 and len(calls) == 3  # a rerun reads every edit from the cache
