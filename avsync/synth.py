@@ -133,6 +133,8 @@ def shift_audio(audio: np.ndarray, frames: int, sr: int = 16_000, fps: float = 2
 
     n = seconds_to_samples(frames_to_seconds(frames, fps), sr)
     out = np.zeros_like(audio)
+    if abs(n) >= len(audio):  # moved past its whole length: silence
+        return out
     if n >= 0:
         out[: len(audio) - n] = audio[n:]
     else:

@@ -17,6 +17,7 @@ same process; printed: steps/s, samples/s and the ratio to the first device's sa
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -75,7 +76,7 @@ def main() -> None:
     ap.add_argument("--devices", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds; the median round is reported")
+    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds; the median of their rates is reported")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     devices = [d.strip() for d in args.devices.split(",") if d.strip()]
@@ -104,9 +105,9 @@ def main() -> None:
     print(f"torch {torch.__version__}, threads {args.threads}, "
           f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no CUDA device'}")
     for name in configs:
-        base = sorted(rates[(name, devices[0])])[len(rates[(name, devices[0])]) // 2]
+        base = statistics.median(rates[(name, devices[0])])
         for d in devices:
-            r = sorted(rates[(name, d)])[len(rates[(name, d)]) // 2]
+            r = statistics.median(rates[(name, d)])
             print(f"{name:16s} {d:7s} {r:8.2f} steps/s {r * steps[(name, d)][1]:9.1f} samples/s "
                   f"{r / base:7.1f}x {devices[0]}")
 

@@ -425,9 +425,9 @@ def rows_from_eval(scores: Path) -> list[dict]:
 
     rows = []
     for rec in map(json.loads, scores.read_text().splitlines()):
-        if rec.get("status") != "ok":
-            continue
         cues = {c["name"]: c for c in rec.get("cues") or ()}
+        if not cues:  # the file could not be analysed at all (decode error, ...); a verdict without evidence
+            continue  # (no face, no speech) keeps its row, its cues unusable, as assemble() keeps them
         edit = AudioEdit.parse(rec["audio_edit"]) if rec.get("audio_edit") else None
         if rec["label"] == "real":
             kind, variant = "real", "orig"

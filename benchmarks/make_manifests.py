@@ -271,10 +271,11 @@ def fusion_heldout_rows(data: Path) -> list[dict[str, str]]:
                 out.append({**row, "label": "fake", "kind": "fake_av", "generator": f"audio {40 * s:+d} ms",
                             "subset": name, "paired_with": f, "offset_frames": "", "id": f"{f}#shift:{s:+d}",
                             "audio": f"shift:{s:+d}"})
-        out.append({**row, "label": "fake", "kind": "fake_av", "generator": "swapped audio", "subset": "dubbed",
-                    "paired_with": f, "offset_frames": "", "id": f"{f}#dubbed", "audio": f"from:{PREFIX}{donor[f]}"})
+        if f in donor:  # as the script: no dubbed copy for a clip without a donor of another source
+            out.append({**row, "label": "fake", "kind": "fake_av", "generator": "swapped audio", "subset": "dubbed",
+                        "paired_with": f, "offset_frames": "", "id": f"{f}#dubbed", "audio": f"from:{PREFIX}{donor[f]}"})
     _require_files(data, {c["clip"] for c in clips if c["split"] == "eval"} | {donor[c["clip"]] for c in clips
-                                                                              if c["split"] == "eval" and not c["label"]})
+                                                                              if c["split"] == "eval" and c["clip"] in donor})
     return out
 
 

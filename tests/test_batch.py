@@ -124,6 +124,12 @@ def test_discover_folder_glob_and_manifests(corpus, tmp_path):
         discover_inputs(bad)
     with pytest.raises(ConfigError, match="matches no file"):
         discover_inputs(str(tmp_path / "*.nothing"))
+    edited = tmp_path / "edits.csv"  # an evaluation manifest's audio edits are made by avsync eval, not here
+    edited.write_text(f"path,label,audio\n{corpus / 'call_00.wav'},real,\n{corpus / 'call_00.wav'},fake,shift:+8\n")
+    with pytest.raises(ConfigError, match="row 2 edits its audio"):
+        discover_inputs(edited)
+    (tmp_path / "no_edits.csv").write_text(f"path,audio\n{corpus / 'call_00.wav'},\n")
+    assert len(discover_inputs(tmp_path / "no_edits.csv")) == 1  # an empty audio column is no edit
 
 
 # -- the results log -------------------------------------------------------------------------------

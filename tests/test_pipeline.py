@@ -244,3 +244,21 @@ def test_eval_task_analyze_takes_detector_options(clip):
     assert rec["details"]["sync"]["model"] == "motion"
     with pytest.raises(ConfigError, match="no option 'detector'"):
         task.factory(None, device="cpu", detector="yunet")
+
+
+def test_calibrate_makes_the_manifests_audio_edits(clip, tmp_path):
+    """`avsync calibrate` scores a row's edited copy (the audio column), not the clip as it is."""
+    real1, real2 = clip("pipe_orig", **FACE), clip("pipe_cal_real2", **dict(FACE, seed=3))
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label,audio\n"
+                        f"{real1},real,\n{real1},fake,shift:+8\n{real2},real,\n{real2},fake,shift:-14\n"
+                        f"{real2},fake,from:{tmp_path / 'missing.wav'}\n")
+    out = tmp_path / "fusion.yaml"
+    r = CliRunner().invoke(cli, ["calibrate", str(manifest), "--out", str(out), "--json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    stats = json.loads(r.stdout)
+    assert (stats["used"], stats["fake"], stats["real"]) == (4, 2, 2)
+    assert stats["skipped_no_evidence"] == [f"{real2}#from:{tmp_path / 'missing.wav'}"]  # the donor does not exist
+    sync = {line.split("] ", 1)[1].split(": ")[0]: json.loads(line[line.index("{"):])["sync"]
+            for line in r.stderr.splitlines() if line.startswith("[") and "{" in line}
+    assert sync[f"{real1}#shift:+8"] > sync[real1] + 0.05  # the copy with the audio 8 frames early, not the clip

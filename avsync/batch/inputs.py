@@ -94,6 +94,10 @@ def _read_manifest(path: Path) -> list[InputItem]:
             f"{path}: no 'path' or 'file' column",
             hint=f"the manifest has columns {sorted(keys.values())}; rename the one holding file paths to 'path'",
         )
+    edited = next((n for n, r in enumerate(rows, 1) if str(r.get(keys.get("audio", "audio")) or "").strip()), None)
+    if edited is not None:
+        raise ConfigError(f"{path}: row {edited} edits its audio (the 'audio' column); a batch analyses files as they are",
+                          hint="run the manifest with avsync eval, which makes the edited copies")
     base = path.parent
     items = []
     for n, row in enumerate(rows, 1):

@@ -271,13 +271,19 @@ def score_rows(
     return out
 
 
+AUDIO_EDIT_VERSION = 1
+"""How edited copies are made (:func:`avsync.evaluation.perturb.edit_audio`); part of their cache key, so a
+change of the recipe re-scores them."""
+
+
 def _row_options(row: ManifestRow, options: Mapping[str, Any]) -> Mapping[str, Any]:
     """The options that key a row's cached result: the run's, plus the row's audio edit (its donor by sha256)."""
     edit = row.audio_edit
     if edit is None:
         return options
     donor = file_sha256(edit.source) if edit.source and os.path.exists(edit.source) else edit.source
-    return {**options, "audio_edit": {"shift_frames": edit.shift_frames, "source_sha256": donor}}
+    return {**options, "audio_edit": {"shift_frames": edit.shift_frames, "source_sha256": donor,
+                                      "version": AUDIO_EDIT_VERSION}}
 
 
 # ----------------------------------------------------------------------------------------- tables

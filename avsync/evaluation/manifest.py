@@ -59,7 +59,7 @@ import csv
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -100,7 +100,7 @@ class AudioEdit:
     source: str | None = None
 
     @classmethod
-    def parse(cls, spec: str, *, where: str = "audio", resolve: Any = None) -> AudioEdit:
+    def parse(cls, spec: str, *, where: str = "audio", resolve: Callable[[str], str] | None = None) -> AudioEdit:
         """``shift:N``, ``from:PATH`` or both joined by ``;``; ``resolve(path)`` maps ``PATH``."""
         shift, source = 0, None
         for part in (x.strip() for x in str(spec).split(";")):
@@ -112,6 +112,8 @@ class AudioEdit:
                 except ValueError:
                     raise ConfigError(f"{where}: shift must be a whole number of 25 fps frames, got {value!r}") from None
             elif key == "from" and sep and value:
+                if source is not None:
+                    raise ConfigError(f"{where}: two from: parts in {spec!r}")
                 source = resolve(value) if resolve is not None else value
             elif part:
                 raise ConfigError(f"{where}: unknown audio edit {part!r}",
@@ -293,7 +295,7 @@ def _native_row(rec: dict[str, Any], *, base: Path, where: str) -> ManifestRow:
     edit = AudioEdit.parse(rec.get("audio") or "", where=where,
                            resolve=lambda x: _resolve(_expand(x, where=where), base)).spec()
     return ManifestRow(
-        id=str(rec.get("id") or (f"{rel}#{rec.get('audio')}" if edit else rel)),
+        id=str(rec.get("id") or (f"{rel}#{str(rec['audio']).strip()}" if str(rec.get("audio") or "").strip() else rel)),
         path=_resolve(_expand(rel, where=where), base),
         label=_label(rec.get("label", ""), where=where),
         kind=str(rec.get("kind") or ""),

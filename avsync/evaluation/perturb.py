@@ -13,6 +13,7 @@ outputs use the container natural for the codec (``.m4a``, ``.ogg``, ``.wav``, `
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Iterable, Iterator
@@ -123,12 +124,15 @@ def _layout(n: int) -> str:
 
 # -------------------------------------------------------------------------------- audio helpers
 def _audio_chunks(
-    container: InputContainer, stream: av.AudioStream, rate: int | None
+    container: InputContainer, stream: av.AudioStream, rate: int | None, *, first_time: list[float] | None = None
 ) -> Iterator[tuple[np.ndarray, int]]:
-    """Decoded audio as float32 ``[C, n]`` chunks at ``rate`` (source rate if None), with their rate."""
+    """Decoded audio as float32 ``[C, n]`` chunks at ``rate`` (source rate if None), with their rate; the time of
+    the first decoded frame is appended to ``first_time`` when given."""
     channels = stream.codec_context.channels
     resampler = av.AudioResampler(format="fltp", layout=_layout(channels), rate=rate or stream.codec_context.sample_rate)
     for frame in container.decode(stream):
+        if first_time is not None and not first_time and frame.time is not None:
+            first_time.append(float(frame.time))
         for out in resampler.resample(frame):
             yield out.to_ndarray().astype(np.float32, copy=False), out.sample_rate
     for out in resampler.resample(None):
@@ -321,9 +325,14 @@ def _encode_video(out_container: OutputContainer, out: av.VideoStream, frames: I
 
 
 def _copy_stream(in_container: InputContainer, in_stream: av.stream.Stream, out_container: OutputContainer,
-                 out_stream: av.stream.Stream) -> None:
+                 out_stream: av.stream.Stream, *, skip_before_zero: bool = False) -> None:
+    """Copy ``in_stream``'s packets; ``skip_before_zero``: leave out the packets that end before time 0 (the
+    encoder priming an MP4 edit list hides, which a container without edit lists would play)."""
     for packet in in_container.demux(in_stream):
         if packet.dts is None and packet.pts is None:
+            continue
+        if (skip_before_zero and packet.pts is not None and packet.time_base is not None
+                and (packet.pts + (packet.duration or 0)) * packet.time_base <= 0 < -packet.pts * packet.time_base):
             continue
         packet.stream = out_stream
         out_container.mux(packet)
@@ -359,7 +368,9 @@ def transcode(
         raise MediaError(f"{src} has no video track for perturbation {p.name}", status=Status.NO_VIDEO)
     tmp = dst + ".part"
     fmt = _container(src, p, info.video is not None)
-    with av.open(src) as inp, av.open(tmp, "w", format=fmt) as out:
+    # the second stream is read from a second opening of the file, not after a seek back to the start: a seek
+    # lands past packets before time 0 (AAC decoded after it lost its first 1024 samples and came out 23 ms early)
+    with av.open(src) as inp, av.open(src) as inp2, av.open(tmp, "w", format=fmt) as out:
         a_in = inp.streams.audio[0] if inp.streams.audio else None
         v_in = inp.streams.video[0] if inp.streams.video else None
         if p.applies_to == "audio":
@@ -370,7 +381,8 @@ def transcode(
             if p.audio_codec == "libmp3lame" and rate not in _MP3_RATES:
                 rate = min(_MP3_RATES, key=lambda r: abs(r - rate))
             channels = a_in.codec_context.channels
-            chunks = _audio_chunks(inp, a_in, rate)
+            start: list[float] = []  # the time of the first decoded audio: where the re-encoded audio starts
+            chunks = _audio_chunks(inp2, inp2.streams.audio[0], rate, first_time=start)
             try:
                 if p.store_decoded or (fmt == "mov" and p.audio_codec not in _MOV_AUDIO):
                     raise ValueError(f"{p.name}: store the decoded output")
@@ -381,9 +393,13 @@ def transcode(
             if v_out is not None:
                 assert v_in is not None  # v_out is its copy
                 _copy_stream(inp, v_in, out, v_out)
-                inp.seek(0)
-            start = info.audio.start_s - (min(info.audio.start_s, info.video.start_s) if info.video else info.audio.start_s)
-            _encode_audio(out, a_out, chunks, pts0=round(start * rate))
+            # beside a copied video (which keeps its timestamps) the audio keeps its own start on the file's clock;
+            # an audio-only output starts at 0
+            chunks = iter(chunks)
+            head = next(chunks, None)
+            t0 = (start[0] if start else info.audio.start_s) if v_out is not None else 0.0
+            _encode_audio(out, a_out, itertools.chain([head] if head is not None else [], chunks),
+                          pts0=round(t0 * rate))
         else:
             assert v_in is not None
             a_copy = out.add_stream_from_template(a_in) if a_in is not None else None
@@ -394,8 +410,7 @@ def transcode(
                           sharpen=p.sharpen)
             if a_copy is not None:
                 assert a_in is not None  # a_copy is its copy
-                inp.seek(0)
-                _copy_stream(inp, a_in, out, a_copy)
+                _copy_stream(inp2, inp2.streams.audio[0], out, a_copy, skip_before_zero=True)
     os.replace(tmp, dst)
     return dst
 
@@ -406,16 +421,16 @@ _MOV_AUDIO = frozenset({"aac", "libmp3lame", "pcm_mulaw", "pcm_s16le", "pcm_f32l
 """Audio encoders whose output QuickTime holds (Opus is refused there: stored decoded instead)."""
 
 
-def _video_starts_before_zero(src: str) -> bool:
-    """Whether the video's first packet sits before time 0: an MP4 edit list hiding pre-roll frames, which a
-    copy into Matroska would shift to the start and show (``real_av/astorfi/sample_video.mp4``: 1.8 s)."""
+def _video_starts_before_zero(src: str, packets: int = 32) -> bool:
+    """Whether a video packet among the first ``packets`` sits before time 0: an MP4 edit list hiding pre-roll
+    frames, which a copy into Matroska would shift to the start and show (``real_av/astorfi/sample_video.mp4``:
+    1.8 s). Several packets, since with B-frames the first in decoding order need not be the earliest."""
     with av.open(src) as c:
         if not c.streams.video:
             return False
-        for pk in c.demux(c.streams.video[0]):
-            if pk.pts is not None and pk.time_base is not None:
-                return float(pk.pts * pk.time_base) < -1e-3
-    return False
+        times = [float(pk.pts * pk.time_base) for pk, _ in zip(c.demux(c.streams.video[0]), range(packets))
+                 if pk.pts is not None and pk.time_base is not None]
+    return bool(times) and min(times) < -1e-3
 
 
 def _container(src: str, perturbation: Perturbation, has_video: bool) -> str:
@@ -514,6 +529,8 @@ def apply_audio_edit(src: str | os.PathLike, edit: AudioEdit, *, cache_dir: str 
     """:func:`edit_audio` into ``cache_dir``, named by the sha256 of ``src`` (and of ``edit.source``) and the
     shift; reused when already there."""
     src = os.fspath(src)
+    if edit.source is not None and not os.path.isfile(edit.source):
+        raise MediaError(f"the audio to put in ({edit.source}) does not exist", status=Status.NOT_FOUND)
     sha = sha256 or file_sha256(src)
     donor = f"-from{file_sha256(edit.source)[:16]}" if edit.source else ""
     dst = Path(cache_dir) / f"{sha[:24]}{donor}-shift{edit.shift_frames:+d}.mov"

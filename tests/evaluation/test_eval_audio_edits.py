@@ -164,3 +164,20 @@ def test_a_video_with_an_edit_list_keeps_its_timeline(shared, tmp_path):
     assert a.shape == b.shape
     same = [np.array_equal(x, y) for x, y in zip(a, b)]
     assert all(same[:-3]), same.index(False)  # every frame but the last three (the edit list's end)
+
+
+def test_edge_cases_of_edits(clips, tmp_path):
+    # a shift past the whole clip leaves silence (it used to fail to broadcast between 1x and 2x the length)
+    np.testing.assert_array_equal(shift_audio(np.ones(8000, np.float32), 15, 16000), np.zeros(8000, np.float32))
+    np.testing.assert_array_equal(shift_audio(np.ones(8000, np.float32), -40, 16000), np.zeros(8000, np.float32))
+    with pytest.raises(ConfigError, match="two from"):
+        AudioEdit.parse("from:a.wav;from:b.wav")
+    # a missing donor is the input's not_found, not an internal error
+    with pytest.raises(MediaError) as e:
+        apply_audio_edit(clips["a"], AudioEdit(source=str(tmp_path / "gone.wav")), cache_dir=tmp_path)
+    assert str(e.value.status) == "not_found"
+    # "shift:0" is no edit, but the row keeps an id of its own beside the clip's
+    root = Path(clips["a"]).parent
+    (root / "z.csv").write_text(f"path,label,audio\n{Path(clips['a']).name},real,\n{Path(clips['a']).name},fake,shift:0\n")
+    rows = read_manifest(root / "z.csv")
+    assert rows[1].id.endswith("#shift:0") and rows[1].audio_edit is None

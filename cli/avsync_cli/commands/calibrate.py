@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from typing import Literal
 
 import click
@@ -27,7 +28,9 @@ def command(manifest: str, out: str, method: Literal["logistic", "isotonic"], ma
     by an isotonic map; the manipulated threshold keeps at most --max-fpr of the genuine clips above it.
     """
     from avsync.calibration import fit
+    from avsync.errors import AvsyncError
     from avsync.evaluation.manifest import filter_rows, read_manifest
+    from avsync.evaluation.perturb import apply_audio_edit
     from avsync.fusion import FusionConfig
     from avsync.pipeline import Detector
 
@@ -35,15 +38,24 @@ def command(manifest: str, out: str, method: Literal["logistic", "isotonic"], ma
     base = FusionConfig.load(config) if config else None
     det = Detector.from_pretrained(config=base, device=device)
     feats, labels, skipped = [], [], []
+    edited = tempfile.TemporaryDirectory(prefix="avsync-calibrate-")  # copies made by the manifest's audio column
     for i, row in enumerate(rows):
-        v = det(row.path)
+        edit = row.audio_edit
+        try:
+            path = row.path if edit is None else apply_audio_edit(row.path, edit, cache_dir=edited.name)
+        except AvsyncError as e:
+            click.echo(f"[{i + 1}/{len(rows)}] {row.id}: {e.status}: {e}", err=True)
+            skipped.append(row.id)
+            continue
+        v = det(path)
         usable = {c.name: c.score for c in v.cues if c.usable}
-        click.echo(f"[{i + 1}/{len(rows)}] {row.path}: {v.label.value} {json.dumps(usable)}", err=True)
+        click.echo(f"[{i + 1}/{len(rows)}] {row.id}: {v.label.value} {json.dumps(usable)}", err=True)
         if not usable:
-            skipped.append(row.path)
+            skipped.append(row.id)
             continue
         feats.append(usable)
         labels.append(1 if row.label == "fake" else 0)
+    edited.cleanup()
     cfg = fit(feats, labels, method=method, max_false_positive_rate=max_fpr, base=base or det.fusion)
     cfg.save(out)
     stats = {"clips": len(rows), "used": len(feats), "skipped_no_evidence": skipped, "fake": int(sum(labels)),
