@@ -160,19 +160,25 @@ def test_trim_video_keeps_sync(tmp_path):
 
 
 @pytest.mark.shared
-@pytest.mark.parametrize("name", ["aac64k", "opus16k", "mulaw8k", "mp3_32k", "amrnb"])
-def test_audio_perturbation_keeps_an_edit_lists_timeline(shared, tmp_path, name):
-    """A video whose first frames sit before time 0 (an MP4 edit list hides 1.8 s of pre-roll): with the video
-    copied, the re-encoded file starts, lasts and keeps its sync as the source does (QuickTime, not Matroska,
-    which showed the hidden frames and started the audio 1.8 s late)."""
-    src = shared / "data" / "real_av" / "astorfi" / "sample_video.mp4"
+@pytest.mark.parametrize("clip", ["astorfi/sample_video.mp4", "sagar0097/aa011.mpg", "video-retalking/face_1.mp4"])
+@pytest.mark.parametrize("name", ["aac64k", "opus16k", "mulaw8k", "mp3_32k", "amrnb", "h264_crf23"])
+def test_perturbation_keeps_a_real_files_timeline(shared, tmp_path, clip, name):
+    """Real files whose streams do not start together at 0: video frames before time 0 behind an MP4 edit list
+    (astorfi, 1.8 s: QuickTime, not Matroska, which showed them and started the audio late), a video starting at
+    0.53 s (sagar: the audio used to be written from 0, 13 frames early), an AAC stream whose first packet sits
+    before 0 (face_1: decoding after a seek lost it, 23 ms early). The output starts, lasts and keeps its sync
+    as the source does."""
+    src = shared / "data" / "real_av" / clip
     if not src.exists():
         pytest.skip(f"{src} is not in the shared data set")
     out, applied = apply_perturbation(src, name, cache_dir=tmp_path)
     a, b = load_media(str(src)), load_media(out)
-    assert applied and out.endswith(".mov")
-    assert b.duration == pytest.approx(a.duration, abs=0.01) and b.origin_s == pytest.approx(a.origin_s, abs=1e-3)
-    assert abs(_lag_ms(b.mono(), a.mono())) <= EXPECT[name].get("lag_ms", 1.0)
+    assert applied and (out.endswith(".mov") == (clip.startswith("astorfi") and PERTURBATIONS[name].applies_to == "audio"))
+    assert b.origin_s == pytest.approx(a.origin_s, abs=2e-3)
+    assert b.info.video.start_s == pytest.approx(a.info.video.start_s, abs=5e-3)
+    assert b.duration == pytest.approx(a.duration, abs=0.09)
+    lag = 5.0 if (name == "h264_crf23" and clip.startswith("astorfi")) else EXPECT[name].get("lag_ms", 1.0)
+    assert abs(_lag_ms(b.mono(), a.mono())) <= lag  # (astorfi's copied AAC keeps 4 ms of its priming)
     assert b.audio.shape[0] == a.audio.shape[0]  # a stereo source stays stereo (AMR-NB: each channel on its own)
 
 
