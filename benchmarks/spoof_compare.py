@@ -2,13 +2,18 @@
 
     python benchmarks/spoof_compare.py NAME=PATH.json NAME=PATH.json ...
     python benchmarks/spoof_compare.py --dev NAME=PATH.json ...     # the development split only
+    python benchmarks/spoof_compare.py --tts-pages NAME=PATH.json ...   # TTS / vocoder demo pages, pooled
 
 Rows: EER (95 % bootstrap CI) of every fake subset against its own real counterpart, then the share of each
 real subset flagged at each model's own threshold. A subset a model was not run on shows "-".
 
 ``--dev`` prints each model's pooled EER on the development split used to choose between voice-model variants
 (:data:`DEV_SUBSETS`: the HiFi-GAN-demo vocoders and the FreeVC-demo systems against their real recordings; every
-other subset is for reporting; docs/spoofmodel.md). It needs ``../shared`` (``AVSYNC_SHARED``) for the file lists.
+other subset is for reporting; docs/spoofmodel.md). ``--tts-pages`` prints the pooled EER (95 % bootstrap CI) of
+the demo pages that ``avsync train spoof --demo-fold vc`` never trains on (:data:`TTS_PAGES`: the HiFi-GAN demo
+vocoders and the TTS / vocoder pages, each against its own real recordings), the set that decides whether a
+model trained on the voice-conversion pages replaces the default. Both need ``../shared`` (``AVSYNC_SHARED``)
+for the file lists.
 """
 
 from __future__ import annotations
@@ -51,18 +56,38 @@ DEV_SUBSETS = ("hifigan_demo_", "freevc_")
 """Name prefixes of the development subsets (``freevc_real`` is their real side, not a subset of its own)."""
 
 
-def dev_eer(run: dict) -> tuple[float, int, int]:
-    """Pooled EER of one ``spoof_model_eval.py --json`` output on the development split: (EER, fakes, reals)."""
+TTS_PAGES = ("hifigan_demo_", "demo_styletts2-demo", "demo_vits-demo", "demo_vocos-demo", "demo_mobilespeech-demo",
+             "demo_grad-tts-demo", "demo_advspeech")
+"""Subsets of the TTS / vocoder demo pages (none of them in ``avsync.training.spoof_finetune.DEMO_FOLDS["vc"]``)."""
+
+
+def _pooled(run: dict, prefixes: tuple[str, ...]) -> tuple[list[float], list[float]]:
     import spoof_model_eval as sme
 
+    files, pairs = sme.subsets(sme.manifest_rows()[1])
+    keys = [k for k in pairs if k.startswith(prefixes) and k not in ("hifigan_demo_all", "demo_all")]
+    s = run["scores"]
+    fakes = [s[f] for f in sorted({f for k in keys for f in files[pairs[k][0]]}) if f in s]
+    reals = [s[f] for f in sorted({f for k in keys for f in files[pairs[k][1]]}) if f in s]
+    return reals, fakes
+
+
+def dev_eer(run: dict) -> tuple[float, int, int]:
+    """Pooled EER of one ``spoof_model_eval.py --json`` output on the development split: (EER, fakes, reals)."""
     from avsync.evaluation.metrics import eer_of
 
-    files, pairs = sme.subsets(sme.manifest_rows()[1])
-    keys = [k for k in pairs if k.startswith(DEV_SUBSETS) and k != "hifigan_demo_all"]
-    s = run["scores"]
-    fakes = [s[f] for k in keys for f in files[pairs[k][0]] if f in s]
-    reals = [s[f] for f in sorted({f for k in keys for f in files[pairs[k][1]]}) if f in s]
+    reals, fakes = _pooled(run, DEV_SUBSETS)
     return eer_of(reals, fakes), len(fakes), len(reals)
+
+
+def tts_pages_eer(run: dict) -> tuple[float, float, float, int, int]:
+    """Pooled EER (95 % bootstrap CI, 1000 replicates, seed 0) on :data:`TTS_PAGES`: (EER, low, high, fakes, reals)."""
+    from avsync.evaluation.metrics import eer, eer_ci
+
+    reals, fakes = _pooled(run, TTS_PAGES)
+    y, sc = [0] * len(reals) + [1] * len(fakes), reals + fakes
+    ci = eer_ci(y, sc)
+    return eer(y, sc)[0], ci.low, ci.high, len(fakes), len(reals)
 
 
 def main(argv: list[str]) -> int:
@@ -74,6 +99,12 @@ def main(argv: list[str]) -> int:
             name, _, path = arg.partition("=")
             e, nf, nr = dev_eer(json.loads(Path(path or name).read_text()))
             print(f"{name}: development EER {100 * e:.1f} % ({nf} fakes / {nr} reals)")
+        return 0
+    if argv[0] == "--tts-pages":
+        for arg in argv[1:]:
+            name, _, path = arg.partition("=")
+            e, lo, hi, nf, nr = tts_pages_eer(json.loads(Path(path or name).read_text()))
+            print(f"{name}: TTS / vocoder pages EER {100 * e:.1f} % ({100 * lo:.1f}–{100 * hi:.1f}; {nf} fakes / {nr} reals)")
         return 0
     runs = {}
     for arg in argv:

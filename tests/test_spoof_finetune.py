@@ -179,3 +179,72 @@ def test_interpolate_weights_mixes_float_tensors_only():
             torch.testing.assert_close(v, 0.25 * before[k] + 0.75 * base[k])
         else:
             assert torch.equal(v, before[k])
+
+
+def test_demo_families_form_their_own_group_and_leave_the_default_mix_alone():
+    items = _items(np.random.default_rng(0))
+    with_demo = items + [Item(np.zeros(16000, np.float32), 1, "demo:freevc_demo"),
+                         Item(np.zeros(16000, np.float32), 1, "demo:lvc-vc-demo")]
+    assert ft.fake_group("demo:freevc_demo") == "demo"
+    idx = ft.make_sampler(with_demo, np.random.default_rng(1))(6000)
+    groups = [ft.fake_group(with_demo[k].family) for k in idx if with_demo[k].label == 1]
+    share = {g: groups.count(g) / len(groups) for g in set(groups)}
+    assert share["demo"] == pytest.approx(0.3 / 1.15, abs=0.04)
+    assert share["hifigan"] == pytest.approx(0.3 / 1.15, abs=0.04)
+    # without demo items the draws are exactly those of the licence-compatible recipe
+    a = ft.make_sampler(items, np.random.default_rng(1))(500)
+    b = ft.make_sampler(items, np.random.default_rng(1))(500)
+    assert a == b and max(a) < len(items)
+    cfg = ft.FinetuneConfig(out="unused")
+    assert cfg.demo_fold == "none" and ft.build_part("demo", "train", cfg) == []
+
+
+def _manifest(root, rows):
+    import csv
+
+    (root / "data").mkdir(parents=True)
+    with open(root / "data" / "MANIFEST.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, ["file", "kind", "label", "paired_with", "has_audio"])
+        w.writeheader()
+        for f, kind, label, pair in rows:
+            w.writerow({"file": f, "kind": kind, "label": label, "paired_with": pair, "has_audio": "yes"})
+
+
+def test_demo_fold_leaves_out_held_out_speakers_and_systems(tmp_path):
+    fold = "fake_speech/freevc_demo"
+    _manifest(tmp_path, [
+        (f"{fold}/freevc/s2s/F_p253_219-M_p237_001.flac", "fake_speech", "generator=FreeVC; content from F_p253_219", ""),
+        ("real_speech/freevc_demo/wavs/F_p253_219.flac", "real_speech", "real", ""),
+        # a speaker of a held-out page (StyleTTS 2) as source: left out, and so is that speaker's real file
+        (f"{fold}/freevc/u2u/M_908_31957_000018-F_p253_219.flac", "fake_speech", "generator=FreeVC", ""),
+        ("real_speech/freevc_demo/wavs/M_908_31957_000018.flac", "real_speech", "real", ""),
+        ("real_speech/styletts2-demo/libri_gt_908-157963-0027.flac", "real_speech", "real; speaker 908", ""),
+        # an evaluation system on a training page: left out
+        (f"{fold}/yourtts/s2s/F_p253_219-M_p237_001.flac", "fake_speech", "generator=YourTTS (VC mode)", ""),
+        # a YourTTS evaluation speaker (VCTK p335): left out; a page outside the fold: never a candidate
+        (f"{fold}/vqmivc/s2s/F_p335_302-F_p253_219.flac", "fake_speech", "generator=VQMIVC", ""),
+        ("fake_speech/yourtts/Exp4_SCL/p335_017.wav", "fake_speech", "YourTTS clone", ""),
+        ("fake_speech/vits-demo/vits_ms_01.flac", "fake_speech", "generator=VITS", ""),
+    ])
+    keep, dropped = ft.demo_files("vc", str(tmp_path))
+    assert keep == [(f"{fold}/freevc/s2s/F_p253_219-M_p237_001.flac", 1, "freevc_demo"),
+                    ("real_speech/freevc_demo/wavs/F_p253_219.flac", 0, "freevc_demo")]
+    assert len(dropped) == 4 and not any("vits-demo" in f for f in dropped)
+    with pytest.raises(ft.ConfigError):
+        ft.demo_files("tts", str(tmp_path))
+
+
+def test_demo_fold_shares_no_speaker_with_the_reported_sets(shared):
+    keep, _ = ft.demo_files("vc", str(shared))
+    pages = {p for _, _, p in keep}
+    assert pages <= set(ft.DEMO_FOLDS["vc"]) and {0, 1} == {lab for _, lab, _ in keep}
+    import csv
+
+    with open(shared / "data" / "MANIFEST.csv", newline="") as fh:
+        held = [r["file"] for r in csv.DictReader(fh)
+                if r["file"].split("/")[1] in ("styletts2-demo", "vits-demo", "vocos-demo", "mobilespeech-demo",
+                                               "grad-tts-demo", "advspeech", "hifigan_demo")]
+    held_ids = ft._ids(*held) | {"p302", "p326", "p335", "p347"}
+    for f, _, _ in keep:
+        assert not (ft._ids(f) & held_ids), f
+        assert "/yourtts/" not in f and "valle" not in f.lower()

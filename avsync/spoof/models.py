@@ -28,7 +28,7 @@ DEFAULT_MODEL = "aasist-avsync"
 
 avsync's own fine-tune of the ASVspoof 5 AASIST (``models/aasist-avsync``, shipped inside the package, so
 the voice check works offline out of the box). Against the public ASVspoof 5 AASIST on held-out speakers and
-generators (benchmarks/spoof_model_eval.py; models/aasist-avsync/MODEL_CARD.md has the table): EER on the 13
+generators (benchmarks/spoof_model_eval.py; models/aasist-avsync/MODEL_CARD.md has the table): EER on the 11
 pooled TTS / voice-conversion demo pages 21.2 % (public 25.0 %), on the pooled HiFi-GAN-demo vocoders 20.0 %
 (38.3 %), YourTTS clones 0 % (0 %), SC-GlowTTS 10 % (5 %); real 8 kHz FSDD digit takes flagged 8.2 % (43.2 %),
 held-out LibriSpeech, KLettres, VCTK and their G.711 / AMR / Opus copies 0–10 %. Copies made by a converged

@@ -33,7 +33,9 @@
 from __future__ import annotations
 
 import copy
+import csv
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -71,8 +73,22 @@ STUDIO_SUBSETS = {"yourtts": "CC-BY-4.0 (VCTK ground truth in the YourTTS demo)"
 VCTK_SPLITS: dict[str, sd.Split] = {"p225": "train", "p234": "train", "p238": "train", "p245": "train", "p248": "train",
                                "p261": "calib", "p294": "calib"}
 
-#: sampling weight of each group of fake families (a family not listed falls in "classical")
-FAKE_GROUPS = {"hifigan": 0.3, "hifigan_mod": 0.2, "piper": 0.15, "kokoro": 0.15, "classical": 0.2}
+#: sampling weight of each group of fake families (a family not listed falls in "classical"; ``demo:<page>``
+#: families form the "demo" group, present only with ``demo_fold``)
+FAKE_GROUPS = {"hifigan": 0.3, "hifigan_mod": 0.2, "piper": 0.15, "kokoro": 0.15, "classical": 0.2, "demo": 0.3}
+
+#: ``demo_fold``: demo pages of other projects (``fake_speech/<page>`` with their real recordings in
+#: ``real_speech/<page>``) whose outputs train the model. Research-only or unlicensed media: the weights inherit
+#: that restriction. ``"vc"`` holds the voice-conversion pages (and HierSpeech++, whose page is mostly VC); every
+#: TTS and vocoder page (StyleTTS 2, VITS, Grad-TTS, MobileSpeech, Vocos, AdvSpeech, the HiFi-GAN demo) and the
+#: YourTTS / SC-GlowTTS clones stay held out.
+DEMO_FOLDS: dict[str, tuple[str, ...]] = {
+    "vc": ("freevc_demo", "diffvc-demo", "lvc-vc-demo", "conan-demo", "qrvc-demo", "hierspeechpp-demo"),
+}
+#: systems never trained on even on a training page: they, or a close relative, are evaluation systems
+#: (YourTTS's VC mode on the FreeVC page; VALL-E X beside the VALL-E of the StyleTTS 2 / MobileSpeech pages)
+DEMO_EXCLUDE_SYSTEMS = ("yourtts", "vall-e")
+_ID = re.compile(r"(?<![0-9A-Za-z])(p\d{3}|\d{2,4})(?![0-9A-Za-z])")
 
 #: Harvard sentences, lists 5–7 (IEEE 1969, public domain): spoken only by the evaluation fakes
 EVAL_TEXTS = [
@@ -93,7 +109,7 @@ EVAL_TEXTS = [
     "The dune rose from the edge of the water.", "Those words were the cue for the actor to leave.",
 ]
 
-PARTS = ("real_hifigan", "classical", "piper", "kokoro", "studio")
+PARTS = ("real_hifigan", "classical", "piper", "kokoro", "studio", "demo")
 
 
 @dataclass
@@ -126,6 +142,10 @@ class FinetuneConfig:
     ``alpha * fine-tuned + (1 - alpha) * base``, before calibration; 1.0 keeps the fine-tuned weights. Fixed
     at 0.5 before any evaluation: fine-tuning alone lost part of the base model's accuracy on unseen
     generators (docs/spoofmodel.md)."""
+    demo_fold: str = "none"
+    """``"vc"``: also train on the outputs of the demo pages of :data:`DEMO_FOLDS` and their real recordings
+    (:func:`demo_files`; research-only / unlicensed media, see the model card). ``"none"``: licence-compatible
+    data only."""
     freeze: str = "none"
     """``"encoder"``: the sinc front end, its batch norm and the residual encoder keep the base weights; only the
     graph-attention back end and the output layer are trained (the features the base model learned from
@@ -185,6 +205,49 @@ def _classical_copy(x: np.ndarray, rng: np.random.Generator, say: Callable[[str]
         return []
 
 
+def _ids(*texts: str) -> set[str]:
+    """Speaker / chapter ids (VCTK ``p123``, LibriSpeech / LibriTTS numbers) in manifest paths."""
+    return {m for t in texts for m in _ID.findall(t)}
+
+
+def demo_files(fold: str, shared: str | None = None) -> tuple[list[tuple[str, int, str]], list[str]]:
+    """Files of demo fold ``fold`` that may train: ``[(manifest path, label, page)]`` and the excluded ones.
+
+    A file is left out when its system is in :data:`DEMO_EXCLUDE_SYSTEMS` or when it names (path, label or
+    pairing) a speaker id that any held-out file names: every page outside the fold, the HiFi-GAN and YourTTS
+    demos, and the calibration / evaluation speakers of the recipe's own splits. Speakers are thus disjoint
+    between what trains and what is reported.
+    """
+    if fold not in DEMO_FOLDS:
+        raise ConfigError(f"unknown demo fold {fold!r}; choose one of {sorted(DEMO_FOLDS)}")
+    pages = set(DEMO_FOLDS[fold])
+    root = sd.shared_data_dir(shared)
+    with open(root / "MANIFEST.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["kind"] in ("real_speech", "fake_speech")]
+    vctk_train = {k for k, v in VCTK_SPLITS.items() if v == "train"}
+    held: set[str] = {k for k, v in VCTK_SPLITS.items() if v != "train"}
+    held |= {s.speaker for s in sd.real_sources(shared, subsets=FT_SUBSETS, whole=FT_WHOLE) if s.split != "train"}
+    cand = []
+    for r in rows:
+        parts = r["file"].split("/")
+        page = parts[1]
+        ids = _ids(r["file"], r.get("paired_with", ""))
+        if page in pages:
+            cand.append((r["file"], 1 if r["kind"] == "fake_speech" else 0, page, ids, r["label"]))
+        elif page.endswith("-demo") or page in ("advspeech", "hifigan_demo"):
+            held |= ids
+        elif page == "yourtts":
+            held |= ids - vctk_train
+    keep, dropped = [], []
+    for f, label, page, ids, text in cand:
+        gen = text.split(";")[0].lower()
+        if any(x in gen or f"/{x}/" in f.lower() for x in DEMO_EXCLUDE_SYSTEMS) or ids & held:
+            dropped.append(f)
+        else:
+            keep.append((f, label, page))
+    return keep, dropped
+
+
 def build_part(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -> list[Item]:
     """Clean clips of one data part (see :data:`PARTS`) of ``split``, seeded by (seed, part, split)."""
     from avsync.training import spoof_neural as sn
@@ -241,6 +304,20 @@ def build_part(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str
                 if voc is not None:
                     out += _hifigan_copies(seg, voc, rng, cfg)
                 out += _classical_copy(seg, rng, say)
+    elif part == "demo":  # other projects' demo outputs and their real recordings: training split only
+        if cfg.demo_fold == "none" or split != "train":
+            return []
+        keep, dropped = demo_files(cfg.demo_fold, cfg.shared)
+        say(f"  [{split}] demo fold {cfg.demo_fold}: {len(keep)} files, {len(dropped)} left out (speaker or system held out)")
+        root = sd.shared_data_dir(cfg.shared)
+        for f, label, page in keep[:: 4 if cfg.tiny else 1]:
+            try:
+                wave = sd.load_wave(root / f)
+            except Exception as e:  # noqa: BLE001  # one unreadable file must not stop the recipe
+                say(f"  skipped {f}: {e}")
+                continue
+            fam = f"demo:{page}" if label else "real:demo"
+            out += [Item(seg, label, fam) for seg in segments(wave)]
     else:
         raise ConfigError(f"unknown data part {part!r}")
     say(f"  [{split}] {part}: {len(out)} clips ({time.time() - t0:.0f} s) {dict(Counter(i.family for i in out))}")
@@ -251,7 +328,10 @@ def part_items(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str
     """:func:`build_part`, cached in ``<cache>/ft_<split>_<part>[_tiny]_seed<seed>.npz``."""
     cache = Path(cfg.cache) if cfg.cache else Path(cfg.out) / "cache"
     cache.mkdir(parents=True, exist_ok=True)
-    f = cache / f"ft_{split}_{part}{'_tiny' if cfg.tiny else ''}_seed{cfg.seed}.npz"
+    name = f"{part}_{cfg.demo_fold}" if part == "demo" else part
+    if part == "demo" and cfg.demo_fold == "none":
+        return []
+    f = cache / f"ft_{split}_{name}{'_tiny' if cfg.tiny else ''}_seed{cfg.seed}.npz"
     if f.exists():
         items = _load_items(f)
         say(f"[data] {split}/{part}: {len(items)} clips from {f}")
@@ -272,6 +352,8 @@ def split_items(split: str, cfg: FinetuneConfig, *, say: Callable[[str], None] =
 
 
 def fake_group(family: str) -> str:
+    if family.startswith("demo:"):
+        return "demo"
     name = family.split(":", 1)[1]
     return name if name in FAKE_GROUPS else "classical"
 
@@ -523,6 +605,11 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
         "data": {"train": dict(Counter(i.family for i in train)), "calib": dict(Counter(i.family for i in calib_clean))},
         "calibration": cal,
         "real_licenses": FT_SUBSETS,
+        "demo_fold": ({"fold": cfg.demo_fold, "pages": list(DEMO_FOLDS[cfg.demo_fold]),
+                       "files": [f for f, _, _ in demo_files(cfg.demo_fold, cfg.shared)[0]],
+                       "restriction": "research-only / unlicensed demo media of other projects: the weights inherit "
+                                      "a research, non-commercial restriction"}
+                      if cfg.demo_fold != "none" else None),
         "splits": {"speakers": sd.SPEAKER_SPLITS, "whole_subsets": FT_WHOLE},
         "eval_texts": "Harvard lists 5-7 (avsync.training.spoof_finetune.EVAL_TEXTS), never used for training",
         "log": cfg.log[-200:],
@@ -533,6 +620,8 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
         "threshold": f"{cal['threshold']:.6f}", "platt_a": f"{cal['platt_a']:.6f}", "platt_b": f"{cal['platt_b']:.6f}",
         "window_samples": str(WINDOW), "sample_rate": str(sd.SR), "avsync_version": __version__,
         "polarity": "softmax(logits)[:, 0] = calibrated probability that the speech is synthetic",
+        **({"demo_fold": cfg.demo_fold, "restriction": "research / non-commercial (trained on demo media of other "
+            "projects)"} if cfg.demo_fold != "none" else {}),
     })
     (out / "training.json").write_text(json.dumps(summary, indent=1, default=str))
     say(f"[done] wrote {out / MODEL_FILE} ({(out / MODEL_FILE).stat().st_size / 1e6:.2f} MB)")

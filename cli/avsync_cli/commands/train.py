@@ -51,11 +51,15 @@ def command() -> None:
                    "residual encoder; only the graph-attention back end and the output layer learn).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
               help="--finetune: peak learning rate (default: the recipe's 3e-5).")
+@click.option("--demo-fold", type=click.Choice(["none", "vc"]), default="none", show_default=True,
+              help="--finetune: also train on other projects' demo outputs of these pages with their real "
+                   "recordings (vc: the voice-conversion pages; research-only / unlicensed media, the weights "
+                   "inherit that restriction; speakers of every held-out page are left out).")
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
 def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: int, threads: int, n_tts: int,
           n_neural: int, neural_share: float, cache: str | None, paired: float, head: str | None, weights: str | None,
           head_aug_share: float, finetune: str | None, resume: bool, wise_alpha: float,
-          freeze: Literal["none", "encoder"], lr: float | None, tiny: bool) -> None:
+          freeze: Literal["none", "encoder"], lr: float | None, demo_fold: str, tiny: bool) -> None:
     """Build training data (real speech of training speakers, TTS and vocoder fakes made here, codec and
     channel augmentation), train the LCNN (or, with --head, a head on a frozen public checkpoint; with
     --finetune, the whole public checkpoint), calibrate on held-out speakers, write the safetensors.
@@ -73,7 +77,8 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
         if lr is not None:
             extra["lr"] = lr
         ft_cfg = FinetuneConfig(out=out, shared=shared, base=finetune, weights=weights, seed=seed, threads=threads,
-                                cache=cache, resume=resume, tiny=tiny, wise_alpha=wise_alpha, freeze=freeze, **extra)
+                                cache=cache, resume=resume, tiny=tiny, wise_alpha=wise_alpha, freeze=freeze,
+                                demo_fold=demo_fold, **extra)
         summary = finetune_spoof(ft_cfg, say=warn)
         click.echo(f"{out}: {summary['steps']} steps, threshold {summary['calibration']['threshold']:.3f}")
         return
