@@ -248,3 +248,27 @@ def test_demo_fold_shares_no_speaker_with_the_reported_sets(shared):
     for f, _, _ in keep:
         assert not (ft._ids(f) & held_ids), f
         assert "/yourtts/" not in f and "valle" not in f.lower()
+
+
+def test_tts_pages_benchmark_pools_only_pages_outside_the_fold(shared, monkeypatch):
+    """benchmarks/spoof_compare.py --tts-pages: fakes of the TTS / vocoder pages against their own real
+    recordings, none of them a page of the 'vc' demo fold (the set that decides a --demo-fold vc model)."""
+    import sys
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    monkeypatch.setenv("AVSYNC_SHARED", str(shared))
+    sys.modules.pop("spoof_compare", None)
+    import spoof_compare as sc
+    import spoof_model_eval as sme
+
+    files, pairs = sme.subsets(sme.manifest_rows()[1])
+    keys = [k for k in pairs if k.startswith(sc.TTS_PAGES) and k not in ("hifigan_demo_all", "demo_all")]
+    pooled = {f for k in keys for side in pairs[k] for f in files[side]}
+    assert pooled and not {f.split("/")[1] for f in pooled} & set(ft.DEMO_FOLDS["vc"])
+    fakes = {f for k in keys for f in files[pairs[k][0]]}
+    run = {"scores": {f: (1.0 if f in fakes else 0.0) for f in pooled}}
+    e, lo, hi, nf, nr = sc.tts_pages_eer(run)
+    assert (e, lo, hi) == (0.0, 0.0, 0.0) and nf == len(fakes) and nr == len(pooled - fakes) > 0
+    run["scores"] = {f: 0.5 for f in pooled}  # no separation at all
+    assert sc.tts_pages_eer(run)[0] == pytest.approx(0.5, abs=0.05)
