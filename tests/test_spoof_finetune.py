@@ -191,6 +191,9 @@ def test_demo_families_form_their_own_group_and_leave_the_default_mix_alone():
     share = {g: groups.count(g) / len(groups) for g in set(groups)}
     assert share["demo"] == pytest.approx(0.3 / 1.15, abs=0.04)
     assert share["hifigan"] == pytest.approx(0.3 / 1.15, abs=0.04)
+    idx = ft.make_sampler(with_demo, np.random.default_rng(1), {**ft.FAKE_GROUPS, "demo": 0.85})(6000)
+    groups = [ft.fake_group(with_demo[k].family) for k in idx if with_demo[k].label == 1]
+    assert groups.count("demo") / len(groups) == pytest.approx(0.5, abs=0.04)
     # without demo items the draws are exactly those of the licence-compatible recipe
     a = ft.make_sampler(items, np.random.default_rng(1))(500)
     b = ft.make_sampler(items, np.random.default_rng(1))(500)

@@ -146,6 +146,8 @@ class FinetuneConfig:
     """``"vc"``: also train on the outputs of the demo pages of :data:`DEMO_FOLDS` and their real recordings
     (:func:`demo_files`; research-only / unlicensed media, see the model card). ``"none"``: licence-compatible
     data only."""
+    demo_share: float = 0.3
+    """Sampling weight of the ``demo`` fake group beside :data:`FAKE_GROUPS`' others (they sum to 1)."""
     freeze: str = "none"
     """``"encoder"``: the sinc front end, its batch norm and the residual encoder keep the base weights; only the
     graph-attention back end and the output layer are trained (the features the base model learned from
@@ -358,9 +360,11 @@ def fake_group(family: str) -> str:
     return name if name in FAKE_GROUPS else "classical"
 
 
-def make_sampler(items: list[Item], rng: np.random.Generator) -> Callable[[int], list[int]]:
+def make_sampler(items: list[Item], rng: np.random.Generator,
+                 groups: dict[str, float] | None = None) -> Callable[[int], list[int]]:
     """``draw(n)`` → item indices: half real (each real subset weighted by the square root of its size),
-    half fake (groups by :data:`FAKE_GROUPS`, families equally within a group)."""
+    half fake (groups weighted by ``groups``, default :data:`FAKE_GROUPS`; families equally within a group)."""
+    groups = FAKE_GROUPS if groups is None else groups
     real: dict[str, list[int]] = {}
     fake: dict[str, dict[str, list[int]]] = {}
     for k, it in enumerate(items):
@@ -372,7 +376,7 @@ def make_sampler(items: list[Item], rng: np.random.Generator) -> Callable[[int],
     rw = np.array([np.sqrt(len(real[r])) for r in rnames])
     rw /= rw.sum()
     gnames = sorted(fake)
-    gw = np.array([FAKE_GROUPS[g] for g in gnames])
+    gw = np.array([groups[g] for g in gnames])
     gw /= gw.sum()
 
     def draw(n: int) -> list[int]:
@@ -452,7 +456,7 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
         torch.set_rng_state(state["torch_rng"])
         losses = state["losses"].tolist()
         say(f"[train] resumed from {ck} at step {step} ({elapsed:.0f} s trained)")
-    draw = make_sampler(items, rng)
+    draw = make_sampler(items, rng, {**FAKE_GROUPS, "demo": cfg.demo_share})
     budget = cfg.minutes * 60
     t_start = time.time() - elapsed
     net.train()

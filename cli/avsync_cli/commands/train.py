@@ -55,11 +55,14 @@ def command() -> None:
               help="--finetune: also train on other projects' demo outputs of these pages with their real "
                    "recordings (vc: the voice-conversion pages; research-only / unlicensed media, the weights "
                    "inherit that restriction; speakers of every held-out page are left out).")
+@click.option("--demo-share", type=click.FloatRange(min=0, min_open=True), default=0.3, show_default=True,
+              help="--demo-fold: sampling weight of the demo fakes beside the other fake groups (which sum to 1).")
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
 def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: int, threads: int, n_tts: int,
           n_neural: int, neural_share: float, cache: str | None, paired: float, head: str | None, weights: str | None,
           head_aug_share: float, finetune: str | None, resume: bool, wise_alpha: float,
-          freeze: Literal["none", "encoder"], lr: float | None, demo_fold: str, tiny: bool) -> None:
+          freeze: Literal["none", "encoder"], lr: float | None, demo_fold: str, demo_share: float,
+          tiny: bool) -> None:
     """Build training data (real speech of training speakers, TTS and vocoder fakes made here, codec and
     channel augmentation), train the LCNN (or, with --head, a head on a frozen public checkpoint; with
     --finetune, the whole public checkpoint), calibrate on held-out speakers, write the safetensors.
@@ -78,7 +81,7 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
             extra["lr"] = lr
         ft_cfg = FinetuneConfig(out=out, shared=shared, base=finetune, weights=weights, seed=seed, threads=threads,
                                 cache=cache, resume=resume, tiny=tiny, wise_alpha=wise_alpha, freeze=freeze,
-                                demo_fold=demo_fold, **extra)
+                                demo_fold=demo_fold, demo_share=demo_share, **extra)
         summary = finetune_spoof(ft_cfg, say=warn)
         click.echo(f"{out}: {summary['steps']} steps, threshold {summary['calibration']['threshold']:.3f}")
         return
@@ -125,6 +128,8 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="torch CPU threads.")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Where face crops are kept (default OUT/cache); reused when present.")
+@click.option("--demo-share", type=click.FloatRange(min=0, min_open=True), default=0.3, show_default=True,
+              help="--demo-fold: sampling weight of the demo fakes beside the other fake groups (which sum to 1).")
 @click.option("--tiny", is_flag=True, help="A few clips and steps only (smoke test of the recipe).")
 def artefacts(out: str, shared: str | None, recipe: Literal["v2", "v1"], use_generators: bool, holdout: tuple[str, ...],
               codec_blend: float, reencode: tuple[str, ...], frames: int, minutes: float, max_steps: int, seed: int,
@@ -180,6 +185,8 @@ def artefacts(out: str, shared: str | None, recipe: Literal["v2", "v1"], use_gen
 @click.option("--eval-every", type=click.IntRange(0), default=0, show_default=True,
               help="Also measure the held-out clips every N steps (to choose the step count).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads.")
+@click.option("--demo-share", type=click.FloatRange(min=0, min_open=True), default=0.3, show_default=True,
+              help="--demo-fold: sampling weight of the demo fakes beside the other fake groups (which sum to 1).")
 @click.option("--tiny", is_flag=True, help="Two clips, 3 steps (smoke test of the recipe).")
 def sync(out: str, shared: str | None, steps: int, seed: int, batch_size: int, lr: float, folders: tuple[str, ...],
          extra: tuple[str, ...], validation: tuple[str, ...], cache: str | None, resume: bool, checkpoint_every: int, num_near: int,
