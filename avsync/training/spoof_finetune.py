@@ -215,8 +215,8 @@ def _ids(*texts: str) -> set[str]:
 def demo_files(fold: str, shared: str | None = None) -> tuple[list[tuple[str, int, str]], list[str]]:
     """Files of demo fold ``fold`` that may train: ``[(manifest path, label, page)]`` and the excluded ones.
 
-    A file is left out when its system is in :data:`DEMO_EXCLUDE_SYSTEMS` or when it names (path, label or
-    pairing) a speaker id that any held-out file names: every page outside the fold, the HiFi-GAN and YourTTS
+    A file is left out when its system (the manifest label's ``generator=``, or its folder) is in
+    :data:`DEMO_EXCLUDE_SYSTEMS`, or when its path or pairing names a speaker id that any held-out file names: every page outside the fold, the HiFi-GAN and YourTTS
     demos, and the calibration / evaluation speakers of the recipe's own splits. Speakers are thus disjoint
     between what trains and what is reported.
     """
