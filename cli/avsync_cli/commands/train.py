@@ -128,8 +128,6 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="torch CPU threads.")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Where face crops are kept (default OUT/cache); reused when present.")
-@click.option("--demo-share", type=click.FloatRange(min=0, min_open=True), default=0.3, show_default=True,
-              help="--demo-fold: sampling weight of the demo fakes beside the other fake groups (which sum to 1).")
 @click.option("--tiny", is_flag=True, help="A few clips and steps only (smoke test of the recipe).")
 def artefacts(out: str, shared: str | None, recipe: Literal["v2", "v1"], use_generators: bool, holdout: tuple[str, ...],
               codec_blend: float, reencode: tuple[str, ...], frames: int, minutes: float, max_steps: int, seed: int,
@@ -185,8 +183,6 @@ def artefacts(out: str, shared: str | None, recipe: Literal["v2", "v1"], use_gen
 @click.option("--eval-every", type=click.IntRange(0), default=0, show_default=True,
               help="Also measure the held-out clips every N steps (to choose the step count).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads.")
-@click.option("--demo-share", type=click.FloatRange(min=0, min_open=True), default=0.3, show_default=True,
-              help="--demo-fold: sampling weight of the demo fakes beside the other fake groups (which sum to 1).")
 @click.option("--tiny", is_flag=True, help="Two clips, 3 steps (smoke test of the recipe).")
 def sync(out: str, shared: str | None, steps: int, seed: int, batch_size: int, lr: float, folders: tuple[str, ...],
          extra: tuple[str, ...], validation: tuple[str, ...], cache: str | None, resume: bool, checkpoint_every: int, num_near: int,
