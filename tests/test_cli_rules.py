@@ -139,3 +139,40 @@ def test_analyze_sequential_gives_the_verdict_of_the_concurrent_default(tmp_path
         d["provenance"].pop("timings"), d["provenance"].pop("created", None)
         out.append(d)
     assert out[0] == out[1] and {c["name"] for c in out[0]["cues"]} >= {"sync", "spoof"}
+
+
+def _all_commands():
+    import click
+
+    def walk(cmd, path):
+        if isinstance(cmd, click.Group):
+            for sub_name, sub in cmd.commands.items():
+                yield from walk(sub, (*path, sub_name))
+        else:
+            yield " ".join(path), cmd
+
+    for name in COMMANDS:
+        yield from walk(_command(name), (name,))
+
+
+def test_every_option_is_a_parameter_of_its_command_function():
+    """click passes every option to the function by name: an option the function does not take fails only
+    when that command runs; one it takes but nobody declares fails the same way."""
+    import inspect
+
+    mismatched = {}
+    seen = 0
+    for path, cmd in _all_commands():
+        if cmd.callback is None:
+            continue
+        seen += 1
+        fn = inspect.unwrap(cmd.callback)
+        sig = inspect.signature(fn)
+        if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+            continue
+        declared = {p.name for p in cmd.params if p.expose_value}
+        taken = {n for n, p in sig.parameters.items() if p.kind is not p.VAR_POSITIONAL}
+        if declared != taken:
+            mismatched[path] = (sorted(declared - taken), sorted(taken - declared))
+    assert seen >= len(COMMANDS)
+    assert not mismatched, mismatched
