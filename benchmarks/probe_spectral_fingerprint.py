@@ -34,7 +34,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "cli"), str(Path(__file__).resolve().parent)]
 
-N_FFT, HOP, SMOOTH = 1024, 256, 17
 PARTS = ("real_hifigan", "classical", "kokoro", "piper", "studio")  # the caches of the shipped model's recipe
 FAMILIES = {
     "hifigan": ("voc:hifigan", "voc:hifigan_mod"),
@@ -48,18 +47,13 @@ BANK = ("hifigan", "kokoro", "piper")
 
 
 def fine_spectrum(x: np.ndarray) -> np.ndarray:
-    """[513] log mean power of the louder half of the frames minus its 17-bin moving average."""
-    x = np.asarray(x, np.float32)
-    if x.size < N_FFT + HOP:
-        x = np.pad(x, (0, N_FFT + HOP - x.size))
-    n = (x.size - N_FFT) // HOP
-    frames = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP][:n] * np.hanning(N_FFT).astype(np.float32)
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    energy = power.sum(1)
-    level = np.log(power[energy >= np.percentile(energy, 50)].mean(0) + 1e-10)
-    half = SMOOTH // 2
-    smooth = np.convolve(np.pad(level, half, mode="edge"), np.ones(SMOOTH) / SMOOTH, "valid")
-    return level - smooth
+    """[513] log mean power of the louder half of the frames minus its 17-bin moving average
+    (:func:`avsync.spoof.nets.fine_spectrum`, the input of the ``AASISTSpectral`` read-out)."""
+    import torch
+
+    from avsync.spoof.nets import fine_spectrum as fine
+
+    return fine(torch.from_numpy(np.asarray(x, np.float32))[None])[0].numpy().astype(np.float64)
 
 
 def load_split(cache: Path, split: str) -> dict[str, np.ndarray]:

@@ -228,12 +228,13 @@ def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
         from safetensors.torch import load_file
 
         from avsync.spoof.models import SpoofModel
-        from avsync.spoof.nets import AASIST
+        from avsync.spoof.nets import AASIST, AASISTSpectral
 
         with safe_open(arg, "pt") as fh:
             meta = fh.metadata() or {}
-        net = AASIST()
-        net.load_state_dict(load_file(arg), strict=True)
+        state = load_file(arg)
+        net = AASISTSpectral() if "spectral.weight" in state else AASIST()  # --spectral-branch runs
+        net.load_state_dict(state, strict=True)
         m = SpoofModel(name=Path(arg).stem, bundle=None, net=net.eval(), device="cpu")
         return (lambda w: m.predict(w, precision=precision)), float(meta.get("threshold", 0.5))
     if kind == "public":

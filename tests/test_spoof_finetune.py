@@ -275,3 +275,47 @@ def test_tts_pages_benchmark_pools_only_pages_outside_the_fold(shared, monkeypat
     assert (e, lo, hi) == (0.0, 0.0, 0.0) and nf == len(fakes) and nr == len(pooled - fakes) > 0
     run["scores"] = {f: 0.5 for f in pooled}  # no separation at all
     assert sc.tts_pages_eer(run)[0] == pytest.approx(0.5, abs=0.05)
+
+
+def test_fine_spectrum_matches_a_direct_reference_and_ignores_level_and_colouring():
+    from avsync.spoof.nets import fine_spectrum
+
+    rng = np.random.default_rng(0)
+    x = (0.05 * rng.standard_normal(20000)).astype(np.float32)
+    x += (0.02 * np.sin(2 * np.pi * 2500.0 * np.arange(20000) / 16000)).astype(np.float32)
+    # reference: every full 1024-point frame (hop 256), frames at or above the median energy, 17-bin mean removed
+    frames = np.stack([x[i:i + 1024] for i in range(0, 20000 - 1024 + 1, 256)]) * np.hanning(1024)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    energy = power.sum(1)
+    level = np.log(power[energy >= np.percentile(energy, 50)].mean(0) + 1e-10)
+    want = level - np.convolve(np.pad(level, 8, mode="edge"), np.ones(17) / 17, "valid")
+    got = fine_spectrum(torch.from_numpy(np.stack([x, 3 * x])))
+    np.testing.assert_allclose(got[0].numpy(), want, atol=2e-3)
+    np.testing.assert_allclose(got[1].numpy(), want, atol=2e-3)  # level
+    assert int(np.argmax(want)) == 160  # 2500 Hz / 15.625 Hz
+    assert fine_spectrum(torch.zeros(1, 300)).shape == (1, 513)
+
+
+def test_spectral_read_out_starts_silent_trains_and_folds_into_the_calibration(tmp_path):
+    from avsync.spoof.nets import AASIST, AASISTConfig, AASISTSpectral
+
+    torch.manual_seed(0)
+    base = AASIST(AASISTConfig.light()).eval()
+    net = AASISTSpectral(base).eval()
+    x = torch.from_numpy(np.stack([_voice(4.04)[:64600], 0.1 * np.random.default_rng(1).standard_normal(64600)
+                                   .astype(np.float32)]))
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), base(x))  # a zero read-out: the AASIST's output
+    cfg = ft.FinetuneConfig(out=str(tmp_path), max_steps=3, batch=2, crop=8000, threads=1, precision="float32",
+                            warmup=1, spectral=True, spectral_lr=1e-2, freeze="encoder")
+    encoder = [k for k in net.state_dict() if k.startswith("aasist.encoder.") and k.endswith("weight")]
+    enc_before = {k: net.state_dict()[k].clone() for k in encoder}
+    ft.train_loop(net, _items(np.random.default_rng(0)), cfg, np.random.default_rng(5), say=lambda m: None)
+    assert net.spectral.weight.abs().sum() > 0  # the read-out learned (its own, larger learning rate)
+    assert encoder and all(torch.equal(enc_before[k], net.state_dict()[k]) for k in encoder)  # --freeze encoder
+    with torch.no_grad():
+        lg = net(x)
+        want = torch.sigmoid(0.7 * (lg[:, 0] - lg[:, 1]) - 1.3)
+        ft.fold_platt(net, 0.7, -1.3)
+        got = torch.softmax(net(x), 1)[:, 0]
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)

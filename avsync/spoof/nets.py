@@ -31,7 +31,7 @@ from avsync.spoof.layers import (
     max_pool_2d,
 )
 
-__all__ = ["AASISTConfig", "AASIST", "RawGATST", "spoof_probability", "WINDOW_SAMPLES"]
+__all__ = ["AASISTConfig", "AASIST", "AASISTSpectral", "RawGATST", "fine_spectrum", "spoof_probability", "WINDOW_SAMPLES"]
 
 WINDOW_SAMPLES = 64600
 """Input length of every network here: 64600 samples = 4.0375 s at 16 kHz."""
@@ -148,6 +148,58 @@ class AASIST(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x [B, 64600]`` float waveform → logits ``[B, 2]`` (``[spoof, bona fide]``)."""
         return self.forward_features(x)[1]
+
+
+FINE_N_FFT, FINE_HOP, FINE_SMOOTH = 1024, 256, 17
+
+
+def fine_spectrum(x: torch.Tensor) -> torch.Tensor:
+    """Fine spectral structure of each waveform, ``[B, N] → [B, 513]`` (float32, no gradient to ``x`` needed).
+
+    The log mean power (1024-point Hann frames, hop 256) of the frames with at least the median energy, minus
+    its 17-bin moving average: fixed spectral lines and ripples (a vocoder's upsampling, a converter) stay, the
+    coarse colouring of the channel and the level go. A signal shorter than 1280 samples is zero-padded.
+    """
+    with torch.autocast(x.device.type, enabled=False):
+        x = x.float()
+        if x.shape[-1] < FINE_N_FFT + FINE_HOP:
+            x = F.pad(x, (0, FINE_N_FFT + FINE_HOP - x.shape[-1]))
+        win = torch.hann_window(FINE_N_FFT, periodic=False, device=x.device)
+        spec = torch.stft(x, FINE_N_FFT, FINE_HOP, window=win, center=False, return_complex=True)
+        power = spec.real.square() + spec.imag.square()  # [B, 513, T]
+        energy = power.sum(1)
+        keep = (energy >= energy.quantile(0.5, dim=1, keepdim=True)).float()
+        level = torch.log((power * keep.unsqueeze(1)).sum(2) / keep.sum(1, keepdim=True) + 1e-10)
+        half = FINE_SMOOTH // 2
+        smooth = F.avg_pool1d(F.pad(level.unsqueeze(1), (half, half), mode="replicate"), FINE_SMOOTH, 1).squeeze(1)
+        return level - smooth
+
+
+class AASISTSpectral(nn.Module):
+    """AASIST plus a linear read-out of :func:`fine_spectrum` added to its spoof logit.
+
+    ``forward(x) = [aasist(x)[:, 0] + spectral(fine_spectrum(x)), aasist(x)[:, 1]]``. The read-out starts at
+    zero, so an untrained one leaves the AASIST's output unchanged. State-dict keys ``aasist.*`` and
+    ``spectral.*``.
+    """
+
+    def __init__(self, aasist: AASIST | None = None):
+        super().__init__()
+        self.aasist = aasist if aasist is not None else AASIST()
+        self.spectral = nn.Linear(FINE_N_FFT // 2 + 1, 1)
+        nn.init.zeros_(self.spectral.weight)
+        nn.init.zeros_(self.spectral.bias)
+
+    @property
+    def out_layer(self) -> nn.Linear:
+        """The AASIST's output layer (calibration folds into it and scales :attr:`spectral`)."""
+        return self.aasist.out_layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x [B, N]`` float waveform → logits ``[B, 2]`` (``[spoof, bona fide]``)."""
+        logits = self.aasist(x)
+        extra = self.spectral(fine_spectrum(x)).squeeze(1).to(logits.dtype)
+        return torch.stack([logits[:, 0] + extra, logits[:, 1]], dim=1)
 
 
 class RawGATST(nn.Module):

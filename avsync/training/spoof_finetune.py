@@ -152,6 +152,12 @@ class FinetuneConfig:
     """``"encoder"``: the sinc front end, its batch norm and the residual encoder keep the base weights; only the
     graph-attention back end and the output layer are trained (the features the base model learned from
     ASVspoof 5 stay as they are)."""
+    spectral: bool = False
+    """Train an :class:`~avsync.spoof.nets.AASISTSpectral`: a linear read-out of the fine spectrum
+    (:func:`~avsync.spoof.nets.fine_spectrum`, starting at zero) added to the AASIST's spoof logit, at learning
+    rate ``spectral_lr`` (docs/spoofmodel.md: the recipe's neural generators leave fine spectral lines the AASIST
+    does not pick up)."""
+    spectral_lr: float = 1e-3
     ckpt_every: int = 25
     resume: bool = False
     target_fpr: float = 0.03
@@ -412,7 +418,7 @@ def freeze_layers(net: torch.nn.Module, freeze: str) -> int:
     if freeze not in FREEZE_PREFIXES:
         raise ConfigError(f"unknown freeze {freeze!r}; choose from {sorted(FREEZE_PREFIXES)}")
     for name, p in net.named_parameters():
-        if name.startswith(FREEZE_PREFIXES[freeze]):
+        if name.removeprefix("aasist.").startswith(FREEZE_PREFIXES[freeze]):  # AASISTSpectral: its AASIST
             p.requires_grad_(False)
     return sum(p.numel() for p in net.parameters() if p.requires_grad)
 
@@ -444,7 +450,12 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
     _freeze_bn(net)
     freeze_layers(net, cfg.freeze)
     params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    read_out = {id(p) for p in net.spectral.parameters()} if hasattr(net, "spectral") else set()
+    groups = [{"params": [p for p in params if id(p) not in read_out], "base_lr": cfg.lr}]
+    if read_out:
+        groups.append({"params": [p for p in params if id(p) in read_out], "base_lr": cfg.spectral_lr,
+                       "weight_decay": 0.0})
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, elapsed, losses = 0, 0.0, []
     ck = _ckpt_path(cfg)
     if cfg.resume and ck.exists():
@@ -476,7 +487,7 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
         frac = max(step / cfg.max_steps, (time.time() - t_start) / budget)
         warm = min(1.0, (step + 1) / max(cfg.warmup, 1))
         for g in opt.param_groups:
-            g["lr"] = float(cfg.lr * warm * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0)))))
+            g["lr"] = float(g["base_lr"] * warm * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0)))))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16"):
             logits = net(x)
         loss = lossf(logits.float(), y)
@@ -542,6 +553,10 @@ def fold_platt(net: torch.nn.Module, a: float, b: float) -> None:
         bias[0].copy_(b0)
         w[1].zero_()
         bias[1].zero_()
+        read_out = getattr(net, "spectral", None)  # AASISTSpectral: its term of l0 - l1 scales by a too
+        if read_out is not None:
+            read_out.weight.mul_(a)
+            read_out.bias.mul_(a)
 
 
 def calibrate(net: torch.nn.Module, cal: list[Item], cfg: FinetuneConfig) -> dict:
@@ -585,11 +600,16 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
     say(f"[data] calib {len(calib_clean)} clips ({t_data:.0f} s)")
 
     base = load_spoof_model(cfg.base, weights=cfg.weights)
-    net = copy.deepcopy(base.net)  # the loaded model is cached for other callers: train a copy
+    base_net = copy.deepcopy(base.net)  # the loaded model is cached for other callers: train a copy
+    if cfg.spectral:
+        from avsync.spoof.nets import AASISTSpectral
+
+        base_net = AASISTSpectral(base_net)  # read-out at zero: the base model's output
+    net = copy.deepcopy(base_net)
     rng = np.random.default_rng(cfg.seed)
     run = train_loop(net, train, cfg, rng, say=say)
     if cfg.wise_alpha < 1.0:
-        interpolate_weights(net, base.net.state_dict(), cfg.wise_alpha)
+        interpolate_weights(net, base_net.state_dict(), cfg.wise_alpha)
         say(f"[wise] weights = {cfg.wise_alpha} x fine-tuned + {1 - cfg.wise_alpha:g} x {cfg.base}")
 
     crng = np.random.default_rng([cfg.seed, 9])
@@ -600,7 +620,7 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
     bundle = get_bundle(cfg.base)
     summary = {
         "avsync_version": __version__,
-        "class": "avsync.spoof.nets.AASIST",
+        "class": "avsync.spoof.nets.AASISTSpectral" if cfg.spectral else "avsync.spoof.nets.AASIST",
         "base": {"name": bundle.name, "sha256": bundle.sha256, "license": bundle.license, "url": bundle.url},
         "train_config": {k: v for k, v in asdict(cfg).items() if k != "log"},
         "steps": run["steps"],
@@ -620,7 +640,7 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
     }
     sdict = {k: v.detach().contiguous().float() for k, v in net.state_dict().items()}
     save_file(sdict, str(out / MODEL_FILE), metadata={
-        "format": "avsync-spoof-aasist", "base": bundle.name, "base_sha256": bundle.sha256,
+        "format": "avsync-spoof-aasist-spectral" if cfg.spectral else "avsync-spoof-aasist", "base": bundle.name, "base_sha256": bundle.sha256,
         "threshold": f"{cal['threshold']:.6f}", "platt_a": f"{cal['platt_a']:.6f}", "platt_b": f"{cal['platt_b']:.6f}",
         "window_samples": str(WINDOW), "sample_rate": str(sd.SR), "avsync_version": __version__,
         "polarity": "softmax(logits)[:, 0] = calibrated probability that the speech is synthetic",

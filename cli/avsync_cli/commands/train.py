@@ -57,12 +57,15 @@ def command() -> None:
                    "inherit that restriction; speakers of every held-out page are left out).")
 @click.option("--demo-share", type=click.FloatRange(min=0, min_open=True), default=0.3, show_default=True,
               help="--demo-fold: sampling weight of the demo fakes beside the other fake groups (which sum to 1).")
+@click.option("--spectral-branch", "spectral", is_flag=True,
+              help="--finetune: add a linear read-out of the fine spectrum to the AASIST's spoof logit "
+                   "(avsync.spoof.nets.AASISTSpectral; docs/spoofmodel.md).")
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
 def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: int, threads: int, n_tts: int,
           n_neural: int, neural_share: float, cache: str | None, paired: float, head: str | None, weights: str | None,
           head_aug_share: float, finetune: str | None, resume: bool, wise_alpha: float,
           freeze: Literal["none", "encoder"], lr: float | None, demo_fold: str, demo_share: float,
-          tiny: bool) -> None:
+          spectral: bool, tiny: bool) -> None:
     """Build training data (real speech of training speakers, TTS and vocoder fakes made here, codec and
     channel augmentation), train the LCNN (or, with --head, a head on a frozen public checkpoint; with
     --finetune, the whole public checkpoint), calibrate on held-out speakers, write the safetensors.
@@ -81,7 +84,7 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
             extra["lr"] = lr
         ft_cfg = FinetuneConfig(out=out, shared=shared, base=finetune, weights=weights, seed=seed, threads=threads,
                                 cache=cache, resume=resume, tiny=tiny, wise_alpha=wise_alpha, freeze=freeze,
-                                demo_fold=demo_fold, demo_share=demo_share, **extra)
+                                demo_fold=demo_fold, demo_share=demo_share, spectral=spectral, **extra)
         summary = finetune_spoof(ft_cfg, say=warn)
         click.echo(f"{out}: {summary['steps']} steps, threshold {summary['calibration']['threshold']:.3f}")
         return
