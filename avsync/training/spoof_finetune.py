@@ -450,7 +450,8 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
     _freeze_bn(net)
     freeze_layers(net, cfg.freeze)
     params = [p for p in net.parameters() if p.requires_grad]
-    read_out = {id(p) for p in net.spectral.parameters()} if hasattr(net, "spectral") else set()
+    spectral = getattr(net, "spectral", None)  # AASISTSpectral's read-out: its own learning rate
+    read_out = {id(p) for p in spectral.parameters()} if isinstance(spectral, torch.nn.Module) else set()
     groups = [{"params": [p for p in params if id(p) not in read_out], "base_lr": cfg.lr}]
     if read_out:
         groups.append({"params": [p for p in params if id(p) in read_out], "base_lr": cfg.spectral_lr,
@@ -602,9 +603,9 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
     base = load_spoof_model(cfg.base, weights=cfg.weights)
     base_net = copy.deepcopy(base.net)  # the loaded model is cached for other callers: train a copy
     if cfg.spectral:
-        from avsync.spoof.nets import AASISTSpectral
+        from avsync.spoof.nets import AASIST, AASISTSpectral
 
-        base_net = AASISTSpectral(base_net)  # read-out at zero: the base model's output
+        base_net = AASISTSpectral(cast(AASIST, base_net))  # read-out at zero: the base model's output
     net = copy.deepcopy(base_net)
     rng = np.random.default_rng(cfg.seed)
     run = train_loop(net, train, cfg, rng, say=say)
