@@ -195,8 +195,8 @@ def test_demo_families_form_their_own_group_and_leave_the_default_mix_alone():
     groups = [ft.fake_group(with_demo[k].family) for k in idx if with_demo[k].label == 1]
     assert groups.count("demo") / len(groups) == pytest.approx(0.5, abs=0.04)
     # without demo items the draws are exactly those of the licence-compatible recipe
-    a = ft.make_sampler(items, np.random.default_rng(1))(500)
-    b = ft.make_sampler(items, np.random.default_rng(1))(500)
+    a = ft.make_sampler(items, np.random.default_rng(1), {**ft.FAKE_GROUPS, "demo": 0.85})(500)
+    b = ft.make_sampler(items, np.random.default_rng(1), {k: v for k, v in ft.FAKE_GROUPS.items() if k != "demo"})(500)
     assert a == b and max(a) < len(items)
     cfg = ft.FinetuneConfig(out="unused")
     assert cfg.demo_fold == "none" and ft.build_part("demo", "train", cfg) == []
@@ -312,6 +312,9 @@ def test_spectral_read_out_starts_silent_trains_and_folds_into_the_calibration(t
     enc_before = {k: net.state_dict()[k].clone() for k in encoder}
     ft.train_loop(net, _items(np.random.default_rng(0)), cfg, np.random.default_rng(5), say=lambda m: None)
     assert net.spectral.weight.abs().sum() > 0  # the read-out learned (its own, larger learning rate)
+    again = ft.FinetuneConfig(**{**cfg.__dict__, "max_steps": 4, "resume": True, "spectral_lr": 5e-3, "log": []})
+    assert ft.train_loop(net, _items(np.random.default_rng(0)), again, np.random.default_rng(5),
+                         say=lambda m: None)["steps"] == 4  # resumes with two optimiser groups
     assert encoder and all(torch.equal(enc_before[k], net.state_dict()[k]) for k in encoder)  # --freeze encoder
     with torch.no_grad():
         lg = net(x)

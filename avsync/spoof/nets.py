@@ -198,8 +198,10 @@ class AASISTSpectral(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x [B, N]`` float waveform → logits ``[B, 2]`` (``[spoof, bona fide]``)."""
         logits = self.aasist(x)
-        extra = self.spectral(fine_spectrum(x)).squeeze(1).to(logits.dtype)
-        return torch.stack([logits[:, 0] + extra, logits[:, 1]], dim=1)
+        with torch.autocast(x.device.type, enabled=False):  # the read-out in float32 under a training autocast
+            extra = self.spectral(fine_spectrum(x)).squeeze(1)
+            logits = logits.float()
+            return torch.stack([logits[:, 0] + extra, logits[:, 1]], dim=1)
 
 
 class RawGATST(nn.Module):

@@ -452,10 +452,11 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
     params = [p for p in net.parameters() if p.requires_grad]
     spectral = getattr(net, "spectral", None)  # AASISTSpectral's read-out: its own learning rate
     read_out = {id(p) for p in spectral.parameters()} if isinstance(spectral, torch.nn.Module) else set()
-    groups = [{"params": [p for p in params if id(p) not in read_out], "base_lr": cfg.lr}]
+    groups: list[dict] = [{"params": [p for p in params if id(p) not in read_out]}]
+    base_lrs = [cfg.lr]  # kept here, not in the groups: a resumed optimiser state brings its own group settings
     if read_out:
-        groups.append({"params": [p for p in params if id(p) in read_out], "base_lr": cfg.spectral_lr,
-                       "weight_decay": 0.0})
+        groups.append({"params": [p for p in params if id(p) in read_out], "weight_decay": 0.0})
+        base_lrs.append(cfg.spectral_lr)
     opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, elapsed, losses = 0, 0.0, []
     ck = _ckpt_path(cfg)
@@ -487,8 +488,8 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
         y = torch.tensor([1 - items[k].label for k in idx])  # class 0 = spoof, 1 = bona fide
         frac = max(step / cfg.max_steps, (time.time() - t_start) / budget)
         warm = min(1.0, (step + 1) / max(cfg.warmup, 1))
-        for g in opt.param_groups:
-            g["lr"] = float(g["base_lr"] * warm * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0)))))
+        for g, base_lr in zip(opt.param_groups, base_lrs):
+            g["lr"] = float(base_lr * warm * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0)))))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16"):
             logits = net(x)
         loss = lossf(logits.float(), y)
