@@ -27,28 +27,52 @@ def _pct(v: float) -> str:
     return f"{100 * v:.1f}"
 
 
-def _rows(runs: dict[str, dict], section: str, value: str, count) -> list[str]:
-    """One markdown row per subset of ``table[section]``: ``value`` (95 % CI) per model, "-" where not run."""
+def _rows(runs: dict[str, dict], section: str, value: str, count, folds: dict[str, str | None]) -> list[str]:
+    """One markdown row per subset of ``table[section]``: ``value`` (95 % CI) per model, "-" where not run,
+    "(trained on)" where the model trained on that subset's demo pages."""
     names = list(runs)
     out = []
     for k in dict.fromkeys(k for r in runs.values() for k in r["table"][section]):
         cells = []
         for n in names:
             v = runs[n]["table"][section].get(k)
-            cells.append("-" if v is None else f"{_pct(v[value])} ({_pct(v['ci95'][0])}–{_pct(v['ci95'][1])})")
+            mark = " (trained on)" if trained_on(k, folds.get(n)) else ""
+            cells.append("-" if v is None else f"{_pct(v[value])} ({_pct(v['ci95'][0])}–{_pct(v['ci95'][1])}){mark}")
         any_v = next(runs[n]["table"][section][k] for n in names if k in runs[n]["table"][section])
         out.append(f"| {k} ({count(any_v)}) | " + " | ".join(cells) + " |")
     return out
 
 
+def demo_fold_of(run: dict) -> str | None:
+    """The ``demo_fold`` a run's model was trained with (safetensors metadata of an ``aasist:PATH`` model), or None."""
+    kind, _, path = str(run.get("table", {}).get("model", "")).partition(":")
+    if kind != "aasist" or not Path(path).is_file():
+        return None
+    from safetensors import safe_open
+
+    with safe_open(path, "pt") as fh:
+        return (fh.metadata() or {}).get("demo_fold")
+
+
+def trained_on(subset: str, fold: str | None) -> bool:
+    """Whether a subset of ``spoof_model_eval.py`` holds pages of the demo fold ``fold`` (pooled rows included)."""
+    if not fold:
+        return False
+    from avsync.training.spoof_finetune import DEMO_FOLDS
+
+    prefixes = tuple("freevc_" if page == "freevc_demo" else f"demo_{page}" for page in DEMO_FOLDS[fold])
+    return subset.startswith(prefixes) or subset in ("demo_all", "demo_real_all")
+
+
 def table(runs: dict[str, dict]) -> str:
     names = list(runs)
+    folds = {n: demo_fold_of(r) for n, r in runs.items()}
     head = "| subset | " + " | ".join(names) + " |\n|---|" + "---|" * len(names)
     lines = [f"EER % (95 % CI), fake vs its real counterpart\n\n{head}"]
-    lines += _rows(runs, "eer", "eer", lambda v: f"{v['n_fake']} / {v['n_real']}")
+    lines += _rows(runs, "eer", "eer", lambda v: f"{v['n_fake']} / {v['n_real']}", folds)
     thr = ", ".join(f"{n} {runs[n]['table']['threshold']:.3f}" for n in names)
     lines.append(f"\nReal speech flagged at the model's threshold, % (95 % CI); thresholds: {thr}\n\n{head}")
-    lines += _rows(runs, "fpr_at_threshold", "fpr", lambda v: v["n"])
+    lines += _rows(runs, "fpr_at_threshold", "fpr", lambda v: v["n"], folds)
     return "\n".join(lines)
 
 
@@ -76,6 +100,10 @@ def dev_eer(run: dict) -> tuple[float, int, int]:
     """Pooled EER of one ``spoof_model_eval.py --json`` output on the development split: (EER, fakes, reals)."""
     from avsync.evaluation.metrics import eer_of
 
+    fold = demo_fold_of(run)
+    if any(trained_on(p, fold) for p in DEV_SUBSETS):
+        raise SystemExit(f"{run['table']['model']} was trained on demo pages of the development split (--demo-fold {fold}): "
+                         "compare it with --tts-pages")
     reals, fakes = _pooled(run, DEV_SUBSETS)
     return eer_of(reals, fakes), len(fakes), len(reals)
 

@@ -322,3 +322,30 @@ def test_spectral_read_out_starts_silent_trains_and_folds_into_the_calibration(t
         ft.fold_platt(net, 0.7, -1.3)
         got = torch.softmax(net(x), 1)[:, 0]
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+
+
+def test_compare_marks_and_refuses_what_a_demo_fold_model_trained_on(tmp_path, monkeypatch):
+    """benchmarks/spoof_compare.py reads a run's demo fold from its weights: rows of pages it trained on are
+    marked, and --dev (whose FreeVC rows such a model trained on) refuses it."""
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.modules.pop("spoof_compare", None)
+    import spoof_compare as sc
+
+    vc, plain = tmp_path / "vc.safetensors", tmp_path / "plain.safetensors"
+    save_file({"w": torch.zeros(1)}, str(vc), metadata={"demo_fold": "vc"})
+    save_file({"w": torch.zeros(1)}, str(plain), metadata={})
+    row = {"eer": 0.1, "ci95": [0.0, 0.2], "n_fake": 3, "n_real": 2}
+    table = {"threshold": 0.5, "eer": {"freevc_freevc": row, "demo_vits-demo": row, "demo_all": row},
+             "fpr_at_threshold": {}}  # as spoof_model_eval.py --json writes it: the model spec inside the table
+    runs = {"vc": {"table": {**table, "model": f"aasist:{vc}"}}, "plain": {"table": {**table, "model": f"aasist:{plain}"}}}
+    assert sc.demo_fold_of(runs["vc"]) == "vc" and sc.demo_fold_of(runs["plain"]) is None
+    lines = {ln.split(" (")[0].strip("| "): ln for ln in sc.table(runs).splitlines() if ln.startswith("| ")}
+    assert lines["freevc_freevc"].count("(trained on)") == 1 and lines["demo_all"].count("(trained on)") == 1
+    assert "(trained on)" not in lines["demo_vits-demo"]
+    with pytest.raises(SystemExit, match="--tts-pages"):
+        sc.dev_eer(runs["vc"])
