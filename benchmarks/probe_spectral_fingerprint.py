@@ -34,7 +34,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "cli"), str(Path(__file__).resolve().parent)]
 
-PARTS = ("real_hifigan", "classical", "kokoro", "piper", "studio")  # the caches of the shipped model's recipe
 FAMILIES = {
     "hifigan": ("voc:hifigan", "voc:hifigan_mod"),
     "kokoro": ("tts:kokoro",),
@@ -47,28 +46,31 @@ BANK = ("hifigan", "kokoro", "piper")
 
 
 def fine_spectrum(x: np.ndarray) -> np.ndarray:
-    """[513] log mean power of the louder half of the frames minus its 17-bin moving average
-    (:func:`avsync.spoof.nets.fine_spectrum`, the input of the ``AASISTSpectral`` read-out)."""
+    """:func:`avsync.spoof.nets.fine_spectrum` (the input of the ``AASISTSpectral`` read-out) of one waveform
+    ``[N]`` → ``[513]`` or of equal-length windows ``[B, N]`` → ``[B, 513]``, float64."""
     import torch
 
     from avsync.spoof.nets import fine_spectrum as fine
 
-    return fine(torch.from_numpy(np.asarray(x, np.float32))[None])[0].numpy().astype(np.float64)
+    x = np.asarray(x, np.float32)
+    out = fine(torch.from_numpy(np.atleast_2d(x))).numpy().astype(np.float64)
+    return out[0] if x.ndim == 1 else out
 
 
 def load_split(cache: Path, split: str) -> dict[str, np.ndarray]:
-    """Clips of one split of the recipe's cache: waves (list), label (1 = fake), family."""
-    waves, labels, fams = [], [], []
-    for part in PARTS:
+    """Clips of one split of the recipe's cache (every data part but the demo fold): waves (list), label
+    (1 = fake), family."""
+    from avsync.training.spoof import _load_items
+    from avsync.training.spoof_finetune import PARTS
+
+    items = []
+    for part in (p for p in PARTS if p != "demo"):  # the parts of the shipped model's recipe
         f = cache / f"ft_{split}_{part}_seed0.npz"
         if not f.exists():
             raise SystemExit(f"{f} not found: run the voice recipe with --cache {cache} first")
-        z = np.load(f, allow_pickle=False)
-        flat, off = z["wave"].astype(np.float32), np.concatenate([[0], np.cumsum(z["lens"])])
-        waves += [flat[off[i]:off[i + 1]] for i in range(len(z["lens"]))]
-        labels += list(z["label"])
-        fams += [str(s) for s in z["family"]]
-    return {"waves": waves, "label": np.array(labels), "family": np.array(fams)}
+        items += _load_items(f)
+    return {"waves": [i.wave for i in items], "label": np.array([i.label for i in items]),
+            "family": np.array([i.family for i in items])}
 
 
 def fit_family(X: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def make_scorer(spec: str, weights: str | None, precision: str = "float32"):  # noqa: ARG001
             def prob(windows: np.ndarray) -> np.ndarray:
-                margin = (np.stack([fine_spectrum(w) for w in windows]) @ W.T + b).max(1)
+                margin = (fine_spectrum(windows) @ W.T + b).max(1)
                 return 1.0 / (1.0 + np.exp(-margin))
 
             return prob, 0.5

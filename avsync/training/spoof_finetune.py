@@ -602,12 +602,12 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
     say(f"[data] calib {len(calib_clean)} clips ({t_data:.0f} s)")
 
     base = load_spoof_model(cfg.base, weights=cfg.weights)
-    base_net = copy.deepcopy(base.net)  # the loaded model is cached for other callers: train a copy
+    base_net = base.net  # the weight average's other end
     if cfg.spectral:
         from avsync.spoof.nets import AASIST, AASISTSpectral
 
-        base_net = AASISTSpectral(cast(AASIST, base_net))  # read-out at zero: the base model's output
-    net = copy.deepcopy(base_net)
+        base_net = AASISTSpectral(cast(AASIST, base.net))  # read-out at zero: the base model's output
+    net = copy.deepcopy(base_net)  # the loaded model is cached for other callers: train a copy
     rng = np.random.default_rng(cfg.seed)
     run = train_loop(net, train, cfg, rng, say=say)
     if cfg.wise_alpha < 1.0:
