@@ -55,6 +55,20 @@ def _extra_perturbations() -> dict:
                                       video_fps=float(fps)) for fps in (30, 50)}
 
 
+def variant_path(data: Path, f: str, name: str, cache: str | os.PathLike) -> str:
+    """Clip ``f`` (a manifest path under ``data``) re-encoded by perturbation ``name``, made once into ``cache``."""
+    from avsync.evaluation.perturb import PERTURBATIONS, apply_perturbation, transcode
+
+    src = str(data / f)
+    if name in PERTURBATIONS:
+        return apply_perturbation(src, name, cache_dir=cache)[0]
+    dst = Path(cache) / name / (f.replace("/", "__") + ".mp4")
+    if not dst.exists():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        transcode(src, dst, _extra_perturbations()[name])
+    return str(dst)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", default=os.environ.get("AVSYNC_SHARED", str(Path(__file__).resolve().parents[2] / "shared")))
@@ -79,7 +93,7 @@ def main() -> None:
     prefixes = tuple(p for p in a.only.split(",") if p)
     files = [r["file"] for r in rows if r["file"].startswith(prefixes) and r["kind"] == "real_av"
              and r["has_audio"] == "yes" and r["video_codec"]]
-    from avsync.evaluation.perturb import PERTURBATIONS, apply_perturbation, transcode
+    from avsync.evaluation.perturb import PERTURBATIONS
 
     extra = _extra_perturbations()
     variants = [v for v in a.perturb.split(",") if v]
@@ -87,15 +101,6 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown perturbation(s) {unknown}; choose from {', '.join([*PERTURBATIONS, *extra])}")
 
-    def variant_path(f: str, name: str) -> str:
-        src = str(data / f)
-        if name in PERTURBATIONS:
-            return apply_perturbation(src, name, cache_dir=a.cache)[0]
-        dst = Path(a.cache) / name / (f.replace("/", "__") + ".mp4")
-        if not dst.exists():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            transcode(src, dst, extra[name])
-        return str(dst)
 
     def reading(path: str) -> tuple[int, float, float] | str:
         """(offset, sub-frame offset, confidence) of the main face, or why there is none."""
@@ -123,7 +128,7 @@ def main() -> None:
         by_source[src]["as is"].append(r[1])
         line = f"{f[:58]:58s} {r[0]:+6d} {r[1]:+9.2f} {r[2]:6.3f}"
         for v in variants:
-            rv = reading(variant_path(f, v))
+            rv = reading(variant_path(data, f, v, a.cache))
             if isinstance(rv, str):
                 line += f" {'-':>10s}"
             else:
