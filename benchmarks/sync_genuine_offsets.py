@@ -57,16 +57,9 @@ def _extra_perturbations() -> dict:
 
 def variant_path(data: Path, f: str, name: str, cache: str | os.PathLike) -> str:
     """Clip ``f`` (a manifest path under ``data``) re-encoded by perturbation ``name``, made once into ``cache``."""
-    from avsync.evaluation.perturb import PERTURBATIONS, apply_perturbation, transcode
+    from avsync.evaluation.perturb import PERTURBATIONS, apply_perturbation
 
-    src = str(data / f)
-    if name in PERTURBATIONS:
-        return apply_perturbation(src, name, cache_dir=cache)[0]
-    dst = Path(cache) / name / (f.replace("/", "__") + ".mp4")
-    if not dst.exists():
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        transcode(src, dst, _extra_perturbations()[name])
-    return str(dst)
+    return apply_perturbation(data / f, PERTURBATIONS.get(name) or _extra_perturbations()[name], cache_dir=cache)[0]
 
 
 def main() -> None:
@@ -100,7 +93,6 @@ def main() -> None:
     unknown = [v for v in variants if v not in PERTURBATIONS and v not in extra]
     if unknown:
         raise SystemExit(f"unknown perturbation(s) {unknown}; choose from {', '.join([*PERTURBATIONS, *extra])}")
-
 
     def reading(path: str) -> tuple[int, float, float] | str:
         """(offset, sub-frame offset, confidence) of the main face, or why there is none."""
@@ -144,6 +136,7 @@ def main() -> None:
     if allv:
         print(f"{'all':28s} {len(allv):5d} {np.median(allv):+24.2f}   within ±2 frames (rounded): "
               f"{np.mean([abs(round(x)) <= 2 for x in allv]):.0%}")
+
 
 if __name__ == "__main__":
     main()

@@ -452,12 +452,13 @@ def _output_path(src: str, cache_dir: Path, perturbation: Perturbation, sha: str
 
 def apply_perturbation(
     src: str | os.PathLike,
-    name: str,
+    name: str | Perturbation,
     *,
     cache_dir: str | os.PathLike,
     sha256: str | None = None,
 ) -> tuple[str, bool]:
-    """Re-encode ``src`` with perturbation ``name`` into ``cache_dir`` (reused when already there).
+    """Re-encode ``src`` with perturbation ``name`` (a name of :data:`PERTURBATIONS`, or a
+    :class:`Perturbation` of one's own) into ``cache_dir`` (reused when already there).
 
     Returns
     -------
@@ -465,9 +466,12 @@ def apply_perturbation(
         The re-encoded file, or ``src`` itself with ``applied=False`` when the file lacks the
         stream the perturbation changes (e.g. a video perturbation on a wav).
     """
-    if name not in PERTURBATIONS:
+    if isinstance(name, Perturbation):
+        p = name
+    elif name in PERTURBATIONS:
+        p = PERTURBATIONS[name]
+    else:
         raise ConfigError(f"unknown perturbation {name!r}; choose from {', '.join(PERTURBATIONS)}")
-    p = PERTURBATIONS[name]
     src = os.fspath(src)
     info = inspect_media(src, sha256=sha256 is None)
     if info.status.is_failure:

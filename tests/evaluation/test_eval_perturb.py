@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from avsync.errors import ConfigError
-from avsync.evaluation.perturb import PERTURBATIONS, apply_perturbation, silence_bounds, trim_silence
+from avsync.evaluation.perturb import PERTURBATIONS, Perturbation, apply_perturbation, silence_bounds, trim_silence
 from avsync.media import inspect_media, load_media
 from avsync.synth import ClipSpec, burst_audio, make_clip, write_audio
 
@@ -120,6 +120,14 @@ def test_mulaw_removes_high_band(tmp_path):
     spec = np.abs(np.fft.rfft(y[:sr]))
     f = np.fft.rfftfreq(sr, 1 / sr)
     assert spec[(f > 5900) & (f < 6100)].max() < 0.02 * spec[(f > 450) & (f < 550)].max()
+
+
+def test_a_perturbation_of_ones_own_is_applied_and_cached_under_its_name(sources, tmp_path):
+    p50 = Perturbation("50fps", "50 fps by timestamp", "video", video_crf=18, video_fps=50.0)
+    out, applied = apply_perturbation(sources["video"], p50, cache_dir=tmp_path)
+    assert applied and Path(out).parent == tmp_path / "50fps"
+    assert inspect_media(out).video.fps == pytest.approx(50.0, abs=0.01)
+    assert apply_perturbation(sources["video"], p50, cache_dir=tmp_path)[0] == out
 
 
 def test_video_perturbation_on_audio_file_is_not_applicable(sources, tmp_path):
