@@ -6,7 +6,8 @@ One training step as the recipes take it (forward, loss, backward, AdamW), on ra
 shapes, so that the data pipeline is left out:
 
 * spoof: the AASIST network of ``avsync train spoof --finetune`` (default ``AASISTConfig``), batch 8 crops of
-  2 s at 16 kHz (``FinetuneConfig``), float32 and bfloat16 autocast, and a batch of 64 (what a GPU affords);
+  2 s at 16 kHz (``FinetuneConfig``), float32 and bfloat16 autocast, and batches of 32 and 64 (what a GPU
+  affords);
 * sync: ``SyncNetStyle`` of ``avsync train sync`` (default ``SyncNetConfig``), batch 32 mouth stacks with
   1 + 6 + 2 audio candidates each (``SyncTrainConfig``), float32.
 
@@ -77,15 +78,21 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds; the median of their rates is reported")
+    ap.add_argument("--only", default="", help="comma-separated parts of configuration names to run (default: all)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     devices = [d.strip() for d in args.devices.split(",") if d.strip()]
     configs = {
         "spoof b8 fp32": lambda d: (spoof_step(8, "float32", d), 8),
         "spoof b8 bf16": lambda d: (spoof_step(8, "bfloat16", d), 8),
+        "spoof b32 fp32": lambda d: (spoof_step(32, "float32", d), 32),
+        "spoof b32 bf16": lambda d: (spoof_step(32, "bfloat16", d), 32),
+        "spoof b64 fp32": lambda d: (spoof_step(64, "float32", d), 64),
         "spoof b64 bf16": lambda d: (spoof_step(64, "bfloat16", d), 64),
         "sync b32 fp32": lambda d: (sync_step(32, d), 32),
     }
+    only = [o.strip() for o in args.only.split(",") if o.strip()]
+    configs = {k: v for k, v in configs.items() if not only or any(o in k for o in only)}
     rates: dict[tuple[str, str], list[float]] = {}
     steps = {(name, d): make(d) for name, make in configs.items() for d in devices}
     for (name, d), (step, _) in steps.items():

@@ -545,8 +545,35 @@ CODECS = {
 }
 
 
+def g711_roundtrip(x: np.ndarray, law: str) -> np.ndarray:
+    """G.711-like telephone channel without PyAV: 8 kHz, 8-bit companding (``"mulaw"``: mu = 255, ``"alaw"``:
+    A = 87.6, the continuous laws that G.711's segments approximate), back to 16 kHz (same length)."""
+    y = np.clip(_resample(np.asarray(x, dtype=np.float32), SR, 8000).astype(np.float64), -1, 1)
+    a = np.abs(y)
+    if law == "mulaw":
+        c = np.log1p(255.0 * a) / np.log1p(255.0)
+    else:
+        la = 1 + np.log(87.6)
+        c = np.where(a < 1 / 87.6, 87.6 * a / la, (1 + np.log(np.maximum(87.6 * a, 1.0))) / la)
+    c = np.round(c * 127) / 127  # 8 bits: sign + 7
+    if law == "mulaw":
+        a = np.expm1(c * np.log1p(255.0)) / 255.0
+    else:
+        la = 1 + np.log(87.6)
+        a = np.where(c < 1 / la, c * la / 87.6, np.exp(c * la - 1) / 87.6)
+    out = _resample((np.sign(y) * a).astype(np.float32), 8000, SR)
+    return _fit(out, x.size)
+
+
+#: codecs of :func:`codec_roundtrip` computed with numpy alone (no PyAV / FFmpeg): name → G.711 law
+NUMPY_CODECS = {"mulaw8k_np": "mulaw", "alaw8k_np": "alaw"}
+
+
 def codec_roundtrip(x: np.ndarray, name: str) -> np.ndarray:
-    """Encode with one of :data:`CODECS` through PyAV and decode back to 16 kHz (same length)."""
+    """Encode with one of :data:`CODECS` through PyAV and decode back to 16 kHz (same length); the names of
+    :data:`NUMPY_CODECS` go through :func:`g711_roundtrip` instead."""
+    if name in NUMPY_CODECS:
+        return g711_roundtrip(x, NUMPY_CODECS[name])
     import av
     from av.audio.stream import AudioStream
 

@@ -160,6 +160,21 @@ class FinetuneConfig:
     spectral_lr: float = 1e-3
     ckpt_every: int = 25
     resume: bool = False
+    device: str = "cpu"
+    """Torch device of the fine-tuning (``"cuda"`` on a GPU machine); calibration and export run on the CPU."""
+    workers: int = 0
+    """Processes that cut and augment the training crops (0: in the training loop itself, the recipe's
+    reproducible default; a GPU needs them to be fed)."""
+    codecs: tuple[str, ...] | None = None
+    """Codecs of the channel augmentation (default: all of :data:`spoof_data.CODECS`; the numpy ones of
+    :data:`spoof_data.NUMPY_CODECS` where PyAV / FFmpeg are not installed)."""
+    snapshots: tuple[int, ...] = ()
+    """Steps after which the fine-tuned weights are also written to ``DIR/snapshots/step_<n>.safetensors``."""
+    pack: str | None = None
+    """Train from a pack (:mod:`avsync.training.spoof_pack`) instead of the recipe's data: :func:`train_from_pack`."""
+    trained: str | None = None
+    """Fine-tuned weights (``finetuned.safetensors`` of :func:`train_from_pack`, or a snapshot) to finish instead
+    of training: the weight-space ensemble, calibration and export of :func:`finetune_spoof` only."""
     target_fpr: float = 0.03
     cache: str | None = None
     tiny: bool = False
@@ -440,6 +455,42 @@ def save_checkpoint(cfg: FinetuneConfig, net: torch.nn.Module, opt: torch.optim.
     tmp.replace(p)
 
 
+def _batch(items: list[Item], idx: list[int], cfg: FinetuneConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Crops of ``items[idx]`` (a random channel on ``p_aug`` of them) and their targets (0 = spoof, 1 = bona fide)."""
+    crops = []
+    for k in idx:
+        c = random_crop(items[k].wave, cfg.crop, rng).astype(np.float32)
+        if rng.random() < cfg.p_aug:
+            c = sd.augment(c, rng, p_clean=0.0, p_codec=0.6, codecs=cfg.codecs)
+        crops.append(c)
+    return np.stack(crops), np.array([1 - items[k].label for k in idx])
+
+
+def _worker_batches(items: list[Item], cfg: FinetuneConfig, seed: tuple[int, ...]):
+    """Endless training batches of one loader process (its own sampler and random stream)."""
+    import torch
+
+    class Batches(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            info = torch.utils.data.get_worker_info()
+            rng = np.random.default_rng([*seed, info.id if info else 0])
+            draw = make_sampler(items, rng, {**FAKE_GROUPS, "demo": cfg.demo_share})
+            while True:
+                x, y = _batch(items, draw(cfg.batch), cfg, rng)
+                yield torch.from_numpy(x), torch.from_numpy(y)
+
+    return iter(torch.utils.data.DataLoader(Batches(), batch_size=None, num_workers=cfg.workers, prefetch_factor=4,
+                                            persistent_workers=True))
+
+
+def save_weights(net: torch.nn.Module, path: Path, metadata: dict[str, str]) -> None:
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous().float() for k, v in net.state_dict().items()}, str(path),
+              metadata=metadata)
+
+
 def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng: np.random.Generator, *,
                say: Callable[[str], None] = print, stop_at: int | None = None) -> dict:
     """Fine-tune ``net`` in place (see the module docstring); resumes from ``DIR/ckpt/last.pt`` when
@@ -447,6 +498,8 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
     ``cfg.max_steps``). Returns ``{"steps", "losses", "seconds"}``."""
     import torch
 
+    dev = torch.device(cfg.device)
+    net.to(dev)
     _freeze_bn(net)
     freeze_layers(net, cfg.freeze)
     params = [p for p in net.parameters() if p.requires_grad]
@@ -461,7 +514,7 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
     step, elapsed, losses = 0, 0.0, []
     ck = _ckpt_path(cfg)
     if cfg.resume and ck.exists():
-        state = torch.load(ck, map_location="cpu", weights_only=True)
+        state = torch.load(ck, map_location=dev, weights_only=True)
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, elapsed = int(state["step"]), float(state["elapsed"])
@@ -470,6 +523,7 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
         losses = state["losses"].tolist()
         say(f"[train] resumed from {ck} at step {step} ({elapsed:.0f} s trained)")
     draw = make_sampler(items, rng, {**FAKE_GROUPS, "demo": cfg.demo_share})
+    loader = _worker_batches(items, cfg, (cfg.seed, 11, step)) if cfg.workers > 0 else None
     budget = cfg.minutes * 60
     t_start = time.time() - elapsed
     net.train()
@@ -477,20 +531,17 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
     lossf = torch.nn.CrossEntropyLoss()
     last = cfg.max_steps if stop_at is None else min(stop_at, cfg.max_steps)
     while step < last and time.time() - t_start < budget:
-        idx = draw(cfg.batch)
-        crops = []
-        for k in idx:
-            c = random_crop(items[k].wave, cfg.crop, rng).astype(np.float32)
-            if rng.random() < cfg.p_aug:
-                c = sd.augment(c, rng, p_clean=0.0, p_codec=0.6)
-            crops.append(c)
-        x = torch.from_numpy(np.stack(crops))
-        y = torch.tensor([1 - items[k].label for k in idx])  # class 0 = spoof, 1 = bona fide
+        if loader is None:
+            xb, yb = _batch(items, draw(cfg.batch), cfg, rng)
+            x, y = torch.from_numpy(xb), torch.from_numpy(yb)
+        else:
+            x, y = next(loader)
+        x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
         frac = max(step / cfg.max_steps, (time.time() - t_start) / budget)
         warm = min(1.0, (step + 1) / max(cfg.warmup, 1))
         for g, base_lr in zip(opt.param_groups, base_lrs):
             g["lr"] = float(base_lr * warm * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0)))))
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16"):
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16"):
             logits = net(x)
         loss = lossf(logits.float(), y)
         opt.zero_grad()
@@ -505,8 +556,12 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
             say(msg)
         if step % cfg.ckpt_every == 0:
             save_checkpoint(cfg, net, opt, step, time.time() - t_start, rng, losses)
+        if step in cfg.snapshots:
+            save_weights(net, Path(cfg.out) / "snapshots" / f"step_{step}.safetensors",
+                         {"step": str(step), "loss": f"{np.mean(losses[-50:]):.4f}", "base": cfg.base})
     save_checkpoint(cfg, net, opt, step, time.time() - t_start, rng, losses)
     net.eval()
+    net.to("cpu")
     return {"steps": step, "losses": losses, "seconds": time.time() - t_start}
 
 
@@ -581,6 +636,39 @@ def calibrate(net: torch.nn.Module, cal: list[Item], cfg: FinetuneConfig) -> dic
     }
 
 
+def train_from_pack(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -> dict:
+    """Fine-tune the base checkpoint on the clips of ``cfg.pack`` only (no shared data, no generators, no
+    calibration): writes ``DIR/finetuned.safetensors`` (the fine-tuned weights; metadata: steps, final loss, the
+    configuration) and the snapshots; :func:`finetune_spoof` with ``trained=`` finishes it where the calibration
+    split is. Returns the run's summary (also ``DIR/training_pack.json``)."""
+    import torch
+
+    from avsync.spoof.models import load_spoof_model
+    from avsync.training.spoof_pack import read_pack
+
+    if not cfg.pack:
+        raise ConfigError("train_from_pack needs cfg.pack")
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    if cfg.device.startswith("cuda"):
+        torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick its fastest kernels once
+    t0 = time.time()
+    items = read_pack(cfg.pack)
+    say(f"[data] {len(items)} clips from {cfg.pack} ({time.time() - t0:.0f} s) {dict(Counter(i.family for i in items))}")
+    net = copy.deepcopy(load_spoof_model(cfg.base, weights=cfg.weights).net)
+    run = train_loop(net, items, cfg, np.random.default_rng(cfg.seed), say=say)
+    summary = {"train_config": {k: v for k, v in asdict(cfg).items() if k != "log"}, "steps": run["steps"],
+               "final_loss": float(np.mean(run["losses"][-50:])) if run["losses"] else None,
+               "seconds": round(run["seconds"], 1), "data": dict(Counter(i.family for i in items)),
+               "device": torch.cuda.get_device_name() if cfg.device.startswith("cuda") else "cpu",
+               "log": cfg.log[-400:]}
+    save_weights(net, Path(cfg.out) / "finetuned.safetensors",
+                 {"step": str(run["steps"]), "loss": f"{summary['final_loss']:.4f}", "base": cfg.base,
+                  "train_config": json.dumps(summary["train_config"], default=str)})
+    (Path(cfg.out) / "training_pack.json").write_text(json.dumps(summary, indent=1, default=str))
+    return summary
+
+
 def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -> dict:
     """Run the whole recipe (module docstring). Returns the summary written to ``training.json``."""
     import torch
@@ -595,7 +683,7 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    train = split_items("train", cfg, say=say)
+    train = [] if cfg.trained else split_items("train", cfg, say=say)
     calib_clean = split_items("calib", cfg, say=say)
     t_data = time.time() - t0
     say(f"[data] train {len(train)} clips {dict(Counter(i.family for i in train))}")
@@ -609,7 +697,18 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
         base_net = AASISTSpectral(cast(AASIST, base.net))  # read-out at zero: the base model's output
     net = copy.deepcopy(base_net)  # the loaded model is cached for other callers: train a copy
     rng = np.random.default_rng(cfg.seed)
-    run = train_loop(net, train, cfg, rng, say=say)
+    if cfg.trained:  # fine-tuned elsewhere (train_from_pack): finish it
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        net.load_state_dict(load_file(cfg.trained))
+        with safe_open(cfg.trained, "pt") as fh:
+            meta = fh.metadata() or {}
+        run = {"steps": int(meta.get("step", 0)), "losses": [float(meta.get("loss", "nan"))], "seconds": 0.0,
+               "trained_from": {"file": cfg.trained, "metadata": meta}}
+        say(f"[train] finishing {cfg.trained} (step {run['steps']})")
+    else:
+        run = train_loop(net, train, cfg, rng, say=say)
     if cfg.wise_alpha < 1.0:
         interpolate_weights(net, base_net.state_dict(), cfg.wise_alpha)
         say(f"[wise] weights = {cfg.wise_alpha} x fine-tuned + {1 - cfg.wise_alpha:g} x {cfg.base}")
@@ -626,6 +725,7 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
         "base": {"name": bundle.name, "sha256": bundle.sha256, "license": bundle.license, "url": bundle.url},
         "train_config": {k: v for k, v in asdict(cfg).items() if k != "log"},
         "steps": run["steps"],
+        "trained_from": run.get("trained_from"),
         "final_loss": float(np.mean(run["losses"][-50:])) if run["losses"] else None,
         "seconds": {"data": round(t_data, 1), "train": round(run["seconds"], 1)},
         "data": {"train": dict(Counter(i.family for i in train)), "calib": dict(Counter(i.family for i in calib_clean))},

@@ -60,12 +60,33 @@ def command() -> None:
 @click.option("--spectral-branch", "spectral", is_flag=True,
               help="--finetune: add a linear read-out of the fine spectrum to the AASIST's spoof logit "
                    "(avsync.spoof.nets.AASISTSpectral; docs/spoofmodel.md).")
+@click.option("--pack-out", default=None, type=click.Path(file_okay=False, path_type=str),
+              help="--finetune: write the recipe's training clips as a portable pack (avsync.training.spoof_pack) "
+                   "into this directory and stop.")
+@click.option("--pack-shards", type=click.IntRange(min=1), default=1, show_default=True,
+              help="--pack-out: number of files the clips are dealt to (each a random subset).")
+@click.option("--pack", default=None, type=click.Path(exists=True, path_type=str),
+              help="--finetune: train from this pack only (no shared data, no calibration): writes "
+                   "OUT/finetuned.safetensors; finish it with --trained where the shared data is.")
+@click.option("--trained", default=None, type=click.Path(exists=True, dir_okay=False, path_type=str),
+              help="--finetune: skip training; weight-average, calibrate and export these fine-tuned weights.")
+@click.option("--device", default="cpu", show_default=True, help="--finetune: torch device of the training (cpu, cuda).")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="--finetune: processes cutting and augmenting the crops (0: inline, reproducible).")
+@click.option("--batch", type=click.IntRange(min=1), default=None, help="--finetune: crops per step (default 8).")
+@click.option("--snapshots", default="", help="--finetune: comma-separated steps whose weights are also written "
+              "to OUT/snapshots/.")
+@click.option("--codecs", default=None, help="--finetune: comma-separated augmentation codecs (default: all; "
+              "mulaw8k_np,alaw8k_np need no FFmpeg).")
+@click.option("--ckpt-every", type=click.IntRange(min=1), default=None, help="--finetune: steps between checkpoints (default 25).")
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
 def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: int, threads: int, n_tts: int,
           n_neural: int, neural_share: float, cache: str | None, paired: float, head: str | None, weights: str | None,
           head_aug_share: float, finetune: str | None, resume: bool, wise_alpha: float,
           freeze: Literal["none", "encoder"], lr: float | None, demo_fold: str, demo_share: float,
-          spectral: bool, tiny: bool) -> None:
+          spectral: bool, pack_out: str | None, pack_shards: int, pack: str | None, trained: str | None,
+          device: str, workers: int, batch: int | None, snapshots: str, codecs: str | None, ckpt_every: int | None,
+          tiny: bool) -> None:
     """Build training data (real speech of training speakers, TTS and vocoder fakes made here, codec and
     channel augmentation), train the LCNN (or, with --head, a head on a frozen public checkpoint; with
     --finetune, the whole public checkpoint), calibrate on held-out speakers, write the safetensors.
@@ -82,9 +103,30 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
                  if src(k) is not click.core.ParameterSource.DEFAULT}
         if lr is not None:
             extra["lr"] = lr
+        if batch is not None:
+            extra["batch"] = batch
+        if ckpt_every is not None:
+            extra["ckpt_every"] = ckpt_every
+        if codecs:
+            extra["codecs"] = tuple(c.strip() for c in codecs.split(",") if c.strip())
         ft_cfg = FinetuneConfig(out=out, shared=shared, base=finetune, weights=weights, seed=seed, threads=threads,
                                 cache=cache, resume=resume, tiny=tiny, wise_alpha=wise_alpha, freeze=freeze,
-                                demo_fold=demo_fold, demo_share=demo_share, spectral=spectral, **extra)
+                                demo_fold=demo_fold, demo_share=demo_share, spectral=spectral, device=device,
+                                workers=workers, pack=pack, trained=trained,
+                                snapshots=tuple(int(v) for v in snapshots.split(",") if v.strip()), **extra)
+        if pack_out:
+            from avsync.training.spoof_finetune import split_items
+            from avsync.training.spoof_pack import write_pack
+
+            paths = write_pack(split_items("train", ft_cfg, say=warn), pack_out, shards=pack_shards, seed=seed)
+            click.echo(f"{pack_out}: " + ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in paths))
+            return
+        if pack:
+            from avsync.training.spoof_finetune import train_from_pack
+
+            res = train_from_pack(ft_cfg, say=warn)
+            click.echo(f"{out}: {res['steps']} steps on {res['device']}, loss {res['final_loss']:.4f}")
+            return
         summary = finetune_spoof(ft_cfg, say=warn)
         click.echo(f"{out}: {summary['steps']} steps, threshold {summary['calibration']['threshold']:.3f}")
         return
