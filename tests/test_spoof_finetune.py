@@ -349,3 +349,71 @@ def test_compare_marks_and_refuses_what_a_demo_fold_model_trained_on(tmp_path, m
     assert "(trained on)" not in lines["demo_vits-demo"]
     with pytest.raises(SystemExit, match="--tts-pages"):
         sc.dev_eer(runs["vc"])
+
+
+def test_numpy_g711_channel_is_close_to_ffmpegs():
+    from avsync.training import spoof_data as sd
+
+    x = _voice(1.3)
+    for law in ("mulaw8k", "alaw8k"):
+        ref, ours = sd.codec_roundtrip(x, law), sd.codec_roundtrip(x, f"{law}_np")
+        assert ours.shape == x.shape and ours.dtype == np.float32
+        err = 10 * np.log10(np.mean(ref ** 2) / np.mean((ref - ours) ** 2))
+        assert err > 25, (law, err)  # both are 8-bit companding at 8 kHz: about 29 dB SNR against x
+
+
+def test_worker_processes_feed_the_loop_and_snapshots_are_written(tmp_path):
+    from safetensors import safe_open
+
+    from avsync.spoof.nets import AASIST, AASISTConfig
+
+    cfg = ft.FinetuneConfig(out=str(tmp_path), max_steps=3, batch=2, crop=8000, threads=1, precision="float32",
+                            warmup=1, workers=1, snapshots=(1, 3), codecs=("mulaw8k_np",), p_aug=1.0)
+    torch.manual_seed(0)
+    net = AASIST(AASISTConfig.light())
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    res = ft.train_loop(net, _items(np.random.default_rng(0)), cfg, np.random.default_rng(5), say=lambda m: None)
+    assert res["steps"] == 3 and len(res["losses"]) == 3
+    assert any(not torch.equal(before[k], v) for k, v in net.state_dict().items())
+    for s in (1, 3):
+        with safe_open(str(tmp_path / "snapshots" / f"step_{s}.safetensors"), "pt") as fh:
+            assert fh.metadata()["step"] == str(s)
+    assert not (tmp_path / "snapshots" / "step_2.safetensors").exists()
+
+
+def test_a_pack_trains_elsewhere_and_the_recipe_finishes_its_weights(tmp_path, monkeypatch):
+    """--pack: training only, from the pack; --trained: weight average, calibration and export, no training."""
+    from types import SimpleNamespace
+
+    from safetensors.torch import load_file
+
+    from avsync.spoof import models
+    from avsync.spoof.nets import AASIST, AASISTConfig
+    from avsync.training.spoof_pack import write_pack
+
+    torch.manual_seed(0)
+    base = AASIST(AASISTConfig.light())
+    monkeypatch.setattr(models, "load_spoof_model", lambda name, weights=None: SimpleNamespace(net=base))
+    write_pack(_items(np.random.default_rng(0)), tmp_path / "pack")
+    cfg = ft.FinetuneConfig(out=str(tmp_path / "run"), pack=str(tmp_path / "pack"), max_steps=2, batch=2,
+                            crop=8000, threads=1, precision="float32", warmup=1, lr=1e-3, codecs=("alaw8k_np",))
+    res = ft.train_from_pack(cfg, say=lambda m: None)
+    assert res["steps"] == 2 and res["device"] == "cpu" and sum(res["data"].values()) == 7
+    trained = load_file(tmp_path / "run" / "finetuned.safetensors")
+    assert any(not torch.equal(trained[k], v) for k, v in base.state_dict().items() if v.is_floating_point())
+
+    asked = []
+
+    def split_items(split, cfg, say=print):
+        asked.append(split)
+        return _items(np.random.default_rng(3))
+
+    monkeypatch.setattr(ft, "split_items", split_items)
+    fin = ft.FinetuneConfig(out=str(tmp_path / "fin"), trained=str(tmp_path / "run" / "finetuned.safetensors"),
+                            wise_alpha=0.5, threads=1)
+    summary = ft.finetune_spoof(fin, say=lambda m: None)
+    assert asked == ["calib"]  # no training data is built or read
+    assert summary["steps"] == 2 and summary["trained_from"]["metadata"]["step"] == "2"
+    out = load_file(tmp_path / "fin" / ft.MODEL_FILE)
+    k = "encoder.0.conv1.weight" if "encoder.0.conv1.weight" in out else next(n for n in out if "conv" in n)
+    torch.testing.assert_close(out[k], 0.5 * trained[k] + 0.5 * base.state_dict()[k].float())

@@ -704,8 +704,8 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
         net.load_state_dict(load_file(cfg.trained))
         with safe_open(cfg.trained, "pt") as fh:
             meta = fh.metadata() or {}
-        run = {"steps": int(meta.get("step", 0)), "losses": [float(meta.get("loss", "nan"))], "seconds": 0.0,
-               "trained_from": {"file": cfg.trained, "metadata": meta}}
+        run: dict = {"steps": int(meta.get("step", 0)), "losses": [float(meta.get("loss", "nan"))], "seconds": 0.0,
+                     "trained_from": {"file": cfg.trained, "metadata": meta}}
         say(f"[train] finishing {cfg.trained} (step {run['steps']})")
     else:
         run = train_loop(net, train, cfg, rng, say=say)
