@@ -362,11 +362,20 @@ def test_numpy_g711_channel_is_close_to_ffmpegs():
         assert err > 25, (law, err)  # both are 8-bit companding at 8 kHz: about 29 dB SNR against x
 
 
-def test_worker_processes_feed_the_loop_and_snapshots_are_written(tmp_path):
+def test_worker_processes_feed_the_loop_and_snapshots_are_written(tmp_path, monkeypatch):
     from safetensors import safe_open
 
     from avsync.spoof.nets import AASIST, AASISTConfig
 
+    import os
+
+    main_pid, batch = os.getpid(), ft._batch
+
+    def in_a_worker(*a, **k):  # the loader processes, forked after this patch, cut every batch
+        assert os.getpid() != main_pid, "a batch was cut in the training process"
+        return batch(*a, **k)
+
+    monkeypatch.setattr(ft, "_batch", in_a_worker)
     cfg = ft.FinetuneConfig(out=str(tmp_path), max_steps=3, batch=2, crop=8000, threads=1, precision="float32",
                             warmup=1, workers=1, snapshots=(1, 3), codecs=("mulaw8k_np",), p_aug=1.0)
     torch.manual_seed(0)
@@ -417,3 +426,67 @@ def test_a_pack_trains_elsewhere_and_the_recipe_finishes_its_weights(tmp_path, m
     out = load_file(tmp_path / "fin" / ft.MODEL_FILE)
     k = "encoder.0.conv1.weight" if "encoder.0.conv1.weight" in out else next(n for n in out if "conv" in n)
     torch.testing.assert_close(out[k], 0.5 * trained[k] + 0.5 * base.state_dict()[k].float())
+
+
+def test_cli_writes_a_pack_and_trains_from_it_with_the_given_settings(tmp_path, monkeypatch):
+    import json
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    from avsync.spoof import models
+    from avsync.spoof.nets import AASIST, AASISTConfig
+    from avsync_cli.main import cli
+
+    monkeypatch.setattr(ft, "split_items", lambda split, cfg, say=print: _items(np.random.default_rng(0)))
+    light = SimpleNamespace(net=AASIST(AASISTConfig.light()))
+    monkeypatch.setattr(models, "load_spoof_model", lambda name, weights=None: light)
+    r = CliRunner().invoke(cli, ["train", "spoof", "--finetune", "aasist-asvspoof5", "--out", str(tmp_path / "o"),
+                                 "--pack-out", str(tmp_path / "pack"), "--pack-shards", "2"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "pack").iterdir()) == ["pack_0.npz", "pack_1.npz"]
+    r = CliRunner().invoke(cli, ["train", "spoof", "--finetune", "aasist-asvspoof5", "--out", str(tmp_path / "run"),
+                                 "--pack", str(tmp_path / "pack"), "--max-steps", "2", "--batch", "2", "--warmup", "1",
+                                 "--snapshots", "1", "--codecs", "alaw8k_np", "--ckpt-every", "5", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    assert "2 steps on cpu" in r.output
+    tc = json.loads((tmp_path / "run" / "training_pack.json").read_text())["train_config"]
+    assert (tc["batch"], tc["warmup"], tc["snapshots"], tc["codecs"], tc["ckpt_every"]) == (2, 1, [1], ["alaw8k_np"], 5)
+    assert (tmp_path / "run" / "snapshots" / "step_1.safetensors").exists()
+    # usage errors, not tracebacks
+    base = ["train", "spoof", "--finetune", "aasist-asvspoof5", "--out", str(tmp_path / "x")]
+    r = CliRunner().invoke(cli, [*base, "--pack", str(tmp_path / "pack"), "--snapshots", "1,x"])
+    assert r.exit_code == 2 and "--snapshots" in r.output
+    r = CliRunner().invoke(cli, [*base, "--pack", str(tmp_path / "pack"),
+                                 "--trained", str(tmp_path / "run" / "finetuned.safetensors")])
+    assert r.exit_code == 2 and "give one of them" in r.output
+
+
+def test_pack_problems_are_config_errors(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from avsync.errors import ConfigError
+    from avsync.spoof import models
+    from avsync.spoof.nets import AASIST, AASISTConfig
+    from avsync.training.spoof_pack import read_pack, write_pack
+
+    light = SimpleNamespace(net=AASIST(AASISTConfig.light()))
+    monkeypatch.setattr(models, "load_spoof_model", lambda name, weights=None: light)
+    items = _items(np.random.default_rng(0))
+    write_pack(items, tmp_path / "p", shards=3)
+    write_pack(items, tmp_path / "p", shards=1)  # rewriting a pack leaves no shard of the earlier one
+    assert len(read_pack(tmp_path / "p")) == len(items)
+    for bad in ([it for it in items if it.label == 1], []):  # no real clips; nothing at all
+        write_pack(bad, tmp_path / "bad")
+        with pytest.raises(ConfigError, match="needs real and fake"):
+            ft.train_from_pack(ft.FinetuneConfig(out=str(tmp_path / "o"), pack=str(tmp_path / "bad")),
+                               say=lambda m: None)
+    # weights of a plain run cannot be finished as a --spectral-branch one
+    cfg = ft.FinetuneConfig(out=str(tmp_path / "run"), pack=str(tmp_path / "p"), max_steps=1, batch=2, crop=8000,
+                            threads=1, precision="float32", codecs=("alaw8k_np",))
+    ft.train_from_pack(cfg, say=lambda m: None)
+    monkeypatch.setattr(ft, "split_items", lambda split, cfg, say=print: items)
+    fin = ft.FinetuneConfig(out=str(tmp_path / "fin"), trained=str(tmp_path / "run" / "finetuned.safetensors"),
+                            spectral=True, threads=1)
+    with pytest.raises(ConfigError, match="holds weights of AASIST,"):
+        ft.finetune_spoof(fin, say=lambda m: None)

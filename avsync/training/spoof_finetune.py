@@ -18,9 +18,11 @@
    real (balanced over real sources), half fake (balanced over family groups, :data:`FAKE_GROUPS`), a
    random channel on ``p_aug`` of the crops (codecs, noise, reverb, band-limit; both classes alike), batch
    norm statistics frozen, AdamW with warm-up and a cosine over ``max_steps`` (or the wall-clock budget,
-   whichever ends first), bfloat16 autocast on CPU. A checkpoint (``DIR/ckpt/last.pt``: weights, optimiser,
-   step, random states; loaded with ``weights_only=True``) is written every ``ckpt_every`` steps and
-   ``--resume`` continues from it.
+   whichever ends first), bfloat16 autocast on ``device`` (the CPU by default). A checkpoint
+   (``DIR/ckpt/last.pt``: weights, optimiser, step, random states; loaded with ``weights_only=True``) is written
+   every ``ckpt_every`` steps and ``--resume`` continues from it. On a GPU machine without the shared data,
+   :func:`train_from_pack` runs this step alone from a pack (:mod:`avsync.training.spoof_pack`), and
+   ``trained=`` lets the steps below finish its weights.
 3. **Weight-space ensemble** with the base checkpoint (``wise_alpha``, default 0.5: half fine-tuned, half
    public weights), which keeps more of the base model's accuracy on generators no training fake resembles.
 4. **Calibration** on the held-out ``calib`` speakers and their fakes (clean and one random channel each):
@@ -166,8 +168,8 @@ class FinetuneConfig:
     """Processes that cut and augment the training crops (0: in the training loop itself, the recipe's
     reproducible default; a GPU needs them to be fed)."""
     codecs: tuple[str, ...] | None = None
-    """Codecs of the channel augmentation (default: all of :data:`spoof_data.CODECS`; the numpy ones of
-    :data:`spoof_data.NUMPY_CODECS` where PyAV / FFmpeg are not installed)."""
+    """Codecs of the channel augmentation (default: all of :data:`spoof_data.CODECS`, through PyAV / FFmpeg; on a
+    machine without them name the numpy ones of :data:`spoof_data.NUMPY_CODECS`)."""
     snapshots: tuple[int, ...] = ()
     """Steps after which the fine-tuned weights are also written to ``DIR/snapshots/step_<n>.safetensors``."""
     pack: str | None = None
@@ -514,7 +516,7 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
     step, elapsed, losses = 0, 0.0, []
     ck = _ckpt_path(cfg)
     if cfg.resume and ck.exists():
-        state = torch.load(ck, map_location=dev, weights_only=True)
+        state = torch.load(ck, map_location="cpu", weights_only=True)  # the RNG state must stay a CPU tensor
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, elapsed = int(state["step"]), float(state["elapsed"])
@@ -655,16 +657,24 @@ def train_from_pack(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) 
     t0 = time.time()
     items = read_pack(cfg.pack)
     say(f"[data] {len(items)} clips from {cfg.pack} ({time.time() - t0:.0f} s) {dict(Counter(i.family for i in items))}")
+    if not any(i.label == 0 for i in items) or not any(i.label == 1 for i in items):
+        raise ConfigError(f"the pack {cfg.pack} holds {len(items)} clips: it needs real and fake ones "
+                          "(avsync train spoof --finetune NAME --pack-out DIR writes one)")
     net = copy.deepcopy(load_spoof_model(cfg.base, weights=cfg.weights).net)
+    if cfg.spectral:
+        from avsync.spoof.nets import AASIST, AASISTSpectral
+
+        net = AASISTSpectral(cast(AASIST, net))
     run = train_loop(net, items, cfg, np.random.default_rng(cfg.seed), say=say)
     summary = {"train_config": {k: v for k, v in asdict(cfg).items() if k != "log"}, "steps": run["steps"],
                "final_loss": float(np.mean(run["losses"][-50:])) if run["losses"] else None,
                "seconds": round(run["seconds"], 1), "data": dict(Counter(i.family for i in items)),
                "device": torch.cuda.get_device_name() if cfg.device.startswith("cuda") else "cpu",
                "log": cfg.log[-400:]}
+    loss = summary["final_loss"]
     save_weights(net, Path(cfg.out) / "finetuned.safetensors",
-                 {"step": str(run["steps"]), "loss": f"{summary['final_loss']:.4f}", "base": cfg.base,
-                  "train_config": json.dumps(summary["train_config"], default=str)})
+                 {"step": str(run["steps"]), "loss": "nan" if loss is None else f"{loss:.4f}", "base": cfg.base,
+                  "class": type(net).__name__, "train_config": json.dumps(summary["train_config"], default=str)})
     (Path(cfg.out) / "training_pack.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
 
@@ -701,9 +711,12 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
         from safetensors import safe_open
         from safetensors.torch import load_file
 
-        net.load_state_dict(load_file(cfg.trained))
         with safe_open(cfg.trained, "pt") as fh:
             meta = fh.metadata() or {}
+        if meta.get("class", type(net).__name__) != type(net).__name__:
+            raise ConfigError(f"{cfg.trained} holds weights of {meta['class']}, this run finishes "
+                              f"{type(net).__name__} (--spectral-branch must match the training run's)")
+        net.load_state_dict(load_file(cfg.trained))
         run: dict = {"steps": int(meta.get("step", 0)), "losses": [float(meta.get("loss", "nan"))], "seconds": 0.0,
                      "trained_from": {"file": cfg.trained, "metadata": meta}}
         say(f"[train] finishing {cfg.trained} (step {run['steps']})")

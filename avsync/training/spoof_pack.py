@@ -50,6 +50,8 @@ def write_pack(items: list[Item], out: str | Path, *, shards: int = 1, seed: int
     """Write ``items`` into ``out/pack_<k>.npz`` (``k < shards``); returns the paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("pack_*.npz"):  # a directory is one pack: shards of an earlier one would be read with it
+        old.unlink()
     owner = np.random.default_rng([seed, 7]).permutation(len(items)) % max(shards, 1)
     paths = []
     for k in range(max(shards, 1)):
@@ -69,7 +71,7 @@ def read_pack(paths: list[str | Path] | str | Path) -> list[Item]:
     """Clips of every ``pack_*.npz`` in a directory, or of the listed files."""
     if isinstance(paths, (str, Path)):
         p = Path(paths)
-        paths = sorted(p.glob("pack_*.npz")) if p.is_dir() else [p]
+        paths = sorted(p.glob("pack_*.npz"), key=lambda f: int(Path(f).stem.split("_")[1])) if p.is_dir() else [p]
     items: list[Item] = []
     for f in paths:
         z = np.load(f, allow_pickle=False)

@@ -79,6 +79,7 @@ def command() -> None:
 @click.option("--codecs", default=None, help="--finetune: comma-separated augmentation codecs (default: all; "
               "mulaw8k_np,alaw8k_np need no FFmpeg).")
 @click.option("--ckpt-every", type=click.IntRange(min=1), default=None, help="--finetune: steps between checkpoints (default 25).")
+@click.option("--warmup", type=click.IntRange(min=0), default=None, help="--finetune: warm-up steps of the learning rate (default 40).")
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
 def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: int, threads: int, n_tts: int,
           n_neural: int, neural_share: float, cache: str | None, paired: float, head: str | None, weights: str | None,
@@ -86,7 +87,7 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
           freeze: Literal["none", "encoder"], lr: float | None, demo_fold: str, demo_share: float,
           spectral: bool, pack_out: str | None, pack_shards: int, pack: str | None, trained: str | None,
           device: str, workers: int, batch: int | None, snapshots: str, codecs: str | None, ckpt_every: int | None,
-          tiny: bool) -> None:
+          warmup: int | None, tiny: bool) -> None:
     """Build training data (real speech of training speakers, TTS and vocoder fakes made here, codec and
     channel augmentation), train the LCNN (or, with --head, a head on a frozen public checkpoint; with
     --finetune, the whole public checkpoint), calibrate on held-out speakers, write the safetensors.
@@ -107,13 +108,21 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
             extra["batch"] = batch
         if ckpt_every is not None:
             extra["ckpt_every"] = ckpt_every
+        if warmup is not None:
+            extra["warmup"] = warmup
         if codecs:
             extra["codecs"] = tuple(c.strip() for c in codecs.split(",") if c.strip())
+        try:
+            snap = tuple(int(v) for v in snapshots.split(",") if v.strip())
+        except ValueError:
+            raise click.BadParameter(f"{snapshots!r}: comma-separated step numbers", param_hint="--snapshots") from None
+        if pack and trained:
+            raise click.UsageError("--pack trains, --trained finishes a trained run: give one of them")
         ft_cfg = FinetuneConfig(out=out, shared=shared, base=finetune, weights=weights, seed=seed, threads=threads,
                                 cache=cache, resume=resume, tiny=tiny, wise_alpha=wise_alpha, freeze=freeze,
                                 demo_fold=demo_fold, demo_share=demo_share, spectral=spectral, device=device,
                                 workers=workers, pack=pack, trained=trained,
-                                snapshots=tuple(int(v) for v in snapshots.split(",") if v.strip()), **extra)
+                                snapshots=snap, **extra)
         if pack_out:
             from avsync.training.spoof_finetune import split_items
             from avsync.training.spoof_pack import write_pack
@@ -125,7 +134,8 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
             from avsync.training.spoof_finetune import train_from_pack
 
             res = train_from_pack(ft_cfg, say=warn)
-            click.echo(f"{out}: {res['steps']} steps on {res['device']}, loss {res['final_loss']:.4f}")
+            loss = "n/a" if res["final_loss"] is None else f"{res['final_loss']:.4f}"
+            click.echo(f"{out}: {res['steps']} steps on {res['device']}, loss {loss}")
             return
         summary = finetune_spoof(ft_cfg, say=warn)
         click.echo(f"{out}: {summary['steps']} steps, threshold {summary['calibration']['threshold']:.3f}")
