@@ -177,6 +177,9 @@ class FinetuneConfig:
     trained: str | None = None
     """Fine-tuned weights (``finetuned.safetensors`` of :func:`train_from_pack`, or a snapshot) to finish instead
     of training: the weight-space ensemble, calibration and export of :func:`finetune_spoof` only."""
+    init: str | None = None
+    """Fine-tuned weights to start the fine-tuning from instead of the base checkpoint (e.g. a GPU run's, to
+    continue it with the full codec set); the weight average is still taken with the base checkpoint."""
     target_fpr: float = 0.03
     cache: str | None = None
     tiny: bool = False
@@ -679,6 +682,20 @@ def train_from_pack(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) 
     return summary
 
 
+def _load_trained(net: torch.nn.Module, path: str) -> dict[str, str]:
+    """Load fine-tuned weights (safetensors of :func:`save_weights`) into ``net``; returns their metadata."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(path, "pt") as fh:
+        meta = fh.metadata() or {}
+    if meta.get("class", type(net).__name__) != type(net).__name__:
+        raise ConfigError(f"{path} holds weights of {meta['class']}, this run finishes "
+                          f"{type(net).__name__} (--spectral-branch must match the training run's)")
+    net.load_state_dict(load_file(path))
+    return meta
+
+
 def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -> dict:
     """Run the whole recipe (module docstring). Returns the summary written to ``training.json``."""
     import torch
@@ -708,20 +725,17 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
     net = copy.deepcopy(base_net)  # the loaded model is cached for other callers: train a copy
     rng = np.random.default_rng(cfg.seed)
     if cfg.trained:  # fine-tuned elsewhere (train_from_pack): finish it
-        from safetensors import safe_open
-        from safetensors.torch import load_file
-
-        with safe_open(cfg.trained, "pt") as fh:
-            meta = fh.metadata() or {}
-        if meta.get("class", type(net).__name__) != type(net).__name__:
-            raise ConfigError(f"{cfg.trained} holds weights of {meta['class']}, this run finishes "
-                              f"{type(net).__name__} (--spectral-branch must match the training run's)")
-        net.load_state_dict(load_file(cfg.trained))
+        meta = _load_trained(net, cfg.trained)
         run: dict = {"steps": int(meta.get("step", 0)), "losses": [float(meta.get("loss", "nan"))], "seconds": 0.0,
                      "trained_from": {"file": cfg.trained, "metadata": meta}}
         say(f"[train] finishing {cfg.trained} (step {run['steps']})")
     else:
+        if cfg.init:
+            meta = _load_trained(net, cfg.init)
+            say(f"[train] starting from {cfg.init} (step {meta.get('step', '?')} of its run)")
         run = train_loop(net, train, cfg, rng, say=say)
+        if cfg.init:
+            run["init"] = {"file": cfg.init, "metadata": meta}
     if cfg.wise_alpha < 1.0:
         interpolate_weights(net, base_net.state_dict(), cfg.wise_alpha)
         say(f"[wise] weights = {cfg.wise_alpha} x fine-tuned + {1 - cfg.wise_alpha:g} x {cfg.base}")
@@ -739,6 +753,7 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
         "train_config": {k: v for k, v in asdict(cfg).items() if k != "log"},
         "steps": run["steps"],
         "trained_from": run.get("trained_from"),
+        "init": run.get("init"),
         "final_loss": float(np.mean(run["losses"][-50:])) if run["losses"] else None,
         "seconds": {"data": round(t_data, 1), "train": round(run["seconds"], 1)},
         "data": {"train": dict(Counter(i.family for i in train)), "calib": dict(Counter(i.family for i in calib_clean))},

@@ -70,6 +70,9 @@ def command() -> None:
                    "OUT/finetuned.safetensors; finish it with --trained where the shared data is.")
 @click.option("--trained", default=None, type=click.Path(exists=True, dir_okay=False, path_type=str),
               help="--finetune: skip training; weight-average, calibrate and export these fine-tuned weights.")
+@click.option("--init", default=None, type=click.Path(exists=True, dir_okay=False, path_type=str),
+              help="--finetune: start from these fine-tuned weights instead of the public checkpoint (the weight "
+                   "average is still taken with the public one).")
 @click.option("--device", default="cpu", show_default=True, help="--finetune: torch device of the training (cpu, cuda).")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
               help="--finetune: processes cutting and augmenting the crops (0: inline, reproducible).")
@@ -86,7 +89,7 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
           head_aug_share: float, finetune: str | None, resume: bool, wise_alpha: float,
           freeze: Literal["none", "encoder"], lr: float | None, demo_fold: str, demo_share: float,
           spectral: bool, pack_out: str | None, pack_shards: int, pack: str | None, trained: str | None,
-          device: str, workers: int, batch: int | None, snapshots: str, codecs: str | None, ckpt_every: int | None,
+          init: str | None, device: str, workers: int, batch: int | None, snapshots: str, codecs: str | None, ckpt_every: int | None,
           warmup: int | None, tiny: bool) -> None:
     """Build training data (real speech of training speakers, TTS and vocoder fakes made here, codec and
     channel augmentation), train the LCNN (or, with --head, a head on a frozen public checkpoint; with
@@ -121,7 +124,7 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
         ft_cfg = FinetuneConfig(out=out, shared=shared, base=finetune, weights=weights, seed=seed, threads=threads,
                                 cache=cache, resume=resume, tiny=tiny, wise_alpha=wise_alpha, freeze=freeze,
                                 demo_fold=demo_fold, demo_share=demo_share, spectral=spectral, device=device,
-                                workers=workers, pack=pack, trained=trained,
+                                workers=workers, pack=pack, trained=trained, init=init,
                                 snapshots=snap, **extra)
         if pack_out:
             from avsync.training.spoof_finetune import split_items
