@@ -490,3 +490,26 @@ def test_pack_problems_are_config_errors(tmp_path, monkeypatch):
                             spectral=True, threads=1)
     with pytest.raises(ConfigError, match="holds weights of AASIST,"):
         ft.finetune_spoof(fin, say=lambda m: None)
+
+
+def test_init_starts_the_fine_tuning_from_given_weights(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from safetensors.torch import load_file
+
+    from avsync.spoof import models
+    from avsync.spoof.nets import AASIST, AASISTConfig
+
+    torch.manual_seed(0)
+    base, other = AASIST(AASISTConfig.light()), AASIST(AASISTConfig.light())
+    monkeypatch.setattr(models, "load_spoof_model", lambda name, weights=None: SimpleNamespace(net=base))
+    monkeypatch.setattr(ft, "split_items", lambda split, cfg, say=print: _items(np.random.default_rng(0)))
+    ft.save_weights(other, tmp_path / "start.safetensors", {"step": "9"})
+    cfg = ft.FinetuneConfig(out=str(tmp_path / "o"), init=str(tmp_path / "start.safetensors"), max_steps=1, batch=2,
+                            crop=8000, threads=1, precision="float32", lr=1e-12, wise_alpha=1.0, p_aug=0.0)
+    summary = ft.finetune_spoof(cfg, say=lambda m: None)
+    assert summary["init"]["metadata"]["step"] == "9" and summary["steps"] == 1
+    out = load_file(tmp_path / "o" / ft.MODEL_FILE)
+    k = next(n for n in out if "conv" in n and n.endswith("weight"))
+    torch.testing.assert_close(out[k], other.state_dict()[k], atol=1e-6, rtol=0)  # one step at lr 1e-12: the start
+    assert not torch.allclose(out[k], base.state_dict()[k])
