@@ -550,16 +550,15 @@ def g711_roundtrip(x: np.ndarray, law: str) -> np.ndarray:
     A = 87.6, the continuous laws that G.711's segments approximate), back to 16 kHz (same length)."""
     y = np.clip(_resample(np.asarray(x, dtype=np.float32), SR, 8000).astype(np.float64), -1, 1)
     a = np.abs(y)
+    la = 1 + np.log(87.6)
     if law == "mulaw":
         c = np.log1p(255.0 * a) / np.log1p(255.0)
     else:
-        la = 1 + np.log(87.6)
         c = np.where(a < 1 / 87.6, 87.6 * a / la, (1 + np.log(np.maximum(87.6 * a, 1.0))) / la)
     c = np.round(c * 127) / 127  # 8 bits: sign + 7
     if law == "mulaw":
         a = np.expm1(c * np.log1p(255.0)) / 255.0
     else:
-        la = 1 + np.log(87.6)
         a = np.where(c < 1 / la, c * la / 87.6, np.exp(c * la - 1) / 87.6)
     out = _resample((np.sign(y) * a).astype(np.float32), 8000, SR)
     return _fit(out, x.size)

@@ -563,7 +563,8 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
             save_checkpoint(cfg, net, opt, step, time.time() - t_start, rng, losses)
         if step in cfg.snapshots:
             save_weights(net, Path(cfg.out) / "snapshots" / f"step_{step}.safetensors",
-                         {"step": str(step), "loss": f"{np.mean(losses[-50:]):.4f}", "base": cfg.base})
+                         {"step": str(step), "loss": f"{np.mean(losses[-50:]):.4f}", "base": cfg.base,
+                          "class": type(net).__name__})
     save_checkpoint(cfg, net, opt, step, time.time() - t_start, rng, losses)
     net.eval()
     net.to("cpu")
@@ -699,7 +700,6 @@ def _load_trained(net: torch.nn.Module, path: str) -> dict[str, str]:
 def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -> dict:
     """Run the whole recipe (module docstring). Returns the summary written to ``training.json``."""
     import torch
-    from safetensors.torch import save_file
 
     from avsync import __version__
     from avsync.bundles import get_bundle
@@ -768,8 +768,7 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
         "eval_texts": "Harvard lists 5-7 (avsync.training.spoof_finetune.EVAL_TEXTS), never used for training",
         "log": cfg.log[-200:],
     }
-    sdict = {k: v.detach().contiguous().float() for k, v in net.state_dict().items()}
-    save_file(sdict, str(out / MODEL_FILE), metadata={
+    save_weights(net, out / MODEL_FILE, {
         "format": "avsync-spoof-aasist-spectral" if cfg.spectral else "avsync-spoof-aasist", "base": bundle.name, "base_sha256": bundle.sha256,
         "threshold": f"{cal['threshold']:.6f}", "platt_a": f"{cal['platt_a']:.6f}", "platt_b": f"{cal['platt_b']:.6f}",
         "window_samples": str(WINDOW), "sample_rate": str(sd.SR), "avsync_version": __version__,
