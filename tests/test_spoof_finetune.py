@@ -181,6 +181,57 @@ def test_interpolate_weights_mixes_float_tensors_only():
             assert torch.equal(v, before[k])
 
 
+def test_encoder_gets_its_own_weight_in_the_average():
+    from avsync.spoof.nets import AASIST, AASISTConfig
+
+    torch.manual_seed(0)
+    a, b = AASIST(AASISTConfig.light()), AASIST(AASISTConfig.light())
+    base = {k: v.clone() for k, v in b.state_dict().items()}
+    before = {k: v.clone() for k, v in a.state_dict().items()}
+    cfg = ft.FinetuneConfig(out="x", wise_alpha=0.5, wise_alpha_encoder=1.0)
+    ft.interpolate_weights(a, base, cfg.wise_alpha, ft.wise_prefix_alpha(cfg))
+    seen = set()
+    for k, v in a.state_dict().items():
+        if not v.is_floating_point():
+            continue
+        enc = k.startswith(ft.FREEZE_PREFIXES["encoder"])
+        seen.add(enc)
+        torch.testing.assert_close(v, before[k] if enc else 0.5 * before[k] + 0.5 * base[k])
+    assert seen == {True, False}
+    assert ft.wise_prefix_alpha(ft.FinetuneConfig(out="x")) == {}
+
+
+def test_recovering_the_fine_tuned_weights_undoes_average_and_platt():
+    from avsync.spoof.nets import AASIST, AASISTConfig
+
+    torch.manual_seed(0)
+    tuned, public = AASIST(AASISTConfig.light()).eval(), AASIST(AASISTConfig.light()).eval()
+    with torch.no_grad():  # a different output layer, so that the difference of its rows matters
+        tuned.out_layer.weight.add_(0.3)
+        tuned.out_layer.bias.sub_(0.2)
+    exported = AASIST(AASISTConfig.light()).eval()
+    exported.load_state_dict(tuned.state_dict())
+    ft.interpolate_weights(exported, public.state_dict(), 0.5)
+    ft.fold_platt(exported, 0.7, -0.4)
+    state = ft.recover_finetuned(exported.state_dict(), public.state_dict(), 0.5, 0.7, -0.4)
+    for k, v in tuned.state_dict().items():
+        if not k.startswith("out_layer."):
+            torch.testing.assert_close(state[k], v, atol=1e-5, rtol=1e-5)
+    recovered = AASIST(AASISTConfig.light()).eval()
+    recovered.load_state_dict(state)
+    x = torch.randn(2, 64600) * 0.1
+    with torch.no_grad():
+        lt, lr = tuned(x), recovered(x)
+        # the same logit difference: the same softmax
+        torch.testing.assert_close(lr[:, 0] - lr[:, 1], lt[:, 0] - lt[:, 1], atol=1e-4, rtol=1e-4)
+        # finished again with the same average and Platt: the export's output
+        ft.interpolate_weights(recovered, public.state_dict(), 0.5)
+        ft.fold_platt(recovered, 0.7, -0.4)
+        torch.testing.assert_close(recovered(x).softmax(-1), exported(x).softmax(-1), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ft.ConfigError):
+        ft.recover_finetuned(exported.state_dict(), public.state_dict(), 0.0, 0.7, -0.4)
+
+
 def test_demo_families_form_their_own_group_and_leave_the_default_mix_alone():
     items = _items(np.random.default_rng(0))
     with_demo = items + [Item(np.zeros(16000, np.float32), 1, "demo:freevc_demo"),
@@ -433,6 +484,7 @@ def test_cli_writes_a_pack_and_trains_from_it_with_the_given_settings(tmp_path, 
     from types import SimpleNamespace
 
     from click.testing import CliRunner
+    from safetensors.torch import load_file
 
     from avsync.spoof import models
     from avsync.spoof.nets import AASIST, AASISTConfig
@@ -453,6 +505,16 @@ def test_cli_writes_a_pack_and_trains_from_it_with_the_given_settings(tmp_path, 
     tc = json.loads((tmp_path / "run" / "training_pack.json").read_text())["train_config"]
     assert (tc["batch"], tc["warmup"], tc["snapshots"], tc["codecs"], tc["ckpt_every"]) == (2, 1, [1], ["alaw8k_np"], 5)
     assert (tmp_path / "run" / "snapshots" / "step_1.safetensors").exists()
+    # finished with the encoder averaged and the back end kept as trained
+    trained = str(tmp_path / "run" / "finetuned.safetensors")
+    r = CliRunner().invoke(cli, ["train", "spoof", "--finetune", "aasist-asvspoof5", "--out", str(tmp_path / "fin"),
+                                 "--trained", trained, "--wise-alpha", "1", "--wise-alpha-encoder", "0.5"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "fin" / "training.json").read_text())["train_config"]["wise_alpha_encoder"] == 0.5
+    got, was, pub = load_file(tmp_path / "fin" / ft.MODEL_FILE), load_file(trained), light.net.state_dict()
+    torch.testing.assert_close(got["encoder.0.0.conv1.weight"], 0.5 * was["encoder.0.0.conv1.weight"]
+                               + 0.5 * pub["encoder.0.0.conv1.weight"])
+    torch.testing.assert_close(got["GAT_layer_S.att_weight"], was["GAT_layer_S.att_weight"])
     # usage errors, not tracebacks
     base = ["train", "spoof", "--finetune", "aasist-asvspoof5", "--out", str(tmp_path / "x")]
     r = CliRunner().invoke(cli, [*base, "--pack", str(tmp_path / "pack"), "--snapshots", "1,x"])

@@ -144,6 +144,10 @@ class FinetuneConfig:
     ``alpha * fine-tuned + (1 - alpha) * base``, before calibration; 1.0 keeps the fine-tuned weights. Fixed
     at 0.5 before any evaluation: fine-tuning alone lost part of the base model's accuracy on unseen
     generators (docs/spoofmodel.md)."""
+    wise_alpha_encoder: float | None = None
+    """The weight average's ``alpha`` for the encoder alone (the layers of ``FREEZE_PREFIXES["encoder"]``: sinc
+    front end and residual blocks); ``wise_alpha`` then applies to the graph-attention back end and the output
+    layer. ``None``: one ``wise_alpha`` for every layer."""
     demo_fold: str = "none"
     """``"vc"``: also train on the outputs of the demo pages of :data:`DEMO_FOLDS` and their real recordings
     (:func:`demo_files`; research-only / unlicensed media, see the model card). ``"none"``: licence-compatible
@@ -576,14 +580,27 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
 # --------------------------------------------------------------------------------------------------
 
 
-def interpolate_weights(net: torch.nn.Module, base_state: dict, alpha: float) -> None:
-    """Set ``net``'s floating-point tensors to ``alpha * net + (1 - alpha) * base_state`` (in place)."""
+def interpolate_weights(net: torch.nn.Module, base_state: dict, alpha: float,
+                        prefix_alpha: dict[tuple[str, ...], float] | None = None) -> None:
+    """Set ``net``'s floating-point tensors to ``alpha * net + (1 - alpha) * base_state`` (in place);
+    ``prefix_alpha`` maps name prefixes (a wrapper's ``aasist.`` left out) to their own ``alpha``."""
     import torch
 
+    def alpha_of(name: str) -> float:
+        bare = name.removeprefix("aasist.")
+        return next((a for pre, a in (prefix_alpha or {}).items() if bare.startswith(pre)), alpha)
+
     with torch.no_grad():
-        mixed = {k: alpha * v + (1 - alpha) * base_state[k].to(v.dtype) if v.is_floating_point() else v
+        mixed = {k: alpha_of(k) * v + (1 - alpha_of(k)) * base_state[k].to(v.dtype) if v.is_floating_point() else v
                  for k, v in net.state_dict().items()}
     net.load_state_dict(mixed)
+
+
+def wise_prefix_alpha(cfg: FinetuneConfig) -> dict[tuple[str, ...], float]:
+    """The per-layer weights of the average that ``cfg`` asks for (empty: one ``wise_alpha`` everywhere)."""
+    if cfg.wise_alpha_encoder is None:
+        return {}
+    return {FREEZE_PREFIXES["encoder"]: cfg.wise_alpha_encoder}
 
 
 def clip_log_odds(net: torch.nn.Module, waves: list[np.ndarray], *, batch: int = 8) -> np.ndarray:
@@ -620,6 +637,34 @@ def fold_platt(net: torch.nn.Module, a: float, b: float) -> None:
         if read_out is not None:
             read_out.weight.mul_(a)
             read_out.bias.mul_(a)
+
+
+def recover_finetuned(exported: dict, base_state: dict, alpha: float, a: float, b: float) -> dict:
+    """Undo an export's weight average and Platt folding: the fine-tuned weights a run exported as
+    ``alpha * fine-tuned + (1 - alpha) * base`` with Platt ``(a, b)`` folded into the output layer
+    (:func:`interpolate_weights`, :func:`fold_platt`). The output layer comes back as its logit difference (first
+    row and bias the difference of the two rows, second row zero): the same softmax, and the same again after
+    any later weight average with the base. Floating-point tensors only; the others are the export's."""
+    import torch
+
+    if not 0 < alpha <= 1 or a == 0:
+        raise ConfigError(f"cannot undo a weight average with alpha {alpha} and Platt a {a}")
+    if any(k.startswith("spectral.") for k in exported):
+        raise ConfigError("an AASISTSpectral export (its read-out is scaled by Platt a too) cannot be undone here")
+    out: dict = {}
+    for k, v in exported.items():
+        if not v.is_floating_point():
+            out[k] = v.clone()
+            continue
+        pub = base_state[k].to(v.dtype)
+        if k.removeprefix("aasist.").startswith("out_layer."):  # [a * (w0 - w1) + (0, b); 0]: the difference
+            diff = v[0] if k.endswith("weight") else v[0] - b
+            d_pub = pub[0] - pub[1]
+            row = ((diff / a) - (1 - alpha) * d_pub) / alpha
+            out[k] = torch.stack([row, torch.zeros_like(row)])
+        else:
+            out[k] = (v - (1 - alpha) * pub) / alpha
+    return out
 
 
 def calibrate(net: torch.nn.Module, cal: list[Item], cfg: FinetuneConfig) -> dict:
@@ -736,9 +781,11 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
         run = train_loop(net, train, cfg, rng, say=say)
         if cfg.init:
             run["init"] = {"file": cfg.init, "metadata": meta}
-    if cfg.wise_alpha < 1.0:
-        interpolate_weights(net, base_net.state_dict(), cfg.wise_alpha)
-        say(f"[wise] weights = {cfg.wise_alpha} x fine-tuned + {1 - cfg.wise_alpha:g} x {cfg.base}")
+    per_layer = wise_prefix_alpha(cfg)
+    if cfg.wise_alpha < 1.0 or any(a < 1.0 for a in per_layer.values()):
+        interpolate_weights(net, base_net.state_dict(), cfg.wise_alpha, per_layer)
+        say(f"[wise] weights = {cfg.wise_alpha} x fine-tuned + {1 - cfg.wise_alpha:g} x {cfg.base}"
+            + "".join(f"; {'/'.join(pre)}: {a} x fine-tuned" for pre, a in per_layer.items()))
 
     crng = np.random.default_rng([cfg.seed, 9])
     calib = calib_clean + [Item(sd.augment(i.wave, crng, p_clean=0.0, p_codec=0.6), i.label, i.family, clean=False)

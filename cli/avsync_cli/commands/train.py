@@ -46,6 +46,9 @@ def command() -> None:
 @click.option("--wise-alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="--finetune: weights = alpha x fine-tuned + (1 - alpha) x the public checkpoint, before "
                    "calibration (1 keeps the fine-tuned weights).")
+@click.option("--wise-alpha-encoder", type=click.FloatRange(0, 1), default=None,
+              help="--finetune: the weight average's alpha for the encoder alone (sinc front end and residual "
+                   "blocks); --wise-alpha then applies to the back end and the output layer.")
 @click.option("--freeze", type=click.Choice(["none", "encoder"]), default="none", show_default=True,
               help="--finetune: keep these layers at the public weights (encoder: the sinc front end and the "
                    "residual encoder; only the graph-attention back end and the output layer learn).")
@@ -86,7 +89,7 @@ def command() -> None:
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
 def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: int, threads: int, n_tts: int,
           n_neural: int, neural_share: float, cache: str | None, paired: float, head: str | None, weights: str | None,
-          head_aug_share: float, finetune: str | None, resume: bool, wise_alpha: float,
+          head_aug_share: float, finetune: str | None, resume: bool, wise_alpha: float, wise_alpha_encoder: float | None,
           freeze: Literal["none", "encoder"], lr: float | None, demo_fold: str, demo_share: float,
           spectral: bool, pack_out: str | None, pack_shards: int, pack: str | None, trained: str | None,
           init: str | None, device: str, workers: int, batch: int | None, snapshots: str, codecs: str | None, ckpt_every: int | None,
@@ -122,7 +125,8 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
         if pack and trained:
             raise click.UsageError("--pack trains, --trained finishes a trained run: give one of them")
         ft_cfg = FinetuneConfig(out=out, shared=shared, base=finetune, weights=weights, seed=seed, threads=threads,
-                                cache=cache, resume=resume, tiny=tiny, wise_alpha=wise_alpha, freeze=freeze,
+                                cache=cache, resume=resume, tiny=tiny, wise_alpha=wise_alpha,
+                                wise_alpha_encoder=wise_alpha_encoder, freeze=freeze,
                                 demo_fold=demo_fold, demo_share=demo_share, spectral=spectral, device=device,
                                 workers=workers, pack=pack, trained=trained, init=init,
                                 snapshots=snap, **extra)
