@@ -9,11 +9,36 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ARTEFACT_ARCHITECTURE", "PACKAGE_MODELS", "SYNC_MODELS", "PackageModel", "model_sha256", "sync_model_name"]
+__all__ = ["ARTEFACT_ARCHITECTURE", "PACKAGE_MODELS", "SYNC_MODELS", "SYNC_MODEL_SPECS", "PackageModel",
+           "SyncModelSpec", "model_sha256", "sync_model_name"]
 
-SYNC_MODELS = ("syncnet", "syncnet-grid", "motion", "light-asd")
-"""Names of the lip-sync models (``avsync.sync.models.ModelName``; the default first). Kept here, away from
-torch, so that command-line choices come from one list."""
+
+@dataclass(frozen=True)
+class SyncModelSpec:
+    """A lip-sync model as ``sync`` / ``analyze`` / ``batch`` name it.
+
+    ``factory`` is ``"module:function"``, imported only when the model is used: ``function(weights, device)``
+    returns its :class:`avsync.sync.models.LagScorer` (``weights``: a checkpoint the caller gave, or ``None``).
+    ``bundle`` names the weights bundle it runs by default (the catalog and the results' provenance report
+    its sha256); ``None`` for a model without a weights file.
+    """
+
+    factory: str
+    bundle: str | None = None
+
+
+SYNC_MODEL_SPECS: dict[str, SyncModelSpec] = {
+    "syncnet": SyncModelSpec("avsync.sync.models:syncnet_scorer", "syncnet-v2"),
+    "syncnet-grid": SyncModelSpec("avsync.sync.models:syncnet_grid_scorer", "syncnet-grid"),
+    "motion": SyncModelSpec("avsync.sync.models:motion_scorer"),
+    "light-asd": SyncModelSpec("avsync.sync.models:lightasd_scorer", "light-asd-ava"),
+}
+"""The lip-sync models, the default first: a new lip encoder is its module (network and factory) plus one entry
+here (and its weights' :class:`avsync.bundles.Bundle`). Kept here, away from torch, so that command-line
+choices, :func:`avsync.sync.models.make_scorer` and the catalog read one table."""
+
+SYNC_MODELS = tuple(SYNC_MODEL_SPECS)
+"""Names of the lip-sync models (keys of :data:`SYNC_MODEL_SPECS`; the default first)."""
 
 ARTEFACT_ARCHITECTURE = "avsync.artefacts.model.ArtefactNet"
 """The ``architecture`` of artefact bundles in :mod:`avsync.bundles` (``bundles.names_of`` lists them; kept here,
@@ -62,11 +87,8 @@ PACKAGE_MODELS: tuple[PackageModel, ...] = (
 
 def sync_model_name(model: str) -> str:
     """Catalog name of a lip-sync model as ``sync``/``analyze`` name it (``"syncnet"`` → its bundle)."""
-    if model in ("syncnet", "syncnet-grid"):
-        from avsync.sync.models import SYNCNET_BUNDLE, SYNCNET_GRID_BUNDLE
-
-        return SYNCNET_BUNDLE if model == "syncnet" else SYNCNET_GRID_BUNDLE
-    return "light-asd-ava" if model == "light-asd" else model
+    spec = SYNC_MODEL_SPECS.get(model)
+    return spec.bundle if spec is not None and spec.bundle else model
 
 
 @functools.lru_cache(maxsize=64)

@@ -170,14 +170,24 @@ def test_layers():
     assert clicks == []
 
 
-def test_sync_model_choices_are_one_list():
-    """The CLI's sync-model choices (avsync.model_files.SYNC_MODELS, torch-free) are exactly the typed names."""
-    from typing import get_args
+def test_sync_models_are_one_table():
+    """The CLI's sync-model choices, make_scorer and the catalog read one torch-free table
+    (avsync.model_files.SYNC_MODEL_SPECS): every factory imports, every bundle is registered."""
+    import importlib
 
-    from avsync.model_files import SYNC_MODELS
-    from avsync.sync.models import DEFAULT_SYNC_MODEL, ModelName
+    from avsync.bundles import REGISTRY
+    from avsync.model_files import SYNC_MODEL_SPECS, SYNC_MODELS, sync_model_name
+    from avsync.sync import models
 
-    assert set(SYNC_MODELS) == set(get_args(ModelName)) and SYNC_MODELS[0] == DEFAULT_SYNC_MODEL
+    assert SYNC_MODELS == tuple(SYNC_MODEL_SPECS) and SYNC_MODELS[0] == models.DEFAULT_SYNC_MODEL
+    for name, spec in SYNC_MODEL_SPECS.items():
+        module, _, function = spec.factory.partition(":")
+        assert callable(getattr(importlib.import_module(module), function)), name
+        assert spec.bundle is None or spec.bundle in REGISTRY, name
+        assert sync_model_name(name) == (spec.bundle or name)
+    assert (SYNC_MODEL_SPECS["syncnet"].bundle, SYNC_MODEL_SPECS["syncnet-grid"].bundle,
+            SYNC_MODEL_SPECS["light-asd"].bundle) == (models.SYNCNET_BUNDLE, models.SYNCNET_GRID_BUNDLE,
+                                                      models.LIGHT_ASD_BUNDLE)
 
 
 def _ruff_command() -> list[str] | None:

@@ -247,3 +247,34 @@ def test_a_long_input_analysed_in_sections_runs_its_analyses_in_turn(clip):
         det(clip)
         threads[section_s] = log[0][1]
     assert threads[None].startswith("avsync-analysis") and not threads[2.0].startswith("avsync-analysis")
+
+
+def test_a_new_lip_sync_model_is_one_module_plus_one_table_entry(tmp_path, monkeypatch):
+    """A lip encoder enters through its module (here a module object) and one SYNC_MODEL_SPECS entry: make_scorer,
+    the catalog name and Detector(sync_model=...) take it, with no edit elsewhere."""
+    import sys
+    import types
+
+    from avsync.errors import ConfigError
+    from avsync.model_files import SYNC_MODEL_SPECS, SyncModelSpec, sync_model_name
+    from avsync.sync.models import MotionScorer, make_scorer
+    from avsync.synth import ClipSpec, make_clip
+
+    calls = []
+
+    def toy_scorer(weights=None, device="cpu"):
+        calls.append(weights)
+        return MotionScorer()
+
+    module = types.ModuleType("avsync_toy_lips")
+    module.toy_scorer = toy_scorer  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "avsync_toy_lips", module)
+    monkeypatch.setitem(SYNC_MODEL_SPECS, "toy-lips", SyncModelSpec("avsync_toy_lips:toy_scorer"))
+
+    assert isinstance(make_scorer("toy-lips", weights="w.safetensors"), MotionScorer) and calls == ["w.safetensors"]
+    assert sync_model_name("toy-lips") == "toy-lips"
+    path = make_clip(tmp_path / "face", ClipSpec(face="photo", size=(320, 320), duration=4.0, timbre="vowel"))
+    v = Detector(device="cpu", sync_model="toy-lips", spoof_model=False, speaker=False, artefacts=False)(path)
+    assert len(calls) == 2 and {c.name: c.status for c in v.cues}["sync"] is Status.OK
+    with pytest.raises(ConfigError, match="toy-lips"):  # the error lists the table's names
+        make_scorer("no-such-model")

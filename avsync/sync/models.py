@@ -9,18 +9,20 @@ turns ``D`` into an offset, a confidence and a timeline; the scorers own devices
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import numpy as np
 import torch
 
 from avsync.encoders.motion import AudioSignal, VisualSignal, audio_activity, highpass, mouth_activity
-from avsync.errors import BundleError, NoFaceError
+from avsync.errors import BundleError, ConfigError, NoFaceError
 from avsync.features.audio import frame_energy, mfcc
 from avsync.inference import run_batched
+from avsync.model_files import SYNC_MODEL_SPECS
 from avsync.results import Status
 from avsync.sync.types import TrackCrops
 
@@ -36,11 +38,17 @@ __all__ = [
     "SyncNetScorer",
     "audio_frame_count",
     "dense_track",
+    "lightasd_scorer",
     "make_scorer",
+    "motion_scorer",
     "resize_crops",
+    "syncnet_grid_scorer",
+    "syncnet_scorer",
 ]
 
-ModelName = Literal["motion", "syncnet", "syncnet-grid", "light-asd"]
+ModelName = str
+"""Name of a lip-sync model: a key of :data:`avsync.model_files.SYNC_MODEL_SPECS` (``"syncnet"``, ``"syncnet-grid"``,
+``"motion"``, ``"light-asd"``)."""
 
 DEFAULT_SYNC_MODEL: ModelName = "syncnet"
 """The sync model of ``avsync sync`` / ``analyze`` / ``batch`` and :func:`avsync.sync.analyze_sync` (the shipped
@@ -326,13 +334,44 @@ def _resolve_weights(kind: str, weights: str | os.PathLike | None, bundle: str =
     )
 
 
+def motion_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
+    """``"motion"``: mouth motion vs audio energy, no weights (``weights`` and ``device`` are not used)."""
+    return MotionScorer()
+
+
+def syncnet_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
+    """``"syncnet"``: ``weights``, ``$AVSYNC_MODELS_DIR/syncnet/``, else the shipped ``syncnet-v2`` bundle."""
+    from avsync.device import resolve_device
+    from avsync.encoders.syncnet import load_syncnet
+
+    return SyncNetScorer(load_syncnet(_resolve_weights("syncnet", weights)), device=resolve_device(device))
+
+
+def syncnet_grid_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
+    """``"syncnet-grid"``: ``weights``, else the older ``syncnet-grid`` bundle."""
+    from avsync.device import resolve_device
+    from avsync.encoders.syncnet import load_syncnet
+
+    return SyncNetScorer(load_syncnet(_resolve_weights("syncnet", weights, SYNCNET_GRID_BUNDLE)),
+                         device=resolve_device(device), name="syncnet-grid")
+
+
+def lightasd_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
+    """``"light-asd"``: the public Light-ASD checkpoint (``weights``, ``$AVSYNC_MODELS_DIR`` or a pulled bundle)."""
+    from avsync.device import resolve_device
+    from avsync.encoders.lightasd import load_lightasd
+
+    return LightASDScorer(load_lightasd(_resolve_weights("light-asd", weights)), device=resolve_device(device))
+
+
 def make_scorer(
     model: ModelName | LagScorer = "motion",
     *,
     weights: str | os.PathLike | None = None,
     device: str | torch.device = "cpu",
 ) -> LagScorer:
-    """Build a scorer by name (``"motion"``, ``"syncnet"``, ``"syncnet-grid"``, ``"light-asd"``) or return ``model`` as is.
+    """Build a scorer by name (a key of :data:`avsync.model_files.SYNC_MODEL_SPECS`: ``"motion"``, ``"syncnet"``,
+    ``"syncnet-grid"``, ``"light-asd"``) through its factory, or return ``model`` as is.
 
     ``weights``: checkpoint path for the learned models (default: ``$AVSYNC_MODELS_DIR``; for ``syncnet``
     then the shipped ``syncnet-v2`` bundle, for ``syncnet-grid`` the older ``syncnet-grid`` bundle, both
@@ -340,24 +379,9 @@ def make_scorer(
     """
     if not isinstance(model, str):
         return model
-    if model == "motion":
-        return MotionScorer()
-    from avsync.device import resolve_device
-
-    device = resolve_device(device)
-    if model == "light-asd":
-        from avsync.encoders.lightasd import load_lightasd
-
-        return LightASDScorer(load_lightasd(_resolve_weights("light-asd", weights)), device=device)
-    if model == "syncnet":
-        from avsync.encoders.syncnet import load_syncnet
-
-        return SyncNetScorer(load_syncnet(_resolve_weights("syncnet", weights)), device=device)
-    if model == "syncnet-grid":
-        from avsync.encoders.syncnet import load_syncnet
-
-        return SyncNetScorer(load_syncnet(_resolve_weights("syncnet", weights, SYNCNET_GRID_BUNDLE)), device=device,
-                             name="syncnet-grid")
-    from avsync.errors import ConfigError
-
-    raise ConfigError(f"unknown sync model {model!r}", hint="choose motion, syncnet, syncnet-grid or light-asd")
+    spec = SYNC_MODEL_SPECS.get(model)
+    if spec is None:
+        raise ConfigError(f"unknown sync model {model!r}", hint=f"choose one of {', '.join(SYNC_MODEL_SPECS)}")
+    module, _, function = spec.factory.partition(":")
+    factory = getattr(importlib.import_module(module), function)
+    return cast(LagScorer, factory(weights=weights, device=device))
