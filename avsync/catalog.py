@@ -138,9 +138,9 @@ def _dist_size(distribution: str) -> int | None:
 def _bundle_role(bundle: Bundle) -> str:
     if bundle.role:
         return bundle.role
-    from avsync.spoof.models import SPOOF_MODELS
+    from avsync.spoof.models import SPOOF_MODELS, SPOOF_NETWORKS
 
-    return "voice" if bundle.name in SPOOF_MODELS else "other"
+    return "voice" if bundle.name in SPOOF_MODELS or bundle.architecture in SPOOF_NETWORKS else "other"
 
 
 def _package_info(m: PackageModel, defaults: dict[str, str]) -> ModelInfo:

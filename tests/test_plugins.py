@@ -278,3 +278,34 @@ def test_a_new_lip_sync_model_is_one_module_plus_one_table_entry(tmp_path, monke
     assert len(calls) == 2 and {c.name: c.status for c in v.cues}["sync"] is Status.OK
     with pytest.raises(ConfigError, match="toy-lips"):  # the error lists the table's names
         make_scorer("no-such-model")
+
+
+def test_a_new_spoof_checkpoint_is_one_bundle_entry(tmp_path, monkeypatch):
+    """A checkpoint of a known spoof network enters as one Bundle (its architecture names the network): it loads
+    by name, sha256-checked, and `avsync models list` calls it a voice model; an unknown name is a BundleError."""
+    import hashlib
+
+    import torch
+    from safetensors.torch import save_file
+
+    from avsync import bundles
+    from avsync.bundles import Bundle, InputSpec
+    from avsync.catalog import list_models
+    from avsync.errors import BundleError
+    from avsync.spoof import models as sm
+    from avsync.spoof.nets import AASIST, AASISTConfig
+
+    torch.manual_seed(0)
+    (tmp_path / "toy").mkdir()
+    f = tmp_path / "toy" / "light.safetensors"
+    save_file({k: v.contiguous() for k, v in AASIST(AASISTConfig.light()).state_dict().items()}, str(f))
+    monkeypatch.setitem(bundles.REGISTRY, "toy-aasist-l", Bundle(
+        "toy-aasist-l", "1", "toy/light.safetensors", hashlib.sha256(f.read_bytes()).hexdigest(), "MIT", None,
+        "avsync.spoof.AASIST(light)", InputSpec(16000, 64600), description="a toy checkpoint"))
+    monkeypatch.setattr(sm, "_CACHE", {})
+    m = sm.load_spoof_model("toy-aasist-l", weights=str(tmp_path))
+    p = m.predict(np.zeros((1, 64600), np.float32))
+    assert p.shape == (1,) and 0 <= float(p[0]) <= 1
+    assert {r.name: r.role for r in list_models()}["toy-aasist-l"] == "voice"
+    with pytest.raises(BundleError, match="unknown spoof model"):
+        sm.load_spoof_model("no-such-voice-model")

@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from avsync.bundles import Bundle, find, get_bundle, load_state_dict
+from avsync.bundles import REGISTRY, Bundle, find, get_bundle, load_state_dict
 from avsync.device import PRECISIONS, Precision, check_precision, resolve_device
 from avsync.errors import BundleError
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DEFAULT_MODEL", "PRECISIONS", "SPOOF_MODELS", "SpoofModel", "check_precision", "load_spoof_model"]
+__all__ = ["DEFAULT_MODEL", "PRECISIONS", "SPOOF_MODELS", "SPOOF_NETWORKS", "SpoofModel", "check_precision",
+           "load_spoof_model", "spoof_factory"]
 
 DEFAULT_MODEL = "aasist-avsync"
 """Name of the default spoof model (a key of :data:`SPOOF_MODELS`).
@@ -63,17 +64,33 @@ def _lcnn():
     return SpoofLCNN()
 
 
-SPOOF_MODELS: dict[str, Callable] = {
-    "lcnn-spoof": _lcnn,
-    "aasist": _aasist,
-    "aasist-l": _aasist_l,
-    "aasist-asvspoof5": _aasist,
-    "aasist-avsync": _aasist,
-    "rawgat-st-mul": _rawgat("mul"),
-    "rawgat-st-add": _rawgat("add"),
-    "rawgat-st-cat": _rawgat("cat"),
+SPOOF_NETWORKS: dict[str, Callable[[], torch.nn.Module]] = {
+    "avsync.spoof.AASIST": _aasist,
+    "avsync.spoof.AASIST(light)": _aasist_l,
+    "avsync.spoof.RawGATST(fusion='mul')": _rawgat("mul"),
+    "avsync.spoof.RawGATST(fusion='add')": _rawgat("add"),
+    "avsync.spoof.RawGATST(fusion='cat')": _rawgat("cat"),
+    "avsync.spoof.lcnn.SpoofLCNN": _lcnn,
 }
-"""Model name → factory of the untrained network; the weights are the bundle of the same name."""
+"""A bundle's ``architecture`` → factory of its untrained network. Every registered bundle with one of these
+architectures is a spoof model: another checkpoint of a known network is one :class:`~avsync.bundles.Bundle`
+entry; a new network is its module plus one entry here (docs/plugins.md)."""
+
+SPOOF_MODELS: dict[str, Callable] = {b.name: SPOOF_NETWORKS[b.architecture] for b in REGISTRY.values()
+                                     if b.architecture in SPOOF_NETWORKS}
+"""Model name → factory of the untrained network (the registry's bundles of :data:`SPOOF_NETWORKS`); the weights
+are the bundle of the same name."""
+
+
+def spoof_factory(name: str) -> Callable[[], torch.nn.Module]:
+    """Factory of the untrained network of spoof model ``name``: :data:`SPOOF_MODELS`, else the network of the
+    registered bundle's ``architecture`` (a bundle registered at run time). Unknown: :class:`BundleError`."""
+    if name in SPOOF_MODELS:
+        return SPOOF_MODELS[name]
+    bundle = REGISTRY.get(name)
+    if bundle is not None and bundle.architecture in SPOOF_NETWORKS:
+        return SPOOF_NETWORKS[bundle.architecture]
+    raise BundleError(f"unknown spoof model {name!r}", hint=f"choose one of {', '.join(sorted(SPOOF_MODELS))}")
 
 
 @dataclass
@@ -184,8 +201,7 @@ def load_spoof_model(
     BundleError
         Unknown model, missing or tampered weights.
     """
-    if name not in SPOOF_MODELS:
-        raise BundleError(f"unknown spoof model {name!r}", hint=f"choose one of {', '.join(sorted(SPOOF_MODELS))}")
+    factory = spoof_factory(name)
     device = resolve_device(device)
     key = (name, device, weights)
     with _LOCK:
@@ -202,7 +218,7 @@ def load_spoof_model(
             if is_dir and find(bundle, path=weights) is None:
                 own = None  # a models directory holding only the checkpoint: the head ships with avsync
         sd.update(load_state_dict(bundle, path=own, allow_download=allow_download))
-        net = SPOOF_MODELS[name]()
+        net = factory()
         try:
             net.load_state_dict(sd, strict=True)
         except RuntimeError as e:
