@@ -150,12 +150,11 @@ class ArtefactScorer:
         if weights is not None and Path(weights).is_file() and Path(weights).suffix == ".safetensors":
             # an explicit checkpoint (e.g. one trained with `avsync train artefacts`): safetensors (no code runs),
             # identified by its own sha256 rather than checked against the bundle's
-            from safetensors.torch import load_file
-
             from avsync.bundles import sha256_file
+            from avsync.checkpoint import read_checkpoint
 
             try:
-                sd = load_file(str(weights))
+                sd = read_checkpoint(weights)[0]
             except Exception as e:
                 raise BundleError(f"cannot load artefact weights {weights}: {e}") from None
             self.model_sha256 = sha256_file(weights)

@@ -135,38 +135,23 @@ def mouth_windows(mouth: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tenso
 
 def save_syncnet(model: SyncNetStyle, path: str | os.PathLike, *, extra: dict | None = None) -> str:
     """Write ``model`` as safetensors with its config, class and avsync version in the metadata."""
-    from safetensors.torch import save_file
+    from avsync.checkpoint import write_checkpoint
 
-    from avsync._version import __version__
-
-    meta = {
-        "class": "avsync.encoders.syncnet.SyncNetStyle",
-        "avsync_version": __version__,
-        "config": json.dumps(asdict(model.config)),
-        "extra": json.dumps(extra or {}),
-    }
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, os.fspath(path), metadata=meta)
-    return os.fspath(path)
+    meta = {"class": "avsync.encoders.syncnet.SyncNetStyle", "config": asdict(model.config), "extra": extra or {}}
+    return os.fspath(write_checkpoint(path, model.state_dict(), meta))
 
 
 def load_syncnet(path: str | os.PathLike, *, map_location: str = "cpu") -> SyncNetStyle:
     """Load a checkpoint written by :func:`save_syncnet` (checks the class; eval mode)."""
-    from safetensors import SafetensorError, safe_open
-    from safetensors.torch import load_file
-
+    from avsync.checkpoint import read_checkpoint, read_metadata
     from avsync.errors import BundleError
 
     path = os.fspath(path)
     if not os.path.exists(path):
         raise BundleError(f"SyncNet-style checkpoint not found: {path}")
-    try:
-        with safe_open(path, framework="pt") as fh:
-            meta = fh.metadata() or {}
-    except (OSError, ValueError, SafetensorError) as e:  # not a safetensors file
-        raise BundleError(f"{path} is not a safetensors checkpoint: {e}") from None
+    meta = read_metadata(path)
     if meta.get("class") != "avsync.encoders.syncnet.SyncNetStyle":
         raise BundleError(f"{path} holds {meta.get('class')!r}, not a SyncNet-style model")
     model = SyncNetStyle(SyncNetConfig(**json.loads(meta["config"])))
-    model.load_state_dict(load_file(path, device=map_location), strict=True)
+    model.load_state_dict(read_checkpoint(path, device=map_location)[0], strict=True)
     return model.eval()

@@ -218,9 +218,9 @@ def auc_neg_pos(neg: Sequence[float] | np.ndarray, pos: Sequence[float] | np.nda
 def train_artefacts(cfg: TrainConfig, say: Callable[[str], None] = print) -> dict:
     """Train, calibrate and write the artefact model; returns the summary written to ``training.json``."""
     import torch
-    from safetensors.torch import save_file
 
     from avsync.artefacts.model import ArtefactNet
+    from avsync.checkpoint import write_checkpoint
     from avsync.training.spoof_data import shared_data_dir
 
     torch.manual_seed(cfg.seed)
@@ -344,10 +344,10 @@ def train_artefacts(cfg: TrainConfig, say: Callable[[str], None] = print) -> dic
         "config": meta_cfg,
         "log": cfg.log,
     }
-    state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
+    state = dict(net.state_dict())
     state["calibration"] = torch.tensor([a, b], dtype=torch.float32)
-    save_file(state, str(out / model_file),
-              metadata={"width": str(cfg.width), "crop_size": str(cfg.size), "frames": str(cfg.frames),
-                        "model": model_name})
+    write_checkpoint(out / model_file, state,
+                     {"width": str(cfg.width), "crop_size": str(cfg.size), "frames": str(cfg.frames),
+                      "model": model_name})
     (out / "training.json").write_text(json.dumps(summary, indent=1))
     return summary

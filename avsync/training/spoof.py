@@ -421,9 +421,9 @@ def calibrate(net: SpoofLCNN, cal: list[Item], *, target_fpr: float = 0.03) -> d
 def train_spoof(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict:
     """Run the whole recipe (see the module docstring). Returns the summary written to ``training.json``."""
     import torch
-    from safetensors.torch import save_file
 
     from avsync import __version__
+    from avsync.checkpoint import write_checkpoint
     from avsync.spoof.lcnn import LCNNConfig, SpoofLCNN
 
     torch.set_num_threads(cfg.threads)
@@ -467,8 +467,7 @@ def train_spoof(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict
         "tts_engines": sd.available_tts(),
         "log": cfg.log,
     }
-    sdict = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
-    save_file(sdict, str(out / MODEL_FILE), metadata={
+    write_checkpoint(out / MODEL_FILE, net.state_dict(), {
         "format": "avsync-spoof-lcnn", "config": json.dumps(meta_cfg), "threshold": f"{thr:.6f}",
         "window_samples": str(WINDOW), "sample_rate": str(sd.SR), "avsync_version": __version__,
         "polarity": "softmax(logits)[:, 0] = calibrated probability that the speech is synthetic",
@@ -480,13 +479,10 @@ def train_spoof(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict
 
 def load_lcnn(path: str | Path) -> tuple[SpoofLCNN, dict[str, str]]:
     """Load a :func:`train_spoof` output (safetensors) into an eval-mode :class:`SpoofLCNN`; returns (net, metadata)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
+    from avsync.checkpoint import read_checkpoint
     from avsync.spoof.lcnn import LCNNConfig, SpoofLCNN
 
-    with safe_open(str(path), "pt") as fh:
-        meta = fh.metadata() or {}
+    state, meta = read_checkpoint(path)
     net = SpoofLCNN(LCNNConfig.from_dict(json.loads(meta["config"])) if "config" in meta else None)
-    net.load_state_dict(load_file(str(path)), strict=True)
+    net.load_state_dict(state, strict=True)
     return net.eval(), meta

@@ -493,11 +493,9 @@ def _worker_batches(items: list[Item], cfg: FinetuneConfig, seed: tuple[int, ...
 
 
 def save_weights(net: torch.nn.Module, path: Path, metadata: dict[str, str]) -> None:
-    from safetensors.torch import save_file
+    from avsync.checkpoint import write_checkpoint
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous().float() for k, v in net.state_dict().items()}, str(path),
-              metadata=metadata)
+    write_checkpoint(path, {k: v.float() for k, v in net.state_dict().items()}, metadata)
 
 
 def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng: np.random.Generator, *,
@@ -730,15 +728,13 @@ def train_from_pack(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) 
 
 def _load_trained(net: torch.nn.Module, path: str) -> dict[str, str]:
     """Load fine-tuned weights (safetensors of :func:`save_weights`) into ``net``; returns their metadata."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
+    from avsync.checkpoint import read_checkpoint
 
-    with safe_open(path, "pt") as fh:
-        meta = fh.metadata() or {}
+    state, meta = read_checkpoint(path)
     if meta.get("class", type(net).__name__) != type(net).__name__:
         raise ConfigError(f"{path} holds weights of {meta['class']}, this run finishes "
                           f"{type(net).__name__} (--spectral-branch must match the training run's)")
-    net.load_state_dict(load_file(path))
+    net.load_state_dict(state)
     return meta
 
 

@@ -96,9 +96,9 @@ def sample_weights(labels: np.ndarray, families: np.ndarray, neural_share: float
 def train_spoof_head(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict:
     """Fit, calibrate and write the head (see the module docstring); returns the ``training.json`` summary."""
     import torch
-    from safetensors.torch import save_file
 
     from avsync import __version__
+    from avsync.checkpoint import write_checkpoint
     from avsync.errors import ConfigError
     from avsync.spoof.models import load_spoof_model
 
@@ -165,7 +165,7 @@ def train_spoof_head(cfg: TrainConfig, *, say: Callable[[str], None] = print) ->
     out_bias = torch.zeros_like(out_layer.bias)
     out_bias[0] = float(b_eff)
     tensors = {"out_layer.weight": weight.contiguous(), "out_layer.bias": out_bias.contiguous()}
-    save_file(tensors, str(out / HEAD_FILE), metadata={
+    write_checkpoint(out / HEAD_FILE, tensors, {
         "format": "avsync-spoof-head", "base": cfg.head, "base_sha256": model.bundle.sha256,
         "threshold": f"{thr:.6f}", "avsync_version": __version__,
         "polarity": "softmax(logits)[:, 0] = calibrated probability that the speech is synthetic",
