@@ -138,9 +138,14 @@ def _dist_size(distribution: str) -> int | None:
 def _bundle_role(bundle: Bundle) -> str:
     if bundle.role:
         return bundle.role
-    from avsync.spoof.models import SPOOF_MODELS, SPOOF_NETWORKS
+    from avsync.errors import BundleError
+    from avsync.spoof.models import spoof_factory
 
-    return "voice" if bundle.name in SPOOF_MODELS or bundle.architecture in SPOOF_NETWORKS else "other"
+    try:
+        spoof_factory(bundle.name)
+    except BundleError:
+        return "other"
+    return "voice"
 
 
 def _package_info(m: PackageModel, defaults: dict[str, str]) -> ModelInfo:

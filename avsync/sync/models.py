@@ -278,11 +278,11 @@ class LightASDScorer:
         return -s
 
 
-SYNCNET_BUNDLE = "syncnet-v2"
+SYNCNET_BUNDLE = cast(str, SYNC_MODEL_SPECS["syncnet"].bundle)
 """Registered bundle of the default SyncNet-style checkpoint (``models/syncnet-v2``, model name ``"syncnet"``)."""
-LIGHT_ASD_BUNDLE = "light-asd-ava"
+LIGHT_ASD_BUNDLE = cast(str, SYNC_MODEL_SPECS["light-asd"].bundle)
 """The Light-ASD checkpoint ``model="light-asd"`` runs (AVA-ActiveSpeaker; sha256-verified when found by name)."""
-SYNCNET_GRID_BUNDLE = "syncnet-grid"
+SYNCNET_GRID_BUNDLE = cast(str, SYNC_MODEL_SPECS["syncnet-grid"].bundle)
 """The first SyncNet-style checkpoint (11 GRID sentences; ``models/syncnet-grid``, model name ``"syncnet-grid"``)."""
 
 

@@ -469,7 +469,7 @@ def train_spoof(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict
     }
     write_checkpoint(out / MODEL_FILE, net.state_dict(), {
         "format": "avsync-spoof-lcnn", "config": json.dumps(meta_cfg), "threshold": f"{thr:.6f}",
-        "window_samples": str(WINDOW), "sample_rate": str(sd.SR), "avsync_version": __version__,
+        "window_samples": str(WINDOW), "sample_rate": str(sd.SR),
         "polarity": "softmax(logits)[:, 0] = calibrated probability that the speech is synthetic",
     })
     (out / "training.json").write_text(json.dumps(summary, indent=1, default=str))

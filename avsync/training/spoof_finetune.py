@@ -436,13 +436,18 @@ def _freeze_bn(net: torch.nn.Module) -> None:
 FREEZE_PREFIXES = {"none": (), "encoder": ("conv_time.", "first_bn.", "encoder.")}
 
 
+def _layer_name(name: str) -> str:
+    """A tensor's name in the AASIST itself (:class:`~avsync.spoof.nets.AASISTSpectral` holds it as ``aasist.``)."""
+    return name.removeprefix("aasist.")
+
+
 def freeze_layers(net: torch.nn.Module, freeze: str) -> int:
     """Stop gradients into the layers named by ``freeze`` (a key of :data:`FREEZE_PREFIXES`); returns how many
     parameters stay trainable."""
     if freeze not in FREEZE_PREFIXES:
         raise ConfigError(f"unknown freeze {freeze!r}; choose from {sorted(FREEZE_PREFIXES)}")
     for name, p in net.named_parameters():
-        if name.removeprefix("aasist.").startswith(FREEZE_PREFIXES[freeze]):  # AASISTSpectral: its AASIST
+        if _layer_name(name).startswith(FREEZE_PREFIXES[freeze]):
             p.requires_grad_(False)
     return sum(p.numel() for p in net.parameters() if p.requires_grad)
 
@@ -493,6 +498,7 @@ def _worker_batches(items: list[Item], cfg: FinetuneConfig, seed: tuple[int, ...
 
 
 def save_weights(net: torch.nn.Module, path: Path, metadata: dict[str, str]) -> None:
+    """``net``'s tensors as float32 through :func:`avsync.checkpoint.write_checkpoint`."""
     from avsync.checkpoint import write_checkpoint
 
     write_checkpoint(path, {k: v.float() for k, v in net.state_dict().items()}, metadata)
@@ -584,13 +590,14 @@ def interpolate_weights(net: torch.nn.Module, base_state: dict, alpha: float,
     ``prefix_alpha`` maps name prefixes (a wrapper's ``aasist.`` left out) to their own ``alpha``."""
     import torch
 
-    def alpha_of(name: str) -> float:
-        bare = name.removeprefix("aasist.")
-        return next((a for pre, a in (prefix_alpha or {}).items() if bare.startswith(pre)), alpha)
+    def mix(name: str, v: torch.Tensor) -> torch.Tensor:
+        if not v.is_floating_point():
+            return v
+        a = next((a for pre, a in (prefix_alpha or {}).items() if _layer_name(name).startswith(pre)), alpha)
+        return a * v + (1 - a) * base_state[name].to(v.dtype)
 
     with torch.no_grad():
-        mixed = {k: alpha_of(k) * v + (1 - alpha_of(k)) * base_state[k].to(v.dtype) if v.is_floating_point() else v
-                 for k, v in net.state_dict().items()}
+        mixed = {k: mix(k, v) for k, v in net.state_dict().items()}
     net.load_state_dict(mixed)
 
 
@@ -655,7 +662,7 @@ def recover_finetuned(exported: dict, base_state: dict, alpha: float, a: float, 
             out[k] = v.clone()
             continue
         pub = base_state[k].to(v.dtype)
-        if k.removeprefix("aasist.").startswith("out_layer."):  # [a * (w0 - w1) + (0, b); 0]: the difference
+        if _layer_name(k).startswith("out_layer."):  # [a * (w0 - w1) + (0, b); 0]: the difference
             diff = v[0] if k.endswith("weight") else v[0] - b
             d_pub = pub[0] - pub[1]
             row = ((diff / a) - (1 - alpha) * d_pub) / alpha
@@ -814,7 +821,7 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
     save_weights(net, out / MODEL_FILE, {
         "format": "avsync-spoof-aasist-spectral" if cfg.spectral else "avsync-spoof-aasist", "base": bundle.name, "base_sha256": bundle.sha256,
         "threshold": f"{cal['threshold']:.6f}", "platt_a": f"{cal['platt_a']:.6f}", "platt_b": f"{cal['platt_b']:.6f}",
-        "window_samples": str(WINDOW), "sample_rate": str(sd.SR), "avsync_version": __version__,
+        "window_samples": str(WINDOW), "sample_rate": str(sd.SR),
         "polarity": "softmax(logits)[:, 0] = calibrated probability that the speech is synthetic",
         **({"demo_fold": cfg.demo_fold, "restriction": "research / non-commercial (trained on demo media of other "
             "projects)"} if cfg.demo_fold != "none" else {}),

@@ -167,7 +167,7 @@ def train_spoof_head(cfg: TrainConfig, *, say: Callable[[str], None] = print) ->
     tensors = {"out_layer.weight": weight.contiguous(), "out_layer.bias": out_bias.contiguous()}
     write_checkpoint(out / HEAD_FILE, tensors, {
         "format": "avsync-spoof-head", "base": cfg.head, "base_sha256": model.bundle.sha256,
-        "threshold": f"{thr:.6f}", "avsync_version": __version__,
+        "threshold": f"{thr:.6f}",
         "polarity": "softmax(logits)[:, 0] = calibrated probability that the speech is synthetic",
     })
     summary = {
