@@ -34,7 +34,7 @@ from avsync.errors import AvsyncError, ConfigError, MediaError
 from avsync.fusion import Cue, CueWindow, FusionConfig, Label, fuse, logit, sigmoid
 from avsync.media import Media, MediaSource, load_media
 from avsync.results import Status
-from avsync.timebase import describe_offset
+from avsync.timebase import describe_offset, frames_to_ms
 from avsync.verdict import ModelRef, Provenance, Verdict
 
 if TYPE_CHECKING:
@@ -158,13 +158,24 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
         return Cue("sync", Status.OK, params.out_of_range_score, (), (reason,), face_fraction, measured=reason)
     if st is not Status.OK or result.offset_ms is None:
         return Cue("sync", st, None, (), (), face_fraction, result.message or result.summary)
+    from avsync.sync.drift import describe_drift  # a SyncResult exists, so avsync.sync is loaded already
+
     off = float(result.offset_ms)
-    tol = params.lead_tolerance_ms if off >= 0 else params.lag_tolerance_ms
-    p_offset = sigmoid((abs(off) - tol) / params.offset_scale_ms)
     conf = float(result.confidence or 0.0)
-    sure = sigmoid((conf - params.confidence_mid) / params.confidence_scale)
-    offset_score = 0.5 + sure * (p_offset - 0.5)
     dist = float(result.min_distance if result.min_distance is not None else params.mismatch_distance_mid)
+    drift = result.drift
+    if drift is not None:  # the lips follow the audio along a moving offset: judge its worst end, and the line
+        ends = (frames_to_ms(drift.start_frames, result.fps), frames_to_ms(drift.end_frames, result.fps))
+        off = max(ends, key=abs)
+        conf, dist = float(drift.confidence), float(drift.distance)
+    sure = sigmoid((conf - params.confidence_mid) / params.confidence_scale)
+
+    def offset_p(ms: float) -> float:
+        tol = params.lead_tolerance_ms if ms >= 0 else params.lag_tolerance_ms
+        return float(sigmoid((abs(ms) - tol) / params.offset_scale_ms))
+
+    p_offset = offset_p(off)
+    offset_score = 0.5 + sure * (p_offset - 0.5)
     mismatch = sigmoid(
         (dist - params.mismatch_distance_mid) / params.mismatch_scale
         + (params.mismatch_confidence_mid - conf) / params.mismatch_scale
@@ -175,15 +186,17 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     # an offset exactly at the tolerance is neutral (p = 0.5): no reason, and the windows keep their own evidence
     offset_evidence = p_offset > 0.5 and sure >= 0.5
     if offset_evidence:
-        reasons.append(describe_offset(off) + face)
+        reasons.append((describe_drift(drift, result.fps) if drift is not None else describe_offset(off)) + face)
     if mismatch >= 0.5:
         reasons.append(f"the lips{face} do not follow the audio at any offset within ±{result.max_lag * 1000 / result.fps:.0f} ms")
     # per-window: does the active face's mouth follow the audio at the clip's offset? An offset that is evidence,
     # or lips that follow the audio at no offset, is a property of the whole clip: every usable window carries
-    # it, so the timeline and the segments agree with the headline
+    # it, so the timeline and the segments agree with the headline. A drifting offset is a property of each
+    # moment: a window carries the evidence of the line's offset at its middle
     active = next((f for f in result.faces if f.track_id == result.active_track_id), None)
     wins: list[CueWindow] = []
-    clip_level = [v for v, is_evidence in ((offset_score, offset_evidence), (mismatch, mismatch >= 0.5)) if is_evidence]
+    clip_level = [v for v, is_evidence in ((offset_score, offset_evidence and drift is None), (mismatch, mismatch >= 0.5))
+                  if is_evidence]
     clip_evidence = max(clip_level) if clip_level else None
     if active is not None:
         # the usable windows' own scores (lips vs audio at the clip's offset), before the clip's evidence
@@ -193,13 +206,19 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
             p = _window_sync_p(w, params) if ok else None
             if p is not None:  # exactly when ok
                 local.append(p)
-            wins.append(CueWindow(w.start, w.end, p if (p is None or clip_evidence is None) else max(p, clip_evidence), ok))
+            evidence = clip_evidence
+            if p is not None and drift is not None and offset_evidence:
+                here = 0.5 + sure * (offset_p(frames_to_ms(drift.offset_at((w.start + w.end) / 2, result.fps),
+                                                           result.fps)) - 0.5)
+                evidence = here if here > 0.5 and (evidence is None or here > evidence) else evidence
+            wins.append(CueWindow(w.start, w.end, p if (p is None or evidence is None) else max(p, evidence), ok))
         if local:
             share = float(np.mean([p >= 0.5 for p in local]))
             if share >= 0.5:
                 reasons.append(f"lips do not follow the audio{face or ' on the main face'} in {100 * share:.0f}% of speech windows")
     coverage = face_fraction
-    measured = f"{describe_offset(off)}{face}, confidence {conf:.2f}"
+    said = describe_drift(drift, result.fps) if drift is not None else describe_offset(off)
+    measured = f"{said}{face}, confidence {conf:.2f}"
     return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage, measured=measured)
 
 

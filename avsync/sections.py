@@ -13,7 +13,9 @@ its own), shifts the results back onto the clip's timeline, and merges them:
   holds the frame; crops are not kept;
 * sync: per face, the distance-over-lag curve is the mean of the sections' curves weighted by their
   valid frames, and offset, confidence and minimum distance are read from it as for a whole clip;
-  timeline windows come from the section whose core holds their centre;
+  timeline windows come from the section whose core holds their centre; a drift is the best line through
+  the sections' curves (:func:`avsync.sync.drift.fit_drift`, each curve at its core's middle), reported by the
+  same rule as within a clip;
 * artefacts: the clip probability is the calibrated mean logit of every scored frame, as for a
   whole clip; windows as for sync.
 
@@ -318,6 +320,7 @@ class SectionMerger:
 
     def sync(self) -> SyncResult | None:
         from avsync.sync.analyze import _combine, _summarize
+        from avsync.sync.drift import DRIFT_RULES, fit_drift
         from avsync.sync.types import FaceSync, SyncResult
         from avsync.timebase import frames_to_ms
 
@@ -332,7 +335,8 @@ class SectionMerger:
         faces = []
         for tid in sorted(by_face):
             parts = by_face[tid]
-            scored = [fs for fs, _, _ in parts if fs.curve and fs.status in (Status.OK, Status.OUT_OF_RANGE)]
+            scored_parts = [(fs, a, b) for fs, a, b in parts if fs.curve and fs.status in (Status.OK, Status.OUT_OF_RANGE)]
+            scored = [fs for fs, _, _ in scored_parts]
             windows = tuple(w for fs, a, b in parts for w in fs.windows if a <= (w.start + w.end) / 2 < b)
             base = dict(track_id=tid, start=min(fs.start for fs, _, _ in parts), end=max(fs.end for fs, _, _ in parts),
                         num_frames=sum(fs.num_frames for fs, _, _ in parts),
@@ -348,6 +352,12 @@ class SectionMerger:
             with np.errstate(invalid="ignore", divide="ignore"):
                 curve = np.where(w.sum(0) > 0, np.nansum(curves * w, axis=0) / w.sum(0), np.nan)
             lags = np.array(base["lags"])
+            # a drift across sections: the best line through the sections' curves (each at its core's middle)
+            mids = np.array([round((a + b) / 2 * meta["fps"]) for _, a, b in scored_parts], np.int64)
+            fit, rule = None, DRIFT_RULES.get(meta["model"])
+            if rule is not None and len(scored) >= 2 and np.all(np.diff(mids) > 0):
+                fit = fit_drift(curves.T, mids, lags, fps=meta["fps"], block=1, min_blocks=2)
+            base["drift"] = fit if rule is not None and rule.reports(fit) else None
             summ = _summarize(curve, lags)
             assert summ is not None  # the scored faces' curves have finite values, so their mean has
             best, dmin, conf, at_edge = summ

@@ -60,7 +60,9 @@ class ClipSpec:
     ``face``: ``"disc"`` (a skin-coloured disc, with a flash in the top-left corner at each event) or
     ``"photo"`` (a real face photo — NASA's public-domain astronaut portrait shipped with scikit-image —
     with slight head motion, that face detectors find). ``timbre``: ``"tone"`` bursts or ``"vowel"``
-    bursts (a 120 Hz harmonic buzz shaped by vowel formants, closer to speech).
+    bursts (a 120 Hz harmonic buzz shaped by vowel formants, closer to speech). ``drift``: the audio runs this
+    fraction slow (the burst of the event at ``t`` sounds at ``t · (1 + drift) − offset_s``: audio that falls
+    steadily behind the video; negative: it runs fast).
     """
 
     duration: float = 4.0
@@ -81,6 +83,7 @@ class ClipSpec:
     timbre: str = "tone"
     burst_s: float = 0.12
     seed: int = 0
+    drift: float = 0.0
     extra: dict = field(default_factory=dict, compare=False)
 
 
@@ -303,7 +306,8 @@ def _encode_audio(container: OutputContainer, astream: AudioStream, spec: ClipSp
     sr = spec.sample_rate
     chans = [
         burst_audio(
-            events - spec.offset_s + c * spec.channel_shift_s, spec.duration, sr, freq=f, burst_s=spec.burst_s, timbre=spec.timbre
+            events * (1.0 + spec.drift) - spec.offset_s + c * spec.channel_shift_s, spec.duration, sr, freq=f,
+            burst_s=spec.burst_s, timbre=spec.timbre
         )
         for c, f in enumerate(spec.channel_tones)
     ]

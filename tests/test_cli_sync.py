@@ -51,3 +51,19 @@ def test_sync_usage_errors(offset_clip, tmp_path):
     assert r.exit_code == 2
     r = CliRunner().invoke(cli, ["sync", str(tmp_path / "missing.mp4"), "--mouth-box", _box()])
     assert r.exit_code == 1 and "error" in r.output
+
+
+def test_sync_text_reports_a_drift(clip, monkeypatch):
+    """A clip whose audio runs 2 % slow (in sync at the start, 320 ms late after 16 s): the text output gives the
+    drift and calls the single offset the best constant one. ``motion`` gets a permissive drift rule (it has none)."""
+    import numpy as np
+
+    from avsync.sync import drift as drift_module
+
+    monkeypatch.setitem(drift_module.DRIFT_RULES, "motion",
+                        drift_module.DriftRule(follow_distance_mid=np.inf, min_follow_share=0.0))
+    path = clip("cli_drift", duration=16.0, size=SIZE, drift=0.02)
+    r = CliRunner().invoke(cli, ["sync", path, "--model", "motion", "--mouth-box", _box()])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("ok: audio drifts against video: audio and video are in sync at 0 s")
+    assert "  best constant offset " in r.output and "  drift: offset +0." in r.output

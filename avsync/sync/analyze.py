@@ -11,6 +11,7 @@ import torch
 
 from avsync.features.audio import frame_energy
 from avsync.results import Status
+from avsync.sync.drift import DRIFT_RULES, DriftFit, describe_drift, fit_drift
 from avsync.sync.models import DEFAULT_SYNC_MODEL, LagScorer, ModelName, audio_frame_count, make_scorer
 from avsync.sync.types import FaceSync, SyncResult, TrackCrops, WindowSync
 from avsync.timebase import DEFAULT_FPS, SlidingWindow, describe_offset, frames_to_ms, frames_to_seconds
@@ -81,6 +82,7 @@ def analyze_track(
     min_valid_frames: int = 10,
     min_speech_frames: int = 5,
     speech: np.ndarray | None = None,
+    detect_drift: bool = True,
 ) -> FaceSync:
     """Sync of one face track.
 
@@ -103,6 +105,10 @@ def analyze_track(
         Fewer active audio frames within the track's span (± ``max_lag``): ``no_speech``.
     speech
         Precomputed :func:`speech_frames` (shared by all tracks of a file).
+    detect_drift
+        Also fit a drifting offset (:func:`avsync.sync.drift.fit_drift`) when the scorer's model has a drift rule
+        (:data:`avsync.sync.drift.DRIFT_RULES`); a drift the rule reports sets ``FaceSync.drift`` and the windows'
+        margins are read along it.
 
     Returns
     -------
@@ -135,7 +141,16 @@ def analyze_track(
     if summ is None:
         return FaceSync(status=Status.TOO_SHORT, message="no lag could be scored", **base)
     best, dmin, conf, at_edge = summ
-    windows = _timeline(dist, lags, best, track, speech, window, min_frames=max(3, min_valid_frames // 2))
+    rule = DRIFT_RULES.get(getattr(scorer, "name", "")) if detect_drift else None
+    fit = fit_drift(dist, track.frames, lags, fps=fps) if rule is not None else None
+    drift, windows = None, None
+    if rule is not None and fit is not None and fit.is_drift(min_frames=rule.min_frames, min_gain=rule.min_gain):
+        along = _timeline(dist, lags, best, track, speech, window, min_frames=max(3, min_valid_frames // 2), drift=fit)
+        if rule.reports(fit, [w.margin if w.status is Status.OK else None for w in along]):
+            drift, windows = fit, along
+    if windows is None:
+        windows = _timeline(dist, lags, best, track, speech, window, min_frames=max(3, min_valid_frames // 2))
+    base["drift"] = drift
     if at_edge:
         return FaceSync(
             status=Status.OUT_OF_RANGE, confidence=conf, min_distance=dmin, windows=windows,
@@ -150,7 +165,9 @@ def analyze_track(
 
 
 def _timeline(dist: np.ndarray, lags: np.ndarray, best: int, track: TrackCrops, speech: np.ndarray,
-              window: SlidingWindow, *, min_frames: int) -> tuple[WindowSync, ...]:
+              window: SlidingWindow, *, min_frames: int, drift: DriftFit | None = None) -> tuple[WindowSync, ...]:
+    """Per-window distance, confidence and margin at the face's offset: ``best`` (a lag index), or with a
+    ``drift`` the line's offset at the window's middle (rounded to a searched lag)."""
     fps = track.fps
     k0 = track.start_frame
     n = dist.shape[1]
@@ -175,12 +192,15 @@ def _timeline(dist: np.ndarray, lags: np.ndarray, best: int, track: TrackCrops, 
             continue
         c = lag_curve(d, min_frames=min_frames)
         summ = _summarize(c, lags)
-        dist_at = float(c[best]) if np.isfinite(c[best]) else None
+        at = best
+        if drift is not None:
+            at = int(np.clip(round(drift.offset_at((s + e) / 2, fps)) - int(lags[0]), 0, len(lags) - 1))
+        dist_at = float(c[at]) if np.isfinite(c[at]) else None
         if summ is None:
             out.append(WindowSync(start=float(s), end=float(e), status=Status.TOO_SHORT, valid_frames=nvalid))
             continue
         wb, _, wconf, edge = summ
-        margin = float(np.nanmedian(c) - c[best]) if dist_at is not None else None
+        margin = float(np.nanmedian(c) - c[at]) if dist_at is not None else None
         out.append(
             WindowSync(
                 start=float(s), end=float(e), status=Status.OUT_OF_RANGE if edge else Status.OK, distance=dist_at,
@@ -272,17 +292,22 @@ def _combine(faces: tuple[FaceSync, ...], common: dict[str, Any]) -> SyncResult:
         evidence += f"; next best track {nxt.track_id}: confidence {nxt.confidence:.3f}"
     if top.status == Status.OUT_OF_RANGE:
         summary = f"offset outside the ±{common['max_lag']}-frame search range (track {top.track_id})"
+        if top.drift is not None:
+            summary += "; " + describe_drift(top.drift, common["fps"])
         return SyncResult(
             status=Status.OUT_OF_RANGE, summary=summary, confidence=top.confidence, min_distance=top.min_distance,
             active_track_id=top.track_id, evidence=evidence, faces=faces, windows=top.windows, message=top.message,
-            **common,
+            drift=top.drift, **common,
         )
     assert top.offset_ms is not None and top.offset_frames is not None  # status ok: the offset is set
-    summary = describe_offset(top.offset_ms) + f" ({top.offset_frames:+d} frames, confidence {top.confidence:.2f})"
+    if top.drift is not None:
+        summary = describe_drift(top.drift, common["fps"]) + f" (confidence {top.drift.confidence:.2f})"
+    else:
+        summary = describe_offset(top.offset_ms) + f" ({top.offset_frames:+d} frames, confidence {top.confidence:.2f})"
     return SyncResult(
         status=Status.OK, summary=summary, offset_frames=top.offset_frames, offset_ms=top.offset_ms,
         confidence=top.confidence, min_distance=top.min_distance, active_track_id=top.track_id, evidence=evidence,
-        faces=faces, windows=top.windows, **common,
+        faces=faces, windows=top.windows, drift=top.drift, **common,
     )
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from avsync.errors import ConfigError
 from avsync.results import Serializable, Status
+from avsync.sync.drift import DriftFit
 
 __all__ = ["FaceSync", "SyncResult", "TrackCrops", "WindowSync"]
 
@@ -126,6 +127,7 @@ class FaceSync(Serializable):
     curve: tuple[float | None, ...] = ()
     windows: tuple[WindowSync, ...] = ()
     message: str | None = None
+    drift: DriftFit | None = None
 
 
 @dataclass(frozen=True)
@@ -153,3 +155,4 @@ class SyncResult(Serializable):
     faces: tuple[FaceSync, ...] = ()
     windows: tuple[WindowSync, ...] = ()
     message: str | None = None
+    drift: DriftFit | None = None

@@ -31,7 +31,12 @@ def _box(value: str | None):
 def _text(res: SyncResult) -> str:
     lines = [f"{res.status}: {res.summary}"]
     if res.offset_frames is not None:
-        lines.append(f"  offset {res.offset_frames:+d} frames ({res.offset_ms:+.0f} ms; + = audio leads video)")
+        best = "best constant offset" if res.drift is not None else "offset"
+        lines.append(f"  {best} {res.offset_frames:+d} frames ({res.offset_ms:+.0f} ms; + = audio leads video)")
+    if res.drift is not None:
+        d = res.drift
+        lines.append(f"  drift: offset {d.start_frames:+.1f} frames at {d.start:.1f} s, {d.end_frames:+.1f} frames at "
+                     f"{d.end:.1f} s; confidence along it {d.confidence:.3f}")
     if res.confidence is not None:
         lines.append(f"  confidence {res.confidence:.3f}  min distance {res.min_distance:.3f}  model {res.model}")
     if res.evidence:
