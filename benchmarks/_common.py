@@ -111,7 +111,9 @@ def repeat_clip(src: str | os.PathLike, dst: str | os.PathLike, times: int) -> s
     A fast way to make long synthetic clips (an hour of 360p in seconds) from a short encoded one.
     Every stream's timestamps are shifted by the same duration on each repetition: the longest stream's span,
     so that audio and video stay in sync in every repetition. (Shifting each stream by its own span made the
-    audio, 30 ms longer than the video in the default clip, drift 0.4 s behind it over a minute.)
+    audio, 30 ms longer than the video in the default clip, drift 0.4 s behind it over a minute.) Packets without
+    a dts (the first ones of an H.264 stream read from Matroska, its keyframe among them) get ``pts`` minus the
+    stream's reordering delay; they used to be dropped, which left every repetition without its keyframe.
     """
     import av
 
@@ -119,7 +121,10 @@ def repeat_clip(src: str | os.PathLike, dst: str | os.PathLike, times: int) -> s
     with av.open(src) as probe:
         first: dict[int, int] = {}
         last: dict[int, int] = {}
+        delay: dict[int, int] = {}  # decoding lead of a stream with reordered frames (pts - dts)
         for p in probe.demux():
+            if p.dts is not None and p.pts is not None:
+                delay[p.stream.index] = max(delay.get(p.stream.index, 0), p.pts - p.dts)
             if p.dts is not None:
                 first.setdefault(p.stream.index, p.dts)
                 last[p.stream.index] = p.dts + max(1, p.duration or 0)
@@ -132,11 +137,14 @@ def repeat_clip(src: str | os.PathLike, dst: str | os.PathLike, times: int) -> s
         for k in range(times):
             with av.open(src) as inp:
                 for p in inp.demux():
-                    if p.stream.index not in outs or p.dts is None or p.stream.index not in spans:
+                    if p.stream.index not in outs or p.stream.index not in spans or (p.dts is None and p.pts is None):
                         continue
                     shift = k * spans[p.stream.index]
+                    # Matroska stores no dts: the first packets of a stream with reordered frames (the keyframe
+                    # among them) come without one, and dropping them broke the start of every repetition
+                    dts = p.pts - delay.get(p.stream.index, 0) if p.dts is None else p.dts
                     p.pts = None if p.pts is None else p.pts + shift
-                    p.dts = p.dts + shift
+                    p.dts = dts + shift
                     p.stream = outs[p.stream.index]
                     out.mux(p)
     return dst
