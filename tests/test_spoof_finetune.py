@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 
+from avsync.errors import ConfigError
 from avsync.training import spoof_finetune as ft
 from avsync.training import spoof_neural as sn
 from avsync.training.spoof import Item
@@ -99,6 +102,35 @@ def test_train_loop_checkpoints_and_resumes_exactly(tmp_path):
     # batch-norm statistics are frozen during fine-tuning
     bn = [m for m in a.modules() if isinstance(m, torch.nn.BatchNorm2d)][0]
     assert torch.equal(bn.running_mean, AASIST(AASISTConfig.light()).state_dict()["first_bn.running_mean"])
+
+
+def test_distillation_loss_is_zero_when_the_outputs_agree_and_grows_with_disagreement():
+    a = torch.tensor([[2.0, -1.0], [0.5, 0.3]])
+    assert float(ft.distillation_loss(a, a.clone(), 2.0)) == pytest.approx(0.0, abs=1e-7)
+    near = float(ft.distillation_loss(a, a + torch.tensor([[0.2, 0.0], [0.0, 0.2]]), 2.0))
+    far = float(ft.distillation_loss(a, a + torch.tensor([[2.0, 0.0], [0.0, 2.0]]), 2.0))
+    assert 0 < near < far
+
+
+def test_distillation_adds_the_teachers_term_and_needs_a_teacher(tmp_path):
+    """With the base network as the teacher, the first step's loss equals plain cross-entropy (they agree before
+    any update); later steps add a positive term; without a teacher the recipe refuses to start."""
+    from avsync.spoof.nets import AASIST, AASISTConfig
+
+    def run(distill, teacher):
+        cfg = ft.FinetuneConfig(out=str(tmp_path / f"d{distill}"), max_steps=3, batch=2, crop=8000, ckpt_every=10,
+                                threads=1, precision="float32", p_aug=0.0, warmup=1, distill=distill, lr=1e-3)
+        torch.manual_seed(0)
+        net = AASIST(AASISTConfig.light())
+        t = copy.deepcopy(net) if teacher else None
+        return ft.train_loop(net, _items(np.random.default_rng(0)), cfg, np.random.default_rng(5), say=lambda m: None,
+                             teacher=t)
+
+    plain, lwf = run(0.0, False), run(1.0, True)
+    assert lwf["losses"][0] == pytest.approx(plain["losses"][0], rel=1e-5)
+    assert lwf["losses"][1:] != plain["losses"][1:]
+    with pytest.raises(ConfigError, match="teacher"):
+        run(1.0, False)
 
 
 def test_freeze_encoder_trains_only_the_back_end(tmp_path):

@@ -184,6 +184,12 @@ class FinetuneConfig:
     init: str | None = None
     """Fine-tuned weights to start the fine-tuning from instead of the base checkpoint (e.g. a GPU run's, to
     continue it with the full codec set); the weight average is still taken with the base checkpoint."""
+    distill: float = 0.0
+    """Weight of a distillation term (learning without forgetting, Li & Hoiem 2016): ``distill × T² × KL`` between
+    the base checkpoint's and the network's output distributions at temperature ``distill_temperature``, on every
+    training crop, added to the cross-entropy. 0: none. It constrains what the network computes, where the weight
+    average constrains its weights."""
+    distill_temperature: float = 2.0
     target_fpr: float = 0.03
     cache: str | None = None
     tiny: bool = False
@@ -504,13 +510,26 @@ def save_weights(net: torch.nn.Module, path: Path, metadata: dict[str, str]) -> 
     write_checkpoint(path, {k: v.float() for k, v in net.state_dict().items()}, metadata)
 
 
+def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``T² × KL(softmax(teacher / T) ‖ softmax(logits / T))``, averaged over the batch (0 when they agree)."""
+    import torch.nn.functional as F
+
+    t = float(temperature)
+    return F.kl_div(F.log_softmax(logits / t, dim=1), F.log_softmax(teacher_logits / t, dim=1), log_target=True,
+                    reduction="batchmean") * t * t
+
+
 def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng: np.random.Generator, *,
-               say: Callable[[str], None] = print, stop_at: int | None = None) -> dict:
+               say: Callable[[str], None] = print, stop_at: int | None = None,
+               teacher: torch.nn.Module | None = None) -> dict:
     """Fine-tune ``net`` in place (see the module docstring); resumes from ``DIR/ckpt/last.pt`` when
     ``cfg.resume``; ``stop_at`` ends this call after that step (checkpointed; the schedule still runs over
-    ``cfg.max_steps``). Returns ``{"steps", "losses", "seconds"}``."""
+    ``cfg.max_steps``). With ``cfg.distill > 0`` the loss adds :func:`distillation_loss` against ``teacher`` (the
+    base checkpoint, frozen). Returns ``{"steps", "losses", "seconds"}``."""
     import torch
 
+    if cfg.distill > 0 and teacher is None:
+        raise ConfigError("cfg.distill needs the base checkpoint as the teacher")
     dev = torch.device(cfg.device)
     net.to(dev)
     _freeze_bn(net)
@@ -541,6 +560,10 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
     t_start = time.time() - elapsed
     net.train()
     _freeze_bn(net)
+    if cfg.distill > 0 and teacher is not None:
+        teacher.to(dev).eval()
+        for q in teacher.parameters():
+            q.requires_grad_(False)
     lossf = torch.nn.CrossEntropyLoss()
     last = cfg.max_steps if stop_at is None else min(stop_at, cfg.max_steps)
     while step < last and time.time() - t_start < budget:
@@ -556,7 +579,12 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
             g["lr"] = float(base_lr * warm * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0)))))
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16"):
             logits = net(x)
+            if cfg.distill > 0 and teacher is not None:
+                with torch.no_grad():
+                    teacher_logits = teacher(x)
         loss = lossf(logits.float(), y)
+        if cfg.distill > 0 and teacher is not None:
+            loss = loss + cfg.distill * distillation_loss(logits.float(), teacher_logits.float(), cfg.distill_temperature)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 5.0)
@@ -719,7 +747,8 @@ def train_from_pack(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) 
         from avsync.spoof.nets import AASIST, AASISTSpectral
 
         net = AASISTSpectral(cast(AASIST, net))
-    run = train_loop(net, items, cfg, np.random.default_rng(cfg.seed), say=say)
+    teacher = copy.deepcopy(net) if cfg.distill > 0 else None  # the base checkpoint, before any step
+    run = train_loop(net, items, cfg, np.random.default_rng(cfg.seed), say=say, teacher=teacher)
     summary = {"train_config": {k: v for k, v in asdict(cfg).items() if k != "log"}, "steps": run["steps"],
                "final_loss": float(np.mean(run["losses"][-50:])) if run["losses"] else None,
                "seconds": round(run["seconds"], 1), "data": dict(Counter(i.family for i in items)),
@@ -781,7 +810,8 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
         if cfg.init:
             meta = _load_trained(net, cfg.init)
             say(f"[train] starting from {cfg.init} (step {meta.get('step', '?')} of its run)")
-        run = train_loop(net, train, cfg, rng, say=say)
+        teacher = copy.deepcopy(base_net) if cfg.distill > 0 else None
+        run = train_loop(net, train, cfg, rng, say=say, teacher=teacher)
         if cfg.init:
             run["init"] = {"file": cfg.init, "metadata": meta}
     per_layer = wise_prefix_alpha(cfg)
