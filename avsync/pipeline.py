@@ -153,17 +153,17 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
         return Cue("sync", st, None, (), (), face_fraction, msg)
     if st is Status.NO_SPEECH:
         return Cue("sync", st, None, (), (), 0.0, "no speech in the audio, so lip sync cannot be checked")
-    if st is Status.OUT_OF_RANGE:
+    drift = result.drift
+    if st is Status.OUT_OF_RANGE and drift is None:  # (a drifting offset may leave every constant one at the edge)
         reason = f"audio and video do not line up within ±{result.max_lag * 1000 / result.fps:.0f} ms"
         return Cue("sync", Status.OK, params.out_of_range_score, (), (reason,), face_fraction, measured=reason)
-    if st is not Status.OK or result.offset_ms is None:
+    if st not in (Status.OK, Status.OUT_OF_RANGE) or (result.offset_ms is None and drift is None):
         return Cue("sync", st, None, (), (), face_fraction, result.message or result.summary)
     from avsync.sync.drift import describe_drift  # a SyncResult exists, so avsync.sync is loaded already
 
-    off = float(result.offset_ms)
+    off = float(result.offset_ms or 0.0)
     conf = float(result.confidence or 0.0)
     dist = float(result.min_distance if result.min_distance is not None else params.mismatch_distance_mid)
-    drift = result.drift
     if drift is not None:  # the lips follow the audio along a moving offset: judge its worst end, and the line
         ends = (frames_to_ms(drift.start_frames, result.fps), frames_to_ms(drift.end_frames, result.fps))
         off = max(ends, key=abs)

@@ -169,3 +169,17 @@ def test_a_drifting_clip_end_to_end_in_one_piece_and_in_sections(drifting_clip, 
     assert sync["drift"]["rate"] == pytest.approx(-0.02, abs=0.004)  # 2 % slow
     steady = det(clip("drift_none", duration=16.0, face="photo", size=(320, 320), timbre="vowel")).details["sync"]
     assert steady["drift"] is None and steady["offset_frames"] == 0
+
+
+def test_a_drift_whose_constant_offsets_all_sit_at_the_edge_is_judged_by_its_line():
+    """When every constant lag is at the edge of the search (status ``out_of_range``, no offset) but a line fits,
+    the cue judges the line and gives the drift as its reason, not "do not line up"."""
+    n = 1500
+    res = sync_tracks(NOISE, 16000, [track(n)], model=FakeScorer(valley(n, np.linspace(-4.0, -14.0, n))))
+    assert res.drift is not None
+    edge = replace(res, status=Status.OUT_OF_RANGE, offset_frames=None, offset_ms=None)
+    cue = sync_cue(edge, duration=60.0, face_fraction=1.0, params=SyncCueParams())
+    assert cue.score > 0.9 and any(r.startswith("audio drifts against video") for r in cue.reasons)
+    assert not any("do not line up" in r for r in cue.reasons)
+    plain = sync_cue(replace(edge, drift=None), duration=60.0, face_fraction=1.0, params=SyncCueParams())
+    assert any("do not line up" in r for r in plain.reasons)
