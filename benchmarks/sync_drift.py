@@ -76,17 +76,15 @@ def variant(kind: str, audio: np.ndarray, sr: int, fps: float, t0: float, span_f
     return stretch_from(audio, sr, t0, -pct), pct * span_frames
 
 
-def follow_share(dist: np.ndarray, lags: np.ndarray, tr, fit) -> float | None:
-    """Share of the 2 s windows (every 0.5 s) whose margin at the line's offset there (``fit``; ``None``: at the
-    best constant lag) is above the cue's window midpoint: where the lips follow the audio along it."""
-    from avsync.pipeline import WINDOW_MARGIN_MID
+def line_margins(dist: np.ndarray, lags: np.ndarray, tr, fit, speech: np.ndarray) -> list[float | None]:
+    """The timeline windows' margins along the line ``fit`` (``None`` for windows that are not ``ok``), read as
+    :func:`avsync.sync.analyze.analyze_track` reads them before its rule decides."""
     from avsync.results import Status
     from avsync.sync.analyze import DEFAULT_WINDOW, _timeline, lag_curve
 
     best = int(np.nanargmin(lag_curve(dist, min_frames=5)))
-    wins = _timeline(dist, lags, best, tr, np.ones(tr.end_frame + 1, bool), DEFAULT_WINDOW, min_frames=5, drift=fit)
-    m = [w.margin for w in wins if w.status is Status.OK and w.margin is not None]
-    return float(np.mean([x > WINDOW_MARGIN_MID for x in m])) if m else None
+    wins = _timeline(dist, lags, best, tr, speech, DEFAULT_WINDOW, min_frames=5, drift=fit)
+    return [w.margin if w.status is Status.OK else None for w in wins]
 
 
 def rows_for(data: Path, tracks_dir: Path, model: str) -> list[dict]:
@@ -94,7 +92,7 @@ def rows_for(data: Path, tracks_dir: Path, model: str) -> list[dict]:
     from fusion_calibrate import donors, recipe_clips
 
     from avsync.media import load_media
-    from avsync.sync import make_scorer, sync_tracks
+    from avsync.sync import make_scorer, speech_frames, sync_tracks
     from avsync.sync.drift import fit_drift
 
     scorer = make_scorer(model, device="cpu")
@@ -121,12 +119,13 @@ def rows_for(data: Path, tracks_dir: Path, model: str) -> list[dict]:
             audio, change = variant(kind, own, media.sample_rate, fps, t0, span, donor)
             dist = scorer.distances(audio, media.sample_rate, tr, lags)
             fit = fit_drift(dist, tr.frames, lags, fps=fps)
+            speech = speech_frames(audio, media.sample_rate, fps=fps)
             row = {"clip": c["clip"], "split": c["split"], "kind": kind, "true_change": change,
                    "seconds": span / fps, "null": kind in NULL_KINDS}
             if fit is not None:
                 row.update(change=fit.change_frames, gain=fit.gain, const_conf=fit.constant_confidence,
                            confidence=fit.confidence, distance=fit.distance,
-                           follow_line=follow_share(dist, lags, tr, fit), follow_const=follow_share(dist, lags, tr, None))
+                           margins=line_margins(dist, lags, tr, fit, speech))
             out.append(row)
         print(f"{c['split']:5s} {c['clip']:60s} {span / fps:5.1f} s", flush=True)
     return out
@@ -140,12 +139,7 @@ def reported(r: dict, rule) -> bool:
         return False
     fit = DriftFit(rate=0.0, start_frames=0.0, end_frames=r["change"], start=0.0, end=1.0, distance=r["distance"],
                    confidence=r["confidence"], gain=r["gain"], constant_confidence=r["const_conf"])
-    margins = None
-    if r.get("follow_line") is not None:  # the rule needs the windows' margins: rebuild their share as margins
-        k = 1000
-        n_follow = round(r["follow_line"] * k)
-        margins = [1.0] * n_follow + [-1.0] * (k - n_follow)
-    return bool(rule.reports(fit, margins))
+    return bool(rule.reports(fit, r["margins"]))
 
 
 def main() -> None:

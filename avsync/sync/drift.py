@@ -239,21 +239,20 @@ def fit_drift(
     n_rates = int(np.floor(min(max_rate * span, float(lags[-1] - lags[0])) / step))
     rates = np.arange(-n_rates, n_rates + 1) * (step / span)
 
-    best: tuple[float, float, int] | None = None  # (cost, rate, offset index)
-    costs_at: dict[float, np.ndarray] = {}
+    best: tuple[float, float, int, np.ndarray] | None = None  # (cost, rate, offset index, the rate's costs)
+    const: np.ndarray | None = None  # the constant lags' costs (rate 0)
     for r in rates:
         cost = _line_costs(d, t, w, lags, offsets, float(r), min_coverage)
-        costs_at[float(r)] = cost
+        if r == 0.0:
+            const = cost
         if not np.isfinite(cost).any():
             continue
         j = int(np.nanargmin(cost))
         if best is None or cost[j] < best[0] - 1e-12:
-            best = (float(cost[j]), float(r), j)
-    const = costs_at.get(0.0)
+            best = (float(cost[j]), float(r), j, cost)
     if best is None or const is None or not np.isfinite(const).any():
         return None
-    best_cost, rate, j = best
-    line = costs_at[rate]
+    best_cost, rate, j, line = best
     const_min = float(np.nanmin(const))
     off = float(offsets[j])
     first, last = float(frames[keep].min()), float(frames[keep].max())  # the line's ends: first and last scored frame
