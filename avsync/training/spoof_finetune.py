@@ -530,6 +530,7 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
 
     if cfg.distill > 0 and teacher is None:
         raise ConfigError("cfg.distill needs the base checkpoint as the teacher")
+    distil = teacher if cfg.distill > 0 else None  # the teacher, when the loss uses it
     dev = torch.device(cfg.device)
     net.to(dev)
     _freeze_bn(net)
@@ -560,9 +561,9 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
     t_start = time.time() - elapsed
     net.train()
     _freeze_bn(net)
-    if cfg.distill > 0 and teacher is not None:
-        teacher.to(dev).eval()
-        for q in teacher.parameters():
+    if distil is not None:
+        distil.to(dev).eval()
+        for q in distil.parameters():
             q.requires_grad_(False)
     lossf = torch.nn.CrossEntropyLoss()
     last = cfg.max_steps if stop_at is None else min(stop_at, cfg.max_steps)
@@ -579,11 +580,11 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
             g["lr"] = float(base_lr * warm * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0)))))
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16"):
             logits = net(x)
-            if cfg.distill > 0 and teacher is not None:
+            if distil is not None:
                 with torch.no_grad():
-                    teacher_logits = teacher(x)
+                    teacher_logits = distil(x)
         loss = lossf(logits.float(), y)
-        if cfg.distill > 0 and teacher is not None:
+        if distil is not None:
             loss = loss + cfg.distill * distillation_loss(logits.float(), teacher_logits.float(), cfg.distill_temperature)
         opt.zero_grad()
         loss.backward()
