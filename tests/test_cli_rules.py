@@ -113,6 +113,14 @@ def test_analyze_reports_of_inputs_with_the_same_name_do_not_overwrite_each_othe
     single.write_text("keep")
     r = CliRunner().invoke(cli, ["analyze", "--spoof-model", "none", "--html", str(single), a, c])
     assert r.exit_code == 2 and single.read_text() == "keep"
+    # one input and an existing folder: the report goes into the folder, named after the input
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    r = run("analyze", "--spoof-model", "none", "--no-progress", "--html", folder, "--csv", folder, c)
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith(f"{c}: ")  # the verdict is printed
+    assert sorted(p.name for p in folder.iterdir()) == ["y.csv", "y.html"]
+    assert "y.wav" in (folder / "y.html").read_text()
 
 
 def test_inspect_lists_every_audio_stream(tmp_path):

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 @click.command("analyze")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list (one verdict per file).")
-@click.option("--html", "html_out", type=click.Path(path_type=str), help="Write a self-contained HTML report (with several files: a folder, one NAME.html each, NAME unique per input).")
-@click.option("--csv", "csv_out", type=click.Path(path_type=str), help="Write the per-window timeline as CSV (with several files: a folder, one NAME.csv each).")
+@click.option("--html", "html_out", type=click.Path(path_type=str), help="Write a self-contained HTML report (to an existing folder, or with several files: one NAME.html each in that folder, NAME unique per input).")
+@click.option("--csv", "csv_out", type=click.Path(path_type=str), help="Write the per-window timeline as CSV (to an existing folder, or with several files: one NAME.csv each in that folder).")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=str), help="Fusion config YAML (from `avsync calibrate`).")
 @click.option("--sync-model", type=click.Choice(SYNC_MODELS), default="syncnet",
               show_default=True, help="Lip-sync model (syncnet: the shipped syncnet-v2 checkpoint).")
@@ -61,9 +61,10 @@ def command(files: tuple[str, ...], as_json: bool, html_out: str | None, csv_out
         for opt, out in (("--html", html_out), ("--csv", csv_out)):
             if out and Path(out).exists() and not Path(out).is_dir():
                 raise click.UsageError(f"{opt} {out} is a file; with several inputs {opt} takes a folder")
-    names = _report_names(files) if (html_out or csv_out) and len(files) > 1 else None
-    html_paths = _report_paths(html_out, names, ".html")
-    csv_paths = _report_paths(csv_out, names, ".csv")
+    folders = [out for out in (html_out, csv_out) if out and (len(files) > 1 or Path(out).is_dir())]
+    names = _report_names(files) if folders else None
+    html_paths = _report_paths(html_out, names if html_out in folders else None, ".html")
+    csv_paths = _report_paths(csv_out, names if csv_out in folders else None, ".csv")
     verdicts = []
     for i, f in enumerate(files):
         with progress_bar(not no_progress, unit="frame", desc="faces") as update:
@@ -108,7 +109,7 @@ def _report_names(files: Sequence[str]) -> list[str]:
 
 
 def _report_paths(out: str | None, names: list[str] | None, ext: str) -> list[Path] | None:
-    """Where each file's report goes: ``out`` itself for one file, else ``out/NAME.ext`` (a folder)."""
+    """Where each file's report goes: ``out`` itself (one file, ``out`` not a folder), else ``out/NAME.ext``."""
     if not out:
         return None
     if names is None:
