@@ -217,6 +217,7 @@ def bad_inputs(clip, tmp_path_factory):
     (d / "random.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes())
     (d / "text.wav").write_text("this is not audio\n" * 50)
     long_clip = clip("long_for_trunc", preset="mp4", duration=4.0)
+    long_avi = clip("long_for_trunc_avi", preset="avi", duration=4.0)
     return {
         "zero": (str(d / "zero.mp4"), Status.EMPTY),
         "random": (str(d / "random.mp4"), Status.DECODE_ERROR),
@@ -224,6 +225,8 @@ def bad_inputs(clip, tmp_path_factory):
         "missing": (str(d / "missing.mp4"), Status.NOT_FOUND),
         "directory": (str(d), Status.NOT_FOUND),
         "truncated_mp4": (_truncate(long_clip, d / "trunc.mp4", 0.5), Status.DECODE_ERROR),
+        # an AVI header counts the frames, while FFmpeg estimates a cut-off AVI's duration from its size
+        "truncated_avi": (_truncate(long_avi, d / "trunc.avi", 0.3), Status.DECODE_ERROR),
         "no_audio": (clip("noaudio", audio=False, duration=1.2), Status.NO_AUDIO),
         "no_video": (clip("novideo", preset="wav", duration=1.2), Status.NO_VIDEO),
         "too_short": (clip("short", preset="wav", duration=0.1), Status.TOO_SHORT),
@@ -231,7 +234,8 @@ def bad_inputs(clip, tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    "case", ["zero", "random", "text", "missing", "directory", "truncated_mp4", "no_audio", "no_video", "too_short"]
+    "case", ["zero", "random", "text", "missing", "directory", "truncated_mp4", "truncated_avi", "no_audio", "no_video",
+             "too_short"]
 )
 def test_bad_input_gets_status_and_message(bad_inputs, case):
     path, status = bad_inputs[case]

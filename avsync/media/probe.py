@@ -405,6 +405,11 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
     if (video is None and audio is not None and container_duration
             and container_duration < audio.duration_s <= 1.1 * container_duration):
         duration = audio.duration_s  # audio-only headers can under-declare (VBR mp3 without a Xing header)
+    if fmt == "avi" and vfacts is not None and vfacts["frames"] > 0 and vfacts["nominal"]:
+        # an AVI header counts the video frames; FFmpeg estimates the duration of a cut-off AVI from its size
+        declared = vfacts["frames"] / float(vfacts["nominal"])
+        if declared > (container_duration or 0.0):
+            container_duration = declared
     if container_duration and span < container_duration - max(0.5, 0.05 * container_duration):
         if scan_error or span < 0.5 * container_duration:
             raise MediaError(
