@@ -21,6 +21,7 @@ from avsync.batch import (
     TaskSpec,
     discover_inputs,
     final_records,
+    format_summary,
     read_results,
     result_key,
     run_batch,
@@ -169,7 +170,7 @@ def test_broken_folder_completes_with_statuses(broken, tmp_path):
         "zero.mp4": "empty",
         "truncated.mp4": "decode_error",
         "readme.txt": "skipped",
-        "photo.wav": "skipped",
+        "photo.wav": "decode_error",  # named like a recording: damaged, not a stray document
     }
     assert ".hidden.mp4" not in status
     for r in final.values():
@@ -179,8 +180,15 @@ def test_broken_folder_completes_with_statuses(broken, tmp_path):
     assert "truncated" in trunc["error"] or "not a readable" in trunc["error"]
     assert final[str(broken / "good.mp4")]["result"]["video"]["width"] > 0
     assert isinstance(summary, BatchSummary)
-    assert summary.total == 5 and summary.failed == 2 and summary.processed == 2  # good + truncated scored
-    assert summary.by_status["skipped"] == 2
+    assert summary.total == 5 and summary.failed == 3 and summary.processed == 2  # good + truncated scored
+    assert summary.by_status["skipped"] == 1
+    assert "named .wav but not an audio or video file" in final[str(broken / "photo.wav")]["error"]
+    # the summary names the failed files and why
+    assert sorted((os.path.basename(f.path), f.status) for f in summary.failures) == [
+        ("photo.wav", "decode_error"), ("truncated.mp4", "decode_error"), ("zero.mp4", "empty")]
+    text = format_summary(summary)
+    assert "failed:" in text and f"decode_error   {broken / 'photo.wav'}: named .wav" in text
+    assert "readme.txt" not in text  # skipped is a result, not a failure
     # a manifest asks for its files explicitly: a non-media file there is a failure, not a skip
     manifest = tmp_path / "m.csv"
     manifest.write_text(f"path\n{broken / 'readme.txt'}\n{tmp_path / 'gone.mp4'}\n")
@@ -424,7 +432,8 @@ def test_cli_progress_on_stderr_json_on_stdout(broken, tmp_path):
     proc = _cli(str(broken), "--out", str(out), "--task", "inspect", "--jobs", "1", "--json")
     assert proc.returncode == 1, proc.stderr  # a truncated file failed
     summary = json.loads(proc.stdout)  # the progress bar went to stderr only
-    assert summary["total"] == 5 and summary["by_status"]["decode_error"] == 1
+    assert summary["total"] == 5 and summary["by_status"]["decode_error"] == 2  # truncated.mp4, photo.wav
+    assert {os.path.basename(f["path"]) for f in summary["failures"]} == {"truncated.mp4", "photo.wav", "zero.mp4"}
     assert "files/h" in proc.stderr and "avsync batch" in proc.stderr
     text = _cli(str(broken), "--out", str(out), "--task", "inspect", "--no-progress")
     assert "5 already done" in text.stdout and text.stderr == ""

@@ -13,7 +13,7 @@ from avsync.batch.inputs import InputItem, discover_inputs
 from avsync.batch.log import ResultsLog, read_results
 from avsync.batch.runner import RECORD_SCHEMA_VERSION, VOLATILE_FIELDS, result_key, run_batch
 from avsync.batch.sniff import Sniff, sniff
-from avsync.batch.summary import BatchSummary, SlowFile, final_records, format_summary, summarize
+from avsync.batch.summary import BatchSummary, FailedFile, SlowFile, final_records, format_summary, summarize
 from avsync.batch.tasks import NamedTask, TaskSpec, resolve_task, run_scorer, task_version
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "NamedTask",
     "RayEngine",
     "ResultsLog",
+    "FailedFile",
     "SlowFile",
     "Sniff",
     "TaskSpec",

@@ -37,9 +37,10 @@ class InputItem:
     path
         Path as given (folder walk: joined to the folder given).
     origin
-        How it was found: ``"folder"`` and ``"glob"`` inputs that are not media are ``skipped``;
-        ``"manifest"`` and ``"file"`` inputs were asked for explicitly, so a non-media file there
-        is a ``decode_error``.
+        How it was found: ``"folder"`` and ``"glob"`` inputs that are not media are ``skipped``, unless
+        their name ends like an audio or video file (``avsync.batch.sniff.MEDIA_SUFFIXES``: a damaged
+        recording, ``decode_error``); ``"manifest"`` and ``"file"`` inputs were asked for explicitly, so a
+        non-media file there is a ``decode_error``.
     meta
         Other manifest columns (label, id, ...), copied into the result line.
     """

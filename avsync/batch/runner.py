@@ -23,7 +23,7 @@ import avsync
 from avsync.batch.engines import Engine, Job, make_engine
 from avsync.batch.inputs import InputItem, discover_inputs
 from avsync.batch.log import ResultsLog
-from avsync.batch.sniff import sniff
+from avsync.batch.sniff import MEDIA_SUFFIXES, sniff
 from avsync.batch.summary import BatchSummary, summarize
 from avsync.batch.tasks import TaskSpec, check_options, resolve_task, task_version
 from avsync.errors import ConfigError
@@ -431,9 +431,13 @@ class _Runner:
             self._write(rec, self._status_only(Status.EMPTY, s.message or "empty"), hash_s=hash_s, scored=False)
             return None
         if s.kind == "not_media":
-            if it.origin in ("folder", "glob"):
+            suffix = os.path.splitext(it.path)[1].lower()
+            if it.origin in ("folder", "glob") and suffix not in MEDIA_SUFFIXES:
                 self._write(rec, self._status_only(Status.SKIPPED, s.message or "not media"), hash_s=hash_s,
                             scored=False)
+            elif it.origin in ("folder", "glob"):  # named like media: a damaged recording, not a stray document
+                why = f"named {suffix} but {s.message or 'not media'}: damaged or not what its name says"
+                self._write(rec, self._status_only(Status.DECODE_ERROR, why), hash_s=hash_s, scored=False)
             else:
                 self._write(rec, self._status_only(Status.DECODE_ERROR, s.message or "not media"), hash_s=hash_s,
                             scored=False)

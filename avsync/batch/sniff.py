@@ -13,7 +13,15 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Sniff", "sniff"]
+__all__ = ["MEDIA_SUFFIXES", "Sniff", "sniff"]
+
+#: file name endings of audio and video files: a file so named whose content is not media is taken as damaged
+#: (``decode_error``), not as a stray document in the folder (``skipped``)
+MEDIA_SUFFIXES = frozenset({
+    ".wav", ".wave", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".wma", ".amr", ".aif", ".aiff",
+    ".caf", ".au", ".snd", ".sph", ".mka", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg",
+    ".ts", ".mts", ".m2ts", ".3gp", ".flv", ".wmv", ".asf", ".ogv",
+})
 
 SniffKind = Literal["media", "empty", "not_media", "unreadable"]
 

@@ -11,9 +11,9 @@ from typing import Any
 from avsync.batch.log import iter_lines
 from avsync.results import Serializable, Status
 
-_SUMMARY_FIELDS = ("path", "task", "model", "status", "label", "timings", "worker", "reused_from")
+_SUMMARY_FIELDS = ("path", "task", "model", "status", "label", "timings", "worker", "reused_from", "error")
 
-__all__ = ["FLAGGED_LABELS", "BatchSummary", "SlowFile", "final_records", "format_summary", "summarize"]
+__all__ = ["FLAGGED_LABELS", "BatchSummary", "FailedFile", "SlowFile", "final_records", "format_summary", "summarize"]
 
 #: labels that mean "this input was flagged" (analyze: manipulated; spoof: synthetic; sync: out_of_sync)
 FLAGGED_LABELS = frozenset({"manipulated", "synthetic", "out_of_sync"})
@@ -26,6 +26,15 @@ class SlowFile(Serializable):
     path: str
     seconds: float
     status: str
+
+
+@dataclass(frozen=True)
+class FailedFile(Serializable):
+    """An input whose final status is a failure, and why."""
+
+    path: str
+    status: str
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,8 @@ class BatchSummary(Serializable):
         Inputs without a result line yet (``inputs - total``).
     flagged
         Final lines whose label flags the input (:data:`FLAGGED_LABELS`).
+    failures
+        The first failed inputs (in results-file order) with their status and error message.
     """
 
     out: str
@@ -86,6 +97,7 @@ class BatchSummary(Serializable):
     inputs: int = 0
     pending: int = 0
     flagged: int = 0
+    failures: tuple[FailedFile, ...] = ()
 
 
 def _is_failure(status: Any) -> bool:
@@ -113,7 +125,7 @@ def final_records(records: Iterable[dict[str, Any]], *, task: str | None = None,
 
 
 def summarize(out: str | os.PathLike, *, task: str | None = None, model: str | None = None,
-              paths: list[str] | None = None, slowest: int = 5, **run_stats: Any) -> BatchSummary:
+              paths: list[str] | None = None, slowest: int = 5, failures: int = 10, **run_stats: Any) -> BatchSummary:
     """Summarise a results file (its last line per path).
 
     Parameters
@@ -124,6 +136,8 @@ def summarize(out: str | os.PathLike, *, task: str | None = None, model: str | N
         Restrict to one task, model, or set of inputs.
     slowest
         How many of the slowest files to list.
+    failures
+        How many failed files to list (with their status and error).
     **run_stats
         ``processed``, ``resumed``, ``reused``, ``wall_s``, ``files_per_hour``, ``interrupted`` of
         the run that just ended (left at their defaults when summarising a file afterwards).
@@ -142,6 +156,7 @@ def summarize(out: str | os.PathLike, *, task: str | None = None, model: str | N
         if r.get("worker") and not r.get("reused_from")  # scored by the task (not skipped, empty, copied)
     ]
     times.sort(key=lambda s: -s.seconds)
+    failed = [FailedFile(p, str(r.get("status")), r.get("error")) for p, r in final.items() if _is_failure(r.get("status"))]
     inputs = int(run_stats.pop("inputs", None) or (len(set(map(os.path.normpath, paths))) if paths is not None
                                                    else len(final)))
     return BatchSummary(
@@ -151,7 +166,8 @@ def summarize(out: str | os.PathLike, *, task: str | None = None, model: str | N
         total=len(final),
         by_status=dict(sorted(by_status.items(), key=lambda kv: (-kv[1], kv[0]))),
         by_label=dict(sorted(by_label.items(), key=lambda kv: (-kv[1], kv[0]))),
-        failed=sum(_is_failure(r.get("status")) for r in final.values()),
+        failed=len(failed),
+        failures=tuple(failed[:failures]),
         task_s_total=round(sum(s.seconds for s in times), 3),
         slowest=tuple(times[:slowest]),
         inputs=inputs,
@@ -187,6 +203,12 @@ def format_summary(s: BatchSummary) -> str:
         lines.append(f"{'label':<{width}}  {'count':>7}")
         for k, v in s.by_label.items():
             lines.append(f"{k:<{width}}  {v:>7}")
+    if s.failures:
+        lines.append("")
+        lines.append("failed:" if len(s.failures) == s.failed else f"failed (the first {len(s.failures)} of {s.failed}):")
+        for f in s.failures:
+            why = f": {f.error}" if f.error else ""
+            lines.append(f"  {f.status:<14} {f.path}{why}")
     if s.slowest:
         lines.append("")
         lines.append("slowest files (task seconds):")

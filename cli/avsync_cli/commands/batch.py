@@ -49,7 +49,7 @@ def command(source: str, out: str, task: str, model: str | None, jobs: int, devi
     """Run TASK over every input in SOURCE and append one JSON line per input to --out.
 
     SOURCE is a folder (walked recursively; media recognised by content, other files recorded
-    as `skipped`), a glob such as 'calls/**/*.wav' (quote it), or a manifest: a .csv with a
+    as `skipped`, or as `decode_error` when named like audio or video), a glob such as 'calls/**/*.wav' (quote it), or a manifest: a .csv with a
     `path` (or `file`) column, or a .jsonl with one {"path": ...} per line.
 
     Each line holds path, sha256, task, model, status, score, label, the task's result, timings
