@@ -375,16 +375,20 @@ def artefact_cue(result: ArtefactResult) -> Cue:
 _ABSENCES = (Status.NO_SPEECH, Status.NO_FACE, Status.TOO_SHORT, Status.NO_VIDEO)
 
 
-def verdict_status(cues: Sequence[Cue], *, has_audio: bool = True) -> Status:
+def verdict_status(cues: Sequence[Cue], *, has_audio: bool = True, too_short: bool = False) -> Status:
     """The top-level status of a verdict over ``cues``.
 
     ``ok`` when at least one cue produced evidence (the others' reasons say what was not checked);
     when none did, the absence that stopped them (``no_speech`` before ``no_face``: with neither a face
-    nor speech the reasons name both); ``no_audio`` for a video without sound. Cues that could not run
-    for other reasons (a missing model's weights) leave ``ok``: they say nothing about the input.
+    nor speech the reasons name both); ``no_audio`` for a video without sound; ``too_short`` for an input
+    shorter than the fusion's ``min_duration_s`` (``too_short``), whose verdict says so first, whatever its
+    cues found. Cues that could not run for other reasons (a missing model's weights) leave ``ok``: they say
+    nothing about the input.
     """
     if not has_audio:
         return Status.NO_AUDIO
+    if too_short:
+        return Status.TOO_SHORT
     if any(c.usable for c in cues):
         return Status.OK
     found = {c.status for c in cues}
@@ -688,7 +692,7 @@ class Detector:
         assert self.fusion is not None  # set by __post_init__
         details["fusion"] = fusion_details(self.fusion)
         timings["total"] = time.perf_counter() - t_start
-        status = verdict_status(cues, has_audio=media.has_audio)
+        status = verdict_status(cues, has_audio=media.has_audio, too_short=media.duration < self.fusion.min_duration_s)
         prov = self._provenance(path or info.path, info.sha256, models, timings)
         from avsync.media.probe import is_streams_warning
 

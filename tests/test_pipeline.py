@@ -102,6 +102,9 @@ def test_verdict_status_names_the_absence_only_when_no_cue_gave_evidence():
     assert verdict_status([no_face, no_weights]) is Status.NO_FACE
     assert verdict_status([no_weights]) is Status.OK  # says nothing about the input
     assert verdict_status([voice], has_audio=False) is Status.NO_AUDIO
+    # shorter than the fusion's minimum: too_short, whatever stopped the cues (a 0.4 s clip also has no face track)
+    assert verdict_status([no_face], too_short=True) is Status.TOO_SHORT
+    assert verdict_status([no_face, voice], too_short=True) is Status.TOO_SHORT
 
 
 def test_silence_and_no_face_give_absence_statuses_like_the_single_commands(tmp_path):
@@ -262,3 +265,11 @@ def test_calibrate_makes_the_manifests_audio_edits(clip, tmp_path):
     sync = {line.split("] ", 1)[1].split(": ")[0]: json.loads(line[line.index("{"):])["sync"]
             for line in r.stderr.splitlines() if line.startswith("[") and "{" in line}
     assert sync[f"{real1}#shift:+8"] > sync[real1] + 0.05  # the copy with the audio 8 frames early, not the clip
+
+
+def test_a_clip_shorter_than_the_minimum_is_too_short_not_no_face(clip):
+    """A 0.4 s talking-face clip: its verdict says it is too short first, and its status says the same (not the
+    ``no_face`` of a face track too short to score)."""
+    v = Detector(spoof_model=False, sync_model="motion", artefacts=False, device="cpu")(clip("short_av", duration=0.4))
+    assert v.status is Status.TOO_SHORT
+    assert v.label is Label.UNDETERMINED and "shorter than the 1 s needed" in v.reasons[0]
