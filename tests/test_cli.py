@@ -8,6 +8,8 @@ import pytest
 from avsync_cli.main import cli
 from click.testing import CliRunner
 
+import avsync
+
 
 def run(*args):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
@@ -48,6 +50,22 @@ def test_inspect_bad_files_exit_1_with_statuses(clip, tmp_path):
 def test_inspect_text_output(clip):
     r = run("inspect", clip("cli_text", duration=1.2, vfr=True, preset="mkv"))
     assert r.exit_code == 0 and "VFR" in r.output and "ok" in r.output
+
+
+def test_inspect_says_shorter_and_before_in_words(clip):
+    """Offsets and length differences are said in words, never as "-0.53 s longer"; a file without sound gets a
+    hint a user can follow (there is no --audio option)."""
+    from dataclasses import replace
+
+    from avsync_cli.commands.inspect import _line
+
+    info = avsync.inspect_media(clip("cli_words", duration=1.2))
+    text = _line(replace(info, duration_mismatch_s=-0.53, av_start_offset_s=-0.04))
+    assert "audio is 0.53 s shorter than video" in text and "audio starts 40 ms before video" in text
+    text = _line(replace(info, duration_mismatch_s=0.25, av_start_offset_s=0.12))
+    assert "audio is 0.25 s longer than video" in text and "audio starts 120 ms after video" in text
+    r = run("inspect", clip("cli_noaudio", audio=False, duration=1.2))
+    assert "no audio track" in r.output and "--audio" not in r.output and "ffmpeg -i VIDEO -i AUDIO" in r.output
 
 
 def test_sample_command_writes_clip(tmp_path):

@@ -256,7 +256,7 @@ class Media:
             raise MediaError(
                 "the input has no audio track",
                 status=Status.NO_AUDIO,
-                hint="pass --audio FILE or analyse the video alone",
+                hint="if the sound is in a separate file, join them first, e.g. `ffmpeg -i VIDEO -i AUDIO -map 0:v -map 1:a -c copy OUT.mkv`",
             )
         if self._audio is None:
             self._audio = self._decode_audio()

@@ -463,7 +463,8 @@ def _apply_limits(info: MediaInfo, limits: MediaLimits) -> MediaInfo:
         return replace(
             info,
             status=Status.NO_AUDIO,
-            message="the file has no audio track; pass --audio FILE or analyse the video alone",
+            message="the file has no audio track, so neither lip sync nor the voice can be checked; "
+                    "if the sound is in a separate file, join them first, e.g. `ffmpeg -i VIDEO -i AUDIO -map 0:v -map 1:a -c copy OUT.mkv`",
         )
     if info.video is None:
         return replace(info, status=Status.NO_VIDEO, message="the file has no video track; only voice analysis applies")

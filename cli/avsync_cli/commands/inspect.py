@@ -24,9 +24,11 @@ def _line(info: avsync.MediaInfo) -> str:
     if a is not None:
         parts.append(f"audio={a.codec} {a.sample_rate}Hz {a.channels}ch" + (f" {a.describe()}" if len(info.audio_streams) > 1 else ""))
     if info.av_start_offset_s:
-        parts.append(f"audio starts {info.av_start_offset_s * 1000:+.0f} ms after video")
+        ms = info.av_start_offset_s * 1000
+        parts.append(f"audio starts {abs(ms):.0f} ms {'after' if ms > 0 else 'before'} video")
     if info.duration_mismatch_s and abs(info.duration_mismatch_s) > 0.1:
-        parts.append(f"audio is {info.duration_mismatch_s:+.2f} s longer than video")
+        d = info.duration_mismatch_s
+        parts.append(f"audio is {abs(d):.2f} s {'longer' if d > 0 else 'shorter'} than video")
     text = "  ".join(parts)
     for o in info.audio_streams[1:]:  # every audio stream is listed; the first is the one analysed
         text += f"\n    also audio {o.describe()}: {o.codec} {o.sample_rate}Hz {o.channels}ch (not analysed)"
