@@ -56,6 +56,7 @@ __all__ = [
     "FusionConfig",
     "FusionOutcome",
     "fuse",
+    "format_p",
     "logit",
     "sigmoid",
     "cue_from_windows",
@@ -187,7 +188,10 @@ class FusionConfig(Serializable):
     Attributes
     ----------
     weights
-        Weight of each cue's log-odds. A cue missing here is ignored.
+        Weight of each cue's log-odds. A cue missing here is ignored. Under ``"max"`` a weight scales how far a
+        cue's *suspicion* counts (log-odds above 0); a cue leaning to genuine counts as it is, so that a
+        down-weighted cue can never be the most suspicious one because its weight pulled it towards 0.5, and a
+        cue with weight 0 (or less) takes no part.
     bias
         Intercept of the logistic model.
     method
@@ -315,13 +319,30 @@ class FusionConfig(Serializable):
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
 
     # -------------------------------------------------------------- the model
+    def term(self, name: str, p: float) -> float | None:
+        """What cue ``name`` at probability ``p`` adds to the fused log-odds; ``None`` if the config ignores it.
+
+        ``"logistic"`` / ``"isotonic"``: ``weight × logit(p)``. ``"max"``: the same for a suspicious cue
+        (``p > 0.5``) and ``logit(p)`` itself for one leaning to genuine (see ``weights``); a weight of 0 or less
+        leaves the cue out.
+        """
+        w = self.weights.get(name)
+        if w is None:
+            return None
+        z = logit(p)
+        if self.method == "max":
+            if w <= 0:
+                return None
+            return w * z if z > 0 else z
+        return w * z
+
     def combine(self, scores: dict[str, float | None]) -> float | None:
         """Fused probability from per-cue probabilities; ``None`` if no weighted cue has a score.
 
         A weighted cue absent from ``scores`` (or ``None``) adds its availability term ``missing[name]``
         under the summing methods.
         """
-        terms = [self.weights[k] * logit(v) for k, v in scores.items() if v is not None and k in self.weights]
+        terms = [t for k, v in scores.items() if v is not None and (t := self.term(k, v)) is not None]
         if not terms:
             return None
         if self.method == "max":
@@ -375,16 +396,33 @@ def _not_checked(c: Cue) -> str:
     return msg if msg.startswith(word) else f"{word} not checked: {msg}"
 
 
-def _leaning(c: Cue, push: float) -> str:
+def format_p(p: float) -> str:
+    """A probability for reading: two decimals, or as many more (up to four) as it takes not to print a round
+    value (a multiple of 0.05, where thresholds sit) that ``p`` is not: 0.3546 → ``"0.355"``, 0.6996 →
+    ``"0.6996"``, 0.35 → ``"0.35"``."""
+    for digits in (2, 3, 4):
+        text = f"{p:.{digits}f}"
+        shown = float(text)
+        if abs(shown * 20 - round(shown * 20)) > 1e-9 or abs(shown - p) < 5e-5:
+            return text
+    return text
+
+
+def _leaning(c: Cue, push: float, cfg: FusionConfig | None = None) -> str:
     """``"lip sync leans to manipulation (p = 0.62: audio lags video by 120 ms)"``; a cue at p = 0.50 (as printed)
-    "points neither way"."""
+    "points neither way"; under ``"max"`` a cue leaning to genuine but not below the genuine threshold is the
+    one that keeps the verdict from "genuine", and says so."""
     assert c.score is not None  # only usable cues lean one way or the other
     if abs(c.score - 0.5) < 0.005:
         side = "points neither way"
+    elif push > 0:
+        side = "leans to manipulation"
+    elif cfg is not None and cfg.method == "max" and push >= logit(cfg.genuine_threshold):
+        side = f"leans to genuine, but not below the {format_p(cfg.genuine_threshold)} needed"
     else:
-        side = "leans to manipulation" if push > 0 else "leans to genuine"
+        side = "leans to genuine"
     what = f": {c.measured}" if c.measured else (f": {c.reasons[0]}" if c.reasons else "")
-    return f"{cue_words(c.name)} {side} (p = {c.score:.2f}{what})"
+    return f"{cue_words(c.name)} {side} (p = {format_p(c.score)}{what})"
 
 
 def _fmt_range(a: float, b: float) -> str:
@@ -448,7 +486,7 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
     score = cfg.combine({n: c.score for n, c in usable.items()})
     # findings ordered by how much each cue pushes towards "manipulated"
     usable_scores = {n: c.score for n, c in usable.items() if c.score is not None}  # all of them: usable cues score
-    pushes = {n: cfg.weights.get(n, 0.0) * logit(s) for n, s in usable_scores.items()}
+    pushes = {n: (t if (t := cfg.term(n, s)) is not None else 0.0) for n, s in usable_scores.items()}
     ranked = sorted(usable.values(), key=lambda c: -pushes[c.name])
     findings = [r for c in ranked if pushes[c.name] > 0 for r in c.reasons]
     contrary = [r for c in ranked if pushes[c.name] <= 0 for r in c.reasons]
@@ -467,7 +505,7 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
         return undetermined("the file has no audio track, so neither lip sync nor the voice can be checked")
     if score is not None and score >= cfg.manipulated_threshold:
         lead = ranked[0]
-        main = findings or [f"{cue_words(lead.name)} points to manipulation (p = {lead.score:.2f})"]
+        main = findings or [f"{cue_words(lead.name)} points to manipulation (p = {format_p(lead.score)})"]
         return FusionOutcome(Label.MANIPULATED, score, tuple(main + notes), tuple(segments), tuple(windows))
     missing = [r for r in cfg.required.get(kind, ()) if r not in usable]
     if missing:
@@ -476,10 +514,11 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
     if score is None:
         return undetermined("too little valid evidence")
     if score >= cfg.genuine_threshold:
-        return undetermined(f"the evidence is inconclusive (p = {score:.2f}, between the {cfg.genuine_threshold:.2f} "
-                            f"needed for genuine and the {cfg.manipulated_threshold:.2f} for manipulated): "
-                            + "; ".join(_leaning(c, pushes[c.name]) for c in ranked))
-    checked = ", ".join(f"{cue_words(c.name)} (p = {c.score:.2f})" for c in ranked[::-1])
+        return undetermined(f"the evidence is inconclusive (p = {format_p(score)}, between the "
+                            f"{format_p(cfg.genuine_threshold)} needed for genuine and the "
+                            f"{format_p(cfg.manipulated_threshold)} for manipulated): "
+                            + "; ".join(_leaning(c, pushes[c.name], cfg) for c in ranked))
+    checked = ", ".join(f"{cue_words(c.name)} (p = {format_p(c.score)})" for c in ranked[::-1])
     reasons = [f"no sign of manipulation in {checked}"] + [f"outweighed: {r}" for r in findings + contrary] + notes
     return FusionOutcome(Label.GENUINE, score, tuple(reasons), tuple(segments), tuple(windows))
 

@@ -6,7 +6,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from avsync.fusion import Cue, FusedWindow, Label, Segment
+from avsync.fusion import Cue, FusedWindow, Label, Segment, format_p
 from avsync.results import Serializable, Status
 
 if TYPE_CHECKING:  # optional dependency, imported by to_pandas() when it runs
@@ -95,7 +95,7 @@ class Verdict(Serializable):
 
     def summary(self) -> str:
         """One line for a terminal: label, probability, first reason."""
-        p = "" if self.score is None else f" (p = {self.score:.2f})"
+        p = "" if self.score is None else f" (p = {format_p(self.score)})"
         first = self.reasons[0] if self.reasons else ""
         first = f": {first.removeprefix(self.label.value + ': ')}" if first else ""
         return f"{self.label.value}{p}{first}"

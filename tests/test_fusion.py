@@ -159,3 +159,42 @@ def test_a_cue_at_the_midpoint_points_neither_way():
     why = fuse([sync, voice], duration=10, kind="audio+video", config=cfg).reasons[0]
     assert "lip sync points neither way (p = 0.50: audio lags video by 120 ms" in why
     assert "voice leans to genuine (p = 0.15" in why
+
+
+def test_max_weights_scale_suspicion_only():
+    """Under "max", a down-weighted cue leaning to genuine is not pulled towards 0.5 (where it would outrank every
+    other cue and lift the fused probability above all of them); its suspicion still counts at its weight."""
+    cfg = FusionConfig(weights={"spoof": 1.0, "speaker": 0.5, "sync": 0.0}, genuine_threshold=0.35,
+                       manipulated_threshold=0.7)
+    assert cfg.combine({"spoof": 0.05, "speaker": 0.30}) == pytest.approx(0.30)  # not sigmoid(0.5 logit 0.3) = 0.40
+    assert cfg.combine({"spoof": 0.12, "speaker": 0.10}) == pytest.approx(0.12)
+    assert cfg.combine({"spoof": 0.12, "speaker": 0.90}) == pytest.approx(sigmoid(0.5 * logit(0.9)))
+    assert cfg.combine({"spoof": 0.12, "sync": 0.99}) == pytest.approx(0.12)  # weight 0: no part in the max
+    assert cfg.combine({"sync": 0.99}) is None
+    out = fuse([_cue("spoof", 0.05), _cue("speaker", 0.30)], duration=10, kind="audio", config=cfg)
+    assert out.label is Label.GENUINE and out.score == pytest.approx(0.30)
+    # every fused window lies within the range of its cues' window scores
+    wins = [CueWindow(t, t + 1, 0.2) for t in range(6)]
+    out = fuse([_cue("spoof", 0.05, [CueWindow(t, t + 1, 0.05) for t in range(6)]), _cue("speaker", 0.2, wins)],
+               duration=6, kind="audio", config=FusionConfig(window_s=1, hop_s=1, weights=cfg.weights))
+    assert all(w.score == pytest.approx(0.2) for w in out.windows)
+    # the summing methods keep weight x log-odds
+    lin = FusionConfig(weights={"spoof": 1.0, "speaker": 0.5}, method="logistic")
+    assert lin.combine({"spoof": 0.5, "speaker": 0.30}) == pytest.approx(sigmoid(0.5 * logit(0.3)))
+
+
+def test_probabilities_are_never_printed_as_a_threshold_they_are_not():
+    from avsync.fusion import format_p
+
+    assert [format_p(p) for p in (0.3546, 0.6996, 0.35, 0.5, 0.123, 0.999)] == ["0.355", "0.6996", "0.35", "0.50", "0.12", "0.999"]
+    cfg = FusionConfig(genuine_threshold=0.35, manipulated_threshold=0.7)
+    art = Cue("artefact", Status.OK, 0.3546, (), (), 1.0, measured="mouth region")
+    sync = Cue("sync", Status.OK, 0.1, (), (), 1.0)
+    voice = Cue("spoof", Status.OK, 0.2, (), (), 1.0)
+    out = fuse([art, sync, voice], duration=10, kind="audio+video", config=cfg)
+    assert out.label is Label.UNDETERMINED
+    why = out.reasons[0]
+    assert why.startswith("undetermined: the evidence is inconclusive (p = 0.355, between the 0.35 needed")
+    # the cue that keeps the clip from "genuine" says so; the others lean to genuine plainly
+    assert "mouth region leans to genuine, but not below the 0.35 needed (p = 0.355" in why
+    assert "voice leans to genuine (p = 0.20)" in why
