@@ -113,7 +113,7 @@ def test_silence_and_no_face_give_absence_statuses_like_the_single_commands(tmp_
     v = det(silence)
     assert v.status is Status.NO_SPEECH and v.label is Label.UNDETERMINED, v.reasons
     # the missing evidence is named, and a mono file's message does not speak of channels
-    assert "voice not checked: the channel is silent" in v.reasons, v.reasons
+    assert "voice not checked: the recording is silent" in v.reasons, v.reasons
     assert not any("channel 0" in r for r in v.reasons), v.reasons
     r = CliRunner().invoke(cli, ["analyze", silence, "--json", "--spoof-model", "lcnn-spoof", "--no-speaker",
                                  "--no-artefacts", "--no-progress"])

@@ -428,7 +428,8 @@ class SpoofScorer:
         owners: list[tuple[int, int]] = []
         for c in chans:
             if survey.peak[c] < 1e-4:
-                plans.append((c, Status.NO_SPEECH, "the channel is silent", None, np.zeros(len(starts)), []))
+                silent = "the channel is silent" if len(chans) > 1 else "the recording is silent"
+                plans.append((c, Status.NO_SPEECH, silent, None, np.zeros(len(starts)), []))
                 continue
             mask = survey.mask(c) if self.use_vad else None
             if mask is not None:

@@ -26,7 +26,7 @@ def _line(r: SpoofResult) -> str:
     head = f"{r.path}: {r.status}"
     if r.score is not None:
         verdict = "likely synthetic" if r.flagged else "not flagged"
-        head += f"  synthetic-speech probability {r.score:.3f} ({verdict} at {r.threshold:g})  model={r.model}"
+        head += f"  synthetic-speech probability {r.score:.3f} ({verdict} at {r.threshold:.3f})  model={r.model}"
     lines = [head]
     if len(r.channels) > 1:
         for c in r.channels:

@@ -32,7 +32,8 @@ def _text(res: SyncResult) -> str:
     lines = [f"{res.status}: {res.summary}"]
     if res.offset_frames is not None:
         best = "best constant offset" if res.drift is not None else "offset"
-        lines.append(f"  {best} {res.offset_frames:+d} frames ({res.offset_ms:+.0f} ms; + = audio leads video)")
+        unit = "frame" if abs(res.offset_frames) == 1 else "frames"
+        lines.append(f"  {best} {res.offset_frames:+d} {unit} ({res.offset_ms:+.0f} ms; + = audio leads video)")
     if res.drift is not None:
         d = res.drift
         lines.append(f"  drift: offset {d.start_frames:+.1f} frames at {d.start:.1f} s, {d.end_frames:+.1f} frames at "
