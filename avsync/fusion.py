@@ -518,7 +518,8 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
                             f"{format_p(cfg.genuine_threshold)} needed for genuine and the "
                             f"{format_p(cfg.manipulated_threshold)} for manipulated): "
                             + "; ".join(_leaning(c, pushes[c.name], cfg) for c in ranked))
-    checked = ", ".join(f"{cue_words(c.name)} (p = {format_p(c.score)})" for c in ranked[::-1])
+    checked = ", ".join(f"{cue_words(c.name)} (p = {format_p(c.score)}{f': {c.measured}' if c.measured else ''})"
+                        for c in ranked[::-1])
     reasons = [f"no sign of manipulation in {checked}"] + [f"outweighed: {r}" for r in findings + contrary] + notes
     return FusionOutcome(Label.GENUINE, score, tuple(reasons), tuple(segments), tuple(windows))
 

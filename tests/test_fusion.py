@@ -198,3 +198,15 @@ def test_probabilities_are_never_printed_as_a_threshold_they_are_not():
     # the cue that keeps the clip from "genuine" says so; the others lean to genuine plainly
     assert "mouth region leans to genuine, but not below the 0.35 needed (p = 0.355" in why
     assert "voice leans to genuine (p = 0.20)" in why
+
+
+def test_a_genuine_verdict_says_what_each_cue_measured():
+    """Per channel for a call, the offset for lip sync: the numbers behind "no sign of manipulation" are said."""
+    voice = Cue("spoof", Status.OK, 0.28, (), (), 1.0,
+                measured="channel 0 model score 0.33 over 9 s of speech, channel 1 model score 0.47 over 12 s of speech")
+    sync = Cue("sync", Status.OK, 0.08, (), (), 1.0, measured="audio and video are in sync, confidence 1.20")
+    out = fuse([voice, sync], duration=12, kind="audio+video")
+    assert out.label is Label.GENUINE
+    assert out.reasons[0] == ("no sign of manipulation in lip sync (p = 0.08: audio and video are in sync, confidence "
+                              "1.20), voice (p = 0.28: channel 0 model score 0.33 over 9 s of speech, channel 1 model "
+                              "score 0.47 over 12 s of speech)")
