@@ -89,6 +89,18 @@ class Verdict(Serializable):
         rows = [{"start": w.start, "end": w.end, "score": w.score, **{n: w.cues.get(n) for n in names}} for w in self.windows]
         return pd.DataFrame(rows, columns=["start", "end", "score", *names])
 
+    def cues_to_pandas(self) -> pandas.DataFrame:
+        """Every cue's own windows as a long DataFrame: ``cue``, ``channel`` (``None`` for a cue measured on the
+        whole clip; 0, 1, ... for each channel of a call), ``start``, ``end``, ``score``, ``valid``. Where
+        :meth:`to_pandas` has one column per cue (the most suspicious channel), this keeps each channel."""
+        try:
+            import pandas as pd
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("cues_to_pandas() needs pandas: pip install 'avsync[pandas]'") from e
+        rows = [{"cue": c.name, "channel": w.channel, "start": w.start, "end": w.end, "score": w.score, "valid": w.valid}
+                for c in self.cues for w in c.windows]
+        return pd.DataFrame(rows, columns=["cue", "channel", "start", "end", "score", "valid"])
+
     def cue(self, name: str) -> Cue | None:
         """The cue called ``name``, if it ran."""
         return next((c for c in self.cues if c.name == name), None)

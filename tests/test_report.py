@@ -56,6 +56,20 @@ def test_to_pandas_and_csv():
     assert lines[0] == "start,end,score,spoof,sync" and len(lines) == len(v.windows) + 1
 
 
+def test_cues_to_pandas_keeps_each_channel_of_a_call():
+    """A call with a clone on channel 1 from 4 s: to_pandas() has the most suspicious channel per window,
+    cues_to_pandas() every channel's own windows."""
+    wins = tuple(CueWindow(t, t + 2, 0.1, channel=0) for t in range(0, 10, 2))
+    wins += tuple(CueWindow(t, t + 2, 0.9 if t >= 4 else 0.1, channel=1) for t in range(0, 10, 2))
+    v = make_verdict([Cue("spoof", Status.OK, 0.9, wins, (), 1.0)], duration=10.0)
+    long = v.cues_to_pandas()
+    assert list(long.columns) == ["cue", "channel", "start", "end", "score", "valid"] and len(long) == 10
+    per = long.groupby("channel")["score"].max()
+    assert per[0] == pytest.approx(0.1) and per[1] == pytest.approx(0.9)
+    assert long[(long.channel == 1) & (long.start >= 4)].score.min() == pytest.approx(0.9)
+    assert v.to_pandas()["spoof"].max() == pytest.approx(0.9)  # the wide frame: the most suspicious channel
+
+
 def test_html_is_self_contained_and_escaped():
     page = render_html(make_verdict(), thumbnails={"face 1": np.full((64, 64, 3), 128, np.uint8)})
     assert "clip &lt;1&gt;.mp4" in page and "<1>" not in page
