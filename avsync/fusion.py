@@ -396,10 +396,13 @@ def _not_checked(c: Cue) -> str:
     return msg if msg.startswith(word) else f"{word} not checked: {msg}"
 
 
-def format_p(p: float) -> str:
+def format_p(p: float | None) -> str:
     """A probability for reading: two decimals, or as many more (up to four) as it takes not to print a round
     value (a multiple of 0.05, where thresholds sit) that ``p`` is not: 0.3546 → ``"0.355"``, 0.6996 →
-    ``"0.6996"``, 0.35 → ``"0.35"``."""
+    ``"0.6996"``, 0.35 → ``"0.35"``; ``"n/a"`` for ``None``."""
+    if p is None:
+        return "n/a"
+    text = f"{p:.2f}"
     for digits in (2, 3, 4):
         text = f"{p:.{digits}f}"
         shown = float(text)

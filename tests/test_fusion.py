@@ -186,7 +186,8 @@ def test_max_weights_scale_suspicion_only():
 def test_probabilities_are_never_printed_as_a_threshold_they_are_not():
     from avsync.fusion import format_p
 
-    assert [format_p(p) for p in (0.3546, 0.6996, 0.35, 0.5, 0.123, 0.999)] == ["0.355", "0.6996", "0.35", "0.50", "0.12", "0.999"]
+    assert [format_p(p) for p in (0.3546, 0.6996, 0.35, 0.5, 0.123, 0.999, None)] == [
+        "0.355", "0.6996", "0.35", "0.50", "0.12", "0.999", "n/a"]
     cfg = FusionConfig(genuine_threshold=0.35, manipulated_threshold=0.7)
     art = Cue("artefact", Status.OK, 0.3546, (), (), 1.0, measured="mouth region")
     sync = Cue("sync", Status.OK, 0.1, (), (), 1.0)

@@ -206,9 +206,9 @@ def format_summary(s: BatchSummary) -> str:
     if s.failures:
         lines.append("")
         lines.append("failed:" if len(s.failures) == s.failed else f"failed (the first {len(s.failures)} of {s.failed}):")
-        for f in s.failures:
-            why = f": {f.error}" if f.error else ""
-            lines.append(f"  {f.status:<14} {f.path}{why}")
+        for ff in s.failures:
+            why = f": {ff.error}" if ff.error else ""
+            lines.append(f"  {ff.status:<14} {ff.path}{why}")
     if s.slowest:
         lines.append("")
         lines.append("slowest files (task seconds):")
