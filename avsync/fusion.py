@@ -402,7 +402,6 @@ def format_p(p: float | None) -> str:
     ``"0.6996"``, 0.35 → ``"0.35"``; ``"n/a"`` for ``None``."""
     if p is None:
         return "n/a"
-    text = f"{p:.2f}"
     for digits in (2, 3, 4):
         text = f"{p:.{digits}f}"
         shown = float(text)
@@ -411,7 +410,7 @@ def format_p(p: float | None) -> str:
     return text
 
 
-def _leaning(c: Cue, push: float, cfg: FusionConfig | None = None) -> str:
+def _leaning(c: Cue, push: float, cfg: FusionConfig) -> str:
     """``"lip sync leans to manipulation (p = 0.62: audio lags video by 120 ms)"``; a cue at p = 0.50 (as printed)
     "points neither way"; under ``"max"`` a cue leaning to genuine but not below the genuine threshold is the
     one that keeps the verdict from "genuine", and says so."""
@@ -420,7 +419,7 @@ def _leaning(c: Cue, push: float, cfg: FusionConfig | None = None) -> str:
         side = "points neither way"
     elif push > 0:
         side = "leans to manipulation"
-    elif cfg is not None and cfg.method == "max" and push >= logit(cfg.genuine_threshold):
+    elif cfg.method == "max" and push >= logit(cfg.genuine_threshold):
         side = f"leans to genuine, but not below the {format_p(cfg.genuine_threshold)} needed"
     else:
         side = "leans to genuine"

@@ -431,16 +431,14 @@ class _Runner:
             self._write(rec, self._status_only(Status.EMPTY, s.message or "empty"), hash_s=hash_s, scored=False)
             return None
         if s.kind == "not_media":
-            suffix = os.path.splitext(it.path)[1].lower()
-            if it.origin in ("folder", "glob") and suffix not in MEDIA_SUFFIXES:
-                self._write(rec, self._status_only(Status.SKIPPED, s.message or "not media"), hash_s=hash_s,
-                            scored=False)
-            elif it.origin in ("folder", "glob"):  # named like media: a damaged recording, not a stray document
-                why = f"named {suffix} but {s.message or 'not media'}: damaged or not what its name says"
-                self._write(rec, self._status_only(Status.DECODE_ERROR, why), hash_s=hash_s, scored=False)
-            else:
-                self._write(rec, self._status_only(Status.DECODE_ERROR, s.message or "not media"), hash_s=hash_s,
-                            scored=False)
+            status, why = Status.DECODE_ERROR, s.message or "not media"  # a file asked for (manifest, argument)
+            if it.origin in ("folder", "glob"):  # found: a stray document is skipped, unless named like media
+                suffix = os.path.splitext(it.path)[1].lower()
+                if suffix in MEDIA_SUFFIXES:  # a damaged recording
+                    why = f"named {suffix} but {why}: damaged or not what its name says"
+                else:
+                    status = Status.SKIPPED
+            self._write(rec, self._status_only(status, why), hash_s=hash_s, scored=False)
             return None
         if key in self.by_key:
             self._copy(rec, self.by_key[key], hash_s)
