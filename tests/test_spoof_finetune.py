@@ -264,6 +264,46 @@ def test_recovering_the_fine_tuned_weights_undoes_average_and_platt():
         ft.recover_finetuned(exported.state_dict(), public.state_dict(), 0.0, 0.7, -0.4)
 
 
+def test_undoing_platt_alone_gives_the_exported_network_before_calibration():
+    """``recover_finetuned`` with alpha 1 keeps the average: the export's logit difference without Platt."""
+    from avsync.spoof.nets import AASIST, AASISTConfig
+
+    torch.manual_seed(1)
+    averaged, public = AASIST(AASISTConfig.light()).eval(), AASIST(AASISTConfig.light()).eval()
+    exported = copy.deepcopy(averaged)
+    ft.fold_platt(exported, 0.3, 0.8)
+    state = ft.recover_finetuned(exported.state_dict(), public.state_dict(), 1.0, 0.3, 0.8)
+    back = AASIST(AASISTConfig.light()).eval()
+    back.load_state_dict(state)
+    x = torch.randn(2, 64600) * 0.1
+    with torch.no_grad():
+        lb, la = back(x), averaged(x)
+        torch.testing.assert_close(lb[:, 0] - lb[:, 1], la[:, 0] - la[:, 1], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(torch.sigmoid(0.3 * (lb[:, 0] - lb[:, 1]) + 0.8), exported(x).softmax(-1)[:, 0],
+                                   atol=1e-5, rtol=1e-5)
+
+
+def test_distillation_teacher_is_the_base_or_the_given_weights(tmp_path):
+    from avsync.spoof.nets import AASIST, AASISTConfig
+
+    torch.manual_seed(2)
+    base, other = AASIST(AASISTConfig.light()).eval(), AASIST(AASISTConfig.light()).eval()
+    ft.save_weights(other, tmp_path / "teacher.safetensors", {"step": "7", "class": type(other).__name__})
+    cfg = ft.FinetuneConfig(out=str(tmp_path), distill=1.0)
+    assert ft.distillation_teacher(base, ft.FinetuneConfig(out=str(tmp_path))) is None
+    t_base = ft.distillation_teacher(base, cfg, say=lambda m: None)
+    said: list[str] = []
+    t_other = ft.distillation_teacher(base, ft.FinetuneConfig(out=str(tmp_path), distill=1.0,
+                                                              teacher=str(tmp_path / "teacher.safetensors")),
+                                      say=said.append)
+    assert t_base is not base and t_other is not base and said and "teacher" in said[0]
+    for k, v in base.state_dict().items():  # a copy of the base; the base itself untouched by loading the other
+        torch.testing.assert_close(t_base.state_dict()[k], v)
+        torch.testing.assert_close(t_other.state_dict()[k], other.state_dict()[k])
+    with pytest.raises(ConfigError, match="distillation term"):
+        ft.distillation_teacher(base, ft.FinetuneConfig(out=str(tmp_path), teacher=str(tmp_path / "teacher.safetensors")))
+
+
 def test_demo_families_form_their_own_group_and_leave_the_default_mix_alone():
     items = _items(np.random.default_rng(0))
     with_demo = items + [Item(np.zeros(16000, np.float32), 1, "demo:freevc_demo"),

@@ -186,10 +186,14 @@ class FinetuneConfig:
     continue it with the full codec set); the weight average is still taken with the base checkpoint."""
     distill: float = 0.0
     """Weight of a distillation term (learning without forgetting, Li & Hoiem 2016): ``distill × T² × KL`` between
-    the base checkpoint's and the network's output distributions at temperature ``distill_temperature``, on every
+    the teacher's (the base checkpoint, or ``teacher``) and the network's output distributions at temperature ``distill_temperature``, on every
     training crop, added to the cross-entropy. 0: none. It constrains what the network computes, where the weight
     average constrains its weights."""
     distill_temperature: float = 2.0
+    teacher: str | None = None
+    """Weights (safetensors of :func:`save_weights`, same class as the network) of the distillation's teacher
+    instead of the base checkpoint, e.g. an earlier model of this recipe with its Platt folding undone
+    (``benchmarks/spoof_recover_finetuned.py --alpha 1``)."""
     target_fpr: float = 0.03
     cache: str | None = None
     tiny: bool = False
@@ -748,7 +752,7 @@ def train_from_pack(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) 
         from avsync.spoof.nets import AASIST, AASISTSpectral
 
         net = AASISTSpectral(cast(AASIST, net))
-    teacher = copy.deepcopy(net) if cfg.distill > 0 else None  # the base checkpoint, before any step
+    teacher = distillation_teacher(net, cfg, say=say)  # the base checkpoint before any step, or cfg.teacher
     run = train_loop(net, items, cfg, np.random.default_rng(cfg.seed), say=say, teacher=teacher)
     summary = {"train_config": {k: v for k, v in asdict(cfg).items() if k != "log"}, "steps": run["steps"],
                "final_loss": float(np.mean(run["losses"][-50:])) if run["losses"] else None,
@@ -761,6 +765,21 @@ def train_from_pack(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) 
                   "class": type(net).__name__, "train_config": json.dumps(summary["train_config"], default=str)})
     (Path(cfg.out) / "training_pack.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
+
+
+def distillation_teacher(base_net: torch.nn.Module, cfg: FinetuneConfig, *,
+                         say: Callable[[str], None] = print) -> torch.nn.Module | None:
+    """The network the distillation term follows: ``cfg.teacher``'s weights, else the base checkpoint
+    (``None`` without a distillation term; a teacher without one is a configuration error)."""
+    if cfg.distill <= 0:
+        if cfg.teacher:
+            raise ConfigError("a distillation teacher needs a distillation term (--distill > 0)")
+        return None
+    teacher = copy.deepcopy(base_net)
+    if cfg.teacher:
+        meta = _load_trained(teacher, cfg.teacher)
+        say(f"[distill] teacher: {cfg.teacher} ({meta.get('recovered_from') or meta.get('step', '?')})")
+    return teacher
 
 
 def _load_trained(net: torch.nn.Module, path: str) -> dict[str, str]:
@@ -811,7 +830,7 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
         if cfg.init:
             meta = _load_trained(net, cfg.init)
             say(f"[train] starting from {cfg.init} (step {meta.get('step', '?')} of its run)")
-        teacher = copy.deepcopy(base_net) if cfg.distill > 0 else None
+        teacher = distillation_teacher(base_net, cfg, say=say)
         run = train_loop(net, train, cfg, rng, say=say, teacher=teacher)
         if cfg.init:
             run["init"] = {"file": cfg.init, "metadata": meta}

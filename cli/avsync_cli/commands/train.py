@@ -87,8 +87,12 @@ def command() -> None:
 @click.option("--ckpt-every", type=click.IntRange(min=1), default=None, help="--finetune: steps between checkpoints (default 25).")
 @click.option("--warmup", type=click.IntRange(min=0), default=None, help="--finetune: warm-up steps of the learning rate (default 40).")
 @click.option("--distill", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="--finetune: weight of a distillation term that keeps the network's outputs close to the public "
-                   "checkpoint's on the training crops (learning without forgetting, temperature 2); 0: none.")
+              help="--finetune: weight of a distillation term that keeps the network's outputs close to the teacher's "
+                   "(the public checkpoint, or --teacher) on the training crops (learning without forgetting, "
+                   "temperature 2); 0: none.")
+@click.option("--teacher", default=None, type=click.Path(exists=True, dir_okay=False, path_type=str),
+              help="--distill: the teacher's weights (safetensors of the same network) instead of the public "
+                   "checkpoint, e.g. aasist-avsync's with its calibration undone (benchmarks/spoof_recover_finetuned.py).")
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
 def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: int, threads: int, n_tts: int,
           n_neural: int, neural_share: float, cache: str | None, paired: float, head: str | None, weights: str | None,
@@ -96,7 +100,7 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
           freeze: Literal["none", "encoder"], lr: float | None, demo_fold: str, demo_share: float,
           spectral: bool, pack_out: str | None, pack_shards: int, pack: str | None, trained: str | None,
           init: str | None, device: str, workers: int, batch: int | None, snapshots: str, codecs: str | None, ckpt_every: int | None,
-          warmup: int | None, distill: float, tiny: bool) -> None:
+          warmup: int | None, distill: float, teacher: str | None, tiny: bool) -> None:
     """Build training data (real speech of training speakers, TTS and vocoder fakes made here, codec and
     channel augmentation), train the LCNN (or, with --head, a head on a frozen public checkpoint; with
     --finetune, the whole public checkpoint), calibrate on held-out speakers, write the safetensors.
@@ -132,7 +136,7 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
                                 wise_alpha_encoder=wise_alpha_encoder, freeze=freeze,
                                 demo_fold=demo_fold, demo_share=demo_share, spectral=spectral, device=device,
                                 workers=workers, pack=pack, trained=trained, init=init,
-                                snapshots=snap, distill=distill, **extra)
+                                snapshots=snap, distill=distill, teacher=teacher, **extra)
         if pack_out:
             from avsync.training.spoof_finetune import split_items
             from avsync.training.spoof_pack import write_pack
