@@ -109,6 +109,7 @@ def test_vfr_resampled_by_timestamp(clip):
     v = flash_onsets(m)
     ev = event_times(3.2)
     # resampling by timestamp keeps events in place (by frame count they would drift)
+    assert len(v) >= len(ev) - 1  # every flash found (the last may fall at the very end)
     assert np.all(np.abs(v - (ev[: len(v)] + 0.04)) <= 0.08)
     n = sum(len(c) for c in m.frames())
     assert n == m.num_frames
@@ -159,7 +160,8 @@ def test_native_rates_resampled_to_16k(clip, sr):
     assert m.sample_rate == 16000
     assert m.audio.shape[1] == pytest.approx(1.6 * 16000, abs=2)
     onsets = audio_onsets(m.mono(), 16000)
-    np.testing.assert_allclose(onsets, event_times(1.6)[: len(onsets)], atol=0.001)
+    assert len(onsets) == len(event_times(1.6))
+    np.testing.assert_allclose(onsets, event_times(1.6), atol=0.001)
 
 
 def test_1khz_tone_stays_1khz_and_no_aliasing(tmp_path):
@@ -250,16 +252,17 @@ def test_bad_input_gets_status_and_message(bad_inputs, case):
 
 
 def test_truncated_streamable_file_keeps_what_decodes(clip, tmp_path):
-    """A truncated mkv (no index at the end) still yields the frames before the cut, with a status or warning."""
+    """A truncated mkv (no index at the end) still yields the frames before the cut, with a warning."""
     src = clip("trunc_src", preset="mkv", duration=4.0)
     path = _truncate(src, tmp_path / "t.mkv", 0.6)
     info = inspect_media(path)
-    if info.status is Status.DECODE_ERROR:
-        assert "truncated" in info.message
-    else:
-        m = load_media(path)
-        n = sum(len(c) for c in m.frames())
-        assert 0 < n <= 100
+    # the cut leaves the header's duration standing: a status "ok" with a warning that says so, and the
+    # frames before the cut
+    assert info.status is Status.OK, info.message
+    assert any("streams end at" in w for w in info.warnings), info.warnings
+    m = load_media(path)
+    n = sum(len(c) for c in m.frames())
+    assert 0 < n <= 100
 
 
 def test_limits_too_large(clip):

@@ -84,7 +84,7 @@ def test_swapped_audio_is_manipulated(detector, swapped):
 def test_no_face_is_undetermined(detector, clip):
     v = detector(clip("pipe_disc", duration=4.0))  # a drawn disc: no face
     assert v.label is Label.UNDETERMINED
-    assert "no usable face" in v.reasons[0] or "face" in v.reasons[0]
+    assert "no usable face" in v.reasons[0]
     assert v.status is Status.NO_FACE  # like `avsync faces` / `avsync sync` say
 
 
