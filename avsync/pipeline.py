@@ -381,8 +381,9 @@ def verdict_status(cues: Sequence[Cue], *, has_audio: bool = True, too_short: bo
     ``ok`` when at least one cue produced evidence (the others' reasons say what was not checked);
     when none did, the absence that stopped them (``no_speech`` before ``no_face``: with neither a face
     nor speech the reasons name both); ``no_audio`` for a video without sound; ``too_short`` when the input
-    is shorter than the fusion's ``min_duration_s`` (its verdict says so first, whatever its cues found). Cues that could not run for other reasons (a missing model's weights) leave ``ok``: they say
-    nothing about the input.
+    is shorter than the fusion's ``min_duration_s`` (its verdict says so first, whatever its cues found). Cues
+    that could not run for other reasons (a missing model's weights) leave ``ok``: they say nothing about the
+    input.
     """
     if not has_audio:
         return Status.NO_AUDIO

@@ -67,7 +67,6 @@ def test_detector_on_cuda_matches_cpu(clip, sync_model):
 
 def test_voice_path_on_cuda_matches_cpu(tmp_path):
     from avsync.synth import write_audio
-
     from avsync.training import spoof_data as sd
 
     rng = np.random.default_rng(0)  # speech the detector's VAD keeps (the buzz of _voice is no speech to it)

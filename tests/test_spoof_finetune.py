@@ -301,7 +301,8 @@ def test_distillation_teacher_is_the_base_or_the_given_weights(tmp_path):
         torch.testing.assert_close(t_base.state_dict()[k], v)
         torch.testing.assert_close(t_other.state_dict()[k], other.state_dict()[k])
     with pytest.raises(ConfigError, match="distillation term"):
-        ft.distillation_teacher(base, ft.FinetuneConfig(out=str(tmp_path), teacher=str(tmp_path / "teacher.safetensors")))
+        ft.distillation_teacher(base, ft.FinetuneConfig(out=str(tmp_path),
+                                                        teacher=str(tmp_path / "teacher.safetensors")))
 
 
 def test_demo_families_form_their_own_group_and_leave_the_default_mix_alone():

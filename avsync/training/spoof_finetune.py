@@ -186,8 +186,8 @@ class FinetuneConfig:
     continue it with the full codec set); the weight average is still taken with the base checkpoint."""
     distill: float = 0.0
     """Weight of a distillation term (learning without forgetting, Li & Hoiem 2016): ``distill × T² × KL`` between
-    the teacher's (the base checkpoint, or ``teacher``) and the network's output distributions at temperature ``distill_temperature``, on every
-    training crop, added to the cross-entropy. 0: none. It constrains what the network computes, where the weight
+    the teacher's (the base checkpoint, or ``teacher``) and the network's output distributions at temperature
+    ``distill_temperature``, on every training crop, added to the cross-entropy. 0: none. It constrains what the network computes, where the weight
     average constrains its weights."""
     distill_temperature: float = 2.0
     teacher: str | None = None

@@ -92,7 +92,8 @@ def command() -> None:
                    "temperature 2); 0: none.")
 @click.option("--teacher", default=None, type=click.Path(exists=True, dir_okay=False, path_type=str),
               help="--distill: the teacher's weights (safetensors of the same network) instead of the public "
-                   "checkpoint, e.g. aasist-avsync's with its calibration undone (benchmarks/spoof_recover_finetuned.py).")
+                   "checkpoint, e.g. aasist-avsync's with its calibration undone "
+                   "(benchmarks/spoof_recover_finetuned.py).")
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
 def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: int, threads: int, n_tts: int,
           n_neural: int, neural_share: float, cache: str | None, paired: float, head: str | None, weights: str | None,
