@@ -526,14 +526,20 @@ class Detector:
         from avsync.sync import analyze_sync, tracks_from_faces
 
         t0 = time.perf_counter()
-        faces = track(media, detector=self.face_detector, crops=("mouth", "face"), progress=progress)
+        art_model, context, art = None, None, None
+        if self.artefacts:
+            try:
+                art_model = self._artefact_model()
+                context = art_model.context_spec(media.fps)  # its crops are cut in the tracking pass
+            except AvsyncError as e:
+                art = e
+        faces = track(media, detector=self.face_detector, crops=("mouth", "face"), progress=progress, context=context)
         t1 = time.perf_counter()
         sync = analyze_sync(media, tracks_from_faces(faces), model=self.sync_model, device=self.device)
         t2 = time.perf_counter()
-        art = None
-        if self.artefacts:
+        if art_model is not None:
             try:
-                art = self._artefact_model()(media, faces)
+                art = art_model(media, faces)
             except AvsyncError as e:
                 art = e
         stages = [("faces", t1 - t0), ("sync", t2 - t1)]

@@ -160,20 +160,21 @@ class MediaSection(Media):
         start: float = 0.0,
         end: float | None = None,
         only: Collection[int] | None = None,
+        rgb_on_demand: bool = False,
     ) -> Iterator[FrameChunk]:
         from avsync.media.types import FrameChunk
 
         stop = self._end if end is None else min(end, self._end)
         only = None if only is None else {int(k) + self.frame_offset for k in only}
         for ch in self.parent.frames(chunk_size=chunk_size, size=size, gray=gray, start=self.offset_s + start,
-                                     end=self.offset_s + stop, only=only):
+                                     end=self.offset_s + stop, only=only, rgb_on_demand=rgb_on_demand):
             yield FrameChunk(ch.images, ch.indices - self.frame_offset, ch.times - self.offset_s,
-                             ch.source_times - self.offset_s, ch.fps)
+                             ch.source_times - self.offset_s, ch.fps, rgb=ch.rgb)
 
 
 def _shift_track(t: FaceTrack, frames: int) -> FaceTrack:
     """``t`` (a FaceTrack) moved ``frames`` later, without its crops."""
-    return replace(t, frames=t.frames + frames, mouth_crops=None, face_crops=None)
+    return replace(t, frames=t.frames + frames, mouth_crops=None, face_crops=None, context=None)
 
 
 def _core(t: FaceTrack, f0: int, f1: int) -> FaceTrack | None:
@@ -203,7 +204,7 @@ def _join(pieces: list[FaceTrack]) -> FaceTrack:
         src = np.maximum.accumulate(np.where(have, np.arange(n), 0))
         boxes, points = boxes[src], points[src]
     return replace(pieces[0], track_id=0, frames=frames, boxes=boxes, points=points, scores=scores, valid=valid,
-                   lip_landmarks=None, mouth_open=None, mouth_crops=None, face_crops=None)
+                   lip_landmarks=None, mouth_open=None, mouth_crops=None, face_crops=None, context=None)
 
 
 class SectionMerger:

@@ -53,6 +53,47 @@ def test_crops_of_a_face_track(photo_crops):
     assert len(few) == 5
 
 
+@pytest.mark.parametrize("size, rotation, vfr", [((480, 360), 0, False), ((960, 540), 0, False),
+                                                 ((960, 540), 90, False), ((960, 540), 0, True)],
+                         ids=["rgb-pass", "gray-pass", "gray-rotated", "gray-vfr"])
+def test_tracking_pass_cuts_the_crops_a_second_pass_would(clip, scorer, monkeypatch, size, rotation, vfr):
+    # the tracker cuts the scored crops in its own pass (gray frames: only the sampled ones converted to RGB);
+    # they must be exactly the crops of a second decoding pass, so no score changes
+    from avsync.artefacts import scorer as scorer_module
+    from avsync.face import ContextCropSpec
+
+    path = clip(f"ctx_{size[0]}_{rotation}_{vfr}", face="photo", size=size, duration=2.4, rotation=rotation, vfr=vfr)
+    media = avsync.load_media(path)
+    spec = scorer.context_spec(media.fps)
+    assert spec == ContextCropSpec(size=128, step=5)
+    faces = track(media, crops=("mouth",), context=spec)
+    main = faces.dominant()
+    assert main.context is not None and len(main.context) == len(np.flatnonzero(main.valid)[::5]) > 0
+    second = artefact_crops(media, main, step=5)
+    assert np.array_equal(main.context.frames, second.frames)
+    assert np.array_equal(main.context.images, second.images)
+
+    def no_second_pass(*a, **k):
+        raise AssertionError("decoded a second time")
+
+    monkeypatch.setattr(scorer_module, "artefact_crops", no_second_pass)
+    crops = scorer.crops_of(media, main)
+    assert np.array_equal(crops.images, second.images) and np.array_equal(crops.face_px, second.face_px)
+    # crops cut for another rate are not taken for this one
+    other = track(media, crops=(), context=ContextCropSpec(size=128, step=3)).dominant()
+    with pytest.raises(AssertionError, match="decoded a second time"):
+        scorer.crops_of(media, other)
+
+
+def test_context_spec_is_checked():
+    from avsync.errors import ConfigError
+    from avsync.face import ContextCropSpec
+
+    for bad in ({"size": 0}, {"step": 0}, {"step": 2.5}, {"scale": 0.0}, {"centre_at": float("nan")}):
+        with pytest.raises(ConfigError):
+            ContextCropSpec(**bad)
+
+
 def test_forgery_changes_only_the_lower_face(photo_crops):
     img = photo_crops[2].images[0]
     rng = np.random.default_rng(3)

@@ -417,7 +417,7 @@ def test_tracker_config_defaults_are_the_options_of_track():
     params = inspect.signature(track).parameters
     fields = dataclasses.fields(TrackerConfig)
     assert {f.name for f in fields} == set(params) - {"media", "detector", "crops", "start", "end", "landmarks",
-                                                      "progress"}
+                                                      "progress", "context"}
     assert all(f.default == params[f.name].default for f in fields)
     with pytest.raises(dataclasses.FrozenInstanceError):
         TrackerConfig().keyframe_interval = 2

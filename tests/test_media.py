@@ -131,6 +131,25 @@ def test_rotation_metadata_applied(clip, rotation):
     assert bottom.min() < top.min()
 
 
+@pytest.mark.parametrize("rotation, size", [(0, None), (90, None), (0, (160, 120))], ids=["native", "rotated", "scaled"])
+def test_rgb_on_demand_gives_the_pixels_of_the_rgb_pass(clip, rotation, size):
+    # a gray pass's deferred RGB conversion (whole picture or a region) equals what frames(gray=False) yields
+    m = load_media(clip(f"rgbdemand{rotation}", face="photo", duration=0.6, rotation=rotation))
+    gray = next(m.frames(chunk_size=8, gray=True, size=size, rgb_on_demand=True))
+    rgb = next(m.frames(chunk_size=8, size=size))
+    assert next(m.frames(chunk_size=8, gray=True)).rgb is None  # only when asked for
+    assert gray.rgb is not None and len(gray.rgb) == len(gray) == len(rgb)
+    for source, img in zip(gray.rgb, rgb.images):
+        assert np.array_equal(source(), img)
+        h, w = img.shape[:2]
+        for region in ((0, 0, w, h), (10, 20, 100, 90), (11, 21, 99, 91), (w - 40, h - 30, w, h)):
+            x0, y0, x1, y1 = region
+            assert np.array_equal(source(region), img[y0:y1, x0:x1]), region
+    arrays = Media.from_arrays(None, frames=rgb.images, fps=m.fps)
+    chunk = next(arrays.frames(chunk_size=8, gray=True, rgb_on_demand=True))
+    assert np.array_equal(chunk.rgb[2]((4, 6, 50, 40)), rgb.images[2][6:40, 4:50])
+
+
 def test_frames_resize_gray_and_range(clip):
     m = load_media(clip("plain", duration=2.0))
     chunks = list(m.frames(chunk_size=7, size=(96, 64), gray=True, start=0.5, end=1.5))

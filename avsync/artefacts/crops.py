@@ -11,8 +11,11 @@ texture flicker). The crop therefore covers eyes to chin and a little background
 * rotated so that the eye line is horizontal (same warp as :func:`avsync.face.mouth_crop`);
 * RGB, ``size`` × ``size`` (128).
 
-Frames are decoded once more (a second pass after tracking) at a work size whose longest side is
-``work_size`` pixels, so 4K input costs no more memory than 720p.
+In ``avsync analyze`` the face tracker cuts these crops in its own decoding pass (``track(..., context=spec)``,
+:meth:`ArtefactScorer.context_spec`): a gray pass converts only the sampled frames' face regions to RGB, and the
+crops are the same pixels as those of :func:`artefact_crops`. :func:`artefact_crops` itself decodes the frames once
+more (a second pass after tracking: frame pairs, or tracks without context crops) at a work size whose longest side
+is ``work_size`` pixels, so 4K input costs no more memory than 720p.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from avsync.face.crops import mouth_crop
-from avsync.face.geometry import work_frame_size
+from avsync.face.geometry import context_geometry, work_frame_size
 from avsync.face.types import FaceTrack
 from avsync.media import Media
 
 __all__ = ["ArtefactCrops", "artefact_crops", "artefact_geometry"]
+
+artefact_geometry = context_geometry  # the crop geometry, defined with the tracker that can cut these crops too
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,33 +63,6 @@ class ArtefactCrops:
     def times(self) -> np.ndarray:
         """``float64 [M]`` presentation time of each crop in seconds."""
         return self.frames / float(self.fps)
-
-
-def artefact_geometry(
-    boxes: np.ndarray, points: np.ndarray, *, scale: float = 1.25, centre_at: float = 0.6
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centre ``[N, 2]``, side ``[N]`` and roll ``[N]`` (radians) of artefact crops.
-
-    Parameters
-    ----------
-    boxes
-        ``[N, 4]`` face boxes ``x1, y1, x2, y2`` (pixels).
-    points
-        ``[N, 5, 2]`` five points (eyes, nose, mouth corners).
-    scale
-        Crop side as a fraction of the face-box width.
-    centre_at
-        Position of the centre between the eyes' midpoint (0) and the mouth corners' midpoint (1).
-    """
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    points = np.asarray(points, np.float32).reshape(-1, 5, 2)
-    eyes = (points[:, 0] + points[:, 1]) / 2
-    mouth = (points[:, 3] + points[:, 4]) / 2
-    centre = eyes + centre_at * (mouth - eyes)
-    side = scale * (boxes[:, 2] - boxes[:, 0])
-    eye = points[:, 1] - points[:, 0]
-    angle = np.arctan2(eye[:, 1], eye[:, 0])
-    return centre.astype(np.float32), side.astype(np.float32), angle.astype(np.float32)
 
 
 def artefact_crops(
@@ -146,7 +124,7 @@ def artefact_crops(
     ww, wh = work_frame_size(width, height, work_size)
     sx, sy = ww / width, wh / height
     wanted = {int(track.frames[i]): i for i in sel}
-    centre, side, angle = artefact_geometry(track.boxes[sel], track.points[sel])
+    centre, side, angle = context_geometry(track.boxes[sel], track.points[sel])
     geo = {int(track.frames[i]): j for j, i in enumerate(sel)}
     f0, f1 = int(track.frames[sel[0]]), int(track.frames[sel[-1]])
     out, frames = [], []

@@ -18,6 +18,7 @@ import numpy as np
 from avsync.artefacts.crops import ArtefactCrops, artefact_crops
 from avsync.device import resolve_device
 from avsync.errors import AvsyncError, BundleError, ConfigError
+from avsync.face.types import ContextCropSpec
 from avsync.inference import check_batch_size, run_batched
 from avsync.model_files import ARTEFACT_ARCHITECTURE  # noqa: F401  (the artefact bundles' architecture)
 from avsync.results import Serializable, Status
@@ -221,8 +222,21 @@ class ArtefactScorer:
         usable = faces.usable()
         return max(usable, key=lambda tr: tr.num_valid * tr.median_size) if usable else None
 
+    def context_spec(self, fps: float) -> ContextCropSpec | None:
+        """The context crops the tracker can cut for this model in its own pass at analysis rate ``fps`` (see
+        :func:`avsync.face.track`), or ``None`` when the model wants frame pairs (cut by a second pass)."""
+        if self.pairs:
+            return None
+        return ContextCropSpec(size=self.crop_size, step=max(1, round(fps / self.sample_fps)))
+
     def crops_of(self, media: Media, track: FaceTrack) -> ArtefactCrops:
-        """The crops this model scores of ``track``: ``sample_fps`` per second, frame pairs if it wants them."""
+        """The crops this model scores of ``track``: ``sample_fps`` per second, frame pairs if it wants them. Taken
+        from ``track.context`` when the tracker cut them (one decoding pass), else cut by decoding again."""
+        ctx = track.context
+        if ctx is not None and ctx.spec == self.context_spec(track.fps):
+            pos = ctx.frames - track.start_frame
+            face_px = (track.boxes[pos, 2] - track.boxes[pos, 0]).astype(np.float32)
+            return ArtefactCrops(ctx.images, ctx.frames, track.fps, face_px)
         step = max(1, round(track.fps / self.sample_fps))
         return artefact_crops(media, track, size=self.crop_size, step=step, pairs=self.pairs)
 

@@ -21,14 +21,16 @@ layout.
 
 from avsync.face.crops import face_crop, mouth_crop, mouth_geometry
 from avsync.face.detectors import FaceDetector, HaarDetector, YuNetDetector, get_detector, points_from_boxes
-from avsync.face.geometry import iou_matrix
+from avsync.face.geometry import context_geometry, iou_matrix
 from avsync.face.landmarks import LANDMARKERS, LipLandmarker, get_landmarker
 from avsync.face.tracking import Tracker, TrackerConfig, track
-from avsync.face.types import POINT_NAMES, Detections, FaceTrack, FaceTracks
+from avsync.face.types import POINT_NAMES, ContextCrops, ContextCropSpec, Detections, FaceTrack, FaceTracks
 
 __all__ = [
     "LANDMARKERS",
     "POINT_NAMES",
+    "ContextCropSpec",
+    "ContextCrops",
     "Detections",
     "FaceDetector",
     "FaceTrack",
@@ -38,6 +40,7 @@ __all__ = [
     "Tracker",
     "TrackerConfig",
     "YuNetDetector",
+    "context_geometry",
     "face_crop",
     "get_detector",
     "get_landmarker",

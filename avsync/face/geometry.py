@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["iou_matrix", "mouth_geometry", "work_frame_size"]
+__all__ = ["context_geometry", "iou_matrix", "mouth_geometry", "work_frame_size"]
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -57,3 +57,31 @@ def work_frame_size(width: int, height: int, work_size: int) -> tuple[int, int]:
     if s >= 1.0:
         return width, height
     return max(2, int(round(width * s / 2)) * 2), max(2, int(round(height * s / 2)) * 2)
+
+
+def context_geometry(
+    boxes: np.ndarray, points: np.ndarray, *, scale: float = 1.25, centre_at: float = 0.6
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centre ``[N, 2]``, side ``[N]`` and roll ``[N]`` (radians) of context crops: the lower face in context, eyes
+    to chin (the crops of the mouth-region artefact check).
+
+    Parameters
+    ----------
+    boxes
+        ``[N, 4]`` face boxes ``x1, y1, x2, y2`` (pixels).
+    points
+        ``[N, 5, 2]`` five points (eyes, nose, mouth corners).
+    scale
+        Crop side as a fraction of the face-box width.
+    centre_at
+        Position of the centre between the eyes' midpoint (0) and the mouth corners' midpoint (1).
+    """
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    points = np.asarray(points, np.float32).reshape(-1, 5, 2)
+    eyes = (points[:, 0] + points[:, 1]) / 2
+    mouth = (points[:, 3] + points[:, 4]) / 2
+    centre = eyes + centre_at * (mouth - eyes)
+    side = scale * (boxes[:, 2] - boxes[:, 0])
+    eye = points[:, 1] - points[:, 0]
+    angle = np.arctan2(eye[:, 1], eye[:, 0])
+    return centre.astype(np.float32), side.astype(np.float32), angle.astype(np.float32)

@@ -23,7 +23,9 @@ How it works (one pass over the video, bounded memory):
 5. **Interpolation and smoothing.** Between two sightings boxes and points are linearly
    interpolated, then smoothed with a Gaussian of ``smooth_sigma`` frames inside each run of valid
    frames (never across a gap or a cut). Crops use these smoothed values, so they are steady on a
-   steady head and follow motion with a lag of about ``smooth_sigma`` frames at most.
+   steady head and follow motion with a lag of about ``smooth_sigma`` frames at most. RGB context crops
+   (``context``: the mouth-region artefact check's input) of every ``step``-th valid frame are cut from the
+   same pass: a gray pass converts just those frames to RGB, from the decoded frames it still holds.
 6. Tracks with fewer than ``min_track_frames`` valid frames are dropped (single false alarms).
 
 The code: :class:`TrackerConfig` holds the tuning options named above, :class:`Tracker` a config, a detector and a
@@ -50,10 +52,11 @@ from avsync.errors import ConfigError, MediaError
 from avsync.face.association import Associator, TrackState, greedy_match, keyframes_agree, smoothed_at
 from avsync.face.crops import CropColor, face_crop, mouth_crop
 from avsync.face.detectors import DetectorName, FaceDetector, get_detector
-from avsync.face.geometry import iou_matrix, mouth_geometry, work_frame_size
+from avsync.face.geometry import context_geometry, iou_matrix, mouth_geometry, work_frame_size
 from avsync.face.landmarks import LandmarkerName, LipLandmarker, get_landmarker
-from avsync.face.types import Detections, FaceTrack, FaceTracks
+from avsync.face.types import ContextCrops, ContextCropSpec, Detections, FaceTrack, FaceTracks
 from avsync.media import Media
+from avsync.media.types import RgbSource
 from avsync.results import Status
 
 __all__ = ["CropName", "Tracker", "TrackerConfig", "iou_matrix", "track"]
@@ -211,6 +214,7 @@ class Tracker:
         start: float = 0.0,
         end: float | None = None,
         progress: Callable[[int, int], None] | None = None,
+        context: ContextCropSpec | None = None,
     ) -> FaceTracks:
         """Track the faces of ``media``.
 
@@ -226,6 +230,9 @@ class Tracker:
             Time range in seconds.
         progress
             Called with ``(frames_done, frames_total)`` after each chunk.
+        context
+            Also cut RGB context crops as this :class:`~avsync.face.types.ContextCropSpec` says →
+            ``FaceTrack.context`` (the crops :func:`avsync.artefacts.artefact_crops` cuts in a second pass).
 
         Returns
         -------
@@ -245,7 +252,9 @@ class Tracker:
         for c in crops:
             if c not in ("mouth", "face"):
                 raise ConfigError(f"unknown crop {c!r}; choose from 'mouth', 'face'")
-        run = _TrackingPass(self, media, crops, cv2)
+        if context is not None and not isinstance(context, ContextCropSpec):
+            raise ConfigError(f"context must be a ContextCropSpec, got {type(context).__name__}")
+        run = _TrackingPass(self, media, crops, cv2, context)
         run.scan(start=start, end=end, progress=progress)
         return self._result(run, run.face_tracks())
 
@@ -295,7 +304,8 @@ class _TrackingPass:
     """One :class:`Tracker` call: the single decoding pass over one video and everything it keeps meanwhile
     (buffered work frames, detections, the adaptive keyframe interval, the tracks being built)."""
 
-    def __init__(self, tracker: Tracker, media: Media, crops: tuple[str, ...], cv2: ModuleType):
+    def __init__(self, tracker: Tracker, media: Media, crops: tuple[str, ...], cv2: ModuleType,
+                 context: ContextCropSpec | None = None):
         c = self.config = tracker.config
         self.detector = tracker.detector
         self.landmarker = tracker.landmarker
@@ -315,6 +325,9 @@ class _TrackingPass:
         self.scan_every = max(1, int(round(c.scan_interval_s * media.fps)))
         self.associator = Associator(iou_threshold=c.iou_threshold, max_gap=max(1, int(round(c.max_gap_s * media.fps))))
         self.buffer: dict[int, np.ndarray] = {}  # work frames still needed (keyframes, smoothing, crops)
+        self.context = context
+        self.rgb_of: dict[int, RgbSource] = {}  # gray pass with context crops: deferred RGB frames
+        self.context_state: dict[int, list] = {}  # track id → [valid frames seen, crops, their frames]
         self.detected: dict[int, Detections] = {}
         self.n_keyframes = 0
         self.estimated = False  # some detection had estimated (not detected) points
@@ -341,12 +354,19 @@ class _TrackingPass:
                 and self.landmarker is None)
         size = None if (ww, wh) == (self.width, self.height) else (ww, wh)
         done, total = 0, media.num_frames
-        for chunk in media.frames(chunk_size=c.chunk_size, size=size, gray=gray, start=start, end=end):
+        self.gray = gray
+        deferred = gray and self.context is not None
+        for chunk in media.frames(chunk_size=c.chunk_size, size=size, gray=gray, start=start, end=end,
+                                  rgb_on_demand=deferred):
+            if deferred:
+                assert chunk.rgb is not None  # asked for
+                self.rgb_of.update(zip((int(f) for f in chunk.indices), chunk.rgb))
             for img, f in zip(chunk.images, chunk.indices):
                 self.add_frame(int(f), np.ascontiguousarray(img))
             if self.last_key is not None:
                 self.finalize(self.last_key - self.radius)
             done += len(chunk)
+            del chunk  # its frames that finalize released go now, not after the next chunk is decoded
             if progress is not None:
                 progress(done, total)
         if self.last_frame is None:
@@ -357,6 +377,7 @@ class _TrackingPass:
             tr.trim()
         self.finalize(self.last_frame + 1)
         self.buffer.clear()
+        self.rgb_of.clear()
 
     def add_frame(self, f: int, img: np.ndarray) -> None:
         """Buffer work frame ``f``; a cut or a due keyframe is processed at once."""
@@ -508,6 +529,8 @@ class _TrackingPass:
                         lips_todo.append((tr, t - tr.first, self.buffer[t], wbox, wpts))
                 if self.crops:
                     self.cut_crops(tr, self.buffer[t], wbox, wpts)
+                if self.context is not None and tr.valid[t - tr.first]:
+                    self.cut_context(tr, t, box, pts)
         self.add_lip_landmarks(lips_todo)
         self.release_frames(upto)
 
@@ -520,6 +543,40 @@ class _TrackingPass:
                                        color=c.mouth_color))
         if "face" in self.crops:
             tr.face.append(face_crop(img, wbox, crop_scale=c.face_crop_scale))
+
+    def cut_context(self, tr: TrackState, t: int, box: np.ndarray, pts: np.ndarray) -> None:
+        """Count valid frame ``t`` of ``tr`` and, at every ``step``-th, cut its RGB context crop (smoothed box and
+        points in displayed pixels; the arithmetic of :func:`avsync.artefacts.artefact_crops`). A gray pass
+        converts only the region the crop reads (with the blur's and the interpolation's reach) to RGB."""
+        spec = self.context
+        assert spec is not None  # called only with a spec
+        state = self.context_state.setdefault(tr.id, [0, [], []])
+        rank = state[0]
+        state[0] += 1
+        if rank % spec.step:
+            return
+        centre, side, angle = context_geometry(box[None], pts[None], scale=spec.scale, centre_at=spec.centre_at)
+        sx, sy = self.ww / self.width, self.wh / self.height
+        c = centre[0] * np.array([sx, sy], np.float32)
+        side_w, ang = float(side[0] * sx), float(angle[0])
+        if self.gray:
+            # the square the crop samples, rotated, plus the anti-alias blur's and bilinear reach (mouth_crop)
+            scale = spec.size / max(side_w, 1.0)
+            reach = side_w / 2 * (abs(math.cos(ang)) + abs(math.sin(ang))) + 4
+            if scale < 0.5:
+                reach += int(round(0.5 / scale)) + 1
+            x0, y0 = (max(0, int(math.floor(v - reach)) & ~1) for v in (float(c[0]), float(c[1])))
+            x1 = min(self.ww, int(math.ceil(float(c[0]) + reach)) + 1 & ~1)
+            y1 = min(self.wh, int(math.ceil(float(c[1]) + reach)) + 1 & ~1)
+            if x1 - x0 >= 2 and y1 - y0 >= 2:
+                img = self.rgb_of[t]((x0, y0, x1, y1))
+                c = c - np.array([x0, y0], np.float32)
+            else:  # the crop lies outside the picture: cut it from the whole frame as the second pass would
+                img = self.rgb_of[t]()
+        else:
+            img = self.buffer[t]
+        state[1].append(mouth_crop(img, c, side_w, ang, size=spec.size, color="rgb"))
+        state[2].append(t)
 
     def add_lip_landmarks(self, todo: list) -> None:
         """Run the landmarker on ``todo`` (valid finalized frames), 64 faces per batch; store displayed pixels."""
@@ -542,8 +599,19 @@ class _TrackingPass:
         for f in [f for f in self.buffer if f < keep_from]:
             del self.buffer[f]
             self.detected.pop(f, None)
+            self.rgb_of.pop(f, None)
 
     # -- track assembly -----------------------------------------------------------------------------------------
+
+    def context_crops(self, tr: TrackState, n: int) -> ContextCrops | None:
+        """The context crops of ``tr``'s first ``n`` frames (``None`` without a spec)."""
+        spec = self.context
+        if spec is None:
+            return None
+        _, imgs, frames = self.context_state.get(tr.id, (0, [], []))
+        m = int(np.searchsorted(np.asarray(frames, np.int64), tr.first + n))
+        images = np.stack(imgs[:m]) if m else np.zeros((0, spec.size, spec.size, 3), np.uint8)
+        return ContextCrops(spec, images, np.asarray(frames[:m], np.int64))
 
     def face_tracks(self) -> list[FaceTrack]:
         """The finished tracks with at least ``min_track_frames`` valid frames, as :class:`FaceTrack`s: most
@@ -569,9 +637,11 @@ class _TrackingPass:
                     face_crops=np.stack(tr.face[:n]) if "face" in self.crops else None,
                     lip_landmarks=np.stack(tr.lips[:n]).astype(np.float32) if landmarks else None,
                     mouth_open=np.asarray(tr.mopen[:n], np.float32) if landmarks else None,
+                    context=self.context_crops(tr, n),
                 )
             )
         out.sort(key=lambda t: (-t.num_valid, t.start_frame))
+        self.context_state.clear()
         return [replace(t, track_id=i) for i, t in enumerate(out)]
 
 
@@ -603,6 +673,7 @@ def track(
     chunk_size: int = 32,
     landmarks: LandmarkerName | LipLandmarker | None = None,
     progress: Callable[[int, int], None] | None = None,
+    context: ContextCropSpec | None = None,
 ) -> FaceTracks:
     """Detect and follow every face of a video; optionally cut mouth and face crops in the same pass.
 
@@ -640,6 +711,9 @@ def track(
         (both with an install/placement hint), before any decoding.
     progress
         Called with ``(frames_done, frames_total)`` after each chunk.
+    context
+        Also cut the RGB context crops this :class:`~avsync.face.types.ContextCropSpec` describes
+        (``FaceTrack.context``; the input of the mouth-region artefact check) in the same pass.
 
     Returns
     -------
@@ -676,4 +750,4 @@ def track(
     _opencv()
     _require_video(media)
     tracker = Tracker(config, detector=detector, landmarks=landmarks)
-    return tracker(media, crops=crops, start=start, end=end, progress=progress)
+    return tracker(media, crops=crops, start=start, end=end, progress=progress, context=context)

@@ -10,14 +10,16 @@ left eye, nose tip, right mouth corner, left mouth corner.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from avsync.errors import ConfigError
 from avsync.results import Serializable, Status, to_jsonable
 
-__all__ = ["POINT_NAMES", "Detections", "FaceTrack", "FaceTracks"]
+__all__ = ["POINT_NAMES", "ContextCropSpec", "ContextCrops", "Detections", "FaceTrack", "FaceTracks"]
 
 POINT_NAMES = ("right_eye", "left_eye", "nose", "mouth_right", "mouth_left")
 
@@ -62,6 +64,48 @@ def _summary(arr: np.ndarray | None) -> Any:
     return None if arr is None else {"shape": list(arr.shape), "dtype": str(arr.dtype)}
 
 
+@dataclass(frozen=True)
+class ContextCropSpec:
+    """Which RGB context crops (the lower face in context, eyes to chin:
+    :func:`~avsync.face.geometry.context_geometry`) the tracker cuts while it decodes: those of every ``step``-th
+    valid frame of each track (ranks 0, ``step``, 2 × ``step``, ... among its valid frames), ``size`` pixels square.
+    They are what the mouth-region artefact check scores; cut in the tracking pass, the video is decoded once."""
+
+    size: int = 128
+    step: int = 1
+    scale: float = 1.25
+    centre_at: float = 0.6
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.size, int) and isinstance(self.step, int) and self.size > 0 and self.step > 0):
+            raise ConfigError(f"ContextCropSpec: size and step must be positive integers, got {self.size}, {self.step}")
+        if not (self.scale > 0 and math.isfinite(self.scale) and math.isfinite(self.centre_at)):
+            raise ConfigError(f"ContextCropSpec: scale must be positive and centre_at finite, got {self.scale}, "
+                              f"{self.centre_at}")
+
+
+@dataclass(frozen=True, eq=False)
+class ContextCrops:
+    """The context crops of one track, cut as ``spec`` says.
+
+    Attributes
+    ----------
+    spec
+        The :class:`ContextCropSpec` they were cut with.
+    images
+        ``uint8 [M, S, S, 3]`` RGB crops.
+    frames
+        ``int64 [M]`` analysis frame index of each crop.
+    """
+
+    spec: ContextCropSpec
+    images: np.ndarray = field(repr=False)
+    frames: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+
 @dataclass(frozen=True, eq=False)
 class FaceTrack(Serializable):
     """One face followed over time.
@@ -96,6 +140,8 @@ class FaceTrack(Serializable):
         or ``None``.
     mouth_open
         ``float32 [N]`` inner-lip opening divided by mouth width, or ``None``.
+    context
+        RGB :class:`ContextCrops` of sampled valid frames (``track(..., context=spec)``), or ``None``.
     """
 
     track_id: int
@@ -110,6 +156,7 @@ class FaceTrack(Serializable):
     face_crops: np.ndarray | None = field(default=None, repr=False)
     lip_landmarks: np.ndarray | None = field(default=None, repr=False)
     mouth_open: np.ndarray | None = field(default=None, repr=False)
+    context: ContextCrops | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ summaries
     def __len__(self) -> int:
@@ -207,6 +254,7 @@ class FaceTrack(Serializable):
         out.update(self.summary())
         for name in ("mouth_crops", "face_crops", "lip_landmarks"):
             out[name] = _summary(getattr(self, name))
+        out["context_crops"] = None if self.context is None else _summary(self.context.images)
         out["schema_version"] = self.schema_version
         return out
 

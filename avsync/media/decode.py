@@ -14,6 +14,7 @@ import threading
 from collections.abc import Collection, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
+from functools import partial
 from typing import Any, Literal
 
 import av
@@ -22,7 +23,7 @@ import soxr
 
 from avsync.errors import MediaError
 from avsync.media.probe import MediaSource, describe_error, inspect_media, open_container
-from avsync.media.types import AudioInfo, FrameChunk, MediaInfo, MediaLimits, VideoInfo
+from avsync.media.types import AudioInfo, FrameChunk, MediaInfo, MediaLimits, Region, RgbSource, VideoInfo
 from avsync.results import Status
 from avsync.timebase import DEFAULT_FPS, DEFAULT_SAMPLE_RATE, seconds_to_samples
 
@@ -409,6 +410,7 @@ class Media:
         start: float = 0.0,
         end: float | None = None,
         only: Collection[int] | None = None,
+        rgb_on_demand: bool = False,
     ) -> Iterator[FrameChunk]:
         """Yield the video as chunks of constant-rate analysis frames.
 
@@ -429,34 +431,40 @@ class Media:
         only
             Yield only these analysis frame indices (the others are decoded — a codec cannot skip
             them — but not converted or scaled, which is most of the cost of a sparse selection).
+        rgb_on_demand
+            Also give each chunk :attr:`FrameChunk.rgb`: per image, a callable that makes its RGB picture (the
+            picture ``gray=False`` gives) when called. A gray pass can thus convert the few frames it needs in
+            colour without decoding the video again.
         """
         if self.info.video is None:
             raise MediaError(
                 "the input has no video track", status=Status.NO_VIDEO, hint="only voice analysis applies to it"
             )
         if self._frames is not None:
-            yield from self._array_frames(chunk_size, size, gray, start, end, only)
+            yield from self._array_frames(chunk_size, size, gray, start, end, only, rgb_on_demand)
             return
-        yield from self._decode_frames(chunk_size, size, gray, start, end, only)
+        yield from self._decode_frames(chunk_size, size, gray, start, end, only, rgb_on_demand)
 
     def _array_frames(
         self, chunk_size: int, size: tuple[int, int] | None, gray: bool, start: float, end: float | None,
-        only: Collection[int] | None = None,
+        only: Collection[int] | None = None, rgb_on_demand: bool = False,
     ) -> Iterator[FrameChunk]:
         assert self._frames is not None  # frames() calls this only for a Media made from arrays
-        n = self._frames.shape[0]
+        frames = self._frames
+        n = frames.shape[0]
         k0 = max(0, math.ceil(start * self.fps - 1e-6))
         k1 = n if end is None else min(n, math.ceil(end * self.fps - 1e-6))
         ks = np.arange(k0, k1) if only is None else np.array(sorted(k for k in set(only) if k0 <= k < k1), int)
         for a in range(0, len(ks), chunk_size):
             idx = ks[a : a + chunk_size]
-            imgs = [_convert_array(self._frames[i], size, gray) for i in idx]
+            imgs = [_convert_array(frames[i], size, gray) for i in idx]
             t = idx / self.fps
-            yield FrameChunk(np.stack(imgs), idx, t, t.copy(), self.fps)
+            rgb = tuple(partial(_array_region, frames[i], size) for i in idx) if rgb_on_demand else None
+            yield FrameChunk(np.stack(imgs), idx, t, t.copy(), self.fps, rgb=rgb)
 
     def _decode_frames(
         self, chunk_size: int, size: tuple[int, int] | None, gray: bool, start: float, end: float | None,
-        only: Collection[int] | None = None,
+        only: Collection[int] | None = None, rgb_on_demand: bool = False,
     ) -> Iterator[FrameChunk]:
         vi = self.info.video
         # frames() checked the video; a Media without frame arrays was loaded from its source
@@ -469,6 +477,7 @@ class Media:
         buf: list[np.ndarray | None] = [None]
         buf_idx: list[int] = []
         buf_src: list[float] = []
+        buf_rgb: list[RgbSource] = []  # with rgb_on_demand: the deferred RGB conversions
         prev: list[Any] | None = None  # [time, frame, converted array or None]
 
         def convert(entry: list[Any]) -> np.ndarray:
@@ -488,12 +497,15 @@ class Media:
             arr[len(buf_idx)] = img
             buf_idx.append(k)
             buf_src.append(entry[0])
+            if rgb_on_demand:
+                buf_rgb.append(partial(_frame_region, entry[1], size))
 
         def flush():
             idx = np.asarray(buf_idx)
-            chunk = FrameChunk(buf[0][: len(idx)], idx, idx / self.fps, np.asarray(buf_src), self.fps)
+            chunk = FrameChunk(buf[0][: len(idx)], idx, idx / self.fps, np.asarray(buf_src), self.fps,
+                               rgb=tuple(buf_rgb) if rgb_on_demand else None)
             buf[0] = None
-            buf_idx.clear(), buf_src.clear()
+            buf_idx.clear(), buf_src.clear(), buf_rgb.clear()
             return chunk
 
         with ExitStack() as opened:
@@ -582,6 +594,40 @@ def _gray_from_luma(frame: av.VideoFrame) -> np.ndarray | None:
     import cv2  # a core dependency; imported here so that importing avsync does not load OpenCV
 
     return cv2.LUT(y, table)
+
+
+def _array_region(img: np.ndarray, size: tuple[int, int] | None, region: Region | None = None) -> np.ndarray:
+    """RGB picture of an array frame (:func:`_convert_array`), or its ``region`` ``(x0, y0, x1, y1)``."""
+    rgb = _convert_array(img, size, False)
+    return rgb if region is None else rgb[region[1] : region[3], region[0] : region[2]]
+
+
+# 8-bit 4:2:0 YUV: a region of whole chroma samples converts to exactly the pixels of the whole frame's conversion
+_REGION_YUV = frozenset({"yuv420p", "yuvj420p"})
+
+
+def _frame_region(frame: av.VideoFrame, size: tuple[int, int] | None, region: Region | None = None) -> np.ndarray:
+    """RGB picture of a decoded frame as ``frames(gray=False)`` makes it, or only its ``region`` ``(x0, y0, x1, y1)``
+    (pixels of that picture): the same pixels, but only the region is converted when the frame is unrotated
+    8-bit 4:2:0 YUV kept at its own size and the region starts on even coordinates (whole chroma samples), so a
+    face crop costs a face's conversion rather than a frame's (time, and memory: no frame-sized RGB array)."""
+    if region is None:
+        return _convert_frame(frame, size, "rgb24")
+    x0, y0, x1, y1 = (int(v) for v in region)
+    w, h = frame.width, frame.height
+    rot = int(getattr(frame, "rotation", 0) or 0) % 360
+    native = size is None or tuple(size) == (w, h)
+    if not (native and rot == 0 and frame.format.name in _REGION_YUV and w % 2 == 0 and h % 2 == 0
+            and 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h and not (x0 | y0 | x1 | y1) & 1):
+        return _convert_frame(frame, size, "rgb24")[y0:y1, x0:x1]
+    planes = []
+    for i, (a, b, c, d) in enumerate(((x0, y0, x1, y1), (x0 // 2, y0 // 2, x1 // 2, y1 // 2))):
+        for p in (frame.planes[0],) if i == 0 else (frame.planes[1], frame.planes[2]):
+            arr = np.frombuffer(memoryview(p), np.uint8).reshape(p.height, p.line_size)
+            planes.append(arr[b:d, a:c].ravel())
+    part = av.VideoFrame.from_ndarray(np.concatenate(planes).reshape((y1 - y0) * 3 // 2, x1 - x0), format="yuv420p")
+    part.color_range, part.colorspace = frame.color_range, frame.colorspace  # the same YUV → RGB matrix
+    return part.to_ndarray(format="rgb24")
 
 
 def _convert_frame(frame: av.VideoFrame, size: tuple[int, int] | None, fmt: str) -> np.ndarray:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from avsync.results import Serializable, Status
 
-__all__ = ["MediaLimits", "VideoInfo", "AudioInfo", "MediaInfo", "FrameChunk"]
+__all__ = ["MediaLimits", "VideoInfo", "AudioInfo", "MediaInfo", "FrameChunk", "Region", "RgbSource"]
+
+Region = tuple[int, int, int, int]
+"""``(x0, y0, x1, y1)``: a rectangle of a picture's pixels, ``[y0:y1, x0:x1]``."""
+RgbSource = Callable[..., np.ndarray]
+"""A deferred RGB conversion of one frame (:attr:`FrameChunk.rgb`): called with no argument, the ``uint8 [H, W, 3]``
+picture; with a :data:`Region`, only those pixels."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,10 @@ class FrameChunk:
         Presentation time of the decoded source frame each image was taken from, ``[N]``.
     fps
         Analysis frame rate.
+    rgb
+        With ``Media.frames(..., rgb_on_demand=True)``: one :data:`RgbSource` per image, which returns its
+        ``[H, W, 3]`` RGB picture (or a region of it), made exactly as ``gray=False`` would make it, only when
+        called (the decoded frame is kept until the callable is dropped); else ``None``.
     """
 
     images: np.ndarray
@@ -141,6 +152,7 @@ class FrameChunk:
     source_times: np.ndarray
     fps: float
     extra: dict = field(default_factory=dict)
+    rgb: tuple[RgbSource, ...] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
