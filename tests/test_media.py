@@ -131,7 +131,8 @@ def test_rotation_metadata_applied(clip, rotation):
     assert bottom.min() < top.min()
 
 
-@pytest.mark.parametrize("rotation, size", [(0, None), (90, None), (0, (160, 120))], ids=["native", "rotated", "scaled"])
+@pytest.mark.parametrize("rotation, size", [(0, None), (90, None), (180, None), (270, None), (0, (160, 120))],
+                         ids=["native", "rotated90", "rotated180", "rotated270", "scaled"])
 def test_rgb_on_demand_gives_the_pixels_of_the_rgb_pass(clip, rotation, size):
     # a gray pass's deferred RGB conversion (whole picture or a region) equals what frames(gray=False) yields
     m = load_media(clip(f"rgbdemand{rotation}", face="photo", duration=0.6, rotation=rotation))

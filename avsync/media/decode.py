@@ -44,8 +44,13 @@ def resample_audio(x: np.ndarray, sr_in: int, sr_out: int, *, quality: ResampleQ
 
 
 def _rotate(img: np.ndarray, rotation: int) -> np.ndarray:
+    """``np.rot90(img, rotation // 90)`` as a contiguous array (OpenCV's transpose: 5–9× faster on 720p)."""
     k = (rotation // 90) % 4
-    return np.ascontiguousarray(np.rot90(img, k=k)) if k else img
+    if not k:
+        return img
+    import cv2  # a core dependency; imported here so that importing avsync does not load OpenCV
+
+    return cv2.rotate(img, (cv2.ROTATE_90_COUNTERCLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE)[k - 1])
 
 
 def finite_audio(audio: np.ndarray) -> tuple[np.ndarray, int]:
@@ -608,18 +613,24 @@ _REGION_YUV = frozenset({"yuv420p", "yuvj420p"})
 
 def _frame_region(frame: av.VideoFrame, size: tuple[int, int] | None, region: Region | None = None) -> np.ndarray:
     """RGB picture of a decoded frame as ``frames(gray=False)`` makes it, or only its ``region`` ``(x0, y0, x1, y1)``
-    (pixels of that picture): the same pixels, but only the region is converted when the frame is unrotated
-    8-bit 4:2:0 YUV kept at its own size and the region starts on even coordinates (whole chroma samples), so a
-    face crop costs a face's conversion rather than a frame's (time, and memory: no frame-sized RGB array)."""
+    (pixels of that picture): the same pixels, but only the region is converted when the frame is 8-bit 4:2:0 YUV
+    kept at its own size and the region lies on even coordinates (whole chroma samples), so a face crop costs a
+    face's conversion rather than a frame's (time, and memory: no frame-sized RGB array). A rotated frame converts
+    the stored pixels the region shows, then turns them."""
     if region is None:
         return _convert_frame(frame, size, "rgb24")
     x0, y0, x1, y1 = (int(v) for v in region)
-    w, h = frame.width, frame.height
+    w, h = frame.width, frame.height  # stored
     rot = int(getattr(frame, "rotation", 0) or 0) % 360
-    native = size is None or tuple(size) == (w, h)
-    if not (native and rot == 0 and frame.format.name in _REGION_YUV and w % 2 == 0 and h % 2 == 0
-            and 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h and not (x0 | y0 | x1 | y1) & 1):
+    k = (rot // 90) % 4
+    dw, dh = (h, w) if k % 2 else (w, h)  # displayed
+    native = size is None or tuple(size) == (dw, dh)
+    if not (native and rot % 90 == 0 and frame.format.name in _REGION_YUV and w % 2 == 0 and h % 2 == 0
+            and 0 <= x0 < x1 <= dw and 0 <= y0 < y1 <= dh and not (x0 | y0 | x1 | y1) & 1):
         return _convert_frame(frame, size, "rgb24")[y0:y1, x0:x1]
+    # the stored rectangle that np.rot90(stored, k) shows at the region (columns a:c, rows b:d)
+    x0, y0, x1, y1 = ((x0, y0, x1, y1), (w - y1, x0, w - y0, x1), (w - x1, h - y1, w - x0, h - y0),
+                      (y0, h - x1, y1, h - x0))[k]
     planes = []
     for i, (a, b, c, d) in enumerate(((x0, y0, x1, y1), (x0 // 2, y0 // 2, x1 // 2, y1 // 2))):
         for p in (frame.planes[0],) if i == 0 else (frame.planes[1], frame.planes[2]):
@@ -627,7 +638,7 @@ def _frame_region(frame: av.VideoFrame, size: tuple[int, int] | None, region: Re
             planes.append(arr[b:d, a:c].ravel())
     part = av.VideoFrame.from_ndarray(np.concatenate(planes).reshape((y1 - y0) * 3 // 2, x1 - x0), format="yuv420p")
     part.color_range, part.colorspace = frame.color_range, frame.colorspace  # the same YUV → RGB matrix
-    return part.to_ndarray(format="rgb24")
+    return _rotate(part.to_ndarray(format="rgb24"), rot)
 
 
 def _convert_frame(frame: av.VideoFrame, size: tuple[int, int] | None, fmt: str) -> np.ndarray:
