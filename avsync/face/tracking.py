@@ -25,7 +25,8 @@ How it works (one pass over the video, bounded memory):
    frames (never across a gap or a cut). Crops use these smoothed values, so they are steady on a
    steady head and follow motion with a lag of about ``smooth_sigma`` frames at most. RGB context crops
    (``context``: the mouth-region artefact check's input) of every ``step``-th valid frame are cut from the
-   same pass: a gray pass converts just those frames to RGB, from the decoded frames it still holds.
+   same pass: a gray pass converts just the region each of those crops reads to RGB, from the decoded frames
+   it still holds.
 6. Tracks with fewer than ``min_track_frames`` valid frames are dropped (single false alarms).
 
 The code: :class:`TrackerConfig` holds the tuning options named above, :class:`Tracker` a config, a detector and a
