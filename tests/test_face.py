@@ -459,3 +459,21 @@ def test_old_module_paths_still_export_their_names():
             "lip_mouth_open", "resolve_fan_weights"} <= set(vars(landmarks))
     assert {"CropName", "iou_matrix", "track", "Tracker", "TrackerConfig"} <= set(vars(tracking))
 
+
+
+@pytest.mark.parametrize("side, angle", [(60.0, 0.0), (300.0, 0.35), (500.0, -1.2)])
+def test_mouth_crop_reads_only_within_its_reach(side, angle):
+    # the region mouth_crop_reach gives is all mouth_crop reads (downscale blur and rotation included): a crop
+    # cut from just that region, centre moved, equals the crop of the whole picture
+    from avsync.face.crops import mouth_crop, mouth_crop_reach
+
+    img = np.random.default_rng(5).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    centre = np.array([640.3, 361.7], np.float32)
+    r = mouth_crop_reach(side, angle, size=128)
+    x0, y0 = int(np.floor(centre[0] - r)), int(np.floor(centre[1] - r))
+    x1, y1 = int(np.ceil(centre[0] + r)) + 1, int(np.ceil(centre[1] + r)) + 1
+    whole = mouth_crop(img, centre, side, angle, size=128, color="rgb")
+    part = mouth_crop(img[y0:y1, x0:x1], centre - np.array([x0, y0], np.float32), side, angle, size=128, color="rgb")
+    assert np.array_equal(whole, part)
+    # and it is not larger than needed by much: half the rotated square plus a few pixels
+    assert r < side / 2 * (abs(np.cos(angle)) + abs(np.sin(angle))) + 12

@@ -227,7 +227,11 @@ class ArtefactScorer:
         :func:`avsync.face.track`), or ``None`` when the model wants frame pairs (cut by a second pass)."""
         if self.pairs:
             return None
-        return ContextCropSpec(size=self.crop_size, step=max(1, round(fps / self.sample_fps)))
+        return ContextCropSpec(size=self.crop_size, step=self._step(fps))
+
+    def _step(self, fps: float) -> int:
+        """Every how many valid frames a crop is scored (``sample_fps`` per second at analysis rate ``fps``)."""
+        return max(1, round(fps / self.sample_fps))
 
     def crops_of(self, media: Media, track: FaceTrack) -> ArtefactCrops:
         """The crops this model scores of ``track``: ``sample_fps`` per second, frame pairs if it wants them. Taken
@@ -237,8 +241,7 @@ class ArtefactScorer:
             pos = ctx.frames - track.start_frame
             face_px = (track.boxes[pos, 2] - track.boxes[pos, 0]).astype(np.float32)
             return ArtefactCrops(ctx.images, ctx.frames, track.fps, face_px)
-        step = max(1, round(track.fps / self.sample_fps))
-        return artefact_crops(media, track, size=self.crop_size, step=step, pairs=self.pairs)
+        return artefact_crops(media, track, size=self.crop_size, step=self._step(track.fps), pairs=self.pairs)
 
     def __call__(self, media: Media, faces: FaceTracks | None = None) -> ArtefactResult:
         """Score ``media``'s dominant face track (``faces``: tracks from :func:`avsync.face.track`, else tracked here)."""

@@ -21,7 +21,7 @@ import numpy as np
 from avsync._optional import OPENCV_INSTALL, require
 from avsync.face.geometry import mouth_geometry
 
-__all__ = ["CropColor", "face_crop", "face_thumbnail", "mouth_crop", "mouth_geometry"]
+__all__ = ["CropColor", "face_crop", "face_thumbnail", "mouth_crop", "mouth_crop_reach", "mouth_geometry"]
 
 CropColor = Literal["gray", "rgb"]
 
@@ -66,12 +66,26 @@ def mouth_crop(
     cv2 = _cv2()
     img = _to_color(image, color)
     s = size / max(float(side), 1.0)
-    if s < 0.5:  # strong downscale: smooth first to avoid aliasing
-        k = int(round(0.5 / s)) * 2 + 1
+    k = _blur_kernel(s)
+    if k:  # strong downscale: smooth first to avoid aliasing
         img = cv2.GaussianBlur(img, (k, k), 0)
     m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), float(np.degrees(angle)), s)
     m[:, 2] += np.array([size / 2 - centre[0], size / 2 - centre[1]])
     return cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _blur_kernel(scale: float) -> int:
+    """Side of the anti-alias Gaussian :func:`mouth_crop` applies before a downscale by ``scale`` (0: none)."""
+    return int(round(0.5 / scale)) * 2 + 1 if scale < 0.5 else 0
+
+
+def mouth_crop_reach(side: float, angle: float = 0.0, *, size: int = 96) -> float:
+    """How far from ``centre`` (pixels, along x and along y) :func:`mouth_crop` reads the image: half the rotated
+    square's extent, plus the anti-alias blur's and the bilinear interpolation's reach, plus a margin. Its result
+    is the same when it is given only the pixels within this reach (with the centre moved accordingly)."""
+    reach = float(side) / 2 * (abs(np.cos(angle)) + abs(np.sin(angle))) + 4
+    k = _blur_kernel(size / max(float(side), 1.0))
+    return reach + (k // 2 + 1 if k else 0)
 
 
 def face_crop(image: np.ndarray, box: np.ndarray, *, crop_scale: float = 0.40, color: CropColor = "gray") -> np.ndarray:

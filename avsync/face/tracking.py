@@ -51,7 +51,7 @@ import numpy as np
 from avsync._optional import OPENCV_INSTALL, require
 from avsync.errors import ConfigError, MediaError
 from avsync.face.association import Associator, TrackState, greedy_match, keyframes_agree, smoothed_at
-from avsync.face.crops import CropColor, face_crop, mouth_crop
+from avsync.face.crops import CropColor, face_crop, mouth_crop, mouth_crop_reach
 from avsync.face.detectors import DetectorName, FaceDetector, get_detector
 from avsync.face.geometry import context_geometry, iou_matrix, mouth_geometry, work_frame_size
 from avsync.face.landmarks import LandmarkerName, LipLandmarker, get_landmarker
@@ -561,11 +561,7 @@ class _TrackingPass:
         c = centre[0] * np.array([sx, sy], np.float32)
         side_w, ang = float(side[0] * sx), float(angle[0])
         if self.gray:
-            # the square the crop samples, rotated, plus the anti-alias blur's and bilinear reach (mouth_crop)
-            scale = spec.size / max(side_w, 1.0)
-            reach = side_w / 2 * (abs(math.cos(ang)) + abs(math.sin(ang))) + 4
-            if scale < 0.5:
-                reach += int(round(0.5 / scale)) + 1
+            reach = mouth_crop_reach(side_w, ang, size=spec.size)
             x0, y0 = (max(0, int(math.floor(v - reach)) & ~1) for v in (float(c[0]), float(c[1])))
             x1 = min(self.ww, int(math.ceil(float(c[0]) + reach)) + 1 & ~1)
             y1 = min(self.wh, int(math.ceil(float(c[1]) + reach)) + 1 & ~1)

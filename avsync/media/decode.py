@@ -580,6 +580,12 @@ _FULL_RANGE_YUV = frozenset({"yuvj420p", "yuvj422p", "yuvj444p", "yuvj440p", "yu
 _Y_TO_GRAY = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
 
 
+def _plane_array(plane: av.video.plane.VideoPlane) -> np.ndarray:
+    """``uint8 [height, line_size]`` view of one plane of a frame (its own buffer, rows with their padding)."""
+    # memoryview: the plane's own buffer (no copy), in the type numpy's stubs accept
+    return np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
+
+
 def _gray_from_luma(frame: av.VideoFrame) -> np.ndarray | None:
     """The gray picture of an 8-bit YUV frame read from its luma plane (what swscale's ``gray`` conversion
     gives, ~4× faster: no conversion pass), or ``None`` for other formats or range tags."""
@@ -591,9 +597,7 @@ def _gray_from_luma(frame: av.VideoFrame) -> np.ndarray | None:
         table = None
     else:
         return None
-    plane = frame.planes[0]
-    # memoryview: the plane's own buffer (no copy), in the type numpy's stubs accept
-    y = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
+    y = _plane_array(frame.planes[0])[:, : frame.width]
     if table is None:
         return y.copy()
     import cv2  # a core dependency; imported here so that importing avsync does not load OpenCV
@@ -631,12 +635,10 @@ def _frame_region(frame: av.VideoFrame, size: tuple[int, int] | None, region: Re
     # the stored rectangle that np.rot90(stored, k) shows at the region (columns a:c, rows b:d)
     x0, y0, x1, y1 = ((x0, y0, x1, y1), (w - y1, x0, w - y0, x1), (w - x1, h - y1, w - x0, h - y0),
                       (y0, h - x1, y1, h - x0))[k]
-    planes = []
-    for i, (a, b, c, d) in enumerate(((x0, y0, x1, y1), (x0 // 2, y0 // 2, x1 // 2, y1 // 2))):
-        for p in (frame.planes[0],) if i == 0 else (frame.planes[1], frame.planes[2]):
-            arr = np.frombuffer(memoryview(p), np.uint8).reshape(p.height, p.line_size)
-            planes.append(arr[b:d, a:c].ravel())
-    part = av.VideoFrame.from_ndarray(np.concatenate(planes).reshape((y1 - y0) * 3 // 2, x1 - x0), format="yuv420p")
+    y, u, v = (_plane_array(p) for p in frame.planes[:3])
+    a, b, c, d = x0 // 2, y0 // 2, x1 // 2, y1 // 2  # the same rectangle in the half-size chroma planes
+    packed = np.concatenate([y[y0:y1, x0:x1].ravel(), u[b:d, a:c].ravel(), v[b:d, a:c].ravel()])
+    part = av.VideoFrame.from_ndarray(packed.reshape((y1 - y0) * 3 // 2, x1 - x0), format="yuv420p")
     part.color_range, part.colorspace = frame.color_range, frame.colorspace  # the same YUV → RGB matrix
     return _rotate(part.to_ndarray(format="rgb24"), rot)
 
