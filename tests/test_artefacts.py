@@ -85,13 +85,16 @@ def test_tracking_pass_cuts_the_crops_a_second_pass_would(clip, scorer, monkeypa
         scorer.crops_of(media, other)
 
 
-def test_context_spec_is_checked():
+def test_context_spec_is_checked(clip):
     from avsync.errors import ConfigError
     from avsync.face import ContextCropSpec
 
     for bad in ({"size": 0}, {"step": 0}, {"step": 2.5}, {"scale": 0.0}, {"centre_at": float("nan")}):
         with pytest.raises(ConfigError):
             ContextCropSpec(**bad)
+    media = avsync.load_media(clip("art_photo", face="photo", size=(480, 360), duration=3.0))
+    with pytest.raises(ConfigError, match="ContextCropSpec"):
+        track(media, context={"size": 128, "step": 5})
 
 
 def test_forgery_changes_only_the_lower_face(photo_crops):
