@@ -70,6 +70,33 @@ def _memo_visual(scorer):
     return scorer
 
 
+class _MeanScorer:
+    """Probe: the mean distance curve of several SyncNet-style checkpoints, each also on the mirrored mouth crops
+    with ``flip`` (a spec ``LABEL=PATH[+PATH...][:flip]``); not a shipped model."""
+
+    def __init__(self, paths: list[str], flip: bool):
+        self.parts = [make_scorer("syncnet", weights=p) for p in paths]
+        self.flip = flip
+        self.name, self.crops = "syncnet", "mouth"
+
+    def distances(self, audio, sample_rate, track, lags):
+        from dataclasses import replace
+
+        views = [track] + ([replace(track, mouth=np.ascontiguousarray(track.mouth[:, :, ::-1]))] if self.flip else [])
+        curves = [s.distances(audio, sample_rate, v, lags) for s in self.parts for v in views]
+        return np.mean(curves, axis=0)
+
+
+def _probe_scorer(weights: str):
+    paths, _, mode = weights.partition(":")
+    if mode not in ("", "flip"):
+        raise SystemExit(f"unknown mode {mode!r} (only ':flip')")
+    paths_list = paths.split("+")
+    if len(paths_list) == 1 and not mode:
+        return make_scorer("syncnet", weights=paths)
+    return _MeanScorer(paths_list, mode == "flip")
+
+
 def _run(audio, sr, tracks, scorer, fps, max_lag):
     r = sync_tracks(audio, sr, tracks, model=scorer, fps=fps, max_lag=max_lag)
     return r, {"status": str(r.status), "offset_frames": r.offset_frames, "confidence": r.confidence,
@@ -92,7 +119,7 @@ def evaluate(args) -> None:
     for spec in args.models.split(","):
         name, _, weights = spec.partition("=")  # "label=path": a SyncNet-style checkpoint under its own label
         if weights:
-            scorer = make_scorer("syncnet", weights=weights)
+            scorer = _probe_scorer(weights)
         else:
             scorer = make_scorer(name, weights=args.syncnet_weights if name == "syncnet" else None)
         params = SyncCueParams.for_model("syncnet" if weights else name)
@@ -226,7 +253,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=os.environ.get("AVSYNC_SHARED", str(REPO.parent / "shared")))
     ap.add_argument("--models", default="motion,syncnet,light-asd",
-                    help="comma-separated: motion, syncnet, light-asd, or LABEL=PATH (a SyncNet-style checkpoint)")
+                    help="comma-separated: motion, syncnet, light-asd, or LABEL=PATH (a SyncNet-style checkpoint); "
+                         "LABEL=PATH+PATH[:flip] averages the distance curves of several checkpoints, each also "
+                         "on mirrored mouth crops with :flip (a probe)")
     ap.add_argument("--syncnet-weights", default=None, help="default: the shipped syncnet-grid bundle")
     ap.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "avsync_sync_tracks"))
     ap.add_argument("--out", default="sync_models.jsonl", help="per-clip rows (appended; finished rows are skipped)")
