@@ -10,6 +10,7 @@ import pytest
 
 import avsync
 from avsync.artefacts import ArtefactNet, ArtefactScorer, artefact_crops, artefact_geometry
+from avsync.artefacts.model import box_mean
 from avsync.face import track
 from avsync.results import Status
 from avsync.training import artefact_data as ad
@@ -126,6 +127,24 @@ def test_network_shapes():
         assert pair.blocks[0].in_channels == 9 and pair(torch.rand(2, 6, 128, 128)).shape == (2,)
     with pytest.raises(ValueError, match="frames"):
         ArtefactNet(frames=3)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 128, 128), (1, 2, 7, 5), (1, 1, 3, 2), (1, 1, 1, 1)])
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_box_mean_is_the_border_aware_average_pool(shape, k):
+    import torch
+    from torch.nn import functional as F
+
+    x = torch.rand(*shape, dtype=torch.float64, requires_grad=True)
+    ref = F.avg_pool2d(x, k, stride=1, padding=k // 2, count_include_pad=False)
+    out = box_mean(x, k)
+    assert torch.allclose(out, ref, rtol=0, atol=1e-12)
+    g = torch.rand(*shape, dtype=torch.float64)
+    (a,) = torch.autograd.grad(out, x, g)
+    (b,) = torch.autograd.grad(ref, x, g)
+    assert torch.allclose(a, b, rtol=0, atol=1e-12)  # the training path: the same gradient
+    with pytest.raises(ValueError, match="odd"):
+        box_mean(x, 4)
 
 
 def test_frame_pair_crops(photo_crops):
