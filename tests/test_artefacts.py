@@ -147,6 +147,30 @@ def test_box_mean_is_the_border_aware_average_pool(shape, k):
         box_mean(x, 4)
 
 
+@pytest.mark.parametrize("frames", [1, 2])
+def test_inference_path_is_the_published_layers(frames):
+    """Eval mode folds each batch norm into its convolution and pools by strided maxima, channels-last: the same
+    logits as the layers themselves (non-trivial batch-norm statistics; an odd size exercises the floor pooling)."""
+    import torch
+
+    torch.manual_seed(frames)
+    net = ArtefactNet(width=8, frames=frames)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    net.eval()
+    x = torch.rand(3, 3 * frames, 100, 100)
+    with torch.no_grad():
+        fast = net(x)
+        object.__setattr__(net, "_blocks_inference", net.blocks)  # shadow the method: the layers as published
+        slow = net(x)
+    assert torch.allclose(fast, slow, rtol=0, atol=1e-5), (fast - slow).abs().max()
+    assert not torch.equal(fast, torch.zeros_like(fast))
+
+
 def test_frame_pair_crops(photo_crops):
     """Pairs: each sampled frame with the next one, each cut with its own geometry (the same as single crops)."""
     media, faces, _ = photo_crops

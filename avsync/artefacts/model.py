@@ -5,7 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from avsync.spoof.layers import fold_batchnorm, max_pool_2d
+
 __all__ = ["ArtefactNet", "box_mean"]
+
+
+def _flat(seq: nn.Module) -> list[nn.Module]:
+    """The leaf layers of nested ``nn.Sequential`` containers, in order."""
+    return [leaf for m in seq.children() for leaf in (_flat(m) if isinstance(m, nn.Sequential) else [m])]
 
 
 def _window_counts(n: int, k: int, like: torch.Tensor) -> torch.Tensor:
@@ -87,6 +94,28 @@ class ArtefactNet(nn.Module):
     def _highpass(x: torch.Tensor) -> torch.Tensor:
         return x - box_mean(x, 5)
 
+    def _blocks_inference(self, x: torch.Tensor) -> torch.Tensor:
+        """``self.blocks`` in eval mode, channels-last, with each batch norm folded into its convolution and the
+        2 × 2 max pooling as strided maxima: the same function to float rounding (logits within a few 1e-6), about
+        twice as fast on CPU (oneDNN's convolutions prefer channels-last; the pooling layer's CPU kernel also
+        computes indices)."""
+        x = x.contiguous(memory_format=torch.channels_last)
+        layers = _flat(self.blocks)
+        i = 0
+        while i < len(layers):
+            m, nxt = layers[i], layers[i + 1] if i + 1 < len(layers) else None
+            i += 1
+            if isinstance(m, nn.Conv2d) and isinstance(nxt, nn.BatchNorm2d):
+                x = nn.functional.conv2d(x, *fold_batchnorm(m, nxt), padding=m.padding)
+                i += 1
+            elif isinstance(m, nn.MaxPool2d) and isinstance(m.kernel_size, int) and m.stride == m.kernel_size:
+                x = max_pool_2d(x, m.kernel_size)
+            elif isinstance(m, nn.ReLU):
+                x = x.relu_()
+            else:
+                x = m(x)
+        return x
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.frames == 2:
             x, nxt = x[:, :3] - self.mean, x[:, 3:] - self.mean
@@ -95,6 +124,7 @@ class ArtefactNet(nn.Module):
         else:
             x = x - self.mean
             feats = [x, 4.0 * self._highpass(x)]
-        h = self.blocks(torch.cat(feats, dim=1))
+        x = torch.cat(feats, dim=1)
+        h = self.blocks(x) if self.training else self._blocks_inference(x)
         pooled = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
         return self.head(pooled).squeeze(1)
