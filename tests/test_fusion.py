@@ -61,6 +61,38 @@ def test_windows_and_segments():
     assert (seg.start, seg.end, seg.kind) == (4, 7, "spoof")
 
 
+def test_timeline_lookup_equals_a_scan_of_every_window():
+    """The fused timeline finds a cue's windows by bisection: exactly the scores of a scan of every window
+    (unsorted windows of varying length, invalid and unscored ones, two channels, spans on and off the grid)."""
+    from avsync.fusion import _CueTimeline
+
+    rng = np.random.default_rng(7)
+    starts = rng.uniform(0, 100, 400)
+    lengths = rng.choice([0.5, 2.0, 4.04, 9.0], 400)
+    windows = [CueWindow(float(a), float(a + n), None if i % 17 == 0 else float(rng.uniform()), valid=i % 11 != 0,
+                         channel=None if i < 50 else int(i % 2)) for i, (a, n) in enumerate(zip(starts, lengths))]
+    cue = _cue("spoof", 0.5, windows)
+
+    def scan(start, end):
+        num, den = {}, {}
+        for w in cue.windows:
+            if not w.valid or w.score is None:
+                continue
+            ov = min(end, w.end) - max(start, w.start)
+            if ov > 0:
+                num[w.channel] = num.get(w.channel, 0.0) + ov * float(w.score)
+                den[w.channel] = den.get(w.channel, 0.0) + ov
+        return {ch: num[ch] / den[ch] for ch in num}
+
+    timeline = _CueTimeline(cue)
+    spans = [(float(a), float(a) + float(n)) for a, n in zip(rng.uniform(-10, 110, 300), rng.uniform(0.1, 12, 300))]
+    spans += [(float(w.start), float(w.end)) for w in windows[:40]] + [(200.0, 202.0), (-5.0, 0.0)]
+    for a, b in spans:
+        assert timeline.channel_scores(a, b) == scan(a, b)  # the same sums in the same order: equal, not close
+    assert timeline.channel_scores(200.0, 202.0) == {} and timeline.score(200.0, 202.0) is None
+    assert _CueTimeline(_cue("sync", 0.2)).score(0.0, 10.0) is None
+
+
 def test_cue_from_windows_statuses():
     c = cue_from_windows("spoof", [0, 1], [1, 2], [0.2, 0.6])
     assert c.status is Status.OK and c.score == pytest.approx(0.4) and c.coverage == 1
