@@ -127,7 +127,7 @@ ANALYSES = {"media", "features", "face", "encoders", "spoof", "speaker", "vad", 
 DECISION = {"fusion", "verdict", "report", "calibration"}
 RUNNERS = {"pipeline", "sections", "batch", "evaluation", "training", "catalog"}
 LEAVES = {"avsync.errors", "avsync.results", "avsync._optional", "avsync._version", "avsync.timebase", "avsync.cues",
-          "avsync.face.geometry"}
+          "avsync.face.geometry", "avsync.torch_ops"}
 
 
 def _layer_violations(graph: dict[str, set[str]]) -> list[str]:

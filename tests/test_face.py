@@ -460,7 +460,6 @@ def test_old_module_paths_still_export_their_names():
     assert {"CropName", "iou_matrix", "track", "Tracker", "TrackerConfig"} <= set(vars(tracking))
 
 
-
 @pytest.mark.parametrize("side, angle", [(60.0, 0.0), (300.0, 0.35), (500.0, -1.2)])
 def test_mouth_crop_reads_only_within_its_reach(side, angle):
     # the region mouth_crop_reach gives is all mouth_crop reads (downscale blur and rotation included): a crop

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from avsync.spoof.layers import fold_batchnorm, max_pool_2d
+from avsync.torch_ops import fold_batchnorm, max_pool_2d
 
 __all__ = ["ArtefactNet", "box_mean"]
 

@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import avsync.spoof.cpu_kernels as cpu_kernels
+from avsync.torch_ops import fold_batchnorm, max_pool_2d, max_pool_last
 
 __all__ = [
     "conv2d_single_channel", "fold_batchnorm", "max_pool_last", "max_pool_2d", "SincFilterBank", "ResidualBlock2d",
@@ -149,39 +150,6 @@ def conv2d_single_channel(x: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
     wt = weight.reshape(c_out, kh * kw).t()
     y = patches.reshape(-1, kh * kw) @ wt if bias is None else torch.addmm(bias, patches.reshape(-1, kh * kw), wt)
     return y.view(x.shape[0], h, w, c_out).permute(0, 3, 1, 2)
-
-
-def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weight and bias of ``bn(conv(x))`` as one convolution (``bn`` with its running statistics)."""
-    assert bn.running_var is not None and bn.running_mean is not None  # inference uses the running statistics
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-    return conv.weight * scale.view(-1, 1, 1, 1), (bias - bn.running_mean) * scale + bn.bias
-
-
-def _strided_max(x: torch.Tensor, k: int, dim: int) -> torch.Tensor:
-    """Non-overlapping maximum over ``k`` consecutive entries of ``dim`` (floor mode), as strided views."""
-    dim %= x.ndim
-    t = x.shape[dim] // k * k
-    lead = (slice(None),) * dim
-    out = x[lead + (slice(0, t, k),)]
-    for i in range(1, k):
-        out = torch.maximum(out, x[lead + (slice(i, t, k),)])
-    return out
-
-
-def max_pool_last(x: torch.Tensor, k: int) -> torch.Tensor:
-    """``max_pool2d(x, (1, k))`` (floor mode) as the maximum of ``k`` strided views.
-
-    Same values as the pooling layer; several times faster on CPU, and the result keeps the
-    input's memory format (channels-last stays channels-last for the next convolution).
-    """
-    return _strided_max(x, k, -1)
-
-
-def max_pool_2d(x: torch.Tensor, k: int) -> torch.Tensor:
-    """``max_pool2d(x, (k, k))`` (floor mode) over the last two axes, as strided maxima."""
-    return _strided_max(_strided_max(x, k, -1), k, -2)
 
 
 def _pairwise_products(x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,47 @@
+"""Small torch functions the networks share: a batch norm folded into the convolution before it, and
+non-overlapping max pooling as strided maxima.
+
+Tensors in, tensors out; a leaf (imports nothing of avsync). Both are the same function as the layers they
+replace at inference (to float rounding for the folding, exactly for the pooling) and faster on CPU: the spoof
+encoders (:mod:`avsync.spoof.layers`) and the mouth-region network (:mod:`avsync.artefacts.model`) use them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["fold_batchnorm", "max_pool_2d", "max_pool_last"]
+
+
+def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias of ``bn(conv(x))`` as one convolution (``bn`` with its running statistics)."""
+    assert bn.running_var is not None and bn.running_mean is not None  # inference uses the running statistics
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    return conv.weight * scale.view(-1, 1, 1, 1), (bias - bn.running_mean) * scale + bn.bias
+
+
+def _strided_max(x: torch.Tensor, k: int, dim: int) -> torch.Tensor:
+    """Non-overlapping maximum over ``k`` consecutive entries of ``dim`` (floor mode), as strided views."""
+    dim %= x.ndim
+    t = x.shape[dim] // k * k
+    lead = (slice(None),) * dim
+    out = x[lead + (slice(0, t, k),)]
+    for i in range(1, k):
+        out = torch.maximum(out, x[lead + (slice(i, t, k),)])
+    return out
+
+
+def max_pool_last(x: torch.Tensor, k: int) -> torch.Tensor:
+    """``max_pool2d(x, (1, k))`` (floor mode) as the maximum of ``k`` strided views.
+
+    Same values as the pooling layer; several times faster on CPU, and the result keeps the
+    input's memory format (channels-last stays channels-last for the next convolution).
+    """
+    return _strided_max(x, k, -1)
+
+
+def max_pool_2d(x: torch.Tensor, k: int) -> torch.Tensor:
+    """``max_pool2d(x, (k, k))`` (floor mode) over the last two axes, as strided maxima."""
+    return _strided_max(_strided_max(x, k, -1), k, -2)
