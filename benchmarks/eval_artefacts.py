@@ -83,10 +83,14 @@ def main() -> None:
     ap.add_argument("--cache", default="/tmp/avsync-perturb")
     ap.add_argument("--out", default=None, help="write per-clip rows as JSONL")
     ap.add_argument("--report", default=None, help="only print the tables of a JSONL written by --out")
+    ap.add_argument("--ensemble", action="store_true",
+                    help="also report 'ensemble': the mean of the model's and the baseline's calibrated log-odds per "
+                         "clip and per window (threshold 0.5), from the rows' probabilities")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if args.report:
-        report([json.loads(x) for x in Path(args.report).read_text().splitlines() if x.strip()], seed=args.seed)
+        rows = [json.loads(x) for x in Path(args.report).read_text().splitlines() if x.strip()]
+        report([add_ensemble(r) for r in rows] if args.ensemble else rows, seed=args.seed)
         return
     torch.set_num_threads(2)
     data = Path(args.shared) / "data"
@@ -132,7 +136,26 @@ def main() -> None:
             if args.out:
                 with open(args.out, "a") as fh:
                     fh.write(json.dumps(rec) + "\n")
-    report(out, seed=args.seed)
+    report([add_ensemble(r) for r in out] if args.ensemble else out, seed=args.seed)
+
+
+def _log_odds(p: float | list[float]) -> np.ndarray:
+    p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
+    return np.log(p) - np.log1p(-p)
+
+
+def add_ensemble(rec: dict) -> dict:
+    """``rec`` with ``scores['ensemble']``: the mean of the model's and the baseline's calibrated log-odds, for the
+    clip and for each 2 s window both scored (threshold 0.5); absent when either model did not score the clip."""
+    a, b = rec["scores"].get("model"), rec["scores"].get("baseline")
+    if a is None or b is None or a["score"] is None or b["score"] is None:
+        return rec
+    clip = float(1 / (1 + np.exp(-(_log_odds(a["score"]) + _log_odds(b["score"])) / 2)))
+    n = min(len(a["windows"]), len(b["windows"]))
+    win = 1 / (1 + np.exp(-(_log_odds(a["windows"][:n]) + _log_odds(b["windows"][:n])) / 2))
+    scores = {**rec["scores"], "ensemble": {"status": "ok", "score": clip, "threshold": 0.5,
+                                            "windows": [float(w) for w in win], "face_px": a.get("face_px")}}
+    return {**rec, "scores": scores}
 
 
 def _record(res, scorer: ArtefactScorer) -> dict:
@@ -184,7 +207,7 @@ def report(out: list[dict], seed: int = 0) -> None:
             if not members:
                 continue
             tf = members[0]["train_family"]
-            for by in (tf if any(tf in o["scores"] for o in members) else "model", "baseline"):
+            for by in (tf if any(tf in o["scores"] for o in members) else "model", "baseline", "ensemble"):
                 fs, rsb = scored(members, by), scored(real, by)
                 if not fs or not rsb:
                     continue
@@ -196,6 +219,15 @@ def report(out: list[dict], seed: int = 0) -> None:
                 aw, low, hiw = _clip_auc(negw, posw, rng)
                 flagged = np.mean([s["score"] >= s["threshold"] for s in fs])
                 print(f"| {cond} | {REPORT_FAMILIES[fam]} | {by} | {len(fs)} | {a:.3f} [{lo:.2f}–{hi:.2f}] | "
+                      f"{aw:.3f} [{low:.2f}–{hiw:.2f}] | {flagged:.0%} |")
+        fakes = [o for o in rows if o["family"] != "real"]
+        for by in ("model", "baseline", "ensemble"):  # every generated clip (fold models are not pooled here)
+            fs, rsb = scored(fakes, by), scored(real, by)
+            if fs and rsb and len(fams) > 1:
+                a, lo, hi = _clip_auc([np.array([s["score"]]) for s in rsb], [np.array([s["score"]]) for s in fs], rng)
+                aw, low, hiw = _clip_auc([np.array(s["windows"]) for s in rsb], [np.array(s["windows"]) for s in fs], rng)
+                flagged = np.mean([s["score"] >= s["threshold"] for s in fs])
+                print(f"| {cond} | all generated | {by} | {len(fs)} | {a:.3f} [{lo:.2f}–{hi:.2f}] | "
                       f"{aw:.3f} [{low:.2f}–{hiw:.2f}] | {flagged:.0%} |")
         skipped = [o for o in rows if o["scores"].get("model", {}).get("score") is None]
         if skipped:
