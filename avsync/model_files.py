@@ -8,9 +8,10 @@ import functools
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 __all__ = ["ARTEFACT_ARCHITECTURE", "PACKAGE_MODELS", "SYNC_MODELS", "SYNC_MODEL_SPECS", "PackageModel",
-           "SyncModelSpec", "model_sha256", "sync_model_name"]
+           "SyncModelSpec", "model_sha256", "sync_crops", "sync_model_name"]
 
 
 @dataclass(frozen=True)
@@ -20,18 +21,20 @@ class SyncModelSpec:
     ``factory`` is ``"module:function"``, imported only when the model is used: ``function(weights, device)``
     returns its :class:`avsync.sync.models.LagScorer` (``weights``: a checkpoint the caller gave, or ``None``).
     ``bundle`` names the weights bundle it runs by default (the catalog and the results' provenance report
-    its sha256); ``None`` for a model without a weights file.
+    its sha256); ``None`` for a model without a weights file. ``crops`` is the face tracker's crop the model reads
+    (``"mouth"`` or ``"face"``, as its scorer's ``crops``): the only one the tracker cuts for it.
     """
 
     factory: str
     bundle: str | None = None
+    crops: Literal["mouth", "face"] = "mouth"
 
 
 SYNC_MODEL_SPECS: dict[str, SyncModelSpec] = {
     "syncnet": SyncModelSpec("avsync.sync.models:syncnet_scorer", "syncnet-v2"),
     "syncnet-grid": SyncModelSpec("avsync.sync.models:syncnet_grid_scorer", "syncnet-grid"),
     "motion": SyncModelSpec("avsync.sync.models:motion_scorer"),
-    "light-asd": SyncModelSpec("avsync.sync.models:lightasd_scorer", "light-asd-ava"),
+    "light-asd": SyncModelSpec("avsync.sync.models:lightasd_scorer", "light-asd-ava", crops="face"),
 }
 """The lip-sync models, the default first: a new lip encoder is its module (network and factory) plus one entry
 here (and its weights' :class:`avsync.bundles.Bundle`). Kept here, away from torch, so that command-line
@@ -39,6 +42,16 @@ choices, :func:`avsync.sync.models.make_scorer` and the catalog read one table."
 
 SYNC_MODELS = tuple(SYNC_MODEL_SPECS)
 """Names of the lip-sync models (keys of :data:`SYNC_MODEL_SPECS`; the default first)."""
+
+
+def sync_crops(model: object) -> tuple[Literal["mouth", "face"], ...]:
+    """The face tracker's crops (``crops=`` of :func:`avsync.face.track`) that the lip-sync model ``model`` reads:
+    its spec's, or both for a model this table does not name (a scorer object, a plug-in)."""
+    spec = SYNC_MODEL_SPECS.get(model) if isinstance(model, str) else None
+    if spec is None:
+        crops = getattr(model, "crops", None)
+        return ("mouth",) if crops == "mouth" else ("face",) if crops == "face" else ("mouth", "face")
+    return (spec.crops,)
 
 ARTEFACT_ARCHITECTURE = "avsync.artefacts.model.ArtefactNet"
 """The ``architecture`` of artefact bundles in :mod:`avsync.bundles` (``bundles.names_of`` lists them; kept here,

@@ -533,7 +533,11 @@ class Detector:
                 context = art_model.context_spec(media.fps)  # its crops are cut in the tracking pass
             except AvsyncError as e:
                 art = e
-        faces = track(media, detector=self.face_detector, crops=("mouth", "face"), progress=progress, context=context)
+        from avsync.model_files import sync_crops
+
+        # only the crop the sync model reads: Light-ASD's face crops cost a resize per frame that syncnet never uses
+        faces = track(media, detector=self.face_detector, crops=sync_crops(self.sync_model), progress=progress,
+                      context=context)
         t1 = time.perf_counter()
         sync = analyze_sync(media, tracks_from_faces(faces), model=self.sync_model, device=self.device)
         t2 = time.perf_counter()

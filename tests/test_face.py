@@ -79,6 +79,44 @@ def test_detectors_find_the_face(patch):
     assert iou_matrix(h.boxes[:1], d.boxes).max() > 0.5
 
 
+def test_yunet_takes_gray_images_as_they_are_with_the_detections_of_their_rgb_copy(patch):
+    """YuNet converts channels with OpenCV (gray → BGR, RGB → BGR): the bytes numpy's repeated or reversed channels
+    give, so the same detections; and the tracker, which now hands it gray work frames unconverted, finds the same
+    boxes and points as when every gray frame was made RGB first."""
+    det = YuNetDetector()
+    assert det.accepts_gray
+    astro = np.ascontiguousarray(skimage_data.astronaut())
+    gray = np.ascontiguousarray(astro.mean(2).astype(np.uint8))
+    for img, bgr in ((astro, astro[..., ::-1]), (gray, np.repeat(gray[..., None], 3, axis=2)),
+                     (astro[50:300:2, 40:400:2], astro[50:300:2, 40:400:2, ::-1])):  # a strided view too
+        want = det._raw(np.ascontiguousarray(bgr))
+        got = det.detect(img)
+        keep = want[want[:, 0] >= det.threshold * 100]
+        assert len(keep) >= 1 and np.array_equal(got.scores, (keep[:, 0] / 100).astype(np.float32))
+        assert np.array_equal(got.boxes[:, :2], keep[:, 1:3].astype(np.float32))
+
+    class Recording:  # the same detector, recording the images it is handed
+        def __init__(self, gray: bool):
+            self.name, self.max_side, self.seen = det.name, det.max_side, []
+            if gray:
+                self.accepts_gray = True
+
+        def detect(self, image):
+            self.seen.append(image.ndim)
+            return det.detect(image)
+
+    frames = background(np.random.default_rng(0), 30, w=1280, h=720)  # over 640 x 480: the tracker reads gray
+    for i in range(30):
+        paste(frames[i], patch, 300 + 4 * i, 200 + (i % 5))
+    m = media(frames)
+    gray_in, rgb_in = Recording(True), Recording(False)
+    a, b = track(m, detector=gray_in), track(m, detector=rgb_in)
+    assert set(gray_in.seen) == {2} and set(rgb_in.seen) == {3}  # gray work frames, unconverted / made RGB
+    assert len(a.tracks) == len(b.tracks) >= 1
+    for ta, tb in zip(a.tracks, b.tracks):
+        assert np.array_equal(ta.boxes, tb.boxes) and np.array_equal(ta.points, tb.points)
+
+
 def test_yunet_reuses_one_result_buffer_with_the_bindings_detections(monkeypatch):
     """yuface.c_detect leaks its 36 KiB result buffer on every call; the detector calls the library itself
     with a buffer of its own and must find exactly what the binding finds."""

@@ -280,6 +280,32 @@ def test_a_new_lip_sync_model_is_one_module_plus_one_table_entry(tmp_path, monke
         make_scorer("no-such-model")
 
 
+def test_the_tracker_cuts_only_the_crop_the_sync_model_reads(tmp_path):
+    """Light-ASD reads 112² face crops, the SyncNet-style and motion models mouth crops: the analysis cuts only the
+    one its sync model reads (a face crop per frame is a resize that `syncnet` never uses). A plug-in scorer
+    object says which with its ``crops``; a model the table does not know gets both."""
+    from avsync.model_files import sync_crops
+    from avsync.sync.models import MotionScorer
+    from avsync.synth import ClipSpec, make_clip
+
+    assert sync_crops("syncnet") == sync_crops("syncnet-grid") == sync_crops("motion") == ("mouth",)
+    assert sync_crops("light-asd") == ("face",)
+    assert sync_crops(MotionScorer()) == ("mouth",) and sync_crops(object()) == ("mouth", "face")
+
+    class SeesFaces(NeedsVideo):
+        def run(self, media, context):
+            self.seen_faces = context.faces
+            return []
+
+    seen = SeesFaces()
+    path = make_clip(tmp_path / "face", ClipSpec(face="photo", size=(320, 320), duration=4.0, timbre="vowel"))
+    v = Detector(device="cpu", sync_model="motion", spoof_model=False, speaker=False, artefacts=False,
+                 analyses=[seen])(path)
+    assert {c.name: c.status for c in v.cues}["sync"] is Status.OK
+    tracks = seen.seen_faces.tracks
+    assert tracks and all(t.face_crops is None and t.mouth_crops is not None for t in tracks)
+
+
 def test_a_new_spoof_checkpoint_is_one_bundle_entry(tmp_path, monkeypatch):
     """A checkpoint of a known spoof network enters as one Bundle (its architecture names the network): it loads
     by name, sha256-checked, and `avsync models list` calls it a voice model; an unknown name is a BundleError."""

@@ -309,6 +309,7 @@ class _TrackingPass:
                  context: ContextCropSpec | None = None):
         c = self.config = tracker.config
         self.detector = tracker.detector
+        self.gray_detector = bool(getattr(self.detector, "accepts_gray", False))  # gray frames go in as they are
         self.landmarker = tracker.landmarker
         self.media, self.crops, self.cv2 = media, crops, cv2
         vi = media.info.video
@@ -456,7 +457,7 @@ class _TrackingPass:
             img = self.buffer[f]
             dw, dh = self.dw, self.dh
             small = img if (dw, dh) == (self.ww, self.wh) else cv2.resize(img, (dw, dh), interpolation=cv2.INTER_AREA)
-            if small.ndim == 2:
+            if small.ndim == 2 and not self.gray_detector:
                 small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
             self.detected[f] = self.detector.detect(small).scaled(*self.det_scale)
             self.last_scan = max(self.last_scan, f)
@@ -491,7 +492,7 @@ class _TrackingPass:
             z = min(1.0, c.roi_face / max(size / to_disp[0], 1.0))
             rw, rh = max(8, int(round((x2 - x1) * z))), max(8, int(round((y2 - y1) * z)))
             small = cv2.resize(roi, (rw, rh), interpolation=cv2.INTER_AREA) if z < 1.0 else np.ascontiguousarray(roi)
-            if small.ndim == 2:
+            if small.ndim == 2 and not self.gray_detector:
                 small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
             d = self.detector.detect(small)
             self.n_keyframes += 1

@@ -18,6 +18,7 @@ from avsync.timebase import DEFAULT_FPS, SlidingWindow, describe_offset, frames_
 
 if TYPE_CHECKING:
     from avsync.face.detectors import DetectorName, FaceDetector
+    from avsync.face.tracking import CropName
     from avsync.face.types import FaceTracks
     from avsync.media import Media
 
@@ -319,11 +320,13 @@ def tracks_from_faces(faces: FaceTracks, *, min_duration_s: float = 1.0) -> list
     ]
 
 
-def default_tracks(media: Media, *, detector: DetectorName | FaceDetector = "auto") -> list[TrackCrops]:
-    """Face tracks of ``media`` from :func:`avsync.face.track`, with mouth and Light-ASD face crops."""
+def default_tracks(media: Media, *, detector: DetectorName | FaceDetector = "auto",
+                   crops: Sequence[CropName] = ("mouth", "face")) -> list[TrackCrops]:
+    """Face tracks of ``media`` from :func:`avsync.face.track`, with mouth and Light-ASD face crops (``crops``: only
+    those; :func:`avsync.model_files.sync_crops` names the one a sync model reads)."""
     from avsync.face import track
 
-    return tracks_from_faces(track(media, detector=detector, crops=("mouth", "face")))
+    return tracks_from_faces(track(media, detector=detector, crops=tuple(crops)))
 
 
 def analyze_sync(
@@ -359,7 +362,9 @@ def analyze_sync(
     if not media.has_video:
         return SyncResult(status=Status.NO_VIDEO, summary="the input has no video track", **common)
     if tracks is None:
-        tracks = default_tracks(media)
+        from avsync.model_files import sync_crops
+
+        tracks = default_tracks(media, crops=sync_crops(model))
     return sync_tracks(
         media.mono(), media.sample_rate, tracks, model=model, weights=weights, device=device, max_lag=max_lag,
         window=window, fps=media.fps,

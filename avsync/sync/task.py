@@ -30,9 +30,10 @@ def eval_task(model: ModelName | None = None, device: str | None = None) -> Call
 
     def score(path: str) -> dict:
         from avsync.face import track
+        from avsync.model_files import sync_crops
 
         media = load_media(path, require="both")
-        faces = track(media, crops=("mouth", "face"))
+        faces = track(media, crops=sync_crops(model))
         res = analyze_sync(media, tracks_from_faces(faces), model=model, device=device or "auto")
         cue = sync_cue(res, duration=media.duration, face_fraction=faces.face_fraction, params=params)
         d = res.to_dict()

@@ -34,5 +34,7 @@ class FaceDetector(Protocol):
     """Longest image side the detector works best at; larger frames are downscaled before detection."""
 
     def detect(self, image: np.ndarray) -> Detections:
-        """Faces in an RGB ``uint8 [H, W, 3]`` image, coordinates in its pixels."""
+        """Faces in an RGB ``uint8 [H, W, 3]`` image, coordinates in its pixels (a detector with a true
+        ``accepts_gray`` attribute also takes gray ``[H, W]`` images: the tracker then hands its gray frames over
+        without converting them to RGB)."""
         ...

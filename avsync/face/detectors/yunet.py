@@ -72,6 +72,8 @@ class YuNetDetector:
     """
 
     name = "yunet"
+    accepts_gray = True
+    """:meth:`detect` takes a gray ``[H, W]`` image as it is (the tracker then skips its gray → RGB conversion)."""
 
     def __init__(self, *, threshold: float = 0.6, max_side: int = 480, threads: int | None = 1):
         self._yf = require("yuface", "default face detector (YuNet)", "pip install yuface")
@@ -101,9 +103,10 @@ class YuNetDetector:
         boxes, YuNet's five points and its confidence (0–100 scaled to ``[0, 1]``) for the faces at or above
         :attr:`threshold`; no face: :meth:`Detections.empty`.
         """
-        bgr = np.ascontiguousarray(image[..., ::-1]) if image.ndim == 3 else np.ascontiguousarray(
-            np.repeat(image[..., None], 3, axis=2)
-        )
+        import cv2  # a core dependency; imported here so that importing avsync does not load OpenCV
+
+        # OpenCV's channel conversions: the same bytes as numpy's reversed or repeated channels, ~100x faster
+        bgr = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR if image.ndim == 3 else cv2.COLOR_GRAY2BGR)
         raw = self._raw(bgr).astype(np.float32)
         raw = raw[raw[:, 0] >= self.threshold * 100]
         if not len(raw):
