@@ -151,6 +151,27 @@ def test_rgb_on_demand_gives_the_pixels_of_the_rgb_pass(clip, rotation, size):
     assert np.array_equal(chunk.rgb[2]((4, 6, 50, 40)), rgb.images[2][6:40, 4:50])
 
 
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_gray_frames_written_into_their_chunk_equal_the_decoders_gray(clip, rotation):
+    """Gray frames go from the luma plane straight into their chunk (upright ones; rotated ones as before): every
+    analysis frame equals the decoder's own gray picture of the source frame it was taken from, across chunk
+    boundaries, including the frames a VFR clip repeats."""
+    import av
+
+    from avsync.media.decode import _rotate
+
+    for path in (clip(f"luma{rotation}", face="photo", duration=1.0, rotation=rotation),
+                 clip(f"lumavfr{rotation}", preset="mkv", duration=2.0, vfr=True, rotation=rotation)):
+        m = load_media(path)
+        with av.open(path) as c:
+            want = {round(float(f.time) - m.origin_s, 6): _rotate(f.to_ndarray(format="gray"), rotation)
+                    for f in c.decode(video=0)}
+        chunks = list(m.frames(chunk_size=7, gray=True))
+        got = [(img, round(float(t), 6)) for ch in chunks for img, t in zip(ch.images, ch.source_times)]
+        assert len(chunks) > 2 and len({t for _, t in got}) < len(got) + (0 if "vfr" in path else 1)
+        assert all(np.array_equal(img, want[t]) for img, t in got)
+
+
 def test_frames_resize_gray_and_range(clip):
     m = load_media(clip("plain", duration=2.0))
     chunks = list(m.frames(chunk_size=7, size=(96, 64), gray=True, start=0.5, end=1.5))
@@ -414,7 +435,7 @@ def test_gray_frames_read_from_the_luma_plane_equal_swscales(fmt, color_range):
     value 0..255, an odd width (row padding), each range tag; other formats go through swscale."""
     import av
 
-    from avsync.media.decode import _convert_frame, _gray_from_luma
+    from avsync.media.decode import _convert_frame, _gray_from_luma, _gray_into
 
     frame = av.VideoFrame(257, 18, fmt)
     for i, plane in enumerate(frame.planes):
@@ -424,3 +445,9 @@ def test_gray_frames_read_from_the_luma_plane_equal_swscales(fmt, color_range):
     assert np.array_equal(_convert_frame(frame, None, "gray"), frame.to_ndarray(format="gray"))
     fast = fmt.startswith("yuvj") or (fmt in ("yuv420p", "yuv422p", "yuv444p", "nv12") and color_range != 2)
     assert (_gray_from_luma(frame) is not None) == fast
+    # written straight into a row of a chunk when read from the luma plane; nothing written otherwise
+    chunk = np.full((3, 18, 257), 7, np.uint8)
+    assert _gray_into(frame, None, chunk[1]) == fast
+    assert (chunk[[0, 2]] == 7).all() and (np.array_equal(chunk[1], frame.to_ndarray(format="gray")) if fast
+                                            else (chunk[1] == 7).all())
+    assert not _gray_into(frame, (128, 9), chunk[1][:9, :128])  # scaled: swscale's conversion, not the plane

@@ -495,11 +495,14 @@ class Media:
         def emit(entry: list[Any]) -> None:
             if keep is not None and k not in keep:
                 return
-            img = convert(entry)
             arr = buf[0]
-            if arr is None:
-                arr = buf[0] = np.empty((chunk_size, *img.shape), np.uint8)
-            arr[len(buf_idx)] = img
+            # gray from the luma plane goes straight into its row of the chunk (a frame repeated for the frame
+            # rate is converted again: nothing else keeps a reference to a row of the chunk it yields)
+            if not (gray and entry[2] is None and arr is not None and _gray_into(entry[1], size, arr[len(buf_idx)])):
+                img = convert(entry)
+                if arr is None:
+                    arr = buf[0] = np.empty((chunk_size, *img.shape), np.uint8)
+                arr[len(buf_idx)] = img
             buf_idx.append(k)
             buf_src.append(entry[0])
             if rgb_on_demand:
@@ -586,9 +589,10 @@ def _plane_array(plane: av.video.plane.VideoPlane) -> np.ndarray:
     return np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
 
 
-def _gray_from_luma(frame: av.VideoFrame) -> np.ndarray | None:
+def _gray_from_luma(frame: av.VideoFrame, out: np.ndarray | None = None) -> np.ndarray | None:
     """The gray picture of an 8-bit YUV frame read from its luma plane (what swscale's ``gray`` conversion
-    gives, ~4× faster: no conversion pass), or ``None`` for other formats or range tags."""
+    gives, ~4× faster: no conversion pass), or ``None`` for other formats or range tags. ``out``: a
+    ``uint8 [height, width]`` array to write it into (returned), e.g. its row of a chunk."""
     name = frame.format.name
     rng = int(getattr(frame, "color_range", 0) or 0)  # 0 unspecified, 1 MPEG (limited), 2 JPEG (full)
     if name in _LIMITED_RANGE_YUV and rng in (0, 1):
@@ -599,10 +603,24 @@ def _gray_from_luma(frame: av.VideoFrame) -> np.ndarray | None:
         return None
     y = _plane_array(frame.planes[0])[:, : frame.width]
     if table is None:
-        return y.copy()
+        if out is None:
+            return y.copy()
+        out[...] = y
+        return out
     import cv2  # a core dependency; imported here so that importing avsync does not load OpenCV
 
-    return cv2.LUT(y, table)
+    if out is None:
+        return cv2.LUT(y, table)
+    cv2.LUT(y, table, dst=out)  # in place: no frame-sized array in between
+    return out
+
+
+def _gray_into(frame: av.VideoFrame, size: tuple[int, int] | None, out: np.ndarray) -> bool:
+    """Write the gray picture ``frames(gray=True)`` gives for ``frame`` straight into ``out`` when it is read from
+    the luma plane (native size, no rotation); ``False`` (``out`` untouched) otherwise."""
+    if size is not None or int(getattr(frame, "rotation", 0) or 0) % 360 or out.shape != (frame.height, frame.width):
+        return False
+    return _gray_from_luma(frame, out) is not None
 
 
 def _array_region(img: np.ndarray, size: tuple[int, int] | None, region: Region | None = None) -> np.ndarray:
