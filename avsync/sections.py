@@ -31,7 +31,7 @@ import os
 import tempfile
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -156,7 +156,7 @@ class MediaSection(Media):
         *,
         chunk_size: int = 16,
         size: tuple[int, int] | None = None,
-        gray: bool = False,
+        gray: bool | Literal["luma"] = False,
         start: float = 0.0,
         end: float | None = None,
         only: Collection[int] | None = None,

@@ -117,6 +117,34 @@ def test_yunet_takes_gray_images_as_they_are_with_the_detections_of_their_rgb_co
         assert np.array_equal(ta.boxes, tb.boxes) and np.array_equal(ta.points, tb.points)
 
 
+@pytest.mark.parametrize("mouth_size", [96, 24], ids=["plain", "blurred"])
+def test_gray_frames_mapped_where_read_give_the_same_tracks_and_crops(tmp_path, monkeypatch, mouth_size):
+    """A decoded gray pass keeps each frame's luma plane and range-maps only what it reads (full scans, region
+    checks, the pixels a mouth crop reads): the same boxes, points, mouth crops and context crops as mapping
+    every frame whole. ``mouth_size`` 24 makes the crops downscale enough for the anti-alias blur."""
+    from avsync.face import ContextCropSpec
+    from avsync.media import decode
+    from avsync.synth import ClipSpec, make_clip
+
+    path = make_clip(tmp_path / "big", ClipSpec(face="photo", size=(960, 544), duration=2.0, timbre="vowel"))
+    spec = ContextCropSpec(size=128, step=5)
+    runs = []
+    for whole in (False, True):
+        if whole:  # every frame mapped on decoding (no range tables handed over)
+            orig = decode._gray_into
+            monkeypatch.setattr(decode, "_gray_into", lambda f, size, out, map_range=True: orig(f, size, out))
+        m = avsync.load_media(path)
+        chunk = next(m.frames(chunk_size=8, gray="luma"))
+        assert any(t is not None for t in chunk.extra["gray_tables"]) != whole
+        runs.append(track(m, crops=("mouth", "face"), mouth_size=mouth_size, context=spec))
+    a, b = runs
+    assert len(a.tracks) == len(b.tracks) >= 1
+    for ta, tb in zip(a.tracks, b.tracks):
+        assert np.array_equal(ta.boxes, tb.boxes) and np.array_equal(ta.points, tb.points)
+        assert np.array_equal(ta.mouth_crops, tb.mouth_crops) and np.array_equal(ta.face_crops, tb.face_crops)
+        assert ta.context is not None and np.array_equal(ta.context.images, tb.context.images)
+
+
 def test_yunet_reuses_one_result_buffer_with_the_bindings_detections(monkeypatch):
     """yuface.c_detect leaks its 36 KiB result buffer on every call; the detector calls the library itself
     with a buffer of its own and must find exactly what the binding finds."""

@@ -170,6 +170,16 @@ def test_gray_frames_written_into_their_chunk_equal_the_decoders_gray(clip, rota
         got = [(img, round(float(t), 6)) for ch in chunks for img, t in zip(ch.images, ch.source_times)]
         assert len(chunks) > 2 and len({t for _, t in got}) < len(got) + (0 if "vfr" in path else 1)
         assert all(np.array_equal(img, want[t]) for img, t in got)
+        # gray="luma": the planes as decoded, each with the table that maps it to the same gray picture
+        luma = list(m.frames(chunk_size=7, gray="luma"))
+        tables = [tb for ch in luma for tb in ch.extra["gray_tables"]]
+        mapped = [img if tb is None else tb[img] for ch in luma for img, tb in zip(ch.images, ch.extra["gray_tables"])]
+        assert len(mapped) == len(got) and all(np.array_equal(a, b) for a, (b, _) in zip(mapped, got))
+        # upright limited-range frames come unmapped (all but each chunk's first, and a repeated frame already
+        # converted); rotated ones mapped as before
+        unmapped, most = sum(tb is not None for tb in tables), len(tables) - len(luma)
+        assert unmapped == 0 if rotation else (0 < unmapped <= most if "vfr" in path else unmapped == most)
+        assert "gray_tables" not in chunks[0].extra
 
 
 def test_frames_resize_gray_and_range(clip):
@@ -446,8 +456,13 @@ def test_gray_frames_read_from_the_luma_plane_equal_swscales(fmt, color_range):
     fast = fmt.startswith("yuvj") or (fmt in ("yuv420p", "yuv422p", "yuv444p", "nv12") and color_range != 2)
     assert (_gray_from_luma(frame) is not None) == fast
     # written straight into a row of a chunk when read from the luma plane; nothing written otherwise
+    gray = frame.to_ndarray(format="gray")
     chunk = np.full((3, 18, 257), 7, np.uint8)
-    assert _gray_into(frame, None, chunk[1]) == fast
-    assert (chunk[[0, 2]] == 7).all() and (np.array_equal(chunk[1], frame.to_ndarray(format="gray")) if fast
-                                            else (chunk[1] == 7).all())
-    assert not _gray_into(frame, (128, 9), chunk[1][:9, :128])  # scaled: swscale's conversion, not the plane
+    assert _gray_into(frame, None, chunk[1]) == (fast, None)
+    assert (chunk[[0, 2]] == 7).all() and (np.array_equal(chunk[1], gray) if fast else (chunk[1] == 7).all())
+    assert _gray_into(frame, (128, 9), chunk[1][:9, :128]) == (False, None)  # scaled: swscale's, not the plane
+    # unmapped (Media.frames(gray="luma")): the plane as decoded, and the table that makes it the gray picture
+    raw = np.full((18, 257), 7, np.uint8)
+    ok, table = _gray_into(frame, None, raw, map_range=False)
+    assert ok == fast and (not fast or np.array_equal(raw if table is None else table[raw], gray))
+    assert (table is not None) == (fast and not fmt.startswith("yuvj"))

@@ -327,6 +327,8 @@ class _TrackingPass:
         self.scan_every = max(1, int(round(c.scan_interval_s * media.fps)))
         self.associator = Associator(iou_threshold=c.iou_threshold, max_gap=max(1, int(round(c.max_gap_s * media.fps))))
         self.buffer: dict[int, np.ndarray] = {}  # work frames still needed (keyframes, smoothing, crops)
+        # gray frames kept as their luma plane: the range table that makes each the gray picture (`work`)
+        self.tables: dict[int, np.ndarray] = {}
         self.context = context
         self.rgb_of: dict[int, RgbSource] = {}  # gray pass with context crops: deferred RGB frames
         self.context_state: dict[int, list] = {}  # track id → [valid frames seen, crops, their frames]
@@ -358,13 +360,16 @@ class _TrackingPass:
         done, total = 0, media.num_frames
         self.gray = gray
         deferred = gray and self.context is not None
-        for chunk in media.frames(chunk_size=c.chunk_size, size=size, gray=gray, start=start, end=end,
-                                  rgb_on_demand=deferred):
+        # gray: the luma planes as decoded, range-mapped only where they are read (`work`): a region check, a mouth
+        # crop or a thumbnail for cuts reads a small part of the frame, a full scan (about once a second) all of it
+        for chunk in media.frames(chunk_size=c.chunk_size, size=size, gray="luma" if gray else False, start=start,
+                                  end=end, rgb_on_demand=deferred):
             if deferred:
                 assert chunk.rgb is not None  # asked for
                 self.rgb_of.update(zip((int(f) for f in chunk.indices), chunk.rgb))
-            for img, f in zip(chunk.images, chunk.indices):
-                self.add_frame(int(f), np.ascontiguousarray(img))
+            tables = chunk.extra.get("gray_tables") if gray else None
+            for i, (img, f) in enumerate(zip(chunk.images, chunk.indices)):
+                self.add_frame(int(f), np.ascontiguousarray(img), None if tables is None else tables[i])
             if self.last_key is not None:
                 self.finalize(self.last_key - self.radius)
             done += len(chunk)
@@ -379,26 +384,30 @@ class _TrackingPass:
             tr.trim()
         self.finalize(self.last_frame + 1)
         self.buffer.clear()
+        self.tables.clear()
         self.rgb_of.clear()
 
-    def add_frame(self, f: int, img: np.ndarray) -> None:
-        """Buffer work frame ``f``; a cut or a due keyframe is processed at once."""
+    def add_frame(self, f: int, img: np.ndarray, table: np.ndarray | None = None) -> None:
+        """Buffer work frame ``f`` (``table``: the range table that maps it to the gray picture, see :meth:`work`);
+        a cut or a due keyframe is processed at once."""
         if self.first_frame is None:
             self.first_frame = f
         self.buffer[f] = img
+        if table is not None:
+            self.tables[f] = table
         self.last_frame = f
-        cut = self.is_cut(img)
+        cut = self.is_cut(img, table)
         if cut:
             self.shot_changes.append(f)
         if self.last_key is None or cut or f - self.last_key >= self.interval:
             self.process_keyframe(f, cut)
 
-    def is_cut(self, img: np.ndarray) -> bool:
+    def is_cut(self, img: np.ndarray, table: np.ndarray | None = None) -> bool:
         """Whether ``img`` starts a new shot: its 32×32 thumbnail differs from the previous frame's by more than
         ``shot_threshold`` and well above the recent level."""
         cv2 = self.cv2
         step = max(1, min(img.shape[0], img.shape[1]) // 64)  # subsample first: INTER_AREA on a 720p frame is slow
-        sub = img[::step, ::step]
+        sub = img[::step, ::step] if table is None else table[img[::step, ::step]]  # only the pixels read, mapped
         thumb = cv2.resize(sub if sub.ndim == 2 else cv2.cvtColor(sub, cv2.COLOR_RGB2GRAY), (32, 32),
                            interpolation=cv2.INTER_AREA)
         thumb = thumb.astype(np.float32)
@@ -450,11 +459,20 @@ class _TrackingPass:
             self.detect_near(m, a, b)
         return self.refine(p, m) + self.refine(m, k)
 
+    def work(self, f: int, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """Work frame ``f`` as the tracker reads it (gray range-mapped), or only its ``region`` ``(x0, y0, x1, y1)``:
+        the pixels of the mapped frame, mapping only those (a table maps each pixel on its own)."""
+        img = self.buffer[f]
+        if region is not None:
+            img = img[region[1] : region[3], region[0] : region[2]]
+        table = self.tables.get(f)
+        return img if table is None else self.cv2.LUT(img, table)
+
     def detect(self, f: int) -> Detections:
         """Detections of frame ``f`` (the whole frame, at the detector's size), run once."""
         if f not in self.detected:
             cv2 = self.cv2
-            img = self.buffer[f]
+            img = self.work(f)
             dw, dh = self.dw, self.dh
             small = img if (dw, dh) == (self.ww, self.wh) else cv2.resize(img, (dw, dh), interpolation=cv2.INTER_AREA)
             if small.ndim == 2 and not self.gray_detector:
@@ -477,7 +495,6 @@ class _TrackingPass:
         if len(pairs) != len(a) or len(a) != len(b) or not len(a):
             self.detect(f)
             return
-        img = self.buffer[f]
         out_b, out_p, out_s = [], [], []
         for i, j, _ in pairs:
             u = np.concatenate([np.minimum(a.boxes[i, :2], b.boxes[j, :2]), np.maximum(a.boxes[i, 2:], b.boxes[j, 2:])])
@@ -488,7 +505,7 @@ class _TrackingPass:
             if x2 - x1 < 8 or y2 - y1 < 8:
                 self.detect(f)
                 return
-            roi = img[y1:y2, x1:x2]
+            roi = self.work(f, (x1, y1, x2, y2))
             z = min(1.0, c.roi_face / max(size / to_disp[0], 1.0))
             rw, rh = max(8, int(round((x2 - x1) * z))), max(8, int(round((y2 - y1) * z)))
             small = cv2.resize(roi, (rw, rh), interpolation=cv2.INTER_AREA) if z < 1.0 else np.ascontiguousarray(roi)
@@ -528,23 +545,38 @@ class _TrackingPass:
                     tr.lips.append(np.full((40, 2), np.nan, np.float32))
                     tr.mopen.append(np.nan)
                     if tr.valid[t - tr.first]:
-                        lips_todo.append((tr, t - tr.first, self.buffer[t], wbox, wpts))
+                        lips_todo.append((tr, t - tr.first, self.work(t), wbox, wpts))
                 if self.crops:
-                    self.cut_crops(tr, self.buffer[t], wbox, wpts)
+                    self.cut_crops(tr, t, wbox, wpts)
                 if self.context is not None and tr.valid[t - tr.first]:
                     self.cut_context(tr, t, box, pts)
         self.add_lip_landmarks(lips_todo)
         self.release_frames(upto)
 
-    def cut_crops(self, tr: TrackState, img: np.ndarray, wbox: np.ndarray, wpts: np.ndarray) -> None:
-        """Append the mouth and/or face crop of one track frame (work image, smoothed box and points)."""
+    def cut_crops(self, tr: TrackState, t: int, wbox: np.ndarray, wpts: np.ndarray) -> None:
+        """Append the mouth and/or face crop of one track frame (work frame ``t``, smoothed box and points)."""
         c = self.config
         if "mouth" in self.crops:
             centre, side, ang = mouth_geometry(wbox[None], wpts[None], scale=c.mouth_scale, shift=c.mouth_shift)
-            tr.mouth.append(mouth_crop(img, centre[0], float(side[0]), float(ang[0]), size=c.mouth_size,
+            img, at = self.around(t, centre[0], float(side[0]), float(ang[0]), c.mouth_size)
+            tr.mouth.append(mouth_crop(img, at, float(side[0]), float(ang[0]), size=c.mouth_size,
                                        color=c.mouth_color))
         if "face" in self.crops:
-            tr.face.append(face_crop(img, wbox, crop_scale=c.face_crop_scale))
+            tr.face.append(face_crop(self.work(t), wbox, crop_scale=c.face_crop_scale))
+
+    def around(self, t: int, centre: np.ndarray, side: float, angle: float, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """What :func:`mouth_crop` needs of work frame ``t`` for a crop at ``centre``: the whole frame, or, for a
+        frame mapped on reading, only the pixels the crop reads (``mouth_crop_reach``) with the centre moved to
+        them: the same crop for a fraction of the mapping."""
+        if t not in self.tables:
+            return self.buffer[t], centre
+        h, w = self.buffer[t].shape[:2]
+        reach = mouth_crop_reach(side, angle, size=size)
+        x0, y0 = (max(0, int(math.floor(float(v) - reach))) for v in centre)
+        x1, y1 = min(w, int(math.ceil(float(centre[0]) + reach)) + 1), min(h, int(math.ceil(float(centre[1]) + reach)) + 1)
+        if x1 - x0 < 2 or y1 - y0 < 2:  # the crop lies outside the picture: the whole frame, as before
+            return self.work(t), centre
+        return self.work(t, (x0, y0, x1, y1)), centre - np.array([x0, y0], np.float32)
 
     def cut_context(self, tr: TrackState, t: int, box: np.ndarray, pts: np.ndarray) -> None:
         """Count valid frame ``t`` of ``tr`` and, at every ``step``-th, cut its RGB context crop (smoothed box and
@@ -596,6 +628,7 @@ class _TrackingPass:
             keep_from = min(keep_from, self.last_key)
         for f in [f for f in self.buffer if f < keep_from]:
             del self.buffer[f]
+            self.tables.pop(f, None)
             self.detected.pop(f, None)
             self.rgb_of.pop(f, None)
 

@@ -411,7 +411,7 @@ class Media:
         *,
         chunk_size: int = 16,
         size: tuple[int, int] | None = None,
-        gray: bool = False,
+        gray: bool | Literal["luma"] = False,
         start: float = 0.0,
         end: float | None = None,
         only: Collection[int] | None = None,
@@ -430,7 +430,10 @@ class Media:
         size
             ``(width, height)`` to scale each (rotated) frame to, or ``None`` for the native size.
         gray
-            Yield ``[N, H, W]`` luma instead of ``[N, H, W, 3]`` RGB.
+            Yield ``[N, H, W]`` luma instead of ``[N, H, W, 3]`` RGB. ``"luma"``: the same, but a picture read
+            from an 8-bit YUV frame's luma plane is left as decoded and its range table goes beside it in
+            ``chunk.extra["gray_tables"]`` (one per image; ``None`` where the image already is the gray picture):
+            ``table[image]`` is exactly ``gray=True``'s picture, so a consumer can map only the pixels it reads.
         start, end
             Time range in seconds on the media timeline.
         only
@@ -451,7 +454,7 @@ class Media:
         yield from self._decode_frames(chunk_size, size, gray, start, end, only, rgb_on_demand)
 
     def _array_frames(
-        self, chunk_size: int, size: tuple[int, int] | None, gray: bool, start: float, end: float | None,
+        self, chunk_size: int, size: tuple[int, int] | None, gray: bool | str, start: float, end: float | None,
         only: Collection[int] | None = None, rgb_on_demand: bool = False,
     ) -> Iterator[FrameChunk]:
         assert self._frames is not None  # frames() calls this only for a Media made from arrays
@@ -462,13 +465,13 @@ class Media:
         ks = np.arange(k0, k1) if only is None else np.array(sorted(k for k in set(only) if k0 <= k < k1), int)
         for a in range(0, len(ks), chunk_size):
             idx = ks[a : a + chunk_size]
-            imgs = [_convert_array(frames[i], size, gray) for i in idx]
+            imgs = [_convert_array(frames[i], size, bool(gray)) for i in idx]
             t = idx / self.fps
             rgb = tuple(partial(_array_region, frames[i], size) for i in idx) if rgb_on_demand else None
             yield FrameChunk(np.stack(imgs), idx, t, t.copy(), self.fps, rgb=rgb)
 
     def _decode_frames(
-        self, chunk_size: int, size: tuple[int, int] | None, gray: bool, start: float, end: float | None,
+        self, chunk_size: int, size: tuple[int, int] | None, gray: bool | str, start: float, end: float | None,
         only: Collection[int] | None = None, rgb_on_demand: bool = False,
     ) -> Iterator[FrameChunk]:
         vi = self.info.video
@@ -483,6 +486,8 @@ class Media:
         buf_idx: list[int] = []
         buf_src: list[float] = []
         buf_rgb: list[RgbSource] = []  # with rgb_on_demand: the deferred RGB conversions
+        luma = gray == "luma"
+        buf_tables: list[np.ndarray | None] = []  # with gray="luma": each image's range table (None: mapped)
         prev: list[Any] | None = None  # [time, frame, converted array or None]
 
         def convert(entry: list[Any]) -> np.ndarray:
@@ -497,12 +502,18 @@ class Media:
                 return
             arr = buf[0]
             # gray from the luma plane goes straight into its row of the chunk (a frame repeated for the frame
-            # rate is converted again: nothing else keeps a reference to a row of the chunk it yields)
-            if not (gray and entry[2] is None and arr is not None and _gray_into(entry[1], size, arr[len(buf_idx)])):
+            # rate is converted again: nothing else keeps a reference to a row of the chunk it yields); with
+            # gray="luma" unmapped, its range table beside it
+            done, table = False, None
+            if gray and entry[2] is None and arr is not None:
+                done, table = _gray_into(entry[1], size, arr[len(buf_idx)], map_range=not luma)
+            if not done:
                 img = convert(entry)
                 if arr is None:
                     arr = buf[0] = np.empty((chunk_size, *img.shape), np.uint8)
                 arr[len(buf_idx)] = img
+            if luma:
+                buf_tables.append(table)
             buf_idx.append(k)
             buf_src.append(entry[0])
             if rgb_on_demand:
@@ -512,8 +523,10 @@ class Media:
             idx = np.asarray(buf_idx)
             chunk = FrameChunk(buf[0][: len(idx)], idx, idx / self.fps, np.asarray(buf_src), self.fps,
                                rgb=tuple(buf_rgb) if rgb_on_demand else None)
+            if luma:
+                chunk.extra["gray_tables"] = tuple(buf_tables)
             buf[0] = None
-            buf_idx.clear(), buf_src.clear(), buf_rgb.clear()
+            buf_idx.clear(), buf_src.clear(), buf_rgb.clear(), buf_tables.clear()
             return chunk
 
         with ExitStack() as opened:
@@ -589,17 +602,21 @@ def _plane_array(plane: av.video.plane.VideoPlane) -> np.ndarray:
     return np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
 
 
+def _luma_table(frame: av.VideoFrame) -> tuple[bool, np.ndarray | None]:
+    """Whether a frame's gray picture is its luma plane, and the range table that maps it (``None``: as it is)."""
+    name = frame.format.name
+    rng = int(getattr(frame, "color_range", 0) or 0)  # 0 unspecified, 1 MPEG (limited), 2 JPEG (full)
+    if name in _LIMITED_RANGE_YUV and rng in (0, 1):
+        return True, _Y_TO_GRAY
+    return name in _FULL_RANGE_YUV, None
+
+
 def _gray_from_luma(frame: av.VideoFrame, out: np.ndarray | None = None) -> np.ndarray | None:
     """The gray picture of an 8-bit YUV frame read from its luma plane (what swscale's ``gray`` conversion
     gives, ~4× faster: no conversion pass), or ``None`` for other formats or range tags. ``out``: a
     ``uint8 [height, width]`` array to write it into (returned), e.g. its row of a chunk."""
-    name = frame.format.name
-    rng = int(getattr(frame, "color_range", 0) or 0)  # 0 unspecified, 1 MPEG (limited), 2 JPEG (full)
-    if name in _LIMITED_RANGE_YUV and rng in (0, 1):
-        table = _Y_TO_GRAY
-    elif name in _FULL_RANGE_YUV:
-        table = None
-    else:
+    ok, table = _luma_table(frame)
+    if not ok:
         return None
     y = _plane_array(frame.planes[0])[:, : frame.width]
     if table is None:
@@ -615,12 +632,22 @@ def _gray_from_luma(frame: av.VideoFrame, out: np.ndarray | None = None) -> np.n
     return out
 
 
-def _gray_into(frame: av.VideoFrame, size: tuple[int, int] | None, out: np.ndarray) -> bool:
+def _gray_into(frame: av.VideoFrame, size: tuple[int, int] | None, out: np.ndarray,
+               *, map_range: bool = True) -> tuple[bool, np.ndarray | None]:
     """Write the gray picture ``frames(gray=True)`` gives for ``frame`` straight into ``out`` when it is read from
-    the luma plane (native size, no rotation); ``False`` (``out`` untouched) otherwise."""
+    the luma plane (native size, no rotation): ``(True, None)``; ``(False, None)`` (``out`` untouched) otherwise.
+    ``map_range=False`` writes the luma plane as it is and returns ``(True, table)``, the range table that makes
+    it that gray picture (``None`` when none is needed)."""
     if size is not None or int(getattr(frame, "rotation", 0) or 0) % 360 or out.shape != (frame.height, frame.width):
-        return False
-    return _gray_from_luma(frame, out) is not None
+        return False, None
+    ok, table = _luma_table(frame)
+    if not ok:
+        return False, None
+    if map_range or table is None:
+        _gray_from_luma(frame, out)
+        return True, None
+    out[...] = _plane_array(frame.planes[0])[:, : frame.width]
+    return True, table
 
 
 def _array_region(img: np.ndarray, size: tuple[int, int] | None, region: Region | None = None) -> np.ndarray:

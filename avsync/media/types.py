@@ -144,6 +144,8 @@ class FrameChunk:
         With ``Media.frames(..., rgb_on_demand=True)``: one :data:`RgbSource` per image, which returns its
         ``[H, W, 3]`` RGB picture (or a region of it), made exactly as ``gray=False`` would make it, only when
         called (the decoded frame is kept until the callable is dropped); else ``None``.
+    extra
+        More per-chunk data; ``Media.frames(gray="luma")`` puts each image's range table under ``"gray_tables"``.
     """
 
     images: np.ndarray
