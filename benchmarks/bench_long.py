@@ -3,7 +3,7 @@
 
     python benchmarks/bench_long.py [--analyze-minutes 1,10,60] [--spoof-minutes 10,120] [--clip FILE]
         [--height 720] [--threads 2] [--only analyze|spoof] [--section-s 60|none] [--sequential] [--warm]
-        [--keep DIR]
+        [--repeat N] [--keep DIR]
 
 Inputs are made by remuxing a real clip many times (no re-encoding; ``_common.repeat_clip``): by default the
 7.4 s 1080p talking face of ../shared/data/real_av/wav2lip-gfpgan/kim_7s_raw.mp4 downscaled to --height
@@ -12,7 +12,9 @@ stereo WAV (a generated two-tone call without ../shared). Printed per input: pea
 child), its ratio to the shortest input, wall time, × real time and, for analyze, × the pure decode time of
 the same file (PyAV, every frame to RGB + the audio). The analyze wall time is the child's whole run: imports,
 loading every model and the analysis; with ``--warm`` the child first analyses the base clip, and the analysis of
-the long input alone is timed as well.
+the long input alone is timed as well. ``--repeat N`` (analyze) runs the analysis and the pure decode of each
+input N times, alternating, and prints the medians of their times and the highest peak (a shared machine's
+timings move by tens of percent between runs).
 """
 
 from __future__ import annotations
@@ -125,6 +127,18 @@ def long_wav(src: Path, dst: Path, times: int) -> Path:
     return dst
 
 
+def _median_run(runs: list[dict]) -> dict:
+    """One run's dict with the median of every timing (``*_s``) over ``runs`` and the highest peak."""
+    import statistics
+
+    out = dict(runs[0])
+    for k, v in runs[0].items():
+        if k.endswith("_s") and k != "duration_s" and isinstance(v, (int, float)):
+            out[k] = statistics.median(float(x[k]) for x in runs)
+    out["peak_rss_mb"] = max(float(x["peak_rss_mb"]) for x in runs)
+    return out
+
+
 def _row(label: str, r: dict, first: dict, extra: str = "") -> str:
     rt = r["duration_s"] / r["wall_s"] if r["wall_s"] else float("nan")
     return ratio_line(label, r["peak_rss_mb"], first["peak_rss_mb"], unit="MiB",
@@ -146,6 +160,8 @@ def main() -> None:
     ap.add_argument("--warm", action="store_true", help="analyze: also time the analysis alone, after a warm-up run "
                     "on the base clip in the same process (imports, model loading and first-call set-up excluded; "
                     "the peak memory then covers both runs)")
+    ap.add_argument("--repeat", type=int, default=1, help="analyze: run analysis and decode this many times each, "
+                    "alternating; medians of the times, the highest peak")
     ap.add_argument("--keep", default=None, help="make the long inputs here and keep them (default: a temp dir)")
     args = ap.parse_args()
     if args.keep:
@@ -178,9 +194,17 @@ def run(tmp: Path, args) -> None:
                 repeat_clip(clip, path, times)
             sec = None if args.section_s.lower() == "none" else float(args.section_s)
             warm = str(clip) if args.warm else None
-            r = peak_rss_mb(pre + f"PATH = {str(path)!r}\nSECTION_S = {sec!r}\nCONCURRENT = {not args.sequential!r}\n"
-                            f"WARM = {warm!r}\n" + ANALYZE, env=env, timeout=6 * 3600)
-            d = peak_rss_mb(f"PATH = {str(path)!r}\n" + DECODE, env=env, timeout=6 * 3600)
+            rs, ds = [], []
+            for _ in range(max(1, args.repeat)):  # alternating, so that a slow spell of the machine hits both
+                rs.append(peak_rss_mb(pre + f"PATH = {str(path)!r}\nSECTION_S = {sec!r}\n"
+                                      f"CONCURRENT = {not args.sequential!r}\nWARM = {warm!r}\n" + ANALYZE,
+                                      env=env, timeout=6 * 3600))
+                ds.append(peak_rss_mb(f"PATH = {str(path)!r}\n" + DECODE, env=env, timeout=6 * 3600))
+            r, d = _median_run(rs), _median_run(ds)
+            if len(rs) > 1:
+                print(f"  {m:g} min, {len(rs)} runs: analysis wall " + ", ".join(f"{x['wall_s']:.1f}" for x in rs)
+                      + " s; decode " + ", ".join(f"{x['wall_s']:.1f}" for x in ds) + " s; peaks "
+                      + ", ".join(f"{x['peak_rss_mb']:.0f}" for x in rs) + " MiB", flush=True)
             first = first or r
             extra = f", {r['wall_s'] / d['wall_s']:.2f}x decode ({d['wall_s']:.1f} s)"
             if warm:
