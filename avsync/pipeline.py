@@ -439,10 +439,8 @@ class Detector:
     concurrent
         Run the voice check in a second thread beside faces → sync → artefacts (:func:`run_analyses`) on a video
         analysed in one piece (up to 1.5 × ``section_s``): the same verdict in less wall time on two or more
-        cores. A longer video, analysed section by section, runs the voice check after the sections (side by side
-        was 5–10 % faster there but held the voice check's memory and a section's at once, docs/long-files.md),
-        and runs each section's sync and artefact models in a worker thread while the next section is tracked.
-        ``False`` runs everything one after the other.
+        cores. A longer video, analysed section by section, runs them in turn (as fast there, at a memory that
+        does not grow); ``False`` runs one analysis after the other always.
     """
 
     fusion: FusionConfig | None = None
@@ -524,16 +522,8 @@ class Detector:
 
     def _av_results(self, media: Media, timings: dict, progress: Callable[[int, int], None] | None):
         """Faces, sync result and artefact result (or the error that stopped it) of a (section of a) video."""
-        faces, art_model, art, seconds = self._av_faces(media, progress)
-        sync, art, more = self._av_scores(media, faces, art_model, art)
-        add_timings(timings, {**seconds, **more})
-        return faces, sync, art
-
-    def _av_faces(self, media: Media, progress: Callable[[int, int], None] | None):
-        """The face tracking of :meth:`_av_results`: faces (with the crops the sync and artefact models read), the
-        artefact model (or the error that keeps it out), and the stage's seconds."""
         from avsync.face import track
-        from avsync.model_files import sync_crops
+        from avsync.sync import analyze_sync, tracks_from_faces
 
         t0 = time.perf_counter()
         art_model, context, art = None, None, None
@@ -543,16 +533,11 @@ class Detector:
                 context = art_model.context_spec(media.fps)  # its crops are cut in the tracking pass
             except AvsyncError as e:
                 art = e
+        from avsync.model_files import sync_crops
+
         # only the crop the sync model reads: Light-ASD's face crops cost a resize per frame that syncnet never uses
         faces = track(media, detector=self.face_detector, crops=sync_crops(self.sync_model), progress=progress,
                       context=context)
-        return faces, art_model, art, {"faces": time.perf_counter() - t0}
-
-    def _av_scores(self, media: Media, faces: FaceTracks, art_model: Any, art: Any):
-        """The model stages of :meth:`_av_results` on tracked faces: sync result, artefact result (or error), and
-        their seconds (a dict, so that a section scored in a worker thread reports them to the caller)."""
-        from avsync.sync import analyze_sync, tracks_from_faces
-
         t1 = time.perf_counter()
         sync = analyze_sync(media, tracks_from_faces(faces), model=self.sync_model, device=self.device)
         t2 = time.perf_counter()
@@ -561,10 +546,11 @@ class Detector:
                 art = art_model(media, faces)
             except AvsyncError as e:
                 art = e
-        seconds = {"sync": t2 - t1}
+        stages = [("faces", t1 - t0), ("sync", t2 - t1)]
         if art is not None and not isinstance(art, AvsyncError):  # timed when it ran, as the other stages
-            seconds["artefact"] = time.perf_counter() - t2
-        return sync, art, seconds
+            stages.append(("artefact", time.perf_counter() - t2))
+        add_timings(timings, dict(stages))
+        return faces, sync, art
 
     def _run_av(self, media: Media, ctx: AnalysisContext) -> list[Cue]:
         """Sync and artefact cues of a video with audio: at once, or section by section for a long one."""
@@ -601,76 +587,31 @@ class Detector:
             ea, eb = max(0.0, a - MARGIN_S), min(media.duration, b + MARGIN_S)
             spans.append((a, b, ea, eb, int(round((eb - ea) * media.fps))))
         total = sum(n for *_, n in spans)
-        done = 0
-        state: dict[str, Any] = {"error": None, "art_error": None}
+        done, error, art_error = 0, None, None
         thumbs: dict[int, np.ndarray] = {}
-
-        def merge(span: tuple[float, float, float], section: MediaSection, faces: FaceTracks, scored: Any) -> None:
-            """Add one scored section to the merger, in order (its thumbnails too)."""
-            a, b, ea = span
-            try:
-                sync, art, seconds = scored.result()
-            except MediaError as e:  # e.g. the audio of this section could not be read
-                state["error"] = e
-                return
-            add_timings(timings, seconds)
-            if isinstance(art, AvsyncError):
-                state["art_error"], art = state["art_error"] or art, None
-            ids = merger.add((a, b), ea, faces, sync, art)
-            new = [t for t in faces.tracks if ids[t.track_id] not in thumbs]
-            if new and len(thumbs) < 8:  # a picture of each face the first time it is seen
-                for tid, img in _thumbnail_images(replace(faces, tracks=tuple(new)), section).items():
-                    thumbs.setdefault(ids[tid], img)
-
-        # with `concurrent`, each section's sync and artefact models run in a worker thread while the next section
-        # is tracked (its frames decoded, faces detected): the same results, merged in order; at most two
-        # sections' crops are held
-        from concurrent.futures import Future, ThreadPoolExecutor
-
-        def now(*args: Any) -> Future:
-            done: Future = Future()
-            try:
-                done.set_result(self._av_scores(*args))
-            except Exception as e:  # noqa: BLE001  # raised where the worker's would be: when the section is merged
-                done.set_exception(e)
-            return done
-
-        pending = None
         t0 = time.perf_counter()
-        with MonoAudio(media) as mono, (ThreadPoolExecutor(1, thread_name_prefix="avsync-section")
-                                        if self.concurrent else contextlib.nullcontext()) as pool:
-
-            def submit(*args: Any) -> Future:
-                return now(*args) if pool is None else pool.submit(self._av_scores, *args)
-
+        with MonoAudio(media) as mono:
             timings["audio"] = time.perf_counter() - t0
             sr = media.sample_rate
             for a, b, ea, eb, n in spans:
                 section = MediaSection(media, ea, eb, mono.read(int(round(ea * sr)), int(round(eb * sr))))
                 report = None if progress is None else (lambda d, _t, base=done: progress(base + d, total))
                 try:
-                    faces, art_model, art, seconds = self._av_faces(section, report)
+                    faces, sync, art = self._av_results(section, timings, report)
                 except MediaError as e:  # e.g. the video ends before this section
-                    state["error"] = e
+                    error = e
                     continue
                 finally:
                     done += n
-                add_timings(timings, seconds)
-                if pending is not None:
-                    merge(*pending)
-                    pending = None
-                    release_free_memory()  # the section's crops go back to the system, not into fragmented heaps
-                pending = ((a, b, ea), section, faces, submit(section, faces, art_model, art))
-                del faces, section
-                if pool is None:  # in turn: merged at once, as before
-                    merge(*pending)
-                    pending = None
-                    release_free_memory()
-            if pending is not None:
-                merge(*pending)
-                pending = None
-                release_free_memory()
-        error, art_error = state["error"], state["art_error"]
+                if isinstance(art, AvsyncError):
+                    art_error, art = art_error or art, None
+                ids = merger.add((a, b), ea, faces, sync, art)
+                new = [t for t in faces.tracks if ids[t.track_id] not in thumbs]
+                if new and len(thumbs) < 8:  # a picture of each face the first time it is seen
+                    for tid, img in _thumbnail_images(replace(faces, tracks=tuple(new)), section).items():
+                        thumbs.setdefault(ids[tid], img)
+                del faces, sync, art, section
+                release_free_memory()  # the section's crops go back to the system, not into fragmented heaps
         if not merger.sections:
             raise error or MediaError("no video frame could be decoded", status=Status.EMPTY)
         merged = merger.faces()

@@ -67,27 +67,3 @@ def test_long_video_in_sections_gives_the_whole_clip_results(shifted_clip):
     assert art_b["status"] == "ok" and abs(art_b["score"] - art_a["score"]) < 0.05
     assert [w["start"] for w in art_b["windows"]] == [w["start"] for w in art_a["windows"]]
     assert seen and seen[-1][0] == seen[-1][1] and all(x[0] <= y[0] for x, y in zip(seen, seen[1:]))
-
-
-def test_sections_scored_beside_the_next_ones_tracking_equal_in_turn(shifted_clip):
-    """With `concurrent`, each section's sync and artefact models run in a worker thread while the next section
-    is tracked; merged in order, the results equal those of running everything in turn."""
-    import threading
-
-    names = []
-    in_turn = Detector(spoof_model=False, device="cpu", sync_model="motion", section_s=6.0, concurrent=False)
-    beside = Detector(spoof_model=False, device="cpu", sync_model="motion", section_s=6.0)
-    scores = beside._av_scores
-
-    def recording(*args):
-        names.append(threading.current_thread().name)
-        return scores(*args)
-
-    beside._av_scores = recording  # type: ignore[method-assign]
-    a, b = in_turn(shifted_clip), beside(shifted_clip)
-    assert len(names) == 3 and all(n.startswith("avsync-section") for n in names)  # 16 s in sections of 6 s
-    assert a.label is b.label and a.score == b.score
-    for key in ("sync", "artefact", "faces"):
-        assert a.details[key] == b.details[key], key
-    assert [(w.start, w.end, w.score) for c in a.cues for w in c.windows] == \
-        [(w.start, w.end, w.score) for c in b.cues for w in c.windows]
