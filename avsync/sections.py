@@ -169,7 +169,7 @@ class MediaSection(Media):
         for ch in self.parent.frames(chunk_size=chunk_size, size=size, gray=gray, start=self.offset_s + start,
                                      end=self.offset_s + stop, only=only, rgb_on_demand=rgb_on_demand):
             yield FrameChunk(ch.images, ch.indices - self.frame_offset, ch.times - self.offset_s,
-                             ch.source_times - self.offset_s, ch.fps, rgb=ch.rgb)
+                             ch.source_times - self.offset_s, ch.fps, extra=ch.extra, rgb=ch.rgb)
 
 
 def _shift_track(t: FaceTrack, frames: int) -> FaceTrack:

@@ -37,6 +37,12 @@ def test_media_section_reads_the_parent_span(clip):
     np.testing.assert_array_equal(np.concatenate([c.images for c in chunks]), whole[50:75])
     np.testing.assert_allclose(chunks[0].times[0], 0.0)
     np.testing.assert_array_equal(sec.mono(), part)
+    # gray="luma" (the face tracker's): the range tables come with the section's chunks too
+    luma = list(sec.frames(gray="luma", chunk_size=7))
+    tables = [t for c in luma for t in c.extra["gray_tables"]]
+    assert any(t is not None for t in tables)
+    mapped = [img if t is None else t[img] for c in luma for img, t in zip(c.images, c.extra["gray_tables"])]
+    np.testing.assert_array_equal(np.stack(mapped), whole[50:75])
 
 
 @pytest.fixture(scope="module")
