@@ -301,6 +301,19 @@ class Tracker:
         )
 
 
+def _read_region(centre: np.ndarray, reach: float, width: int, height: int,
+                 *, even: bool = False) -> tuple[int, int, int, int] | None:
+    """``(x0, y0, x1, y1)``: the pixels within ``reach`` of ``centre`` (what a crop there reads, from
+    :func:`~avsync.face.crops.mouth_crop_reach`), clipped to a ``width × height`` picture; on even coordinates with
+    ``even`` (whole chroma samples of 4:2:0 video); ``None`` when fewer than 2 × 2 of them lie in the picture."""
+    m = ~1 if even else -1  # x & -1 == x
+    cx, cy = float(centre[0]), float(centre[1])
+    x0, y0 = (max(0, int(math.floor(v - reach)) & m) for v in (cx, cy))
+    x1 = min(width, int(math.ceil(cx + reach)) + 1 & m)
+    y1 = min(height, int(math.ceil(cy + reach)) + 1 & m)
+    return (x0, y0, x1, y1) if x1 - x0 >= 2 and y1 - y0 >= 2 else None
+
+
 class _TrackingPass:
     """One :class:`Tracker` call: the single decoding pass over one video and everything it keeps meanwhile
     (buffered work frames, detections, the adaptive keyframe interval, the tracks being built)."""
@@ -570,13 +583,10 @@ class _TrackingPass:
         them: the same crop for a fraction of the mapping."""
         if t not in self.tables:
             return self.buffer[t], centre
-        h, w = self.buffer[t].shape[:2]
-        reach = mouth_crop_reach(side, angle, size=size)
-        x0, y0 = (max(0, int(math.floor(float(v) - reach))) for v in centre)
-        x1, y1 = min(w, int(math.ceil(float(centre[0]) + reach)) + 1), min(h, int(math.ceil(float(centre[1]) + reach)) + 1)
-        if x1 - x0 < 2 or y1 - y0 < 2:  # the crop lies outside the picture: the whole frame, as before
+        region = _read_region(centre, mouth_crop_reach(side, angle, size=size), self.ww, self.wh)
+        if region is None:  # the crop lies outside the picture: the whole frame, as before
             return self.work(t), centre
-        return self.work(t, (x0, y0, x1, y1)), centre - np.array([x0, y0], np.float32)
+        return self.work(t, region), centre - np.array(region[:2], np.float32)
 
     def cut_context(self, tr: TrackState, t: int, box: np.ndarray, pts: np.ndarray) -> None:
         """Count valid frame ``t`` of ``tr`` and, at every ``step``-th, cut its RGB context crop (smoothed box and
@@ -594,13 +604,10 @@ class _TrackingPass:
         c = centre[0] * np.array([sx, sy], np.float32)
         side_w, ang = float(side[0] * sx), float(angle[0])
         if self.gray:
-            reach = mouth_crop_reach(side_w, ang, size=spec.size)
-            x0, y0 = (max(0, int(math.floor(v - reach)) & ~1) for v in (float(c[0]), float(c[1])))
-            x1 = min(self.ww, int(math.ceil(float(c[0]) + reach)) + 1 & ~1)
-            y1 = min(self.wh, int(math.ceil(float(c[1]) + reach)) + 1 & ~1)
-            if x1 - x0 >= 2 and y1 - y0 >= 2:
-                img = self.rgb_of[t]((x0, y0, x1, y1))
-                c = c - np.array([x0, y0], np.float32)
+            region = _read_region(c, mouth_crop_reach(side_w, ang, size=spec.size), self.ww, self.wh, even=True)
+            if region is not None:
+                img = self.rgb_of[t](region)
+                c = c - np.array(region[:2], np.float32)
             else:  # the crop lies outside the picture: cut it from the whole frame as the second pass would
                 img = self.rgb_of[t]()
         else:

@@ -611,43 +611,40 @@ def _luma_table(frame: av.VideoFrame) -> tuple[bool, np.ndarray | None]:
     return name in _FULL_RANGE_YUV, None
 
 
-def _gray_from_luma(frame: av.VideoFrame, out: np.ndarray | None = None) -> np.ndarray | None:
+def _gray_from_luma(frame: av.VideoFrame) -> np.ndarray | None:
     """The gray picture of an 8-bit YUV frame read from its luma plane (what swscale's ``gray`` conversion
-    gives, ~4× faster: no conversion pass), or ``None`` for other formats or range tags. ``out``: a
-    ``uint8 [height, width]`` array to write it into (returned), e.g. its row of a chunk."""
+    gives, ~4× faster: no conversion pass), or ``None`` for other formats or range tags."""
     ok, table = _luma_table(frame)
     if not ok:
         return None
     y = _plane_array(frame.planes[0])[:, : frame.width]
     if table is None:
-        if out is None:
-            return y.copy()
-        out[...] = y
-        return out
+        return y.copy()
     import cv2  # a core dependency; imported here so that importing avsync does not load OpenCV
 
-    if out is None:
-        return cv2.LUT(y, table)
-    cv2.LUT(y, table, dst=out)  # in place: no frame-sized array in between
-    return out
+    return cv2.LUT(y, table)
 
 
 def _gray_into(frame: av.VideoFrame, size: tuple[int, int] | None, out: np.ndarray,
                *, map_range: bool = True) -> tuple[bool, np.ndarray | None]:
-    """Write the gray picture ``frames(gray=True)`` gives for ``frame`` straight into ``out`` when it is read from
-    the luma plane (native size, no rotation): ``(True, None)``; ``(False, None)`` (``out`` untouched) otherwise.
-    ``map_range=False`` writes the luma plane as it is and returns ``(True, table)``, the range table that makes
-    it that gray picture (``None`` when none is needed)."""
+    """Write the gray picture ``frames(gray=True)`` gives for ``frame`` straight into ``out`` (e.g. its row of a
+    chunk: no frame-sized array in between) when it is read from the luma plane (native size, no rotation):
+    ``(True, None)``; ``(False, None)`` (``out`` untouched) otherwise. ``map_range=False`` writes the luma plane
+    as it is and returns ``(True, table)``, the range table that makes it that gray picture (``None`` when none
+    is needed)."""
     if size is not None or int(getattr(frame, "rotation", 0) or 0) % 360 or out.shape != (frame.height, frame.width):
         return False, None
     ok, table = _luma_table(frame)
     if not ok:
         return False, None
-    if map_range or table is None:
-        _gray_from_luma(frame, out)
-        return True, None
-    out[...] = _plane_array(frame.planes[0])[:, : frame.width]
-    return True, table
+    y = _plane_array(frame.planes[0])[:, : frame.width]
+    if table is None or not map_range:
+        out[...] = y
+        return True, table
+    import cv2  # a core dependency; imported here so that importing avsync does not load OpenCV
+
+    cv2.LUT(y, table, dst=out)
+    return True, None
 
 
 def _array_region(img: np.ndarray, size: tuple[int, int] | None, region: Region | None = None) -> np.ndarray:
