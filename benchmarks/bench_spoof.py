@@ -13,6 +13,9 @@ times, in the same run:
 * fp32 / bf16: ``SpoofScorer`` (Silero VAD, speech-only windows, its default batch size, the
   inference fast paths) at ``precision="float32"`` and ``"bfloat16"``, VAD time included;
   ``max|dp|`` is the largest difference of a window's probability between the two;
+* fp32 whole: the same float32 scorer with each encoder block run over the whole window at once
+  (``avsync.spoof.layers.TIME_TILE`` out of reach) instead of in stretches along time; ``tiled`` is its time
+  over the fp32 time;
 * bf16 eager: the same bfloat16 scorer with the fused CPU kernels switched off
   (``avsync.spoof.cpu_kernels.set_enabled(False)``), every layer in eager PyTorch.
 
@@ -106,7 +109,7 @@ def main() -> None:
 
     from avsync import Media
     from avsync.device import tune_cpu_allocator
-    from avsync.spoof import DEFAULT_MODEL, SpoofScorer, cpu_kernels, load_spoof_model, window_starts
+    from avsync.spoof import DEFAULT_MODEL, SpoofScorer, cpu_kernels, layers, load_spoof_model, window_starts
 
     sr = 16000
     libri = librispeech_files(args.shared)
@@ -126,7 +129,7 @@ def main() -> None:
           "(all threads; on a busy shared machine it is the fairer measure of cost)")
     print(f"fused bfloat16 CPU kernels: {'available' if cpu_kernels.available() else 'unavailable (no numba)'}")
     print(f"{'model':<16} {'threads':>7} {'naive RTF':>10} {'fp32 RTF':>9} {'bf16 eager':>10} {'bf16 RTF':>9} "
-          f"{'speed-up':>14} {'naive cpuRTF':>13} {'fp32 cpuRTF':>12} {'bf16 cpuRTF':>12} {'max|dp|':>8} {'windows':>8}")
+          f"{'speed-up':>14} {'fp32 whole':>10} {'tiled':>6} {'naive cpuRTF':>13} {'fp32 cpuRTF':>12} {'bf16 cpuRTF':>12} {'max|dp|':>8} {'windows':>8}")
     for name in args.models.split(","):
         model = load_spoof_model(name)
         w = model.window_samples
@@ -140,7 +143,8 @@ def main() -> None:
                        for p in ("float32", "bfloat16")}
             for sc in scorers.values():
                 sc(Media.from_arrays(audio[: 2 * sr], sr))  # warm-up (VAD weights, allocator, oneDNN kernels)
-            times: dict[str, list[tuple[float, float]]] = {"naive": [], "float32": [], "eager": [], "bfloat16": []}
+            times: dict[str, list[tuple[float, float]]] = {"naive": [], "float32": [], "eager": [], "bfloat16": [],
+                                                           "whole": []}
             results = {}
             for _ in range(args.repeats):
                 for b in blocks:  # baseline: the published layers, one window at a time, every window
@@ -154,12 +158,15 @@ def main() -> None:
                 times["naive"].append((time.perf_counter() - t0, time.process_time() - c0))
                 for b in blocks:
                     b.fast_inference = True
-                for p, sc in (*scorers.items(), ("eager", scorers["bfloat16"])):
+                tile = layers.TIME_TILE
+                for p, sc in (("whole", scorers["float32"]), *scorers.items(), ("eager", scorers["bfloat16"])):
                     cpu_kernels.set_enabled(False if p == "eager" else None)
+                    layers.TIME_TILE = 1 << 62 if p == "whole" else tile
                     t0, c0 = time.perf_counter(), time.process_time()
                     results[p] = sc(media)
                     times[p].append((time.perf_counter() - t0, time.process_time() - c0))
                 cpu_kernels.set_enabled(None)
+                layers.TIME_TILE = tile
             rtf = {k: min(t for t, _ in v) / dur for k, v in times.items()}
             cpu = {k: min(c for _, c in v) / dur for k, v in times.items()}
             a, b = results["float32"], results["bfloat16"]
@@ -168,7 +175,7 @@ def main() -> None:
             speed = f"{rtf['naive'] / rtf['float32']:.2f}x/{rtf['naive'] / rtf['bfloat16']:.2f}x"
             print(f"{name:<16} {threads:>7} {rtf['naive']:>10.4f} {rtf['float32']:>9.4f} {rtf['eager']:>10.4f} "
                   f"{rtf['bfloat16']:>9.4f} "
-                  f"{speed:>14} {cpu['naive']:>13.4f} {cpu['float32']:>12.4f} {cpu['bfloat16']:>12.4f} {dp:>8.1e} "
+                  f"{speed:>14} {rtf['whole']:>10.4f} {rtf['whole'] / rtf['float32']:>5.2f}x {cpu['naive']:>13.4f} {cpu['float32']:>12.4f} {cpu['bfloat16']:>12.4f} {dp:>8.1e} "
                   f"{scored:>3}/{len(starts):<4}", flush=True)
             if args.profile:
                 for p, fused in (("float32", None), ("bfloat16", False), ("bfloat16", None)):

@@ -113,6 +113,50 @@ def test_residual_block_inference_path_equals_the_layers(in_ch, out_ch, first, r
     torch.testing.assert_close(got_cl, ref, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("in_ch,out_ch,first,rawgat", [(1, 32, True, False), (32, 32, False, False),
+                                                        (32, 64, False, False), (1, 32, True, True)])
+@pytest.mark.parametrize("width", [48, 61, 62])
+def test_residual_block_tiled_along_time_equals_the_layers(monkeypatch, in_ch, out_ch, first, rawgat, width):
+    """Wide inputs run in stretches along time (each with the neighbours its convolutions read): the same
+    function as the plain layers at both edges, between stretches and with a pooling remainder."""
+    import avsync.spoof.layers as layers
+
+    g = torch.Generator().manual_seed(in_ch + out_ch + rawgat + width)
+    block = layers.ResidualBlock2d(in_ch, out_ch, first=first, rawgat=rawgat).eval()
+    random_bn(block.bn2, g)
+    with torch.no_grad():
+        for p in block.parameters():  # nonzero biases everywhere: a zero-padding slip shows at the edges
+            p.add_(0.2 * torch.randn(p.shape, generator=g))
+    x = torch.randn(2, in_ch, 5, width, generator=g)
+    conv = block.conv_1 if (rawgat and first) else block.conv1
+    ref = block.conv2(F.selu(block.bn2(conv(x))))
+    ref = F.max_pool2d(ref + (x if block.conv_downsample is None else block.conv_downsample(x)), (1, 3))
+    monkeypatch.setattr(layers, "TIME_TILE", 12)  # 4 pooled outputs per stretch
+    calls = []
+    tiled = layers.ResidualBlock2d._forward_tiled
+    monkeypatch.setattr(layers.ResidualBlock2d, "_forward_tiled", lambda *a: calls.append(1) or tiled(*a))
+    with torch.inference_mode():
+        got = block(x)
+        got_cl = block(x.contiguous(memory_format=torch.channels_last))
+    assert len(calls) == 2
+    torch.testing.assert_close(got, ref, atol=1e-4, rtol=1e-4)  # float rounding of sums of ~200 terms
+    torch.testing.assert_close(got_cl, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_aasist_tiled_inference_equals_whole_width(monkeypatch):
+    """The tiled CPU path at its default stretch gives the logits of the whole-width path."""
+    import avsync.spoof.layers as layers
+
+    torch.manual_seed(0)
+    net = AASIST().eval()
+    x = 0.1 * torch.randn(2, 64600, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        tiled = net(x)
+        monkeypatch.setattr(layers, "TIME_TILE", 10**9)
+        whole = net(x)
+    torch.testing.assert_close(tiled, whole, atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("padding", [(0, 0), (1, 1), (0, 1)])
 @pytest.mark.parametrize("kernel", [(2, 3), (1, 3)])
 def test_single_channel_convolution_equals_conv2d(padding, kernel):

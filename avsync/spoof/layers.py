@@ -22,6 +22,11 @@ __all__ = [
 ]
 
 
+TIME_TILE = 3072
+"""Input samples along time per stretch of the tiled CPU inference of :class:`ResidualBlock2d` (float32; wider
+inputs only)."""
+
+
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
     return 2595.0 * np.log10(1.0 + hz / 700.0)
 
@@ -116,6 +121,8 @@ class ResidualBlock2d(nn.Module):
             return F.max_pool2d(out + skip, (1, 3))
         if cpu_kernels.applies(x) and conv.kernel_size == (2, 3) and conv.padding == (1, 1):
             return self._forward_fused(x, conv, down)
+        if x.device.type == "cpu" and x.shape[-1] >= 2 * TIME_TILE and self._tileable(conv, down):
+            return self._forward_tiled(x, conv, down)
         # inference: bn2 folded into the convolution (one pass less over the largest tensors), and
         # single-channel inputs convolved as one matrix product (oneDNN is slow on them)
         conv_fn = conv2d_single_channel if x.shape[1] == 1 else F.conv2d
@@ -124,6 +131,51 @@ class ResidualBlock2d(nn.Module):
         # down is built with padding=(0, 1): a tuple (nn.Conv2d's padding may also be a string)
         skip = x if down is None else conv_fn(x, down.weight, down.bias, padding=cast(tuple[int, int], down.padding))
         return max_pool_last(out.add_(skip), 3)
+
+    def _tileable(self, conv: nn.Conv2d, down: nn.Conv2d | None) -> bool:
+        """Whether every convolution of the block is stride 1 with a "same" width (kernel ``2p + 1``, padding
+        ``p`` along time), so that :meth:`_forward_tiled` computes the same function."""
+        def same_width(c: nn.Conv2d) -> bool:
+            pad = c.padding
+            return (c.stride == (1, 1) and c.dilation == (1, 1) and not isinstance(pad, str)
+                    and c.kernel_size[1] == 2 * pad[1] + 1)
+        return same_width(conv) and same_width(self.conv2) and (down is None or same_width(down))
+
+    def _forward_tiled(self, x: torch.Tensor, conv: nn.Conv2d, down: nn.Conv2d | None) -> torch.Tensor:
+        """The inference path over stretches of ``TIME_TILE`` input samples along time, each with the few
+        neighbouring samples its convolutions read. The same sums as the whole-width path (equal on CPU), but
+        every intermediate fits in the CPU caches: the first encoder block of a 4 s window (``[32, 24, 21490]``
+        floats between its convolutions) runs about twice as fast and needs a small fraction of the memory."""
+        c2 = self.conv2
+        p1, p2 = cast(tuple[int, int], conv.padding), cast(tuple[int, int], c2.padding)
+        halo = p1[1] + p2[1]  # input samples read on each side of a stretch of outputs
+        conv_fn = conv2d_single_channel if x.shape[1] == 1 else F.conv2d
+        w1, b1 = fold_batchnorm(conv, self.bn2)
+        width, pooled = x.shape[-1], x.shape[-1] // 3
+        step = max(1, TIME_TILE // 3)  # pooled outputs per stretch
+        outs = []
+        for q0 in range(0, pooled, step):
+            q1 = min(pooled, q0 + step)
+            lo, hi = 3 * q0 - halo, 3 * q1 + halo  # input positions read, zero outside [0, width)
+            xs = x[..., max(lo, 0) : min(hi, width)]
+            if lo < 0 or hi > width:
+                xs = F.pad(xs, (max(0, -lo), max(0, hi - width)))
+            a = F.selu(conv_fn(xs, w1, b1, padding=(p1[0], 0)), inplace=True)
+            first = lo + p1[1]  # position of a's first column; the second convolution pads with zeros
+            j0, j1 = max(0, -first), min(a.shape[-1], width - first)
+            if j0 > 0:
+                a[..., :j0] = 0
+            if j1 < a.shape[-1]:
+                a[..., j1:] = 0
+            out = F.conv2d(a, c2.weight, c2.bias, padding=(p2[0], 0))  # positions [3 q0, 3 q1)
+            if down is None:
+                skip = xs[..., halo : xs.shape[-1] - halo]
+            else:
+                pd = cast(tuple[int, int], down.padding)
+                cut = halo - pd[1]
+                skip = conv_fn(xs[..., cut : xs.shape[-1] - cut], down.weight, down.bias, padding=(pd[0], 0))
+            outs.append(max_pool_last(out.add_(skip), 3))
+        return torch.cat(outs, dim=-1)
 
     def _forward_fused(self, x: torch.Tensor, conv: nn.Conv2d, down: nn.Conv2d | None) -> torch.Tensor:
         """bfloat16 on CPU: the elementwise work between the convolutions in fused kernels."""
