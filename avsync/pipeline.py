@@ -462,6 +462,7 @@ class Detector:
     _spoof_scorer: Any = field(default=None, init=False, repr=False)
     _artefact_scorer: Any = field(default=None, init=False, repr=False)
     _thumbs: dict = field(default_factory=dict, init=False, repr=False)
+    _audio_spill: Any = field(default=None, init=False, repr=False)  # avsync.sections.MonoAudio of a long video
 
     def __post_init__(self) -> None:
         if self.fusion is None:
@@ -590,7 +591,9 @@ class Detector:
         done, error, art_error = 0, None, None
         thumbs: dict[int, np.ndarray] = {}
         t0 = time.perf_counter()
-        with MonoAudio(media) as mono:
+        keep = self.spoof_model is not False  # the voice check reads every channel again: kept, not decoded twice
+        mono = MonoAudio(media, channels=keep)
+        try:
             timings["audio"] = time.perf_counter() - t0
             sr = media.sample_rate
             for a, b, ea, eb, n in spans:
@@ -612,6 +615,11 @@ class Detector:
                         thumbs.setdefault(ids[tid], img)
                 del faces, sync, art, section
                 release_free_memory()  # the section's crops go back to the system, not into fragmented heaps
+        finally:
+            if keep and mono.has_channels:
+                self._audio_spill = mono  # closed by __call__ once the voice check has read it
+            else:
+                mono.close()
         if not merger.sections:
             raise error or MediaError("no video frame could be decoded", status=Status.EMPTY)
         merged = merger.faces()
@@ -647,7 +655,13 @@ class Detector:
         except AvsyncError as e:
             details["spoof"] = {"status": str(e.status), "message": str(e)}
             return [Cue("spoof", e.status, None, (), (), 0.0, f"voice check unavailable: {e}")]
-        result = scorer(media, progress=_stop_when(ctx.cancelled))
+        spill = self._audio_spill
+        if spill is not None and media._audio is None:  # a long video: the audio its sections decoded, from the file
+            media.audio_blocks_from = spill.blocks
+        try:
+            result = scorer(media, progress=_stop_when(ctx.cancelled))
+        finally:
+            media.audio_blocks_from = None
         timings["spoof"] = time.perf_counter() - t0
         details["spoof"] = result.to_dict()
         models.append(ModelRef(result.model, sha256=result.model_sha256 or None, role="spoof"))
@@ -684,6 +698,7 @@ class Detector:
         details: dict[str, Any] = {"media": info.to_dict()}
         models: list[ModelRef] = []
         self._thumbs = {}
+        self._audio_spill = None
         ctx = AnalysisContext(device=self.device, models=models, details=details, timings=timings, progress=progress)
         # side by side only for a video analysed in one piece: section by section, running them in turn is as fast
         # (benchmarks/bench_long.py, 10 min of 720p: 114 s in turn, 119 s side by side) at a flat memory (725 vs
@@ -698,6 +713,9 @@ class Detector:
             return self._failed(path or info.path, info.sha256, e.status, str(e), timings, t_start)
         finally:
             ctx.faces = None  # the crops are not kept while the verdict is assembled
+            if self._audio_spill is not None:
+                self._audio_spill.close()
+                self._audio_spill = None
         outcome = fuse(cues, duration=media.duration, kind=kind, config=self.fusion)
         assert self.fusion is not None  # set by __post_init__
         details["fusion"] = fusion_details(self.fusion)

@@ -20,7 +20,9 @@ its own), shifts the results back onto the clip's timeline, and merges them:
   whole clip; windows as for sync.
 
 Only per-window results and the merged numbers are kept from one section to the next. The voice
-check reads the whole audio block by block (:class:`~avsync.spoof.SpoofScorer`), not in sections.
+check reads the whole audio block by block (:class:`~avsync.spoof.SpoofScorer`), not in sections: from the
+temporary file into which the sections' audio was decoded (every channel, :class:`MonoAudio` with
+``channels=True``), so the audio of a long video is decoded once.
 Videos up to 1.5 × ``section_s`` are analysed at once, exactly as before.
 """
 
@@ -38,6 +40,7 @@ import numpy as np
 from avsync.errors import ConfigError
 from avsync.media import Media
 from avsync.results import Status
+from avsync.timebase import seconds_to_samples
 
 if TYPE_CHECKING:  # imported by the methods that build them (the analyses load with them)
     from avsync.artefacts.scorer import ArtefactResult
@@ -69,13 +72,18 @@ class MonoAudio:
     """The mono mix of a media's audio, readable by sample range at a memory that does not grow with its length.
 
     Audio already decoded is sliced; otherwise it is decoded once, block by block, into a temporary file of
-    float32 samples (removed by :meth:`close`), and ranges are read back from it.
+    float32 samples (removed by :meth:`close`), and ranges are read back from it. With ``channels=True`` the file
+    keeps every channel (``[n, C]`` rows), and :meth:`blocks` reads the audio back as
+    :meth:`Media.audio_blocks <avsync.media.Media.audio_blocks>` gives it, so that a later pass over the audio (the
+    voice check of a long video) needs no second decoding.
     """
 
-    def __init__(self, media: Media):
+    def __init__(self, media: Media, *, channels: bool = False):
         self._array: np.ndarray | None = None
         self._file: str | None = None
         self.num_samples = 0
+        self.num_channels = media.num_channels if media.has_audio else 1
+        self.sample_rate = media.sample_rate
         if not media.has_audio:
             return
         if media._audio is not None:
@@ -83,23 +91,60 @@ class MonoAudio:
             self.num_samples = len(self._array)
             return
         fd, self._file = tempfile.mkstemp(prefix="avsync-audio-", suffix=".f32")
-        with os.fdopen(fd, "wb") as fh:
-            for block in media.audio_blocks(60.0):
-                mono = block.mean(axis=0, dtype=np.float32)
-                mono.tofile(fh)
-                self.num_samples += len(mono)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                for block in media.audio_blocks(60.0):
+                    if channels:
+                        self.num_channels = block.shape[0]
+                        block.T.tofile(fh)  # rows of C samples
+                    else:
+                        block.mean(axis=0, dtype=np.float32).tofile(fh)
+                    self.num_samples += block.shape[1]
+        except BaseException:  # e.g. the audio cannot be decoded: no file is left behind
+            self.close()
+            raise
+        self._channels_kept = channels
+
+    @property
+    def has_channels(self) -> bool:
+        """Whether every channel was kept in the file (:meth:`blocks` can replace a decoding)."""
+        return self._file is not None and self._channels_kept
+
+    _channels_kept = False
+
+    def _rows(self, start: int, stop: int) -> np.ndarray:
+        """Samples ``[start, stop)`` of the file as ``[C, n]`` (only with ``channels=True``)."""
+        assert self._file is not None
+        c = self.num_channels
+        with open(self._file, "rb") as fh:
+            fh.seek(4 * c * start)
+            rows = np.fromfile(fh, dtype=np.float32, count=(stop - start) * c)
+        return rows.reshape(-1, c).T
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        """Samples ``[start, stop)`` (clipped to the audio), float32."""
+        """Mono samples ``[start, stop)`` (clipped to the audio), float32."""
         start, stop = max(0, start), min(self.num_samples, stop)
         if stop <= start:
             return np.zeros(0, np.float32)
         if self._array is not None:
             return self._array[start:stop]
         assert self._file is not None  # audio not decoded in memory: it is in the file
+        if self._channels_kept:
+            return self._rows(start, stop).mean(axis=0, dtype=np.float32)
         with open(self._file, "rb") as fh:
             fh.seek(4 * start)
             return np.fromfile(fh, dtype=np.float32, count=stop - start)
+
+    def blocks(self, block_s: float) -> Iterator[np.ndarray]:
+        """Every channel as consecutive float32 ``[C, n]`` blocks of ``block_s`` seconds, the blocks
+        :meth:`Media.audio_blocks <avsync.media.Media.audio_blocks>` yields (only when :attr:`has_channels`)."""
+        if not self.has_channels:
+            raise ValueError("this audio was not kept with its channels")
+        n = max(1, seconds_to_samples(block_s, self.sample_rate))
+        for a in range(0, self.num_samples, n):
+            yield np.ascontiguousarray(self._rows(a, min(self.num_samples, a + n)))
+        if self.num_samples == 0:
+            yield np.zeros((self.num_channels, 0), np.float32)
 
     def close(self) -> None:
         if self._file is not None:

@@ -73,3 +73,38 @@ def test_long_video_in_sections_gives_the_whole_clip_results(shifted_clip):
     assert art_b["status"] == "ok" and abs(art_b["score"] - art_a["score"]) < 0.05
     assert [w["start"] for w in art_b["windows"]] == [w["start"] for w in art_a["windows"]]
     assert seen and seen[-1][0] == seen[-1][1] and all(x[0] <= y[0] for x, y in zip(seen, seen[1:]))
+
+
+def test_voice_check_of_a_long_video_reads_the_audio_its_sections_decoded(clip, monkeypatch, tmp_path):
+    """A video analysed in sections decodes its audio once: the voice check reads every channel back from the
+    sections' temporary file (same blocks, same result as decoding again), and the file is removed."""
+    import tempfile
+
+    from avsync.media.decode import Media
+    from avsync.sections import MonoAudio
+
+    path = clip("sections_stereo", duration=16.0, channel_tones=(440.0, 660.0), **FACE)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    decodes = []
+    pieces = Media._decoded_pieces
+    monkeypatch.setattr(Media, "_decoded_pieces", lambda self: decodes.append(1) or pieces(self))
+    from avsync.spoof import SpoofScorer
+
+    det = Detector(device="cpu", sync_model="motion", artefacts=False, section_s=6.0)
+    # every window scored (the tones are not speech), read in 5 s blocks: a survey and a scoring pass
+    det._spoof_scorer = SpoofScorer(vad=False, speaker=False, block_s=5.0)
+    kept = det(path)
+    assert len(decodes) == 1 and not list(tmp_path.iterdir())
+    with MonoAudio(load_media(path), channels=True) as spilled:
+        m = load_media(path)
+        assert spilled.has_channels and spilled.num_channels == 2
+        for a, b in zip(spilled.blocks(5.0), m.audio_blocks(5.0), strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(spilled.read(1000, 90_000), m.mono()[1000:90_000])
+    decodes.clear()
+    monkeypatch.setattr(MonoAudio, "has_channels", property(lambda self: False))  # the voice check decodes again
+    again = det(path)
+    assert len(decodes) == 3 and not list(tmp_path.iterdir())  # sections, the voice check's two passes
+    assert kept.details["spoof"] == again.details["spoof"]
+    assert kept.details["spoof"]["status"] == "ok" and len(kept.details["spoof"]["windows"]) >= 8  # 2 channels
+    assert [c.score for c in kept.cues] == [c.score for c in again.cues]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
 from functools import partial
@@ -130,7 +130,13 @@ class Media:
         Rate of :attr:`audio` in Hz (default 16 kHz).
     fps
         Analysis frame rate of :meth:`frames` (default 25).
+    audio_blocks_from
+        ``None``, or a callable ``(block_s) -> blocks`` that :meth:`audio_blocks` reads instead of decoding the file
+        again, while :attr:`audio` is not decoded (the analysis of a long video keeps the audio it decoded once in a
+        temporary file for the voice check: :class:`avsync.sections.MonoAudio`). It must give the same blocks.
     """
+
+    audio_blocks_from: Callable[[float], Iterator[np.ndarray]] | None = None
 
     def __init__(
         self,
@@ -295,6 +301,9 @@ class Media:
         """
         if self.info.audio is None:
             self.audio  # noqa: B018  # the property raises the no-audio error with its hint
+        if self._audio is None and self.audio_blocks_from is not None:  # decoded once already, kept in a file
+            yield from self.audio_blocks_from(block_s)
+            return
         n = max(1, seconds_to_samples(block_s, self.sample_rate))
         if self._audio is not None:
             total = self._audio.shape[1]
