@@ -700,9 +700,9 @@ class Detector:
         self._thumbs = {}
         self._audio_spill = None
         ctx = AnalysisContext(device=self.device, models=models, details=details, timings=timings, progress=progress)
-        # side by side only for a video analysed in one piece: section by section, running them in turn is as fast
-        # (benchmarks/bench_long.py, 10 min of 720p: 114 s in turn, 119 s side by side) at a flat memory (725 vs
-        # 1231 MiB), as the voice blocks and a video section are not in memory at once
+        # side by side only for a video analysed in one piece: section by section, in turn keeps the memory flat (10 min
+        # of 720p, docs/long-files.md: side by side 0.87x the time but 1.28x the 1-min peak), as the voice blocks and a
+        # video section are not in memory at once
         concurrent = self.concurrent and _one_section(media, self.section_s)
         if concurrent and media.has_audio and media.has_video:
             with contextlib.suppress(MediaError):  # a broken audio track: the analyses meet the error as before
