@@ -439,8 +439,9 @@ class Detector:
     concurrent
         Run the voice check in a second thread beside faces → sync → artefacts (:func:`run_analyses`) on a video
         analysed in one piece (up to 1.5 × ``section_s``): the same verdict in less wall time on two or more
-        cores. A longer video, analysed section by section, runs them in turn (as fast there, at a memory that
-        does not grow); ``False`` runs one analysis after the other always.
+        cores. A longer video, analysed section by section, runs them in turn, so that its memory does not grow
+        (side by side was faster there but held the voice check's memory beside a section's, docs/long-files.md);
+        ``False`` runs one analysis after the other always.
     """
 
     fusion: FusionConfig | None = None
@@ -656,7 +657,7 @@ class Detector:
             details["spoof"] = {"status": str(e.status), "message": str(e)}
             return [Cue("spoof", e.status, None, (), (), 0.0, f"voice check unavailable: {e}")]
         spill = self._audio_spill
-        if spill is not None and media._audio is None:  # a long video: the audio its sections decoded, from the file
+        if spill is not None:  # a long video: the audio its sections decoded, read back (audio_blocks prefers `audio`)
             media.audio_blocks_from = spill.blocks
         try:
             result = scorer(media, progress=_stop_when(ctx.cancelled))

@@ -81,6 +81,7 @@ class MonoAudio:
     def __init__(self, media: Media, *, channels: bool = False):
         self._array: np.ndarray | None = None
         self._file: str | None = None
+        self._channels_kept = False
         self.num_samples = 0
         self.num_channels = media.num_channels if media.has_audio else 1
         self.sample_rate = media.sample_rate
@@ -95,8 +96,7 @@ class MonoAudio:
             with os.fdopen(fd, "wb") as fh:
                 for block in media.audio_blocks(60.0):
                     if channels:
-                        self.num_channels = block.shape[0]
-                        block.T.tofile(fh)  # rows of C samples
+                        block.T.tofile(fh)  # rows of num_channels samples (audio_blocks keeps the stream's count)
                     else:
                         block.mean(axis=0, dtype=np.float32).tofile(fh)
                     self.num_samples += block.shape[1]
@@ -109,8 +109,6 @@ class MonoAudio:
     def has_channels(self) -> bool:
         """Whether every channel was kept in the file (:meth:`blocks` can replace a decoding)."""
         return self._file is not None and self._channels_kept
-
-    _channels_kept = False
 
     def _rows(self, start: int, stop: int) -> np.ndarray:
         """Samples ``[start, stop)`` of the file as ``[C, n]`` (only with ``channels=True``)."""
