@@ -108,3 +108,24 @@ def test_voice_check_of_a_long_video_reads_the_audio_its_sections_decoded(clip, 
     assert kept.details["spoof"] == again.details["spoof"]
     assert kept.details["spoof"]["status"] == "ok" and len(kept.details["spoof"]["windows"]) >= 8  # 2 channels
     assert [c.score for c in kept.cues] == [c.score for c in again.cues]
+
+
+@pytest.mark.parametrize("channels", [False, True])
+def test_audio_that_fails_half_way_leaves_no_temporary_file(clip, monkeypatch, tmp_path, channels):
+    """Decoding that breaks after the first block raises its MediaError, and the sections' file is removed."""
+    import tempfile
+
+    from avsync.errors import MediaError
+    from avsync.results import Status
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    media = load_media(clip("sections_span", duration=5.0, **FACE))
+
+    def broken(block_s):
+        yield np.zeros((media.num_channels, 16_000), np.float32)
+        raise MediaError("audio decoding stopped", status=Status.DECODE_ERROR)
+
+    monkeypatch.setattr(media, "audio_blocks", broken)
+    with pytest.raises(MediaError, match="audio decoding stopped"):
+        MonoAudio(media, channels=channels)
+    assert not list(tmp_path.iterdir())
