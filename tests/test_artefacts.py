@@ -263,6 +263,17 @@ def test_scorer_result_and_timeline(scorer, photo_crops):
     assert type(res).from_dict(res.to_dict()).score == pytest.approx(res.score)
 
 
+def test_cpu_default_batch_scores_as_a_larger_batch(scorer, photo_crops):
+    """On the CPU the scorer runs 8 crops per pass (less memory, no slower); every crop's logit is that of a pass of
+    32 (a batch of crops is scored crop by crop)."""
+    media, faces, crops = photo_crops
+    assert scorer.batch == 8
+    wide = ArtefactScorer(batch=32)
+    assert wide.batch == 32
+    np.testing.assert_allclose(scorer.logits(crops.images), wide.logits(crops.images), rtol=0, atol=1e-5)
+    assert scorer(media, faces).score == pytest.approx(wide(media, faces).score, abs=1e-6)
+
+
 def test_scorer_bad_inputs(scorer, clip):
     disc = avsync.load_media(clip("art_noface", face="disc", duration=2.0))  # a disc is not a face
     res = scorer(disc)

@@ -271,6 +271,22 @@ def test_syncnet_scorer_chunking_and_batching_do_not_change_distances(synth):
     assert np.isnan(full[:, :2]).all() and np.isfinite(full[4, 10:-10]).all()
 
 
+def test_crop_resize_in_chunks_is_the_one_pass_resize(monkeypatch):
+    """A long track's crops are resized RESIZE_CHUNK at a time (bounded float copies): the same bytes as all at once,
+    remainder included."""
+    from avsync.sync import crops as sync_crops
+
+    gray = np.random.default_rng(0).integers(0, 256, (23, 96, 80), dtype=np.uint8)
+    box = (0.1, 0.2, 0.9, 0.95)
+    monkeypatch.setattr(sync_crops, "RESIZE_CHUNK", 10**6)
+    whole = sync_crops.crop_resize(gray, box, 48)
+    monkeypatch.setattr(sync_crops, "RESIZE_CHUNK", 5)  # 4 full chunks and a remainder of 3
+    chunked = sync_crops.crop_resize(gray, box, 48)
+    assert chunked.shape == (23, 48, 48) and chunked.dtype == np.uint8
+    np.testing.assert_array_equal(chunked, whole)
+    assert sync_crops.crop_resize(gray[:0], box, 48).shape == (0, 48, 48)
+
+
 def test_light_asd_found_by_name_must_be_the_published_checkpoint(tmp_path, monkeypatch):
     """A pretrain_AVA_CVPR.model under AVSYNC_MODELS_DIR is sha256-checked against the light-asd-ava bundle."""
     from avsync.errors import BundleError

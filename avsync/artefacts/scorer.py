@@ -123,7 +123,8 @@ class ArtefactScorer:
     threshold
         Probability above which windows and the clip are reported.
     batch
-        Crops per forward pass.
+        Crops per forward pass (``None``: 8 on the CPU, where larger batches are no faster and hold more memory —
+        about 80 MiB more at 32 — and 32 on a GPU).
     """
 
     def __init__(
@@ -136,12 +137,13 @@ class ArtefactScorer:
         window_s: float = 2.0,
         hop_s: float = 1.0,
         threshold: float = 0.5,
-        batch: int = 32,
+        batch: int | None = None,
         allow_download: bool = False,
     ) -> None:
         if not (sample_fps > 0 and window_s > 0 and hop_s > 0):  # before any weights are read
             raise ConfigError(f"sample_fps, window_s and hop_s must be positive, got {sample_fps}, {window_s}, {hop_s}")
-        batch = check_batch_size(batch, "batch")
+        if batch is not None:
+            batch = check_batch_size(batch, "batch")
 
         from avsync.artefacts.model import ArtefactNet
         from avsync.bundles import get_bundle, load_state_dict
@@ -174,6 +176,8 @@ class ArtefactScorer:
             raise BundleError(f"bundle {model!r} does not fit ArtefactNet: {e}") from None
         self.crop_size = int(bundle.input.crop_size[0]) if bundle.input.crop_size else 128
         self.device = resolve_device(device)
+        if batch is None:
+            batch = 8 if str(self.device).startswith("cpu") else 32
         self.net.to(self.device).eval()
         self.sample_fps = float(sample_fps)
         self.pairs = self.net.frames == 2  # the model looks at each sampled frame and the next one

@@ -12,6 +12,10 @@ from avsync.sync.types import TrackCrops
 __all__ = ["crop_resize", "fixed_box_track"]
 
 
+#: Frames resized per pass by :func:`crop_resize` (each frame is resized on its own: the chunk changes no value).
+RESIZE_CHUNK = 256
+
+
 def crop_resize(gray: np.ndarray, box: tuple[float, float, float, float], size: int) -> np.ndarray:
     """Crop ``[N, H, W]`` uint8 frames to ``box`` = (x0, y0, x1, y1) in fractions of the frame and resize to ``size``².
 
@@ -23,9 +27,12 @@ def crop_resize(gray: np.ndarray, box: tuple[float, float, float, float], size: 
         raise ConfigError(f"box must be fractions 0 <= x0 < x1 <= 1, 0 <= y0 < y1 <= 1, got {box}")
     a, b = int(round(y0 * h)), max(int(round(y0 * h)) + 1, int(round(y1 * h)))
     c, d = int(round(x0 * w)), max(int(round(x0 * w)) + 1, int(round(x1 * w)))
-    x = torch.from_numpy(np.ascontiguousarray(gray[:, a:b, c:d])).to(torch.float32)[:, None]
-    x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return x[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
+    out = np.empty((n, size, size), np.uint8)
+    for i in range(0, n, RESIZE_CHUNK):  # a chunk at a time: the float copies of a long track stay small
+        x = torch.from_numpy(np.ascontiguousarray(gray[i : i + RESIZE_CHUNK, a:b, c:d])).to(torch.float32)[:, None]
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        out[i : i + RESIZE_CHUNK] = x[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
+    return out
 
 
 def fixed_box_track(
