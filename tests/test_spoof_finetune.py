@@ -572,11 +572,13 @@ def test_cli_writes_a_pack_and_trains_from_it_with_the_given_settings(tmp_path, 
     assert sorted(p.name for p in (tmp_path / "pack").iterdir()) == ["pack_0.npz", "pack_1.npz"]
     r = CliRunner().invoke(cli, ["train", "spoof", "--finetune", "aasist-asvspoof5", "--out", str(tmp_path / "run"),
                                  "--pack", str(tmp_path / "pack"), "--max-steps", "2", "--batch", "2", "--warmup", "1",
-                                 "--snapshots", "1", "--codecs", "alaw8k_np", "--ckpt-every", "5", "--threads", "1"])
+                                 "--snapshots", "1", "--codecs", "alaw8k_np", "--ckpt-every", "5", "--threads", "1",
+                                 "--crop", "4000"])
     assert r.exit_code == 0, r.output
     assert "2 steps on cpu" in r.output
     tc = json.loads((tmp_path / "run" / "training_pack.json").read_text())["train_config"]
-    assert (tc["batch"], tc["warmup"], tc["snapshots"], tc["codecs"], tc["ckpt_every"]) == (2, 1, [1], ["alaw8k_np"], 5)
+    assert (tc["batch"], tc["warmup"], tc["snapshots"], tc["codecs"], tc["ckpt_every"], tc["crop"]) == (
+        2, 1, [1], ["alaw8k_np"], 5, 4000)
     assert (tmp_path / "run" / "snapshots" / "step_1.safetensors").exists()
     # finished with the encoder averaged and the back end kept as trained
     trained = str(tmp_path / "run" / "finetuned.safetensors")

@@ -80,6 +80,9 @@ def command() -> None:
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
               help="--finetune: processes cutting and augmenting the crops (0: inline, reproducible).")
 @click.option("--batch", type=click.IntRange(min=1), default=None, help="--finetune: crops per step (default 8).")
+@click.option("--crop", type=click.IntRange(min=1600), default=None,
+              help="--finetune: samples per training crop at 16 kHz (default 32000 = 2 s; 64600 is the window the "
+                   "network scores at inference).")
 @click.option("--snapshots", default="", help="--finetune: comma-separated steps whose weights are also written "
               "to OUT/snapshots/.")
 @click.option("--codecs", default=None, help="--finetune: comma-separated augmentation codecs (default: all; "
@@ -100,7 +103,7 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
           head_aug_share: float, finetune: str | None, resume: bool, wise_alpha: float, wise_alpha_encoder: float | None,
           freeze: Literal["none", "encoder"], lr: float | None, demo_fold: str, demo_share: float,
           spectral: bool, pack_out: str | None, pack_shards: int, pack: str | None, trained: str | None,
-          init: str | None, device: str, workers: int, batch: int | None, snapshots: str, codecs: str | None, ckpt_every: int | None,
+          init: str | None, device: str, workers: int, batch: int | None, crop: int | None, snapshots: str, codecs: str | None, ckpt_every: int | None,
           warmup: int | None, distill: float, teacher: str | None, tiny: bool) -> None:
     """Build training data (real speech of training speakers, TTS and vocoder fakes made here, codec and
     channel augmentation), train the LCNN (or, with --head, a head on a frozen public checkpoint; with
@@ -120,6 +123,8 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
             extra["lr"] = lr
         if batch is not None:
             extra["batch"] = batch
+        if crop is not None:
+            extra["crop"] = crop
         if ckpt_every is not None:
             extra["ckpt_every"] = ckpt_every
         if warmup is not None:
