@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from avsync.errors import ConfigError
+from avsync.inference import run_batched
 from avsync.media import Media
 from avsync.sync.types import TrackCrops
 
@@ -21,18 +22,20 @@ def crop_resize(gray: np.ndarray, box: tuple[float, float, float, float], size: 
 
     Returns ``[N, size, size]`` uint8 (bilinear with antialiasing).
     """
-    n, h, w = gray.shape
+    _, h, w = gray.shape
     x0, y0, x1, y1 = box
     if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
         raise ConfigError(f"box must be fractions 0 <= x0 < x1 <= 1, 0 <= y0 < y1 <= 1, got {box}")
     a, b = int(round(y0 * h)), max(int(round(y0 * h)) + 1, int(round(y1 * h)))
     c, d = int(round(x0 * w)), max(int(round(x0 * w)) + 1, int(round(x1 * w)))
-    out = np.empty((n, size, size), np.uint8)
-    for i in range(0, n, RESIZE_CHUNK):  # a chunk at a time: the float copies of a long track stay small
-        x = torch.from_numpy(np.ascontiguousarray(gray[i : i + RESIZE_CHUNK, a:b, c:d])).to(torch.float32)[:, None]
-        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        out[i : i + RESIZE_CHUNK] = x[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
-    return out
+
+    def resize(x: torch.Tensor) -> torch.Tensor:
+        x = torch.nn.functional.interpolate(x.to(torch.float32)[:, None], size=(size, size), mode="bilinear",
+                                            antialias=True, align_corners=False)
+        return x[:, 0].round().clamp(0, 255).to(torch.uint8)
+
+    # a chunk at a time: the float copies of a long track stay small
+    return run_batched(resize, gray[:, a:b, c:d], batch_size=RESIZE_CHUNK, empty=np.zeros((0, size, size), np.uint8))
 
 
 def fixed_box_track(
