@@ -594,6 +594,8 @@ def test_cli_writes_a_pack_and_trains_from_it_with_the_given_settings(tmp_path, 
     base = ["train", "spoof", "--finetune", "aasist-asvspoof5", "--out", str(tmp_path / "x")]
     r = CliRunner().invoke(cli, [*base, "--pack", str(tmp_path / "pack"), "--snapshots", "1,x"])
     assert r.exit_code == 2 and "--snapshots" in r.output
+    r = CliRunner().invoke(cli, [*base, "--pack", str(tmp_path / "pack"), "--crop", "100"])  # under 0.1 s
+    assert r.exit_code == 2 and "--crop" in r.output
     r = CliRunner().invoke(cli, [*base, "--pack", str(tmp_path / "pack"),
                                  "--trained", str(tmp_path / "run" / "finetuned.safetensors")])
     assert r.exit_code == 2 and "give one of them" in r.output
