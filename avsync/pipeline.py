@@ -362,6 +362,11 @@ def artefact_cue(result: ArtefactResult) -> Cue:
     for a, b in runs:
         ps = [s for w, s in valid if w.start >= a - 1e-6 and w.end <= b + 1e-6]
         reasons.append(f"{region} {finding} in {_fmt_span(a, b)} (p = {max(ps):.2f})")
+    still = result.still
+    if still is not None and still.p is not None and still.p >= thr and still.p >= (result.model_score or 0.0):
+        # the frozen surroundings carry the clip: one reason for it, not the mouth-region wording per window
+        reasons = [f"the picture around the face stays frozen in {100 * (still.share or 0.0):.0f} % of frames while "
+                   f"the face moves: it looks animated from a single still image (p = {still.p:.2f})"]
     if result.score >= thr and not reasons:
         reasons.append(f"{region} {finding} (p = {result.score:.2f})")
     notes: tuple[str, ...] = ()
@@ -545,7 +550,7 @@ class Detector:
         t2 = time.perf_counter()
         if art_model is not None:
             try:
-                art = art_model(media, faces)
+                art = art_model(media, faces, still=False)  # the still evidence: on the merged tracks
             except AvsyncError as e:
                 art = e
         stages = [("faces", t1 - t0), ("sync", t2 - t1)]
@@ -567,7 +572,7 @@ class Detector:
         ctx.details["faces"] = faces.to_dict()
         cues = [self._sync_cue(media, faces, sync, ctx.models, ctx.details)]
         if self.artefacts:
-            cues.append(self._artefact_cue(art, ctx.models, ctx.details))
+            cues.append(self._artefact_cue(art, ctx.models, ctx.details, faces))
         ctx.faces = faces if self.analyses else None  # kept for the plug-in analyses only (crops are big)
         return cues
 
@@ -639,11 +644,15 @@ class Detector:
         assert self.sync_params is not None  # set by __post_init__
         return sync_cue(result, duration=media.duration, face_fraction=faces.face_fraction, params=self.sync_params)
 
-    def _artefact_cue(self, result: ArtefactResult | AvsyncError | None, models: list[ModelRef], details: dict) -> Cue:
+    def _artefact_cue(self, result: ArtefactResult | AvsyncError | None, models: list[ModelRef], details: dict,
+                      faces: FaceTracks | None = None) -> Cue:
         if isinstance(result, AvsyncError) or result is None:
             e = result or AvsyncError("no section could be checked", status=Status.NO_FACE)
             details["artefact"] = {"status": str(e.status), "message": str(e)}
             return Cue("artefact", e.status, None, (), (), 0.0, f"mouth-region check unavailable: {e}")
+        from avsync.artefacts.still import with_still
+
+        result = with_still(result, faces)  # on the whole clip's tracks (a long video's sections are merged first)
         details["artefact"] = result.to_dict()
         models.append(ModelRef(result.model, sha256=result.model_sha256 or None, role="artefact"))
         return artefact_cue(result)

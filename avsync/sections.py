@@ -227,7 +227,8 @@ def _core(t: FaceTrack, f0: int, f1: int) -> FaceTrack | None:
         return None
     pick = lambda x: None if x is None else x[sel]
     return replace(t, frames=t.frames[sel], boxes=t.boxes[sel], points=t.points[sel], scores=t.scores[sel],
-                   valid=t.valid[sel], lip_landmarks=pick(t.lip_landmarks), mouth_open=pick(t.mouth_open))
+                   valid=t.valid[sel], lip_landmarks=pick(t.lip_landmarks), mouth_open=pick(t.mouth_open),
+                   surround_still=pick(t.surround_still))
 
 
 def _join(pieces: list[FaceTrack]) -> FaceTrack:
@@ -240,14 +241,18 @@ def _join(pieces: list[FaceTrack]) -> FaceTrack:
     scores = np.zeros(n, np.float32)
     valid = np.zeros(n, bool)
     have = np.zeros(n, bool)
+    still = np.full(n, np.nan, np.float32) if all(p.surround_still is not None for p in pieces) else None
     for p in pieces:
         i = p.frames - first
         boxes[i], points[i], scores[i], valid[i], have[i] = p.boxes, p.points, p.scores, p.valid, True
+        if still is not None:
+            still[i] = p.surround_still
     if not have.all():  # frames between pieces repeat the last known box, marked invalid
         src = np.maximum.accumulate(np.where(have, np.arange(n), 0))
         boxes, points = boxes[src], points[src]
     return replace(pieces[0], track_id=0, frames=frames, boxes=boxes, points=points, scores=scores, valid=valid,
-                   lip_landmarks=None, mouth_open=None, mouth_crops=None, face_crops=None, context=None)
+                   lip_landmarks=None, mouth_open=None, mouth_crops=None, face_crops=None, context=None,
+                   surround_still=still)
 
 
 class SectionMerger:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from avsync.artefacts.crops import ArtefactCrops, artefact_crops
+from avsync.artefacts.still import StillEvidence
 from avsync.device import resolve_device
 from avsync.errors import AvsyncError, BundleError, ConfigError
 from avsync.face.types import ContextCropSpec
@@ -76,6 +77,12 @@ class ArtefactResult(Serializable):
         Number of crops scored.
     face_px
         Median face width in pixels.
+    still
+        Frozen-surroundings evidence of the same face (:func:`avsync.artefacts.still.with_still`), or ``None``.
+        When it is set, ``score`` and the window scores are the larger of the model's and that evidence's.
+    model_score
+        The model's own clip probability whenever ``still`` was measured (``score`` may then be higher); ``None``
+        otherwise (``score`` is the model's).
     """
 
     status: Status
@@ -88,6 +95,8 @@ class ArtefactResult(Serializable):
     n_frames: int = 0
     face_px: float | None = None
     message: str | None = None
+    still: StillEvidence | None = None
+    model_score: float | None = None
 
     @property
     def flagged(self) -> bool:
@@ -247,8 +256,11 @@ class ArtefactScorer:
             return ArtefactCrops(ctx.images, ctx.frames, track.fps, face_px)
         return artefact_crops(media, track, size=self.crop_size, step=self._step(track.fps), pairs=self.pairs)
 
-    def __call__(self, media: Media, faces: FaceTracks | None = None) -> ArtefactResult:
-        """Score ``media``'s dominant face track (``faces``: tracks from :func:`avsync.face.track`, else tracked here)."""
+    def __call__(self, media: Media, faces: FaceTracks | None = None, *, still: bool = True) -> ArtefactResult:
+        """Score ``media``'s dominant face track (``faces``: tracks from :func:`avsync.face.track`, else tracked here).
+
+        ``still``: add the frozen-surroundings evidence of that face (:func:`avsync.artefacts.still.with_still`);
+        ``avsync analyze`` adds it itself once a long video's sections are merged."""
         if media.info.video is None:
             return ArtefactResult(Status.NO_VIDEO, threshold=self.threshold, model=self.model,
                                   model_sha256=self.model_sha256, message="the input has no video")
@@ -265,4 +277,9 @@ class ArtefactScorer:
         except AvsyncError as e:
             return ArtefactResult(e.status, threshold=self.threshold, model=self.model,
                                   model_sha256=self.model_sha256, message=str(e))
-        return self.score_crops(crops, duration=float(media.duration), track_id=main.track_id)
+        result = self.score_crops(crops, duration=float(media.duration), track_id=main.track_id)
+        if still:
+            from avsync.artefacts.still import with_still
+
+            result = with_still(result, faces)
+        return result

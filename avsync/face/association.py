@@ -80,6 +80,7 @@ class TrackState:
     face: list = field(default_factory=list)
     lips: list = field(default_factory=list)
     mopen: list = field(default_factory=list)
+    still: list = field(default_factory=list)  # finalized frames: share of the face's surroundings left unchanged
 
     @property
     def known_end(self) -> int:
@@ -119,7 +120,7 @@ class TrackState:
         """Cut the unseen tail after the last sighting."""
         n = self.last_seen - self.first + 1
         for lst in (self.box, self.pts, self.score, self.valid, self.sm_box, self.sm_pts, self.mouth, self.face,
-                    self.lips, self.mopen):
+                    self.lips, self.mopen, self.still):
             del lst[n:]
 
 

@@ -64,6 +64,11 @@ __all__ = ["CropName", "Tracker", "TrackerConfig", "iou_matrix", "track"]
 
 CropName = Literal["mouth", "face"]
 
+#: surround stillness (``FaceTrack.surround_still``) compares a grid of about this many pixels along the shorter
+#: side of the work frame; a face's surroundings must cover at least STILL_MIN_CELLS of its points
+STILL_GRID = 96
+STILL_MIN_CELLS = 40
+
 
 def _check_number(name: str, value: Any, *, integer: bool = False, low: float | None = None, high: float | None = None,
                   positive: bool = False, finite: bool = True) -> None:
@@ -354,6 +359,11 @@ class _TrackingPass:
         self.interval = 2
         self.last_key: int | None = None
         self.prev_thumb: np.ndarray | None = None
+        # surround stillness: per buffered frame, the summed-area table of "this pixel of a subsampled grid is
+        # bit-identical to the previous frame's" (see surround_still)
+        self.still_step = max(1, min(ww, wh) // STILL_GRID)
+        self.prev_sub: tuple[int, np.ndarray] | None = None
+        self.same: dict[int, np.ndarray] = {}
         self.recent_d: deque = deque(maxlen=25)
         self.first_frame: int | None = None
         self.last_frame: int | None = None
@@ -397,6 +407,7 @@ class _TrackingPass:
             tr.trim()
         self.finalize(self.last_frame + 1)
         self.buffer.clear()
+        self.same.clear()
         self.tables.clear()
         self.rgb_of.clear()
 
@@ -409,11 +420,59 @@ class _TrackingPass:
         if table is not None:
             self.tables[f] = table
         self.last_frame = f
+        self.note_unchanged(f, img)
         cut = self.is_cut(img, table)
         if cut:
             self.shot_changes.append(f)
         if self.last_key is None or cut or f - self.last_key >= self.interval:
             self.process_keyframe(f, cut)
+
+    def note_unchanged(self, f: int, img: np.ndarray) -> None:
+        """Record which pixels of a subsampled grid of frame ``f`` are bit-identical to frame ``f - 1`` (as decoded:
+        luma planes compare before their range mapping, which is the same table for both), as a summed-area table."""
+        s = self.still_step
+        sub = img[::s, ::s].copy()
+        prev = self.prev_sub
+        if prev is not None and prev[0] == f - 1 and prev[1].shape == sub.shape:
+            eq = sub == prev[1]
+            if eq.ndim == 3:
+                eq = eq.all(axis=2)
+            table = np.zeros((eq.shape[0] + 1, eq.shape[1] + 1), np.int32)
+            np.cumsum(np.cumsum(eq, axis=0, dtype=np.int32), axis=1, out=table[1:, 1:])
+            self.same[f] = table
+        self.prev_sub = (f, sub)
+
+    def surround_still(self, t: int, box: np.ndarray) -> float:
+        """Share of the pixels around a face (smoothed ``box`` in displayed pixels at frame ``t``) unchanged since the
+        previous frame: a band of about two face widths either side and down to the shoulders, without the head
+        itself. NaN when it cannot be told: the first frame, a surrounding smaller than half the face (the face fills
+        the picture), or a frame whose head did not change either (a repeated frame: the source had fewer frames
+        than the analysis rate)."""
+        table = self.same.get(t)
+        if table is None:
+            return math.nan
+        k = np.array([self.to_disp[0], self.to_disp[1]] * 2, np.float32) * self.still_step
+        x0, y0, x1, y1 = (np.asarray(box, np.float32) / k).tolist()
+        w, h = x1 - x0, y1 - y0
+        if w <= 0 or h <= 0:
+            return math.nan
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        rows, cols = table.shape[0] - 1, table.shape[1] - 1
+
+        def rect(a: float, b: float, c: float, d: float) -> tuple[int, int]:
+            xa, xb = min(cols, max(0, int(math.floor(a)))), min(cols, max(0, int(math.ceil(c))))
+            ya, yb = min(rows, max(0, int(math.floor(b)))), min(rows, max(0, int(math.ceil(d))))
+            if xb <= xa or yb <= ya:
+                return 0, 0
+            same = int(table[yb, xb] - table[ya, xb] - table[yb, xa] + table[ya, xa])
+            return (xb - xa) * (yb - ya), same
+
+        head_area, head_same = rect(cx - 0.9 * w, cy - 1.0 * h, cx + 0.9 * w, cy + 0.9 * h)
+        ring_area, ring_same = rect(cx - 2.0 * w, cy - 1.5 * h, cx + 2.0 * w, cy + 3.0 * h)
+        area = ring_area - head_area
+        if area < max(STILL_MIN_CELLS, 0.5 * w * h) or (head_area and head_same >= head_area):
+            return math.nan
+        return (ring_same - head_same) / area
 
     def is_cut(self, img: np.ndarray, table: np.ndarray | None = None) -> bool:
         """Whether ``img`` starts a new shot: its 32×32 thumbnail differs from the previous frame's by more than
@@ -550,6 +609,7 @@ class _TrackingPass:
                 box, pts = smoothed_at(tr, t, c.smooth_sigma, self.radius)
                 tr.sm_box.append(box)
                 tr.sm_pts.append(pts)
+                tr.still.append(self.surround_still(t, box))
                 if self.landmarker is None and not self.crops:
                     continue
                 s4 = np.array([1 / to_disp[0], 1 / to_disp[1]] * 2, np.float32)
@@ -633,6 +693,8 @@ class _TrackingPass:
         keep_from = min([upto] + [tr.finalized_end for tr in tracks if tr.finalized_end < tr.known_end])
         if self.last_key is not None:
             keep_from = min(keep_from, self.last_key)
+        for f in [f for f in self.same if f < keep_from]:
+            del self.same[f]
         for f in [f for f in self.buffer if f < keep_from]:
             del self.buffer[f]
             self.tables.pop(f, None)
@@ -676,6 +738,7 @@ class _TrackingPass:
                     lip_landmarks=np.stack(tr.lips[:n]).astype(np.float32) if landmarks else None,
                     mouth_open=np.asarray(tr.mopen[:n], np.float32) if landmarks else None,
                     context=self.context_crops(tr, n),
+                    surround_still=np.asarray(tr.still[:n], np.float32),
                 )
             )
         out.sort(key=lambda t: (-t.num_valid, t.start_frame))

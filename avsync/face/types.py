@@ -142,6 +142,11 @@ class FaceTrack(Serializable):
         ``float32 [N]`` inner-lip opening divided by mouth width, or ``None``.
     context
         RGB :class:`ContextCrops` of sampled valid frames (``track(..., context=spec)``), or ``None``.
+    surround_still
+        ``float32 [N]`` share of the pixels around the face (about two face widths either side and down to the
+        shoulders, the head left out) that are bit-identical to the previous frame, NaN where it cannot be told (first
+        frame, a face that fills the picture, a repeated frame); ``None`` for tracks not made by the tracker. A
+        picture whose surroundings never change while the face moves was animated from one still image.
     """
 
     track_id: int
@@ -157,6 +162,7 @@ class FaceTrack(Serializable):
     lip_landmarks: np.ndarray | None = field(default=None, repr=False)
     mouth_open: np.ndarray | None = field(default=None, repr=False)
     context: ContextCrops | None = field(default=None, repr=False)
+    surround_still: np.ndarray | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ summaries
     def __len__(self) -> int:
@@ -251,6 +257,8 @@ class FaceTrack(Serializable):
                 out[name] = to_jsonable(np.round(a, 2) if a.dtype.kind == "f" else a)
             if self.mouth_open is not None:
                 out["mouth_open"] = to_jsonable(np.round(self.mouth_open, 4))
+            if self.surround_still is not None:
+                out["surround_still"] = to_jsonable(np.round(self.surround_still, 4))
         out.update(self.summary())
         for name in ("mouth_crops", "face_crops", "lip_landmarks"):
             out[name] = _summary(getattr(self, name))
@@ -261,7 +269,7 @@ class FaceTrack(Serializable):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaceTrack:
         """Rebuild a track from ``to_dict(arrays=True)`` (crops are not restored)."""
-        mo = data.get("mouth_open")
+        mo, still = data.get("mouth_open"), data.get("surround_still")
         return cls(
             track_id=int(data["track_id"]),
             frames=np.asarray(data["frames"], np.int64),
@@ -272,6 +280,7 @@ class FaceTrack(Serializable):
             fps=float(data["fps"]),
             points_estimated=bool(data.get("points_estimated", False)),
             mouth_open=None if mo is None else np.asarray(mo, np.float32),
+            surround_still=None if still is None else np.asarray([np.nan if v is None else v for v in still], np.float32),
         )
 
 

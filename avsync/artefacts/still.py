@@ -1,0 +1,122 @@
+"""Evidence that a talking face was animated from one still image: its surroundings never change.
+
+Portrait animators (SadTalker's ``still`` and ``full`` modes, EDTalk-style pasting) and lip-sync generators run on
+a photo move the face and leave the rest of the picture as it was: every pixel around the face is bit-identical
+from one frame to the next, while the face changes. A camera does not do that: sensor noise, light, breathing and
+the speaker's shoulders change the pixels around a face in nearly every frame, even behind a compressed, static
+shot. The face tracker records, for every frame of a track, the share of a band around the face (about two face
+widths either side and down to the shoulders, the head left out) that is unchanged since the previous frame
+(:attr:`avsync.face.FaceTrack.surround_still`).
+
+Here a frame counts as **frozen** when at least :data:`FROZEN_SAME` of that band is unchanged; a clip (or window)
+reads as animated from a still when a large share of its measurable frames is frozen. The share maps to a
+probability with a logistic whose midpoint and scale were fixed on the calibration split of the fusion recipe
+(docs/artefacts.md, "Frozen surroundings"). The evidence is one-sided: surroundings that move say nothing about the
+face, so it can only raise the mouth-region cue (:func:`with_still`), never lower it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from avsync.face.types import FaceTrack, FaceTracks
+from avsync.results import Serializable, Status
+
+if TYPE_CHECKING:
+    from avsync.artefacts.scorer import ArtefactResult
+
+__all__ = ["FROZEN_SAME", "STILL_MID", "STILL_SCALE", "StillEvidence", "still_evidence", "still_probability",
+           "with_still"]
+
+#: a frame is frozen when at least this share of its face's surroundings is bit-identical to the previous frame
+FROZEN_SAME = 0.98
+#: share of frozen frames at which the evidence is neutral (p = 0.5), and the logistic scale of that share
+STILL_MID = 0.45
+STILL_SCALE = 0.05
+#: measurable frames a clip or window needs (about a second at 25 fps; a window's frames are counted on their own)
+MIN_FRAMES = 25
+
+
+def still_probability(share: float) -> float:
+    """Probability that a clip was animated from a still image, from its share of frozen frames."""
+    return 1.0 / (1.0 + math.exp(-(share - STILL_MID) / STILL_SCALE))
+
+
+@dataclass(frozen=True)
+class StillEvidence(Serializable):
+    """How often a face's surroundings stayed frozen while it moved.
+
+    Attributes
+    ----------
+    track_id
+        The face track measured.
+    frames
+        Frames whose surroundings could be measured (not the first, not a repeated frame, the face not filling
+        the picture).
+    frozen
+        Those of them whose surroundings were unchanged (at least :data:`FROZEN_SAME`).
+    share
+        ``frozen / frames`` (``None`` with fewer than :data:`MIN_FRAMES` measurable frames).
+    p
+        :func:`still_probability` of the share (``None`` when the share is).
+    window_p
+        The same per window of the mouth-region result it was added to (``None`` where a window has too few
+        measurable frames).
+    """
+
+    track_id: int | None
+    frames: int
+    frozen: int
+    share: float | None
+    p: float | None
+    window_p: tuple[float | None, ...] = ()
+
+
+def _frozen(track: FaceTrack) -> tuple[np.ndarray, np.ndarray]:
+    """``(measurable, frozen)`` boolean arrays over the track's frames (valid frames only)."""
+    s = track.surround_still
+    if s is None:
+        z = np.zeros(len(track), bool)
+        return z, z
+    measurable = np.isfinite(s) & track.valid
+    return measurable, measurable & (np.nan_to_num(s, nan=0.0) >= FROZEN_SAME)
+
+
+def still_evidence(track: FaceTrack, windows: Sequence[tuple[float, float]] = ()) -> StillEvidence:
+    """The frozen-surroundings evidence of ``track``, for the whole track and for each ``(start, end)`` window (s)."""
+    measurable, frozen = _frozen(track)
+    n, k = int(measurable.sum()), int(frozen.sum())
+    share = k / n if n >= MIN_FRAMES else None
+    times = track.frames / track.fps
+    wp: list[float | None] = []
+    for a, b in windows:
+        sel = (times >= a) & (times < b) & measurable
+        m = int(sel.sum())
+        wp.append(still_probability(float(frozen[sel].sum()) / m) if m >= MIN_FRAMES else None)
+    return StillEvidence(track.track_id, n, k, None if share is None else round(share, 4),
+                         None if share is None else still_probability(share), tuple(wp))
+
+
+def with_still(result: ArtefactResult, faces: FaceTracks | None) -> ArtefactResult:
+    """``result`` with the frozen-surroundings evidence of the face
+    it scored: the clip score and each window's score become the larger of the model's and the evidence's, and
+    ``result.still`` keeps the evidence (``result.model_score`` the model's own clip score). A result that is not
+    ``ok``, or a face whose surroundings cannot be measured, comes back unchanged."""
+    if faces is None or result.status is not Status.OK or result.score is None or result.track_id is None:
+        return result
+    try:
+        track = faces.by_id(result.track_id)
+    except KeyError:
+        return result
+    ev = still_evidence(track, [(w.start, w.end) for w in result.windows])
+    if ev.p is None and not any(p is not None for p in ev.window_p):
+        return replace(result, still=ev)
+    windows = tuple(w if p is None or w.score is None or p <= w.score else replace(w, score=p)
+                    for w, p in zip(result.windows, ev.window_p))
+    score = result.score if ev.p is None else max(result.score, ev.p)
+    return replace(result, score=score, windows=windows, still=ev, model_score=result.score)
