@@ -359,8 +359,8 @@ class _TrackingPass:
         self.interval = 2
         self.last_key: int | None = None
         self.prev_thumb: np.ndarray | None = None
-        # surround stillness: per buffered frame, the summed-area table of "this pixel of a subsampled grid is
-        # bit-identical to the previous frame's" (see surround_still)
+        # surround stillness: per buffered frame, which pixels of a subsampled grid are bit-identical to the previous
+        # frame's (see surround_still)
         self.still_step = max(1, min(ww, wh) // STILL_GRID)
         self.prev_sub: tuple[int, np.ndarray] | None = None
         self.same: dict[int, np.ndarray] = {}
@@ -429,17 +429,13 @@ class _TrackingPass:
 
     def note_unchanged(self, f: int, img: np.ndarray) -> None:
         """Record which pixels of a subsampled grid of frame ``f`` are bit-identical to frame ``f - 1`` (as decoded:
-        luma planes compare before their range mapping, which is the same table for both), as a summed-area table."""
+        luma planes compare before their range mapping, which is the same table for both)."""
         s = self.still_step
         sub = img[::s, ::s].copy()
         prev = self.prev_sub
         if prev is not None and prev[0] == f - 1 and prev[1].shape == sub.shape:
             eq = sub == prev[1]
-            if eq.ndim == 3:
-                eq = eq.all(axis=2)
-            table = np.zeros((eq.shape[0] + 1, eq.shape[1] + 1), np.int32)
-            np.cumsum(np.cumsum(eq, axis=0, dtype=np.int32), axis=1, out=table[1:, 1:])
-            self.same[f] = table
+            self.same[f] = eq.all(axis=2) if eq.ndim == 3 else eq
         self.prev_sub = (f, sub)
 
     def surround_still(self, t: int, box: np.ndarray) -> float:
@@ -448,8 +444,8 @@ class _TrackingPass:
         itself. NaN when it cannot be told: the first frame, a surrounding smaller than half the face (the face fills
         the picture), or a frame whose head did not change either (a repeated frame: the source had fewer frames
         than the analysis rate)."""
-        table = self.same.get(t)
-        if table is None:
+        same = self.same.get(t)
+        if same is None:
             return math.nan
         k = np.array([self.to_disp[0], self.to_disp[1]] * 2, np.float32) * self.still_step
         x0, y0, x1, y1 = (np.asarray(box, np.float32) / k).tolist()
@@ -457,15 +453,14 @@ class _TrackingPass:
         if w <= 0 or h <= 0:
             return math.nan
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        rows, cols = table.shape[0] - 1, table.shape[1] - 1
+        rows, cols = same.shape
 
         def rect(a: float, b: float, c: float, d: float) -> tuple[int, int]:
             xa, xb = min(cols, max(0, int(math.floor(a)))), min(cols, max(0, int(math.ceil(c))))
             ya, yb = min(rows, max(0, int(math.floor(b)))), min(rows, max(0, int(math.ceil(d))))
             if xb <= xa or yb <= ya:
                 return 0, 0
-            same = int(table[yb, xb] - table[ya, xb] - table[yb, xa] + table[ya, xa])
-            return (xb - xa) * (yb - ya), same
+            return (xb - xa) * (yb - ya), int(np.count_nonzero(same[ya:yb, xa:xb]))
 
         head_area, head_same = rect(cx - 0.9 * w, cy - 1.0 * h, cx + 0.9 * w, cy + 0.9 * h)
         ring_area, ring_same = rect(cx - 2.0 * w, cy - 1.5 * h, cx + 2.0 * w, cy + 3.0 * h)
