@@ -550,7 +550,7 @@ class Detector:
         t2 = time.perf_counter()
         if art_model is not None:
             try:
-                art = art_model(media, faces, still=False)  # the still evidence: on the merged tracks
+                art = art_model(media, faces)
             except AvsyncError as e:
                 art = e
         stages = [("faces", t1 - t0), ("sync", t2 - t1)]
@@ -572,7 +572,7 @@ class Detector:
         ctx.details["faces"] = faces.to_dict()
         cues = [self._sync_cue(media, faces, sync, ctx.models, ctx.details)]
         if self.artefacts:
-            cues.append(self._artefact_cue(art, ctx.models, ctx.details, faces))
+            cues.append(self._artefact_cue(art, ctx.models, ctx.details))
         ctx.faces = faces if self.analyses else None  # kept for the plug-in analyses only (crops are big)
         return cues
 
@@ -644,15 +644,11 @@ class Detector:
         assert self.sync_params is not None  # set by __post_init__
         return sync_cue(result, duration=media.duration, face_fraction=faces.face_fraction, params=self.sync_params)
 
-    def _artefact_cue(self, result: ArtefactResult | AvsyncError | None, models: list[ModelRef], details: dict,
-                      faces: FaceTracks | None = None) -> Cue:
+    def _artefact_cue(self, result: ArtefactResult | AvsyncError | None, models: list[ModelRef], details: dict) -> Cue:
         if isinstance(result, AvsyncError) or result is None:
             e = result or AvsyncError("no section could be checked", status=Status.NO_FACE)
             details["artefact"] = {"status": str(e.status), "message": str(e)}
             return Cue("artefact", e.status, None, (), (), 0.0, f"mouth-region check unavailable: {e}")
-        from avsync.artefacts.still import with_still
-
-        result = with_still(result, faces)  # on the whole clip's tracks (a long video's sections are merged first)
         details["artefact"] = result.to_dict()
         models.append(ModelRef(result.model, sha256=result.model_sha256 or None, role="artefact"))
         return artefact_cue(result)

@@ -167,3 +167,16 @@ def test_sections_keep_surround_still():
     np.testing.assert_array_equal(joined.surround_still[:20], s[:20])
     assert np.isnan(joined.surround_still[20:30]).all()
     np.testing.assert_array_equal(joined.surround_still[30:], s[:50])
+
+
+def test_scorer_adds_the_evidence_only_when_asked(patch):
+    """Off by default (heavy compression freezes real surroundings too): the verdict's mouth-region cue is the model's."""
+    from avsync.artefacts import ArtefactScorer
+
+    m = media(talking_still(patch, n=50))
+    scorer = ArtefactScorer()
+    plain = scorer(m)
+    assert plain.status is Status.OK and plain.still is None and plain.model_score is None
+    asked = scorer(m, still=True)
+    assert asked.still is not None and asked.still.share == 1.0
+    assert asked.model_score == pytest.approx(plain.score) and asked.score > 0.99
