@@ -652,3 +652,27 @@ def test_init_starts_the_fine_tuning_from_given_weights(tmp_path, monkeypatch):
     k = next(n for n in out if "conv" in n and n.endswith("weight"))
     torch.testing.assert_close(out[k], other.state_dict()[k], atol=1e-6, rtol=0)  # one step at lr 1e-12: the start
     assert not torch.allclose(out[k], base.state_dict()[k])
+
+
+def test_clones_read_only_the_split_s_vctk_speakers(tmp_path):
+    """--clones: the YourTTS demo's clones of the training speakers train, the calibration speakers' calibrate, and
+    an evaluation speaker's (p335) are never read, whether the speaker names the file or its folder."""
+    import soundfile as sf
+
+    root = tmp_path / "data" / "fake_speech" / "yourtts"
+    wave = (0.1 * np.sin(np.arange(16000) / 7)).astype(np.float32)
+    for rel in ("Exp4_SCL/VCTK/p225_25.wav", "Exp4_SCL/VCTK/p261_3.wav", "Exp4_SCL/VCTK/p335_17.wav",
+                "SC-GlowTTS-Trans/p234/0.wav", "SC-GlowTTS-Trans/p294/1.wav", "SC-GlowTTS-Trans/p347/0.wav",
+                "GT/VCTK/p225/p225_25.wav"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(root / rel, wave, 16000)
+    (tmp_path / "data" / "MANIFEST.csv").write_text("file\n")
+    off = ft.FinetuneConfig(out=str(tmp_path / "o"), shared=str(tmp_path))
+    assert ft.build_part("clones", "train", off) == [] and ft.part_items("clones", "train", off) == []
+    cfg = ft.FinetuneConfig(out=str(tmp_path / "o"), shared=str(tmp_path), clones=True)
+    train, calib = ft.build_part("clones", "train", cfg), ft.build_part("clones", "calib", cfg)
+    assert sorted(i.family for i in train) == ["clone:sc-glowtts", "clone:yourtts"]
+    assert sorted(i.family for i in calib) == ["clone:sc-glowtts", "clone:yourtts"]
+    assert all(i.label == 1 for i in train + calib) and ft.build_part("clones", "eval", cfg) == []
+    assert ft.fake_group("clone:yourtts") == "clone" and ft.fake_group("demo:vits-demo") == "demo"
+    assert {"p302", "p326", "p335", "p347"}.isdisjoint(ft.VCTK_SPLITS)

@@ -77,7 +77,8 @@ VCTK_SPLITS: dict[str, sd.Split] = {"p225": "train", "p234": "train", "p238": "t
 
 #: sampling weight of each group of fake families (a family not listed falls in "classical"; ``demo:<page>``
 #: families form the "demo" group, present only with ``demo_fold``)
-FAKE_GROUPS = {"hifigan": 0.3, "hifigan_mod": 0.2, "piper": 0.15, "kokoro": 0.15, "classical": 0.2, "demo": 0.3}
+FAKE_GROUPS = {"hifigan": 0.3, "hifigan_mod": 0.2, "piper": 0.15, "kokoro": 0.15, "classical": 0.2, "demo": 0.3,
+               "clone": 0.15}
 
 #: ``demo_fold``: demo pages of other projects (``fake_speech/<page>`` with their real recordings in
 #: ``real_speech/<page>``) whose outputs train the model. Research-only or unlicensed media: the weights inherit
@@ -111,7 +112,13 @@ EVAL_TEXTS = [
     "The dune rose from the edge of the water.", "Those words were the cue for the actor to leave.",
 ]
 
-PARTS = ("real_hifigan", "classical", "piper", "kokoro", "studio", "demo")
+PARTS = ("real_hifigan", "classical", "piper", "kokoro", "studio", "demo", "clones")
+
+#: ``clones``: the YourTTS demo's zero-shot clones (``fake_speech/yourtts/<system>``) of the VCTK speakers of
+#: :data:`VCTK_SPLITS` (training speakers train, calibration speakers calibrate); the four evaluation speakers'
+#: clones are never read. The demo's licence (CC-BY-NC-ND-4.0) makes the weights non-commercial.
+CLONE_SYSTEMS = {"yourtts": "Exp4_SCL/VCTK", "sc-glowtts": "SC-GlowTTS-Trans"}
+CLONE_LICENSE = "CC-BY-NC-ND-4.0 (YourTTS demo outputs, Edresson/YourTTS): the weights inherit a non-commercial restriction"
 
 
 @dataclass
@@ -156,6 +163,9 @@ class FinetuneConfig:
     data only."""
     demo_share: float = 0.3
     """Sampling weight of the ``demo`` fake group beside :data:`FAKE_GROUPS`' others (they sum to 1)."""
+    clones: bool = False
+    """Also train on the YourTTS demo's clones of the training speakers (:data:`CLONE_SYSTEMS`; non-commercial
+    media, see :data:`CLONE_LICENSE`); the evaluation speakers' clones stay unseen."""
     freeze: str = "none"
     """``"encoder"``: the sinc front end, its batch norm and the residual encoder keep the base weights; only the
     graph-attention back end and the output layer are trained (the features the base model learned from
@@ -362,6 +372,16 @@ def build_part(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str
                 continue
             fam = f"demo:{page}" if label else "real:demo"
             out += [Item(seg, label, fam) for seg in segments(wave)]
+    elif part == "clones":  # zero-shot clones of the VCTK speakers of this split (never the evaluation speakers)
+        if not cfg.clones:
+            return []
+        root = sd.shared_data_dir(cfg.shared) / "fake_speech" / "yourtts"
+        speakers = {k for k, v in VCTK_SPLITS.items() if v == split}
+        for system, sub in CLONE_SYSTEMS.items():  # the speaker is a file-name prefix (p225_25.wav) or a folder (p225/0.wav)
+            clips = sorted(c for c in (root / sub).rglob("*.wav")
+                           if c.name.split("_")[0] in speakers or c.parent.name in speakers)
+            for c in clips[:: 4 if cfg.tiny else 1]:
+                out += [Item(seg, 1, f"clone:{system}") for seg in segments(sd.load_wave(c))]
     else:
         raise ConfigError(f"unknown data part {part!r}")
     say(f"  [{split}] {part}: {len(out)} clips ({time.time() - t0:.0f} s) {dict(Counter(i.family for i in out))}")
@@ -373,7 +393,7 @@ def part_items(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str
     cache = Path(cfg.cache) if cfg.cache else Path(cfg.out) / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     name = f"{part}_{cfg.demo_fold}" if part == "demo" else part
-    if part == "demo" and cfg.demo_fold == "none":
+    if (part == "demo" and cfg.demo_fold == "none") or (part == "clones" and not cfg.clones):
         return []
     f = cache / f"ft_{split}_{name}{'_tiny' if cfg.tiny else ''}_seed{cfg.seed}.npz"
     if f.exists():
@@ -396,8 +416,8 @@ def split_items(split: str, cfg: FinetuneConfig, *, say: Callable[[str], None] =
 
 
 def fake_group(family: str) -> str:
-    if family.startswith("demo:"):
-        return "demo"
+    if family.startswith(("demo:", "clone:")):
+        return family.split(":", 1)[0]
     name = family.split(":", 1)[1]
     return name if name in FAKE_GROUPS else "classical"
 
@@ -866,6 +886,7 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
                        "restriction": "research-only / unlicensed demo media of other projects: the weights inherit "
                                       "a research, non-commercial restriction"}
                       if cfg.demo_fold != "none" else None),
+        "clones": ({"systems": CLONE_SYSTEMS, "speakers": VCTK_SPLITS, "license": CLONE_LICENSE} if cfg.clones else None),
         "splits": {"speakers": sd.SPEAKER_SPLITS, "whole_subsets": FT_WHOLE},
         "eval_texts": "Harvard lists 5-7 (avsync.training.spoof_finetune.EVAL_TEXTS), never used for training",
         "log": cfg.log[-200:],
@@ -877,6 +898,8 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
         "polarity": "softmax(logits)[:, 0] = calibrated probability that the speech is synthetic",
         **({"demo_fold": cfg.demo_fold, "restriction": "research / non-commercial (trained on demo media of other "
             "projects)"} if cfg.demo_fold != "none" else {}),
+        **({"clones": ",".join(CLONE_SYSTEMS), "restriction": "non-commercial (trained on YourTTS demo clones, "
+            "CC-BY-NC-ND-4.0)"} if cfg.clones else {}),
     })
     (out / "training.json").write_text(json.dumps(summary, indent=1, default=str))
     say(f"[done] wrote {out / MODEL_FILE} ({(out / MODEL_FILE).stat().st_size / 1e6:.2f} MB)")
