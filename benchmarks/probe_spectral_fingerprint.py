@@ -58,13 +58,13 @@ def fine_spectrum(x: np.ndarray) -> np.ndarray:
 
 
 def load_split(cache: Path, split: str) -> dict[str, np.ndarray]:
-    """Clips of one split of the recipe's cache (every data part but the demo fold): waves (list), label
+    """Clips of one split of the recipe's cache (the data parts of the shipped model's recipe): waves (list), label
     (1 = fake), family."""
     from avsync.training.spoof import _load_items
-    from avsync.training.spoof_finetune import PARTS
+    from avsync.training.spoof_finetune import BASE_PARTS
 
     items = []
-    for part in (p for p in PARTS if p != "demo"):  # the parts of the shipped model's recipe
+    for part in BASE_PARTS:
         f = cache / f"ft_{split}_{part}_seed0.npz"
         if not f.exists():
             raise SystemExit(f"{f} not found: run the voice recipe with --cache {cache} first")

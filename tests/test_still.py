@@ -12,14 +12,8 @@ pytest.importorskip("cv2")
 skimage_data = pytest.importorskip("skimage.data")
 
 import avsync  # noqa: E402
-from avsync.artefacts.scorer import ArtefactResult, ArtefactWindow  # noqa: E402
-from avsync.artefacts.still import (  # noqa: E402
-    FROZEN_SAME,
-    MIN_FRAMES,
-    still_evidence,
-    still_probability,
-    with_still,
-)
+from avsync.artefacts.scorer import ArtefactResult, ArtefactWindow, with_still  # noqa: E402
+from avsync.artefacts.still import FROZEN_SAME, MIN_FRAMES, still_evidence, still_probability  # noqa: E402
 from avsync.face import track  # noqa: E402
 from avsync.face.types import FaceTrack, FaceTracks  # noqa: E402
 from avsync.pipeline import artefact_cue  # noqa: E402

@@ -9,8 +9,8 @@ surroundings stay bit-identical while it moves). See ``docs/artefacts.md``.
 
 from avsync.artefacts.crops import ArtefactCrops, artefact_crops, artefact_geometry
 from avsync.artefacts.model import ArtefactNet
-from avsync.artefacts.scorer import DEFAULT_ARTEFACT_MODEL, ArtefactResult, ArtefactScorer, ArtefactWindow
-from avsync.artefacts.still import StillEvidence, still_evidence, with_still
+from avsync.artefacts.scorer import DEFAULT_ARTEFACT_MODEL, ArtefactResult, ArtefactScorer, ArtefactWindow, with_still
+from avsync.artefacts.still import StillEvidence, still_evidence
 
 __all__ = [
     "DEFAULT_ARTEFACT_MODEL",

@@ -9,14 +9,14 @@ on held-out clips at training time (stored in the checkpoint).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from avsync.artefacts.crops import ArtefactCrops, artefact_crops
-from avsync.artefacts.still import StillEvidence
+from avsync.artefacts.still import StillEvidence, still_evidence
 from avsync.device import resolve_device
 from avsync.errors import AvsyncError, BundleError, ConfigError
 from avsync.face.types import ContextCropSpec
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from avsync.face.types import FaceTrack, FaceTracks
     from avsync.media import Media
 
-__all__ = ["DEFAULT_ARTEFACT_MODEL", "ArtefactResult", "ArtefactScorer", "ArtefactWindow", "artefact_words"]
+__all__ = ["DEFAULT_ARTEFACT_MODEL", "ArtefactResult", "ArtefactScorer", "ArtefactWindow", "artefact_words", "with_still"]
 
 DEFAULT_ARTEFACT_MODEL = "artefact-mouth"
 
@@ -78,7 +78,7 @@ class ArtefactResult(Serializable):
     face_px
         Median face width in pixels.
     still
-        Frozen-surroundings evidence of the same face (:func:`avsync.artefacts.still.with_still`), or ``None``.
+        Frozen-surroundings evidence of the same face (:func:`with_still`), or ``None``.
         When it is set, ``score`` and the window scores are the larger of the model's and that evidence's.
     model_score
         The model's own clip probability whenever ``still`` was measured (``score`` may then be higher); ``None``
@@ -259,7 +259,7 @@ class ArtefactScorer:
     def __call__(self, media: Media, faces: FaceTracks | None = None, *, still: bool = False) -> ArtefactResult:
         """Score ``media``'s dominant face track (``faces``: tracks from :func:`avsync.face.track`, else tracked here).
 
-        ``still=True``: add the frozen-surroundings evidence of that face (:func:`avsync.artefacts.still.with_still`).
+        ``still=True``: add the frozen-surroundings evidence of that face (:func:`with_still`).
         Off by default and not used by ``avsync analyze``: heavy compression (H.264 CRF 35) freezes the surroundings
         of real faces too (docs/artefacts.md, "Frozen surroundings")."""
         if media.info.video is None:
@@ -280,7 +280,25 @@ class ArtefactScorer:
                                   model_sha256=self.model_sha256, message=str(e))
         result = self.score_crops(crops, duration=float(media.duration), track_id=main.track_id)
         if still:
-            from avsync.artefacts.still import with_still
-
             result = with_still(result, faces)
         return result
+
+
+def with_still(result: ArtefactResult, faces: FaceTracks | None) -> ArtefactResult:
+    """``result`` with the frozen-surroundings evidence (:mod:`avsync.artefacts.still`) of the face it scored: the
+    clip score and each window's score become the larger of the model's and the evidence's, and
+    ``result.still`` keeps the evidence (``result.model_score`` the model's own clip score). A result that is not
+    ``ok``, or a face whose surroundings cannot be measured, comes back unchanged."""
+    if faces is None or result.status is not Status.OK or result.score is None or result.track_id is None:
+        return result
+    try:
+        track = faces.by_id(result.track_id)
+    except KeyError:
+        return result
+    ev = still_evidence(track, [(w.start, w.end) for w in result.windows])
+    if ev.p is None and not any(p is not None for p in ev.window_p):
+        return replace(result, still=ev)
+    windows = tuple(w if p is None or w.score is None or p <= w.score else replace(w, score=p)
+                    for w, p in zip(result.windows, ev.window_p))
+    score = result.score if ev.p is None else max(result.score, ev.p)
+    return replace(result, score=score, windows=windows, still=ev, model_score=result.score)

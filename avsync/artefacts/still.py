@@ -12,30 +12,26 @@ Here a frame counts as **frozen** when at least :data:`FROZEN_SAME` of that band
 reads as animated from a still when a large share of its measurable frames is frozen. The share maps to a
 probability with a logistic whose midpoint and scale were fixed on the calibration split of the fusion recipe
 (docs/artefacts.md, "Frozen surroundings"). The evidence is one-sided: surroundings that move say nothing about the
-face, so it can only raise the mouth-region scores (:func:`with_still`), never lower them.
+face, so it can only raise the mouth-region scores (:func:`avsync.artefacts.with_still`), never lower them.
 
 **Opt-in, not part of the verdict.** Heavy compression freezes the surroundings of real faces too: at H.264 CRF 35
 the encoder copies static blocks unchanged, and 3 of 24 held-out real clips (41 of 64 calibration ones) reach
-p >= 0.5. ``avsync analyze`` does not use it; ``ArtefactScorer(...)(media, still=True)`` or :func:`with_still` add it.
+p >= 0.5. ``avsync analyze`` does not use it; ``ArtefactScorer(...)(media, still=True)`` or
+:func:`avsync.artefacts.with_still` add it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 
-from avsync.face.types import FaceTrack, FaceTracks
-from avsync.results import Serializable, Status
+from avsync.face.types import FaceTrack
+from avsync.results import Serializable
 
-if TYPE_CHECKING:
-    from avsync.artefacts.scorer import ArtefactResult
-
-__all__ = ["FROZEN_SAME", "STILL_MID", "STILL_SCALE", "StillEvidence", "still_evidence", "still_probability",
-           "with_still"]
+__all__ = ["FROZEN_SAME", "STILL_MID", "STILL_SCALE", "StillEvidence", "still_evidence", "still_probability"]
 
 #: a frame is frozen when at least this share of its face's surroundings is bit-identical to the previous frame
 FROZEN_SAME = 0.98
@@ -104,23 +100,3 @@ def still_evidence(track: FaceTrack, windows: Sequence[tuple[float, float]] = ()
         wp.append(still_probability(float(frozen[sel].sum()) / m) if m >= MIN_FRAMES else None)
     return StillEvidence(track.track_id, n, k, None if share is None else round(share, 4),
                          None if share is None else still_probability(share), tuple(wp))
-
-
-def with_still(result: ArtefactResult, faces: FaceTracks | None) -> ArtefactResult:
-    """``result`` with the frozen-surroundings evidence of the face
-    it scored: the clip score and each window's score become the larger of the model's and the evidence's, and
-    ``result.still`` keeps the evidence (``result.model_score`` the model's own clip score). A result that is not
-    ``ok``, or a face whose surroundings cannot be measured, comes back unchanged."""
-    if faces is None or result.status is not Status.OK or result.score is None or result.track_id is None:
-        return result
-    try:
-        track = faces.by_id(result.track_id)
-    except KeyError:
-        return result
-    ev = still_evidence(track, [(w.start, w.end) for w in result.windows])
-    if ev.p is None and not any(p is not None for p in ev.window_p):
-        return replace(result, still=ev)
-    windows = tuple(w if p is None or w.score is None or p <= w.score else replace(w, score=p)
-                    for w, p in zip(result.windows, ev.window_p))
-    score = result.score if ev.p is None else max(result.score, ev.p)
-    return replace(result, score=score, windows=windows, still=ev, model_score=result.score)

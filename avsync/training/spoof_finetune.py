@@ -113,6 +113,8 @@ EVAL_TEXTS = [
 ]
 
 PARTS = ("real_hifigan", "classical", "piper", "kokoro", "studio", "demo", "clones")
+#: the parts of the shipped model's recipe (the others come only with ``demo_fold`` / ``clones``)
+BASE_PARTS = ("real_hifigan", "classical", "piper", "kokoro", "studio")
 
 #: ``clones``: the YourTTS demo's zero-shot clones (``fake_speech/yourtts/<system>``) of the VCTK speakers of
 #: :data:`VCTK_SPLITS` (training speakers train, calibration speakers calibrate); the four evaluation speakers'
