@@ -676,3 +676,13 @@ def test_clones_read_only_the_split_s_vctk_speakers(tmp_path):
     assert all(i.label == 1 for i in train + calib) and ft.build_part("clones", "eval", cfg) == []
     assert ft.fake_group("clone:yourtts") == "clone" and ft.fake_group("demo:vits-demo") == "demo"
     assert {"p302", "p326", "p335", "p347"}.isdisjoint(ft.VCTK_SPLITS)
+
+
+def test_weights_record_every_restriction_of_their_training_media():
+    base = ft.FinetuneConfig(out="unused")
+    assert ft.weights_restriction(base) is None
+    demo = ft.weights_restriction(ft.FinetuneConfig(out="unused", demo_fold="vc"))
+    clones = ft.weights_restriction(ft.FinetuneConfig(out="unused", clones=True))
+    both = ft.weights_restriction(ft.FinetuneConfig(out="unused", demo_fold="vc", clones=True))
+    assert demo == "research / non-commercial (trained on demo media of other projects)"
+    assert "CC-BY-NC-ND" in clones and both == f"{demo}; {clones}"

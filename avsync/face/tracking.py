@@ -362,6 +362,7 @@ class _TrackingPass:
         # surround stillness: per buffered frame, which pixels of a subsampled grid are bit-identical to the previous
         # frame's (see surround_still)
         self.still_step = max(1, min(ww, wh) // STILL_GRID)
+        self.to_still = np.array([width / ww, height / wh] * 2, np.float32) * self.still_step  # displayed → grid
         self.prev_sub: tuple[int, np.ndarray] | None = None
         self.same: dict[int, np.ndarray] = {}
         self.recent_d: deque = deque(maxlen=25)
@@ -447,8 +448,7 @@ class _TrackingPass:
         same = self.same.get(t)
         if same is None:
             return math.nan
-        k = np.array([self.to_disp[0], self.to_disp[1]] * 2, np.float32) * self.still_step
-        x0, y0, x1, y1 = (np.asarray(box, np.float32) / k).tolist()
+        x0, y0, x1, y1 = (np.asarray(box, np.float32) / self.to_still).tolist()
         w, h = x1 - x0, y1 - y0
         if w <= 0 or h <= 0:
             return math.nan

@@ -280,7 +280,7 @@ class FaceTrack(Serializable):
             fps=float(data["fps"]),
             points_estimated=bool(data.get("points_estimated", False)),
             mouth_open=None if mo is None else np.asarray(mo, np.float32),
-            surround_still=None if still is None else np.asarray([np.nan if v is None else v for v in still], np.float32),
+            surround_still=None if still is None else np.asarray(still, np.float32),  # JSON null (NaN) → NaN
         )
 
 

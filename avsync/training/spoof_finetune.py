@@ -417,6 +417,14 @@ def split_items(split: str, cfg: FinetuneConfig, *, say: Callable[[str], None] =
 # --------------------------------------------------------------------------------------------------
 
 
+def weights_restriction(cfg: FinetuneConfig) -> str | None:
+    """The use restriction the weights' metadata records for the restricted media ``cfg`` trains on (every one of
+    them), or ``None`` for licence-compatible data only."""
+    parts = ((["research / non-commercial (trained on demo media of other projects)"] if cfg.demo_fold != "none"
+              else []) + (["non-commercial (trained on YourTTS demo clones, CC-BY-NC-ND-4.0)"] if cfg.clones else []))
+    return "; ".join(parts) or None
+
+
 def fake_group(family: str) -> str:
     if family.startswith(("demo:", "clone:")):
         return family.split(":", 1)[0]
@@ -893,15 +901,15 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
         "eval_texts": "Harvard lists 5-7 (avsync.training.spoof_finetune.EVAL_TEXTS), never used for training",
         "log": cfg.log[-200:],
     }
+    restriction = weights_restriction(cfg)
     save_weights(net, out / MODEL_FILE, {
         "format": "avsync-spoof-aasist-spectral" if cfg.spectral else "avsync-spoof-aasist", "base": bundle.name, "base_sha256": bundle.sha256,
         "threshold": f"{cal['threshold']:.6f}", "platt_a": f"{cal['platt_a']:.6f}", "platt_b": f"{cal['platt_b']:.6f}",
         "window_samples": str(WINDOW), "sample_rate": str(sd.SR),
         "polarity": "softmax(logits)[:, 0] = calibrated probability that the speech is synthetic",
-        **({"demo_fold": cfg.demo_fold, "restriction": "research / non-commercial (trained on demo media of other "
-            "projects)"} if cfg.demo_fold != "none" else {}),
-        **({"clones": ",".join(CLONE_SYSTEMS), "restriction": "non-commercial (trained on YourTTS demo clones, "
-            "CC-BY-NC-ND-4.0)"} if cfg.clones else {}),
+        **({"demo_fold": cfg.demo_fold} if cfg.demo_fold != "none" else {}),
+        **({"clones": ",".join(CLONE_SYSTEMS)} if cfg.clones else {}),
+        **({"restriction": restriction} if restriction else {}),
     })
     (out / "training.json").write_text(json.dumps(summary, indent=1, default=str))
     say(f"[done] wrote {out / MODEL_FILE} ({(out / MODEL_FILE).stat().st_size / 1e6:.2f} MB)")
