@@ -228,7 +228,7 @@ def _core(t: FaceTrack, f0: int, f1: int) -> FaceTrack | None:
     pick = lambda x: None if x is None else x[sel]
     return replace(t, frames=t.frames[sel], boxes=t.boxes[sel], points=t.points[sel], scores=t.scores[sel],
                    valid=t.valid[sel], lip_landmarks=pick(t.lip_landmarks), mouth_open=pick(t.mouth_open),
-                   surround_still=pick(t.surround_still))
+                   surround_still=pick(t.surround_still), face_still=pick(t.face_still))
 
 
 def _join(pieces: list[FaceTrack]) -> FaceTrack:
@@ -242,17 +242,20 @@ def _join(pieces: list[FaceTrack]) -> FaceTrack:
     valid = np.zeros(n, bool)
     have = np.zeros(n, bool)
     still = np.full(n, np.nan, np.float32) if all(p.surround_still is not None for p in pieces) else None
+    face = np.full(n, np.nan, np.float32) if all(p.face_still is not None for p in pieces) else None
     for p in pieces:
         i = p.frames - first
         boxes[i], points[i], scores[i], valid[i], have[i] = p.boxes, p.points, p.scores, p.valid, True
         if still is not None:
             still[i] = p.surround_still
+        if face is not None:
+            face[i] = p.face_still
     if not have.all():  # frames between pieces repeat the last known box, marked invalid
         src = np.maximum.accumulate(np.where(have, np.arange(n), 0))
         boxes, points = boxes[src], points[src]
     return replace(pieces[0], track_id=0, frames=frames, boxes=boxes, points=points, scores=scores, valid=valid,
                    lip_landmarks=None, mouth_open=None, mouth_crops=None, face_crops=None, context=None,
-                   surround_still=still)
+                   surround_still=still, face_still=face)
 
 
 class SectionMerger:

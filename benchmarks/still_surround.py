@@ -4,11 +4,14 @@ main face stays bit-identical while the face moves, per clip, split and family.
     AVSYNC_SHARED=../shared python benchmarks/still_surround.py --split calib --out runs/still.jsonl \
         [--perturb none,h264_crf23,h264_crf35,360p,social2x]
     AVSYNC_SHARED=../shared python benchmarks/still_surround.py --split eval --out runs/still.jsonl [--perturb ...]
-    python benchmarks/still_surround.py --report runs/still.jsonl
+    python benchmarks/still_surround.py --report runs/still.jsonl [--face-max H]
+    python benchmarks/still_surround.py --choose-face-max runs/still.jsonl   # on calibration rows
 
 For every original clip of the split (``fusion_calibrate.recipe_clips``: real clips, lip-sync fakes, talking heads,
 the face swap), the face tracker of ``avsync analyze`` runs over the first ``--max-s`` seconds and the dominant track's
-``surround_still`` gives the clip's share of frozen frames and its probability (``still_evidence``); with ``--perturb``
+``surround_still`` and ``face_still`` give the clip's share of frozen frames (surroundings frozen while the face
+moves) and its probability (``still_evidence``; the rows keep both per frame, so ``--report --face-max`` and
+``--choose-face-max`` replay other face limits without tracking again); with ``--perturb``
 each clip is also re-encoded first (``avsync.evaluation.perturb``, cached in ``--cache``). Rows are appended to
 ``--out`` (a rerun skips the clips and conditions already there). The report prints, per split and condition, the
 ROC-AUC (95 % bootstrap CI) of each fake family against the real clips of that split and condition (a clip whose
@@ -44,13 +47,53 @@ def measure(path: Path, max_s: float) -> dict:
     ev = still_evidence(main)
     s = main.surround_still
     finite = s[np.isfinite(s)] if s is not None else np.zeros(0)
-    return {"status": "ok", "frames": ev.frames, "frozen": ev.frozen, "share": ev.share, "p": ev.p,
-            "median_same": float(np.median(finite)) if finite.size else None, "face_px": round(main.median_size, 1)}
+    row = {"status": "ok", "frames": ev.frames, "frozen": ev.frozen, "share": ev.share, "p": ev.p,
+           "median_same": float(np.median(finite)) if finite.size else None, "face_px": round(main.median_size, 1)}
+    if s is not None and main.face_still is not None:  # per measurable frame, to replay other limits (--report)
+        keep = np.isfinite(s) & main.valid
+        row["surround"] = np.round(s[keep], 4).tolist()
+        row["face"] = [None if not np.isfinite(v) else round(float(v), 4) for v in main.face_still[keep]]
+    return row
 
 
-def report(rows: list[dict]) -> None:
+def replay(row: dict, face_max: float) -> dict:
+    """``row`` with its share and probability recomputed from its per-frame arrays for the face limit ``face_max``
+    (:data:`avsync.artefacts.still.FACE_MOVES_MAX` in the library): the rule of ``still_evidence``."""
+    from avsync.artefacts.still import FROZEN_SAME, MIN_FRAMES, still_probability
+
+    if "surround" not in row:
+        return row
+    s = np.asarray(row["surround"], float)
+    f = np.asarray([np.inf if v is None else v for v in row["face"]], float)
+    n, k = len(s), int(((s >= FROZEN_SAME) & (f <= face_max)).sum())
+    share = k / n if n >= MIN_FRAMES else None
+    return dict(row, frozen=k, share=None if share is None else round(share, 4),
+                p=None if share is None else still_probability(share))
+
+
+def choose_face_max(rows: list[dict]) -> float | None:
+    """The pre-registered choice (docs/artefacts.md): the largest limit of 0.40, 0.45, ..., 0.90 at which no real
+    clip of these (calibration) rows reaches p >= 0.5 in any condition; ``None`` if there is none. Prints each."""
+    rows = [r for r in rows if r["split"] == "calib"]
+    best = None
+    print("| face limit | real clips at p >= 0.5 (any condition) | generated at p >= 0.7, original |")
+    print("|---|---|---|")
+    for h in np.round(np.arange(0.40, 0.901, 0.05), 2):
+        rr = [replay(r, float(h)) for r in rows]
+        real = {r["clip"] for r in rr if r["label"] == 0 and (r.get("p") or 0) >= 0.5}
+        fakes = sum(1 for r in rr if r["label"] == 1 and r.get("cond", "none") == "none" and (r.get("p") or 0) >= 0.7)
+        print(f"| {h:.2f} | {len(real)} | {fakes} |")
+        if not real:
+            best = float(h)
+    print(f"chosen: {best}")
+    return best
+
+
+def report(rows: list[dict], face_max: float | None = None) -> None:
+    from avsync.artefacts.still import FACE_MOVES_MAX
     from avsync.evaluation.metrics import roc_auc_ci
 
+    rows = [replay(r, FACE_MOVES_MAX if face_max is None else face_max) for r in rows]
     conds = list(dict.fromkeys(r.get("cond", "none") for r in rows))
     for split, cond in [(s, c) for s in ("calib", "eval") for c in conds]:
         part = [r for r in rows if r["split"] == split and r.get("cond", "none") == cond]
@@ -84,9 +127,16 @@ def main() -> None:
     ap.add_argument("--perturb", default="none", help="comma-separated conditions: none and avsync.evaluation.perturb names")
     ap.add_argument("--cache", default="/tmp/avsync-perturb", help="re-encoded copies")
     ap.add_argument("--report", metavar="ROWS", help="only print the tables of a rows file")
+    ap.add_argument("--face-max", type=float, default=None,
+                    help="--report with this face limit instead of the library's FACE_MOVES_MAX")
+    ap.add_argument("--choose-face-max", metavar="ROWS", help="the pre-registered choice of the face limit on the "
+                    "(calibration) rows of ROWS")
     args = ap.parse_args()
+    if args.choose_face_max:
+        choose_face_max([json.loads(line) for line in open(args.choose_face_max)])
+        return
     if args.report:
-        report([json.loads(line) for line in open(args.report)])
+        report([json.loads(line) for line in open(args.report)], args.face_max)
         return
     from avsync import limit_omp_spinning
 

@@ -1,4 +1,5 @@
-"""Frozen surroundings: the tracker's ``surround_still`` and the evidence built on it (``avsync.artefacts.still``)."""
+"""Frozen surroundings: the tracker's ``surround_still`` / ``face_still`` and the evidence built on them
+(``avsync.artefacts.still``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ skimage_data = pytest.importorskip("skimage.data")
 
 import avsync  # noqa: E402
 from avsync.artefacts.scorer import ArtefactResult, ArtefactWindow, with_still  # noqa: E402
-from avsync.artefacts.still import FROZEN_SAME, MIN_FRAMES, still_evidence, still_probability  # noqa: E402
+from avsync.artefacts.still import (  # noqa: E402
+    FACE_MOVES_MAX, FROZEN_SAME, MIN_FRAMES, still_evidence, still_probability)
 from avsync.face import track  # noqa: E402
 from avsync.face.types import FaceTrack, FaceTracks  # noqa: E402
 from avsync.pipeline import artefact_cue  # noqa: E402
@@ -28,9 +30,13 @@ def patch() -> np.ndarray:
     return np.ascontiguousarray(skimage_data.astronaut()[20:240, 130:320])
 
 
-def talking_still(patch: np.ndarray, n: int = 60, noise: int = 0, seed: int = 0) -> np.ndarray:
-    """A face pasted at a fixed place on a textured background; its mouth area changes every frame (an animated
-    photo). ``noise``: the background also gets fresh noise of that amplitude every frame (a camera)."""
+def talking_still(patch: np.ndarray, n: int = 60, noise: int = 0, seed: int = 0, face_jitter: int = 2,
+                  mouth: tuple[int, int, int, int] = (110, 150, 60, 130)) -> np.ndarray:
+    """A face pasted at a fixed place on a textured background, re-rendered every frame (``face_jitter``: fresh
+    noise of that amplitude over the whole face, as a portrait animator renders it anew) with a mouth area that
+    changes more (``mouth``: rows and columns of the patch; an animated photo); ``face_jitter=0`` keeps the face's
+    pixels outside the mouth unchanged.
+    ``noise``: the background also gets fresh noise of that amplitude every frame (a camera)."""
     rng = np.random.default_rng(seed)
     base = rng.integers(70, 110, size=(H // 8, W // 8, 3)).astype(np.uint8)
     import cv2
@@ -44,8 +50,12 @@ def talking_still(patch: np.ndarray, n: int = 60, noise: int = 0, seed: int = 0)
             frames[i] = np.clip(frames[i].astype(np.int16) + rng.integers(-noise, noise + 1, frames[i].shape), 0,
                                 255).astype(np.uint8)
         face = patch.copy()
-        mouth = face[110:150, 60:130].astype(np.int16) + rng.integers(-12, 13, size=(40, 70, 3))
-        face[110:150, 60:130] = np.clip(mouth, 0, 255).astype(np.uint8)
+        if face_jitter:  # the face (the detector's box is about rows 44-154, columns 50-137 of the patch)
+            inner = face[40:160, 45:145].astype(np.int16) + rng.integers(-face_jitter, face_jitter + 1, (120, 100, 3))
+            face[40:160, 45:145] = np.clip(inner, 0, 255).astype(np.uint8)
+        r0, r1, c0, c1 = mouth
+        moved = face[r0:r1, c0:c1].astype(np.int16) + rng.integers(-12, 13, size=(r1 - r0, c1 - c0, 3))
+        face[r0:r1, c0:c1] = np.clip(moved, 0, 255).astype(np.uint8)
         frames[i, y : y + ph, x : x + pw] = face
     return frames
 
@@ -61,8 +71,20 @@ def test_tracker_sees_frozen_surroundings_of_an_animated_photo(patch):
     s = main.surround_still
     assert np.isnan(s[0])  # nothing to compare the first frame with
     assert np.nanmin(s[1:]) >= FROZEN_SAME
+    f = main.face_still
+    assert f is not None and f.shape == (len(main),) and np.isnan(f[0]) and np.nanmax(f[1:]) < 0.2  # re-rendered
     ev = still_evidence(main)
     assert ev.frames == len(main) - 1 and ev.frozen == ev.frames and ev.share == 1.0 and ev.p > 0.99
+
+
+def test_a_face_copied_with_its_surroundings_is_not_evidence(patch):
+    """What an encoder does to a static shot at a high CRF: the surroundings and most of the face stay bit-identical
+    and only the moving mouth is coded anew. The face does not move, so the frames do not count as frozen."""
+    main = track(media(talking_still(patch, face_jitter=0, mouth=(125, 150, 75, 115)))).dominant()
+    assert main is not None and main.face_still is not None
+    assert np.nanmin(main.surround_still[1:]) >= FROZEN_SAME and np.nanmin(main.face_still[1:]) > FACE_MOVES_MAX
+    ev = still_evidence(main)
+    assert ev.frames == len(main) - 1 and ev.frozen == 0 and ev.p is not None and ev.p < 0.01
 
 
 def test_tracker_sees_a_camera_s_noise_around_the_face(patch):
@@ -86,16 +108,20 @@ def test_repeated_frames_are_not_measured(patch):
 def test_surround_still_survives_serialisation(patch):
     faces = track(media(talking_still(patch, n=30)))
     back = FaceTracks.from_dict(json.loads(json.dumps(faces.to_dict(arrays=True))))
-    a, b = faces.tracks[0].surround_still, back.tracks[0].surround_still
-    np.testing.assert_allclose(b, np.round(a, 4), equal_nan=True)
+    for name in ("surround_still", "face_still"):
+        a, b = getattr(faces.tracks[0], name), getattr(back.tracks[0], name)
+        np.testing.assert_allclose(b, np.round(a, 4), equal_nan=True)
 
 
-def make_track(still: np.ndarray, valid: np.ndarray | None = None, fps: float = 25.0) -> FaceTrack:
+def make_track(still: np.ndarray, valid: np.ndarray | None = None, fps: float = 25.0,
+               face: np.ndarray | None = None) -> FaceTrack:
+    """A track whose surroundings read ``still``; its face moves (``face_still`` 0.1) unless ``face`` says."""
     n = len(still)
     return FaceTrack(track_id=0, frames=np.arange(n), boxes=np.tile([100, 100, 200, 220], (n, 1)).astype(np.float32),
                      points=np.zeros((n, 5, 2), np.float32), scores=np.ones(n, np.float32),
                      valid=np.ones(n, bool) if valid is None else valid, fps=fps,
-                     surround_still=np.asarray(still, np.float32))
+                     surround_still=np.asarray(still, np.float32),
+                     face_still=np.full(n, 0.1, np.float32) if face is None else np.asarray(face, np.float32))
 
 
 def test_evidence_counts_measurable_valid_frames_and_windows():
@@ -117,6 +143,18 @@ def test_evidence_needs_enough_frames_and_a_measurement():
     t = replace(make_track(np.ones(50)), surround_still=None)  # a track not made by the tracker
     ev = still_evidence(t)
     assert ev.frames == 0 and ev.p is None
+    # without face_still (a track saved before it was recorded) whether the face moved cannot be told: no evidence
+    ev = still_evidence(replace(make_track(np.ones(50)), face_still=None))
+    assert ev.frames == 50 and ev.frozen == 0 and ev.p < 0.01
+
+
+def test_a_frame_is_frozen_only_while_its_face_moves():
+    face = np.full(100, 0.1, np.float32)
+    face[:60] = FACE_MOVES_MAX + 0.01  # the face copied unchanged too in the first 60 frames
+    face[60:70] = FACE_MOVES_MAX  # the limit itself still counts as moving
+    face[70:75] = np.nan  # not measurable: not counted as moving
+    ev = still_evidence(make_track(np.ones(100), face=face))
+    assert ev.frames == 100 and ev.frozen == 35
 
 
 def result(score: float, windows: tuple[float | None, ...]) -> ArtefactResult:
@@ -161,6 +199,8 @@ def test_sections_keep_surround_still():
     np.testing.assert_array_equal(joined.surround_still[:20], s[:20])
     assert np.isnan(joined.surround_still[20:30]).all()
     np.testing.assert_array_equal(joined.surround_still[30:], s[:50])
+    assert joined.face_still is not None and np.isnan(joined.face_still[20:30]).all()
+    np.testing.assert_array_equal(joined.face_still[:20], t.face_still[:20])
 
 
 def test_scorer_adds_the_evidence_only_when_asked(patch):

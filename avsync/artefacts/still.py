@@ -31,10 +31,13 @@ import numpy as np
 from avsync.face.types import FaceTrack
 from avsync.results import Serializable
 
-__all__ = ["FROZEN_SAME", "STILL_MID", "STILL_SCALE", "StillEvidence", "still_evidence", "still_probability"]
+__all__ = ["FACE_MOVES_MAX", "FROZEN_SAME", "STILL_MID", "STILL_SCALE", "StillEvidence", "still_evidence", "still_probability"]
 
 #: a frame is frozen when at least this share of its face's surroundings is bit-identical to the previous frame
 FROZEN_SAME = 0.98
+#: ... and at most this share of its inner face box is (the face moves: an encoder copying a static shot's blocks
+#: unchanged copies most of the face too); chosen on the calibration split (docs/artefacts.md)
+FACE_MOVES_MAX = 0.55
 #: share of frozen frames at which the evidence is neutral (p = 0.5), and the logistic scale of that share
 STILL_MID = 0.45
 STILL_SCALE = 0.05
@@ -78,13 +81,18 @@ class StillEvidence(Serializable):
 
 
 def _frozen(track: FaceTrack) -> tuple[np.ndarray, np.ndarray]:
-    """``(measurable, frozen)`` boolean arrays over the track's frames (valid frames only)."""
-    s = track.surround_still
+    """``(measurable, frozen)`` boolean arrays over the track's frames (valid frames only). A frame is frozen when its
+    surroundings are (:data:`FROZEN_SAME`) while its face is not (:data:`FACE_MOVES_MAX`); a track without
+    ``face_still`` has no frozen frame (whether its face moved cannot be told)."""
+    s, f = track.surround_still, track.face_still
     if s is None:
         z = np.zeros(len(track), bool)
         return z, z
     measurable = np.isfinite(s) & track.valid
-    return measurable, measurable & (np.nan_to_num(s, nan=0.0) >= FROZEN_SAME)
+    if f is None:
+        return measurable, np.zeros(len(track), bool)
+    moving = np.nan_to_num(f, nan=1.0) <= FACE_MOVES_MAX
+    return measurable, measurable & (np.nan_to_num(s, nan=0.0) >= FROZEN_SAME) & moving
 
 
 def still_evidence(track: FaceTrack, windows: Sequence[tuple[float, float]] = ()) -> StillEvidence:

@@ -81,6 +81,7 @@ class TrackState:
     lips: list = field(default_factory=list)
     mopen: list = field(default_factory=list)
     still: list = field(default_factory=list)  # finalized frames: share of the face's surroundings left unchanged
+    face_still: list = field(default_factory=list)  # finalized frames: share of the inner face box left unchanged
 
     @property
     def known_end(self) -> int:
@@ -120,7 +121,7 @@ class TrackState:
         """Cut the unseen tail after the last sighting."""
         n = self.last_seen - self.first + 1
         for lst in (self.box, self.pts, self.score, self.valid, self.sm_box, self.sm_pts, self.mouth, self.face,
-                    self.lips, self.mopen, self.still):
+                    self.lips, self.mopen, self.still, self.face_still):
             del lst[n:]
 
 
