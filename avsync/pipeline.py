@@ -417,6 +417,9 @@ class Detector:
     artefacts
         Check the main face for generation / blending artefacts (:mod:`avsync.artefacts`) with the default
         model (``True``) or the artefact bundle named (e.g. ``"artefact-face"``); ``False`` turns it off.
+    still
+        Add the frozen-surroundings evidence to that check (:func:`avsync.artefacts.with_still`: the picture around
+        the face stays bit-identical while the face moves, as in a face animated from one photo; docs/artefacts.md).
     speaker
         Add speaker-consistency evidence (GE2E) to the voice check.
     reference
@@ -453,6 +456,7 @@ class Detector:
     sync_model: ModelName = "syncnet"
     spoof_model: str | None | Literal[False] = None
     artefacts: bool | str = True
+    still: bool = True
     speaker: bool = True
     reference: str | os.PathLike | None = None
     face_detector: DetectorName = "auto"
@@ -550,7 +554,7 @@ class Detector:
         t2 = time.perf_counter()
         if art_model is not None:
             try:
-                art = art_model(media, faces)
+                art = art_model(media, faces, still=False)  # added once for the whole video (_run_av)
             except AvsyncError as e:
                 art = e
         stages = [("faces", t1 - t0), ("sync", t2 - t1)]
@@ -569,6 +573,10 @@ class Detector:
             self._thumbs = _thumbnails(faces, media)
         else:
             faces, sync, art = self._av_sections(media, sections, ctx.timings, ctx.progress)
+        if self.still and art is not None and not isinstance(art, AvsyncError):
+            from avsync.artefacts.scorer import with_still
+
+            art = with_still(art, faces)
         ctx.details["faces"] = faces.to_dict()
         cues = [self._sync_cue(media, faces, sync, ctx.models, ctx.details)]
         if self.artefacts:

@@ -14,8 +14,7 @@ skimage_data = pytest.importorskip("skimage.data")
 
 import avsync  # noqa: E402
 from avsync.artefacts.scorer import ArtefactResult, ArtefactWindow, with_still  # noqa: E402
-from avsync.artefacts.still import (  # noqa: E402
-    FACE_MOVES_MAX, FROZEN_SAME, MIN_FRAMES, still_evidence, still_probability)
+from avsync.artefacts.still import FACE_MOVES_MAX, FROZEN_SAME, MIN_FRAMES, still_evidence, still_probability  # noqa: E402
 from avsync.face import track  # noqa: E402
 from avsync.face.types import FaceTrack, FaceTracks  # noqa: E402
 from avsync.pipeline import artefact_cue  # noqa: E402
@@ -203,14 +202,34 @@ def test_sections_keep_surround_still():
     np.testing.assert_array_equal(joined.face_still[:20], t.face_still[:20])
 
 
-def test_scorer_adds_the_evidence_only_when_asked(patch):
-    """Off by default (heavy compression freezes real surroundings too): the verdict's mouth-region cue is the model's."""
+def test_scorer_adds_the_evidence_unless_told_not_to(patch):
     from avsync.artefacts import ArtefactScorer
 
     m = media(talking_still(patch, n=50))
     scorer = ArtefactScorer()
-    plain = scorer(m)
+    plain = scorer(m, still=False)
     assert plain.status is Status.OK and plain.still is None and plain.model_score is None
-    asked = scorer(m, still=True)
+    asked = scorer(m)
     assert asked.still is not None and asked.still.share == 1.0
     assert asked.model_score == pytest.approx(plain.score) and asked.score > 0.99
+
+
+def talking_photo_media(patch: np.ndarray, seconds: float) -> avsync.Media:
+    """An animated photo with a voice-like tone (so that the audio-visual analyses run)."""
+    sr, n = 16000, int(seconds * 25)
+    t = np.arange(int(seconds * sr)) / sr
+    audio = (0.1 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    return avsync.Media.from_arrays(audio, frames=talking_still(patch, n=n), fps=25.0, sample_rate=sr, name="photo")
+
+
+@pytest.mark.parametrize("section_s", [None, 2.0])
+def test_analyze_reports_an_animated_photo(patch, section_s):
+    """The verdict's mouth-region cue carries the evidence, for a video analysed at once and one in sections (the
+    evidence is added once, on the merged faces); ``still=False`` leaves the model's own score and words."""
+    from avsync.pipeline import Detector
+
+    m = talking_photo_media(patch, 5.0)
+    cue = next(c for c in Detector(spoof_model=False, section_s=section_s)(m).cues if c.name == "artefact")
+    assert cue.status is Status.OK and cue.score > 0.99 and "still image" in cue.reasons[0]
+    off = next(c for c in Detector(spoof_model=False, section_s=section_s, still=False)(m).cues if c.name == "artefact")
+    assert off.score < 0.99 and all("frozen" not in r for r in off.reasons)

@@ -256,12 +256,12 @@ class ArtefactScorer:
             return ArtefactCrops(ctx.images, ctx.frames, track.fps, face_px)
         return artefact_crops(media, track, size=self.crop_size, step=self._step(track.fps), pairs=self.pairs)
 
-    def __call__(self, media: Media, faces: FaceTracks | None = None, *, still: bool = False) -> ArtefactResult:
+    def __call__(self, media: Media, faces: FaceTracks | None = None, *, still: bool = True) -> ArtefactResult:
         """Score ``media``'s dominant face track (``faces``: tracks from :func:`avsync.face.track`, else tracked here).
 
-        ``still=True``: add the frozen-surroundings evidence of that face (:func:`with_still`).
-        Off by default and not used by ``avsync analyze``: heavy compression (H.264 CRF 35) freezes the surroundings
-        of real faces too (docs/artefacts.md, "Frozen surroundings")."""
+        ``still`` (default): add the frozen-surroundings evidence of that face (:func:`with_still`: its surroundings
+        stay bit-identical while the face moves, docs/artefacts.md "Frozen surroundings"); ``False``: the model's
+        score alone."""
         if media.info.video is None:
             return ArtefactResult(Status.NO_VIDEO, threshold=self.threshold, model=self.model,
                                   model_sha256=self.model_sha256, message="the input has no video")

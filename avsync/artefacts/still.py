@@ -14,10 +14,13 @@ probability with a logistic whose midpoint and scale were fixed on the calibrati
 (docs/artefacts.md, "Frozen surroundings"). The evidence is one-sided: surroundings that move say nothing about the
 face, so it can only raise the mouth-region scores (:func:`avsync.artefacts.with_still`), never lower them.
 
-**Opt-in, not part of the verdict.** Heavy compression freezes the surroundings of real faces too: at H.264 CRF 35
-the encoder copies static blocks unchanged, and 3 of 24 held-out real clips (41 of 64 calibration ones) reach
-p >= 0.5. ``avsync analyze`` does not use it; ``ArtefactScorer(...)(media, still=True)`` or
-:func:`avsync.artefacts.with_still` add it.
+**The face must move.** Heavy compression freezes the surroundings of real faces too: at H.264 CRF 35 the encoder
+copies static blocks unchanged, and the ungated measure put 3 of 24 held-out real clips (41 of 64 calibration ones)
+at p >= 0.5. Such an encoder copies most of the face as well, so a frame counts as frozen only while at most
+:data:`FACE_MOVES_MAX` of its inner face box is unchanged (:attr:`avsync.face.FaceTrack.face_still`). Gated so, no
+real clip of either split reaches p >= 0.5 in the original, at CRF 23 or 35, at 360p or after two generations of
+social-media transcoding, and the evidence is part of ``avsync analyze``'s mouth-region cue
+(:class:`avsync.pipeline.Detector` ``still``; ``ArtefactScorer(...)(media, still=False)`` leaves it out).
 """
 
 from __future__ import annotations

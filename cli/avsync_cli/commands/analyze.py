@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=str), help="A known genuine recording of the expected voice.")
 @click.option("--no-speaker", is_flag=True, help="Skip speaker-consistency evidence.")
 @click.option("--no-artefacts", is_flag=True, help="Skip the generated-face (artefact) check.")
+@click.option("--no-still", is_flag=True, help="Leave the frozen-surroundings evidence (a face animated from one "
+              "photo) out of the artefact check.")
 @click.option("--artefact-model", type=click.Choice(artefact_models()), default=None,
               help="Artefact model (default: the shipped default; `avsync models list` shows each one's licence).")
 @device_option()
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
               help="Run the voice check after the video analyses instead of beside them (clips up to 90 s; longer ones always run in turn).")
 def command(files: tuple[str, ...], as_json: bool, html_out: str | None, csv_out: str | None, config: str | None,
             sync_model: ModelName, spoof_model: str | None, reference: str | None, no_speaker: bool, no_artefacts: bool,
-            artefact_model: str | None, device: str, precision: Precision, models_dir: str | None, allow_download: bool,
+            no_still: bool, artefact_model: str | None, device: str, precision: Precision, models_dir: str | None, allow_download: bool,
             no_progress: bool, sequential: bool) -> None:
     """Is the speech in FILES genuine? Prints the verdict (genuine / manipulated / undetermined), why, and where.
 
@@ -54,7 +56,7 @@ def command(files: tuple[str, ...], as_json: bool, html_out: str | None, csv_out
     det = Detector.from_pretrained(
         config=config, device=device, sync_model=sync_model,
         spoof_model=False if (spoof_model or "").lower() == "none" else spoof_model,
-        speaker=not no_speaker, artefacts=False if no_artefacts else (artefact_model or True), reference=reference, models_dir=models_dir, allow_download=allow_download,
+        speaker=not no_speaker, artefacts=False if no_artefacts else (artefact_model or True), still=not no_still, reference=reference, models_dir=models_dir, allow_download=allow_download,
         precision=precision, concurrent=not sequential,
     )
     if len(files) > 1:
