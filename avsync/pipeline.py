@@ -362,11 +362,10 @@ def artefact_cue(result: ArtefactResult) -> Cue:
     for a, b in runs:
         ps = [s for w, s in valid if w.start >= a - 1e-6 and w.end <= b + 1e-6]
         reasons.append(f"{region} {finding} in {_fmt_span(a, b)} (p = {max(ps):.2f})")
-    still = result.still
-    if still is not None and still.p is not None and still.p >= thr and still.p >= (result.model_score or 0.0):
+    if result.still_decides:
         # the frozen surroundings carry the clip: one reason for it, not the mouth-region wording per window
-        reasons = [f"the picture around the face stays frozen in {100 * (still.share or 0.0):.0f} % of frames while "
-                   f"the face moves: it looks animated from a single still image (p = {still.p:.2f})"]
+        assert result.still is not None and result.still.p is not None  # still_decides
+        reasons = [f"{result.still_words()}: it looks animated from a single still image (p = {result.still.p:.2f})"]
     if result.score >= thr and not reasons:
         reasons.append(f"{region} {finding} (p = {result.score:.2f})")
     notes: tuple[str, ...] = ()

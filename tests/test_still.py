@@ -212,6 +212,8 @@ def test_scorer_adds_the_evidence_unless_told_not_to(patch):
     asked = scorer(m)
     assert asked.still is not None and asked.still.share == 1.0
     assert asked.model_score == pytest.approx(plain.score) and asked.score > 0.99
+    assert asked.still_decides and "frozen in 100 % of frames" in asked.summary
+    assert not plain.still_decides and "frozen" not in plain.summary
 
 
 def talking_photo_media(patch: np.ndarray, seconds: float) -> avsync.Media:

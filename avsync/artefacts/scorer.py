@@ -104,13 +104,27 @@ class ArtefactResult(Serializable):
         return self.score is not None and self.score >= self.threshold
 
     @property
+    def still_decides(self) -> bool:
+        """Whether the frozen-surroundings evidence (``still``) carries the clip: it reaches the threshold and is at
+        least the model's own score."""
+        st = self.still
+        return (st is not None and st.p is not None and st.p >= self.threshold
+                and st.p >= (self.model_score or 0.0))
+
+    def still_words(self) -> str:
+        """The frozen-surroundings finding in words (meaningful when :attr:`still_decides`)."""
+        share = 0.0 if self.still is None else (self.still.share or 0.0)
+        return f"the picture around the face stays frozen in {100 * share:.0f} % of frames while the face moves"
+
+    @property
     def summary(self) -> str:
         """One line for reports: the verdict and clip probability, or the status and its message when unscored."""
         region, _ = artefact_words(self.model)
         if self.status is not Status.OK or self.score is None:
             return f"{region} artefacts: {self.status.value}" + (f" ({self.message})" if self.message else "")
         verdict = "artefacts found" if self.flagged else "no artefacts found"
-        return f"{region}: {verdict} (p = {self.score:.2f})"
+        why = f"; {self.still_words()}" if self.still_decides else ""
+        return f"{region}: {verdict} (p = {self.score:.2f}{why})"
 
 
 class ArtefactScorer:
