@@ -21,7 +21,8 @@ Subsets (files listed in ``data/MANIFEST.csv``):
 
 Scoring of a file: mono 16 kHz; windows of 64600 samples every 64600 (last aligned to the end; a file
 shorter than one window is tiled to it, as the public models' evaluation does); file score = mean of
-window probabilities (no VAD). Writes a JSON with every file's score when ``--json`` is given.
+window probabilities (no VAD). Writes a JSON with every file's score, and whether ``avsync spoof`` would call it
+narrowband (source rate <= 8 kHz or no energy above 4 kHz), when ``--json`` is given.
 """
 
 from __future__ import annotations
@@ -276,7 +277,10 @@ def main(argv=None) -> int:
         files = {k: v for k, v in files.items() if k in keep or any(k in pairs.get(p, ()) for p in keep)}
         pairs = {k: v for k, v in pairs.items() if k in keep}
     prob, thr = make_scorer(a.model, a.weights, a.precision)
+    from avsync.spoof.scorer import _is_narrowband
+
     scores: dict[str, float] = {}
+    narrow: dict[str, bool] = {}  # whether avsync spoof would call the file narrowband (telephone band)
     t0, n_sec = time.time(), 0.0
     todo = sorted({f for v in files.values() for f in v})
     skipped = []
@@ -298,18 +302,23 @@ def main(argv=None) -> int:
                 buf = []
                 n_sec += x.size / 16000
                 scores[f"{spk_key}:{n_joined}"] = float(np.mean(prob(windows(x))))
+                narrow[f"{spk_key}:{n_joined}"] = True  # FSDD takes are 8 kHz recordings
                 n_joined += 1
     for f in todo:
         try:
+            src_sr = 16000
             if f.startswith(("gen:", "codec:")):
                 x = generated(f, data)
             else:
-                x = load_media(str(data / f), require="audio").mono().astype(np.float32)
+                m = load_media(str(data / f), require="audio")
+                src_sr = m.info.audio.sample_rate if m.info.audio is not None else 16000
+                x = m.mono().astype(np.float32)
         except Exception as e:  # noqa: BLE001  # e.g. FSDD takes shorter than the 0.2 s minimum; a generator not installed
             skipped.append(f"{f}: {e}")
             continue
         n_sec += x.size / 16000
         scores[f] = float(np.mean(prob(windows(x))))
+        narrow[f] = bool(src_sr <= 8000 or _is_narrowband(x, 16000))  # the scorer's rule (SpoofScorer)
     el = time.time() - t0
     files = {k: [f for f in v if f in scores] for k, v in files.items() if k != "fsdd_heldout_joined"}
     files["fsdd_heldout_joined"] = sorted(k for k in scores if k.startswith("joined:"))
@@ -344,7 +353,7 @@ def main(argv=None) -> int:
         ci = f"{100 * v['ci95'][0]:.1f}-{100 * v['ci95'][1]:.1f}"
         print(f"{k:30s} {100 * v['fpr']:7.1f} {ci:>13s} {v['mean_score']:9.3f}  {v['n']}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"table": table, "scores": scores}, indent=1))
+        Path(a.json).write_text(json.dumps({"table": table, "scores": scores, "narrowband": narrow}, indent=1))
     return 0
 
 
