@@ -155,7 +155,10 @@ class CueMaker:
         sha = lambda name: (model_sha256(name) or "")[:12]  # noqa: E731
         self.keys = {
             "sync": f"sync={self.sync_model}@{sha(sync_model_name(self.sync_model))};face={args.face_detector}",
-            "artefact": f"artefact={self.artefact_model}@{get_bundle(self.artefact_model).sha256[:12]};face={args.face_detector}",
+            # still: with the frozen-surroundings evidence, as avsync analyze's mouth-region cue (a cache made before
+            # it, without the suffix, is not reused)
+            "artefact": f"artefact={self.artefact_model}@{get_bundle(self.artefact_model).sha256[:12]};face={args.face_detector}"
+                        ";still",
             # cue=rel: the voice cue relative to the model's threshold (avsync.pipeline.relative_to_threshold)
             "spoof": f"spoof={self.spoof_model}@{sha(self.spoof_model)};cue=rel",
         }

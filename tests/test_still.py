@@ -235,3 +235,24 @@ def test_analyze_reports_an_animated_photo(patch, section_s):
     assert cue.status is Status.OK and cue.score > 0.99 and "still image" in cue.reasons[0]
     off = next(c for c in Detector(spoof_model=False, section_s=section_s, still=False)(m).cues if c.name == "artefact")
     assert off.score < 0.99 and all("frozen" not in r for r in off.reasons)
+
+
+def test_eval_task_adds_the_evidence_unless_told_not_to(patch, tmp_path):
+    """``avsync eval --task artefacts`` scores what ``avsync artefacts`` reports; ``--option still=false`` the model."""
+    import av
+
+    from avsync.artefacts.task import eval_task
+
+    path = tmp_path / "photo.mp4"
+    with av.open(str(path), "w") as c:  # lossless, so the frozen pixels stay bit-identical
+        st = c.add_stream("libx264rgb", rate=25, options={"crf": "0"})
+        st.width, st.height, st.pix_fmt = W, H, "rgb24"
+        for f in talking_still(patch, n=50):
+            for p in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in st.encode():
+            c.mux(p)
+    with_ev, alone = eval_task()(str(path)), eval_task(still=False)(str(path))
+    assert with_ev["status"] == alone["status"] == "ok"
+    assert with_ev["score"] > 0.99 and with_ev["still"]["share"] == 1.0
+    assert alone["score"] < with_ev["score"] and alone["still"] is None

@@ -1,10 +1,12 @@
-"""``avsync eval --task artefacts``: the artefact model alone, one clip probability per video.
+"""``avsync eval --task artefacts``: the artefact check of ``avsync artefacts``, one clip probability per video.
 
 The scorer tracks the faces of a video, picks the dominant usable track (:meth:`ArtefactScorer.main_track`) and
 returns :class:`~avsync.artefacts.ArtefactResult` as a record: ``score`` is the clip probability that the mouth
 region (face, for ``artefact-face``) was generated or pasted; ``status`` is the result's (``no_face``,
 ``no_video``, a decode error's) and ``score`` is ``None`` when it is not ``ok``. Per-window probabilities are kept
-under ``windows``. This is what ``benchmarks/eval_artefacts.py`` scores per clip (condition ``original``).
+under ``windows``. The frozen-surroundings evidence is part of it, as in ``avsync artefacts`` and ``avsync analyze``;
+``--option still=false`` scores the model alone, which is what ``benchmarks/eval_artefacts.py`` scores per clip
+(condition ``original``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 from avsync.artefacts.scorer import DEFAULT_ARTEFACT_MODEL
 
 
-def eval_task(model: str | None = None, device: str | None = None) -> Callable[[str], dict[str, Any]]:
+def eval_task(model: str | None = None, device: str | None = None, still: bool = True
+              ) -> Callable[[str], dict[str, Any]]:
     """Scorer ``path -> record`` of ``avsync eval --task artefacts``.
 
     Parameters
@@ -26,6 +29,8 @@ def eval_task(model: str | None = None, device: str | None = None) -> Callable[[
         (e.g. one written by ``avsync train artefacts``) scored as ``benchmarks/eval_artefacts.py --model`` does.
     device
         ``"cpu"``, ``"cuda"`` or ``None`` (automatic).
+    still
+        Add the frozen-surroundings evidence (:func:`avsync.artefacts.with_still`); ``False``: the model alone.
     """
     from avsync.artefacts.scorer import ArtefactScorer
     from avsync.errors import AvsyncError
@@ -43,7 +48,7 @@ def eval_task(model: str | None = None, device: str | None = None) -> Callable[[
             media = load_media(path)
         except AvsyncError as e:
             return {"status": e.status.value, "score": None, "message": str(e)}
-        res = scorer(media)
+        res = scorer(media, still=still)
         d = res.to_dict()
         d.pop("schema_version", None)
         d["status"] = res.status.value
