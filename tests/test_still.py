@@ -178,6 +178,16 @@ def test_with_still_only_raises_the_mouth_region_scores():
     assert with_still(no_face, frozen) is no_face
 
 
+def test_evidence_below_its_neutral_point_raises_nothing():
+    """Surroundings frozen in 40 % of frames (p = 0.27, under the 0.45 midpoint) are no evidence: a genuine-leaning
+    model score is not lifted towards doubt, in the clip or in a window."""
+    s = np.where(np.arange(100) % 10 < 4, 1.0, 0.3).astype(np.float32)  # 40 % of the frames frozen, spread evenly
+    faces = FaceTracks(Status.OK, (make_track(s),), 100, 25.0, (480, 360), 1.0, "yunet")
+    r = with_still(result(0.1, (0.1, 0.1)), faces)
+    assert r.still is not None and 0.2 < r.still.p < 0.5
+    assert r.score == 0.1 and [w.score for w in r.windows] == [0.1, 0.1] and not r.still_decides
+
+
 def test_cue_names_the_frozen_surroundings():
     frozen = FaceTracks(Status.OK, (make_track(np.ones(100)),), 100, 25.0, (480, 360), 1.0, "yunet")
     cue = artefact_cue(with_still(result(0.2, (0.1, 0.1)), frozen))

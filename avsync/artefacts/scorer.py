@@ -298,11 +298,17 @@ class ArtefactScorer:
         return result
 
 
+STILL_EVIDENCE_MIN = 0.5
+"""The frozen-surroundings probability counts only above this (its neutral point): a clip whose surroundings are
+frozen in fewer frames than the midpoint is no evidence either way, so it does not lift a genuine-leaning score into
+doubt (a heavily compressed genuine clip can come close: docs/artefacts.md)."""
+
+
 def with_still(result: ArtefactResult, faces: FaceTracks | None) -> ArtefactResult:
     """``result`` with the frozen-surroundings evidence (:mod:`avsync.artefacts.still`) of the face it scored: the
-    clip score and each window's score become the larger of the model's and the evidence's, and
-    ``result.still`` keeps the evidence (``result.model_score`` the model's own clip score). A result that is not
-    ``ok``, or a face whose surroundings cannot be measured, comes back unchanged."""
+    clip score and each window's score become the larger of the model's and the evidence's where the evidence is
+    above :data:`STILL_EVIDENCE_MIN`, and ``result.still`` keeps the evidence (``result.model_score`` the model's own
+    clip score). A result that is not ``ok``, or a face whose surroundings cannot be measured, comes back unchanged."""
     if faces is None or result.status is not Status.OK or result.score is None or result.track_id is None:
         return result
     try:
@@ -312,7 +318,10 @@ def with_still(result: ArtefactResult, faces: FaceTracks | None) -> ArtefactResu
     ev = still_evidence(track, [(w.start, w.end) for w in result.windows])
     if ev.p is None and not any(p is not None for p in ev.window_p):
         return replace(result, still=ev)
-    windows = tuple(w if p is None or w.score is None or p <= w.score else replace(w, score=p)
-                    for w, p in zip(result.windows, ev.window_p))
-    score = result.score if ev.p is None else max(result.score, ev.p)
+
+    def raises(p: float | None, score: float | None) -> bool:  # one-sided: only frozen evidence (p > 0.5) counts
+        return p is not None and score is not None and p > STILL_EVIDENCE_MIN and p > score
+
+    windows = tuple(replace(w, score=p) if raises(p, w.score) else w for w, p in zip(result.windows, ev.window_p))
+    score = ev.p if raises(ev.p, result.score) else result.score
     return replace(result, score=score, windows=windows, still=ev, model_score=result.score)
