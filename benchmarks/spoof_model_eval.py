@@ -277,7 +277,7 @@ def main(argv=None) -> int:
         files = {k: v for k, v in files.items() if k in keep or any(k in pairs.get(p, ()) for p in keep)}
         pairs = {k: v for k, v in pairs.items() if k in keep}
     prob, thr = make_scorer(a.model, a.weights, a.precision)
-    from avsync.spoof.scorer import _is_narrowband
+    from avsync.spoof.scorer import is_narrowband
 
     scores: dict[str, float] = {}
     narrow: dict[str, bool] = {}  # whether avsync spoof would call the file narrowband (telephone band)
@@ -318,7 +318,7 @@ def main(argv=None) -> int:
             continue
         n_sec += x.size / 16000
         scores[f] = float(np.mean(prob(windows(x))))
-        narrow[f] = bool(src_sr <= 8000 or _is_narrowband(x, 16000))  # the scorer's rule (SpoofScorer)
+        narrow[f] = is_narrowband(x, 16000, src_sr)  # the scorer's rule (SpoofScorer)
     el = time.time() - t0
     files = {k: [f for f in v if f in scores] for k, v in files.items() if k != "fsdd_heldout_joined"}
     files["fsdd_heldout_joined"] = sorted(k for k in scores if k.startswith("joined:"))

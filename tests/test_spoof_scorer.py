@@ -160,6 +160,19 @@ def test_channels_that_differ_by_coding_noise_are_scored_once(tiny_model, level_
     assert len(r.channels) == 2
 
 
+def test_is_narrowband_rule():
+    """The rule the scorer and the evaluation script share: an 8 kHz source, or no energy above 4 kHz."""
+    from avsync.spoof.scorer import is_narrowband
+
+    rng = np.random.default_rng(0)
+    t = np.arange(32000) / 16000
+    tone = (0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    noise = (0.1 * rng.standard_normal(32000)).astype(np.float32)
+    assert is_narrowband(tone, 16000, 16000)  # nothing above 4 kHz
+    assert not is_narrowband(noise, 16000, 16000)
+    assert is_narrowband(noise, 16000, 8000)  # recorded at 8 kHz, whatever the resampled spectrum holds
+
+
 def test_8khz_file_is_flagged_narrowband(tiny_model, tmp_path):
     x = (0.1 * np.random.default_rng(0).standard_normal(5 * 8000)).astype(np.float32)
     path = write_audio(tmp_path / "call.wav", np.stack([x, x[::-1].copy()]), 8000)

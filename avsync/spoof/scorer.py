@@ -51,7 +51,8 @@ if TYPE_CHECKING:  # loaded on first use of the properties
     from avsync.speaker.ge2e import SpeakerEncoder
     from avsync.vad import VAD, SpeechMask
 
-__all__ = ["SpoofWindow", "ChannelSpoof", "SpoofResult", "SpoofScorer", "score_spoof", "window_starts", "write_timeline"]
+__all__ = ["SpoofWindow", "ChannelSpoof", "SpoofResult", "SpoofScorer", "is_narrowband", "score_spoof", "window_starts",
+           "write_timeline"]
 
 Aggregation = Literal["mean", "max", "median"]
 
@@ -196,6 +197,12 @@ def _aggregate(scores: np.ndarray, weights: np.ndarray, how: str) -> float:
         return float(np.median(scores))
     w = np.maximum(weights, 1e-6)
     return float(np.sum(scores * w) / np.sum(w))
+
+
+def is_narrowband(x: np.ndarray, sr: int, source_rate: int) -> bool:
+    """Whether the scorer calls audio telephone-band (``narrowband``): recorded at 8 kHz or below (``source_rate``,
+    the rate before resampling to ``sr``), or with less than 1e-4 of its energy above 4 kHz (first 60 s of ``x``)."""
+    return bool(source_rate <= 8000 or _is_narrowband(x, sr))
 
 
 def _is_narrowband(x: np.ndarray, sr: int) -> bool:
@@ -407,7 +414,7 @@ class SpoofScorer:
                                       hop_s=samples_to_seconds(self.hop, sr),
                                       duration_s=duration, source_sample_rate=src_sr)
         warnings: list[str] = list(media.info.warnings)  # what decoding noticed (gaps, NaN samples, ...)
-        narrow = bool(src_sr <= 8000 or _is_narrowband(survey.head, sr))
+        narrow = is_narrowband(survey.head, sr, src_sr)
         if narrow:
             warnings.append("narrowband (telephone) audio: the spoof models were trained on 16 kHz wideband "
                             "speech; telephone-band scores are less well tested (docs/spoof.md)")
