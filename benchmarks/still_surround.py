@@ -59,13 +59,13 @@ def measure(path: Path, max_s: float) -> dict:
 def replay(row: dict, face_max: float) -> dict:
     """``row`` with its share and probability recomputed from its per-frame arrays for the face limit ``face_max``
     (:data:`avsync.artefacts.still.FACE_MOVES_MAX` in the library): the rule of ``still_evidence``."""
-    from avsync.artefacts.still import FROZEN_SAME, MIN_FRAMES, still_probability
+    from avsync.artefacts.still import MIN_FRAMES, frozen_frames, still_probability
 
     if "surround" not in row:
         return row
     s = np.asarray(row["surround"], float)
-    f = np.asarray([np.inf if v is None else v for v in row["face"]], float)
-    n, k = len(s), int(((s >= FROZEN_SAME) & (f <= face_max)).sum())
+    f = np.asarray([np.nan if v is None else v for v in row["face"]], float)
+    n, k = len(s), int(frozen_frames(s, f, face_max).sum())
     share = k / n if n >= MIN_FRAMES else None
     return dict(row, frozen=k, share=None if share is None else round(share, 4),
                 p=None if share is None else still_probability(share))

@@ -34,7 +34,8 @@ import numpy as np
 from avsync.face.types import FaceTrack
 from avsync.results import Serializable
 
-__all__ = ["FACE_MOVES_MAX", "FROZEN_SAME", "STILL_MID", "STILL_SCALE", "StillEvidence", "still_evidence", "still_probability"]
+__all__ = ["FACE_MOVES_MAX", "FROZEN_SAME", "STILL_MID", "STILL_SCALE", "StillEvidence", "frozen_frames", "still_evidence",
+           "still_probability"]
 
 #: a frame is frozen when at least this share of its face's surroundings is bit-identical to the previous frame
 FROZEN_SAME = 0.98
@@ -83,6 +84,12 @@ class StillEvidence(Serializable):
     window_p: tuple[float | None, ...] = ()
 
 
+def frozen_frames(surround: np.ndarray, face: np.ndarray, face_max: float = FACE_MOVES_MAX) -> np.ndarray:
+    """Which frames are frozen, from their shares of unchanged surroundings and inner face (NaN: not measured, so not
+    frozen): the surroundings at least :data:`FROZEN_SAME`, the face at most ``face_max``."""
+    return (np.nan_to_num(surround, nan=0.0) >= FROZEN_SAME) & (np.nan_to_num(face, nan=1.0) <= face_max)
+
+
 def _frozen(track: FaceTrack) -> tuple[np.ndarray, np.ndarray]:
     """``(measurable, frozen)`` boolean arrays over the track's frames (valid frames only). A frame is frozen when its
     surroundings are (:data:`FROZEN_SAME`) while its face is not (:data:`FACE_MOVES_MAX`); a track without
@@ -94,8 +101,7 @@ def _frozen(track: FaceTrack) -> tuple[np.ndarray, np.ndarray]:
     measurable = np.isfinite(s) & track.valid
     if f is None:
         return measurable, np.zeros(len(track), bool)
-    moving = np.nan_to_num(f, nan=1.0) <= FACE_MOVES_MAX
-    return measurable, measurable & (np.nan_to_num(s, nan=0.0) >= FROZEN_SAME) & moving
+    return measurable, measurable & frozen_frames(s, f)
 
 
 def still_evidence(track: FaceTrack, windows: Sequence[tuple[float, float]] = ()) -> StillEvidence:
