@@ -363,9 +363,9 @@ def artefact_cue(result: ArtefactResult) -> Cue:
         ps = [s for w, s in valid if w.start >= a - 1e-6 and w.end <= b + 1e-6]
         reasons.append(f"{region} {finding} in {_fmt_span(a, b)} (p = {max(ps):.2f})")
     if result.still_decides:
-        # the frozen surroundings carry the clip: one reason for it, not the mouth-region wording per window
-        assert result.still is not None and result.still.p is not None  # still_decides
-        reasons = [f"{result.still_words()}: it looks animated from a single still image (p = {result.still.p:.2f})"]
+        # the frozen surroundings carry the clip (its score is theirs): one reason for it, not the mouth-region
+        # wording per window
+        reasons = [f"{result.still_words()}: it looks animated from a single still image (p = {result.score:.2f})"]
     if result.score >= thr and not reasons:
         reasons.append(f"{region} {finding} (p = {result.score:.2f})")
     notes: tuple[str, ...] = ()

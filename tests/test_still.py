@@ -186,6 +186,10 @@ def test_evidence_below_its_neutral_point_raises_nothing():
     r = with_still(result(0.1, (0.1, 0.1)), faces)
     assert r.still is not None and 0.2 < r.still.p < 0.5
     assert r.score == 0.1 and [w.score for w in r.windows] == [0.1, 0.1] and not r.still_decides
+    # under a lower threshold the same evidence still lifts nothing, so it is not named as the finding either
+    low = with_still(replace(result(0.1, (0.1, 0.1)), threshold=0.2), faces)
+    assert low.score == 0.1 and not low.still_decides and "frozen" not in low.summary
+    assert all("frozen" not in x for x in artefact_cue(low).reasons)
 
 
 def test_cue_names_the_frozen_surroundings():

@@ -105,11 +105,10 @@ class ArtefactResult(Serializable):
 
     @property
     def still_decides(self) -> bool:
-        """Whether the frozen-surroundings evidence (``still``) carries the clip: it reaches the threshold and is at
-        least the model's own score."""
-        st = self.still
-        return (st is not None and st.p is not None and st.p >= self.threshold
-                and st.p >= (self.model_score or 0.0))
+        """Whether the frozen-surroundings evidence (``still``) carries the clip: :func:`with_still` lifted the clip
+        score above the model's own, and the lifted score reaches the threshold."""
+        return (self.still is not None and self.model_score is not None and self.score is not None
+                and self.score > self.model_score and self.score >= self.threshold)
 
     def still_words(self) -> str:
         """The frozen-surroundings finding in words (meaningful when :attr:`still_decides`)."""
