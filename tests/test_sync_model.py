@@ -221,3 +221,29 @@ def test_extra_training_clips_are_named_by_file_or_folder_any_licence(tmp_path):
     assert [r["file"] for r in rows] == ["real_av/lrs/1.mp4", "real_av/lrs/2.mp4", "real_av/vox/b.mp4"]
     with pytest.raises(ConfigError, match="names no real talking-face clip"):
         extra_files(tmp_path, ["real_av/vo"])  # a prefix of a folder name is not the folder
+
+
+def test_synced_training_clips_are_generated_lipsync_or_talking_heads_grouped_by_project(tmp_path):
+    """``avsync train sync --add-synced``: only generated lip-sync / talking-head clips with audio (a face swap keeps
+    its source's timing, a real clip is not generated); each generator project is one training group."""
+    from avsync.errors import ConfigError
+    from avsync.training.sync import _train_group, extra_files
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "MANIFEST.csv").write_text(
+        "file,kind,label,source_repo,license_of_repo,video_fps,has_audio\n"
+        "fake_av/w2l/b.mp4,fake_av,Wav2Lip output,x/w2l,MIT,25,yes\n"
+        "fake_av/w2l/a.mp4,fake_av,Wav2Lip output,x/w2l,MIT,25,yes\n"
+        "fake_av/w2l/mute.mp4,fake_av,Wav2Lip output,x/w2l,MIT,25,no\n"
+        "fake_av/heads/h.mp4,fake_av,SadTalker animation,y/heads,none,25,yes\n"
+        "fake_av/dfdc/s.mp4,fake_av,DFDC face swap,z/dfdc,research,25,yes\n"
+        "real_av/r/1.mp4,real_av,speaker,r/r,CC-BY-4.0,25,yes\n")
+    rows = extra_files(tmp_path, ["fake_av/w2l", "fake_av/heads/h.mp4"], synced=True)
+    assert [r["file"] for r in rows] == ["fake_av/w2l/a.mp4", "fake_av/w2l/b.mp4", "fake_av/heads/h.mp4"]
+    assert {_train_group(r) for r in rows[:2]} == {"generated:x/w2l"} and _train_group(rows[2]) == "generated:y/heads"
+    for wrong in ("fake_av/dfdc", "real_av/r"):
+        with pytest.raises(ConfigError, match="names no generated lip-sync or talking-head clip"):
+            extra_files(tmp_path, [wrong], synced=True)
+    with pytest.raises(ConfigError, match="names no real talking-face clip"):
+        extra_files(tmp_path, ["fake_av/w2l"])  # without synced, only real clips
