@@ -18,6 +18,8 @@ swapped audio; the active face's windows with status ``ok``. Fitted on ``calib``
 * ``window_margin_scale``: the slope of a logistic regression of swapped (1) vs own (0) audio on
   ``mid − margin`` with that midpoint fixed.
 
+``--exclude`` leaves out clips by path prefix, e.g. the calibration-side clips a model was trained on.
+
 Printed for both splits: the share of own-audio and swapped-audio windows at p ≥ 0.5 under the fitted rule and
 under the distance rule it replaces, and the window ROC-AUC of each measure.
 """
@@ -40,7 +42,7 @@ from avsync import limit_omp_spinning  # noqa: E402
 limit_omp_spinning()
 
 
-def window_rows(data: Path, tracks_dir: Path, model: str) -> list[dict]:
+def window_rows(data: Path, tracks_dir: Path, model: str, exclude: tuple[str, ...] = ()) -> list[dict]:
     from _sync_track_cache import tracks_for
     from fusion_calibrate import donors, recipe_clips
 
@@ -52,7 +54,7 @@ def window_rows(data: Path, tracks_dir: Path, model: str) -> list[dict]:
     don = donors(clips)
     rows = []
     for c in clips:
-        if c["label"] != 0 or c["clip"].startswith("real_av/grid") or c["clip"] not in don:
+        if c["label"] != 0 or c["clip"].startswith(("real_av/grid", *exclude)) or c["clip"] not in don:
             continue
         media, tracks, _ = tracks_for(data, c["clip"], tracks_dir)
         own = media.audio.mean(axis=0)
@@ -85,6 +87,9 @@ def fit(rows: list[dict]) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="syncnet")
+    ap.add_argument("--exclude", default="",
+                    help="comma-separated manifest path prefixes of clips to leave out (e.g. those the model was "
+                         "trained on: their own-audio margins would read larger than an unseen clip's)")
     add_data_args(ap)
     a = ap.parse_args()
     data = shared_data(a.shared)
@@ -95,7 +100,7 @@ def main() -> None:
     from avsync.pipeline import SyncCueParams
 
     torch.set_num_threads(a.threads)
-    rows = window_rows(data, Path(a.tracks), a.model)
+    rows = window_rows(data, Path(a.tracks), a.model, tuple(x for x in a.exclude.split(",") if x))
     mid, scale = fit([r for r in rows if r["split"] == "calib"])
     old = SyncCueParams.for_model(a.model)
     print(f"window_margin_mid = {mid:.4f}, window_margin_scale = {scale:.4f}  (fitted on calib)")
