@@ -81,10 +81,11 @@ def test_the_rule_needs_size_gain_and_lips_that_follow_the_line():
 def test_the_lips_follow_tests_are_the_sync_cues_tests():
     """The drift rule of the default model reuses the cue's mismatch parameters and its per-window midpoint: a line
     is a drift only where the cue would say the lips follow the audio along it, over the clip and in most windows."""
-    rule, params = DRIFT_RULES["syncnet"], SyncCueParams()
-    assert (rule.follow_distance_mid, rule.follow_confidence_mid, rule.follow_scale) == (
-        params.mismatch_distance_mid, params.mismatch_confidence_mid, params.mismatch_scale)
-    assert rule.follow_window_margin == params.window_margin_mid
+    for model in ("syncnet", "syncnet-v2"):
+        rule, params = DRIFT_RULES[model], SyncCueParams.for_model(model)
+        assert (rule.follow_distance_mid, rule.follow_confidence_mid, rule.follow_scale) == (
+            params.mismatch_distance_mid, params.mismatch_confidence_mid, params.mismatch_scale)
+        assert rule.follow_window_margin == params.window_margin_mid
 
 
 def test_a_line_the_lips_follow_in_too_few_windows_is_no_drift():

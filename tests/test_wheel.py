@@ -142,7 +142,7 @@ def test_installed_wheel_resolves_its_own_models(wheel_env):
     prefix = Path(info["prefix"]).resolve()
     assert Path(info["avsync"]).resolve().is_relative_to(prefix), f"not the installed avsync: {info['avsync']}"
     packaged = _packaged_bundles()
-    assert {"artefact-mouth", "artefact-face", "syncnet-grid", "syncnet-v2", "lcnn-spoof"} <= packaged
+    assert {"artefact-mouth", "artefact-face", "syncnet-grid", "syncnet-v2", "syncnet-v3", "lcnn-spoof"} <= packaged
     for name in packaged:
         found = info["found"][name]
         assert found and Path(found).resolve().is_relative_to(prefix), f"{name}: {found!r} is not in the venv"
