@@ -31,8 +31,8 @@ class SyncModelSpec:
 
 
 SYNC_MODEL_SPECS: dict[str, SyncModelSpec] = {
-    "syncnet": SyncModelSpec("avsync.sync.models:syncnet_scorer", "syncnet-v3"),
-    "syncnet-v2": SyncModelSpec("avsync.sync.models:syncnet_v2_scorer", "syncnet-v2"),
+    "syncnet": SyncModelSpec("avsync.sync.models:syncnet_scorer", "syncnet-v2"),
+    "syncnet-v3": SyncModelSpec("avsync.sync.models:syncnet_v3_scorer", "syncnet-v3"),
     "syncnet-grid": SyncModelSpec("avsync.sync.models:syncnet_grid_scorer", "syncnet-grid"),
     "motion": SyncModelSpec("avsync.sync.models:motion_scorer"),
     "light-asd": SyncModelSpec("avsync.sync.models:lightasd_scorer", "light-asd-ava", crops="face"),

@@ -81,7 +81,7 @@ def test_the_rule_needs_size_gain_and_lips_that_follow_the_line():
 def test_the_lips_follow_tests_are_the_sync_cues_tests():
     """The drift rule of the default model reuses the cue's mismatch parameters and its per-window midpoint: a line
     is a drift only where the cue would say the lips follow the audio along it, over the clip and in most windows."""
-    for model in ("syncnet", "syncnet-v2"):
+    for model in ("syncnet", "syncnet-v3"):
         rule, params = DRIFT_RULES[model], SyncCueParams.for_model(model)
         assert (rule.follow_distance_mid, rule.follow_confidence_mid, rule.follow_scale) == (
             params.mismatch_distance_mid, params.mismatch_confidence_mid, params.mismatch_scale)

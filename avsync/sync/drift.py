@@ -84,10 +84,10 @@ class DriftRule:
 
 
 DRIFT_RULES: dict[str, DriftRule] = {
-    # syncnet-v3: the shares and gain chosen with syncnet-v2, its own cue's "lips follow" test (SyncCueParams())
-    "syncnet": DriftRule(follow_distance_mid=0.981, follow_confidence_mid=0.111, follow_scale=0.033,
-                         follow_window_margin=0.0392),
-    "syncnet-v2": DriftRule(),
+    "syncnet": DriftRule(),
+    # syncnet-v3: the shares and gain chosen with syncnet-v2, its own cue's "lips follow" test (SYNCNET_V3_CUE_PARAMS)
+    "syncnet-v3": DriftRule(follow_distance_mid=0.981, follow_confidence_mid=0.111, follow_scale=0.033,
+                            follow_window_margin=0.0392),
 }
 """The sync models whose drift rule was chosen on calibration clips (``benchmarks/sync_drift.py``, with
 ``syncnet-v2``; ``syncnet-v3`` keeps its thresholds with its own cue parameters); the others report no drift."""

@@ -52,7 +52,7 @@ ModelName = str
 
 DEFAULT_SYNC_MODEL: ModelName = "syncnet"
 """The sync model of ``avsync sync`` / ``analyze`` / ``batch`` and :func:`avsync.sync.analyze_sync` (the shipped
-``syncnet-v3`` bundle)."""
+``syncnet-v2`` bundle)."""
 
 
 class LagScorer(Protocol):
@@ -279,9 +279,10 @@ class LightASDScorer:
 
 
 SYNCNET_BUNDLE = cast(str, SYNC_MODEL_SPECS["syncnet"].bundle)
-"""Registered bundle of the default SyncNet-style checkpoint (``models/syncnet-v3``, model name ``"syncnet"``)."""
-SYNCNET_V2_BUNDLE = cast(str, SYNC_MODEL_SPECS["syncnet-v2"].bundle)
-"""The GRID-only SyncNet-style checkpoint (``models/syncnet-v2``, model name ``"syncnet-v2"``: no restriction)."""
+"""Registered bundle of the default SyncNet-style checkpoint (``models/syncnet-v2``, model name ``"syncnet"``)."""
+SYNCNET_V3_BUNDLE = cast(str, SYNC_MODEL_SPECS["syncnet-v3"].bundle)
+"""The SyncNet-style checkpoint trained also on generated in-sync faces (``models/syncnet-v3``, model name
+``"syncnet-v3"``; non-commercial research use)."""
 LIGHT_ASD_BUNDLE = cast(str, SYNC_MODEL_SPECS["light-asd"].bundle)
 """The Light-ASD checkpoint ``model="light-asd"`` runs (AVA-ActiveSpeaker; sha256-verified when found by name)."""
 SYNCNET_GRID_BUNDLE = cast(str, SYNC_MODEL_SPECS["syncnet-grid"].bundle)
@@ -342,20 +343,21 @@ def motion_scorer(weights: str | os.PathLike | None = None, device: str | torch.
 
 
 def syncnet_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
-    """``"syncnet"``: ``weights``, ``$AVSYNC_MODELS_DIR/syncnet/``, else the shipped ``syncnet-v3`` bundle."""
+    """``"syncnet"``: ``weights``, ``$AVSYNC_MODELS_DIR/syncnet/``, else the shipped ``syncnet-v2`` bundle."""
     from avsync.device import resolve_device
     from avsync.encoders.syncnet import load_syncnet
 
     return SyncNetScorer(load_syncnet(_resolve_weights("syncnet", weights)), device=resolve_device(device))
 
 
-def syncnet_v2_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
-    """``"syncnet-v2"``: ``weights``, else the ``syncnet-v2`` bundle (GRID only, the default before ``syncnet-v3``)."""
+def syncnet_v3_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
+    """``"syncnet-v3"``: ``weights``, else the ``syncnet-v3`` bundle (GRID + generated in-sync faces; its own cue
+    parameters, :data:`avsync.pipeline.SYNCNET_V3_CUE_PARAMS`)."""
     from avsync.device import resolve_device
     from avsync.encoders.syncnet import load_syncnet
 
-    return SyncNetScorer(load_syncnet(_resolve_weights("syncnet", weights, SYNCNET_V2_BUNDLE)),
-                         device=resolve_device(device), name="syncnet-v2")
+    return SyncNetScorer(load_syncnet(_resolve_weights("syncnet", weights, SYNCNET_V3_BUNDLE)),
+                         device=resolve_device(device), name="syncnet-v3")
 
 
 def syncnet_grid_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
@@ -385,8 +387,8 @@ def make_scorer(
     ``"syncnet-grid"``, ``"light-asd"``) through its factory, or return ``model`` as is.
 
     ``weights``: checkpoint path for the learned models (default: ``$AVSYNC_MODELS_DIR``; for ``syncnet``
-    then the shipped ``syncnet-v3`` bundle, for ``syncnet-v2`` and ``syncnet-grid`` the older bundles of those
-    names, all sha256-verified).
+    then the shipped ``syncnet-v2`` bundle, for ``syncnet-v3`` and ``syncnet-grid`` the bundles of those names,
+    all sha256-verified).
     """
     if not isinstance(model, str):
         return model
