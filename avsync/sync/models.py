@@ -44,6 +44,7 @@ __all__ = [
     "resize_crops",
     "syncnet_grid_scorer",
     "syncnet_scorer",
+    "syncnet_v3_scorer",
 ]
 
 ModelName = str
@@ -342,31 +343,29 @@ def motion_scorer(weights: str | os.PathLike | None = None, device: str | torch.
     return MotionScorer()
 
 
-def syncnet_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
-    """``"syncnet"``: ``weights``, ``$AVSYNC_MODELS_DIR/syncnet/``, else the shipped ``syncnet-v2`` bundle."""
+def _syncnet(weights: str | os.PathLike | None, device: str | torch.device, bundle: str, name: str) -> LagScorer:
+    """A :class:`SyncNetScorer` named ``name`` on ``weights``, else (:func:`_resolve_weights`) on ``bundle``."""
     from avsync.device import resolve_device
     from avsync.encoders.syncnet import load_syncnet
 
-    return SyncNetScorer(load_syncnet(_resolve_weights("syncnet", weights)), device=resolve_device(device))
+    return SyncNetScorer(load_syncnet(_resolve_weights("syncnet", weights, bundle)), device=resolve_device(device),
+                         name=name)
+
+
+def syncnet_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
+    """``"syncnet"``: ``weights``, ``$AVSYNC_MODELS_DIR/syncnet/``, else the shipped ``syncnet-v2`` bundle."""
+    return _syncnet(weights, device, SYNCNET_BUNDLE, "syncnet")
 
 
 def syncnet_v3_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
     """``"syncnet-v3"``: ``weights``, else the ``syncnet-v3`` bundle (GRID + generated in-sync faces; its own cue
     parameters, :data:`avsync.pipeline.SYNCNET_V3_CUE_PARAMS`)."""
-    from avsync.device import resolve_device
-    from avsync.encoders.syncnet import load_syncnet
-
-    return SyncNetScorer(load_syncnet(_resolve_weights("syncnet", weights, SYNCNET_V3_BUNDLE)),
-                         device=resolve_device(device), name="syncnet-v3")
+    return _syncnet(weights, device, SYNCNET_V3_BUNDLE, "syncnet-v3")
 
 
 def syncnet_grid_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
     """``"syncnet-grid"``: ``weights``, else the older ``syncnet-grid`` bundle."""
-    from avsync.device import resolve_device
-    from avsync.encoders.syncnet import load_syncnet
-
-    return SyncNetScorer(load_syncnet(_resolve_weights("syncnet", weights, SYNCNET_GRID_BUNDLE)),
-                         device=resolve_device(device), name="syncnet-grid")
+    return _syncnet(weights, device, SYNCNET_GRID_BUNDLE, "syncnet-grid")
 
 
 def lightasd_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
