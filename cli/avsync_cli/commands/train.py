@@ -63,6 +63,9 @@ def command() -> None:
 @click.option("--clones", is_flag=True,
               help="--finetune: also train on the YourTTS demo's YourTTS / SC-GlowTTS clones of the training speakers "
                    "(CC-BY-NC-ND media: the weights become non-commercial); the evaluation speakers' stay unseen.")
+@click.option("--smooth-mels", is_flag=True,
+              help="--finetune: also train on HiFi-GAN copies of the real clips vocoded from smoothed, flattened mels "
+                   "(a stand-in for two-stage TTS such as SC-GlowTTS; avsync.training.spoof_neural.smooth_mel).")
 @click.option("--spectral-branch", "spectral", is_flag=True,
               help="--finetune: add a linear read-out of the fine spectrum to the AASIST's spoof logit "
                    "(avsync.spoof.nets.AASISTSpectral; docs/spoofmodel.md).")
@@ -104,7 +107,7 @@ def command() -> None:
 def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: int, threads: int, n_tts: int,
           n_neural: int, neural_share: float, cache: str | None, paired: float, head: str | None, weights: str | None,
           head_aug_share: float, finetune: str | None, resume: bool, wise_alpha: float, wise_alpha_encoder: float | None,
-          freeze: Literal["none", "encoder"], lr: float | None, demo_fold: str, demo_share: float, clones: bool,
+          freeze: Literal["none", "encoder"], lr: float | None, demo_fold: str, demo_share: float, clones: bool, smooth_mels: bool,
           spectral: bool, pack_out: str | None, pack_shards: int, pack: str | None, trained: str | None,
           init: str | None, device: str, workers: int, batch: int | None, crop: int | None, snapshots: str, codecs: str | None, ckpt_every: int | None,
           warmup: int | None, distill: float, teacher: str | None, tiny: bool) -> None:
@@ -143,7 +146,7 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
         ft_cfg = FinetuneConfig(out=out, shared=shared, base=finetune, weights=weights, seed=seed, threads=threads,
                                 cache=cache, resume=resume, tiny=tiny, wise_alpha=wise_alpha,
                                 wise_alpha_encoder=wise_alpha_encoder, freeze=freeze,
-                                demo_fold=demo_fold, demo_share=demo_share, clones=clones, spectral=spectral,
+                                demo_fold=demo_fold, demo_share=demo_share, clones=clones, smooth_mels=smooth_mels, spectral=spectral,
                                 device=device,
                                 workers=workers, pack=pack, trained=trained, init=init,
                                 snapshots=snap, distill=distill, teacher=teacher, **extra)
