@@ -86,6 +86,7 @@ def test_the_lips_follow_tests_are_the_sync_cues_tests():
         assert (rule.follow_distance_mid, rule.follow_confidence_mid, rule.follow_scale) == (
             params.mismatch_distance_mid, params.mismatch_confidence_mid, params.mismatch_scale)
         assert rule.follow_window_margin == params.window_margin_mid
+        assert rule == DriftRule.from_cue(params)  # one source: the rule is derived from the cue's parameters
 
 
 def test_a_line_the_lips_follow_in_too_few_windows_is_no_drift():

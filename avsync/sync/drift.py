@@ -28,8 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from avsync.results import Serializable
+from avsync.sync.cue_params import SYNCNET_V3_CUE_PARAMS, WINDOW_MARGIN_MID, SyncCueParams
 
 __all__ = ["DRIFT_RULES", "DriftFit", "DriftRule", "describe_drift", "fit_drift"]
+
+_DEFAULT_CUE = SyncCueParams()  # the default sync model's cue (syncnet-v2), whose tests the default rule applies
 
 MIN_DRIFT_FRAMES = 3.0
 """A line must change by at least this many frames (120 ms at 25 fps) between the clip's ends to be a drift."""
@@ -60,11 +63,20 @@ class DriftRule:
 
     min_frames: float = MIN_DRIFT_FRAMES
     min_gain: float = MIN_DRIFT_GAIN
-    follow_distance_mid: float = 1.267
-    follow_confidence_mid: float = 0.046
-    follow_scale: float = 0.07
-    follow_window_margin: float = 0.0443
+    follow_distance_mid: float = _DEFAULT_CUE.mismatch_distance_mid
+    follow_confidence_mid: float = _DEFAULT_CUE.mismatch_confidence_mid
+    follow_scale: float = _DEFAULT_CUE.mismatch_scale
+    follow_window_margin: float = WINDOW_MARGIN_MID
     min_follow_share: float = MIN_FOLLOW_SHARE
+
+    @classmethod
+    def from_cue(cls, params: SyncCueParams, **kw: float) -> DriftRule:
+        """The rule whose "lips follow" tests are those of the sync cue ``params`` (its ``mismatch_*`` numbers and
+        window midpoint); ``kw`` sets the other fields."""
+        margin = params.window_margin_mid if params.window_margin_mid is not None else WINDOW_MARGIN_MID
+        return cls(follow_distance_mid=params.mismatch_distance_mid,
+                   follow_confidence_mid=params.mismatch_confidence_mid, follow_scale=params.mismatch_scale,
+                   follow_window_margin=margin, **kw)
 
     def follow_share(self, margins: Sequence[float | None]) -> float | None:
         """Share of the windows (their margins along a line; ``None``: not scored) whose lips follow the audio."""
@@ -85,9 +97,8 @@ class DriftRule:
 
 DRIFT_RULES: dict[str, DriftRule] = {
     "syncnet": DriftRule(),
-    # syncnet-v3: the shares and gain chosen with syncnet-v2, its own cue's "lips follow" test (SYNCNET_V3_CUE_PARAMS)
-    "syncnet-v3": DriftRule(follow_distance_mid=0.981, follow_confidence_mid=0.111, follow_scale=0.033,
-                            follow_window_margin=0.0392),
+    # syncnet-v3: the shares and gain chosen with syncnet-v2, its own cue's "lips follow" test
+    "syncnet-v3": DriftRule.from_cue(SYNCNET_V3_CUE_PARAMS),
 }
 """The sync models whose drift rule was chosen on calibration clips (``benchmarks/sync_drift.py``, with
 ``syncnet-v2``; ``syncnet-v3`` keeps its thresholds with its own cue parameters); the others report no drift."""

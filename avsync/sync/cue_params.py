@@ -1,0 +1,88 @@
+"""How a sync result becomes evidence: the sync cue's parameters per sync model.
+
+A light module (dataclasses and numbers only) so that both :mod:`avsync.pipeline`, which turns a
+:class:`~avsync.sync.SyncResult` into the ``sync`` cue, and :mod:`avsync.sync.drift`, whose "lips follow the audio"
+test is the cue's, read the same numbers. :mod:`avsync.pipeline` re-exports every name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["MOTION_CUE_PARAMS", "SYNCNET_V3_CUE_PARAMS", "WINDOW_MARGIN_MID", "WINDOW_MARGIN_SCALE", "SyncCueParams"]
+
+# the default model's window rule (benchmarks/calibrate_sync_windows.py, fusion calibration split): at the
+# midpoint 10 % of the windows of genuine clips read "lips do not follow" (evaluation split: 15.7 %, swapped
+# audio 57.3 %; the distance rule it replaces: 100 % of both)
+WINDOW_MARGIN_MID = 0.0443
+WINDOW_MARGIN_SCALE = 0.0431  # what the script prints (fit_logistic); 0.0432 with scikit-learn before
+
+
+@dataclass(frozen=True)
+class SyncCueParams:
+    """How a sync result becomes a probability of manipulation (part of the detector's config).
+
+    Two kinds of evidence, the clip's score being the stronger of the two:
+
+    * **offset**: a best offset beyond the tolerance (audio leading by more than ``lead_tolerance_ms`` or
+      lagging by more than ``lag_tolerance_ms``), weighted by how sure the offset search is (``confidence``
+      against ``confidence_mid``);
+    * **mismatch** (dubbed or swapped audio): the lips follow the audio at no offset, i.e. a high minimum
+      distance (against ``mismatch_distance_mid``) and a low confidence (against ``mismatch_confidence_mid``).
+
+    Per window, whether the lips follow the audio there: the window's margin at the clip's offset
+    (``WindowSync.margin``: its median distance over lags minus its distance at that offset) against
+    ``window_margin_mid`` / ``window_margin_scale``, fitted for the default model on the fusion recipe's
+    calibration clips (``benchmarks/calibrate_sync_windows.py``); models without a fitted margin rule
+    (``window_margin_mid`` ``None``) use the distance at the offset against ``distance_mid``.
+
+    The defaults suit the default sync model (``syncnet``, the ``syncnet-v2`` bundle) and were fitted on
+    calibration clips that are neither its training data nor its evaluation set
+    (``benchmarks/calibrate_sync_cue.py``, see ``models/syncnet-v2/MODEL_CARD.md``): an offset within ±2 frames
+    (±80 ms) is no evidence, 3 frames (120 ms) is neutral, 4 frames or more are evidence. :meth:`for_model` gives the parameters of each sync
+    model (``syncnet-v3``: :data:`SYNCNET_V3_CUE_PARAMS`); ``motion`` (and ``light-asd``, ``syncnet-grid``, never
+    calibrated on their own) keep the earlier ones (:data:`MOTION_CUE_PARAMS`): on 14 real clips ``motion``'s offsets spread from −13 to +12 frames
+    (median −4: mouth motion precedes the sound's energy), with confidences 0.09–0.54, so its tolerances are
+    wider than ITU-R BT.1359's acceptability limits (+90 / −185 ms).
+    """
+
+    lead_tolerance_ms: float = 120.0
+    lag_tolerance_ms: float = 120.0
+    offset_scale_ms: float = 12.0
+    confidence_mid: float = 0.046
+    confidence_scale: float = 0.011
+    mismatch_distance_mid: float = 1.267
+    mismatch_confidence_mid: float = 0.046
+    mismatch_scale: float = 0.07
+    distance_mid: float = 0.896
+    distance_scale: float = 0.04
+    out_of_range_score: float = 0.7
+    window_margin_mid: float | None = WINDOW_MARGIN_MID
+    window_margin_scale: float = WINDOW_MARGIN_SCALE
+
+    @classmethod
+    def for_model(cls, model: str | None) -> SyncCueParams:
+        """The parameters calibrated for sync model ``model`` (``None``: the default model)."""
+        from avsync.sync.models import DEFAULT_SYNC_MODEL
+
+        name = model if isinstance(model, str) else getattr(model, "name", None)
+        if (name or DEFAULT_SYNC_MODEL) == "syncnet":
+            return cls()
+        if name == "syncnet-v3":
+            return SYNCNET_V3_CUE_PARAMS
+        return MOTION_CUE_PARAMS
+
+
+SYNCNET_V3_CUE_PARAMS = SyncCueParams(
+    confidence_mid=0.111, confidence_scale=0.028, mismatch_distance_mid=0.981, mismatch_confidence_mid=0.111,
+    mismatch_scale=0.033, distance_mid=0.943, distance_scale=0.036, window_margin_mid=0.0392, window_margin_scale=0.0500,
+)
+"""Sync cue parameters of ``syncnet-v3`` (an option, models/syncnet-v3/MODEL_CARD.md): clip level fitted on GRID
+speakers 2–3 and CREMA-D, windows on the fusion recipe's calibration clips, as for the default."""
+
+MOTION_CUE_PARAMS = SyncCueParams(
+    lead_tolerance_ms=200.0, lag_tolerance_ms=400.0, offset_scale_ms=80.0, confidence_mid=0.3, confidence_scale=0.05,
+    mismatch_distance_mid=0.9, mismatch_confidence_mid=0.12, mismatch_scale=0.06, distance_mid=0.85,
+    distance_scale=0.08, out_of_range_score=0.6,  # real clips hit the edge of the search more often than shifted ones
+    window_margin_mid=None,  # its windows keep the distance rule (no margin rule fitted for it)
+)
