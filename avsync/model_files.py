@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["ARTEFACT_ARCHITECTURE", "PACKAGE_MODELS", "SYNC_MODELS", "SYNC_MODEL_SPECS", "PackageModel",
+__all__ = ["ARTEFACT_ARCHITECTURE", "DEFAULT_SYNC_MODEL", "PACKAGE_MODELS", "SYNC_MODELS", "SYNC_MODEL_SPECS", "PackageModel",
            "SyncModelSpec", "model_sha256", "sync_crops", "sync_model_name"]
 
 
@@ -43,6 +43,10 @@ choices, :func:`avsync.sync.models.make_scorer` and the catalog read one table."
 
 SYNC_MODELS = tuple(SYNC_MODEL_SPECS)
 """Names of the lip-sync models (keys of :data:`SYNC_MODEL_SPECS`; the default first)."""
+
+DEFAULT_SYNC_MODEL = SYNC_MODELS[0]
+"""The sync model of ``avsync sync`` / ``analyze`` / ``batch`` and :func:`avsync.sync.analyze_sync` (``"syncnet"``:
+the shipped ``syncnet-v2`` bundle); :mod:`avsync.sync.models` re-exports it."""
 
 
 def sync_crops(model: object) -> tuple[Literal["mouth", "face"], ...]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from avsync.model_files import DEFAULT_SYNC_MODEL
+
 __all__ = ["MOTION_CUE_PARAMS", "SYNCNET_V3_CUE_PARAMS", "WINDOW_MARGIN_MID", "WINDOW_MARGIN_SCALE", "SyncCueParams"]
 
 # the default model's window rule (benchmarks/calibrate_sync_windows.py, fusion calibration split): at the
@@ -63,8 +65,6 @@ class SyncCueParams:
     @classmethod
     def for_model(cls, model: str | None) -> SyncCueParams:
         """The parameters calibrated for sync model ``model`` (``None``: the default model)."""
-        from avsync.sync.models import DEFAULT_SYNC_MODEL
-
         name = model if isinstance(model, str) else getattr(model, "name", None)
         if (name or DEFAULT_SYNC_MODEL) == "syncnet":
             return cls()

@@ -22,7 +22,7 @@ from avsync.encoders.motion import AudioSignal, VisualSignal, audio_activity, hi
 from avsync.errors import BundleError, ConfigError, NoFaceError
 from avsync.features.audio import frame_energy, mfcc
 from avsync.inference import run_batched
-from avsync.model_files import SYNC_MODEL_SPECS
+from avsync.model_files import DEFAULT_SYNC_MODEL, SYNC_MODEL_SPECS
 from avsync.results import Status
 from avsync.sync.types import TrackCrops
 
@@ -51,9 +51,6 @@ ModelName = str
 """Name of a lip-sync model: a key of :data:`avsync.model_files.SYNC_MODEL_SPECS` (``"syncnet"``, ``"syncnet-grid"``,
 ``"motion"``, ``"light-asd"``)."""
 
-DEFAULT_SYNC_MODEL: ModelName = "syncnet"
-"""The sync model of ``avsync sync`` / ``analyze`` / ``batch`` and :func:`avsync.sync.analyze_sync` (the shipped
-``syncnet-v2`` bundle)."""
 
 
 class LagScorer(Protocol):
