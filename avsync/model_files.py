@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["ARTEFACT_ARCHITECTURE", "DEFAULT_SYNC_MODEL", "PACKAGE_MODELS", "SYNC_MODELS", "SYNC_MODEL_SPECS", "PackageModel",
-           "SyncModelSpec", "model_sha256", "sync_crops", "sync_model_name"]
+__all__ = ["ARTEFACT_ARCHITECTURE", "DEFAULT_SYNC_MODEL", "PACKAGE_MODELS", "SYNC_MODELS", "SYNC_MODEL_SPECS",
+           "PackageModel", "SyncModelSpec", "model_sha256", "sync_crops", "sync_model_name"]
 
 
 @dataclass(frozen=True)

@@ -82,8 +82,6 @@ def _fmt_span(a: float, b: float) -> str:
 
 
 # ----------------------------------------------------------------------------------- cue adapters
-"""Sync cue parameters of the training-free ``motion`` model (the defaults before ``syncnet-v2``)."""
-
 
 def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None, params: SyncCueParams) -> Cue:
     """Turn a :class:`~avsync.sync.SyncResult` into the ``sync`` cue."""

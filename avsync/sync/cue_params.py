@@ -86,3 +86,4 @@ MOTION_CUE_PARAMS = SyncCueParams(
     distance_scale=0.08, out_of_range_score=0.6,  # real clips hit the edge of the search more often than shifted ones
     window_margin_mid=None,  # its windows keep the distance rule (no margin rule fitted for it)
 )
+"""Sync cue parameters of the training-free ``motion`` model (the defaults before ``syncnet-v2``)."""

@@ -52,7 +52,6 @@ ModelName = str
 ``"motion"``, ``"light-asd"``)."""
 
 
-
 class LagScorer(Protocol):
     """What :func:`~avsync.sync.analyze_track` needs from a model."""
 
@@ -356,7 +355,7 @@ def syncnet_scorer(weights: str | os.PathLike | None = None, device: str | torch
 
 def syncnet_v3_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
     """``"syncnet-v3"``: ``weights``, else the ``syncnet-v3`` bundle (GRID + generated in-sync faces; its own cue
-    parameters, :data:`avsync.pipeline.SYNCNET_V3_CUE_PARAMS`)."""
+    parameters, :data:`avsync.sync.cue_params.SYNCNET_V3_CUE_PARAMS`)."""
     return _syncnet(weights, device, SYNCNET_V3_BUNDLE, "syncnet-v3")
 
 
