@@ -279,3 +279,68 @@ def test_synced_training_clips_are_generated_lipsync_or_talking_heads_grouped_by
             extra_files(tmp_path, [wrong], synced=True)
     with pytest.raises(ConfigError, match="names no real talking-face clip"):
         extra_files(tmp_path, ["fake_av/w2l"])  # without synced, only real clips
+
+
+def _speechlike(seconds: float, seed: int = 0) -> np.ndarray:
+    """Noise bursts of varied length and level (syllable-like energy changes) at 16 kHz."""
+    rng = np.random.default_rng(seed)
+    env = np.repeat(rng.uniform(0, 1, int(seconds * 12)) ** 3, 16000 // 12)
+    return (rng.standard_normal(env.size) * env * 0.3).astype(np.float32)
+
+
+def test_channel_copies_keep_the_timing_and_the_level():
+    """The recording-channel copies of `--audio-channel` keep the clip's length, RMS level and timing: the onsets
+    of their 10 ms energy envelopes line up with the recording's within one 10 ms step, a quarter of a video frame
+    (a shifted copy would teach a wrong offset; reverberation lengthens the decays, not the onsets)."""
+    from avsync.training.sync import channel_copies
+
+    x = _speechlike(4.0)
+    copies = channel_copies(x, 16000, np.random.default_rng(1), n=6)
+    assert len(copies) == 6
+    rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+
+    def env(y):  # onsets: rises of the log energy per 10 ms
+        e = np.log(np.mean(y[: y.size // 160 * 160].reshape(-1, 160).astype(np.float64) ** 2, axis=1) + 1e-6)
+        return np.maximum(np.diff(e), 0)
+
+    e0 = env(x)
+    for y in copies:
+        assert y.shape == x.shape and y.dtype == np.float32
+        assert abs(float(np.sqrt(np.mean(y.astype(np.float64) ** 2))) / rms - 1) < 1e-3
+        assert not np.allclose(y, x)
+        e = env(y)
+        lags = range(-8, 9)
+        corr = [float(np.dot(e0[max(0, -L): e0.size - max(0, L)], e[max(0, L): e.size - max(0, -L)])) for L in lags]
+        assert abs(list(lags)[int(np.argmax(corr))]) <= 1, corr
+    assert channel_copies(x, 8000, np.random.default_rng(1)) == ()
+
+
+def test_channel_share_reads_items_from_the_channels_and_zero_changes_nothing():
+    """`channel_share` 0 draws the same batches as a config without it (no extra random draw); above 0, items read
+    their audio from the clips' channel copies; the positive and its shifted negatives share one channel."""
+    import torch
+
+    from avsync.training.sync import SyncClip, SyncTrainConfig, sample_batch
+
+    rng = np.random.default_rng(0)
+
+    def clips(with_channels: bool):
+        out = []
+        for i in range(3):
+            a = _speechlike(2.0, seed=i) * 3000
+            ch = (np.zeros_like(a), np.zeros_like(a)) if with_channels else ()
+            out.append(SyncClip(mouth=rng.integers(0, 255, (40, 24, 24), dtype=np.uint8), valid=np.ones(40, bool),
+                                audio=a, name=f"c{i}", group=f"g{i % 2}", channels=ch))
+        return out
+
+    plain, silent = clips(False), clips(True)
+    for c, d in zip(plain, silent):
+        d.mouth = c.mouth
+    cfg = SyncTrainConfig(batch_size=6, num_near=2, num_swap=2, augment=False)
+    m0, f0 = sample_batch(plain, cfg, torch.Generator().manual_seed(3))
+    m1, f1 = sample_batch(silent, cfg, torch.Generator().manual_seed(3))  # share 0: the channels are never read
+    assert torch.equal(m0, m1) and torch.equal(f0, f1)
+    _, f2 = sample_batch(silent, SyncTrainConfig(**{**cfg.__dict__, "channel_share": 1.0}), torch.Generator().manual_seed(3))
+    # every candidate now comes from an all-zero channel: its MFCC frames are all the same (the log floor)
+    assert torch.allclose(f2, f2[..., :1].expand_as(f2))
+    assert not torch.allclose(f0, f0[..., :1].expand_as(f0))

@@ -53,6 +53,7 @@ __all__ = [
     "grid_files",
     "TRAIN_FOLDERS",
     "VALIDATION_FOLDERS",
+    "channel_copies",
     "sample_batch",
     "train_sync",
     "train_sync_checkpoint",
@@ -79,6 +80,9 @@ class SyncClip:
     group: str = ""
     """Speaker / source group (e.g. the corpus folder): swapped-audio negatives can be drawn from other groups,
     and training draws groups in proportion to the square root of their clip counts."""
+    channels: tuple[np.ndarray, ...] = ()
+    """The same audio through other recording channels (:func:`channel_copies`: same length, no delay); training
+    reads an item's audio from one of them with probability :attr:`SyncTrainConfig.channel_share`."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,9 @@ class SyncTrainConfig:
     """Also: scale/rotation jitter, blur / low resolution, JPEG compression, gamma (video); low-pass filtering (audio)."""
     gain_db: float = 6.0
     snr_db: tuple[float, float] = (10.0, 40.0)
+    channel_share: float = 0.0
+    """Share of the items (and of the other clips their swapped negatives come from) whose audio is read from one of
+    the clip's :attr:`SyncClip.channels` instead of the recording (0: never, and no random draw is made for it)."""
     seed: int = 0
     device: str = "cpu"
     log_every: int = 0
@@ -249,10 +256,48 @@ def _lowpass(audio: torch.Tensor, sample_rate: int, g: torch.Generator, share: f
     return torch.where(pick[..., None], filt, audio)
 
 
-def _segment(clip: SyncClip, frame: int, length: int) -> np.ndarray:
-    """Audio samples of the 0.2 s window of video frame ``frame`` (frames ``[frame-2, frame+3)``)."""
+def _segment(clip: SyncClip, frame: int, length: int, audio: np.ndarray | None = None) -> np.ndarray:
+    """Audio samples of the 0.2 s window of video frame ``frame`` (frames ``[frame-2, frame+3)``), read from
+    ``audio`` (one of the clip's channels) or the clip's own recording."""
     s0 = int(round((frame - CONTEXT // 2) * clip.sample_rate / clip.fps))
-    return clip.audio[s0 : s0 + length]
+    return (clip.audio if audio is None else audio)[s0 : s0 + length]
+
+
+def _pick_channel(clip: SyncClip, cfg: SyncTrainConfig, g: torch.Generator) -> np.ndarray | None:
+    """One of ``clip.channels`` with probability ``cfg.channel_share`` (``None``: the recording as it is)."""
+    if cfg.channel_share <= 0 or not clip.channels:
+        return None
+    if float(torch.rand(1, generator=g)) >= cfg.channel_share:
+        return None
+    return clip.channels[int(torch.randint(len(clip.channels), (1,), generator=g))]
+
+
+def channel_copies(audio: np.ndarray, sample_rate: int, rng: np.random.Generator, n: int = 3) -> tuple[np.ndarray, ...]:
+    """``n`` copies of a clip's ``audio`` through random recording channels, for :attr:`SyncClip.channels`.
+
+    Each copy goes through a chain of :func:`avsync.training.spoof_data.augment` (band limits, reverberation, noise
+    and, in 30 % of the copies, G.711 µ-law / A-law companding at 8 kHz) and is scaled back to the recording's RMS
+    level. Only channels that keep the timing are used: the G.711 round trips are computed in numpy with zero-phase
+    resampling, the reverberation's direct path is at lag 0, and the 4th-order band-pass delays speech by about a
+    millisecond; the codecs through FFmpeg (MP3 adds its encoder delay) are left out. Audio at another rate than
+    16 kHz gets no copies (``()``).
+    """
+    from avsync.training.spoof_data import NUMPY_CODECS, SR, augment
+
+    x = np.asarray(audio, dtype=np.float32)
+    if sample_rate != SR or x.size == 0:
+        return ()
+    rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+    out = []
+    for _ in range(n):
+        for _try in range(20):  # a chain that drew no stage (about 1 in 5) is drawn again: every copy is changed
+            y = augment(x, rng, p_clean=0.0, p_codec=0.3, codecs=tuple(NUMPY_CODECS)).astype(np.float64)
+            r = float(np.sqrt(np.mean(y ** 2)))
+            y = y * (rms / r if r > 0 else 0.0)
+            if not np.allclose(y, x, rtol=1e-3, atol=1e-4 * (rms or 1.0)):
+                break
+        out.append(y.astype(np.float32))
+    return tuple(out)
 
 
 def _clip_sampler(clips: Sequence[SyncClip]):
@@ -304,7 +349,8 @@ def sample_batch(
         k = c.start_frame + i
         mouths.append(torch.from_numpy(c.mouth[i - half : i + half + 1]))
 
-        cands = [_segment(c, k, seg_len)]
+        own = _pick_channel(c, cfg, g)  # the positive and the shifted negatives share one channel, as a recording does
+        cands = [_segment(c, k, seg_len, own)]
         for num, lo, hi in ((cfg.num_shift, cfg.min_shift, cfg.max_shift), (cfg.num_near, 1, cfg.near_max)):
             if num <= 0:
                 continue
@@ -313,7 +359,7 @@ def sample_batch(
             valid_lags = [L for L in lags if half <= k - L <= max_frame] or lags
             for _ in range(num):
                 L = valid_lags[int(torch.randint(len(valid_lags), (1,), generator=g))]
-                cands.append(_segment(c, k - L, seg_len))
+                cands.append(_segment(c, k - L, seg_len, own))
         other_groups = [gname for gname in by_group if gname != c.group]
         for _ in range(cfg.num_swap):
             if other_groups and float(torch.rand(1, generator=g)) < cfg.other_group_swap:
@@ -322,7 +368,8 @@ def sample_batch(
                 pool = [o for o in by_group.get(c.group, clips) if o is not c] or [o for o in clips if o is not c] or [c]
             o = pool[int(torch.randint(len(pool), (1,), generator=g))]
             mf = int(math.floor((len(o.audio) - seg_len) * o.fps / o.sample_rate)) + half
-            cands.append(_segment(o, int(torch.randint(half, max(half + 1, mf + 1), (1,), generator=g)), seg_len))
+            frame = int(torch.randint(half, max(half + 1, mf + 1), (1,), generator=g))
+            cands.append(_segment(o, frame, seg_len, _pick_channel(o, cfg, g)))
         segs.append(np.stack([np.pad(s, (0, seg_len - len(s))) for s in cands]))
     mouth = torch.stack(mouths).float()
     audio = torch.from_numpy(np.stack(segs)).float()  # [B, K, L]
@@ -582,6 +629,7 @@ def train_sync_checkpoint(
     num_swap: int = 2,
     extra: Sequence[str] = (),
     synced: Sequence[str] = (),
+    channel_share: float = 0.0,
     say: Callable[[str], None] = print,
 ) -> dict:
     """Train the SyncNet-style model on GRID sentences of the shared data (CC-BY 4.0) and write it.
@@ -624,6 +672,10 @@ def train_sync_checkpoint(
     synced
         Generated talking faces to train on as in-sync clips (:func:`extra_files` with ``synced=True``): the
         outputs of one generator project (``source_repo``) form one ``group``. Listed like ``extra``.
+    channel_share
+        :attr:`SyncTrainConfig.channel_share`: with a share above 0, every training clip gets three copies of its
+        audio through random recording channels (:func:`channel_copies`, seeded by ``seed`` and the clip's
+        position, so a resumed run reads the same copies).
 
     Returns
     -------
@@ -682,11 +734,14 @@ def train_sync_checkpoint(
     clips = [clip_from_track(m, tr, name=os.path.basename(f), mouth_size=mcfg.mouth_size) for f, m, tr in train_items]
     for c, (f, _, _) in zip(clips, train_items):
         c.group = group(f)
+    if channel_share > 0:
+        for i, c in enumerate(clips):
+            c.channels = channel_copies(c.audio, c.sample_rate, np.random.default_rng([seed, i]))
     say(f"[data] {len(clips)} training clips ({sum(int(c.valid.sum()) for c in clips) / 25:.1f} s of tracked "
         f"face), {len(held)} held out ({time.time() - t0:.0f} s)")
     model = SyncNetStyle(mcfg)
     cfg = SyncTrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, num_near=num_near, num_swap=num_swap,
-                          other_group_swap=other_group_swap, strong_augment=strong_augment,
+                          other_group_swap=other_group_swap, strong_augment=strong_augment, channel_share=channel_share,
                           log_every=eval_every if eval_every else max(1, steps // 20))
     ckpt = out / "ckpt" / "last.pt"
     if ckpt.exists() and not resume:
