@@ -317,7 +317,7 @@ def test_channel_copies_keep_the_timing_and_the_level():
 
 def test_channel_share_reads_items_from_the_channels_and_zero_changes_nothing():
     """`channel_share` 0 draws the same batches as a config without it (no extra random draw); above 0, items read
-    their audio from the clips' channel copies; the positive and its shifted negatives share one channel."""
+    their audio from the clips' channel copies."""
     import torch
 
     from avsync.training.sync import SyncClip, SyncTrainConfig, sample_batch
@@ -344,3 +344,25 @@ def test_channel_share_reads_items_from_the_channels_and_zero_changes_nothing():
     # every candidate now comes from an all-zero channel: its MFCC frames are all the same (the log floor)
     assert torch.allclose(f2, f2[..., :1].expand_as(f2))
     assert not torch.allclose(f0, f0[..., :1].expand_as(f0))
+
+
+def test_channel_share_reads_the_positive_and_its_shifts_from_one_channel():
+    """With `channel_share` 1, an item's positive and its shifted negatives come from one copy of its clip (one
+    recording through one channel), while different items may draw different copies. The copies here are the
+    steady recording at -12 dB and +12 dB, so each window's energy (MFCC c0) tells which one it came from."""
+    import torch
+
+    from avsync.training.sync import SyncClip, SyncTrainConfig, sample_batch
+
+    rng = np.random.default_rng(0)
+    clips = []
+    for i in range(3):
+        a = (rng.standard_normal(16000 * 2) * 300).astype(np.float32)  # steady level: every window has the same energy
+        clips.append(SyncClip(mouth=rng.integers(0, 255, (40, 24, 24), dtype=np.uint8), valid=np.ones(40, bool),
+                              audio=a, name=f"c{i}", group=f"g{i % 2}", channels=(a / 4, a * 4)))
+    cfg = SyncTrainConfig(batch_size=16, num_shift=6, num_near=2, num_swap=2, augment=False, channel_share=1.0)
+    _, feats = sample_batch(clips, cfg, torch.Generator().manual_seed(0))
+    loud = feats[:, :, 0, :].mean(-1) > float(feats[:, :, 0, :].mean())  # [B, K]: from the +12 dB copy
+    own = loud[:, : 1 + cfg.num_shift + cfg.num_near]
+    assert bool((own == own[:, :1]).all())  # one channel per item for the positive and its shifts
+    assert 0 < int(own[:, 0].sum()) < cfg.batch_size  # and both copies are drawn across the batch
