@@ -347,18 +347,20 @@ def _entries() -> list[Bundle]:
                "190d737ff39becbcda876b555aac54f175d6a304ec8bf0624ce482f070907223", "Apache-2.0", None,
                "avsync.encoders.syncnet.SyncNetStyle",
                _SYNCNET_INPUT,
-               "avsync's own SyncNet-style lip-sync model (the default), trained on 20.5 min of GRID "
-               "(CC-BY 4.0); models/syncnet-v2/MODEL_CARD.md", role="lip sync"),
-        Bundle("syncnet-v3", "0.3.0", "syncnet-v3/avsync_syncnet.safetensors",
-               "00ad44b2990c591d7556bb443886aeeb8626bf00108df63783bbea55baceb61f", "Apache-2.0", None,
+               "avsync's own SyncNet-style lip-sync model trained on 20.5 min of GRID only (CC-BY 4.0; the "
+               "default before syncnet-v3, and the one without restrictions); models/syncnet-v2/MODEL_CARD.md",
+               role="lip sync"),
+        Bundle("syncnet-v3", "0.3.1", "syncnet-v3/avsync_syncnet.safetensors",
+               "26133d91a2c6b4ccacaffa3cbad214a8da4b42f69ed944f57b4e30e58d5f6a70", "Apache-2.0", None,
                "avsync.encoders.syncnet.SyncNetStyle",
                _SYNCNET_INPUT,
-               "avsync's SyncNet-style lip-sync model trained on 20.5 min of GRID (CC-BY 4.0) and 20 generated "
-               "in-sync talking faces (Wav2Lip forks, EDTalk), an option; models/syncnet-v3/MODEL_CARD.md",
+               "avsync's SyncNet-style lip-sync model (the default), trained on 20.5 min of GRID (CC-BY 4.0) and 20 "
+               "generated in-sync talking faces (Wav2Lip forks, EDTalk), half of its audio through recording "
+               "channels; models/syncnet-v3/MODEL_CARD.md",
                role="lip sync",
                restrictions="trained on generator outputs of other projects (Wav2Lip forks without a licence, "
                              "Wav2Lip's non-commercial terms, EDTalk outputs of research-use HDTF identities): "
-                             "non-commercial research use; the default syncnet-v2 (GRID only) has no such restriction"),
+                             "non-commercial research use; syncnet-v2 (GRID only) has no such restriction"),
     ]
     return out
 

@@ -31,8 +31,9 @@ class SyncModelSpec:
 
 
 SYNC_MODEL_SPECS: dict[str, SyncModelSpec] = {
-    "syncnet": SyncModelSpec("avsync.sync.models:syncnet_scorer", "syncnet-v2"),
+    "syncnet": SyncModelSpec("avsync.sync.models:syncnet_scorer", "syncnet-v3"),
     "syncnet-v3": SyncModelSpec("avsync.sync.models:syncnet_v3_scorer", "syncnet-v3"),
+    "syncnet-v2": SyncModelSpec("avsync.sync.models:syncnet_v2_scorer", "syncnet-v2"),
     "syncnet-grid": SyncModelSpec("avsync.sync.models:syncnet_grid_scorer", "syncnet-grid"),
     "motion": SyncModelSpec("avsync.sync.models:motion_scorer"),
     "light-asd": SyncModelSpec("avsync.sync.models:lightasd_scorer", "light-asd-ava", crops="face"),
@@ -46,7 +47,7 @@ SYNC_MODELS = tuple(SYNC_MODEL_SPECS)
 
 DEFAULT_SYNC_MODEL = SYNC_MODELS[0]
 """The sync model of ``avsync sync`` / ``analyze`` / ``batch`` and :func:`avsync.sync.analyze_sync` (``"syncnet"``:
-the shipped ``syncnet-v2`` bundle); :mod:`avsync.sync.models` re-exports it."""
+the shipped ``syncnet-v3`` bundle); :mod:`avsync.sync.models` re-exports it."""
 
 
 def sync_crops(model: object) -> tuple[Literal["mouth", "face"], ...]:

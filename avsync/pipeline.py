@@ -36,6 +36,7 @@ from avsync.media import Media, MediaSource, load_media
 from avsync.results import Status
 from avsync.sync.cue_params import (  # noqa: F401  # re-exported: avsync.pipeline.SyncCueParams and friends
     MOTION_CUE_PARAMS,
+    SYNCNET_V2_CUE_PARAMS,
     SYNCNET_V3_CUE_PARAMS,
     WINDOW_MARGIN_MID,
     WINDOW_MARGIN_SCALE,
@@ -348,9 +349,10 @@ class Detector:
     fusion
         Fusion weights and thresholds (default: the config shipped with the package).
     sync_model
-        ``"syncnet"`` (default: avsync's SyncNet-style model, the ``syncnet-v2`` bundle), ``"syncnet-v3"`` (the
-        same trained also on generated in-sync faces; non-commercial research use), ``"syncnet-grid"`` (its
-        first version), ``"motion"`` (training-free mouth motion vs audio energy) or ``"light-asd"``.
+        ``"syncnet"`` (default: avsync's SyncNet-style model, the ``syncnet-v3`` bundle, trained also on generated
+        in-sync faces and through recording channels; non-commercial research use; ``"syncnet-v3"`` names it too),
+        ``"syncnet-v2"`` (the same network trained on GRID only, no restriction), ``"syncnet-grid"`` (its first
+        version), ``"motion"`` (training-free mouth motion vs audio energy) or ``"light-asd"``.
     spoof_model
         Spoof bundle name (``None``: the default model of :mod:`avsync.spoof`); ``False`` turns the voice check off.
     artefacts

@@ -12,7 +12,8 @@ own audio.
 Scores for the ROC-AUCs (higher = more suspicious), all from the :class:`~avsync.sync.SyncResult`:
 ``-conf`` (the model's confidence, negated: lips that do not follow the audio; out-of-range results
 keep theirs), ``abs-off`` (absolute offset in frames; out of range = max_lag + 1) and ``cue``
-(``avsync.pipeline.sync_cue`` with ``SyncCueParams.for_model`` of the model). Offset recovery: the share of
+(``avsync.pipeline.sync_cue`` with ``SyncCueParams.for_model`` of the model; a ``LABEL=PATH`` checkpoint is read with
+the parameters of ``--cue-model``, by default ``syncnet-v2``'s, which the comparisons of the model cards fixed). Offset recovery: the share of
 shifted runs whose offset is the shift ±1 frame, relative to the clip's unshifted offset and absolute (real
 clips assumed in sync). 95 % intervals: stratified bootstrap for the AUCs, clips resampled for the shares.
 
@@ -122,7 +123,7 @@ def evaluate(args) -> None:
             scorer = _probe_scorer(weights)
         else:
             scorer = make_scorer(name, weights=args.syncnet_weights if name == "syncnet" else None)
-        params = SyncCueParams.for_model("syncnet" if weights else name)
+        params = SyncCueParams.for_model(args.cue_model if weights else name)
         if isinstance(scorer, LightASDScorer):
             _memo_visual(scorer)
         for r in rows:
@@ -256,7 +257,10 @@ def main() -> int:
                     help="comma-separated: motion, syncnet, light-asd, or LABEL=PATH (a SyncNet-style checkpoint); "
                          "LABEL=PATH+PATH[:flip] averages the distance curves of several checkpoints, each also "
                          "on mirrored mouth crops with :flip (a probe)")
-    ap.add_argument("--syncnet-weights", default=None, help="default: the shipped syncnet-grid bundle")
+    ap.add_argument("--syncnet-weights", default=None, help="checkpoint of the model named syncnet (default: its bundle)")
+    ap.add_argument("--cue-model", default="syncnet-v2",
+                    help="sync model whose cue parameters score LABEL=PATH checkpoints (the cards' comparisons: "
+                         "syncnet-v2's)")
     ap.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "avsync_sync_tracks"))
     ap.add_argument("--out", default="sync_models.jsonl", help="per-clip rows (appended; finished rows are skipped)")
     ap.add_argument("--shift", type=int, default=8, help="frames of the 'shifted' copy (8 = 320 ms)")

@@ -35,7 +35,7 @@ def test_defaults_come_from_the_registries(monkeypatch):
     d = catalog.default_models()
     assert d["voice"] == spoof_models.DEFAULT_MODEL
     assert d["mouth region"] == DEFAULT_ARTEFACT_MODEL
-    assert d["lip sync"] == "syncnet-v2" and Detector().sync_model == "syncnet"
+    assert d["lip sync"] == "syncnet-v3" and Detector().sync_model == "syncnet"
     assert d["VAD"] == "silero-vad" and d["speaker"] == "ge2e-resemblyzer"
     assert d["faces"] == ("yunet" if importlib.util.find_spec("yuface") else "haar")
     assert "landmarks" not in d  # a default run tracks no lip landmarks
@@ -72,10 +72,11 @@ def test_list_table_has_a_header_and_the_shipped_and_pip_models_are_installed(is
     assert art["licence"] == "Apache-2.0"
     assert art["size"].endswith("KiB") and art["restrictions"] == "-"
     assert rows["syncnet-grid"]["installed"] == "yes" and rows["syncnet-grid"]["default"] == "no"
-    assert (rows["syncnet-v2"]["role"], rows["syncnet-v2"]["default"], rows["syncnet-v2"]["installed"]) == (
+    assert (rows["syncnet-v3"]["role"], rows["syncnet-v3"]["default"], rows["syncnet-v3"]["installed"]) == (
         "lip sync", "yes", "yes")
-    assert (rows["syncnet-v3"]["default"], rows["syncnet-v3"]["installed"]) == ("no", "yes")
     assert "non-commercial" in rows["syncnet-v3"]["restrictions"]
+    assert (rows["syncnet-v2"]["default"], rows["syncnet-v2"]["installed"], rows["syncnet-v2"]["restrictions"]) == (
+        "no", "yes", "-")
     assert rows["motion"]["default"] == "no"
     if importlib.util.find_spec("yuface") is not None:  # YuNet works from its wheel: installed, the default
         assert (rows["yunet"]["role"], rows["yunet"]["default"], rows["yunet"]["installed"]) == ("faces", "yes", "yes")

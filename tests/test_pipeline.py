@@ -23,7 +23,7 @@ FACE = dict(face="photo", size=(320, 320), duration=6.0, timbre="vowel")
 def detector():
     # the voice check is exercised in the spoof tests; here the synthetic buzz is not speech anyway. The drawn
     # mouths of these clips are for the training-free motion model (the default syncnet model reads real faces:
-    # tests/test_sync_model.py, models/syncnet-v2/MODEL_CARD.md)
+    # tests/test_sync_model.py, models/syncnet-v3/MODEL_CARD.md)
     return Detector(spoof_model=False, device="cpu", sync_model="motion")
 
 

@@ -68,20 +68,21 @@ def test_a_short_track_gives_no_fit():
 
 
 def test_the_rule_needs_size_gain_and_lips_that_follow_the_line():
-    good = DriftFit(rate=-0.01, start_frames=0.0, end_frames=-5.0, start=0.0, end=20.0, distance=1.15,
-                    confidence=0.12, gain=0.05, constant_confidence=0.04)
-    rule = DriftRule()
+    rule = DriftRule()  # the default model's: distances on its scale, around its cue's "lips follow" midpoints
+    mid_d, mid_c = rule.follow_distance_mid, rule.follow_confidence_mid
+    good = DriftFit(rate=-0.01, start_frames=0.0, end_frames=-5.0, start=0.0, end=20.0, distance=mid_d - 0.1,
+                    confidence=mid_c + 0.07, gain=0.05, constant_confidence=0.04)
     assert rule.reports(good)
     assert not rule.reports(replace(good, end_frames=-2.0))                      # changes by 2 frames only
     assert not rule.reports(replace(good, gain=0.01))                             # hardly better than a constant
-    assert not rule.reports(replace(good, distance=1.40, confidence=0.04))        # lips follow no line (dubbed)
+    assert not rule.reports(replace(good, distance=mid_d + 0.15, confidence=mid_c - 0.01))  # lips follow no line
     assert not rule.reports(None)
 
 
 def test_the_lips_follow_tests_are_the_sync_cues_tests():
     """The drift rule of the default model reuses the cue's mismatch parameters and its per-window midpoint: a line
     is a drift only where the cue would say the lips follow the audio along it, over the clip and in most windows."""
-    for model in ("syncnet", "syncnet-v3"):
+    for model in ("syncnet", "syncnet-v3", "syncnet-v2"):
         rule, params = DRIFT_RULES[model], SyncCueParams.for_model(model)
         assert (rule.follow_distance_mid, rule.follow_confidence_mid, rule.follow_scale) == (
             params.mismatch_distance_mid, params.mismatch_confidence_mid, params.mismatch_scale)
@@ -90,9 +91,11 @@ def test_the_lips_follow_tests_are_the_sync_cues_tests():
 
 
 def test_a_line_the_lips_follow_in_too_few_windows_is_no_drift():
-    good = DriftFit(rate=-0.01, start_frames=0.0, end_frames=-5.0, start=0.0, end=20.0, distance=1.15,
-                    confidence=0.12, gain=0.05, constant_confidence=0.04)
     rule = DriftRule()
+    good = DriftFit(rate=-0.01, start_frames=0.0, end_frames=-5.0, start=0.0, end=20.0,
+                    distance=rule.follow_distance_mid - 0.1, confidence=rule.follow_confidence_mid + 0.07, gain=0.05,
+                    constant_confidence=0.04)
+    assert 0.0 < rule.follow_window_margin < 0.1
     assert rule.reports(good, [0.1] * 7 + [0.0] * 3 + [None])      # 70 % of the scored windows follow
     assert not rule.reports(good, [0.1] * 5 + [0.0] * 5)           # 50 %
     assert rule.follow_share([None, None]) is None and rule.reports(good, [None])

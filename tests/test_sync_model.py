@@ -1,4 +1,4 @@
-"""The shipped SyncNet-style checkpoints (models/syncnet-v2, the default; models/syncnet-v3; models/syncnet-grid)
+"""The shipped SyncNet-style checkpoints (models/syncnet-v3, the default; models/syncnet-v2; models/syncnet-grid)
 and the `avsync train sync` recipe."""
 
 from __future__ import annotations
@@ -50,38 +50,18 @@ def test_shipped_checkpoint_resolves_through_the_bundle_with_its_sha(no_user_mod
     assert isinstance(scorer, SyncNetScorer) and scorer.name == "syncnet-grid"
 
 
-def test_default_checkpoint_is_syncnet_v2(no_user_models):
-    from avsync.encoders.syncnet import load_syncnet
-    from avsync.sync.models import DEFAULT_SYNC_MODEL, SYNCNET_BUNDLE
-
-    assert DEFAULT_SYNC_MODEL == "syncnet" and SYNCNET_BUNDLE == "syncnet-v2"
-    b = bundles.get_bundle("syncnet-v2")
-    assert b.license == "Apache-2.0" and b.url is None and b.role == "lip sync" and not b.restrictions
-    path = bundles.resolve("syncnet-v2")
-    assert path.resolve() == SHIPPED_V2.resolve() and bundles.sha256_file(path) == b.sha256
-    assert load_syncnet(path).config.mouth_size == b.input.crop_size[0] == 48
-    assert b.sha256 in (SHIPPED_V2.parent / "MODEL_CARD.md").read_text()
-    info = json.loads((SHIPPED_V2.parent / "training.json").read_text())
-    assert info["sha256"] == b.sha256
-    # licence-compatible training data only: GRID (CC-BY 4.0)
-    assert info["data"]["train_files"] and all(f.startswith("real_av/grid_") for f in info["data"]["train_files"])
-    held = set(info["data"]["holdout_files"])
-    assert not held & set(info["data"]["train_files"])
-    scorer = make_scorer("syncnet")  # found by default
-    assert isinstance(scorer, SyncNetScorer)
-    assert len({bundles.sha256_file(f) for f in (SHIPPED, SHIPPED_V2, SHIPPED_V3)}) == 3
-
-
-def test_syncnet_v3_is_an_option_with_its_restriction_and_its_own_cue(no_user_models):
+def test_default_checkpoint_is_syncnet_v3(no_user_models):
     from avsync.encoders.syncnet import load_syncnet
     from avsync.pipeline import SYNCNET_V3_CUE_PARAMS, SyncCueParams
+    from avsync.sync.models import DEFAULT_SYNC_MODEL, SYNCNET_BUNDLE
 
+    assert DEFAULT_SYNC_MODEL == "syncnet" and SYNCNET_BUNDLE == "syncnet-v3"
     b = bundles.get_bundle("syncnet-v3")
     # trained on other projects' generator outputs: the restriction is stated (shown by `avsync models list`)
     assert b.license == "Apache-2.0" and b.url is None and b.role == "lip sync" and "non-commercial" in b.restrictions
     path = bundles.resolve("syncnet-v3")
     assert path.resolve() == SHIPPED_V3.resolve() and bundles.sha256_file(path) == b.sha256
-    assert load_syncnet(path).config.mouth_size == 48
+    assert load_syncnet(path).config.mouth_size == b.input.crop_size[0] == 48
     assert b.sha256 in (SHIPPED_V3.parent / "MODEL_CARD.md").read_text()
     info = json.loads((SHIPPED_V3.parent / "training.json").read_text())
     assert info["sha256"] == b.sha256
@@ -91,11 +71,33 @@ def test_syncnet_v3_is_an_option_with_its_restriction_and_its_own_cue(no_user_mo
     assert grid and extra and all(e["kind"] == "fake_av" and e["license"] for e in extra)
     assert sorted(info["data"]["train_files"]) == sorted(grid + [e["file"] for e in extra])
     assert not set(info["data"]["holdout_files"]) & set(info["data"]["train_files"])
-    scorer = make_scorer("syncnet-v3")
-    assert isinstance(scorer, SyncNetScorer) and scorer.name == "syncnet-v3"
-    # each model reads its own cue parameters
-    assert SyncCueParams.for_model("syncnet-v3") is SYNCNET_V3_CUE_PARAMS != SyncCueParams.for_model("syncnet")
-    assert SyncCueParams.for_model("syncnet") == SyncCueParams()
+    # the recipe of the card: 4500 steps, half of the items' audio through recording channels
+    assert info["train_config"]["steps"] == 4500 and info["train_config"]["channel_share"] == 0.5
+    for name in ("syncnet", "syncnet-v3"):  # found by default, and by its own name: one model, one cue
+        scorer = make_scorer(name)
+        assert isinstance(scorer, SyncNetScorer) and scorer.name == name
+        assert SyncCueParams.for_model(name) == SyncCueParams() == SYNCNET_V3_CUE_PARAMS
+    assert len({bundles.sha256_file(f) for f in (SHIPPED, SHIPPED_V2, SHIPPED_V3)}) == 3
+
+
+def test_syncnet_v2_stays_selectable_without_restrictions_and_with_its_own_cue(no_user_models):
+    from avsync.pipeline import SYNCNET_V2_CUE_PARAMS, SyncCueParams
+
+    b = bundles.get_bundle("syncnet-v2")
+    assert b.license == "Apache-2.0" and b.url is None and b.role == "lip sync" and not b.restrictions
+    path = bundles.resolve("syncnet-v2")
+    assert path.resolve() == SHIPPED_V2.resolve() and bundles.sha256_file(path) == b.sha256
+    assert b.sha256 in (SHIPPED_V2.parent / "MODEL_CARD.md").read_text()
+    info = json.loads((SHIPPED_V2.parent / "training.json").read_text())
+    assert info["sha256"] == b.sha256
+    # licence-compatible training data only: GRID (CC-BY 4.0)
+    assert info["data"]["train_files"] and all(f.startswith("real_av/grid_") for f in info["data"]["train_files"])
+    assert not set(info["data"]["holdout_files"]) & set(info["data"]["train_files"])
+    scorer = make_scorer("syncnet-v2")
+    assert isinstance(scorer, SyncNetScorer) and scorer.name == "syncnet-v2"
+    # its cue parameters were fitted for it (models/syncnet-v2/MODEL_CARD.md), not the default model's
+    assert SyncCueParams.for_model("syncnet-v2") is SYNCNET_V2_CUE_PARAMS != SyncCueParams()
+    assert (SYNCNET_V2_CUE_PARAMS.confidence_mid, SYNCNET_V2_CUE_PARAMS.window_margin_mid) == (0.046, 0.0443)
 
 
 def test_weights_resolution_order(no_user_models, tmp_path, monkeypatch):
@@ -114,9 +116,14 @@ def test_weights_resolution_order(no_user_models, tmp_path, monkeypatch):
         (bad / name).mkdir(parents=True)
         (bad / name / "avsync_syncnet.safetensors").write_bytes(src.read_bytes()[:-10] + b"0123456789")
     monkeypatch.setenv("AVSYNC_MODELS_DIR", str(bad))
-    for model in ("syncnet", "syncnet-v3", "syncnet-grid"):
+    for model in ("syncnet", "syncnet-v3", "syncnet-v2", "syncnet-grid"):
         with pytest.raises(BundleError, match="sha256"):
             make_scorer(model)
+    # a user checkpoint under $AVSYNC_MODELS_DIR/syncnet/ stands in for the default name only: a model named by
+    # its version runs its own bundle
+    monkeypatch.setenv("AVSYNC_MODELS_DIR", str(tmp_path / "models"))
+    assert make_scorer("syncnet").model.config.width == 8
+    assert make_scorer("syncnet-v3").model.config.width != 8
 
 
 def test_missing_checkpoint_is_a_clear_bundle_error(no_user_models, monkeypatch, tmp_path):

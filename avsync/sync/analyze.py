@@ -234,7 +234,7 @@ def sync_tracks(
         Face tracks (crops + frame indices + valid mask), e.g. from the face tracker.
     model
         ``"motion"`` (training-free; the default of this low-level function), ``"syncnet"`` (our dual encoder;
-        default weights: the shipped ``syncnet-v2`` bundle; the default of :func:`analyze_sync` and the CLI),
+        default weights: the shipped ``syncnet-v3`` bundle; the default of :func:`analyze_sync` and the CLI),
         ``"syncnet-grid"`` (the older bundle), ``"light-asd"`` (public Light-ASD checkpoint; needs face crops),
         or a scorer object.
     max_lag

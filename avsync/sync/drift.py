@@ -28,11 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from avsync.results import Serializable
-from avsync.sync.cue_params import SYNCNET_V3_CUE_PARAMS, WINDOW_MARGIN_MID, SyncCueParams
+from avsync.sync.cue_params import SYNCNET_V2_CUE_PARAMS, WINDOW_MARGIN_MID, SyncCueParams
 
 __all__ = ["DRIFT_RULES", "DriftFit", "DriftRule", "describe_drift", "fit_drift"]
 
-_DEFAULT_CUE = SyncCueParams()  # the default sync model's cue (syncnet-v2), whose tests the default rule applies
+_DEFAULT_CUE = SyncCueParams()  # the default sync model's cue (syncnet-v3), whose tests the default rule applies
 
 MIN_DRIFT_FRAMES = 3.0
 """A line must change by at least this many frames (120 ms at 25 fps) between the clip's ends to be a drift."""
@@ -96,9 +96,10 @@ class DriftRule:
 
 
 DRIFT_RULES: dict[str, DriftRule] = {
+    # syncnet-v3 (the default, both names): the shares and gain chosen with syncnet-v2, its own cue's "lips follow" test
     "syncnet": DriftRule(),
-    # syncnet-v3: the shares and gain chosen with syncnet-v2, its own cue's "lips follow" test
-    "syncnet-v3": DriftRule.from_cue(SYNCNET_V3_CUE_PARAMS),
+    "syncnet-v3": DriftRule(),
+    "syncnet-v2": DriftRule.from_cue(SYNCNET_V2_CUE_PARAMS),
 }
 """The sync models whose drift rule was chosen on calibration clips (``benchmarks/sync_drift.py``, with
 ``syncnet-v2``; ``syncnet-v3`` keeps its thresholds with its own cue parameters); the others report no drift."""

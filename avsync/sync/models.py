@@ -276,27 +276,31 @@ class LightASDScorer:
 
 
 SYNCNET_BUNDLE = cast(str, SYNC_MODEL_SPECS["syncnet"].bundle)
-"""Registered bundle of the default SyncNet-style checkpoint (``models/syncnet-v2``, model name ``"syncnet"``)."""
+"""Registered bundle of the default SyncNet-style checkpoint (``models/syncnet-v3``, model name ``"syncnet"``)."""
 SYNCNET_V3_BUNDLE = cast(str, SYNC_MODEL_SPECS["syncnet-v3"].bundle)
-"""The SyncNet-style checkpoint trained also on generated in-sync faces (``models/syncnet-v3``, model name
-``"syncnet-v3"``; non-commercial research use)."""
+"""The default checkpoint by its own name (``models/syncnet-v3``, model name ``"syncnet-v3"``: GRID and generated
+in-sync faces, non-commercial research use); the same bundle as :data:`SYNCNET_BUNDLE`."""
+SYNCNET_V2_BUNDLE = cast(str, SYNC_MODEL_SPECS["syncnet-v2"].bundle)
+"""The GRID-only SyncNet-style checkpoint (``models/syncnet-v2``, model name ``"syncnet-v2"``; no restriction)."""
 LIGHT_ASD_BUNDLE = cast(str, SYNC_MODEL_SPECS["light-asd"].bundle)
 """The Light-ASD checkpoint ``model="light-asd"`` runs (AVA-ActiveSpeaker; sha256-verified when found by name)."""
 SYNCNET_GRID_BUNDLE = cast(str, SYNC_MODEL_SPECS["syncnet-grid"].bundle)
 """The first SyncNet-style checkpoint (11 GRID sentences; ``models/syncnet-grid``, model name ``"syncnet-grid"``)."""
 
 
-def _resolve_weights(kind: str, weights: str | os.PathLike | None, bundle: str = SYNCNET_BUNDLE) -> str:
+def _resolve_weights(kind: str, weights: str | os.PathLike | None, bundle: str = SYNCNET_BUNDLE,
+                     user_dir: bool = True) -> str:
     """Checkpoint of a learned model: ``weights``, then ``$AVSYNC_MODELS_DIR``, then (syncnet) the shipped bundle.
 
-    For ``syncnet`` a user checkpoint at ``$AVSYNC_MODELS_DIR/syncnet/avsync_syncnet.safetensors`` wins over the
-    bundle, which :func:`avsync.bundles.resolve` finds (``$AVSYNC_MODELS_DIR``, user cache, the package's
-    ``models/``) and verifies against its sha256.
+    For the model named ``syncnet`` (``user_dir``) a user checkpoint at
+    ``$AVSYNC_MODELS_DIR/syncnet/avsync_syncnet.safetensors`` wins over the bundle, which
+    :func:`avsync.bundles.resolve` finds (``$AVSYNC_MODELS_DIR``, user cache, the package's ``models/``) and
+    verifies against its sha256; a SyncNet-style model named by its version always runs its bundle.
     """
     if weights is not None:
         return os.fspath(weights)
     names = {"light-asd": ["light-asd/pretrain_AVA_CVPR.model", "pretrain_AVA_CVPR.model"], "syncnet": ["syncnet/avsync_syncnet.safetensors"]}
-    root = os.environ.get("AVSYNC_MODELS_DIR") if bundle == SYNCNET_BUNDLE or kind != "syncnet" else None
+    root = os.environ.get("AVSYNC_MODELS_DIR") if user_dir or kind != "syncnet" else None
     if root:
         for d in root.split(os.pathsep):
             for rel in names[kind]:
@@ -344,19 +348,25 @@ def _syncnet(weights: str | os.PathLike | None, device: str | torch.device, bund
     from avsync.device import resolve_device
     from avsync.encoders.syncnet import load_syncnet
 
-    return SyncNetScorer(load_syncnet(_resolve_weights("syncnet", weights, bundle)), device=resolve_device(device),
-                         name=name)
+    return SyncNetScorer(load_syncnet(_resolve_weights("syncnet", weights, bundle, user_dir=name == "syncnet")),
+                         device=resolve_device(device), name=name)
 
 
 def syncnet_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
-    """``"syncnet"``: ``weights``, ``$AVSYNC_MODELS_DIR/syncnet/``, else the shipped ``syncnet-v2`` bundle."""
+    """``"syncnet"``: ``weights``, ``$AVSYNC_MODELS_DIR/syncnet/``, else the shipped ``syncnet-v3`` bundle."""
     return _syncnet(weights, device, SYNCNET_BUNDLE, "syncnet")
 
 
 def syncnet_v3_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
-    """``"syncnet-v3"``: ``weights``, else the ``syncnet-v3`` bundle (GRID + generated in-sync faces; its own cue
-    parameters, :data:`avsync.sync.cue_params.SYNCNET_V3_CUE_PARAMS`)."""
+    """``"syncnet-v3"``: ``weights``, else the ``syncnet-v3`` bundle (the default model by its own name: GRID +
+    generated in-sync faces, non-commercial research use; the default cue parameters)."""
     return _syncnet(weights, device, SYNCNET_V3_BUNDLE, "syncnet-v3")
+
+
+def syncnet_v2_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
+    """``"syncnet-v2"``: ``weights``, else the ``syncnet-v2`` bundle (GRID only, the default before ``syncnet-v3``,
+    no restriction; its own cue parameters, :data:`avsync.sync.cue_params.SYNCNET_V2_CUE_PARAMS`)."""
+    return _syncnet(weights, device, SYNCNET_V2_BUNDLE, "syncnet-v2")
 
 
 def syncnet_grid_scorer(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LagScorer:
@@ -379,10 +389,10 @@ def make_scorer(
     device: str | torch.device = "cpu",
 ) -> LagScorer:
     """Build a scorer by name (a key of :data:`avsync.model_files.SYNC_MODEL_SPECS`: ``"motion"``, ``"syncnet"``,
-    ``"syncnet-grid"``, ``"light-asd"``) through its factory, or return ``model`` as is.
+    ``"syncnet-v3"``, ``"syncnet-v2"``, ``"syncnet-grid"``, ``"light-asd"``) through its factory, or return ``model`` as is.
 
     ``weights``: checkpoint path for the learned models (default: ``$AVSYNC_MODELS_DIR``; for ``syncnet``
-    then the shipped ``syncnet-v2`` bundle, for ``syncnet-v3`` and ``syncnet-grid`` the bundles of those names,
+    then the shipped ``syncnet-v3`` bundle, for ``syncnet-v3``, ``syncnet-v2`` and ``syncnet-grid`` the bundles of those names,
     all sha256-verified).
     """
     if not isinstance(model, str):

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 @click.option("--csv", "csv_out", type=click.Path(path_type=str), help="Write the per-window timeline as CSV (to an existing folder, or with several files: one NAME.csv each in that folder).")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=str), help="Fusion config YAML (from `avsync calibrate`).")
 @click.option("--sync-model", type=click.Choice(SYNC_MODELS), default="syncnet",
-              show_default=True, help="Lip-sync model (syncnet: the shipped syncnet-v2 checkpoint; syncnet-v3: trained also on "
-                   "generated in-sync faces, non-commercial research use).")
+              show_default=True, help="Lip-sync model (syncnet: the shipped syncnet-v3 checkpoint, trained also on "
+                   "generated in-sync faces, non-commercial research use; syncnet-v2: GRID only, no restriction).")
 @click.option("--spoof-model", default=None, help="Spoof model bundle (default: the shipped model); 'none' skips the voice check.")
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=str), help="A known genuine recording of the expected voice.")
 @click.option("--no-speaker", is_flag=True, help="Skip speaker-consistency evidence.")

@@ -55,8 +55,9 @@ def _text(res: SyncResult) -> str:
 @click.argument("file", type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print the SyncResult as JSON.")
 @click.option("--model", type=click.Choice(SYNC_MODELS), default="syncnet", show_default=True,
-              help="syncnet: our dual encoder (shipped syncnet-v2 checkpoint, trained on 20 min of GRID, or --weights); "
-                   "syncnet-v3: the same trained also on generated in-sync faces (non-commercial research use); "
+              help="syncnet: our dual encoder (shipped syncnet-v3 checkpoint: GRID + generated in-sync faces through "
+                   "recording channels, non-commercial research use; or --weights); syncnet-v3: the same by name; "
+                   "syncnet-v2: the same network trained on 20 min of GRID only (no restriction); "
                    "syncnet-grid: its first version (11 GRID sentences); motion: training-free mouth motion vs audio energy; "
                    "light-asd: the public Light-ASD checkpoint (needs --weights or $AVSYNC_MODELS_DIR).")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None, help="Checkpoint of the model.")
