@@ -186,7 +186,8 @@ def test_calibrate_command_fits_a_config(clip, tmp_path):
         lines.append(f"{clip(name, offset_s=off, **kw)},{label}")
     manifest.write_text("\n".join(lines) + "\n")
     out = tmp_path / "fusion.yaml"
-    r = CliRunner().invoke(cli, ["calibrate", str(manifest), "--out", str(out), "--json"], catch_exceptions=False)
+    r = CliRunner().invoke(cli, ["calibrate", str(manifest), "--out", str(out), "--json", "--sync-model", "motion"],
+                           catch_exceptions=False)
     assert r.exit_code == 0, r.output
     cfg = FusionConfig.load(out)
     assert cfg.version == "calibrated" and cfg.weights["sync"] > 0
@@ -250,14 +251,16 @@ def test_eval_task_analyze_takes_detector_options(clip):
 
 
 def test_calibrate_makes_the_manifests_audio_edits(clip, tmp_path):
-    """`avsync calibrate` scores a row's edited copy (the audio column), not the clip as it is."""
+    """`avsync calibrate` scores a row's edited copy (the audio column), not the clip as it is. The drawn faces of
+    these clips are read with the ``motion`` model, as elsewhere in this file (``--sync-model``)."""
     real1, real2 = clip("pipe_orig", **FACE), clip("pipe_cal_real2", **dict(FACE, seed=3))
     manifest = tmp_path / "m.csv"
     manifest.write_text("path,label,audio\n"
                         f"{real1},real,\n{real1},fake,shift:+8\n{real2},real,\n{real2},fake,shift:-14\n"
                         f"{real2},fake,from:{tmp_path / 'missing.wav'}\n")
     out = tmp_path / "fusion.yaml"
-    r = CliRunner().invoke(cli, ["calibrate", str(manifest), "--out", str(out), "--json"], catch_exceptions=False)
+    r = CliRunner().invoke(cli, ["calibrate", str(manifest), "--out", str(out), "--json", "--sync-model", "motion"],
+                           catch_exceptions=False)
     assert r.exit_code == 0, r.output
     stats = json.loads(r.stdout)
     assert (stats["used"], stats["fake"], stats["real"]) == (4, 2, 2)

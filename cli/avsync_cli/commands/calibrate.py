@@ -9,6 +9,7 @@ from typing import Literal
 
 import click
 
+from avsync.model_files import SYNC_MODELS
 from avsync_cli.common import device_option, echo_json
 
 
@@ -19,10 +20,12 @@ from avsync_cli.common import device_option, echo_json
 @click.option("--max-fpr", type=click.FloatRange(0, 1), default=0.05, show_default=True, help="Share of genuine clips allowed above the threshold.")
 @click.option("--subset", "subsets", multiple=True, help="Only rows whose subset/path matches (repeatable).")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=str), help="Start from this fusion config.")
+@click.option("--sync-model", type=click.Choice(SYNC_MODELS), default="syncnet", show_default=True,
+              help="Lip-sync model whose cue is fitted (use the same one with `avsync analyze --sync-model`).")
 @device_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the fitted config and fit statistics as JSON.")
 def command(manifest: str, out: str, method: Literal["logistic", "isotonic"], max_fpr: float, subsets: tuple[str, ...],
-            config: str | None, device: str, as_json: bool) -> None:
+            config: str | None, sync_model: str, device: str, as_json: bool) -> None:
     """Run the detector on every clip of MANIFEST (CSV/JSONL with path and label real/fake, or ../shared's
     MANIFEST.csv) and fit the fusion model: logistic regression over the cues' log-odds, optionally followed
     by an isotonic map; the manipulated threshold keeps at most --max-fpr of the genuine clips above it.
@@ -36,7 +39,7 @@ def command(manifest: str, out: str, method: Literal["logistic", "isotonic"], ma
 
     rows = filter_rows(read_manifest(manifest), subsets)
     base = FusionConfig.load(config) if config else None
-    det = Detector.from_pretrained(config=base, device=device)
+    det = Detector.from_pretrained(config=base, device=device, sync_model=sync_model)
     feats, labels, skipped = [], [], []
     edited = tempfile.TemporaryDirectory(prefix="avsync-calibrate-")  # copies made by the manifest's audio column
     for i, row in enumerate(rows):
