@@ -16,7 +16,12 @@ from avsync.synth import CODEC_PRESETS, ClipSpec, make_clip
               help="photo: a real face photo with an animated mouth; disc: a drawn disc with a corner flash.")
 @click.option("--timbre", type=click.Choice(["vowel", "tone"]), default="vowel", show_default=True)
 def command(out: str, offset_ms: float, duration: float, preset: str, face: str, timbre: str) -> None:
-    """Write a synthetic talking-face clip to OUT: the mouth opens with each audio burst, shifted by --offset-ms."""
+    """Write a synthetic talking-face clip to OUT: the mouth opens with each audio burst, shifted by --offset-ms.
+
+    Its mouth is animated and its voice a synthetic buzz: analyse it with `--sync-model motion` (`avsync sync
+    --model motion`); the learned lip-sync models read real faces and speech, and read this mouth as not following
+    the sound.
+    """
     if abs(offset_ms) >= duration * 1000:
         raise click.BadParameter(f"|{offset_ms:g}| ms is not shorter than the clip ({duration:g} s)",
                                  param_hint="--offset-ms")
