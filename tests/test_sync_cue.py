@@ -13,7 +13,9 @@ from avsync.sync.types import FaceSync, SyncResult, TrackCrops, WindowSync
 from avsync.timebase import SlidingWindow
 
 
-def _result(margins, distance=1.25, offset=0, confidence=0.12, min_distance=1.2):
+def _result(margins, distance=1.25, offset=0, confidence=0.12, min_distance=None):
+    # a clip whose lips follow the audio at its offset: a minimum distance below the default cue's mismatch midpoint
+    min_distance = SyncCueParams().mismatch_distance_mid - 0.1 if min_distance is None else min_distance
     wins = tuple(WindowSync(start=float(i), end=float(i) + 2.0, status=Status.OK, distance=distance, confidence=0.1,
                             offset_frames=offset, valid_frames=50, margin=m) for i, m in enumerate(margins))
     face = FaceSync(track_id=0, status=Status.OK, start=0.0, end=len(margins) + 1.0, offset_frames=offset,
