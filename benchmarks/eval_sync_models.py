@@ -13,7 +13,8 @@ Scores for the ROC-AUCs (higher = more suspicious), all from the :class:`~avsync
 ``-conf`` (the model's confidence, negated: lips that do not follow the audio; out-of-range results
 keep theirs), ``abs-off`` (absolute offset in frames; out of range = max_lag + 1) and ``cue``
 (``avsync.pipeline.sync_cue`` with ``SyncCueParams.for_model`` of the model; a ``LABEL=PATH`` checkpoint is read with
-the parameters of ``--cue-model``, by default ``syncnet-v2``'s, which the comparisons of the model cards fixed). Offset recovery: the share of
+the parameters and the drift rule of ``--cue-model``, by default ``syncnet-v2``'s, which the comparisons of the model
+cards fixed). Offset recovery: the share of
 shifted runs whose offset is the shift ±1 frame, relative to the clip's unshifted offset and absolute (real
 clips assumed in sync). 95 % intervals: stratified bootstrap for the AUCs, clips resampled for the shares.
 
@@ -75,10 +76,10 @@ class _MeanScorer:
     """Probe: the mean distance curve of several SyncNet-style checkpoints, each also on the mirrored mouth crops
     with ``flip`` (a spec ``LABEL=PATH[+PATH...][:flip]``); not a shipped model."""
 
-    def __init__(self, paths: list[str], flip: bool):
-        self.parts = [make_scorer("syncnet", weights=p) for p in paths]
+    def __init__(self, paths: list[str], flip: bool, name: str = "syncnet-v2"):
+        self.parts = [make_scorer(name, weights=p) for p in paths]
         self.flip = flip
-        self.name, self.crops = "syncnet", "mouth"
+        self.name, self.crops = name, "mouth"
 
     def distances(self, audio, sample_rate, track, lags):
         from dataclasses import replace
@@ -88,14 +89,15 @@ class _MeanScorer:
         return np.mean(curves, axis=0)
 
 
-def _probe_scorer(weights: str):
+def _probe_scorer(weights: str, name: str = "syncnet-v2"):
+    """A SyncNet-style checkpoint (or a mean of several) under the sync model ``name``, whose drift rule it gets."""
     paths, _, mode = weights.partition(":")
     if mode not in ("", "flip"):
         raise SystemExit(f"unknown mode {mode!r} (only ':flip')")
     paths_list = paths.split("+")
     if len(paths_list) == 1 and not mode:
-        return make_scorer("syncnet", weights=paths)
-    return _MeanScorer(paths_list, mode == "flip")
+        return make_scorer(name, weights=paths)
+    return _MeanScorer(paths_list, mode == "flip", name)
 
 
 def _run(audio, sr, tracks, scorer, fps, max_lag):
@@ -120,7 +122,7 @@ def evaluate(args) -> None:
     for spec in args.models.split(","):
         name, _, weights = spec.partition("=")  # "label=path": a SyncNet-style checkpoint under its own label
         if weights:
-            scorer = _probe_scorer(weights)
+            scorer = _probe_scorer(weights, args.cue_model)
         else:
             scorer = make_scorer(name, weights=args.syncnet_weights if name == "syncnet" else None)
         params = SyncCueParams.for_model(args.cue_model if weights else name)
@@ -259,8 +261,8 @@ def main() -> int:
                          "on mirrored mouth crops with :flip (a probe)")
     ap.add_argument("--syncnet-weights", default=None, help="checkpoint of the model named syncnet (default: its bundle)")
     ap.add_argument("--cue-model", default="syncnet-v2",
-                    help="sync model whose cue parameters score LABEL=PATH checkpoints (the cards' comparisons: "
-                         "syncnet-v2's)")
+                    help="SyncNet-style model whose cue parameters and drift rule read LABEL=PATH checkpoints (the "
+                         "cards' comparisons: syncnet-v2's)")
     ap.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "avsync_sync_tracks"))
     ap.add_argument("--out", default="sync_models.jsonl", help="per-clip rows (appended; finished rows are skipped)")
     ap.add_argument("--shift", type=int, default=8, help="frames of the 'shifted' copy (8 = 320 ms)")
