@@ -117,7 +117,8 @@ def main() -> int:
         mismatch_distance_mid=round(t_u + c_mid, 3), mismatch_confidence_mid=round(c_mid, 3),
         mismatch_scale=round(max(0.01, spread_u), 3),
         distance_mid=round(t_w, 3), distance_scale=round(max(0.01, float(np.std(np.r_[wd_o, wd_s])) / 4), 3),
-        out_of_range_score=0.7,
+        out_of_range_score=0.7, window_margin_mid=SyncCueParams.for_model(args.model).window_margin_mid,
+        window_margin_scale=SyncCueParams.for_model(args.model).window_margin_scale,  # fitted apart
     )
     print(f"\n{len(rows)} clips, {len(runs)} runs")
     print(f"confidence: following runs median {np.median(conf_f):.3f} (5 % {c_mid:.3f}), swapped median "

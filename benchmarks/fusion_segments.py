@@ -33,6 +33,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fakes", action="store_true", help="the generated clips instead of the real ones")
     ap.add_argument("--window-rule", choices=("margin", "distance"), default="margin")
+    ap.add_argument("--sync-model", default="syncnet", help="sync model (its own cue parameters), e.g. syncnet-v2")
     ap.add_argument("--segment-threshold", type=float, default=None)
     add_data_args(ap)
     a = ap.parse_args()
@@ -48,8 +49,9 @@ def main() -> None:
     fusion = FusionConfig.load(DEFAULT_FUSION_CONFIG)
     if a.segment_threshold is not None:
         fusion = replace(fusion, segment_threshold=a.segment_threshold)
-    sync = SyncCueParams() if a.window_rule == "margin" else replace(SyncCueParams(), window_margin_mid=None)
-    det = Detector(fusion=fusion, sync_params=sync, device="cpu")
+    own = SyncCueParams.for_model(a.sync_model)
+    sync = own if a.window_rule == "margin" else replace(own, window_margin_mid=None)
+    det = Detector(fusion=fusion, sync_model=a.sync_model, sync_params=sync, device="cpu")
     clips = [c for c in recipe_clips(data)
              if c["split"] == "eval" and c["label"] == int(a.fakes)]
     rows = []

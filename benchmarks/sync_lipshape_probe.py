@@ -285,7 +285,7 @@ def distances(lips: dict, data: Path, tracks_dir: Path, model, ctx: int) -> dict
     split = recipe_clips(data)  # fusion_calibrate's clips and split
     don = donors(split)
     clips = [c for c in split if not c["clip"].startswith("real_av/grid")]
-    v2 = make_scorer("syncnet", device="cpu")
+    v2 = make_scorer("syncnet-v2", device="cpu")
     out = {}
     for c in clips:
         k = c["clip"]

@@ -25,7 +25,7 @@ def _result(margins, distance=1.25, offset=0, confidence=0.12, min_distance=None
 
 
 def test_windows_of_a_genuine_clip_are_not_flagged_whatever_its_distance_level():
-    """A web clip's distances sit far above GRID's (1.2–1.3 vs < 0.9); with a clear dip at the clip's offset in
+    """A web clip's distances sit far above GRID's (with syncnet-v2: 1.2–1.3 vs < 0.9); with a clear dip at the clip's offset in
     every window, no window reads as "lips do not follow" and no such reason is given."""
     params = SyncCueParams()
     assert params.window_margin_mid is not None

@@ -95,8 +95,9 @@ def source_groups(rows: Sequence[Mapping[str, str]]) -> dict[str, str]:
     return {r["file"]: find("file:" + r["file"]) for r in rows}
 
 
-#: real sources that go to ``calib`` with GRID: the sync cue of the default lip-sync model was fitted on them
-#: (benchmarks/calibrate_sync_cue.py: grid_avsi and CREMA-D), so they cannot serve as held-out evaluation
+#: real sources that go to ``calib`` with GRID: the sync cues were fitted on them (benchmarks/calibrate_sync_cue.py:
+#: syncnet-v2's on grid_avsi and CREMA-D, the default syncnet-v3's on CREMA-D and the calibration side's web clips),
+#: so they cannot serve as held-out evaluation
 _CALIB_ONLY = re.compile(r"(^|/)cremad[^/]*/")
 
 

@@ -235,7 +235,8 @@ def sync_tracks(
     model
         ``"motion"`` (training-free; the default of this low-level function), ``"syncnet"`` (our dual encoder;
         default weights: the shipped ``syncnet-v3`` bundle; the default of :func:`analyze_sync` and the CLI),
-        ``"syncnet-grid"`` (the older bundle), ``"light-asd"`` (public Light-ASD checkpoint; needs face crops),
+        ``"syncnet-v3"`` (the same model by name), ``"syncnet-v2"`` and ``"syncnet-grid"`` (the older bundles),
+        ``"light-asd"`` (public Light-ASD checkpoint; needs face crops),
         or a scorer object.
     max_lag
         Search range in frames (±).

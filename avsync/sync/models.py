@@ -44,12 +44,13 @@ __all__ = [
     "resize_crops",
     "syncnet_grid_scorer",
     "syncnet_scorer",
+    "syncnet_v2_scorer",
     "syncnet_v3_scorer",
 ]
 
 ModelName = str
-"""Name of a lip-sync model: a key of :data:`avsync.model_files.SYNC_MODEL_SPECS` (``"syncnet"``, ``"syncnet-grid"``,
-``"motion"``, ``"light-asd"``)."""
+"""Name of a lip-sync model: a key of :data:`avsync.model_files.SYNC_MODEL_SPECS` (``"syncnet"``, ``"syncnet-v3"``,
+``"syncnet-v2"``, ``"syncnet-grid"``, ``"motion"``, ``"light-asd"``)."""
 
 
 class LagScorer(Protocol):
