@@ -339,6 +339,19 @@ def verdict_status(cues: Sequence[Cue], *, has_audio: bool = True, too_short: bo
     return next((s for s in _ABSENCES if s in found), Status.OK)
 
 
+def config_sync_note(fusion: FusionConfig, sync_model: object) -> str | None:
+    """A note when ``fusion`` was fitted (``avsync calibrate``) on the sync cue of another lip-sync model than
+    ``sync_model``: each model's cue has its own scale, so the fitted weights and thresholds may not carry over."""
+    from avsync.model_files import sync_model_name
+
+    fitted = fusion.fitted_on.get("sync_model") if isinstance(fusion.fitted_on, dict) else None
+    used = sync_model_name(sync_model) if isinstance(sync_model, str) else getattr(sync_model, "name", None)
+    if not fitted or not used or fitted == used:
+        return None
+    return (f"note: the fusion config was fitted on the lip-sync cue of {fitted}, and this run reads {used} "
+            f"(refit it with `avsync calibrate --sync-model`)")
+
+
 # ----------------------------------------------------------------------------------- the detector
 @dataclass
 class Detector:
@@ -680,6 +693,8 @@ class Detector:
         from avsync.media.probe import is_streams_warning
 
         streams = tuple(f"note: {w}" for w in info.warnings if is_streams_warning(w))  # which audio was heard
+        fitted_for = config_sync_note(self.fusion, self.sync_model) if media.has_video else None
+        streams += (fitted_for,) if fitted_for else ()
         return Verdict(
             label=outcome.label,
             score=outcome.score,

@@ -268,6 +268,16 @@ def test_calibrate_makes_the_manifests_audio_edits(clip, tmp_path):
     sync = {line.split("] ", 1)[1].split(": ")[0]: json.loads(line[line.index("{"):])["sync"]
             for line in r.stderr.splitlines() if line.startswith("[") and "{" in line}
     assert sync[f"{real1}#shift:+8"] > sync[real1] + 0.05  # the copy with the audio 8 frames early, not the clip
+    # the config records the sync model whose cue it was fitted on; a run with another one says so
+    from avsync.fusion import FusionConfig
+    from avsync.pipeline import config_sync_note
+
+    cfg = FusionConfig.load(out)
+    assert cfg.fitted_on["sync_model"] == "motion" and cfg.fitted_on["real"] == 2
+    assert config_sync_note(cfg, "motion") is None
+    assert "fitted on the lip-sync cue of motion, and this run reads syncnet-v3" in config_sync_note(cfg, "syncnet")
+    v = Detector(fusion=cfg, spoof_model=False, artefacts=False, speaker=False, device="cpu")(real1)
+    assert any(r.startswith("note: the fusion config was fitted on the lip-sync cue of motion") for r in v.reasons)
 
 
 def test_a_clip_shorter_than_the_minimum_is_too_short_not_no_face(clip):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 from typing import Literal
@@ -60,6 +61,15 @@ def command(manifest: str, out: str, method: Literal["logistic", "isotonic"], ma
         labels.append(1 if row.label == "fake" else 0)
     edited.cleanup()
     cfg = fit(feats, labels, method=method, max_false_positive_rate=max_fpr, base=base or det.fusion)
+    from dataclasses import replace
+
+    from avsync.model_files import model_sha256, sync_model_name
+
+    bundle = sync_model_name(sync_model)  # the cue's scale is the model's: `analyze` notes another model
+    cfg = replace(cfg, fitted_on={
+        "data": os.path.basename(manifest), "clips": len(feats), "fake": int(sum(labels)),
+        "real": len(labels) - int(sum(labels)), "sync_model": bundle, "sync_model_sha256": model_sha256(bundle),
+        "command": {"method": method, "max_fpr": max_fpr, "subset": list(subsets), "config": config}})
     cfg.save(out)
     stats = {"clips": len(rows), "used": len(feats), "skipped_no_evidence": skipped, "fake": int(sum(labels)),
              "real": len(labels) - int(sum(labels)), "config": cfg.to_dict(), "out": out}
