@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 __all__ = ["ARTEFACT_ARCHITECTURE", "DEFAULT_SYNC_MODEL", "PACKAGE_MODELS", "SYNC_MODELS", "SYNC_MODEL_SPECS",
-           "PackageModel", "SyncModelSpec", "model_sha256", "sync_crops", "sync_model_name"]
+           "PackageModel", "SyncModelSpec", "file_sha256", "model_sha256", "sync_crops", "sync_model_name"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,11 @@ def _file_sha256(path: str, mtime: float) -> str:
     from avsync.bundles import sha256_file
 
     return sha256_file(path)
+
+
+def file_sha256(path: str) -> str:
+    """sha256 of the file at ``path``, computed once per path and modification time."""
+    return _file_sha256(path, os.stat(path).st_mtime)
 
 
 def model_sha256(name: str) -> str | None:

@@ -124,6 +124,13 @@ def test_weights_resolution_order(no_user_models, tmp_path, monkeypatch):
     monkeypatch.setenv("AVSYNC_MODELS_DIR", str(tmp_path / "models"))
     assert make_scorer("syncnet").model.config.width == 8
     assert make_scorer("syncnet-v3").model.config.width != 8
+    # and the provenance names the file that ran
+    from avsync.sync.models import weights_sha256
+
+    assert weights_sha256("syncnet") == bundles.sha256_file(own) != bundles.get_bundle("syncnet-v3").sha256
+    assert weights_sha256("syncnet-v3") == bundles.get_bundle("syncnet-v3").sha256
+    monkeypatch.delenv("AVSYNC_MODELS_DIR")
+    assert weights_sha256("syncnet") == bundles.get_bundle("syncnet-v3").sha256 and weights_sha256("motion") is None
 
 
 def test_missing_checkpoint_is_a_clear_bundle_error(no_user_models, monkeypatch, tmp_path):

@@ -46,6 +46,7 @@ __all__ = [
     "syncnet_scorer",
     "syncnet_v2_scorer",
     "syncnet_v3_scorer",
+    "weights_sha256",
 ]
 
 ModelName = str
@@ -381,6 +382,24 @@ def lightasd_scorer(weights: str | os.PathLike | None = None, device: str | torc
     from avsync.encoders.lightasd import load_lightasd
 
     return LightASDScorer(load_lightasd(_resolve_weights("light-asd", weights)), device=resolve_device(device))
+
+
+def weights_sha256(model: str) -> str | None:
+    """sha256 of the weights the sync model named ``model`` runs without explicit ``weights`` (for provenance): for
+    ``syncnet`` the file :func:`_resolve_weights` picks (a user checkpoint in ``$AVSYNC_MODELS_DIR/syncnet/``, else
+    the bundle), for the other models with a bundle the bundle's registered sha256; ``None`` for a model without
+    weights or when none is found."""
+    from avsync.model_files import file_sha256, model_sha256
+
+    spec = SYNC_MODEL_SPECS.get(model)
+    if spec is None or spec.bundle is None:
+        return None
+    if model != "syncnet":
+        return model_sha256(spec.bundle)
+    try:
+        return file_sha256(_resolve_weights("syncnet", None, spec.bundle, user_dir=True))
+    except (BundleError, OSError):
+        return None
 
 
 def make_scorer(
