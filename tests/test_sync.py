@@ -302,3 +302,61 @@ def test_light_asd_found_by_name_must_be_the_published_checkpoint(tmp_path, monk
     explicit = tmp_path / "mine.model"
     explicit.write_bytes(b"x")
     assert _resolve_weights("light-asd", explicit) == str(explicit)  # an explicit file is the user's choice
+
+
+def test_speech_columns_dilate_speech_onto_track_frames():
+    from avsync.sync import speech_columns
+
+    speech = np.zeros(40, bool)
+    speech[[10, 30]] = True
+    track = TrackCrops(track_id=0, frames=np.arange(5, 35), valid=np.ones(30, bool))
+    cols = speech_columns(track, speech, 2)
+    near = {int(f) for f, c in zip(track.frames, cols) if c}
+    assert near == {8, 9, 10, 11, 12, 28, 29, 30, 31, 32}
+    assert speech_columns(track, speech, 0).sum() == 2
+    # frames past the audio's end are never near speech
+    late = TrackCrops(track_id=0, frames=np.arange(38, 45), valid=np.ones(7, bool))
+    assert speech_columns(late, speech, 3).tolist() == [False] * 7
+
+
+class _SplitScorer:
+    """Distances with their minimum at lag +2 on frames near speech and at lag -5 (deeper, more frames) elsewhere."""
+
+    name, crops = "probe", "mouth"
+
+    def __init__(self, speech_frames):
+        self.speech_frames = speech_frames
+
+    def distances(self, audio, sample_rate, track, lags):
+        lags = np.asarray(lags)
+        d = np.ones((len(lags), len(track)), np.float32)
+        for j, f in enumerate(track.frames):
+            best = 2 if self.speech_frames[f] else -5
+            d[:, j] = 1.0 - (0.3 if not self.speech_frames[f] else 0.2) * (lags == best)
+        return d
+
+
+def test_curve_speech_pad_reads_the_offset_from_speech_only():
+    from avsync.sync import speech_frames
+    from avsync.sync.analyze import analyze_track
+
+    sr, fps = 16000, 25.0
+    rng = np.random.default_rng(0)
+    audio = np.zeros(sr * 8, np.float32)
+    audio[sr * 2 : sr * 4] = 0.3 * rng.standard_normal(sr * 2)  # 2 s of "speech" in 8 s
+    speech = speech_frames(audio, sr, fps=fps)
+    assert 45 <= speech.sum() <= 55
+    track = TrackCrops(track_id=0, frames=np.arange(200), valid=np.ones(200, bool))
+    scorer = _SplitScorer(speech)
+    every = analyze_track(audio, sr, track, scorer, speech=speech, detect_drift=False)
+    near = analyze_track(audio, sr, track, scorer, speech=speech, detect_drift=False, curve_speech_pad=0)
+    assert every.offset_frames == -5
+    assert near.offset_frames == 2
+    # the timeline's windows are the same either way
+    assert [w.offset_frames for w in every.windows] == [w.offset_frames for w in near.windows]
+    # too few frames near speech: the whole track is read, as without the option
+    few = np.zeros_like(speech)
+    few[100:104] = True
+    sparse = analyze_track(audio, sr, track, _SplitScorer(few), speech=few, detect_drift=False, curve_speech_pad=0,
+                           min_speech_frames=1)
+    assert sparse.offset_frames == -5

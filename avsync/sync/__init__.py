@@ -11,6 +11,7 @@ from avsync.sync.analyze import (
     analyze_track,
     default_tracks,
     lag_curve,
+    speech_columns,
     speech_frames,
     sync_tracks,
     tracks_from_faces,
@@ -36,6 +37,7 @@ __all__ = [
     "fixed_box_track",
     "lag_curve",
     "make_scorer",
+    "speech_columns",
     "speech_frames",
     "sync_tracks",
 ]

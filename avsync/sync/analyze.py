@@ -27,6 +27,7 @@ __all__ = [
     "analyze_sync",
     "analyze_track",
     "lag_curve",
+    "speech_columns",
     "speech_frames",
     "sync_tracks",
 ]
@@ -48,6 +49,21 @@ def speech_frames(
     if e.size == 0:
         return np.zeros(0, bool)
     return (e > floor_dbfs) & (e > e.max() - range_db)
+
+
+def speech_columns(track: TrackCrops, speech: np.ndarray, pad: int) -> np.ndarray:
+    """``[N]`` bool per track frame: an active frame of ``speech`` (per media frame) lies within ``pad`` frames."""
+    pad = max(0, int(pad))
+    near = np.zeros(len(speech) + 2 * pad + 1, np.int64)
+    idx = np.flatnonzero(speech)
+    np.add.at(near, idx, 1)
+    np.add.at(near, idx + 2 * pad + 1, -1)
+    covered = np.cumsum(near)[: len(speech) + pad] > 0  # covered[k + pad]: frame k within pad of speech
+    frames = np.asarray(track.frames, np.int64)
+    out = np.zeros(len(frames), bool)
+    ok = (frames >= 0) & (frames < len(speech))
+    out[ok] = covered[frames[ok] + pad]
+    return out
 
 
 def lag_curve(dist: np.ndarray, *, min_frames: int = 1) -> np.ndarray:
@@ -84,6 +100,7 @@ def analyze_track(
     min_speech_frames: int = 5,
     speech: np.ndarray | None = None,
     detect_drift: bool = True,
+    curve_speech_pad: int | None = None,
 ) -> FaceSync:
     """Sync of one face track.
 
@@ -110,6 +127,11 @@ def analyze_track(
         Also fit a drifting offset (:func:`avsync.sync.drift.fit_drift`) when the scorer's model has a drift rule
         (:data:`avsync.sync.drift.DRIFT_RULES`); a drift the rule reports sets ``FaceSync.drift`` and the windows'
         margins are read along it.
+    curve_speech_pad
+        ``None`` (default): the clip's lag curve averages every valid face frame. A number ``P``: only the face
+        frames within ``P`` frames of an active speech frame (the same frames at every lag), when at least
+        ``min_valid_frames`` are; silent stretches, where the lips carry no timing, then do not dilute or move
+        the offset. The timeline's windows are unchanged (they already skip windows without speech).
 
     Returns
     -------
@@ -135,7 +157,11 @@ def analyze_track(
         return FaceSync(status=Status.NO_SPEECH, message="the audio is silent while this face is visible", **base)
 
     dist = scorer.distances(audio, sample_rate, track, lags)
-    curve = lag_curve(dist, min_frames=min_valid_frames // 2)
+    cols = speech_columns(track, speech, curve_speech_pad) if curve_speech_pad is not None else None
+    if cols is not None and int((cols & track.valid).sum()) >= min_valid_frames:
+        curve = lag_curve(dist[:, cols], min_frames=min_valid_frames // 2)
+    else:
+        curve = lag_curve(dist, min_frames=min_valid_frames // 2)
     summ = _summarize(curve, lags)
     speaking = getattr(scorer, "last_speaking_score", {}).get(track.track_id)
     base.update(curve=tuple(None if not np.isfinite(c) else float(c) for c in curve), speaking_score=speaking)
@@ -223,6 +249,7 @@ def sync_tracks(
     window: SlidingWindow = DEFAULT_WINDOW,
     fps: float = DEFAULT_FPS,
     min_valid_frames: int = 10,
+    curve_speech_pad: int | None = None,
 ) -> SyncResult:
     """Sync of every face track against one audio signal, with the active speaker chosen.
 
@@ -240,6 +267,9 @@ def sync_tracks(
         or a scorer object.
     max_lag
         Search range in frames (±).
+    curve_speech_pad
+        Read each clip's lag curve only from the face frames near speech (:func:`analyze_track`); default: every
+        frame.
 
     Returns
     -------
@@ -266,7 +296,7 @@ def sync_tracks(
         return SyncResult(status=Status.NO_SPEECH, summary="no speech in the audio", faces=faces, **common)
     faces = tuple(
         analyze_track(audio, sample_rate, t, scorer, max_lag=max_lag, window=window, speech=speech,
-                      min_valid_frames=min_valid_frames)
+                      min_valid_frames=min_valid_frames, curve_speech_pad=curve_speech_pad)
         for t in tracks
     )
     return _combine(faces, common)
