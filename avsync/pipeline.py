@@ -84,8 +84,15 @@ def _fmt_span(a: float, b: float) -> str:
 
 # ----------------------------------------------------------------------------------- cue adapters
 
-def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None, params: SyncCueParams) -> Cue:
-    """Turn a :class:`~avsync.sync.SyncResult` into the ``sync`` cue."""
+def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None, params: SyncCueParams,
+             speech_s: float | None = None, min_speech_s: float = 1.0) -> Cue:
+    """Turn a :class:`~avsync.sync.SyncResult` into the ``sync`` cue.
+
+    ``speech_s``: seconds of speech the voice activity detector found (the most on any channel; ``None``: not
+    measured). Under ``min_speech_s`` (``0``: never), lips that follow the audio at no offset are not evidence, in
+    the clip or in its windows (at most neutral, 0.5): there is too little speech for them to follow, and the
+    sync model's own speech finder goes by energy, which music or noise also has. An offset at which the lips do
+    follow the audio stays evidence."""
     st = Status(result.status)
     if st is Status.NO_FACE:
         frac = "" if face_fraction is None else f" for {100 * (1 - face_fraction):.0f}% of the clip"
@@ -120,6 +127,9 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
         (dist - params.mismatch_distance_mid) / params.mismatch_scale
         + (params.mismatch_confidence_mid - conf) / params.mismatch_scale
     )
+    little_speech = speech_s is not None and min_speech_s > 0 and speech_s < min_speech_s
+    if little_speech:
+        mismatch = min(mismatch, 0.5)
     score = max(offset_score, mismatch)
     reasons: list[str] = []
     face = f" (face {result.active_track_id})" if result.active_track_id is not None and len(result.faces) > 1 else ""
@@ -127,7 +137,7 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     offset_evidence = p_offset > 0.5 and sure >= 0.5
     if offset_evidence:
         reasons.append((describe_drift(drift, result.fps) if drift is not None else describe_offset(off)) + face)
-    if mismatch >= 0.5:
+    if mismatch >= 0.5 and not little_speech:
         reasons.append(f"the lips{face} do not follow the audio at any offset within ±{result.max_lag * 1000 / result.fps:.0f} ms")
     # per-window: does the active face's mouth follow the audio at the clip's offset? An offset that is evidence,
     # or lips that follow the audio at no offset, is a property of the whole clip: every usable window carries
@@ -135,8 +145,8 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     # moment: a window carries the evidence of the line's offset at its middle
     active = next((f for f in result.faces if f.track_id == result.active_track_id), None)
     wins: list[CueWindow] = []
-    clip_level = [v for v, is_evidence in ((offset_score, offset_evidence and drift is None), (mismatch, mismatch >= 0.5))
-                  if is_evidence]
+    clip_level = [v for v, is_evidence in ((offset_score, offset_evidence and drift is None),
+                                           (mismatch, mismatch >= 0.5 and not little_speech)) if is_evidence]
     clip_evidence = max(clip_level) if clip_level else None
     if active is not None:
         # the usable windows' own scores (lips vs audio at the clip's offset), before the clip's evidence
@@ -144,6 +154,8 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
         for w in active.windows:
             ok = Status(w.status) is Status.OK and w.distance is not None
             p = _window_sync_p(w, params) if ok else None
+            if p is not None and little_speech:
+                p = min(p, 0.5)
             if p is not None:  # exactly when ok
                 local.append(p)
             evidence = clip_evidence
@@ -152,13 +164,16 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
                                                            result.fps)) - 0.5)
                 evidence = here if here > 0.5 and (evidence is None or here > evidence) else evidence
             wins.append(CueWindow(w.start, w.end, p if (p is None or evidence is None) else max(p, evidence), ok))
-        if local:
+        if local and not little_speech:
             share = float(np.mean([p >= 0.5 for p in local]))
             if share >= 0.5:
                 reasons.append(f"lips do not follow the audio{face or ' on the main face'} in {100 * share:.0f}% of speech windows")
     coverage = face_fraction
     said = describe_drift(drift, result.fps) if drift is not None else describe_offset(off)
     measured = f"{said}{face}, confidence {conf:.2f}"
+    if little_speech:
+        measured += (f"; only {speech_s:.1f} s of speech, so lips that follow no offset are not judged "
+                     f"(at least {min_speech_s:g} s needed)")
     return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage, measured=measured)
 
 
@@ -404,6 +419,9 @@ class Detector:
         cores. A longer video, analysed section by section, runs them in turn, so that its memory does not grow
         (side by side was faster there but held the voice check's memory beside a section's, docs/long-files.md);
         ``False`` runs one analysis after the other always.
+    sync_min_speech_s
+        Lips that follow the audio at no offset count as evidence only when the voice check's voice activity
+        detector found at least this many seconds of speech on some channel (:func:`sync_cue`); ``0`` always.
     """
 
     fusion: FusionConfig | None = None
@@ -423,10 +441,13 @@ class Detector:
     section_s: float | None = 60.0
     analyses: Sequence[Analysis] = ()
     concurrent: bool = True
+    sync_min_speech_s: float = 1.0
     _spoof_scorer: Any = field(default=None, init=False, repr=False)
     _artefact_scorer: Any = field(default=None, init=False, repr=False)
     _thumbs: dict = field(default_factory=dict, init=False, repr=False)
     _audio_spill: Any = field(default=None, init=False, repr=False)  # avsync.sections.MonoAudio of a long video
+    _vad_speech_s: float | None = field(default=None, init=False, repr=False)  # the voice check's, for the sync cue
+    _sync_inputs: Any = field(default=None, init=False, repr=False)  # (SyncResult, duration, face fraction)
 
     def __post_init__(self) -> None:
         if self.fusion is None:
@@ -605,7 +626,20 @@ class Detector:
         # the file the model ran: for ``syncnet`` a user checkpoint in $AVSYNC_MODELS_DIR/syncnet/ when there is one
         models.append(ModelRef(f"sync-{result.model}", sha256=weights_sha256(result.model), role="sync"))
         assert self.sync_params is not None  # set by __post_init__
+        self._sync_inputs = (result, media.duration, faces.face_fraction)  # read again once the voice check's VAD ran
         return sync_cue(result, duration=media.duration, face_fraction=faces.face_fraction, params=self.sync_params)
+
+    def _sync_with_speech(self, cues: list[Cue]) -> list[Cue]:
+        """The sync cue read again with the speech the voice check found (it ran beside the sync analysis)."""
+        speech, inputs = self._vad_speech_s, self._sync_inputs
+        self._sync_inputs = None
+        if speech is None or inputs is None or self.sync_min_speech_s <= 0 or speech >= self.sync_min_speech_s:
+            return cues
+        result, duration, face_fraction = inputs
+        assert self.sync_params is not None  # set by __post_init__
+        again = sync_cue(result, duration=duration, face_fraction=face_fraction, params=self.sync_params,
+                         speech_s=speech, min_speech_s=self.sync_min_speech_s)
+        return [again if c.name == "sync" and Status(c.status) is Status.OK else c for c in cues]
 
     def _artefact_cue(self, result: ArtefactResult | AvsyncError | None, models: list[ModelRef], details: dict) -> Cue:
         if isinstance(result, AvsyncError) or result is None:
@@ -640,6 +674,8 @@ class Detector:
 
         if scorer.use_vad:
             models.append(ModelRef(VAD.bundle_name, sha256=get_bundle(VAD.bundle_name).sha256, role="VAD"))
+            if result.channels:  # the most speech any channel holds (a silent channel: 0)
+                self._vad_speech_s = max(float(ch.speech_s) for ch in result.channels)
         cues = [spoof_cue(result)]
         assert self.speaker_params is not None  # set by __post_init__
         sp = speaker_cue(result, self.speaker_params)
@@ -668,6 +704,7 @@ class Detector:
         models: list[ModelRef] = []
         self._thumbs = {}
         self._audio_spill = None
+        self._vad_speech_s, self._sync_inputs = None, None
         ctx = AnalysisContext(device=self.device, models=models, details=details, timings=timings, progress=progress)
         # side by side only for a video analysed in one piece: section by section, in turn keeps the memory flat (10 min
         # of 720p, docs/long-files.md: side by side 0.87x the time but 1.28x the 1-min peak), as the voice blocks and a
@@ -685,6 +722,7 @@ class Detector:
             if self._audio_spill is not None:
                 self._audio_spill.close()
                 self._audio_spill = None
+        cues = self._sync_with_speech(cues)
         outcome = fuse(cues, duration=media.duration, kind=kind, config=self.fusion)
         assert self.fusion is not None  # set by __post_init__
         details["fusion"] = fusion_details(self.fusion)
