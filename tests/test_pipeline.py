@@ -286,3 +286,26 @@ def test_a_clip_shorter_than_the_minimum_is_too_short_not_no_face(clip):
     v = Detector(spoof_model=False, sync_model="motion", artefacts=False, device="cpu")(clip("short_av", duration=0.4))
     assert v.status is Status.TOO_SHORT
     assert v.label is Label.UNDETERMINED and "shorter than the 1 s needed" in v.reasons[0]
+
+
+def test_lips_following_no_offset_need_speech_found_by_the_voice_check(clip):
+    """A clip whose audio the VAD does not take for speech (a synthetic vowel buzz): a sync reading of "lips follow
+    the audio at no offset" is not evidence, and the sync cue says why; with the rule off (or speech) it flags."""
+    from dataclasses import replace
+
+    from avsync.pipeline import MOTION_CUE_PARAMS
+
+    path = clip("pipe_little_speech", **FACE)
+    strict = replace(MOTION_CUE_PARAMS, mismatch_distance_mid=-5.0)  # every reading counts as lips not following
+    kw = dict(spoof_model="lcnn-spoof", speaker=False, artefacts=False, device="cpu", sync_model="motion",
+              sync_params=strict)
+    v = Detector(**kw)(path)
+    voice = next(c for c in v.cues if c.name == "spoof")
+    assert voice.status is Status.NO_SPEECH, voice  # the VAD finds no speech in the buzz
+    sync = next(c for c in v.cues if c.name == "sync")
+    assert sync.status is Status.OK and sync.score <= 0.5 + 1e-9, sync
+    assert "only 0.0 s of speech" in sync.measured and not any("at any offset" in r for r in v.reasons), v.reasons
+    assert v.label is not Label.MANIPULATED
+    off = Detector(**kw, sync_min_speech_s=0)(path)
+    assert next(c for c in off.cues if c.name == "sync").score > 0.9
+    assert off.label is Label.MANIPULATED and any("at any offset" in r for r in off.reasons), off.reasons

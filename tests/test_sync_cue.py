@@ -86,3 +86,26 @@ def test_lips_that_follow_the_audio_at_no_offset_mark_every_window():
                    params=params)
     assert cue.score > 0.9 and any("at any offset" in r for r in cue.reasons)
     assert all(w.score >= cue.score - 1e-9 for w in cue.windows)
+
+
+def test_without_enough_speech_lips_that_follow_no_offset_are_not_evidence_but_an_offset_is():
+    """Under ``min_speech_s`` of speech by the VAD (e.g. music over a face), "lips follow the audio at no offset" is
+    at most neutral, in the clip and in every window, and not a reason; the measurement says why. With enough
+    speech the same result is flagged. An offset at which the lips do follow the audio is evidence either way."""
+    params = SyncCueParams()
+    dubbed = _result([0.0, -0.02, 0.01], confidence=0.01, min_distance=1.45)
+    speech = sync_cue(dubbed, duration=5.0, face_fraction=1.0, params=params, speech_s=4.0)
+    assert speech.score > 0.9 and any("at any offset" in r for r in speech.reasons)
+    assert sync_cue(dubbed, duration=5.0, face_fraction=1.0, params=params).score == pytest.approx(speech.score)
+    little = sync_cue(dubbed, duration=5.0, face_fraction=1.0, params=params, speech_s=0.5)
+    assert little.status is Status.OK and little.score <= 0.5 + 1e-9
+    assert not any("follow" in r for r in little.reasons)
+    assert all(w.score <= 0.5 + 1e-9 for w in little.windows)
+    assert "only 0.5 s of speech" in little.measured
+    off = sync_cue(_result([0.10, 0.12, 0.09], offset=-8), duration=5.0, face_fraction=1.0, params=params,
+                   speech_s=0.0)
+    assert off.score > 0.9 and any("320 ms" in r for r in off.reasons)
+    assert all(w.score > 0.9 for w in off.windows)
+    # the rule off: as with speech
+    assert sync_cue(dubbed, duration=5.0, face_fraction=1.0, params=params, speech_s=0.5,
+                    min_speech_s=0).score == pytest.approx(speech.score)
