@@ -154,7 +154,9 @@ class CueMaker:
         self.artefact_model = args.artefact_model or DEFAULT_ARTEFACT_MODEL
         sha = lambda name: (model_sha256(name) or "")[:12]  # noqa: E731
         self.keys = {
-            "sync": f"sync={self.sync_model}@{sha(sync_model_name(self.sync_model))};face={args.face_detector}",
+            # speech>=1: lips that follow no offset need 1 s of speech by the VAD (avsync.pipeline.sync_cue, speech_s)
+            "sync": f"sync={self.sync_model}@{sha(sync_model_name(self.sync_model))};face={args.face_detector}"
+                    ";speech>=1",
             # still: with the frozen-surroundings evidence, as avsync analyze's mouth-region cue (a cache made before
             # it, without the suffix, is not reused)
             "artefact": f"artefact={self.artefact_model}@{get_bundle(self.artefact_model).sha256[:12]};face={args.face_detector}"
@@ -232,6 +234,7 @@ class CueMaker:
         from avsync.media import Media
         from avsync.pipeline import SyncCueParams, artefact_cue, spoof_cue, speaker_cue, sync_cue
         from avsync.sync import sync_tracks
+        from avsync.vad import speech_mask
 
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from _sync_track_cache import tracks_for
@@ -283,7 +286,9 @@ class CueMaker:
                 res = sync_tracks(audio.mean(axis=0), media.sample_rate, tracks, model=self.sync_model,
                                   device="cpu", fps=media.fps)
                 params = SyncCueParams.for_model(self.sync_model)  # each sync model has its own cue parameters
-                rec(v, sync_cue(res, duration=media.duration, face_fraction=ff, params=params),
+                # the speech the voice check's VAD finds in this variant's audio, as avsync analyze reads it
+                speech_s = max(speech_mask(ch).speech_s for ch in audio)
+                rec(v, sync_cue(res, duration=media.duration, face_fraction=ff, params=params, speech_s=speech_s),
                     time.perf_counter() - t, "sync")
             if (v, "spoof") in todo or (v, "speaker") in todo:
                 t = time.perf_counter()
