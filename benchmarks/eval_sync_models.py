@@ -102,8 +102,9 @@ def _probe_scorer(weights: str, name: str = "syncnet-v2"):
     return _MeanScorer(paths_list, mode == "flip", name)
 
 
-def _run(audio, sr, tracks, scorer, fps, max_lag, pad=None):
-    r = sync_tracks(audio, sr, tracks, model=scorer, fps=fps, max_lag=max_lag, curve_speech_pad=pad)
+def _run(audio, sr, tracks, scorer, fps, max_lag, pad=None, bias=None):
+    r = sync_tracks(audio, sr, tracks, model=scorer, fps=fps, max_lag=max_lag, curve_speech_pad=pad,
+                    offset_bias_frames=bias)
     return r, {"status": str(r.status), "offset_frames": r.offset_frames, "confidence": r.confidence,
                "min_distance": r.min_distance}
 
@@ -144,12 +145,13 @@ def evaluate(args) -> None:
                              ("shifted200", shift_audio(audio, args.shift2, sr, fps)),
                              ("swapped", np.resize(other, len(audio)) if len(other) else np.zeros_like(audio))]
             for vname, a in variants:
-                res, rec[vname] = _run(a, sr, tracks, scorer, fps, args.max_lag, args.curve_speech_pad)
+                res, rec[vname] = _run(a, sr, tracks, scorer, fps, args.max_lag, args.curve_speech_pad, args.offset_bias)
                 cue = sync_cue(res, duration=media.duration, face_fraction=ff, params=params)
                 rec[vname]["cue"] = cue.score if cue.status is Status.OK else None
             if r["kind"] == "real_av" and not args.no_recovery:
                 rec["recovery"] = {str(s): _run(shift_audio(audio, s, sr, fps), sr, tracks, scorer, fps,
-                                                args.recover_lag, args.curve_speech_pad)[1]["offset_frames"]
+                                                args.recover_lag, args.curve_speech_pad,
+                                                args.offset_bias)[1]["offset_frames"]
                                    for s in shifts}
             rec["seconds"] = round(time.perf_counter() - t0, 2)
             with open(out, "a") as fh:
@@ -276,6 +278,8 @@ def main() -> int:
                          "validation / cue-calibration clips (grid_avsi, CREMA-D)")
     ap.add_argument("--boot", type=int, default=1000, help="bootstrap replicates of the 95 %% intervals (0: none)")
     ap.add_argument("--max-lag", type=int, default=15)
+    ap.add_argument("--offset-bias", type=int, default=None,
+                    help="frames subtracted from the model's readings (default: avsync.sync.OFFSET_BIAS_FRAMES of its name, none set)")
     ap.add_argument("--curve-speech-pad", type=int, default=None,
                     help="read each clip's lag curve only from face frames within N frames of speech (default: all)")
     ap.add_argument("--recover-lag", type=int, default=25)

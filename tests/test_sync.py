@@ -360,3 +360,38 @@ def test_curve_speech_pad_reads_the_offset_from_speech_only():
     sparse = analyze_track(audio, sr, track, _SplitScorer(few), speech=few, detect_drift=False, curve_speech_pad=0,
                            min_speech_frames=1)
     assert sparse.offset_frames == -5
+
+
+class _PeakScorer:
+    """Distances with their minimum at the model's lag 3 on every frame."""
+
+    crops = "mouth"
+
+    def __init__(self, name):
+        self.name = name
+
+    def distances(self, audio, sample_rate, track, lags):
+        lags = np.asarray(lags)
+        return np.repeat((1.0 - 0.3 * (lags == 3)).astype(np.float32)[:, None], len(track), axis=1)
+
+
+def test_offsets_are_read_from_the_models_own_zero(monkeypatch):
+    """A model with an offset bias b reports its best lag L as L - b; the search still spans ±max_lag of offset."""
+    from avsync.sync import OFFSET_BIAS_FRAMES
+    from avsync.sync.analyze import analyze_track
+
+    sr = 16000
+    audio = 0.3 * np.random.default_rng(0).standard_normal(sr * 4).astype(np.float32)
+    track = TrackCrops(track_id=0, frames=np.arange(100), valid=np.ones(100, bool))
+    plain = analyze_track(audio, sr, track, _PeakScorer("probe"), detect_drift=False)
+    assert plain.offset_frames == 3
+    assert analyze_track(audio, sr, track, _PeakScorer("probe"), detect_drift=False, offset_bias_frames=1).offset_frames == 2
+    assert OFFSET_BIAS_FRAMES == {}  # none fitted (the syncnet-v3 probe failed its rule)
+    monkeypatch.setitem(OFFSET_BIAS_FRAMES, "syncnet-v3", 1)  # a model's registered bias is the default
+    v3 = analyze_track(audio, sr, track, _PeakScorer("syncnet-v3"), detect_drift=False)
+    assert v3.offset_frames == 2 and v3.lags == plain.lags and v3.confidence == pytest.approx(plain.confidence)
+    # the model's lag 3 is offset 15 with a bias of -12: inside the ±15 search, not at its edge
+    edge = analyze_track(audio, sr, track, _PeakScorer("probe"), detect_drift=False, offset_bias_frames=-12)
+    assert edge.status == Status.OUT_OF_RANGE
+    inside = analyze_track(audio, sr, track, _PeakScorer("probe"), detect_drift=False, offset_bias_frames=-11)
+    assert inside.status == Status.OK and inside.offset_frames == 14

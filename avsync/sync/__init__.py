@@ -7,6 +7,7 @@ Entry points: :func:`analyze_sync` (a :class:`~avsync.media.Media` and its face 
 
 from avsync.sync.analyze import (
     DEFAULT_WINDOW,
+    OFFSET_BIAS_FRAMES,
     analyze_sync,
     analyze_track,
     default_tracks,
@@ -22,6 +23,7 @@ from avsync.sync.types import FaceSync, SyncResult, TrackCrops, WindowSync
 
 __all__ = [
     "DEFAULT_WINDOW",
+    "OFFSET_BIAS_FRAMES",
     "FaceSync",
     "LightASDScorer",
     "MotionScorer",

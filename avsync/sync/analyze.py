@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_WINDOW",
+    "OFFSET_BIAS_FRAMES",
     "analyze_sync",
     "analyze_track",
     "lag_curve",
@@ -31,6 +32,12 @@ __all__ = [
     "speech_frames",
     "sync_tracks",
 ]
+
+OFFSET_BIAS_FRAMES: dict[str, int] = {}
+"""Per sync model, a lag (frames) at which it reads genuine clips, subtracted from its readings. None is set: for
+``syncnet-v3`` its median on the 23 genuine clips of its cue fit (+1) failed its rule (models/syncnet-v3/MODEL_CARD.md,
+"Probe: reading offsets from the model's own zero"); ``offset_bias_frames=`` and ``eval_sync_models.py --offset-bias``
+reproduce it."""
 
 DEFAULT_WINDOW = SlidingWindow(duration=2.0, step=0.5)
 """Timeline grid of the per-window distance/confidence (seconds, relative to the media start)."""
@@ -101,6 +108,7 @@ def analyze_track(
     speech: np.ndarray | None = None,
     detect_drift: bool = True,
     curve_speech_pad: int | None = None,
+    offset_bias_frames: int | None = None,
 ) -> FaceSync:
     """Sync of one face track.
 
@@ -132,6 +140,9 @@ def analyze_track(
         frames within ``P`` frames of an active speech frame (the same frames at every lag), when at least
         ``min_valid_frames`` are; silent stretches, where the lips carry no timing, then do not dilute or move
         the offset. The timeline's windows are unchanged (they already skip windows without speech).
+    offset_bias_frames
+        The lag at which the model reads genuine clips (``None``: the model's :data:`OFFSET_BIAS_FRAMES`, else 0):
+        the model's lag ``L`` is reported as offset ``L - bias``, and ``lags`` (``±max_lag``) are such offsets.
 
     Returns
     -------
@@ -156,7 +167,8 @@ def analyze_track(
     if n_speech < min_speech_frames:
         return FaceSync(status=Status.NO_SPEECH, message="the audio is silent while this face is visible", **base)
 
-    dist = scorer.distances(audio, sample_rate, track, lags)
+    bias = OFFSET_BIAS_FRAMES.get(getattr(scorer, "name", ""), 0) if offset_bias_frames is None else int(offset_bias_frames)
+    dist = scorer.distances(audio, sample_rate, track, lags + bias)  # row i: the model's lag lags[i] + bias
     cols = speech_columns(track, speech, curve_speech_pad) if curve_speech_pad is not None else None
     if cols is not None and int((cols & track.valid).sum()) >= min_valid_frames:
         curve = lag_curve(dist[:, cols], min_frames=min_valid_frames // 2)
@@ -250,6 +262,7 @@ def sync_tracks(
     fps: float = DEFAULT_FPS,
     min_valid_frames: int = 10,
     curve_speech_pad: int | None = None,
+    offset_bias_frames: int | None = None,
 ) -> SyncResult:
     """Sync of every face track against one audio signal, with the active speaker chosen.
 
@@ -270,6 +283,9 @@ def sync_tracks(
     curve_speech_pad
         Read each clip's lag curve only from the face frames near speech (:func:`analyze_track`); default: every
         frame.
+    offset_bias_frames
+        The lag at which the model reads genuine clips, subtracted from its readings (default: the model's
+        :data:`OFFSET_BIAS_FRAMES`).
 
     Returns
     -------
@@ -296,7 +312,8 @@ def sync_tracks(
         return SyncResult(status=Status.NO_SPEECH, summary="no speech in the audio", faces=faces, **common)
     faces = tuple(
         analyze_track(audio, sample_rate, t, scorer, max_lag=max_lag, window=window, speech=speech,
-                      min_valid_frames=min_valid_frames, curve_speech_pad=curve_speech_pad)
+                      min_valid_frames=min_valid_frames, curve_speech_pad=curve_speech_pad,
+                      offset_bias_frames=offset_bias_frames)
         for t in tracks
     )
     return _combine(faces, common)
