@@ -63,6 +63,9 @@ __all__ = [
 ]
 
 _EPS = 1e-4
+FUSION_METHODS = ("max", "max-mean", "logistic", "isotonic")
+"""The fusion methods of :class:`FusionConfig`."""
+_MAX_METHODS = ("max", "max-mean")
 
 
 class Label(str, enum.Enum):
@@ -195,8 +198,10 @@ class FusionConfig(Serializable):
     bias
         Intercept of the logistic model.
     method
-        ``"max"`` (default: the strongest cue decides), ``"logistic"`` (sum of weighted log-odds), or
-        ``"isotonic"`` (logistic, then ``isotonic_x``/``isotonic_y``).
+        ``"max"`` (default: the strongest cue decides), ``"max-mean"`` (as ``"max"`` while some cue leans to
+        manipulation; when every cue leans to genuine, the mean of their log-odds, so one less reassuring cue
+        does not decide alone), ``"logistic"`` (sum of weighted log-odds), or ``"isotonic"`` (logistic, then
+        ``isotonic_x``/``isotonic_y``). Weights act under ``"max-mean"`` as under ``"max"``.
     manipulated_threshold, genuine_threshold
         Fused probability at or above which the label is ``manipulated``; below which it may be ``genuine``.
         Between the two the label is ``undetermined`` (inconclusive).
@@ -255,8 +260,8 @@ class FusionConfig(Serializable):
                 raise ConfigError(f"cue_params[{cue!r}] must map parameter names to finite numbers, not {params!r}")
         # numbers as floats, so that a config and its YAML round trip hash alike (150 and 150.0)
         object.__setattr__(self, "cue_params", {c: {k: float(v) for k, v in p.items()} for c, p in self.cue_params.items()})
-        if self.method not in ("max", "logistic", "isotonic"):
-            raise ConfigError(f"fusion method must be 'max', 'logistic' or 'isotonic', not {self.method!r}")
+        if self.method not in FUSION_METHODS:
+            raise ConfigError(f"fusion method must be one of {', '.join(map(repr, FUSION_METHODS))}, not {self.method!r}")
         if not 0 <= self.genuine_threshold <= self.manipulated_threshold <= 1:
             raise ConfigError("thresholds must satisfy 0 <= genuine_threshold <= manipulated_threshold <= 1")
         if len(self.isotonic_x) != len(self.isotonic_y):
@@ -330,7 +335,7 @@ class FusionConfig(Serializable):
         if w is None:
             return None
         z = logit(p)
-        if self.method == "max":
+        if self.method in _MAX_METHODS:
             if w <= 0:
                 return None
             return w * z if z > 0 else z
@@ -345,8 +350,10 @@ class FusionConfig(Serializable):
         terms = [t for k, v in scores.items() if v is not None and (t := self.term(k, v)) is not None]
         if not terms:
             return None
-        if self.method == "max":
+        if self.method in _MAX_METHODS:
             z = float(np.max(terms))
+            if self.method == "max-mean" and z <= 0:  # every cue leans to genuine: each one's reassurance counts
+                z = float(np.mean(terms))
         else:
             absent = [k for k in self.weights if scores.get(k) is None]
             z = float(np.sum(terms)) + float(sum(self.missing.get(k, 0.0) for k in absent))
@@ -432,7 +439,7 @@ def _leaning(c: Cue, push: float, cfg: FusionConfig) -> str:
         side = "points neither way"
     elif push > 0:
         side = "leans to manipulation"
-    elif cfg.method == "max" and push >= logit(cfg.genuine_threshold):
+    elif cfg.method in _MAX_METHODS and push >= logit(cfg.genuine_threshold):
         side = f"leans to genuine, but not below the {format_p(cfg.genuine_threshold)} needed"
     else:
         side = "leans to genuine"

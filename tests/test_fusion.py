@@ -243,3 +243,21 @@ def test_a_genuine_verdict_says_what_each_cue_measured():
     assert out.reasons[0] == ("no sign of manipulation in lip sync (p = 0.08: audio and video are in sync, confidence "
                               "1.20), voice (p = 0.28: channel 0 model score 0.33 over 9 s of speech, channel 1 model "
                               "score 0.47 over 12 s of speech)")
+
+
+def test_max_mean_takes_the_strongest_suspicion_and_the_mean_reassurance():
+    """``max-mean``: with a cue leaning to manipulation, the same as ``max``; with every cue leaning to genuine,
+    the mean of their log-odds (one less reassuring cue does not decide alone)."""
+    from avsync.fusion import logit, sigmoid
+
+    mx = FusionConfig(weights={"sync": 1.0, "spoof": 1.0, "artefact": 1.0}, method="max")
+    mm = FusionConfig(weights={"sync": 1.0, "spoof": 1.0, "artefact": 1.0}, method="max-mean")
+    suspicious = {"sync": 0.9, "spoof": 0.05, "artefact": 0.01}
+    assert mm.combine(suspicious) == pytest.approx(mx.combine(suspicious)) == pytest.approx(0.9)
+    calm = {"sync": 0.02, "spoof": 0.4, "artefact": 0.01}
+    assert mx.combine(calm) == pytest.approx(0.4)
+    assert mm.combine(calm) == pytest.approx(sigmoid(np.mean([logit(0.02), logit(0.4), logit(0.01)])))
+    assert mm.combine(calm) < 0.1
+    assert FusionConfig.from_yaml(mm.to_yaml()).method == "max-mean"
+    with pytest.raises(ConfigError, match="max-mean"):
+        FusionConfig(method="mean")
