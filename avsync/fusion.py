@@ -327,9 +327,9 @@ class FusionConfig(Serializable):
     def term(self, name: str, p: float) -> float | None:
         """What cue ``name`` at probability ``p`` adds to the fused log-odds; ``None`` if the config ignores it.
 
-        ``"logistic"`` / ``"isotonic"``: ``weight × logit(p)``. ``"max"``: the same for a suspicious cue
-        (``p > 0.5``) and ``logit(p)`` itself for one leaning to genuine (see ``weights``); a weight of 0 or less
-        leaves the cue out.
+        ``"logistic"`` / ``"isotonic"``: ``weight × logit(p)``. ``"max"`` and ``"max-mean"``: the same for a
+        suspicious cue (``p > 0.5``) and ``logit(p)`` itself for one leaning to genuine (see ``weights``); a weight
+        of 0 or less leaves the cue out.
         """
         w = self.weights.get(name)
         if w is None:
@@ -439,7 +439,7 @@ def _leaning(c: Cue, push: float, cfg: FusionConfig) -> str:
         side = "points neither way"
     elif push > 0:
         side = "leans to manipulation"
-    elif cfg.method in _MAX_METHODS and push >= logit(cfg.genuine_threshold):
+    elif cfg.method == "max" and push >= logit(cfg.genuine_threshold):
         side = f"leans to genuine, but not below the {format_p(cfg.genuine_threshold)} needed"
     else:
         side = "leans to genuine"

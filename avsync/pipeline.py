@@ -137,6 +137,10 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     offset_evidence = p_offset > 0.5 and sure >= 0.5
     if offset_evidence:
         reasons.append((describe_drift(drift, result.fps) if drift is not None else describe_offset(off)) + face)
+    elif p_offset > 0.5 and offset_score > 0.5 and offset_score >= mismatch:
+        # an offset read with low confidence: scaled towards 0.5, not evidence of its own, but what raises the cue
+        said_off = describe_drift(drift, result.fps) if drift is not None else describe_offset(off)
+        reasons.append(f"{said_off}{face}, an unsure reading (confidence {conf:.2f})")
     if mismatch >= 0.5 and not little_speech:
         reasons.append(f"the lips{face} do not follow the audio at any offset within ±{result.max_lag * 1000 / result.fps:.0f} ms")
     # per-window: does the active face's mouth follow the audio at the clip's offset? An offset that is evidence,
@@ -172,7 +176,7 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     said = describe_drift(drift, result.fps) if drift is not None else describe_offset(off)
     measured = f"{said}{face}, confidence {conf:.2f}"
     if little_speech:
-        measured += (f"; only {speech_s:.1f} s of speech, so lips that follow no offset are not judged "
+        measured += (f"; only {speech_s:.2f} s of speech, so lips that follow no offset are not judged "
                      f"(at least {min_speech_s:g} s needed)")
     return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage, measured=measured)
 
@@ -421,7 +425,9 @@ class Detector:
         ``False`` runs one analysis after the other always.
     sync_min_speech_s
         Lips that follow the audio at no offset count as evidence only when the voice check's voice activity
-        detector found at least this many seconds of speech on some channel (:func:`sync_cue`); ``0`` always.
+        detector found at least this many seconds of speech on some channel (:func:`sync_cue`); ``0`` always. The
+        rule needs the voice check's VAD: with ``spoof_model=False``, a voice model that could not run, or the VAD
+        off, the sync cue is read without it. The speech is counted over the whole input.
     """
 
     fusion: FusionConfig | None = None

@@ -304,7 +304,7 @@ def test_lips_following_no_offset_need_speech_found_by_the_voice_check(clip):
     assert voice.status is Status.NO_SPEECH, voice  # the VAD finds no speech in the buzz
     sync = next(c for c in v.cues if c.name == "sync")
     assert sync.status is Status.OK and sync.score <= 0.5 + 1e-9, sync
-    assert "only 0.0 s of speech" in sync.measured and not any("at any offset" in r for r in v.reasons), v.reasons
+    assert "only 0.00 s of speech" in sync.measured and not any("at any offset" in r for r in v.reasons), v.reasons
     assert v.label is not Label.MANIPULATED
     off = Detector(**kw, sync_min_speech_s=0)(path)
     assert next(c for c in off.cues if c.name == "sync").score > 0.9

@@ -101,7 +101,7 @@ def test_without_enough_speech_lips_that_follow_no_offset_are_not_evidence_but_a
     assert little.status is Status.OK and little.score <= 0.5 + 1e-9
     assert not any("follow" in r for r in little.reasons)
     assert all(w.score <= 0.5 + 1e-9 for w in little.windows)
-    assert "only 0.5 s of speech" in little.measured
+    assert "only 0.50 s of speech" in little.measured
     off = sync_cue(_result([0.10, 0.12, 0.09], offset=-8), duration=5.0, face_fraction=1.0, params=params,
                    speech_s=0.0)
     assert off.score > 0.9 and any("320 ms" in r for r in off.reasons)
@@ -109,3 +109,16 @@ def test_without_enough_speech_lips_that_follow_no_offset_are_not_evidence_but_a
     # the rule off: as with speech
     assert sync_cue(dubbed, duration=5.0, face_fraction=1.0, params=params, speech_s=0.5,
                     min_speech_s=0).score == pytest.approx(speech.score)
+
+
+def test_an_unsure_offset_that_raises_the_cue_is_named_in_the_reasons():
+    """An offset beyond the tolerance read with low confidence is scaled towards 0.5, not evidence of its own; when
+    it is what raises the cue, the reasons name it as an unsure reading (a verdict it tips says why)."""
+    params = SyncCueParams()
+    unsure = sync_cue(_result([0.10, 0.12, 0.09], offset=-8, confidence=params.confidence_mid - 0.2 * params.confidence_scale),
+                      duration=5.0, face_fraction=1.0, params=params)
+    assert 0.5 < unsure.score < 0.9
+    assert any("320 ms" in r and "unsure reading" in r for r in unsure.reasons), unsure.reasons
+    assert all(w.score < 0.5 for w in unsure.windows)  # not spread over the windows: it is no finding of its own
+    sure = sync_cue(_result([0.10, 0.12, 0.09], offset=-8), duration=5.0, face_fraction=1.0, params=params)
+    assert any("320 ms" in r for r in sure.reasons) and not any("unsure" in r for r in sure.reasons)

@@ -34,7 +34,8 @@ __all__ = [
 ]
 
 OFFSET_BIAS_FRAMES: dict[str, int] = {}
-"""Per sync model, a lag (frames) at which it reads genuine clips, subtracted from its readings. None is set: for
+"""Per sync model name (both names of a model, as in ``DRIFT_RULES``: ``syncnet`` and ``syncnet-v3``), a lag
+(frames) at which it reads genuine clips, subtracted from its readings. None is set: for
 ``syncnet-v3`` its median on the 23 genuine clips of its cue fit (+1) failed its rule (models/syncnet-v3/MODEL_CARD.md,
 "Probe: reading offsets from the model's own zero"); ``offset_bias_frames=`` and ``eval_sync_models.py --offset-bias``
 reproduce it."""
@@ -58,15 +59,16 @@ def speech_frames(
     return (e > floor_dbfs) & (e > e.max() - range_db)
 
 
-def speech_columns(track: TrackCrops, speech: np.ndarray, pad: int) -> np.ndarray:
-    """``[N]`` bool per track frame: an active frame of ``speech`` (per media frame) lies within ``pad`` frames."""
+def speech_columns(frames: np.ndarray, speech: np.ndarray, pad: int) -> np.ndarray:
+    """``[N]`` bool per media frame index in ``frames``: an active frame of ``speech`` (per media frame) lies within
+    ``pad`` frames of it."""
     pad = max(0, int(pad))
     near = np.zeros(len(speech) + 2 * pad + 1, np.int64)
     idx = np.flatnonzero(speech)
     np.add.at(near, idx, 1)
     np.add.at(near, idx + 2 * pad + 1, -1)
     covered = np.cumsum(near)[: len(speech) + pad] > 0  # covered[k + pad]: frame k within pad of speech
-    frames = np.asarray(track.frames, np.int64)
+    frames = np.asarray(frames, np.int64)
     out = np.zeros(len(frames), bool)
     ok = (frames >= 0) & (frames < len(speech))
     out[ok] = covered[frames[ok] + pad]
@@ -139,7 +141,8 @@ def analyze_track(
         ``None`` (default): the clip's lag curve averages every valid face frame. A number ``P``: only the face
         frames within ``P`` frames of an active speech frame (the same frames at every lag), when at least
         ``min_valid_frames`` are; silent stretches, where the lips carry no timing, then do not dilute or move
-        the offset. The timeline's windows are unchanged (they already skip windows without speech).
+        the offset. The windows keep their own frames (they already skip windows without speech), but their
+        distance and margin are read at the clip's offset, so they move with it.
     offset_bias_frames
         The lag at which the model reads genuine clips (``None``: the model's :data:`OFFSET_BIAS_FRAMES`, else 0):
         the model's lag ``L`` is reported as offset ``L - bias``, and ``lags`` (``±max_lag``) are such offsets.
@@ -169,8 +172,10 @@ def analyze_track(
 
     bias = OFFSET_BIAS_FRAMES.get(getattr(scorer, "name", ""), 0) if offset_bias_frames is None else int(offset_bias_frames)
     dist = scorer.distances(audio, sample_rate, track, lags + bias)  # row i: the model's lag lags[i] + bias
-    cols = speech_columns(track, speech, curve_speech_pad) if curve_speech_pad is not None else None
-    if cols is not None and int((cols & track.valid).sum()) >= min_valid_frames:
+    # the scorer's columns are the track's dense frame span [start_frame, end_frame), gaps included (NaN there)
+    dense = track.start_frame + np.arange(dist.shape[1])
+    cols = speech_columns(dense, speech, curve_speech_pad) if curve_speech_pad is not None else None
+    if cols is not None and int(np.isfinite(dist[:, cols]).any(axis=0).sum()) >= min_valid_frames:
         curve = lag_curve(dist[:, cols], min_frames=min_valid_frames // 2)
     else:
         curve = lag_curve(dist, min_frames=min_valid_frames // 2)
