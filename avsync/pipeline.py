@@ -135,12 +135,12 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     face = f" (face {result.active_track_id})" if result.active_track_id is not None and len(result.faces) > 1 else ""
     # an offset exactly at the tolerance is neutral (p = 0.5): no reason, and the windows keep their own evidence
     offset_evidence = p_offset > 0.5 and sure >= 0.5
+    said = describe_drift(drift, result.fps) if drift is not None else describe_offset(off)
     if offset_evidence:
-        reasons.append((describe_drift(drift, result.fps) if drift is not None else describe_offset(off)) + face)
+        reasons.append(said + face)
     elif p_offset > 0.5 and offset_score > 0.5 and offset_score >= mismatch:
         # an offset read with low confidence: scaled towards 0.5, not evidence of its own, but what raises the cue
-        said_off = describe_drift(drift, result.fps) if drift is not None else describe_offset(off)
-        reasons.append(f"{said_off}{face}, an unsure reading (confidence {conf:.2f})")
+        reasons.append(f"{said}{face}, an unsure reading (confidence {conf:.2f})")
     if mismatch >= 0.5 and not little_speech:
         reasons.append(f"the lips{face} do not follow the audio at any offset within ±{result.max_lag * 1000 / result.fps:.0f} ms")
     # per-window: does the active face's mouth follow the audio at the clip's offset? An offset that is evidence,
@@ -173,7 +173,6 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
             if share >= 0.5:
                 reasons.append(f"lips do not follow the audio{face or ' on the main face'} in {100 * share:.0f}% of speech windows")
     coverage = face_fraction
-    said = describe_drift(drift, result.fps) if drift is not None else describe_offset(off)
     measured = f"{said}{face}, confidence {conf:.2f}"
     if little_speech:
         measured += (f"; only {speech_s:.2f} s of speech, so lips that follow no offset are not judged "

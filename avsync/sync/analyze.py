@@ -63,15 +63,14 @@ def speech_columns(frames: np.ndarray, speech: np.ndarray, pad: int) -> np.ndarr
     """``[N]`` bool per media frame index in ``frames``: an active frame of ``speech`` (per media frame) lies within
     ``pad`` frames of it."""
     pad = max(0, int(pad))
-    near = np.zeros(len(speech) + 2 * pad + 1, np.int64)
-    idx = np.flatnonzero(speech)
-    np.add.at(near, idx, 1)
-    np.add.at(near, idx + 2 * pad + 1, -1)
-    covered = np.cumsum(near)[: len(speech) + pad] > 0  # covered[k + pad]: frame k within pad of speech
     frames = np.asarray(frames, np.int64)
     out = np.zeros(len(frames), bool)
+    if len(speech) == 0:
+        return out
+    # active frames within ±pad of each frame (the full convolution, centred: "same" changes length when 2·pad ≥ len)
+    covered = np.convolve(np.asarray(speech, np.int64), np.ones(2 * pad + 1, np.int64))[pad : pad + len(speech)] > 0
     ok = (frames >= 0) & (frames < len(speech))
-    out[ok] = covered[frames[ok] + pad]
+    out[ok] = covered[frames[ok]]
     return out
 
 
