@@ -449,10 +449,7 @@ class Detector:
     sync_min_speech_s: float = 1.0
     _spoof_scorer: Any = field(default=None, init=False, repr=False)
     _artefact_scorer: Any = field(default=None, init=False, repr=False)
-    _thumbs: dict = field(default_factory=dict, init=False, repr=False)
-    _audio_spill: Any = field(default=None, init=False, repr=False)  # avsync.sections.MonoAudio of a long video
-    _vad_speech_s: float | None = field(default=None, init=False, repr=False)  # the voice check's, for the sync cue
-    _sync_inputs: Any = field(default=None, init=False, repr=False)  # (SyncResult, duration, face fraction)
+    _thumbs: dict = field(default_factory=dict, init=False, repr=False)  # of the last call to finish (thumbnails)
 
     def __post_init__(self) -> None:
         if self.fusion is None:
@@ -543,29 +540,29 @@ class Detector:
         add_timings(timings, dict(stages))
         return faces, sync, art
 
-    def _run_av(self, media: Media, ctx: AnalysisContext) -> list[Cue]:
+    def _run_av(self, media: Media, ctx: AnalysisContext, call: _Call) -> list[Cue]:
         """Sync and artefact cues of a video with audio: at once, or section by section for a long one."""
         from avsync.sections import plan_sections
 
         sections = plan_sections(media.duration, self.section_s)
         if len(sections) == 1:
             faces, sync, art = self._av_results(media, ctx.timings, ctx.progress)
-            self._thumbs = _thumbnails(faces, media)
+            call.thumbs = _thumbnails(faces, media)
         else:
-            faces, sync, art = self._av_sections(media, sections, ctx.timings, ctx.progress)
+            faces, sync, art = self._av_sections(media, sections, ctx.timings, ctx.progress, call)
         if self.still and art is not None and not isinstance(art, AvsyncError):
             from avsync.artefacts.scorer import with_still
 
             art = with_still(art, faces)
         ctx.details["faces"] = faces.to_dict()
-        cues = [self._sync_cue(media, faces, sync, ctx.models, ctx.details)]
+        cues = [self._sync_cue(media, faces, sync, ctx.models, ctx.details, call)]
         if self.artefacts:
             cues.append(self._artefact_cue(art, ctx.models, ctx.details))
         ctx.faces = faces if self.analyses else None  # kept for the plug-in analyses only (crops are big)
         return cues
 
     def _av_sections(self, media: Media, sections: Sequence[tuple[float, float]], timings: dict,
-                     progress: Callable[[int, int], None] | None):
+                     progress: Callable[[int, int], None] | None, call: _Call):
         """:meth:`_av_results` of each section of a long video, merged (:mod:`avsync.sections`)."""
         from avsync.sections import MARGIN_S, MediaSection, MonoAudio, SectionMerger
 
@@ -611,18 +608,19 @@ class Detector:
                 release_free_memory()  # the section's crops go back to the system, not into fragmented heaps
         finally:
             if keep and mono.has_channels:
-                self._audio_spill = mono  # closed by __call__ once the voice check has read it
+                call.audio_spill = mono  # closed by __call__ once the voice check has read it
             else:
                 mono.close()
         if not merger.sections:
             raise error or MediaError("no video frame could be decoded", status=Status.EMPTY)
         merged = merger.faces()
         global_id = {f: g for g, f in merger.final_ids().items()}
-        self._thumbs = {_thumbnail_label(t): thumbs[global_id[t.track_id]] for t in merged.tracks[:4]
-                        if global_id[t.track_id] in thumbs}
+        call.thumbs = {_thumbnail_label(t): thumbs[global_id[t.track_id]] for t in merged.tracks[:4]
+                       if global_id[t.track_id] in thumbs}
         return merged, merger.sync(), merger.artefacts() or art_error
 
-    def _sync_cue(self, media: Media, faces: FaceTracks, result: SyncResult, models: list[ModelRef], details: dict) -> Cue:
+    def _sync_cue(self, media: Media, faces: FaceTracks, result: SyncResult, models: list[ModelRef], details: dict,
+                  call: _Call) -> Cue:
         details["sync"] = _sync_details(result)
         from avsync.model_files import model_sha256
         from avsync.sync.models import weights_sha256
@@ -631,13 +629,12 @@ class Detector:
         # the file the model ran: for ``syncnet`` a user checkpoint in $AVSYNC_MODELS_DIR/syncnet/ when there is one
         models.append(ModelRef(f"sync-{result.model}", sha256=weights_sha256(result.model), role="sync"))
         assert self.sync_params is not None  # set by __post_init__
-        self._sync_inputs = (result, media.duration, faces.face_fraction)  # read again once the voice check's VAD ran
+        call.sync_inputs = (result, media.duration, faces.face_fraction)  # read again once the voice check's VAD ran
         return sync_cue(result, duration=media.duration, face_fraction=faces.face_fraction, params=self.sync_params)
 
-    def _sync_with_speech(self, cues: list[Cue]) -> list[Cue]:
+    def _sync_with_speech(self, cues: list[Cue], call: _Call) -> list[Cue]:
         """The sync cue read again with the speech the voice check found (it ran beside the sync analysis)."""
-        speech, inputs = self._vad_speech_s, self._sync_inputs
-        self._sync_inputs = None
+        speech, inputs = call.vad_speech_s, call.sync_inputs
         if speech is None or inputs is None or self.sync_min_speech_s <= 0 or speech >= self.sync_min_speech_s:
             return cues
         result, duration, face_fraction = inputs
@@ -655,7 +652,7 @@ class Detector:
         models.append(ModelRef(result.model, sha256=result.model_sha256 or None, role="artefact"))
         return artefact_cue(result)
 
-    def _run_spoof(self, media: Media, ctx: AnalysisContext) -> list[Cue]:
+    def _run_spoof(self, media: Media, ctx: AnalysisContext, call: _Call) -> list[Cue]:
         models, timings, details = ctx.models, ctx.timings, ctx.details
         t0 = time.perf_counter()
         try:
@@ -663,7 +660,7 @@ class Detector:
         except AvsyncError as e:
             details["spoof"] = {"status": str(e.status), "message": str(e)}
             return [Cue("spoof", e.status, None, (), (), 0.0, f"voice check unavailable: {e}")]
-        spill = self._audio_spill
+        spill = call.audio_spill
         if spill is not None:  # a long video: the audio its sections decoded, read back (audio_blocks prefers `audio`)
             media.audio_blocks_from = spill.blocks
         try:
@@ -680,7 +677,7 @@ class Detector:
         if scorer.use_vad:
             models.append(ModelRef(VAD.bundle_name, sha256=get_bundle(VAD.bundle_name).sha256, role="VAD"))
             if result.channels:  # the most speech any channel holds (a silent channel: 0)
-                self._vad_speech_s = max(float(ch.speech_s) for ch in result.channels)
+                call.vad_speech_s = max(float(ch.speech_s) for ch in result.channels)
         cues = [spoof_cue(result)]
         assert self.speaker_params is not None  # set by __post_init__
         sp = speaker_cue(result, self.speaker_params)
@@ -707,9 +704,7 @@ class Detector:
         kind = info.kind
         details: dict[str, Any] = {"media": info.to_dict()}
         models: list[ModelRef] = []
-        self._thumbs = {}
-        self._audio_spill = None
-        self._vad_speech_s, self._sync_inputs = None, None
+        call = _Call()  # this call's own state: calls may overlap (threads), so none of it lives on the Detector
         ctx = AnalysisContext(device=self.device, models=models, details=details, timings=timings, progress=progress)
         # side by side only for a video analysed in one piece: section by section, in turn keeps the memory flat (10 min
         # of 720p, docs/long-files.md: side by side 0.87x the time but 1.28x the 1-min peak), as the voice blocks and a
@@ -719,15 +714,17 @@ class Detector:
             with contextlib.suppress(MediaError):  # a broken audio track: the analyses meet the error as before
                 media.audio  # noqa: B018  # decoded once here: the voice check and lip sync then share the samples
         try:
-            cues = run_analyses([_AudioVisual(self), _Voice(self), *self.analyses], media, ctx, concurrent=concurrent)
+            cues = run_analyses([_AudioVisual(self, call), _Voice(self, call), *self.analyses], media, ctx,
+                                concurrent=concurrent)
         except MediaError as e:  # e.g. decoding broke half-way through
             return self._failed(path or info.path, info.sha256, e.status, str(e), timings, t_start)
         finally:
             ctx.faces = None  # the crops are not kept while the verdict is assembled
-            if self._audio_spill is not None:
-                self._audio_spill.close()
-                self._audio_spill = None
-        cues = self._sync_with_speech(cues)
+            if call.audio_spill is not None:
+                call.audio_spill.close()
+                call.audio_spill = None
+            self._thumbs = call.thumbs
+        cues = self._sync_with_speech(cues, call)
         outcome = fuse(cues, duration=media.duration, kind=kind, config=self.fusion)
         assert self.fusion is not None  # set by __post_init__
         details["fusion"] = fusion_details(self.fusion)
@@ -755,7 +752,8 @@ class Detector:
 
     @property
     def thumbnails(self) -> dict[str, np.ndarray]:
-        """Face thumbnails of the last analysed clip (track label → image), for reports."""
+        """Face thumbnails of the last analysed clip (track label → image), for reports. With calls from several
+        threads at once: of the call that finished last; the verdicts themselves never mix."""
         return dict(getattr(self, "_thumbs", {}) or {})
 
     def _provenance(self, path: str | None, sha: str | None, models: Sequence[ModelRef],
@@ -797,6 +795,16 @@ class Detector:
         )
 
 
+@dataclass
+class _Call:
+    """What one call of :class:`Detector` carries from one of its analyses to another and to the verdict."""
+
+    thumbs: dict = field(default_factory=dict)  # face thumbnails (Detector.thumbnails)
+    audio_spill: Any = None  # avsync.sections.MonoAudio of a long video, read again by the voice check
+    vad_speech_s: float | None = None  # seconds of speech the voice check's VAD found (most on any channel)
+    sync_inputs: Any = None  # (SyncResult, duration, face fraction): the sync cue, read again with that speech
+
+
 class _AudioVisual:
     """The built-in audio-visual analysis: faces → lip sync → mouth-region artefacts (in sections when long)."""
 
@@ -804,11 +812,11 @@ class _AudioVisual:
     needs = frozenset({"audio", "video"})
     records_timings = True  # per stage: faces, sync, artefact
 
-    def __init__(self, detector: Detector):
-        self.detector = detector
+    def __init__(self, detector: Detector, call: _Call):
+        self.detector, self.call = detector, call
 
     def run(self, media: Media, context: AnalysisContext) -> list[Cue]:
-        cues = self.detector._run_av(media, context)
+        cues = self.detector._run_av(media, context, self.call)
         release_free_memory()  # the crops are gone: their memory is not held while the verdict is assembled
         return cues
 
@@ -821,14 +829,14 @@ class _Voice:
     records_timings = True
     independent = True  # reads only the audio: runs beside the audio-visual analysis (run_analyses)
 
-    def __init__(self, detector: Detector):
-        self.detector = detector
+    def __init__(self, detector: Detector, call: _Call):
+        self.detector, self.call = detector, call
 
     def run(self, media: Media, context: AnalysisContext) -> list[Cue]:
         det = self.detector
         if det.spoof_model is False:
             return []
-        return det._run_spoof(media, context)
+        return det._run_spoof(media, context, self.call)
 
 
 def _one_section(media: Media, section_s: float | None) -> bool:

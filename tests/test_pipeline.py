@@ -309,3 +309,33 @@ def test_lips_following_no_offset_need_speech_found_by_the_voice_check(clip):
     off = Detector(**kw, sync_min_speech_s=0)(path)
     assert next(c for c in off.cues if c.name == "sync").score > 0.9
     assert off.label is Label.MANIPULATED and any("at any offset" in r for r in off.reasons), off.reasons
+
+
+def test_calls_from_several_threads_keep_their_own_state(clip, monkeypatch):
+    """One Detector analysing two clips at once from two threads gives each clip the verdict it gets alone: what a
+    call carries between its analyses (the voice check's speech for the sync cue, a long video's audio) belongs to
+    the call, not to the Detector. Both calls are held just before the sync cue is read again with the speech, so
+    each has finished its analyses by then."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    det = Detector(spoof_model="lcnn-spoof", speaker=False, artefacts=False, device="cpu", sync_model="motion")
+    paths = [clip("pipe_orig", **FACE), clip("pipe_off320", offset_s=0.32, **FACE)]
+
+    def key(v):
+        return v.label, round(v.score, 6), tuple(v.reasons), tuple((c.name, c.score, c.measured) for c in v.cues)
+
+    alone = [key(det(p)) for p in paths]
+    assert alone[0][0] is not Label.MANIPULATED and alone[1][0] is Label.MANIPULATED, alone
+    assert "of speech" in dict((c[0], c[2]) for c in alone[0][3])["sync"]  # the cue was read again with the speech
+    both_there = threading.Barrier(2, timeout=120)
+    read_again = Detector._sync_with_speech
+
+    def held(self, *args, **kwargs):
+        both_there.wait()
+        return read_again(self, *args, **kwargs)
+
+    monkeypatch.setattr(Detector, "_sync_with_speech", held)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = list(pool.map(lambda p: key(det(p)), paths))
+    assert together == alone

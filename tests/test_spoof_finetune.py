@@ -707,3 +707,30 @@ def test_weights_record_every_restriction_of_their_training_media():
     both = ft.weights_restriction(ft.FinetuneConfig(out="unused", demo_fold="vc", clones=True))
     assert demo == "research / non-commercial (trained on demo media of other projects)"
     assert "CC-BY-NC-ND" in clones and both == f"{demo}; {clones}"
+
+
+def test_hifigan_specialist_data_keeps_real_speech_and_its_hifigan_copies(tmp_path, monkeypatch):
+    """`avsync train spoof --fakes hifigan`: the LCNN learns only real speech against its converged-vocoder copies,
+    the fine-tuning recipe's own parts (same speakers and splits) without their classical copies; each real clip
+    stays next to its plain copy, so paired crops find their pairs."""
+    from avsync.training import spoof as lcnn_recipe
+
+    x = _voice()
+    parts = {
+        "real_hifigan": [Item(x, 0, "real:fsdd"), Item(x * 0.9, 1, "voc:hifigan"), Item(x[:-160], 1, "voc:hifigan_mod")],
+        "studio": [Item(x, 0, "real:vctk"), Item(x * 0.8, 1, "voc:hifigan"), Item(x * 0.5, 1, "voc:world")],
+    }
+    seen = []
+
+    def fake_part_items(part, split, cfg, *, say=print):
+        seen.append((part, split, cfg.seed, cfg.cache))
+        return parts[part]
+
+    monkeypatch.setattr(ft, "part_items", fake_part_items)
+    cfg = lcnn_recipe.TrainConfig(out=str(tmp_path), fakes="hifigan", seed=3)
+    items = lcnn_recipe.clean_items("calib", cfg, tmp_path, say=lambda m: None)
+    assert [i.family for i in items] == ["real:fsdd", "voc:hifigan", "voc:hifigan_mod", "real:vctk", "voc:hifigan"]
+    assert seen == [("real_hifigan", "calib", 3, str(tmp_path)), ("studio", "calib", 3, str(tmp_path))]
+    assert lcnn_recipe.copy_synthesis_pairs(items) == [(0, 1), (3, 4)]  # the modified copy (other length): no pair
+    with pytest.raises(ConfigError, match="fakes"):
+        lcnn_recipe.clean_items("calib", lcnn_recipe.TrainConfig(out=str(tmp_path), fakes="vits"), tmp_path)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from avsync.errors import ConfigError
 from avsync.evaluation.metrics import eer_of
 from avsync.training import spoof_data as sd
 
@@ -61,6 +62,10 @@ class TrainConfig:
     codecs: tuple = ("mulaw8k", "alaw8k", "amrnb", "g722", "opus", "aac", "mp3")
     vocoders_per_clip: int = 3
     target_fpr: float = 0.03
+    fakes: str = "classical"
+    """Fake families: ``classical`` (TTS engines and signal-processing copy-synthesis: the shipped ``lcnn-spoof``)
+    or ``hifigan`` (only copies through the converged HiFi-GAN vocoder, plain and from modified mels, of the real
+    speech of the fine-tuning recipe's speakers: :func:`hifigan_items`; needs the ``train`` extra)."""
     paired: float = 0.0
     threads: int = 1
     cache: str | None = None
@@ -167,7 +172,12 @@ def build_neural(
 
 def clean_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str], None] = print) -> list[Item]:
     """The clean clips of ``split`` (real, TTS and copy-synthesis fakes, then the neural TTS fakes when
-    ``cfg.n_neural > 0``), read from ``cache`` or built and saved there (seeded by ``cfg.seed``)."""
+    ``cfg.n_neural > 0``; with ``cfg.fakes == "hifigan"`` :func:`hifigan_items` instead), read from ``cache`` or
+    built and saved there (seeded by ``cfg.seed``)."""
+    if cfg.fakes == "hifigan":
+        return hifigan_items(split, cfg, cache, say=say)
+    if cfg.fakes != "classical":
+        raise ConfigError(f"fakes must be 'classical' or 'hifigan', got {cfg.fakes!r}")
     f = cache / f"{split}_base{'_tiny' if cfg.tiny else ''}_seed{cfg.seed}.npz"
     if f.exists():
         base = _load_items(f)
@@ -187,6 +197,21 @@ def clean_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str
                 _save_items(fn, neural)
         base = base + neural
     return base
+
+
+def hifigan_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str], None] = print) -> list[Item]:
+    """Real speech of ``split`` and its copies through the converged HiFi-GAN vocoder: the ``real_hifigan`` and
+    ``studio`` parts of the fine-tuning recipe (:func:`avsync.training.spoof_finetune.part_items`, same speakers,
+    same splits, same cache files) without their classical copies. Each real segment is followed by its plain copy
+    of the same length, so ``paired`` crops work."""
+    from avsync.training.spoof_finetune import FinetuneConfig, part_items
+
+    fc = FinetuneConfig(out=cfg.out, shared=cfg.shared, seed=cfg.seed, cache=str(cache), tiny=cfg.tiny,
+                        threads=cfg.threads)
+    items = [it for part in ("real_hifigan", "studio") for it in part_items(part, split, fc, say=say)]
+    keep = [it for it in items if it.label == 0 or it.family.startswith("voc:hifigan")]
+    say(f"[data] {split}: {len(keep)} clean clips {dict(Counter(i.family for i in keep))}")
+    return keep
 
 
 def augment_items(base: list[Item], cfg: TrainConfig, rng: np.random.Generator) -> list[Item]:

@@ -32,6 +32,11 @@ def command() -> None:
               help="Where generated training data is kept (default OUT/cache); reused when present.")
 @click.option("--paired", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of each batch made of (real, its copy-synthesis) pairs cropped alike.")
+@click.option("--fakes", type=click.Choice(["classical", "hifigan"]), default="classical", show_default=True,
+              help="LCNN: fake families to train on: classical TTS and vocoders (lcnn-spoof), or only copies through "
+                   "the converged HiFi-GAN vocoder (a specialist; the 'train' extra).")
+@click.option("--target-fpr", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.03,
+              show_default=True, help="LCNN: share of the calibration split's real clips above the threshold.")
 @click.option("--head", default=None, metavar="NAME",
               help="Instead of the LCNN, fit a calibrated output layer on this frozen public checkpoint "
                    "(e.g. aasist-asvspoof5); writes spoof_head.safetensors.")
@@ -105,7 +110,7 @@ def command() -> None:
                    "(benchmarks/spoof_recover_finetuned.py).")
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
 def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: int, threads: int, n_tts: int,
-          n_neural: int, neural_share: float, cache: str | None, paired: float, head: str | None, weights: str | None,
+          n_neural: int, neural_share: float, cache: str | None, paired: float, fakes: str, target_fpr: float, head: str | None, weights: str | None,
           head_aug_share: float, finetune: str | None, resume: bool, wise_alpha: float, wise_alpha_encoder: float | None,
           freeze: Literal["none", "encoder"], lr: float | None, demo_fold: str, demo_share: float, clones: bool, smooth_mels: bool,
           spectral: bool, pack_out: str | None, pack_shards: int, pack: str | None, trained: str | None,
@@ -171,7 +176,7 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
 
     cfg = TrainConfig(out=out, shared=shared, minutes=minutes, max_steps=max_steps, seed=seed, threads=threads,
                       n_tts=n_tts, n_neural=n_neural, neural_share=neural_share, cache=cache, paired=paired,
-                      head=head, weights=weights, head_aug_share=head_aug_share, tiny=tiny)
+                      fakes=fakes, target_fpr=target_fpr, head=head, weights=weights, head_aug_share=head_aug_share, tiny=tiny)
     if head:
         from avsync.training.spoof_head import train_spoof_head
 
