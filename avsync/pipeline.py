@@ -91,8 +91,9 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     ``speech_s``: seconds of speech the voice activity detector found (the most on any channel; ``None``: not
     measured). Under ``min_speech_s`` (``0``: never), lips that follow the audio at no offset are not evidence, in
     the clip or in its windows (at most neutral, 0.5): there is too little speech for them to follow, and the
-    sync model's own speech finder goes by energy, which music or noise also has. An offset at which the lips do
-    follow the audio stays evidence."""
+    sync model's own speech finder goes by energy, which music or noise also has; nor are lips that line up with
+    the audio at no offset of the searched range (``out_of_range``). An offset at which the lips do follow the audio
+    stays evidence."""
     st = Status(result.status)
     if st is Status.NO_FACE:
         frac = "" if face_fraction is None else f" for {100 * (1 - face_fraction):.0f}% of the clip"
@@ -101,8 +102,12 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     if st is Status.NO_SPEECH:
         return Cue("sync", st, None, (), (), 0.0, "no speech in the audio, so lip sync cannot be checked")
     drift = result.drift
+    little_speech = speech_s is not None and min_speech_s > 0 and speech_s < min_speech_s
     if st is Status.OUT_OF_RANGE and drift is None:  # (a drifting offset may leave every constant one at the edge)
         reason = f"audio and video do not line up within ±{result.max_lag * 1000 / result.fps:.0f} ms"
+        if little_speech:  # lips that line up with the audio nowhere in the range: as "at no offset" below
+            return Cue("sync", Status.OK, min(params.out_of_range_score, 0.5), (), (), face_fraction,
+                       measured=reason + _little_speech_note(speech_s, min_speech_s))
         return Cue("sync", Status.OK, params.out_of_range_score, (), (reason,), face_fraction, measured=reason)
     if st not in (Status.OK, Status.OUT_OF_RANGE) or (result.offset_ms is None and drift is None):
         return Cue("sync", st, None, (), (), face_fraction, result.message or result.summary)
@@ -127,7 +132,6 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
         (dist - params.mismatch_distance_mid) / params.mismatch_scale
         + (params.mismatch_confidence_mid - conf) / params.mismatch_scale
     )
-    little_speech = speech_s is not None and min_speech_s > 0 and speech_s < min_speech_s
     if little_speech:
         mismatch = min(mismatch, 0.5)
     score = max(offset_score, mismatch)
@@ -175,9 +179,13 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     coverage = face_fraction
     measured = f"{said}{face}, confidence {conf:.2f}"
     if little_speech:
-        measured += (f"; only {speech_s:.2f} s of speech, so lips that follow no offset are not judged "
-                     f"(at least {min_speech_s:g} s needed)")
+        measured += _little_speech_note(speech_s, min_speech_s)
     return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage, measured=measured)
+
+
+def _little_speech_note(speech_s: float | None, min_speech_s: float) -> str:
+    return (f"; only {speech_s or 0.0:.2f} s of speech, so lips that follow no offset are not judged "
+            f"(at least {min_speech_s:g} s needed)")
 
 
 def _window_sync_p(w: WindowSync, params: SyncCueParams) -> float:

@@ -111,6 +111,21 @@ def test_without_enough_speech_lips_that_follow_no_offset_are_not_evidence_but_a
                     min_speech_s=0).score == pytest.approx(speech.score)
 
 
+def test_without_enough_speech_an_offset_beyond_the_searched_range_is_not_evidence_either():
+    """"Audio and video do not line up within ±600 ms" is lips that follow the audio at no offset of the range:
+    with too little speech, neutral at most and no reason, the measurement saying why; with speech, evidence."""
+    from dataclasses import replace
+
+    params = SyncCueParams()
+    edge = replace(_result([0.1, 0.1, 0.1], offset=15), status=Status.OUT_OF_RANGE)
+    speech = sync_cue(edge, duration=5.0, face_fraction=1.0, params=params, speech_s=4.0)
+    assert speech.score == pytest.approx(params.out_of_range_score) and speech.score > 0.5
+    assert any("do not line up" in r for r in speech.reasons)
+    little = sync_cue(edge, duration=5.0, face_fraction=1.0, params=params, speech_s=0.3)
+    assert little.status is Status.OK and little.score <= 0.5 and little.reasons == ()
+    assert "do not line up" in little.measured and "only 0.30 s of speech" in little.measured
+
+
 def test_an_unsure_offset_that_raises_the_cue_is_named_in_the_reasons():
     """An offset beyond the tolerance read with low confidence is scaled towards 0.5, not evidence of its own; when
     it is what raises the cue, the reasons name it as an unsure reading (a verdict it tips says why)."""
