@@ -120,7 +120,7 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
         ends = (frames_to_ms(drift.start_frames, result.fps), frames_to_ms(drift.end_frames, result.fps))
         off = max(ends, key=abs)
         conf, dist = float(drift.confidence), float(drift.distance)
-    sure = sigmoid((conf - params.confidence_mid) / params.confidence_scale)
+    sure = params.sureness(conf)
 
     def offset_p(ms: float) -> float:
         tol = params.lead_tolerance_ms if ms >= 0 else params.lag_tolerance_ms

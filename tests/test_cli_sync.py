@@ -67,3 +67,24 @@ def test_sync_text_reports_a_drift(clip, monkeypatch):
     assert r.exit_code == 0, r.output
     assert r.output.startswith("ok: audio drifts against video: audio and video are in sync at 0 s")
     assert "  best constant offset " in r.output and "  drift: offset +0." in r.output
+
+
+def test_sync_text_marks_an_unsure_offset_as_analyze_reads_it():
+    """`avsync sync` prints the offset as measured; one read under the confidence at which `avsync analyze` takes an
+    offset of this model as a finding is marked as an unsure reading (the same sureness as the sync cue)."""
+    from avsync_cli.commands.sync import _text
+
+    from avsync.results import Status
+    from avsync.sync.cue_params import SyncCueParams
+    from avsync.sync.types import SyncResult
+
+    params = SyncCueParams.for_model("syncnet")
+
+    def reading(conf):
+        return _text(SyncResult(status=Status.OK, model="syncnet", summary="audio leads video by 160 ms",
+                                offset_frames=4, offset_ms=160.0, confidence=conf, min_distance=1.1))
+
+    assert params.sureness(params.confidence_mid) == pytest.approx(0.5)
+    assert params.sureness(-1e6) == 0.0 and params.sureness(1e6) == 1.0  # no overflow at the extremes
+    assert "an unsure reading" in reading(params.confidence_mid - 3 * params.confidence_scale)
+    assert "unsure" not in reading(params.confidence_mid + 3 * params.confidence_scale)

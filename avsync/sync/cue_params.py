@@ -7,6 +7,7 @@ test is the cue's, read the same numbers. :mod:`avsync.pipeline` re-exports ever
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from avsync.model_files import DEFAULT_SYNC_MODEL
@@ -62,6 +63,12 @@ class SyncCueParams:
     out_of_range_score: float = 0.7
     window_margin_mid: float | None = WINDOW_MARGIN_MID
     window_margin_scale: float = WINDOW_MARGIN_SCALE
+
+    def sureness(self, confidence: float) -> float:
+        """How sure an offset read at ``confidence`` is, 0..1: 0.5 at ``confidence_mid``. The sync cue scales an
+        offset's evidence towards neutral by it; under 0.5 the reading is an unsure one."""
+        z = (confidence - self.confidence_mid) / self.confidence_scale
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
     @classmethod
     def for_model(cls, model: str | None) -> SyncCueParams:

@@ -40,6 +40,15 @@ def _text(res: SyncResult) -> str:
                      f"{d.end:.1f} s; confidence along it {d.confidence:.3f}")
     if res.confidence is not None:
         lines.append(f"  confidence {res.confidence:.3f}  min distance {res.min_distance:.3f}  model {res.model}")
+        if res.offset_frames is not None and res.drift is None:
+            from avsync.fusion import FusionConfig
+            from avsync.pipeline import DEFAULT_FUSION_CONFIG, sync_cue_params
+
+            fusion = FusionConfig.load(DEFAULT_FUSION_CONFIG) if DEFAULT_FUSION_CONFIG.exists() else FusionConfig()
+            params = sync_cue_params(res.model, fusion)
+            if params.sureness(res.confidence) < 0.5:
+                lines.append(f"  an unsure reading: `avsync analyze` takes an offset of this model as a finding from "
+                             f"confidence {params.confidence_mid:.3f} on")
     if res.evidence:
         lines.append(f"  active speaker: {res.evidence}")
     for f in res.faces:
