@@ -714,6 +714,7 @@ def test_hifigan_specialist_data_keeps_real_speech_and_its_hifigan_copies(tmp_pa
     the fine-tuning recipe's own parts (same speakers and splits) without their classical copies; each real clip
     stays next to its plain copy, so paired crops find their pairs."""
     from avsync.training import spoof as lcnn_recipe
+    from avsync.training import spoof_specialist as specialist
 
     x = _voice()
     parts = {
@@ -728,9 +729,11 @@ def test_hifigan_specialist_data_keeps_real_speech_and_its_hifigan_copies(tmp_pa
 
     monkeypatch.setattr(ft, "part_items", fake_part_items)
     cfg = lcnn_recipe.TrainConfig(out=str(tmp_path), fakes="hifigan", seed=3)
-    items = lcnn_recipe.clean_items("calib", cfg, tmp_path, say=lambda m: None)
+    items = specialist.hifigan_items("calib", cfg, tmp_path, say=lambda m: None)
     assert [i.family for i in items] == ["real:fsdd", "voc:hifigan", "voc:hifigan_mod", "real:vctk", "voc:hifigan"]
     assert seen == [("real_hifigan", "calib", 3, str(tmp_path)), ("studio", "calib", 3, str(tmp_path))]
     assert lcnn_recipe.copy_synthesis_pairs(items) == [(0, 1), (3, 4)]  # the modified copy (other length): no pair
+    with pytest.raises(ConfigError, match="fakes"):  # the classical recipe does not build them
+        lcnn_recipe.clean_items("calib", cfg, tmp_path)
     with pytest.raises(ConfigError, match="fakes"):
-        lcnn_recipe.clean_items("calib", lcnn_recipe.TrainConfig(out=str(tmp_path), fakes="vits"), tmp_path)
+        specialist.train_hifigan_specialist(lcnn_recipe.TrainConfig(out=str(tmp_path)))

@@ -65,7 +65,8 @@ class TrainConfig:
     fakes: str = "classical"
     """Fake families: ``classical`` (TTS engines and signal-processing copy-synthesis: the shipped ``lcnn-spoof``)
     or ``hifigan`` (only copies through the converged HiFi-GAN vocoder, plain and from modified mels, of the real
-    speech of the fine-tuning recipe's speakers: :func:`hifigan_items`; needs the ``train`` extra)."""
+    speech of the fine-tuning recipe's speakers: :func:`avsync.training.spoof_specialist.hifigan_items`, trained by
+    :func:`avsync.training.spoof_specialist.train_hifigan_specialist`; needs the ``train`` extra)."""
     paired: float = 0.0
     threads: int = 1
     cache: str | None = None
@@ -172,12 +173,11 @@ def build_neural(
 
 def clean_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str], None] = print) -> list[Item]:
     """The clean clips of ``split`` (real, TTS and copy-synthesis fakes, then the neural TTS fakes when
-    ``cfg.n_neural > 0``; with ``cfg.fakes == "hifigan"`` :func:`hifigan_items` instead), read from ``cache`` or
-    built and saved there (seeded by ``cfg.seed``)."""
-    if cfg.fakes == "hifigan":
-        return hifigan_items(split, cfg, cache, say=say)
+    ``cfg.n_neural > 0``), read from ``cache`` or built and saved there (seeded by ``cfg.seed``). Other fakes than
+    ``classical`` come from :mod:`avsync.training.spoof_specialist`."""
     if cfg.fakes != "classical":
-        raise ConfigError(f"fakes must be 'classical' or 'hifigan', got {cfg.fakes!r}")
+        raise ConfigError(f"fakes {cfg.fakes!r}: these clips are built by avsync.training.spoof_specialist "
+                          "(for 'hifigan'), not here")
     f = cache / f"{split}_base{'_tiny' if cfg.tiny else ''}_seed{cfg.seed}.npz"
     if f.exists():
         base = _load_items(f)
@@ -197,21 +197,6 @@ def clean_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str
                 _save_items(fn, neural)
         base = base + neural
     return base
-
-
-def hifigan_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str], None] = print) -> list[Item]:
-    """Real speech of ``split`` and its copies through the converged HiFi-GAN vocoder: the ``real_hifigan`` and
-    ``studio`` parts of the fine-tuning recipe (:func:`avsync.training.spoof_finetune.part_items`, same speakers,
-    same splits, same cache files) without their classical copies. Each real segment is followed by its plain copy
-    of the same length, so ``paired`` crops work."""
-    from avsync.training.spoof_finetune import FinetuneConfig, part_items
-
-    fc = FinetuneConfig(out=cfg.out, shared=cfg.shared, seed=cfg.seed, cache=str(cache), tiny=cfg.tiny,
-                        threads=cfg.threads)
-    items = [it for part in ("real_hifigan", "studio") for it in part_items(part, split, fc, say=say)]
-    keep = [it for it in items if it.label == 0 or it.family.startswith("voc:hifigan")]
-    say(f"[data] {split}: {len(keep)} clean clips {dict(Counter(i.family for i in keep))}")
-    return keep
 
 
 def augment_items(base: list[Item], cfg: TrainConfig, rng: np.random.Generator) -> list[Item]:
@@ -443,8 +428,10 @@ def calibrate(net: SpoofLCNN, cal: list[Item], *, target_fpr: float = 0.03) -> d
     }
 
 
-def train_spoof(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict:
-    """Run the whole recipe (see the module docstring). Returns the summary written to ``training.json``."""
+def train_spoof(cfg: TrainConfig, *, say: Callable[[str], None] = print,
+                clean: Callable[..., list[Item]] | None = None) -> dict:
+    """Run the whole recipe (see the module docstring). Returns the summary written to ``training.json``.
+    ``clean(split, cfg, cache, say=...)`` builds each split's clean clips (default :func:`clean_items`)."""
     import torch
 
     from avsync import __version__
@@ -461,7 +448,7 @@ def train_spoof(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict
     t0 = time.time()
     data = {}
     for split in ("train", "calib"):
-        base = clean_items(split, cfg, cache, say=say)
+        base = (clean or clean_items)(split, cfg, cache, say=say)
         data[split] = augment_items(base, cfg, np.random.default_rng([cfg.seed, 3 if split == "train" else 4]))
         say(f"[data] {split}: {len(data[split])} clips after augmentation ({time.time() - t0:.0f} s)")
     t_data = time.time() - t0

@@ -183,7 +183,12 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
         summary = train_spoof_head(cfg, say=warn)
         click.echo(f"{out}: head on {head}, threshold {summary['calibration']['threshold']:.3f}")
         return
-    summary = train_spoof(cfg, say=warn)
+    if fakes == "hifigan":
+        from avsync.training.spoof_specialist import train_hifigan_specialist
+
+        summary = train_hifigan_specialist(cfg, say=warn)
+    else:
+        summary = train_spoof(cfg, say=warn)
     click.echo(f"{out}: {summary['steps']} steps, threshold {summary['calibration']['threshold']:.3f}")
 
 
