@@ -6,6 +6,9 @@
     # real speech of ../shared that no voice model here was evaluated on: flagged by each model and by the combination
     AVSYNC_SHARED=../shared python benchmarks/spoof_specialist_threshold.py --model OUT_STRICT/lcnn_spoof.safetensors \
         --extra-real
+    # the pair aasist-avsync + specialist as one file (avsync.training.spoof_specialist.export_pair)
+    python benchmarks/spoof_specialist_threshold.py --model OUT_STRICT/lcnn_spoof.safetensors \
+        --pair models/aasist-hifigan/aasist_hifigan.safetensors
 
 The calibration split is rebuilt exactly as ``avsync train spoof --fakes hifigan`` built it (the recipe's cache
 folder next to the model, its seed and augmentation from ``training.json``). ``--extra-real`` scores the audio of the
@@ -108,7 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quantile", type=float, default=1.0, help="of the calibration reals' probabilities (1.0: max)")
     ap.add_argument("--write", default=None, help="write a copy of the model with that threshold here")
     ap.add_argument("--extra-real", action="store_true", help="only the check on real speech no voice model saw")
+    ap.add_argument("--pair", default=None, help="only write aasist-avsync + this specialist as one file here")
     a = ap.parse_args(argv)
+    if a.pair:
+        from avsync.training.spoof_specialist import export_pair
+
+        print(export_pair(a.model, a.pair))
+        return 0
     if a.extra_real:
         extra_real(a.model, a.shared)
         return 0

@@ -64,6 +64,14 @@ def _lcnn():
     return SpoofLCNN()
 
 
+def _aasist_hifigan():
+    from avsync.spoof.lcnn import SpoofLCNN
+    from avsync.spoof.nets import AASIST
+    from avsync.spoof.pair import ThresholdMax
+
+    return ThresholdMax(AASIST(), SpoofLCNN())
+
+
 SPOOF_NETWORKS: dict[str, Callable[[], torch.nn.Module]] = {
     "avsync.spoof.AASIST": _aasist,
     "avsync.spoof.AASIST(light)": _aasist_l,
@@ -71,6 +79,7 @@ SPOOF_NETWORKS: dict[str, Callable[[], torch.nn.Module]] = {
     "avsync.spoof.RawGATST(fusion='add')": _rawgat("add"),
     "avsync.spoof.RawGATST(fusion='cat')": _rawgat("cat"),
     "avsync.spoof.lcnn.SpoofLCNN": _lcnn,
+    "avsync.spoof.pair.ThresholdMax(AASIST,SpoofLCNN)": _aasist_hifigan,
 }
 """A bundle's ``architecture`` → factory of its untrained network. Every registered bundle with one of these
 architectures is a spoof model: another checkpoint of a known network is one :class:`~avsync.bundles.Bundle`

@@ -37,3 +37,34 @@ def train_hifigan_specialist(cfg: TrainConfig, *, say: Callable[[str], None] = p
     if cfg.fakes != "hifigan":
         raise ConfigError(f"the specialist trains on fakes='hifigan', got {cfg.fakes!r}")
     return train_spoof(cfg, say=say, clean=hifigan_items)
+
+
+def export_pair(specialist: str | Path, dest: str | Path, *, base: str = "aasist-avsync") -> dict[str, str]:
+    """Write the :class:`avsync.spoof.pair.ThresholdMax` of the registered voice model ``base`` (its weights as
+    avsync ships them, its threshold) and the specialist LCNN at ``specialist`` (a :func:`train_hifigan_specialist`
+    output; its threshold from the file's metadata) as one safetensors file. Returns the metadata written."""
+    import json
+
+    import torch
+
+    from avsync import __version__
+    from avsync.bundles import get_bundle, load_state_dict
+    from avsync.checkpoint import write_checkpoint
+    from avsync.spoof.models import spoof_factory
+    from avsync.training.spoof import load_lcnn
+
+    bundle = get_bundle(base)
+    net, meta = load_lcnn(specialist)
+    state = {f"base.{k}": v for k, v in load_state_dict(bundle).items()}
+    state.update({f"specialist.{k}": v for k, v in net.state_dict().items()})
+    state["base_threshold"] = torch.tensor(float(bundle.threshold))
+    state["specialist_threshold"] = torch.tensor(float(meta["threshold"]))
+    spoof_factory(base)()  # the base's network class must be the pair's (AASIST)
+    info = {"format": "avsync-spoof-pair", "base": base, "base_sha256": bundle.sha256,
+            "base_threshold": f"{float(bundle.threshold):.6f}", "specialist_config": meta.get("config", "{}"),
+            "specialist_threshold": f"{float(meta['threshold']):.6f}", "threshold": "0.500000",
+            "avsync_version": __version__, "window_samples": "64600", "sample_rate": "16000",
+            "polarity": "softmax(logits)[:, 0] = sigmoid(max of the two networks' log-odds relative to their thresholds)"}
+    json.loads(info["specialist_config"])  # valid JSON
+    write_checkpoint(dest, state, info)
+    return info

@@ -1,0 +1,81 @@
+"""aasist-hifigan: the shipped voice model beside a specialist, each at its own threshold (avsync.spoof.pair)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from avsync.checkpoint import read_checkpoint
+from avsync.spoof.models import load_spoof_model
+from avsync.spoof.pair import ThresholdMax
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "models" / "aasist-hifigan" / "aasist_hifigan.safetensors"
+
+
+class Fixed(nn.Module):
+    """Logits ``[z, 0]`` with ``z`` = the mean of each row times ``scale``: a network whose log-odds we know."""
+
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x):
+        z = self.scale * x.mean(1)
+        return torch.stack([z, torch.zeros_like(z)], 1)
+
+
+def test_the_pair_takes_the_larger_evidence_each_at_its_own_threshold():
+    pair = ThresholdMax(Fixed(1.0), Fixed(-2.0)).eval()
+    pair.base_threshold.fill_(0.7)
+    pair.specialist_threshold.fill_(0.9)
+    x = torch.tensor([[1.0, 1.0], [-3.0, -3.0], [0.0, 0.0]])
+    logit = lambda p: float(np.log(p / (1 - p)))  # noqa: E731
+    zb = x.mean(1) - logit(0.7)
+    zs = -2.0 * x.mean(1) - logit(0.9)
+    p = torch.softmax(pair(x), 1)[:, 0]
+    torch.testing.assert_close(p, torch.sigmoid(torch.maximum(zb, zs)))
+    assert p[0] > 0.5 and p[1] > 0.5  # the base flags row 0, the specialist row 1
+    assert p[2] < 0.5  # neither reaches its threshold
+    # exactly at a network's threshold, the pair is at 0.5
+    pair.base_threshold.fill_(0.5)
+    pair.specialist_threshold.fill_(0.999)
+    assert float(torch.softmax(pair(torch.zeros(1, 2)), 1)[0, 0]) == pytest.approx(0.5)
+
+
+def test_shipped_pair_holds_the_default_voice_model_unchanged():
+    """The shipped file's base is aasist-avsync as avsync ships it, at its threshold: the pair never finds less
+    than the default model does (its probability relative to 0.5 is at least the default's relative to its own)."""
+    assert (SHIPPED.parent / "MODEL_CARD.md").exists()
+    state, meta = read_checkpoint(SHIPPED)
+    base = load_spoof_model("aasist-avsync", device="cpu")
+    assert meta["base"] == "aasist-avsync" and meta["base_sha256"] == base.bundle.sha256
+    for k, v in base.net.state_dict().items():
+        assert torch.equal(state[f"base.{k}"], v), k
+    assert float(state["base_threshold"]) == pytest.approx(base.threshold, abs=1e-6)
+    assert float(state["specialist_threshold"]) == pytest.approx(float(meta["specialist_threshold"]), abs=1e-6)
+    pair = load_spoof_model("aasist-hifigan", device="cpu")
+    assert pair.threshold == 0.5 and pair.window_samples == 64600
+    x = np.random.default_rng(0).normal(0, 0.05, (4, 64600)).astype(np.float32)
+    pb, pp = base.predict(x), pair.predict(x)
+    rel = 1 / (1 + np.exp(-(np.log(pb / (1 - pb)) - np.log(base.threshold / (1 - base.threshold)))))
+    assert np.all(pp >= rel - 1e-5)
+
+
+def test_the_pair_runs_as_a_voice_model_of_avsync_spoof(tmp_path):
+    from click.testing import CliRunner
+
+    from avsync.synth import write_audio
+    from avsync_cli.main import cli
+
+    t = np.arange(48000) / 16000
+    wav = tmp_path / "tone.wav"
+    write_audio(wav, (0.2 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 3 * t)))[None].astype(np.float32),
+                16000)
+    r = CliRunner().invoke(cli, ["spoof", str(wav), "--model", "aasist-hifigan", "--json", "--no-vad"])
+    assert r.exit_code == 0, r.output
+    assert '"model": "aasist-hifigan"' in r.output
