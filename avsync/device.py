@@ -63,6 +63,20 @@ def resolve_device(device: object = "cpu") -> str:
     return name
 
 
+def native_bfloat16(device: str) -> bool:
+    """Whether bfloat16 inference runs natively on ``device``: any CUDA device, or a CPU on which oneDNN runs it
+    (AVX-512 or AMX). Elsewhere (e.g. a CPU with AVX2 only) it is emulated and several times slower than float32
+    (a 2-core AMD EPYC without AVX-512: whole-file RTF 0.37 against 0.046, ``benchmarks/bench_spoof.py``)."""
+    if not str(device).startswith("cpu"):
+        return True
+    try:
+        import torch
+
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (ImportError, AttributeError, RuntimeError):  # an unknown build: no claim either way
+        return True
+
+
 def check_precision(precision: str) -> None:
     """Raise ``ValueError`` unless ``precision`` is one of :data:`PRECISIONS`."""
     if precision not in PRECISIONS:

@@ -420,3 +420,26 @@ def test_channels_identical_at_first_then_different_are_both_scored_in_blocks(ti
     for c in (0, 1):
         assert survey.sum_squares(c) == pytest.approx(float(np.sum(np.square(y[c], dtype=np.float64))), rel=1e-9)
     assert [w.score for w in whole.windows if w.channel == 1][:2] == [w.score for w in whole.windows if w.channel == 0][:2]
+
+
+def test_bfloat16_on_a_cpu_without_it_says_it_runs_slower(tiny_model, monkeypatch):
+    """bfloat16 on a CPU without native support (AVX-512 / AMX) is emulated, several times slower than float32: the
+    result says so, with the way out; where it is native, no such warning."""
+    from avsync.spoof import scorer as scorer_module
+
+    x = _noise(5.0)
+    monkeypatch.setattr(scorer_module, "native_bfloat16", lambda device: False)
+    slow = SpoofScorer(tiny_model, vad=False, precision="bfloat16", device="cpu")(Media.from_arrays(x, SR))
+    assert slow.status is Status.OK and any("emulated" in w and "float32" in w for w in slow.warnings), slow.warnings
+    fp32 = SpoofScorer(tiny_model, vad=False, device="cpu")(Media.from_arrays(x, SR))
+    assert not any("emulated" in w for w in fp32.warnings)
+    monkeypatch.setattr(scorer_module, "native_bfloat16", lambda device: True)
+    fast = SpoofScorer(tiny_model, vad=False, precision="bfloat16", device="cpu")(Media.from_arrays(x, SR))
+    assert not any("emulated" in w for w in fast.warnings)
+
+
+def test_native_bfloat16_is_true_off_cpu():
+    from avsync.device import native_bfloat16
+
+    assert native_bfloat16("cuda:0") is True
+    assert isinstance(native_bfloat16("cpu"), bool)

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from avsync.device import release_free_memory, resolve_device
+from avsync.device import native_bfloat16, release_free_memory, resolve_device
 from avsync.errors import AvsyncError, BundleError, ConfigError, MediaError
 from avsync.inference import check_batch_size
 from avsync.media import Media, load_media
@@ -421,6 +421,9 @@ class SpoofScorer:
         clipped = bool(survey.clipped > 1e-3 * max(1, num * survey.num_channels))
         if clipped:
             warnings.append("the audio is clipped (more than 0.1 % of samples at full scale)")
+        if self.precision == "bfloat16" and not native_bfloat16(str(self.device)):
+            warnings.append("bfloat16 on a CPU without native bfloat16 (AVX-512 or AMX) runs emulated, several times "
+                            "slower than float32 (--precision float32)")
         common.update(narrowband=narrow, clipped=clipped)
         if duration < self.min_duration_s:
             return self._fail(Status.TOO_SHORT, f"the audio lasts {duration:.2f} s, shorter than the minimum "

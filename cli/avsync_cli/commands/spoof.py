@@ -71,7 +71,8 @@ def _line(r: SpoofResult) -> str:
 @click.option("--no-vad", is_flag=True, help="Score every window, speech or not.")
 @device_option()
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Windows per forward pass (default on CPU: 1, or 2 at bfloat16; 16 on GPU).")
-@precision_option(default="float32", help="Network precision; bfloat16 is about 2x faster on CPUs with AVX-512 BF16 (borderline scores can move).")
+@precision_option(default="float32", help="Network precision; bfloat16 is about 2x faster on CPUs with AVX-512 BF16 (borderline scores can move), "
+                       "slower on CPUs without AVX-512 (a warning says so).")
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Directory holding the weights (layout of `avsync models path`).")
 @click.option("--allow-download", is_flag=True, help="Download missing weights from their official URL.")
