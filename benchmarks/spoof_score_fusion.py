@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import spoof_model_eval as E  # noqa: E402
 
 from avsync.evaluation.metrics import eer_of
 from avsync.fusion import logit  # noqa: E402
+from avsync.pipeline import relative_to_threshold  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
             "mean log-odds": {k: (logit(sa[k]) + logit(sb[k])) / 2 for k in common},
             "max": {k: max(sa[k], sb[k]) for k in common}}
     if a.relative:
-        cols["max rel."] = {k: max(relative(sa[k], ta), relative(sb[k], tb)) for k in common}
+        cols["max rel."] = {k: max(relative_to_threshold(sa[k], ta), relative_to_threshold(sb[k], tb)) for k in common}
     print(f"| subset (fakes / reals) | {' | '.join(cols)} |\n|---|{'---|' * len(cols)}")
     for name, (fk, rk) in pairs.items():
         fakes = [f for f in files.get(fk, []) if f in common]
@@ -72,11 +72,6 @@ def main(argv=None) -> int:
             print(f"| {name} ({len(reals)}) | " + " | ".join(f"{100 * n / len(reals):.1f} ({n})" for n in shares) + " |")
     return 0
 
-
-def relative(p: float, threshold: float) -> float:
-    """``p`` relative to ``threshold``: ``sigmoid(logit p - logit threshold)`` (the threshold maps to 0.5)."""
-    z = logit(p) - logit(threshold)
-    return float(1.0 / (1.0 + math.exp(-z)))
 
 
 if __name__ == "__main__":

