@@ -313,16 +313,16 @@ def _entries() -> list[Bundle]:
                "68fccce33414bfd402852fdba0e4c0bf0538a5c38dbaebf7b004d930683a7191", "MIT", None,
                "avsync.spoof.AASIST",
                _CALIBRATED_SPOOF_INPUT,
-               "avsync's default voice model: the ASVspoof 5 AASIST (MIT) fine-tuned on neural-vocoder, neural-TTS "
-               "and classical fakes made offline (models/aasist-avsync/MODEL_CARD.md)",
+               "the ASVspoof 5 AASIST (MIT) fine-tuned on neural-vocoder, neural-TTS and classical fakes made offline; "
+               "the general half of the default aasist-hifigan (models/aasist-avsync/MODEL_CARD.md)",
                threshold=0.696269, role="voice"),  # metadata "threshold" of the file
         Bundle("aasist-hifigan", "0.1.0", "aasist-hifigan/aasist_hifigan.safetensors",
                "477d53a8fb07eb0b142b4d61653609f84771dd1578f4436f461e094cedf92e5f", "MIT AND Apache-2.0", None,
                "avsync.spoof.pair.ThresholdMax(AASIST,SpoofLCNN)",
                _CALIBRATED_SPOOF_INPUT,
-               "aasist-avsync beside an LCNN that knows copies of a converged HiFi-GAN vocoder: the larger of their "
-               "evidence (an option, not the default; models/aasist-hifigan/MODEL_CARD.md)",
-               threshold=0.5),  # each network at its own threshold maps to 0.5 (avsync.spoof.pair)
+               "avsync's default voice model: aasist-avsync beside an LCNN that knows copies of a converged HiFi-GAN "
+               "vocoder, the larger of their evidence (models/aasist-hifigan/MODEL_CARD.md)",
+               threshold=0.5, role="voice"),  # each network at its own threshold maps to 0.5 (avsync.spoof.pair)
         Bundle("artefact-mouth", "0.1.0", "artefact-mouth/artefact_mouth.safetensors",
                "19c8549e34559325bc1b489c7fbbf6d9844dd9bd8204da456a70556a689ccb34", "Apache-2.0", None,
                "avsync.artefacts.model.ArtefactNet",

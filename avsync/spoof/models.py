@@ -24,16 +24,18 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MODEL", "PRECISIONS", "SPOOF_MODELS", "SPOOF_NETWORKS", "SpoofModel", "check_precision",
            "load_spoof_model", "spoof_factory"]
 
-DEFAULT_MODEL = "aasist-avsync"
+DEFAULT_MODEL = "aasist-hifigan"
 """Name of the default spoof model (a key of :data:`SPOOF_MODELS`).
 
-avsync's own fine-tune of the ASVspoof 5 AASIST (``models/aasist-avsync``, shipped inside the package, so
-the voice check works offline out of the box). Against the public ASVspoof 5 AASIST on held-out speakers and
-generators (benchmarks/spoof_model_eval.py; models/aasist-avsync/MODEL_CARD.md has the table): EER on the 11
-pooled TTS / voice-conversion demo pages 21.2 % (public 25.0 %), on the pooled HiFi-GAN-demo vocoders 20.0 %
-(38.3 %), YourTTS clones 0 % (0 %), SC-GlowTTS 10 % (5 %); real 8 kHz FSDD digit takes flagged 8.2 % (43.2 %),
-held-out LibriSpeech, KLettres, VCTK and their G.711 / AMR / Opus copies 0–10 %. Copies made by a converged
-HiFi-GAN are still missed (EER 48 %).
+``aasist-hifigan`` (``models/aasist-hifigan``, shipped inside the package, so the voice check works offline out of
+the box): avsync's fine-tune of the ASVspoof 5 AASIST (``aasist-avsync``, unchanged) and a small LCNN specialist
+for copies made by a converged HiFi-GAN vocoder, run on the same windows, the larger of their threshold-relative
+evidence counts (:class:`avsync.spoof.pair.ThresholdMax`). On held-out speakers and generators
+(benchmarks/spoof_model_eval.py; the model card has the table): converged HiFi-GAN copies EER 0 % (``aasist-avsync``
+alone 48 %), every other fake subset as ``aasist-avsync`` or within one file (11 pooled TTS / voice-conversion demo
+pages 21.2 %, pooled HiFi-GAN-demo vocoders 21.7 %, YourTTS 0 %, SC-GlowTTS 10 %); real 8 kHz FSDD digit takes
+flagged 8.2 %, KLettres letters 1.9 % (4 of 212), other held-out real speech and its G.711 / AMR / Opus copies as
+``aasist-avsync``. The default since 2026-12-06 (docs/spoofmodel.md, "The pair as the default?").
 """
 
 
