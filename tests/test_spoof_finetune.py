@@ -736,4 +736,9 @@ def test_hifigan_specialist_data_keeps_real_speech_and_its_hifigan_copies(tmp_pa
     with pytest.raises(ConfigError, match="fakes"):  # the classical recipe does not build them
         lcnn_recipe.clean_items("calib", cfg, tmp_path)
     with pytest.raises(ConfigError, match="fakes"):
-        specialist.train_hifigan_specialist(lcnn_recipe.TrainConfig(out=str(tmp_path)))
+        specialist.train_specialist(lcnn_recipe.TrainConfig(out=str(tmp_path)))
+    parts["kokoro"] = [Item(x * 0.7, 1, "tts:kokoro")]
+    seen.clear()
+    items = specialist.kokoro_items("train", cfg, tmp_path, say=lambda m: None)
+    assert [i.family for i in items] == ["real:fsdd", "real:vctk", "tts:kokoro"]  # the reals only, then Kokoro
+    assert [p for p, *_ in seen] == ["real_hifigan", "studio", "kokoro"]

@@ -29,7 +29,7 @@ from avsync import bundles
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_GLOBS = ("*.safetensors", "*.md", "*.json")  # [tool.setuptools.package-data] "avsync._models"
-_TOP_IGNORED = {".git", "build", "dist", ".venv", ".pytest_cache", ".cache", "out", "samples", ".whl", ".gl"}
+_TOP_IGNORED = {".git", "build", "dist", ".venv", ".pytest_cache", ".cache", "out", "runs", "samples", ".whl", ".gl"}
 
 pytestmark = pytest.mark.slow
 

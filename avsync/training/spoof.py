@@ -66,7 +66,9 @@ class TrainConfig:
     """Fake families: ``classical`` (TTS engines and signal-processing copy-synthesis: the shipped ``lcnn-spoof``)
     or ``hifigan`` (only copies through the converged HiFi-GAN vocoder, plain and from modified mels, of the real
     speech of the fine-tuning recipe's speakers: :func:`avsync.training.spoof_specialist.hifigan_items`, trained by
-    :func:`avsync.training.spoof_specialist.train_hifigan_specialist`; needs the ``train`` extra)."""
+    :func:`avsync.training.spoof_specialist.train_specialist`; needs the ``train`` extra), or ``kokoro`` (only the
+    fine-tuning recipe's Kokoro-82M TTS clips against the same real speech,
+    :func:`avsync.training.spoof_specialist.kokoro_items`)."""
     paired: float = 0.0
     threads: int = 1
     cache: str | None = None

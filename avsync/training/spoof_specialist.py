@@ -1,5 +1,6 @@
-"""A specialist voice model: the LCNN of ``lcnn-spoof`` trained only on real speech against its copies through the
-converged HiFi-GAN vocoder of the fine-tuning recipe (``avsync train spoof --fakes hifigan``).
+"""Specialist voice models: the LCNN of ``lcnn-spoof`` trained only on real speech against one generator family of the
+fine-tuning recipe — copies through its converged HiFi-GAN vocoder (``avsync train spoof --fakes hifigan``) or its
+Kokoro-82M TTS clips (``--fakes kokoro``).
 
 The recipe of :mod:`avsync.training.spoof` with the clean clips of :func:`hifigan_items`: the same speakers and splits
 as the default voice model's fine-tuning (:mod:`avsync.training.spoof_finetune`, whose cache files it shares), so a
@@ -30,18 +31,35 @@ def hifigan_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[s
     return keep
 
 
-def train_hifigan_specialist(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict:
-    """:func:`avsync.training.spoof.train_spoof` on :func:`hifigan_items` (``cfg.fakes`` must be ``"hifigan"``)."""
+def kokoro_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str], None] = print) -> list[Item]:
+    """Real speech of ``split`` (the real clips of :func:`hifigan_items`) and the fine-tuning recipe's Kokoro-82M TTS
+    clips of that split (its ``kokoro`` part: random texts, random mixes of the wheel's style vectors; same cache
+    files)."""
+    fc = FinetuneConfig(out=cfg.out, shared=cfg.shared, seed=cfg.seed, cache=str(cache), tiny=cfg.tiny,
+                        threads=cfg.threads)
+    reals = [it for part in ("real_hifigan", "studio") for it in ft.part_items(part, split, fc, say=say)
+             if it.label == 0]
+    keep = reals + ft.part_items("kokoro", split, fc, say=say)
+    say(f"[data] {split}: {len(keep)} clean clips {dict(Counter(i.family for i in keep))}")
+    return keep
+
+
+SPECIALIST_DATA: dict[str, Callable[..., list[Item]]] = {"hifigan": hifigan_items, "kokoro": kokoro_items}
+"""``TrainConfig.fakes`` of a specialist → the builder of its clean clips."""
+
+
+def train_specialist(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict:
+    """:func:`avsync.training.spoof.train_spoof` on the clips of ``SPECIALIST_DATA[cfg.fakes]``."""
     from avsync.errors import ConfigError
 
-    if cfg.fakes != "hifigan":
-        raise ConfigError(f"the specialist trains on fakes='hifigan', got {cfg.fakes!r}")
-    return train_spoof(cfg, say=say, clean=hifigan_items)
+    if cfg.fakes not in SPECIALIST_DATA:
+        raise ConfigError(f"a specialist trains on fakes in {sorted(SPECIALIST_DATA)}, got {cfg.fakes!r}")
+    return train_spoof(cfg, say=say, clean=SPECIALIST_DATA[cfg.fakes])
 
 
 def export_pair(specialist: str | Path, dest: str | Path, *, base: str = "aasist-avsync") -> dict[str, str]:
     """Write the :class:`avsync.spoof.pair.ThresholdMax` of the registered voice model ``base`` (its weights as
-    avsync ships them, its threshold) and the specialist LCNN at ``specialist`` (a :func:`train_hifigan_specialist`
+    avsync ships them, its threshold) and the specialist LCNN at ``specialist`` (a :func:`train_specialist`
     output; its threshold from the file's metadata) as one safetensors file. Returns the metadata written."""
     import torch
 

@@ -32,11 +32,11 @@ def command() -> None:
               help="Where generated training data is kept (default OUT/cache); reused when present.")
 @click.option("--paired", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of each batch made of (real, its copy-synthesis) pairs cropped alike.")
-@click.option("--fakes", type=click.Choice(["classical", "hifigan"]), default="classical", show_default=True,
+@click.option("--fakes", type=click.Choice(["classical", "hifigan", "kokoro"]), default="classical", show_default=True,
               help="LCNN: fake families to train on: classical TTS and vocoders (lcnn-spoof), or only copies through "
-                   "the converged HiFi-GAN vocoder (a specialist; the 'train' extra).")
-@click.option("--target-fpr", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.03,
-              show_default=True, help="LCNN: share of the calibration split's real clips above the threshold.")
+                   "the converged HiFi-GAN vocoder, or only Kokoro-82M TTS (specialists; the 'train' extra).")
+@click.option("--target-fpr", type=click.FloatRange(0, 1, max_open=True), default=0.03, show_default=True,
+              help="LCNN: share of the calibration split's real clips above the threshold (0: the highest of them).")
 @click.option("--head", default=None, metavar="NAME",
               help="Instead of the LCNN, fit a calibrated output layer on this frozen public checkpoint "
                    "(e.g. aasist-asvspoof5); writes spoof_head.safetensors.")
@@ -183,10 +183,10 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
         summary = train_spoof_head(cfg, say=warn)
         click.echo(f"{out}: head on {head}, threshold {summary['calibration']['threshold']:.3f}")
         return
-    if fakes == "hifigan":
-        from avsync.training.spoof_specialist import train_hifigan_specialist
+    if fakes in ("hifigan", "kokoro"):
+        from avsync.training.spoof_specialist import train_specialist
 
-        summary = train_hifigan_specialist(cfg, say=warn)
+        summary = train_specialist(cfg, say=warn)
     else:
         summary = train_spoof(cfg, say=warn)
     click.echo(f"{out}: {summary['steps']} steps, threshold {summary['calibration']['threshold']:.3f}")
