@@ -413,8 +413,10 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
     if container_duration and span < container_duration - max(0.5, 0.05 * container_duration):
         if scan_error or span < 0.5 * container_duration:
             raise MediaError(
-                f"the file is truncated: its streams end at {span:.2f} s "
-                f"of the {container_duration:.2f} s its header declares",
+                (f"the file is truncated or damaged: it cannot be read past {span:.2f} s of the "
+                 f"{container_duration:.2f} s its header declares (FFmpeg: {scan_error})") if scan_error else
+                (f"the file is truncated: its streams end at {span:.2f} s "
+                 f"of the {container_duration:.2f} s its header declares"),
                 status=Status.DECODE_ERROR,
                 hint="re-download or re-export the file",
             )
