@@ -316,6 +316,25 @@ def test_truncated_streamable_file_keeps_what_decodes(clip, tmp_path):
     assert 0 < n <= 100
 
 
+def test_a_file_ffmpeg_stops_inside_says_so(clip, monkeypatch):
+    """Demuxing that fails early (FFmpeg raises inside the stream, as in some Vorbis files) far before the declared
+    end is a decode error that says how far the file reads and what FFmpeg said, not only "truncated"."""
+    from avsync.media import probe
+
+    path = clip("stops", preset="mkv", duration=4.0)
+    real = probe._packet_scan
+
+    def stops_at_one_second(*args, **kwargs):
+        vpts, starts, ends, _, cut = real(*args, **kwargs)
+        return vpts[vpts < 1.0], starts, {k: (None if v is None else min(v, 1.0)) for k, v in ends.items()}, \
+            "Not yet implemented in FFmpeg, patches welcome", cut
+
+    monkeypatch.setattr(probe, "_packet_scan", stops_at_one_second)
+    info = inspect_media(path)
+    assert info.status is Status.DECODE_ERROR
+    assert "cannot be read past 1.00 s" in info.message and "FFmpeg: Not yet implemented" in info.message
+
+
 def test_limits_too_large(clip):
     path = clip("limits", duration=2.0)
     info = inspect_media(path, limits=avsync.MediaLimits(max_pixels=100 * 100))

@@ -411,13 +411,14 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
         if declared > (container_duration or 0.0):
             container_duration = declared
     if container_duration and span < container_duration - max(0.5, 0.05 * container_duration):
-        if scan_error or span < 0.5 * container_duration:
-            raise MediaError(
-                f"the file is truncated: its streams end at {span:.2f} s "
-                f"of the {container_duration:.2f} s its header declares",
-                status=Status.DECODE_ERROR,
-                hint="re-download or re-export the file",
-            )
+        of_header = f"of the {container_duration:.2f} s its header declares"
+        if scan_error:
+            raise MediaError(f"the file is truncated or damaged: it cannot be read past {span:.2f} s {of_header} "
+                             f"(FFmpeg: {scan_error})", status=Status.DECODE_ERROR,
+                             hint="re-download or re-export the file")
+        if span < 0.5 * container_duration:
+            raise MediaError(f"the file is truncated: its streams end at {span:.2f} s {of_header}",
+                             status=Status.DECODE_ERROR, hint="re-download or re-export the file")
         warnings.append(f"streams end at {span:.2f} s, the header declares {container_duration:.2f} s")
 
     info = MediaInfo(

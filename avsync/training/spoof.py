@@ -178,8 +178,7 @@ def clean_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str
     ``cfg.n_neural > 0``), read from ``cache`` or built and saved there (seeded by ``cfg.seed``). Other fakes than
     ``classical`` come from :mod:`avsync.training.spoof_specialist`."""
     if cfg.fakes != "classical":
-        raise ConfigError(f"fakes {cfg.fakes!r}: these clips are built by avsync.training.spoof_specialist "
-                          "(for 'hifigan'), not here")
+        raise ConfigError(f"fakes {cfg.fakes!r}: these clips are built by avsync.training.spoof_specialist, not here")
     f = cache / f"{split}_base{'_tiny' if cfg.tiny else ''}_seed{cfg.seed}.npz"
     if f.exists():
         base = _load_items(f)

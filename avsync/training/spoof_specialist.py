@@ -18,30 +18,30 @@ from avsync.training.spoof import Item, TrainConfig, train_spoof
 from avsync.training.spoof_finetune import FinetuneConfig
 
 
-def hifigan_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str], None] = print) -> list[Item]:
-    """Real speech of ``split`` and its copies through the converged HiFi-GAN vocoder: the ``real_hifigan`` and
-    ``studio`` parts of the fine-tuning recipe (:func:`avsync.training.spoof_finetune.part_items`, same speakers,
-    same splits, same cache files) without their classical copies. Each real segment is followed by its plain copy
-    of the same length, so ``paired`` crops work."""
+def _recipe_clips(split: str, cfg: TrainConfig, cache: Path, parts: tuple[str, ...], keep: Callable[[Item], bool], *,
+                  say: Callable[[str], None]) -> list[Item]:
+    """The clips of ``parts`` of the fine-tuning recipe (:func:`avsync.training.spoof_finetune.part_items`: same
+    speakers, same splits, same cache files) for which ``keep`` holds, in the recipe's order."""
     fc = FinetuneConfig(out=cfg.out, shared=cfg.shared, seed=cfg.seed, cache=str(cache), tiny=cfg.tiny,
                         threads=cfg.threads)
-    items = [it for part in ("real_hifigan", "studio") for it in ft.part_items(part, split, fc, say=say)]
-    keep = [it for it in items if it.label == 0 or it.family.startswith("voc:hifigan")]
-    say(f"[data] {split}: {len(keep)} clean clips {dict(Counter(i.family for i in keep))}")
-    return keep
+    out = [it for part in parts for it in ft.part_items(part, split, fc, say=say) if keep(it)]
+    say(f"[data] {split}: {len(out)} clean clips {dict(Counter(i.family for i in out))}")
+    return out
+
+
+def hifigan_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str], None] = print) -> list[Item]:
+    """Real speech of ``split`` and its copies through the converged HiFi-GAN vocoder: the ``real_hifigan`` and
+    ``studio`` parts of the fine-tuning recipe without their classical copies. Each real segment is followed by its
+    plain copy of the same length, so ``paired`` crops work."""
+    return _recipe_clips(split, cfg, cache, ("real_hifigan", "studio"),
+                         lambda it: it.label == 0 or it.family.startswith("voc:hifigan"), say=say)
 
 
 def kokoro_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str], None] = print) -> list[Item]:
     """Real speech of ``split`` (the real clips of :func:`hifigan_items`) and the fine-tuning recipe's Kokoro-82M TTS
-    clips of that split (its ``kokoro`` part: random texts, random mixes of the wheel's style vectors; same cache
-    files)."""
-    fc = FinetuneConfig(out=cfg.out, shared=cfg.shared, seed=cfg.seed, cache=str(cache), tiny=cfg.tiny,
-                        threads=cfg.threads)
-    reals = [it for part in ("real_hifigan", "studio") for it in ft.part_items(part, split, fc, say=say)
-             if it.label == 0]
-    keep = reals + ft.part_items("kokoro", split, fc, say=say)
-    say(f"[data] {split}: {len(keep)} clean clips {dict(Counter(i.family for i in keep))}")
-    return keep
+    clips of that split (its ``kokoro`` part: random texts, random mixes of the wheel's style vectors)."""
+    return _recipe_clips(split, cfg, cache, ("real_hifigan", "studio", "kokoro"),
+                         lambda it: it.label == 0 or it.family == "tts:kokoro", say=say)
 
 
 SPECIALIST_DATA: dict[str, Callable[..., list[Item]]] = {"hifigan": hifigan_items, "kokoro": kokoro_items}
@@ -66,9 +66,7 @@ def export_pair(specialist: str | Path, dest: str | Path, *, base: str = "aasist
     from avsync import __version__
     from avsync.bundles import get_bundle, load_state_dict
     from avsync.checkpoint import write_checkpoint
-    from avsync.spoof.lcnn import SpoofLCNN
-    from avsync.spoof.nets import AASIST
-    from avsync.spoof.pair import ThresholdMax
+    from avsync.spoof.models import spoof_factory
     from avsync.training.spoof import load_lcnn
 
     bundle = get_bundle(base)
@@ -77,8 +75,8 @@ def export_pair(specialist: str | Path, dest: str | Path, *, base: str = "aasist
     state.update({f"specialist.{k}": v for k, v in net.state_dict().items()})
     state["base_threshold"] = torch.tensor(float(bundle.threshold))
     state["specialist_threshold"] = torch.tensor(float(meta["threshold"]))
-    # the file must load, strictly, into the network its bundle builds (an AASIST base, a default-config LCNN)
-    ThresholdMax(AASIST(), SpoofLCNN()).load_state_dict(state, strict=True)
+    # the file must load, strictly, into the network the registered pair builds (an AASIST base, a default LCNN)
+    spoof_factory("aasist-hifigan")().load_state_dict(state, strict=True)
     info = {"format": "avsync-spoof-pair", "base": base, "base_sha256": bundle.sha256,
             "base_threshold": f"{float(bundle.threshold):.6f}", "specialist_config": meta.get("config", "{}"),
             "specialist_threshold": f"{float(meta['threshold']):.6f}", "threshold": "0.500000",

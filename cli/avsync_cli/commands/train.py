@@ -183,7 +183,7 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
         summary = train_spoof_head(cfg, say=warn)
         click.echo(f"{out}: head on {head}, threshold {summary['calibration']['threshold']:.3f}")
         return
-    if fakes in ("hifigan", "kokoro"):
+    if fakes != "classical":  # a specialist (avsync.training.spoof_specialist.SPECIALIST_DATA)
         from avsync.training.spoof_specialist import train_specialist
 
         summary = train_specialist(cfg, say=warn)
