@@ -380,3 +380,42 @@ def test_channel_share_reads_the_positive_and_its_shifts_from_one_channel():
     own = loud[:, : 1 + cfg.num_shift + cfg.num_near]
     assert bool((own == own[:, :1]).all())  # one channel per item for the positive and its shifts
     assert 0 < int(own[:, 0].sum()) < cfg.batch_size  # and both copies are drawn across the batch
+
+
+def test_a_longer_window_trains_saves_and_scores_with_its_own_span(tmp_path, one_torch_thread):
+    """`--context 9`: batches of 9 mouth frames and 36 MFCC frames, a model that says so in its checkpoint, and a
+    scorer that reads windows of that span (no distance where a 9-frame window would leave the track)."""
+    import torch
+
+    from avsync.encoders.syncnet import SyncNetConfig, SyncNetStyle, load_syncnet, save_syncnet
+    from avsync.errors import ConfigError
+    from avsync.sync.types import TrackCrops
+    from avsync.training.sync import SyncClip, SyncTrainConfig, sample_batch, train_sync
+
+    with pytest.raises(ValueError):
+        SyncNetConfig(frames=8, audio_steps=32)  # a window is centred on its frame
+    with pytest.raises(ValueError):
+        SyncNetConfig(frames=9)  # its audio span must follow
+    rng = np.random.default_rng(0)
+    clips = [SyncClip(mouth=rng.integers(0, 255, (60, 24, 24), dtype=np.uint8), valid=np.ones(60, bool),
+                      audio=_speechlike(2.4, seed=i) * 3000, name=f"c{i}", group=f"g{i % 2}") for i in range(3)]
+    cfg = SyncTrainConfig(steps=2, batch_size=4, num_near=2, num_swap=2, context=9)
+    mouth, feats = sample_batch(clips, cfg, torch.Generator().manual_seed(0))
+    assert mouth.shape == (4, 9, 24, 24) and feats.shape[-2:] == (13, 36)
+    small = dict(mouth_size=24, width=8, embed_dim=16)
+    with pytest.raises(ConfigError, match="9"):
+        train_sync(SyncNetStyle(SyncNetConfig(**small)), clips, cfg)  # a 5-frame model, a 9-frame config
+    model = SyncNetStyle(SyncNetConfig.for_context(9, **small))
+    train_sync(model, clips, cfg)
+    path = save_syncnet(model, tmp_path / "m.safetensors")
+    loaded = load_syncnet(path)
+    assert loaded.config.frames == 9 and loaded.config.audio_steps == 36
+
+    n = 50
+    track = TrackCrops(0, np.arange(n), np.ones(n, bool), mouth=rng.integers(0, 255, (n, 24, 24), dtype=np.uint8))
+    audio = _speechlike(n / 25, seed=7)
+    d = SyncNetScorer(loaded).distances(audio, 16000, track, np.array([0]))[0]
+    five = SyncNetScorer(SyncNetStyle(SyncNetConfig(**small)).eval()).distances(audio, 16000, track, np.array([0]))[0]
+    # (the last frame's audio window reaches one MFCC frame past the audio in both: NaN there)
+    assert np.isnan(d[:4]).all() and np.isnan(d[-4:]).all() and np.isfinite(d[4:-5]).all()
+    assert np.isnan(five[:2]).all() and np.isfinite(five[2:-3]).all()  # the shipped span as before

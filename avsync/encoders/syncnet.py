@@ -22,14 +22,18 @@ from torch import nn
 __all__ = ["SyncNetConfig", "SyncNetStyle", "audio_windows", "load_syncnet", "mouth_windows", "save_syncnet"]
 
 CONTEXT = 5
-"""Video frames per window."""
+"""Video frames per window of the shipped models (a checkpoint's :attr:`SyncNetConfig.frames` may differ)."""
 MFCC_PER_FRAME = 4
 """MFCC frames (100 Hz) per video frame (25 fps)."""
 
 
 @dataclass(frozen=True)
 class SyncNetConfig:
-    """Shape of :class:`SyncNetStyle` (stored in checkpoints)."""
+    """Shape of :class:`SyncNetStyle` (stored in checkpoints).
+
+    ``frames``: video frames per window, odd (the window is centred on its frame); ``audio_steps``: its MFCC frames,
+    ``4 * frames`` (:meth:`for_context` sets both).
+    """
 
     embed_dim: int = 128
     mouth_size: int = 48
@@ -37,6 +41,16 @@ class SyncNetConfig:
     frames: int = CONTEXT
     audio_steps: int = CONTEXT * MFCC_PER_FRAME
     width: int = 64
+
+    def __post_init__(self) -> None:
+        if self.frames < 3 or self.frames % 2 == 0 or self.audio_steps != self.frames * MFCC_PER_FRAME:
+            raise ValueError(f"a window is an odd number of video frames >= 3 and 4 MFCC frames per video frame "
+                             f"(frames={self.frames}, audio_steps={self.audio_steps})")
+
+    @classmethod
+    def for_context(cls, frames: int, **kwargs: int) -> SyncNetConfig:
+        """The config of a model whose windows span ``frames`` video frames (and their audio)."""
+        return cls(frames=frames, audio_steps=frames * MFCC_PER_FRAME, **kwargs)
 
 
 def _conv1(cin: int, cout: int) -> nn.Sequential:
@@ -92,7 +106,7 @@ class SyncNetStyle(nn.Module):
         return (a - v).norm(dim=-1)
 
 
-def audio_windows(mfcc: torch.Tensor, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+def audio_windows(mfcc: torch.Tensor, num_frames: int, frames: int = CONTEXT) -> tuple[torch.Tensor, torch.Tensor]:
     """MFCC windows of video frames ``0..num_frames-1``.
 
     Parameters
@@ -101,18 +115,20 @@ def audio_windows(mfcc: torch.Tensor, num_frames: int) -> tuple[torch.Tensor, to
         ``[Nm, 13]`` 100 Hz MFCC of the whole audio.
     num_frames
         Video frames wanted.
+    frames
+        Video frames one window spans (the model's :attr:`SyncNetConfig.frames`, odd), centred on its frame.
 
     Returns
     -------
-    (windows ``[num_frames, 13, 20]``, ok ``[num_frames]`` bool: the window lies inside the audio)
+    (windows ``[num_frames, 13, 4 * frames]``, ok ``[num_frames]`` bool: the window lies inside the audio)
     """
-    steps = CONTEXT * MFCC_PER_FRAME
-    lead = 2 * MFCC_PER_FRAME
+    steps = frames * MFCC_PER_FRAME
+    lead = (frames // 2) * MFCC_PER_FRAME
     nm, d = mfcc.shape
     total = max(nm, MFCC_PER_FRAME * num_frames + steps) + lead
     padded = torch.zeros(total, d, dtype=mfcc.dtype)
     padded[lead : lead + nm] = mfcc
-    starts = torch.arange(num_frames) * MFCC_PER_FRAME  # = 4 (k - 2) + lead
+    starts = torch.arange(num_frames) * MFCC_PER_FRAME  # = 4 (k - frames // 2) + lead
     idx = starts[:, None] + torch.arange(steps)[None, :]
     win = padded[idx].transpose(1, 2).contiguous()
     first = starts - lead
@@ -120,10 +136,11 @@ def audio_windows(mfcc: torch.Tensor, num_frames: int) -> tuple[torch.Tensor, to
     return win, ok
 
 
-def mouth_windows(mouth: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Five-frame windows centred on each frame: ``([n, 5, S, S], ok [n])`` (ok: all five frames valid)."""
+def mouth_windows(mouth: torch.Tensor, valid: torch.Tensor, frames: int = CONTEXT) -> tuple[torch.Tensor, torch.Tensor]:
+    """Windows of ``frames`` frames (five by default) centred on each frame: ``([n, frames, S, S], ok [n])`` (ok:
+    every frame of the window valid)."""
     n = mouth.shape[0]
-    half = CONTEXT // 2
+    half = frames // 2
     idx = (torch.arange(n)[:, None] + torch.arange(-half, half + 1)[None, :]).clamp(0, max(n - 1, 0))
     ok = torch.ones(n, dtype=torch.bool)
     for o in range(-half, half + 1):

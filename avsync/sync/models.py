@@ -182,7 +182,8 @@ def _zscore(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
 class SyncNetScorer:
     """Our SyncNet-style dual encoder: L2 distance between 5-frame mouth and 0.2 s MFCC embeddings.
 
-    The embedding of frame ``k`` sees mouth frames ``[k-2, k+3)`` and the MFCC of the same 0.2 s.
+    The embedding of frame ``k`` sees mouth frames ``[k-2, k+3)`` and the MFCC of the same 0.2 s (a model whose
+    ``config.frames`` is ``F``: frames ``[k-F//2, k+F//2]`` and their audio).
     Mouth crops are resized to the model's ``config.mouth_size`` (the crop region itself is the tracker's).
     """
 
@@ -195,17 +196,19 @@ class SyncNetScorer:
 
     def distances(self, audio: np.ndarray, sample_rate: int, track: TrackCrops, lags: np.ndarray) -> np.ndarray:
         """``[L, n]`` float64 L2 distances (0..2, lower = in sync) between the mouth embedding of frame ``k`` and the
-        MFCC embedding of frame ``k - lag`` for each lag of ``lags`` (frames); NaN where one of the five mouth frames
-        is invalid or the 0.2 s audio window lies outside ``audio`` (mono samples at ``sample_rate`` Hz, in [-1, 1])."""
-        from avsync.encoders.syncnet import audio_windows, mouth_windows
+        MFCC embedding of frame ``k - lag`` for each lag of ``lags`` (frames); NaN where one of
+        the window's mouth frames (five for the shipped models) is invalid or its audio window lies outside ``audio``
+        (mono samples at ``sample_rate`` Hz, in [-1, 1])."""
+        from avsync.encoders.syncnet import CONTEXT, audio_windows, mouth_windows
 
         mouth, valid, n, m = _mouth_grid(audio, sample_rate, track)
         size = getattr(getattr(self.model, "config", None), "mouth_size", None)
         if size is not None:  # the tracker's crops (96²) → the model's input size (48²)
             mouth = resize_crops(mouth, int(size))
+        frames = int(getattr(getattr(self.model, "config", None), "frames", CONTEXT))  # video frames per window
         feats = mfcc(np.asarray(audio, np.float32), sample_rate, pcm_scale=32768.0)
-        a_win, a_ok = audio_windows(feats, m)  # [m, 13, 20]
-        v_win, v_ok = mouth_windows(torch.from_numpy(mouth), torch.from_numpy(valid))  # [n, 5, S, S]
+        a_win, a_ok = audio_windows(feats, m, frames)  # [m, 13, 4 * frames]
+        v_win, v_ok = mouth_windows(torch.from_numpy(mouth), torch.from_numpy(valid), frames)  # [n, frames, S, S]
         model: Any = self.model.to(self.device).eval()  # a SyncNet-style module: embed_audio, embed_video
         a_emb = run_batched(lambda x: model.embed_audio(x).float(), a_win, batch_size=self.batch_size,
                             device=self.device, empty=torch.zeros(0), numpy=False)

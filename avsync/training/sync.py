@@ -108,6 +108,9 @@ class SyncTrainConfig:
     """Also: scale/rotation jitter, blur / low resolution, JPEG compression, gamma (video); low-pass filtering (audio)."""
     gain_db: float = 6.0
     snr_db: tuple[float, float] = (10.0, 40.0)
+    context: int = CONTEXT
+    """Video frames per window (odd; the model's :attr:`~avsync.encoders.syncnet.SyncNetConfig.frames`), with
+    their audio: ``4 * context`` MFCC frames."""
     channel_share: float = 0.0
     """Share of the items (and of the other clips their swapped negatives come from) whose audio is read from one of
     the clip's :attr:`SyncClip.channels` instead of the recording (0: never, and no random draw is made for it)."""
@@ -256,10 +259,16 @@ def _lowpass(audio: torch.Tensor, sample_rate: int, g: torch.Generator, share: f
     return torch.where(pick[..., None], filt, audio)
 
 
-def _segment(clip: SyncClip, frame: int, length: int, audio: np.ndarray | None = None) -> np.ndarray:
-    """Audio samples of the 0.2 s window of video frame ``frame`` (frames ``[frame-2, frame+3)``), read from
-    ``audio`` (one of the clip's channels) or the clip's own recording."""
-    s0 = int(round((frame - CONTEXT // 2) * clip.sample_rate / clip.fps))
+def _has_window(clip: SyncClip, context: int) -> bool:
+    """Whether ``clip`` holds ``context`` valid frames in a row."""
+    v = np.asarray(clip.valid, int)
+    return len(v) >= context and bool((np.convolve(v, np.ones(context, int), "valid") == context).any())
+
+
+def _segment(clip: SyncClip, frame: int, length: int, audio: np.ndarray | None = None, half: int = CONTEXT // 2) -> np.ndarray:
+    """Audio samples of the window of video frame ``frame`` (frames ``[frame-half, frame+half+1)``: 0.2 s for the
+    five-frame window), read from ``audio`` (one of the clip's channels) or the clip's own recording."""
+    s0 = int(round((frame - half) * clip.sample_rate / clip.fps))
     return (clip.audio if audio is None else audio)[s0 : s0 + length]
 
 
@@ -324,7 +333,8 @@ def sample_batch(
     MFCC window) and featurised after augmentation, so gain, noise and filtering act as on real recordings.
     ``probs``: the chance of drawing each clip (default uniform).
     """
-    half = CONTEXT // 2
+    ctx = cfg.context
+    half = ctx // 2
     k_total = 1 + cfg.num_shift + cfg.num_near + cfg.num_swap
     seg_len = None
     mouths, segs = [], []
@@ -338,19 +348,19 @@ def sample_batch(
             c = clips[int(torch.multinomial(probs, 1, generator=g))]
         hop = c.sample_rate / c.fps
         mfcc_hop = hop / MFCC_PER_FRAME
-        seg_len = int(round((CONTEXT * MFCC_PER_FRAME - 1) * mfcc_hop + 0.025 * c.sample_rate))
+        seg_len = int(round((ctx * MFCC_PER_FRAME - 1) * mfcc_hop + 0.025 * c.sample_rate))
         n = len(c.valid)
         max_frame = int(math.floor((len(c.audio) - seg_len) / hop)) + half  # audio window fits
-        ok = np.flatnonzero(np.convolve(c.valid.astype(int), np.ones(CONTEXT, int), "same") == CONTEXT)
+        ok = np.flatnonzero(np.convolve(c.valid.astype(int), np.ones(ctx, int), "same") == ctx)
         ok = ok[(ok >= half) & (ok < n - half) & (c.start_frame + ok >= half) & (c.start_frame + ok <= max_frame)]
         if len(ok) == 0:
-            raise ConfigError(f"clip {c.name!r} has no usable 5-frame window")
+            raise ConfigError(f"clip {c.name!r} has no usable {ctx}-frame window")
         i = int(ok[int(torch.randint(len(ok), (1,), generator=g))])
         k = c.start_frame + i
         mouths.append(torch.from_numpy(c.mouth[i - half : i + half + 1]))
 
         own = _pick_channel(c, cfg, g)  # the positive and the shifted negatives share one channel, as a recording does
-        cands = [_segment(c, k, seg_len, own)]
+        cands = [_segment(c, k, seg_len, own, half)]
         for num, lo, hi in ((cfg.num_shift, cfg.min_shift, cfg.max_shift), (cfg.num_near, 1, cfg.near_max)):
             if num <= 0:
                 continue
@@ -359,7 +369,7 @@ def sample_batch(
             valid_lags = [L for L in lags if half <= k - L <= max_frame] or lags
             for _ in range(num):
                 L = valid_lags[int(torch.randint(len(valid_lags), (1,), generator=g))]
-                cands.append(_segment(c, k - L, seg_len, own))
+                cands.append(_segment(c, k - L, seg_len, own, half))
         other_groups = [gname for gname in by_group if gname != c.group]
         for _ in range(cfg.num_swap):
             if other_groups and float(torch.rand(1, generator=g)) < cfg.other_group_swap:
@@ -369,7 +379,7 @@ def sample_batch(
             o = pool[int(torch.randint(len(pool), (1,), generator=g))]
             mf = int(math.floor((len(o.audio) - seg_len) * o.fps / o.sample_rate)) + half
             frame = int(torch.randint(half, max(half + 1, mf + 1), (1,), generator=g))
-            cands.append(_segment(o, frame, seg_len, _pick_channel(o, cfg, g)))
+            cands.append(_segment(o, frame, seg_len, _pick_channel(o, cfg, g), half))
         segs.append(np.stack([np.pad(s, (0, seg_len - len(s))) for s in cands]))
     mouth = torch.stack(mouths).float()
     audio = torch.from_numpy(np.stack(segs)).float()  # [B, K, L]
@@ -384,7 +394,7 @@ def sample_batch(
         power = audio.pow(2).mean(-1, keepdim=True).clamp(min=1e-8)
         audio = audio + torch.randn(audio.shape, generator=g) * torch.sqrt(power / 10 ** (snr / 10))
     feats = mfcc(audio, clips[0].sample_rate, pcm_scale=32768.0)  # [B, K, 20, 13]
-    feats = feats[..., : CONTEXT * MFCC_PER_FRAME, :].transpose(-1, -2).contiguous()
+    feats = feats[..., : ctx * MFCC_PER_FRAME, :].transpose(-1, -2).contiguous()
     assert feats.shape[1] == k_total
     return mouth, feats
 
@@ -424,6 +434,8 @@ def train_sync(
     cfg = config or SyncTrainConfig()
     if not clips:
         raise ConfigError("no training clips")
+    if model.config.frames != cfg.context:
+        raise ConfigError(f"the model's windows span {model.config.frames} frames, the training config's {cfg.context}")
     torch.manual_seed(cfg.seed)
     g = torch.Generator().manual_seed(cfg.seed)
     model.to(cfg.device).train()
@@ -630,6 +642,7 @@ def train_sync_checkpoint(
     extra: Sequence[str] = (),
     synced: Sequence[str] = (),
     channel_share: float = 0.0,
+    context: int = CONTEXT,
     say: Callable[[str], None] = print,
 ) -> dict:
     """Train the SyncNet-style model on GRID sentences of the shared data (CC-BY 4.0) and write it.
@@ -676,6 +689,10 @@ def train_sync_checkpoint(
         :attr:`SyncTrainConfig.channel_share`: with a share above 0, every training clip gets three copies of its
         audio through random recording channels (:func:`channel_copies`, seeded by ``seed`` and the clip's
         position, so a resumed run reads the same copies).
+    context
+        Video frames per window (odd, 5 for the shipped models) and with them the audio span (``4 * context``
+        MFCC frames): the model's :attr:`~avsync.encoders.syncnet.SyncNetConfig.frames`. Clips without a window of
+        that many valid frames are left out.
 
     Returns
     -------
@@ -719,7 +736,7 @@ def train_sync_checkpoint(
         steps, batch_size = min(steps, 3), 4
     if holdout >= len(files):
         raise ConfigError(f"holdout {holdout} leaves no training clip ({len(files)} clips)")
-    mcfg = SyncNetConfig()
+    mcfg = SyncNetConfig.for_context(context)
     cache = os.fspath(cache) if cache is not None else None
     items = _items(files, data_root, cache, track_fn, say)
     train_items = items[: len(items) - holdout] if holdout else items
@@ -734,6 +751,11 @@ def train_sync_checkpoint(
     clips = [clip_from_track(m, tr, name=os.path.basename(f), mouth_size=mcfg.mouth_size) for f, m, tr in train_items]
     for c, (f, _, _) in zip(clips, train_items):
         c.group = group(f)
+    short = [c.name for c in clips if not _has_window(c, context)]
+    if short:
+        say(f"[data] {len(short)} clip(s) without {context} valid frames in a row, left out: {', '.join(short[:5])}")
+        kept = [(c, it) for c, it in zip(clips, train_items) if c.name not in short]
+        clips, train_items = [c for c, _ in kept], [it for _, it in kept]
     if channel_share > 0:
         for i, c in enumerate(clips):
             c.channels = channel_copies(c.audio, c.sample_rate, np.random.default_rng([seed, i]))
@@ -742,7 +764,7 @@ def train_sync_checkpoint(
     model = SyncNetStyle(mcfg)
     cfg = SyncTrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, num_near=num_near, num_swap=num_swap,
                           other_group_swap=other_group_swap, strong_augment=strong_augment, channel_share=channel_share,
-                          log_every=eval_every if eval_every else max(1, steps // 20))
+                          context=context, log_every=eval_every if eval_every else max(1, steps // 20))
     ckpt = out / "ckpt" / "last.pt"
     if ckpt.exists() and not resume:
         ckpt.unlink()
