@@ -419,3 +419,14 @@ def test_a_longer_window_trains_saves_and_scores_with_its_own_span(tmp_path, one
     # (the last frame's audio window reaches one MFCC frame past the audio in both: NaN there)
     assert np.isnan(d[:4]).all() and np.isnan(d[-4:]).all() and np.isfinite(d[4:-5]).all()
     assert np.isnan(five[:2]).all() and np.isfinite(five[2:-3]).all()  # the shipped span as before
+
+
+def test_clips_without_a_full_window_are_found_by_the_span_asked():
+    """`train_sync_checkpoint` leaves out clips that hold no run of `context` valid frames (found per span)."""
+    from avsync.training.sync import SyncClip, _has_window
+
+    valid = np.array([1, 1, 1, 1, 0] + [1] * 6 + [0, 1], bool)
+    c = SyncClip(mouth=np.zeros((len(valid), 8, 8), np.uint8), valid=valid, audio=np.zeros(16000, np.float32))
+    assert _has_window(c, 5) and not _has_window(c, 7) and _has_window(c, 3)
+    assert not _has_window(SyncClip(mouth=np.zeros((3, 8, 8), np.uint8), valid=np.ones(3, bool),
+                                    audio=np.zeros(16000, np.float32)), 5)

@@ -751,11 +751,12 @@ def train_sync_checkpoint(
     clips = [clip_from_track(m, tr, name=os.path.basename(f), mouth_size=mcfg.mouth_size) for f, m, tr in train_items]
     for c, (f, _, _) in zip(clips, train_items):
         c.group = group(f)
-    short = [c.name for c in clips if not _has_window(c, context)]
+    short = [i for i, c in enumerate(clips) if not _has_window(c, context)]
     if short:
-        say(f"[data] {len(short)} clip(s) without {context} valid frames in a row, left out: {', '.join(short[:5])}")
-        kept = [(c, it) for c, it in zip(clips, train_items) if c.name not in short]
-        clips, train_items = [c for c, _ in kept], [it for _, it in kept]
+        say(f"[data] {len(short)} clip(s) without {context} valid frames in a row, left out: "
+            f"{', '.join(clips[i].name for i in short[:5])}")
+        clips = [c for i, c in enumerate(clips) if i not in short]
+        train_items = [it for i, it in enumerate(train_items) if i not in short]
     if channel_share > 0:
         for i, c in enumerate(clips):
             c.channels = channel_copies(c.audio, c.sample_rate, np.random.default_rng([seed, i]))
