@@ -202,10 +202,11 @@ class SyncNetScorer:
         from avsync.encoders.syncnet import CONTEXT, audio_windows, mouth_windows
 
         mouth, valid, n, m = _mouth_grid(audio, sample_rate, track)
-        size = getattr(getattr(self.model, "config", None), "mouth_size", None)
+        config = getattr(self.model, "config", None)
+        size = getattr(config, "mouth_size", None)
         if size is not None:  # the tracker's crops (96²) → the model's input size (48²)
             mouth = resize_crops(mouth, int(size))
-        frames = int(getattr(getattr(self.model, "config", None), "frames", CONTEXT))  # video frames per window
+        frames = int(getattr(config, "frames", CONTEXT))  # video frames per window
         feats = mfcc(np.asarray(audio, np.float32), sample_rate, pcm_scale=32768.0)
         a_win, a_ok = audio_windows(feats, m, frames)  # [m, 13, 4 * frames]
         v_win, v_ok = mouth_windows(torch.from_numpy(mouth), torch.from_numpy(valid), frames)  # [n, frames, S, S]

@@ -259,10 +259,15 @@ def _lowpass(audio: torch.Tensor, sample_rate: int, g: torch.Generator, share: f
     return torch.where(pick[..., None], filt, audio)
 
 
+def _window_centres(valid: np.ndarray, context: int) -> np.ndarray:
+    """Indices of the frames whose window of ``context`` frames (odd, centred on them) is valid throughout."""
+    v = np.asarray(valid, int)
+    return np.flatnonzero(np.convolve(v, np.ones(context, int), "same") == context) if len(v) else np.zeros(0, np.int64)
+
+
 def _has_window(clip: SyncClip, context: int) -> bool:
     """Whether ``clip`` holds ``context`` valid frames in a row."""
-    v = np.asarray(clip.valid, int)
-    return len(v) >= context and bool((np.convolve(v, np.ones(context, int), "valid") == context).any())
+    return _window_centres(clip.valid, context).size > 0
 
 
 def _segment(clip: SyncClip, frame: int, length: int, audio: np.ndarray | None = None, half: int = CONTEXT // 2) -> np.ndarray:
@@ -351,7 +356,7 @@ def sample_batch(
         seg_len = int(round((ctx * MFCC_PER_FRAME - 1) * mfcc_hop + 0.025 * c.sample_rate))
         n = len(c.valid)
         max_frame = int(math.floor((len(c.audio) - seg_len) / hop)) + half  # audio window fits
-        ok = np.flatnonzero(np.convolve(c.valid.astype(int), np.ones(ctx, int), "same") == ctx)
+        ok = _window_centres(c.valid, ctx)
         ok = ok[(ok >= half) & (ok < n - half) & (c.start_frame + ok >= half) & (c.start_frame + ok <= max_frame)]
         if len(ok) == 0:
             raise ConfigError(f"clip {c.name!r} has no usable {ctx}-frame window")
