@@ -430,3 +430,15 @@ def test_clips_without_a_full_window_are_found_by_the_span_asked():
     assert _has_window(c, 5) and not _has_window(c, 7) and _has_window(c, 3)
     assert not _has_window(SyncClip(mouth=np.zeros((3, 8, 8), np.uint8), valid=np.ones(3, bool),
                                     audio=np.zeros(16000, np.float32)), 5)
+
+
+@pytest.mark.parametrize("value", ["8", "1"])
+def test_cli_train_sync_refuses_a_window_that_cannot_be_centred(tmp_path, value):
+    """`--context` must be odd and at least 3: a usage error that says so, before any data is read."""
+    from avsync_cli.main import cli
+    from click.testing import CliRunner
+
+    r = CliRunner().invoke(cli, ["train", "sync", "--out", str(tmp_path / "run"), "--context", value])
+    assert r.exit_code == 2, r.output
+    assert "--context" in r.output and ("even" in r.output or "range" in r.output)
+    assert not (tmp_path / "run").exists()
