@@ -361,11 +361,76 @@ def sample_weights(rows) -> np.ndarray:
     return np.array([0.5 / n[k] if k == "real" else 0.5 / (len(fake_kinds) * n[k]) for k in kinds])
 
 
+CUE_TARGETS = {"sync": ("shift", "swap"), "artefact": ("fake:lipsync", "fake:talking_head")}
+"""What each calibrated cue is fitted against (``--cue-calibration``): the manipulations it is meant to see. The voice
+and speaker cues keep their models' own calibration: calib's only voice fakes are copies through the vocoder the
+default voice model was trained on, which would teach a slope no other generator earns."""
+
+
+def fit_cue_calibration(rows, l2: float = 1e-2) -> dict[str, tuple[float, float]]:
+    """Per cue of :data:`CUE_TARGETS`: a 1-D logistic regression (slope >= 0) of real originals against the kinds the
+    cue targets, on the cue's log-odds, rows where it is usable; real clips weigh half, each target kind the same."""
+    from avsync.calibration import fit_logistic
+    from avsync.fusion import logit
+
+    out = {}
+    for cue, kinds in CUE_TARGETS.items():
+        sel = [r for r in rows if r["scores"][cue] is not None and r["status"][cue] == "ok"
+               and (r["kind"] == "real" or kind_group(r["kind"]) in kinds)]
+        n = Counter("real" if r["kind"] == "real" else kind_group(r["kind"]) for r in sel)
+        present = [k for k in kinds if n[k]]
+        if not n["real"] or not present:
+            continue
+        x = logit(np.array([r["scores"][cue] for r in sel], dtype=float))
+        y = np.array([0.0 if r["kind"] == "real" else 1.0 for r in sel])
+        w = np.array([0.5 / n["real"] if r["kind"] == "real" else 0.5 / (len(present) * n[kind_group(r["kind"])])
+                      for r in sel])
+        coef, b = fit_logistic(x[:, None], y, sample_weight=w, l2=l2, bounds=[(0.0, None)])
+        out[cue] = (float(coef[0]), float(b))
+    return out
+
+
+class PerCue:
+    """The probe's fusion (docs/fusion.md, "Per-cue calibration, then max"): ``config`` applied to each row's cues
+    after the per-cue maps ``calibration`` (cue → (slope, offset) on log-odds). Not a product config."""
+
+    def __init__(self, config, calibration: dict[str, tuple[float, float]]) -> None:
+        self.config, self.calibration = config, calibration
+
+    def row(self, row: dict) -> dict:
+        from avsync.fusion import logit, sigmoid
+
+        scores = dict(row["scores"])
+        for cue, (a, b) in self.calibration.items():
+            if scores.get(cue) is not None:
+                scores[cue] = float(sigmoid(a * logit(scores[cue]) + b))
+        return dict(row, scores=scores)
+
+
+def with_calibrated_cues(base, calib, *, version: str) -> PerCue:
+    """``base`` after per-cue calibration fitted on ``calib``, its thresholds chosen on calib's real clips (at most
+    5 % flagged, 10 % undetermined; segments flagged at the manipulated threshold, as shipped)."""
+    from dataclasses import replace
+
+    from avsync.calibration import choose_thresholds
+
+    pc = PerCue(replace(base, version=version), fit_cue_calibration(calib))
+    real = [r for r in calib if r["label"] == 0]
+    p = [verdict(pc, r)[1] for r in real]
+    ok = [all(r["status"][c] == "ok" and r["scores"][c] is not None for c in base.required.get("audio+video", ()))
+          for r in real]
+    m, g = choose_thresholds(p, required_ok=ok, max_flagged=0.05, max_undetermined=0.10)
+    pc.config = replace(pc.config, manipulated_threshold=m, genuine_threshold=g, segment_threshold=m)
+    return pc
+
+
 def verdict(cfg, row) -> tuple[str, float | None]:
     """The label and fused score fuse() gives this row's cues (the user path's decision rule)."""
     from avsync.fusion import Cue, fuse
     from avsync.results import Status
 
+    if isinstance(cfg, PerCue):
+        cfg, row = cfg.config, cfg.row(row)
     cues = []
     for k in CUES:
         st = row["status"][k]
@@ -482,6 +547,8 @@ def main(argv=None) -> None:
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--seed", default=SEED, help="seed text of the split")
     ap.add_argument("--method", choices=("logistic", "isotonic"), default="logistic")
+    ap.add_argument("--cue-calibration", action="store_true",
+                    help="also fit per-cue calibration (sync, artefact) under the shipped 'max' and evaluate it")
     ap.add_argument("--from-eval", default=None, metavar="DIR",
                     help="only print the evaluation tables of an `avsync eval --task analyze` run over "
                          "benchmarks/manifests/fusion_heldout.csv (DIR/scores.jsonl)")
@@ -566,6 +633,11 @@ def fit_and_report(rows, args, maker, out: Path, default_path, seconds: float) -
             "rows": summary["calib"], "clips": summary["calib_clips"], "models": summary["models"],
             "command": command, "thresholds": "manipulated: <= 5% of calib real flagged; genuine: <= 10% undetermined"})
         configs["fitted"] = fitted
+        if args.cue_calibration:
+            configs["max-calibrated"] = with_calibrated_cues(shipped, calib, version=f"max-calibrated-{args.seed}")
+            (out / "fusion_max_calibrated.json").write_text(json.dumps(
+                {"cue_calibration": configs["max-calibrated"].calibration,
+                 "config": configs["max-calibrated"].config.to_dict()}, indent=1))
         header = ("# Fusion config fitted by benchmarks/fusion_calibrate.py (see fitted_on: data, split, counts, models,\n"
                   "# command). Eval-split numbers are in report.md next to this file; it replaces\n"
                   "# avsync/data/fusion_default.yaml only where they beat the shipped config.\n")
@@ -581,6 +653,10 @@ def fit_and_report(rows, args, maker, out: Path, default_path, seconds: float) -
     text = (f"{md}\n\ncalib rows {summary['calib']}; eval rows {summary['eval']}\n"
             f"command: {command}\n")
     if fitted is not None:
+        if "max-calibrated" in configs:
+            mc = configs["max-calibrated"]
+            text += (f"max-calibrated: cue_calibration {mc.calibration}, thresholds genuine < "
+                     f"{mc.config.genuine_threshold:.3f}, manipulated >= {mc.config.manipulated_threshold:.3f}\n")
         text += (f"fitted: weights {_r(fitted.weights)}, missing {_r(fitted.missing)}, bias {fitted.bias:.3f}, "
                  f"thresholds genuine < {fitted.genuine_threshold:.3f}, manipulated >= {fitted.manipulated_threshold:.3f}\n"
                  f"calib real: {summary.get('calib_real')}\n")
