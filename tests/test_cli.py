@@ -98,3 +98,10 @@ def test_out_of_range_options_are_usage_errors(args, tmp_path):
     r = CliRunner().invoke(cli, [a.format(f=f, d=tmp_path) for a in args])
     assert r.exit_code == 2, r.output
     assert "internal error" not in r.output and ("Invalid value" in r.output or "is not shorter" in r.output)
+
+
+def test_warped_copies_without_the_hifigan_specialist_are_a_usage_error(tmp_path):
+    """`--warp-copies` makes HiFi-GAN copies: with the classical recipe it is refused before any data is read."""
+    r = CliRunner().invoke(cli, ["train", "spoof", "--out", str(tmp_path / "t"), "--warp-copies"])
+    assert r.exit_code == 2 and "--fakes hifigan" in r.output, r.output
+    assert not (tmp_path / "t").exists()

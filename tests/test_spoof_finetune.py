@@ -219,6 +219,60 @@ def test_hifigan_copy_reconstructs_the_mel():
     assert z.size > 0 and np.isfinite(z).all()
 
 
+def test_a_band_limited_real_clip_loses_exactly_the_band_a_warped_copy_lacks():
+    """The real side of a warped copy's pair goes through the same two resamplings: nothing above 8 kHz × k is
+    left for k < 1, the band below is kept, and k >= 1 leaves the clip as it is."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(32000) * 0.1).astype(np.float32)  # white: every band filled
+    assert sn.warped_rate(0.8) == 12800 and sn.warped_rate(1.378) == 22048
+    assert sn.band_limited(x, 1.2) is x
+    y = sn.band_limited(x, 0.8)
+    assert y.shape == x.shape and y.dtype == np.float32
+    f = np.fft.rfftfreq(x.size, 1 / 16000)
+    px, py = np.abs(np.fft.rfft(x)) ** 2, np.abs(np.fft.rfft(y)) ** 2
+    assert py[f > 6600].sum() < 1e-3 * px[f > 6600].sum()  # above 6.4 kHz (and the filter's edge): gone
+    assert 0.9 < py[(f > 500) & (f < 6000)].sum() / px[(f > 500) & (f < 6000)].sum() < 1.1  # below: kept
+
+
+@pytest.mark.skipif(not sn.hifigan_available(), reason="HiFi-GAN vocoder not installed (pip install 'avsync[train]')")
+def test_a_warped_copy_keeps_the_length_and_the_band_of_its_pair():
+    x = _voice(2.0)
+    voc = sn.HiFiGANCopy()
+    for k in (0.8, 1.0, 1.4):
+        y = voc(x, np.random.default_rng(0), warp=k)
+        assert y.shape == x.shape and np.isfinite(y).all() and 0 < np.abs(y).max() <= 0.9 + 1e-6
+    y = voc(x, np.random.default_rng(0), warp=0.8)
+    f = np.fft.rfftfreq(y.size, 1 / 16000)
+    p = np.abs(np.fft.rfft(y)) ** 2
+    assert p[f > 6600].sum() < 1e-3 * p.sum()  # the copy, like its band-limited real, stops at 8 kHz x 0.8
+    assert not np.allclose(y, voc(x, np.random.default_rng(0)), atol=1e-2)  # not the plain copy
+
+
+def test_the_warp_part_is_made_only_on_request_and_pairs_each_copy_with_its_band_limited_real(tmp_path, monkeypatch):
+    x = _voice()
+    monkeypatch.setattr(ft, "_real_segments", lambda cfg, split, say=print: [Item(x, 0, "real:fsdd"), Item(x[:4000], 0, "real:fsdd")])
+
+    class Voc:
+        def __call__(self, w, rng, *, warp=1.0, **kw):
+            return w * 0.5 + warp  # marks the factor it was called with
+
+    monkeypatch.setattr(sn, "hifigan_available", lambda: True)
+    monkeypatch.setattr(sn, "HiFiGANCopy", Voc)
+    cfg = ft.FinetuneConfig(out=str(tmp_path), cache=str(tmp_path), seed=1)
+    assert ft.part_items("warp", "train", cfg, say=lambda m: None) == []  # off by default: no cache file either
+    assert not list(tmp_path.glob("*warp*"))
+    from dataclasses import replace
+
+    items = ft.build_part("warp", "train", replace(cfg, warp_copies=True), say=lambda m: None)
+    assert [i.family for i in items] == ["real:warp_pair", "voc:hifigan_warp"]  # the 0.25 s segment: too short
+    k = float(np.median(items[1].wave - x * 0.5))
+    assert ft.WARP_RANGE[0] <= k <= ft.WARP_RANGE[1]
+    np.testing.assert_allclose(items[0].wave, sn.band_limited(x, k), atol=1e-6)
+    from avsync.training import spoof as lcnn_recipe
+
+    assert lcnn_recipe.copy_synthesis_pairs(items) == [(0, 1)]
+
+
 def test_interpolate_weights_mixes_float_tensors_only():
     from avsync.spoof.nets import AASIST, AASISTConfig
 
@@ -737,6 +791,13 @@ def test_hifigan_specialist_data_keeps_real_speech_and_its_hifigan_copies(tmp_pa
         lcnn_recipe.clean_items("calib", cfg, tmp_path)
     with pytest.raises(ConfigError, match="fakes"):
         specialist.train_specialist(lcnn_recipe.TrainConfig(out=str(tmp_path)))
+    parts["warp"] = [Item(x, 0, "real:warp_pair"), Item(x * 0.6, 1, "voc:hifigan_warp")]
+    seen.clear()
+    warped = lcnn_recipe.TrainConfig(out=str(tmp_path), fakes="hifigan", seed=3, warp_copies=True)
+    items = specialist.hifigan_items("calib", warped, tmp_path, say=lambda m: None)
+    assert [p for p, *_ in seen] == ["real_hifigan", "studio", "warp"]
+    assert [i.family for i in items][-2:] == ["real:warp_pair", "voc:hifigan_warp"]
+    assert lcnn_recipe.copy_synthesis_pairs(items) == [(0, 1), (3, 4), (5, 6)]
     parts["kokoro"] = [Item(x * 0.7, 1, "tts:kokoro")]
     seen.clear()
     items = specialist.kokoro_items("train", cfg, tmp_path, say=lambda m: None)

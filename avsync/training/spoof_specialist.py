@@ -23,7 +23,7 @@ def _recipe_clips(split: str, cfg: TrainConfig, cache: Path, parts: tuple[str, .
     """The clips of ``parts`` of the fine-tuning recipe (:func:`avsync.training.spoof_finetune.part_items`: same
     speakers, same splits, same cache files) for which ``keep`` holds, in the recipe's order."""
     fc = FinetuneConfig(out=cfg.out, shared=cfg.shared, seed=cfg.seed, cache=str(cache), tiny=cfg.tiny,
-                        threads=cfg.threads)
+                        threads=cfg.threads, warp_copies=cfg.warp_copies)
     out = [it for part in parts for it in ft.part_items(part, split, fc, say=say) if keep(it)]
     say(f"[data] {split}: {len(out)} clean clips {dict(Counter(i.family for i in out))}")
     return out
@@ -32,8 +32,10 @@ def _recipe_clips(split: str, cfg: TrainConfig, cache: Path, parts: tuple[str, .
 def hifigan_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str], None] = print) -> list[Item]:
     """Real speech of ``split`` and its copies through the converged HiFi-GAN vocoder: the ``real_hifigan`` and
     ``studio`` parts of the fine-tuning recipe without their classical copies. Each real segment is followed by its
-    plain copy of the same length, so ``paired`` crops work."""
-    return _recipe_clips(split, cfg, cache, ("real_hifigan", "studio"),
+    plain copy of the same length, so ``paired`` crops work. With ``cfg.warp_copies`` also the recipe's ``warp``
+    part (copies at warped vocoder rates, each after its real segment band-limited alike)."""
+    parts = ("real_hifigan", "studio") + (("warp",) if cfg.warp_copies else ())
+    return _recipe_clips(split, cfg, cache, parts,
                          lambda it: it.label == 0 or it.family.startswith("voc:hifigan"), say=say)
 
 

@@ -35,6 +35,9 @@ def command() -> None:
 @click.option("--fakes", type=click.Choice(["classical", "hifigan", "kokoro"]), default="classical", show_default=True,
               help="LCNN: fake families to train on: classical TTS and vocoders (lcnn-spoof), or only copies through "
                    "the converged HiFi-GAN vocoder, or only Kokoro-82M TTS (specialists; the 'train' extra).")
+@click.option("--warp-copies", is_flag=True,
+              help="--fakes hifigan: also copies through the vocoder run at warped rates (16 kHz x 0.75-1.55, another "
+                   "vocoder's frame rate and band edge), each paired with its real clip band-limited alike.")
 @click.option("--target-fpr", type=click.FloatRange(0, 1, max_open=True), default=0.03, show_default=True,
               help="LCNN: share of the calibration split's real clips above the threshold (0: the highest of them).")
 @click.option("--head", default=None, metavar="NAME",
@@ -110,7 +113,7 @@ def command() -> None:
                    "(benchmarks/spoof_recover_finetuned.py).")
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
 def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: int, threads: int, n_tts: int,
-          n_neural: int, neural_share: float, cache: str | None, paired: float, fakes: str, target_fpr: float, head: str | None, weights: str | None,
+          n_neural: int, neural_share: float, cache: str | None, paired: float, fakes: str, warp_copies: bool, target_fpr: float, head: str | None, weights: str | None,
           head_aug_share: float, finetune: str | None, resume: bool, wise_alpha: float, wise_alpha_encoder: float | None,
           freeze: Literal["none", "encoder"], lr: float | None, demo_fold: str, demo_share: float, clones: bool, smooth_mels: bool,
           spectral: bool, pack_out: str | None, pack_shards: int, pack: str | None, trained: str | None,
@@ -174,9 +177,11 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
         return
     from avsync.training.spoof import TrainConfig, train_spoof
 
+    if warp_copies and fakes != "hifigan":
+        raise click.UsageError("--warp-copies makes HiFi-GAN copies: it goes with --fakes hifigan")
     cfg = TrainConfig(out=out, shared=shared, minutes=minutes, max_steps=max_steps, seed=seed, threads=threads,
                       n_tts=n_tts, n_neural=n_neural, neural_share=neural_share, cache=cache, paired=paired,
-                      fakes=fakes, target_fpr=target_fpr, head=head, weights=weights, head_aug_share=head_aug_share, tiny=tiny)
+                      fakes=fakes, warp_copies=warp_copies, target_fpr=target_fpr, head=head, weights=weights, head_aug_share=head_aug_share, tiny=tiny)
     if head:
         from avsync.training.spoof_head import train_spoof_head
 
