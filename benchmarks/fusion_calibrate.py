@@ -23,6 +23,9 @@ One resumable command:
 4. Fit on ``calib``: logistic regression over the cues' log-odds with availability terms, monotone (weights and
    terms >= 0), rows weighted so real and manipulated weigh half each and every kind of manipulation the same.
    Thresholds: at most 5 % of the calib real clips flagged, at most 10 % undetermined.
+   ``--cue-calibration`` also fits a per-cue map (:func:`fit_cue_calibration`: sync against shifts and swaps, mouth
+   region against generated faces) and fuses the mapped cues by the shipped "max" (``fused: max-calibrated``; a
+   probe, docs/fusion.md "Per-cue calibration, then max").
 5. Evaluate on ``eval`` only: ROC-AUC with a bootstrap 95 % CI of each cue and of the fused score (shipped
    config and fitted one) for each comparison; share of real clips undetermined / flagged under each config.
    Writes ``OUT/report.md``, ``OUT/report.json`` and ``OUT/fusion_fitted.yaml``.
