@@ -246,6 +246,8 @@ def test_a_warped_copy_keeps_the_length_and_the_band_of_its_pair():
     p = np.abs(np.fft.rfft(y)) ** 2
     assert p[f > 6600].sum() < 1e-3 * p.sum()  # the copy, like its band-limited real, stops at 8 kHz x 0.8
     assert not np.allclose(y, voc(x, np.random.default_rng(0)), atol=1e-2)  # not the plain copy
+    with pytest.raises(ValueError, match="plain mel"):
+        voc(x, np.random.default_rng(0), warp=0.8, perturb=True)
 
 
 def test_the_warp_part_is_made_only_on_request_and_pairs_each_copy_with_its_band_limited_real(tmp_path, monkeypatch):

@@ -178,10 +178,13 @@ class HiFiGANCopy:
                  smooth: bool = False, warp: float = 1.0) -> np.ndarray:
         """A vocoded copy of ``x`` (same length unless ``perturb`` stretches time), peak-normalised; ``smooth``
         vocodes :func:`smooth_mel` of its mel (a stand-in for an acoustic model's prediction); ``warp`` = k runs
-        the vocoder as if its 16 kHz were 16 kHz × k (:func:`warped_rate`)."""
+        the vocoder as if its 16 kHz were 16 kHz × k (:func:`warped_rate`) on the plain mel (not with ``perturb`` or
+        ``smooth``)."""
         from avsync.training.spoof_data import _fit, _peak, _resample
 
         if warp != 1.0:
+            if perturb or smooth:
+                raise ValueError("a warped copy is made from the plain mel: perturb and smooth do not apply")
             rate = warped_rate(warp)
             y = _resample(self.vocode(log_mel(_resample(x, SR, rate))), rate, SR)
             return _peak(_fit(y, x.size))
