@@ -380,15 +380,11 @@ def fit_cue_calibration(rows, l2: float = 1e-2) -> dict[str, tuple[float, float]
     for cue, kinds in CUE_TARGETS.items():
         sel = [r for r in rows if r["scores"][cue] is not None and r["status"][cue] == "ok"
                and (r["kind"] == "real" or kind_group(r["kind"]) in kinds)]
-        n = Counter("real" if r["kind"] == "real" else kind_group(r["kind"]) for r in sel)
-        present = [k for k in kinds if n[k]]
-        if not n["real"] or not present:
+        y = np.array([r["label"] for r in sel], dtype=float)
+        if not (0 < y.sum() < len(y)):  # no real clip, or none of the kinds it targets
             continue
         x = logit(np.array([r["scores"][cue] for r in sel], dtype=float))
-        y = np.array([0.0 if r["kind"] == "real" else 1.0 for r in sel])
-        w = np.array([0.5 / n["real"] if r["kind"] == "real" else 0.5 / (len(present) * n[kind_group(r["kind"])])
-                      for r in sel])
-        coef, b = fit_logistic(x[:, None], y, sample_weight=w, l2=l2, bounds=[(0.0, None)])
+        coef, b = fit_logistic(x[:, None], y, sample_weight=sample_weights(sel), l2=l2, bounds=[(0.0, None)])
         out[cue] = (float(coef[0]), float(b))
     return out
 
@@ -623,6 +619,11 @@ def fit_and_report(rows, args, maker, out: Path, default_path, seconds: float) -
                      max_false_positive_rate=0.05, max_undetermined_rate=0.10, base=shipped)
     except ConfigError as e:
         print(f"no fit: {e}", file=sys.stderr)
+    if args.cue_calibration and any(r["label"] == 0 for r in calib):  # independent of the logistic fit
+        configs["max-calibrated"] = with_calibrated_cues(shipped, calib, version=f"max-calibrated-{args.seed}")
+        (out / "fusion_max_calibrated.json").write_text(json.dumps(
+            {"cue_calibration": configs["max-calibrated"].calibration,
+             "config": configs["max-calibrated"].config.to_dict()}, indent=1))
     summary = {"command": command, "models": dict(maker.keys, vocoder=maker.vocoder_key),
                "calib": dict(Counter(r["kind"] for r in calib)), "eval": dict(Counter(r["kind"] for r in evals)),
                "calib_clips": len({r["clip"] for r in calib}), "eval_clips": len({r["clip"] for r in evals}),
@@ -636,11 +637,6 @@ def fit_and_report(rows, args, maker, out: Path, default_path, seconds: float) -
             "rows": summary["calib"], "clips": summary["calib_clips"], "models": summary["models"],
             "command": command, "thresholds": "manipulated: <= 5% of calib real flagged; genuine: <= 10% undetermined"})
         configs["fitted"] = fitted
-        if args.cue_calibration:
-            configs["max-calibrated"] = with_calibrated_cues(shipped, calib, version=f"max-calibrated-{args.seed}")
-            (out / "fusion_max_calibrated.json").write_text(json.dumps(
-                {"cue_calibration": configs["max-calibrated"].calibration,
-                 "config": configs["max-calibrated"].config.to_dict()}, indent=1))
         header = ("# Fusion config fitted by benchmarks/fusion_calibrate.py (see fitted_on: data, split, counts, models,\n"
                   "# command). Eval-split numbers are in report.md next to this file; it replaces\n"
                   "# avsync/data/fusion_default.yaml only where they beat the shipped config.\n")
@@ -655,11 +651,11 @@ def fit_and_report(rows, args, maker, out: Path, default_path, seconds: float) -
     md = markdown(res, list(configs)) if evals else "(no eval rows yet)"
     text = (f"{md}\n\ncalib rows {summary['calib']}; eval rows {summary['eval']}\n"
             f"command: {command}\n")
+    if "max-calibrated" in configs:
+        mc = configs["max-calibrated"]
+        text += (f"max-calibrated: cue_calibration {mc.calibration}, thresholds genuine < "
+                 f"{mc.config.genuine_threshold:.3f}, manipulated >= {mc.config.manipulated_threshold:.3f}\n")
     if fitted is not None:
-        if "max-calibrated" in configs:
-            mc = configs["max-calibrated"]
-            text += (f"max-calibrated: cue_calibration {mc.calibration}, thresholds genuine < "
-                     f"{mc.config.genuine_threshold:.3f}, manipulated >= {mc.config.manipulated_threshold:.3f}\n")
         text += (f"fitted: weights {_r(fitted.weights)}, missing {_r(fitted.missing)}, bias {fitted.bias:.3f}, "
                  f"thresholds genuine < {fitted.genuine_threshold:.3f}, manipulated >= {fitted.manipulated_threshold:.3f}\n"
                  f"calib real: {summary.get('calib_real')}\n")
