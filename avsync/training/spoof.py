@@ -70,6 +70,13 @@ class TrainConfig:
     fine-tuning recipe's Kokoro-82M TTS clips against the same real speech,
     :func:`avsync.training.spoof_specialist.kokoro_items`)."""
     paired: float = 0.0
+    extra_real: tuple[str, ...] = ()
+    """Specialists (``fakes`` other than ``classical``): more real recordings, each a file glob (``**`` allowed) or
+    a folder (every audio file below it), e.g. isolated syllables of a speaker the recipe does not hold; one file in
+    five, by a stable hash of its last two path parts, goes to the calibration split
+    (:func:`avsync.training.spoof_specialist.extra_real_items`). Family ``real:extra``."""
+    extra_real_share: float = 0.2
+    """Share of the real draws of a training batch taken from ``extra_real`` clips (when there are any)."""
     warp_copies: bool = False
     """``fakes="hifigan"``: also the copies at warped vocoder rates (the fine-tuning recipe's ``warp`` part,
     :attr:`avsync.training.spoof_finetune.FinetuneConfig.warp_copies`)."""
@@ -150,6 +157,8 @@ def build_split(
 
 
 NEURAL_TTS = ("kokoro",)
+EXTRA_REAL = "real:extra"
+"""Family of the real recordings added by ``TrainConfig.extra_real``."""
 """TTS engines built separately by :func:`build_neural` (own cache file, own share of the batches)."""
 
 
@@ -182,6 +191,8 @@ def clean_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str
     ``classical`` come from :mod:`avsync.training.spoof_specialist`."""
     if cfg.fakes != "classical":
         raise ConfigError(f"fakes {cfg.fakes!r}: these clips are built by avsync.training.spoof_specialist, not here")
+    if cfg.extra_real:
+        raise ConfigError("extra_real is read by the specialists' recipes (fakes hifigan or kokoro), not this one")
     f = cache / f"{split}_base{'_tiny' if cfg.tiny else ''}_seed{cfg.seed}.npz"
     if f.exists():
         base = _load_items(f)
@@ -335,10 +346,15 @@ def _paired_crops(a: np.ndarray, b: np.ndarray, n: int, rng: np.random.Generator
     return np.clip(a[s:s + n] * g, -1, 1), np.clip(b[s:s + n] * g, -1, 1)
 
 
-def _sampler(items: list[Item], rng: np.random.Generator, neural_share: float = 0.0):
+def _sampler(items: list[Item], rng: np.random.Generator, neural_share: float = 0.0, extra_share: float = 0.0):
     """Indices: half real, half fake. Within fakes, a draw is neural TTS (:data:`NEURAL_TTS`) with
-    probability ``neural_share`` (when there are any), otherwise each other family equally likely."""
-    real = [k for k, i in enumerate(items) if i.label == 0]
+    probability ``neural_share`` (when there are any), otherwise each other family equally likely. Within reals, a
+    draw is an extra real recording (family :data:`EXTRA_REAL`) with probability ``extra_share`` (when there are
+    any and other reals too)."""
+    extra = [k for k, i in enumerate(items) if i.label == 0 and i.family == EXTRA_REAL]
+    real = [k for k, i in enumerate(items) if i.label == 0 and i.family != EXTRA_REAL]
+    if not real or not extra:
+        real, extra = real + extra, []
     fam: dict[str, list[int]] = {}
     for k, i in enumerate(items):
         if i.label == 1:
@@ -351,7 +367,8 @@ def _sampler(items: list[Item], rng: np.random.Generator, neural_share: float = 
         out = []
         for _ in range(n):
             if rng.random() < 0.5 or not fam:
-                out.append(real[rng.integers(len(real))])
+                pool = extra if extra and rng.random() < extra_share else real
+                out.append(pool[rng.integers(len(pool))])
             else:
                 group = neural if rng.random() < share else other
                 f = fam[group[rng.integers(len(group))]]
@@ -370,7 +387,7 @@ def train_loop(
     import torch
 
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-3)
-    draw = _sampler(items, rng, cfg.neural_share)
+    draw = _sampler(items, rng, cfg.neural_share, cfg.extra_real_share)
     pairs = copy_synthesis_pairs(items) if cfg.paired > 0 else []
     n_pair = int(cfg.batch * cfg.paired) // 2 if pairs else 0
     lossf = torch.nn.BCEWithLogitsLoss()

@@ -25,8 +25,48 @@ def _recipe_clips(split: str, cfg: TrainConfig, cache: Path, parts: tuple[str, .
     fc = FinetuneConfig(out=cfg.out, shared=cfg.shared, seed=cfg.seed, cache=str(cache), tiny=cfg.tiny,
                         threads=cfg.threads, warp_copies=cfg.warp_copies)
     out = [it for part in parts for it in ft.part_items(part, split, fc, say=say) if keep(it)]
+    out += extra_real_items(split, cfg)
     say(f"[data] {split}: {len(out)} clean clips {dict(Counter(i.family for i in out))}")
     return out
+
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".m4a")
+
+
+def extra_real_files(patterns: tuple[str, ...] | list[str]) -> list[Path]:
+    """The files of ``TrainConfig.extra_real``: each pattern a file glob (``**`` allowed) or a folder (every audio
+    file below it), sorted. Raises ``ConfigError`` for a pattern that matches no audio file."""
+    import glob
+
+    from avsync.errors import ConfigError
+
+    files: set[Path] = set()
+    for pat in patterns:
+        p = Path(pat)
+        found = ([f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES] if p.is_dir()
+                 else [Path(f) for f in glob.glob(pat, recursive=True) if Path(f).suffix.lower() in AUDIO_SUFFIXES])
+        if not found:
+            raise ConfigError(f"--extra-real {pat!r}: no audio file ({', '.join(AUDIO_SUFFIXES)})")
+        files.update(found)
+    return sorted(files)
+
+
+def extra_split(path: Path) -> str:
+    """``"calib"`` for one file in five (by the CRC-32 of its last two path parts, so the split does not depend on
+    where the files were unpacked), else ``"train"``."""
+    import zlib
+
+    return "calib" if zlib.crc32("/".join(path.parts[-2:]).encode()) % 5 == 0 else "train"
+
+
+def extra_real_items(split: str, cfg: TrainConfig) -> list[Item]:
+    """The real clips of ``cfg.extra_real`` that fall in ``split`` (:func:`extra_split`), each file read at 16 kHz
+    mono and cut like the recipe's reals (:func:`avsync.training.spoof.segments`; files under 0.2 s dropped)."""
+    from avsync.training import spoof_data as sd
+    from avsync.training.spoof import EXTRA_REAL, segments
+
+    files = [f for f in extra_real_files(cfg.extra_real) if extra_split(f) == split] if cfg.extra_real else []
+    return [Item(seg, 0, EXTRA_REAL) for f in files for seg in segments(sd.load_wave(f))]
 
 
 def hifigan_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str], None] = print) -> list[Item]:
