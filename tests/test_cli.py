@@ -105,3 +105,10 @@ def test_warped_copies_without_the_hifigan_specialist_are_a_usage_error(tmp_path
     r = CliRunner().invoke(cli, ["train", "spoof", "--out", str(tmp_path / "t"), "--warp-copies"])
     assert r.exit_code == 2 and "--fakes hifigan" in r.output, r.output
     assert not (tmp_path / "t").exists()
+
+
+def test_extra_real_speech_without_a_specialist_is_a_usage_error(tmp_path):
+    """`--extra-real` adds real speech to a specialist's recipe: with the classical recipe it is refused at once."""
+    r = CliRunner().invoke(cli, ["train", "spoof", "--out", str(tmp_path / "t"), "--extra-real", str(tmp_path)])
+    assert r.exit_code == 2 and "--fakes hifigan or kokoro" in r.output, r.output
+    assert not (tmp_path / "t").exists()

@@ -805,3 +805,65 @@ def test_hifigan_specialist_data_keeps_real_speech_and_its_hifigan_copies(tmp_pa
     items = specialist.kokoro_items("train", cfg, tmp_path, say=lambda m: None)
     assert [i.family for i in items] == ["real:fsdd", "real:vctk", "tts:kokoro"]  # the reals only, then Kokoro
     assert [p for p, *_ in seen] == ["real_hifigan", "studio", "kokoro"]
+
+
+def test_extra_real_recordings_join_a_specialist_real_side_split_by_their_path(tmp_path, monkeypatch):
+    """`--extra-real`: files of a glob or a folder become real clips of the specialist (family `real:extra`), one in
+    five in the calibration split by the hash of their last two path parts (the same wherever they are unpacked);
+    a pattern without audio is refused; the classical recipe does not take them."""
+    import soundfile as sf
+
+    from avsync.training import spoof as lcnn_recipe
+    from avsync.training import spoof_specialist as specialist
+
+    for k in range(20):
+        d = tmp_path / "syl" / f"s{k:02d}"
+        d.mkdir(parents=True)
+        rate = 44100 if k % 2 else 16000
+        sf.write(d / "5.ogg", _voice(0.3 + 0.01 * k, sr=rate), rate)
+        sf.write(d / "3.ogg", _voice(0.4), 16000)
+    (tmp_path / "syl" / "notes.txt").write_text("not audio")
+    files = specialist.extra_real_files([str(tmp_path / "syl" / "*" / "5.ogg")])
+    assert len(files) == 20 and all(f.name == "5.ogg" for f in files)
+    assert len(specialist.extra_real_files([str(tmp_path / "syl")])) == 40  # a folder: every audio file below it
+    with pytest.raises(ConfigError, match="no audio"):
+        specialist.extra_real_files([str(tmp_path / "syl" / "*.txt")])
+    moved = tmp_path / "elsewhere" / "s03" / "5.ogg"
+    assert specialist.extra_split(moved) == specialist.extra_split(tmp_path / "syl" / "s03" / "5.ogg")
+    splits = [specialist.extra_split(f) for f in files]
+    assert 0 < splits.count("calib") < 20
+
+    x = _voice()
+    monkeypatch.setattr(ft, "part_items", lambda part, split, cfg, *, say=print: {
+        "real_hifigan": [Item(x, 0, "real:fsdd"), Item(x * 0.9, 1, "voc:hifigan")], "studio": [],
+        "kokoro": [Item(x * 0.7, 1, "tts:kokoro")]}[part])
+    cfg = lcnn_recipe.TrainConfig(out=str(tmp_path), fakes="kokoro", extra_real=(str(tmp_path / "syl" / "*" / "5.ogg"),))
+    for split in ("train", "calib"):
+        items = specialist.kokoro_items(split, cfg, tmp_path, say=lambda m: None)
+        extra = [i for i in items if i.family == lcnn_recipe.EXTRA_REAL]
+        assert [i.family for i in items[:2]] == ["real:fsdd", "tts:kokoro"]
+        assert len(extra) == splits.count(split) and all(i.label == 0 and i.wave.dtype == np.float32 for i in extra)
+        assert all(abs(i.wave.size / 16000 - 0.3) < 0.2 for i in extra)  # read at 16 kHz, whatever the file's rate
+    with pytest.raises(ConfigError, match="extra_real"):
+        lcnn_recipe.clean_items("train", lcnn_recipe.TrainConfig(out=str(tmp_path), extra_real=("x",)), tmp_path)
+
+
+def test_the_sampler_draws_extra_reals_at_their_share_and_is_unchanged_without_them():
+    from avsync.training import spoof as lcnn_recipe
+
+    x = np.zeros(10, np.float32)
+    base = [Item(x, 0, "real:a")] * 6 + [Item(x, 1, "tts:kokoro")] * 4
+    items = base + [Item(x, 0, lcnn_recipe.EXTRA_REAL)] * 5
+    draw = lcnn_recipe._sampler(items, np.random.default_rng(0), 0.0, 0.3)
+    idx = draw(20000)
+    real = np.array([items[k].label == 0 for k in idx])
+    extra = np.array([items[k].family == lcnn_recipe.EXTRA_REAL for k in idx])
+    assert abs(real.mean() - 0.5) < 0.02 and abs(extra.sum() / real.sum() - 0.3) < 0.02
+    # without extra reals the draws are those of the sampler before the option existed (same random stream)
+    a = lcnn_recipe._sampler(base, np.random.default_rng(1), 0.0, 0.3)(500)
+    b = lcnn_recipe._sampler(base, np.random.default_rng(1))(500)
+    assert np.array_equal(a, b)
+    # only extra reals: they are the real side
+    only = [Item(x, 0, lcnn_recipe.EXTRA_REAL)] * 3 + [Item(x, 1, "tts:kokoro")]
+    idx = lcnn_recipe._sampler(only, np.random.default_rng(2), 0.0, 0.0)(400)
+    assert {items_k for items_k in idx} == {0, 1, 2, 3}
