@@ -256,6 +256,9 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default=None, help="comma-separated subset names")
     ap.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
                     help="network precision of public:/head: models (see avsync.spoof.models.PRECISIONS)")
+    ap.add_argument("--extra-real", action="append", default=[], metavar="NAME=GLOB",
+                    help="also a real subset NAME of the audio files a glob matches (outside ../shared, e.g. an "
+                         "unpacked Debian package); its files' keys are file:PATH (repeatable)")
     a = ap.parse_args(argv)
 
     import torch
@@ -276,6 +279,16 @@ def main(argv=None) -> int:
         keep = set(a.only.split(","))
         files = {k: v for k, v in files.items() if k in keep or any(k in pairs.get(p, ()) for p in keep)}
         pairs = {k: v for k, v in pairs.items() if k in keep}
+    real_fpr = list(REAL_FPR)
+    for spec in a.extra_real:  # real subsets from outside ../shared
+        import glob
+
+        name, _, pattern = spec.partition("=")
+        found = sorted(glob.glob(pattern, recursive=True))
+        if not name or not found:
+            ap.error(f"--extra-real {spec!r}: NAME=GLOB matching at least one file")
+        files[name] = [f"file:{Path(f).resolve()}" for f in found]
+        real_fpr.append(name)
     prob, thr = make_scorer(a.model, a.weights, a.precision)
     from avsync.spoof.scorer import is_narrowband
 
@@ -310,7 +323,7 @@ def main(argv=None) -> int:
             if f.startswith(("gen:", "codec:")):
                 x = generated(f, data)
             else:
-                m = load_media(str(data / f), require="audio")
+                m = load_media(f.removeprefix("file:") if f.startswith("file:") else str(data / f), require="audio")
                 src_sr = m.info.audio.sample_rate if m.info.audio is not None else 16000
                 x = m.mono().astype(np.float32)
         except Exception as e:  # noqa: BLE001  # e.g. FSDD takes shorter than the 0.2 s minimum; a generator not installed
@@ -324,7 +337,8 @@ def main(argv=None) -> int:
     files["fsdd_heldout_joined"] = sorted(k for k in scores if k.startswith("joined:"))
     todo = sorted(scores)
     table = {"model": a.model, "precision": a.precision, "threshold": thr, "files": len(todo),
-             "audio_s": round(n_sec, 1), "seconds": round(el, 1), "skipped": skipped, "eer": {}, "fpr_at_threshold": {}, "detected_at_threshold": {}}
+             "audio_s": round(n_sec, 1), "seconds": round(el, 1), "skipped": skipped, "eer": {}, "fpr_at_threshold": {}, "detected_at_threshold": {},
+             "extra_real": {k: files[k] for k in real_fpr if k not in REAL_FPR}}
     for name, (fk, rk) in pairs.items():
         fs = [scores[f] for f in files[fk]]
         rs = [scores[f] for f in files[rk]]
@@ -333,7 +347,7 @@ def main(argv=None) -> int:
         table["eer"][name] = {"eer": eer_of(rs, fs), "ci95": bootstrap_ci(eer_of, rs, fs), "n_fake": len(fs),
                               "n_real": len(rs)}
         table["detected_at_threshold"][name] = float(np.mean(np.array(fs) >= thr))
-    for name in REAL_FPR:
+    for name in real_fpr:
         if files.get(name):
             rs = np.array([scores[f] for f in files[name]])
             table["fpr_at_threshold"][name] = {

@@ -47,6 +47,8 @@ def main(argv=None) -> int:
     _, rows = E.manifest_rows(a.shared)
     files, pairs = E.subsets(rows)
     files["fsdd_heldout_joined"] = sorted(k for k in common if k.startswith("joined:"))
+    extra = {**ja["table"].get("extra_real", {}), **jb["table"].get("extra_real", {})}  # spoof_model_eval --extra-real
+    files.update(extra)
     cols = {na: {k: sa[k] for k in common}, nb: {k: sb[k] for k in common},
             "mean log-odds": {k: (logit(sa[k]) + logit(sb[k])) / 2 for k in common},
             "max": {k: max(sa[k], sb[k]) for k in common}}
@@ -64,7 +66,7 @@ def main(argv=None) -> int:
         rel = cols["max rel."]
         print(f"\nreal speech flagged, %: {na} at {ta:.3f}, {nb} at {tb:.3f}, max rel. at 0.5\n")
         print(f"| real subset (files) | {na} | {nb} | max rel. |\n|---|---|---|---|")
-        for name in E.REAL_FPR:
+        for name in [*E.REAL_FPR, *extra]:
             reals = [f for f in files.get(name, []) if f in common]
             if not reals:
                 continue

@@ -478,6 +478,43 @@ def test_tts_pages_benchmark_pools_only_pages_outside_the_fold(shared, monkeypat
     assert sc.tts_pages_eer(run)[0] == pytest.approx(0.5, abs=0.05)
 
 
+def test_voice_benchmark_scores_real_subsets_from_outside_shared(shared, tmp_path, monkeypatch, capsys):
+    """benchmarks/spoof_model_eval.py --extra-real NAME=GLOB: a real subset of files outside ../shared (e.g. an
+    unpacked Debian package), reported with the others and carried to spoof_score_fusion.py's real-speech table."""
+    import json
+    import sys
+    from pathlib import Path
+
+    import soundfile as sf
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.syspath_prepend(str(root / "benchmarks"))
+    monkeypatch.setenv("AVSYNC_SHARED", str(shared))
+    for name in ("spoof_model_eval", "spoof_score_fusion"):
+        sys.modules.pop(name, None)
+    import spoof_model_eval as sme
+    import spoof_score_fusion as ssf
+
+    for k in range(3):
+        sf.write(tmp_path / f"s{k}.wav", _voice(0.5 + 0.2 * k), 16000)
+    model = f"lcnn:{root / 'models' / 'lcnn-spoof' / 'lcnn_spoof.safetensors'}"
+    outs = []
+    for tag in ("a", "b"):
+        out = tmp_path / f"{tag}.json"
+        assert sme.main(["--model", model, "--only", "none", "--extra-real", f"syl={tmp_path}/s*.wav",
+                         "--json", str(out)]) == 0
+        outs.append(str(out))
+    table = json.loads(Path(outs[0]).read_text())["table"]
+    keys = table["extra_real"]["syl"]
+    assert len(keys) == 3 and all(k.startswith("file:") and Path(k[5:]).exists() for k in keys)
+    assert table["fpr_at_threshold"]["syl"]["n"] == 3 and table["files"] == 3
+    capsys.readouterr()
+    assert ssf.main([*outs, "--relative", "--names", "a,b"]) == 0
+    assert "| syl (3) |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # a glob that matches nothing
+        sme.main(["--model", model, "--only", "none", "--extra-real", f"syl={tmp_path}/none*.wav"])
+
+
 def test_fine_spectrum_matches_a_direct_reference_and_ignores_level_and_colouring():
     from avsync.spoof.nets import fine_spectrum
 
