@@ -77,6 +77,9 @@ class TrainConfig:
     (:func:`avsync.training.spoof_specialist.extra_real_items`). Family ``real:extra``."""
     extra_real_share: float = 0.2
     """Share of the real draws of a training batch taken from ``extra_real`` clips (when there are any)."""
+    gate: float = 0.0
+    """Probability that a training crop, real or fake alike, passes through a noise gate (:func:`noise_gate`):
+    digital silence in the pauses then tells neither class."""
     warp_copies: bool = False
     """``fakes="hifigan"``: also the copies at warped vocoder rates (the fine-tuning recipe's ``warp`` part,
     :attr:`avsync.training.spoof_finetune.FinetuneConfig.warp_copies`)."""
@@ -261,6 +264,20 @@ def clip_windows(x: np.ndarray, window: int = WINDOW) -> np.ndarray:
     return np.stack([x[s:s + window] for s in starts])
 
 
+def noise_gate(x: np.ndarray, rng: np.random.Generator, frame: int = 160) -> np.ndarray:
+    """``x`` with every 10 ms frame whose RMS lies more than 25–50 dB (drawn) below its loudest frame's set to
+    exactly zero, as a recorder's or an editor's noise gate leaves the pauses of real speech (and a TTS engine
+    its own)."""
+    n = x.size // frame * frame
+    if n == 0:
+        return x
+    rms = np.sqrt(np.mean(x[:n].reshape(-1, frame).astype(np.float64) ** 2, axis=1))
+    keep = rms >= rms.max() * 10 ** (-rng.uniform(25, 50) / 20)
+    y = x.copy()
+    y[:n] *= np.repeat(keep, frame).astype(y.dtype)
+    return y
+
+
 def random_crop(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     x = tile_to(x, n)
     s = int(rng.integers(0, x.size - n + 1))
@@ -404,6 +421,8 @@ def train_loop(
             r, f = _paired_crops(items[pairs[j][0]].wave, items[pairs[j][1]].wave, cfg.crop, rng)
             crops += [r, f]
             labels += [0.0, 1.0]
+        if cfg.gate > 0:
+            crops = [noise_gate(c, rng) if rng.random() < cfg.gate else c for c in crops]
         x = torch.from_numpy(np.stack(crops).astype(np.float32))
         y = torch.tensor(labels)
         frac = max(min(1.0, (time.time() - t1) / budget), step / cfg.max_steps)

@@ -43,6 +43,9 @@ def command() -> None:
                    "in five goes to the calibration split (repeatable).")
 @click.option("--extra-real-share", type=click.FloatRange(0, 1), default=0.2, show_default=True,
               help="Share of the real training draws taken from the --extra-real recordings.")
+@click.option("--gate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="LCNN: probability that a training crop, real or fake alike, is noise-gated (pauses set to "
+                   "digital silence), so that silence tells neither class.")
 @click.option("--target-fpr", type=click.FloatRange(0, 1, max_open=True), default=0.03, show_default=True,
               help="LCNN: share of the calibration split's real clips above the threshold (0: the highest of them).")
 @click.option("--head", default=None, metavar="NAME",
@@ -119,7 +122,7 @@ def command() -> None:
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
 def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: int, threads: int, n_tts: int,
           n_neural: int, neural_share: float, cache: str | None, paired: float, fakes: str, warp_copies: bool, extra_real: tuple[str, ...],
-          extra_real_share: float, target_fpr: float, head: str | None, weights: str | None,
+          extra_real_share: float, gate: float, target_fpr: float, head: str | None, weights: str | None,
           head_aug_share: float, finetune: str | None, resume: bool, wise_alpha: float, wise_alpha_encoder: float | None,
           freeze: Literal["none", "encoder"], lr: float | None, demo_fold: str, demo_share: float, clones: bool, smooth_mels: bool,
           spectral: bool, pack_out: str | None, pack_shards: int, pack: str | None, trained: str | None,
@@ -190,7 +193,7 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
     cfg = TrainConfig(out=out, shared=shared, minutes=minutes, max_steps=max_steps, seed=seed, threads=threads,
                       n_tts=n_tts, n_neural=n_neural, neural_share=neural_share, cache=cache, paired=paired,
                       fakes=fakes, warp_copies=warp_copies, extra_real=tuple(extra_real),
-                      extra_real_share=extra_real_share, target_fpr=target_fpr, head=head, weights=weights, head_aug_share=head_aug_share, tiny=tiny)
+                      extra_real_share=extra_real_share, gate=gate, target_fpr=target_fpr, head=head, weights=weights, head_aug_share=head_aug_share, tiny=tiny)
     if head:
         from avsync.training.spoof_head import train_spoof_head
 
