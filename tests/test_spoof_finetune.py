@@ -904,3 +904,40 @@ def test_the_sampler_draws_extra_reals_at_their_share_and_is_unchanged_without_t
     only = [Item(x, 0, lcnn_recipe.EXTRA_REAL)] * 3 + [Item(x, 1, "tts:kokoro")]
     idx = lcnn_recipe._sampler(only, np.random.default_rng(2), 0.0, 0.0)(400)
     assert {items_k for items_k in idx} == {0, 1, 2, 3}
+
+
+def test_the_noise_gate_zeroes_quiet_frames_only_and_reaches_training_crops_of_both_classes(monkeypatch):
+    """`--gate P`: a training crop, real or fake alike, passes with probability P through a noise gate that sets
+    the quiet 10 ms frames (25-50 dB below the loudest) to digital silence and leaves every other sample as it was."""
+    from avsync.training import spoof as lcnn_recipe
+
+    t = np.arange(8000) / 16000
+    loud = (0.3 * np.sin(2 * np.pi * 140 * t) + 0.1 * np.sin(2 * np.pi * 420 * t)).astype(np.float32)  # steady
+    x = np.concatenate([loud, 1e-4 * loud[:1600], loud[:800]]).astype(np.float32)
+    y = lcnn_recipe.noise_gate(x, np.random.default_rng(0))
+    assert y.dtype == np.float32 and y.shape == x.shape
+    assert np.all(y[loud.size:loud.size + 1600] == 0)  # 80 dB down: silenced at any drawn depth
+    assert np.array_equal(y[:loud.size], x[:loud.size]) and np.array_equal(y[-800:], x[-800:])
+    assert np.array_equal(lcnn_recipe.noise_gate(x[:100], np.random.default_rng(0)), x[:100])  # under one frame
+
+    gated = []
+    monkeypatch.setattr(lcnn_recipe, "noise_gate", lambda c, rng: gated.append(1) or np.zeros_like(c))
+    seen = []
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def raw_score(self, x):
+            seen.append(x.abs().sum(1))
+            return self.w.expand(x.shape[0])
+
+    items = [Item(loud, 0, "real:a"), Item(loud * 0.5, 1, "tts:kokoro")]
+    for p, want in ((0.0, 0), (1.0, 8)):
+        gated.clear()
+        seen.clear()
+        cfg = lcnn_recipe.TrainConfig(out="unused", batch=4, max_steps=2, crop=1600, gate=p)
+        lcnn_recipe.train_loop(Net(), items, cfg, np.random.default_rng(0), say=lambda m: None)
+        assert len(gated) == want
+        assert all(bool((s == 0).all()) == (p == 1.0) for s in seen)
