@@ -105,3 +105,41 @@ def test_the_default_voice_model_flags_converged_hifigan_copies_of_unseen_speake
                            16000)
         fake = scorer(str(copy))
         assert fake.flagged, (f.name, fake.score)
+
+
+def test_a_specialist_is_exported_beside_a_registered_voice_model_its_network_and_threshold_kept(tmp_path):
+    """`export_pair(specialist, dest, base=NAME)`: the registered model NAME (its shipped weights and threshold) and
+    the specialist LCNN as one file that loads strictly into ThresholdMax(NAME's network, SpoofLCNN) — a single
+    network (aasist-avsync) or a pair itself (aasist-hifigan, whose threshold is 0.5)."""
+    import json
+
+    from avsync.bundles import get_bundle, load_state_dict
+    from avsync.checkpoint import write_checkpoint
+    from avsync.spoof.lcnn import LCNNConfig, SpoofLCNN
+    from avsync.spoof.models import spoof_factory
+    from avsync.training.spoof_specialist import export_pair
+
+    torch.manual_seed(0)
+    lcnn = SpoofLCNN(LCNNConfig())
+    spec = tmp_path / "lcnn_spoof.safetensors"
+    write_checkpoint(spec, lcnn.state_dict(), {"config": json.dumps(LCNNConfig().to_dict()), "threshold": "0.930000"})
+    x = torch.from_numpy(np.random.default_rng(0).uniform(-0.3, 0.3, (2, 64600)).astype(np.float32))
+    for base in ("aasist-avsync", "aasist-hifigan"):
+        dest = tmp_path / f"{base}+spec.safetensors"
+        info = export_pair(spec, dest, base=base)
+        assert info["base"] == base and float(info["specialist_threshold"]) == pytest.approx(0.93)
+        assert float(info["base_threshold"]) == pytest.approx(get_bundle(base).threshold)
+        state, _ = read_checkpoint(dest)
+        net = ThresholdMax(spoof_factory(base)(), SpoofLCNN())
+        net.load_state_dict(state, strict=True)
+        shipped = spoof_factory(base)()
+        shipped.load_state_dict(load_state_dict(get_bundle(base)), strict=True)
+        net.eval()
+        shipped.eval()
+        lcnn.eval()
+        with torch.inference_mode():
+            zb, zs = net.relative_log_odds(x)
+            want_b = shipped(x)[:, 0] - shipped(x)[:, 1] - torch.logit(torch.tensor(get_bundle(base).threshold))
+            want_s = lcnn(x)[:, 0] - lcnn(x)[:, 1] - torch.logit(torch.tensor(0.93))
+        torch.testing.assert_close(zb, want_b.float(), atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(zs, want_s.float(), atol=1e-4, rtol=1e-4)

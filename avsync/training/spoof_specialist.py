@@ -117,8 +117,11 @@ def export_pair(specialist: str | Path, dest: str | Path, *, base: str = "aasist
     state.update({f"specialist.{k}": v for k, v in net.state_dict().items()})
     state["base_threshold"] = torch.tensor(float(bundle.threshold))
     state["specialist_threshold"] = torch.tensor(float(meta["threshold"]))
-    # the file must load, strictly, into the network the registered pair builds (an AASIST base, a default LCNN)
-    spoof_factory("aasist-hifigan")().load_state_dict(state, strict=True)
+    # the file must load, strictly, into the pair of the base's network and a default LCNN
+    from avsync.spoof.lcnn import SpoofLCNN
+    from avsync.spoof.pair import ThresholdMax
+
+    ThresholdMax(spoof_factory(base)(), SpoofLCNN()).load_state_dict(state, strict=True)
     info = {"format": "avsync-spoof-pair", "base": base, "base_sha256": bundle.sha256,
             "base_threshold": f"{float(bundle.threshold):.6f}", "specialist_config": meta.get("config", "{}"),
             "specialist_threshold": f"{float(meta['threshold']):.6f}", "threshold": "0.500000",
