@@ -323,6 +323,13 @@ def _entries() -> list[Bundle]:
                "avsync's default voice model: aasist-avsync beside an LCNN that knows copies of a converged HiFi-GAN "
                "vocoder, the larger of their evidence (models/aasist-hifigan/MODEL_CARD.md)",
                threshold=0.5, role="voice"),  # each network at its own threshold maps to 0.5 (avsync.spoof.pair)
+        Bundle("aasist-hifigan-kokoro", "0.1.0", "aasist-hifigan-kokoro/aasist_hifigan_kokoro.safetensors",
+               "6e0b9f3e2963c3451658a9389e55d2ad86d1d5a5c0fd24e6ac65eb492d103bed", "MIT AND Apache-2.0", None,
+               "avsync.spoof.pair.ThresholdMax(ThresholdMax(AASIST,SpoofLCNN),SpoofLCNN)",
+               _CALIBRATED_SPOOF_INPUT,
+               "aasist-hifigan beside an LCNN that knows Kokoro-82M TTS (trained also on CC-BY-3.0 syllables of "
+               "Chu Lo, Debian gcin-voice), the larger of their evidence (models/aasist-hifigan-kokoro/MODEL_CARD.md)",
+               threshold=0.5, role="voice"),
         Bundle("artefact-mouth", "0.1.0", "artefact-mouth/artefact_mouth.safetensors",
                "19c8549e34559325bc1b489c7fbbf6d9844dd9bd8204da456a70556a689ccb34", "Apache-2.0", None,
                "avsync.artefacts.model.ArtefactNet",

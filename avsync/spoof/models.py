@@ -24,18 +24,20 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MODEL", "PRECISIONS", "SPOOF_MODELS", "SPOOF_NETWORKS", "SpoofModel", "check_precision",
            "load_spoof_model", "spoof_factory"]
 
-DEFAULT_MODEL = "aasist-hifigan"
+DEFAULT_MODEL = "aasist-hifigan-kokoro"
 """Name of the default spoof model (a key of :data:`SPOOF_MODELS`).
 
-``aasist-hifigan`` (``models/aasist-hifigan``, shipped inside the package, so the voice check works offline out of
-the box): avsync's fine-tune of the ASVspoof 5 AASIST (``aasist-avsync``, unchanged) and a small LCNN specialist
-for copies made by a converged HiFi-GAN vocoder, run on the same windows, the larger of their threshold-relative
-evidence counts (:class:`avsync.spoof.pair.ThresholdMax`). On held-out speakers and generators
-(benchmarks/spoof_model_eval.py; the model card has the table): converged HiFi-GAN copies EER 0 % (``aasist-avsync``
-alone 48 %), every other fake subset as ``aasist-avsync`` or within one file (11 pooled TTS / voice-conversion demo
-pages 21.2 %, pooled HiFi-GAN-demo vocoders 21.7 %, YourTTS 0 %, SC-GlowTTS 10 %); real 8 kHz FSDD digit takes
-flagged 8.2 %, KLettres letters 1.9 % (4 of 212), other held-out real speech and its G.711 / AMR / Opus copies as
-``aasist-avsync``. The default since 2026-12-06 (docs/spoofmodel.md, "The pair as the default?").
+``aasist-hifigan-kokoro`` (``models/aasist-hifigan-kokoro``, shipped inside the package, so the voice check works
+offline out of the box): avsync's fine-tune of the ASVspoof 5 AASIST (``aasist-avsync``), a small LCNN specialist
+for copies made by a converged HiFi-GAN vocoder (together ``aasist-hifigan``, unchanged) and a second LCNN
+specialist for Kokoro-82M TTS, run on the same windows; the largest of their threshold-relative evidence counts
+(:class:`avsync.spoof.pair.ThresholdMax`, nested). On held-out speakers, texts and generators
+(benchmarks/spoof_model_eval.py; the model cards have the tables): Kokoro-82M EER 3.7 % (``aasist-hifigan`` 11.0 %),
+converged HiFi-GAN copies 0 % (``aasist-avsync`` alone 48 %), every other fake subset as ``aasist-hifigan`` (11 pooled
+TTS / voice-conversion demo pages 21.2 %, pooled HiFi-GAN-demo vocoders 21.7 %, YourTTS 0 %, SC-GlowTTS 10 %); real
+8 kHz FSDD digit takes flagged 8.2 %, KLettres letters 1.9 % (4 of 212), other held-out real speech and its G.711 /
+AMR / Opus copies as ``aasist-hifigan``. The default since 2026-12-07 (docs/spoofmodel.md, "The same with a noise
+gate on training crops"); ``aasist-hifigan`` was the default from 2026-12-06.
 """
 
 
@@ -74,6 +76,13 @@ def _aasist_hifigan():
     return ThresholdMax(AASIST(), SpoofLCNN())
 
 
+def _aasist_hifigan_kokoro():
+    from avsync.spoof.lcnn import SpoofLCNN
+    from avsync.spoof.pair import ThresholdMax
+
+    return ThresholdMax(_aasist_hifigan(), SpoofLCNN())
+
+
 SPOOF_NETWORKS: dict[str, Callable[[], torch.nn.Module]] = {
     "avsync.spoof.AASIST": _aasist,
     "avsync.spoof.AASIST(light)": _aasist_l,
@@ -82,6 +91,7 @@ SPOOF_NETWORKS: dict[str, Callable[[], torch.nn.Module]] = {
     "avsync.spoof.RawGATST(fusion='cat')": _rawgat("cat"),
     "avsync.spoof.lcnn.SpoofLCNN": _lcnn,
     "avsync.spoof.pair.ThresholdMax(AASIST,SpoofLCNN)": _aasist_hifigan,
+    "avsync.spoof.pair.ThresholdMax(ThresholdMax(AASIST,SpoofLCNN),SpoofLCNN)": _aasist_hifigan_kokoro,
 }
 """A bundle's ``architecture`` → factory of its untrained network. Every registered bundle with one of these
 architectures is a spoof model: another checkpoint of a known network is one :class:`~avsync.bundles.Bundle`
