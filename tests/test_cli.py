@@ -112,3 +112,7 @@ def test_extra_real_speech_without_a_specialist_is_a_usage_error(tmp_path):
     r = CliRunner().invoke(cli, ["train", "spoof", "--out", str(tmp_path / "t"), "--extra-real", str(tmp_path)])
     assert r.exit_code == 2 and "--fakes hifigan or kokoro" in r.output, r.output
     assert not (tmp_path / "t").exists()
+    for args in (["--finetune", "aasist-asvspoof5", "--gate", "0.5"], ["--head", "aasist", "--extra-real", "x"]):
+        r = CliRunner().invoke(cli, ["train", "spoof", "--out", str(tmp_path / "t"), *args])
+        assert r.exit_code == 2 and "do not go with" in r.output, r.output
+        assert not (tmp_path / "t").exists()

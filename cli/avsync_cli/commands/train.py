@@ -136,6 +136,9 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
     `avsync train spoof --finetune aasist-asvspoof5 --weights DIR --out OUT --threads 2 --minutes 38`
     (docs/spoofmodel.md; `--max-steps` and `--minutes` bound the fine-tuning: 1000 steps / 40 min of the
     recipe apply when they are not given)."""
+    if (finetune or head) and (extra_real or gate):
+        raise click.UsageError("--extra-real and --gate shape the LCNN recipe's data: they do not go with "
+                               f"{'--finetune' if finetune else '--head'}")
     if finetune:
         from avsync.training.spoof_finetune import FinetuneConfig, finetune_spoof
 
