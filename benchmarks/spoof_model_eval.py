@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import glob
 import json
 import sys
 import time
@@ -281,8 +282,6 @@ def main(argv=None) -> int:
         pairs = {k: v for k, v in pairs.items() if k in keep}
     real_fpr = list(REAL_FPR)
     for spec in a.extra_real:  # real subsets from outside ../shared
-        import glob
-
         name, _, pattern = spec.partition("=")
         found = sorted(glob.glob(pattern, recursive=True))
         if not name or not found:

@@ -160,9 +160,9 @@ def build_split(
 
 
 NEURAL_TTS = ("kokoro",)
+"""TTS engines built separately by :func:`build_neural` (own cache file, own share of the batches)."""
 EXTRA_REAL = "real:extra"
 """Family of the real recordings added by ``TrainConfig.extra_real``."""
-"""TTS engines built separately by :func:`build_neural` (own cache file, own share of the batches)."""
 
 
 def build_neural(

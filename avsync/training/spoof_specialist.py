@@ -21,7 +21,8 @@ from avsync.training.spoof_finetune import FinetuneConfig
 def _recipe_clips(split: str, cfg: TrainConfig, cache: Path, parts: tuple[str, ...], keep: Callable[[Item], bool], *,
                   say: Callable[[str], None]) -> list[Item]:
     """The clips of ``parts`` of the fine-tuning recipe (:func:`avsync.training.spoof_finetune.part_items`: same
-    speakers, same splits, same cache files) for which ``keep`` holds, in the recipe's order."""
+    speakers, same splits, same cache files) for which ``keep`` holds, in the recipe's order, then the
+    ``cfg.extra_real`` recordings of ``split`` (:func:`extra_real_items`)."""
     fc = FinetuneConfig(out=cfg.out, shared=cfg.shared, seed=cfg.seed, cache=str(cache), tiny=cfg.tiny,
                         threads=cfg.threads, warp_copies=cfg.warp_copies)
     out = [it for part in parts for it in ft.part_items(part, split, fc, say=say) if keep(it)]
@@ -30,23 +31,22 @@ def _recipe_clips(split: str, cfg: TrainConfig, cache: Path, parts: tuple[str, .
     return out
 
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".m4a")
-
-
 def extra_real_files(patterns: tuple[str, ...] | list[str]) -> list[Path]:
-    """The files of ``TrainConfig.extra_real``: each pattern a file glob (``**`` allowed) or a folder (every audio
-    file below it), sorted. Raises ``ConfigError`` for a pattern that matches no audio file."""
+    """The files of ``TrainConfig.extra_real``: each pattern a file glob (``**`` allowed) or a folder (every file
+    below it), keeping names that end like an audio or video file (:data:`avsync.batch.sniff.MEDIA_SUFFIXES`), sorted.
+    Raises ``ConfigError`` for a pattern that matches none."""
     import glob
 
+    from avsync.batch.sniff import MEDIA_SUFFIXES
     from avsync.errors import ConfigError
 
     files: set[Path] = set()
     for pat in patterns:
         p = Path(pat)
-        found = ([f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES] if p.is_dir()
-                 else [Path(f) for f in glob.glob(pat, recursive=True) if Path(f).suffix.lower() in AUDIO_SUFFIXES])
+        found = [f for f in (p.rglob("*") if p.is_dir() else map(Path, glob.glob(pat, recursive=True)))
+                 if f.suffix.lower() in MEDIA_SUFFIXES]
         if not found:
-            raise ConfigError(f"--extra-real {pat!r}: no audio file ({', '.join(AUDIO_SUFFIXES)})")
+            raise ConfigError(f"--extra-real {pat!r}: no audio or video file")
         files.update(found)
     return sorted(files)
 
