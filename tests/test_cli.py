@@ -108,11 +108,12 @@ def test_warped_copies_without_the_hifigan_specialist_are_a_usage_error(tmp_path
 
 
 def test_extra_real_speech_without_a_specialist_is_a_usage_error(tmp_path):
-    """`--extra-real` adds real speech to a specialist's recipe: with the classical recipe it is refused at once."""
+    """`--extra-real` adds real speech to a specialist's or the fine-tuning recipe: with the classical recipe, and
+    with `--gate` beside a head on a frozen checkpoint, it is refused at once."""
     r = CliRunner().invoke(cli, ["train", "spoof", "--out", str(tmp_path / "t"), "--extra-real", str(tmp_path)])
     assert r.exit_code == 2 and "--fakes hifigan or kokoro" in r.output, r.output
     assert not (tmp_path / "t").exists()
-    for args in (["--finetune", "aasist-asvspoof5", "--gate", "0.5"], ["--head", "aasist", "--extra-real", "x"]):
+    for args in (["--head", "aasist", "--gate", "0.5"], ["--head", "aasist", "--extra-real", "x"]):
         r = CliRunner().invoke(cli, ["train", "spoof", "--out", str(tmp_path / "t"), *args])
         assert r.exit_code == 2 and "do not go with" in r.output, r.output
         assert not (tmp_path / "t").exists()

@@ -49,7 +49,17 @@ import numpy as np
 
 from avsync.errors import ConfigError
 from avsync.training import spoof_data as sd
-from avsync.training.spoof import Item, _load_items, _save_items, clip_windows, eer, fit_platt, random_crop, segments
+from avsync.training.spoof import (
+    Item,
+    _load_items,
+    _save_items,
+    clip_windows,
+    eer,
+    fit_platt,
+    noise_gate,
+    random_crop,
+    segments,
+)
 
 if TYPE_CHECKING:  # torch-based: imported by the functions that run them
     import torch
@@ -222,6 +232,17 @@ class FinetuneConfig:
     instead of the base checkpoint, e.g. an earlier model of this recipe with its Platt folding undone
     (``benchmarks/spoof_recover_finetuned.py --alpha 1``)."""
     target_fpr: float = 0.03
+    extra_real: tuple[str, ...] = ()
+    """More real recordings, each a file glob (``**`` allowed) or a folder, in both splits: one file in five, by a
+    stable hash of its last two path parts, goes to the calibration split
+    (:func:`avsync.training.spoof_specialist.extra_real_items`; family ``real:extra``, not cached)."""
+    extra_real_share: float = 0.2
+    """Share of the real draws of a training batch taken from the ``extra_real`` clips (when there are any); the
+    other real subsets share the rest as without them."""
+    gate: float = 0.0
+    """Probability that a training crop, real or fake alike, passes through a noise gate
+    (:func:`avsync.training.spoof.noise_gate`) before its channel: digital silence in the pauses then tells
+    neither class."""
     cache: str | None = None
     tiny: bool = False
     log: list = field(default_factory=list)
@@ -449,7 +470,15 @@ def part_items(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str
 
 
 def split_items(split: str, cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -> list[Item]:
-    return [it for part in PARTS for it in part_items(part, split, cfg, say=say)]
+    """The clips of every part of ``split`` (:data:`PARTS`, :func:`part_items`), then the ``cfg.extra_real``
+    recordings that fall in it."""
+    from avsync.training.spoof_specialist import extra_real_items
+
+    out = [it for part in PARTS for it in part_items(part, split, cfg, say=say)]
+    extra = extra_real_items(split, cfg.extra_real)
+    if extra:
+        say(f"[data] {split}/extra_real: {len(extra)} clips")
+    return out + extra
 
 
 # --------------------------------------------------------------------------------------------------
@@ -474,10 +503,13 @@ def fake_group(family: str) -> str:
     return name if name in FAKE_GROUPS else "classical"
 
 
-def make_sampler(items: list[Item], rng: np.random.Generator,
-                 groups: dict[str, float] | None = None) -> Callable[[int], list[int]]:
-    """``draw(n)`` → item indices: half real (each real subset weighted by the square root of its size),
-    half fake (groups weighted by ``groups``, default :data:`FAKE_GROUPS`; families equally within a group)."""
+def make_sampler(items: list[Item], rng: np.random.Generator, groups: dict[str, float] | None = None,
+                 extra_share: float = 0.2) -> Callable[[int], list[int]]:
+    """``draw(n)`` → item indices: half real (each real subset weighted by the square root of its size; the
+    ``real:extra`` clips, when there are any, ``extra_share`` of the real draws), half fake (groups weighted by
+    ``groups``, default :data:`FAKE_GROUPS`; families equally within a group)."""
+    from avsync.training.spoof import EXTRA_REAL
+
     groups = FAKE_GROUPS if groups is None else groups
     real: dict[str, list[int]] = {}
     fake: dict[str, dict[str, list[int]]] = {}
@@ -486,6 +518,7 @@ def make_sampler(items: list[Item], rng: np.random.Generator,
             real.setdefault(it.family, []).append(k)
         else:
             fake.setdefault(fake_group(it.family), {}).setdefault(it.family, []).append(k)
+    extra = real.pop(EXTRA_REAL, [])
     rnames = sorted(real)
     rw = np.array([np.sqrt(len(real[r])) for r in rnames])
     rw /= rw.sum()
@@ -497,7 +530,10 @@ def make_sampler(items: list[Item], rng: np.random.Generator,
         out = []
         for _ in range(n):
             if rng.random() < 0.5 or not gnames:
-                pool = real[rnames[rng.choice(len(rnames), p=rw)]]
+                if extra and rng.random() < extra_share:
+                    pool = extra
+                else:
+                    pool = real[rnames[rng.choice(len(rnames), p=rw)]]
             else:
                 fams = fake[gnames[rng.choice(len(gnames), p=gw)]]
                 pool = fams[sorted(fams)[rng.integers(len(fams))]]
@@ -558,6 +594,8 @@ def _batch(items: list[Item], idx: list[int], cfg: FinetuneConfig, rng: np.rando
     crops = []
     for k in idx:
         c = random_crop(items[k].wave, cfg.crop, rng).astype(np.float32)
+        if cfg.gate > 0 and rng.random() < cfg.gate:
+            c = noise_gate(c, rng)
         if rng.random() < cfg.p_aug:
             c = sd.augment(c, rng, p_clean=0.0, p_codec=0.6, codecs=cfg.codecs)
         crops.append(c)
@@ -572,7 +610,7 @@ def _worker_batches(items: list[Item], cfg: FinetuneConfig, seed: tuple[int, ...
         def __iter__(self):
             info = torch.utils.data.get_worker_info()
             rng = np.random.default_rng([*seed, info.id if info else 0])
-            draw = make_sampler(items, rng, {**FAKE_GROUPS, "demo": cfg.demo_share})
+            draw = make_sampler(items, rng, {**FAKE_GROUPS, "demo": cfg.demo_share}, cfg.extra_real_share)
             while True:
                 x, y = _batch(items, draw(cfg.batch), cfg, rng)
                 yield torch.from_numpy(x), torch.from_numpy(y)
@@ -633,7 +671,7 @@ def train_loop(net: torch.nn.Module, items: list[Item], cfg: FinetuneConfig, rng
         torch.set_rng_state(state["torch_rng"])
         losses = state["losses"].tolist()
         say(f"[train] resumed from {ck} at step {step} ({elapsed:.0f} s trained)")
-    draw = make_sampler(items, rng, {**FAKE_GROUPS, "demo": cfg.demo_share})
+    draw = make_sampler(items, rng, {**FAKE_GROUPS, "demo": cfg.demo_share}, cfg.extra_real_share)
     loader = _worker_batches(items, cfg, (cfg.seed, 11, step)) if cfg.workers > 0 else None
     budget = cfg.minutes * 60
     t_start = time.time() - elapsed

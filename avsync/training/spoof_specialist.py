@@ -26,7 +26,7 @@ def _recipe_clips(split: str, cfg: TrainConfig, cache: Path, parts: tuple[str, .
     fc = FinetuneConfig(out=cfg.out, shared=cfg.shared, seed=cfg.seed, cache=str(cache), tiny=cfg.tiny,
                         threads=cfg.threads, warp_copies=cfg.warp_copies)
     out = [it for part in parts for it in ft.part_items(part, split, fc, say=say) if keep(it)]
-    out += extra_real_items(split, cfg)
+    out += extra_real_items(split, cfg.extra_real)
     say(f"[data] {split}: {len(out)} clean clips {dict(Counter(i.family for i in out))}")
     return out
 
@@ -59,13 +59,14 @@ def extra_split(path: Path) -> str:
     return "calib" if zlib.crc32("/".join(path.parts[-2:]).encode()) % 5 == 0 else "train"
 
 
-def extra_real_items(split: str, cfg: TrainConfig) -> list[Item]:
-    """The real clips of ``cfg.extra_real`` that fall in ``split`` (:func:`extra_split`), each file read at 16 kHz
-    mono and cut like the recipe's reals (:func:`avsync.training.spoof.segments`; files under 0.2 s dropped)."""
+def extra_real_items(split: str, patterns: tuple[str, ...] | list[str]) -> list[Item]:
+    """The real clips of the files of ``patterns`` (:func:`extra_real_files`; ``TrainConfig.extra_real`` or
+    ``FinetuneConfig.extra_real``) that fall in ``split`` (:func:`extra_split`), each file read at 16 kHz mono and cut
+    like the recipe's reals (:func:`avsync.training.spoof.segments`; files under 0.2 s dropped)."""
     from avsync.training import spoof_data as sd
     from avsync.training.spoof import EXTRA_REAL, segments
 
-    files = [f for f in extra_real_files(cfg.extra_real) if extra_split(f) == split] if cfg.extra_real else []
+    files = [f for f in extra_real_files(patterns) if extra_split(f) == split] if patterns else []
     return [Item(seg, 0, EXTRA_REAL) for f in files for seg in segments(sd.load_wave(f))]
 
 

@@ -39,12 +39,12 @@ def command() -> None:
               help="--fakes hifigan: also copies through the vocoder run at warped rates (16 kHz x 0.75-1.55, another "
                    "vocoder's frame rate and band edge), each paired with its real clip band-limited alike.")
 @click.option("--extra-real", multiple=True, metavar="PATTERN",
-              help="--fakes hifigan|kokoro: more real recordings, a file glob (** allowed) or a folder; one file "
-                   "in five goes to the calibration split (repeatable).")
+              help="--fakes hifigan|kokoro or --finetune: more real recordings, a file glob (** allowed) or a "
+                   "folder; one file in five goes to the calibration split (repeatable).")
 @click.option("--extra-real-share", type=click.FloatRange(0, 1), default=0.2, show_default=True,
               help="Share of the real training draws taken from the --extra-real recordings.")
 @click.option("--gate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="LCNN: probability that a training crop, real or fake alike, is noise-gated (pauses set to "
+              help="LCNN or --finetune: probability that a training crop, real or fake alike, is noise-gated (pauses set to "
                    "digital silence), so that silence tells neither class.")
 @click.option("--target-fpr", type=click.FloatRange(0, 1, max_open=True), default=0.03, show_default=True,
               help="LCNN: share of the calibration split's real clips above the threshold (0: the highest of them).")
@@ -136,9 +136,8 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
     `avsync train spoof --finetune aasist-asvspoof5 --weights DIR --out OUT --threads 2 --minutes 38`
     (docs/spoofmodel.md; `--max-steps` and `--minutes` bound the fine-tuning: 1000 steps / 40 min of the
     recipe apply when they are not given)."""
-    if (finetune or head) and (extra_real or gate):
-        raise click.UsageError("--extra-real and --gate shape the LCNN recipe's data: they do not go with "
-                               f"{'--finetune' if finetune else '--head'}")
+    if head and (extra_real or gate):
+        raise click.UsageError("--extra-real and --gate shape a trained network's data: they do not go with --head")
     if finetune:
         from avsync.training.spoof_finetune import FinetuneConfig, finetune_spoof
 
@@ -169,7 +168,8 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
                                 demo_fold=demo_fold, demo_share=demo_share, clones=clones, smooth_mels=smooth_mels, spectral=spectral,
                                 device=device,
                                 workers=workers, pack=pack, trained=trained, init=init,
-                                snapshots=snap, distill=distill, teacher=teacher, **extra)
+                                snapshots=snap, distill=distill, teacher=teacher, extra_real=tuple(extra_real),
+                                extra_real_share=extra_real_share, gate=gate, **extra)
         if pack_out:
             from avsync.training.spoof_finetune import split_items
             from avsync.training.spoof_pack import write_pack
@@ -192,7 +192,8 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
     if warp_copies and fakes != "hifigan":
         raise click.UsageError("--warp-copies makes HiFi-GAN copies: it goes with --fakes hifigan")
     if extra_real and fakes == "classical":
-        raise click.UsageError("--extra-real adds real speech to a specialist: it goes with --fakes hifigan or kokoro")
+        raise click.UsageError("--extra-real adds real speech to a specialist or the fine-tuning: it goes with "
+                               "--fakes hifigan or kokoro, or --finetune")
     cfg = TrainConfig(out=out, shared=shared, minutes=minutes, max_steps=max_steps, seed=seed, threads=threads,
                       n_tts=n_tts, n_neural=n_neural, neural_share=neural_share, cache=cache, paired=paired,
                       fakes=fakes, warp_copies=warp_copies, extra_real=tuple(extra_real),
