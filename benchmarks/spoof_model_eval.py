@@ -197,7 +197,9 @@ def manifest_rows(shared: str | None = None) -> tuple[Path, list[dict]]:
 
 def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
     """``lcnn:PATH`` → our model; ``public:NAME`` → a public checkpoint through avsync.spoof.models;
-    ``head:PATH`` → a head fitted by ``avsync train spoof --head`` on its (frozen) public checkpoint."""
+    ``head:PATH`` → a head fitted by ``avsync train spoof --head`` on its (frozen) public checkpoint;
+    ``file:NAME:PATH`` → the network of registered model NAME with the weights of PATH, unverified (a candidate, e.g.
+    of :func:`avsync.training.spoof_specialist.replace_general`)."""
     import torch
 
     kind, _, arg = spec.partition(":")
@@ -239,6 +241,16 @@ def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
         net.load_state_dict(state, strict=True)
         m = SpoofModel(name=Path(arg).stem, bundle=None, net=net.eval(), device="cpu")
         return (lambda w: m.predict(w, precision=precision)), float(meta.get("threshold", 0.5))
+    if kind == "file":  # file:NAME:PATH — the network of registered model NAME with the (unverified) weights of PATH
+        from avsync.checkpoint import read_checkpoint
+        from avsync.spoof.models import SpoofModel, spoof_factory
+
+        name, _, path = arg.partition(":")
+        state, meta = read_checkpoint(path)
+        net = spoof_factory(name)()
+        net.load_state_dict(state, strict=True)
+        m = SpoofModel(name=Path(path).stem, bundle=None, net=net.eval(), device="cpu")
+        return (lambda w: m.predict(w, precision=precision)), float(meta.get("threshold", 0.5))
     if kind == "public":
         from avsync.spoof.models import load_spoof_model
 
@@ -249,7 +261,8 @@ def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", required=True, help="public:NAME (any registered spoof bundle), aasist:PATH, lcnn:PATH or head:PATH")
+    ap.add_argument("--model", required=True, help="public:NAME (any registered spoof bundle), aasist:PATH, lcnn:PATH, head:PATH or "
+                    "file:NAME:PATH (the network of NAME with the weights of PATH)")
     ap.add_argument("--weights", default=None, help="models dir for public checkpoints (e.g. ../shared/weights)")
     ap.add_argument("--shared", default=None, help="shared root (default $AVSYNC_SHARED or ../shared)")
     ap.add_argument("--json", default=None, help="write per-file scores and the table here")

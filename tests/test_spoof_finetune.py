@@ -941,3 +941,96 @@ def test_the_noise_gate_zeroes_quiet_frames_only_and_reaches_training_crops_of_b
         lcnn_recipe.train_loop(Net(), items, cfg, np.random.default_rng(0), say=lambda m: None)
         assert len(gated) == want
         assert all(bool((s == 0).all()) == (p == 1.0) for s in seen)
+
+
+def test_the_finetuning_recipe_takes_extra_reals_in_both_splits_at_their_share(tmp_path, monkeypatch):
+    """`--finetune ... --extra-real`: the recordings join both splits as `real:extra` (the same one-in-five split as the
+    specialists'), the sampler draws them at `extra_real_share` of the real draws and the recipe's own real subsets
+    share the rest as before; without them the draws are those of the sampler before the option existed."""
+    import soundfile as sf
+
+    from avsync.training import spoof_specialist as specialist
+    from avsync.training.spoof import EXTRA_REAL
+
+    for k in range(15):
+        (tmp_path / "syl" / f"s{k:02d}").mkdir(parents=True)
+        sf.write(tmp_path / "syl" / f"s{k:02d}" / "5.ogg", _voice(0.3), 16000)
+    x = _voice()
+    monkeypatch.setattr(ft, "part_items", lambda part, split, cfg, *, say=print: (
+        [Item(x, 0, "real:fsdd"), Item(x, 0, "real:vctk"), Item(x * 0.9, 1, "voc:hifigan")] if part == "real_hifigan"
+        else []))
+    pattern = str(tmp_path / "syl" / "*" / "5.ogg")
+    cfg = ft.FinetuneConfig(out=str(tmp_path), extra_real=(pattern,), extra_real_share=0.25)
+    files = specialist.extra_real_files([pattern])
+    for split in ("train", "calib"):
+        items = ft.split_items(split, cfg, say=lambda m: None)
+        assert [i.family for i in items[:3]] == ["real:fsdd", "real:vctk", "voc:hifigan"]
+        want = sum(specialist.extra_split(f) == split for f in files)
+        assert want and [i.family for i in items[3:]] == [EXTRA_REAL] * want
+    items = ft.split_items("train", cfg, say=lambda m: None)
+    idx = ft.make_sampler(items, np.random.default_rng(0), extra_share=0.25)(20000)
+    fam = np.array([items[k].family for k in idx])
+    real = np.isin(fam, ["real:fsdd", "real:vctk", EXTRA_REAL])
+    assert abs(real.mean() - 0.5) < 0.02 and abs((fam == EXTRA_REAL).sum() / real.sum() - 0.25) < 0.02
+    assert abs((fam == "real:fsdd").sum() / (fam == "real:vctk").sum() - 1) < 0.1  # the rest as before
+    base = items[:3]
+    a = ft.make_sampler(base, np.random.default_rng(1), extra_share=0.25)(500)
+    b = ft.make_sampler(base, np.random.default_rng(1))(500)
+    assert a == b
+
+
+def test_the_finetuning_gate_silences_quiet_frames_of_crops_of_both_classes_before_their_channel(monkeypatch):
+    from avsync.training import spoof as lcnn_recipe
+
+    t = np.arange(16000) / 16000
+    loud = (0.3 * np.sin(2 * np.pi * 140 * t)).astype(np.float32)
+    x = np.concatenate([loud, 1e-5 * loud, loud])
+    items = [Item(x, 0, "real:a"), Item(x * 0.5, 1, "tts:kokoro")]
+    order = []
+    monkeypatch.setattr(ft, "noise_gate", lambda c, rng: order.append("gate") or lcnn_recipe.noise_gate(c, rng))
+    monkeypatch.setattr(ft.sd, "augment", lambda c, rng, **kw: order.append("channel") or c)
+    cfg = ft.FinetuneConfig(out="unused", crop=x.size, gate=1.0, p_aug=1.0)
+    crops, y = ft._batch(items, [0, 1], cfg, np.random.default_rng(0))
+    assert order == ["gate", "channel"] * 2 and list(y) == [1, 0]
+    assert np.all(crops[:, 16000 + 160:32000 - 160] == 0) and np.count_nonzero(crops[:, :15000]) > 14000
+    order.clear()
+    plain = ft._batch(items, [0, 1], ft.FinetuneConfig(out="unused", crop=x.size, p_aug=1.0), np.random.default_rng(0))
+    assert order == ["channel"] * 2 and np.count_nonzero(plain[0][:, 16000:32000]) > 15000
+
+
+def test_replace_general_swaps_the_general_network_of_the_default_and_keeps_its_specialists(tmp_path):
+    """The candidate file of the general-half run: the registered nested pair with its innermost `base` from a
+    fine-tuning output; with the shipped general network and threshold it scores exactly as the shipped model."""
+    from avsync.bundles import get_bundle, load_state_dict
+    from avsync.checkpoint import write_checkpoint
+    from avsync.spoof.models import load_spoof_model, spoof_factory
+    from avsync.training.spoof_specialist import replace_general
+
+    general = {k.removeprefix("base.base."): v for k, v in load_state_dict(get_bundle("aasist-hifigan-kokoro")).items()
+               if k.startswith("base.base.")}
+    assert general and "base_threshold" not in general
+    thr = float(load_state_dict(get_bundle("aasist-hifigan-kokoro"))["base.base_threshold"])
+    write_checkpoint(tmp_path / "same.safetensors", general, {"threshold": f"{thr:.9f}"})
+    info = replace_general("aasist-hifigan-kokoro", tmp_path / "same.safetensors", tmp_path / "triple.safetensors")
+    assert info["model"] == "aasist-hifigan-kokoro" and float(info["general_threshold"]) == pytest.approx(thr, abs=1e-6)
+    from avsync.checkpoint import read_checkpoint
+
+    state, _ = read_checkpoint(tmp_path / "triple.safetensors")
+    net = spoof_factory("aasist-hifigan-kokoro")()
+    net.load_state_dict(state, strict=True)
+    w = torch.from_numpy(_voice(64600 / 16000)[None]).float()
+    with torch.inference_mode():
+        assert torch.allclose(net.eval()(w), load_spoof_model("aasist-hifigan-kokoro").net(w), atol=1e-5)
+    # another general network: its tensors and threshold in, the specialists as shipped
+    other = {k: v * 0.5 for k, v in general.items()}
+    write_checkpoint(tmp_path / "other.safetensors", other, {"threshold": "0.8"})
+    replace_general("aasist-hifigan-kokoro", tmp_path / "other.safetensors", tmp_path / "t2.safetensors")
+    s2, _ = read_checkpoint(tmp_path / "t2.safetensors")
+    assert float(s2["base.base_threshold"]) == pytest.approx(0.8)
+    assert all(torch.equal(s2[k], state[k]) for k in state if not k.startswith("base.base"))
+    assert torch.equal(s2["base.base.out_layer.weight"], other["out_layer.weight"])
+    with pytest.raises(ConfigError, match="general network"):
+        write_checkpoint(tmp_path / "bad.safetensors", {"w": torch.zeros(1)}, {"threshold": "0.5"})
+        replace_general("aasist-hifigan-kokoro", tmp_path / "bad.safetensors", tmp_path / "t3.safetensors")
+    with pytest.raises(ConfigError, match="no pair"):
+        replace_general("aasist-avsync", tmp_path / "same.safetensors", tmp_path / "t4.safetensors")

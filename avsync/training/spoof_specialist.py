@@ -130,3 +130,40 @@ def export_pair(specialist: str | Path, dest: str | Path, *, base: str = "aasist
             "polarity": "softmax(logits)[:, 0] = sigmoid(max of the two networks' log-odds relative to their thresholds)"}
     write_checkpoint(dest, state, info)
     return info
+
+
+def replace_general(name: str, general: str | Path, dest: str | Path) -> dict[str, str]:
+    """Write the registered voice model ``name`` (a :class:`avsync.spoof.pair.ThresholdMax`, nested or not) with its
+    general network — the innermost ``base`` — and that network's threshold taken from ``general`` (an
+    ``avsync train spoof --finetune`` output: its tensors and its ``threshold`` metadata) as one safetensors file; the
+    specialists and their thresholds stay as ``name`` ships them. Returns the metadata written."""
+    from avsync import __version__
+    from avsync.bundles import get_bundle, load_state_dict
+    from avsync.checkpoint import read_checkpoint, write_checkpoint
+    from avsync.errors import ConfigError
+    from avsync.spoof.models import spoof_factory
+
+    bundle = get_bundle(name)
+    state = dict(load_state_dict(bundle))
+    prefix = ""
+    while f"{prefix}base_threshold" in state:
+        prefix += "base."
+    if not prefix:
+        raise ConfigError(f"{name!r} is no pair of a general network and specialists")
+    new, meta = read_checkpoint(general)
+    old = [k for k in state if k.startswith(prefix)]
+    if sorted(k.removeprefix(prefix) for k in old) != sorted(new):
+        raise ConfigError(f"{general} does not hold the tensors of {name!r}'s general network")
+    for k in old:
+        del state[k]
+    state.update({prefix + k: v for k, v in new.items()})
+    import torch
+
+    state[prefix.removesuffix("base.") + "base_threshold"] = torch.tensor(float(meta["threshold"]))
+    spoof_factory(name)().load_state_dict(state, strict=True)
+    info = {"format": "avsync-spoof-pair", "model": name, "model_sha256": bundle.sha256,
+            "general": Path(general).name, "general_threshold": f"{float(meta['threshold']):.6f}",
+            "threshold": "0.500000", "avsync_version": __version__, "window_samples": "64600", "sample_rate": "16000",
+            "polarity": "softmax(logits)[:, 0] = sigmoid(max of the networks' log-odds relative to their thresholds)"}
+    write_checkpoint(dest, state, info)
+    return info
