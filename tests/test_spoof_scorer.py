@@ -402,6 +402,29 @@ def test_long_recordings_are_read_in_blocks_with_the_same_results(tiny_model, tw
     _same_results(whole, SpoofScorer(tiny_model, speaker=True, hop_s=2.0, block_s=5.0)(m))
 
 
+def test_the_utterance_embedding_is_computed_only_against_a_reference(tiny_model, two_party_call, monkeypatch):
+    """Nothing but the reference comparison reads a channel's utterance embedding (GE2E partials of all its speech):
+    without a reference it is not computed, in one reading or in blocks, and every other speaker result is the same."""
+    from avsync.speaker.ge2e import SpeakerEncoder
+
+    calls = []
+    real = SpeakerEncoder.embed_partials
+    monkeypatch.setattr(SpeakerEncoder, "embed_partials", lambda self, wav: calls.append(len(wav)) or real(self, wav))
+    for block_s in (None, 7.0):
+        kw = {} if block_s is None else {"block_s": block_s}
+        ref = SpoofScorer(tiny_model, speaker=True, hop_s=2.0, reference=two_party_call, **kw)  # embeds the reference
+        calls.clear()
+        plain = SpoofScorer(tiny_model, speaker=True, hop_s=2.0, **kw)(two_party_call)
+        assert calls == []
+        with_ref = ref(two_party_call)
+        assert calls  # the reference comparison embeds each channel's speech
+        for cp, cr in zip(plain.channels, with_ref.channels, strict=True):
+            assert cp.speaker.reference_similarity is None and cr.speaker.reference_similarity is not None
+            assert [w.similarity for w in cp.speaker.windows] == [w.similarity for w in cr.speaker.windows]
+            assert (cp.speaker.consistency, cp.speaker.change_time_s, cp.speaker.identity_change) == (
+                cr.speaker.consistency, cr.speaker.change_time_s, cr.speaker.identity_change)
+
+
 def test_channels_identical_at_first_then_different_are_both_scored_in_blocks(tiny_model, two_party_call):
     from avsync import load_media
 

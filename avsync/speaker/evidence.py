@@ -143,7 +143,7 @@ def speaker_evidence(
     speech = _speech_only(wav, mask, sample_rate)
     if len(speech) < sample_rate // 2:
         return SpeakerEvidence(Status.NO_SPEECH, channel, name, message="less than 0.5 s of speech")
-    utter = encoder.embed_utterance(speech)
+    utter = encoder.embed_utterance(speech) if reference is not None else None  # read only against a reference
     bounds, keep = speaker_windows(samples_to_seconds(len(wav), sample_rate), mask, hop_s=hop_s,
                                    min_speech_fraction=min_speech_fraction)
     starts = np.array([seconds_to_samples(bounds[i, 0], sample_rate) for i in keep])
@@ -162,7 +162,7 @@ def speaker_windows(total_s: float, mask: SpeechMask, *, hop_s: float = 0.8, min
 def evidence_from_embeddings(
     name: str,
     channel: int,
-    utter: np.ndarray,
+    utter: np.ndarray | None,
     emb: np.ndarray,
     bounds: np.ndarray,
     keep: list[int],
@@ -171,8 +171,11 @@ def evidence_from_embeddings(
     change_threshold: float = 0.75,
     reference_threshold: float = 0.7,
 ) -> SpeakerEvidence:
-    """:class:`SpeakerEvidence` from the utterance embedding and the kept windows' embeddings ``emb``."""
-    ref_sim = float(np.dot(utter, reference)) if reference is not None else None
+    """:class:`SpeakerEvidence` from the utterance embedding (needed only with a ``reference``) and the kept windows'
+    embeddings ``emb``."""
+    if reference is not None and utter is None:
+        raise ValueError("a reference voice is compared with the utterance embedding: give it")
+    ref_sim = float(np.dot(utter, reference)) if reference is not None and utter is not None else None
     ref_match = (ref_sim >= reference_threshold) if ref_sim is not None else None
     if not keep:
         return SpeakerEvidence(Status.OK, channel, name, consistency=None, reference_similarity=ref_sim,
@@ -204,7 +207,8 @@ class SpeakerStream:
     (``sum_squares``) and of its speech (``speech_sum_squares``): the 1.6 s windows get exactly the
     embeddings of :func:`speaker_evidence`; the utterance embedding is the mean of the partial
     embeddings of the speech cut into pieces of ``piece_s`` seconds (the whole speech at once in
-    :func:`speaker_evidence`), so it can differ slightly on recordings with more speech than that.
+    :func:`speaker_evidence`), so it can differ slightly on recordings with more speech than that. Without a
+    ``reference`` nothing reads the utterance embedding, and it is not computed.
     """
 
     def __init__(self, encoder: SpeakerEncoder, mask: SpeechMask, num_samples: int, *, sum_squares: float,
@@ -245,6 +249,8 @@ class SpeakerStream:
             self.next += 1
         if ready:
             self.emb.append(self.encoder.embed_windows(buf, np.array(ready), gain=self.gain))
+        if self.reference is None:  # the utterance embedding is compared with a reference only
+            return
         for a, b in self.mask.segments:  # the new samples' speech, for the utterance embedding
             a = max(int(round(a * self.sr)), block_start)
             b = min(int(round(b * self.sr)), end)
@@ -269,9 +275,11 @@ class SpeakerStream:
         name = self.encoder.bundle.name
         if self.speech_n < self.sr // 2:
             return SpeakerEvidence(Status.NO_SPEECH, self.channel, name, message="less than 0.5 s of speech")
-        self._embed_speech()
-        e = self.partial_sum / max(self.partial_n, 1)
-        utter = (e / max(float(np.linalg.norm(e)), 1e-12)).astype(np.float32)
+        utter = None
+        if self.reference is not None:
+            self._embed_speech()
+            e = self.partial_sum / max(self.partial_n, 1)
+            utter = (e / max(float(np.linalg.norm(e)), 1e-12)).astype(np.float32)
         emb = np.concatenate(self.emb) if self.emb else np.zeros((0, 256), np.float32)
         return evidence_from_embeddings(name, self.channel, utter, emb, self.bounds, self.keep,
                                         reference=self.reference)
