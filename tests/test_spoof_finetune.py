@@ -863,6 +863,9 @@ def test_extra_real_recordings_join_a_specialist_real_side_split_by_their_path(t
     files = specialist.extra_real_files([str(tmp_path / "syl" / "*" / "5.ogg")])
     assert len(files) == 20 and all(f.name == "5.ogg" for f in files)
     assert len(specialist.extra_real_files([str(tmp_path / "syl")])) == 40  # a folder: every audio file below it
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "s00").symlink_to(tmp_path / "syl" / "s00", target_is_directory=True)
+    assert len(specialist.extra_real_files([str(tmp_path / "linked")])) == 2  # through a linked folder too
     with pytest.raises(ConfigError, match="no audio"):
         specialist.extra_real_files([str(tmp_path / "syl" / "*.txt")])
     moved = tmp_path / "elsewhere" / "s03" / "5.ogg"

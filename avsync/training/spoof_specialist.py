@@ -43,8 +43,9 @@ def extra_real_files(patterns: tuple[str, ...] | list[str]) -> list[Path]:
     files: set[Path] = set()
     for pat in patterns:
         p = Path(pat)
-        found = [f for f in (p.rglob("*") if p.is_dir() else map(Path, glob.glob(pat, recursive=True)))
-                 if f.suffix.lower() in MEDIA_SUFFIXES]
+        # a folder: every file below it, through linked folders too (as a `**` glob goes)
+        names = glob.glob(glob.escape(str(p)) + "/**/*", recursive=True) if p.is_dir() else glob.glob(pat, recursive=True)
+        found = [f for f in map(Path, names) if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file()]
         if not found:
             raise ConfigError(f"--extra-real {pat!r}: no audio or video file")
         files.update(found)
