@@ -860,17 +860,17 @@ def test_extra_real_recordings_join_a_specialist_real_side_split_by_their_path(t
         sf.write(d / "5.ogg", _voice(0.3 + 0.01 * k, sr=rate), rate)
         sf.write(d / "3.ogg", _voice(0.4), 16000)
     (tmp_path / "syl" / "notes.txt").write_text("not audio")
-    files = specialist.extra_real_files([str(tmp_path / "syl" / "*" / "5.ogg")])
+    files = lcnn_recipe.extra_real_files([str(tmp_path / "syl" / "*" / "5.ogg")])
     assert len(files) == 20 and all(f.name == "5.ogg" for f in files)
-    assert len(specialist.extra_real_files([str(tmp_path / "syl")])) == 40  # a folder: every audio file below it
+    assert len(lcnn_recipe.extra_real_files([str(tmp_path / "syl")])) == 40  # a folder: every audio file below it
     (tmp_path / "linked").mkdir()
     (tmp_path / "linked" / "s00").symlink_to(tmp_path / "syl" / "s00", target_is_directory=True)
-    assert len(specialist.extra_real_files([str(tmp_path / "linked")])) == 2  # through a linked folder too
+    assert len(lcnn_recipe.extra_real_files([str(tmp_path / "linked")])) == 2  # through a linked folder too
     with pytest.raises(ConfigError, match="no audio"):
-        specialist.extra_real_files([str(tmp_path / "syl" / "*.txt")])
+        lcnn_recipe.extra_real_files([str(tmp_path / "syl" / "*.txt")])
     moved = tmp_path / "elsewhere" / "s03" / "5.ogg"
-    assert specialist.extra_split(moved) == specialist.extra_split(tmp_path / "syl" / "s03" / "5.ogg")
-    splits = [specialist.extra_split(f) for f in files]
+    assert lcnn_recipe.extra_split(moved) == lcnn_recipe.extra_split(tmp_path / "syl" / "s03" / "5.ogg")
+    splits = [lcnn_recipe.extra_split(f) for f in files]
     assert 0 < splits.count("calib") < 20
 
     x = _voice()
@@ -952,7 +952,7 @@ def test_the_finetuning_recipe_takes_extra_reals_in_both_splits_at_their_share(t
     share the rest as before; without them the draws are those of the sampler before the option existed."""
     import soundfile as sf
 
-    from avsync.training import spoof_specialist as specialist
+    from avsync.training import spoof as lcnn_recipe
     from avsync.training.spoof import EXTRA_REAL
 
     for k in range(15):
@@ -964,11 +964,11 @@ def test_the_finetuning_recipe_takes_extra_reals_in_both_splits_at_their_share(t
         else []))
     pattern = str(tmp_path / "syl" / "*" / "5.ogg")
     cfg = ft.FinetuneConfig(out=str(tmp_path), extra_real=(pattern,), extra_real_share=0.25)
-    files = specialist.extra_real_files([pattern])
+    files = lcnn_recipe.extra_real_files([pattern])
     for split in ("train", "calib"):
         items = ft.split_items(split, cfg, say=lambda m: None)
         assert [i.family for i in items[:3]] == ["real:fsdd", "real:vctk", "voc:hifigan"]
-        want = sum(specialist.extra_split(f) == split for f in files)
+        want = sum(lcnn_recipe.extra_split(f) == split for f in files)
         assert want and [i.family for i in items[3:]] == [EXTRA_REAL] * want
     items = ft.split_items("train", cfg, say=lambda m: None)
     idx = ft.make_sampler(items, np.random.default_rng(0), extra_share=0.25)(20000)

@@ -74,7 +74,7 @@ class TrainConfig:
     """Specialists (``fakes`` other than ``classical``): more real recordings, each a file glob (``**`` allowed) or
     a folder (every audio file below it), e.g. isolated syllables of a speaker the recipe does not hold; one file in
     five, by a stable hash of its last two path parts, goes to the calibration split
-    (:func:`avsync.training.spoof_specialist.extra_real_items`). Family ``real:extra``."""
+    (:func:`extra_real_items`). Family ``real:extra``."""
     extra_real_share: float = 0.2
     """Share of the real draws of a training batch taken from ``extra_real`` clips (when there are any)."""
     gate: float = 0.0
@@ -215,6 +215,43 @@ def clean_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str
                 _save_items(fn, neural)
         base = base + neural
     return base
+
+
+def extra_real_files(patterns: tuple[str, ...] | list[str]) -> list[Path]:
+    """The files of ``TrainConfig.extra_real``: each pattern a file glob (``**`` allowed) or a folder (every file
+    below it), keeping names that end like an audio or video file (:data:`avsync.batch.sniff.MEDIA_SUFFIXES`), sorted.
+    Raises ``ConfigError`` for a pattern that matches none."""
+    import glob
+
+    from avsync.batch.sniff import MEDIA_SUFFIXES
+    from avsync.errors import ConfigError
+
+    files: set[Path] = set()
+    for pat in patterns:
+        p = Path(pat)
+        # a folder: every file below it, through linked folders too (as a `**` glob goes)
+        names = glob.glob(glob.escape(str(p)) + "/**/*", recursive=True) if p.is_dir() else glob.glob(pat, recursive=True)
+        found = [f for f in map(Path, names) if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file()]
+        if not found:
+            raise ConfigError(f"--extra-real {pat!r}: no audio or video file")
+        files.update(found)
+    return sorted(files)
+
+
+def extra_split(path: Path) -> str:
+    """``"calib"`` for one file in five (by the CRC-32 of its last two path parts, so the split does not depend on
+    where the files were unpacked), else ``"train"``."""
+    import zlib
+
+    return "calib" if zlib.crc32("/".join(path.parts[-2:]).encode()) % 5 == 0 else "train"
+
+
+def extra_real_items(split: str, patterns: tuple[str, ...] | list[str]) -> list[Item]:
+    """The real clips of the files of ``patterns`` (:func:`extra_real_files`; ``TrainConfig.extra_real`` or
+    ``FinetuneConfig.extra_real``) that fall in ``split`` (:func:`extra_split`), each file read at 16 kHz mono and cut
+    like the recipe's reals (:func:`segments`; files under 0.2 s dropped)."""
+    files = [f for f in extra_real_files(patterns) if extra_split(f) == split] if patterns else []
+    return [Item(seg, 0, EXTRA_REAL) for f in files for seg in segments(sd.load_wave(f))]
 
 
 def augment_items(base: list[Item], cfg: TrainConfig, rng: np.random.Generator) -> list[Item]:

@@ -55,6 +55,7 @@ from avsync.training.spoof import (
     _save_items,
     clip_windows,
     eer,
+    extra_real_items,
     fit_platt,
     noise_gate,
     random_crop,
@@ -235,7 +236,7 @@ class FinetuneConfig:
     extra_real: tuple[str, ...] = ()
     """More real recordings, each a file glob (``**`` allowed) or a folder, in both splits: one file in five, by a
     stable hash of its last two path parts, goes to the calibration split
-    (:func:`avsync.training.spoof_specialist.extra_real_items`; family ``real:extra``, not cached)."""
+    (:func:`avsync.training.spoof.extra_real_items`; family ``real:extra``, not cached)."""
     extra_real_share: float = 0.2
     """Share of the real draws of a training batch taken from the ``extra_real`` clips (when there are any); the
     other real subsets share the rest as without them."""
@@ -472,8 +473,6 @@ def part_items(part: str, split: str, cfg: FinetuneConfig, *, say: Callable[[str
 def split_items(split: str, cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -> list[Item]:
     """The clips of every part of ``split`` (:data:`PARTS`, :func:`part_items`), then the ``cfg.extra_real``
     recordings that fall in it."""
-    from avsync.training.spoof_specialist import extra_real_items
-
     out = [it for part in PARTS for it in part_items(part, split, cfg, say=say)]
     extra = extra_real_items(split, cfg.extra_real)
     if extra:

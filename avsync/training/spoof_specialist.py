@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from avsync.training import spoof_finetune as ft
-from avsync.training.spoof import Item, TrainConfig, train_spoof
+from avsync.training.spoof import Item, TrainConfig, extra_real_items, train_spoof
 from avsync.training.spoof_finetune import FinetuneConfig
 
 
@@ -29,46 +29,6 @@ def _recipe_clips(split: str, cfg: TrainConfig, cache: Path, parts: tuple[str, .
     out += extra_real_items(split, cfg.extra_real)
     say(f"[data] {split}: {len(out)} clean clips {dict(Counter(i.family for i in out))}")
     return out
-
-
-def extra_real_files(patterns: tuple[str, ...] | list[str]) -> list[Path]:
-    """The files of ``TrainConfig.extra_real``: each pattern a file glob (``**`` allowed) or a folder (every file
-    below it), keeping names that end like an audio or video file (:data:`avsync.batch.sniff.MEDIA_SUFFIXES`), sorted.
-    Raises ``ConfigError`` for a pattern that matches none."""
-    import glob
-
-    from avsync.batch.sniff import MEDIA_SUFFIXES
-    from avsync.errors import ConfigError
-
-    files: set[Path] = set()
-    for pat in patterns:
-        p = Path(pat)
-        # a folder: every file below it, through linked folders too (as a `**` glob goes)
-        names = glob.glob(glob.escape(str(p)) + "/**/*", recursive=True) if p.is_dir() else glob.glob(pat, recursive=True)
-        found = [f for f in map(Path, names) if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file()]
-        if not found:
-            raise ConfigError(f"--extra-real {pat!r}: no audio or video file")
-        files.update(found)
-    return sorted(files)
-
-
-def extra_split(path: Path) -> str:
-    """``"calib"`` for one file in five (by the CRC-32 of its last two path parts, so the split does not depend on
-    where the files were unpacked), else ``"train"``."""
-    import zlib
-
-    return "calib" if zlib.crc32("/".join(path.parts[-2:]).encode()) % 5 == 0 else "train"
-
-
-def extra_real_items(split: str, patterns: tuple[str, ...] | list[str]) -> list[Item]:
-    """The real clips of the files of ``patterns`` (:func:`extra_real_files`; ``TrainConfig.extra_real`` or
-    ``FinetuneConfig.extra_real``) that fall in ``split`` (:func:`extra_split`), each file read at 16 kHz mono and cut
-    like the recipe's reals (:func:`avsync.training.spoof.segments`; files under 0.2 s dropped)."""
-    from avsync.training import spoof_data as sd
-    from avsync.training.spoof import EXTRA_REAL, segments
-
-    files = [f for f in extra_real_files(patterns) if extra_split(f) == split] if patterns else []
-    return [Item(seg, 0, EXTRA_REAL) for f in files for seg in segments(sd.load_wave(f))]
 
 
 def hifigan_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str], None] = print) -> list[Item]:
