@@ -195,6 +195,16 @@ def manifest_rows(shared: str | None = None) -> tuple[Path, list[dict]]:
         return data, list(csv.DictReader(fh))
 
 
+def _unverified(net, state: dict, meta: dict, path: str, precision: str):
+    """``(prob, threshold)`` of ``net`` with the tensors ``state`` of the file ``path`` (strictly; no bundle, no
+    checksum) and the threshold its metadata ``meta`` records (0.5 without one)."""
+    from avsync.spoof.models import SpoofModel
+
+    net.load_state_dict(state, strict=True)
+    m = SpoofModel(name=Path(path).stem, bundle=None, net=net.eval(), device="cpu")
+    return (lambda w: m.predict(w, precision=precision)), float(meta.get("threshold", 0.5))
+
+
 def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
     """``lcnn:PATH`` → our model; ``public:NAME`` → a public checkpoint through avsync.spoof.models;
     ``head:PATH`` → a head fitted by ``avsync train spoof --head`` on its (frozen) public checkpoint;
@@ -228,29 +238,19 @@ def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
         m.net.load_state_dict({**m.net.state_dict(), **load_file(arg)})
         return (lambda w: m.predict(w, precision=precision)), float(meta.get("threshold", 0.5))
     if kind == "aasist":  # an AASIST state dict in safetensors (avsync train spoof --finetune), calibrated
-        from safetensors import safe_open
-        from safetensors.torch import load_file
-
-        from avsync.spoof.models import SpoofModel
+        from avsync.checkpoint import read_checkpoint
         from avsync.spoof.nets import AASIST, AASISTSpectral
 
-        with safe_open(arg, "pt") as fh:
-            meta = fh.metadata() or {}
-        state = load_file(arg)
+        state, meta = read_checkpoint(arg)
         net = AASISTSpectral() if "spectral.weight" in state else AASIST()  # --spectral-branch runs
-        net.load_state_dict(state, strict=True)
-        m = SpoofModel(name=Path(arg).stem, bundle=None, net=net.eval(), device="cpu")
-        return (lambda w: m.predict(w, precision=precision)), float(meta.get("threshold", 0.5))
+        return _unverified(net, state, meta, arg, precision)
     if kind == "file":  # file:NAME:PATH — the network of registered model NAME with the (unverified) weights of PATH
         from avsync.checkpoint import read_checkpoint
-        from avsync.spoof.models import SpoofModel, spoof_factory
+        from avsync.spoof.models import spoof_factory
 
         name, _, path = arg.partition(":")
         state, meta = read_checkpoint(path)
-        net = spoof_factory(name)()
-        net.load_state_dict(state, strict=True)
-        m = SpoofModel(name=Path(path).stem, bundle=None, net=net.eval(), device="cpu")
-        return (lambda w: m.predict(w, precision=precision)), float(meta.get("threshold", 0.5))
+        return _unverified(spoof_factory(name)(), state, meta, path, precision)
     if kind == "public":
         from avsync.spoof.models import load_spoof_model
 
@@ -261,8 +261,8 @@ def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", required=True, help="public:NAME (any registered spoof bundle), aasist:PATH, lcnn:PATH, head:PATH or "
-                    "file:NAME:PATH (the network of NAME with the weights of PATH)")
+    ap.add_argument("--model", required=True, help="public:NAME (any registered spoof bundle), aasist:PATH, lcnn:PATH, "
+                    "head:PATH or file:NAME:PATH (the network of NAME with the weights of PATH)")
     ap.add_argument("--weights", default=None, help="models dir for public checkpoints (e.g. ../shared/weights)")
     ap.add_argument("--shared", default=None, help="shared root (default $AVSYNC_SHARED or ../shared)")
     ap.add_argument("--json", default=None, help="write per-file scores and the table here")

@@ -173,9 +173,11 @@ def evidence_from_embeddings(
 ) -> SpeakerEvidence:
     """:class:`SpeakerEvidence` from the utterance embedding (needed only with a ``reference``) and the kept windows'
     embeddings ``emb``."""
-    if reference is not None and utter is None:
-        raise ValueError("a reference voice is compared with the utterance embedding: give it")
-    ref_sim = float(np.dot(utter, reference)) if reference is not None and utter is not None else None
+    ref_sim = None
+    if reference is not None:
+        if utter is None:
+            raise ValueError("a reference voice is compared with the utterance embedding: give it")
+        ref_sim = float(np.dot(utter, reference))
     ref_match = (ref_sim >= reference_threshold) if ref_sim is not None else None
     if not keep:
         return SpeakerEvidence(Status.OK, channel, name, consistency=None, reference_similarity=ref_sim,

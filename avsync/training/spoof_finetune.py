@@ -50,6 +50,7 @@ import numpy as np
 from avsync.errors import ConfigError
 from avsync.training import spoof_data as sd
 from avsync.training.spoof import (
+    EXTRA_REAL,
     Item,
     _load_items,
     _save_items,
@@ -507,8 +508,6 @@ def make_sampler(items: list[Item], rng: np.random.Generator, groups: dict[str, 
     """``draw(n)`` → item indices: half real (each real subset weighted by the square root of its size; the
     ``real:extra`` clips, when there are any, ``extra_share`` of the real draws), half fake (groups weighted by
     ``groups``, default :data:`FAKE_GROUPS`; families equally within a group)."""
-    from avsync.training.spoof import EXTRA_REAL
-
     groups = FAKE_GROUPS if groups is None else groups
     real: dict[str, list[int]] = {}
     fake: dict[str, dict[str, list[int]]] = {}

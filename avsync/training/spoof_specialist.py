@@ -98,6 +98,8 @@ def replace_general(name: str, general: str | Path, dest: str | Path) -> dict[st
     general network — the innermost ``base`` — and that network's threshold taken from ``general`` (an
     ``avsync train spoof --finetune`` output: its tensors and its ``threshold`` metadata) as one safetensors file; the
     specialists and their thresholds stay as ``name`` ships them. Returns the metadata written."""
+    import torch
+
     from avsync import __version__
     from avsync.bundles import get_bundle, load_state_dict
     from avsync.checkpoint import read_checkpoint, write_checkpoint
@@ -118,8 +120,6 @@ def replace_general(name: str, general: str | Path, dest: str | Path) -> dict[st
     for k in old:
         del state[k]
     state.update({prefix + k: v for k, v in new.items()})
-    import torch
-
     state[prefix.removesuffix("base.") + "base_threshold"] = torch.tensor(float(meta["threshold"]))
     spoof_factory(name)().load_state_dict(state, strict=True)
     info = {"format": "avsync-spoof-pair", "model": name, "model_sha256": bundle.sha256,
