@@ -704,7 +704,7 @@ class Detector:
         timings: dict[str, float] = {}
         path = None if isinstance(src, (bytes, bytearray, memoryview, Media)) else os.fspath(src)
         try:
-            media = src if isinstance(src, Media) else load_media(src)
+            media = src.at_rates() if isinstance(src, Media) else load_media(src)  # the models read 16 kHz, 25 fps
         except MediaError as e:
             return self._failed(path, None, e.status, str(e), timings, t_start)
         timings["probe"] = time.perf_counter() - t_start

@@ -72,6 +72,16 @@ def test_batched_scores_equal_one_window_at_a_time(tiny_model):
     np.testing.assert_allclose([w.score for w in a.windows], [w.score for w in b.windows], atol=1e-5)
 
 
+def test_media_at_another_rate_is_resampled_to_16khz(tiny_model):
+    from avsync.media.decode import resample_audio
+
+    x = _noise(6.0, seed=3)
+    a = SpoofScorer(tiny_model, vad=False)(Media.from_arrays(x, SR))
+    b = SpoofScorer(tiny_model, vad=False)(Media.from_arrays(resample_audio(x, SR, 48000), 48000))
+    assert b.status is Status.OK and len(b.windows) == len(a.windows)
+    assert abs(a.score - b.score) < 0.05
+
+
 def test_short_input_is_tiled_and_sub_second_is_too_short(tiny_model):
     r = SpoofScorer(tiny_model, vad=False)(Media.from_arrays(_noise(2.0), SR))
     assert r.status is Status.OK and len(r.windows) == 1 and r.windows[0].end == pytest.approx(2.0)

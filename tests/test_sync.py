@@ -77,6 +77,21 @@ def test_shifting_audio_moves_estimate_by_k(synth, k):
     assert moved - base == k
 
 
+def test_audio_at_another_rate_and_tracks_off_the_25fps_grid(synth):
+    import dataclasses
+
+    from avsync.errors import ConfigError
+    from avsync.media.decode import resample_audio
+
+    media, track = synth(0.28)
+    audio = media.mono()
+    base = sync_tracks(audio, 16000, [track])
+    at48 = sync_tracks(resample_audio(audio, 16000, 48000), 48000, [track])
+    assert at48.offset_frames == base.offset_frames == 7
+    with pytest.raises(ConfigError, match="25 fps"):  # a learned model's windows are 5 frames of 25 fps
+        sync_tracks(audio, 16000, [dataclasses.replace(track, fps=50.0)], model="syncnet")
+
+
 def test_out_of_range_instead_of_a_wrong_number(synth):
     media, track = synth(0.4)  # +10 frames
     res = analyze_sync(media, [track], max_lag=6, model="motion")  # a synthetic mouth: the training-free model

@@ -226,6 +226,32 @@ class Media:
         )
         return cls(info, audio=audio, frames=frames, sample_rate=sample_rate, fps=fps)
 
+    def at_rates(self, sample_rate: int = DEFAULT_SAMPLE_RATE, fps: float = DEFAULT_FPS) -> Media:
+        """This media with its audio at ``sample_rate`` and its analysis frames at ``fps`` (``self`` when they are).
+
+        The analyses read 16 kHz audio and 25 fps frames (the defaults); a :class:`Media` made at other rates
+        (``load_media(..., sample_rate=8000)``, ``Media.from_arrays(audio, 48000, ...)``) is brought to them here. A
+        file or bytes is opened again at the new rates; arrays are resampled (audio with soxr; frames by time: the
+        new frame at ``t`` is the last old one shown at ``t``).
+        """
+        if sample_rate <= 0 or fps <= 0:
+            raise MediaError(f"sample_rate and fps must be positive, got {sample_rate}, {fps}",
+                             status=Status.CONFIG_ERROR)
+        if int(sample_rate) == self.sample_rate and float(fps) == self.fps:
+            return self
+        if self._source is not None:
+            return Media(self.info, source=self._source, sample_rate=sample_rate, fps=fps)
+        audio = self._audio
+        if audio is not None and int(sample_rate) != self.sample_rate:
+            audio = resample_audio(audio, self.sample_rate, int(sample_rate))
+        frames = self._frames
+        if frames is not None and float(fps) != self.fps:
+            n_new = max(1, math.ceil(frames.shape[0] * float(fps) / self.fps - 1e-6))
+            idx = np.minimum(np.floor(np.arange(n_new) * self.fps / float(fps) + 1e-6).astype(int),
+                             frames.shape[0] - 1)
+            frames = frames[idx]
+        return Media(self.info, audio=audio, frames=frames, sample_rate=sample_rate, fps=fps)
+
     # ------------------------------------------------------------------ properties
     @property
     def path(self) -> str | None:

@@ -390,7 +390,8 @@ class SpoofScorer:
         """
         path = None if isinstance(src, (bytes, bytearray, Media)) else os.fspath(src)
         try:
-            media = src if isinstance(src, Media) else load_media(src, require="audio")
+            media = src.at_rates(sample_rate=DEFAULT_SAMPLE_RATE, fps=src.fps) if isinstance(src, Media) \
+                else load_media(src, require="audio")
             if not media.has_audio:
                 raise MediaError("the input has no audio track", status=Status.NO_AUDIO)
         except AvsyncError as e:
@@ -398,8 +399,6 @@ class SpoofScorer:
         if path is None and isinstance(src, Media):
             path = src.path
         sr = media.sample_rate
-        if self.model_error is None and sr != DEFAULT_SAMPLE_RATE:
-            return self._fail(Status.CONFIG_ERROR, f"media must be at 16 kHz, got {sr} Hz", path)
         try:
             survey = _Survey.run(self, media)
         except AvsyncError as e:

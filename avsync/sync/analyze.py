@@ -9,12 +9,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from avsync.errors import ConfigError
 from avsync.features.audio import frame_energy
+from avsync.media.decode import resample_audio
 from avsync.results import Status
 from avsync.sync.drift import DRIFT_RULES, DriftFit, describe_drift, fit_drift
 from avsync.sync.models import DEFAULT_SYNC_MODEL, LagScorer, ModelName, audio_frame_count, make_scorer
 from avsync.sync.types import FaceSync, SyncResult, TrackCrops, WindowSync
-from avsync.timebase import DEFAULT_FPS, SlidingWindow, describe_offset, frames_to_ms, frames_to_seconds
+from avsync.timebase import (
+    DEFAULT_FPS,
+    DEFAULT_SAMPLE_RATE,
+    SlidingWindow,
+    describe_offset,
+    frames_to_ms,
+    frames_to_seconds,
+)
 
 if TYPE_CHECKING:
     from avsync.face.detectors import DetectorName, FaceDetector
@@ -299,8 +308,15 @@ def sync_tracks(
     audio = np.asarray(audio, np.float32)
     if audio.ndim == 2:
         audio = audio.mean(axis=0)
+    if sample_rate != DEFAULT_SAMPLE_RATE:  # every model's audio features are set for 16 kHz
+        audio, sample_rate = resample_audio(audio, sample_rate, DEFAULT_SAMPLE_RATE), DEFAULT_SAMPLE_RATE
     scorer = make_scorer(model, weights=weights, device=device)
     name = scorer.name
+    off_grid = sorted({float(t.fps) for t in tracks if float(t.fps) != DEFAULT_FPS})
+    if off_grid and name != "motion":
+        raise ConfigError(f"the {name} sync model reads faces at {DEFAULT_FPS:g} fps, these tracks are at "
+                          f"{off_grid[0]:g} fps", hint="track the faces of a Media at 25 fps (load_media's default, or "
+                          "media.at_rates()), or use model='motion'")
     common: dict[str, Any] = dict(model=name, fps=float(fps), max_lag=int(max_lag))
     speech = speech_frames(audio, sample_rate, fps=fps)
     if not tracks:
@@ -407,6 +423,10 @@ def analyze_sync(
     SyncResult
         ``no_audio`` / ``no_video`` for single-stream media; offsets positive when audio leads video.
     """
+    if tracks is None:  # the sync models read 16 kHz audio and 25 fps faces; given tracks keep their own grid
+        media = media.at_rates()
+    elif media.sample_rate != DEFAULT_SAMPLE_RATE:
+        media = media.at_rates(fps=media.fps)
     common: dict[str, Any] = dict(model=model if isinstance(model, str) else getattr(model, "name", "custom"),
                                   fps=float(media.fps), max_lag=int(max_lag))
     if not media.has_audio:
