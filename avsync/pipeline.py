@@ -539,7 +539,8 @@ class Detector:
         t2 = time.perf_counter()
         if art_model is not None:
             try:
-                art = art_model(media, faces, still=False)  # added once for the whole video (_run_av)
+                # the face lip sync heard speaking: a silent bystander's mouth says nothing of the speech
+                art = art_model(media, faces, still=False, track_id=sync.active_track_id)  # still: once, in _run_av
             except AvsyncError as e:
                 art = e
         stages = [("faces", t1 - t0), ("sync", t2 - t1)]

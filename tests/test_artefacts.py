@@ -295,6 +295,18 @@ def test_analyze_fuses_the_artefact_cue(clip):
     assert not any(c.name == "artefact" for c in off.cues)
 
 
+def test_faces_with_guessed_landmarks_are_not_judged(clip):
+    """The Haar detector guesses the eyes and mouth corners from its box: the mouth region is skipped, with why."""
+    from avsync.artefacts.scorer import NO_LANDMARKS
+
+    path = clip("art_photo", face="photo", size=(480, 360), duration=3.0)
+    v = avsync.Detector(spoof_model=False, face_detector="haar", sync_model="motion")(path)
+    cue = v.cue("artefact")
+    assert cue.status is Status.SKIPPED and cue.score is None and not cue.usable
+    assert NO_LANDMARKS in " ".join(v.reasons)
+    assert v.cue("sync").usable  # the rest of the analysis goes on
+
+
 def test_temporal_face_model_ships_and_is_selectable(clip):
     """artefact-face: frame pairs, in the package, sha256-verified; Detector(artefacts=NAME) uses it with its words."""
     from avsync import bundles

@@ -76,6 +76,45 @@ def test_offset_clip_is_manipulated_with_plain_language_reason(detector, clip, o
     assert any(f"audio {word} video by" in r for r in v.reasons), v.reasons
 
 
+def test_media_at_other_rates_reads_as_at_the_analysis_rates(detector, clip):
+    """A Media at 48 kHz / 8 kHz or 50 fps (arrays or a file opened so) is brought to 16 kHz and 25 fps, not misread."""
+    from avsync.media.decode import resample_audio
+
+    path = clip("pipe_off320", offset_s=0.32, **FACE)
+    m = avsync.load_media(path)
+    frames = np.concatenate([c.images for c in m.frames()])
+    ref = detector(avsync.Media.from_arrays(m.audio, 16000, frames, 25.0))
+    assert ref.label is Label.MANIPULATED and ref.details["sync"]["offset_frames"] == 8
+    others = [avsync.Media.from_arrays(resample_audio(m.audio, 16000, 48000), 48000, frames, 25.0),
+              avsync.Media.from_arrays(m.audio, 16000, np.repeat(frames, 2, axis=0), 50.0),
+              avsync.load_media(path, sample_rate=8000), avsync.load_media(path, fps=50.0)]
+    for media in others:
+        v = detector(media)
+        assert v.label is Label.MANIPULATED, v.reasons
+        assert v.details["sync"]["offset_frames"] == 8
+        assert abs(v.score - ref.score) < 0.02, (v.score, ref.score)
+    assert others[0].at_rates() is not others[0] and ref is not None
+    media = avsync.load_media(path)
+    assert media.at_rates() is media  # already at 16 kHz, 25 fps
+
+
+def test_mouth_region_of_the_face_lip_sync_heard_speaking(detector, clip):
+    """Beside a larger silent face, the mouth-region check scores the speaker that lip sync chose, not the largest."""
+    import cv2
+
+    m = avsync.load_media(clip("pipe_orig", **FACE))
+    frames = np.concatenate([c.images for c in m.frames()])
+    still = cv2.resize(frames[0], (480, 480), interpolation=cv2.INTER_LINEAR)  # a bystander: larger, never moving
+    canvas = np.zeros((len(frames), 480, 800, 3), np.uint8)
+    canvas[:, 80:400, :320] = frames
+    canvas[:, :, 320:] = still
+    v = detector(avsync.Media.from_arrays(m.audio, 16000, canvas, 25.0))
+    speaker = v.details["sync"]["active_track_id"]
+    faces = {f["track_id"]: f for f in v.details["sync"]["faces"]}
+    assert len(faces) == 2 and speaker is not None
+    assert v.details["artefact"]["track_id"] == speaker
+
+
 def test_swapped_audio_is_manipulated(detector, swapped):
     v = detector(swapped)
     assert v.label is Label.MANIPULATED, (v.reasons, v.cue("sync"))
