@@ -500,6 +500,10 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
     from avsync.timebase import SlidingWindow
 
     grid = SlidingWindow(cfg.window_s, cfg.hop_s).bounds(duration, partial=True) if duration > 0 else np.zeros((0, 2))
+    if len(grid) and duration >= cfg.window_s and grid[-1, 1] - grid[-1, 0] < cfg.window_s:
+        # the window that covers the end spans a whole window back from it: a short one would read the last cue
+        # window almost alone (an 8.01 s clip's 7-8.01 s) and flag what its full-length neighbours average away
+        grid[-1, 0] = duration - cfg.window_s
     timelines = {name: _CueTimeline(c) for name, c in usable.items()}
     windows = []
     for a, b in grid:
@@ -544,7 +548,11 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
                             + "; ".join(_leaning(c, pushes[c.name], cfg) for c in ranked))
     checked = ", ".join(f"{cue_words(c.name)} (p = {format_p(c.score)}{f': {c.measured}' if c.measured else ''})"
                         for c in ranked[::-1])
-    reasons = [f"no sign of manipulation in {checked}"] + [f"outweighed: {r}" for r in findings + contrary] + notes
+    # a stretch may reach the segment threshold while the clip as a whole stays below it: said, not left to the plot
+    local = [f"note: {cue_words(g.kind) if g.kind != 'fused' else 'the evidence'} reaches p = {format_p(g.score)} in {_fmt_range(g.start, g.end)}"
+             f"{'' if g.channel is None else f' on channel {g.channel}'}, not enough for the clip as a whole"
+             for g in segments]
+    reasons = [f"no sign of manipulation in {checked}"] + [f"outweighed: {r}" for r in findings + contrary] + local + notes
     return FusionOutcome(Label.GENUINE, score, tuple(reasons), tuple(segments), tuple(windows))
 
 

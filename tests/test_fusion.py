@@ -261,3 +261,25 @@ def test_max_mean_takes_the_strongest_suspicion_and_the_mean_reassurance():
     assert FusionConfig.from_yaml(mm.to_yaml()).method == "max-mean"
     with pytest.raises(ConfigError, match="max-mean"):
         FusionConfig(method="mean")
+
+
+def test_the_window_at_the_end_is_as_long_as_the_others():
+    """An 8.01 s clip: the last fused window spans 6.01-8.01 s, not 7-8.01 s, which would read the last cue window
+    almost alone; a genuine clip whose one end window is suspicious gets no red stretch from it."""
+    wins = [CueWindow(a, a + 2, {6.0: 0.95, 5.5: 0.6}.get(float(a), 0.02)) for a in np.arange(0, 6.5, 0.5)]
+    cfg = FusionConfig(window_s=2, hop_s=1, segment_threshold=0.7)
+    out = fuse([_cue("sync", 0.03, wins), _cue("spoof", 0.1)], duration=8.01, kind="audio+video", config=cfg)
+    assert out.label is Label.GENUINE
+    assert [(w.start, w.end) for w in out.windows][-2:] == [(6.0, 8.0), (pytest.approx(6.01), 8.01)]
+    assert all(w.end - w.start == pytest.approx(2.0) for w in out.windows)
+    assert not out.segments
+    short = fuse([_cue("spoof", 0.1, [CueWindow(0, 1.5, 0.1)])], duration=1.5, kind="audio", config=cfg)
+    assert [(w.start, w.end) for w in short.windows] == [(0.0, 1.5)]  # shorter than a window: the clip itself
+
+
+def test_a_genuine_verdict_names_a_stretch_that_reaches_the_segment_threshold():
+    wins = [CueWindow(t, t + 1, 0.8 if 4 <= t < 6 else 0.02) for t in range(10)]
+    cfg = FusionConfig(window_s=1, hop_s=1, segment_threshold=0.7)
+    out = fuse([_cue("sync", 0.1, wins), _cue("spoof", 0.1)], duration=10, kind="audio+video", config=cfg)
+    assert out.label is Label.GENUINE and len(out.segments) == 1
+    assert "note: lip sync reaches p = 0.80 in 4–6 s, not enough for the clip as a whole" in out.reasons
