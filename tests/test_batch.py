@@ -322,6 +322,12 @@ def test_summary_function(corpus, tmp_path):
     assert s.by_label == {k: labels.count(k) for k in set(labels)}
     assert len(s.slowest) == 3 and s.slowest[0].seconds >= s.slowest[-1].seconds
     assert BatchSummary.from_dict(s.to_dict()) == s
+    # read afterwards, the file's inputs count as scored (no run to count as "now" or "earlier")
+    assert s.scored + s.reused == N_WAV + 2 and s.scored > 0 and s.processed == 0
+    head = f"{N_WAV + 2} inputs: {s.scored} scored" + (f", {s.reused} copied from identical files" if s.reused else "")
+    assert format_summary(s).splitlines()[0] == head
+    run = run_batch(corpus, out, task=CONTENT, jobs=0, progress=False)
+    assert run.scored is None and "already done by earlier runs" in format_summary(run)
 
 
 def test_task_resolution(tmp_path):

@@ -128,3 +128,15 @@ def test_workers_of_a_killed_run_end_without_a_traceback(tmp_path):
                           check=False)
     assert proc.returncode == 0
     assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
+
+
+def test_run_batch_in_a_starting_worker_says_to_guard_the_script(tmp_path, monkeypatch):
+    """A script without `if __name__ == "__main__":` would start the batch again in each spawned worker."""
+    import multiprocessing
+
+    from avsync.batch.engines import WORKER_NAME
+    from avsync.errors import ConfigError
+
+    monkeypatch.setattr(multiprocessing.current_process(), "name", WORKER_NAME)
+    with pytest.raises(ConfigError, match='__name__ == "__main__"'):
+        run_batch([str(tmp_path)], tmp_path / "r.jsonl", task="inspect", jobs=0, progress=False)

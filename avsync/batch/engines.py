@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine", "InProcessEngine", "Job", "LocalEngine", "RayEngine", "make_engine"]
 
+WORKER_NAME = "avsync-batch-worker"
+"""The name of a local worker process (a spawned child imports the script that started the batch)."""
+
 
 @dataclass(frozen=True)
 class Job:
@@ -172,7 +175,7 @@ class _Worker:
         self.conn = parent
         # every concrete context (spawn, fork, forkserver) has Process; typeshed's BaseContext does not
         self.proc = ctx.Process(  # type: ignore[attr-defined]
-            target=_worker_main, args=(child, spec), daemon=True, name="avsync-batch-worker"
+            target=_worker_main, args=(child, spec), daemon=True, name=WORKER_NAME
         )
         self.proc.start()
         child.close()
@@ -197,7 +200,9 @@ class _Worker:
                 self.kill()
                 raise ConfigError(f"the task could not be built in a worker: {payload or 'the worker exited'}")
             self.kill()
-            raise ConfigError(f"a batch worker died while building the task (exit code {self.proc.exitcode})")
+            raise ConfigError(f"a batch worker died while building the task (exit code {self.proc.exitcode})",
+                              hint="its error is printed above; a script that calls run_batch needs "
+                              "`if __name__ == \"__main__\":` (workers are spawned and import it)")
 
     def kill(self) -> None:
         if self.proc.is_alive():

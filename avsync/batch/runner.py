@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any, Literal
 
 import avsync
-from avsync.batch.engines import Engine, Job, make_engine
+from avsync.batch.engines import WORKER_NAME, Engine, Job, make_engine
 from avsync.batch.inputs import InputItem, discover_inputs
 from avsync.batch.log import ResultsLog
 from avsync.batch.sniff import MEDIA_SUFFIXES, sniff
@@ -194,6 +194,11 @@ def run_batch(
     ConfigError
         Unknown task, unusable source or manifest, the task cannot be built, ``out`` is in use.
     """
+    import multiprocessing
+
+    if multiprocessing.current_process().name == WORKER_NAME:  # a worker importing the script that started the batch
+        raise ConfigError("run_batch was called again while a batch worker started: workers are spawned and import "
+                          "the main script", hint="put the call under `if __name__ == \"__main__\":`")
     t_start = time.monotonic()
     if isinstance(task, str):
         spec = TaskSpec(task, resolve_task(task), model, task_version(task), device)

@@ -77,6 +77,9 @@ class BatchSummary(Serializable):
         Final lines whose label flags the input (:data:`FLAGGED_LABELS`).
     failures
         The first failed inputs (in results-file order) with their status and error message.
+    scored
+        Summarising a results file afterwards (no run statistics given): its inputs the task scored, in any run
+        (``None`` in the summary of a run, which counts ``processed`` and ``resumed`` instead).
     """
 
     out: str
@@ -98,6 +101,7 @@ class BatchSummary(Serializable):
     pending: int = 0
     flagged: int = 0
     failures: tuple[FailedFile, ...] = ()
+    scored: int | None = None
 
 
 def _is_failure(status: Any) -> bool:
@@ -157,6 +161,9 @@ def summarize(out: str | os.PathLike, *, task: str | None = None, model: str | N
     ]
     times.sort(key=lambda s: -s.seconds)
     failed = [FailedFile(p, str(r.get("status")), r.get("error")) for p, r in final.items() if _is_failure(r.get("status"))]
+    afterwards = not ({"processed", "resumed", "reused"} & set(run_stats))
+    if afterwards:  # no run to count: what the file holds
+        run_stats["reused"] = sum(bool(r.get("reused_from")) for r in final.values())
     inputs = int(run_stats.pop("inputs", None) or (len(set(map(os.path.normpath, paths))) if paths is not None
                                                    else len(final)))
     return BatchSummary(
@@ -173,6 +180,7 @@ def summarize(out: str | os.PathLike, *, task: str | None = None, model: str | N
         inputs=inputs,
         pending=max(0, inputs - len(final)),
         flagged=sum(str(r.get("label")) in FLAGGED_LABELS for r in final.values()),
+        scored=sum(bool(r.get("worker")) and not r.get("reused_from") for r in final.values()) if afterwards else None,
         **run_stats,
     )
 
@@ -180,10 +188,15 @@ def summarize(out: str | os.PathLike, *, task: str | None = None, model: str | N
 def format_summary(s: BatchSummary) -> str:
     """A plain-text table of a :class:`BatchSummary`."""
     inputs = s.inputs or s.total
-    head = f"{inputs} inputs: {s.processed} scored now, {s.resumed} already done by earlier runs"
+    if s.scored is not None:  # a results file summarised afterwards
+        head = f"{inputs} inputs: {s.scored} scored"
+        done = s.scored
+    else:
+        head = f"{inputs} inputs: {s.processed} scored now, {s.resumed} already done by earlier runs"
+        done = s.processed + s.resumed
     if s.reused:
         head += f", {s.reused} copied from identical files"
-    unscored = s.total - s.processed - s.resumed - s.reused
+    unscored = s.total - done - s.reused
     if unscored > 0:
         head += f", {unscored} recorded without scoring (not media, empty, unreadable)"
     if s.pending:
