@@ -20,7 +20,8 @@ Native columns (CSV with a header, or JSON Lines with the same keys)::
   empty when unknown.
 * ``segments`` — manipulated time ranges in seconds, JSON ``[[start, end], ...]`` (empty: none).
 * ``subset`` — the reporting subset; by default the first two folders of ``path`` relative to the
-  manifest, or to the variable a path starts with (``fake_speech/yourtts``).
+  manifest, or to the variable a path starts with (``fake_speech/yourtts``); of an absolute path, the two
+  folders nearest the file.
 * ``audio`` (optional) — an edit of the file's audio made at evaluation time, so that a manifest can list
   copies of a real clip without storing them: ``shift:N`` moves the audio ``N`` 25 fps frames earlier
   (audio leads video; negative: later; zero-padded), ``from:PATH`` replaces it with the audio of another
@@ -199,7 +200,10 @@ def _default_subset(rel: str) -> str:
     m = _VAR.match(rel)
     if m:  # ${AVSYNC_SHARED}/data/fake_speech/... -> relative to the variable
         rel = rel[m.end():].lstrip("/")
-    parts = Path(rel).parts
+    p = Path(rel)
+    if p.is_absolute():  # no root to count from: the file's two nearest folders (…/real_av/grid_lipnet/x.mpg)
+        return "/".join(p.parent.parts[1:][-2:])
+    parts = p.parts
     return "/".join(parts[:2]) if len(parts) > 2 else (parts[0] if len(parts) > 1 else "")
 
 

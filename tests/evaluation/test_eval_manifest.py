@@ -38,12 +38,14 @@ def test_native_csv_labels_paths_segments(tmp_path):
         "a/b/c.wav,bonafide,real_speech,spk,,,\n"
         "a/b/d.wav,spoof,fake_speech,spk,tts,-2,\"[[0.5, 1.0]]\"\n"
         "/abs/e.wav,1,fake_av,,,,\n"
+        "/data/real_av/grid/f.mpg,0,real_av,,,,\n"
     )
     rows = read_manifest(tmp_path / "m.csv")
-    assert [r.label for r in rows] == ["real", "fake", "fake"]
+    assert [r.label for r in rows] == ["real", "fake", "fake", "real"]
     assert rows[0].path == str(tmp_path / "a/b/c.wav") and rows[0].subset == "a/b"
     assert rows[1].offset_frames == -2.0 and rows[1].segments == ((0.5, 1.0),) and rows[1].y == 1
     assert rows[2].path == "/abs/e.wav"
+    assert [rows[2].subset, rows[3].subset] == ["abs", "real_av/grid"]  # an absolute path: its nearest folders
     assert read_manifest(tmp_path / "m.csv", root="/data")[0].path == "/data/a/b/c.wav"
 
 
