@@ -230,6 +230,7 @@ def test_calibrate_command_fits_a_config(clip, tmp_path):
     assert r.exit_code == 0, r.output
     cfg = FusionConfig.load(out)
     assert cfg.version == "calibrated" and cfg.weights["sync"] > 0
+    assert min(cfg.weights.values()) >= 0 and cfg.fitted_on["command"]["nonnegative"]  # monotone
     det = Detector(fusion=cfg, spoof_model=False)
     assert det(clip("pipe_off320", offset_s=0.32, **FACE)).label is Label.MANIPULATED
 

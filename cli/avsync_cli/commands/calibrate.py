@@ -28,8 +28,9 @@ from avsync_cli.common import device_option, echo_json
 def command(manifest: str, out: str, method: Literal["logistic", "isotonic"], max_fpr: float, subsets: tuple[str, ...],
             config: str | None, sync_model: str, device: str, as_json: bool) -> None:
     """Run the detector on every clip of MANIFEST (CSV/JSONL with path and label real/fake, or ../shared's
-    MANIFEST.csv) and fit the fusion model: logistic regression over the cues' log-odds, optionally followed
-    by an isotonic map; the manipulated threshold keeps at most --max-fpr of the genuine clips above it.
+    MANIFEST.csv) and fit the fusion model: logistic regression over the cues' log-odds with no negative weight
+    (more suspicious evidence never lowers p), optionally followed by an isotonic map; the manipulated threshold
+    keeps at most --max-fpr of the genuine clips above it.
     """
     from avsync.calibration import fit
     from avsync.errors import AvsyncError
@@ -60,7 +61,9 @@ def command(manifest: str, out: str, method: Literal["logistic", "isotonic"], ma
         feats.append(usable)
         labels.append(1 if row.label == "fake" else 0)
     edited.cleanup()
-    cfg = fit(feats, labels, method=method, max_false_positive_rate=max_fpr, base=base or det.fusion)
+    # monotone: a small or unbalanced manifest can otherwise give a cue a negative weight, and a verdict would then
+    # call a clean lip-sync reading (p = 0.0001) evidence of manipulation
+    cfg = fit(feats, labels, method=method, max_false_positive_rate=max_fpr, base=base or det.fusion, nonnegative=True)
     from dataclasses import replace
 
     from avsync.model_files import model_sha256, sync_model_name
@@ -69,7 +72,7 @@ def command(manifest: str, out: str, method: Literal["logistic", "isotonic"], ma
     cfg = replace(cfg, fitted_on={
         "data": os.path.basename(manifest), "clips": len(feats), "fake": int(sum(labels)),
         "real": len(labels) - int(sum(labels)), "sync_model": bundle, "sync_model_sha256": model_sha256(bundle),
-        "command": {"method": method, "max_fpr": max_fpr, "subset": list(subsets), "config": config}})
+        "command": {"method": method, "nonnegative": True, "max_fpr": max_fpr, "subset": list(subsets), "config": config}})
     cfg.save(out)
     stats = {"clips": len(rows), "used": len(feats), "skipped_no_evidence": skipped, "fake": int(sum(labels)),
              "real": len(labels) - int(sum(labels)), "config": cfg.to_dict(), "out": out}
