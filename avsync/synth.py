@@ -60,7 +60,8 @@ class ClipSpec:
     ``face``: ``"disc"`` (a skin-coloured disc, with a flash in the top-left corner at each event) or
     ``"photo"`` (a real face photo — NASA's public-domain astronaut portrait shipped with scikit-image —
     with slight head motion, that face detectors find). ``timbre``: ``"tone"`` bursts or ``"vowel"``
-    bursts (a 120 Hz harmonic buzz shaped by vowel formants, closer to speech). ``drift``: the audio runs this
+    bursts (a 120 Hz harmonic buzz shaped by vowel formants, closer to speech). ``seed``: the disc clip's background
+    colour, a photo clip's head motion (seed 0: the motion every earlier version drew) and the VFR frame times. ``drift``: the audio runs this
     fraction slow (the burst of the event at ``t`` sounds at ``t · (1 + drift) − offset_s``: audio that falls
     steadily behind the video; negative: it runs fast).
     """
@@ -167,11 +168,12 @@ def _photo(size: tuple[int, int]) -> tuple[np.ndarray, tuple[float, float, float
     return img, (mx * w / 288, my * h / 288, mw * w / 288)
 
 
-def _photo_frame(base: np.ndarray, mouth: tuple[float, float, float], t: float, opening: float) -> np.ndarray:
+def _photo_frame(base: np.ndarray, mouth: tuple[float, float, float], t: float, opening: float,
+                 head_phase: float = 0.0) -> np.ndarray:
     h, w = base.shape[:2]
     pad = max(2, int(0.02 * max(w, h)))
-    dx = int(round(0.6 * pad * np.sin(2 * np.pi * 0.3 * t)))
-    dy = int(round(0.5 * pad * np.sin(2 * np.pi * 0.2 * t)))
+    dx = int(round(0.6 * pad * np.sin(2 * np.pi * 0.3 * t + head_phase)))
+    dy = int(round(0.5 * pad * np.sin(2 * np.pi * 0.2 * t + 1.7 * head_phase)))
     padded = np.pad(base, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
     img = padded[pad - dy : pad - dy + h, pad - dx : pad - dx + w].copy()  # head moved by (dx, dy)
     mx, my, mw = mouth
@@ -186,8 +188,9 @@ def _frame_image(
     spec: ClipSpec, t: float, events: np.ndarray, rng_phase: float,
     photo: tuple[np.ndarray, tuple[float, float, float]] | None = None,
 ) -> np.ndarray:
-    if photo is not None:
-        return _rotate_for_storage(_photo_frame(*photo, t, _envelope(events, t, spec.burst_s)), spec.rotation)
+    if photo is not None:  # seed 0 keeps the head motion every earlier clip had; others start it elsewhere
+        head = 0.0 if spec.seed == 0 else rng_phase
+        return _rotate_for_storage(_photo_frame(*photo, t, _envelope(events, t, spec.burst_s), head), spec.rotation)
     w, h = spec.size
     yy, xx = np.mgrid[0:h, 0:w]
     shift = int(40 * t)

@@ -485,3 +485,17 @@ def test_gray_frames_read_from_the_luma_plane_equal_swscales(fmt, color_range):
     ok, table = _gray_into(frame, None, raw, map_range=False)
     assert ok == fast and (not fast or np.array_equal(raw if table is None else table[raw], gray))
     assert (table is not None) == (fast and not fmt.startswith("yuvj"))
+
+
+def test_photo_clips_of_different_seeds_differ(tmp_path):
+    """``seed`` moves a photo clip's head differently (seed 0 keeps the motion earlier clips had)."""
+    from avsync.synth import ClipSpec, _photo, _photo_frame, make_clip
+
+    spec = dict(face="photo", size=(160, 160), duration=1.0)
+    frames = {}
+    for seed in (0, 1, 2):
+        m = load_media(make_clip(tmp_path / f"s{seed}.mp4", ClipSpec(seed=seed, **spec)))
+        frames[seed] = np.concatenate([c.images for c in m.frames()]).astype(int)
+    assert np.abs(frames[1] - frames[2]).mean() > 1 and np.abs(frames[0] - frames[1]).mean() > 1
+    base, mouth = _photo((160, 160))
+    np.testing.assert_array_equal(_photo_frame(base, mouth, 0.3, 0.5), _photo_frame(base, mouth, 0.3, 0.5, 0.0))
