@@ -783,7 +783,7 @@ class Detector:
     def _failed(self, path: str | None, sha: str | None, status: Status, message: str, timings: dict[str, float],
                 t_start: float) -> Verdict:
         timings["total"] = time.perf_counter() - t_start
-        if sha is None and path is not None and status not in (Status.NOT_FOUND, Status.EMPTY):
+        if sha is None and path is not None and status is not Status.NOT_FOUND:  # an empty file has a hash too
             try:
                 from avsync.media import file_sha256
 

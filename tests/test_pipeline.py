@@ -179,6 +179,9 @@ def test_bad_files_give_a_status_not_a_traceback(detector, tmp_path, content, st
     p.write_bytes(content)
     v = detector(str(p))
     assert v.label is Label.UNDETERMINED and v.status is status and v.reasons[0].startswith("undetermined:")
+    import hashlib
+
+    assert v.provenance.input_sha256 == hashlib.sha256(content).hexdigest()  # provenance, even of an empty file
 
 
 def test_verdict_json_roundtrip_and_provenance(detector, clip):
