@@ -36,6 +36,17 @@ def test_missing_cuda_is_a_config_error(no_cuda, name):
     assert "--device cpu" in (e.value.hint or "")
 
 
+def test_cli_device_cuda_without_a_gpu_exits_as_a_usage_error(no_cuda, tmp_path, capsys):
+    """Exit 2 (usage / configuration), not 1 ("an input could not be read"): the input was never opened."""
+    from avsync.synth import write_audio
+    from avsync_cli.main import main
+
+    path = write_audio(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
+    with pytest.raises(SystemExit) as e:
+        main(["analyze", str(path), "--device", "cuda"])  # the error escapes the command: main() decides
+    assert e.value.code == 2 and "no CUDA device" in capsys.readouterr().err
+
+
 def test_cuda_index_is_checked(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
@@ -68,7 +79,7 @@ def test_cli_spoof_on_a_missing_gpu_exits_with_a_message(no_cuda, tmp_path):
     wav = tmp_path / "a.wav"
     write_audio(wav, (0.1 * np.random.default_rng(0).standard_normal(32000)).astype(np.float32), 16000)
     r = CliRunner().invoke(cli, ["spoof", str(wav), "--device", "cuda"])
-    assert r.exit_code == 1 and "no CUDA device" in r.output and "internal error" not in r.output
+    assert r.exit_code == 2 and "no CUDA device" in r.output and "internal error" not in r.output  # a usage error
 
 
 _GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"

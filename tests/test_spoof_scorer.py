@@ -476,3 +476,13 @@ def test_native_bfloat16_is_true_off_cpu():
 
     assert native_bfloat16("cuda:0") is True
     assert isinstance(native_bfloat16("cpu"), bool)
+
+
+def test_an_unreadable_reference_is_named_as_the_reference(tiny_model, tmp_path):
+    from avsync import MediaError
+
+    empty = tmp_path / "ref.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(MediaError, match="the reference recording .*ref.wav.* could not be used") as e:
+        SpoofScorer(tiny_model, speaker=True, reference=str(empty))
+    assert e.value.status is Status.EMPTY

@@ -346,7 +346,11 @@ class SpoofScorer:
         if isinstance(reference, np.ndarray):
             wav = reference.astype(np.float32).reshape(-1)
         else:
-            wav = load_media(reference, require="audio").mono()
+            try:
+                wav = load_media(reference, require="audio").mono()
+            except MediaError as e:  # say which file: the reference, not the recording scored
+                raise MediaError(f"the reference recording {os.fspath(reference)!r} could not be used: {e}",
+                                 status=e.status) from e
         emb = reference_embedding(self.encoder, wav, mask=self.vad(wav))
         if emb is None:
             raise AvsyncError(f"the reference recording {reference!r} has less than 0.5 s of speech",

@@ -61,6 +61,14 @@ def exit_code_for(statuses: Iterable[Status | str]) -> int:
     return EXIT_INPUT_FAILED if any(Status(s).is_failure for s in statuses) else EXIT_OK
 
 
+def setup_exit_code(e: BaseException) -> int:
+    """Exit code of an error met while a command sets itself up (a model, a device, a reference): a configuration it
+    cannot run with is a usage error (2); a file it could not read, 1."""
+    from avsync import ConfigError
+
+    return EXIT_USAGE if isinstance(e, ConfigError) else EXIT_INPUT_FAILED
+
+
 def fail(message: str, code: int = EXIT_INPUT_FAILED) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)

@@ -11,7 +11,7 @@ import click
 
 import avsync
 from avsync.device import limit_omp_spinning, tune_cpu_allocator
-from avsync_cli.common import EXIT_INTERNAL
+from avsync_cli.common import EXIT_INPUT_FAILED, EXIT_INTERNAL, EXIT_USAGE
 
 # sub-command name -> module under avsync_cli.commands exposing `command`
 COMMANDS = {
@@ -59,7 +59,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         cli.main(args=argv, prog_name="avsync", standalone_mode=True)
     except avsync.AvsyncError as e:  # an expected failure that escaped a command: no traceback
         click.echo(f"error: {e}", err=True)
-        sys.exit(1)
+        # a configuration the command cannot run with (--device cuda without a GPU, a bad config file) is a usage
+        # error, not an input that could not be read
+        sys.exit(EXIT_USAGE if isinstance(e, avsync.ConfigError) else EXIT_INPUT_FAILED)
     except Exception:  # a bug: say so plainly
         if "--debug" in (argv or sys.argv):
             traceback.print_exc()

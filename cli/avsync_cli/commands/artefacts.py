@@ -6,7 +6,14 @@ import sys
 
 import click
 
-from avsync_cli.common import EXIT_INPUT_FAILED, artefact_models, device_option, echo_json, exit_code_for, fail
+from avsync_cli.common import (
+    artefact_models,
+    device_option,
+    echo_json,
+    exit_code_for,
+    fail,
+    setup_exit_code,
+)
 
 
 @click.command("artefacts")
@@ -36,7 +43,7 @@ def command(files: tuple[str, ...], as_json: bool, threshold: float, sample_fps:
         scorer = ArtefactScorer(model or DEFAULT_ARTEFACT_MODEL, weights=weights or models_dir, device=device,
                                 sample_fps=sample_fps, threshold=threshold)
     except avsync.AvsyncError as e:
-        fail(str(e), EXIT_INPUT_FAILED)
+        fail(str(e), setup_exit_code(e))
     results = []
     for f in files:
         try:

@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 import avsync
-from avsync_cli.common import EXIT_INPUT_FAILED, device_option, echo_json, exit_code_for, fail
+from avsync_cli.common import device_option, echo_json, exit_code_for, fail, setup_exit_code
 
 if TYPE_CHECKING:
     from avsync.face.landmarks import LandmarkerName
@@ -80,7 +80,7 @@ def command(files: tuple[str, ...], as_json: bool, with_frames: bool, preview: s
         try:  # once for all files; a missing package or checkpoint is reported with its hint
             landmarker = get_landmarker(landmarks, weights=models_dir, device=device)
         except avsync.AvsyncError as e:
-            fail(str(e), EXIT_INPUT_FAILED)
+            fail(str(e), setup_exit_code(e))
     results = []
     for f in files:
         try:

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Literal
 import click
 
 from avsync_cli.common import (
-    EXIT_INPUT_FAILED,
     device_option,
     echo_json,
     exit_code_for,
     fail,
     precision_option,
     progress_bar,
+    setup_exit_code,
 )
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def command(files: tuple[str, ...], model: str | None, reference: str | None, sp
                              reference=reference, weights=models_dir, allow_download=allow_download,
                              precision=precision)
     except avsync.AvsyncError as e:
-        fail(str(e), EXIT_INPUT_FAILED)
+        fail(str(e), setup_exit_code(e))
     except ValueError as e:
         fail(str(e), 2)
     results = []
