@@ -43,7 +43,8 @@ def resolve_device(device: object = "cpu") -> str:
     """The torch device to use for ``device``.
 
     ``"auto"`` (or ``None``) is ``"cuda"`` when a CUDA device is available, else ``"cpu"``; a CUDA
-    device that is not there raises :class:`ConfigError`; anything else is returned as a string.
+    device that is not there, or a name torch does not know (``"gpu"``), raises :class:`ConfigError`; any other
+    torch device (``"mps"``, ``"xpu"``) is returned as a string.
     """
     name = "auto" if device is None else str(device)
     if name == "cpu":
@@ -60,6 +61,11 @@ def resolve_device(device: object = "cpu") -> str:
         if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
             raise ConfigError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)",
                               hint="use cuda:0 … or --device cpu")
+        return name
+    try:
+        torch.device(name)
+    except (RuntimeError, ValueError) as e:
+        raise ConfigError(f"unknown device {name!r}", hint="use auto, cpu, cuda or cuda:N") from e
     return name
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from avsync.cues import Analysis, AnalysisContext, cue_words
 from avsync.device import release_free_memory, resolve_device
-from avsync.errors import AvsyncError, ConfigError, MediaError
+from avsync.errors import AvsyncError, BundleError, ConfigError, MediaError
 from avsync.fusion import Cue, CueWindow, FusionConfig, Label, fuse, logit, sigmoid
 from avsync.media import Media, MediaSource, load_media
 from avsync.results import Status
@@ -465,10 +465,35 @@ class Detector:
                 FusionConfig.load(DEFAULT_FUSION_CONFIG) if DEFAULT_FUSION_CONFIG.exists() else FusionConfig()
             )
         self.device = resolve_device(self.device)
+        self._check_names()
         if self.sync_params is None:
             self.sync_params = sync_cue_params(self.sync_model, self.fusion)
         if self.speaker_params is None:
             self.speaker_params = with_cue_params(SpeakerCueParams(), self.fusion.cue_params.get("speaker"), "speaker")
+
+    def _check_names(self) -> None:
+        """A misspelt model or detector name is a :class:`ConfigError` here, not a verdict that quietly leaves the
+        check out (``spoof_model="aasist-hifigan-kokor"`` used to give "genuine" without a voice check)."""
+        from avsync.bundles import names_of
+        from avsync.model_files import ARTEFACT_ARCHITECTURE, SYNC_MODELS
+
+        if isinstance(self.sync_model, str) and self.sync_model not in SYNC_MODELS:
+            raise ConfigError(f"unknown sync model {self.sync_model!r}", hint=f"choose one of {', '.join(SYNC_MODELS)}")
+        if isinstance(self.spoof_model, str):
+            from avsync.spoof.models import spoof_factory
+
+            try:
+                spoof_factory(self.spoof_model)
+            except BundleError as e:
+                off = " (spoof_model=False turns the voice check off)" if self.spoof_model.lower() == "none" else ""
+                raise ConfigError(str(e.args[0]) if e.args else str(e), hint=f"{e.hint}{off}") from e
+        if isinstance(self.artefacts, str) and self.artefacts not in (names := names_of(ARTEFACT_ARCHITECTURE)):
+            raise ConfigError(f"unknown artefact model {self.artefacts!r}", hint=f"choose one of {', '.join(names)}")
+        from avsync.face.detectors.base import DETECTOR_NAMES
+
+        if isinstance(self.face_detector, str) and self.face_detector not in DETECTOR_NAMES:
+            raise ConfigError(f"unknown face detector {self.face_detector!r}",
+                              hint=f"choose one of {', '.join(DETECTOR_NAMES)}")
 
     @classmethod
     def from_pretrained(

@@ -47,6 +47,12 @@ def test_cli_device_cuda_without_a_gpu_exits_as_a_usage_error(no_cuda, tmp_path,
     assert e.value.code == 2 and "no CUDA device" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name", ["gpu", "tpu", ""])
+def test_an_unknown_device_name_is_a_config_error(name):
+    with pytest.raises(ConfigError, match="unknown device"):
+        resolve_device(name)
+
+
 def test_cuda_index_is_checked(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)

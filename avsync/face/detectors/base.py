@@ -3,15 +3,17 @@ from boxes for detectors that find none."""
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, get_args, runtime_checkable
 
 import numpy as np
 
 from avsync.face.types import Detections
 
-__all__ = ["DetectorName", "FaceDetector", "points_from_boxes"]
+__all__ = ["DETECTOR_NAMES", "DetectorName", "FaceDetector", "points_from_boxes"]
 
 DetectorName = Literal["auto", "yunet", "haar", "blazeface"]
+DETECTOR_NAMES: tuple[str, ...] = get_args(DetectorName)
+"""The names :func:`~avsync.face.detectors.get_detector` builds."""
 
 # five points as fractions of a square Haar face box (x, y), measured on frontal faces; used when a
 # detector has no points
