@@ -569,3 +569,25 @@ def test_progress_inside_a_file_reaches_the_batch_bar(corpus, tmp_path, jobs):
     assert s.failed == 0
     assert {os.path.basename(p) for p, _ in seen} == {f.name for f in files}
     assert all(0.0 < f <= 1.0 for _, f in seen) and any(f == 1.0 for _, f in seen)
+
+
+@pytest.mark.parametrize("model,match", [("nosuch", "unknown spoof model"), ("aasist", "not found")])
+def test_a_voice_model_that_cannot_load_stops_the_batch_once(corpus, tmp_path, model, match, monkeypatch):
+    """Reported once before any file, exit 2 (docs/batch.md): not one model_error line per file of the batch."""
+    from avsync_cli.main import cli
+    from click.testing import CliRunner
+
+    monkeypatch.setenv("AVSYNC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("AVSYNC_MODELS_DIR", raising=False)
+    out = tmp_path / "r.jsonl"
+    r = CliRunner().invoke(cli, ["batch", str(corpus), "-o", str(out), "--task", "spoof", "--model", model,
+                                 "--no-progress"])
+    assert r.exit_code == 2 and match in r.output, r.output
+    assert not out.exists() or not out.read_text().strip()
+
+
+def test_the_summary_names_the_default_model_its_lines_record(corpus, tmp_path):
+    from avsync.spoof import DEFAULT_MODEL
+
+    s = run_batch([str(corpus / "call_00.wav")], tmp_path / "r.jsonl", task="spoof", jobs=0, progress=False)
+    assert s.model == DEFAULT_MODEL and read_results(tmp_path / "r.jsonl")[0]["model"] == DEFAULT_MODEL

@@ -166,10 +166,11 @@ def summarize(out: str | os.PathLike, *, task: str | None = None, model: str | N
         run_stats["reused"] = sum(bool(r.get("reused_from")) for r in final.values())
     inputs = int(run_stats.pop("inputs", None) or (len(set(map(os.path.normpath, paths))) if paths is not None
                                                    else len(final)))
+    seen = {r.get("model") for r in final.values()} - {None}
     return BatchSummary(
         out=os.fspath(out),
         task=task,
-        model=model,
+        model=model if model is not None or len(seen) != 1 else str(next(iter(seen))),  # the task's default, named
         total=len(final),
         by_status=dict(sorted(by_status.items(), key=lambda kv: (-kv[1], kv[0]))),
         by_label=dict(sorted(by_label.items(), key=lambda kv: (-kv[1], kv[0]))),

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from avsync.device import Precision
+from avsync.errors import ConfigError
 from avsync.spoof.models import DEFAULT_MODEL, SPOOF_MODELS, SpoofModel, load_spoof_model
 from avsync.spoof.scorer import (
     Aggregation,
@@ -45,6 +46,9 @@ def eval_task(model: str | None = None, device: str | None = None, precision: Pr
     """
     scorer = SpoofScorer(model or DEFAULT_MODEL, device=device or "auto", precision=precision, vad=vad,
                          min_duration_s=min_duration_s, aggregation=aggregation)
+    if scorer.model_error is not None:  # reported once, before any file: not one model_error line per file of a batch
+        e = scorer.model_error
+        raise ConfigError(f"voice model {scorer.model_name!r} unavailable: {e.args[0] if e.args else e}", hint=e.hint)
 
     def score(path: str, progress: Callable[[float, float], None] | None = None) -> dict:
         r = scorer(path, progress=progress)
