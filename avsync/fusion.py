@@ -447,6 +447,11 @@ def _leaning(c: Cue, push: float, cfg: FusionConfig) -> str:
     return f"{cue_words(c.name)} {side} (p = {format_p(c.score)}{what})"
 
 
+def _measured(c: Cue) -> str:
+    """``"voice (p = 0.13: model score 0.13 over 7 s of speech)"``: a usable cue, its probability and what it read."""
+    return f"{cue_words(c.name)} (p = {format_p(c.score)}{f': {c.measured}' if c.measured else ''})"
+
+
 def _fmt_range(a: float, b: float) -> str:
     return f"{a:.0f}–{b:.0f} s" if b - a >= 2 else f"{a:.1f}–{b:.1f} s"
 
@@ -521,9 +526,13 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
     notes = [_not_checked(c) for c in cues if not c.usable and c.message]
     notes += [f"note: {n}" for c in cues for n in c.notes]
 
-    def undetermined(why: str) -> FusionOutcome:
+    def undetermined(why: str, *, leanings: bool = False) -> FusionOutcome:
+        # the checks that ran but give no reason of their own are said too (a face that is missing does not
+        # make the voice check that found nothing disappear from the reasons); ``leanings``: ``why`` names them all
+        silent = [] if leanings else [c for c in ranked[::-1] if not c.reasons]
+        checked = ([f"checked: {', '.join(_measured(c) for c in silent)}"] if silent else [])
         return FusionOutcome(
-            Label.UNDETERMINED, score, tuple([f"undetermined: {why}"] + findings + contrary + notes),
+            Label.UNDETERMINED, score, tuple([f"undetermined: {why}"] + findings + contrary + checked + notes),
             tuple(segments), tuple(windows), why,
         )
 
@@ -545,9 +554,8 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
         return undetermined(f"the evidence is inconclusive (p = {format_p(score)}, between the "
                             f"{format_p(cfg.genuine_threshold)} needed for genuine and the "
                             f"{format_p(cfg.manipulated_threshold)} for manipulated): "
-                            + "; ".join(_leaning(c, pushes[c.name], cfg) for c in ranked))
-    checked = ", ".join(f"{cue_words(c.name)} (p = {format_p(c.score)}{f': {c.measured}' if c.measured else ''})"
-                        for c in ranked[::-1])
+                            + "; ".join(_leaning(c, pushes[c.name], cfg) for c in ranked), leanings=True)
+    checked = ", ".join(_measured(c) for c in ranked[::-1])
     # a stretch may reach the segment threshold while the clip as a whole stays below it: said, not left to the plot
     local = [f"note: {cue_words(g.kind) if g.kind != 'fused' else 'the evidence'} reaches p = {format_p(g.score)} in {_fmt_range(g.start, g.end)}"
              f"{'' if g.channel is None else f' on channel {g.channel}'}, not enough for the clip as a whole"

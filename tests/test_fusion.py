@@ -283,3 +283,14 @@ def test_a_genuine_verdict_names_a_stretch_that_reaches_the_segment_threshold():
     out = fuse([_cue("sync", 0.1, wins), _cue("spoof", 0.1)], duration=10, kind="audio+video", config=cfg)
     assert out.label is Label.GENUINE and len(out.segments) == 1
     assert "note: lip sync reaches p = 0.80 in 4–6 s, not enough for the clip as a whole" in out.reasons
+
+
+def test_an_undetermined_verdict_says_what_the_checks_that_ran_read():
+    """No face: the voice and speaker checks that ran (and found nothing) are named, not only what is missing."""
+    out = fuse([_cue("sync", None, status=Status.NO_FACE, message="no face was found"), _cue("spoof", 0.13),
+                 _cue("speaker", 0.1)], duration=10, kind="audio+video")
+    assert out.label is Label.UNDETERMINED and out.reasons[0] == "undetermined: no face was found"
+    assert "checked: speaker consistency (p = 0.10), voice (p = 0.13)" in out.reasons  # least suspicious first
+    band = fuse([_cue("sync", 0.5), _cue("spoof", 0.2)], duration=10, kind="audio+video",
+                config=FusionConfig(genuine_threshold=0.35, manipulated_threshold=0.7))
+    assert band.label is Label.UNDETERMINED and not any(r.startswith("checked:") for r in band.reasons)

@@ -143,3 +143,5 @@ def test_why_has_no_file_system_paths():
     assert without_paths("audio/video offset; G.711 / AMR; https://example.org/a/b") == \
         "audio/video offset; G.711 / AMR; https://example.org/a/b"
     assert without_paths("missing ./models/a.pth and C:\\data\\b.wav") == "missing a.pth and b.wav"
+    assert without_paths("not found in /root/.cache/avsync, /work/main/models; run it") == \
+        "not found in …/avsync, …/models; run it"  # folders say they were cut

@@ -108,8 +108,14 @@ _PATH = re.compile(r"""(?<![\w:/])(?:[A-Za-z]:|~|\.{1,2})?[/\\](?:[^\s/\\'"`]+[/
 
 def without_paths(text: str) -> str:
     """``text`` with every file-system path cut to its last component ("weights not found: /home/a/x.pth"
-    → "weights not found: x.pth"): the "Why" of a report is read by people it may be forwarded to."""
-    return _PATH.sub(lambda m: m.group(1), text)
+    → "weights not found: x.pth"; a folder keeps a mark that it was one: "not found in /root/.cache/avsync"
+    → "not found in …/avsync"): the "Why" of a report is read by people it may be forwarded to."""
+
+    def cut(m: re.Match[str]) -> str:
+        last = m.group(1)
+        return last if "." in last.strip(".") else f"…/{last}"
+
+    return _PATH.sub(cut, text)
 
 
 def _offset_plot(v: Verdict) -> str | None:
