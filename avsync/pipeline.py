@@ -31,7 +31,7 @@ import numpy as np
 from avsync.cues import Analysis, AnalysisContext, cue_words
 from avsync.device import release_free_memory, resolve_device
 from avsync.errors import AvsyncError, BundleError, ConfigError, MediaError
-from avsync.fusion import Cue, CueWindow, FusionConfig, Label, fuse, logit, sigmoid
+from avsync.fusion import Cue, CueWindow, FusionConfig, Label, format_p, fuse, logit, sigmoid
 from avsync.media import Media, MediaSource, load_media
 from avsync.results import Status
 from avsync.sync.cue_params import (  # noqa: F401  # re-exported: avsync.pipeline.SyncCueParams and friends
@@ -228,7 +228,7 @@ def spoof_cue(result: SpoofResult) -> Cue:
         who = f" on channel {ch.channel}" if len(result.channels) > 1 else ""
         for a, b in runs:
             ps = [s for w, s in cw if w.start >= a - 1e-6 and w.end <= b + 1e-6]
-            reasons.append(f"voice{who} in {_fmt_span(a, b)} looks synthetic (model score {max(ps):.2f}, "
+            reasons.append(f"voice{who} in {_fmt_span(a, b)} looks synthetic (model score {format_p(max(ps))}, "
                            f"threshold {thr:.2f})")
     notes = ["telephone-band audio: the voice model is less well tested on it"] if result.narrowband else []
     from avsync.media.decode import is_repair_warning
@@ -243,10 +243,10 @@ def spoof_cue(result: SpoofResult) -> Cue:
     valid = [w for w in wins if w.valid]
     scored = [ch for ch in result.channels if ch.score is not None]
     if len(result.channels) > 1:
-        measured = ", ".join(f"channel {ch.channel} model score {ch.score:.2f} over {ch.speech_s:.0f} s of speech"
+        measured = ", ".join(f"channel {ch.channel} model score {format_p(ch.score)} over {ch.speech_s:.0f} s of speech"
                              for ch in scored)
     else:
-        measured = f"model score {float(result.score):.2f} over {sum(ch.speech_s for ch in scored):.0f} s of speech"
+        measured = f"model score {format_p(float(result.score))} over {sum(ch.speech_s for ch in scored):.0f} s of speech"
     measured += f" (threshold {thr:.2f})"
     return Cue("spoof", Status.OK, relative_to_threshold(float(result.score), thr), wins, tuple(reasons),
                len(valid) / max(1, len(wins)), notes=tuple(notes), measured=measured)

@@ -253,6 +253,10 @@ def test_spoof_cue_notes_short_speech_and_repaired_samples():
     longer = SpoofResult(Status.OK, 0.1, "m", windows=(win,), flagged=False,
                          channels=(ChannelSpoof(0, Status.OK, 0.1, (win,), 3.0),))
     assert spoof_cue(longer).notes == ()
+    one = SpoofResult(Status.OK, 0.155, "m", windows=(win,), flagged=False, threshold=0.5,
+                      channels=(ChannelSpoof(0, Status.OK, 0.155, (win,), 8.0),))
+    cue = spoof_cue(one)  # the model score is printed as the cue's p is: one number, one way
+    assert cue.measured.startswith("model score 0.155 over 8 s of speech") and cue.score == pytest.approx(0.155)
 
 
 def test_sync_task_lines_carry_a_label(clip):
