@@ -499,3 +499,21 @@ def test_photo_clips_of_different_seeds_differ(tmp_path):
     assert np.abs(frames[1] - frames[2]).mean() > 1 and np.abs(frames[0] - frames[1]).mean() > 1
     base, mouth = _photo((160, 160))
     np.testing.assert_array_equal(_photo_frame(base, mouth, 0.3, 0.5), _photo_frame(base, mouth, 0.3, 0.5, 0.0))
+
+
+def test_a_cut_off_wav_is_found_from_its_header(tmp_path):
+    """FFmpeg takes a WAV's duration from the file size; the RIFF header says how long it was written to be."""
+    path = write_audio(tmp_path / "full.wav", (0.1 * np.sin(np.arange(16000 * 10) * 0.05)).astype(np.float32), 16000)
+    data = open(path, "rb").read()
+    assert inspect_media(path).warnings == ()
+    (tmp_path / "most.wav").write_bytes(data[: int(len(data) * 0.8)])
+    most = inspect_media(tmp_path / "most.wav")
+    assert not most.status.is_failure and any("header declares 10.00 s" in w for w in most.warnings), most.warnings
+    (tmp_path / "half.wav").write_bytes(data[: len(data) // 3])
+    with pytest.raises(MediaError, match="truncated") as e:
+        load_media(tmp_path / "half.wav")
+    assert e.value.status is Status.DECODE_ERROR
+    streamed = bytearray(data)
+    at = data.index(b"data") + 4
+    streamed[at:at + 4] = b"\xff\xff\xff\xff"  # a writer that could not seek back to fill in the size
+    assert not inspect_media(bytes(streamed[: len(data) // 3])).status.is_failure

@@ -410,6 +410,11 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
         declared = vfacts["frames"] / float(vfacts["nominal"])
         if declared > (container_duration or 0.0):
             container_duration = declared
+    if fmt == "wav" and audio is not None:
+        # FFmpeg takes a WAV's duration from the file's size; its header says how many bytes of samples it holds
+        declared_wav = _wav_declared_s(src)
+        if declared_wav is not None and declared_wav > (container_duration or 0.0):
+            container_duration = declared_wav
     if container_duration and span < container_duration - max(0.5, 0.05 * container_duration):
         of_header = f"of the {container_duration:.2f} s its header declares"
         if scan_error:
@@ -434,6 +439,35 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
         audio_streams=((audio,) if audio is not None else ()) + tuple(other_audio),
     )
     return _apply_limits(info, limits)
+
+
+def _wav_declared_s(src: MediaSource) -> float | None:
+    """Seconds of audio a RIFF/WAVE header declares (its ``data`` chunk size over the ``fmt `` chunk's bytes per
+    second), or ``None`` when the header cannot tell: not RIFF, no ``fmt `` before ``data``, or a size left open
+    by a writer that streams (0, or 0xFFFFFFFF and the like)."""
+    import struct
+
+    try:
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            head = bytes(src[:65536])
+        else:
+            with open(src, "rb") as f:
+                head = f.read(65536)
+    except OSError:
+        return None
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos, byte_rate = 12, None
+    while pos + 8 <= len(head):
+        cid, size = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
+        if cid == b"fmt " and pos + 16 <= len(head):
+            byte_rate = struct.unpack("<I", head[pos + 16:pos + 20])[0] if pos + 20 <= len(head) else None
+        elif cid == b"data":
+            if not byte_rate or size == 0 or size >= 0xFFFFFF00:
+                return None
+            return size / byte_rate
+        pos += 8 + size + (size & 1)
+    return None
 
 
 def _apply_limits(info: MediaInfo, limits: MediaLimits) -> MediaInfo:
