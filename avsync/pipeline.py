@@ -406,6 +406,10 @@ class Detector:
         A known genuine recording of the expected voice (path), compared with each channel.
     face_detector
         ``"auto"``, ``"yunet"``, ``"haar"`` or ``"blazeface"``.
+    check_orientation
+        Before the faces are tracked, look whether the picture shows them turned on their side or upside down
+        (:func:`avsync.face.orientation.picture_turn`: a wrong rotation flag); if it does, lip sync and the mouth
+        region are not judged and the verdict says why (they read turned faces as out of sync and generated).
     device
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
     models_dir, allow_download
@@ -445,6 +449,7 @@ class Detector:
     speaker: bool = True
     reference: str | os.PathLike | None = None
     face_detector: DetectorName = "auto"
+    check_orientation: bool = True
     device: str = "auto"
     models_dir: str | os.PathLike | None = None
     allow_download: bool = False
@@ -578,6 +583,9 @@ class Detector:
         """Sync and artefact cues of a video with audio: at once, or section by section for a long one."""
         from avsync.sections import plan_sections
 
+        turned = self._turned(media, ctx)
+        if turned is not None:
+            return turned
         sections = plan_sections(media.duration, self.section_s)
         if len(sections) == 1:
             faces, sync, art = self._av_results(media, ctx.timings, ctx.progress)
@@ -593,6 +601,28 @@ class Detector:
         if self.artefacts:
             cues.append(self._artefact_cue(art, ctx.models, ctx.details))
         ctx.faces = faces if self.analyses else None  # kept for the plug-in analyses only (crops are big)
+        return cues
+
+    def _turned(self, media: Media, ctx: AnalysisContext) -> list[Cue] | None:
+        """Lip-sync and mouth-region cues that say why they were not judged, when the picture shows the faces turned
+        (:func:`~avsync.face.orientation.picture_turn`); ``None`` when it does not (or the check is off)."""
+        if not self.check_orientation:
+            return None
+        from avsync.face import get_detector
+        from avsync.face.orientation import picture_turn
+
+        t0 = time.perf_counter()
+        turn = picture_turn(media, get_detector(self.face_detector))  # its own detector: calls may overlap
+        add_timings(ctx.timings, {"orientation": time.perf_counter() - t0})
+        if not turn:
+            return None
+        ctx.details["orientation"] = {"turn_deg": turn}
+        why = (f"the picture shows the faces turned by {turn}° (its rotation flag may be wrong), and turned faces are "
+               "not judged; turn the video upright and analyse it again")
+        cues = [Cue("sync", Status.SKIPPED, None, (), (), 0.0, why)]
+        if self.artefacts:
+            cues.append(Cue("artefact", Status.SKIPPED, None, (), (), 0.0, "mouth region not checked: the faces are "
+                            f"turned by {turn}°"))
         return cues
 
     def _av_sections(self, media: Media, sections: Sequence[tuple[float, float]], timings: dict,

@@ -115,6 +115,24 @@ def test_mouth_region_of_the_face_lip_sync_heard_speaking(detector, clip):
     assert v.details["artefact"]["track_id"] == speaker
 
 
+def test_faces_shown_on_their_side_are_not_judged(detector, clip):
+    """A picture turned by 90° (a wrong rotation flag): lip sync and the mouth region say why they did not judge it,
+    instead of reading the turned face as out of sync and generated."""
+    from avsync.face import get_detector
+    from avsync.face.orientation import picture_turn
+
+    m = avsync.load_media(clip("pipe_orig", **FACE))
+    frames = np.concatenate([c.images for c in m.frames()])
+    for k, turn in ((1, 90), (3, 270)):
+        turned = avsync.Media.from_arrays(m.audio, 16000, np.ascontiguousarray(np.rot90(frames, k=k, axes=(1, 2))), 25.0)
+        assert picture_turn(turned, get_detector("auto")) == turn
+    v = detector(turned)
+    assert v.label is Label.UNDETERMINED and v.details["orientation"] == {"turn_deg": 270}
+    assert v.reasons[0].startswith("undetermined: the picture shows the faces turned by 270°"), v.reasons
+    assert v.cue("sync").status is Status.SKIPPED and v.cue("artefact").status is Status.SKIPPED
+    assert picture_turn(m, get_detector("auto")) == 0 and "orientation" not in detector(m).details
+
+
 def test_swapped_audio_is_manipulated(detector, swapped):
     v = detector(swapped)
     assert v.label is Label.MANIPULATED, (v.reasons, v.cue("sync"))

@@ -1,0 +1,69 @@
+"""Is the picture upright? Faces shown on their side or upside down (a wrong rotation flag, a camera held sideways
+whose flag was lost) are read by the lip-sync and mouth-region models as faces they were never trained on.
+
+:func:`picture_turn` looks at a few frames spread over the video: the face detector is surest of a face that is
+upright (its best score on the frame as shown against the frame turned by 90°, 180° and 270°; on upright real clips
+the frame as shown scored 0.91 or more in 99 % of frames and a turned copy at most 0.91, docs/faces.md
+"Orientation"), so a frame whose turned copy holds a clearly surer face votes for that turn.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from avsync.face.detectors.base import FaceDetector
+from avsync.media import Media
+
+__all__ = ["TURN_MARGIN", "UPRIGHT_SURE", "picture_turn"]
+
+TURN_MARGIN = 0.05
+"""How much surer the detector must be of the face in a turned copy of a frame than in the frame as shown for that
+frame to vote for the turn."""
+
+UPRIGHT_SURE = 0.92
+"""A frame whose face as shown scores at least this votes upright without its turned copies being tried (cost: one
+detection instead of four). On 381 frames of 127 clips of ``../shared`` the faces as shown scored 0.91 or more in
+99 % of frames, their turned copies never more than 0.91."""
+
+
+def picture_turn(media: Media, detector: FaceDetector, *, frames: int = 3, max_side: int = 480) -> int | None:
+    """Clockwise turn in degrees (90, 180 or 270) that shows the faces of ``media`` upright, 0 when they already
+    are, ``None`` when too few of the sampled frames hold a face to tell.
+
+    ``frames`` frames are sampled evenly (10 % to 90 % of the video), each at most ``max_side`` pixels on its long
+    side; the turn is the one a majority of them vote for (:data:`TURN_MARGIN`), else 0.
+    """
+    v = media.info.video
+    n = media.num_frames
+    if v is None or n == 0:
+        return None
+    scale = min(1.0, max_side / max(v.width, v.height, 1))
+    size = (max(1, round(v.width * scale)), max(1, round(v.height * scale)))
+    if v.rotation in (90, 270):
+        size = size[::-1]
+    picks = sorted({int(round(q * (n - 1))) for q in np.linspace(0.1, 0.9, frames)})
+    votes: Counter[int] = Counter()
+    seen = 0
+    for chunk in media.frames(chunk_size=len(picks), size=size, only=picks):
+        for img in chunk.images:
+            best = {}
+            for k in range(4):  # np.rot90 turns counter-clockwise: k quarter turns back is 90 * k clockwise
+                d = detector.detect(np.ascontiguousarray(np.rot90(img, k=-k)))
+                best[90 * k] = float(d.scores.max()) if len(d.scores) else 0.0
+                if k == 0 and best[0] >= UPRIGHT_SURE:
+                    break
+            if max(best.values()) <= 0.0:
+                continue
+            seen += 1
+            turn = max(best, key=lambda r: best[r])
+            if turn and best[turn] >= best[0] + TURN_MARGIN:
+                votes[turn] += 1
+    if seen < max(2, (len(picks) + 1) // 2):
+        return None
+    if votes:
+        turn, count = votes.most_common(1)[0]
+        if count > seen / 2:
+            return turn
+    return 0
