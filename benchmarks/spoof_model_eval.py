@@ -273,6 +273,9 @@ def main(argv=None) -> int:
     ap.add_argument("--extra-real", action="append", default=[], metavar="NAME=GLOB",
                     help="also a real subset NAME of the audio files a glob matches (outside ../shared, e.g. an "
                          "unpacked Debian package); its files' keys are file:PATH (repeatable)")
+    ap.add_argument("--quiet-peak-db", type=float, default=None, metavar="DB",
+                    help="score a file whose peak is below DB dBFS raised to it, as `avsync spoof` does "
+                         "(avsync.spoof.scorer.level_gain; default: every file at its own level, the model alone)")
     a = ap.parse_args(argv)
 
     import torch
@@ -280,6 +283,12 @@ def main(argv=None) -> int:
     from avsync.media import load_media
 
     torch.set_num_threads(a.threads)
+    from avsync.spoof.scorer import level_gain
+
+    def lift(x: np.ndarray) -> np.ndarray:  # the scorer's rule for quiet recordings, when asked for
+        k = level_gain(float(np.abs(x).max(initial=0.0)), a.quiet_peak_db)
+        return x if k == 1.0 else (x * np.float32(k)).astype(np.float32)
+
     data, rows = manifest_rows(a.shared)
     try:  # keep the held-out speaker lists in step with the training recipe
         from avsync.training.spoof_data import SPEAKER_SPLITS
@@ -326,7 +335,7 @@ def main(argv=None) -> int:
                 x = np.concatenate(buf)
                 buf = []
                 n_sec += x.size / 16000
-                scores[f"{spk_key}:{n_joined}"] = float(np.mean(prob(windows(x))))
+                scores[f"{spk_key}:{n_joined}"] = float(np.mean(prob(windows(lift(x)))))
                 narrow[f"{spk_key}:{n_joined}"] = True  # FSDD takes are 8 kHz recordings
                 n_joined += 1
     for f in todo:
@@ -342,13 +351,13 @@ def main(argv=None) -> int:
             skipped.append(f"{f}: {e}")
             continue
         n_sec += x.size / 16000
-        scores[f] = float(np.mean(prob(windows(x))))
+        scores[f] = float(np.mean(prob(windows(lift(x)))))
         narrow[f] = is_narrowband(x, 16000, src_sr)  # the scorer's rule (SpoofScorer)
     el = time.time() - t0
     files = {k: [f for f in v if f in scores] for k, v in files.items() if k != "fsdd_heldout_joined"}
     files["fsdd_heldout_joined"] = sorted(k for k in scores if k.startswith("joined:"))
     todo = sorted(scores)
-    table = {"model": a.model, "precision": a.precision, "threshold": thr, "files": len(todo),
+    table = {"model": a.model, "precision": a.precision, "quiet_peak_db": a.quiet_peak_db, "threshold": thr, "files": len(todo),
              "audio_s": round(n_sec, 1), "seconds": round(el, 1), "skipped": skipped, "eer": {}, "fpr_at_threshold": {}, "detected_at_threshold": {},
              "extra_real": {k: files[k] for k in real_fpr if k not in REAL_FPR}}
     for name, (fk, rk) in pairs.items():

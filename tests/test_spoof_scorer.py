@@ -486,3 +486,19 @@ def test_an_unreadable_reference_is_named_as_the_reference(tiny_model, tmp_path)
     with pytest.raises(MediaError, match="the reference recording .*ref.wav.* could not be used") as e:
         SpoofScorer(tiny_model, speaker=True, reference=str(empty))
     assert e.value.status is Status.EMPTY
+
+
+def test_a_quiet_recording_is_scored_raised_to_the_floor(tiny_model):
+    """Below QUIET_PEAK_DB a channel is scored as if at it (a clone played back quietly reads as at a normal level)."""
+    from avsync.spoof.scorer import QUIET_PEAK_DB, level_gain
+
+    assert level_gain(0.5) == 1.0 and level_gain(0.0) == 1.0 and level_gain(0.01, None) == 1.0
+    assert 20 * np.log10(0.01 * level_gain(0.01)) == pytest.approx(QUIET_PEAK_DB)
+    x = _noise(6.0, seed=5)
+    x = x / np.abs(x).max()
+    at = {db: SpoofScorer(tiny_model, vad=False)(Media.from_arrays(x * 10 ** (db / 20), SR)) for db in (-14, -30, -45)}
+    off = {db: SpoofScorer(tiny_model, vad=False, quiet_peak_db=None)(Media.from_arrays(x * 10 ** (db / 20), SR))
+           for db in (QUIET_PEAK_DB, -45)}
+    assert at[-30].score == pytest.approx(at[-45].score, abs=1e-5) == pytest.approx(off[QUIET_PEAK_DB].score, abs=1e-5)
+    assert any("quiet (peak -30 dBFS)" in w for w in at[-30].warnings) and not any("quiet" in w for w in at[-14].warnings)
+    assert not any("quiet" in w for w in off[-45].warnings) and off[-45].score != pytest.approx(at[-45].score, abs=1e-4)

@@ -51,7 +51,8 @@ if TYPE_CHECKING:  # loaded on first use of the properties
     from avsync.speaker.ge2e import SpeakerEncoder
     from avsync.vad import VAD, SpeechMask
 
-__all__ = ["SpoofWindow", "ChannelSpoof", "SpoofResult", "SpoofScorer", "is_narrowband", "score_spoof", "window_starts",
+__all__ = ["QUIET_PEAK_DB", "SpoofWindow", "ChannelSpoof", "SpoofResult", "SpoofScorer", "is_narrowband", "level_gain",
+           "score_spoof", "window_starts",
            "write_timeline"]
 
 Aggregation = Literal["mean", "max", "median"]
@@ -216,6 +217,23 @@ def _is_narrowband(x: np.ndarray, sr: int) -> bool:
     return bool(total > 0 and spec[freqs > 4000].sum() / total < 1e-4)
 
 
+QUIET_PEAK_DB = -15.0
+"""Peak level (dBFS) below which a channel is scored raised to it (:class:`SpoofScorer`'s ``quiet_peak_db``). The
+fine-tuning recipe sets the peak of its channel-augmented training crops anywhere from -30 to 0 dBFS
+(``spoof_data.augment``); -15 is the middle of that range. Measured (docs/spoof.md, "Recording level"): YourTTS
+clones of held-out speakers, separated from their real recordings at every peak from -1 to -20 dBFS, were not at -30
+and -40, where their scores fell towards the real ones'."""
+
+
+def level_gain(peak: float, floor_db: float | None = QUIET_PEAK_DB) -> float:
+    """The gain that brings a channel whose largest sample is ``peak`` up to ``floor_db`` dBFS: 1 for a channel at
+    or above it, for a silent one (``peak`` 0) and when ``floor_db`` is ``None``."""
+    if floor_db is None or peak <= 0:
+        return 1.0
+    floor = 10 ** (floor_db / 20)
+    return 1.0 if peak >= floor else floor / peak
+
+
 class SpoofScorer:
     """Whole-file spoof scorer (see the module docstring for the procedure).
 
@@ -259,6 +277,11 @@ class SpoofScorer:
         Longer recordings are read block by block (twice: speech first, then windows), so memory does
         not grow with their length; shorter ones are read once and scored at once. Scores are the same
         either way, except that the speaker evidence's whole-speech embedding is averaged over blocks.
+    quiet_peak_db
+        A channel whose peak stays below this level (dBFS) is scored raised to it (:func:`level_gain`, a warning
+        says so): the voice models read quiet recordings less well than the levels they were trained at, so a
+        clone played back quietly would otherwise pass (docs/spoof.md, "Recording level"). ``None``: score
+        every channel at its own level.
     """
 
     def __init__(
@@ -281,9 +304,11 @@ class SpoofScorer:
         allow_download: bool = False,
         precision: Precision = "float32",
         block_s: float = 60.0,
+        quiet_peak_db: float | None = QUIET_PEAK_DB,
     ):
         check_precision(precision)
         self.precision = precision
+        self.quiet_peak_db = quiet_peak_db
         device = resolve_device(device)  # "auto" -> cuda / cpu before the batch size depends on it
         if aggregation not in ("mean", "max", "median"):
             raise ConfigError(f"aggregation must be 'mean', 'max' or 'median', got {aggregation!r}")
@@ -368,11 +393,19 @@ class SpoofScorer:
         assert self.model is not None  # scoring needs the model (None only with a model_error)
         return self.model.predict_batches(batch, batch_size=self.batch_size, precision=self.precision)
 
-    def _predict_owned(self, audio: np.ndarray, owners: list[tuple[int, int]], starts: np.ndarray) -> np.ndarray:
-        """Probabilities of the windows ``(channel, window index)``, cut from ``audio`` batch by batch."""
+    def _predict_owned(self, audio: np.ndarray, owners: list[tuple[int, int]], starts: np.ndarray,
+                       gains: dict[int, float] | None = None) -> np.ndarray:
+        """Probabilities of the windows ``(channel, window index)``, cut from ``audio`` batch by batch (each
+        channel's samples times its gain, :func:`level_gain`)."""
         assert self.model is not None  # scoring needs the model (None only with a model_error)
-        return self.model.predict_batches(owners, batch_size=self.batch_size, precision=self.precision,
-                                          cut=lambda owner: self._fit(audio[owner[0]], int(starts[owner[1]])))
+        g = gains or {}
+
+        def cut(owner: tuple[int, int]) -> np.ndarray:
+            seg = self._fit(audio[owner[0]], int(starts[owner[1]]))
+            k = g.get(owner[0], 1.0)
+            return seg if k == 1.0 else (seg * np.float32(k)).astype(np.float32)
+
+        return self.model.predict_batches(owners, batch_size=self.batch_size, precision=self.precision, cut=cut)
 
     def _fit(self, x: np.ndarray, start: int) -> np.ndarray:
         """The model input of the window at ``start``: the window itself, or the signal tiled."""
@@ -462,8 +495,14 @@ class SpoofScorer:
             owners += [(c, i) for i in used]
         speakers = {c: (mask if mask is not None else survey.mask(c)) for c, st, _, mask, _, _ in plans
                     if self.speaker and (mask is not None or st is Status.OK)}
+        gains = {c: level_gain(float(survey.peak[c]), self.quiet_peak_db) for c, st, *_ in plans if st is Status.OK}
+        for c, k in gains.items():
+            if k > 1.0:
+                where = f"channel {c}" if len(chans) > 1 else "the recording"
+                warnings.append(f"{where} is quiet (peak {20 * np.log10(survey.peak[c]):.0f} dBFS): its voice is scored "
+                                f"raised to {self.quiet_peak_db:g} dBFS")
         try:
-            probs, spk = self._score_blocks(media, survey, owners, starts, speakers, progress)
+            probs, spk = self._score_blocks(media, survey, owners, starts, speakers, progress, gains)
         except RuntimeError as e:  # e.g. out of memory on the device
             return self._fail(Status.MODEL_ERROR, f"the spoof model failed: {str(e)[:200]}", path,
                               warnings=tuple(warnings), **common)
@@ -511,8 +550,8 @@ class SpoofScorer:
         )
 
     def _score_blocks(self, media: Media, survey: _Survey, owners: list[tuple[int, int]], starts: np.ndarray,
-                      speakers: dict[int, SpeechMask], progress: Callable[[float, float], None] | None
-                      ) -> tuple[np.ndarray, dict[int, SpeakerEvidence]]:
+                      speakers: dict[int, SpeechMask], progress: Callable[[float, float], None] | None,
+                      gains: dict[int, float] | None = None) -> tuple[np.ndarray, dict[int, SpeakerEvidence]]:
         """Window probabilities (in the order of ``owners``) and speaker evidence per channel of ``speakers``."""
         from avsync.speaker.evidence import SpeakerStream, speaker_evidence
 
@@ -520,7 +559,7 @@ class SpoofScorer:
         if progress is not None:
             progress(0.0, total)
         if survey.audio is not None:  # one block: everything at once, from the samples read in the survey
-            probs = self._predict_owned(survey.audio, owners, starts)
+            probs = self._predict_owned(survey.audio, owners, starts, gains)
             spk = {c: speaker_evidence(survey.audio[c], m, self.encoder, channel=c, reference=self._reference)
                    for c, m in speakers.items()}
             if progress is not None:
@@ -543,7 +582,7 @@ class SpoofScorer:
                 ready.append(order[nxt])
                 nxt += 1
             if ready:
-                p = self._predict_owned(buf, [owners[j] for j in ready], starts - buf_start)
+                p = self._predict_owned(buf, [owners[j] for j in ready], starts - buf_start, gains)
                 probs[ready] = p
             for c, st in streams.items():
                 st.push(buf[c], buf_start, block_start)
