@@ -509,6 +509,9 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
         # the window that covers the end spans a whole window back from it: a short one would read the last cue
         # window almost alone (an 8.01 s clip's 7-8.01 s) and flag what its full-length neighbours average away
         grid[-1, 0] = duration - cfg.window_s
+        if len(grid) > 1 and grid[-1, 0] - grid[-2, 0] < cfg.hop_s / 2:  # next to a copy of its neighbour: merged
+            grid[-2, 1] = duration
+            grid = grid[:-1]
     timelines = {name: _CueTimeline(c) for name, c in usable.items()}
     windows = []
     for a, b in grid:
@@ -525,14 +528,21 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
     contrary = [r for c in ranked if pushes[c.name] <= 0 for r in c.reasons]
     notes = [_not_checked(c) for c in cues if not c.usable and c.message]
     notes += [f"note: {n}" for c in cues for n in c.notes]
+    # a stretch may reach the segment threshold while the clip as a whole stays below it: said, not left to the plot
+    local = [f"note: {cue_words(g.kind) if g.kind != 'fused' else 'the evidence'} reaches p = {format_p(g.score)} in "
+             f"{_fmt_range(g.start, g.end)}{'' if g.channel is None else f' on channel {g.channel}'}, not enough for the "
+             "clip as a whole" for g in segments]
 
     def undetermined(why: str, *, leanings: bool = False) -> FusionOutcome:
         # the checks that ran but give no reason of their own are said too (a face that is missing does not
-        # make the voice check that found nothing disappear from the reasons); ``leanings``: ``why`` names them all
+        # make the voice check that found nothing disappear from the reasons); ``leanings``: ``why`` names them all,
+        # quoting the first reason of a cue that has no measurement, which is then not said twice
         silent = [] if leanings else [c for c in ranked[::-1] if not c.reasons]
         checked = ([f"checked: {', '.join(_measured(c) for c in silent)}"] if silent else [])
+        quoted = {c.reasons[0] for c in ranked if leanings and not c.measured and c.reasons}
+        said = [r for r in findings + contrary if r not in quoted]
         return FusionOutcome(
-            Label.UNDETERMINED, score, tuple([f"undetermined: {why}"] + findings + contrary + checked + notes),
+            Label.UNDETERMINED, score, tuple([f"undetermined: {why}"] + said + checked + local + notes),
             tuple(segments), tuple(windows), why,
         )
 
@@ -556,11 +566,9 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
                             f"{format_p(cfg.manipulated_threshold)} for manipulated): "
                             + "; ".join(_leaning(c, pushes[c.name], cfg) for c in ranked), leanings=True)
     checked = ", ".join(_measured(c) for c in ranked[::-1])
-    # a stretch may reach the segment threshold while the clip as a whole stays below it: said, not left to the plot
-    local = [f"note: {cue_words(g.kind) if g.kind != 'fused' else 'the evidence'} reaches p = {format_p(g.score)} in {_fmt_range(g.start, g.end)}"
-             f"{'' if g.channel is None else f' on channel {g.channel}'}, not enough for the clip as a whole"
-             for g in segments]
-    reasons = [f"no sign of manipulation in {checked}"] + [f"outweighed: {r}" for r in findings + contrary] + local + notes
+    # a cue pushing towards manipulation was outweighed; a cue leaning to genuine whose stretch reads otherwise was not
+    reasons = ([f"no sign of manipulation in {checked}"] + [f"outweighed: {r}" for r in findings]
+               + [f"note: {r}, not enough for the clip as a whole" for r in contrary] + local + notes)
     return FusionOutcome(Label.GENUINE, score, tuple(reasons), tuple(segments), tuple(windows))
 
 

@@ -178,6 +178,8 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
                 reasons.append(f"lips do not follow the audio{face or ' on the main face'} in {100 * share:.0f}% of speech windows")
     coverage = face_fraction
     measured = f"{said}{face}, confidence {conf:.2f}"
+    if mismatch >= 0.5 and not little_speech:  # the best lag is no fit: not quoted as if the audio were merely shifted
+        measured = f"no offset fits{face} (the closest: {said}, confidence {conf:.2f})"
     if little_speech:
         measured += _little_speech_note(speech_s, min_speech_s)
     return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage, measured=measured)

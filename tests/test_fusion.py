@@ -264,15 +264,18 @@ def test_max_mean_takes_the_strongest_suspicion_and_the_mean_reassurance():
 
 
 def test_the_window_at_the_end_is_as_long_as_the_others():
-    """An 8.01 s clip: the last fused window spans 6.01-8.01 s, not 7-8.01 s, which would read the last cue window
-    almost alone; a genuine clip whose one end window is suspicious gets no red stretch from it."""
+    """An 8.01 s clip: the end is covered by 6-8.01 s, not by 7-8.01 s, which would read the last cue window almost
+    alone; a genuine clip whose one end window is suspicious gets no red stretch from it. An 8.6 s clip ends 6.6-8.6."""
     wins = [CueWindow(a, a + 2, {6.0: 0.95, 5.5: 0.6}.get(float(a), 0.02)) for a in np.arange(0, 6.5, 0.5)]
     cfg = FusionConfig(window_s=2, hop_s=1, segment_threshold=0.7)
     out = fuse([_cue("sync", 0.03, wins), _cue("spoof", 0.1)], duration=8.01, kind="audio+video", config=cfg)
     assert out.label is Label.GENUINE
-    assert [(w.start, w.end) for w in out.windows][-2:] == [(6.0, 8.0), (pytest.approx(6.01), 8.01)]
-    assert all(w.end - w.start == pytest.approx(2.0) for w in out.windows)
+    # 6.01-8.01 would nearly repeat 6-8: the two are one window, 6-8.01
+    assert [(w.start, w.end) for w in out.windows][-2:] == [(5.0, 7.0), (6.0, 8.01)]
+    assert all(w.end - w.start == pytest.approx(2.0, abs=0.011) for w in out.windows)
     assert not out.segments
+    later = fuse([_cue("sync", 0.03, wins), _cue("spoof", 0.1)], duration=8.6, kind="audio+video", config=cfg)
+    assert [(w.start, w.end) for w in later.windows][-2:] == [(6.0, 8.0), (pytest.approx(6.6), 8.6)]
     short = fuse([_cue("spoof", 0.1, [CueWindow(0, 1.5, 0.1)])], duration=1.5, kind="audio", config=cfg)
     assert [(w.start, w.end) for w in short.windows] == [(0.0, 1.5)]  # shorter than a window: the clip itself
 
@@ -294,3 +297,23 @@ def test_an_undetermined_verdict_says_what_the_checks_that_ran_read():
     band = fuse([_cue("sync", 0.5), _cue("spoof", 0.2)], duration=10, kind="audio+video",
                 config=FusionConfig(genuine_threshold=0.35, manipulated_threshold=0.7))
     assert band.label is Label.UNDETERMINED and not any(r.startswith("checked:") for r in band.reasons)
+
+
+def test_undetermined_names_its_segments_and_says_a_quoted_reason_once():
+    cfg = FusionConfig(window_s=1, hop_s=1, segment_threshold=0.7, genuine_threshold=0.35, manipulated_threshold=0.7)
+    wins = [CueWindow(t, t + 1, 0.8 if 4 <= t < 6 else 0.5) for t in range(10)]
+    change = "the voice changes identity at 4 s (similarity 0.54)"
+    out = fuse([_cue("sync", 0.3, wins), _cue("speaker", 0.55, reasons=[change])], duration=10, kind="audio+video",
+               config=cfg)
+    assert out.label is Label.UNDETERMINED and out.segments
+    assert sum(change in r for r in out.reasons) == 1, out.reasons  # quoted by its leaning, not repeated
+    assert any(r.startswith("note: lip sync reaches p = 0.80 in 4–6 s") for r in out.reasons), out.reasons
+
+
+def test_a_genuine_verdict_does_not_call_a_leaning_cue_outweighed():
+    cfg = FusionConfig(genuine_threshold=0.35, manipulated_threshold=0.7)
+    stretch = "voice in 0.0-4.0 s looks synthetic (model score 0.60, threshold 0.50)"
+    out = fuse([_cue("sync", 0.05), _cue("spoof", 0.30, reasons=[stretch])], duration=10, kind="audio+video", config=cfg)
+    assert out.label is Label.GENUINE
+    assert f"note: {stretch}, not enough for the clip as a whole" in out.reasons
+    assert not any(r.startswith("outweighed:") for r in out.reasons)

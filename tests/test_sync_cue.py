@@ -86,6 +86,8 @@ def test_lips_that_follow_the_audio_at_no_offset_mark_every_window():
                    params=params)
     assert cue.score > 0.9 and any("at any offset" in r for r in cue.reasons)
     assert all(w.score >= cue.score - 1e-9 for w in cue.windows)
+    # the best lag is no fit: the measurement does not quote it as if the audio were merely shifted
+    assert cue.measured == "no offset fits (the closest: audio and video are in sync, confidence 0.01)"
 
 
 def test_without_enough_speech_lips_that_follow_no_offset_are_not_evidence_but_an_offset_is():
