@@ -185,6 +185,11 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage, measured=measured)
 
 
+def _secs(s: float) -> str:
+    """Seconds for reading: one decimal under 10 s ("1.2 s", as the short-speech note prints it), else whole."""
+    return f"{s:.1f} s" if s < 10 else f"{s:.0f} s"
+
+
 def _little_speech_note(speech_s: float | None, min_speech_s: float) -> str:
     return (f"; only {speech_s or 0.0:.2f} s of speech, so lips that follow no offset are not judged "
             f"(at least {min_speech_s:g} s needed)")
@@ -245,10 +250,10 @@ def spoof_cue(result: SpoofResult) -> Cue:
     valid = [w for w in wins if w.valid]
     scored = [ch for ch in result.channels if ch.score is not None]
     if len(result.channels) > 1:
-        measured = ", ".join(f"channel {ch.channel} model score {format_p(ch.score)} over {ch.speech_s:.0f} s of speech"
+        measured = ", ".join(f"channel {ch.channel} model score {format_p(ch.score)} over {_secs(ch.speech_s)} of speech"
                              for ch in scored)
     else:
-        measured = f"model score {format_p(float(result.score))} over {sum(ch.speech_s for ch in scored):.0f} s of speech"
+        measured = f"model score {format_p(float(result.score))} over {_secs(sum(ch.speech_s for ch in scored))} of speech"
     measured += f" (threshold {thr:.2f})"
     return Cue("spoof", Status.OK, relative_to_threshold(float(result.score), thr), wins, tuple(reasons),
                len(valid) / max(1, len(wins)), notes=tuple(notes), measured=measured)
@@ -329,13 +334,13 @@ def artefact_cue(result: ArtefactResult) -> Cue:
     reasons = []
     for a, b in runs:
         ps = [s for w, s in valid if w.start >= a - 1e-6 and w.end <= b + 1e-6]
-        reasons.append(f"{region} {finding} in {_fmt_span(a, b)} (p = {max(ps):.2f})")
+        reasons.append(f"{region} {finding} in {_fmt_span(a, b)} (p up to {format_p(max(ps))})")
     if result.still_decides:
         # the frozen surroundings carry the clip (its score is theirs): one reason for it, not the mouth-region
         # wording per window
-        reasons = [f"{result.still_words()}: it looks animated from a single still image (p = {result.score:.2f})"]
+        reasons = [f"{result.still_words()}: it looks animated from a single still image (p = {format_p(result.score)})"]
     if result.score >= thr and not reasons:
-        reasons.append(f"{region} {finding} (p = {result.score:.2f})")
+        reasons.append(f"{region} {finding} (p = {format_p(result.score)})")
     notes: tuple[str, ...] = ()
     if result.face_px is not None and result.face_px < 96:
         notes = (f"small face ({result.face_px:.0f} px wide): the {region} check is less reliable",)

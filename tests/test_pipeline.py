@@ -274,7 +274,7 @@ def test_spoof_cue_notes_short_speech_and_repaired_samples():
     one = SpoofResult(Status.OK, 0.155, "m", windows=(win,), flagged=False, threshold=0.5,
                       channels=(ChannelSpoof(0, Status.OK, 0.155, (win,), 8.0),))
     cue = spoof_cue(one)  # the model score is printed as the cue's p is: one number, one way
-    assert cue.measured.startswith("model score 0.155 over 8 s of speech") and cue.score == pytest.approx(0.155)
+    assert cue.measured.startswith("model score 0.155 over 8.0 s of speech") and cue.score == pytest.approx(0.155)
 
 
 def test_sync_task_lines_carry_a_label(clip):

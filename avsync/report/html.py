@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from avsync.cues import cue_color
-from avsync.fusion import Cue, Label
+from avsync.fusion import Cue, Label, format_p
 from avsync.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -82,10 +82,10 @@ def _timeline_plot(v: Verdict) -> str | None:
     # the decision rule: at or above the upper line "manipulated", below the lower line "genuine"
     thr = _thresholds(v)
     ax.axhline(thr["manipulated"], color=_COLORS[Label.MANIPULATED], ls="--", lw=1,
-               label=f"manipulated at ≥ {thr['manipulated']:.2f}")
+               label=f"fused: manipulated at ≥ {thr['manipulated']:.2f}")
     if thr["genuine"] < thr["manipulated"]:
         ax.axhline(thr["genuine"], color=_COLORS[Label.GENUINE], ls="--", lw=1,
-                   label=f"genuine below {thr['genuine']:.2f}")
+                   label=f"fused: genuine below {thr['genuine']:.2f}")
         ax.axhspan(thr["genuine"], thr["manipulated"], color=_COLORS[Label.UNDETERMINED], alpha=0.08, lw=0)
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("P(manipulated)")
@@ -168,18 +168,18 @@ def render_html(verdict: Verdict, *, thumbnails: Mapping[str, np.ndarray] | None
     e = html.escape
     name = title or (Path(v.provenance.input_path).name if v.provenance.input_path else "media")
     color = _COLORS[v.label]
-    score = "—" if v.score is None else f"{v.score:.2f}"
+    score = "—" if v.score is None else format_p(v.score)  # as the reasons print it
     reasons = "".join(f"<li>{e(without_paths(r))}</li>" for r in v.reasons) or "<li>no finding</li>"
     per_channel = any(s.channel is not None for s in v.segments)
     segs = "".join(
         f"<tr><td>{s.start:.1f}</td><td>{s.end:.1f}</td><td>{e(s.kind)}</td>"
         + (f"<td>{'all' if s.channel is None else s.channel}</td>" if per_channel else "")
-        + f"<td>{s.score:.2f}</td></tr>" for s in v.segments
+        + f"<td>{format_p(s.score)}</td></tr>" for s in v.segments
     )
     seg_head = "<tr><th>start (s)</th><th>end (s)</th><th>kind</th>" + ("<th>channel</th>" if per_channel else "") \
         + "<th>score</th></tr>"
     cues = "".join(
-        f"<tr><td>{e(c.name)}</td><td>{e(str(c.status))}</td><td>{'—' if c.score is None else f'{c.score:.2f}'}</td>"
+        f"<tr><td>{e(c.name)}</td><td>{e(str(c.status))}</td><td>{'—' if c.score is None else format_p(c.score)}</td>"
         f"<td>{'—' if c.coverage is None else f'{100 * c.coverage:.0f} %'}</td><td>{e(without_paths(c.message or ''))}</td></tr>"
         for c in v.cues
     )
