@@ -75,7 +75,8 @@ class EvalConfig(Serializable):
     offset_tolerance
         ``±k`` frames for offset accuracy.
     limit
-        Score at most this many files (after filtering; for quick looks).
+        Score at most this many selected files (after filtering), and at most this many real files paired with
+        them (for quick looks).
     precision
         Network precision handed to the task's factory (``"float32"``, ``"bfloat16"``: the spoof and
         analyze tasks take it); ``None`` leaves the task's default. Part of the cache key.
@@ -227,9 +228,9 @@ def score_rows(
     for i, row in enumerate(rows):
         base = {"id": row.id, "path": row.path}
         rec: dict[str, Any]
-        if not os.path.exists(row.path):
-            rec = {**base, "status": Status.NOT_FOUND.value, "score": None, "message": "file not found",
-                   "cached": False}
+        if not os.path.isfile(row.path):  # a folder, a broken link: not an input (as everywhere else)
+            why = "a folder, not a file" if os.path.isdir(row.path) else "file not found"
+            rec = {**base, "status": Status.NOT_FOUND.value, "score": None, "message": why, "cached": False}
             out.append(rec)
             if progress:
                 progress(i, len(rows), row, rec)
@@ -562,9 +563,12 @@ def _select(rows: Sequence[ManifestRow], cfg: EvalConfig) -> tuple[list[Manifest
         gens: dict[tuple[str, str], list[ManifestRow]] = defaultdict(list)
         for f in fakes:
             gens[(f.subset, f.generator)].append(f)
+        added = 0
         for group in gens.values():
             for r in paired_reals(group, rows)[0]:
-                needed.setdefault(r.id, r)
+                if r.id not in needed and (cfg.limit is None or added < cfg.limit):  # a quick look stays quick
+                    needed[r.id] = r
+                    added += 1
     return selected, list(needed.values())
 
 

@@ -213,6 +213,23 @@ def test_subset_filter_scores_paired_reals_only(toy, scorer, tmp_path):
     assert data["table"][-1]["pairing"] == "same-group"
 
 
+def test_limit_also_caps_the_paired_reals(toy, scorer, tmp_path):
+    r = _eval(toy, "--task", "toy", "--out", tmp_path / "out", "--subset", "fake_speech/toytts/genA", "--limit", 2,
+              "--json", "--n-boot", 20)
+    assert r.exit_code == 0, r.output
+    assert len(scorer.calls) == 4  # 2 fakes and 2 of their 8 paired real files, not all of them
+
+
+def test_a_folder_row_is_not_found_not_an_internal_error(toy, scorer, tmp_path):
+    (tmp_path / "adir").mkdir()
+    m = tmp_path / "m.csv"
+    m.write_text(f"path,label\n{tmp_path / 'adir'},real\n{toy.parent / 'real_speech/toy/r0.wav'},real\n")
+    r = _eval(m, "--task", "toy", "--out", tmp_path / "out", "--n-boot", 20, "--quiet")
+    assert r.exit_code == 0, r.output
+    rows = {Path(s["path"]).name: s for s in _read_csv(tmp_path / "out" / "scores.csv")}
+    assert rows["adir"]["status"] == "not_found" and rows["adir"]["message"] == "a folder, not a file"
+
+
 def test_model_errors_are_retried(toy, tmp_path):
     from avsync.errors import BundleError
 

@@ -71,7 +71,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--n-boot", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Bootstrap replicates for the EER, AUC and FPR intervals.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Score at most N selected files (quick look).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Score at most N selected files, and at most N real files paired with them (quick look).")
 @precision_option(default=None, help="Network precision of the spoof and analyze tasks (default float32); bfloat16 results are cached "
                    "separately.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=str), default=None,
