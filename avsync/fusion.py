@@ -308,7 +308,8 @@ class FusionConfig(Serializable):
         return cls.from_dict(data)
 
     def save(self, path: str | Path) -> None:
-        """Write :meth:`to_yaml` to ``path`` (overwritten if it exists)."""
+        """Write :meth:`to_yaml` to ``path`` (overwritten if it exists; its folder made if missing)."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(self.to_yaml())
 
     @classmethod

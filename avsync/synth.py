@@ -248,6 +248,7 @@ def make_clip(path: str | os.PathLike, spec: ClipSpec | None = None, **overrides
         path += _EXT[spec.preset]
     events = event_times(spec.duration, spec.event_period_s)
     with_video = spec.video and bool(vcodec)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     container = av.open(path, "w", format=fmt)
     try:
         vstream = astream = None

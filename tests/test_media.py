@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -517,3 +519,13 @@ def test_a_cut_off_wav_is_found_from_its_header(tmp_path):
     at = data.index(b"data") + 4
     streamed[at:at + 4] = b"\xff\xff\xff\xff"  # a writer that could not seek back to fill in the size
     assert not inspect_media(bytes(streamed[: len(data) // 3])).status.is_failure
+
+
+def test_writers_make_the_folder_they_write_into(tmp_path):
+    """`avsync sample` / `sync --plot` / `faces --preview` / `calibrate --out` into a folder not made yet."""
+    from avsync.fusion import FusionConfig
+    from avsync.synth import make_clip
+
+    assert os.path.exists(make_clip(tmp_path / "a" / "b" / "clip.mp4", duration=1.0))
+    FusionConfig().save(tmp_path / "c" / "fusion.yaml")
+    assert (tmp_path / "c" / "fusion.yaml").exists()

@@ -315,6 +315,24 @@ def test_eval_task_analyze_takes_detector_options(clip):
         task.factory(None, device="cpu", detector="yunet")
 
 
+def test_calibrate_says_which_clips_it_could_not_read(clip, tmp_path):
+    """A missing clip is named with its status and left out, the config is still written (into a folder made for it)
+    and the exit code says an input could not be read; a --subset that matches nothing is a usage error at once."""
+    real1, real2 = clip("pipe_orig", **FACE), clip("pipe_cal_real2", **dict(FACE, seed=3))
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label,audio\n"
+                        f"{real1},real,\n{real1},fake,shift:+8\n{real2},real,\n{real2},fake,shift:-14\n"
+                        f"{tmp_path / 'gone.mp4'},fake,\n")
+    out = tmp_path / "new" / "fusion.yaml"
+    r = CliRunner().invoke(cli, ["calibrate", str(manifest), "--out", str(out), "--json", "--sync-model", "motion"],
+                           catch_exceptions=False)
+    assert r.exit_code == 1 and out.exists(), r.output
+    assert json.loads(r.stdout)["not_read"] == [str(tmp_path / "gone.mp4")]
+    assert f"{tmp_path / 'gone.mp4'}: not_found" in r.stderr
+    r = CliRunner().invoke(cli, ["calibrate", str(manifest), "--out", str(out), "--subset", "nosuch"])
+    assert r.exit_code == 2 and "no manifest row matches --subset nosuch" in r.output
+
+
 def test_calibrate_makes_the_manifests_audio_edits(clip, tmp_path):
     """`avsync calibrate` scores a row's edited copy (the audio column), not the clip as it is. The drawn faces of
     these clips are read with the ``motion`` model, as elsewhere in this file (``--sync-model``)."""

@@ -48,6 +48,7 @@ def plot_sync(result: SyncResult, path: str | os.PathLike) -> str:
     ax2.set_xlabel("time (s)")
     ax2.set_title(f"timeline (track {result.active_track_id}); grey: no face / no speech", fontsize=9)
     fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(os.fspath(path))), exist_ok=True)
     fig.savefig(os.fspath(path), dpi=100)
     plt.close(fig)
     return os.fspath(path)

@@ -11,7 +11,7 @@ from typing import Literal
 import click
 
 from avsync.model_files import SYNC_MODELS
-from avsync_cli.common import device_option, echo_json
+from avsync_cli.common import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE, device_option, echo_json, fail
 
 
 @click.command("calibrate")
@@ -40,9 +40,16 @@ def command(manifest: str, out: str, method: Literal["logistic", "isotonic"], ma
     from avsync.pipeline import Detector
 
     rows = filter_rows(read_manifest(manifest), subsets)
+    if not rows:
+        fail(f"no manifest row matches --subset {' '.join(subsets)}" if subsets else f"{manifest} lists no clip",
+             EXIT_USAGE)
+    try:  # before any clip is analysed: a config that cannot be written would lose the whole run
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    except OSError as e:
+        fail(f"cannot write {out}: {e}", EXIT_USAGE)
     base = FusionConfig.load(config) if config else None
     det = Detector.from_pretrained(config=base, device=device, sync_model=sync_model)
-    feats, labels, skipped = [], [], []
+    feats, labels, skipped, unread = [], [], [], []
     edited = tempfile.TemporaryDirectory(prefix="avsync-calibrate-")  # copies made by the manifest's audio column
     for i, row in enumerate(rows):
         edit = row.audio_edit
@@ -54,6 +61,11 @@ def command(manifest: str, out: str, method: Literal["logistic", "isotonic"], ma
             continue
         v = det(path)
         usable = {c.name: c.score for c in v.cues if c.usable}
+        if v.status.is_failure:  # not read: its status and why, as avsync eval says it
+            click.echo(f"[{i + 1}/{len(rows)}] {row.id}: {v.status}: {v.reasons[0].removeprefix('undetermined: ')}",
+                       err=True)
+            unread.append(row.id)
+            continue
         click.echo(f"[{i + 1}/{len(rows)}] {row.id}: {v.label.value} {json.dumps(usable)}", err=True)
         if not usable:
             skipped.append(row.id)
@@ -61,6 +73,9 @@ def command(manifest: str, out: str, method: Literal["logistic", "isotonic"], ma
         feats.append(usable)
         labels.append(1 if row.label == "fake" else 0)
     edited.cleanup()
+    if not (0 < sum(labels) < len(labels)):
+        fail(f"{len(feats)} of {len(rows)} clips gave evidence ({int(sum(labels))} fake): calibration needs genuine and "
+             "manipulated clips with evidence", EXIT_INPUT_FAILED if unread else EXIT_USAGE)
     # monotone: a small or unbalanced manifest can otherwise give a cue a negative weight, and a verdict would then
     # call a clean lip-sync reading (p = 0.0001) evidence of manipulation
     cfg = fit(feats, labels, method=method, max_false_positive_rate=max_fpr, base=base or det.fusion, nonnegative=True)
@@ -74,11 +89,13 @@ def command(manifest: str, out: str, method: Literal["logistic", "isotonic"], ma
         "real": len(labels) - int(sum(labels)), "sync_model": bundle, "sync_model_sha256": model_sha256(bundle),
         "command": {"method": method, "nonnegative": True, "max_fpr": max_fpr, "subset": list(subsets), "config": config}})
     cfg.save(out)
-    stats = {"clips": len(rows), "used": len(feats), "skipped_no_evidence": skipped, "fake": int(sum(labels)),
+    stats = {"clips": len(rows), "used": len(feats), "skipped_no_evidence": skipped, "not_read": unread, "fake": int(sum(labels)),
              "real": len(labels) - int(sum(labels)), "config": cfg.to_dict(), "out": out}
     if as_json:
         echo_json(stats)
     else:
         click.echo(f"fitted on {len(feats)} clips ({stats['fake']} fake, {stats['real']} real); wrote {out}")
         click.echo(f"weights {cfg.weights}, bias {cfg.bias:.3f}, manipulated threshold {cfg.manipulated_threshold:.3f}")
-    sys.exit(0)
+        if unread:
+            click.echo(f"{len(unread)} clip(s) could not be read and were left out", err=True)
+    sys.exit(EXIT_INPUT_FAILED if unread else EXIT_OK)
