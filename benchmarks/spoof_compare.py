@@ -119,26 +119,31 @@ def tts_pages_eer(run: dict) -> tuple[float, float, float, int, int]:
 
 
 def main(argv: list[str]) -> int:
-    if not argv:
-        print(__doc__)
-        return 2
-    if argv[0] == "--dev":
-        for arg in argv[1:]:
-            name, _, path = arg.partition("=")
-            e, nf, nr = dev_eer(json.loads(Path(path or name).read_text()))
-            print(f"{name}: development EER {100 * e:.1f} % ({nf} fakes / {nr} reals)")
-        return 0
-    if argv[0] == "--tts-pages":
-        for arg in argv[1:]:
-            name, _, path = arg.partition("=")
-            e, lo, hi, nf, nr = tts_pages_eer(json.loads(Path(path or name).read_text()))
-            print(f"{name}: TTS / vocoder pages EER {100 * e:.1f} % ({100 * lo:.1f}–{100 * hi:.1f}; {nf} fakes / {nr} reals)")
-        return 0
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--dev", action="store_true", help="each model's pooled EER on the development split")
+    mode.add_argument("--tts-pages", action="store_true", help="each model's pooled EER on the TTS / vocoder pages")
+    ap.add_argument("runs", nargs="+", metavar="NAME=PATH.json", help="spoof_model_eval.py --json outputs")
+    a = ap.parse_args(argv)
     runs = {}
-    for arg in argv:
+    for arg in a.runs:
         name, _, path = arg.partition("=")
-        runs[name] = json.loads(Path(path or name).read_text())
-    print(table(runs))
+        f = Path(path or name)
+        if not f.is_file():
+            ap.error(f"{f}: no such file")
+        runs[name] = json.loads(f.read_text())
+    for name, run in runs.items():
+        if a.dev:
+            e, nf, nr = dev_eer(run)
+            print(f"{name}: development EER {100 * e:.1f} % ({nf} fakes / {nr} reals)")
+        elif a.tts_pages:
+            e, lo, hi, nf, nr = tts_pages_eer(run)
+            print(f"{name}: TTS / vocoder pages EER {100 * e:.1f} % ({100 * lo:.1f}–{100 * hi:.1f}; {nf} fakes / {nr} reals)")
+    if not (a.dev or a.tts_pages):
+        print(table(runs))
     return 0
 
 

@@ -179,6 +179,19 @@ def test_models_cli_list_verify_path(shared, monkeypatch):
     assert r.exit_code == 0 and r.output.strip().endswith("aasist/AASIST-L.pth")
 
 
+@pytest.mark.parametrize("sub", ["path", "verify", "pull"])
+def test_models_cli_names_every_model_it_lists(sub):
+    """A name `models list` does not know is a usage error (exit 2); one it lists that ships inside a pip package (or
+    has no weights) is said so, exit 0, instead of 'unknown model bundle'."""
+    from avsync_cli.main import cli
+    from click.testing import CliRunner
+
+    r = CliRunner().invoke(cli, ["models", sub, "nosuch"])
+    assert r.exit_code == 2 and "unknown model 'nosuch'" in r.output
+    r = CliRunner().invoke(cli, ["models", sub, "motion"])
+    assert r.exit_code == 0 and "motion: built in, not a weights bundle of avsync" in r.output
+
+
 @pytest.mark.parametrize("cache_exists", [False, True])
 def test_offline_pull_leaves_no_empty_folder_behind(isolated, monkeypatch, cache_exists):
     """`avsync models pull NAME` without network: an error, and the cache is as it was (no empty folders)."""

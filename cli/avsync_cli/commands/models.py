@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from avsync_cli.common import EXIT_INPUT_FAILED, echo_json
+from avsync_cli.common import EXIT_INPUT_FAILED, EXIT_USAGE, echo_json, fail
 
 
 @click.group("models")
@@ -48,13 +48,30 @@ def list_(as_json: bool) -> None:
 
 
 def _names(names: tuple[str, ...], all_: bool) -> list[str]:
+    """The weights bundles named (each checked: a name `models list` does not know is a usage error; a model that
+    ships inside a pip package is said so and left out: it has no file of avsync's to fetch, verify or find)."""
     from avsync import bundles
 
     if all_:
         return [b.name for b in bundles.list_bundles()]
     if not names:
         raise click.UsageError("name at least one bundle, or pass --all")
-    return list(names)
+    packaged = {r.name: r for r in _catalog() if r.name not in bundles.REGISTRY}
+    unknown = [n for n in names if n not in bundles.REGISTRY and n not in packaged]
+    if unknown:
+        fail(f"unknown model {', '.join(map(repr, unknown))}; `avsync models list` shows them all", EXIT_USAGE)
+    for n in names:
+        if n in packaged:
+            r = packaged[n]
+            where = r.local_path or ("it has no weights" if r.source == "built in" else r.how_to_get or "not installed")
+            click.echo(f"{n}: {r.source}, not a weights bundle of avsync ({where})")
+    return [n for n in names if n not in packaged]
+
+
+def _catalog():
+    from avsync.catalog import list_models
+
+    return list_models()
 
 
 @command.command("pull")
@@ -124,6 +141,8 @@ def path_(name: str | None) -> None:
     if name is None:
         for d in bundles.search_dirs():
             click.echo(str(d))
+        return
+    if not _names((name,), False):  # ships inside a package: said where
         return
     p = bundles.find(name)
     if p is None:
