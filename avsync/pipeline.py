@@ -292,6 +292,11 @@ def sync_cue_params(model: str | None, fusion: FusionConfig) -> SyncCueParams:
     return with_cue_params(SyncCueParams.for_model(model), fusion.cue_params.get("sync"), "sync")
 
 
+CHANGE_REACH_S = 1.0
+"""Speaker windows within this many seconds of an identity change carry it on the timeline (the change is found
+between windows of 1.6 s, to about a second)."""
+
+
 def speaker_cue(result: SpoofResult, params: SpeakerCueParams = SpeakerCueParams()) -> Cue | None:
     """The ``speaker`` cue from the speaker evidence of each channel (identity change, reference mismatch)."""
     evid = [ch.speaker for ch in getattr(result, "channels", ()) if getattr(ch, "speaker", None) is not None]
@@ -303,19 +308,24 @@ def speaker_cue(result: SpoofResult, params: SpeakerCueParams = SpeakerCueParams
     scores, reasons, wins = [], [], []
     for e in usable:
         who = f" on channel {e.channel}" if len(usable) > 1 else ""
-        p = params.steady
-        if e.identity_change:
-            p = params.identity_change
-            reasons.append(
-                f"the voice{who} changes identity at {e.change_time_s:.0f} s (similarity {e.change_similarity:.2f})"
-            )
+        base = params.steady  # what holds along the whole channel: its match with the reference, or none
         if e.reference_match is False:
-            p = max(p, params.reference_mismatch)
+            base = params.reference_mismatch
             reasons.append(f"the voice{who} does not match the reference (similarity {e.reference_similarity:.2f})")
         elif e.reference_match:
-            p = min(p, params.reference_match)
+            base = min(base, params.reference_match)
+        p = base
+        change = None
+        if e.identity_change:
+            p, change = max(base, params.identity_change), e.change_time_s
+            reasons.insert(len(reasons) - (e.reference_match is False),
+                           f"the voice{who} changes identity at {e.change_time_s:.0f} s (similarity "
+                           f"{e.change_similarity:.2f})")
         scores.append(p)
-        wins += [CueWindow(w.start, w.end, p, True, e.channel if len(usable) > 1 else None) for w in e.windows]
+        # an identity change is where it happens: the windows around it carry it, not the whole channel
+        wins += [CueWindow(w.start, w.end, p if change is not None and w.start - CHANGE_REACH_S <= change <= w.end
+                           + CHANGE_REACH_S else base, True, e.channel if len(usable) > 1 else None)
+                 for w in e.windows]
     return Cue("speaker", Status.OK, float(max(scores)), tuple(wins), tuple(reasons), 1.0)
 
 
@@ -730,7 +740,7 @@ class Detector:
             scorer = self._scorer()
         except AvsyncError as e:
             details["spoof"] = {"status": str(e.status), "message": str(e)}
-            return [Cue("spoof", e.status, None, (), (), 0.0, f"voice check unavailable: {e}")]
+            return [Cue("spoof", e.status, None, (), (), 0.0, f"voice check unavailable: {e}")] + self._no_speaker()
         spill = call.audio_spill
         if spill is not None:  # a long video: the audio its sections decoded, read back (audio_blocks prefers `audio`)
             media.audio_blocks_from = spill.blocks
@@ -756,7 +766,16 @@ class Detector:
             cues.append(sp)
             enc = get_bundle(SpeakerEncoder.bundle_name)
             models.append(ModelRef(enc.name, version=enc.version, sha256=enc.sha256, role="speaker"))
+        elif Status(result.status) is Status.MODEL_ERROR:  # it runs inside the voice check: said, not left out
+            cues += self._no_speaker()
         return cues
+
+    def _no_speaker(self) -> list[Cue]:
+        """The speaker cue when the voice check it runs inside could not run (no voice model): not checked, and why."""
+        if not self.speaker:
+            return []
+        return [Cue("speaker", Status.MODEL_ERROR, None, (), (), 0.0,
+                    "speaker consistency not checked: it runs with the voice check, which could not run")]
 
     # ------------------------------------------------------------------ main entry
     def __call__(

@@ -178,3 +178,25 @@ def test_cue_parameters_live_in_the_fusion_config_and_its_hash(tmp_path):
         FusionConfig(cue_params={"synch": {"lead_tolerance_ms": 150.0}})
     whole = FusionConfig(cue_params={"sync": {"lead_tolerance_ms": 150}})  # an int: hashed like its YAML's float
     assert FusionConfig.from_yaml(whole.to_yaml()).config_hash() == whole.config_hash()
+
+
+def test_an_identity_change_is_on_the_timeline_where_it_happens():
+    """The windows around the change carry it; the rest of the channel keeps the steady reading (a second voice from
+    4 s painted the genuine first seconds as suspicious as the change)."""
+    from types import SimpleNamespace
+
+    from avsync.pipeline import SpeakerCueParams, speaker_cue
+
+    wins = tuple(SimpleNamespace(start=0.8 * i, end=0.8 * i + 1.6) for i in range(11))  # 0-9.6 s
+    change = SimpleNamespace(status="ok", identity_change=True, change_time_s=4.0, change_similarity=0.54,
+                             reference_match=None, windows=wins, channel=0)
+    cue = speaker_cue(SimpleNamespace(channels=[SimpleNamespace(speaker=change)]))
+    params = SpeakerCueParams()
+    assert cue.score == params.identity_change and cue.reasons == ("the voice changes identity at 4 s (similarity 0.54)",)
+    at = {(round(w.start, 1), round(w.end, 1)): w.score for w in cue.windows}
+    assert at[(0.0, 1.6)] == params.steady and at[(8.0, 9.6)] == params.steady
+    assert at[(3.2, 4.8)] == params.identity_change and at[(4.8, 6.4)] == params.identity_change
+    mismatch = SimpleNamespace(**{**vars(change), "reference_match": False, "reference_similarity": 0.4})
+    both = speaker_cue(SimpleNamespace(channels=[SimpleNamespace(speaker=mismatch)]))
+    assert both.reasons[0].startswith("the voice changes identity") and "reference" in both.reasons[1]
+    assert min(w.score for w in both.windows) == params.reference_mismatch  # a mismatch holds along the channel

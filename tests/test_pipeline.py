@@ -437,3 +437,12 @@ def test_a_misspelt_name_is_a_config_error_when_the_detector_is_built(kw, match)
 
     with pytest.raises(ConfigError, match=match):
         Detector(**kw)
+
+
+def test_without_its_voice_model_the_speaker_check_says_it_did_not_run(clip, tmp_path, monkeypatch):
+    monkeypatch.setenv("AVSYNC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("AVSYNC_MODELS_DIR", raising=False)
+    v = Detector(spoof_model="aasist", models_dir=tmp_path / "empty", sync_model="motion", device="cpu")(
+        clip("pipe_orig", **FACE))
+    assert v.cue("spoof").status is Status.MODEL_ERROR and v.cue("speaker").status is Status.MODEL_ERROR
+    assert "speaker consistency not checked: it runs with the voice check, which could not run" in v.reasons
