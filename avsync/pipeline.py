@@ -703,12 +703,13 @@ class Detector:
     def _sync_cue(self, media: Media, faces: FaceTracks, result: SyncResult, models: list[ModelRef], details: dict,
                   call: _Call) -> Cue:
         details["sync"] = _sync_details(result)
-        from avsync.model_files import model_sha256
+        from avsync.model_files import model_sha256, sync_model_name
         from avsync.sync.models import weights_sha256
 
-        models.append(ModelRef(f"face-{faces.detector}", sha256=model_sha256(faces.detector), role="face detector"))
+        # named as `avsync models list` names them, so that each hash can be checked with `avsync models verify`
+        models.append(ModelRef(faces.detector, sha256=model_sha256(faces.detector), role="face detector"))
         # the file the model ran: for ``syncnet`` a user checkpoint in $AVSYNC_MODELS_DIR/syncnet/ when there is one
-        models.append(ModelRef(f"sync-{result.model}", sha256=weights_sha256(result.model), role="sync"))
+        models.append(ModelRef(sync_model_name(result.model), sha256=weights_sha256(result.model), role="sync"))
         assert self.sync_params is not None  # set by __post_init__
         call.sync_inputs = (result, media.duration, faces.face_fraction)  # read again once the voice check's VAD ran
         return sync_cue(result, duration=media.duration, face_fraction=faces.face_fraction, params=self.sync_params)

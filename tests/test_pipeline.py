@@ -211,7 +211,11 @@ def test_verdict_json_roundtrip_and_provenance(detector, clip):
     assert p.config_hash == detector.fusion.config_hash() and p.timings["total"] > 0
     assert {m.role for m in p.models} >= {"face detector", "sync"}
     # every model that has weights names their sha256 (the face detector too); motion has none
-    assert all(m.sha256 and len(m.sha256) == 64 for m in p.models if m.name != "sync-motion"), p.models
+    assert all(m.sha256 and len(m.sha256) == 64 for m in p.models if m.name != "motion"), p.models
+    from avsync.catalog import list_models
+
+    listed = {r.name for r in list_models()}  # named as `avsync models list` names them
+    assert all(m.name in listed for m in p.models if m.role in ("face detector", "sync")), p.models
     assert v.details["fusion"]["manipulated_threshold"] == detector.fusion.manipulated_threshold
     thumbs = detector.thumbnails  # colour pictures of the faces for the report
     assert thumbs and all(img.ndim == 3 and img.shape[2] == 3 for img in thumbs.values())

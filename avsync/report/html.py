@@ -193,7 +193,7 @@ def render_html(verdict: Verdict, *, thumbnails: Mapping[str, np.ndarray] | None
         ("created", p.created),
     ]
     prov_rows += [(f"model ({m.role or 'model'})", f"{m.name} {m.version or ''} " + (
-        f"sha256 {m.sha256}" if m.sha256 else ("built in, no weights" if m.name == "sync-motion" else "sha256 —")))
+        f"sha256 {m.sha256}" if m.sha256 else ("built in, no weights" if m.role == "sync" and m.name == "motion" else "sha256 —")))
         for m in p.models]
     prov_rows += [(f"time: {k}", f"{t:.2f} s") for k, t in p.timings.items()]
     prov = "".join(f"<tr><th>{e(k)}</th><td><code>{e(str(val))}</code></td></tr>" for k, val in prov_rows)
