@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import shutil
@@ -131,6 +133,10 @@ def test_call_report_has_a_line_and_a_segment_column_per_channel(tmp_path):
     from avsync.report.html import _cue_lines
 
     assert [label for label, _ in _cue_lines(cue)] == ["spoof (channel 0)", "spoof (channel 1)"]
+    rows = list(csv.DictReader(io.StringIO(windows_csv(v))))  # and a column per channel in the window CSV
+    assert {"spoof", "spoof_ch0", "spoof_ch1"} <= set(rows[0])
+    at5 = next(r for r in rows if float(r["start"]) == 5.0)
+    assert float(at5["spoof_ch1"]) > 0.8 > 0.2 > float(at5["spoof_ch0"]) and at5["spoof"] == at5["spoof_ch1"]
 
 
 def test_why_has_no_file_system_paths():
