@@ -433,6 +433,11 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _missing(v: Any) -> bool:
+    """No value: ``None`` or a float NaN (an empty cell in the CSV, null in the JSON)."""
+    return v is None or (isinstance(v, float) and v != v)
+
+
 def write_table(table: Sequence[dict[str, Any]], stem: str | os.PathLike, *, title: str = "") -> dict[str, str]:
     """Write ``stem.md`` (Markdown), ``stem.csv`` and ``stem.json``; returns their paths."""
     stem = Path(stem)
@@ -445,7 +450,7 @@ def write_table(table: Sequence[dict[str, Any]], stem: str | os.PathLike, *, tit
         w = csv.DictWriter(fh, fieldnames=cols)
         w.writeheader()
         for r in table:
-            w.writerow({c: ("" if r.get(c) is None else r.get(c)) for c in cols})
+            w.writerow({c: "" if _missing(r.get(c)) else r.get(c) for c in cols})  # as the JSON's null
     stem.with_suffix(".json").write_text(json.dumps(_clean(list(table)), indent=2), encoding="utf-8")
     return {"md": os.fspath(md), "csv": os.fspath(stem.with_suffix(".csv")), "json": os.fspath(stem.with_suffix(".json"))}
 
@@ -678,6 +683,9 @@ def run_eval(
     if cfg.perturbations:
         report.files.update({f"robustness.{k}": v for k, v in write_table(
             report.robustness, out / "robustness", title=f"{title} — metric change per perturbation").items()})
+    else:  # an earlier run's robustness table would sit beside this run's summary as if it were this run's
+        for ext in ("md", "csv", "json"):
+            (out / f"robustness.{ext}").unlink(missing_ok=True)
     meta = {"config": cfg.to_dict(), "n_rows": len(needed), "n_selected": len(selected), "n_scored": report.n_scored,
             "n_cached": report.n_cached, "files": report.files}
     (out / "run.json").write_text(json.dumps(_clean(meta), indent=2), encoding="utf-8")

@@ -21,7 +21,7 @@ Native columns (CSV with a header, or JSON Lines with the same keys)::
 * ``segments`` — manipulated time ranges in seconds, JSON ``[[start, end], ...]`` (empty: none).
 * ``subset`` — the reporting subset; by default the first two folders of ``path`` relative to the
   manifest, or to the variable a path starts with (``fake_speech/yourtts``); of an absolute path, the two
-  folders nearest the file.
+  folders nearest the file; ``.`` for a file beside the manifest.
 * ``audio`` (optional) — an edit of the file's audio made at evaluation time, so that a manifest can list
   copies of a real clip without storing them: ``shift:N`` moves the audio ``N`` 25 fps frames earlier
   (audio leads video; negative: later; zero-padded), ``from:PATH`` replaces it with the audio of another
@@ -202,9 +202,10 @@ def _default_subset(rel: str) -> str:
         rel = rel[m.end():].lstrip("/")
     p = Path(rel)
     if p.is_absolute():  # no root to count from: the file's two nearest folders (…/real_av/grid_lipnet/x.mpg)
-        return "/".join(p.parent.parts[1:][-2:])
+        return "/".join(p.parent.parts[1:][-2:]) or "/"
     parts = p.parts
-    return "/".join(parts[:2]) if len(parts) > 2 else (parts[0] if len(parts) > 1 else "")
+    # a file beside the manifest is in ".", never in a set without a name
+    return "/".join(parts[:2]) if len(parts) > 2 else (parts[0] if len(parts) > 1 else ".")
 
 
 def _expand(path: str, *, where: str) -> str:

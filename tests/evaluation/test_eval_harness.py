@@ -305,6 +305,9 @@ def test_perturbations_report_metric_change(toy, scorer, tmp_path):
                  "--quiet").exit_code == 0
     assert len(scorer.calls) == n  # clean and mulaw8k results both cached
     assert _eval(toy, "--task", "toy", "--out", out, "--perturbations", "bogus").exit_code == 2
+    assert (out / "robustness.csv").exists()
+    assert _eval(toy, "--task", "toy", "--out", out, "--quiet").exit_code == 0  # no --perturb this time
+    assert not (out / "robustness.csv").exists() and not (out / "robustness.md").exists()
 
 
 def test_trim_silence_option(tmp_path):
@@ -430,3 +433,12 @@ def test_offset_accuracy_of_injected_offsets_leaves_the_reals_out(tmp_path):
         assert table["real"]["offset_acc_pm1"] == 0.0 and table["real"]["n_offset"] == 3
     finally:
         unregister_task("toy_sync2")
+
+
+def test_a_missing_number_is_an_empty_cell_not_nan(tmp_path):
+    from avsync.evaluation.harness import write_table
+
+    write_table([{"set": "ALL", "auc": float("nan"), "eer": 0.1}], tmp_path / "t")
+    (row,) = _read_csv(tmp_path / "t.csv")
+    assert row["auc"] == "" and row["eer"] == "0.1"
+    assert json.loads((tmp_path / "t.json").read_text())[0]["auc"] is None

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from avsync.errors import ConfigError
-from avsync.evaluation.manifest import ManifestRow, filter_rows, paired_reals, read_manifest, write_manifest
+from avsync.evaluation.manifest import (
+    ManifestRow,
+    _default_subset,
+    filter_rows,
+    paired_reals,
+    read_manifest,
+    write_manifest,
+)
 
 
 def _rows():
@@ -46,6 +53,7 @@ def test_native_csv_labels_paths_segments(tmp_path):
     assert rows[1].offset_frames == -2.0 and rows[1].segments == ((0.5, 1.0),) and rows[1].y == 1
     assert rows[2].path == "/abs/e.wav"
     assert [rows[2].subset, rows[3].subset] == ["abs", "real_av/grid"]  # an absolute path: its nearest folders
+    assert _default_subset("beside.wav") == "."
     assert read_manifest(tmp_path / "m.csv", root="/data")[0].path == "/data/a/b/c.wav"
 
 

@@ -131,6 +131,8 @@ def command(manifest: str, task_name: str, model: str | None, out_dir: str, subs
         click.echo(Path(report.files["summary.md"]).read_text(encoding="utf-8"))
         if report.robustness:
             click.echo(Path(report.files["robustness.md"]).read_text(encoding="utf-8"))
-        click.echo(f"scored {report.n_scored} file(s), reused {report.n_cached} cached; results in {out_dir}")
+        missing = sum(1 for r in report.records if r.get("status") == "not_found")
+        gone = f", {missing} not found" if missing else ""
+        click.echo(f"scored {report.n_scored} file(s), reused {report.n_cached} cached{gone}; results in {out_dir}")
     ok = any(r.get("status") == "ok" for r in report.records)
     sys.exit(EXIT_OK if ok else EXIT_INPUT_FAILED)
