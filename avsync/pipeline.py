@@ -508,7 +508,7 @@ class Detector:
                 spoof_factory(self.spoof_model)
             except BundleError as e:
                 off = " (spoof_model=False turns the voice check off)" if self.spoof_model.lower() == "none" else ""
-                raise ConfigError(str(e.args[0]) if e.args else str(e), hint=f"{e.hint}{off}") from e
+                raise ConfigError(f"{e}{off}") from e  # its text holds its hint
         if isinstance(self.artefacts, str) and self.artefacts not in (names := names_of(ARTEFACT_ARCHITECTURE)):
             raise ConfigError(f"unknown artefact model {self.artefacts!r}", hint=f"choose one of {', '.join(names)}")
         from avsync.face.detectors.base import DETECTOR_NAMES

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from avsync_cli.main import cli
 from click.testing import CliRunner
@@ -88,3 +89,12 @@ def test_sync_text_marks_an_unsure_offset_as_analyze_reads_it():
     assert params.sureness(-1e6) == 0.0 and params.sureness(1e6) == 1.0  # no overflow at the extremes
     assert "an unsure reading" in reading(params.confidence_mid - 3 * params.confidence_scale)
     assert "unsure" not in reading(params.confidence_mid + 3 * params.confidence_scale)
+
+
+def test_plot_of_an_input_without_faces_is_not_an_empty_picture(tmp_path):
+    from avsync.synth import write_audio
+
+    wav = write_audio(tmp_path / "a.wav", (0.1 * np.random.default_rng(0).standard_normal(32000)).astype(np.float32),
+                      16000)
+    r = CliRunner().invoke(cli, ["sync", str(wav), "--plot", str(tmp_path / "p.png")])
+    assert r.exit_code == 0 and "no plot written" in r.output and not (tmp_path / "p.png").exists()

@@ -48,7 +48,7 @@ def eval_task(model: str | None = None, device: str | None = None, precision: Pr
                          min_duration_s=min_duration_s, aggregation=aggregation)
     if scorer.model_error is not None:  # reported once, before any file: not one model_error line per file of a batch
         e = scorer.model_error
-        raise ConfigError(f"voice model {scorer.model_name!r} unavailable: {e.args[0] if e.args else e}", hint=e.hint)
+        raise ConfigError(f"voice model {scorer.model_name!r} unavailable: {e}")  # its text holds its hint
 
     def score(path: str, progress: Callable[[float, float], None] | None = None) -> dict:
         r = scorer(path, progress=progress)

@@ -105,7 +105,9 @@ def command(file: str, as_json: bool, model: ModelName, weights: str | None, max
         else:  # an absence (too_short, no_audio, no_video): a result, printed like one
             click.echo(f"{e.status}: {e}")
         sys.exit(exit_code_for([e.status]))  # too_short, no_audio... are results: exit 0
-    if plot_path:
+    if plot_path and not res.faces:  # nothing to draw (no video, no face): said instead of an empty picture
+        click.echo(f"no plot written to {plot_path}: {res.summary or res.status}", err=True)
+    elif plot_path:
         from avsync.sync.plot import plot_sync
 
         plot_sync(res, plot_path)
