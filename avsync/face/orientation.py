@@ -1,7 +1,7 @@
 """Is the picture upright? Faces shown on their side or upside down (a wrong rotation flag, a camera held sideways
 whose flag was lost) are read by the lip-sync and mouth-region models as faces they were never trained on.
 
-:func:`picture_turn` looks at a few frames spread over the video: the face detector is surest of a face that is
+:func:`picture_turn` looks at a few frames of the first seconds: the face detector is surest of a face that is
 upright (its best score on the frame as shown against the frame turned by 90°, 180° and 270°; on upright real clips
 the frame as shown scored 0.91 or more in 99 % of frames and a turned copy at most 0.91, docs/faces.md
 "Orientation"), so a frame whose turned copy holds a clearly surer face votes for that turn.
@@ -16,11 +16,14 @@ import numpy as np
 from avsync.face.detectors.base import FaceDetector
 from avsync.media import Media
 
-__all__ = ["TURN_MARGIN", "UPRIGHT_SURE", "picture_turn"]
+__all__ = ["SAMPLE_S", "TURN_MARGIN", "UPRIGHT_SURE", "picture_turn"]
 
 TURN_MARGIN = 0.05
 """How much surer the detector must be of the face in a turned copy of a frame than in the frame as shown for that
 frame to vote for the turn."""
+
+SAMPLE_S = 5.0
+"""The frames looked at are spread over the first this many seconds of the video."""
 
 UPRIGHT_SURE = 0.92
 """A frame whose face as shown scores at least this votes upright without its turned copies being tried (cost: one
@@ -32,8 +35,9 @@ def picture_turn(media: Media, detector: FaceDetector, *, frames: int = 3, max_s
     """Clockwise turn in degrees (90, 180 or 270) that shows the faces of ``media`` upright, 0 when they already
     are, ``None`` when too few of the sampled frames hold a face to tell.
 
-    ``frames`` frames are sampled evenly (10 % to 90 % of the video), each at most ``max_side`` pixels on its long
-    side; the turn is the one a majority of them vote for (:data:`TURN_MARGIN`), else 0.
+    ``frames`` frames are sampled evenly over the first :data:`SAMPLE_S` seconds (10 % to 90 % of them), each at most
+    ``max_side`` pixels on its long side; the turn is the one a majority of them vote for (:data:`TURN_MARGIN`), else
+    0.
     """
     v = media.info.video
     n = media.num_frames
@@ -43,10 +47,13 @@ def picture_turn(media: Media, detector: FaceDetector, *, frames: int = 3, max_s
     size = (max(1, round(v.width * scale)), max(1, round(v.height * scale)))
     if v.rotation in (90, 270):
         size = size[::-1]
-    picks = sorted({int(round(q * (n - 1))) for q in np.linspace(0.1, 0.9, frames)})
+    # from the first seconds only: a rotation flag holds for the whole file, and frames further in cost the decoding
+    # of everything before them (a minute of 720p: about 4 s)
+    span = min(n, max(1, int(round(SAMPLE_S * media.fps))))
+    picks = sorted({int(round(q * (span - 1))) for q in np.linspace(0.1, 0.9, frames)})
     votes: Counter[int] = Counter()
     seen = 0
-    for chunk in media.frames(chunk_size=len(picks), size=size, only=picks):
+    for chunk in media.frames(chunk_size=len(picks), size=size, only=picks, end=(picks[-1] + 1) / media.fps):
         for img in chunk.images:
             best = {}
             for k in range(4):  # np.rot90 turns counter-clockwise: k quarter turns back is 90 * k clockwise
