@@ -69,8 +69,9 @@ _FAILURES = frozenset(
 
 def to_jsonable(value: Any) -> Any:
     """Convert dataclasses, enums, numpy scalars/arrays and tuples into JSON-friendly values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # fields marked metadata={"json": False}:
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)  # working data only
+                if f.metadata.get("json", True)}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dict):

@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # imported by the methods that build them (the analyses load 
     from avsync.artefacts.scorer import ArtefactResult
     from avsync.face.types import FaceTrack, FaceTracks
     from avsync.media.types import FrameChunk
-    from avsync.sync.types import FaceSync, SyncResult
+    from avsync.sync.types import FaceSync, SyncResult, WindowSync
 
 __all__ = ["MARGIN_S", "MediaSection", "MonoAudio", "SectionMerger", "plan_sections"]
 
@@ -413,6 +413,8 @@ class SectionMerger:
             summ = _summarize(curve, lags)
             assert summ is not None  # the scored faces' curves have finite values, so their mean has
             best, dmin, conf, at_edge = summ
+            if base["drift"] is None and not at_edge:  # each window read at the merged offset, as in one piece:
+                windows = tuple(_at_lag(w, best) for w in windows)  # a section off by itself is then visible
             sp = [(fs.speaking_score, fs.valid_frames) for fs in scored if fs.speaking_score is not None]
             speaking = float(np.average([s for s, _ in sp], weights=[max(v, 1) for _, v in sp])) if sp else None
             base.update(curve=tuple(None if not np.isfinite(c) else float(c) for c in curve), speaking_score=speaking,
@@ -456,6 +458,15 @@ class SectionMerger:
         face_px = float(np.average([r.face_px for r, *_ in ok], weights=n)) if all(r.face_px for r, *_ in ok) else None
         return ArtefactResult(Status.OK, score, first.threshold, windows, tid, first.model, first.model_sha256,
                               int(n.sum()), face_px)
+
+
+def _at_lag(w: WindowSync, at: int) -> WindowSync:
+    """Window ``w`` with its distance and margin read at lag index ``at`` from its own curve (unchanged without one):
+    a section's windows are scored at the section's own best lag, which hides a section whose audio alone is off."""
+    c = w.curve
+    if c is None or w.status is not Status.OK or not np.isfinite(c[at]):
+        return w
+    return replace(w, distance=float(c[at]), margin=float(np.nanmedian(c) - c[at]))
 
 
 def _first_status(statuses: Sequence[Status]) -> Status:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import avsync
 from avsync import load_media
 from avsync.fusion import Label
 from avsync.pipeline import Detector
@@ -129,3 +130,24 @@ def test_audio_that_fails_half_way_leaves_no_temporary_file(clip, monkeypatch, t
     with pytest.raises(MediaError, match="audio decoding stopped"):
         MonoAudio(media, channels=channels)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_section_whose_audio_alone_is_off_shows_in_the_timeline(clip):
+    """Audio 320 ms early in 6-12 s only: the sections' windows are read at the merged offset, as one piece reads them,
+    so the shifted stretch is suspicious (read at each section's own best lag it looked in sync)."""
+    m = avsync.load_media(clip("sections_local", duration=18.0, **FACE))
+    frames = np.concatenate([c.images for c in m.frames()])
+    audio = m.audio.copy()
+    k, a, b = int(0.32 * 16000), 6 * 16000, 12 * 16000
+    audio[:, a:b] = m.audio[:, a + k:b + k]
+    media = avsync.Media.from_arrays(audio, 16000, frames, 25.0)
+    whole = Detector(spoof_model=False, device="cpu", sync_model="motion", section_s=None)(media)
+    parts = Detector(spoof_model=False, device="cpu", sync_model="motion", section_s=6.0)(media)
+
+    def mean_p(v, lo, hi):
+        return np.mean([w.score for w in v.cue("sync").windows if w.valid and w.score is not None
+                        and lo <= (w.start + w.end) / 2 < hi])
+
+    for v in (whole, parts):
+        assert mean_p(v, 7.0, 11.0) > 0.7 > 0.3 > mean_p(v, 1.0, 5.0), v.reasons
+    assert abs(mean_p(parts, 7.0, 11.0) - mean_p(whole, 7.0, 11.0)) < 0.15

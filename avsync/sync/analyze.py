@@ -257,6 +257,7 @@ def _timeline(dist: np.ndarray, lags: np.ndarray, best: int, track: TrackCrops, 
             WindowSync(
                 start=float(s), end=float(e), status=Status.OUT_OF_RANGE if edge else Status.OK, distance=dist_at,
                 confidence=wconf, offset_frames=None if edge else int(lags[wb]), valid_frames=nvalid, margin=margin,
+                curve=np.asarray(c, np.float32),
             )
         )
     return tuple(out)

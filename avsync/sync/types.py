@@ -7,7 +7,8 @@ audio leads video** — the sound of a mouth movement arrives before the movemen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -99,6 +100,9 @@ class WindowSync(Serializable):
     offset_frames: int | None = None
     valid_frames: int = 0
     margin: float | None = None
+    curve: Any = field(default=None, compare=False, repr=False, metadata={"json": False})
+    """The window's own distance over the searched lags (``float32 [L]``), kept while a long video's sections are
+    merged (the merged offset re-reads ``distance`` and ``margin`` from it); never serialised."""
 
 
 @dataclass(frozen=True)
