@@ -140,3 +140,19 @@ def test_run_batch_in_a_starting_worker_says_to_guard_the_script(tmp_path, monke
     monkeypatch.setattr(multiprocessing.current_process(), "name", WORKER_NAME)
     with pytest.raises(ConfigError, match='__name__ == "__main__"'):
         run_batch([str(tmp_path)], tmp_path / "r.jsonl", task="inspect", jobs=0, progress=False)
+
+
+def test_a_worker_whose_parent_is_gone_stops_its_file():
+    """kill -9 of `avsync batch`: the worker's next progress report finds the parent gone and stops the file (it ran
+    each file to its end for nobody before)."""
+    import multiprocessing
+
+    from avsync.batch.engines import _ParentGone, _reporter
+
+    parent, child = multiprocessing.Pipe()
+    report = _reporter(child, 3)
+    report(0.5)
+    assert parent.recv() == ("progress", 3, 0.5)
+    parent.close()
+    with pytest.raises(_ParentGone):
+        report(0.6)

@@ -140,6 +140,22 @@ def _send(conn: Connection, message: object) -> bool:
         return False
 
 
+class _ParentGone(BaseException):
+    """Raised inside a file's task by its progress report when the parent is gone (killed): the worker stops that
+    file at once instead of finishing it for nobody (a ``BaseException``: the task's own error handling, which keeps
+    a batch going past a failing file, does not swallow it)."""
+
+
+def _reporter(conn: Connection, idx: int) -> Callable[[float], None]:
+    """The progress report of job ``idx``: sends the fraction done, or raises :class:`_ParentGone`."""
+
+    def report(f: float) -> None:
+        if not _send(conn, ("progress", idx, f)):
+            raise _ParentGone
+
+    return report
+
+
 def _worker_main(conn: Connection, spec: TaskSpec) -> None:  # runs in a child process
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     tune_cpu_allocator()  # a process of ours: reuse freed tensor memory
@@ -159,11 +175,10 @@ def _worker_main(conn: Connection, spec: TaskSpec) -> None:  # runs in a child p
         if msg is None:
             return
         idx, path = msg
-
-        def report(f: float, idx: int = idx) -> bool:
-            return _send(conn, ("progress", idx, f))
-
-        out = run_scorer(scorer, path, progress=_Throttle(report))
+        try:
+            out = run_scorer(scorer, path, progress=_Throttle(_reporter(conn, idx)))
+        except _ParentGone:  # killed while this file ran: nobody is waiting for it
+            return
         out["worker"] = f"local:{os.getpid()}"
         if not _send(conn, ("done", idx, out)):  # the parent was killed while this file ran
             return
