@@ -376,6 +376,25 @@ class FusionOutcome(Serializable):
     undetermined_reason: str | None = None
 
 
+MIN_COVER = 0.5
+"""A cue speaks for a fused window only where its valid windows cover at least this share of it."""
+
+
+def _covered(spans: list[tuple[float, float]]) -> float:
+    """Length of the union of ``spans``."""
+    total, cur_a, cur_b = 0.0, None, None
+    for a, b in sorted(spans):
+        if cur_b is None or a > cur_b:
+            if cur_b is not None and cur_a is not None:
+                total += cur_b - cur_a
+            cur_a, cur_b = a, b
+        else:
+            cur_b = max(cur_b, b)
+    if cur_b is not None and cur_a is not None:
+        total += cur_b - cur_a
+    return total
+
+
 class _CueTimeline:
     """A cue's valid, scored windows indexed by start time, so that the windows overlapping a span are found by
     bisection instead of a scan of every window (a fused timeline asks once per grid window: a scan made an hour of
@@ -390,18 +409,23 @@ class _CueTimeline:
         self.reach = max((w.end - w.start for w in self.windows), default=0.0) + 1.0
 
     def channel_scores(self, start: float, end: float) -> dict[int | None, float]:
-        """Per channel, the overlap-weighted mean of the window scores within ``[start, end)``."""
+        """Per channel, the overlap-weighted mean of the window scores within ``[start, end)``, for the channels whose
+        windows cover at least :data:`MIN_COVER` of the span (a window reaching half a second into a span of silence
+        does not speak for all of it)."""
         lo = int(np.searchsorted(self.sorted_starts, start - self.reach, "left"))
         hi = int(np.searchsorted(self.sorted_starts, end, "left"))  # windows starting at or after ``end``: no overlap
         num: dict[int | None, float] = {}
         den: dict[int | None, float] = {}
+        spans: dict[int | None, list[tuple[float, float]]] = {}
         for i in np.sort(self.order[lo:hi]):
             w = self.windows[i]
-            ov = min(end, w.end) - max(start, w.start)
-            if ov > 0:
-                num[w.channel] = num.get(w.channel, 0.0) + ov * float(w.score)
-                den[w.channel] = den.get(w.channel, 0.0) + ov
-        return {ch: num[ch] / den[ch] for ch in num}
+            a, b = max(start, w.start), min(end, w.end)
+            if b > a:
+                num[w.channel] = num.get(w.channel, 0.0) + (b - a) * float(w.score)
+                den[w.channel] = den.get(w.channel, 0.0) + (b - a)
+                spans.setdefault(w.channel, []).append((a, b))
+        need = MIN_COVER * (end - start) - 1e-9
+        return {ch: num[ch] / den[ch] for ch in num if _covered(spans[ch]) >= need}
 
     def score(self, start: float, end: float) -> float | None:
         """The cue's score within ``[start, end)``: the overlap-weighted mean of its valid windows, per channel, and

@@ -64,7 +64,11 @@ def test_windows_and_segments():
 def test_timeline_lookup_equals_a_scan_of_every_window():
     """The fused timeline finds a cue's windows by bisection: exactly the scores of a scan of every window
     (unsorted windows of varying length, invalid and unscored ones, two channels, spans on and off the grid)."""
-    from avsync.fusion import _CueTimeline
+    from avsync.fusion import MIN_COVER, _covered, _CueTimeline
+
+    def _cover(cue, ch, a, b):
+        return _covered([(max(a, w.start), min(b, w.end)) for w in cue.windows if w.valid and w.score is not None
+                         and w.channel == ch and min(b, w.end) > max(a, w.start)]) / (b - a)
 
     rng = np.random.default_rng(7)
     starts = rng.uniform(0, 100, 400)
@@ -74,7 +78,8 @@ def test_timeline_lookup_equals_a_scan_of_every_window():
     cue = _cue("spoof", 0.5, windows)
 
     def scan(start, end):
-        num, den = {}, {}
+        num, den, grid = {}, {}, {}
+        fine = np.linspace(start, end, 4001)[:-1] + (end - start) / 8000  # coverage on a fine grid of the span
         for w in cue.windows:
             if not w.valid or w.score is None:
                 continue
@@ -82,13 +87,19 @@ def test_timeline_lookup_equals_a_scan_of_every_window():
             if ov > 0:
                 num[w.channel] = num.get(w.channel, 0.0) + ov * float(w.score)
                 den[w.channel] = den.get(w.channel, 0.0) + ov
-        return {ch: num[ch] / den[ch] for ch in num}
+                grid[w.channel] = grid.get(w.channel, np.zeros(len(fine), bool)) | ((fine >= w.start) & (fine < w.end))
+        return {ch: num[ch] / den[ch] for ch in num if grid[ch].mean() >= MIN_COVER - 1e-3}
 
     timeline = _CueTimeline(cue)
     spans = [(float(a), float(a) + float(n)) for a, n in zip(rng.uniform(-10, 110, 300), rng.uniform(0.1, 12, 300))]
     spans += [(float(w.start), float(w.end)) for w in windows[:40]] + [(200.0, 202.0), (-5.0, 0.0)]
     for a, b in spans:
-        assert timeline.channel_scores(a, b) == scan(a, b)  # the same sums in the same order: equal, not close
+        got, want = timeline.channel_scores(a, b), scan(a, b)
+        # the same sums in the same order: equal, not close (a channel covering the span's half to within the fine
+        # grid's step may fall either side)
+        assert {ch: v for ch, v in got.items() if ch in want} == {ch: v for ch, v in want.items() if ch in got}
+        assert len(set(got) ^ set(want)) == 0 or all(abs(_cover(cue, ch, a, b) - MIN_COVER) < 2e-3
+                                                     for ch in set(got) ^ set(want))
     assert timeline.channel_scores(200.0, 202.0) == {} and timeline.score(200.0, 202.0) is None
     assert _CueTimeline(_cue("sync", 0.2)).score(0.0, 10.0) is None
 
@@ -317,3 +328,14 @@ def test_a_genuine_verdict_does_not_call_a_leaning_cue_outweighed():
     assert out.label is Label.GENUINE
     assert f"note: {stretch}, not enough for the clip as a whole" in out.reasons
     assert not any(r.startswith("outweighed:") for r in out.reasons)
+
+
+def test_a_cue_window_reaching_into_silence_does_not_speak_for_it():
+    """Speech until 71.5 s, then silence: the fused window 71-73 s, a quarter covered, carries no lip-sync score (it
+    took the one window reaching into it at full weight and became a flagged segment inside the silence)."""
+    wins = [CueWindow(a, a + 2, 0.86 if a == 69.5 else 0.1) for a in np.arange(60.0, 70.0, 0.5)]
+    out = fuse([_cue("sync", 0.1, wins), _cue("spoof", 0.1)], duration=80, kind="audio+video",
+               config=FusionConfig(window_s=2, hop_s=1, segment_threshold=0.7))
+    at = {w.start: w.cues.get("sync") for w in out.windows}
+    assert at[71.0] is None and at[70.0] is not None
+    assert not [g for g in out.segments if g.start >= 71.0]
