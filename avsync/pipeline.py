@@ -497,10 +497,11 @@ class Detector:
         """A misspelt model or detector name is a :class:`ConfigError` here, not a verdict that quietly leaves the
         check out (``spoof_model="aasist-hifigan-kokor"`` used to give "genuine" without a voice check)."""
         from avsync.bundles import names_of
-        from avsync.model_files import ARTEFACT_ARCHITECTURE, SYNC_MODELS
+        from avsync.model_files import ARTEFACT_ARCHITECTURE, SYNC_MODEL_SPECS
 
-        if isinstance(self.sync_model, str) and self.sync_model not in SYNC_MODELS:
-            raise ConfigError(f"unknown sync model {self.sync_model!r}", hint=f"choose one of {', '.join(SYNC_MODELS)}")
+        if isinstance(self.sync_model, str) and self.sync_model not in SYNC_MODEL_SPECS:  # the live table: plug-ins too
+            raise ConfigError(f"unknown sync model {self.sync_model!r}",
+                              hint=f"choose one of {', '.join(SYNC_MODEL_SPECS)}")
         if isinstance(self.spoof_model, str):
             from avsync.spoof.models import spoof_factory
 
