@@ -382,16 +382,11 @@ MIN_COVER = 0.5
 
 def _covered(spans: list[tuple[float, float]]) -> float:
     """Length of the union of ``spans``."""
-    total, cur_a, cur_b = 0.0, None, None
+    total, reached = 0.0, -math.inf
     for a, b in sorted(spans):
-        if cur_b is None or a > cur_b:
-            if cur_b is not None and cur_a is not None:
-                total += cur_b - cur_a
-            cur_a, cur_b = a, b
-        else:
-            cur_b = max(cur_b, b)
-    if cur_b is not None and cur_a is not None:
-        total += cur_b - cur_a
+        if b > reached:  # the part of [a, b) past what earlier spans covered
+            total += b - max(a, reached)
+            reached = b
     return total
 
 

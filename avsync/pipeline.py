@@ -308,19 +308,16 @@ def speaker_cue(result: SpoofResult, params: SpeakerCueParams = SpeakerCueParams
     scores, reasons, wins = [], [], []
     for e in usable:
         who = f" on channel {e.channel}" if len(usable) > 1 else ""
+        change = e.change_time_s if e.identity_change else None
+        if change is not None:
+            reasons.append(f"the voice{who} changes identity at {change:.0f} s (similarity {e.change_similarity:.2f})")
         base = params.steady  # what holds along the whole channel: its match with the reference, or none
         if e.reference_match is False:
             base = params.reference_mismatch
             reasons.append(f"the voice{who} does not match the reference (similarity {e.reference_similarity:.2f})")
         elif e.reference_match:
             base = min(base, params.reference_match)
-        p = base
-        change = None
-        if e.identity_change:
-            p, change = max(base, params.identity_change), e.change_time_s
-            reasons.insert(len(reasons) - (e.reference_match is False),
-                           f"the voice{who} changes identity at {e.change_time_s:.0f} s (similarity "
-                           f"{e.change_similarity:.2f})")
+        p = base if change is None else max(base, params.identity_change)
         scores.append(p)
         # an identity change is where it happens: the windows around it carry it, not the whole channel
         wins += [CueWindow(w.start, w.end, p if change is not None and w.start - CHANGE_REACH_S <= change <= w.end

@@ -463,10 +463,12 @@ class SectionMerger:
 def _at_lag(w: WindowSync, at: int) -> WindowSync:
     """Window ``w`` with its distance and margin read at lag index ``at`` from its own curve (unchanged without one):
     a section's windows are scored at the section's own best lag, which hides a section whose audio alone is off."""
-    c = w.curve
-    if c is None or w.status is not Status.OK or not np.isfinite(c[at]):
+    from avsync.sync.analyze import read_at_lag
+
+    if w.curve is None or w.status is not Status.OK:
         return w
-    return replace(w, distance=float(c[at]), margin=float(np.nanmedian(c) - c[at]))
+    distance, margin = read_at_lag(w.curve, at)
+    return w if distance is None else replace(w, distance=distance, margin=margin)
 
 
 def _first_status(statuses: Sequence[Status]) -> Status:

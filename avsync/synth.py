@@ -60,10 +60,10 @@ class ClipSpec:
     ``face``: ``"disc"`` (a skin-coloured disc, with a flash in the top-left corner at each event) or
     ``"photo"`` (a real face photo — NASA's public-domain astronaut portrait shipped with scikit-image —
     with slight head motion, that face detectors find). ``timbre``: ``"tone"`` bursts or ``"vowel"``
-    bursts (a 120 Hz harmonic buzz shaped by vowel formants, closer to speech). ``seed``: the disc clip's background
-    colour, a photo clip's head motion (seed 0: the motion every earlier version drew) and the VFR frame times. ``drift``: the audio runs this
-    fraction slow (the burst of the event at ``t`` sounds at ``t · (1 + drift) − offset_s``: audio that falls
-    steadily behind the video; negative: it runs fast).
+    bursts (a 120 Hz harmonic buzz shaped by vowel formants, closer to speech). ``seed``: the disc clip's
+    background colour, a photo clip's head motion (seed 0: the motion every earlier version drew) and the VFR
+    frame times. ``drift``: the audio runs this fraction slow (the burst of the event at ``t`` sounds at
+    ``t · (1 + drift) − offset_s``: audio that falls steadily behind the video; negative: it runs fast).
     """
 
     duration: float = 4.0

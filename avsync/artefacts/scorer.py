@@ -247,8 +247,8 @@ class ArtefactScorer:
         """The track scored: ``prefer`` when it is one of the usable tracks (1 s or more), else of those the one with
         most valid frames × face size."""
         usable = faces.usable()
-        chosen = [tr for tr in usable if prefer is not None and tr.track_id == prefer]
-        return chosen[0] if chosen else max(usable, key=lambda tr: tr.num_valid * tr.median_size) if usable else None
+        chosen = next((tr for tr in usable if tr.track_id == prefer), None) if prefer is not None else None
+        return chosen or (max(usable, key=lambda tr: tr.num_valid * tr.median_size) if usable else None)
 
     def context_spec(self, fps: float) -> ContextCropSpec | None:
         """The context crops the tracker can cut for this model in its own pass at analysis rate ``fps`` (see

@@ -433,11 +433,6 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _missing(v: Any) -> bool:
-    """No value: ``None`` or a float NaN (an empty cell in the CSV, null in the JSON)."""
-    return v is None or (isinstance(v, float) and v != v)
-
-
 def write_table(table: Sequence[dict[str, Any]], stem: str | os.PathLike, *, title: str = "") -> dict[str, str]:
     """Write ``stem.md`` (Markdown), ``stem.csv`` and ``stem.json``; returns their paths."""
     stem = Path(stem)
@@ -450,7 +445,7 @@ def write_table(table: Sequence[dict[str, Any]], stem: str | os.PathLike, *, tit
         w = csv.DictWriter(fh, fieldnames=cols)
         w.writeheader()
         for r in table:
-            w.writerow({c: "" if _missing(r.get(c)) else r.get(c) for c in cols})  # as the JSON's null
+            w.writerow({c: "" if _clean(r.get(c)) is None else r.get(c) for c in cols})  # empty where the JSON has null
     stem.with_suffix(".json").write_text(json.dumps(_clean(list(table)), indent=2), encoding="utf-8")
     return {"md": os.fspath(md), "csv": os.fspath(stem.with_suffix(".csv")), "json": os.fspath(stem.with_suffix(".json"))}
 

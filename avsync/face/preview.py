@@ -40,7 +40,7 @@ def write_preview(media: Media, faces: FaceTracks, path: str | Path, *, max_side
     sx, sy = pw / w, ph / h
     path = Path(path)
     mouth = {t.track_id: t.mouth_boxes() for t in faces.tracks}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)  # as every other writer of avsync
+    path.parent.mkdir(parents=True, exist_ok=True)  # as every other writer of avsync
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=int(round(faces.fps)))
         stream.width, stream.height, stream.pix_fmt = pw, ph, "yuv420p"

@@ -216,6 +216,14 @@ def analyze_track(
     )
 
 
+def read_at_lag(curve: np.ndarray, at: int) -> tuple[float | None, float | None]:
+    """A window's ``(distance, margin)`` at lag index ``at`` of its distance-over-lag ``curve``: the distance there,
+    and the curve's median over lags minus it (``(None, None)`` where the curve has no value at ``at``)."""
+    if not np.isfinite(curve[at]):
+        return None, None
+    return float(curve[at]), float(np.nanmedian(curve) - curve[at])
+
+
 def _timeline(dist: np.ndarray, lags: np.ndarray, best: int, track: TrackCrops, speech: np.ndarray,
               window: SlidingWindow, *, min_frames: int, drift: DriftFit | None = None) -> tuple[WindowSync, ...]:
     """Per-window distance, confidence and margin at the face's offset: ``best`` (a lag index), or with a
@@ -247,12 +255,11 @@ def _timeline(dist: np.ndarray, lags: np.ndarray, best: int, track: TrackCrops, 
         at = best
         if drift is not None:
             at = int(np.clip(round(drift.offset_at((s + e) / 2, fps)) - int(lags[0]), 0, len(lags) - 1))
-        dist_at = float(c[at]) if np.isfinite(c[at]) else None
         if summ is None:
             out.append(WindowSync(start=float(s), end=float(e), status=Status.TOO_SHORT, valid_frames=nvalid))
             continue
         wb, _, wconf, edge = summ
-        margin = float(np.nanmedian(c) - c[at]) if dist_at is not None else None
+        dist_at, margin = read_at_lag(c, at)
         out.append(
             WindowSync(
                 start=float(s), end=float(e), status=Status.OUT_OF_RANGE if edge else Status.OK, distance=dist_at,
