@@ -309,8 +309,10 @@ def speaker_cue(result: SpoofResult, params: SpeakerCueParams = SpeakerCueParams
     for e in usable:
         who = f" on channel {e.channel}" if len(usable) > 1 else ""
         change = e.change_time_s if e.identity_change else None
+        back = e.change_end_s if change is not None else None  # another voice inside the channel's: where it ends
         if change is not None:
-            reasons.append(f"the voice{who} changes identity at {change:.0f} s (similarity {e.change_similarity:.2f})")
+            where = f"at {change:.0f} s" if back is None else f"at {change:.0f} s and back at {back:.0f} s"
+            reasons.append(f"the voice{who} changes identity {where} (similarity {e.change_similarity:.2f})")
         base = params.steady  # what holds along the whole channel: its match with the reference, or none
         if e.reference_match is False:
             base = params.reference_mismatch
@@ -319,9 +321,11 @@ def speaker_cue(result: SpoofResult, params: SpeakerCueParams = SpeakerCueParams
             base = min(base, params.reference_match)
         p = base if change is None else max(base, params.identity_change)
         scores.append(p)
-        # an identity change is where it happens: the windows around it carry it, not the whole channel
-        wins += [CueWindow(w.start, w.end, p if change is not None and w.start - CHANGE_REACH_S <= change <= w.end
-                           + CHANGE_REACH_S else base, True, e.channel if len(usable) > 1 else None)
+        # an identity change is where it happens: the windows around it carry it (around an inserted voice: the
+        # whole stretch of it), not the whole channel
+        lo, hi = (change, change if back is None else back) if change is not None else (None, None)
+        wins += [CueWindow(w.start, w.end, p if lo is not None and hi is not None and w.start - CHANGE_REACH_S <= hi
+                           and lo <= w.end + CHANGE_REACH_S else base, True, e.channel if len(usable) > 1 else None)
                  for w in e.windows]
     return Cue("speaker", Status.OK, float(max(scores)), tuple(wins), tuple(reasons), 1.0)
 

@@ -163,8 +163,8 @@ def test_cue_parameters_live_in_the_fusion_config_and_its_hash(tmp_path):
     own = SyncCueParams(lead_tolerance_ms=80.0)  # given explicitly: used as it is
     assert Detector(fusion=back, sync_params=own, spoof_model=False, device="cpu").sync_params == own
 
-    change = SimpleNamespace(status="ok", identity_change=True, change_time_s=4.0, change_similarity=0.3,
-                             reference_match=None, windows=(), channel=0)
+    change = SimpleNamespace(status="ok", identity_change=True, change_time_s=4.0, change_end_s=None,
+                             change_similarity=0.3, reference_match=None, windows=(), channel=0)
     result = SimpleNamespace(channels=[SimpleNamespace(speaker=change)])
     assert speaker_cue(result).score == 0.8 and speaker_cue(result, det.speaker_params).score == 0.9
 
@@ -188,8 +188,8 @@ def test_an_identity_change_is_on_the_timeline_where_it_happens():
     from avsync.pipeline import SpeakerCueParams, speaker_cue
 
     wins = tuple(SimpleNamespace(start=0.8 * i, end=0.8 * i + 1.6) for i in range(11))  # 0-9.6 s
-    change = SimpleNamespace(status="ok", identity_change=True, change_time_s=4.0, change_similarity=0.54,
-                             reference_match=None, windows=wins, channel=0)
+    change = SimpleNamespace(status="ok", identity_change=True, change_time_s=4.0, change_end_s=None,
+                             change_similarity=0.54, reference_match=None, windows=wins, channel=0)
     cue = speaker_cue(SimpleNamespace(channels=[SimpleNamespace(speaker=change)]))
     params = SpeakerCueParams()
     assert cue.score == params.identity_change and cue.reasons == ("the voice changes identity at 4 s (similarity 0.54)",)
@@ -200,3 +200,10 @@ def test_an_identity_change_is_on_the_timeline_where_it_happens():
     both = speaker_cue(SimpleNamespace(channels=[SimpleNamespace(speaker=mismatch)]))
     assert both.reasons[0].startswith("the voice changes identity") and "reference" in both.reasons[1]
     assert min(w.score for w in both.windows) == params.reference_mismatch  # a mismatch holds along the channel
+    # another voice from 4 s to 6.8 s, then the first again: the whole stretch carries it, the ends do not
+    inserted = SimpleNamespace(**{**vars(change), "change_end_s": 6.8})
+    cue = speaker_cue(SimpleNamespace(channels=[SimpleNamespace(speaker=inserted)]))
+    assert cue.reasons == ("the voice changes identity at 4 s and back at 7 s (similarity 0.54)",)
+    at = {(round(w.start, 1), round(w.end, 1)): w.score for w in cue.windows}
+    assert at[(0.0, 1.6)] == params.steady and at[(8.0, 9.6)] == params.steady
+    assert all(at[k] == params.identity_change for k in ((3.2, 4.8), (4.8, 6.4), (5.6, 7.2), (6.4, 8.0), (7.2, 8.8)))

@@ -131,6 +131,26 @@ def test_identity_change_inside_a_channel_is_found(shared, encoder, vad):
 
 
 @pytest.mark.shared
+def test_a_voice_inserted_into_a_channel_is_found_with_its_end(shared, encoder, vad):
+    """A-B-A: the single best split leaves the first voice on both sides of the inserted one (similarity above the
+    threshold); the stretch search finds B and where it ends, and one speaker's recording still reads steady."""
+    from avsync.speaker import speaker_evidence
+
+    by_spk: dict = {}
+    for f in sorted(shared.glob("data/real_speech/librispeech_test-other/*.flac")):
+        by_spk.setdefault(f.name.split("-")[0], []).append(f)
+    f1, f2 = list(by_spk.values())[2:4]
+    a = np.concatenate([load_media(f).mono() for f in f1])
+    b = np.concatenate([load_media(f).mono() for f in f2])[: 8 * SR]
+    aba = np.concatenate([a[: 8 * SR], b, a[8 * SR : 16 * SR]])
+    ev = speaker_evidence(aba, vad(aba), encoder)
+    assert ev.identity_change and ev.change_end_s is not None
+    assert abs(ev.change_time_s - 8.0) < 2.5 and abs(ev.change_end_s - 16.0) < 2.5
+    steady = speaker_evidence(a[: 24 * SR], vad(a[: 24 * SR]), encoder)
+    assert not steady.identity_change and steady.change_similarity > 0.75
+
+
+@pytest.mark.shared
 def test_scorer_reference_option_same_speaker_higher(shared):
     from avsync.spoof import SpoofScorer
 

@@ -58,10 +58,16 @@ class SpeakerEvidence(Serializable):
     consistency
         Median window similarity to the channel's mean voice (1 = one steady voice).
     change_time_s
-        Most likely identity change point (s): the split of the window sequence whose two halves'
-        mean voices are least alike; ``None`` with fewer than 4 speech windows.
+        Most likely identity change point (s): the split of the window sequence whose two parts' mean voices are
+        least alike (the two halves, or a stretch and the speech around it); ``None`` with fewer than 4 speech
+        windows.
+    change_end_s
+        Where the voice changes back (s), when the least alike split is a stretch of another voice inside the
+        channel's voice (A-B-A: ``change_time_s`` to ``change_end_s``; the stretch and the speech around it at
+        least :data:`MIN_INSERT_WINDOWS` windows each); ``None`` for a single change point.
     change_similarity
-        Cosine similarity of the mean voices before and after ``change_time_s``.
+        Cosine similarity of the mean voices before and after ``change_time_s`` (with ``change_end_s``: of the
+        stretch and the speech around it).
     identity_change
         ``change_similarity < change_threshold`` (a splice cue).
     reference_similarity
@@ -78,6 +84,7 @@ class SpeakerEvidence(Serializable):
     windows: tuple[SpeakerWindow, ...] = ()
     consistency: float | None = None
     change_time_s: float | None = None
+    change_end_s: float | None = None
     change_similarity: float | None = None
     identity_change: bool | None = None
     reference_similarity: float | None = None
@@ -185,7 +192,7 @@ def evidence_from_embeddings(
     centroid = _unit(emb.mean(axis=0))
     sims = emb @ centroid
     windows = tuple(SpeakerWindow(float(bounds[i, 0]), float(bounds[i, 1]), float(s)) for i, s in zip(keep, sims))
-    change_t = change_sim = change = None
+    change_t = change_end = change_sim = change = None
     if len(emb) >= 4:
         best: tuple[float, int | None] = (2.0, None)
         for k in range(2, len(emb) - 1):
@@ -195,11 +202,58 @@ def evidence_from_embeddings(
         change_sim, at = best
         assert at is not None  # cosine similarities are below 2.0
         change_t = float((bounds[keep[at - 1], 1] + bounds[keep[at], 0]) / 2)
+        inserted = _inserted_voice(emb)
+        if inserted is not None and inserted[0] < change_sim:  # another voice for a stretch, then the first again
+            change_sim, (i, j) = inserted
+            change_t = float((bounds[keep[i - 1], 1] + bounds[keep[i], 0]) / 2)
+            change_end = float((bounds[keep[j - 1], 1] + bounds[keep[j], 0]) / 2)
         change = change_sim < change_threshold
     return SpeakerEvidence(
         Status.OK, channel, name, windows=windows, consistency=float(np.median(sims)), change_time_s=change_t,
-        change_similarity=change_sim, identity_change=change, reference_similarity=ref_sim, reference_match=ref_match,
+        change_end_s=change_end, change_similarity=change_sim, identity_change=change, reference_similarity=ref_sim,
+        reference_match=ref_match,
     )
+
+
+MIN_INSERT_WINDOWS = 3
+"""An inserted voice (A-B-A) spans at least this many speech windows (about 3 s of speech), and the voice around it
+as many, on both sides together."""
+
+_MAX_BOUNDS = 300  # candidate boundaries of the coarse search for an inserted voice (then refined around the best)
+
+
+def _inserted_voice(emb: np.ndarray, *, min_windows: int = MIN_INSERT_WINDOWS) -> tuple[float, tuple[int, int]] | None:
+    """The stretch of windows ``[i, j)`` (``0 < i``, ``j < W``) whose mean voice is least like that of the windows
+    around it: ``(cosine similarity, (i, j))``, or ``None`` when the windows are too few. A voice spliced into the
+    middle of a recording leaves the single best split with the first voice on both sides of it; this search
+    finds it. Boundaries every ``ceil(W / 300)`` windows first, then every window within one step of the best."""
+    n = len(emb)
+    if n < 2 * min_windows or n < min_windows + 2:
+        return None
+    cs = np.vstack([np.zeros((1, emb.shape[1])), np.cumsum(emb.astype(np.float64), axis=0)])  # cs[k]: sum of emb[:k]
+
+    def search(starts: np.ndarray, ends: np.ndarray) -> tuple[float, tuple[int, int]] | None:
+        found: tuple[float, tuple[int, int]] | None = None
+        for i in starts:
+            js = ends[(ends - i >= min_windows) & (i + n - ends >= min_windows)]
+            if not len(js):
+                continue
+            mid = cs[js] - cs[i]
+            outer = cs[n] - mid
+            sim = np.einsum("kd,kd->k", mid, outer) / np.maximum(
+                np.linalg.norm(mid, axis=1) * np.linalg.norm(outer, axis=1), 1e-12)
+            k = int(np.argmin(sim))
+            if found is None or sim[k] < found[0]:
+                found = (float(sim[k]), (int(i), int(js[k])))
+        return found
+
+    step = max(1, -(-n // _MAX_BOUNDS))
+    found = search(np.arange(1, n, step), np.arange(1, n, step))
+    if found is None or step == 1:
+        return found
+    i0, j0 = found[1]
+    near = search(np.arange(max(1, i0 - step), min(n, i0 + step + 1)), np.arange(max(1, j0 - step), min(n, j0 + step + 1)))
+    return near if near is not None and near[0] < found[0] else found
 
 
 class SpeakerStream:

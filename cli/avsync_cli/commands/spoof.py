@@ -40,7 +40,8 @@ def _line(r: SpoofResult) -> str:
         if sp.consistency is not None:
             parts.append(f"consistency={sp.consistency:.2f}")
         if sp.change_similarity is not None:
-            parts.append(f"change@{sp.change_time_s:.1f}s sim={sp.change_similarity:.2f}"
+            back = f"-{sp.change_end_s:.1f}s" if sp.change_end_s is not None else ""
+            parts.append(f"change@{sp.change_time_s:.1f}s{back} sim={sp.change_similarity:.2f}"
                          + (" (IDENTITY CHANGE)" if sp.identity_change else ""))
         if sp.reference_similarity is not None:
             parts.append(f"reference similarity={sp.reference_similarity:.2f}"
