@@ -53,7 +53,8 @@ if TYPE_CHECKING:
     from avsync.face.types import FaceTrack, FaceTracks
     from avsync.spoof.scorer import SpoofResult
     from avsync.sync.models import ModelName
-    from avsync.sync.types import SyncResult, WindowSync
+    from avsync.sync.stretch import OffsetStretch
+    from avsync.sync.types import FaceSync, SyncResult, WindowSync
 
 __all__ = ["Detector", "analyze", "run_analyses", "verdict_status", "DEFAULT_FUSION_CONFIG"]
 
@@ -153,25 +154,39 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     # moment: a window carries the evidence of the line's offset at its middle
     active = next((f for f in result.faces if f.track_id == result.active_track_id), None)
     wins: list[CueWindow] = []
+    stretch_notes: list[str] = []
     clip_level = [v for v, is_evidence in ((offset_score, offset_evidence and drift is None),
                                            (mismatch, mismatch >= 0.5 and not little_speech)) if is_evidence]
     clip_evidence = max(clip_level) if clip_level else None
     if active is not None:
         # the usable windows' own scores (lips vs audio at the clip's offset), before the clip's evidence
-        local: list[float] = []
-        for w in active.windows:
-            ok = Status(w.status) is Status.OK and w.distance is not None
-            p = _window_sync_p(w, params) if ok else None
-            if p is not None and little_speech:
-                p = min(p, 0.5)
-            if p is not None:  # exactly when ok
-                local.append(p)
+        own = [_window_sync_p(w, params) if Status(w.status) is Status.OK and w.distance is not None else None
+               for w in active.windows]
+        if little_speech:
+            own = [None if p is None else min(p, 0.5) for p in own]
+        local = [p for p in own if p is not None]
+        # a stretch whose lips follow the audio at an offset of its own (an edit inside an otherwise synced clip)
+        # (only where the clip as a whole reads in sync: an offset of the clip's own is its evidence already)
+        in_sync = drift is None and p_offset <= 0.5 and not little_speech
+        stretches = _offset_stretches(active, own, result.fps, params, offset_p) if in_sync else []
+        for s, s_score in stretches:
+            span = _fmt_span(s.start, s.end)
+            reasons.append(f"{describe_offset(frames_to_ms(s.offset_frames, result.fps))} in {span}{face} "
+                           f"(elsewhere: {said})")
+            score = max(score, s_score)
+            stretch_notes.append(f"; in {span}: {describe_offset(frames_to_ms(s.offset_frames, result.fps))}, "
+                                 f"confidence {s.confidence:.2f}")
+        for w, p in zip(active.windows, own):
             evidence = clip_evidence
+            for s, s_score in stretches:  # the stretch's windows carry its offset's evidence
+                if p is not None and s.start <= w.start and w.end <= s.end and (evidence is None or s_score > evidence):
+                    evidence = s_score
             if p is not None and drift is not None and offset_evidence:
                 here = 0.5 + sure * (offset_p(frames_to_ms(drift.offset_at((w.start + w.end) / 2, result.fps),
                                                            result.fps)) - 0.5)
                 evidence = here if here > 0.5 and (evidence is None or here > evidence) else evidence
-            wins.append(CueWindow(w.start, w.end, p if (p is None or evidence is None) else max(p, evidence), ok))
+            wins.append(CueWindow(w.start, w.end, p if (p is None or evidence is None) else max(p, evidence),
+                                  p is not None))
         if local and not little_speech:
             share = float(np.mean([p >= 0.5 for p in local]))
             if share >= 0.5:
@@ -180,9 +195,28 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     measured = f"{said}{face}, confidence {conf:.2f}"
     if mismatch >= 0.5 and not little_speech:  # the best lag is no fit: not quoted as if the audio were merely shifted
         measured = f"no offset fits{face} (the closest: {said}, confidence {conf:.2f})"
+    measured += "".join(stretch_notes)
     if little_speech:
         measured += _little_speech_note(speech_s, min_speech_s)
     return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage, measured=measured)
+
+
+def _offset_stretches(face: FaceSync, own: Sequence[float | None], fps: float, params: SyncCueParams,
+                      offset_p: Callable[[float], float]) -> list[tuple[OffsetStretch, float]]:
+    """The stretches of ``face`` at an offset of their own that are evidence, each with its score: read as the
+    clip's own offset is (``offset_p`` of its offset in ms, scaled towards 0.5 by how sure the stretch's reading
+    is), and evidence exactly when the clip's offset would be (beyond the tolerance, sure at least 0.5)."""
+    from avsync.sync.stretch import local_offsets
+
+    if face.offset_frames is None or not face.lags:
+        return []
+    out = []
+    for s in local_offsets(face.windows, [None if p is None else p >= 0.5 for p in own], face.lags,
+                           face.offset_frames):
+        p_off, sure = offset_p(frames_to_ms(s.offset_frames, fps)), params.sureness(s.confidence)
+        if p_off > 0.5 and sure >= 0.5:
+            out.append((s, 0.5 + sure * (p_off - 0.5)))
+    return out
 
 
 def _secs(s: float) -> str:

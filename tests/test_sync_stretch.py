@@ -1,0 +1,101 @@
+"""A stretch of audio at an offset of its own inside a clip that is otherwise in sync (avsync.sync.stretch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import avsync
+from avsync.pipeline import Detector
+from avsync.results import Status
+from avsync.sync.stretch import local_offsets
+from avsync.sync.types import WindowSync
+
+LAGS = list(range(-15, 16))
+
+
+def _window(t: float, best: int | None, depth: float = 0.3) -> WindowSync:
+    """A 2-s window at ``t`` whose curve has its minimum at lag ``best`` (``None``: flat, no lag preferred)."""
+    curve = np.full(len(LAGS), 1.0, np.float32)
+    if best is not None:
+        curve[LAGS.index(best)] -= depth
+    return WindowSync(start=t, end=t + 2.0, status=Status.OK, distance=1.0, margin=0.0, curve=curve)
+
+
+def test_local_offsets_reads_a_long_run_at_its_own_lag():
+    # 0-6 s at the clip's lag 0, 6-14 s at +8 (flagged: they do not follow the audio at lag 0), then lag 0 again
+    ts = np.arange(0, 20, 0.5)
+    wins = [_window(t, 8 if 6 <= t < 12 else 0) for t in ts]
+    off = [6 <= t < 12 for t in ts]
+    [s] = local_offsets(wins, off, LAGS, 0)
+    assert (s.start, s.end, s.offset_frames, s.windows) == (6.0, 13.5, 8, 12)
+    assert s.confidence == pytest.approx(0.3) and s.distance == pytest.approx(0.7)
+    # usable windows that follow the audio inside the run: two do not break it; three do, but the two runs' windows
+    # still overlap and read the same lag, so they are one stretch
+    for gap in (2, 3):
+        off2 = [o and not (9 <= t < 9 + 0.5 * gap) for t, o in zip(ts, off)]
+        assert [(s.start, s.end) for s in local_offsets(wins, off2, LAGS, 0)] == [(6.0, 13.5)], gap
+    # ... unless the second run reads another lag (then 6-10.5 s is left, and 10.5-13.5 s is too short) ...
+    wins2 = [_window(t, 12 if t >= 10.5 and 6 <= t < 12 else w_best) for t, w_best in
+             zip(ts, [8 if 6 <= t < 12 else 0 for t in ts])]
+    off3 = [o and not (9 <= t < 10.5) for t, o in zip(ts, off)]
+    assert [(s.start, s.end, s.offset_frames) for s in local_offsets(wins2, off3, LAGS, 0)] == [(6.0, 10.5, 8)]
+    # ... or the runs' windows are apart: 0-6 s and 9-13.5 s at +8, with the windows between in sync
+    far = [t < 4.5 or t >= 9 for t in ts]
+    wins3 = [_window(t, 8 if f else 0) for t, f in zip(ts, far)]
+    found = local_offsets(wins3, [f and t < 12 for t, f in zip(ts, far)], LAGS, 0)
+    assert [(s.start, s.end) for s in found] == [(0.0, 6.0), (9.0, 13.5)]
+    # unusable windows (None) neither continue nor break a run
+    off3 = [None if 8 <= t < 10 else o for t, o in zip(ts, off)]
+    assert [s.offset_frames for s in local_offsets(wins, off3, LAGS, 0)] == [8]
+
+
+@pytest.mark.parametrize(("best", "clip_lag", "span", "found"), [
+    (8, 0, 6.0, True),
+    (8, 0, 3.5, False),   # shorter than MIN_STRETCH_S: windows that match poorly, not an edit
+    (2, 0, 6.0, False),   # the clip's own offset within two frames: the same reading
+    (15, 0, 6.0, False),  # at the edge of the searched range: no fit
+    (None, 0, 6.0, False),  # flat curves: the lag is the first one, at the edge
+])
+def test_local_offsets_needs_a_long_run_clearly_elsewhere(best, clip_lag, span, found):
+    wins = [_window(t, best) for t in np.arange(0, span - 2 + 1e-9, 0.5)]
+    assert bool(local_offsets(wins, [True] * len(wins), LAGS, clip_lag)) is found
+
+
+def test_local_offsets_checks_its_flags():
+    with pytest.raises(ValueError, match="flags"):
+        local_offsets([_window(0.0, 0)], [], LAGS, 0)
+
+
+@pytest.fixture(scope="module")
+def edited(clip):
+    """A 24-s clip in sync, and the same clip with the audio of 8-16 s 320 ms early (events 1.4 s apart, so that
+    no other lag of the ±600 ms search lines the events up again)."""
+    m = avsync.load_media(clip("stretch", duration=24.0, face="photo", size=(320, 320), timbre="vowel",
+                               event_period_s=1.4))
+    frames = np.concatenate([c.images for c in m.frames()])
+    audio = m.audio.copy()
+    k, a, b = int(0.32 * 16000), 8 * 16000, 16 * 16000
+    audio[:, a:b] = m.audio[:, a + k:b + k]
+    return avsync.Media.from_arrays(m.audio, 16000, frames, 25.0), avsync.Media.from_arrays(audio, 16000, frames, 25.0)
+
+
+@pytest.mark.parametrize("section_s", [None, 8.0])
+def test_an_edited_stretch_raises_the_sync_cue_and_says_where(edited, section_s):
+    kept, cut = edited
+    det = Detector(spoof_model=False, device="cpu", sync_model="motion", artefacts=False, section_s=section_s)
+    clean = det(kept).cue("sync")
+    assert clean.score < 0.3 and not any("elsewhere" in r for r in clean.reasons)
+    v = det(cut)
+    cue = v.cue("sync")
+    said = [r for r in cue.reasons if "(elsewhere: audio and video are in sync)" in r]
+    assert len(said) == 1 and said[0].startswith("audio leads video by 320 ms in "), cue.reasons
+    assert cue.score > 0.7 and "in sync, confidence" in cue.measured and "audio leads video by 320 ms" in cue.measured
+    assert v.label is avsync.Label.MANIPULATED
+    # the timeline agrees: the stretch's windows carry the evidence, the rest of the clip does not
+    inside = [w.score for w in cue.windows if w.valid and 9 <= w.start and w.end <= 15]
+    outside = [w.score for w in cue.windows if w.valid and (w.end <= 6 or w.start >= 18)]
+    assert inside and min(inside) >= cue.score - 1e-9
+    assert outside and np.mean(outside) < 0.5
+    segs = [(s.start, s.end) for s in v.segments if s.kind == "sync"]
+    assert segs and all(6 <= a < b <= 18 for a, b in segs) and any(a <= 10 and b >= 14 for a, b in segs), v.segments
