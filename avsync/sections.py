@@ -231,6 +231,15 @@ def _core(t: FaceTrack, f0: int, f1: int) -> FaceTrack | None:
                    surround_still=pick(t.surround_still), face_still=pick(t.face_still))
 
 
+def _core_counts(fs: FaceSync, core: FaceTrack | None) -> tuple[int, int, int]:
+    """The frame counts of ``fs`` (one face's sync over a section with its margins) in the section's core only:
+    frames and valid frames of the track there, and speech frames in proportion (the margins belong to the
+    neighbouring sections' cores, which count them)."""
+    n = 0 if core is None else len(core.frames)
+    valid = 0 if core is None else int(core.valid.sum())
+    return n, valid, int(round(fs.speech_frames * n / fs.num_frames)) if fs.num_frames else 0
+
+
 def _join(pieces: list[FaceTrack]) -> FaceTrack:
     """FaceTrack pieces of one face, in time order → one track on a contiguous frame range (gaps invalid)."""
     first, last = int(pieces[0].frames[0]), int(pieces[-1].frames[-1])
@@ -272,7 +281,8 @@ class SectionMerger:
         self._next_id = 0
         self._prev: list[tuple[int, FaceTrack]] = []  # (global id, shifted full track) of the previous section
         self._pieces: dict[int, list[FaceTrack]] = {}
-        self._syncs: list[tuple[int, FaceSync, float, float]] = []  # (global id, shifted FaceSync, core a, core b)
+        # (global id, shifted FaceSync, core a, core b, its frame counts in the core: frames, valid, speech)
+        self._syncs: list[tuple[int, FaceSync, float, float, tuple[int, int, int]]] = []
         self._sync_meta: dict[str, Any] | None = None
         self._sync_statuses: list[SyncResult] = []
         self._artefacts: list[tuple[ArtefactResult, float, float, dict[int, int]]] = []
@@ -305,10 +315,12 @@ class SectionMerger:
         if sync is not None:
             self._sync_meta = self._sync_meta or dict(model=sync.model, fps=sync.fps, max_lag=sync.max_lag)
             self._sync_statuses.append(sync)
+            shifted = {t.track_id: t for t in tracks}
             for fs in sync.faces:
                 gid = local.get(fs.track_id)
                 if gid is not None:
-                    self._syncs.append((gid, _shift_face_sync(fs, ext_start), a, b))
+                    counts = _core_counts(fs, _core(shifted[fs.track_id], f0, f1))  # margins: in their own core
+                    self._syncs.append((gid, _shift_face_sync(fs, ext_start), a, b, counts))
         if artefact is not None:
             self._artefacts.append((_shift_artefact(artefact, ext_start), a, b, local))
         return local
@@ -381,9 +393,11 @@ class SectionMerger:
         final = self.final_ids()
         meta = self._sync_meta
         by_face: dict[int, list] = {}
-        for g, fs, a, b in self._syncs:
+        counted: dict[int, list[tuple[int, int, int]]] = {}
+        for g, fs, a, b, counts in self._syncs:
             if g in final:
                 by_face.setdefault(final[g], []).append((fs, a, b))
+                counted.setdefault(final[g], []).append(counts)
         faces = []
         for tid in sorted(by_face):
             parts = by_face[tid]
@@ -391,9 +405,8 @@ class SectionMerger:
             scored = [fs for fs, _, _ in scored_parts]
             windows = tuple(w for fs, a, b in parts for w in fs.windows if a <= (w.start + w.end) / 2 < b)
             base = dict(track_id=tid, start=min(fs.start for fs, _, _ in parts), end=max(fs.end for fs, _, _ in parts),
-                        num_frames=sum(fs.num_frames for fs, _, _ in parts),
-                        valid_frames=sum(fs.valid_frames for fs, _, _ in parts),
-                        speech_frames=sum(fs.speech_frames for fs, _, _ in parts), lags=parts[0][0].lags)
+                        num_frames=sum(c[0] for c in counted[tid]), valid_frames=sum(c[1] for c in counted[tid]),
+                        speech_frames=sum(c[2] for c in counted[tid]), lags=parts[0][0].lags)
             if not scored:
                 st = _first_status([fs.status for fs, _, _ in parts])
                 msg = next((fs.message for fs, _, _ in parts if fs.status is st), None)

@@ -59,6 +59,10 @@ def test_long_video_in_sections_gives_the_whole_clip_results(shifted_clip):
     assert a.label is b.label is Label.MANIPULATED
     sa, sb = a.details["sync"], b.details["sync"]
     assert sa["offset_frames"] == sb["offset_frames"] == 8
+    # each frame counted once: a section's margins belong to its neighbours' cores
+    for key in ("num_frames", "valid_frames"):
+        assert [f[key] for f in sb["faces"]] == [f[key] for f in sa["faces"]] == [400], key
+    assert sb["faces"][0]["speech_frames"] == pytest.approx(sa["faces"][0]["speech_frames"], rel=0.1)
     assert sb["confidence"] == pytest.approx(sa["confidence"], rel=0.1)
     assert any("audio leads video by 320 ms" in r for r in b.reasons)
     fa, fb = a.details["faces"], b.details["faces"]
