@@ -166,8 +166,9 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
             own = [None if p is None else min(p, 0.5) for p in own]
         local = [p for p in own if p is not None]
         # a stretch whose lips follow the audio at an offset of its own (an edit inside an otherwise synced clip)
-        # (only where the clip as a whole reads in sync: an offset of the clip's own is its evidence already)
-        in_sync = drift is None and p_offset <= 0.5 and not little_speech
+        # (only where the clip as a whole reads in sync: an offset of the clip's own is its evidence already, and
+        # where the lips follow the audio at no offset, a stretch's best lag is as much chance as the clip's)
+        in_sync = drift is None and p_offset <= 0.5 and mismatch < 0.5 and not little_speech
         stretches = _offset_stretches(active, own, result.fps, params, offset_p) if in_sync else []
         for s, s_score in stretches:
             span = _fmt_span(s.start, s.end)
@@ -191,6 +192,27 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
             share = float(np.mean([p >= 0.5 for p in local]))
             if share >= 0.5:
                 reasons.append(f"lips do not follow the audio{face or ' on the main face'} in {100 * share:.0f}% of speech windows")
+        # where the active face is not seen (a cut to another shot, another speaker), a face whose own lips follow
+        # the audio speaks: its windows, read at its own offset, fill the timeline, and that offset is evidence as
+        # the clip's own would be
+        if drift is None:
+            for other, o_wins, o_score in _other_speakers(result, active, params, offset_p, little_speech):
+                at_start = {round(w.start, 3): i for i, w in enumerate(wins)}
+                for ow in o_wins:
+                    i = at_start.get(round(ow.start, 3))
+                    if i is None:
+                        wins.append(ow)
+                    elif not wins[i].valid:
+                        wins[i] = ow
+                if o_score is not None:
+                    assert other.offset_ms is not None  # a speaking face has its offset
+                    span = _fmt_span(o_wins[0].start, o_wins[-1].end)
+                    reasons.append(f"{describe_offset(other.offset_ms)} in {span} (face {other.track_id}; "
+                                   f"elsewhere: {said})")
+                    stretch_notes.append(f"; in {span} (face {other.track_id}): {describe_offset(other.offset_ms)}, "
+                                         f"confidence {other.confidence:.2f}")
+                    score = max(score, o_score)
+            wins.sort(key=lambda w: w.start)
     coverage = face_fraction
     measured = f"{said}{face}, confidence {conf:.2f}"
     if mismatch >= 0.5 and not little_speech:  # the best lag is no fit: not quoted as if the audio were merely shifted
@@ -216,6 +238,39 @@ def _offset_stretches(face: FaceSync, own: Sequence[float | None], fps: float, p
         p_off, sure = offset_p(frames_to_ms(s.offset_frames, fps)), params.sureness(s.confidence)
         if p_off > 0.5 and sure >= 0.5:
             out.append((s, 0.5 + sure * (p_off - 0.5)))
+    return out
+
+
+def _other_speakers(result: SyncResult, active: FaceSync, params: SyncCueParams,
+                    offset_p: Callable[[float], float], little_speech: bool,
+                    ) -> list[tuple[FaceSync, list[CueWindow], float | None]]:
+    """The other faces that speak where ``active`` has no usable window: each with its usable windows at those
+    times (scored at its own offset, carrying its offset's evidence) and that evidence's score (``None``: its offset
+    is no evidence). A face speaks when its lips follow the audio at an offset read surely (``status`` ok, sureness
+    at least 0.5, as the clip's own offset must be to count); it needs at least ``MIN_STRETCH_S`` seconds of such
+    windows. The most sure face takes a time first."""
+    from avsync.sync.stretch import MIN_STRETCH_S
+
+    taken = {round(w.start, 3) for w in active.windows if Status(w.status) is Status.OK and w.distance is not None}
+    speaking = [f for f in result.faces if f is not active and Status(f.status) is Status.OK and f.drift is None
+                and f.offset_ms is not None and f.confidence is not None and params.sureness(f.confidence) >= 0.5]
+    out: list[tuple[FaceSync, list[CueWindow], float | None]] = []
+    for f in sorted(speaking, key=lambda f: -(f.confidence or 0.0)):
+        mine = [w for w in f.windows if Status(w.status) is Status.OK and w.distance is not None
+                and round(w.start, 3) not in taken]
+        covered = sum(b - a for a, b in _runs([True] * len(mine), [w.start for w in mine], [w.end for w in mine]))
+        if covered < MIN_STRETCH_S - 1e-6:
+            continue
+        assert f.offset_ms is not None and f.confidence is not None  # speaking: both read
+        p_off, sure = offset_p(f.offset_ms), params.sureness(f.confidence)
+        evidence = 0.5 + sure * (p_off - 0.5) if p_off > 0.5 else None
+        o_wins = []
+        for w in mine:
+            p = _window_sync_p(w, params)
+            p = min(p, 0.5) if little_speech else p
+            o_wins.append(CueWindow(w.start, w.end, p if evidence is None else max(p, evidence), True))
+        taken |= {round(w.start, 3) for w in mine}
+        out.append((f, o_wins, evidence))
     return out
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import avsync
-from avsync.pipeline import Detector
+from avsync.pipeline import Detector, SyncCueParams, sync_cue
 from avsync.results import Status
 from avsync.sync.stretch import local_offsets
-from avsync.sync.types import WindowSync
+from avsync.sync.types import FaceSync, SyncResult, WindowSync
 
 LAGS = list(range(-15, 16))
 
@@ -99,3 +99,38 @@ def test_an_edited_stretch_raises_the_sync_cue_and_says_where(edited, section_s)
     assert outside and np.mean(outside) < 0.5
     segs = [(s.start, s.end) for s in v.segments if s.kind == "sync"]
     assert segs and all(6 <= a < b <= 18 for a, b in segs) and any(a <= 10 and b >= 14 for a, b in segs), v.segments
+
+
+def _face(track_id: int, t0: float, t1: float, offset: int, confidence: float, margin: float = 0.2) -> FaceSync:
+    wins = tuple(WindowSync(start=float(t), end=float(t) + 2.0, status=Status.OK, distance=0.8, confidence=confidence,
+                            offset_frames=offset, valid_frames=50, margin=margin)
+                 for t in np.arange(t0, t1 - 2.0 + 1e-9, 0.5))
+    return FaceSync(track_id=track_id, status=Status.OK, start=t0, end=t1, offset_frames=offset, offset_ms=40.0 * offset,
+                    confidence=confidence, min_distance=0.8, num_frames=int(25 * (t1 - t0)),
+                    valid_frames=int(25 * (t1 - t0)), lags=tuple(LAGS), windows=wins)
+
+
+def _two_shots(second: FaceSync) -> SyncResult:
+    first = _face(0, 0.0, 8.0, 0, 0.2)
+    return SyncResult(status=Status.OK, model="syncnet", summary="", offset_frames=0, offset_ms=0.0, confidence=0.2,
+                      min_distance=0.8, active_track_id=0, faces=(first, second), windows=first.windows)
+
+
+def test_a_second_speaker_after_a_cut_is_read_at_its_own_offset():
+    """Shot 1: face 0 in sync; shot 2 (8-16 s): face 1, whose lips follow the audio 320 ms early. The cue reads
+    face 1 where face 0 is not seen: its windows fill the timeline and its offset is evidence, with a reason."""
+    params = SyncCueParams.for_model(None)
+    cue = sync_cue(_two_shots(_face(1, 8.0, 16.0, 8, 0.2)), duration=16.0, face_fraction=1.0, params=params)
+    assert cue.score > 0.9
+    assert cue.reasons == ("audio leads video by 320 ms in 8–16 s (face 1; elsewhere: audio and video are in sync)",)
+    starts = [w.start for w in cue.windows]
+    assert starts == sorted(starts) and len(starts) == len(set(starts)) and starts[-1] == 14.0
+    assert all(w.score > 0.9 for w in cue.windows if w.start >= 8.0)
+    assert all(w.score < 0.5 for w in cue.windows if w.end <= 8.0)
+    # the second speaker in sync: its windows on the timeline, no evidence
+    same = sync_cue(_two_shots(_face(1, 8.0, 16.0, 1, 0.2)), duration=16.0, face_fraction=1.0, params=params)
+    assert same.score < 0.5 and not same.reasons and [w.start for w in same.windows] == starts
+    # a face whose lips follow no offset surely (a listener), or one seen for under 4 s, is not read
+    for other in (_face(1, 8.0, 16.0, 8, 0.01), _face(1, 8.0, 11.5, 8, 0.2)):
+        cue = sync_cue(_two_shots(other), duration=16.0, face_fraction=1.0, params=params)
+        assert cue.score < 0.5 and max(w.start for w in cue.windows) == 6.0
