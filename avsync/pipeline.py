@@ -837,7 +837,7 @@ class Detector:
         if spill is not None:  # a long video: the audio its sections decoded, read back (audio_blocks prefers `audio`)
             media.audio_blocks_from = spill.blocks
         try:
-            result = scorer(media, progress=_stop_when(ctx.cancelled))
+            result = scorer(media, progress=_reporting(_stop_when(ctx.cancelled), call.voice_progress))
         finally:
             media.audio_blocks_from = None
         timings["spoof"] = time.perf_counter() - t0
@@ -887,11 +887,15 @@ class Detector:
         details: dict[str, Any] = {"media": info.to_dict()}
         models: list[ModelRef] = []
         call = _Call()  # this call's own state: calls may overlap (threads), so none of it lives on the Detector
-        ctx = AnalysisContext(device=self.device, models=models, details=details, timings=timings, progress=progress)
         # side by side only for a video analysed in one piece: section by section, in turn keeps the memory flat (10 min
         # of 720p, docs/long-files.md: side by side 0.87x the time but 1.28x the 1-min peak), as the voice blocks and a
         # video section are not in memory at once
         concurrent = self.concurrent and _one_section(media, self.section_s)
+        voice_in_turn = self.spoof_model is not False and media.has_audio and not (concurrent and media.has_video)
+        plan = _ProgressPlan(progress, media.has_video, voice_in_turn) if progress is not None else None
+        call.voice_progress = plan.voice if plan is not None else None
+        ctx = AnalysisContext(device=self.device, models=models, details=details, timings=timings,
+                              progress=plan.video if plan is not None else None)
         if concurrent and media.has_audio and media.has_video:
             with contextlib.suppress(MediaError):  # a broken audio track: the analyses meet the error as before
                 media.audio  # noqa: B018  # decoded once here: the voice check and lip sync then share the samples
@@ -985,6 +989,45 @@ class _Call:
     audio_spill: Any = None  # avsync.sections.MonoAudio of a long video, read again by the voice check
     vad_speech_s: float | None = None  # seconds of speech the voice check's VAD found (most on any channel)
     sync_inputs: Any = None  # (SyncResult, duration, face fraction): the sync cue, read again with that speech
+    voice_progress: Callable[[float, float], None] | None = None  # the voice check's part of the call's progress
+
+
+VOICE_PROGRESS_SHARE = 0.5
+"""The voice check's part of a video's progress when it runs after the video analysis (section by section, or
+``concurrent=False``), as a share of the video's frames: about its share of the time on 720p with every default cue
+(docs/long-files.md: voice check 21 s beside 47 s of faces, lip sync and mouth region for ten minutes)."""
+
+
+class _ProgressPlan:
+    """One progress report over a call's analyses, ``progress(done, total)`` in video frames: the video analysis's
+    frames, then (when the voice check runs after it) :data:`VOICE_PROGRESS_SHARE` of them more for the voice check;
+    an input without video counts its audio in 25 fps frames. A voice check beside the video analysis reports
+    nothing (the frames are the call's progress)."""
+
+    def __init__(self, progress: Callable[[int, int], None], has_video: bool, voice_in_turn: bool):
+        self.progress, self.has_video, self.voice_in_turn = progress, has_video, voice_in_turn
+        self.frames: int | None = None  # the video analysis's total, once it reported
+
+    def _extra(self, frames: int) -> int:
+        return int(round(VOICE_PROGRESS_SHARE * frames)) if self.voice_in_turn else 0
+
+    def video(self, done: int, total: int) -> None:
+        self.frames = int(total)
+        self.progress(int(done), self.frames + self._extra(self.frames))
+
+    @property
+    def voice(self) -> Callable[[float, float], None] | None:
+        if not self.voice_in_turn:
+            return None
+        return self._voice
+
+    def _voice(self, done_s: float, total_s: float) -> None:
+        if not self.has_video or self.frames is None:  # audio only (or no frame was reported): the audio's own clock
+            self.progress(int(round(done_s * 25)), int(round(total_s * 25)))
+            return
+        extra = self._extra(self.frames)
+        part = 0 if total_s <= 0 else int(round(extra * min(1.0, done_s / total_s)))
+        self.progress(self.frames + part, self.frames + extra)
 
 
 class _AudioVisual:
@@ -1038,6 +1081,19 @@ def _stop_when(cancelled: Callable[[], bool] | None) -> Callable[[float, float],
             raise AnalysisCancelled("the verdict no longer needs this analysis")
 
     return check
+
+
+def _reporting(*callbacks: Callable[[float, float], None] | None) -> Callable[[float, float], None] | None:
+    """One progress callback calling each of ``callbacks`` that is set (``None`` when none is)."""
+    given = [c for c in callbacks if c is not None]
+    if not given:
+        return None
+
+    def report(done: float, total: float) -> None:
+        for c in given:
+            c(done, total)
+
+    return report
 
 
 def run_analyses(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -155,3 +157,36 @@ def test_a_section_whose_audio_alone_is_off_shows_in_the_timeline(clip):
     for v in (whole, parts):
         assert mean_p(v, 7.0, 11.0) > 0.7 > 0.3 > mean_p(v, 1.0, 5.0), v.reasons
     assert abs(mean_p(parts, 7.0, 11.0) - mean_p(whole, 7.0, 11.0)) < 0.15
+
+
+def test_progress_covers_the_voice_check_after_the_sections(clip):
+    """A long video's voice check runs after its sections: the call's progress goes on past the frames for it (a
+    bar stood at 100 % while the voice check ran), to one total, and never back; audio alone reports its own."""
+    from avsync.pipeline import VOICE_PROGRESS_SHARE
+    from avsync.spoof import SpoofScorer
+
+    path = clip("sections_stereo", duration=16.0, channel_tones=(440.0, 660.0), **FACE)
+    det = Detector(device="cpu", sync_model="motion", artefacts=False, section_s=6.0)
+    det._spoof_scorer = SpoofScorer(vad=False, speaker=False, block_s=5.0)
+    seen: list[tuple[int, int]] = []
+    det(path, progress=lambda d, t: seen.append((d, t)))
+    totals = {t for _, t in seen}
+    assert len(totals) == 1 and seen[-1][0] == seen[-1][1]
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+    from avsync.sections import MARGIN_S
+
+    frames = sum(round((min(16.0, b + MARGIN_S) - max(0.0, a - MARGIN_S)) * 25) for a, b in plan_sections(16.0, 6.0))
+    assert totals.pop() == frames + round(VOICE_PROGRESS_SHARE * frames)
+    assert len([d for d, _ in seen if d > frames]) >= 2  # the voice check's own steps, after the frames
+    # in one piece the voice check runs beside the faces: the frames are the progress
+    seen.clear()
+    Detector(device="cpu", sync_model="motion", artefacts=False)(path, progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1][0] == seen[-1][1] == 400
+    # an audio file: its seconds at 25 frames a second
+    m = load_media(path)
+    from avsync.synth import write_audio
+
+    wav = write_audio(str(Path(path).with_suffix(".progress.wav")), m.audio, m.sample_rate)
+    seen.clear()
+    det(wav, progress=lambda d, t: seen.append((d, t)))
+    assert seen and seen[-1] == (400, 400)

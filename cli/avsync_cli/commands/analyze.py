@@ -70,7 +70,7 @@ def command(files: tuple[str, ...], as_json: bool, html_out: str | None, csv_out
     csv_paths = _report_paths(csv_out, names if csv_out in folders else None, ".csv")
     verdicts = []
     for i, f in enumerate(files):
-        with progress_bar(not no_progress, unit="frame", desc="faces") as update:
+        with progress_bar(not no_progress, unit="frame", desc="analysis") as update:
             v = det(f, progress=update)
         verdicts.append(v)
         if html_paths:
