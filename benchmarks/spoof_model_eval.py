@@ -273,6 +273,12 @@ def main(argv=None) -> int:
     ap.add_argument("--extra-real", action="append", default=[], metavar="NAME=GLOB",
                     help="also a real subset NAME of the audio files a glob matches (outside ../shared, e.g. an "
                          "unpacked Debian package); its files' keys are file:PATH (repeatable)")
+    ap.add_argument("--run-windows", type=int, default=0, metavar="N",
+                    help="a run of N or more consecutive windows at or above the threshold raises a file's score to "
+                         "the run's mean (SpoofScorer(run_windows=N)); 0: the mean of all windows only")
+    ap.add_argument("--from-json", default=None, metavar="PATH",
+                    help="read the window scores another run wrote with --json instead of scoring again (the table "
+                         "with this run's --run-windows; the model, threshold and subsets must be that run's)")
     ap.add_argument("--quiet-peak-db", type=float, default=None, metavar="DB",
                     help="score a file whose peak is below DB dBFS raised to it, as `avsync spoof` does "
                          "(avsync.spoof.scorer.level_gain; default: every file at its own level, the model alone)")
@@ -311,15 +317,28 @@ def main(argv=None) -> int:
         files[name] = [f"file:{Path(f).resolve()}" for f in found]
         real_fpr.append(name)
     prob, thr = make_scorer(a.model, a.weights, a.precision)
-    from avsync.spoof.scorer import is_narrowband
+    from avsync.spoof.scorer import is_narrowband, run_score
+
+    def file_score(p: np.ndarray) -> float:
+        """The mean of the windows, or a run's mean above it (the scorer's rule with ``--run-windows``)."""
+        p = np.asarray(p, float)
+        run = run_score(p, np.ones(len(p), bool), thr, a.run_windows) if a.run_windows else None
+        return float(max(np.mean(p), run)) if run is not None else float(np.mean(p))
 
     scores: dict[str, float] = {}
+    window_probs: dict[str, np.ndarray] = {}
     narrow: dict[str, bool] = {}  # whether avsync spoof would call the file narrowband (telephone band)
     t0, n_sec = time.time(), 0.0
     todo = sorted({f for v in files.values() for f in v})
     skipped = []
     joined = [f for f in todo if f.startswith("joined:")]
     todo = [f for f in todo if not f.startswith("joined:")]
+    if a.from_json:  # the window scores of an earlier run: only the file scores are computed again
+        stored = json.loads(Path(a.from_json).read_text())
+        window_probs = {k: np.asarray(v, float) for k, v in stored["window_scores"].items()}
+        narrow = dict(stored["narrowband"])
+        scores = {k: file_score(v) for k, v in window_probs.items()}
+        joined, todo = [], []
     for spk_key in joined:  # FSDD takes of one speaker joined into recordings of >= one window
         takes = sorted(r["file"] for r in rows if r["file"].startswith("real_speech/fsdd/")
                        and Path(r["file"]).stem.split("_")[1] == spk_key.split(":")[1])
@@ -335,7 +354,9 @@ def main(argv=None) -> int:
                 x = np.concatenate(buf)
                 buf = []
                 n_sec += x.size / 16000
-                scores[f"{spk_key}:{n_joined}"] = float(np.mean(prob(windows(lift(x)))))
+                key = f"{spk_key}:{n_joined}"
+                window_probs[key] = prob(windows(lift(x)))
+                scores[key] = file_score(window_probs[key])
                 narrow[f"{spk_key}:{n_joined}"] = True  # FSDD takes are 8 kHz recordings
                 n_joined += 1
     for f in todo:
@@ -351,13 +372,15 @@ def main(argv=None) -> int:
             skipped.append(f"{f}: {e}")
             continue
         n_sec += x.size / 16000
-        scores[f] = float(np.mean(prob(windows(lift(x)))))
+        window_probs[f] = prob(windows(lift(x)))
+        scores[f] = file_score(window_probs[f])
         narrow[f] = is_narrowband(x, 16000, src_sr)  # the scorer's rule (SpoofScorer)
     el = time.time() - t0
     files = {k: [f for f in v if f in scores] for k, v in files.items() if k != "fsdd_heldout_joined"}
     files["fsdd_heldout_joined"] = sorted(k for k in scores if k.startswith("joined:"))
     todo = sorted(scores)
-    table = {"model": a.model, "precision": a.precision, "quiet_peak_db": a.quiet_peak_db, "threshold": thr, "files": len(todo),
+    table = {"model": a.model, "precision": a.precision, "quiet_peak_db": a.quiet_peak_db, "run_windows": a.run_windows,
+             "threshold": thr, "files": len(todo),
              "audio_s": round(n_sec, 1), "seconds": round(el, 1), "skipped": skipped, "eer": {}, "fpr_at_threshold": {}, "detected_at_threshold": {},
              "extra_real": {k: files[k] for k in real_fpr if k not in REAL_FPR}}
     for name, (fk, rk) in pairs.items():
@@ -388,7 +411,9 @@ def main(argv=None) -> int:
         ci = f"{100 * v['ci95'][0]:.1f}-{100 * v['ci95'][1]:.1f}"
         print(f"{k:30s} {100 * v['fpr']:7.1f} {ci:>13s} {v['mean_score']:9.3f}  {v['n']}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"table": table, "scores": scores, "narrowband": narrow}, indent=1))
+        Path(a.json).write_text(json.dumps({"table": table, "scores": scores, "narrowband": narrow,
+                                            "window_scores": {k: np.asarray(v, float).tolist()
+                                                              for k, v in window_probs.items()}}, indent=1))
     return 0
 
 

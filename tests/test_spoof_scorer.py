@@ -50,7 +50,7 @@ def test_windows_cover_every_sample(n, hop):
 
 def test_long_file_timeline_covers_the_recording(tiny_model):
     x = _noise(10.3)
-    r = SpoofScorer(tiny_model, vad=False, batch_size=4)(Media.from_arrays(x, SR))
+    r = SpoofScorer(tiny_model, vad=False, batch_size=4, run_windows=0)(Media.from_arrays(x, SR))
     assert r.status is Status.OK
     assert r.windows[0].start == 0.0 and r.windows[-1].end == pytest.approx(len(x) / SR)
     assert all(b.start <= a.end for a, b in zip(r.windows, r.windows[1:]))  # no gaps
@@ -63,6 +63,45 @@ def test_long_file_timeline_covers_the_recording(tiny_model):
     assert again == r
     d = r.to_dict()
     assert {"status", "score", "model", "windows"} <= d.keys() and {"start", "end", "score"} <= d["windows"][0].keys()
+
+
+class _LoudIsSpoof(torch.nn.Module):
+    """Logits ``[spoof, bona fide]``: a window is spoof in proportion to its loudness (RMS 0.1 → p 0.12, 0.3 → 0.88)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = 20.0 * (x.pow(2).mean(dim=-1).sqrt() - 0.2)
+        return torch.stack([z, torch.zeros_like(z)], dim=-1)
+
+
+def test_a_run_of_windows_above_the_threshold_raises_the_channel_score():
+    """A synthetic stretch (three loud windows) inside a long genuine recording (eight quiet windows on each side):
+    the mean of the whole channel stays below the threshold; the run counts with its own mean. One window alone
+    (or runs off) does not."""
+    from avsync.spoof.scorer import run_score
+
+    bundle = Bundle("loud", "0", "loud.pth", "0" * 64, "MIT", None, "test", InputSpec(16000, 64600))
+    model = SpoofModel("loud", bundle, _LoudIsSpoof(), "cpu")
+    w = 64600
+
+    def recording(loud: int) -> np.ndarray:
+        amps = [0.1] * 8 + [0.3] * loud + [0.1] * 8
+        return np.concatenate([a * np.sign(np.random.default_rng(i).standard_normal(w)) for i, a in enumerate(amps)]
+                              ).astype(np.float32)
+
+    three = Media.from_arrays(recording(3), SR)
+    on = SpoofScorer(model, vad=False)(three)
+    off = SpoofScorer(model, vad=False, run_windows=0)(three)
+    probs = [x.score for x in on.windows]
+    assert off.score < 0.5 and off.score == pytest.approx(np.mean(probs))
+    assert on.score == pytest.approx(np.mean(probs[8:11])) and on.score > 0.85 and on.flagged
+    one = SpoofScorer(model, vad=False)(Media.from_arrays(recording(1), SR))
+    assert one.score < 0.5  # one window is no run
+    # runs need consecutive windows: one that does not follow its predecessor breaks a run
+    assert run_score(np.array([0.9, 0.8, 0.1, 0.7]), np.ones(4, bool), 0.5, 2) == pytest.approx(0.85)
+    assert run_score(np.array([0.9, 0.8, 0.7]), np.array([False, False, True]), 0.5, 2) == pytest.approx(0.75)
+    assert run_score(np.array([0.9, 0.2, 0.7]), np.ones(3, bool), 0.5, 2) is None
+    with pytest.raises(Exception, match="run_windows"):
+        SpoofScorer(model, vad=False, run_windows=-1)
 
 
 def test_batched_scores_equal_one_window_at_a_time(tiny_model):

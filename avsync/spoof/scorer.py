@@ -24,8 +24,10 @@ Procedure for one file (:class:`SpoofScorer`):
    speech fraction is below ``min_speech_fraction`` are not scored (``score`` ``None``).
 5. Windows are scored in batches on the chosen device.
 6. Channel score (``aggregation``): ``"mean"`` (default) is the mean of window scores weighted by
-   each window's seconds of speech; ``"max"`` and ``"median"`` are the alternatives. The file
-   score is the highest channel score (a file is as suspicious as its most suspicious channel).
+   each window's seconds of speech; ``"max"`` and ``"median"`` are the alternatives. A run of
+   ``run_windows`` (2) or more consecutive windows at or above the threshold raises it to the run's mean
+   (a synthetic stretch of a long recording). The file score is the highest channel score (a file is as
+   suspicious as its most suspicious channel).
 """
 
 from __future__ import annotations
@@ -126,6 +128,9 @@ class SpoofResult(Serializable):
         More than 0.1 % of samples at full scale.
     precision
         Inference precision of the network (``float32`` or ``bfloat16``).
+    run_windows
+        The scorer's run rule (``SpoofScorer(run_windows=)``): a run of this many windows at or above the threshold
+        raised a channel's score to the run's mean; ``0``: the aggregate alone.
     """
 
     status: Status
@@ -138,6 +143,7 @@ class SpoofResult(Serializable):
     threshold: float = 0.5
     flagged: bool | None = None
     aggregation: str = "mean"
+    run_windows: int = 0
     window_s: float | None = None
     hop_s: float | None = None
     duration_s: float | None = None
@@ -198,6 +204,29 @@ def _aggregate(scores: np.ndarray, weights: np.ndarray, how: str) -> float:
         return float(np.median(scores))
     w = np.maximum(weights, 1e-6)
     return float(np.sum(scores * w) / np.sum(w))
+
+
+RUN_WINDOWS = 2
+"""Consecutive scored windows at or above the threshold that make a run: its mean raises the channel's score (a
+synthetic stretch inside a genuine recording, which the mean of a long recording dilutes)."""
+
+
+def run_score(scores: np.ndarray, follows: np.ndarray, threshold: float, min_windows: int) -> float | None:
+    """The highest mean score of a run of at least ``min_windows`` consecutive windows, each at or above
+    ``threshold`` (``None``: no such run). ``follows[i]``: window ``i`` starts where window ``i - 1`` ends or before
+    (a window without speech between two scored ones breaks a run)."""
+    best: float | None = None
+    run: list[float] = []
+    for s, f in zip(np.asarray(scores, float), np.asarray(follows, bool)):
+        if s >= threshold and (f or not run):
+            run.append(s)
+            continue
+        if len(run) >= min_windows:
+            best = max(best if best is not None else -1.0, float(np.mean(run)))
+        run = [s] if s >= threshold else []
+    if len(run) >= min_windows:
+        best = max(best if best is not None else -1.0, float(np.mean(run)))
+    return best
 
 
 def is_narrowband(x: np.ndarray, sr: int, source_rate: int) -> bool:
@@ -282,6 +311,10 @@ class SpoofScorer:
         says so): the voice models read quiet recordings less well than the levels they were trained at, so a
         clone played back quietly would otherwise pass (docs/spoof.md, "Recording level"). ``None``: score
         every channel at its own level.
+    run_windows
+        A run of this many consecutive scored windows or more, each at or above the threshold, raises the channel's
+        score to the run's mean when that is higher (:func:`run_score`): a synthetic stretch of a long recording
+        (a clone inserted into a call) counts as such, not diluted by the genuine rest. ``0``: the aggregate only.
     """
 
     def __init__(
@@ -305,6 +338,7 @@ class SpoofScorer:
         precision: Precision = "float32",
         block_s: float = 60.0,
         quiet_peak_db: float | None = QUIET_PEAK_DB,
+        run_windows: int = RUN_WINDOWS,
     ):
         check_precision(precision)
         self.precision = precision
@@ -335,6 +369,9 @@ class SpoofScorer:
         self._bf16_emulated = precision == "bfloat16" and not native_bfloat16(str(device))
         self.min_speech_fraction, self.min_speech_s, self.min_duration_s = min_speech_fraction, min_speech_s, min_duration_s
         self.aggregation = aggregation
+        if run_windows < 0:
+            raise ConfigError(f"run_windows must be 0 (off) or more, got {run_windows}")
+        self.run_windows = int(run_windows)
         self.threshold = float((self.model.threshold if self.model else 0.5) if threshold is None else threshold)
         self.speaker = speaker or reference is not None
         if not block_s > 0:
@@ -386,7 +423,8 @@ class SpoofScorer:
         sha = self.model.bundle.sha256 if self.model is not None and self.model.bundle is not None else ""
         return SpoofResult(status=status, score=None, model=self.model_name, path=path,
                            model_sha256=sha, threshold=self.threshold,
-                           aggregation=self.aggregation, message=message, precision=self.precision, **kw)
+                           aggregation=self.aggregation, message=message, precision=self.precision,
+                           run_windows=self.run_windows, **kw)
 
     def predict_windows(self, batch: np.ndarray) -> np.ndarray:
         """Spoof probabilities ``[N]`` of ``[N, window]`` waveforms, in batches of ``batch_size``."""
@@ -523,6 +561,11 @@ class SpoofScorer:
                 sc = np.array([by_owner[(c, i)] for i in used])
                 weights = np.array([frac[i] * (min(int(starts[i]) + self.window, num) - starts[i]) for i in used])
                 score = _aggregate(sc, weights, self.aggregation)
+                if self.run_windows:  # a run of windows at or above the threshold counts with its own mean
+                    ends = np.array([min(int(starts[i]) + self.window, num) for i in used])
+                    follows = np.concatenate([[False], np.array([starts[i] for i in used[1:]]) <= ends[:-1]])
+                    run = run_score(sc, follows, self.threshold, self.run_windows)
+                    score = score if run is None else max(score, run)
             results.append(ChannelSpoof(c, status, score, tuple(wins), float(mask.speech_s) if mask else 0.0,
                                         msg, spk.get(c)))
         warnings += [w for w in media.info.warnings if w not in warnings]  # noticed while reading again
@@ -545,7 +588,8 @@ class SpoofScorer:
         return SpoofResult(
             status=Status.OK, score=score, model=self.model.name, windows=windows, channels=tuple(results),
             path=path, model_sha256=self.model.bundle.sha256, threshold=self.threshold,
-            flagged=bool(score >= self.threshold), aggregation=self.aggregation, warnings=tuple(warnings),
+            flagged=bool(score >= self.threshold), aggregation=self.aggregation, run_windows=self.run_windows,
+            warnings=tuple(warnings),
             precision=self.precision, **common,
         )
 

@@ -67,6 +67,9 @@ def _line(r: SpoofResult) -> str:
 @click.option("--window", type=float, default=None, help="Window length in seconds (default: the model's, 4.04 s).")
 @click.option("--hop", type=float, default=None, help="Hop between windows in seconds (default: one window).")
 @click.option("--aggregation", type=click.Choice(["mean", "max", "median"]), default="mean", show_default=True)
+@click.option("--run-windows", type=click.IntRange(min=0), default=None,
+              help="A run of this many consecutive windows at or above the threshold raises a channel's score to "
+                   "the run's mean (a synthetic passage in a long recording; default 2); 0: the aggregate only.")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Flag files scoring at least this (default: the model's calibrated threshold).")
 @click.option("--no-vad", is_flag=True, help="Score every window, speech or not.")
@@ -79,8 +82,8 @@ def _line(r: SpoofResult) -> str:
 @click.option("--allow-download", is_flag=True, help="Download missing weights from their official URL.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr (shown on a terminal for each file).")
 def command(files: tuple[str, ...], model: str | None, reference: str | None, speaker: bool, as_json: bool,
-            timeline: str | None, window: float | None, hop: float | None, aggregation: Literal["mean", "max", "median"], threshold: float | None,
-            no_vad: bool, device: str, batch_size: int | None, precision: Precision, models_dir: str | None,
+            timeline: str | None, window: float | None, hop: float | None, aggregation: Literal["mean", "max", "median"],
+            run_windows: int | None, threshold: float | None, no_vad: bool, device: str, batch_size: int | None, precision: Precision, models_dir: str | None,
             allow_download: bool, no_progress: bool) -> None:
     """Probability that the speech in each FILE is synthetic (0 = genuine, 1 = synthetic), with a
     per-window timeline. Stereo files are scored per channel; 8 kHz audio is flagged narrowband.
@@ -95,7 +98,7 @@ def command(files: tuple[str, ...], model: str | None, reference: str | None, sp
         scorer = SpoofScorer(model or DEFAULT_MODEL, window_s=window, hop_s=hop, batch_size=batch_size, device=device,
                              vad=not no_vad, aggregation=aggregation, threshold=threshold, speaker=speaker,
                              reference=reference, weights=models_dir, allow_download=allow_download,
-                             precision=precision)
+                             precision=precision, **({} if run_windows is None else {"run_windows": run_windows}))
     except avsync.AvsyncError as e:
         fail(str(e), setup_exit_code(e))
     except ValueError as e:
