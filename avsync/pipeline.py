@@ -318,6 +318,7 @@ def spoof_cue(result: SpoofResult) -> Cue:
         }.get(st, f"voice check: {st}")
         return Cue("spoof", st, None, wins, (), 0.0, msg)
     reasons = []
+    carried = list(wins)
     for ch in result.channels:
         cw = [(w, w.score) for w in ch.windows if w.score is not None]  # the scored windows, with their score
         runs = _runs([s >= thr for _, s in cw], [w.start for w, _ in cw], [w.end for w, _ in cw])
@@ -326,6 +327,16 @@ def spoof_cue(result: SpoofResult) -> Cue:
             ps = [s for w, s in cw if w.start >= a - 1e-6 and w.end <= b + 1e-6]
             reasons.append(f"voice{who} in {_fmt_span(a, b)} looks synthetic (model score {format_p(max(ps))}, "
                            f"threshold {thr:.2f})")
+            if result.run_windows and len(ps) >= result.run_windows:
+                # a run counted with its own mean (the scorer's run rule): its windows carry it, so that the
+                # timeline flags the stretch the reason names as one
+                run_p = relative_to_threshold(float(np.mean(ps)), thr)
+                for i, w in enumerate(result.windows):
+                    c = carried[i]
+                    if (w.channel == ch.channel and c.score is not None and run_p is not None
+                            and w.start >= a - 1e-6 and w.end <= b + 1e-6):
+                        carried[i] = replace(c, score=max(c.score, run_p))
+    wins = tuple(carried)
     notes = ["telephone-band audio: the voice model is less well tested on it"] if result.narrowband else []
     from avsync.media.decode import is_repair_warning
     from avsync.spoof.scorer import SHORT_SPEECH_S

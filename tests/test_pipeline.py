@@ -281,6 +281,32 @@ def test_spoof_cue_notes_short_speech_and_repaired_samples():
     assert cue.measured.startswith("model score 0.155 over 8.0 s of speech") and cue.score == pytest.approx(0.155)
 
 
+def test_a_run_of_synthetic_windows_is_one_stretch_on_the_timeline():
+    """The voice check counts a run of windows above its threshold with the run's mean: the run's windows carry it,
+    so the fused timeline flags the stretch the reason names as one segment, not the windows one by one."""
+    from avsync.fusion import fuse
+    from avsync.pipeline import spoof_cue
+    from avsync.spoof import ChannelSpoof, SpoofResult, SpoofWindow
+
+    probs = [0.1] * 5 + [0.95, 0.6, 0.9, 0.93] + [0.1] * 5
+    wins = tuple(SpoofWindow(4.0 * i, 4.0 * i + 4.0, p, 1.0) for i, p in enumerate(probs))
+    run = float(np.mean(probs[5:9]))
+
+    def result(run_windows: int) -> SpoofResult:
+        return SpoofResult(Status.OK, run, "m", windows=wins, flagged=True, threshold=0.5, run_windows=run_windows,
+                           channels=(ChannelSpoof(0, Status.OK, run, wins, 56.0),))
+
+    cue = spoof_cue(result(2))
+    assert cue.reasons == ("voice in 20–36 s looks synthetic (model score 0.95, threshold 0.50)",)
+    inside = [w.score for w in cue.windows if 20 <= w.start < 36]
+    assert inside == pytest.approx([0.95, run, 0.9, 0.93])  # the 0.6 window carries the run's mean
+    assert [w.score for w in cue.windows if w.start < 20 or w.start >= 36] == pytest.approx([0.1] * 10)
+    [seg] = fuse([cue], duration=56.0, kind="audio").segments  # the stretch, to the fused grid's second
+    assert 19.0 <= seg.start <= 20.0 and 36.0 <= seg.end <= 37.0 and seg.kind == "spoof"
+    # a result without the run rule keeps each window's own score
+    assert [w.score for w in spoof_cue(result(0)).windows] == pytest.approx(probs)
+
+
 def test_sync_task_lines_carry_a_label(clip):
     from avsync.sync.task import eval_task
 
