@@ -320,11 +320,8 @@ def spoof_cue(result: SpoofResult) -> Cue:
     reasons = []
     carried = list(wins)
     for ch in result.channels:
-        cw = [(w, w.score) for w in ch.windows if w.score is not None]  # the scored windows, with their score
-        runs = _runs([s >= thr for _, s in cw], [w.start for w, _ in cw], [w.end for w, _ in cw])
         who = f" on channel {ch.channel}" if len(result.channels) > 1 else ""
-        for a, b in runs:
-            ps = [s for w, s in cw if w.start >= a - 1e-6 and w.end <= b + 1e-6]
+        for a, b, ps in ch.flagged_spans(thr):
             reasons.append(f"voice{who} in {_fmt_span(a, b)} looks synthetic (model score {format_p(max(ps))}, "
                            f"threshold {thr:.2f})")
             if result.run_windows and len(ps) >= result.run_windows:

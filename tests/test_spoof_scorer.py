@@ -347,6 +347,23 @@ def test_cli_line_names_missing_speaker_evidence():
     assert "speaker ch1: too little speech for speaker evidence" in _line(r)
 
 
+def test_cli_line_says_where_the_voice_looks_synthetic():
+    """The spoof command's line names each stretch of windows at or above the threshold, per channel of a call."""
+    from avsync_cli.commands.spoof import _line
+
+    from avsync.spoof import ChannelSpoof, SpoofWindow
+
+    probs = [0.1, 0.7, 0.9, 0.2, 0.6, 0.1]
+    wins = tuple(SpoofWindow(4.0 * i, 4.0 * i + 4.0, p, 1.0, 1) for i, p in enumerate(probs))
+    quiet = (SpoofWindow(0.0, 4.0, 0.1, 1.0, 0), SpoofWindow(4.0, 8.0, None, 0.0, 0))
+    chans = (ChannelSpoof(0, Status.OK, 0.1, quiet, 3.0), ChannelSpoof(1, Status.OK, 0.8, wins, 24.0))
+    assert chans[1].flagged_spans(0.5) == [(4.0, 12.0, (0.7, 0.9)), (16.0, 20.0, (0.6,))]
+    assert chans[0].flagged_spans(0.5) == []
+    text = _line(SpoofResult(Status.OK, 0.8, "m", windows=quiet + wins, channels=chans, path="call.wav", flagged=True))
+    assert "    synthetic ch1 4.0-12.0s: 2 window(s) at or above the threshold, max 0.900" in text
+    assert "    synthetic ch1 16.0-20.0s: 1 window(s)" in text and "synthetic ch0" not in text
+
+
 def test_hop_longer_than_the_window_is_refused(tiny_model):
     with pytest.raises(ValueError, match="skip audio"):
         window_starts(16000 * 30, 64600, 160000)

@@ -100,6 +100,20 @@ class ChannelSpoof(Serializable):
     message: str = ""
     speaker: SpeakerEvidence | None = None
 
+    def flagged_spans(self, threshold: float) -> list[tuple[float, float, tuple[float, ...]]]:
+        """Stretches of consecutive scored windows at or above ``threshold`` (a window that starts where the last
+        ends, or before, continues one): ``(start s, end s, the windows' scores)`` each, in time order."""
+        spans: list[tuple[float, float, tuple[float, ...]]] = []
+        for w in self.windows:
+            if w.score is None or w.score < threshold:
+                continue
+            if spans and w.start <= spans[-1][1] + 1e-6:
+                a, b, ps = spans[-1]
+                spans[-1] = (a, max(b, w.end), (*ps, float(w.score)))
+            else:
+                spans.append((w.start, w.end, (float(w.score),)))
+        return spans
+
 
 @dataclass(frozen=True)
 class SpoofResult(Serializable):

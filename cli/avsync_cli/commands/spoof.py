@@ -33,6 +33,11 @@ def _line(r: SpoofResult) -> str:
             s = "-" if c.score is None else f"{c.score:.3f}"
             lines.append(f"    channel {c.channel}: {c.status} score={s} speech={c.speech_s:.1f}s")
     for c in r.channels:
+        who = f" ch{c.channel}" if len(r.channels) > 1 else ""
+        for a, b, ps in c.flagged_spans(r.threshold):
+            lines.append(f"    synthetic{who} {a:.1f}-{b:.1f}s: {len(ps)} window(s) at or above the threshold, "
+                         f"max {max(ps):.3f}")
+    for c in r.channels:
         sp = c.speaker
         if sp is None or sp.status.value != "ok":
             continue
