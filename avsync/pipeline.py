@@ -227,7 +227,11 @@ def _offset_stretches(face: FaceSync, own: Sequence[float | None], fps: float, p
                       offset_p: Callable[[float], float]) -> list[tuple[OffsetStretch, float]]:
     """The stretches of ``face`` at an offset of their own that are evidence, each with its score: read as the
     clip's own offset is (``offset_p`` of its offset in ms, scaled towards 0.5 by how sure the stretch's reading
-    is), and evidence exactly when the clip's offset would be (beyond the tolerance, sure at least 0.5)."""
+    is), and evidence when the clip's offset would be (beyond the tolerance, sure at least 0.5) and the lips follow
+    the stretch's audio at its lag at least as surely as the face's follow the clip's at the clip's (its confidence
+    at least the face's): an edit leaves the speaker's lips and voice as clear as elsewhere, while audio the lips
+    do not follow at all (a dubbed passage, a face listening to someone off screen) finds a best lag by chance,
+    mostly with less confidence (docs/sync.md, "An edited stretch")."""
     from avsync.sync.stretch import local_offsets
 
     if face.offset_frames is None or not face.lags:
@@ -236,7 +240,7 @@ def _offset_stretches(face: FaceSync, own: Sequence[float | None], fps: float, p
     for s in local_offsets(face.windows, [None if p is None else p >= 0.5 for p in own], face.lags,
                            face.offset_frames):
         p_off, sure = offset_p(frames_to_ms(s.offset_frames, fps)), params.sureness(s.confidence)
-        if p_off > 0.5 and sure >= 0.5:
+        if p_off > 0.5 and sure >= 0.5 and s.confidence >= (face.confidence or 0.0):
             out.append((s, 0.5 + sure * (p_off - 0.5)))
     return out
 

@@ -46,6 +46,9 @@ def main() -> None:
     ap.add_argument("--edit-share", type=float, default=1 / 3, help="edited stretch as a share of the clip")
     ap.add_argument("--positions", default="0.5", help="middles of the edit, as shares of the clip")
     ap.add_argument("--shifts", default="-320,-200,200,320", help="ms; positive: the stretch's audio leads")
+    ap.add_argument("--replace", action="store_true",
+                    help="replace the stretch's audio by the next clip's speech instead of moving it (a dubbed passage: "
+                         "lips that follow no offset there, which the stretch rule should not read as an offset)")
     ap.add_argument("--model", default="syncnet")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -53,6 +56,7 @@ def main() -> None:
     import torch
 
     import avsync.pipeline as pipeline
+    from avsync.media import load_media
     from avsync.pipeline import SyncCueParams, sync_cue
     from avsync.sync import SyncResult, sync_tracks
 
@@ -76,7 +80,10 @@ def main() -> None:
     shifts = [int(s) for s in args.shifts.split(",") if s]
     positions = [float(p) for p in args.positions.split(",")]
     tally: dict[int, list[int]] = {s: [0, 0, 0, 0] for s in [0, *shifts]}  # copies, before >= .5, after, found
-    for r in sorted(rows, key=lambda r: r["file"]):
+    ordered = sorted(rows, key=lambda r: r["file"])
+    if args.replace:
+        shifts, tally = [1], {0: [0, 0, 0, 0], 1: [0, 0, 0, 0]}  # 1: the replaced copies
+    for n_row, r in enumerate(ordered):
         media, tracks, ff = tracks_for(data, r["file"], args.cache)
         if not tracks:
             print(f"{r['file']}: no face track")
@@ -91,7 +98,12 @@ def main() -> None:
                 assert pos is not None
                 lo = int(round(max(0.0, pos * media.duration - span / 2) * sr))
                 hi = min(len(mono), lo + int(round(span * sr)))
-                audio = edited(mono, lo, hi, int(round(shift / 1000 * sr)))
+                if args.replace:
+                    donor = load_media(str(data / ordered[(n_row + 1) % len(ordered)]["file"])).at_rates().mono()
+                    audio = mono.copy()
+                    audio[lo:hi] = np.resize(donor.astype(np.float32), hi - lo)
+                else:
+                    audio = edited(mono, lo, hi, int(round(shift / 1000 * sr)))
                 where = f" edit {lo / sr:.1f}-{hi / sr:.1f} s"
             res = sync_tracks(audio, sr, tracks, model=args.model, device="cpu")
             a, b = cues(res, media.duration, ff)
@@ -102,7 +114,8 @@ def main() -> None:
             t[2] += int((a.score or 0) >= 0.5)
             t[3] += int(bool(found))
             print(f"{r['file']} shift {shift:+d}{where}: cue {b.score:.3f} -> {a.score:.3f} {found}", flush=True)
-    print("\nshift ms | copies | cue >= 0.5 without the stretch rule | with it | stretch found")
+    print(f"\n{'replaced (1)' if args.replace else 'shift ms'} | copies | cue >= 0.5 without the stretch rule | with it "
+          "| stretch found")
     for s, (n, before, after, found) in tally.items():
         print(f"{s:+d} | {n} | {before} | {after} | {found}")
 

@@ -134,3 +134,25 @@ def test_a_second_speaker_after_a_cut_is_read_at_its_own_offset():
     for other in (_face(1, 8.0, 16.0, 8, 0.01), _face(1, 8.0, 11.5, 8, 0.2)):
         cue = sync_cue(_two_shots(other), duration=16.0, face_fraction=1.0, params=params)
         assert cue.score < 0.5 and max(w.start for w in cue.windows) == 6.0
+
+
+@pytest.mark.parametrize(("depth", "evidence"), [(0.2, True), (0.1, False)])
+def test_a_stretch_counts_only_as_surely_read_as_the_clip(depth, evidence):
+    """Shot as one face: 0-8 s in sync (confidence 0.15), 8-16 s reading +8 frames with a curve ``depth`` deep. A
+    reading less sure than the clip's own (lips that follow that audio at no lag, as in a dubbed passage or a face
+    listening to someone off screen, find one by chance) is not evidence."""
+
+    def win(t: float, best: int, d: float, margin: float) -> WindowSync:
+        curve = np.full(len(LAGS), 1.0, np.float32)
+        curve[LAGS.index(best)] -= d
+        return WindowSync(start=t, end=t + 2.0, status=Status.OK, distance=0.8, confidence=d, offset_frames=best,
+                          valid_frames=50, margin=margin, curve=curve)
+
+    wins = tuple(win(t, 0, 0.15, 0.2) if t + 2.0 <= 8.0 else win(t, 8, depth, -0.05) for t in np.arange(0, 14.01, 0.5))
+    face = FaceSync(track_id=0, status=Status.OK, start=0.0, end=16.0, offset_frames=0, offset_ms=0.0,
+                    confidence=0.15, min_distance=0.85, num_frames=400, valid_frames=400, lags=tuple(LAGS), windows=wins)
+    result = SyncResult(status=Status.OK, model="syncnet", summary="", offset_frames=0, offset_ms=0.0, confidence=0.15,
+                        min_distance=0.85, active_track_id=0, faces=(face,), windows=wins)
+    cue = sync_cue(result, duration=16.0, face_fraction=1.0, params=SyncCueParams.for_model(None))
+    said = [r for r in cue.reasons if "(elsewhere:" in r]
+    assert bool(said) is evidence and (cue.score > 0.9) is evidence, cue.reasons
