@@ -121,14 +121,19 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
         ends = (frames_to_ms(drift.start_frames, result.fps), frames_to_ms(drift.end_frames, result.fps))
         off = max(ends, key=abs)
         conf, dist = float(drift.confidence), float(drift.distance)
-    sure = params.sureness(conf)
 
     def offset_p(ms: float) -> float:
         tol = params.lead_tolerance_ms if ms >= 0 else params.lag_tolerance_ms
         return float(sigmoid((abs(ms) - tol) / params.offset_scale_ms))
 
+    def offset_reading(ms: float, confidence: float) -> tuple[float, bool]:
+        """An offset's score (its probability scaled towards 0.5 by how sure the reading is) and whether it is
+        evidence (beyond the tolerance, sure at least 0.5): the clip's, a drift's at a moment, a stretch's, a face's."""
+        p, s = offset_p(ms), params.sureness(confidence)
+        return 0.5 + s * (p - 0.5), p > 0.5 and s >= 0.5
+
     p_offset = offset_p(off)
-    offset_score = 0.5 + sure * (p_offset - 0.5)
+    offset_score, offset_evidence = offset_reading(off, conf)
     mismatch = sigmoid(
         (dist - params.mismatch_distance_mid) / params.mismatch_scale
         + (params.mismatch_confidence_mid - conf) / params.mismatch_scale
@@ -139,7 +144,6 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     reasons: list[str] = []
     face = f" (face {result.active_track_id})" if result.active_track_id is not None and len(result.faces) > 1 else ""
     # an offset exactly at the tolerance is neutral (p = 0.5): no reason, and the windows keep their own evidence
-    offset_evidence = p_offset > 0.5 and sure >= 0.5
     said = describe_drift(drift, result.fps) if drift is not None else describe_offset(off)
     if offset_evidence:
         reasons.append(said + face)
@@ -169,7 +173,7 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
         # (only where the clip as a whole reads in sync: an offset of the clip's own is its evidence already, and
         # where the lips follow the audio at no offset, a stretch's best lag is as much chance as the clip's)
         in_sync = drift is None and p_offset <= 0.5 and mismatch < 0.5 and not little_speech
-        stretches = _offset_stretches(active, own, result.fps, params, offset_p) if in_sync else []
+        stretches = _offset_stretches(active, own, result.fps, offset_reading) if in_sync else []
         for s, s_score in stretches:
             span = _fmt_span(s.start, s.end)
             reasons.append(f"{describe_offset(frames_to_ms(s.offset_frames, result.fps))} in {span}{face} "
@@ -183,8 +187,8 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
                 if p is not None and s.start <= w.start and w.end <= s.end and (evidence is None or s_score > evidence):
                     evidence = s_score
             if p is not None and drift is not None and offset_evidence:
-                here = 0.5 + sure * (offset_p(frames_to_ms(drift.offset_at((w.start + w.end) / 2, result.fps),
-                                                           result.fps)) - 0.5)
+                here = offset_reading(frames_to_ms(drift.offset_at((w.start + w.end) / 2, result.fps), result.fps),
+                                      conf)[0]
                 evidence = here if here > 0.5 and (evidence is None or here > evidence) else evidence
             wins.append(CueWindow(w.start, w.end, p if (p is None or evidence is None) else max(p, evidence),
                                   p is not None))
@@ -196,7 +200,7 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
         # the audio speaks: its windows, read at its own offset, fill the timeline, and that offset is evidence as
         # the clip's own would be
         if drift is None:
-            for other, o_wins, o_score in _other_speakers(result, active, params, offset_p, little_speech):
+            for other, o_wins, o_score in _other_speakers(result, active, params, offset_reading, little_speech):
                 at_start = {round(w.start, 3): i for i, w in enumerate(wins)}
                 for ow in o_wins:
                     i = at_start.get(round(ow.start, 3))
@@ -223,13 +227,12 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage, measured=measured)
 
 
-def _offset_stretches(face: FaceSync, own: Sequence[float | None], fps: float, params: SyncCueParams,
-                      offset_p: Callable[[float], float]) -> list[tuple[OffsetStretch, float]]:
+def _offset_stretches(face: FaceSync, own: Sequence[float | None], fps: float,
+                      reading: Callable[[float, float], tuple[float, bool]]) -> list[tuple[OffsetStretch, float]]:
     """The stretches of ``face`` at an offset of their own that are evidence, each with its score: read as the
-    clip's own offset is (``offset_p`` of its offset in ms, scaled towards 0.5 by how sure the stretch's reading
-    is), and evidence when the clip's offset would be (beyond the tolerance, sure at least 0.5) and the lips follow
-    the stretch's audio at its lag at least as surely as the face's follow the clip's at the clip's (its confidence
-    at least the face's): an edit leaves the speaker's lips and voice as clear as elsewhere, while audio the lips
+    clip's own offset is (``reading(ms, confidence)``: score, and whether it is evidence), and evidence when the
+    clip's offset would be and the lips follow the stretch's audio at its lag at least as surely as the face's follow
+    the clip's at the clip's (its confidence at least the face's): an edit leaves the speaker's lips and voice as clear as elsewhere, while audio the lips
     do not follow at all (a dubbed passage, a face listening to someone off screen) finds a best lag by chance,
     mostly with less confidence (docs/sync.md, "An edited stretch")."""
     from avsync.sync.stretch import local_offsets
@@ -239,14 +242,14 @@ def _offset_stretches(face: FaceSync, own: Sequence[float | None], fps: float, p
     out = []
     for s in local_offsets(face.windows, [None if p is None else p >= 0.5 for p in own], face.lags,
                            face.offset_frames):
-        p_off, sure = offset_p(frames_to_ms(s.offset_frames, fps)), params.sureness(s.confidence)
-        if p_off > 0.5 and sure >= 0.5 and s.confidence >= (face.confidence or 0.0):
-            out.append((s, 0.5 + sure * (p_off - 0.5)))
+        score, evidence = reading(frames_to_ms(s.offset_frames, fps), s.confidence)
+        if evidence and s.confidence >= (face.confidence or 0.0):
+            out.append((s, score))
     return out
 
 
 def _other_speakers(result: SyncResult, active: FaceSync, params: SyncCueParams,
-                    offset_p: Callable[[float], float], little_speech: bool,
+                    reading: Callable[[float, float], tuple[float, bool]], little_speech: bool,
                     ) -> list[tuple[FaceSync, list[CueWindow], float | None]]:
     """The other faces that speak where ``active`` has no usable window: each with its usable windows at those
     times (scored at its own offset, carrying its offset's evidence) and that evidence's score (``None``: its offset
@@ -266,8 +269,8 @@ def _other_speakers(result: SyncResult, active: FaceSync, params: SyncCueParams,
         if covered < MIN_STRETCH_S - 1e-6:
             continue
         assert f.offset_ms is not None and f.confidence is not None  # speaking: both read
-        p_off, sure = offset_p(f.offset_ms), params.sureness(f.confidence)
-        evidence = 0.5 + sure * (p_off - 0.5) if p_off > 0.5 else None
+        score, is_evidence = reading(f.offset_ms, f.confidence)
+        evidence = score if is_evidence else None
         o_wins = []
         for w in mine:
             p = _window_sync_p(w, params)
