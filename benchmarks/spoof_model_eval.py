@@ -317,12 +317,14 @@ def main(argv=None) -> int:
         files[name] = [f"file:{Path(f).resolve()}" for f in found]
         real_fpr.append(name)
     prob, thr = make_scorer(a.model, a.weights, a.precision)
-    from avsync.spoof.scorer import is_narrowband, run_score
+    from avsync.spoof.scorer import SpoofWindow, flagged_spans, is_narrowband, run_score
 
     def file_score(p: np.ndarray) -> float:
-        """The mean of the windows, or a run's mean above it (the scorer's rule with ``--run-windows``)."""
+        """The mean of the windows, or a run's mean above it (the scorer's rule with ``--run-windows``; the windows
+        follow one another)."""
         p = np.asarray(p, float)
-        run = run_score(p, np.ones(len(p), bool), thr, a.run_windows) if a.run_windows else None
+        wins = [SpoofWindow(float(i), float(i + 1), float(x), 1.0) for i, x in enumerate(p)]
+        run = run_score(flagged_spans(wins, thr), a.run_windows) if a.run_windows else None
         return float(max(np.mean(p), run)) if run is not None else float(np.mean(p))
 
     scores: dict[str, float] = {}

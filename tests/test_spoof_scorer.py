@@ -77,7 +77,8 @@ def test_a_run_of_windows_above_the_threshold_raises_the_channel_score():
     """A synthetic stretch (three loud windows) inside a long genuine recording (eight quiet windows on each side):
     the mean of the whole channel stays below the threshold; the run counts with its own mean. One window alone
     (or runs off) does not."""
-    from avsync.spoof.scorer import run_score
+    from avsync.spoof import SpoofWindow
+    from avsync.spoof.scorer import flagged_spans, run_score
 
     bundle = Bundle("loud", "0", "loud.pth", "0" * 64, "MIT", None, "test", InputSpec(16000, 64600))
     model = SpoofModel("loud", bundle, _LoudIsSpoof(), "cpu")
@@ -97,9 +98,13 @@ def test_a_run_of_windows_above_the_threshold_raises_the_channel_score():
     one = SpoofScorer(model, vad=False)(Media.from_arrays(recording(1), SR))
     assert one.score < 0.5  # one window is no run
     # runs need consecutive windows: one that does not follow its predecessor breaks a run
-    assert run_score(np.array([0.9, 0.8, 0.1, 0.7]), np.ones(4, bool), 0.5, 2) == pytest.approx(0.85)
-    assert run_score(np.array([0.9, 0.8, 0.7]), np.array([False, False, True]), 0.5, 2) == pytest.approx(0.75)
-    assert run_score(np.array([0.9, 0.2, 0.7]), np.ones(3, bool), 0.5, 2) is None
+
+    def spans(scores: list[float], starts: list[float]) -> list:
+        return flagged_spans([SpoofWindow(t, t + 4.0, p, 1.0) for t, p in zip(starts, scores)], 0.5)
+
+    assert run_score(spans([0.9, 0.8, 0.1, 0.7], [0, 4, 8, 12]), 2) == pytest.approx(0.85)
+    assert run_score(spans([0.9, 0.8, 0.7], [0, 8, 12]), 2) == pytest.approx(0.75)
+    assert run_score(spans([0.9, 0.2, 0.7], [0, 4, 8]), 2) is None
     with pytest.raises(Exception, match="run_windows"):
         SpoofScorer(model, vad=False, run_windows=-1)
 

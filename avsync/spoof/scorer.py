@@ -101,18 +101,8 @@ class ChannelSpoof(Serializable):
     speaker: SpeakerEvidence | None = None
 
     def flagged_spans(self, threshold: float) -> list[tuple[float, float, tuple[float, ...]]]:
-        """Stretches of consecutive scored windows at or above ``threshold`` (a window that starts where the last
-        ends, or before, continues one): ``(start s, end s, the windows' scores)`` each, in time order."""
-        spans: list[tuple[float, float, tuple[float, ...]]] = []
-        for w in self.windows:
-            if w.score is None or w.score < threshold:
-                continue
-            if spans and w.start <= spans[-1][1] + 1e-6:
-                a, b, ps = spans[-1]
-                spans[-1] = (a, max(b, w.end), (*ps, float(w.score)))
-            else:
-                spans.append((w.start, w.end, (float(w.score),)))
-        return spans
+        """This channel's :func:`flagged_spans`."""
+        return flagged_spans(self.windows, threshold)
 
 
 @dataclass(frozen=True)
@@ -225,22 +215,27 @@ RUN_WINDOWS = 2
 synthetic stretch inside a genuine recording, which the mean of a long recording dilutes)."""
 
 
-def run_score(scores: np.ndarray, follows: np.ndarray, threshold: float, min_windows: int) -> float | None:
-    """The highest mean score of a run of at least ``min_windows`` consecutive windows, each at or above
-    ``threshold`` (``None``: no such run). ``follows[i]``: window ``i`` starts where window ``i - 1`` ends or before
-    (a window without speech between two scored ones breaks a run)."""
-    best: float | None = None
-    run: list[float] = []
-    for s, f in zip(np.asarray(scores, float), np.asarray(follows, bool)):
-        if s >= threshold and (f or not run):
-            run.append(s)
+def flagged_spans(windows: Iterable[SpoofWindow], threshold: float) -> list[tuple[float, float, tuple[float, ...]]]:
+    """Stretches of consecutive scored windows at or above ``threshold`` (a window that starts where the last ends,
+    or before, continues one; a window without a score, or below the threshold, ends it): ``(start s, end s, the
+    windows' scores)`` each, in time order."""
+    spans: list[tuple[float, float, tuple[float, ...]]] = []
+    for w in windows:
+        if w.score is None or w.score < threshold:
             continue
-        if len(run) >= min_windows:
-            best = max(best if best is not None else -1.0, float(np.mean(run)))
-        run = [s] if s >= threshold else []
-    if len(run) >= min_windows:
-        best = max(best if best is not None else -1.0, float(np.mean(run)))
-    return best
+        if spans and w.start <= spans[-1][1] + 1e-6:
+            a, b, ps = spans[-1]
+            spans[-1] = (a, max(b, w.end), (*ps, float(w.score)))
+        else:
+            spans.append((w.start, w.end, (float(w.score),)))
+    return spans
+
+
+def run_score(spans: Iterable[tuple[float, float, tuple[float, ...]]], min_windows: int) -> float | None:
+    """The highest mean score of a span of :func:`flagged_spans` that holds at least ``min_windows`` windows
+    (``None``: no such run): the scorer's run rule."""
+    means = [float(np.mean(ps)) for _, _, ps in spans if len(ps) >= min_windows]
+    return max(means) if means else None
 
 
 def is_narrowband(x: np.ndarray, sr: int, source_rate: int) -> bool:
@@ -576,9 +571,7 @@ class SpoofScorer:
                 weights = np.array([frac[i] * (min(int(starts[i]) + self.window, num) - starts[i]) for i in used])
                 score = _aggregate(sc, weights, self.aggregation)
                 if self.run_windows:  # a run of windows at or above the threshold counts with its own mean
-                    ends = np.array([min(int(starts[i]) + self.window, num) for i in used])
-                    follows = np.concatenate([[False], np.array([starts[i] for i in used[1:]]) <= ends[:-1]])
-                    run = run_score(sc, follows, self.threshold, self.run_windows)
+                    run = run_score(flagged_spans(wins, self.threshold), self.run_windows)
                     score = score if run is None else max(score, run)
             results.append(ChannelSpoof(c, status, score, tuple(wins), float(mask.speech_s) if mask else 0.0,
                                         msg, spk.get(c)))
