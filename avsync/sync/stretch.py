@@ -9,8 +9,8 @@ from the clip's, the run is a stretch at that offset. Whether that offset is evi
 tolerance, read with enough confidence) is the sync cue's decision (:func:`avsync.pipeline.sync_cue`), with the
 same parameters as the clip's own offset.
 
-Numpy only; the windows' curves live in memory (they are not serialised), so a result read back from JSON has
-no stretches to find.
+The windows' curves live in memory (they are not serialised), so a result read back from JSON has no stretches to
+find.
 """
 
 from __future__ import annotations
@@ -68,9 +68,9 @@ def local_offsets(
     ``off[i]``: whether window ``i``'s lips do not follow the audio at the clip's offset (``None``: the window is
     not usable, which neither continues nor breaks a run; up to ``bridge`` usable windows in a row that do follow
     it do not break it either: a pause or one well-matched syllable inside an edit; and runs less than a window
-    apart whose own lags are within a frame of each other are read as one). ``lags``: the lags of the windows' curves (frames),
-    ``clip_lag`` the clip's best lag. A run needs windows with curves; its best lag must not lie at the edge of
-    the searched range.
+    apart whose own lags are within a frame of each other are read as one). ``lags``: the lags of the windows'
+    curves (frames), ``clip_lag`` the clip's best lag. A run needs windows with curves; its mean curve is read as a
+    clip's is (:func:`avsync.sync.analyze._summarize`), and its best lag must not lie at the edge of the search.
     """
     if len(off) != len(windows):
         raise ValueError(f"{len(off)} flags for {len(windows)} windows")
@@ -93,41 +93,42 @@ def local_offsets(
         runs.append(current)
     # runs less than a window apart that read within a frame of each other are one stretch (a longer edit split by
     # a few well-matched or unusable windows)
-    groups: list[tuple[list[WindowSync], tuple[np.ndarray, int] | None]] = []
+    groups: list[tuple[list[WindowSync], _Reading | None]] = []
     for run in runs:
-        read = _read(run, len(lag_arr))
+        read = _read(run, lag_arr)
         if groups and read is not None and (last := groups[-1][1]) is not None \
                 and run[0].start - groups[-1][0][-1].end <= run[0].end - run[0].start + 1e-6 \
-                and abs(int(lag_arr[read[1]] - lag_arr[last[1]])) <= 1:
+                and abs(int(lag_arr[read[0]] - lag_arr[last[0]])) <= 1:
             merged = groups[-1][0] + run
-            groups[-1] = (merged, _read(merged, len(lag_arr)))
+            groups[-1] = (merged, _read(merged, lag_arr))
         else:
             groups.append((run, read))
     out: list[OffsetStretch] = []
     for run, read in groups:
         if read is None or run[-1].end - run[0].start < min_s - 1e-6:
             continue
-        mean, best = read
-        if best in (0, len(lag_arr) - 1) or abs(int(lag_arr[best]) - clip_lag) < min_shift:
+        best, dmin, conf, at_edge, n = read
+        if at_edge or abs(int(lag_arr[best]) - clip_lag) < min_shift:
             continue  # at the edge of the range: no fit; near the clip's offset: the same reading
         out.append(OffsetStretch(start=float(run[0].start), end=float(run[-1].end), offset_frames=int(lag_arr[best]),
-                                 confidence=float(np.nanmedian(mean) - mean[best]), distance=float(mean[best]),
-                                 windows=sum(1 for w in run if _curve(w, len(lag_arr)) is not None)))
+                                 confidence=conf, distance=dmin, windows=n))
     return out
 
 
-def _curve(w: WindowSync, n: int) -> np.ndarray | None:
-    return np.asarray(w.curve, float) if w.curve is not None and w.status is Status.OK and len(w.curve) == n else None
+_Reading = tuple[int, float, float, bool, int]  # a run's mean curve summarised (sync.analyze._summarize), its curves
 
 
-def _read(run: Sequence[WindowSync], n: int) -> tuple[np.ndarray, int] | None:
-    """The mean of a run's window curves and the index of its minimum (``None``: no curve with a value)."""
-    curves = [c for w in run if (c := _curve(w, n)) is not None]
+def _read(run: Sequence[WindowSync], lags: np.ndarray) -> _Reading | None:
+    """The mean of a run's window curves read as a clip's curve is (best lag index, distance there, confidence,
+    whether at the edge of the search) and how many curves it holds; ``None`` when no curve has a value."""
+    from avsync.sync.analyze import _summarize
+
+    curves = [np.asarray(w.curve, float) for w in run
+              if w.curve is not None and w.status is Status.OK and len(w.curve) == len(lags)]
     if not curves:
         return None
     stack = np.stack(curves)
     seen = np.isfinite(stack)
-    if not seen.any():
-        return None
     mean = np.where(seen.any(0), np.nansum(np.where(seen, stack, 0.0), 0) / np.maximum(seen.sum(0), 1), np.nan)
-    return mean, int(np.nanargmin(mean))
+    summ = _summarize(mean, lags)
+    return None if summ is None else (*summ, len(curves))
