@@ -194,13 +194,11 @@ def evidence_from_embeddings(
     windows = tuple(SpeakerWindow(float(bounds[i, 0]), float(bounds[i, 1]), float(s)) for i, s in zip(keep, sims))
     change_t = change_end = change_sim = change = None
     if len(emb) >= 4:
-        best: tuple[float, int | None] = (2.0, None)
-        for k in range(2, len(emb) - 1):
-            s = float(_unit(emb[:k].mean(0)) @ _unit(emb[k:].mean(0)))
-            if s < best[0]:
-                best = (s, k)
-        change_sim, at = best
-        assert at is not None  # cosine similarities are below 2.0
+        cs = _prefix_sums(emb)
+        splits = np.arange(2, len(emb) - 1)  # at least two windows on each side
+        sims_at = _cosines(cs[splits], cs[-1] - cs[splits])
+        at = int(splits[int(np.argmin(sims_at))])
+        change_sim = float(sims_at.min())
         change_t = float((bounds[keep[at - 1], 1] + bounds[keep[at], 0]) / 2)
         inserted = _inserted_voice(emb)
         if inserted is not None and inserted[0] < change_sim:  # another voice for a stretch, then the first again
@@ -213,6 +211,17 @@ def evidence_from_embeddings(
         change_end_s=change_end, change_similarity=change_sim, identity_change=change, reference_similarity=ref_sim,
         reference_match=ref_match,
     )
+
+
+def _prefix_sums(emb: np.ndarray) -> np.ndarray:
+    """``[W + 1, D]``: row ``k`` the sum of the first ``k`` window embeddings (the mean voice of any stretch, up to
+    its length, which a cosine ignores)."""
+    return np.vstack([np.zeros((1, emb.shape[1])), np.cumsum(emb.astype(np.float64), axis=0)])
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarities of ``[K, D]`` arrays."""
+    return np.einsum("kd,kd->k", a, b) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
 
 
 MIN_INSERT_WINDOWS = 3
@@ -230,7 +239,7 @@ def _inserted_voice(emb: np.ndarray, *, min_windows: int = MIN_INSERT_WINDOWS) -
     n = len(emb)
     if n < 2 * min_windows or n < min_windows + 2:
         return None
-    cs = np.vstack([np.zeros((1, emb.shape[1])), np.cumsum(emb.astype(np.float64), axis=0)])  # cs[k]: sum of emb[:k]
+    cs = _prefix_sums(emb)
 
     def search(starts: np.ndarray, ends: np.ndarray) -> tuple[float, tuple[int, int]] | None:
         found: tuple[float, tuple[int, int]] | None = None
@@ -239,9 +248,7 @@ def _inserted_voice(emb: np.ndarray, *, min_windows: int = MIN_INSERT_WINDOWS) -
             if not len(js):
                 continue
             mid = cs[js] - cs[i]
-            outer = cs[n] - mid
-            sim = np.einsum("kd,kd->k", mid, outer) / np.maximum(
-                np.linalg.norm(mid, axis=1) * np.linalg.norm(outer, axis=1), 1e-12)
+            sim = _cosines(mid, cs[n] - mid)
             k = int(np.argmin(sim))
             if found is None or sim[k] < found[0]:
                 found = (float(sim[k]), (int(i), int(js[k])))
