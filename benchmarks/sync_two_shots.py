@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import shared_root
 from _sync_track_cache import is_grid
+from sync_local_edits import edited
 
 
 def main() -> None:
@@ -67,14 +68,7 @@ def main() -> None:
         fb, ab = shot(b)
         frames = np.concatenate([fa, fb])
         for shift in [0, *shifts]:
-            moved = ab
-            if shift:
-                k = int(round(shift / 1000 * 16000))
-                moved = np.zeros_like(ab)
-                if k > 0:
-                    moved[:-k] = ab[k:]
-                else:
-                    moved[-k:] = ab[:k]
+            moved = edited(ab, 0, len(ab), int(round(shift / 1000 * 16000))) if shift else ab
             media = avsync.Media.from_arrays(np.concatenate([aa, moved])[None], 16000, frames, 25.0)
             after = det(media)
             pipeline._other_speakers = lambda *x, **k: []
