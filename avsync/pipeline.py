@@ -18,6 +18,7 @@ cue's status, never a traceback.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
 import time
@@ -112,6 +113,9 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
         return Cue("sync", Status.OK, params.out_of_range_score, (), (reason,), face_fraction, measured=reason)
     if st not in (Status.OK, Status.OUT_OF_RANGE) or (result.offset_ms is None and drift is None):
         return Cue("sync", st, None, (), (), face_fraction, result.message or result.summary)
+    still = does_not_speak(result, params)
+    if still is not None:
+        return Cue("sync", Status.NO_SPEECH, None, (), (), 0.0, still)
     from avsync.sync.drift import describe_drift  # a SyncResult exists, so avsync.sync is loaded already
 
     off = float(result.offset_ms or 0.0)
@@ -225,6 +229,21 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     if little_speech:
         measured += _little_speech_note(speech_s, min_speech_s)
     return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage, measured=measured)
+
+
+def does_not_speak(result: SyncResult, params: SyncCueParams) -> str | None:
+    """Why lip sync cannot be checked when the active face's mouth articulates less than
+    ``params.still_articulation`` while speech plays (it does not speak, or the model cannot see its lips), else
+    ``None``."""
+    limit = params.still_articulation
+    active = next((f for f in result.faces if f.track_id == result.active_track_id), None)
+    if limit is None or active is None or active.articulation is None or active.articulation >= limit:
+        return None
+    face = f" (face {active.track_id})" if len(result.faces) > 1 else ""
+    shown = math.floor(active.articulation * 100) / 100  # rounded down: never printed as the limit it is under
+    return (f"the lips of the face on screen{face} cannot be read (its mouth barely changes while speech plays: "
+            f"articulation {shown:.2f}, under {limit:.2f}; a still picture, someone listening, or a face too small or "
+            "dark to show its lips), so lip sync cannot be checked")
 
 
 def _offset_stretches(face: FaceSync, own: Sequence[float | None], fps: float,

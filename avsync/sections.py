@@ -430,8 +430,10 @@ class SectionMerger:
                 windows = tuple(_at_lag(w, best) for w in windows)  # a section off by itself is then visible
             sp = [(fs.speaking_score, fs.valid_frames) for fs in scored if fs.speaking_score is not None]
             speaking = float(np.average([s for s, _ in sp], weights=[max(v, 1) for _, v in sp])) if sp else None
+            ar = [(fs.articulation, fs.speech_frames) for fs in scored if fs.articulation is not None]
+            art = float(np.average([a for a, _ in ar], weights=[max(v, 1) for _, v in ar])) if ar else None
             base.update(curve=tuple(None if not np.isfinite(c) else float(c) for c in curve), speaking_score=speaking,
-                        confidence=conf, min_distance=dmin, windows=windows)
+                        articulation=art, confidence=conf, min_distance=dmin, windows=windows)
             if at_edge:
                 faces.append(FaceSync(status=Status.OUT_OF_RANGE, message=scored[0].message or
                                       f"best match at the edge of the ±{meta['max_lag']}-frame search", **base))

@@ -64,6 +64,7 @@ class ClipSpec:
     background colour, a photo clip's head motion (seed 0: the motion every earlier version drew) and the VFR
     frame times. ``drift``: the audio runs this fraction slow (the burst of the event at ``t`` sounds at
     ``t · (1 + drift) − offset_s``: audio that falls steadily behind the video; negative: it runs fast).
+    ``speaks``: ``False`` keeps the mouth closed while the bursts sound (a face that does not speak: a listener).
     """
 
     duration: float = 4.0
@@ -85,6 +86,7 @@ class ClipSpec:
     burst_s: float = 0.12
     seed: int = 0
     drift: float = 0.0
+    speaks: bool = True
     extra: dict = field(default_factory=dict, compare=False)
 
 
@@ -190,7 +192,8 @@ def _frame_image(
 ) -> np.ndarray:
     if photo is not None:  # seed 0 keeps the head motion every earlier clip had; others start it elsewhere
         head = 0.0 if spec.seed == 0 else rng_phase
-        return _rotate_for_storage(_photo_frame(*photo, t, _envelope(events, t, spec.burst_s), head), spec.rotation)
+        opening = _envelope(events, t, spec.burst_s) if spec.speaks else 0.0
+        return _rotate_for_storage(_photo_frame(*photo, t, opening, head), spec.rotation)
     w, h = spec.size
     yy, xx = np.mgrid[0:h, 0:w]
     shift = int(40 * t)
@@ -203,7 +206,7 @@ def _frame_image(
     cx, cy, r = w // 2, h // 2, min(w, h) // 3
     face = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
     img[face] = (200, 170, 150)
-    opening = _envelope(events, t, spec.burst_s)
+    opening = _envelope(events, t, spec.burst_s) if spec.speaks else 0.0
     mh = max(1, int(r * 0.05 + r * 0.35 * opening))
     mouth = ((xx - cx) / (r * 0.45)) ** 2 + ((yy - (cy + r // 2)) / mh) ** 2 < 1
     img[mouth] = (60, 10, 20)

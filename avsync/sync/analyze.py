@@ -36,6 +36,7 @@ __all__ = [
     "OFFSET_BIAS_FRAMES",
     "analyze_sync",
     "analyze_track",
+    "articulation",
     "lag_curve",
     "speech_columns",
     "speech_frames",
@@ -66,6 +67,25 @@ def speech_frames(
     if e.size == 0:
         return np.zeros(0, bool)
     return (e > floor_dbfs) & (e > e.max() - range_db)
+
+
+MIN_ARTICULATION_FRAMES = 25
+"""Fewest speech frames with a mouth embedding (a second at 25 fps) for :func:`articulation` to be read."""
+
+
+def articulation(mouths: np.ndarray, frames: np.ndarray) -> float | None:
+    """How much a face's mouth changes while speech plays, as the sync model sees it: the mean distance of the mouth
+    embeddings of ``frames`` (a ``bool`` mask over the rows of ``mouths``, ``[n, D]``, NaN rows unusable) from their
+    mean. Lips that articulate move the embedding from syllable to syllable; a face that does not speak (a still
+    picture, a slow zoom on one, someone listening), or whose lips the model cannot see (too small, too dark), keeps
+    it near one place, moved only by the tracker's small jitter. ``None`` under :data:`MIN_ARTICULATION_FRAMES` usable frames."""
+    if mouths.ndim != 2 or mouths.shape[1] == 0:
+        return None
+    use = np.asarray(frames, bool)[: len(mouths)] & np.isfinite(mouths).all(axis=1)[: len(frames)]
+    if int(use.sum()) < MIN_ARTICULATION_FRAMES:
+        return None
+    x = mouths[use].astype(np.float64)
+    return float(np.linalg.norm(x - x.mean(axis=0), axis=1).mean())
 
 
 def speech_columns(frames: np.ndarray, speech: np.ndarray, pad: int) -> np.ndarray:
@@ -179,9 +199,15 @@ def analyze_track(
         return FaceSync(status=Status.NO_SPEECH, message="the audio is silent while this face is visible", **base)
 
     bias = OFFSET_BIAS_FRAMES.get(getattr(scorer, "name", ""), 0) if offset_bias_frames is None else int(offset_bias_frames)
-    dist = scorer.distances(audio, sample_rate, track, lags + bias)  # row i: the model's lag lags[i] + bias
+    with_mouths = getattr(scorer, "distances_and_mouths", None)  # a model with mouth embeddings (SyncNet-style)
+    if with_mouths is not None:
+        dist, mouths = with_mouths(audio, sample_rate, track, lags + bias)  # row i: the model's lag lags[i] + bias
+    else:
+        dist, mouths = scorer.distances(audio, sample_rate, track, lags + bias), None
     # the scorer's columns are the track's dense frame span [start_frame, end_frame), gaps included (NaN there)
     dense = track.start_frame + np.arange(dist.shape[1])
+    if mouths is not None:
+        base["articulation"] = articulation(mouths, speech_columns(dense, speech, 0))
     cols = speech_columns(dense, speech, curve_speech_pad) if curve_speech_pad is not None else None
     if cols is not None and int(np.isfinite(dist[:, cols]).any(axis=0).sum()) >= min_valid_frames:
         curve = lag_curve(dist[:, cols], min_frames=min_valid_frames // 2)

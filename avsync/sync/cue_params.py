@@ -13,13 +13,19 @@ from dataclasses import dataclass
 from avsync.model_files import DEFAULT_SYNC_MODEL
 
 __all__ = ["MOTION_CUE_PARAMS", "SYNCNET_V2_CUE_PARAMS", "SYNCNET_V3_CUE_PARAMS", "WINDOW_MARGIN_MID",
-           "WINDOW_MARGIN_SCALE", "SyncCueParams"]
+           "WINDOW_MARGIN_SCALE", "STILL_ARTICULATION", "SyncCueParams"]
 
 # the default model's window rule (benchmarks/calibrate_sync_windows.py, fusion calibration split, syncnet-v3): at
 # the midpoint 10 % of the windows of genuine clips read "lips do not follow" (evaluation split: 14.1 %, swapped
 # audio 61.4 %; syncnet-v2 with its own rule: 15.7 % and 57.3 %)
 WINDOW_MARGIN_MID = 0.0538
 WINDOW_MARGIN_SCALE = 0.0264
+
+STILL_ARTICULATION = 0.31
+"""``syncnet-v3``'s articulation under which a face's lips cannot be read (``SyncCueParams.still_articulation``): three
+quarters of the lowest reading of the 61 real clips of the fusion recipe's calibration side (0.418), rule fixed
+before the evaluation side was read (``benchmarks/sync_still_faces.py``, docs/sync.md "A face whose lips cannot be
+read")."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,12 @@ class SyncCueParams:
     out_of_range_score: float = 0.7
     window_margin_mid: float | None = WINDOW_MARGIN_MID
     window_margin_scale: float = WINDOW_MARGIN_SCALE
+    still_articulation: float | None = STILL_ARTICULATION
+    """A face whose mouth articulates less than this while speech plays (``FaceSync.articulation``, the model's
+    embedding units) does not speak, or the model cannot see its lips: a still picture, a slow zoom on one, someone
+    listening, a face too small or dark to show its lips. Its lips follow the audio at no offset because they do not
+    change, not because the audio was dubbed, so the cue reads nothing from it (``no_speech``: lip sync cannot be
+    checked). ``None``: no such rule (models without mouth embeddings)."""
 
     def sureness(self, confidence: float) -> float:
         """How sure an offset read at ``confidence`` is, 0..1: 0.5 at ``confidence_mid``. The sync cue scales an
@@ -89,6 +101,7 @@ it never saw, windows on that side's 24 non-GRID real clips (models/syncnet-v3/M
 SYNCNET_V2_CUE_PARAMS = SyncCueParams(
     confidence_mid=0.046, confidence_scale=0.011, mismatch_distance_mid=1.267, mismatch_confidence_mid=0.046,
     mismatch_scale=0.07, distance_mid=0.896, distance_scale=0.04, window_margin_mid=0.0443, window_margin_scale=0.0431,
+    still_articulation=None,  # its embeddings were never measured on faces that do not speak
 )
 """Sync cue parameters of ``syncnet-v2`` (GRID only, the default before ``syncnet-v3``; models/syncnet-v2/MODEL_CARD.md):
 clip level fitted on GRID speakers 2–3 and CREMA-D, windows on the fusion recipe's calibration clips."""
@@ -98,5 +111,6 @@ MOTION_CUE_PARAMS = SyncCueParams(
     mismatch_distance_mid=0.9, mismatch_confidence_mid=0.12, mismatch_scale=0.06, distance_mid=0.85,
     distance_scale=0.08, out_of_range_score=0.6,  # real clips hit the edge of the search more often than shifted ones
     window_margin_mid=None,  # its windows keep the distance rule (no margin rule fitted for it)
+    still_articulation=None,  # no mouth embeddings (syncnet-grid, which shares these parameters, was never measured)
 )
 """Sync cue parameters of the training-free ``motion`` model (the defaults before ``syncnet-v2``)."""

@@ -199,6 +199,13 @@ class SyncNetScorer:
         MFCC embedding of frame ``k - lag`` for each lag of ``lags`` (frames); NaN where one of
         the window's mouth frames (five for the shipped models) is invalid or its audio window lies outside ``audio``
         (mono samples at ``sample_rate`` Hz, in [-1, 1])."""
+        return self.distances_and_mouths(audio, sample_rate, track, lags)[0]
+
+    def distances_and_mouths(self, audio: np.ndarray, sample_rate: int, track: TrackCrops,
+                             lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`distances`, and the mouth embedding of each of the track's ``n`` frames (``float32 [n, D]``,
+        NaN where a window's mouth frames are not all valid): what the model sees of the mouth, frame by frame
+        (:func:`avsync.sync.analyze.articulation` reads how much it changes)."""
         from avsync.encoders.syncnet import CONTEXT, audio_windows, mouth_windows
 
         mouth, valid, n, m = _mouth_grid(audio, sample_rate, track)
@@ -224,7 +231,9 @@ class SyncNetScorer:
             di = np.linalg.norm(sa - v_np[None, i:j], axis=-1).astype(np.float64)
             di[~ok | ~sok | ~v_ok_np[None, i:j]] = np.nan
             d[:, i:j] = di
-        return d
+        mouths = v_np.astype(np.float32, copy=True).reshape(n, -1) if v_np.size else np.zeros((n, 0), np.float32)
+        mouths[~v_ok_np[:n]] = np.nan
+        return d, mouths
 
 
 @dataclass

@@ -112,7 +112,10 @@ class FaceSync(Serializable):
     ``offset_frames`` / ``offset_ms``: best lag (positive = audio leads video), ``None`` unless
     ``status`` is ``ok``. ``min_distance`` (LSE-D-like) and ``confidence`` (median − min over lags,
     LSE-C-like) are in the model's distance units. ``lags``/``curve``: the mean distance at every
-    lag searched. ``start``/``end``: seconds on the media timeline.
+    lag searched. ``start``/``end``: seconds on the media timeline. ``articulation``: how much the mouth changes
+    while speech plays, in the model's embedding units (:func:`avsync.sync.analyze.articulation`; ``None`` for
+    models without mouth embeddings, or with too little speech); a face that does not speak, or whose lips the model
+    cannot see, reads low.
     """
 
     track_id: int
@@ -127,6 +130,7 @@ class FaceSync(Serializable):
     valid_frames: int = 0
     speech_frames: int = 0
     speaking_score: float | None = None
+    articulation: float | None = None
     lags: tuple[int, ...] = ()
     curve: tuple[float | None, ...] = ()
     windows: tuple[WindowSync, ...] = ()

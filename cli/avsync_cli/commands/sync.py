@@ -49,12 +49,21 @@ def _text(res: SyncResult) -> str:
             if params.sureness(res.confidence) < 0.5:
                 lines.append(f"  an unsure reading: `avsync analyze` takes an offset of this model as a finding from "
                              f"confidence {params.confidence_mid:.3f} on")
+    if res.faces:
+        from avsync.fusion import FusionConfig
+        from avsync.pipeline import DEFAULT_FUSION_CONFIG, does_not_speak, sync_cue_params
+
+        fusion = FusionConfig.load(DEFAULT_FUSION_CONFIG) if DEFAULT_FUSION_CONFIG.exists() else FusionConfig()
+        still = does_not_speak(res, sync_cue_params(res.model, fusion))
+        if still is not None:
+            lines.append(f"  {still}: `avsync analyze` reads nothing from this face's lips")
     if res.evidence:
         lines.append(f"  active speaker: {res.evidence}")
     for f in res.faces:
         off = "-" if f.offset_frames is None else f"{f.offset_frames:+d}"
         conf = "-" if f.confidence is None else f"{f.confidence:.3f}"
-        lines.append(f"  track {f.track_id} [{f.start:.2f}-{f.end:.2f} s] {f.status} offset {off} confidence {conf}")
+        art = "" if f.articulation is None else f" articulation {f.articulation:.2f}"
+        lines.append(f"  track {f.track_id} [{f.start:.2f}-{f.end:.2f} s] {f.status} offset {off} confidence {conf}{art}")
     if res.message:
         lines.append(f"  {res.message}")
     return "\n".join(lines)
