@@ -12,8 +12,10 @@ that does not speak are written with PyAV (H.264 CRF 23, 25 fps, at most 720 lin
 - ``noise``: the held frame with fresh Gaussian noise (σ = 3 grey levels) in every frame, as a static camera
   records a subject that does not move;
 
-and one that speaks, in sync, but is hard to read: ``small``, the clip itself scaled to 132 px on its shorter side (a
-face of about 45 px) and darkened to 30 %, H.264 CRF 28 (a distant speaker in a dim room).
+and two that speak, in sync: ``small``, the clip itself scaled to 132 px on its shorter side (a face of about 45 px)
+and darkened to 30 %, H.264 CRF 28 (a distant speaker in a dim room: lips hard to read); ``freeze``, the clip (at most
+480 px on its shorter side, CRF 23) with its picture held for the middle third while the audio runs on (a video that
+freezes: a known limit of the sync cue).
 
 The sync analysis (``analyze_sync``, default model) runs on each copy and on every real and generated clip of the
 split as recorded. A row per input goes to ``--out`` (JSON lines; a rerun skips the rows already there): the
@@ -48,6 +50,8 @@ KINDS = ("hold", "zoom", "noise")
 """Copies of a real clip whose picture does not speak."""
 SMALL = "small"
 """A copy of a real clip that still speaks, in sync, but shows its face too small and dark to read the lips well."""
+FREEZE = "freeze"
+"""A copy of a real clip whose picture freezes for the middle third while its audio runs on (a known limit)."""
 
 
 def frame_at(path: Path, share: float, max_lines: int = 720) -> np.ndarray:
@@ -111,24 +115,33 @@ def _mux_audio(c: Any, stream: Any, mono: np.ndarray, sr: int) -> None:
         c.mux(p)
 
 
-def write_small(dst: Path, src: Path, mono: np.ndarray, sr: int) -> Path:
+def write_small(dst: Path, src: Path, mono: np.ndarray, sr: int, *, freeze: bool = False) -> Path:
     """``src``'s first ``len(mono) / sr`` seconds scaled so its shorter side is 132 px (a face filling a third of it
-    is about 45 px) and darkened to 30 % of its brightness, H.264 CRF 28, with ``mono`` as its audio (in sync)."""
+    is about 45 px) and darkened to 30 % of its brightness, H.264 CRF 28, with ``mono`` as its audio (in sync). With
+    ``freeze``: at most 480 px on the shorter side, brightness and CRF 23 kept, and the picture of the middle third
+    held at its first frame."""
     import av
 
     with av.open(str(src)) as ic, av.open(str(dst), "w") as oc:
         iv = ic.streams.video[0]
         width, height = iv.codec_context.width, iv.codec_context.height
-        scale = 132.0 / min(width, height)
+        scale = min(1.0, 480.0 / min(width, height)) if freeze else 132.0 / min(width, height)
         w, h = int(width * scale) // 2 * 2, int(height * scale) // 2 * 2
-        vs = oc.add_stream("libx264", rate=25, options={"crf": "28"})
+        vs = oc.add_stream("libx264", rate=25, options={"crf": "23" if freeze else "28"})
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
         aus = oc.add_stream("aac", rate=sr)
         aus.layout = "mono"
+        end = len(mono) / sr
+        held = None
         for f in ic.decode(iv):
-            if f.time is not None and f.time > len(mono) / sr:
+            if f.time is not None and f.time > end:
                 break
-            img = (f.reformat(width=w, height=h, format="rgb24").to_ndarray().astype(np.float32) * 0.3).astype(np.uint8)
+            img = f.reformat(width=w, height=h, format="rgb24").to_ndarray()
+            if not freeze:
+                img = (img.astype(np.float32) * 0.3).astype(np.uint8)
+            elif f.time is not None and end / 3 <= f.time < 2 * end / 3:
+                held = img if held is None else held
+                img = held
             for p in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 oc.mux(p)
         for p in vs.encode():
@@ -186,7 +199,8 @@ def report(rows: list[dict], limit: float | None = None) -> None:
         for kind, label, end in (("orig-real", "real clips as recorded", "lowest"),
                                  ("orig-fake", "generated clips as recorded", "lowest"),
                                  *((k, f"`{k}` copies of the real clips", "highest") for k in KINDS),
-                                 (SMALL, f"`{SMALL}` copies (speaking, in sync)", "lowest")):
+                                 (SMALL, f"`{SMALL}` copies (speaking, in sync)", "lowest"),
+                                 (FREEZE, f"`{FREEZE}` copies (speaking, in sync)", "lowest")):
             rs = [r for r in part if r["kind"] == kind]
             if not rs:
                 continue
@@ -237,7 +251,7 @@ def main() -> None:
         src = data / c["clip"]
         kinds = [("orig-real" if c["label"] == 0 else "orig-fake", None)]
         if c["label"] == 0:
-            kinds += [(k, k) for k in (*KINDS, SMALL)]
+            kinds += [(k, k) for k in (*KINDS, SMALL, FREEZE)]
         for kind, still in kinds:
             if (c["clip"], kind) in done:
                 continue
@@ -249,8 +263,8 @@ def main() -> None:
                     if not path.exists():
                         media = load_media(str(src)).at_rates()
                         mono = media.mono().astype(np.float32)[: int(args.max_s * media.sample_rate)]
-                        if still == SMALL:
-                            write_small(path, src, mono, media.sample_rate)
+                        if still in (SMALL, FREEZE):
+                            write_small(path, src, mono, media.sample_rate, freeze=still == FREEZE)
                         else:
                             write_still(path, frame_at(src, 0.3), mono, media.sample_rate, still)
                 row = measure(path)
