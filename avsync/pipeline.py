@@ -103,6 +103,9 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
         return Cue("sync", st, None, (), (), face_fraction, msg)
     if st is Status.NO_SPEECH:
         return Cue("sync", st, None, (), (), 0.0, "no speech in the audio, so lip sync cannot be checked")
+    still = does_not_speak(result, params)  # before any reading: lips that cannot be read line up nowhere, too
+    if still is not None:
+        return Cue("sync", Status.NO_SPEECH, None, (), (), 0.0, still)
     drift = result.drift
     little_speech = speech_s is not None and min_speech_s > 0 and speech_s < min_speech_s
     if st is Status.OUT_OF_RANGE and drift is None:  # (a drifting offset may leave every constant one at the edge)
@@ -113,9 +116,6 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
         return Cue("sync", Status.OK, params.out_of_range_score, (), (reason,), face_fraction, measured=reason)
     if st not in (Status.OK, Status.OUT_OF_RANGE) or (result.offset_ms is None and drift is None):
         return Cue("sync", st, None, (), (), face_fraction, result.message or result.summary)
-    still = does_not_speak(result, params)
-    if still is not None:
-        return Cue("sync", Status.NO_SPEECH, None, (), (), 0.0, still)
     from avsync.sync.drift import describe_drift  # a SyncResult exists, so avsync.sync is loaded already
 
     off = float(result.offset_ms or 0.0)

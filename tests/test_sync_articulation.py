@@ -144,3 +144,15 @@ def test_avsync_sync_prints_each_faces_articulation_and_says_when_its_lips_canno
     assert "articulation" in out and "cannot be read" not in out, out
     out = CliRunner().invoke(cli, ["sync", listens]).output
     assert "cannot be read" in out and "`avsync analyze` reads nothing from this face's lips" in out, out
+
+
+def test_lips_that_cannot_be_read_are_not_read_as_an_offset_beyond_the_range_either():
+    """A still face's best lag often sits at the edge of the search (``out_of_range``), which alone scores 0.7."""
+    params = replace(SyncCueParams(), still_articulation=0.4)
+    res = _mismatch(0.2)
+    face = replace(res.faces[0], status=Status.OUT_OF_RANGE, offset_frames=None, offset_ms=None)
+    edge = replace(res, status=Status.OUT_OF_RANGE, offset_frames=None, offset_ms=None, faces=(face,))
+    cue = sync_cue(edge, duration=8.0, face_fraction=1.0, params=params)
+    assert cue.status is Status.NO_SPEECH and cue.score is None and "cannot be read" in (cue.message or "")
+    moving = replace(edge, faces=(replace(face, articulation=0.7),))
+    assert sync_cue(moving, duration=8.0, face_fraction=1.0, params=params).score == params.out_of_range_score
