@@ -103,9 +103,9 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
         return Cue("sync", st, None, (), (), face_fraction, msg)
     if st is Status.NO_SPEECH:
         return Cue("sync", st, None, (), (), 0.0, "no speech in the audio, so lip sync cannot be checked")
-    still = does_not_speak(result, params)  # before any reading: lips that cannot be read line up nowhere, too
-    if still is not None:
-        return Cue("sync", Status.NO_SPEECH, None, (), (), 0.0, still)
+    unread = unreadable_lips(result, params)  # before any reading: lips that cannot be read line up nowhere, too
+    if unread is not None:
+        return Cue("sync", Status.NO_SPEECH, None, (), (), 0.0, unread)
     drift = result.drift
     little_speech = speech_s is not None and min_speech_s > 0 and speech_s < min_speech_s
     if st is Status.OUT_OF_RANGE and drift is None:  # (a drifting offset may leave every constant one at the edge)
@@ -231,7 +231,7 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage, measured=measured)
 
 
-def does_not_speak(result: SyncResult, params: SyncCueParams) -> str | None:
+def unreadable_lips(result: SyncResult, params: SyncCueParams) -> str | None:
     """Why lip sync cannot be checked when the active face's mouth articulates less than
     ``params.still_articulation`` while speech plays (it does not speak, or the model cannot see its lips), else
     ``None``."""

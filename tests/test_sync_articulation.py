@@ -88,7 +88,7 @@ def _mismatch(articulation: float | None, *, faces: int = 1) -> SyncResult:
                       min_distance=dist, active_track_id=0, faces=(face, *others))
 
 
-def test_a_face_that_does_not_speak_is_not_read_as_dubbed_audio():
+def test_a_face_that_unreadable_lips_is_not_read_as_dubbed_audio():
     params = replace(SyncCueParams(), still_articulation=0.4)
     dubbed = sync_cue(_mismatch(0.7), duration=8.0, face_fraction=1.0, params=params)
     assert dubbed.status is Status.OK and dubbed.score is not None and dubbed.score > 0.5
@@ -116,7 +116,7 @@ def faces(clip):
     return clip("artic_speaks", **spec), clip("artic_listens", **spec, speaks=False)
 
 
-def test_a_drawn_face_that_does_not_speak_is_not_judged_end_to_end(faces):
+def test_a_drawn_face_that_unreadable_lips_is_not_judged_end_to_end(faces):
     from avsync.fusion import Label
     from avsync.pipeline import Detector
 

@@ -13,6 +13,7 @@ from avsync_cli.common import device_option, echo_json, exit_code_for
 
 if TYPE_CHECKING:
     from avsync.sync import SyncResult
+    from avsync.sync.cue_params import SyncCueParams
     from avsync.sync.models import ModelName
 
 
@@ -28,6 +29,15 @@ def _box(value: str | None):
     return box
 
 
+def _cue_params(model: str) -> SyncCueParams:
+    """The sync cue parameters `avsync analyze` reads ``model``'s results with (the shipped fusion config's)."""
+    from avsync.fusion import FusionConfig
+    from avsync.pipeline import DEFAULT_FUSION_CONFIG, sync_cue_params
+
+    fusion = FusionConfig.load(DEFAULT_FUSION_CONFIG) if DEFAULT_FUSION_CONFIG.exists() else FusionConfig()
+    return sync_cue_params(model, fusion)
+
+
 def _text(res: SyncResult) -> str:
     lines = [f"{res.status}: {res.summary}"]
     if res.offset_frames is not None:
@@ -38,25 +48,21 @@ def _text(res: SyncResult) -> str:
         d = res.drift
         lines.append(f"  drift: offset {d.start_frames:+.1f} frames at {d.start:.1f} s, {d.end_frames:+.1f} frames at "
                      f"{d.end:.1f} s; confidence along it {d.confidence:.3f}")
+    offset_read = res.confidence is not None and res.offset_frames is not None and res.drift is None
+    # how `avsync analyze` reads this model's results, where the text names it
+    params = _cue_params(res.model) if res.faces or offset_read else None
     if res.confidence is not None:
         lines.append(f"  confidence {res.confidence:.3f}  min distance {res.min_distance:.3f}  model {res.model}")
-        if res.offset_frames is not None and res.drift is None:
-            from avsync.fusion import FusionConfig
-            from avsync.pipeline import DEFAULT_FUSION_CONFIG, sync_cue_params
-
-            fusion = FusionConfig.load(DEFAULT_FUSION_CONFIG) if DEFAULT_FUSION_CONFIG.exists() else FusionConfig()
-            params = sync_cue_params(res.model, fusion)
+        if params is not None and offset_read:
             if params.sureness(res.confidence) < 0.5:
                 lines.append(f"  an unsure reading: `avsync analyze` takes an offset of this model as a finding from "
                              f"confidence {params.confidence_mid:.3f} on")
-    if res.faces:
-        from avsync.fusion import FusionConfig
-        from avsync.pipeline import DEFAULT_FUSION_CONFIG, does_not_speak, sync_cue_params
+    if params is not None:
+        from avsync.pipeline import unreadable_lips
 
-        fusion = FusionConfig.load(DEFAULT_FUSION_CONFIG) if DEFAULT_FUSION_CONFIG.exists() else FusionConfig()
-        still = does_not_speak(res, sync_cue_params(res.model, fusion))
-        if still is not None:
-            lines.append(f"  {still}: `avsync analyze` reads nothing from this face's lips")
+        unread = unreadable_lips(res, params)
+        if unread is not None:
+            lines.append(f"  {unread}: `avsync analyze` reads nothing from this face's lips")
     if res.evidence:
         lines.append(f"  active speaker: {res.evidence}")
     for f in res.faces:
