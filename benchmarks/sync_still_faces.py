@@ -26,6 +26,7 @@ three), and how many inputs of each kind the cue scores at 0.5 or more each way.
 
     AVSYNC_SHARED=../shared PYTHONPATH=.:cli python benchmarks/sync_still_faces.py --split calib --out runs/still_faces.jsonl
     python benchmarks/sync_still_faces.py --report runs/still_faces.jsonl
+    ... --split eval --keep DIR --verdicts hold,zoom,noise,small     # the whole verdict on the copies written to DIR
 """
 
 from __future__ import annotations
@@ -214,6 +215,38 @@ def report(rows: list[dict], limit: float | None = None) -> None:
                   f"({sum(not judged(r) for r in rs)} not judged) |")
 
 
+def verdicts(keep: Path, split: str, kinds: list[str], shared: str | None) -> None:
+    """The whole verdict (``Detector()``, every default cue) on the copies of ``split``'s real clips already written to
+    ``keep``, with the shipped sync cue and with its articulation rule left out: per kind, how many read manipulated,
+    undetermined and genuine each way."""
+    from collections import Counter
+
+    from avsync.pipeline import Detector, SyncCueParams
+
+    data = shared_data(shared)
+    wanted = {c["clip"] for c in recipe_clips(data) if c["label"] == 0 and (split == "all" or c["split"] == split)}
+    dets = {"with the rule": Detector(),
+            "without": Detector(sync_params=replace(SyncCueParams(), still_articulation=None))}
+    tally: dict[str, Counter] = {k: Counter() for k in dets}
+    for kind in kinds:
+        for path in sorted(keep.glob(f"*.{kind}.mp4")):
+            clip = path.name[: -len(f".{kind}.mp4")].replace("__", "/")
+            if clip not in wanted:
+                continue
+            said = []
+            for name, det in dets.items():
+                v = det(str(path))
+                tally[name][(kind, str(v.label))] += 1
+                said.append(f"{name}: {v.label} {v.score:.2f}")
+            print(f"{clip} {kind}: " + "; ".join(said), flush=True)
+    print(f"\n{split}: verdicts, manipulated / undetermined / genuine")
+    print("| copies | without the rule | with it |\n|---|---|---|")
+    for kind in kinds:
+        cells = [" / ".join(str(tally[n][(kind, lab)]) for lab in ("manipulated", "undetermined", "genuine"))
+                 for n in ("without", "with the rule")]
+        print(f"| `{kind}` | {cells[0]} | {cells[1]} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=("calib", "eval", "all"), default="calib")
@@ -225,7 +258,16 @@ def main() -> None:
     ap.add_argument("--keep", default=None, help="write the copies here and keep them (default: a temp folder)")
     ap.add_argument("--shared", default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--verdicts", default=None, metavar="KINDS",
+                    help="instead: the whole verdict on the copies already in --keep of these kinds (e.g. "
+                         "hold,zoom,noise,small), with and without the articulation rule")
     args = ap.parse_args()
+    if args.verdicts:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        verdicts(Path(args.keep or "."), args.split, args.verdicts.split(","), args.shared)
+        return
     if args.report:
         report([json.loads(line) for line in open(args.report)], args.limit)
         return
