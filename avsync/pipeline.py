@@ -160,7 +160,7 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     # or lips that follow the audio at no offset, is a property of the whole clip: every usable window carries
     # it, so the timeline and the segments agree with the headline. A drifting offset is a property of each
     # moment: a window carries the evidence of the line's offset at its middle
-    active = next((f for f in result.faces if f.track_id == result.active_track_id), None)
+    active = result.active_face
     wins: list[CueWindow] = []
     stretch_notes: list[str] = []
     clip_level = [v for v, is_evidence in ((offset_score, offset_evidence and drift is None),
@@ -236,7 +236,7 @@ def unreadable_lips(result: SyncResult, params: SyncCueParams) -> str | None:
     ``params.still_articulation`` while speech plays (it does not speak, or the model cannot see its lips), else
     ``None``."""
     limit = params.still_articulation
-    active = next((f for f in result.faces if f.track_id == result.active_track_id), None)
+    active = result.active_face
     if limit is None or active is None or active.articulation is None or active.articulation >= limit:
         return None
     face = f" (face {active.track_id})" if len(result.faces) > 1 else ""
@@ -1214,7 +1214,7 @@ def fusion_details(cfg: FusionConfig) -> dict:
 
 def _sync_details(result: SyncResult) -> dict:
     d = result.to_dict()
-    active = next((f for f in result.faces if f.track_id == result.active_track_id), None)
+    active = result.active_face
     if active is not None and active.lags:
         d["offset_curve"] = {
             "lags_ms": [1000.0 * lag / result.fps for lag in active.lags],

@@ -240,6 +240,13 @@ def _core_counts(fs: FaceSync, core: FaceTrack | None) -> tuple[int, int, int]:
     return n, valid, int(round(fs.speech_frames * n / fs.num_frames)) if fs.num_frames else 0
 
 
+def _weighted_mean(pairs: list[tuple[float | None, int]]) -> float | None:
+    """The sections' mean of a per-face number, each ``(value, frames)`` weighted by its frames (at least 1); the
+    sections without the number left out, ``None`` when none has it."""
+    have = [(v, n) for v, n in pairs if v is not None]
+    return float(np.average([v for v, _ in have], weights=[max(n, 1) for _, n in have])) if have else None
+
+
 def _join(pieces: list[FaceTrack]) -> FaceTrack:
     """FaceTrack pieces of one face, in time order → one track on a contiguous frame range (gaps invalid)."""
     first, last = int(pieces[0].frames[0]), int(pieces[-1].frames[-1])
@@ -428,10 +435,8 @@ class SectionMerger:
             best, dmin, conf, at_edge = summ
             if base["drift"] is None and not at_edge:  # each window read at the merged offset, as in one piece:
                 windows = tuple(_at_lag(w, best) for w in windows)  # a section off by itself is then visible
-            sp = [(fs.speaking_score, fs.valid_frames) for fs in scored if fs.speaking_score is not None]
-            speaking = float(np.average([s for s, _ in sp], weights=[max(v, 1) for _, v in sp])) if sp else None
-            ar = [(fs.articulation, fs.speech_frames) for fs in scored if fs.articulation is not None]
-            art = float(np.average([a for a, _ in ar], weights=[max(v, 1) for _, v in ar])) if ar else None
+            speaking = _weighted_mean([(fs.speaking_score, fs.valid_frames) for fs in scored])
+            art = _weighted_mean([(fs.articulation, fs.speech_frames) for fs in scored])
             base.update(curve=tuple(None if not np.isfinite(c) else float(c) for c in curve), speaking_score=speaking,
                         articulation=art, confidence=conf, min_distance=dmin, windows=windows)
             if at_edge:

@@ -61,7 +61,7 @@ def window_rows(data: Path, tracks_dir: Path, model: str, exclude: tuple[str, ..
         other = np.resize(load_media(str(data / don[c["clip"]])).mono(), media.audio.shape[1]).astype(np.float32)
         for kind, audio in (("own", own), ("swapped", other)):
             res = sync_tracks(audio, media.sample_rate, tracks, model=model, device="cpu", fps=media.fps)
-            face = next((f for f in res.faces if f.track_id == res.active_track_id), None)
+            face = res.active_face
             for w in face.windows if face is not None else ():
                 if Status(w.status) is Status.OK and w.margin is not None and w.distance is not None:
                     rows.append({"clip": c["clip"], "split": c["split"], "swapped": kind == "swapped",

@@ -35,7 +35,7 @@ def measurements(result) -> dict[str, float]:
          "abs_offset": nan if result.offset_frames is None else float(abs(result.offset_frames)),
          "min_distance": nan if result.min_distance is None else float(result.min_distance),
          "margin_at_0": nan, "window_margin": nan}
-    face = next((f for f in result.faces if f.track_id == result.active_track_id), None)
+    face = result.active_face
     if face is not None and face.curve and 0 in face.lags:
         curve = np.array([np.nan if v is None else v for v in face.curve], float)
         f["margin_at_0"] = float(np.nanmedian(curve) - curve[list(face.lags).index(0)])

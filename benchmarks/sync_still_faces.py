@@ -161,7 +161,7 @@ def measure(path: Path) -> dict:
     res = analyze_sync(media)
     params = SyncCueParams.for_model(None)
     ff = None
-    active = next((f for f in res.faces if f.track_id == res.active_track_id), None)
+    active = res.active_face
     row: dict = {"status": str(res.status), "summary": res.summary,
                  "articulation": None if active is None else active.articulation}
     for key, p in (("cue", params), ("cue_without", replace(params, still_articulation=None))):

@@ -164,3 +164,8 @@ class SyncResult(Serializable):
     windows: tuple[WindowSync, ...] = ()
     message: str | None = None
     drift: DriftFit | None = None
+
+    @property
+    def active_face(self) -> FaceSync | None:
+        """The face of ``active_track_id`` (``None`` when no face was scored)."""
+        return next((f for f in self.faces if f.track_id == self.active_track_id), None)
