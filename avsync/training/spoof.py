@@ -80,6 +80,12 @@ class TrainConfig:
     gate: float = 0.0
     """Probability that a training crop, real or fake alike, passes through a noise gate (:func:`noise_gate`):
     digital silence in the pauses then tells neither class."""
+    music: tuple[str, ...] = ()
+    """Background music (file globs or folders, :class:`avsync.training.spoof_data.MusicBeds`) laid under the speech
+    of a share ``p_music`` of the channel copies of both classes alike (:func:`avsync.training.spoof_data.augment`),
+    training and calibration clips: a bed under a voice then tells neither class, and the threshold is set on real
+    speech with music under it too."""
+    p_music: float = 0.3
     warp_copies: bool = False
     """``fakes="hifigan"``: also the copies at warped vocoder rates (the fine-tuning recipe's ``warp`` part,
     :attr:`avsync.training.spoof_finetune.FinetuneConfig.warp_copies`)."""
@@ -217,10 +223,10 @@ def clean_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str
     return base
 
 
-def extra_real_files(patterns: tuple[str, ...] | list[str]) -> list[Path]:
-    """The files of ``TrainConfig.extra_real``: each pattern a file glob (``**`` allowed) or a folder (every file
-    below it), keeping names that end like an audio or video file (:data:`avsync.batch.sniff.MEDIA_SUFFIXES`), sorted.
-    Raises ``ConfigError`` for a pattern that matches none."""
+def extra_real_files(patterns: tuple[str, ...] | list[str], *, option: str = "--extra-real") -> list[Path]:
+    """The files of ``TrainConfig.extra_real`` (or of another option, named ``option`` in errors): each pattern a file
+    glob (``**`` allowed) or a folder (every file below it), keeping names that end like an audio or video file
+    (:data:`avsync.batch.sniff.MEDIA_SUFFIXES`), sorted. Raises ``ConfigError`` for a pattern that matches none."""
     import glob
 
     from avsync.batch.sniff import MEDIA_SUFFIXES
@@ -233,7 +239,7 @@ def extra_real_files(patterns: tuple[str, ...] | list[str]) -> list[Path]:
         names = glob.glob(glob.escape(str(p)) + "/**/*", recursive=True) if p.is_dir() else glob.glob(pat, recursive=True)
         found = [f for f in map(Path, names) if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file()]
         if not found:
-            raise ConfigError(f"--extra-real {pat!r}: no audio or video file")
+            raise ConfigError(f"{option} {pat!r}: no audio or video file")
         files.update(found)
     return sorted(files)
 
@@ -255,12 +261,15 @@ def extra_real_items(split: str, patterns: tuple[str, ...] | list[str]) -> list[
 
 
 def augment_items(base: list[Item], cfg: TrainConfig, rng: np.random.Generator) -> list[Item]:
-    """Each clean clip plus ``aug_real`` / ``aug_fake`` copies through random channels (:func:`spoof_data.augment`)."""
+    """Each clean clip plus ``aug_real`` / ``aug_fake`` copies through random channels (:func:`spoof_data.augment`;
+    with ``cfg.music``, music under the speech of a share ``cfg.p_music`` of them)."""
     out: list[Item] = []
+    beds = sd.MusicBeds(cfg.music) if cfg.music else None
     for it in base:
         out.append(it)
         for _ in range(cfg.aug_real if it.label == 0 else cfg.aug_fake):
-            y = sd.augment(it.wave, rng, p_clean=cfg.p_clean, p_codec=cfg.p_codec, codecs=tuple(cfg.codecs))
+            y = sd.augment(it.wave, rng, p_clean=cfg.p_clean, p_codec=cfg.p_codec, codecs=tuple(cfg.codecs),
+                           beds=beds, p_music=cfg.p_music)
             out.append(Item(y, it.label, it.family, clean=False))
     return out
 

@@ -20,7 +20,8 @@ Spoofed speech is made here from those same train/calib speakers and from rule-b
   excitation; upsampling-image artefacts of transposed-convolution vocoders; phase-vocoder pitch shift.
 
 Augmentation (:func:`augment`) is applied to both classes alike: codec round trips through PyAV
-(G.711 µ/A-law 8 kHz, AMR-NB, G.722, Opus, AAC, MP3), band-limiting, noise, reverberation, gain.
+(G.711 µ/A-law 8 kHz, AMR-NB, G.722, Opus, AAC, MP3), band-limiting, noise, reverberation, gain, and on request
+background music under the speech (:class:`MusicBeds`, :func:`music_bed`).
 """
 
 from __future__ import annotations
@@ -626,11 +627,69 @@ def _bandlimit(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return sosfilt(sos, x).astype(np.float32)
 
 
+def speech_power(x: np.ndarray, frame: int = SR // 50) -> float:
+    """Mean power of the loudest half of ``x``'s 20 ms frames: the level of its speech, not of its pauses."""
+    n = x.size // frame * frame
+    if n == 0:
+        return float(np.mean(np.square(x, dtype=np.float64))) if x.size else 0.0
+    e = np.sort(np.mean(np.square(x[:n].reshape(-1, frame), dtype=np.float64), axis=1))[::-1]
+    return float(e[: max(1, e.size // 2)].mean())
+
+
+class MusicBeds:
+    """Background music to lay under speech (:func:`music_bed`): the audio files of ``patterns`` (globs or folders,
+    :func:`avsync.training.spoof.extra_real_files`), each read at 16 kHz mono when first drawn and kept as at most
+    ``keep_s`` seconds (from a tenth of the way in, past a fade-in), at half precision."""
+
+    def __init__(self, patterns: tuple[str, ...] | list[str], *, keep_s: float = 60.0):
+        from avsync.training.spoof import extra_real_files
+
+        self.files = extra_real_files(patterns, option="--music")
+        self.keep = int(keep_s * SR)
+        self._tracks: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _track(self, i: int) -> np.ndarray:
+        if i not in self._tracks:
+            y = load_wave(self.files[i])
+            start = min(y.size // 10, max(0, y.size - self.keep))
+            self._tracks[i] = y[start:start + self.keep].astype(np.float16)
+        return self._tracks[i]
+
+    def excerpt(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` samples of a random track from a random point (looped when the track is shorter), float32."""
+        y = self._track(int(rng.integers(len(self.files)))).astype(np.float32)
+        if y.size == 0:
+            return np.zeros(n, np.float32)
+        if y.size < n:
+            y = np.tile(y, -(-n // y.size) + 1)
+        o = int(rng.integers(0, y.size - n + 1))
+        return y[o:o + n]
+
+
+def music_bed(x: np.ndarray, beds: MusicBeds, rng: np.random.Generator, snr_db: float | None = None) -> np.ndarray:
+    """``x`` with music under it at ``snr_db`` (default: uniform 0–25 dB) below its speech level
+    (:func:`speech_power`), as a produced clip lays a bed under a voice; the sum is scaled back to ``x``'s peak when
+    it would clip."""
+    snr = float(rng.uniform(0, 25)) if snr_db is None else float(snr_db)
+    m = beds.excerpt(x.size, rng)
+    pm = float(np.mean(np.square(m, dtype=np.float64)))
+    if pm <= 1e-12:
+        return x.astype(np.float32)
+    y = x + m * np.float32(np.sqrt(speech_power(x) / pm / 10 ** (snr / 10)))
+    top, ref = float(np.max(np.abs(y))), float(np.max(np.abs(x)))
+    return (y * (ref / top) if top > 1.0 else y).astype(np.float32)
+
+
 def augment(x: np.ndarray, rng: np.random.Generator, *, p_clean: float = 0.25, p_codec: float = 0.7,
-            codecs: tuple[str, ...] | None = None) -> np.ndarray:
+            codecs: tuple[str, ...] | None = None, beds: MusicBeds | None = None,
+            p_music: float = 0.0) -> np.ndarray:
     """A random channel: with probability ``p_clean`` only a gain change, otherwise a random chain of
-    band-limiting, reverberation, noise and one codec round trip (probability ``p_codec``, drawn from
-    ``codecs``, default all of :data:`CODECS`).
+    band-limiting, reverberation, noise, music under the speech (probability ``p_music``, when ``beds`` are given:
+    :func:`music_bed`) and one codec round trip (probability ``p_codec``, drawn from ``codecs``, default all of
+    :data:`CODECS`). Without ``beds`` the random draws are those of the chain without music.
 
     Parameters
     ----------
@@ -650,6 +709,8 @@ def augment(x: np.ndarray, rng: np.random.Generator, *, p_clean: float = 0.25, p
             y = _reverb(y, rng)
         if rng.random() < 0.4:
             y = _noise(y, rng)
+        if beds is not None and rng.random() < p_music:
+            y = music_bed(y, beds, rng)
         if rng.random() < p_codec:
             names = list(codecs or CODECS)
             y = codec_roundtrip(y, names[rng.integers(len(names))])

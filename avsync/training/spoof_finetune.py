@@ -245,6 +245,10 @@ class FinetuneConfig:
     """Probability that a training crop, real or fake alike, passes through a noise gate
     (:func:`avsync.training.spoof.noise_gate`) before its channel: digital silence in the pauses then tells
     neither class."""
+    music: tuple[str, ...] = ()
+    """Background music (file globs or folders, :class:`avsync.training.spoof_data.MusicBeds`) under the speech of a
+    share ``p_music`` of the augmented training crops and of the calibration copies, both classes alike."""
+    p_music: float = 0.3
     cache: str | None = None
     tiny: bool = False
     log: list = field(default_factory=list)
@@ -587,15 +591,29 @@ def save_checkpoint(cfg: FinetuneConfig, net: torch.nn.Module, opt: torch.optim.
     tmp.replace(p)
 
 
+_BEDS: dict[tuple[str, ...], sd.MusicBeds] = {}
+
+
+def music_beds(cfg: FinetuneConfig) -> sd.MusicBeds | None:
+    """The :class:`~avsync.training.spoof_data.MusicBeds` of ``cfg.music`` (one per process), or ``None``."""
+    if not cfg.music:
+        return None
+    key = tuple(cfg.music)
+    if key not in _BEDS:
+        _BEDS[key] = sd.MusicBeds(key)
+    return _BEDS[key]
+
+
 def _batch(items: list[Item], idx: list[int], cfg: FinetuneConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Crops of ``items[idx]`` (a random channel on ``p_aug`` of them) and their targets (0 = spoof, 1 = bona fide)."""
     crops = []
+    beds = music_beds(cfg)
     for k in idx:
         c = random_crop(items[k].wave, cfg.crop, rng).astype(np.float32)
         if cfg.gate > 0 and rng.random() < cfg.gate:
             c = noise_gate(c, rng)
         if rng.random() < cfg.p_aug:
-            c = sd.augment(c, rng, p_clean=0.0, p_codec=0.6, codecs=cfg.codecs)
+            c = sd.augment(c, rng, p_clean=0.0, p_codec=0.6, codecs=cfg.codecs, beds=beds, p_music=cfg.p_music)
         crops.append(c)
     return np.stack(crops), np.array([1 - items[k].label for k in idx])
 
@@ -951,8 +969,9 @@ def finetune_spoof(cfg: FinetuneConfig, *, say: Callable[[str], None] = print) -
             + "".join(f"; {'/'.join(pre)}: {a} x fine-tuned" for pre, a in per_layer.items()))
 
     crng = np.random.default_rng([cfg.seed, 9])
-    calib = calib_clean + [Item(sd.augment(i.wave, crng, p_clean=0.0, p_codec=0.6), i.label, i.family, clean=False)
-                           for i in calib_clean]
+    beds = music_beds(cfg)
+    calib = calib_clean + [Item(sd.augment(i.wave, crng, p_clean=0.0, p_codec=0.6, beds=beds, p_music=cfg.p_music),
+                                i.label, i.family, clean=False) for i in calib_clean]
     cal = calibrate(net, calib, cfg)
     say(f"[calib] {json.dumps({k: v for k, v in cal.items() if k != 'calib_clips'})}")
     bundle = get_bundle(cfg.base)
