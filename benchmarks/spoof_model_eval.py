@@ -78,7 +78,8 @@ GEN_CACHE = Path(__file__).resolve().parents[1] / ".cache" / "spoof_eval"
 
 def generated(key: str, data: Path) -> np.ndarray:
     """The waveform of a virtual file: ``gen:kokoro:i`` / ``gen:piper:i`` (EVAL_TEXTS[i], seeded),
-    ``gen:hifigan:FILE`` (HiFi-GAN copy) or ``codec:NAME:FILE`` (codec round trip); cached as .npy."""
+    ``gen:hifigan:FILE`` (HiFi-GAN copy), ``codec:NAME:FILE`` (codec round trip) or ``music:SNR:FILE`` (a bed of
+    :data:`MUSIC` under the speech, ``SNR`` dB below it; track and point seeded by the key); cached as .npy."""
     import hashlib
 
     from avsync.media import load_media
@@ -86,11 +87,20 @@ def generated(key: str, data: Path) -> np.ndarray:
     from avsync.training import spoof_neural as sn
 
     GEN_CACHE.mkdir(parents=True, exist_ok=True)
-    f = GEN_CACHE / (hashlib.sha1(key.encode()).hexdigest()[:16] + ".npy")
+    tag = key + ("|" + "|".join(MUSIC) if key.startswith("music:") else "")  # other music, another file
+    f = GEN_CACHE / (hashlib.sha1(tag.encode()).hexdigest()[:16] + ".npy")
     if f.exists():
         return np.load(f)
     kind, name, arg = key.split(":", 2)
-    if kind == "codec":
+    if kind == "music":
+        import zlib
+
+        src = generated(arg, data) if arg.startswith(("gen:", "codec:", "music:")) else \
+            load_media(str(data / arg), require="audio").mono().astype(np.float32)
+        if "beds" not in _GEN:
+            _GEN["beds"] = sd.MusicBeds(MUSIC)
+        y = sd.music_bed(src, _GEN["beds"], np.random.default_rng(zlib.crc32(key.encode())), float(name))
+    elif kind == "codec":
         src = generated(arg, data) if arg.startswith(("gen:", "codec:")) else \
             load_media(str(data / arg), require="audio").mono().astype(np.float32)
         y = sd.codec_roundtrip(src, name)
@@ -108,6 +118,26 @@ def generated(key: str, data: Path) -> np.ndarray:
 
 
 _GEN: dict = {}
+MUSIC: list[str] = []
+"""Music for the ``@musicSNR`` subsets (``--music``): globs or folders (:class:`avsync.training.spoof_data.MusicBeds`)."""
+MUSIC_SOURCES = ("librispeech_heldout", "yourtts_gt", "hdtf_radio", "yourtts_exp4", "hifigan_ts_heldout",
+                 "kokoro_eval_texts", "piper_eval_texts")
+"""Subsets copied with music under them (``--music``): real speech and the fakes whose real pair is among them."""
+
+
+def add_music(files: dict[str, list[str]], pairs: dict[str, tuple[str, str]], snrs: list[float]) -> list[str]:
+    """Add ``{subset}@music{SNR}`` copies of :data:`MUSIC_SOURCES` with their EER pairs; returns the real ones."""
+    real = []
+    for snr in snrs:
+        tag = f"@music{snr:g}"
+        for src in MUSIC_SOURCES:
+            if src in files:
+                files[src + tag] = [f"music:{snr:g}:{f}" for f in files[src]]
+        for fk, rk in [(k, v[1]) for k, v in list(pairs.items()) if k in MUSIC_SOURCES]:
+            if fk + tag in files and rk + tag in files:
+                pairs[fk + tag] = (fk + tag, rk + tag)
+        real += [s + tag for s in ("librispeech_heldout", "yourtts_gt", "hdtf_radio") if s + tag in files]
+    return real
 
 
 def subsets(rows: list[dict]) -> tuple[dict[str, list[str]], dict[str, tuple[str, str]]]:
@@ -279,6 +309,11 @@ def main(argv=None) -> int:
     ap.add_argument("--from-json", default=None, metavar="PATH",
                     help="read the window scores another run wrote with --json instead of scoring again (the table "
                          "with this run's --run-windows; the model, threshold and subsets must be that run's)")
+    ap.add_argument("--music", action="append", default=[], metavar="GLOB",
+                    help="music (a glob or a folder, repeatable) for subsets with a bed under the speech: "
+                         "SUBSET@musicSNR of real speech and of the fakes paired with it (see MUSIC_SOURCES)")
+    ap.add_argument("--music-snr", default="20,10", metavar="DB,DB",
+                    help="speech-to-music ratios of the --music subsets (dB, comma-separated)")
     ap.add_argument("--quiet-peak-db", type=float, default=None, metavar="DB",
                     help="score a file whose peak is below DB dBFS raised to it, as `avsync spoof` does "
                          "(avsync.spoof.scorer.level_gain; default: every file at its own level, the model alone)")
@@ -304,11 +339,15 @@ def main(argv=None) -> int:
     except ImportError:
         pass
     files, pairs = subsets(rows)
+    real_music: list[str] = []
+    if a.music:
+        MUSIC[:] = a.music
+        real_music = add_music(files, pairs, [float(v) for v in a.music_snr.split(",") if v.strip()])
     if a.only:
         keep = set(a.only.split(","))
         files = {k: v for k, v in files.items() if k in keep or any(k in pairs.get(p, ()) for p in keep)}
         pairs = {k: v for k, v in pairs.items() if k in keep}
-    real_fpr = list(REAL_FPR)
+    real_fpr = list(REAL_FPR) + real_music
     for spec in a.extra_real:  # real subsets from outside ../shared
         name, _, pattern = spec.partition("=")
         found = sorted(glob.glob(pattern, recursive=True))
@@ -364,7 +403,7 @@ def main(argv=None) -> int:
     for f in todo:
         try:
             src_sr = 16000
-            if f.startswith(("gen:", "codec:")):
+            if f.startswith(("gen:", "codec:", "music:")):
                 x = generated(f, data)
             else:
                 m = load_media(f.removeprefix("file:") if f.startswith("file:") else str(data / f), require="audio")
@@ -384,7 +423,7 @@ def main(argv=None) -> int:
     table = {"model": a.model, "precision": a.precision, "quiet_peak_db": a.quiet_peak_db, "run_windows": a.run_windows,
              "threshold": thr, "files": len(todo),
              "audio_s": round(n_sec, 1), "seconds": round(el, 1), "skipped": skipped, "eer": {}, "fpr_at_threshold": {}, "detected_at_threshold": {},
-             "extra_real": {k: files[k] for k in real_fpr if k not in REAL_FPR}}
+             "extra_real": {k: files[k] for k in real_fpr if k not in REAL_FPR and k not in real_music}}
     for name, (fk, rk) in pairs.items():
         fs = [scores[f] for f in files[fk]]
         rs = [scores[f] for f in files[rk]]

@@ -117,3 +117,10 @@ def test_extra_real_speech_without_a_specialist_is_a_usage_error(tmp_path):
         r = CliRunner().invoke(cli, ["train", "spoof", "--out", str(tmp_path / "t"), *args])
         assert r.exit_code == 2 and "do not go with" in r.output, r.output
         assert not (tmp_path / "t").exists()
+
+
+def test_music_beside_a_head_on_a_frozen_checkpoint_is_a_usage_error(tmp_path):
+    """`--music` shapes a trained network's data: beside `--head` it is refused before anything is read."""
+    r = CliRunner().invoke(cli, ["train", "spoof", "--out", str(tmp_path / "t"), "--head", "aasist", "--music", "x"])
+    assert r.exit_code == 2 and "do not go with" in r.output, r.output
+    assert not (tmp_path / "t").exists()

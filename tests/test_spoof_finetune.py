@@ -1037,3 +1037,100 @@ def test_replace_general_swaps_the_general_network_of_the_default_and_keeps_its_
         replace_general("aasist-hifigan-kokoro", tmp_path / "bad.safetensors", tmp_path / "t3.safetensors")
     with pytest.raises(ConfigError, match="no pair"):
         replace_general("aasist-avsync", tmp_path / "same.safetensors", tmp_path / "t4.safetensors")
+
+
+def _music_files(folder, n: int = 3, seconds: float = 2.0):
+    """``n`` short 'tracks' (chords at different pitches) as OGG files in ``folder``."""
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * 16000)) / 16000
+    for k in range(n):
+        y = sum(np.sin(2 * np.pi * f * (1 + 0.1 * k) * t) for f in (220.0, 277.2, 329.6)) / 3
+        sf.write(folder / f"track{k}.ogg", (0.4 * y).astype(np.float32), 16000)
+    return folder
+
+
+def test_a_music_bed_lies_under_the_speech_at_the_asked_ratio_and_keeps_the_speech(tmp_path):
+    """`spoof_data.music_bed`: the music added is SNR dB below the speech's level (the loudest half of its 20 ms
+    frames, so pauses do not lower it), the speech is left as it was underneath, and a sum that would clip is scaled
+    back to the speech's peak; `MusicBeds` reads a folder's tracks and loops one shorter than the excerpt."""
+    from avsync.training import spoof_data as sd
+
+    beds = sd.MusicBeds([str(_music_files(tmp_path / "m"))])
+    assert len(beds) == 3
+    x = np.concatenate([_voice(1.0), np.zeros(16000, np.float32)])  # a second of speech, a second of pause
+    assert sd.speech_power(x) == pytest.approx(np.mean(x[:16000].astype(np.float64) ** 2), rel=0.02)  # the speech's
+    for snr in (20.0, 10.0, 0.0):
+        y = sd.music_bed(x, beds, np.random.default_rng(1), snr)
+        m = y - x
+        assert y.dtype == np.float32 and y.shape == x.shape
+        got = 10 * np.log10(sd.speech_power(x) / np.mean(m.astype(np.float64) ** 2))
+        assert got == pytest.approx(snr, abs=0.5)
+    e = beds.excerpt(5 * 16000, np.random.default_rng(0))  # tracks of 2 s: looped
+    assert e.shape == (80000,) and np.abs(e).max() > 0.1
+    loud = sd.music_bed(0.99 * x / np.abs(x).max(), beds, np.random.default_rng(0), 0.0)
+    assert np.abs(loud).max() <= 0.99 + 1e-6
+    with pytest.raises(ConfigError, match="--music"):
+        sd.MusicBeds([str(tmp_path / "none*.ogg")])
+
+
+def test_music_reaches_the_channel_copies_of_both_classes_at_its_share_and_leaves_the_draws_alone_without_it(tmp_path):
+    """`--music`: a share `p_music` of the channel copies of real and fake clips alike get a bed; without beds the
+    channel chain draws exactly as before the option existed."""
+    from avsync.training import spoof as lcnn_recipe
+    from avsync.training import spoof_data as sd
+
+    x = _voice(1.0)
+    a = sd.augment(x, np.random.default_rng(3), p_clean=0.0, p_codec=0.0)
+    b = sd.augment(x, np.random.default_rng(3), p_clean=0.0, p_codec=0.0, beds=None, p_music=1.0)
+    assert np.array_equal(a, b)
+    music = str(_music_files(tmp_path / "m"))
+    items = [Item(x, 0, "real:a"), Item(x, 1, "voc:hifigan")] * 20
+    seen = []
+    real_music = sd.music_bed
+    import unittest.mock as um
+
+    with um.patch.object(sd, "music_bed", lambda y, beds, rng, snr=None: seen.append(1) or real_music(y, beds, rng, snr)):
+        cfg = lcnn_recipe.TrainConfig(out="unused", p_clean=0.0, p_codec=0.0, music=(music,), p_music=0.5)
+        out = lcnn_recipe.augment_items(items, cfg, np.random.default_rng(0))
+        assert len(out) == 40 * 4 and 0.35 < len(seen) / 120 < 0.65
+        seen.clear()
+        lcnn_recipe.augment_items(items, lcnn_recipe.TrainConfig(out="unused", p_clean=0.0, p_codec=0.0),
+                                  np.random.default_rng(0))
+        assert not seen
+        ft._BEDS.clear()
+        cfg = ft.FinetuneConfig(out="unused", crop=8000, p_aug=1.0, music=(music,), p_music=1.0)
+        crops, y = ft._batch(items, [0, 1, 2, 3], cfg, np.random.default_rng(0))
+        assert len(seen) == 4 and list(y) == [1, 0, 1, 0]
+
+
+def test_voice_benchmark_music_subsets_pair_each_fake_with_its_real_speech_under_music(shared, tmp_path, monkeypatch):
+    """benchmarks/spoof_model_eval.py --music: SUBSET@musicSNR copies of the real speech and of the fakes paired with
+    it, each fake row against its real row with music at the same ratio; the copies are seeded by their key."""
+    import sys
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    monkeypatch.setenv("AVSYNC_SHARED", str(shared))
+    sys.modules.pop("spoof_model_eval", None)
+    import spoof_model_eval as sme
+
+    data, rows = sme.manifest_rows()
+    files, pairs = sme.subsets(rows)
+    real = sme.add_music(files, pairs, [20.0, 10.0])
+    assert real == [f"{s}@music{n}" for n in (20, 10) for s in ("librispeech_heldout", "yourtts_gt", "hdtf_radio")]
+    assert pairs["yourtts_exp4@music10"] == ("yourtts_exp4@music10", "yourtts_gt@music10")
+    assert pairs["hifigan_ts_heldout@music20"] == ("hifigan_ts_heldout@music20", "librispeech_heldout@music20")
+    key = files["librispeech_heldout@music10"][0]
+    assert key == "music:10:" + files["librispeech_heldout"][0]
+    monkeypatch.setattr(sme, "GEN_CACHE", tmp_path / "cache")
+    sme.MUSIC[:] = [str(_music_files(tmp_path / "m"))]
+    sme._GEN.pop("beds", None)
+    y1 = sme.generated(key, data)
+    y2 = np.load(next((tmp_path / "cache").glob("*.npy")))
+    from avsync.media import load_media
+
+    x = load_media(str(data / files["librispeech_heldout"][0]), require="audio").mono()
+    assert np.array_equal(y1, y2) and y1.shape == x.shape and not np.allclose(y1, x)
+    sme.MUSIC[:] = []
