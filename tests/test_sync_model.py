@@ -442,3 +442,34 @@ def test_cli_train_sync_refuses_a_window_that_cannot_be_centred(tmp_path, value)
     assert r.exit_code == 2, r.output
     assert "--context" in r.output and ("even" in r.output or "range" in r.output)
     assert not (tmp_path / "run").exists()
+
+
+def test_channel_copies_with_music_lay_a_bed_under_a_share_and_keep_the_timing(tmp_path):
+    """`avsync train sync --audio-channel P --music DIR`: a share `p_music` of the channel copies also get music
+    under the speech, at no delay (the copy minus its music bed follows the recording's timing as before); without
+    beds the copies are those of the recipe before the option existed; `--music` without `--audio-channel` is refused."""
+    import unittest.mock as um
+
+    import soundfile as sf
+    from click.testing import CliRunner
+
+    from avsync.training import spoof_data as sd
+    from avsync.training.sync import channel_copies
+    from avsync_cli.main import cli
+
+    (tmp_path / "m").mkdir()
+    t = np.arange(32000) / 16000
+    sf.write(tmp_path / "m" / "a.ogg", (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), 16000)
+    x = _speechlike(4.0)
+    plain = channel_copies(x, 16000, np.random.default_rng(1), n=4)
+    same = channel_copies(x, 16000, np.random.default_rng(1), n=4, beds=None, p_music=1.0)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, same))
+    beds = sd.MusicBeds([str(tmp_path / "m")])
+    laid = []
+    real = sd.music_bed
+    with um.patch.object(sd, "music_bed", lambda y, b, rng, snr=None: laid.append(1) or real(y, b, rng, snr)):
+        music = channel_copies(x, 16000, np.random.default_rng(1), n=20, beds=beds, p_music=0.5)
+    assert len(music) == 20 and 5 <= len(laid) <= 15
+    assert all(y.shape == x.shape and y.dtype == np.float32 for y in music)
+    r = CliRunner().invoke(cli, ["train", "sync", "--out", str(tmp_path / "t"), "--music", str(tmp_path / "m")])
+    assert r.exit_code == 2 and "--audio-channel" in r.output, r.output

@@ -40,6 +40,7 @@ from avsync.sync.types import TrackCrops
 
 if TYPE_CHECKING:
     from avsync.media import Media
+    from avsync.training.spoof_data import MusicBeds
 
 __all__ = [
     "GRID_DIR",
@@ -286,15 +287,17 @@ def _pick_channel(clip: SyncClip, cfg: SyncTrainConfig, g: torch.Generator) -> n
     return clip.channels[int(torch.randint(len(clip.channels), (1,), generator=g))]
 
 
-def channel_copies(audio: np.ndarray, sample_rate: int, rng: np.random.Generator, n: int = 3) -> tuple[np.ndarray, ...]:
+def channel_copies(audio: np.ndarray, sample_rate: int, rng: np.random.Generator, n: int = 3, *,
+                   beds: MusicBeds | None = None, p_music: float = 0.0) -> tuple[np.ndarray, ...]:
     """``n`` copies of a clip's ``audio`` through random recording channels, for :attr:`SyncClip.channels`.
 
     Each copy goes through a chain of :func:`avsync.training.spoof_data.augment` (band limits, reverberation, noise
     and, in 30 % of the copies, G.711 µ-law / A-law companding at 8 kHz) and is scaled back to the recording's RMS
     level. Only channels that keep the timing are used: the G.711 round trips are computed in numpy with zero-phase
     resampling, the reverberation's direct path is at lag 0, and the 4th-order band-pass delays speech by about a
-    millisecond; the codecs through FFmpeg (MP3 adds its encoder delay) are left out. Audio at another rate than
-    16 kHz gets no copies (``()``).
+    millisecond; the codecs through FFmpeg (MP3 adds its encoder delay) are left out. With ``beds``, a share
+    ``p_music`` of the copies also get music under the speech (:func:`avsync.training.spoof_data.music_bed`, at no
+    delay). Audio at another rate than 16 kHz gets no copies (``()``).
     """
     from avsync.training.spoof_data import NUMPY_CODECS, SR, augment
 
@@ -305,7 +308,8 @@ def channel_copies(audio: np.ndarray, sample_rate: int, rng: np.random.Generator
     out = []
     for _ in range(n):
         for _try in range(20):  # a chain that drew no stage (about 1 in 5) is drawn again: every copy is changed
-            y = augment(x, rng, p_clean=0.0, p_codec=0.3, codecs=tuple(NUMPY_CODECS)).astype(np.float64)
+            y = augment(x, rng, p_clean=0.0, p_codec=0.3, codecs=tuple(NUMPY_CODECS), beds=beds,
+                        p_music=p_music).astype(np.float64)
             r = float(np.sqrt(np.mean(y ** 2)))
             y = y * (rms / r if r > 0 else 0.0)
             if not np.allclose(y, x, rtol=1e-3, atol=1e-4 * (rms or 1.0)):
@@ -647,6 +651,8 @@ def train_sync_checkpoint(
     extra: Sequence[str] = (),
     synced: Sequence[str] = (),
     channel_share: float = 0.0,
+    music: Sequence[str] = (),
+    p_music: float = 0.5,
     context: int = CONTEXT,
     say: Callable[[str], None] = print,
 ) -> dict:
@@ -694,6 +700,9 @@ def train_sync_checkpoint(
         :attr:`SyncTrainConfig.channel_share`: with a share above 0, every training clip gets three copies of its
         audio through random recording channels (:func:`channel_copies`, seeded by ``seed`` and the clip's
         position, so a resumed run reads the same copies).
+    music, p_music
+        Background music (file globs or folders, :class:`avsync.training.spoof_data.MusicBeds`) under the speech of a
+        share ``p_music`` of those copies: lips then have to be matched to a voice with music under it.
     context
         Video frames per window (odd, 5 for the shipped models) and with them the audio span (``4 * context``
         MFCC frames): the model's :attr:`~avsync.encoders.syncnet.SyncNetConfig.frames`. Clips without a window of
@@ -763,8 +772,12 @@ def train_sync_checkpoint(
         clips = [c for i, c in enumerate(clips) if i not in short]
         train_items = [it for i, it in enumerate(train_items) if i not in short]
     if channel_share > 0:
+        from avsync.training.spoof_data import MusicBeds
+
+        beds = MusicBeds(tuple(music)) if music else None
         for i, c in enumerate(clips):
-            c.channels = channel_copies(c.audio, c.sample_rate, np.random.default_rng([seed, i]))
+            c.channels = channel_copies(c.audio, c.sample_rate, np.random.default_rng([seed, i]), beds=beds,
+                                        p_music=p_music)
     say(f"[data] {len(clips)} training clips ({sum(int(c.valid.sum()) for c in clips) / 25:.1f} s of tracked "
         f"face), {len(held)} held out ({time.time() - t0:.0f} s)")
     model = SyncNetStyle(mcfg)
@@ -811,7 +824,7 @@ def train_sync_checkpoint(
     save_syncnet(model.cpu(), path, extra={
         "data": data_text + ", mouth crops from the avsync face tracker",
         "folders": list(folders), "extra": list(extra), "synced": list(synced), "clips": len(names), "steps": steps,
-        "seed": seed})
+        "seed": seed, **({"music": list(music), "p_music": p_music} if music else {})})
     k = max(1, steps // 10)
     summary: dict[str, Any] = {
         "avsync_version": __version__,
@@ -826,7 +839,8 @@ def train_sync_checkpoint(
                  "holdout_files": [os.path.relpath(f, data_root) for f, _, _ in held],
                  "tracked_seconds": round(sum(int(c.valid.sum()) for c in clips) / 25.0, 2),
                  "crops": "avsync.face.track mouth crops (96², gray) resized to 48²" if track_fn is None
-                 else "custom track_fn"},
+                 else "custom track_fn",
+                 "music": {"patterns": list(music), "p_music": p_music} if music and channel_share > 0 else None},
         "loss_first_last": [float(np.mean(log_ref.loss[:k])), float(np.mean(log_ref.loss[-k:]))],
         "top1_first_last": [float(np.mean(log_ref.accuracy[:k])), float(np.mean(log_ref.accuracy[-k:]))],
         "curve": curve,

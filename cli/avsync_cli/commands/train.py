@@ -306,6 +306,11 @@ def artefacts(out: str, shared: str | None, recipe: Literal["v2", "v1"], use_gen
 @click.option("--audio-channel", "channel_share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of the items whose audio is read from a copy of the clip through a random recording channel "
                    "(band limits, reverberation, noise, G.711; three copies per clip, timing kept); 0: off.")
+@click.option("--music", "sync_music", multiple=True, metavar="PATTERN",
+              help="With --audio-channel: background music (a file glob or a folder) under the speech of a share "
+                   "--p-music of the channel copies (repeatable).")
+@click.option("--p-music", "sync_p_music", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Share of the channel copies with --music under them.")
 @click.option("--context", type=click.IntRange(3, 25), default=5, show_default=True,
               help="Video frames per window (odd), with their audio (4 MFCC frames each): 5 = 0.2 s at 25 fps.")
 @click.option("--holdout", type=click.IntRange(0), default=0, show_default=True,
@@ -316,7 +321,8 @@ def artefacts(out: str, shared: str | None, recipe: Literal["v2", "v1"], use_gen
 @click.option("--tiny", is_flag=True, help="Two clips, 3 steps (smoke test of the recipe).")
 def sync(out: str, shared: str | None, steps: int, seed: int, batch_size: int, lr: float, folders: tuple[str, ...],
          extra: tuple[str, ...], synced: tuple[str, ...], validation: tuple[str, ...], cache: str | None, resume: bool, checkpoint_every: int, num_near: int,
-         num_swap: int, other_group_swap: float, strong_aug: bool, channel_share: float, context: int, holdout: int,
+         num_swap: int, other_group_swap: float, strong_aug: bool, channel_share: float, sync_music: tuple[str, ...],
+         sync_p_music: float, context: int, holdout: int,
          eval_every: int, threads: int, tiny: bool) -> None:
     """Train avsync's SyncNet-style sync model (0.2 s MFCC <-> 5 mouth frames; --context) on GRID sentences of the
     shared data (CC-BY 4.0), with mouth crops from the face tracker; contrastive loss with shifted (1-15
@@ -327,6 +333,8 @@ def sync(out: str, shared: str | None, steps: int, seed: int, batch_size: int, l
 
     if context % 2 == 0:
         raise click.BadParameter(f"{context} is even: a window is centred on its frame", param_hint="--context")
+    if sync_music and channel_share <= 0:
+        raise click.UsageError("--music lies under the channel copies of the audio: it goes with --audio-channel")
     torch.set_num_threads(threads)
     folders = tuple(folders) or TRAIN_FOLDERS
     validation = () if tuple(validation) == ("none",) else (tuple(validation) or VALIDATION_FOLDERS)
@@ -335,7 +343,7 @@ def sync(out: str, shared: str | None, steps: int, seed: int, batch_size: int, l
                                     cache=cache, resume=resume, checkpoint_every=checkpoint_every, num_near=num_near,
                                     num_swap=num_swap, other_group_swap=other_group_swap, strong_augment=strong_aug,
                                     extra=tuple(extra or ()), synced=tuple(synced or ()), channel_share=channel_share,
-                                    context=context, say=warn)
+                                    music=tuple(sync_music), p_music=sync_p_music, context=context, say=warn)
     msg = f"{out}: {summary['train_config']['steps']} steps, loss {summary['loss_first_last'][1]:.3f}"
     if summary["holdout"]:
         h = summary["holdout"]
