@@ -235,6 +235,9 @@ def report(path: str, max_lag: int, boot: int = 1000) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for m in models:
         rs = [x for x in recs if x["model"] == m and x["kind"] == "real_av" and "recovery" in x]
+        if not rs:  # --no-recovery
+            print(f"| {m} | no injected shifts run (--no-recovery) |")
+            continue
         rel_c, ab_c, base0 = [], [], []
         for x in rs:
             rec = {int(k): v for k, v in x["recovery"].items()}
