@@ -1134,3 +1134,40 @@ def test_voice_benchmark_music_subsets_pair_each_fake_with_its_real_speech_under
     x = load_media(str(data / files["librispeech_heldout"][0]), require="audio").mono()
     assert np.array_equal(y1, y2) and y1.shape == x.shape and not np.allclose(y1, x)
     sme.MUSIC[:] = []
+
+
+def test_replace_networks_swaps_specialists_by_depth_and_refuses_what_does_not_fit(tmp_path):
+    """`replace_networks(name, dest, specialists={0: ..., 1: ...})`: the outermost specialist (depth 0, the Kokoro LCNN
+    of the default) and the one inside it (depth 1, the HiFi-GAN LCNN) each from a training output with its threshold;
+    with the shipped tensors and thresholds the file scores exactly as the shipped model."""
+    from avsync.bundles import get_bundle, load_state_dict
+    from avsync.checkpoint import read_checkpoint, write_checkpoint
+    from avsync.spoof.models import load_spoof_model, spoof_factory
+    from avsync.training.spoof_specialist import replace_networks
+
+    shipped = load_state_dict(get_bundle("aasist-hifigan-kokoro"))
+    for d, prefix in ((0, "specialist."), (1, "base.specialist.")):
+        part = {k.removeprefix(prefix): v for k, v in shipped.items() if k.startswith(prefix)}
+        thr = float(shipped[prefix.removesuffix("specialist.") + "specialist_threshold"])
+        write_checkpoint(tmp_path / f"s{d}.safetensors", part, {"threshold": f"{thr:.9f}"})
+    info = replace_networks("aasist-hifigan-kokoro", tmp_path / "t.safetensors",
+                            specialists={0: tmp_path / "s0.safetensors", 1: tmp_path / "s1.safetensors"})
+    assert info["specialist_0"] == "s0.safetensors" and "general" not in info
+    state, _ = read_checkpoint(tmp_path / "t.safetensors")
+    net = spoof_factory("aasist-hifigan-kokoro")()
+    net.load_state_dict(state, strict=True)
+    w = torch.from_numpy(_voice(64600 / 16000)[None]).float()
+    with torch.inference_mode():
+        assert torch.allclose(net.eval()(w), load_spoof_model("aasist-hifigan-kokoro").net(w), atol=1e-5)
+    # a lower threshold on the outer specialist: it now reads the same window as more suspicious
+    write_checkpoint(tmp_path / "low.safetensors", read_checkpoint(tmp_path / "s0.safetensors")[0], {"threshold": "0.01"})
+    replace_networks("aasist-hifigan-kokoro", tmp_path / "t2.safetensors", specialists={0: tmp_path / "low.safetensors"})
+    state2, _ = read_checkpoint(tmp_path / "t2.safetensors")
+    assert float(state2["specialist_threshold"]) == pytest.approx(0.01)
+    assert torch.equal(state2["base.specialist_threshold"], shipped["base.specialist_threshold"])
+    with pytest.raises(ConfigError, match="depths 0..1"):
+        replace_networks("aasist-hifigan-kokoro", tmp_path / "x.safetensors", specialists={2: tmp_path / "s0.safetensors"})
+    with pytest.raises(ConfigError, match="specialist 1"):  # the general network's tensors where an LCNN belongs
+        general = {k.removeprefix("base.base."): v for k, v in shipped.items() if k.startswith("base.base.")}
+        write_checkpoint(tmp_path / "g.safetensors", general, {"threshold": "0.5"})
+        replace_networks("aasist-hifigan-kokoro", tmp_path / "x.safetensors", specialists={1: tmp_path / "g.safetensors"})

@@ -98,6 +98,17 @@ def replace_general(name: str, general: str | Path, dest: str | Path) -> dict[st
     general network — the innermost ``base`` — and that network's threshold taken from ``general`` (an
     ``avsync train spoof --finetune`` output: its tensors and its ``threshold`` metadata) as one safetensors file; the
     specialists and their thresholds stay as ``name`` ships them. Returns the metadata written."""
+    return replace_networks(name, dest, general=general)
+
+
+def replace_networks(name: str, dest: str | Path, *, general: str | Path | None = None,
+                     specialists: dict[int, str | Path] | None = None) -> dict[str, str]:
+    """Write the registered voice model ``name`` (a :class:`avsync.spoof.pair.ThresholdMax`, nested or not) with some
+    of its networks replaced, each with its threshold: the general network (the innermost ``base``) by ``general``
+    (an ``avsync train spoof --finetune`` output), and the specialist at nesting depth ``d`` (0: the outermost, e.g.
+    the Kokoro LCNN of ``aasist-hifigan-kokoro``; 1: the one inside it) by ``specialists[d]`` (an ``avsync train spoof
+    --fakes ...`` output: its tensors and its ``threshold`` metadata). Every other tensor stays as ``name`` ships it;
+    the file must load strictly into ``name``'s network. Returns the metadata written."""
     import torch
 
     from avsync import __version__
@@ -108,23 +119,33 @@ def replace_general(name: str, general: str | Path, dest: str | Path) -> dict[st
 
     bundle = get_bundle(name)
     state = dict(load_state_dict(bundle))
-    prefix = ""
-    while f"{prefix}base_threshold" in state:
-        prefix += "base."
-    if not prefix:
+    depth = 0
+    while "base." * depth + "base_threshold" in state:
+        depth += 1
+    if not depth:
         raise ConfigError(f"{name!r} is no pair of a general network and specialists")
-    new, meta = read_checkpoint(general)
-    old = [k for k in state if k.startswith(prefix)]
-    if sorted(k.removeprefix(prefix) for k in old) != sorted(new):
-        raise ConfigError(f"{general} does not hold the tensors of {name!r}'s general network")
-    for k in old:
-        del state[k]
-    state.update({prefix + k: v for k, v in new.items()})
-    state[prefix.removesuffix("base.") + "base_threshold"] = torch.tensor(float(meta["threshold"]))
+    parts: dict[str, tuple[str, str, str | Path]] = {}  # tensor prefix -> (threshold key, what, file)
+    if general is not None:
+        parts["base." * depth] = ("base." * (depth - 1) + "base_threshold", "general", general)
+    for d, path in (specialists or {}).items():
+        if not 0 <= d < depth:
+            raise ConfigError(f"{name!r} has specialists at depths 0..{depth - 1}, not {d}")
+        parts["base." * d + "specialist."] = ("base." * d + "specialist_threshold", f"specialist {d}", path)
+    info = {"format": "avsync-spoof-pair", "model": name, "model_sha256": bundle.sha256}
+    for prefix, (thr_key, what, path) in parts.items():
+        new, meta = read_checkpoint(path)
+        old = [k for k in state if k.startswith(prefix)]
+        if sorted(k.removeprefix(prefix) for k in old) != sorted(new):
+            raise ConfigError(f"{path} does not hold the tensors of {name!r}'s {what} network")
+        for k in old:
+            del state[k]
+        state.update({prefix + k: v for k, v in new.items()})
+        state[thr_key] = torch.tensor(float(meta["threshold"]))
+        key = "general" if what == "general" else f"specialist_{what.split()[1]}"
+        info[key], info[f"{key}_threshold"] = Path(path).name, f"{float(meta['threshold']):.6f}"
     spoof_factory(name)().load_state_dict(state, strict=True)
-    info = {"format": "avsync-spoof-pair", "model": name, "model_sha256": bundle.sha256,
-            "general": Path(general).name, "general_threshold": f"{float(meta['threshold']):.6f}",
-            "threshold": "0.500000", "avsync_version": __version__, "window_samples": "64600", "sample_rate": "16000",
-            "polarity": "softmax(logits)[:, 0] = sigmoid(max of the networks' log-odds relative to their thresholds)"}
+    info.update({"threshold": "0.500000", "avsync_version": __version__, "window_samples": "64600",
+                 "sample_rate": "16000",
+                 "polarity": "softmax(logits)[:, 0] = sigmoid(max of the networks' log-odds relative to their thresholds)"})
     write_checkpoint(dest, state, info)
     return info
