@@ -223,25 +223,9 @@ def clean_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str
     return base
 
 
-def extra_real_files(patterns: tuple[str, ...] | list[str], *, option: str = "--extra-real") -> list[Path]:
-    """The files of ``TrainConfig.extra_real`` (or of another option, named ``option`` in errors): each pattern a file
-    glob (``**`` allowed) or a folder (every file below it), keeping names that end like an audio or video file
-    (:data:`avsync.batch.sniff.MEDIA_SUFFIXES`), sorted. Raises ``ConfigError`` for a pattern that matches none."""
-    import glob
-
-    from avsync.batch.sniff import MEDIA_SUFFIXES
-    from avsync.errors import ConfigError
-
-    files: set[Path] = set()
-    for pat in patterns:
-        p = Path(pat)
-        # a folder: every file below it, through linked folders too (as a `**` glob goes)
-        names = glob.glob(glob.escape(str(p)) + "/**/*", recursive=True) if p.is_dir() else glob.glob(pat, recursive=True)
-        found = [f for f in map(Path, names) if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file()]
-        if not found:
-            raise ConfigError(f"{option} {pat!r}: no audio or video file")
-        files.update(found)
-    return sorted(files)
+def extra_real_files(patterns: tuple[str, ...] | list[str]) -> list[Path]:
+    """The files of ``TrainConfig.extra_real``: :func:`avsync.training.spoof_data.media_files` of its patterns."""
+    return sd.media_files(patterns, option="--extra-real")
 
 
 def extra_split(path: Path) -> str:

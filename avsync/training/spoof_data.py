@@ -636,15 +636,34 @@ def speech_power(x: np.ndarray, frame: int = SR // 50) -> float:
     return float(e[: max(1, e.size // 2)].mean())
 
 
+def media_files(patterns: tuple[str, ...] | list[str], *, option: str) -> list[Path]:
+    """The files of an option's ``patterns``: each a file glob (``**`` allowed) or a folder (every file below it),
+    keeping names that end like an audio or video file (:data:`avsync.batch.sniff.MEDIA_SUFFIXES`), sorted. Raises
+    ``ConfigError`` naming ``option`` for a pattern that matches none."""
+    import glob
+
+    from avsync.batch.sniff import MEDIA_SUFFIXES
+    from avsync.errors import ConfigError
+
+    files: set[Path] = set()
+    for pat in patterns:
+        p = Path(pat)
+        # a folder: every file below it, through linked folders too (as a `**` glob goes)
+        names = glob.glob(glob.escape(str(p)) + "/**/*", recursive=True) if p.is_dir() else glob.glob(pat, recursive=True)
+        found = [f for f in map(Path, names) if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file()]
+        if not found:
+            raise ConfigError(f"{option} {pat!r}: no audio or video file")
+        files.update(found)
+    return sorted(files)
+
+
 class MusicBeds:
     """Background music to lay under speech (:func:`music_bed`): the audio files of ``patterns`` (globs or folders,
-    :func:`avsync.training.spoof.extra_real_files`), each read at 16 kHz mono when first drawn and kept as at most
-    ``keep_s`` seconds (from a tenth of the way in, past a fade-in), at half precision."""
+    :func:`media_files`), each read at 16 kHz mono when first drawn and kept as at most ``keep_s`` seconds (from a
+    tenth of the way in, past a fade-in), at half precision."""
 
     def __init__(self, patterns: tuple[str, ...] | list[str], *, keep_s: float = 60.0):
-        from avsync.training.spoof import extra_real_files
-
-        self.files = extra_real_files(patterns, option="--music")
+        self.files = media_files(patterns, option="--music")
         self.keep = int(keep_s * SR)
         self._tracks: dict[int, np.ndarray] = {}
 
