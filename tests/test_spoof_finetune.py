@@ -1171,3 +1171,32 @@ def test_replace_networks_swaps_specialists_by_depth_and_refuses_what_does_not_f
         general = {k.removeprefix("base.base."): v for k, v in shipped.items() if k.startswith("base.base.")}
         write_checkpoint(tmp_path / "g.safetensors", general, {"threshold": "0.5"})
         replace_networks("aasist-hifigan-kokoro", tmp_path / "x.safetensors", specialists={1: tmp_path / "g.safetensors"})
+
+
+def test_music_scorer_benchmark_reports_flagged_real_speech_and_each_fake_row_per_ratio(tmp_path, monkeypatch, capsys):
+    """benchmarks/spoof_music_scorer.py --report: per ratio (clean first), real speech flagged of scored, and each
+    fake family's EER against its own real subset and its share at or above the threshold."""
+    import json
+    import sys
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.modules.pop("spoof_music_scorer", None)
+    import spoof_music_scorer as sms
+
+    rows = []
+    for snr in (None, 10.0):
+        for k in range(4):
+            rows.append({"set": "librispeech_heldout", "key": f"r{k}", "snr": snr, "score": 0.1 + 0.1 * k,
+                         "flagged": snr == 10.0 and k == 3, "status": "ok"})
+            fake = 0.9 if snr is None else (0.2 + 0.1 * k)  # under music: 0.2-0.5 against reals of 0.1-0.4
+            rows.append({"set": "hifigan_ts_heldout", "key": f"f{k}", "snr": snr, "score": fake, "flagged": fake >= 0.5,
+                         "status": "ok"})
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert sms.main(["--report", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "| clean | music 10 dB under |" in out
+    assert "| librispeech_heldout | 0 / 4 (0.25) | 1 / 4 (0.25) |" in out
+    assert "| hifigan_ts_heldout | 0.0 / 100 % | 37.5 / 25 % |" in out  # one of four at 0.5
+    assert len(sms.fused_real_clips()) == 24
