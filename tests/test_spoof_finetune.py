@@ -1001,12 +1001,24 @@ def test_the_finetuning_gate_silences_quiet_frames_of_crops_of_both_classes_befo
     assert order == ["channel"] * 2 and np.count_nonzero(plain[0][:, 16000:32000]) > 15000
 
 
+def _assert_scores_as_shipped(path) -> None:
+    """The voice-model file at ``path`` loads strictly into the default's network and scores a window as it does."""
+    from avsync.checkpoint import read_checkpoint
+    from avsync.spoof.models import load_spoof_model, spoof_factory
+
+    state, _ = read_checkpoint(path)
+    net = spoof_factory("aasist-hifigan-kokoro")()
+    net.load_state_dict(state, strict=True)
+    w = torch.from_numpy(_voice(64600 / 16000)[None]).float()
+    with torch.inference_mode():
+        assert torch.allclose(net.eval()(w), load_spoof_model("aasist-hifigan-kokoro").net(w), atol=1e-5)
+
+
 def test_replace_general_swaps_the_general_network_of_the_default_and_keeps_its_specialists(tmp_path):
     """The candidate file of the general-half run: the registered nested pair with its innermost `base` from a
     fine-tuning output; with the shipped general network and threshold it scores exactly as the shipped model."""
     from avsync.bundles import get_bundle, load_state_dict
     from avsync.checkpoint import write_checkpoint
-    from avsync.spoof.models import load_spoof_model, spoof_factory
     from avsync.training.spoof_specialist import replace_general
 
     general = {k.removeprefix("base.base."): v for k, v in load_state_dict(get_bundle("aasist-hifigan-kokoro")).items()
@@ -1018,12 +1030,8 @@ def test_replace_general_swaps_the_general_network_of_the_default_and_keeps_its_
     assert info["model"] == "aasist-hifigan-kokoro" and float(info["general_threshold"]) == pytest.approx(thr, abs=1e-6)
     from avsync.checkpoint import read_checkpoint
 
+    _assert_scores_as_shipped(tmp_path / "triple.safetensors")
     state, _ = read_checkpoint(tmp_path / "triple.safetensors")
-    net = spoof_factory("aasist-hifigan-kokoro")()
-    net.load_state_dict(state, strict=True)
-    w = torch.from_numpy(_voice(64600 / 16000)[None]).float()
-    with torch.inference_mode():
-        assert torch.allclose(net.eval()(w), load_spoof_model("aasist-hifigan-kokoro").net(w), atol=1e-5)
     # another general network: its tensors and threshold in, the specialists as shipped
     other = {k: v * 0.5 for k, v in general.items()}
     write_checkpoint(tmp_path / "other.safetensors", other, {"threshold": "0.8"})
@@ -1142,7 +1150,6 @@ def test_replace_networks_swaps_specialists_by_depth_and_refuses_what_does_not_f
     with the shipped tensors and thresholds the file scores exactly as the shipped model."""
     from avsync.bundles import get_bundle, load_state_dict
     from avsync.checkpoint import read_checkpoint, write_checkpoint
-    from avsync.spoof.models import load_spoof_model, spoof_factory
     from avsync.training.spoof_specialist import replace_networks
 
     shipped = load_state_dict(get_bundle("aasist-hifigan-kokoro"))
@@ -1153,12 +1160,8 @@ def test_replace_networks_swaps_specialists_by_depth_and_refuses_what_does_not_f
     info = replace_networks("aasist-hifigan-kokoro", tmp_path / "t.safetensors",
                             specialists={0: tmp_path / "s0.safetensors", 1: tmp_path / "s1.safetensors"})
     assert info["specialist_0"] == "s0.safetensors" and "general" not in info
+    _assert_scores_as_shipped(tmp_path / "t.safetensors")
     state, _ = read_checkpoint(tmp_path / "t.safetensors")
-    net = spoof_factory("aasist-hifigan-kokoro")()
-    net.load_state_dict(state, strict=True)
-    w = torch.from_numpy(_voice(64600 / 16000)[None]).float()
-    with torch.inference_mode():
-        assert torch.allclose(net.eval()(w), load_spoof_model("aasist-hifigan-kokoro").net(w), atol=1e-5)
     # a lower threshold on the outer specialist: it now reads the same window as more suspicious
     write_checkpoint(tmp_path / "low.safetensors", read_checkpoint(tmp_path / "s0.safetensors")[0], {"threshold": "0.01"})
     replace_networks("aasist-hifigan-kokoro", tmp_path / "t2.safetensors", specialists={0: tmp_path / "low.safetensors"})
