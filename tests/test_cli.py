@@ -111,7 +111,7 @@ def test_extra_real_speech_without_a_specialist_is_a_usage_error(tmp_path):
     """`--extra-real` adds real speech to a specialist's or the fine-tuning recipe: with the classical recipe, and
     with `--gate` beside a head on a frozen checkpoint, it is refused at once."""
     r = CliRunner().invoke(cli, ["train", "spoof", "--out", str(tmp_path / "t"), "--extra-real", str(tmp_path)])
-    assert r.exit_code == 2 and "--fakes hifigan or kokoro" in r.output, r.output
+    assert r.exit_code == 2 and "--fakes hifigan, kokoro or piper" in r.output, r.output
     assert not (tmp_path / "t").exists()
     for args in (["--head", "aasist", "--gate", "0.5"], ["--head", "aasist", "--extra-real", "x"]):
         r = CliRunner().invoke(cli, ["train", "spoof", "--out", str(tmp_path / "t"), *args])

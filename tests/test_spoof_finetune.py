@@ -842,6 +842,12 @@ def test_hifigan_specialist_data_keeps_real_speech_and_its_hifigan_copies(tmp_pa
     items = specialist.kokoro_items("train", cfg, tmp_path, say=lambda m: None)
     assert [i.family for i in items] == ["real:fsdd", "real:vctk", "tts:kokoro"]  # the reals only, then Kokoro
     assert [p for p, *_ in seen] == ["real_hifigan", "studio", "kokoro"]
+    parts["piper"] = [Item(x * 0.8, 1, "tts:piper")]
+    seen.clear()
+    items = specialist.piper_items("train", cfg, tmp_path, say=lambda m: None)
+    assert [i.family for i in items] == ["real:fsdd", "real:vctk", "tts:piper"]  # the reals only, then Piper
+    assert [p for p, *_ in seen] == ["real_hifigan", "studio", "piper"]
+    assert specialist.SPECIALIST_DATA["piper"] is specialist.piper_items
 
 
 def test_extra_real_recordings_join_a_specialist_real_side_split_by_their_path(tmp_path, monkeypatch):

@@ -201,7 +201,7 @@ def clean_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str
     if cfg.fakes != "classical":
         raise ConfigError(f"fakes {cfg.fakes!r}: these clips are built by avsync.training.spoof_specialist, not here")
     if cfg.extra_real:
-        raise ConfigError("extra_real is read by the specialists' recipes (fakes hifigan or kokoro), not this one")
+        raise ConfigError("extra_real is read by the specialists' recipes (fakes hifigan, kokoro or piper), not this one")
     f = cache / f"{split}_base{'_tiny' if cfg.tiny else ''}_seed{cfg.seed}.npz"
     if f.exists():
         base = _load_items(f)

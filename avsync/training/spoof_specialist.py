@@ -1,6 +1,6 @@
 """Specialist voice models: the LCNN of ``lcnn-spoof`` trained only on real speech against one generator family of the
 fine-tuning recipe — copies through its converged HiFi-GAN vocoder (``avsync train spoof --fakes hifigan``) or its
-Kokoro-82M TTS clips (``--fakes kokoro``).
+Kokoro-82M TTS clips (``--fakes kokoro``) or its Piper VITS clips (``--fakes piper``).
 
 The recipe of :mod:`avsync.training.spoof` with the clean clips of :func:`hifigan_items`: the same speakers and splits
 as the default voice model's fine-tuning (:mod:`avsync.training.spoof_finetune`, whose cache files it shares), so a
@@ -48,7 +48,15 @@ def kokoro_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[st
                          lambda it: it.label == 0 or it.family == "tts:kokoro", say=say)
 
 
-SPECIALIST_DATA: dict[str, Callable[..., list[Item]]] = {"hifigan": hifigan_items, "kokoro": kokoro_items}
+def piper_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str], None] = print) -> list[Item]:
+    """Real speech of ``split`` (the real clips of :func:`hifigan_items`) and the fine-tuning recipe's Piper VITS
+    clips of that split (its ``piper`` part: ``en_US-joe-medium`` speaking the recipe's texts)."""
+    return _recipe_clips(split, cfg, cache, ("real_hifigan", "studio", "piper"),
+                         lambda it: it.label == 0 or it.family == "tts:piper", say=say)
+
+
+SPECIALIST_DATA: dict[str, Callable[..., list[Item]]] = {"hifigan": hifigan_items, "kokoro": kokoro_items,
+                                                         "piper": piper_items}
 """``TrainConfig.fakes`` of a specialist → the builder of its clean clips."""
 
 

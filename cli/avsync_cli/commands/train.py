@@ -32,14 +32,16 @@ def command() -> None:
               help="Where generated training data is kept (default OUT/cache); reused when present.")
 @click.option("--paired", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of each batch made of (real, its copy-synthesis) pairs cropped alike.")
-@click.option("--fakes", type=click.Choice(["classical", "hifigan", "kokoro"]), default="classical", show_default=True,
+@click.option("--fakes", type=click.Choice(["classical", "hifigan", "kokoro", "piper"]), default="classical",
+              show_default=True,
               help="LCNN: fake families to train on: classical TTS and vocoders (lcnn-spoof), or only copies through "
-                   "the converged HiFi-GAN vocoder, or only Kokoro-82M TTS (specialists; the 'train' extra).")
+                   "the converged HiFi-GAN vocoder, only Kokoro-82M TTS or only Piper VITS TTS (specialists; the "
+                   "'train' extra).")
 @click.option("--warp-copies", is_flag=True,
               help="--fakes hifigan: also copies through the vocoder run at warped rates (16 kHz x 0.75-1.55, another "
                    "vocoder's frame rate and band edge), each paired with its real clip band-limited alike.")
 @click.option("--extra-real", multiple=True, metavar="PATTERN",
-              help="--fakes hifigan|kokoro or --finetune: more real recordings, a file glob (** allowed) or a "
+              help="--fakes hifigan|kokoro|piper or --finetune: more real recordings, a file glob (** allowed) or a "
                    "folder; one file in five goes to the calibration split (repeatable).")
 @click.option("--extra-real-share", type=click.FloatRange(0, 1), default=0.2, show_default=True,
               help="Share of the real training draws taken from the --extra-real recordings.")
@@ -200,7 +202,7 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
         raise click.UsageError("--warp-copies makes HiFi-GAN copies: it goes with --fakes hifigan")
     if extra_real and fakes == "classical":
         raise click.UsageError("--extra-real adds real speech to a specialist or the fine-tuning: it goes with "
-                               "--fakes hifigan or kokoro, or --finetune")
+                               "--fakes hifigan, kokoro or piper, or --finetune")
     cfg = TrainConfig(out=out, shared=shared, minutes=minutes, max_steps=max_steps, seed=seed, threads=threads,
                       n_tts=n_tts, n_neural=n_neural, neural_share=neural_share, cache=cache, paired=paired,
                       fakes=fakes, warp_copies=warp_copies, extra_real=tuple(extra_real),
