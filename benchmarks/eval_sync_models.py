@@ -148,14 +148,15 @@ def evaluate(args) -> None:
             variants = [("orig", audio)]
             if r["kind"] == "real_av":
                 other = tracks_for(data, donor[r["file"]], Path(args.cache))[0].mono()
-                variants += [("shifted", shift_audio(audio, args.shift, sr, fps)),
+                shifted = shift_audio(audio, args.shift, sr, fps)
+                variants += [("shifted", shifted),
                              ("shifted200", shift_audio(audio, args.shift2, sr, fps)),
                              ("swapped", np.resize(other, len(audio)) if len(other) else np.zeros_like(audio))]
                 if beds is not None:  # the same bed (track and point seeded by the clip) under both copies
                     seed = zlib.crc32(r["file"].encode())
                     variants += [(name, music_bed(np.asarray(a, np.float32), beds, np.random.default_rng(seed),
                                                   args.music_snr))
-                                 for name, a in (("music", audio), ("shifted_music", variants[1][1]))]
+                                 for name, a in (("music", audio), ("shifted_music", shifted))]
             for vname, a in variants:
                 res, rec[vname] = _run(a, sr, tracks, scorer, fps, args.max_lag, args.curve_speech_pad, args.offset_bias)
                 cue = sync_cue(res, duration=media.duration, face_fraction=ff, params=params)

@@ -679,13 +679,13 @@ class MusicBeds:
 
     def excerpt(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` samples of a random track from a random point (looped when the track is shorter), float32."""
-        y = self._track(int(rng.integers(len(self.files)))).astype(np.float32)
+        y = self._track(int(rng.integers(len(self.files))))
         if y.size == 0:
             return np.zeros(n, np.float32)
         if y.size < n:
             y = np.tile(y, -(-n // y.size) + 1)
         o = int(rng.integers(0, y.size - n + 1))
-        return y[o:o + n]
+        return y[o:o + n].astype(np.float32)  # only the excerpt leaves half precision
 
 
 def music_bed(x: np.ndarray, beds: MusicBeds, rng: np.random.Generator, snr_db: float | None = None) -> np.ndarray:

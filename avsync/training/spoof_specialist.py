@@ -132,15 +132,17 @@ def replace_networks(name: str, dest: str | Path, *, general: str | Path | None 
         depth += 1
     if not depth:
         raise ConfigError(f"{name!r} is no pair of a general network and specialists")
-    parts: dict[str, tuple[str, str, str | Path]] = {}  # tensor prefix -> (threshold key, what, file)
+    # tensor prefix -> (threshold key, metadata key, what it is, file)
+    parts: dict[str, tuple[str, str, str, str | Path]] = {}
     if general is not None:
-        parts["base." * depth] = ("base." * (depth - 1) + "base_threshold", "general", general)
+        parts["base." * depth] = ("base." * (depth - 1) + "base_threshold", "general", "general", general)
     for d, path in (specialists or {}).items():
         if not 0 <= d < depth:
             raise ConfigError(f"{name!r} has specialists at depths 0..{depth - 1}, not {d}")
-        parts["base." * d + "specialist."] = ("base." * d + "specialist_threshold", f"specialist {d}", path)
+        parts["base." * d + "specialist."] = ("base." * d + "specialist_threshold", f"specialist_{d}",
+                                              f"specialist {d}", path)
     info = {"format": "avsync-spoof-pair", "model": name, "model_sha256": bundle.sha256}
-    for prefix, (thr_key, what, path) in parts.items():
+    for prefix, (thr_key, key, what, path) in parts.items():
         new, meta = read_checkpoint(path)
         old = [k for k in state if k.startswith(prefix)]
         if sorted(k.removeprefix(prefix) for k in old) != sorted(new):
@@ -149,7 +151,6 @@ def replace_networks(name: str, dest: str | Path, *, general: str | Path | None 
             del state[k]
         state.update({prefix + k: v for k, v in new.items()})
         state[thr_key] = torch.tensor(float(meta["threshold"]))
-        key = "general" if what == "general" else f"specialist_{what.split()[1]}"
         info[key], info[f"{key}_threshold"] = Path(path).name, f"{float(meta['threshold']):.6f}"
     spoof_factory(name)().load_state_dict(state, strict=True)
     info.update({"threshold": "0.500000", "avsync_version": __version__, "window_samples": "64600",

@@ -702,7 +702,8 @@ def train_sync_checkpoint(
         position, so a resumed run reads the same copies).
     music, p_music
         Background music (file globs or folders, :class:`avsync.training.spoof_data.MusicBeds`) under the speech of a
-        share ``p_music`` of those copies: lips then have to be matched to a voice with music under it.
+        share ``p_music`` of those copies: lips then have to be matched to a voice with music under it (without
+        copies, ``channel_share`` 0, no music is used or recorded).
     context
         Video frames per window (odd, 5 for the shipped models) and with them the audio span (``4 * context``
         MFCC frames): the model's :attr:`~avsync.encoders.syncnet.SyncNetConfig.frames`. Clips without a window of
@@ -771,10 +772,11 @@ def train_sync_checkpoint(
             f"{', '.join(clips[i].name for i in short[:5])}")
         clips = [c for i, c in enumerate(clips) if i not in short]
         train_items = [it for i, it in enumerate(train_items) if i not in short]
+    music = tuple(music) if channel_share > 0 else ()  # it lies under the channel copies: none, no music
     if channel_share > 0:
         from avsync.training.spoof_data import MusicBeds
 
-        beds = MusicBeds(tuple(music)) if music else None
+        beds = MusicBeds(music) if music else None
         for i, c in enumerate(clips):
             c.channels = channel_copies(c.audio, c.sample_rate, np.random.default_rng([seed, i]), beds=beds,
                                         p_music=p_music)
@@ -840,7 +842,7 @@ def train_sync_checkpoint(
                  "tracked_seconds": round(sum(int(c.valid.sum()) for c in clips) / 25.0, 2),
                  "crops": "avsync.face.track mouth crops (96², gray) resized to 48²" if track_fn is None
                  else "custom track_fn",
-                 "music": {"patterns": list(music), "p_music": p_music} if music and channel_share > 0 else None},
+                 "music": {"patterns": list(music), "p_music": p_music} if music else None},
         "loss_first_last": [float(np.mean(log_ref.loss[:k])), float(np.mean(log_ref.loss[-k:]))],
         "top1_first_last": [float(np.mean(log_ref.accuracy[:k])), float(np.mean(log_ref.accuracy[-k:]))],
         "curve": curve,
