@@ -239,7 +239,8 @@ def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
     """``lcnn:PATH`` → our model; ``public:NAME`` → a public checkpoint through avsync.spoof.models;
     ``head:PATH`` → a head fitted by ``avsync train spoof --head`` on its (frozen) public checkpoint;
     ``file:NAME:PATH`` → the network of registered model NAME with the weights of PATH, unverified (a candidate, e.g.
-    of :func:`avsync.training.spoof_specialist.replace_general`)."""
+    of :func:`avsync.training.spoof_specialist.replace_general`); NAME may also be an architecture of
+    :data:`avsync.spoof.models.SPOOF_NETWORKS` (a candidate of a network no bundle has yet)."""
     import torch
 
     kind, _, arg = spec.partition(":")
@@ -276,11 +277,12 @@ def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
         return _unverified(net, state, meta, arg, precision)
     if kind == "file":  # file:NAME:PATH — the network of registered model NAME with the (unverified) weights of PATH
         from avsync.checkpoint import read_checkpoint
-        from avsync.spoof.models import spoof_factory
+        from avsync.spoof.models import SPOOF_NETWORKS, spoof_factory
 
         name, _, path = arg.partition(":")
         state, meta = read_checkpoint(path)
-        return _unverified(spoof_factory(name)(), state, meta, path, precision)
+        factory = SPOOF_NETWORKS.get(name) or spoof_factory(name)
+        return _unverified(factory(), state, meta, path, precision)
     if kind == "public":
         from avsync.spoof.models import load_spoof_model
 

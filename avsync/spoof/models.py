@@ -83,6 +83,13 @@ def _aasist_hifigan_kokoro():
     return ThresholdMax(_aasist_hifigan(), SpoofLCNN())
 
 
+def _aasist_hifigan_kokoro_piper():
+    from avsync.spoof.lcnn import SpoofLCNN
+    from avsync.spoof.pair import ThresholdMax
+
+    return ThresholdMax(_aasist_hifigan_kokoro(), SpoofLCNN())
+
+
 SPOOF_NETWORKS: dict[str, Callable[[], torch.nn.Module]] = {
     "avsync.spoof.AASIST": _aasist,
     "avsync.spoof.AASIST(light)": _aasist_l,
@@ -92,6 +99,8 @@ SPOOF_NETWORKS: dict[str, Callable[[], torch.nn.Module]] = {
     "avsync.spoof.lcnn.SpoofLCNN": _lcnn,
     "avsync.spoof.pair.ThresholdMax(AASIST,SpoofLCNN)": _aasist_hifigan,
     "avsync.spoof.pair.ThresholdMax(ThresholdMax(AASIST,SpoofLCNN),SpoofLCNN)": _aasist_hifigan_kokoro,
+    "avsync.spoof.pair.ThresholdMax(ThresholdMax(ThresholdMax(AASIST,SpoofLCNN),SpoofLCNN),SpoofLCNN)":
+        _aasist_hifigan_kokoro_piper,
 }
 """A bundle's ``architecture`` → factory of its untrained network. Every registered bundle with one of these
 architectures is a spoof model: another checkpoint of a known network is one :class:`~avsync.bundles.Bundle`
