@@ -43,7 +43,7 @@ from avsync.sync.cue_params import (  # noqa: F401  # re-exported: avsync.pipeli
     WINDOW_MARGIN_SCALE,
     SyncCueParams,
 )
-from avsync.timebase import describe_offset, frames_to_ms
+from avsync.timebase import describe_offset, frames_to_ms, join_spans
 from avsync.verdict import ModelRef, Provenance, Verdict
 
 if TYPE_CHECKING:
@@ -68,16 +68,8 @@ Device = str
 
 
 def _runs(mask: Sequence[bool], starts: Sequence[float], ends: Sequence[float]) -> list[tuple[float, float]]:
-    """Merge consecutive flagged windows into ``(start, end)`` runs."""
-    out: list[tuple[float, float]] = []
-    for m, a, b in zip(mask, starts, ends):
-        if not m:
-            continue
-        if out and a <= out[-1][1] + 1e-6:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
+    """Merge consecutive flagged windows into ``(start, end)`` runs (:func:`avsync.timebase.join_spans`)."""
+    return [(a, b) for a, b, _ in join_spans((a, b, None) for m, a, b in zip(mask, starts, ends) if m)]
 
 
 def _fmt_span(a: float, b: float) -> str:

@@ -11,7 +11,9 @@ arrives earlier than the lip movement that made it).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,6 +28,7 @@ __all__ = [
     "frames_to_seconds",
     "frames_to_ms",
     "describe_offset",
+    "join_spans",
     "SlidingWindow",
 ]
 
@@ -58,6 +61,22 @@ def frames_to_seconds(k: int | float, fps: float) -> float:
 def frames_to_ms(k: int | float, fps: float) -> float:
     """Duration of ``k`` frames at ``fps`` in milliseconds (signed)."""
     return 1000.0 * float(k) / float(fps)
+
+
+_T = TypeVar("_T")
+
+
+def join_spans(spans: Iterable[tuple[float, float, _T]]) -> list[tuple[float, float, tuple[_T, ...]]]:
+    """Join time spans ``(start s, end s, item)``, given in time order, into stretches: a span that starts where the
+    last stretch ends, or before, continues it. ``(start s, end s, the items)`` each, in time order."""
+    out: list[tuple[float, float, tuple[_T, ...]]] = []
+    for a, b, item in spans:
+        if out and a <= out[-1][1] + 1e-6:
+            a0, b0, items = out[-1]
+            out[-1] = (a0, max(b0, b), (*items, item))
+        else:
+            out.append((a, b, (item,)))
+    return out
 
 
 def describe_offset(offset_ms: float, *, tolerance_ms: float = 20.0) -> str:

@@ -15,6 +15,7 @@ from avsync.timebase import (
     describe_offset,
     frames_to_ms,
     frames_to_seconds,
+    join_spans,
     samples_to_seconds,
     seconds_to_frames,
     seconds_to_samples,
@@ -76,6 +77,13 @@ def test_describe_offset_sign():
     assert describe_offset(120) == "audio leads video by 120 ms"
     assert describe_offset(-120) == "audio lags video by 120 ms"
     assert describe_offset(10) == "audio and video are in sync"
+
+
+def test_join_spans_continues_a_stretch_only_where_the_next_span_touches_or_overlaps_it():
+    spans = [(0.0, 2.0, "a"), (2.0, 4.0, "b"), (3.0, 5.0, "c"), (5.5, 6.0, "d"), (6.0, 7.0, "e")]
+    assert join_spans(spans) == [(0.0, 5.0, ("a", "b", "c")), (5.5, 7.0, ("d", "e"))]
+    assert join_spans([]) == []
+    assert join_spans([(1.0, 9.0, 1), (2.0, 3.0, 2)]) == [(1.0, 9.0, (1, 2))]  # a span inside keeps the end
 
 
 def test_sliding_window_grid():

@@ -47,7 +47,7 @@ from avsync.media import Media, load_media
 from avsync.results import Serializable, Status
 from avsync.speaker.evidence import SpeakerEvidence
 from avsync.spoof.models import DEFAULT_MODEL, Precision, SpoofModel, check_precision, load_spoof_model
-from avsync.timebase import DEFAULT_SAMPLE_RATE, samples_to_seconds, seconds_to_samples
+from avsync.timebase import DEFAULT_SAMPLE_RATE, join_spans, samples_to_seconds, seconds_to_samples
 
 if TYPE_CHECKING:  # loaded on first use of the properties
     from avsync.speaker.ge2e import SpeakerEncoder
@@ -219,16 +219,8 @@ def flagged_spans(windows: Iterable[SpoofWindow], threshold: float) -> list[tupl
     """Stretches of consecutive scored windows at or above ``threshold`` (a window that starts where the last ends,
     or before, continues one; a window without a score, or below the threshold, ends it): ``(start s, end s, the
     windows' scores)`` each, in time order."""
-    spans: list[tuple[float, float, tuple[float, ...]]] = []
-    for w in windows:
-        if w.score is None or w.score < threshold:
-            continue
-        if spans and w.start <= spans[-1][1] + 1e-6:
-            a, b, ps = spans[-1]
-            spans[-1] = (a, max(b, w.end), (*ps, float(w.score)))
-        else:
-            spans.append((w.start, w.end, (float(w.score),)))
-    return spans
+    return join_spans((w.start, w.end, float(w.score)) for w in windows
+                      if w.score is not None and w.score >= threshold)
 
 
 def run_score(spans: Iterable[tuple[float, float, tuple[float, ...]]], min_windows: int) -> float | None:
