@@ -330,6 +330,14 @@ def _entries() -> list[Bundle]:
                "aasist-hifigan beside an LCNN that knows Kokoro-82M TTS (trained also on CC-BY-3.0 syllables of "
                "Chu Lo, Debian gcin-voice), the larger of their evidence (models/aasist-hifigan-kokoro/MODEL_CARD.md)",
                threshold=0.5, role="voice"),
+        Bundle("aasist-hifigan-kokoro-piper", "0.1.0", "aasist-hifigan-kokoro-piper/aasist_hifigan_kokoro_piper.safetensors",
+               "2e08ab539b44c7d5c763121de1f67f505a18069b43d393a8c0f3a02dc26ae2cb", "MIT AND Apache-2.0", None,
+               "avsync.spoof.pair.ThresholdMax(ThresholdMax(ThresholdMax(AASIST,SpoofLCNN),SpoofLCNN),SpoofLCNN)",
+               _CALIBRATED_SPOOF_INPUT,
+               "aasist-hifigan-kokoro beside an LCNN that knows Piper VITS TTS, also under music (trained with "
+               "GPL-2+/GPL-3+ game soundtracks of Debian as beds), the larger of their evidence "
+               "(models/aasist-hifigan-kokoro-piper/MODEL_CARD.md)",
+               threshold=0.5, role="voice"),
         Bundle("artefact-mouth", "0.1.0", "artefact-mouth/artefact_mouth.safetensors",
                "19c8549e34559325bc1b489c7fbbf6d9844dd9bd8204da456a70556a689ccb34", "Apache-2.0", None,
                "avsync.artefacts.model.ArtefactNet",

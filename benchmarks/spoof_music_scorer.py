@@ -3,6 +3,7 @@ speech with a bed of music under it: real speech flagged, and each fake family's
 
     AVSYNC_SHARED=../shared PYTHONPATH=$PWD:$PWD/cli python benchmarks/spoof_music_scorer.py \\
         --music PLANETBLUPI/usr/share/planetblupi/music --out rows.jsonl          # clean, 20, 10 and 5 dB
+        [--model NAME]                                                            # a voice model other than the default
     python benchmarks/spoof_music_scorer.py --report rows.jsonl
 
 Files: the held-out subsets of ``benchmarks/spoof_model_eval.py`` (LibriSpeech held-out speakers, VCTK ground truth of
@@ -52,7 +53,7 @@ def score(args: argparse.Namespace) -> None:
     files, _ = sme.subsets(rows)
     files["real_av_eval"] = fused_real_clips()
     beds = sd.MusicBeds(args.music)
-    scorer = SpoofScorer()
+    scorer = SpoofScorer(model=args.model) if args.model else SpoofScorer()
     out = Path(args.out)
     done = {(r["key"], r["snr"]) for r in map(json.loads, out.read_text().splitlines())} if out.exists() else set()
     snrs: list[float | None] = [None] + [float(v) for v in args.snr.split(",") if v.strip()]
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", default=None, help="shared root (default $AVSYNC_SHARED or ../shared)")
     ap.add_argument("--out", default="spoof_music.jsonl", help="rows (appended; done rows are skipped)")
     ap.add_argument("--report", default=None, help="only print the tables of a rows file")
+    ap.add_argument("--model", default=None, help="voice model (a registered spoof model; default: the default model)")
     a = ap.parse_args(argv)
     if a.report:
         report(a.report)

@@ -31,7 +31,7 @@ def _probs(result) -> np.ndarray:
     return np.array([w.score for w in result.windows], dtype=np.float64)
 
 
-@pytest.mark.parametrize("model", ["aasist-hifigan-kokoro", "aasist-hifigan", "aasist-avsync", "lcnn-spoof"])
+@pytest.mark.parametrize("model", ["aasist-hifigan-kokoro-piper", "aasist-hifigan-kokoro", "aasist-hifigan", "aasist-avsync", "lcnn-spoof"])
 def test_spoof_scorer_on_cuda_matches_cpu(model, tmp_path):
     from avsync.spoof.scorer import SpoofScorer
     from avsync.synth import write_audio

@@ -1008,7 +1008,8 @@ def test_the_finetuning_gate_silences_quiet_frames_of_crops_of_both_classes_befo
 
 
 def _assert_scores_as_shipped(path) -> None:
-    """The voice-model file at ``path`` loads strictly into the default's network and scores a window as it does."""
+    """The voice-model file at ``path`` loads strictly into aasist-hifigan-kokoro's network and scores a window
+    as it does."""
     from avsync.checkpoint import read_checkpoint
     from avsync.spoof.models import load_spoof_model, spoof_factory
 
@@ -1152,8 +1153,8 @@ def test_voice_benchmark_music_subsets_pair_each_fake_with_its_real_speech_under
 
 def test_replace_networks_swaps_specialists_by_depth_and_refuses_what_does_not_fit(tmp_path):
     """`replace_networks(name, dest, specialists={0: ..., 1: ...})`: the outermost specialist (depth 0, the Kokoro LCNN
-    of the default) and the one inside it (depth 1, the HiFi-GAN LCNN) each from a training output with its threshold;
-    with the shipped tensors and thresholds the file scores exactly as the shipped model."""
+    of aasist-hifigan-kokoro) and the one inside it (depth 1, the HiFi-GAN LCNN) each from a training output with its
+    threshold; with the shipped tensors and thresholds the file scores exactly as the shipped model."""
     from avsync.bundles import get_bundle, load_state_dict
     from avsync.checkpoint import read_checkpoint, write_checkpoint
     from avsync.training.spoof_specialist import replace_networks

@@ -24,20 +24,22 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MODEL", "PRECISIONS", "SPOOF_MODELS", "SPOOF_NETWORKS", "SpoofModel", "check_precision",
            "load_spoof_model", "spoof_factory"]
 
-DEFAULT_MODEL = "aasist-hifigan-kokoro"
+DEFAULT_MODEL = "aasist-hifigan-kokoro-piper"
 """Name of the default spoof model (a key of :data:`SPOOF_MODELS`).
 
-``aasist-hifigan-kokoro`` (``models/aasist-hifigan-kokoro``, shipped inside the package, so the voice check works
-offline out of the box): avsync's fine-tune of the ASVspoof 5 AASIST (``aasist-avsync``), a small LCNN specialist
-for copies made by a converged HiFi-GAN vocoder (together ``aasist-hifigan``, unchanged) and a second LCNN
-specialist for Kokoro-82M TTS, run on the same windows; the largest of their threshold-relative evidence counts
+``aasist-hifigan-kokoro-piper`` (``models/aasist-hifigan-kokoro-piper``, shipped inside the package, so the voice
+check works offline out of the box): avsync's fine-tune of the ASVspoof 5 AASIST (``aasist-avsync``), a small LCNN
+specialist for copies made by a converged HiFi-GAN vocoder (together ``aasist-hifigan``), a second LCNN specialist
+for Kokoro-82M TTS (the three: ``aasist-hifigan-kokoro``, unchanged) and a third for Piper VITS TTS, trained with
+music under a share of its clips; run on the same windows, the largest of their threshold-relative evidence counts
 (:class:`avsync.spoof.pair.ThresholdMax`, nested). On held-out speakers, texts and generators
-(benchmarks/spoof_model_eval.py; the model cards have the tables): Kokoro-82M EER 3.7 % (``aasist-hifigan`` 11.0 %),
-converged HiFi-GAN copies 0 % (``aasist-avsync`` alone 48 %), every other fake subset as ``aasist-hifigan`` (11 pooled
-TTS / voice-conversion demo pages 21.2 %, pooled HiFi-GAN-demo vocoders 21.7 %, YourTTS 0 %, SC-GlowTTS 10 %); real
-8 kHz FSDD digit takes flagged 8.2 %, KLettres letters 1.9 % (4 of 212), other held-out real speech and its G.711 /
-AMR / Opus copies as ``aasist-hifigan``. The default since 2026-12-07 (docs/spoofmodel.md, "The same with a noise
-gate on training crops"); ``aasist-hifigan`` was the default from 2026-12-06.
+(benchmarks/spoof_model_eval.py; the model cards have the tables): Piper VITS held-out texts all detected, 93 % / 87 %
+under a bed of music 20 / 10 dB below the voice (``aasist-hifigan-kokoro``: 67 %, 3 %, 3 %); Kokoro-82M EER 3.7 %,
+converged HiFi-GAN copies 0 %, every other fake subset as ``aasist-hifigan-kokoro`` (11 pooled TTS /
+voice-conversion demo pages 21.2 %, pooled HiFi-GAN-demo vocoders 21.7 %, YourTTS 0 %, SC-GlowTTS 10 %); real
+8 kHz FSDD digit takes flagged 8.2 %, KLettres letters 1.9 % (4 of 212), every held-out real subset and its G.711 /
+AMR / Opus and music copies as ``aasist-hifigan-kokoro``. The default since 2026-12-07 (docs/spoofmodel.md, "A
+fourth network"); ``aasist-hifigan-kokoro`` was the default earlier that day, ``aasist-hifigan`` from 2026-12-06.
 """
 
 
