@@ -42,6 +42,10 @@ def max_pool_last(x: torch.Tensor, k: int) -> torch.Tensor:
     return _strided_max(x, k, -1)
 
 
-def max_pool_2d(x: torch.Tensor, k: int) -> torch.Tensor:
-    """``max_pool2d(x, (k, k))`` (floor mode) over the last two axes, as strided maxima."""
-    return _strided_max(_strided_max(x, k, -1), k, -2)
+def max_pool_2d(x: torch.Tensor, k: int | tuple[int, int]) -> torch.Tensor:
+    """``max_pool2d(x, k)`` (floor mode, stride = kernel; ``k`` an int or ``(rows, columns)``) over the last two axes,
+    as strided maxima."""
+    kh, kw = (k, k) if isinstance(k, int) else k
+    if kw > 1:
+        x = _strided_max(x, kw, -1)
+    return _strided_max(x, kh, -2) if kh > 1 else x

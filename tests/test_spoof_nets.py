@@ -177,5 +177,37 @@ def test_strided_max_pools_equal_max_pool2d(channels_last):
         x = x.contiguous(memory_format=torch.channels_last)
     assert torch.equal(max_pool_last(x, 3), F.max_pool2d(x, (1, 3)))
     assert torch.equal(max_pool_2d(x, 3), F.max_pool2d(x, (3, 3)))
+    assert torch.equal(max_pool_2d(x, (2, 1)), F.max_pool2d(x, (2, 1)))
+    assert torch.equal(max_pool_2d(x, (2, 3)), F.max_pool2d(x, (2, 3)))
     if channels_last:
         assert max_pool_last(x, 3).is_contiguous(memory_format=torch.channels_last)
+
+
+def test_lcnn_inference_with_batch_norm_folded_is_the_plain_network():
+    """SpoofLCNN in eval mode folds each batch norm into its convolution where every scale of it is positive (a block
+    with a negative scale runs as it is) and pools by strided maxima: the same logits as the plain layers; training
+    runs the plain layers."""
+    from avsync.spoof.lcnn import SpoofLCNN
+
+    torch.manual_seed(0)
+    net = SpoofLCNN()
+    blocks = [m for m in net.features if isinstance(m, torch.nn.Sequential)]
+    for i, m in enumerate(blocks):
+        bn = m[2]
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.data.uniform_(0.2, 1.5)
+        bn.bias.data.uniform_(-0.5, 0.5)
+        if i == 2:
+            bn.weight.data[0] = -0.7  # this block cannot be folded: max(s·a, s·b) != s·max(a, b) for s < 0
+    x = torch.randn(3, 64600, generator=torch.Generator().manual_seed(1)) * 0.1
+    net.eval()
+    with torch.inference_mode():
+        fast = net(x)
+        net.fast_inference = False
+        plain = net(x)
+    torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-5)
+    net.train()
+    net.fast_inference = True
+    net(x).sum().backward()  # the plain layers: gradients reach every convolution
+    assert all(m[0].weight.grad is not None for m in blocks)
