@@ -255,6 +255,13 @@ clones of held-out speakers, separated from their real recordings at every peak 
 and -40, where their scores fell towards the real ones'."""
 
 
+VAD_QUIET_PEAK_DB = -40.0
+"""Peak level (dBFS) below which a channel's speech is found on a copy raised to :data:`QUIET_PEAK_DB` (the VAD is
+read again, a second pass over the recording). Silero VAD reads a signal at its own level: six LibriSpeech utterances
+played back with their peak at -45 dBFS kept their speech, at -50 one lost half of it, at -55 all lost some, at -60
+dBFS five were ``no_speech`` (docs/spoof.md, "Recording level")."""
+
+
 def level_gain(peak: float, floor_db: float | None = QUIET_PEAK_DB) -> float:
     """The gain that brings a channel whose largest sample is ``peak`` up to ``floor_db`` dBFS: 1 for a channel at
     or above it, for a silent one (``peak`` 0) and when ``floor_db`` is ``None``."""
@@ -507,6 +514,17 @@ class SpoofScorer:
 
         # channels: identical channels are scored once
         chans = [0] if all(survey.same) else list(range(survey.num_channels))
+        quiet_vad = [c for c in chans if 1e-4 <= survey.peak[c] < 10 ** (VAD_QUIET_PEAK_DB / 20)]  # not silent
+        if quiet_vad and survey.vad:  # the VAD ran (the voice check or the speaker evidence needs it)
+            try:
+                survey.raise_quiet_vad(media, quiet_vad, self.quiet_peak_db)
+            except AvsyncError as e:  # the second reading failed
+                return self._fail(e.status, str(e), path, warnings=tuple(warnings), **common)
+            target = QUIET_PEAK_DB if self.quiet_peak_db is None else self.quiet_peak_db
+            for c in quiet_vad:
+                where = f"channel {c}" if len(chans) > 1 else "the recording"
+                warnings.append(f"{where} is very quiet (peak {20 * np.log10(survey.peak[c]):.0f} dBFS): its speech "
+                                f"was found on a copy raised to {target:g} dBFS")
         starts = window_starts(num, self.window, self.hop)
         ends = np.minimum(starts + self.window, num)
         # (channel, status, message, mask, fractions, used)
@@ -710,6 +728,24 @@ class _Survey:
         s.head = np.concatenate(head) if head else np.zeros(0, np.float32)
         s.vad = {c: v.finish() for c, v in s.vad.items()}
         return s
+
+    def raise_quiet_vad(self, media: Media, channels: list[int], floor_db: float | None) -> None:
+        """Find the speech of each of ``channels`` (quiet ones) again on a copy raised to ``floor_db`` dBFS
+        (:func:`level_gain`; :data:`QUIET_PEAK_DB` when ``None``): from the samples kept in one block, or by
+        reading the recording once more."""
+        assert self.vad is not None and self.peak is not None  # set by run
+        todo = [c for c in channels if c in self.vad]  # a channel identical to channel 0 shares its probabilities
+        if not todo:
+            return
+        floor = QUIET_PEAK_DB if floor_db is None else floor_db
+        gains = {c: np.float32(level_gain(float(self.peak[c]), floor)) for c in todo}
+        streams = {c: self.scorer.vad.stream() for c in todo}
+        blocks = [self.audio] if self.audio is not None else media.audio_blocks(self.scorer.block_s)
+        for block in blocks:
+            for c in todo:
+                streams[c].push(block[c] * gains[c])
+        for c in todo:
+            self.vad[c] = streams[c].finish()
 
     def mask(self, c: int) -> SpeechMask:
         """Speech segments of channel ``c`` (channel 0's when ``c`` carries the same audio)."""
