@@ -314,7 +314,7 @@ def _entries() -> list[Bundle]:
                "avsync.spoof.AASIST",
                _CALIBRATED_SPOOF_INPUT,
                "the ASVspoof 5 AASIST (MIT) fine-tuned on neural-vocoder, neural-TTS and classical fakes made offline; "
-               "the general half of aasist-hifigan and of the default aasist-hifigan-kokoro (models/aasist-avsync/MODEL_CARD.md)",
+               "the general half of aasist-hifigan, aasist-hifigan-kokoro and the default aasist-hifigan-kokoro-piper (models/aasist-avsync/MODEL_CARD.md)",
                threshold=0.696269, role="voice"),  # metadata "threshold" of the file
         Bundle("aasist-hifigan", "0.1.0", "aasist-hifigan/aasist_hifigan.safetensors",
                "477d53a8fb07eb0b142b4d61653609f84771dd1578f4436f461e094cedf92e5f", "MIT AND Apache-2.0", None,

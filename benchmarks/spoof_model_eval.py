@@ -294,7 +294,8 @@ def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True, help="public:NAME (any registered spoof bundle), aasist:PATH, lcnn:PATH, "
-                    "head:PATH or file:NAME:PATH (the network of NAME with the weights of PATH)")
+                    "head:PATH or file:NAME:PATH (the network of NAME, a registered model or an architecture of "
+                    "avsync.spoof.models.SPOOF_NETWORKS, with the weights of PATH)")
     ap.add_argument("--weights", default=None, help="models dir for public checkpoints (e.g. ../shared/weights)")
     ap.add_argument("--shared", default=None, help="shared root (default $AVSYNC_SHARED or ../shared)")
     ap.add_argument("--json", default=None, help="write per-file scores and the table here")

@@ -147,7 +147,8 @@ class SpoofLCNN(nn.Module):
             s2 = scale.repeat(2)  # output channel j of the convolution feeds batch-norm channel j mod C
             bias = conv.bias if conv.bias is not None else torch.zeros_like(s2)
             x = nn.functional.conv2d(x, conv.weight * s2.view(-1, 1, 1, 1),
-                                     (bias - bn.running_mean.repeat(2)) * s2 + bn.bias.repeat(2), padding=conv.padding)
+                                     (bias - bn.running_mean.repeat(2)) * s2 + bn.bias.repeat(2), stride=conv.stride,
+                                     padding=conv.padding, dilation=conv.dilation, groups=conv.groups)
             a, b = x.chunk(2, dim=1)
             x = torch.maximum(a, b)
         return x

@@ -9,7 +9,8 @@ Procedure for one file (:class:`SpoofScorer`):
 1. Decode with :func:`avsync.load_media` (any container; resampled to 16 kHz). Audio whose source
    rate is 8 kHz or below, or whose spectrum is empty above 4 kHz, is flagged ``narrowband``.
    A recording longer than ``block_s`` (60 s) is read block by block, twice (speech and channel
-   facts, then the windows), so memory does not grow with its length (docs/long-files.md).
+   facts, then the windows; three times when a channel is quieter than :data:`VAD_QUIET_PEAK_DB`, whose speech is
+   found again raised), so memory does not grow with its length (docs/long-files.md).
 2. Each channel is scored separately (stereo call recordings put one party per channel);
    channels that carry the same audio are scored once: identical, or differing by coding noise only (the
    difference at least 40 dB below the signal in every 60 s block, as the two channels of a stereo AAC
@@ -311,14 +312,16 @@ class SpoofScorer:
         ``"float32"`` (default) or ``"bfloat16"`` (faster on CPUs with AVX-512 BF16/AMX;
         borderline scores can move), see :data:`avsync.device.PRECISIONS`.
     block_s
-        Longer recordings are read block by block (twice: speech first, then windows), so memory does
+        Longer recordings are read block by block (twice: speech first, then windows; once more for a channel
+        quieter than :data:`VAD_QUIET_PEAK_DB`), so memory does
         not grow with their length; shorter ones are read once and scored at once. Scores are the same
         either way, except that the speaker evidence's whole-speech embedding is averaged over blocks.
     quiet_peak_db
         A channel whose peak stays below this level (dBFS) is scored raised to it (:func:`level_gain`, a warning
         says so): the voice models read quiet recordings less well than the levels they were trained at, so a
         clone played back quietly would otherwise pass (docs/spoof.md, "Recording level"). ``None``: score
-        every channel at its own level.
+        every channel at its own level. (Where the speech is, is found at the channel's own level unless its peak
+        is below :data:`VAD_QUIET_PEAK_DB`, then on a copy raised to :data:`QUIET_PEAK_DB`, whatever this is.)
     run_windows
         A run of this many consecutive scored windows or more, each at or above the threshold, raises the channel's
         score to the run's mean when that is higher (:func:`run_score`): a synthetic stretch of a long recording
@@ -467,7 +470,7 @@ class SpoofScorer:
         """Score one recording (path, bytes or :class:`~avsync.media.Media`) → :class:`SpoofResult`.
 
         A recording longer than ``block_s`` is read twice, block by block (speech and channel facts first,
-        then the windows), so memory does not grow with its length. ``progress(done_s, total_s)`` is
+        then the windows; once more between them for a channel quieter than :data:`VAD_QUIET_PEAK_DB`), so memory does not grow with its length. ``progress(done_s, total_s)`` is
         called as the windows are scored. Bad input yields a result with a failure status, never an
         exception, except for programming errors.
         """
@@ -517,14 +520,13 @@ class SpoofScorer:
         quiet_vad = [c for c in chans if 1e-4 <= survey.peak[c] < 10 ** (VAD_QUIET_PEAK_DB / 20)]  # not silent
         if quiet_vad and survey.vad:  # the VAD ran (the voice check or the speaker evidence needs it)
             try:
-                survey.raise_quiet_vad(media, quiet_vad, self.quiet_peak_db)
-            except AvsyncError as e:  # the second reading failed
+                raised = survey.raise_quiet_vad(media, quiet_vad)
+            except AvsyncError as e:  # the reading again failed
                 return self._fail(e.status, str(e), path, warnings=tuple(warnings), **common)
-            target = QUIET_PEAK_DB if self.quiet_peak_db is None else self.quiet_peak_db
-            for c in quiet_vad:
+            for c in raised:
                 where = f"channel {c}" if len(chans) > 1 else "the recording"
                 warnings.append(f"{where} is very quiet (peak {20 * np.log10(survey.peak[c]):.0f} dBFS): its speech "
-                                f"was found on a copy raised to {target:g} dBFS")
+                                f"was found on a copy raised to {QUIET_PEAK_DB:g} dBFS")
         starts = window_starts(num, self.window, self.hop)
         ends = np.minimum(starts + self.window, num)
         # (channel, status, message, mask, fractions, used)
@@ -729,16 +731,16 @@ class _Survey:
         s.vad = {c: v.finish() for c, v in s.vad.items()}
         return s
 
-    def raise_quiet_vad(self, media: Media, channels: list[int], floor_db: float | None) -> None:
-        """Find the speech of each of ``channels`` (quiet ones) again on a copy raised to ``floor_db`` dBFS
-        (:func:`level_gain`; :data:`QUIET_PEAK_DB` when ``None``): from the samples kept in one block, or by
-        reading the recording once more."""
+    def raise_quiet_vad(self, media: Media, channels: list[int]) -> list[int]:
+        """Find the speech of each of ``channels`` (quiet ones) again on a copy raised to :data:`QUIET_PEAK_DB` dBFS
+        (:func:`level_gain`; the VAD's level, whatever the scorer's ``quiet_peak_db``): from the samples kept in one
+        block, or by reading the recording once more. Returns the channels whose speech was found again (a channel
+        that carries channel 0's audio shares channel 0's probabilities; one already at that level needs nothing)."""
         assert self.vad is not None and self.peak is not None  # set by run
-        todo = [c for c in channels if c in self.vad]  # a channel identical to channel 0 shares its probabilities
+        gains = {c: np.float32(level_gain(float(self.peak[c]), QUIET_PEAK_DB)) for c in channels if c in self.vad}
+        todo = [c for c, g in gains.items() if g > 1.0]
         if not todo:
-            return
-        floor = QUIET_PEAK_DB if floor_db is None else floor_db
-        gains = {c: np.float32(level_gain(float(self.peak[c]), floor)) for c in todo}
+            return []
         streams = {c: self.scorer.vad.stream() for c in todo}
         blocks = [self.audio] if self.audio is not None else media.audio_blocks(self.scorer.block_s)
         for block in blocks:
@@ -746,6 +748,7 @@ class _Survey:
                 streams[c].push(block[c] * gains[c])
         for c in todo:
             self.vad[c] = streams[c].finish()
+        return todo
 
     def mask(self, c: int) -> SpeechMask:
         """Speech segments of channel ``c`` (channel 0's when ``c`` carries the same audio)."""
