@@ -7,7 +7,8 @@ Every video of ``real_av/`` and ``fake_av/`` (MANIFEST.csv rows with video) is r
 (0). Every ``--every``-th real video is also read turned by 90°, 180° and 270° (its decoded frames turned, as a file
 whose rotation flag is wrong shows them): it should read the turn that shows it upright. Printed per span: upright
 videos read 0 / turned / undecided (``None``: too few sampled frames hold a face), turned copies found, wrong and
-undecided, and the check's mean time per video (one thread; decoding the first seconds is most of it).
+undecided, and the check's mean time per video (one thread; decoding the first seconds is most of it; the spans
+alternate which reads a video first).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def main() -> None:
             if real_i % a.every == 0:
                 copies = [1, 2, 3]
             real_i += 1
-        for s in spans:
+        for s in spans if len(out[spans[0]]["up"]) % 2 == 0 else spans[::-1]:  # alternate: neither span reads warm
             ori.SAMPLE_S = s
             t = time.perf_counter()
             out[s]["up"].append(ori.picture_turn(media, det))
