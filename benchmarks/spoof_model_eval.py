@@ -235,12 +235,30 @@ def _unverified(net, state: dict, meta: dict, path: str, precision: str):
     return (lambda w: m.predict(w, precision=precision)), float(meta.get("threshold", 0.5))
 
 
+def _nested_pair(arch: str):
+    """Factory of ``avsync.spoof.pair.ThresholdMax(BASE,SpoofLCNN)`` nested to any depth (``BASE`` an architecture of
+    :data:`avsync.spoof.models.SPOOF_NETWORKS` without its ``avsync.spoof.`` prefix, or another such pair): a
+    candidate with one more specialist than any registered model; ``None`` for any other string."""
+    from avsync.spoof.lcnn import SpoofLCNN
+    from avsync.spoof.models import SPOOF_NETWORKS
+    from avsync.spoof.pair import ThresholdMax
+
+    inner = arch.removeprefix("avsync.spoof.pair.")
+    if not (inner.startswith("ThresholdMax(") and inner.endswith(",SpoofLCNN)")):
+        return None
+    base = inner[len("ThresholdMax("):-len(",SpoofLCNN)")]
+    make_base = (SPOOF_NETWORKS.get("avsync.spoof.pair." + base) or SPOOF_NETWORKS.get("avsync.spoof." + base)
+                 or _nested_pair(base))
+    return None if make_base is None else (lambda: ThresholdMax(make_base(), SpoofLCNN()))
+
+
 def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
     """``lcnn:PATH`` → our model; ``public:NAME`` → a public checkpoint through avsync.spoof.models;
     ``head:PATH`` → a head fitted by ``avsync train spoof --head`` on its (frozen) public checkpoint;
     ``file:NAME:PATH`` → the network of registered model NAME with the weights of PATH, unverified (a candidate, e.g.
     of :func:`avsync.training.spoof_specialist.replace_general`); NAME may also be an architecture of
-    :data:`avsync.spoof.models.SPOOF_NETWORKS` (a candidate of a network no bundle has yet)."""
+    :data:`avsync.spoof.models.SPOOF_NETWORKS`, or a ``ThresholdMax`` nesting of one one level deeper
+    (:func:`_nested_pair`): a candidate of a network no bundle has yet."""
     import torch
 
     kind, _, arg = spec.partition(":")
@@ -281,7 +299,7 @@ def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
 
         name, _, path = arg.partition(":")
         state, meta = read_checkpoint(path)
-        factory = SPOOF_NETWORKS.get(name) or spoof_factory(name)
+        factory = SPOOF_NETWORKS.get(name) or _nested_pair(name) or spoof_factory(name)
         return _unverified(factory(), state, meta, path, precision)
     if kind == "public":
         from avsync.spoof.models import load_spoof_model
