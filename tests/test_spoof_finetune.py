@@ -1210,3 +1210,36 @@ def test_music_scorer_benchmark_reports_flagged_real_speech_and_each_fake_row_pe
     assert "| librispeech_heldout | 0 / 4 (0.25) | 1 / 4 (0.25) |" in out
     assert "| hifigan_ts_heldout | 0.0 / 100 % | 37.5 / 25 % |" in out  # one of four at 0.5
     assert len(sms.fused_real_clips()) == 24
+
+
+def test_the_model_benchmark_scores_a_candidate_one_specialist_deeper_than_any_registered_model(tmp_path, monkeypatch):
+    """`spoof_model_eval.py --model file:ARCH:PATH` with ARCH a ThresholdMax nested one level deeper than the default
+    (an `export_pair` of the default and one more LCNN): the network is built from the string, loads the file
+    strictly and scores a window as the default does when the new specialist stays far below its threshold."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from avsync.checkpoint import write_checkpoint
+    from avsync.spoof.lcnn import LCNNConfig, SpoofLCNN
+    from avsync.spoof.models import DEFAULT_MODEL, load_spoof_model
+    from avsync.training.spoof_specialist import export_pair
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.syspath_prepend(str(root / "benchmarks"))
+    sys.modules.pop("spoof_model_eval", None)
+    import spoof_model_eval as sme
+
+    torch.manual_seed(0)
+    spec = tmp_path / "lcnn_spoof.safetensors"
+    write_checkpoint(spec, SpoofLCNN(LCNNConfig()).state_dict(),
+                     {"config": json.dumps(LCNNConfig().to_dict()), "threshold": "0.999999"})
+    dest = tmp_path / "deeper.safetensors"
+    export_pair(spec, dest, base=DEFAULT_MODEL)
+    inner = load_spoof_model(DEFAULT_MODEL).bundle.architecture.removeprefix("avsync.spoof.pair.")
+    arch = f"avsync.spoof.pair.ThresholdMax({inner},SpoofLCNN)"
+    assert sme._nested_pair(arch) is not None and sme._nested_pair("avsync.spoof.pair.Other(AASIST)") is None
+    prob, thr = sme.make_scorer(f"file:{arch}:{dest}", None)
+    w = _voice(64600 / 16000)[None].astype(np.float32)
+    assert thr == 0.5
+    assert prob(w)[0] == pytest.approx(load_spoof_model(DEFAULT_MODEL).predict(w)[0], abs=1e-4)
