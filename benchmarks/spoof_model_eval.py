@@ -235,30 +235,13 @@ def _unverified(net, state: dict, meta: dict, path: str, precision: str):
     return (lambda w: m.predict(w, precision=precision)), float(meta.get("threshold", 0.5))
 
 
-def _nested_pair(arch: str):
-    """Factory of ``avsync.spoof.pair.ThresholdMax(BASE,SpoofLCNN)`` nested to any depth (``BASE`` an architecture of
-    :data:`avsync.spoof.models.SPOOF_NETWORKS` without its ``avsync.spoof.`` prefix, or another such pair): a
-    candidate with one more specialist than any registered model; ``None`` for any other string."""
-    from avsync.spoof.lcnn import SpoofLCNN
-    from avsync.spoof.models import SPOOF_NETWORKS
-    from avsync.spoof.pair import ThresholdMax
-
-    inner = arch.removeprefix("avsync.spoof.pair.")
-    if not (inner.startswith("ThresholdMax(") and inner.endswith(",SpoofLCNN)")):
-        return None
-    base = inner[len("ThresholdMax("):-len(",SpoofLCNN)")]
-    make_base = (SPOOF_NETWORKS.get("avsync.spoof.pair." + base) or SPOOF_NETWORKS.get("avsync.spoof." + base)
-                 or _nested_pair(base))
-    return None if make_base is None else (lambda: ThresholdMax(make_base(), SpoofLCNN()))
-
-
 def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
     """``lcnn:PATH`` → our model; ``public:NAME`` → a public checkpoint through avsync.spoof.models;
     ``head:PATH`` → a head fitted by ``avsync train spoof --head`` on its (frozen) public checkpoint;
     ``file:NAME:PATH`` → the network of registered model NAME with the weights of PATH, unverified (a candidate, e.g.
-    of :func:`avsync.training.spoof_specialist.replace_general`); NAME may also be an architecture of
-    :data:`avsync.spoof.models.SPOOF_NETWORKS`, or a ``ThresholdMax`` nesting of one one level deeper
-    (:func:`_nested_pair`): a candidate of a network no bundle has yet."""
+    of :func:`avsync.training.spoof_specialist.replace_general`); NAME may also be an architecture
+    (:func:`avsync.spoof.models.network_factory`: a ``ThresholdMax`` nesting deeper than any registered model's, a
+    candidate of a network no bundle has yet)."""
     import torch
 
     kind, _, arg = spec.partition(":")
@@ -295,11 +278,11 @@ def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
         return _unverified(net, state, meta, arg, precision)
     if kind == "file":  # file:NAME:PATH — the network of registered model NAME with the (unverified) weights of PATH
         from avsync.checkpoint import read_checkpoint
-        from avsync.spoof.models import SPOOF_NETWORKS, spoof_factory
+        from avsync.spoof.models import network_factory, spoof_factory
 
         name, _, path = arg.partition(":")
         state, meta = read_checkpoint(path)
-        factory = SPOOF_NETWORKS.get(name) or _nested_pair(name) or spoof_factory(name)
+        factory = network_factory(name) or spoof_factory(name)
         return _unverified(factory(), state, meta, path, precision)
     if kind == "public":
         from avsync.spoof.models import load_spoof_model
@@ -312,8 +295,8 @@ def make_scorer(spec: str, weights: str | None, precision: str = "float32"):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True, help="public:NAME (any registered spoof bundle), aasist:PATH, lcnn:PATH, "
-                    "head:PATH or file:NAME:PATH (the network of NAME, a registered model or an architecture of "
-                    "avsync.spoof.models.SPOOF_NETWORKS, with the weights of PATH)")
+                    "head:PATH or file:NAME:PATH (the network of NAME, a registered model or an architecture that "
+                    "avsync.spoof.models.network_factory builds, with the weights of PATH)")
     ap.add_argument("--weights", default=None, help="models dir for public checkpoints (e.g. ../shared/weights)")
     ap.add_argument("--shared", default=None, help="shared root (default $AVSYNC_SHARED or ../shared)")
     ap.add_argument("--json", default=None, help="write per-file scores and the table here")

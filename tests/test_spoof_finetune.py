@@ -1222,7 +1222,7 @@ def test_the_model_benchmark_scores_a_candidate_one_specialist_deeper_than_any_r
 
     from avsync.checkpoint import write_checkpoint
     from avsync.spoof.lcnn import LCNNConfig, SpoofLCNN
-    from avsync.spoof.models import DEFAULT_MODEL, load_spoof_model
+    from avsync.spoof.models import DEFAULT_MODEL, load_spoof_model, network_factory
     from avsync.training.spoof_specialist import export_pair
 
     root = Path(__file__).resolve().parents[1]
@@ -1238,7 +1238,7 @@ def test_the_model_benchmark_scores_a_candidate_one_specialist_deeper_than_any_r
     export_pair(spec, dest, base=DEFAULT_MODEL)
     inner = load_spoof_model(DEFAULT_MODEL).bundle.architecture.removeprefix("avsync.spoof.pair.")
     arch = f"avsync.spoof.pair.ThresholdMax({inner},SpoofLCNN)"
-    assert sme._nested_pair(arch) is not None and sme._nested_pair("avsync.spoof.pair.Other(AASIST)") is None
+    assert network_factory(arch) is not None and network_factory("avsync.spoof.pair.Other(AASIST)") is None
     prob, thr = sme.make_scorer(f"file:{arch}:{dest}", None)
     w = _voice(64600 / 16000)[None].astype(np.float32)
     assert thr == 0.5

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["DEFAULT_MODEL", "PRECISIONS", "SPOOF_MODELS", "SPOOF_NETWORKS", "SpoofModel", "check_precision",
-           "load_spoof_model", "spoof_factory"]
+           "load_spoof_model", "network_factory", "spoof_factory"]
 
 DEFAULT_MODEL = "aasist-hifigan-kokoro-piper"
 """Name of the default spoof model (a key of :data:`SPOOF_MODELS`).
@@ -70,28 +70,6 @@ def _lcnn():
     return SpoofLCNN()
 
 
-def _aasist_hifigan():
-    from avsync.spoof.lcnn import SpoofLCNN
-    from avsync.spoof.nets import AASIST
-    from avsync.spoof.pair import ThresholdMax
-
-    return ThresholdMax(AASIST(), SpoofLCNN())
-
-
-def _aasist_hifigan_kokoro():
-    from avsync.spoof.lcnn import SpoofLCNN
-    from avsync.spoof.pair import ThresholdMax
-
-    return ThresholdMax(_aasist_hifigan(), SpoofLCNN())
-
-
-def _aasist_hifigan_kokoro_piper():
-    from avsync.spoof.lcnn import SpoofLCNN
-    from avsync.spoof.pair import ThresholdMax
-
-    return ThresholdMax(_aasist_hifigan_kokoro(), SpoofLCNN())
-
-
 SPOOF_NETWORKS: dict[str, Callable[[], torch.nn.Module]] = {
     "avsync.spoof.AASIST": _aasist,
     "avsync.spoof.AASIST(light)": _aasist_l,
@@ -99,14 +77,45 @@ SPOOF_NETWORKS: dict[str, Callable[[], torch.nn.Module]] = {
     "avsync.spoof.RawGATST(fusion='add')": _rawgat("add"),
     "avsync.spoof.RawGATST(fusion='cat')": _rawgat("cat"),
     "avsync.spoof.lcnn.SpoofLCNN": _lcnn,
-    "avsync.spoof.pair.ThresholdMax(AASIST,SpoofLCNN)": _aasist_hifigan,
-    "avsync.spoof.pair.ThresholdMax(ThresholdMax(AASIST,SpoofLCNN),SpoofLCNN)": _aasist_hifigan_kokoro,
-    "avsync.spoof.pair.ThresholdMax(ThresholdMax(ThresholdMax(AASIST,SpoofLCNN),SpoofLCNN),SpoofLCNN)":
-        _aasist_hifigan_kokoro_piper,
 }
 """A bundle's ``architecture`` → factory of its untrained network. Every registered bundle with one of these
 architectures is a spoof model: another checkpoint of a known network is one :class:`~avsync.bundles.Bundle`
-entry; a new network is its module plus one entry here (docs/plugins.md)."""
+entry; a new network is its module plus one entry here (docs/plugins.md). A general network beside specialists
+(``avsync.spoof.pair.ThresholdMax(BASE,SpoofLCNN)``, nested to any depth) is built from its string
+(:func:`network_factory`); those of the registered bundles are entries here too."""
+
+_PAIR, _PAIR_END = "ThresholdMax(", ",SpoofLCNN)"
+
+
+def _threshold_max(architecture: str) -> Callable[[], torch.nn.Module] | None:
+    """Factory of ``[avsync.spoof.pair.]ThresholdMax(BASE,SpoofLCNN)``, ``BASE`` a network of :data:`SPOOF_NETWORKS`
+    without its ``avsync.spoof.`` prefix or another such pair; ``None`` for any other string."""
+    inner = architecture.removeprefix("avsync.spoof.pair.")
+    if not (inner.startswith(_PAIR) and inner.endswith(_PAIR_END)):
+        return None
+    base = inner[len(_PAIR):-len(_PAIR_END)]
+    make_base = _threshold_max(base) if base.startswith(_PAIR) else SPOOF_NETWORKS.get("avsync.spoof." + base)
+    if make_base is None:
+        return None
+
+    def make() -> torch.nn.Module:
+        from avsync.spoof.lcnn import SpoofLCNN
+        from avsync.spoof.pair import ThresholdMax
+
+        return ThresholdMax(make_base(), SpoofLCNN())
+
+    return make
+
+
+def network_factory(architecture: str) -> Callable[[], torch.nn.Module] | None:
+    """Factory of the untrained network of a bundle ``architecture``: :data:`SPOOF_NETWORKS`, or a
+    :class:`~avsync.spoof.pair.ThresholdMax` nesting of one of them built from its string (a candidate with more
+    specialists than any registered model); ``None`` when it is neither."""
+    return SPOOF_NETWORKS.get(architecture) or _threshold_max(architecture)
+
+
+SPOOF_NETWORKS.update({b.architecture: f for b in REGISTRY.values()
+                       if b.architecture not in SPOOF_NETWORKS and (f := _threshold_max(b.architecture)) is not None})
 
 SPOOF_MODELS: dict[str, Callable] = {b.name: SPOOF_NETWORKS[b.architecture] for b in REGISTRY.values()
                                      if b.architecture in SPOOF_NETWORKS}
@@ -120,8 +129,9 @@ def spoof_factory(name: str) -> Callable[[], torch.nn.Module]:
     if name in SPOOF_MODELS:
         return SPOOF_MODELS[name]
     bundle = REGISTRY.get(name)
-    if bundle is not None and bundle.architecture in SPOOF_NETWORKS:
-        return SPOOF_NETWORKS[bundle.architecture]
+    factory = None if bundle is None else network_factory(bundle.architecture)
+    if factory is not None:
+        return factory
     raise BundleError(f"unknown spoof model {name!r}", hint=f"choose one of {', '.join(sorted(SPOOF_MODELS))}")
 
 
