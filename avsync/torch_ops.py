@@ -14,12 +14,15 @@ from torch import nn
 __all__ = ["fold_batchnorm", "max_pool_2d", "max_pool_last"]
 
 
-def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weight and bias of ``bn(conv(x))`` as one convolution (``bn`` with its running statistics)."""
+def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d, tiles: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias of ``bn(conv(x))`` as one convolution (``bn`` with its running statistics). With ``tiles`` > 1
+    the convolution has ``tiles`` times ``bn``'s channels and channel ``j`` takes ``bn``'s channel ``j mod C``: the
+    convolution of ``bn(f(conv(x)))`` for an ``f`` that picks among the tiles channel by channel and commutes with a
+    positive scale (a max-feature-map, where every ``bn.weight`` is positive)."""
     assert bn.running_var is not None and bn.running_mean is not None  # inference uses the running statistics
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-    return conv.weight * scale.view(-1, 1, 1, 1), (bias - bn.running_mean) * scale + bn.bias
+    scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).repeat(tiles)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(scale)
+    return conv.weight * scale.view(-1, 1, 1, 1), (bias - bn.running_mean.repeat(tiles)) * scale + bn.bias.repeat(tiles)
 
 
 def _strided_max(x: torch.Tensor, k: int, dim: int) -> torch.Tensor:

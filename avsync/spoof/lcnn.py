@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from avsync.errors import ConfigError
-from avsync.torch_ops import max_pool_2d
+from avsync.torch_ops import fold_batchnorm, max_pool_2d
 
 __all__ = ["LCNNConfig", "MaxFeatureMap", "SpoofLCNN"]
 
@@ -139,16 +139,12 @@ class SpoofLCNN(nn.Module):
             assert isinstance(m, nn.Sequential)
             conv, bn = m[0], m[2]
             assert isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)
-            assert bn.running_var is not None and bn.running_mean is not None
-            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-            if not bool((scale > 0).all()):
+            if not bool((bn.weight > 0).all()):  # the scale's sign is the weight's (its divisor is a square root)
                 x = m(x)
                 continue
-            s2 = scale.repeat(2)  # output channel j of the convolution feeds batch-norm channel j mod C
-            bias = conv.bias if conv.bias is not None else torch.zeros_like(s2)
-            x = nn.functional.conv2d(x, conv.weight * s2.view(-1, 1, 1, 1),
-                                     (bias - bn.running_mean.repeat(2)) * s2 + bn.bias.repeat(2), stride=conv.stride,
-                                     padding=conv.padding, dilation=conv.dilation, groups=conv.groups)
+            # output channel j of the convolution feeds batch-norm channel j mod C
+            x = nn.functional.conv2d(x, *fold_batchnorm(conv, bn, tiles=2), stride=conv.stride, padding=conv.padding,
+                                     dilation=conv.dilation, groups=conv.groups)
             a, b = x.chunk(2, dim=1)
             x = torch.maximum(a, b)
         return x
