@@ -256,9 +256,12 @@ clones of held-out speakers, separated from their real recordings at every peak 
 and -40, where their scores fell towards the real ones'."""
 
 
+SILENT_PEAK = 1e-4
+"""The largest sample below which a channel counts as silent (coding noise only)."""
+
 VAD_QUIET_PEAK_DB = -40.0
-"""Peak level (dBFS) below which a channel's speech is found on a copy raised to :data:`QUIET_PEAK_DB` (the VAD is
-read again, a second pass over the recording). Silero VAD reads a signal at its own level: six LibriSpeech utterances
+"""Peak level (dBFS) below which a channel's speech is found on a copy raised to :data:`QUIET_PEAK_DB` (the VAD runs
+again: on the samples kept when the recording fits one block, else on one more reading of it). Silero VAD reads a signal at its own level: six LibriSpeech utterances
 played back with their peak at -45 dBFS kept their speech, at -50 one lost half of it, at -55 all lost some, at -60
 dBFS five were ``no_speech`` (docs/spoof.md, "Recording level")."""
 
@@ -517,7 +520,7 @@ class SpoofScorer:
 
         # channels: identical channels are scored once
         chans = [0] if all(survey.same) else list(range(survey.num_channels))
-        quiet_vad = [c for c in chans if 1e-4 <= survey.peak[c] < 10 ** (VAD_QUIET_PEAK_DB / 20)]  # not silent
+        quiet_vad = [c for c in chans if SILENT_PEAK <= survey.peak[c] < 10 ** (VAD_QUIET_PEAK_DB / 20)]
         if quiet_vad and survey.vad:  # the VAD ran (the voice check or the speaker evidence needs it)
             try:
                 raised = survey.raise_quiet_vad(media, quiet_vad)
@@ -533,7 +536,7 @@ class SpoofScorer:
         plans: list[tuple[int, Status, str, SpeechMask | None, np.ndarray, list[int]]] = []
         owners: list[tuple[int, int]] = []
         for c in chans:
-            if survey.peak[c] < 1e-4:
+            if survey.peak[c] < SILENT_PEAK:
                 silent = "the channel is silent" if len(chans) > 1 else "the recording is silent"
                 plans.append((c, Status.NO_SPEECH, silent, None, np.zeros(len(starts)), []))
                 continue
@@ -666,10 +669,10 @@ SAME_AUDIO_DB = -40.0
 
 def _same_audio(x: np.ndarray, ref: np.ndarray) -> bool:
     """Whether channel ``x`` carries the same audio as ``ref`` in this block: equal to 1e-6, a difference that
-    never reaches 1e-4 (the level below which a channel counts as silent: coding noise only), or a difference
-    :data:`SAME_AUDIO_DB` below ``ref``'s energy."""
+    never reaches :data:`SILENT_PEAK` (the level below which a channel counts as silent: coding noise only), or a
+    difference :data:`SAME_AUDIO_DB` below ``ref``'s energy."""
     d = x - ref
-    if float(np.abs(d).max(initial=0.0)) < 1e-4:
+    if float(np.abs(d).max(initial=0.0)) < SILENT_PEAK:
         return True
     diff = float(np.mean(np.square(d, dtype=np.float64)))
     return diff <= 10 ** (SAME_AUDIO_DB / 10) * float(np.mean(np.square(ref, dtype=np.float64)))
@@ -735,12 +738,12 @@ class _Survey:
         """Find the speech of each of ``channels`` (quiet ones) again on a copy raised to :data:`QUIET_PEAK_DB` dBFS
         (:func:`level_gain`; the VAD's level, whatever the scorer's ``quiet_peak_db``): from the samples kept in one
         block, or by reading the recording once more. Returns the channels whose speech was found again (a channel
-        that carries channel 0's audio shares channel 0's probabilities; one already at that level needs nothing)."""
+        that carries channel 0's audio shares channel 0's probabilities)."""
         assert self.vad is not None and self.peak is not None  # set by run
-        gains = {c: np.float32(level_gain(float(self.peak[c]), QUIET_PEAK_DB)) for c in channels if c in self.vad}
-        todo = [c for c, g in gains.items() if g > 1.0]
+        todo = [c for c in channels if c in self.vad]
         if not todo:
             return []
+        gains = {c: np.float32(level_gain(float(self.peak[c]), QUIET_PEAK_DB)) for c in todo}
         streams = {c: self.scorer.vad.stream() for c in todo}
         blocks = [self.audio] if self.audio is not None else media.audio_blocks(self.scorer.block_s)
         for block in blocks:
