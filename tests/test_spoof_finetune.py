@@ -1243,3 +1243,43 @@ def test_the_model_benchmark_scores_a_candidate_one_specialist_deeper_than_any_r
     w = _voice(64600 / 16000)[None].astype(np.float32)
     assert thr == 0.5
     assert prob(w)[0] == pytest.approx(load_spoof_model(DEFAULT_MODEL).predict(w)[0], abs=1e-4)
+
+
+def test_rawboost_perturbs_a_crop_at_its_level_and_reaches_fine_tuning_crops_only_on_request(monkeypatch):
+    """`--rawboost P`: RawBoost's convolutive noise filters the waveform and its powers (band-stop FIRs that stay at
+    unit peak gain for `x` itself), its impulsive noise changes at most 10 % of the samples; the chain keeps the peak
+    level, is reproducible from its generator, and a crop passes through it with probability P (0: the recipe's
+    random stream as without the option)."""
+    from scipy.signal import welch
+
+    from avsync.training import spoof_data as sd
+
+    x = _voice(2.0)
+    for algo in sd.RAWBOOST_ALGOS:
+        y = sd.rawboost(x, np.random.default_rng(3), algo)
+        assert y.dtype == np.float32 and y.shape == x.shape and np.isfinite(y).all()
+        assert np.isclose(np.abs(y).max(), np.abs(x).max(), rtol=1e-5)
+        assert np.array_equal(y, sd.rawboost(x, np.random.default_rng(3), algo))
+        assert not np.allclose(y, x, atol=1e-3)
+    changed = [np.mean(sd._isd_noise(x, np.random.default_rng(k)) != x) for k in range(20)]
+    assert max(changed) <= 0.1 and np.mean(changed) > 0.02
+    # the convolutive part notches bands out of a flat spectrum (by 15 dB or more) and lifts none by more than 2 dB
+    noise = (np.random.default_rng(0).standard_normal(32000) * 0.1).astype(np.float32)
+    _, pn = welch(noise, 16000, nperseg=1024)
+    for k in range(4):
+        _, py = welch(sd._lnl_noise(noise, np.random.default_rng(k)), 16000, nperseg=1024)
+        ratio = 10 * np.log10(py / pn)
+        assert ratio.min() < -15 and ratio.max() < 2
+    with pytest.raises(ValueError, match="RawBoost chain"):
+        sd.rawboost(x, np.random.default_rng(0), "lnl+reverb")
+
+    boosted = []
+    monkeypatch.setattr(sd, "rawboost", lambda c, rng, algo: boosted.append(algo) or np.zeros_like(c))
+    items = [Item(x, 0, "real:a"), Item(x * 0.5, 1, "tts:kokoro")]
+    plain = ft._batch(items, [0, 1, 0, 1], ft.FinetuneConfig(out="unused", crop=1600, p_aug=0.0), np.random.default_rng(0))[0]
+    for p in (0.0, 1.0):
+        boosted.clear()
+        cfg = ft.FinetuneConfig(out="unused", crop=1600, p_aug=0.0, rawboost=p, rawboost_algo="lnl")
+        crops, _ = ft._batch(items, [0, 1, 0, 1], cfg, np.random.default_rng(0))
+        assert boosted == ["lnl"] * (4 if p else 0)
+        assert np.array_equal(crops, np.zeros_like(crops) if p else plain)

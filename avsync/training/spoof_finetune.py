@@ -249,6 +249,11 @@ class FinetuneConfig:
     """Background music (file globs or folders, :class:`avsync.training.spoof_data.MusicBeds`) under the speech of a
     share ``p_music`` of the augmented training crops and of the calibration copies, both classes alike."""
     p_music: float = 0.3
+    rawboost: float = 0.0
+    """Probability that a training crop, real or fake alike, passes through RawBoost
+    (:func:`avsync.training.spoof_data.rawboost`, chain ``rawboost_algo``) before its channel; 0: never (and the
+    random stream is the recipe's without it)."""
+    rawboost_algo: str = "lnl+isd"
     cache: str | None = None
     tiny: bool = False
     log: list = field(default_factory=list)
@@ -612,6 +617,8 @@ def _batch(items: list[Item], idx: list[int], cfg: FinetuneConfig, rng: np.rando
         c = random_crop(items[k].wave, cfg.crop, rng).astype(np.float32)
         if cfg.gate > 0 and rng.random() < cfg.gate:
             c = noise_gate(c, rng)
+        if cfg.rawboost > 0 and rng.random() < cfg.rawboost:
+            c = sd.rawboost(c, rng, cfg.rawboost_algo)
         if rng.random() < cfg.p_aug:
             c = sd.augment(c, rng, p_clean=0.0, p_codec=0.6, codecs=cfg.codecs, beds=beds, p_music=cfg.p_music)
         crops.append(c)

@@ -53,6 +53,11 @@ def command() -> None:
                    "of a share --p-music of the channel copies, real and fake alike (repeatable).")
 @click.option("--p-music", type=click.FloatRange(0, 1), default=0.3, show_default=True,
               help="Share of the channel copies that get --music under their speech (0-25 dB below it).")
+@click.option("--rawboost", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="--finetune: probability that a training crop, real or fake alike, passes through RawBoost "
+                   "(raw-waveform convolutive and impulsive noise, Tak et al. 2022) before its channel.")
+@click.option("--rawboost-algo", type=click.Choice(["lnl", "isd", "ssi", "lnl+isd", "lnl+isd+ssi"]), default="lnl+isd",
+              show_default=True, help="--rawboost: the chain (lnl: convolutive, isd: impulsive, ssi: coloured noise).")
 @click.option("--target-fpr", type=click.FloatRange(0, 1, max_open=True), default=0.03, show_default=True,
               help="LCNN: share of the calibration split's real clips above the threshold (0: the highest of them).")
 @click.option("--head", default=None, metavar="NAME",
@@ -129,7 +134,8 @@ def command() -> None:
 @click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
 def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: int, threads: int, n_tts: int,
           n_neural: int, neural_share: float, cache: str | None, paired: float, fakes: str, warp_copies: bool, extra_real: tuple[str, ...],
-          extra_real_share: float, gate: float, music: tuple[str, ...], p_music: float, target_fpr: float, head: str | None, weights: str | None,
+          extra_real_share: float, gate: float, music: tuple[str, ...], p_music: float, rawboost: float,
+          rawboost_algo: str, target_fpr: float, head: str | None, weights: str | None,
           head_aug_share: float, finetune: str | None, resume: bool, wise_alpha: float, wise_alpha_encoder: float | None,
           freeze: Literal["none", "encoder"], lr: float | None, demo_fold: str, demo_share: float, clones: bool, smooth_mels: bool,
           spectral: bool, pack_out: str | None, pack_shards: int, pack: str | None, trained: str | None,
@@ -143,6 +149,8 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
     `avsync train spoof --finetune aasist-asvspoof5 --weights DIR --out OUT --threads 2 --minutes 38`
     (docs/spoofmodel.md; `--max-steps` and `--minutes` bound the fine-tuning: 1000 steps / 40 min of the
     recipe apply when they are not given)."""
+    if rawboost and not finetune:
+        raise click.UsageError("--rawboost shapes the fine-tuning's crops: it goes with --finetune")
     if head and (extra_real or gate or music):
         raise click.UsageError("--extra-real, --gate and --music shape a trained network's data: they do not go with "
                                "--head")
@@ -178,7 +186,7 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
                                 workers=workers, pack=pack, trained=trained, init=init,
                                 snapshots=snap, distill=distill, teacher=teacher, extra_real=tuple(extra_real),
                                 extra_real_share=extra_real_share, gate=gate, music=tuple(music), p_music=p_music,
-                                **extra)
+                                rawboost=rawboost, rawboost_algo=rawboost_algo, **extra)
         if pack_out:
             from avsync.training.spoof_finetune import split_items
             from avsync.training.spoof_pack import write_pack
