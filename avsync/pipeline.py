@@ -742,17 +742,15 @@ class Detector:
         (:func:`~avsync.face.orientation.picture_turn`); ``None`` when it does not (or the check is off)."""
         if not self.check_orientation:
             return None
-        from avsync.face import get_detector
-        from avsync.face.orientation import picture_turn
+        from avsync.face.orientation import turned_faces, turned_words
 
         t0 = time.perf_counter()
-        turn = picture_turn(media, get_detector(self.face_detector))  # its own detector: calls may overlap
+        turn = turned_faces(media, self.face_detector)  # its own detector: calls may overlap
         add_timings(ctx.timings, {"orientation": time.perf_counter() - t0})
         if not turn:
             return None
         ctx.details["orientation"] = {"turn_deg": turn}
-        why = (f"the picture shows the faces turned by {turn}° (its rotation flag may be wrong), and turned faces are "
-               "not judged; turn the video upright and analyse it again")
+        why = turned_words(turn)
         cues = [Cue("sync", Status.SKIPPED, None, (), (), 0.0, why)]
         if self.artefacts:
             cues.append(Cue("artefact", Status.SKIPPED, None, (), (), 0.0, "mouth region not checked: the faces are "

@@ -131,6 +131,16 @@ def test_faces_shown_on_their_side_are_not_judged(detector, clip):
     assert v.reasons[0].startswith("undetermined: the picture shows the faces turned by 270°"), v.reasons
     assert v.cue("sync").status is Status.SKIPPED and v.cue("artefact").status is Status.SKIPPED
     assert picture_turn(m, get_detector("auto")) == 0 and "orientation" not in detector(m).details
+    # `avsync sync` and `avsync artefacts` track the faces themselves: they ask the same question first
+    from avsync.artefacts import ArtefactScorer
+    from avsync.sync import analyze_sync
+
+    res = analyze_sync(turned)
+    assert res.status is Status.SKIPPED and res.offset_frames is None and "turned by 270°" in res.message
+    art = ArtefactScorer()(turned)
+    assert art.status is Status.SKIPPED and art.score is None and "turned by 270°" in art.message
+    assert analyze_sync(turned, check_orientation=False).status is not Status.SKIPPED
+    assert analyze_sync(m).status is Status.OK and ArtefactScorer()(m).status is Status.OK
 
 
 def test_swapped_audio_is_manipulated(detector, swapped):

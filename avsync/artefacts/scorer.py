@@ -272,13 +272,16 @@ class ArtefactScorer:
         return artefact_crops(media, track, size=self.crop_size, step=self._step(track.fps), pairs=self.pairs)
 
     def __call__(self, media: Media, faces: FaceTracks | None = None, *, still: bool = True,
-                 track_id: int | None = None) -> ArtefactResult:
+                 track_id: int | None = None, check_orientation: bool = True) -> ArtefactResult:
         """Score ``media``'s dominant face track (``faces``: tracks from :func:`avsync.face.track`, else tracked here).
 
         ``track_id``: score that face instead (e.g. the active speaker that lip sync chose) when it is usable (1 s or
         more); otherwise the dominant one. ``still`` (default): add the frozen-surroundings evidence of that face
         (:func:`with_still`: its surroundings stay bit-identical while the face moves, docs/artefacts.md "Frozen
-        surroundings"); ``False``: the model's score alone."""
+        surroundings"); ``False``: the model's score alone. ``check_orientation`` (when the faces are tracked here):
+        faces the picture shows turned on their side or upside down are not judged (status ``skipped``,
+        :func:`avsync.face.orientation.turned_faces`, as ``avsync analyze`` does): a model trained on upright faces
+        reads them as generated."""
         if media.info.video is None:
             return ArtefactResult(Status.NO_VIDEO, threshold=self.threshold, model=self.model,
                                   model_sha256=self.model_sha256, message="the input has no video")
@@ -286,6 +289,13 @@ class ArtefactScorer:
             if faces is None:
                 from avsync.face import track
 
+                if check_orientation:
+                    from avsync.face.orientation import turned_faces, turned_words
+
+                    turn = turned_faces(media)
+                    if turn:
+                        return ArtefactResult(Status.SKIPPED, threshold=self.threshold, model=self.model,
+                                              model_sha256=self.model_sha256, message=turned_words(turn))
                 faces = track(media, crops=())
             main = self.main_track(faces, prefer=track_id)
             if main is None:

@@ -13,10 +13,10 @@ from collections import Counter
 
 import numpy as np
 
-from avsync.face.detectors.base import FaceDetector
+from avsync.face.detectors.base import DetectorName, FaceDetector
 from avsync.media import Media
 
-__all__ = ["SAMPLE_S", "TURN_MARGIN", "UPRIGHT_SURE", "picture_turn"]
+__all__ = ["SAMPLE_S", "TURN_MARGIN", "UPRIGHT_SURE", "picture_turn", "turned_faces", "turned_words"]
 
 TURN_MARGIN = 0.05
 """How much surer the detector must be of the face in a turned copy of a frame than in the frame as shown for that
@@ -76,3 +76,19 @@ def picture_turn(media: Media, detector: FaceDetector, *, frames: int = 3, max_s
         if count > seen / 2:
             return turn
     return 0
+
+
+def turned_words(turn: int) -> str:
+    """Why faces shown turned by ``turn`` degrees are not judged, in words for a verdict or a command's output."""
+    return (f"the picture shows the faces turned by {turn}° (its rotation flag may be wrong), and turned faces are "
+            "not judged; turn the video upright and analyse it again")
+
+
+def turned_faces(media: Media, detector: DetectorName | FaceDetector = "auto") -> int | None:
+    """The clockwise turn (90, 180 or 270) of :func:`picture_turn` with a detector of its own (``detector``: a name
+    of :func:`avsync.face.get_detector`, or a detector), or ``None`` when the faces are upright or too few frames hold one to tell:
+    what a lip-sync or mouth-region check that tracks the faces itself asks before it reads them."""
+    from avsync.face import get_detector
+
+    turn = picture_turn(media, get_detector(detector))
+    return turn or None

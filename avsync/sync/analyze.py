@@ -440,6 +440,7 @@ def analyze_sync(
     device: str | torch.device = "cpu",
     max_lag: int = 15,
     window: SlidingWindow = DEFAULT_WINDOW,
+    check_orientation: bool = True,
 ) -> SyncResult:
     """Audio-visual sync of a :class:`~avsync.media.Media`: offset, confidence and timeline per face.
 
@@ -451,11 +452,16 @@ def analyze_sync(
         Face tracks; ``None`` runs the face tracker (:func:`default_tracks`).
     model, weights, device, max_lag, window
         See :func:`sync_tracks`.
+    check_orientation
+        When the faces are tracked here: first look whether the picture shows them turned on their side or upside
+        down (:func:`avsync.face.orientation.turned_faces`, as ``avsync analyze`` does); turned faces read as out of
+        sync, so they are not judged (status ``skipped``, the turn in ``message``).
 
     Returns
     -------
     SyncResult
-        ``no_audio`` / ``no_video`` for single-stream media; offsets positive when audio leads video.
+        ``no_audio`` / ``no_video`` for single-stream media; ``skipped`` for faces shown turned; offsets positive
+        when audio leads video.
     """
     if tracks is None:  # the sync models read 16 kHz audio and 25 fps faces; given tracks keep their own grid
         media = media.at_rates()
@@ -470,6 +476,13 @@ def analyze_sync(
     if tracks is None:
         from avsync.model_files import sync_crops
 
+        if check_orientation:
+            from avsync.face.orientation import turned_faces, turned_words
+
+            turn = turned_faces(media)
+            if turn:
+                return SyncResult(status=Status.SKIPPED, summary=f"not judged: the faces are turned by {turn}°",
+                                  message=turned_words(turn), **common)
         tracks = default_tracks(media, crops=sync_crops(model))
     return sync_tracks(
         media.mono(), media.sample_rate, tracks, model=model, weights=weights, device=device, max_lag=max_lag,

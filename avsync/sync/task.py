@@ -30,9 +30,13 @@ def eval_task(model: ModelName | None = None, device: str | None = None) -> Call
 
     def score(path: str) -> dict:
         from avsync.face import track
+        from avsync.face.orientation import turned_faces, turned_words
         from avsync.model_files import sync_crops
 
         media = load_media(path, require="both")
+        turn = turned_faces(media)
+        if turn:  # turned faces read as out of sync: not judged, as in avsync analyze and avsync sync
+            return {"status": Status.SKIPPED.value, "score": None, "label": None, "message": turned_words(turn)}
         faces = track(media, crops=sync_crops(model))
         res = analyze_sync(media, tracks_from_faces(faces), model=model, device=device or "auto")
         cue = sync_cue(res, duration=media.duration, face_fraction=faces.face_fraction, params=params)
