@@ -258,6 +258,24 @@ def test_from_arrays_roundtrip():
         Media.from_arrays(None, frames=None)
 
 
+def test_from_arrays_reads_integer_pcm_and_frames_first_stereo_as_a_wav_reader_returns_them():
+    """int16 samples straight from a WAV reader were taken as floats 32767 times too loud (a real voice then read as
+    synthetic); soundfile's `[T, 2]` stereo as 16000 channels of 2 samples. Both now mean what they say."""
+    x = burst_audio([0.2, 0.6], 1.0, 16000).astype(np.float64)
+    x *= 0.5 / np.abs(x).max()
+    ref = Media.from_arrays(x).audio
+    for pcm in ((x * 32767).astype(np.int16), (x * 2 ** 31).astype(np.int32), (x * 127 + 128).astype(np.uint8)):
+        m = Media.from_arrays(pcm, 16000)
+        assert m.audio.dtype == np.float32 and m.audio.shape == (1, 16000) and m.duration == pytest.approx(1.0)
+        np.testing.assert_allclose(m.audio, ref, atol=max(2.5 / 2 ** (8 * pcm.itemsize - 1), 1e-6))
+    stereo = Media.from_arrays(np.stack([x, -x], axis=1), 16000)
+    assert stereo.audio.shape == (2, 16000) and stereo.info.audio.channels == 2
+    np.testing.assert_allclose(stereo.audio[1], -ref[0], atol=1e-6)
+    assert Media.from_arrays(np.stack([x, -x]), 16000).audio.shape == (2, 16000)  # [C, T] as before
+    with pytest.raises(MediaError, match="integer PCM"):
+        Media.from_arrays(np.zeros(100, bool), 16000)
+
+
 # ------------------------------------------------------------------------- bad input
 def _truncate(src: str, dst, keep: float) -> str:
     data = open(src, "rb").read()

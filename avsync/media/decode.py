@@ -53,6 +53,19 @@ def _rotate(img: np.ndarray, rotation: int) -> np.ndarray:
     return cv2.rotate(img, (cv2.ROTATE_90_COUNTERCLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE)[k - 1])
 
 
+def pcm_to_float(audio: np.ndarray) -> np.ndarray:
+    """``audio`` as float32: integer PCM scaled to [-1, 1] by its type's range (``int16`` / 32768, ``uint8`` centred
+    on 128), floats as they are. Booleans and other types are a :class:`MediaError`."""
+    kind = audio.dtype.kind
+    if kind == "f":
+        return audio.astype(np.float32, copy=False)
+    if kind in "iu":
+        info = np.iinfo(audio.dtype)
+        centre = 0.0 if kind == "i" else (info.max + 1) / 2
+        return ((audio.astype(np.float64) - centre) / (info.max + 1 - centre)).astype(np.float32)
+    raise MediaError(f"audio samples must be floats or integer PCM, got {audio.dtype}", status=Status.DECODE_ERROR)
+
+
 def finite_audio(audio: np.ndarray) -> tuple[np.ndarray, int]:
     """``audio`` with NaN set to 0 and ±infinity to ±1 (full scale), and how many samples that changed.
 
@@ -174,7 +187,10 @@ class Media:
         Parameters
         ----------
         audio
-            ``[T]`` or ``[C, T]`` float waveform in [-1, 1] at ``sample_rate``, or ``None``.
+            ``[T]`` or ``[C, T]`` float waveform in [-1, 1] at ``sample_rate``, or ``None``. Integer PCM samples
+            (e.g. ``int16`` from a WAV reader) are scaled to [-1, 1] by their type's range, and a ``[T, C]`` array
+            (frames first, as ``soundfile.read`` returns stereo) is read as ``[C, T]``: an array with more rows than
+            columns cannot be channels over time.
         frames
             ``uint8`` ``[N, H, W, 3]`` or ``[N, H, W]`` video at ``fps``, or ``None``.
         """
@@ -182,10 +198,12 @@ class Media:
             raise MediaError("pass audio, frames or both", status=Status.EMPTY)
         a_info = v_info = None
         if audio is not None:
-            audio = np.asarray(audio, dtype=np.float32)
+            audio = pcm_to_float(np.asarray(audio))
             audio = audio[None] if audio.ndim == 1 else audio
             if audio.ndim != 2:
                 raise MediaError(f"audio must be [T] or [C, T], got shape {audio.shape}", status=Status.DECODE_ERROR)
+            if 0 < audio.shape[1] < audio.shape[0]:  # [T, C]: frames first
+                audio = np.ascontiguousarray(audio.T)
             audio, n_bad = finite_audio(audio)
             audio, n_huge = tame_spikes(audio)
             a_info = AudioInfo(
