@@ -156,6 +156,8 @@ def test_bfloat16_precision_is_close_and_recorded(tiny_model):
 def test_window_options(tiny_model):
     with pytest.raises(ValueError, match="at most"):
         SpoofScorer(tiny_model, window_s=5.0)
+    with pytest.raises(ValueError, match="at least 1 s"):  # a 50 ms window repeated over the input reads as synthetic
+        SpoofScorer(tiny_model, window_s=0.05)
     r = SpoofScorer(tiny_model, vad=False, window_s=2.0, hop_s=1.0)(Media.from_arrays(_noise(4.5), SR))
     assert [(w.start, w.end) for w in r.windows] == [(0.0, 2.0), (1.0, 3.0), (2.0, 4.0), (2.5, 4.5)]
     assert r.window_s == 2.0 and r.hop_s == 1.0

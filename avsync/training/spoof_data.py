@@ -645,7 +645,8 @@ def _notch_fir(rng: np.random.Generator, gain_db: tuple[float, float]) -> np.nda
         taps = int(rng.integers(10, 101)) | 1  # a band-stop FIR needs an odd length
         f1, f2 = max(fc - bw / 2, 1e-3), min(fc + bw / 2, SR / 2 - 1e-3)
         b = np.convolve(firwin(taps, [f1, f2], window="hamming", fs=SR), b)
-    g = rng.uniform(*sorted(gain_db))
+    lo, hi = sorted(gain_db)
+    g = rng.uniform(lo, hi)
     return 10 ** (g / 20) * b / np.max(np.abs(np.fft.rfft(b, 1024)))
 
 

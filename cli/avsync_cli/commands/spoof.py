@@ -69,7 +69,8 @@ def _line(r: SpoofResult) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list (one object per file).")
 @click.option("--timeline", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write the per-window scores of all files as CSV.")
-@click.option("--window", type=float, default=None, help="Window length in seconds (default: the model's, 4.04 s).")
+@click.option("--window", type=float, default=None,
+              help="Window length in seconds, 1 s or more (default: the model's, 4.04 s).")
 @click.option("--hop", type=float, default=None, help="Hop between windows in seconds (default: one window).")
 @click.option("--aggregation", type=click.Choice(["mean", "max", "median"]), default="mean", show_default=True)
 @click.option("--run-windows", type=click.IntRange(min=0), default=None,
