@@ -591,3 +591,38 @@ def test_the_summary_names_the_default_model_its_lines_record(corpus, tmp_path):
 
     s = run_batch([str(corpus / "call_00.wav")], tmp_path / "r.jsonl", task="spoof", jobs=0, progress=False)
     assert s.model == DEFAULT_MODEL and read_results(tmp_path / "r.jsonl")[0]["model"] == DEFAULT_MODEL
+
+
+def test_interrupts_are_held_while_a_stopped_run_tidies_up():
+    """A second Ctrl-C (or `timeout`, which signals twice) while a stopped run writes its summary is noted, not
+    raised; the handlers before are restored after."""
+    from avsync.batch.runner import held_interrupts
+
+    before = signal.getsignal(signal.SIGINT)
+    with held_interrupts() as seen:
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the handlers run between bytecodes
+    assert seen == [signal.SIGINT, signal.SIGTERM]
+    assert signal.getsignal(signal.SIGINT) is before
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+
+
+def test_cli_stopped_twice_still_ends_with_its_summary_and_exit_130(corpus, tmp_path):
+    out = tmp_path / "r.jsonl"
+    args = [str(corpus), "--out", str(out), "--task", "batch_tasks:content_factory", "--model", "slow:0.25",
+            "--jobs", "1", "--no-progress"]
+    proc = subprocess.Popen([sys.executable, "-m", "avsync_cli.main", "batch", *args], env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 2):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (stdout, stderr)
+    assert "Aborted" not in stderr and "STOPPED EARLY" in stdout, (stdout, stderr)
+    assert out.read_bytes().endswith(b"\n")

@@ -8,14 +8,17 @@ result for content already scored under another path (``reused_from``), and appe
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -124,6 +127,26 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
+@contextlib.contextmanager
+def held_interrupts() -> Iterator[list[int]]:
+    """While inside: SIGINT and SIGTERM are noted (the yielded list of their numbers), not raised; the handlers before
+    are restored on leaving. For a stopped batch writing its last lines, closing its workers and summarising: one
+    Ctrl-C stops the run, a second one must not turn that into a traceback. Only the main thread can hold signals;
+    elsewhere this does nothing."""
+    seen: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in before:
+        signal.signal(s, lambda signum, frame: seen.append(signum))
+    try:
+        yield seen
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+
+
 def run_batch(
     source: str | os.PathLike | list[str] | list[InputItem],
     out: str | os.PathLike,
@@ -227,6 +250,18 @@ def run_batch(
     keyfn = lambda sha: result_key(sha, task=spec.name, task_version=spec.version, model=spec.model,
                                    config=spec.options)
 
+    with contextlib.ExitStack() as tidy:  # holds the interrupts a stopped run meets while it tidies up
+        return _run_logged(items, out, spec, keyfn, tidy, t_start=t_start, engine=engine, jobs=jobs, device=device,
+                           ray_address=ray_address, timeout=timeout, max_files=max_files, retry_errors=retry_errors,
+                           progress=progress, fsync=fsync, on_record=on_record)
+
+
+def _run_logged(items: list[InputItem], out: str | os.PathLike, spec: TaskSpec, keyfn: Callable[[str], str],
+                tidy: contextlib.ExitStack, *, t_start: float, engine: str | Engine, jobs: int, device: str | None,
+                ray_address: str | None, timeout: float | None, max_files: int | None, retry_errors: bool,
+                progress: bool, fsync: bool, on_record: Callable[[dict[str, Any]], None] | None) -> BatchSummary:
+    """:func:`run_batch` once its inputs and task are known: resume from ``out``, run, write, summarise. After an
+    interrupt the run holds further ones (:func:`held_interrupts`, entered on ``tidy``) until it returns."""
     log = ResultsLog(out, fsync=fsync).open()
     try:
         done_pairs: set[tuple[str, str]] = set()
@@ -279,6 +314,7 @@ def run_batch(
                 runner.loop(eng)
         except KeyboardInterrupt:
             interrupted = True
+            tidy.enter_context(held_interrupts())  # a second Ctrl-C (or `timeout` signalling twice) must not abort the tidy-up
         finally:
             bar.close()
             if started:

@@ -86,6 +86,9 @@ def command(source: str, out: str, task: str, model: str | None, jobs: int, devi
     except ConfigError as e:  # unknown task, bad manifest, task cannot be built, --out in use
         fail(str(e), EXIT_USAGE)
         return
+    if summary.interrupted and max_files is None:  # stopped: a second Ctrl-C / SIGTERM must not cut the summary
+        for s in (signal.SIGINT, signal.SIGTERM):  # (ignored, not handled: the interpreter's exit keeps SIG_IGN)
+            signal.signal(s, signal.SIG_IGN)
     if as_json:
         echo_json(summary.to_dict())
     else:
