@@ -626,3 +626,22 @@ def test_cli_stopped_twice_still_ends_with_its_summary_and_exit_130(corpus, tmp_
     assert proc.returncode == 130, (stdout, stderr)
     assert "Aborted" not in stderr and "STOPPED EARLY" in stdout, (stdout, stderr)
     assert out.read_bytes().endswith(b"\n")
+
+
+def test_a_manifest_rerun_writes_no_second_line_for_a_file_still_missing_and_counts_repeated_rows(corpus, tmp_path):
+    """A manifest naming a missing file got one more `not_found` line on every rerun; a path named twice was listed
+    once without a word. Now the missing file's line stands until the file appears, and the summary counts repeats."""
+    wavs = sorted(str(p) for p in corpus.glob("*.wav"))[:2]
+    manifest = tmp_path / "m.csv"
+    missing = tmp_path / "gone.wav"
+    manifest.write_text("path,id\n" + f"{wavs[0]},a\n{missing},b\n{wavs[0]},dup\n{wavs[1]},c\n")
+    out = tmp_path / "r.jsonl"
+    first = run_batch(manifest, out, task="inspect", jobs=0, progress=False)
+    assert first.inputs == 3 and first.repeated == 1 and "1 repeated path listed once" in format_summary(first)
+    assert [r["status"] for r in read_results(out)].count("not_found") == 1
+    again = run_batch(manifest, out, task="inspect", jobs=0, progress=False)
+    assert len(read_results(out)) == 3 and again.resumed == 3 and again.repeated == 1
+    write_audio(str(missing), np.zeros(16000, np.float32), 16000)  # the file appears: read on the next run
+    run_batch(manifest, out, task="inspect", jobs=0, progress=False)
+    final = {os.path.basename(r["path"]): r["status"] for r in read_results(out)}
+    assert len(read_results(out)) == 4 and final["gone.wav"] == "no_video"  # inspected: an audio file

@@ -138,6 +138,11 @@ def discover_inputs(source: str | os.PathLike | list[str]) -> list[InputItem]:
     ConfigError
         Nothing matches, or a manifest has no path column.
     """
+    return unique_inputs(listed_inputs(source))[0]
+
+
+def listed_inputs(source: str | os.PathLike | list[str]) -> list[InputItem]:
+    """The inputs ``source`` names (:func:`discover_inputs`), repeated paths included."""
     if isinstance(source, (list, tuple)):
         items = [InputItem(os.fspath(p), "file") for p in source]
     else:
@@ -155,6 +160,11 @@ def discover_inputs(source: str | os.PathLike | list[str]) -> list[InputItem]:
                 raise ConfigError(f"the pattern {s!r} matches no file")
         else:
             raise ConfigError(f"{s}: no such file, folder or manifest", hint="check the path")
+    return items
+
+
+def unique_inputs(items: list[InputItem]) -> tuple[list[InputItem], int]:
+    """``items`` without repeated paths (the first of each kept, in order), and how many repeats were dropped."""
     seen: set[str] = set()
     unique = []
     for it in items:
@@ -162,4 +172,4 @@ def discover_inputs(source: str | os.PathLike | list[str]) -> list[InputItem]:
         if key not in seen:
             seen.add(key)
             unique.append(it)
-    return unique
+    return unique, len(items) - len(unique)

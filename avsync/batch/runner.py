@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import avsync
 from avsync.batch.engines import WORKER_NAME, Engine, Job, make_engine
-from avsync.batch.inputs import InputItem, discover_inputs
+from avsync.batch.inputs import InputItem, listed_inputs, unique_inputs
 from avsync.batch.log import ResultsLog
 from avsync.batch.sniff import MEDIA_SUFFIXES, sniff
 from avsync.batch.summary import BatchSummary, summarize
@@ -232,15 +232,11 @@ def run_batch(
     if config:
         spec = replace(spec, options={**(spec.options or {}), **config})
     check_options(spec)  # before any worker (or Ray actor) starts
+    # one line per input: repeated paths dropped (the first row of each kept), and counted for the summary
     if isinstance(source, list) and source and isinstance(source[0], InputItem):
-        seen: set[str] = set()
-        items: list[InputItem] = []
-        for it in source:  # one line per input: drop repeated paths
-            if os.path.normpath(it.path) not in seen:
-                seen.add(os.path.normpath(it.path))
-                items.append(it)
+        items, repeated = unique_inputs(list(source))
     else:
-        items = discover_inputs(source)  # type: ignore[arg-type]
+        items, repeated = unique_inputs(listed_inputs(source))  # type: ignore[arg-type]
     items = [it for it in items if not _is_results_file(it, out)]  # a rerun must not score its own output
     if jobs < 0:
         raise ConfigError("jobs must be >= 0")
@@ -251,9 +247,10 @@ def run_batch(
                                    config=spec.options)
 
     with contextlib.ExitStack() as tidy:  # holds the interrupts a stopped run meets while it tidies up
-        return _run_logged(items, out, spec, keyfn, tidy, t_start=t_start, engine=engine, jobs=jobs, device=device,
-                           ray_address=ray_address, timeout=timeout, max_files=max_files, retry_errors=retry_errors,
-                           progress=progress, fsync=fsync, on_record=on_record)
+        summary = _run_logged(items, out, spec, keyfn, tidy, t_start=t_start, engine=engine, jobs=jobs, device=device,
+                              ray_address=ray_address, timeout=timeout, max_files=max_files, retry_errors=retry_errors,
+                              progress=progress, fsync=fsync, on_record=on_record)
+    return replace(summary, repeated=repeated) if repeated else summary
 
 
 def _run_logged(items: list[InputItem], out: str | os.PathLike, spec: TaskSpec, keyfn: Callable[[str], str],
@@ -267,10 +264,15 @@ def _run_logged(items: list[InputItem], out: str | os.PathLike, spec: TaskSpec, 
         done_pairs: set[tuple[str, str]] = set()
         by_key: dict[str, tuple[int, int]] = {}  # key -> (offset, length) of a line holding its result
         known: dict[str, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, sha256) of earlier lines
+        missing: set[str] = set()  # paths whose last line says they could not be found
         for offset, length, r in log.records():  # streamed: only this small index stays in memory
             k, p = r.get("key"), os.path.normpath(str(r.get("path")))
             if r.get("sha256") and r.get("size_bytes") is not None and r.get("mtime_ns") is not None:
                 known[p] = (r["size_bytes"], r["mtime_ns"], r["sha256"])
+            if r.get("status") == Status.NOT_FOUND.value and not k:
+                missing.add(p)
+            else:
+                missing.discard(p)
             if not k:
                 continue
             if retry_errors and r.get("status") in RETRYABLE:
@@ -292,7 +294,9 @@ def _run_logged(items: list[InputItem], out: str | os.PathLike, spec: TaskSpec, 
                     resumed += 1
                     continue
             except OSError:
-                pass
+                if p in missing:  # still not there: its line stands (a file that appears is read then)
+                    resumed += 1
+                    continue
             todo.append((i, it))
 
         runner = _Runner(items, spec, keyfn, log, done_pairs, by_key, known, max_files, on_record)

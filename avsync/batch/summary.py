@@ -80,6 +80,8 @@ class BatchSummary(Serializable):
     scored
         Summarising a results file afterwards (no run statistics given): its inputs the task scored, in any run
         (``None`` in the summary of a run, which counts ``processed`` and ``resumed`` instead).
+    repeated
+        Paths the source named more than once (a manifest's repeated rows): each has one line, from its first row.
     """
 
     out: str
@@ -102,6 +104,7 @@ class BatchSummary(Serializable):
     flagged: int = 0
     failures: tuple[FailedFile, ...] = ()
     scored: int | None = None
+    repeated: int = 0
 
 
 def _is_failure(status: Any) -> bool:
@@ -202,6 +205,8 @@ def format_summary(s: BatchSummary) -> str:
         head += f", {unscored} recorded without scoring (not media, empty, unreadable)"
     if s.pending:
         head += f", {s.pending} not done yet"
+    if s.repeated:
+        head += f"; {s.repeated} repeated {'path' if s.repeated == 1 else 'paths'} listed once (the first row of each)"
     lines = [head, f"{s.flagged} flagged, {s.failed} failed  -> {s.out}"]
     if s.interrupted:
         lines.append("STOPPED EARLY: rerun the same command to finish (done files are skipped)")
