@@ -941,9 +941,11 @@ class Detector:
         timings["total"] = time.perf_counter() - t_start
         status = verdict_status(cues, has_audio=media.has_audio, too_short=media.duration < self.fusion.min_duration_s)
         prov = self._provenance(path or info.path, info.sha256, models, timings)
-        from avsync.media.probe import is_streams_warning
+        from avsync.media.probe import is_streams_warning, is_truncation_warning
 
         streams = tuple(f"note: {w}" for w in info.warnings if is_streams_warning(w))  # which audio was heard
+        streams += tuple(f"note: the file may be cut off ({w}): only what is there was analysed"
+                         for w in info.warnings if is_truncation_warning(w))
         fitted_for = config_sync_note(self.fusion, self.sync_model) if media.has_video else None
         streams += (fitted_for,) if fitted_for else ()
         return Verdict(

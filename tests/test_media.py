@@ -529,6 +529,11 @@ def test_a_cut_off_wav_is_found_from_its_header(tmp_path):
     (tmp_path / "most.wav").write_bytes(data[: int(len(data) * 0.8)])
     most = inspect_media(tmp_path / "most.wav")
     assert not most.status.is_failure and any("header declares 10.00 s" in w for w in most.warnings), most.warnings
+    from avsync import Detector
+
+    verdict = Detector(spoof_model=False)(tmp_path / "most.wav")  # what is there is analysed, and the verdict says so
+    assert any(r.startswith("note: the file may be cut off (streams end at 8.00 s, the header declares 10.00 s)")
+               for r in verdict.reasons), verdict.reasons
     (tmp_path / "half.wav").write_bytes(data[: len(data) // 3])
     with pytest.raises(MediaError, match="truncated") as e:
         load_media(tmp_path / "half.wav")

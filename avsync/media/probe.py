@@ -276,6 +276,15 @@ def _streams_warning(chosen: AudioInfo, others: list[AudioInfo]) -> str:
             f"not {rest} (extract another with `ffmpeg -i IN -map 0:a:N OUT.wav`)")
 
 
+_TRUNCATED = "streams end at "
+
+
+def is_truncation_warning(text: str) -> bool:
+    """Whether a media warning says the streams end well before the duration the header declares (a file cut off:
+    what is there is analysed, and the verdict says so)."""
+    return text.startswith(_TRUNCATED) and "the header declares" in text
+
+
 def is_streams_warning(text: str) -> bool:
     """Whether a media warning is the one naming the analysed audio stream among several."""
     return _STREAMS in text and " is analysed, not " in text
@@ -424,7 +433,7 @@ def _describe(src: MediaSource, limits: MediaLimits) -> MediaInfo:
         if span < 0.5 * container_duration:
             raise MediaError(f"the file is truncated: its streams end at {span:.2f} s {of_header}",
                              status=Status.DECODE_ERROR, hint="re-download or re-export the file")
-        warnings.append(f"streams end at {span:.2f} s, the header declares {container_duration:.2f} s")
+        warnings.append(f"{_TRUNCATED}{span:.2f} s, the header declares {container_duration:.2f} s")
 
     info = MediaInfo(
         path=None,
