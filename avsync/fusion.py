@@ -546,8 +546,9 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
     ranked = sorted(usable.values(), key=lambda c: -pushes[c.name])
     findings = [r for c in ranked if pushes[c.name] > 0 for r in c.reasons]
     contrary = [r for c in ranked if pushes[c.name] <= 0 for r in c.reasons]
-    notes = [_not_checked(c) for c in cues if not c.usable and c.message]
-    notes += [f"note: {n}" for c in cues for n in c.notes]
+    missing_notes = [(c, _not_checked(c)) for c in cues if not c.usable and c.message]
+    cue_notes = [f"note: {n}" for c in cues for n in c.notes]
+    notes = [n for _, n in missing_notes] + cue_notes
     # a stretch may reach the segment threshold while the clip as a whole stays below it: said, not left to the plot
     local = [f"note: {cue_words(g.kind) if g.kind != 'fused' else 'the evidence'} reaches p = {format_p(g.score)} in "
              f"{_fmt_range(g.start, g.end)}{'' if g.channel is None else f' on channel {g.channel}'}, not enough for the "
@@ -561,8 +562,9 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
         checked = ([f"checked: {', '.join(_measured(c) for c in silent)}"] if silent else [])
         quoted = {c.reasons[0] for c in ranked if leanings and not c.measured and c.reasons}
         said = [r for r in findings + contrary if r not in quoted]
+        unsaid = [n for c, n in missing_notes if not (c.message and c.message in why)] + cue_notes  # why says it once
         return FusionOutcome(
-            Label.UNDETERMINED, score, tuple([f"undetermined: {why}"] + said + checked + local + notes),
+            Label.UNDETERMINED, score, tuple([f"undetermined: {why}"] + said + checked + local + unsaid),
             tuple(segments), tuple(windows), why,
         )
 

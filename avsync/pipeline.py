@@ -97,7 +97,7 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
         return Cue("sync", st, None, (), (), 0.0, "no speech in the audio, so lip sync cannot be checked")
     unread = unreadable_lips(result, params)  # before any reading: lips that cannot be read line up nowhere, too
     if unread is not None:
-        return Cue("sync", Status.NO_SPEECH, None, (), (), 0.0, unread)
+        return Cue("sync", Status.SKIPPED, None, (), (), 0.0, unread)  # not judged: the speech is there
     drift = result.drift
     little_speech = speech_s is not None and min_speech_s > 0 and speech_s < min_speech_s
     if st is Status.OUT_OF_RANGE and drift is None:  # (a drifting offset may leave every constant one at the edge)

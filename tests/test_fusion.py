@@ -33,6 +33,12 @@ def test_no_face_is_undetermined_not_genuine():
     )
     assert out.label is Label.UNDETERMINED
     assert out.reasons[0] == "undetermined: no face for 80% of the clip"
+    # the missing cue's message is the verdict's first reason: not repeated as "lip sync not checked: ..." below it
+    assert not any("no face for 80% of the clip" in r for r in out.reasons[1:]), out.reasons
+    both = fuse([_cue("sync", None, status=Status.NO_FACE, message="no face for 80% of the clip"),
+                 _cue("spoof", 0.1), _cue("artefact", None, status=Status.NO_FACE, message="no face to check")],
+                duration=10, kind="audio+video")
+    assert "mouth region not checked: no face to check" in both.reasons  # another missing cue is still said
 
 
 def test_no_face_but_synthetic_voice_is_still_manipulated():

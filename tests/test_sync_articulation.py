@@ -94,7 +94,7 @@ def test_a_face_that_unreadable_lips_is_not_read_as_dubbed_audio():
     assert dubbed.status is Status.OK and dubbed.score is not None and dubbed.score > 0.5
     assert any("do not follow the audio at any offset" in r for r in dubbed.reasons)
     still = sync_cue(_mismatch(0.2), duration=8.0, face_fraction=1.0, params=params)
-    assert still.status is Status.NO_SPEECH and still.score is None and not still.windows and not still.reasons
+    assert still.status is Status.SKIPPED and still.score is None and not still.windows and not still.reasons
     assert still.message is not None and "cannot be read" in still.message and "0.20" in still.message
     two = sync_cue(_mismatch(0.2, faces=2), duration=8.0, face_fraction=1.0, params=params)
     assert two.message is not None and "(face 0)" in two.message
@@ -127,7 +127,7 @@ def test_a_drawn_face_that_unreadable_lips_is_not_judged_end_to_end(faces):
     assert sync.status is Status.OK and sync.score is not None, sync
     v = det(listens)
     sync = next(c for c in v.cues if c.name == "sync")
-    assert sync.status is Status.NO_SPEECH and sync.score is None, sync
+    assert sync.status is Status.SKIPPED and sync.score is None, sync
     assert sync.message is not None and "cannot be read" in sync.message
     assert v.label is not Label.MANIPULATED and any("cannot be read" in r for r in v.reasons), v.reasons
     face = v.details["sync"]["faces"][0]
@@ -153,6 +153,6 @@ def test_lips_that_cannot_be_read_are_not_read_as_an_offset_beyond_the_range_eit
     face = replace(res.faces[0], status=Status.OUT_OF_RANGE, offset_frames=None, offset_ms=None)
     edge = replace(res, status=Status.OUT_OF_RANGE, offset_frames=None, offset_ms=None, faces=(face,))
     cue = sync_cue(edge, duration=8.0, face_fraction=1.0, params=params)
-    assert cue.status is Status.NO_SPEECH and cue.score is None and "cannot be read" in (cue.message or "")
+    assert cue.status is Status.SKIPPED and cue.score is None and "cannot be read" in (cue.message or "")
     moving = replace(edge, faces=(replace(face, articulation=0.7),))
     assert sync_cue(moving, duration=8.0, face_fraction=1.0, params=params).score == params.out_of_range_score
