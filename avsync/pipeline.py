@@ -653,6 +653,13 @@ class Detector:
         self._artefact_scorer = None
         return self
 
+    def check_reference(self) -> None:
+        """Read the ``reference`` recording now (it is read with the voice model on first use otherwise): a
+        :class:`~avsync.errors.ConfigError` says why it cannot be used (unreadable, no audio, under 0.5 s of speech),
+        before any input is analysed. Nothing to check without a reference or a voice check."""
+        if self.reference is not None and self.spoof_model is not False:
+            self._scorer()
+
     # ------------------------------------------------------------------ pieces
     def _scorer(self):
         if self._spoof_scorer is None:

@@ -542,13 +542,19 @@ def test_native_bfloat16_is_true_off_cpu():
 
 
 def test_an_unreadable_reference_is_named_as_the_reference(tiny_model, tmp_path):
-    from avsync import MediaError
+    """A reference that cannot be used is a setting's error (ConfigError: `avsync analyze --reference` exits 2 before
+    any input), not a verdict on the recordings scored."""
+    from avsync import ConfigError, Detector
 
     empty = tmp_path / "ref.wav"
     empty.write_bytes(b"")
-    with pytest.raises(MediaError, match="the reference recording .*ref.wav.* could not be used") as e:
+    with pytest.raises(ConfigError, match="the reference recording .*ref.wav.* could not be used: the file is empty"):
         SpoofScorer(tiny_model, speaker=True, reference=str(empty))
-    assert e.value.status is Status.EMPTY
+    silent = tmp_path / "silent.wav"
+    write_audio(str(silent), np.zeros(3 * SR, np.float32), SR)
+    with pytest.raises(ConfigError, match="less than 0.5 s of speech"):
+        Detector(spoof_model=tiny_model, reference=str(silent)).check_reference()
+    Detector(spoof_model=False, reference=str(empty)).check_reference()  # no voice check: nothing to read
 
 
 def test_a_quiet_recording_is_scored_raised_to_the_floor(tiny_model):

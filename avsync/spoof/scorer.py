@@ -433,13 +433,14 @@ class SpoofScorer:
         else:
             try:
                 wav = load_media(reference, require="audio").mono()
-            except MediaError as e:  # say which file: the reference, not the recording scored
-                raise MediaError(f"the reference recording {os.fspath(reference)!r} could not be used: {e}",
-                                 status=e.status) from e
+            except MediaError as e:  # say which file: the reference, not the recording scored; a setting, not an input
+                why = "it has no audio track" if e.status is Status.NO_AUDIO else str(e)
+                raise ConfigError(f"the reference recording {os.fspath(reference)!r} could not be used: {why}",
+                                  hint="pass a readable recording with several seconds of the expected voice") from e
         emb = reference_embedding(self.encoder, wav, mask=self.vad(wav))
         if emb is None:
-            raise AvsyncError(f"the reference recording {reference!r} has less than 0.5 s of speech",
-                              status=Status.NO_SPEECH, hint="pass a reference with several seconds of speech")
+            raise ConfigError(f"the reference recording {reference!r} has less than 0.5 s of speech",
+                              hint="pass a reference with several seconds of speech")
         return emb
 
     def _fail(self, status: Status, message: str, path: str | None, **kw: Any) -> SpoofResult:

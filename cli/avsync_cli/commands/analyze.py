@@ -60,6 +60,12 @@ def command(files: tuple[str, ...], as_json: bool, html_out: str | None, csv_out
         speaker=not no_speaker, artefacts=False if no_artefacts else (artefact_model or True), still=not no_still, reference=reference, models_dir=models_dir, allow_download=allow_download,
         precision=precision, concurrent=not sequential,
     )
+    from avsync.errors import ConfigError
+
+    try:
+        det.check_reference()  # a reference that cannot be used is a usage error, not a verdict on every input
+    except ConfigError as e:
+        raise click.BadParameter(str(e), param_hint="--reference") from None
     if len(files) > 1:
         for opt, out in (("--html", html_out), ("--csv", csv_out)):
             if out and Path(out).exists() and not Path(out).is_dir():
