@@ -486,7 +486,7 @@ def verdict_status(cues: Sequence[Cue], *, has_audio: bool = True, too_short: bo
     nor speech the reasons name both); ``no_audio`` for a video without sound; ``too_short`` when the input
     is shorter than the fusion's ``min_duration_s`` (its verdict says so first, whatever its cues found). Cues
     that could not run for other reasons (a missing model's weights) leave ``ok``: they say nothing about the
-    input.
+    input. ``skipped`` when every cue was turned off or not judged (e.g. an audio file with the voice check off).
     """
     if not has_audio:
         return Status.NO_AUDIO
@@ -495,6 +495,8 @@ def verdict_status(cues: Sequence[Cue], *, has_audio: bool = True, too_short: bo
     if any(c.usable for c in cues):
         return Status.OK
     found = {c.status for c in cues}
+    if found == {Status.SKIPPED}:  # every check was turned off or not judged (turned faces): nothing was checked
+        return Status.SKIPPED
     return next((s for s in _ABSENCES if s in found), Status.OK)
 
 
@@ -942,6 +944,10 @@ class Detector:
                 call.audio_spill = None
             self._thumbs = call.thumbs
         cues = self._sync_with_speech(cues, call)
+        if self.spoof_model is False and media.has_audio and not media.has_video:  # said, not a silent empty verdict
+            cues.append(Cue("spoof", Status.SKIPPED, None, (), (), 0.0,
+                            "the voice check is turned off (spoof_model=False, --spoof-model none), and an audio "
+                            "recording has nothing else to check"))
         outcome = fuse(cues, duration=media.duration, kind=kind, config=self.fusion)
         assert self.fusion is not None  # set by __post_init__
         details["fusion"] = fusion_details(self.fusion)

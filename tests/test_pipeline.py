@@ -179,8 +179,9 @@ def test_silence_and_no_face_give_absence_statuses_like_the_single_commands(tmp_
     silence = write_audio(tmp_path / "silence.wav", np.zeros(16000 * 3, np.float32), 16000)
     v = det(silence)
     assert v.status is Status.NO_SPEECH and v.label is Label.UNDETERMINED, v.reasons
-    # the missing evidence is named, and a mono file's message does not speak of channels
-    assert "voice not checked: the recording is silent" in v.reasons, v.reasons
+    # the missing evidence is named (once: the reason is the voice check's own message), and a mono file's message
+    # does not speak of channels
+    assert v.reasons[0] == "undetermined: the recording is silent" and sum("silent" in r for r in v.reasons) == 1, v.reasons
     assert not any("channel 0" in r for r in v.reasons), v.reasons
     r = CliRunner().invoke(cli, ["analyze", silence, "--json", "--spoof-model", "lcnn-spoof", "--no-speaker",
                                  "--no-artefacts", "--no-progress"])
@@ -192,6 +193,14 @@ def test_no_audio_is_undetermined(detector, clip):
     v = detector(clip("pipe_noaudio", audio=False, **FACE))
     assert v.label is Label.UNDETERMINED and v.status is Status.NO_AUDIO
     assert "no audio track" in v.reasons[0]
+
+
+def test_audio_with_the_voice_check_off_says_nothing_was_checked(detector, tmp_path):
+    """An audio file with `--spoof-model none`: status `skipped` and why, not `ok` with no cue at all."""
+    path = write_audio(tmp_path / "voice.wav", (0.1 * np.random.default_rng(0).standard_normal(16000 * 3)).astype(np.float32), 16000)
+    v = detector(path)  # spoof_model=False
+    assert v.label is Label.UNDETERMINED and v.status is Status.SKIPPED and v.score is None
+    assert v.reasons[0].startswith("undetermined: the voice check is turned off"), v.reasons
 
 
 def test_silence_is_undetermined(detector, tmp_path):
