@@ -9,6 +9,7 @@ on held-out clips at training time (stored in the checkpoint).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -272,7 +273,8 @@ class ArtefactScorer:
         return artefact_crops(media, track, size=self.crop_size, step=self._step(track.fps), pairs=self.pairs)
 
     def __call__(self, media: Media, faces: FaceTracks | None = None, *, still: bool = True,
-                 track_id: int | None = None, check_orientation: bool = True) -> ArtefactResult:
+                 track_id: int | None = None, check_orientation: bool = True,
+                 progress: Callable[[int, int], None] | None = None) -> ArtefactResult:
         """Score ``media``'s dominant face track (``faces``: tracks from :func:`avsync.face.track`, else tracked here).
 
         ``track_id``: score that face instead (e.g. the active speaker that lip sync chose) when it is usable (1 s or
@@ -281,7 +283,7 @@ class ArtefactScorer:
         surroundings"); ``False``: the model's score alone. ``check_orientation`` (when the faces are tracked here):
         faces the picture shows turned on their side or upside down are not judged (status ``skipped``,
         :func:`avsync.face.orientation.turned_faces`, as ``avsync analyze`` does): a model trained on upright faces
-        reads them as generated."""
+        reads them as generated. ``progress(done, total)``: video frames tracked so far (when tracked here)."""
         if media.info.video is None:
             return ArtefactResult(Status.NO_VIDEO, threshold=self.threshold, model=self.model,
                                   model_sha256=self.model_sha256, message="the input has no video")
@@ -296,7 +298,7 @@ class ArtefactScorer:
                     if turn:
                         return ArtefactResult(Status.SKIPPED, threshold=self.threshold, model=self.model,
                                               model_sha256=self.model_sha256, message=turned_words(turn))
-                faces = track(media, crops=())
+                faces = track(media, crops=(), progress=progress)
             main = self.main_track(faces, prefer=track_id)
             if main is None:
                 return ArtefactResult(Status.NO_FACE, threshold=self.threshold, model=self.model,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -423,12 +423,14 @@ def tracks_from_faces(faces: FaceTracks, *, min_duration_s: float = 1.0) -> list
 
 
 def default_tracks(media: Media, *, detector: DetectorName | FaceDetector = "auto",
-                   crops: Sequence[CropName] = ("mouth", "face")) -> list[TrackCrops]:
+                   crops: Sequence[CropName] = ("mouth", "face"),
+                   progress: Callable[[int, int], None] | None = None) -> list[TrackCrops]:
     """Face tracks of ``media`` from :func:`avsync.face.track`, with mouth and Light-ASD face crops (``crops``: only
-    those; :func:`avsync.model_files.sync_crops` names the one a sync model reads)."""
+    those; :func:`avsync.model_files.sync_crops` names the one a sync model reads); ``progress(done, total)`` in
+    frames as they are tracked."""
     from avsync.face import track
 
-    return tracks_from_faces(track(media, detector=detector, crops=tuple(crops)))
+    return tracks_from_faces(track(media, detector=detector, crops=tuple(crops), progress=progress))
 
 
 def analyze_sync(
@@ -441,6 +443,7 @@ def analyze_sync(
     max_lag: int = 15,
     window: SlidingWindow = DEFAULT_WINDOW,
     check_orientation: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SyncResult:
     """Audio-visual sync of a :class:`~avsync.media.Media`: offset, confidence and timeline per face.
 
@@ -456,6 +459,8 @@ def analyze_sync(
         When the faces are tracked here: first look whether the picture shows them turned on their side or upside
         down (:func:`avsync.face.orientation.turned_faces`, as ``avsync analyze`` does); turned faces read as out of
         sync, so they are not judged (status ``skipped``, the turn in ``message``).
+    progress
+        ``progress(done, total)`` in video frames while the faces are tracked here (the longest part).
 
     Returns
     -------
@@ -483,7 +488,7 @@ def analyze_sync(
             if turn:
                 return SyncResult(status=Status.SKIPPED, summary=f"not judged: the faces are turned by {turn}°",
                                   message=turned_words(turn), **common)
-        tracks = default_tracks(media, crops=sync_crops(model))
+        tracks = default_tracks(media, crops=sync_crops(model), progress=progress)
     return sync_tracks(
         media.mono(), media.sample_rate, tracks, model=model, weights=weights, device=device, max_lag=max_lag,
         window=window, fps=media.fps,

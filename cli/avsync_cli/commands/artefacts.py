@@ -12,6 +12,7 @@ from avsync_cli.common import (
     echo_json,
     exit_code_for,
     fail,
+    progress_bar,
     setup_exit_code,
 )
 
@@ -28,8 +29,9 @@ from avsync_cli.common import (
 @device_option()
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Directory holding the weights (layout of `avsync models path`).")
+@click.option("--no-progress", is_flag=True, help="No progress bar on stderr (shown on a terminal for each file).")
 def command(files: tuple[str, ...], as_json: bool, threshold: float, sample_fps: float, model: str | None,
-            weights: str | None, device: str, models_dir: str | None) -> None:
+            weights: str | None, device: str, models_dir: str | None, no_progress: bool) -> None:
     """Probability that the mouth region of each FILE's main face was generated or pasted
     (lip-sync generators such as Wav2Lip), with a per-window timeline.
 
@@ -47,7 +49,8 @@ def command(files: tuple[str, ...], as_json: bool, threshold: float, sample_fps:
     results = []
     for f in files:
         try:
-            res = scorer(avsync.load_media(f))
+            with progress_bar(not no_progress, unit="frame", desc="faces") as update:
+                res = scorer(avsync.load_media(f), progress=update)
         except avsync.AvsyncError as e:
             res = ArtefactResult(e.status, threshold=threshold, message=str(e))
         results.append((f, res))

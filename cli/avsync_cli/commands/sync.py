@@ -9,7 +9,7 @@ import click
 
 import avsync
 from avsync.model_files import SYNC_MODELS
-from avsync_cli.common import device_option, echo_json, exit_code_for
+from avsync_cli.common import device_option, echo_json, exit_code_for, progress_bar
 
 if TYPE_CHECKING:
     from avsync.sync import SyncResult
@@ -92,8 +92,9 @@ def _text(res: SyncResult) -> str:
                    "e.g. 0.3,0.5,0.7,0.75 for a face-crop video (with --model light-asd the whole frame is the face).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Save a PNG of the lag curve and timeline.")
 @device_option()
+@click.option("--no-progress", is_flag=True, help="No progress bar on stderr (shown on a terminal while faces are tracked).")
 def command(file: str, as_json: bool, model: ModelName, weights: str | None, max_lag: int, mouth_box: str | None,
-            plot_path: str | None, device: str) -> None:
+            plot_path: str | None, device: str, no_progress: bool) -> None:
     """Measure the audio/video offset of FILE per face: offset in frames and ms (positive = audio leads
     video), confidence (median - minimum distance over lags), a per-window timeline, and the active speaker.
 
@@ -108,7 +109,9 @@ def command(file: str, as_json: bool, model: ModelName, weights: str | None, max
         if box is not None and media.has_video:
             face = (0.0, 0.0, 1.0, 1.0) if model == "light-asd" else None
             tracks = [fixed_box_track(media, mouth_box=box, face_box=face)]
-        res = analyze_sync(media, tracks, model=model, weights=weights, max_lag=max_lag, device=device)
+        with progress_bar(not no_progress and tracks is None, unit="frame", desc="faces") as update:
+            res = analyze_sync(media, tracks, model=model, weights=weights, max_lag=max_lag, device=device,
+                               progress=update)
     except avsync.AvsyncError as e:
         if box is None and e.status == avsync.Status.MODEL_ERROR and "face tracking" in e.message:
             e = avsync.AvsyncError(e.message, status=e.status,
