@@ -645,3 +645,4 @@ def test_a_manifest_rerun_writes_no_second_line_for_a_file_still_missing_and_cou
     run_batch(manifest, out, task="inspect", jobs=0, progress=False)
     final = {os.path.basename(r["path"]): r["status"] for r in read_results(out)}
     assert len(read_results(out)) == 4 and final["gone.wav"] == "no_video"  # inspected: an audio file
+    assert final_records(out) == final_records(read_results(out))  # the results file's path will do

@@ -113,6 +113,9 @@ def test_analyze_reports_of_inputs_with_the_same_name_do_not_overwrite_each_othe
     single.write_text("keep")
     r = CliRunner().invoke(cli, ["analyze", "--spoof-model", "none", "--html", str(single), a, c])
     assert r.exit_code == 2 and single.read_text() == "keep"
+    # nor is a report's name that does not exist yet turned into a folder called "two.html"
+    r = CliRunner().invoke(cli, ["analyze", "--spoof-model", "none", "--html", str(tmp_path / "two.html"), a, c])
+    assert r.exit_code == 2 and "names one report" in r.output and not (tmp_path / "two.html").exists()
     # one input and an existing folder: the report goes into the folder, named after the input
     folder = tmp_path / "reports"
     folder.mkdir()

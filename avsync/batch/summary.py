@@ -114,9 +114,12 @@ def _is_failure(status: Any) -> bool:
         return True
 
 
-def final_records(records: Iterable[dict[str, Any]], *, task: str | None = None, model: str | None = None,
-                  paths: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    """The last line per path (optionally only for one ``task`` / ``model`` / set of ``paths``)."""
+def final_records(records: Iterable[dict[str, Any]] | str | os.PathLike, *, task: str | None = None,
+                  model: str | None = None, paths: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The last line per path (optionally only for one ``task`` / ``model`` / set of ``paths``) of ``records``: the
+    lines of a results file, or the file itself (its path)."""
+    if isinstance(records, (str, os.PathLike)):
+        records = (r for _, _, r in iter_lines(records) if r is not None)
     wanted = None if paths is None else {os.path.normpath(p) for p in paths}
     out: dict[str, dict[str, Any]] = {}
     for r in records:

@@ -406,7 +406,8 @@ def _combine(faces: tuple[FaceSync, ...], common: dict[str, Any]) -> SyncResult:
     if top.drift is not None:
         summary = describe_drift(top.drift, common["fps"]) + f" (confidence {top.drift.confidence:.2f})"
     else:
-        summary = describe_offset(top.offset_ms) + f" ({top.offset_frames:+d} frames, confidence {top.confidence:.2f})"
+        unit = "frame" if abs(top.offset_frames) == 1 else "frames"
+        summary = describe_offset(top.offset_ms) + f" ({top.offset_frames:+d} {unit}, confidence {top.confidence:.2f})"
     return SyncResult(
         status=Status.OK, summary=summary, offset_frames=top.offset_frames, offset_ms=top.offset_ms,
         confidence=top.confidence, min_distance=top.min_distance, active_track_id=top.track_id, evidence=evidence,

@@ -67,9 +67,12 @@ def command(files: tuple[str, ...], as_json: bool, html_out: str | None, csv_out
     except ConfigError as e:
         raise click.BadParameter(str(e), param_hint="--reference") from None
     if len(files) > 1:
-        for opt, out in (("--html", html_out), ("--csv", csv_out)):
+        for opt, out, ext in (("--html", html_out, ".html"), ("--csv", csv_out, ".csv")):
             if out and Path(out).exists() and not Path(out).is_dir():
                 raise click.UsageError(f"{opt} {out} is a file; with several inputs {opt} takes a folder")
+            if out and not Path(out).exists() and Path(out).suffix.lower() == ext:  # meant as one report, surely
+                raise click.UsageError(f"{opt} {out} names one report, and there are {len(files)} inputs: give a "
+                                       f"folder for their reports (one {ext} each)")
     folders = [out for out in (html_out, csv_out) if out and (len(files) > 1 or Path(out).is_dir())]
     names = _report_names(files) if folders else None
     html_paths = _report_paths(html_out, names if html_out in folders else None, ".html")
