@@ -445,6 +445,11 @@ def test_cli_progress_on_stderr_json_on_stdout(broken, tmp_path):
     assert "5 already done" in text.stdout and text.stderr == ""
     bad = _cli(str(broken), "--out", str(tmp_path / "x.jsonl"), "--task", "nonsense")
     assert bad.returncode == 2 and "unknown task 'nonsense'" in bad.stderr and bad.stdout == ""
+    import torch
+
+    if not torch.cuda.is_available():  # a device the machine lacks: said before an empty results file is made
+        gpu = _cli(str(broken), "--out", str(tmp_path / "gpu.jsonl"), "--task", "inspect", "--device", "cuda")
+        assert gpu.returncode == 2 and "no CUDA device" in gpu.stderr and not (tmp_path / "gpu.jsonl").exists()
 
 
 def test_cli_killed_midway_then_resumed(corpus, tmp_path):

@@ -232,6 +232,11 @@ def run_batch(
     if config:
         spec = replace(spec, options={**(spec.options or {}), **config})
     check_options(spec)  # before any worker (or Ray actor) starts
+    # a device this machine lacks: said before any output file is made (Ray's workers have devices of their own)
+    if engine == "local" and device not in (None, "cpu", "auto"):
+        from avsync.device import resolve_device
+
+        resolve_device(device)
     # one line per input: repeated paths dropped (the first row of each kept), and counted for the summary
     if isinstance(source, list) and source and isinstance(source[0], InputItem):
         items, repeated = unique_inputs(list(source))
