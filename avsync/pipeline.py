@@ -340,7 +340,8 @@ def spoof_cue(result: SpoofResult) -> Cue:
     for ch in result.channels:
         who = f" on channel {ch.channel}" if len(result.channels) > 1 else ""
         for a, b, ps in ch.flagged_spans(thr):
-            reasons.append(f"voice{who} in {_fmt_span(a, b)} looks synthetic (model score {format_p(max(ps))}, "
+            upto = "up to " if len(ps) > 1 else ""  # the stretch's highest window, not each window's score
+            reasons.append(f"voice{who} in {_fmt_span(a, b)} looks synthetic (model score {upto}{format_p(max(ps))}, "
                            f"threshold {thr:.2f})")
             if result.run_windows and len(ps) >= result.run_windows:
                 # a run counted with its own mean (the scorer's run rule): its windows carry it, so that the

@@ -321,7 +321,7 @@ def test_a_run_of_synthetic_windows_is_one_stretch_on_the_timeline():
                            channels=(ChannelSpoof(0, Status.OK, run, wins, 56.0),))
 
     cue = spoof_cue(result(2))
-    assert cue.reasons == ("voice in 20–36 s looks synthetic (model score 0.95, threshold 0.50)",)
+    assert cue.reasons == ("voice in 20–36 s looks synthetic (model score up to 0.95, threshold 0.50)",)
     inside = [w.score for w in cue.windows if 20 <= w.start < 36]
     assert inside == pytest.approx([0.95, run, 0.9, 0.93])  # the 0.6 window carries the run's mean
     assert [w.score for w in cue.windows if w.start < 20 or w.start >= 36] == pytest.approx([0.1] * 10)
