@@ -272,9 +272,27 @@ def _generator_from(rel: str, desc: str, kind: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
-def map_shared_row(rec: dict[str, str], *, base: Path) -> ManifestRow:
-    """Map one row of the shared ``MANIFEST.csv`` onto a :class:`ManifestRow` (table in the module doc)."""
-    rel = rec["file"]
+_SHARED_KINDS = ("real_av", "fake_av", "real_speech", "fake_speech")
+
+
+def _shared_relative(file: str) -> str:
+    """A shared manifest row's ``file`` as the shared ``MANIFEST.csv`` writes it (``fake_speech/yourtts/...``), also
+    when a copied row names it from elsewhere (``${AVSYNC_SHARED}/data/...``, ``/abs/path/shared/data/...``): from
+    the first folder that is one of the four kinds."""
+    m = _VAR.match(file)
+    rest = file[m.end():].lstrip("/") if m else file
+    parts = Path(rest).parts
+    for i, part in enumerate(parts):
+        if part in _SHARED_KINDS:
+            return "/".join(parts[i:])
+    return file
+
+
+def map_shared_row(rec: dict[str, str], *, base: Path, where: str = "manifest") -> ManifestRow:
+    """Map one row of the shared ``MANIFEST.csv`` onto a :class:`ManifestRow` (table in the module doc). ``file`` may
+    also be absolute or start with an environment variable (``${AVSYNC_SHARED}/data/...``); its sets, groups and
+    generators are read from the part below the shared data folder either way."""
+    rel = _shared_relative(rec["file"])
     kind = rec.get("kind", "").strip()
     if kind not in _KIND_LABEL:
         raise ConfigError(f"{rel}: kind {kind!r} is not one of {', '.join(_KIND_LABEL)}")
@@ -282,7 +300,7 @@ def map_shared_row(rec: dict[str, str], *, base: Path) -> ManifestRow:
     m = re.search(r"AV offset (-?\d+)", desc)
     return ManifestRow(
         id=rel,
-        path=_resolve(rel, base),
+        path=_resolve(_expand(rec["file"], where=where), base),
         label=_KIND_LABEL[kind],  # type: ignore[arg-type]
         kind=kind,
         group=_group_from(rel, desc),
@@ -364,7 +382,7 @@ def read_manifest(path: str | os.PathLike, *, root: str | os.PathLike | None = N
 
 def _row(rec: dict[str, Any], *, base: Path, where: str) -> ManifestRow:
     if "path" not in rec and "file" in rec and "kind" in rec:
-        return map_shared_row(rec, base=base)
+        return map_shared_row(rec, base=base, where=where)
     return _native_row(rec, base=base, where=where)
 
 

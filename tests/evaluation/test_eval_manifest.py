@@ -166,6 +166,28 @@ def test_shared_manifest_mapping(shared):
     assert sum(1 for r in rows[:50] if __import__("os").path.exists(r.path)) == 50
 
 
+def test_copied_shared_rows_naming_their_files_from_elsewhere_keep_their_sets(shared, tmp_path, monkeypatch):
+    """Rows of the shared MANIFEST.csv copied into a manifest of one's own, their `file` made absolute or started with
+    ${AVSYNC_SHARED}: the same sets, groups and generators as in the shared manifest (the absolute ones read as set
+    'Exp4_SCL/VCTK', generator 'shared'), and the variable is expanded (every row was not_found)."""
+    import csv
+
+    src = list(csv.DictReader(open(shared / "data" / "MANIFEST.csv", newline="")))
+    picked = [r for r in src if r["file"].startswith("fake_speech/yourtts/")][:4]
+    want = {r.id: r for r in read_manifest(shared / "data" / "MANIFEST.csv")}
+    monkeypatch.setenv("AVSYNC_SHARED", str(shared))
+    for prefix in (str(shared.resolve() / "data") + "/", "${AVSYNC_SHARED}/data/"):
+        own = tmp_path / "own.csv"
+        with open(own, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(picked[0]))
+            w.writeheader()
+            w.writerows({**r, "file": prefix + r["file"]} for r in picked)
+        for row in read_manifest(own):
+            ref = want[row.id]
+            assert (row.subset, row.group, row.generator, row.label) == (ref.subset, ref.group, ref.generator, ref.label)
+            assert __import__("os").path.exists(row.path), row.path
+
+
 def test_shared_subset_filter(shared):
     rows = read_manifest(shared / "data" / "MANIFEST.csv")
     sel = filter_rows(rows, ["fake_speech/yourtts"])
