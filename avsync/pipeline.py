@@ -945,7 +945,7 @@ class Detector:
                 call.audio_spill = None
             self._thumbs = call.thumbs
         cues = self._sync_with_speech(cues, call)
-        if self.spoof_model is False and media.has_audio and not media.has_video:  # said, not a silent empty verdict
+        if self.spoof_model is False and media.has_audio and not media.has_video and not cues:  # said, not silent
             cues.append(Cue("spoof", Status.SKIPPED, None, (), (), 0.0,
                             "the voice check is turned off (spoof_model=False, --spoof-model none), and an audio "
                             "recording has nothing else to check"))

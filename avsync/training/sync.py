@@ -654,6 +654,7 @@ def train_sync_checkpoint(
     music: Sequence[str] = (),
     p_music: float = 0.5,
     context: int = CONTEXT,
+    device: str = "cpu",
     say: Callable[[str], None] = print,
 ) -> dict:
     """Train the SyncNet-style model on GRID sentences of the shared data (CC-BY 4.0) and write it.
@@ -708,6 +709,8 @@ def train_sync_checkpoint(
         Video frames per window (odd, 5 for the shipped models) and with them the audio span (``4 * context``
         MFCC frames): the model's :attr:`~avsync.encoders.syncnet.SyncNetConfig.frames`. Clips without a window of
         that many valid frames are left out.
+    device
+        Torch device of the training (``"cpu"``, ``"cuda"``, ``"auto"``); the data are cut on the CPU.
 
     Returns
     -------
@@ -782,10 +785,13 @@ def train_sync_checkpoint(
                                         p_music=p_music)
     say(f"[data] {len(clips)} training clips ({sum(int(c.valid.sum()) for c in clips) / 25:.1f} s of tracked "
         f"face), {len(held)} held out ({time.time() - t0:.0f} s)")
+    from avsync.device import resolve_device as _resolve_device
+
     model = SyncNetStyle(mcfg)
     cfg = SyncTrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, num_near=num_near, num_swap=num_swap,
                           other_group_swap=other_group_swap, strong_augment=strong_augment, channel_share=channel_share,
-                          context=context, log_every=eval_every if eval_every else max(1, steps // 20))
+                          context=context, log_every=eval_every if eval_every else max(1, steps // 20),
+                          device=_resolve_device(device))
     ckpt = out / "ckpt" / "last.pt"
     if ckpt.exists() and not resume:
         ckpt.unlink()

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import click
 
-from avsync_cli.common import warn
+from avsync_cli.common import check_device, warn
 
 
 @click.group("train")
@@ -68,8 +68,9 @@ def command() -> None:
 @click.option("--head-aug-share", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="--head: share of the training clips that also get one channel-augmented copy.")
 @click.option("--finetune", default=None, metavar="NAME",
-              help="Fine-tune this public checkpoint (aasist-asvspoof5: the recipe of the default voice model "
-                   "aasist-avsync) on neural-vocoder, neural-TTS and classical fakes; writes aasist_avsync.safetensors.")
+              help="Fine-tune this public checkpoint (aasist-asvspoof5: the recipe of aasist-avsync, the general "
+                   "network inside the default voice model aasist-hifigan-kokoro-piper) on neural-vocoder, neural-TTS "
+                   "and classical fakes; writes aasist_avsync.safetensors.")
 @click.option("--resume", is_flag=True, help="--finetune: continue from OUT/ckpt/last.pt when it exists.")
 @click.option("--wise-alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="--finetune: weights = alpha x fine-tuned + (1 - alpha) x the public checkpoint, before "
@@ -131,7 +132,7 @@ def command() -> None:
               help="--distill: the teacher's weights (safetensors of the same network) instead of the public "
                    "checkpoint, e.g. aasist-avsync's with its calibration undone "
                    "(benchmarks/spoof_recover_finetuned.py).")
-@click.option("--tiny", is_flag=True, help="A few files only (smoke test of the recipe).")
+@click.option("--tiny", is_flag=True, help="A few files and 20 steps unless --max-steps is given (smoke test of the recipe).")
 def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: int, threads: int, n_tts: int,
           n_neural: int, neural_share: float, cache: str | None, paired: float, fakes: str, warp_copies: bool, extra_real: tuple[str, ...],
           extra_real_share: float, gate: float, music: tuple[str, ...], p_music: float, rawboost: float,
@@ -145,12 +146,14 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
     channel augmentation), train the LCNN (or, with --head, a head on a frozen public checkpoint; with
     --finetune, the whole public checkpoint), calibrate on held-out speakers, write the safetensors.
 
-    The default voice model was made by
-    `avsync train spoof --finetune aasist-asvspoof5 --weights DIR --out OUT --threads 2 --minutes 38`
-    (docs/spoofmodel.md; `--max-steps` and `--minutes` bound the fine-tuning: 1000 steps / 40 min of the
-    recipe apply when they are not given)."""
+    The general network of the default voice model (aasist-avsync, inside aasist-hifigan-kokoro-piper) was made by
+    `avsync train spoof --finetune aasist-asvspoof5 --weights DIR --out OUT --threads 2 --minutes 38`, its three
+    specialists by `--fakes hifigan|kokoro|piper` (docs/spoofmodel.md; `--max-steps` and `--minutes` bound the
+    fine-tuning: 1000 steps / 40 min of the recipe apply when they are not given)."""
     if rawboost and not finetune:
         raise click.UsageError("--rawboost shapes the fine-tuning's crops: it goes with --finetune")
+    if tiny and click.get_current_context().get_parameter_source("max_steps") is click.core.ParameterSource.DEFAULT:
+        max_steps = 20  # a smoke test: a few files and a few steps, not the recipe's budget
     if head and (extra_real or gate or music):
         raise click.UsageError("--extra-real, --gate and --music shape a trained network's data: they do not go with "
                                "--head")
@@ -159,7 +162,7 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
 
         src = click.get_current_context().get_parameter_source
         extra: dict[str, Any] = {k: v for k, v in (("minutes", minutes), ("max_steps", max_steps))
-                 if src(k) is not click.core.ParameterSource.DEFAULT}
+                 if src(k) is not click.core.ParameterSource.DEFAULT or (tiny and k == "max_steps")}
         if lr is not None:
             extra["lr"] = lr
         if batch is not None:
@@ -328,12 +331,14 @@ def artefacts(out: str, shared: str | None, recipe: Literal["v2", "v1"], use_gen
 @click.option("--eval-every", type=click.IntRange(0), default=0, show_default=True,
               help="Also measure the held-out clips every N steps (to choose the step count).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads.")
+@click.option("--device", default="cpu", show_default=True, callback=check_device,
+              help="Torch device of the training: cpu, cuda, cuda:N or auto (the data are cut on the CPU).")
 @click.option("--tiny", is_flag=True, help="Two clips, 3 steps (smoke test of the recipe).")
 def sync(out: str, shared: str | None, steps: int, seed: int, batch_size: int, lr: float, folders: tuple[str, ...],
          extra: tuple[str, ...], synced: tuple[str, ...], validation: tuple[str, ...], cache: str | None, resume: bool, checkpoint_every: int, num_near: int,
          num_swap: int, other_group_swap: float, strong_aug: bool, channel_share: float, sync_music: tuple[str, ...],
          sync_p_music: float, context: int, holdout: int,
-         eval_every: int, threads: int, tiny: bool) -> None:
+         eval_every: int, threads: int, device: str, tiny: bool) -> None:
     """Train avsync's SyncNet-style sync model (0.2 s MFCC <-> 5 mouth frames; --context) on GRID sentences of the
     shared data (CC-BY 4.0), with mouth crops from the face tracker; contrastive loss with shifted (1-15
     frames) and swapped-audio negatives and appearance / compression augmentation."""
@@ -353,7 +358,8 @@ def sync(out: str, shared: str | None, steps: int, seed: int, batch_size: int, l
                                     cache=cache, resume=resume, checkpoint_every=checkpoint_every, num_near=num_near,
                                     num_swap=num_swap, other_group_swap=other_group_swap, strong_augment=strong_aug,
                                     extra=tuple(extra or ()), synced=tuple(synced or ()), channel_share=channel_share,
-                                    music=tuple(sync_music), p_music=sync_p_music, context=context, say=warn)
+                                    music=tuple(sync_music), p_music=sync_p_music, context=context, device=device,
+                                    say=warn)
     msg = f"{out}: {summary['train_config']['steps']} steps, loss {summary['loss_first_last'][1]:.3f}"
     if summary["holdout"]:
         h = summary["holdout"]
