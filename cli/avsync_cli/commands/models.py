@@ -22,7 +22,8 @@ def command() -> None:
 @command.command("list")
 @click.option("--json", "as_json", is_flag=True, help="The same rows as JSON, with the local path and how to get each.")
 def list_(as_json: bool) -> None:
-    """Every model: role, whether `avsync analyze` uses it by default, whether it is installed, size, licence.
+    """Every model: role, whether `avsync analyze` uses it by default, whether it is installed, size, sha256 (the
+    first 12 hex digits; all of it with --json), licence.
 
     Lists the weights bundles and the models that ship inside a Python package (YuNet in yuface, OpenCV's
     Haar cascade, MediaPipe's face mesh), by role, the default of each role first.
@@ -33,10 +34,10 @@ def list_(as_json: bool) -> None:
     if as_json:
         echo_json([r.to_dict() for r in rows])
         return
-    head = ("name", "role", "default", "installed", "size", "licence", "restrictions")
+    head = ("name", "role", "default", "installed", "size", "sha256", "licence", "restrictions")
     table = [head] + [
         (r.name, r.role, "yes" if r.default else "no", "yes" if r.installed else "no", format_size(r.size),
-         r.license, r.restrictions or "-")
+         f"{r.sha256[:12]}…" if r.sha256 else "-", r.license, r.restrictions or "-")
         for r in rows
     ]
     widths = [max(len(t[i]) for t in table) for i in range(len(head))]
