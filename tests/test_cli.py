@@ -124,3 +124,21 @@ def test_music_beside_a_head_on_a_frozen_checkpoint_is_a_usage_error(tmp_path):
     r = CliRunner().invoke(cli, ["train", "spoof", "--out", str(tmp_path / "t"), "--head", "aasist", "--music", "x"])
     assert r.exit_code == 2 and "do not go with" in r.output, r.output
     assert not (tmp_path / "t").exists()
+
+
+def test_spoof_text_calls_only_an_identity_change_a_change():
+    """The least similar split of a channel is always measured; a line for a steady voice once read
+    'change@11.6s sim=0.86', as if a change had been found."""
+    from avsync import Status
+    from avsync.speaker.evidence import SpeakerEvidence
+    from avsync.spoof import ChannelSpoof, SpoofResult
+    from avsync_cli.commands.spoof import _line
+
+    def text(change: bool) -> str:
+        sp = SpeakerEvidence(Status.OK, 0, "ge2e", consistency=0.9, change_time_s=11.6, change_similarity=0.86 if not change
+                             else 0.41, identity_change=change)
+        ch = ChannelSpoof(0, Status.OK, 0.2, (), 20.0, speaker=sp)
+        return _line(SpoofResult(Status.OK, 0.2, "m", path="call.wav", threshold=0.5, channels=(ch,)))
+
+    assert "no identity change (least similar at 11.6s: 0.86)" in text(False) and "IDENTITY" not in text(False)
+    assert "IDENTITY CHANGE at 11.6s (similarity 0.41)" in text(True)

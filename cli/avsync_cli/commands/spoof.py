@@ -46,8 +46,10 @@ def _line(r: SpoofResult) -> str:
             parts.append(f"consistency={sp.consistency:.2f}")
         if sp.change_similarity is not None:
             back = f"-{sp.change_end_s:.1f}s" if sp.change_end_s is not None else ""
-            parts.append(f"change@{sp.change_time_s:.1f}s{back} sim={sp.change_similarity:.2f}"
-                         + (" (IDENTITY CHANGE)" if sp.identity_change else ""))
+            at = f"{sp.change_time_s:.1f}s{back}"
+            # the least similar split is always measured; only a change is called one
+            parts.append(f"IDENTITY CHANGE at {at} (similarity {sp.change_similarity:.2f})" if sp.identity_change
+                         else f"no identity change (least similar at {at}: {sp.change_similarity:.2f})")
         if sp.reference_similarity is not None:
             parts.append(f"reference similarity={sp.reference_similarity:.2f}"
                          + (" (match)" if sp.reference_match else " (no match)"))
