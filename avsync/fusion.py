@@ -570,12 +570,14 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
 
     if duration < cfg.min_duration_s:
         return undetermined(f"the clip lasts {duration:.2f} s, shorter than the {cfg.min_duration_s:g} s needed")
-    if kind == "video":
-        return undetermined("the file has no audio track, so neither lip sync nor the voice can be checked")
+    silent = "the file has no audio track, so neither lip sync nor the voice can be checked"
     if score is not None and score >= cfg.manipulated_threshold:
         lead = ranked[0]
         main = findings or [f"{cue_words(lead.name)} points to manipulation (p = {format_p(lead.score)})"]
-        return FusionOutcome(Label.MANIPULATED, score, tuple(main + notes), tuple(segments), tuple(windows))
+        said = [f"note: {silent}"] if kind == "video" else []  # a silent video: the picture alone (mouth region)
+        return FusionOutcome(Label.MANIPULATED, score, tuple(main + said + notes), tuple(segments), tuple(windows))
+    if kind == "video":  # never "genuine": the speech cannot be judged without its sound
+        return undetermined(silent)
     missing = [r for r in cfg.required.get(kind, ()) if r not in usable]
     if missing:
         whys = [by_name[m].message or f"{m}: {by_name[m].status}" if m in by_name else f"{m} analysis did not run" for m in missing]

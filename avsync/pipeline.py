@@ -934,7 +934,8 @@ class Detector:
             with contextlib.suppress(MediaError):  # a broken audio track: the analyses meet the error as before
                 media.audio  # noqa: B018  # decoded once here: the voice check and lip sync then share the samples
         try:
-            cues = run_analyses([_AudioVisual(self, call), _Voice(self, call), *self.analyses], media, ctx,
+            cues = run_analyses([_AudioVisual(self, call), _Voice(self, call), _SilentVideo(self, call),
+                                 *self.analyses], media, ctx,
                                 concurrent=concurrent)
         except MediaError as e:  # e.g. decoding broke half-way through
             return self._failed(path or info.path, info.sha256, e.status, str(e), timings, t_start)
@@ -1102,6 +1103,36 @@ class _Voice:
         if det.spoof_model is False:
             return []
         return det._run_spoof(media, context, self.call)
+
+
+class _SilentVideo:
+    """The built-in check of a video without sound: the mouth region alone (lip sync and the voice need audio). Up to
+    1.5 × ``section_s`` long: the faces are tracked and cropped in one piece (a longer silent video is said to be
+    unchecked rather than held in memory)."""
+
+    name = "artefact"
+    needs = frozenset({"video"})
+    records_timings = True
+
+    def __init__(self, detector: Detector, call: _Call):
+        self.detector, self.call = detector, call
+
+    def run(self, media: Media, context: AnalysisContext) -> list[Cue]:
+        det = self.detector
+        if media.has_audio or not det.artefacts:
+            return []
+        if not _one_section(media, det.section_s):
+            return [Cue("artefact", Status.SKIPPED, None, (), (), 0.0,
+                        f"mouth region not checked: a video without sound is checked up to "
+                        f"{1.5 * (det.section_s or 0):.0f} s long")]
+        t0 = time.perf_counter()
+        try:
+            scorer = det._artefact_model()
+        except AvsyncError as e:
+            return [det._artefact_cue(e, context.models, context.details)]
+        result = scorer(media, still=det.still, check_orientation=det.check_orientation, progress=context.progress)
+        add_timings(context.timings, {"artefact": time.perf_counter() - t0})
+        return [det._artefact_cue(result, context.models, context.details)]
 
 
 def _one_section(media: Media, section_s: float | None) -> bool:

@@ -198,6 +198,20 @@ def test_no_audio_is_undetermined(detector, clip):
     v = detector(clip("pipe_noaudio", audio=False, **FACE))
     assert v.label is Label.UNDETERMINED and v.status is Status.NO_AUDIO
     assert "no audio track" in v.reasons[0]
+    # the picture alone is still looked at: the mouth-region check runs on a video without sound
+    assert [c.name for c in v.cues] == ["artefact"] and v.cue("artefact").status is Status.OK
+    assert any(r.startswith("checked: mouth region") for r in v.reasons), v.reasons
+
+
+def test_a_silent_video_is_manipulated_by_its_picture_alone_and_never_genuine():
+    from avsync.fusion import Cue, fuse
+
+    art = Cue("artefact", Status.OK, 0.95, (), ("the picture around the face stays frozen",), 1.0)
+    out = fuse([art], duration=8.0, kind="video")
+    assert out.label is Label.MANIPULATED and out.reasons[0] == "the picture around the face stays frozen"
+    assert "note: the file has no audio track, so neither lip sync nor the voice can be checked" in out.reasons
+    low = fuse([Cue("artefact", Status.OK, 0.02, (), (), 1.0)], duration=8.0, kind="video")
+    assert low.label is Label.UNDETERMINED and low.reasons[0].startswith("undetermined: the file has no audio track")
 
 
 def test_audio_with_the_voice_check_off_says_nothing_was_checked(detector, tmp_path):
