@@ -452,15 +452,22 @@ def test_cli_progress_on_stderr_json_on_stdout(broken, tmp_path):
         assert gpu.returncode == 2 and "no CUDA device" in gpu.stderr and not (tmp_path / "gpu.jsonl").exists()
 
 
-def test_cli_killed_midway_then_resumed(corpus, tmp_path):
-    out = tmp_path / "r.jsonl"
+def _slow_batch(corpus: Path, out: Path, lines: int, **popen) -> tuple[list[str], subprocess.Popen, float]:
+    """A CLI batch of the slow test task over ``corpus``, once ``out`` holds ``lines`` lines: its arguments, the
+    process and the deadline of the waiting."""
     args = [str(corpus), "--out", str(out), "--task", "batch_tasks:content_factory", "--model", "slow:0.25",
             "--jobs", "1", "--no-progress"]
     proc = subprocess.Popen([sys.executable, "-m", "avsync_cli.main", "batch", *args], env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 3):
+    while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < lines):
         time.sleep(0.05)
+    return args, proc, deadline
+
+
+def test_cli_killed_midway_then_resumed(corpus, tmp_path):
+    out = tmp_path / "r.jsonl"
+    args, proc, deadline = _slow_batch(corpus, out, 3, start_new_session=True)
     os.killpg(proc.pid, signal.SIGKILL)  # the whole run, workers included, dies at once
     proc.wait(timeout=30)
     n_before = out.read_bytes().count(b"\n")
@@ -617,13 +624,7 @@ def test_interrupts_are_held_while_a_stopped_run_tidies_up():
 
 def test_cli_stopped_twice_still_ends_with_its_summary_and_exit_130(corpus, tmp_path):
     out = tmp_path / "r.jsonl"
-    args = [str(corpus), "--out", str(out), "--task", "batch_tasks:content_factory", "--model", "slow:0.25",
-            "--jobs", "1", "--no-progress"]
-    proc = subprocess.Popen([sys.executable, "-m", "avsync_cli.main", "batch", *args], env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 2):
-        time.sleep(0.05)
+    _, proc, _ = _slow_batch(corpus, out, 2, text=True)
     proc.send_signal(signal.SIGTERM)
     time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
