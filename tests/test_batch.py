@@ -644,6 +644,7 @@ def test_a_manifest_rerun_writes_no_second_line_for_a_file_still_missing_and_cou
     out = tmp_path / "r.jsonl"
     first = run_batch(manifest, out, task="inspect", jobs=0, progress=False)
     assert first.inputs == 3 and first.repeated == 1 and "1 repeated path listed once" in format_summary(first)
+    assert first.unscored == 1 and first.to_dict()["unscored"] == 1  # the missing file, in --json too
     assert [r["status"] for r in read_results(out)].count("not_found") == 1
     again = run_batch(manifest, out, task="inspect", jobs=0, progress=False)
     assert len(read_results(out)) == 3 and again.resumed == 3 and again.repeated == 1

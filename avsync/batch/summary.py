@@ -82,6 +82,9 @@ class BatchSummary(Serializable):
         (``None`` in the summary of a run, which counts ``processed`` and ``resumed`` instead).
     repeated
         Paths the source named more than once (a manifest's repeated rows): each has one line, from its first row.
+    unscored
+        Inputs with a line the task did not score: not media, empty, unreadable, or skipped (the text summary's
+        "recorded without scoring").
     """
 
     out: str
@@ -105,6 +108,7 @@ class BatchSummary(Serializable):
     failures: tuple[FailedFile, ...] = ()
     scored: int | None = None
     repeated: int = 0
+    unscored: int = 0
 
 
 def _is_failure(status: Any) -> bool:
@@ -173,6 +177,8 @@ def summarize(out: str | os.PathLike, *, task: str | None = None, model: str | N
     inputs = int(run_stats.pop("inputs", None) or (len(set(map(os.path.normpath, paths))) if paths is not None
                                                    else len(final)))
     seen = {r.get("model") for r in final.values()} - {None}
+    scored = sum(bool(r.get("worker")) and not r.get("reused_from") for r in final.values()) if afterwards else None
+    done = scored if scored is not None else int(run_stats.get("processed", 0)) + int(run_stats.get("resumed", 0))
     return BatchSummary(
         out=os.fspath(out),
         task=task,
@@ -187,7 +193,8 @@ def summarize(out: str | os.PathLike, *, task: str | None = None, model: str | N
         inputs=inputs,
         pending=max(0, inputs - len(final)),
         flagged=sum(str(r.get("label")) in FLAGGED_LABELS for r in final.values()),
-        scored=sum(bool(r.get("worker")) and not r.get("reused_from") for r in final.values()) if afterwards else None,
+        scored=scored,
+        unscored=max(0, len(final) - done - int(run_stats.get("reused", 0))),
         **run_stats,
     )
 
@@ -197,15 +204,12 @@ def format_summary(s: BatchSummary) -> str:
     inputs = s.inputs or s.total
     if s.scored is not None:  # a results file summarised afterwards
         head = f"{inputs} inputs: {s.scored} scored"
-        done = s.scored
     else:
         head = f"{inputs} inputs: {s.processed} scored now, {s.resumed} already done by earlier runs"
-        done = s.processed + s.resumed
     if s.reused:
         head += f", {s.reused} copied from identical files"
-    unscored = s.total - done - s.reused
-    if unscored > 0:
-        head += f", {unscored} recorded without scoring (not media, empty, unreadable)"
+    if s.unscored > 0:
+        head += f", {s.unscored} recorded without scoring (not media, empty, unreadable)"
     if s.pending:
         head += f", {s.pending} not done yet"
     if s.repeated:
