@@ -571,7 +571,10 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
     if duration < cfg.min_duration_s:
         return undetermined(f"the clip lasts {duration:.2f} s, shorter than the {cfg.min_duration_s:g} s needed")
     silent = "the file has no audio track, so neither lip sync nor the voice can be checked"
-    if score is not None and score >= cfg.manipulated_threshold:
+    # a silent video: only a cue of the picture that itself reaches the threshold makes it manipulated (a fitted
+    # config's terms for the missing audio cues were fitted on clips with sound)
+    pictured = kind != "video" or any(c.score >= cfg.manipulated_threshold for c in usable.values() if c.score is not None)
+    if score is not None and score >= cfg.manipulated_threshold and pictured:
         lead = ranked[0]
         main = findings or [f"{cue_words(lead.name)} points to manipulation (p = {format_p(lead.score)})"]
         said = [f"note: {silent}"] if kind == "video" else []  # a silent video: the picture alone (mouth region)

@@ -661,7 +661,12 @@ class Detector:
         :class:`~avsync.errors.ConfigError` says why it cannot be used (unreadable, no audio, under 0.5 s of speech),
         before any input is analysed. Nothing to check without a reference or a voice check."""
         if self.reference is not None and self.spoof_model is not False:
-            self._scorer()
+            from avsync.errors import BundleError
+
+            try:
+                self._scorer()
+            except BundleError:  # a voice or speaker model that is not there: each input's voice check says so
+                pass
 
     # ------------------------------------------------------------------ pieces
     def _scorer(self):
@@ -1106,9 +1111,10 @@ class _Voice:
 
 
 class _SilentVideo:
-    """The built-in check of a video without sound: the mouth region alone (lip sync and the voice need audio). Up to
-    1.5 × ``section_s`` long: the faces are tracked and cropped in one piece (a longer silent video is said to be
-    unchecked rather than held in memory)."""
+    """The built-in check of a video without sound: the mouth region alone (lip sync and the voice need audio), after
+    the orientation check, on faces tracked with the detector's face detector. Up to 1.5 × ``section_s`` long: the
+    faces are tracked and cropped in one piece (a longer silent video is said to be unchecked rather than held in
+    memory)."""
 
     name = "artefact"
     needs = frozenset({"video"})
@@ -1125,13 +1131,25 @@ class _SilentVideo:
             return [Cue("artefact", Status.SKIPPED, None, (), (), 0.0,
                         f"mouth region not checked: a video without sound is checked up to "
                         f"{1.5 * (det.section_s or 0):.0f} s long")]
-        t0 = time.perf_counter()
+        turned = det._turned(media, context)
+        if turned is not None:
+            return [c for c in turned if c.name == "artefact"]
         try:
             scorer = det._artefact_model()
         except AvsyncError as e:
             return [det._artefact_cue(e, context.models, context.details)]
-        result = scorer(media, still=det.still, check_orientation=det.check_orientation, progress=context.progress)
-        add_timings(context.timings, {"artefact": time.perf_counter() - t0})
+        from avsync.face import track
+        from avsync.model_files import model_sha256
+
+        t0 = time.perf_counter()
+        faces = track(media, detector=det.face_detector, crops=(), progress=context.progress)  # the detector asked for
+        t1 = time.perf_counter()
+        result = scorer(media, faces, still=det.still)
+        add_timings(context.timings, {"faces": t1 - t0, "artefact": time.perf_counter() - t1})
+        context.details["faces"] = faces.to_dict()
+        context.models.append(ModelRef(faces.detector, sha256=model_sha256(faces.detector), role="face detector"))
+        self.call.thumbs = _thumbnails(faces, media)
+        context.faces = faces if det.analyses else None  # for the plug-in analyses, as in the audio-visual path
         return [det._artefact_cue(result, context.models, context.details)]
 
 

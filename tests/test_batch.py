@@ -640,16 +640,20 @@ def test_a_manifest_rerun_writes_no_second_line_for_a_file_still_missing_and_cou
     wavs = sorted(str(p) for p in corpus.glob("*.wav"))[:2]
     manifest = tmp_path / "m.csv"
     missing = tmp_path / "gone.wav"
-    manifest.write_text("path,id\n" + f"{wavs[0]},a\n{missing},b\n{wavs[0]},dup\n{wavs[1]},c\n")
+    manifest.write_text("path,id\n" + f"{wavs[0]},a\n{missing},b\n{wavs[0]},dup\n{wavs[1]},c\n{wavs[0]},dup2\n")
     out = tmp_path / "r.jsonl"
     first = run_batch(manifest, out, task="inspect", jobs=0, progress=False)
     assert first.inputs == 3 and first.repeated == 1 and "1 repeated path listed once" in format_summary(first)
     assert first.unscored == 1 and first.to_dict()["unscored"] == 1  # the missing file, in --json too
     assert [r["status"] for r in read_results(out)].count("not_found") == 1
     again = run_batch(manifest, out, task="inspect", jobs=0, progress=False)
-    assert len(read_results(out)) == 3 and again.resumed == 3 and again.repeated == 1
+    assert len(read_results(out)) == 3 and again.resumed == 3 and again.repeated == 1  # one path, named three times
+    other = run_batch(manifest, out, task=TaskSpec("spoof_x", batch_tasks.content_factory, "m"), jobs=0, progress=False)
+    assert other.by_status.get("not_found") == 1  # another task: the missing file is its finding too
+    assert len(read_results(out)) == 6
     write_audio(str(missing), np.zeros(16000, np.float32), 16000)  # the file appears: read on the next run
     run_batch(manifest, out, task="inspect", jobs=0, progress=False)
     final = {os.path.basename(r["path"]): r["status"] for r in read_results(out)}
-    assert len(read_results(out)) == 4 and final["gone.wav"] == "no_video"  # inspected: an audio file
+    inspected = [r for r in read_results(out) if r["task"] == "inspect"]
+    assert len(inspected) == 4 and final["gone.wav"] == "no_video"  # inspected: an audio file
     assert final_records(out) == final_records(read_results(out))  # the results file's path will do

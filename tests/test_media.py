@@ -274,6 +274,9 @@ def test_from_arrays_reads_integer_pcm_and_frames_first_stereo_as_a_wav_reader_r
     assert Media.from_arrays(np.stack([x, -x]), 16000).audio.shape == (2, 16000)  # [C, T] as before
     with pytest.raises(MediaError, match="integer PCM"):
         Media.from_arrays(np.zeros(100, bool), 16000)
+    with pytest.raises(MediaError, match="no PCM scale"):  # np.array of Python ints: int64, no scale to read
+        Media.from_arrays(np.array([0, 1000, -1000] * 100), 16000)
+    assert Media.from_arrays(np.zeros((0, 2), np.float32), 16000).audio.shape == (2, 0)  # an empty stereo file
 
 
 # ------------------------------------------------------------------------- bad input

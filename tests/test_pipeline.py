@@ -200,6 +200,9 @@ def test_no_audio_is_undetermined(detector, clip):
     assert "no audio track" in v.reasons[0]
     # the picture alone is still looked at: the mouth-region check runs on a video without sound
     assert [c.name for c in v.cues] == ["artefact"] and v.cue("artefact").status is Status.OK
+    assert any(m.role == "face detector" for m in v.provenance.models) and "faces" in v.details  # tracked as asked
+    haar = Detector(spoof_model=False, sync_model="motion", face_detector="haar", device="cpu")
+    assert haar(clip("pipe_noaudio", audio=False, **FACE)).cue("artefact").status is Status.SKIPPED  # no landmarks
     assert any(r.startswith("checked: mouth region") for r in v.reasons), v.reasons
 
 
@@ -212,6 +215,11 @@ def test_a_silent_video_is_manipulated_by_its_picture_alone_and_never_genuine():
     assert "note: the file has no audio track, so neither lip sync nor the voice can be checked" in out.reasons
     low = fuse([Cue("artefact", Status.OK, 0.02, (), (), 1.0)], duration=8.0, kind="video")
     assert low.label is Label.UNDETERMINED and low.reasons[0].startswith("undetermined: the file has no audio track")
+    # a fitted config's terms for the missing audio cues (fitted on clips with sound) cannot make it manipulated
+    fitted = FusionConfig(method="logistic", weights={"sync": 1.0, "spoof": 1.0, "artefact": 1.0},
+                          missing={"sync": 1.0, "spoof": 1.0})
+    mild = fuse([Cue("artefact", Status.OK, 0.3, (), (), 1.0)], duration=8.0, kind="video", config=fitted)
+    assert mild.label is Label.UNDETERMINED, (mild.score, mild.reasons)
 
 
 def test_audio_with_the_voice_check_off_says_nothing_was_checked(detector, tmp_path):

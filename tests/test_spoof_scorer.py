@@ -555,6 +555,11 @@ def test_an_unreadable_reference_is_named_as_the_reference(tiny_model, tmp_path)
     with pytest.raises(ConfigError, match="less than 0.5 s of speech"):
         Detector(spoof_model=tiny_model, reference=str(silent)).check_reference()
     Detector(spoof_model=False, reference=str(empty)).check_reference()  # no voice check: nothing to read
+    from avsync.errors import BundleError
+
+    missing = Detector(spoof_model=tiny_model, reference=str(silent))
+    missing._scorer = lambda: (_ for _ in ()).throw(BundleError("ge2e-resemblyzer is not installed"))
+    missing.check_reference()  # a model that is not there is each input's voice check's to say, not a usage error
 
 
 def test_a_quiet_recording_is_scored_raised_to_the_floor(tiny_model):

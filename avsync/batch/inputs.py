@@ -164,12 +164,14 @@ def listed_inputs(source: str | os.PathLike | list[str]) -> list[InputItem]:
 
 
 def unique_inputs(items: list[InputItem]) -> tuple[list[InputItem], int]:
-    """``items`` without repeated paths (the first of each kept, in order), and how many repeats were dropped."""
-    seen: set[str] = set()
+    """``items`` without repeated paths (the first of each kept, in order), and how many paths were named more than
+    once."""
+    seen: dict[str, int] = {}
     unique = []
     for it in items:
         key = os.path.normpath(it.path)
         if key not in seen:
-            seen.add(key)
+            seen[key] = 0
             unique.append(it)
-    return unique, len(items) - len(unique)
+        seen[key] += 1
+    return unique, sum(n > 1 for n in seen.values())

@@ -274,10 +274,11 @@ def _run_logged(items: list[InputItem], out: str | os.PathLike, spec: TaskSpec, 
             k, p = r.get("key"), os.path.normpath(str(r.get("path")))
             if r.get("sha256") and r.get("size_bytes") is not None and r.get("mtime_ns") is not None:
                 known[p] = (r["size_bytes"], r["mtime_ns"], r["sha256"])
-            if r.get("status") == Status.NOT_FOUND.value and not k:
-                missing.add(p)
-            else:
-                missing.discard(p)
+            if r.get("task") == spec.name and r.get("model") == spec.model:  # this run's task: another's is its own
+                if r.get("status") == Status.NOT_FOUND.value and not k:
+                    missing.add(p)
+                else:
+                    missing.discard(p)
             if not k:
                 continue
             if retry_errors and r.get("status") in RETRYABLE:

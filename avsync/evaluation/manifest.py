@@ -278,14 +278,15 @@ _SHARED_KINDS = ("real_av", "fake_av", "real_speech", "fake_speech")
 def _shared_relative(file: str) -> str:
     """A shared manifest row's ``file`` as the shared ``MANIFEST.csv`` writes it (``fake_speech/yourtts/...``), also
     when a copied row names it from elsewhere (``${AVSYNC_SHARED}/data/...``, ``/abs/path/shared/data/...``): from
-    the first folder that is one of the four kinds."""
+    the kind folder right below a ``data`` folder, else the first folder that is one of the four kinds."""
     m = _VAR.match(file)
     rest = file[m.end():].lstrip("/") if m else file
     parts = Path(rest).parts
-    for i, part in enumerate(parts):
-        if part in _SHARED_KINDS:
-            return "/".join(parts[i:])
-    return file
+    kinds = [i for i, part in enumerate(parts) if part in _SHARED_KINDS]
+    if not kinds:
+        return file
+    under_data = [i for i in kinds if i > 0 and parts[i - 1] == "data"]  # .../shared/data/<kind>/...: the shared root
+    return "/".join(parts[(under_data or kinds)[0]:])
 
 
 def map_shared_row(rec: dict[str, str], *, base: Path, where: str = "manifest") -> ManifestRow:

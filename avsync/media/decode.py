@@ -55,11 +55,14 @@ def _rotate(img: np.ndarray, rotation: int) -> np.ndarray:
 
 def pcm_to_float(audio: np.ndarray) -> np.ndarray:
     """``audio`` as float32: integer PCM scaled to [-1, 1] by its type's range (``int16`` / 32768, ``uint8`` centred
-    on 128), floats as they are. Booleans and other types are a :class:`MediaError`."""
+    on 128), floats as they are. 64-bit integers, booleans and other types are a :class:`MediaError`."""
     kind = audio.dtype.kind
     if kind == "f":
         return audio.astype(np.float32, copy=False)
     if kind in "iu":
+        if audio.dtype.itemsize > 4:  # int64: what np.array makes of Python ints, at no PCM scale anyone writes
+            raise MediaError(f"audio samples as {audio.dtype} have no PCM scale: pass int16 / int32 PCM or floats in "
+                             "[-1, 1]", status=Status.DECODE_ERROR)
         info = np.iinfo(audio.dtype)
         centre = 0.0 if kind == "i" else (info.max + 1) / 2
         return ((audio.astype(np.float64) - centre) / (info.max + 1 - centre)).astype(np.float32)
@@ -202,7 +205,8 @@ class Media:
             audio = audio[None] if audio.ndim == 1 else audio
             if audio.ndim != 2:
                 raise MediaError(f"audio must be [T] or [C, T], got shape {audio.shape}", status=Status.DECODE_ERROR)
-            if 0 < audio.shape[1] < audio.shape[0]:  # [T, C]: frames first
+            if 0 < audio.shape[1] < audio.shape[0] or (audio.shape[0] == 0 and 0 < audio.shape[1] <= 16):
+                # [T, C]: frames first (an empty [0, C] too, as a WAV reader returns a stereo file without samples)
                 audio = np.ascontiguousarray(audio.T)
             audio, n_bad = finite_audio(audio)
             audio, n_huge = tame_spikes(audio)

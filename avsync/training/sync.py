@@ -575,9 +575,10 @@ HOLDOUT_SHIFTS = (0, -6, -3, 3, 6)
 
 def holdout_offsets(
     model: SyncNetStyle, items: Sequence[tuple[str, Media, TrackCrops]], shifts: Sequence[int] = HOLDOUT_SHIFTS, *,
-    motion: bool = True,
+    motion: bool = True, device: str = "cpu",
 ) -> dict:
-    """Offsets found on in-sync clips with the audio shifted by ``shifts`` frames (audio leads video).
+    """Offsets found on in-sync clips with the audio shifted by ``shifts`` frames (audio leads video), the model on
+    ``device`` (where it trains: the check must not move it).
 
     ``items``: ``(name, media, track)`` triples. Returns ``{"syncnet": {...}, "motion": {...}}`` with
     ``hits`` (offset within ±1 frame of the shift, absolute: the clips are assumed in sync),
@@ -588,7 +589,7 @@ def holdout_offsets(
     from avsync.synth import shift_audio
 
     out: dict[str, Any] = {}
-    scorers = [("syncnet", SyncNetScorer(model))] + ([("motion", MotionScorer())] if motion else [])
+    scorers = [("syncnet", SyncNetScorer(model, device=device))] + ([("motion", MotionScorer())] if motion else [])
     for name, scorer in scorers:
         hits, found = 0, {}
         for clip_name, media, tr in items:
@@ -805,7 +806,7 @@ def train_sync_checkpoint(
         rec = {"step": step + 1, "loss": float(np.mean(log_ref.loss[-k:])), "top1": float(np.mean(log_ref.accuracy[-k:])),
                "seconds": round(time.time() - t1, 1)}
         if held and eval_every and step + 1 < steps:
-            h = holdout_offsets(model, held, motion=False)
+            h = holdout_offsets(model, held, motion=False, device=cfg.device)
             model.train()
             rec["holdout_hits"] = h["syncnet"]["hits"]
         curve.append(rec)
@@ -818,7 +819,7 @@ def train_sync_checkpoint(
     train_sync(model, clips, cfg, callback=callback, log=log_ref, checkpoint=ckpt if checkpoint_every else None,
                checkpoint_every=checkpoint_every, extra_state=lambda: {"curve": curve})
     t_train = time.time() - t1
-    final = holdout_offsets(model, held) if held else None
+    final = holdout_offsets(model, held, device=cfg.device) if held else None
     if final:
         say(f"[holdout] offsets within ±1 frame of the injected shift: syncnet {final['syncnet']['hits']}/"
             f"{final['syncnet']['total']}, motion {final['motion']['hits']}/{final['motion']['total']}")

@@ -188,6 +188,14 @@ def test_copied_shared_rows_naming_their_files_from_elsewhere_keep_their_sets(sh
             assert __import__("os").path.exists(row.path), row.path
 
 
+def test_the_shared_root_is_the_kind_folder_under_data():
+    from avsync.evaluation.manifest import _shared_relative
+
+    assert _shared_relative("/home/u/real_av/shared/data/fake_speech/yourtts/x/b.wav") == "fake_speech/yourtts/x/b.wav"
+    assert _shared_relative("${AVSYNC_SHARED}/data/real_av/x/y.mp4") == "real_av/x/y.mp4"
+    assert _shared_relative("fake_speech/a/b.wav") == "fake_speech/a/b.wav"
+
+
 def test_shared_subset_filter(shared):
     rows = read_manifest(shared / "data" / "MANIFEST.csv")
     sel = filter_rows(rows, ["fake_speech/yourtts"])
