@@ -656,4 +656,11 @@ def test_a_manifest_rerun_writes_no_second_line_for_a_file_still_missing_and_cou
     final = {os.path.basename(r["path"]): r["status"] for r in read_results(out)}
     inspected = [r for r in read_results(out) if r["task"] == "inspect"]
     assert len(inspected) == 4 and final["gone.wav"] == "no_video"  # inspected: an audio file
+    # gone again, then back unchanged (same size and time): read again, not left at its `not_found` line
+    kept = missing.with_suffix(".keep")
+    os.replace(missing, kept)
+    run_batch(manifest, out, task="inspect", jobs=0, progress=False)
+    os.replace(kept, missing)
+    run_batch(manifest, out, task="inspect", jobs=0, progress=False)
+    assert final_records(out, task="inspect")[os.path.normpath(str(missing))]["status"] == "no_video"
     assert final_records(out) == final_records(read_results(out))  # the results file's path will do

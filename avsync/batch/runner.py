@@ -276,7 +276,8 @@ def _run_logged(items: list[InputItem], out: str | os.PathLike, spec: TaskSpec, 
                 known[p] = (r["size_bytes"], r["mtime_ns"], r["sha256"])
             if r.get("task") == spec.name and r.get("model") == spec.model:  # this run's task: another's is its own
                 if r.get("status") == Status.NOT_FOUND.value and not k:
-                    missing.add(p)
+                    missing.add(p)  # and what was done before it went missing is not its last word: read it again
+                    done_pairs = {q for q in done_pairs if q[0] != p}
                 else:
                     missing.discard(p)
             if not k:
