@@ -127,19 +127,30 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
+HELD_INTERRUPTS_LIMIT = 3
+"""While :func:`held_interrupts` holds them, this many further SIGINT / SIGTERM end the tidy-up after all."""
+
+
 @contextlib.contextmanager
 def held_interrupts() -> Iterator[list[int]]:
     """While inside: SIGINT and SIGTERM are noted (the yielded list of their numbers), not raised; the handlers before
     are restored on leaving. For a stopped batch writing its last lines, closing its workers and summarising: one
-    Ctrl-C stops the run, a second one must not turn that into a traceback. Only the main thread can hold signals;
-    elsewhere this does nothing."""
+    Ctrl-C stops the run, a second one must not turn that into a traceback; the :data:`HELD_INTERRUPTS_LIMIT`-th
+    raises ``KeyboardInterrupt`` (a tidy-up that hangs). Only the main thread can hold signals; elsewhere this does
+    nothing."""
     seen: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield seen
         return
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def note(signum: int, frame: object) -> None:
+        seen.append(signum)
+        if len(seen) >= HELD_INTERRUPTS_LIMIT:  # insisted on: a tidy-up that hangs can still be stopped
+            raise KeyboardInterrupt
+
     for s in before:
-        signal.signal(s, lambda signum, frame: seen.append(signum))
+        signal.signal(s, note)
     try:
         yield seen
     finally:
