@@ -745,12 +745,21 @@ class Detector:
             from avsync.artefacts.scorer import with_still
 
             art = with_still(art, faces)
-        ctx.details["faces"] = faces.to_dict()
+        self._faces_seen(faces, ctx)
         cues = [self._sync_cue(media, faces, sync, ctx.models, ctx.details, call)]
         if self.artefacts:
             cues.append(self._artefact_cue(art, ctx.models, ctx.details))
-        ctx.faces = faces if self.analyses else None  # kept for the plug-in analyses only (crops are big)
         return cues
+
+    def _faces_seen(self, faces: FaceTracks, ctx: AnalysisContext) -> None:
+        """What an analysis that tracked the faces records of them: the tracks in ``details``, the face detector in
+        the provenance (named as `avsync models list` names it, so its hash can be checked with `avsync models
+        verify`), and the tracks for the plug-in analyses only (their crops are big)."""
+        from avsync.model_files import model_sha256
+
+        ctx.details["faces"] = faces.to_dict()
+        ctx.models.append(ModelRef(faces.detector, sha256=model_sha256(faces.detector), role="face detector"))
+        ctx.faces = faces if self.analyses else None
 
     def _turned(self, media: Media, ctx: AnalysisContext) -> list[Cue] | None:
         """Lip-sync and mouth-region cues that say why they were not judged, when the picture shows the faces turned
@@ -833,12 +842,11 @@ class Detector:
     def _sync_cue(self, media: Media, faces: FaceTracks, result: SyncResult, models: list[ModelRef], details: dict,
                   call: _Call) -> Cue:
         details["sync"] = _sync_details(result)
-        from avsync.model_files import model_sha256, sync_model_name
+        from avsync.model_files import sync_model_name
         from avsync.sync.models import weights_sha256
 
-        # named as `avsync models list` names them, so that each hash can be checked with `avsync models verify`
-        models.append(ModelRef(faces.detector, sha256=model_sha256(faces.detector), role="face detector"))
-        # the file the model ran: for ``syncnet`` a user checkpoint in $AVSYNC_MODELS_DIR/syncnet/ when there is one
+        # named as `avsync models list` names it, so that its hash can be checked with `avsync models verify`; the
+        # file the model ran: for ``syncnet`` a user checkpoint in $AVSYNC_MODELS_DIR/syncnet/ when there is one
         models.append(ModelRef(sync_model_name(result.model), sha256=weights_sha256(result.model), role="sync"))
         assert self.sync_params is not None  # set by __post_init__
         call.sync_inputs = (result, media.duration, faces.face_fraction)  # read again once the voice check's VAD ran
@@ -1139,17 +1147,14 @@ class _SilentVideo:
         except AvsyncError as e:
             return [det._artefact_cue(e, context.models, context.details)]
         from avsync.face import track
-        from avsync.model_files import model_sha256
 
         t0 = time.perf_counter()
         faces = track(media, detector=det.face_detector, crops=(), progress=context.progress)  # the detector asked for
         t1 = time.perf_counter()
         result = scorer(media, faces, still=det.still)
         add_timings(context.timings, {"faces": t1 - t0, "artefact": time.perf_counter() - t1})
-        context.details["faces"] = faces.to_dict()
-        context.models.append(ModelRef(faces.detector, sha256=model_sha256(faces.detector), role="face detector"))
+        det._faces_seen(faces, context)
         self.call.thumbs = _thumbnails(faces, media)
-        context.faces = faces if det.analyses else None  # for the plug-in analyses, as in the audio-visual path
         return [det._artefact_cue(result, context.models, context.details)]
 
 

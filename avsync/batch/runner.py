@@ -287,8 +287,7 @@ def _run_logged(items: list[InputItem], out: str | os.PathLike, spec: TaskSpec, 
                 known[p] = (r["size_bytes"], r["mtime_ns"], r["sha256"])
             if r.get("task") == spec.name and r.get("model") == spec.model:  # this run's task: another's is its own
                 if r.get("status") == Status.NOT_FOUND.value and not k:
-                    missing.add(p)  # and what was done before it went missing is not its last word: read it again
-                    done_pairs = {q for q in done_pairs if q[0] != p}
+                    missing.add(p)
                 else:
                     missing.discard(p)
             if not k:
@@ -299,6 +298,8 @@ def _run_logged(items: list[InputItem], out: str | os.PathLike, spec: TaskSpec, 
             done_pairs.add((p, k))
             if not r.get("reused_from") and r.get("status") not in RETRYABLE:
                 by_key[k] = (offset, length)
+        # a path whose last line says it went missing: what was done before is not its last word, it is read again
+        done_pairs = {q for q in done_pairs if q[0] not in missing} if missing else done_pairs
 
         # cheap pre-pass (stat only): inputs an earlier run finished count as done from the start
         todo: list[tuple[int, InputItem]] = []
