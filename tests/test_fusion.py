@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -345,3 +347,17 @@ def test_a_cue_window_reaching_into_silence_does_not_speak_for_it():
     at = {w.start: w.cues.get("sync") for w in out.windows}
     assert at[71.0] is None and at[70.0] is not None
     assert not [g for g in out.segments if g.start >= 71.0]
+
+
+def test_an_undetermined_verdict_says_a_weak_finding_is_not_enough():
+    """Under an undetermined headline a stretch that "looks synthetic" says it is not enough for a verdict, as the
+    genuine verdict's notes do; a cue that reaches the threshold on a clip too short to judge keeps its words."""
+    cfg = FusionConfig(genuine_threshold=0.35, manipulated_threshold=0.7)
+    stretch = "voice in 1–5 s looks synthetic (model score 0.53, threshold 0.50)"
+    voice = replace(_cue("spoof", 0.502, reasons=[stretch]), measured="model score 0.502 over 3.6 s of speech")
+    out = fuse([_cue("sync", 0.16), voice], duration=10, kind="audio+video", config=cfg)
+    assert out.label is Label.UNDETERMINED
+    assert f"{stretch}, not enough to call the clip manipulated" in out.reasons, out.reasons
+    assert stretch not in out.reasons
+    short = fuse([_cue("sync", 0.1), _cue("spoof", 0.9, reasons=[stretch])], duration=0.5, kind="audio+video", config=cfg)
+    assert short.label is Label.UNDETERMINED and stretch in short.reasons
