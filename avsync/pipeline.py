@@ -714,15 +714,18 @@ class Detector:
         faces = track(media, detector=self.face_detector, crops=sync_crops(self.sync_model), progress=progress,
                       context=context)
         t1 = time.perf_counter()
-        sync = analyze_sync(media, tracks_from_faces(faces), model=self.sync_model, device=self.device)
+        # a video without sound (a section of a silent video): no lip sync, the mouth region of the main face
+        sync = analyze_sync(media, tracks_from_faces(faces), model=self.sync_model, device=self.device) \
+            if media.has_audio else None
         t2 = time.perf_counter()
         if art_model is not None:
             try:
                 # the face lip sync heard speaking: a silent bystander's mouth says nothing of the speech
-                art = art_model(media, faces, still=False, track_id=sync.active_track_id)  # still: once, in _run_av
+                art = art_model(media, faces, still=False,  # still: once, in _run_av
+                                track_id=None if sync is None else sync.active_track_id)
             except AvsyncError as e:
                 art = e
-        stages = [("faces", t1 - t0), ("sync", t2 - t1)]
+        stages = [("faces", t1 - t0)] + ([("sync", t2 - t1)] if sync is not None else [])
         if art is not None and not isinstance(art, AvsyncError):  # timed when it ran, as the other stages
             stages.append(("artefact", time.perf_counter() - t2))
         add_timings(timings, dict(stages))
@@ -803,12 +806,14 @@ class Detector:
         thumbs: dict[int, np.ndarray] = {}
         t0 = time.perf_counter()
         keep = self.spoof_model is not False  # the voice check reads every channel again: kept, not decoded twice
-        mono = MonoAudio(media, channels=keep)
+        mono = MonoAudio(media, channels=keep) if media.has_audio else None  # None: a silent video's sections
         try:
-            timings["audio"] = time.perf_counter() - t0
+            if mono is not None:
+                timings["audio"] = time.perf_counter() - t0
             sr = media.sample_rate
             for a, b, ea, eb, n in spans:
-                section = MediaSection(media, ea, eb, mono.read(int(round(ea * sr)), int(round(eb * sr))))
+                audio = None if mono is None else mono.read(int(round(ea * sr)), int(round(eb * sr)))
+                section = MediaSection(media, ea, eb, audio)
                 report = None if progress is None else (lambda d, _t, base=done: progress(base + d, total))
                 try:
                     faces, sync, art = self._av_results(section, timings, report)
@@ -827,9 +832,9 @@ class Detector:
                 del faces, sync, art, section
                 release_free_memory()  # the section's crops go back to the system, not into fragmented heaps
         finally:
-            if keep and mono.has_channels:
+            if mono is not None and keep and mono.has_channels:
                 call.audio_spill = mono  # closed by __call__ once the voice check has read it
-            else:
+            elif mono is not None:
                 mono.close()
         if not merger.sections:
             raise error or MediaError("no video frame could be decoded", status=Status.EMPTY)
@@ -837,7 +842,7 @@ class Detector:
         global_id = {f: g for g, f in merger.final_ids().items()}
         call.thumbs = {_thumbnail_label(t): thumbs[global_id[t.track_id]] for t in merged.tracks[:4]
                        if global_id[t.track_id] in thumbs}
-        return merged, merger.sync(), merger.artefacts() or art_error
+        return merged, merger.sync() if mono is not None else None, merger.artefacts() or art_error
 
     def _sync_cue(self, media: Media, faces: FaceTracks, result: SyncResult, models: list[ModelRef], details: dict,
                   call: _Call) -> Cue:
@@ -1120,9 +1125,9 @@ class _Voice:
 
 class _SilentVideo:
     """The built-in check of a video without sound: the mouth region alone (lip sync and the voice need audio), after
-    the orientation check, on faces tracked with the detector's face detector. Up to 1.5 × ``section_s`` long: the
-    faces are tracked and cropped in one piece (a longer silent video is said to be unchecked rather than held in
-    memory)."""
+    the orientation check, on faces tracked with the detector's face detector. Up to 1.5 × ``section_s`` long the
+    faces are tracked and cropped in one piece; a longer one section by section (:meth:`Detector._av_sections`, the
+    sections' mouth-region results merged), so its memory does not grow with its length."""
 
     name = "artefact"
     needs = frozenset({"video"})
@@ -1135,10 +1140,6 @@ class _SilentVideo:
         det = self.detector
         if media.has_audio or not det.artefacts:
             return []
-        if not _one_section(media, det.section_s):
-            return [Cue("artefact", Status.SKIPPED, None, (), (), 0.0,
-                        f"mouth region not checked: a video without sound is checked up to "
-                        f"{1.5 * (det.section_s or 0):.0f} s long")]
         turned = det._turned(media, context)
         if turned is not None:
             return [c for c in turned if c.name == "artefact"]
@@ -1147,7 +1148,17 @@ class _SilentVideo:
         except AvsyncError as e:
             return [det._artefact_cue(e, context.models, context.details)]
         from avsync.face import track
+        from avsync.sections import plan_sections
 
+        sections = plan_sections(media.duration, det.section_s)
+        if len(sections) > 1:  # a long one section by section, at flat memory, as a video with sound
+            faces, _, art = det._av_sections(media, sections, context.timings, context.progress, self.call)
+            if det.still and art is not None and not isinstance(art, AvsyncError):
+                from avsync.artefacts.scorer import with_still
+
+                art = with_still(art, faces)
+            det._faces_seen(faces, context)
+            return [det._artefact_cue(art, context.models, context.details)]
         t0 = time.perf_counter()
         faces = track(media, detector=det.face_detector, crops=(), progress=context.progress)  # the detector asked for
         t1 = time.perf_counter()

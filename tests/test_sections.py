@@ -10,6 +10,7 @@ import pytest
 import avsync
 from avsync import load_media
 from avsync.fusion import Label
+from avsync.results import Status
 from avsync.pipeline import Detector
 from avsync.sections import MediaSection, MonoAudio, plan_sections
 
@@ -190,3 +191,22 @@ def test_progress_covers_the_voice_check_after_the_sections(clip):
     seen.clear()
     det(wav, progress=lambda d, t: seen.append((d, t)))
     assert seen and seen[-1] == (400, 400)
+
+
+def test_a_long_silent_video_gets_its_mouth_region_checked_in_sections(clip):
+    """A video without sound longer than one section is checked section by section (it used to be left unchecked):
+    the same mouth-region result as in one piece, its windows once each, progress to the end."""
+    path = clip("sections_silent", duration=16.0, audio=False, **FACE)
+    whole = Detector(spoof_model=False, device="cpu", sync_model="motion", section_s=None)(path)
+    seen = []
+    parts = Detector(spoof_model=False, device="cpu", sync_model="motion", section_s=6.0)(
+        path, progress=lambda d, t: seen.append((d, t)))
+    assert whole.status is parts.status is Status.NO_AUDIO and parts.label is Label.UNDETERMINED
+    a, b = whole.cue("artefact"), parts.cue("artefact")
+    assert a.status is b.status is Status.OK and [c.name for c in parts.cues] == ["artefact"]
+    assert abs(a.score - b.score) < 0.05
+    ws = [(w.start, w.end) for w in b.windows]
+    assert ws == [(w.start, w.end) for w in a.windows] and len(ws) == len(set(ws))
+    assert parts.details["faces"]["num_frames"] == 400 and len(parts.details["faces"]["tracks"]) == 1
+    assert "sync" not in parts.details and "audio" not in parts.provenance.timings
+    assert seen and seen[-1][0] == seen[-1][1]
