@@ -610,17 +610,25 @@ def test_interrupts_are_held_while_a_stopped_run_tidies_up():
     raised; the handlers before are restored after."""
     from avsync.batch.runner import held_interrupts
 
+    def handled(seen: list[int], n: int) -> None:
+        """Wait until the handler has noted ``n`` signals: pending signals of one kind merge into one, so each is
+        sent only after the one before it was handled (the handlers run between bytecodes, later on a busy machine)."""
+        t0 = time.monotonic()
+        while len(seen) < n and time.monotonic() - t0 < 5.0:
+            time.sleep(0.01)
+
     before = signal.getsignal(signal.SIGINT)
     with held_interrupts() as seen:
         os.kill(os.getpid(), signal.SIGINT)
+        handled(seen, 1)
         os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.05)  # the handlers run between bytecodes
+        handled(seen, 2)
     assert seen == [signal.SIGINT, signal.SIGTERM]
     assert signal.getsignal(signal.SIGINT) is before
-    with pytest.raises(KeyboardInterrupt), held_interrupts():  # insisting (a hung tidy-up): the third one ends it
-        for _ in range(3):
+    with pytest.raises(KeyboardInterrupt), held_interrupts() as insisted:  # a hung tidy-up: the third one ends it
+        for i in range(3):
             os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)
+            handled(insisted, i + 1)
     assert signal.getsignal(signal.SIGINT) is before
     with pytest.raises(KeyboardInterrupt):
         os.kill(os.getpid(), signal.SIGINT)
