@@ -77,7 +77,8 @@ GEN_CACHE = Path(__file__).resolve().parents[1] / ".cache" / "spoof_eval"
 
 
 def generated(key: str, data: Path) -> np.ndarray:
-    """The waveform of a virtual file: ``gen:kokoro:i`` / ``gen:piper:i`` (EVAL_TEXTS[i], seeded),
+    """The waveform of a virtual file: ``gen:kokoro:i`` / ``gen:piper:i`` / ``gen:espeak-ng:i`` (and the other
+    :data:`CLASSICAL_TTS`; EVAL_TEXTS[i], seeded),
     ``gen:hifigan:FILE`` (HiFi-GAN copy), ``codec:NAME:FILE`` (codec round trip) or ``music:SNR:FILE`` (a bed of
     :data:`MUSIC` under the speech, ``SNR`` dB below it; track and point seeded by the key); cached as .npy."""
     import hashlib
@@ -106,6 +107,11 @@ def generated(key: str, data: Path) -> np.ndarray:
         y = sd.codec_roundtrip(src, name)
     elif name == "hifigan":
         y = _GEN.setdefault("hifigan", sn.HiFiGANCopy())(sd.load_wave(str(data / arg)), np.random.default_rng(0))
+    elif name in CLASSICAL_TTS:
+        i = int(arg)
+        y = sd.TTS_ENGINES[name](EVAL_TEXTS[i], np.random.default_rng([7, i]))
+        if y is None:
+            raise RuntimeError(f"{name} is not installed or produced no audio for text {i}")
     else:
         i = int(arg)
         eng = _GEN.setdefault(name, sn.PiperTTS() if name == "piper" else sd.KokoroTTS())
@@ -181,6 +187,8 @@ def subsets(rows: list[dict]) -> tuple[dict[str, list[str]], dict[str, tuple[str
     n_gen = len(EVAL_TEXTS)
     files["kokoro_eval_texts"] = [f"gen:kokoro:{i}" for i in range(n_gen)]
     files["piper_eval_texts"] = [f"gen:piper:{i}" for i in range(n_gen)]
+    for eng in CLASSICAL_TTS:  # the Debian engines of the recipe's classical part, a random voice per text
+        files[f"{eng}_eval_texts"] = [f"gen:{eng}:{i}" for i in range(n_gen)]
     files["hifigan_ts_heldout"] = [f"gen:hifigan:{f}" for f in files["librispeech_heldout"]]
     for codec in CODEC_COPIES:
         for src in ("librispeech_heldout", "yourtts_gt", "ljspeech_gt", "hdtf_radio", "freevc_real"):
@@ -200,11 +208,17 @@ def subsets(rows: list[dict]) -> tuple[dict[str, list[str]], dict[str, tuple[str
     pairs["demo_all"] = ("demo_all", "demo_real_all")
     pairs["kokoro_eval_texts"] = ("kokoro_eval_texts", "librispeech_heldout")
     pairs["piper_eval_texts"] = ("piper_eval_texts", "librispeech_heldout")
+    for eng in CLASSICAL_TTS:
+        pairs[f"{eng}_eval_texts"] = (f"{eng}_eval_texts", "librispeech_heldout")
     pairs["hifigan_ts_heldout"] = ("hifigan_ts_heldout", "librispeech_heldout")
     for codec in CODEC_COPIES:
         pairs[f"yourtts_exp4@{codec}"] = (f"yourtts_exp4@{codec}", f"yourtts_gt@{codec}")
     return files, pairs
 
+
+CLASSICAL_TTS = ("espeak-ng", "flite", "festival")
+"""TTS engines of the recipe's classical part (``avsync.training.spoof_data.TTS_ENGINES``) whose held-out texts are
+rows (``gen:ENGINE:i``; an engine that is not installed leaves its files skipped)."""
 
 CODEC_COPIES = ("mulaw8k", "amrnb", "opus")
 """Codecs of the channel copies (``avsync.training.spoof_data.CODECS``): G.711 µ-law 8 kHz, AMR-NB, Opus."""

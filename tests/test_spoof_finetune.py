@@ -848,6 +848,14 @@ def test_hifigan_specialist_data_keeps_real_speech_and_its_hifigan_copies(tmp_pa
     assert [i.family for i in items] == ["real:fsdd", "real:vctk", "tts:piper"]  # the reals only, then Piper
     assert [p for p, *_ in seen] == ["real_hifigan", "studio", "piper"]
     assert specialist.SPECIALIST_DATA["piper"] is specialist.piper_items
+    parts["classical"] = [Item(x * 0.5, 1, "tts:espeak-ng"), Item(x * 0.4, 1, "voc:world"), Item(x * 0.3, 0, "real:fsdd")]
+    seen.clear()
+    items = specialist.classical_items("train", cfg, tmp_path, say=lambda m: None)
+    # every real clip and every classical fake (the studio part's WORLD copy too); the neural copies of the real parts
+    # are left to their own specialists
+    assert [i.family for i in items] == ["real:fsdd", "real:vctk", "voc:world", "tts:espeak-ng", "voc:world", "real:fsdd"]
+    assert [p for p, *_ in seen] == ["real_hifigan", "studio", "classical"]
+    assert specialist.SPECIALIST_DATA["classical-ft"] is specialist.classical_items
 
 
 def test_extra_real_recordings_join_a_specialist_real_side_split_by_their_path(tmp_path, monkeypatch):

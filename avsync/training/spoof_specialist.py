@@ -1,6 +1,7 @@
 """Specialist voice models: the LCNN of ``lcnn-spoof`` trained only on real speech against one generator family of the
 fine-tuning recipe — copies through its converged HiFi-GAN vocoder (``avsync train spoof --fakes hifigan``) or its
-Kokoro-82M TTS clips (``--fakes kokoro``) or its Piper VITS clips (``--fakes piper``).
+Kokoro-82M TTS clips (``--fakes kokoro``) or its Piper VITS clips (``--fakes piper``) or its classical fakes (``--fakes
+classical-ft``: Debian TTS engines and signal-processing vocoders).
 
 The recipe of :mod:`avsync.training.spoof` with the clean clips of :func:`hifigan_items`: the same speakers and splits
 as the default voice model's fine-tuning (:mod:`avsync.training.spoof_finetune`, whose cache files it shares), so a
@@ -55,8 +56,18 @@ def piper_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str
                          lambda it: it.label == 0 or it.family == "tts:piper", say=say)
 
 
+def classical_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str], None] = print) -> list[Item]:
+    """Real speech of ``split`` (the real clips of :func:`hifigan_items`) and the fine-tuning recipe's classical fakes of
+    that split (its ``classical`` part: the Debian TTS engines espeak-ng, flite and festival speaking random texts, and
+    copies of the real segments through signal-processing vocoders: WORLD, LPC, Griffin-Lim, phase vocoder, ...).
+    ``--fakes classical-ft``: not ``--fakes classical``, which is ``lcnn-spoof``'s own recipe and speakers."""
+    neural = ("voc:hifigan", "tts:kokoro", "tts:piper")
+    return _recipe_clips(split, cfg, cache, ("real_hifigan", "studio", "classical"),
+                         lambda it: it.label == 0 or not it.family.startswith(neural), say=say)
+
+
 SPECIALIST_DATA: dict[str, Callable[..., list[Item]]] = {"hifigan": hifigan_items, "kokoro": kokoro_items,
-                                                         "piper": piper_items}
+                                                         "piper": piper_items, "classical-ft": classical_items}
 """``TrainConfig.fakes`` of a specialist → the builder of its clean clips."""
 
 
