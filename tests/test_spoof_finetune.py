@@ -856,6 +856,10 @@ def test_hifigan_specialist_data_keeps_real_speech_and_its_hifigan_copies(tmp_pa
     assert [i.family for i in items] == ["real:fsdd", "real:vctk", "voc:world", "tts:espeak-ng", "voc:world", "real:fsdd"]
     assert [p for p, *_ in seen] == ["real_hifigan", "studio", "classical"]
     assert specialist.SPECIALIST_DATA["classical-ft"] is specialist.classical_items
+    seen.clear()
+    items = specialist.classical_tts_items("train", cfg, tmp_path, say=lambda m: None)
+    assert [i.family for i in items] == ["real:fsdd", "real:vctk", "tts:espeak-ng", "real:fsdd"]  # the engines only
+    assert specialist.SPECIALIST_DATA["tts-classical"] is specialist.classical_tts_items
 
 
 def test_extra_real_recordings_join_a_specialist_real_side_split_by_their_path(tmp_path, monkeypatch):

@@ -1,7 +1,7 @@
 """Specialist voice models: the LCNN of ``lcnn-spoof`` trained only on real speech against one generator family of the
 fine-tuning recipe — copies through its converged HiFi-GAN vocoder (``avsync train spoof --fakes hifigan``) or its
 Kokoro-82M TTS clips (``--fakes kokoro``) or its Piper VITS clips (``--fakes piper``) or its classical fakes (``--fakes
-classical-ft``: Debian TTS engines and signal-processing vocoders).
+classical-ft``: Debian TTS engines and signal-processing vocoders; ``--fakes tts-classical``: the engines only).
 
 The recipe of :mod:`avsync.training.spoof` with the clean clips of :func:`hifigan_items`: the same speakers and splits
 as the default voice model's fine-tuning (:mod:`avsync.training.spoof_finetune`, whose cache files it shares), so a
@@ -66,8 +66,17 @@ def classical_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[
                          lambda it: it.label == 0 or not it.family.startswith(neural), say=say)
 
 
+def classical_tts_items(split: str, cfg: TrainConfig, cache: Path, *, say: Callable[[str], None] = print) -> list[Item]:
+    """Real speech of ``split`` (the real clips of :func:`hifigan_items`) and the Debian TTS engines' clips of the
+    fine-tuning recipe's ``classical`` part (espeak-ng, flite, festival on random texts), without its vocoder copies."""
+    engines = ("tts:espeak-ng", "tts:flite", "tts:festival")
+    return _recipe_clips(split, cfg, cache, ("real_hifigan", "studio", "classical"),
+                         lambda it: it.label == 0 or it.family in engines, say=say)
+
+
 SPECIALIST_DATA: dict[str, Callable[..., list[Item]]] = {"hifigan": hifigan_items, "kokoro": kokoro_items,
-                                                         "piper": piper_items, "classical-ft": classical_items}
+                                                         "piper": piper_items, "classical-ft": classical_items,
+                                                         "tts-classical": classical_tts_items}
 """``TrainConfig.fakes`` of a specialist → the builder of its clean clips."""
 
 

@@ -32,11 +32,12 @@ def command() -> None:
               help="Where generated training data is kept (default OUT/cache); reused when present.")
 @click.option("--paired", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of each batch made of (real, its copy-synthesis) pairs cropped alike.")
-@click.option("--fakes", type=click.Choice(["classical", "hifigan", "kokoro", "piper", "classical-ft"]), default="classical",
+@click.option("--fakes", type=click.Choice(["classical", "hifigan", "kokoro", "piper", "classical-ft", "tts-classical"]), default="classical",
               show_default=True,
               help="LCNN: fake families to train on: classical TTS and vocoders (lcnn-spoof), or only copies through "
-                   "the converged HiFi-GAN vocoder, only Kokoro-82M TTS, only Piper VITS TTS or only the classical "
-                   "fakes of the fine-tuning recipe's speakers (classical-ft) (specialists; the 'train' extra).")
+                   "the converged HiFi-GAN vocoder, only Kokoro-82M TTS, only Piper VITS TTS, only the classical "
+                   "fakes of the fine-tuning recipe's speakers (classical-ft) or only its Debian TTS engines "
+                   "(tts-classical) (specialists; the 'train' extra).")
 @click.option("--warp-copies", is_flag=True,
               help="--fakes hifigan: also copies through the vocoder run at warped rates (16 kHz x 0.75-1.55, another "
                    "vocoder's frame rate and band edge), each paired with its real clip band-limited alike.")
