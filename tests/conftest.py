@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,18 @@ def shared_manifest(shared):
 
     with open(shared / "data" / "MANIFEST.csv", newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored():
+    """Every test ends with the SIGINT / SIGTERM handlers it started with: `avsync batch` run in-process (CliRunner)
+    leaves its SIGTERM handler (and, stopped, ignores both signals, as its process is about to exit), `ray.init`
+    installs its own; a later test that signals itself would otherwise meet them."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for s, h in before.items():
+        if signal.getsignal(s) is not h and h is not None:
+            signal.signal(s, h)
 
 
 @pytest.fixture
