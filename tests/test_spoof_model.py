@@ -187,6 +187,8 @@ def voice():
 
 @pytest.mark.parametrize("name", sorted(sd.CODECS))
 def test_codec_roundtrip_keeps_length(voice, name):
+    if not sd.codec_available(name):
+        pytest.skip(f"the installed PyAV cannot encode {name} (av 18.1.1's wheels hold no AMR-NB encoder)")
     y = sd.codec_roundtrip(voice, name)
     assert y.shape == voice.shape and y.dtype == np.float32 and np.isfinite(y).all()
     assert np.abs(y).max() > 0.05  # not silenced

@@ -13,6 +13,7 @@ outputs use the container natural for the codec (``.m4a``, ``.ogg``, ``.wav``, `
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -450,6 +451,19 @@ def _output_path(src: str, cache_dir: Path, perturbation: Perturbation, sha: str
     return cache_dir / perturbation.name / f"{sha[:24]}{ext}"
 
 
+@functools.cache
+def encoder_available(codec: str) -> bool:
+    """Whether the installed PyAV can encode ``codec`` (an FFmpeg encoder name, e.g. ``libopencore_amrnb``); PyAV's
+    wheels differ in the encoders they were built with."""
+    import av
+
+    try:
+        av.codec.Codec(codec, "w")
+    except Exception:  # noqa: BLE001  # UnknownCodecError, or an encoder this build was made without
+        return False
+    return True
+
+
 def apply_perturbation(
     src: str | os.PathLike,
     name: str | Perturbation,
@@ -478,6 +492,9 @@ def apply_perturbation(
         raise MediaError(f"{src}: {info.status}: {info.message}", status=info.status)
     if (p.applies_to == "audio" and info.audio is None) or (p.applies_to == "video" and info.video is None):
         return src, False
+    if p.audio_codec and not encoder_available(p.audio_codec):
+        raise ConfigError(f"perturbation {p.name!r}: the installed PyAV has no {p.audio_codec} encoder (av 18.1.1's "
+                          "wheels hold no AMR-NB encoder; pip install 'av==18.1.0' has one)")
     sha = sha256 or info.sha256 or file_sha256(src)
     dst = _output_path(src, Path(cache_dir), p, sha, info.video is not None)
     if not dst.exists():

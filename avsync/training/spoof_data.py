@@ -569,6 +569,16 @@ def g711_roundtrip(x: np.ndarray, law: str) -> np.ndarray:
 NUMPY_CODECS = {"mulaw8k_np": "mulaw", "alaw8k_np": "alaw"}
 
 
+def codec_available(name: str) -> bool:
+    """Whether the installed PyAV can encode codec ``name`` of :data:`CODECS` (or :data:`NUMPY_CODECS`). PyAV's
+    wheels differ: those of av 18.1.1 hold no AMR-NB encoder (libopencore-amrnb), av 18.1.0's do."""
+    if name in NUMPY_CODECS:
+        return True
+    from avsync.evaluation.perturb import encoder_available
+
+    return encoder_available(CODECS[name][0])
+
+
 def codec_roundtrip(x: np.ndarray, name: str) -> np.ndarray:
     """Encode with one of :data:`CODECS` through PyAV and decode back to 16 kHz (same length); the names of
     :data:`NUMPY_CODECS` go through :func:`g711_roundtrip` instead."""
@@ -580,6 +590,11 @@ def codec_roundtrip(x: np.ndarray, name: str) -> np.ndarray:
     from avsync.media import load_media
 
     codec, fmt, rate, bitrate = CODECS[name]
+    if not codec_available(name):
+        from avsync.errors import ConfigError
+
+        raise ConfigError(f"codec {name!r}: the installed PyAV has no {codec} encoder (av 18.1.1's wheels hold no "
+                          "AMR-NB encoder; pip install 'av==18.1.0' has one)")
     y = _resample(np.pad(x, (0, max(0, SR - x.size))), SR, rate)  # >= 1 s: the decoder's minimum duration
     buf = io.BytesIO()
     with av.open(buf, "w", format=fmt) as c:
@@ -802,7 +817,7 @@ def augment(x: np.ndarray, rng: np.random.Generator, *, p_clean: float = 0.25, p
         if beds is not None and rng.random() < p_music:
             y = music_bed(y, beds, rng)
         if rng.random() < p_codec:
-            names = list(codecs or CODECS)
+            names = [n for n in (codecs or CODECS) if codec_available(n)]  # what this PyAV build can encode
             y = codec_roundtrip(y, names[rng.integers(len(names))])
     g = 10 ** (rng.uniform(-30, 0) / 20)
     y = _peak(y, 1.0) * g

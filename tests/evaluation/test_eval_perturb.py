@@ -43,8 +43,18 @@ EXPECT = {
 }
 
 
+def _needs_encoder(name: str) -> None:
+    """Skip a perturbation this PyAV build cannot encode (av 18.1.1's wheels hold no AMR-NB encoder)."""
+    from avsync.evaluation.perturb import encoder_available
+
+    codec = PERTURBATIONS[name].audio_codec
+    if codec and not encoder_available(codec):
+        pytest.skip(f"the installed PyAV has no {codec} encoder")
+
+
 @pytest.mark.parametrize("name", list(PERTURBATIONS))
 def test_perturbation_property_and_sync(sources, tmp_path, name):
+    _needs_encoder(name)
     p = PERTURBATIONS[name]
     src = sources["video"]
     out, applied = apply_perturbation(src, name, cache_dir=tmp_path)
@@ -78,6 +88,7 @@ def test_perturbation_property_and_sync(sources, tmp_path, name):
 
 @pytest.mark.parametrize("name", ["aac64k", "opus16k", "mulaw8k", "mp3_32k", "amrnb"])
 def test_audio_only_perturbation(sources, tmp_path, name):
+    _needs_encoder(name)
     out, applied = apply_perturbation(sources["audio"], name, cache_dir=tmp_path)
     assert applied
     info = inspect_media(out)
@@ -179,6 +190,7 @@ def test_perturbation_keeps_a_real_files_timeline(shared, tmp_path, clip, name):
     src = shared / "data" / "real_av" / clip
     if not src.exists():
         pytest.skip(f"{src} is not in the shared data set")
+    _needs_encoder(name)
     out, applied = apply_perturbation(src, name, cache_dir=tmp_path)
     a, b = load_media(str(src)), load_media(out)
     assert applied and (out.endswith(".mov") == (clip.startswith("astorfi") and PERTURBATIONS[name].applies_to == "audio"))
@@ -192,6 +204,7 @@ def test_perturbation_keeps_a_real_files_timeline(shared, tmp_path, clip, name):
 
 def test_amrnb_keeps_a_stereo_call_stereo(tmp_path):
     """AMR-NB holds one channel: each channel of a two-party call goes through the codec on its own."""
+    _needs_encoder("amrnb")
     src = make_clip(tmp_path / "call", ClipSpec(duration=2.0, preset="wav", video=False, sample_rate=8_000,
                                                 channel_tones=(300.0, 700.0)))
     out, applied = apply_perturbation(src, "amrnb", cache_dir=tmp_path / "p")
@@ -201,3 +214,14 @@ def test_amrnb_keeps_a_stereo_call_stereo(tmp_path):
     for c in range(2):  # each channel is its own signal, kept in time (tone bursts: the codec's phase changes
         assert abs(_lag_ms(b.audio[c], a.audio[c])) <= 10.0  # move the correlation peak a few ms; a frame is 40)
     assert np.corrcoef(b.audio[0], b.audio[1])[0, 1] < 0.5
+
+
+def test_a_perturbation_without_its_encoder_says_so(sources, tmp_path, monkeypatch):
+    """A PyAV build without a perturbation's encoder (av 18.1.1 has no AMR-NB) gives a ConfigError naming it, not
+    PyAV's UnknownCodecError."""
+    from avsync.errors import ConfigError
+    from avsync.evaluation import perturb
+
+    monkeypatch.setattr(perturb, "encoder_available", lambda codec: codec != "libopencore_amrnb")
+    with pytest.raises(ConfigError, match="no libopencore_amrnb encoder"):
+        apply_perturbation(sources["audio"], "amrnb", cache_dir=tmp_path)
