@@ -611,7 +611,7 @@ class _TrackingPass:
                 ring, face = self.stillness(t, box)
                 tr.still.append(ring)
                 tr.face_still.append(face)
-                if self.landmarker is None and not self.crops:
+                if self.landmarker is None and not self.crops and self.context is None:
                     continue
                 s4 = np.array([1 / to_disp[0], 1 / to_disp[1]] * 2, np.float32)
                 wbox, wpts = box * s4, pts / to_disp  # in work-frame pixels
