@@ -73,6 +73,10 @@ def test_tracking_pass_cuts_the_crops_a_second_pass_would(clip, scorer, monkeypa
     second = artefact_crops(media, main, step=5)
     assert np.array_equal(main.context.frames, second.frames)
     assert np.array_equal(main.context.images, second.images)
+    # without any other crop (a video without sound: no lip sync) the pass cuts them all the same
+    alone = track(media, crops=(), context=spec).dominant()
+    assert alone.context is not None and np.array_equal(alone.context.frames, second.frames)
+    assert np.array_equal(alone.context.images, second.images)
 
     def no_second_pass(*a, **k):
         raise AssertionError("decoded a second time")
@@ -396,6 +400,12 @@ def test_train_cli_choices_match_the_library():
 
     params = {p.name: p for p in train.commands["artefacts"].params}
     assert tuple(params["holdout"].type.choices) == GENERATOR_FAMILIES
+    from avsync.training.artefacts import ARCHS
+    from avsync.training.spoof_specialist import SPECIALIST_DATA
+
+    assert tuple(params["arch"].type.choices) == ARCHS
+    fakes = {p.name: p for p in train.commands["spoof"].params}["fakes"]
+    assert list(fakes.type.choices) == ["classical", *SPECIALIST_DATA]  # lcnn-spoof's recipe, then the specialists'
     assert set(params["reencode"].type.choices) == {k for k, v in PERTURBATIONS.items() if v.applies_to == "video"}
 
 
