@@ -710,11 +710,11 @@ class Detector:
                 art = e
         from avsync.model_files import sync_crops
 
-        # only the crop the sync model reads: Light-ASD's face crops cost a resize per frame that syncnet never uses
-        faces = track(media, detector=self.face_detector, crops=sync_crops(self.sync_model), progress=progress,
-                      context=context)
+        # only the crop the sync model reads: Light-ASD's face crops cost a resize per frame that syncnet never uses;
+        # none for a video without sound (no lip sync: the mouth region of the main face)
+        faces = track(media, detector=self.face_detector, crops=sync_crops(self.sync_model) if media.has_audio else (),
+                      progress=progress, context=context)
         t1 = time.perf_counter()
-        # a video without sound (a section of a silent video): no lip sync, the mouth region of the main face
         sync = analyze_sync(media, tracks_from_faces(faces), model=self.sync_model, device=self.device) \
             if media.has_audio else None
         t2 = time.perf_counter()
@@ -733,11 +733,21 @@ class Detector:
 
     def _run_av(self, media: Media, ctx: AnalysisContext, call: _Call) -> list[Cue]:
         """Sync and artefact cues of a video with audio: at once, or section by section for a long one."""
-        from avsync.sections import plan_sections
-
         turned = self._turned(media, ctx)
         if turned is not None:
             return turned
+        faces, sync, art = self._picture(media, ctx, call)
+        cues = [self._sync_cue(media, faces, sync, ctx.models, ctx.details, call)]
+        if self.artefacts:
+            cues.append(self._artefact_cue(art, ctx.models, ctx.details))
+        return cues
+
+    def _picture(self, media: Media, ctx: AnalysisContext, call: _Call):
+        """Faces, sync result (``None`` for a video without sound) and mouth-region result (or the error that stopped
+        it) of a video: at once, or section by section for a long one; the frozen-surroundings evidence added, the
+        faces recorded (:meth:`_faces_seen`)."""
+        from avsync.sections import plan_sections
+
         sections = plan_sections(media.duration, self.section_s)
         if len(sections) == 1:
             faces, sync, art = self._av_results(media, ctx.timings, ctx.progress)
@@ -749,10 +759,7 @@ class Detector:
 
             art = with_still(art, faces)
         self._faces_seen(faces, ctx)
-        cues = [self._sync_cue(media, faces, sync, ctx.models, ctx.details, call)]
-        if self.artefacts:
-            cues.append(self._artefact_cue(art, ctx.models, ctx.details))
-        return cues
+        return faces, sync, art
 
     def _faces_seen(self, faces: FaceTracks, ctx: AnalysisContext) -> None:
         """What an analysis that tracked the faces records of them: the tracks in ``details``, the face detector in
@@ -1125,9 +1132,9 @@ class _Voice:
 
 class _SilentVideo:
     """The built-in check of a video without sound: the mouth region alone (lip sync and the voice need audio), after
-    the orientation check, on faces tracked with the detector's face detector. Up to 1.5 × ``section_s`` long the
-    faces are tracked and cropped in one piece; a longer one section by section (:meth:`Detector._av_sections`, the
-    sections' mouth-region results merged), so its memory does not grow with its length."""
+    the orientation check, on faces tracked with the detector's face detector: :meth:`Detector._picture`, the
+    audio-visual path without lip sync (in one piece up to 1.5 × ``section_s``, a longer one section by section, so
+    its memory does not grow with its length)."""
 
     name = "artefact"
     needs = frozenset({"video"})
@@ -1144,29 +1151,11 @@ class _SilentVideo:
         if turned is not None:
             return [c for c in turned if c.name == "artefact"]
         try:
-            scorer = det._artefact_model()
-        except AvsyncError as e:
+            det._artefact_model()
+        except AvsyncError as e:  # said without tracking faces for nothing
             return [det._artefact_cue(e, context.models, context.details)]
-        from avsync.face import track
-        from avsync.sections import plan_sections
-
-        sections = plan_sections(media.duration, det.section_s)
-        if len(sections) > 1:  # a long one section by section, at flat memory, as a video with sound
-            faces, _, art = det._av_sections(media, sections, context.timings, context.progress, self.call)
-            if det.still and art is not None and not isinstance(art, AvsyncError):
-                from avsync.artefacts.scorer import with_still
-
-                art = with_still(art, faces)
-            det._faces_seen(faces, context)
-            return [det._artefact_cue(art, context.models, context.details)]
-        t0 = time.perf_counter()
-        faces = track(media, detector=det.face_detector, crops=(), progress=context.progress)  # the detector asked for
-        t1 = time.perf_counter()
-        result = scorer(media, faces, still=det.still)
-        add_timings(context.timings, {"faces": t1 - t0, "artefact": time.perf_counter() - t1})
-        det._faces_seen(faces, context)
-        self.call.thumbs = _thumbnails(faces, media)
-        return [det._artefact_cue(result, context.models, context.details)]
+        _, _, art = det._picture(media, context, self.call)  # the audio-visual path without lip sync
+        return [det._artefact_cue(art, context.models, context.details)]
 
 
 def _one_section(media: Media, section_s: float | None) -> bool:

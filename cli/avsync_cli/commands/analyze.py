@@ -49,8 +49,8 @@ def command(files: tuple[str, ...], as_json: bool, html_out: str | None, csv_out
     """Is the speech in FILES genuine? Prints the verdict (genuine / manipulated / undetermined), why, and where.
 
     Video with audio: lip sync per face + mouth-region artefacts + voice check, fused. Audio only (calls, stereo per channel): voice
-    check. Video without audio (up to 90 s): the mouth-region check alone, so manipulated when the picture shows a
-    generated face, otherwise undetermined with the reason. Exit code 1 when a file could not be read.
+    check. Video without audio: the mouth-region check alone, so manipulated when the picture shows a generated
+    face, otherwise undetermined with the reason. Exit code 1 when a file could not be read.
     """
     from avsync.pipeline import Detector
     from avsync.report import windows_csv, write_html
