@@ -721,7 +721,7 @@ class Detector:
         if art_model is not None:
             try:
                 # the face lip sync heard speaking: a silent bystander's mouth says nothing of the speech
-                art = art_model(media, faces, still=False,  # still: once, in _run_av
+                art = art_model(media, faces, still=False,  # still: once, in _picture
                                 track_id=None if sync is None else sync.active_track_id)
             except AvsyncError as e:
                 art = e

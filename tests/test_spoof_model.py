@@ -338,3 +338,19 @@ def test_cli_train_head_rejects_unfit_models(tmp_path, capsys):
         err = capsys.readouterr().err
         assert e.value.code != 0 and msg in err, err
         assert "internal error" not in err and "Traceback" not in err
+
+
+def test_a_codec_this_pyav_cannot_encode_is_said_and_not_drawn(voice, monkeypatch):
+    """A PyAV build without an encoder (av 18.1.1 has no AMR-NB): `codec_roundtrip` names it in a ConfigError, and the
+    channel augmentation draws among the codecs the build can encode."""
+    from avsync.errors import ConfigError
+    from avsync.evaluation import perturb
+
+    monkeypatch.setattr(perturb, "encoder_available", lambda codec: codec not in ("amr_nb", "libopus"))
+    with pytest.raises(ConfigError, match="no amr_nb encoder"):
+        sd.codec_roundtrip(voice, "amrnb")
+    drawn = []
+    monkeypatch.setattr(sd, "codec_roundtrip", lambda x, name: drawn.append(name) or x)
+    for seed in range(40):
+        sd.augment(voice, np.random.default_rng(seed), p_clean=0.0, p_codec=1.0)
+    assert drawn and not {"amrnb", "opus", "opus_low"} & set(drawn)
