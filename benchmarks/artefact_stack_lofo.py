@@ -77,6 +77,56 @@ def clip_logits(data: Path, rows: list[dict], cache: Path, out: Path) -> dict[st
     return res
 
 
+def lofo_scores(X: np.ndarray, y: np.ndarray, fam: np.ndarray, tfam: np.ndarray, src: np.ndarray,
+                paired: list[str], *, C: float = 1.0) -> np.ndarray:
+    """Cross-validated logit of a class-balanced L2 logistic regression for every clip.
+
+    A fake is scored by a head fitted without its generator family (``tfam``; Hallo re-lip-synced by Wav2Lip counts
+    as both) nor the real sources that family's outputs reuse (``paired``); a real clip by one fitted without its
+    source folder (``src``) nor the fakes made from that folder's footage.
+    """
+    fams = [{tfam[i]} | ({"hallo"} if fam[i] == "hallo+w2l" else set()) for i in range(len(y))]
+    cv = np.full(len(y), np.nan)
+    folds: dict[tuple, list[int]] = {}
+    for i in range(len(y)):
+        key = ("fake", tuple(sorted(fams[i]))) if y[i] else ("real", src[i])
+        folds.setdefault(key, []).append(i)
+    for key, test in folds.items():
+        if key[0] == "fake":
+            held = set(key[1])
+            # sources whose footage the held-out family's fakes reuse
+            held_src = {paired[i] for i in range(len(y)) if y[i] and fams[i] & held and paired[i]}
+            train = [j for j in range(len(y)) if not (y[j] and fams[j] & held) and not (not y[j] and src[j] in held_src)]
+        else:
+            s = key[1]
+            train = [j for j in range(len(y)) if src[j] != s and not (y[j] and paired[j] == s)]
+        tr = np.array(train)
+        mu, sd = X[tr].mean(0), X[tr].std(0) + 1e-12
+        yt = y[tr]
+        w = np.where(yt == 1, len(yt) / (2 * yt.sum()), len(yt) / (2 * (len(yt) - yt.sum())))  # balanced classes
+        coef, b = fit_logistic((X[tr] - mu) / sd, yt, sample_weight=w, l2=0.5 / C)
+        cv[test] = ((X[test] - mu) / sd) @ coef + b
+    return cv
+
+
+def family_table(cols: dict[str, np.ndarray], fam: np.ndarray) -> list[str]:
+    """Markdown rows: ROC-AUC [95 % bootstrap interval] of every score column, each family (and all fakes) against
+    the real clips (``fam == "real"``)."""
+    real = fam == "real"
+    lines = ["| family (clips) | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    order = sorted(set(fam) - {"real"}, key=lambda f: -int((fam == f).sum()))
+    for f in [*order, "all"]:
+        pos = ~real if f == "all" else fam == f
+        cells = []
+        for v in cols.values():
+            yy = np.r_[np.zeros(real.sum()), np.ones(pos.sum())]
+            ss = np.r_[v[real], v[pos]]
+            ci = roc_auc_ci(yy, ss, n_boot=1000, seed=0)
+            cells.append(f"{ci.value:.3f} [{ci.low:.2f}, {ci.high:.2f}]")
+        lines.append(f"| {f} ({int(pos.sum())}) | " + " | ".join(cells) + " |")
+    return lines
+
+
 def folder(file: str) -> str:
     return "/".join(file.split("/")[:2])
 
@@ -107,28 +157,7 @@ def main() -> None:
     feats = args.features.split(",")
     X = np.array([[STATS[s](logits[f][m]) for m in models for s in feats] for f in files], np.float64)
 
-    # the families a fake belongs to (Hallo re-lip-synced by Wav2Lip: both)
-    fams = [{tfam[i]} | ({"hallo"} if fam[i] == "hallo+w2l" else set()) for i in range(len(files))]
-    cv = np.full(len(files), np.nan)
-    folds: dict[tuple, list[int]] = {}
-    for i in range(len(files)):
-        key = ("fake", tuple(sorted(fams[i]))) if y[i] else ("real", src[i])
-        folds.setdefault(key, []).append(i)
-    for key, test in folds.items():
-        if key[0] == "fake":
-            held = set(key[1])
-            # sources whose footage the held-out family's fakes reuse
-            held_src = {paired[i] for i in range(len(files)) if y[i] and fams[i] & held and paired[i]}
-            train = [j for j in range(len(files)) if not (y[j] and fams[j] & held) and not (not y[j] and src[j] in held_src)]
-        else:
-            s = key[1]
-            train = [j for j in range(len(files)) if src[j] != s and not (y[j] and paired[j] == s)]
-        tr = np.array(train)
-        mu, sd = X[tr].mean(0), X[tr].std(0) + 1e-12
-        yt = y[tr]
-        w = np.where(yt == 1, len(yt) / (2 * yt.sum()), len(yt) / (2 * (len(yt) - yt.sum())))  # balanced classes
-        coef, b = fit_logistic((X[tr] - mu) / sd, yt, sample_weight=w, l2=0.5 / args.C)
-        cv[test] = ((X[test] - mu) / sd) @ coef + b
+    cv = lofo_scores(X, y, fam, tfam, src, paired, C=args.C)
     base = {}
     for m in ("mouth", "face"):
         s = ArtefactScorer(weights=str(MODELS[m]))
@@ -136,18 +165,7 @@ def main() -> None:
     real = fam == "real"
     cols = {"head (LOFO)": cv, "artefact-mouth": base["mouth"], "artefact-face": base["face"]}
     print(f"\nfeatures {models} x {feats}, C={args.C}; real clips {int(real.sum())} of {len(set(src[real]))} sources")
-    print("| family (clips) | " + " | ".join(cols) + " |")
-    print("|---" * (len(cols) + 1) + "|")
-    order = sorted(set(fam) - {"real"}, key=lambda f: -int((fam == f).sum()))
-    for f in [*order, "all"]:
-        pos = ~real if f == "all" else fam == f
-        cells = []
-        for v in cols.values():
-            yy = np.r_[np.zeros(real.sum()), np.ones(pos.sum())]
-            ss = np.r_[v[real], v[pos]]
-            ci = roc_auc_ci(yy, ss, n_boot=1000, seed=0)
-            cells.append(f"{ci.value:.3f} [{ci.low:.2f}, {ci.high:.2f}]")
-        print(f"| {f} ({int(pos.sum())}) | " + " | ".join(cells) + " |")
+    print("\n".join(family_table(cols, fam)))
     print(f"| real clips flagged | {np.mean(cv[real] >= 0):.1%} (p >= 0.5) | {np.mean(base['mouth'][real] >= 0.5):.1%} "
           f"| {np.mean(base['face'][real] >= 0.5):.1%} |")
     if args.json:
