@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -283,6 +284,8 @@ def test_cli_analyze_json_html_csv(clip, tmp_path):
     assert {"input_sha256", "models", "avsync_version", "config_hash", "timings"} <= set(d["provenance"])
     page = html.read_text()
     assert "MANIPULATED" in page.upper() and "data:image/png;base64" in page
+    assert d["provenance"]["input_path"] == path  # the JSON on stdout keeps the path; the report, the name only
+    assert str(Path(path).parent) not in page and Path(path).name in page
     assert csvf.read_text().startswith("start,end,score")
 
 

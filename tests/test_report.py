@@ -151,3 +151,24 @@ def test_why_has_no_file_system_paths():
     assert without_paths("missing ./models/a.pth and C:\\data\\b.wav") == "missing a.pth and b.wav"
     assert without_paths("not found in /root/.cache/avsync, /work/main/models; run it") == \
         "not found in …/avsync, …/models; run it"  # folders say they were cut
+
+
+def _embedded(page: str) -> dict:
+    return json.loads(re.search(r'<script type="application/json" id="verdict-json">(.*?)</script>', page, re.S).group(1))
+
+
+def test_a_forwarded_report_shows_no_folder_of_the_machine_that_made_it():
+    cue = Cue("spoof", Status.MODEL_ERROR, None, (), (), 0.0,
+              "voice check unavailable: weights not found at /home/user/.cache/avsync/models/aasist/x.pth")
+    v = make_verdict([cue, Cue("sync", Status.OK, 0.1, (), (), 1.0)])
+    page = render_html(v)
+    assert "/data/" not in page and "/home/user" not in page  # nowhere: table, reasons, notes, embedded JSON
+    d = _embedded(page)
+    assert d["provenance"]["input_path"] == "clip <1>.mp4" and d["provenance"]["input_sha256"] == "ab" * 32
+    assert "weights not found at x.pth" in [c["message"] for c in d["cues"] if c["name"] == "spoof"][0]
+    back = Verdict.from_dict(d)  # still a verdict: only strings changed
+    assert back.label == v.label and back.score == v.score and back.windows == v.windows
+    full = render_html(v, full_paths=True)
+    assert "<code>/data/clip &lt;1&gt;.mp4</code>" in full
+    assert _embedded(full)["provenance"]["input_path"] == "/data/clip <1>.mp4"
+    assert "/home/user" not in full.split('id="verdict-json"')[0]  # the "Why" and notes cut paths either way

@@ -152,7 +152,19 @@ def _img_uri(arr: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def render_html(verdict: Verdict, *, thumbnails: Mapping[str, np.ndarray] | None = None, title: str | None = None) -> str:
+def _shareable(obj: Any) -> Any:
+    """``obj`` (the JSON form of a verdict) with every file-system path cut by :func:`without_paths` and the input's
+    path cut to its file name."""
+    if isinstance(obj, dict):
+        return {k: (Path(val).name if k == "input_path" and isinstance(val, str) else _shareable(val))
+                for k, val in obj.items()}
+    if isinstance(obj, list):
+        return [_shareable(x) for x in obj]
+    return without_paths(obj) if isinstance(obj, str) else obj
+
+
+def render_html(verdict: Verdict, *, thumbnails: Mapping[str, np.ndarray] | None = None, title: str | None = None,
+                full_paths: bool = False) -> str:
     """Render a verdict as one self-contained HTML page.
 
     Parameters
@@ -163,6 +175,11 @@ def render_html(verdict: Verdict, *, thumbnails: Mapping[str, np.ndarray] | None
         Optional face thumbnails, label → ``uint8`` image ``[H, W(, 3)]``.
     title
         Page title (default: the input's file name).
+    full_paths
+        Keep the input's full path in the provenance table and every file-system path in the embedded JSON. By
+        default the report names the input by its file name (its sha256 identifies it) and cuts every other path
+        in the JSON to its last component, so that a forwarded report does not show the folders of the machine
+        that made it. The "Why" and the cue notes show file names only either way.
     """
     v = verdict
     e = html.escape
@@ -185,7 +202,7 @@ def render_html(verdict: Verdict, *, thumbnails: Mapping[str, np.ndarray] | None
     )
     p = v.provenance
     prov_rows = [
-        ("input", p.input_path or "(in memory)"),
+        ("input", (p.input_path if full_paths else Path(p.input_path).name) if p.input_path else "(in memory)"),
         ("input sha256", p.input_sha256 or "—"),
         ("avsync version", p.avsync_version),
         ("fusion config sha256", p.config_hash),
@@ -203,7 +220,8 @@ def render_html(verdict: Verdict, *, thumbnails: Mapping[str, np.ndarray] | None
         f'<figure><img alt="{e(k)}" src="{_img_uri(img)}"><figcaption>{e(k)}</figcaption></figure>'
         for k, img in (thumbnails or {}).items()
     )
-    data = json.dumps(v.to_dict(), allow_nan=False).replace("<", "\\u003c")  # inert inside <script>
+    d = v.to_dict()
+    data = json.dumps(d if full_paths else _shareable(d), allow_nan=False).replace("<", "\\u003c")  # inert inside <script>
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

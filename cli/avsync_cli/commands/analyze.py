@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list (one verdict per file).")
 @click.option("--html", "html_out", type=click.Path(path_type=str), help="Write a self-contained HTML report (to an existing folder, or with several files: one NAME.html each in that folder, NAME unique per input).")
+@click.option("--full-paths", is_flag=True, help="Keep the input's full path (and other file-system paths) in the HTML "
+              "report; by default it names the input by its file name and sha256, so a forwarded report does not show your folders.")
 @click.option("--csv", "csv_out", type=click.Path(path_type=str), help="Write the per-window timeline as CSV (to an existing folder, or with several files: one NAME.csv each in that folder).")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=str), help="Fusion config YAML (from `avsync calibrate`).")
 @click.option("--sync-model", type=click.Choice(SYNC_MODELS), default="syncnet",
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @click.option("--sequential", is_flag=True,
               help="Run the voice check after the video analyses instead of beside them (clips up to 90 s; longer ones always run in turn).")
-def command(files: tuple[str, ...], as_json: bool, html_out: str | None, csv_out: str | None, config: str | None,
+def command(files: tuple[str, ...], as_json: bool, html_out: str | None, full_paths: bool, csv_out: str | None, config: str | None,
             sync_model: ModelName, spoof_model: str | None, reference: str | None, no_speaker: bool, no_artefacts: bool,
             no_still: bool, artefact_model: str | None, device: str, precision: Precision, models_dir: str | None, allow_download: bool,
             no_progress: bool, sequential: bool) -> None:
@@ -84,7 +86,7 @@ def command(files: tuple[str, ...], as_json: bool, html_out: str | None, csv_out
             v = det(f, progress=update)
         verdicts.append(v)
         if html_paths:
-            write_html(v, html_paths[i], thumbnails=det.thumbnails)
+            write_html(v, html_paths[i], thumbnails=det.thumbnails, full_paths=full_paths)
         if csv_paths:
             csv_paths[i].parent.mkdir(parents=True, exist_ok=True)
             csv_paths[i].write_text(windows_csv(v))
