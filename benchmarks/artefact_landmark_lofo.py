@@ -187,6 +187,10 @@ def main() -> None:
     ap.add_argument("--cache", required=True, help="landmark cache folder")
     ap.add_argument("--C", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
     ap.add_argument("--json", default=None, help="write the per-clip features and scores here")
+    ap.add_argument("--check-sources", default=None,
+                    help="comma-separated real source folders outside the protocol (e.g. the artefact models' training "
+                         "sources): print each statistic's ROC-AUC of the generated clips against their clips only")
+    ap.add_argument("--limit-per-source", type=int, default=12, help="--check-sources: at most this many clips each")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     shared = Path(args.shared)
@@ -220,6 +224,9 @@ def main() -> None:
     print(f"\nreal clips {int(real.sum())} of {len(set(src[real]))} sources; generated {int((~real).sum())}")
     print("\nEach feature alone (ROC-AUC, above 0.5: generated clips larger)")
     print("\n".join(family_table({k: X[:, j] for j, k in enumerate(FEATURES)}, fam)))
+    if args.check_sources:
+        check_sources(args, data, shared, X[~real], fam[~real])
+        return
     cv = lofo_scores(X, y, fam, tfam, src, paired, C=args.C)
     p = np.clip(np.asarray(mouth_p), 1e-6, 1 - 1e-6)
     mouth_logit = np.log(p / (1 - p))
@@ -233,6 +240,32 @@ def main() -> None:
                                                  "mouth_logit": float(mouth_logit[i]),
                                                  **{k: float(X[i, j]) for j, k in enumerate(FEATURES)}}
                                                 for i, f in enumerate(files)], indent=0))
+
+
+def check_sources(args: argparse.Namespace, data: Path, shared: Path, X_gen: np.ndarray, fam_gen: np.ndarray) -> None:
+    """Each statistic of the generated clips against real clips of ``--check-sources`` (first clips of each folder)."""
+    prefixes = tuple(s.rstrip("/") + "/" for s in args.check_sources.split(","))
+    with open(data / "MANIFEST.csv", newline="") as fh:
+        rows = sorted((r for r in csv.DictReader(fh) if r["kind"] == "real_av" and r["video_fps"]
+                       and r["file"].startswith(prefixes)), key=lambda r: r["file"])
+    per: dict[str, int] = {}
+    feats = []
+    for r in rows:
+        folder_ = folder(r["file"])
+        if per.get(folder_, 0) >= args.limit_per_source:
+            continue
+        z = landmarks_of(data, r["file"], Path(args.cache), shared / "weights")
+        if z is None or len(z["frames"]) < 50:
+            continue
+        per[folder_] = per.get(folder_, 0) + 1
+        f = features(z)
+        feats.append([f[k] for k in FEATURES])
+        print(f"  {r['file']}: " + " ".join(f"{k} {f[k]:.3g}" for k in FEATURES), flush=True)
+    Xr = np.array(feats, np.float64)
+    X = np.r_[Xr, X_gen]
+    fam = np.r_[np.full(len(Xr), "real"), fam_gen]
+    print(f"\nreal clips of {', '.join(f'{k} ({v})' for k, v in per.items())} against the generated clips")
+    print("\n".join(family_table({k: X[:, j] for j, k in enumerate(FEATURES)}, fam)))
 
 
 if __name__ == "__main__":
