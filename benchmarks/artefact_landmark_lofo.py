@@ -108,6 +108,22 @@ def landmarks_of(data: Path, rel: str, cache: Path, weights: Path) -> dict | Non
     return out
 
 
+def articulation_of(data: Path, rel: str, cache: Path) -> float:
+    """The default sync model's articulation of the active face (``FaceSync.articulation``; NaN when none), cached."""
+    dst = cache / (rel.replace("/", "__") + ".art.json")
+    if dst.exists():
+        return float(json.loads(dst.read_text())["articulation"])
+    import avsync
+    from avsync.sync import analyze_sync
+
+    res = analyze_sync(avsync.load_media(data / rel))
+    face = res.active_face
+    art = float("nan") if face is None or face.articulation is None else float(face.articulation)
+    cache.mkdir(parents=True, exist_ok=True)
+    dst.write_text(json.dumps({"articulation": art, "status": str(res.status)}))
+    return art
+
+
 def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
     """Scale, angle (rad), rotation matrix and translation mapping ``src`` points onto ``dst`` (least squares)."""
     ms, md = src.mean(0), dst.mean(0)
@@ -191,6 +207,9 @@ def main() -> None:
                     help="comma-separated real source folders outside the protocol (e.g. the artefact models' training "
                          "sources): print each statistic's ROC-AUC of the generated clips against their clips only")
     ap.add_argument("--limit-per-source", type=int, default=12, help="--check-sources: at most this many clips each")
+    ap.add_argument("--articulation", action="store_true",
+                    help="also the default sync model's articulation of the active face (runs the sync analysis) as an "
+                         "eleventh column of the single-statistic tables (not in the head)")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     shared = Path(args.shared)
@@ -208,7 +227,8 @@ def main() -> None:
             print(f"  {r['file']}: no usable face track", flush=True)
             continue
         f = features(z)
-        feats.append([f[k] for k in FEATURES])
+        feats.append([f[k] for k in FEATURES] + ([articulation_of(data, r["file"], Path(args.cache))]
+                                                  if args.articulation else []))
         mouth_p.append(scorer.probability(z["mouth_logits"]))
         kept.append(r)
         print(f"  {r['file']}: {len(z['frames'])} frames; " + " ".join(f"{k} {f[k]:.3g}" for k in FEATURES), flush=True)
@@ -220,13 +240,15 @@ def main() -> None:
     paired = [folder(r["paired_with"]) if r["paired_with"].startswith("real_av/") else "" for r in kept]
     X = np.array(feats, np.float64)
     X = np.where(np.isfinite(X), X, np.nanmedian(X, axis=0))
+    names = list(FEATURES) + (["articulation"] if args.articulation else [])
     real = fam == "real"
     print(f"\nreal clips {int(real.sum())} of {len(set(src[real]))} sources; generated {int((~real).sum())}")
     print("\nEach feature alone (ROC-AUC, above 0.5: generated clips larger)")
-    print("\n".join(family_table({k: X[:, j] for j, k in enumerate(FEATURES)}, fam)))
+    print("\n".join(family_table({k: X[:, j] for j, k in enumerate(names)}, fam)))
     if args.check_sources:
-        check_sources(args, data, shared, X[~real], fam[~real])
+        check_sources(args, data, shared, X[~real], fam[~real], names)
         return
+    X = X[:, :len(FEATURES)]
     cv = lofo_scores(X, y, fam, tfam, src, paired, C=args.C)
     p = np.clip(np.asarray(mouth_p), 1e-6, 1 - 1e-6)
     mouth_logit = np.log(p / (1 - p))
@@ -242,7 +264,8 @@ def main() -> None:
                                                 for i, f in enumerate(files)], indent=0))
 
 
-def check_sources(args: argparse.Namespace, data: Path, shared: Path, X_gen: np.ndarray, fam_gen: np.ndarray) -> None:
+def check_sources(args: argparse.Namespace, data: Path, shared: Path, X_gen: np.ndarray, fam_gen: np.ndarray,
+                  names: list[str]) -> None:
     """Each statistic of the generated clips against real clips of ``--check-sources`` (first clips of each folder)."""
     prefixes = tuple(s.rstrip("/") + "/" for s in args.check_sources.split(","))
     with open(data / "MANIFEST.csv", newline="") as fh:
@@ -259,13 +282,16 @@ def check_sources(args: argparse.Namespace, data: Path, shared: Path, X_gen: np.
             continue
         per[folder_] = per.get(folder_, 0) + 1
         f = features(z)
-        feats.append([f[k] for k in FEATURES])
-        print(f"  {r['file']}: " + " ".join(f"{k} {f[k]:.3g}" for k in FEATURES), flush=True)
+        if args.articulation:
+            f["articulation"] = articulation_of(data, r["file"], Path(args.cache))
+        feats.append([f[k] for k in names])
+        print(f"  {r['file']}: " + " ".join(f"{k} {f[k]:.3g}" for k in names), flush=True)
     Xr = np.array(feats, np.float64)
+    Xr = np.where(np.isfinite(Xr), Xr, np.nanmedian(Xr, axis=0))
     X = np.r_[Xr, X_gen]
     fam = np.r_[np.full(len(Xr), "real"), fam_gen]
     print(f"\nreal clips of {', '.join(f'{k} ({v})' for k, v in per.items())} against the generated clips")
-    print("\n".join(family_table({k: X[:, j] for j, k in enumerate(FEATURES)}, fam)))
+    print("\n".join(family_table({k: X[:, j] for j, k in enumerate(names)}, fam)))
 
 
 if __name__ == "__main__":
