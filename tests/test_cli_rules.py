@@ -3,9 +3,11 @@ unreadable arguments, exit codes of absence statuses."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,7 +108,9 @@ def test_analyze_reports_of_inputs_with_the_same_name_do_not_overwrite_each_othe
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in html.iterdir()) == ["a_x.html", "a_x_2.html", "b_x.html", "y.html"]
     assert sorted(p.name for p in csvs.iterdir()) == ["a_x.csv", "a_x_2.csv", "b_x.csv", "y.csv"]
-    assert "b/x.flac" in (html / "b_x.html").read_text()
+    # each report names its own input (by file name: a report shows no folders) and carries its sha256
+    assert "x.flac" in (html / "b_x.html").read_text() and "x.flac" not in (html / "a_x.html").read_text()
+    assert hashlib.sha256(Path(b).read_bytes()).hexdigest() in (html / "b_x.html").read_text()
     assert "reports named b_x" in r.output  # the renaming is said, not silent
     # a single file given where several inputs need a folder: a usage error, nothing overwritten
     single = tmp_path / "one.html"
