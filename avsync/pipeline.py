@@ -355,13 +355,16 @@ def spoof_cue(result: SpoofResult) -> Cue:
     wins = tuple(carried)
     notes = ["telephone-band audio: the voice model is less well tested on it"] if result.narrowband else []
     from avsync.media.decode import is_repair_warning
-    from avsync.spoof.scorer import SHORT_SPEECH_S
+    from avsync.spoof.scorer import SHORT_SPEECH_S, background_words
 
     short = [ch for ch in result.channels if ch.score is not None and 0 < ch.speech_s < SHORT_SPEECH_S]
     for ch in short:
         who = f"channel {ch.channel} has " if len(result.channels) > 1 else ""
         notes.append(f"{who}only {ch.speech_s:.1f} s of speech: the voice score is less reliable on under "
                      f"{SHORT_SPEECH_S:g} s")
+    for ch in result.channels:
+        if ch.score is not None and ch.loud_background:
+            notes.append((f"on channel {ch.channel}, " if len(result.channels) > 1 else "") + background_words(ch))
     notes += [w for w in result.warnings if is_repair_warning(w)]
     valid = [w for w in wins if w.valid]
     scored = [ch for ch in result.channels if ch.score is not None]

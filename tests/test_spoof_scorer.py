@@ -446,6 +446,9 @@ def _same_results(a, b, *, spk_tol=1e-4):
             assert wa.score == pytest.approx(wb.score, abs=1e-6)
     for ca, cb in zip(a.channels, b.channels, strict=True):
         assert (ca.channel, ca.status, ca.speech_s) == (cb.channel, cb.status, cb.speech_s)
+        assert (ca.background_db is None) == (cb.background_db is None)
+        if ca.background_db is not None:
+            assert ca.background_db == pytest.approx(cb.background_db, abs=1e-6)
         sa, sb = ca.speaker, cb.speaker
         assert (sa is None) == (sb is None)
         if sa is not None:
@@ -603,3 +606,72 @@ def test_a_very_quiet_voice_is_found_on_a_raised_copy(tiny_model):
         assert any("very quiet (peak -60 dBFS)" in w for w in r.warnings)
     mid = SpoofScorer(tiny_model)(Media.from_arrays(x * 10 ** (-30 / 20), SR))
     assert mid.status is Status.OK and not any("very quiet" in w for w in mid.warnings)
+
+
+def test_background_level_of_the_pauses():
+    """``background_db``: the loudest half of the speech cells over the median of the pauses between the words."""
+    from avsync.spoof.scorer import background_db
+
+    cell = 0.032
+    e = np.r_[np.full(30, 1.0), np.full(20, 0.01), np.full(30, 2.0), np.full(10, 0.0), [5.0]]  # last cell: ignored
+    segs = [(0.0, 30 * cell), (50 * cell, 80 * cell)]
+    # speech level 2.0 (the loudest half), pause level 0.01 (the median of the pauses between the words; the
+    # silence after the last word is not between them)
+    assert background_db(e, cell, segs) == pytest.approx(10 * np.log10(2.0 / 0.01))
+    assert background_db(np.r_[np.ones(30), np.zeros(20), np.ones(31)], cell, segs) == 120.0  # silent pauses
+    assert background_db(e, cell, [(0.0, 80 * cell)]) is None  # no pause inside the speech
+    assert background_db(e, cell, [(0.0, 30 * cell), (37 * cell, 80 * cell)]) is None  # 0.22 s: too little pause
+    assert background_db(e, cell, []) is None
+
+
+@pytest.fixture(scope="module")
+def spoken_with_pauses():
+    """~20 s of espeak-ng sentences with pauses between them, 16 kHz mono, and the same with pink noise 12 dB under
+    the voice."""
+    from avsync.training import spoof_data as sd
+
+    rng = np.random.default_rng(9)
+    parts = []
+    for k in range(5):
+        s = sd.tts_espeak(sd.HARVARD[k], rng)
+        if s is None:
+            pytest.skip("espeak-ng not installed (apt-get install espeak-ng; scripts/setup.sh does)")
+        parts += [0.5 * s, np.zeros(int(0.8 * SR), np.float32)]
+    x = np.concatenate(parts)
+    spec = np.fft.rfft(rng.standard_normal(x.size))
+    f = np.fft.rfftfreq(x.size, 1 / SR)
+    pink = np.fft.irfft(spec / np.sqrt(np.maximum(f, 20.0)), x.size).astype(np.float32)
+    return x, sd.music_bed(x, _Bed(pink), rng, 12.0)
+
+
+class _Bed:
+    """A one-excerpt stand-in for :class:`avsync.training.spoof_data.MusicBeds`."""
+
+    def __init__(self, y):
+        self.y = y
+
+    def excerpt(self, n, rng):
+        return self.y[:n]
+
+
+def test_music_or_noise_under_the_voice_is_measured_and_said(tiny_model, spoken_with_pauses):
+    from avsync.pipeline import spoof_cue
+
+    clean, noisy = spoken_with_pauses
+    sc = SpoofScorer(tiny_model)
+    a = sc(Media.from_arrays(audio=clean[None], sample_rate=SR))
+    b = sc(Media.from_arrays(audio=noisy[None], sample_rate=SR))
+    assert a.status is b.status is Status.OK
+    assert a.channels[0].background_db > 40 and not a.channels[0].loud_background
+    assert not any("under the voice" in w for w in a.warnings)
+    assert not any("under the voice" in n for n in spoof_cue(a).notes)
+    # the bed sits 12 dB under the loudest half of the voice's 20 ms frames; the pauses' median reads within 4 dB
+    assert b.channels[0].background_db == pytest.approx(12.0, abs=4.0) and b.channels[0].loud_background
+    assert any("music or noise about" in w and "dB under the voice" in w for w in b.warnings)
+    (note,) = [n for n in spoof_cue(b).notes if "under the voice" in n]
+    assert note.startswith("music or noise about") and "misses more synthetic voices" in note
+    back = SpoofResult.from_json(b.to_json())  # the reading travels with the result
+    assert back.channels[0].background_db == pytest.approx(b.channels[0].background_db)
+    # read in blocks: the same
+    blocks = SpoofScorer(tiny_model, block_s=5.0)(Media.from_arrays(audio=noisy[None], sample_rate=SR))
+    assert blocks.channels[0].background_db == pytest.approx(b.channels[0].background_db, abs=1e-6)

@@ -11,11 +11,13 @@ from avsync.device import Precision
 from avsync.errors import ConfigError
 from avsync.spoof.models import DEFAULT_MODEL, SPOOF_MODELS, SpoofModel, load_spoof_model
 from avsync.spoof.scorer import (
+    BACKGROUND_NOTE_DB,
     Aggregation,
     ChannelSpoof,
     SpoofResult,
     SpoofScorer,
     SpoofWindow,
+    background_db,
     score_spoof,
     window_starts,
     write_timeline,
@@ -30,6 +32,8 @@ __all__ = [
     "SpoofResult",
     "SpoofWindow",
     "ChannelSpoof",
+    "BACKGROUND_NOTE_DB",
+    "background_db",
     "score_spoof",
     "window_starts",
     "write_timeline",
