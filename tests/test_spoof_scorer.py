@@ -622,6 +622,10 @@ def test_background_level_of_the_pauses():
     assert background_db(e, cell, [(0.0, 80 * cell)]) is None  # no pause inside the speech
     assert background_db(e, cell, [(0.0, 30 * cell), (37 * cell, 80 * cell)]) is None  # 0.22 s: too little pause
     assert background_db(e, cell, []) is None
+    # a long pause is not between words (hold music on a call): left out
+    hold = np.r_[np.ones(30), np.full(10, 0.001), np.ones(30), np.full(100, 0.5), np.ones(31)]
+    segs3 = [(0.0, 30 * cell), (40 * cell, 70 * cell), (170 * cell, 200 * cell)]
+    assert background_db(hold, cell, segs3) == pytest.approx(30.0)
 
 
 @pytest.fixture(scope="module")

@@ -76,16 +76,24 @@ BACKGROUND_NOTE_DB = 25.0
 noise under the voice, and its result says that the score is less reliable there. A bed 20 dB under the voice (music,
 or pink, brown and babble noise) took the default model's detection of held-out YourTTS clones, Kokoro speech and
 converged HiFi-GAN copies from 83–100 % to 15–70 %, and a noise bed 10 dB under it flagged 4–20 % of real speech;
-:func:`background_db` reads such a bed about 1.5 dB above its level (20 dB beds: median 21.5), so the note covers beds
-up to about 23 dB under the voice (docs/spoof.md, "Music under the voice")."""
+:func:`background_db` reads 20 dB beds at medians of 19.0–25.3 dB (music reads higher: its quiet passages) and 10 dB
+beds at 11.7–13.3 dB (``benchmarks/spoof_background_level.py``; docs/spoof.md, "Music under the voice")."""
+
+CELL_SAMPLES = 512
+"""Samples of one energy cell (one frame of the voice activity detection at 16 kHz): :func:`background_db`'s unit."""
 
 MIN_PAUSE_S = 0.25
-""":func:`background_db` needs at least this much pause between the first and the last word."""
+""":func:`background_db` needs at least this much pause between the words."""
+
+MAX_PAUSE_S = 2.0
+"""Longer pauses are not between words (hold music on a call, a cut to another scene): :func:`background_db` leaves them
+out."""
 
 
 def background_db(cell_energy: np.ndarray, cell_s: float, segments: Iterable[tuple[float, float]]) -> float | None:
     """How far the sound in the pauses sits under the voice, in dB: the mean power of the loudest half of the speech
-    cells over the median power of the cells between the first and the last speech segment that are no speech.
+    cells over the median power of the cells in the pauses between speech segments (pauses of at most
+    :data:`MAX_PAUSE_S`: a longer one, such as hold music on a call, is not under the voice).
 
     Parameters
     ----------
@@ -98,8 +106,8 @@ def background_db(cell_energy: np.ndarray, cell_s: float, segments: Iterable[tup
     Returns
     -------
     float or None
-        ``None`` without speech or with less than :data:`MIN_PAUSE_S` of pause inside the speech (continuous
-        speech: nothing under it can be heard on its own). A silent pause gives a large value (capped at 120 dB).
+        ``None`` without speech or with less than :data:`MIN_PAUSE_S` of such pauses (continuous speech: nothing
+        under it can be heard on its own). Silent pauses give a large value (capped at 120 dB).
     """
     segs = [(float(a), float(b)) for a, b in segments]
     e = np.asarray(cell_energy, np.float64)
@@ -110,7 +118,11 @@ def background_db(cell_energy: np.ndarray, cell_s: float, segments: Iterable[tup
     speech = np.zeros(e.size, bool)
     for a, b in segs:
         speech |= (mid >= a) & (mid < b)
-    pause = ~speech & (mid >= segs[0][0]) & (mid < segs[-1][1])
+    pause = np.zeros(e.size, bool)
+    for (_, a), (b, _) in zip(segs, segs[1:]):
+        if b - a <= MAX_PAUSE_S:
+            pause |= (mid >= a) & (mid < b)
+    pause &= ~speech
     if not speech.any() or pause.sum() * cell_s < MIN_PAUSE_S:
         return None
     loud = np.sort(e[speech])[::-1]
@@ -765,7 +777,7 @@ class _Survey:
     vad: dict | None = None  # channel -> VADStream, then -> probabilities
     cells: dict | None = None  # channel -> energy per VAD frame of 512 samples (speaker gains, background level)
 
-    CELL = 512  # blocks are whole VAD frames (block_s is rounded to them), so cells never straddle blocks
+    CELL = CELL_SAMPLES  # blocks are whole VAD frames (block_s is rounded to them), so cells never straddle blocks
 
     @classmethod
     def run(cls, scorer: SpoofScorer, media: Media) -> _Survey:
