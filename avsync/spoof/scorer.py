@@ -100,6 +100,8 @@ def background_db(cell_energy: np.ndarray, cell_s: float, segments: Iterable[tup
     cell_energy
         ``[N]`` energy (sum of squares) of consecutive cells of ``cell_s`` seconds each (a last, shorter cell is
         ignored).
+    cell_s
+        Duration of one cell in seconds (:data:`CELL_SAMPLES` at 16 kHz: 0.032).
     segments
         Speech segments ``(start_s, end_s)`` in time order (:class:`~avsync.vad.SpeechMask`).
 
