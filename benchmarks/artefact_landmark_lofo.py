@@ -47,10 +47,7 @@ limit_omp_spinning()
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from artefact_stack_lofo import EXCLUDE, MODELS, family_table, folder, lofo_scores  # noqa: E402
-from eval_artefacts import report_family  # noqa: E402
-
-from avsync.training.artefacts import generator_family  # noqa: E402
+from artefact_stack_lofo import EXCLUDE, MODELS, family_table, folder, lofo_scores, protocol_arrays  # noqa: E402
 
 FEATURES = ("head_speed", "roll_std", "scale_std", "brow_motion", "mouth_motion", "upper_mouth_ratio",
             "mouth_jitter", "lip_hf_rel", "ear_std", "blink_rate")
@@ -232,12 +229,7 @@ def main() -> None:
         mouth_p.append(scorer.probability(z["mouth_logits"]))
         kept.append(r)
         print(f"  {r['file']}: {len(z['frames'])} frames; " + " ".join(f"{k} {f[k]:.3g}" for k in FEATURES), flush=True)
-    files = [r["file"] for r in kept]
-    fam = np.array([report_family(r["file"], r["label"]) for r in kept])
-    tfam = np.array([generator_family(r["file"], r["label"]) for r in kept])
-    y = (fam != "real").astype(int)
-    src = np.array([folder(f) for f in files])
-    paired = [folder(r["paired_with"]) if r["paired_with"].startswith("real_av/") else "" for r in kept]
+    files, fam, tfam, y, src, paired = protocol_arrays(kept)
     X = np.array(feats, np.float64)
     X = np.where(np.isfinite(X), X, np.nanmedian(X, axis=0))
     names = list(FEATURES) + (["articulation"] if args.articulation else [])

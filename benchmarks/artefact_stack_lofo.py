@@ -127,6 +127,17 @@ def family_table(cols: dict[str, np.ndarray], fam: np.ndarray) -> list[str]:
     return lines
 
 
+def protocol_arrays(rows: list[dict]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Per manifest row of the protocol: file, reported family, training family, label (1: generated), source
+    folder, and the real source folder a generated clip's footage comes from (``""``: none), for :func:`lofo_scores`."""
+    files = [r["file"] for r in rows]
+    fam = np.array([report_family(r["file"], r["label"]) for r in rows])
+    tfam = np.array([generator_family(r["file"], r["label"]) for r in rows])
+    src = np.array([folder(f) for f in files])
+    paired = [folder(r["paired_with"]) if r["paired_with"].startswith("real_av/") else "" for r in rows]
+    return files, fam, tfam, (fam != "real").astype(int), src, paired
+
+
 def folder(file: str) -> str:
     return "/".join(file.split("/")[:2])
 
@@ -147,12 +158,7 @@ def main() -> None:
                 and not r["file"].startswith(EXCLUDE)]
     logits = clip_logits(data, rows, Path(args.cache), Path(args.cache) / "stack_logits.json")
     rows = [r for r in rows if r["file"] in logits]
-    files = [r["file"] for r in rows]
-    fam = np.array([report_family(r["file"], r["label"]) for r in rows])
-    tfam = np.array([generator_family(r["file"], r["label"]) for r in rows])
-    y = (fam != "real").astype(int)
-    src = np.array([folder(f) for f in files])
-    paired = [folder(r["paired_with"]) if r["paired_with"].startswith("real_av/") else "" for r in rows]
+    files, fam, tfam, y, src, paired = protocol_arrays(rows)
     models = args.models.split(",")
     feats = args.features.split(",")
     X = np.array([[STATS[s](logits[f][m]) for m in models for s in feats] for f in files], np.float64)
