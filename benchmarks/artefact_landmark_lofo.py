@@ -47,7 +47,16 @@ limit_omp_spinning()
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from artefact_stack_lofo import EXCLUDE, MODELS, family_table, folder, lofo_scores, protocol_arrays  # noqa: E402
+from artefact_stack_lofo import (  # noqa: E402
+    EXCLUDE,
+    MODELS,
+    family_table,
+    flagged_row,
+    folder,
+    lofo_scores,
+    protocol_arrays,
+    write_scores,
+)
 
 FEATURES = ("head_speed", "roll_std", "scale_std", "brow_motion", "mouth_motion", "upper_mouth_ratio",
             "mouth_jitter", "lip_hf_rel", "ear_std", "blink_rate")
@@ -247,13 +256,10 @@ def main() -> None:
     cols = {"landmark head (LOFO)": cv, "artefact-mouth": mouth_logit, "head + mouth": cv + mouth_logit}
     print(f"\nC={args.C}")
     print("\n".join(family_table(cols, fam)))
-    print(f"| real clips flagged | {np.mean(cv[real] >= 0):.1%} | {np.mean(mouth_logit[real] >= 0):.1%} "
-          f"| {np.mean((cv + mouth_logit)[real] >= 0):.1%} |")
+    print(flagged_row([v[real] >= 0 for v in cols.values()]))
     if args.json:
-        Path(args.json).write_text(json.dumps([{"file": f, "family": str(fam[i]), "head": float(cv[i]),
-                                                 "mouth_logit": float(mouth_logit[i]),
-                                                 **{k: float(X[i, j]) for j, k in enumerate(FEATURES)}}
-                                                for i, f in enumerate(files)], indent=0))
+        write_scores(args.json, files, fam, {"head": cv, "mouth_logit": mouth_logit,
+                                             **{k: X[:, j] for j, k in enumerate(FEATURES)}})
 
 
 def check_sources(args: argparse.Namespace, data: Path, shared: Path, X_gen: np.ndarray, fam_gen: np.ndarray,
