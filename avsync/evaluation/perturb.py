@@ -464,6 +464,13 @@ def encoder_available(codec: str) -> bool:
     return True
 
 
+def require_encoder(codec: str, what: str) -> None:
+    """Raise :class:`~avsync.errors.ConfigError` naming ``what`` when the installed PyAV cannot encode ``codec``."""
+    if not encoder_available(codec):
+        raise ConfigError(f"{what}: the installed PyAV has no {codec} encoder (av 18.1.1's wheels hold no AMR-NB "
+                          "encoder; pip install 'av==18.1.0' has one)")
+
+
 def apply_perturbation(
     src: str | os.PathLike,
     name: str | Perturbation,
@@ -492,9 +499,8 @@ def apply_perturbation(
         raise MediaError(f"{src}: {info.status}: {info.message}", status=info.status)
     if (p.applies_to == "audio" and info.audio is None) or (p.applies_to == "video" and info.video is None):
         return src, False
-    if p.audio_codec and not encoder_available(p.audio_codec):
-        raise ConfigError(f"perturbation {p.name!r}: the installed PyAV has no {p.audio_codec} encoder (av 18.1.1's "
-                          "wheels hold no AMR-NB encoder; pip install 'av==18.1.0' has one)")
+    if p.audio_codec:
+        require_encoder(p.audio_codec, f"perturbation {p.name!r}")
     sha = sha256 or info.sha256 or file_sha256(src)
     dst = _output_path(src, Path(cache_dir), p, sha, info.video is not None)
     if not dst.exists():

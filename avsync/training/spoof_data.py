@@ -587,14 +587,11 @@ def codec_roundtrip(x: np.ndarray, name: str) -> np.ndarray:
     import av
     from av.audio.stream import AudioStream
 
+    from avsync.evaluation.perturb import require_encoder
     from avsync.media import load_media
 
     codec, fmt, rate, bitrate = CODECS[name]
-    if not codec_available(name):
-        from avsync.errors import ConfigError
-
-        raise ConfigError(f"codec {name!r}: the installed PyAV has no {codec} encoder (av 18.1.1's wheels hold no "
-                          "AMR-NB encoder; pip install 'av==18.1.0' has one)")
+    require_encoder(codec, f"codec {name!r}")
     y = _resample(np.pad(x, (0, max(0, SR - x.size))), SR, rate)  # >= 1 s: the decoder's minimum duration
     buf = io.BytesIO()
     with av.open(buf, "w", format=fmt) as c:
