@@ -342,11 +342,12 @@ def _offset_metrics(recs: list[dict], truth: Mapping[str, ManifestRow], tol: int
 
 
 def _segment_triples(segments: Iterable[dict[str, Any] | Sequence[float]]) -> list[list[float]]:
-    """Predicted segments as ``[start, end, score]`` (a task may give them as dicts, like ``Verdict.segments``)."""
+    """Predicted segments as ``[confidence, start_s, end_s]``, the proposals of :func:`~avsync.evaluation.metrics.ap_at_iou`
+    (a task may give them as dicts, like ``Verdict.segments``: ``start``, ``end``, ``score``)."""
     out = []
     for seg in segments:
         if isinstance(seg, dict):
-            out.append([float(seg["start"]), float(seg["end"]), float(seg.get("score") or 0.0)])
+            out.append([float(seg.get("score") or 0.0), float(seg["start"]), float(seg["end"])])
         else:
             out.append([float(v) for v in seg])
     return out
