@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PACKAGE_MODELS", "ROLES", "ModelInfo", "PackageModel", "default_models", "format_size", "list_models",
-    "model_sha256", "sync_model_name",
+    "model_sha256", "models_identity", "sync_model_name",
 ]
 
 ROLES = ("voice", "lip sync", "mouth region", "faces", "landmarks", "speaker", "VAD")
@@ -123,6 +123,26 @@ def default_models() -> dict[str, str]:
     if face == "auto":
         face = "yunet" if _find_module("yuface") is not None else "haar"
     out["faces"] = face
+    return out
+
+
+def models_identity(model: str | None = None) -> dict[str, str | None]:
+    """What a model-running task computes with, by name and sha256: every model of :func:`default_models`
+    (role → ``"name sha256"``), the default fusion config's sha256, and ``model`` when one is named (a registered
+    model: its sha256; a file: the sha256 of its bytes).
+
+    Part of the resume key of ``avsync batch`` and of the result cache of ``avsync eval``: a result scored before
+    a default model changed, or before new weights were released under the same name, is scored again rather than
+    reused.
+    """
+    from avsync.pipeline import DEFAULT_FUSION_CONFIG
+
+    out: dict[str, str | None] = {role: f"{name} {model_sha256(name) or ''}".strip()
+                                  for role, name in sorted(default_models().items())}
+    out["fusion"] = _file_sha256(DEFAULT_FUSION_CONFIG)
+    if model:
+        sha = model_sha256(model) or (_file_sha256(model) if os.path.isfile(model) else None)
+        out["model"] = f"{model} {sha or ''}".strip()
     return out
 
 

@@ -269,6 +269,23 @@ def test_resume_key_depends_on_content_task_and_model(corpus, tmp_path):
     assert run_batch([str(moved)], out, task=CONTENT, jobs=0, progress=False).processed == 1
 
 
+def test_resume_key_depends_on_the_weights_behind_the_task(corpus, tmp_path, monkeypatch):
+    """Lines scored before a default model changed (or new weights came under the same name) are scored again."""
+    import avsync.evaluation.tasks as registry
+
+    k = result_key("ab" * 32, task="spoof", task_version="0", model=None)
+    assert result_key("ab" * 32, task="spoof", task_version="0", model=None, models={}) == k
+    one = result_key("ab" * 32, task="spoof", task_version="0", model=None, models={"voice": "v 11"})
+    assert one != k and one != result_key("ab" * 32, task="spoof", task_version="0", model=None, models={"voice": "v 22"})
+    out = tmp_path / "r.jsonl"
+    files = [str(corpus / "call_00.wav"), str(corpus / "call_01.wav")]
+    monkeypatch.setattr(registry, "task_models", lambda name, model=None: {"voice": "v 11"})
+    assert run_batch(files, out, task=CONTENT, jobs=0, progress=False).processed == 2
+    assert run_batch(files, out, task=CONTENT, jobs=0, progress=False).processed == 0
+    monkeypatch.setattr(registry, "task_models", lambda name, model=None: {"voice": "v 22"})
+    assert run_batch(files, out, task=CONTENT, jobs=0, progress=False).processed == 2
+
+
 def test_resume_keys_of_runs_without_options_are_stable(monkeypatch):
     # results files written before task options reached the task must still resume: no options, an
     # empty config and a spec without options all give the key those files hold

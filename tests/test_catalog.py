@@ -44,6 +44,24 @@ def test_defaults_come_from_the_registries(monkeypatch):
     assert rows["rawgat-st-cat"].default and not rows["aasist-asvspoof5"].default
 
 
+def test_models_identity_names_every_default_with_its_sha256(monkeypatch, tmp_path):
+    from avsync.spoof import models as spoof_models
+
+    ident = catalog.models_identity()
+    voice = spoof_models.DEFAULT_MODEL
+    assert ident["voice"] == f"{voice} {bundles.get_bundle(voice).sha256}"
+    assert set(catalog.default_models()) | {"fusion"} == set(ident) and len(ident["fusion"] or "") == 64
+    assert catalog.models_identity("aasist-avsync")["model"].split() == ["aasist-avsync",
+                                                                        bundles.get_bundle("aasist-avsync").sha256]
+    ckpt = tmp_path / "mine.safetensors"
+    ckpt.write_bytes(b"weights")
+    first = catalog.models_identity(str(ckpt))["model"]
+    ckpt.write_bytes(b"other weights")
+    assert catalog.models_identity(str(ckpt))["model"] != first  # a file: its bytes
+    monkeypatch.setattr(spoof_models, "DEFAULT_MODEL", "rawgat-st-cat")  # another default: another identity
+    assert catalog.models_identity()["voice"].startswith("rawgat-st-cat ")
+
+
 def test_every_model_is_listed_once_with_a_known_role(isolated):
     rows = catalog.list_models()
     names = [r.name for r in rows]

@@ -28,7 +28,7 @@ from avsync.batch.inputs import InputItem, listed_inputs, unique_inputs
 from avsync.batch.log import ResultsLog
 from avsync.batch.sniff import MEDIA_SUFFIXES, sniff
 from avsync.batch.summary import BatchSummary, summarize
-from avsync.batch.tasks import TaskSpec, check_options, resolve_task, task_version
+from avsync.batch.tasks import TaskSpec, check_options, resolve_task, task_models, task_version
 from avsync.errors import ConfigError
 from avsync.results import Status
 
@@ -52,13 +52,14 @@ def _sha256(path: str) -> str:
 
 
 def result_key(sha256: str, *, task: str, task_version: str, model: str | None,
-               config: Mapping[str, Any] | None = None) -> str:
-    """Resume key of one file's result: what must match for an earlier line to count as done."""
-    blob = json.dumps(
-        {"sha256": sha256, "task": task, "task_version": task_version, "model": model,
-         "avsync": avsync.__version__, "config": dict(config or {})},
-        sort_keys=True,
-    )
+               config: Mapping[str, Any] | None = None, models: Mapping[str, Any] | None = None) -> str:
+    """Resume key of one file's result: what must match for an earlier line to count as done. ``models``: the
+    models the task computes with, by name and sha256 (:func:`avsync.evaluation.tasks.task_models`)."""
+    fields: dict[str, Any] = {"sha256": sha256, "task": task, "task_version": task_version, "model": model,
+                              "avsync": avsync.__version__, "config": dict(config or {})}
+    if models:
+        fields["models"] = dict(models)
+    blob = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
@@ -259,8 +260,9 @@ def run_batch(
     if engine == "local" and jobs >= 1 and spec.threads is None:  # share the cores between workers
         cpus = os.cpu_count() or 1
         spec = replace(spec, threads=spec.threads or max(1, cpus // max(1, jobs)))
+    identity = task_models(spec.name, spec.model)  # once per run: which weights the task computes with
     keyfn = lambda sha: result_key(sha, task=spec.name, task_version=spec.version, model=spec.model,
-                                   config=spec.options)
+                                   config=spec.options, models=identity)
 
     with contextlib.ExitStack() as tidy:  # holds the interrupts a stopped run meets while it tidies up
         summary = _run_logged(items, out, spec, keyfn, tidy, t_start=t_start, engine=engine, jobs=jobs, device=device,

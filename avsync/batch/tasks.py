@@ -24,7 +24,7 @@ from typing import Any, Protocol, TypeGuard
 from avsync.errors import AvsyncError, ConfigError
 from avsync.results import Status, to_jsonable
 
-__all__ = ["NamedTask", "TaskSpec", "check_options", "refuse_unknown_options", "resolve_task", "run_scorer", "task_version"]
+__all__ = ["NamedTask", "TaskSpec", "check_options", "refuse_unknown_options", "resolve_task", "run_scorer", "task_models", "task_version"]
 
 Scorer = Callable[[str], Mapping[str, Any]]
 
@@ -88,6 +88,15 @@ def resolve_task(name: str) -> Callable[..., Scorer]:
 def task_version(name: str) -> str:
     """Version string of task ``name`` (part of the resume key)."""
     return _lookup(name)[1]
+
+
+def task_models(name: str, model: str | None = None) -> dict[str, Any]:
+    """The models task ``name`` computes with, by name and sha256 (part of the resume key): those of the task
+    registry's :func:`avsync.evaluation.tasks.task_models`; empty for a ``module:factory`` task."""
+    if ":" in name:
+        return {}
+    models_of = getattr(_registry(), "task_models", None)
+    return dict(models_of(name, model)) if models_of is not None else {}
 
 
 def accepts_keyword(fn: Callable[..., Any], name: str) -> bool:

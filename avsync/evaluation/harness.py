@@ -43,7 +43,7 @@ import numpy as np
 import avsync.evaluation.metrics as M
 from avsync.errors import AvsyncError, ConfigError
 from avsync.evaluation.manifest import ManifestRow, filter_rows, paired_reals
-from avsync.evaluation.tasks import get_task
+from avsync.evaluation.tasks import get_task, task_models
 from avsync.media import file_sha256
 from avsync.results import Serializable, Status
 
@@ -122,14 +122,19 @@ class ResultCache:
                         self._data[rec["key"]] = rec
 
     @staticmethod
-    def make_key(sha256: str, task: str, version: str, model: str | None, options: Mapping[str, Any]) -> str:
+    def make_key(sha256: str, task: str, version: str, model: str | None, options: Mapping[str, Any],
+                 models: Mapping[str, Any] | None = None) -> str:
         """Cache key of one file's result: the first 32 hex digits of the sha256 of the canonical (key-sorted)
-        JSON of the file's ``sha256``, the task name and version, the model and the task options.
+        JSON of the file's ``sha256``, the task name and version, the model, the task options and ``models``, the
+        models the task computes with by name and sha256 (:func:`avsync.evaluation.tasks.task_models`).
 
         Any change to one of them gives another key. ``TypeError`` when ``options`` is not JSON-serialisable.
         """
-        blob = json.dumps({"sha256": sha256, "task": task, "version": version, "model": model,
-                           "options": options}, sort_keys=True)
+        fields: dict[str, Any] = {"sha256": sha256, "task": task, "version": version, "model": model,
+                                  "options": options}
+        if models:
+            fields["models"] = dict(models)
+        blob = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -213,8 +218,12 @@ def score_rows(
     cache: ResultCache,
     prepare: Prepare | None = None,
     progress: Callable[[int, int, ManifestRow, dict], None] | None = None,
+    models: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Score every row, reusing cached results; returns one record per row (manifest order).
+
+    ``models``: the models the task computes with, by name and sha256, part of each cache key (a result scored
+    with other weights is not reused).
 
     ``scorer_factory`` is called once, and only if some file is not cached; its errors (e.g.
     :class:`~avsync.evaluation.tasks.TaskUnavailable`) propagate. ``prepare(row, sha)`` may return
@@ -236,7 +245,7 @@ def score_rows(
                 progress(i, len(rows), row, rec)
             continue
         sha = file_sha256(row.path)
-        key = ResultCache.make_key(sha, task, version, model, _row_options(row, options))
+        key = ResultCache.make_key(sha, task, version, model, _row_options(row, options), models)
         hit = cache.get(key)
         if hit is not None:
             rec = {**hit, **base, "cached": True}
@@ -603,6 +612,7 @@ def run_eval(
 
     refuse_unknown_options(cfg.task, task.factory, task_options)
     factory_cache: dict[str, Any] = {}
+    identity = task_models(cfg.task, cfg.model)  # the weights behind the cached results
 
     def factory():
         if "s" not in factory_cache:
@@ -641,7 +651,7 @@ def run_eval(
         edits = any(r.audio for r in needed)
         recs = score_rows(needed, factory, task=task.name, version=task.version, model=cfg.model, options=options,
                           cache=cache, prepare=prepare if (perturbation or cfg.trim_silence or edits) else None,
-                          progress=progress)
+                          progress=progress, models=identity)
         return recs, summarize(recs, rows, selected, cfg)
 
     records, table = run_one(None)

@@ -34,7 +34,7 @@ from typing import Any
 
 from avsync.errors import ConfigError
 
-__all__ = ["Scorer", "Task", "TaskUnavailable", "get_task", "register_task", "task_names", "unregister_task"]
+__all__ = ["Scorer", "Task", "TaskUnavailable", "get_task", "register_task", "task_models", "task_names", "unregister_task"]
 
 Scorer = Callable[[str], Mapping[str, Any]]
 Factory = Callable[[str | None], Scorer]
@@ -200,6 +200,20 @@ register_task("inspect", factory=_inspect_factory, version="1",
               description="container and stream facts (no score)")
 register_task("silence", factory=_silence_shortcut, version="1",
               description="baseline: fraction of leading/trailing silence (data-set shortcut check)")
+
+
+def task_models(name: str, model: str | None = None) -> dict[str, str | None]:
+    """The models task ``name`` computes with, by name and sha256 (:func:`avsync.catalog.models_identity`), for the
+    tasks built into avsync that run models (``spoof``, ``sync``, ``analyze``, ``artefacts``); empty for the others
+    (``inspect``, ``silence``, a registered or ``module:factory`` task), whose results do not depend on them."""
+    if name in _REGISTRY or name not in _BUILTINS:
+        return {}
+    from avsync.catalog import models_identity
+
+    try:
+        return models_identity(model)
+    except ImportError:  # a build without a feature module: the task itself says so when it is built
+        return {}
 
 
 def task_names() -> list[str]:

@@ -344,6 +344,29 @@ def test_cache_ignores_torn_lines(tmp_path):
     assert k != ResultCache.make_key("ab" * 32, "spoof", "0", None, {"perturbation": "aac64k"})
 
 
+def test_cache_is_keyed_on_the_weights_behind_the_task(toy, tmp_path, monkeypatch):
+    """A result scored with other weights under the same task and model name is not reused."""
+    import avsync.evaluation.harness as harness
+    from avsync.evaluation.tasks import task_models
+
+    assert task_models("inspect") == {} and task_models("silence") == {}
+    scorer = CountingScorer()
+    register_task("toy_w", scorer, replace=True)
+    try:
+        out = tmp_path / "out"
+        args = (toy, "--task", "toy_w", "--out", out, "--quiet", "--subset", "real_speech/toy")
+        monkeypatch.setattr(harness, "task_models", lambda name, model=None: {"voice": "v 11"})
+        _eval(*args)
+        n = len(scorer.calls)
+        _eval(*args)
+        assert len(scorer.calls) == n  # the same weights: cached
+        monkeypatch.setattr(harness, "task_models", lambda name, model=None: {"voice": "v 22"})
+        _eval(*args)
+        assert len(scorer.calls) == 2 * n  # new weights: scored again
+    finally:
+        unregister_task("toy_w")
+
+
 def test_register_task_validation():
     with pytest.raises(Exception, match="exactly one"):
         register_task("x")
