@@ -305,11 +305,13 @@ def fit(
         p_neg = [f for f, t in zip(fused, y) if t == 0]
         m_thr, g_thr = choose_thresholds(p_neg, required_ok=ok, max_flagged=max_false_positive_rate,
                                          max_undetermined=max_undetermined_rate)
-        return replace(cfg, manipulated_threshold=m_thr, genuine_threshold=g_thr)
+        return replace(cfg, manipulated_threshold=m_thr, genuine_threshold=g_thr, segment_threshold=m_thr)
     thr = 0.5
     neg = np.sort(p[y == 0])
     k = int(np.floor(max_false_positive_rate * len(neg)))
     if k < len(neg):  # just above the (k+1)-th highest genuine score: at most k genuine clips reach it
         thr = max(0.5, float(np.nextafter(neg[len(neg) - k - 1], 1.0)))
     thr = min(thr, 1.0)
-    return replace(cfg, manipulated_threshold=thr, genuine_threshold=min(thr, cfg.genuine_threshold))
+    # segments are the stretches whose fused windows reach the manipulated threshold: they move together
+    return replace(cfg, manipulated_threshold=thr, genuine_threshold=min(thr, cfg.genuine_threshold),
+                   segment_threshold=thr)

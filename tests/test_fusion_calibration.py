@@ -85,6 +85,16 @@ def test_fit_honours_the_flagged_and_undetermined_budgets():
     assert cfg.genuine_threshold <= cfg.manipulated_threshold
 
 
+def test_fit_moves_the_segment_threshold_with_the_manipulated_one():
+    """A fitted config flags segments where its fused windows reach the manipulated threshold: a base config's
+    segment threshold (0.7 in the shipped one) once stayed, and a clip read manipulated with no flagged stretch."""
+    rows, y = _synthetic(300, seed=2)
+    base = FusionConfig(manipulated_threshold=0.7, segment_threshold=0.7)
+    for budgets in ({}, {"max_false_positive_rate": 0.05, "max_undetermined_rate": 0.10}):
+        cfg = fit(rows, y, cues=["sync", "spoof", "artefact"], base=base, **budgets)
+        assert cfg.segment_threshold == cfg.manipulated_threshold
+
+
 def test_choose_thresholds_budgets_and_forced_undetermined():
     rng = np.random.default_rng(3)
     real = list(rng.uniform(0, 1, 200))
