@@ -136,11 +136,15 @@ def test_discover_folder_glob_and_manifests(corpus, tmp_path):
 # -- the results log -------------------------------------------------------------------------------
 
 
+def _rec(path, n):
+    return {"path": path, "task": "t", "key": "k", "status": "ok", "n": n}
+
+
 def test_results_log_truncates_torn_line_and_locks(tmp_path):
     out = tmp_path / "r.jsonl"
     with ResultsLog(out) as log:
-        log.append({"path": "a", "n": 1})
-        log.append({"path": "b", "n": 2})
+        log.append(_rec("a", 1))
+        log.append(_rec("b", 2))
         with pytest.raises(ConfigError, match="another run"):
             ResultsLog(out).open()
     with open(out, "ab") as fh:
@@ -150,11 +154,34 @@ def test_results_log_truncates_torn_line_and_locks(tmp_path):
     log = ResultsLog(out).open()
     assert log.truncated_bytes == len(b'{"path": "c", "n"')
     assert [r["n"] for _, _, r in log.records()] == [1, 2]
-    where = log.append({"path": "c", "n": 3})
-    assert log.read_at(*where) == {"path": "c", "n": 3}
+    where = log.append(_rec("c", 3))
+    assert log.read_at(*where) == _rec("c", 3)
     log.close()
     lines = out.read_bytes().split(b"\n")
     assert lines[-1] == b"" and [json.loads(x)["n"] for x in lines[:-1]] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("content", [b"ID3\x04\x00audio bytes\nmore audio, no newline at the end",
+                                     b"path,label\ncall.wav,real\nlast line without newline",
+                                     b'{"path": "call.wav", "label": "real"}\n'])
+def test_results_log_refuses_a_file_that_is_not_results_and_leaves_it_whole(tmp_path, corpus, content):
+    """--out pointed at a recording, a manifest or notes by mistake: nothing cut off, nothing appended, exit 2."""
+    victim = tmp_path / "evidence.mp3"
+    victim.write_bytes(content)
+    with pytest.raises(ConfigError, match="not an avsync batch results file"):
+        ResultsLog(victim).open()
+    with pytest.raises(ConfigError, match="not an avsync batch results file"):
+        run_batch([str(corpus / "call_00.wav")], victim, task=CONTENT, jobs=0, progress=False)
+    assert victim.read_bytes() == content
+
+
+def test_results_log_that_cannot_be_written_is_a_config_error(tmp_path):
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(ConfigError, match="cannot write the results file"):
+        ResultsLog(tmp_path / "taken").open()  # a folder of that name
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="cannot write the results file"):
+        ResultsLog(tmp_path / "file" / "r.jsonl").open()  # under a file
 
 
 # -- runs ---------------------------------------------------------------------------------------------

@@ -19,7 +19,28 @@ from typing import Any
 
 from avsync.errors import ConfigError
 
-__all__ = ["ResultsLog", "iter_lines", "read_results"]
+__all__ = ["RESULT_FIELDS", "ResultsLog", "is_result_record", "iter_lines", "read_results"]
+
+RESULT_FIELDS = frozenset({"path", "task", "key", "status"})
+"""Fields every line of a batch results file has."""
+
+
+def is_result_record(obj: object) -> bool:
+    """Whether ``obj`` (a parsed line) is a batch result record."""
+    return isinstance(obj, dict) and RESULT_FIELDS <= obj.keys()
+
+
+def _holds_results(fd: int) -> bool:
+    """Whether the open, non-empty file ``fd`` holds batch results: its first line is a result record, or (a run
+    stopped while it wrote its first line, or a first line longer than a megabyte) its bytes begin as one does."""
+    head = os.pread(fd, 1 << 20, 0)
+    nl = head.find(b"\n")
+    if nl < 0:
+        return head.startswith(b'{"path":')
+    try:
+        return is_result_record(json.loads(head[:nl]))
+    except (ValueError, UnicodeDecodeError):
+        return False
 
 
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
@@ -95,12 +116,17 @@ class ResultsLog:
         Raises
         ------
         ConfigError
-            Another run holds the file.
+            Another run holds the file, it cannot be written, or it exists and is not a results file (a
+            recording, a manifest, notes: nothing of it is cut or appended to).
         """
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as e:  # read-only, no such folder, a folder of that name: said, never an internal error
+            raise ConfigError(f"cannot write the results file {self.path}: {e.strerror or e}",
+                              hint="pass --out a path this user can write") from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -109,6 +135,10 @@ class ResultsLog:
                 f"{self.path} is being written by another run", hint="wait for it to end or pass another --out"
             ) from e
         size = os.fstat(fd).st_size
+        if size and not _holds_results(fd):
+            os.close(fd)
+            raise ConfigError(f"{self.path} exists and is not an avsync batch results file; it was left as it is",
+                              hint="pass --out a new file name, or a results file of an earlier run to resume it")
         end = size
         while end > 0:  # find the last newline, reading backwards from the end
             start = max(0, end - (1 << 16))

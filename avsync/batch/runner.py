@@ -25,7 +25,7 @@ from typing import Any, Literal
 import avsync
 from avsync.batch.engines import WORKER_NAME, Engine, Job, make_engine
 from avsync.batch.inputs import InputItem, listed_inputs, unique_inputs
-from avsync.batch.log import ResultsLog
+from avsync.batch.log import ResultsLog, is_result_record
 from avsync.batch.sniff import MEDIA_SUFFIXES, sniff
 from avsync.batch.summary import BatchSummary, summarize
 from avsync.batch.tasks import TaskSpec, check_options, resolve_task, task_models, task_version
@@ -111,7 +111,7 @@ def is_results_file(path: str | os.PathLike) -> bool:
             first = json.loads(fh.readline(1 << 20) or b"null")
     except (OSError, ValueError):
         return False
-    return isinstance(first, dict) and {"path", "task", "key", "status"} <= first.keys()
+    return is_result_record(first)
 
 
 def _is_results_file(it: InputItem, out: str | os.PathLike) -> bool:
