@@ -172,3 +172,19 @@ def test_a_forwarded_report_shows_no_folder_of_the_machine_that_made_it():
     assert "<code>/data/clip &lt;1&gt;.mp4</code>" in full
     assert _embedded(full)["provenance"]["input_path"] == "/data/clip <1>.mp4"
     assert "/home/user" not in full.split('id="verdict-json"')[0]  # the "Why" and notes cut paths either way
+
+
+def test_a_relative_input_path_shows_no_folder_either():
+    """``avsync analyze sources/anonymous/clip.mp4``: the folder of a relative path (a source's name) is not in the
+    report; its path fields (the media's, the voice check's, the faces') are cut to the file name like the input's."""
+    from dataclasses import replace
+
+    v = make_verdict([Cue("sync", Status.OK, 0.1, (), (), 1.0)])
+    rel = "Quelle_Anonym/interview.mp4"
+    v = replace(v, provenance=replace(v.provenance, input_path=rel),
+                details={"media": {"path": rel}, "spoof": {"path": rel, "reference_path": "refs/Quelle_Anonym/ref.wav"}})
+    page = render_html(v)
+    assert "Quelle_Anonym" not in page
+    d = _embedded(page)
+    assert d["provenance"]["input_path"] == d["details"]["media"]["path"] == "interview.mp4"
+    assert d["details"]["spoof"]["reference_path"] == "ref.wav"

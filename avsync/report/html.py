@@ -152,11 +152,16 @@ def _img_uri(arr: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def _is_path_field(key: str) -> bool:
+    """Fields of a verdict's JSON that hold a file's path (``input_path``, ``path``, ``reference_path``, ...)."""
+    return key in ("path", "reference") or key.endswith("_path")
+
+
 def _shareable(obj: Any) -> Any:
-    """``obj`` (the JSON form of a verdict) with every file-system path cut by :func:`without_paths` and the input's
-    path cut to its file name."""
+    """``obj`` (the JSON form of a verdict) with every file-system path cut by :func:`without_paths`, and every path
+    field (the input's, relative ones included: ``sources/anonymous/clip.mp4``) cut to its file name."""
     if isinstance(obj, dict):
-        return {k: (Path(val).name if k == "input_path" and isinstance(val, str) else _shareable(val))
+        return {k: (Path(val).name if _is_path_field(k) and isinstance(val, str) else _shareable(val))
                 for k, val in obj.items()}
     if isinstance(obj, list):
         return [_shareable(x) for x in obj]
