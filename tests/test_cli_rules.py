@@ -191,3 +191,22 @@ def test_every_option_is_a_parameter_of_its_command_function():
             mismatched[path] = (sorted(declared - taken), sorted(taken - declared))
     assert seen >= len(COMMANDS)
     assert not mismatched, mismatched
+
+
+@pytest.mark.parametrize("cmd, opt", [("spoof", "--timeline"), ("analyze", "--html"), ("analyze", "--csv"),
+                                      ("sync", "--plot"), ("faces", "--preview")])
+def test_an_output_file_that_is_an_input_or_cannot_be_written_is_refused_before_any_work(tmp_path, cmd, opt):
+    """`avsync spoof case.flac --timeline case.flac` overwrote the recording with the CSV; an unwritable report
+    path was an internal error after the whole analysis, its verdicts lost."""
+    rec = tmp_path / "case.wav"
+    write_audio(rec, np.zeros(8000, np.float32), 8000)
+    before = rec.read_bytes()
+    extra = ["--spoof-model", "none", "--no-progress"] if cmd == "analyze" else (
+        ["--model", "lcnn-spoof"] if cmd == "spoof" else [])
+    r = run(cmd, rec, *extra, opt, rec)
+    assert r.exit_code == 2 and "is one of the inputs" in r.output and rec.read_bytes() == before
+    (tmp_path / "a_file").write_text("x")
+    r = run(cmd, rec, *extra, opt, tmp_path / "a_file" / "out.bin")
+    assert r.exit_code == 2 and "cannot be written" in r.output
+    r = run(cmd, rec, *extra, opt, tmp_path / "newdir" / "out.bin")  # folders still made as needed
+    assert r.exit_code != 2 or "cannot be written" not in r.output

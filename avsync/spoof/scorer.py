@@ -37,6 +37,7 @@ import csv
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -244,8 +245,10 @@ class SpoofResult(Serializable):
 def write_timeline(results: Iterable[SpoofResult], path: str | os.PathLike) -> str:
     """Write the windows of several results as CSV: ``file,channel,start,end,speech,score``.
 
-    Times in seconds; an empty ``score`` means the window was not scored (too little speech).
+    Times in seconds; an empty ``score`` means the window was not scored (too little speech). The folder is made
+    when missing, as for the other reports.
     """
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["file", "channel", "start", "end", "speech", "score"])

@@ -74,6 +74,32 @@ def fail(message: str, code: int = EXIT_INPUT_FAILED) -> None:
     sys.exit(code)
 
 
+def check_outputs(outputs: Iterable[tuple[str, Any]], inputs: Iterable[str]) -> None:
+    """Before any work: every file a command will write (``(option, path)``) is neither one of its inputs (a
+    recording would be overwritten by a report) nor unwritable (a folder of that name, a parent that is a file or
+    read-only). Either is a usage error said up front (exit 2), not an internal error after the analysis."""
+    import os
+    from pathlib import Path
+
+    ins = [Path(f) for f in inputs]
+    real_ins = {os.path.realpath(f) for f in ins}
+    for opt, out in outputs:
+        p = Path(out)
+        same = os.path.realpath(p) in real_ins
+        if not same and p.exists():
+            same = any(f.exists() and os.path.samefile(p, f) for f in ins)  # a hard link to an input
+        if same:
+            raise click.UsageError(f"{opt} {out} is one of the inputs: it would be overwritten; name another file")
+        if p.is_dir():
+            raise click.UsageError(f"{opt} {out} is a folder; name a file")
+        folder = p.parent
+        while not folder.exists() and folder != folder.parent:  # the folders the command would create
+            folder = folder.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+            raise click.UsageError(f"{opt} {out} cannot be written ({folder} is not a folder this user can write to)"
+                                   if not p.exists() else f"{opt} {out} cannot be written (no write permission)")
+
+
 DEVICE_HELP = "Torch device: auto (CUDA when available, else CPU), cpu, cuda or cuda:N."
 
 

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 import click
 
 from avsync.model_files import SYNC_MODELS
-from avsync_cli.common import artefact_models, device_option, echo_json, exit_code_for, precision_option, progress_bar
+from avsync_cli.common import (
+    artefact_models,
+    check_outputs,
+    device_option,
+    echo_json,
+    exit_code_for,
+    precision_option,
+    progress_bar,
+)
 
 if TYPE_CHECKING:
     from avsync.device import Precision
@@ -80,6 +88,7 @@ def command(files: tuple[str, ...], as_json: bool, html_out: str | None, full_pa
     names = _report_names(files) if folders else None
     html_paths = _report_paths(html_out, names if html_out in folders else None, ".html")
     csv_paths = _report_paths(csv_out, names if csv_out in folders else None, ".csv")
+    check_outputs([*(("--html", h) for h in html_paths or ()), *(("--csv", c) for c in csv_paths or ())], files)
     verdicts = []
     for i, f in enumerate(files):
         with progress_bar(not no_progress, unit="frame", desc="analysis") as update:

@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 import avsync
-from avsync_cli.common import device_option, echo_json, exit_code_for, fail, setup_exit_code
+from avsync_cli.common import check_outputs, device_option, echo_json, exit_code_for, fail, setup_exit_code
 
 if TYPE_CHECKING:
     from avsync.face.landmarks import LandmarkerName
@@ -71,6 +71,8 @@ def command(files: tuple[str, ...], as_json: bool, with_frames: bool, preview: s
     """
     if preview and len(files) != 1:
         raise click.UsageError("--preview takes exactly one input file")
+    if preview:
+        check_outputs([("--preview", preview)], files)
     from avsync.face import track
 
     landmarker = None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 import click
 
 from avsync_cli.common import (
+    check_outputs,
     device_option,
     echo_json,
     exit_code_for,
@@ -111,6 +112,8 @@ def command(files: tuple[str, ...], model: str | None, reference: str | None, sp
         fail(str(e), setup_exit_code(e))
     except ValueError as e:
         fail(str(e), 2)
+    if timeline:
+        check_outputs([("--timeline", timeline)], files)
     results = []
     for f in files:
         with progress_bar(not no_progress, unit="s", desc="voice") as update:

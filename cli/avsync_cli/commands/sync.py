@@ -9,7 +9,7 @@ import click
 
 import avsync
 from avsync.model_files import SYNC_MODELS
-from avsync_cli.common import device_option, echo_json, exit_code_for, progress_bar
+from avsync_cli.common import check_outputs, device_option, echo_json, exit_code_for, progress_bar
 
 if TYPE_CHECKING:
     from avsync.sync import SyncResult
@@ -102,6 +102,8 @@ def command(file: str, as_json: bool, model: ModelName, weights: str | None, max
     """
     from avsync.sync import analyze_sync, fixed_box_track
 
+    if plot_path:
+        check_outputs([("--plot", plot_path)], [file])
     box = _box(mouth_box)
     try:
         media = avsync.load_media(file)
