@@ -18,9 +18,11 @@ from avsync.media import Media
 
 __all__ = ["SAMPLE_S", "TURN_MARGIN", "UPRIGHT_SURE", "picture_turn", "turned_faces", "turned_words"]
 
-TURN_MARGIN = 0.05
+TURN_MARGIN = 0.025
 """How much surer the detector must be of the face in a turned copy of a frame than in the frame as shown for that
-frame to vote for the turn."""
+frame to vote for the turn: 3 points of YuNet's confidence in percent. A face shown upside down scores only about 4
+points under its upright copy (0.90 against 0.94 on a 720p interview), which 0.05 missed; no upright video of
+``../shared`` reads turned at 0.02 (docs/faces.md, "Orientation")."""
 
 SAMPLE_S = 2.0
 """The frames looked at are spread over the first this many seconds of the video. 2 s rather than the 5 s of the first
