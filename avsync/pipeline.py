@@ -78,8 +78,15 @@ def _fmt_span(a: float, b: float) -> str:
 
 # ----------------------------------------------------------------------------------- cue adapters
 
+MIN_OFFSET_S = 2.0
+"""Seconds of the speaking face (its track, as the sync analysis read it) under which an offset or a drift is not
+evidence: on a second or so of video the best lag of a genuine clip lands anywhere (1-s cuts of real interviews read
+240–520 ms off at confidence 0.15, and were called manipulated at p = 0.9999). Every clip of the fusion evaluation
+lasts 2.1 s or more (docs/fusion.md)."""
+
+
 def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None, params: SyncCueParams,
-             speech_s: float | None = None, min_speech_s: float = 1.0) -> Cue:
+             speech_s: float | None = None, min_speech_s: float = 1.0, min_offset_s: float = MIN_OFFSET_S) -> Cue:
     """Turn a :class:`~avsync.sync.SyncResult` into the ``sync`` cue.
 
     ``speech_s``: seconds of speech the voice activity detector found (the most on any channel; ``None``: not
@@ -87,7 +94,8 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     the clip or in its windows (at most neutral, 0.5): there is too little speech for them to follow, and the
     sync model's own speech finder goes by energy, which music or noise also has; nor are lips that line up with
     the audio at no offset of the searched range (``out_of_range``). An offset at which the lips do follow the audio
-    stays evidence."""
+    stays evidence, unless the speaking face was read for less than ``min_offset_s`` seconds (``0``: never): then
+    an offset or a drift is at most neutral, too little video to place it."""
     st = Status(result.status)
     if st is Status.NO_FACE:
         frac = "" if face_fraction is None else f" for {100 * (1 - face_fraction):.0f}% of the clip"
@@ -122,10 +130,17 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
         tol = params.lead_tolerance_ms if ms >= 0 else params.lag_tolerance_ms
         return float(sigmoid((abs(ms) - tol) / params.offset_scale_ms))
 
+    seen = result.active_face
+    seen_s = (seen.end - seen.start) if seen is not None else duration
+    too_short = min_offset_s > 0 and seen_s < min_offset_s
+
     def offset_reading(ms: float, confidence: float) -> tuple[float, bool]:
         """An offset's score (its probability scaled towards 0.5 by how sure the reading is) and whether it is
-        evidence (beyond the tolerance, sure at least 0.5): the clip's, a drift's at a moment, a stretch's, a face's."""
+        evidence (beyond the tolerance, sure at least 0.5): the clip's, a drift's at a moment, a stretch's, a face's.
+        With too little speech to place an offset: at most neutral, never evidence."""
         p, s = offset_p(ms), params.sureness(confidence)
+        if too_short:
+            return min(0.5 + s * (p - 0.5), 0.5), False
         return 0.5 + s * (p - 0.5), p > 0.5 and s >= 0.5
 
     p_offset = offset_p(off)
@@ -220,6 +235,9 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     measured += "".join(stretch_notes)
     if little_speech:
         measured += _little_speech_note(speech_s, min_speech_s)
+    if too_short and p_offset > 0.5:
+        measured += (f"; the face was seen for only {math.floor(10 * seen_s) / 10:.1f} s, too little to place an "
+                     f"offset (at least {min_offset_s:g} s needed): not judged")
     return Cue("sync", Status.OK, float(score), tuple(wins), tuple(reasons), coverage, measured=measured)
 
 

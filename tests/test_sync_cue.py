@@ -139,3 +139,24 @@ def test_an_unsure_offset_that_raises_the_cue_is_named_in_the_reasons():
     assert all(w.score < 0.5 for w in unsure.windows)  # not spread over the windows: it is no finding of its own
     sure = sync_cue(_result([0.10, 0.12, 0.09], offset=-8), duration=5.0, face_fraction=1.0, params=params)
     assert any("320 ms" in r for r in sure.reasons) and not any("unsure" in r for r in sure.reasons)
+
+
+def test_an_offset_read_on_a_second_of_video_is_not_evidence():
+    """1-s cuts of genuine interviews read 240–520 ms off at confidence 0.15 and were called manipulated (p = 0.9999):
+    a face read for under MIN_OFFSET_S gives an offset at most neutral and says why; a longer one, evidence."""
+    from avsync.pipeline import MIN_OFFSET_S
+
+    params = SyncCueParams()
+    long = _result([0.1, 0.1], offset=-12, confidence=0.15)  # audio lags video by 480 ms, a face seen for 3 s
+    sure = sync_cue(long, duration=3.0, face_fraction=1.0, params=params)
+    assert sure.score > 0.9 and any("audio lags video by 480 ms" in r for r in sure.reasons)
+    from dataclasses import replace
+
+    one = _result([0.1], offset=-12, confidence=0.15)
+    res = replace(one, faces=(replace(one.faces[0], end=1.0),))  # the face read for a second
+    assert res.active_face.end - res.active_face.start < MIN_OFFSET_S
+    short = sync_cue(res, duration=1.2, face_fraction=1.0, params=params)
+    assert short.score <= 0.5 and not any("480 ms" in r for r in short.reasons)
+    assert "too little to place an offset" in short.measured and all(w.score <= 0.5 for w in short.windows)
+    off = sync_cue(res, duration=1.2, face_fraction=1.0, params=params, min_offset_s=0)
+    assert off.score > 0.9  # the rule can be turned off
