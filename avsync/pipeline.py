@@ -652,8 +652,10 @@ class Detector:
                 raise ConfigError(f"{e}{off}") from e  # its text holds its hint
         if isinstance(self.artefacts, str) and self.artefacts not in (names := names_of(ARTEFACT_ARCHITECTURE)):
             raise ConfigError(f"unknown artefact model {self.artefacts!r}", hint=f"choose one of {', '.join(names)}")
+        from avsync.device import check_precision
         from avsync.face.detectors.base import DETECTOR_NAMES
 
+        check_precision(self.precision)  # "float16" once gave every verdict "undetermined" with status ok
         if isinstance(self.face_detector, str) and self.face_detector not in DETECTOR_NAMES:
             raise ConfigError(f"unknown face detector {self.face_detector!r}",
                               hint=f"choose one of {', '.join(DETECTOR_NAMES)}")

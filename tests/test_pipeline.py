@@ -509,6 +509,7 @@ def test_calls_from_several_threads_keep_their_own_state(clip, monkeypatch):
     (dict(artefacts="artefact-foo"), "unknown artefact model"),
     (dict(face_detector="yolo"), "unknown face detector"),
     (dict(device="gpu"), "unknown device"),
+    (dict(precision="float16"), "precision must be one of"),
 ])
 def test_a_misspelt_name_is_a_config_error_when_the_detector_is_built(kw, match):
     """Not a verdict that quietly leaves the check out (a misspelt voice model gave 'genuine' without a voice check)."""
