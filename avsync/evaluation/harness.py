@@ -460,16 +460,19 @@ def write_table(table: Sequence[dict[str, Any]], stem: str | os.PathLike, *, tit
     return {"md": os.fspath(md), "csv": os.fspath(stem.with_suffix(".csv")), "json": os.fspath(stem.with_suffix(".json"))}
 
 
-_SCORE_COLUMNS = ["id", "label", "subset", "generator", "group", "audio_edit", "status", "score", "offset_frames",
-                  "true_offset_frames", "seconds", "cached", "scored_path", "message", "path", "sha256"]
+_SCORE_COLUMNS = ["id", "label", "subset", "generator", "group", "audio_edit", "status", "score", "predicted_label",
+                  "offset_frames", "true_offset_frames", "seconds", "cached", "scored_path", "message", "path", "sha256"]
 
 
 def _write_scores(records: Sequence[dict], rows: Mapping[str, ManifestRow], stem: Path) -> None:
     with open(stem.with_suffix(".jsonl"), "w", encoding="utf-8") as fh:
         for rec in records:
             row = rows[rec["id"]]
-            full = {**rec, "label": row.label, "subset": row.subset, "generator": row.generator, "group": row.group,
-                    "audio_edit": row.audio or None, "true_offset_frames": row.offset_frames}
+            # "label" is the manifest's truth; the task's own verdict (genuine / manipulated / undetermined, ...) is kept
+            # as "predicted_label"
+            full = {**rec, "predicted_label": rec.get("label"), "label": row.label, "subset": row.subset,
+                    "generator": row.generator, "group": row.group, "audio_edit": row.audio or None,
+                    "true_offset_frames": row.offset_frames}
             full.pop("key", None)
             fh.write(json.dumps(_clean(full), default=_json_default) + "\n")
     with open(stem.with_suffix(".csv"), "w", newline="", encoding="utf-8") as fh:
@@ -477,7 +480,8 @@ def _write_scores(records: Sequence[dict], rows: Mapping[str, ManifestRow], stem
         w.writeheader()
         for rec in records:
             row = rows[rec["id"]]
-            w.writerow({**{k: rec.get(k) for k in _SCORE_COLUMNS}, "label": row.label, "subset": row.subset,
+            w.writerow({**{k: rec.get(k) for k in _SCORE_COLUMNS}, "predicted_label": rec.get("label"),
+                        "label": row.label, "subset": row.subset,
                         "generator": row.generator, "group": row.group, "audio_edit": row.audio,
                         "true_offset_frames": row.offset_frames})
 

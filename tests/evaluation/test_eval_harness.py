@@ -367,6 +367,22 @@ def test_cache_is_keyed_on_the_weights_behind_the_task(toy, tmp_path, monkeypatc
         unregister_task("toy_w")
 
 
+def test_scores_keep_the_truth_and_the_tasks_own_label_apart(toy, tmp_path):
+    """scores.jsonl once wrote the manifest's truth over the task's label: the share undetermined could not be read."""
+    def verdict(path):
+        return {"status": "ok", "score": 0.6, "label": "undetermined"}
+
+    register_task("toy_label", verdict, replace=True)
+    try:
+        out = tmp_path / "out"
+        assert _eval(toy, "--task", "toy_label", "--out", out, "--quiet").exit_code == 0
+        recs = [json.loads(x) for x in (out / "scores.jsonl").read_text().splitlines()]
+        assert {r["predicted_label"] for r in recs} == {"undetermined"} and {r["label"] for r in recs} == {"real", "fake"}
+        assert {r["predicted_label"] for r in _read_csv(out / "scores.csv")} == {"undetermined"}
+    finally:
+        unregister_task("toy_label")
+
+
 def test_register_task_validation():
     with pytest.raises(Exception, match="exactly one"):
         register_task("x")
