@@ -342,7 +342,7 @@ def _binary_metrics(fake: list[dict], real: list[dict], cfg: EvalConfig) -> dict
 
 def _offset_metrics(recs: list[dict], truth: Mapping[str, ManifestRow], tol: int) -> dict[str, Any]:
     known = [(r, off) for r in recs if (off := truth[r["id"]].offset_frames) is not None]
-    if not known:
+    if not known or not any("offset_frames" in r for r, _ in known):  # a task that never reads an offset (spoof)
         return {}
     pred = [r.get("offset_frames") if r.get("status") == "ok" else None for r, _ in known]
     true = [off for _, off in known]

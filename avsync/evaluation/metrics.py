@@ -130,7 +130,8 @@ def eer(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray
         EER as a fraction in ``[0, 1]``; call a file fake when ``score >= threshold``.
     """
     c = det_curve(labels, scores)
-    i = int(np.argmin(np.abs(c.fnr - c.fpr)))
+    # from the lowest score on: -inf gives the same rates, and a threshold of -inf (every score tied) says nothing
+    i = 1 + int(np.argmin(np.abs(c.fnr[1:] - c.fpr[1:])))
     return float((c.fnr[i] + c.fpr[i]) / 2), float(c.thresholds[i])
 
 

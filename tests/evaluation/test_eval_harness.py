@@ -472,6 +472,13 @@ def test_offset_accuracy_of_injected_offsets_leaves_the_reals_out(tmp_path):
         assert table["real"]["offset_acc_pm1"] == 0.0 and table["real"]["n_offset"] == 3
     finally:
         unregister_task("toy_sync2")
+    # a task that reads no offset (spoof, artefacts): no offset columns, not an accuracy of 0
+    register_task("toy_voice", lambda path: {"status": "ok", "score": 0.5}, replace=True)
+    try:
+        r = _eval(root / "m.jsonl", "--task", "toy_voice", "--out", tmp_path / "v", "--json", "--n-boot", 0)
+        assert not any("offset_acc_pm1" in row or "n_offset" in row for row in json.loads(r.output)["table"])
+    finally:
+        unregister_task("toy_voice")
 
 
 def test_a_missing_number_is_an_empty_cell_not_nan(tmp_path):

@@ -289,3 +289,8 @@ def test_eer_ci_resamples_each_class_like_roc_auc_ci():
     ci = M.eer_ci(y, s, n_boot=300, seed=7)
     assert ci.value == M.eer(y, s)[0] and ci.n_boot == 300 and ci.level == 0.95
     assert np.allclose([ci.low, ci.high], np.percentile(ref, [2.5, 97.5]), rtol=0, atol=1e-12)
+
+
+def test_eer_threshold_is_a_score_even_when_every_score_ties():
+    assert M.eer([0, 1], [0.3, 0.3]) == (0.5, 0.3)
+    assert M.eer([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == (0.0, 0.8)
