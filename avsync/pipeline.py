@@ -1330,14 +1330,15 @@ def _thumbnail_images(faces: FaceTracks, media: Media | None = None, limit: int 
     if media is not None and media.has_video and picks:
         from avsync.face.crops import face_thumbnail
 
-        wanted = {int(t.frames[i]): (t, i) for t, i in picks}
+        wanted: dict[int, list[tuple[Any, int]]] = {}  # frame -> every track pictured there (faces side by side)
+        for t, i in picks:
+            wanted.setdefault(int(t.frames[i]), []).append((t, i))
         try:
             # a seek to the first picture wanted, not a decode of the whole clip up to it
             for chunk in media.frames(chunk_size=4, only=set(wanted), start=min(wanted) / media.fps,
                                       end=(max(wanted) + 1) / media.fps):
                 for img, k in zip(chunk.images, chunk.indices):
-                    if int(k) in wanted:
-                        t, i = wanted[int(k)]
+                    for t, i in wanted.get(int(k), ()):
                         colour[t.track_id] = face_thumbnail(img, t.boxes[i])
         except (MediaError, OSError, ValueError):  # a thumbnail is decoration: never fail the report for it
             colour = {}

@@ -114,6 +114,8 @@ def test_mouth_region_of_the_face_lip_sync_heard_speaking(detector, clip):
     faces = {f["track_id"]: f for f in v.details["sync"]["faces"]}
     assert len(faces) == 2 and speaker is not None
     assert v.details["artefact"]["track_id"] == speaker
+    # one thumbnail per face, though both are pictured in the same (middle) frame: the report shows who is who
+    assert len(detector.thumbnails) == 2
 
 
 def test_faces_shown_on_their_side_are_not_judged(detector, clip):
