@@ -66,6 +66,7 @@ def broken(tmp_path_factory, corpus) -> Path:
     (root / "zero.mp4").write_bytes(b"")
     (root / "truncated.mp4").write_bytes(good[: len(good) // 8])
     (root / "readme.txt").write_text("not media\n")
+    (root / "notes.txt").write_bytes(b"")  # an empty marker or lock file beside the recordings
     (root / "photo.wav").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))  # a picture named .wav
     (root / ".hidden.mp4").write_bytes(good)
     return root
@@ -197,6 +198,7 @@ def test_broken_folder_completes_with_statuses(broken, tmp_path):
         "zero.mp4": "empty",
         "truncated.mp4": "decode_error",
         "readme.txt": "skipped",
+        "notes.txt": "skipped",  # empty, but not named like media: not a failed recording
         "photo.wav": "decode_error",  # named like a recording: damaged, not a stray document
     }
     assert ".hidden.mp4" not in status
@@ -207,8 +209,8 @@ def test_broken_folder_completes_with_statuses(broken, tmp_path):
     assert "truncated" in trunc["error"] or "not a readable" in trunc["error"]
     assert final[str(broken / "good.mp4")]["result"]["video"]["width"] > 0
     assert isinstance(summary, BatchSummary)
-    assert summary.total == 5 and summary.failed == 3 and summary.processed == 2  # good + truncated scored
-    assert summary.by_status["skipped"] == 1
+    assert summary.total == 6 and summary.failed == 3 and summary.processed == 2  # good + truncated scored
+    assert summary.by_status["skipped"] == 2
     assert "named .wav but not an audio or video file" in final[str(broken / "photo.wav")]["error"]
     # the summary names the failed files and why
     assert sorted((os.path.basename(f.path), f.status) for f in summary.failures) == [
@@ -482,11 +484,11 @@ def test_cli_progress_on_stderr_json_on_stdout(broken, tmp_path):
     proc = _cli(str(broken), "--out", str(out), "--task", "inspect", "--jobs", "1", "--json")
     assert proc.returncode == 1, proc.stderr  # a truncated file failed
     summary = json.loads(proc.stdout)  # the progress bar went to stderr only
-    assert summary["total"] == 5 and summary["by_status"]["decode_error"] == 2  # truncated.mp4, photo.wav
+    assert summary["total"] == 6 and summary["by_status"]["decode_error"] == 2  # truncated.mp4, photo.wav
     assert {os.path.basename(f["path"]) for f in summary["failures"]} == {"truncated.mp4", "photo.wav", "zero.mp4"}
     assert "files/h" in proc.stderr and "avsync batch" in proc.stderr
     text = _cli(str(broken), "--out", str(out), "--task", "inspect", "--no-progress")
-    assert "5 already done" in text.stdout and text.stderr == ""
+    assert "6 already done" in text.stdout and text.stderr == ""
     bad = _cli(str(broken), "--out", str(tmp_path / "x.jsonl"), "--task", "nonsense")
     assert bad.returncode == 2 and "unknown task 'nonsense'" in bad.stderr and bad.stdout == ""
     import torch

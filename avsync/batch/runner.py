@@ -494,7 +494,11 @@ class _Runner:
                 self.bar.update(False, False)
             return None
         if s.kind == "empty":
-            self._write(rec, self._status_only(Status.EMPTY, s.message or "empty"), hash_s=hash_s, scored=False)
+            status, why = Status.EMPTY, s.message or "empty"
+            if it.origin in ("folder", "glob") and os.path.splitext(it.path)[1].lower() not in MEDIA_SUFFIXES:
+                status = Status.SKIPPED  # a found empty notes.txt, README or lock file: not a failed recording
+                why = f"{why}; not named like media"
+            self._write(rec, self._status_only(status, why), hash_s=hash_s, scored=False)
             return None
         if s.kind == "not_media":
             status, why = Status.DECODE_ERROR, s.message or "not media"  # a file asked for (manifest, argument)
