@@ -443,8 +443,12 @@ def speaker_cue(result: SpoofResult, params: SpeakerCueParams = SpeakerCueParams
     if not usable:
         return Cue("speaker", Status(evid[0].status), None, (), (), 0.0, evid[0].message or "too little speech")
     scores, reasons, wins = [], [], []
+    said: list[str] = []  # what the comparison with a reference voice found, said whichever way it went
     for e in usable:
         who = f" on channel {e.channel}" if len(usable) > 1 else ""
+        if e.reference_match is not None and e.reference_similarity is not None:
+            said.append(f"the voice{who} {'matches' if e.reference_match else 'does not match'} the reference "
+                        f"(similarity {e.reference_similarity:.2f})")
         change = e.change_time_s if e.identity_change else None
         back = e.change_end_s if change is not None else None  # another voice inside the channel's: where it ends
         if change is not None:
@@ -464,7 +468,8 @@ def speaker_cue(result: SpoofResult, params: SpeakerCueParams = SpeakerCueParams
         wins += [CueWindow(w.start, w.end, p if lo is not None and hi is not None and w.start - CHANGE_REACH_S <= hi
                            and lo <= w.end + CHANGE_REACH_S else base, True, e.channel if len(usable) > 1 else None)
                  for w in e.windows]
-    return Cue("speaker", Status.OK, float(max(scores)), tuple(wins), tuple(reasons), 1.0)
+    return Cue("speaker", Status.OK, float(max(scores)), tuple(wins), tuple(reasons), 1.0,
+               measured="; ".join(said) or None)
 
 
 def artefact_cue(result: ArtefactResult) -> Cue:

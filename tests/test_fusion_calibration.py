@@ -217,3 +217,20 @@ def test_an_identity_change_is_on_the_timeline_where_it_happens():
     at = {(round(w.start, 1), round(w.end, 1)): w.score for w in cue.windows}
     assert at[(0.0, 1.6)] == params.steady and at[(8.0, 9.6)] == params.steady
     assert all(at[k] == params.identity_change for k in ((3.2, 4.8), (4.8, 6.4), (5.6, 7.2), (6.4, 8.0), (7.2, 8.8)))
+
+
+def test_a_voice_that_matches_the_reference_is_said_too():
+    """A mismatch was a reason; a match was in the JSON only: `--reference` gave the same text as without one."""
+    from types import SimpleNamespace
+
+    from avsync.pipeline import SpeakerCueParams, speaker_cue
+
+    wins = tuple(SimpleNamespace(start=0.8 * i, end=0.8 * i + 1.6) for i in range(5))
+    same = SimpleNamespace(status="ok", identity_change=False, change_time_s=None, change_end_s=None,
+                           change_similarity=None, reference_match=True, reference_similarity=0.95, windows=wins,
+                           channel=0)
+    cue = speaker_cue(SimpleNamespace(channels=[SimpleNamespace(speaker=same)]))
+    assert cue.measured == "the voice matches the reference (similarity 0.95)" and not cue.reasons
+    assert cue.score == min(SpeakerCueParams().steady, SpeakerCueParams().reference_match)
+    plain = SimpleNamespace(**{**vars(same), "reference_match": None, "reference_similarity": None})
+    assert speaker_cue(SimpleNamespace(channels=[SimpleNamespace(speaker=plain)])).measured is None
