@@ -378,8 +378,8 @@ def spoof_cue(result: SpoofResult) -> Cue:
     short = [ch for ch in result.channels if ch.score is not None and 0 < ch.speech_s < SHORT_SPEECH_S]
     for ch in short:
         who = f"channel {ch.channel} has " if len(result.channels) > 1 else ""
-        notes.append(f"{who}only {ch.speech_s:.1f} s of speech: the voice score is less reliable on under "
-                     f"{SHORT_SPEECH_S:g} s")
+        shown = math.floor(10 * ch.speech_s) / 10  # rounded down: 1.97 s is not "2.0 s ... under 2 s"
+        notes.append(f"{who}only {shown:.1f} s of speech: the voice score is less reliable on under {SHORT_SPEECH_S:g} s")
     for ch in result.channels:
         if ch.score is not None and ch.loud_background:
             notes.append((f"on channel {ch.channel}, " if len(result.channels) > 1 else "") + background_words(ch))

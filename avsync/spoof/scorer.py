@@ -34,6 +34,7 @@ Procedure for one file (:class:`SpoofScorer`):
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -683,7 +684,7 @@ class SpoofScorer:
             speech = r.speech_s if self.use_vad else duration
             where = f"channel {r.channel}: " if len(results) > 1 else ""
             if speech < SHORT_SPEECH_S:
-                warnings.append(f"{where}only {speech:.1f} s of speech; real speech this short is "
+                warnings.append(f"{where}only {math.floor(10 * speech) / 10:.1f} s of speech; real speech this short is "
                                 f"flagged more often, so the score is less reliable than on {SHORT_SPEECH_S:g} s "
                                 "or more")
             if r.loud_background:
