@@ -1014,6 +1014,9 @@ class Detector:
         streams = tuple(f"note: {w}" for w in info.warnings if is_streams_warning(w))  # which audio was heard
         streams += tuple(f"note: the file may be cut off ({w}): only what is there was analysed"
                          for w in info.warnings if is_truncation_warning(w))
+        # noticed while the analyses decoded it (a file damaged part-way): what follows the break was not analysed
+        streams += tuple(f"note: {w} (the file is damaged there): what follows was not analysed"
+                         for w in media.info.warnings if "decoding stopped early" in w)
         fitted_for = config_sync_note(self.fusion, self.sync_model) if media.has_video else None
         streams += (fitted_for,) if fitted_for else ()
         return Verdict(

@@ -551,3 +551,19 @@ def test_a_face_shown_upside_down_scoring_a_few_points_under_its_upright_copy_re
 
     media = avsync.Media.from_arrays(np.zeros(32000, np.float32), 16000, frames, 25.0)
     assert picture_turn(media, Stub()) == turn
+
+
+def test_a_file_damaged_part_way_says_where_the_analysis_stopped(tmp_path):
+    """Bytes overwritten in the middle of an MP4: decoding stops there, and the verdict says so in its notes (it
+    was in the JSON of the voice check only, under a plain "genuine")."""
+    from avsync.synth import ClipSpec, make_clip
+
+    p = Path(make_clip(tmp_path / "c", ClipSpec(duration=6.0, size=(160, 120), seed=1)))
+    data = bytearray(p.read_bytes())
+    a = len(data) // 2
+    data[a : a + len(data) // 5] = np.random.default_rng(0).integers(0, 256, len(data) // 5, dtype=np.uint8).tobytes()
+    p.write_bytes(bytes(data))
+    v = Detector(spoof_model=False, artefacts=False, sync_model="motion")(p)
+    notes = [r for r in v.reasons if "decoding stopped early" in r]
+    assert notes and "video decoding stopped early, at 3.0 s" in " ".join(notes), v.reasons
+    assert all("what follows was not analysed" in r for r in notes)

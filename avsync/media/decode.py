@@ -623,7 +623,7 @@ class Media:
             except av.error.FFmpegError as e:
                 if prev is None:
                     raise MediaError(f"video could not be decoded ({describe_error(e)})", status=Status.DECODE_ERROR) from e
-                self._warn(f"video decoding stopped early: {describe_error(e)}")
+                self._warn(f"video decoding stopped early, at {prev[0]:.1f} s: {describe_error(e)}")
             if prev is not None:  # hold the last frame until the stream's end
                 while k / self.fps < stop - 1e-9:
                     emit(prev)
