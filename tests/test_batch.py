@@ -727,3 +727,24 @@ def test_a_manifest_rerun_writes_no_second_line_for_a_file_still_missing_and_cou
     run_batch(manifest, out, task="inspect", jobs=0, progress=False)
     assert final_records(out, task="inspect")[os.path.normpath(str(missing))]["status"] == "no_video"
     assert final_records(out) == final_records(read_results(out))  # the results file's path will do
+
+
+def test_the_same_folder_named_three_ways_resumes_without_a_line_more(corpus, tmp_path, monkeypatch):
+    """`batch calls`, `batch /abs/calls`, and `cd sub && batch ../calls` once wrote three lines per file (and the
+    summary counted them as inputs copied from identical files)."""
+    import shutil
+
+    work = tmp_path / "w"
+    (work / "sub").mkdir(parents=True)
+    shutil.copytree(corpus, work / "calls", ignore=shutil.ignore_patterns("*.mp4"))
+    out = work / "r.jsonl"
+    monkeypatch.chdir(work)
+    first = run_batch("calls", str(out), task=CONTENT, jobs=0, progress=False)
+    n = len(read_results(out))
+    assert first.total == n > 0
+    again = run_batch(str(work / "calls"), str(out), task=CONTENT, jobs=0, progress=False)
+    monkeypatch.chdir(work / "sub")
+    third = run_batch("../calls", str(out), task=CONTENT, jobs=0, progress=False)
+    assert len(read_results(out)) == n
+    assert again.processed == third.processed == 0 and again.resumed == third.resumed == n
+    assert third.total == n and third.pending == 0

@@ -169,7 +169,7 @@ def unique_inputs(items: list[InputItem]) -> tuple[list[InputItem], int]:
     seen: dict[str, int] = {}
     unique = []
     for it in items:
-        key = os.path.normpath(it.path)
+        key = os.path.abspath(it.path)  # "a/x.wav" and its absolute path are one file
         if key not in seen:
             seen[key] = 0
             unique.append(it)

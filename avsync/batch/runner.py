@@ -124,6 +124,13 @@ def _is_results_file(it: InputItem, out: str | os.PathLike) -> bool:
     return it.origin in ("folder", "glob") and is_results_file(it.path)
 
 
+def _where(rec: dict[str, Any]) -> str:
+    """The file a result line is about, for resuming: its absolute path as written (``abspath``), or, for a line
+    written before that field, its path taken from the current folder. The same file named relatively, absolutely
+    or from another folder is one input, not three lines."""
+    return str(rec.get("abspath") or os.path.abspath(str(rec.get("path"))))
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
@@ -284,7 +291,7 @@ def _run_logged(items: list[InputItem], out: str | os.PathLike, spec: TaskSpec, 
         known: dict[str, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, sha256) of earlier lines
         missing: set[str] = set()  # paths whose last line says they could not be found
         for offset, length, r in log.records():  # streamed: only this small index stays in memory
-            k, p = r.get("key"), os.path.normpath(str(r.get("path")))
+            k, p = r.get("key"), _where(r)
             if r.get("sha256") and r.get("size_bytes") is not None and r.get("mtime_ns") is not None:
                 known[p] = (r["size_bytes"], r["mtime_ns"], r["sha256"])
             if r.get("task") == spec.name and r.get("model") == spec.model:  # this run's task: another's is its own
@@ -307,7 +314,7 @@ def _run_logged(items: list[InputItem], out: str | os.PathLike, spec: TaskSpec, 
         todo: list[tuple[int, InputItem]] = []
         resumed = 0
         for i, it in enumerate(items):
-            p = os.path.normpath(it.path)
+            p = os.path.abspath(it.path)
             try:
                 st = os.stat(it.path)
                 prev = known.get(p)
@@ -397,6 +404,7 @@ class _Runner:
     def _base(self, it: InputItem) -> dict[str, Any]:
         rec: dict[str, Any] = {
             "path": it.path,
+            "abspath": os.path.abspath(it.path),  # what resumes match on: the same file however the path was typed
             "sha256": None,
             "size_bytes": None,
             "mtime_ns": None,
@@ -433,7 +441,7 @@ class _Runner:
         where = self.log.append(rec)
         self.written += 1
         if rec.get("key"):
-            self.done_pairs.add((os.path.normpath(rec["path"]), rec["key"]))
+            self.done_pairs.add((_where(rec), rec["key"]))
             if scored and rec["status"] not in RETRYABLE:
                 self.by_key[rec["key"]] = where
         self.processed += scored
@@ -475,7 +483,7 @@ class _Runner:
         t0 = time.perf_counter()
         try:
             st = os.stat(it.path)
-            p = os.path.normpath(it.path)
+            p = os.path.abspath(it.path)
             prev = self.known.get(p)
             if prev and prev[0] == st.st_size and prev[1] == st.st_mtime_ns:
                 sha = prev[2]

@@ -11,7 +11,7 @@ from typing import Any
 from avsync.batch.log import iter_lines
 from avsync.results import Serializable, Status
 
-_SUMMARY_FIELDS = ("path", "task", "model", "status", "label", "timings", "worker", "reused_from", "error")
+_SUMMARY_FIELDS = ("path", "abspath", "task", "model", "status", "label", "timings", "worker", "reused_from", "error")
 
 __all__ = ["FLAGGED_LABELS", "BatchSummary", "FailedFile", "SlowFile", "final_records", "format_summary", "summarize"]
 
@@ -120,18 +120,20 @@ def _is_failure(status: Any) -> bool:
 
 def final_records(records: Iterable[dict[str, Any]] | str | os.PathLike, *, task: str | None = None,
                   model: str | None = None, paths: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    """The last line per path (optionally only for one ``task`` / ``model`` / set of ``paths``) of ``records``: the
-    lines of a results file, or the file itself (its path)."""
+    """The last line per file (optionally only for one ``task`` / ``model`` / set of ``paths``) of ``records``: the
+    lines of a results file, or the file itself (its path). Keyed by the file's absolute path (a line's ``abspath``;
+    for a line written before that field, its ``path`` taken from the current folder), so the same file named
+    relatively in one run and absolutely in another is one entry."""
     if isinstance(records, (str, os.PathLike)):
         records = (r for _, _, r in iter_lines(records) if r is not None)
-    wanted = None if paths is None else {os.path.normpath(p) for p in paths}
+    wanted = None if paths is None else {os.path.abspath(p) for p in paths}
     out: dict[str, dict[str, Any]] = {}
     for r in records:
         if task is not None and r.get("task") != task:
             continue
         if model is not None and r.get("model") != model:
             continue
-        p = os.path.normpath(str(r.get("path")))
+        p = str(r.get("abspath") or os.path.abspath(str(r.get("path"))))
         if wanted is not None and p not in wanted:
             continue
         out[p] = r
@@ -165,16 +167,17 @@ def summarize(out: str | os.PathLike, *, task: str | None = None, model: str | N
     by_status = Counter(str(r.get("status")) for r in final.values())
     by_label = Counter(str(r["label"]) for r in final.values() if r.get("label") is not None)
     times = [
-        SlowFile(p, float((r.get("timings") or {}).get("task_s") or 0.0), str(r.get("status")))
-        for p, r in final.items()
+        SlowFile(str(r.get("path")), float((r.get("timings") or {}).get("task_s") or 0.0), str(r.get("status")))
+        for r in final.values()
         if r.get("worker") and not r.get("reused_from")  # scored by the task (not skipped, empty, copied)
     ]
     times.sort(key=lambda s: -s.seconds)
-    failed = [FailedFile(p, str(r.get("status")), r.get("error")) for p, r in final.items() if _is_failure(r.get("status"))]
+    failed = [FailedFile(str(r.get("path")), str(r.get("status")), r.get("error")) for r in final.values()
+              if _is_failure(r.get("status"))]
     afterwards = not ({"processed", "resumed", "reused"} & set(run_stats))
     if afterwards:  # no run to count: what the file holds
         run_stats["reused"] = sum(bool(r.get("reused_from")) for r in final.values())
-    inputs = int(run_stats.pop("inputs", None) or (len(set(map(os.path.normpath, paths))) if paths is not None
+    inputs = int(run_stats.pop("inputs", None) or (len(set(map(os.path.abspath, paths))) if paths is not None
                                                    else len(final)))
     seen = {r.get("model") for r in final.values()} - {None}
     scored = sum(bool(r.get("worker")) and not r.get("reused_from") for r in final.values()) if afterwards else None
