@@ -512,8 +512,10 @@ def verdict_status(cues: Sequence[Cue], *, has_audio: bool = True, too_short: bo
     when none did, the absence that stopped them (``no_speech`` before ``no_face``: with neither a face
     nor speech the reasons name both); ``no_audio`` for a video without sound; ``too_short`` when the input
     is shorter than the fusion's ``min_duration_s`` (its verdict says so first, whatever its cues found). Cues
-    that could not run for other reasons (a missing model's weights) leave ``ok``: they say nothing about the
-    input. ``skipped`` when every cue was turned off or not judged (e.g. an audio file with the voice check off).
+    that could not run for other reasons (a missing model's weights) leave ``ok`` beside a cue that did;
+    ``model_error`` when no cue ran and at least one could not for its model (nothing about the input was found:
+    a failure, which ``avsync batch --retry-errors`` scores again). ``skipped`` when every cue was turned off or
+    not judged (e.g. an audio file with the voice check off).
     """
     if not has_audio:
         return Status.NO_AUDIO
@@ -524,7 +526,10 @@ def verdict_status(cues: Sequence[Cue], *, has_audio: bool = True, too_short: bo
     found = {c.status for c in cues}
     if found == {Status.SKIPPED}:  # every check was turned off or not judged (turned faces): nothing was checked
         return Status.SKIPPED
-    return next((s for s in _ABSENCES if s in found), Status.OK)
+    absence = next((s for s in _ABSENCES if s in found), None)
+    if absence is None and Status.MODEL_ERROR in found:  # every check that could run failed on its model
+        return Status.MODEL_ERROR
+    return absence or Status.OK
 
 
 def config_sync_note(fusion: FusionConfig, sync_model: object) -> str | None:

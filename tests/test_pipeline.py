@@ -175,7 +175,11 @@ def test_verdict_status_names_the_absence_only_when_no_cue_gave_evidence():
     assert verdict_status([no_face, no_speech]) is Status.NO_SPEECH
     assert verdict_status([no_face]) is Status.NO_FACE
     assert verdict_status([no_face, no_weights]) is Status.NO_FACE
-    assert verdict_status([no_weights]) is Status.OK  # says nothing about the input
+    # nothing ran, for want of its model: a failure to fix and retry, not an "ok" verdict about the input
+    assert verdict_status([no_weights]) is Status.MODEL_ERROR
+    assert verdict_status([no_weights, Cue("sync", Status.MODEL_ERROR, None, (), (), 0.0, "no weights")]) \
+        is Status.MODEL_ERROR
+    assert verdict_status([no_weights, voice]) is Status.OK
     assert verdict_status([voice], has_audio=False) is Status.NO_AUDIO
     # shorter than the fusion's minimum: too_short, whatever stopped the cues (a 0.4 s clip also has no face track)
     assert verdict_status([no_face], too_short=True) is Status.TOO_SHORT
