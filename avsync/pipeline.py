@@ -156,13 +156,14 @@ def sync_cue(result: SyncResult, *, duration: float, face_fraction: float | None
     face = f" (face {result.active_track_id})" if result.active_track_id is not None and len(result.faces) > 1 else ""
     # an offset exactly at the tolerance is neutral (p = 0.5): no reason, and the windows keep their own evidence
     said = describe_drift(drift, result.fps) if drift is not None else describe_offset(off)
+    no_fit = mismatch >= 0.5 and not little_speech  # the lips follow the audio at no offset: the best lag is no fit
+    if no_fit:  # said first: a headline "audio leads video by 160 ms" over replaced audio reads as a mere slip
+        reasons.append(f"the lips{face} do not follow the audio at any offset within ±{result.max_lag * 1000 / result.fps:.0f} ms")
     if offset_evidence:
-        reasons.append(said + face)
+        reasons.append(f"the closest fit: {said}{face}" if no_fit else said + face)
     elif p_offset > 0.5 and offset_score > 0.5 and offset_score >= mismatch:
         # an offset read with low confidence: scaled towards 0.5, not evidence of its own, but what raises the cue
         reasons.append(f"{said}{face}, an unsure reading (confidence {conf:.2f})")
-    if mismatch >= 0.5 and not little_speech:
-        reasons.append(f"the lips{face} do not follow the audio at any offset within ±{result.max_lag * 1000 / result.fps:.0f} ms")
     # per-window: does the active face's mouth follow the audio at the clip's offset? An offset that is evidence,
     # or lips that follow the audio at no offset, is a property of the whole clip: every usable window carries
     # it, so the timeline and the segments agree with the headline. A drifting offset is a property of each
