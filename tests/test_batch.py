@@ -748,3 +748,20 @@ def test_the_same_folder_named_three_ways_resumes_without_a_line_more(corpus, tm
     assert len(read_results(out)) == n
     assert again.processed == third.processed == 0 and again.resumed == third.resumed == n
     assert third.total == n and third.pending == 0
+
+
+def test_a_broken_link_in_a_folder_gets_a_line_saying_so(corpus, tmp_path):
+    """A link to a recording that is gone was left out of a folder's inputs without a word."""
+    import shutil
+
+    d = tmp_path / "calls"
+    d.mkdir()
+    shutil.copy(corpus / "call_00.wav", d / "a.wav")
+    (d / "gone.wav").symlink_to(tmp_path / "nowhere.wav")
+    (d / "loop.wav").symlink_to(d / "loop.wav")
+    out = tmp_path / "r.jsonl"
+    s = run_batch(str(d), out, task=CONTENT, jobs=0, progress=False)
+    status = {os.path.basename(r["path"]): (r["status"], r["error"]) for r in read_results(out)}
+    assert s.inputs == 3 and status["a.wav"][0] == "ok"
+    assert status["gone.wav"][0] == status["loop.wav"][0] == "not_found"
+    assert "broken symlink" in status["gone.wav"][1]

@@ -58,7 +58,9 @@ def _walk(root: Path) -> list[str]:
             if name.startswith("."):
                 continue
             full = os.path.join(dirpath, name)
-            if os.path.isfile(full):
+            # a link to a recording that is gone (or a loop) is an input that cannot be read: a not_found line saying
+            # so, not a file left out without a word
+            if os.path.isfile(full) or (os.path.islink(full) and not os.path.exists(full)):
                 out.append(full)
     return out
 

@@ -145,6 +145,8 @@ def sniff(path: str | os.PathLike, *, probe: bool = True) -> Sniff:
         with open(p, "rb") as fh:
             head = fh.read(_HEAD)
     except FileNotFoundError:
+        if os.path.islink(p):  # a link to a recording that is gone: said as such
+            return Sniff("unreadable", message=f"{p} is a broken symlink: its target {os.readlink(p)} does not exist")
         return Sniff("unreadable", message=f"file not found: {p}")
     except PermissionError:
         return Sniff("unreadable", message=f"cannot read {p}: permission denied")
