@@ -210,3 +210,11 @@ def test_an_output_file_that_is_an_input_or_cannot_be_written_is_refused_before_
     assert r.exit_code == 2 and "cannot be written" in r.output
     r = run(cmd, rec, *extra, opt, tmp_path / "newdir" / "out.bin")  # folders still made as needed
     assert r.exit_code != 2 or "cannot be written" not in r.output
+
+
+def test_a_misspelt_voice_model_is_a_usage_error_of_spoof_as_of_batch(tmp_path):
+    """`avsync spoof a.wav b.wav --model aasist-hifigan-kokoro-pipr` gave every file a model_error line and exit 1."""
+    wav = tmp_path / "a.wav"
+    write_audio(wav, np.zeros(16000, np.float32), 16000)
+    r = run("spoof", wav, wav, "--model", "aasist-hifigan-kokoro-pipr")
+    assert r.exit_code == 2 and "unknown spoof model" in r.output and r.output.count("unknown spoof model") == 1

@@ -102,7 +102,12 @@ def command(files: tuple[str, ...], model: str | None, reference: str | None, sp
     """
     import avsync
     from avsync.spoof import DEFAULT_MODEL, SpoofScorer, write_timeline
+    from avsync.spoof.models import spoof_factory
 
+    try:
+        spoof_factory(model or DEFAULT_MODEL)  # a misspelt name is a usage error, not a model_error line per file
+    except avsync.AvsyncError as e:
+        fail(str(e), 2)
     try:
         scorer = SpoofScorer(model or DEFAULT_MODEL, window_s=window, hop_s=hop, batch_size=batch_size, device=device,
                              vad=not no_vad, aggregation=aggregation, threshold=threshold, speaker=speaker,
