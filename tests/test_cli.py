@@ -34,6 +34,8 @@ def test_inspect_json_keys(clip):
     assert d["status"] == "ok" and d["duration_s"] > 1.1 and len(d["sha256"]) == 64
     assert {"fps", "width", "height", "frames", "vfr"} <= set(d["video"])
     assert {"sample_rate", "channels"} <= set(d["audio"])
+    text = run("inspect", path).output  # the text line names the bytes it describes too
+    assert f"sha256={d['sha256']}" in text and "sha256=" not in run("inspect", "--no-hash", path).output
 
 
 def test_inspect_bad_files_exit_1_with_statuses(clip, tmp_path):

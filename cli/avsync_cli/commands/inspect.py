@@ -29,6 +29,8 @@ def _line(info: avsync.MediaInfo) -> str:
     if info.duration_mismatch_s and abs(info.duration_mismatch_s) > 0.1:
         d = info.duration_mismatch_s
         parts.append(f"audio is {abs(d):.2f} s {'longer' if d > 0 else 'shorter'} than video")
+    if info.sha256:
+        parts.append(f"sha256={info.sha256}")  # provenance: the bytes this description is of
     text = "  ".join(parts)
     for o in info.audio_streams[1:]:  # every audio stream is listed; the first is the one analysed
         text += f"\n    also audio {o.describe()}: {o.codec} {o.sample_rate}Hz {o.channels}ch (not analysed)"
