@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from avsync import Media, Status
+from avsync import Media, Status, load_media
 from avsync.bundles import Bundle, InputSpec
 from avsync.spoof import SpoofResult, SpoofScorer, window_starts
 from avsync.spoof.models import SpoofModel
@@ -471,14 +471,13 @@ def test_long_recordings_are_read_in_blocks_with_the_same_results(tiny_model, tw
     assert len(seen) >= 4 and seen[0][0] == 0.0 and seen[-1][0] == pytest.approx(seen[-1][1])
     assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
     # in-memory audio (a Media already decoded) gives the same in blocks too
-    from avsync import load_media
-
     m = load_media(two_party_call)
     m.audio
     _same_results(whole, SpoofScorer(tiny_model, speaker=True, hop_s=2.0, block_s=5.0)(m))
 
 
-def test_the_utterance_embedding_is_computed_only_against_a_reference(tiny_model, two_party_call, monkeypatch):
+def test_the_utterance_embedding_is_computed_only_against_a_reference(tiny_model, two_party_call, monkeypatch,
+                                                                       tmp_path):
     """Nothing but the reference comparison reads a channel's utterance embedding (GE2E partials of all its speech):
     without a reference it is not computed, in one reading or in blocks, and every other speaker result is the same."""
     from avsync.speaker.ge2e import SpeakerEncoder
@@ -486,9 +485,12 @@ def test_the_utterance_embedding_is_computed_only_against_a_reference(tiny_model
     calls = []
     real = SpeakerEncoder.embed_partials
     monkeypatch.setattr(SpeakerEncoder, "embed_partials", lambda self, wav: calls.append(len(wav)) or real(self, wav))
+    left = tmp_path / "left.wav"  # one party of the call as the reference voice
+    m = load_media(two_party_call)
+    write_audio(left, m.channel(0), m.sample_rate)
     for block_s in (None, 7.0):
         kw = {} if block_s is None else {"block_s": block_s}
-        ref = SpoofScorer(tiny_model, speaker=True, hop_s=2.0, reference=two_party_call, **kw)  # embeds the reference
+        ref = SpoofScorer(tiny_model, speaker=True, hop_s=2.0, reference=str(left), **kw)  # embeds the reference
         calls.clear()
         plain = SpoofScorer(tiny_model, speaker=True, hop_s=2.0, **kw)(two_party_call)
         assert calls == []
@@ -679,3 +681,15 @@ def test_music_or_noise_under_the_voice_is_measured_and_said(tiny_model, spoken_
     # read in blocks: the same
     blocks = SpoofScorer(tiny_model, block_s=5.0)(Media.from_arrays(audio=noisy[None], sample_rate=SR))
     assert blocks.channels[0].background_db == pytest.approx(b.channels[0].background_db, abs=1e-6)
+
+
+def test_a_call_with_a_party_on_each_channel_is_refused_as_a_reference(tiny_model, two_party_call, tmp_path):
+    """Mixed to mono, both parties' voices were the reference, and every voice matched it."""
+    from avsync import ConfigError
+
+    with pytest.raises(ConfigError, match="different sound on its channels"):
+        SpoofScorer(tiny_model, speaker=True, reference=two_party_call)
+    m = load_media(two_party_call)
+    twice = tmp_path / "twice.wav"  # one voice on both channels: a reference as before
+    write_audio(twice, np.stack([m.channel(0), m.channel(0)]), m.sample_rate)
+    SpoofScorer(tiny_model, speaker=True, reference=str(twice))

@@ -56,7 +56,7 @@ if TYPE_CHECKING:  # loaded on first use of the properties
     from avsync.speaker.ge2e import SpeakerEncoder
     from avsync.vad import VAD, SpeechMask
 
-__all__ = ["BACKGROUND_NOTE_DB", "MIN_WINDOW_S", "QUIET_PEAK_DB", "SpoofWindow", "background_db", "ChannelSpoof", "SpoofResult", "SpoofScorer", "is_narrowband", "level_gain",
+__all__ = ["BACKGROUND_NOTE_DB", "MIN_WINDOW_S", "two_voices", "QUIET_PEAK_DB", "SpoofWindow", "background_db", "ChannelSpoof", "SpoofResult", "SpoofScorer", "is_narrowband", "level_gain",
            "score_spoof", "window_starts",
            "write_timeline"]
 
@@ -258,6 +258,19 @@ def write_timeline(results: Iterable[SpoofResult], path: str | os.PathLike) -> s
                 w.writerow([r.path or "", win.channel, f"{win.start:.3f}", f"{win.end:.3f}", f"{win.speech:.3f}",
                             "" if win.score is None else f"{win.score:.6f}"])
     return os.fspath(path)
+
+
+def two_voices(audio: np.ndarray, *, max_correlation: float = 0.3) -> bool:
+    """Whether a ``[C, T]`` recording carries unrelated sound on its first two channels (a call with one party on
+    each: correlation near 0), rather than one sound picked up twice (a stereo microphone: the channels correlate
+    strongly) or once (the same samples, or one channel silent)."""
+    if audio.ndim != 2 or audio.shape[0] < 2:
+        return False
+    a, b = audio[0].astype(np.float64), audio[1].astype(np.float64)
+    sa, sb = float(np.std(a)), float(np.std(b))
+    if sa < 1e-4 or sb < 1e-4:  # a silent channel: one voice
+        return False
+    return abs(float(np.mean((a - a.mean()) * (b - b.mean())) / (sa * sb))) < max_correlation
 
 
 def check_window_hop(window: int, hop: int) -> None:
@@ -508,11 +521,17 @@ class SpoofScorer:
             wav = reference.astype(np.float32).reshape(-1)
         else:
             try:
-                wav = load_media(reference, require="audio").mono()
+                audio = load_media(reference, require="audio").audio
             except MediaError as e:  # say which file: the reference, not the recording scored; a setting, not an input
                 why = "it has no audio track" if e.status is Status.NO_AUDIO else str(e)
                 raise ConfigError(f"the reference recording {os.fspath(reference)!r} could not be used: {why}",
                                   hint="pass a readable recording with several seconds of the expected voice") from e
+            if two_voices(audio):
+                raise ConfigError(f"the reference recording {os.fspath(reference)!r} carries different sound on its "
+                                  "channels (a call, one party on each?): mixed, both voices would be the reference",
+                                  hint="pass one voice, e.g. its left channel: "
+                                       "`ffmpeg -i REF -af 'pan=mono|c0=c0' REF_left.wav`")
+            wav = audio.mean(axis=0, dtype=np.float32)
         emb = reference_embedding(self.encoder, wav, mask=self.vad(wav))
         if emb is None:
             raise ConfigError(f"the reference recording {reference!r} has less than 0.5 s of speech",
