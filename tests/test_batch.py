@@ -347,6 +347,12 @@ def test_analyze_task_hands_precision_to_the_detector(monkeypatch):
     assert seen == {"device": "cpu", "precision": "bfloat16"}
     with pytest.raises(ConfigError, match="task 'sync' takes no option 'precision'"):
         get_task("sync").factory(None, precision="bfloat16")
+    with pytest.raises(ConfigError) as bad:  # the hint names what the task does take
+        get_task("spoof").factory(None, vda=False)
+    assert bad.value.hint == "task 'spoof' takes precision, vad, min_duration_s, aggregation"
+    with pytest.raises(ConfigError) as bad:
+        get_task("sync").factory(None, precision="bfloat16")
+    assert bad.value.hint == "task 'sync' takes no options"
 
 
 def test_retry_errors(corpus, tmp_path):

@@ -117,8 +117,18 @@ def refuse_unknown_options(task: str, factory: Callable[..., Any], options: Mapp
     takes = getattr(factory, "takes_option", None) or (lambda name: accepts_keyword(factory, name))
     unknown = [k for k in options or () if not takes(k)]
     if unknown:
-        raise ConfigError(f"task {task!r} takes no option {', '.join(map(repr, unknown))}",
-                          hint="drop the option, or use a task that has it (spoof and analyze take precision)")
+        names = getattr(factory, "option_names", None)
+        if names is not None:
+            known = names()
+        else:
+            try:
+                after_model = list(_pyinspect.signature(factory).parameters.values())[1:]  # factory(model, ...)
+                known = [p.name for p in after_model
+                         if p.name != "device" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            except (TypeError, ValueError):
+                known = []
+        hint = (f"task {task!r} takes {', '.join(known)}" if known else f"task {task!r} takes no options")
+        raise ConfigError(f"task {task!r} takes no option {', '.join(map(repr, unknown))}", hint=hint)
 
 
 def check_options(spec: TaskSpec) -> None:

@@ -142,7 +142,18 @@ def _lazy(module: str, task: str, call: str) -> Factory:
 
         return scorer
 
+    def option_names() -> list[str]:
+        """The options the feature module's ``eval_task`` takes (imports the module)."""
+        import inspect
+
+        hook = getattr(feature_module(), "eval_task", None)
+        if hook is None:
+            return []
+        return [n for n, p in inspect.signature(hook).parameters.items()
+                if n not in ("model", "device") and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
     factory.takes_option = takes_option  # type: ignore[attr-defined]
+    factory.option_names = option_names  # type: ignore[attr-defined]
     return factory
 
 
