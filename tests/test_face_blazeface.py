@@ -128,3 +128,13 @@ def test_missing_or_wrong_weights(tmp_path, weights):
     assert "never downloads" in str(e.value)
     with pytest.raises(BundleError):
         load_checkpoint(FaceMeshNet(), weights / "blazeface" / "blazeface.pth")  # a BlazeFace file for the mesh
+
+
+def test_weights_pulled_into_the_user_cache_are_found(tmp_path, monkeypatch):
+    """`avsync models path facemesh` found a file in the cache that `faces --landmarks facemesh` did not look for."""
+    monkeypatch.setenv("AVSYNC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("AVSYNC_MODELS_DIR", raising=False)
+    f = tmp_path / "cache" / "mediapipe-facemesh" / "x.pth"
+    f.parent.mkdir(parents=True)
+    f.write_bytes(b"w")
+    assert resolve_weights(None, "mediapipe-facemesh/x.pth") == f

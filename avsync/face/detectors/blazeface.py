@@ -108,15 +108,16 @@ class BlazeFaceNet(nn.Module):
 
 
 def resolve_weights(weights: str | os.PathLike | None, relpath: str) -> Path:
-    """Find a checkpoint: an explicit file, a folder containing ``relpath`` (or its file name), or
-    ``$AVSYNC_MODELS_DIR/relpath``. Raises :class:`BundleError` with what to do otherwise."""
+    """Find a checkpoint: an explicit file, a folder containing ``relpath`` (or its file name), or ``relpath`` in
+    the folders every weights bundle is looked for in (``$AVSYNC_MODELS_DIR``, the user cache where ``avsync models
+    pull`` puts it, :func:`avsync.bundles.search_dirs`). Raises :class:`BundleError` with what to do otherwise."""
+    from avsync.bundles import search_dirs
+
     cands: list[Path] = []
     if weights is not None:
         p = Path(weights)
         cands += [p] if p.is_file() else [p / relpath, p / Path(relpath).name]
-    env = os.environ.get("AVSYNC_MODELS_DIR")
-    if env:
-        cands.append(Path(env) / relpath)
+    cands += [d / relpath for d in search_dirs()]
     for c in cands:
         if c.is_file():
             return c
